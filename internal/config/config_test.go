@@ -1,0 +1,171 @@
+package config
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(nil, "")
+	if err != nil {
+		t.Fatalf("Load() error = %v", err)
+	}
+	want := Config{
+		Env: Development, Addr: ":8080", DataDir: "./data", MigrateOnStart: true,
+		JWTIssuer: "usersvc", AccessTokenTTL: 30 * time.Minute, BcryptCost: 12,
+		LogLevel: slog.LevelInfo, MaxBodyBytes: 65536, ShutdownTimeout: 15 * time.Second,
+	}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadReadsEveryVariable(t *testing.T) {
+	secret := strings.Repeat("s", 40)
+	c, err := Load([]string{
+		"USERSVC_ENV=production",
+		"USERSVC_ADDR=127.0.0.1:9000",
+		"DATABASE_URL=postgres://u@db:5432/users",
+		"USERSVC_DATA_DIR=/var/lib/usersvc",
+		"USERSVC_MIGRATE_ON_START=false",
+		"USERSVC_JWT_SECRET=" + secret,
+		"USERSVC_JWT_ISSUER=https://auth.example.com",
+		"USERSVC_ACCESS_TOKEN_TTL=15m",
+		"USERSVC_BCRYPT_COST=11",
+		"USERSVC_CORS_ORIGINS=https://app.example.com,http://localhost:3000",
+		"USERSVC_LOG_LEVEL=debug",
+		"USERSVC_MAX_BODY_BYTES=4096",
+		"USERSVC_SHUTDOWN_TIMEOUT=5s",
+	}, "")
+	if err != nil {
+		t.Fatalf("Load() error = %v", err)
+	}
+	want := Config{
+		Env: Production, Addr: "127.0.0.1:9000", DatabaseURL: "postgres://u@db:5432/users",
+		DataDir: "/var/lib/usersvc", MigrateOnStart: false, JWTSecret: secret,
+		JWTIssuer: "https://auth.example.com", AccessTokenTTL: 15 * time.Minute, BcryptCost: 11,
+		CORSOrigins: []string{"https://app.example.com", "http://localhost:3000"},
+		LogLevel:    slog.LevelDebug, MaxBodyBytes: 4096, ShutdownTimeout: 5 * time.Second,
+	}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		environ []string
+		want    string // the variable the message must name
+	}{
+		{"unknown env", []string{"USERSVC_ENV=staging"}, "USERSVC_ENV"},
+		{"bad duration", []string{"USERSVC_ACCESS_TOKEN_TTL=soon"}, "USERSVC_ACCESS_TOKEN_TTL"},
+		{"ttl too long", []string{"USERSVC_ACCESS_TOKEN_TTL=48h"}, "USERSVC_ACCESS_TOKEN_TTL"},
+		{"cost not a number", []string{"USERSVC_BCRYPT_COST=high"}, "USERSVC_BCRYPT_COST"},
+		{"cost out of range", []string{"USERSVC_BCRYPT_COST=3"}, "USERSVC_BCRYPT_COST"},
+		{"weak cost in production", []string{"USERSVC_ENV=production", "USERSVC_JWT_SECRET=" + strings.Repeat("x", 32), "USERSVC_BCRYPT_COST=8"}, "USERSVC_BCRYPT_COST"},
+		{"mysql url", []string{"DATABASE_URL=mysql://db/users"}, "DATABASE_URL"},
+		{"short secret", []string{"USERSVC_JWT_SECRET=tooshort"}, "USERSVC_JWT_SECRET"},
+		{"production without secret", []string{"USERSVC_ENV=production"}, "USERSVC_JWT_SECRET"},
+		{"production short secret", []string{"USERSVC_ENV=production", "USERSVC_JWT_SECRET=" + strings.Repeat("x", 31)}, "USERSVC_JWT_SECRET"},
+		{"cors path", []string{"USERSVC_CORS_ORIGINS=https://app.example.com/login"}, "USERSVC_CORS_ORIGINS"},
+		{"cors no scheme", []string{"USERSVC_CORS_ORIGINS=app.example.com"}, "USERSVC_CORS_ORIGINS"},
+		{"log level", []string{"USERSVC_LOG_LEVEL=loud"}, "USERSVC_LOG_LEVEL"},
+		{"body limit", []string{"USERSVC_MAX_BODY_BYTES=10"}, "USERSVC_MAX_BODY_BYTES"},
+		{"body limit not a number", []string{"USERSVC_MAX_BODY_BYTES=1MB"}, "USERSVC_MAX_BODY_BYTES"},
+		{"shutdown", []string{"USERSVC_SHUTDOWN_TIMEOUT=0s"}, "USERSVC_SHUTDOWN_TIMEOUT"},
+		{"migrate flag", []string{"USERSVC_MIGRATE_ON_START=maybe"}, "USERSVC_MIGRATE_ON_START"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.environ, "")
+			if err == nil {
+				t.Fatalf("Load(%q) succeeded, want an error naming %s", tt.environ, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load(%q) error = %q, want it to name %s", tt.environ, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadDotenvUnderEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".env")
+	content := "USERSVC_ADDR=:7000\nUSERSVC_JWT_ISSUER=from-file\n# comment\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load([]string{"USERSVC_JWT_ISSUER=from-env"}, path)
+	if err != nil {
+		t.Fatalf("Load() error = %v", err)
+	}
+	if c.Addr != ":7000" {
+		t.Errorf("Addr = %q, want %q from the .env file", c.Addr, ":7000")
+	}
+	if c.JWTIssuer != "from-env" {
+		t.Errorf("JWTIssuer = %q, want the environment's %q to win over the file", c.JWTIssuer, "from-env")
+	}
+}
+
+func TestLoadMissingDotenvIsFine(t *testing.T) {
+	if _, err := Load(nil, filepath.Join(t.TempDir(), "absent.env")); err != nil {
+		t.Errorf("Load() with a missing .env error = %v, want nil", err)
+	}
+}
+
+func TestLoadUnreadableDotenv(t *testing.T) {
+	dir := t.TempDir() // a directory cannot be read as a file
+	if _, err := Load(nil, dir); err == nil {
+		t.Error("Load() with a directory as .env succeeded, want an error")
+	}
+}
+
+func TestDevSecretIsCreatedOnceWithMode0600(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	first, created, err := DevSecret(dir)
+	if err != nil || !created {
+		t.Fatalf("DevSecret() = created %v, err %v; want a new secret", created, err)
+	}
+	if len(first) < MinSecretBytes {
+		t.Errorf("secret has %d bytes, want at least %d", len(first), MinSecretBytes)
+	}
+	info, err := os.Stat(filepath.Join(dir, SecretFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("secret file mode = %v, want 0600", perm)
+	}
+	again, created, err := DevSecret(dir)
+	if err != nil || created {
+		t.Fatalf("second DevSecret() = created %v, err %v; want the stored secret", created, err)
+	}
+	if string(again) != string(first) {
+		t.Error("second DevSecret() returned a different secret, want the stored one")
+	}
+}
+
+func TestDevSecretRefusesShortFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, SecretFile), []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := DevSecret(dir); err == nil {
+		t.Error("DevSecret() with a 5-byte file succeeded, want an error")
+	}
+}
+
+func TestDevSecretUnwritableDir(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := DevSecret(filepath.Join(file, "data")); err == nil {
+		t.Error("DevSecret() under a regular file succeeded, want an error")
+	}
+}

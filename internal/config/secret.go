@@ -1,0 +1,57 @@
+package config
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// SecretFile is the name, in the data directory, of the JWT secret that
+// development mode generates when none is configured.
+const SecretFile = "jwt_secret"
+
+// DevSecret returns the JWT secret kept in dir, creating it (32 random
+// bytes, base64, mode 0600) when absent. created says whether it was made
+// now, so the caller can warn.
+func DevSecret(dir string) (secret []byte, created bool, err error) {
+	path := filepath.Join(dir, SecretFile)
+	b, err := os.ReadFile(path) // #nosec G304 -- the path is the operator's data directory
+	if err == nil {
+		if len(b) < MinSecretBytes {
+			return nil, false, fmt.Errorf("%s holds %d bytes, fewer than %d: delete it to have a new one made", path, len(b), MinSecretBytes)
+		}
+		return b, false, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, false, fmt.Errorf("read JWT secret: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, false, fmt.Errorf("create data directory: %w", err)
+	}
+	secret = []byte(base64.RawURLEncoding.EncodeToString(randomBytes(32)))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- see above
+	if errors.Is(err, os.ErrExist) { // another process made it first: use theirs
+		secret, _, err = DevSecret(dir)
+		return secret, false, err
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("create JWT secret: %w", err)
+	}
+	if _, err := f.Write(secret); err != nil {
+		_ = f.Close()
+		return nil, false, fmt.Errorf("write JWT secret: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, false, fmt.Errorf("write JWT secret: %w", err)
+	}
+	return secret, true, nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return b
+}

@@ -1,0 +1,204 @@
+package user
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Hasher turns passwords into stored hashes and checks them.
+type Hasher interface {
+	Hash(password string) (string, error)
+	// Verify reports whether password matches hash. It takes the same time
+	// for a wrong password as for a right one.
+	Verify(hash, password string) bool
+}
+
+// Tokens issues and checks access tokens. The token format is its business.
+type Tokens interface {
+	Issue(userID uuid.UUID, version int64) (token string, expiresIn time.Duration, err error)
+	// Verify returns the user id and token version the token was issued
+	// for, or an error when it is malformed, forged, expired or foreign.
+	Verify(token string) (userID uuid.UUID, version int64, err error)
+}
+
+// AccessToken is a signed bearer token and how long it stays valid.
+type AccessToken struct {
+	Token     string
+	ExpiresIn time.Duration
+}
+
+// Registration is what a new user supplies.
+type Registration struct {
+	Email    string
+	Username string
+	Password string
+}
+
+// Service holds every business rule about users.
+type Service struct {
+	repo   Repository
+	hasher Hasher
+	tokens Tokens
+	// dummyHash is verified against when a login names no user, so that an
+	// unknown account costs the same time as a wrong password.
+	dummyHash func() (string, error)
+}
+
+// NewService returns a Service over repo.
+func NewService(repo Repository, hasher Hasher, tokens Tokens) *Service {
+	return &Service{
+		repo:   repo,
+		hasher: hasher,
+		tokens: tokens,
+		dummyHash: sync.OnceValues(func() (string, error) {
+			return hasher.Hash(rand.Text())
+		}),
+	}
+}
+
+// Register creates an account after checking every field.
+func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
+	if err := errors.Join(
+		ValidateEmail(r.Email),
+		ValidateUsername(r.Username),
+		ValidatePassword("password", r.Password),
+	); err != nil {
+		return User{}, firstValidation(err)
+	}
+	hash, err := s.hasher.Hash(r.Password)
+	if err != nil {
+		return User{}, fmt.Errorf("hash password: %w", err)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return User{}, fmt.Errorf("new user id: %w", err)
+	}
+	return s.repo.Create(ctx, User{ID: id, Email: r.Email, Username: r.Username, PasswordHash: hash})
+}
+
+// Login checks a username or email and a password and issues an access
+// token. Unknown accounts, wrong passwords and inactive accounts all cost one
+// full password verification and all give ErrInvalidCredentials.
+func (s *Service) Login(ctx context.Context, login, password string) (AccessToken, error) {
+	u, err := s.byLogin(ctx, login)
+	if errors.Is(err, ErrNotFound) {
+		dummy, herr := s.dummyHash()
+		if herr != nil {
+			return AccessToken{}, fmt.Errorf("dummy hash: %w", herr)
+		}
+		s.hasher.Verify(dummy, password)
+		return AccessToken{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return AccessToken{}, err
+	}
+	if !s.hasher.Verify(u.PasswordHash, password) || !u.IsActive {
+		return AccessToken{}, ErrInvalidCredentials
+	}
+	token, ttl, err := s.tokens.Issue(u.ID, u.TokenVersion)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	return AccessToken{Token: token, ExpiresIn: ttl}, nil
+}
+
+// byLogin finds a user by email when login looks like one (usernames cannot
+// contain '@'), by username otherwise.
+func (s *Service) byLogin(ctx context.Context, login string) (User, error) {
+	if login == "" || len(login) > MaxEmail {
+		return User{}, ErrNotFound
+	}
+	if strings.Contains(login, "@") {
+		return s.repo.ByEmail(ctx, login)
+	}
+	return s.repo.ByUsername(ctx, login)
+}
+
+// Authenticate returns the active user an access token was issued to. A
+// token of a deleted or inactive user, or one issued before the user's last
+// password change, gives ErrUnauthenticated.
+func (s *Service) Authenticate(ctx context.Context, token string) (User, error) {
+	id, version, err := s.tokens.Verify(token)
+	if err != nil {
+		return User{}, ErrUnauthenticated
+	}
+	u, err := s.repo.ByID(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return User{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if !u.IsActive || u.TokenVersion != version {
+		return User{}, ErrUnauthenticated
+	}
+	return u, nil
+}
+
+// Update changes the profile fields present in p. An empty full name clears
+// it; the email must stay valid and unused by anyone else.
+func (s *Service) Update(ctx context.Context, id uuid.UUID, p Patch) (User, error) {
+	if p.Email != nil {
+		if err := ValidateEmail(*p.Email); err != nil {
+			return User{}, err
+		}
+	}
+	if p.FullName != nil {
+		if err := ValidateFullName(*p.FullName); err != nil {
+			return User{}, err
+		}
+	}
+	if p.Email == nil && p.FullName == nil {
+		return s.repo.ByID(ctx, id)
+	}
+	return s.repo.Update(ctx, id, p)
+}
+
+// ChangePassword replaces id's password once current is verified, and makes
+// every token issued before the change invalid.
+func (s *Service) ChangePassword(ctx context.Context, id uuid.UUID, current, next string) error {
+	if err := ValidatePassword("new_password", next); err != nil {
+		return err
+	}
+	if current == next {
+		return invalid("new_password", "must differ from the current password")
+	}
+	u, err := s.repo.ByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !s.hasher.Verify(u.PasswordHash, current) {
+		return ErrWrongPassword
+	}
+	hash, err := s.hasher.Hash(next)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	return s.repo.SetPassword(ctx, id, hash)
+}
+
+// Delete removes the account for good.
+func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
+	return s.repo.Delete(ctx, id)
+}
+
+// Ready reports whether the store answers.
+func (s *Service) Ready(ctx context.Context) error {
+	return s.repo.Ping(ctx)
+}
+
+// firstValidation returns the first *ValidationError inside a joined error.
+func firstValidation(err error) error {
+	var v *ValidationError
+	if errors.As(err, &v) {
+		return v
+	}
+	return err
+}
