@@ -33,7 +33,7 @@ func DevSecret(dir string) (secret []byte, created bool, err error) {
 	}
 	secret = []byte(base64.RawURLEncoding.EncodeToString(randomBytes(32)))
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- see above
-	if errors.Is(err, os.ErrExist) { // another process made it first: use theirs
+	if errors.Is(err, os.ErrExist) {                                      // another process made it first: use theirs
 		secret, _, err = DevSecret(dir)
 		return secret, false, err
 	}

@@ -100,8 +100,8 @@ func (m *Metrics) since(start time.Time) { m.ObserveHash(time.Since(start)) }
 // PoolStats is a database pool's state at one moment.
 type PoolStats struct {
 	InUse, Idle, Max int
-	WaitCount              int64
-	WaitDuration           time.Duration
+	WaitCount        int64
+	WaitDuration     time.Duration
 }
 
 // WatchPool publishes the stats that stats returns, read at each scrape.

@@ -1,0 +1,218 @@
+// Package postgres implements user.Repository on PostgreSQL through a pgx
+// connection pool. Its schema lives in the embedded migrations folder and is
+// applied with goose (see Users.Migrator).
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Users is the PostgreSQL user.Repository. It is safe for concurrent use.
+type Users struct {
+	pool *pgxpool.Pool
+}
+
+var _ user.Repository = (*Users)(nil)
+
+// Open connects to the database at url (a postgres:// URL or a key=value
+// connection string), checks that it answers and returns the store. It does
+// not migrate: run Migrator first.
+func Open(ctx context.Context, url string) (*Users, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create connection pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return &Users{pool: pool}, nil
+}
+
+// Close closes every connection of the pool, waiting for those in use. It
+// always returns nil; the error is there so that both stores are io.Closers.
+func (s *Users) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Pool returns the underlying connection pool, for its statistics.
+func (s *Users) Pool() *pgxpool.Pool { return s.pool }
+
+// Migrator returns a goose provider for the embedded migrations, running on
+// a database/sql handle over the store's pool. Close the provider when done:
+// that releases only the handle, never the store's pool.
+func (s *Users) Migrator() (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrations folder: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(s.pool)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("create migration provider: %w", err)
+	}
+	return p, nil
+}
+
+// Ping reports whether the database answers.
+func (s *Users) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// userColumns lists, in scanUser's order, the columns of a user.User; a NULL
+// full_name reads as "".
+const userColumns = `id, email, username, hashed_password, COALESCE(full_name, ''),
+	is_active, token_version, created_at, updated_at`
+
+// Create inserts u; an empty FullName is stored as NULL.
+func (s *Users) Create(ctx context.Context, u user.User) (user.User, error) {
+	const q = `
+		INSERT INTO users (id, email, username, hashed_password, full_name)
+		VALUES ($1, $2, $3, $4, NULLIF($5, ''))
+		RETURNING ` + userColumns
+	row := s.pool.QueryRow(ctx, q, u.ID, u.Email, u.Username, u.PasswordHash, u.FullName)
+	created, err := scanUser(row)
+	if err != nil {
+		return user.User{}, translate(err, "create user")
+	}
+	return created, nil
+}
+
+// ByID returns the user with that id.
+func (s *Users) ByID(ctx context.Context, id uuid.UUID) (user.User, error) {
+	const q = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
+	u, err := scanUser(s.pool.QueryRow(ctx, q, id))
+	if err != nil {
+		return user.User{}, translate(err, "get user by id")
+	}
+	return u, nil
+}
+
+// ByEmail returns the user whose email matches, ignoring letter case.
+func (s *Users) ByEmail(ctx context.Context, email string) (user.User, error) {
+	const q = `SELECT ` + userColumns + ` FROM users WHERE lower(email) = lower($1)`
+	u, err := scanUser(s.pool.QueryRow(ctx, q, email))
+	if err != nil {
+		return user.User{}, translate(err, "get user by email")
+	}
+	return u, nil
+}
+
+// ByUsername returns the user whose username matches, ignoring letter case.
+func (s *Users) ByUsername(ctx context.Context, username string) (user.User, error) {
+	const q = `SELECT ` + userColumns + ` FROM users WHERE lower(username) = lower($1)`
+	u, err := scanUser(s.pool.QueryRow(ctx, q, username))
+	if err != nil {
+		return user.User{}, translate(err, "get user by username")
+	}
+	return u, nil
+}
+
+// Update applies p in one statement: a nil field keeps its value, a FullName
+// of "" clears it. The trigger update_users_updated_at moves updated_at.
+func (s *Users) Update(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
+	const q = `
+		UPDATE users
+		SET full_name = CASE WHEN $2::text IS NULL THEN full_name ELSE NULLIF($2::text, '') END,
+		    email     = COALESCE($3::text, email)
+		WHERE id = $1
+		RETURNING ` + userColumns
+	u, err := scanUser(s.pool.QueryRow(ctx, q, id, p.FullName, p.Email))
+	if err != nil {
+		return user.User{}, translate(err, "update user")
+	}
+	return u, nil
+}
+
+// SetPassword stores hash and increments the token version in one statement.
+func (s *Users) SetPassword(ctx context.Context, id uuid.UUID, hash string) error {
+	const q = `
+		UPDATE users
+		SET hashed_password = $2, token_version = token_version + 1
+		WHERE id = $1`
+	tag, err := s.pool.Exec(ctx, q, id, hash)
+	if err != nil {
+		return translate(err, "set password")
+	}
+	if tag.RowsAffected() == 0 {
+		return user.ErrNotFound
+	}
+	return nil
+}
+
+// Delete removes the user.
+func (s *Users) Delete(ctx context.Context, id uuid.UUID) error {
+	const q = `DELETE FROM users WHERE id = $1`
+	tag, err := s.pool.Exec(ctx, q, id)
+	if err != nil {
+		return translate(err, "delete user")
+	}
+	if tag.RowsAffected() == 0 {
+		return user.ErrNotFound
+	}
+	return nil
+}
+
+// scanUser reads one row of userColumns. Times come back in UTC, as from
+// every store.
+func scanUser(row pgx.Row) (user.User, error) {
+	var u user.User
+	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.FullName,
+		&u.IsActive, &u.TokenVersion, &u.CreatedAt, &u.UpdatedAt)
+	if err != nil {
+		return user.User{}, err
+	}
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return u, nil
+}
+
+// Names of the unique indexes of migrations/00001_create_users.sql.
+const (
+	emailIndex    = "users_email_lower_key"
+	usernameIndex = "users_username_lower_key"
+)
+
+// uniqueViolation is the SQLSTATE of unique_violation.
+const uniqueViolation = "23505"
+
+// translate maps a driver error to the user package's sentinels and wraps
+// anything else with op.
+func translate(err error, op string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return user.ErrNotFound
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == uniqueViolation {
+		switch pgErr.ConstraintName {
+		case emailIndex:
+			return user.ErrEmailTaken
+		case usernameIndex:
+			return user.ErrUsernameTaken
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

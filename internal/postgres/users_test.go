@@ -1,0 +1,180 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pressly/goose/v3"
+
+	"github.com/usersvc/usersvc/internal/postgres"
+	"github.com/usersvc/usersvc/internal/storetest"
+	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+func TestUsers(t *testing.T) {
+	usertest.Run(t, func(t *testing.T) user.Repository { return storetest.Postgres(t) })
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, tt := range []struct{ name, url string }{
+		{"unparsable url", "postgres://%zz"},
+		{"unknown setting", "postgres://postgres@127.0.0.1:5432/postgres?pool_max_conns=many"},
+		{"nobody listening", "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=5"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			s, err := postgres.Open(ctx, tt.url)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%q): got nil error, want one", tt.url)
+			}
+		})
+	}
+}
+
+func TestMigrator(t *testing.T) {
+	s := storetest.Postgres(t) // already migrated
+	p, err := s.Migrator()
+	if err != nil {
+		t.Fatalf("Migrator: %v", err)
+	}
+	defer p.Close()
+	ctx := t.Context()
+
+	checkVersion := func(step string, want int64) {
+		t.Helper()
+		got, err := p.GetDBVersion(ctx)
+		if err != nil || got != want {
+			t.Fatalf("after %s: version = %d, error %v; want %d, nil", step, got, err, want)
+		}
+	}
+	checkState := func(step string, want goose.State) {
+		t.Helper()
+		status, err := p.Status(ctx)
+		if err != nil {
+			t.Fatalf("after %s: Status: %v", step, err)
+		}
+		for _, m := range status {
+			if m.State != want {
+				t.Errorf("after %s: migration %d is %s, want %s", step, m.Source.Version, m.State, want)
+			}
+		}
+	}
+
+	checkState("the template's Up", goose.StateApplied)
+	checkVersion("the template's Up", 1)
+	if _, err := s.Create(ctx, usertest.NewUser(1)); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatalf("DownTo(0): %v", err)
+	}
+	checkState("DownTo(0)", goose.StatePending)
+	checkVersion("DownTo(0)", 0)
+	var leftovers int
+	const q = `
+		SELECT count(*) FROM pg_class WHERE relname LIKE 'users%'
+		UNION ALL SELECT count(*) FROM pg_proc WHERE proname = 'update_updated_at_column'`
+	rows, err := s.Pool().Query(ctx, q)
+	if err != nil {
+		t.Fatalf("look for leftovers: %v", err)
+	}
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			t.Fatalf("look for leftovers: %v", err)
+		}
+		leftovers += n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("look for leftovers: %v", err)
+	}
+	if leftovers != 0 {
+		t.Errorf("after DownTo(0): %d tables, indexes or functions of users remain, want 0", leftovers)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("Up again: %v", err)
+	}
+	checkState("Up again", goose.StateApplied)
+	checkVersion("Up again", 1)
+	if _, err := s.Create(ctx, usertest.NewUser(1)); err != nil {
+		t.Errorf("Create after Up again: got error %v, want nil", err)
+	}
+	// Closing the provider leaves the store's pool open.
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close the provider: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping after closing the provider: got error %v, want nil", err)
+	}
+}
+
+func TestOtherErrorsAreWrapped(t *testing.T) {
+	const checkViolation = "23514"
+	s := storetest.Postgres(t)
+	bad := usertest.NewUser(1)
+	bad.Email = "not-an-email"
+	_, err := s.Create(t.Context(), bad)
+	if e, ok := errors.AsType[*pgconn.PgError](err); !ok || e.Code != checkViolation {
+		t.Errorf("Create with an invalid email: got error %v, want a wrapped check violation", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "create user") {
+		t.Errorf("Create with an invalid email: got error %v, want it to name the operation", err)
+	}
+
+	u, err := s.Create(t.Context(), usertest.NewUser(2))
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	_, err = s.Update(t.Context(), u.ID, user.Patch{Email: new("still-not-an-email")})
+	if e, ok := errors.AsType[*pgconn.PgError](err); !ok || e.Code != checkViolation {
+		t.Errorf("Update with an invalid email: got error %v, want a wrapped check violation", err)
+	}
+
+	// A unique violation on another index (here the primary key) is no
+	// business error.
+	dup := usertest.NewUser(3)
+	dup.ID = u.ID
+	if _, err := s.Create(t.Context(), dup); err == nil || errors.Is(err, user.ErrEmailTaken) || errors.Is(err, user.ErrUsernameTaken) {
+		t.Errorf("Create with a used id: got error %v, want a wrapped unique violation", err)
+	}
+}
+
+func TestClosedStore(t *testing.T) {
+	s := storetest.Postgres(t)
+	s.Close()
+	ctx, id := t.Context(), uuid.Must(uuid.NewV7())
+	for _, tt := range []struct {
+		call string
+		do   func() error
+	}{
+		{"Create", func() error { _, err := s.Create(ctx, usertest.NewUser(1)); return err }},
+		{"ByID", func() error { _, err := s.ByID(ctx, id); return err }},
+		{"ByEmail", func() error { _, err := s.ByEmail(ctx, "a@example.com"); return err }},
+		{"ByUsername", func() error { _, err := s.ByUsername(ctx, "a"); return err }},
+		{"Update", func() error { _, err := s.Update(ctx, id, user.Patch{FullName: new("x")}); return err }},
+		{"SetPassword", func() error { return s.SetPassword(ctx, id, "h") }},
+		{"Delete", func() error { return s.Delete(ctx, id) }},
+		{"Ping", func() error { return s.Ping(ctx) }},
+	} {
+		if err := tt.do(); err == nil || errors.Is(err, user.ErrNotFound) {
+			t.Errorf("%s on a closed store: got error %v, want an error other than ErrNotFound", tt.call, err)
+		}
+	}
+}
+
+func TestPoolStats(t *testing.T) {
+	s := storetest.Postgres(t)
+	if got := s.Pool().Stat().MaxConns(); got < 1 {
+		t.Errorf("Pool().Stat().MaxConns() = %d, want at least 1", got)
+	}
+}

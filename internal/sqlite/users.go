@@ -1,0 +1,293 @@
+// Package sqlite implements user.Repository on an embedded SQLite database
+// through modernc.org/sqlite, a pure Go driver (no cgo). Its schema lives in
+// the embedded migrations folder and is applied with goose (see
+// Users.Migrator).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/pressly/goose/v3"
+	modernc "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Users is the SQLite user.Repository. It is safe for concurrent use.
+//
+// SQLite lets one connection write at a time. Every write goes through
+// write, a pool of exactly one connection, so concurrent writers queue in Go
+// instead of failing with SQLITE_BUSY; reads go through read, several
+// read-only connections that WAL mode lets run beside the writer.
+type Users struct {
+	path  string
+	write *sql.DB
+	read  *sql.DB
+}
+
+var _ user.Repository = (*Users)(nil)
+
+// Open opens (creating it if needed) the database file at path, creating its
+// parent directory with mode 0700 when missing. It does not migrate: run
+// Migrator first.
+func Open(ctx context.Context, path string) (*Users, error) {
+	if path == "" {
+		return nil, errors.New("open sqlite database: empty path")
+	}
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create database directory: %w", err)
+	}
+	// The writer opens first: its first connection switches the file to WAL.
+	write, err := openPool(ctx, dsn(path, "_txlock", "immediate"), 1)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	read, err := openPool(ctx, dsn(path, "_query_only", "1"), max(4, runtime.NumCPU()))
+	if err != nil {
+		_ = write.Close()
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	return &Users{path: path, write: write, read: read}, nil
+}
+
+// dsn returns a "file:" URI for path (escaped, so any file name works) with
+// the connection settings every connection needs, plus extra key/value pairs.
+func dsn(path string, extra ...string) string {
+	q := url.Values{}
+	for _, pragma := range []string{
+		"journal_mode(WAL)",  // readers do not block the writer, nor it them
+		"busy_timeout(5000)", // wait, rather than fail, when the file is locked
+		"foreign_keys(ON)",
+		"synchronous(NORMAL)", // safe with WAL: a crash may lose the last commits, never corrupt
+	} {
+		q.Add("_pragma", pragma)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		q.Add(extra[i], extra[i+1])
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// openPool opens a pool of at most conns connections, keeping all of them
+// idle rather than paying the connection setup again, and checks that one
+// connection opens.
+func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes both pools.
+func (s *Users) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// Migrator returns a goose provider for the embedded migrations, running on
+// its own connection to the database file. Close the provider when done:
+// that closes only its connection, never the store.
+func (s *Users) Migrator() (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrations folder: %w", err)
+	}
+	db, err := sql.Open("sqlite", dsn(s.path, "_txlock", "immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("open migration connection: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("create migration provider: %w", err)
+	}
+	return p, nil
+}
+
+// Ping reports whether both the reading and the writing connections answer.
+func (s *Users) Ping(ctx context.Context) error {
+	if err := errors.Join(s.read.PingContext(ctx), s.write.PingContext(ctx)); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// userColumns lists, in scanUser's order, the columns of a user.User; a NULL
+// full_name reads as "".
+const userColumns = `id, email, username, hashed_password, COALESCE(full_name, ''),
+	is_active, token_version, created_at, updated_at`
+
+// Create inserts u; an empty FullName is stored as NULL.
+func (s *Users) Create(ctx context.Context, u user.User) (user.User, error) {
+	const q = `
+		INSERT INTO users (id, email, username, hashed_password, full_name)
+		VALUES (?, ?, ?, ?, NULLIF(?, ''))
+		RETURNING ` + userColumns
+	row := s.write.QueryRowContext(ctx, q, u.ID, u.Email, u.Username, u.PasswordHash, u.FullName)
+	created, err := scanUser(row)
+	if err != nil {
+		return user.User{}, translate(err, "create user")
+	}
+	return created, nil
+}
+
+// ByID returns the user with that id.
+func (s *Users) ByID(ctx context.Context, id uuid.UUID) (user.User, error) {
+	const q = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
+	u, err := scanUser(s.read.QueryRowContext(ctx, q, id))
+	if err != nil {
+		return user.User{}, translate(err, "get user by id")
+	}
+	return u, nil
+}
+
+// ByEmail returns the user whose email matches, ignoring letter case.
+func (s *Users) ByEmail(ctx context.Context, email string) (user.User, error) {
+	const q = `SELECT ` + userColumns + ` FROM users WHERE lower(email) = lower(?)`
+	u, err := scanUser(s.read.QueryRowContext(ctx, q, email))
+	if err != nil {
+		return user.User{}, translate(err, "get user by email")
+	}
+	return u, nil
+}
+
+// ByUsername returns the user whose username matches, ignoring letter case.
+func (s *Users) ByUsername(ctx context.Context, username string) (user.User, error) {
+	const q = `SELECT ` + userColumns + ` FROM users WHERE lower(username) = lower(?)`
+	u, err := scanUser(s.read.QueryRowContext(ctx, q, username))
+	if err != nil {
+		return user.User{}, translate(err, "get user by username")
+	}
+	return u, nil
+}
+
+// nextUpdatedAt is the updated_at every UPDATE sets: now, or one millisecond
+// after the previous value if that is later, so that updated_at advances on
+// every change even within one millisecond (SQLite's clock resolution) or
+// when the system clock steps back.
+const nextUpdatedAt = `max(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+	strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds'))`
+
+// Update applies p in one statement: a nil field keeps its value, a FullName
+// of "" clears it.
+func (s *Users) Update(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
+	const q = `
+		UPDATE users
+		SET full_name  = CASE WHEN ?1 IS NULL THEN full_name ELSE NULLIF(?1, '') END,
+		    email      = COALESCE(?2, email),
+		    updated_at = ` + nextUpdatedAt + `
+		WHERE id = ?3
+		RETURNING ` + userColumns
+	u, err := scanUser(s.write.QueryRowContext(ctx, q, p.FullName, p.Email, id))
+	if err != nil {
+		return user.User{}, translate(err, "update user")
+	}
+	return u, nil
+}
+
+// SetPassword stores hash and increments the token version in one statement.
+func (s *Users) SetPassword(ctx context.Context, id uuid.UUID, hash string) error {
+	const q = `
+		UPDATE users
+		SET hashed_password = ?, token_version = token_version + 1,
+		    updated_at = ` + nextUpdatedAt + `
+		WHERE id = ?`
+	res, err := s.write.ExecContext(ctx, q, hash, id)
+	return affectedOne(res, err, "set password")
+}
+
+// Delete removes the user.
+func (s *Users) Delete(ctx context.Context, id uuid.UUID) error {
+	const q = `DELETE FROM users WHERE id = ?`
+	res, err := s.write.ExecContext(ctx, q, id)
+	return affectedOne(res, err, "delete user")
+}
+
+// affectedOne turns the result of a statement on one user by id into
+// ErrNotFound when it touched no row.
+func affectedOne(res sql.Result, err error, op string) error {
+	if err != nil {
+		return translate(err, op)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if n == 0 {
+		return user.ErrNotFound
+	}
+	return nil
+}
+
+// scanUser reads one row of userColumns, parsing the text timestamps.
+func scanUser(row *sql.Row) (user.User, error) {
+	var (
+		u                user.User
+		created, updated string
+	)
+	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.FullName,
+		&u.IsActive, &u.TokenVersion, &created, &updated)
+	if err != nil {
+		return user.User{}, err
+	}
+	if u.CreatedAt, err = time.Parse(time.RFC3339Nano, created); err != nil {
+		return user.User{}, fmt.Errorf("created_at: %w", err)
+	}
+	if u.UpdatedAt, err = time.Parse(time.RFC3339Nano, updated); err != nil {
+		return user.User{}, fmt.Errorf("updated_at: %w", err)
+	}
+	return u, nil
+}
+
+// Names of the unique indexes of migrations/00001_create_users.sql. SQLite
+// reports a violation of an index on an expression as
+// "UNIQUE constraint failed: index 'name'".
+const (
+	emailIndex    = "users_email_lower_key"
+	usernameIndex = "users_username_lower_key"
+)
+
+// translate maps a driver error to the user package's sentinels and wraps
+// anything else with op.
+func translate(err error, op string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return user.ErrNotFound
+	}
+	if e, ok := errors.AsType[*modernc.Error](err); ok && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		switch msg := e.Error(); {
+		case strings.Contains(msg, "'"+emailIndex+"'"):
+			return user.ErrEmailTaken
+		case strings.Contains(msg, "'"+usernameIndex+"'"):
+			return user.ErrUsernameTaken
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

@@ -1,0 +1,213 @@
+package sqlite_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/pressly/goose/v3"
+	modernc "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/usersvc/usersvc/internal/sqlite"
+	"github.com/usersvc/usersvc/internal/storetest"
+	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
+)
+
+func TestUsers(t *testing.T) {
+	usertest.Run(t, func(t *testing.T) user.Repository { return storetest.SQLite(t) })
+}
+
+func TestOpenCreatesParentDirectory(t *testing.T) {
+	// Spaces, '?' and '#' must not be taken for parts of a URI.
+	dir := filepath.Join(t.TempDir(), "a dir?x=1#frag", "nested")
+	path := filepath.Join(dir, "users.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%q): got error %v, want nil", path, err)
+	}
+	defer s.Close()
+	info, err := os.Stat(dir)
+	if err != nil {
+		t.Fatalf("Stat of the parent directory: %v", err)
+	}
+	if got, want := info.Mode().Perm(), os.FileMode(0o700); got != want {
+		t.Errorf("parent directory mode = %v, want %v", got, want)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("Stat of the database file: got error %v, want nil", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, path string }{
+		{"empty path", ""},
+		{"parent is a file", filepath.Join(file, "users.db")},
+		{"path is a directory", tmp},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := sqlite.Open(t.Context(), tt.path)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%q): got nil error, want one", tt.path)
+			}
+		})
+	}
+}
+
+func TestMigrator(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	p, err := s.Migrator()
+	if err != nil {
+		t.Fatalf("Migrator: %v", err)
+	}
+	defer p.Close()
+	ctx := t.Context()
+
+	checkVersion := func(step string, want int64) {
+		t.Helper()
+		got, err := p.GetDBVersion(ctx)
+		if err != nil || got != want {
+			t.Fatalf("after %s: version = %d, error %v; want %d, nil", step, got, err, want)
+		}
+	}
+	checkState := func(step string, want goose.State) {
+		t.Helper()
+		status, err := p.Status(ctx)
+		if err != nil {
+			t.Fatalf("after %s: Status: %v", step, err)
+		}
+		for _, m := range status {
+			if m.State != want {
+				t.Errorf("after %s: migration %d is %s, want %s", step, m.Source.Version, m.State, want)
+			}
+		}
+	}
+
+	checkState("nothing", goose.StatePending)
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	checkState("Up", goose.StateApplied)
+	checkVersion("Up", 1)
+	if _, err := s.Create(ctx, usertest.NewUser(1)); err != nil {
+		t.Fatalf("Create after Up: got error %v, want nil", err)
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatalf("DownTo(0): %v", err)
+	}
+	checkState("DownTo(0)", goose.StatePending)
+	checkVersion("DownTo(0)", 0)
+	if _, err := s.ByID(ctx, uuid.Must(uuid.NewV7())); err == nil || errors.Is(err, user.ErrNotFound) {
+		t.Errorf("ByID with no users table: got error %v, want an error other than ErrNotFound", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("Up again: %v", err)
+	}
+	checkVersion("Up again", 1)
+	if _, err := s.Create(ctx, usertest.NewUser(1)); err != nil {
+		t.Errorf("Create after Up again: got error %v, want nil", err)
+	}
+	// Closing the provider leaves the store open.
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close the provider: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping after closing the provider: got error %v, want nil", err)
+	}
+}
+
+func TestOtherErrorsAreWrapped(t *testing.T) {
+	s := storetest.SQLite(t)
+	bad := usertest.NewUser(1)
+	bad.Email = "not-an-email"
+	_, err := s.Create(t.Context(), bad)
+	if e, ok := errors.AsType[*modernc.Error](err); !ok || e.Code() != sqlite3.SQLITE_CONSTRAINT_CHECK {
+		t.Errorf("Create with an invalid email: got error %v, want a wrapped CHECK violation", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "create user") {
+		t.Errorf("Create with an invalid email: got error %v, want it to name the operation", err)
+	}
+
+	u, err := s.Create(t.Context(), usertest.NewUser(2))
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	_, err = s.Update(t.Context(), u.ID, user.Patch{Email: new("still-not-an-email")})
+	if e, ok := errors.AsType[*modernc.Error](err); !ok || e.Code() != sqlite3.SQLITE_CONSTRAINT_CHECK {
+		t.Errorf("Update with an invalid email: got error %v, want a wrapped CHECK violation", err)
+	}
+}
+
+func TestClosedStore(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	ctx, id := t.Context(), uuid.Must(uuid.NewV7())
+	for _, tt := range []struct {
+		call string
+		do   func() error
+	}{
+		{"Create", func() error { _, err := s.Create(ctx, usertest.NewUser(1)); return err }},
+		{"ByID", func() error { _, err := s.ByID(ctx, id); return err }},
+		{"ByEmail", func() error { _, err := s.ByEmail(ctx, "a@example.com"); return err }},
+		{"ByUsername", func() error { _, err := s.ByUsername(ctx, "a"); return err }},
+		{"Update", func() error { _, err := s.Update(ctx, id, user.Patch{FullName: new("x")}); return err }},
+		{"SetPassword", func() error { return s.SetPassword(ctx, id, "h") }},
+		{"Delete", func() error { return s.Delete(ctx, id) }},
+		{"Ping", func() error { return s.Ping(ctx) }},
+	} {
+		if err := tt.do(); err == nil || errors.Is(err, user.ErrNotFound) {
+			t.Errorf("%s on a closed store: got error %v, want an error other than ErrNotFound", tt.call, err)
+		}
+	}
+}
+
+// TestConcurrentReadsAndWrites checks that reads and writes at once never
+// fail with SQLITE_BUSY.
+func TestConcurrentReadsAndWrites(t *testing.T) {
+	s := storetest.SQLite(t)
+	const workers, each = 8, 10
+	errs := make(chan error, workers*each*2)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				u, err := s.Create(t.Context(), usertest.NewUser(w*each+i))
+				if err != nil {
+					errs <- err
+					continue
+				}
+				if _, err := s.ByEmail(t.Context(), u.Email); err != nil {
+					errs <- err
+				}
+				if err := s.SetPassword(t.Context(), u.ID, "fake-hash-next"); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent use: got error %v, want nil", err)
+	}
+}
