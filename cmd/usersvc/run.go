@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/postgres"
+	"github.com/usersvc/usersvc/internal/security"
+	"github.com/usersvc/usersvc/internal/sqlite"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+const usage = `usage: usersvc [command]
+
+commands:
+  serve                     run the HTTP service (the default)
+  migrate up|down|status    apply, roll back one, or list database migrations
+  version                   print the build version and commit
+
+Settings come from the environment and an optional .env file: see .env.example.
+`
+
+// dotenv is the optional settings file read from the working directory.
+const dotenv = ".env"
+
+// run is the whole program: main only hands it the process's arguments,
+// environment and output.
+func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, environ, stdout)
+	case "migrate":
+		return migrate(ctx, args, environ, stdout)
+	case "version":
+		_, err := fmt.Fprintf(stdout, "usersvc %s (commit %s)\n", version, commit)
+		return err
+	case "help", "-h", "-help", "--help":
+		_, err := io.WriteString(stdout, usage)
+		return err
+	default:
+		return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
+	}
+}
+
+// store is what both databases offer the program.
+type store interface {
+	user.Repository
+	Migrator() (*goose.Provider, error)
+	Close() error
+}
+
+// openStore opens PostgreSQL when DATABASE_URL is set, else the embedded
+// SQLite file in the data directory.
+func openStore(ctx context.Context, cfg config.Config) (store, string, error) {
+	if cfg.DatabaseURL != "" {
+		s, err := postgres.Open(ctx, cfg.DatabaseURL)
+		return s, "postgres", err
+	}
+	s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "usersvc.db"))
+	return s, "sqlite", err
+}
+
+func serve(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	if err := flag.NewFlagSet("serve", flag.ContinueOnError).Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(environ, dotenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	secret, err := jwtSecret(cfg, log)
+	if err != nil {
+		return err
+	}
+	st, kind, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close database", "err", err)
+		}
+	}()
+	if cfg.MigrateOnStart {
+		if err := migrateUp(ctx, st, log); err != nil {
+			return err
+		}
+	}
+	hasher, err := security.NewBcrypt(cfg.BcryptCost)
+	if err != nil {
+		return err
+	}
+	tokens, err := security.NewHS256(secret, cfg.JWTIssuer, cfg.AccessTokenTTL, time.Now)
+	if err != nil {
+		return err
+	}
+	svc := user.NewService(st, hasher, tokens)
+	srv := &http.Server{
+		Handler:           httpapi.New(svc, httpapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "database", kind, "env", cfg.Env, "version", version)
+	return serveUntilDone(ctx, srv, ln, cfg.ShutdownTimeout, log)
+}
+
+// serveUntilDone serves until ctx ends, then stops accepting and gives
+// in-flight requests up to grace to finish.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", grace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// jwtSecret is the configured secret or, in development, one generated and
+// kept in the data directory.
+func jwtSecret(cfg config.Config, log *slog.Logger) ([]byte, error) {
+	if cfg.JWTSecret != "" {
+		return []byte(cfg.JWTSecret), nil
+	}
+	secret, created, err := config.DevSecret(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(cfg.DataDir, config.SecretFile)
+	if created {
+		log.Warn("USERSVC_JWT_SECRET is not set: generated a development secret; set USERSVC_JWT_SECRET in production", "file", path)
+	} else {
+		log.Warn("USERSVC_JWT_SECRET is not set: using the development secret", "file", path)
+	}
+	return secret, nil
+}
+
+func migrateUp(ctx context.Context, st store, log *slog.Logger) error {
+	p, err := st.Migrator()
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	defer p.Close()
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate up: %w", err)
+	}
+	for _, r := range results {
+		log.Info("migration applied", "version", r.Source.Version, "file", filepath.Base(r.Source.Path))
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: usersvc migrate up|down|status")
+	}
+	cfg, err := config.Load(environ, dotenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	st, kind, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer st.Close()
+	p, err := st.Migrator()
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	defer p.Close()
+	switch args[0] {
+	case "up":
+		results, err := p.Up(ctx)
+		for _, r := range results {
+			fmt.Fprintln(stdout, r)
+		}
+		if err != nil {
+			return fmt.Errorf("migrate up: %w", err)
+		}
+		if len(results) == 0 {
+			fmt.Fprintf(stdout, "%s: no migrations to apply\n", kind)
+		}
+	case "down":
+		r, err := p.Down(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate down: %w", err)
+		}
+		fmt.Fprintln(stdout, r)
+	case "status":
+		statuses, err := p.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate status: %w", err)
+		}
+		for _, s := range statuses {
+			applied := "pending"
+			if !s.AppliedAt.IsZero() {
+				applied = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "%-8s %s  %s\n", kind, filepath.Base(s.Source.Path), applied)
+		}
+	default:
+		return fmt.Errorf("unknown migrate command %q: want up, down or status", args[0])
+	}
+	return nil
+}

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/usersvc/usersvc/internal/storetest"
+)
+
+// started is a usersvc started by run on a free port.
+type started struct {
+	base string
+	logs *bytes.Buffer // what run logged after "listening"
+	stop func() error  // cancels run and returns its result
+}
+
+// start runs usersvc with environ and waits until it listens.
+func start(t *testing.T, environ []string) started {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"serve"}, append([]string{"USERSVC_ADDR=127.0.0.1:0", "USERSVC_BCRYPT_COST=4"}, environ...), pw)
+		pw.CloseWithError(io.EOF)
+		done <- err
+	}()
+	lines := bufio.NewScanner(pr)
+	var addr string
+	for addr == "" && lines.Scan() {
+		var entry struct{ Msg, Addr string }
+		if err := json.Unmarshal(lines.Bytes(), &entry); err != nil {
+			t.Fatalf("log line is not JSON: %q", lines.Text())
+		}
+		if entry.Msg == "listening" {
+			addr = entry.Addr
+		}
+	}
+	if addr == "" {
+		cancel()
+		t.Fatalf("usersvc stopped before listening: %v", <-done)
+	}
+	logs := &bytes.Buffer{}
+	copied := make(chan struct{})
+	go func() { _, _ = io.Copy(logs, pr); close(copied) }()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		err := <-done
+		<-copied
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return started{base: "http://" + addr, logs: logs, stop: stop}
+}
+
+// call sends one request and decodes a JSON answer into out when given.
+func call(t *testing.T, method, url, token, contentType, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: body %q is not JSON: %v", method, url, b, err)
+		}
+	}
+	return res.StatusCode
+}
+
+func TestEndToEnd(t *testing.T) {
+	for _, db := range []struct {
+		name    string
+		environ func(t *testing.T) []string
+	}{
+		{"sqlite", func(t *testing.T) []string { return []string{"USERSVC_DATA_DIR=" + t.TempDir()} }},
+		{"postgres", func(t *testing.T) []string {
+			return []string{"USERSVC_DATA_DIR=" + t.TempDir(), "DATABASE_URL=" + storetest.PostgresURL(t)}
+		}},
+	} {
+		t.Run(db.name, func(t *testing.T) {
+			srv := start(t, db.environ(t))
+			api := srv.base + "/api/v1"
+
+			var created struct{ ID, Email, Username string }
+			if got := call(t, "POST", api+"/register", "", "application/json",
+				`{"email":"ada@example.com","username":"ada","password":"correct horse"}`, &created); got != http.StatusCreated {
+				t.Fatalf("register: status %d, want 201", got)
+			}
+			var tok struct {
+				AccessToken string `json:"access_token"`
+				TokenType   string `json:"token_type"`
+			}
+			form := url.Values{"username": {"ada"}, "password": {"correct horse"}}.Encode()
+			if got := call(t, "POST", api+"/token", "", "application/x-www-form-urlencoded", form, &tok); got != http.StatusOK || tok.TokenType != "bearer" {
+				t.Fatalf("token: status %d, type %q; want 200, bearer", got, tok.TokenType)
+			}
+			var me struct{ ID, Email string }
+			if got := call(t, "GET", api+"/users/me", tok.AccessToken, "", "", &me); got != http.StatusOK || me.ID != created.ID {
+				t.Fatalf("me: status %d, id %q; want 200, %q", got, me.ID, created.ID)
+			}
+			var updated struct {
+				FullName string `json:"full_name"`
+			}
+			if got := call(t, "PUT", api+"/users/me", tok.AccessToken, "application/json", `{"full_name":"Ada Lovelace"}`, &updated); got != http.StatusOK || updated.FullName != "Ada Lovelace" {
+				t.Fatalf("update: status %d, full_name %q", got, updated.FullName)
+			}
+			if got := call(t, "PUT", api+"/users/me/password", tok.AccessToken, "application/json",
+				`{"current_password":"correct horse","new_password":"battery staple"}`, nil); got != http.StatusNoContent {
+				t.Fatalf("password: status %d, want 204", got)
+			}
+			if got := call(t, "GET", api+"/users/me", tok.AccessToken, "", "", nil); got != http.StatusUnauthorized {
+				t.Fatalf("me with the pre-change token: status %d, want 401", got)
+			}
+			form = url.Values{"username": {"ada@example.com"}, "password": {"battery staple"}}.Encode()
+			if got := call(t, "POST", api+"/token", "", "application/x-www-form-urlencoded", form, &tok); got != http.StatusOK {
+				t.Fatalf("token with the new password: status %d, want 200", got)
+			}
+			if got := call(t, "DELETE", api+"/users/me", tok.AccessToken, "", "", nil); got != http.StatusNoContent {
+				t.Fatalf("delete: status %d, want 204", got)
+			}
+			if got := call(t, "POST", api+"/token", "", "application/x-www-form-urlencoded", form, nil); got != http.StatusUnauthorized {
+				t.Fatalf("token after delete: status %d, want 401", got)
+			}
+			if err := srv.stop(); err != nil {
+				t.Fatalf("run() after cancel = %v, want nil (clean shutdown)", err)
+			}
+			for _, secret := range []string{"correct horse", "battery staple", tok.AccessToken} {
+				if strings.Contains(srv.logs.String(), secret) {
+					t.Errorf("the logs contain a secret (%q)", secret)
+				}
+			}
+		})
+	}
+}
+
+func TestServeGeneratesDevSecretOnce(t *testing.T) {
+	dir := t.TempDir()
+	first := start(t, []string{"USERSVC_DATA_DIR=" + dir})
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(filepath.Join(dir, "jwt_secret"))
+	if err != nil {
+		t.Fatalf("no generated secret: %v", err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("secret mode = %v, want 0600", info.Mode().Perm())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "usersvc.db")); err != nil {
+		t.Errorf("no SQLite database in the data directory: %v", err)
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		environ []string
+		want    string
+	}{
+		{"production without secret", []string{"USERSVC_ENV=production"}, "USERSVC_JWT_SECRET"},
+		{"bad ttl", []string{"USERSVC_ACCESS_TOKEN_TTL=forever"}, "USERSVC_ACCESS_TOKEN_TTL"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, args := range [][]string{{"serve"}, {"migrate", "status"}} {
+				err := run(context.Background(), args, tt.environ, io.Discard)
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("run(%q) error = %v, want one naming %s", args, err, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestRunUnreachableDatabase(t *testing.T) {
+	environ := []string{"USERSVC_DATA_DIR=" + t.TempDir(), "DATABASE_URL=postgres://nobody@127.0.0.1:1/none?connect_timeout=2"}
+	if err := run(context.Background(), []string{"serve"}, environ, io.Discard); err == nil {
+		t.Error("run(serve) with an unreachable database succeeded, want an error")
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	environ := []string{"USERSVC_DATA_DIR=" + t.TempDir()}
+	migrate := func(arg string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"migrate", arg}, environ, &out); err != nil {
+			t.Fatalf("migrate %s: %v", arg, err)
+		}
+		return out.String()
+	}
+	if out := migrate("status"); !strings.Contains(out, "pending") {
+		t.Errorf("status on a new database = %q, want pending migrations", out)
+	}
+	if out := migrate("up"); !strings.Contains(out, "OK") {
+		t.Errorf("up = %q, want applied migrations", out)
+	}
+	if out := migrate("up"); !strings.Contains(out, "no migrations to apply") {
+		t.Errorf("second up = %q, want nothing to apply", out)
+	}
+	if out := migrate("status"); !strings.Contains(out, "applied") || strings.Contains(out, "pending") {
+		t.Errorf("status after up = %q, want every migration applied", out)
+	}
+	if out := migrate("down"); !strings.Contains(out, "down") {
+		t.Errorf("down = %q, want a rolled-back migration", out)
+	}
+	if out := migrate("status"); !strings.Contains(out, "pending") {
+		t.Errorf("status after down = %q, want a pending migration", out)
+	}
+	for _, args := range [][]string{{"migrate"}, {"migrate", "sideways"}} {
+		if err := run(context.Background(), args, environ, io.Discard); err == nil {
+			t.Errorf("run(%q) succeeded, want a usage error", args)
+		}
+	}
+}
+
+func TestVersionHelpAndUnknownCommand(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, nil, &out); err != nil || !strings.Contains(out.String(), "usersvc dev (commit unknown)") {
+		t.Errorf("version = %q, %v", out.String(), err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"help"}, nil, &out); err != nil || !strings.Contains(out.String(), "migrate up|down|status") {
+		t.Errorf("help = %q, %v", out.String(), err)
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Errorf("unknown command error = %v", err)
+	}
+}
+
+func TestMain(m *testing.M) { storetest.Main(m) }

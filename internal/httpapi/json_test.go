@@ -1,0 +1,54 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestHasLoneSurrogate(t *testing.T) {
+	for _, tt := range []struct {
+		json string
+		want bool
+	}{
+		{`"plain"`, false},
+		{`"\u0041"`, false},
+		{`"\ud83d\ude00"`, false},
+		{`"\uD83D\uDE00"`, false},
+		{`"\ud83d"`, true},
+		{`"\ude00"`, true},
+		{`"\ud83d\u0041"`, true},
+		{`"\ud83d\ud83d\ude00"`, true},
+		{`"\ud83d\ude00\ud800"`, true},
+		{`"\ud83d\\"`, true},
+		{`"\\ud800"`, false},
+		{`"\\\ud800"`, true},
+		{`"\n\ud800"`, true},
+		{`"\u12"`, false},
+		{`"\`, false},
+	} {
+		if got := hasLoneSurrogate([]byte(tt.json)); got != tt.want {
+			t.Errorf("hasLoneSurrogate(%s): got %v, want %v", tt.json, got, tt.want)
+		}
+	}
+}
+
+// FuzzHasLoneSurrogate checks hasLoneSurrogate against encoding/json: a
+// valid JSON string without U+FFFD of its own decodes to one with U+FFFD
+// exactly when it has a lone surrogate escape.
+func FuzzHasLoneSurrogate(f *testing.F) {
+	for _, s := range []string{`"a"`, `"\ud83d\ude00"`, `"\ud83d"`, `"\\ud800"`, `"\\\ude00x"`, `"\ud800\ud800\udc00"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var decoded string
+		if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) ||
+			strings.Contains(strings.ToLower(s), `\ufffd`) || json.Unmarshal([]byte(s), &decoded) != nil {
+			return
+		}
+		if got, want := hasLoneSurrogate([]byte(s)), strings.ContainsRune(decoded, utf8.RuneError); got != want {
+			t.Errorf("hasLoneSurrogate(%s): got %v, want %v (decoded %q)", s, got, want, decoded)
+		}
+	})
+}

@@ -1,0 +1,178 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// requestIDHeader carries the request id in, when the caller has one, and
+// always out.
+const requestIDHeader = "X-Request-ID"
+
+type loggerKey struct{}
+
+// logger returns the request's logger, which carries its request id (and
+// user_id once authenticated).
+func logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+func withLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// withRequestID gives every request an id: the caller's X-Request-ID when it
+// is 1 to 64 characters of [A-Za-z0-9._-], a random one otherwise. The id is
+// echoed in the response and carried by the request's logger.
+func withRequestID(base *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get(requestIDHeader)
+			if !validRequestID(id) {
+				id = newRequestID()
+			}
+			w.Header().Set(requestIDHeader, id)
+			ctx := withLogger(r.Context(), base.With("request_id", id))
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// newRequestID returns 128 random bits in hex.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand documents so)
+	return hex.EncodeToString(b[:])
+}
+
+type requestInfoKey struct{}
+
+// requestInfo is what the access log learns from inside: the inner handlers
+// fill it in, whatever middleware sits between them.
+type requestInfo struct {
+	route  string // the ServeMux pattern, e.g. "GET /api/v1/users/me"; empty when none matched
+	userID string // set once a bearer token is accepted
+}
+
+// logRequests writes one line per request: method, route pattern (never the
+// raw path), status, duration, response bytes, request id and, when
+// authenticated, user id. Never bodies or headers, so never a password or a
+// token.
+func logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &requestInfo{}
+		ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
+		rec := &recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("route", info.route),
+			slog.Int("status", rec.statusCode()),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Int64("bytes", rec.bytes),
+		}
+		if info.userID != "" {
+			attrs = append(attrs, slog.String("user_id", info.userID))
+		}
+		logger(ctx).LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+	})
+}
+
+// recorder notes the status and size of a response.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 && code >= 200 { // 1xx are interim responses
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController (and huma's body read deadline) reach
+// the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *recorder) statusCode() int {
+	if r.status == 0 {
+		return http.StatusOK // what net/http sends for a handler that writes nothing
+	}
+	return r.status
+}
+
+// routed serves mux and notes the matched pattern for the access log. A
+// request no route takes is answered 404 or 405 (with Allow) as a JSON
+// problem, like every other error, instead of the mux's plain text.
+func routed(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, pattern := mux.Handler(r); pattern == "" {
+			// No pattern: h is the mux's 404 or 405 answer (or a redirect to
+			// a cleaned path), which has no side effect; run it to learn which.
+			p := &probe{header: http.Header{}}
+			h.ServeHTTP(p, r)
+			if p.status == http.StatusNotFound || p.status == http.StatusMethodNotAllowed {
+				writeNoRoute(w, p.status, p.header.Get("Allow"))
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+			info.route = r.Pattern
+		}
+	})
+}
+
+func writeNoRoute(w http.ResponseWriter, status int, allow string) {
+	if allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(newProblem(status, strings.ToLower(http.StatusText(status))))
+}
+
+// probe is a ResponseWriter that keeps only the status and headers.
+type probe struct {
+	header http.Header
+	status int
+}
+
+func (p *probe) Header() http.Header         { return p.header }
+func (p *probe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *probe) WriteHeader(code int)        { p.status = code }

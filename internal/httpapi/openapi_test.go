@@ -1,0 +1,124 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// openAPI is the part of the document the tests read.
+type openAPI struct {
+	Paths map[string]map[string]struct {
+		Security    []map[string][]string `json:"security"`
+		RequestBody *struct {
+			Required bool `json:"required"`
+			Content  map[string]struct {
+				Schema struct {
+					Ref string `json:"$ref"`
+				} `json:"schema"`
+			} `json:"content"`
+		} `json:"requestBody"`
+	} `json:"paths"`
+	Components struct {
+		Schemas map[string]struct {
+			Required             []string       `json:"required"`
+			Properties           map[string]any `json:"properties"`
+			AdditionalProperties bool           `json:"additionalProperties"`
+		} `json:"schemas"`
+		SecuritySchemes map[string]map[string]string `json:"securitySchemes"`
+	} `json:"components"`
+}
+
+func TestOpenAPI(t *testing.T) {
+	srv := newServer(t, newMemUsers())
+	res := srv.do(req{method: "GET", path: "/openapi.json"})
+	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != "application/openapi+json" {
+		t.Fatalf("GET /openapi.json: got %d %q, want 200 application/openapi+json", res.Status, res.Header.Get("Content-Type"))
+	}
+	var doc openAPI
+	if err := json.Unmarshal(res.Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+
+	wantScheme := map[string]map[string]string{"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+	if diff := cmp.Diff(wantScheme, doc.Components.SecuritySchemes); diff != "" {
+		t.Errorf("security schemes (-want +got):\n%s", diff)
+	}
+
+	bearer := []map[string][]string{{"bearerAuth": {}}}
+	for _, tt := range []struct {
+		path, method string
+		security     []map[string][]string
+		bodyType     string // the only request content type, "" for none
+		bodySchema   string
+	}{
+		{"/api/v1/register", "post", nil, "application/json", "UserCreate"},
+		{"/api/v1/token", "post", nil, "application/x-www-form-urlencoded", "TokenForm"},
+		{"/api/v1/users/me", "get", bearer, "", ""},
+		{"/api/v1/users/me", "put", bearer, "application/json", "UserUpdate"},
+		{"/api/v1/users/me", "delete", bearer, "", ""},
+		{"/api/v1/users/me/password", "put", bearer, "application/json", "PasswordUpdate"},
+	} {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			op, ok := doc.Paths[tt.path][tt.method]
+			if !ok {
+				t.Fatalf("no operation %s %s", tt.method, tt.path)
+			}
+			if diff := cmp.Diff(tt.security, op.Security); diff != "" {
+				t.Errorf("security (-want +got):\n%s", diff)
+			}
+			if tt.bodyType == "" {
+				if op.RequestBody != nil {
+					t.Errorf("request body: got %+v, want none", op.RequestBody)
+				}
+				return
+			}
+			var types []string
+			for ct := range op.RequestBody.Content {
+				types = append(types, ct)
+			}
+			if diff := cmp.Diff([]string{tt.bodyType}, types); diff != "" || !op.RequestBody.Required {
+				t.Errorf("request body content types (-want +got):\n%s; required %v", diff, op.RequestBody.Required)
+			}
+			if got, want := op.RequestBody.Content[tt.bodyType].Schema.Ref, "#/components/schemas/"+tt.bodySchema; got != want {
+				t.Errorf("request body schema: got %q, want %q", got, want)
+			}
+		})
+	}
+
+	for _, tt := range []struct {
+		schema   string
+		required []string
+	}{
+		{"UserCreate", []string{"email", "username", "password"}},
+		{"TokenForm", []string{"username", "password"}},
+		{"PasswordUpdate", []string{"current_password", "new_password"}},
+		{"UserUpdate", nil},
+		{"UserRead", []string{"id", "email", "username", "full_name", "is_active", "created_at", "updated_at"}},
+		{"Token", []string{"access_token", "token_type"}},
+	} {
+		s := doc.Components.Schemas[tt.schema]
+		if diff := cmp.Diff(tt.required, s.Required); diff != "" {
+			t.Errorf("%s required (-want +got):\n%s", tt.schema, diff)
+		}
+		if s.AdditionalProperties {
+			t.Errorf("%s allows additional properties", tt.schema)
+		}
+	}
+	for name := range doc.Components.Schemas["UserRead"].Properties {
+		if strings.Contains(name, "password") || strings.Contains(name, "hash") || strings.Contains(name, "version") {
+			t.Errorf("UserRead documents %q", name)
+		}
+	}
+	if strings.Contains(string(res.Body), "$schema") {
+		t.Errorf("the document adds $schema properties")
+	}
+
+	yaml := srv.do(req{method: "GET", path: "/openapi.yaml"})
+	if yaml.Status != http.StatusOK || !strings.Contains(string(yaml.Body), "bearerFormat: JWT") {
+		t.Errorf("GET /openapi.yaml: got %d %.80q, want 200 and the document", yaml.Status, yaml.Body)
+	}
+}

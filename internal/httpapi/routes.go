@@ -1,0 +1,70 @@
+package httpapi
+
+import (
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// bearerAuth names the OpenAPI security scheme of the routes behind a token.
+const bearerAuth = "bearerAuth"
+
+// routes registers the whole surface; authed marks the routes that need a
+// bearer token.
+func (a *api) routes() {
+	api := a.huma
+	huma.Register(api, a.op("POST /api/v1/register", "register", http.StatusCreated, "Register a new user"), a.register)
+	huma.Register(api, a.op("POST /api/v1/token", "login", http.StatusOK, "Log in to get an access token", http.StatusUnauthorized), a.login)
+	huma.Register(api, a.authed(a.op("GET /api/v1/users/me", "readMe", http.StatusOK, "Get current user profile")), a.readMe)
+	huma.Register(api, a.authed(a.op("PUT /api/v1/users/me", "updateMe", http.StatusOK, "Update current user profile")), a.updateMe)
+	huma.Register(api, a.authed(a.op("DELETE /api/v1/users/me", "deleteMe", http.StatusNoContent, "Delete current user account")), a.deleteMe)
+	huma.Register(api, a.authed(a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password")), a.changePassword)
+	documentTokenForm(api.OpenAPI())
+}
+
+// op describes the operation at pattern ("METHOD /path"). errs are the
+// documented error statuses besides the ones every operation of its kind
+// can give: 400, 413 and 415 for a request body, then 422 and 500, which
+// huma adds itself.
+func (a *api) op(pattern, id string, status int, summary string, errs ...int) huma.Operation {
+	method, path, _ := strings.Cut(pattern, " ")
+	tag := "Authentication"
+	if strings.HasPrefix(path, "/api/v1/users/") {
+		tag = "Users"
+	}
+	if method == http.MethodPost || method == http.MethodPut {
+		errs = append(errs, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
+	}
+	return huma.Operation{
+		Method:        method,
+		Path:          path,
+		OperationID:   id,
+		Summary:       summary,
+		Tags:          []string{tag},
+		DefaultStatus: status,
+		Errors:        errs,
+		// huma answers 413 once the body reaches MaxBodyBytes, so one more
+		// makes a.maxBodyBytes the largest body accepted.
+		MaxBodyBytes: a.maxBodyBytes + 1,
+	}
+}
+
+// authed puts op behind a bearer token: authenticate runs first and the
+// document lists the bearerAuth scheme and the 401.
+func (a *api) authed(op huma.Operation) huma.Operation {
+	op.Security = []map[string][]string{{bearerAuth: {}}}
+	op.Middlewares = append(op.Middlewares, a.authenticate)
+	op.Errors = append(op.Errors, http.StatusUnauthorized)
+	return op
+}
+
+// documentTokenForm documents the /token form fields. huma documents a raw
+// body as an opaque binary string, and its form tags are for multipart
+// bodies only, so the handler reads the raw body and the schema is put in
+// here.
+func documentTokenForm(doc *huma.OpenAPI) {
+	schema := doc.Components.Schemas.Schema(reflect.TypeFor[tokenForm](), true, "TokenForm")
+	doc.Paths["/api/v1/token"].Post.RequestBody.Content[formURLEncoded].Schema = schema
+}
