@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: run test build lint
+.PHONY: run test build lint docs-screenshot
 run:
 	go run ./cmd/usersvc
 
@@ -17,3 +17,7 @@ build:
 lint:
 	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	go vet ./...
+
+# Regenerates docs/api-docs.png from the running docs page (needs chromium).
+docs-screenshot:
+	USERSVC_DOCS_SCREENSHOT=$(CURDIR)/docs/api-docs.png go test -count=1 -run TestDocsPageRendersInABrowser ./cmd/usersvc

@@ -15,6 +15,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/postgres"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/sqlite"
@@ -26,6 +27,8 @@ const usage = `usage: usersvc [command]
 commands:
   serve                     run the HTTP service (the default)
   migrate up|down|status    apply, roll back one, or list database migrations
+  healthcheck [URL]         exit 0 when the running service's /healthz answers
+                            200 (default URL: from USERSVC_ADDR), 1 otherwise
   version                   print the build version and commit
 
 Settings come from the environment and an optional .env file: see .env.example.
@@ -46,6 +49,8 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		return serve(ctx, args, environ, stdout)
 	case "migrate":
 		return migrate(ctx, args, environ, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, args, environ, stdout)
 	case "version":
 		_, err := fmt.Fprintf(stdout, "usersvc %s (commit %s)\n", version, commit)
 		return err
@@ -95,8 +100,10 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	}
 	defer func() {
 		if err := st.Close(); err != nil {
-			log.Error("close database", "err", err)
+			log.Error("close database", "error", err)
+			return
 		}
+		log.Info("database closed")
 	}()
 	if cfg.MigrateOnStart {
 		if err := migrateUp(ctx, st, log); err != nil {
@@ -111,9 +118,18 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
-	svc := user.NewService(st, hasher, tokens)
+	m := metrics.New()
+	watchPool(m, st)
+	svc := user.NewService(st, m.TimeHasher(hasher), tokens)
+	handler := httpapi.New(svc, httpapi.Options{
+		Logger:       log,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		CORSOrigins:  cfg.CORSOrigins,
+		Metrics:      m,
+		Build:        httpapi.Build{Version: version, Commit: commit},
+	})
 	srv := &http.Server{
-		Handler:           httpapi.New(svc, httpapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes}),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -150,6 +166,66 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, grac
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// watchPool publishes the store's connection pool statistics.
+func watchPool(m *metrics.Metrics, st store) {
+	switch s := st.(type) {
+	case *postgres.Users:
+		m.WatchPool("postgres", func() metrics.PoolStats {
+			p := s.Pool().Stat()
+			return metrics.PoolStats{
+				InUse: int(p.AcquiredConns()), Idle: int(p.IdleConns()), Max: int(p.MaxConns()),
+				WaitCount: p.EmptyAcquireCount(), WaitDuration: p.EmptyAcquireWaitTime(),
+			}
+		})
+	case *sqlite.Users:
+		m.WatchPool("sqlite", func() metrics.PoolStats {
+			w, r := s.Stats()
+			return metrics.PoolStats{
+				InUse: w.InUse + r.InUse, Idle: w.Idle + r.Idle, Max: w.MaxOpenConnections + r.MaxOpenConnections,
+				WaitCount: w.WaitCount + r.WaitCount, WaitDuration: w.WaitDuration + r.WaitDuration,
+			}
+		})
+	}
+}
+
+// healthcheck asks a running usersvc for /healthz, for a container's
+// HEALTHCHECK, which has no shell or curl in a distroless image.
+func healthcheck(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	url := ""
+	if len(args) > 0 {
+		url = args[0]
+	} else {
+		cfg, err := config.Load(environ, dotenv)
+		if err != nil {
+			return fmt.Errorf("configuration:\n%w", err)
+		}
+		host, port, err := net.SplitHostPort(cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("USERSVC_ADDR: %w", err)
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		url = "http://" + net.JoinHostPort(host, port) + "/healthz"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %s", url, res.Status)
+	}
+	_, err = fmt.Fprintln(stdout, "ok")
+	return err
 }
 
 // jwtSecret is the configured secret or, in development, one generated and

@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -27,6 +29,16 @@ type Options struct {
 	// MaxBodyBytes is the largest request body accepted, in bytes; larger
 	// ones are answered 413. Zero or less means 64 KiB.
 	MaxBodyBytes int64
+	// CORSOrigins are the browser origins allowed to call the API. Empty
+	// means none: no CORS headers are ever sent.
+	CORSOrigins []string
+	// Metrics receives request counts and latencies and is served at
+	// /metrics. Nil means a fresh metrics.New().
+	Metrics *metrics.Metrics
+	// Build is reported by /healthz and /version.
+	Build Build
+	// ReadyTimeout bounds the database check of /readyz. Zero means 2 s.
+	ReadyTimeout time.Duration
 }
 
 // api holds what the handlers need.
@@ -34,11 +46,13 @@ type api struct {
 	users        *user.Service
 	huma         huma.API
 	maxBodyBytes int64
+	build        Build
+	readyTimeout time.Duration
 }
 
-// New returns the service's HTTP handler: the /api/v1 routes of the design,
-// /openapi.json and /openapi.yaml, wrapped in the request-id and access-log
-// middleware.
+// New returns the service's HTTP handler: the /api/v1 routes of the design;
+// /healthz, /readyz, /version and /metrics for operators; /openapi.json,
+// /openapi.yaml and the /docs page; all wrapped in the middleware below.
 func New(svc *user.Service, opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -46,17 +60,35 @@ func New(svc *user.Service, opts Options) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = defaultMaxBodyBytes
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 2 * time.Second
+	}
 	mux := http.NewServeMux()
-	a := &api{users: svc, maxBodyBytes: opts.MaxBodyBytes}
+	a := &api{users: svc, maxBodyBytes: opts.MaxBodyBytes, build: opts.Build, readyTimeout: opts.ReadyTimeout}
 	a.huma = humago.New(mux, a.config())
 	a.routes()
+	a.opsRoutes()
 	serveOpenAPI(mux, a.huma.OpenAPI())
+	mux.Handle("GET /metrics", opts.Metrics.Handler())
+	docs(mux)
 
-	// Outermost first. CORS, metrics and panic recovery go in this list.
-	return chain(routed(mux),
+	// Outermost first: every request gets an id, then is logged and
+	// counted, then cannot crash the server, then gets the security
+	// headers; CORS answers preflights before routing.
+	middleware := []func(http.Handler) http.Handler{
 		withRequestID(opts.Logger),
-		logRequests,
-	)
+		logRequests(opts.Metrics),
+		recoverPanics,
+		securityHeaders,
+	}
+	if len(opts.CORSOrigins) > 0 { // rs/cors would allow every origin for an empty list
+		middleware = append(middleware, withCORS(opts.CORSOrigins))
+	}
+	middleware = append(middleware, limitBody(opts.MaxBodyBytes))
+	return chain(routed(mux), middleware...)
 }
 
 // config is huma's default configuration minus what this service does not

@@ -4,11 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/usersvc/usersvc/internal/metrics"
 )
 
 // requestIDHeader carries the request id in, when the caller has one, and
@@ -79,28 +80,35 @@ type requestInfo struct {
 // logRequests writes one line per request: method, route pattern (never the
 // raw path), status, duration, response bytes, request id and, when
 // authenticated, user id. Never bodies or headers, so never a password or a
-// token.
-func logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		info := &requestInfo{}
-		ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
-		rec := &recorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(ctx))
-
-		attrs := []slog.Attr{
-			slog.String("method", r.Method),
-			slog.String("route", info.route),
-			slog.Int("status", rec.statusCode()),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.Int64("bytes", rec.bytes),
-		}
-		if info.userID != "" {
-			attrs = append(attrs, slog.String("user_id", info.userID))
-		}
-		logger(ctx).LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
-	})
+// token. It counts the request in m by the same route and status.
+func logRequests(m *metrics.Metrics) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			done := m.Start()
+			start := time.Now()
+			info := &requestInfo{}
+			ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
+			rec := &recorder{ResponseWriter: w}
+			defer func() {
+				status := rec.statusCode()
+				done(info.route, r.Method, status)
+				attrs := []slog.Attr{
+					slog.String("method", r.Method),
+					slog.String("route", info.route),
+					slog.Int("status", status),
+					slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+					slog.Int64("bytes", rec.bytes),
+				}
+				if info.userID != "" {
+					attrs = append(attrs, slog.String("user_id", info.userID))
+				}
+				logger(ctx).LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+			}()
+			next.ServeHTTP(rec, r.WithContext(ctx))
+		})
+	}
 }
+
 
 // recorder notes the status and size of a response.
 type recorder struct {
@@ -141,7 +149,8 @@ func (r *recorder) statusCode() int {
 // problem, like every other error, instead of the mux's plain text.
 func routed(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h, pattern := mux.Handler(r); pattern == "" {
+		h, pattern := mux.Handler(r)
+		if pattern == "" {
 			// No pattern: h is the mux's 404 or 405 answer (or a redirect to
 			// a cleaned path), which has no side effect; run it to learn which.
 			p := &probe{header: http.Header{}}
@@ -151,10 +160,12 @@ func routed(mux *http.ServeMux) http.Handler {
 				return
 			}
 		}
-		mux.ServeHTTP(w, r)
+		// Noted before serving, so that even a request that panics is logged
+		// and counted under its route.
 		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-			info.route = r.Pattern
+			info.route = pattern
 		}
+		mux.ServeHTTP(w, r)
 	})
 }
 
@@ -162,9 +173,7 @@ func writeNoRoute(w http.ResponseWriter, status int, allow string) {
 	if allow != "" {
 		w.Header().Set("Allow", allow)
 	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(newProblem(status, strings.ToLower(http.StatusText(status))))
+	writeJSONProblem(w, status, strings.ToLower(http.StatusText(status)))
 }
 
 // probe is a ResponseWriter that keeps only the status and headers.

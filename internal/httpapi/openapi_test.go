@@ -122,3 +122,60 @@ func TestOpenAPI(t *testing.T) {
 		t.Errorf("GET /openapi.yaml: got %d %.80q, want 200 and the document", yaml.Status, yaml.Body)
 	}
 }
+
+// TestDocumentAndServerAgree walks the served OpenAPI document: every
+// operation it lists is routed (never 404 or 405), documents its success
+// status, 500 and, when it takes a token, 401; and the operations the
+// server has that it does not list are only the non-JSON ones.
+func TestDocumentAndServerAgree(t *testing.T) {
+	srv := newServer(t, newMemUsers())
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Security  []map[string][]string `json:"security"`
+			Responses map[string]any        `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(srv.do(req{method: "GET", path: "/openapi.json"}).Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{ // operation -> success status
+		"POST /api/v1/register": "201", "POST /api/v1/token": "200",
+		"GET /api/v1/users/me": "200", "PUT /api/v1/users/me": "200", "DELETE /api/v1/users/me": "204",
+		"PUT /api/v1/users/me/password": "204",
+		"GET /healthz": "200", "GET /readyz": "200", "GET /version": "200",
+	}
+	seen := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			key := strings.ToUpper(method) + " " + path
+			seen[key] = true
+			success, ok := want[key]
+			if !ok {
+				t.Errorf("the document lists %s, which the contract does not have", key)
+				continue
+			}
+			for _, status := range []string{success, "500"} {
+				if _, ok := op.Responses[status]; !ok {
+					t.Errorf("%s does not document %s", key, status)
+				}
+			}
+			if len(op.Security) > 0 {
+				if _, ok := op.Responses["401"]; !ok {
+					t.Errorf("%s needs a token but does not document 401", key)
+				}
+			}
+			res := srv.do(req{method: strings.ToUpper(method), path: path})
+			if res.Status == http.StatusNotFound || res.Status == http.StatusMethodNotAllowed {
+				t.Errorf("%s is documented but the server answers %d", key, res.Status)
+			}
+		}
+	}
+	for key := range want {
+		if !seen[key] {
+			t.Errorf("the server serves %s but the document does not list it", key)
+		}
+	}
+	if _, ok := doc.Paths["/readyz"]["get"].Responses["503"]; !ok {
+		t.Error("GET /readyz does not document 503")
+	}
+}

@@ -291,3 +291,8 @@ func translate(err error, op string) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
+
+// Stats returns the statistics of the writer and the reader pools.
+func (s *Users) Stats() (writer, reader sql.DBStats) {
+	return s.write.Stats(), s.read.Stats()
+}

@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/rs/cors"
+
+	"github.com/usersvc/usersvc/internal/apidocs"
+)
+
+// docsPrefix is where the interactive API documentation lives.
+const docsPrefix = "/docs/"
+
+// apiCSP forbids everything to a browser that renders an API response.
+const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// recoverPanics turns a panic in a handler into a logged 500 with a JSON
+// body, so one bad request cannot take the server down.
+func recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler { //nolint:errorlint // net/http's sentinel is compared, never wrapped
+				panic(v) // the handler asked net/http to abort the response
+			}
+			ctx := r.Context()
+			logger(ctx).LogAttrs(ctx, slog.LevelError, "panic serving request",
+				slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
+			if rec.status == 0 { // nothing sent yet: the client gets a proper answer
+				writeJSONProblem(w, http.StatusInternalServerError, internalError)
+			}
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// securityHeaders sets the headers suited to a JSON API: no sniffing, no
+// framing, nothing cached, and a CSP that lets a browser run nothing. The
+// docs page sets its own CSP and may be cached.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		if !strings.HasPrefix(r.URL.Path, docsPrefix) {
+			h.Set("Content-Security-Policy", apiCSP)
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody refuses a request whose declared length is over limit before
+// reading any of it, and caps what any handler can read of the rest.
+func limitBody(limit int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > limit {
+				w.Header().Set("Connection", "close") // the unread body is not drained
+				writeJSONProblem(w, http.StatusRequestEntityTooLarge,
+					fmt.Sprintf("request body is too large: the limit is %d bytes", limit))
+				return
+			}
+			// One byte over the limit lets huma see, and report, the excess.
+			r.Body = http.MaxBytesReader(w, r.Body, limit+1)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// withCORS lets only origins call the API from a browser, with the methods
+// and headers the API uses. Other origins get no CORS headers at all.
+func withCORS(origins []string) func(http.Handler) http.Handler {
+	c := cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
+		AllowedHeaders: []string{"Authorization", "Content-Type", requestIDHeader},
+		ExposedHeaders: []string{requestIDHeader, "WWW-Authenticate"},
+		MaxAge:         600,
+	})
+	return c.Handler
+}
+
+// writeJSONProblem writes an RFC 9457 problem from outside huma.
+func writeJSONProblem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(newProblem(status, detail))
+}
+
+// docs serves the embedded Swagger UI; /docs redirects to /docs/.
+func docs(mux *http.ServeMux) {
+	mux.Handle("GET "+docsPrefix, apidocs.Handler(docsPrefix))
+	mux.Handle("GET /docs", http.RedirectHandler(docsPrefix, http.StatusMovedPermanently))
+}

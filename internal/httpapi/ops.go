@@ -1,0 +1,75 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// Build identifies the running binary.
+type Build struct {
+	Version string `json:"version" example:"v1.2.0"`
+	Commit  string `json:"commit" example:"9be0a3b"`
+}
+
+type healthOutput struct {
+	Body struct {
+		Status string `json:"status" example:"ok"`
+		Build
+	}
+}
+
+type readyBody struct {
+	Status string            `json:"status" enum:"ok,unavailable"`
+	Detail string            `json:"detail,omitempty" doc:"what is not ready, when something is not"`
+	Checks map[string]string `json:"checks" doc:"each dependency and its state"`
+}
+
+type readyOutput struct {
+	Status int
+	Body   readyBody
+}
+
+type versionOutput struct{ Body Build }
+
+// opsRoutes registers the endpoints load balancers and operators use. They
+// need no token and touch no user data.
+func (a *api) opsRoutes() {
+	huma.Register(a.huma, a.opsOp("GET /healthz", "healthz", "Liveness: the process serves (no dependency is called)"), a.healthz)
+	huma.Register(a.huma, a.opsOp("GET /readyz", "readyz", "Readiness: the database answers", http.StatusServiceUnavailable), a.readyz)
+	huma.Register(a.huma, a.opsOp("GET /version", "version", "The build version and commit"), a.version)
+}
+
+func (a *api) opsOp(pattern, id, summary string, errs ...int) huma.Operation {
+	// Any route can fail with a 500 (a panic is one), so say so.
+	op := a.op(pattern, id, http.StatusOK, summary, append(errs, http.StatusInternalServerError)...)
+	op.Tags = []string{"Operations"}
+	return op
+}
+
+func (a *api) healthz(context.Context, *struct{}) (*healthOutput, error) {
+	out := &healthOutput{}
+	out.Body.Status, out.Body.Build = "ok", a.build
+	return out, nil
+}
+
+// readyz answers 503 naming the failing check when the database does not
+// answer within readyTimeout. The cause is logged, never sent.
+func (a *api) readyz(ctx context.Context, _ *struct{}) (*readyOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.readyTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := a.users.Ready(ctx); err != nil {
+		logger(ctx).Warn("not ready", "check", "database", "error", err.Error(), "waited_ms", time.Since(start).Milliseconds())
+		return &readyOutput{Status: http.StatusServiceUnavailable, Body: readyBody{
+			Status: "unavailable", Detail: "database is unreachable", Checks: map[string]string{"database": "unreachable"},
+		}}, nil
+	}
+	return &readyOutput{Status: http.StatusOK, Body: readyBody{Status: "ok", Checks: map[string]string{"database": "ok"}}}, nil
+}
+
+func (a *api) version(context.Context, *struct{}) (*versionOutput, error) {
+	return &versionOutput{Body: a.build}, nil
+}
