@@ -56,9 +56,9 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 		AccessToken string `json:"access_token"`
 	}
 	call(t, "POST", api+"/register", "", "application/json", `{"email":"sec@example.com","username":"sec","password":"`+password+`"}`, nil)
-	call(t, "POST", api+"/register", "", "application/json", `{"email":"sec@example.com","username":"sec","password":"`+password+`"}`, nil) // 400
+	call(t, "POST", api+"/register", "", "application/json", `{"email":"sec@example.com","username":"sec","password":"`+password+`"}`, nil)        // 400
 	call(t, "POST", api+"/register", "", "application/json", `{"email":"x@example.com","username":"x1","password":"`+password+`","extra":1}`, nil) // 422
-	call(t, "POST", api+"/token", "", "application/x-www-form-urlencoded", form("sec", password2), nil)                                          // 401
+	call(t, "POST", api+"/token", "", "application/x-www-form-urlencoded", form("sec", password2), nil)                                            // 401
 	call(t, "POST", api+"/token", "", "application/x-www-form-urlencoded", form("sec", password), &tok)
 	call(t, "GET", api+"/users/me", tok.AccessToken, "", "", nil)
 	call(t, "GET", api+"/users/me", tok.AccessToken+"x", "", "", nil) // 401
@@ -249,4 +249,3 @@ func TestDocsPageRendersInABrowser(t *testing.T) {
 		t.Errorf("no PNG screenshot at %s: %v", abs, err)
 	}
 }
-

@@ -109,7 +109,6 @@ func logRequests(m *metrics.Metrics) func(http.Handler) http.Handler {
 	}
 }
 
-
 // recorder notes the status and size of a response.
 type recorder struct {
 	http.ResponseWriter

@@ -142,7 +142,7 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"POST /api/v1/register": "201", "POST /api/v1/token": "200",
 		"GET /api/v1/users/me": "200", "PUT /api/v1/users/me": "200", "DELETE /api/v1/users/me": "204",
 		"PUT /api/v1/users/me/password": "204",
-		"GET /healthz": "200", "GET /readyz": "200", "GET /version": "200",
+		"GET /healthz":                  "200", "GET /readyz": "200", "GET /version": "200",
 	}
 	seen := map[string]bool{}
 	for path, ops := range doc.Paths {
