@@ -89,6 +89,9 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if err := startPprof(ctx, environ, log); err != nil { // off unless USERSVC_PPROF_ADDR is set
+		return err
+	}
 
 	secret, err := jwtSecret(cfg, log)
 	if err != nil {

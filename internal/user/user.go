@@ -67,6 +67,10 @@ var (
 	ErrInvalidCredentials = errors.New("incorrect username or password")
 	ErrWrongPassword      = errors.New("current password is incorrect")
 	ErrUnauthenticated    = errors.New("could not validate credentials")
+	// ErrUnavailable is a database that cannot answer now (down, unreachable,
+	// locked past its busy timeout, read-only): the request may succeed if
+	// retried later. Stores wrap it together with the driver's error.
+	ErrUnavailable = errors.New("the service is temporarily unavailable, try again later")
 )
 
 // ValidationError says which input field is wrong and why.
