@@ -1,0 +1,69 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user/usertest"
+)
+
+// BenchmarkLookup measures the repository reads behind every authenticated
+// request (ByID) and every login (ByEmail, ByUsername), on each store with
+// 1,000 users, one at a time and GOMAXPROCS at once.
+func BenchmarkLookup(b *testing.B) {
+	const users = 1000
+	for _, s := range All() {
+		b.Run(s.Name, func(b *testing.B) {
+			repo := s.Open(b)
+			ids := make([]uuid.UUID, users)
+			for i := range ids {
+				u, err := repo.Create(b.Context(), usertest.NewUser(i))
+				if err != nil {
+					b.Fatal(err)
+				}
+				ids[i] = u.ID
+			}
+			lookups := []struct {
+				name string
+				get  func(i int) error
+			}{
+				{"ByID", func(i int) error { _, err := repo.ByID(b.Context(), ids[i%users]); return err }},
+				{"ByEmail", func(i int) error {
+					_, err := repo.ByEmail(b.Context(), fmt.Sprintf("USER%d@example.com", i%users))
+					return err
+				}},
+				{"ByUsername", func(i int) error {
+					_, err := repo.ByUsername(b.Context(), fmt.Sprintf("User%d", i%users))
+					return err
+				}},
+			}
+			for _, l := range lookups {
+				b.Run(l.name+"/serial", func(b *testing.B) {
+					b.ReportAllocs()
+					i := 0
+					for b.Loop() {
+						if err := l.get(i); err != nil {
+							b.Fatal(err)
+						}
+						i++
+					}
+				})
+				b.Run(l.name+"/parallel", func(b *testing.B) {
+					b.ReportAllocs()
+					b.RunParallel(func(pb *testing.PB) {
+						i := 0
+						for pb.Next() {
+							if err := l.get(i); err != nil {
+								b.Error(err)
+								return
+							}
+							i++
+						}
+					})
+				})
+			}
+		})
+	}
+}
