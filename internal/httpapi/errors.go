@@ -17,6 +17,10 @@ import (
 // internalError is the whole detail of every 500: the cause goes to the log.
 const internalError = "internal server error"
 
+// retryAfterSeconds is the Retry-After of a 503: how long a client should
+// wait before retrying when the database is unavailable.
+const retryAfterSeconds = "2"
+
 // problem turns an error met while serving a request into the response the
 // design promises. It is the only place that picks a status code for an
 // error of ours; huma picks the status of the request errors it finds itself
@@ -39,6 +43,11 @@ func (a *api) problem(ctx context.Context, err error) error {
 		// Only the /users/me routes meet ErrNotFound: the caller's account
 		// was deleted while the request ran, so its token is no longer good.
 		return unauthorized(user.ErrUnauthenticated.Error())
+	case errors.Is(err, user.ErrUnavailable):
+		// The cause (driver text) goes to the log, never to the client.
+		logger(ctx).LogAttrs(ctx, slog.LevelWarn, "database unavailable", slog.String("error", err.Error()))
+		return huma.ErrorWithHeaders(newProblem(http.StatusServiceUnavailable, user.ErrUnavailable.Error()),
+			http.Header{"Retry-After": {retryAfterSeconds}})
 	case errors.Is(err, errNotForm):
 		return newProblem(http.StatusUnsupportedMediaType, errNotForm.Error())
 	case errors.Is(err, errMalformedForm):
@@ -112,14 +121,15 @@ func (a *api) writeProblem(ctx huma.Context, err error) {
 // explainErrors is a huma transformer for the error bodies huma writes on
 // its own. A "validation failed" detail gets the list of what failed, a 413
 // names our limit, no value is echoed that could hold a password or the
-// whole body, and a 5xx says nothing but internalError, its cause logged.
+// whole body, and a 5xx says nothing but internalError (a 503 only that
+// the database is unavailable), its cause logged.
 func (a *api) explainErrors(ctx huma.Context, _ string, v any) (any, error) {
 	m, ok := v.(*huma.ErrorModel)
 	if !ok {
 		return v, nil
 	}
 	m.Errors = slices.DeleteFunc(m.Errors, func(d *huma.ErrorDetail) bool { return d == nil })
-	if m.Status >= http.StatusInternalServerError && m.Detail != internalError {
+	if m.Status >= http.StatusInternalServerError && m.Detail != internalError && m.Detail != user.ErrUnavailable.Error() {
 		cause := m.Detail
 		for _, d := range m.Errors {
 			cause += "; " + d.Message

@@ -8,7 +8,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -30,6 +34,11 @@ type Users struct {
 
 var _ user.Repository = (*Users)(nil)
 
+// defaultConnectTimeout bounds a new connection's setup when the database
+// URL sets no connect_timeout, so that requests fail fast (503) while the
+// database is unreachable.
+const defaultConnectTimeout = 5 * time.Second
+
 // Open connects to the database at url (a postgres:// URL or a key=value
 // connection string), checks that it answers and returns the store. It does
 // not migrate: run Migrator first.
@@ -37,6 +46,11 @@ func Open(ctx context.Context, url string) (*Users, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without connect_timeout in the URL a connect to an unreachable host
+		// waits for the OS (minutes), and so would every request meanwhile.
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -214,5 +228,31 @@ func translate(err error, op string) error {
 			return user.ErrUsernameTaken
 		}
 	}
+	if unavailable(err) {
+		return fmt.Errorf("%s: %w: %w", op, user.ErrUnavailable, err)
+	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// unavailable reports whether err says the server cannot be reached or is
+// going away (rather than that the statement is wrong): a failed connect, a
+// broken or timed-out connection, or a server error of class 08 (connection
+// exception), 57P01-57P03 (shutting down, crashed, starting up) or 53300
+// (too many connections).
+func unavailable(err error) bool {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		switch code := pgErr.Code; {
+		case strings.HasPrefix(code, "08"), code == "57P01", code == "57P02", code == "57P03", code == "53300":
+			return true
+		}
+		return false
+	}
+	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	return pgconn.Timeout(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded)
 }

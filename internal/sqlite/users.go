@@ -289,7 +289,23 @@ func translate(err error, op string) error {
 			return user.ErrUsernameTaken
 		}
 	}
+	if e, ok := errors.AsType[*modernc.Error](err); ok && unavailable(e.Code()) {
+		return fmt.Errorf("%s: %w: %w", op, user.ErrUnavailable, err)
+	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// unavailable reports whether an SQLite result code (extended or primary)
+// says the file cannot be used now rather than that the statement is wrong:
+// locked past the busy timeout, read-only, a failed read or write, a full
+// disk, or a file that cannot be opened.
+func unavailable(code int) bool {
+	switch code & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR,
+		sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN:
+		return true
+	}
+	return false
 }
 
 // Stats returns the statistics of the writer and the reader pools.

@@ -1,0 +1,61 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// TestTranslateUnavailable checks which driver errors become
+// ErrUnavailable (answered 503 with Retry-After): connection failures and
+// the server going away, never errors of the statement itself.
+func TestTranslateUnavailable(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, true},
+		{"eof", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
+		{"closed", net.ErrClosed, true},
+		{"deadline", context.DeadlineExceeded, true},
+		{"admin shutdown", &pgconn.PgError{Code: "57P01"}, true},
+		{"starting up", &pgconn.PgError{Code: "57P03"}, true},
+		{"connection failure", &pgconn.PgError{Code: "08006"}, true},
+		{"too many connections", &pgconn.PgError{Code: "53300"}, true},
+		{"syntax error", &pgconn.PgError{Code: "42601"}, false},
+		{"check violation", &pgconn.PgError{Code: "23514"}, false},
+		{"no rows", pgx.ErrNoRows, false},
+		{"other", errors.New("scan: bad value"), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := translate(tt.err, "op")
+			if got := errors.Is(err, user.ErrUnavailable); got != tt.want {
+				t.Errorf("translate(%v) = %v; ErrUnavailable %v, want %v", tt.err, err, got, tt.want)
+			}
+			if tt.want && !errors.Is(err, tt.err) {
+				t.Errorf("translate(%v) = %v lost the cause", tt.err, err)
+			}
+		})
+	}
+}
+
+// TestOpenClosedPortIsUnavailable checks that a database nobody listens
+// for fails fast with a connection error that translate calls unavailable.
+func TestOpenClosedPortIsUnavailable(t *testing.T) {
+	_, err := Open(t.Context(), "postgres://nobody@127.0.0.1:1/x?sslmode=disable")
+	if err == nil {
+		t.Fatal("Open of a closed port succeeded")
+	}
+	if !errors.Is(translate(err, "open"), user.ErrUnavailable) {
+		t.Errorf("Open of a closed port = %v, want a connection error", err)
+	}
+}

@@ -1,0 +1,65 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// TestLockedDatabaseIsUnavailable holds the write lock from another
+// connection past the busy timeout: a write must fail with ErrUnavailable
+// (which the HTTP layer answers 503) within the busy timeout, reads must go
+// on (WAL), and writes must work again once the lock is released.
+func TestLockedDatabaseIsUnavailable(t *testing.T) {
+	t.Parallel()
+	s := openMigrated(t)
+	ctx := t.Context()
+	other, err := sql.Open("sqlite", dsn(s.path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatalf("take the lock: %v", err)
+	}
+	newUser := func(name string) user.User {
+		return user.User{ID: uuid.New(), Email: name + "@example.com", Username: name, PasswordHash: "x"}
+	}
+	start := time.Now()
+	_, err = s.Create(ctx, newUser("locked"))
+	if !errors.Is(err, user.ErrUnavailable) {
+		t.Fatalf("Create on a locked database = %v, want ErrUnavailable", err)
+	}
+	if took := time.Since(start); took > 8*time.Second {
+		t.Errorf("Create on a locked database took %v, want about the 5 s busy timeout", took)
+	}
+	if _, err := s.ByEmail(ctx, "nobody@example.com"); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("a read while locked = %v, want ErrNotFound (readers go on in WAL mode)", err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, newUser("unlocked")); err != nil {
+		t.Fatalf("Create once the lock is released = %v, want nil", err)
+	}
+}
+
+func TestUnavailableCodes(t *testing.T) {
+	for code, want := range map[int]bool{5: true, 6: true, 8: true, 10: true, 13: true, 14: true, 5 | 2<<8: true,
+		19: false, 1: false, 2067: false} {
+		if got := unavailable(code); got != want {
+			t.Errorf("unavailable(%d) = %v, want %v", code, got, want)
+		}
+	}
+}
