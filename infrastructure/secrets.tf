@@ -1,0 +1,44 @@
+# Secrets Manager holds the two secrets; ECS reads them at task start and
+# hands them to the container as environment variables (task definition
+# "secrets"). They are never in the image, the task definition's plain
+# environment, the logs or the tfvars. Their values do pass through the
+# Terraform state, which is why the state bucket is encrypted and private.
+
+# DATABASE_URL, as usersvc reads it: one postgres:// URL. pool_max_conns caps
+# each task's connections (pgxpool); see docs/deploy.md ("Scaling") for the
+# budget against the instance's max_connections.
+resource "aws_secretsmanager_secret" "database_url" {
+  name                    = "${local.name}/database-url"
+  description             = "usersvc DATABASE_URL (RDS PostgreSQL, TLS required)"
+  recovery_window_in_days = var.environment == "production" ? 30 : 7
+}
+
+resource "aws_secretsmanager_secret_version" "database_url" {
+  secret_id = aws_secretsmanager_secret.database_url.id
+  secret_string = format(
+    "postgres://%s:%s@%s/%s?sslmode=require&pool_max_conns=%d",
+    aws_db_instance.main.username,
+    random_password.db.result,
+    aws_db_instance.main.endpoint, # host:port
+    aws_db_instance.main.db_name,
+    var.db_pool_max_conns,
+  )
+}
+
+# USERSVC_JWT_SECRET: the HS256 signing key (64 characters; at least 32 bytes
+# are required in production). Replacing it logs every user out.
+resource "random_password" "jwt" {
+  length  = 64
+  special = false
+}
+
+resource "aws_secretsmanager_secret" "jwt_secret" {
+  name                    = "${local.name}/jwt-secret"
+  description             = "usersvc USERSVC_JWT_SECRET (HS256 signing key)"
+  recovery_window_in_days = var.environment == "production" ? 30 : 7
+}
+
+resource "aws_secretsmanager_secret_version" "jwt_secret" {
+  secret_id     = aws_secretsmanager_secret.jwt_secret.id
+  secret_string = random_password.jwt.result
+}
