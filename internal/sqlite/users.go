@@ -106,6 +106,11 @@ func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 	return db, nil
 }
 
+// writeWait bounds a write, its turn at the single writer connection and
+// SQLite's busy timeout included, so that a locked file fails fast with
+// ErrUnavailable instead of queueing every writer behind the lock.
+const writeWait = 5 * time.Second
+
 // Close closes both pools.
 func (s *Users) Close() error {
 	return errors.Join(s.read.Close(), s.write.Close())
@@ -147,6 +152,8 @@ const userColumns = `id, email, username, hashed_password, COALESCE(full_name, '
 
 // Create inserts u; an empty FullName is stored as NULL.
 func (s *Users) Create(ctx context.Context, u user.User) (user.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
 	const q = `
 		INSERT INTO users (id, email, username, hashed_password, full_name)
 		VALUES (?, ?, ?, ?, NULLIF(?, ''))
@@ -199,6 +206,8 @@ const nextUpdatedAt = `max(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
 // Update applies p in one statement: a nil field keeps its value, a FullName
 // of "" clears it.
 func (s *Users) Update(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
 	const q = `
 		UPDATE users
 		SET full_name  = CASE WHEN ?1 IS NULL THEN full_name ELSE NULLIF(?1, '') END,
@@ -215,6 +224,8 @@ func (s *Users) Update(ctx context.Context, id uuid.UUID, p user.Patch) (user.Us
 
 // SetPassword stores hash and increments the token version in one statement.
 func (s *Users) SetPassword(ctx context.Context, id uuid.UUID, hash string) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
 	const q = `
 		UPDATE users
 		SET hashed_password = ?, token_version = token_version + 1,
@@ -226,6 +237,8 @@ func (s *Users) SetPassword(ctx context.Context, id uuid.UUID, hash string) erro
 
 // Delete removes the user.
 func (s *Users) Delete(ctx context.Context, id uuid.UUID) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
 	const q = `DELETE FROM users WHERE id = ?`
 	res, err := s.write.ExecContext(ctx, q, id)
 	return affectedOne(res, err, "delete user")
@@ -289,6 +302,9 @@ func translate(err error, op string) error {
 			return user.ErrUsernameTaken
 		}
 	}
+	if errors.Is(err, context.DeadlineExceeded) { // writeWait passed
+		return fmt.Errorf("%s: %w: %w", op, user.ErrUnavailable, err)
+	}
 	if e, ok := errors.AsType[*modernc.Error](err); ok && unavailable(e.Code()) {
 		return fmt.Errorf("%s: %w: %w", op, user.ErrUnavailable, err)
 	}
@@ -298,11 +314,12 @@ func translate(err error, op string) error {
 // unavailable reports whether an SQLite result code (extended or primary)
 // says the file cannot be used now rather than that the statement is wrong:
 // locked past the busy timeout, read-only, a failed read or write, a full
-// disk, or a file that cannot be opened.
+// disk, a file that cannot be opened, or a statement interrupted at
+// writeWait.
 func unavailable(code int) bool {
 	switch code & 0xff {
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR,
-		sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN:
+		sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_INTERRUPT:
 		return true
 	}
 	return false
