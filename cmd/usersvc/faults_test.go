@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// loadEnv switches off what would refuse a load test's traffic: the rate
+// limits (issue 5) count one client's registrations.
+var loadEnv = []string{"USERSVC_RATE_LIMITS=off"}
+
+// loadPassword is a password any password policy accepts.
+const loadPassword = "Load-Pa55word-correct-horse"
+
+// maxOutageLatency bounds every answer while the database is away: the
+// service must fail fast, not hang. (SQLite waits out its 5 s busy timeout
+// on a locked file for up to 5 s, so its test allows a second on top.)
+const maxOutageLatency = 5 * time.Second
+
+// answer is one HTTP exchange of a load test.
+type answer struct {
+	status  int
+	header  http.Header
+	body    []byte
+	latency time.Duration
+	err     error
+}
+
+// send makes one request with a client that gives up after 30 s, so a hang
+// shows as a slow answer rather than a stuck test.
+func send(client *http.Client, method, u, token, contentType, body string) answer {
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		return answer{err: err}
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	start := time.Now()
+	res, err := client.Do(req)
+	if err != nil {
+		return answer{err: err, latency: time.Since(start)}
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return answer{status: res.StatusCode, header: res.Header, body: b, latency: time.Since(start), err: err}
+}
+
+// checkUnavailable returns what is wrong with a to be the promised answer
+// of an outage: 503, JSON, Retry-After, the sentinel's words and nothing of
+// the driver's, within limit.
+func checkUnavailable(a answer, limit time.Duration) string {
+	var body struct{ Detail string }
+	switch {
+	case a.err != nil:
+		return fmt.Sprintf("error %v after %v", a.err, a.latency)
+	case a.status != http.StatusServiceUnavailable:
+		return fmt.Sprintf("status %d (%s), want 503", a.status, a.body)
+	case a.latency > limit:
+		return fmt.Sprintf("503 after %v, want under %v", a.latency, limit)
+	case a.header.Get("Retry-After") == "":
+		return "503 without Retry-After"
+	case json.Unmarshal(a.body, &body) != nil || body.Detail != user.ErrUnavailable.Error():
+		return fmt.Sprintf("503 body %s, want detail %q and nothing else", a.body, user.ErrUnavailable.Error())
+	}
+	return ""
+}
+
+// load is steady traffic: workers registering new accounts and reading
+// /users/me as one existing account, recording every answer.
+type load struct {
+	api, token string
+	client     *http.Client
+	limit      time.Duration // the slowest acceptable answer
+
+	mu         sync.Mutex
+	registered []string // emails answered 201
+	problems   []string
+	counts     map[int]int
+	acked      atomic.Int64
+	stop       context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+// startLoad runs workers until stopLoad, each at most 100000 rounds.
+func startLoad(t *testing.T, api, token string, workers int, limit time.Duration) *load {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &load{api: api, token: token, client: &http.Client{Timeout: 30 * time.Second}, limit: limit,
+		counts: map[int]int{}, stop: cancel}
+	for w := range workers {
+		l.wg.Go(func() {
+			for i := 0; i < 100000 && ctx.Err() == nil; i++ {
+				email := fmt.Sprintf("load%d-%d@example.com", w, i)
+				body := fmt.Sprintf(`{"email":%q,"username":"load%d-%d","password":%q}`, email, w, i, loadPassword)
+				l.note(send(l.client, "POST", l.api+"/register", "", "application/json", body), http.StatusCreated, email)
+				l.note(send(l.client, "GET", l.api+"/users/me", l.token, "", ""), http.StatusOK, "")
+			}
+		})
+	}
+	t.Cleanup(func() {
+		l.stopLoad()
+		if t.Failed() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			t.Logf("load: answers by status %v; %d problems: %.2000s", l.counts, len(l.problems), strings.Join(l.problems, "; "))
+		}
+	})
+	return l
+}
+
+// note records a: the expected status, or a well-formed 503.
+func (l *load) note(a answer, want int, email string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.counts[a.status]++
+	if a.err == nil && a.status == want {
+		if email != "" {
+			l.registered = append(l.registered, email)
+			l.acked.Add(1)
+		}
+		if a.latency > l.limit {
+			l.problems = append(l.problems, fmt.Sprintf("%d after %v", a.status, a.latency))
+		}
+		return
+	}
+	if msg := checkUnavailable(a, l.limit); msg != "" {
+		l.problems = append(l.problems, msg)
+	}
+}
+
+func (l *load) stopLoad() {
+	l.stop()
+	l.wg.Wait()
+}
+
+// waitFor polls cond every 50 ms until it holds or limit passes.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %v waiting for %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func statusOf(client *http.Client, u string) int {
+	return send(client, "GET", u, "", "", "").status
+}
+
+// signUp registers an account on api and returns its access token.
+func signUp(t *testing.T, api, name string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 30 * time.Second}
+	body := fmt.Sprintf(`{"email":"%s@example.com","username":%q,"password":%q}`, name, name, loadPassword)
+	if a := send(c, "POST", api+"/register", "", "application/json", body); a.status != http.StatusCreated {
+		t.Fatalf("register %s: %d %s %v", name, a.status, a.body, a.err)
+	}
+	form := url.Values{"username": {name}, "password": {loadPassword}}.Encode()
+	a := send(c, "POST", api+"/token", "", "application/x-www-form-urlencoded", form)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if a.status != http.StatusOK || json.Unmarshal(a.body, &tok) != nil {
+		t.Fatalf("login %s: %d %s %v", name, a.status, a.body, a.err)
+	}
+	return tok.AccessToken
+}
+
+// TestPostgresOutage stops the service's own PostgreSQL cluster under
+// steady load and starts it again. While it is down /healthz stays 200,
+// /readyz and every API call answer 503 JSON fast; once it is back the
+// same process serves again, and every 201 registration is in the
+// database.
+func TestPostgresOutage(t *testing.T) {
+	t.Parallel()
+	pg := newPGCluster(t)
+	srv := start(t, append([]string{"USERSVC_DATA_DIR=" + t.TempDir(), "DATABASE_URL=" + pg.URL}, loadEnv...))
+	api := srv.base + "/api/v1"
+	token := signUp(t, api, "reader")
+	probe := &http.Client{Timeout: 30 * time.Second}
+
+	l := startLoad(t, api, token, 4, maxOutageLatency)
+	waitFor(t, 30*time.Second, "registrations before the outage", func() bool { return l.acked.Load() >= 20 })
+
+	pg.Stop(t)
+	waitFor(t, 10*time.Second, "/readyz to answer 503", func() bool {
+		return statusOf(probe, srv.base+"/readyz") == http.StatusServiceUnavailable
+	})
+	downUntil := time.Now().Add(3 * time.Second)
+	for n := 0; time.Now().Before(downUntil) || n < 3; n++ {
+		if got := statusOf(probe, srv.base+"/healthz"); got != http.StatusOK {
+			t.Errorf("/healthz while the database is down: %d, want 200", got)
+		}
+		for _, a := range []answer{
+			send(probe, "POST", api+"/register", "", "application/json", `{"email":"down@example.com","username":"down","password":"Load-Pa55word-correct-horse"}`),
+			send(probe, "GET", api+"/users/me", token, "", ""),
+			send(probe, "POST", api+"/token", "", "application/x-www-form-urlencoded", url.Values{"username": {"reader"}, "password": {loadPassword}}.Encode()),
+		} {
+			if msg := checkUnavailable(a, maxOutageLatency); msg != "" {
+				t.Errorf("while the database is down: %s", msg)
+			}
+		}
+	}
+	pg.Start(t)
+	waitFor(t, 30*time.Second, "/readyz to answer 200 again", func() bool {
+		return statusOf(probe, srv.base+"/readyz") == http.StatusOK
+	})
+	after := l.acked.Load()
+	waitFor(t, 30*time.Second, "registrations after the outage", func() bool { return l.acked.Load() >= after+20 })
+	l.stopLoad()
+
+	if len(l.problems) > 0 {
+		t.Errorf("%d bad answers under load, first: %s", len(l.problems), strings.Join(l.problems[:min(5, len(l.problems))], "; "))
+	}
+	if l.counts[http.StatusServiceUnavailable] == 0 {
+		t.Error("the load saw no 503: the outage was not exercised")
+	}
+	t.Logf("answers under load by status: %v", l.counts)
+	conn, err := pgx.Connect(t.Context(), pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var stored int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM users WHERE email = ANY($1)`, l.registered).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != len(l.registered) {
+		t.Errorf("%d of %d registrations answered 201 are in the database", stored, len(l.registered))
+	}
+}
+
+// TestSQLiteLocked holds an exclusive lock on the service's SQLite file
+// from another connection, past the busy timeout: writes answer 503 JSON
+// once the busy timeout has passed, reads go on, /healthz stays 200; once
+// the lock is released the same process writes again and every 201 is in
+// the file.
+func TestSQLiteLocked(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv := start(t, append([]string{"USERSVC_DATA_DIR=" + dir}, loadEnv...))
+	api := srv.base + "/api/v1"
+	token := signUp(t, api, "reader")
+	limit := maxOutageLatency + time.Second // sqlite's writeWait, then the answer
+
+	l := startLoad(t, api, token, 2, limit)
+	waitFor(t, 30*time.Second, "registrations before the lock", func() bool { return l.acked.Load() >= 10 })
+
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "usersvc.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatalf("lock the database: %v", err)
+	}
+	probe := &http.Client{Timeout: 30 * time.Second}
+	a := send(probe, "POST", api+"/register", "", "application/json", `{"email":"locked@example.com","username":"locked","password":"Load-Pa55word-correct-horse"}`)
+	if msg := checkUnavailable(a, limit); msg != "" {
+		t.Errorf("register while locked: %s", msg)
+	}
+	if a := send(probe, "GET", api+"/users/me", token, "", ""); a.status != http.StatusOK {
+		t.Errorf("users/me while locked: %d %s, want 200 (readers go on in WAL mode)", a.status, a.body)
+	}
+	if got := statusOf(probe, srv.base+"/healthz"); got != http.StatusOK {
+		t.Errorf("/healthz while locked: %d, want 200", got)
+	}
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	after := l.acked.Load()
+	waitFor(t, 30*time.Second, "registrations after the lock", func() bool { return l.acked.Load() >= after+10 })
+	l.stopLoad()
+
+	if len(l.problems) > 0 {
+		t.Errorf("%d bad answers under load, first: %s", len(l.problems), strings.Join(l.problems[:min(5, len(l.problems))], "; "))
+	}
+	t.Logf("answers under load by status: %v", l.counts)
+	var stored int
+	emails, _ := json.Marshal(l.registered)
+	if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM users WHERE email IN (SELECT value FROM json_each(?))`, string(emails)).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != len(l.registered) {
+		t.Errorf("%d of %d registrations answered 201 are in the database", stored, len(l.registered))
+	}
+}
