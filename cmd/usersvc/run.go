@@ -113,23 +113,26 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 			return err
 		}
 	}
-	hasher, err := security.NewBcrypt(cfg.BcryptCost)
-	if err != nil {
-		return err
-	}
 	tokens, err := security.NewHS256(secret, cfg.JWTIssuer, cfg.AccessTokenTTL, time.Now)
 	if err != nil {
 		return err
 	}
 	m := metrics.New()
 	watchPool(m, st)
-	svc := user.NewService(st, m.TimeHasher(hasher), tokens)
+	prot, err := newProtections(ctx, cfg, m, log)
+	if err != nil {
+		return err
+	}
+	defer prot.close()
+	svc := user.NewService(st, m.TimeHasher(prot.hasher), tokens, prot.options...)
 	handler := httpapi.New(svc, httpapi.Options{
 		Logger:       log,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		CORSOrigins:  cfg.CORSOrigins,
 		Metrics:      m,
 		Build:        httpapi.Build{Version: version, Commit: commit},
+		Limits:       prot.limits,
+		ClientIP:     prot.clientIP,
 	})
 	srv := &http.Server{
 		Handler:           handler,

@@ -41,6 +41,7 @@ type Config struct {
 	LogLevel        slog.Level    `env:"USERSVC_LOG_LEVEL" envDefault:"info"`
 	MaxBodyBytes    int64         `env:"USERSVC_MAX_BODY_BYTES" envDefault:"65536"`
 	ShutdownTimeout time.Duration `env:"USERSVC_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	Abuse                         // rate limits, lockout, password policy, hashing bounds: abuse.go
 }
 
 // Load reads the settings from environ (KEY=value pairs, as os.Environ
@@ -113,6 +114,7 @@ func (c *Config) validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("USERSVC_SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
 	}
+	c.Abuse.validate(c.Env, bad)
 	return errors.Join(errs...)
 }
 

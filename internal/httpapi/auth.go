@@ -31,7 +31,12 @@ func (a *api) login(ctx context.Context, in *loginInput) (*tokenOutput, error) {
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}
-	t, err := a.users.Login(ctx, form.username, form.password)
+	err = a.limitAccount(ctx, form.username)
+	var t user.AccessToken
+	if err == nil {
+		t, err = a.users.Login(ctx, form.username, form.password)
+	}
+	a.countLogin(err)
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}

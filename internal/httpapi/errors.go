@@ -11,6 +11,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/usersvc/usersvc/internal/ratelimit"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -30,6 +31,9 @@ func (a *api) problem(ctx context.Context, err error) error {
 	if fields := fieldErrors(err); len(fields) > 0 {
 		return invalidFields(fields)
 	}
+	if ex, ok := errors.AsType[*ratelimit.ExceededError](err); ok {
+		return tooManyRequests(ex)
+	}
 	switch {
 	case errors.Is(err, user.ErrEmailTaken):
 		return newProblem(http.StatusBadRequest, user.ErrEmailTaken.Error())
@@ -48,6 +52,8 @@ func (a *api) problem(ctx context.Context, err error) error {
 		logger(ctx).LogAttrs(ctx, slog.LevelWarn, "database unavailable", slog.String("error", err.Error()))
 		return huma.ErrorWithHeaders(newProblem(http.StatusServiceUnavailable, user.ErrUnavailable.Error()),
 			http.Header{"Retry-After": {retryAfterSeconds}})
+	case errors.Is(err, user.ErrBusy):
+		return busy()
 	case errors.Is(err, errNotForm):
 		return newProblem(http.StatusUnsupportedMediaType, errNotForm.Error())
 	case errors.Is(err, errMalformedForm):
@@ -129,6 +135,9 @@ func (a *api) explainErrors(ctx huma.Context, _ string, v any) (any, error) {
 		return v, nil
 	}
 	m.Errors = slices.DeleteFunc(m.Errors, func(d *huma.ErrorDetail) bool { return d == nil })
+	if m.Status == http.StatusServiceUnavailable && m.Detail == user.ErrBusy.Error() {
+		return m, nil // saturated hashing (busy): the detail is ours and meant for the client
+	}
 	if m.Status >= http.StatusInternalServerError && m.Detail != internalError && m.Detail != user.ErrUnavailable.Error() {
 		cause := m.Detail
 		for _, d := range m.Errors {

@@ -85,7 +85,7 @@ func withCORS(origins []string) func(http.Handler) http.Handler {
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
 		AllowedHeaders: []string{"Authorization", "Content-Type", requestIDHeader},
-		ExposedHeaders: []string{requestIDHeader, "WWW-Authenticate"},
+		ExposedHeaders: append([]string{requestIDHeader, "WWW-Authenticate"}, rateLimitHeaders()...),
 		MaxAge:         600,
 	})
 	return c.Handler

@@ -13,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/user"
 )
@@ -39,6 +40,11 @@ type Options struct {
 	Build Build
 	// ReadyTimeout bounds the database check of /readyz. Zero means 2 s.
 	ReadyTimeout time.Duration
+	// Limits are the rate limits of the API (limits.go). Nil means none.
+	Limits *Limits
+	// ClientIP finds the client address the limits count. Nil means the
+	// socket's peer, whatever X-Forwarded-For says.
+	ClientIP *clientip.Resolver
 }
 
 // api holds what the handlers need.
@@ -48,6 +54,9 @@ type api struct {
 	maxBodyBytes int64
 	build        Build
 	readyTimeout time.Duration
+	limits       *Limits
+	clientIP     *clientip.Resolver
+	metrics      *metrics.Metrics
 }
 
 // New returns the service's HTTP handler: the /api/v1 routes of the design;
@@ -68,6 +77,10 @@ func New(svc *user.Service, opts Options) http.Handler {
 	}
 	mux := http.NewServeMux()
 	a := &api{users: svc, maxBodyBytes: opts.MaxBodyBytes, build: opts.Build, readyTimeout: opts.ReadyTimeout}
+	a.limits, a.clientIP, a.metrics = opts.Limits, orPeer(opts.ClientIP), opts.Metrics
+	if a.limits == nil {
+		a.limits = &Limits{}
+	}
 	a.huma = humago.New(mux, a.config())
 	a.routes()
 	a.opsRoutes()

@@ -15,12 +15,12 @@ const bearerAuth = "bearerAuth"
 // bearer token.
 func (a *api) routes() {
 	api := a.huma
-	huma.Register(api, a.op("POST /api/v1/register", "register", http.StatusCreated, "Register a new user"), a.register)
-	huma.Register(api, a.op("POST /api/v1/token", "login", http.StatusOK, "Log in to get an access token", http.StatusUnauthorized), a.login)
+	huma.Register(api, a.limited(a.limits.Register, a.op("POST /api/v1/register", "register", http.StatusCreated, "Register a new user")), a.register)
+	huma.Register(api, a.limited(a.limits.Login, a.op("POST /api/v1/token", "login", http.StatusOK, "Log in to get an access token", http.StatusUnauthorized)), a.login)
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me", "readMe", http.StatusOK, "Get current user profile")), a.readMe)
 	huma.Register(api, a.authed(a.op("PUT /api/v1/users/me", "updateMe", http.StatusOK, "Update current user profile")), a.updateMe)
 	huma.Register(api, a.authed(a.op("DELETE /api/v1/users/me", "deleteMe", http.StatusNoContent, "Delete current user account")), a.deleteMe)
-	huma.Register(api, a.authed(a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password")), a.changePassword)
+	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password"))), a.changePassword)
 	documentTokenForm(api.OpenAPI())
 }
 

@@ -21,6 +21,7 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	inFlight prometheus.Gauge
 	hashing  prometheus.Histogram
+	abuse    *abuse // abuse.go
 }
 
 // New returns the metrics on a fresh registry, with the Go runtime and
@@ -50,6 +51,7 @@ func New() *Metrics {
 	m.reg.MustRegister(m.requests, m.latency, m.inFlight, m.hashing,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.abuse = newAbuse(m.reg)
 	return m
 }
 

@@ -49,11 +49,16 @@ type Service struct {
 	// dummyHash is verified against when a login names no user, so that an
 	// unknown account costs the same time as a wrong password.
 	dummyHash func() (string, error)
+
+	gate         HashGate       // nil: hashing is unbounded
+	guard        LoginGuard     // nil: no brute-force protection
+	policy       PasswordPolicy // the zero value: the fixed limits only
+	rehashFailed func(ctx context.Context, err error)
 }
 
-// NewService returns a Service over repo.
-func NewService(repo Repository, hasher Hasher, tokens Tokens) *Service {
-	return &Service{
+// NewService returns a Service over repo, configured by opts.
+func NewService(repo Repository, hasher Hasher, tokens Tokens, opts ...Option) *Service {
+	s := &Service{
 		repo:   repo,
 		hasher: hasher,
 		tokens: tokens,
@@ -61,6 +66,10 @@ func NewService(repo Repository, hasher Hasher, tokens Tokens) *Service {
 			return hasher.Hash(rand.Text())
 		}),
 	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Register creates an account after checking every field.
@@ -72,7 +81,15 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 	); err != nil {
 		return User{}, firstValidation(err)
 	}
+	if err := s.policy.check("password", r.Password, r.Email, r.Username); err != nil {
+		return User{}, err
+	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return User{}, err
+	}
 	hash, err := s.hasher.Hash(r.Password)
+	release()
 	if err != nil {
 		return User{}, fmt.Errorf("hash password: %w", err)
 	}
@@ -88,6 +105,35 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 // full password verification and all give ErrInvalidCredentials.
 func (s *Service) Login(ctx context.Context, login, password string) (AccessToken, error) {
 	u, err := s.byLogin(ctx, login)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return AccessToken{}, err
+	}
+	key := loginKey(u, err == nil, login)
+	if s.guard != nil {
+		if gerr := s.guard.Check(ctx, key); gerr != nil {
+			return AccessToken{}, gerr
+		}
+	}
+	release, gerr := s.acquire(ctx)
+	if gerr != nil {
+		return AccessToken{}, gerr
+	}
+	t, err := s.login(ctx, u, err, password)
+	release()
+	if s.guard != nil {
+		switch {
+		case err == nil:
+			s.guard.Succeeded(ctx, key)
+		case errors.Is(err, ErrInvalidCredentials):
+			s.guard.Failed(ctx, key)
+		}
+	}
+	return t, err
+}
+
+// login is Login once the account is looked up (err is the lookup's) and a
+// hashing slot is held.
+func (s *Service) login(ctx context.Context, u User, err error, password string) (AccessToken, error) {
 	if errors.Is(err, ErrNotFound) {
 		dummy, herr := s.dummyHash()
 		if herr != nil {
@@ -102,6 +148,7 @@ func (s *Service) Login(ctx context.Context, login, password string) (AccessToke
 	if !s.hasher.Verify(u.PasswordHash, password) || !u.IsActive {
 		return AccessToken{}, ErrInvalidCredentials
 	}
+	s.rehash(ctx, u, password)
 	token, ttl, err := s.tokens.Issue(u.ID, u.TokenVersion)
 	if err != nil {
 		return AccessToken{}, err
@@ -174,6 +221,14 @@ func (s *Service) ChangePassword(ctx context.Context, id uuid.UUID, current, nex
 	if err != nil {
 		return err
 	}
+	if err := s.policy.check("new_password", next, u.Email, u.Username); err != nil {
+		return err
+	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if !s.hasher.Verify(u.PasswordHash, current) {
 		return ErrWrongPassword
 	}

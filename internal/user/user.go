@@ -53,6 +53,11 @@ type Repository interface {
 	// SetPassword stores a new hash and increments the token version, in one
 	// statement, so no token issued before it stays valid.
 	SetPassword(ctx context.Context, id uuid.UUID, hash string) error
+	// RehashPassword replaces the hash old with hash, the same password
+	// hashed with new settings, and keeps the token version. It does
+	// nothing when the stored hash is no longer old (the password changed
+	// meanwhile) or the user is gone.
+	RehashPassword(ctx context.Context, id uuid.UUID, old, hash string) error
 	// Delete removes the user.
 	Delete(ctx context.Context, id uuid.UUID) error
 	// Ping reports whether the database answers.

@@ -46,6 +46,7 @@ func Run(t *testing.T, newRepo func(t *testing.T) user.Repository) {
 		{"Update", testUpdate},
 		{"UpdateEmailTaken", testUpdateEmailTaken},
 		{"SetPassword", testSetPassword},
+		{"RehashPassword", testRehashPassword},
 		{"Delete", testDelete},
 		{"Ping", testPing},
 		{"ConcurrentSameEmail", testConcurrentSameEmail},

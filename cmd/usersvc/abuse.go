@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/usersvc/usersvc/internal/breached"
+	"github.com/usersvc/usersvc/internal/clientip"
+	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/hashpool"
+	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/metrics"
+	"github.com/usersvc/usersvc/internal/ratelimit"
+	"github.com/usersvc/usersvc/internal/security"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// redisRetry is how long limits stay in memory after Redis fails before
+// Redis is tried again.
+const redisRetry = 5 * time.Second
+
+// protections are the defences against abuse that serve wires in: the
+// password hasher and policy, the bound on hashing, the login lockout, the
+// rate limits and the client-address resolver.
+type protections struct {
+	hasher   user.Hasher
+	options  []user.Option
+	limits   *httpapi.Limits
+	clientIP *clientip.Resolver
+	close    func()
+}
+
+func newProtections(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *slog.Logger) (*protections, error) {
+	hasher, err := passwordHasher(cfg)
+	if err != nil {
+		return nil, err
+	}
+	concurrency := cfg.HashConcurrency
+	if concurrency == 0 {
+		concurrency = runtime.GOMAXPROCS(0)
+	}
+	queue := cfg.HashQueue
+	if queue == 0 {
+		queue = 8 * concurrency
+	}
+	pool, err := hashpool.New(concurrency, queue, cfg.HashMaxWait)
+	if err != nil {
+		return nil, err
+	}
+	m.WatchHashPool(func() metrics.HashPoolStats { return metrics.HashPoolStats(pool.Stats()) })
+	p := &protections{
+		hasher:   hasher,
+		clientIP: clientip.New(cfg.TrustedProxies),
+		close:    func() {},
+		options: []user.Option{
+			user.WithHashGate(pool),
+			user.WithPasswordPolicy(user.PasswordPolicy{MinChars: cfg.PasswordMinLength, Breached: breached.Contains}),
+			user.WithRehashErrors(func(ctx context.Context, err error) {
+				log.WarnContext(ctx, "re-hash of a password on login failed; the old hash stays", "error", err)
+			}),
+		},
+	}
+	if !cfg.RateLimits {
+		log.Warn("USERSVC_RATE_LIMITS is off: no rate limit and no login lockout apply")
+		return p, nil
+	}
+	store, closeStore, err := limitStore(ctx, cfg, m, log)
+	if err != nil {
+		return nil, err
+	}
+	p.close = closeStore
+	lockout := ratelimit.NewLockout(store, ratelimit.LockoutPolicy{
+		Threshold: cfg.LockoutThreshold, Window: cfg.LockoutWindow, Cooldown: cfg.LockoutCooldown,
+		SlowAfter: cfg.SlowdownAfter, Step: cfg.SlowdownStep, MaxDelay: 5 * time.Second,
+	})
+	lockout.OnLocked = func(ctx context.Context) {
+		m.Lockout()
+		log.WarnContext(ctx, "account locked after repeated failed logins", "cooldown", cfg.LockoutCooldown.String())
+	}
+	p.options = append(p.options, user.WithLoginGuard(lockout))
+	rule := func(name string, r config.Rate) ratelimit.Rule {
+		return ratelimit.Rule{Name: name, Limit: r.Limit, Window: r.Window}
+	}
+	p.limits = &httpapi.Limits{
+		Limiter:      ratelimit.NewLimiter(store),
+		Login:        rule("login", cfg.RateLimitLogin),
+		LoginAccount: rule("login-account", cfg.RateLimitLoginAcct),
+		Register:     rule("register", cfg.RateLimitRegister),
+		Password:     rule("password", cfg.RateLimitPassword),
+		Refresh:      rule("refresh", cfg.RateLimitRefresh),
+	}
+	return p, nil
+}
+
+// passwordHasher hashes with the configured scheme and verifies both.
+func passwordHasher(cfg config.Config) (*security.Passwords, error) {
+	bc, err := security.NewBcrypt(cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	ar, err := security.NewArgon2id(security.Argon2Params{
+		MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Iterations, Threads: cfg.Argon2Parallelism,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var current security.PasswordHasher = bc
+	if cfg.PasswordHash == config.HashArgon2id {
+		current = ar
+	}
+	return security.NewPasswords(current, bc, ar), nil
+}
+
+// limitStore is Redis backed by memory when REDIS_URL is set, memory
+// alone otherwise. A Redis that is down at start is no reason not to
+// serve: limits hold per replica until it answers.
+func limitStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *slog.Logger) (ratelimit.Store, func(), error) {
+	if cfg.RedisURL == "" {
+		return ratelimit.NewMemory(), func() {}, nil
+	}
+	client, err := ratelimit.NewRedisClient(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	fb := ratelimit.NewFallback(ratelimit.NewRedis(client, cfg.RedisPrefix), ratelimit.NewMemory(), redisRetry)
+	fb.OnError = func(error) { m.RedisError() }
+	fb.OnChange = func(degraded bool, err error) {
+		m.LimitsDegraded(degraded)
+		if degraded {
+			log.Error("Redis for rate limits is unreachable: counting limits in this process only until it answers",
+				"error", err.Error(), "retry", redisRetry.String())
+			return
+		}
+		log.Info("Redis for rate limits answers again: limits are shared across replicas")
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		log.Error("Redis for rate limits is unreachable at start: counting limits in this process only until it answers", "error", err.Error())
+	} else {
+		log.Info("rate limits and lockouts are shared through Redis", "prefix", cfg.RedisPrefix)
+	}
+	return fb, func() { _ = client.Close() }, nil
+}

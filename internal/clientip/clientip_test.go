@@ -1,0 +1,45 @@
+package clientip_test
+
+import (
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+
+	"github.com/usersvc/usersvc/internal/clientip"
+)
+
+func TestIP(t *testing.T) {
+	lb := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	for _, tt := range []struct {
+		name    string
+		trusted []netip.Prefix
+		remote  string
+		xff     []string
+		want    string
+	}{
+		{"no proxies: the socket", nil, "203.0.113.7:5555", nil, "203.0.113.7"},
+		{"spoofed header from an untrusted peer is ignored", lb, "203.0.113.7:5555", []string{"1.2.3.4"}, "203.0.113.7"},
+		{"spoofed header with no proxies configured is ignored", nil, "203.0.113.7:5555", []string{"1.2.3.4"}, "203.0.113.7"},
+		{"trusted peer: the hop it appended", lb, "10.1.2.3:80", []string{"198.51.100.9"}, "198.51.100.9"},
+		{"client-forged hops left of the real one are ignored", lb, "10.1.2.3:80", []string{"1.2.3.4, 198.51.100.9"}, "198.51.100.9"},
+		{"chained trusted proxies are skipped right to left", lb, "10.1.2.3:80", []string{"1.2.3.4, 198.51.100.9, 10.9.9.9"}, "198.51.100.9"},
+		{"several headers read as one list", lb, "10.1.2.3:80", []string{"1.2.3.4", "198.51.100.9, 10.9.9.9"}, "198.51.100.9"},
+		{"all hops trusted: the leftmost", lb, "10.1.2.3:80", []string{"10.7.7.7, 10.9.9.9"}, "10.7.7.7"},
+		{"malformed hop: the last good trusted hop", lb, "10.1.2.3:80", []string{"1.2.3.4, garbage, 10.9.9.9"}, "10.9.9.9"},
+		{"trusted peer without header: the peer", lb, "10.1.2.3:80", nil, "10.1.2.3"},
+		{"IPv6 peer", lb, "[2001:db8::1]:443", []string{"1.2.3.4"}, "2001:db8::1"},
+		{"IPv4-mapped hop is unmapped", lb, "[fd00::1]:443", []string{"::ffff:198.51.100.9"}, "198.51.100.9"},
+		{"unparsable peer", lb, "pipe", nil, "invalid IP"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tt.remote
+			for _, v := range tt.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if got := clientip.New(tt.trusted).IP(r).String(); got != tt.want {
+				t.Errorf("IP = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

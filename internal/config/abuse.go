@@ -1,0 +1,141 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Abuse is the settings that protect the service and its accounts: rate
+// limits, the login lockout, the password policy and the bounds on
+// hashing. Config embeds it, so its variables sit beside the others.
+type Abuse struct {
+	RateLimits         Switch         `env:"USERSVC_RATE_LIMITS" envDefault:"on"`
+	RateLimitLogin     Rate           `env:"USERSVC_RATE_LIMIT_LOGIN" envDefault:"20/1m"`
+	RateLimitLoginAcct Rate           `env:"USERSVC_RATE_LIMIT_LOGIN_ACCOUNT" envDefault:"10/1m"`
+	RateLimitRegister  Rate           `env:"USERSVC_RATE_LIMIT_REGISTER" envDefault:"10/1h"`
+	RateLimitPassword  Rate           `env:"USERSVC_RATE_LIMIT_PASSWORD" envDefault:"10/1h"`
+	RateLimitRefresh   Rate           `env:"USERSVC_RATE_LIMIT_REFRESH" envDefault:"60/1m"`
+	LockoutThreshold   int            `env:"USERSVC_LOGIN_LOCKOUT_THRESHOLD" envDefault:"10"`
+	LockoutWindow      time.Duration  `env:"USERSVC_LOGIN_LOCKOUT_WINDOW" envDefault:"15m"`
+	LockoutCooldown    time.Duration  `env:"USERSVC_LOGIN_LOCKOUT_COOLDOWN" envDefault:"15m"`
+	SlowdownAfter      int            `env:"USERSVC_LOGIN_SLOWDOWN_AFTER" envDefault:"5"`
+	SlowdownStep       time.Duration  `env:"USERSVC_LOGIN_SLOWDOWN_STEP" envDefault:"1s"`
+	RedisURL           string         `env:"REDIS_URL"`
+	RedisPrefix        string         `env:"USERSVC_REDIS_PREFIX" envDefault:"usersvc:"`
+	TrustedProxies     []netip.Prefix `env:"USERSVC_TRUSTED_PROXIES" envSeparator:","`
+	PasswordMinLength  int            `env:"USERSVC_PASSWORD_MIN_LENGTH" envDefault:"8"`
+	PasswordHash       string         `env:"USERSVC_PASSWORD_HASH" envDefault:"bcrypt"`
+	Argon2MemoryKiB    uint32         `env:"USERSVC_ARGON2_MEMORY_KIB" envDefault:"19456"`
+	Argon2Iterations   uint32         `env:"USERSVC_ARGON2_ITERATIONS" envDefault:"2"`
+	Argon2Parallelism  uint8          `env:"USERSVC_ARGON2_PARALLELISM" envDefault:"1"`
+	HashConcurrency    int            `env:"USERSVC_HASH_CONCURRENCY" envDefault:"0"`
+	HashQueue          int            `env:"USERSVC_HASH_QUEUE" envDefault:"0"`
+	HashMaxWait        time.Duration  `env:"USERSVC_HASH_MAX_WAIT" envDefault:"3s"`
+}
+
+// Password hashing schemes.
+const (
+	HashBcrypt   = "bcrypt"
+	HashArgon2id = "argon2id"
+)
+
+// MaxFailuresPerHour is OWASP ASVS's ceiling on failed logins per account.
+const MaxFailuresPerHour = 100
+
+// Switch is "on" or "off" (or true/false, 1/0).
+type Switch bool
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Switch) UnmarshalText(b []byte) error {
+	switch strings.ToLower(string(b)) {
+	case "on", "true", "1", "yes":
+		*s = true
+	case "off", "false", "0", "no":
+		*s = false
+	default:
+		return fmt.Errorf("%q is neither on nor off", b)
+	}
+	return nil
+}
+
+// Rate is a limit such as "20/1m": 20 requests per minute. "off" or "0"
+// switches it off.
+type Rate struct {
+	Limit  int
+	Window time.Duration
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (r *Rate) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "off" || s == "0" {
+		*r = Rate{}
+		return nil
+	}
+	n, per, ok := strings.Cut(s, "/")
+	limit, err := strconv.Atoi(n)
+	if !ok || err != nil || limit < 1 {
+		return fmt.Errorf("%q is not a rate like 20/1m (requests/window) or off", s)
+	}
+	window, err := time.ParseDuration(per)
+	if err != nil || window < time.Second || window > 24*time.Hour {
+		return fmt.Errorf("%q: the window must be a duration from 1s to 24h, like 1m", s)
+	}
+	*r = Rate{Limit: limit, Window: window}
+	return nil
+}
+
+func (a *Abuse) validate(env string, bad func(name, format string, args ...any)) {
+	if a.LockoutThreshold < 1 {
+		bad("USERSVC_LOGIN_LOCKOUT_THRESHOLD", "must be at least 1, got %d", a.LockoutThreshold)
+	}
+	if a.LockoutWindow < time.Minute || a.LockoutWindow > 24*time.Hour {
+		bad("USERSVC_LOGIN_LOCKOUT_WINDOW", "must be between 1m and 24h, got %s", a.LockoutWindow)
+	}
+	if a.LockoutCooldown < time.Minute || a.LockoutCooldown > 24*time.Hour {
+		bad("USERSVC_LOGIN_LOCKOUT_COOLDOWN", "must be between 1m and 24h, got %s", a.LockoutCooldown)
+	}
+	if n := a.LockoutMaxPerHour(); a.LockoutThreshold >= 1 && n > MaxFailuresPerHour {
+		bad("USERSVC_LOGIN_LOCKOUT_THRESHOLD", "with this window and cool-down lets %d failed logins an hour through; OWASP ASVS allows at most %d (lower the threshold or lengthen the window and cool-down)", n, MaxFailuresPerHour)
+	}
+	if a.SlowdownAfter < 0 || a.SlowdownStep < 0 || a.SlowdownStep > 10*time.Second {
+		bad("USERSVC_LOGIN_SLOWDOWN_STEP", "and USERSVC_LOGIN_SLOWDOWN_AFTER must not be negative, the step at most 10s")
+	}
+	if a.RedisURL != "" {
+		if u, err := url.Parse(a.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			bad("REDIS_URL", "must be empty (in-process limits) or a redis:// or rediss:// URL")
+		}
+	}
+	if a.PasswordMinLength < 8 || a.PasswordMinLength > 64 {
+		bad("USERSVC_PASSWORD_MIN_LENGTH", "must be between 8 and 64, got %d", a.PasswordMinLength)
+	}
+	switch a.PasswordHash {
+	case HashBcrypt:
+	case HashArgon2id:
+		if a.Argon2MemoryKiB < 8*1024 || a.Argon2MemoryKiB > 4<<20 || a.Argon2Iterations < 1 || a.Argon2Iterations > 100 || a.Argon2Parallelism < 1 {
+			bad("USERSVC_ARGON2_MEMORY_KIB", "argon2id parameters must be m=8192..4194304 KiB, t=1..100, p>=1")
+		} else if env == Production && (a.Argon2MemoryKiB < 19*1024 || a.Argon2Iterations < 2) {
+			bad("USERSVC_ARGON2_MEMORY_KIB", "production needs at least OWASP's m=19456 KiB and t=2")
+		}
+	default:
+		bad("USERSVC_PASSWORD_HASH", "must be %q or %q, got %q", HashBcrypt, HashArgon2id, a.PasswordHash)
+	}
+	if a.HashConcurrency < 0 || a.HashQueue < 0 || a.HashMaxWait <= 0 {
+		bad("USERSVC_HASH_CONCURRENCY", "USERSVC_HASH_CONCURRENCY and USERSVC_HASH_QUEUE must not be negative and USERSVC_HASH_MAX_WAIT must be positive")
+	}
+}
+
+// LockoutMaxPerHour is the most failed logins one account can take in an
+// hour under the lockout settings (see ratelimit.LockoutPolicy).
+func (a *Abuse) LockoutMaxPerHour() int {
+	shortest := min(a.LockoutWindow, a.LockoutCooldown)
+	if shortest <= 0 {
+		return 1 << 30
+	}
+	perHour := (time.Hour + shortest - 1) / shortest
+	return a.LockoutThreshold * (int(perHour) + 1)
+}

@@ -1,0 +1,114 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// defaultAbuse is what Load gives when no abuse variable is set.
+var defaultAbuse = Abuse{
+	RateLimits:         true,
+	RateLimitLogin:     Rate{20, time.Minute},
+	RateLimitLoginAcct: Rate{10, time.Minute},
+	RateLimitRegister:  Rate{10, time.Hour},
+	RateLimitPassword:  Rate{10, time.Hour},
+	RateLimitRefresh:   Rate{60, time.Minute},
+	LockoutThreshold:   10, LockoutWindow: 15 * time.Minute, LockoutCooldown: 15 * time.Minute,
+	SlowdownAfter: 5, SlowdownStep: time.Second,
+	RedisPrefix:       "usersvc:",
+	PasswordMinLength: 8, PasswordHash: HashBcrypt,
+	Argon2MemoryKiB: 19456, Argon2Iterations: 2, Argon2Parallelism: 1,
+	HashMaxWait: 3 * time.Second,
+}
+
+func TestLoadReadsEveryAbuseVariable(t *testing.T) {
+	c, err := Load([]string{
+		"USERSVC_RATE_LIMITS=off",
+		"USERSVC_RATE_LIMIT_LOGIN=5/30s",
+		"USERSVC_RATE_LIMIT_LOGIN_ACCOUNT=3/1m",
+		"USERSVC_RATE_LIMIT_REGISTER=off",
+		"USERSVC_RATE_LIMIT_PASSWORD=2/1h",
+		"USERSVC_RATE_LIMIT_REFRESH=0",
+		"USERSVC_LOGIN_LOCKOUT_THRESHOLD=5",
+		"USERSVC_LOGIN_LOCKOUT_WINDOW=30m",
+		"USERSVC_LOGIN_LOCKOUT_COOLDOWN=20m",
+		"USERSVC_LOGIN_SLOWDOWN_AFTER=3",
+		"USERSVC_LOGIN_SLOWDOWN_STEP=500ms",
+		"REDIS_URL=redis://cache:6379/0",
+		"USERSVC_REDIS_PREFIX=svc-a:",
+		"USERSVC_TRUSTED_PROXIES=10.0.0.0/8,fd00::/8",
+		"USERSVC_PASSWORD_MIN_LENGTH=12",
+		"USERSVC_PASSWORD_HASH=argon2id",
+		"USERSVC_ARGON2_MEMORY_KIB=65536",
+		"USERSVC_ARGON2_ITERATIONS=3",
+		"USERSVC_ARGON2_PARALLELISM=2",
+		"USERSVC_HASH_CONCURRENCY=4",
+		"USERSVC_HASH_QUEUE=16",
+		"USERSVC_HASH_MAX_WAIT=1500ms",
+	}, "")
+	if err != nil {
+		t.Fatalf("Load() error = %v", err)
+	}
+	want := Abuse{
+		RateLimits:         false,
+		RateLimitLogin:     Rate{5, 30 * time.Second},
+		RateLimitLoginAcct: Rate{3, time.Minute},
+		RateLimitPassword:  Rate{2, time.Hour},
+		LockoutThreshold:   5, LockoutWindow: 30 * time.Minute, LockoutCooldown: 20 * time.Minute,
+		SlowdownAfter: 3, SlowdownStep: 500 * time.Millisecond,
+		RedisURL: "redis://cache:6379/0", RedisPrefix: "svc-a:",
+		TrustedProxies:    []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")},
+		PasswordMinLength: 12, PasswordHash: HashArgon2id,
+		Argon2MemoryKiB: 65536, Argon2Iterations: 3, Argon2Parallelism: 2,
+		HashConcurrency: 4, HashQueue: 16, HashMaxWait: 1500 * time.Millisecond,
+	}
+	if diff := cmp.Diff(want, c.Abuse, cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
+		t.Errorf("abuse settings (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadRejectsBadAbuseValuesNamingTheVariable(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		environ []string
+		want    string
+	}{
+		{"switch neither on nor off", []string{"USERSVC_RATE_LIMITS=maybe"}, "USERSVC_RATE_LIMITS"},
+		{"rate without window", []string{"USERSVC_RATE_LIMIT_LOGIN=20"}, "USERSVC_RATE_LIMIT_LOGIN"},
+		{"rate with a bad window", []string{"USERSVC_RATE_LIMIT_REGISTER=5/fortnight"}, "USERSVC_RATE_LIMIT_REGISTER"},
+		{"rate window too short", []string{"USERSVC_RATE_LIMIT_PASSWORD=5/1ms"}, "USERSVC_RATE_LIMIT_PASSWORD"},
+		{"negative rate", []string{"USERSVC_RATE_LIMIT_LOGIN_ACCOUNT=-1/1m"}, "USERSVC_RATE_LIMIT_LOGIN_ACCOUNT"},
+		{"lockout over OWASP's 100 an hour", []string{"USERSVC_LOGIN_LOCKOUT_THRESHOLD=30"}, "USERSVC_LOGIN_LOCKOUT_THRESHOLD"},
+		{"lockout threshold zero", []string{"USERSVC_LOGIN_LOCKOUT_THRESHOLD=0"}, "USERSVC_LOGIN_LOCKOUT_THRESHOLD"},
+		{"cool-down too short", []string{"USERSVC_LOGIN_LOCKOUT_COOLDOWN=1s"}, "USERSVC_LOGIN_LOCKOUT_COOLDOWN"},
+		{"lockout window too short", []string{"USERSVC_LOGIN_LOCKOUT_WINDOW=1s"}, "USERSVC_LOGIN_LOCKOUT_WINDOW"},
+		{"negative slowdown", []string{"USERSVC_LOGIN_SLOWDOWN_STEP=-1s"}, "USERSVC_LOGIN_SLOWDOWN_STEP"},
+		{"redis url not redis", []string{"REDIS_URL=http://cache:6379"}, "REDIS_URL"},
+		{"proxy not a CIDR", []string{"USERSVC_TRUSTED_PROXIES=10.0.0.1"}, "USERSVC_TRUSTED_PROXIES"},
+		{"min length under NIST's 8", []string{"USERSVC_PASSWORD_MIN_LENGTH=6"}, "USERSVC_PASSWORD_MIN_LENGTH"},
+		{"unknown hash", []string{"USERSVC_PASSWORD_HASH=md5"}, "USERSVC_PASSWORD_HASH"},
+		{"argon2 memory too small", []string{"USERSVC_PASSWORD_HASH=argon2id", "USERSVC_ARGON2_MEMORY_KIB=64"}, "USERSVC_ARGON2_MEMORY_KIB"},
+		{"argon2 under OWASP in production", []string{"USERSVC_ENV=production", "USERSVC_JWT_SECRET=" + strings.Repeat("s", 40),
+			"USERSVC_PASSWORD_HASH=argon2id", "USERSVC_ARGON2_ITERATIONS=1"}, "USERSVC_ARGON2_MEMORY_KIB"},
+		{"negative hash queue", []string{"USERSVC_HASH_QUEUE=-1"}, "USERSVC_HASH_QUEUE"},
+		{"zero hash wait", []string{"USERSVC_HASH_MAX_WAIT=0s"}, "USERSVC_HASH_MAX_WAIT"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.environ, "")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load() error = %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDefaultLockoutMeetsOWASP(t *testing.T) {
+	if n := defaultAbuse.LockoutMaxPerHour(); n > MaxFailuresPerHour {
+		t.Errorf("default lockout lets %d failures an hour through, want at most %d", n, MaxFailuresPerHour)
+	}
+}

@@ -1,0 +1,83 @@
+// Package hashpool bounds how many password hashes run at once. Hashing is
+// deliberately slow and CPU-bound: without a bound, a flood of logins takes
+// every CPU and every other request waits behind it. With one, at most N
+// hashes run, a bounded number of requests queue for a slot, and the rest
+// are turned away at once (user.ErrBusy, a 503) instead of piling up.
+package hashpool
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// Pool is a counting semaphore with a bounded, time-limited queue. It
+// implements user.HashGate.
+type Pool struct {
+	slots    chan struct{}
+	maxQueue int64
+	maxWait  time.Duration
+	waiting  atomic.Int64
+	rejected atomic.Int64
+}
+
+var _ user.HashGate = (*Pool)(nil)
+
+// New returns a pool of concurrency slots where at most queue callers wait,
+// each for at most maxWait.
+func New(concurrency, queue int, maxWait time.Duration) (*Pool, error) {
+	if concurrency < 1 || queue < 0 || maxWait <= 0 {
+		return nil, fmt.Errorf("hashpool: need concurrency >= 1, queue >= 0, maxWait > 0; got %d, %d, %s",
+			concurrency, queue, maxWait)
+	}
+	return &Pool{slots: make(chan struct{}, concurrency), maxQueue: int64(queue), maxWait: maxWait}, nil
+}
+
+// Acquire takes a slot, waiting in the queue when all are busy. It returns
+// an error wrapping user.ErrBusy when the queue is full, the wait reaches
+// maxWait, or ctx ends first.
+func (p *Pool) Acquire(ctx context.Context) (func(), error) {
+	select {
+	case p.slots <- struct{}{}:
+		return p.release, nil
+	default:
+	}
+	if p.waiting.Add(1) > p.maxQueue {
+		p.waiting.Add(-1)
+		p.rejected.Add(1)
+		return nil, fmt.Errorf("%w: hashing queue is full", user.ErrBusy)
+	}
+	defer p.waiting.Add(-1)
+	timer := time.NewTimer(p.maxWait)
+	defer timer.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return p.release, nil
+	case <-timer.C:
+		p.rejected.Add(1)
+		return nil, fmt.Errorf("%w: waited %s for a hashing slot", user.ErrBusy, p.maxWait)
+	case <-ctx.Done():
+		p.rejected.Add(1)
+		return nil, fmt.Errorf("%w: %w", user.ErrBusy, ctx.Err())
+	}
+}
+
+func (p *Pool) release() { <-p.slots }
+
+// Stats is the pool's state at one moment.
+type Stats struct {
+	InUse, Capacity, Waiting, MaxQueue int
+	Rejected                           int64 // since start
+}
+
+// Stats returns the pool's current state.
+func (p *Pool) Stats() Stats {
+	return Stats{
+		InUse: len(p.slots), Capacity: cap(p.slots),
+		Waiting: int(p.waiting.Load()), MaxQueue: int(p.maxQueue),
+		Rejected: p.rejected.Load(),
+	}
+}

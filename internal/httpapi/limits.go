@@ -1,0 +1,139 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/usersvc/usersvc/internal/clientip"
+	"github.com/usersvc/usersvc/internal/ratelimit"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// Limits are the API's rate limits. A rule that is not On limits nothing.
+type Limits struct {
+	Limiter *ratelimit.Limiter
+	// Per client address.
+	Login, Register, Password ratelimit.Rule
+	// Refresh is for the token-refresh route, when there is one: register
+	// it with a.limited(a.limits.Refresh, op).
+	Refresh ratelimit.Rule
+	// LoginAccount is per account named in a login (the username or email,
+	// lower-cased), from any address.
+	LoginAccount ratelimit.Rule
+}
+
+// busyRetryAfter is the Retry-After of a 503 for saturated hashing.
+const busyRetryAfter = "1"
+
+// limited puts op behind rule, counted per client address. The check runs
+// before anything else of the operation (authentication included), and
+// the document lists the 429 and the 503 of saturated hashing.
+func (a *api) limited(rule ratelimit.Rule, op huma.Operation) huma.Operation {
+	op.Errors = append(op.Errors, http.StatusTooManyRequests, http.StatusServiceUnavailable)
+	if a.limits.Limiter == nil || !rule.On() {
+		return op
+	}
+	op.Middlewares = append(op.Middlewares, func(ctx huma.Context, next func(huma.Context)) {
+		r, _ := humago.Unwrap(ctx)
+		res := a.limits.Limiter.Allow(ctx.Context(), rule, a.clientIP.IP(r).String())
+		if !res.Allowed {
+			a.metrics.RateLimited(rule.Name)
+			a.writeProblem(ctx, a.problem(ctx.Context(), ratelimit.Exceeded(res)))
+			return
+		}
+		for name, v := range rateHeaders(res) {
+			ctx.SetHeader(name, v[0])
+		}
+		next(ctx)
+	})
+	return op
+}
+
+// limitAccount counts a login attempt on the account it names.
+func (a *api) limitAccount(ctx context.Context, login string) error {
+	if a.limits.Limiter == nil || !a.limits.LoginAccount.On() {
+		return nil
+	}
+	rule := a.limits.LoginAccount
+	res := a.limits.Limiter.Allow(ctx, rule, strings.ToLower(strings.TrimSpace(login)))
+	if res.Allowed {
+		return nil
+	}
+	a.metrics.RateLimited(rule.Name)
+	return ratelimit.Exceeded(res)
+}
+
+// countLogin counts a login attempt by how it ended.
+func (a *api) countLogin(err error) {
+	var ex *ratelimit.ExceededError
+	switch {
+	case err == nil:
+		a.metrics.Login("success")
+	case errors.Is(err, user.ErrInvalidCredentials):
+		a.metrics.Login("failure")
+	case errors.As(err, &ex) && ex.Rule.Name == ratelimit.LockoutRule:
+		a.metrics.Login("locked")
+	case ex != nil:
+		a.metrics.Login("rate_limited")
+	case errors.Is(err, user.ErrBusy):
+		a.metrics.Login("busy")
+	default:
+		a.metrics.Login("error")
+	}
+}
+
+// tooManyRequests is the 429 of a refusal, with when to come back.
+func tooManyRequests(ex *ratelimit.ExceededError) error {
+	return huma.ErrorWithHeaders(newProblem(http.StatusTooManyRequests, ex.Detail), rateHeaders(ex.Result))
+}
+
+// busy is the 503 of saturated hashing.
+func busy() error {
+	return huma.ErrorWithHeaders(newProblem(http.StatusServiceUnavailable, user.ErrBusy.Error()),
+		http.Header{"Retry-After": {busyRetryAfter}})
+}
+
+// rateHeaders describes res in the headers clients know: the IETF draft's
+// RateLimit and RateLimit-Policy (draft-ietf-httpapi-ratelimit-headers),
+// the older X-RateLimit-* (Reset as a Unix time, as GitHub and go-chi/httprate
+// send it), and Retry-After when refused.
+func rateHeaders(res ratelimit.Result) http.Header {
+	reset := seconds(res.Reset)
+	h := http.Header{
+		"Ratelimit-Policy":      {fmt.Sprintf("%q;q=%d;w=%d", res.Rule.Name, res.Rule.Limit, seconds(res.Rule.Window))},
+		"Ratelimit":             {fmt.Sprintf("%q;r=%d;t=%d", res.Rule.Name, res.Remaining, reset)},
+		"X-Ratelimit-Limit":     {strconv.Itoa(res.Rule.Limit)},
+		"X-Ratelimit-Remaining": {strconv.Itoa(res.Remaining)},
+		"X-Ratelimit-Reset":     {strconv.FormatInt(time.Now().Add(res.Reset).Unix(), 10)},
+	}
+	if !res.Allowed {
+		h.Set("Retry-After", strconv.Itoa(seconds(res.RetryAfter)))
+	}
+	return h
+}
+
+func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
+
+// orPeer is the resolver to use: r, or one that trusts no proxy.
+func orPeer(r *clientip.Resolver) *clientip.Resolver {
+	if r == nil {
+		return clientip.New(nil)
+	}
+	return r
+}
+
+// rateLimitHeaders are the response headers of the limits, exposed to
+// browsers by CORS.
+func rateLimitHeaders() []string {
+	return []string{"Retry-After", "RateLimit", "RateLimit-Policy",
+		"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
+}

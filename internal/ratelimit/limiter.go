@@ -1,0 +1,113 @@
+package ratelimit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Rule is one limit: at most Limit requests per Window for each key. A
+// Limit of 0 or less switches the rule off.
+type Rule struct {
+	Name   string // short and stable: it is part of the store key and the RateLimit header
+	Limit  int
+	Window time.Duration
+}
+
+// On reports whether the rule limits anything.
+func (r Rule) On() bool { return r.Limit > 0 && r.Window > 0 }
+
+// Result is the decision on one request.
+type Result struct {
+	Rule       Rule
+	Allowed    bool
+	Remaining  int           // requests left in the window after this one
+	Reset      time.Duration // until the current window ends
+	RetryAfter time.Duration // when refused: until a request would be allowed again
+}
+
+// Limiter applies sliding-window rules over a Store. The window is the
+// "sliding window counter" of Cloudflare and go-chi/httprate: the count of
+// the current fixed window plus the previous window's count weighted by how
+// much of it still overlaps the sliding window. Refused requests count too,
+// so a client that keeps hammering stays refused.
+type Limiter struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewLimiter returns a limiter over store.
+func NewLimiter(store Store) *Limiter { return &Limiter{store: store, now: time.Now} }
+
+// Allow counts one request of key under rule and says whether it may
+// proceed. A store error lets the request through: wrap Redis in Fallback
+// so that there are none.
+func (l *Limiter) Allow(ctx context.Context, rule Rule, key string) Result {
+	if !rule.On() {
+		return Result{Rule: rule, Allowed: true, Remaining: math.MaxInt32}
+	}
+	now := l.now()
+	win := int64(rule.Window)
+	idx := now.UnixNano() / win
+	elapsed := time.Duration(now.UnixNano() - idx*win)
+	base := "rl:" + rule.Name + ":" + hashKey(key) + ":"
+	curr, prev, err := l.store.Hit(ctx, base+strconv.FormatInt(idx, 10), base+strconv.FormatInt(idx-1, 10), 2*rule.Window)
+	if err != nil {
+		return Result{Rule: rule, Allowed: true}
+	}
+	weight := 1 - float64(elapsed)/float64(rule.Window)
+	estimate := float64(prev)*weight + float64(curr)
+	limit := float64(rule.Limit)
+	res := Result{
+		Rule:      rule,
+		Allowed:   estimate <= limit,
+		Remaining: max(0, int(limit-estimate)),
+		Reset:     rule.Window - elapsed,
+	}
+	if !res.Allowed {
+		res.RetryAfter = retryAfter(rule.Window, elapsed, float64(curr), float64(prev), limit)
+	}
+	return res
+}
+
+// retryAfter is how long until one more request would be allowed, if none
+// comes meanwhile, rounded up to whole seconds.
+func retryAfter(window, elapsed time.Duration, curr, prev, limit float64) time.Duration {
+	var wait time.Duration
+	if curr+1 > limit {
+		// Only once this window is the previous one, and enough of it has
+		// slid out: curr * (1 - e/window) + 1 <= limit.
+		wait = window - elapsed + time.Duration(float64(window)*(1-(limit-1)/curr))
+	} else {
+		// Within this window: prev * (1 - (elapsed+t)/window) + curr + 1 <= limit.
+		wait = time.Duration(float64(window)*(1-(limit-curr-1)/prev)) - elapsed
+	}
+	return max(time.Second, wait.Truncate(time.Second)+time.Second)
+}
+
+// hashKey keeps client addresses and account names out of the store's key
+// space (they are personal data) while keeping keys short.
+func hashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16])
+}
+
+// ExceededError refuses a request over a rate limit or on a locked account.
+type ExceededError struct {
+	Result
+	// Detail says why, for the client.
+	Detail string
+}
+
+func (e *ExceededError) Error() string { return e.Detail }
+
+// Exceeded returns the refusal for a result that is not Allowed.
+func Exceeded(r Result) *ExceededError {
+	return &ExceededError{Result: r, Detail: fmt.Sprintf(
+		"too many requests: the limit is %d per %s; try again in %d seconds",
+		r.Rule.Limit, r.Rule.Window, int(math.Ceil(r.RetryAfter.Seconds())))}
+}

@@ -1,0 +1,177 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// clock is a settable time.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func newClock() *clock { return &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)} }
+
+func TestLimiterSlidingWindow(t *testing.T) {
+	c := newClock()
+	l := &Limiter{store: newMemory(c.now), now: c.now}
+	rule := Rule{Name: "login", Limit: 3, Window: time.Minute}
+	ctx := t.Context()
+	for i := range 3 {
+		if r := l.Allow(ctx, rule, "203.0.113.7"); !r.Allowed || r.Remaining != 2-i {
+			t.Fatalf("request %d: %+v, want allowed with %d remaining", i+1, r, 2-i)
+		}
+	}
+	r := l.Allow(ctx, rule, "203.0.113.7")
+	if r.Allowed || r.Remaining != 0 || r.RetryAfter < time.Second || r.RetryAfter > 2*time.Minute {
+		t.Fatalf("4th request: %+v, want refused with a Retry-After within the window", r)
+	}
+	if r := l.Allow(ctx, rule, "198.51.100.9"); !r.Allowed {
+		t.Error("another key is refused: keys must not share a count")
+	}
+	// Half way through the next window, half of the previous one still
+	// counts: 4 * 0.5 = 2 of 3, so one more is allowed, then none.
+	c.add(time.Minute + 30*time.Second)
+	if r := l.Allow(ctx, rule, "203.0.113.7"); !r.Allowed {
+		t.Errorf("in the next window: %+v, want allowed", r)
+	}
+	if r := l.Allow(ctx, rule, "203.0.113.7"); r.Allowed {
+		t.Errorf("over the weighted count: %+v, want refused", r)
+	}
+	c.add(3 * time.Minute)
+	if r := l.Allow(ctx, rule, "203.0.113.7"); !r.Allowed {
+		t.Errorf("two windows later: %+v, want allowed", r)
+	}
+	if r := l.Allow(ctx, Rule{Name: "off"}, "x"); !r.Allowed {
+		t.Error("a rule that is off refused")
+	}
+}
+
+func TestRetryAfterIsWhenARequestPassesAgain(t *testing.T) {
+	c := newClock()
+	l := &Limiter{store: newMemory(c.now), now: c.now}
+	rule := Rule{Name: "r", Limit: 2, Window: 10 * time.Second}
+	for range 2 {
+		l.Allow(t.Context(), rule, "k")
+	}
+	r := l.Allow(t.Context(), rule, "k")
+	if r.Allowed {
+		t.Fatal("3rd request allowed")
+	}
+	c.add(r.RetryAfter)
+	if r := l.Allow(t.Context(), rule, "k"); !r.Allowed {
+		t.Errorf("after Retry-After: %+v, want allowed", r)
+	}
+}
+
+func TestExceededDetail(t *testing.T) {
+	e := Exceeded(Result{Rule: Rule{Name: "login", Limit: 5, Window: time.Minute}, RetryAfter: 1500 * time.Millisecond})
+	if want := "too many requests: the limit is 5 per 1m0s; try again in 2 seconds"; e.Error() != want {
+		t.Errorf("Error() = %q, want %q", e.Error(), want)
+	}
+}
+
+func TestLockout(t *testing.T) {
+	c := newClock()
+	var slept []time.Duration
+	l := NewLockout(newMemory(c.now), LockoutPolicy{
+		Threshold: 4, Window: 15 * time.Minute, Cooldown: 15 * time.Minute,
+		SlowAfter: 2, Step: time.Second, MaxDelay: 5 * time.Second,
+	})
+	l.now = c.now
+	l.sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+	locks := 0
+	l.OnLocked = func(context.Context) { locks++ }
+	ctx := t.Context()
+	const acct = "id:ada"
+	for i := range 4 {
+		if err := l.Check(ctx, acct); err != nil {
+			t.Fatalf("attempt %d refused: %v", i+1, err)
+		}
+		l.Failed(ctx, acct)
+	}
+	if want := []time.Duration{time.Second, 2 * time.Second}; len(slept) != 2 || slept[0] != want[0] || slept[1] != want[1] {
+		t.Errorf("slowed down by %v, want %v (from the 2nd failure on)", slept, want)
+	}
+	err := l.Check(ctx, acct)
+	var ex *ExceededError
+	if !errors.As(err, &ex) || ex.Rule.Name != LockoutRule || ex.RetryAfter != 15*time.Minute || locks != 1 {
+		t.Fatalf("after 4 failures: %v (locks %d), want locked for 15m", err, locks)
+	}
+	if err := l.Check(ctx, "id:someone-else"); err != nil {
+		t.Errorf("another account is locked too: %v", err)
+	}
+	c.add(15 * time.Minute)
+	if err := l.Check(ctx, acct); err != nil {
+		t.Fatalf("after the cool-down: %v, want allowed", err)
+	}
+	l.Failed(ctx, acct)
+	l.Succeeded(ctx, acct) // a successful login after the cool-down resets the count
+	for range 3 {
+		l.Failed(ctx, acct)
+	}
+	if err := l.Check(ctx, acct); err != nil {
+		t.Errorf("3 failures after a reset: %v, want not locked (the reset cleared the earlier one)", err)
+	}
+}
+
+func TestLockoutSlowdownStopsWithTheContext(t *testing.T) {
+	l := NewLockout(NewMemory(), LockoutPolicy{Threshold: 10, Window: time.Minute, Cooldown: time.Minute, SlowAfter: 1, Step: time.Hour, MaxDelay: time.Hour})
+	l.Failed(t.Context(), "a")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	if err := l.Check(ctx, "a"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Check = %v, want the context's error", err)
+	}
+}
+
+func TestLockoutPolicyMaxPerHour(t *testing.T) {
+	p := LockoutPolicy{Threshold: 10, Window: 15 * time.Minute, Cooldown: 15 * time.Minute}
+	if got := p.MaxPerHour(); got != 50 || got > 100 {
+		t.Errorf("MaxPerHour = %d, want 50 (within OWASP ASVS's 100)", got)
+	}
+	if got := (LockoutPolicy{}).MaxPerHour(); got < 1<<30 {
+		t.Errorf("MaxPerHour of no policy = %d, want unbounded", got)
+	}
+}
+
+func TestMemoryExpiresAndSweeps(t *testing.T) {
+	c := newClock()
+	m := newMemory(c.now)
+	ctx := t.Context()
+	if n, _ := m.Incr(ctx, "a", time.Minute); n != 1 {
+		t.Fatalf("Incr = %d, want 1", n)
+	}
+	c.add(30 * time.Second)
+	if n, _ := m.Incr(ctx, "a", time.Minute); n != 2 {
+		t.Fatalf("Incr = %d, want 2", n)
+	}
+	c.add(31 * time.Second) // Incr keeps the first expiry
+	if n, _ := m.Get(ctx, "a"); n != 0 {
+		t.Errorf("Get after expiry = %d, want 0", n)
+	}
+	_ = m.Set(ctx, "b", 7, time.Minute)
+	if n, _ := m.Get(ctx, "b"); n != 7 {
+		t.Errorf("Get = %d, want 7", n)
+	}
+	_ = m.Del(ctx, "b")
+	if n, _ := m.Get(ctx, "b"); n != 0 {
+		t.Errorf("Get after Del = %d, want 0", n)
+	}
+	_ = m.Set(ctx, "c", 1, time.Second)
+	c.add(2 * time.Minute)
+	m.Incr(ctx, "d", time.Minute) // sweeps
+	m.mu.Lock()
+	_, kept := m.m["c"]
+	m.mu.Unlock()
+	if kept {
+		t.Error("expired key survived a sweep")
+	}
+}

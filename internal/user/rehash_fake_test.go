@@ -1,0 +1,23 @@
+package user_test
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+func (f *fakeRepo) RehashPassword(_ context.Context, id uuid.UUID, old, hash string) error {
+	_, err := f.modify(id, func(u *user.User) error {
+		if u.PasswordHash == old {
+			u.PasswordHash = hash
+		}
+		return nil
+	})
+	if errors.Is(err, user.ErrNotFound) {
+		return nil
+	}
+	return err
+}
