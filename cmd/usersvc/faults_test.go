@@ -20,9 +20,10 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// loadEnv switches off what would refuse a load test's traffic: the rate
-// limits (issue 5) count one client's registrations.
-var loadEnv = []string{"USERSVC_RATE_LIMITS=off"}
+// loadEnv switches off what would refuse a load test's traffic on purpose
+// (issue 5): the rate limits, which count one client's registrations, and
+// the hashing queue's bound, which answers 503 "busy" under a burst.
+var loadEnv = []string{"USERSVC_RATE_LIMITS=off", "USERSVC_HASH_QUEUE=100000", "USERSVC_HASH_MAX_WAIT=60s"}
 
 // loadPassword is a password any password policy accepts.
 const loadPassword = "Load-Pa55word-correct-horse"
