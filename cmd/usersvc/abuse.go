@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/usersvc/usersvc/internal/breached"
 	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/config"
@@ -125,6 +127,9 @@ func limitStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log 
 	if err != nil {
 		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
+	// go-redis prints its own failures to stderr, as plain text; ours are
+	// reported (once per switch) by OnChange below.
+	redis.SetLogger(redisLogger{log})
 	fb := ratelimit.NewFallback(ratelimit.NewRedis(client, cfg.RedisPrefix), ratelimit.NewMemory(), redisRetry)
 	fb.OnError = func(error) { m.RedisError() }
 	fb.OnChange = func(degraded bool, err error) {
@@ -142,4 +147,11 @@ func limitStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log 
 		log.Info("rate limits and lockouts are shared through Redis", "prefix", cfg.RedisPrefix)
 	}
 	return fb, func() { _ = client.Close() }, nil
+}
+
+// redisLogger sends go-redis's own messages to the service log at debug.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }

@@ -33,7 +33,8 @@ func NewRedisClient(url string) (*redis.Client, error) {
 	opts.ReadTimeout = 200 * time.Millisecond
 	opts.WriteTimeout = 200 * time.Millisecond
 	opts.PoolTimeout = 250 * time.Millisecond
-	opts.MaxRetries = -1 // none
+	opts.MaxRetries = -1   // none
+	opts.DialerRetries = 1 // one dial per attempt: Fallback decides when to try again
 	opts.ContextTimeoutEnabled = true
 	return redis.NewClient(opts), nil
 }
