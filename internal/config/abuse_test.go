@@ -2,6 +2,8 @@ package config
 
 import (
 	"net/netip"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +112,38 @@ func TestLoadRejectsBadAbuseValuesNamingTheVariable(t *testing.T) {
 func TestDefaultLockoutMeetsOWASP(t *testing.T) {
 	if n := defaultAbuse.LockoutMaxPerHour(); n > MaxFailuresPerHour {
 		t.Errorf("default lockout lets %d failures an hour through, want at most %d", n, MaxFailuresPerHour)
+	}
+}
+
+// TestEveryVariableIsDocumented: each variable Config reads is in
+// .env.example and in README's configuration table.
+func TestEveryVariableIsDocumented(t *testing.T) {
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	var walk func(reflect.Type)
+	walk = func(typ reflect.Type) {
+		for f := range typ.Fields() {
+			if f.Anonymous {
+				walk(f.Type)
+			} else if name := f.Tag.Get("env"); name != "" {
+				names = append(names, name)
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config]())
+	for _, name := range names {
+		if !strings.Contains(string(example), "\n"+name+"=") {
+			t.Errorf(".env.example does not document %s", name)
+		}
+		if !strings.Contains(string(readme), "| `"+name+"` |") {
+			t.Errorf("README's configuration table lacks %s", name)
+		}
 	}
 }
