@@ -9,3 +9,4 @@ function request()
   i = i % #reqs + 1
   return reqs[i]
 end
+response = count_ok

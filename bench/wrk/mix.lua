@@ -16,3 +16,4 @@ function request()
   if slot == 14 then return update_request(tokens[k]) end
   return reads[k]
 end
+response = count_ok

@@ -12,3 +12,4 @@ function request()
   return wrk.format("POST", "/api/v1/register", {["Content-Type"] = "application/json"},
     '{"email":"' .. name .. '@bench.example.com","username":"' .. name .. '","password":"bench-password"}')
 end
+response = count_ok

@@ -9,3 +9,4 @@ function request()
   i = i % #tokens + 1
   return update_request(tokens[i])
 end
+response = count_ok
