@@ -21,7 +21,7 @@ func TestNoLeaksAfterLoad(t *testing.T) {
 	api := srv.base + "/api/v1"
 	const (
 		clients       = 32
-		rounds        = 10
+		rounds        = 5
 		goroutineSlop = 5
 		heapSlop      = 16 << 20
 	)
