@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +62,27 @@ func TestUnavailableCodes(t *testing.T) {
 		if got := unavailable(code); got != want {
 			t.Errorf("unavailable(%d) = %v, want %v", code, got, want)
 		}
+	}
+}
+
+// TestReadOnlyDatabaseIsUnavailable writes through a connection that can
+// only read the file, as when the file or its disk turns read-only (file
+// modes cannot show it: tests run as root, which ignores them): the write
+// is ErrUnavailable, answered 503, not a 500.
+func TestReadOnlyDatabaseIsUnavailable(t *testing.T) {
+	t.Parallel()
+	s := openMigrated(t)
+	ro, err := openPool(t.Context(), dsn(s.path, "mode", "ro"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	readOnly := &Users{path: s.path, write: ro, read: s.read}
+	_, err = readOnly.Create(t.Context(), user.User{ID: uuid.New(), Email: "ro@example.com", Username: "ro", PasswordHash: "x"})
+	if !errors.Is(err, user.ErrUnavailable) {
+		t.Fatalf("Create on a read-only database = %v, want ErrUnavailable", err)
+	}
+	if !strings.Contains(err.Error(), "readonly") {
+		t.Errorf("Create on a read-only database = %v, want SQLite's read-only error", err)
 	}
 }
