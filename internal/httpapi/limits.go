@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +45,7 @@ func (a *api) limited(rule ratelimit.Rule, op huma.Operation) huma.Operation {
 	}
 	op.Middlewares = append(op.Middlewares, func(ctx huma.Context, next func(huma.Context)) {
 		r, _ := humago.Unwrap(ctx)
-		res := a.limits.Limiter.Allow(ctx.Context(), rule, a.clientIP.IP(r).String())
+		res := a.limits.Limiter.Allow(ctx.Context(), rule, clientKey(a.clientIP.IP(r)))
 		if !res.Allowed {
 			a.metrics.RateLimited(rule.Name)
 			a.writeProblem(ctx, a.problem(ctx.Context(), ratelimit.Exceeded(res)))
@@ -119,6 +120,17 @@ func rateHeaders(res ratelimit.Result) http.Header {
 		h.Set("Retry-After", strconv.Itoa(seconds(res.RetryAfter)))
 	}
 	return h
+}
+
+// clientKey is what the per-address limits count by: an IPv4 address, or
+// the /64 of an IPv6 one, since one IPv6 client usually holds a whole /64
+// and could otherwise take a fresh address for every request.
+func clientKey(addr netip.Addr) string {
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
 }
 
 func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }

@@ -132,6 +132,14 @@ func TestRateLimitPerIP(t *testing.T) {
 	if res := s.loginFrom(from("198.51.100.9:4000"), "nobody", "wrong password"); res.Status != http.StatusUnauthorized {
 		t.Errorf("another address: got %v, want 401 (its own count)", res)
 	}
+	// IPv6: one /64 is one client, however many addresses it uses.
+	for i := range 3 {
+		s.loginFrom(from("[2001:db8:1:2::"+strconv.Itoa(i+1)+"]:4000"), "nobody", "wrong password")
+	}
+	want429(t, s.loginFrom(from("[2001:db8:1:2:ffff::9]:4000"), "nobody", "x"), "too many requests")
+	if res := s.loginFrom(from("[2001:db8:1:3::1]:4000"), "nobody", "x"); res.Status != http.StatusUnauthorized {
+		t.Errorf("another /64: got %v, want 401", res)
+	}
 
 	for range 2 {
 		a := newAccount()
