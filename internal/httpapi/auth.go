@@ -34,7 +34,7 @@ func (a *api) login(ctx context.Context, in *loginInput) (*tokenOutput, error) {
 	err = a.limitAccount(ctx, form.username)
 	var t user.AccessToken
 	if err == nil {
-		t, err = a.users.Login(ctx, form.username, form.password)
+		t, err = a.users.Login(a.knownSession(ctx, in.Authorization), form.username, form.password)
 	}
 	a.countLogin(err)
 	if err != nil {

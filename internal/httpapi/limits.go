@@ -73,6 +73,21 @@ func (a *api) limitAccount(ctx context.Context, login string) error {
 	return ratelimit.Exceeded(res)
 }
 
+// knownSession marks ctx with the user of a valid bearer token in
+// authorization, if any: a login of that same account is not held back by
+// its lockout (README: Abuse resistance).
+func (a *api) knownSession(ctx context.Context, authorization string) context.Context {
+	token, ok := bearerToken(authorization)
+	if !ok {
+		return ctx
+	}
+	u, err := a.users.Authenticate(ctx, token)
+	if err != nil {
+		return ctx
+	}
+	return user.WithSession(ctx, u.ID)
+}
+
 // countLogin counts a login attempt by how it ended.
 func (a *api) countLogin(err error) {
 	var ex *ratelimit.ExceededError

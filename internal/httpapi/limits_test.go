@@ -355,3 +355,27 @@ func deactivate(t *testing.T, repo *memUsers, id string) {
 	}
 	repo.deactivate(uid)
 }
+
+// TestLockoutSparesAKnownSession: a login that carries a valid token of
+// the locked account gets through (and resets the count); a token of
+// another account does not help.
+func TestLockoutSparesAKnownSession(t *testing.T) {
+	s := newAbuseServer(t, newMemUsers(), abuseSetup{lockout: &ratelimit.LockoutPolicy{
+		Threshold: 2, Window: time.Minute, Cooldown: time.Hour,
+	}})
+	a, tok := s.signedUp()
+	_, otherTok := s.signedUp()
+	for range 2 {
+		s.loginAs(a.Username, "wrong password")
+	}
+	wantProblem(t, s.loginAs(a.Username, a.Password), http.StatusTooManyRequests, "")
+	form := url.Values{"username": {a.Username}, "password": {a.Password}}.Encode()
+	loginWith := func(token string) response {
+		return s.do(req{method: "POST", path: "/api/v1/token", body: form, contentType: "application/x-www-form-urlencoded", token: token})
+	}
+	wantProblem(t, loginWith(otherTok), http.StatusTooManyRequests, "")
+	wantProblem(t, loginWith("not-a-token"), http.StatusTooManyRequests, "")
+	if res := loginWith(tok); res.Status != http.StatusOK {
+		t.Errorf("login with the account's own session: got %v, want 200", res)
+	}
+}

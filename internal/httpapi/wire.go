@@ -80,6 +80,9 @@ type registerInput struct{ Body userCreate }
 type loginInput struct {
 	ContentType string `header:"Content-Type" hidden:"true"`
 	RawBody     []byte `contentType:"application/x-www-form-urlencoded"`
+	// Authorization, when it holds a valid token of the account logging
+	// in, lets the login through that account's lockout.
+	Authorization string `header:"Authorization" hidden:"true"`
 }
 
 type updateInput struct{ Body userUpdate }

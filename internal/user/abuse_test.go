@@ -173,6 +173,12 @@ func TestLoginGuard(t *testing.T) {
 	if f.hasher.verifies != verifies {
 		t.Error("a refused attempt verified a password")
 	}
+	if _, err := f.svc.Login(user.WithSession(t.Context(), u.ID), "ada", ada.Password); err != nil {
+		t.Errorf("Login of a refused account from its own session: %v, want success", err)
+	}
+	if _, err := f.svc.Login(user.WithSession(t.Context(), uuid.New()), "ada", ada.Password); !errors.Is(err, refused) {
+		t.Errorf("Login of a refused account from another's session: %v, want refused", err)
+	}
 }
 
 // failingRehash is a repository whose RehashPassword fails.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // ErrBusy is a request turned away because every password-hashing slot is
@@ -114,6 +116,22 @@ func (s *Service) rehash(ctx context.Context, u User, password string) {
 	if err != nil && s.rehashFailed != nil {
 		s.rehashFailed(ctx, err)
 	}
+}
+
+type sessionKey struct{}
+
+// WithSession returns ctx saying that the caller holds a valid session of
+// user id: a login of that account then skips the LoginGuard's check, so an
+// attacker who keeps the account locked cannot lock out its owner's
+// signed-in devices.
+func WithSession(ctx context.Context, id uuid.UUID) context.Context {
+	return context.WithValue(ctx, sessionKey{}, id)
+}
+
+// hasSession reports whether ctx carries a session of u.
+func hasSession(ctx context.Context, u User) bool {
+	id, ok := ctx.Value(sessionKey{}).(uuid.UUID)
+	return ok && id == u.ID
 }
 
 // loginKey names the account a login attempt is about, for the LoginGuard.
