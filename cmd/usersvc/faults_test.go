@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -311,4 +312,56 @@ func TestSQLiteLocked(t *testing.T) {
 	if stored != len(l.registered) {
 		t.Errorf("%d of %d registrations answered 201 are in the database", stored, len(l.registered))
 	}
+}
+
+// TestPostgresHangs freezes the service's own PostgreSQL cluster with
+// SIGSTOP, so that connections stay open and nothing answers, the failure
+// a refused connection does not show: requests must still answer 503
+// within the bound, /healthz 200, and the service must recover on SIGCONT.
+func TestPostgresHangs(t *testing.T) {
+	t.Parallel()
+	pg := newPGCluster(t)
+	srv := start(t, append([]string{"USERSVC_DATA_DIR=" + t.TempDir(), "DATABASE_URL=" + pg.URL}, loadEnv...))
+	api := srv.base + "/api/v1"
+	token := signUp(t, api, "reader")
+	probe := &http.Client{Timeout: 30 * time.Second}
+
+	pg.Signal(t, syscall.SIGSTOP)
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			pg.Signal(t, syscall.SIGCONT)
+		}
+	}
+	t.Cleanup(resume)
+	limit := maxOutageLatency + time.Second
+	var wg sync.WaitGroup
+	answers := make([]answer, 4)
+	wg.Go(func() { answers[0] = send(probe, "GET", api+"/users/me", token, "", "") })
+	wg.Go(func() {
+		answers[1] = send(probe, "POST", api+"/register", "", "application/json",
+			fmt.Sprintf(`{"email":"hang@example.com","username":"hang","password":%q}`, loadPassword))
+	})
+	wg.Go(func() {
+		answers[2] = send(probe, "POST", api+"/token", "", "application/x-www-form-urlencoded",
+			url.Values{"username": {"reader"}, "password": {loadPassword}}.Encode())
+	})
+	wg.Go(func() { answers[3] = send(probe, "GET", srv.base+"/readyz", "", "", "") })
+	if got := statusOf(probe, srv.base+"/healthz"); got != http.StatusOK {
+		t.Errorf("/healthz while the database hangs: %d, want 200", got)
+	}
+	wg.Wait()
+	for i, a := range answers[:3] {
+		if msg := checkUnavailable(a, limit); msg != "" {
+			t.Errorf("request %d while the database hangs: %s", i, msg)
+		}
+	}
+	if a := answers[3]; a.status != http.StatusServiceUnavailable || a.latency > limit {
+		t.Errorf("/readyz while the database hangs: %d after %v, want 503 within %v", a.status, a.latency, limit)
+	}
+	resume()
+	waitFor(t, 30*time.Second, "/users/me to answer 200 again", func() bool {
+		return send(probe, "GET", api+"/users/me", token, "", "").status == http.StatusOK
+	})
 }

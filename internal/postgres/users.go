@@ -39,6 +39,12 @@ var _ user.Repository = (*Users)(nil)
 // database is unreachable.
 const defaultConnectTimeout = 5 * time.Second
 
+// queryWait bounds each call of the store, the wait for a pooled
+// connection included, so that a database that stops answering (a hung
+// server, a network that drops packets) gives ErrUnavailable, answered 503,
+// instead of a request that hangs.
+const queryWait = 5 * time.Second
+
 // Open connects to the database at url (a postgres:// URL or a key=value
 // connection string), checks that it answers and returns the store. It does
 // not migrate: run Migrator first.
@@ -105,6 +111,8 @@ const userColumns = `id, email, username, hashed_password, COALESCE(full_name, '
 
 // Create inserts u; an empty FullName is stored as NULL.
 func (s *Users) Create(ctx context.Context, u user.User) (user.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
 	const q = `
 		INSERT INTO users (id, email, username, hashed_password, full_name)
 		VALUES ($1, $2, $3, $4, NULLIF($5, ''))
@@ -119,6 +127,8 @@ func (s *Users) Create(ctx context.Context, u user.User) (user.User, error) {
 
 // ByID returns the user with that id.
 func (s *Users) ByID(ctx context.Context, id uuid.UUID) (user.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
 	const q = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
 	u, err := scanUser(s.pool.QueryRow(ctx, q, id))
 	if err != nil {
@@ -129,6 +139,8 @@ func (s *Users) ByID(ctx context.Context, id uuid.UUID) (user.User, error) {
 
 // ByEmail returns the user whose email matches, ignoring letter case.
 func (s *Users) ByEmail(ctx context.Context, email string) (user.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
 	const q = `SELECT ` + userColumns + ` FROM users WHERE lower(email) = lower($1)`
 	u, err := scanUser(s.pool.QueryRow(ctx, q, email))
 	if err != nil {
@@ -139,6 +151,8 @@ func (s *Users) ByEmail(ctx context.Context, email string) (user.User, error) {
 
 // ByUsername returns the user whose username matches, ignoring letter case.
 func (s *Users) ByUsername(ctx context.Context, username string) (user.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
 	const q = `SELECT ` + userColumns + ` FROM users WHERE lower(username) = lower($1)`
 	u, err := scanUser(s.pool.QueryRow(ctx, q, username))
 	if err != nil {
@@ -150,6 +164,8 @@ func (s *Users) ByUsername(ctx context.Context, username string) (user.User, err
 // Update applies p in one statement: a nil field keeps its value, a FullName
 // of "" clears it. The trigger update_users_updated_at moves updated_at.
 func (s *Users) Update(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
 	const q = `
 		UPDATE users
 		SET full_name = CASE WHEN $2::text IS NULL THEN full_name ELSE NULLIF($2::text, '') END,
@@ -165,6 +181,8 @@ func (s *Users) Update(ctx context.Context, id uuid.UUID, p user.Patch) (user.Us
 
 // SetPassword stores hash and increments the token version in one statement.
 func (s *Users) SetPassword(ctx context.Context, id uuid.UUID, hash string) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
 	const q = `
 		UPDATE users
 		SET hashed_password = $2, token_version = token_version + 1
@@ -181,6 +199,8 @@ func (s *Users) SetPassword(ctx context.Context, id uuid.UUID, hash string) erro
 
 // Delete removes the user.
 func (s *Users) Delete(ctx context.Context, id uuid.UUID) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
 	const q = `DELETE FROM users WHERE id = $1`
 	tag, err := s.pool.Exec(ctx, q, id)
 	if err != nil {
