@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -35,7 +36,7 @@ type protections struct {
 	close    func()
 }
 
-func newProtections(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *slog.Logger) (*protections, error) {
+func newProtections(ctx context.Context, cfg config.Config, environ []string, m *metrics.Metrics, log *slog.Logger) (*protections, error) {
 	hasher, err := passwordHasher(cfg)
 	if err != nil {
 		return nil, err
@@ -44,6 +45,7 @@ func newProtections(ctx context.Context, cfg config.Config, m *metrics.Metrics, 
 	if concurrency == 0 {
 		concurrency = runtime.GOMAXPROCS(0)
 	}
+	spareProcessor(concurrency, environ, log)
 	queue := cfg.HashQueue
 	if queue == 0 {
 		queue = 8 * concurrency
@@ -154,4 +156,22 @@ type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+// spareProcessor lets Go run one goroutine more than there are hashing
+// slots (GOMAXPROCS = slots + 1), unless GOMAXPROCS is set in the
+// environment. With every slot hashing, a cheap request then runs at once
+// on the spare processor and the kernel shares the cores, instead of
+// waiting for the Go scheduler to preempt a hash (up to 10 ms per wait).
+// A login flood keeps the hashing threads busy either way.
+func spareProcessor(slots int, environ []string, log *slog.Logger) {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "GOMAXPROCS=") {
+			return
+		}
+	}
+	if runtime.GOMAXPROCS(0) <= slots {
+		runtime.GOMAXPROCS(slots + 1)
+		log.Debug("GOMAXPROCS raised to leave a processor to requests that do not hash", "gomaxprocs", slots+1)
+	}
 }

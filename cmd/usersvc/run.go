@@ -119,7 +119,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	}
 	m := metrics.New()
 	watchPool(m, st)
-	prot, err := newProtections(ctx, cfg, m, log)
+	prot, err := newProtections(ctx, cfg, environ, m, log)
 	if err != nil {
 		return err
 	}
