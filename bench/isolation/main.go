@@ -39,7 +39,7 @@ import (
 func main() {
 	cost := flag.Int("cost", 10, "bcrypt cost of the server and of the capacity measurement")
 	duration := flag.Duration("duration", 20*time.Second, "length of the flood")
-	flood := flag.Int("flood", 8*runtime.NumCPU(), "concurrent login connections (default: the server's slots plus its queue, 9 per CPU, minus one per CPU: hashing saturated, nothing shed)")
+	flood := flag.Int("flood", 16*runtime.NumCPU(), "concurrent login connections (default: 16 per CPU, within the server's default queue of 32 per hashing slot: hashing saturated, nothing shed)")
 	readRate := flag.Int("read-rate", 50, "GET /users/me per second during the flood")
 	bin := flag.String("bin", "", "usersvc binary (default: built from this tree)")
 	flag.Parse()

@@ -48,7 +48,10 @@ func newProtections(ctx context.Context, cfg config.Config, environ []string, m 
 	spareProcessor(concurrency, environ, log)
 	queue := cfg.HashQueue
 	if queue == 0 {
-		queue = 8 * concurrency
+		// Deep enough that a flood waits (up to HashMaxWait) rather than
+		// being turned away at once: a client that retries without
+		// honouring Retry-After would otherwise spin on cheap 503s.
+		queue = 32 * concurrency
 	}
 	pool, err := hashpool.New(concurrency, queue, cfg.HashMaxWait)
 	if err != nil {

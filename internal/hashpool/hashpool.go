@@ -67,6 +67,17 @@ func (p *Pool) Acquire(ctx context.Context) (func(), error) {
 
 func (p *Pool) release() { <-p.slots }
 
+// Saturated reports whether an Acquire now would be turned away at once:
+// every slot busy and the queue full. Callers use it to refuse before
+// doing work that only a slot would make worthwhile.
+func (p *Pool) Saturated() bool {
+	if len(p.slots) < cap(p.slots) || p.waiting.Load() < p.maxQueue {
+		return false
+	}
+	p.rejected.Add(1)
+	return true
+}
+
 // Stats is the pool's state at one moment.
 type Stats struct {
 	InUse, Capacity, Waiting, MaxQueue int

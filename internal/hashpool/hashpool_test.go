@@ -30,6 +30,9 @@ func TestPoolBoundsConcurrencyAndQueue(t *testing.T) {
 		got <- err
 	}()
 	waitFor(t, func() bool { return p.Stats().Waiting == 1 })
+	if !p.Saturated() {
+		t.Error("Saturated() = false with every slot and the queue taken")
+	}
 	if _, err := p.Acquire(ctx); !errors.Is(err, user.ErrBusy) {
 		t.Errorf("Acquire with the queue full: error = %v, want ErrBusy", err)
 	}
@@ -38,9 +41,12 @@ func TestPoolBoundsConcurrencyAndQueue(t *testing.T) {
 		t.Errorf("queued Acquire: error = %v, want a slot once one frees", err)
 	}
 	r2()
+	if p.Saturated() {
+		t.Error("Saturated() = true with free slots")
+	}
 	s := p.Stats()
-	if s.InUse != 0 || s.Capacity != 2 || s.Waiting != 0 || s.MaxQueue != 1 || s.Rejected != 1 {
-		t.Errorf("Stats = %+v, want 0 in use of 2, none waiting, queue 1, 1 rejected", s)
+	if s.InUse != 0 || s.Capacity != 2 || s.Waiting != 0 || s.MaxQueue != 1 || s.Rejected != 2 {
+		t.Errorf("Stats = %+v, want 0 in use of 2, none waiting, queue 1, 2 rejected", s)
 	}
 }
 

@@ -92,6 +92,13 @@ type rehasher interface {
 	NeedsRehash(hash string) bool
 }
 
+// saturated reports whether the gate would turn a caller away at once, so
+// that a flood is refused before its database lookups.
+func (s *Service) saturated() bool {
+	g, ok := s.gate.(interface{ Saturated() bool })
+	return ok && g.Saturated()
+}
+
 // acquire takes a hashing slot, or returns a no-op release when hashing is
 // unbounded.
 func (s *Service) acquire(ctx context.Context) (func(), error) {

@@ -104,6 +104,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 // token. Unknown accounts, wrong passwords and inactive accounts all cost one
 // full password verification and all give ErrInvalidCredentials.
 func (s *Service) Login(ctx context.Context, login, password string) (AccessToken, error) {
+	if s.saturated() {
+		return AccessToken{}, ErrBusy
+	}
 	u, err := s.byLogin(ctx, login)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return AccessToken{}, err
