@@ -8,23 +8,19 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strings"
 	"time"
 )
 
-// envPprofAddr names the address of the profiling listener. It is read from
-// the process environment only (not .env): a debugging aid, never a setting
-// to ship.
+// envPprofAddr names the setting of the profiling listener's address.
 const envPprofAddr = "USERSVC_PPROF_ADDR"
 
-// startPprof serves net/http/pprof on the address in USERSVC_PPROF_ADDR
-// (for example 127.0.0.1:6060) until ctx ends, for profiling under load.
-// Unset, it does nothing. The address must be on a loopback interface:
+// startPprof serves net/http/pprof on addr (USERSVC_PPROF_ADDR, for example
+// 127.0.0.1:6060) until ctx ends, for profiling under load. Empty, it does
+// nothing. The address must be on a loopback interface:
 // profiles reveal memory contents and cost CPU, so they are never offered
 // to the network. The listener is separate from the service's so no route,
 // middleware or public load balancer ever reaches it.
-func startPprof(ctx context.Context, environ []string, log *slog.Logger) error {
-	addr := lookupEnv(environ, envPprofAddr)
+func startPprof(ctx context.Context, addr string, log *slog.Logger) error {
 	if addr == "" {
 		return nil
 	}
@@ -56,13 +52,3 @@ func startPprof(ctx context.Context, environ []string, log *slog.Logger) error {
 	return nil
 }
 
-// lookupEnv returns the last value of key in environ ("KEY=value" entries).
-func lookupEnv(environ []string, key string) string {
-	v := ""
-	for _, kv := range environ {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
-			v = val
-		}
-	}
-	return v
-}

@@ -9,14 +9,14 @@ import (
 )
 
 func TestPprofOffByDefault(t *testing.T) {
-	if err := startPprof(t.Context(), []string{"OTHER=1"}, slog.New(slog.DiscardHandler)); err != nil {
+	if err := startPprof(t.Context(), "", slog.New(slog.DiscardHandler)); err != nil {
 		t.Errorf("startPprof(unset) = %v, want nil", err)
 	}
 }
 
 func TestPprofRefusesNonLoopback(t *testing.T) {
 	for _, addr := range []string{":6060", "0.0.0.0:6060", "10.1.2.3:6060", "example.com:6060", "nonsense"} {
-		if err := startPprof(t.Context(), []string{envPprofAddr + "=" + addr}, slog.New(slog.DiscardHandler)); err == nil {
+		if err := startPprof(t.Context(), addr, slog.New(slog.DiscardHandler)); err == nil {
 			t.Errorf("startPprof(%q) = nil, want an error", addr)
 		}
 	}
@@ -29,7 +29,7 @@ func TestPprofServesOnLoopback(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	if err := startPprof(t.Context(), []string{envPprofAddr + "=" + addr}, slog.New(slog.DiscardHandler)); err != nil {
+	if err := startPprof(t.Context(), addr, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("startPprof(%q) = %v", addr, err)
 	}
 	res, err := http.Get("http://" + addr + "/debug/pprof/cmdline")

@@ -89,7 +89,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	if err := startPprof(ctx, environ, log); err != nil { // off unless USERSVC_PPROF_ADDR is set
+	if err := startPprof(ctx, cfg.PprofAddr, log); err != nil { // off unless USERSVC_PPROF_ADDR is set
 		return err
 	}
 

@@ -41,7 +41,9 @@ type Config struct {
 	LogLevel        slog.Level    `env:"USERSVC_LOG_LEVEL" envDefault:"info"`
 	MaxBodyBytes    int64         `env:"USERSVC_MAX_BODY_BYTES" envDefault:"65536"`
 	ShutdownTimeout time.Duration `env:"USERSVC_SHUTDOWN_TIMEOUT" envDefault:"15s"`
-	Abuse                         // rate limits, lockout, password policy, hashing bounds: abuse.go
+	// PprofAddr, when set, serves net/http/pprof there; loopback only.
+	PprofAddr string `env:"USERSVC_PPROF_ADDR"`
+	Abuse            // rate limits, lockout, password policy, hashing bounds: abuse.go
 }
 
 // Load reads the settings from environ (KEY=value pairs, as os.Environ
