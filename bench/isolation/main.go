@@ -91,8 +91,13 @@ func run(cost int, duration time.Duration, flood, readRate int, bin string) erro
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: flood + 8}, Timeout: 30 * time.Second}
 	const password = "isolation bench password"
 	body := `{"email":"bench@example.com","username":"bench","password":"` + password + `"}`
-	if res, err := client.Post(base+"/register", "application/json", strings.NewReader(body)); err != nil || res.StatusCode != 201 {
-		return fmt.Errorf("register: %v %v", res, err)
+	res, err := client.Post(base+"/register", "application/json", strings.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("register: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		return fmt.Errorf("register: %s", res.Status)
 	}
 	token, err := login(client, base, password)
 	if err != nil {
@@ -107,7 +112,7 @@ func run(cost int, duration time.Duration, flood, readRate int, bin string) erro
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				form := url.Values{"username": {"bench"}, "password": {password}}.Encode()
-				req, _ := http.NewRequestWithContext(ctx, "POST", base+"/token", strings.NewReader(form))
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/token", strings.NewReader(form))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				res, err := client.Do(req)
 				if err != nil {
@@ -119,9 +124,9 @@ func run(cost int, duration time.Duration, flood, readRate int, bin string) erro
 				_, _ = io.Copy(io.Discard, res.Body)
 				res.Body.Close()
 				switch res.StatusCode {
-				case 200:
+				case http.StatusOK:
 					ok.Add(1)
-				case 503:
+				case http.StatusServiceUnavailable:
 					busy.Add(1)
 				default:
 					other.Add(1)
@@ -136,11 +141,11 @@ func run(cost int, duration time.Duration, flood, readRate int, bin string) erro
 	okAtStart, start := ok.Load(), time.Now()
 	for ctx.Err() == nil {
 		<-tick.C
-		req, _ := http.NewRequestWithContext(context.Background(), "GET", base+"/users/me", nil)
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, base+"/users/me", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		t0 := time.Now()
 		res, err := client.Do(req)
-		if err != nil || res.StatusCode != 200 {
+		if err != nil || res.StatusCode != http.StatusOK {
 			readErrs++
 			continue
 		}
@@ -208,8 +213,11 @@ func login(c *http.Client, base, password string) (string, error) {
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
-		return "", fmt.Errorf("login: %s %v", res.Status, err)
+	if err := json.NewDecoder(res.Body).Decode(&tok); err != nil {
+		return "", fmt.Errorf("login: %s: %w", res.Status, err)
+	}
+	if tok.AccessToken == "" {
+		return "", fmt.Errorf("login: %s: no access token", res.Status)
 	}
 	return tok.AccessToken, nil
 }
@@ -227,7 +235,7 @@ func waitReady(url string) error {
 	for range 100 {
 		if res, err := http.Get(url); err == nil {
 			res.Body.Close()
-			if res.StatusCode == 200 {
+			if res.StatusCode == http.StatusOK {
 				return nil
 			}
 		}

@@ -47,7 +47,7 @@ func login(t *testing.T, base, username, password string) (int, http.Header, str
 	t.Helper()
 	var body struct{ Detail string }
 	form := url.Values{"username": {username}, "password": {password}}.Encode()
-	req, _ := http.NewRequestWithContext(t.Context(), "POST", base+"/api/v1/token", strings.NewReader(form))
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/api/v1/token", strings.NewReader(form))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -141,7 +141,7 @@ func jsonDecode(res *http.Response, v any) error { return json.NewDecoder(res.Bo
 // getText GETs url and returns the body.
 func getText(t *testing.T, url string) string {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -86,7 +86,7 @@ func TestCrashConsistency(t *testing.T) {
 		name    string
 		environ func(t *testing.T) []string
 	}{
-		{"sqlite", func(t *testing.T) []string { return nil }},
+		{"sqlite", func(*testing.T) []string { return nil }},
 		{"postgres", func(t *testing.T) []string { return []string{"DATABASE_URL=" + storetest.PostgresURL(t)} }},
 	} {
 		t.Run(db.name, func(t *testing.T) {
@@ -227,6 +227,9 @@ func checkStore(t *testing.T, kind, dir string, environ []string, accounts []*cr
 				t.Fatal(err)
 			}
 			collect(email, hash, version)
+		}
+		if err := rs.Err(); err != nil {
+			t.Fatal(err)
 		}
 	case "postgres":
 		var dbURL string

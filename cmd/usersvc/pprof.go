@@ -51,4 +51,3 @@ func startPprof(ctx context.Context, addr string, log *slog.Logger) error {
 	log.Warn("pprof debug listener enabled: do not leave it on in production", "addr", ln.Addr().String())
 	return nil
 }
-

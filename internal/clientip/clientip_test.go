@@ -1,6 +1,7 @@
 package clientip_test
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
@@ -32,7 +33,7 @@ func TestIP(t *testing.T) {
 		{"unparsable peer", lb, "pipe", nil, "invalid IP"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest("GET", "/", nil)
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.RemoteAddr = tt.remote
 			for _, v := range tt.xff {
 				r.Header.Add("X-Forwarded-For", v)

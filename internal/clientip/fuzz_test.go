@@ -1,6 +1,7 @@
 package clientip_test
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -23,7 +24,7 @@ func FuzzIP(f *testing.F) {
 	lb := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
 	r := clientip.New(lb)
 	f.Fuzz(func(t *testing.T, xff string) {
-		req := httptest.NewRequest("GET", "/", nil)
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.Header.Set("X-Forwarded-For", xff)
 
 		req.RemoteAddr = "203.0.113.50:4000"

@@ -181,7 +181,7 @@ func TestDefaultOptions(t *testing.T) {
 	hasher, tokens := newSecurity(t)
 	h := httpapi.New(user.NewService(newMemUsers(), hasher, tokens), httpapi.Options{})
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/openapi.json", nil))
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
 	if w.Code != http.StatusOK {
 		t.Errorf("GET /openapi.json: got %d, want 200", w.Code)
 	}

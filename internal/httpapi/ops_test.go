@@ -198,7 +198,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func TestOversizeBodyRefusedBeforeReading(t *testing.T) {
 	srv := newServer(t, newMemUsers(), func(o *httpapi.Options) { o.MaxBodyBytes = 1024 })
 	body := &countingReader{}
-	hr, err := http.NewRequest("POST", "/api/v1/register", body)
+	hr, err := http.NewRequest(http.MethodPost, "/api/v1/register", body)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -288,7 +288,7 @@ func TestInternalError(t *testing.T) {
 // than ours, and its cause is logged.
 func TestBodyReadError(t *testing.T) {
 	srv := newServer(t, newMemUsers())
-	hr := httptest.NewRequest("POST", "/api/v1/register", iotest.ErrReader(errors.New("connection reset by peer")))
+	hr := httptest.NewRequest(http.MethodPost, "/api/v1/register", iotest.ErrReader(errors.New("connection reset by peer")))
 	hr.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
 	srv.h.ServeHTTP(w, hr)

@@ -167,7 +167,7 @@ func TestMemoryExpiresAndSweeps(t *testing.T) {
 	}
 	_ = m.Set(ctx, "c", 1, time.Second)
 	c.add(2 * time.Minute)
-	m.Incr(ctx, "d", time.Minute) // sweeps
+	_, _ = m.Incr(ctx, "d", time.Minute) // sweeps
 	m.mu.Lock()
 	_, kept := m.m["c"]
 	m.mu.Unlock()

@@ -62,7 +62,7 @@ func (a *Argon2id) Verify(hash, password string) bool {
 	if err != nil {
 		return false
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(key)))
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(key))) //nolint:gosec // parseArgon2 bounds len(key) to 16..64
 	return subtle.ConstantTimeCompare(got, key) == 1
 }
 
@@ -81,7 +81,7 @@ func parseArgon2(hash string) (p Argon2Params, salt, key []byte, err error) {
 	}
 	var threads uint32
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &threads); err != nil ||
-		threads < 1 || threads > 255 || p.Time < 1 || p.MemoryKiB < 8*uint32(threads) || p.MemoryKiB > 4<<20 {
+		threads < 1 || threads > 255 || p.Time < 1 || p.MemoryKiB < 8*threads || p.MemoryKiB > 4<<20 {
 		return p, nil, nil, errArgon2Format
 	}
 	p.Threads = uint8(threads)

@@ -112,7 +112,7 @@ func (s *Service) Login(ctx context.Context, login, password string) (AccessToke
 		return AccessToken{}, err
 	}
 	key := loginKey(u, err == nil, login)
-	if s.guard != nil && !(err == nil && hasSession(ctx, u)) {
+	if s.guard != nil && (err != nil || !hasSession(ctx, u)) {
 		if gerr := s.guard.Check(ctx, key); gerr != nil {
 			return AccessToken{}, gerr
 		}
