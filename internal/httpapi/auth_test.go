@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 func TestRegister(t *testing.T) {
@@ -228,13 +230,13 @@ func TestLoginRefused(t *testing.T) {
 // TestLoginInactive runs on the in-memory store only: no store can
 // deactivate an account yet.
 func TestLoginInactive(t *testing.T) {
-	repo := newMemUsers()
+	repo := usertest.NewMemory()
 	srv := newServer(t, repo)
 	a := newAccount()
 	read := srv.register(a)
 	tok := srv.token(a.Username, a.Password)
 	wrongPassword := srv.loginAs(a.Username, "wrong password")
-	repo.deactivate(uuid.MustParse(read["id"].(string)))
+	repo.SetActive(uuid.MustParse(read["id"].(string)), false)
 
 	res := srv.loginAs(a.Username, a.Password)
 	wantProblem(t, res, http.StatusUnauthorized, "incorrect username or password")

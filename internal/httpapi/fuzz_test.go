@@ -10,59 +10,15 @@ package httpapi_test
 import (
 	"encoding/hex"
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
-	"github.com/usersvc/usersvc/internal/httpapi"
-	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
-
-// newServerTB is newServer for fuzz targets, which have a testing.TB.
-func newServerTB(tb testing.TB, repo user.Repository) *server {
-	tb.Helper()
-	hasher, err := security.NewBcrypt(4)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tokens, err := security.NewHS256(testSecret, "usersvc-test", 30*time.Minute, time.Now)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	o := httpapi.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))}
-	return &server{h: httpapi.New(user.NewService(repo, hasher, tokens), o), logs: logs}
-}
-
-// doTB is server.do for any testing.TB.
-func (s *server) doTB(tb testing.TB, r req) response {
-	tb.Helper()
-	hr := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))
-	switch r.contentType {
-	case "":
-		if r.body != "" {
-			hr.Header.Set("Content-Type", "application/json")
-		}
-	case "-":
-	default:
-		hr.Header.Set("Content-Type", r.contentType)
-	}
-	if r.token != "" {
-		hr.Header.Set("Authorization", "Bearer "+r.token)
-	}
-	for k, v := range r.header {
-		hr.Header[k] = v
-	}
-	w := httptest.NewRecorder()
-	s.h.ServeHTTP(w, hr)
-	return response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
-}
 
 // tokenTB logs in and returns the access token.
 func (s *server) tokenTB(tb testing.TB, login, password string) string {
@@ -122,7 +78,7 @@ func FuzzRegister(f *testing.F) {
 		b, _ := json.Marshal(map[string]string{"email": h, "username": h, "password": h})
 		f.Add(string(b))
 	}
-	s := newServerTB(f, newMemUsers())
+	s := newServerTB(f, usertest.NewMemory())
 	f.Fuzz(func(t *testing.T, body string) {
 		res := s.doTB(t, req{method: "POST", path: "/api/v1/register", body: body})
 		fuzzStatus(t, "register", res)
@@ -169,7 +125,7 @@ func FuzzTokenForm(f *testing.F) {
 	for _, h := range hostileStrings {
 		f.Add(form, url.Values{"username": {h}, "password": {h}}.Encode())
 	}
-	s := newServerTB(f, newMemUsers())
+	s := newServerTB(f, usertest.NewMemory())
 	if res := s.doTB(f, req{method: "POST", path: "/api/v1/register", body: validAccount}); res.Status != http.StatusCreated {
 		f.Fatalf("register: %v", res)
 	}
@@ -207,7 +163,7 @@ func FuzzUpdateMe(f *testing.F) {
 		b, _ = json.Marshal(map[string]string{"email": h})
 		f.Add(string(b))
 	}
-	s := newServerTB(f, newMemUsers())
+	s := newServerTB(f, usertest.NewMemory())
 	s.doTB(f, req{method: "POST", path: "/api/v1/register", body: validAccount})
 	token := s.tokenTB(f, "ada", "correct horse")
 	f.Fuzz(func(t *testing.T, body string) {
@@ -250,7 +206,7 @@ func FuzzChangePassword(f *testing.F) {
 		b, _ := json.Marshal(map[string]string{"current_password": "correct horse", "new_password": h})
 		f.Add(string(b))
 	}
-	s := newServerTB(f, newMemUsers())
+	s := newServerTB(f, usertest.NewMemory())
 	s.doTB(f, req{method: "POST", path: "/api/v1/register", body: validAccount})
 	password := "correct horse"
 	token := s.tokenTB(f, "ada", password)
@@ -282,7 +238,7 @@ func FuzzChangePassword(f *testing.F) {
 }
 
 func FuzzBearerToken(f *testing.F) {
-	s := newServerTB(f, newMemUsers())
+	s := newServerTB(f, usertest.NewMemory())
 	s.doTB(f, req{method: "POST", path: "/api/v1/register", body: validAccount})
 	token := s.tokenTB(f, "ada", "correct horse")
 	for _, h := range []string{
@@ -317,7 +273,7 @@ func FuzzRequestHeaders(f *testing.F) {
 		"a\nb", "\x00", "é", `"><script>`, "1.2.3.4", "1.2.3.4, 5.6.7.8", "unknown", "::1", "[::1]:80"} {
 		f.Add(h, h)
 	}
-	s := newServerTB(f, newMemUsers())
+	s := newServerTB(f, usertest.NewMemory())
 	f.Fuzz(func(t *testing.T, requestID, forwardedFor string) {
 		h := http.Header{"X-Request-Id": {requestID}, "X-Forwarded-For": {forwardedFor}}
 		res := s.doTB(t, req{method: "GET", path: "/healthz", header: h})

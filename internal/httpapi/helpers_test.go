@@ -41,25 +41,34 @@ type server struct {
 
 func newServer(t *testing.T, repo user.Repository, opts ...func(*httpapi.Options)) *server {
 	t.Helper()
-	hasher, tokens := newSecurity(t)
+	s := newServerTB(t, repo, opts...)
+	s.t = t
+	return s
+}
+
+// newServerTB is newServer for fuzz targets, which have a testing.TB: the
+// server's own helpers that use s.t are not for them.
+func newServerTB(tb testing.TB, repo user.Repository, opts ...func(*httpapi.Options)) *server {
+	tb.Helper()
+	hasher, tokens := newSecurity(tb)
 	logs := &syncBuffer{}
 	o := httpapi.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))}
 	for _, f := range opts {
 		f(&o)
 	}
-	return &server{t: t, h: httpapi.New(user.NewService(repo, hasher, tokens), o), logs: logs}
+	return &server{h: httpapi.New(user.NewService(repo, hasher, tokens), o), logs: logs}
 }
 
 // newSecurity returns the cheapest hasher and a token issuer for tests.
-func newSecurity(t *testing.T) (*security.Bcrypt, *security.HS256) {
-	t.Helper()
+func newSecurity(tb testing.TB) (*security.Bcrypt, *security.HS256) {
+	tb.Helper()
 	hasher, err := security.NewBcrypt(4)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	tokens, err := security.NewHS256(testSecret, "usersvc-test", 30*time.Minute, time.Now)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return hasher, tokens
 }
@@ -82,6 +91,12 @@ type req struct {
 
 func (s *server) do(r req) response {
 	s.t.Helper()
+	return s.doTB(s.t, r)
+}
+
+// doTB is do for any testing.TB, for servers made by newServerTB.
+func (s *server) doTB(tb testing.TB, r req) response {
+	tb.Helper()
 	hr := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))
 	switch r.contentType {
 	case "":

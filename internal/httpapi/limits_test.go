@@ -21,6 +21,7 @@ import (
 	"github.com/usersvc/usersvc/internal/ratelimit"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // peerHeader lets a test pick the socket address a request comes from.
@@ -113,7 +114,7 @@ func want429(t *testing.T, res response, detail string) {
 }
 
 func TestRateLimitPerIP(t *testing.T) {
-	s := newAbuseServer(t, newMemUsers(), abuseSetup{limits: httpapi.Limits{
+	s := newAbuseServer(t, usertest.NewMemory(), abuseSetup{limits: httpapi.Limits{
 		Login:    ratelimit.Rule{Name: "login", Limit: 3, Window: time.Minute},
 		Register: ratelimit.Rule{Name: "register", Limit: 2, Window: time.Hour},
 	}})
@@ -155,7 +156,7 @@ func TestRateLimitPerIP(t *testing.T) {
 }
 
 func TestRateLimitPerAccountFromAnyIP(t *testing.T) {
-	s := newAbuseServer(t, newMemUsers(), abuseSetup{limits: httpapi.Limits{
+	s := newAbuseServer(t, usertest.NewMemory(), abuseSetup{limits: httpapi.Limits{
 		LoginAccount: ratelimit.Rule{Name: "login-account", Limit: 3, Window: time.Minute},
 	}})
 	a := newAccount()
@@ -177,13 +178,13 @@ func TestSpoofedForwardedForIsIgnored(t *testing.T) {
 	limits := httpapi.Limits{Login: ratelimit.Rule{Name: "login", Limit: 1, Window: time.Minute}}
 	lb := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	t.Run("untrusted peer", func(t *testing.T) {
-		s := newAbuseServer(t, newMemUsers(), abuseSetup{limits: limits, trusted: lb})
+		s := newAbuseServer(t, usertest.NewMemory(), abuseSetup{limits: limits, trusted: lb})
 		s.loginFrom(from("203.0.113.7:4000", "1.1.1.1"), "nobody", "x")
 		// A new forged address each time does not make a new client.
 		want429(t, s.loginFrom(from("203.0.113.7:4000", "2.2.2.2"), "nobody", "x"), "too many requests")
 	})
 	t.Run("trusted proxy", func(t *testing.T) {
-		s := newAbuseServer(t, newMemUsers(), abuseSetup{limits: limits, trusted: lb})
+		s := newAbuseServer(t, usertest.NewMemory(), abuseSetup{limits: limits, trusted: lb})
 		s.loginFrom(from("10.0.0.5:4000", "1.1.1.1"), "nobody", "x")
 		if res := s.loginFrom(from("10.0.0.5:4000", "2.2.2.2"), "nobody", "x"); res.Status != http.StatusUnauthorized {
 			t.Errorf("another client behind the load balancer: got %v, want 401", res)
@@ -240,7 +241,7 @@ func TestLockoutAndReset(t *testing.T) {
 
 func TestPasswordPolicyOverHTTP(t *testing.T) {
 	breached := func(pw string) bool { return strings.EqualFold(pw, "password1234") }
-	s := newAbuseServer(t, newMemUsers(), abuseSetup{svcOpts: []user.Option{
+	s := newAbuseServer(t, usertest.NewMemory(), abuseSetup{svcOpts: []user.Option{
 		user.WithPasswordPolicy(user.PasswordPolicy{MinChars: 12, Breached: breached}),
 	}})
 	for _, tt := range []struct{ password, detail string }{
@@ -274,7 +275,7 @@ func TestSaturatedHashingSheds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newAbuseServer(t, newMemUsers(), abuseSetup{svcOpts: []user.Option{user.WithHashGate(pool)}})
+	s := newAbuseServer(t, usertest.NewMemory(), abuseSetup{svcOpts: []user.Option{user.WithHashGate(pool)}})
 	a, tok := s.signedUp()
 	release, err := pool.Acquire(context.Background()) // a login flood holds the only slot
 	if err != nil {
@@ -309,7 +310,7 @@ func TestConstantTimeLoginUnderProtections(t *testing.T) {
 	bc, _ := security.NewBcrypt(4)
 	h := &countVerifies{Passwords: security.NewPasswords(argon, bc, argon)}
 	pool, _ := hashpool.New(2, 4, time.Second)
-	repo := newMemUsers()
+	repo := usertest.NewMemory()
 	s := newAbuseServer(t, repo, abuseSetup{hasher: h, svcOpts: []user.Option{user.WithHashGate(pool)},
 		lockout: &ratelimit.LockoutPolicy{Threshold: 10, Window: time.Minute, Cooldown: time.Minute}})
 	a := newAccount()
@@ -347,20 +348,20 @@ func (c *countVerifies) Verify(hash, password string) bool {
 
 func (c *countVerifies) n() int { c.mu.Lock(); defer c.mu.Unlock(); return c.verifies }
 
-func deactivate(t *testing.T, repo *memUsers, id string) {
+func deactivate(t *testing.T, repo *usertest.Memory, id string) {
 	t.Helper()
 	uid, err := uuid.Parse(id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo.deactivate(uid)
+	repo.SetActive(uid, false)
 }
 
 // TestLockoutSparesAKnownSession: a login that carries a valid token of
 // the locked account gets through (and resets the count); a token of
 // another account does not help.
 func TestLockoutSparesAKnownSession(t *testing.T) {
-	s := newAbuseServer(t, newMemUsers(), abuseSetup{lockout: &ratelimit.LockoutPolicy{
+	s := newAbuseServer(t, usertest.NewMemory(), abuseSetup{lockout: &ratelimit.LockoutPolicy{
 		Threshold: 2, Window: time.Minute, Cooldown: time.Hour,
 	}})
 	a, tok := s.signedUp()

@@ -13,12 +13,13 @@ import (
 
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 var generatedID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 func TestRequestID(t *testing.T) {
-	srv := newServer(t, newMemUsers())
+	srv := newServer(t, usertest.NewMemory())
 	for _, tt := range []struct {
 		name  string
 		given string
@@ -60,7 +61,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestAccessLog(t *testing.T) {
-	srv := newServer(t, newMemUsers())
+	srv := newServer(t, usertest.NewMemory())
 	a := newAccount()
 	id := srv.register(a)["id"].(string)
 	tok := srv.token(a.Username, a.Password)
@@ -102,7 +103,7 @@ func TestAccessLog(t *testing.T) {
 }
 
 func TestNoRoute(t *testing.T) {
-	srv := newServer(t, newMemUsers())
+	srv := newServer(t, usertest.NewMemory())
 	for _, tt := range []struct {
 		method, path string
 		status       int
@@ -131,7 +132,7 @@ func TestNoRoute(t *testing.T) {
 
 func TestMaxBodyBytes(t *testing.T) {
 	const limit = 200
-	srv := newServer(t, newMemUsers(), func(o *httpapi.Options) { o.MaxBodyBytes = limit })
+	srv := newServer(t, usertest.NewMemory(), func(o *httpapi.Options) { o.MaxBodyBytes = limit })
 	body := func(size int) string {
 		b := newAccount().json()
 		return b[:len(b)-1] + strings.Repeat(" ", size-len(b)) + "}"
@@ -179,7 +180,7 @@ func TestOverNetwork(t *testing.T) {
 
 func TestDefaultOptions(t *testing.T) {
 	hasher, tokens := newSecurity(t)
-	h := httpapi.New(user.NewService(newMemUsers(), hasher, tokens), httpapi.Options{})
+	h := httpapi.New(user.NewService(usertest.NewMemory(), hasher, tokens), httpapi.Options{})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
 	if w.Code != http.StatusOK {

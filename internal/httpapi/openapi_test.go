@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // openAPI is the part of the document the tests read.
@@ -33,7 +35,7 @@ type openAPI struct {
 }
 
 func TestOpenAPI(t *testing.T) {
-	srv := newServer(t, newMemUsers())
+	srv := newServer(t, usertest.NewMemory())
 	res := srv.do(req{method: "GET", path: "/openapi.json"})
 	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != "application/openapi+json" {
 		t.Fatalf("GET /openapi.json: got %d %q, want 200 application/openapi+json", res.Status, res.Header.Get("Content-Type"))
@@ -128,7 +130,7 @@ func TestOpenAPI(t *testing.T) {
 // status, 500 and, when it takes a token, 401; and the operations the
 // server has that it does not list are only the non-JSON ones.
 func TestDocumentAndServerAgree(t *testing.T) {
-	srv := newServer(t, newMemUsers())
+	srv := newServer(t, usertest.NewMemory())
 	var doc struct {
 		Paths map[string]map[string]struct {
 			Security  []map[string][]string `json:"security"`

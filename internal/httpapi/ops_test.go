@@ -13,11 +13,12 @@ import (
 	"github.com/usersvc/usersvc/internal/apidocs"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 func TestHealthzNeedsNoDatabase(t *testing.T) {
-	repo := newMemUsers()
-	repo.fail = errors.New("database is down")
+	repo := usertest.NewMemory()
+	repo.SetFail(errors.New("database is down"))
 	srv := newServer(t, repo, func(o *httpapi.Options) { o.Build = httpapi.Build{Version: "v1.2.3", Commit: "abc1234"} })
 	res := srv.do(req{method: "GET", path: "/healthz"})
 	body := res.object(t)
@@ -67,7 +68,7 @@ func (hangingPing) Ping(ctx context.Context) error {
 }
 
 func TestReadyzTimesOut(t *testing.T) {
-	srv := newServer(t, hangingPing{newMemUsers()}, func(o *httpapi.Options) { o.ReadyTimeout = 20 * time.Millisecond })
+	srv := newServer(t, hangingPing{usertest.NewMemory()}, func(o *httpapi.Options) { o.ReadyTimeout = 20 * time.Millisecond })
 	if res := srv.do(req{method: "GET", path: "/readyz"}); res.Status != http.StatusServiceUnavailable {
 		t.Errorf("GET /readyz with a hanging database = %v, want 503 after the timeout", res)
 	}
@@ -79,7 +80,7 @@ type panicky struct{ user.Repository }
 func (panicky) ByUsername(context.Context, string) (user.User, error) { panic("store exploded") }
 
 func TestPanicIsA500AndTheServerGoesOn(t *testing.T) {
-	srv := newServer(t, panicky{newMemUsers()})
+	srv := newServer(t, panicky{usertest.NewMemory()})
 	res := srv.do(req{method: "POST", path: "/api/v1/token", contentType: "application/x-www-form-urlencoded", body: "username=ada&password=whatever1"})
 	wantProblem(t, res, http.StatusInternalServerError, "internal server error")
 	logs := string(srv.logs.Bytes())
@@ -104,7 +105,7 @@ func TestPanicIsA500AndTheServerGoesOn(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
-	srv := newServer(t, newMemUsers())
+	srv := newServer(t, usertest.NewMemory())
 	_, tok := srv.signedUp()
 	for _, r := range []req{
 		{method: "GET", path: "/api/v1/users/me", token: tok},
@@ -140,7 +141,7 @@ func TestSecurityHeaders(t *testing.T) {
 
 func TestCORS(t *testing.T) {
 	const app = "https://app.example.com"
-	srv := newServer(t, newMemUsers(), func(o *httpapi.Options) { o.CORSOrigins = []string{app} })
+	srv := newServer(t, usertest.NewMemory(), func(o *httpapi.Options) { o.CORSOrigins = []string{app} })
 
 	preflight := srv.do(req{method: "OPTIONS", path: "/api/v1/users/me", header: http.Header{
 		"Origin": {app}, "Access-Control-Request-Method": {"PUT"}, "Access-Control-Request-Headers": {"authorization,content-type"}, // as browsers send it,
@@ -172,7 +173,7 @@ func TestCORS(t *testing.T) {
 		}
 	}
 
-	none := newServer(t, newMemUsers()) // no origins configured: no CORS at all
+	none := newServer(t, usertest.NewMemory()) // no origins configured: no CORS at all
 	if res := none.do(req{method: "GET", path: "/healthz", header: http.Header{"Origin": {app}}}); hasCORS(res.Header) {
 		t.Errorf("with no origins configured a request got CORS headers: %v", res.Header)
 	}
@@ -196,7 +197,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func TestOversizeBodyRefusedBeforeReading(t *testing.T) {
-	srv := newServer(t, newMemUsers(), func(o *httpapi.Options) { o.MaxBodyBytes = 1024 })
+	srv := newServer(t, usertest.NewMemory(), func(o *httpapi.Options) { o.MaxBodyBytes = 1024 })
 	body := &countingReader{}
 	hr, err := http.NewRequest(http.MethodPost, "/api/v1/register", body)
 	if err != nil {
@@ -218,7 +219,7 @@ func TestOversizeBodyRefusedBeforeReading(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	srv := newServer(t, newMemUsers())
+	srv := newServer(t, usertest.NewMemory())
 	a, tok := srv.signedUp()
 	srv.do(req{method: "GET", path: "/api/v1/users/me", token: tok})
 	srv.do(req{method: "GET", path: "/api/v1/users/" + a.Username}) // a raw path must not become a label

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // TestUnavailableDatabaseIs503 checks every route that touches the
@@ -14,10 +15,10 @@ import (
 // ErrUnavailable, with no driver text in the body (it is logged instead),
 // while /healthz stays 200 and /readyz says 503.
 func TestUnavailableDatabaseIs503(t *testing.T) {
-	repo := newMemUsers()
+	repo := usertest.NewMemory()
 	s := newServer(t, repo)
 	a, token := s.signedUp()
-	repo.setFail(fmt.Errorf("get user: %w: %w", user.ErrUnavailable, fmt.Errorf("dial tcp 127.0.0.1:5432: connect: connection refused")))
+	repo.SetFail(fmt.Errorf("get user: %w: %w", user.ErrUnavailable, fmt.Errorf("dial tcp 127.0.0.1:5432: connect: connection refused")))
 	for _, r := range []req{
 		{method: "POST", path: "/api/v1/register", body: newAccount().json()},
 		{method: "POST", path: "/api/v1/token", body: "username=" + a.Username + "&password=x", contentType: "application/x-www-form-urlencoded"},
@@ -44,7 +45,7 @@ func TestUnavailableDatabaseIs503(t *testing.T) {
 	if !strings.Contains(string(s.logs.Bytes()), "connection refused") {
 		t.Error("the cause of the 503 is not logged")
 	}
-	repo.setFail(nil)
+	repo.SetFail(nil)
 	if res := s.do(req{method: "GET", path: "/api/v1/users/me", token: token}); res.Status != http.StatusOK {
 		t.Errorf("users/me once the database is back: %v, want 200", res)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 func TestReadMe(t *testing.T) {
@@ -243,10 +244,10 @@ func TestUserVanishes(t *testing.T) {
 		{method: "DELETE", path: "/api/v1/users/me"},
 	} {
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
-			repo := newMemUsers()
+			repo := usertest.NewMemory()
 			srv := newServer(t, repo)
 			_, tok := srv.signedUp()
-			repo.afterByID = func(u user.User) { _ = repo.Delete(t.Context(), u.ID) }
+			repo.SetAfterByID(func(u user.User) { _ = repo.Delete(t.Context(), u.ID) })
 			r.token = tok
 			wantProblem(t, srv.do(r), http.StatusUnauthorized, "could not validate credentials")
 		})
@@ -255,10 +256,10 @@ func TestUserVanishes(t *testing.T) {
 
 func TestInternalError(t *testing.T) {
 	cause := errors.New("connection refused by db.internal:5432")
-	repo := newMemUsers()
+	repo := usertest.NewMemory()
 	srv := newServer(t, repo)
 	_, tok := srv.signedUp()
-	repo.setFail(cause)
+	repo.SetFail(cause)
 	for _, r := range []req{
 		{method: "POST", path: "/api/v1/register", body: newAccount().json()},
 		{method: "POST", path: "/api/v1/token", body: "username=a&password=b", contentType: "application/x-www-form-urlencoded"},
@@ -287,7 +288,7 @@ func TestInternalError(t *testing.T) {
 // TestBodyReadError: huma's own 500 (the body cannot be read) says no more
 // than ours, and its cause is logged.
 func TestBodyReadError(t *testing.T) {
-	srv := newServer(t, newMemUsers())
+	srv := newServer(t, usertest.NewMemory())
 	hr := httptest.NewRequest(http.MethodPost, "/api/v1/register", iotest.ErrReader(errors.New("connection reset by peer")))
 	hr.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/pressly/goose/v3"
 
 	"github.com/usersvc/usersvc/internal/postgres"
 	"github.com/usersvc/usersvc/internal/storetest"
@@ -48,74 +47,29 @@ func TestMigrator(t *testing.T) {
 		t.Fatalf("Migrator: %v", err)
 	}
 	defer p.Close()
-	ctx := t.Context()
-
-	checkVersion := func(step string, want int64) {
-		t.Helper()
-		got, err := p.GetDBVersion(ctx)
-		if err != nil || got != want {
-			t.Fatalf("after %s: version = %d, error %v; want %d, nil", step, got, err, want)
-		}
-	}
-	checkState := func(step string, want goose.State) {
-		t.Helper()
-		status, err := p.Status(ctx)
+	storetest.CheckMigrations(t, p, s, "the template's Up", func(t *testing.T) {
+		var leftovers int
+		const q = `
+			SELECT count(*) FROM pg_class WHERE relname LIKE 'users%'
+			UNION ALL SELECT count(*) FROM pg_proc WHERE proname = 'update_updated_at_column'`
+		rows, err := s.Pool().Query(t.Context(), q)
 		if err != nil {
-			t.Fatalf("after %s: Status: %v", step, err)
-		}
-		for _, m := range status {
-			if m.State != want {
-				t.Errorf("after %s: migration %d is %s, want %s", step, m.Source.Version, m.State, want)
-			}
-		}
-	}
-
-	checkState("the template's Up", goose.StateApplied)
-	checkVersion("the template's Up", 1)
-	if _, err := s.Create(ctx, usertest.NewUser(1)); err != nil {
-		t.Fatalf("Create: %v", err)
-	}
-	if _, err := p.DownTo(ctx, 0); err != nil {
-		t.Fatalf("DownTo(0): %v", err)
-	}
-	checkState("DownTo(0)", goose.StatePending)
-	checkVersion("DownTo(0)", 0)
-	var leftovers int
-	const q = `
-		SELECT count(*) FROM pg_class WHERE relname LIKE 'users%'
-		UNION ALL SELECT count(*) FROM pg_proc WHERE proname = 'update_updated_at_column'`
-	rows, err := s.Pool().Query(ctx, q)
-	if err != nil {
-		t.Fatalf("look for leftovers: %v", err)
-	}
-	for rows.Next() {
-		var n int
-		if err := rows.Scan(&n); err != nil {
 			t.Fatalf("look for leftovers: %v", err)
 		}
-		leftovers += n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("look for leftovers: %v", err)
-	}
-	if leftovers != 0 {
-		t.Errorf("after DownTo(0): %d tables, indexes or functions of users remain, want 0", leftovers)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatalf("Up again: %v", err)
-	}
-	checkState("Up again", goose.StateApplied)
-	checkVersion("Up again", 1)
-	if _, err := s.Create(ctx, usertest.NewUser(1)); err != nil {
-		t.Errorf("Create after Up again: got error %v, want nil", err)
-	}
-	// Closing the provider leaves the store's pool open.
-	if err := p.Close(); err != nil {
-		t.Fatalf("Close the provider: %v", err)
-	}
-	if err := s.Ping(ctx); err != nil {
-		t.Errorf("Ping after closing the provider: got error %v, want nil", err)
-	}
+		for rows.Next() {
+			var n int
+			if err := rows.Scan(&n); err != nil {
+				t.Fatalf("look for leftovers: %v", err)
+			}
+			leftovers += n
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("look for leftovers: %v", err)
+		}
+		if leftovers != 0 {
+			t.Errorf("after DownTo(0): %d tables, indexes or functions of users remain, want 0", leftovers)
+		}
+	})
 }
 
 func TestOtherErrorsAreWrapped(t *testing.T) {

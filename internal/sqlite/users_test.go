@@ -76,59 +76,15 @@ func TestMigrator(t *testing.T) {
 		t.Fatalf("Migrator: %v", err)
 	}
 	defer p.Close()
-	ctx := t.Context()
-
-	checkVersion := func(step string, want int64) {
-		t.Helper()
-		got, err := p.GetDBVersion(ctx)
-		if err != nil || got != want {
-			t.Fatalf("after %s: version = %d, error %v; want %d, nil", step, got, err, want)
-		}
-	}
-	checkState := func(step string, want goose.State) {
-		t.Helper()
-		status, err := p.Status(ctx)
-		if err != nil {
-			t.Fatalf("after %s: Status: %v", step, err)
-		}
-		for _, m := range status {
-			if m.State != want {
-				t.Errorf("after %s: migration %d is %s, want %s", step, m.Source.Version, m.State, want)
-			}
-		}
-	}
-
-	checkState("nothing", goose.StatePending)
-	if _, err := p.Up(ctx); err != nil {
+	storetest.CheckMigrationState(t, p, "nothing", goose.StatePending)
+	if _, err := p.Up(t.Context()); err != nil {
 		t.Fatalf("Up: %v", err)
 	}
-	checkState("Up", goose.StateApplied)
-	checkVersion("Up", 1)
-	if _, err := s.Create(ctx, usertest.NewUser(1)); err != nil {
-		t.Fatalf("Create after Up: got error %v, want nil", err)
-	}
-	if _, err := p.DownTo(ctx, 0); err != nil {
-		t.Fatalf("DownTo(0): %v", err)
-	}
-	checkState("DownTo(0)", goose.StatePending)
-	checkVersion("DownTo(0)", 0)
-	if _, err := s.ByID(ctx, uuid.Must(uuid.NewV7())); err == nil || errors.Is(err, user.ErrNotFound) {
-		t.Errorf("ByID with no users table: got error %v, want an error other than ErrNotFound", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatalf("Up again: %v", err)
-	}
-	checkVersion("Up again", 1)
-	if _, err := s.Create(ctx, usertest.NewUser(1)); err != nil {
-		t.Errorf("Create after Up again: got error %v, want nil", err)
-	}
-	// Closing the provider leaves the store open.
-	if err := p.Close(); err != nil {
-		t.Fatalf("Close the provider: %v", err)
-	}
-	if err := s.Ping(ctx); err != nil {
-		t.Errorf("Ping after closing the provider: got error %v, want nil", err)
-	}
+	storetest.CheckMigrations(t, p, s, "Up", func(t *testing.T) {
+		if _, err := s.ByID(t.Context(), uuid.Must(uuid.NewV7())); err == nil || errors.Is(err, user.ErrNotFound) {
+			t.Errorf("ByID with no users table: got error %v, want an error other than ErrNotFound", err)
+		}
+	})
 }
 
 func TestOtherErrorsAreWrapped(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // breachedList stands in for the embedded list.
@@ -42,8 +43,8 @@ func TestPasswordPolicyOnRegister(t *testing.T) {
 			if !errors.As(err, &v) || v.Field != "password" || !strings.Contains(v.Message, tt.msg) {
 				t.Fatalf("Register() error = %v, want password: %q", err, tt.msg)
 			}
-			if len(f.repo.users) != 0 {
-				t.Errorf("%d users stored, want none", len(f.repo.users))
+			if f.repo.Len() != 0 {
+				t.Errorf("%d users stored, want none", f.repo.Len())
 			}
 		})
 	}
@@ -95,7 +96,7 @@ func TestHashingGoesThroughTheGate(t *testing.T) {
 	f.svc = user.NewService(f.repo, f.hasher, f.tokens, user.WithHashGate(g))
 	u := f.register(t, ada)
 	inactive := f.register(t, user.Registration{Email: "off@example.com", Username: "off", Password: "long enough"})
-	f.repo.setActive(inactive.ID, false)
+	f.repo.SetActive(inactive.ID, false)
 	for _, tt := range []struct{ name, login, password string }{
 		{"right password", "ada", ada.Password},
 		{"wrong password", "ada", "wrong password"},
@@ -182,7 +183,7 @@ func TestLoginGuard(t *testing.T) {
 }
 
 // failingRehash is a repository whose RehashPassword fails.
-type failingRehash struct{ *fakeRepo }
+type failingRehash struct{ *usertest.Memory }
 
 func (failingRehash) RehashPassword(context.Context, uuid.UUID, string, string) error {
 	return errors.New("disk full")

@@ -10,7 +10,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
+
+// errDown is what a failing database returns in these tests.
+var errDown = errors.New("database is down")
 
 // countingHasher wraps bcrypt at its minimum cost and counts verifications,
 // so tests can see that every login path does one.
@@ -26,7 +30,7 @@ func (h *countingHasher) Verify(hash, password string) bool {
 
 type fixture struct {
 	svc    *user.Service
-	repo   *fakeRepo
+	repo   *usertest.Memory
 	hasher *countingHasher
 	tokens *security.HS256
 }
@@ -41,7 +45,7 @@ func newFixture(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := fixture{repo: newFakeRepo(), hasher: &countingHasher{Bcrypt: b}, tokens: tokens}
+	f := fixture{repo: usertest.NewMemory(), hasher: &countingHasher{Bcrypt: b}, tokens: tokens}
 	f.svc = user.NewService(f.repo, f.hasher, tokens)
 	return f
 }
@@ -103,8 +107,8 @@ func TestRegisterRejectsInvalidInput(t *testing.T) {
 			if v.Field != tt.field {
 				t.Errorf("invalid field = %q (%v), want %q", v.Field, v, tt.field)
 			}
-			if len(f.repo.users) != 0 {
-				t.Errorf("%d users stored, want none", len(f.repo.users))
+			if f.repo.Len() != 0 {
+				t.Errorf("%d users stored, want none", f.repo.Len())
 			}
 		})
 	}
@@ -159,7 +163,7 @@ func TestLoginFailuresAreAlikeAndCostOneVerify(t *testing.T) {
 	f := newFixture(t)
 	f.register(t, ada)
 	inactive := f.register(t, user.Registration{Email: "bob@example.com", Username: "bob", Password: "bob's password"})
-	f.repo.setActive(inactive.ID, false)
+	f.repo.SetActive(inactive.ID, false)
 	for _, tt := range []struct{ name, login, password string }{
 		{"wrong password", "ada", "wrong password"},
 		{"unknown username", "nobody", ada.Password},
@@ -182,7 +186,7 @@ func TestLoginFailuresAreAlikeAndCostOneVerify(t *testing.T) {
 
 func TestLoginStoreFailure(t *testing.T) {
 	f := newFixture(t)
-	f.repo.err = errDown
+	f.repo.SetFail(errDown)
 	if _, err := f.svc.Login(context.Background(), "ada", "whatever1"); !errors.Is(err, errDown) {
 		t.Errorf("Login() error = %v, want the store's error", err)
 	}
@@ -215,7 +219,7 @@ func TestAuthenticateRejects(t *testing.T) {
 		{"garbage", "not a token", func() {}},
 		{"other key", forged, func() {}},
 		{"unknown user", ghost, func() {}},
-		{"inactive user", tok.Token, func() { f.repo.setActive(u.ID, false) }},
+		{"inactive user", tok.Token, func() { f.repo.SetActive(u.ID, false) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.setup()
@@ -233,7 +237,7 @@ func TestAuthenticateStoreFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.repo.err = errDown
+	f.repo.SetFail(errDown)
 	if _, err := f.svc.Authenticate(context.Background(), tok.Token); !errors.Is(err, errDown) {
 		t.Errorf("Authenticate() error = %v, want the store's error (a 500, not a 401)", err)
 	}
@@ -345,7 +349,7 @@ func TestReady(t *testing.T) {
 	if err := f.svc.Ready(context.Background()); err != nil {
 		t.Errorf("Ready() = %v, want nil", err)
 	}
-	f.repo.err = errDown
+	f.repo.SetFail(errDown)
 	if err := f.svc.Ready(context.Background()); !errors.Is(err, errDown) {
 		t.Errorf("Ready() = %v, want the store's error", err)
 	}

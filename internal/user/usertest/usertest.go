@@ -1,5 +1,6 @@
 // Package usertest is the conformance suite every user.Repository must pass,
-// so that all stores behave alike, plus a factory of valid users for tests.
+// so that all stores behave alike, plus a factory of valid users and Memory,
+// an in-memory store that passes the suite, for tests.
 package usertest
 
 import (
