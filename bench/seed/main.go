@@ -194,7 +194,7 @@ func writeSamples(out string, ids []uuid.UUID, sample int, secret, issuer string
 	tw, lw := bufio.NewWriter(tf), bufio.NewWriter(lf)
 	for range min(sample, len(ids)) {
 		i := rand.IntN(len(ids))
-		t, _, err := tokens.Issue(ids[i], 0)
+		t, _, err := tokens.Issue(security.Claims{UserID: ids[i], Version: 0})
 		if err != nil {
 			return err
 		}

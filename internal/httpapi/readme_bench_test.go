@@ -29,7 +29,7 @@ func BenchmarkReadMe(b *testing.B) {
 				b.Fatal(err)
 			}
 			hasher, tokens := benchSecurity(b)
-			token, _, err := tokens.Issue(u.ID, u.TokenVersion)
+			token, _, err := tokens.Issue(security.Claims{UserID: u.ID, Version: u.TokenVersion})
 			if err != nil {
 				b.Fatal(err)
 			}

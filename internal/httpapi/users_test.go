@@ -49,7 +49,7 @@ func TestProtectedRoutesRefuseBadTokens(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				tok, _, err := tokens.Issue(id, 0)
+				tok, _, err := tokens.Issue(security.Claims{UserID: id, Version: 0})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -59,14 +59,15 @@ func newTokens(t *testing.T, now func() time.Time) *security.HS256 {
 func TestTokenRoundTrip(t *testing.T) {
 	tokens := newTokens(t, time.Now)
 	id := uuid.Must(uuid.NewV7())
-	s, ttl, err := tokens.Issue(id, 7)
+	s, ttl, err := tokens.Issue(security.Claims{UserID: id, Version: 7})
 	if err != nil {
 		t.Fatalf("Issue() error = %v", err)
 	}
 	if ttl != 30*time.Minute {
 		t.Errorf("ttl = %v, want 30m", ttl)
 	}
-	gotID, gotVersion, err := tokens.Verify(s)
+	claims, err := tokens.Verify(s)
+	gotID, gotVersion := claims.UserID, claims.Version
 	if err != nil || gotID != id || gotVersion != 7 {
 		t.Errorf("Verify() = %v, %d, %v; want %v, 7, nil", gotID, gotVersion, err, id)
 	}
@@ -126,12 +127,12 @@ func TestVerifyRejects(t *testing.T) {
 		{"stripped signature", parts[0] + "." + parts[1] + "."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, _, err := tokens.Verify(tt.token); err == nil {
+			if _, err := tokens.Verify(tt.token); err == nil {
 				t.Error("Verify() accepted the token, want an error")
 			}
 		})
 	}
-	if _, _, err := tokens.Verify(good); err != nil {
+	if _, err := tokens.Verify(good); err != nil {
 		t.Errorf("Verify(valid control token) error = %v", err)
 	}
 }
@@ -140,16 +141,16 @@ func TestTokenExpiresAfterTTLPlusLeeway(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
 	tokens := newTokens(t, clock)
-	s, _, err := tokens.Issue(uuid.Must(uuid.NewV7()), 0)
+	s, _, err := tokens.Issue(security.Claims{UserID: uuid.Must(uuid.NewV7())})
 	if err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(30*time.Minute + 10*time.Second) // within the 30 s leeway
-	if _, _, err := tokens.Verify(s); err != nil {
+	if _, err := tokens.Verify(s); err != nil {
 		t.Errorf("Verify() within leeway error = %v", err)
 	}
 	now = now.Add(time.Minute)
-	if _, _, err := tokens.Verify(s); err == nil {
+	if _, err := tokens.Verify(s); err == nil {
 		t.Error("Verify() after expiry succeeded, want an error")
 	}
 }
@@ -160,5 +161,29 @@ func TestNewHS256RejectsWeakSettings(t *testing.T) {
 	}
 	if _, err := security.NewHS256(secret, "i", 0, time.Now); err == nil {
 		t.Error("NewHS256(zero ttl) succeeded")
+	}
+}
+
+func TestTokenCarriesSession(t *testing.T) {
+	tokens := newTokens(t, time.Now)
+	want := security.Claims{UserID: uuid.Must(uuid.NewV7()), Version: 2, SessionID: uuid.Must(uuid.NewV7())}
+	s, _, err := tokens.Issue(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tokens.Verify(s)
+	if err != nil || got != want {
+		t.Errorf("Verify() = %+v, %v; want %+v", got, err, want)
+	}
+	var c jwt.MapClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(s, &c); err != nil || c["sid"] != want.SessionID.String() {
+		t.Errorf("sid claim = %v, want %s", c["sid"], want.SessionID)
+	}
+	now := time.Now()
+	bad := sign(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{
+		"sub": want.UserID.String(), "iss": "usersvc", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "sid": "not-a-uuid",
+	})
+	if _, err := tokens.Verify(bad); err == nil {
+		t.Error("Verify() accepted a malformed sid")
 	}
 }

@@ -24,11 +24,23 @@ type HS256 struct {
 	parser *jwt.Parser
 }
 
-// claims are the access token's claims: the registered ones plus the
-// user's token version, which a password change increments.
+// Claims are what an access token asserts about its bearer.
+type Claims struct {
+	UserID uuid.UUID
+	// Version is the user's token version when the token was issued; a
+	// password change increments it, so older tokens stop being accepted.
+	Version int64
+	// SessionID names the login session the token belongs to, uuid.Nil for
+	// none. Revoking the session revokes its tokens.
+	SessionID uuid.UUID
+}
+
+// claims are the JWT form of Claims: the registered claims plus the token
+// version ("ver") and the session id ("sid", absent for none).
 type claims struct {
 	jwt.RegisteredClaims
-	Version int64 `json:"ver"`
+	Version   int64  `json:"ver"`
+	SessionID string `json:"sid,omitempty"`
 }
 
 // NewHS256 returns a token issuer and verifier. now is the clock (time.Now
@@ -56,20 +68,22 @@ func NewHS256(secret []byte, issuer string, ttl time.Duration, now func() time.T
 	}, nil
 }
 
-// Issue signs a token for userID at the given token version and says how
-// long it stays valid.
-func (t *HS256) Issue(userID uuid.UUID, version int64) (string, time.Duration, error) {
+// Issue signs a token asserting c and says how long it stays valid.
+func (t *HS256) Issue(c Claims) (string, time.Duration, error) {
 	now := t.now()
-	c := claims{
+	jc := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
-			Subject:   userID.String(),
+			Subject:   c.UserID.String(),
 			Issuer:    t.issuer,
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
 		},
-		Version: version,
+		Version: c.Version,
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
+	if c.SessionID != uuid.Nil {
+		jc.SessionID = c.SessionID.String()
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jc).SignedString(t.secret)
 	if err != nil {
 		return "", 0, fmt.Errorf("sign token: %w", err)
 	}
@@ -77,16 +91,22 @@ func (t *HS256) Issue(userID uuid.UUID, version int64) (string, time.Duration, e
 }
 
 // Verify checks the signature (HS256 only), expiry, issue time and issuer,
-// and returns the subject and token version.
-func (t *HS256) Verify(token string) (uuid.UUID, int64, error) {
+// and returns what the token asserts.
+func (t *HS256) Verify(token string) (Claims, error) {
 	var c claims
 	_, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil })
 	if err != nil {
-		return uuid.Nil, 0, fmt.Errorf("verify token: %w", err)
+		return Claims{}, fmt.Errorf("verify token: %w", err)
 	}
 	id, err := uuid.Parse(c.Subject)
 	if err != nil {
-		return uuid.Nil, 0, fmt.Errorf("token subject: %w", err)
+		return Claims{}, fmt.Errorf("token subject: %w", err)
 	}
-	return id, c.Version, nil
+	out := Claims{UserID: id, Version: c.Version}
+	if c.SessionID != "" {
+		if out.SessionID, err = uuid.Parse(c.SessionID); err != nil {
+			return Claims{}, fmt.Errorf("token session: %w", err)
+		}
+	}
+	return out, nil
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/security"
 )
 
 // Hasher turns passwords into stored hashes and checks them.
@@ -22,10 +24,10 @@ type Hasher interface {
 
 // Tokens issues and checks access tokens. The token format is its business.
 type Tokens interface {
-	Issue(userID uuid.UUID, version int64) (token string, expiresIn time.Duration, err error)
-	// Verify returns the user id and token version the token was issued
-	// for, or an error when it is malformed, forged, expired or foreign.
-	Verify(token string) (userID uuid.UUID, version int64, err error)
+	Issue(c security.Claims) (token string, expiresIn time.Duration, err error)
+	// Verify returns what the token asserts, or an error when it is
+	// malformed, forged, expired or foreign.
+	Verify(token string) (security.Claims, error)
 }
 
 // AccessToken is a signed bearer token and how long it stays valid.
@@ -152,7 +154,7 @@ func (s *Service) login(ctx context.Context, u User, err error, password string)
 		return AccessToken{}, ErrInvalidCredentials
 	}
 	s.rehash(ctx, u, password)
-	token, ttl, err := s.tokens.Issue(u.ID, u.TokenVersion)
+	token, ttl, err := s.tokens.Issue(security.Claims{UserID: u.ID, Version: u.TokenVersion})
 	if err != nil {
 		return AccessToken{}, err
 	}
@@ -175,18 +177,18 @@ func (s *Service) byLogin(ctx context.Context, login string) (User, error) {
 // token of a deleted or inactive user, or one issued before the user's last
 // password change, gives ErrUnauthenticated.
 func (s *Service) Authenticate(ctx context.Context, token string) (User, error) {
-	id, version, err := s.tokens.Verify(token)
+	c, err := s.tokens.Verify(token)
 	if err != nil {
 		return User{}, ErrUnauthenticated
 	}
-	u, err := s.repo.ByID(ctx, id)
+	u, err := s.repo.ByID(ctx, c.UserID)
 	if errors.Is(err, ErrNotFound) {
 		return User{}, ErrUnauthenticated
 	}
 	if err != nil {
 		return User{}, err
 	}
-	if !u.IsActive || u.TokenVersion != version {
+	if !u.IsActive || u.TokenVersion != c.Version {
 		return User{}, ErrUnauthenticated
 	}
 	return u, nil

@@ -203,11 +203,11 @@ func TestAuthenticateRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged, _, err := other.Issue(u.ID, 0)
+	forged, _, err := other.Issue(security.Claims{UserID: u.ID, Version: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ghost, _, err := f.tokens.Issue(uuid.Must(uuid.NewV7()), 0)
+	ghost, _, err := f.tokens.Issue(security.Claims{UserID: uuid.Must(uuid.NewV7())})
 	if err != nil {
 		t.Fatal(err)
 	}
