@@ -113,7 +113,8 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 			return err
 		}
 	}
-	tokens, err := security.NewHS256(secret, cfg.JWTIssuer, cfg.AccessTokenTTL, time.Now)
+	tokens, err := security.NewHS256(secret, cfg.JWTIssuer, cfg.AccessTokenTTL, time.Now,
+		security.WithAudience(cfg.JWTAudience), security.WithLeeway(cfg.JWTLeeway))
 	if err != nil {
 		return err
 	}

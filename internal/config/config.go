@@ -44,6 +44,7 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof there; loopback only.
 	PprofAddr string `env:"USERSVC_PPROF_ADDR"`
 	Abuse            // rate limits, lockout, password policy, hashing bounds: abuse.go
+	Tokens           // audience, leeway, signing algorithm and keys: tokens.go
 }
 
 // Load reads the settings from environ (KEY=value pairs, as os.Environ
@@ -117,6 +118,7 @@ func (c *Config) validate() error {
 		bad("USERSVC_SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
 	}
 	c.Abuse.validate(c.Env, bad)
+	c.Tokens.validate(bad)
 	return errors.Join(errs...)
 }
 

@@ -20,7 +20,8 @@ func TestLoadDefaults(t *testing.T) {
 		Env: Development, Addr: ":8080", DataDir: "./data", MigrateOnStart: true,
 		JWTIssuer: "usersvc", AccessTokenTTL: 30 * time.Minute, BcryptCost: 12,
 		LogLevel: slog.LevelInfo, MaxBodyBytes: 65536, ShutdownTimeout: 15 * time.Second,
-		Abuse: defaultAbuse,
+		Abuse:  defaultAbuse,
+		Tokens: defaultTokens,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -43,6 +44,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"USERSVC_LOG_LEVEL=debug",
 		"USERSVC_MAX_BODY_BYTES=4096",
 		"USERSVC_SHUTDOWN_TIMEOUT=5s",
+		"USERSVC_JWT_AUDIENCE=https://api.example.com",
+		"USERSVC_JWT_LEEWAY=10s",
 	}, "")
 	if err != nil {
 		t.Fatalf("Load() error = %v", err)
@@ -53,7 +56,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		JWTIssuer: "https://auth.example.com", AccessTokenTTL: 15 * time.Minute, BcryptCost: 11,
 		CORSOrigins: []string{"https://app.example.com", "http://localhost:3000"},
 		LogLevel:    slog.LevelDebug, MaxBodyBytes: 4096, ShutdownTimeout: 5 * time.Second,
-		Abuse: defaultAbuse,
+		Abuse:  defaultAbuse,
+		Tokens: Tokens{JWTAudience: "https://api.example.com", JWTLeeway: 10 * time.Second},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -68,6 +72,9 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 	}{
 		{"unknown env", []string{"USERSVC_ENV=staging"}, "USERSVC_ENV"},
 		{"bad duration", []string{"USERSVC_ACCESS_TOKEN_TTL=soon"}, "USERSVC_ACCESS_TOKEN_TTL"},
+		{"leeway too long", []string{"USERSVC_JWT_LEEWAY=6m"}, "USERSVC_JWT_LEEWAY"},
+		{"negative leeway", []string{"USERSVC_JWT_LEEWAY=-1s"}, "USERSVC_JWT_LEEWAY"},
+		{"empty audience", []string{"USERSVC_JWT_AUDIENCE= "}, "USERSVC_JWT_AUDIENCE"},
 		{"ttl too long", []string{"USERSVC_ACCESS_TOKEN_TTL=48h"}, "USERSVC_ACCESS_TOKEN_TTL"},
 		{"cost not a number", []string{"USERSVC_BCRYPT_COST=high"}, "USERSVC_BCRYPT_COST"},
 		{"cost out of range", []string{"USERSVC_BCRYPT_COST=3"}, "USERSVC_BCRYPT_COST"},
@@ -171,3 +178,6 @@ func TestDevSecretUnwritableDir(t *testing.T) {
 		t.Error("DevSecret() under a regular file succeeded, want an error")
 	}
 }
+
+// defaultTokens is Tokens when no variable sets it.
+var defaultTokens = Tokens{JWTAudience: "usersvc", JWTLeeway: 30 * time.Second}

@@ -75,7 +75,7 @@ func TestTokenRoundTrip(t *testing.T) {
 	if _, _, err := jwt.NewParser().ParseUnverified(s, &c); err != nil {
 		t.Fatal(err)
 	}
-	for _, claim := range []string{"sub", "iat", "exp", "iss", "ver"} {
+	for _, claim := range []string{"sub", "iat", "nbf", "exp", "iss", "aud", "jti", "ver"} {
 		if _, ok := c[claim]; !ok {
 			t.Errorf("token lacks the %q claim: %v", claim, c)
 		}
@@ -98,7 +98,7 @@ func TestVerifyRejects(t *testing.T) {
 	tokens := newTokens(t, func() time.Time { return now })
 	id := uuid.Must(uuid.NewV7()).String()
 	valid := func() jwt.MapClaims {
-		return jwt.MapClaims{"sub": id, "iss": "usersvc", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "ver": 0}
+		return jwt.MapClaims{"sub": id, "iss": "usersvc", "aud": "usersvc", "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Minute).Unix(), "ver": 0}
 	}
 	with := func(k string, v any) jwt.MapClaims { c := valid(); c[k] = v; return c }
 	without := func(k string) jwt.MapClaims { c := valid(); delete(c, k); return c }
@@ -118,6 +118,9 @@ func TestVerifyRejects(t *testing.T) {
 		{"issued in the future", sign(t, jwt.SigningMethodHS256, secret, with("iat", now.Add(time.Hour).Unix()))},
 		{"other issuer", sign(t, jwt.SigningMethodHS256, secret, with("iss", "evil"))},
 		{"no issuer", sign(t, jwt.SigningMethodHS256, secret, without("iss"))},
+		{"other audience", sign(t, jwt.SigningMethodHS256, secret, with("aud", "billing"))},
+		{"no audience", sign(t, jwt.SigningMethodHS256, secret, without("aud"))},
+		{"not yet valid", sign(t, jwt.SigningMethodHS256, secret, with("nbf", now.Add(time.Hour).Unix()))},
 		{"subject not a uuid", sign(t, jwt.SigningMethodHS256, secret, with("sub", "admin"))},
 		{"other secret", sign(t, jwt.SigningMethodHS256, []byte(strings.Repeat("x", 32)), valid())},
 		{"HS512 with our secret", sign(t, jwt.SigningMethodHS512, secret, valid())},
@@ -161,6 +164,44 @@ func TestNewHS256RejectsWeakSettings(t *testing.T) {
 	}
 	if _, err := security.NewHS256(secret, "i", 0, time.Now); err == nil {
 		t.Error("NewHS256(zero ttl) succeeded")
+	}
+	for _, d := range []time.Duration{-time.Second, security.MaxLeeway + time.Second} {
+		if _, err := security.NewHS256(secret, "i", time.Minute, time.Now, security.WithLeeway(d)); err == nil {
+			t.Errorf("NewHS256(leeway %s) succeeded", d)
+		}
+	}
+	if _, err := security.NewHS256(secret, "i", time.Minute, time.Now, security.WithAudience("")); err == nil {
+		t.Error("NewHS256(empty audience) succeeded")
+	}
+}
+
+func TestTokenAudienceAndLeewayAreConfigurable(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	billing, err := security.NewHS256(secret, "usersvc", time.Minute, clock, security.WithAudience("billing"), security.WithLeeway(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := billing.Issue(security.Claims{UserID: uuid.Must(uuid.NewV7())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newTokens(t, clock).Verify(s); err == nil {
+		t.Error("a token for audience billing was accepted for audience usersvc")
+	}
+	again, _, err := billing.Issue(security.Claims{UserID: uuid.Must(uuid.NewV7())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c1, c2 jwt.RegisteredClaims
+	_, _, _ = jwt.NewParser().ParseUnverified(s, &c1)
+	_, _, _ = jwt.NewParser().ParseUnverified(again, &c2)
+	if c1.ID == "" || c1.ID == c2.ID {
+		t.Errorf("jti = %q and %q, want two different random ids", c1.ID, c2.ID)
+	}
+	now = now.Add(time.Minute + time.Second) // no leeway: expired
+	if _, err := billing.Verify(s); err == nil {
+		t.Error("Verify() one second after expiry with zero leeway succeeded")
 	}
 }
 

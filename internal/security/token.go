@@ -1,6 +1,7 @@
 package security
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -12,17 +13,44 @@ import (
 // MinSecretBytes is the shortest HS256 secret accepted: the hash size.
 const MinSecretBytes = 32
 
-// leeway is the clock skew tolerated on exp, iat and nbf.
-const leeway = 30 * time.Second
+// DefaultLeeway is the clock skew tolerated on exp, iat and nbf unless
+// WithLeeway says otherwise; MaxLeeway is the most WithLeeway accepts.
+const (
+	DefaultLeeway = 30 * time.Second
+	MaxLeeway     = 5 * time.Minute
+)
 
-// HS256 issues and verifies access tokens signed with HMAC-SHA256.
-type HS256 struct {
-	secret []byte
-	issuer string
-	ttl    time.Duration
-	now    func() time.Time
-	parser *jwt.Parser
+// DefaultAudience is the aud claim issued and required unless WithAudience
+// says otherwise.
+const DefaultAudience = "usersvc"
+
+// JWT issues and verifies access tokens: HS256 with a shared secret
+// (NewHS256), or EdDSA and ES256 with the keys of a KeySource (NewSigned).
+type JWT struct {
+	method   jwt.SigningMethod
+	sign     func() (kid string, key any, err error)
+	verify   jwt.Keyfunc
+	issuer   string
+	audience string
+	ttl      time.Duration
+	leeway   time.Duration
+	now      func() time.Time
+	parser   *jwt.Parser
 }
+
+// HS256 is the JWT NewHS256 returns; the name predates the other algorithms.
+type HS256 = JWT
+
+// TokenOption tunes a JWT.
+type TokenOption func(*JWT)
+
+// WithAudience sets the aud claim issued and required (DefaultAudience
+// otherwise).
+func WithAudience(aud string) TokenOption { return func(t *JWT) { t.audience = aud } }
+
+// WithLeeway sets the clock skew tolerated on exp, iat and nbf
+// (DefaultLeeway otherwise; 0..MaxLeeway).
+func WithLeeway(d time.Duration) TokenOption { return func(t *JWT) { t.leeway = d } }
 
 // Claims are what an access token asserts about its bearer.
 type Claims struct {
@@ -35,66 +63,133 @@ type Claims struct {
 	SessionID uuid.UUID
 }
 
-// claims are the JWT form of Claims: the registered claims plus the token
-// version ("ver") and the session id ("sid", absent for none).
+// claims are the JWT form of Claims: the registered claims (iss, aud, sub,
+// iat, nbf, exp, jti) plus the token version ("ver") and the session id
+// ("sid", absent for none).
 type claims struct {
 	jwt.RegisteredClaims
 	Version   int64  `json:"ver"`
 	SessionID string `json:"sid,omitempty"`
 }
 
-// NewHS256 returns a token issuer and verifier. now is the clock (time.Now
-// in production).
-func NewHS256(secret []byte, issuer string, ttl time.Duration, now func() time.Time) (*HS256, error) {
+// NewHS256 returns a token issuer and verifier signing with HMAC-SHA256
+// under secret, for single-service setups (nobody else can verify without
+// the secret). now is the clock (time.Now in production).
+func NewHS256(secret []byte, issuer string, ttl time.Duration, now func() time.Time, opts ...TokenOption) (*JWT, error) {
 	if len(secret) < MinSecretBytes {
 		return nil, fmt.Errorf("JWT secret must be at least %d bytes, got %d", MinSecretBytes, len(secret))
 	}
+	sign := func() (string, any, error) { return "", secret, nil }
+	verify := func(*jwt.Token) (any, error) { return secret, nil }
+	return newJWT(jwt.SigningMethodHS256, sign, verify, issuer, ttl, now, opts)
+}
+
+// KeySource holds the asymmetric keys tokens are signed and verified with.
+type KeySource interface {
+	// SigningKey returns the key new tokens are signed with and its id.
+	SigningKey() (kid string, key any, err error)
+	// VerificationKey returns the public key with id kid, or an error when
+	// no usable key has that id.
+	VerificationKey(kid string) (any, error)
+}
+
+// Algorithms NewSigned accepts.
+const (
+	EdDSA = "EdDSA"
+	ES256 = "ES256"
+)
+
+// NewSigned returns a token issuer and verifier for alg (EdDSA or ES256)
+// with the keys of keys. Tokens name their key in the kid header; only
+// tokens of alg, by a key keys knows, are accepted.
+func NewSigned(alg string, keys KeySource, issuer string, ttl time.Duration, now func() time.Time, opts ...TokenOption) (*JWT, error) {
+	var method jwt.SigningMethod
+	switch alg {
+	case EdDSA:
+		method = jwt.SigningMethodEdDSA
+	case ES256:
+		method = jwt.SigningMethodES256
+	default:
+		return nil, fmt.Errorf("unsupported signing algorithm %q", alg)
+	}
+	verify := func(t *jwt.Token) (any, error) {
+		kid, ok := t.Header["kid"].(string)
+		if !ok || kid == "" {
+			return nil, errors.New("token has no kid")
+		}
+		return keys.VerificationKey(kid)
+	}
+	return newJWT(method, keys.SigningKey, verify, issuer, ttl, now, opts)
+}
+
+func newJWT(method jwt.SigningMethod, sign func() (string, any, error), verify jwt.Keyfunc,
+	issuer string, ttl time.Duration, now func() time.Time, opts []TokenOption,
+) (*JWT, error) {
 	if ttl <= 0 {
 		return nil, errors.New("token lifetime must be positive")
 	}
-	return &HS256{
-		secret: secret,
-		issuer: issuer,
-		ttl:    ttl,
-		now:    now,
-		parser: jwt.NewParser(
-			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-			jwt.WithIssuer(issuer),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithLeeway(leeway),
-			jwt.WithTimeFunc(now),
-		),
-	}, nil
+	t := &JWT{method: method, sign: sign, verify: verify, issuer: issuer, audience: DefaultAudience,
+		ttl: ttl, leeway: DefaultLeeway, now: now}
+	for _, o := range opts {
+		o(t)
+	}
+	if t.leeway < 0 || t.leeway > MaxLeeway {
+		return nil, fmt.Errorf("token leeway must be between 0 and %s, got %s", MaxLeeway, t.leeway)
+	}
+	if t.audience == "" {
+		return nil, errors.New("token audience must not be empty")
+	}
+	t.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{method.Alg()}),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(t.audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(t.leeway),
+		jwt.WithTimeFunc(now),
+	)
+	return t, nil
 }
 
 // Issue signs a token asserting c and says how long it stays valid.
-func (t *HS256) Issue(c Claims) (string, time.Duration, error) {
+func (t *JWT) Issue(c Claims) (string, time.Duration, error) {
 	now := t.now()
 	jc := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
-			Subject:   c.UserID.String(),
 			Issuer:    t.issuer,
+			Subject:   c.UserID.String(),
+			Audience:  jwt.ClaimStrings{t.audience},
 			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+			ID:        rand.Text(),
 		},
 		Version: c.Version,
 	}
 	if c.SessionID != uuid.Nil {
 		jc.SessionID = c.SessionID.String()
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jc).SignedString(t.secret)
+	kid, key, err := t.sign()
+	if err != nil {
+		return "", 0, fmt.Errorf("signing key: %w", err)
+	}
+	tok := jwt.NewWithClaims(t.method, jc)
+	if kid != "" {
+		tok.Header["kid"] = kid
+	}
+	s, err := tok.SignedString(key)
 	if err != nil {
 		return "", 0, fmt.Errorf("sign token: %w", err)
 	}
 	return s, t.ttl, nil
 }
 
-// Verify checks the signature (HS256 only), expiry, issue time and issuer,
-// and returns what the token asserts.
-func (t *HS256) Verify(token string) (Claims, error) {
+// Verify checks the algorithm (only the configured one), the key, the
+// signature, expiry, not-before, issue time, issuer and audience, and
+// returns what the token asserts.
+func (t *JWT) Verify(token string) (Claims, error) {
 	var c claims
-	_, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil })
+	_, err := t.parser.ParseWithClaims(token, &c, t.verify)
 	if err != nil {
 		return Claims{}, fmt.Errorf("verify token: %w", err)
 	}
