@@ -17,7 +17,7 @@ import (
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/postgres"
-	"github.com/usersvc/usersvc/internal/security"
+	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/sqlite"
 	"github.com/usersvc/usersvc/internal/user"
 )
@@ -27,6 +27,8 @@ const usage = `usage: usersvc [command]
 commands:
   serve                     run the HTTP service (the default)
   migrate up|down|status    apply, roll back one, or list database migrations
+  keys rotate|list          add a new token signing key (the old one keeps
+                            verifying until its tokens expire), or list them
   healthcheck [URL]         exit 0 when the running service's /healthz answers
                             200 (default URL: from USERSVC_ADDR), 1 otherwise
   version                   print the build version and commit
@@ -49,6 +51,8 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		return serve(ctx, args, environ, stdout)
 	case "migrate":
 		return migrate(ctx, args, environ, stdout)
+	case "keys":
+		return keys(ctx, args, environ, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args, environ, stdout)
 	case "version":
@@ -65,6 +69,7 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 // store is what both databases offer the program.
 type store interface {
 	user.Repository
+	SigningKeys() signing.Repository
 	Migrator() (*goose.Provider, error)
 	Close() error
 }
@@ -93,10 +98,6 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 
-	secret, err := jwtSecret(cfg, log)
-	if err != nil {
-		return err
-	}
 	st, kind, err := openStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -113,10 +114,12 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 			return err
 		}
 	}
-	tokens, err := security.NewHS256(secret, cfg.JWTIssuer, cfg.AccessTokenTTL, time.Now,
-		security.WithAudience(cfg.JWTAudience), security.WithLeeway(cfg.JWTLeeway))
+	tk, err := newTokenKeys(ctx, cfg, st, log)
 	if err != nil {
 		return err
+	}
+	if tk.ring != nil { // see rotations made by other replicas or `usersvc keys rotate`
+		go tk.ring.Run(ctx, func(err error) { log.Warn("reload signing keys", "error", err.Error()) })
 	}
 	m := metrics.New()
 	watchPool(m, st)
@@ -125,7 +128,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 	defer prot.close()
-	svc := user.NewService(st, m.TimeHasher(prot.hasher), tokens, prot.options...)
+	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, prot.options...)
 	handler := httpapi.New(svc, httpapi.Options{
 		Logger:       log,
 		MaxBodyBytes: cfg.MaxBodyBytes,
@@ -134,6 +137,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		Build:        httpapi.Build{Version: version, Commit: commit},
 		Limits:       prot.limits,
 		ClientIP:     prot.clientIP,
+		JWKS:         tk.jwks,
 	})
 	srv := &http.Server{
 		Handler:           handler,

@@ -164,20 +164,30 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func TestServeGeneratesDevSecretOnce(t *testing.T) {
-	dir := t.TempDir()
-	first := start(t, []string{"USERSVC_DATA_DIR=" + dir})
-	if err := first.stop(); err != nil {
-		t.Fatal(err)
-	}
-	info, err := os.Stat(filepath.Join(dir, "jwt_secret"))
-	if err != nil {
-		t.Fatalf("no generated secret: %v", err)
-	}
-	if info.Mode().Perm() != 0o600 {
-		t.Errorf("secret mode = %v, want 0600", info.Mode().Perm())
-	}
-	if _, err := os.Stat(filepath.Join(dir, "usersvc.db")); err != nil {
-		t.Errorf("no SQLite database in the data directory: %v", err)
+	for _, tt := range []struct{ alg, made, notMade string }{
+		{"EdDSA", "key_encryption_key", "jwt_secret"}, // the default
+		{"HS256", "jwt_secret", "key_encryption_key"},
+	} {
+		t.Run(tt.alg, func(t *testing.T) {
+			dir := t.TempDir()
+			first := start(t, []string{"USERSVC_DATA_DIR=" + dir, "USERSVC_JWT_ALG=" + tt.alg})
+			if err := first.stop(); err != nil {
+				t.Fatal(err)
+			}
+			info, err := os.Stat(filepath.Join(dir, tt.made))
+			if err != nil {
+				t.Fatalf("no generated %s: %v", tt.made, err)
+			}
+			if info.Mode().Perm() != 0o600 {
+				t.Errorf("%s mode = %v, want 0600", tt.made, info.Mode().Perm())
+			}
+			if _, err := os.Stat(filepath.Join(dir, tt.notMade)); err == nil {
+				t.Errorf("%s was generated, though %s does not use it", tt.notMade, tt.alg)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "usersvc.db")); err != nil {
+				t.Errorf("no SQLite database in the data directory: %v", err)
+			}
+		})
 	}
 }
 
@@ -187,7 +197,8 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		environ []string
 		want    string
 	}{
-		{"production without secret", []string{"USERSVC_ENV=production"}, "USERSVC_JWT_SECRET"},
+		{"production HS256 without secret", []string{"USERSVC_ENV=production", "USERSVC_JWT_ALG=HS256"}, "USERSVC_JWT_SECRET"},
+		{"production without key encryption key", []string{"USERSVC_ENV=production"}, "USERSVC_KEY_ENCRYPTION_KEY"},
 		{"bad ttl", []string{"USERSVC_ACCESS_TOKEN_TTL=forever"}, "USERSVC_ACCESS_TOKEN_TTL"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

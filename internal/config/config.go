@@ -95,8 +95,8 @@ func (c *Config) validate() error {
 	switch {
 	case c.JWTSecret != "" && len(c.JWTSecret) < MinSecretBytes:
 		bad("USERSVC_JWT_SECRET", "must be at least %d bytes, got %d", MinSecretBytes, len(c.JWTSecret))
-	case c.JWTSecret == "" && c.Env == Production:
-		bad("USERSVC_JWT_SECRET", "is required in production (at least %d random bytes)", MinSecretBytes)
+	case c.JWTSecret == "" && c.Env == Production && c.JWTAlg == AlgHS256:
+		bad("USERSVC_JWT_SECRET", "is required in production with USERSVC_JWT_ALG=HS256 (at least %d random bytes)", MinSecretBytes)
 	}
 	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
 		bad("USERSVC_ACCESS_TOKEN_TTL", "must be between 1m and 24h, got %s", c.AccessTokenTTL)
@@ -118,7 +118,7 @@ func (c *Config) validate() error {
 		bad("USERSVC_SHUTDOWN_TIMEOUT", "must be positive, got %s", c.ShutdownTimeout)
 	}
 	c.Abuse.validate(c.Env, bad)
-	c.Tokens.validate(bad)
+	c.Tokens.validate(c.Env, bad)
 	return errors.Join(errs...)
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -46,6 +47,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"USERSVC_SHUTDOWN_TIMEOUT=5s",
 		"USERSVC_JWT_AUDIENCE=https://api.example.com",
 		"USERSVC_JWT_LEEWAY=10s",
+		"USERSVC_JWT_ALG=ES256",
+		"USERSVC_KEY_ENCRYPTION_KEY=" + kek,
 	}, "")
 	if err != nil {
 		t.Fatalf("Load() error = %v", err)
@@ -57,7 +60,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		CORSOrigins: []string{"https://app.example.com", "http://localhost:3000"},
 		LogLevel:    slog.LevelDebug, MaxBodyBytes: 4096, ShutdownTimeout: 5 * time.Second,
 		Abuse:  defaultAbuse,
-		Tokens: Tokens{JWTAudience: "https://api.example.com", JWTLeeway: 10 * time.Second},
+		Tokens: Tokens{JWTAudience: "https://api.example.com", JWTLeeway: 10 * time.Second, JWTAlg: AlgES256, KeyEncryptionKey: kek},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -81,8 +84,13 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"weak cost in production", []string{"USERSVC_ENV=production", "USERSVC_JWT_SECRET=" + strings.Repeat("x", 32), "USERSVC_BCRYPT_COST=8"}, "USERSVC_BCRYPT_COST"},
 		{"mysql url", []string{"DATABASE_URL=mysql://db/users"}, "DATABASE_URL"},
 		{"short secret", []string{"USERSVC_JWT_SECRET=tooshort"}, "USERSVC_JWT_SECRET"},
-		{"production without secret", []string{"USERSVC_ENV=production"}, "USERSVC_JWT_SECRET"},
-		{"production short secret", []string{"USERSVC_ENV=production", "USERSVC_JWT_SECRET=" + strings.Repeat("x", 31)}, "USERSVC_JWT_SECRET"},
+		{"production HS256 without secret", []string{"USERSVC_ENV=production", "USERSVC_JWT_ALG=HS256"}, "USERSVC_JWT_SECRET"},
+		{"production without key encryption key", []string{"USERSVC_ENV=production"}, "USERSVC_KEY_ENCRYPTION_KEY"},
+		{"unknown alg", []string{"USERSVC_JWT_ALG=RS256"}, "USERSVC_JWT_ALG"},
+		{"alg none", []string{"USERSVC_JWT_ALG=none"}, "USERSVC_JWT_ALG"},
+		{"key encryption key not base64", []string{"USERSVC_KEY_ENCRYPTION_KEY=not base64!"}, "USERSVC_KEY_ENCRYPTION_KEY"},
+		{"key encryption key too short", []string{"USERSVC_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(make([]byte, 16))}, "USERSVC_KEY_ENCRYPTION_KEY"},
+		{"production short secret", []string{"USERSVC_ENV=production", "USERSVC_JWT_ALG=HS256", "USERSVC_JWT_SECRET=" + strings.Repeat("x", 31)}, "USERSVC_JWT_SECRET"},
 		{"cors path", []string{"USERSVC_CORS_ORIGINS=https://app.example.com/login"}, "USERSVC_CORS_ORIGINS"},
 		{"cors no scheme", []string{"USERSVC_CORS_ORIGINS=app.example.com"}, "USERSVC_CORS_ORIGINS"},
 		{"log level", []string{"USERSVC_LOG_LEVEL=loud"}, "USERSVC_LOG_LEVEL"},
@@ -180,4 +188,36 @@ func TestDevSecretUnwritableDir(t *testing.T) {
 }
 
 // defaultTokens is Tokens when no variable sets it.
-var defaultTokens = Tokens{JWTAudience: "usersvc", JWTLeeway: 30 * time.Second}
+var defaultTokens = Tokens{JWTAudience: "usersvc", JWTLeeway: 30 * time.Second, JWTAlg: AlgEdDSA}
+
+// kek is a valid USERSVC_KEY_ENCRYPTION_KEY.
+var kek = base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
+
+func TestKeyEncryptionKey(t *testing.T) {
+	raw := []byte(strings.Repeat("z", 32))
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawURLEncoding} {
+		got, err := (&Tokens{KeyEncryptionKey: enc.EncodeToString(raw)}).KeyEncryptionKeyBytes()
+		if err != nil || string(got) != string(raw) {
+			t.Errorf("KeyEncryptionKeyBytes() = %q, %v; want the 32 bytes, nil", got, err)
+		}
+	}
+	dir := t.TempDir()
+	first, created, err := DevKeyEncryptionKey(dir)
+	if err != nil || !created || len(first) != 32 {
+		t.Fatalf("DevKeyEncryptionKey() = %d bytes, created %v, %v; want 32, true, nil", len(first), created, err)
+	}
+	info, err := os.Stat(filepath.Join(dir, KeyEncryptionKeyFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode = %v, %v; want 0600", info.Mode().Perm(), err)
+	}
+	again, created, err := DevKeyEncryptionKey(dir)
+	if err != nil || created || string(again) != string(first) {
+		t.Errorf("DevKeyEncryptionKey() again = created %v, %v, same %v; want the same key", created, err, string(again) == string(first))
+	}
+	if err := os.WriteFile(filepath.Join(dir, KeyEncryptionKeyFile), []byte(strings.Repeat("a", 40)+"!"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := DevKeyEncryptionKey(dir); err == nil {
+		t.Error("DevKeyEncryptionKey(corrupt file) succeeded, want an error")
+	}
+}

@@ -17,7 +17,25 @@ const SecretFile = "jwt_secret"
 // bytes, base64, mode 0600) when absent. created says whether it was made
 // now, so the caller can warn.
 func DevSecret(dir string) (secret []byte, created bool, err error) {
-	path := filepath.Join(dir, SecretFile)
+	return devFile(dir, SecretFile)
+}
+
+// DevKeyEncryptionKey returns the key encryption key kept in dir, creating
+// it (32 random bytes, base64, mode 0600) when absent, as DevSecret does.
+func DevKeyEncryptionKey(dir string) (key []byte, created bool, err error) {
+	text, created, err := devFile(dir, KeyEncryptionKeyFile)
+	if err != nil {
+		return nil, false, err
+	}
+	if key, err = decodeKey(string(text)); err != nil {
+		return nil, false, fmt.Errorf("%s %w", filepath.Join(dir, KeyEncryptionKeyFile), err)
+	}
+	return key, created, nil
+}
+
+// devFile returns the secret in dir/name, creating it when absent.
+func devFile(dir, name string) (secret []byte, created bool, err error) {
+	path := filepath.Join(dir, name)
 	b, err := os.ReadFile(path) // #nosec G304 -- the path is the operator's data directory
 	if err == nil {
 		if len(b) < MinSecretBytes {
@@ -26,7 +44,7 @@ func DevSecret(dir string) (secret []byte, created bool, err error) {
 		return b, false, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, false, fmt.Errorf("read JWT secret: %w", err)
+		return nil, false, fmt.Errorf("read %s: %w", path, err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("create data directory: %w", err)
@@ -34,18 +52,18 @@ func DevSecret(dir string) (secret []byte, created bool, err error) {
 	secret = []byte(base64.RawURLEncoding.EncodeToString(randomBytes(32)))
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- see above
 	if errors.Is(err, os.ErrExist) {                                      // another process made it first: use theirs
-		secret, _, err = DevSecret(dir)
+		secret, _, err = devFile(dir, name)
 		return secret, false, err
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("create JWT secret: %w", err)
+		return nil, false, fmt.Errorf("create %s: %w", path, err)
 	}
 	if _, err := f.Write(secret); err != nil {
 		_ = f.Close()
-		return nil, false, fmt.Errorf("write JWT secret: %w", err)
+		return nil, false, fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, false, fmt.Errorf("write JWT secret: %w", err)
+		return nil, false, fmt.Errorf("write %s: %w", path, err)
 	}
 	return secret, true, nil
 }

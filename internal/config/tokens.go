@@ -1,23 +1,74 @@
 package config
 
 import (
+	"encoding/base64"
+	"fmt"
 	"strings"
 	"time"
 )
 
 // Tokens is the settings of access tokens beyond issuer and lifetime: the
-// audience they are for and the clock skew tolerated when checking them.
+// audience they are for, the clock skew tolerated when checking them, the
+// signing algorithm and the key that seals the stored private keys.
 // Config embeds it, so its variables sit beside the others.
 type Tokens struct {
 	JWTAudience string        `env:"USERSVC_JWT_AUDIENCE" envDefault:"usersvc"`
 	JWTLeeway   time.Duration `env:"USERSVC_JWT_LEEWAY" envDefault:"30s"`
+	JWTAlg      string        `env:"USERSVC_JWT_ALG" envDefault:"EdDSA"`
+	// KeyEncryptionKey is base64 of 32 bytes: the AES-256-GCM key the
+	// signing keys' private halves are sealed with in the database.
+	KeyEncryptionKey string `env:"USERSVC_KEY_ENCRYPTION_KEY"`
+}
+
+// Signing algorithms USERSVC_JWT_ALG accepts.
+const (
+	AlgEdDSA = "EdDSA"
+	AlgES256 = "ES256"
+	AlgHS256 = "HS256"
+)
+
+// KeyEncryptionKeyFile is the name, in the data directory, of the key
+// encryption key that development mode generates when none is configured.
+const KeyEncryptionKeyFile = "key_encryption_key"
+
+// KeyEncryptionKeyBytes decodes USERSVC_KEY_ENCRYPTION_KEY (standard or
+// URL-safe base64, padded or not); nil when it is unset.
+func (t *Tokens) KeyEncryptionKeyBytes() ([]byte, error) {
+	return decodeKey(t.KeyEncryptionKey)
+}
+
+func decodeKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			if len(b) != 32 {
+				return nil, fmt.Errorf("must be base64 of 32 bytes, got %d bytes", len(b))
+			}
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("is not base64 (make one with: openssl rand -base64 32)")
 }
 
 // MaxLeeway is the largest clock skew USERSVC_JWT_LEEWAY accepts: more
 // would keep expired tokens alive noticeably longer.
 const MaxLeeway = 5 * time.Minute
 
-func (t *Tokens) validate(bad func(name, format string, args ...any)) {
+func (t *Tokens) validate(env string, bad func(name, format string, args ...any)) {
+	switch t.JWTAlg {
+	case AlgEdDSA, AlgES256:
+		if _, err := t.KeyEncryptionKeyBytes(); err != nil {
+			bad("USERSVC_KEY_ENCRYPTION_KEY", "%v", err)
+		} else if t.KeyEncryptionKey == "" && env == Production {
+			bad("USERSVC_KEY_ENCRYPTION_KEY", "is required in production with USERSVC_JWT_ALG=%s (base64 of 32 random bytes: openssl rand -base64 32)", t.JWTAlg)
+		}
+	case AlgHS256:
+	default:
+		bad("USERSVC_JWT_ALG", "must be %s, %s or %s, got %q", AlgEdDSA, AlgES256, AlgHS256, t.JWTAlg)
+	}
 	if strings.TrimSpace(t.JWTAudience) == "" {
 		bad("USERSVC_JWT_AUDIENCE", "must not be empty")
 	}

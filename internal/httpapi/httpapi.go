@@ -12,6 +12,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/metrics"
@@ -45,6 +46,9 @@ type Options struct {
 	// ClientIP finds the client address the limits count. Nil means the
 	// socket's peer, whatever X-Forwarded-For says.
 	ClientIP *clientip.Resolver
+	// JWKS returns the public keys served at /.well-known/jwks.json. Nil
+	// means an empty set (HS256 tokens, which nobody else can verify).
+	JWKS func() jose.JSONWebKeySet
 }
 
 // api holds what the handlers need.
@@ -60,7 +64,8 @@ type api struct {
 }
 
 // New returns the service's HTTP handler: the /api/v1 routes of the design;
-// /healthz, /readyz, /version and /metrics for operators; /openapi.json,
+// /healthz, /readyz, /version and /metrics for operators;
+// /.well-known/jwks.json for services verifying our tokens; /openapi.json,
 // /openapi.yaml and the /docs page; all wrapped in the middleware below.
 func New(svc *user.Service, opts Options) http.Handler {
 	if opts.Logger == nil {
@@ -85,6 +90,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 	a.routes()
 	a.opsRoutes()
 	serveOpenAPI(mux, a.huma.OpenAPI())
+	serveJWKS(mux, opts.JWKS)
 	mux.Handle("GET /metrics", opts.Metrics.Handler())
 	docs(mux)
 

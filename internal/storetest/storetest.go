@@ -36,6 +36,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/usersvc/usersvc/internal/postgres"
+	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/sqlite"
 	"github.com/usersvc/usersvc/internal/user"
 )
@@ -308,4 +309,15 @@ func redact(rawURL string) string {
 		return u.Redacted()
 	}
 	return "(unparsable)"
+}
+
+// SigningKeys returns the signing-key store on the same database as repo,
+// which must come from this package.
+func SigningKeys(t testing.TB, repo user.Repository) signing.Repository {
+	t.Helper()
+	s, ok := repo.(interface{ SigningKeys() signing.Repository })
+	if !ok {
+		t.Fatalf("storetest: %T has no signing keys", repo)
+	}
+	return s.SigningKeys()
 }

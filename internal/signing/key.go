@@ -1,0 +1,100 @@
+package signing
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"fmt"
+	"time"
+)
+
+// Algorithms a key ring can hold.
+const (
+	EdDSA = "EdDSA" // Ed25519
+	ES256 = "ES256" // ECDSA on P-256 with SHA-256
+)
+
+// StoredKey is a signing key as the database keeps it.
+type StoredKey struct {
+	ID        string    // the kid tokens name it by
+	Alg       string    // EdDSA or ES256
+	Public    []byte    // PKIX DER, published in the JWKS
+	Private   []byte    // PKCS #8 DER sealed by a Sealer: never plaintext
+	CreatedAt time.Time // when it became the signing key
+}
+
+// generate makes a new key pair for alg.
+func generate(alg string) (crypto.Signer, error) {
+	switch alg {
+	case EdDSA:
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		return priv, err
+	case ES256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return nil, fmt.Errorf("unsupported signing algorithm %q (want %s or %s)", alg, EdDSA, ES256)
+	}
+}
+
+// newStoredKey generates a key for alg created at now and seals its
+// private half.
+func newStoredKey(alg string, now time.Time, s *Sealer) (StoredKey, error) {
+	priv, err := generate(alg)
+	if err != nil {
+		return StoredKey{}, err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(priv.Public())
+	if err != nil {
+		return StoredKey{}, fmt.Errorf("encode public key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return StoredKey{}, fmt.Errorf("encode private key: %w", err)
+	}
+	k := StoredKey{ID: rand.Text()[:16], Alg: alg, Public: pub, CreatedAt: now.UTC().Truncate(time.Microsecond)}
+	k.Private = s.seal(der, k.ID, k.Alg)
+	return k, nil
+}
+
+// privateKey opens k's private half.
+func (k StoredKey) privateKey(s *Sealer) (crypto.Signer, error) {
+	der, err := s.open(k.Private, k.ID, k.Alg)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", k.ID, err)
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", k.ID, err)
+	}
+	signer, ok := parsed.(crypto.Signer)
+	if !ok || !matches(k.Alg, signer.Public()) {
+		return nil, fmt.Errorf("signing key %s: private key is not an %s key", k.ID, k.Alg)
+	}
+	return signer, nil
+}
+
+// publicKey decodes k's public half.
+func (k StoredKey) publicKey() (crypto.PublicKey, error) {
+	pub, err := x509.ParsePKIXPublicKey(k.Public)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", k.ID, err)
+	}
+	if !matches(k.Alg, pub) {
+		return nil, fmt.Errorf("signing key %s: public key is not an %s key", k.ID, k.Alg)
+	}
+	return pub, nil
+}
+
+// matches reports whether pub is a key of alg.
+func matches(alg string, pub crypto.PublicKey) bool {
+	switch p := pub.(type) {
+	case ed25519.PublicKey:
+		return alg == EdDSA
+	case *ecdsa.PublicKey:
+		return alg == ES256 && p.Curve == elliptic.P256()
+	}
+	return false
+}
