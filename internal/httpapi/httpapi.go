@@ -89,8 +89,8 @@ func New(svc *user.Service, opts Options) http.Handler {
 	a.huma = humago.New(mux, a.config())
 	a.routes()
 	a.opsRoutes()
+	a.jwksRoute(opts.JWKS)
 	serveOpenAPI(mux, a.huma.OpenAPI())
-	serveJWKS(mux, opts.JWKS)
 	mux.Handle("GET /metrics", opts.Metrics.Handler())
 	docs(mux)
 

@@ -1,34 +1,59 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/go-jose/go-jose/v4"
 )
 
-// jwksMaxAge is how long verifiers and caches may keep the key set. Short,
-// so that a rotation reaches them quickly; verifiers should also refetch
-// when a token names a kid they do not know.
-const jwksMaxAge = "300"
+// jwksCacheControl lets verifiers and caches keep the key set briefly, so
+// that a rotation reaches them quickly; verifiers should also refetch when
+// a token names a kid they do not know.
+const jwksCacheControl = "public, max-age=300"
 
-// serveJWKS serves GET /.well-known/jwks.json: the public keys that verify
-// access tokens now (RFC 7517), each with kid, alg and use "sig". keys nil
-// (or HS256 signing) publishes an empty set.
-func serveJWKS(mux *http.ServeMux, keys func() jose.JSONWebKeySet) {
-	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
-		set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
-		if keys != nil {
-			set = keys()
+// jwk is the wire shape of one public key (RFC 7517, RFC 8037 for OKP).
+type jwk struct {
+	Kty string `json:"kty" enum:"OKP,EC" doc:"key type: OKP for Ed25519, EC for P-256"`
+	Kid string `json:"kid" doc:"the key id that tokens name in their kid header"`
+	Alg string `json:"alg" enum:"EdDSA,ES256"`
+	Use string `json:"use" enum:"sig"`
+	Crv string `json:"crv" enum:"Ed25519,P-256"`
+	X   string `json:"x" doc:"public key (base64url)"`
+	Y   string `json:"y,omitempty" doc:"second coordinate, EC keys only (base64url)"`
+}
+
+type jwksOutput struct {
+	CacheControl string `header:"Cache-Control"`
+	Body         struct {
+		Keys []jwk `json:"keys" nullable:"false" doc:"the public keys that verify access tokens now; empty with HS256 signing"`
+	}
+}
+
+// jwksRoute registers GET /.well-known/jwks.json: the public keys that
+// verify access tokens now, each with kid, alg and use "sig". keys nil (as
+// with HS256 signing, which nobody else can verify) publishes an empty set.
+func (a *api) jwksRoute(keys func() jose.JSONWebKeySet) {
+	op := a.op("GET /.well-known/jwks.json", "jwks", http.StatusOK,
+		"Public keys that verify access tokens (JWKS)", http.StatusInternalServerError)
+	huma.Register(a.huma, op, func(ctx context.Context, _ *struct{}) (*jwksOutput, error) {
+		out := &jwksOutput{CacheControl: jwksCacheControl}
+		out.Body.Keys = []jwk{}
+		if keys == nil {
+			return out, nil
 		}
-		body, err := json.Marshal(set)
+		// go-jose writes the JWK members; read them back into the
+		// documented shape.
+		b, err := json.Marshal(keys())
+		if err == nil {
+			err = json.Unmarshal(b, &out.Body)
+		}
 		if err != nil {
-			logger(r.Context()).Error("marshal JWKS", "error", err.Error())
-			writeJSONProblem(w, http.StatusInternalServerError, "internal server error")
-			return
+			return nil, a.problem(ctx, fmt.Errorf("encode JWKS: %w", err))
 		}
-		w.Header().Set("Content-Type", "application/jwk-set+json")
-		w.Header().Set("Cache-Control", "public, max-age="+jwksMaxAge)
-		_, _ = w.Write(body)
+		return out, nil
 	})
 }

@@ -145,6 +145,7 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"GET /api/v1/users/me": "200", "PUT /api/v1/users/me": "200", "DELETE /api/v1/users/me": "204",
 		"PUT /api/v1/users/me/password": "204",
 		"GET /healthz":                  "200", "GET /readyz": "200", "GET /version": "200",
+		"GET /.well-known/jwks.json": "200",
 	}
 	seen := map[string]bool{}
 	for path, ops := range doc.Paths {
