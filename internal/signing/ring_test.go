@@ -345,3 +345,37 @@ func TestVerifyRejects(t *testing.T) {
 		}
 	})
 }
+
+// TestRunReloadsPeriodically: a replica that sees no unknown kid still
+// starts signing with a key rotated elsewhere, at its next periodic reload.
+func TestRunReloadsPeriodically(t *testing.T) {
+	forEachStore(t, func(t *testing.T, repo signing.Repository) {
+		opts := signing.Options{Overlap: ttl, ReloadEvery: 10 * time.Millisecond}
+		a, err := signing.Open(t.Context(), repo, newSealer(t, 7), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := signing.Open(t.Context(), repo, newSealer(t, 7), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); a.Run(t.Context(), func(err error) { t.Errorf("reload: %v", err) }) }()
+		info, err := b.Rotate(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if kid, _, _ := a.SigningKey(); kid == info.ID {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the first ring never signed with the key rotated by the second")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		// Run stops with its context: the test's, cancelled at cleanup.
+		t.Cleanup(func() { <-done })
+	})
+}
