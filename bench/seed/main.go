@@ -15,6 +15,8 @@ package main
 import (
 	"bufio"
 	"context"
+	crand "crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"flag"
 	"fmt"
@@ -32,6 +34,7 @@ import (
 	"github.com/usersvc/usersvc/internal/postgres"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/sqlite"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 func main() {
@@ -80,7 +83,12 @@ func run(sqlitePath, pgURL string, n, sample int, out, password string, cost int
 	if err != nil {
 		return err
 	}
-	if err := writeSamples(out, ids, sample, secret, issuer, ttl); err != nil {
+	sessions, err := openSessions(ctx, sqlitePath, pgURL)
+	if err != nil {
+		return err
+	}
+	defer sessions.Close()
+	if err := writeSamples(ctx, sessions, out, ids, sample, secret, issuer, ttl); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "seed: %d users in %s\n", n, time.Since(start).Round(time.Millisecond))
@@ -173,7 +181,32 @@ func migrate(ctx context.Context, st interface {
 	return nil
 }
 
-func writeSamples(out string, ids []uuid.UUID, sample int, secret, issuer string, ttl time.Duration) error {
+// sessionStore is where writeSamples opens the sessions its tokens name.
+type sessionStore interface {
+	CreateSession(ctx context.Context, s user.Session, t user.RefreshToken) error
+	Close() error
+}
+
+func openSessions(ctx context.Context, sqlitePath, pgURL string) (sessionStore, error) {
+	if sqlitePath != "" {
+		return sqlite.Open(ctx, sqlitePath)
+	}
+	return postgres.Open(ctx, pgURL)
+}
+
+// newSession stores a session of id, as a login would, for a sample token.
+func newSession(ctx context.Context, st sessionStore, id uuid.UUID, ttl time.Duration) (uuid.UUID, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	s := user.Session{
+		ID: uuid.Must(uuid.NewV7()), UserID: id, CreatedAt: now, LastUsedAt: now,
+		ExpiresAt: now.Add(ttl + 24*time.Hour), UserAgent: "bench/seed",
+	}
+	h := sha256.Sum256([]byte(crand.Text()))
+	rt := user.RefreshToken{Hash: h[:], SessionID: s.ID, CreatedAt: now, ExpiresAt: s.ExpiresAt}
+	return s.ID, st.CreateSession(ctx, s, rt)
+}
+
+func writeSamples(ctx context.Context, st sessionStore, out string, ids []uuid.UUID, sample int, secret, issuer string, ttl time.Duration) error {
 	tokens, err := security.NewHS256([]byte(secret), issuer, ttl, time.Now)
 	if err != nil {
 		return err
@@ -194,7 +227,11 @@ func writeSamples(out string, ids []uuid.UUID, sample int, secret, issuer string
 	tw, lw := bufio.NewWriter(tf), bufio.NewWriter(lf)
 	for range min(sample, len(ids)) {
 		i := rand.IntN(len(ids))
-		t, _, err := tokens.Issue(security.Claims{UserID: ids[i], Version: 0})
+		sid, err := newSession(ctx, st, ids[i], ttl)
+		if err != nil {
+			return fmt.Errorf("session: %w", err)
+		}
+		t, _, err := tokens.Issue(security.Claims{UserID: ids[i], Version: 0, SessionID: sid})
 		if err != nil {
 			return err
 		}

@@ -29,7 +29,11 @@ func BenchmarkReadMe(b *testing.B) {
 				b.Fatal(err)
 			}
 			hasher, tokens := benchSecurity(b)
-			token, _, err := tokens.Issue(security.Claims{UserID: u.ID, Version: u.TokenVersion})
+			sess, rt := usertest.NewSession(u.ID, time.Now())
+			if err := repo.CreateSession(b.Context(), sess, rt); err != nil {
+				b.Fatal(err)
+			}
+			token, _, err := tokens.Issue(security.Claims{UserID: u.ID, Version: u.TokenVersion, SessionID: sess.ID})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -50,7 +50,7 @@ func TestMigrator(t *testing.T) {
 	storetest.CheckMigrations(t, p, s, "the template's Up", func(t *testing.T) {
 		var leftovers int
 		const q = `
-			SELECT count(*) FROM pg_class WHERE relname LIKE 'users%'
+			SELECT count(*) FROM pg_class WHERE relname LIKE 'users%' OR relname LIKE 'sessions%' OR relname LIKE 'refresh_tokens%'
 			UNION ALL SELECT count(*) FROM pg_proc WHERE proname = 'update_updated_at_column'`
 		rows, err := s.Pool().Query(t.Context(), q)
 		if err != nil {
@@ -67,7 +67,7 @@ func TestMigrator(t *testing.T) {
 			t.Fatalf("look for leftovers: %v", err)
 		}
 		if leftovers != 0 {
-			t.Errorf("after DownTo(0): %d tables, indexes or functions of users remain, want 0", leftovers)
+			t.Errorf("after DownTo(0): %d tables, indexes or functions of users and sessions remain, want 0", leftovers)
 		}
 	})
 }

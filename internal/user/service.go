@@ -30,10 +30,13 @@ type Tokens interface {
 	Verify(token string) (security.Claims, error)
 }
 
-// AccessToken is a signed bearer token and how long it stays valid.
+// AccessToken is a signed bearer token and how long it stays valid, with
+// the refresh token issued beside it and the session both belong to.
 type AccessToken struct {
-	Token     string
-	ExpiresIn time.Duration
+	Token        string
+	ExpiresIn    time.Duration
+	RefreshToken string
+	SessionID    uuid.UUID
 }
 
 // Registration is what a new user supplies.
@@ -56,6 +59,9 @@ type Service struct {
 	guard        LoginGuard     // nil: no brute-force protection
 	policy       PasswordPolicy // the zero value: the fixed limits only
 	rehashFailed func(ctx context.Context, err error)
+	sessions     SessionPolicy
+	clock        func() time.Time
+	reused       func(ctx context.Context, s Session)
 }
 
 // NewService returns a Service over repo, configured by opts.
@@ -67,6 +73,8 @@ func NewService(repo Repository, hasher Hasher, tokens Tokens, opts ...Option) *
 		dummyHash: sync.OnceValues(func() (string, error) {
 			return hasher.Hash(rand.Text())
 		}),
+		sessions: DefaultSessionPolicy,
+		clock:    time.Now,
 	}
 	for _, o := range opts {
 		o(s)
@@ -102,8 +110,8 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 	return s.repo.Create(ctx, User{ID: id, Email: r.Email, Username: r.Username, PasswordHash: hash})
 }
 
-// Login checks a username or email and a password and issues an access
-// token. Unknown accounts, wrong passwords and inactive accounts all cost one
+// Login checks a username or email and a password, opens a session (with
+// the client of WithClient) and issues its access and refresh tokens. Unknown accounts, wrong passwords and inactive accounts all cost one
 // full password verification and all give ErrInvalidCredentials.
 func (s *Service) Login(ctx context.Context, login, password string) (AccessToken, error) {
 	if s.saturated() {
@@ -154,11 +162,7 @@ func (s *Service) login(ctx context.Context, u User, err error, password string)
 		return AccessToken{}, ErrInvalidCredentials
 	}
 	s.rehash(ctx, u, password)
-	token, ttl, err := s.tokens.Issue(security.Claims{UserID: u.ID, Version: u.TokenVersion})
-	if err != nil {
-		return AccessToken{}, err
-	}
-	return AccessToken{Token: token, ExpiresIn: ttl}, nil
+	return s.startSession(ctx, u)
 }
 
 // byLogin finds a user by email when login looks like one (usernames cannot
@@ -174,24 +178,39 @@ func (s *Service) byLogin(ctx context.Context, login string) (User, error) {
 }
 
 // Authenticate returns the active user an access token was issued to. A
-// token of a deleted or inactive user, or one issued before the user's last
-// password change, gives ErrUnauthenticated.
+// token of a deleted or inactive user, one issued before the user's last
+// password change, and one whose session is revoked or expired (or that
+// names no session) give ErrUnauthenticated.
 func (s *Service) Authenticate(ctx context.Context, token string) (User, error) {
+	u, _, err := s.AuthenticateSession(ctx, token)
+	return u, err
+}
+
+// AuthenticateSession is Authenticate that also returns the token's
+// session. It costs two lookups by primary key: the user and the session.
+func (s *Service) AuthenticateSession(ctx context.Context, token string) (User, Session, error) {
 	c, err := s.tokens.Verify(token)
-	if err != nil {
-		return User{}, ErrUnauthenticated
+	if err != nil || c.SessionID == uuid.Nil {
+		return User{}, Session{}, ErrUnauthenticated
 	}
 	u, err := s.repo.ByID(ctx, c.UserID)
 	if errors.Is(err, ErrNotFound) {
-		return User{}, ErrUnauthenticated
+		return User{}, Session{}, ErrUnauthenticated
 	}
 	if err != nil {
-		return User{}, err
+		return User{}, Session{}, err
 	}
 	if !u.IsActive || u.TokenVersion != c.Version {
-		return User{}, ErrUnauthenticated
+		return User{}, Session{}, ErrUnauthenticated
 	}
-	return u, nil
+	sess, err := s.repo.Session(ctx, u.ID, c.SessionID)
+	if errors.Is(err, ErrSessionNotFound) || (err == nil && !sess.Active(s.now())) {
+		return User{}, Session{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return User{}, Session{}, err
+	}
+	return u, sess, nil
 }
 
 // Update changes the profile fields present in p. An empty full name clears
@@ -213,9 +232,17 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, p Patch) (User, erro
 	return s.repo.Update(ctx, id, p)
 }
 
-// ChangePassword replaces id's password once current is verified, and makes
-// every token issued before the change invalid.
+// ChangePassword replaces id's password once current is verified, makes
+// every access token issued before the change invalid and revokes every
+// session of the user.
 func (s *Service) ChangePassword(ctx context.Context, id uuid.UUID, current, next string) error {
+	return s.ChangePasswordKeeping(ctx, id, uuid.Nil, current, next)
+}
+
+// ChangePasswordKeeping is ChangePassword from session keep, which stays:
+// every other session is revoked, and keep's client gets an access token
+// of the new token version by refreshing.
+func (s *Service) ChangePasswordKeeping(ctx context.Context, id, keep uuid.UUID, current, next string) error {
 	if err := ValidatePassword("new_password", next); err != nil {
 		return err
 	}
@@ -241,10 +268,14 @@ func (s *Service) ChangePassword(ctx context.Context, id uuid.UUID, current, nex
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	return s.repo.SetPassword(ctx, id, hash)
+	if err := s.repo.SetPassword(ctx, id, hash); err != nil {
+		return err
+	}
+	return s.repo.RevokeSessions(ctx, id, keep, s.now())
 }
 
-// Delete removes the account for good.
+// Delete removes the account for good, with its sessions and refresh
+// tokens.
 func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 	return s.repo.Delete(ctx, id)
 }

@@ -58,10 +58,11 @@ type Repository interface {
 	// nothing when the stored hash is no longer old (the password changed
 	// meanwhile) or the user is gone.
 	RehashPassword(ctx context.Context, id uuid.UUID, old, hash string) error
-	// Delete removes the user.
+	// Delete removes the user, its sessions and their refresh tokens.
 	Delete(ctx context.Context, id uuid.UUID) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+	SessionRepository
 }
 
 // Business errors. The HTTP layer maps each to one status code.

@@ -22,10 +22,19 @@ type Memory struct {
 	fail  error
 	// afterByID, when set, runs after each successful ByID, unlocked.
 	afterByID func(user.User)
+	memorySessions
 }
 
+// errForeignKey is a session or token stored for a missing user or
+// session, which the stores' foreign keys refuse.
+var errForeignKey = errors.New("usertest: foreign key violation")
+
 // NewMemory returns an empty Memory.
-func NewMemory() *Memory { return &Memory{users: map[uuid.UUID]user.User{}} }
+func NewMemory() *Memory {
+	m := &Memory{users: map[uuid.UUID]user.User{}}
+	m.initSessions()
+	return m
+}
 
 // SetFail makes every method return err from now on; nil makes them work
 // again.
@@ -210,6 +219,7 @@ func (m *Memory) Delete(_ context.Context, id uuid.UUID) error {
 		return user.ErrNotFound
 	}
 	delete(m.users, id)
+	m.deleteSessions(id)
 	return nil
 }
 

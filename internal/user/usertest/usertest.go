@@ -53,6 +53,14 @@ func Run(t *testing.T, newRepo func(t *testing.T) user.Repository) {
 		{"ConcurrentSameEmail", testConcurrentSameEmail},
 		{"ConcurrentSameUsername", testConcurrentSameUsername},
 		{"ConcurrentDistinct", testConcurrentDistinct},
+		{"SessionRoundTrip", testSessionRoundTrip},
+		{"SessionNotFound", testSessionNotFound},
+		{"RotateRefreshToken", testRotateRefreshToken},
+		{"ConcurrentRotation", testConcurrentRotation},
+		{"ActiveSessions", testActiveSessions},
+		{"RevokeSessions", testRevokeSessions},
+		{"DeleteRemovesSessions", testDeleteRemovesSessions},
+		{"Deactivate", testDeactivate},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
