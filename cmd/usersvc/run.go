@@ -128,7 +128,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 	defer prot.close()
-	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, prot.options...)
+	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, append(prot.options, sessionOptions(cfg, log)...)...)
 	handler := httpapi.New(svc, httpapi.Options{
 		Logger:       log,
 		MaxBodyBytes: cfg.MaxBodyBytes,

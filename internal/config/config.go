@@ -45,6 +45,7 @@ type Config struct {
 	PprofAddr string `env:"USERSVC_PPROF_ADDR"`
 	Abuse            // rate limits, lockout, password policy, hashing bounds: abuse.go
 	Tokens           // audience, leeway, signing algorithm and keys: tokens.go
+	Sessions         // refresh tokens and sessions: sessions.go
 }
 
 // Load reads the settings from environ (KEY=value pairs, as os.Environ
@@ -119,6 +120,7 @@ func (c *Config) validate() error {
 	}
 	c.Abuse.validate(c.Env, bad)
 	c.Tokens.validate(c.Env, bad)
+	c.Sessions.validate(bad)
 	return errors.Join(errs...)
 }
 

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/user"
 )
@@ -27,22 +28,29 @@ func (a *api) register(ctx context.Context, in *registerInput) (*userOutput, err
 }
 
 func (a *api) login(ctx context.Context, in *loginInput) (*tokenOutput, error) {
-	form, err := readLoginForm(in.ContentType, in.RawBody)
+	form, err := readTokenForm(in.ContentType, in.RawBody)
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}
-	err = a.limitAccount(ctx, form.username)
 	var t user.AccessToken
-	if err == nil {
-		t, err = a.users.Login(a.knownSession(ctx, in.Authorization), form.username, form.password)
+	if form.grantType == grantRefresh {
+		t, err = a.users.Refresh(ctx, form.refreshToken)
+	} else {
+		err = a.limitAccount(ctx, form.username)
+		if err == nil {
+			t, err = a.users.Login(a.knownSession(ctx, in.Authorization), form.username, form.password)
+		}
+		a.countLogin(err)
 	}
-	a.countLogin(err)
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}
 	return &tokenOutput{
 		CacheControl: "no-store",
-		Body:         token{AccessToken: t.Token, TokenType: "bearer"},
+		Body: token{
+			AccessToken: t.Token, TokenType: "bearer",
+			ExpiresIn: seconds(t.ExpiresIn), RefreshToken: t.RefreshToken,
+		},
 	}, nil
 }
 
@@ -52,11 +60,19 @@ var (
 	errMalformedForm = errors.New("the body is not a well-formed application/x-www-form-urlencoded form")
 )
 
-type loginForm struct{ username, password string }
+// The grant types /token takes.
+const (
+	grantPassword = "password"
+	grantRefresh  = "refresh_token"
+)
 
-// readLoginForm parses the /token body. Every field of tokenForm may be
-// given once and no other; username and password are required.
-func readLoginForm(contentType string, body []byte) (loginForm, error) {
+type loginForm struct{ grantType, username, password, refreshToken string }
+
+// readTokenForm parses the /token body. Every field of tokenForm may be
+// given once and no other. A password grant (grant_type absent or
+// "password") requires username and password; a refresh grant requires
+// refresh_token and takes neither of them.
+func readTokenForm(contentType string, body []byte) (loginForm, error) {
 	if mt, _, err := mime.ParseMediaType(contentType); err != nil || mt != formURLEncoded {
 		return loginForm{}, errNotForm
 	}
@@ -64,10 +80,21 @@ func readLoginForm(contentType string, body []byte) (loginForm, error) {
 	if err != nil {
 		return loginForm{}, errMalformedForm
 	}
+	f := loginForm{grantType: values.Get("grant_type")}
+	allowed := map[string]bool{"grant_type": true, "scope": true}
+	switch f.grantType {
+	case "", grantPassword:
+		f.grantType = grantPassword
+		allowed["username"], allowed["password"] = true, true
+	case grantRefresh:
+		allowed["refresh_token"] = true
+	default:
+		return f, &user.ValidationError{Field: "grant_type", Message: `must be "password" or "refresh_token"`}
+	}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(values)) {
 		switch v := values[name]; {
-		case name != "username" && name != "password" && name != "grant_type" && name != "scope":
+		case !allowed[name]:
 			errs = append(errs, &user.ValidationError{Field: name, Message: "unexpected property"})
 		case len(v) > 1:
 			errs = append(errs, &user.ValidationError{Field: name, Message: "must be given once"})
@@ -75,7 +102,20 @@ func readLoginForm(contentType string, body []byte) (loginForm, error) {
 			errs = append(errs, &user.ValidationError{Field: name, Message: "must be valid UTF-8"})
 		}
 	}
-	f := loginForm{username: values.Get("username"), password: values.Get("password")}
+	if f.grantType == grantPassword {
+		errs = append(errs, checkPasswordGrant(&f, values)...)
+	} else {
+		if f.refreshToken = values.Get("refresh_token"); f.refreshToken == "" {
+			errs = append(errs, &user.ValidationError{Field: "refresh_token", Message: "is required"})
+		}
+	}
+	return f, errors.Join(errs...)
+}
+
+// checkPasswordGrant reads the fields of a password grant into f.
+func checkPasswordGrant(f *loginForm, values url.Values) []error {
+	var errs []error
+	f.username, f.password = values.Get("username"), values.Get("password")
 	if f.username == "" {
 		errs = append(errs, &user.ValidationError{Field: "username", Message: "is required"})
 	} else if strings.IndexFunc(f.username, unicode.IsControl) >= 0 {
@@ -84,10 +124,7 @@ func readLoginForm(contentType string, body []byte) (loginForm, error) {
 	if f.password == "" {
 		errs = append(errs, &user.ValidationError{Field: "password", Message: "is required"})
 	}
-	if g := values.Get("grant_type"); g != "" && g != "password" {
-		errs = append(errs, &user.ValidationError{Field: "grant_type", Message: `must be "password"`})
-	}
-	return f, errors.Join(errs...)
+	return errs
 }
 
 // authenticate is the operation middleware of every route behind a bearer
@@ -98,12 +135,22 @@ func (a *api) authenticate(ctx huma.Context, next func(huma.Context)) {
 		a.writeProblem(ctx, a.problem(ctx.Context(), user.ErrUnauthenticated))
 		return
 	}
-	u, err := a.users.Authenticate(ctx.Context(), token)
+	u, sess, err := a.users.AuthenticateSession(ctx.Context(), token)
 	if err != nil {
 		a.writeProblem(ctx, a.problem(ctx.Context(), err))
 		return
 	}
-	next(huma.WithContext(ctx, withUser(ctx.Context(), u)))
+	c := context.WithValue(withUser(ctx.Context(), u), sessionKey{}, sess.ID)
+	next(huma.WithContext(ctx, c))
+}
+
+type sessionKey struct{}
+
+// currentSession returns the id of the session whose token authenticate
+// accepted, uuid.Nil without one.
+func currentSession(ctx context.Context) uuid.UUID {
+	id, _ := ctx.Value(sessionKey{}).(uuid.UUID)
+	return id
 }
 
 // bearerToken returns the token of an "Authorization: Bearer <token>"

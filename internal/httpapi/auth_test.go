@@ -152,7 +152,9 @@ func TestLogin(t *testing.T) {
 					}
 					body := res.object(t)
 					tok, _ := body["access_token"].(string)
-					if diff := cmp.Diff(map[string]any{"access_token": tok, "token_type": "bearer"}, body); diff != "" || tok == "" {
+					refresh, _ := body["refresh_token"].(string)
+					want := map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": float64(1800), "refresh_token": refresh}
+					if diff := cmp.Diff(want, body); diff != "" || tok == "" || len(refresh) < 43 {
 						t.Errorf("token body (-want +got):\n%s", diff)
 					}
 					if got := res.Header.Get("Cache-Control"); got != "no-store" {
@@ -205,7 +207,7 @@ func TestLoginRefused(t *testing.T) {
 				{"missing both", form("scope", ""), formType, 422, "username: is required; password: is required"},
 				{"unexpected field", form("username", a.Username, "password", "x", "is_admin", "1"), formType, 422, "is_admin: unexpected property"},
 				{"repeated field", form("username", a.Username, "username", "other", "password", "x"), formType, 422, "username: must be given once"},
-				{"other grant type", form("grant_type", "client_credentials", "username", a.Username, "password", "x"), formType, 422, `grant_type: must be "password"`},
+				{"other grant type", form("grant_type", "client_credentials", "username", a.Username, "password", "x"), formType, 422, `grant_type: must be "password" or "refresh_token"`},
 				{"invalid UTF-8", form("username", a.Username, "password", "%ff%fe"), formType, 422, "password: must be valid UTF-8"},
 				{"NUL in username", form("username", "a%00b", "password", "x"), formType, 422, "username: must not contain control characters"},
 				{"malformed escape", form("username", "%zz", "password", "x"), formType, 400, "the body is not a well-formed application/x-www-form-urlencoded form"},

@@ -41,6 +41,10 @@ func (a *api) problem(ctx context.Context, err error) error {
 		return newProblem(http.StatusBadRequest, user.ErrUsernameTaken.Error())
 	case errors.Is(err, user.ErrWrongPassword):
 		return newProblem(http.StatusBadRequest, user.ErrWrongPassword.Error())
+	case errors.Is(err, user.ErrInvalidGrant):
+		return newProblem(http.StatusBadRequest, user.ErrInvalidGrant.Error())
+	case errors.Is(err, user.ErrSessionNotFound):
+		return newProblem(http.StatusNotFound, user.ErrSessionNotFound.Error())
 	case errors.Is(err, user.ErrInvalidCredentials):
 		return unauthorized(user.ErrInvalidCredentials.Error())
 	case errors.Is(err, user.ErrUnauthenticated), errors.Is(err, user.ErrNotFound):

@@ -24,8 +24,8 @@ type Limits struct {
 	Limiter *ratelimit.Limiter
 	// Per client address.
 	Login, Register, Password ratelimit.Rule
-	// Refresh is for the token-refresh route, when there is one: register
-	// it with a.limited(a.limits.Refresh, op).
+	// Refresh counts refresh grants at /token (Login counts the password
+	// grants there).
 	Refresh ratelimit.Rule
 	// LoginAccount is per account named in a login (the username or email,
 	// lower-cased), from any address.
@@ -45,18 +45,29 @@ func (a *api) limited(rule ratelimit.Rule, op huma.Operation) huma.Operation {
 	}
 	op.Middlewares = append(op.Middlewares, func(ctx huma.Context, next func(huma.Context)) {
 		r, _ := humago.Unwrap(ctx)
-		res := a.limits.Limiter.Allow(ctx.Context(), rule, clientKey(a.clientIP.IP(r)))
-		if !res.Allowed {
-			a.metrics.RateLimited(rule.Name)
-			a.writeProblem(ctx, a.problem(ctx.Context(), ratelimit.Exceeded(res)))
-			return
+		if a.allow(ctx, rule, clientKey(a.clientIP.IP(r))) {
+			next(ctx)
 		}
-		for name, v := range rateHeaders(res) {
-			ctx.SetHeader(name, v[0])
-		}
-		next(ctx)
 	})
 	return op
+}
+
+// allow counts a request on key against rule and says whether it may go
+// on; when not, it has answered 429. A rule that is off allows all.
+func (a *api) allow(ctx huma.Context, rule ratelimit.Rule, key string) bool {
+	if a.limits.Limiter == nil || !rule.On() {
+		return true
+	}
+	res := a.limits.Limiter.Allow(ctx.Context(), rule, key)
+	if !res.Allowed {
+		a.metrics.RateLimited(rule.Name)
+		a.writeProblem(ctx, a.problem(ctx.Context(), ratelimit.Exceeded(res)))
+		return false
+	}
+	for name, v := range rateHeaders(res) {
+		ctx.SetHeader(name, v[0])
+	}
+	return true
 }
 
 // limitAccount counts a login attempt on the account it names.

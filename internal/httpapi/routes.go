@@ -16,10 +16,13 @@ const bearerAuth = "bearerAuth"
 func (a *api) routes() {
 	api := a.huma
 	huma.Register(api, a.limited(a.limits.Register, a.op("POST /api/v1/register", "register", http.StatusCreated, "Register a new user")), a.register)
-	huma.Register(api, a.limited(a.limits.Login, a.op("POST /api/v1/token", "login", http.StatusOK, "Log in to get an access token", http.StatusUnauthorized)), a.login)
+	huma.Register(api, a.tokenLimits(a.op("POST /api/v1/token", "login", http.StatusOK, "Log in, or refresh, to get an access and a refresh token", http.StatusUnauthorized)), a.login)
+	huma.Register(api, a.authed(a.op("POST /api/v1/logout", "logout", http.StatusNoContent, "End the current session, or every session with scope=all")), a.logout)
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me", "readMe", http.StatusOK, "Get current user profile")), a.readMe)
 	huma.Register(api, a.authed(a.op("PUT /api/v1/users/me", "updateMe", http.StatusOK, "Update current user profile")), a.updateMe)
 	huma.Register(api, a.authed(a.op("DELETE /api/v1/users/me", "deleteMe", http.StatusNoContent, "Delete current user account")), a.deleteMe)
+	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/sessions", "listSessions", http.StatusOK, "List the current user's active sessions")), a.listSessions)
+	huma.Register(api, a.authed(a.op("DELETE /api/v1/users/me/sessions/{id}", "revokeSession", http.StatusNoContent, "End one of the current user's sessions", http.StatusNotFound)), a.revokeSession)
 	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password"))), a.changePassword)
 	documentTokenForm(api.OpenAPI())
 }

@@ -40,7 +40,9 @@ func (a *api) deleteMe(ctx context.Context, _ *struct{}) (*struct{}, error) {
 func (a *api) changePassword(ctx context.Context, in *passwordInput) (*struct{}, error) {
 	me, err := currentUser(ctx)
 	if err == nil {
-		err = a.users.ChangePassword(ctx, me.ID, in.Body.CurrentPassword, in.Body.NewPassword)
+		// The session asking stays; every other one is revoked. Its access
+		// token carries the old token version, so the client refreshes.
+		err = a.users.ChangePasswordKeeping(ctx, me.ID, currentSession(ctx), in.Body.CurrentPassword, in.Body.NewPassword)
 	}
 	if err != nil {
 		return nil, a.problem(ctx, err)

@@ -57,20 +57,23 @@ func toUserRead(u user.User) userRead {
 }
 
 type token struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type" enum:"bearer"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type" enum:"bearer"`
+	ExpiresIn    int    `json:"expires_in" doc:"Seconds until the access token expires"`
+	RefreshToken string `json:"refresh_token" doc:"Opaque; exchange it at /token with grant_type=refresh_token for a new pair. Single use: each refresh returns a new one"`
 }
 
 // formURLEncoded is the media type of the /token body.
 const formURLEncoded = "application/x-www-form-urlencoded"
 
-// tokenForm documents the /token body (OAuth2's password grant); loginForm
-// reads it.
+// tokenForm documents the /token body (OAuth2's password and refresh_token
+// grants); readTokenForm reads it.
 type tokenForm struct {
-	Username  string `json:"username" doc:"The username or the email address"`
-	Password  string `json:"password" format:"password"`
-	GrantType string `json:"grant_type,omitempty" enum:"password" doc:"Sent by OAuth2 clients; must be password when given"`
-	Scope     string `json:"scope,omitempty" doc:"Sent by OAuth2 clients; ignored"`
+	Username     string `json:"username,omitempty" doc:"Password grant (required): the username or the email address"`
+	Password     string `json:"password,omitempty" format:"password" doc:"Password grant (required)"`
+	GrantType    string `json:"grant_type,omitempty" enum:"password,refresh_token" doc:"password (the default when absent) or refresh_token"`
+	RefreshToken string `json:"refresh_token,omitempty" doc:"Refresh grant (required): the refresh token of the last response"`
+	Scope        string `json:"scope,omitempty" doc:"Sent by OAuth2 clients; ignored"`
 }
 
 // Inputs and outputs: what huma reads from a request and writes back.
@@ -83,6 +86,27 @@ type loginInput struct {
 	// Authorization, when it holds a valid token of the account logging
 	// in, lets the login through that account's lockout.
 	Authorization string `header:"Authorization" hidden:"true"`
+}
+
+// sessionRead is the public face of a user.Session.
+type sessionRead struct {
+	ID         string    `json:"id" format:"uuid"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at" doc:"The login or the last refresh"`
+	ExpiresAt  time.Time `json:"expires_at" doc:"The session's absolute end; refreshing does not extend it"`
+	UserAgent  string    `json:"user_agent" doc:"The User-Agent of the login (at most 255 bytes)"`
+	IP         string    `json:"ip" doc:"The client address of the login"`
+	Current    bool      `json:"current" doc:"Whether this is the session of the token that asks"`
+}
+
+type sessionsOutput struct{ Body []sessionRead }
+
+type logoutInput struct {
+	Scope string `query:"scope" enum:"all" doc:"all: end every session of the user, not only the current one"`
+}
+
+type sessionIDInput struct {
+	ID string `path:"id" format:"uuid" doc:"A session id from GET /users/me/sessions"`
 }
 
 type updateInput struct{ Body userUpdate }
