@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/usersvc/usersvc/internal/postgres"
@@ -103,27 +102,12 @@ func TestOtherErrorsAreWrapped(t *testing.T) {
 	}
 }
 
+// TestClosedStore: every method of a closed store fails with an error that
+// is no business error.
 func TestClosedStore(t *testing.T) {
 	s := storetest.Postgres(t)
 	s.Close()
-	ctx, id := t.Context(), uuid.Must(uuid.NewV7())
-	for _, tt := range []struct {
-		call string
-		do   func() error
-	}{
-		{"Create", func() error { _, err := s.Create(ctx, usertest.NewUser(1)); return err }},
-		{"ByID", func() error { _, err := s.ByID(ctx, id); return err }},
-		{"ByEmail", func() error { _, err := s.ByEmail(ctx, "a@example.com"); return err }},
-		{"ByUsername", func() error { _, err := s.ByUsername(ctx, "a"); return err }},
-		{"Update", func() error { _, err := s.Update(ctx, id, user.Patch{FullName: new("x")}); return err }},
-		{"SetPassword", func() error { return s.SetPassword(ctx, id, "h") }},
-		{"Delete", func() error { return s.Delete(ctx, id) }},
-		{"Ping", func() error { return s.Ping(ctx) }},
-	} {
-		if err := tt.do(); err == nil || errors.Is(err, user.ErrNotFound) {
-			t.Errorf("%s on a closed store: got error %v, want an error other than ErrNotFound", tt.call, err)
-		}
-	}
+	usertest.RunClosed(t, s)
 }
 
 func TestPoolStats(t *testing.T) {

@@ -109,6 +109,8 @@ func TestOtherErrorsAreWrapped(t *testing.T) {
 	}
 }
 
+// TestClosedStore: every method of a closed store fails with an error that
+// is no business error.
 func TestClosedStore(t *testing.T) {
 	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "users.db"))
 	if err != nil {
@@ -117,24 +119,7 @@ func TestClosedStore(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	ctx, id := t.Context(), uuid.Must(uuid.NewV7())
-	for _, tt := range []struct {
-		call string
-		do   func() error
-	}{
-		{"Create", func() error { _, err := s.Create(ctx, usertest.NewUser(1)); return err }},
-		{"ByID", func() error { _, err := s.ByID(ctx, id); return err }},
-		{"ByEmail", func() error { _, err := s.ByEmail(ctx, "a@example.com"); return err }},
-		{"ByUsername", func() error { _, err := s.ByUsername(ctx, "a"); return err }},
-		{"Update", func() error { _, err := s.Update(ctx, id, user.Patch{FullName: new("x")}); return err }},
-		{"SetPassword", func() error { return s.SetPassword(ctx, id, "h") }},
-		{"Delete", func() error { return s.Delete(ctx, id) }},
-		{"Ping", func() error { return s.Ping(ctx) }},
-	} {
-		if err := tt.do(); err == nil || errors.Is(err, user.ErrNotFound) {
-			t.Errorf("%s on a closed store: got error %v, want an error other than ErrNotFound", tt.call, err)
-		}
-	}
+	usertest.RunClosed(t, s)
 }
 
 // TestConcurrentReadsAndWrites checks that reads and writes at once never
