@@ -45,12 +45,12 @@ func wantUserRead(t *testing.T, body map[string]any, email, username string, ful
 			}
 		}
 	})
-	want := []string{"created_at", "email", "full_name", "id", "is_active", "updated_at", "username"}
+	want := []string{"created_at", "email", "email_verified", "full_name", "id", "is_active", "role", "updated_at", "username"}
 	if diff := cmp.Diff(want, keys); diff != "" {
 		t.Errorf("UserRead keys (-want +got):\n%s", diff)
 	}
-	got := map[string]any{"email": body["email"], "username": body["username"], "full_name": body["full_name"], "is_active": body["is_active"]}
-	wantFields := map[string]any{"email": email, "username": username, "full_name": fullName, "is_active": true}
+	got := map[string]any{"email": body["email"], "username": body["username"], "full_name": body["full_name"], "is_active": body["is_active"], "role": body["role"]}
+	wantFields := map[string]any{"email": email, "username": username, "full_name": fullName, "is_active": true, "role": "user"}
 	if diff := cmp.Diff(wantFields, got); diff != "" {
 		t.Errorf("UserRead fields (-want +got):\n%s", diff)
 	}

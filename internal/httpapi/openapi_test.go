@@ -102,7 +102,7 @@ func TestOpenAPI(t *testing.T) {
 		{"TokenForm", nil}, // which fields are required depends on grant_type
 		{"PasswordUpdate", []string{"current_password", "new_password"}},
 		{"UserUpdate", nil},
-		{"UserRead", []string{"id", "email", "username", "full_name", "is_active", "created_at", "updated_at"}},
+		{"UserRead", []string{"id", "email", "username", "full_name", "is_active", "email_verified", "role", "created_at", "updated_at"}},
 		{"Token", []string{"access_token", "token_type", "expires_in", "refresh_token"}},
 	} {
 		s := doc.Components.Schemas[tt.schema]

@@ -67,8 +67,7 @@ func (a *api) revokeSession(ctx context.Context, in *sessionIDInput) (*struct{},
 }
 
 // tokenLimits is limited for /token: a refresh grant counts against the
-// Refresh rule, a password grant against the Login rule. It also tells the
-// service who logs in (user agent, client address) for the new session.
+// Refresh rule, a password grant against the Login rule.
 func (a *api) tokenLimits(op huma.Operation) huma.Operation {
 	op.Errors = append(op.Errors, http.StatusTooManyRequests, http.StatusServiceUnavailable)
 	op.Middlewares = append(op.Middlewares, func(ctx huma.Context, next func(huma.Context)) {
@@ -81,8 +80,7 @@ func (a *api) tokenLimits(op huma.Operation) huma.Operation {
 		if !a.allow(ctx, rule, clientKey(ip)) {
 			return
 		}
-		c := user.WithClient(ctx.Context(), user.Client{UserAgent: r.UserAgent(), IP: ip.String()})
-		next(huma.WithContext(ctx, c))
+		next(ctx)
 	})
 	return op
 }

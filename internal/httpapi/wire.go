@@ -32,23 +32,27 @@ type passwordUpdate struct {
 // userRead is the public face of a user.User: never a hash, never the
 // token version.
 type userRead struct {
-	ID        string    `json:"id" format:"uuid"`
-	Email     string    `json:"email" format:"email"`
-	Username  string    `json:"username"`
-	FullName  *string   `json:"full_name" doc:"null when not given"`
-	IsActive  bool      `json:"is_active"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID            string    `json:"id" format:"uuid"`
+	Email         string    `json:"email" format:"email"`
+	Username      string    `json:"username"`
+	FullName      *string   `json:"full_name" doc:"null when not given"`
+	IsActive      bool      `json:"is_active"`
+	EmailVerified bool      `json:"email_verified" doc:"true once the user has proved they receive mail at email; changing the email clears it"`
+	Role          string    `json:"role" enum:"user,admin" doc:"what the user may do beyond their own account"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func toUserRead(u user.User) userRead {
 	r := userRead{
-		ID:        u.ID.String(),
-		Email:     u.Email,
-		Username:  u.Username,
-		IsActive:  u.IsActive,
-		CreatedAt: u.CreatedAt.UTC(),
-		UpdatedAt: u.UpdatedAt.UTC(),
+		ID:            u.ID.String(),
+		Email:         u.Email,
+		Username:      u.Username,
+		IsActive:      u.IsActive,
+		EmailVerified: u.EmailVerified,
+		Role:          string(u.Role),
+		CreatedAt:     u.CreatedAt.UTC(),
+		UpdatedAt:     u.UpdatedAt.UTC(),
 	}
 	if u.FullName != "" {
 		r.FullName = &u.FullName

@@ -107,17 +107,18 @@ func (s *Users) Ping(ctx context.Context) error {
 // userColumns lists, in scanUser's order, the columns of a user.User; a NULL
 // full_name reads as "".
 const userColumns = `id, email, username, hashed_password, COALESCE(full_name, ''),
-	is_active, token_version, created_at, updated_at`
+	is_active, token_version, created_at, updated_at, role, email_verified`
 
 // Create inserts u; an empty FullName is stored as NULL.
 func (s *Users) Create(ctx context.Context, u user.User) (user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `
-		INSERT INTO users (id, email, username, hashed_password, full_name)
-		VALUES ($1, $2, $3, $4, NULLIF($5, ''))
+		INSERT INTO users (id, email, username, hashed_password, full_name, role, email_verified)
+		VALUES ($1, $2, $3, $4, NULLIF($5, ''), COALESCE(NULLIF($6, ''), 'user'), $7)
 		RETURNING ` + userColumns
-	row := s.pool.QueryRow(ctx, q, u.ID, u.Email, u.Username, u.PasswordHash, u.FullName)
+	row := s.pool.QueryRow(ctx, q, u.ID, u.Email, u.Username, u.PasswordHash, u.FullName,
+		string(u.Role), u.EmailVerified)
 	created, err := scanUser(row)
 	if err != nil {
 		return user.User{}, translate(err, "create user")
@@ -162,17 +163,26 @@ func (s *Users) ByUsername(ctx context.Context, username string) (user.User, err
 }
 
 // Update applies p in one statement: a nil field keeps its value, a FullName
-// of "" clears it. The trigger update_users_updated_at moves updated_at.
+// of "" clears it, and an email changed other than in letter case is no
+// longer verified. The trigger update_users_updated_at moves updated_at.
 func (s *Users) Update(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `
 		UPDATE users
-		SET full_name = CASE WHEN $2::text IS NULL THEN full_name ELSE NULLIF($2::text, '') END,
-		    email     = COALESCE($3::text, email)
+		SET full_name      = CASE WHEN $2::text IS NULL THEN full_name ELSE NULLIF($2::text, '') END,
+		    email          = COALESCE($3::text, email),
+		    email_verified = CASE WHEN $3::text IS NOT NULL AND lower($3::text) <> lower(email)
+		                          THEN FALSE ELSE email_verified END,
+		    is_active      = COALESCE($4::boolean, is_active),
+		    role           = COALESCE($5::text, role)
 		WHERE id = $1
 		RETURNING ` + userColumns
-	u, err := scanUser(s.pool.QueryRow(ctx, q, id, p.FullName, p.Email))
+	var role *string
+	if p.Role != nil {
+		role = (*string)(p.Role)
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, q, id, p.FullName, p.Email, p.IsActive, role))
 	if err != nil {
 		return user.User{}, translate(err, "update user")
 	}
@@ -217,7 +227,7 @@ func (s *Users) Delete(ctx context.Context, id uuid.UUID) error {
 func scanUser(row pgx.Row) (user.User, error) {
 	var u user.User
 	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.FullName,
-		&u.IsActive, &u.TokenVersion, &u.CreatedAt, &u.UpdatedAt)
+		&u.IsActive, &u.TokenVersion, &u.CreatedAt, &u.UpdatedAt, &u.Role, &u.EmailVerified)
 	if err != nil {
 		return user.User{}, err
 	}

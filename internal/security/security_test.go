@@ -207,7 +207,7 @@ func TestTokenAudienceAndLeewayAreConfigurable(t *testing.T) {
 
 func TestTokenCarriesSession(t *testing.T) {
 	tokens := newTokens(t, time.Now)
-	want := security.Claims{UserID: uuid.Must(uuid.NewV7()), Version: 2, SessionID: uuid.Must(uuid.NewV7())}
+	want := security.Claims{UserID: uuid.Must(uuid.NewV7()), Version: 2, SessionID: uuid.Must(uuid.NewV7()), Role: "admin"}
 	s, _, err := tokens.Issue(want)
 	if err != nil {
 		t.Fatal(err)

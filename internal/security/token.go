@@ -61,6 +61,10 @@ type Claims struct {
 	// SessionID names the login session the token belongs to, uuid.Nil for
 	// none. Revoking the session revokes its tokens.
 	SessionID uuid.UUID
+	// Role is the user's role when the token was issued ("role", absent
+	// when empty), for the services that trust our tokens. This service
+	// itself checks the role stored now, so a demotion takes effect at once.
+	Role string
 }
 
 // claims are the JWT form of Claims: the registered claims (iss, aud, sub,
@@ -70,6 +74,7 @@ type claims struct {
 	jwt.RegisteredClaims
 	Version   int64  `json:"ver"`
 	SessionID string `json:"sid,omitempty"`
+	Role      string `json:"role,omitempty"`
 }
 
 // NewHS256 returns a token issuer and verifier signing with HMAC-SHA256
@@ -165,6 +170,7 @@ func (t *JWT) Issue(c Claims) (string, time.Duration, error) {
 			ID:        rand.Text(),
 		},
 		Version: c.Version,
+		Role:    c.Role,
 	}
 	if c.SessionID != uuid.Nil {
 		jc.SessionID = c.SessionID.String()
@@ -197,7 +203,7 @@ func (t *JWT) Verify(token string) (Claims, error) {
 	if err != nil {
 		return Claims{}, fmt.Errorf("token subject: %w", err)
 	}
-	out := Claims{UserID: id, Version: c.Version}
+	out := Claims{UserID: id, Version: c.Version, Role: c.Role}
 	if c.SessionID != "" {
 		if out.SessionID, err = uuid.Parse(c.SessionID); err != nil {
 			return Claims{}, fmt.Errorf("token session: %w", err)

@@ -148,17 +148,18 @@ func (s *Users) Ping(ctx context.Context) error {
 // userColumns lists, in scanUser's order, the columns of a user.User; a NULL
 // full_name reads as "".
 const userColumns = `id, email, username, hashed_password, COALESCE(full_name, ''),
-	is_active, token_version, created_at, updated_at`
+	is_active, token_version, created_at, updated_at, role, email_verified`
 
 // Create inserts u; an empty FullName is stored as NULL.
 func (s *Users) Create(ctx context.Context, u user.User) (user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
 	const q = `
-		INSERT INTO users (id, email, username, hashed_password, full_name)
-		VALUES (?, ?, ?, ?, NULLIF(?, ''))
+		INSERT INTO users (id, email, username, hashed_password, full_name, role, email_verified)
+		VALUES (?, ?, ?, ?, NULLIF(?, ''), COALESCE(NULLIF(?, ''), 'user'), ?)
 		RETURNING ` + userColumns
-	row := s.write.QueryRowContext(ctx, q, u.ID, u.Email, u.Username, u.PasswordHash, u.FullName)
+	row := s.write.QueryRowContext(ctx, q, u.ID, u.Email, u.Username, u.PasswordHash, u.FullName,
+		string(u.Role), u.EmailVerified)
 	created, err := scanUser(row)
 	if err != nil {
 		return user.User{}, translate(err, "create user")
@@ -204,18 +205,26 @@ const nextUpdatedAt = `max(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
 	strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds'))`
 
 // Update applies p in one statement: a nil field keeps its value, a FullName
-// of "" clears it.
+// of "" clears it, and an email changed other than in letter case is no
+// longer verified.
 func (s *Users) Update(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
 	const q = `
 		UPDATE users
-		SET full_name  = CASE WHEN ?1 IS NULL THEN full_name ELSE NULLIF(?1, '') END,
-		    email      = COALESCE(?2, email),
-		    updated_at = ` + nextUpdatedAt + `
+		SET full_name      = CASE WHEN ?1 IS NULL THEN full_name ELSE NULLIF(?1, '') END,
+		    email          = COALESCE(?2, email),
+		    email_verified = CASE WHEN ?2 IS NOT NULL AND lower(?2) <> lower(email) THEN 0 ELSE email_verified END,
+		    is_active      = COALESCE(?4, is_active),
+		    role           = COALESCE(?5, role),
+		    updated_at     = ` + nextUpdatedAt + `
 		WHERE id = ?3
 		RETURNING ` + userColumns
-	u, err := scanUser(s.write.QueryRowContext(ctx, q, p.FullName, p.Email, id))
+	var role *string
+	if p.Role != nil {
+		role = (*string)(p.Role)
+	}
+	u, err := scanUser(s.write.QueryRowContext(ctx, q, p.FullName, p.Email, id, p.IsActive, role))
 	if err != nil {
 		return user.User{}, translate(err, "update user")
 	}
@@ -267,7 +276,7 @@ func scanUser(row *sql.Row) (user.User, error) {
 		created, updated string
 	)
 	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.FullName,
-		&u.IsActive, &u.TokenVersion, &created, &updated)
+		&u.IsActive, &u.TokenVersion, &created, &updated, &u.Role, &u.EmailVerified)
 	if err != nil {
 		return user.User{}, err
 	}

@@ -62,6 +62,9 @@ type Service struct {
 	sessions     SessionPolicy
 	clock        func() time.Time
 	reused       func(ctx context.Context, s Session)
+	audit        AuditLog // nil: no audit log
+	auditFailed  func(ctx context.Context, err error)
+	notifier     Notifier // nil: no mail
 }
 
 // NewService returns a Service over repo, configured by opts.

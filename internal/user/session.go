@@ -125,10 +125,12 @@ func WithReuseDetected(f func(ctx context.Context, s Session)) Option {
 	return func(s *Service) { s.reused = f }
 }
 
-// Client describes who logs in: kept with the session it opens.
+// Client describes who is calling: kept with the session a login opens
+// and with every audit event.
 type Client struct {
 	UserAgent string
 	IP        string
+	RequestID string
 }
 
 type clientKey struct{}
@@ -188,7 +190,7 @@ func (s *Service) startSession(ctx context.Context, u User) (AccessToken, error)
 
 // issue signs an access token for u in sess and pairs it with refresh.
 func (s *Service) issue(u User, sess Session, refresh string) (AccessToken, error) {
-	token, ttl, err := s.tokens.Issue(security.Claims{UserID: u.ID, Version: u.TokenVersion, SessionID: sess.ID})
+	token, ttl, err := s.tokens.Issue(security.Claims{UserID: u.ID, Version: u.TokenVersion, SessionID: sess.ID, Role: string(u.Role)})
 	if err != nil {
 		return AccessToken{}, err
 	}

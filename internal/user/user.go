@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,6 +22,12 @@ type User struct {
 	PasswordHash string
 	FullName     string // empty when the user has not given one
 	IsActive     bool
+	// Role says what the user may do beyond their own account: RoleUser or
+	// RoleAdmin. Create stores RoleUser when it is empty.
+	Role Role
+	// EmailVerified is set once the user proves they receive mail at Email;
+	// changing Email clears it.
+	EmailVerified bool
 	// TokenVersion changes whenever the password does; access tokens carry the
 	// version they were issued under and are refused once it moves on.
 	TokenVersion int64
@@ -28,19 +35,40 @@ type User struct {
 	UpdatedAt    time.Time
 }
 
-// Patch is a partial profile update: a nil field keeps its current value.
+// Patch is a partial update: a nil field keeps its current value. Users
+// change their own FullName and Email; administrators may also change
+// IsActive and Role.
 type Patch struct {
 	FullName *string
 	Email    *string
+	IsActive *bool
+	Role     *Role
 }
+
+// Role is what a user may do beyond their own account. The stores accept
+// the roles of Roles only.
+type Role string
+
+// The roles.
+const (
+	RoleUser  Role = "user"
+	RoleAdmin Role = "admin"
+)
+
+// Roles lists every role, least privileged first.
+var Roles = []Role{RoleUser, RoleAdmin}
+
+// Valid reports whether r is one of Roles.
+func (r Role) Valid() bool { return slices.Contains(Roles, r) }
 
 // Repository stores users. Implementations translate their driver's errors
 // into this package's sentinels: a missing row is ErrNotFound, a duplicate
 // email or username (compared without regard to letter case) is
 // ErrEmailTaken or ErrUsernameTaken.
 type Repository interface {
-	// Create inserts u (ID, Email, Username, PasswordHash, FullName) and
-	// returns it with the columns the database fills in.
+	// Create inserts u (ID, Email, Username, PasswordHash, FullName, Role,
+	// EmailVerified; an empty Role is RoleUser) and returns it with the
+	// columns the database fills in.
 	Create(ctx context.Context, u User) (User, error)
 	// ByID returns the user with that id.
 	ByID(ctx context.Context, id uuid.UUID) (User, error)
@@ -48,7 +76,9 @@ type Repository interface {
 	ByEmail(ctx context.Context, email string) (User, error)
 	// ByUsername returns the user whose username matches, ignoring letter case.
 	ByUsername(ctx context.Context, username string) (User, error)
-	// Update applies p to the user and returns the result.
+	// Update applies p to the user and returns the result. A new Email that
+	// differs from the old one other than in letter case clears
+	// EmailVerified, in the same statement.
 	Update(ctx context.Context, id uuid.UUID, p Patch) (User, error)
 	// SetPassword stores a new hash and increments the token version, in one
 	// statement, so no token issued before it stays valid.

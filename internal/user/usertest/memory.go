@@ -3,6 +3,7 @@ package usertest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -77,6 +78,12 @@ func (m *Memory) Create(_ context.Context, u user.User) (user.User, error) {
 	}
 	now := time.Now().UTC()
 	u.IsActive, u.TokenVersion, u.CreatedAt, u.UpdatedAt = true, 0, now, now
+	if u.Role == "" {
+		u.Role = user.RoleUser
+	}
+	if !u.Role.Valid() {
+		return user.User{}, fmt.Errorf("create user: unknown role %q", u.Role)
+	}
 	m.users[u.ID] = u
 	return u, nil
 }
@@ -147,10 +154,22 @@ func (m *Memory) Update(_ context.Context, id uuid.UUID, p user.Patch) (user.Use
 			if err := m.conflict(id, *p.Email, ""); err != nil {
 				return err
 			}
+			if !strings.EqualFold(u.Email, *p.Email) {
+				u.EmailVerified = false
+			}
 			u.Email = *p.Email
 		}
 		if p.FullName != nil {
 			u.FullName = *p.FullName
+		}
+		if p.IsActive != nil {
+			u.IsActive = *p.IsActive
+		}
+		if p.Role != nil {
+			if !p.Role.Valid() {
+				return fmt.Errorf("update user: unknown role %q", *p.Role)
+			}
+			u.Role = *p.Role
 		}
 		return nil
 	})

@@ -20,7 +20,7 @@ import (
 
 // NewUser returns a valid user, not yet stored, numbered n: a fresh UUIDv7,
 // email user<n>@example.com, username user<n>, a fake password hash and the
-// full name "User <n>".
+// full name "User <n>", role user.
 func NewUser(n int) user.User {
 	return user.User{
 		ID:           uuid.Must(uuid.NewV7()),
@@ -28,6 +28,7 @@ func NewUser(n int) user.User {
 		Username:     fmt.Sprintf("user%d", n),
 		PasswordHash: fmt.Sprintf("fake-hash-%d", n),
 		FullName:     fmt.Sprintf("User %d", n),
+		Role:         user.RoleUser,
 	}
 }
 
@@ -61,6 +62,9 @@ func Run(t *testing.T, newRepo func(t *testing.T) user.Repository) {
 		{"RevokeSessions", testRevokeSessions},
 		{"DeleteRemovesSessions", testDeleteRemovesSessions},
 		{"Deactivate", testDeactivate},
+		{"RoleAndVerificationOnCreate", testRoleAndVerificationOnCreate},
+		{"UpdateAdminFields", testUpdateAdminFields},
+		{"EmailChangeClearsVerification", testEmailChangeClearsVerification},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
