@@ -51,6 +51,8 @@ func (a *api) problem(ctx context.Context, err error) error {
 		// Only the /users/me routes meet ErrNotFound: the caller's account
 		// was deleted while the request ran, so its token is no longer good.
 		return unauthorized(user.ErrUnauthenticated.Error())
+	case errors.Is(err, user.ErrForbidden):
+		return newProblem(http.StatusForbidden, user.ErrForbidden.Error())
 	case errors.Is(err, user.ErrUnavailable):
 		// The cause (driver text) goes to the log, never to the client.
 		logger(ctx).LogAttrs(ctx, slog.LevelWarn, "database unavailable", slog.String("error", err.Error()))

@@ -58,6 +58,9 @@ const (
 // Roles lists every role, least privileged first.
 var Roles = []Role{RoleUser, RoleAdmin}
 
+// IsAdmin reports whether u has the admin role.
+func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
+
 // Valid reports whether r is one of Roles.
 func (r Role) Valid() bool { return slices.Contains(Roles, r) }
 
@@ -103,6 +106,9 @@ var (
 	ErrInvalidCredentials = errors.New("incorrect username or password")
 	ErrWrongPassword      = errors.New("current password is incorrect")
 	ErrUnauthenticated    = errors.New("could not validate credentials")
+	// ErrForbidden is a signed-in user asking for what their role does not
+	// allow.
+	ErrForbidden = errors.New("this requires the admin role")
 	// ErrUnavailable is a database that cannot answer now (down, unreachable,
 	// locked past its busy timeout, read-only): the request may succeed if
 	// retried later. Stores wrap it together with the driver's error.
