@@ -39,6 +39,8 @@ type Users struct {
 	path  string
 	write *sql.DB
 	read  *sql.DB
+	// prepared are the reading pool's prepared statements (usersession.go).
+	prepared statements
 }
 
 var _ user.Repository = (*Users)(nil)
@@ -113,7 +115,7 @@ const writeWait = 5 * time.Second
 
 // Close closes both pools.
 func (s *Users) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.prepared.close(), s.read.Close(), s.write.Close())
 }
 
 // Migrator returns a goose provider for the embedded migrations, running on

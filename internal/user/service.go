@@ -190,28 +190,22 @@ func (s *Service) Authenticate(ctx context.Context, token string) (User, error) 
 }
 
 // AuthenticateSession is Authenticate that also returns the token's
-// session. It costs two lookups by primary key: the user and the session.
+// session. It costs one lookup by both primary keys: the user and the
+// session together (UserSession).
 func (s *Service) AuthenticateSession(ctx context.Context, token string) (User, Session, error) {
 	c, err := s.tokens.Verify(token)
 	if err != nil || c.SessionID == uuid.Nil {
 		return User{}, Session{}, ErrUnauthenticated
 	}
-	u, err := s.repo.ByID(ctx, c.UserID)
+	u, sess, err := s.repo.UserSession(ctx, c.UserID, c.SessionID)
 	if errors.Is(err, ErrNotFound) {
 		return User{}, Session{}, ErrUnauthenticated
 	}
 	if err != nil {
 		return User{}, Session{}, err
 	}
-	if !u.IsActive || u.TokenVersion != c.Version {
+	if !u.IsActive || u.TokenVersion != c.Version || !sess.Active(s.now()) {
 		return User{}, Session{}, ErrUnauthenticated
-	}
-	sess, err := s.repo.Session(ctx, u.ID, c.SessionID)
-	if errors.Is(err, ErrSessionNotFound) || (err == nil && !sess.Active(s.now())) {
-		return User{}, Session{}, ErrUnauthenticated
-	}
-	if err != nil {
-		return User{}, Session{}, err
 	}
 	return u, sess, nil
 }

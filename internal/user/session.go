@@ -76,6 +76,10 @@ type SessionRepository interface {
 	AddRefreshToken(ctx context.Context, t RefreshToken, replaces []byte) error
 	// Deactivate marks the user id inactive (ErrNotFound when missing).
 	Deactivate(ctx context.Context, id uuid.UUID) error
+	// UserSession returns the user userID and its session sessionID in one
+	// round trip (what every authenticated request needs). A missing user,
+	// or a session that is missing or not that user's, is ErrNotFound.
+	UserSession(ctx context.Context, userID, sessionID uuid.UUID) (User, Session, error)
 }
 
 // Session errors.

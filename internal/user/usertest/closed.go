@@ -44,6 +44,7 @@ func RunClosed(t *testing.T, s Store) {
 		{"RefreshToken", func() error { _, _, err := s.RefreshToken(ctx, rt.Hash); return err }, sessionErrors},
 		{"AddRefreshToken", func() error { return s.AddRefreshToken(ctx, rt, rt.Hash) }, sessionErrors},
 		{"Deactivate", func() error { return s.Deactivate(ctx, id) }, sessionErrors},
+		{"UserSession", func() error { _, _, err := s.UserSession(ctx, id, id); return err }, sessionErrors},
 	} {
 		err := tt.do()
 		if err == nil {

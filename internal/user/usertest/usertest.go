@@ -65,6 +65,8 @@ func Run(t *testing.T, newRepo func(t *testing.T) user.Repository) {
 		{"RoleAndVerificationOnCreate", testRoleAndVerificationOnCreate},
 		{"UpdateAdminFields", testUpdateAdminFields},
 		{"EmailChangeClearsVerification", testEmailChangeClearsVerification},
+		{"UserSession", testUserSession},
+		{"UserSessionSeesChanges", testUserSessionSeesChanges},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

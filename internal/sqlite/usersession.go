@@ -1,0 +1,103 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// userSessionQuery is UserSession's statement: the user and its session by
+// both primary keys.
+const userSessionQuery = `
+	SELECT u.id, u.email, u.username, u.hashed_password, COALESCE(u.full_name, ''),
+		u.is_active, u.token_version, u.created_at, u.updated_at, u.role, u.email_verified,
+		s.id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip
+	FROM users u JOIN sessions s ON s.user_id = u.id
+	WHERE u.id = ? AND s.id = ?`
+
+// UserSession returns the user userID and its session sessionID in one
+// prepared statement (a join by both primary keys): the lookup of every
+// authenticated request. Either missing, or the session not the user's, is
+// ErrNotFound.
+func (s *Users) UserSession(ctx context.Context, userID, sessionID uuid.UUID) (user.User, user.Session, error) {
+	stmt, err := s.prepared.get(ctx, s.read, userSessionQuery)
+	if err != nil {
+		return user.User{}, user.Session{}, translate(err, "prepare user and session lookup")
+	}
+	var (
+		u                                          user.User
+		sess                                       user.Session
+		uCreated, uUpdated, created, used, expires string
+		rev                                        sql.NullString
+	)
+	err = stmt.QueryRowContext(ctx, userID, sessionID).Scan(
+		&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.FullName,
+		&u.IsActive, &u.TokenVersion, &uCreated, &uUpdated, &u.Role, &u.EmailVerified,
+		&sess.ID, &created, &used, &expires, &rev, &sess.UserAgent, &sess.IP)
+	if err != nil {
+		return user.User{}, user.Session{}, translate(err, "get user and session")
+	}
+	sess.UserID = u.ID
+	err = errors.Join(parseUserTime(uCreated, &u.CreatedAt), parseUserTime(uUpdated, &u.UpdatedAt),
+		parseTS(created, &sess.CreatedAt), parseTS(used, &sess.LastUsedAt),
+		parseTS(expires, &sess.ExpiresAt), parseTS(rev.String, &sess.RevokedAt))
+	if err != nil {
+		return user.User{}, user.Session{}, fmt.Errorf("get user and session: %w", err)
+	}
+	return u, sess, nil
+}
+
+// parseUserTime reads a users table time, as scanUser does.
+func parseUserTime(s string, dst *time.Time) error {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	*dst = t
+	return err
+}
+
+// statements holds statements prepared once on the reading pool
+// (database/sql prepares each again on every connection that runs it, once),
+// so that the hot queries skip SQLite's parser. They are prepared on first
+// use, since the store opens before its tables are migrated. Safe for
+// concurrent use.
+type statements struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// get returns the statement of query prepared on db, preparing it the first
+// time; a failed preparation is not kept.
+func (p *statements) get(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st, ok := p.m[query]; ok {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if p.m == nil {
+		p.m = map[string]*sql.Stmt{}
+	}
+	p.m[query] = st
+	return st, nil
+}
+
+// close closes every prepared statement.
+func (p *statements) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for q, st := range p.m {
+		errs = append(errs, st.Close())
+		delete(p.m, q)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,93 @@
+package usertest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// testUserSession: UserSession returns exactly what ByID and Session return,
+// whatever the session's state (the service judges revocation and expiry),
+// and ErrNotFound for a missing user, a missing session or another user's
+// session.
+func testUserSession(t *testing.T, newRepo func(*testing.T) user.Repository) {
+	repo := newRepo(t)
+	ctx := t.Context()
+	ada := create(t, repo, NewUser(1))
+	bob := create(t, repo, NewUser(2))
+	adas, _ := startSession(t, repo, ada, now())
+	bobs, _ := startSession(t, repo, bob, now())
+	revoked, _ := startSession(t, repo, ada, now())
+	at := now().Add(time.Minute)
+	if err := repo.RevokeSession(ctx, ada.ID, revoked.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	revoked.RevokedAt = at
+
+	for _, want := range []user.Session{adas, revoked} {
+		u, s, err := repo.UserSession(ctx, ada.ID, want.ID)
+		if err != nil {
+			t.Fatalf("UserSession(ada, %v): got error %v, want nil", want.ID, err)
+		}
+		byID, err := repo.ByID(ctx, ada.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(byID, u); diff != "" {
+			t.Errorf("UserSession user: mismatch with ByID (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(want, s); diff != "" {
+			t.Errorf("UserSession session: mismatch (-want +got):\n%s", diff)
+		}
+	}
+
+	for _, tt := range []struct {
+		name            string
+		userID, session uuid.UUID
+	}{
+		{"another user's session", ada.ID, bobs.ID},
+		{"the session with another user", bob.ID, adas.ID},
+		{"a missing session", ada.ID, uuid.Must(uuid.NewV7())},
+		{"a missing user", uuid.Must(uuid.NewV7()), adas.ID},
+	} {
+		if _, _, err := repo.UserSession(ctx, tt.userID, tt.session); !errors.Is(err, user.ErrNotFound) {
+			t.Errorf("UserSession with %s: got error %v, want %v", tt.name, err, user.ErrNotFound)
+		}
+	}
+
+	if err := repo.Delete(ctx, ada.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := repo.UserSession(ctx, ada.ID, adas.ID); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("UserSession of a deleted user: got error %v, want %v", err, user.ErrNotFound)
+	}
+}
+
+// testUserSessionSeesChanges: UserSession reads what was just written (a
+// deactivation, a password change's new token version), so no state can be
+// served stale.
+func testUserSessionSeesChanges(t *testing.T, newRepo func(*testing.T) user.Repository) {
+	repo := newRepo(t)
+	ctx := t.Context()
+	u := create(t, repo, NewUser(1))
+	s, _ := startSession(t, repo, u, now())
+	if err := repo.SetPassword(ctx, u.ID, "new hash"); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Deactivate(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := repo.UserSession(ctx, u.ID, s.ID)
+	if err != nil {
+		t.Fatalf("UserSession: got error %v, want nil", err)
+	}
+	if got.IsActive || got.TokenVersion != u.TokenVersion+1 {
+		t.Errorf("UserSession after deactivation and a password change: got active %v, version %d; want false, %d",
+			got.IsActive, got.TokenVersion, u.TokenVersion+1)
+	}
+}
