@@ -38,6 +38,27 @@ func BenchmarkTokenVerify(b *testing.B) {
 	}
 }
 
+// BenchmarkTokenVerifyFirst is a token's first verification (the memory of
+// verified tokens off): signature and every claim. BenchmarkTokenVerify is
+// every later one, found in memory.
+func BenchmarkTokenVerifyFirst(b *testing.B) {
+	tokens, err := security.NewHS256([]byte(strings.Repeat("b", 64)), "usersvc", 30*time.Minute, time.Now,
+		security.WithVerifiedTokens(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _, err := tokens.Issue(security.Claims{UserID: uuid.Must(uuid.NewV7()), Version: 3})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tokens.Verify(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkTokenIssue(b *testing.B) {
 	tokens := benchTokens(b)
 	id := uuid.Must(uuid.NewV7())

@@ -2,6 +2,7 @@ package security
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -36,6 +37,11 @@ type JWT struct {
 	leeway   time.Duration
 	now      func() time.Time
 	parser   *jwt.Parser
+	// verified remembers verified tokens (verified.go); nil for none.
+	verified *verifiedTokens
+	// keyUsable reports whether the key kid still verifies (NewSigned);
+	// nil when there is one fixed key.
+	keyUsable func(kid string) bool
 }
 
 // HS256 is the JWT NewHS256 returns; the name predates the other algorithms.
@@ -124,7 +130,12 @@ func NewSigned(alg string, keys KeySource, issuer string, ttl time.Duration, now
 		}
 		return keys.VerificationKey(kid)
 	}
-	return newJWT(method, keys.SigningKey, verify, issuer, ttl, now, opts)
+	t, err := newJWT(method, keys.SigningKey, verify, issuer, ttl, now, opts)
+	if err != nil {
+		return nil, err
+	}
+	t.keyUsable = func(kid string) bool { _, err := keys.VerificationKey(kid); return err == nil }
+	return t, nil
 }
 
 func newJWT(method jwt.SigningMethod, sign func() (string, any, error), verify jwt.Keyfunc,
@@ -134,7 +145,7 @@ func newJWT(method jwt.SigningMethod, sign func() (string, any, error), verify j
 		return nil, errors.New("token lifetime must be positive")
 	}
 	t := &JWT{method: method, sign: sign, verify: verify, issuer: issuer, audience: DefaultAudience,
-		ttl: ttl, leeway: DefaultLeeway, now: now}
+		ttl: ttl, leeway: DefaultLeeway, now: now, verified: newVerifiedTokens(DefaultVerifiedTokens)}
 	for _, o := range opts {
 		o(t)
 	}
@@ -192,22 +203,65 @@ func (t *JWT) Issue(c Claims) (string, time.Duration, error) {
 
 // Verify checks the algorithm (only the configured one), the key, the
 // signature, expiry, not-before, issue time, issuer and audience, and
-// returns what the token asserts.
+// returns what the token asserts. A token already verified is found in
+// memory (see verifiedTokens): then only its times and key are checked
+// again, which give the same verdict as checking it all.
 func (t *JWT) Verify(token string) (Claims, error) {
-	var c claims
-	_, err := t.parser.ParseWithClaims(token, &c, t.verify)
+	if t.verified == nil {
+		c, _, err := t.verifyFull(token)
+		return c, err
+	}
+	key := tokenKey(token)
+	if e, ok := t.verified.get(key); ok {
+		now := t.now()
+		if !now.Before(e.from) && now.Before(e.until) && (e.kid == "" || t.keyUsable == nil || t.keyUsable(e.kid)) {
+			return e.claims, nil
+		}
+		t.verified.forget(key) // verify in full, for the exact error
+	}
+	c, e, err := t.verifyFull(token)
 	if err != nil {
-		return Claims{}, fmt.Errorf("verify token: %w", err)
+		return Claims{}, err
+	}
+	t.verified.put(key, e)
+	return c, nil
+}
+
+// tokenKey is the SHA-256 of token, hashed from a stack buffer when the
+// token fits (no allocation per request).
+func tokenKey(token string) [sha256.Size]byte {
+	var buf [1024]byte
+	if len(token) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], token...))
+	}
+	return sha256.Sum256([]byte(token))
+}
+
+// verifyFull is Verify without the memory; it also returns the token's
+// entry for it.
+func (t *JWT) verifyFull(token string) (Claims, verifiedToken, error) {
+	var c claims
+	tok, err := t.parser.ParseWithClaims(token, &c, t.verify)
+	if err != nil {
+		return Claims{}, verifiedToken{}, fmt.Errorf("verify token: %w", err)
 	}
 	id, err := uuid.Parse(c.Subject)
 	if err != nil {
-		return Claims{}, fmt.Errorf("token subject: %w", err)
+		return Claims{}, verifiedToken{}, fmt.Errorf("token subject: %w", err)
 	}
 	out := Claims{UserID: id, Version: c.Version, Role: c.Role}
 	if c.SessionID != "" {
 		if out.SessionID, err = uuid.Parse(c.SessionID); err != nil {
-			return Claims{}, fmt.Errorf("token session: %w", err)
+			return Claims{}, verifiedToken{}, fmt.Errorf("token session: %w", err)
 		}
 	}
-	return out, nil
+	e := verifiedToken{claims: out, until: c.ExpiresAt.Add(t.leeway)} // exp is required
+	// The parser's rules: valid from max(iat, nbf) - leeway, before exp + leeway.
+	for _, d := range []*jwt.NumericDate{c.IssuedAt, c.NotBefore} {
+		if d != nil && d.Add(-t.leeway).After(e.from) {
+			e.from = d.Add(-t.leeway)
+		}
+	}
+	e.kid, _ = tok.Header["kid"].(string)
+	return out, e, nil
 }
