@@ -167,13 +167,11 @@ func bearerToken(header string) (string, bool) {
 type userKey struct{}
 
 // withUser returns ctx carrying the authenticated user u, with the request's
-// logger and access-log line also naming u.
+// log lines (the access line included) naming u from now on.
 func withUser(ctx context.Context, u user.User) context.Context {
-	id := u.ID.String()
-	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
-		info.userID = id
+	if info := requestInfoFrom(ctx); info != nil {
+		info.userID = u.ID.String()
 	}
-	ctx = withLogger(ctx, logger(ctx).With("user_id", id))
 	return context.WithValue(ctx, userKey{}, u)
 }
 

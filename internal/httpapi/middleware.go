@@ -16,25 +16,21 @@ import (
 // always out.
 const requestIDHeader = "X-Request-ID"
 
-type loggerKey struct{}
-
-// logger returns the request's logger, which carries its request id (and
-// user_id once authenticated).
+// logger returns the request's logger, whose lines carry its request id
+// (and user_id once authenticated).
 func logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
+	if info := requestInfoFrom(ctx); info != nil && info.log != nil {
+		return info.log
 	}
 	return slog.Default()
 }
 
-func withLogger(ctx context.Context, l *slog.Logger) context.Context {
-	return context.WithValue(ctx, loggerKey{}, l)
-}
-
 // withRequestID gives every request an id: the caller's X-Request-ID when it
 // is 1 to 64 characters of [A-Za-z0-9._-], a random one otherwise. The id is
-// echoed in the response and carried by the request's logger.
+// echoed in the response and carried by the request's logger. It starts
+// the request's requestInfo.
 func withRequestID(base *slog.Logger) func(http.Handler) http.Handler {
+	log := slog.New(requestAttrs{base.Handler()})
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id := r.Header.Get(requestIDHeader)
@@ -42,8 +38,8 @@ func withRequestID(base *slog.Logger) func(http.Handler) http.Handler {
 				id = newRequestID()
 			}
 			w.Header().Set(requestIDHeader, id)
-			ctx := withLogger(r.Context(), base.With("request_id", id))
-			next.ServeHTTP(w, r.WithContext(ctx))
+			info := &requestInfo{requestID: id, log: log}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
 		})
 	}
 }
@@ -65,16 +61,21 @@ func validRequestID(id string) bool {
 func newRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand documents so)
-	return hex.EncodeToString(b[:])
+	var h [2 * len(b)]byte
+	hex.Encode(h[:], b[:])
+	return string(h[:])
 }
 
 type requestInfoKey struct{}
 
-// requestInfo is what the access log learns from inside: the inner handlers
-// fill it in, whatever middleware sits between them.
+// requestInfo is what the request's log lines say about it: its id and
+// logger (withRequestID), and what the inner handlers fill in, whatever
+// middleware sits between them.
 type requestInfo struct {
-	route  string // the ServeMux pattern, e.g. "GET /api/v1/users/me"; empty when none matched
-	userID string // set once a bearer token is accepted
+	requestID string
+	log       *slog.Logger // adds requestID and userID to each line (requestAttrs)
+	route     string       // the ServeMux pattern, e.g. "GET /api/v1/users/me"; empty when none matched
+	userID    string       // set once a bearer token is accepted
 }
 
 // logRequests writes one line per request: method, route pattern (never the
@@ -86,25 +87,26 @@ func logRequests(m *metrics.Metrics) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			done := m.Start()
 			start := time.Now()
-			info := &requestInfo{}
-			ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
+			ctx := r.Context()
+			info := requestInfoFrom(ctx)
+			if info == nil { // not behind withRequestID
+				info = &requestInfo{}
+				ctx = context.WithValue(ctx, requestInfoKey{}, info)
+				r = r.WithContext(ctx)
+			}
 			rec := &recorder{ResponseWriter: w}
 			defer func() {
 				status := rec.statusCode()
 				done(info.route, r.Method, status)
-				attrs := []slog.Attr{
+				// user_id, once known, and request_id come from info.
+				logger(ctx).LogAttrs(ctx, slog.LevelInfo, "request",
 					slog.String("method", r.Method),
 					slog.String("route", info.route),
 					slog.Int("status", status),
 					slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-					slog.Int64("bytes", rec.bytes),
-				}
-				if info.userID != "" {
-					attrs = append(attrs, slog.String("user_id", info.userID))
-				}
-				logger(ctx).LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+					slog.Int64("bytes", rec.bytes))
 			}()
-			next.ServeHTTP(rec, r.WithContext(ctx))
+			next.ServeHTTP(rec, r)
 		})
 	}
 }
