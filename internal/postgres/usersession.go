@@ -27,10 +27,13 @@ func (s *Users) UserSession(ctx context.Context, userID, sessionID uuid.UUID) (u
 		sess user.Session
 		rev  *time.Time
 	)
-	err := s.pool.QueryRow(ctx, q, userID, sessionID).Scan(
-		&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.FullName,
+	// The ids go in and out as [16]byte, which pgx's uuid codec takes
+	// directly; as uuid.UUID they would go through their text form (a
+	// driver.Valuer and an sql.Scanner), with some 30 allocations more.
+	err := s.pool.QueryRow(ctx, q, [16]byte(userID), [16]byte(sessionID)).Scan(
+		(*[16]byte)(&u.ID), &u.Email, &u.Username, &u.PasswordHash, &u.FullName,
 		&u.IsActive, &u.TokenVersion, &u.CreatedAt, &u.UpdatedAt, &u.Role, &u.EmailVerified,
-		&sess.ID, &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &rev, &sess.UserAgent, &sess.IP)
+		(*[16]byte)(&sess.ID), &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &rev, &sess.UserAgent, &sess.IP)
 	if err != nil {
 		return user.User{}, user.Session{}, translate(err, "get user and session")
 	}
