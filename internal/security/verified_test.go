@@ -17,10 +17,9 @@ import (
 // clock is a settable time for the tests, safe for concurrent use.
 type clock struct{ ns atomic.Int64 }
 
-func newClock() *clock               { c := &clock{}; c.set(time.Now()); return c }
-func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
-func (c *clock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
-func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
+func newClock() *clock           { c := &clock{}; c.set(time.Now()); return c }
+func (c *clock) now() time.Time  { return time.Unix(0, c.ns.Load()) }
+func (c *clock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
 
 func testTokens(t *testing.T, c *clock, opts ...TokenOption) *JWT {
 	t.Helper()

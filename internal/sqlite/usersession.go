@@ -27,7 +27,7 @@ const userSessionQuery = `
 // authenticated request. Either missing, or the session not the user's, is
 // ErrNotFound.
 func (s *Users) UserSession(ctx context.Context, userID, sessionID uuid.UUID) (user.User, user.Session, error) {
-	stmt, err := s.prepared.get(ctx, s.read, userSessionQuery)
+	stmt, err := s.prepared.get(ctx, s.read, userSessionQuery) //nolint:sqlclosecheck // kept; Close closes it
 	if err != nil {
 		return user.User{}, user.Session{}, translate(err, "prepare user and session lookup")
 	}
@@ -79,7 +79,7 @@ func (p *statements) get(ctx context.Context, db *sql.DB, query string) (*sql.St
 	if st, ok := p.m[query]; ok {
 		return st, nil
 	}
-	st, err := db.PrepareContext(ctx, query)
+	st, err := db.PrepareContext(ctx, query) //nolint:sqlclosecheck // kept in p.m; close closes it
 	if err != nil {
 		return nil, err
 	}
