@@ -65,6 +65,11 @@ func Run(t *testing.T, newRepo func(t *testing.T) user.Repository) {
 		{"RoleAndVerificationOnCreate", testRoleAndVerificationOnCreate},
 		{"UpdateAdminFields", testUpdateAdminFields},
 		{"EmailChangeClearsVerification", testEmailChangeClearsVerification},
+		{"AuditRoundTrip", testAuditRoundTrip},
+		{"AuditFilters", testAuditFilters},
+		{"AuditKeysetStability", testAuditKeysetStability},
+		{"AuditOutlivesUser", testAuditOutlivesUser},
+		{"AllSessions", testAllSessions},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
