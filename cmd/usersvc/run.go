@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -128,7 +129,8 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 	defer prot.close()
-	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, append(prot.options, sessionOptions(cfg, log)...)...)
+	opts := slices.Concat(prot.options, sessionOptions(cfg, log), auditOptions(st, log))
+	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, opts...)
 	handler := httpapi.New(svc, httpapi.Options{
 		Logger:       log,
 		MaxBodyBytes: cfg.MaxBodyBytes,

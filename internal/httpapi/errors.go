@@ -86,7 +86,11 @@ func invalidFields(fields []*user.ValidationError) error {
 	details := make([]*huma.ErrorDetail, len(fields))
 	msgs := make([]string, len(fields))
 	for i, f := range fields {
-		details[i] = &huma.ErrorDetail{Message: f.Message, Location: "body." + f.Field}
+		loc := f.Field // a body field, or a parameter named with its place ("query.kind")
+		if !strings.Contains(loc, ".") {
+			loc = "body." + loc
+		}
+		details[i] = &huma.ErrorDetail{Message: f.Message, Location: loc}
 		msgs[i] = f.Error()
 	}
 	return newProblem(http.StatusUnprocessableEntity, strings.Join(msgs, "; "), details...)

@@ -66,6 +66,9 @@ func TestOpenAPI(t *testing.T) {
 		{"/api/v1/logout", "post", bearer, "", ""},
 		{"/api/v1/users/me/sessions", "get", bearer, "", ""},
 		{"/api/v1/users/me/sessions/{id}", "delete", bearer, "", ""},
+		{"/api/v1/admin/audit", "get", bearer, "", ""},
+		{"/api/v1/users/me/audit", "get", bearer, "", ""},
+		{"/api/v1/users/me/export", "get", bearer, "", ""},
 	} {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
 			op, ok := doc.Paths[tt.path][tt.method]
@@ -104,6 +107,9 @@ func TestOpenAPI(t *testing.T) {
 		{"UserUpdate", nil},
 		{"UserRead", []string{"id", "email", "username", "full_name", "is_active", "email_verified", "role", "created_at", "updated_at"}},
 		{"Token", []string{"access_token", "token_type", "expires_in", "refresh_token"}},
+		{"AuditEventRead", []string{"id", "at", "kind", "actor_id", "subject_id", "ip", "user_agent", "request_id", "detail"}},
+		{"AuditPage", []string{"items", "next_cursor"}},
+		{"UserExport", []string{"exported_at", "profile", "sessions", "audit_events"}},
 	} {
 		s := doc.Components.Schemas[tt.schema]
 		if diff := cmp.Diff(tt.required, s.Required); diff != "" {
@@ -151,6 +157,7 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"GET /.well-known/jwks.json": "200",
 		"POST /api/v1/logout":        "204", "GET /api/v1/users/me/sessions": "200",
 		"DELETE /api/v1/users/me/sessions/{id}": "204",
+		"GET /api/v1/admin/audit":               "200", "GET /api/v1/users/me/audit": "200", "GET /api/v1/users/me/export": "200",
 	}
 	seen := map[string]bool{}
 	for path, ops := range doc.Paths {
@@ -182,6 +189,12 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		if !seen[key] {
 			t.Errorf("the server serves %s but the document does not list it", key)
 		}
+	}
+	if _, ok := doc.Paths["/api/v1/admin/audit"]["get"].Responses["403"]; !ok {
+		t.Error("GET /api/v1/admin/audit does not document 403")
+	}
+	if _, ok := doc.Paths["/api/v1/admin/audit"]["get"].Responses["422"]; !ok {
+		t.Error("GET /api/v1/admin/audit does not document 422 (bad filters or cursor)")
 	}
 	if _, ok := doc.Paths["/readyz"]["get"].Responses["503"]; !ok {
 		t.Error("GET /readyz does not document 503")

@@ -27,6 +27,11 @@ func (a *api) routes() {
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/sessions", "listSessions", http.StatusOK, "List the current user's active sessions")), a.listSessions)
 	huma.Register(api, a.authed(a.op("DELETE /api/v1/users/me/sessions/{id}", "revokeSession", http.StatusNoContent, "End one of the current user's sessions", http.StatusNotFound)), a.revokeSession)
 	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password"))), a.changePassword)
+	// Audit log and data export (audit.go).
+	huma.Register(api, a.admin(a.op("GET /api/v1/admin/audit", "listAuditEvents", http.StatusOK, "List security events, newest first (admins only)")), a.listAuditEvents)
+	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/audit", "listMyAudit", http.StatusOK, "List the security events about the current user, newest first")), a.listMyAudit)
+	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/export", "exportMe", http.StatusOK, "Download everything kept about the current user as JSON")), a.exportMe)
+	documentAuditKinds(api.OpenAPI())
 	documentTokenForm(api.OpenAPI())
 }
 

@@ -50,7 +50,8 @@ func TestMigrator(t *testing.T) {
 		var leftovers int
 		const q = `
 			SELECT count(*) FROM pg_class WHERE relname LIKE 'users%' OR relname LIKE 'sessions%' OR relname LIKE 'refresh_tokens%'
-			UNION ALL SELECT count(*) FROM pg_proc WHERE proname = 'update_updated_at_column'`
+				OR relname LIKE 'audit_events%'
+			UNION ALL SELECT count(*) FROM pg_proc WHERE proname IN ('update_updated_at_column', 'audit_events_append_only')`
 		rows, err := s.Pool().Query(t.Context(), q)
 		if err != nil {
 			t.Fatalf("look for leftovers: %v", err)

@@ -110,7 +110,12 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 	if err != nil {
 		return User{}, fmt.Errorf("new user id: %w", err)
 	}
-	return s.repo.Create(ctx, User{ID: id, Email: r.Email, Username: r.Username, PasswordHash: hash})
+	u, err := s.repo.Create(ctx, User{ID: id, Email: r.Email, Username: r.Username, PasswordHash: hash})
+	if err != nil {
+		return User{}, err
+	}
+	s.record(ctx, AuditRegistered, u.ID, u.ID, nil)
+	return u, nil
 }
 
 // Login checks a username or email and a password, opens a session (with
@@ -156,16 +161,28 @@ func (s *Service) login(ctx context.Context, u User, err error, password string)
 			return AccessToken{}, fmt.Errorf("dummy hash: %w", herr)
 		}
 		s.hasher.Verify(dummy, password)
+		// The login typed is not kept: it is often a password typed in the
+		// wrong field.
+		s.record(ctx, AuditLoginFailed, uuid.Nil, uuid.Nil, map[string]string{"reason": "unknown_account"})
 		return AccessToken{}, ErrInvalidCredentials
 	}
 	if err != nil {
 		return AccessToken{}, err
 	}
-	if !s.hasher.Verify(u.PasswordHash, password) || !u.IsActive {
+	if !s.hasher.Verify(u.PasswordHash, password) {
+		s.record(ctx, AuditLoginFailed, uuid.Nil, u.ID, map[string]string{"reason": "wrong_password"})
+		return AccessToken{}, ErrInvalidCredentials
+	}
+	if !u.IsActive {
+		s.record(ctx, AuditLoginFailed, uuid.Nil, u.ID, map[string]string{"reason": "inactive"})
 		return AccessToken{}, ErrInvalidCredentials
 	}
 	s.rehash(ctx, u, password)
-	return s.startSession(ctx, u)
+	t, err := s.startSession(ctx, u)
+	if err == nil {
+		s.record(ctx, AuditLoginSucceeded, u.ID, u.ID, map[string]string{"session_id": t.SessionID.String()})
+	}
+	return t, err
 }
 
 // byLogin finds a user by email when login looks like one (usernames cannot
@@ -226,7 +243,11 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, p Patch) (User, erro
 	if p.Email == nil && p.FullName == nil {
 		return s.repo.ByID(ctx, id)
 	}
-	return s.repo.Update(ctx, id, p)
+	u, err := s.repo.Update(ctx, id, p)
+	if err == nil {
+		s.record(ctx, AuditProfileUpdated, id, id, map[string]string{"fields": patchedFields(p)})
+	}
+	return u, err
 }
 
 // ChangePassword replaces id's password once current is verified, makes
@@ -268,13 +289,18 @@ func (s *Service) ChangePasswordKeeping(ctx context.Context, id, keep uuid.UUID,
 	if err := s.repo.SetPassword(ctx, id, hash); err != nil {
 		return err
 	}
+	s.record(ctx, AuditPasswordChanged, id, id, nil)
 	return s.repo.RevokeSessions(ctx, id, keep, s.now())
 }
 
 // Delete removes the account for good, with its sessions and refresh
 // tokens.
 func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
-	return s.repo.Delete(ctx, id)
+	if err := s.repo.Delete(ctx, id); err != nil {
+		return err
+	}
+	s.record(ctx, AuditDeleted, id, id, nil)
+	return nil
 }
 
 // Ready reports whether the store answers.

@@ -267,6 +267,7 @@ func (s *Service) reuseDetected(ctx context.Context, sess Session, now time.Time
 	if err != nil && !errors.Is(err, ErrSessionNotFound) {
 		return err
 	}
+	s.record(ctx, AuditRefreshReused, uuid.Nil, sess.UserID, map[string]string{"session_id": sess.ID.String()})
 	if s.reused != nil {
 		s.reused(ctx, sess)
 	}
@@ -280,12 +281,19 @@ func (s *Service) Logout(ctx context.Context, userID, id uuid.UUID) error {
 	if errors.Is(err, ErrSessionNotFound) {
 		return nil // revoked meanwhile: the outcome is the same
 	}
+	if err == nil {
+		s.record(ctx, AuditLoggedOut, userID, userID, map[string]string{"session_id": id.String()})
+	}
 	return err
 }
 
 // LogoutAll revokes every session of user userID.
 func (s *Service) LogoutAll(ctx context.Context, userID uuid.UUID) error {
-	return s.repo.RevokeSessions(ctx, userID, uuid.Nil, s.now())
+	if err := s.repo.RevokeSessions(ctx, userID, uuid.Nil, s.now()); err != nil {
+		return err
+	}
+	s.record(ctx, AuditLoggedOut, userID, userID, map[string]string{"scope": "all"})
+	return nil
 }
 
 // Sessions lists the active sessions of user userID, oldest first.
@@ -296,7 +304,11 @@ func (s *Service) Sessions(ctx context.Context, userID uuid.UUID) ([]Session, er
 // RevokeSession revokes one session of user userID; ErrSessionNotFound
 // when it is not one of theirs or already revoked.
 func (s *Service) RevokeSession(ctx context.Context, userID, id uuid.UUID) error {
-	return s.repo.RevokeSession(ctx, userID, id, s.now())
+	if err := s.repo.RevokeSession(ctx, userID, id, s.now()); err != nil {
+		return err
+	}
+	s.record(ctx, AuditSessionRevoked, userID, userID, map[string]string{"session_id": id.String()})
+	return nil
 }
 
 // Deactivate marks the account inactive and revokes all its sessions.
@@ -305,6 +317,8 @@ func (s *Service) Deactivate(ctx context.Context, id uuid.UUID) error {
 	if err := repo.Deactivate(ctx, id); err != nil {
 		return err
 	}
+	// No signed-in actor: Deactivate is the operator's (uuid.Nil).
+	s.record(ctx, AuditDeactivated, uuid.Nil, id, nil)
 	return repo.RevokeSessions(ctx, id, uuid.Nil, s.now())
 }
 

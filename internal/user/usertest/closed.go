@@ -45,6 +45,9 @@ func RunClosed(t *testing.T, s Store) {
 		{"AddRefreshToken", func() error { return s.AddRefreshToken(ctx, rt, rt.Hash) }, sessionErrors},
 		{"Deactivate", func() error { return s.Deactivate(ctx, id) }, sessionErrors},
 		{"UserSession", func() error { _, _, err := s.UserSession(ctx, id, id); return err }, sessionErrors},
+		{"AppendAudit", func() error { return s.AppendAudit(ctx, NewAuditEvent(user.AuditRegistered, id, id, now)) }, userErrors},
+		{"AuditEvents", func() error { _, err := s.AuditEvents(ctx, user.AuditFilter{SubjectID: id}); return err }, userErrors},
+		{"AllSessions", func() error { _, err := s.AllSessions(ctx, id); return err }, sessionErrors},
 	} {
 		err := tt.do()
 		if err == nil {

@@ -67,6 +67,11 @@ func Run(t *testing.T, newRepo func(t *testing.T) user.Repository) {
 		{"EmailChangeClearsVerification", testEmailChangeClearsVerification},
 		{"UserSession", testUserSession},
 		{"UserSessionSeesChanges", testUserSessionSeesChanges},
+		{"AuditRoundTrip", testAuditRoundTrip},
+		{"AuditFilters", testAuditFilters},
+		{"AuditKeysetStability", testAuditKeysetStability},
+		{"AuditOutlivesUser", testAuditOutlivesUser},
+		{"AllSessions", testAllSessions},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,239 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// auditEventRead is the public face of a user.AuditEvent.
+type auditEventRead struct {
+	ID        int64             `json:"id" doc:"Increases with every event; the listing is newest (highest id) first"`
+	At        time.Time         `json:"at"`
+	Kind      string            `json:"kind" doc:"What happened, e.g. login.failed (see the kind filter of GET /admin/audit)"`
+	ActorID   *string           `json:"actor_id" format:"uuid" nullable:"true" doc:"Who acted; null for an anonymous caller (a failed login) or the operator"`
+	SubjectID *string           `json:"subject_id" format:"uuid" nullable:"true" doc:"Whose account it is about; null when the request named no existing account"`
+	IP        string            `json:"ip" doc:"The client address"`
+	UserAgent string            `json:"user_agent" doc:"The client's User-Agent (at most 255 bytes)"`
+	RequestID string            `json:"request_id" doc:"The X-Request-ID of the request, to find it in the logs"`
+	Detail    map[string]string `json:"detail" doc:"Specifics, never a secret: e.g. {\"reason\": \"wrong_password\"}, {\"fields\": \"email,full_name\"}, {\"session_id\": ...}"`
+}
+
+func toAuditEventRead(e user.AuditEvent) auditEventRead {
+	r := auditEventRead{
+		ID: e.ID, At: e.At.UTC(), Kind: string(e.Kind), IP: e.IP, UserAgent: e.UserAgent,
+		RequestID: e.RequestID, Detail: e.Detail,
+	}
+	if r.Detail == nil {
+		r.Detail = map[string]string{}
+	}
+	if e.ActorID != uuid.Nil {
+		r.ActorID = new(e.ActorID.String())
+	}
+	if e.SubjectID != uuid.Nil {
+		r.SubjectID = new(e.SubjectID.String())
+	}
+	return r
+}
+
+func toAuditEventsRead(events []user.AuditEvent) []auditEventRead {
+	out := make([]auditEventRead, len(events))
+	for i, e := range events {
+		out[i] = toAuditEventRead(e)
+	}
+	return out
+}
+
+// auditPage is one page of a listing of events.
+type auditPage struct {
+	Items      []auditEventRead `json:"items"`
+	NextCursor *string          `json:"next_cursor" nullable:"true" doc:"Pass as cursor (with the same filters) for the next, older page; null on the last page"`
+}
+
+type auditPageOutput struct{ Body auditPage }
+
+func toAuditPage(p user.AuditPage) *auditPageOutput {
+	out := &auditPageOutput{Body: auditPage{Items: toAuditEventsRead(p.Events)}}
+	if p.Next > 0 {
+		out.Body.NextCursor = new(encodeCursor(p.Next))
+	}
+	return out
+}
+
+// errBadCursor is a cursor that no listing handed out.
+var errBadCursor = &user.ValidationError{Field: "query.cursor", Message: "is not a next_cursor of an earlier page of this listing"}
+
+// encodeCursor makes the opaque cursor that continues a listing below the
+// event id.
+func encodeCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, uint64(id))) //nolint:gosec // ids are positive
+}
+
+// decodeCursor returns the event id of a cursor, 0 for none.
+func decodeCursor(c string) (int64, error) {
+	if c == "" {
+		return 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) != 8 {
+		return 0, errBadCursor
+	}
+	id := int64(binary.BigEndian.Uint64(b)) //nolint:gosec // checked just below
+	if id <= 0 {
+		return 0, errBadCursor
+	}
+	return id, nil
+}
+
+type adminAuditInput struct {
+	SubjectID string    `query:"subject_id" format:"uuid" doc:"Only events about this account"`
+	ActorID   string    `query:"actor_id" format:"uuid" doc:"Only events by this account"`
+	Kind      []string  `query:"kind,explode" doc:"Only events of these kinds: repeat the parameter or give a comma-separated list"`
+	Since     time.Time `query:"since" doc:"Only events at or after this time (RFC 3339)"`
+	Until     time.Time `query:"until" doc:"Only events before this time (RFC 3339)"`
+	Limit     int       `query:"limit" minimum:"1" maximum:"100" default:"50" doc:"Events per page"`
+	Cursor    string    `query:"cursor" maxLength:"64" doc:"The next_cursor of the previous page"`
+}
+
+// listAuditEvents is the administrators' view of the audit log.
+func (a *api) listAuditEvents(ctx context.Context, in *adminAuditInput) (*auditPageOutput, error) {
+	me, err := currentUser(ctx)
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	f := user.AuditFilter{Since: in.Since, Until: in.Until, Limit: in.Limit}
+	if f.BeforeID, err = decodeCursor(in.Cursor); err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	if f.SubjectID, err = optionalID("subject_id", in.SubjectID); err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	if f.ActorID, err = optionalID("actor_id", in.ActorID); err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	for _, list := range in.Kind {
+		for k := range strings.SplitSeq(list, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				f.Kinds = append(f.Kinds, user.AuditKind(k))
+			}
+		}
+	}
+	p, err := a.users.AuditEvents(ctx, me, f)
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	return toAuditPage(p), nil
+}
+
+// optionalID parses the query parameter name, uuid.Nil when absent.
+func optionalID(name, s string) (uuid.UUID, error) {
+	if s == "" {
+		return uuid.Nil, nil
+	}
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, &user.ValidationError{Field: "query." + name, Message: "must be a UUID"}
+	}
+	return id, nil
+}
+
+type myAuditInput struct {
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Events per page"`
+	Cursor string `query:"cursor" maxLength:"64" doc:"The next_cursor of the previous page"`
+}
+
+// listMyAudit shows the caller the security events about their account.
+func (a *api) listMyAudit(ctx context.Context, in *myAuditInput) (*auditPageOutput, error) {
+	me, err := currentUser(ctx)
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	before, err := decodeCursor(in.Cursor)
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	p, err := a.users.MyAudit(ctx, me, before, in.Limit)
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	return toAuditPage(p), nil
+}
+
+// exportedSession is a session as the export shows it: every one,
+// ended or not.
+type exportedSession struct {
+	ID         string     `json:"id" format:"uuid"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt time.Time  `json:"last_used_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	RevokedAt  *time.Time `json:"revoked_at" nullable:"true" doc:"When it was ended (logout, revocation, password change); null if never"`
+	UserAgent  string     `json:"user_agent"`
+	IP         string     `json:"ip"`
+}
+
+// userExport is everything the service keeps about the caller.
+type userExport struct {
+	ExportedAt  time.Time         `json:"exported_at"`
+	Profile     userRead          `json:"profile"`
+	Sessions    []exportedSession `json:"sessions" doc:"Every session, revoked and expired ones included, oldest first"`
+	AuditEvents []auditEventRead  `json:"audit_events" doc:"Every security event about the account, newest first"`
+}
+
+type exportOutput struct {
+	ContentDisposition string `header:"Content-Disposition"`
+	CacheControl       string `header:"Cache-Control"`
+	Body               userExport
+}
+
+// exportMe hands the caller their data as a JSON download.
+func (a *api) exportMe(ctx context.Context, _ *struct{}) (*exportOutput, error) {
+	me, err := currentUser(ctx)
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	x, err := a.users.Export(ctx, me)
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	out := &exportOutput{
+		ContentDisposition: `attachment; filename="usersvc-export.json"`,
+		CacheControl:       "no-store",
+		Body: userExport{
+			ExportedAt: x.At.UTC(), Profile: toUserRead(x.Profile),
+			Sessions: make([]exportedSession, len(x.Sessions)), AuditEvents: toAuditEventsRead(x.Events),
+		},
+	}
+	for i, s := range x.Sessions {
+		e := exportedSession{
+			ID: s.ID.String(), CreatedAt: s.CreatedAt.UTC(), LastUsedAt: s.LastUsedAt.UTC(),
+			ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.UserAgent, IP: s.IP,
+		}
+		if !s.RevokedAt.IsZero() {
+			e.RevokedAt = new(s.RevokedAt.UTC())
+		}
+		out.Body.Sessions[i] = e
+	}
+	return out, nil
+}
+
+// documentAuditKinds lists the known event kinds in the description of
+// the kind filter. An enum in its schema would make huma refuse a
+// comma-separated list; the service checks each kind instead.
+func documentAuditKinds(doc *huma.OpenAPI) {
+	kinds := make([]string, len(user.AuditKinds))
+	for i, k := range user.AuditKinds {
+		kinds[i] = string(k)
+	}
+	for _, p := range doc.Paths["/api/v1/admin/audit"].Get.Parameters {
+		if p.Name == "kind" {
+			p.Description += ". Kinds: " + strings.Join(kinds, ", ")
+		}
+	}
+}

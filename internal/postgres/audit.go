@@ -1,0 +1,145 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// auditColumns lists, in scanAudit's order, the columns of a
+// user.AuditEvent.
+const auditColumns = `id, at, kind, actor_id, subject_id, ip, user_agent, request_id, detail`
+
+// AppendAudit inserts e; the database assigns its id.
+func (s *Users) AppendAudit(ctx context.Context, e user.AuditEvent) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	var detail *string
+	if len(e.Detail) > 0 {
+		b, err := json.Marshal(e.Detail)
+		if err != nil {
+			return fmt.Errorf("audit detail: %w", err)
+		}
+		detail = new(string(b))
+	}
+	const q = `
+		INSERT INTO audit_events (at, kind, actor_id, subject_id, ip, user_agent, request_id, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)`
+	_, err := s.pool.Exec(ctx, q, e.At, string(e.Kind), nullID(e.ActorID), nullID(e.SubjectID),
+		e.IP, e.UserAgent, e.RequestID, detail)
+	if err != nil {
+		return translate(err, "append audit event")
+	}
+	return nil
+}
+
+// AuditEvents returns the events f selects, id descending. The WHERE
+// clause holds only the conditions f sets, so that each can use its index;
+// every value is a parameter.
+func (s *Users) AuditEvents(ctx context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.SubjectID != uuid.Nil {
+		add("subject_id = $?", f.SubjectID)
+	}
+	if f.ActorID != uuid.Nil {
+		add("actor_id = $?", f.ActorID)
+	}
+	if len(f.Kinds) > 0 {
+		kinds := make([]string, len(f.Kinds))
+		for i, k := range f.Kinds {
+			kinds[i] = string(k)
+		}
+		add("kind = ANY($?::text[])", kinds)
+	}
+	if !f.Since.IsZero() {
+		add("at >= $?", f.Since)
+	}
+	if !f.Until.IsZero() {
+		add("at < $?", f.Until)
+	}
+	if f.BeforeID > 0 {
+		add("id < $?", f.BeforeID)
+	}
+	q := `SELECT ` + auditColumns + ` FROM audit_events`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY id DESC`
+	if f.Limit > 0 {
+		args = append(args, f.Limit)
+		q += ` LIMIT $` + strconv.Itoa(len(args))
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, translate(err, "list audit events")
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.AuditEvent, error) { return scanAudit(r) })
+	if err != nil {
+		return nil, translate(err, "list audit events")
+	}
+	return all, nil
+}
+
+// AllSessions returns every session of userID, oldest first.
+func (s *Users) AllSessions(ctx context.Context, userID uuid.UUID) ([]user.Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = $1 ORDER BY created_at, id`
+	rows, err := s.pool.Query(ctx, q, userID)
+	if err != nil {
+		return nil, translateSession(err, "list all sessions")
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.Session, error) { return scanSession(r) })
+	if err != nil {
+		return nil, translateSession(err, "list all sessions")
+	}
+	return all, nil
+}
+
+// scanAudit reads one row of auditColumns; NULL ids are uuid.Nil, a NULL
+// detail is nil.
+func scanAudit(row pgx.Row) (user.AuditEvent, error) {
+	var (
+		e              user.AuditEvent
+		actor, subject *uuid.UUID
+	)
+	err := row.Scan(&e.ID, &e.At, &e.Kind, &actor, &subject, &e.IP, &e.UserAgent, &e.RequestID, &e.Detail)
+	if err != nil {
+		return user.AuditEvent{}, err
+	}
+	e.At = e.At.UTC()
+	if actor != nil {
+		e.ActorID = *actor
+	}
+	if subject != nil {
+		e.SubjectID = *subject
+	}
+	if len(e.Detail) == 0 {
+		e.Detail = nil
+	}
+	return e, nil
+}
+
+// nullID is id, or NULL for uuid.Nil.
+func nullID(id uuid.UUID) *uuid.UUID {
+	if id == uuid.Nil {
+		return nil
+	}
+	return &id
+}

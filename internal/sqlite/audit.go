@@ -1,0 +1,176 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// auditColumns lists, in scanAudit's order, the columns of a
+// user.AuditEvent.
+const auditColumns = `id, at, kind, actor_id, subject_id, ip, user_agent, request_id, detail`
+
+// AppendAudit inserts e; the database assigns its id.
+func (s *Users) AppendAudit(ctx context.Context, e user.AuditEvent) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	detail, err := marshalDetail(e.Detail)
+	if err != nil {
+		return err
+	}
+	const q = `
+		INSERT INTO audit_events (at, kind, actor_id, subject_id, ip, user_agent, request_id, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	_, err = s.write.ExecContext(ctx, q, ts(e.At), string(e.Kind), nullID(e.ActorID), nullID(e.SubjectID),
+		e.IP, e.UserAgent, e.RequestID, detail)
+	if err != nil {
+		return translate(err, "append audit event")
+	}
+	return nil
+}
+
+// AuditEvents returns the events f selects, id descending. The WHERE
+// clause holds only the conditions f sets; every value is a parameter.
+func (s *Users) AuditEvents(ctx context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, arg ...any) { where, args = append(where, cond), append(args, arg...) }
+	if f.SubjectID != uuid.Nil {
+		add("subject_id = ?", f.SubjectID.String())
+	}
+	if f.ActorID != uuid.Nil {
+		add("actor_id = ?", f.ActorID.String())
+	}
+	if len(f.Kinds) > 0 {
+		kinds := make([]any, len(f.Kinds))
+		for i, k := range f.Kinds {
+			kinds[i] = string(k)
+		}
+		add("kind IN (?"+strings.Repeat(", ?", len(kinds)-1)+")", kinds...)
+	}
+	if !f.Since.IsZero() {
+		add("at >= ?", ts(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("at < ?", ts(f.Until))
+	}
+	if f.BeforeID > 0 {
+		add("id < ?", f.BeforeID)
+	}
+	q := `SELECT ` + auditColumns + ` FROM audit_events`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ") //nolint:gosec // joins the fixed conditions above; every value is a parameter
+	}
+	q += ` ORDER BY id DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, translate(err, "list audit events")
+	}
+	defer rows.Close()
+	var all []user.AuditEvent
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list audit events: %w", err)
+		}
+		all = append(all, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "list audit events")
+	}
+	return all, nil
+}
+
+// AllSessions returns every session of userID, oldest first.
+func (s *Users) AllSessions(ctx context.Context, userID uuid.UUID) ([]user.Session, error) {
+	const q = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ? ORDER BY created_at, id`
+	rows, err := s.read.QueryContext(ctx, q, userID)
+	if err != nil {
+		return nil, translateSession(err, "list all sessions")
+	}
+	defer rows.Close()
+	var all []user.Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, translateSession(err, "list all sessions")
+		}
+		all = append(all, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translateSession(err, "list all sessions")
+	}
+	return all, nil
+}
+
+// scanAudit reads one row of auditColumns.
+func scanAudit(rows *sql.Rows) (user.AuditEvent, error) {
+	var (
+		e              user.AuditEvent
+		at             string
+		actor, subject sql.NullString
+		detail         sql.NullString
+	)
+	err := rows.Scan(&e.ID, &at, &e.Kind, &actor, &subject, &e.IP, &e.UserAgent, &e.RequestID, &detail)
+	if err != nil {
+		return user.AuditEvent{}, err
+	}
+	if err := parseTS(at, &e.At); err != nil {
+		return user.AuditEvent{}, fmt.Errorf("at: %w", err)
+	}
+	if e.ActorID, err = parseNullID(actor); err != nil {
+		return user.AuditEvent{}, fmt.Errorf("actor_id: %w", err)
+	}
+	if e.SubjectID, err = parseNullID(subject); err != nil {
+		return user.AuditEvent{}, fmt.Errorf("subject_id: %w", err)
+	}
+	if detail.Valid {
+		if err := json.Unmarshal([]byte(detail.String), &e.Detail); err != nil {
+			return user.AuditEvent{}, fmt.Errorf("detail: %w", err)
+		}
+		if len(e.Detail) == 0 {
+			e.Detail = nil
+		}
+	}
+	return e, nil
+}
+
+// marshalDetail is the JSON text of d, NULL when d is empty.
+func marshalDetail(d map[string]string) (sql.NullString, error) {
+	if len(d) == 0 {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return sql.NullString{}, fmt.Errorf("audit detail: %w", err)
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
+// nullID is id as text, nil (NULL) for uuid.Nil.
+func nullID(id uuid.UUID) any {
+	if id == uuid.Nil {
+		return nil
+	}
+	return id.String()
+}
+
+// parseNullID reads a nullable id column; NULL is uuid.Nil.
+func parseNullID(s sql.NullString) (uuid.UUID, error) {
+	if !s.Valid {
+		return uuid.Nil, nil
+	}
+	return uuid.Parse(s.String)
+}

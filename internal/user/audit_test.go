@@ -1,0 +1,298 @@
+package user_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
+)
+
+// auditFixture is a fixture whose service records into its store, with a
+// clock the test moves, and collects the append failures it reports.
+type auditFixture struct {
+	fixture
+	now    *time.Time
+	failed *[]error
+}
+
+var client = user.Client{UserAgent: "audit-test/1.0", IP: "198.51.100.9", RequestID: "req-42"}
+
+func newAuditFixture(t *testing.T, opts ...user.Option) auditFixture {
+	t.Helper()
+	f := auditFixture{fixture: newFixture(t), now: new(time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC)), failed: new([]error)}
+	opts = append([]user.Option{
+		user.WithClock(func() time.Time { return *f.now }),
+		user.WithAuditLog(f.repo, func(_ context.Context, err error) { *f.failed = append(*f.failed, err) }),
+	}, opts...)
+	f.svc = user.NewService(f.repo, f.hasher, f.tokens, opts...)
+	return f
+}
+
+// events returns every stored event, oldest first.
+func (f auditFixture) events(t *testing.T) []user.AuditEvent {
+	t.Helper()
+	all, err := f.repo.AuditEvents(t.Context(), user.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
+		all[i], all[j] = all[j], all[i]
+	}
+	return all
+}
+
+// TestAuditedFlows: each flow appends its one event, with the actor,
+// subject, client and detail it should have.
+func TestAuditedFlows(t *testing.T) {
+	f := newAuditFixture(t)
+	ctx := user.WithClient(t.Context(), client)
+	u := f.register(t, ada)
+	mustLogin := func() user.AccessToken {
+		t.Helper()
+		tok, err := f.svc.Login(ctx, "ada", ada.Password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	ev := func(kind user.AuditKind, actor, subject uuid.UUID, detail map[string]string) user.AuditEvent {
+		return user.AuditEvent{Kind: kind, ActorID: actor, SubjectID: subject,
+			IP: client.IP, UserAgent: client.UserAgent, RequestID: client.RequestID, Detail: detail}
+	}
+	var one, two user.AccessToken
+	for _, tt := range []struct {
+		name string
+		do   func() error
+		want func() user.AuditEvent
+	}{
+		{"login succeeded", func() error { one = mustLogin(); return nil },
+			func() user.AuditEvent {
+				return ev(user.AuditLoginSucceeded, u.ID, u.ID, map[string]string{"session_id": one.SessionID.String()})
+			}},
+		{"wrong password", func() error { _, err := f.svc.Login(ctx, "ada", "wrong password!"); return err },
+			func() user.AuditEvent {
+				return ev(user.AuditLoginFailed, uuid.Nil, u.ID, map[string]string{"reason": "wrong_password"})
+			}},
+		{"unknown account", func() error { _, err := f.svc.Login(ctx, "nobody", ada.Password); return err },
+			func() user.AuditEvent {
+				return ev(user.AuditLoginFailed, uuid.Nil, uuid.Nil, map[string]string{"reason": "unknown_account"})
+			}},
+		{"profile updated", func() error {
+			_, err := f.svc.Update(ctx, u.ID, user.Patch{Email: new("ada@example.org"), FullName: new("Ada")})
+			return err
+		}, func() user.AuditEvent {
+			return ev(user.AuditProfileUpdated, u.ID, u.ID, map[string]string{"fields": "email,full_name"})
+		}},
+		{"logout", func() error { return f.svc.Logout(ctx, u.ID, one.SessionID) },
+			func() user.AuditEvent {
+				return ev(user.AuditLoggedOut, u.ID, u.ID, map[string]string{"session_id": one.SessionID.String()})
+			}},
+		{"session revoked", func() error { two = mustLogin(); return f.svc.RevokeSession(ctx, u.ID, two.SessionID) },
+			func() user.AuditEvent {
+				return ev(user.AuditSessionRevoked, u.ID, u.ID, map[string]string{"session_id": two.SessionID.String()})
+			}},
+		{"logout all", func() error { return f.svc.LogoutAll(ctx, u.ID) },
+			func() user.AuditEvent { return ev(user.AuditLoggedOut, u.ID, u.ID, map[string]string{"scope": "all"}) }},
+		{"password changed", func() error { return f.svc.ChangePassword(ctx, u.ID, ada.Password, "a new passphrase") },
+			func() user.AuditEvent { return ev(user.AuditPasswordChanged, u.ID, u.ID, nil) }},
+		{"deactivated", func() error { return f.svc.Deactivate(ctx, u.ID) },
+			func() user.AuditEvent { return ev(user.AuditDeactivated, uuid.Nil, u.ID, nil) }},
+		{"inactive", func() error { _, err := f.svc.Login(ctx, "ada", "a new passphrase"); return err },
+			func() user.AuditEvent {
+				return ev(user.AuditLoginFailed, uuid.Nil, u.ID, map[string]string{"reason": "inactive"})
+			}},
+		{"deleted", func() error { return f.svc.Delete(ctx, u.ID) },
+			func() user.AuditEvent { return ev(user.AuditDeleted, u.ID, u.ID, nil) }},
+	} {
+		*f.now = f.now.Add(time.Minute)
+		before := len(f.events(t))
+		_ = tt.do() // the failures are what some cases record
+		all := f.events(t)
+		if tt.name == "session revoked" { // its login appended one more
+			before++
+		}
+		if len(all) != before+1 {
+			t.Errorf("%s: %d events appended, want 1: %+v", tt.name, len(all)-before, all[before:])
+			continue
+		}
+		got := all[len(all)-1]
+		want := tt.want()
+		want.At = *f.now
+		if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(user.AuditEvent{}, "ID")); diff != "" {
+			t.Errorf("%s: event mismatch (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	if len(*f.failed) > 0 {
+		t.Errorf("append failures: %v", *f.failed)
+	}
+}
+
+// TestAuditRegisteredAndRefreshReuse covers the events of registration
+// and of a refresh token reused after its grace.
+func TestAuditRegisteredAndRefreshReuse(t *testing.T) {
+	f := newAuditFixture(t, user.WithSessionPolicy(user.SessionPolicy{RefreshTTL: time.Hour, MaxAge: 2 * time.Hour, ReuseGrace: time.Second}))
+	ctx := user.WithClient(t.Context(), client)
+	u, err := f.svc.Register(ctx, ada)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := f.svc.Login(ctx, "ada", ada.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Refresh(ctx, tok.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	*f.now = f.now.Add(time.Minute)
+	if _, err := f.svc.Refresh(ctx, tok.RefreshToken); !errors.Is(err, user.ErrInvalidGrant) {
+		t.Fatalf("reuse after the grace: got %v, want %v", err, user.ErrInvalidGrant)
+	}
+	var kinds []user.AuditKind
+	all := f.events(t)
+	for _, e := range all {
+		kinds = append(kinds, e.Kind)
+	}
+	want := []user.AuditKind{user.AuditRegistered, user.AuditLoginSucceeded, user.AuditRefreshReused}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Fatalf("event kinds (-want +got):\n%s", diff)
+	}
+	if e := all[0]; e.ActorID != u.ID || e.SubjectID != u.ID || e.RequestID != client.RequestID {
+		t.Errorf("registered: %+v, want actor and subject %s and the client", e, u.ID)
+	}
+	if e := all[2]; e.ActorID != uuid.Nil || e.SubjectID != u.ID || e.Detail["session_id"] != tok.SessionID.String() {
+		t.Errorf("refresh reused: %+v, want no actor, subject %s, session %s", e, u.ID, tok.SessionID)
+	}
+}
+
+// TestAuditFailureDoesNotFailTheRequest: an append that fails is handed
+// to the callback, and the flow carries on.
+func TestAuditFailureDoesNotFailTheRequest(t *testing.T) {
+	f := newAuditFixture(t)
+	broken := failingLog{}
+	svc := user.NewService(f.repo, f.hasher, f.tokens,
+		user.WithAuditLog(broken, func(_ context.Context, err error) { *f.failed = append(*f.failed, err) }))
+	if _, err := svc.Register(t.Context(), ada); err != nil {
+		t.Fatalf("Register with a failing audit log: %v, want success", err)
+	}
+	if len(*f.failed) != 1 || !errors.Is((*f.failed)[0], errDown) {
+		t.Errorf("failures reported: %v, want one %v", *f.failed, errDown)
+	}
+}
+
+type failingLog struct{}
+
+func (failingLog) AppendAudit(context.Context, user.AuditEvent) error { return errDown }
+
+func TestAuditEventsQuery(t *testing.T) {
+	f := newAuditFixture(t)
+	ctx := t.Context()
+	u := f.register(t, ada)
+	admin := u
+	admin.Role = user.RoleAdmin
+	for range 5 {
+		_, _ = f.svc.Login(ctx, "ada", "wrong password!")
+	}
+	if _, err := f.svc.AuditEvents(ctx, u, user.AuditFilter{}); !errors.Is(err, user.ErrForbidden) {
+		t.Errorf("AuditEvents by a plain user: got %v, want %v", err, user.ErrForbidden)
+	}
+	var v *user.ValidationError
+	if _, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Kinds: []user.AuditKind{user.AuditLoginFailed, "login.bogus"}}); !errors.As(err, &v) || v.Field != "query.kind" {
+		t.Errorf("AuditEvents with an unknown kind: got %v, want a ValidationError on query.kind", err)
+	}
+	// 6 events: registered, then 5 failed logins. Pages of 4 then 2.
+	p1, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Limit: 4})
+	if err != nil || len(p1.Events) != 4 || p1.Next != p1.Events[3].ID {
+		t.Fatalf("first page of 4: got %+v, %v; want 4 events and Next the last id", p1, err)
+	}
+	p2, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Limit: 4, BeforeID: p1.Next})
+	if err != nil || len(p2.Events) != 2 || p2.Next != 0 || p2.Events[1].Kind != user.AuditRegistered {
+		t.Fatalf("last page: got %+v, %v; want the 2 oldest events and no Next", p2, err)
+	}
+	exact, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Limit: 6})
+	if err != nil || len(exact.Events) != 6 || exact.Next != 0 {
+		t.Errorf("a page of exactly all: got %d events, Next %d, %v; want 6, 0", len(exact.Events), exact.Next, err)
+	}
+	for _, tt := range []struct{ limit, want int }{{0, 6}, {-1, 6}, {1000, 6}} {
+		p, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Limit: tt.limit})
+		if err != nil || len(p.Events) != tt.want {
+			t.Errorf("Limit %d: got %d events, %v; want %d", tt.limit, len(p.Events), err, tt.want)
+		}
+	}
+	f.repo.SetFail(errDown)
+	if _, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{}); !errors.Is(err, errDown) {
+		t.Errorf("AuditEvents on a failing store: got %v, want %v", err, errDown)
+	}
+}
+
+func TestMyAuditAndExport(t *testing.T) {
+	f := newAuditFixture(t)
+	ctx := user.WithClient(t.Context(), client)
+	u := f.register(t, ada)
+	other := f.register(t, user.Registration{Email: "bob@example.com", Username: "bob", Password: "another passphrase"})
+	if _, err := f.svc.Login(ctx, "ada", ada.Password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Login(ctx, "bob", "another passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.LogoutAll(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	mine, err := f.svc.MyAudit(ctx, u, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []user.AuditKind
+	for _, e := range mine.Events {
+		if e.SubjectID != u.ID {
+			t.Errorf("MyAudit: event %+v is not about the user", e)
+		}
+		kinds = append(kinds, e.Kind)
+	}
+	if want := []user.AuditKind{user.AuditLoggedOut, user.AuditLoginSucceeded, user.AuditRegistered}; !cmp.Equal(want, kinds) {
+		t.Errorf("MyAudit kinds = %v, want %v", kinds, want)
+	}
+
+	x, err := f.svc.Export(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Profile.ID != u.ID || x.At != *f.now || len(x.Sessions) != 1 || x.Sessions[0].RevokedAt.IsZero() {
+		t.Errorf("Export = %+v; want the profile, now, and the one (revoked) session", x)
+	}
+	if diff := cmp.Diff(mine.Events, x.Events); diff != "" {
+		t.Errorf("Export events differ from MyAudit (-want +got):\n%s", diff)
+	}
+	after, _ := f.svc.MyAudit(ctx, u, 0, 1)
+	if len(after.Events) != 1 || after.Events[0].Kind != user.AuditDataExported || after.Next == 0 {
+		t.Errorf("MyAudit after Export: %+v, want the export recorded and a next page", after)
+	}
+	if theirs, _ := f.svc.MyAudit(ctx, other, 0, 0); len(theirs.Events) != 2 {
+		t.Errorf("the other user's events: %+v, want their registration and login only", theirs.Events)
+	}
+
+	// A failing store fails the export at each step, and records nothing.
+	for _, fail := range []func(){
+		func() { f.repo.SetFail(errDown) },
+		func() { f.repo.SetAfterByID(func(user.User) { f.repo.SetFail(errDown) }) },
+	} {
+		f.repo.SetFail(nil)
+		fail()
+		if _, err := f.svc.Export(ctx, u); !errors.Is(err, errDown) {
+			t.Errorf("Export on a failing store: got %v, want %v", err, errDown)
+		}
+		f.repo.SetAfterByID(nil)
+	}
+	f.repo.SetFail(nil)
+	deleted := usertest.NewUser(9)
+	if _, err := f.svc.Export(ctx, deleted); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("Export of a missing user: got %v, want %v", err, user.ErrNotFound)
+	}
+}
