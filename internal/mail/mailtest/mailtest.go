@@ -139,6 +139,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}()
 	t.Cleanup(func() {
 		_ = srv.Close()
+		_ = ln.Close() // Close misses a listener that Serve has not registered yet
 		<-done
 	})
 	return s
