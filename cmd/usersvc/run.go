@@ -128,7 +128,12 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 	defer prot.close()
-	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, append(prot.options, sessionOptions(cfg, log)...)...)
+	notifier, err := newNotifier(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeNotifier(notifier, cfg.ShutdownTimeout, log) // after serving ends, before the database closes
+	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, append(prot.options, append(sessionOptions(cfg, log), user.WithNotifier(notifier))...)...)
 	handler := httpapi.New(svc, httpapi.Options{
 		Logger:       log,
 		MaxBodyBytes: cfg.MaxBodyBytes,

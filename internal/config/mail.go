@@ -68,6 +68,9 @@ func (m *Mail) validate(env string, bad func(name, format string, args ...any)) 
 	if m.SMTPUsername != "" && m.SMTPPassword == "" {
 		bad("USERSVC_SMTP_PASSWORD", "is required when USERSVC_SMTP_USERNAME is set")
 	}
+	if m.SMTPTLS == SMTPNoTLS && m.SMTPUsername != "" {
+		bad("USERSVC_SMTP_USERNAME", "must be empty with USERSVC_SMTP_TLS=none: the login would be refused rather than sent in clear")
+	}
 	if m.MailFrom != "" {
 		if _, err := mail.ParseAddress(m.MailFrom); err != nil {
 			bad("USERSVC_MAIL_FROM", "must be an address, optionally with a name (Example <no-reply@example.com>), got %q", m.MailFrom)

@@ -81,6 +81,7 @@ func TestLoadMailRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"timeout not a duration", append(smtp, "USERSVC_SMTP_TIMEOUT=soon"), "USERSVC_SMTP_TIMEOUT"},
 		{"password without username", append(smtp, "USERSVC_SMTP_PASSWORD="+secret), "USERSVC_SMTP_USERNAME"},
 		{"username without password", append(smtp, "USERSVC_SMTP_USERNAME=mailer"), "USERSVC_SMTP_PASSWORD"},
+		{"login without TLS", append(smtp, "USERSVC_SMTP_TLS=none", "USERSVC_SMTP_USERNAME=mailer", "USERSVC_SMTP_PASSWORD="+secret), "USERSVC_SMTP_USERNAME"},
 		{"verify link without token", []string{"USERSVC_VERIFY_EMAIL_URL=https://app.example.com/verify"}, "USERSVC_VERIFY_EMAIL_URL"},
 		{"verify link relative", []string{"USERSVC_VERIFY_EMAIL_URL=/verify?token={token}"}, "USERSVC_VERIFY_EMAIL_URL"},
 		{"reset link not http", []string{"USERSVC_PASSWORD_RESET_URL=javascript:alert({token})"}, "USERSVC_PASSWORD_RESET_URL"},
