@@ -143,11 +143,11 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	}
 	conn, err := client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
-		return s.fail("connect", ctx, err)
+		return s.fail(ctx, "connect", err)
 	}
 	if err := client.SendWithSMTPClient(conn, msg); err != nil {
 		_ = conn.Close()
-		return s.fail("send", ctx, err)
+		return s.fail(ctx, "send", err)
 	}
 	// The message is accepted: a failed QUIT must not make it sent twice.
 	_ = client.CloseWithSMTPClient(conn)
@@ -199,7 +199,7 @@ func (s *SMTP) message(m Message) (*gomail.Msg, error) {
 
 // fail wraps a delivery error, saying so when it was the timeout that
 // ended the attempt.
-func (s *SMTP) fail(stage string, ctx context.Context, err error) error {
+func (s *SMTP) fail(ctx context.Context, stage string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("smtp %s %s: %w (%w)", stage, net.JoinHostPort(s.c.Host, fmt.Sprint(s.c.Port)), ctxErr, err)
 	}

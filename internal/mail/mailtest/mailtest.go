@@ -114,7 +114,7 @@ func Start(t testing.TB, opts Options) *Server {
 	srv.AllowInsecureAuth = opts.TLS == Plain
 	srv.ErrorLog = discard{}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("mailtest: listen: %v", err)
 	}
