@@ -129,7 +129,12 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 	defer prot.close()
-	opts := slices.Concat(prot.options, sessionOptions(cfg, log), auditOptions(st, log))
+	notifier, err := newNotifier(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeNotifier(notifier, cfg.ShutdownTimeout, log) // after serving ends, before the database closes
+	opts := slices.Concat(prot.options, sessionOptions(cfg, log), auditOptions(st, log), []user.Option{user.WithNotifier(notifier)})
 	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, opts...)
 	handler := httpapi.New(svc, httpapi.Options{
 		Logger:       log,

@@ -46,6 +46,7 @@ type Config struct {
 	Abuse            // rate limits, lockout, password policy, hashing bounds: abuse.go
 	Tokens           // audience, leeway, signing algorithm and keys: tokens.go
 	Sessions         // refresh tokens and sessions: sessions.go
+	Mail             // account mail: mailer, SMTP, links: mail.go
 }
 
 // Load reads the settings from environ (KEY=value pairs, as os.Environ
@@ -121,6 +122,7 @@ func (c *Config) validate() error {
 	c.Abuse.validate(c.Env, bad)
 	c.Tokens.validate(c.Env, bad)
 	c.Sessions.validate(bad)
+	c.Mail.validate(c.Env, bad)
 	return errors.Join(errs...)
 }
 
@@ -137,7 +139,8 @@ func nameVariables(err error) error {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
 			if f, ok := t.FieldByName(pe.Name); ok {
-				e = fmt.Errorf("%s: cannot parse as %s: %w", f.Tag.Get("env"), pe.Type, pe.Err)
+				name, _, _ := strings.Cut(f.Tag.Get("env"), ",") // drop ",unset"
+				e = fmt.Errorf("%s: cannot parse as %s: %w", name, pe.Type, pe.Err)
 			}
 		}
 		errs = append(errs, e)

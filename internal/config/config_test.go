@@ -24,6 +24,7 @@ func TestLoadDefaults(t *testing.T) {
 		Abuse:    defaultAbuse,
 		Tokens:   defaultTokens,
 		Sessions: defaultSessions,
+		Mail:     defaultMail,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -50,6 +51,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"USERSVC_JWT_LEEWAY=10s",
 		"USERSVC_JWT_ALG=ES256",
 		"USERSVC_KEY_ENCRYPTION_KEY=" + kek,
+		"USERSVC_MAILER=log", // required in production: mail.go's tests read the rest
 	}, "")
 	if err != nil {
 		t.Fatalf("Load() error = %v", err)
@@ -63,6 +65,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		Abuse:    defaultAbuse,
 		Tokens:   Tokens{JWTAudience: "https://api.example.com", JWTLeeway: 10 * time.Second, JWTAlg: AlgES256, KeyEncryptionKey: kek},
 		Sessions: defaultSessions,
+		Mail:     defaultMail,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
