@@ -278,9 +278,9 @@ func (s *Service) ChangePasswordKeeping(ctx context.Context, id, keep uuid.UUID,
 }
 
 // Delete removes the account for good, with its sessions and refresh
-// tokens.
+// tokens. The last active administrator cannot (ErrLastAdmin).
 func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
-	return s.repo.Delete(ctx, id)
+	return s.repo.DeleteKeepingAdmin(ctx, id)
 }
 
 // Ready reports whether the store answers.

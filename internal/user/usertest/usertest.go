@@ -65,6 +65,11 @@ func Run(t *testing.T, newRepo func(t *testing.T) user.Repository) {
 		{"RoleAndVerificationOnCreate", testRoleAndVerificationOnCreate},
 		{"UpdateAdminFields", testUpdateAdminFields},
 		{"EmailChangeClearsVerification", testEmailChangeClearsVerification},
+		{"ListUsersFilters", testListUsersFilters},
+		{"ListUsersCreatedRange", testListUsersCreatedRange},
+		{"ListUsersPagingIsStable", testListUsersPagingIsStable},
+		{"LastAdmin", testLastAdmin},
+		{"ConcurrentLastAdmin", testConcurrentLastAdmin},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
