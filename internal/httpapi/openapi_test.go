@@ -66,6 +66,12 @@ func TestOpenAPI(t *testing.T) {
 		{"/api/v1/logout", "post", bearer, "", ""},
 		{"/api/v1/users/me/sessions", "get", bearer, "", ""},
 		{"/api/v1/users/me/sessions/{id}", "delete", bearer, "", ""},
+		{"/api/v1/admin/users", "get", bearer, "", ""},
+		{"/api/v1/admin/users/{id}", "get", bearer, "", ""},
+		{"/api/v1/admin/users/{id}", "patch", bearer, "application/json", "AdminUserUpdate"},
+		{"/api/v1/admin/users/{id}", "delete", bearer, "", ""},
+		{"/api/v1/admin/users/{id}/deactivate", "post", bearer, "", ""},
+		{"/api/v1/admin/users/{id}/reactivate", "post", bearer, "", ""},
 	} {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
 			op, ok := doc.Paths[tt.path][tt.method]
@@ -102,6 +108,8 @@ func TestOpenAPI(t *testing.T) {
 		{"TokenForm", nil}, // which fields are required depends on grant_type
 		{"PasswordUpdate", []string{"current_password", "new_password"}},
 		{"UserUpdate", nil},
+		{"AdminUserUpdate", nil},
+		{"UserList", []string{"items", "next_cursor"}},
 		{"UserRead", []string{"id", "email", "username", "full_name", "is_active", "email_verified", "role", "created_at", "updated_at"}},
 		{"Token", []string{"access_token", "token_type", "expires_in", "refresh_token"}},
 	} {
@@ -151,6 +159,9 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"GET /.well-known/jwks.json": "200",
 		"POST /api/v1/logout":        "204", "GET /api/v1/users/me/sessions": "200",
 		"DELETE /api/v1/users/me/sessions/{id}": "204",
+		"GET /api/v1/admin/users":               "200", "GET /api/v1/admin/users/{id}": "200",
+		"PATCH /api/v1/admin/users/{id}": "200", "DELETE /api/v1/admin/users/{id}": "204",
+		"POST /api/v1/admin/users/{id}/deactivate": "200", "POST /api/v1/admin/users/{id}/reactivate": "200",
 	}
 	seen := map[string]bool{}
 	for path, ops := range doc.Paths {
@@ -170,6 +181,11 @@ func TestDocumentAndServerAgree(t *testing.T) {
 			if len(op.Security) > 0 {
 				if _, ok := op.Responses["401"]; !ok {
 					t.Errorf("%s needs a token but does not document 401", key)
+				}
+			}
+			if strings.HasPrefix(path, "/api/v1/admin/") {
+				if _, ok := op.Responses["403"]; !ok {
+					t.Errorf("%s is for administrators but does not document 403", key)
 				}
 			}
 			res := srv.do(req{method: strings.ToUpper(method), path: path})

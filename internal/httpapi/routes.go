@@ -27,6 +27,13 @@ func (a *api) routes() {
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/sessions", "listSessions", http.StatusOK, "List the current user's active sessions")), a.listSessions)
 	huma.Register(api, a.authed(a.op("DELETE /api/v1/users/me/sessions/{id}", "revokeSession", http.StatusNoContent, "End one of the current user's sessions", http.StatusNotFound)), a.revokeSession)
 	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password"))), a.changePassword)
+	// Administration (admin.go): 403 for anyone but an active administrator.
+	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users", "listUsers", http.StatusOK, "List users, filtered, a page at a time")), a.listUsers)
+	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users/{id}", "getUser", http.StatusOK, "Get a user", http.StatusNotFound)), a.getUser)
+	huma.Register(api, a.admin(a.op("PATCH /api/v1/admin/users/{id}", "updateUser", http.StatusOK, "Update a user's name, email, activation or role", http.StatusNotFound, http.StatusConflict)), a.updateUser)
+	huma.Register(api, a.admin(a.op("POST /api/v1/admin/users/{id}/deactivate", "deactivateUser", http.StatusOK, "Deactivate a user and end their sessions", http.StatusNotFound, http.StatusConflict)), a.deactivateUser)
+	huma.Register(api, a.admin(a.op("POST /api/v1/admin/users/{id}/reactivate", "reactivateUser", http.StatusOK, "Reactivate a user", http.StatusNotFound)), a.reactivateUser)
+	huma.Register(api, a.admin(a.op("DELETE /api/v1/admin/users/{id}", "deleteUser", http.StatusNoContent, "Delete a user", http.StatusNotFound, http.StatusConflict)), a.deleteUser)
 	documentTokenForm(api.OpenAPI())
 }
 
@@ -43,7 +50,7 @@ func (a *api) op(pattern, id string, status int, summary string, errs ...int) hu
 	case strings.HasPrefix(path, "/api/v1/admin/"):
 		tag = "Administration"
 	}
-	if method == http.MethodPost || method == http.MethodPut {
+	if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
 		errs = append(errs, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
 	}
 	return huma.Operation{
