@@ -269,7 +269,6 @@ func TestAdminListUsers(t *testing.T) {
 	}
 }
 
-
 func TestAdminGetAndUpdateUser(t *testing.T) {
 	for _, st := range stores(t) {
 		t.Run(st.Name, func(t *testing.T) {
