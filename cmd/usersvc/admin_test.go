@@ -24,7 +24,9 @@ var databases = []struct {
 	name    string
 	environ func(t *testing.T) []string
 }{
-	{"sqlite", func(t *testing.T) []string { return []string{"USERSVC_DATA_DIR=" + t.TempDir(), "USERSVC_BCRYPT_COST=4"} }},
+	{"sqlite", func(t *testing.T) []string {
+		return []string{"USERSVC_DATA_DIR=" + t.TempDir(), "USERSVC_BCRYPT_COST=4"}
+	}},
 	{"postgres", func(t *testing.T) []string {
 		return []string{"USERSVC_DATA_DIR=" + t.TempDir(), "USERSVC_BCRYPT_COST=4", "DATABASE_URL=" + storetest.PostgresURL(t)}
 	}},
