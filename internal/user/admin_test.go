@@ -153,7 +153,10 @@ func TestLastAdminCannotLeave(t *testing.T) {
 	ctx := t.Context()
 	plain := user.RoleUser
 	for name, call := range map[string]func() error{
-		"demote self":     func() error { _, err := f.svc.AdminUpdate(ctx, f.admin, f.admin.ID, user.Patch{Role: &plain}); return err },
+		"demote self": func() error {
+			_, err := f.svc.AdminUpdate(ctx, f.admin, f.admin.ID, user.Patch{Role: &plain})
+			return err
+		},
 		"deactivate self": func() error { _, err := f.svc.DeactivateUser(ctx, f.admin, f.admin.ID); return err },
 		"delete self":     func() error { return f.svc.AdminDelete(ctx, f.admin, f.admin.ID) },
 		"delete account":  func() error { return f.svc.Delete(ctx, f.admin.ID) },
