@@ -54,7 +54,7 @@ func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, s
 	}
 	if fs.NArg() > 0 || *email == "" || *username == "" {
 		// The stray arguments are not repeated: one may be a password.
-		return errors.New("create-admin needs --email and --username and takes no other arguments\n\n" + createAdminUsage)
+		return fmt.Errorf("create-admin needs --email and --username and takes no other arguments\n\n%s", createAdminUsage)
 	}
 	cfg, err := config.Load(environ, dotenv)
 	if err != nil {

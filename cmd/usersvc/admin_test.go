@@ -272,7 +272,7 @@ func TestBootstrapAdminRace(t *testing.T) {
 			}
 			defer st.Close()
 			admin := user.RoleAdmin
-			all, err := st.ListUsers(t.Context(), user.UserQuery{Limit: 10})
+			all, err := st.ListUsers(t.Context(), user.ListQuery{Limit: 10})
 			if err != nil || len(all) != 1 || all[0].Role != admin || !all[0].IsActive {
 				t.Errorf("users after the race = %+v, %v; want one active admin", all, err)
 			}

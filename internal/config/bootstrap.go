@@ -21,7 +21,7 @@ type Bootstrap struct {
 const (
 	EnvBootstrapEmail    = "USERSVC_BOOTSTRAP_ADMIN_EMAIL"
 	EnvBootstrapUsername = "USERSVC_BOOTSTRAP_ADMIN_USERNAME"
-	EnvBootstrapPassword = "USERSVC_BOOTSTRAP_ADMIN_PASSWORD"
+	EnvBootstrapPassword = "USERSVC_BOOTSTRAP_ADMIN_PASSWORD" // #nosec G101 -- the variable's name, not a credential
 )
 
 // BootstrapAdmin reports whether a first administrator is configured.

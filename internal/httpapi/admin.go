@@ -54,7 +54,7 @@ func (a *api) listUsers(ctx context.Context, in *adminListInput) (*userListOutpu
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}
-	f := user.UserFilter{
+	f := user.Filter{
 		EmailPrefix: in.EmailPrefix, UsernamePrefix: in.UsernamePrefix,
 		CreatedAfter: in.CreatedAfter, CreatedBefore: in.CreatedBefore,
 	}

@@ -477,7 +477,7 @@ func TestConcurrentDemotionsKeepAnAdmin(t *testing.T) {
 					t.Fatalf("round %d: statuses %v, want one 200 and one refusal", round, statuses)
 				}
 				admin, on := user.RoleAdmin, true
-				left, err := f.repo.ListUsers(t.Context(), user.UserQuery{UserFilter: user.UserFilter{Role: &admin, IsActive: &on}, Limit: 10})
+				left, err := f.repo.ListUsers(t.Context(), user.ListQuery{Filter: user.Filter{Role: &admin, IsActive: &on}, Limit: 10})
 				if err != nil || len(left) != 1 {
 					t.Fatalf("round %d: %d active admins, %v; want 1", round, len(left), err)
 				}

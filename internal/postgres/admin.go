@@ -28,7 +28,7 @@ const listUsers = `
 
 // ListUsers returns up to q.Limit users matching q, after q.After, in
 // (created_at, id) order.
-func (s *Users) ListUsers(ctx context.Context, q user.UserQuery) ([]user.User, error) {
+func (s *Users) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	var after, afterID, from, to, role any

@@ -32,7 +32,7 @@ const createdLayout = "2006-01-02T15:04:05.000Z"
 
 // ListUsers returns up to q.Limit users matching q, after q.After, in
 // (created_at, id) order.
-func (s *Users) ListUsers(ctx context.Context, q user.UserQuery) ([]user.User, error) {
+func (s *Users) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, error) {
 	var after, afterID any
 	if q.After != nil {
 		after, afterID = q.After.CreatedAt.UTC().Format(createdLayout), q.After.ID

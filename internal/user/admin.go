@@ -32,7 +32,7 @@ var (
 type AdminRepository interface {
 	// ListUsers returns up to q.Limit users matching q's filter, after
 	// q.After when set, in (CreatedAt, ID) order.
-	ListUsers(ctx context.Context, q UserQuery) ([]User, error)
+	ListUsers(ctx context.Context, q ListQuery) ([]User, error)
 	// UpdateKeepingAdmin is Update, except that it changes nothing and
 	// returns ErrLastAdmin when the user is an active administrator, p
 	// removes that (p.RemovesAdmin) and no other active administrator
@@ -49,8 +49,8 @@ func (p Patch) RemovesAdmin() bool {
 	return (p.Role != nil && *p.Role != RoleAdmin) || (p.IsActive != nil && !*p.IsActive)
 }
 
-// UserFilter narrows a listing of users; its zero value matches everyone.
-type UserFilter struct {
+// Filter narrows a listing of users; its zero value matches everyone.
+type Filter struct {
 	// EmailPrefix and UsernamePrefix match the start of the email or
 	// username, ignoring letter case; every character is literal.
 	EmailPrefix, UsernamePrefix string
@@ -61,14 +61,14 @@ type UserFilter struct {
 	CreatedAfter, CreatedBefore time.Time
 }
 
-// UserKey is the position of a user in a listing.
-type UserKey struct {
+// ListKey is the position of a user in a listing.
+type ListKey struct {
 	CreatedAt time.Time
 	ID        uuid.UUID
 }
 
 // Less reports whether k sorts before o.
-func (k UserKey) Less(o UserKey) bool {
+func (k ListKey) Less(o ListKey) bool {
 	if !k.CreatedAt.Equal(o.CreatedAt) {
 		return k.CreatedAt.Before(o.CreatedAt)
 	}
@@ -76,12 +76,12 @@ func (k UserKey) Less(o UserKey) bool {
 }
 
 // Key is u's position in a listing.
-func (u User) Key() UserKey { return UserKey{CreatedAt: u.CreatedAt, ID: u.ID} }
+func (u User) Key() ListKey { return ListKey{CreatedAt: u.CreatedAt, ID: u.ID} }
 
-// UserQuery asks a store for one page of users.
-type UserQuery struct {
-	UserFilter
-	After *UserKey // nil: from the first user
+// ListQuery asks a store for one page of users.
+type ListQuery struct {
+	Filter
+	After *ListKey // nil: from the first user
 	Limit int
 }
 
@@ -92,9 +92,9 @@ type Page struct {
 	Limit  int
 }
 
-// UserPage is one page of a listing. Next is the cursor of the following
+// ListPage is one page of a listing. Next is the cursor of the following
 // page, "" when this is the last.
-type UserPage struct {
+type ListPage struct {
 	Users []User
 	Next  string
 }
@@ -110,7 +110,7 @@ const (
 const cursorBytes = 8 + 16
 
 // encodeCursor makes the opaque cursor that resumes a listing after k.
-func encodeCursor(k UserKey) string {
+func encodeCursor(k ListKey) string {
 	b := make([]byte, 0, cursorBytes)
 	b = binary.BigEndian.AppendUint64(b, uint64(k.CreatedAt.UnixNano())) // #nosec G115 -- a bit pattern, decoded back the same way
 	b = append(b, k.ID[:]...)
@@ -118,12 +118,12 @@ func encodeCursor(k UserKey) string {
 }
 
 // decodeCursor reads a cursor of encodeCursor.
-func decodeCursor(s string) (UserKey, error) {
+func decodeCursor(s string) (ListKey, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) != cursorBytes {
-		return UserKey{}, invalid("cursor", "is not a cursor from a previous page")
+		return ListKey{}, invalid("cursor", "is not a cursor from a previous page")
 	}
-	var k UserKey
+	var k ListKey
 	k.CreatedAt = time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC() // #nosec G115 -- see encodeCursor
 	copy(k.ID[:], b[8:])
 	return k, nil
@@ -149,21 +149,21 @@ func notFound(err error) error {
 // id), for the administrator actor. Paging is by key, not offset: a user
 // present for the whole walk appears exactly once however many users are
 // added or removed meanwhile.
-func (s *Service) ListUsers(ctx context.Context, actor User, f UserFilter, p Page) (UserPage, error) {
+func (s *Service) ListUsers(ctx context.Context, actor User, f Filter, p Page) (ListPage, error) {
 	if err := requireAdmin(actor); err != nil {
-		return UserPage{}, err
+		return ListPage{}, err
 	}
-	q := UserQuery{UserFilter: f, Limit: p.Limit}
+	q := ListQuery{Filter: f, Limit: p.Limit}
 	if q.Limit == 0 {
 		q.Limit = DefaultPageSize
 	}
 	if err := validateQuery(q); err != nil {
-		return UserPage{}, err
+		return ListPage{}, err
 	}
 	if p.Cursor != "" {
 		k, err := decodeCursor(p.Cursor)
 		if err != nil {
-			return UserPage{}, err
+			return ListPage{}, err
 		}
 		q.After = &k
 	}
@@ -171,9 +171,9 @@ func (s *Service) ListUsers(ctx context.Context, actor User, f UserFilter, p Pag
 	q.Limit++ // one more tells whether another page follows
 	users, err := s.repo.ListUsers(ctx, q)
 	if err != nil {
-		return UserPage{}, err
+		return ListPage{}, err
 	}
-	page := UserPage{Users: users}
+	page := ListPage{Users: users}
 	if len(users) > limit {
 		page.Users = users[:limit]
 		page.Next = encodeCursor(users[limit-1].Key())
@@ -182,7 +182,7 @@ func (s *Service) ListUsers(ctx context.Context, actor User, f UserFilter, p Pag
 }
 
 // validateQuery checks a listing's limit and filter.
-func validateQuery(q UserQuery) error {
+func validateQuery(q ListQuery) error {
 	if q.Limit < 1 || q.Limit > MaxPageSize {
 		return invalid("limit", "must be between 1 and %d", MaxPageSize)
 	}
@@ -423,6 +423,6 @@ func (s *Service) BootstrapAdmin(ctx context.Context, r Registration) (created b
 // activeAdminExists reports whether any active administrator exists.
 func (s *Service) activeAdminExists(ctx context.Context) (bool, error) {
 	admin, on := RoleAdmin, true
-	found, err := s.repo.ListUsers(ctx, UserQuery{UserFilter: UserFilter{Role: &admin, IsActive: &on}, Limit: 1})
+	found, err := s.repo.ListUsers(ctx, ListQuery{Filter: Filter{Role: &admin, IsActive: &on}, Limit: 1})
 	return len(found) > 0, err
 }

@@ -66,7 +66,7 @@ func TestAdminMethodsRefuseNonAdmins(t *testing.T) {
 	inactiveAdmin.IsActive = false
 	for _, actor := range []user.User{plain, inactiveAdmin, {}} {
 		for name, call := range map[string]func() error{
-			"ListUsers":      func() error { _, err := f.svc.ListUsers(ctx, actor, user.UserFilter{}, user.Page{}); return err },
+			"ListUsers":      func() error { _, err := f.svc.ListUsers(ctx, actor, user.Filter{}, user.Page{}); return err },
 			"User":           func() error { _, err := f.svc.User(ctx, actor, plain.ID); return err },
 			"AdminUpdate":    func() error { _, err := f.svc.AdminUpdate(ctx, actor, plain.ID, user.Patch{}); return err },
 			"DeactivateUser": func() error { _, err := f.svc.DeactivateUser(ctx, actor, plain.ID); return err },
@@ -180,7 +180,7 @@ func TestListUsersPages(t *testing.T) {
 	var names []string
 	p := user.Page{Limit: 2}
 	for range 5 {
-		page, err := f.svc.ListUsers(ctx, f.admin, user.UserFilter{}, p)
+		page, err := f.svc.ListUsers(ctx, f.admin, user.Filter{}, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,17 +198,17 @@ func TestListUsersPages(t *testing.T) {
 	root := user.Role("root")
 	for _, tt := range []struct {
 		name  string
-		f     user.UserFilter
+		f     user.Filter
 		p     user.Page
 		field string
 	}{
-		{"limit too big", user.UserFilter{}, user.Page{Limit: 101}, "limit"},
-		{"negative limit", user.UserFilter{}, user.Page{Limit: -1}, "limit"},
-		{"bad cursor", user.UserFilter{}, user.Page{Cursor: "!!"}, "cursor"},
-		{"short cursor", user.UserFilter{}, user.Page{Cursor: "AAAA"}, "cursor"},
-		{"bad role", user.UserFilter{Role: &root}, user.Page{}, "role"},
-		{"control character", user.UserFilter{EmailPrefix: "a\x00"}, user.Page{}, "email_prefix"},
-		{"long prefix", user.UserFilter{UsernamePrefix: strings.Repeat("a", 255)}, user.Page{}, "username_prefix"},
+		{"limit too big", user.Filter{}, user.Page{Limit: 101}, "limit"},
+		{"negative limit", user.Filter{}, user.Page{Limit: -1}, "limit"},
+		{"bad cursor", user.Filter{}, user.Page{Cursor: "!!"}, "cursor"},
+		{"short cursor", user.Filter{}, user.Page{Cursor: "AAAA"}, "cursor"},
+		{"bad role", user.Filter{Role: &root}, user.Page{}, "role"},
+		{"control character", user.Filter{EmailPrefix: "a\x00"}, user.Page{}, "email_prefix"},
+		{"long prefix", user.Filter{UsernamePrefix: strings.Repeat("a", 255)}, user.Page{}, "username_prefix"},
 	} {
 		_, err := f.svc.ListUsers(ctx, f.admin, tt.f, tt.p)
 		if v, ok := errors.AsType[*user.ValidationError](err); !ok || v.Field != tt.field {
@@ -216,7 +216,7 @@ func TestListUsersPages(t *testing.T) {
 		}
 	}
 	f.repo.SetFail(errDown)
-	if _, err := f.svc.ListUsers(ctx, f.admin, user.UserFilter{}, user.Page{}); !errors.Is(err, errDown) {
+	if _, err := f.svc.ListUsers(ctx, f.admin, user.Filter{}, user.Page{}); !errors.Is(err, errDown) {
 		t.Errorf("ListUsers on a failing store = %v, want its error", err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // list runs ListUsers or stops the test.
-func list(t *testing.T, repo user.Repository, q user.UserQuery) []user.User {
+func list(t *testing.T, repo user.Repository, q user.ListQuery) []user.User {
 	t.Helper()
 	if q.Limit == 0 {
 		q.Limit = 100
@@ -56,30 +56,30 @@ func testListUsersFilters(t *testing.T, newRepo func(*testing.T) user.Repository
 	yes, no, admin, plain := true, false, user.RoleAdmin, user.RoleUser
 	for _, tt := range []struct {
 		name string
-		f    user.UserFilter
+		f    user.Filter
 		want []string
 	}{
-		{"everyone", user.UserFilter{}, []string{"ada_l", "adaxl", `a\b`, "Bob"}},
-		{"email prefix ignoring case", user.UserFilter{EmailPrefix: "ADA"}, []string{"ada_l", "adaxl"}},
-		{"email prefix with a dot", user.UserFilter{EmailPrefix: "ada."}, []string{"ada_l"}},
-		{"underscore is literal", user.UserFilter{UsernamePrefix: "ada_"}, []string{"ada_l"}},
-		{"percent is literal", user.UserFilter{EmailPrefix: "a%"}, []string{`a\b`}},
-		{"percent alone matches no one", user.UserFilter{EmailPrefix: "%"}, nil},
-		{"backslash is literal", user.UserFilter{UsernamePrefix: `a\`}, []string{`a\b`}},
-		{"username prefix ignoring case", user.UserFilter{UsernamePrefix: "b"}, []string{"Bob"}},
-		{"inactive", user.UserFilter{IsActive: &no}, []string{"adaxl", "Bob"}},
-		{"active", user.UserFilter{IsActive: &yes}, []string{"ada_l", `a\b`}},
-		{"admins", user.UserFilter{Role: &admin}, []string{"ada_l", "Bob"}},
-		{"plain users", user.UserFilter{Role: &plain}, []string{"adaxl", `a\b`}},
-		{"active admins", user.UserFilter{Role: &admin, IsActive: &yes}, []string{"ada_l"}},
-		{"all filters", user.UserFilter{EmailPrefix: "b", UsernamePrefix: "bo", IsActive: &no, Role: &admin}, []string{"Bob"}},
+		{"everyone", user.Filter{}, []string{"ada_l", "adaxl", `a\b`, "Bob"}},
+		{"email prefix ignoring case", user.Filter{EmailPrefix: "ADA"}, []string{"ada_l", "adaxl"}},
+		{"email prefix with a dot", user.Filter{EmailPrefix: "ada."}, []string{"ada_l"}},
+		{"underscore is literal", user.Filter{UsernamePrefix: "ada_"}, []string{"ada_l"}},
+		{"percent is literal", user.Filter{EmailPrefix: "a%"}, []string{`a\b`}},
+		{"percent alone matches no one", user.Filter{EmailPrefix: "%"}, nil},
+		{"backslash is literal", user.Filter{UsernamePrefix: `a\`}, []string{`a\b`}},
+		{"username prefix ignoring case", user.Filter{UsernamePrefix: "b"}, []string{"Bob"}},
+		{"inactive", user.Filter{IsActive: &no}, []string{"adaxl", "Bob"}},
+		{"active", user.Filter{IsActive: &yes}, []string{"ada_l", `a\b`}},
+		{"admins", user.Filter{Role: &admin}, []string{"ada_l", "Bob"}},
+		{"plain users", user.Filter{Role: &plain}, []string{"adaxl", `a\b`}},
+		{"active admins", user.Filter{Role: &admin, IsActive: &yes}, []string{"ada_l"}},
+		{"all filters", user.Filter{EmailPrefix: "b", UsernamePrefix: "bo", IsActive: &no, Role: &admin}, []string{"Bob"}},
 	} {
-		got := usernames(list(t, repo, user.UserQuery{UserFilter: tt.f}))
+		got := usernames(list(t, repo, user.ListQuery{Filter: tt.f}))
 		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 			t.Errorf("%s: ListUsers = %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	if got := usernames(list(t, repo, user.UserQuery{Limit: 2})); fmt.Sprint(got) != fmt.Sprint([]string{"ada_l", "adaxl"}) {
+	if got := usernames(list(t, repo, user.ListQuery{Limit: 2})); fmt.Sprint(got) != fmt.Sprint([]string{"ada_l", "adaxl"}) {
 		t.Errorf("ListUsers(limit 2) = %q, want the first two", got)
 	}
 }
@@ -89,21 +89,21 @@ func testListUsersCreatedRange(t *testing.T, newRepo func(*testing.T) user.Repos
 	for i := range 6 {
 		create(t, repo, NewUser(i))
 	}
-	all := list(t, repo, user.UserQuery{})
+	all := list(t, repo, user.ListQuery{})
 	if len(all) != 6 {
 		t.Fatalf("ListUsers = %d users, want 6", len(all))
 	}
 	mid := all[2].CreatedAt
 	for _, tt := range []struct {
 		name  string
-		f     user.UserFilter
+		f     user.Filter
 		match func(time.Time) bool
 	}{
-		{"after", user.UserFilter{CreatedAfter: mid}, func(c time.Time) bool { return c.After(mid) }},
-		{"before", user.UserFilter{CreatedBefore: mid}, func(c time.Time) bool { return c.Before(mid) }},
-		{"after, just under", user.UserFilter{CreatedAfter: mid.Add(-time.Nanosecond)}, func(c time.Time) bool { return !c.Before(mid) }},
-		{"before, just over", user.UserFilter{CreatedBefore: mid.Add(time.Nanosecond)}, func(c time.Time) bool { return !c.After(mid) }},
-		{"between", user.UserFilter{CreatedAfter: all[0].CreatedAt, CreatedBefore: all[5].CreatedAt},
+		{"after", user.Filter{CreatedAfter: mid}, func(c time.Time) bool { return c.After(mid) }},
+		{"before", user.Filter{CreatedBefore: mid}, func(c time.Time) bool { return c.Before(mid) }},
+		{"after, just under", user.Filter{CreatedAfter: mid.Add(-time.Nanosecond)}, func(c time.Time) bool { return !c.Before(mid) }},
+		{"before, just over", user.Filter{CreatedBefore: mid.Add(time.Nanosecond)}, func(c time.Time) bool { return !c.After(mid) }},
+		{"between", user.Filter{CreatedAfter: all[0].CreatedAt, CreatedBefore: all[5].CreatedAt},
 			func(c time.Time) bool { return c.After(all[0].CreatedAt) && c.Before(all[5].CreatedAt) }},
 	} {
 		var want []string
@@ -112,7 +112,7 @@ func testListUsersCreatedRange(t *testing.T, newRepo func(*testing.T) user.Repos
 				want = append(want, u.Username)
 			}
 		}
-		if got := usernames(list(t, repo, user.UserQuery{UserFilter: tt.f})); fmt.Sprint(got) != fmt.Sprint(want) {
+		if got := usernames(list(t, repo, user.ListQuery{Filter: tt.f})); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s: ListUsers = %q, want %q", tt.name, got, want)
 		}
 	}
@@ -135,10 +135,10 @@ func testListUsersPagingIsStable(t *testing.T, newRepo func(*testing.T) user.Rep
 		removed[u.ID] = true
 	}
 	var walked []user.User
-	var after *user.UserKey
+	var after *user.ListKey
 	next := 100
 	for page := 0; ; page++ {
-		got := list(t, repo, user.UserQuery{After: after, Limit: 4})
+		got := list(t, repo, user.ListQuery{After: after, Limit: 4})
 		walked = append(walked, got...)
 		if len(got) < 4 {
 			break
@@ -276,7 +276,7 @@ func testConcurrentLastAdmin(t *testing.T, newRepo func(*testing.T) user.Reposit
 			}
 		}
 		admin, on := user.RoleAdmin, true
-		left := list(t, repo, user.UserQuery{UserFilter: user.UserFilter{Role: &admin, IsActive: &on}})
+		left := list(t, repo, user.ListQuery{Filter: user.Filter{Role: &admin, IsActive: &on}})
 		if refused != 1 || len(left) != 1 {
 			t.Fatalf("round %d: %d refused and %d active admins left, want 1 and 1", round, refused, len(left))
 		}

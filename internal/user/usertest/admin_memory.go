@@ -11,7 +11,7 @@ import (
 )
 
 // ListUsers implements user.AdminRepository.
-func (m *Memory) ListUsers(_ context.Context, q user.UserQuery) ([]user.User, error) {
+func (m *Memory) ListUsers(_ context.Context, q user.ListQuery) ([]user.User, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {
@@ -39,7 +39,7 @@ func (m *Memory) ListUsers(_ context.Context, q user.UserQuery) ([]user.User, er
 }
 
 // matches reports whether u is in the listing q asks for.
-func matches(u user.User, q user.UserQuery) bool {
+func matches(u user.User, q user.ListQuery) bool {
 	hasPrefix := func(s, prefix string) bool { return strings.HasPrefix(strings.ToLower(s), strings.ToLower(prefix)) }
 	switch {
 	case !hasPrefix(u.Email, q.EmailPrefix), !hasPrefix(u.Username, q.UsernamePrefix):

@@ -36,7 +36,7 @@ func RunClosed(t *testing.T, s Store) {
 		{"SetPassword", func() error { return s.SetPassword(ctx, id, "h") }, userErrors},
 		{"Delete", func() error { return s.Delete(ctx, id) }, userErrors},
 		{"Ping", func() error { return s.Ping(ctx) }, userErrors},
-		{"ListUsers", func() error { _, err := s.ListUsers(ctx, user.UserQuery{Limit: 1}); return err }, userErrors},
+		{"ListUsers", func() error { _, err := s.ListUsers(ctx, user.ListQuery{Limit: 1}); return err }, userErrors},
 		{"UpdateKeepingAdmin", func() error { _, err := s.UpdateKeepingAdmin(ctx, id, user.Patch{IsActive: new(false)}); return err }, adminErrors},
 		{"DeleteKeepingAdmin", func() error { return s.DeleteKeepingAdmin(ctx, id) }, adminErrors},
 		{"CreateSession", func() error { return s.CreateSession(ctx, sess, rt) }, sessionErrors},
