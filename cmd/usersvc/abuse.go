@@ -10,7 +10,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/usersvc/usersvc/internal/breached"
 	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/hashpool"
@@ -64,7 +63,7 @@ func newProtections(ctx context.Context, cfg config.Config, environ []string, m 
 		close:    func() {},
 		options: []user.Option{
 			user.WithHashGate(pool),
-			user.WithPasswordPolicy(user.PasswordPolicy{MinChars: cfg.PasswordMinLength, Breached: breached.Contains}),
+			user.WithPasswordPolicy(passwordPolicy(cfg)),
 			user.WithRehashErrors(func(ctx context.Context, err error) {
 				log.WarnContext(ctx, "re-hash of a password on login failed; the old hash stays", "error", err)
 			}),

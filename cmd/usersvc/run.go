@@ -28,6 +28,9 @@ const usage = `usage: usersvc [command]
 commands:
   serve                     run the HTTP service (the default)
   migrate up|down|status    apply, roll back one, or list database migrations
+  create-admin --email E --username U [--full-name N]
+                            create an administrator (password asked, or
+                            read from stdin), or promote that account
   keys rotate|list          add a new token signing key (the old one keeps
                             verifying until its tokens expire), or list them
   healthcheck [URL]         exit 0 when the running service's /healthz answers
@@ -41,8 +44,14 @@ Settings come from the environment and an optional .env file: see .env.example.
 const dotenv = ".env"
 
 // run is the whole program: main only hands it the process's arguments,
-// environment and output.
+// environment and output. It has no input: see runWithInput.
 func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	return runWithInput(ctx, args, environ, nil, stdout)
+}
+
+// runWithInput is run with the process's input, where create-admin reads
+// the password (nil: none).
+func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, stdout io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
@@ -54,6 +63,8 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		return migrate(ctx, args, environ, stdout)
 	case "keys":
 		return keys(ctx, args, environ, stdout)
+	case "create-admin":
+		return createAdmin(ctx, args, environ, stdin, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args, environ, stdout)
 	case "version":
@@ -136,6 +147,9 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	defer closeNotifier(notifier, cfg.ShutdownTimeout, log) // after serving ends, before the database closes
 	opts := slices.Concat(prot.options, sessionOptions(cfg, log), auditOptions(st, log), []user.Option{user.WithNotifier(notifier)})
 	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, opts...)
+	if err := bootstrapAdmin(ctx, cfg, svc, log); err != nil { // USERSVC_BOOTSTRAP_ADMIN_*
+		return err
+	}
 	handler := httpapi.New(svc, httpapi.Options{
 		Logger:       log,
 		MaxBodyBytes: cfg.MaxBodyBytes,

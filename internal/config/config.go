@@ -47,6 +47,7 @@ type Config struct {
 	Tokens           // audience, leeway, signing algorithm and keys: tokens.go
 	Sessions         // refresh tokens and sessions: sessions.go
 	Mail             // account mail: mailer, SMTP, links: mail.go
+	Bootstrap        // the first administrator, created at start: bootstrap.go
 }
 
 // Load reads the settings from environ (KEY=value pairs, as os.Environ
@@ -123,6 +124,7 @@ func (c *Config) validate() error {
 	c.Tokens.validate(c.Env, bad)
 	c.Sessions.validate(bad)
 	c.Mail.validate(c.Env, bad)
+	c.Bootstrap.validate(bad)
 	return errors.Join(errs...)
 }
 

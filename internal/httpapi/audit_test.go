@@ -253,8 +253,8 @@ func checkExpected(t *testing.T, all []user.AuditEvent, want map[string]expected
 	}
 }
 
-// page is a decoded page of events.
-type page struct {
+// auditPage is a decoded page of events.
+type auditPage struct {
 	Items []struct {
 		ID        int64             `json:"id"`
 		At        time.Time         `json:"at"`
@@ -269,10 +269,10 @@ type page struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
-func (s *auditServer) page(path, token string) page {
+func (s *auditServer) page(path, token string) auditPage {
 	s.t.Helper()
 	res, _ := s.want(req{method: "GET", path: path, token: token}, http.StatusOK)
-	var p page
+	var p auditPage
 	if err := json.Unmarshal(res.Body, &p); err != nil {
 		s.t.Fatalf("GET %s: body %s: %v", path, res.Body, err)
 	}
@@ -282,7 +282,7 @@ func (s *auditServer) page(path, token string) page {
 	return p
 }
 
-func (p page) ids() []int64 {
+func (p auditPage) ids() []int64 {
 	out := make([]int64, len(p.Items))
 	for i, e := range p.Items {
 		out[i] = e.ID
@@ -290,7 +290,7 @@ func (p page) ids() []int64 {
 	return out
 }
 
-func (p page) kinds() []string {
+func (p auditPage) kinds() []string {
 	out := make([]string, len(p.Items))
 	for i, e := range p.Items {
 		out[i] = e.Kind
@@ -374,7 +374,7 @@ func TestAdminAudit(t *testing.T) {
 func encode(n int) string { return strings.Repeat("A", n) }
 
 // pick returns the ids of p's items at the indexes.
-func pick(p page, idx ...int) []int64 {
+func pick(p auditPage, idx ...int) []int64 {
 	out := make([]int64, len(idx))
 	for i, n := range idx {
 		out[i] = p.Items[n].ID

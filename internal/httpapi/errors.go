@@ -51,6 +51,10 @@ func (a *api) problem(ctx context.Context, err error) error {
 		// Only the /users/me routes meet ErrNotFound: the caller's account
 		// was deleted while the request ran, so its token is no longer good.
 		return unauthorized(user.ErrUnauthenticated.Error())
+	case errors.Is(err, user.ErrUserNotFound):
+		return newProblem(http.StatusNotFound, user.ErrUserNotFound.Error())
+	case errors.Is(err, user.ErrLastAdmin):
+		return newProblem(http.StatusConflict, user.ErrLastAdmin.Error())
 	case errors.Is(err, user.ErrForbidden):
 		return newProblem(http.StatusForbidden, user.ErrForbidden.Error())
 	case errors.Is(err, user.ErrUnavailable):

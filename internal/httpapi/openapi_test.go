@@ -69,6 +69,12 @@ func TestOpenAPI(t *testing.T) {
 		{"/api/v1/admin/audit", "get", bearer, "", ""},
 		{"/api/v1/users/me/audit", "get", bearer, "", ""},
 		{"/api/v1/users/me/export", "get", bearer, "", ""},
+		{"/api/v1/admin/users", "get", bearer, "", ""},
+		{"/api/v1/admin/users/{id}", "get", bearer, "", ""},
+		{"/api/v1/admin/users/{id}", "patch", bearer, "application/json", "AdminUserUpdate"},
+		{"/api/v1/admin/users/{id}", "delete", bearer, "", ""},
+		{"/api/v1/admin/users/{id}/deactivate", "post", bearer, "", ""},
+		{"/api/v1/admin/users/{id}/reactivate", "post", bearer, "", ""},
 	} {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
 			op, ok := doc.Paths[tt.path][tt.method]
@@ -105,6 +111,8 @@ func TestOpenAPI(t *testing.T) {
 		{"TokenForm", nil}, // which fields are required depends on grant_type
 		{"PasswordUpdate", []string{"current_password", "new_password"}},
 		{"UserUpdate", nil},
+		{"AdminUserUpdate", nil},
+		{"UserList", []string{"items", "next_cursor"}},
 		{"UserRead", []string{"id", "email", "username", "full_name", "is_active", "email_verified", "role", "created_at", "updated_at"}},
 		{"Token", []string{"access_token", "token_type", "expires_in", "refresh_token"}},
 		{"AuditEventRead", []string{"id", "at", "kind", "actor_id", "subject_id", "ip", "user_agent", "request_id", "detail"}},
@@ -158,6 +166,9 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"POST /api/v1/logout":        "204", "GET /api/v1/users/me/sessions": "200",
 		"DELETE /api/v1/users/me/sessions/{id}": "204",
 		"GET /api/v1/admin/audit":               "200", "GET /api/v1/users/me/audit": "200", "GET /api/v1/users/me/export": "200",
+		"GET /api/v1/admin/users": "200", "GET /api/v1/admin/users/{id}": "200",
+		"PATCH /api/v1/admin/users/{id}": "200", "DELETE /api/v1/admin/users/{id}": "204",
+		"POST /api/v1/admin/users/{id}/deactivate": "200", "POST /api/v1/admin/users/{id}/reactivate": "200",
 	}
 	seen := map[string]bool{}
 	for path, ops := range doc.Paths {
@@ -177,6 +188,11 @@ func TestDocumentAndServerAgree(t *testing.T) {
 			if len(op.Security) > 0 {
 				if _, ok := op.Responses["401"]; !ok {
 					t.Errorf("%s needs a token but does not document 401", key)
+				}
+			}
+			if strings.HasPrefix(path, "/api/v1/admin/") {
+				if _, ok := op.Responses["403"]; !ok {
+					t.Errorf("%s is for administrators but does not document 403", key)
 				}
 			}
 			res := srv.do(req{method: strings.ToUpper(method), path: path})

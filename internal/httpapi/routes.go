@@ -32,6 +32,13 @@ func (a *api) routes() {
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/audit", "listMyAudit", http.StatusOK, "List the security events about the current user, newest first")), a.listMyAudit)
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/export", "exportMe", http.StatusOK, "Download everything kept about the current user as JSON")), a.exportMe)
 	documentAuditKinds(api.OpenAPI())
+	// Administration (admin.go): 403 for anyone but an active administrator.
+	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users", "listUsers", http.StatusOK, "List users, filtered, a page at a time")), a.listUsers)
+	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users/{id}", "getUser", http.StatusOK, "Get a user", http.StatusNotFound)), a.getUser)
+	huma.Register(api, a.admin(a.op("PATCH /api/v1/admin/users/{id}", "updateUser", http.StatusOK, "Update a user's name, email, activation or role", http.StatusNotFound, http.StatusConflict)), a.updateUser)
+	huma.Register(api, a.admin(a.op("POST /api/v1/admin/users/{id}/deactivate", "deactivateUser", http.StatusOK, "Deactivate a user and end their sessions", http.StatusNotFound, http.StatusConflict)), a.deactivateUser)
+	huma.Register(api, a.admin(a.op("POST /api/v1/admin/users/{id}/reactivate", "reactivateUser", http.StatusOK, "Reactivate a user", http.StatusNotFound)), a.reactivateUser)
+	huma.Register(api, a.admin(a.op("DELETE /api/v1/admin/users/{id}", "deleteUser", http.StatusNoContent, "Delete a user", http.StatusNotFound, http.StatusConflict)), a.deleteUser)
 	documentTokenForm(api.OpenAPI())
 }
 
@@ -48,7 +55,7 @@ func (a *api) op(pattern, id string, status int, summary string, errs ...int) hu
 	case strings.HasPrefix(path, "/api/v1/admin/"):
 		tag = "Administration"
 	}
-	if method == http.MethodPost || method == http.MethodPut {
+	if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
 		errs = append(errs, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
 	}
 	return huma.Operation{

@@ -168,25 +168,31 @@ func (s *Users) ByUsername(ctx context.Context, username string) (user.User, err
 func (s *Users) Update(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const q = `
-		UPDATE users
-		SET full_name      = CASE WHEN $2::text IS NULL THEN full_name ELSE NULLIF($2::text, '') END,
-		    email          = COALESCE($3::text, email),
-		    email_verified = CASE WHEN $3::text IS NOT NULL AND lower($3::text) <> lower(email)
-		                          THEN FALSE ELSE email_verified END,
-		    is_active      = COALESCE($4::boolean, is_active),
-		    role           = COALESCE($5::text, role)
-		WHERE id = $1
-		RETURNING ` + userColumns
-	var role *string
-	if p.Role != nil {
-		role = (*string)(p.Role)
-	}
-	u, err := scanUser(s.pool.QueryRow(ctx, q, id, p.FullName, p.Email, p.IsActive, role))
+	u, err := scanUser(s.pool.QueryRow(ctx, updateUser, updateArgs(id, p)...))
 	if err != nil {
 		return user.User{}, translate(err, "update user")
 	}
 	return u, nil
+}
+
+// updateUser is Update's statement; updateArgs gives its arguments.
+const updateUser = `
+	UPDATE users
+	SET full_name      = CASE WHEN $2::text IS NULL THEN full_name ELSE NULLIF($2::text, '') END,
+	    email          = COALESCE($3::text, email),
+	    email_verified = CASE WHEN $3::text IS NOT NULL AND lower($3::text) <> lower(email)
+	                          THEN FALSE ELSE email_verified END,
+	    is_active      = COALESCE($4::boolean, is_active),
+	    role           = COALESCE($5::text, role)
+	WHERE id = $1
+	RETURNING ` + userColumns
+
+func updateArgs(id uuid.UUID, p user.Patch) []any {
+	var role *string
+	if p.Role != nil {
+		role = (*string)(p.Role)
+	}
+	return []any{id, p.FullName, p.Email, p.IsActive, role}
 }
 
 // SetPassword stores hash and increments the token version in one statement.

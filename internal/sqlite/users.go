@@ -212,25 +212,31 @@ const nextUpdatedAt = `max(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
 func (s *Users) Update(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
-	const q = `
-		UPDATE users
-		SET full_name      = CASE WHEN ?1 IS NULL THEN full_name ELSE NULLIF(?1, '') END,
-		    email          = COALESCE(?2, email),
-		    email_verified = CASE WHEN ?2 IS NOT NULL AND lower(?2) <> lower(email) THEN 0 ELSE email_verified END,
-		    is_active      = COALESCE(?4, is_active),
-		    role           = COALESCE(?5, role),
-		    updated_at     = ` + nextUpdatedAt + `
-		WHERE id = ?3
-		RETURNING ` + userColumns
-	var role *string
-	if p.Role != nil {
-		role = (*string)(p.Role)
-	}
-	u, err := scanUser(s.write.QueryRowContext(ctx, q, p.FullName, p.Email, id, p.IsActive, role))
+	u, err := scanUser(s.write.QueryRowContext(ctx, updateUser, updateArgs(id, p)...))
 	if err != nil {
 		return user.User{}, translate(err, "update user")
 	}
 	return u, nil
+}
+
+// updateUser is Update's statement; updateArgs gives its arguments.
+const updateUser = `
+	UPDATE users
+	SET full_name      = CASE WHEN ?1 IS NULL THEN full_name ELSE NULLIF(?1, '') END,
+	    email          = COALESCE(?2, email),
+	    email_verified = CASE WHEN ?2 IS NOT NULL AND lower(?2) <> lower(email) THEN 0 ELSE email_verified END,
+	    is_active      = COALESCE(?4, is_active),
+	    role           = COALESCE(?5, role),
+	    updated_at     = ` + nextUpdatedAt + `
+	WHERE id = ?3
+	RETURNING ` + userColumns
+
+func updateArgs(id uuid.UUID, p user.Patch) []any {
+	var role *string
+	if p.Role != nil {
+		role = (*string)(p.Role)
+	}
+	return []any{p.FullName, p.Email, id, p.IsActive, role}
 }
 
 // SetPassword stores hash and increments the token version in one statement.
@@ -272,7 +278,7 @@ func affectedOne(res sql.Result, err error, op string) error {
 }
 
 // scanUser reads one row of userColumns, parsing the text timestamps.
-func scanUser(row *sql.Row) (user.User, error) {
+func scanUser(row interface{ Scan(...any) error }) (user.User, error) {
 	var (
 		u                user.User
 		created, updated string

@@ -294,9 +294,9 @@ func (s *Service) ChangePasswordKeeping(ctx context.Context, id, keep uuid.UUID,
 }
 
 // Delete removes the account for good, with its sessions and refresh
-// tokens.
+// tokens. The last active administrator cannot (ErrLastAdmin).
 func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
-	if err := s.repo.Delete(ctx, id); err != nil {
+	if err := s.repo.DeleteKeepingAdmin(ctx, id); err != nil {
 		return err
 	}
 	s.record(ctx, AuditDeleted, id, id, nil)

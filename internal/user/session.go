@@ -312,9 +312,10 @@ func (s *Service) RevokeSession(ctx context.Context, userID, id uuid.UUID) error
 }
 
 // Deactivate marks the account inactive and revokes all its sessions.
+// The last active administrator cannot be deactivated (ErrLastAdmin).
 func (s *Service) Deactivate(ctx context.Context, id uuid.UUID) error {
-	repo := s.repo
-	if err := repo.Deactivate(ctx, id); err != nil {
+	repo, off := s.repo, false
+	if _, err := repo.UpdateKeepingAdmin(ctx, id, Patch{IsActive: &off}); err != nil {
 		return err
 	}
 	// No signed-in actor: Deactivate is the operator's (uuid.Nil).

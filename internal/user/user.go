@@ -97,6 +97,7 @@ type Repository interface {
 	Ping(ctx context.Context) error
 	SessionRepository
 	AuditRepository
+	AdminRepository
 }
 
 // Business errors. The HTTP layer maps each to one status code.

@@ -43,7 +43,7 @@ func (m *Memory) AuditEvents(_ context.Context, f user.AuditFilter) ([]user.Audi
 		if f.Limit > 0 && len(out) == f.Limit {
 			break
 		}
-		if matches(f, e) {
+		if auditMatches(f, e) {
 			e.Detail = cloneDetail(e.Detail)
 			out = append(out, e)
 		}
@@ -51,8 +51,8 @@ func (m *Memory) AuditEvents(_ context.Context, f user.AuditFilter) ([]user.Audi
 	return out, nil
 }
 
-// matches reports whether f selects e.
-func matches(f user.AuditFilter, e user.AuditEvent) bool {
+// auditMatches reports whether f selects e.
+func auditMatches(f user.AuditFilter, e user.AuditEvent) bool {
 	switch {
 	case f.SubjectID != uuid.Nil && e.SubjectID != f.SubjectID,
 		f.ActorID != uuid.Nil && e.ActorID != f.ActorID,

@@ -36,6 +36,9 @@ func RunClosed(t *testing.T, s Store) {
 		{"SetPassword", func() error { return s.SetPassword(ctx, id, "h") }, userErrors},
 		{"Delete", func() error { return s.Delete(ctx, id) }, userErrors},
 		{"Ping", func() error { return s.Ping(ctx) }, userErrors},
+		{"ListUsers", func() error { _, err := s.ListUsers(ctx, user.ListQuery{Limit: 1}); return err }, userErrors},
+		{"UpdateKeepingAdmin", func() error { _, err := s.UpdateKeepingAdmin(ctx, id, user.Patch{IsActive: new(false)}); return err }, adminErrors},
+		{"DeleteKeepingAdmin", func() error { return s.DeleteKeepingAdmin(ctx, id) }, adminErrors},
 		{"CreateSession", func() error { return s.CreateSession(ctx, sess, rt) }, sessionErrors},
 		{"Session", func() error { _, err := s.Session(ctx, id, id); return err }, sessionErrors},
 		{"ActiveSessions", func() error { _, err := s.ActiveSessions(ctx, id, now); return err }, sessionErrors},
@@ -64,5 +67,6 @@ func RunClosed(t *testing.T, s Store) {
 
 var (
 	userErrors    = []error{user.ErrNotFound}
+	adminErrors   = []error{user.ErrNotFound, user.ErrLastAdmin}
 	sessionErrors = []error{user.ErrSessionNotFound, user.ErrNotFound, user.ErrRefreshTokenUsed}
 )

@@ -150,7 +150,15 @@ func (m *Memory) find(match func(user.User) bool) (user.User, error) {
 
 // Update implements user.Repository.
 func (m *Memory) Update(_ context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
+	return m.update(id, p, func() error { return nil })
+}
+
+// update is Update after check, which runs under the lock.
+func (m *Memory) update(id uuid.UUID, p user.Patch, check func() error) (user.User, error) {
 	return m.modify(id, func(u *user.User) error {
+		if err := check(); err != nil {
+			return err
+		}
 		if p.Email != nil {
 			if err := m.conflict(id, *p.Email, ""); err != nil {
 				return err

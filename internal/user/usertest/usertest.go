@@ -72,6 +72,11 @@ func Run(t *testing.T, newRepo func(t *testing.T) user.Repository) {
 		{"AuditKeysetStability", testAuditKeysetStability},
 		{"AuditOutlivesUser", testAuditOutlivesUser},
 		{"AllSessions", testAllSessions},
+		{"ListUsersFilters", testListUsersFilters},
+		{"ListUsersCreatedRange", testListUsersCreatedRange},
+		{"ListUsersPagingIsStable", testListUsersPagingIsStable},
+		{"LastAdmin", testLastAdmin},
+		{"ConcurrentLastAdmin", testConcurrentLastAdmin},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

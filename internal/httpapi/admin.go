@@ -1,0 +1,161 @@
+package httpapi
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// The administration API: every route is behind a.admin, and the service
+// checks the role again.
+
+type adminListInput struct {
+	EmailPrefix    string    `query:"email_prefix" maxLength:"254" doc:"Only users whose email starts with this, ignoring letter case (every character literal)"`
+	UsernamePrefix string    `query:"username_prefix" maxLength:"254" doc:"Only users whose username starts with this, ignoring letter case (every character literal)"`
+	IsActive       string    `query:"is_active" enum:"true,false" doc:"Only active (true) or inactive (false) users"`
+	Role           string    `query:"role" enum:"user,admin" doc:"Only users with this role"`
+	CreatedAfter   time.Time `query:"created_after" doc:"Only users created after this instant (RFC 3339, exclusive)"`
+	CreatedBefore  time.Time `query:"created_before" doc:"Only users created before this instant (RFC 3339, exclusive)"`
+	Limit          int       `query:"limit" minimum:"1" maximum:"100" default:"50" doc:"Users per page"`
+	Cursor         string    `query:"cursor" maxLength:"64" doc:"next_cursor of the previous page; absent for the first page"`
+}
+
+// userList is one page of users, oldest first.
+type userList struct {
+	Items      []userRead `json:"items"`
+	NextCursor *string    `json:"next_cursor" doc:"Pass as cursor for the next page; null on the last page. Paging is stable: users added or removed meanwhile never make another user appear twice or be skipped"`
+}
+
+type userListOutput struct{ Body userList }
+
+type adminUserInput struct {
+	ID string `path:"id" format:"uuid" doc:"The user's id"`
+}
+
+// adminUserUpdate is a partial update by an administrator: an absent field
+// is kept.
+type adminUserUpdate struct {
+	FullName *string `json:"full_name,omitempty" maxLength:"255" doc:"An empty string clears it"`
+	Email    *string `json:"email,omitempty" format:"email" maxLength:"254" doc:"A new address is no longer verified"`
+	IsActive *bool   `json:"is_active,omitempty" doc:"false deactivates the account and ends all its sessions"`
+	Role     *string `json:"role,omitempty" enum:"user,admin"`
+}
+
+type adminUpdateInput struct {
+	ID   string `path:"id" format:"uuid" doc:"The user's id"`
+	Body adminUserUpdate
+}
+
+func (a *api) listUsers(ctx context.Context, in *adminListInput) (*userListOutput, error) {
+	me, err := currentUser(ctx)
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	f := user.Filter{
+		EmailPrefix: in.EmailPrefix, UsernamePrefix: in.UsernamePrefix,
+		CreatedAfter: in.CreatedAfter, CreatedBefore: in.CreatedBefore,
+	}
+	if in.IsActive != "" {
+		active := in.IsActive == "true"
+		f.IsActive = &active
+	}
+	if in.Role != "" {
+		role := user.Role(in.Role)
+		f.Role = &role
+	}
+	page, err := a.users.ListUsers(ctx, me, f, user.Page{Cursor: in.Cursor, Limit: in.Limit})
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	out := userList{Items: make([]userRead, len(page.Users))}
+	for i, u := range page.Users {
+		out.Items[i] = toUserRead(u)
+	}
+	if page.Next != "" {
+		out.NextCursor = &page.Next
+	}
+	return &userListOutput{Body: out}, nil
+}
+
+// adminTarget returns the acting administrator and the id the path names.
+// huma has checked the id's format; one that still does not parse names no
+// user.
+func adminTarget(ctx context.Context, id string) (user.User, uuid.UUID, error) {
+	me, err := currentUser(ctx)
+	if err != nil {
+		return user.User{}, uuid.Nil, err
+	}
+	target, err := uuid.Parse(id)
+	if err != nil {
+		return user.User{}, uuid.Nil, user.ErrUserNotFound
+	}
+	return me, target, nil
+}
+
+func (a *api) getUser(ctx context.Context, in *adminUserInput) (*userOutput, error) {
+	me, id, err := adminTarget(ctx, in.ID)
+	var u user.User
+	if err == nil {
+		u, err = a.users.User(ctx, me, id)
+	}
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	return &userOutput{Body: toUserRead(u)}, nil
+}
+
+func (a *api) updateUser(ctx context.Context, in *adminUpdateInput) (*userOutput, error) {
+	me, id, err := adminTarget(ctx, in.ID)
+	var u user.User
+	if err == nil {
+		b := in.Body
+		p := user.Patch{FullName: b.FullName, Email: b.Email, IsActive: b.IsActive}
+		if b.Role != nil {
+			role := user.Role(*b.Role)
+			p.Role = &role
+		}
+		u, err = a.users.AdminUpdate(ctx, me, id, p)
+	}
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	return &userOutput{Body: toUserRead(u)}, nil
+}
+
+func (a *api) deactivateUser(ctx context.Context, in *adminUserInput) (*userOutput, error) {
+	me, id, err := adminTarget(ctx, in.ID)
+	var u user.User
+	if err == nil {
+		u, err = a.users.DeactivateUser(ctx, me, id)
+	}
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	return &userOutput{Body: toUserRead(u)}, nil
+}
+
+func (a *api) reactivateUser(ctx context.Context, in *adminUserInput) (*userOutput, error) {
+	me, id, err := adminTarget(ctx, in.ID)
+	var u user.User
+	if err == nil {
+		u, err = a.users.ReactivateUser(ctx, me, id)
+	}
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	return &userOutput{Body: toUserRead(u)}, nil
+}
+
+func (a *api) deleteUser(ctx context.Context, in *adminUserInput) (*struct{}, error) {
+	me, id, err := adminTarget(ctx, in.ID)
+	if err == nil {
+		err = a.users.AdminDelete(ctx, me, id)
+	}
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	return &struct{}{}, nil
+}

@@ -1,0 +1,149 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// listUsers is ListUsers' statement: every filter is NULL when unused.
+const listUsers = `
+	SELECT ` + userColumns + ` FROM users
+	WHERE ($1::text IS NULL OR lower(email) LIKE lower($1::text) ESCAPE '\')
+	  AND ($2::text IS NULL OR lower(username) LIKE lower($2::text) ESCAPE '\')
+	  AND ($3::boolean IS NULL OR is_active = $3::boolean)
+	  AND ($4::text IS NULL OR role = $4::text)
+	  AND ($5::timestamptz IS NULL OR created_at > $5::timestamptz)
+	  AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+	  AND ($7::timestamptz IS NULL OR (created_at, id) > ($7::timestamptz, $8::uuid))
+	ORDER BY created_at, id
+	LIMIT $9`
+
+// ListUsers returns up to q.Limit users matching q, after q.After, in
+// (created_at, id) order.
+func (s *Users) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	var after, afterID, from, to, role any
+	if q.After != nil {
+		after, afterID = q.After.CreatedAt, q.After.ID
+	}
+	// created_at has microsecond precision: c > t exactly when c > t cut to
+	// the microsecond, and c < t exactly when c < t rounded up to one.
+	if !q.CreatedAfter.IsZero() {
+		from = q.CreatedAfter.Truncate(time.Microsecond)
+	}
+	if !q.CreatedBefore.IsZero() {
+		t := q.CreatedBefore
+		if c := t.Truncate(time.Microsecond); !c.Equal(t) {
+			t = c.Add(time.Microsecond)
+		}
+		to = t
+	}
+	if q.Role != nil {
+		role = string(*q.Role)
+	}
+	rows, err := s.pool.Query(ctx, listUsers, likePrefix(q.EmailPrefix), likePrefix(q.UsernamePrefix),
+		q.IsActive, role, from, to, after, afterID, q.Limit)
+	if err != nil {
+		return nil, translate(err, "list users")
+	}
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.User, error) { return scanUser(r) })
+	if err != nil {
+		return nil, translate(err, "list users")
+	}
+	return users, nil
+}
+
+// likePrefix is a LIKE pattern (escaped with '\') matching what starts with
+// prefix, or nil for an empty prefix.
+func likePrefix(prefix string) any {
+	if prefix == "" {
+		return nil
+	}
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+}
+
+// UpdateKeepingAdmin is Update refused with ErrLastAdmin when it would
+// remove the last active administrator. See keepingAdmin for how two
+// concurrent calls are kept from both succeeding.
+func (s *Users) UpdateKeepingAdmin(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
+	if !p.RemovesAdmin() {
+		return s.Update(ctx, id, p)
+	}
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	var u user.User
+	err := s.keepingAdmin(ctx, id, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, updateUser, updateArgs(id, p)...))
+		return err
+	})
+	if err != nil {
+		return user.User{}, translateAdmin(err, "update user")
+	}
+	return u, nil
+}
+
+// DeleteKeepingAdmin is Delete refused with ErrLastAdmin when id is the
+// last active administrator.
+func (s *Users) DeleteKeepingAdmin(ctx context.Context, id uuid.UUID) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	err := s.keepingAdmin(ctx, id, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return user.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return translateAdmin(err, "delete user")
+	}
+	return nil
+}
+
+// keepingAdmin runs change on the user id in a transaction that first
+// locks every active administrator's row, in id order (so two such
+// transactions never deadlock), and returns ErrLastAdmin without running
+// change when id is the only one. A concurrent transaction doing the same
+// waits for the lock and then sees the committed change: an administrator
+// demoted meanwhile no longer matches, so of two administrators demoting
+// each other only the first succeeds.
+func (s *Users) keepingAdmin(ctx context.Context, id uuid.UUID, change func(pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		const lock = `
+			SELECT id FROM users WHERE role = 'admin' AND is_active
+			ORDER BY id FOR NO KEY UPDATE`
+		rows, err := tx.Query(ctx, lock)
+		if err != nil {
+			return err
+		}
+		admins, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return err
+		}
+		if len(admins) == 1 && slices.Contains(admins, id) {
+			return user.ErrLastAdmin
+		}
+		return change(tx)
+	})
+}
+
+// translateAdmin is translate that keeps the sentinels of keepingAdmin.
+func translateAdmin(err error, op string) error {
+	switch {
+	case errors.Is(err, user.ErrLastAdmin):
+		return user.ErrLastAdmin
+	case errors.Is(err, user.ErrNotFound):
+		return user.ErrNotFound
+	}
+	return translate(err, op)
+}

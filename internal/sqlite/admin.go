@@ -1,0 +1,153 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// listUsers is ListUsers' statement: every filter is NULL when unused.
+// created_at is text of createdLayout, which sorts and compares as time.
+const listUsers = `
+	SELECT ` + userColumns + ` FROM users
+	WHERE (?1 IS NULL OR lower(email) LIKE lower(?1) ESCAPE '\')
+	  AND (?2 IS NULL OR lower(username) LIKE lower(?2) ESCAPE '\')
+	  AND (?3 IS NULL OR is_active = ?3)
+	  AND (?4 IS NULL OR role = ?4)
+	  AND (?5 IS NULL OR created_at > ?5)
+	  AND (?6 IS NULL OR created_at < ?6)
+	  AND (?7 IS NULL OR (created_at, id) > (?7, ?8))
+	ORDER BY created_at, id
+	LIMIT ?9`
+
+// createdLayout is how users.created_at is kept: milliseconds, UTC.
+const createdLayout = "2006-01-02T15:04:05.000Z"
+
+// ListUsers returns up to q.Limit users matching q, after q.After, in
+// (created_at, id) order.
+func (s *Users) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, error) {
+	var after, afterID any
+	if q.After != nil {
+		after, afterID = q.After.CreatedAt.UTC().Format(createdLayout), q.After.ID
+	}
+	// created_at has millisecond precision: c > t exactly when c > t cut to
+	// the millisecond, and c < t exactly when c < t rounded up to one.
+	var from, to any
+	if !q.CreatedAfter.IsZero() {
+		from = q.CreatedAfter.UTC().Truncate(time.Millisecond).Format(createdLayout)
+	}
+	if !q.CreatedBefore.IsZero() {
+		t := q.CreatedBefore.UTC()
+		if c := t.Truncate(time.Millisecond); !c.Equal(t) {
+			t = c.Add(time.Millisecond)
+		}
+		to = t.Format(createdLayout)
+	}
+	var role any
+	if q.Role != nil {
+		role = string(*q.Role)
+	}
+	rows, err := s.read.QueryContext(ctx, listUsers, likePrefix(q.EmailPrefix), likePrefix(q.UsernamePrefix),
+		q.IsActive, role, from, to, after, afterID, q.Limit)
+	if err != nil {
+		return nil, translate(err, "list users")
+	}
+	defer rows.Close()
+	var users []user.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "list users")
+	}
+	return users, nil
+}
+
+// likePrefix is a LIKE pattern (escaped with '\') matching what starts with
+// prefix, or nil for an empty prefix.
+func likePrefix(prefix string) any {
+	if prefix == "" {
+		return nil
+	}
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+}
+
+// UpdateKeepingAdmin is Update refused with ErrLastAdmin when it would
+// remove the last active administrator. The check and the change run in
+// one immediate transaction on the single writer connection, so no other
+// write comes between them.
+func (s *Users) UpdateKeepingAdmin(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	var u user.User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if p.RemovesAdmin() {
+			if err := lastAdmin(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx, updateUser, updateArgs(id, p)...))
+		return err
+	})
+	if errors.Is(err, user.ErrLastAdmin) {
+		return user.User{}, user.ErrLastAdmin
+	}
+	if err != nil {
+		return user.User{}, translate(err, "update user")
+	}
+	return u, nil
+}
+
+// DeleteKeepingAdmin is Delete refused with ErrLastAdmin when id is the
+// last active administrator, checked in the same transaction.
+func (s *Users) DeleteKeepingAdmin(ctx context.Context, id uuid.UUID) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := lastAdmin(ctx, tx, id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		return affectedOne(res, nil, "delete user")
+	})
+	switch {
+	case errors.Is(err, user.ErrLastAdmin):
+		return user.ErrLastAdmin
+	case errors.Is(err, user.ErrNotFound):
+		return user.ErrNotFound
+	case err != nil:
+		return translate(err, "delete user")
+	}
+	return nil
+}
+
+// lastAdmin returns ErrLastAdmin when id is an active administrator and no
+// other is.
+func lastAdmin(ctx context.Context, tx *sql.Tx, id uuid.UUID) error {
+	const q = `
+		SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND role = 'admin' AND is_active = 1),
+		       EXISTS (SELECT 1 FROM users WHERE id <> ?1 AND role = 'admin' AND is_active = 1)`
+	var isAdmin, others bool
+	if err := tx.QueryRowContext(ctx, q, id).Scan(&isAdmin, &others); err != nil {
+		return err
+	}
+	if isAdmin && !others {
+		return user.ErrLastAdmin
+	}
+	return nil
+}
