@@ -33,6 +33,14 @@ locals {
       { name = "USERSVC_BCRYPT_COST", value = tostring(var.bcrypt_cost) },
       { name = "USERSVC_SHUTDOWN_TIMEOUT", value = "15s" },
       { name = "REDIS_URL", value = local.redis_url }, # empty without Redis
+      { name = "USERSVC_MAILER", value = "smtp" },
+      { name = "USERSVC_SMTP_HOST", value = var.smtp_host },
+      { name = "USERSVC_SMTP_PORT", value = tostring(var.smtp_port) },
+      { name = "USERSVC_SMTP_USERNAME", value = var.smtp_username },
+      { name = "USERSVC_SMTP_TLS", value = "starttls" },
+      { name = "USERSVC_MAIL_FROM", value = var.mail_from },
+      { name = "USERSVC_VERIFY_EMAIL_URL", value = var.verify_email_url },
+      { name = "USERSVC_PASSWORD_RESET_URL", value = var.password_reset_url },
     ] : e if e.value != ""
   ]
 }
@@ -71,6 +79,8 @@ resource "aws_ecs_task_definition" "app" {
       secrets = [
         { name = "DATABASE_URL", valueFrom = aws_secretsmanager_secret.database_url.arn },
         { name = "USERSVC_JWT_SECRET", valueFrom = aws_secretsmanager_secret.jwt_secret.arn },
+        { name = "USERSVC_KEY_ENCRYPTION_KEY", valueFrom = aws_secretsmanager_secret.key_encryption_key.arn },
+        { name = "USERSVC_SMTP_PASSWORD", valueFrom = aws_secretsmanager_secret.smtp_password.arn },
       ]
 
       # With PostgreSQL and a configured JWT secret nothing is written to

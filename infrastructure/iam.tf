@@ -53,6 +53,8 @@ data "aws_iam_policy_document" "execution" {
     resources = [
       aws_secretsmanager_secret.database_url.arn,
       aws_secretsmanager_secret.jwt_secret.arn,
+      aws_secretsmanager_secret.key_encryption_key.arn,
+      aws_secretsmanager_secret.smtp_password.arn,
     ]
   }
 }

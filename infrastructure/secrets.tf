@@ -1,4 +1,4 @@
-# Secrets Manager holds the two secrets; ECS reads them at task start and
+# Secrets Manager holds the secrets; ECS reads them at task start and
 # hands them to the container as environment variables (task definition
 # "secrets"). They are never in the image, the task definition's plain
 # environment, the logs or the tfvars. Their values do pass through the
@@ -41,4 +41,41 @@ resource "aws_secretsmanager_secret" "jwt_secret" {
 resource "aws_secretsmanager_secret_version" "jwt_secret" {
   secret_id     = aws_secretsmanager_secret.jwt_secret.id
   secret_string = random_password.jwt.result
+}
+
+# USERSVC_KEY_ENCRYPTION_KEY: 32 random bytes, base64. The token signing keys
+# (EdDSA by default) are stored in the database sealed with it (AES-256-GCM);
+# production refuses to start without it. Losing it makes the stored keys
+# unusable: every user must log in again after `usersvc keys rotate`.
+resource "random_bytes" "key_encryption_key" {
+  length = 32
+}
+
+resource "aws_secretsmanager_secret" "key_encryption_key" {
+  name                    = "${local.name}/key-encryption-key"
+  description             = "usersvc USERSVC_KEY_ENCRYPTION_KEY (seals the token signing keys)"
+  recovery_window_in_days = var.environment == "production" ? 30 : 7
+}
+
+resource "aws_secretsmanager_secret_version" "key_encryption_key" {
+  secret_id     = aws_secretsmanager_secret.key_encryption_key.id
+  secret_string = random_bytes.key_encryption_key.base64
+}
+
+# USERSVC_SMTP_PASSWORD: the SMTP relay's password. Terraform creates the
+# secret with a placeholder and never overwrites it; set the real value once:
+#   aws secretsmanager put-secret-value --secret-id <name>/smtp-password --secret-string '...'
+resource "aws_secretsmanager_secret" "smtp_password" {
+  name                    = "${local.name}/smtp-password"
+  description             = "usersvc USERSVC_SMTP_PASSWORD (set out of band)"
+  recovery_window_in_days = var.environment == "production" ? 30 : 7
+}
+
+resource "aws_secretsmanager_secret_version" "smtp_password" {
+  secret_id     = aws_secretsmanager_secret.smtp_password.id
+  secret_string = "CHANGE-ME"
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
 }

@@ -305,3 +305,37 @@ variable "redis_replicas" {
   type        = number
   default     = 0
 }
+
+# Account mail (README: "Account mail"). Production refuses to start without
+# a mailer, so these are required: the SMTP relay (e.g. Amazon SES's SMTP
+# endpoint) and the sender. The SMTP password is a secret (secrets.tf).
+variable "smtp_host" {
+  description = "USERSVC_SMTP_HOST: the SMTP relay account mail is sent through, e.g. email-smtp.us-east-1.amazonaws.com."
+  type        = string
+}
+
+variable "smtp_port" {
+  description = "USERSVC_SMTP_PORT (587 for starttls)."
+  type        = number
+  default     = 587
+}
+
+variable "smtp_username" {
+  description = "USERSVC_SMTP_USERNAME: the relay login (its password goes into the smtp-password secret)."
+  type        = string
+}
+
+variable "mail_from" {
+  description = "USERSVC_MAIL_FROM: the sender of account mail, e.g. \"Example <no-reply@example.com>\"."
+  type        = string
+}
+
+variable "verify_email_url" {
+  description = "USERSVC_VERIFY_EMAIL_URL: the app's page that verifies an email, with {token}."
+  type        = string
+}
+
+variable "password_reset_url" {
+  description = "USERSVC_PASSWORD_RESET_URL: the app's page that sets a new password, with {token}."
+  type        = string
+}
