@@ -96,6 +96,7 @@ type Repository interface {
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	SessionRepository
+	AccountTokenRepository
 }
 
 // Business errors. The HTTP layer maps each to one status code.

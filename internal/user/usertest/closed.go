@@ -23,6 +23,7 @@ func RunClosed(t *testing.T, s Store) {
 	t.Helper()
 	ctx, id, now := t.Context(), uuid.Must(uuid.NewV7()), time.Now()
 	sess, rt := NewSession(id, now)
+	tok := NewAccountToken(user.User{ID: id, Email: "a@example.com"}, user.PurposeResetPassword, now)
 	for _, tt := range []struct {
 		call string
 		do   func() error
@@ -44,6 +45,10 @@ func RunClosed(t *testing.T, s Store) {
 		{"RefreshToken", func() error { _, _, err := s.RefreshToken(ctx, rt.Hash); return err }, sessionErrors},
 		{"AddRefreshToken", func() error { return s.AddRefreshToken(ctx, rt, rt.Hash) }, sessionErrors},
 		{"Deactivate", func() error { return s.Deactivate(ctx, id) }, sessionErrors},
+		{"CreateAccountToken", func() error { return s.CreateAccountToken(ctx, tok) }, tokenErrors},
+		{"AccountToken", func() error { _, err := s.AccountToken(ctx, tok.Hash); return err }, tokenErrors},
+		{"UseVerifyEmailToken", func() error { _, err := s.UseVerifyEmailToken(ctx, tok.Hash, now); return err }, tokenErrors},
+		{"UseResetPasswordToken", func() error { _, err := s.UseResetPasswordToken(ctx, tok.Hash, "h", now); return err }, tokenErrors},
 	} {
 		err := tt.do()
 		if err == nil {
@@ -61,4 +66,5 @@ func RunClosed(t *testing.T, s Store) {
 var (
 	userErrors    = []error{user.ErrNotFound}
 	sessionErrors = []error{user.ErrSessionNotFound, user.ErrNotFound, user.ErrRefreshTokenUsed}
+	tokenErrors   = []error{user.ErrInvalidToken, user.ErrEmailChanged, user.ErrNotFound}
 )

@@ -24,6 +24,7 @@ type Memory struct {
 	// afterByID, when set, runs after each successful ByID, unlocked.
 	afterByID func(user.User)
 	memorySessions
+	memoryAccountTokens
 }
 
 // errForeignKey is a session or token stored for a missing user or
