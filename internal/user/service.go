@@ -65,6 +65,9 @@ type Service struct {
 	audit        AuditLog // nil: no audit log
 	auditFailed  func(ctx context.Context, err error)
 	notifier     Notifier // nil: no mail
+
+	// lifecycle is email verification and password reset: lifecycle.go.
+	lifecycle lifecycle
 }
 
 // NewService returns a Service over repo, configured by opts.
@@ -110,7 +113,11 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 	if err != nil {
 		return User{}, fmt.Errorf("new user id: %w", err)
 	}
-	return s.repo.Create(ctx, User{ID: id, Email: r.Email, Username: r.Username, PasswordHash: hash})
+	u, err := s.repo.Create(ctx, User{ID: id, Email: r.Email, Username: r.Username, PasswordHash: hash})
+	if err == nil {
+		s.verifyNewEmail(ctx, u) // lifecycle.go
+	}
+	return u, err
 }
 
 // Login checks a username or email and a password, opens a session (with
@@ -163,6 +170,9 @@ func (s *Service) login(ctx context.Context, u User, err error, password string)
 	}
 	if !s.hasher.Verify(u.PasswordHash, password) || !u.IsActive {
 		return AccessToken{}, ErrInvalidCredentials
+	}
+	if err := s.checkVerified(ctx, u); err != nil { // lifecycle.go
+		return AccessToken{}, err
 	}
 	s.rehash(ctx, u, password)
 	return s.startSession(ctx, u)
@@ -232,7 +242,11 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, p Patch) (User, erro
 	if p.Email == nil && p.FullName == nil {
 		return s.repo.ByID(ctx, id)
 	}
-	return s.repo.Update(ctx, id, p)
+	u, err := s.repo.Update(ctx, id, p)
+	if err == nil && p.Email != nil {
+		s.verifyNewEmail(ctx, u) // lifecycle.go: a changed email is no longer verified
+	}
+	return u, err
 }
 
 // ChangePassword replaces id's password once current is verified, makes
