@@ -151,6 +151,9 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"GET /.well-known/jwks.json": "200",
 		"POST /api/v1/logout":        "204", "GET /api/v1/users/me/sessions": "200",
 		"DELETE /api/v1/users/me/sessions/{id}": "204",
+		// lifecycle.go
+		"POST /api/v1/verify-email": "200", "POST /api/v1/verify-email/resend": "202",
+		"POST /api/v1/password-reset": "202", "POST /api/v1/password-reset/confirm": "204",
 	}
 	seen := map[string]bool{}
 	for path, ops := range doc.Paths {

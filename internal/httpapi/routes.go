@@ -27,6 +27,11 @@ func (a *api) routes() {
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/sessions", "listSessions", http.StatusOK, "List the current user's active sessions")), a.listSessions)
 	huma.Register(api, a.authed(a.op("DELETE /api/v1/users/me/sessions/{id}", "revokeSession", http.StatusNoContent, "End one of the current user's sessions", http.StatusNotFound)), a.revokeSession)
 	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password"))), a.changePassword)
+	// Email verification and password reset: lifecycle.go.
+	huma.Register(api, a.op("POST /api/v1/verify-email", "verifyEmail", http.StatusOK, "Verify the email address with the token mailed to it"), a.verifyEmail)
+	huma.Register(api, a.authed(a.limited(a.limits.Mail, a.op("POST /api/v1/verify-email/resend", "resendVerification", http.StatusAccepted, "Mail a new verification link to the current user", http.StatusConflict))), a.resendVerification)
+	huma.Register(api, a.limited(a.limits.Mail, a.op("POST /api/v1/password-reset", "requestPasswordReset", http.StatusAccepted, "Mail a password reset link to the account of an email, if there is one")), a.requestPasswordReset)
+	huma.Register(api, a.op("POST /api/v1/password-reset/confirm", "confirmPasswordReset", http.StatusNoContent, "Set a new password with the token of a reset mail"), a.confirmPasswordReset)
 	documentTokenForm(api.OpenAPI())
 }
 
