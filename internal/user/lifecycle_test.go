@@ -467,7 +467,9 @@ func TestConcurrentPasswordResets(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { errs[i] = f.svc.ResetPassword(t.Context(), m.Token, "password number "+strings.Repeat("x", i+1)) })
+		wg.Go(func() {
+			errs[i] = f.svc.ResetPassword(t.Context(), m.Token, "password number "+strings.Repeat("x", i+1))
+		})
 	}
 	wg.Wait()
 	won := 0
