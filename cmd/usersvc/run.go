@@ -128,7 +128,9 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 	defer prot.close()
-	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, append(prot.options, sessionOptions(cfg, log)...)...)
+	opts := append(prot.options, sessionOptions(cfg, log)...)
+	opts = append(opts, lifecycleOptions(cfg, log)...) // lifecycle.go
+	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, opts...)
 	handler := httpapi.New(svc, httpapi.Options{
 		Logger:       log,
 		MaxBodyBytes: cfg.MaxBodyBytes,
@@ -153,7 +155,9 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "database", kind, "env", cfg.Env, "version", version)
-	return serveUntilDone(ctx, srv, ln, cfg.ShutdownTimeout, log)
+	err = serveUntilDone(ctx, srv, ln, cfg.ShutdownTimeout, log)
+	finishBackground(ctx, svc, cfg.ShutdownTimeout, log) // lifecycle.go
+	return err
 }
 
 // serveUntilDone serves until ctx ends, then stops accepting and gives

@@ -46,6 +46,7 @@ type Config struct {
 	Abuse            // rate limits, lockout, password policy, hashing bounds: abuse.go
 	Tokens           // audience, leeway, signing algorithm and keys: tokens.go
 	Sessions         // refresh tokens and sessions: sessions.go
+	Lifecycle        // email verification and password reset: lifecycle.go
 }
 
 // Load reads the settings from environ (KEY=value pairs, as os.Environ
@@ -121,6 +122,7 @@ func (c *Config) validate() error {
 	c.Abuse.validate(c.Env, bad)
 	c.Tokens.validate(c.Env, bad)
 	c.Sessions.validate(bad)
+	c.Lifecycle.validate(bad)
 	return errors.Join(errs...)
 }
 
