@@ -44,7 +44,10 @@ func TestHealthcheckCommand(t *testing.T) {
 // TestLogsNeverHoldSecrets drives every endpoint, successes and failures,
 // with known secrets at the most verbose log level, then searches the logs.
 func TestLogsNeverHoldSecrets(t *testing.T) {
-	srv := start(t, []string{"USERSVC_DATA_DIR=" + t.TempDir(), "USERSVC_LOG_LEVEL=debug"})
+	// Mail goes to an SMTP server, not to the development log mailer, which
+	// logs the messages (tokens included) by design.
+	mailEnv, _ := smtpEnv(t)
+	srv := start(t, append([]string{"USERSVC_DATA_DIR=" + t.TempDir(), "USERSVC_LOG_LEVEL=debug"}, mailEnv...))
 	api := srv.base + "/api/v1"
 	const (
 		password  = "Secret-Pa55word-One"

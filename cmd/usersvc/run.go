@@ -128,7 +128,12 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 	defer prot.close()
-	opts := append(prot.options, sessionOptions(cfg, log)...)
+	notifier, err := newNotifier(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeNotifier(notifier, cfg.ShutdownTimeout, log) // after serving ends, before the database closes
+	opts := append(prot.options, append(sessionOptions(cfg, log), user.WithNotifier(notifier))...)
 	opts = append(opts, lifecycleOptions(cfg, log)...) // lifecycle.go
 	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, opts...)
 	handler := httpapi.New(svc, httpapi.Options{

@@ -132,7 +132,7 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 		for f := range typ.Fields() {
 			if f.Anonymous {
 				walk(f.Type)
-			} else if name := f.Tag.Get("env"); name != "" {
+			} else if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" { // drop ",unset"
 				names = append(names, name)
 			}
 		}

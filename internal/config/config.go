@@ -47,6 +47,7 @@ type Config struct {
 	Tokens           // audience, leeway, signing algorithm and keys: tokens.go
 	Sessions         // refresh tokens and sessions: sessions.go
 	Lifecycle        // email verification and password reset: lifecycle.go
+	Mail             // account mail: mailer, SMTP, links: mail.go
 }
 
 // Load reads the settings from environ (KEY=value pairs, as os.Environ
@@ -123,6 +124,7 @@ func (c *Config) validate() error {
 	c.Tokens.validate(c.Env, bad)
 	c.Sessions.validate(bad)
 	c.Lifecycle.validate(bad)
+	c.Mail.validate(c.Env, bad)
 	return errors.Join(errs...)
 }
 
@@ -139,7 +141,8 @@ func nameVariables(err error) error {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
 			if f, ok := t.FieldByName(pe.Name); ok {
-				e = fmt.Errorf("%s: cannot parse as %s: %w", f.Tag.Get("env"), pe.Type, pe.Err)
+				name, _, _ := strings.Cut(f.Tag.Get("env"), ",") // drop ",unset"
+				e = fmt.Errorf("%s: cannot parse as %s: %w", name, pe.Type, pe.Err)
 			}
 		}
 		errs = append(errs, e)

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Mail is how account mail (email verification, password reset) is sent
+// and the links it carries. Config embeds it, so its variables sit beside
+// the others.
+type Mail struct {
+	// Mailer is MailerLog or MailerSMTP. Empty means MailerLog in
+	// development and is refused in production, so that no production
+	// service silently mails nothing.
+	Mailer       string        `env:"USERSVC_MAILER"`
+	SMTPHost     string        `env:"USERSVC_SMTP_HOST"`
+	SMTPPort     int           `env:"USERSVC_SMTP_PORT"` // 0: the TLS mode's usual port
+	SMTPUsername string        `env:"USERSVC_SMTP_USERNAME"`
+	SMTPPassword string        `env:"USERSVC_SMTP_PASSWORD,unset"`
+	SMTPTLS      string        `env:"USERSVC_SMTP_TLS" envDefault:"starttls"`
+	SMTPTimeout  time.Duration `env:"USERSVC_SMTP_TIMEOUT" envDefault:"10s"`
+	// MailFrom is the sender, with an optional display name.
+	MailFrom string `env:"USERSVC_MAIL_FROM"`
+	// VerifyEmailURL and PasswordResetURL are the links in the messages,
+	// with {token} where the (query-escaped) token goes.
+	VerifyEmailURL   string `env:"USERSVC_VERIFY_EMAIL_URL" envDefault:"http://localhost:3000/verify-email?token={token}"`
+	PasswordResetURL string `env:"USERSVC_PASSWORD_RESET_URL" envDefault:"http://localhost:3000/reset-password?token={token}"`
+}
+
+// Mailers USERSVC_MAILER accepts.
+const (
+	MailerLog  = "log"
+	MailerSMTP = "smtp"
+)
+
+// SMTP TLS modes USERSVC_SMTP_TLS accepts.
+const (
+	SMTPStartTLS = "starttls"
+	SMTPImplicit = "implicit"
+	SMTPNoTLS    = "none"
+)
+
+func (m *Mail) validate(env string, bad func(name, format string, args ...any)) {
+	switch m.Mailer {
+	case MailerLog, MailerSMTP:
+	case "":
+		if env == Production {
+			bad("USERSVC_MAILER", "is required in production: %q to send account mail (or %q to only write it to the log, tokens included)", MailerSMTP, MailerLog)
+		}
+		m.Mailer = MailerLog
+	default:
+		bad("USERSVC_MAILER", "must be %q or %q, got %q", MailerLog, MailerSMTP, m.Mailer)
+	}
+	if m.SMTPTLS != SMTPStartTLS && m.SMTPTLS != SMTPImplicit && m.SMTPTLS != SMTPNoTLS {
+		bad("USERSVC_SMTP_TLS", "must be %q, %q or %q, got %q", SMTPStartTLS, SMTPImplicit, SMTPNoTLS, m.SMTPTLS)
+	}
+	if m.SMTPPort < 0 || m.SMTPPort > 65535 {
+		bad("USERSVC_SMTP_PORT", "must be between 1 and 65535 (or empty for the TLS mode's usual port), got %d", m.SMTPPort)
+	}
+	if m.SMTPTimeout < time.Second || m.SMTPTimeout > 5*time.Minute {
+		bad("USERSVC_SMTP_TIMEOUT", "must be between 1s and 5m, got %s", m.SMTPTimeout)
+	}
+	if m.SMTPPassword != "" && m.SMTPUsername == "" {
+		bad("USERSVC_SMTP_USERNAME", "is required when USERSVC_SMTP_PASSWORD is set")
+	}
+	if m.SMTPUsername != "" && m.SMTPPassword == "" {
+		bad("USERSVC_SMTP_PASSWORD", "is required when USERSVC_SMTP_USERNAME is set")
+	}
+	if m.SMTPTLS == SMTPNoTLS && m.SMTPUsername != "" {
+		bad("USERSVC_SMTP_USERNAME", "must be empty with USERSVC_SMTP_TLS=none: the login would be refused rather than sent in clear")
+	}
+	if m.MailFrom != "" {
+		if _, err := mail.ParseAddress(m.MailFrom); err != nil {
+			bad("USERSVC_MAIL_FROM", "must be an address, optionally with a name (Example <no-reply@example.com>), got %q", m.MailFrom)
+		}
+	}
+	if m.Mailer == MailerSMTP {
+		if strings.TrimSpace(m.SMTPHost) == "" {
+			bad("USERSVC_SMTP_HOST", "is required with USERSVC_MAILER=smtp")
+		}
+		if m.MailFrom == "" {
+			bad("USERSVC_MAIL_FROM", "is required with USERSVC_MAILER=smtp")
+		}
+	}
+	checkLink(bad, "USERSVC_VERIFY_EMAIL_URL", m.VerifyEmailURL)
+	checkLink(bad, "USERSVC_PASSWORD_RESET_URL", m.PasswordResetURL)
+}
+
+// checkLink refuses a link template that is not an absolute http(s) URL
+// with {token} in it.
+func checkLink(bad func(name, format string, args ...any), name, tmpl string) {
+	if !strings.Contains(tmpl, "{token}") {
+		bad(name, "must contain {token} where the token goes, got %q", tmpl)
+		return
+	}
+	u, err := url.Parse(strings.ReplaceAll(tmpl, "{token}", "x"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad(name, "must be an absolute http(s) URL like https://app.example.com/verify?token={token}, got %q", tmpl)
+	}
+}

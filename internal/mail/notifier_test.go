@@ -1,0 +1,275 @@
+package mail_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/usersvc/usersvc/internal/mail"
+	"github.com/usersvc/usersvc/internal/mail/mailtest"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+const (
+	verifyURL = "https://app.example.com/verify-email?token={token}"
+	resetURL  = "https://app.example.com/reset-password?t={token}&x=1"
+)
+
+func newNotifier(t *testing.T, c mail.NotifierConfig) *mail.Notifier {
+	t.Helper()
+	c.VerifyEmailURL, c.ResetPasswordURL = verifyURL, resetURL
+	n, err := mail.NewNotifier(c)
+	if err != nil {
+		t.Fatalf("NewNotifier: %v", err)
+	}
+	t.Cleanup(func() { _ = n.Close(context.Background()) })
+	return n
+}
+
+func ada(fullName string) user.User {
+	return user.User{ID: uuid.New(), Email: "ada@example.com", Username: "ada", FullName: fullName}
+}
+
+// The whole path: template, outbox, SMTP over STARTTLS, and what the
+// recipient reads.
+func TestNotifierVerifyEmailEndToEnd(t *testing.T) {
+	srv := mailtest.Start(t, mailtest.Options{TLS: mailtest.StartTLS, Username: "mailer", Password: "s3cret"})
+	n := newNotifier(t, mail.NotifierConfig{Mailer: smtpTo(t, srv, mail.StartTLS, "mailer", "s3cret")})
+	const hostile = `Ada <script>alert("x")</script> & Co`
+	const token = "tok+en/with=odd&chars"
+	if err := n.VerifyEmail(t.Context(), ada(hostile), token, 24*time.Hour); err != nil {
+		t.Fatalf("VerifyEmail: %v", err)
+	}
+	got := srv.Wait(t, "ada@example.com")
+	link := "https://app.example.com/verify-email?token=" + url.QueryEscape(token)
+	if got.Subject != "Confirm your email address" || got.ContentType != "multipart/alternative" {
+		t.Errorf("Subject %q, Content-Type %q", got.Subject, got.ContentType)
+	}
+	if tok := mailtest.Token(t, got); tok != token {
+		t.Errorf("Token = %q, want %q", tok, token)
+	}
+	for _, want := range []string{"Hello " + hostile + ",", link, "24 hours", "ada@example.com"} {
+		if !strings.Contains(got.Text, want) {
+			t.Errorf("text part lacks %q:\n%s", want, got.Text)
+		}
+	}
+	if strings.Contains(got.HTML, "<script>") {
+		t.Errorf("the HTML part carries the full name unescaped:\n%s", got.HTML)
+	}
+	escapedLink := strings.ReplaceAll(link, "&", "&amp;")
+	for _, want := range []string{"&lt;script&gt;", `href="` + escapedLink + `"`, "24 hours"} {
+		if !strings.Contains(got.HTML, want) {
+			t.Errorf("HTML part lacks %q:\n%s", want, got.HTML)
+		}
+	}
+}
+
+func TestNotifierResetPasswordUsesTheUsernameWithoutAFullName(t *testing.T) {
+	mailer := &fakeMailer{}
+	n := newNotifier(t, mail.NotifierConfig{Mailer: mailer})
+	if err := n.ResetPassword(t.Context(), ada(""), "a b", 30*time.Minute); err != nil {
+		t.Fatalf("ResetPassword: %v", err)
+	}
+	if err := n.Close(t.Context()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	msgs := mailer.sent()
+	if len(msgs) != 1 {
+		t.Fatalf("sent %d messages, want 1", len(msgs))
+	}
+	m := msgs[0]
+	for _, want := range []string{"Hello ada,", "https://app.example.com/reset-password?t=a+b&x=1", "Token: a b", "30 minutes"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("text lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if m.Subject != "Reset your password" || m.To != "ada@example.com" {
+		t.Errorf("Subject %q To %q", m.Subject, m.To)
+	}
+}
+
+func TestNotifierRetriesATransientFailure(t *testing.T) {
+	mailer := &fakeMailer{failures: 2}
+	n := newNotifier(t, mail.NotifierConfig{Mailer: mailer, Attempts: 3, Backoff: time.Millisecond})
+	if err := n.VerifyEmail(t.Context(), ada(""), "tok", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(t.Context()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := len(mailer.sent()); got != 1 {
+		t.Errorf("delivered %d, want 1 after two failures", got)
+	}
+	if got := mailer.calls(); got != 3 {
+		t.Errorf("Send called %d times, want 3", got)
+	}
+}
+
+// Failures are logged without the token or the message, and a message is
+// given up after its attempts.
+func TestNotifierLogsFailuresWithoutTheToken(t *testing.T) {
+	var logs bytes.Buffer
+	mailer := &fakeMailer{failures: 100}
+	n := newNotifier(t, mail.NotifierConfig{
+		Mailer: mailer, Attempts: 2, Backoff: time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	const token = "Secret-Token-Value"
+	if err := n.ResetPassword(t.Context(), ada("Full-Name-Marker"), token, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(t.Context()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := mailer.calls(); got != 2 {
+		t.Errorf("Send called %d times, want 2 (Attempts)", got)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "mail not delivered") || !strings.Contains(out, "will retry") {
+		t.Errorf("logs lack the retry and the final failure:\n%s", out)
+	}
+	for _, secret := range []string{token, "Full-Name-Marker", "Hello"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("logs contain %q:\n%s", secret, out)
+		}
+	}
+}
+
+func TestNotifierDoesNotRetryAnInvalidMessage(t *testing.T) {
+	mailer := &fakeMailer{err: fmt.Errorf("%w: test", mail.ErrInvalidMessage), failures: 100}
+	n := newNotifier(t, mail.NotifierConfig{Mailer: mailer, Attempts: 3, Backoff: time.Millisecond})
+	if err := n.VerifyEmail(t.Context(), ada(""), "tok", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := mailer.calls(); got != 1 {
+		t.Errorf("Send called %d times, want 1", got)
+	}
+}
+
+func TestNotifierReportsAFullQueueAndCloseDrains(t *testing.T) {
+	mailer := &fakeMailer{release: make(chan struct{}), started: make(chan struct{}, 10)}
+	n := newNotifier(t, mail.NotifierConfig{Mailer: mailer, Workers: 1, QueueSize: 2})
+	send := func() error { return n.VerifyEmail(t.Context(), ada(""), "tok", time.Hour) }
+	if err := send(); err != nil {
+		t.Fatal(err)
+	}
+	<-mailer.started // the worker holds the first; two more fill the queue
+	for range 2 {
+		if err := send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := send(); !errors.Is(err, mail.ErrQueueFull) {
+		t.Fatalf("fourth send = %v, want ErrQueueFull", err)
+	}
+	close(mailer.release)
+	if err := n.Close(t.Context()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := len(mailer.sent()); got != 3 {
+		t.Errorf("delivered %d after Close, want the 3 queued", got)
+	}
+	if err := send(); !errors.Is(err, mail.ErrClosed) {
+		t.Errorf("send after Close = %v, want ErrClosed", err)
+	}
+	if err := n.Close(t.Context()); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+}
+
+func TestNotifierCloseGivesUpAtTheDeadline(t *testing.T) {
+	mailer := &fakeMailer{release: make(chan struct{}), started: make(chan struct{}, 10)} // never released: Send ends with its ctx
+	n := newNotifier(t, mail.NotifierConfig{Mailer: mailer, Workers: 1})
+	for range 3 {
+		if err := n.VerifyEmail(t.Context(), ada(""), "tok", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-mailer.started
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := n.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close = %v, want DeadlineExceeded", err)
+	}
+	if got := mailer.calls(); got != 1 {
+		t.Errorf("Send called %d times, want 1 (the rest abandoned)", got)
+	}
+}
+
+func TestNewNotifierChecksItsConfig(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		c    mail.NotifierConfig
+	}{
+		{"no mailer", mail.NotifierConfig{VerifyEmailURL: verifyURL, ResetPasswordURL: resetURL}},
+		{"bad verify link", mail.NotifierConfig{Mailer: &fakeMailer{}, VerifyEmailURL: "/verify?t={token}", ResetPasswordURL: resetURL}},
+		{"bad reset link", mail.NotifierConfig{Mailer: &fakeMailer{}, VerifyEmailURL: verifyURL, ResetPasswordURL: "https://app.example.com/reset"}},
+	} {
+		if _, err := mail.NewNotifier(tt.c); err == nil {
+			t.Errorf("%s: NewNotifier succeeded, want an error", tt.name)
+		}
+	}
+}
+
+// fakeMailer records messages; it fails its first failures calls with err
+// (or a generic error), and when release is set waits for it (or ctx).
+type fakeMailer struct {
+	failures int
+	err      error
+	release  chan struct{}
+	started  chan struct{}
+
+	mu   sync.Mutex
+	n    int
+	msgs []mail.Message
+}
+
+func (f *fakeMailer) Send(ctx context.Context, m mail.Message) error {
+	f.mu.Lock()
+	f.n++
+	fail := f.n <= f.failures
+	f.mu.Unlock()
+	if f.started != nil {
+		f.started <- struct{}{}
+	}
+	if f.release != nil {
+		select {
+		case <-f.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if fail {
+		if f.err != nil {
+			return f.err
+		}
+		return errors.New("451 try again later")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.msgs = append(f.msgs, m)
+	return nil
+}
+
+func (f *fakeMailer) sent() []mail.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]mail.Message(nil), f.msgs...)
+}
+
+func (f *fakeMailer) calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
