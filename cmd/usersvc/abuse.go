@@ -97,6 +97,9 @@ func newProtections(ctx context.Context, cfg config.Config, environ []string, m 
 		Register:     rule("register", cfg.RateLimitRegister),
 		Password:     rule("password", cfg.RateLimitPassword),
 		Refresh:      rule("refresh", cfg.RateLimitRefresh),
+		// lifecycle.go
+		Mail:          rule("mail", cfg.RateLimitMail),
+		MailRecipient: rule("mail-recipient", cfg.RateLimitMailRecipient),
 	}
 	return p, nil
 }

@@ -145,7 +145,8 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 	defer closeNotifier(notifier, cfg.ShutdownTimeout, log) // after serving ends, before the database closes
-	opts := slices.Concat(prot.options, sessionOptions(cfg, log), auditOptions(st, log), []user.Option{user.WithNotifier(notifier)})
+	opts := slices.Concat(prot.options, sessionOptions(cfg, log), auditOptions(st, log),
+		[]user.Option{user.WithNotifier(notifier)}, lifecycleOptions(cfg, log))
 	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, opts...)
 	if err := bootstrapAdmin(ctx, cfg, svc, log); err != nil { // USERSVC_BOOTSTRAP_ADMIN_*
 		return err
@@ -174,7 +175,9 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "database", kind, "env", cfg.Env, "version", version)
-	return serveUntilDone(ctx, srv, ln, cfg.ShutdownTimeout, log)
+	err = serveUntilDone(ctx, srv, ln, cfg.ShutdownTimeout, log)
+	finishBackground(ctx, svc, cfg.ShutdownTimeout, log) // lifecycle.go
+	return err
 }
 
 // serveUntilDone serves until ctx ends, then stops accepting and gives

@@ -21,10 +21,11 @@ func TestLoadDefaults(t *testing.T) {
 		Env: Development, Addr: ":8080", DataDir: "./data", MigrateOnStart: true,
 		JWTIssuer: "usersvc", AccessTokenTTL: 30 * time.Minute, BcryptCost: 12,
 		LogLevel: slog.LevelInfo, MaxBodyBytes: 65536, ShutdownTimeout: 15 * time.Second,
-		Abuse:    defaultAbuse,
-		Tokens:   defaultTokens,
-		Sessions: defaultSessions,
-		Mail:     defaultMail,
+		Abuse:     defaultAbuse,
+		Tokens:    defaultTokens,
+		Sessions:  defaultSessions,
+		Lifecycle: defaultLifecycle,
+		Mail:      defaultMail,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -62,10 +63,11 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		JWTIssuer: "https://auth.example.com", AccessTokenTTL: 15 * time.Minute, BcryptCost: 11,
 		CORSOrigins: []string{"https://app.example.com", "http://localhost:3000"},
 		LogLevel:    slog.LevelDebug, MaxBodyBytes: 4096, ShutdownTimeout: 5 * time.Second,
-		Abuse:    defaultAbuse,
-		Tokens:   Tokens{JWTAudience: "https://api.example.com", JWTLeeway: 10 * time.Second, JWTAlg: AlgES256, KeyEncryptionKey: kek},
-		Sessions: defaultSessions,
-		Mail:     defaultMail,
+		Abuse:     defaultAbuse,
+		Tokens:    Tokens{JWTAudience: "https://api.example.com", JWTLeeway: 10 * time.Second, JWTAlg: AlgES256, KeyEncryptionKey: kek},
+		Sessions:  defaultSessions,
+		Lifecycle: defaultLifecycle,
+		Mail:      defaultMail,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

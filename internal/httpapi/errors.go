@@ -57,6 +57,12 @@ func (a *api) problem(ctx context.Context, err error) error {
 		return newProblem(http.StatusConflict, user.ErrLastAdmin.Error())
 	case errors.Is(err, user.ErrForbidden):
 		return newProblem(http.StatusForbidden, user.ErrForbidden.Error())
+	case errors.Is(err, user.ErrInvalidToken):
+		return newProblem(http.StatusBadRequest, user.ErrInvalidToken.Error())
+	case errors.Is(err, user.ErrAlreadyVerified):
+		return newProblem(http.StatusConflict, user.ErrAlreadyVerified.Error())
+	case errors.Is(err, user.ErrEmailNotVerified):
+		return newProblem(http.StatusForbidden, user.ErrEmailNotVerified.Error())
 	case errors.Is(err, user.ErrUnavailable):
 		// The cause (driver text) goes to the log, never to the client.
 		logger(ctx).LogAttrs(ctx, slog.LevelWarn, "database unavailable", slog.String("error", err.Error()))
@@ -187,7 +193,7 @@ func (a *api) explainErrors(ctx huma.Context, _ string, v any) (any, error) {
 // scalar that is not a password. Objects (huma echoes the whole body for a
 // missing or unexpected property) may contain one.
 func safeToEcho(d *huma.ErrorDetail) bool {
-	if d.Location == "body" || strings.HasSuffix(d.Location, "password") {
+	if d.Location == "body" || strings.HasSuffix(d.Location, "password") || strings.HasSuffix(d.Location, "token") {
 		return false
 	}
 	switch d.Value.(type) {

@@ -30,6 +30,10 @@ type Limits struct {
 	// LoginAccount is per account named in a login (the username or email,
 	// lower-cased), from any address.
 	LoginAccount ratelimit.Rule
+	// Mail is per client address, on the routes that send account mail
+	// (verification resend, password reset request); MailRecipient is per
+	// account or email address they mail, from any address.
+	Mail, MailRecipient ratelimit.Rule
 }
 
 // busyRetryAfter is the Retry-After of a 503 for saturated hashing.

@@ -169,6 +169,9 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"GET /api/v1/admin/users": "200", "GET /api/v1/admin/users/{id}": "200",
 		"PATCH /api/v1/admin/users/{id}": "200", "DELETE /api/v1/admin/users/{id}": "204",
 		"POST /api/v1/admin/users/{id}/deactivate": "200", "POST /api/v1/admin/users/{id}/reactivate": "200",
+		// lifecycle.go
+		"POST /api/v1/verify-email": "200", "POST /api/v1/verify-email/resend": "202",
+		"POST /api/v1/password-reset": "202", "POST /api/v1/password-reset/confirm": "204",
 	}
 	seen := map[string]bool{}
 	for path, ops := range doc.Paths {

@@ -39,6 +39,11 @@ func (a *api) routes() {
 	huma.Register(api, a.admin(a.op("POST /api/v1/admin/users/{id}/deactivate", "deactivateUser", http.StatusOK, "Deactivate a user and end their sessions", http.StatusNotFound, http.StatusConflict)), a.deactivateUser)
 	huma.Register(api, a.admin(a.op("POST /api/v1/admin/users/{id}/reactivate", "reactivateUser", http.StatusOK, "Reactivate a user", http.StatusNotFound)), a.reactivateUser)
 	huma.Register(api, a.admin(a.op("DELETE /api/v1/admin/users/{id}", "deleteUser", http.StatusNoContent, "Delete a user", http.StatusNotFound, http.StatusConflict)), a.deleteUser)
+	// Email verification and password reset: lifecycle.go.
+	huma.Register(api, a.op("POST /api/v1/verify-email", "verifyEmail", http.StatusOK, "Verify the email address with the token mailed to it"), a.verifyEmail)
+	huma.Register(api, a.authed(a.limited(a.limits.Mail, a.op("POST /api/v1/verify-email/resend", "resendVerification", http.StatusAccepted, "Mail a new verification link to the current user", http.StatusConflict))), a.resendVerification)
+	huma.Register(api, a.limited(a.limits.Mail, a.op("POST /api/v1/password-reset", "requestPasswordReset", http.StatusAccepted, "Mail a password reset link to the account of an email, if there is one")), a.requestPasswordReset)
+	huma.Register(api, a.op("POST /api/v1/password-reset/confirm", "confirmPasswordReset", http.StatusNoContent, "Set a new password with the token of a reset mail"), a.confirmPasswordReset)
 	documentTokenForm(api.OpenAPI())
 }
 

@@ -65,6 +65,9 @@ type Service struct {
 	audit        AuditLog // nil: no audit log
 	auditFailed  func(ctx context.Context, err error)
 	notifier     Notifier // nil: no mail
+
+	// lifecycle is email verification and password reset: lifecycle.go.
+	lifecycle lifecycle
 }
 
 // NewService returns a Service over repo, configured by opts.
@@ -115,6 +118,7 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 		return User{}, err
 	}
 	s.record(ctx, AuditRegistered, u.ID, u.ID, nil)
+	s.verifyNewEmail(ctx, u) // lifecycle.go
 	return u, nil
 }
 
@@ -176,6 +180,9 @@ func (s *Service) login(ctx context.Context, u User, err error, password string)
 	if !u.IsActive {
 		s.record(ctx, AuditLoginFailed, uuid.Nil, u.ID, map[string]string{"reason": "inactive"})
 		return AccessToken{}, ErrInvalidCredentials
+	}
+	if err := s.checkVerified(ctx, u); err != nil { // lifecycle.go
+		return AccessToken{}, err
 	}
 	s.rehash(ctx, u, password)
 	t, err := s.startSession(ctx, u)
@@ -246,6 +253,9 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, p Patch) (User, erro
 	u, err := s.repo.Update(ctx, id, p)
 	if err == nil {
 		s.record(ctx, AuditProfileUpdated, id, id, map[string]string{"fields": patchedFields(p)})
+	}
+	if err == nil && p.Email != nil {
+		s.verifyNewEmail(ctx, u) // lifecycle.go: a changed email is no longer verified
 	}
 	return u, err
 }

@@ -245,6 +245,9 @@ func (s *Service) Refresh(ctx context.Context, token string) (AccessToken, error
 		}
 		return AccessToken{}, ErrInvalidGrant
 	}
+	if s.lifecycle.rules().RequireVerified && !u.EmailVerified { // lifecycle.go
+		return AccessToken{}, ErrEmailNotVerified
+	}
 	refresh, next, err := s.newRefreshToken(sess, now)
 	if err != nil {
 		return AccessToken{}, err

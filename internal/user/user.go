@@ -98,6 +98,7 @@ type Repository interface {
 	SessionRepository
 	AuditRepository
 	AdminRepository
+	AccountTokenRepository
 }
 
 // Business errors. The HTTP layer maps each to one status code.

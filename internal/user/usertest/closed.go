@@ -23,6 +23,7 @@ func RunClosed(t *testing.T, s Store) {
 	t.Helper()
 	ctx, id, now := t.Context(), uuid.Must(uuid.NewV7()), time.Now()
 	sess, rt := NewSession(id, now)
+	tok := NewAccountToken(user.User{ID: id, Email: "a@example.com"}, user.PurposeResetPassword, now)
 	for _, tt := range []struct {
 		call string
 		do   func() error
@@ -51,6 +52,10 @@ func RunClosed(t *testing.T, s Store) {
 		{"AppendAudit", func() error { return s.AppendAudit(ctx, NewAuditEvent(user.AuditRegistered, id, id, now)) }, userErrors},
 		{"AuditEvents", func() error { _, err := s.AuditEvents(ctx, user.AuditFilter{SubjectID: id}); return err }, userErrors},
 		{"AllSessions", func() error { _, err := s.AllSessions(ctx, id); return err }, sessionErrors},
+		{"CreateAccountToken", func() error { return s.CreateAccountToken(ctx, tok) }, tokenErrors},
+		{"AccountToken", func() error { _, err := s.AccountToken(ctx, tok.Hash); return err }, tokenErrors},
+		{"UseVerifyEmailToken", func() error { _, err := s.UseVerifyEmailToken(ctx, tok.Hash, now); return err }, tokenErrors},
+		{"UseResetPasswordToken", func() error { _, err := s.UseResetPasswordToken(ctx, tok.Hash, "h", now); return err }, tokenErrors},
 	} {
 		err := tt.do()
 		if err == nil {
@@ -69,4 +74,5 @@ var (
 	userErrors    = []error{user.ErrNotFound}
 	adminErrors   = []error{user.ErrNotFound, user.ErrLastAdmin}
 	sessionErrors = []error{user.ErrSessionNotFound, user.ErrNotFound, user.ErrRefreshTokenUsed}
+	tokenErrors   = []error{user.ErrInvalidToken, user.ErrEmailChanged, user.ErrNotFound}
 )

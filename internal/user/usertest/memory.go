@@ -25,6 +25,7 @@ type Memory struct {
 	afterByID func(user.User)
 	memorySessions
 	memoryAudit
+	memoryAccountTokens
 }
 
 // errForeignKey is a session or token stored for a missing user or

@@ -77,6 +77,13 @@ func Run(t *testing.T, newRepo func(t *testing.T) user.Repository) {
 		{"ListUsersPagingIsStable", testListUsersPagingIsStable},
 		{"LastAdmin", testLastAdmin},
 		{"ConcurrentLastAdmin", testConcurrentLastAdmin},
+		// account_tokens.go
+		{"AccountTokenRoundTrip", testAccountTokenRoundTrip},
+		{"UseVerifyEmailToken", testUseVerifyEmailToken},
+		{"VerifyTokenAfterEmailChange", testVerifyTokenAfterEmailChange},
+		{"UseResetPasswordToken", testUseResetPasswordToken},
+		{"ConcurrentTokenUse", testConcurrentTokenUse},
+		{"DeleteRemovesAccountTokens", testDeleteRemovesAccountTokens},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

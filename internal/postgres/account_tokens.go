@@ -1,0 +1,141 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// CreateAccountToken stores t.
+func (s *Users) CreateAccountToken(ctx context.Context, t user.AccountToken) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `
+		INSERT INTO account_tokens (hash, user_id, purpose, email, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`
+	if _, err := s.pool.Exec(ctx, q, t.Hash, t.UserID, string(t.Purpose), t.Email, t.CreatedAt, t.ExpiresAt); err != nil {
+		return translate(err, "create account token")
+	}
+	return nil
+}
+
+// AccountToken returns the token of that hash, used or not.
+func (s *Users) AccountToken(ctx context.Context, hash []byte) (user.AccountToken, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `
+		SELECT hash, user_id, purpose, email, created_at, expires_at, used_at
+		FROM account_tokens WHERE hash = $1`
+	var (
+		t    user.AccountToken
+		used *time.Time
+	)
+	err := s.pool.QueryRow(ctx, q, hash).Scan(&t.Hash, &t.UserID, &t.Purpose, &t.Email, &t.CreatedAt, &t.ExpiresAt, &used)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return user.AccountToken{}, user.ErrInvalidToken
+	}
+	if err != nil {
+		return user.AccountToken{}, translate(err, "get account token")
+	}
+	t.CreatedAt, t.ExpiresAt, t.UsedAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC(), utc(used)
+	return t, nil
+}
+
+// useToken marks the usable token of hash and purpose used at now, in tx,
+// and returns its user and the email it was sent to; ErrInvalidToken when
+// there is no such token. Of concurrent uses, the first to lock the row
+// wins: the others find used_at set when they get it.
+func useToken(ctx context.Context, tx pgx.Tx, hash []byte, purpose user.TokenPurpose, now time.Time) (uuid.UUID, string, error) {
+	const q = `
+		UPDATE account_tokens SET used_at = $3
+		WHERE hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+		RETURNING user_id, email`
+	var (
+		id    uuid.UUID
+		email string
+	)
+	err := tx.QueryRow(ctx, q, hash, string(purpose), now).Scan(&id, &email)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, "", user.ErrInvalidToken
+	}
+	return id, email, err
+}
+
+// UseVerifyEmailToken uses the verification token and verifies the email
+// it was sent to, if still the user's, in one transaction.
+func (s *Users) UseVerifyEmailToken(ctx context.Context, hash []byte, now time.Time) (user.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	var (
+		u       user.User
+		changed bool
+	)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		id, email, err := useToken(ctx, tx, hash, user.PurposeVerifyEmail, now)
+		if err != nil {
+			return err
+		}
+		const q = `
+			UPDATE users SET email_verified = TRUE
+			WHERE id = $1 AND lower(email) = lower($2)
+			RETURNING ` + userColumns
+		u, err = scanUser(tx.QueryRow(ctx, q, id, email))
+		if errors.Is(err, pgx.ErrNoRows) {
+			changed = true // the token stays used: it can never verify again
+			return nil
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, user.ErrInvalidToken):
+		return user.User{}, user.ErrInvalidToken
+	case err != nil:
+		return user.User{}, translate(err, "verify email")
+	case changed:
+		return user.User{}, user.ErrEmailChanged
+	}
+	return u, nil
+}
+
+// UseResetPasswordToken uses the reset token, sets the password, uses up
+// the user's other reset tokens and revokes their sessions, in one
+// transaction.
+func (s *Users) UseResetPasswordToken(ctx context.Context, hash []byte, passwordHash string, now time.Time) (user.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	var u user.User
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		id, _, err := useToken(ctx, tx, hash, user.PurposeResetPassword, now)
+		if err != nil {
+			return err
+		}
+		const setPassword = `
+			UPDATE users SET hashed_password = $2, token_version = token_version + 1
+			WHERE id = $1
+			RETURNING ` + userColumns
+		if u, err = scanUser(tx.QueryRow(ctx, setPassword, id, passwordHash)); err != nil {
+			return err
+		}
+		const useOthers = `
+			UPDATE account_tokens SET used_at = $2
+			WHERE user_id = $1 AND purpose = 'reset_password' AND used_at IS NULL`
+		if _, err := tx.Exec(ctx, useOthers, id, now); err != nil {
+			return err
+		}
+		const revoke = `UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`
+		_, err = tx.Exec(ctx, revoke, id, now)
+		return err
+	})
+	if errors.Is(err, user.ErrInvalidToken) {
+		return user.User{}, user.ErrInvalidToken
+	}
+	if err != nil {
+		return user.User{}, translate(err, "reset password")
+	}
+	return u, nil
+}

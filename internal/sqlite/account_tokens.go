@@ -1,0 +1,144 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// CreateAccountToken stores t.
+func (s *Users) CreateAccountToken(ctx context.Context, t user.AccountToken) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `
+		INSERT INTO account_tokens (hash, user_id, purpose, email, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`
+	_, err := s.write.ExecContext(ctx, q, t.Hash, t.UserID, string(t.Purpose), t.Email, ts(t.CreatedAt), ts(t.ExpiresAt))
+	if err != nil {
+		return translate(err, "create account token")
+	}
+	return nil
+}
+
+// AccountToken returns the token of that hash, used or not.
+func (s *Users) AccountToken(ctx context.Context, hash []byte) (user.AccountToken, error) {
+	const q = `
+		SELECT hash, user_id, purpose, email, created_at, expires_at, used_at
+		FROM account_tokens WHERE hash = ?`
+	var (
+		t            user.AccountToken
+		created, exp string
+		used         sql.NullString
+	)
+	err := s.read.QueryRowContext(ctx, q, hash).Scan(&t.Hash, &t.UserID, &t.Purpose, &t.Email, &created, &exp, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return user.AccountToken{}, user.ErrInvalidToken
+	}
+	if err != nil {
+		return user.AccountToken{}, translate(err, "get account token")
+	}
+	if err := errors.Join(parseTS(created, &t.CreatedAt), parseTS(exp, &t.ExpiresAt), parseTS(used.String, &t.UsedAt)); err != nil {
+		return user.AccountToken{}, fmt.Errorf("get account token: %w", err)
+	}
+	return t, nil
+}
+
+// useToken marks the usable token of hash and purpose used at now, in tx,
+// and returns its user and the email it was sent to; ErrInvalidToken when
+// there is no such token.
+func useToken(ctx context.Context, tx *sql.Tx, hash []byte, purpose user.TokenPurpose, now time.Time) (uuid.UUID, string, error) {
+	const q = `
+		UPDATE account_tokens SET used_at = ?1
+		WHERE hash = ?2 AND purpose = ?3 AND used_at IS NULL AND expires_at > ?1
+		RETURNING user_id, email`
+	var (
+		id    uuid.UUID
+		email string
+	)
+	err := tx.QueryRowContext(ctx, q, ts(now), hash, string(purpose)).Scan(&id, &email)
+	if errors.Is(err, sql.ErrNoRows) {
+		return uuid.Nil, "", user.ErrInvalidToken
+	}
+	return id, email, err
+}
+
+// UseVerifyEmailToken uses the verification token and verifies the email
+// it was sent to, if still the user's, in one transaction.
+func (s *Users) UseVerifyEmailToken(ctx context.Context, hash []byte, now time.Time) (user.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	var (
+		u       user.User
+		changed bool
+	)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		id, email, err := useToken(ctx, tx, hash, user.PurposeVerifyEmail, now)
+		if err != nil {
+			return err
+		}
+		const q = `
+			UPDATE users SET email_verified = 1, updated_at = ` + nextUpdatedAt + `
+			WHERE id = ? AND lower(email) = lower(?)
+			RETURNING ` + userColumns
+		u, err = scanUser(tx.QueryRowContext(ctx, q, id, email))
+		if errors.Is(err, sql.ErrNoRows) {
+			changed = true // the token stays used: it can never verify again
+			return nil
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, user.ErrInvalidToken):
+		return user.User{}, user.ErrInvalidToken
+	case err != nil:
+		return user.User{}, translate(err, "verify email")
+	case changed:
+		return user.User{}, user.ErrEmailChanged
+	}
+	return u, nil
+}
+
+// UseResetPasswordToken uses the reset token, sets the password, uses up
+// the user's other reset tokens and revokes their sessions, in one
+// transaction.
+func (s *Users) UseResetPasswordToken(ctx context.Context, hash []byte, passwordHash string, now time.Time) (user.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	var u user.User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		id, _, err := useToken(ctx, tx, hash, user.PurposeResetPassword, now)
+		if err != nil {
+			return err
+		}
+		const setPassword = `
+			UPDATE users
+			SET hashed_password = ?, token_version = token_version + 1, updated_at = ` + nextUpdatedAt + `
+			WHERE id = ?
+			RETURNING ` + userColumns
+		if u, err = scanUser(tx.QueryRowContext(ctx, setPassword, passwordHash, id)); err != nil {
+			return err
+		}
+		const useOthers = `
+			UPDATE account_tokens SET used_at = ?
+			WHERE user_id = ? AND purpose = 'reset_password' AND used_at IS NULL`
+		if _, err := tx.ExecContext(ctx, useOthers, ts(now), id); err != nil {
+			return err
+		}
+		const revoke = `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`
+		_, err = tx.ExecContext(ctx, revoke, ts(now), id)
+		return err
+	})
+	if errors.Is(err, user.ErrInvalidToken) {
+		return user.User{}, user.ErrInvalidToken
+	}
+	if err != nil {
+		return user.User{}, translate(err, "reset password")
+	}
+	return u, nil
+}

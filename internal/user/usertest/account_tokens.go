@@ -1,0 +1,226 @@
+package usertest
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// NewAccountToken returns an unused token of u for purpose, sent to
+// u.Email, created at now and valid for an hour, with a random hash; it is
+// not stored.
+func NewAccountToken(u user.User, purpose user.TokenPurpose, now time.Time) user.AccountToken {
+	h := sha256.Sum256([]byte(rand.Text()))
+	now = now.UTC().Truncate(time.Microsecond)
+	return user.AccountToken{Hash: h[:], UserID: u.ID, Purpose: purpose, Email: u.Email, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+}
+
+// storeToken stores a new token of u or stops the test.
+func storeToken(t *testing.T, repo user.Repository, u user.User, purpose user.TokenPurpose, now time.Time) user.AccountToken {
+	t.Helper()
+	tok := NewAccountToken(u, purpose, now)
+	if err := repo.CreateAccountToken(t.Context(), tok); err != nil {
+		t.Fatalf("CreateAccountToken(%s): got error %v, want nil", purpose, err)
+	}
+	return tok
+}
+
+func testAccountTokenRoundTrip(t *testing.T, newRepo func(*testing.T) user.Repository) {
+	repo := newRepo(t)
+	u := create(t, repo, NewUser(1))
+	for _, purpose := range []user.TokenPurpose{user.PurposeVerifyEmail, user.PurposeResetPassword} {
+		tok := storeToken(t, repo, u, purpose, now())
+		got, err := repo.AccountToken(t.Context(), tok.Hash)
+		if err != nil {
+			t.Fatalf("AccountToken(%s): got error %v, want nil", purpose, err)
+		}
+		if diff := cmp.Diff(tok, got); diff != "" {
+			t.Errorf("AccountToken(%s): mismatch (-want +got):\n%s", purpose, diff)
+		}
+	}
+	unknown := NewAccountToken(u, user.PurposeVerifyEmail, now())
+	if _, err := repo.AccountToken(t.Context(), unknown.Hash); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("AccountToken(unknown hash): got %v, want ErrInvalidToken", err)
+	}
+	ghost := NewAccountToken(NewUser(2), user.PurposeResetPassword, now())
+	if err := repo.CreateAccountToken(t.Context(), ghost); err == nil {
+		t.Error("CreateAccountToken of a missing user: got nil error, want one")
+	}
+}
+
+func testUseVerifyEmailToken(t *testing.T, newRepo func(*testing.T) user.Repository) {
+	repo := newRepo(t)
+	u := create(t, repo, NewUser(1))
+	at := now()
+	reset := storeToken(t, repo, u, user.PurposeResetPassword, at)
+	if _, err := repo.UseVerifyEmailToken(t.Context(), reset.Hash, at); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("UseVerifyEmailToken(a reset token): got %v, want ErrInvalidToken", err)
+	}
+	expired := storeToken(t, repo, u, user.PurposeVerifyEmail, at.Add(-2*time.Hour))
+	if _, err := repo.UseVerifyEmailToken(t.Context(), expired.Hash, at); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("UseVerifyEmailToken(expired): got %v, want ErrInvalidToken", err)
+	}
+	if byID(t, repo, u.ID).EmailVerified {
+		t.Fatal("verified by a refused token")
+	}
+	tok := storeToken(t, repo, u, user.PurposeVerifyEmail, at)
+	// The last instant before expiry still works.
+	got, err := repo.UseVerifyEmailToken(t.Context(), tok.Hash, tok.ExpiresAt.Add(-time.Microsecond))
+	if err != nil || !got.EmailVerified || got.ID != u.ID || got.Email != u.Email {
+		t.Fatalf("UseVerifyEmailToken = %+v, %v; want user %s verified", got, err, u.ID)
+	}
+	if !byID(t, repo, u.ID).EmailVerified {
+		t.Error("ByID after verifying: not verified")
+	}
+	if _, err := repo.UseVerifyEmailToken(t.Context(), tok.Hash, at); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("UseVerifyEmailToken a second time: got %v, want ErrInvalidToken", err)
+	}
+	if stored, err := repo.AccountToken(t.Context(), tok.Hash); err != nil || stored.UsedAt.IsZero() {
+		t.Errorf("AccountToken after use = used at %v, %v; want a use time", stored.UsedAt, err)
+	}
+	if _, err := repo.UseResetPasswordToken(t.Context(), tok.Hash, "h", at); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("UseResetPasswordToken(a verification token): got %v, want ErrInvalidToken", err)
+	}
+}
+
+func testVerifyTokenAfterEmailChange(t *testing.T, newRepo func(*testing.T) user.Repository) {
+	repo := newRepo(t)
+	u := create(t, repo, NewUser(1))
+	at := now()
+	caseOnly := storeToken(t, repo, u, user.PurposeVerifyEmail, at)
+	old := storeToken(t, repo, u, user.PurposeVerifyEmail, at)
+	upper := "USER1@EXAMPLE.COM"
+	if _, err := repo.Update(t.Context(), u.ID, user.Patch{Email: &upper}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := repo.UseVerifyEmailToken(t.Context(), caseOnly.Hash, at); err != nil || !got.EmailVerified {
+		t.Fatalf("UseVerifyEmailToken after a change of letter case = verified %v, %v; want verified", got.EmailVerified, err)
+	}
+	other := "someone.else@example.com"
+	if _, err := repo.Update(t.Context(), u.ID, user.Patch{Email: &other}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.UseVerifyEmailToken(t.Context(), old.Hash, at); !errors.Is(err, user.ErrEmailChanged) {
+		t.Errorf("UseVerifyEmailToken(sent to the old address): got %v, want ErrEmailChanged", err)
+	}
+	if byID(t, repo, u.ID).EmailVerified {
+		t.Error("a token sent to the old address verified the new one")
+	}
+	if _, err := repo.UseVerifyEmailToken(t.Context(), old.Hash, at); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("the old address's token again: got %v, want ErrInvalidToken (used up)", err)
+	}
+}
+
+func testUseResetPasswordToken(t *testing.T, newRepo func(*testing.T) user.Repository) {
+	repo := newRepo(t)
+	u := create(t, repo, NewUser(1))
+	bystander := create(t, repo, NewUser(2))
+	at := now()
+	first := storeToken(t, repo, u, user.PurposeResetPassword, at)
+	second := storeToken(t, repo, u, user.PurposeResetPassword, at)
+	verify := storeToken(t, repo, u, user.PurposeVerifyEmail, at)
+	theirs := storeToken(t, repo, bystander, user.PurposeResetPassword, at)
+	s1, _ := startSession(t, repo, u, at)
+	s2, _ := startSession(t, repo, u, at)
+	sb, _ := startSession(t, repo, bystander, at)
+	expired := storeToken(t, repo, u, user.PurposeResetPassword, at.Add(-2*time.Hour))
+	if _, err := repo.UseResetPasswordToken(t.Context(), expired.Hash, "h", at); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("UseResetPasswordToken(expired): got %v, want ErrInvalidToken", err)
+	}
+
+	done := at.Add(time.Minute)
+	got, err := repo.UseResetPasswordToken(t.Context(), first.Hash, "new-hash", done)
+	if err != nil {
+		t.Fatalf("UseResetPasswordToken: got error %v, want nil", err)
+	}
+	if got.ID != u.ID || got.PasswordHash != "new-hash" || got.TokenVersion != u.TokenVersion+1 {
+		t.Errorf("UseResetPasswordToken = %+v; want user %s with the new hash and token version %d", got, u.ID, u.TokenVersion+1)
+	}
+	if stored := byID(t, repo, u.ID); stored.PasswordHash != "new-hash" || stored.TokenVersion != u.TokenVersion+1 {
+		t.Errorf("ByID after reset: hash %q version %d; want new-hash, %d", stored.PasswordHash, stored.TokenVersion, u.TokenVersion+1)
+	}
+	for name, tok := range map[string]user.AccountToken{"the used token": first, "another reset token": second} {
+		if _, err := repo.UseResetPasswordToken(t.Context(), tok.Hash, "again", done); !errors.Is(err, user.ErrInvalidToken) {
+			t.Errorf("UseResetPasswordToken(%s) after a reset: got %v, want ErrInvalidToken", name, err)
+		}
+	}
+	if stored, err := repo.AccountToken(t.Context(), verify.Hash); err != nil || !stored.UsedAt.IsZero() {
+		t.Errorf("verification token after a reset = used at %v, %v; want unused", stored.UsedAt, err)
+	}
+	if stored, err := repo.AccountToken(t.Context(), theirs.Hash); err != nil || !stored.UsedAt.IsZero() {
+		t.Errorf("another user's reset token after a reset = used at %v, %v; want unused", stored.UsedAt, err)
+	}
+	for _, s := range []user.Session{s1, s2} {
+		if got, err := repo.Session(t.Context(), u.ID, s.ID); err != nil || !got.RevokedAt.Equal(done) {
+			t.Errorf("session after a reset: revoked at %v, %v; want %v", got.RevokedAt, err, done)
+		}
+	}
+	if got, err := repo.Session(t.Context(), bystander.ID, sb.ID); err != nil || !got.RevokedAt.IsZero() {
+		t.Errorf("another user's session after a reset: revoked at %v, %v; want not revoked", got.RevokedAt, err)
+	}
+}
+
+// testConcurrentTokenUse uses one token from several goroutines at once:
+// exactly one may succeed.
+func testConcurrentTokenUse(t *testing.T, newRepo func(*testing.T) user.Repository) {
+	repo := newRepo(t)
+	u := create(t, repo, NewUser(1))
+	at := now()
+	for _, purpose := range []user.TokenPurpose{user.PurposeVerifyEmail, user.PurposeResetPassword} {
+		tok := storeToken(t, repo, u, purpose, at)
+		const n = 8
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			won     int
+			unknown []error
+		)
+		start := make(chan struct{})
+		for range n {
+			wg.Go(func() {
+				<-start
+				var err error
+				if purpose == user.PurposeVerifyEmail {
+					_, err = repo.UseVerifyEmailToken(t.Context(), tok.Hash, at)
+				} else {
+					_, err = repo.UseResetPasswordToken(t.Context(), tok.Hash, "h", at)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won++
+				case !errors.Is(err, user.ErrInvalidToken):
+					unknown = append(unknown, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if won != 1 || len(unknown) > 0 {
+			t.Errorf("%d concurrent uses of one %s token: %d succeeded, other errors %v; want exactly 1 and the rest ErrInvalidToken", n, purpose, won, unknown)
+		}
+	}
+}
+
+func testDeleteRemovesAccountTokens(t *testing.T, newRepo func(*testing.T) user.Repository) {
+	repo := newRepo(t)
+	u := create(t, repo, NewUser(1))
+	tok := storeToken(t, repo, u, user.PurposeResetPassword, now())
+	if err := repo.Delete(t.Context(), u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.AccountToken(t.Context(), tok.Hash); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("AccountToken after deleting its user: got %v, want ErrInvalidToken", err)
+	}
+	if _, err := repo.UseResetPasswordToken(t.Context(), tok.Hash, "h", now()); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("UseResetPasswordToken after deleting its user: got %v, want ErrInvalidToken", err)
+	}
+}
