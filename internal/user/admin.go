@@ -244,6 +244,10 @@ func (s *Service) AdminUpdate(ctx context.Context, actor User, id uuid.UUID, p P
 		}
 	}
 	s.recordChanges(ctx, actor.ID, before, after, p)
+	if before.EmailVerified && !after.EmailVerified {
+		// The address changed: its owner must prove it, as after PUT /users/me.
+		s.mailFailed(ctx, s.sendVerification(ctx, after, actor.ID))
+	}
 	return after, nil
 }
 

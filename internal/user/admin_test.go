@@ -6,10 +6,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // auditLog collects the events a service records.
@@ -297,4 +299,41 @@ func TestBootstrapAdmin(t *testing.T) {
 	if _, err := f.svc.BootstrapAdmin(ctx, boot); !errors.Is(err, errDown) {
 		t.Errorf("BootstrapAdmin on a failing store = %v, want its error", err)
 	}
+}
+
+// TestAdminEmailChangeMailsTheNewAddress: an administrator pointing a
+// verified account at a new email leaves it unverified and mails the new
+// address a link that verifies it, as a change by the user does.
+func TestAdminEmailChangeMailsTheNewAddress(t *testing.T) {
+	f := newAdminFixture(t)
+	box := usertest.NewMailbox()
+	f.svc = user.NewService(f.repo, f.hasher, f.tokens, user.WithAuditLog(f.log, nil), user.WithNotifier(box))
+	ctx := t.Context()
+	u := f.register(t, ada)
+	if _, err := f.svc.VerifyEmail(ctx, nextMail(t, box).Token); err != nil {
+		t.Fatalf("VerifyEmail: %v", err)
+	}
+	email := "ada.new@example.com"
+	got, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{Email: &email})
+	if err != nil || got.EmailVerified {
+		t.Fatalf("AdminUpdate(email) = verified %v, %v; want unverified", got.EmailVerified, err)
+	}
+	m := nextMail(t, box)
+	if m.Kind != usertest.MailVerify || m.To != email {
+		t.Fatalf("mail after the change: %s to %s, want %s to %s", m.Kind, m.To, usertest.MailVerify, email)
+	}
+	if v, err := f.svc.VerifyEmail(ctx, m.Token); err != nil || !v.EmailVerified {
+		t.Errorf("VerifyEmail(new link) = verified %v, %v; want verified", v.EmailVerified, err)
+	}
+}
+
+func nextMail(t *testing.T, box *usertest.Mailbox) usertest.Mail {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	m, err := box.Next(ctx)
+	if err != nil {
+		t.Fatalf("waiting for a mail: %v", err)
+	}
+	return m
 }
