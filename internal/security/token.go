@@ -162,6 +162,7 @@ func newJWT(method jwt.SigningMethod, sign func() (string, any, error), verify j
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(t.leeway),
+		jwt.WithStrictDecoding(), // one encoding per token: no variant with other padding bits verifies
 		jwt.WithTimeFunc(now),
 	)
 	return t, nil
