@@ -162,7 +162,11 @@ func seedSQLite(ctx context.Context, path string, ids []uuid.UUID, hash string) 
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, "ANALYZE; PRAGMA wal_checkpoint(TRUNCATE)")
+	// No ANALYZE: usersvc never analyzes its SQLite file, so the seeded one
+	// should not have statistics either. With STAT4 statistics SQLite
+	// re-plans a prepared statement whenever a bound value changes, which
+	// doubled the cost of the per-request user+session join (docs/benchmarks.md).
+	_, err = db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 	return err
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -174,6 +175,9 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// Start-up garbage (goose's migration parsing buffers, several MB) would
+	// otherwise stay in RSS until the runtime's scavenger gets to it.
+	debug.FreeOSMemory()
 	log.Info("listening", "addr", ln.Addr().String(), "database", kind, "env", cfg.Env, "version", version)
 	err = serveUntilDone(ctx, srv, ln, cfg.ShutdownTimeout, log)
 	finishBackground(ctx, svc, cfg.ShutdownTimeout, log) // lifecycle.go
