@@ -7,8 +7,12 @@ import (
 )
 
 // DefaultVerifiedTokens is how many verified tokens a JWT remembers unless
-// WithVerifiedTokens says otherwise: about 200 bytes each.
-const DefaultVerifiedTokens = 4096
+// WithVerifiedTokens says otherwise: about 200 bytes each, 3 MB when full.
+// It should hold the tokens in use at once (every client whose access token
+// is unexpired and busy): a memory smaller than that cycles and hits rarely
+// (on SQLite the load test's 10,000 round-robin tokens ran at 9,000 req/s
+// with 4,096 entries; 3,000 tokens, all remembered, at 13,700).
+const DefaultVerifiedTokens = 16384
 
 // WithVerifiedTokens sets how many already verified tokens a JWT remembers
 // (DefaultVerifiedTokens otherwise; 0 turns the memory off).
