@@ -288,13 +288,20 @@ func scanUser(row interface{ Scan(...any) error }) (user.User, error) {
 	if err != nil {
 		return user.User{}, err
 	}
-	if u.CreatedAt, err = time.Parse(time.RFC3339Nano, created); err != nil {
+	if err := parseUserTime(created, &u.CreatedAt); err != nil {
 		return user.User{}, fmt.Errorf("created_at: %w", err)
 	}
-	if u.UpdatedAt, err = time.Parse(time.RFC3339Nano, updated); err != nil {
+	if err := parseUserTime(updated, &u.UpdatedAt); err != nil {
 		return user.User{}, fmt.Errorf("updated_at: %w", err)
 	}
 	return u, nil
+}
+
+// parseUserTime reads a time of the users table (RFC 3339 text) into dst.
+func parseUserTime(s string, dst *time.Time) error {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	*dst = t
+	return err
 }
 
 // Names of the unique indexes of migrations/00001_create_users.sql. SQLite

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -52,13 +51,6 @@ func (s *Users) UserSession(ctx context.Context, userID, sessionID uuid.UUID) (u
 		return user.User{}, user.Session{}, fmt.Errorf("get user and session: %w", err)
 	}
 	return u, sess, nil
-}
-
-// parseUserTime reads a users table time, as scanUser does.
-func parseUserTime(s string, dst *time.Time) error {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	*dst = t
-	return err
 }
 
 // statements holds statements prepared once on the reading pool

@@ -40,6 +40,19 @@ func (l *auditLog) kinds(subject uuid.UUID) []string {
 	return out
 }
 
+// ofKind lists the events of kind, in order.
+func (l *auditLog) ofKind(kind user.AuditKind) []user.AuditEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []user.AuditEvent
+	for _, e := range l.events {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // adminFixture is a service over Memory with an audit log and an
 // administrator.
 type adminFixture struct {
@@ -327,9 +340,10 @@ func TestAdminEmailChangeMailsTheNewAddress(t *testing.T) {
 	}
 }
 
+// nextMail waits (bounded) for the next mail box receives.
 func nextMail(t *testing.T, box *usertest.Mailbox) usertest.Mail {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	m, err := box.Next(ctx)
 	if err != nil {

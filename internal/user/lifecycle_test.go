@@ -32,31 +32,6 @@ func (c *testClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// auditRecorder is a user.AuditLog that keeps every event.
-type auditRecorder struct {
-	mu     sync.Mutex
-	events []user.AuditEvent
-}
-
-func (a *auditRecorder) AppendAudit(_ context.Context, e user.AuditEvent) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.events = append(a.events, e)
-	return nil
-}
-
-func (a *auditRecorder) kinds(kind user.AuditKind) []user.AuditEvent {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []user.AuditEvent
-	for _, e := range a.events {
-		if e.Kind == kind {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // mailErrors collects what WithMailErrors reports.
 type mailErrors struct {
 	mu   sync.Mutex
@@ -79,7 +54,7 @@ type lifecycleFixture struct {
 	fixture
 	mail   *usertest.Mailbox
 	clock  *testClock
-	audit  *auditRecorder
+	audit  *auditLog
 	failed *mailErrors
 }
 
@@ -87,7 +62,7 @@ func newLifecycleFixture(t *testing.T, p user.LifecyclePolicy, opts ...user.Opti
 	t.Helper()
 	f := lifecycleFixture{
 		fixture: newFixture(t), mail: usertest.NewMailbox(), clock: &testClock{now: time.Now()},
-		audit: &auditRecorder{}, failed: &mailErrors{},
+		audit: &auditLog{}, failed: &mailErrors{},
 	}
 	opts = append([]user.Option{
 		user.WithNotifier(f.mail), user.WithClock(f.clock.Now), user.WithLifecyclePolicy(p),
@@ -106,12 +81,7 @@ func newLifecycleFixture(t *testing.T, p user.LifecyclePolicy, opts ...user.Opti
 // next waits (bounded) for the next mail.
 func (f lifecycleFixture) next(t *testing.T, kind, to string) usertest.Mail {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	m, err := f.mail.Next(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := nextMail(t, f.mail)
 	if m.Kind != kind || !strings.EqualFold(m.To, to) || len(m.Token) != 43 {
 		t.Fatalf("mail = %+v; want %s to %s with a 43-character token", m, kind, to)
 	}
@@ -150,10 +120,10 @@ func TestRegisterMailsVerification(t *testing.T) {
 	if _, err := f.svc.VerifyEmail(t.Context(), m.Token); !errors.Is(err, user.ErrInvalidToken) {
 		t.Errorf("VerifyEmail a second time: got %v, want ErrInvalidToken", err)
 	}
-	if n := len(f.audit.kinds(user.AuditVerificationSent)); n != 1 {
+	if n := len(f.audit.ofKind(user.AuditVerificationSent)); n != 1 {
 		t.Errorf("%d verification_sent events, want 1", n)
 	}
-	if ev := f.audit.kinds(user.AuditEmailVerified); len(ev) != 1 || ev[0].SubjectID != u.ID {
+	if ev := f.audit.ofKind(user.AuditEmailVerified); len(ev) != 1 || ev[0].SubjectID != u.ID {
 		t.Errorf("email.verified events = %+v; want one about %s", ev, u.ID)
 	}
 	// Without a notifier nothing is mailed and registering still works.
@@ -332,10 +302,10 @@ func TestPasswordReset(t *testing.T) {
 	if _, err := f.svc.Login(t.Context(), "ada", "the brand new password"); err != nil {
 		t.Errorf("Login with the new password: %v", err)
 	}
-	if ev := f.audit.kinds(user.AuditResetRequested); len(ev) != 2 || ev[0].SubjectID != u.ID {
+	if ev := f.audit.ofKind(user.AuditResetRequested); len(ev) != 2 || ev[0].SubjectID != u.ID {
 		t.Errorf("reset_requested events = %+v; want two about %s", ev, u.ID)
 	}
-	if ev := f.audit.kinds(user.AuditResetCompleted); len(ev) != 1 || ev[0].SubjectID != u.ID {
+	if ev := f.audit.ofKind(user.AuditResetCompleted); len(ev) != 1 || ev[0].SubjectID != u.ID {
 		t.Errorf("reset_completed events = %+v; want one about %s", ev, u.ID)
 	}
 	for _, e := range f.audit.events {
@@ -407,7 +377,7 @@ func TestPasswordResetNamesNoAccount(t *testing.T) {
 	if n := len(f.mail.All()); n != 2 {
 		t.Errorf("%d mails, want only the 2 verifications: no reset mail for unknown or inactive accounts", n)
 	}
-	ev := f.audit.kinds(user.AuditResetRequested)
+	ev := f.audit.ofKind(user.AuditResetRequested)
 	if len(ev) != 2 || ev[0].SubjectID != uuid.Nil || ev[1].SubjectID != inactive.ID {
 		t.Errorf("reset_requested events = %+v; want one naming no account, one naming %s", ev, inactive.ID)
 	}
