@@ -60,20 +60,47 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Start counts a request as in flight; call the returned function with its
-// route pattern, method and status when it is done.
-func (m *Metrics) Start() func(route, method string, status int) {
+// Start counts a request as in flight; call Done on what it returns with
+// the request's route pattern, method and status when it is done.
+func (m *Metrics) Start() Request {
 	m.inFlight.Inc()
-	began := time.Now()
-	return func(route, method string, status int) {
-		m.inFlight.Dec()
-		if route == "" {
-			route = "unmatched"
-		}
-		class := strconv.Itoa(status/100) + "xx"
-		m.requests.WithLabelValues(route, method, class).Inc()
-		m.latency.WithLabelValues(route, method, class).Observe(time.Since(began).Seconds())
+	return Request{m: m, began: time.Now()}
+}
+
+// Request is a request Start counted; a value, so that counting one
+// allocates nothing.
+type Request struct {
+	m     *Metrics
+	began time.Time
+}
+
+// Done counts the request as served: by route ("unmatched" when empty),
+// method and status class, with its duration.
+func (r Request) Done(route, method string, status int) {
+	r.m.inFlight.Dec()
+	if route == "" {
+		route = "unmatched"
 	}
+	class := statusClass(status)
+	r.m.requests.WithLabelValues(route, method, class).Inc()
+	r.m.latency.WithLabelValues(route, method, class).Observe(time.Since(r.began).Seconds())
+}
+
+// statusClass is "2xx" for 200 to 299, and so on.
+func statusClass(status int) string {
+	switch status / 100 {
+	case 1:
+		return "1xx"
+	case 2:
+		return "2xx"
+	case 3:
+		return "3xx"
+	case 4:
+		return "4xx"
+	case 5:
+		return "5xx"
+	}
+	return strconv.Itoa(status/100) + "xx"
 }
 
 // ObserveHash records how long one password hash or verification took.

@@ -25,9 +25,10 @@ func scrape(t *testing.T, m *metrics.Metrics) string {
 
 func TestMetricsExposition(t *testing.T) {
 	m := metrics.New()
-	m.Start()("GET /api/v1/users/me", "GET", 200)
-	m.Start()("GET /api/v1/users/me", "GET", 401)
-	m.Start()("", "GET", 404)
+	m.Start().Done("GET /api/v1/users/me", "GET", 200)
+	m.Start().Done("GET /api/v1/users/me", "GET", 401)
+	m.Start().Done("", "GET", 404)
+	m.Start().Done("POST /api/v1/token", "POST", 503)
 	inFlight := m.Start() // still running at scrape time
 	b, err := security.NewBcrypt(4)
 	if err != nil {
@@ -50,6 +51,7 @@ func TestMetricsExposition(t *testing.T) {
 		`usersvc_http_requests_total{method="GET",route="GET /api/v1/users/me",status="2xx"} 1`,
 		`usersvc_http_requests_total{method="GET",route="GET /api/v1/users/me",status="4xx"} 1`,
 		`usersvc_http_requests_total{method="GET",route="unmatched",status="4xx"} 1`,
+		`usersvc_http_requests_total{method="POST",route="POST /api/v1/token",status="5xx"} 1`,
 		`usersvc_http_request_duration_seconds_bucket{method="GET",route="GET /api/v1/users/me",status="2xx",le="+Inf"} 1`,
 		`usersvc_http_requests_in_flight 1`,
 		`usersvc_password_hash_duration_seconds_count 2`,
@@ -65,7 +67,7 @@ func TestMetricsExposition(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-	inFlight("GET /healthz", "GET", 200)
+	inFlight.Done("GET /healthz", "GET", 200)
 	if out := scrape(t, m); !strings.Contains(out, "usersvc_http_requests_in_flight 0") {
 		t.Error("in-flight gauge did not return to 0")
 	}
