@@ -140,17 +140,25 @@ func (a *api) authenticate(ctx huma.Context, next func(huma.Context)) {
 		a.writeProblem(ctx, a.problem(ctx.Context(), err))
 		return
 	}
-	c := context.WithValue(withUser(ctx.Context(), u), sessionKey{}, sess.ID)
-	next(huma.WithContext(ctx, c))
+	info := requestInfoFrom(ctx.Context())
+	if info == nil { // New always puts withRequestID first
+		a.writeProblem(ctx, a.problem(ctx.Context(), errNoRequestInfo))
+		return
+	}
+	// The request's log lines (the access line included) name u from now on.
+	info.userID, info.user, info.session, info.authed = u.ID.String(), u, sess.ID, true
+	next(ctx)
 }
 
-type sessionKey struct{}
+var errNoRequestInfo = errors.New("authenticate: the request has no requestInfo")
 
 // currentSession returns the id of the session whose token authenticate
 // accepted, uuid.Nil without one.
 func currentSession(ctx context.Context) uuid.UUID {
-	id, _ := ctx.Value(sessionKey{}).(uuid.UUID)
-	return id
+	if info := requestInfoFrom(ctx); info != nil && info.authed {
+		return info.session
+	}
+	return uuid.Nil
 }
 
 // bearerToken returns the token of an "Authorization: Bearer <token>"
@@ -164,23 +172,11 @@ func bearerToken(header string) (string, bool) {
 	return token, token != ""
 }
 
-type userKey struct{}
-
-// withUser returns ctx carrying the authenticated user u, with the request's
-// log lines (the access line included) naming u from now on.
-func withUser(ctx context.Context, u user.User) context.Context {
-	if info := requestInfoFrom(ctx); info != nil {
-		info.userID = u.ID.String()
-	}
-	return context.WithValue(ctx, userKey{}, u)
-}
-
 // currentUser returns the user authenticate found. Without one (a route
 // registered without authed) the request is refused, not served.
 func currentUser(ctx context.Context) (user.User, error) {
-	u, ok := ctx.Value(userKey{}).(user.User)
-	if !ok {
-		return user.User{}, user.ErrUnauthenticated
+	if info := requestInfoFrom(ctx); info != nil && info.authed {
+		return info.user, nil
 	}
-	return u, nil
+	return user.User{}, user.ErrUnauthenticated
 }

@@ -95,12 +95,11 @@ func New(svc *user.Service, opts Options) http.Handler {
 	docs(mux)
 
 	// Outermost first: every request gets an id, then is logged and
-	// counted, then cannot crash the server, then gets the security
+	// counted and cannot crash the server, then gets the security
 	// headers; CORS answers preflights before routing.
 	middleware := []func(http.Handler) http.Handler{
-		withRequestID(opts.Logger),
+		withRequestID(opts.Logger, a.clientIP),
 		logRequests(opts.Metrics),
-		recoverPanics,
 		securityHeaders,
 	}
 	if len(opts.CORSOrigins) > 0 { // rs/cors would allow every origin for an empty list

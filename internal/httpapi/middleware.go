@@ -4,17 +4,27 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/metrics"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // requestIDHeader carries the request id in, when the caller has one, and
 // always out.
 const requestIDHeader = "X-Request-ID"
+
+// requestIDKey is requestIDHeader as net/http keeps it in a Header map, so
+// that setting it needs no canonicalisation (an allocation per request).
+const requestIDKey = "X-Request-Id"
 
 // logger returns the request's logger, whose lines carry its request id
 // (and user_id once authenticated).
@@ -28,8 +38,9 @@ func logger(ctx context.Context) *slog.Logger {
 // withRequestID gives every request an id: the caller's X-Request-ID when it
 // is 1 to 64 characters of [A-Za-z0-9._-], a random one otherwise. The id is
 // echoed in the response and carried by the request's logger. It starts
-// the request's requestInfo.
-func withRequestID(base *slog.Logger) func(http.Handler) http.Handler {
+// the request's requestInfo, which also tells the service who is calling
+// (user.WithClientSource), the client address found by ips.
+func withRequestID(base *slog.Logger, ips *clientip.Resolver) func(http.Handler) http.Handler {
 	log := slog.New(requestAttrs{base.Handler()})
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -37,9 +48,10 @@ func withRequestID(base *slog.Logger) func(http.Handler) http.Handler {
 			if !validRequestID(id) {
 				id = newRequestID()
 			}
-			w.Header().Set(requestIDHeader, id)
-			info := &requestInfo{requestID: id, log: log}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
+			w.Header()[requestIDKey] = []string{id}
+			info := &requestInfo{requestID: id, log: log, req: r, ips: ips}
+			ctx := user.WithClientSource(context.WithValue(r.Context(), requestInfoKey{}, info), info)
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }
@@ -68,47 +80,96 @@ func newRequestID() string {
 
 type requestInfoKey struct{}
 
-// requestInfo is what the request's log lines say about it: its id and
-// logger (withRequestID), and what the inner handlers fill in, whatever
-// middleware sits between them.
+// requestInfo is what the request's log lines and the service are told
+// about it: its id, logger and caller (withRequestID), and what the inner
+// handlers fill in, whatever middleware sits between them.
 type requestInfo struct {
 	requestID string
 	log       *slog.Logger // adds requestID and userID to each line (requestAttrs)
-	route     string       // the ServeMux pattern, e.g. "GET /api/v1/users/me"; empty when none matched
-	userID    string       // set once a bearer token is accepted
+	req       *http.Request
+	ips       *clientip.Resolver
+	route     string // the ServeMux pattern, e.g. "GET /api/v1/users/me"; empty when none matched
+
+	// Set by authenticate once a bearer token is accepted.
+	userID  string // for the log lines
+	user    user.User
+	session uuid.UUID
+	authed  bool
+}
+
+// Client tells the service who is calling (user agent, client address,
+// request id), for the sessions a login opens and for the audit log. It
+// is worked out only when the service asks.
+func (info *requestInfo) Client() user.Client {
+	c := user.Client{RequestID: info.requestID}
+	if info.req != nil {
+		c.UserAgent = info.req.UserAgent()
+		if info.ips != nil {
+			c.IP = info.ips.IP(info.req).String()
+		}
+	}
+	return c
 }
 
 // logRequests writes one line per request: method, route pattern (never the
 // raw path), status, duration, response bytes, request id and, when
 // authenticated, user id. Never bodies or headers, so never a password or a
 // token. It counts the request in m by the same route and status.
+//
+// It also turns a panic in a handler into a logged 500 with a JSON body, so
+// one bad request cannot take the server down; the panicking request is
+// logged and counted like any other.
 func logRequests(m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			done := m.Start()
+			counted := m.Start()
 			start := time.Now()
 			ctx := r.Context()
 			info := requestInfoFrom(ctx)
 			if info == nil { // not behind withRequestID
-				info = &requestInfo{}
+				info = &requestInfo{log: slog.Default()}
 				ctx = context.WithValue(ctx, requestInfoKey{}, info)
 				r = r.WithContext(ctx)
 			}
 			rec := &recorder{ResponseWriter: w}
 			defer func() {
+				v := recover()
+				if v != nil && v != http.ErrAbortHandler { //nolint:errorlint // net/http's sentinel is compared, never wrapped
+					logger(ctx).LogAttrs(ctx, slog.LevelError, "panic serving request",
+						slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
+					if rec.status == 0 { // nothing sent yet: the client gets a proper answer
+						writeJSONProblem(rec, http.StatusInternalServerError, internalError)
+					}
+				}
 				status := rec.statusCode()
-				done(info.route, r.Method, status)
-				// user_id, once known, and request_id come from info.
-				logger(ctx).LogAttrs(ctx, slog.LevelInfo, "request",
-					slog.String("method", r.Method),
-					slog.String("route", info.route),
-					slog.Int("status", status),
-					slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-					slog.Int64("bytes", rec.bytes))
+				counted.Done(info.route, r.Method, status)
+				info.logAccess(ctx, r.Method, status, time.Since(start), rec.bytes)
+				if v == http.ErrAbortHandler { //nolint:errorlint // as above
+					panic(v) // the handler asked net/http to abort the response
+				}
 			}()
 			next.ServeHTTP(rec, r)
 		})
 	}
+}
+
+// logAccess writes the access line of logRequests. It builds the record
+// itself rather than through slog.Logger, which would also look up the
+// caller's program counter on every request: a source the line never
+// shows.
+func (info *requestInfo) logAccess(ctx context.Context, method string, status int, took time.Duration, bytes int64) {
+	h := info.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	line := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	line.AddAttrs(
+		slog.String("method", method),
+		slog.String("route", info.route),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+		slog.Int64("bytes", bytes))
+	_ = h.Handle(ctx, line) // user_id, once known, and request_id come from info (requestAttrs)
 }
 
 // recorder notes the status and size of a response.

@@ -18,10 +18,13 @@ import (
 // BenchmarkReadMe is the authenticated GET /api/v1/users/me end to end in
 // process: the whole handler (middleware, access log at info to a discarded
 // writer, metrics, huma, token verification, one lookup, JSON) on each
-// store. "serial" is one request at a time (the cost of one); "parallel"
-// is GOMAXPROCS goroutines at once, as under load.
+// store, and on the in-memory fake ("memory": the HTTP layer's own cost,
+// without a database). "serial" is one request at a time (the cost of
+// one); "parallel" is GOMAXPROCS goroutines at once, as under load.
 func BenchmarkReadMe(b *testing.B) {
-	for _, s := range storetest.All() {
+	stores := append([]storetest.Store{{Name: "memory", Open: func(testing.TB) user.Repository { return usertest.NewMemory() }}},
+		storetest.All()...)
+	for _, s := range stores {
 		b.Run(s.Name, func(b *testing.B) {
 			repo := s.Open(b)
 			u, err := repo.Create(b.Context(), usertest.NewUser(1))

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/usersvc/usersvc/internal/user"
 )
@@ -74,16 +73,7 @@ func (a *api) op(pattern, id string, status int, summary string, errs ...int) hu
 		// huma answers 413 once the body reaches MaxBodyBytes, so one more
 		// makes a.maxBodyBytes the largest body accepted.
 		MaxBodyBytes: a.maxBodyBytes + 1,
-		Middlewares:  huma.Middlewares{a.withClient},
 	}
-}
-
-// withClient tells the service who is calling (user agent, client address,
-// request id), for the sessions a login opens and for the audit log.
-func (a *api) withClient(ctx huma.Context, next func(huma.Context)) {
-	r, w := humago.Unwrap(ctx)
-	c := user.Client{UserAgent: r.UserAgent(), IP: a.clientIP.IP(r).String(), RequestID: w.Header().Get(requestIDHeader)}
-	next(huma.WithContext(ctx, user.WithClient(ctx.Context(), c)))
 }
 
 // authed puts op behind a bearer token: authenticate runs first and the

@@ -72,7 +72,7 @@ func (s *Service) record(ctx context.Context, kind AuditKind, actor, subject uui
 	if s.audit == nil {
 		return
 	}
-	c, _ := ctx.Value(clientKey{}).(Client)
+	c := clientOf(ctx)
 	e := AuditEvent{
 		At: s.now(), Kind: kind, ActorID: actor, SubjectID: subject,
 		IP: c.IP, UserAgent: truncate(c.UserAgent, MaxUserAgent), RequestID: c.RequestID, Detail: detail,

@@ -297,7 +297,9 @@ type runner struct {
 
 // start runs job in a new goroutine with ctx's values but not its
 // cancellation (the request it comes from is answered before it ends),
-// unless maxJobs are running or the runner is closed.
+// unless maxJobs are running or the runner is closed. The job sees the
+// caller as it is now: a ClientSource is asked here, on the request's
+// goroutine, not after the request has ended.
 func (r *runner) start(ctx context.Context, job func(context.Context)) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -308,6 +310,7 @@ func (r *runner) start(ctx context.Context, job func(context.Context)) bool {
 		r.idle = make(chan struct{})
 	}
 	r.running++
+	ctx = WithClient(ctx, clientOf(ctx))
 	go func() {
 		defer r.done()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobTimeout)

@@ -76,9 +76,11 @@ type SessionRepository interface {
 	AddRefreshToken(ctx context.Context, t RefreshToken, replaces []byte) error
 	// Deactivate marks the user id inactive (ErrNotFound when missing).
 	Deactivate(ctx context.Context, id uuid.UUID) error
-	// UserSession returns the user userID and its session sessionID in one
-	// round trip (what every authenticated request needs). A missing user,
-	// or a session that is missing or not that user's, is ErrNotFound.
+	// UserSession returns in one round trip what authenticating a request
+	// needs: the user userID, without its password hash, and of its session
+	// sessionID the ID, UserID, ExpiresAt and RevokedAt (the other fields
+	// are left zero). A missing user, or a session that is missing or not
+	// that user's, is ErrNotFound.
 	UserSession(ctx context.Context, userID, sessionID uuid.UUID) (User, Session, error)
 }
 
@@ -137,12 +139,38 @@ type Client struct {
 	RequestID string
 }
 
+// Client returns c: a Client is its own ClientSource.
+func (c Client) Client() Client { return c }
+
+// ClientSource says who is calling when asked. The service asks only when
+// it keeps the caller (a login's new session, an audit event), which most
+// requests never do, so a source can leave the work until then.
+type ClientSource interface {
+	Client() Client
+}
+
 type clientKey struct{}
 
 // WithClient returns ctx saying who is calling; Login stores it with the
 // session.
 func WithClient(ctx context.Context, c Client) context.Context {
-	return context.WithValue(ctx, clientKey{}, c)
+	return context.WithValue(ctx, clientKey{}, ClientSource(c))
+}
+
+// WithClientSource returns ctx whose caller src describes when asked. src
+// is asked only on the goroutine of the call ctx is passed to (background
+// work takes a copy of its answer first).
+func WithClientSource(ctx context.Context, src ClientSource) context.Context {
+	return context.WithValue(ctx, clientKey{}, src)
+}
+
+// clientOf returns who is calling, as WithClient or WithClientSource said;
+// the zero Client when neither did.
+func clientOf(ctx context.Context) Client {
+	if src, ok := ctx.Value(clientKey{}).(ClientSource); ok {
+		return src.Client()
+	}
+	return Client{}
 }
 
 // now is the service's clock, UTC at the precision every store keeps.
@@ -176,7 +204,7 @@ func (s *Service) startSession(ctx context.Context, u User) (AccessToken, error)
 	if err != nil {
 		return AccessToken{}, fmt.Errorf("new session id: %w", err)
 	}
-	c, _ := ctx.Value(clientKey{}).(Client)
+	c := clientOf(ctx)
 	now := s.now()
 	sess := Session{
 		ID: id, UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.sessions.MaxAge),
