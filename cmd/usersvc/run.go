@@ -17,6 +17,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/logbuf"
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/postgres"
 	"github.com/usersvc/usersvc/internal/signing"
@@ -106,7 +107,11 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	// Log lines leave in the background, several per write under load
+	// (logbuf); the deferred Close, the last to run, writes what is left.
+	logs := logbuf.New(stdout)
+	defer func() { _ = logs.Close() }()
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if err := startPprof(ctx, cfg.PprofAddr, log); err != nil { // off unless USERSVC_PPROF_ADDR is set
 		return err
 	}
