@@ -30,6 +30,7 @@ var migrations embed.FS
 // Users is the PostgreSQL user.Repository. It is safe for concurrent use.
 type Users struct {
 	pool *pgxpool.Pool
+	auth *authLookups // UserSession's batches (usersession.go)
 }
 
 var _ user.Repository = (*Users)(nil)
@@ -66,7 +67,7 @@ func Open(ctx context.Context, url string) (*Users, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Users{pool: pool}, nil
+	return &Users{pool: pool, auth: newAuthLookups(pool)}, nil
 }
 
 // Close closes every connection of the pool, waiting for those in use. It

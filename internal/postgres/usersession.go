@@ -2,43 +2,156 @@ package postgres
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// UserSession returns the user userID and its session sessionID in one
-// statement (a join by both primary keys): the lookup of every
-// authenticated request. Either missing, or the session not the user's, is
-// ErrNotFound.
+// UserSession returns the user userID (without its password hash) and the
+// state of its session sessionID: the lookup of every authenticated
+// request, so it reads no column the request does not need. Either
+// missing, or the session not the user's, is ErrNotFound.
+//
+// Lookups of concurrent requests share statements (see authLookups): each
+// still reads the database after it was asked, and nothing is cached.
 func (s *Users) UserSession(ctx context.Context, userID, sessionID uuid.UUID) (user.User, user.Session, error) {
-	ctx, cancel := context.WithTimeout(ctx, queryWait)
-	defer cancel()
-	const q = `
-		SELECT u.id, u.email, u.username, u.hashed_password, COALESCE(u.full_name, ''),
-			u.is_active, u.token_version, u.created_at, u.updated_at, u.role, u.email_verified,
-			s.id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip
-		FROM users u JOIN sessions s ON s.user_id = u.id
-		WHERE u.id = $1 AND s.id = $2`
-	var (
-		u    user.User
-		sess user.Session
-		rev  *time.Time
-	)
-	// The ids go in and out as [16]byte, which pgx's uuid codec takes
-	// directly; as uuid.UUID they would go through their text form (a
-	// driver.Valuer and an sql.Scanner), with some 30 allocations more.
-	err := s.pool.QueryRow(ctx, q, [16]byte(userID), [16]byte(sessionID)).Scan(
-		(*[16]byte)(&u.ID), &u.Email, &u.Username, &u.PasswordHash, &u.FullName,
-		&u.IsActive, &u.TokenVersion, &u.CreatedAt, &u.UpdatedAt, &u.Role, &u.EmailVerified,
-		(*[16]byte)(&sess.ID), &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &rev, &sess.UserAgent, &sess.IP)
-	if err != nil {
-		return user.User{}, user.Session{}, translate(err, "get user and session")
+	return s.auth.get(ctx, userID, sessionID)
+}
+
+// authLookups batches the UserSession lookups of concurrent requests. A
+// lookup asked while fewer than max statements are running starts one
+// at once, alone; one asked while max are running waits for the first to
+// finish, which then runs every lookup that waited in a single statement.
+// So a lone request pays no delay, and under load the database parses,
+// plans and answers one statement (and the service makes one round trip)
+// for many requests instead of one each. max is half the pool, leaving
+// the rest to the other queries.
+type authLookups struct {
+	pool *pgxpool.Pool
+	max  int
+
+	mu      sync.Mutex
+	running int
+	waiting []*authLookup
+}
+
+// authLookup is one request's lookup and, once done is closed, its answer.
+type authLookup struct {
+	userID, sessionID uuid.UUID
+	done              chan struct{}
+	u                 user.User
+	s                 user.Session
+	err               error
+}
+
+func newAuthLookups(pool *pgxpool.Pool) *authLookups {
+	return &authLookups{pool: pool, max: max(1, int(pool.Config().MaxConns)/2)}
+}
+
+func (a *authLookups) get(ctx context.Context, userID, sessionID uuid.UUID) (user.User, user.Session, error) {
+	l := &authLookup{userID: userID, sessionID: sessionID, done: make(chan struct{})}
+	a.mu.Lock()
+	a.waiting = append(a.waiting, l)
+	if a.running < a.max {
+		a.running++
+		batch := a.waiting
+		a.waiting = nil
+		a.mu.Unlock()
+		go a.run(batch)
+	} else {
+		a.mu.Unlock()
 	}
-	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
-	sess.UserID = u.ID
-	sess.CreatedAt, sess.LastUsedAt, sess.ExpiresAt, sess.RevokedAt = sess.CreatedAt.UTC(), sess.LastUsedAt.UTC(), sess.ExpiresAt.UTC(), utc(rev)
-	return u, sess, nil
+	select {
+	case <-l.done:
+		return l.u, l.s, l.err
+	case <-ctx.Done(): // the batch goes on for the others
+		return user.User{}, user.Session{}, translate(ctx.Err(), "get user and session")
+	}
+}
+
+// run answers batch, then every batch that gathered meanwhile, until none
+// waits.
+func (a *authLookups) run(batch []*authLookup) {
+	for len(batch) > 0 {
+		a.answer(batch)
+		a.mu.Lock()
+		batch = a.waiting
+		a.waiting = nil
+		if len(batch) == 0 {
+			a.running--
+		}
+		a.mu.Unlock()
+	}
+}
+
+// authQuery looks up each pair of user and session id by both primary
+// keys, numbering the answers by position. The lookup is a LATERAL
+// subquery fenced by OFFSET 0 so that the planner keeps it what it is, two
+// index scans per pair: joined freely, a batch of a few dozen pairs made it
+// hash the whole sessions table.
+const authQuery = `
+	SELECT k.i, a.*
+	FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(uid, sid, i)
+	CROSS JOIN LATERAL (
+		SELECT u.email, u.username, COALESCE(u.full_name, ''), u.is_active, u.token_version,
+			u.created_at, u.updated_at, u.role, u.email_verified, s.expires_at, s.revoked_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id = k.sid AND s.user_id = k.uid
+		OFFSET 0
+	) a`
+
+// answer runs one statement for batch and gives each lookup its row, or
+// ErrNotFound when there is none, or the statement's error. It is bounded
+// by queryWait, not by any one request's context.
+func (a *authLookups) answer(batch []*authLookup) {
+	defer func() {
+		for _, l := range batch {
+			close(l.done)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), queryWait)
+	defer cancel()
+	// The ids go in as [16]byte, which pgx's uuid codec takes directly; as
+	// uuid.UUID they would go through their text form (a driver.Valuer).
+	userIDs, sessionIDs := make([][16]byte, len(batch)), make([][16]byte, len(batch))
+	for i, l := range batch {
+		userIDs[i], sessionIDs[i] = [16]byte(l.userID), [16]byte(l.sessionID)
+		l.err = user.ErrNotFound // unless a row says otherwise
+	}
+	rows, err := a.pool.Query(ctx, authQuery, userIDs, sessionIDs)
+	if err == nil {
+		var (
+			i   int
+			u   user.User
+			s   user.Session
+			rev *time.Time
+		)
+		for rows.Next() {
+			if err = rows.Scan(&i, &u.Email, &u.Username, &u.FullName, &u.IsActive, &u.TokenVersion,
+				&u.CreatedAt, &u.UpdatedAt, &u.Role, &u.EmailVerified, &s.ExpiresAt, &rev); err != nil {
+				break
+			}
+			if i < 1 || i > len(batch) {
+				continue // cannot happen: i is a position in the arrays sent
+			}
+			l := batch[i-1]
+			l.u, l.s, l.err = u, s, nil
+			l.u.ID, l.u.CreatedAt, l.u.UpdatedAt = l.userID, u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+			l.s.ID, l.s.UserID, l.s.ExpiresAt, l.s.RevokedAt = l.sessionID, l.userID, s.ExpiresAt.UTC(), utc(rev)
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	if err != nil {
+		err = translate(err, "get user and session")
+		for _, l := range batch {
+			l.u, l.s, l.err = user.User{}, user.Session{}, err
+		}
+	}
 }

@@ -13,39 +13,35 @@ import (
 )
 
 // userSessionQuery is UserSession's statement: the user and its session by
-// both primary keys.
+// both primary keys, only the columns authenticating a request needs.
 const userSessionQuery = `
-	SELECT u.id, u.email, u.username, u.hashed_password, COALESCE(u.full_name, ''),
-		u.is_active, u.token_version, u.created_at, u.updated_at, u.role, u.email_verified,
-		s.id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip
+	SELECT u.email, u.username, COALESCE(u.full_name, ''), u.is_active, u.token_version,
+		u.created_at, u.updated_at, u.role, u.email_verified, s.expires_at, s.revoked_at
 	FROM users u JOIN sessions s ON s.user_id = u.id
 	WHERE u.id = ? AND s.id = ?`
 
-// UserSession returns the user userID and its session sessionID in one
-// prepared statement (a join by both primary keys): the lookup of every
-// authenticated request. Either missing, or the session not the user's, is
-// ErrNotFound.
+// UserSession returns the user userID (without its password hash) and the
+// state of its session sessionID in one prepared statement (a join by both
+// primary keys): the lookup of every authenticated request. Either
+// missing, or the session not the user's, is ErrNotFound.
 func (s *Users) UserSession(ctx context.Context, userID, sessionID uuid.UUID) (user.User, user.Session, error) {
 	stmt, err := s.prepared.get(ctx, s.read, userSessionQuery) //nolint:sqlclosecheck // kept; Close closes it
 	if err != nil {
 		return user.User{}, user.Session{}, translate(err, "prepare user and session lookup")
 	}
+	u := user.User{ID: userID}
+	sess := user.Session{ID: sessionID, UserID: userID}
 	var (
-		u                                          user.User
-		sess                                       user.Session
-		uCreated, uUpdated, created, used, expires string
-		rev                                        sql.NullString
+		created, updated, expires string
+		rev                       sql.NullString
 	)
 	err = stmt.QueryRowContext(ctx, userID, sessionID).Scan(
-		&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.FullName,
-		&u.IsActive, &u.TokenVersion, &uCreated, &uUpdated, &u.Role, &u.EmailVerified,
-		&sess.ID, &created, &used, &expires, &rev, &sess.UserAgent, &sess.IP)
+		&u.Email, &u.Username, &u.FullName, &u.IsActive, &u.TokenVersion,
+		&created, &updated, &u.Role, &u.EmailVerified, &expires, &rev)
 	if err != nil {
 		return user.User{}, user.Session{}, translate(err, "get user and session")
 	}
-	sess.UserID = u.ID
-	err = errors.Join(parseUserTime(uCreated, &u.CreatedAt), parseUserTime(uUpdated, &u.UpdatedAt),
-		parseTS(created, &sess.CreatedAt), parseTS(used, &sess.LastUsedAt),
+	err = errors.Join(parseUserTime(created, &u.CreatedAt), parseUserTime(updated, &u.UpdatedAt),
 		parseTS(expires, &sess.ExpiresAt), parseTS(rev.String, &sess.RevokedAt))
 	if err != nil {
 		return user.User{}, user.Session{}, fmt.Errorf("get user and session: %w", err)

@@ -2,6 +2,7 @@ package usertest
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,10 +12,10 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// testUserSession: UserSession returns exactly what ByID and Session return,
-// whatever the session's state (the service judges revocation and expiry),
-// and ErrNotFound for a missing user, a missing session or another user's
-// session.
+// testUserSession: UserSession returns what ByID returns but the password
+// hash, and the session's id, user, expiry and revocation, whatever the
+// session's state (the service judges revocation and expiry); ErrNotFound
+// for a missing user, a missing session or another user's session.
 func testUserSession(t *testing.T, newRepo func(*testing.T) user.Repository) {
 	repo := newRepo(t)
 	ctx := t.Context()
@@ -38,9 +39,11 @@ func testUserSession(t *testing.T, newRepo func(*testing.T) user.Repository) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		byID.PasswordHash = "" // never read to authenticate a request
 		if diff := cmp.Diff(byID, u); diff != "" {
 			t.Errorf("UserSession user: mismatch with ByID (-want +got):\n%s", diff)
 		}
+		want = user.Session{ID: want.ID, UserID: want.UserID, ExpiresAt: want.ExpiresAt, RevokedAt: want.RevokedAt}
 		if diff := cmp.Diff(want, s); diff != "" {
 			t.Errorf("UserSession session: mismatch (-want +got):\n%s", diff)
 		}
@@ -90,4 +93,49 @@ func testUserSessionSeesChanges(t *testing.T, newRepo func(*testing.T) user.Repo
 		t.Errorf("UserSession after deactivation and a password change: got active %v, version %d; want false, %d",
 			got.IsActive, got.TokenVersion, u.TokenVersion+1)
 	}
+}
+
+// testConcurrentUserSession: many lookups at once (which a store may answer
+// together) each get their own user and session, and a lookup of a session
+// with another user's id gets ErrNotFound, whatever is asked beside it.
+func testConcurrentUserSession(t *testing.T, newRepo func(*testing.T) user.Repository) {
+	repo := newRepo(t)
+	const accounts, lookups, rounds = 8, 64, 10
+	users := make([]user.User, accounts)
+	sessions := make([]user.Session, accounts)
+	for i := range accounts {
+		users[i] = create(t, repo, NewUser(i+1))
+		sessions[i], _ = startSession(t, repo, users[i], now())
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range lookups {
+		wg.Go(func() {
+			<-start
+			k := g % accounts
+			userID := users[k].ID
+			if g%4 == 3 { // another account's session
+				userID = users[(k+1)%accounts].ID
+			}
+			for range rounds {
+				u, s, err := repo.UserSession(t.Context(), userID, sessions[k].ID)
+				switch {
+				case g%4 == 3 && !errors.Is(err, user.ErrNotFound):
+					t.Errorf("lookup %d: session of account %d with the id of another: got error %v, want %v", g, k, err, user.ErrNotFound)
+					return
+				case g%4 == 3:
+				case err != nil:
+					t.Errorf("lookup %d: got error %v, want nil", g, err)
+					return
+				case u.ID != users[k].ID || u.Email != users[k].Email || s.ID != sessions[k].ID || s.UserID != users[k].ID ||
+					!s.ExpiresAt.Equal(sessions[k].ExpiresAt):
+					t.Errorf("lookup %d: got user %v (%s) and session %v of %v, want user %v (%s) and session %v",
+						g, u.ID, u.Email, s.ID, s.UserID, users[k].ID, users[k].Email, sessions[k].ID)
+					return
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
 }

@@ -26,5 +26,6 @@ func (m *Memory) UserSession(_ context.Context, userID, sessionID uuid.UUID) (us
 	if after != nil {
 		after(u)
 	}
-	return u, s, nil
+	u.PasswordHash = "" // what the stores leave out
+	return u, user.Session{ID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt}, nil
 }

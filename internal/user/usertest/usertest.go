@@ -67,6 +67,7 @@ func Run(t *testing.T, newRepo func(t *testing.T) user.Repository) {
 		{"EmailChangeClearsVerification", testEmailChangeClearsVerification},
 		{"UserSession", testUserSession},
 		{"UserSessionSeesChanges", testUserSessionSeesChanges},
+		{"ConcurrentUserSession", testConcurrentUserSession},
 		{"AuditRoundTrip", testAuditRoundTrip},
 		{"AuditFilters", testAuditFilters},
 		{"AuditKeysetStability", testAuditKeysetStability},
