@@ -3,7 +3,7 @@ package httpapi_test
 // Fuzz targets for every parser that sees untrusted input. Each drives the
 // real handler (over the in-memory store, so an iteration costs
 // microseconds) and checks the properties the issue asks for: no panic
-// (recoverPanics would turn one into a 500), no 5xx, and nothing accepted
+// (logRequests would turn one into a 500), no 5xx, and nothing accepted
 // that the user package's validation refuses. `go test` runs the f.Add
 // seeds and testdata/fuzz; scripts/fuzz explores further.
 
