@@ -88,25 +88,57 @@ func (a *authLookups) run(batch []*authLookup) {
 	}
 }
 
-// authQuery looks up each pair of user and session id by both primary
+// authColumns are what authenticating a request reads of a user (u) and
+// its session (s); authRow.dest scans them.
+const authColumns = `u.email, u.username, COALESCE(u.full_name, ''), u.is_active, u.token_version,
+	u.created_at, u.updated_at, u.role, u.email_verified, s.expires_at, s.revoked_at`
+
+// authOne looks up one pair by both primary keys. PostgreSQL soon plans it
+// once for all executions (a generic plan), so a lone request costs what
+// it did before batching.
+const authOne = `SELECT ` + authColumns + `
+	FROM users u JOIN sessions s ON s.user_id = u.id
+	WHERE u.id = $1 AND s.id = $2`
+
+// authMany looks up each pair of user and session id by both primary
 // keys, numbering the answers by position. The lookup is a LATERAL
 // subquery fenced by OFFSET 0 so that the planner keeps it what it is, two
 // index scans per pair: joined freely, a batch of a few dozen pairs made it
-// hash the whole sessions table.
-const authQuery = `
-	SELECT k.i, a.*
+// hash the whole sessions table. It is planned at every execution (the
+// array's length changes the estimates), which the batch shares.
+const authMany = `SELECT k.i, a.*
 	FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(uid, sid, i)
 	CROSS JOIN LATERAL (
-		SELECT u.email, u.username, COALESCE(u.full_name, ''), u.is_active, u.token_version,
-			u.created_at, u.updated_at, u.role, u.email_verified, s.expires_at, s.revoked_at
+		SELECT ` + authColumns + `
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id = k.sid AND s.user_id = k.uid
 		OFFSET 0
 	) a`
 
+// authRow is one answer's columns.
+type authRow struct {
+	u   user.User
+	s   user.Session
+	rev *time.Time
+}
+
+func (r *authRow) dest() []any {
+	return []any{&r.u.Email, &r.u.Username, &r.u.FullName, &r.u.IsActive, &r.u.TokenVersion,
+		&r.u.CreatedAt, &r.u.UpdatedAt, &r.u.Role, &r.u.EmailVerified, &r.s.ExpiresAt, &r.rev}
+}
+
+// found gives l the answer r.
+func (l *authLookup) found(r *authRow) {
+	l.u, l.s, l.err = r.u, r.s, nil
+	l.u.ID, l.u.CreatedAt, l.u.UpdatedAt = l.userID, r.u.CreatedAt.UTC(), r.u.UpdatedAt.UTC()
+	l.s.ID, l.s.UserID, l.s.ExpiresAt, l.s.RevokedAt = l.sessionID, l.userID, r.s.ExpiresAt.UTC(), utc(r.rev)
+}
+
 // answer runs one statement for batch and gives each lookup its row, or
 // ErrNotFound when there is none, or the statement's error. It is bounded
-// by queryWait, not by any one request's context.
+// by queryWait, not by any one request's context. The ids go in as
+// [16]byte, which pgx's uuid codec takes directly; as uuid.UUID they would
+// go through their text form (a driver.Valuer).
 func (a *authLookups) answer(batch []*authLookup) {
 	defer func() {
 		for _, l := range batch {
@@ -115,43 +147,49 @@ func (a *authLookups) answer(batch []*authLookup) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), queryWait)
 	defer cancel()
-	// The ids go in as [16]byte, which pgx's uuid codec takes directly; as
-	// uuid.UUID they would go through their text form (a driver.Valuer).
+	var err error
+	if len(batch) == 1 {
+		l := batch[0]
+		var r authRow
+		err = a.pool.QueryRow(ctx, authOne, [16]byte(l.userID), [16]byte(l.sessionID)).Scan(r.dest()...)
+		if err == nil {
+			l.found(&r)
+		}
+	} else {
+		err = a.answerMany(ctx, batch)
+	}
+	if err != nil {
+		err = translate(err, "get user and session") // ErrNotFound for no row
+		for _, l := range batch {
+			l.u, l.s, l.err = user.User{}, user.Session{}, err
+		}
+	}
+}
+
+// answerMany answers a batch of more than one lookup with authMany.
+func (a *authLookups) answerMany(ctx context.Context, batch []*authLookup) error {
 	userIDs, sessionIDs := make([][16]byte, len(batch)), make([][16]byte, len(batch))
 	for i, l := range batch {
 		userIDs[i], sessionIDs[i] = [16]byte(l.userID), [16]byte(l.sessionID)
 		l.err = user.ErrNotFound // unless a row says otherwise
 	}
-	rows, err := a.pool.Query(ctx, authQuery, userIDs, sessionIDs)
-	if err == nil {
-		var (
-			i   int
-			u   user.User
-			s   user.Session
-			rev *time.Time
-		)
-		for rows.Next() {
-			if err = rows.Scan(&i, &u.Email, &u.Username, &u.FullName, &u.IsActive, &u.TokenVersion,
-				&u.CreatedAt, &u.UpdatedAt, &u.Role, &u.EmailVerified, &s.ExpiresAt, &rev); err != nil {
-				break
-			}
-			if i < 1 || i > len(batch) {
-				continue // cannot happen: i is a position in the arrays sent
-			}
-			l := batch[i-1]
-			l.u, l.s, l.err = u, s, nil
-			l.u.ID, l.u.CreatedAt, l.u.UpdatedAt = l.userID, u.CreatedAt.UTC(), u.UpdatedAt.UTC()
-			l.s.ID, l.s.UserID, l.s.ExpiresAt, l.s.RevokedAt = l.sessionID, l.userID, s.ExpiresAt.UTC(), utc(rev)
-		}
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-		}
-	}
+	rows, err := a.pool.Query(ctx, authMany, userIDs, sessionIDs)
 	if err != nil {
-		err = translate(err, "get user and session")
-		for _, l := range batch {
-			l.u, l.s, l.err = user.User{}, user.Session{}, err
+		return err
+	}
+	defer rows.Close()
+	var (
+		i int
+		r authRow
+	)
+	dest := append([]any{&i}, r.dest()...)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if i >= 1 && i <= len(batch) { // always: i is a position in the arrays sent
+			batch[i-1].found(&r)
 		}
 	}
+	return rows.Err()
 }
