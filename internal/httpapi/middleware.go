@@ -85,8 +85,8 @@ type requestInfoKey struct{}
 // handlers fill in, whatever middleware sits between them.
 type requestInfo struct {
 	requestID string
-	log       *slog.Logger // adds requestID and userID to each line (requestAttrs)
-	req       *http.Request
+	log       *slog.Logger  // adds requestID and userID to each line (requestAttrs)
+	req       *http.Request // set with ips by withRequestID, which alone makes info a ClientSource
 	ips       *clientip.Resolver
 	route     string // the ServeMux pattern, e.g. "GET /api/v1/users/me"; empty when none matched
 
@@ -101,14 +101,7 @@ type requestInfo struct {
 // request id), for the sessions a login opens and for the audit log. It
 // is worked out only when the service asks.
 func (info *requestInfo) Client() user.Client {
-	c := user.Client{RequestID: info.requestID}
-	if info.req != nil {
-		c.UserAgent = info.req.UserAgent()
-		if info.ips != nil {
-			c.IP = info.ips.IP(info.req).String()
-		}
-	}
-	return c
+	return user.Client{UserAgent: info.req.UserAgent(), IP: info.ips.IP(info.req).String(), RequestID: info.requestID}
 }
 
 // logRequests writes one line per request: method, route pattern (never the
