@@ -108,19 +108,37 @@ func (s *Service) acquire(ctx context.Context) (func(), error) {
 	return s.gate.Acquire(ctx)
 }
 
-// rehash stores password hashed with the current settings when u's hash
-// was made with others. Failure leaves the old hash, which still verifies,
-// and is only reported: the next login tries again.
-func (s *Service) rehash(ctx context.Context, u User, password string) {
+// rehashed returns password hashed with the current settings when u's
+// hash was made with others, "" otherwise (or when hashing fails, which is
+// only reported: the old hash still verifies and the next login tries
+// again). It hashes, so the caller holds a hashing slot.
+func (s *Service) rehashed(ctx context.Context, u User, password string) string {
 	r, ok := s.hasher.(rehasher)
 	if !ok || !r.NeedsRehash(u.PasswordHash) {
-		return
+		return ""
 	}
 	hash, err := s.hasher.Hash(password)
-	if err == nil {
-		err = s.repo.RehashPassword(ctx, u.ID, u.PasswordHash, hash)
+	if err != nil {
+		s.reportRehash(ctx, err)
+		return ""
 	}
-	if err != nil && s.rehashFailed != nil {
+	return hash
+}
+
+// storeRehash replaces u's password hash by hash, a rehash of the same
+// password ("" does nothing). Failure leaves the old hash and is only
+// reported.
+func (s *Service) storeRehash(ctx context.Context, u User, hash string) {
+	if hash == "" {
+		return
+	}
+	if err := s.repo.RehashPassword(ctx, u.ID, u.PasswordHash, hash); err != nil {
+		s.reportRehash(ctx, err)
+	}
+}
+
+func (s *Service) reportRehash(ctx context.Context, err error) {
+	if s.rehashFailed != nil {
 		s.rehashFailed(ctx, err)
 	}
 }

@@ -123,8 +123,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 }
 
 // Login checks a username or email and a password, opens a session (with
-// the client of WithClient) and issues its access and refresh tokens. Unknown accounts, wrong passwords and inactive accounts all cost one
-// full password verification and all give ErrInvalidCredentials.
+// the client of WithClient) and issues its access and refresh tokens.
+// Unknown accounts, wrong passwords and inactive accounts all cost one full
+// password verification and all give ErrInvalidCredentials.
 func (s *Service) Login(ctx context.Context, login, password string) (AccessToken, error) {
 	if s.saturated() {
 		return AccessToken{}, ErrBusy
@@ -139,12 +140,11 @@ func (s *Service) Login(ctx context.Context, login, password string) (AccessToke
 			return AccessToken{}, gerr
 		}
 	}
-	release, gerr := s.acquire(ctx)
-	if gerr != nil {
-		return AccessToken{}, gerr
+	check, cerr := s.checkPassword(ctx, u, err, password)
+	if cerr != nil {
+		return AccessToken{}, cerr
 	}
-	t, err := s.login(ctx, u, err, password)
-	release()
+	t, err := s.login(ctx, u, err, check)
 	if s.guard != nil {
 		switch {
 		case err == nil:
@@ -156,15 +156,43 @@ func (s *Service) Login(ctx context.Context, login, password string) (AccessToke
 	return t, err
 }
 
-// login is Login once the account is looked up (err is the lookup's) and a
-// hashing slot is held.
-func (s *Service) login(ctx context.Context, u User, err error, password string) (AccessToken, error) {
-	if errors.Is(err, ErrNotFound) {
-		dummy, herr := s.dummyHash()
-		if herr != nil {
-			return AccessToken{}, fmt.Errorf("dummy hash: %w", herr)
+// passwordCheck is what a login's hashing found.
+type passwordCheck struct {
+	ok bool // the password is the account's
+	// rehash is the password hashed with the current settings when ok and
+	// the stored hash was made with others, "" otherwise.
+	rehash string
+}
+
+// checkPassword does a login's hashing, and only that, in a hashing slot:
+// the slot bounds CPU-bound work, and a login that kept it through its
+// database writes would leave a core idle for each round trip. An account
+// that was not found (lookupErr is ErrNotFound) costs a verification
+// against the dummy hash, the same as a wrong password.
+func (s *Service) checkPassword(ctx context.Context, u User, lookupErr error, password string) (passwordCheck, error) {
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return passwordCheck{}, err
+	}
+	defer release()
+	if lookupErr != nil {
+		dummy, err := s.dummyHash()
+		if err != nil {
+			return passwordCheck{}, fmt.Errorf("dummy hash: %w", err)
 		}
 		s.hasher.Verify(dummy, password)
+		return passwordCheck{}, nil
+	}
+	if !s.hasher.Verify(u.PasswordHash, password) {
+		return passwordCheck{}, nil
+	}
+	return passwordCheck{ok: true, rehash: s.rehashed(ctx, u, password)}, nil
+}
+
+// login is Login once the account is looked up (err is the lookup's) and
+// its password checked, with no hashing slot held.
+func (s *Service) login(ctx context.Context, u User, err error, check passwordCheck) (AccessToken, error) {
+	if errors.Is(err, ErrNotFound) {
 		// The login typed is not kept: it is often a password typed in the
 		// wrong field.
 		s.record(ctx, AuditLoginFailed, uuid.Nil, uuid.Nil, map[string]string{"reason": "unknown_account"})
@@ -173,7 +201,7 @@ func (s *Service) login(ctx context.Context, u User, err error, password string)
 	if err != nil {
 		return AccessToken{}, err
 	}
-	if !s.hasher.Verify(u.PasswordHash, password) {
+	if !check.ok {
 		s.record(ctx, AuditLoginFailed, uuid.Nil, u.ID, map[string]string{"reason": "wrong_password"})
 		return AccessToken{}, ErrInvalidCredentials
 	}
@@ -184,7 +212,7 @@ func (s *Service) login(ctx context.Context, u User, err error, password string)
 	if err := s.checkVerified(ctx, u); err != nil { // lifecycle.go
 		return AccessToken{}, err
 	}
-	s.rehash(ctx, u, password)
+	s.storeRehash(ctx, u, check.rehash)
 	t, err := s.startSession(ctx, u)
 	if err == nil {
 		s.record(ctx, AuditLoginSucceeded, u.ID, u.ID, map[string]string{"session_id": t.SessionID.String()})
@@ -288,11 +316,16 @@ func (s *Service) ChangePasswordKeeping(ctx context.Context, id, keep uuid.UUID,
 	if err != nil {
 		return err
 	}
-	defer release()
-	if !s.hasher.Verify(u.PasswordHash, current) {
+	// The slot is held for the hashing only, not the writes after it.
+	ok := s.hasher.Verify(u.PasswordHash, current)
+	var hash string
+	if ok {
+		hash, err = s.hasher.Hash(next)
+	}
+	release()
+	if !ok {
 		return ErrWrongPassword
 	}
-	hash, err := s.hasher.Hash(next)
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
