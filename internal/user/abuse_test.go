@@ -226,6 +226,42 @@ func TestHashingSlotIsHeldOnlyForHashing(t *testing.T) {
 	}
 }
 
+// hashCounter counts the hashes a Passwords makes.
+type hashCounter struct {
+	*security.Passwords
+	hashes int
+}
+
+func (h *hashCounter) Hash(password string) (string, error) {
+	h.hashes++
+	return h.Passwords.Hash(password)
+}
+
+// TestInactiveAccountIsNotRehashed: the right password of an inactive
+// account whose hash has old settings gets the same 401, after the same
+// single verification, as a wrong one; a re-hash would make it take longer.
+func TestInactiveAccountIsNotRehashed(t *testing.T) {
+	f := newFixture(t)
+	bcrypt4, _ := security.NewBcrypt(4)
+	bcrypt5, _ := security.NewBcrypt(5)
+	u, err := user.NewService(f.repo, bcrypt4, f.tokens).Register(t.Context(), ada)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.repo.SetActive(u.ID, false)
+	h := &hashCounter{Passwords: security.NewPasswords(bcrypt5, bcrypt4, nil)}
+	svc := user.NewService(f.repo, h, f.tokens)
+	if _, err := svc.Login(t.Context(), "ada", ada.Password); !errors.Is(err, user.ErrInvalidCredentials) {
+		t.Fatalf("Login of an inactive account: %v, want ErrInvalidCredentials", err)
+	}
+	if h.hashes != 0 {
+		t.Errorf("%d hashes made, want 0", h.hashes)
+	}
+	if got, _ := f.repo.ByID(t.Context(), u.ID); got.PasswordHash != u.PasswordHash {
+		t.Errorf("an inactive account's hash changed on a refused login")
+	}
+}
+
 // guard is a LoginGuard that records what it is told.
 type guard struct {
 	checked, failed, succeeded []string

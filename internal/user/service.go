@@ -186,7 +186,14 @@ func (s *Service) checkPassword(ctx context.Context, u User, lookupErr error, pa
 	if !s.hasher.Verify(u.PasswordHash, password) {
 		return passwordCheck{}, nil
 	}
-	return passwordCheck{ok: true, rehash: s.rehashed(ctx, u, password)}, nil
+	check := passwordCheck{ok: true}
+	// An inactive account's login fails, so its hash is not renewed: the
+	// extra hash would also tell its right password from a wrong one by
+	// the time the 401 takes.
+	if u.IsActive {
+		check.rehash = s.rehashed(ctx, u, password)
+	}
+	return check, nil
 }
 
 // login is Login once the account is looked up (err is the lookup's) and
