@@ -134,17 +134,18 @@ func (s *Service) Login(ctx context.Context, login, password string) (AccessToke
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return AccessToken{}, err
 	}
-	key := loginKey(u, err == nil, login)
-	if s.guard != nil && (err != nil || !hasSession(ctx, u)) {
+	found := err == nil
+	key := loginKey(u, found, login)
+	if s.guard != nil && (!found || !hasSession(ctx, u)) {
 		if gerr := s.guard.Check(ctx, key); gerr != nil {
 			return AccessToken{}, gerr
 		}
 	}
-	check, cerr := s.checkPassword(ctx, u, err, password)
-	if cerr != nil {
-		return AccessToken{}, cerr
+	check, err := s.checkPassword(ctx, u, found, password)
+	if err != nil {
+		return AccessToken{}, err
 	}
-	t, err := s.login(ctx, u, err, check)
+	t, err := s.login(ctx, u, found, check)
 	if s.guard != nil {
 		switch {
 		case err == nil:
@@ -167,15 +168,15 @@ type passwordCheck struct {
 // checkPassword does a login's hashing, and only that, in a hashing slot:
 // the slot bounds CPU-bound work, and a login that kept it through its
 // database writes would leave a core idle for each round trip. An account
-// that was not found (lookupErr is ErrNotFound) costs a verification
-// against the dummy hash, the same as a wrong password.
-func (s *Service) checkPassword(ctx context.Context, u User, lookupErr error, password string) (passwordCheck, error) {
+// that was not found costs a verification against the dummy hash, the same
+// as a wrong password.
+func (s *Service) checkPassword(ctx context.Context, u User, found bool, password string) (passwordCheck, error) {
 	release, err := s.acquire(ctx)
 	if err != nil {
 		return passwordCheck{}, err
 	}
 	defer release()
-	if lookupErr != nil {
+	if !found {
 		dummy, err := s.dummyHash()
 		if err != nil {
 			return passwordCheck{}, fmt.Errorf("dummy hash: %w", err)
@@ -196,17 +197,14 @@ func (s *Service) checkPassword(ctx context.Context, u User, lookupErr error, pa
 	return check, nil
 }
 
-// login is Login once the account is looked up (err is the lookup's) and
-// its password checked, with no hashing slot held.
-func (s *Service) login(ctx context.Context, u User, err error, check passwordCheck) (AccessToken, error) {
-	if errors.Is(err, ErrNotFound) {
+// login is Login once the account is looked up (found says whether it
+// exists) and its password checked, with no hashing slot held.
+func (s *Service) login(ctx context.Context, u User, found bool, check passwordCheck) (AccessToken, error) {
+	if !found {
 		// The login typed is not kept: it is often a password typed in the
 		// wrong field.
 		s.record(ctx, AuditLoginFailed, uuid.Nil, uuid.Nil, map[string]string{"reason": "unknown_account"})
 		return AccessToken{}, ErrInvalidCredentials
-	}
-	if err != nil {
-		return AccessToken{}, err
 	}
 	if !check.ok {
 		s.record(ctx, AuditLoginFailed, uuid.Nil, u.ID, map[string]string{"reason": "wrong_password"})
