@@ -45,6 +45,23 @@ locals {
   ]
 }
 
+locals {
+  # The container's secrets (secrets.tf); the bootstrap administrator's only
+  # while bootstrap_admin_email is set.
+  app_secrets = concat(
+    [
+      { name = "DATABASE_URL", valueFrom = aws_secretsmanager_secret.database_url.arn },
+      { name = "USERSVC_JWT_SECRET", valueFrom = aws_secretsmanager_secret.jwt_secret.arn },
+      { name = "USERSVC_KEY_ENCRYPTION_KEY", valueFrom = aws_secretsmanager_secret.key_encryption_key.arn },
+      { name = "USERSVC_SMTP_PASSWORD", valueFrom = aws_secretsmanager_secret.smtp_password.arn },
+    ],
+    [
+      for key, secret in aws_secretsmanager_secret.bootstrap_admin :
+      { name = "USERSVC_BOOTSTRAP_ADMIN_${upper(key)}", valueFrom = secret.arn }
+    ],
+  )
+}
+
 resource "aws_ecs_task_definition" "app" {
   family                   = local.name
   requires_compatibilities = ["FARGATE"]
@@ -76,12 +93,7 @@ resource "aws_ecs_task_definition" "app" {
       environment = local.app_environment
 
       # Injected by ECS at start from Secrets Manager (execution role).
-      secrets = [
-        { name = "DATABASE_URL", valueFrom = aws_secretsmanager_secret.database_url.arn },
-        { name = "USERSVC_JWT_SECRET", valueFrom = aws_secretsmanager_secret.jwt_secret.arn },
-        { name = "USERSVC_KEY_ENCRYPTION_KEY", valueFrom = aws_secretsmanager_secret.key_encryption_key.arn },
-        { name = "USERSVC_SMTP_PASSWORD", valueFrom = aws_secretsmanager_secret.smtp_password.arn },
-      ]
+      secrets = local.app_secrets
 
       # With PostgreSQL and a configured JWT secret nothing is written to
       # disk (the image's /data is for SQLite and development only).

@@ -48,14 +48,9 @@ data "aws_iam_policy_document" "execution" {
   }
 
   statement {
-    sid     = "ReadSecrets"
-    actions = ["secretsmanager:GetSecretValue"]
-    resources = [
-      aws_secretsmanager_secret.database_url.arn,
-      aws_secretsmanager_secret.jwt_secret.arn,
-      aws_secretsmanager_secret.key_encryption_key.arn,
-      aws_secretsmanager_secret.smtp_password.arn,
-    ]
+    sid       = "ReadSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [for s in local.app_secrets : s.valueFrom] # ecs.tf: exactly the container's
   }
 }
 

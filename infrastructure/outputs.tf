@@ -81,3 +81,9 @@ output "github_environment_variables" {
     SERVICE_URL                 = "https://${var.domain_name != "" ? var.domain_name : aws_lb.main.dns_name}"
   }
 }
+
+# Where the first administrator's generated password is (its name, not the
+# value); empty without bootstrap_admin_email.
+output "bootstrap_admin_password_secret" {
+  value = try(aws_secretsmanager_secret.bootstrap_admin["password"].name, "")
+}

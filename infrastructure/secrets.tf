@@ -79,3 +79,44 @@ resource "aws_secretsmanager_secret_version" "smtp_password" {
     ignore_changes = [secret_string]
   }
 }
+
+# USERSVC_BOOTSTRAP_ADMIN_EMAIL, _USERNAME, _PASSWORD: the first administrator
+# (docs/deploy.md, "The first admin on ECS"), only while
+# var.bootstrap_admin_email is set. A task that starts while no active
+# administrator exists creates this one. The password is generated here:
+# read it from the secret, sign in, change it, then clear the variables.
+# No recovery window: the secrets are meant to go once used, and a name
+# waiting for deletion could not be created again.
+locals {
+  bootstrap_admin = var.bootstrap_admin_email != ""
+}
+
+resource "random_password" "bootstrap_admin" {
+  count   = local.bootstrap_admin ? 1 : 0
+  length  = 32
+  special = false
+
+  lifecycle {
+    precondition {
+      condition     = var.bootstrap_admin_username != ""
+      error_message = "bootstrap_admin_username must be set with bootstrap_admin_email (both or neither)."
+    }
+  }
+}
+
+resource "aws_secretsmanager_secret" "bootstrap_admin" {
+  for_each                = local.bootstrap_admin ? toset(["email", "username", "password"]) : toset([])
+  name                    = "${local.name}/bootstrap-admin-${each.key}"
+  description             = "usersvc USERSVC_BOOTSTRAP_ADMIN_${upper(each.key)} (the first administrator)"
+  recovery_window_in_days = 0
+}
+
+resource "aws_secretsmanager_secret_version" "bootstrap_admin" {
+  for_each  = aws_secretsmanager_secret.bootstrap_admin
+  secret_id = each.value.id
+  secret_string = {
+    email    = var.bootstrap_admin_email
+    username = var.bootstrap_admin_username
+    password = one(random_password.bootstrap_admin[*].result)
+  }[each.key]
+}

@@ -339,3 +339,20 @@ variable "password_reset_url" {
   description = "USERSVC_PASSWORD_RESET_URL: the app's page that sets a new password, with {token}."
   type        = string
 }
+
+# ---- The first administrator ------------------------------------------------
+# docs/deploy.md, "The first admin on ECS". With both set, secrets.tf stores
+# them and a generated password in Secrets Manager and the task definition
+# hands them to the tasks (USERSVC_BOOTSTRAP_ADMIN_*). Clear both once the
+# administrator has signed in and changed the password.
+variable "bootstrap_admin_email" {
+  description = "USERSVC_BOOTSTRAP_ADMIN_EMAIL: the first administrator's email; empty (the default) for none."
+  type        = string
+  default     = ""
+}
+
+variable "bootstrap_admin_username" {
+  description = "USERSVC_BOOTSTRAP_ADMIN_USERNAME: the first administrator's username (with bootstrap_admin_email)."
+  type        = string
+  default     = ""
+}

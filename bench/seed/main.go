@@ -185,9 +185,10 @@ func migrate(ctx context.Context, st interface {
 	return nil
 }
 
-// sessionStore is where writeSamples opens the sessions its tokens name.
+// sessionStore is the database where writeSamples opens the sessions its
+// tokens name.
 type sessionStore interface {
-	CreateSession(ctx context.Context, s user.Session, t user.RefreshToken) error
+	Stores() user.Stores
 	Close() error
 }
 
@@ -207,7 +208,7 @@ func newSession(ctx context.Context, st sessionStore, id uuid.UUID, ttl time.Dur
 	}
 	h := sha256.Sum256([]byte(crand.Text()))
 	rt := user.RefreshToken{Hash: h[:], SessionID: s.ID, CreatedAt: now, ExpiresAt: s.ExpiresAt}
-	return s.ID, st.CreateSession(ctx, s, rt)
+	return s.ID, st.Stores().Sessions.Create(ctx, s, rt)
 }
 
 func writeSamples(ctx context.Context, st sessionStore, out string, ids []uuid.UUID, sample int, secret, issuer string, ttl time.Duration) error {

@@ -13,75 +13,103 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/usersvc/usersvc/internal/breached"
-	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
 const createAdminUsage = `usage: usersvc create-admin --email EMAIL --username USERNAME [--full-name NAME]
+                           [--promote-existing] [--password-file PATH]
 
-Creates an administrator, asking for the password (typed twice, not echoed)
-or reading it from the first line of stdin when stdin is not a terminal.
-When an account with that email and username exists, it becomes an
-administrator instead (reactivated if needed) and keeps its password: no
-password is asked. The password is never a flag or an argument.`
+Creates an administrator. The password comes from --password-file (a file
+holding it, such as a mounted secret: one line, trailing newline ignored),
+else from the terminal (typed twice, not echoed), else from the first line
+of stdin. The password is never a flag or an argument.
+
+--promote-existing  make the existing account with this email and username
+                    an administrator (reactivated if needed) instead of
+                    creating one. Its email must be verified, or a new
+                    password must be given (file, terminal or stdin): it
+                    replaces the account's password and ends its sessions.
+                    Without the flag an existing account is never touched.
+--password-file     read the password from PATH.
+
+Reads the settings of serve (USERSVC_*, DATABASE_URL, USERSVC_DATA_DIR): run
+` + "`usersvc migrate up`" + ` (or serve once) first.`
 
 // errPasswordFlag refuses a password on the command line, where the process
 // list and the shell history would show it.
 var errPasswordFlag = errors.New("create-admin takes no --password: a password in the arguments shows in the process list and the shell history; " +
-	"type it when asked, or pipe it on stdin (for example from a secrets manager)")
+	"type it when asked, pipe it on stdin or name a file with --password-file")
 
-// maxPasswordLine bounds what is read from a piped stdin.
+// maxPasswordLine bounds what is read from a piped stdin or a password
+// file.
 const maxPasswordLine = 4096
+
+// adminRequest is what create-admin was asked.
+type adminRequest struct {
+	email, username, fullName, passwordFile string
+	promote                                 bool
+}
+
+// parseCreateAdmin reads create-admin's arguments.
+func parseCreateAdmin(args []string) (adminRequest, error) {
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && strings.EqualFold(name, "password") {
+			return adminRequest{}, errPasswordFlag
+		}
+	}
+	var r adminRequest
+	fs := flag.NewFlagSet("create-admin", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&r.email, "email", "", "the administrator's email")
+	fs.StringVar(&r.username, "username", "", "the administrator's username")
+	fs.StringVar(&r.fullName, "full-name", "", "the administrator's full name (new accounts only)")
+	fs.StringVar(&r.passwordFile, "password-file", "", "a file holding the password")
+	fs.BoolVar(&r.promote, "promote-existing", false, "promote the existing account")
+	if err := fs.Parse(args); err != nil {
+		return r, fmt.Errorf("%w\n\n%s", err, createAdminUsage)
+	}
+	if fs.NArg() > 0 || r.email == "" || r.username == "" {
+		// The stray arguments are not repeated: one may be a password.
+		return r, fmt.Errorf("create-admin needs --email and --username and takes no other arguments\n\n%s", createAdminUsage)
+	}
+	return r, nil
+}
 
 // createAdmin runs `usersvc create-admin`. Like `usersvc keys` it opens the
 // configured database as it is: run `usersvc migrate up` (or serve once)
 // first.
 func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, stdout io.Writer) error {
-	for _, a := range args {
-		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if strings.HasPrefix(a, "-") && strings.EqualFold(name, "password") {
-			return errPasswordFlag
-		}
-	}
-	fs := flag.NewFlagSet("create-admin", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	email := fs.String("email", "", "the administrator's email")
-	username := fs.String("username", "", "the administrator's username")
-	fullName := fs.String("full-name", "", "the administrator's full name (new accounts only)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w\n\n%s", err, createAdminUsage)
-	}
-	if fs.NArg() > 0 || *email == "" || *username == "" {
-		// The stray arguments are not repeated: one may be a password.
-		return fmt.Errorf("create-admin needs --email and --username and takes no other arguments\n\n%s", createAdminUsage)
-	}
-	cfg, err := config.Load(environ, dotenv)
+	r, err := parseCreateAdmin(args)
 	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
+		return err
 	}
-	st, _, err := openStore(ctx, cfg)
+	cfg, err := loadConfig(environ, stdout)
+	if err != nil {
+		return err
+	}
+	db, _, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
-	defer st.Close()
-	svc, err := accountService(cfg, st)
+	defer db.Close()
+	svc, err := app.AccountService(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}
-	u, err := svc.PromoteAdmin(ctx, *email, *username)
-	if err == nil {
-		_, err = fmt.Fprintf(stdout, "%s (%s) is now an administrator; the password is unchanged\n", u.Username, u.ID)
-		return err
+	in := passwordSource{file: r.passwordFile, stdin: stdin, stdout: stdout}
+	if r.promote {
+		return promoteAdmin(ctx, svc, r, in, stdout)
 	}
-	if !errors.Is(err, user.ErrNotFound) {
-		return fmt.Errorf("create-admin: %w", err)
-	}
-	password, err := readPassword(stdin, stdout)
+	password, err := in.read(true)
 	if err != nil {
 		return err
 	}
-	u, err = svc.CreateAdmin(ctx, user.Registration{Email: *email, Username: *username, Password: password}, *fullName)
+	u, err := svc.CreateAdmin(ctx, user.Registration{Email: r.email, Username: r.username, Password: password}, r.fullName)
+	if errors.Is(err, user.ErrEmailTaken) || errors.Is(err, user.ErrUsernameTaken) {
+		return fmt.Errorf("create-admin: %w: it was left as it is; to make that account an administrator, run create-admin again with --promote-existing", err)
+	}
 	if err != nil {
 		return fmt.Errorf("create-admin: %w", err)
 	}
@@ -89,33 +117,57 @@ func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, s
 	return err
 }
 
-// accountService is a user.Service for commands that create accounts: the
-// password hasher and policy of serve, and no tokens.
-func accountService(cfg config.Config, st store) (*user.Service, error) {
-	hasher, err := passwordHasher(cfg)
+// promoteAdmin is create-admin --promote-existing.
+func promoteAdmin(ctx context.Context, svc *user.Service, r adminRequest, in passwordSource, stdout io.Writer) error {
+	password, err := in.read(false)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return user.NewService(st, hasher, nil, user.WithPasswordPolicy(passwordPolicy(cfg))), nil
+	u, err := svc.PromoteAdmin(ctx, r.email, r.username, password)
+	if errors.Is(err, user.ErrNotFound) {
+		return fmt.Errorf("create-admin --promote-existing: no account has the email %s and the username %s", r.email, r.username)
+	}
+	if err != nil {
+		return fmt.Errorf("create-admin --promote-existing: %w", err)
+	}
+	how := "the password is unchanged"
+	if password != "" {
+		how = "its password is the one given, and its sessions have ended"
+	}
+	_, err = fmt.Fprintf(stdout, "%s (%s) is now an administrator; %s\n", u.Username, u.ID, how)
+	return err
 }
 
-// passwordPolicy is the policy every new password meets.
-func passwordPolicy(cfg config.Config) user.PasswordPolicy {
-	return user.PasswordPolicy{MinChars: cfg.PasswordMinLength, Breached: breached.Contains}
+// passwordSource is where create-admin reads a password: a file, the
+// terminal, or the first line of stdin.
+type passwordSource struct {
+	file   string
+	stdin  io.Reader
+	stdout io.Writer
 }
 
-// readPassword asks for the password twice without echo when stdin is a
-// terminal, and otherwise reads its first line.
-func readPassword(stdin io.Reader, stdout io.Writer) (string, error) {
-	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) { // #nosec G115 -- a file descriptor fits an int
-		return promptPassword(int(f.Fd()), stdout) // #nosec G115 -- as above
+// read returns the password. required says whether none is an error;
+// when it is not, nothing at all (no file, a stdin at its end) is "", but
+// an empty password given is still an error, never ignored.
+func (p passwordSource) read(required bool) (string, error) {
+	if p.file != "" {
+		return readPasswordFile(p.file)
 	}
-	if stdin == nil {
-		return "", errors.New("create-admin needs a password: run it at a terminal or pipe the password on stdin")
+	if f, ok := p.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) { // #nosec G115 -- a file descriptor fits an int
+		return promptPassword(int(f.Fd()), p.stdout, required) // #nosec G115 -- as above
 	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, maxPasswordLine)).ReadString('\n')
+	if p.stdin == nil {
+		if required {
+			return "", errors.New("create-admin needs a password: run it at a terminal, pipe the password on stdin or use --password-file")
+		}
+		return "", nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(p.stdin, maxPasswordLine)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read the password from stdin: %w", err)
+	}
+	if line == "" && !required {
+		return "", nil // stdin gave nothing at all: no password
 	}
 	password := strings.TrimRight(line, "\r\n")
 	if password == "" {
@@ -124,8 +176,34 @@ func readPassword(stdin io.Reader, stdout io.Writer) (string, error) {
 	return password, nil
 }
 
-// promptPassword reads the password twice from the terminal fd.
-func promptPassword(fd int, stdout io.Writer) (string, error) {
+// readPasswordFile reads the password in path: its content without the
+// trailing newline, which must not be empty.
+func readPasswordFile(path string) (string, error) {
+	f, err := os.Open(path) // #nosec G304 -- the operator names the file
+	if err != nil {
+		return "", fmt.Errorf("--password-file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPasswordLine+1))
+	if err != nil {
+		return "", fmt.Errorf("--password-file %s: %w", path, err)
+	}
+	if len(b) > maxPasswordLine {
+		return "", fmt.Errorf("--password-file %s: longer than %d bytes", path, maxPasswordLine)
+	}
+	password := strings.TrimRight(string(b), "\r\n")
+	if password == "" {
+		return "", fmt.Errorf("--password-file %s is empty", path)
+	}
+	return password, nil
+}
+
+// promptPassword reads the password twice from the terminal fd; when it is
+// not required, an empty answer means none.
+func promptPassword(fd int, stdout io.Writer, required bool) (string, error) {
+	if !required {
+		fmt.Fprintln(stdout, "A new password for the account (empty: keep its password; needed when its email is not verified).")
+	}
 	var typed [2]string
 	for i, prompt := range []string{"Password: ", "Repeat the password: "} {
 		fmt.Fprint(stdout, prompt)
@@ -139,33 +217,8 @@ func promptPassword(fd int, stdout io.Writer) (string, error) {
 	if typed[0] != typed[1] {
 		return "", errors.New("the two passwords differ")
 	}
-	if typed[0] == "" {
+	if typed[0] == "" && required {
 		return "", errors.New("create-admin needs a password")
 	}
 	return typed[0], nil
-}
-
-// bootstrapAdmin creates the administrator of USERSVC_BOOTSTRAP_ADMIN_*
-// when the service has none, at every start (it is idempotent).
-func bootstrapAdmin(ctx context.Context, cfg config.Config, svc *user.Service, log *slog.Logger) error {
-	if !cfg.BootstrapAdmin() {
-		return nil
-	}
-	created, err := svc.BootstrapAdmin(ctx, user.Registration{
-		Email: cfg.BootstrapAdminEmail, Username: cfg.BootstrapAdminUsername, Password: cfg.BootstrapAdminPassword,
-	})
-	if v, ok := errors.AsType[*user.ValidationError](err); ok {
-		return fmt.Errorf("USERSVC_BOOTSTRAP_ADMIN_%s: %s", strings.ToUpper(v.Field), v.Message)
-	}
-	if errors.Is(err, user.ErrBootstrapConflict) {
-		return fmt.Errorf("%s, %s, %s: %w; promote that account with `usersvc create-admin` or change the variables",
-			config.EnvBootstrapEmail, config.EnvBootstrapUsername, config.EnvBootstrapPassword, err)
-	}
-	if err != nil {
-		return fmt.Errorf("bootstrap administrator: %w", err)
-	}
-	if created {
-		log.Info("bootstrap administrator created", "username", cfg.BootstrapAdminUsername)
-	}
-	return nil
 }

@@ -7,16 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/storetest"
-	"github.com/usersvc/usersvc/internal/user"
 )
 
 // databases are the settings of a fresh database of each kind.
@@ -105,24 +104,76 @@ func TestCreateAdmin(t *testing.T) {
 				t.Errorf("GET /admin/users as the created admin: %d, want 200", got)
 			}
 
-			// An existing account is promoted, without a password.
+			// An existing account is promoted only when asked, with proof.
 			if got := call(t, "POST", srv.base+"/api/v1/register", "", "application/json",
 				`{"email":"ada@example.com","username":"ada","password":"correct horse"}`, nil); got != http.StatusCreated {
 				t.Fatalf("register: %d", got)
 			}
-			out, err = createAdminCmd(environ, "-", "--email", "ada@example.com", "--username", "ADA")
-			if err != nil || !strings.Contains(out, "ada") || !strings.Contains(out, "now an administrator") {
-				t.Fatalf("create-admin of an existing user = %q, %v; want it promoted", out, err)
+			if _, err := createAdminCmd(environ, "-", "--promote-existing", "--email", "ada@example.com", "--username", "ADA"); err == nil ||
+				!strings.Contains(err.Error(), "not verified") {
+				t.Fatalf("create-admin --promote-existing of an unverified account without a password = %v, want refused", err)
 			}
-			if role := roleClaim(t, loginToken(t, srv.base, "ada", "correct horse")); role != "admin" {
+			if _, err := createAdminCmd(environ, "\n", "--promote-existing", "--email", "ada@example.com", "--username", "ADA"); err == nil ||
+				!strings.Contains(err.Error(), "empty line") {
+				t.Fatalf("create-admin --promote-existing with an empty line on stdin = %v, want refused", err)
+			}
+			pwFile := filepath.Join(t.TempDir(), "admin-password")
+			if err := os.WriteFile(pwFile, []byte("ada's new admin password\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err = createAdminCmd(environ, "-", "--promote-existing", "--password-file", pwFile, "--email", "ada@example.com", "--username", "ADA")
+			if err != nil || !strings.Contains(out, "ada") || !strings.Contains(out, "now an administrator") {
+				t.Fatalf("create-admin --promote-existing --password-file = %q, %v; want it promoted", out, err)
+			}
+			if got := call(t, "POST", srv.base+"/api/v1/token", "", "application/x-www-form-urlencoded",
+				url.Values{"username": {"ada"}, "password": {"correct horse"}}.Encode(), nil); got != http.StatusUnauthorized {
+				t.Errorf("login with the registrant's password after the promotion: %d, want 401", got)
+			}
+			if role := roleClaim(t, loginToken(t, srv.base, "ada", "ada's new admin password")); role != "admin" {
 				t.Errorf("the promoted user's token: role %q, want admin", role)
 			}
 			// Email and username of different accounts: refused.
-			if _, err := createAdminCmd(environ, "-", "--email", "ada@example.com", "--username", "root"); err == nil || !strings.Contains(err.Error(), "username") {
+			if _, err := createAdminCmd(environ, "-", "--promote-existing", "--email", "ada@example.com", "--username", "root"); err == nil || !strings.Contains(err.Error(), "username") {
 				t.Errorf("create-admin with ada's email and root's username = %v, want an error about the username", err)
 			}
-			if _, err := createAdminCmd(environ, "x long password\n", "--email", "new@example.com", "--username", "ada"); err == nil || !strings.Contains(err.Error(), "email") {
+			if _, err := createAdminCmd(environ, "x long password\n", "--promote-existing", "--email", "new@example.com", "--username", "ada"); err == nil || !strings.Contains(err.Error(), "email") {
 				t.Errorf("create-admin with a new email and ada's username = %v, want an error about the email", err)
+			}
+		})
+	}
+}
+
+// TestCreateAdminNeverPromotesAPreRegisteredAccount: an attacker who
+// registered the operator's email and username (the README's example pair)
+// before the operator ran create-admin gets nothing: the command refuses
+// to touch the existing account, which stays a user with the attacker's
+// password, unable to reach the admin API.
+func TestCreateAdminNeverPromotesAPreRegisteredAccount(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			environ := db.environ(t)
+			srv := start(t, environ)
+			if got := call(t, "POST", srv.base+"/api/v1/register", "", "application/json",
+				`{"email":"root@example.com","username":"root","password":"attacker chose this"}`, nil); got != http.StatusCreated {
+				t.Fatalf("the attacker's registration: %d", got)
+			}
+			out, err := createAdminCmd(environ, "the operator's password\n", "--email", "root@example.com", "--username", "root")
+			if err == nil || !strings.Contains(err.Error(), "--promote-existing") {
+				t.Fatalf("create-admin over a pre-registered account = %q, %v; want a refusal naming --promote-existing", out, err)
+			}
+			token := loginToken(t, srv.base, "root", "attacker chose this")
+			if role := roleClaim(t, token); role != "user" {
+				t.Errorf("the attacker's token after create-admin: role %q, want user", role)
+			}
+			if got := call(t, "GET", srv.base+"/api/v1/admin/users", token, "", "", nil); got != http.StatusForbidden {
+				t.Errorf("the attacker on the admin API: %d, want 403", got)
+			}
+			// Promoting it anyway needs proof: the unverified address is not it.
+			if _, err := createAdminCmd(environ, "-", "--promote-existing", "--email", "root@example.com", "--username", "root"); err == nil {
+				t.Error("create-admin --promote-existing of the unverified pre-registered account without a new password succeeded")
+			}
+			if got := call(t, "GET", srv.base+"/api/v1/admin/users", token, "", "", nil); got != http.StatusForbidden {
+				t.Errorf("the attacker on the admin API after a refused promotion: %d, want 403", got)
 			}
 		})
 	}
@@ -192,7 +243,7 @@ func TestBootstrapAdmin(t *testing.T) {
 			}
 			boot := append(environ, "USERSVC_BOOTSTRAP_ADMIN_EMAIL=boss@example.com", "USERSVC_BOOTSTRAP_ADMIN_USERNAME=boss",
 				"USERSVC_BOOTSTRAP_ADMIN_PASSWORD=b00tstrap s3cret")
-			err := run(context.Background(), []string{"serve"}, append(boot, "USERSVC_ADDR=127.0.0.1:0"), io.Discard)
+			err := run(context.Background(), []string{"serve"}, append(boot, "USERSVC_ADDR=127.0.0.1:0", "USERSVC_OPS_ADDR=127.0.0.1:0"), io.Discard)
 			if err == nil || !strings.Contains(err.Error(), config.EnvBootstrapEmail) || strings.Contains(err.Error(), "b00tstrap s3cret") {
 				t.Fatalf("serve with a bootstrap admin someone else registered = %v, want an error naming the variables (not the password)", err)
 			}
@@ -226,60 +277,6 @@ func TestBootstrapAdmin(t *testing.T) {
 				if strings.Contains(srv.logs.String(), "b00tstrap s3cret") {
 					t.Error("the logs contain the bootstrap password")
 				}
-			}
-		})
-	}
-}
-
-// TestBootstrapAdminRace runs the bootstrap of several replicas at once on
-// one database: none fails and exactly one administrator results.
-func TestBootstrapAdminRace(t *testing.T) {
-	for _, db := range databases {
-		t.Run(db.name, func(t *testing.T) {
-			environ := append(db.environ(t), "USERSVC_BOOTSTRAP_ADMIN_EMAIL=root@example.com",
-				"USERSVC_BOOTSTRAP_ADMIN_USERNAME=root", "USERSVC_BOOTSTRAP_ADMIN_PASSWORD=b00tstrap s3cret")
-			if err := run(context.Background(), []string{"migrate", "up"}, environ, io.Discard); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := config.Load(environ, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			const replicas = 4
-			errs := make([]error, replicas)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range replicas {
-				st, _, err := openStore(t.Context(), cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = st.Close() })
-				svc, err := accountService(cfg, st)
-				if err != nil {
-					t.Fatal(err)
-				}
-				wg.Go(func() {
-					<-start
-					errs[i] = bootstrapAdmin(t.Context(), cfg, svc, slog.New(slog.DiscardHandler))
-				})
-			}
-			close(start)
-			wg.Wait()
-			for i, err := range errs {
-				if err != nil {
-					t.Errorf("replica %d: %v", i, err)
-				}
-			}
-			st, _, err := openStore(t.Context(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			admin := user.RoleAdmin
-			all, err := st.ListUsers(t.Context(), user.ListQuery{Limit: 10})
-			if err != nil || len(all) != 1 || all[0].Role != admin || !all[0].IsActive {
-				t.Errorf("users after the race = %+v, %v; want one active admin", all, err)
 			}
 		})
 	}

@@ -10,19 +10,15 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
-	"slices"
+	"strings"
 	"time"
 
-	"github.com/pressly/goose/v3"
+	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/logbuf"
-	"github.com/usersvc/usersvc/internal/metrics"
-	"github.com/usersvc/usersvc/internal/postgres"
-	"github.com/usersvc/usersvc/internal/signing"
-	"github.com/usersvc/usersvc/internal/sqlite"
-	"github.com/usersvc/usersvc/internal/user"
 )
 
 const usage = `usage: usersvc [command]
@@ -44,6 +40,20 @@ Settings come from the environment and an optional .env file: see .env.example.
 
 // dotenv is the optional settings file read from the working directory.
 const dotenv = ".env"
+
+// loadConfig loads the settings of a subcommand that does not serve and
+// prints what the operator must hear about (an override in use, an
+// unknown variable) to out; serve logs them instead (app.New).
+func loadConfig(environ []string, out io.Writer) (config.Config, error) {
+	cfg, err := config.Load(environ, dotenv)
+	if err != nil {
+		return config.Config{}, fmt.Errorf("configuration:\n%w", err)
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(out, "warning:", w)
+	}
+	return cfg, nil
+}
 
 // run is the whole program: main only hands it the process's arguments,
 // environment and output. It has no input: see runWithInput.
@@ -80,25 +90,6 @@ func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, 
 	}
 }
 
-// store is what both databases offer the program.
-type store interface {
-	user.Repository
-	SigningKeys() signing.Repository
-	Migrator() (*goose.Provider, error)
-	Close() error
-}
-
-// openStore opens PostgreSQL when DATABASE_URL is set, else the embedded
-// SQLite file in the data directory.
-func openStore(ctx context.Context, cfg config.Config) (store, string, error) {
-	if cfg.DatabaseURL != "" {
-		s, err := postgres.Open(ctx, cfg.DatabaseURL)
-		return s, "postgres", err
-	}
-	s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "usersvc.db"))
-	return s, "sqlite", err
-}
-
 func serve(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	if err := flag.NewFlagSet("serve", flag.ContinueOnError).Parse(args); err != nil {
 		return err
@@ -112,125 +103,33 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	logs := logbuf.New(stdout)
 	defer func() { _ = logs.Close() }()
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	if err := startPprof(ctx, cfg.PprofAddr, log); err != nil { // off unless USERSVC_PPROF_ADDR is set
-		return err
-	}
-
-	st, kind, err := openStore(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("open database: %w", err)
-	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			log.Error("close database", "error", err)
-			return
-		}
-		log.Info("database closed")
-	}()
-	if cfg.MigrateOnStart {
-		if err := migrateUp(ctx, st, log); err != nil {
-			return err
-		}
-	}
-	tk, err := newTokenKeys(ctx, cfg, st, log)
+	a, err := app.New(ctx, cfg, log, app.WithBuild(httpapi.Build{Version: version, Commit: commit}))
 	if err != nil {
 		return err
 	}
-	if tk.ring != nil { // see rotations made by other replicas or `usersvc keys rotate`
-		go tk.ring.Run(ctx, func(err error) { log.Warn("reload signing keys", "error", err.Error()) })
-	}
-	m := metrics.New()
-	watchPool(m, st)
-	prot, err := newProtections(ctx, cfg, environ, m, log)
-	if err != nil {
-		return err
-	}
-	defer prot.close()
-	notifier, err := newNotifier(cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeNotifier(notifier, cfg.ShutdownTimeout, log) // after serving ends, before the database closes
-	opts := slices.Concat(prot.options, sessionOptions(cfg, log), auditOptions(st, log),
-		[]user.Option{user.WithNotifier(notifier)}, lifecycleOptions(cfg, log))
-	svc := user.NewService(st, m.TimeHasher(prot.hasher), tk.tokens, opts...)
-	if err := bootstrapAdmin(ctx, cfg, svc, log); err != nil { // USERSVC_BOOTSTRAP_ADMIN_*
-		return err
-	}
-	handler := httpapi.New(svc, httpapi.Options{
-		Logger:       log,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		CORSOrigins:  cfg.CORSOrigins,
-		Metrics:      m,
-		Build:        httpapi.Build{Version: version, Commit: commit},
-		Limits:       prot.limits,
-		ClientIP:     prot.clientIP,
-		JWKS:         tk.jwks,
-	})
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
+	defer a.Close() // after serving ends: mail delivered, then the database closed
+	spareProcessor(a.HashSlots(), environ, log)
 	// Start-up garbage (goose's migration parsing buffers, several MB) would
 	// otherwise stay in RSS until the runtime's scavenger gets to it.
 	debug.FreeOSMemory()
-	log.Info("listening", "addr", ln.Addr().String(), "database", kind, "env", cfg.Env, "version", version)
-	err = serveUntilDone(ctx, srv, ln, cfg.ShutdownTimeout, log)
-	finishBackground(ctx, svc, cfg.ShutdownTimeout, log) // lifecycle.go
-	return err
+	return a.Run(ctx)
 }
 
-// serveUntilDone serves until ctx ends, then stops accepting and gives
-// in-flight requests up to grace to finish.
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, log *slog.Logger) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+// spareProcessor lets Go run one goroutine more than there are hashing
+// slots (GOMAXPROCS = slots + 1), unless GOMAXPROCS is set in the
+// environment. With every slot hashing, a cheap request then runs at once
+// on the spare processor and the kernel shares the cores, instead of
+// waiting for the Go scheduler to preempt a hash (up to 10 ms per wait).
+// A login flood keeps the hashing threads busy either way.
+func spareProcessor(slots int, environ []string, log *slog.Logger) {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "GOMAXPROCS=") {
+			return
+		}
 	}
-	log.Info("shutting down", "grace", grace.String())
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	log.Info("stopped")
-	return nil
-}
-
-// watchPool publishes the store's connection pool statistics.
-func watchPool(m *metrics.Metrics, st store) {
-	switch s := st.(type) {
-	case *postgres.Users:
-		m.WatchPool("postgres", func() metrics.PoolStats {
-			p := s.Pool().Stat()
-			return metrics.PoolStats{
-				InUse: int(p.AcquiredConns()), Idle: int(p.IdleConns()), Max: int(p.MaxConns()),
-				WaitCount: p.EmptyAcquireCount(), WaitDuration: p.EmptyAcquireWaitTime(),
-			}
-		})
-	case *sqlite.Users:
-		m.WatchPool("sqlite", func() metrics.PoolStats {
-			w, r := s.Stats()
-			return metrics.PoolStats{
-				InUse: w.InUse + r.InUse, Idle: w.Idle + r.Idle, Max: w.MaxOpenConnections + r.MaxOpenConnections,
-				WaitCount: w.WaitCount + r.WaitCount, WaitDuration: w.WaitDuration + r.WaitDuration,
-			}
-		})
+	if runtime.GOMAXPROCS(0) <= slots {
+		runtime.GOMAXPROCS(slots + 1)
+		log.Debug("GOMAXPROCS raised to leave a processor to requests that do not hash", "gomaxprocs", slots+1)
 	}
 }
 
@@ -272,55 +171,20 @@ func healthcheck(ctx context.Context, args, environ []string, stdout io.Writer) 
 	return err
 }
 
-// jwtSecret is the configured secret or, in development, one generated and
-// kept in the data directory.
-func jwtSecret(cfg config.Config, log *slog.Logger) ([]byte, error) {
-	if cfg.JWTSecret != "" {
-		return []byte(cfg.JWTSecret), nil
-	}
-	secret, created, err := config.DevSecret(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(cfg.DataDir, config.SecretFile)
-	if created {
-		log.Warn("USERSVC_JWT_SECRET is not set: generated a development secret; set USERSVC_JWT_SECRET in production", "file", path)
-	} else {
-		log.Warn("USERSVC_JWT_SECRET is not set: using the development secret", "file", path)
-	}
-	return secret, nil
-}
-
-func migrateUp(ctx context.Context, st store, log *slog.Logger) error {
-	p, err := st.Migrator()
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	defer p.Close()
-	results, err := p.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate up: %w", err)
-	}
-	for _, r := range results {
-		log.Info("migration applied", "version", r.Source.Version, "file", filepath.Base(r.Source.Path))
-	}
-	return nil
-}
-
 func migrate(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	if len(args) != 1 {
 		return errors.New("usage: usersvc migrate up|down|status")
 	}
-	cfg, err := config.Load(environ, dotenv)
+	cfg, err := loadConfig(environ, stdout)
 	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
+		return err
 	}
-	st, kind, err := openStore(ctx, cfg)
+	db, kind, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
-	defer st.Close()
-	p, err := st.Migrator()
+	defer db.Close()
+	p, err := db.Migrator()
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}

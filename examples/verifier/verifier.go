@@ -17,6 +17,7 @@ import (
 type Verifier struct {
 	jwksURL, issuer, audience string
 	client                    *http.Client
+	now                       func() time.Time
 
 	mu      sync.Mutex
 	keys    map[string]jose.JSONWebKey // by kid
@@ -29,8 +30,14 @@ const refetchEvery = time.Second
 // New returns a Verifier of tokens from issuer for audience, with the keys
 // published at jwksURL.
 func New(jwksURL, issuer, audience string) *Verifier {
+	return newWithClock(jwksURL, issuer, audience, time.Now)
+}
+
+// newWithClock is New with the clock that decides both a token's validity
+// and when the JWKS may be fetched again.
+func newWithClock(jwksURL, issuer, audience string, now func() time.Time) *Verifier {
 	return &Verifier{jwksURL: jwksURL, issuer: issuer, audience: audience,
-		client: &http.Client{Timeout: 5 * time.Second}}
+		client: &http.Client{Timeout: 5 * time.Second}, now: now}
 }
 
 // Verify returns the token's registered claims if it is valid now.
@@ -53,6 +60,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*jwt.RegisteredCla
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(30*time.Second),
+		jwt.WithTimeFunc(v.now),
 	)
 	if err != nil {
 		return nil, err
@@ -68,14 +76,14 @@ func (v *Verifier) key(ctx context.Context, kid string) (jose.JSONWebKey, error)
 	if k, ok := v.keys[kid]; ok && kid != "" {
 		return k, nil
 	}
-	if time.Since(v.fetched) < refetchEvery {
+	if v.now().Sub(v.fetched) < refetchEvery {
 		return jose.JSONWebKey{}, fmt.Errorf("unknown kid %q", kid)
 	}
 	set, err := v.fetch(ctx)
 	if err != nil {
 		return jose.JSONWebKey{}, err
 	}
-	v.keys, v.fetched = map[string]jose.JSONWebKey{}, time.Now()
+	v.keys, v.fetched = map[string]jose.JSONWebKey{}, v.now()
 	for _, k := range set.Keys {
 		if k.Use == "sig" && k.IsPublic() && k.KeyID != "" {
 			v.keys[k.KeyID] = k

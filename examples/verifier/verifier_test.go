@@ -4,52 +4,53 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/storetest"
-	"github.com/usersvc/usersvc/internal/user"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
+
+// clock is a settable time, safe for concurrent use.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
 
 // usersvc is a real usersvc handler on a database, signing with alg.
 type usersvc struct {
 	url  string
 	ring *signing.Ring
+	// clock is the service's: a rotation's new key must be younger than
+	// the key it succeeds.
+	clock *apptest.Clock
 }
 
-func startUsersvc(t *testing.T, repo user.Repository, alg string) usersvc {
+func startUsersvc(t *testing.T, kind, alg string) usersvc {
 	t.Helper()
-	sealer, err := signing.NewSealer(bytes.Repeat([]byte{9}, signing.KeyEncryptionKeyBytes))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := signing.Open(t.Context(), storetest.SigningKeys(t, repo), sealer, signing.Options{Alg: alg, Overlap: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := security.NewSigned(alg, ring, "usersvc", 30*time.Minute, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := security.NewBcrypt(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(httpapi.New(user.NewService(repo, hasher, tokens), httpapi.Options{JWKS: ring.JWKS}))
+	kek := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, signing.KeyEncryptionKeyBytes))
+	a := apptest.New(t, kind, apptest.Env("USERSVC_JWT_ALG", alg, "USERSVC_KEY_ENCRYPTION_KEY", kek,
+		"USERSVC_JWT_ISSUER", "usersvc", "USERSVC_JWT_AUDIENCE", "usersvc"))
+	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
-	return usersvc{url: srv.URL, ring: ring}
+	return usersvc{url: srv.URL, ring: a.App.Ring(), clock: a.Clock}
 }
 
 func (u usersvc) login(t *testing.T, name string) string {
@@ -75,11 +76,12 @@ func (u usersvc) login(t *testing.T, name string) string {
 }
 
 func TestVerifierFromJWKSAlone(t *testing.T) {
-	for _, s := range storetest.All() {
-		for _, alg := range []string{signing.EdDSA, signing.ES256} {
-			t.Run(s.Name+"/"+alg, func(t *testing.T) {
-				svc := startUsersvc(t, s.Open(t), alg)
-				v := New(svc.url+"/.well-known/jwks.json", "usersvc", "usersvc")
+	for _, kind := range apptest.Stores() {
+		for _, alg := range []string{security.EdDSA, security.ES256} {
+			t.Run(kind+"/"+alg, func(t *testing.T) {
+				svc := startUsersvc(t, kind, alg)
+				clock := &clock{now: time.Now()}
+				v := newWithClock(svc.url+"/.well-known/jwks.json", "usersvc", "usersvc", clock.Now)
 				token := svc.login(t, "ada")
 				claims, err := v.Verify(t.Context(), token)
 				if err != nil {
@@ -99,13 +101,21 @@ func TestVerifierFromJWKSAlone(t *testing.T) {
 					t.Error("Verify(tampered payload) succeeded")
 				}
 
-				// After a rotation the verifier learns the new kid by refetching.
+				// After a rotation the verifier learns the new kid by
+				// refetching, but no sooner than refetchEvery after its last
+				// fetch, so that made-up kids cannot make it flood the JWKS.
+				svc.clock.Advance(time.Second)
 				if _, err := svc.ring.Rotate(t.Context()); err != nil {
 					t.Fatal(err)
 				}
-				time.Sleep(refetchEvery)
-				if _, err := v.Verify(t.Context(), svc.login(t, "bob")); err != nil {
-					t.Errorf("Verify(token of the new key) = %v", err)
+				newToken := svc.login(t, "bob")
+				clock.Add(refetchEvery - time.Millisecond)
+				if _, err := v.Verify(t.Context(), newToken); err == nil || !strings.Contains(err.Error(), "unknown kid") {
+					t.Errorf("Verify(token of the new key) within refetchEvery of the last fetch = %v, want unknown kid", err)
+				}
+				clock.Add(time.Millisecond)
+				if _, err := v.Verify(t.Context(), newToken); err != nil {
+					t.Errorf("Verify(token of the new key) refetchEvery after the last fetch = %v", err)
 				}
 				if _, err := v.Verify(t.Context(), token); err != nil {
 					t.Errorf("Verify(token of the retiring key) = %v", err)
@@ -118,7 +128,7 @@ func TestVerifierFromJWKSAlone(t *testing.T) {
 // TestVerifierRefusesAlgConfusion: an HS256 token keyed with the published
 // public key must not pass the example either.
 func TestVerifierRefusesAlgConfusion(t *testing.T) {
-	svc := startUsersvc(t, storetest.SQLite(t), signing.EdDSA)
+	svc := startUsersvc(t, apptest.SQLite, security.EdDSA)
 	v := New(svc.url+"/.well-known/jwks.json", "usersvc", "usersvc")
 	good := svc.login(t, "ada")
 	key := svc.ring.JWKS().Keys[0]

@@ -44,3 +44,8 @@ smtp_username      = "CHANGE-ME"
 mail_from          = "Example <no-reply@example.com>"
 verify_email_url   = "https://app.example.com/verify-email?token={token}"
 password_reset_url = "https://app.example.com/reset-password?token={token}"
+
+# The first administrator (docs/deploy.md, "The first admin on ECS"): set
+# both, apply and deploy, sign in and change the password, then clear both.
+bootstrap_admin_email    = ""
+bootstrap_admin_username = ""

@@ -4,6 +4,12 @@
 // a trusted proxy appended is skipped, and the first address a trusted
 // proxy did not vouch for is the client. Anything left of it may be forged
 // by the client and is never used.
+//
+// A hop may carry a port, as some proxies write it (203.0.113.7:5555,
+// [2001:db8::1]:443); the port is dropped. A hop that does not parse where
+// the client should be is not skipped, and the request is not put on the
+// proxy's address either (that would share one rate-limit bucket among all
+// its clients and the proxy's own requests): it resolves to Unparsable.
 package clientip
 
 import (
@@ -11,6 +17,14 @@ import (
 	"net/netip"
 	"strings"
 )
+
+// Unparsable is the address of every request whose client hop in
+// X-Forwarded-For cannot be parsed: 100:: of the IPv6 discard-only prefix
+// 100::/64 (RFC 6666), which no packet comes from, so it is never a real
+// client nor a proxy. All such requests share its one rate-limit bucket;
+// one fixed address (rather than, say, a hash of the hop) keeps a client
+// that controls the text from choosing a fresh bucket per request.
+func Unparsable() netip.Addr { return netip.AddrFrom16([16]byte{0x01}) }
 
 // Resolver finds client addresses given the trusted proxies.
 type Resolver struct {
@@ -33,16 +47,36 @@ func (r *Resolver) IP(req *http.Request) netip.Addr {
 	client := peer
 	hops := forwardedFor(req.Header.Values("X-Forwarded-For"))
 	for i := len(hops) - 1; i >= 0; i-- {
-		addr, err := netip.ParseAddr(hops[i])
-		if err != nil {
-			break // a malformed hop: trust nothing left of it
+		addr, ok := parseHop(hops[i])
+		if !ok {
+			return Unparsable() // trust nothing left of it, and it is not the proxy
 		}
-		client = addr.Unmap()
+		client = addr
 		if !r.isTrusted(client) {
 			break
 		}
 	}
 	return client
+}
+
+// parseHop parses an X-Forwarded-For hop: an address, optionally with a
+// port (ip:port, [v6]:port) or in brackets ([v6]), IPv4-mapped addresses
+// unmapped.
+func parseHop(hop string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(hop); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(hop); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	if inner, ok := strings.CutPrefix(hop, "["); ok {
+		if inner, ok := strings.CutSuffix(inner, "]"); ok {
+			if a, err := netip.ParseAddr(inner); err == nil && a.Is6() {
+				return a.Unmap(), true
+			}
+		}
+	}
+	return netip.Addr{}, false
 }
 
 func (r *Resolver) isTrusted(a netip.Addr) bool {
@@ -69,9 +103,13 @@ func peerAddr(remote string) netip.Addr {
 }
 
 // forwardedFor splits every X-Forwarded-For header, in order, into hops.
+// A header that is empty or blank holds no hop.
 func forwardedFor(headers []string) []string {
 	var hops []string
 	for _, h := range headers {
+		if strings.TrimSpace(h) == "" {
+			continue
+		}
 		for hop := range strings.SplitSeq(h, ",") {
 			hops = append(hops, strings.TrimSpace(hop))
 		}

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +23,7 @@ type Abuse struct {
 	LockoutCooldown    time.Duration  `env:"USERSVC_LOGIN_LOCKOUT_COOLDOWN" envDefault:"15m"`
 	SlowdownAfter      int            `env:"USERSVC_LOGIN_SLOWDOWN_AFTER" envDefault:"5"`
 	SlowdownStep       time.Duration  `env:"USERSVC_LOGIN_SLOWDOWN_STEP" envDefault:"1s"`
-	RedisURL           string         `env:"REDIS_URL"`
+	RedisURL           string         `env:"REDIS_URL" secret:"url"`
 	RedisPrefix        string         `env:"USERSVC_REDIS_PREFIX" envDefault:"usersvc:"`
 	TrustedProxies     []netip.Prefix `env:"USERSVC_TRUSTED_PROXIES" envSeparator:","`
 	PasswordMinLength  int            `env:"USERSVC_PASSWORD_MIN_LENGTH" envDefault:"8"`
@@ -62,6 +61,14 @@ func (s *Switch) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// String is "on" or "off", as the variable is written.
+func (s Switch) String() string {
+	if s {
+		return "on"
+	}
+	return "off"
+}
+
 // Rate is a limit such as "20/1m": 20 requests per minute. "off" or "0"
 // switches it off.
 type Rate struct {
@@ -89,6 +96,14 @@ func (r *Rate) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// String is the rate as the variable is written ("20/1m0s"), or "off".
+func (r Rate) String() string {
+	if r.Limit == 0 {
+		return "off"
+	}
+	return fmt.Sprintf("%d/%s", r.Limit, r.Window)
+}
+
 func (a *Abuse) validate(env string, bad func(name, format string, args ...any)) {
 	if a.LockoutThreshold < 1 {
 		bad("USERSVC_LOGIN_LOCKOUT_THRESHOLD", "must be at least 1, got %d", a.LockoutThreshold)
@@ -105,11 +120,7 @@ func (a *Abuse) validate(env string, bad func(name, format string, args ...any))
 	if a.SlowdownAfter < 0 || a.SlowdownStep < 0 || a.SlowdownStep > 10*time.Second {
 		bad("USERSVC_LOGIN_SLOWDOWN_STEP", "and USERSVC_LOGIN_SLOWDOWN_AFTER must not be negative, the step at most 10s")
 	}
-	if a.RedisURL != "" {
-		if u, err := url.Parse(a.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			bad("REDIS_URL", "must be empty (in-process limits) or a redis:// or rediss:// URL")
-		}
-	}
+	checkURL(bad, "REDIS_URL", a.RedisURL, "empty (in-process limits) or a redis:// or rediss:// URL", "redis", "rediss")
 	if a.PasswordMinLength < 8 || a.PasswordMinLength > 64 {
 		bad("USERSVC_PASSWORD_MIN_LENGTH", "must be between 8 and 64, got %d", a.PasswordMinLength)
 	}

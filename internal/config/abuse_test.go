@@ -3,7 +3,6 @@ package config
 import (
 	"net/netip"
 	"os"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -126,24 +125,17 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	var walk func(reflect.Type)
-	walk = func(typ reflect.Type) {
-		for f := range typ.Fields() {
-			if f.Anonymous {
-				walk(f.Type)
-			} else if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" { // drop ",unset"
-				names = append(names, name)
-			}
+	for _, v := range variables() {
+		if !strings.Contains(string(example), "\n"+v.name+"=") {
+			t.Errorf(".env.example does not document %s", v.name)
+		}
+		if !strings.Contains(string(readme), "| `"+v.name+"` |") {
+			t.Errorf("README's configuration table lacks %s", v.name)
 		}
 	}
-	walk(reflect.TypeFor[Config]())
-	for _, name := range names {
-		if !strings.Contains(string(example), "\n"+name+"=") {
-			t.Errorf(".env.example does not document %s", name)
-		}
+	for _, name := range Overrides() {
 		if !strings.Contains(string(readme), "| `"+name+"` |") {
-			t.Errorf("README's configuration table lacks %s", name)
+			t.Errorf("README's production settings table lacks the override %s", name)
 		}
 	}
 }

@@ -12,9 +12,9 @@ import (
 type Bootstrap struct {
 	BootstrapAdminEmail    string `env:"USERSVC_BOOTSTRAP_ADMIN_EMAIL"`
 	BootstrapAdminUsername string `env:"USERSVC_BOOTSTRAP_ADMIN_USERNAME"`
-	// BootstrapAdminPassword is a secret: read once, then removed from the
-	// process environment, and never logged.
-	BootstrapAdminPassword string `env:"USERSVC_BOOTSTRAP_ADMIN_PASSWORD,unset"`
+	// BootstrapAdminPassword is a secret, never logged; better given as a
+	// file in USERSVC_BOOTSTRAP_ADMIN_PASSWORD_FILE than in the environment.
+	BootstrapAdminPassword string `env:"USERSVC_BOOTSTRAP_ADMIN_PASSWORD" secret:"true"`
 }
 
 // The bootstrap variables, for messages.

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"os"
 	"strings"
 	"testing"
 )
@@ -47,18 +46,5 @@ func TestBootstrapAdminAllOrNone(t *testing.T) {
 		if strings.Contains(err.Error(), "a long secret phrase") || strings.Contains(err.Error(), "=short") {
 			t.Errorf("%s: error %q shows the password", tt.name, err)
 		}
-	}
-}
-
-// TestBootstrapPasswordLeavesTheEnvironment: the secret is read and then
-// removed from the process environment, so child processes and crash
-// dumps of the environment do not carry it.
-func TestBootstrapPasswordLeavesTheEnvironment(t *testing.T) {
-	t.Setenv(EnvBootstrapPassword, "a long secret phrase")
-	if _, err := Load(append(os.Environ(), "USERSVC_BOOTSTRAP_ADMIN_EMAIL=root@example.com", "USERSVC_BOOTSTRAP_ADMIN_USERNAME=root"), ""); err != nil {
-		t.Fatal(err)
-	}
-	if v, ok := os.LookupEnv(EnvBootstrapPassword); ok {
-		t.Errorf("%s is still in the environment (%d bytes)", EnvBootstrapPassword, len(v))
 	}
 }

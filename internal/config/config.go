@@ -5,15 +5,21 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
+
+	"github.com/usersvc/usersvc/internal/security"
 )
 
 // Environments usersvc knows.
@@ -22,18 +28,15 @@ const (
 	Production  = "production"
 )
 
-// MinSecretBytes is the shortest JWT secret accepted.
-const MinSecretBytes = 32
-
 // Config is every setting, typed. The env tags are the variable names that
 // deployments rely on; .env.example documents each.
 type Config struct {
 	Env             string        `env:"USERSVC_ENV" envDefault:"development"`
 	Addr            string        `env:"USERSVC_ADDR" envDefault:":8080"`
-	DatabaseURL     string        `env:"DATABASE_URL"`
+	DatabaseURL     string        `env:"DATABASE_URL" secret:"url"`
 	DataDir         string        `env:"USERSVC_DATA_DIR" envDefault:"./data"`
 	MigrateOnStart  bool          `env:"USERSVC_MIGRATE_ON_START" envDefault:"true"`
-	JWTSecret       string        `env:"USERSVC_JWT_SECRET"`
+	JWTSecret       string        `env:"USERSVC_JWT_SECRET" secret:"true"`
 	JWTIssuer       string        `env:"USERSVC_JWT_ISSUER" envDefault:"usersvc"`
 	AccessTokenTTL  time.Duration `env:"USERSVC_ACCESS_TOKEN_TTL" envDefault:"30m"`
 	BcryptCost      int           `env:"USERSVC_BCRYPT_COST" envDefault:"12"`
@@ -43,27 +46,89 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"USERSVC_SHUTDOWN_TIMEOUT" envDefault:"15s"`
 	// PprofAddr, when set, serves net/http/pprof there; loopback only.
 	PprofAddr string `env:"USERSVC_PPROF_ADDR"`
-	Abuse            // rate limits, lockout, password policy, hashing bounds: abuse.go
-	Tokens           // audience, leeway, signing algorithm and keys: tokens.go
-	Sessions         // refresh tokens and sessions: sessions.go
-	Lifecycle        // email verification and password reset: lifecycle.go
-	Mail             // account mail: mailer, SMTP, links: mail.go
-	Bootstrap        // the first administrator, created at start: bootstrap.go
+	// OpsAddr is the operations listener's host:port, for /metrics (and
+	// pprof when enabled), kept off the public port; empty when
+	// USERSVC_OPS_ADDR=off.
+	OpsAddr string `env:"USERSVC_OPS_ADDR" envDefault:"127.0.0.1:9090"`
+	// Docs says whether /docs and /openapi.* are served.
+	Docs Switch `env:"USERSVC_DOCS" envDefault:"on"`
+	// InsecureOverrides names the unsafe settings production lets through
+	// (see Overrides); each one in use is a warning at every start.
+	InsecureOverrides []string `env:"USERSVC_INSECURE_OVERRIDES" envSeparator:","`
+
+	Abuse     // rate limits, lockout, password policy, hashing bounds: abuse.go
+	Tokens    // audience, leeway, signing algorithm and keys: tokens.go
+	Sessions  // refresh tokens and sessions: sessions.go
+	Lifecycle // email verification and password reset: lifecycle.go
+	Mail      // account mail: mailer, SMTP, links: mail.go
+	Bootstrap // the first administrator, created at start: bootstrap.go
+
+	// Warnings are what Load let through but the operator must hear about:
+	// log each at warning level at every start. Not a variable.
+	Warnings []string
 }
+
+// Off is the value that switches USERSVC_OPS_ADDR off.
+const Off = "off"
 
 // Load reads the settings from environ (KEY=value pairs, as os.Environ
 // gives) over those of the dotenv file, when that path is not empty and the
 // file exists. The environment wins over the file; an empty value counts as
-// unset, so its default applies. The error names every
-// variable that is wrong and says why.
+// unset, so its default applies. A secret variable may instead name a file
+// holding its value in NAME_FILE. The error names every variable that is
+// wrong and says why, never a secret's value. In production, unsafe
+// settings and unknown USERSVC_* variables are refused too; in development
+// the unknown variables, and in production the unsafe settings that
+// USERSVC_INSECURE_OVERRIDES allows, come back in Config.Warnings.
 func Load(environ []string, dotenv string) (Config, error) {
+	vars, err := readVars(environ, dotenv)
+	if err != nil {
+		return Config{}, err
+	}
+	unknown := unknownVariables(vars)
+	fail := func(err error) (Config, error) { // a typo may explain the error: show both
+		errs := []error{err}
+		for _, note := range unknown {
+			errs = append(errs, errors.New(note))
+		}
+		return Config{}, errors.Join(errs...)
+	}
+	if err := readSecretFiles(vars); err != nil {
+		return fail(err)
+	}
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
+		return fail(nameVariables(err))
+	}
+	errs := []error{c.validate()}
+	var unsafe []unsafeSetting
+	if c.Env == Production {
+		unsafe = c.unsafeSettings()
+	}
+	overrideErrs, warnings := c.applyOverrides(unsafe)
+	errs = append(errs, overrideErrs...)
+	if err := errors.Join(errs...); err != nil {
+		return fail(err)
+	}
+	if c.Env == Production && len(unknown) > 0 {
+		return fail(errors.New("production refuses unknown variables: remove or rename them"))
+	}
+	c.Warnings = append(unknown, warnings...)
+	return c, nil
+}
+
+// readVars merges the dotenv file (when there is one) and environ, the
+// environment winning.
+func readVars(environ []string, dotenv string) (map[string]string, error) {
 	vars := map[string]string{}
 	if dotenv != "" {
 		fileVars, err := godotenv.Read(dotenv)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
-			return Config{}, fmt.Errorf("read %s: %w", dotenv, err)
+		case errors.As(err, new(*fs.PathError)):
+			return nil, fmt.Errorf("read %s: %w", dotenv, err)
+		case err != nil: // the parser's message quotes the file, secrets included
+			return nil, fmt.Errorf("%s: cannot parse: a line is not NAME=value or a quote is not closed (the file is not shown: it may hold secrets)", dotenv)
 		default:
 			vars = fileVars
 		}
@@ -73,14 +138,7 @@ func Load(environ []string, dotenv string) (Config, error) {
 			vars[k] = v
 		}
 	}
-	var c Config
-	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
-		return Config{}, nameVariables(err)
-	}
-	if err := c.validate(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
+	return vars, nil
 }
 
 func (c *Config) validate() error {
@@ -91,16 +149,17 @@ func (c *Config) validate() error {
 	if c.Env != Development && c.Env != Production {
 		bad("USERSVC_ENV", "must be %q or %q, got %q", Development, Production, c.Env)
 	}
-	if c.DatabaseURL != "" {
-		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			bad("DATABASE_URL", "must be empty (embedded SQLite) or a postgres:// URL")
-		}
+	checkURL(bad, "DATABASE_URL", c.DatabaseURL, "empty (embedded SQLite) or a postgres:// URL", "postgres", "postgresql")
+	if c.OpsAddr == Off {
+		c.OpsAddr = ""
+	} else {
+		checkHostPort(bad, "USERSVC_OPS_ADDR", c.OpsAddr)
 	}
 	switch {
-	case c.JWTSecret != "" && len(c.JWTSecret) < MinSecretBytes:
-		bad("USERSVC_JWT_SECRET", "must be at least %d bytes, got %d", MinSecretBytes, len(c.JWTSecret))
-	case c.JWTSecret == "" && c.Env == Production && c.JWTAlg == AlgHS256:
-		bad("USERSVC_JWT_SECRET", "is required in production with USERSVC_JWT_ALG=HS256 (at least %d random bytes)", MinSecretBytes)
+	case c.JWTSecret != "" && len(c.JWTSecret) < security.MinSecretBytes:
+		bad("USERSVC_JWT_SECRET", "must be at least %d bytes, got %d", security.MinSecretBytes, len(c.JWTSecret))
+	case c.JWTSecret == "" && c.Env == Production && c.JWTAlg == security.HS256:
+		bad("USERSVC_JWT_SECRET", "is required in production with USERSVC_JWT_ALG=HS256 (at least %d random bytes)", security.MinSecretBytes)
 	}
 	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
 		bad("USERSVC_ACCESS_TOKEN_TTL", "must be between 1m and 24h, got %s", c.AccessTokenTTL)
@@ -128,6 +187,26 @@ func (c *Config) validate() error {
 	c.Mail.validate(c.Env, bad)
 	c.Bootstrap.validate(bad)
 	return errors.Join(errs...)
+}
+
+// checkURL refuses a value that is set but not a URL of one of schemes;
+// the message shows it with its passwords masked (Redact).
+func checkURL(bad func(name, format string, args ...any), name, value, want string, schemes ...string) {
+	if value == "" {
+		return
+	}
+	if u, err := url.Parse(value); err != nil || !slices.Contains(schemes, u.Scheme) {
+		bad(name, "must be %s, got %q", want, Redact(value))
+	}
+}
+
+// checkHostPort refuses an address that is not host:port with a numeric
+// port (the host may be empty: every interface).
+func checkHostPort(bad func(name, format string, args ...any), name, addr string) {
+	_, port, err := net.SplitHostPort(addr)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+		bad(name, "must be host:port like 127.0.0.1:9090, or %s, got %q", Off, addr)
+	}
 }
 
 // nameVariables rewrites the env library's parse errors, which name Go

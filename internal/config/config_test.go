@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/usersvc/usersvc/internal/security"
 )
 
 func TestLoadDefaults(t *testing.T) {
@@ -21,6 +24,7 @@ func TestLoadDefaults(t *testing.T) {
 		Env: Development, Addr: ":8080", DataDir: "./data", MigrateOnStart: true,
 		JWTIssuer: "usersvc", AccessTokenTTL: 30 * time.Minute, BcryptCost: 12,
 		LogLevel: slog.LevelInfo, MaxBodyBytes: 65536, ShutdownTimeout: 15 * time.Second,
+		OpsAddr: "127.0.0.1:9090", Docs: true,
 		Abuse:     defaultAbuse,
 		Tokens:    defaultTokens,
 		Sessions:  defaultSessions,
@@ -33,7 +37,7 @@ func TestLoadDefaults(t *testing.T) {
 }
 
 func TestLoadReadsEveryVariable(t *testing.T) {
-	secret := strings.Repeat("s", 40)
+	secret := hs256Secret
 	c, err := Load([]string{
 		"USERSVC_ENV=production",
 		"USERSVC_ADDR=127.0.0.1:9000",
@@ -52,6 +56,9 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"USERSVC_JWT_LEEWAY=10s",
 		"USERSVC_JWT_ALG=ES256",
 		"USERSVC_KEY_ENCRYPTION_KEY=" + kek,
+		"USERSVC_OPS_ADDR=:9100",
+		"USERSVC_DOCS=off",
+		"USERSVC_INSECURE_OVERRIDES=http_cors_origin, log_mailer,localhost_links,http_links",
 		"USERSVC_MAILER=log", // required in production: mail.go's tests read the rest
 	}, "")
 	if err != nil {
@@ -63,14 +70,19 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		JWTIssuer: "https://auth.example.com", AccessTokenTTL: 15 * time.Minute, BcryptCost: 11,
 		CORSOrigins: []string{"https://app.example.com", "http://localhost:3000"},
 		LogLevel:    slog.LevelDebug, MaxBodyBytes: 4096, ShutdownTimeout: 5 * time.Second,
-		Abuse:     defaultAbuse,
-		Tokens:    Tokens{JWTAudience: "https://api.example.com", JWTLeeway: 10 * time.Second, JWTAlg: AlgES256, KeyEncryptionKey: kek},
-		Sessions:  defaultSessions,
-		Lifecycle: defaultLifecycle,
-		Mail:      defaultMail,
+		OpsAddr: ":9100", Docs: false,
+		InsecureOverrides: []string{"http_cors_origin", " log_mailer", "localhost_links", "http_links"},
+		Abuse:             defaultAbuse,
+		Tokens:            Tokens{JWTAudience: "https://api.example.com", JWTLeeway: 10 * time.Second, JWTAlg: security.ES256, KeyEncryptionKey: kek},
+		Sessions:          defaultSessions,
+		Lifecycle:         defaultLifecycle,
+		Mail:              defaultMail,
 	}
-	if diff := cmp.Diff(want, c); diff != "" {
+	if diff := cmp.Diff(want, c, cmpopts.IgnoreFields(Config{}, "Warnings")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
+	}
+	if len(c.Warnings) != 8 { // the CORS origin, the mailer, three links twice
+		t.Errorf("Warnings = %q, want one per overridden setting (8)", c.Warnings)
 	}
 }
 
@@ -155,8 +167,8 @@ func TestDevSecretIsCreatedOnceWithMode0600(t *testing.T) {
 	if err != nil || !created {
 		t.Fatalf("DevSecret() = created %v, err %v; want a new secret", created, err)
 	}
-	if len(first) < MinSecretBytes {
-		t.Errorf("secret has %d bytes, want at least %d", len(first), MinSecretBytes)
+	if len(first) < security.MinSecretBytes {
+		t.Errorf("secret has %d bytes, want at least %d", len(first), security.MinSecretBytes)
 	}
 	info, err := os.Stat(filepath.Join(dir, SecretFile))
 	if err != nil {
@@ -195,10 +207,15 @@ func TestDevSecretUnwritableDir(t *testing.T) {
 }
 
 // defaultTokens is Tokens when no variable sets it.
-var defaultTokens = Tokens{JWTAudience: "usersvc", JWTLeeway: 30 * time.Second, JWTAlg: AlgEdDSA}
+var defaultTokens = Tokens{JWTAudience: "usersvc", JWTLeeway: 30 * time.Second, JWTAlg: security.EdDSA}
 
-// kek is a valid USERSVC_KEY_ENCRYPTION_KEY.
-var kek = base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
+// kek is a valid USERSVC_KEY_ENCRYPTION_KEY that production accepts: 32
+// distinct bytes.
+var kek = base64.StdEncoding.EncodeToString([]byte("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f"))
+
+// hs256Secret is a USERSVC_JWT_SECRET that production accepts, like one
+// `openssl rand -base64 48` makes.
+const hs256Secret = "q8Vb3xN0kLr7Tz2WfYp9HsAe5JmC1uDg6OiR4nKtXwQvZcB8yElMhUaSjFoGdPy0"
 
 func TestKeyEncryptionKey(t *testing.T) {
 	raw := []byte(strings.Repeat("z", 32))
@@ -226,5 +243,29 @@ func TestKeyEncryptionKey(t *testing.T) {
 	}
 	if _, _, err := DevKeyEncryptionKey(dir); err == nil {
 		t.Error("DevKeyEncryptionKey(corrupt file) succeeded, want an error")
+	}
+}
+
+func TestLoadOpsAddrAndDocs(t *testing.T) {
+	for _, tt := range []struct {
+		environ []string
+		ops     string
+		docs    Switch
+	}{
+		{nil, "127.0.0.1:9090", true},
+		{[]string{"USERSVC_OPS_ADDR=off", "USERSVC_DOCS=off"}, "", false},
+		{[]string{"USERSVC_OPS_ADDR=:9100"}, ":9100", true},
+		{[]string{"USERSVC_OPS_ADDR=[::1]:0"}, "[::1]:0", true},
+	} {
+		c, err := Load(tt.environ, "")
+		if err != nil || c.OpsAddr != tt.ops || c.Docs != tt.docs {
+			t.Errorf("Load(%q) = ops %q, docs %v, %v; want %q, %v, nil", tt.environ, c.OpsAddr, c.Docs, err, tt.ops, tt.docs)
+		}
+	}
+	for _, set := range []string{"USERSVC_OPS_ADDR=9090", "USERSVC_OPS_ADDR=localhost:metrics", "USERSVC_OPS_ADDR=127.0.0.1:70000", "USERSVC_DOCS=maybe"} {
+		name, _, _ := strings.Cut(set, "=")
+		if _, err := Load([]string{set}, ""); err == nil || !strings.Contains(err.Error(), name+": ") {
+			t.Errorf("Load(%s) error = %v, want one naming %s", set, err, name)
+		}
 	}
 }

@@ -2,9 +2,10 @@ package config
 
 import (
 	"net/mail"
-	"net/url"
 	"strings"
 	"time"
+
+	accountmail "github.com/usersvc/usersvc/internal/mail"
 )
 
 // Mail is how account mail (email verification, password reset) is sent
@@ -18,7 +19,7 @@ type Mail struct {
 	SMTPHost     string        `env:"USERSVC_SMTP_HOST"`
 	SMTPPort     int           `env:"USERSVC_SMTP_PORT"` // 0: the TLS mode's usual port
 	SMTPUsername string        `env:"USERSVC_SMTP_USERNAME"`
-	SMTPPassword string        `env:"USERSVC_SMTP_PASSWORD,unset"`
+	SMTPPassword string        `env:"USERSVC_SMTP_PASSWORD" secret:"true"`
 	SMTPTLS      string        `env:"USERSVC_SMTP_TLS" envDefault:"starttls"`
 	SMTPTimeout  time.Duration `env:"USERSVC_SMTP_TIMEOUT" envDefault:"10s"`
 	// MailFrom is the sender, with an optional display name.
@@ -27,6 +28,9 @@ type Mail struct {
 	// with {token} where the (query-escaped) token goes.
 	VerifyEmailURL   string `env:"USERSVC_VERIFY_EMAIL_URL" envDefault:"http://localhost:3000/verify-email?token={token}"`
 	PasswordResetURL string `env:"USERSVC_PASSWORD_RESET_URL" envDefault:"http://localhost:3000/reset-password?token={token}"`
+	// UndoEmailChangeURL is the link, mailed to the previous address of an
+	// email change, that undoes it.
+	UndoEmailChangeURL string `env:"USERSVC_UNDO_EMAIL_CHANGE_URL" envDefault:"http://localhost:3000/undo-email-change?token={token}"`
 }
 
 // Mailers USERSVC_MAILER accepts.
@@ -47,7 +51,7 @@ func (m *Mail) validate(env string, bad func(name, format string, args ...any)) 
 	case MailerLog, MailerSMTP:
 	case "":
 		if env == Production {
-			bad("USERSVC_MAILER", "is required in production: %q to send account mail (or %q to only write it to the log, tokens included)", MailerSMTP, MailerLog)
+			bad("USERSVC_MAILER", "is required in production: %q, with USERSVC_SMTP_HOST and USERSVC_MAIL_FROM, to send account mail", MailerSMTP)
 		}
 		m.Mailer = MailerLog
 	default:
@@ -86,17 +90,14 @@ func (m *Mail) validate(env string, bad func(name, format string, args ...any)) 
 	}
 	checkLink(bad, "USERSVC_VERIFY_EMAIL_URL", m.VerifyEmailURL)
 	checkLink(bad, "USERSVC_PASSWORD_RESET_URL", m.PasswordResetURL)
+	checkLink(bad, "USERSVC_UNDO_EMAIL_CHANGE_URL", m.UndoEmailChangeURL)
 }
 
 // checkLink refuses a link template that is not an absolute http(s) URL
-// with {token} in it.
+// with the token's placeholder in it (mail.CheckLinkTemplate).
 func checkLink(bad func(name, format string, args ...any), name, tmpl string) {
-	if !strings.Contains(tmpl, "{token}") {
-		bad(name, "must contain {token} where the token goes, got %q", tmpl)
-		return
-	}
-	u, err := url.Parse(strings.ReplaceAll(tmpl, "{token}", "x"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad(name, "must be an absolute http(s) URL like https://app.example.com/verify?token={token}, got %q", tmpl)
+	if err := accountmail.CheckLinkTemplate(tmpl); err != nil {
+		bad(name, "must be an absolute http(s) URL with %s where the token goes, like https://app.example.com/verify?token=%s: %v",
+			accountmail.TokenPlaceholder, accountmail.TokenPlaceholder, err)
 	}
 }

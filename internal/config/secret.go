@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/usersvc/usersvc/internal/security"
 )
 
 // SecretFile is the name, in the data directory, of the JWT secret that
@@ -38,8 +40,8 @@ func devFile(dir, name string) (secret []byte, created bool, err error) {
 	path := filepath.Join(dir, name)
 	b, err := os.ReadFile(path) // #nosec G304 -- the path is the operator's data directory
 	if err == nil {
-		if len(b) < MinSecretBytes {
-			return nil, false, fmt.Errorf("%s holds %d bytes, fewer than %d: delete it to have a new one made", path, len(b), MinSecretBytes)
+		if len(b) < security.MinSecretBytes {
+			return nil, false, fmt.Errorf("%s holds %d bytes, fewer than %d: delete it to have a new one made", path, len(b), security.MinSecretBytes)
 		}
 		return b, false, nil
 	}

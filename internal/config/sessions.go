@@ -14,6 +14,10 @@ type Sessions struct {
 	// RefreshReuseGrace is how long a rotated refresh token may still be
 	// used (concurrent refreshes) before its reuse revokes the session.
 	RefreshReuseGrace time.Duration `env:"USERSVC_REFRESH_REUSE_GRACE" envDefault:"10s"`
+	// ReauthWindow is how long after a password login (or POST
+	// /reauthenticate) a session may change the email or delete the
+	// account without the password again.
+	ReauthWindow time.Duration `env:"USERSVC_REAUTH_WINDOW" envDefault:"10m"`
 }
 
 func (s *Sessions) validate(bad func(name, format string, args ...any)) {
@@ -22,6 +26,9 @@ func (s *Sessions) validate(bad func(name, format string, args ...any)) {
 	}
 	if s.SessionMaxAge < s.RefreshTokenTTL || s.SessionMaxAge > 365*24*time.Hour {
 		bad("USERSVC_SESSION_MAX_AGE", "must be between USERSVC_REFRESH_TOKEN_TTL (%s) and 8760h, got %s", s.RefreshTokenTTL, s.SessionMaxAge)
+	}
+	if s.ReauthWindow < 0 || s.ReauthWindow > 24*time.Hour {
+		bad("USERSVC_REAUTH_WINDOW", "must be between 0s and 24h, got %s", s.ReauthWindow)
 	}
 	if s.RefreshReuseGrace < 0 || s.RefreshReuseGrace > time.Minute {
 		bad("USERSVC_REFRESH_REUSE_GRACE", "must be between 0s and 1m, got %s", s.RefreshReuseGrace)

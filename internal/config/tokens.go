@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/usersvc/usersvc/internal/security"
 )
 
 // Tokens is the settings of access tokens beyond issuer and lifetime: the
@@ -17,15 +19,8 @@ type Tokens struct {
 	JWTAlg      string        `env:"USERSVC_JWT_ALG" envDefault:"EdDSA"`
 	// KeyEncryptionKey is base64 of 32 bytes: the AES-256-GCM key the
 	// signing keys' private halves are sealed with in the database.
-	KeyEncryptionKey string `env:"USERSVC_KEY_ENCRYPTION_KEY"`
+	KeyEncryptionKey string `env:"USERSVC_KEY_ENCRYPTION_KEY" secret:"true"`
 }
-
-// Signing algorithms USERSVC_JWT_ALG accepts.
-const (
-	AlgEdDSA = "EdDSA"
-	AlgES256 = "ES256"
-	AlgHS256 = "HS256"
-)
 
 // KeyEncryptionKeyFile is the name, in the data directory, of the key
 // encryption key that development mode generates when none is configured.
@@ -53,26 +48,22 @@ func decodeKey(s string) ([]byte, error) {
 	return nil, fmt.Errorf("is not base64 (make one with: openssl rand -base64 32)")
 }
 
-// MaxLeeway is the largest clock skew USERSVC_JWT_LEEWAY accepts: more
-// would keep expired tokens alive noticeably longer.
-const MaxLeeway = 5 * time.Minute
-
 func (t *Tokens) validate(env string, bad func(name, format string, args ...any)) {
 	switch t.JWTAlg {
-	case AlgEdDSA, AlgES256:
+	case security.EdDSA, security.ES256:
 		if _, err := t.KeyEncryptionKeyBytes(); err != nil {
 			bad("USERSVC_KEY_ENCRYPTION_KEY", "%v", err)
 		} else if t.KeyEncryptionKey == "" && env == Production {
 			bad("USERSVC_KEY_ENCRYPTION_KEY", "is required in production with USERSVC_JWT_ALG=%s (base64 of 32 random bytes: openssl rand -base64 32)", t.JWTAlg)
 		}
-	case AlgHS256:
+	case security.HS256:
 	default:
-		bad("USERSVC_JWT_ALG", "must be %s, %s or %s, got %q", AlgEdDSA, AlgES256, AlgHS256, t.JWTAlg)
+		bad("USERSVC_JWT_ALG", "must be %s, %s or %s, got %q", security.EdDSA, security.ES256, security.HS256, t.JWTAlg)
 	}
 	if strings.TrimSpace(t.JWTAudience) == "" {
 		bad("USERSVC_JWT_AUDIENCE", "must not be empty")
 	}
-	if t.JWTLeeway < 0 || t.JWTLeeway > MaxLeeway {
-		bad("USERSVC_JWT_LEEWAY", "must be between 0s and %s, got %s", MaxLeeway, t.JWTLeeway)
+	if t.JWTLeeway < 0 || t.JWTLeeway > security.MaxLeeway {
+		bad("USERSVC_JWT_LEEWAY", "must be between 0s and %s, got %s", security.MaxLeeway, t.JWTLeeway)
 	}
 }

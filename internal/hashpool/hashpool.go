@@ -20,20 +20,36 @@ type Pool struct {
 	slots    chan struct{}
 	maxQueue int64
 	maxWait  time.Duration
+	after    func(time.Duration) <-chan time.Time // times a queued caller's wait
 	waiting  atomic.Int64
 	rejected atomic.Int64
 }
 
 var _ user.HashGate = (*Pool)(nil)
 
+// Option tunes a Pool.
+type Option func(*Pool)
+
+// WithTimer times a queued caller's wait with after instead of time.After:
+// after(maxWait) is called once the caller is in the queue, and the wait
+// ends when its channel receives. Tests use it to end waits when they
+// choose, with no real time passing.
+func WithTimer(after func(time.Duration) <-chan time.Time) Option {
+	return func(p *Pool) { p.after = after }
+}
+
 // New returns a pool of concurrency slots where at most queue callers wait,
 // each for at most maxWait.
-func New(concurrency, queue int, maxWait time.Duration) (*Pool, error) {
+func New(concurrency, queue int, maxWait time.Duration, opts ...Option) (*Pool, error) {
 	if concurrency < 1 || queue < 0 || maxWait <= 0 {
 		return nil, fmt.Errorf("hashpool: need concurrency >= 1, queue >= 0, maxWait > 0; got %d, %d, %s",
 			concurrency, queue, maxWait)
 	}
-	return &Pool{slots: make(chan struct{}, concurrency), maxQueue: int64(queue), maxWait: maxWait}, nil
+	p := &Pool{slots: make(chan struct{}, concurrency), maxQueue: int64(queue), maxWait: maxWait, after: time.After}
+	for _, o := range opts {
+		o(p)
+	}
+	return p, nil
 }
 
 // Acquire takes a slot, waiting in the queue when all are busy. It returns
@@ -51,12 +67,10 @@ func (p *Pool) Acquire(ctx context.Context) (func(), error) {
 		return nil, fmt.Errorf("%w: hashing queue is full", user.ErrBusy)
 	}
 	defer p.waiting.Add(-1)
-	timer := time.NewTimer(p.maxWait)
-	defer timer.Stop()
 	select {
 	case p.slots <- struct{}{}:
 		return p.release, nil
-	case <-timer.C:
+	case <-p.after(p.maxWait): // an unfired timer is collected (Go 1.23 timers)
 		p.rejected.Add(1)
 		return nil, fmt.Errorf("%w: waited %s for a hashing slot", user.ErrBusy, p.maxWait)
 	case <-ctx.Done():

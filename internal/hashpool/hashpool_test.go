@@ -3,6 +3,7 @@ package hashpool_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,8 +11,18 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
+// queuedSignal is a timer that never fires and says on queued when a caller
+// has joined the queue (the pool starts the timer once it has).
+func queuedSignal(queued chan<- struct{}) hashpool.Option {
+	return hashpool.WithTimer(func(time.Duration) <-chan time.Time {
+		queued <- struct{}{}
+		return nil
+	})
+}
+
 func TestPoolBoundsConcurrencyAndQueue(t *testing.T) {
-	p, err := hashpool.New(2, 1, time.Hour)
+	queued := make(chan struct{}, 1)
+	p, err := hashpool.New(2, 1, time.Hour, queuedSignal(queued))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +40,7 @@ func TestPoolBoundsConcurrencyAndQueue(t *testing.T) {
 		}
 		got <- err
 	}()
-	waitFor(t, func() bool { return p.Stats().Waiting == 1 })
+	<-queued
 	if !p.Saturated() {
 		t.Error("Saturated() = false with every slot and the queue taken")
 	}
@@ -51,7 +62,40 @@ func TestPoolBoundsConcurrencyAndQueue(t *testing.T) {
 }
 
 func TestPoolGivesUpAfterMaxWaitOrCancel(t *testing.T) {
-	p, _ := hashpool.New(1, 5, 20*time.Millisecond)
+	const maxWait = 20 * time.Millisecond
+	var timed []time.Duration
+	expired := make(chan time.Time, 1)
+	p, _ := hashpool.New(1, 5, maxWait, hashpool.WithTimer(func(d time.Duration) <-chan time.Time {
+		timed = append(timed, d)
+		return expired
+	}))
+	release, err := p.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	expired <- time.Time{} // the next wait is over as soon as it starts
+	if _, err := p.Acquire(t.Context()); !errors.Is(err, user.ErrBusy) || !strings.Contains(err.Error(), "waited 20ms") {
+		t.Errorf("Acquire past maxWait: error = %v, want ErrBusy after waiting 20ms", err)
+	}
+	if len(timed) != 1 || timed[0] != maxWait {
+		t.Errorf("waits timed: %v, want one of maxWait (%v)", timed, maxWait)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := p.Acquire(ctx); !errors.Is(err, user.ErrBusy) || !errors.Is(err, context.Canceled) {
+		t.Errorf("Acquire with a cancelled context: error = %v, want ErrBusy and Canceled", err)
+	}
+	if s := p.Stats(); s.Waiting != 0 || s.Rejected != 2 {
+		t.Errorf("Stats = %+v, want none waiting and 2 rejected", s)
+	}
+}
+
+// TestPoolTimesWaitsWithARealTimerByDefault: without WithTimer, a wait
+// ends after maxWait of real time, never before.
+func TestPoolTimesWaitsWithARealTimerByDefault(t *testing.T) {
+	const maxWait = time.Millisecond
+	p, _ := hashpool.New(1, 1, maxWait)
 	release, err := p.Acquire(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -61,13 +105,8 @@ func TestPoolGivesUpAfterMaxWaitOrCancel(t *testing.T) {
 	if _, err := p.Acquire(t.Context()); !errors.Is(err, user.ErrBusy) {
 		t.Errorf("Acquire past maxWait: error = %v, want ErrBusy", err)
 	}
-	if d := time.Since(start); d < 20*time.Millisecond {
-		t.Errorf("gave up after %s, want after maxWait (20ms)", d)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	if _, err := p.Acquire(ctx); !errors.Is(err, user.ErrBusy) || !errors.Is(err, context.Canceled) {
-		t.Errorf("Acquire with a cancelled context: error = %v, want ErrBusy and Canceled", err)
+	if d := time.Since(start); d < maxWait {
+		t.Errorf("gave up after %s, want after maxWait (%s)", d, maxWait)
 	}
 }
 
@@ -76,16 +115,5 @@ func TestNewRefusesNonsense(t *testing.T) {
 		if _, err := hashpool.New(c[0], c[1], time.Duration(c[2])); err == nil {
 			t.Errorf("New(%v) error = nil", c)
 		}
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

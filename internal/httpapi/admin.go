@@ -68,7 +68,7 @@ func (a *api) listUsers(ctx context.Context, in *adminListInput) (*userListOutpu
 	}
 	page, err := a.users.ListUsers(ctx, me, f, user.Page{Cursor: in.Cursor, Limit: in.Limit})
 	if err != nil {
-		return nil, a.problem(ctx, err)
+		return nil, a.queryProblem(ctx, err)
 	}
 	out := userList{Items: make([]userRead, len(page.Users))}
 	for i, u := range page.Users {
@@ -90,58 +90,40 @@ func adminTarget(ctx context.Context, id string) (user.User, uuid.UUID, error) {
 	}
 	target, err := uuid.Parse(id)
 	if err != nil {
-		return user.User{}, uuid.Nil, user.ErrUserNotFound
+		return user.User{}, uuid.Nil, user.ErrNotFound
 	}
 	return me, target, nil
 }
 
 func (a *api) getUser(ctx context.Context, in *adminUserInput) (*userOutput, error) {
-	me, id, err := adminTarget(ctx, in.ID)
-	var u user.User
-	if err == nil {
-		u, err = a.users.User(ctx, me, id)
-	}
-	if err != nil {
-		return nil, a.problem(ctx, err)
-	}
-	return &userOutput{Body: toUserRead(u)}, nil
+	return a.adminPatch(ctx, in.ID, user.Patch{})
 }
 
 func (a *api) updateUser(ctx context.Context, in *adminUpdateInput) (*userOutput, error) {
-	me, id, err := adminTarget(ctx, in.ID)
-	var u user.User
-	if err == nil {
-		b := in.Body
-		p := user.Patch{FullName: b.FullName, Email: b.Email, IsActive: b.IsActive}
-		if b.Role != nil {
-			role := user.Role(*b.Role)
-			p.Role = &role
-		}
-		u, err = a.users.AdminUpdate(ctx, me, id, p)
+	b := in.Body
+	p := user.Patch{FullName: b.FullName, Email: b.Email, IsActive: b.IsActive}
+	if b.Role != nil {
+		role := user.Role(*b.Role)
+		p.Role = &role
 	}
-	if err != nil {
-		return nil, a.problem(ctx, err)
-	}
-	return &userOutput{Body: toUserRead(u)}, nil
+	return a.adminPatch(ctx, in.ID, p)
 }
 
 func (a *api) deactivateUser(ctx context.Context, in *adminUserInput) (*userOutput, error) {
-	me, id, err := adminTarget(ctx, in.ID)
-	var u user.User
-	if err == nil {
-		u, err = a.users.DeactivateUser(ctx, me, id)
-	}
-	if err != nil {
-		return nil, a.problem(ctx, err)
-	}
-	return &userOutput{Body: toUserRead(u)}, nil
+	return a.adminPatch(ctx, in.ID, user.Patch{IsActive: new(false)})
 }
 
 func (a *api) reactivateUser(ctx context.Context, in *adminUserInput) (*userOutput, error) {
-	me, id, err := adminTarget(ctx, in.ID)
+	return a.adminPatch(ctx, in.ID, user.Patch{IsActive: new(true)})
+}
+
+// adminPatch applies p to the user id names (an empty p reads it) and
+// answers the user as it is afterwards.
+func (a *api) adminPatch(ctx context.Context, id string, p user.Patch) (*userOutput, error) {
+	me, target, err := adminTarget(ctx, id)
 	var u user.User
 	if err == nil {
-		u, err = a.users.ReactivateUser(ctx, me, id)
+		u, err = a.users.AdminUpdate(ctx, me, target, p)
 	}
 	if err != nil {
 		return nil, a.problem(ctx, err)

@@ -68,7 +68,7 @@ func toAuditPage(p user.AuditPage) *auditPageOutput {
 }
 
 // errBadCursor is a cursor that no listing handed out.
-var errBadCursor = &user.ValidationError{Field: "query.cursor", Message: "is not a next_cursor of an earlier page of this listing"}
+var errBadCursor = &user.ValidationError{Field: "cursor", Message: "is not a next_cursor of an earlier page of this listing"}
 
 // encodeCursor makes the opaque cursor that continues a listing below the
 // event id.
@@ -110,13 +110,13 @@ func (a *api) listAuditEvents(ctx context.Context, in *adminAuditInput) (*auditP
 	}
 	f := user.AuditFilter{Since: in.Since, Until: in.Until, Limit: in.Limit}
 	if f.BeforeID, err = decodeCursor(in.Cursor); err != nil {
-		return nil, a.problem(ctx, err)
+		return nil, a.queryProblem(ctx, err)
 	}
 	if f.SubjectID, err = optionalID("subject_id", in.SubjectID); err != nil {
-		return nil, a.problem(ctx, err)
+		return nil, a.queryProblem(ctx, err)
 	}
 	if f.ActorID, err = optionalID("actor_id", in.ActorID); err != nil {
-		return nil, a.problem(ctx, err)
+		return nil, a.queryProblem(ctx, err)
 	}
 	for _, list := range in.Kind {
 		for k := range strings.SplitSeq(list, ",") {
@@ -127,7 +127,7 @@ func (a *api) listAuditEvents(ctx context.Context, in *adminAuditInput) (*auditP
 	}
 	p, err := a.users.AuditEvents(ctx, me, f)
 	if err != nil {
-		return nil, a.problem(ctx, err)
+		return nil, a.queryProblem(ctx, err)
 	}
 	return toAuditPage(p), nil
 }
@@ -139,7 +139,7 @@ func optionalID(name, s string) (uuid.UUID, error) {
 	}
 	id, err := uuid.Parse(s)
 	if err != nil {
-		return uuid.Nil, &user.ValidationError{Field: "query." + name, Message: "must be a UUID"}
+		return uuid.Nil, &user.ValidationError{Field: name, Message: "must be a UUID"}
 	}
 	return id, nil
 }
@@ -157,7 +157,7 @@ func (a *api) listMyAudit(ctx context.Context, in *myAuditInput) (*auditPageOutp
 	}
 	before, err := decodeCursor(in.Cursor)
 	if err != nil {
-		return nil, a.problem(ctx, err)
+		return nil, a.queryProblem(ctx, err)
 	}
 	p, err := a.users.MyAudit(ctx, me, before, in.Limit)
 	if err != nil {

@@ -13,25 +13,23 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
-	"github.com/usersvc/usersvc/internal/user/usertest"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 func TestRegister(t *testing.T) {
-	for _, s := range stores(t) {
-		t.Run(s.Name, func(t *testing.T) {
-			srv := newServer(t, s.Open(t))
-			a := newAccount()
-			res := srv.do(req{method: "POST", path: "/api/v1/register", body: a.json()})
-			if res.Status != http.StatusCreated {
-				t.Fatalf("got %v, want 201", res)
-			}
-			body := res.object(t)
-			wantUserRead(t, body, a.Email, a.Username, nil)
-			if ct := res.Header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type: got %q, want application/json", ct)
-			}
-		})
-	}
+	eachStore(t, func(t *testing.T, kind string) {
+		srv := newServer(t, kind)
+		a := newAccount()
+		res := srv.do(req{method: "POST", path: "/api/v1/register", body: a.json()})
+		if res.Status != http.StatusCreated {
+			t.Fatalf("got %v, want 201", res)
+		}
+		body := res.object(t)
+		wantUserRead(t, body, a.Email, a.Username, nil)
+		if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type: got %q, want application/json", ct)
+		}
+	})
 }
 
 // wantUserRead checks a UserRead body: exactly the contract's keys, the
@@ -104,174 +102,170 @@ func TestRegisterRefused(t *testing.T) {
 		{"text body", `{}`, "text/plain", 415, "", ""},
 		{"oversize body", `{"email":"` + long + `"}`, "", 413, "", "request body is too large"},
 	}
-	for _, s := range stores(t) {
-		t.Run(s.Name, func(t *testing.T) {
-			srv := newServer(t, s.Open(t))
-			srv.register(taken)
-			for _, tt := range cases {
-				t.Run(tt.name, func(t *testing.T) {
-					res := srv.do(req{method: "POST", path: "/api/v1/register", body: tt.body, contentType: tt.contentType})
-					body := wantProblem(t, res, tt.status, tt.detail)
-					if d, _ := body["detail"].(string); !strings.Contains(d, tt.contains) {
-						t.Errorf("detail: got %q, want it to contain %q", d, tt.contains)
-					}
-					if strings.Contains(string(res.Body), "long enough") {
-						t.Errorf("the error body echoes the password: %s", res.Body)
-					}
-				})
-			}
-		})
-	}
+	eachStore(t, func(t *testing.T, kind string) {
+		srv := newServer(t, kind)
+		srv.register(taken)
+		for _, tt := range cases {
+			t.Run(tt.name, func(t *testing.T) {
+				res := srv.do(req{method: "POST", path: "/api/v1/register", body: tt.body, contentType: tt.contentType})
+				body := wantProblem(t, res, tt.status, tt.detail)
+				if d, _ := body["detail"].(string); !strings.Contains(d, tt.contains) {
+					t.Errorf("detail: got %q, want it to contain %q", d, tt.contains)
+				}
+				if strings.Contains(string(res.Body), "long enough") {
+					t.Errorf("the error body echoes the password: %s", res.Body)
+				}
+			})
+		}
+	})
 }
 
 func TestLogin(t *testing.T) {
-	for _, s := range stores(t) {
-		t.Run(s.Name, func(t *testing.T) {
-			srv := newServer(t, s.Open(t))
-			a := newAccount()
-			srv.register(a)
-			for _, tt := range []struct {
-				name        string
-				form        url.Values
-				contentType string
-			}{
-				{"username", url.Values{"username": {a.Username}, "password": {a.Password}}, ""},
-				{"username in another case", url.Values{"username": {strings.ToUpper(a.Username)}, "password": {a.Password}}, ""},
-				{"email", url.Values{"username": {a.Email}, "password": {a.Password}}, ""},
-				{"OAuth2 password grant", url.Values{"grant_type": {"password"}, "scope": {""}, "username": {a.Username}, "password": {a.Password}}, ""},
-				{"charset parameter", url.Values{"username": {a.Username}, "password": {a.Password}}, "application/x-www-form-urlencoded; charset=UTF-8"},
-			} {
-				t.Run(tt.name, func(t *testing.T) {
-					ct := tt.contentType
-					if ct == "" {
-						ct = "application/x-www-form-urlencoded"
-					}
-					res := srv.do(req{method: "POST", path: "/api/v1/token", body: tt.form.Encode(), contentType: ct})
-					if res.Status != http.StatusOK {
-						t.Fatalf("got %v, want 200", res)
-					}
-					body := res.object(t)
-					tok, _ := body["access_token"].(string)
-					refresh, _ := body["refresh_token"].(string)
-					want := map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": float64(1800), "refresh_token": refresh}
-					if diff := cmp.Diff(want, body); diff != "" || tok == "" || len(refresh) < 43 {
-						t.Errorf("token body (-want +got):\n%s", diff)
-					}
-					if got := res.Header.Get("Cache-Control"); got != "no-store" {
-						t.Errorf("Cache-Control: got %q, want no-store", got)
-					}
-					me := srv.do(req{method: "GET", path: "/api/v1/users/me", token: tok})
-					if me.Status != http.StatusOK {
-						t.Fatalf("GET /users/me with the new token: got %v, want 200", me)
-					}
-					wantUserRead(t, me.object(t), a.Email, a.Username, nil)
-				})
-			}
-		})
-	}
+	eachStore(t, func(t *testing.T, kind string) {
+		srv := newServer(t, kind)
+		a := newAccount()
+		srv.register(a)
+		for _, tt := range []struct {
+			name        string
+			form        url.Values
+			contentType string
+		}{
+			{"username", url.Values{"username": {a.Username}, "password": {a.Password}}, ""},
+			{"username in another case", url.Values{"username": {strings.ToUpper(a.Username)}, "password": {a.Password}}, ""},
+			{"email", url.Values{"username": {a.Email}, "password": {a.Password}}, ""},
+			{"OAuth2 password grant", url.Values{"grant_type": {"password"}, "scope": {""}, "username": {a.Username}, "password": {a.Password}}, ""},
+			{"charset parameter", url.Values{"username": {a.Username}, "password": {a.Password}}, "application/x-www-form-urlencoded; charset=UTF-8"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				ct := tt.contentType
+				if ct == "" {
+					ct = "application/x-www-form-urlencoded"
+				}
+				res := srv.do(req{method: "POST", path: "/api/v1/token", body: tt.form.Encode(), contentType: ct})
+				if res.Status != http.StatusOK {
+					t.Fatalf("got %v, want 200", res)
+				}
+				body := res.object(t)
+				tok, _ := body["access_token"].(string)
+				refresh, _ := body["refresh_token"].(string)
+				device, _ := body["device_token"].(string)
+				want := map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": float64(1800), "refresh_token": refresh, "device_token": device}
+				if diff := cmp.Diff(want, body); diff != "" || tok == "" || len(refresh) < 43 || !strings.HasPrefix(device, "d1.") {
+					t.Errorf("token body (-want +got):\n%s", diff)
+				}
+				if got := res.Header.Get("Cache-Control"); got != "no-store" {
+					t.Errorf("Cache-Control: got %q, want no-store", got)
+				}
+				me := srv.do(req{method: "GET", path: "/api/v1/users/me", token: tok})
+				if me.Status != http.StatusOK {
+					t.Fatalf("GET /users/me with the new token: got %v, want 200", me)
+				}
+				wantUserRead(t, me.object(t), a.Email, a.Username, nil)
+			})
+		}
+	})
 }
 
 func TestLoginRefused(t *testing.T) {
-	for _, s := range stores(t) {
-		t.Run(s.Name, func(t *testing.T) {
-			srv := newServer(t, s.Open(t))
-			a := newAccount()
-			srv.register(a)
-			form := func(kv ...string) string {
-				var b strings.Builder
-				for i := 0; i < len(kv); i += 2 {
-					if b.Len() > 0 {
-						b.WriteByte('&')
-					}
-					b.WriteString(kv[i] + "=" + kv[i+1])
+	eachStore(t, func(t *testing.T, kind string) {
+		srv := newServer(t, kind)
+		a := newAccount()
+		srv.register(a)
+		form := func(kv ...string) string {
+			var b strings.Builder
+			for i := 0; i < len(kv); i += 2 {
+				if b.Len() > 0 {
+					b.WriteByte('&')
 				}
-				return b.String()
+				b.WriteString(kv[i] + "=" + kv[i+1])
 			}
-			const formType = "application/x-www-form-urlencoded"
-			wrongPassword := srv.loginAs(a.Username, "wrong password")
-			wantProblem(t, wrongPassword, http.StatusUnauthorized, "incorrect username or password")
-			for _, tt := range []struct {
-				name        string
-				body        string
-				contentType string
-				status      int
-				detail      string
-			}{
-				{"unknown username", form("username", "nobody", "password", "wrong+password"), formType, 401, "incorrect username or password"},
-				{"unknown email", form("username", "nobody%40example.com", "password", "wrong+password"), formType, 401, "incorrect username or password"},
-				{"right password of another user's email", form("username", "x"+url.QueryEscape(a.Email), "password", url.QueryEscape(a.Password)), formType, 401, "incorrect username or password"},
-				{"over-long username", form("username", strings.Repeat("a", 300), "password", "x"), formType, 401, "incorrect username or password"},
-				{"missing username", form("password", "x"), formType, 422, "username: is required"},
-				{"empty username", form("username", "", "password", "x"), formType, 422, "username: is required"},
-				{"missing password", form("username", a.Username), formType, 422, "password: is required"},
-				{"missing both", form("scope", ""), formType, 422, "username: is required; password: is required"},
-				{"unexpected field", form("username", a.Username, "password", "x", "is_admin", "1"), formType, 422, "is_admin: unexpected property"},
-				{"repeated field", form("username", a.Username, "username", "other", "password", "x"), formType, 422, "username: must be given once"},
-				{"other grant type", form("grant_type", "client_credentials", "username", a.Username, "password", "x"), formType, 422, `grant_type: must be "password" or "refresh_token"`},
-				{"invalid UTF-8", form("username", a.Username, "password", "%ff%fe"), formType, 422, "password: must be valid UTF-8"},
-				{"NUL in username", form("username", "a%00b", "password", "x"), formType, 422, "username: must not contain control characters"},
-				{"malformed escape", form("username", "%zz", "password", "x"), formType, 400, "the body is not a well-formed application/x-www-form-urlencoded form"},
-				{"empty body", "", formType, 400, "request body is required"},
-				{"JSON body", fmt.Sprintf(`{"username":%q,"password":%q}`, a.Username, a.Password), "application/json", 415, "the body must be application/x-www-form-urlencoded"},
-				{"multipart body", "--x--", "multipart/form-data; boundary=x", 415, "the body must be application/x-www-form-urlencoded"},
-				{"no content type", form("username", a.Username, "password", "x"), "-", 415, "the body must be application/x-www-form-urlencoded"},
-				{"oversize body", form("username", a.Username, "password", strings.Repeat("x", 64<<10)), formType, 413, "request body is too large: the limit is 65536 bytes"},
-			} {
-				t.Run(tt.name, func(t *testing.T) {
-					res := srv.do(req{method: "POST", path: "/api/v1/token", body: tt.body, contentType: tt.contentType})
-					wantProblem(t, res, tt.status, tt.detail)
-					if tt.status == http.StatusUnauthorized && string(res.Body) != string(wrongPassword.Body) {
-						t.Errorf("body: got %s, want the wrong-password body %s", res.Body, wrongPassword.Body)
-					}
-				})
-			}
-		})
-	}
+			return b.String()
+		}
+		const formType = "application/x-www-form-urlencoded"
+		wrongPassword := srv.loginAs(a.Username, "wrong password")
+		wantProblem(t, wrongPassword, http.StatusUnauthorized, "incorrect username or password")
+		for _, tt := range []struct {
+			name        string
+			body        string
+			contentType string
+			status      int
+			detail      string
+		}{
+			{"unknown username", form("username", "nobody", "password", "wrong+password"), formType, 401, "incorrect username or password"},
+			{"unknown email", form("username", "nobody%40example.com", "password", "wrong+password"), formType, 401, "incorrect username or password"},
+			{"right password of another user's email", form("username", "x"+url.QueryEscape(a.Email), "password", url.QueryEscape(a.Password)), formType, 401, "incorrect username or password"},
+			{"over-long username", form("username", strings.Repeat("a", 300), "password", "x"), formType, 401, "incorrect username or password"},
+			{"missing username", form("password", "x"), formType, 422, "username: is required"},
+			{"empty username", form("username", "", "password", "x"), formType, 422, "username: is required"},
+			{"missing password", form("username", a.Username), formType, 422, "password: is required"},
+			{"missing both", form("scope", ""), formType, 422, "username: is required; password: is required"},
+			{"unexpected field", form("username", a.Username, "password", "x", "is_admin", "1"), formType, 422, "is_admin: unexpected property"},
+			{"repeated field", form("username", a.Username, "username", "other", "password", "x"), formType, 422, "username: must be given once"},
+			{"other grant type", form("grant_type", "client_credentials", "username", a.Username, "password", "x"), formType, 422, `grant_type: must be "password" or "refresh_token"`},
+			{"invalid UTF-8", form("username", a.Username, "password", "%ff%fe"), formType, 422, "password: must be valid UTF-8"},
+			{"NUL in username", form("username", "a%00b", "password", "x"), formType, 422, "username: must not contain control characters"},
+			{"malformed escape", form("username", "%zz", "password", "x"), formType, 400, "the body is not a well-formed application/x-www-form-urlencoded form"},
+			{"empty body", "", formType, 400, "request body is required"},
+			{"JSON body", fmt.Sprintf(`{"username":%q,"password":%q}`, a.Username, a.Password), "application/json", 415, "the body must be application/x-www-form-urlencoded"},
+			{"multipart body", "--x--", "multipart/form-data; boundary=x", 415, "the body must be application/x-www-form-urlencoded"},
+			{"no content type", form("username", a.Username, "password", "x"), "-", 415, "the body must be application/x-www-form-urlencoded"},
+			{"oversize body", form("username", a.Username, "password", strings.Repeat("x", 64<<10)), formType, 413, "request body is too large: the limit is 65536 bytes"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				res := srv.do(req{method: "POST", path: "/api/v1/token", body: tt.body, contentType: tt.contentType})
+				wantProblem(t, res, tt.status, tt.detail)
+				if tt.status == http.StatusUnauthorized && string(res.Body) != string(wrongPassword.Body) {
+					t.Errorf("body: got %s, want the wrong-password body %s", res.Body, wrongPassword.Body)
+				}
+			})
+		}
+	})
 }
 
-// TestLoginInactive runs on the in-memory store only: no store can
-// deactivate an account yet.
+// TestLoginInactive deactivates an account in the store, behind the
+// service's back (its sessions stay): its right password gets the very
+// answer of a wrong one, and its token is refused.
 func TestLoginInactive(t *testing.T) {
-	repo := usertest.NewMemory()
-	srv := newServer(t, repo)
-	a := newAccount()
-	read := srv.register(a)
-	tok := srv.token(a.Username, a.Password)
-	wrongPassword := srv.loginAs(a.Username, "wrong password")
-	repo.SetActive(uuid.MustParse(read["id"].(string)), false)
+	eachStore(t, func(t *testing.T, kind string) {
+		srv := newServer(t, kind)
+		a, id := srv.signUp()
+		tok := srv.token(a.Username, a.Password)
+		wrongPassword := srv.loginAs(a.Username, "wrong password")
+		if _, err := srv.Stores.Users.Update(t.Context(), id, user.Patch{IsActive: new(false)}); err != nil {
+			t.Fatal(err)
+		}
 
-	res := srv.loginAs(a.Username, a.Password)
-	wantProblem(t, res, http.StatusUnauthorized, "incorrect username or password")
-	if string(res.Body) != string(wrongPassword.Body) {
-		t.Errorf("body: got %s, want the wrong-password body %s", res.Body, wrongPassword.Body)
-	}
-	res = srv.do(req{method: "GET", path: "/api/v1/users/me", token: tok})
-	wantProblem(t, res, http.StatusUnauthorized, "could not validate credentials")
+		res := srv.loginAs(a.Username, a.Password)
+		wantProblem(t, res, http.StatusUnauthorized, "incorrect username or password")
+		if string(res.Body) != string(wrongPassword.Body) {
+			t.Errorf("body: got %s, want the wrong-password body %s", res.Body, wrongPassword.Body)
+		}
+		res = srv.do(req{method: "GET", path: "/api/v1/users/me", token: tok})
+		wantProblem(t, res, http.StatusUnauthorized, "could not validate credentials")
+	})
 }
 
 func TestRegisterConcurrently(t *testing.T) {
-	for _, s := range stores(t) {
-		t.Run(s.Name, func(t *testing.T) {
-			srv := newServer(t, s.Open(t))
-			const n = 20
-			email := newAccount().Email
-			statuses := make([]int, n)
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Go(func() {
-					a := newAccount()
-					a.Email = email
-					statuses[i] = srv.do(req{method: "POST", path: "/api/v1/register", body: a.json()}).Status
-				})
-			}
-			wg.Wait()
-			count := map[int]int{}
-			for _, s := range statuses {
-				count[s]++
-			}
-			if diff := cmp.Diff(map[int]int{201: 1, 400: n - 1}, count); diff != "" {
-				t.Errorf("statuses of %d registrations of one email (-want +got):\n%s", n, diff)
-			}
-		})
-	}
+	eachStore(t, func(t *testing.T, kind string) {
+		srv := newServer(t, kind)
+		const n = 20
+		email := newAccount().Email
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				a := newAccount()
+				a.Email = email
+				statuses[i] = srv.do(req{method: "POST", path: "/api/v1/register", body: a.json()}).Status
+			})
+		}
+		wg.Wait()
+		count := map[int]int{}
+		for _, s := range statuses {
+			count[s]++
+		}
+		if diff := cmp.Diff(map[int]int{201: 1, 400: n - 1}, count); diff != "" {
+			t.Errorf("statuses of %d registrations of one email (-want +got):\n%s", n, diff)
+		}
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -15,95 +14,172 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
+// problem is the body of every error answer: an RFC 9457 problem with the
+// design's detail, plus a stable, machine-readable code.
+type problem struct {
+	Title  string              `json:"title" doc:"The status's reason phrase"`
+	Status int                 `json:"status" doc:"The HTTP status"`
+	Detail string              `json:"detail" doc:"What went wrong, for people"`
+	Code   string              `json:"code" doc:"What went wrong, for programs: stable across releases (see the README's error table)"`
+	Errors []*huma.ErrorDetail `json:"errors,omitempty" doc:"The fields that are wrong, for a 422"`
+
+	headers http.Header
+}
+
+func (p *problem) Error() string           { return p.Detail }
+func (p *problem) GetStatus() int          { return p.Status }
+func (p *problem) GetHeaders() http.Header { return p.headers }
+
+// ContentType makes huma send a problem as application/problem+json.
+func (p *problem) ContentType(ct string) string {
+	if ct == "application/json" {
+		return "application/problem+json"
+	}
+	return ct
+}
+
+func newProblem(status int, code, detail string) *problem {
+	return &problem{Title: http.StatusText(status), Status: status, Code: code, Detail: detail}
+}
+
+// The codes of answers that come from the request itself rather than from
+// a business error.
+const (
+	codeValidation   = "validation_failed"
+	codeMalformed    = "malformed_request"
+	codeTooLarge     = "body_too_large"
+	codeMediaType    = "unsupported_media_type"
+	codeNotFound     = "not_found"
+	codeMethod       = "method_not_allowed"
+	codeInternal     = "internal_error"
+	codeUnavailable  = "unavailable"
+	codeRateLimited  = "rate_limited"
+	codeUnauthorized = "unauthenticated"
+)
+
+// errorTable is the one place that maps an error to its status and code;
+// the detail is the error's own text unless the row says otherwise.
+// Handlers return domain errors and never choose a status.
+var errorTable = []struct {
+	err    error
+	status int
+	code   string
+	detail string // "" means err.Error()
+}{
+	{user.ErrEmailTaken, http.StatusBadRequest, "email_taken", ""},
+	{user.ErrUsernameTaken, http.StatusBadRequest, "username_taken", ""},
+	{user.ErrWrongPassword, http.StatusBadRequest, "wrong_password", ""},
+	{user.ErrInvalidGrant, http.StatusBadRequest, "invalid_grant", ""},
+	{user.ErrInvalidToken, http.StatusBadRequest, "invalid_token", ""},
+	{errMalformedForm, http.StatusBadRequest, codeMalformed, ""},
+	{errEmptyBody, http.StatusBadRequest, codeMalformed, ""},
+	{user.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", ""},
+	{user.ErrUnauthenticated, http.StatusUnauthorized, codeUnauthorized, ""},
+	{user.ErrForbidden, http.StatusForbidden, "forbidden", ""},
+	{user.ErrEmailNotVerified, http.StatusForbidden, "email_not_verified", ""},
+	{user.ErrReauthenticationRequired, http.StatusForbidden, "reauthentication_required", ""},
+	{user.ErrNotFound, http.StatusNotFound, "user_not_found", "no user with this id"},
+	{user.ErrSessionNotFound, http.StatusNotFound, "session_not_found", ""},
+	{user.ErrLastAdmin, http.StatusConflict, "last_admin", ""},
+	{user.ErrAlreadyVerified, http.StatusConflict, "already_verified", ""},
+	{errNotForm, http.StatusUnsupportedMediaType, codeMediaType, ""},
+	{errTooLarge, http.StatusRequestEntityTooLarge, codeTooLarge, ""},
+	{user.ErrLocked, http.StatusTooManyRequests, "account_locked", ""},
+	{user.ErrRateLimited, http.StatusTooManyRequests, codeRateLimited, ""},
+	{user.ErrBusy, http.StatusServiceUnavailable, "busy", ""},
+	{user.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, ""},
+}
+
+// retryAfterUnavailable is the Retry-After of a 503 while the database is
+// unavailable; retryAfterBusy of one while hashing is saturated.
+const (
+	retryAfterUnavailable = "2"
+	retryAfterBusy        = "1"
+)
+
 // internalError is the whole detail of every 500: the cause goes to the log.
 const internalError = "internal server error"
 
-// retryAfterSeconds is the Retry-After of a 503: how long a client should
-// wait before retrying when the database is unavailable.
-const retryAfterSeconds = "2"
+// maxFieldErrors is the most field errors an answer lists; the rest are
+// counted, so that a body of thousands of bad fields gets a small answer.
+const maxFieldErrors = 10
 
-// problem turns an error met while serving a request into the response the
-// design promises. It is the only place that picks a status code for an
-// error of ours; huma picks the status of the request errors it finds itself
-// (malformed or oversized bodies, schema violations), and explainErrors
-// words those.
-func (a *api) problem(ctx context.Context, err error) error {
+// problem turns an error met while serving a request into its answer,
+// with field errors located in the request body.
+func (a *api) problem(ctx context.Context, err error) error { return a.problemIn(ctx, "body", err) }
+
+// queryProblem is problem for an operation whose fields are query
+// parameters.
+func (a *api) queryProblem(ctx context.Context, err error) error {
+	return a.problemIn(ctx, "query", err)
+}
+
+// problemIn answers err by errorTable; field errors are located in where
+// ("body", "query"); anything unknown is a logged 500 whose body says
+// nothing about the cause.
+func (a *api) problemIn(ctx context.Context, where string, err error) error {
 	if fields := fieldErrors(err); len(fields) > 0 {
-		return invalidFields(fields)
+		return invalidFields(where, fields)
 	}
-	if ex, ok := errors.AsType[*ratelimit.ExceededError](err); ok {
-		return tooManyRequests(ex)
-	}
-	switch {
-	case errors.Is(err, user.ErrEmailTaken):
-		return newProblem(http.StatusBadRequest, user.ErrEmailTaken.Error())
-	case errors.Is(err, user.ErrUsernameTaken):
-		return newProblem(http.StatusBadRequest, user.ErrUsernameTaken.Error())
-	case errors.Is(err, user.ErrWrongPassword):
-		return newProblem(http.StatusBadRequest, user.ErrWrongPassword.Error())
-	case errors.Is(err, user.ErrInvalidGrant):
-		return newProblem(http.StatusBadRequest, user.ErrInvalidGrant.Error())
-	case errors.Is(err, user.ErrSessionNotFound):
-		return newProblem(http.StatusNotFound, user.ErrSessionNotFound.Error())
-	case errors.Is(err, user.ErrInvalidCredentials):
-		return unauthorized(user.ErrInvalidCredentials.Error())
-	case errors.Is(err, user.ErrUnauthenticated), errors.Is(err, user.ErrNotFound):
-		// Only the /users/me routes meet ErrNotFound: the caller's account
-		// was deleted while the request ran, so its token is no longer good.
-		return unauthorized(user.ErrUnauthenticated.Error())
-	case errors.Is(err, user.ErrUserNotFound):
-		return newProblem(http.StatusNotFound, user.ErrUserNotFound.Error())
-	case errors.Is(err, user.ErrLastAdmin):
-		return newProblem(http.StatusConflict, user.ErrLastAdmin.Error())
-	case errors.Is(err, user.ErrForbidden):
-		return newProblem(http.StatusForbidden, user.ErrForbidden.Error())
-	case errors.Is(err, user.ErrInvalidToken):
-		return newProblem(http.StatusBadRequest, user.ErrInvalidToken.Error())
-	case errors.Is(err, user.ErrAlreadyVerified):
-		return newProblem(http.StatusConflict, user.ErrAlreadyVerified.Error())
-	case errors.Is(err, user.ErrEmailNotVerified):
-		return newProblem(http.StatusForbidden, user.ErrEmailNotVerified.Error())
-	case errors.Is(err, user.ErrUnavailable):
-		// The cause (driver text) goes to the log, never to the client.
-		logger(ctx).LogAttrs(ctx, slog.LevelWarn, "database unavailable", slog.String("error", err.Error()))
-		return huma.ErrorWithHeaders(newProblem(http.StatusServiceUnavailable, user.ErrUnavailable.Error()),
-			http.Header{"Retry-After": {retryAfterSeconds}})
-	case errors.Is(err, user.ErrBusy):
-		return busy()
-	case errors.Is(err, errNotForm):
-		return newProblem(http.StatusUnsupportedMediaType, errNotForm.Error())
-	case errors.Is(err, errMalformedForm):
-		return newProblem(http.StatusBadRequest, errMalformedForm.Error())
-	default:
-		logger(ctx).LogAttrs(ctx, slog.LevelError, "request failed", slog.String("error", err.Error()))
-		return newProblem(http.StatusInternalServerError, internalError)
-	}
-}
-
-func newProblem(status int, detail string, errs ...*huma.ErrorDetail) *huma.ErrorModel {
-	return &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: detail, Errors: errs}
-}
-
-// unauthorized is a 401 with the challenge RFC 6750 asks for.
-func unauthorized(detail string) error {
-	return huma.ErrorWithHeaders(newProblem(http.StatusUnauthorized, detail),
-		http.Header{"WWW-Authenticate": {"Bearer"}})
-}
-
-// invalidFields is a 422 naming every wrong field, worded like huma's own
-// validation errors.
-func invalidFields(fields []*user.ValidationError) error {
-	details := make([]*huma.ErrorDetail, len(fields))
-	msgs := make([]string, len(fields))
-	for i, f := range fields {
-		loc := f.Field // a body field, or a parameter named with its place ("query.kind")
-		if !strings.Contains(loc, ".") {
-			loc = "body." + loc
+	for _, row := range errorTable {
+		if !errors.Is(err, row.err) {
+			continue
 		}
-		details[i] = &huma.ErrorDetail{Message: f.Message, Location: loc}
-		msgs[i] = f.Error()
+		detail := row.detail
+		if detail == "" {
+			detail = row.err.Error()
+		}
+		p := newProblem(row.status, row.code, detail)
+		if ex, ok := errors.AsType[*ratelimit.ExceededError](err); ok {
+			p.Detail, p.headers = ex.Detail, rateHeaders(ex.Result)
+		}
+		a.decorate(ctx, p, err)
+		return p
 	}
-	return newProblem(http.StatusUnprocessableEntity, strings.Join(msgs, "; "), details...)
+	logger(ctx).LogAttrs(ctx, slog.LevelError, "request failed", slog.String("error", err.Error()))
+	return newProblem(http.StatusInternalServerError, codeInternal, internalError)
+}
+
+// decorate adds the headers a status asks for: the Bearer challenge of a
+// 401 (RFC 6750) and when to retry a 503 (whose cause is logged); a 413
+// names the limit.
+func (a *api) decorate(ctx context.Context, p *problem, err error) {
+	switch p.Status {
+	case http.StatusRequestEntityTooLarge:
+		p.Detail = a.tooLarge()
+	case http.StatusUnauthorized:
+		p.headers = http.Header{"WWW-Authenticate": {"Bearer"}}
+	case http.StatusServiceUnavailable:
+		retry := retryAfterBusy
+		if p.Code == codeUnavailable {
+			// The cause (driver text) goes to the log, never to the client.
+			logger(ctx).LogAttrs(ctx, slog.LevelWarn, "database unavailable", slog.String("error", err.Error()))
+			retry = retryAfterUnavailable
+		}
+		p.headers = http.Header{"Retry-After": {retry}}
+	}
+}
+
+// invalidFields is a 422 naming the wrong fields (at most maxFieldErrors),
+// each located in where ("body.email", "query.cursor"). The detail words
+// them as the design does: a body field by its name ("email: ..."), a
+// parameter with its place ("query.cursor: ...").
+func invalidFields(where string, fields []*user.ValidationError) error {
+	p := newProblem(http.StatusUnprocessableEntity, codeValidation, "")
+	msgs := make([]string, 0, min(len(fields), maxFieldErrors))
+	for _, f := range fields[:min(len(fields), maxFieldErrors)] {
+		p.Errors = append(p.Errors, &huma.ErrorDetail{Message: f.Message, Location: where + "." + f.Field})
+		name := f.Field
+		if where != "body" {
+			name = where + "." + f.Field
+		}
+		msgs = append(msgs, name+": "+f.Message)
+	}
+	p.Detail = strings.Join(msgs, "; ")
+	if more := len(fields) - maxFieldErrors; more > 0 {
+		p.Detail += fmt.Sprintf("; and %d more", more)
+	}
+	return p
 }
 
 // fieldErrors returns every *user.ValidationError in err's tree.
@@ -123,70 +199,113 @@ func fieldErrors(err error) []*user.ValidationError {
 	return nil
 }
 
-// writeProblem answers from a middleware with err, a result of problem.
-func (a *api) writeProblem(ctx huma.Context, err error) {
-	var withHeaders huma.HeadersError
-	if errors.As(err, &withHeaders) {
-		for name, values := range withHeaders.GetHeaders() {
-			for _, v := range values {
-				ctx.AppendHeader(name, v)
-			}
+// bound keeps at most maxFieldErrors of p's field errors and words the
+// detail of a validation failure from them: "validation failed: loc:
+// message; ... and N more".
+func bound(p *problem) {
+	more := len(p.Errors) - maxFieldErrors
+	if more > 0 {
+		p.Errors = p.Errors[:maxFieldErrors]
+	}
+	if p.Detail != "validation failed" || len(p.Errors) == 0 {
+		return
+	}
+	msgs := make([]string, len(p.Errors))
+	for i, d := range p.Errors {
+		msgs[i] = d.Message
+		if d.Location != "" {
+			msgs[i] = d.Location + ": " + d.Message
 		}
 	}
-	var m *huma.ErrorModel
-	if !errors.As(err, &m) {
-		m = newProblem(http.StatusInternalServerError, internalError)
+	p.Detail += ": " + strings.Join(msgs, "; ")
+	if more > 0 {
+		p.Detail += fmt.Sprintf("; and %d more", more)
 	}
-	details := make([]error, len(m.Errors))
-	for i, d := range m.Errors {
-		details[i] = d
+}
+
+// tooLarge is the detail of a 413.
+func (a *api) tooLarge() string {
+	return fmt.Sprintf("%s: the limit is %d bytes", errTooLarge, a.maxBodyBytes)
+}
+
+// writeProblem answers from an operation middleware with err, a result of
+// problem.
+func (a *api) writeProblem(ctx huma.Context, err error) {
+	var p *problem
+	if !errors.As(err, &p) {
+		p = newProblem(http.StatusInternalServerError, codeInternal, internalError)
 	}
-	_ = huma.WriteErr(a.huma, ctx, m.Status, m.Detail, details...)
+	for name, values := range p.headers {
+		for _, v := range values {
+			ctx.AppendHeader(name, v)
+		}
+	}
+	ctx.SetHeader("Content-Type", "application/problem+json")
+	ctx.SetStatus(p.Status)
+	_ = a.huma.Marshal(ctx.BodyWriter(), "application/json", p)
+}
+
+// codeForStatus is the code of an answer huma makes on its own (a body it
+// cannot read, a schema violation), by status.
+func codeForStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return codeMalformed
+	case http.StatusNotFound:
+		return codeNotFound
+	case http.StatusMethodNotAllowed:
+		return codeMethod
+	case http.StatusRequestEntityTooLarge:
+		return codeTooLarge
+	case http.StatusUnsupportedMediaType:
+		return codeMediaType
+	case http.StatusUnprocessableEntity:
+		return codeValidation
+	case http.StatusTooManyRequests:
+		return codeRateLimited
+	case http.StatusServiceUnavailable:
+		return codeUnavailable
+	case http.StatusUnauthorized:
+		return codeUnauthorized
+	}
+	return codeInternal
 }
 
 // explainErrors is a huma transformer for the error bodies huma writes on
-// its own. A "validation failed" detail gets the list of what failed, a 413
+// its own (a *huma.ErrorModel): it turns them into problems with a code. A
+// "validation failed" detail gets the list of what failed (bounded), a 413
 // names our limit, no value is echoed that could hold a password or the
-// whole body, and a 5xx says nothing but internalError (a 503 only that
-// the database is unavailable), its cause logged.
+// whole body, and a 5xx says nothing but internalError, its cause logged.
 func (a *api) explainErrors(ctx huma.Context, _ string, v any) (any, error) {
 	m, ok := v.(*huma.ErrorModel)
 	if !ok {
 		return v, nil
 	}
-	m.Errors = slices.DeleteFunc(m.Errors, func(d *huma.ErrorDetail) bool { return d == nil })
-	if m.Status == http.StatusServiceUnavailable && m.Detail == user.ErrBusy.Error() {
-		return m, nil // saturated hashing (busy): the detail is ours and meant for the client
+	p := newProblem(m.Status, codeForStatus(m.Status), m.Detail)
+	for _, d := range m.Errors {
+		if d == nil {
+			continue
+		}
+		if !safeToEcho(d) {
+			d.Value = nil
+		}
+		p.Errors = append(p.Errors, d)
 	}
-	if m.Status >= http.StatusInternalServerError && m.Detail != internalError && m.Detail != user.ErrUnavailable.Error() {
+	if m.Status >= http.StatusInternalServerError {
 		cause := m.Detail
-		for _, d := range m.Errors {
+		for _, d := range p.Errors {
 			cause += "; " + d.Message
 		}
 		c := ctx.Context()
 		logger(c).LogAttrs(c, slog.LevelError, "request failed", slog.String("error", cause))
-		m.Detail, m.Errors = internalError, nil
-		return m, nil
+		return newProblem(http.StatusInternalServerError, codeInternal, internalError), nil
 	}
 	if m.Status == http.StatusRequestEntityTooLarge {
 		// huma's detail names its own limit, one more than ours (see op).
-		m.Detail = fmt.Sprintf("request body is too large: the limit is %d bytes", a.maxBodyBytes)
+		p.Detail = a.tooLarge()
 	}
-	var msgs []string
-	for _, d := range m.Errors {
-		if !safeToEcho(d) {
-			d.Value = nil
-		}
-		if d.Location != "" {
-			msgs = append(msgs, d.Location+": "+d.Message)
-		} else {
-			msgs = append(msgs, d.Message)
-		}
-	}
-	if m.Detail == "validation failed" && len(msgs) > 0 {
-		m.Detail += ": " + strings.Join(msgs, "; ")
-	}
-	return m, nil
+	bound(p)
+	return p, nil
 }
 
 // safeToEcho reports whether d's value may go back to the client: a single

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/user"
-	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // tokenTB logs in and returns the access token.
@@ -53,9 +53,9 @@ func fuzzStatus(t *testing.T, what string, res response) {
 		t.Fatalf("%s: got %v, want no 5xx", what, res)
 	}
 	if res.Status >= 400 {
-		var body struct{ Detail *string }
-		if err := json.Unmarshal(res.Body, &body); err != nil || body.Detail == nil {
-			t.Fatalf("%s: error body %q is not JSON with a detail", what, res.Body)
+		var body struct{ Detail, Code *string }
+		if err := json.Unmarshal(res.Body, &body); err != nil || body.Detail == nil || body.Code == nil || !codePattern.MatchString(*body.Code) {
+			t.Fatalf("%s: error body %q is not JSON with a detail and a code", what, res.Body)
 		}
 	}
 }
@@ -78,7 +78,7 @@ func FuzzRegister(f *testing.F) {
 		b, _ := json.Marshal(map[string]string{"email": h, "username": h, "password": h})
 		f.Add(string(b))
 	}
-	s := newServerTB(f, usertest.NewMemory())
+	s := newServerTB(f, apptest.Memory)
 	f.Fuzz(func(t *testing.T, body string) {
 		res := s.doTB(t, req{method: "POST", path: "/api/v1/register", body: body})
 		fuzzStatus(t, "register", res)
@@ -125,7 +125,7 @@ func FuzzTokenForm(f *testing.F) {
 	for _, h := range hostileStrings {
 		f.Add(form, url.Values{"username": {h}, "password": {h}}.Encode())
 	}
-	s := newServerTB(f, usertest.NewMemory())
+	s := newServerTB(f, apptest.Memory)
 	if res := s.doTB(f, req{method: "POST", path: "/api/v1/register", body: validAccount}); res.Status != http.StatusCreated {
 		f.Fatalf("register: %v", res)
 	}
@@ -163,7 +163,7 @@ func FuzzUpdateMe(f *testing.F) {
 		b, _ = json.Marshal(map[string]string{"email": h})
 		f.Add(string(b))
 	}
-	s := newServerTB(f, usertest.NewMemory())
+	s := newServerTB(f, apptest.Memory)
 	s.doTB(f, req{method: "POST", path: "/api/v1/register", body: validAccount})
 	token := s.tokenTB(f, "ada", "correct horse")
 	f.Fuzz(func(t *testing.T, body string) {
@@ -206,7 +206,7 @@ func FuzzChangePassword(f *testing.F) {
 		b, _ := json.Marshal(map[string]string{"current_password": "correct horse", "new_password": h})
 		f.Add(string(b))
 	}
-	s := newServerTB(f, usertest.NewMemory())
+	s := newServerTB(f, apptest.Memory)
 	s.doTB(f, req{method: "POST", path: "/api/v1/register", body: validAccount})
 	password := "correct horse"
 	token := s.tokenTB(f, "ada", password)
@@ -238,7 +238,7 @@ func FuzzChangePassword(f *testing.F) {
 }
 
 func FuzzBearerToken(f *testing.F) {
-	s := newServerTB(f, usertest.NewMemory())
+	s := newServerTB(f, apptest.Memory)
 	s.doTB(f, req{method: "POST", path: "/api/v1/register", body: validAccount})
 	token := s.tokenTB(f, "ada", "correct horse")
 	for _, h := range []string{
@@ -273,7 +273,7 @@ func FuzzRequestHeaders(f *testing.F) {
 		"a\nb", "\x00", "é", `"><script>`, "1.2.3.4", "1.2.3.4, 5.6.7.8", "unknown", "::1", "[::1]:80"} {
 		f.Add(h, h)
 	}
-	s := newServerTB(f, usertest.NewMemory())
+	s := newServerTB(f, apptest.Memory)
 	f.Fuzz(func(t *testing.T, requestID, forwardedFor string) {
 		h := http.Header{"X-Request-Id": {requestID}, "X-Forwarded-For": {forwardedFor}}
 		res := s.doTB(t, req{method: "GET", path: "/healthz", header: h})

@@ -48,8 +48,8 @@ func limitBody(limit int64) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > limit {
 				w.Header().Set("Connection", "close") // the unread body is not drained
-				writeJSONProblem(w, http.StatusRequestEntityTooLarge,
-					fmt.Sprintf("request body is too large: the limit is %d bytes", limit))
+				writeJSONProblem(w, http.StatusRequestEntityTooLarge, codeTooLarge,
+					fmt.Sprintf("%s: the limit is %d bytes", errTooLarge, limit))
 				return
 			}
 			if r.Body != http.NoBody { // what net/http gives a request without a body
@@ -62,11 +62,12 @@ func limitBody(limit int64) func(http.Handler) http.Handler {
 }
 
 // withCORS lets only origins call the API from a browser, with the methods
-// and headers the API uses. Other origins get no CORS headers at all.
-func withCORS(origins []string) func(http.Handler) http.Handler {
+// of the registered routes (methods) and the headers the API uses. Other
+// origins get no CORS headers at all.
+func withCORS(origins, methods []string) func(http.Handler) http.Handler {
 	c := cors.New(cors.Options{
 		AllowedOrigins: origins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
+		AllowedMethods: methods,
 		AllowedHeaders: []string{"Authorization", "Content-Type", requestIDHeader},
 		ExposedHeaders: append([]string{requestIDHeader, "WWW-Authenticate"}, rateLimitHeaders()...),
 		MaxAge:         600,
@@ -75,10 +76,10 @@ func withCORS(origins []string) func(http.Handler) http.Handler {
 }
 
 // writeJSONProblem writes an RFC 9457 problem from outside huma.
-func writeJSONProblem(w http.ResponseWriter, status int, detail string) {
+func writeJSONProblem(w http.ResponseWriter, status int, code, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(newProblem(status, detail))
+	_ = json.NewEncoder(w).Encode(newProblem(status, code, detail))
 }
 
 // docs serves the embedded Swagger UI; /docs redirects to /docs/.

@@ -2,75 +2,78 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/storetest"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
 
-// stores are the databases every HTTP test runs on: SQLite, and PostgreSQL
-// when USERSVC_TEST_POSTGRES_URL is set.
-func stores(t *testing.T) []storetest.Store {
+// stores are the databases every HTTP test runs on: SQLite, and
+// PostgreSQL (which skips without a server, except in CI).
+func stores() []string { return apptest.Stores() }
+
+// eachStore runs test on every real store, each in a parallel subtest
+// named for the store.
+func eachStore(t *testing.T, test func(t *testing.T, kind string)) {
 	t.Helper()
-	return storetest.All()
+	for _, kind := range stores() {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			test(t, kind)
+		})
+	}
 }
 
-// testSecret signs the tests' tokens.
-var testSecret = []byte("0123456789abcdef0123456789abcdef")
-
-// server is the real handler over repo, with its logs captured as JSON.
+// server is the real service, built by app.New through apptest, with its
+// logs captured as JSON and its mail in a mailbox. h is what requests go
+// to: the App's handler, unless a test of an httpapi.Options knob built
+// its own over the App's service.
 type server struct {
-	t    *testing.T
-	h    http.Handler
-	logs *syncBuffer
+	*apptest.Server
+	t *testing.T
+	h http.Handler
 }
 
-func newServer(t *testing.T, repo user.Repository, opts ...func(*httpapi.Options)) *server {
+// newServer builds the service on a fresh store of kind (apptest.SQLite,
+// apptest.Postgres or apptest.Memory).
+func newServer(t *testing.T, kind string, opts ...apptest.Option) *server {
 	t.Helper()
-	s := newServerTB(t, repo, opts...)
+	s := newServerTB(t, kind, opts...)
 	s.t = t
 	return s
 }
 
-// newServerTB is newServer for fuzz targets, which have a testing.TB: the
-// server's own helpers that use s.t are not for them.
-func newServerTB(tb testing.TB, repo user.Repository, opts ...func(*httpapi.Options)) *server {
+// newServerTB is newServer for fuzz targets and benchmarks, which have a
+// testing.TB: the server's own helpers that use s.t are not for them.
+func newServerTB(tb testing.TB, kind string, opts ...apptest.Option) *server {
 	tb.Helper()
-	hasher, tokens := newSecurity(tb)
-	logs := &syncBuffer{}
-	o := httpapi.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))}
-	for _, f := range opts {
-		f(&o)
-	}
-	return &server{h: httpapi.New(user.NewService(repo, hasher, tokens), o), logs: logs}
+	a := apptest.New(tb, kind, opts...)
+	return &server{Server: a, h: a.Handler}
 }
 
-// newSecurity returns the cheapest hasher and a token issuer for tests.
-func newSecurity(tb testing.TB) (*security.Bcrypt, *security.HS256) {
-	tb.Helper()
-	hasher, err := security.NewBcrypt(4)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tokens, err := security.NewHS256(testSecret, "usersvc-test", 30*time.Minute, time.Now)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return hasher, tokens
+// limitsOn switches the rate limits and the lockout on, with the given
+// variables over the defaults. The slowdown of logins after failures is
+// off unless a test sets it: it waits on the wall clock.
+func limitsOn(kv ...string) apptest.Option {
+	return apptest.Env(append([]string{"USERSVC_RATE_LIMITS", "on", "USERSVC_LOGIN_SLOWDOWN_AFTER", "0"}, kv...)...)
 }
 
 // response is what the handler answered.
@@ -86,7 +89,17 @@ type req struct {
 	body         string
 	contentType  string // "-" for none
 	token        string
-	header       http.Header
+	header       http.Header // peerHeader sets the socket's address
+}
+
+// peerHeader, in a req's header, is not sent: it sets the address the
+// request comes from, as the socket would (httptest's is 192.0.2.1).
+const peerHeader = "X-Test-Peer"
+
+// ops sends r to the operations listener's handler.
+func (s *server) ops(r req) response {
+	s.t.Helper()
+	return (&server{h: s.App.OpsHandler(), t: s.t}).doTB(s.t, r)
 }
 
 func (s *server) do(r req) response {
@@ -113,6 +126,10 @@ func (s *server) doTB(tb testing.TB, r req) response {
 	for k, v := range r.header {
 		hr.Header[k] = v
 	}
+	if p := hr.Header.Get(peerHeader); p != "" {
+		hr.RemoteAddr = p
+		hr.Header.Del(peerHeader)
+	}
 	w := httptest.NewRecorder()
 	s.h.ServeHTTP(w, hr)
 	return response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
@@ -131,6 +148,9 @@ func (r response) object(t *testing.T) map[string]any {
 func (r response) String() string {
 	return fmt.Sprintf("%d %s", r.Status, r.Body)
 }
+
+// codePattern is the shape of every error code.
+var codePattern = regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
 
 // names makes unique emails and usernames, so cases can share a store.
 var names atomic.Int64
@@ -163,10 +183,19 @@ func (s *server) register(a account) map[string]any {
 	return res.object(s.t)
 }
 
+// signUp registers a new account and returns it with its id.
+func (s *server) signUp() (account, uuid.UUID) {
+	s.t.Helper()
+	a := newAccount()
+	return a, uuid.MustParse(s.register(a)["id"].(string))
+}
+
+const formType = "application/x-www-form-urlencoded"
+
 func (s *server) loginAs(login, password string) response {
 	s.t.Helper()
 	form := url.Values{"username": {login}, "password": {password}}.Encode()
-	return s.do(req{method: "POST", path: "/api/v1/token", body: form, contentType: "application/x-www-form-urlencoded"})
+	return s.do(req{method: "POST", path: "/api/v1/token", body: form, contentType: formType})
 }
 
 // token logs in and returns the access token.
@@ -187,11 +216,30 @@ func (s *server) signedUp() (account, string) {
 	return a, s.token(a.Username, a.Password)
 }
 
+// setRole changes the role of the account id in the store directly, as an
+// operator would.
+func (s *server) setRole(id uuid.UUID, role user.Role) {
+	s.t.Helper()
+	if _, err := s.Stores.Users.Update(s.t.Context(), id, user.Patch{Role: &role}); err != nil {
+		s.t.Fatalf("set role of %s: %v", id, err)
+	}
+}
+
+// metrics returns what /metrics of the operations listener shows now.
+func (s *server) metrics() string {
+	s.t.Helper()
+	res := s.ops(req{method: "GET", path: "/metrics"})
+	if res.Status != http.StatusOK {
+		s.t.Fatalf("GET /metrics: %v", res)
+	}
+	return string(res.Body)
+}
+
 // logLines returns the JSON log records written so far.
 func (s *server) logLines() []map[string]any {
 	s.t.Helper()
 	var lines []map[string]any
-	for _, l := range bytes.Split(bytes.TrimSpace(s.logs.Bytes()), []byte("\n")) {
+	for _, l := range bytes.Split(bytes.TrimSpace(s.Logs.Bytes()), []byte("\n")) {
 		if len(l) == 0 {
 			continue
 		}
@@ -204,26 +252,21 @@ func (s *server) logLines() []map[string]any {
 	return lines
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
+// accessLines returns the access-log records written so far.
+func (s *server) accessLines() []map[string]any {
+	s.t.Helper()
+	var lines []map[string]any
+	for _, l := range s.logLines() {
+		if l["msg"] == "request" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
 
 // wantProblem checks an error response: status, JSON problem body with the
-// detail (when want is not empty) and, for 401, the Bearer challenge.
+// detail (when want is not empty) and a code, and, for 401, the Bearer
+// challenge.
 func wantProblem(t *testing.T, res response, status int, detail string) map[string]any {
 	t.Helper()
 	if res.Status != status {
@@ -237,6 +280,9 @@ func wantProblem(t *testing.T, res response, status int, detail string) map[stri
 	if !ok || got == "" {
 		t.Errorf("body %s has no detail", res.Body)
 	}
+	if code, _ := body["code"].(string); !codePattern.MatchString(code) {
+		t.Errorf("body %s has no code (a stable snake_case name)", res.Body)
+	}
 	if detail != "" && got != detail {
 		t.Errorf("detail: got %q, want %q", got, detail)
 	}
@@ -246,4 +292,77 @@ func wantProblem(t *testing.T, res response, status int, detail string) map[stri
 		}
 	}
 	return body
+}
+
+// wantLocated checks that a 422's field errors name location.
+func wantLocated(t *testing.T, body map[string]any, location string) {
+	t.Helper()
+	errs, _ := body["errors"].([]any)
+	for _, e := range errs {
+		if m, _ := e.(map[string]any); m["location"] == location {
+			return
+		}
+	}
+	t.Errorf("errors %v: none located at %s", body["errors"], location)
+}
+
+// claims decodes the payload of a JWT, unverified.
+func claims(t *testing.T, token string) map[string]any {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q is not a JWT", token)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// forger issues tokens as the test servers do (HS256 with apptest.Secret,
+// the default issuer and audience) with the given changes, to show that
+// what a forged token gets wrong is what makes it refused.
+type forger struct {
+	secret           string
+	issuer, audience string
+	now              time.Time
+}
+
+// genuine is a forger of tokens the servers accept, at now.
+func genuine(now time.Time) forger {
+	return forger{secret: apptest.Secret, issuer: "usersvc", audience: "usersvc", now: now}
+}
+
+func (f forger) issue(t *testing.T, c security.Claims) string {
+	t.Helper()
+	tokens, err := security.NewHS256([]byte(f.secret), f.issuer, time.Minute,
+		func() time.Time { return f.now }, security.WithAudience(f.audience))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := tokens.Issue(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// nextMail waits (bounded) for the next mail, of kind to address to.
+func (s *server) nextMail(kind, to string) usertest.Mail {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.t.Context(), 10*time.Second)
+	defer cancel()
+	m, err := s.Mail.Next(ctx)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if m.Kind != kind || !strings.EqualFold(m.To, to) {
+		s.t.Fatalf("mail = %s to %s, want %s to %s", m.Kind, m.To, kind, to)
+	}
+	return m
 }

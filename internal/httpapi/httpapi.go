@@ -5,9 +5,13 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -49,6 +53,11 @@ type Options struct {
 	// JWKS returns the public keys served at /.well-known/jwks.json. Nil
 	// means an empty set (HS256 tokens, which nobody else can verify).
 	JWKS func() jose.JSONWebKeySet
+	// Ready reports whether the database answers, for /readyz. Nil means
+	// always ready.
+	Ready func(ctx context.Context) error
+	// NoDocs leaves out /docs and /openapi.* (USERSVC_DOCS=off).
+	NoDocs bool
 }
 
 // api holds what the handlers need.
@@ -61,6 +70,7 @@ type api struct {
 	limits       *Limits
 	clientIP     *clientip.Resolver
 	metrics      *metrics.Metrics
+	ready        func(ctx context.Context) error
 }
 
 // New returns the service's HTTP handler: the /api/v1 routes of the design;
@@ -80,9 +90,12 @@ func New(svc *user.Service, opts Options) http.Handler {
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 2 * time.Second
 	}
+	if opts.Ready == nil {
+		opts.Ready = func(context.Context) error { return nil }
+	}
 	mux := http.NewServeMux()
 	a := &api{users: svc, maxBodyBytes: opts.MaxBodyBytes, build: opts.Build, readyTimeout: opts.ReadyTimeout}
-	a.limits, a.clientIP, a.metrics = opts.Limits, orPeer(opts.ClientIP), opts.Metrics
+	a.limits, a.clientIP, a.metrics, a.ready = opts.Limits, orPeer(opts.ClientIP), opts.Metrics, opts.Ready
 	if a.limits == nil {
 		a.limits = &Limits{}
 	}
@@ -90,20 +103,21 @@ func New(svc *user.Service, opts Options) http.Handler {
 	a.routes()
 	a.opsRoutes()
 	a.jwksRoute(opts.JWKS)
-	serveOpenAPI(mux, a.huma.OpenAPI())
-	mux.Handle("GET /metrics", opts.Metrics.Handler())
-	docs(mux)
+	if !opts.NoDocs {
+		serveOpenAPI(mux, a.huma.OpenAPI())
+		docs(mux)
+	}
 
 	// Outermost first: every request gets an id, then is logged and
 	// counted and cannot crash the server, then gets the security
 	// headers; CORS answers preflights before routing.
 	middleware := []func(http.Handler) http.Handler{
-		withRequestID(opts.Logger, a.clientIP),
+		withRequestID(opts.Logger),
 		logRequests(opts.Metrics),
 		securityHeaders,
 	}
 	if len(opts.CORSOrigins) > 0 { // rs/cors would allow every origin for an empty list
-		middleware = append(middleware, withCORS(opts.CORSOrigins))
+		middleware = append(middleware, withCORS(opts.CORSOrigins, routeMethods(a.huma.OpenAPI())))
 	}
 	middleware = append(middleware, limitBody(opts.MaxBodyBytes))
 	return chain(routed(mux), middleware...)
@@ -133,18 +147,24 @@ func (a *api) config() huma.Config {
 
 // serveOpenAPI serves the finished document. huma's own OpenAPI routes
 // marshal it lazily on the first request, unsynchronised, which races when
-// the first two requests come together; marshalling once here cannot.
+// the first two requests come together; marshalling once here cannot. The
+// YAML form is converted from it on its first request, once: the
+// conversion costs more than the rest of New together, and few clients
+// ever ask for it.
 func serveOpenAPI(mux *http.ServeMux, doc *huma.OpenAPI) {
 	specJSON, err := json.Marshal(doc)
 	if err != nil {
 		panic("httpapi: marshal OpenAPI document: " + err.Error())
 	}
-	specYAML, err := doc.YAML()
-	if err != nil {
-		panic("httpapi: marshal OpenAPI document as YAML: " + err.Error())
-	}
+	specYAML := sync.OnceValues(doc.YAML)
 	mux.HandleFunc("GET /openapi.json", serveBytes("application/openapi+json", specJSON))
-	mux.HandleFunc("GET /openapi.yaml", serveBytes("application/openapi+yaml", specYAML))
+	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		b, err := specYAML()
+		if err != nil { // the JSON form marshalled, so this is a bug of ours
+			panic("httpapi: marshal OpenAPI document as YAML: " + err.Error())
+		}
+		serveBytes("application/openapi+yaml", b)(w, r)
+	})
 }
 
 func serveBytes(contentType string, b []byte) http.HandlerFunc {
@@ -152,6 +172,23 @@ func serveBytes(contentType string, b []byte) http.HandlerFunc {
 		w.Header().Set("Content-Type", contentType)
 		_, _ = w.Write(b)
 	}
+}
+
+// routeMethods lists the methods of the documented routes, which CORS
+// allows; OPTIONS is CORS's own.
+func routeMethods(doc *huma.OpenAPI) []string {
+	seen := map[string]bool{}
+	for _, item := range doc.Paths {
+		for method, op := range map[string]*huma.Operation{
+			http.MethodGet: item.Get, http.MethodPost: item.Post, http.MethodPut: item.Put,
+			http.MethodPatch: item.Patch, http.MethodDelete: item.Delete,
+		} {
+			if op != nil {
+				seen[method] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // chain wraps h in middleware, the first one outermost.

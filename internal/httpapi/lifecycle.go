@@ -3,8 +3,6 @@ package httpapi
 import (
 	"context"
 	"strings"
-
-	"github.com/usersvc/usersvc/internal/ratelimit"
 )
 
 // Email verification and password reset.
@@ -53,7 +51,7 @@ func (a *api) verifyEmail(ctx context.Context, in *verifyEmailInput) (*userOutpu
 func (a *api) resendVerification(ctx context.Context, _ *struct{}) (*acceptedOutput, error) {
 	me, err := currentUser(ctx)
 	if err == nil {
-		err = a.limitKey(ctx, a.limits.MailRecipient, "verify:"+me.ID.String())
+		_, err = a.limit(ctx, a.limits.MailRecipient, "verify:"+me.ID.String())
 	}
 	if err == nil {
 		err = a.users.ResendVerification(ctx, me)
@@ -67,7 +65,7 @@ func (a *api) resendVerification(ctx context.Context, _ *struct{}) (*acceptedOut
 // requestPasswordReset answers the same for every well-formed email: the
 // service looks the account up only after the answer is on its way.
 func (a *api) requestPasswordReset(ctx context.Context, in *passwordResetInput) (*acceptedOutput, error) {
-	err := a.limitKey(ctx, a.limits.MailRecipient, "reset:"+strings.ToLower(in.Body.Email))
+	_, err := a.limit(ctx, a.limits.MailRecipient, "reset:"+strings.ToLower(in.Body.Email))
 	if err == nil {
 		err = a.users.RequestPasswordReset(ctx, in.Body.Email)
 	}
@@ -84,16 +82,13 @@ func (a *api) confirmPasswordReset(ctx context.Context, in *passwordResetConfirm
 	return &struct{}{}, nil
 }
 
-// limitKey counts a request on key against rule: an error for problem
-// when it is refused.
-func (a *api) limitKey(ctx context.Context, rule ratelimit.Rule, key string) error {
-	if a.limits.Limiter == nil || !rule.On() {
-		return nil
+type undoInput struct{ Body emailVerification }
+
+// undoEmailChange uses the link an email change mailed to the previous
+// address: the address comes back and every session ends.
+func (a *api) undoEmailChange(ctx context.Context, in *undoInput) (*struct{}, error) {
+	if err := a.users.UndoEmailChange(ctx, in.Body.Token); err != nil {
+		return nil, a.problem(ctx, err)
 	}
-	res := a.limits.Limiter.Allow(ctx, rule, key)
-	if res.Allowed {
-		return nil
-	}
-	a.metrics.RateLimited(rule.Name)
-	return ratelimit.Exceeded(res)
+	return &struct{}{}, nil
 }

@@ -1,9 +1,7 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -13,54 +11,16 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/usersvc/usersvc/internal/httpapi"
-	"github.com/usersvc/usersvc/internal/ratelimit"
+	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
-// lifecycleServer is the real handler over repo with a mailbox for the
-// account mail and a service on a clock the test moves.
-type lifecycleServer struct {
-	*server
-	svc   *user.Service
-	mail  *usertest.Mailbox
-	clock *clock
-}
-
-func newLifecycleServer(t *testing.T, repo user.Repository, p user.LifecyclePolicy, limits *httpapi.Limits) *lifecycleServer {
+// newLifecycleServer is a server whose passwords need 10 characters, with
+// the given variables.
+func newLifecycleServer(t *testing.T, kind string, opts ...apptest.Option) *server {
 	t.Helper()
-	hasher, tokens := newSecurity(t)
-	c := &clock{now: time.Now()}
-	mail := usertest.NewMailbox()
-	svc := user.NewService(repo, hasher, tokens, user.WithClock(c.Now), user.WithNotifier(mail),
-		user.WithLifecyclePolicy(p), user.WithPasswordPolicy(user.PasswordPolicy{MinChars: 10}))
-	t.Cleanup(func() {
-		if err := svc.Close(context.Background()); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	if limits != nil {
-		limits.Limiter = ratelimit.NewLimiter(ratelimit.NewMemory())
-	}
-	logs := &syncBuffer{}
-	h := httpapi.New(svc, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Limits: limits})
-	return &lifecycleServer{server: &server{t: t, h: h, logs: logs}, svc: svc, mail: mail, clock: c}
-}
-
-// nextMail waits (bounded) for the next mail, of kind to address to.
-func (s *lifecycleServer) nextMail(kind, to string) usertest.Mail {
-	s.t.Helper()
-	ctx, cancel := context.WithTimeout(s.t.Context(), 10*time.Second)
-	defer cancel()
-	m, err := s.mail.Next(ctx)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if m.Kind != kind || !strings.EqualFold(m.To, to) {
-		s.t.Fatalf("mail = %s to %s, want %s to %s", m.Kind, m.To, kind, to)
-	}
-	return m
+	return newServer(t, kind, append([]apptest.Option{apptest.Env("USERSVC_PASSWORD_MIN_LENGTH", "10")}, opts...)...)
 }
 
 func jsonBody(v map[string]string) string {
@@ -68,17 +28,17 @@ func jsonBody(v map[string]string) string {
 	return string(b)
 }
 
-func (s *lifecycleServer) verify(token string) response {
+func (s *server) verify(token string) response {
 	s.t.Helper()
 	return s.do(req{method: "POST", path: "/api/v1/verify-email", body: jsonBody(map[string]string{"token": token})})
 }
 
-func (s *lifecycleServer) requestReset(email string, header http.Header) response {
+func (s *server) requestReset(email string, header http.Header) response {
 	s.t.Helper()
 	return s.do(req{method: "POST", path: "/api/v1/password-reset", body: jsonBody(map[string]string{"email": email}), header: header})
 }
 
-func (s *lifecycleServer) confirmReset(token, password string) response {
+func (s *server) confirmReset(token, password string) response {
 	s.t.Helper()
 	return s.do(req{method: "POST", path: "/api/v1/password-reset/confirm", body: jsonBody(map[string]string{"token": token, "new_password": password})})
 }
@@ -86,116 +46,107 @@ func (s *lifecycleServer) confirmReset(token, password string) response {
 const invalidToken = "the token is invalid, expired or already used: ask for a new one"
 
 func TestVerifyEmail(t *testing.T) {
-	for _, st := range stores(t) {
-		t.Run(st.Name, func(t *testing.T) {
-			s := newLifecycleServer(t, st.Open(t), user.LifecyclePolicy{}, nil)
-			a := newAccount()
-			if got := s.register(a); got["email_verified"] != false {
-				t.Errorf("register: email_verified = %v, want false", got["email_verified"])
-			}
-			m := s.nextMail(usertest.MailVerify, a.Email)
-			res := s.verify(m.Token)
-			if res.Status != http.StatusOK || res.object(t)["email_verified"] != true || res.object(t)["email"] != a.Email {
-				t.Fatalf("verify-email: got %v, want 200 and a verified UserRead", res)
-			}
-			if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
-				t.Errorf("Cache-Control = %q, want no-store", cc)
-			}
-			token := s.token(a.Username, a.Password)
-			if me := s.do(req{method: "GET", path: "/api/v1/users/me", token: token}); me.object(t)["email_verified"] != true {
-				t.Errorf("GET /users/me after verifying: %v, want email_verified true", me)
-			}
-			wantProblem(t, s.verify(m.Token), http.StatusBadRequest, invalidToken)
-			wantProblem(t, s.verify("not-a-token"), http.StatusBadRequest, invalidToken)
-			missing := wantProblem(t, s.do(req{method: "POST", path: "/api/v1/verify-email", body: `{}`}), http.StatusUnprocessableEntity, "")
-			if !strings.Contains(missing["detail"].(string), "token") {
-				t.Errorf("detail %q does not name the token", missing["detail"])
-			}
-			long := strings.Repeat("s3cret", 30)
-			if res := s.verify(long); res.Status != http.StatusUnprocessableEntity || strings.Contains(string(res.Body), long) {
-				t.Errorf("verify-email with a 180-character token: got %v, want 422 that does not echo it", res)
-			}
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newLifecycleServer(t, kind)
+		a := newAccount()
+		if got := s.register(a); got["email_verified"] != false {
+			t.Errorf("register: email_verified = %v, want false", got["email_verified"])
+		}
+		m := s.nextMail(usertest.MailVerify, a.Email)
+		res := s.verify(m.Token)
+		if res.Status != http.StatusOK || res.object(t)["email_verified"] != true || res.object(t)["email"] != a.Email {
+			t.Fatalf("verify-email: got %v, want 200 and a verified UserRead", res)
+		}
+		if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("Cache-Control = %q, want no-store", cc)
+		}
+		token := s.token(a.Username, a.Password)
+		if me := s.do(req{method: "GET", path: "/api/v1/users/me", token: token}); me.object(t)["email_verified"] != true {
+			t.Errorf("GET /users/me after verifying: %v, want email_verified true", me)
+		}
+		wantProblem(t, s.verify(m.Token), http.StatusBadRequest, invalidToken)
+		wantProblem(t, s.verify("not-a-token"), http.StatusBadRequest, invalidToken)
+		missing := wantProblem(t, s.do(req{method: "POST", path: "/api/v1/verify-email", body: `{}`}), http.StatusUnprocessableEntity, "")
+		if !strings.Contains(missing["detail"].(string), "token") {
+			t.Errorf("detail %q does not name the token", missing["detail"])
+		}
+		long := strings.Repeat("s3cret", 30)
+		if res := s.verify(long); res.Status != http.StatusUnprocessableEntity || strings.Contains(string(res.Body), long) {
+			t.Errorf("verify-email with a 180-character token: got %v, want 422 that does not echo it", res)
+		}
 
-			// Expiry, on the service's clock.
-			b := newAccount()
-			s.register(b)
-			late := s.nextMail(usertest.MailVerify, b.Email)
-			s.clock.Advance(user.DefaultLifecyclePolicy.VerifyTTL)
-			wantProblem(t, s.verify(late.Token), http.StatusBadRequest, invalidToken)
-		})
-	}
+		// Expiry, on the service's clock.
+		b := newAccount()
+		s.register(b)
+		late := s.nextMail(usertest.MailVerify, b.Email)
+		s.Clock.Advance(user.DefaultLifecyclePolicy.VerifyTTL)
+		wantProblem(t, s.verify(late.Token), http.StatusBadRequest, invalidToken)
+	})
 }
 
 func TestEmailChangeResetsVerification(t *testing.T) {
-	for _, st := range stores(t) {
-		t.Run(st.Name, func(t *testing.T) {
-			s := newLifecycleServer(t, st.Open(t), user.LifecyclePolicy{}, nil)
-			a, token := s.signedUp()
-			first := s.nextMail(usertest.MailVerify, a.Email)
-			if res := s.verify(first.Token); res.Status != http.StatusOK {
-				t.Fatalf("verify: %v", res)
-			}
-			// A second link, still unused, to the first address.
-			second, err := s.svc.Authenticate(t.Context(), token)
-			if err != nil {
-				t.Fatal(err)
-			}
-			second.EmailVerified = false // as if asked before verifying
-			if err := s.svc.ResendVerification(t.Context(), second); err != nil {
-				t.Fatal(err)
-			}
-			stale := s.nextMail(usertest.MailVerify, a.Email)
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newLifecycleServer(t, kind)
+		a, token := s.signedUp()
+		first := s.nextMail(usertest.MailVerify, a.Email)
+		if res := s.verify(first.Token); res.Status != http.StatusOK {
+			t.Fatalf("verify: %v", res)
+		}
+		// A second link, still unused, to the first address.
+		second, _, err := s.App.Service().Authenticate(t.Context(), token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second.EmailVerified = false // as if asked before verifying
+		if err := s.App.Service().ResendVerification(t.Context(), second); err != nil {
+			t.Fatal(err)
+		}
+		stale := s.nextMail(usertest.MailVerify, a.Email)
 
-			res := s.do(req{method: "PUT", path: "/api/v1/users/me", token: token, body: `{"email": "moved-` + a.Email + `"}`})
-			if res.Status != http.StatusOK || res.object(t)["email_verified"] != false {
-				t.Fatalf("PUT /users/me email: got %v, want 200 and email_verified false", res)
-			}
-			fresh := s.nextMail(usertest.MailVerify, "moved-"+a.Email)
-			wantProblem(t, s.verify(stale.Token), http.StatusBadRequest, invalidToken)
-			if res := s.verify(fresh.Token); res.Status != http.StatusOK || res.object(t)["email_verified"] != true {
-				t.Errorf("verify with the new address's token: got %v, want 200 verified", res)
-			}
-		})
-	}
+		res := s.do(req{method: "PUT", path: "/api/v1/users/me", token: token, body: `{"email": "moved-` + a.Email + `"}`})
+		if res.Status != http.StatusOK || res.object(t)["email_verified"] != false {
+			t.Fatalf("PUT /users/me email: got %v, want 200 and email_verified false", res)
+		}
+		s.nextMail(usertest.MailEmailChanged, a.Email) // the previous address is told first
+		fresh := s.nextMail(usertest.MailVerify, "moved-"+a.Email)
+		wantProblem(t, s.verify(stale.Token), http.StatusBadRequest, invalidToken)
+		if res := s.verify(fresh.Token); res.Status != http.StatusOK || res.object(t)["email_verified"] != true {
+			t.Errorf("verify with the new address's token: got %v, want 200 verified", res)
+		}
+	})
 }
 
 func TestResendVerification(t *testing.T) {
-	for _, st := range stores(t) {
-		t.Run(st.Name, func(t *testing.T) {
-			limits := &httpapi.Limits{
-				Mail:          ratelimit.Rule{Name: "mail", Limit: 100, Window: time.Hour},
-				MailRecipient: ratelimit.Rule{Name: "mail-recipient", Limit: 2, Window: time.Hour},
-			}
-			s := newLifecycleServer(t, st.Open(t), user.LifecyclePolicy{}, limits)
-			a, token := s.signedUp()
-			s.nextMail(usertest.MailVerify, a.Email)
-			resend := req{method: "POST", path: "/api/v1/verify-email/resend", token: token}
-			wantProblem(t, s.do(req{method: "POST", path: "/api/v1/verify-email/resend"}), http.StatusUnauthorized, "")
-			res := s.do(resend)
-			if res.Status != http.StatusAccepted || res.object(t)["detail"] != "We have sent a new verification link to your email address." {
-				t.Fatalf("resend: got %v, want 202 with the detail", res)
-			}
-			m := s.nextMail(usertest.MailVerify, a.Email)
-			if res := s.do(resend); res.Status != http.StatusAccepted {
-				t.Fatalf("second resend: got %v, want 202", res)
-			}
-			s.nextMail(usertest.MailVerify, a.Email)
-			wantRecipient429(t, s.do(resend))
-			if res := s.verify(m.Token); res.Status != http.StatusOK {
-				t.Fatalf("verify with a resent token: %v", res)
-			}
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newLifecycleServer(t, kind, limitsOn("USERSVC_RATE_LIMIT_MAIL", "100/1h", "USERSVC_RATE_LIMIT_MAIL_RECIPIENT", "2/1h"))
+		a, token := s.signedUp()
+		s.nextMail(usertest.MailVerify, a.Email)
+		resend := req{method: "POST", path: "/api/v1/verify-email/resend", token: token}
+		wantProblem(t, s.do(req{method: "POST", path: "/api/v1/verify-email/resend"}), http.StatusUnauthorized, "")
+		res := s.do(resend)
+		if res.Status != http.StatusAccepted || res.object(t)["detail"] != "We have sent a new verification link to your email address." {
+			t.Fatalf("resend: got %v, want 202 with the detail", res)
+		}
+		m := s.nextMail(usertest.MailVerify, a.Email)
+		if res := s.do(resend); res.Status != http.StatusAccepted {
+			t.Fatalf("second resend: got %v, want 202", res)
+		}
+		s.nextMail(usertest.MailVerify, a.Email)
+		wantRecipient429(t, s.do(resend))
+		if res := s.verify(m.Token); res.Status != http.StatusOK {
+			t.Fatalf("verify with a resent token: %v", res)
+		}
 
-			b, tokenB := s.signedUp()
-			s.nextMail(usertest.MailVerify, b.Email)
-			s.verify(s.resendFor(tokenB, b.Email).Token)
-			wantProblem(t, s.do(req{method: "POST", path: "/api/v1/verify-email/resend", token: tokenB}),
-				http.StatusConflict, "your email address is already verified")
-		})
-	}
+		b, tokenB := s.signedUp()
+		s.nextMail(usertest.MailVerify, b.Email)
+		s.verify(s.resendFor(tokenB, b.Email).Token)
+		wantProblem(t, s.do(req{method: "POST", path: "/api/v1/verify-email/resend", token: tokenB}),
+			http.StatusConflict, "your email address is already verified")
+	})
 }
 
 // resendFor asks for a verification mail with token and returns it.
-func (s *lifecycleServer) resendFor(token, email string) usertest.Mail {
+func (s *server) resendFor(token, email string) usertest.Mail {
 	s.t.Helper()
 	if res := s.do(req{method: "POST", path: "/api/v1/verify-email/resend", token: token}); res.Status != http.StatusAccepted {
 		s.t.Fatalf("resend: got %v, want 202", res)
@@ -204,114 +155,111 @@ func (s *lifecycleServer) resendFor(token, email string) usertest.Mail {
 }
 
 func TestRequireVerifiedEmail(t *testing.T) {
-	for _, st := range stores(t) {
-		t.Run(st.Name, func(t *testing.T) {
-			s := newLifecycleServer(t, st.Open(t), user.LifecyclePolicy{RequireVerified: true}, nil)
-			a := newAccount()
-			s.register(a)
-			s.nextMail(usertest.MailVerify, a.Email)
-			wantProblem(t, s.loginAs(a.Username, "wrong password"), http.StatusUnauthorized, "incorrect username or password")
-			wantProblem(t, s.loginAs(a.Username, a.Password), http.StatusForbidden,
-				"verify your email address before logging in: we have sent you a new link")
-			m := s.nextMail(usertest.MailVerify, a.Email) // the refused login mailed a new link
-			if res := s.verify(m.Token); res.Status != http.StatusOK {
-				t.Fatalf("verify: %v", res)
-			}
-			s.token(a.Username, a.Password)
-		})
-	}
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newLifecycleServer(t, kind, apptest.Env("USERSVC_REQUIRE_VERIFIED_EMAIL", "on"))
+		a := newAccount()
+		s.register(a)
+		s.nextMail(usertest.MailVerify, a.Email)
+		wantProblem(t, s.loginAs(a.Username, "wrong password"), http.StatusUnauthorized, "incorrect username or password")
+		wantProblem(t, s.loginAs(a.Username, a.Password), http.StatusForbidden,
+			"verify your email address before logging in: we have sent you a new link")
+		m := s.nextMail(usertest.MailVerify, a.Email) // the refused login mailed a new link
+		if res := s.verify(m.Token); res.Status != http.StatusOK {
+			t.Fatalf("verify: %v", res)
+		}
+		s.token(a.Username, a.Password)
+	})
 }
 
 func TestPasswordReset(t *testing.T) {
-	for _, st := range stores(t) {
-		t.Run(st.Name, func(t *testing.T) {
-			s := newLifecycleServer(t, st.Open(t), user.LifecyclePolicy{}, nil)
-			a := newAccount()
-			s.register(a)
-			s.nextMail(usertest.MailVerify, a.Email)
-			login := s.loginAs(a.Username, a.Password).object(t)
-			other := s.token(a.Email, a.Password)
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newLifecycleServer(t, kind)
+		a := newAccount()
+		s.register(a)
+		s.nextMail(usertest.MailVerify, a.Email)
+		login := s.loginAs(a.Username, a.Password).object(t)
+		other := s.token(a.Email, a.Password)
 
-			res := s.requestReset(strings.ToUpper(a.Email), nil)
-			if res.Status != http.StatusAccepted {
-				t.Fatalf("password-reset: got %v, want 202", res)
-			}
-			if diff := cmp.Diff(map[string]any{"detail": "If an account with that email exists, we have sent a link to reset its password."}, res.object(t)); diff != "" {
-				t.Errorf("password-reset body (-want +got):\n%s", diff)
-			}
-			first := s.nextMail(usertest.MailReset, a.Email)
-			s.requestReset(a.Email, nil)
-			second := s.nextMail(usertest.MailReset, a.Email)
+		res := s.requestReset(strings.ToUpper(a.Email), nil)
+		if res.Status != http.StatusAccepted {
+			t.Fatalf("password-reset: got %v, want 202", res)
+		}
+		if diff := cmp.Diff(map[string]any{"detail": "If an account with that email exists, we have sent a link to reset its password."}, res.object(t)); diff != "" {
+			t.Errorf("password-reset body (-want +got):\n%s", diff)
+		}
+		first := s.nextMail(usertest.MailReset, a.Email)
+		s.requestReset(a.Email, nil)
+		second := s.nextMail(usertest.MailReset, a.Email)
 
-			body := wantProblem(t, s.confirmReset(first.Token, "too short"), http.StatusUnprocessableEntity, "")
-			if !strings.Contains(body["detail"].(string), "new_password") {
-				t.Errorf("detail %q does not name new_password", body["detail"])
-			}
-			wantProblem(t, s.confirmReset(first.Token, a.Username), http.StatusUnprocessableEntity, "")
-			res = s.confirmReset(first.Token, "a brand new password")
-			if res.Status != http.StatusNoContent || len(res.Body) != 0 {
-				t.Fatalf("confirm: got %v, want 204", res)
-			}
-			wantProblem(t, s.confirmReset(first.Token, "another new password"), http.StatusBadRequest, invalidToken)
-			wantProblem(t, s.confirmReset(second.Token, "another new password"), http.StatusBadRequest, invalidToken)
+		body := wantProblem(t, s.confirmReset(first.Token, "too short"), http.StatusUnprocessableEntity, "")
+		if !strings.Contains(body["detail"].(string), "new_password") {
+			t.Errorf("detail %q does not name new_password", body["detail"])
+		}
+		wantProblem(t, s.confirmReset(first.Token, a.Username), http.StatusUnprocessableEntity, "")
+		res = s.confirmReset(first.Token, "a brand new password")
+		if res.Status != http.StatusNoContent || len(res.Body) != 0 {
+			t.Fatalf("confirm: got %v, want 204", res)
+		}
+		wantProblem(t, s.confirmReset(first.Token, "another new password"), http.StatusBadRequest, invalidToken)
+		wantProblem(t, s.confirmReset(second.Token, "another new password"), http.StatusBadRequest, invalidToken)
 
-			for _, tok := range []string{login["access_token"].(string), other} {
-				wantProblem(t, s.do(req{method: "GET", path: "/api/v1/users/me", token: tok}), http.StatusUnauthorized, "")
-			}
-			refresh := "grant_type=refresh_token&refresh_token=" + login["refresh_token"].(string)
-			wantProblem(t, s.do(req{method: "POST", path: "/api/v1/token", body: refresh, contentType: "application/x-www-form-urlencoded"}),
-				http.StatusBadRequest, "the refresh token is invalid, expired or revoked")
-			wantProblem(t, s.loginAs(a.Username, a.Password), http.StatusUnauthorized, "")
-			s.token(a.Username, "a brand new password")
+		for _, tok := range []string{login["access_token"].(string), other} {
+			wantProblem(t, s.do(req{method: "GET", path: "/api/v1/users/me", token: tok}), http.StatusUnauthorized, "")
+		}
+		refresh := "grant_type=refresh_token&refresh_token=" + login["refresh_token"].(string)
+		wantProblem(t, s.do(req{method: "POST", path: "/api/v1/token", body: refresh, contentType: "application/x-www-form-urlencoded"}),
+			http.StatusBadRequest, "the refresh token is invalid, expired or revoked")
+		wantProblem(t, s.loginAs(a.Username, a.Password), http.StatusUnauthorized, "")
+		s.token(a.Username, "a brand new password")
+		s.nextMail(usertest.MailPasswordChanged, a.Email) // the owner is told
 
-			// Expiry, on the service's clock.
-			s.requestReset(a.Email, nil)
-			late := s.nextMail(usertest.MailReset, a.Email)
-			s.clock.Advance(user.DefaultLifecyclePolicy.ResetTTL)
-			wantProblem(t, s.confirmReset(late.Token, "a third new password"), http.StatusBadRequest, invalidToken)
-		})
-	}
+		// Expiry, on the service's clock.
+		s.requestReset(a.Email, nil)
+		late := s.nextMail(usertest.MailReset, a.Email)
+		s.Clock.Advance(user.DefaultLifecyclePolicy.ResetTTL)
+		wantProblem(t, s.confirmReset(late.Token, "a third new password"), http.StatusBadRequest, invalidToken)
+	})
 }
 
 // TestPasswordResetNamesNoAccount compares the answers for an account and
 // for no account: status, headers and body must be the same, and the
 // answer must not wait for the mail.
 func TestPasswordResetNamesNoAccount(t *testing.T) {
-	for _, st := range stores(t) {
-		t.Run(st.Name, func(t *testing.T) {
-			s := newLifecycleServer(t, st.Open(t), user.LifecyclePolicy{}, nil)
-			a := newAccount()
-			s.register(a)
-			s.nextMail(usertest.MailVerify, a.Email)
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newLifecycleServer(t, kind)
+		a := newAccount()
+		s.register(a)
+		s.nextMail(usertest.MailVerify, a.Email)
 
-			release := s.mail.Hold()
-			defer release()
-			answered := make(chan response, 1)
-			go func() { answered <- s.requestReset(a.Email, nil) }()
-			var known response
-			select {
-			case known = <-answered:
-			case <-time.After(10 * time.Second):
-				t.Fatal("password-reset waited for the mail to be delivered")
-			}
-			unknown := s.requestReset("nobody-"+a.Email, nil)
-			if known.Status != http.StatusAccepted || unknown.Status != known.Status || string(unknown.Body) != string(known.Body) {
-				t.Errorf("answers differ: account %v, no account %v", known, unknown)
-			}
-			if diff := cmp.Diff(headersBut(known.Header, "X-Request-Id"), headersBut(unknown.Header, "X-Request-Id")); diff != "" {
-				t.Errorf("headers differ (-account +no account):\n%s", diff)
-			}
-			release()
-			s.nextMail(usertest.MailReset, a.Email)
-			if err := s.svc.Wait(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			if n := len(s.mail.All()); n != 2 {
-				t.Errorf("%d mails, want 2: a verification and one reset mail, none for no account", n)
-			}
-			wantProblem(t, s.requestReset("not an email", nil), http.StatusUnprocessableEntity, "")
-		})
-	}
+		release := s.Mail.Hold()
+		defer release()
+		answered := make(chan response, 1)
+		go func() { answered <- s.requestReset(a.Email, nil) }()
+		var known response
+		select {
+		case known = <-answered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("password-reset waited for the mail to be delivered")
+		}
+		unknown := s.requestReset("nobody-"+a.Email, nil)
+		if known.Status != http.StatusAccepted || unknown.Status != known.Status || string(unknown.Body) != string(known.Body) {
+			t.Errorf("answers differ: account %v, no account %v", known, unknown)
+		}
+		if diff := cmp.Diff(headersBut(known.Header, "X-Request-Id"), headersBut(unknown.Header, "X-Request-Id")); diff != "" {
+			t.Errorf("headers differ (-account +no account):\n%s", diff)
+		}
+		release()
+		s.nextMail(usertest.MailReset, a.Email)
+		wantProblem(t, s.requestReset("not an email", nil), http.StatusUnprocessableEntity, "")
+		// Closing the service waits for its background work: the mail of
+		// every request is out by then.
+		if err := s.App.Service().Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(s.Mail.All()); n != 2 {
+			t.Errorf("%d mails, want 2: a verification and one reset mail, none for no account", n)
+		}
+	})
 }
 
 // headersBut is h without the named headers.
@@ -324,11 +272,7 @@ func headersBut(h http.Header, names ...string) http.Header {
 }
 
 func TestPasswordResetLimits(t *testing.T) {
-	limits := &httpapi.Limits{
-		Mail:          ratelimit.Rule{Name: "mail", Limit: 4, Window: time.Hour},
-		MailRecipient: ratelimit.Rule{Name: "mail-recipient", Limit: 2, Window: time.Hour},
-	}
-	s := newLifecycleServer(t, usertest.NewMemory(), user.LifecyclePolicy{}, limits)
+	s := newLifecycleServer(t, apptest.Memory, limitsOn("USERSVC_RATE_LIMIT_MAIL", "4/1h", "USERSVC_RATE_LIMIT_MAIL_RECIPIENT", "2/1h"))
 	for i, email := range []string{"x@example.com", "X@example.com"} {
 		if res := s.requestReset(email, nil); res.Status != http.StatusAccepted {
 			t.Fatalf("request %d: got %v, want 202", i+1, res)
@@ -352,7 +296,7 @@ func wantRecipient429(t *testing.T, res response) {
 }
 
 func TestOpenAPILifecycle(t *testing.T) {
-	srv := newServer(t, usertest.NewMemory())
+	srv := newServer(t, apptest.Memory)
 	var doc openAPI
 	if err := json.Unmarshal(srv.do(req{method: "GET", path: "/openapi.json"}).Body, &doc); err != nil {
 		t.Fatal(err)

@@ -2,13 +2,11 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -16,10 +14,11 @@ import (
 
 	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/ratelimit"
-	"github.com/usersvc/usersvc/internal/user"
 )
 
-// Limits are the API's rate limits. A rule that is not On limits nothing.
+// Limits are the API's rate limits at the edge, per client address (and,
+// for mail, per recipient). Everything about login attempts on an account
+// is the service's LoginGuard. A rule that is not On limits nothing.
 type Limits struct {
 	Limiter *ratelimit.Limiter
 	// Per client address.
@@ -27,17 +26,11 @@ type Limits struct {
 	// Refresh counts refresh grants at /token (Login counts the password
 	// grants there).
 	Refresh ratelimit.Rule
-	// LoginAccount is per account named in a login (the username or email,
-	// lower-cased), from any address.
-	LoginAccount ratelimit.Rule
 	// Mail is per client address, on the routes that send account mail
 	// (verification resend, password reset request); MailRecipient is per
 	// account or email address they mail, from any address.
 	Mail, MailRecipient ratelimit.Rule
 }
-
-// busyRetryAfter is the Retry-After of a 503 for saturated hashing.
-const busyRetryAfter = "1"
 
 // limited puts op behind rule, counted per client address. The check runs
 // before anything else of the operation (authentication included), and
@@ -48,8 +41,7 @@ func (a *api) limited(rule ratelimit.Rule, op huma.Operation) huma.Operation {
 		return op
 	}
 	op.Middlewares = append(op.Middlewares, func(ctx huma.Context, next func(huma.Context)) {
-		r, _ := humago.Unwrap(ctx)
-		if a.allow(ctx, rule, clientKey(a.clientIP.IP(r))) {
+		if a.allow(ctx, rule, a.clientKey(ctx)) {
 			next(ctx)
 		}
 	})
@@ -59,13 +51,9 @@ func (a *api) limited(rule ratelimit.Rule, op huma.Operation) huma.Operation {
 // allow counts a request on key against rule and says whether it may go
 // on; when not, it has answered 429. A rule that is off allows all.
 func (a *api) allow(ctx huma.Context, rule ratelimit.Rule, key string) bool {
-	if a.limits.Limiter == nil || !rule.On() {
-		return true
-	}
-	res := a.limits.Limiter.Allow(ctx.Context(), rule, key)
-	if !res.Allowed {
-		a.metrics.RateLimited(rule.Name)
-		a.writeProblem(ctx, a.problem(ctx.Context(), ratelimit.Exceeded(res)))
+	res, err := a.limit(ctx.Context(), rule, key)
+	if err != nil {
+		a.writeProblem(ctx, a.problem(ctx.Context(), err))
 		return false
 	}
 	for name, v := range rateHeaders(res) {
@@ -74,70 +62,28 @@ func (a *api) allow(ctx huma.Context, rule ratelimit.Rule, key string) bool {
 	return true
 }
 
-// limitAccount counts a login attempt on the account it names.
-func (a *api) limitAccount(ctx context.Context, login string) error {
-	if a.limits.Limiter == nil || !a.limits.LoginAccount.On() {
-		return nil
+// limit counts a request on key against rule: an error for problem when
+// it is refused.
+func (a *api) limit(ctx context.Context, rule ratelimit.Rule, key string) (ratelimit.Result, error) {
+	if a.limits.Limiter == nil || !rule.On() {
+		return ratelimit.Result{Rule: rule, Allowed: true}, nil
 	}
-	rule := a.limits.LoginAccount
-	res := a.limits.Limiter.Allow(ctx, rule, strings.ToLower(strings.TrimSpace(login)))
-	if res.Allowed {
-		return nil
+	res := a.limits.Limiter.Allow(ctx, rule, key)
+	if !res.Allowed {
+		a.metrics.RateLimited(rule.Name)
+		return res, ratelimit.Exceeded(res)
 	}
-	a.metrics.RateLimited(rule.Name)
-	return ratelimit.Exceeded(res)
-}
-
-// knownSession marks ctx with the user of a valid bearer token in
-// authorization, if any: a login of that same account is not held back by
-// its lockout (README: Abuse resistance).
-func (a *api) knownSession(ctx context.Context, authorization string) context.Context {
-	token, ok := bearerToken(authorization)
-	if !ok {
-		return ctx
-	}
-	u, err := a.users.Authenticate(ctx, token)
-	if err != nil {
-		return ctx
-	}
-	return user.WithSession(ctx, u.ID)
-}
-
-// countLogin counts a login attempt by how it ended.
-func (a *api) countLogin(err error) {
-	var ex *ratelimit.ExceededError
-	switch {
-	case err == nil:
-		a.metrics.Login("success")
-	case errors.Is(err, user.ErrInvalidCredentials):
-		a.metrics.Login("failure")
-	case errors.As(err, &ex) && ex.Rule.Name == ratelimit.LockoutRule:
-		a.metrics.Login("locked")
-	case ex != nil:
-		a.metrics.Login("rate_limited")
-	case errors.Is(err, user.ErrBusy):
-		a.metrics.Login("busy")
-	default:
-		a.metrics.Login("error")
-	}
-}
-
-// tooManyRequests is the 429 of a refusal, with when to come back.
-func tooManyRequests(ex *ratelimit.ExceededError) error {
-	return huma.ErrorWithHeaders(newProblem(http.StatusTooManyRequests, ex.Detail), rateHeaders(ex.Result))
-}
-
-// busy is the 503 of saturated hashing.
-func busy() error {
-	return huma.ErrorWithHeaders(newProblem(http.StatusServiceUnavailable, user.ErrBusy.Error()),
-		http.Header{"Retry-After": {busyRetryAfter}})
+	return res, nil
 }
 
 // rateHeaders describes res in the headers clients know: the IETF draft's
 // RateLimit and RateLimit-Policy (draft-ietf-httpapi-ratelimit-headers),
 // the older X-RateLimit-* (Reset as a Unix time, as GitHub and go-chi/httprate
-// send it), and Retry-After when refused.
+// send it), and Retry-After when refused. An unlimited result has none.
 func rateHeaders(res ratelimit.Result) http.Header {
+	if !res.Rule.On() {
+		return nil
+	}
 	reset := seconds(res.Reset)
 	h := http.Header{
 		"Ratelimit-Policy":      {fmt.Sprintf("%q;q=%d;w=%d", res.Rule.Name, res.Rule.Limit, seconds(res.Rule.Window))},
@@ -152,10 +98,16 @@ func rateHeaders(res ratelimit.Result) http.Header {
 	return h
 }
 
-// clientKey is what the per-address limits count by: an IPv4 address, or
-// the /64 of an IPv6 one, since one IPv6 client usually holds a whole /64
-// and could otherwise take a fresh address for every request.
-func clientKey(addr netip.Addr) string {
+// clientKey is what the per-address limits count the request of ctx by:
+// an IPv4 address, or the /64 of an IPv6 one, since one IPv6 client
+// usually holds a whole /64 and could otherwise take a fresh address for
+// every request.
+func (a *api) clientKey(ctx huma.Context) string {
+	r, _ := humago.Unwrap(ctx)
+	return addrKey(a.clientIP.IP(r))
+}
+
+func addrKey(addr netip.Addr) string {
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)
 		return p.String()

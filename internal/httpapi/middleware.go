@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
-	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/user"
 )
@@ -38,9 +38,8 @@ func logger(ctx context.Context) *slog.Logger {
 // withRequestID gives every request an id: the caller's X-Request-ID when it
 // is 1 to 64 characters of [A-Za-z0-9._-], a random one otherwise. The id is
 // echoed in the response and carried by the request's logger. It starts
-// the request's requestInfo, which also tells the service who is calling
-// (user.WithClientSource), the client address found by ips.
-func withRequestID(base *slog.Logger, ips *clientip.Resolver) func(http.Handler) http.Handler {
+// the request's requestInfo.
+func withRequestID(base *slog.Logger) func(http.Handler) http.Handler {
 	log := slog.New(requestAttrs{base.Handler()})
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -49,9 +48,8 @@ func withRequestID(base *slog.Logger, ips *clientip.Resolver) func(http.Handler)
 				id = newRequestID()
 			}
 			w.Header()[requestIDKey] = []string{id}
-			info := &requestInfo{requestID: id, log: log, req: r, ips: ips}
-			ctx := user.WithClientSource(context.WithValue(r.Context(), requestInfoKey{}, info), info)
-			next.ServeHTTP(w, r.WithContext(ctx))
+			info := &requestInfo{requestID: id, log: log}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
 		})
 	}
 }
@@ -80,28 +78,35 @@ func newRequestID() string {
 
 type requestInfoKey struct{}
 
-// requestInfo is what the request's log lines and the service are told
-// about it: its id, logger and caller (withRequestID), and what the inner
-// handlers fill in, whatever middleware sits between them.
+// requestInfo is what the request's log lines are told about it: its id
+// and logger (withRequestID), and what the inner handlers fill in,
+// whatever middleware sits between them.
 type requestInfo struct {
 	requestID string
-	log       *slog.Logger  // adds requestID and userID to each line (requestAttrs)
-	req       *http.Request // set with ips by withRequestID, which alone makes info a ClientSource
-	ips       *clientip.Resolver
-	route     string // the ServeMux pattern, e.g. "GET /api/v1/users/me"; empty when none matched
+	log       *slog.Logger // adds requestID and userID to each line (requestAttrs)
+	route     string       // the ServeMux pattern, e.g. "GET /api/v1/users/me"; empty when none matched
+
+	// token is the /token form, parsed once by readToken.
+	token *tokenRequest
 
 	// Set by authenticate once a bearer token is accepted.
 	userID  string // for the log lines
 	user    user.User
-	session uuid.UUID
+	session user.Session
 	authed  bool
 }
 
-// Client tells the service who is calling (user agent, client address,
-// request id), for the sessions a login opens and for the audit log. It
-// is worked out only when the service asks.
-func (info *requestInfo) Client() user.Client {
-	return user.Client{UserAgent: info.req.UserAgent(), IP: info.ips.IP(info.req).String(), RequestID: info.requestID}
+// withClient is the operation middleware that tells the service who is
+// calling (user agent, client address, request id) on the operations that
+// may record it: a login's new session, an audit event. Reads that record
+// nothing skip the work.
+func (a *api) withClient(ctx huma.Context, next func(huma.Context)) {
+	r, _ := humago.Unwrap(ctx)
+	c := user.Client{UserAgent: r.UserAgent(), IP: a.clientIP.IP(r).String()}
+	if info := requestInfoFrom(ctx.Context()); info != nil {
+		c.RequestID = info.requestID
+	}
+	next(huma.WithContext(ctx, user.WithClient(ctx.Context(), c)))
 }
 
 // logRequests writes one line per request: method, route pattern (never the
@@ -131,7 +136,7 @@ func logRequests(m *metrics.Metrics) func(http.Handler) http.Handler {
 					logger(ctx).LogAttrs(ctx, slog.LevelError, "panic serving request",
 						slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
 					if rec.status == 0 { // nothing sent yet: the client gets a proper answer
-						writeJSONProblem(rec, http.StatusInternalServerError, internalError)
+						writeJSONProblem(rec, http.StatusInternalServerError, codeInternal, internalError)
 					}
 				}
 				status := rec.statusCode()
@@ -228,7 +233,7 @@ func writeNoRoute(w http.ResponseWriter, status int, allow string) {
 	if allow != "" {
 		w.Header().Set("Allow", allow)
 	}
-	writeJSONProblem(w, status, strings.ToLower(http.StatusText(status)))
+	writeJSONProblem(w, status, codeForStatus(status), strings.ToLower(http.StatusText(status)))
 }
 
 // probe is a ResponseWriter that keeps only the status and headers.

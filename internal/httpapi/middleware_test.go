@@ -6,20 +6,21 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/httpapi"
-	"github.com/usersvc/usersvc/internal/user"
-	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 var generatedID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 func TestRequestID(t *testing.T) {
-	srv := newServer(t, usertest.NewMemory())
+	t.Parallel()
+	srv := newServer(t, apptest.Memory)
 	for _, tt := range []struct {
 		name  string
 		given string
@@ -47,7 +48,7 @@ func TestRequestID(t *testing.T) {
 			case !tt.kept && !generatedID.MatchString(got):
 				t.Errorf("X-Request-ID: got %q, want 32 hex digits", got)
 			}
-			lines := srv.logLines()
+			lines := srv.accessLines()
 			if last := lines[len(lines)-1]; last["request_id"] != got {
 				t.Errorf("access log request_id: got %v, want %q", last["request_id"], got)
 			}
@@ -61,7 +62,8 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestAccessLog(t *testing.T) {
-	srv := newServer(t, usertest.NewMemory())
+	t.Parallel()
+	srv := newServer(t, apptest.Memory)
 	a := newAccount()
 	id := srv.register(a)["id"].(string)
 	tok := srv.token(a.Username, a.Password)
@@ -74,7 +76,7 @@ func TestAccessLog(t *testing.T) {
 		Status, Bytes              float64
 	}
 	var got []line
-	for _, l := range srv.logLines() {
+	for _, l := range srv.accessLines() {
 		if _, ok := l["duration_ms"].(float64); !ok {
 			t.Errorf("log line %v has no numeric duration_ms", l)
 		}
@@ -94,7 +96,7 @@ func TestAccessLog(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("access log (-want +got):\n%s", diff)
 	}
-	logs := string(srv.logs.Bytes())
+	logs := string(srv.Logs.Bytes())
 	for _, secret := range []string{a.Password, tok, "Bearer", "/api/v1/users/12345"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the logs contain %q:\n%s", secret, logs)
@@ -103,7 +105,8 @@ func TestAccessLog(t *testing.T) {
 }
 
 func TestNoRoute(t *testing.T) {
-	srv := newServer(t, usertest.NewMemory())
+	t.Parallel()
+	srv := newServer(t, apptest.Memory)
 	for _, tt := range []struct {
 		method, path string
 		status       int
@@ -131,8 +134,9 @@ func TestNoRoute(t *testing.T) {
 }
 
 func TestMaxBodyBytes(t *testing.T) {
-	const limit = 200
-	srv := newServer(t, usertest.NewMemory(), func(o *httpapi.Options) { o.MaxBodyBytes = limit })
+	t.Parallel()
+	const limit = 1024
+	srv := newServer(t, apptest.Memory, apptest.Env("USERSVC_MAX_BODY_BYTES", strconv.Itoa(limit)))
 	body := func(size int) string {
 		b := newAccount().json()
 		return b[:len(b)-1] + strings.Repeat(" ", size-len(b)) + "}"
@@ -141,46 +145,45 @@ func TestMaxBodyBytes(t *testing.T) {
 		t.Errorf("a body of exactly the limit: got %v, want 201", res)
 	}
 	res := srv.do(req{method: "POST", path: "/api/v1/register", body: body(limit + 1)})
-	wantProblem(t, res, http.StatusRequestEntityTooLarge, "request body is too large: the limit is 200 bytes")
+	wantProblem(t, res, http.StatusRequestEntityTooLarge, "request body is too large: the limit is 1024 bytes")
 }
 
 // TestOverNetwork goes through a real connection, where huma sets a read
 // deadline through the access log's ResponseWriter.
 func TestOverNetwork(t *testing.T) {
-	for _, s := range stores(t) {
-		t.Run(s.Name, func(t *testing.T) {
-			srv := newServer(t, s.Open(t))
-			ts := httptest.NewServer(srv.h)
-			defer ts.Close()
-			a := newAccount()
-			res, err := ts.Client().Post(ts.URL+"/api/v1/register", "application/json", strings.NewReader(a.json()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Body.Close()
-			if res.StatusCode != http.StatusCreated {
-				t.Fatalf("register: got %d, want 201", res.StatusCode)
-			}
-			res, err = ts.Client().PostForm(ts.URL+"/api/v1/token", url.Values{"username": {a.Username}, "password": {a.Password}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var buf bytes.Buffer
-			_, _ = buf.ReadFrom(res.Body)
-			res.Body.Close()
-			if res.StatusCode != http.StatusOK || !strings.Contains(buf.String(), `"token_type":"bearer"`) {
-				t.Fatalf("login: got %d %s, want 200 and a token", res.StatusCode, buf.Bytes())
-			}
-			if !generatedID.MatchString(res.Header.Get("X-Request-ID")) {
-				t.Errorf("X-Request-ID: got %q, want 32 hex digits", res.Header.Get("X-Request-ID"))
-			}
-		})
-	}
+	eachStore(t, func(t *testing.T, kind string) {
+		srv := newServer(t, kind)
+		ts := httptest.NewServer(srv.h)
+		defer ts.Close()
+		a := newAccount()
+		res, err := ts.Client().Post(ts.URL+"/api/v1/register", "application/json", strings.NewReader(a.json()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("register: got %d, want 201", res.StatusCode)
+		}
+		res, err = ts.Client().PostForm(ts.URL+"/api/v1/token", url.Values{"username": {a.Username}, "password": {a.Password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		_, _ = buf.ReadFrom(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(buf.String(), `"token_type":"bearer"`) {
+			t.Fatalf("login: got %d %s, want 200 and a token", res.StatusCode, buf.Bytes())
+		}
+		if !generatedID.MatchString(res.Header.Get("X-Request-ID")) {
+			t.Errorf("X-Request-ID: got %q, want 32 hex digits", res.Header.Get("X-Request-ID"))
+		}
+	})
 }
 
+// TestDefaultOptions: the zero Options serve.
 func TestDefaultOptions(t *testing.T) {
-	hasher, tokens := newSecurity(t)
-	h := httpapi.New(user.NewService(usertest.NewMemory(), hasher, tokens), httpapi.Options{})
+	t.Parallel()
+	h := httpapi.New(newServer(t, apptest.Memory).App.Service(), httpapi.Options{})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
 	if w.Code != http.StatusOK {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/usersvc/usersvc/internal/user/usertest"
+	"github.com/usersvc/usersvc/internal/app/apptest"
 )
 
 // openAPI is the part of the document the tests read.
@@ -35,7 +35,8 @@ type openAPI struct {
 }
 
 func TestOpenAPI(t *testing.T) {
-	srv := newServer(t, usertest.NewMemory())
+	t.Parallel()
+	srv := newServer(t, apptest.Memory)
 	res := srv.do(req{method: "GET", path: "/openapi.json"})
 	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != "application/openapi+json" {
 		t.Fatalf("GET /openapi.json: got %d %q, want 200 application/openapi+json", res.Status, res.Header.Get("Content-Type"))
@@ -147,7 +148,8 @@ func TestOpenAPI(t *testing.T) {
 // status, 500 and, when it takes a token, 401; and the operations the
 // server has that it does not list are only the non-JSON ones.
 func TestDocumentAndServerAgree(t *testing.T) {
-	srv := newServer(t, usertest.NewMemory())
+	t.Parallel()
+	srv := newServer(t, apptest.Memory)
 	var doc struct {
 		Paths map[string]map[string]struct {
 			Security  []map[string][]string `json:"security"`
@@ -161,7 +163,7 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"POST /api/v1/register": "201", "POST /api/v1/token": "200",
 		"GET /api/v1/users/me": "200", "PUT /api/v1/users/me": "200", "DELETE /api/v1/users/me": "204",
 		"PUT /api/v1/users/me/password": "204",
-		"GET /healthz":                  "200", "GET /readyz": "200", "GET /version": "200",
+		"GET /healthz":                  "200", "GET /readyz": "200",
 		"GET /.well-known/jwks.json": "200",
 		"POST /api/v1/logout":        "204", "GET /api/v1/users/me/sessions": "200",
 		"DELETE /api/v1/users/me/sessions/{id}": "204",
@@ -171,6 +173,7 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"POST /api/v1/admin/users/{id}/deactivate": "200", "POST /api/v1/admin/users/{id}/reactivate": "200",
 		// lifecycle.go
 		"POST /api/v1/verify-email": "200", "POST /api/v1/verify-email/resend": "202",
+		"POST /api/v1/reauthenticate": "204", "POST /api/v1/email-change/undo": "204",
 		"POST /api/v1/password-reset": "202", "POST /api/v1/password-reset/confirm": "204",
 	}
 	seen := map[string]bool{}

@@ -2,10 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/usersvc/usersvc/internal/metrics"
 )
 
 // Build identifies the running binary.
@@ -32,14 +35,11 @@ type readyOutput struct {
 	Body   readyBody
 }
 
-type versionOutput struct{ Body Build }
-
 // opsRoutes registers the endpoints load balancers and operators use. They
 // need no token and touch no user data.
 func (a *api) opsRoutes() {
 	huma.Register(a.huma, a.opsOp("GET /healthz", "healthz", "Liveness: the process serves (no dependency is called)"), a.healthz)
 	huma.Register(a.huma, a.opsOp("GET /readyz", "readyz", "Readiness: the database answers", http.StatusServiceUnavailable), a.readyz)
-	huma.Register(a.huma, a.opsOp("GET /version", "version", "The build version and commit"), a.version)
 }
 
 func (a *api) opsOp(pattern, id, summary string, errs ...int) huma.Operation {
@@ -61,7 +61,7 @@ func (a *api) readyz(ctx context.Context, _ *struct{}) (*readyOutput, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.readyTimeout)
 	defer cancel()
 	start := time.Now()
-	if err := a.users.Ready(ctx); err != nil {
+	if err := a.ready(ctx); err != nil {
 		logger(ctx).Warn("not ready", "check", "database", "error", err.Error(), "waited_ms", time.Since(start).Milliseconds())
 		return &readyOutput{Status: http.StatusServiceUnavailable, Body: readyBody{
 			Status: "unavailable", Detail: "database is unreachable", Checks: map[string]string{"database": "unreachable"},
@@ -70,6 +70,17 @@ func (a *api) readyz(ctx context.Context, _ *struct{}) (*readyOutput, error) {
 	return &readyOutput{Status: http.StatusOK, Body: readyBody{Status: "ok", Checks: map[string]string{"database": "ok"}}}, nil
 }
 
-func (a *api) version(context.Context, *struct{}) (*versionOutput, error) {
-	return &versionOutput{Body: a.build}, nil
+// Ops is the handler of the operations listener (USERSVC_OPS_ADDR), kept
+// off the public port: /metrics (Prometheus text) and /version (the
+// build), and /healthz for a probe of the listener itself.
+func Ops(m *metrics.Metrics, build Build) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	version, err := json.Marshal(build)
+	if err != nil {
+		panic("httpapi: marshal the build: " + err.Error())
+	}
+	mux.HandleFunc("GET /version", serveBytes("application/json", version))
+	mux.HandleFunc("GET /healthz", serveBytes("application/json", []byte(`{"status":"ok"}`)))
+	return securityHeaders(mux)
 }

@@ -2,110 +2,112 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/usersvc/usersvc/internal/apidocs"
+	"github.com/usersvc/usersvc/internal/app"
+	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/user"
-	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 func TestHealthzNeedsNoDatabase(t *testing.T) {
-	repo := usertest.NewMemory()
-	repo.SetFail(errors.New("database is down"))
-	srv := newServer(t, repo, func(o *httpapi.Options) { o.Build = httpapi.Build{Version: "v1.2.3", Commit: "abc1234"} })
+	t.Parallel()
+	srv := newServer(t, apptest.Memory, apptest.With(app.WithBuild(httpapi.Build{Version: "v1.2.3", Commit: "abc1234"})))
+	srv.Memory.SetFail(errors.New("database is down"))
 	res := srv.do(req{method: "GET", path: "/healthz"})
 	body := res.object(t)
 	if res.Status != http.StatusOK || body["status"] != "ok" || body["version"] != "v1.2.3" || body["commit"] != "abc1234" {
 		t.Errorf("GET /healthz = %v, want 200 ok with the build", res)
 	}
-	res = srv.do(req{method: "GET", path: "/version"})
+	res = srv.ops(req{method: "GET", path: "/version"})
 	if body := res.object(t); res.Status != http.StatusOK || body["version"] != "v1.2.3" || body["commit"] != "abc1234" {
-		t.Errorf("GET /version = %v, want the build", res)
+		t.Errorf("operations GET /version = %v, want the build", res)
 	}
 }
 
 func TestReadyz(t *testing.T) {
-	for _, s := range stores(t) {
-		t.Run(s.Name, func(t *testing.T) {
-			repo := s.Open(t)
-			srv := newServer(t, repo)
-			res := srv.do(req{method: "GET", path: "/readyz"})
-			if body := res.object(t); res.Status != http.StatusOK || body["status"] != "ok" {
-				t.Fatalf("GET /readyz on a live database = %v, want 200 ok", res)
-			}
-			if err := repo.(io.Closer).Close(); err != nil {
-				t.Fatal(err)
-			}
-			res = srv.do(req{method: "GET", path: "/readyz"})
-			body := res.object(t)
-			checks, _ := body["checks"].(map[string]any)
-			if res.Status != http.StatusServiceUnavailable || checks["database"] != "unreachable" || body["detail"] == nil {
-				t.Errorf("GET /readyz on a closed database = %v, want 503 naming the database check", res)
-			}
-			if strings.Contains(string(res.Body), "closed") || strings.Contains(string(res.Body), "sql") {
-				t.Errorf("readiness body leaks the driver's error: %s", res.Body)
-			}
-			if res := srv.do(req{method: "GET", path: "/healthz"}); res.Status != http.StatusOK {
-				t.Errorf("GET /healthz with the database closed = %v, want 200", res)
-			}
-		})
-	}
+	eachStore(t, func(t *testing.T, kind string) {
+		srv := newServer(t, kind)
+		res := srv.do(req{method: "GET", path: "/readyz"})
+		if body := res.object(t); res.Status != http.StatusOK || body["status"] != "ok" {
+			t.Fatalf("GET /readyz on a live database = %v, want 200 ok", res)
+		}
+		srv.App.Close() // the database with it
+		res = srv.do(req{method: "GET", path: "/readyz"})
+		body := res.object(t)
+		checks, _ := body["checks"].(map[string]any)
+		if res.Status != http.StatusServiceUnavailable || checks["database"] != "unreachable" || body["detail"] == nil {
+			t.Errorf("GET /readyz on a closed database = %v, want 503 naming the database check", res)
+		}
+		if strings.Contains(string(res.Body), "closed") || strings.Contains(string(res.Body), "sql") {
+			t.Errorf("readiness body leaks the driver's error: %s", res.Body)
+		}
+		if res := srv.do(req{method: "GET", path: "/healthz"}); res.Status != http.StatusOK {
+			t.Errorf("GET /healthz with the database closed = %v, want 200", res)
+		}
+	})
 }
 
-// hangingPing is a store whose database never answers a ping.
-type hangingPing struct{ user.Repository }
-
-func (hangingPing) Ping(ctx context.Context) error {
-	<-ctx.Done()
-	return ctx.Err()
-}
-
+// TestReadyzTimesOut: a database check that hangs is cut at ReadyTimeout
+// (an httpapi option config does not set) and answered 503.
 func TestReadyzTimesOut(t *testing.T) {
-	srv := newServer(t, hangingPing{usertest.NewMemory()}, func(o *httpapi.Options) { o.ReadyTimeout = 20 * time.Millisecond })
+	t.Parallel()
+	srv := newServer(t, apptest.Memory)
+	hanging := func(ctx context.Context) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	srv.h = httpapi.New(srv.App.Service(), httpapi.Options{Logger: slog.New(slog.NewJSONHandler(srv.Logs, nil)),
+		Ready: hanging, ReadyTimeout: 20 * time.Millisecond})
 	if res := srv.do(req{method: "GET", path: "/readyz"}); res.Status != http.StatusServiceUnavailable {
 		t.Errorf("GET /readyz with a hanging database = %v, want 503 after the timeout", res)
 	}
 }
 
-// panicky is a store that panics on login lookups.
-type panicky struct{ user.Repository }
-
-func (panicky) ByUsername(context.Context, string) (user.User, error) { panic("store exploded") }
-
+// TestPanicIsA500AndTheServerGoesOn makes the store panic while a request
+// authenticates.
 func TestPanicIsA500AndTheServerGoesOn(t *testing.T) {
-	srv := newServer(t, panicky{usertest.NewMemory()})
-	res := srv.do(req{method: "POST", path: "/api/v1/token", contentType: "application/x-www-form-urlencoded", body: "username=ada&password=whatever1"})
+	t.Parallel()
+	srv := newServer(t, apptest.Memory)
+	_, tok := srv.signedUp()
+	srv.Memory.SetAfterByID(func(user.User) { panic("store exploded") })
+	res := srv.do(req{method: "GET", path: "/api/v1/users/me", token: tok})
 	wantProblem(t, res, http.StatusInternalServerError, "internal server error")
-	logs := string(srv.logs.Bytes())
+	logs := string(srv.Logs.Bytes())
 	if !strings.Contains(logs, "store exploded") || !strings.Contains(logs, "goroutine") {
 		t.Errorf("the panic and its stack are not logged:\n%s", logs)
 	}
 	if strings.Contains(string(res.Body), "exploded") {
 		t.Errorf("the 500 body tells the cause: %s", res.Body)
 	}
-	var access map[string]any
-	for _, l := range srv.logLines() {
-		if l["msg"] == "request" {
-			access = l
-		}
-	}
-	if access["status"] != float64(500) || access["route"] != "POST /api/v1/token" {
+	lines := srv.accessLines()
+	if access := lines[len(lines)-1]; access["status"] != float64(500) || access["route"] != "GET /api/v1/users/me" {
 		t.Errorf("access log of the panicking request = %v, want status 500 on its route", access)
 	}
+	srv.Memory.SetAfterByID(nil)
 	if res := srv.do(req{method: "GET", path: "/healthz"}); res.Status != http.StatusOK {
 		t.Errorf("after a panic GET /healthz = %v, want 200", res)
+	}
+	if res := srv.do(req{method: "GET", path: "/api/v1/users/me", token: tok}); res.Status != http.StatusOK {
+		t.Errorf("after a panic GET /users/me = %v, want 200", res)
 	}
 }
 
 func TestSecurityHeaders(t *testing.T) {
-	srv := newServer(t, usertest.NewMemory())
+	t.Parallel()
+	srv := newServer(t, apptest.Memory)
 	_, tok := srv.signedUp()
 	for _, r := range []req{
 		{method: "GET", path: "/api/v1/users/me", token: tok},
@@ -139,15 +141,30 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
-func TestCORS(t *testing.T) {
-	const app = "https://app.example.com"
-	srv := newServer(t, usertest.NewMemory(), func(o *httpapi.Options) { o.CORSOrigins = []string{app} })
+const allowedOrigin = "https://app.example.com"
 
-	preflight := srv.do(req{method: "OPTIONS", path: "/api/v1/users/me", header: http.Header{
-		"Origin": {app}, "Access-Control-Request-Method": {"PUT"}, "Access-Control-Request-Headers": {"authorization,content-type"}, // as browsers send it,
+// corsServer is a server that lets allowedOrigin call it from a browser.
+func corsServer(t *testing.T) *server {
+	t.Helper()
+	return newServer(t, apptest.Memory, apptest.Env("USERSVC_CORS_ORIGINS", allowedOrigin))
+}
+
+// preflight asks, as a browser on origin would, whether method may be
+// sent to path.
+func (s *server) preflight(origin, method, path string) response {
+	s.t.Helper()
+	return s.do(req{method: "OPTIONS", path: path, header: http.Header{
+		"Origin": {origin}, "Access-Control-Request-Method": {method}, "Access-Control-Request-Headers": {"authorization,content-type"}, // as browsers send it
 	}})
-	if preflight.Status/100 != 2 || preflight.Header.Get("Access-Control-Allow-Origin") != app {
-		t.Fatalf("preflight from %s = %d, ACAO %q; want 2xx allowing it", app, preflight.Status, preflight.Header.Get("Access-Control-Allow-Origin"))
+}
+
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	srv := corsServer(t)
+
+	preflight := srv.preflight(allowedOrigin, "PUT", "/api/v1/users/me")
+	if preflight.Status/100 != 2 || preflight.Header.Get("Access-Control-Allow-Origin") != allowedOrigin {
+		t.Fatalf("preflight from %s = %d, ACAO %q; want 2xx allowing it", allowedOrigin, preflight.Status, preflight.Header.Get("Access-Control-Allow-Origin"))
 	}
 	if got := preflight.Header.Get("Access-Control-Allow-Methods"); got != "PUT" {
 		t.Errorf("Access-Control-Allow-Methods = %q, want PUT", got)
@@ -156,9 +173,9 @@ func TestCORS(t *testing.T) {
 		t.Errorf("Access-Control-Allow-Headers = %q, want Authorization and Content-Type", got)
 	}
 
-	res := srv.do(req{method: "GET", path: "/healthz", header: http.Header{"Origin": {app}}})
-	if got := res.Header.Get("Access-Control-Allow-Origin"); got != app {
-		t.Errorf("simple request from %s: ACAO = %q", app, got)
+	res := srv.do(req{method: "GET", path: "/healthz", header: http.Header{"Origin": {allowedOrigin}}})
+	if got := res.Header.Get("Access-Control-Allow-Origin"); got != allowedOrigin {
+		t.Errorf("simple request from %s: ACAO = %q", allowedOrigin, got)
 	}
 	if got := res.Header.Get("Access-Control-Expose-Headers"); !strings.Contains(got, "X-Request-Id") && !strings.Contains(got, "X-Request-ID") {
 		t.Errorf("Access-Control-Expose-Headers = %q, want the request id exposed", got)
@@ -173,9 +190,51 @@ func TestCORS(t *testing.T) {
 		}
 	}
 
-	none := newServer(t, usertest.NewMemory()) // no origins configured: no CORS at all
-	if res := none.do(req{method: "GET", path: "/healthz", header: http.Header{"Origin": {app}}}); hasCORS(res.Header) {
+	none := newServer(t, apptest.Memory) // no origins configured: no CORS at all
+	if res := none.do(req{method: "GET", path: "/healthz", header: http.Header{"Origin": {allowedOrigin}}}); hasCORS(res.Header) {
 		t.Errorf("with no origins configured a request got CORS headers: %v", res.Header)
+	}
+}
+
+// TestCORSAllowsTheRoutesMethods: a browser on an allowed origin may send
+// every method a route takes, PATCH (the admin's user update) included,
+// and no other.
+func TestCORSAllowsTheRoutesMethods(t *testing.T) {
+	t.Parallel()
+	srv := corsServer(t)
+	_, id := srv.signUp()
+	preflight := srv.preflight(allowedOrigin, "PATCH", "/api/v1/admin/users/"+id.String())
+	if preflight.Status/100 != 2 || preflight.Header.Get("Access-Control-Allow-Origin") != allowedOrigin ||
+		preflight.Header.Get("Access-Control-Allow-Methods") != "PATCH" {
+		t.Errorf("preflight of PATCH /api/v1/admin/users/{id} = %d, ACAO %q, methods %q; want it allowed",
+			preflight.Status, preflight.Header.Get("Access-Control-Allow-Origin"), preflight.Header.Get("Access-Control-Allow-Methods"))
+	}
+
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(srv.do(req{method: "GET", path: "/openapi.json"}).Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	routed := map[string]bool{}
+	for _, ops := range doc.Paths {
+		for method := range ops {
+			routed[strings.ToUpper(method)] = true
+		}
+	}
+	var allowed []string
+	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "TRACE", "PROPFIND"} {
+		if res := srv.preflight(allowedOrigin, method, "/api/v1/users/me"); res.Header.Get("Access-Control-Allow-Methods") == method {
+			allowed = append(allowed, method)
+		}
+	}
+	want := slices.Sorted(maps.Keys(routed))
+	slices.Sort(allowed)
+	if diff := cmp.Diff(want, allowed); diff != "" {
+		t.Errorf("methods a preflight allows (-the routes' methods +allowed):\n%s", diff)
+	}
+	if !routed["PATCH"] || len(routed) != 5 {
+		t.Errorf("the routes' methods are %v, want GET, POST, PUT, PATCH and DELETE", want)
 	}
 }
 
@@ -197,7 +256,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func TestOversizeBodyRefusedBeforeReading(t *testing.T) {
-	srv := newServer(t, usertest.NewMemory(), func(o *httpapi.Options) { o.MaxBodyBytes = 1024 })
+	t.Parallel()
+	srv := newServer(t, apptest.Memory, apptest.Env("USERSVC_MAX_BODY_BYTES", "1024"))
 	body := &countingReader{}
 	hr, err := http.NewRequest(http.MethodPost, "/api/v1/register", body)
 	if err != nil {
@@ -219,11 +279,12 @@ func TestOversizeBodyRefusedBeforeReading(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	srv := newServer(t, usertest.NewMemory())
+	t.Parallel()
+	srv := newServer(t, apptest.Memory)
 	a, tok := srv.signedUp()
 	srv.do(req{method: "GET", path: "/api/v1/users/me", token: tok})
 	srv.do(req{method: "GET", path: "/api/v1/users/" + a.Username}) // a raw path must not become a label
-	res := srv.do(req{method: "GET", path: "/metrics"})
+	res := srv.ops(req{method: "GET", path: "/metrics"})
 	out := string(res.Body)
 	if res.Status != http.StatusOK {
 		t.Fatalf("GET /metrics = %d", res.Status)
@@ -233,7 +294,7 @@ func TestMetrics(t *testing.T) {
 		`usersvc_http_requests_total{method="GET",route="GET /api/v1/users/me",status="2xx"} 1`,
 		`usersvc_http_requests_total{method="GET",route="unmatched",status="4xx"} 1`,
 		`usersvc_http_request_duration_seconds_bucket{method="POST",route="POST /api/v1/token"`,
-		`usersvc_http_requests_in_flight 1`, // this scrape
+		`usersvc_http_requests_in_flight 0`, // the operations listener is not counted
 		`go_goroutines`,
 	} {
 		if !strings.Contains(out, want) {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"reflect"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -18,18 +17,18 @@ const bearerAuth = "bearerAuth"
 func (a *api) routes() {
 	api := a.huma
 	huma.Register(api, a.limited(a.limits.Register, a.op("POST /api/v1/register", "register", http.StatusCreated, "Register a new user")), a.register)
-	huma.Register(api, a.tokenLimits(a.op("POST /api/v1/token", "login", http.StatusOK, "Log in, or refresh, to get an access and a refresh token", http.StatusUnauthorized)), a.login)
+	huma.Register(api, a.tokenOp(a.op("POST /api/v1/token", "login", http.StatusOK, "Log in, or refresh, to get an access and a refresh token", http.StatusUnauthorized)), a.token)
 	huma.Register(api, a.authed(a.op("POST /api/v1/logout", "logout", http.StatusNoContent, "End the current session, or every session with scope=all")), a.logout)
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me", "readMe", http.StatusOK, "Get current user profile")), a.readMe)
-	huma.Register(api, a.authed(a.op("PUT /api/v1/users/me", "updateMe", http.StatusOK, "Update current user profile")), a.updateMe)
-	huma.Register(api, a.authed(a.op("DELETE /api/v1/users/me", "deleteMe", http.StatusNoContent, "Delete current user account")), a.deleteMe)
+	huma.Register(api, a.authed(a.op("PUT /api/v1/users/me", "updateMe", http.StatusOK, "Update current user profile", http.StatusForbidden)), a.updateMe)
+	huma.Register(api, a.authed(a.op("DELETE /api/v1/users/me", "deleteMe", http.StatusNoContent, "Delete current user account", http.StatusForbidden, http.StatusConflict)), a.deleteMe)
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/sessions", "listSessions", http.StatusOK, "List the current user's active sessions")), a.listSessions)
 	huma.Register(api, a.authed(a.op("DELETE /api/v1/users/me/sessions/{id}", "revokeSession", http.StatusNoContent, "End one of the current user's sessions", http.StatusNotFound)), a.revokeSession)
 	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password"))), a.changePassword)
 	// Audit log and data export (audit.go).
 	huma.Register(api, a.admin(a.op("GET /api/v1/admin/audit", "listAuditEvents", http.StatusOK, "List security events, newest first (admins only)")), a.listAuditEvents)
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/audit", "listMyAudit", http.StatusOK, "List the security events about the current user, newest first")), a.listMyAudit)
-	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/export", "exportMe", http.StatusOK, "Download everything kept about the current user as JSON")), a.exportMe)
+	huma.Register(api, a.recorded(a.authed(a.op("GET /api/v1/users/me/export", "exportMe", http.StatusOK, "Download everything kept about the current user as JSON"))), a.exportMe)
 	documentAuditKinds(api.OpenAPI())
 	// Administration (admin.go): 403 for anyone but an active administrator.
 	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users", "listUsers", http.StatusOK, "List users, filtered, a page at a time")), a.listUsers)
@@ -43,6 +42,9 @@ func (a *api) routes() {
 	huma.Register(api, a.authed(a.limited(a.limits.Mail, a.op("POST /api/v1/verify-email/resend", "resendVerification", http.StatusAccepted, "Mail a new verification link to the current user", http.StatusConflict))), a.resendVerification)
 	huma.Register(api, a.limited(a.limits.Mail, a.op("POST /api/v1/password-reset", "requestPasswordReset", http.StatusAccepted, "Mail a password reset link to the account of an email, if there is one")), a.requestPasswordReset)
 	huma.Register(api, a.op("POST /api/v1/password-reset/confirm", "confirmPasswordReset", http.StatusNoContent, "Set a new password with the token of a reset mail"), a.confirmPasswordReset)
+	// Re-authentication and undoing an email change (issue 17).
+	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("POST /api/v1/reauthenticate", "reauthenticate", http.StatusNoContent, "Prove the password again, so that this session may change the email or delete the account"))), a.reauthenticate)
+	huma.Register(api, a.op("POST /api/v1/email-change/undo", "undoEmailChange", http.StatusNoContent, "Undo an email change with the token mailed to the previous address: the address comes back and every session ends"), a.undoEmailChange)
 	documentTokenForm(api.OpenAPI())
 }
 
@@ -62,7 +64,7 @@ func (a *api) op(pattern, id string, status int, summary string, errs ...int) hu
 	if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
 		errs = append(errs, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
 	}
-	return huma.Operation{
+	op := huma.Operation{
 		Method:        method,
 		Path:          path,
 		OperationID:   id,
@@ -74,6 +76,17 @@ func (a *api) op(pattern, id string, status int, summary string, errs ...int) hu
 		// makes a.maxBodyBytes the largest body accepted.
 		MaxBodyBytes: a.maxBodyBytes + 1,
 	}
+	if method != http.MethodGet {
+		op = a.recorded(op)
+	}
+	return op
+}
+
+// recorded tells the service who is calling (withClient) on op, which may
+// record it; op does it for every method but GET.
+func (a *api) recorded(op huma.Operation) huma.Operation {
+	op.Middlewares = append(op.Middlewares, a.withClient)
+	return op
 }
 
 // authed puts op behind a bearer token: authenticate runs first and the
@@ -99,13 +112,4 @@ func (a *api) admin(op huma.Operation) huma.Operation {
 	})
 	op.Errors = append(op.Errors, http.StatusForbidden)
 	return op
-}
-
-// documentTokenForm documents the /token form fields. huma documents a raw
-// body as an opaque binary string, and its form tags are for multipart
-// bodies only, so the handler reads the raw body and the schema is put in
-// here.
-func documentTokenForm(doc *huma.OpenAPI) {
-	schema := doc.Components.Schemas.Schema(reflect.TypeFor[tokenForm](), true, "TokenForm")
-	doc.Paths["/api/v1/token"].Post.RequestBody.Content[formURLEncoded].Schema = schema
 }

@@ -1,14 +1,8 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"net/http"
-	"net/url"
 
-	"github.com/danielgtaylor/huma/v2"
-	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/user"
@@ -65,42 +59,3 @@ func (a *api) revokeSession(ctx context.Context, in *sessionIDInput) (*struct{},
 	}
 	return &struct{}{}, nil
 }
-
-// tokenLimits is limited for /token: a refresh grant counts against the
-// Refresh rule, a password grant against the Login rule.
-func (a *api) tokenLimits(op huma.Operation) huma.Operation {
-	op.Errors = append(op.Errors, http.StatusTooManyRequests, http.StatusServiceUnavailable)
-	op.Middlewares = append(op.Middlewares, func(ctx huma.Context, next func(huma.Context)) {
-		r, _ := humago.Unwrap(ctx)
-		ip := a.clientIP.IP(r)
-		rule := a.limits.Login
-		if peekGrantType(r.Body, func(b io.ReadCloser) { r.Body = b }) == grantRefresh {
-			rule = a.limits.Refresh
-		}
-		if !a.allow(ctx, rule, clientKey(ip)) {
-			return
-		}
-		next(ctx)
-	})
-	return op
-}
-
-// peekGrantType reads the grant_type of a form body and hands set a body
-// that reads the same again (with the same error at the end, if any).
-func peekGrantType(body io.ReadCloser, set func(io.ReadCloser)) string {
-	b, err := io.ReadAll(body)
-	var rest io.Reader = bytes.NewReader(b)
-	if err != nil {
-		rest = io.MultiReader(rest, errReader{err})
-	}
-	set(struct {
-		io.Reader
-		io.Closer
-	}{rest, body})
-	values, _ := url.ParseQuery(string(b))
-	return values.Get("grant_type")
-}
-
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }

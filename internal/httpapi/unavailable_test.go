@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/user"
-	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // TestUnavailableDatabaseIs503 checks every route that touches the
@@ -15,10 +15,10 @@ import (
 // ErrUnavailable, with no driver text in the body (it is logged instead),
 // while /healthz stays 200 and /readyz says 503.
 func TestUnavailableDatabaseIs503(t *testing.T) {
-	repo := usertest.NewMemory()
-	s := newServer(t, repo)
+	t.Parallel()
+	s := newServer(t, apptest.Memory)
 	a, token := s.signedUp()
-	repo.SetFail(fmt.Errorf("get user: %w: %w", user.ErrUnavailable, fmt.Errorf("dial tcp 127.0.0.1:5432: connect: connection refused")))
+	s.Memory.SetFail(fmt.Errorf("get user: %w: %w", user.ErrUnavailable, fmt.Errorf("dial tcp 127.0.0.1:5432: connect: connection refused")))
 	for _, r := range []req{
 		{method: "POST", path: "/api/v1/register", body: newAccount().json()},
 		{method: "POST", path: "/api/v1/token", body: "username=" + a.Username + "&password=x", contentType: "application/x-www-form-urlencoded"},
@@ -28,9 +28,9 @@ func TestUnavailableDatabaseIs503(t *testing.T) {
 		{method: "DELETE", path: "/api/v1/users/me", token: token},
 	} {
 		res := s.do(r)
-		wantProblem(t, res, http.StatusServiceUnavailable, user.ErrUnavailable.Error())
-		if got := res.Header.Get("Retry-After"); got == "" {
-			t.Errorf("%s %s: 503 without Retry-After", r.method, r.path)
+		body := wantProblem(t, res, http.StatusServiceUnavailable, user.ErrUnavailable.Error())
+		if got := res.Header.Get("Retry-After"); got != "2" || body["code"] != "unavailable" {
+			t.Errorf("%s %s: 503 with Retry-After %q, code %v; want 2, unavailable", r.method, r.path, got, body["code"])
 		}
 		if strings.Contains(string(res.Body), "dial") || strings.Contains(string(res.Body), "5432") {
 			t.Errorf("%s %s: body leaks the cause: %s", r.method, r.path, res.Body)
@@ -42,10 +42,10 @@ func TestUnavailableDatabaseIs503(t *testing.T) {
 	if res := s.do(req{method: "GET", path: "/readyz"}); res.Status != http.StatusServiceUnavailable {
 		t.Errorf("readyz while the database is down: %v, want 503", res)
 	}
-	if !strings.Contains(string(s.logs.Bytes()), "connection refused") {
+	if !strings.Contains(string(s.Logs.Bytes()), "connection refused") {
 		t.Error("the cause of the 503 is not logged")
 	}
-	repo.SetFail(nil)
+	s.Memory.SetFail(nil)
 	if res := s.do(req{method: "GET", path: "/api/v1/users/me", token: token}); res.Status != http.StatusOK {
 		t.Errorf("users/me once the database is back: %v, want 200", res)
 	}

@@ -15,11 +15,15 @@ func (a *api) readMe(ctx context.Context, _ *struct{}) (*userOutput, error) {
 }
 
 func (a *api) updateMe(ctx context.Context, in *updateInput) (*userOutput, error) {
-	me, err := currentUser(ctx)
+	me, err := currentCaller(ctx)
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}
-	u, err := a.users.Update(ctx, me.ID, user.Patch{FullName: in.Body.FullName, Email: in.Body.Email})
+	current := ""
+	if in.Body.CurrentPassword != nil {
+		current = *in.Body.CurrentPassword
+	}
+	u, err := a.users.Update(ctx, me, user.Patch{FullName: in.Body.FullName, Email: in.Body.Email}, current)
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}
@@ -27,9 +31,9 @@ func (a *api) updateMe(ctx context.Context, in *updateInput) (*userOutput, error
 }
 
 func (a *api) deleteMe(ctx context.Context, _ *struct{}) (*struct{}, error) {
-	me, err := currentUser(ctx)
+	me, err := currentCaller(ctx)
 	if err == nil {
-		err = a.users.Delete(ctx, me.ID)
+		err = a.users.Delete(ctx, me)
 	}
 	if err != nil {
 		return nil, a.problem(ctx, err)
@@ -38,11 +42,25 @@ func (a *api) deleteMe(ctx context.Context, _ *struct{}) (*struct{}, error) {
 }
 
 func (a *api) changePassword(ctx context.Context, in *passwordInput) (*struct{}, error) {
-	me, err := currentUser(ctx)
+	me, err := currentCaller(ctx)
 	if err == nil {
 		// The session asking stays; every other one is revoked. Its access
 		// token carries the old token version, so the client refreshes.
-		err = a.users.ChangePasswordKeeping(ctx, me.ID, currentSession(ctx), in.Body.CurrentPassword, in.Body.NewPassword)
+		err = a.users.ChangePassword(ctx, me, in.Body.CurrentPassword, in.Body.NewPassword)
+	}
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	return &struct{}{}, nil
+}
+
+// reauthenticate renews the session's authentication time once the
+// password is right: sensitive changes are then allowed for
+// USERSVC_REAUTH_WINDOW.
+func (a *api) reauthenticate(ctx context.Context, in *reauthInput) (*struct{}, error) {
+	me, err := currentCaller(ctx)
+	if err == nil {
+		err = a.users.Reauthenticate(ctx, me, in.Body.Password)
 	}
 	if err != nil {
 		return nil, a.problem(ctx, err)

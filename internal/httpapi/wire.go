@@ -21,8 +21,17 @@ type userCreate struct {
 // empty full_name clears it.
 type userUpdate struct {
 	FullName *string `json:"full_name,omitempty" nullable:"true" maxLength:"255" doc:"An empty string clears it"`
-	Email    *string `json:"email,omitempty" nullable:"true" format:"email" maxLength:"254"`
+	Email    *string `json:"email,omitempty" nullable:"true" format:"email" maxLength:"254" doc:"Changing it needs a password login of this session within USERSVC_REAUTH_WINDOW, or current_password (else 403 reauthentication_required); the previous address is mailed a link that undoes the change"`
+	// CurrentPassword re-authenticates the request for an email change.
+	CurrentPassword *string `json:"current_password,omitempty" nullable:"true" format:"password" maxLength:"72" doc:"The current password: lets this request change the email when the session's login is not recent"`
 }
+
+// reauthentication is the body of POST /reauthenticate.
+type reauthentication struct {
+	Password string `json:"password" format:"password" minLength:"1" maxLength:"72" doc:"The current password"`
+}
+
+type reauthInput struct{ Body reauthentication }
 
 type passwordUpdate struct {
 	CurrentPassword string `json:"current_password" format:"password" maxLength:"72"`
@@ -65,6 +74,7 @@ type token struct {
 	TokenType    string `json:"token_type" enum:"bearer"`
 	ExpiresIn    int    `json:"expires_in" doc:"Seconds until the access token expires"`
 	RefreshToken string `json:"refresh_token" doc:"Opaque; exchange it at /token with grant_type=refresh_token for a new pair. Single use: each refresh returns a new one"`
+	DeviceToken  string `json:"device_token,omitempty" doc:"Password grant only: keep it and send it back as device_token with this device's next logins of the account, which failures from other devices then never lock out"`
 }
 
 // formURLEncoded is the media type of the /token body.
@@ -78,6 +88,7 @@ type tokenForm struct {
 	GrantType    string `json:"grant_type,omitempty" enum:"password,refresh_token" doc:"password (the default when absent) or refresh_token"`
 	RefreshToken string `json:"refresh_token,omitempty" doc:"Refresh grant (required): the refresh token of the last response"`
 	Scope        string `json:"scope,omitempty" doc:"Sent by OAuth2 clients; ignored"`
+	DeviceToken  string `json:"device_token,omitempty" doc:"Password grant (optional): the device_token of this device's last login of the account"`
 }
 
 // Inputs and outputs: what huma reads from a request and writes back.

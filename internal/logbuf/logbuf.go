@@ -10,6 +10,9 @@
 // goroutine to catch up. Close writes what is left; lines written after
 // Close go straight through. What a crash of the process leaves in the
 // buffer (the lines of the last moments, not yet written) is lost.
+// Why it is worth its complexity: docs/benchmarks.md, the third session's
+// read profile, where one write(2) per request was the largest system-call
+// cost of an authenticated read.
 package logbuf
 
 import (

@@ -12,17 +12,19 @@ import (
 )
 
 // lockedBuffer is the underlying writer: a buffer that counts the writes
-// it gets.
+// it gets, and the lines in each.
 type lockedBuffer struct {
 	mu     sync.Mutex
 	buf    bytes.Buffer
 	writes int
+	lines  []int // by write
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.writes++
+	b.lines = append(b.lines, bytes.Count(p, []byte("\n")))
 	return b.buf.Write(p)
 }
 
@@ -51,20 +53,33 @@ func (g *gate) Write(p []byte) (int, error) {
 	return g.lockedBuffer.Write(p)
 }
 
+// TestEveryLineArrivesWholeAndInOrder has writers log at once, first while
+// the output is blocked, then while it is free: every line arrives whole
+// and in its writer's order, and the lines that gathered while the output
+// was blocked leave together.
 func TestEveryLineArrivesWholeAndInOrder(t *testing.T) {
-	out := &lockedBuffer{}
+	out := newGate()
 	w := logbuf.New(out)
-	const writers, lines = 8, 2000
-	var wg sync.WaitGroup
+	// All the lines fit in MaxPending (some 19 bytes each), so no writer
+	// waits for room while the output is blocked.
+	const writers, lines = 8, 1500
+	var wg, half sync.WaitGroup
+	half.Add(writers)
 	for g := range writers {
 		wg.Go(func() {
 			for i := range lines {
 				if _, err := fmt.Fprintf(w, "writer %d line %d\n", g, i); err != nil {
 					t.Error(err)
 				}
+				if i == lines/2-1 {
+					half.Done()
+				}
 			}
 		})
 	}
+	<-out.entered // the first write is held...
+	half.Wait()   // ...while every writer writes half its lines
+	close(out.open)
 	wg.Wait()
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -84,8 +99,10 @@ func TestEveryLineArrivesWholeAndInOrder(t *testing.T) {
 	if len(got) != writers*lines {
 		t.Errorf("got %d lines, want %d", len(got), writers*lines)
 	}
-	if out.writes >= writers*lines {
-		t.Logf("%d lines in %d writes: none coalesced this time", len(got), out.writes)
+	t.Logf("%d lines in %d writes", len(got), out.writes)
+	if len(out.lines) < 2 || out.lines[0]+out.lines[1] < writers*lines/2 {
+		t.Errorf("lines by write %v: want the first two writes to hold at least the %d lines written while the output was blocked",
+			out.lines[:min(2, len(out.lines))], writers*lines/2)
 	}
 }
 

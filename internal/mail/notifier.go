@@ -21,9 +21,10 @@ var (
 // are required; zero values of the rest take the defaults.
 type NotifierConfig struct {
 	Mailer Mailer
-	// VerifyEmailURL and ResetPasswordURL are the links the messages carry:
-	// absolute http(s) URLs with TokenPlaceholder where the token goes.
-	VerifyEmailURL, ResetPasswordURL string
+	// VerifyEmailURL, ResetPasswordURL and UndoEmailChangeURL are the
+	// links the messages carry: absolute http(s) URLs with
+	// TokenPlaceholder where the token goes.
+	VerifyEmailURL, ResetPasswordURL, UndoEmailChangeURL string
 	// Logger receives delivery failures (never the token or the body).
 	Logger *slog.Logger
 	// QueueSize is how many messages may wait (default 256); Workers how
@@ -76,6 +77,9 @@ func NewNotifier(c NotifierConfig) (*Notifier, error) {
 	if err := CheckLinkTemplate(c.ResetPasswordURL); err != nil {
 		return nil, fmt.Errorf("mail: password-reset link: %w", err)
 	}
+	if err := CheckLinkTemplate(c.UndoEmailChangeURL); err != nil {
+		return nil, fmt.Errorf("mail: undo-email-change link: %w", err)
+	}
 	tmpl, err := parseTemplates()
 	if err != nil {
 		return nil, fmt.Errorf("mail: templates: %w", err)
@@ -104,23 +108,18 @@ func NewNotifier(c NotifierConfig) (*Notifier, error) {
 	return n, nil
 }
 
-// VerifyEmail queues the message that lets u confirm u.Email with token.
-func (n *Notifier) VerifyEmail(_ context.Context, u user.User, token string, ttl time.Duration) error {
-	return n.enqueue(verifyEmail, u, Link(n.c.VerifyEmailURL, token), token, ttl)
-}
-
-// ResetPassword queues the message that lets u set a new password with
-// token.
-func (n *Notifier) ResetPassword(_ context.Context, u user.User, token string, ttl time.Duration) error {
-	return n.enqueue(resetPassword, u, Link(n.c.ResetPasswordURL, token), token, ttl)
-}
-
-func (n *Notifier) enqueue(kind string, u user.User, link, token string, ttl time.Duration) error {
-	name := u.FullName
-	if name == "" {
-		name = u.Username
+// Send renders m and queues it. It never shows a name or any other text a
+// user wrote: only the address, the link and its token.
+func (n *Notifier) Send(_ context.Context, m user.Mail) error {
+	c := content{Email: m.To, ValidFor: validFor(m.TTL)}
+	if m.Token != "" {
+		tmpl, ok := n.links()[m.Kind]
+		if !ok {
+			return fmt.Errorf("mail: %s carries no link", m.Kind)
+		}
+		c.Link, c.Token = Link(tmpl, m.Token), m.Token
 	}
-	msg, err := n.tmpl.render(kind, content{Name: name, Email: u.Email, Link: link, Token: token, ValidFor: validFor(ttl)})
+	msg, err := n.tmpl.render(string(m.Kind), c)
 	if err != nil {
 		return err
 	}
@@ -130,10 +129,19 @@ func (n *Notifier) enqueue(kind string, u user.User, link, token string, ttl tim
 		return ErrClosed
 	}
 	select {
-	case n.queue <- job{kind: kind, userID: u.ID.String(), msg: msg}:
+	case n.queue <- job{kind: string(m.Kind), userID: m.UserID.String(), msg: msg}:
 		return nil
 	default:
 		return ErrQueueFull
+	}
+}
+
+// links are the link templates of the messages that carry one.
+func (n *Notifier) links() map[user.MailKind]string {
+	return map[user.MailKind]string{
+		user.MailVerifyEmail:   n.c.VerifyEmailURL,
+		user.MailResetPassword: n.c.ResetPasswordURL,
+		user.MailEmailChanged:  n.c.UndoEmailChangeURL,
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // templateFS holds each message as NAME.txt (text/template) and NAME.html
@@ -17,28 +19,22 @@ import (
 //go:embed templates
 var templateFS embed.FS
 
-// The messages, by template name, and their subjects.
-const (
-	verifyEmail   = "verify_email"
-	resetPassword = "reset_password"
-)
-
-// subject is message name's subject.
-func subject(name string) string {
-	if name == verifyEmail {
-		return "Confirm your email address"
-	}
-	return "Reset your password"
+// subjects are the messages' subjects, by template name (user.MailKind).
+var subjects = map[string]string{
+	string(user.MailVerifyEmail):     "Confirm your email address",
+	string(user.MailResetPassword):   "Reset your password",
+	string(user.MailEmailChanged):    "The email address of your account was changed",
+	string(user.MailPasswordChanged): "The password of your account was changed",
 }
 
 // TokenPlaceholder is what a link template has where the token goes.
 const TokenPlaceholder = "{token}"
 
-// content is what the templates show.
+// content is what the templates show: never a name or other text a user
+// wrote, since mail may go to an address nobody has verified.
 type content struct {
-	Name     string // the full name, or the username when there is none
-	Email    string
-	Link     string
+	Email    string // the address the message goes to
+	Link     string // "" for a notice without a link
 	Token    string
 	ValidFor string // "24 hours"
 }
@@ -70,7 +66,11 @@ func (t templates) render(name string, c content) (Message, error) {
 	if err := t.html.ExecuteTemplate(&html, name+".html", c); err != nil {
 		return Message{}, fmt.Errorf("render %s html: %w", name, err)
 	}
-	return Message{To: c.Email, Subject: subject(name), Text: text.String(), HTML: html.String()}, nil
+	subject, ok := subjects[name]
+	if !ok {
+		return Message{}, fmt.Errorf("render %s: no such message", name)
+	}
+	return Message{To: c.Email, Subject: subject, Text: text.String(), HTML: html.String()}, nil
 }
 
 // Link puts token, query-escaped, where tmpl has TokenPlaceholder.

@@ -22,6 +22,7 @@ type Metrics struct {
 	inFlight prometheus.Gauge
 	hashing  prometheus.Histogram
 	abuse    *abuse // abuse.go
+	audit    *audit // audit.go
 }
 
 // New returns the metrics on a fresh registry, with the Go runtime and
@@ -52,6 +53,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.abuse = newAbuse(m.reg)
+	m.audit = newAudit(m.reg)
 	return m
 }
 

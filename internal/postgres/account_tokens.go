@@ -11,31 +11,36 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// CreateAccountToken stores t.
-func (s *Users) CreateAccountToken(ctx context.Context, t user.AccountToken) error {
+// AccountTokens is the PostgreSQL user.AccountTokens.
+type AccountTokens struct{ conn }
+
+var _ user.AccountTokens = (*AccountTokens)(nil)
+
+// Create stores t.
+func (s *AccountTokens) Create(ctx context.Context, t user.AccountToken) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `
-		INSERT INTO account_tokens (hash, user_id, purpose, email, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`
-	if _, err := s.pool.Exec(ctx, q, t.Hash, t.UserID, string(t.Purpose), t.Email, t.CreatedAt, t.ExpiresAt); err != nil {
+		INSERT INTO account_tokens (hash, user_id, purpose, email, created_at, expires_at, token_version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	if _, err := s.q.Exec(ctx, q, t.Hash, t.UserID, string(t.Purpose), t.Email, t.CreatedAt, t.ExpiresAt, t.TokenVersion); err != nil {
 		return translate(err, "create account token")
 	}
 	return nil
 }
 
-// AccountToken returns the token of that hash, used or not.
-func (s *Users) AccountToken(ctx context.Context, hash []byte) (user.AccountToken, error) {
+// ByHash returns the token of that hash, used or not.
+func (s *AccountTokens) ByHash(ctx context.Context, hash []byte) (user.AccountToken, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `
-		SELECT hash, user_id, purpose, email, created_at, expires_at, used_at
+		SELECT hash, user_id, purpose, email, created_at, expires_at, used_at, COALESCE(token_version, $2)
 		FROM account_tokens WHERE hash = $1`
 	var (
 		t    user.AccountToken
 		used *time.Time
 	)
-	err := s.pool.QueryRow(ctx, q, hash).Scan(&t.Hash, &t.UserID, &t.Purpose, &t.Email, &t.CreatedAt, &t.ExpiresAt, &used)
+	err := s.q.QueryRow(ctx, s.lockedInTx(q), hash, user.Unbound).Scan(&t.Hash, &t.UserID, &t.Purpose, &t.Email, &t.CreatedAt, &t.ExpiresAt, &used, &t.TokenVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return user.AccountToken{}, user.ErrInvalidToken
 	}
@@ -48,40 +53,44 @@ func (s *Users) AccountToken(ctx context.Context, hash []byte) (user.AccountToke
 
 // useToken marks the usable token of hash and purpose used at now, in tx,
 // and returns its user and the email it was sent to; ErrInvalidToken when
-// there is no such token. Of concurrent uses, the first to lock the row
-// wins: the others find used_at set when they get it.
+// there is no such token, or a reset token bound to a password the user
+// no longer has (a NULL token_version, a token of the release before, or
+// user.Unbound binds to none). Of concurrent uses, the first to lock the
+// row wins: the others find used_at set when they get it.
 func useToken(ctx context.Context, tx pgx.Tx, hash []byte, purpose user.TokenPurpose, now time.Time) (uuid.UUID, string, error) {
 	const q = `
-		UPDATE account_tokens SET used_at = $3
+		UPDATE account_tokens t SET used_at = $3
 		WHERE hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+		  AND (t.purpose <> 'reset_password'
+		       OR COALESCE(t.token_version, $4) IN ($4, (SELECT u.token_version FROM users u WHERE u.id = t.user_id)))
 		RETURNING user_id, email`
 	var (
 		id    uuid.UUID
 		email string
 	)
-	err := tx.QueryRow(ctx, q, hash, string(purpose), now).Scan(&id, &email)
+	err := tx.QueryRow(ctx, q, hash, string(purpose), now, user.Unbound).Scan(&id, &email)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return uuid.Nil, "", user.ErrInvalidToken
 	}
 	return id, email, err
 }
 
-// UseVerifyEmailToken uses the verification token and verifies the email
+// UseVerifyEmail uses the verification token and verifies the email
 // it was sent to, if still the user's, in one transaction.
-func (s *Users) UseVerifyEmailToken(ctx context.Context, hash []byte, now time.Time) (user.User, error) {
+func (s *AccountTokens) UseVerifyEmail(ctx context.Context, hash []byte, now time.Time) (user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	var (
 		u       user.User
 		changed bool
 	)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.q, func(tx pgx.Tx) error {
 		id, email, err := useToken(ctx, tx, hash, user.PurposeVerifyEmail, now)
 		if err != nil {
 			return err
 		}
 		const q = `
-			UPDATE users SET email_verified = TRUE
+			UPDATE users SET email_verified = TRUE, recovery_email = email
 			WHERE id = $1 AND lower(email) = lower($2)
 			RETURNING ` + userColumns
 		u, err = scanUser(tx.QueryRow(ctx, q, id, email))
@@ -102,14 +111,14 @@ func (s *Users) UseVerifyEmailToken(ctx context.Context, hash []byte, now time.T
 	return u, nil
 }
 
-// UseResetPasswordToken uses the reset token, sets the password, uses up
+// UseResetPassword uses the reset token, sets the password, uses up
 // the user's other reset tokens and revokes their sessions, in one
 // transaction.
-func (s *Users) UseResetPasswordToken(ctx context.Context, hash []byte, passwordHash string, now time.Time) (user.User, error) {
+func (s *AccountTokens) UseResetPassword(ctx context.Context, hash []byte, passwordHash string, now time.Time) (user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	var u user.User
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.q, func(tx pgx.Tx) error {
 		id, _, err := useToken(ctx, tx, hash, user.PurposeResetPassword, now)
 		if err != nil {
 			return err
@@ -138,4 +147,18 @@ func (s *Users) UseResetPasswordToken(ctx context.Context, hash []byte, password
 		return user.User{}, translate(err, "reset password")
 	}
 	return u, nil
+}
+
+// UseAll marks every unused token of userID of purpose ("" for every
+// purpose) used at now.
+func (s *AccountTokens) UseAll(ctx context.Context, userID uuid.UUID, purpose user.TokenPurpose, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `
+		UPDATE account_tokens SET used_at = $3
+		WHERE user_id = $1 AND ($2 = '' OR purpose = $2) AND used_at IS NULL`
+	if _, err := s.q.Exec(ctx, q, userID, string(purpose), now); err != nil {
+		return translate(err, "use account tokens")
+	}
+	return nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// listUsers is ListUsers' statement: every filter is NULL when unused.
+// listUsers is List's statement: every filter is NULL when unused.
 const listUsers = `
 	SELECT ` + userColumns + ` FROM users
 	WHERE ($1::text IS NULL OR lower(email) LIKE lower($1::text) ESCAPE '\')
@@ -26,9 +26,9 @@ const listUsers = `
 	ORDER BY created_at, id
 	LIMIT $9`
 
-// ListUsers returns up to q.Limit users matching q, after q.After, in
+// List returns up to q.Limit users matching q, after q.After, in
 // (created_at, id) order.
-func (s *Users) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, error) {
+func (s *Users) List(ctx context.Context, q user.ListQuery) ([]user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	var after, afterID, from, to, role any
@@ -50,7 +50,7 @@ func (s *Users) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, e
 	if q.Role != nil {
 		role = string(*q.Role)
 	}
-	rows, err := s.pool.Query(ctx, listUsers, likePrefix(q.EmailPrefix), likePrefix(q.UsernamePrefix),
+	rows, err := s.q.Query(ctx, listUsers, likePrefix(q.EmailPrefix), likePrefix(q.UsernamePrefix),
 		q.IsActive, role, from, to, after, afterID, q.Limit)
 	if err != nil {
 		return nil, translate(err, "list users")
@@ -71,13 +71,10 @@ func likePrefix(prefix string) any {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
 }
 
-// UpdateKeepingAdmin is Update refused with ErrLastAdmin when it would
-// remove the last active administrator. See keepingAdmin for how two
-// concurrent calls are kept from both succeeding.
-func (s *Users) UpdateKeepingAdmin(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
-	if !p.RemovesAdmin() {
-		return s.Update(ctx, id, p)
-	}
+// updateKeepingAdmin is Update of a patch that removes an administrator,
+// refused with ErrLastAdmin when it would remove the last active one. See
+// keepingAdmin for how two concurrent calls are kept from both succeeding.
+func (s *Users) updateKeepingAdmin(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	var u user.User
@@ -92,9 +89,10 @@ func (s *Users) UpdateKeepingAdmin(ctx context.Context, id uuid.UUID, p user.Pat
 	return u, nil
 }
 
-// DeleteKeepingAdmin is Delete refused with ErrLastAdmin when id is the
-// last active administrator.
-func (s *Users) DeleteKeepingAdmin(ctx context.Context, id uuid.UUID) error {
+// Delete removes the user (and, through the foreign keys, its sessions,
+// refresh tokens and account tokens), refused with ErrLastAdmin when it is
+// the last active administrator.
+func (s *Users) Delete(ctx context.Context, id uuid.UUID) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	err := s.keepingAdmin(ctx, id, func(tx pgx.Tx) error {
@@ -118,7 +116,7 @@ func (s *Users) DeleteKeepingAdmin(ctx context.Context, id uuid.UUID) error {
 // demoted meanwhile no longer matches, so of two administrators demoting
 // each other only the first succeeds.
 func (s *Users) keepingAdmin(ctx context.Context, id uuid.UUID, change func(pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.q, func(tx pgx.Tx) error {
 		const lock = `
 			SELECT id FROM users WHERE role = 'admin' AND is_active
 			ORDER BY id FOR NO KEY UPDATE`

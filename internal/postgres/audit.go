@@ -13,12 +13,17 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
+// Audit is the PostgreSQL user.AuditLog.
+type Audit struct{ conn }
+
+var _ user.AuditLog = (*Audit)(nil)
+
 // auditColumns lists, in scanAudit's order, the columns of a
 // user.AuditEvent.
 const auditColumns = `id, at, kind, actor_id, subject_id, ip, user_agent, request_id, detail`
 
-// AppendAudit inserts e; the database assigns its id.
-func (s *Users) AppendAudit(ctx context.Context, e user.AuditEvent) error {
+// Append inserts e; the database assigns its id.
+func (s *Audit) Append(ctx context.Context, e user.AuditEvent) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	var detail *string
@@ -32,7 +37,7 @@ func (s *Users) AppendAudit(ctx context.Context, e user.AuditEvent) error {
 	const q = `
 		INSERT INTO audit_events (at, kind, actor_id, subject_id, ip, user_agent, request_id, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)`
-	_, err := s.pool.Exec(ctx, q, e.At, string(e.Kind), nullID(e.ActorID), nullID(e.SubjectID),
+	_, err := s.q.Exec(ctx, q, e.At, string(e.Kind), nullID(e.ActorID), nullID(e.SubjectID),
 		e.IP, e.UserAgent, e.RequestID, detail)
 	if err != nil {
 		return translate(err, "append audit event")
@@ -40,10 +45,10 @@ func (s *Users) AppendAudit(ctx context.Context, e user.AuditEvent) error {
 	return nil
 }
 
-// AuditEvents returns the events f selects, id descending. The WHERE
+// Events returns the events f selects, id descending. The WHERE
 // clause holds only the conditions f sets, so that each can use its index;
 // every value is a parameter.
-func (s *Users) AuditEvents(ctx context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
+func (s *Audit) Events(ctx context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	var (
@@ -85,29 +90,13 @@ func (s *Users) AuditEvents(ctx context.Context, f user.AuditFilter) ([]user.Aud
 		args = append(args, f.Limit)
 		q += ` LIMIT $` + strconv.Itoa(len(args))
 	}
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.q.Query(ctx, q, args...)
 	if err != nil {
 		return nil, translate(err, "list audit events")
 	}
 	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.AuditEvent, error) { return scanAudit(r) })
 	if err != nil {
 		return nil, translate(err, "list audit events")
-	}
-	return all, nil
-}
-
-// AllSessions returns every session of userID, oldest first.
-func (s *Users) AllSessions(ctx context.Context, userID uuid.UUID) ([]user.Session, error) {
-	ctx, cancel := context.WithTimeout(ctx, queryWait)
-	defer cancel()
-	const q = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = $1 ORDER BY created_at, id`
-	rows, err := s.pool.Query(ctx, q, userID)
-	if err != nil {
-		return nil, translateSession(err, "list all sessions")
-	}
-	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.Session, error) { return scanSession(r) })
-	if err != nil {
-		return nil, translateSession(err, "list all sessions")
 	}
 	return all, nil
 }

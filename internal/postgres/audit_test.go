@@ -17,15 +17,16 @@ import (
 // truncate audit events, even through the store's own pool.
 func TestAuditAppendOnly(t *testing.T) {
 	const insufficientPrivilege = "42501"
-	s := storetest.Postgres(t)
+	db := storetest.Postgres(t)
+	audit := db.Stores().Audit
 	id := uuid.Must(uuid.NewV7())
 	e := user.AuditEvent{At: time.Now().UTC().Truncate(time.Microsecond), Kind: user.AuditRegistered, ActorID: id, SubjectID: id}
-	if err := s.AppendAudit(t.Context(), e); err != nil {
-		t.Fatalf("AppendAudit: %v", err)
+	if err := audit.Append(t.Context(), e); err != nil {
+		t.Fatalf("Append: %v", err)
 	}
-	before, err := s.AuditEvents(t.Context(), user.AuditFilter{})
+	before, err := audit.Events(t.Context(), user.AuditFilter{})
 	if err != nil || len(before) != 1 {
-		t.Fatalf("AuditEvents: got %v, %v; want one event", before, err)
+		t.Fatalf("Events: got %v, %v; want one event", before, err)
 	}
 	for _, q := range []string{
 		`UPDATE audit_events SET kind = 'user.deleted'`,
@@ -34,12 +35,12 @@ func TestAuditAppendOnly(t *testing.T) {
 		`DELETE FROM audit_events WHERE id = 1`,
 		`TRUNCATE audit_events`,
 	} {
-		_, err := s.Pool().Exec(t.Context(), q)
+		_, err := db.Pool().Exec(t.Context(), q)
 		if e, ok := errors.AsType[*pgconn.PgError](err); !ok || e.Code != insufficientPrivilege {
 			t.Errorf("%s: got error %v, want the append-only refusal (SQLSTATE %s)", q, err, insufficientPrivilege)
 		}
 	}
-	after, err := s.AuditEvents(t.Context(), user.AuditFilter{})
+	after, err := audit.Events(t.Context(), user.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

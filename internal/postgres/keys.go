@@ -8,15 +8,16 @@ import (
 	"github.com/usersvc/usersvc/internal/signing"
 )
 
-// Keys is the PostgreSQL signing.Repository, on the same pool as Users.
+// Keys is the PostgreSQL signing.Repository, on the same pool as the user
+// stores.
 type Keys struct {
-	s *Users
+	db *DB
 }
 
 var _ signing.Repository = (*Keys)(nil)
 
 // SigningKeys returns the store of token signing keys.
-func (s *Users) SigningKeys() signing.Repository { return &Keys{s: s} }
+func (s *DB) SigningKeys() signing.Repository { return &Keys{db: s} }
 
 // AddKey stores k.
 func (k *Keys) AddKey(ctx context.Context, key signing.StoredKey) error {
@@ -25,7 +26,7 @@ func (k *Keys) AddKey(ctx context.Context, key signing.StoredKey) error {
 	const q = `
 		INSERT INTO signing_keys (kid, alg, public_key, private_key, created_at)
 		VALUES ($1, $2, $3, $4, $5)`
-	if _, err := k.s.pool.Exec(ctx, q, key.ID, key.Alg, key.Public, key.Private, key.CreatedAt); err != nil {
+	if _, err := k.db.pool.Exec(ctx, q, key.ID, key.Alg, key.Public, key.Private, key.CreatedAt); err != nil {
 		return translate(err, "add signing key")
 	}
 	return nil
@@ -36,7 +37,7 @@ func (k *Keys) Keys(ctx context.Context) ([]signing.StoredKey, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `SELECT kid, alg, public_key, private_key, created_at FROM signing_keys ORDER BY created_at, kid`
-	rows, err := k.s.pool.Query(ctx, q)
+	rows, err := k.db.pool.Query(ctx, q)
 	if err != nil {
 		return nil, translate(err, "list signing keys")
 	}

@@ -11,23 +11,34 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
+// Sessions is the PostgreSQL user.Sessions.
+type Sessions struct{ conn }
+
+var _ user.Sessions = (*Sessions)(nil)
+
 // sessionColumns lists, in scanSession's order, the columns of a
 // user.Session.
-const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip`
+const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip,
+	COALESCE(authenticated_at, created_at)`
 
-// CreateSession stores s and its first refresh token in one transaction.
-func (s *Users) CreateSession(ctx context.Context, sess user.Session, t user.RefreshToken) error {
+// Create stores sess and its first refresh token in one transaction.
+func (s *Sessions) Create(ctx context.Context, sess user.Session, t user.RefreshToken) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	auth := sess.AuthenticatedAt
+	if auth.IsZero() {
+		auth = sess.CreatedAt // the caller does not say: the login
+	}
+	err := pgx.BeginFunc(ctx, s.q, func(tx pgx.Tx) error {
 		const q = `
-			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`
+			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, authenticated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 		if _, err := tx.Exec(ctx, q, sess.ID, sess.UserID, sess.CreatedAt, sess.LastUsedAt,
-			sess.ExpiresAt, sess.UserAgent, sess.IP); err != nil {
+			sess.ExpiresAt, sess.UserAgent, sess.IP, auth); err != nil {
 			return err
 		}
-		return insertRefreshToken(ctx, tx, t)
+		_, err := insertRefreshToken(ctx, tx, t)
+		return err
 	})
 	if err != nil {
 		return translateSession(err, "create session")
@@ -35,36 +46,41 @@ func (s *Users) CreateSession(ctx context.Context, sess user.Session, t user.Ref
 	return nil
 }
 
-func insertRefreshToken(ctx context.Context, tx pgx.Tx, t user.RefreshToken) error {
+// insertRefreshToken stores t; stored reports whether it was new. A t
+// whose hash exists in its session already (the same successor computed
+// again) is not stored again; one of another session is an error.
+func insertRefreshToken(ctx context.Context, tx pgx.Tx, t user.RefreshToken) (stored bool, err error) {
 	const q = `
 		INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at)
-		VALUES ($1, $2, $3, $4)`
-	_, err := tx.Exec(ctx, q, t.Hash, t.SessionID, t.CreatedAt, t.ExpiresAt)
-	return err
-}
-
-// Session returns the session id of user userID.
-func (s *Users) Session(ctx context.Context, userID, id uuid.UUID) (user.Session, error) {
-	ctx, cancel := context.WithTimeout(ctx, queryWait)
-	defer cancel()
-	const q = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1 AND user_id = $2`
-	sess, err := scanSession(s.pool.QueryRow(ctx, q, id, userID))
-	if err != nil {
-		return user.Session{}, translateSession(err, "get session")
+		VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING`
+	tag, err := tx.Exec(ctx, q, t.Hash, t.SessionID, t.CreatedAt, t.ExpiresAt)
+	if err != nil || tag.RowsAffected() == 1 {
+		return err == nil, err
 	}
-	return sess, nil
+	var session uuid.UUID
+	if err := tx.QueryRow(ctx, `SELECT session_id FROM refresh_tokens WHERE hash = $1`, t.Hash).Scan(&session); err != nil {
+		return false, err
+	}
+	if session != t.SessionID {
+		return false, errTokenOfAnotherSession
+	}
+	return false, nil
 }
 
-// ActiveSessions returns userID's sessions neither revoked nor expired at
-// now, oldest first.
-func (s *Users) ActiveSessions(ctx context.Context, userID uuid.UUID, now time.Time) ([]user.Session, error) {
+// errTokenOfAnotherSession is a refresh token whose hash another session
+// has: never a collision of 256-bit values, so a bug or tampering.
+var errTokenOfAnotherSession = errors.New("refresh token hash of another session")
+
+// Active returns userID's sessions neither revoked nor expired at now,
+// oldest first.
+func (s *Sessions) Active(ctx context.Context, userID uuid.UUID, now time.Time) ([]user.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `
 		SELECT ` + sessionColumns + ` FROM sessions
 		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
 		ORDER BY created_at, id`
-	rows, err := s.pool.Query(ctx, q, userID, now)
+	rows, err := s.q.Query(ctx, q, userID, now)
 	if err != nil {
 		return nil, translateSession(err, "list sessions")
 	}
@@ -75,27 +91,33 @@ func (s *Users) ActiveSessions(ctx context.Context, userID uuid.UUID, now time.T
 	return all, nil
 }
 
-// RevokeSession marks one session of userID revoked, once.
-func (s *Users) RevokeSession(ctx context.Context, userID, id uuid.UUID, at time.Time) error {
+// All returns every session of userID, oldest first.
+func (s *Sessions) All(ctx context.Context, userID uuid.UUID) ([]user.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const q = `UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`
-	tag, err := s.pool.Exec(ctx, q, id, userID, at)
+	const q = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = $1 ORDER BY created_at, id`
+	rows, err := s.q.Query(ctx, q, userID)
 	if err != nil {
-		return translateSession(err, "revoke session")
+		return nil, translateSession(err, "list all sessions")
 	}
-	if tag.RowsAffected() == 0 {
-		return user.ErrSessionNotFound
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.Session, error) { return scanSession(r) })
+	if err != nil {
+		return nil, translateSession(err, "list all sessions")
 	}
-	return nil
+	return all, nil
 }
 
-// RevokeSessions marks every session of userID but except revoked.
-func (s *Users) RevokeSessions(ctx context.Context, userID, except uuid.UUID, at time.Time) error {
+// Revoke marks one session of userID revoked, once.
+func (s *Sessions) Revoke(ctx context.Context, userID, id uuid.UUID, at time.Time) error {
+	return s.setLive(ctx, "revoked_at", userID, id, at, "revoke session")
+}
+
+// RevokeAll marks every session of userID but except revoked.
+func (s *Sessions) RevokeAll(ctx context.Context, userID, except uuid.UUID, at time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL`
-	if _, err := s.pool.Exec(ctx, q, userID, except, at); err != nil {
+	if _, err := s.q.Exec(ctx, q, userID, except, at); err != nil {
 		return translateSession(err, "revoke sessions")
 	}
 	return nil
@@ -103,12 +125,13 @@ func (s *Users) RevokeSessions(ctx context.Context, userID, except uuid.UUID, at
 
 // RefreshToken returns the token of that hash and its session, in one
 // query.
-func (s *Users) RefreshToken(ctx context.Context, hash []byte) (user.RefreshToken, user.Session, error) {
+func (s *Sessions) RefreshToken(ctx context.Context, hash []byte) (user.RefreshToken, user.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `
 		SELECT t.hash, t.session_id, t.created_at, t.expires_at, t.used_at,
-		       s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip
+		       s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip,
+		       COALESCE(s.authenticated_at, s.created_at)
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.hash = $1`
 	var (
@@ -117,11 +140,12 @@ func (s *Users) RefreshToken(ctx context.Context, hash []byte) (user.RefreshToke
 		used *time.Time
 		rev  *time.Time
 	)
-	err := s.pool.QueryRow(ctx, q, hash).Scan(&t.Hash, &t.SessionID, &t.CreatedAt, &t.ExpiresAt, &used,
-		&sess.ID, &sess.UserID, &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &rev, &sess.UserAgent, &sess.IP)
+	err := s.q.QueryRow(ctx, s.lockedInTx(q), hash).Scan(&t.Hash, &t.SessionID, &t.CreatedAt, &t.ExpiresAt, &used,
+		&sess.ID, &sess.UserID, &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &rev, &sess.UserAgent, &sess.IP, &sess.AuthenticatedAt)
 	if err != nil {
 		return user.RefreshToken{}, user.Session{}, translateSession(err, "get refresh token")
 	}
+	sess.AuthenticatedAt = sess.AuthenticatedAt.UTC()
 	t.CreatedAt, t.ExpiresAt, t.UsedAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC(), utc(used)
 	sess.CreatedAt, sess.LastUsedAt, sess.ExpiresAt, sess.RevokedAt = sess.CreatedAt.UTC(), sess.LastUsedAt.UTC(), sess.ExpiresAt.UTC(), utc(rev)
 	return t, sess, nil
@@ -129,10 +153,10 @@ func (s *Users) RefreshToken(ctx context.Context, hash []byte) (user.RefreshToke
 
 // AddRefreshToken stores t, after marking replaces used when it is set,
 // and moves the session's last use, in one transaction.
-func (s *Users) AddRefreshToken(ctx context.Context, t user.RefreshToken, replaces []byte) error {
+func (s *Sessions) AddRefreshToken(ctx context.Context, t user.RefreshToken, replaces []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.q, func(tx pgx.Tx) error {
 		if replaces != nil {
 			const q = `UPDATE refresh_tokens SET used_at = $2 WHERE hash = $1 AND used_at IS NULL`
 			tag, err := tx.Exec(ctx, q, replaces, t.CreatedAt)
@@ -143,7 +167,7 @@ func (s *Users) AddRefreshToken(ctx context.Context, t user.RefreshToken, replac
 				return user.ErrRefreshTokenUsed
 			}
 		}
-		if err := insertRefreshToken(ctx, tx, t); err != nil {
+		if stored, err := insertRefreshToken(ctx, tx, t); err != nil || !stored {
 			return err
 		}
 		const touch = `UPDATE sessions SET last_used_at = $2 WHERE id = $1`
@@ -159,30 +183,17 @@ func (s *Users) AddRefreshToken(ctx context.Context, t user.RefreshToken, replac
 	return nil
 }
 
-// Deactivate marks the user inactive.
-func (s *Users) Deactivate(ctx context.Context, id uuid.UUID) error {
-	ctx, cancel := context.WithTimeout(ctx, queryWait)
-	defer cancel()
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET is_active = FALSE WHERE id = $1`, id)
-	if err != nil {
-		return translate(err, "deactivate user")
-	}
-	if tag.RowsAffected() == 0 {
-		return user.ErrNotFound
-	}
-	return nil
-}
-
 // scanSession reads one row of sessionColumns, in UTC.
 func scanSession(row pgx.Row) (user.Session, error) {
 	var (
 		sess user.Session
 		rev  *time.Time
 	)
-	err := row.Scan(&sess.ID, &sess.UserID, &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &rev, &sess.UserAgent, &sess.IP)
+	err := row.Scan(&sess.ID, &sess.UserID, &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &rev, &sess.UserAgent, &sess.IP, &sess.AuthenticatedAt)
 	if err != nil {
 		return user.Session{}, err
 	}
+	sess.AuthenticatedAt = sess.AuthenticatedAt.UTC()
 	sess.CreatedAt, sess.LastUsedAt, sess.ExpiresAt, sess.RevokedAt = sess.CreatedAt.UTC(), sess.LastUsedAt.UTC(), sess.ExpiresAt.UTC(), utc(rev)
 	return sess, nil
 }
@@ -202,4 +213,27 @@ func translateSession(err error, op string) error {
 		return user.ErrSessionNotFound
 	}
 	return translate(err, op)
+}
+
+// Reauthenticated moves the authentication time of the session id of
+// userID to at, unless it is revoked.
+func (s *Sessions) Reauthenticated(ctx context.Context, userID, id uuid.UUID, at time.Time) error {
+	return s.setLive(ctx, "authenticated_at", userID, id, at, "reauthenticate session")
+}
+
+// setLive sets the time column (a constant of this file, never input) of
+// the live session id of userID to at; ErrSessionNotFound when there is
+// none.
+func (s *Sessions) setLive(ctx context.Context, column string, userID, id uuid.UUID, at time.Time, op string) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	q := `UPDATE sessions SET ` + column + ` = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL` // #nosec G202 -- column is a constant
+	tag, err := s.q.Exec(ctx, q, id, userID, at)
+	if err != nil {
+		return translateSession(err, op)
+	}
+	if tag.RowsAffected() == 0 {
+		return user.ErrSessionNotFound
+	}
+	return nil
 }

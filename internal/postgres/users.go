@@ -1,6 +1,12 @@
-// Package postgres implements user.Repository on PostgreSQL through a pgx
-// connection pool. Its schema lives in the embedded migrations folder and is
-// applied with goose (see Users.Migrator).
+// Package postgres implements the store ports of package user on
+// PostgreSQL through a pgx connection pool. DB is the database handle
+// (here, with the user rows); the ports over it, handed out by DB.Stores,
+// are Users (users.go, admin.go, rehash.go), Sessions (sessions.go,
+// usersession.go), AccountTokens (account_tokens.go), EmailChanges
+// (email_changes.go) and Audit (audit.go), and Transactor (tx.go) runs
+// calls of them in one transaction.
+// Its schema lives in the embedded migrations folder and is applied with
+// goose (see DB.Migrator).
 package postgres
 
 import (
@@ -27,13 +33,12 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Users is the PostgreSQL user.Repository. It is safe for concurrent use.
-type Users struct {
+// DB is a PostgreSQL database: its connection pool, shared by the stores
+// Stores returns and by SigningKeys. It is safe for concurrent use.
+type DB struct {
 	pool *pgxpool.Pool
-	auth *authLookups // UserSession's batches (usersession.go)
+	auth *authLookups // Sessions.UserSession's batches (usersession.go)
 }
-
-var _ user.Repository = (*Users)(nil)
 
 // defaultConnectTimeout bounds a new connection's setup when the database
 // URL sets no connect_timeout, so that requests fail fast (503) while the
@@ -49,7 +54,7 @@ const queryWait = 5 * time.Second
 // Open connects to the database at url (a postgres:// URL or a key=value
 // connection string), checks that it answers and returns the store. It does
 // not migrate: run Migrator first.
-func Open(ctx context.Context, url string) (*Users, error) {
+func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
@@ -67,60 +72,64 @@ func Open(ctx context.Context, url string) (*Users, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Users{pool: pool, auth: newAuthLookups(pool)}, nil
+	return &DB{pool: pool, auth: newAuthLookups(pool)}, nil
 }
 
 // Close closes every connection of the pool, waiting for those in use. It
 // always returns nil; the error is there so that both stores are io.Closers.
-func (s *Users) Close() error {
+func (s *DB) Close() error {
 	s.pool.Close()
 	return nil
 }
 
 // Pool returns the underlying connection pool, for its statistics.
-func (s *Users) Pool() *pgxpool.Pool { return s.pool }
+func (s *DB) Pool() *pgxpool.Pool { return s.pool }
 
 // Migrator returns a goose provider for the embedded migrations, running on
-// a database/sql handle over the store's pool. Close the provider when done:
+// a database/sql handle over the store's pool, under a lock that lets one
+// process migrate the database at a time. Close the provider when done:
 // that releases only the handle, never the store's pool.
-func (s *Users) Migrator() (*goose.Provider, error) {
+func (s *DB) Migrator() (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("migrations folder: %w", err)
 	}
-	db := stdlib.OpenDBFromPool(s.pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("create migration provider: %w", err)
-	}
-	return p, nil
+	return newMigrator(stdlib.OpenDBFromPool(s.pool), fsys) // migrate.go: one process at a time
 }
 
 // Ping reports whether the database answers.
-func (s *Users) Ping(ctx context.Context) error {
+func (s *DB) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("ping database: %w", err)
 	}
 	return nil
 }
 
+// Users is the PostgreSQL user.Users.
+type Users struct{ conn }
+
+var _ user.Users = (*Users)(nil)
+
 // userColumns lists, in scanUser's order, the columns of a user.User; a NULL
 // full_name reads as "".
 const userColumns = `id, email, username, hashed_password, COALESCE(full_name, ''),
-	is_active, token_version, created_at, updated_at, role, email_verified`
+	is_active, token_version, created_at, updated_at, role, email_verified, COALESCE(recovery_email, email)`
 
 // Create inserts u; an empty FullName is stored as NULL.
 func (s *Users) Create(ctx context.Context, u user.User) (user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `
-		INSERT INTO users (id, email, username, hashed_password, full_name, role, email_verified)
-		VALUES ($1, $2, $3, $4, NULLIF($5, ''), COALESCE(NULLIF($6, ''), 'user'), $7)
+		INSERT INTO users (id, email, username, hashed_password, full_name, role, email_verified, recovery_email)
+		VALUES ($1, $2, $3, $4, NULLIF($5, ''), COALESCE(NULLIF($6, ''), 'user'), $7, $2)
 		RETURNING ` + userColumns
-	row := s.pool.QueryRow(ctx, q, u.ID, u.Email, u.Username, u.PasswordHash, u.FullName,
-		string(u.Role), u.EmailVerified)
-	created, err := scanUser(row)
+	var created user.User
+	err := s.mayFail(ctx, func(db querier) error {
+		var err error
+		created, err = scanUser(db.QueryRow(ctx, q, u.ID, u.Email, u.Username, u.PasswordHash, u.FullName,
+			string(u.Role), u.EmailVerified))
+		return err
+	})
 	if err != nil {
 		return user.User{}, translate(err, "create user")
 	}
@@ -132,7 +141,7 @@ func (s *Users) ByID(ctx context.Context, id uuid.UUID) (user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
-	u, err := scanUser(s.pool.QueryRow(ctx, q, id))
+	u, err := scanUser(s.q.QueryRow(ctx, s.lockedInTx(q), id))
 	if err != nil {
 		return user.User{}, translate(err, "get user by id")
 	}
@@ -144,7 +153,7 @@ func (s *Users) ByEmail(ctx context.Context, email string) (user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `SELECT ` + userColumns + ` FROM users WHERE lower(email) = lower($1)`
-	u, err := scanUser(s.pool.QueryRow(ctx, q, email))
+	u, err := scanUser(s.q.QueryRow(ctx, s.lockedInTx(q), email))
 	if err != nil {
 		return user.User{}, translate(err, "get user by email")
 	}
@@ -156,7 +165,7 @@ func (s *Users) ByUsername(ctx context.Context, username string) (user.User, err
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `SELECT ` + userColumns + ` FROM users WHERE lower(username) = lower($1)`
-	u, err := scanUser(s.pool.QueryRow(ctx, q, username))
+	u, err := scanUser(s.q.QueryRow(ctx, s.lockedInTx(q), username))
 	if err != nil {
 		return user.User{}, translate(err, "get user by username")
 	}
@@ -165,11 +174,22 @@ func (s *Users) ByUsername(ctx context.Context, username string) (user.User, err
 
 // Update applies p in one statement: a nil field keeps its value, a FullName
 // of "" clears it, and an email changed other than in letter case is no
-// longer verified. The trigger update_users_updated_at moves updated_at.
+// longer verified (the trusted address keeps the old one when it had
+// none), unless p.EmailVerified proves it. The trigger update_users_updated_at moves updated_at. A
+// patch that removes an administrator takes the slower path of
+// updateKeepingAdmin (admin.go), which refuses to remove the last one.
 func (s *Users) Update(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
+	if p.RemovesAdmin() {
+		return s.updateKeepingAdmin(ctx, id, p)
+	}
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	u, err := scanUser(s.pool.QueryRow(ctx, updateUser, updateArgs(id, p)...))
+	var u user.User
+	err := s.mayFail(ctx, func(db querier) error {
+		var err error
+		u, err = scanUser(db.QueryRow(ctx, updateUser, updateArgs(id, p)...))
+		return err
+	})
 	if err != nil {
 		return user.User{}, translate(err, "update user")
 	}
@@ -181,8 +201,12 @@ const updateUser = `
 	UPDATE users
 	SET full_name      = CASE WHEN $2::text IS NULL THEN full_name ELSE NULLIF($2::text, '') END,
 	    email          = COALESCE($3::text, email),
-	    email_verified = CASE WHEN $3::text IS NOT NULL AND lower($3::text) <> lower(email)
-	                          THEN FALSE ELSE email_verified END,
+	    email_verified = CASE WHEN $6::boolean IS TRUE THEN TRUE
+	                          WHEN $3::text IS NOT NULL AND lower($3::text) <> lower(email) THEN FALSE
+	                          ELSE email_verified END,
+	    recovery_email = CASE WHEN $6::boolean IS TRUE THEN COALESCE($3::text, email)
+	                          WHEN $3::text IS NOT NULL AND lower($3::text) <> lower(email) THEN COALESCE(recovery_email, email)
+	                          ELSE recovery_email END,
 	    is_active      = COALESCE($4::boolean, is_active),
 	    role           = COALESCE($5::text, role)
 	WHERE id = $1
@@ -193,7 +217,7 @@ func updateArgs(id uuid.UUID, p user.Patch) []any {
 	if p.Role != nil {
 		role = (*string)(p.Role)
 	}
-	return []any{id, p.FullName, p.Email, p.IsActive, role}
+	return []any{id, p.FullName, p.Email, p.IsActive, role, p.EmailVerified}
 }
 
 // SetPassword stores hash and increments the token version in one statement.
@@ -204,24 +228,9 @@ func (s *Users) SetPassword(ctx context.Context, id uuid.UUID, hash string) erro
 		UPDATE users
 		SET hashed_password = $2, token_version = token_version + 1
 		WHERE id = $1`
-	tag, err := s.pool.Exec(ctx, q, id, hash)
+	tag, err := s.q.Exec(ctx, q, id, hash)
 	if err != nil {
 		return translate(err, "set password")
-	}
-	if tag.RowsAffected() == 0 {
-		return user.ErrNotFound
-	}
-	return nil
-}
-
-// Delete removes the user.
-func (s *Users) Delete(ctx context.Context, id uuid.UUID) error {
-	ctx, cancel := context.WithTimeout(ctx, queryWait)
-	defer cancel()
-	const q = `DELETE FROM users WHERE id = $1`
-	tag, err := s.pool.Exec(ctx, q, id)
-	if err != nil {
-		return translate(err, "delete user")
 	}
 	if tag.RowsAffected() == 0 {
 		return user.ErrNotFound
@@ -234,7 +243,7 @@ func (s *Users) Delete(ctx context.Context, id uuid.UUID) error {
 func scanUser(row pgx.Row) (user.User, error) {
 	var u user.User
 	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.FullName,
-		&u.IsActive, &u.TokenVersion, &u.CreatedAt, &u.UpdatedAt, &u.Role, &u.EmailVerified)
+		&u.IsActive, &u.TokenVersion, &u.CreatedAt, &u.UpdatedAt, &u.Role, &u.EmailVerified, &u.TrustedEmail)
 	if err != nil {
 		return user.User{}, err
 	}

@@ -17,8 +17,8 @@ import (
 
 func TestMain(m *testing.M) { storetest.Main(m) }
 
-func TestUsers(t *testing.T) {
-	usertest.Run(t, func(t *testing.T) user.Repository { return storetest.Postgres(t) })
+func TestStores(t *testing.T) {
+	usertest.Run(t, func(t *testing.T) user.Stores { return storetest.Postgres(t).Stores() })
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -50,7 +50,7 @@ func TestMigrator(t *testing.T) {
 		var leftovers int
 		const q = `
 			SELECT count(*) FROM pg_class WHERE relname LIKE 'users%' OR relname LIKE 'sessions%' OR relname LIKE 'refresh_tokens%'
-				OR relname LIKE 'audit_events%'
+				OR relname LIKE 'audit_events%' OR relname LIKE 'account_tokens%' OR relname LIKE 'email_changes%'
 			UNION ALL SELECT count(*) FROM pg_proc WHERE proname IN ('update_updated_at_column', 'audit_events_append_only')`
 		rows, err := s.Pool().Query(t.Context(), q)
 		if err != nil {
@@ -74,7 +74,7 @@ func TestMigrator(t *testing.T) {
 
 func TestOtherErrorsAreWrapped(t *testing.T) {
 	const checkViolation = "23514"
-	s := storetest.Postgres(t)
+	s := storetest.Postgres(t).Stores().Users
 	bad := usertest.NewUser(1)
 	bad.Email = "not-an-email"
 	_, err := s.Create(t.Context(), bad)
@@ -89,9 +89,14 @@ func TestOtherErrorsAreWrapped(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	_, err = s.Update(t.Context(), u.ID, user.Patch{Email: new("still-not-an-email")})
-	if e, ok := errors.AsType[*pgconn.PgError](err); !ok || e.Code != checkViolation {
-		t.Errorf("Update with an invalid email: got error %v, want a wrapped check violation", err)
+	for _, p := range []user.Patch{
+		{Email: new("still-not-an-email")},
+		{Email: new("still-not-an-email"), IsActive: new(false)}, // the last-admin path
+	} {
+		_, err = s.Update(t.Context(), u.ID, p)
+		if e, ok := errors.AsType[*pgconn.PgError](err); !ok || e.Code != checkViolation {
+			t.Errorf("Update(%+v) with an invalid email: got error %v, want a wrapped check violation", p, err)
+		}
 	}
 
 	// A unique violation on another index (here the primary key) is no
@@ -103,12 +108,15 @@ func TestOtherErrorsAreWrapped(t *testing.T) {
 	}
 }
 
-// TestClosedStore: every method of a closed store fails with an error that
-// is no business error.
+// TestClosedStore: every method of a closed database's stores fails with
+// an error that is no business error, and so does Ping.
 func TestClosedStore(t *testing.T) {
-	s := storetest.Postgres(t)
-	s.Close()
-	usertest.RunClosed(t, s)
+	db := storetest.Postgres(t)
+	db.Close()
+	usertest.RunClosed(t, db.Stores())
+	if err := db.Ping(t.Context()); err == nil {
+		t.Error("Ping of a closed database: got nil, want an error")
+	}
 }
 
 func TestPoolStats(t *testing.T) {

@@ -24,17 +24,19 @@ import (
 func TestUserSessionWaitEndsWithItsRequest(t *testing.T) {
 	dbURL := storetest.PostgresURL(t)
 	ctx := t.Context()
-	s, err := postgres.Open(ctx, dbURL)
+	db, err := postgres.Open(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	u, err := s.Create(ctx, usertest.NewUser(1))
+	defer db.Close()
+	stores := db.Stores()
+	s := stores.Sessions
+	u, err := stores.Users.Create(ctx, usertest.NewUser(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sess, rt := usertest.NewSession(u.ID, time.Now())
-	if err := s.CreateSession(ctx, sess, rt); err != nil {
+	if err := s.Create(ctx, sess, rt); err != nil {
 		t.Fatal(err)
 	}
 

@@ -28,8 +28,8 @@ type Fallback struct {
 }
 
 // NewFallback returns primary backed by local.
-func NewFallback(primary, local Store, retry time.Duration) *Fallback {
-	return &Fallback{primary: primary, local: local, retry: retry, now: time.Now}
+func NewFallback(primary, local Store, retry time.Duration, c Clock) *Fallback {
+	return &Fallback{primary: primary, local: local, retry: retry, now: c.now}
 }
 
 // Degraded reports whether the store is serving from local now.

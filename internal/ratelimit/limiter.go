@@ -8,6 +8,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // Rule is one limit: at most Limit requests per Window for each key. A
@@ -41,12 +43,26 @@ type Limiter struct {
 }
 
 // NewLimiter returns a limiter over store.
-func NewLimiter(store Store) *Limiter { return &Limiter{store: store, now: time.Now} }
+func NewLimiter(store Store, c Clock) *Limiter { return &Limiter{store: store, now: c.now} }
 
 // Allow counts one request of key under rule and says whether it may
-// proceed. A store error lets the request through: wrap Redis in Fallback
-// so that there are none.
+// proceed. Refused requests count too, so a client that keeps hammering
+// stays refused. A store error lets the request through: wrap Redis in
+// Fallback so that there are none.
 func (l *Limiter) Allow(ctx context.Context, rule Rule, key string) Result {
+	return l.decide(ctx, rule, key, true)
+}
+
+// Admit is Allow that counts only the requests it lets through: a refused
+// one changes nothing, so that refusals cannot keep a key refused (the
+// login attempts of an account, which an attacker must not be able to
+// keep blocked for its owner by hammering).
+func (l *Limiter) Admit(ctx context.Context, rule Rule, key string) Result {
+	return l.decide(ctx, rule, key, false)
+}
+
+// decide is Allow (countRefused) or Admit.
+func (l *Limiter) decide(ctx context.Context, rule Rule, key string, countRefused bool) Result {
 	if !rule.On() {
 		return Result{Rule: rule, Allowed: true, Remaining: math.MaxInt32}
 	}
@@ -55,10 +71,26 @@ func (l *Limiter) Allow(ctx context.Context, rule Rule, key string) Result {
 	idx := now.UnixNano() / win
 	elapsed := time.Duration(now.UnixNano() - idx*win)
 	base := "rl:" + rule.Name + ":" + hashKey(key) + ":"
-	curr, prev, err := l.store.Hit(ctx, base+strconv.FormatInt(idx, 10), base+strconv.FormatInt(idx-1, 10), 2*rule.Window)
+	currKey, prevKey := base+strconv.FormatInt(idx, 10), base+strconv.FormatInt(idx-1, 10)
+	if !countRefused {
+		curr, err1 := l.store.Get(ctx, currKey)
+		prev, err2 := l.store.Get(ctx, prevKey)
+		if err1 == nil && err2 == nil {
+			if res := judge(rule, elapsed, curr+1, prev); !res.Allowed {
+				return res
+			}
+		}
+	}
+	curr, prev, err := l.store.Hit(ctx, currKey, prevKey, 2*rule.Window)
 	if err != nil {
 		return Result{Rule: rule, Allowed: true}
 	}
+	return judge(rule, elapsed, curr, prev)
+}
+
+// judge decides on the counts of the current and the previous window,
+// elapsed into the current one.
+func judge(rule Rule, elapsed time.Duration, curr, prev int64) Result {
 	weight := 1 - float64(elapsed)/float64(rule.Window)
 	estimate := float64(prev)*weight + float64(curr)
 	limit := float64(rule.Limit)
@@ -96,18 +128,25 @@ func hashKey(key string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// ExceededError refuses a request over a rate limit or on a locked account.
+// ExceededError refuses a request over a rate limit (it wraps
+// user.ErrRateLimited) or on a locked account (user.ErrLocked), and says
+// when to come back.
 type ExceededError struct {
 	Result
 	// Detail says why, for the client.
 	Detail string
+	kind   error // user.ErrRateLimited or user.ErrLocked
 }
 
 func (e *ExceededError) Error() string { return e.Detail }
 
+// Unwrap returns user.ErrRateLimited or user.ErrLocked, so callers tell
+// the two apart with errors.Is.
+func (e *ExceededError) Unwrap() error { return e.kind }
+
 // Exceeded returns the refusal for a result that is not Allowed.
 func Exceeded(r Result) *ExceededError {
-	return &ExceededError{Result: r, Detail: fmt.Sprintf(
+	return &ExceededError{Result: r, kind: user.ErrRateLimited, Detail: fmt.Sprintf(
 		"too many requests: the limit is %d per %s; try again in %d seconds",
 		r.Rule.Limit, r.Rule.Window, int(math.Ceil(r.RetryAfter.Seconds())))}
 }

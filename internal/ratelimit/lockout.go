@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // LockoutPolicy says when repeated failed logins slow an account down and
@@ -16,8 +18,7 @@ import (
 //
 // At most Threshold failures fit in one Window or one Cooldown, so an
 // attacker gets at most Threshold * (1h/min(Window, Cooldown) + 1) guesses
-// an hour; MaxPerHour computes it, and config keeps it within OWASP ASVS's
-// 100.
+// an hour; config keeps that within OWASP ASVS's 100.
 type LockoutPolicy struct {
 	Threshold int
 	Window    time.Duration
@@ -27,17 +28,7 @@ type LockoutPolicy struct {
 	MaxDelay  time.Duration
 }
 
-// MaxPerHour is the most failed attempts on one account the policy lets
-// through in an hour.
-func (p LockoutPolicy) MaxPerHour() int {
-	shortest := min(p.Window, p.Cooldown)
-	if shortest <= 0 || p.Threshold <= 0 {
-		return math.MaxInt
-	}
-	return p.Threshold * (int(math.Ceil(float64(time.Hour)/float64(shortest))) + 1)
-}
-
-// Lockout applies a LockoutPolicy over a Store. It implements
+// Lockout applies a LockoutPolicy over a Store; LoginGuard puts it behind
 // user.LoginGuard.
 type Lockout struct {
 	store Store
@@ -49,22 +40,12 @@ type Lockout struct {
 }
 
 // NewLockout returns a lockout with policy p over store.
-func NewLockout(store Store, p LockoutPolicy) *Lockout {
-	return &Lockout{store: store, p: p, now: time.Now, sleep: sleepCtx}
+func NewLockout(store Store, p LockoutPolicy, c Clock) *Lockout {
+	return &Lockout{store: store, p: p, now: c.now, sleep: c.sleep}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// LockoutRule names the rule of a lockout's ExceededError.
+// LockoutRule names the rule of a lockout's ExceededError (its RateLimit
+// headers).
 const LockoutRule = "login-lockout"
 
 func failKey(account string) string { return "lo:f:" + hashKey(account) }
@@ -78,7 +59,7 @@ func (l *Lockout) Check(ctx context.Context, account string) error {
 	if left := time.Duration(until - now.UnixMilli()); until > 0 && left > 0 {
 		left *= time.Millisecond
 		r := Result{Rule: Rule{Name: LockoutRule, Limit: l.p.Threshold, Window: l.p.Window}, RetryAfter: left, Reset: left}
-		return &ExceededError{Result: r, Detail: fmt.Sprintf(
+		return &ExceededError{Result: r, kind: user.ErrLocked, Detail: fmt.Sprintf(
 			"too many failed logins for this account: try again in %d seconds", int(math.Ceil(left.Seconds())))}
 	}
 	if l.p.SlowAfter <= 0 || l.p.Step <= 0 {

@@ -21,7 +21,7 @@ func newClock() *clock { return &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, t
 
 func TestLimiterSlidingWindow(t *testing.T) {
 	c := newClock()
-	l := &Limiter{store: newMemory(c.now), now: c.now}
+	l := NewLimiter(NewMemory(Clock{Now: c.now}), Clock{Now: c.now})
 	rule := Rule{Name: "login", Limit: 3, Window: time.Minute}
 	ctx := t.Context()
 	for i := range 3 {
@@ -56,7 +56,7 @@ func TestLimiterSlidingWindow(t *testing.T) {
 
 func TestRetryAfterIsWhenARequestPassesAgain(t *testing.T) {
 	c := newClock()
-	l := &Limiter{store: newMemory(c.now), now: c.now}
+	l := NewLimiter(NewMemory(Clock{Now: c.now}), Clock{Now: c.now})
 	rule := Rule{Name: "r", Limit: 2, Window: 10 * time.Second}
 	for range 2 {
 		l.Allow(t.Context(), rule, "k")
@@ -81,12 +81,11 @@ func TestExceededDetail(t *testing.T) {
 func TestLockout(t *testing.T) {
 	c := newClock()
 	var slept []time.Duration
-	l := NewLockout(newMemory(c.now), LockoutPolicy{
+	clock := Clock{Now: c.now, Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}
+	l := NewLockout(NewMemory(clock), LockoutPolicy{
 		Threshold: 4, Window: 15 * time.Minute, Cooldown: 15 * time.Minute,
 		SlowAfter: 2, Step: time.Second, MaxDelay: 5 * time.Second,
-	})
-	l.now = c.now
-	l.sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+	}, clock)
 	locks := 0
 	l.OnLocked = func(context.Context) { locks++ }
 	ctx := t.Context()
@@ -123,7 +122,7 @@ func TestLockout(t *testing.T) {
 }
 
 func TestLockoutSlowdownStopsWithTheContext(t *testing.T) {
-	l := NewLockout(NewMemory(), LockoutPolicy{Threshold: 10, Window: time.Minute, Cooldown: time.Minute, SlowAfter: 1, Step: time.Hour, MaxDelay: time.Hour})
+	l := NewLockout(NewMemory(Clock{}), LockoutPolicy{Threshold: 10, Window: time.Minute, Cooldown: time.Minute, SlowAfter: 1, Step: time.Hour, MaxDelay: time.Hour}, Clock{})
 	l.Failed(t.Context(), "a")
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
 	defer cancel()
@@ -132,19 +131,9 @@ func TestLockoutSlowdownStopsWithTheContext(t *testing.T) {
 	}
 }
 
-func TestLockoutPolicyMaxPerHour(t *testing.T) {
-	p := LockoutPolicy{Threshold: 10, Window: 15 * time.Minute, Cooldown: 15 * time.Minute}
-	if got := p.MaxPerHour(); got != 50 || got > 100 {
-		t.Errorf("MaxPerHour = %d, want 50 (within OWASP ASVS's 100)", got)
-	}
-	if got := (LockoutPolicy{}).MaxPerHour(); got < 1<<30 {
-		t.Errorf("MaxPerHour of no policy = %d, want unbounded", got)
-	}
-}
-
 func TestMemoryExpiresAndSweeps(t *testing.T) {
 	c := newClock()
-	m := newMemory(c.now)
+	m := NewMemory(Clock{Now: c.now})
 	ctx := t.Context()
 	if n, _ := m.Incr(ctx, "a", time.Minute); n != 1 {
 		t.Fatalf("Incr = %d, want 1", n)

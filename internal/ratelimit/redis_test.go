@@ -91,8 +91,7 @@ func TestNewRedisClientRefusesBadURL(t *testing.T) {
 func TestFallbackWhenRedisStops(t *testing.T) {
 	mr, redisStore := newMiniredisStore(t)
 	c := newClock()
-	fb := NewFallback(redisStore, newMemory(c.now), time.Minute)
-	fb.now = c.now
+	fb := NewFallback(redisStore, NewMemory(Clock{Now: c.now}), time.Minute, Clock{Now: c.now})
 	var mu sync.Mutex
 	var changes []bool
 	errs := 0
@@ -125,8 +124,7 @@ func TestFallbackWhenRedisStops(t *testing.T) {
 	if !fb.Degraded() || len(changes) != 1 || !changes[0] || errs != 1 {
 		t.Errorf("degraded %v, changes %v, errors %d; want true, [true], 1 (Redis left alone until the retry)", fb.Degraded(), changes, errs)
 	}
-	lo := NewLockout(fb, LockoutPolicy{Threshold: 1, Window: time.Hour, Cooldown: time.Hour})
-	lo.now = c.now
+	lo := NewLockout(fb, LockoutPolicy{Threshold: 1, Window: time.Hour, Cooldown: time.Hour}, Clock{Now: c.now})
 	lo.Failed(ctx, "acct")
 	if err := lo.Check(ctx, "acct"); err == nil {
 		t.Error("lockout with Redis down did not lock")
@@ -149,11 +147,11 @@ func TestFallbackWhenRedisStops(t *testing.T) {
 }
 
 func TestFallbackIgnoresCallersThatGiveUp(t *testing.T) {
-	fb := NewFallback(failing{context.Canceled}, NewMemory(), time.Minute)
+	fb := NewFallback(failing{context.Canceled}, NewMemory(Clock{}), time.Minute, Clock{})
 	if _, err := fb.Get(t.Context(), "k"); err != nil || fb.Degraded() {
 		t.Errorf("a cancelled call: err %v, degraded %v; want nil, false", err, fb.Degraded())
 	}
-	fb = NewFallback(failing{errors.New("down")}, NewMemory(), time.Minute)
+	fb = NewFallback(failing{errors.New("down")}, NewMemory(Clock{}), time.Minute, Clock{})
 	for _, call := range []func() error{
 		func() error { _, err := fb.Incr(t.Context(), "k", time.Minute); return err },
 		func() error { return fb.Set(t.Context(), "k", 1, time.Minute) },

@@ -43,10 +43,8 @@ type entry struct {
 }
 
 // NewMemory returns an empty in-process store.
-func NewMemory() *Memory { return newMemory(time.Now) }
-
-func newMemory(now func() time.Time) *Memory {
-	return &Memory{m: map[string]entry{}, now: now}
+func NewMemory(c Clock) *Memory {
+	return &Memory{m: map[string]entry{}, now: c.now}
 }
 
 // get returns key's live entry; the caller holds mu.

@@ -15,7 +15,7 @@ import (
 // of every authenticated request, issuing one per login, and bcrypt at the
 // costs that matter (10, the load test's; 12, the default).
 
-func benchTokens(b *testing.B) *security.HS256 {
+func benchTokens(b *testing.B) *security.JWT {
 	b.Helper()
 	tok, err := security.NewHS256([]byte(strings.Repeat("b", 64)), "usersvc", 30*time.Minute, time.Now)
 	if err != nil {

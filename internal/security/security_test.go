@@ -47,7 +47,7 @@ func TestBcrypt(t *testing.T) {
 
 var secret = []byte(strings.Repeat("k", 32))
 
-func newTokens(t *testing.T, now func() time.Time) *security.HS256 {
+func newTokens(t *testing.T, now func() time.Time) *security.JWT {
 	t.Helper()
 	tok, err := security.NewHS256(secret, "usersvc", 30*time.Minute, now)
 	if err != nil {

@@ -44,9 +44,6 @@ type JWT struct {
 	keyUsable func(kid string) bool
 }
 
-// HS256 is the JWT NewHS256 returns; the name predates the other algorithms.
-type HS256 = JWT
-
 // TokenOption tunes a JWT.
 type TokenOption func(*JWT)
 
@@ -104,10 +101,13 @@ type KeySource interface {
 	VerificationKey(kid string) (any, error)
 }
 
-// Algorithms NewSigned accepts.
+// The signing algorithms: NewSigned takes EdDSA (Ed25519) and ES256
+// (ECDSA on P-256 with SHA-256) with the keys of a KeySource, NewHS256 a
+// shared secret. Every other package names them by these.
 const (
 	EdDSA = "EdDSA"
 	ES256 = "ES256"
+	HS256 = "HS256"
 )
 
 // NewSigned returns a token issuer and verifier for alg (EdDSA or ES256)

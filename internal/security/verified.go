@@ -18,6 +18,10 @@ const DefaultVerifiedTokens = 16384
 // (DefaultVerifiedTokens otherwise; 0 turns the memory off).
 func WithVerifiedTokens(n int) TokenOption { return func(t *JWT) { t.verified = newVerifiedTokens(n) } }
 
+// Why it is worth its complexity: docs/benchmarks.md, "Part 3:
+// optimisations" (BenchmarkTokenVerifyFirst against a remembered token,
+// and the read scenario of the load test).
+//
 // verifiedTokens remembers the tokens whose signature and claims a JWT has
 // already checked, so that a token used for many requests is verified once.
 // An entry is keyed by the SHA-256 of the whole token, so only that exact

@@ -9,18 +9,14 @@ import (
 	"crypto/x509"
 	"fmt"
 	"time"
-)
 
-// Algorithms a key ring can hold.
-const (
-	EdDSA = "EdDSA" // Ed25519
-	ES256 = "ES256" // ECDSA on P-256 with SHA-256
+	"github.com/usersvc/usersvc/internal/security"
 )
 
 // StoredKey is a signing key as the database keeps it.
 type StoredKey struct {
 	ID        string    // the kid tokens name it by
-	Alg       string    // EdDSA or ES256
+	Alg       string    // security.EdDSA or security.ES256: the algorithms a ring can hold
 	Public    []byte    // PKIX DER, published in the JWKS
 	Private   []byte    // PKCS #8 DER sealed by a Sealer: never plaintext
 	CreatedAt time.Time // when it became the signing key
@@ -29,13 +25,13 @@ type StoredKey struct {
 // generate makes a new key pair for alg.
 func generate(alg string) (crypto.Signer, error) {
 	switch alg {
-	case EdDSA:
+	case security.EdDSA:
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		return priv, err
-	case ES256:
+	case security.ES256:
 		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	default:
-		return nil, fmt.Errorf("unsupported signing algorithm %q (want %s or %s)", alg, EdDSA, ES256)
+		return nil, fmt.Errorf("unsupported signing algorithm %q (want %s or %s)", alg, security.EdDSA, security.ES256)
 	}
 }
 
@@ -92,9 +88,9 @@ func (k StoredKey) publicKey() (crypto.PublicKey, error) {
 func matches(alg string, pub crypto.PublicKey) bool {
 	switch p := pub.(type) {
 	case ed25519.PublicKey:
-		return alg == EdDSA
+		return alg == security.EdDSA
 	case *ecdsa.PublicKey:
-		return alg == ES256 && p.Curve == elliptic.P256()
+		return alg == security.ES256 && p.Curve == elliptic.P256()
 	}
 	return false
 }

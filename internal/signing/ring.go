@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/usersvc/usersvc/internal/security"
 )
 
 // Repository stores signing keys. Stores implement it on their database.
@@ -51,7 +53,7 @@ var ErrUnknownKey = errors.New("unknown or retired signing key")
 // Options tune a Ring.
 type Options struct {
 	// Alg is the algorithm of the keys the ring signs and verifies with:
-	// EdDSA (the default) or ES256. Stored keys of another algorithm are
+	// security.EdDSA (the default) or security.ES256. Stored keys of another algorithm are
 	// ignored.
 	Alg string
 	// Overlap is how long a key keeps verifying after its successor was
@@ -66,6 +68,10 @@ type Options struct {
 	MinReload time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Ticks, when set, paces Run instead of a ticker of ReloadEvery: Run
+	// reloads once per value received. Tests drive the periodic reload
+	// with it, as they drive the clock with Now.
+	Ticks <-chan time.Time
 }
 
 // key is a usable key of the ring.
@@ -94,10 +100,10 @@ type Ring struct {
 // there is none, and fails when a key does not decrypt with sealer.
 func Open(ctx context.Context, repo Repository, sealer *Sealer, opts Options) (*Ring, error) {
 	if opts.Alg == "" {
-		opts.Alg = EdDSA
+		opts.Alg = security.EdDSA
 	}
-	if opts.Alg != EdDSA && opts.Alg != ES256 {
-		return nil, fmt.Errorf("unsupported signing algorithm %q (want %s or %s)", opts.Alg, EdDSA, ES256)
+	if opts.Alg != security.EdDSA && opts.Alg != security.ES256 {
+		return nil, fmt.Errorf("unsupported signing algorithm %q (want %s or %s)", opts.Alg, security.EdDSA, security.ES256)
 	}
 	if opts.Overlap <= 0 {
 		return nil, errors.New("key overlap must be positive")
@@ -291,16 +297,21 @@ func (r *Ring) List() []Info {
 	return out
 }
 
-// Run reloads the ring every ReloadEvery until ctx ends, so that a
-// rotation made elsewhere reaches this replica; failures go to onError.
+// Run reloads the ring every ReloadEvery (or on each of Ticks) until ctx
+// ends, so that a rotation made elsewhere reaches this replica; failures go
+// to onError.
 func (r *Ring) Run(ctx context.Context, onError func(error)) {
-	t := time.NewTicker(r.opts.ReloadEvery)
-	defer t.Stop()
+	ticks := r.opts.Ticks
+	if ticks == nil {
+		t := time.NewTicker(r.opts.ReloadEvery)
+		defer t.Stop()
+		ticks = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-ticks:
 			if err := r.Reload(ctx); err != nil && ctx.Err() == nil {
 				onError(err)
 			}

@@ -2,6 +2,7 @@ package signing_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
@@ -105,17 +106,17 @@ func forEachStore(t *testing.T, test func(t *testing.T, repo signing.Repository)
 func TestFirstKeyIsGeneratedOnFirstStart(t *testing.T) {
 	forEachStore(t, func(t *testing.T, repo signing.Repository) {
 		c := &clock{now: time.Now()}
-		f := open(t, repo, signing.EdDSA, c)
+		f := open(t, repo, security.EdDSA, c)
 		list := f.ring.List()
-		if len(list) != 1 || list[0].State != signing.Active || list[0].Alg != signing.EdDSA {
-			t.Fatalf("List() after first start = %+v, want one active EdDSA key", list)
+		if len(list) != 1 || list[0].State != signing.Active || list[0].Alg != security.EdDSA {
+			t.Fatalf("List() after first start = %+v, want one active security.EdDSA key", list)
 		}
 		token := f.issue(t)
 		if kid := kidOf(t, token); kid != list[0].ID {
 			t.Errorf("token kid = %q, want %q", kid, list[0].ID)
 		}
 		// A restart (or a second replica) uses the stored key, makes none.
-		again := open(t, repo, signing.EdDSA, c)
+		again := open(t, repo, security.EdDSA, c)
 		if got := again.ring.List(); len(got) != 1 || got[0].ID != list[0].ID {
 			t.Errorf("List() after restart = %+v, want the same single key", got)
 		}
@@ -124,13 +125,13 @@ func TestFirstKeyIsGeneratedOnFirstStart(t *testing.T) {
 		}
 		set := again.ring.JWKS()
 		if len(set.Keys) != 1 || set.Keys[0].Algorithm != "EdDSA" || set.Keys[0].Use != "sig" || !set.Keys[0].IsPublic() {
-			t.Errorf("JWKS = %+v, want one public EdDSA signing key", set.Keys)
+			t.Errorf("JWKS = %+v, want one public security.EdDSA signing key", set.Keys)
 		}
 	})
 }
 
 func TestRotation(t *testing.T) {
-	for _, alg := range []string{signing.EdDSA, signing.ES256} {
+	for _, alg := range []string{security.EdDSA, security.ES256} {
 		t.Run(alg, func(t *testing.T) {
 			forEachStore(t, func(t *testing.T, repo signing.Repository) { testRotation(t, repo, alg) })
 		})
@@ -196,7 +197,7 @@ func testRotation(t *testing.T, repo signing.Repository, alg string) {
 func TestPrivateKeysAreSealedAtRest(t *testing.T) {
 	forEachStore(t, func(t *testing.T, repo signing.Repository) {
 		c := &clock{now: time.Now()}
-		f := open(t, repo, signing.EdDSA, c)
+		f := open(t, repo, security.EdDSA, c)
 		stored, err := repo.Keys(t.Context())
 		if err != nil || len(stored) != 1 {
 			t.Fatalf("Keys() = %d keys, %v; want 1, nil", len(stored), err)
@@ -226,7 +227,7 @@ func TestPrivateKeysAreSealedAtRest(t *testing.T) {
 func TestWrongEncryptionKeyFailsAtStart(t *testing.T) {
 	forEachStore(t, func(t *testing.T, repo signing.Repository) {
 		c := &clock{now: time.Now()}
-		open(t, repo, signing.EdDSA, c)
+		open(t, repo, security.EdDSA, c)
 		_, err := signing.Open(t.Context(), repo, newSealer(t, 8), signing.Options{Overlap: ttl, Now: c.Now})
 		if !errors.Is(err, signing.ErrWrongEncryptionKey) || !strings.Contains(err.Error(), "USERSVC_KEY_ENCRYPTION_KEY") {
 			t.Errorf("Open with another encryption key: error = %v, want ErrWrongEncryptionKey naming the variable", err)
@@ -250,13 +251,13 @@ func TestOptionsAreChecked(t *testing.T) {
 }
 
 // TestVerifyRejects covers alg confusion and tampering against a ring of
-// EdDSA keys: only EdDSA tokens by a key of the ring verify.
+// security.EdDSA keys: only security.EdDSA tokens by a key of the ring verify.
 func TestVerifyRejects(t *testing.T) {
 	forEachStore(t, func(t *testing.T, repo signing.Repository) {
 		c := &clock{now: time.Now()}
-		f := open(t, repo, signing.EdDSA, c)
+		f := open(t, repo, security.EdDSA, c)
 		// A day-long token of the first key outlives that key's overlap.
-		long, err := security.NewSigned(signing.EdDSA, f.ring, "usersvc", 24*time.Hour, c.Now)
+		long, err := security.NewSigned(security.EdDSA, f.ring, "usersvc", 24*time.Hour, c.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -350,32 +351,31 @@ func TestVerifyRejects(t *testing.T) {
 // starts signing with a key rotated elsewhere, at its next periodic reload.
 func TestRunReloadsPeriodically(t *testing.T) {
 	forEachStore(t, func(t *testing.T, repo signing.Repository) {
-		opts := signing.Options{Overlap: ttl, ReloadEvery: 10 * time.Millisecond}
-		a, err := signing.Open(t.Context(), repo, newSealer(t, 7), opts)
+		ticks := make(chan time.Time) // unbuffered: a send returns once Run has taken it
+		a, err := signing.Open(t.Context(), repo, newSealer(t, 7), signing.Options{Overlap: ttl, Ticks: ticks})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := signing.Open(t.Context(), repo, newSealer(t, 7), opts)
+		b, err := signing.Open(t.Context(), repo, newSealer(t, 7), signing.Options{Overlap: ttl})
 		if err != nil {
 			t.Fatal(err)
 		}
+		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
-		go func() { defer close(done); a.Run(t.Context(), func(err error) { t.Errorf("reload: %v", err) }) }()
+		go func() { defer close(done); a.Run(ctx, func(err error) { t.Errorf("reload: %v", err) }) }()
 		info, err := b.Rotate(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			if kid, _, _ := a.SigningKey(); kid == info.ID {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the first ring never signed with the key rotated by the second")
-			}
-			time.Sleep(5 * time.Millisecond)
+		if kid, _, _ := a.SigningKey(); kid == info.ID {
+			t.Fatal("the first ring signs with the second's new key before any reload")
 		}
-		// Run stops with its context: the test's, cancelled at cleanup.
-		t.Cleanup(func() { <-done })
+		ticks <- time.Now() // Run reloads
+		ticks <- time.Now() // Run has finished that reload and waits for the next tick
+		if kid, _, _ := a.SigningKey(); kid != info.ID {
+			t.Errorf("after a periodic reload the first ring signs with %s, want %s, the key the second rotated to", kid, info.ID)
+		}
+		cancel()
+		<-done // Run stops with its context
 	})
 }

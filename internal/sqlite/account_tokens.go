@@ -12,31 +12,36 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// CreateAccountToken stores t.
-func (s *Users) CreateAccountToken(ctx context.Context, t user.AccountToken) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+// AccountTokens is the SQLite user.AccountTokens.
+type AccountTokens struct{ conn }
+
+var _ user.AccountTokens = (*AccountTokens)(nil)
+
+// Create stores t.
+func (s *AccountTokens) Create(ctx context.Context, t user.AccountToken) error {
+	ctx, cancel := s.wait(ctx)
 	defer cancel()
 	const q = `
-		INSERT INTO account_tokens (hash, user_id, purpose, email, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`
-	_, err := s.write.ExecContext(ctx, q, t.Hash, t.UserID, string(t.Purpose), t.Email, ts(t.CreatedAt), ts(t.ExpiresAt))
+		INSERT INTO account_tokens (hash, user_id, purpose, email, created_at, expires_at, token_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	_, err := s.exec(ctx, q, t.Hash, t.UserID, string(t.Purpose), t.Email, ts(t.CreatedAt), ts(t.ExpiresAt), t.TokenVersion)
 	if err != nil {
 		return translate(err, "create account token")
 	}
 	return nil
 }
 
-// AccountToken returns the token of that hash, used or not.
-func (s *Users) AccountToken(ctx context.Context, hash []byte) (user.AccountToken, error) {
+// ByHash returns the token of that hash, used or not.
+func (s *AccountTokens) ByHash(ctx context.Context, hash []byte) (user.AccountToken, error) {
 	const q = `
-		SELECT hash, user_id, purpose, email, created_at, expires_at, used_at
-		FROM account_tokens WHERE hash = ?`
+		SELECT hash, user_id, purpose, email, created_at, expires_at, used_at, COALESCE(token_version, ?2)
+		FROM account_tokens WHERE hash = ?1`
 	var (
 		t            user.AccountToken
 		created, exp string
 		used         sql.NullString
 	)
-	err := s.read.QueryRowContext(ctx, q, hash).Scan(&t.Hash, &t.UserID, &t.Purpose, &t.Email, &created, &exp, &used)
+	err := s.readRow(ctx, q, hash, user.Unbound).Scan(&t.Hash, &t.UserID, &t.Purpose, &t.Email, &created, &exp, &used, &t.TokenVersion)
 	if errors.Is(err, sql.ErrNoRows) {
 		return user.AccountToken{}, user.ErrInvalidToken
 	}
@@ -51,27 +56,31 @@ func (s *Users) AccountToken(ctx context.Context, hash []byte) (user.AccountToke
 
 // useToken marks the usable token of hash and purpose used at now, in tx,
 // and returns its user and the email it was sent to; ErrInvalidToken when
-// there is no such token.
+// there is no such token, or a reset token bound to a password the user
+// no longer has (a NULL token_version, a token of the release before, or
+// user.Unbound binds to none).
 func useToken(ctx context.Context, tx *sql.Tx, hash []byte, purpose user.TokenPurpose, now time.Time) (uuid.UUID, string, error) {
 	const q = `
 		UPDATE account_tokens SET used_at = ?1
 		WHERE hash = ?2 AND purpose = ?3 AND used_at IS NULL AND expires_at > ?1
+		  AND (purpose <> 'reset_password'
+		       OR COALESCE(token_version, ?4) IN (?4, (SELECT u.token_version FROM users u WHERE u.id = account_tokens.user_id)))
 		RETURNING user_id, email`
 	var (
 		id    uuid.UUID
 		email string
 	)
-	err := tx.QueryRowContext(ctx, q, ts(now), hash, string(purpose)).Scan(&id, &email)
+	err := tx.QueryRowContext(ctx, q, ts(now), hash, string(purpose), user.Unbound).Scan(&id, &email)
 	if errors.Is(err, sql.ErrNoRows) {
 		return uuid.Nil, "", user.ErrInvalidToken
 	}
 	return id, email, err
 }
 
-// UseVerifyEmailToken uses the verification token and verifies the email
+// UseVerifyEmail uses the verification token and verifies the email
 // it was sent to, if still the user's, in one transaction.
-func (s *Users) UseVerifyEmailToken(ctx context.Context, hash []byte, now time.Time) (user.User, error) {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+func (s *AccountTokens) UseVerifyEmail(ctx context.Context, hash []byte, now time.Time) (user.User, error) {
+	ctx, cancel := s.wait(ctx)
 	defer cancel()
 	var (
 		u       user.User
@@ -83,7 +92,7 @@ func (s *Users) UseVerifyEmailToken(ctx context.Context, hash []byte, now time.T
 			return err
 		}
 		const q = `
-			UPDATE users SET email_verified = 1, updated_at = ` + nextUpdatedAt + `
+			UPDATE users SET email_verified = 1, recovery_email = email, updated_at = ` + nextUpdatedAt + `
 			WHERE id = ? AND lower(email) = lower(?)
 			RETURNING ` + userColumns
 		u, err = scanUser(tx.QueryRowContext(ctx, q, id, email))
@@ -104,11 +113,11 @@ func (s *Users) UseVerifyEmailToken(ctx context.Context, hash []byte, now time.T
 	return u, nil
 }
 
-// UseResetPasswordToken uses the reset token, sets the password, uses up
+// UseResetPassword uses the reset token, sets the password, uses up
 // the user's other reset tokens and revokes their sessions, in one
 // transaction.
-func (s *Users) UseResetPasswordToken(ctx context.Context, hash []byte, passwordHash string, now time.Time) (user.User, error) {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+func (s *AccountTokens) UseResetPassword(ctx context.Context, hash []byte, passwordHash string, now time.Time) (user.User, error) {
+	ctx, cancel := s.wait(ctx)
 	defer cancel()
 	var u user.User
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -141,4 +150,18 @@ func (s *Users) UseResetPasswordToken(ctx context.Context, hash []byte, password
 		return user.User{}, translate(err, "reset password")
 	}
 	return u, nil
+}
+
+// UseAll marks every unused token of userID of purpose ("" for every
+// purpose) used at now.
+func (s *AccountTokens) UseAll(ctx context.Context, userID uuid.UUID, purpose user.TokenPurpose, now time.Time) error {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	const q = `
+		UPDATE account_tokens SET used_at = ?1
+		WHERE user_id = ?2 AND (?3 = '' OR purpose = ?3) AND used_at IS NULL`
+	if _, err := s.exec(ctx, q, ts(now), userID, string(purpose)); err != nil {
+		return translate(err, "use account tokens")
+	}
+	return nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// listUsers is ListUsers' statement: every filter is NULL when unused.
+// listUsers is List's statement: every filter is NULL when unused.
 // created_at is text of createdLayout, which sorts and compares as time.
 const listUsers = `
 	SELECT ` + userColumns + ` FROM users
@@ -30,9 +30,9 @@ const listUsers = `
 // createdLayout is how users.created_at is kept: milliseconds, UTC.
 const createdLayout = "2006-01-02T15:04:05.000Z"
 
-// ListUsers returns up to q.Limit users matching q, after q.After, in
+// List returns up to q.Limit users matching q, after q.After, in
 // (created_at, id) order.
-func (s *Users) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, error) {
+func (s *Users) List(ctx context.Context, q user.ListQuery) ([]user.User, error) {
 	var after, afterID any
 	if q.After != nil {
 		after, afterID = q.After.CreatedAt.UTC().Format(createdLayout), q.After.ID
@@ -54,7 +54,7 @@ func (s *Users) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, e
 	if q.Role != nil {
 		role = string(*q.Role)
 	}
-	rows, err := s.read.QueryContext(ctx, listUsers, likePrefix(q.EmailPrefix), likePrefix(q.UsernamePrefix),
+	rows, err := s.readRows(ctx, listUsers, likePrefix(q.EmailPrefix), likePrefix(q.UsernamePrefix),
 		q.IsActive, role, from, to, after, afterID, q.Limit)
 	if err != nil {
 		return nil, translate(err, "list users")
@@ -83,19 +83,17 @@ func likePrefix(prefix string) any {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
 }
 
-// UpdateKeepingAdmin is Update refused with ErrLastAdmin when it would
-// remove the last active administrator. The check and the change run in
-// one immediate transaction on the single writer connection, so no other
-// write comes between them.
-func (s *Users) UpdateKeepingAdmin(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+// updateKeepingAdmin is Update of a patch that removes an administrator,
+// refused with ErrLastAdmin when it would remove the last active one. The
+// check and the change run in one immediate transaction on the single
+// writer connection, so no other write comes between them.
+func (s *Users) updateKeepingAdmin(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
+	ctx, cancel := s.wait(ctx)
 	defer cancel()
 	var u user.User
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if p.RemovesAdmin() {
-			if err := lastAdmin(ctx, tx, id); err != nil {
-				return err
-			}
+		if err := lastAdmin(ctx, tx, id); err != nil {
+			return err
 		}
 		var err error
 		u, err = scanUser(tx.QueryRowContext(ctx, updateUser, updateArgs(id, p)...))
@@ -110,10 +108,11 @@ func (s *Users) UpdateKeepingAdmin(ctx context.Context, id uuid.UUID, p user.Pat
 	return u, nil
 }
 
-// DeleteKeepingAdmin is Delete refused with ErrLastAdmin when id is the
-// last active administrator, checked in the same transaction.
-func (s *Users) DeleteKeepingAdmin(ctx context.Context, id uuid.UUID) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+// Delete removes the user (and, through the foreign keys, its sessions,
+// refresh tokens and account tokens), refused with ErrLastAdmin when it is
+// the last active administrator, checked in the same transaction.
+func (s *Users) Delete(ctx context.Context, id uuid.UUID) error {
+	ctx, cancel := s.wait(ctx)
 	defer cancel()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := lastAdmin(ctx, tx, id); err != nil {

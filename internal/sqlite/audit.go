@@ -12,13 +12,18 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
+// Audit is the SQLite user.AuditLog.
+type Audit struct{ conn }
+
+var _ user.AuditLog = (*Audit)(nil)
+
 // auditColumns lists, in scanAudit's order, the columns of a
 // user.AuditEvent.
 const auditColumns = `id, at, kind, actor_id, subject_id, ip, user_agent, request_id, detail`
 
-// AppendAudit inserts e; the database assigns its id.
-func (s *Users) AppendAudit(ctx context.Context, e user.AuditEvent) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+// Append inserts e; the database assigns its id.
+func (s *Audit) Append(ctx context.Context, e user.AuditEvent) error {
+	ctx, cancel := s.wait(ctx)
 	defer cancel()
 	detail, err := marshalDetail(e.Detail)
 	if err != nil {
@@ -27,7 +32,7 @@ func (s *Users) AppendAudit(ctx context.Context, e user.AuditEvent) error {
 	const q = `
 		INSERT INTO audit_events (at, kind, actor_id, subject_id, ip, user_agent, request_id, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	_, err = s.write.ExecContext(ctx, q, ts(e.At), string(e.Kind), nullID(e.ActorID), nullID(e.SubjectID),
+	_, err = s.exec(ctx, q, ts(e.At), string(e.Kind), nullID(e.ActorID), nullID(e.SubjectID),
 		e.IP, e.UserAgent, e.RequestID, detail)
 	if err != nil {
 		return translate(err, "append audit event")
@@ -35,9 +40,9 @@ func (s *Users) AppendAudit(ctx context.Context, e user.AuditEvent) error {
 	return nil
 }
 
-// AuditEvents returns the events f selects, id descending. The WHERE
+// Events returns the events f selects, id descending. The WHERE
 // clause holds only the conditions f sets; every value is a parameter.
-func (s *Users) AuditEvents(ctx context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
+func (s *Audit) Events(ctx context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
 	var (
 		where []string
 		args  []any
@@ -74,7 +79,7 @@ func (s *Users) AuditEvents(ctx context.Context, f user.AuditFilter) ([]user.Aud
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := s.read.QueryContext(ctx, q, args...)
+	rows, err := s.readRows(ctx, q, args...)
 	if err != nil {
 		return nil, translate(err, "list audit events")
 	}
@@ -89,28 +94,6 @@ func (s *Users) AuditEvents(ctx context.Context, f user.AuditFilter) ([]user.Aud
 	}
 	if err := rows.Err(); err != nil {
 		return nil, translate(err, "list audit events")
-	}
-	return all, nil
-}
-
-// AllSessions returns every session of userID, oldest first.
-func (s *Users) AllSessions(ctx context.Context, userID uuid.UUID) ([]user.Session, error) {
-	const q = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ? ORDER BY created_at, id`
-	rows, err := s.read.QueryContext(ctx, q, userID)
-	if err != nil {
-		return nil, translateSession(err, "list all sessions")
-	}
-	defer rows.Close()
-	var all []user.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, translateSession(err, "list all sessions")
-		}
-		all = append(all, sess)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translateSession(err, "list all sessions")
 	}
 	return all, nil
 }

@@ -15,14 +15,15 @@ import (
 // audit event, even through the store's own writing connection.
 func TestAuditAppendOnly(t *testing.T) {
 	s := openMigrated(t)
+	audit := s.Stores().Audit
 	id := uuid.Must(uuid.NewV7())
 	e := user.AuditEvent{At: time.Now().UTC().Truncate(time.Microsecond), Kind: user.AuditRegistered, ActorID: id, SubjectID: id}
-	if err := s.AppendAudit(t.Context(), e); err != nil {
-		t.Fatalf("AppendAudit: %v", err)
+	if err := audit.Append(t.Context(), e); err != nil {
+		t.Fatalf("Append: %v", err)
 	}
-	before, err := s.AuditEvents(t.Context(), user.AuditFilter{})
+	before, err := audit.Events(t.Context(), user.AuditFilter{})
 	if err != nil || len(before) != 1 {
-		t.Fatalf("AuditEvents: got %v, %v; want one event", before, err)
+		t.Fatalf("Events: got %v, %v; want one event", before, err)
 	}
 	for _, q := range []string{
 		`UPDATE audit_events SET kind = 'user.deleted'`,
@@ -35,7 +36,7 @@ func TestAuditAppendOnly(t *testing.T) {
 			t.Errorf("%s: got error %v, want the append-only refusal", q, err)
 		}
 	}
-	after, err := s.AuditEvents(t.Context(), user.AuditFilter{})
+	after, err := audit.Events(t.Context(), user.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestAuditAppendOnly(t *testing.T) {
 }
 
 // TestAuditCorruptRows: rows the store cannot read back (written by hand,
-// bypassing AppendAudit) give an error, not a wrong event.
+// bypassing Append) give an error, not a wrong event.
 func TestAuditCorruptRows(t *testing.T) {
 	for _, tt := range []struct{ name, insert string }{
 		{"bad time", `INSERT INTO audit_events (at, kind) VALUES ('yesterday', 'user.deleted')`},
@@ -58,8 +59,8 @@ func TestAuditCorruptRows(t *testing.T) {
 			if _, err := s.write.ExecContext(t.Context(), tt.insert); err != nil {
 				t.Fatalf("insert: %v", err)
 			}
-			if got, err := s.AuditEvents(t.Context(), user.AuditFilter{}); err == nil {
-				t.Errorf("AuditEvents over a corrupt row: got %+v, nil; want an error", got)
+			if got, err := s.Stores().Audit.Events(t.Context(), user.AuditFilter{}); err == nil {
+				t.Errorf("Events over a corrupt row: got %+v, nil; want an error", got)
 			}
 		})
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // openMigrated returns a migrated store in a temporary directory.
-func openMigrated(t *testing.T) *Users {
+func openMigrated(t *testing.T) *DB {
 	t.Helper()
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "users.db"))
 	if err != nil {
@@ -64,10 +64,11 @@ func TestConnectionSettings(t *testing.T) {
 			t.Errorf("%s pool: PRAGMA %s = %q, want %q", tt.pool, tt.pragma, got, tt.want)
 		}
 	}
-	if got := s.write.Stats().MaxOpenConnections; got != 1 {
+	writer, reader := s.Stats()
+	if got := writer.MaxOpenConnections; got != 1 {
 		t.Errorf("write pool: MaxOpenConnections = %d, want 1", got)
 	}
-	if got := s.read.Stats().MaxOpenConnections; got < 4 {
+	if got := reader.MaxOpenConnections; got < 4 {
 		t.Errorf("read pool: MaxOpenConnections = %d, want at least 4", got)
 	}
 }
@@ -105,14 +106,15 @@ func TestUnreadableTimestamps(t *testing.T) {
 			s := openMigrated(t)
 			id := uuid.Must(uuid.NewV7())
 			u := user.User{ID: id, Email: "a@example.com", Username: "ada", PasswordHash: "h"}
-			if _, err := s.Create(t.Context(), u); err != nil {
+			users := s.Stores().Users
+			if _, err := users.Create(t.Context(), u); err != nil {
 				t.Fatalf("Create: %v", err)
 			}
 			q := `UPDATE users SET ` + column + ` = 'yesterday' WHERE id = ?`
 			if _, err := s.write.ExecContext(t.Context(), q, id); err != nil {
 				t.Fatalf("corrupt %s: %v", column, err)
 			}
-			_, err := s.ByID(t.Context(), id)
+			_, err := users.ByID(t.Context(), id)
 			if err == nil || !strings.Contains(err.Error(), column) {
 				t.Errorf("ByID with %s 'yesterday': got error %v, want one naming %s", column, err, column)
 			}

@@ -8,15 +8,16 @@ import (
 	"github.com/usersvc/usersvc/internal/signing"
 )
 
-// Keys is the SQLite signing.Repository, on the same database as Users.
+// Keys is the SQLite signing.Repository, on the same database as the user
+// stores.
 type Keys struct {
-	s *Users
+	db *DB
 }
 
 var _ signing.Repository = (*Keys)(nil)
 
 // SigningKeys returns the store of token signing keys.
-func (s *Users) SigningKeys() signing.Repository { return &Keys{s: s} }
+func (s *DB) SigningKeys() signing.Repository { return &Keys{db: s} }
 
 // keyTime is how created_at is written: UTC with microseconds, so that text
 // order is time order.
@@ -29,7 +30,7 @@ func (k *Keys) AddKey(ctx context.Context, key signing.StoredKey) error {
 	const q = `
 		INSERT INTO signing_keys (kid, alg, public_key, private_key, created_at)
 		VALUES (?, ?, ?, ?, ?)`
-	_, err := k.s.write.ExecContext(ctx, q, key.ID, key.Alg, key.Public, key.Private, key.CreatedAt.UTC().Format(keyTime))
+	_, err := k.db.write.ExecContext(ctx, q, key.ID, key.Alg, key.Public, key.Private, key.CreatedAt.UTC().Format(keyTime))
 	if err != nil {
 		return translate(err, "add signing key")
 	}
@@ -39,7 +40,7 @@ func (k *Keys) AddKey(ctx context.Context, key signing.StoredKey) error {
 // Keys returns every stored key, oldest first.
 func (k *Keys) Keys(ctx context.Context) ([]signing.StoredKey, error) {
 	const q = `SELECT kid, alg, public_key, private_key, created_at FROM signing_keys ORDER BY created_at, kid`
-	rows, err := k.s.read.QueryContext(ctx, q)
+	rows, err := k.db.read.QueryContext(ctx, q)
 	if err != nil {
 		return nil, translate(err, "list signing keys")
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/user"
 )
@@ -13,7 +14,7 @@ import (
 func TestSigningKeysErrors(t *testing.T) {
 	s := openMigrated(t)
 	keys := s.SigningKeys()
-	k := signing.StoredKey{ID: "k1", Alg: signing.EdDSA, Public: []byte{1}, Private: []byte{2}, CreatedAt: time.Now()}
+	k := signing.StoredKey{ID: "k1", Alg: security.EdDSA, Public: []byte{1}, Private: []byte{2}, CreatedAt: time.Now()}
 	if err := keys.AddKey(t.Context(), k); err != nil {
 		t.Fatalf("AddKey: %v", err)
 	}

@@ -13,7 +13,7 @@ func (s *Users) RehashPassword(ctx context.Context, id uuid.UUID, old, hash stri
 	const q = `
 		UPDATE users SET hashed_password = ?, updated_at = ` + nextUpdatedAt + `
 		WHERE id = ? AND hashed_password = ?`
-	if _, err := s.write.ExecContext(ctx, q, hash, id, old); err != nil {
+	if _, err := s.exec(ctx, q, hash, id, old); err != nil {
 		return translate(err, "rehash password")
 	}
 	return nil

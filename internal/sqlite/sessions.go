@@ -12,6 +12,11 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
+// Sessions is the SQLite user.Sessions.
+type Sessions struct{ conn }
+
+var _ user.Sessions = (*Sessions)(nil)
+
 // timeLayout is how the session tables keep times: UTC with a fixed number
 // of digits, so that they compare as text.
 const timeLayout = "2006-01-02T15:04:05.000000Z"
@@ -20,21 +25,27 @@ func ts(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 // sessionColumns lists, in scanSession's order, the columns of a
 // user.Session.
-const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip`
+const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip,
+	COALESCE(authenticated_at, created_at)`
 
-// CreateSession stores s and its first refresh token in one transaction.
-func (s *Users) CreateSession(ctx context.Context, sess user.Session, t user.RefreshToken) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+// Create stores sess and its first refresh token in one transaction.
+func (s *Sessions) Create(ctx context.Context, sess user.Session, t user.RefreshToken) error {
+	ctx, cancel := s.wait(ctx)
 	defer cancel()
+	auth := sess.AuthenticatedAt
+	if auth.IsZero() {
+		auth = sess.CreatedAt // the caller does not say: the login
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		const q = `
-			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`
+			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, authenticated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 		if _, err := tx.ExecContext(ctx, q, sess.ID, sess.UserID, ts(sess.CreatedAt), ts(sess.LastUsedAt),
-			ts(sess.ExpiresAt), sess.UserAgent, sess.IP); err != nil {
+			ts(sess.ExpiresAt), sess.UserAgent, sess.IP, ts(auth)); err != nil {
 			return err
 		}
-		return insertRefreshToken(ctx, tx, t)
+		_, err := insertRefreshToken(ctx, tx, t)
+		return err
 	})
 	if err != nil {
 		return translateSession(err, "create session")
@@ -42,52 +53,42 @@ func (s *Users) CreateSession(ctx context.Context, sess user.Session, t user.Ref
 	return nil
 }
 
-// inTx runs f in a transaction on the writer, committed when f returns nil.
-func (s *Users) inTx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := f(tx); err != nil {
-		return errors.Join(err, ignoreDone(tx.Rollback()))
-	}
-	return tx.Commit()
-}
-
-// ignoreDone drops the error of rolling back a transaction already ended.
-func ignoreDone(err error) error {
-	if errors.Is(err, sql.ErrTxDone) {
-		return nil
-	}
-	return err
-}
-
-func insertRefreshToken(ctx context.Context, tx *sql.Tx, t user.RefreshToken) error {
+// insertRefreshToken stores t; stored reports whether it was new. A t
+// whose hash exists in its session already (the same successor computed
+// again) is not stored again; one of another session is an error.
+func insertRefreshToken(ctx context.Context, tx *sql.Tx, t user.RefreshToken) (stored bool, err error) {
 	const q = `
 		INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at)
-		VALUES (?, ?, ?, ?)`
-	_, err := tx.ExecContext(ctx, q, t.Hash, t.SessionID, ts(t.CreatedAt), ts(t.ExpiresAt))
-	return err
-}
-
-// Session returns the session id of user userID.
-func (s *Users) Session(ctx context.Context, userID, id uuid.UUID) (user.Session, error) {
-	const q = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ? AND user_id = ?`
-	sess, err := scanSession(s.read.QueryRowContext(ctx, q, id, userID))
+		VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`
+	res, err := tx.ExecContext(ctx, q, t.Hash, t.SessionID, ts(t.CreatedAt), ts(t.ExpiresAt))
 	if err != nil {
-		return user.Session{}, translateSession(err, "get session")
+		return false, err
 	}
-	return sess, nil
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err == nil, err
+	}
+	var session uuid.UUID
+	if err := tx.QueryRowContext(ctx, `SELECT session_id FROM refresh_tokens WHERE hash = ?`, t.Hash).Scan(&session); err != nil {
+		return false, err
+	}
+	if session != t.SessionID {
+		return false, errTokenOfAnotherSession
+	}
+	return false, nil
 }
 
-// ActiveSessions returns userID's sessions neither revoked nor expired at
-// now, oldest first.
-func (s *Users) ActiveSessions(ctx context.Context, userID uuid.UUID, now time.Time) ([]user.Session, error) {
+// errTokenOfAnotherSession is a refresh token whose hash another session
+// has: never a collision of 256-bit values, so a bug or tampering.
+var errTokenOfAnotherSession = errors.New("refresh token hash of another session")
+
+// Active returns userID's sessions neither revoked nor expired at now,
+// oldest first.
+func (s *Sessions) Active(ctx context.Context, userID uuid.UUID, now time.Time) ([]user.Session, error) {
 	const q = `
 		SELECT ` + sessionColumns + ` FROM sessions
 		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
 		ORDER BY created_at, id`
-	rows, err := s.read.QueryContext(ctx, q, userID, ts(now))
+	rows, err := s.readRows(ctx, q, userID, ts(now))
 	if err != nil {
 		return nil, translateSession(err, "list sessions")
 	}
@@ -106,27 +107,39 @@ func (s *Users) ActiveSessions(ctx context.Context, userID uuid.UUID, now time.T
 	return all, nil
 }
 
-// RevokeSession marks one session of userID revoked, once.
-func (s *Users) RevokeSession(ctx context.Context, userID, id uuid.UUID, at time.Time) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
-	defer cancel()
-	const q = `UPDATE sessions SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL`
-	res, err := s.write.ExecContext(ctx, q, ts(at), id, userID)
+// All returns every session of userID, oldest first.
+func (s *Sessions) All(ctx context.Context, userID uuid.UUID) ([]user.Session, error) {
+	const q = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ? ORDER BY created_at, id`
+	rows, err := s.readRows(ctx, q, userID)
 	if err != nil {
-		return translateSession(err, "revoke session")
+		return nil, translateSession(err, "list all sessions")
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return errors.Join(user.ErrSessionNotFound, err)
+	defer rows.Close()
+	var all []user.Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, translateSession(err, "list all sessions")
+		}
+		all = append(all, sess)
 	}
-	return nil
+	if err := rows.Err(); err != nil {
+		return nil, translateSession(err, "list all sessions")
+	}
+	return all, nil
 }
 
-// RevokeSessions marks every session of userID but except revoked.
-func (s *Users) RevokeSessions(ctx context.Context, userID, except uuid.UUID, at time.Time) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+// Revoke marks one session of userID revoked, once.
+func (s *Sessions) Revoke(ctx context.Context, userID, id uuid.UUID, at time.Time) error {
+	return s.setLive(ctx, "revoked_at", userID, id, at, "revoke session")
+}
+
+// RevokeAll marks every session of userID but except revoked.
+func (s *Sessions) RevokeAll(ctx context.Context, userID, except uuid.UUID, at time.Time) error {
+	ctx, cancel := s.wait(ctx)
 	defer cancel()
 	const q = `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`
-	if _, err := s.write.ExecContext(ctx, q, ts(at), userID, except); err != nil {
+	if _, err := s.exec(ctx, q, ts(at), userID, except); err != nil {
 		return translateSession(err, "revoke sessions")
 	}
 	return nil
@@ -134,29 +147,30 @@ func (s *Users) RevokeSessions(ctx context.Context, userID, except uuid.UUID, at
 
 // RefreshToken returns the token of that hash and its session, in one
 // query.
-func (s *Users) RefreshToken(ctx context.Context, hash []byte) (user.RefreshToken, user.Session, error) {
+func (s *Sessions) RefreshToken(ctx context.Context, hash []byte) (user.RefreshToken, user.Session, error) {
 	const q = `
 		SELECT t.hash, t.session_id, t.created_at, t.expires_at, t.used_at,
-		       s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip
+		       s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip,
+		       COALESCE(s.authenticated_at, s.created_at)
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.hash = ?`
 	var (
 		t            user.RefreshToken
 		created, exp string
 		used         sql.NullString
-		sessT        [3]string
+		sessT        [4]string
 		rev          sql.NullString
 		sess         user.Session
 	)
-	err := s.read.QueryRowContext(ctx, q, hash).Scan(&t.Hash, &t.SessionID, &created, &exp, &used,
-		&sess.ID, &sess.UserID, &sessT[0], &sessT[1], &sessT[2], &rev, &sess.UserAgent, &sess.IP)
+	err := s.readRow(ctx, q, hash).Scan(&t.Hash, &t.SessionID, &created, &exp, &used,
+		&sess.ID, &sess.UserID, &sessT[0], &sessT[1], &sessT[2], &rev, &sess.UserAgent, &sess.IP, &sessT[3])
 	if err != nil {
 		return user.RefreshToken{}, user.Session{}, translateSession(err, "get refresh token")
 	}
 	err = errors.Join(
 		parseTS(created, &t.CreatedAt), parseTS(exp, &t.ExpiresAt), parseTS(used.String, &t.UsedAt),
 		parseTS(sessT[0], &sess.CreatedAt), parseTS(sessT[1], &sess.LastUsedAt), parseTS(sessT[2], &sess.ExpiresAt),
-		parseTS(rev.String, &sess.RevokedAt),
+		parseTS(rev.String, &sess.RevokedAt), parseTS(sessT[3], &sess.AuthenticatedAt),
 	)
 	if err != nil {
 		return user.RefreshToken{}, user.Session{}, fmt.Errorf("get refresh token: %w", err)
@@ -166,8 +180,8 @@ func (s *Users) RefreshToken(ctx context.Context, hash []byte) (user.RefreshToke
 
 // AddRefreshToken stores t, after marking replaces used when it is set,
 // and moves the session's last use, in one transaction.
-func (s *Users) AddRefreshToken(ctx context.Context, t user.RefreshToken, replaces []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+func (s *Sessions) AddRefreshToken(ctx context.Context, t user.RefreshToken, replaces []byte) error {
+	ctx, cancel := s.wait(ctx)
 	defer cancel()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if replaces != nil {
@@ -180,7 +194,7 @@ func (s *Users) AddRefreshToken(ctx context.Context, t user.RefreshToken, replac
 				return errors.Join(user.ErrRefreshTokenUsed, err)
 			}
 		}
-		if err := insertRefreshToken(ctx, tx, t); err != nil {
+		if stored, err := insertRefreshToken(ctx, tx, t); err != nil || !stored {
 			return err
 		}
 		const touch = `UPDATE sessions SET last_used_at = ? WHERE id = ?`
@@ -196,28 +210,19 @@ func (s *Users) AddRefreshToken(ctx context.Context, t user.RefreshToken, replac
 	return nil
 }
 
-// Deactivate marks the user inactive.
-func (s *Users) Deactivate(ctx context.Context, id uuid.UUID) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
-	defer cancel()
-	const q = `UPDATE users SET is_active = 0, updated_at = ` + nextUpdatedAt + ` WHERE id = ?`
-	res, err := s.write.ExecContext(ctx, q, id)
-	return affectedOne(res, err, "deactivate user")
-}
-
 // scanSession reads one row of sessionColumns.
 func scanSession(row interface{ Scan(...any) error }) (user.Session, error) {
 	var (
-		sess                   user.Session
-		created, used, expires string
-		rev                    sql.NullString
+		sess                         user.Session
+		created, used, expires, auth string
+		rev                          sql.NullString
 	)
-	err := row.Scan(&sess.ID, &sess.UserID, &created, &used, &expires, &rev, &sess.UserAgent, &sess.IP)
+	err := row.Scan(&sess.ID, &sess.UserID, &created, &used, &expires, &rev, &sess.UserAgent, &sess.IP, &auth)
 	if err != nil {
 		return user.Session{}, err
 	}
 	err = errors.Join(parseTS(created, &sess.CreatedAt), parseTS(used, &sess.LastUsedAt),
-		parseTS(expires, &sess.ExpiresAt), parseTS(rev.String, &sess.RevokedAt))
+		parseTS(expires, &sess.ExpiresAt), parseTS(rev.String, &sess.RevokedAt), parseTS(auth, &sess.AuthenticatedAt))
 	if err != nil {
 		return user.Session{}, fmt.Errorf("session times: %w", err)
 	}
@@ -242,4 +247,27 @@ func translateSession(err error, op string) error {
 		return user.ErrSessionNotFound
 	}
 	return translate(err, op)
+}
+
+// Reauthenticated moves the authentication time of the session id of
+// userID to at, unless it is revoked.
+func (s *Sessions) Reauthenticated(ctx context.Context, userID, id uuid.UUID, at time.Time) error {
+	return s.setLive(ctx, "authenticated_at", userID, id, at, "reauthenticate session")
+}
+
+// setLive sets the time column (a constant of this file, never input) of
+// the live session id of userID to at; ErrSessionNotFound when there is
+// none.
+func (s *Sessions) setLive(ctx context.Context, column string, userID, id uuid.UUID, at time.Time, op string) error {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	q := `UPDATE sessions SET ` + column + ` = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL` // #nosec G202 -- column is a constant
+	res, err := s.exec(ctx, q, ts(at), id, userID)
+	if err != nil {
+		return translateSession(err, op)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(user.ErrSessionNotFound, err)
+	}
+	return nil
 }

@@ -37,21 +37,27 @@ func TestLockedDatabaseIsUnavailable(t *testing.T) {
 	newUser := func(name string) user.User {
 		return user.User{ID: uuid.New(), Email: name + "@example.com", Username: name, PasswordHash: "x"}
 	}
+	users := s.Stores().Users
 	start := time.Now()
-	_, err = s.Create(ctx, newUser("locked"))
+	_, err = users.Create(ctx, newUser("locked"))
 	if !errors.Is(err, user.ErrUnavailable) {
 		t.Fatalf("Create on a locked database = %v, want ErrUnavailable", err)
 	}
 	if took := time.Since(start); took > 8*time.Second {
 		t.Errorf("Create on a locked database took %v, want about the 5 s busy timeout", took)
 	}
-	if _, err := s.ByEmail(ctx, "nobody@example.com"); !errors.Is(err, user.ErrNotFound) {
+	if _, err := users.ByEmail(ctx, "nobody@example.com"); !errors.Is(err, user.ErrNotFound) {
 		t.Errorf("a read while locked = %v, want ErrNotFound (readers go on in WAL mode)", err)
+	}
+	ran := false
+	err = s.Stores().Tx.Atomic(ctx, func(user.Stores) error { ran = true; return nil })
+	if !errors.Is(err, user.ErrUnavailable) || ran {
+		t.Errorf("Atomic on a locked database = %v, fn ran: %v; want ErrUnavailable, fn not run", err, ran)
 	}
 	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Create(ctx, newUser("unlocked")); err != nil {
+	if _, err := users.Create(ctx, newUser("unlocked")); err != nil {
 		t.Fatalf("Create once the lock is released = %v, want nil", err)
 	}
 }
@@ -77,7 +83,7 @@ func TestReadOnlyDatabaseIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	readOnly := &Users{path: s.path, write: ro, read: s.read}
+	readOnly := (&DB{path: s.path, write: ro, read: s.read}).Stores().Users
 	_, err = readOnly.Create(t.Context(), user.User{ID: uuid.New(), Email: "ro@example.com", Username: "ro", PasswordHash: "x"})
 	if !errors.Is(err, user.ErrUnavailable) {
 		t.Fatalf("Create on a read-only database = %v, want ErrUnavailable", err)

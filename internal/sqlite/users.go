@@ -1,7 +1,12 @@
-// Package sqlite implements user.Repository on an embedded SQLite database
-// through modernc.org/sqlite, a pure Go driver (no cgo). Its schema lives in
-// the embedded migrations folder and is applied with goose (see
-// Users.Migrator).
+// Package sqlite implements the store ports of package user on an embedded
+// SQLite database through modernc.org/sqlite, a pure Go driver (no cgo).
+// DB is the database handle (here, with the user rows); the ports over it,
+// handed out by DB.Stores, are Users (users.go, admin.go, rehash.go),
+// Sessions (sessions.go, usersession.go), AccountTokens
+// (account_tokens.go), EmailChanges (email_changes.go) and Audit
+// (audit.go), and Transactor (tx.go) runs calls of them in one
+// transaction. Its schema lives in the embedded
+// migrations folder and is applied with goose (see DB.Migrator).
 package sqlite
 
 import (
@@ -29,13 +34,14 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Users is the SQLite user.Repository. It is safe for concurrent use.
+// DB is an SQLite database file: its connection pools, shared by the
+// stores Stores returns and by SigningKeys. It is safe for concurrent use.
 //
 // SQLite lets one connection write at a time. Every write goes through
 // write, a pool of exactly one connection, so concurrent writers queue in Go
 // instead of failing with SQLITE_BUSY; reads go through read, several
 // read-only connections that WAL mode lets run beside the writer.
-type Users struct {
+type DB struct {
 	path  string
 	write *sql.DB
 	read  *sql.DB
@@ -43,12 +49,10 @@ type Users struct {
 	prepared statements
 }
 
-var _ user.Repository = (*Users)(nil)
-
 // Open opens (creating it if needed) the database file at path, creating its
 // parent directory with mode 0700 when missing. It does not migrate: run
 // Migrator first.
-func Open(ctx context.Context, path string) (*Users, error) {
+func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open sqlite database: empty path")
 	}
@@ -69,7 +73,7 @@ func Open(ctx context.Context, path string) (*Users, error) {
 		_ = write.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
-	return &Users{path: path, write: write, read: read}, nil
+	return &DB{path: path, write: write, read: read}, nil
 }
 
 // dsn returns a "file:" URI for path (escaped, so any file name works) with
@@ -77,8 +81,8 @@ func Open(ctx context.Context, path string) (*Users, error) {
 func dsn(path string, extra ...string) string {
 	q := url.Values{}
 	for _, pragma := range []string{
+		"busy_timeout(5000)", // wait, rather than fail, when the file is locked (first: switching to WAL may meet a lock)
 		"journal_mode(WAL)",  // readers do not block the writer, nor it them
-		"busy_timeout(5000)", // wait, rather than fail, when the file is locked
 		"foreign_keys(ON)",
 		"synchronous(NORMAL)", // safe with WAL: a crash may lose the last commits, never corrupt
 	} {
@@ -114,14 +118,15 @@ func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 const writeWait = 5 * time.Second
 
 // Close closes both pools.
-func (s *Users) Close() error {
+func (s *DB) Close() error {
 	return errors.Join(s.prepared.close(), s.read.Close(), s.write.Close())
 }
 
 // Migrator returns a goose provider for the embedded migrations, running on
-// its own connection to the database file. Close the provider when done:
-// that closes only its connection, never the store.
-func (s *Users) Migrator() (*goose.Provider, error) {
+// its own connection to the database file, under a lock (a file beside the
+// database) that lets one process migrate it at a time. Close the provider
+// when done: that closes only its connection, never the store.
+func (s *DB) Migrator() (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("migrations folder: %w", err)
@@ -131,36 +136,36 @@ func (s *Users) Migrator() (*goose.Provider, error) {
 		return nil, fmt.Errorf("open migration connection: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("create migration provider: %w", err)
-	}
-	return p, nil
+	return newMigrator(db, fsys, s.path+migrationLockSuffix) // migrate.go: one process at a time
 }
 
 // Ping reports whether both the reading and the writing connections answer.
-func (s *Users) Ping(ctx context.Context) error {
+func (s *DB) Ping(ctx context.Context) error {
 	if err := errors.Join(s.read.PingContext(ctx), s.write.PingContext(ctx)); err != nil {
 		return fmt.Errorf("ping database: %w", err)
 	}
 	return nil
 }
 
+// Users is the SQLite user.Users.
+type Users struct{ conn }
+
+var _ user.Users = (*Users)(nil)
+
 // userColumns lists, in scanUser's order, the columns of a user.User; a NULL
 // full_name reads as "".
 const userColumns = `id, email, username, hashed_password, COALESCE(full_name, ''),
-	is_active, token_version, created_at, updated_at, role, email_verified`
+	is_active, token_version, created_at, updated_at, role, email_verified, COALESCE(recovery_email, email)`
 
 // Create inserts u; an empty FullName is stored as NULL.
 func (s *Users) Create(ctx context.Context, u user.User) (user.User, error) {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.wait(ctx)
 	defer cancel()
 	const q = `
-		INSERT INTO users (id, email, username, hashed_password, full_name, role, email_verified)
-		VALUES (?, ?, ?, ?, NULLIF(?, ''), COALESCE(NULLIF(?, ''), 'user'), ?)
+		INSERT INTO users (id, email, username, hashed_password, full_name, role, email_verified, recovery_email)
+		VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''), COALESCE(NULLIF(?6, ''), 'user'), ?7, ?2)
 		RETURNING ` + userColumns
-	row := s.write.QueryRowContext(ctx, q, u.ID, u.Email, u.Username, u.PasswordHash, u.FullName,
+	row := s.writeRow(ctx, q, u.ID, u.Email, u.Username, u.PasswordHash, u.FullName,
 		string(u.Role), u.EmailVerified)
 	created, err := scanUser(row)
 	if err != nil {
@@ -172,7 +177,7 @@ func (s *Users) Create(ctx context.Context, u user.User) (user.User, error) {
 // ByID returns the user with that id.
 func (s *Users) ByID(ctx context.Context, id uuid.UUID) (user.User, error) {
 	const q = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
-	u, err := scanUser(s.read.QueryRowContext(ctx, q, id))
+	u, err := scanUser(s.readRow(ctx, q, id))
 	if err != nil {
 		return user.User{}, translate(err, "get user by id")
 	}
@@ -182,7 +187,7 @@ func (s *Users) ByID(ctx context.Context, id uuid.UUID) (user.User, error) {
 // ByEmail returns the user whose email matches, ignoring letter case.
 func (s *Users) ByEmail(ctx context.Context, email string) (user.User, error) {
 	const q = `SELECT ` + userColumns + ` FROM users WHERE lower(email) = lower(?)`
-	u, err := scanUser(s.read.QueryRowContext(ctx, q, email))
+	u, err := scanUser(s.readRow(ctx, q, email))
 	if err != nil {
 		return user.User{}, translate(err, "get user by email")
 	}
@@ -192,7 +197,7 @@ func (s *Users) ByEmail(ctx context.Context, email string) (user.User, error) {
 // ByUsername returns the user whose username matches, ignoring letter case.
 func (s *Users) ByUsername(ctx context.Context, username string) (user.User, error) {
 	const q = `SELECT ` + userColumns + ` FROM users WHERE lower(username) = lower(?)`
-	u, err := scanUser(s.read.QueryRowContext(ctx, q, username))
+	u, err := scanUser(s.readRow(ctx, q, username))
 	if err != nil {
 		return user.User{}, translate(err, "get user by username")
 	}
@@ -208,11 +213,16 @@ const nextUpdatedAt = `max(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
 
 // Update applies p in one statement: a nil field keeps its value, a FullName
 // of "" clears it, and an email changed other than in letter case is no
-// longer verified.
+// longer verified. A patch that removes an administrator takes the slower
+// path of updateKeepingAdmin (admin.go), which refuses to remove the last
+// one.
 func (s *Users) Update(ctx context.Context, id uuid.UUID, p user.Patch) (user.User, error) {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	if p.RemovesAdmin() {
+		return s.updateKeepingAdmin(ctx, id, p)
+	}
+	ctx, cancel := s.wait(ctx)
 	defer cancel()
-	u, err := scanUser(s.write.QueryRowContext(ctx, updateUser, updateArgs(id, p)...))
+	u, err := scanUser(s.writeRow(ctx, updateUser, updateArgs(id, p)...))
 	if err != nil {
 		return user.User{}, translate(err, "update user")
 	}
@@ -224,7 +234,11 @@ const updateUser = `
 	UPDATE users
 	SET full_name      = CASE WHEN ?1 IS NULL THEN full_name ELSE NULLIF(?1, '') END,
 	    email          = COALESCE(?2, email),
-	    email_verified = CASE WHEN ?2 IS NOT NULL AND lower(?2) <> lower(email) THEN 0 ELSE email_verified END,
+	    email_verified = CASE WHEN ?6 = 1 THEN 1
+	                          WHEN ?2 IS NOT NULL AND lower(?2) <> lower(email) THEN 0 ELSE email_verified END,
+	    recovery_email = CASE WHEN ?6 = 1 THEN COALESCE(?2, email)
+	                          WHEN ?2 IS NOT NULL AND lower(?2) <> lower(email) THEN COALESCE(recovery_email, email)
+	                          ELSE recovery_email END,
 	    is_active      = COALESCE(?4, is_active),
 	    role           = COALESCE(?5, role),
 	    updated_at     = ` + nextUpdatedAt + `
@@ -236,29 +250,20 @@ func updateArgs(id uuid.UUID, p user.Patch) []any {
 	if p.Role != nil {
 		role = (*string)(p.Role)
 	}
-	return []any{p.FullName, p.Email, id, p.IsActive, role}
+	return []any{p.FullName, p.Email, id, p.IsActive, role, p.EmailVerified}
 }
 
 // SetPassword stores hash and increments the token version in one statement.
 func (s *Users) SetPassword(ctx context.Context, id uuid.UUID, hash string) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.wait(ctx)
 	defer cancel()
 	const q = `
 		UPDATE users
 		SET hashed_password = ?, token_version = token_version + 1,
 		    updated_at = ` + nextUpdatedAt + `
 		WHERE id = ?`
-	res, err := s.write.ExecContext(ctx, q, hash, id)
+	res, err := s.exec(ctx, q, hash, id)
 	return affectedOne(res, err, "set password")
-}
-
-// Delete removes the user.
-func (s *Users) Delete(ctx context.Context, id uuid.UUID) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
-	defer cancel()
-	const q = `DELETE FROM users WHERE id = ?`
-	res, err := s.write.ExecContext(ctx, q, id)
-	return affectedOne(res, err, "delete user")
 }
 
 // affectedOne turns the result of a statement on one user by id into
@@ -284,7 +289,7 @@ func scanUser(row interface{ Scan(...any) error }) (user.User, error) {
 		created, updated string
 	)
 	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.PasswordHash, &u.FullName,
-		&u.IsActive, &u.TokenVersion, &created, &updated, &u.Role, &u.EmailVerified)
+		&u.IsActive, &u.TokenVersion, &created, &updated, &u.Role, &u.EmailVerified, &u.TrustedEmail)
 	if err != nil {
 		return user.User{}, err
 	}
@@ -350,6 +355,6 @@ func unavailable(code int) bool {
 }
 
 // Stats returns the statistics of the writer and the reader pools.
-func (s *Users) Stats() (writer, reader sql.DBStats) {
+func (s *DB) Stats() (writer, reader sql.DBStats) {
 	return s.write.Stats(), s.read.Stats()
 }

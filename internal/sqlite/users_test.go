@@ -19,8 +19,8 @@ import (
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
-func TestUsers(t *testing.T) {
-	usertest.Run(t, func(t *testing.T) user.Repository { return storetest.SQLite(t) })
+func TestStores(t *testing.T) {
+	usertest.Run(t, func(t *testing.T) user.Stores { return storetest.SQLite(t).Stores() })
 }
 
 func TestOpenCreatesParentDirectory(t *testing.T) {
@@ -81,14 +81,14 @@ func TestMigrator(t *testing.T) {
 		t.Fatalf("Up: %v", err)
 	}
 	storetest.CheckMigrations(t, p, s, "Up", func(t *testing.T) {
-		if _, err := s.ByID(t.Context(), uuid.Must(uuid.NewV7())); err == nil || errors.Is(err, user.ErrNotFound) {
+		if _, err := s.Stores().Users.ByID(t.Context(), uuid.Must(uuid.NewV7())); err == nil || errors.Is(err, user.ErrNotFound) {
 			t.Errorf("ByID with no users table: got error %v, want an error other than ErrNotFound", err)
 		}
 	})
 }
 
 func TestOtherErrorsAreWrapped(t *testing.T) {
-	s := storetest.SQLite(t)
+	s := storetest.SQLite(t).Stores().Users
 	bad := usertest.NewUser(1)
 	bad.Email = "not-an-email"
 	_, err := s.Create(t.Context(), bad)
@@ -103,29 +103,37 @@ func TestOtherErrorsAreWrapped(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	_, err = s.Update(t.Context(), u.ID, user.Patch{Email: new("still-not-an-email")})
-	if e, ok := errors.AsType[*modernc.Error](err); !ok || e.Code() != sqlite3.SQLITE_CONSTRAINT_CHECK {
-		t.Errorf("Update with an invalid email: got error %v, want a wrapped CHECK violation", err)
+	for _, p := range []user.Patch{
+		{Email: new("still-not-an-email")},
+		{Email: new("still-not-an-email"), IsActive: new(false)}, // the last-admin path
+	} {
+		_, err = s.Update(t.Context(), u.ID, p)
+		if e, ok := errors.AsType[*modernc.Error](err); !ok || e.Code() != sqlite3.SQLITE_CONSTRAINT_CHECK {
+			t.Errorf("Update(%+v) with an invalid email: got error %v, want a wrapped CHECK violation", p, err)
+		}
 	}
 }
 
-// TestClosedStore: every method of a closed store fails with an error that
-// is no business error.
+// TestClosedStore: every method of a closed database's stores fails with
+// an error that is no business error, and so does Ping.
 func TestClosedStore(t *testing.T) {
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "users.db"))
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "users.db"))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	if err := s.Close(); err != nil {
+	if err := db.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	usertest.RunClosed(t, s)
+	usertest.RunClosed(t, db.Stores())
+	if err := db.Ping(t.Context()); err == nil {
+		t.Error("Ping of a closed database: got nil, want an error")
+	}
 }
 
 // TestConcurrentReadsAndWrites checks that reads and writes at once never
 // fail with SQLITE_BUSY.
 func TestConcurrentReadsAndWrites(t *testing.T) {
-	s := storetest.SQLite(t)
+	s := storetest.SQLite(t).Stores().Users
 	const workers, each = 8, 10
 	errs := make(chan error, workers*each*2)
 	var wg sync.WaitGroup

@@ -16,33 +16,41 @@ import (
 // both primary keys, only the columns authenticating a request needs.
 const userSessionQuery = `
 	SELECT u.email, u.username, COALESCE(u.full_name, ''), u.is_active, u.token_version,
-		u.created_at, u.updated_at, u.role, u.email_verified, s.expires_at, s.revoked_at
+		u.created_at, u.updated_at, u.role, u.email_verified, s.expires_at, s.revoked_at,
+		COALESCE(s.authenticated_at, s.created_at)
 	FROM users u JOIN sessions s ON s.user_id = u.id
 	WHERE u.id = ? AND s.id = ?`
 
 // UserSession returns the user userID (without its password hash) and the
 // state of its session sessionID in one prepared statement (a join by both
 // primary keys): the lookup of every authenticated request. Either
-// missing, or the session not the user's, is ErrNotFound.
-func (s *Users) UserSession(ctx context.Context, userID, sessionID uuid.UUID) (user.User, user.Session, error) {
-	stmt, err := s.prepared.get(ctx, s.read, userSessionQuery) //nolint:sqlclosecheck // kept; Close closes it
-	if err != nil {
-		return user.User{}, user.Session{}, translate(err, "prepare user and session lookup")
+// missing, or the session not the user's, is ErrNotFound. Inside a
+// transaction the statement runs on it, unprepared.
+func (s *Sessions) UserSession(ctx context.Context, userID, sessionID uuid.UUID) (user.User, user.Session, error) {
+	var row *sql.Row
+	if s.tx != nil {
+		row = s.tx.QueryRowContext(ctx, userSessionQuery, userID, sessionID)
+	} else {
+		stmt, err := s.db.prepared.get(ctx, s.db.read, userSessionQuery) //nolint:sqlclosecheck // kept; Close closes it
+		if err != nil {
+			return user.User{}, user.Session{}, translate(err, "prepare user and session lookup")
+		}
+		row = stmt.QueryRowContext(ctx, userID, sessionID)
 	}
 	u := user.User{ID: userID}
 	sess := user.Session{ID: sessionID, UserID: userID}
 	var (
-		created, updated, expires string
-		rev                       sql.NullString
+		created, updated, expires, auth string
+		rev                             sql.NullString
 	)
-	err = stmt.QueryRowContext(ctx, userID, sessionID).Scan(
+	err := row.Scan(
 		&u.Email, &u.Username, &u.FullName, &u.IsActive, &u.TokenVersion,
-		&created, &updated, &u.Role, &u.EmailVerified, &expires, &rev)
+		&created, &updated, &u.Role, &u.EmailVerified, &expires, &rev, &auth)
 	if err != nil {
 		return user.User{}, user.Session{}, translate(err, "get user and session")
 	}
 	err = errors.Join(parseUserTime(created, &u.CreatedAt), parseUserTime(updated, &u.UpdatedAt),
-		parseTS(expires, &sess.ExpiresAt), parseTS(rev.String, &sess.RevokedAt))
+		parseTS(expires, &sess.ExpiresAt), parseTS(rev.String, &sess.RevokedAt), parseTS(auth, &sess.AuthenticatedAt))
 	if err != nil {
 		return user.User{}, user.Session{}, fmt.Errorf("get user and session: %w", err)
 	}

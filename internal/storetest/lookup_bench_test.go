@@ -10,23 +10,23 @@ import (
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
-// BenchmarkLookup measures the repository reads behind every authenticated
-// request (UserSession; before it, ByID then Session) and every login
-// (ByEmail, ByUsername), on each store with 1,000 users with a session
-// each, one at a time and GOMAXPROCS at once.
+// BenchmarkLookup measures the store reads behind every authenticated
+// request (Sessions.UserSession; ByID alone for comparison) and every
+// login (Users.ByEmail, Users.ByUsername), on each store with 1,000 users
+// with a session each, one at a time and GOMAXPROCS at once.
 func BenchmarkLookup(b *testing.B) {
 	const users = 1000
 	for _, s := range All() {
 		b.Run(s.Name, func(b *testing.B) {
-			repo := s.Open(b)
+			stores := s.Open(b).Stores()
 			ids, sids := make([]uuid.UUID, users), make([]uuid.UUID, users)
 			for i := range ids {
-				u, err := repo.Create(b.Context(), usertest.NewUser(i))
+				u, err := stores.Users.Create(b.Context(), usertest.NewUser(i))
 				if err != nil {
 					b.Fatal(err)
 				}
 				sess, rt := usertest.NewSession(u.ID, time.Now())
-				if err := repo.CreateSession(b.Context(), sess, rt); err != nil {
+				if err := stores.Sessions.Create(b.Context(), sess, rt); err != nil {
 					b.Fatal(err)
 				}
 				ids[i], sids[i] = u.ID, sess.ID
@@ -35,24 +35,17 @@ func BenchmarkLookup(b *testing.B) {
 				name string
 				get  func(i int) error
 			}{
-				{"ByID", func(i int) error { _, err := repo.ByID(b.Context(), ids[i%users]); return err }},
-				{"ByIDThenSession", func(i int) error {
-					if _, err := repo.ByID(b.Context(), ids[i%users]); err != nil {
-						return err
-					}
-					_, err := repo.Session(b.Context(), ids[i%users], sids[i%users])
-					return err
-				}},
+				{"ByID", func(i int) error { _, err := stores.Users.ByID(b.Context(), ids[i%users]); return err }},
 				{"UserSession", func(i int) error {
-					_, _, err := repo.UserSession(b.Context(), ids[i%users], sids[i%users])
+					_, _, err := stores.Sessions.UserSession(b.Context(), ids[i%users], sids[i%users])
 					return err
 				}},
 				{"ByEmail", func(i int) error {
-					_, err := repo.ByEmail(b.Context(), fmt.Sprintf("USER%d@example.com", i%users))
+					_, err := stores.Users.ByEmail(b.Context(), fmt.Sprintf("USER%d@example.com", i%users))
 					return err
 				}},
 				{"ByUsername", func(i int) error {
-					_, err := repo.ByUsername(b.Context(), fmt.Sprintf("User%d", i%users))
+					_, err := stores.Users.ByUsername(b.Context(), fmt.Sprintf("User%d", i%users))
 					return err
 				}},
 			}

@@ -5,19 +5,18 @@ import (
 
 	"github.com/pressly/goose/v3"
 
-	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // CheckMigrations takes a store's migrations down to nothing and up again
-// through p, and checks the state and version after each move, that repo
-// (the store p migrates) stores users before and after, and that closing p
-// leaves repo open. p must start with every migration applied; step says
+// through p, and checks the state and version after each move, that db
+// (the database p migrates) stores users before and after, and that
+// closing p leaves db open. p must start with every migration applied; step says
 // how it got there, for the messages. afterDown runs the store's own checks
 // that nothing of its schema is left once everything is down.
-func CheckMigrations(t *testing.T, p *goose.Provider, repo user.Repository, step string, afterDown func(t *testing.T)) {
+func CheckMigrations(t *testing.T, p *goose.Provider, db DB, step string, afterDown func(t *testing.T)) {
 	t.Helper()
-	ctx := t.Context()
+	ctx, users := t.Context(), db.Stores().Users
 	checkVersion := func(step string, want int64) {
 		t.Helper()
 		got, err := p.GetDBVersion(ctx)
@@ -29,7 +28,7 @@ func CheckMigrations(t *testing.T, p *goose.Provider, repo user.Repository, step
 	sources := p.ListSources()
 	last := sources[len(sources)-1].Version // every migration is applied
 	checkVersion(step, last)
-	if _, err := repo.Create(ctx, usertest.NewUser(1)); err != nil {
+	if _, err := users.Create(ctx, usertest.NewUser(1)); err != nil {
 		t.Fatalf("Create after %s: got error %v, want nil", step, err)
 	}
 	if _, err := p.DownTo(ctx, 0); err != nil {
@@ -43,14 +42,14 @@ func CheckMigrations(t *testing.T, p *goose.Provider, repo user.Repository, step
 	}
 	CheckMigrationState(t, p, "Up again", goose.StateApplied)
 	checkVersion("Up again", last)
-	if _, err := repo.Create(ctx, usertest.NewUser(1)); err != nil {
+	if _, err := users.Create(ctx, usertest.NewUser(1)); err != nil {
 		t.Errorf("Create after Up again: got error %v, want nil", err)
 	}
 	// Closing the provider leaves the store open.
 	if err := p.Close(); err != nil {
 		t.Fatalf("Close the provider: %v", err)
 	}
-	if err := repo.Ping(ctx); err != nil {
+	if err := db.Ping(ctx); err != nil {
 		t.Errorf("Ping after closing the provider: got error %v, want nil", err)
 	}
 }

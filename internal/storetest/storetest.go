@@ -47,30 +47,45 @@ import (
 // needs the CREATEDB privilege.
 const EnvPostgresURL = "USERSVC_TEST_POSTGRES_URL"
 
+// DB is what the database handles of both stores, *sqlite.DB and
+// *postgres.DB, offer tests: the store ports of package user, the signing
+// keys, Ping and Close.
+type DB interface {
+	Stores() user.Stores
+	SigningKeys() signing.Repository
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+var (
+	_ DB = (*sqlite.DB)(nil)
+	_ DB = (*postgres.DB)(nil)
+)
+
 // Store is one kind of store, for tests that run on every kind.
 type Store struct {
-	Name string                             // "sqlite" or "postgres", fit for t.Run
-	Open func(t testing.TB) user.Repository // a fresh migrated store, closed in t.Cleanup
+	Name string                // "sqlite" or "postgres", fit for t.Run
+	Open func(t testing.TB) DB // a fresh migrated database, closed in t.Cleanup
 }
 
 // All returns every kind of store:
 //
 //	for _, s := range storetest.All() {
-//		t.Run(s.Name, func(t *testing.T) { repo := s.Open(t); ... })
+//		t.Run(s.Name, func(t *testing.T) { stores := s.Open(t).Stores(); ... })
 //	}
 //
 // The PostgreSQL one skips the test when EnvPostgresURL is unset, and needs
 // storetest.Main in the package's TestMain (see PostgresURL).
 func All() []Store {
 	return []Store{
-		{Name: "sqlite", Open: func(t testing.TB) user.Repository { return SQLite(t) }},
-		{Name: "postgres", Open: func(t testing.TB) user.Repository { return Postgres(t) }},
+		{Name: "sqlite", Open: func(t testing.TB) DB { return SQLite(t) }},
+		{Name: "postgres", Open: func(t testing.TB) DB { return Postgres(t) }},
 	}
 }
 
-// SQLite returns a fresh, migrated store in a file under t.TempDir(),
+// SQLite returns a fresh, migrated database in a file under t.TempDir(),
 // closed in t.Cleanup.
-func SQLite(t testing.TB) *sqlite.Users {
+func SQLite(t testing.TB) *sqlite.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -94,9 +109,9 @@ func SQLite(t testing.TB) *sqlite.Users {
 	return s
 }
 
-// Postgres returns a store on a fresh database from PostgresURL, closed in
-// t.Cleanup (before the database is dropped).
-func Postgres(t testing.TB) *postgres.Users {
+// Postgres opens a fresh database from PostgresURL, closed in t.Cleanup
+// (before the database is dropped).
+func Postgres(t testing.TB) *postgres.DB {
 	t.Helper()
 	dbURL := PostgresURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -152,7 +167,11 @@ func postgresURL(t testing.TB, getenv func(string) string) string {
 
 // Main runs the tests of a package, then drops the template database if one
 // was made. Call it from TestMain.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit, for a TestMain that has more to clean up
+// once the tests are over: it returns the exit code.
+func Run(m *testing.M) int {
 	mainRunning.Store(true)
 	code := m.Run()
 	if err := cluster.close(); err != nil {
@@ -161,7 +180,7 @@ func Main(m *testing.M) {
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // Process-wide state, by necessity: the template is shared by every test of
@@ -311,13 +330,8 @@ func redact(rawURL string) string {
 	return "(unparsable)"
 }
 
-// SigningKeys returns the signing-key store on the same database as repo,
-// which must come from this package.
-func SigningKeys(t testing.TB, repo user.Repository) signing.Repository {
+// SigningKeys returns the signing-key store on the database db.
+func SigningKeys(t testing.TB, db DB) signing.Repository {
 	t.Helper()
-	s, ok := repo.(interface{ SigningKeys() signing.Repository })
-	if !ok {
-		t.Fatalf("storetest: %T has no signing keys", repo)
-	}
-	return s.SigningKeys()
+	return db.SigningKeys()
 }

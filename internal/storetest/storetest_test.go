@@ -21,13 +21,20 @@ func TestAll(t *testing.T) {
 	for _, s := range All() {
 		names = append(names, s.Name)
 		t.Run(s.Name, func(t *testing.T) {
-			repo := s.Open(t)
-			u, err := repo.Create(t.Context(), usertest.NewUser(1))
+			db := s.Open(t)
+			users := db.Stores().Users
+			u, err := users.Create(t.Context(), usertest.NewUser(1))
 			if err != nil {
 				t.Fatalf("Create on a fresh store: got error %v, want nil", err)
 			}
-			if _, err := repo.ByID(t.Context(), u.ID); err != nil {
+			if _, err := users.ByID(t.Context(), u.ID); err != nil {
 				t.Errorf("ByID: got error %v, want nil", err)
+			}
+			if err := db.Ping(t.Context()); err != nil {
+				t.Errorf("Ping: got error %v, want nil", err)
+			}
+			if keys, err := SigningKeys(t, db).Keys(t.Context()); err != nil || len(keys) != 0 {
+				t.Errorf("signing keys of a fresh store: got %d, error %v; want none, nil", len(keys), err)
 			}
 		})
 	}
@@ -40,7 +47,7 @@ func TestStoresAreFresh(t *testing.T) {
 	for _, s := range All() {
 		t.Run(s.Name, func(t *testing.T) {
 			for i := range 2 {
-				if _, err := s.Open(t).Create(t.Context(), usertest.NewUser(1)); err != nil {
+				if _, err := s.Open(t).Stores().Users.Create(t.Context(), usertest.NewUser(1)); err != nil {
 					t.Errorf("Create of the same user in store #%d: got error %v, want nil", i+1, err)
 				}
 			}
@@ -93,7 +100,7 @@ func TestServerLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open the clone: %v", err)
 	}
-	if _, err := store.Create(t.Context(), usertest.NewUser(1)); err != nil {
+	if _, err := store.Stores().Users.Create(t.Context(), usertest.NewUser(1)); err != nil {
 		t.Errorf("Create in the clone: got error %v, want nil", err)
 	}
 	store.Close()

@@ -3,6 +3,7 @@ package user_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +24,7 @@ func breachedList(pw string) bool {
 func newPolicyFixture(t *testing.T, p user.PasswordPolicy) fixture {
 	t.Helper()
 	f := newFixture(t)
-	f.svc = user.NewService(f.repo, f.hasher, f.tokens, user.WithPasswordPolicy(p))
+	f.svc = user.NewService(f.deps(), user.Policy{Password: p})
 	return f
 }
 
@@ -44,8 +45,8 @@ func TestPasswordPolicyOnRegister(t *testing.T) {
 			if !errors.As(err, &v) || v.Field != "password" || !strings.Contains(v.Message, tt.msg) {
 				t.Fatalf("Register() error = %v, want password: %q", err, tt.msg)
 			}
-			if f.repo.Len() != 0 {
-				t.Errorf("%d users stored, want none", f.repo.Len())
+			if f.mem.Len() != 0 {
+				t.Errorf("%d users stored, want none", f.mem.Len())
 			}
 		})
 	}
@@ -61,23 +62,31 @@ func TestPasswordPolicyOnChangePassword(t *testing.T) {
 		{"ADA@example.com", "must not be the same as your email or username"},
 		{"seven77", "must be at least 8 characters"},
 	} {
-		err := f.svc.ChangePassword(t.Context(), u.ID, ada.Password, tt.next)
+		err := f.svc.ChangePassword(t.Context(), signedIn(u.ID, uuid.Nil), ada.Password, tt.next)
 		var v *user.ValidationError
 		if !errors.As(err, &v) || v.Field != "new_password" || !strings.Contains(v.Message, tt.msg) {
 			t.Errorf("ChangePassword(%q) error = %v, want new_password: %q", tt.next, err, tt.msg)
 		}
 	}
-	if err := f.svc.ChangePassword(t.Context(), u.ID, ada.Password, "a fine new passphrase"); err != nil {
+	if err := f.svc.ChangePassword(t.Context(), signedIn(u.ID, uuid.Nil), ada.Password, "a fine new passphrase"); err != nil {
 		t.Errorf("ChangePassword(good) error = %v", err)
 	}
 }
 
-// gate is a HashGate that counts acquisitions and can refuse.
+// gate is a HashGate that counts acquisitions and can refuse them, or
+// report itself saturated.
 type gate struct {
-	mu       sync.Mutex
-	acquired int
-	held     int
-	refuse   bool
+	mu        sync.Mutex
+	acquired  int
+	held      int
+	refuse    bool
+	saturated bool
+}
+
+func (g *gate) Saturated() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.saturated
 }
 
 func (g *gate) Acquire(context.Context) (func(), error) {
@@ -94,10 +103,12 @@ func (g *gate) Acquire(context.Context) (func(), error) {
 func TestHashingGoesThroughTheGate(t *testing.T) {
 	f := newFixture(t)
 	g := &gate{}
-	f.svc = user.NewService(f.repo, f.hasher, f.tokens, user.WithHashGate(g))
+	d := f.deps()
+	d.Gate = g
+	f.svc = user.NewService(d, user.Policy{})
 	u := f.register(t, ada)
 	inactive := f.register(t, user.Registration{Email: "off@example.com", Username: "off", Password: "long enough"})
-	f.repo.SetActive(inactive.ID, false)
+	f.mem.SetActive(inactive.ID, false)
 	for _, tt := range []struct{ name, login, password string }{
 		{"right password", "ada", ada.Password},
 		{"wrong password", "ada", "wrong password"},
@@ -105,12 +116,12 @@ func TestHashingGoesThroughTheGate(t *testing.T) {
 		{"inactive user", "off", "long enough"},
 	} {
 		before, verifies := g.acquired, f.hasher.verifies
-		_, _ = f.svc.Login(t.Context(), tt.login, tt.password)
+		_, _ = f.svc.Login(t.Context(), tt.login, tt.password, "")
 		if g.acquired-before != 1 || f.hasher.verifies-verifies != 1 {
 			t.Errorf("%s: %d slots, %d verifications; want 1 and 1", tt.name, g.acquired-before, f.hasher.verifies-verifies)
 		}
 	}
-	if err := f.svc.ChangePassword(t.Context(), u.ID, ada.Password, "another long one"); err != nil {
+	if err := f.svc.ChangePassword(t.Context(), signedIn(u.ID, uuid.Nil), ada.Password, "another long one"); err != nil {
 		t.Fatal(err)
 	}
 	if g.held != 0 {
@@ -118,17 +129,42 @@ func TestHashingGoesThroughTheGate(t *testing.T) {
 	}
 
 	g.refuse = true
-	if _, err := f.svc.Login(t.Context(), "ada", "another long one"); !errors.Is(err, user.ErrBusy) {
+	if _, err := f.svc.Login(t.Context(), "ada", "another long one", ""); !errors.Is(err, user.ErrBusy) {
 		t.Errorf("Login with no slot: error = %v, want ErrBusy", err)
 	}
-	if _, err := f.svc.Login(t.Context(), "nobody", "x"); !errors.Is(err, user.ErrBusy) {
+	if _, err := f.svc.Login(t.Context(), "nobody", "x", ""); !errors.Is(err, user.ErrBusy) {
 		t.Errorf("Login of an unknown user with no slot: error = %v, want ErrBusy (same as a known one)", err)
 	}
 	if _, err := f.svc.Register(t.Context(), user.Registration{Email: "b@example.com", Username: "bob", Password: "long enough"}); !errors.Is(err, user.ErrBusy) {
 		t.Errorf("Register with no slot: error = %v, want ErrBusy", err)
 	}
-	if err := f.svc.ChangePassword(t.Context(), u.ID, "another long one", "and yet another"); !errors.Is(err, user.ErrBusy) {
+	if err := f.svc.ChangePassword(t.Context(), signedIn(u.ID, uuid.Nil), "another long one", "and yet another"); !errors.Is(err, user.ErrBusy) {
 		t.Errorf("ChangePassword with no slot: error = %v, want ErrBusy", err)
+	}
+}
+
+// TestSaturatedGateRefusesLoginFirst: when the gate would turn a caller
+// away at once, a login is refused before it looks the account up, asks
+// the guard or hashes: a flood costs no database work.
+func TestSaturatedGateRefusesLoginFirst(t *testing.T) {
+	f := newFixture(t)
+	f.register(t, ada)
+	g, gd := &gate{saturated: true}, &guard{}
+	d := f.deps()
+	d.Gate, d.Guard = g, gd
+	svc := user.NewService(d, user.Policy{})
+	f.mem.SetFail(errDown) // a lookup would answer errDown
+	verifies := f.hasher.verifies
+	if _, err := svc.Login(t.Context(), "ada", ada.Password, ""); !errors.Is(err, user.ErrBusy) {
+		t.Errorf("Login with the gate saturated: error = %v, want ErrBusy before any lookup", err)
+	}
+	if g.acquired != 0 || len(gd.admitted) != 0 || f.hasher.verifies != verifies {
+		t.Errorf("%d slots, %d guard checks, %d verifications; want none", g.acquired, len(gd.admitted), f.hasher.verifies-verifies)
+	}
+	f.mem.SetFail(nil)
+	g.saturated = false
+	if _, err := svc.Login(t.Context(), "ada", ada.Password, ""); err != nil {
+		t.Errorf("Login once the gate has room: %v", err)
 	}
 }
 
@@ -138,10 +174,10 @@ func (g *gate) holding() bool {
 	return g.held > 0
 }
 
-// slotWatch is a repository and audit log that note each write made while
-// a hashing slot is held.
+// slotWatch notes each store write made while a hashing slot is held; it
+// wraps the store ports (watch) that a login, a password change and a
+// registration write through.
 type slotWatch struct {
-	*usertest.Memory
 	gate   *gate
 	mu     sync.Mutex
 	inSlot []string
@@ -155,34 +191,57 @@ func (w *slotWatch) note(op string) {
 	}
 }
 
-func (w *slotWatch) Create(ctx context.Context, u user.User) (user.User, error) {
-	w.note("Create")
-	return w.Memory.Create(ctx, u)
+// watch returns s with its writes noted by w.
+func (w *slotWatch) watch(s user.Stores) user.Stores {
+	s.Users = watchedUsers{Users: s.Users, w: w}
+	s.Sessions = watchedSessions{Sessions: s.Sessions, w: w}
+	s.Audit = watchedAudit{AuditLog: s.Audit, w: w}
+	return s
 }
 
-func (w *slotWatch) CreateSession(ctx context.Context, s user.Session, rt user.RefreshToken) error {
-	w.note("CreateSession")
-	return w.Memory.CreateSession(ctx, s, rt)
+type watchedUsers struct {
+	user.Users
+	w *slotWatch
 }
 
-func (w *slotWatch) SetPassword(ctx context.Context, id uuid.UUID, hash string) error {
-	w.note("SetPassword")
-	return w.Memory.SetPassword(ctx, id, hash)
+func (u watchedUsers) Create(ctx context.Context, x user.User) (user.User, error) {
+	u.w.note("Users.Create")
+	return u.Users.Create(ctx, x)
 }
 
-func (w *slotWatch) RehashPassword(ctx context.Context, id uuid.UUID, old, hash string) error {
-	w.note("RehashPassword")
-	return w.Memory.RehashPassword(ctx, id, old, hash)
+func (u watchedUsers) SetPassword(ctx context.Context, id uuid.UUID, hash string) error {
+	u.w.note("Users.SetPassword")
+	return u.Users.SetPassword(ctx, id, hash)
 }
 
-func (w *slotWatch) RevokeSessions(ctx context.Context, id, except uuid.UUID, at time.Time) error {
-	w.note("RevokeSessions")
-	return w.Memory.RevokeSessions(ctx, id, except, at)
+func (u watchedUsers) RehashPassword(ctx context.Context, id uuid.UUID, old, hash string) error {
+	u.w.note("Users.RehashPassword")
+	return u.Users.RehashPassword(ctx, id, old, hash)
 }
 
-func (w *slotWatch) AppendAudit(context.Context, user.AuditEvent) error {
-	w.note("AppendAudit")
-	return nil
+type watchedSessions struct {
+	user.Sessions
+	w *slotWatch
+}
+
+func (s watchedSessions) Create(ctx context.Context, x user.Session, rt user.RefreshToken) error {
+	s.w.note("Sessions.Create")
+	return s.Sessions.Create(ctx, x, rt)
+}
+
+func (s watchedSessions) RevokeAll(ctx context.Context, id, except uuid.UUID, at time.Time) error {
+	s.w.note("Sessions.RevokeAll")
+	return s.Sessions.RevokeAll(ctx, id, except, at)
+}
+
+type watchedAudit struct {
+	user.AuditLog
+	w *slotWatch
+}
+
+func (a watchedAudit) Append(ctx context.Context, e user.AuditEvent) error {
+	a.w.note("Audit.Append")
+	return a.AuditLog.Append(ctx, e)
 }
 
 // TestHashingSlotIsHeldOnlyForHashing: a hashing slot bounds CPU-bound
@@ -192,27 +251,30 @@ func (w *slotWatch) AppendAudit(context.Context, user.AuditEvent) error {
 func TestHashingSlotIsHeldOnlyForHashing(t *testing.T) {
 	f := newFixture(t)
 	g := &gate{}
-	w := &slotWatch{Memory: f.repo, gate: g}
+	w := &slotWatch{gate: g}
 	bcrypt4, _ := security.NewBcrypt(4)
 	bcrypt5, _ := security.NewBcrypt(5)
-	old := user.NewService(w, bcrypt4, f.tokens)
-	u, err := old.Register(t.Context(), ada)
+	d := f.deps()
+	d.Hasher = bcrypt4
+	u, err := user.NewService(d, user.Policy{}).Register(t.Context(), ada)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The current settings differ from the stored hash's, so the first
 	// login also re-hashes and stores the new hash.
-	svc := user.NewService(w, security.NewPasswords(bcrypt5, bcrypt4, nil), f.tokens,
-		user.WithHashGate(g), user.WithAuditLog(w, nil))
-	if _, err := svc.Login(t.Context(), "ada", ada.Password); err != nil {
+	d.Stores = usertest.Wrap(f.stores, w.watch)
+	d.Hasher = security.NewPasswords(bcrypt5, bcrypt4, nil)
+	d.Gate = g
+	svc := user.NewService(d, user.Policy{})
+	if _, err := svc.Login(t.Context(), "ada", ada.Password, ""); err != nil {
 		t.Fatalf("Login: %v", err)
 	}
-	if got, _ := f.repo.ByID(t.Context(), u.ID); !strings.HasPrefix(got.PasswordHash, "$2a$05$") {
+	if got, _ := f.stores.Users.ByID(t.Context(), u.ID); !strings.HasPrefix(got.PasswordHash, "$2a$05$") {
 		t.Fatalf("hash after login = %.7s..., want re-hashed at cost 5", got.PasswordHash)
 	}
-	_, _ = svc.Login(t.Context(), "ada", "wrong password")
-	_, _ = svc.Login(t.Context(), "nobody", "wrong password")
-	if err := svc.ChangePassword(t.Context(), u.ID, ada.Password, "another long one"); err != nil {
+	_, _ = svc.Login(t.Context(), "ada", "wrong password", "")
+	_, _ = svc.Login(t.Context(), "nobody", "wrong password", "")
+	if err := svc.ChangePassword(t.Context(), signedIn(u.ID, uuid.Nil), ada.Password, "another long one"); err != nil {
 		t.Fatalf("ChangePassword: %v", err)
 	}
 	if _, err := svc.Register(t.Context(), user.Registration{Email: "b@example.com", Username: "bob", Password: "long enough"}); err != nil {
@@ -244,81 +306,137 @@ func TestInactiveAccountIsNotRehashed(t *testing.T) {
 	f := newFixture(t)
 	bcrypt4, _ := security.NewBcrypt(4)
 	bcrypt5, _ := security.NewBcrypt(5)
-	u, err := user.NewService(f.repo, bcrypt4, f.tokens).Register(t.Context(), ada)
+	d := f.deps()
+	d.Hasher = bcrypt4
+	u, err := user.NewService(d, user.Policy{}).Register(t.Context(), ada)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.repo.SetActive(u.ID, false)
+	f.mem.SetActive(u.ID, false)
 	h := &hashCounter{Passwords: security.NewPasswords(bcrypt5, bcrypt4, nil)}
-	svc := user.NewService(f.repo, h, f.tokens)
-	if _, err := svc.Login(t.Context(), "ada", ada.Password); !errors.Is(err, user.ErrInvalidCredentials) {
+	d.Hasher = h
+	svc := user.NewService(d, user.Policy{})
+	if _, err := svc.Login(t.Context(), "ada", ada.Password, ""); !errors.Is(err, user.ErrInvalidCredentials) {
 		t.Fatalf("Login of an inactive account: %v, want ErrInvalidCredentials", err)
 	}
 	if h.hashes != 0 {
 		t.Errorf("%d hashes made, want 0", h.hashes)
 	}
-	if got, _ := f.repo.ByID(t.Context(), u.ID); got.PasswordHash != u.PasswordHash {
+	if got, _ := f.stores.Users.ByID(t.Context(), u.ID); got.PasswordHash != u.PasswordHash {
 		t.Errorf("an inactive account's hash changed on a refused login")
 	}
 }
 
-// guard is a LoginGuard that records what it is told.
+// guard is a LoginGuard that records the attempts it is told of and,
+// while refuse is set, refuses every attempt without a device (as the
+// lockout does).
 type guard struct {
-	checked, failed, succeeded []string
-	refuse                     error
+	admitted, failed, succeeded []user.LoginAttempt
+	refuse                      error
 }
 
-func (g *guard) Check(_ context.Context, key string) error {
-	g.checked = append(g.checked, key)
+func (g *guard) Admit(_ context.Context, a user.LoginAttempt) error {
+	g.admitted = append(g.admitted, a)
+	if a.Device != "" {
+		return nil
+	}
 	return g.refuse
 }
-func (g *guard) Failed(_ context.Context, key string)    { g.failed = append(g.failed, key) }
-func (g *guard) Succeeded(_ context.Context, key string) { g.succeeded = append(g.succeeded, key) }
+func (g *guard) Failed(_ context.Context, a user.LoginAttempt) { g.failed = append(g.failed, a) }
+func (g *guard) Succeeded(_ context.Context, a user.LoginAttempt) {
+	g.succeeded = append(g.succeeded, a)
+}
+
+// keys lists the attempts' account keys, comma-separated.
+func keys(as []user.LoginAttempt) string {
+	k := make([]string, len(as))
+	for i, a := range as {
+		k[i] = a.Key
+	}
+	return strings.Join(k, ",")
+}
 
 func TestLoginGuard(t *testing.T) {
 	f := newFixture(t)
 	g := &guard{}
-	f.svc = user.NewService(f.repo, f.hasher, f.tokens, user.WithLoginGuard(g))
+	d := f.deps()
+	d.Guard = g
+	f.svc = user.NewService(d, user.Policy{})
 	u := f.register(t, ada)
 	id := "id:" + u.ID.String()
+	ctx := t.Context()
 
-	_, _ = f.svc.Login(t.Context(), "ADA", "wrong password")
-	_, _ = f.svc.Login(t.Context(), "ada@example.com", "wrong password")
-	_, _ = f.svc.Login(t.Context(), "Nobody@Example.com", "wrong password")
-	if _, err := f.svc.Login(t.Context(), "ada", ada.Password); err != nil {
+	_, _ = f.svc.Login(ctx, "ADA", "wrong password", "")
+	_, _ = f.svc.Login(ctx, "ada@example.com", "wrong password", "")
+	_, _ = f.svc.Login(ctx, "Nobody@Example.com", "wrong password", "")
+	_, _ = f.svc.Login(ctx, " NOBODY@example.com ", "wrong password", "")
+	if _, err := f.svc.Login(ctx, "ada", ada.Password, ""); err != nil {
 		t.Fatal(err)
 	}
-	wantFailed := []string{id, id, "login:nobody@example.com"}
-	if strings.Join(g.failed, ",") != strings.Join(wantFailed, ",") {
-		t.Errorf("failed = %v, want %v (one key per account, whatever the login names it by)", g.failed, wantFailed)
+	if want := strings.Join([]string{id, id, "login:nobody@example.com", "login:nobody@example.com"}, ","); keys(g.failed) != want {
+		t.Errorf("failed = %s, want %s (one key per account, whatever the login names it by)", keys(g.failed), want)
 	}
-	if len(g.succeeded) != 1 || g.succeeded[0] != id || len(g.checked) != 4 {
-		t.Errorf("succeeded = %v, checked %d; want [%s], 4", g.succeeded, len(g.checked), id)
+	if keys(g.succeeded) != id || len(g.admitted) != 5 {
+		t.Errorf("succeeded = %s, admitted %d; want %s, 5", keys(g.succeeded), len(g.admitted), id)
+	}
+	for _, a := range g.admitted {
+		if a.Device != "" || a.Fingerprint == "" {
+			t.Errorf("attempt %+v: a device without a device token, or no fingerprint", a)
+		}
 	}
 
-	refused := errors.New("locked")
+	refused := fmt.Errorf("account locked: %w", user.ErrLocked)
 	g.refuse = refused
-	verifies := f.hasher.verifies
-	if _, err := f.svc.Login(t.Context(), "ada", ada.Password); !errors.Is(err, refused) {
+	verifies, failed := f.hasher.verifies, len(g.failed)
+	if _, err := f.svc.Login(ctx, "ada", ada.Password, ""); !errors.Is(err, user.ErrLocked) {
 		t.Errorf("Login on a refused account: error = %v, want the guard's", err)
 	}
-	if f.hasher.verifies != verifies {
-		t.Error("a refused attempt verified a password")
+	if f.hasher.verifies != verifies || len(g.failed) != failed || len(g.succeeded) != 1 {
+		t.Error("a refused attempt verified a password, or counted as a failure or a success")
 	}
-	if _, err := f.svc.Login(user.WithSession(t.Context(), u.ID), "ada", ada.Password); err != nil {
-		t.Errorf("Login of a refused account from its own session: %v, want success", err)
+	// A device token this account issued names its device; any other
+	// token (another account's, forged, garbage) names none.
+	g.refuse = nil
+	own, err := f.svc.Login(ctx, "ada", ada.Password, "")
+	if err != nil || !strings.HasPrefix(own.DeviceToken, "d1.") {
+		t.Fatalf("Login = %+v, %v; want a device token", own, err)
 	}
-	if _, err := f.svc.Login(user.WithSession(t.Context(), uuid.New()), "ada", ada.Password); !errors.Is(err, refused) {
-		t.Errorf("Login of a refused account from another's session: %v, want refused", err)
+	f.register(t, bob)
+	theirs, err := f.svc.Login(ctx, "bob", bob.Password, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := own.DeviceToken[:len(own.DeviceToken)-2] + "AA"
+	for _, tt := range []struct {
+		name, token string
+		device      bool
+	}{
+		{"the account's own device token", own.DeviceToken, true},
+		{"another account's", theirs.DeviceToken, false},
+		{"a forged one", forged, false},
+		{"garbage", "d1.garbage", false},
+	} {
+		got, err := f.svc.Login(ctx, "ada", ada.Password, tt.token)
+		if last := g.admitted[len(g.admitted)-1]; (last.Device != "") != tt.device {
+			t.Errorf("Login with %s: attempt %+v, want a device %v", tt.name, last, tt.device)
+		}
+		if err != nil || (tt.device && got.DeviceToken != own.DeviceToken) || (!tt.device && got.DeviceToken == tt.token) {
+			t.Errorf("Login with %s = %q, %v; want the same token back only for the account's own", tt.name, got.DeviceToken, err)
+		}
 	}
 }
 
-// failingRehash is a repository whose RehashPassword fails.
-type failingRehash struct{ *usertest.Memory }
+// failingRehash is a users store whose RehashPassword fails.
+type failingRehash struct{ user.Users }
 
 func (failingRehash) RehashPassword(context.Context, uuid.UUID, string, string) error {
 	return errors.New("disk full")
 }
+
+// failingHash is a hasher that verifies but cannot make a new hash.
+type failingHash struct{ *security.Passwords }
+
+func (failingHash) Hash(string) (string, error) { return "", errors.New("out of memory") }
 
 func TestRehashOnLogin(t *testing.T) {
 	bcrypt4, _ := security.NewBcrypt(4)
@@ -328,12 +446,14 @@ func TestRehashOnLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFixture(t)
-	old := user.NewService(f.repo, security.NewPasswords(bcrypt4, bcrypt4, argon), f.tokens)
+	d := f.deps()
+	d.Hasher = security.NewPasswords(bcrypt4, bcrypt4, argon)
+	old := user.NewService(d, user.Policy{})
 	u, err := old.Register(t.Context(), ada)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := old.Login(t.Context(), "ada", ada.Password)
+	tok, err := old.Login(t.Context(), "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,30 +466,54 @@ func TestRehashOnLogin(t *testing.T) {
 		{"argon2id to bcrypt at a new cost", bcrypt5, "$2a$05$"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			svc := user.NewService(f.repo, security.NewPasswords(tt.current, bcrypt4, argon), f.tokens)
-			if _, err := svc.Login(t.Context(), "ada", ada.Password); err != nil {
+			d := f.deps()
+			d.Hasher = security.NewPasswords(tt.current, bcrypt4, argon)
+			svc := user.NewService(d, user.Policy{})
+			if _, err := svc.Login(t.Context(), "ada", ada.Password, ""); err != nil {
 				t.Fatalf("Login with the old hash: %v", err)
 			}
-			got, _ := f.repo.ByID(t.Context(), u.ID)
+			got, _ := f.stores.Users.ByID(t.Context(), u.ID)
 			if !strings.HasPrefix(got.PasswordHash, tt.prefix) {
 				t.Errorf("hash after login = %.12s..., want %s...", got.PasswordHash, tt.prefix)
 			}
-			if _, err := svc.Authenticate(t.Context(), tok.Token); err != nil {
+			if _, _, err := svc.Authenticate(t.Context(), tok.Token); err != nil {
 				t.Errorf("a token from before the re-hash: %v, want still valid (the password did not change)", err)
 			}
-			if _, err := svc.Login(t.Context(), "ada", ada.Password); err != nil {
+			if _, err := svc.Login(t.Context(), "ada", ada.Password, ""); err != nil {
 				t.Errorf("Login with the new hash: %v", err)
 			}
 		})
 	}
 
-	var reported []error
-	svc := user.NewService(failingRehash{f.repo}, security.NewPasswords(bcrypt4, bcrypt4, argon), f.tokens,
-		user.WithRehashErrors(func(_ context.Context, err error) { reported = append(reported, err) }))
-	if _, err := svc.Login(t.Context(), "ada", ada.Password); err != nil {
-		t.Errorf("Login when the re-hash fails: %v, want success", err)
-	}
-	if len(reported) != 1 {
-		t.Errorf("re-hash errors reported = %v, want one", reported)
+	// A re-hash that fails, in the store or in the hashing, leaves the old
+	// hash, does not fail the login, and is logged (without the password).
+	before, _ := f.stores.Users.ByID(t.Context(), u.ID)
+	current := security.NewPasswords(bcrypt4, bcrypt4, argon) // the stored hash is bcrypt at cost 5
+	for _, tt := range []struct {
+		name  string
+		setup func(*user.Deps)
+		error string
+	}{
+		{"in the store", func(d *user.Deps) {
+			d.Stores = usertest.Wrap(d.Stores, func(s user.Stores) user.Stores { s.Users = failingRehash{s.Users}; return s })
+		}, "disk full"},
+		{"in the hashing", func(d *user.Deps) { d.Hasher = failingHash{current} }, "out of memory"},
+	} {
+		logs := &logs{}
+		d := f.deps()
+		d.Hasher, d.Log = current, logs.logger()
+		tt.setup(&d)
+		if _, err := user.NewService(d, user.Policy{}).Login(t.Context(), "ada", ada.Password, ""); err != nil {
+			t.Errorf("Login when the re-hash fails %s: %v, want success", tt.name, err)
+		}
+		if r := logs.records(t, logRehashFail); len(r) != 1 || r[0]["level"] != "WARN" || r[0]["error"] != tt.error {
+			t.Errorf("re-hash failing %s: logged %v, want one warning with the error %q", tt.name, r, tt.error)
+		}
+		if strings.Contains(logs.String(), ada.Password) {
+			t.Errorf("re-hash failing %s: the log holds the password", tt.name)
+		}
+		if got, _ := f.stores.Users.ByID(t.Context(), u.ID); got.PasswordHash != before.PasswordHash {
+			t.Errorf("re-hash failing %s: the stored hash changed", tt.name)
+		}
 	}
 }

@@ -1,133 +1,12 @@
 package user
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"strings"
-	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
-
-// Errors of the administration API.
-var (
-	// ErrUserNotFound is an administrator naming a user who does not exist.
-	// It differs from ErrNotFound, which on the /users/me routes means the
-	// caller's own account is gone.
-	ErrUserNotFound = errors.New("no user with this id")
-	// ErrLastAdmin is a change that would leave the service without an
-	// active administrator: demoting, deactivating or deleting the last one.
-	ErrLastAdmin = errors.New("this would leave no active administrator: make another user an administrator first")
-)
-
-// AdminRepository is what the administration API needs of a store. The
-// guarded methods hold the last-administrator rule atomically: of two
-// concurrent calls that would each remove one of the last two active
-// administrators, one fails.
-type AdminRepository interface {
-	// ListUsers returns up to q.Limit users matching q's filter, after
-	// q.After when set, in (CreatedAt, ID) order.
-	ListUsers(ctx context.Context, q ListQuery) ([]User, error)
-	// UpdateKeepingAdmin is Update, except that it changes nothing and
-	// returns ErrLastAdmin when the user is an active administrator, p
-	// removes that (p.RemovesAdmin) and no other active administrator
-	// exists.
-	UpdateKeepingAdmin(ctx context.Context, id uuid.UUID, p Patch) (User, error)
-	// DeleteKeepingAdmin is Delete, except that it deletes nothing and
-	// returns ErrLastAdmin when the user is the only active administrator.
-	DeleteKeepingAdmin(ctx context.Context, id uuid.UUID) error
-}
-
-// RemovesAdmin reports whether p would make an active administrator stop
-// being one: it sets another role or deactivates.
-func (p Patch) RemovesAdmin() bool {
-	return (p.Role != nil && *p.Role != RoleAdmin) || (p.IsActive != nil && !*p.IsActive)
-}
-
-// Filter narrows a listing of users; its zero value matches everyone.
-type Filter struct {
-	// EmailPrefix and UsernamePrefix match the start of the email or
-	// username, ignoring letter case; every character is literal.
-	EmailPrefix, UsernamePrefix string
-	IsActive                    *bool
-	Role                        *Role
-	// CreatedAfter and CreatedBefore bound CreatedAt, both exclusive; the
-	// zero time is no bound.
-	CreatedAfter, CreatedBefore time.Time
-}
-
-// ListKey is the position of a user in a listing.
-type ListKey struct {
-	CreatedAt time.Time
-	ID        uuid.UUID
-}
-
-// Less reports whether k sorts before o.
-func (k ListKey) Less(o ListKey) bool {
-	if !k.CreatedAt.Equal(o.CreatedAt) {
-		return k.CreatedAt.Before(o.CreatedAt)
-	}
-	return bytes.Compare(k.ID[:], o.ID[:]) < 0
-}
-
-// Key is u's position in a listing.
-func (u User) Key() ListKey { return ListKey{CreatedAt: u.CreatedAt, ID: u.ID} }
-
-// ListQuery asks a store for one page of users.
-type ListQuery struct {
-	Filter
-	After *ListKey // nil: from the first user
-	Limit int
-}
-
-// Page asks for a page of a listing: the cursor of the previous page's
-// answer ("" for the first) and how many users at most.
-type Page struct {
-	Cursor string
-	Limit  int
-}
-
-// ListPage is one page of a listing. Next is the cursor of the following
-// page, "" when this is the last.
-type ListPage struct {
-	Users []User
-	Next  string
-}
-
-// Listing limits.
-const (
-	DefaultPageSize = 50
-	MaxPageSize     = 100
-)
-
-// cursorBytes is a cursor decoded: CreatedAt in Unix nanoseconds, then the
-// 16 bytes of the id.
-const cursorBytes = 8 + 16
-
-// encodeCursor makes the opaque cursor that resumes a listing after k.
-func encodeCursor(k ListKey) string {
-	b := make([]byte, 0, cursorBytes)
-	b = binary.BigEndian.AppendUint64(b, uint64(k.CreatedAt.UnixNano())) // #nosec G115 -- a bit pattern, decoded back the same way
-	b = append(b, k.ID[:]...)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// decodeCursor reads a cursor of encodeCursor.
-func decodeCursor(s string) (ListKey, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != cursorBytes {
-		return ListKey{}, invalid("cursor", "is not a cursor from a previous page")
-	}
-	var k ListKey
-	k.CreatedAt = time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC() // #nosec G115 -- see encodeCursor
-	copy(k.ID[:], b[8:])
-	return k, nil
-}
 
 // requireAdmin refuses an actor who is not an active administrator.
 func requireAdmin(actor User) error {
@@ -135,14 +14,6 @@ func requireAdmin(actor User) error {
 		return ErrForbidden
 	}
 	return nil
-}
-
-// notFound turns the store's ErrNotFound into ErrUserNotFound.
-func notFound(err error) error {
-	if errors.Is(err, ErrNotFound) {
-		return ErrUserNotFound
-	}
-	return err
 }
 
 // ListUsers returns a page of the users matching f, oldest first (ties by
@@ -169,7 +40,7 @@ func (s *Service) ListUsers(ctx context.Context, actor User, f Filter, p Page) (
 	}
 	limit := q.Limit
 	q.Limit++ // one more tells whether another page follows
-	users, err := s.repo.ListUsers(ctx, q)
+	users, err := s.users.List(ctx, q)
 	if err != nil {
 		return ListPage{}, err
 	}
@@ -181,45 +52,12 @@ func (s *Service) ListUsers(ctx context.Context, actor User, f Filter, p Page) (
 	return page, nil
 }
 
-// validateQuery checks a listing's limit and filter.
-func validateQuery(q ListQuery) error {
-	if q.Limit < 1 || q.Limit > MaxPageSize {
-		return invalid("limit", "must be between 1 and %d", MaxPageSize)
-	}
-	for _, f := range []struct{ name, value string }{
-		{"email_prefix", q.EmailPrefix}, {"username_prefix", q.UsernamePrefix},
-	} {
-		if len(f.value) > MaxEmail || !utf8.ValidString(f.value) || strings.IndexFunc(f.value, unicode.IsControl) >= 0 {
-			return invalid(f.name, "must be at most %d bytes of text without control characters", MaxEmail)
-		}
-	}
-	if q.Role != nil && !q.Role.Valid() {
-		return invalid("role", "must be one of %s", roleList())
-	}
-	return nil
-}
-
-func roleList() string {
-	names := make([]string, len(Roles))
-	for i, r := range Roles {
-		names[i] = string(r)
-	}
-	return strings.Join(names, ", ")
-}
-
-// User returns the user id, for the administrator actor.
-func (s *Service) User(ctx context.Context, actor User, id uuid.UUID) (User, error) {
-	if err := requireAdmin(actor); err != nil {
-		return User{}, err
-	}
-	u, err := s.repo.ByID(ctx, id)
-	return u, notFound(err)
-}
-
 // AdminUpdate changes what p sets of the user id, for the administrator
 // actor: full name and email (checked as Update checks them), whether the
 // account is active (deactivating revokes every session) and its role. A
-// change that would leave no active administrator is ErrLastAdmin.
+// change that would leave no active administrator is ErrLastAdmin. It is
+// the one way to deactivate or reactivate an account; an empty p reads
+// the user.
 func (s *Service) AdminUpdate(ctx context.Context, actor User, id uuid.UUID, p Patch) (User, error) {
 	if err := requireAdmin(actor); err != nil {
 		return User{}, err
@@ -227,23 +65,35 @@ func (s *Service) AdminUpdate(ctx context.Context, actor User, id uuid.UUID, p P
 	if err := validatePatch(p); err != nil {
 		return User{}, err
 	}
-	before, err := s.repo.ByID(ctx, id)
-	if err != nil {
-		return User{}, notFound(err)
+	before, err := s.users.ByID(ctx, id)
+	if err != nil || p == (Patch{}) {
+		return before, err
 	}
-	if p == (Patch{}) {
-		return before, nil
-	}
-	after, err := s.repo.UpdateKeepingAdmin(ctx, id, p)
-	if err != nil {
-		return User{}, notFound(err)
-	}
-	if before.IsActive && !after.IsActive {
-		if err := s.repo.RevokeSessions(ctx, id, uuid.Nil, s.now()); err != nil {
-			return User{}, err
+	var after User
+	var notice Mail
+	err = s.stores.Tx.Atomic(ctx, func(tx Stores) error {
+		var err error
+		if after, err = tx.Users.Update(ctx, id, p); err != nil {
+			return err
 		}
+		if before.IsActive && !after.IsActive {
+			if err := tx.Sessions.RevokeAll(ctx, id, uuid.Nil, s.now()); err != nil {
+				return err
+			}
+		}
+		if !strings.EqualFold(before.Email, after.Email) {
+			if notice, err = s.emailChanged(ctx, tx, before, after); err != nil {
+				return err
+			}
+		}
+		return s.appendChanges(ctx, tx, actor.ID, before, after, p)
+	})
+	if err != nil {
+		return User{}, err
 	}
-	s.recordChanges(ctx, actor.ID, before, after, p)
+	if notice.Kind != "" {
+		s.send(ctx, notice)
+	}
 	if before.EmailVerified && !after.EmailVerified {
 		// The address changed: its owner must prove it, as after PUT /users/me.
 		s.mailFailed(ctx, s.sendVerification(ctx, after, actor.ID))
@@ -251,61 +101,28 @@ func (s *Service) AdminUpdate(ctx context.Context, actor User, id uuid.UUID, p P
 	return after, nil
 }
 
-// validatePatch checks the fields p sets.
-func validatePatch(p Patch) error {
-	if p.Email != nil {
-		if err := ValidateEmail(*p.Email); err != nil {
-			return err
-		}
-	}
-	if p.FullName != nil {
-		if err := ValidateFullName(*p.FullName); err != nil {
-			return err
-		}
-	}
-	if p.Role != nil && !p.Role.Valid() {
-		return invalid("role", "must be one of %s", roleList())
-	}
-	return nil
-}
-
-// recordChanges audits what an administrator changed: which profile
-// fields (never their values), the activation and the role.
-func (s *Service) recordChanges(ctx context.Context, actor uuid.UUID, before, after User, p Patch) {
-	var fields []string
-	if p.Email != nil {
-		fields = append(fields, "email")
-	}
-	if p.FullName != nil {
-		fields = append(fields, "full_name")
-	}
-	if len(fields) > 0 {
-		s.record(ctx, AuditProfileUpdated, actor, after.ID, map[string]string{"fields": strings.Join(fields, ",")})
+// appendChanges audits, within tx, what an administrator changed: which
+// profile fields (never their values), the activation and the role.
+func (s *Service) appendChanges(ctx context.Context, tx Stores, actor uuid.UUID, before, after User, p Patch) error {
+	var events []AuditEvent
+	if fields := patchedFields(Patch{Email: p.Email, FullName: p.FullName}); fields != "" {
+		events = append(events, s.event(ctx, AuditProfileUpdated, actor, after.ID, map[string]string{"fields": fields}))
 	}
 	switch {
 	case before.IsActive && !after.IsActive:
-		s.record(ctx, AuditDeactivated, actor, after.ID, nil)
+		events = append(events, s.event(ctx, AuditDeactivated, actor, after.ID, nil))
 	case !before.IsActive && after.IsActive:
-		s.record(ctx, AuditReactivated, actor, after.ID, nil)
+		events = append(events, s.event(ctx, AuditReactivated, actor, after.ID, nil))
 	}
 	if before.Role != after.Role {
-		s.record(ctx, AuditRoleChanged, actor, after.ID, map[string]string{"from": string(before.Role), "to": string(after.Role)})
+		events = append(events, s.event(ctx, AuditRoleChanged, actor, after.ID, map[string]string{"from": string(before.Role), "to": string(after.Role)}))
 	}
-}
-
-// DeactivateUser marks the user id inactive and revokes every session
-// (their access and refresh tokens stop working), for the administrator
-// actor. ErrLastAdmin when id is the last active administrator.
-func (s *Service) DeactivateUser(ctx context.Context, actor User, id uuid.UUID) (User, error) {
-	off := false
-	return s.AdminUpdate(ctx, actor, id, Patch{IsActive: &off})
-}
-
-// ReactivateUser marks the user id active again, for the administrator
-// actor; the user logs in anew (deactivation ended their sessions).
-func (s *Service) ReactivateUser(ctx context.Context, actor User, id uuid.UUID) (User, error) {
-	on := true
-	return s.AdminUpdate(ctx, actor, id, Patch{IsActive: &on})
+	for _, e := range events {
+		if err := s.appendEvent(ctx, tx, true, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AdminDelete deletes the user id with their sessions, for the
@@ -315,21 +132,24 @@ func (s *Service) AdminDelete(ctx context.Context, actor User, id uuid.UUID) err
 	if err := requireAdmin(actor); err != nil {
 		return err
 	}
-	if err := s.repo.DeleteKeepingAdmin(ctx, id); err != nil {
-		return notFound(err)
-	}
-	s.record(ctx, AuditDeleted, actor.ID, id, nil)
-	return nil
+	return s.atomically(ctx, s.event(ctx, AuditDeleted, actor.ID, id, nil), func(tx Stores) error {
+		return tx.Users.Delete(ctx, id)
+	})
 }
 
 // PromoteAdmin makes the existing account with this email and username an
 // active administrator (reactivating it if needed), for the operator's
-// create-admin command. Its password is kept. ErrNotFound when neither
-// names an account; a *ValidationError when they name different accounts.
-func (s *Service) PromoteAdmin(ctx context.Context, email, username string) (User, error) {
-	u, err := s.repo.ByEmail(ctx, email)
+// create-admin command. Whoever registered that address first may not be
+// the operator, so it needs proof: the account's email verified, or
+// newPassword, which replaces the account's password (ending every session
+// of it) before the promotion. An empty newPassword keeps the password,
+// and is refused with ErrUnprovenAccount when the email is not verified.
+// ErrNotFound when neither names an account; a *ValidationError when they
+// name different accounts. Both steps are audited as the operator's.
+func (s *Service) PromoteAdmin(ctx context.Context, email, username, newPassword string) (User, error) {
+	u, err := s.users.ByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
-		if _, err := s.repo.ByUsername(ctx, username); err == nil {
+		if _, err := s.users.ByUsername(ctx, username); err == nil {
 			return User{}, invalid("email", "the user %q has another email", username)
 		} else if !errors.Is(err, ErrNotFound) {
 			return User{}, err
@@ -342,46 +162,79 @@ func (s *Service) PromoteAdmin(ctx context.Context, email, username string) (Use
 	if !strings.EqualFold(u.Username, username) {
 		return User{}, invalid("username", "the user with this email is %q", u.Username)
 	}
+	if newPassword == "" && !u.EmailVerified {
+		return User{}, ErrUnprovenAccount
+	}
+	if newPassword != "" {
+		if err := s.operatorSetsPassword(ctx, u, newPassword); err != nil {
+			return User{}, err
+		}
+	}
 	return s.promote(ctx, u, "promoted")
 }
 
-// promote makes u an active administrator and audits it.
+// operatorSetsPassword replaces u's password by password, which meets the
+// policy, ends every session of u, and tells its trusted address.
+func (s *Service) operatorSetsPassword(ctx context.Context, u User, password string) error {
+	hash, err := s.newPassword(ctx, "password", password, u)
+	if err != nil {
+		return err
+	}
+	e := s.event(ctx, AuditPasswordChanged, uuid.Nil, u.ID, map[string]string{"by": "operator"})
+	err = s.atomically(ctx, e, func(tx Stores) error {
+		if err := tx.Users.SetPassword(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		return tx.Sessions.RevokeAll(ctx, u.ID, uuid.Nil, s.now())
+	})
+	if err == nil {
+		s.notifyPasswordChanged(ctx, u)
+	}
+	return err
+}
+
+// promote makes u an active administrator and audits it as the
+// operator's (who acts from a shell, not from an account: no actor id),
+// in one transaction.
 func (s *Service) promote(ctx context.Context, u User, how string) (User, error) {
 	admin, on := RoleAdmin, true
-	after, err := s.repo.Update(ctx, u.ID, Patch{Role: &admin, IsActive: &on})
-	if err != nil {
-		return User{}, err
-	}
-	if u.Role != after.Role {
-		s.record(ctx, AuditRoleChanged, uuid.Nil, u.ID, map[string]string{"from": string(u.Role), "to": string(after.Role)})
-	}
-	s.record(ctx, AuditAdminCreated, uuid.Nil, u.ID, map[string]string{"how": how})
-	return after, nil
+	var after User
+	err := s.stores.Tx.Atomic(ctx, func(tx Stores) error {
+		var err error
+		if after, err = tx.Users.Update(ctx, u.ID, Patch{Role: &admin, IsActive: &on}); err != nil {
+			return err
+		}
+		if u.Role != after.Role {
+			e := s.event(ctx, AuditRoleChanged, uuid.Nil, u.ID, map[string]string{"from": string(u.Role), "to": string(after.Role), "by": "operator"})
+			if err := s.appendEvent(ctx, tx, true, e); err != nil {
+				return err
+			}
+		}
+		return s.appendEvent(ctx, tx, true, s.event(ctx, AuditAdminCreated, uuid.Nil, u.ID, map[string]string{"how": how, "by": "operator"}))
+	})
+	return after, err
 }
 
 // CreateAdmin registers a new account exactly as Register does (the same
 // checks, password policy and hashing), with fullName, and makes it an
 // administrator.
 func (s *Service) CreateAdmin(ctx context.Context, r Registration, fullName string) (User, error) {
-	if err := ValidateFullName(fullName); err != nil {
-		return User{}, err
+	if err := errors.Join(
+		ValidateEmail(r.Email),
+		ValidateUsername(r.Username),
+		ValidatePassword("password", r.Password),
+		ValidateFullName(fullName),
+	); err != nil {
+		return User{}, firstValidation(err)
 	}
-	u, err := s.Register(ctx, r)
+	u, err := s.create(ctx, r, fullName)
 	if err != nil {
 		return User{}, err
 	}
-	if fullName != "" {
-		if u, err = s.repo.Update(ctx, u.ID, Patch{FullName: &fullName}); err != nil {
-			return User{}, err
-		}
-	}
+	s.record(ctx, AuditRegistered, u.ID, u.ID, nil)
+	s.verifyNewEmail(ctx, u)
 	return s.promote(ctx, u, "created")
 }
-
-// ErrBootstrapConflict is a configured first administrator whose email or
-// username belongs to an account that the configured password does not
-// open: promoting it could hand the service to whoever registered it.
-var ErrBootstrapConflict = errors.New("an account with the bootstrap administrator's email or username exists and the bootstrap password does not match it")
 
 // BootstrapAdmin makes r an administrator when the service has no active
 // administrator: it creates the account (as CreateAdmin does) or, when an
@@ -401,7 +254,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context, r Registration) (created b
 	if !errors.Is(err, ErrEmailTaken) && !errors.Is(err, ErrUsernameTaken) {
 		return false, err
 	}
-	u, err := s.repo.ByEmail(ctx, r.Email)
+	u, err := s.users.ByEmail(ctx, r.Email)
 	if errors.Is(err, ErrNotFound) || (err == nil && !strings.EqualFold(u.Username, r.Username)) {
 		return false, ErrBootstrapConflict
 	}
@@ -427,6 +280,6 @@ func (s *Service) BootstrapAdmin(ctx context.Context, r Registration) (created b
 // activeAdminExists reports whether any active administrator exists.
 func (s *Service) activeAdminExists(ctx context.Context) (bool, error) {
 	admin, on := RoleAdmin, true
-	found, err := s.repo.ListUsers(ctx, ListQuery{Filter: Filter{Role: &admin, IsActive: &on}, Limit: 1})
+	found, err := s.users.List(ctx, ListQuery{Filter: Filter{Role: &admin, IsActive: &on}, Limit: 1})
 	return len(found) > 0, err
 }

@@ -3,8 +3,8 @@ package user_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,57 +14,15 @@ import (
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
-// auditLog collects the events a service records.
-type auditLog struct {
-	mu     sync.Mutex
-	events []user.AuditEvent
-}
-
-func (l *auditLog) AppendAudit(_ context.Context, e user.AuditEvent) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.events = append(l.events, e)
-	return nil
-}
-
-// kinds lists the kinds recorded about subject, in order.
-func (l *auditLog) kinds(subject uuid.UUID) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, e := range l.events {
-		if e.SubjectID == subject {
-			out = append(out, string(e.Kind))
-		}
-	}
-	return out
-}
-
-// ofKind lists the events of kind, in order.
-func (l *auditLog) ofKind(kind user.AuditKind) []user.AuditEvent {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []user.AuditEvent
-	for _, e := range l.events {
-		if e.Kind == kind {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// adminFixture is a service over Memory with an audit log and an
-// administrator.
+// adminFixture is a fixture with an administrator.
 type adminFixture struct {
 	fixture
-	log   *auditLog
 	admin user.User
 }
 
 func newAdminFixture(t *testing.T) adminFixture {
 	t.Helper()
-	f := adminFixture{fixture: newFixture(t), log: &auditLog{}}
-	f.svc = user.NewService(f.repo, f.hasher, f.tokens, user.WithAuditLog(f.log, nil))
+	f := adminFixture{fixture: newFixture(t)}
 	u, err := f.svc.CreateAdmin(t.Context(), user.Registration{Email: "root@example.com", Username: "root", Password: "root password"}, "Root")
 	if err != nil {
 		t.Fatal(err)
@@ -80,20 +38,25 @@ func TestAdminMethodsRefuseNonAdmins(t *testing.T) {
 	inactiveAdmin := f.admin
 	inactiveAdmin.IsActive = false
 	for _, actor := range []user.User{plain, inactiveAdmin, {}} {
+		update := func(p user.Patch) func() error {
+			return func() error { _, err := f.svc.AdminUpdate(ctx, actor, plain.ID, p); return err }
+		}
 		for name, call := range map[string]func() error{
-			"ListUsers":      func() error { _, err := f.svc.ListUsers(ctx, actor, user.Filter{}, user.Page{}); return err },
-			"User":           func() error { _, err := f.svc.User(ctx, actor, plain.ID); return err },
-			"AdminUpdate":    func() error { _, err := f.svc.AdminUpdate(ctx, actor, plain.ID, user.Patch{}); return err },
-			"DeactivateUser": func() error { _, err := f.svc.DeactivateUser(ctx, actor, plain.ID); return err },
-			"ReactivateUser": func() error { _, err := f.svc.ReactivateUser(ctx, actor, plain.ID); return err },
-			"AdminDelete":    func() error { return f.svc.AdminDelete(ctx, actor, plain.ID) },
+			"ListUsers":              func() error { _, err := f.svc.ListUsers(ctx, actor, user.Filter{}, user.Page{}); return err },
+			"AdminUpdate (read)":     update(user.Patch{}),
+			"AdminUpdate (name)":     update(user.Patch{FullName: new("Mallory")}),
+			"AdminUpdate deactivate": update(user.Patch{IsActive: new(false)}),
+			"AdminUpdate reactivate": update(user.Patch{IsActive: new(true)}),
+			"AdminUpdate promote":    update(user.Patch{Role: new(user.RoleAdmin)}),
+			"AdminDelete":            func() error { return f.svc.AdminDelete(ctx, actor, plain.ID) },
+			"AuditEvents":            func() error { _, err := f.svc.AuditEvents(ctx, actor, user.AuditFilter{}); return err },
 		} {
 			if err := call(); !errors.Is(err, user.ErrForbidden) {
 				t.Errorf("%s by %q (role %q, active %v) = %v, want ErrForbidden", name, actor.Username, actor.Role, actor.IsActive, err)
 			}
 		}
 	}
-	if got, err := f.repo.ByID(ctx, plain.ID); err != nil || !got.IsActive {
+	if got, err := f.stores.Users.ByID(ctx, plain.ID); err != nil || !got.IsActive || got.IsAdmin() || got.FullName != "" {
 		t.Errorf("the user after refused calls: %+v, %v", got, err)
 	}
 }
@@ -107,10 +70,10 @@ func TestAdminUpdateRecordsWhatChanged(t *testing.T) {
 	if err != nil || got.Email != email || got.FullName != name || got.Role != admin {
 		t.Fatalf("AdminUpdate = %+v, %v", got, err)
 	}
-	if _, err := f.svc.DeactivateUser(ctx, f.admin, u.ID); err != nil {
+	if _, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{IsActive: new(false)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.ReactivateUser(ctx, f.admin, u.ID); err != nil {
+	if _, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{IsActive: new(true)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{Role: &plain}); err != nil {
@@ -120,10 +83,11 @@ func TestAdminUpdateRecordsWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "user.registered user.updated user.role_changed user.deactivated user.reactivated user.role_changed user.deleted"
-	if got := strings.Join(f.log.kinds(u.ID), " "); got != want {
+	if got := strings.Join(f.kinds(t, u.ID), " "); got != want {
 		t.Errorf("audit events = %q, want %q", got, want)
 	}
-	for _, e := range f.log.events {
+	events := f.events(t)
+	for _, e := range events {
 		if e.SubjectID == u.ID && e.Kind != user.AuditRegistered && e.ActorID != f.admin.ID {
 			t.Errorf("%s: actor %s, want the admin", e.Kind, e.ActorID)
 		}
@@ -133,11 +97,21 @@ func TestAdminUpdateRecordsWhatChanged(t *testing.T) {
 			}
 		}
 	}
-	if d := f.log.events[len(f.log.events)-2].Detail; d["from"] != "admin" || d["to"] != "user" {
+	if d := events[len(events)-2].Detail; d["from"] != "admin" || d["to"] != "user" {
 		t.Errorf("role change detail = %v, want from admin to user", d)
 	}
-	if _, err := f.svc.User(ctx, f.admin, u.ID); !errors.Is(err, user.ErrUserNotFound) {
-		t.Errorf("User(deleted) = %v, want ErrUserNotFound", err)
+	// A deleted user is not found, whether read, changed or deleted again.
+	for name, call := range map[string]func() error{
+		"read": func() error { _, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{}); return err },
+		"deactivate": func() error {
+			_, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{IsActive: new(false)})
+			return err
+		},
+		"delete": func() error { return f.svc.AdminDelete(ctx, f.admin, u.ID) },
+	} {
+		if err := call(); !errors.Is(err, user.ErrNotFound) {
+			t.Errorf("%s a deleted user = %v, want ErrNotFound", name, err)
+		}
 	}
 }
 
@@ -172,16 +146,18 @@ func TestLastAdminCannotLeave(t *testing.T) {
 			_, err := f.svc.AdminUpdate(ctx, f.admin, f.admin.ID, user.Patch{Role: &plain})
 			return err
 		},
-		"deactivate self": func() error { _, err := f.svc.DeactivateUser(ctx, f.admin, f.admin.ID); return err },
-		"delete self":     func() error { return f.svc.AdminDelete(ctx, f.admin, f.admin.ID) },
-		"delete account":  func() error { return f.svc.Delete(ctx, f.admin.ID) },
-		"deactivate":      func() error { return f.svc.Deactivate(ctx, f.admin.ID) },
+		"deactivate self": func() error {
+			_, err := f.svc.AdminUpdate(ctx, f.admin, f.admin.ID, user.Patch{IsActive: new(false)})
+			return err
+		},
+		"delete self":    func() error { return f.svc.AdminDelete(ctx, f.admin, f.admin.ID) },
+		"delete account": func() error { return f.svc.Delete(ctx, signedIn(f.admin.ID, uuid.Nil)) },
 	} {
 		if err := call(); !errors.Is(err, user.ErrLastAdmin) {
 			t.Errorf("%s as the last admin = %v, want ErrLastAdmin", name, err)
 		}
 	}
-	if got, _ := f.repo.ByID(ctx, f.admin.ID); !got.IsAdmin() || !got.IsActive {
+	if got, _ := f.stores.Users.ByID(ctx, f.admin.ID); !got.IsAdmin() || !got.IsActive {
 		t.Errorf("the last admin after refused calls: %+v", got)
 	}
 }
@@ -230,7 +206,7 @@ func TestListUsersPages(t *testing.T) {
 			t.Errorf("%s: ListUsers = %v, want a ValidationError on %s", tt.name, err, tt.field)
 		}
 	}
-	f.repo.SetFail(errDown)
+	f.mem.SetFail(errDown)
 	if _, err := f.svc.ListUsers(ctx, f.admin, user.Filter{}, user.Page{}); !errors.Is(err, errDown) {
 		t.Errorf("ListUsers on a failing store = %v, want its error", err)
 	}
@@ -240,27 +216,64 @@ func TestPromoteAdmin(t *testing.T) {
 	f := newAdminFixture(t)
 	ctx := t.Context()
 	u := f.register(t, ada)
-	if err := f.svc.Deactivate(ctx, u.ID); err != nil {
+	if _, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{IsActive: new(false)}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.svc.PromoteAdmin(ctx, "ADA@example.com", "Ada")
+	// Nothing shows that the unverified address is the operator's.
+	if _, err := f.svc.PromoteAdmin(ctx, "ADA@example.com", "Ada", ""); !errors.Is(err, user.ErrUnprovenAccount) {
+		t.Fatalf("PromoteAdmin(unverified, no password) = %v, want ErrUnprovenAccount", err)
+	}
+	f.mem.SetVerified(u.ID, true)
+	got, err := f.svc.PromoteAdmin(ctx, "ADA@example.com", "Ada", "")
 	if err != nil || !got.IsAdmin() || !got.IsActive || got.PasswordHash != u.PasswordHash {
-		t.Fatalf("PromoteAdmin = %+v, %v; want an active admin with the same password", got, err)
+		t.Fatalf("PromoteAdmin(verified) = %+v, %v; want an active admin with the same password", got, err)
 	}
-	if want := "user.registered user.deactivated user.role_changed admin.created"; strings.Join(f.log.kinds(u.ID), " ") != want {
-		t.Errorf("audit = %v, want %q", f.log.kinds(u.ID), want)
+	if want := "user.registered user.deactivated user.role_changed admin.created"; strings.Join(f.kinds(t, u.ID), " ") != want {
+		t.Errorf("audit = %v, want %q", f.kinds(t, u.ID), want)
 	}
-	if _, err := f.svc.PromoteAdmin(ctx, "nobody@example.com", "nobody"); !errors.Is(err, user.ErrNotFound) {
+	if _, err := f.svc.PromoteAdmin(ctx, "nobody@example.com", "nobody", ""); !errors.Is(err, user.ErrNotFound) {
 		t.Errorf("PromoteAdmin(unknown) = %v, want ErrNotFound", err)
 	}
-	if _, err := f.svc.PromoteAdmin(ctx, "ada@example.com", "root"); err == nil {
+	if _, err := f.svc.PromoteAdmin(ctx, "ada@example.com", "root", ""); err == nil {
 		t.Error("PromoteAdmin(ada's email, root's username) succeeded")
 	}
-	if _, err := f.svc.PromoteAdmin(ctx, "other@example.com", "ada"); err == nil {
+	if _, err := f.svc.PromoteAdmin(ctx, "other@example.com", "ada", ""); err == nil {
 		t.Error("PromoteAdmin(new email, ada's username) succeeded")
 	}
 	if _, err := f.svc.CreateAdmin(ctx, user.Registration{Email: "x@example.com", Username: "xx_x", Password: "long enough pw"}, "a\x00"); err == nil {
 		t.Error("CreateAdmin with a control character in the name succeeded")
+	}
+}
+
+// TestPromoteAdminWithANewPassword: an unverified account is promoted only
+// with a new password of the operator's, which replaces the registrant's
+// and ends their sessions.
+func TestPromoteAdminWithANewPassword(t *testing.T) {
+	f := newAdminFixture(t)
+	ctx := t.Context()
+	u := f.register(t, ada)
+	tok, err := f.svc.Login(ctx, ada.Username, ada.Password, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.PromoteAdmin(ctx, ada.Email, ada.Username, "short"); err == nil {
+		t.Error("PromoteAdmin with a password under the policy succeeded")
+	}
+	got, err := f.svc.PromoteAdmin(ctx, ada.Email, ada.Username, "the operator's own password")
+	if err != nil || !got.IsAdmin() {
+		t.Fatalf("PromoteAdmin(new password) = %+v, %v; want an admin", got, err)
+	}
+	if _, err := f.svc.Login(ctx, ada.Username, ada.Password, ""); !errors.Is(err, user.ErrInvalidCredentials) {
+		t.Errorf("login with the registrant's password after the promotion = %v, want refused", err)
+	}
+	if _, err := f.svc.Login(ctx, ada.Username, "the operator's own password", ""); err != nil {
+		t.Errorf("login with the operator's password = %v", err)
+	}
+	if _, _, err := f.svc.Authenticate(ctx, tok.Token); !errors.Is(err, user.ErrUnauthenticated) {
+		t.Errorf("the registrant's session after the promotion = %v, want ended", err)
+	}
+	if want := "password.changed"; !slices.Contains(f.kinds(t, u.ID), want) {
+		t.Errorf("audit = %v, want %s among them", f.kinds(t, u.ID), want)
 	}
 }
 
@@ -292,7 +305,7 @@ func TestBootstrapAdmin(t *testing.T) {
 	if created, err := f.svc.BootstrapAdmin(ctx, boot); err != nil || !created {
 		t.Errorf("BootstrapAdmin over an account it opens = %v, %v; want promoted", created, err)
 	}
-	if u, _ := f.repo.ByEmail(ctx, boot.Email); !u.IsAdmin() {
+	if u, _ := f.stores.Users.ByEmail(ctx, boot.Email); !u.IsAdmin() {
 		t.Errorf("after bootstrap: role %q, want admin", u.Role)
 	}
 
@@ -308,7 +321,7 @@ func TestBootstrapAdmin(t *testing.T) {
 		t.Error("BootstrapAdmin with a short password succeeded")
 	}
 	f = newFixture(t)
-	f.repo.SetFail(errDown)
+	f.mem.SetFail(errDown)
 	if _, err := f.svc.BootstrapAdmin(ctx, boot); !errors.Is(err, errDown) {
 		t.Errorf("BootstrapAdmin on a failing store = %v, want its error", err)
 	}
@@ -320,7 +333,9 @@ func TestBootstrapAdmin(t *testing.T) {
 func TestAdminEmailChangeMailsTheNewAddress(t *testing.T) {
 	f := newAdminFixture(t)
 	box := usertest.NewMailbox()
-	f.svc = user.NewService(f.repo, f.hasher, f.tokens, user.WithAuditLog(f.log, nil), user.WithNotifier(box))
+	d := f.deps()
+	d.Notifier = box
+	f.svc = user.NewService(d, user.Policy{})
 	ctx := t.Context()
 	u := f.register(t, ada)
 	if _, err := f.svc.VerifyEmail(ctx, nextMail(t, box).Token); err != nil {
@@ -330,6 +345,9 @@ func TestAdminEmailChangeMailsTheNewAddress(t *testing.T) {
 	got, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{Email: &email})
 	if err != nil || got.EmailVerified {
 		t.Fatalf("AdminUpdate(email) = verified %v, %v; want unverified", got.EmailVerified, err)
+	}
+	if m := nextMail(t, box); m.Kind != usertest.MailEmailChanged || !strings.EqualFold(m.To, ada.Email) || m.Token == "" {
+		t.Fatalf("first mail after the change: %s to %s, want %s (with its undo link) to the previous address %s", m.Kind, m.To, usertest.MailEmailChanged, ada.Email)
 	}
 	m := nextMail(t, box)
 	if m.Kind != usertest.MailVerify || m.To != email {

@@ -2,6 +2,9 @@ package user
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,25 +15,55 @@ type AuditKind string
 
 // The security events the service records.
 const (
-	AuditRegistered       AuditKind = "user.registered"
-	AuditLoginSucceeded   AuditKind = "login.succeeded"
-	AuditLoginFailed      AuditKind = "login.failed"
-	AuditLoggedOut        AuditKind = "session.logged_out"
-	AuditSessionRevoked   AuditKind = "session.revoked"
-	AuditRefreshReused    AuditKind = "session.refresh_reused"
-	AuditProfileUpdated   AuditKind = "user.updated"
-	AuditPasswordChanged  AuditKind = "password.changed"
-	AuditResetRequested   AuditKind = "password.reset_requested"
-	AuditResetCompleted   AuditKind = "password.reset_completed"
-	AuditVerificationSent AuditKind = "email.verification_sent"
-	AuditEmailVerified    AuditKind = "email.verified"
-	AuditDeactivated      AuditKind = "user.deactivated"
-	AuditReactivated      AuditKind = "user.reactivated"
-	AuditRoleChanged      AuditKind = "user.role_changed"
-	AuditDeleted          AuditKind = "user.deleted"
-	AuditAdminCreated     AuditKind = "admin.created"
-	AuditDataExported     AuditKind = "user.data_exported"
+	AuditRegistered        AuditKind = "user.registered"
+	AuditLoginSucceeded    AuditKind = "login.succeeded"
+	AuditLoginFailed       AuditKind = "login.failed"
+	AuditLoggedOut         AuditKind = "session.logged_out"
+	AuditSessionRevoked    AuditKind = "session.revoked"
+	AuditRefreshReused     AuditKind = "session.refresh_reused"
+	AuditProfileUpdated    AuditKind = "user.updated"
+	AuditPasswordChanged   AuditKind = "password.changed"
+	AuditResetRequested    AuditKind = "password.reset_requested"
+	AuditResetCompleted    AuditKind = "password.reset_completed"
+	AuditVerificationSent  AuditKind = "email.verification_sent"
+	AuditEmailVerified     AuditKind = "email.verified"
+	AuditDeactivated       AuditKind = "user.deactivated"
+	AuditReactivated       AuditKind = "user.reactivated"
+	AuditRoleChanged       AuditKind = "user.role_changed"
+	AuditDeleted           AuditKind = "user.deleted"
+	AuditAdminCreated      AuditKind = "admin.created"
+	AuditDataExported      AuditKind = "user.data_exported"
+	AuditReauthenticated   AuditKind = "session.reauthenticated"
+	AuditEmailChangeUndone AuditKind = "email.change_undone"
 )
+
+// AuditKinds lists every kind of security event, for validating filters and
+// documenting them.
+var AuditKinds = []AuditKind{
+	AuditRegistered, AuditLoginSucceeded, AuditLoginFailed, AuditLoggedOut, AuditSessionRevoked,
+	AuditRefreshReused, AuditProfileUpdated, AuditPasswordChanged, AuditResetRequested,
+	AuditResetCompleted, AuditVerificationSent, AuditEmailVerified, AuditDeactivated,
+	AuditReactivated, AuditRoleChanged, AuditDeleted, AuditAdminCreated, AuditDataExported,
+	AuditReauthenticated, AuditEmailChangeUndone,
+}
+
+// security reports whether an event of k records a change to who can use
+// an account (a login, a password, an email, a role, an activation): such
+// an event is stored in the same transaction as its change, and when it
+// cannot be stored the change does not happen (ErrUnavailable). Other
+// events are recorded after the fact, and one that is lost is logged.
+func (k AuditKind) security() bool {
+	switch k {
+	case AuditLoginSucceeded, AuditLoginFailed, AuditPasswordChanged, AuditResetCompleted,
+		AuditProfileUpdated, AuditRoleChanged, AuditDeactivated, AuditReactivated, AuditDeleted,
+		AuditAdminCreated, AuditEmailChangeUndone:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether k is one of AuditKinds.
+func (k AuditKind) Valid() bool { return slices.Contains(AuditKinds, k) }
 
 // AuditEvent is one entry of the append-only audit log. It never holds a
 // secret: no password, token or hash, only which fields changed.
@@ -52,32 +85,188 @@ type AuditEvent struct {
 	Detail map[string]string
 }
 
-// AuditLog appends security events. Appending is all a service may do:
-// the stores refuse to change or delete an event.
-type AuditLog interface {
-	AppendAudit(ctx context.Context, e AuditEvent) error
-}
-
-// WithAuditLog records every security event in log. A failed append does
-// not fail the request (the change it records has happened); it is handed
-// to failed, which should log it loudly.
-func WithAuditLog(log AuditLog, failed func(ctx context.Context, err error)) Option {
-	return func(s *Service) { s.audit, s.auditFailed = log, failed }
-}
-
-// record appends an event of kind by actor about subject, with the
-// client of WithClient and the service's clock. Without an audit log it
-// does nothing.
-func (s *Service) record(ctx context.Context, kind AuditKind, actor, subject uuid.UUID, detail map[string]string) {
-	if s.audit == nil {
-		return
-	}
+// event is an event of kind by actor about subject, with the client of
+// WithClient and the service's clock.
+func (s *Service) event(ctx context.Context, kind AuditKind, actor, subject uuid.UUID, detail map[string]string) AuditEvent {
 	c := clientOf(ctx)
-	e := AuditEvent{
+	return AuditEvent{
 		At: s.now(), Kind: kind, ActorID: actor, SubjectID: subject,
-		IP: c.IP, UserAgent: truncate(c.UserAgent, MaxUserAgent), RequestID: c.RequestID, Detail: detail,
+		IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID, Detail: detail,
 	}
-	if err := s.audit.AppendAudit(ctx, e); err != nil && s.auditFailed != nil {
-		s.auditFailed(ctx, err)
+}
+
+// record appends an event of kind by actor about subject after the fact;
+// one that cannot be stored at all is logged (and counted), since what it
+// records has happened. Security events go through appendEvent inside
+// their change's transaction instead.
+func (s *Service) record(ctx context.Context, kind AuditKind, actor, subject uuid.UUID, detail map[string]string) {
+	_ = s.appendEvent(ctx, s.stores, false, s.event(ctx, kind, actor, subject, detail))
+}
+
+// appendEvent appends e through st: the stores, or (inTx) the transaction
+// of its change, where it gets a savepoint of its own so that a refused
+// append leaves the transaction usable. When e cannot be stored as it is
+// (text a database refuses), it is stored again without its client text
+// and detail, and counted; when that fails too, it is logged, counted and
+// the error, wrapping ErrUnavailable, returned.
+func (s *Service) appendEvent(ctx context.Context, st Stores, inTx bool, e AuditEvent) error {
+	try := func(e AuditEvent) error {
+		if !inTx {
+			return st.Audit.Append(ctx, e)
+		}
+		return st.Tx.Atomic(ctx, func(in Stores) error { return in.Audit.Append(ctx, e) })
 	}
+	first := try(e)
+	if first == nil {
+		return nil
+	}
+	e.UserAgent, e.Detail = "", nil
+	if s.observer != nil {
+		s.observer.AuditRetried(e.Kind)
+	}
+	err := try(e)
+	if err == nil {
+		s.log.WarnContext(ctx, "audit event stored without its client text and detail", "kind", string(e.Kind), "error", first.Error())
+		return nil
+	}
+	if s.observer != nil {
+		s.observer.AuditLost(e.Kind)
+	}
+	s.log.ErrorContext(ctx, "audit event lost: could not append it", "kind", string(e.Kind), "error", err.Error())
+	return fmt.Errorf("%w: audit event %s: %w", ErrUnavailable, e.Kind, err)
+}
+
+// atomically makes change, and the security event of kind it records,
+// one transaction: both are stored, or neither.
+func (s *Service) atomically(ctx context.Context, e AuditEvent, change func(tx Stores) error) error {
+	return s.stores.Tx.Atomic(ctx, func(tx Stores) error {
+		if err := change(tx); err != nil {
+			return err
+		}
+		return s.appendEvent(ctx, tx, true, e)
+	})
+}
+
+// AuditFilter selects audit events, newest (highest ID) first. Zero fields
+// do not filter.
+type AuditFilter struct {
+	SubjectID uuid.UUID   // events about this account
+	ActorID   uuid.UUID   // events by this account
+	Kinds     []AuditKind // events of any of these kinds
+	Since     time.Time   // events at or after Since
+	Until     time.Time   // events before Until
+	// BeforeID is the keyset cursor: only events with a smaller ID. Events
+	// appended meanwhile always get larger IDs, so paging on with the ID of
+	// the last event of a page never repeats or skips an event.
+	BeforeID int64
+	// Limit is the most events returned; zero or less means no limit.
+	Limit int
+}
+
+// Audit page sizes.
+const (
+	MaxAuditPage     = 100 // the largest page of events a caller may ask for
+	DefaultAuditPage = 50  // the admin listing's page when none is asked for
+)
+
+// AuditPage is one page of events and the cursor of the next: Next is the
+// BeforeID that continues the listing, 0 when there is no more.
+type AuditPage struct {
+	Events []AuditEvent
+	Next   int64
+}
+
+// AuditEvents lists the events f selects, for an administrator only
+// (ErrForbidden for anyone else). f.Limit is cut to 1..MaxAuditPage
+// (DefaultAuditPage when unset); an unknown kind is a ValidationError of
+// the field "kind".
+func (s *Service) AuditEvents(ctx context.Context, actor User, f AuditFilter) (AuditPage, error) {
+	if err := requireAdmin(actor); err != nil {
+		return AuditPage{}, err
+	}
+	for _, k := range f.Kinds {
+		if !k.Valid() {
+			return AuditPage{}, invalid("kind", "unknown event kind %q", k)
+		}
+	}
+	return s.auditPage(ctx, f)
+}
+
+// MyAudit lists the security events about u (u's subject), newest first,
+// beforeID and limit paging as in AuditFilter.
+func (s *Service) MyAudit(ctx context.Context, u User, beforeID int64, limit int) (AuditPage, error) {
+	return s.auditPage(ctx, AuditFilter{SubjectID: u.ID, BeforeID: beforeID, Limit: limit})
+}
+
+// auditPage reads one page of f (with one event more, to know whether
+// another page follows).
+func (s *Service) auditPage(ctx context.Context, f AuditFilter) (AuditPage, error) {
+	if f.Limit <= 0 {
+		f.Limit = DefaultAuditPage
+	}
+	f.Limit = min(f.Limit, MaxAuditPage)
+	want := f.Limit
+	f.Limit++
+	events, err := s.audit.Events(ctx, f)
+	if err != nil {
+		return AuditPage{}, err
+	}
+	var p AuditPage
+	if len(events) > want {
+		events = events[:want]
+		p.Next = events[want-1].ID
+	}
+	p.Events = events
+	return p, nil
+}
+
+// Export is everything the service keeps about one user: the profile,
+// every session (revoked and expired ones included) and every security
+// event about the account.
+type Export struct {
+	At       time.Time
+	Profile  User
+	Sessions []Session
+	Events   []AuditEvent // newest first
+}
+
+// Export gathers u's data, as it is stored now, and records that it was
+// exported.
+func (s *Service) Export(ctx context.Context, u User) (Export, error) {
+	profile, err := s.users.ByID(ctx, u.ID)
+	if err != nil {
+		return Export{}, self(err)
+	}
+	sessions, err := s.sessions.All(ctx, u.ID)
+	if err != nil {
+		return Export{}, err
+	}
+	events, err := s.audit.Events(ctx, AuditFilter{SubjectID: u.ID})
+	if err != nil {
+		return Export{}, err
+	}
+	s.record(ctx, AuditDataExported, u.ID, u.ID, nil)
+	return Export{At: s.now(), Profile: profile, Sessions: sessions, Events: events}, nil
+}
+
+// patchedFields names the profile fields p sets, comma-separated. The
+// audit event keeps the names, not the values: the log outlives the
+// account and can never be edited, so it holds no personal data beyond
+// ids, and the event still says that the address reset links go to has
+// changed (and its verification was cleared), when, and from where.
+func patchedFields(p Patch) string {
+	var f []string
+	if p.Email != nil {
+		f = append(f, "email")
+	}
+	if p.FullName != nil {
+		f = append(f, "full_name")
+	}
+	if p.IsActive != nil {
+		f = append(f, "is_active")
+	}
+	if p.Role != nil {
+		f = append(f, "role")
+	}
+	return strings.Join(f, ",")
 }

@@ -14,49 +14,37 @@ import (
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
-// auditFixture is a fixture whose service records into its store, with a
-// clock the test moves, and collects the append failures it reports.
+// auditFixture is a fixture whose service, following p, reads a clock
+// the test moves.
 type auditFixture struct {
 	fixture
-	now    *time.Time
-	failed *[]error
+	now *time.Time
 }
 
 var client = user.Client{UserAgent: "audit-test/1.0", IP: "198.51.100.9", RequestID: "req-42"}
 
-func newAuditFixture(t *testing.T, opts ...user.Option) auditFixture {
+func newAuditFixture(t *testing.T, p user.Policy) auditFixture {
 	t.Helper()
-	f := auditFixture{fixture: newFixture(t), now: new(time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC)), failed: new([]error)}
-	opts = append([]user.Option{
-		user.WithClock(func() time.Time { return *f.now }),
-		user.WithAuditLog(f.repo, func(_ context.Context, err error) { *f.failed = append(*f.failed, err) }),
-	}, opts...)
-	f.svc = user.NewService(f.repo, f.hasher, f.tokens, opts...)
+	f := auditFixture{fixture: newFixture(t), now: new(time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC))}
+	d := f.deps()
+	d.Now = func() time.Time { return *f.now }
+	f.svc = user.NewService(d, p)
 	return f
-}
-
-// events returns every stored event, oldest first.
-func (f auditFixture) events(t *testing.T) []user.AuditEvent {
-	t.Helper()
-	all, err := f.repo.AuditEvents(t.Context(), user.AuditFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
-		all[i], all[j] = all[j], all[i]
-	}
-	return all
 }
 
 // TestAuditedFlows: each flow appends its one event, with the actor,
 // subject, client and detail it should have.
 func TestAuditedFlows(t *testing.T) {
-	f := newAuditFixture(t)
+	f := newAuditFixture(t, user.Policy{})
 	ctx := user.WithClient(t.Context(), client)
 	u := f.register(t, ada)
+	admin, err := f.svc.CreateAdmin(t.Context(), user.Registration{Email: "root@example.com", Username: "root", Password: "root password"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	mustLogin := func() user.AccessToken {
 		t.Helper()
-		tok, err := f.svc.Login(ctx, "ada", ada.Password)
+		tok, err := f.svc.Login(ctx, "ada", ada.Password, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,16 +64,16 @@ func TestAuditedFlows(t *testing.T) {
 			func() user.AuditEvent {
 				return ev(user.AuditLoginSucceeded, u.ID, u.ID, map[string]string{"session_id": one.SessionID.String()})
 			}},
-		{"wrong password", func() error { _, err := f.svc.Login(ctx, "ada", "wrong password!"); return err },
+		{"wrong password", func() error { _, err := f.svc.Login(ctx, "ada", "wrong password!", ""); return err },
 			func() user.AuditEvent {
 				return ev(user.AuditLoginFailed, uuid.Nil, u.ID, map[string]string{"reason": "wrong_password"})
 			}},
-		{"unknown account", func() error { _, err := f.svc.Login(ctx, "nobody", ada.Password); return err },
+		{"unknown account", func() error { _, err := f.svc.Login(ctx, "nobody", ada.Password, ""); return err },
 			func() user.AuditEvent {
 				return ev(user.AuditLoginFailed, uuid.Nil, uuid.Nil, map[string]string{"reason": "unknown_account"})
 			}},
 		{"profile updated", func() error {
-			_, err := f.svc.Update(ctx, u.ID, user.Patch{Email: new("ada@example.org"), FullName: new("Ada")})
+			_, err := f.svc.Update(ctx, signedIn(u.ID, uuid.Nil), user.Patch{Email: new("ada@example.org"), FullName: new("Ada")}, "")
 			return err
 		}, func() user.AuditEvent {
 			return ev(user.AuditProfileUpdated, u.ID, u.ID, map[string]string{"fields": "email,full_name"})
@@ -100,15 +88,19 @@ func TestAuditedFlows(t *testing.T) {
 			}},
 		{"logout all", func() error { return f.svc.LogoutAll(ctx, u.ID) },
 			func() user.AuditEvent { return ev(user.AuditLoggedOut, u.ID, u.ID, map[string]string{"scope": "all"}) }},
-		{"password changed", func() error { return f.svc.ChangePassword(ctx, u.ID, ada.Password, "a new passphrase") },
+		{"password changed", func() error {
+			return f.svc.ChangePassword(ctx, signedIn(u.ID, uuid.Nil), ada.Password, "a new passphrase")
+		},
 			func() user.AuditEvent { return ev(user.AuditPasswordChanged, u.ID, u.ID, nil) }},
-		{"deactivated", func() error { return f.svc.Deactivate(ctx, u.ID) },
-			func() user.AuditEvent { return ev(user.AuditDeactivated, uuid.Nil, u.ID, nil) }},
-		{"inactive", func() error { _, err := f.svc.Login(ctx, "ada", "a new passphrase"); return err },
+		{"deactivated", func() error {
+			_, err := f.svc.AdminUpdate(ctx, admin, u.ID, user.Patch{IsActive: new(false)})
+			return err
+		}, func() user.AuditEvent { return ev(user.AuditDeactivated, admin.ID, u.ID, nil) }},
+		{"inactive", func() error { _, err := f.svc.Login(ctx, "ada", "a new passphrase", ""); return err },
 			func() user.AuditEvent {
 				return ev(user.AuditLoginFailed, uuid.Nil, u.ID, map[string]string{"reason": "inactive"})
 			}},
-		{"deleted", func() error { return f.svc.Delete(ctx, u.ID) },
+		{"deleted", func() error { return f.svc.Delete(ctx, signedIn(u.ID, uuid.Nil)) },
 			func() user.AuditEvent { return ev(user.AuditDeleted, u.ID, u.ID, nil) }},
 	} {
 		*f.now = f.now.Add(time.Minute)
@@ -129,21 +121,21 @@ func TestAuditedFlows(t *testing.T) {
 			t.Errorf("%s: event mismatch (-want +got):\n%s", tt.name, diff)
 		}
 	}
-	if len(*f.failed) > 0 {
-		t.Errorf("append failures: %v", *f.failed)
+	if lost := f.log.records(t, logAuditLost); len(lost) > 0 {
+		t.Errorf("append failures: %v", lost)
 	}
 }
 
 // TestAuditRegisteredAndRefreshReuse covers the events of registration
 // and of a refresh token reused after its grace.
 func TestAuditRegisteredAndRefreshReuse(t *testing.T) {
-	f := newAuditFixture(t, user.WithSessionPolicy(user.SessionPolicy{RefreshTTL: time.Hour, MaxAge: 2 * time.Hour, ReuseGrace: time.Second}))
+	f := newAuditFixture(t, user.Policy{Sessions: user.SessionPolicy{RefreshTTL: time.Hour, MaxAge: 2 * time.Hour, ReuseGrace: time.Second}})
 	ctx := user.WithClient(t.Context(), client)
 	u, err := f.svc.Register(ctx, ada)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := f.svc.Login(ctx, "ada", ada.Password)
+	tok, err := f.svc.Login(ctx, "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,40 +163,45 @@ func TestAuditRegisteredAndRefreshReuse(t *testing.T) {
 	}
 }
 
-// TestAuditFailureDoesNotFailTheRequest: an append that fails is handed
-// to the callback, and the flow carries on.
+// TestAuditFailureDoesNotFailTheRequest: an append that fails is logged
+// as an error, for an alert, and the flow carries on.
 func TestAuditFailureDoesNotFailTheRequest(t *testing.T) {
-	f := newAuditFixture(t)
-	broken := failingLog{}
-	svc := user.NewService(f.repo, f.hasher, f.tokens,
-		user.WithAuditLog(broken, func(_ context.Context, err error) { *f.failed = append(*f.failed, err) }))
+	f := newFixture(t)
+	d := f.deps()
+	d.Stores = usertest.Wrap(d.Stores, func(s user.Stores) user.Stores { s.Audit = failingLog{s.Audit}; return s })
+	svc := user.NewService(d, user.Policy{})
 	if _, err := svc.Register(t.Context(), ada); err != nil {
 		t.Fatalf("Register with a failing audit log: %v, want success", err)
 	}
-	if len(*f.failed) != 1 || !errors.Is((*f.failed)[0], errDown) {
-		t.Errorf("failures reported: %v, want one %v", *f.failed, errDown)
+	lost := f.log.records(t, logAuditLost)
+	if len(lost) != 1 || lost[0]["level"] != "ERROR" || lost[0]["kind"] != string(user.AuditRegistered) || lost[0]["error"] != errDown.Error() {
+		t.Errorf("failures logged: %v, want one error naming %s and %v", lost, user.AuditRegistered, errDown)
+	}
+	if _, err := f.stores.Users.ByEmail(t.Context(), ada.Email); err != nil {
+		t.Errorf("the account after a lost audit event: %v, want it stored", err)
 	}
 }
 
-type failingLog struct{}
+// failingLog is an audit log whose appends fail.
+type failingLog struct{ user.AuditLog }
 
-func (failingLog) AppendAudit(context.Context, user.AuditEvent) error { return errDown }
+func (failingLog) Append(context.Context, user.AuditEvent) error { return errDown }
 
 func TestAuditEventsQuery(t *testing.T) {
-	f := newAuditFixture(t)
+	f := newAuditFixture(t, user.Policy{})
 	ctx := t.Context()
 	u := f.register(t, ada)
 	admin := u
 	admin.Role = user.RoleAdmin
 	for range 5 {
-		_, _ = f.svc.Login(ctx, "ada", "wrong password!")
+		_, _ = f.svc.Login(ctx, "ada", "wrong password!", "")
 	}
 	if _, err := f.svc.AuditEvents(ctx, u, user.AuditFilter{}); !errors.Is(err, user.ErrForbidden) {
 		t.Errorf("AuditEvents by a plain user: got %v, want %v", err, user.ErrForbidden)
 	}
 	var v *user.ValidationError
-	if _, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Kinds: []user.AuditKind{user.AuditLoginFailed, "login.bogus"}}); !errors.As(err, &v) || v.Field != "query.kind" {
-		t.Errorf("AuditEvents with an unknown kind: got %v, want a ValidationError on query.kind", err)
+	if _, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Kinds: []user.AuditKind{user.AuditLoginFailed, "login.bogus"}}); !errors.As(err, &v) || v.Field != "kind" {
+		t.Errorf("AuditEvents with an unknown kind: got %v, want a ValidationError on kind", err)
 	}
 	// 6 events: registered, then 5 failed logins. Pages of 4 then 2.
 	p1, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Limit: 4})
@@ -225,21 +222,21 @@ func TestAuditEventsQuery(t *testing.T) {
 			t.Errorf("Limit %d: got %d events, %v; want %d", tt.limit, len(p.Events), err, tt.want)
 		}
 	}
-	f.repo.SetFail(errDown)
+	f.mem.SetFail(errDown)
 	if _, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{}); !errors.Is(err, errDown) {
 		t.Errorf("AuditEvents on a failing store: got %v, want %v", err, errDown)
 	}
 }
 
 func TestMyAuditAndExport(t *testing.T) {
-	f := newAuditFixture(t)
+	f := newAuditFixture(t, user.Policy{})
 	ctx := user.WithClient(t.Context(), client)
 	u := f.register(t, ada)
 	other := f.register(t, user.Registration{Email: "bob@example.com", Username: "bob", Password: "another passphrase"})
-	if _, err := f.svc.Login(ctx, "ada", ada.Password); err != nil {
+	if _, err := f.svc.Login(ctx, "ada", ada.Password, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Login(ctx, "bob", "another passphrase"); err != nil {
+	if _, err := f.svc.Login(ctx, "bob", "another passphrase", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.LogoutAll(ctx, u.ID); err != nil {
@@ -280,19 +277,19 @@ func TestMyAuditAndExport(t *testing.T) {
 
 	// A failing store fails the export at each step, and records nothing.
 	for _, fail := range []func(){
-		func() { f.repo.SetFail(errDown) },
-		func() { f.repo.SetAfterByID(func(user.User) { f.repo.SetFail(errDown) }) },
+		func() { f.mem.SetFail(errDown) },
+		func() { f.mem.SetAfterByID(func(user.User) { f.mem.SetFail(errDown) }) },
 	} {
-		f.repo.SetFail(nil)
+		f.mem.SetFail(nil)
 		fail()
 		if _, err := f.svc.Export(ctx, u); !errors.Is(err, errDown) {
 			t.Errorf("Export on a failing store: got %v, want %v", err, errDown)
 		}
-		f.repo.SetAfterByID(nil)
+		f.mem.SetAfterByID(nil)
 	}
-	f.repo.SetFail(nil)
-	deleted := usertest.NewUser(9)
-	if _, err := f.svc.Export(ctx, deleted); !errors.Is(err, user.ErrNotFound) {
-		t.Errorf("Export of a missing user: got %v, want %v", err, user.ErrNotFound)
+	f.mem.SetFail(nil)
+	deleted := user.User{ID: uuid.Must(uuid.NewV7()), Email: "gone@example.com", Username: "gone", IsActive: true}
+	if _, err := f.svc.Export(ctx, deleted); !errors.Is(err, user.ErrUnauthenticated) {
+		t.Errorf("Export of a missing user (the caller's account, gone): got %v, want %v", err, user.ErrUnauthenticated)
 	}
 }

@@ -32,44 +32,23 @@ func (c *testClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// mailErrors collects what WithMailErrors reports.
-type mailErrors struct {
-	mu   sync.Mutex
-	errs []error
-}
-
-func (m *mailErrors) report(_ context.Context, err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.errs = append(m.errs, err)
-}
-
-func (m *mailErrors) all() []error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]error(nil), m.errs...)
-}
-
+// lifecycleFixture is a fixture whose service mails through a Mailbox,
+// reads a clock the test moves and follows a lifecycle policy.
 type lifecycleFixture struct {
 	fixture
-	mail   *usertest.Mailbox
-	clock  *testClock
-	audit  *auditLog
-	failed *mailErrors
+	mail  *usertest.Mailbox
+	clock *testClock
+	start func() *user.Service // a new service over the same store, mailbox and clock
 }
 
-func newLifecycleFixture(t *testing.T, p user.LifecyclePolicy, opts ...user.Option) lifecycleFixture {
+func newLifecycleFixture(t *testing.T, p user.LifecyclePolicy) *lifecycleFixture {
 	t.Helper()
-	f := lifecycleFixture{
-		fixture: newFixture(t), mail: usertest.NewMailbox(), clock: &testClock{now: time.Now()},
-		audit: &auditLog{}, failed: &mailErrors{},
-	}
-	opts = append([]user.Option{
-		user.WithNotifier(f.mail), user.WithClock(f.clock.Now), user.WithLifecyclePolicy(p),
-		user.WithAuditLog(f.audit, nil), user.WithMailErrors(f.failed.report),
-		user.WithPasswordPolicy(user.PasswordPolicy{MinChars: 10}),
-	}, opts...)
-	f.svc = user.NewService(f.repo, f.hasher, f.tokens, opts...)
+	f := &lifecycleFixture{fixture: newFixture(t), mail: usertest.NewMailbox(), clock: &testClock{now: time.Now()}}
+	d := f.deps()
+	d.Notifier, d.Now = f.mail, f.clock.Now
+	policy := user.Policy{Lifecycle: p, Password: user.PasswordPolicy{MinChars: 10}}
+	f.start = func() *user.Service { return user.NewService(d, policy) }
+	f.svc = f.start()
 	t.Cleanup(func() {
 		if err := f.svc.Close(context.Background()); err != nil {
 			t.Errorf("Close: %v", err)
@@ -78,8 +57,23 @@ func newLifecycleFixture(t *testing.T, p user.LifecyclePolicy, opts ...user.Opti
 	return f
 }
 
+// mailFailures returns the account mail failures the service logged, each
+// record's error.
+func (f *lifecycleFixture) mailFailures(t *testing.T) []string {
+	t.Helper()
+	var errs []string
+	for _, r := range f.log.records(t, logMailFailed) {
+		if r["level"] != "ERROR" {
+			t.Errorf("mail failure logged at %v, want ERROR", r["level"])
+		}
+		e, _ := r["error"].(string)
+		errs = append(errs, e)
+	}
+	return errs
+}
+
 // next waits (bounded) for the next mail.
-func (f lifecycleFixture) next(t *testing.T, kind, to string) usertest.Mail {
+func (f *lifecycleFixture) next(t *testing.T, kind, to string) usertest.Mail {
 	t.Helper()
 	m := nextMail(t, f.mail)
 	if m.Kind != kind || !strings.EqualFold(m.To, to) || len(m.Token) != 43 {
@@ -88,14 +82,17 @@ func (f lifecycleFixture) next(t *testing.T, kind, to string) usertest.Mail {
 	return m
 }
 
-// settle waits for the background work of the service.
-func (f lifecycleFixture) settle(t *testing.T) {
+// settle waits for the background work of the service by closing it
+// (Close waits, bounded here), then starts a new one in its place, as a
+// restarted process would.
+func (f *lifecycleFixture) settle(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := f.svc.Wait(ctx); err != nil {
+	if err := f.svc.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+	f.svc = f.start()
 }
 
 func TestRegisterMailsVerification(t *testing.T) {
@@ -120,10 +117,10 @@ func TestRegisterMailsVerification(t *testing.T) {
 	if _, err := f.svc.VerifyEmail(t.Context(), m.Token); !errors.Is(err, user.ErrInvalidToken) {
 		t.Errorf("VerifyEmail a second time: got %v, want ErrInvalidToken", err)
 	}
-	if n := len(f.audit.ofKind(user.AuditVerificationSent)); n != 1 {
+	if n := len(f.ofKind(t, user.AuditVerificationSent)); n != 1 {
 		t.Errorf("%d verification_sent events, want 1", n)
 	}
-	if ev := f.audit.ofKind(user.AuditEmailVerified); len(ev) != 1 || ev[0].SubjectID != u.ID {
+	if ev := f.ofKind(t, user.AuditEmailVerified); len(ev) != 1 || ev[0].SubjectID != u.ID {
 		t.Errorf("email.verified events = %+v; want one about %s", ev, u.ID)
 	}
 	// Without a notifier nothing is mailed and registering still works.
@@ -138,12 +135,12 @@ func TestRegisterSurvivesMailFailure(t *testing.T) {
 	down := errors.New("smtp is down")
 	f.mail.SetFail(down)
 	f.register(t, ada)
-	if errs := f.failed.all(); len(errs) != 1 || !errors.Is(errs[0], down) {
-		t.Errorf("reported mail errors = %v; want the notifier's", errs)
+	if errs := f.mailFailures(t); len(errs) != 1 || !strings.Contains(errs[0], down.Error()) {
+		t.Errorf("logged mail errors = %q; want the notifier's", errs)
 	}
-	f.repo.SetFail(errDown)
+	f.mem.SetFail(errDown)
 	f.mail.SetFail(nil)
-	if _, err := f.svc.Update(t.Context(), uuid.Must(uuid.NewV7()), user.Patch{Email: new("x@example.com")}); !errors.Is(err, errDown) {
+	if _, err := f.svc.Update(t.Context(), signedIn(uuid.Must(uuid.NewV7()), uuid.Nil), user.Patch{Email: new("x@example.com")}, ""); !errors.Is(err, errDown) {
 		t.Errorf("Update on a failing store: got %v, want it", err)
 	}
 }
@@ -179,11 +176,11 @@ func TestResendVerification(t *testing.T) {
 	if err := f.svc.ResendVerification(t.Context(), got); !errors.Is(err, user.ErrAlreadyVerified) {
 		t.Errorf("ResendVerification when verified: got %v, want ErrAlreadyVerified", err)
 	}
-	f.repo.SetFail(errDown)
+	f.mem.SetFail(errDown)
 	if err := f.svc.ResendVerification(t.Context(), u); !errors.Is(err, errDown) {
 		t.Errorf("ResendVerification on a failing store: got %v, want it", err)
 	}
-	f.repo.SetFail(nil)
+	f.mem.SetFail(nil)
 	down := errors.New("smtp is down")
 	f.mail.SetFail(down)
 	if err := f.svc.ResendVerification(t.Context(), u); !errors.Is(err, down) {
@@ -196,15 +193,16 @@ func TestEmailChangeNeedsVerification(t *testing.T) {
 	u := f.register(t, ada)
 	unused := f.next(t, usertest.MailVerify, ada.Email)
 	name := "Ada L."
-	if _, err := f.svc.Update(t.Context(), u.ID, user.Patch{FullName: &name}); err != nil {
+	if _, err := f.svc.Update(t.Context(), signedIn(u.ID, uuid.Nil), user.Patch{FullName: &name}, ""); err != nil {
 		t.Fatal(err)
 	}
 	newEmail := "ada@lovelace.example"
-	got, err := f.svc.Update(t.Context(), u.ID, user.Patch{Email: &newEmail})
+	got, err := f.svc.Update(t.Context(), signedIn(u.ID, uuid.Nil), user.Patch{Email: &newEmail}, "")
 	if err != nil || got.EmailVerified {
 		t.Fatalf("Update(email) = verified %v, %v; want unverified", got.EmailVerified, err)
 	}
-	fresh := f.next(t, usertest.MailVerify, newEmail) // the name change mailed nothing
+	f.next(t, usertest.MailEmailChanged, ada.Email) // the name change mailed nothing; the previous address is told
+	fresh := f.next(t, usertest.MailVerify, newEmail)
 	if _, err := f.svc.VerifyEmail(t.Context(), unused.Token); !errors.Is(err, user.ErrInvalidToken) {
 		t.Errorf("VerifyEmail with the old address's token: got %v, want ErrInvalidToken", err)
 	}
@@ -217,10 +215,10 @@ func TestRequireVerifiedEmail(t *testing.T) {
 	f := newLifecycleFixture(t, user.LifecyclePolicy{RequireVerified: true})
 	f.register(t, ada)
 	f.next(t, usertest.MailVerify, ada.Email)
-	if _, err := f.svc.Login(t.Context(), "ada", "wrong password"); !errors.Is(err, user.ErrInvalidCredentials) {
+	if _, err := f.svc.Login(t.Context(), "ada", "wrong password", ""); !errors.Is(err, user.ErrInvalidCredentials) {
 		t.Fatalf("Login with a wrong password: got %v, want ErrInvalidCredentials", err)
 	}
-	if _, err := f.svc.Login(t.Context(), "ada", ada.Password); !errors.Is(err, user.ErrEmailNotVerified) {
+	if _, err := f.svc.Login(t.Context(), "ada", ada.Password, ""); !errors.Is(err, user.ErrEmailNotVerified) {
 		t.Fatalf("Login unverified: got %v, want ErrEmailNotVerified", err)
 	}
 	// The refused login mailed a new link; the wrong password mailed nothing.
@@ -231,18 +229,18 @@ func TestRequireVerifiedEmail(t *testing.T) {
 	if _, err := f.svc.VerifyEmail(t.Context(), m.Token); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := f.svc.Login(t.Context(), "ada", ada.Password)
+	tok, err := f.svc.Login(t.Context(), "ada", ada.Password, "")
 	if err != nil {
 		t.Fatalf("Login once verified: %v", err)
 	}
 	// An email change makes the account unverified again: its session can
 	// no longer refresh.
-	u, err := f.svc.Authenticate(t.Context(), tok.Token)
+	u, _, err := f.svc.Authenticate(t.Context(), tok.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	other := "ada2@example.com"
-	if _, err := f.svc.Update(t.Context(), u.ID, user.Patch{Email: &other}); err != nil {
+	if _, err := f.svc.Update(t.Context(), signedIn(u.ID, uuid.Nil), user.Patch{Email: &other}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.Refresh(t.Context(), tok.RefreshToken); !errors.Is(err, user.ErrEmailNotVerified) {
@@ -254,7 +252,7 @@ func TestPasswordReset(t *testing.T) {
 	f := newLifecycleFixture(t, user.LifecyclePolicy{})
 	u := f.register(t, ada)
 	f.next(t, usertest.MailVerify, ada.Email)
-	before, err := f.svc.Login(t.Context(), "ada", ada.Password)
+	before, err := f.svc.Login(t.Context(), "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,25 +288,25 @@ func TestPasswordReset(t *testing.T) {
 	if err := f.svc.ResetPassword(t.Context(), first.Token, "yet another password"); !errors.Is(err, user.ErrInvalidToken) {
 		t.Errorf("ResetPassword with an older token after a reset: got %v, want ErrInvalidToken", err)
 	}
-	if _, err := f.svc.Authenticate(t.Context(), before.Token); !errors.Is(err, user.ErrUnauthenticated) {
+	if _, _, err := f.svc.Authenticate(t.Context(), before.Token); !errors.Is(err, user.ErrUnauthenticated) {
 		t.Errorf("old access token after a reset: got %v, want ErrUnauthenticated", err)
 	}
 	if _, err := f.svc.Refresh(t.Context(), before.RefreshToken); !errors.Is(err, user.ErrInvalidGrant) {
 		t.Errorf("old refresh token after a reset: got %v, want ErrInvalidGrant", err)
 	}
-	if _, err := f.svc.Login(t.Context(), "ada", ada.Password); !errors.Is(err, user.ErrInvalidCredentials) {
+	if _, err := f.svc.Login(t.Context(), "ada", ada.Password, ""); !errors.Is(err, user.ErrInvalidCredentials) {
 		t.Errorf("Login with the old password: got %v, want ErrInvalidCredentials", err)
 	}
-	if _, err := f.svc.Login(t.Context(), "ada", "the brand new password"); err != nil {
+	if _, err := f.svc.Login(t.Context(), "ada", "the brand new password", ""); err != nil {
 		t.Errorf("Login with the new password: %v", err)
 	}
-	if ev := f.audit.ofKind(user.AuditResetRequested); len(ev) != 2 || ev[0].SubjectID != u.ID {
+	if ev := f.ofKind(t, user.AuditResetRequested); len(ev) != 2 || ev[0].SubjectID != u.ID {
 		t.Errorf("reset_requested events = %+v; want two about %s", ev, u.ID)
 	}
-	if ev := f.audit.ofKind(user.AuditResetCompleted); len(ev) != 1 || ev[0].SubjectID != u.ID {
+	if ev := f.ofKind(t, user.AuditResetCompleted); len(ev) != 1 || ev[0].SubjectID != u.ID {
 		t.Errorf("reset_completed events = %+v; want one about %s", ev, u.ID)
 	}
-	for _, e := range f.audit.events {
+	for _, e := range f.events(t) {
 		for k, v := range e.Detail {
 			if strings.Contains(v, first.Token) || strings.Contains(v, "the brand new password") || strings.Contains(k, "token") {
 				t.Errorf("audit event %s holds %s=%s", e.Kind, k, v)
@@ -345,12 +343,12 @@ func TestPasswordResetTokenRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	m = f.next(t, usertest.MailReset, ada.Email)
-	f.repo.SetActive(u.ID, false)
+	f.mem.SetActive(u.ID, false)
 	if err := f.svc.ResetPassword(t.Context(), m.Token, "the brand new password"); !errors.Is(err, user.ErrInvalidToken) {
 		t.Errorf("ResetPassword of an inactive account: got %v, want ErrInvalidToken", err)
 	}
-	f.repo.SetActive(u.ID, true)
-	f.repo.SetFail(errDown)
+	f.mem.SetActive(u.ID, true)
+	f.mem.SetFail(errDown)
 	if err := f.svc.ResetPassword(t.Context(), m.Token, "the brand new password"); !errors.Is(err, errDown) {
 		t.Errorf("ResetPassword on a failing store: got %v, want it", err)
 	}
@@ -362,7 +360,7 @@ func TestPasswordResetNamesNoAccount(t *testing.T) {
 	f.next(t, usertest.MailVerify, ada.Email)
 	inactive := f.register(t, user.Registration{Email: "gone@example.com", Username: "gone", Password: "correct horse"})
 	f.next(t, usertest.MailVerify, "gone@example.com")
-	f.repo.SetActive(inactive.ID, false)
+	f.mem.SetActive(inactive.ID, false)
 
 	var v *user.ValidationError
 	if err := f.svc.RequestPasswordReset(t.Context(), "not an email"); !errors.As(err, &v) || v.Field != "email" {
@@ -377,18 +375,18 @@ func TestPasswordResetNamesNoAccount(t *testing.T) {
 	if n := len(f.mail.All()); n != 2 {
 		t.Errorf("%d mails, want only the 2 verifications: no reset mail for unknown or inactive accounts", n)
 	}
-	ev := f.audit.ofKind(user.AuditResetRequested)
+	ev := f.ofKind(t, user.AuditResetRequested)
 	if len(ev) != 2 || ev[0].SubjectID != uuid.Nil || ev[1].SubjectID != inactive.ID {
 		t.Errorf("reset_requested events = %+v; want one naming no account, one naming %s", ev, inactive.ID)
 	}
 	// A failing store is reported, never answered.
-	f.repo.SetFail(errDown)
+	f.mem.SetFail(errDown)
 	if err := f.svc.RequestPasswordReset(t.Context(), ada.Email); err != nil {
 		t.Errorf("RequestPasswordReset on a failing store: got %v, want nil", err)
 	}
 	f.settle(t)
-	if errs := f.failed.all(); len(errs) != 1 || !errors.Is(errs[0], errDown) {
-		t.Errorf("reported errors = %v; want the store's", errs)
+	if errs := f.mailFailures(t); len(errs) != 1 || !strings.Contains(errs[0], errDown.Error()) {
+		t.Errorf("logged errors = %q; want the store's", errs)
 	}
 }
 
@@ -414,9 +412,14 @@ func TestPasswordResetAnswersBeforeMail(t *testing.T) {
 	}
 	release()
 	f.next(t, usertest.MailReset, ada.Email)
-	f.settle(t)
-	if err := f.svc.Close(t.Context()); err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := f.svc.Close(ctx); err != nil {
+		t.Fatalf("Close, waiting for the released mail: %v", err)
+	}
+	// Close returned once every accepted reset had mailed its link.
+	if got, want := len(f.mail.All()), 1+1+100-busy; got != want {
+		t.Errorf("%d mails after Close, want %d (the verification and each accepted reset)", got, want)
 	}
 	if err := f.svc.RequestPasswordReset(t.Context(), ada.Email); !errors.Is(err, user.ErrBusy) {
 		t.Errorf("RequestPasswordReset after Close: got %v, want ErrBusy", err)

@@ -1,9 +1,14 @@
 package user_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,11 +33,66 @@ func (h *countingHasher) Verify(hash, password string) bool {
 	return h.Bcrypt.Verify(hash, password)
 }
 
+// What the service logs when it cannot tell its caller (the messages of
+// the records these tests look for).
+const (
+	logAuditLost   = "audit event lost: could not append it"
+	logMailFailed  = "account mail failed"
+	logRehashFail  = "re-hash of a password on login failed; the old hash stays"
+	logReuseRevoke = "refresh token reused after rotation: session revoked"
+)
+
+// logs captures what a service logs, one JSON object a record. It is safe
+// for the service's background work to write to.
+type logs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// logger is a logger writing every level to l.
+func (l *logs) logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// String is everything logged so far.
+func (l *logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// records returns the records logged with message msg, oldest first, each
+// as its fields ("level", "msg" and the attributes).
+func (l *logs) records(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(l.String()))
+	var out []map[string]any
+	for {
+		var r map[string]any
+		if err := dec.Decode(&r); errors.Is(err, io.EOF) {
+			return out
+		} else if err != nil {
+			t.Fatalf("reading the log: %v", err)
+		}
+		if r["msg"] == msg {
+			out = append(out, r)
+		}
+	}
+}
+
 type fixture struct {
 	svc    *user.Service
-	repo   *usertest.Memory
+	mem    *usertest.Memory // the store's test hooks
+	stores user.Stores      // the same store, as the service sees it
 	hasher *countingHasher
-	tokens *security.HS256
+	tokens *security.JWT
+	log    *logs
 }
 
 func newFixture(t *testing.T) fixture {
@@ -45,12 +105,63 @@ func newFixture(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := fixture{repo: usertest.NewMemory(), hasher: &countingHasher{Bcrypt: b}, tokens: tokens}
-	f.svc = user.NewService(f.repo, f.hasher, tokens)
+	mem := usertest.NewMemory()
+	f := fixture{mem: mem, stores: mem.Stores(), hasher: &countingHasher{Bcrypt: b}, tokens: tokens, log: &logs{}}
+	f.svc = user.NewService(f.deps(), user.Policy{})
 	return f
 }
 
+// deps are the fixture's store, hasher, tokens and logger, for a test to
+// add to before building its own service.
+func (f fixture) deps() user.Deps {
+	return user.Deps{Stores: f.stores, Hasher: f.hasher, Tokens: f.tokens, Log: f.log.logger()}
+}
+
+// events returns every stored audit event, oldest first.
+func (f fixture) events(t *testing.T) []user.AuditEvent {
+	t.Helper()
+	all, err := f.stores.Audit.Events(t.Context(), user.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
+		all[i], all[j] = all[j], all[i]
+	}
+	return all
+}
+
+// kinds lists the kinds of the events about subject, oldest first.
+func (f fixture) kinds(t *testing.T, subject uuid.UUID) []string {
+	t.Helper()
+	var out []string
+	for _, e := range f.events(t) {
+		if e.SubjectID == subject {
+			out = append(out, string(e.Kind))
+		}
+	}
+	return out
+}
+
+// ofKind lists the events of kind, oldest first.
+func (f fixture) ofKind(t *testing.T, kind user.AuditKind) []user.AuditEvent {
+	t.Helper()
+	var out []user.AuditEvent
+	for _, e := range f.events(t) {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// actingAdmin is an active administrator as Authenticate would hand it to
+// an admin method; the service trusts the actor it is given, so it need
+// not be stored.
+var actingAdmin = user.User{ID: uuid.MustParse("0190b5a0-0000-7000-8000-00000000ad01"), Username: "root", Role: user.RoleAdmin, IsActive: true}
+
 var ada = user.Registration{Email: "Ada@Example.com", Username: "ada", Password: "correct horse"}
+
+var bob = user.Registration{Email: "bob@example.com", Username: "bob", Password: "bob's horse staple"}
 
 func (f fixture) register(t *testing.T, r user.Registration) user.User {
 	t.Helper()
@@ -107,8 +218,8 @@ func TestRegisterRejectsInvalidInput(t *testing.T) {
 			if v.Field != tt.field {
 				t.Errorf("invalid field = %q (%v), want %q", v.Field, v, tt.field)
 			}
-			if f.repo.Len() != 0 {
-				t.Errorf("%d users stored, want none", f.repo.Len())
+			if f.mem.Len() != 0 {
+				t.Errorf("%d users stored, want none", f.mem.Len())
 			}
 		})
 	}
@@ -144,16 +255,16 @@ func TestLogin(t *testing.T) {
 	u := f.register(t, ada)
 	for _, login := range []string{"ada", "ADA", "ada@example.com", "Ada@Example.com"} {
 		t.Run(login, func(t *testing.T) {
-			tok, err := f.svc.Login(context.Background(), login, ada.Password)
+			tok, err := f.svc.Login(context.Background(), login, ada.Password, "")
 			if err != nil {
 				t.Fatalf("Login(%q) error = %v", login, err)
 			}
 			if tok.ExpiresIn != time.Hour {
 				t.Errorf("ExpiresIn = %v, want 1h", tok.ExpiresIn)
 			}
-			got, err := f.svc.Authenticate(context.Background(), tok.Token)
-			if err != nil || got.ID != u.ID {
-				t.Errorf("Authenticate(token) = %v, %v; want user %v", got.ID, err, u.ID)
+			got, sess, err := f.svc.Authenticate(context.Background(), tok.Token)
+			if err != nil || got.ID != u.ID || sess.ID != tok.SessionID {
+				t.Errorf("Authenticate(token) = %v, %v, %v; want user %v and session %v", got.ID, sess.ID, err, u.ID, tok.SessionID)
 			}
 		})
 	}
@@ -163,7 +274,7 @@ func TestLoginFailuresAreAlikeAndCostOneVerify(t *testing.T) {
 	f := newFixture(t)
 	f.register(t, ada)
 	inactive := f.register(t, user.Registration{Email: "bob@example.com", Username: "bob", Password: "bob's password"})
-	f.repo.SetActive(inactive.ID, false)
+	f.mem.SetActive(inactive.ID, false)
 	for _, tt := range []struct{ name, login, password string }{
 		{"wrong password", "ada", "wrong password"},
 		{"unknown username", "nobody", ada.Password},
@@ -173,7 +284,7 @@ func TestLoginFailuresAreAlikeAndCostOneVerify(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := f.hasher.verifies
-			_, err := f.svc.Login(context.Background(), tt.login, tt.password)
+			_, err := f.svc.Login(context.Background(), tt.login, tt.password, "")
 			if !errors.Is(err, user.ErrInvalidCredentials) {
 				t.Errorf("Login() error = %v, want ErrInvalidCredentials", err)
 			}
@@ -186,8 +297,8 @@ func TestLoginFailuresAreAlikeAndCostOneVerify(t *testing.T) {
 
 func TestLoginStoreFailure(t *testing.T) {
 	f := newFixture(t)
-	f.repo.SetFail(errDown)
-	if _, err := f.svc.Login(context.Background(), "ada", "whatever1"); !errors.Is(err, errDown) {
+	f.mem.SetFail(errDown)
+	if _, err := f.svc.Login(context.Background(), "ada", "whatever1", ""); !errors.Is(err, errDown) {
 		t.Errorf("Login() error = %v, want the store's error", err)
 	}
 }
@@ -195,7 +306,7 @@ func TestLoginStoreFailure(t *testing.T) {
 func TestAuthenticateRejects(t *testing.T) {
 	f := newFixture(t)
 	u := f.register(t, ada)
-	tok, err := f.svc.Login(context.Background(), "ada", ada.Password)
+	tok, err := f.svc.Login(context.Background(), "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,11 +314,16 @@ func TestAuthenticateRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged, _, err := other.Issue(security.Claims{UserID: u.ID, Version: 0})
+	forged, _, err := other.Issue(security.Claims{UserID: u.ID, Version: 0, SessionID: tok.SessionID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ghost, _, err := f.tokens.Issue(security.Claims{UserID: uuid.Must(uuid.NewV7())})
+	// A user who does not exist, named with a real session id.
+	ghost, _, err := f.tokens.Issue(security.Claims{UserID: uuid.Must(uuid.NewV7()), SessionID: tok.SessionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessionless, _, err := f.tokens.Issue(security.Claims{UserID: u.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,11 +335,12 @@ func TestAuthenticateRejects(t *testing.T) {
 		{"garbage", "not a token", func() {}},
 		{"other key", forged, func() {}},
 		{"unknown user", ghost, func() {}},
-		{"inactive user", tok.Token, func() { f.repo.SetActive(u.ID, false) }},
+		{"no session", sessionless, func() {}},
+		{"inactive user", tok.Token, func() { f.mem.SetActive(u.ID, false) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.setup()
-			if _, err := f.svc.Authenticate(context.Background(), tt.token); !errors.Is(err, user.ErrUnauthenticated) {
+			if _, _, err := f.svc.Authenticate(context.Background(), tt.token); !errors.Is(err, user.ErrUnauthenticated) {
 				t.Errorf("Authenticate() error = %v, want ErrUnauthenticated", err)
 			}
 		})
@@ -233,12 +350,12 @@ func TestAuthenticateRejects(t *testing.T) {
 func TestAuthenticateStoreFailure(t *testing.T) {
 	f := newFixture(t)
 	f.register(t, ada)
-	tok, err := f.svc.Login(context.Background(), "ada", ada.Password)
+	tok, err := f.svc.Login(context.Background(), "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.repo.SetFail(errDown)
-	if _, err := f.svc.Authenticate(context.Background(), tok.Token); !errors.Is(err, errDown) {
+	f.mem.SetFail(errDown)
+	if _, _, err := f.svc.Authenticate(context.Background(), tok.Token); !errors.Is(err, errDown) {
 		t.Errorf("Authenticate() error = %v, want the store's error (a 500, not a 401)", err)
 	}
 }
@@ -251,23 +368,23 @@ func TestUpdate(t *testing.T) {
 	f.register(t, user.Registration{Email: "bob@example.com", Username: "bob", Password: "long enough"})
 	ctx := context.Background()
 
-	got, err := f.svc.Update(ctx, u.ID, user.Patch{FullName: ptr("Ada Lovelace")})
+	got, err := f.svc.Update(ctx, signedIn(u.ID, uuid.Nil), user.Patch{FullName: ptr("Ada Lovelace")}, "")
 	if err != nil || got.FullName != "Ada Lovelace" || got.Email != ada.Email {
 		t.Fatalf("Update(full_name) = %+v, %v; want name set and email kept", got, err)
 	}
-	got, err = f.svc.Update(ctx, u.ID, user.Patch{Email: ptr("ada@lovelace.dev")})
+	got, err = f.svc.Update(ctx, signedIn(u.ID, uuid.Nil), user.Patch{Email: ptr("ada@lovelace.dev")}, "")
 	if err != nil || got.Email != "ada@lovelace.dev" || got.FullName != "Ada Lovelace" {
 		t.Fatalf("Update(email) = %+v, %v; want email set and name kept", got, err)
 	}
-	got, err = f.svc.Update(ctx, u.ID, user.Patch{})
+	got, err = f.svc.Update(ctx, signedIn(u.ID, uuid.Nil), user.Patch{}, "")
 	if err != nil || got.Email != "ada@lovelace.dev" {
 		t.Fatalf("Update(empty) = %+v, %v; want the user unchanged", got, err)
 	}
-	got, err = f.svc.Update(ctx, u.ID, user.Patch{FullName: ptr("")})
+	got, err = f.svc.Update(ctx, signedIn(u.ID, uuid.Nil), user.Patch{FullName: ptr("")}, "")
 	if err != nil || got.FullName != "" {
 		t.Fatalf("Update(full_name \"\") = %+v, %v; want the name cleared", got, err)
 	}
-	if _, err := f.svc.Update(ctx, u.ID, user.Patch{Email: ptr("BOB@example.com")}); !errors.Is(err, user.ErrEmailTaken) {
+	if _, err := f.svc.Update(ctx, signedIn(u.ID, uuid.Nil), user.Patch{Email: ptr("BOB@example.com")}, ""); !errors.Is(err, user.ErrEmailTaken) {
 		t.Errorf("Update(taken email) error = %v, want ErrEmailTaken", err)
 	}
 	for _, p := range []user.Patch{
@@ -277,7 +394,7 @@ func TestUpdate(t *testing.T) {
 		{FullName: ptr("bad\xffutf8")},
 	} {
 		var v *user.ValidationError
-		if _, err := f.svc.Update(ctx, u.ID, p); !errors.As(err, &v) {
+		if _, err := f.svc.Update(ctx, signedIn(u.ID, uuid.Nil), p, ""); !errors.As(err, &v) {
 			t.Errorf("Update(%+v) error = %v, want a ValidationError", p, err)
 		}
 	}
@@ -287,39 +404,41 @@ func TestChangePassword(t *testing.T) {
 	f := newFixture(t)
 	u := f.register(t, ada)
 	ctx := context.Background()
-	old, err := f.svc.Login(ctx, "ada", ada.Password)
+	old, err := f.svc.Login(ctx, "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	if err := f.svc.ChangePassword(ctx, u.ID, "wrong password", "brand new pass"); !errors.Is(err, user.ErrWrongPassword) {
+	if err := f.svc.ChangePassword(ctx, signedIn(u.ID, uuid.Nil), "wrong password", "brand new pass"); !errors.Is(err, user.ErrWrongPassword) {
 		t.Errorf("ChangePassword(wrong current) error = %v, want ErrWrongPassword", err)
 	}
 	var v *user.ValidationError
-	if err := f.svc.ChangePassword(ctx, u.ID, ada.Password, "short"); !errors.As(err, &v) || v.Field != "new_password" {
+	if err := f.svc.ChangePassword(ctx, signedIn(u.ID, uuid.Nil), ada.Password, "short"); !errors.As(err, &v) || v.Field != "new_password" {
 		t.Errorf("ChangePassword(short) error = %v, want a ValidationError on new_password", err)
 	}
-	if err := f.svc.ChangePassword(ctx, u.ID, ada.Password, ada.Password); !errors.As(err, &v) || v.Field != "new_password" {
+	if err := f.svc.ChangePassword(ctx, signedIn(u.ID, uuid.Nil), ada.Password, ada.Password); !errors.As(err, &v) || v.Field != "new_password" {
 		t.Errorf("ChangePassword(same) error = %v, want a ValidationError on new_password", err)
 	}
-	if err := f.svc.ChangePassword(ctx, uuid.Must(uuid.NewV7()), ada.Password, "brand new pass"); !errors.Is(err, user.ErrNotFound) {
-		t.Errorf("ChangePassword(unknown user) error = %v, want ErrNotFound", err)
+	// The caller's own account, deleted while the request ran: the
+	// credentials that named it are no longer good.
+	if err := f.svc.ChangePassword(ctx, signedIn(uuid.Must(uuid.NewV7()), uuid.Nil), ada.Password, "brand new pass"); !errors.Is(err, user.ErrUnauthenticated) {
+		t.Errorf("ChangePassword(unknown user) error = %v, want ErrUnauthenticated", err)
 	}
 
-	if err := f.svc.ChangePassword(ctx, u.ID, ada.Password, "brand new pass"); err != nil {
+	if err := f.svc.ChangePassword(ctx, signedIn(u.ID, uuid.Nil), ada.Password, "brand new pass"); err != nil {
 		t.Fatalf("ChangePassword() error = %v", err)
 	}
-	if _, err := f.svc.Authenticate(ctx, old.Token); !errors.Is(err, user.ErrUnauthenticated) {
+	if _, _, err := f.svc.Authenticate(ctx, old.Token); !errors.Is(err, user.ErrUnauthenticated) {
 		t.Errorf("token from before the change: Authenticate() error = %v, want ErrUnauthenticated", err)
 	}
-	if _, err := f.svc.Login(ctx, "ada", ada.Password); !errors.Is(err, user.ErrInvalidCredentials) {
+	if _, err := f.svc.Login(ctx, "ada", ada.Password, ""); !errors.Is(err, user.ErrInvalidCredentials) {
 		t.Errorf("Login(old password) error = %v, want ErrInvalidCredentials", err)
 	}
-	fresh, err := f.svc.Login(ctx, "ada", "brand new pass")
+	fresh, err := f.svc.Login(ctx, "ada", "brand new pass", "")
 	if err != nil {
 		t.Fatalf("Login(new password) error = %v", err)
 	}
-	if _, err := f.svc.Authenticate(ctx, fresh.Token); err != nil {
+	if _, _, err := f.svc.Authenticate(ctx, fresh.Token); err != nil {
 		t.Errorf("fresh token: Authenticate() error = %v", err)
 	}
 }
@@ -328,31 +447,20 @@ func TestDelete(t *testing.T) {
 	f := newFixture(t)
 	u := f.register(t, ada)
 	ctx := context.Background()
-	tok, err := f.svc.Login(ctx, "ada", ada.Password)
+	tok, err := f.svc.Login(ctx, "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.Delete(ctx, u.ID); err != nil {
+	if err := f.svc.Delete(ctx, signedIn(u.ID, uuid.Nil)); err != nil {
 		t.Fatalf("Delete() error = %v", err)
 	}
-	if _, err := f.svc.Authenticate(ctx, tok.Token); !errors.Is(err, user.ErrUnauthenticated) {
+	if _, _, err := f.svc.Authenticate(ctx, tok.Token); !errors.Is(err, user.ErrUnauthenticated) {
 		t.Errorf("deleted user's token: Authenticate() error = %v, want ErrUnauthenticated", err)
 	}
-	if err := f.svc.Delete(ctx, u.ID); !errors.Is(err, user.ErrNotFound) {
-		t.Errorf("second Delete() error = %v, want ErrNotFound", err)
+	if err := f.svc.Delete(ctx, signedIn(u.ID, uuid.Nil)); !errors.Is(err, user.ErrUnauthenticated) {
+		t.Errorf("second Delete() error = %v, want ErrUnauthenticated (the caller's account is gone)", err)
 	}
 	f.register(t, ada) // the email and username are free again
-}
-
-func TestReady(t *testing.T) {
-	f := newFixture(t)
-	if err := f.svc.Ready(context.Background()); err != nil {
-		t.Errorf("Ready() = %v, want nil", err)
-	}
-	f.repo.SetFail(errDown)
-	if err := f.svc.Ready(context.Background()); !errors.Is(err, errDown) {
-		t.Errorf("Ready() = %v, want the store's error", err)
-	}
 }
 
 func TestValidationErrorMessage(t *testing.T) {
@@ -360,4 +468,14 @@ func TestValidationErrorMessage(t *testing.T) {
 	if got, want := err.Error(), "username: must be 3 to 32 characters"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
+}
+
+// justNow is the authentication time of signedIn's sessions: later than
+// any fixture's clock, so their password login always counts as recent.
+var justNow = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// signedIn is the caller of the user id in its session sessionID, which
+// has just logged in with the password.
+func signedIn(id, sessionID uuid.UUID) user.Caller {
+	return user.Caller{User: user.User{ID: id}, Session: user.Session{ID: sessionID, AuthenticatedAt: justNow}}
 }

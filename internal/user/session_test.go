@@ -2,6 +2,7 @@ package user_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // TestLoginKeepsTheClient: the session remembers who logged in, with the
@@ -19,20 +21,20 @@ func TestLoginKeepsTheClient(t *testing.T) {
 	u := f.register(t, ada)
 	ua := "x" + strings.Repeat("é", 200)
 	ctx := user.WithClient(t.Context(), user.Client{UserAgent: ua, IP: "2001:db8::1"})
-	tok, err := f.svc.Login(ctx, "ada", ada.Password)
+	tok, err := f.svc.Login(ctx, "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := f.repo.Session(t.Context(), u.ID, tok.SessionID)
-	if err != nil {
-		t.Fatalf("Session of the login: %v", err)
+	all, err := f.stores.Sessions.All(t.Context(), u.ID)
+	if err != nil || len(all) != 1 || all[0].ID != tok.SessionID {
+		t.Fatalf("sessions after the login: %+v, %v; want its one session %s", all, err, tok.SessionID)
 	}
-	if want := "x" + strings.Repeat("é", 127); s.UserAgent != want || s.IP != "2001:db8::1" {
+	if s, want := all[0], "x"+strings.Repeat("é", 127); s.UserAgent != want || s.IP != "2001:db8::1" {
 		t.Errorf("session client: %q (%d bytes), %q; want %d bytes, 2001:db8::1", s.UserAgent, len(s.UserAgent), s.IP, len(want))
 	}
-	got, sess, err := f.svc.AuthenticateSession(t.Context(), tok.Token)
+	got, sess, err := f.svc.Authenticate(t.Context(), tok.Token)
 	if err != nil || got.ID != u.ID || sess.ID != tok.SessionID {
-		t.Errorf("AuthenticateSession = %v, %v, %v; want the user and the session", got.ID, sess.ID, err)
+		t.Errorf("Authenticate = %v, %v, %v; want the user and the session", got.ID, sess.ID, err)
 	}
 }
 
@@ -41,11 +43,11 @@ func TestLoginKeepsTheClient(t *testing.T) {
 func TestSessionStoreFailures(t *testing.T) {
 	f := newFixture(t)
 	u := f.register(t, ada)
-	tok, err := f.svc.Login(t.Context(), "ada", ada.Password)
+	tok, err := f.svc.Login(t.Context(), "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.repo.SetFail(errDown)
+	f.mem.SetFail(errDown)
 	ctx := context.Background()
 	for _, tt := range []struct {
 		call string
@@ -56,13 +58,16 @@ func TestSessionStoreFailures(t *testing.T) {
 		{"LogoutAll", func() error { return f.svc.LogoutAll(ctx, u.ID) }},
 		{"Sessions", func() error { _, err := f.svc.Sessions(ctx, u.ID); return err }},
 		{"RevokeSession", func() error { return f.svc.RevokeSession(ctx, u.ID, tok.SessionID) }},
-		{"Deactivate", func() error { return f.svc.Deactivate(ctx, u.ID) }},
+		{"AdminUpdate deactivating", func() error {
+			_, err := f.svc.AdminUpdate(ctx, actingAdmin, u.ID, user.Patch{IsActive: new(false)})
+			return err
+		}},
 	} {
 		if err := tt.do(); !errors.Is(err, errDown) {
 			t.Errorf("%s on a failing store: got error %v, want %v", tt.call, err, errDown)
 		}
 	}
-	f.repo.SetFail(nil)
+	f.mem.SetFail(nil)
 }
 
 // TestRefreshStoreFailsMidway: failures after the token lookup (the user
@@ -70,16 +75,16 @@ func TestSessionStoreFailures(t *testing.T) {
 func TestRefreshStoreFailsMidway(t *testing.T) {
 	f := newFixture(t)
 	f.register(t, ada)
-	tok, err := f.svc.Login(t.Context(), "ada", ada.Password)
+	tok, err := f.svc.Login(t.Context(), "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.repo.SetAfterByID(func(user.User) { f.repo.SetFail(errDown) })
+	f.mem.SetAfterByID(func(user.User) { f.mem.SetFail(errDown) })
 	if _, err := f.svc.Refresh(t.Context(), tok.RefreshToken); !errors.Is(err, errDown) {
 		t.Errorf("Refresh with the store failing after ByID: got error %v, want %v", err, errDown)
 	}
-	f.repo.SetAfterByID(nil)
-	f.repo.SetFail(nil)
+	f.mem.SetAfterByID(nil)
+	f.mem.SetFail(nil)
 	if _, err := f.svc.Refresh(t.Context(), tok.RefreshToken); err != nil {
 		t.Errorf("Refresh once the store is back: got error %v, want nil", err)
 	}
@@ -89,7 +94,7 @@ func TestRefreshStoreFailsMidway(t *testing.T) {
 func TestLogoutTwice(t *testing.T) {
 	f := newFixture(t)
 	u := f.register(t, ada)
-	tok, err := f.svc.Login(t.Context(), "ada", ada.Password)
+	tok, err := f.svc.Login(t.Context(), "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +103,7 @@ func TestLogoutTwice(t *testing.T) {
 			t.Errorf("Logout: got error %v, want nil", err)
 		}
 	}
-	if _, err := f.svc.Authenticate(t.Context(), tok.Token); !errors.Is(err, user.ErrUnauthenticated) {
+	if _, _, err := f.svc.Authenticate(t.Context(), tok.Token); !errors.Is(err, user.ErrUnauthenticated) {
 		t.Errorf("Authenticate after Logout: got error %v, want %v", err, user.ErrUnauthenticated)
 	}
 	if err := f.svc.RevokeSession(t.Context(), u.ID, uuid.Must(uuid.NewV7())); !errors.Is(err, user.ErrSessionNotFound) {
@@ -111,31 +116,31 @@ func TestLogoutTwice(t *testing.T) {
 func TestChangePasswordRevokesEverySession(t *testing.T) {
 	f := newFixture(t)
 	u := f.register(t, ada)
-	tok, err := f.svc.Login(t.Context(), "ada", ada.Password)
+	tok, err := f.svc.Login(t.Context(), "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.ChangePassword(t.Context(), u.ID, ada.Password, "a brand new passphrase"); err != nil {
+	if err := f.svc.ChangePassword(t.Context(), signedIn(u.ID, uuid.Nil), ada.Password, "a brand new passphrase"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.Refresh(t.Context(), tok.RefreshToken); !errors.Is(err, user.ErrInvalidGrant) {
 		t.Errorf("Refresh after ChangePassword: got error %v, want %v", err, user.ErrInvalidGrant)
 	}
-	if err := f.svc.Deactivate(t.Context(), uuid.Must(uuid.NewV7())); !errors.Is(err, user.ErrNotFound) {
-		t.Errorf("Deactivate of an unknown user: got error %v, want %v", err, user.ErrNotFound)
+	if _, err := f.svc.AdminUpdate(t.Context(), actingAdmin, uuid.Must(uuid.NewV7()), user.Patch{IsActive: new(false)}); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("deactivating an unknown user: got error %v, want %v", err, user.ErrNotFound)
 	}
 }
 
-// TestReuseDetectedHook: a reuse past the grace revokes the session and is
-// reported.
-func TestReuseDetectedHook(t *testing.T) {
+// TestReuseDetectedIsLogged: a reuse past the grace revokes the session and
+// is logged, for an alert.
+func TestReuseDetectedIsLogged(t *testing.T) {
 	f := newFixture(t)
 	now := time.Now()
-	var reported []user.Session
-	svc := user.NewService(f.repo, f.hasher, f.tokens, user.WithClock(func() time.Time { return now }),
-		user.WithReuseDetected(func(_ context.Context, s user.Session) { reported = append(reported, s) }))
-	f.register(t, ada)
-	tok, err := svc.Login(t.Context(), "ada", ada.Password)
+	d := f.deps()
+	d.Now = func() time.Time { return now }
+	svc := user.NewService(d, user.Policy{})
+	u := f.register(t, ada)
+	tok, err := svc.Login(t.Context(), "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +151,12 @@ func TestReuseDetectedHook(t *testing.T) {
 	if _, err := svc.Refresh(t.Context(), tok.RefreshToken); !errors.Is(err, user.ErrInvalidGrant) {
 		t.Errorf("reuse past the grace: got error %v, want %v", err, user.ErrInvalidGrant)
 	}
-	if len(reported) != 1 || reported[0].ID != tok.SessionID {
-		t.Errorf("reported reuses: %v, want the session %s once", reported, tok.SessionID)
+	reported := f.log.records(t, logReuseRevoke)
+	if len(reported) != 1 || reported[0]["level"] != "WARN" || reported[0]["session_id"] != tok.SessionID.String() ||
+		reported[0]["user_id"] != u.ID.String() {
+		t.Errorf("logged reuses: %v, want one warning naming the session %s of %s", reported, tok.SessionID, u.ID)
 	}
-	if _, err := svc.Authenticate(t.Context(), tok.Token); !errors.Is(err, user.ErrUnauthenticated) {
+	if _, _, err := svc.Authenticate(t.Context(), tok.Token); !errors.Is(err, user.ErrUnauthenticated) {
 		t.Errorf("Authenticate after reuse: got error %v, want %v", err, user.ErrUnauthenticated)
 	}
 }
@@ -160,11 +167,13 @@ func TestRefresh(t *testing.T) {
 	f := newFixture(t)
 	now := time.Now()
 	policy := user.SessionPolicy{RefreshTTL: time.Hour, MaxAge: 3 * time.Hour, ReuseGrace: 10 * time.Second}
-	svc := user.NewService(f.repo, f.hasher, f.tokens, user.WithClock(func() time.Time { return now }), user.WithSessionPolicy(policy))
+	d := f.deps()
+	d.Now = func() time.Time { return now }
+	svc := user.NewService(d, user.Policy{Sessions: policy})
 	u := f.register(t, ada)
 	login := func() user.AccessToken {
 		t.Helper()
-		tok, err := svc.Login(t.Context(), "ada", ada.Password)
+		tok, err := svc.Login(t.Context(), "ada", ada.Password, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,19 +214,19 @@ func TestRefresh(t *testing.T) {
 	}
 	now = now.Add(20 * time.Minute) // 3 h 5 min after the login
 	wantInvalid(tok.RefreshToken, "a token of an expired session")
-	if _, err := svc.Authenticate(t.Context(), tok.Token); !errors.Is(err, user.ErrUnauthenticated) {
+	if _, _, err := svc.Authenticate(t.Context(), tok.Token); !errors.Is(err, user.ErrUnauthenticated) {
 		t.Errorf("Authenticate with an expired session: got error %v, want %v", err, user.ErrUnauthenticated)
 	}
 
 	// An inactive account loses every session at its next refresh.
 	a, b := login(), login()
-	f.repo.SetActive(u.ID, false)
+	f.mem.SetActive(u.ID, false)
 	wantInvalid(a.RefreshToken, "a token of an inactive user")
-	f.repo.SetActive(u.ID, true)
+	f.mem.SetActive(u.ID, true)
 	wantInvalid(b.RefreshToken, "another session of a user found inactive")
 	// A deleted account's tokens are gone with it.
 	c := login()
-	if err := svc.Delete(t.Context(), u.ID); err != nil {
+	if err := svc.Delete(t.Context(), signedIn(u.ID, uuid.Nil)); err != nil {
 		t.Fatal(err)
 	}
 	wantInvalid(c.RefreshToken, "a token of a deleted user")
@@ -228,18 +237,18 @@ func TestRefresh(t *testing.T) {
 func TestChangePasswordKeeping(t *testing.T) {
 	f := newFixture(t)
 	u := f.register(t, ada)
-	here, err := f.svc.Login(t.Context(), "ada", ada.Password)
+	here, err := f.svc.Login(t.Context(), "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	there, err := f.svc.Login(t.Context(), "ada", ada.Password)
+	there, err := f.svc.Login(t.Context(), "ada", ada.Password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.ChangePasswordKeeping(t.Context(), u.ID, here.SessionID, ada.Password, "a brand new passphrase"); err != nil {
+	if err := f.svc.ChangePassword(t.Context(), signedIn(u.ID, here.SessionID), ada.Password, "a brand new passphrase"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Authenticate(t.Context(), here.Token); !errors.Is(err, user.ErrUnauthenticated) {
+	if _, _, err := f.svc.Authenticate(t.Context(), here.Token); !errors.Is(err, user.ErrUnauthenticated) {
 		t.Errorf("the old access token: got error %v, want %v", err, user.ErrUnauthenticated)
 	}
 	if _, err := f.svc.Refresh(t.Context(), there.RefreshToken); !errors.Is(err, user.ErrInvalidGrant) {
@@ -249,7 +258,56 @@ func TestChangePasswordKeeping(t *testing.T) {
 	if err != nil {
 		t.Fatalf("refresh of the kept session: %v", err)
 	}
-	if _, err := f.svc.Authenticate(t.Context(), next.Token); err != nil {
+	if _, _, err := f.svc.Authenticate(t.Context(), next.Token); err != nil {
 		t.Errorf("the refreshed access token: got error %v, want nil", err)
+	}
+}
+
+// TestPolicyDefaults: a policy's zero lifetimes are the defaults, field by
+// field, and a service needs no logger or clock to be given.
+func TestPolicyDefaults(t *testing.T) {
+	f := newFixture(t)
+	u := f.register(t, ada)
+	for _, tt := range []struct {
+		name            string
+		policy          user.SessionPolicy
+		refresh, maxAge time.Duration
+	}{
+		{"zero", user.SessionPolicy{}, user.DefaultSessionPolicy.RefreshTTL, user.DefaultSessionPolicy.MaxAge},
+		{"refresh set", user.SessionPolicy{RefreshTTL: time.Hour}, time.Hour, user.DefaultSessionPolicy.MaxAge},
+		// A refresh token never outlives its session.
+		{"max age set", user.SessionPolicy{MaxAge: 2 * time.Hour}, 2 * time.Hour, 2 * time.Hour},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := f.deps()
+			d.Log, d.Now = nil, nil
+			svc := user.NewService(d, user.Policy{Sessions: tt.policy})
+			tok, err := svc.Login(t.Context(), "ada", ada.Password, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			hash := sha256.Sum256([]byte(tok.RefreshToken))
+			rt, sess, err := f.stores.Sessions.RefreshToken(t.Context(), hash[:])
+			if err != nil {
+				t.Fatalf("the login's refresh token: %v", err)
+			}
+			if got := rt.ExpiresAt.Sub(rt.CreatedAt); got != tt.refresh {
+				t.Errorf("refresh token lifetime = %s, want %s", got, tt.refresh)
+			}
+			if got := sess.ExpiresAt.Sub(sess.CreatedAt); got != tt.maxAge {
+				t.Errorf("session lifetime = %s, want %s", got, tt.maxAge)
+			}
+			if sess.CreatedAt.After(time.Now()) || time.Since(sess.CreatedAt) > time.Minute {
+				t.Errorf("session created at %s, want the wall clock's now", sess.CreatedAt)
+			}
+		})
+	}
+	// Without a logger, what would be logged is dropped, and the request
+	// still succeeds.
+	d := f.deps()
+	d.Log = nil
+	d.Stores = usertest.Wrap(d.Stores, func(s user.Stores) user.Stores { s.Audit = failingLog{s.Audit}; return s })
+	if err := user.NewService(d, user.Policy{}).LogoutAll(t.Context(), u.ID); err != nil {
+		t.Errorf("LogoutAll with a failing audit log and no logger: %v, want success", err)
 	}
 }

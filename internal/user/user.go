@@ -1,12 +1,16 @@
-// Package user holds the user domain: the User entity, its errors, the
-// Repository every store implements, and Service, where every business rule
-// lives. It knows nothing about HTTP, SQL or JWT.
+// Package user holds the user domain: the User entity and its siblings
+// (sessions, account tokens, audit events), their errors, the ports the
+// service needs (ports.go) and Service, where every business rule lives.
+// It knows nothing about HTTP, SQL or JWT.
+//
+// Files by feature: account.go (register, profile, password, delete),
+// login.go (password login and its guard), sessions.go (refresh, logout,
+// authentication), verification.go and recovery.go (mailed tokens),
+// admin.go and listing.go (administration), audit.go (the audit log and
+// the data export).
 package user
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -28,6 +32,11 @@ type User struct {
 	// EmailVerified is set once the user proves they receive mail at Email;
 	// changing Email clears it.
 	EmailVerified bool
+	// TrustedEmail is where account recovery goes while Email is not
+	// verified: the last verified email, or the address the account
+	// registered with if none ever was. Stores keep it; the service never
+	// sets it directly.
+	TrustedEmail string
 	// TokenVersion changes whenever the password does; access tokens carry the
 	// version they were issued under and are refused once it moves on.
 	TokenVersion int64
@@ -43,6 +52,16 @@ type Patch struct {
 	Email    *string
 	IsActive *bool
 	Role     *Role
+	// EmailVerified, true, says the (new) email is proven: it is verified
+	// and becomes the trusted address. Only the service sets it (undoing an
+	// email change restores an address its owner just proved).
+	EmailVerified *bool
+}
+
+// RemovesAdmin reports whether p would make an active administrator stop
+// being one: it sets another role or deactivates.
+func (p Patch) RemovesAdmin() bool {
+	return (p.Role != nil && *p.Role != RoleAdmin) || (p.IsActive != nil && !*p.IsActive)
 }
 
 // Role is what a user may do beyond their own account. The stores accept
@@ -63,69 +82,3 @@ func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
 
 // Valid reports whether r is one of Roles.
 func (r Role) Valid() bool { return slices.Contains(Roles, r) }
-
-// Repository stores users. Implementations translate their driver's errors
-// into this package's sentinels: a missing row is ErrNotFound, a duplicate
-// email or username (compared without regard to letter case) is
-// ErrEmailTaken or ErrUsernameTaken.
-type Repository interface {
-	// Create inserts u (ID, Email, Username, PasswordHash, FullName, Role,
-	// EmailVerified; an empty Role is RoleUser) and returns it with the
-	// columns the database fills in.
-	Create(ctx context.Context, u User) (User, error)
-	// ByID returns the user with that id.
-	ByID(ctx context.Context, id uuid.UUID) (User, error)
-	// ByEmail returns the user whose email matches, ignoring letter case.
-	ByEmail(ctx context.Context, email string) (User, error)
-	// ByUsername returns the user whose username matches, ignoring letter case.
-	ByUsername(ctx context.Context, username string) (User, error)
-	// Update applies p to the user and returns the result. A new Email that
-	// differs from the old one other than in letter case clears
-	// EmailVerified, in the same statement.
-	Update(ctx context.Context, id uuid.UUID, p Patch) (User, error)
-	// SetPassword stores a new hash and increments the token version, in one
-	// statement, so no token issued before it stays valid.
-	SetPassword(ctx context.Context, id uuid.UUID, hash string) error
-	// RehashPassword replaces the hash old with hash, the same password
-	// hashed with new settings, and keeps the token version. It does
-	// nothing when the stored hash is no longer old (the password changed
-	// meanwhile) or the user is gone.
-	RehashPassword(ctx context.Context, id uuid.UUID, old, hash string) error
-	// Delete removes the user, its sessions and their refresh tokens.
-	Delete(ctx context.Context, id uuid.UUID) error
-	// Ping reports whether the database answers.
-	Ping(ctx context.Context) error
-	SessionRepository
-	AuditRepository
-	AdminRepository
-	AccountTokenRepository
-}
-
-// Business errors. The HTTP layer maps each to one status code.
-var (
-	ErrNotFound           = errors.New("user not found")
-	ErrEmailTaken         = errors.New("a user with this email already exists")
-	ErrUsernameTaken      = errors.New("a user with this username already exists")
-	ErrInvalidCredentials = errors.New("incorrect username or password")
-	ErrWrongPassword      = errors.New("current password is incorrect")
-	ErrUnauthenticated    = errors.New("could not validate credentials")
-	// ErrForbidden is a signed-in user asking for what their role does not
-	// allow.
-	ErrForbidden = errors.New("this requires the admin role")
-	// ErrUnavailable is a database that cannot answer now (down, unreachable,
-	// locked past its busy timeout, read-only): the request may succeed if
-	// retried later. Stores wrap it together with the driver's error.
-	ErrUnavailable = errors.New("the service is temporarily unavailable, try again later")
-)
-
-// ValidationError says which input field is wrong and why.
-type ValidationError struct {
-	Field   string // the wire name of the field, e.g. "email"
-	Message string
-}
-
-func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Message) }
-
-func invalid(field, format string, args ...any) error {
-	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
-}

@@ -4,7 +4,6 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -81,7 +80,9 @@ func ValidatePassword(field, password string) error {
 }
 
 // ValidateFullName accepts up to 255 characters of valid UTF-8 with no
-// control characters.
+// control, format (bidi overrides, zero-width characters) or line and
+// paragraph separator characters: a name shows in listings and must not
+// reorder or hide the text around it.
 func ValidateFullName(name string) error {
 	if !utf8.ValidString(name) {
 		return invalid("full_name", "must be valid UTF-8")
@@ -89,8 +90,8 @@ func ValidateFullName(name string) error {
 	if utf8.RuneCountInString(name) > MaxFullName {
 		return invalid("full_name", "must be at most %d characters", MaxFullName)
 	}
-	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return invalid("full_name", "must not contain control characters")
+	if strings.IndexFunc(name, unsafeRune) >= 0 {
+		return invalid("full_name", "must not contain control, format (such as bidi overrides or zero-width characters) or line separator characters")
 	}
 	return nil
 }

@@ -180,6 +180,19 @@ func (s *Server) Wait(t testing.TB, to string) Received {
 	}
 }
 
+// Settings are the usersvc settings that send account mail to s in clear,
+// as to a local relay (Mailpit in docker-compose), from
+// no-reply@example.com. For a server started without TLS.
+func (s *Server) Settings() []string {
+	return []string{
+		"USERSVC_MAILER=smtp",
+		"USERSVC_SMTP_HOST=" + s.Host,
+		"USERSVC_SMTP_PORT=" + strconv.Itoa(s.Port),
+		"USERSVC_SMTP_TLS=none",
+		"USERSVC_MAIL_FROM=usersvc <no-reply@example.com>",
+	}
+}
+
 // Count is how many received messages Wait has not returned yet.
 func (s *Server) Count() int {
 	s.mu.Lock()

@@ -23,158 +23,158 @@ func NewAccountToken(u user.User, purpose user.TokenPurpose, now time.Time) user
 }
 
 // storeToken stores a new token of u or stops the test.
-func storeToken(t *testing.T, repo user.Repository, u user.User, purpose user.TokenPurpose, now time.Time) user.AccountToken {
+func storeToken(t *testing.T, tokens user.AccountTokens, u user.User, purpose user.TokenPurpose, now time.Time) user.AccountToken {
 	t.Helper()
 	tok := NewAccountToken(u, purpose, now)
-	if err := repo.CreateAccountToken(t.Context(), tok); err != nil {
-		t.Fatalf("CreateAccountToken(%s): got error %v, want nil", purpose, err)
+	if err := tokens.Create(t.Context(), tok); err != nil {
+		t.Fatalf("Create(%s token): got error %v, want nil", purpose, err)
 	}
 	return tok
 }
 
-func testAccountTokenRoundTrip(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	u := create(t, repo, NewUser(1))
+func testAccountTokenRoundTrip(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
 	for _, purpose := range []user.TokenPurpose{user.PurposeVerifyEmail, user.PurposeResetPassword} {
-		tok := storeToken(t, repo, u, purpose, now())
-		got, err := repo.AccountToken(t.Context(), tok.Hash)
+		tok := storeToken(t, st.AccountTokens, u, purpose, now())
+		got, err := st.AccountTokens.ByHash(t.Context(), tok.Hash)
 		if err != nil {
-			t.Fatalf("AccountToken(%s): got error %v, want nil", purpose, err)
+			t.Fatalf("ByHash(%s): got error %v, want nil", purpose, err)
 		}
 		if diff := cmp.Diff(tok, got); diff != "" {
-			t.Errorf("AccountToken(%s): mismatch (-want +got):\n%s", purpose, diff)
+			t.Errorf("ByHash(%s): mismatch (-want +got):\n%s", purpose, diff)
 		}
 	}
 	unknown := NewAccountToken(u, user.PurposeVerifyEmail, now())
-	if _, err := repo.AccountToken(t.Context(), unknown.Hash); !errors.Is(err, user.ErrInvalidToken) {
-		t.Errorf("AccountToken(unknown hash): got %v, want ErrInvalidToken", err)
+	if _, err := st.AccountTokens.ByHash(t.Context(), unknown.Hash); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("ByHash(unknown hash): got %v, want ErrInvalidToken", err)
 	}
 	ghost := NewAccountToken(NewUser(2), user.PurposeResetPassword, now())
-	if err := repo.CreateAccountToken(t.Context(), ghost); err == nil {
-		t.Error("CreateAccountToken of a missing user: got nil error, want one")
+	if err := st.AccountTokens.Create(t.Context(), ghost); err == nil {
+		t.Error("Create of a token of a missing user: got nil error, want one")
 	}
 }
 
-func testUseVerifyEmailToken(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	u := create(t, repo, NewUser(1))
+func testUseVerifyEmail(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
 	at := now()
-	reset := storeToken(t, repo, u, user.PurposeResetPassword, at)
-	if _, err := repo.UseVerifyEmailToken(t.Context(), reset.Hash, at); !errors.Is(err, user.ErrInvalidToken) {
-		t.Errorf("UseVerifyEmailToken(a reset token): got %v, want ErrInvalidToken", err)
+	reset := storeToken(t, st.AccountTokens, u, user.PurposeResetPassword, at)
+	if _, err := st.AccountTokens.UseVerifyEmail(t.Context(), reset.Hash, at); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("UseVerifyEmail(a reset token): got %v, want ErrInvalidToken", err)
 	}
-	expired := storeToken(t, repo, u, user.PurposeVerifyEmail, at.Add(-2*time.Hour))
-	if _, err := repo.UseVerifyEmailToken(t.Context(), expired.Hash, at); !errors.Is(err, user.ErrInvalidToken) {
-		t.Errorf("UseVerifyEmailToken(expired): got %v, want ErrInvalidToken", err)
+	expired := storeToken(t, st.AccountTokens, u, user.PurposeVerifyEmail, at.Add(-2*time.Hour))
+	if _, err := st.AccountTokens.UseVerifyEmail(t.Context(), expired.Hash, at); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("UseVerifyEmail(expired): got %v, want ErrInvalidToken", err)
 	}
-	if byID(t, repo, u.ID).EmailVerified {
+	if byID(t, st.Users, u.ID).EmailVerified {
 		t.Fatal("verified by a refused token")
 	}
-	tok := storeToken(t, repo, u, user.PurposeVerifyEmail, at)
+	tok := storeToken(t, st.AccountTokens, u, user.PurposeVerifyEmail, at)
 	// The last instant before expiry still works.
-	got, err := repo.UseVerifyEmailToken(t.Context(), tok.Hash, tok.ExpiresAt.Add(-time.Microsecond))
+	got, err := st.AccountTokens.UseVerifyEmail(t.Context(), tok.Hash, tok.ExpiresAt.Add(-time.Microsecond))
 	if err != nil || !got.EmailVerified || got.ID != u.ID || got.Email != u.Email {
-		t.Fatalf("UseVerifyEmailToken = %+v, %v; want user %s verified", got, err, u.ID)
+		t.Fatalf("UseVerifyEmail = %+v, %v; want user %s verified", got, err, u.ID)
 	}
-	if !byID(t, repo, u.ID).EmailVerified {
+	if !byID(t, st.Users, u.ID).EmailVerified {
 		t.Error("ByID after verifying: not verified")
 	}
-	if _, err := repo.UseVerifyEmailToken(t.Context(), tok.Hash, at); !errors.Is(err, user.ErrInvalidToken) {
-		t.Errorf("UseVerifyEmailToken a second time: got %v, want ErrInvalidToken", err)
+	if _, err := st.AccountTokens.UseVerifyEmail(t.Context(), tok.Hash, at); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("UseVerifyEmail a second time: got %v, want ErrInvalidToken", err)
 	}
-	if stored, err := repo.AccountToken(t.Context(), tok.Hash); err != nil || stored.UsedAt.IsZero() {
-		t.Errorf("AccountToken after use = used at %v, %v; want a use time", stored.UsedAt, err)
+	if stored, err := st.AccountTokens.ByHash(t.Context(), tok.Hash); err != nil || stored.UsedAt.IsZero() {
+		t.Errorf("ByHash after use = used at %v, %v; want a use time", stored.UsedAt, err)
 	}
-	if _, err := repo.UseResetPasswordToken(t.Context(), tok.Hash, "h", at); !errors.Is(err, user.ErrInvalidToken) {
-		t.Errorf("UseResetPasswordToken(a verification token): got %v, want ErrInvalidToken", err)
+	if _, err := st.AccountTokens.UseResetPassword(t.Context(), tok.Hash, "h", at); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("UseResetPassword(a verification token): got %v, want ErrInvalidToken", err)
 	}
 }
 
-func testVerifyTokenAfterEmailChange(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	u := create(t, repo, NewUser(1))
+func testVerifyAfterEmailChange(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
 	at := now()
-	caseOnly := storeToken(t, repo, u, user.PurposeVerifyEmail, at)
-	old := storeToken(t, repo, u, user.PurposeVerifyEmail, at)
+	caseOnly := storeToken(t, st.AccountTokens, u, user.PurposeVerifyEmail, at)
+	old := storeToken(t, st.AccountTokens, u, user.PurposeVerifyEmail, at)
 	upper := "USER1@EXAMPLE.COM"
-	if _, err := repo.Update(t.Context(), u.ID, user.Patch{Email: &upper}); err != nil {
+	if _, err := st.Users.Update(t.Context(), u.ID, user.Patch{Email: &upper}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := repo.UseVerifyEmailToken(t.Context(), caseOnly.Hash, at); err != nil || !got.EmailVerified {
-		t.Fatalf("UseVerifyEmailToken after a change of letter case = verified %v, %v; want verified", got.EmailVerified, err)
+	if got, err := st.AccountTokens.UseVerifyEmail(t.Context(), caseOnly.Hash, at); err != nil || !got.EmailVerified {
+		t.Fatalf("UseVerifyEmail after a change of letter case = verified %v, %v; want verified", got.EmailVerified, err)
 	}
 	other := "someone.else@example.com"
-	if _, err := repo.Update(t.Context(), u.ID, user.Patch{Email: &other}); err != nil {
+	if _, err := st.Users.Update(t.Context(), u.ID, user.Patch{Email: &other}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := repo.UseVerifyEmailToken(t.Context(), old.Hash, at); !errors.Is(err, user.ErrEmailChanged) {
-		t.Errorf("UseVerifyEmailToken(sent to the old address): got %v, want ErrEmailChanged", err)
+	if _, err := st.AccountTokens.UseVerifyEmail(t.Context(), old.Hash, at); !errors.Is(err, user.ErrEmailChanged) {
+		t.Errorf("UseVerifyEmail(sent to the old address): got %v, want ErrEmailChanged", err)
 	}
-	if byID(t, repo, u.ID).EmailVerified {
+	if byID(t, st.Users, u.ID).EmailVerified {
 		t.Error("a token sent to the old address verified the new one")
 	}
-	if _, err := repo.UseVerifyEmailToken(t.Context(), old.Hash, at); !errors.Is(err, user.ErrInvalidToken) {
+	if _, err := st.AccountTokens.UseVerifyEmail(t.Context(), old.Hash, at); !errors.Is(err, user.ErrInvalidToken) {
 		t.Errorf("the old address's token again: got %v, want ErrInvalidToken (used up)", err)
 	}
 }
 
-func testUseResetPasswordToken(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	u := create(t, repo, NewUser(1))
-	bystander := create(t, repo, NewUser(2))
+func testUseResetPassword(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
+	bystander := create(t, st.Users, NewUser(2))
 	at := now()
-	first := storeToken(t, repo, u, user.PurposeResetPassword, at)
-	second := storeToken(t, repo, u, user.PurposeResetPassword, at)
-	verify := storeToken(t, repo, u, user.PurposeVerifyEmail, at)
-	theirs := storeToken(t, repo, bystander, user.PurposeResetPassword, at)
-	s1, _ := startSession(t, repo, u, at)
-	s2, _ := startSession(t, repo, u, at)
-	sb, _ := startSession(t, repo, bystander, at)
-	expired := storeToken(t, repo, u, user.PurposeResetPassword, at.Add(-2*time.Hour))
-	if _, err := repo.UseResetPasswordToken(t.Context(), expired.Hash, "h", at); !errors.Is(err, user.ErrInvalidToken) {
-		t.Errorf("UseResetPasswordToken(expired): got %v, want ErrInvalidToken", err)
+	first := storeToken(t, st.AccountTokens, u, user.PurposeResetPassword, at)
+	second := storeToken(t, st.AccountTokens, u, user.PurposeResetPassword, at)
+	verify := storeToken(t, st.AccountTokens, u, user.PurposeVerifyEmail, at)
+	theirs := storeToken(t, st.AccountTokens, bystander, user.PurposeResetPassword, at)
+	s1, _ := startSession(t, st.Sessions, u, at)
+	s2, _ := startSession(t, st.Sessions, u, at)
+	sb, _ := startSession(t, st.Sessions, bystander, at)
+	expired := storeToken(t, st.AccountTokens, u, user.PurposeResetPassword, at.Add(-2*time.Hour))
+	if _, err := st.AccountTokens.UseResetPassword(t.Context(), expired.Hash, "h", at); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("UseResetPassword(expired): got %v, want ErrInvalidToken", err)
 	}
 
 	done := at.Add(time.Minute)
-	got, err := repo.UseResetPasswordToken(t.Context(), first.Hash, "new-hash", done)
+	got, err := st.AccountTokens.UseResetPassword(t.Context(), first.Hash, "new-hash", done)
 	if err != nil {
-		t.Fatalf("UseResetPasswordToken: got error %v, want nil", err)
+		t.Fatalf("UseResetPassword: got error %v, want nil", err)
 	}
 	if got.ID != u.ID || got.PasswordHash != "new-hash" || got.TokenVersion != u.TokenVersion+1 {
-		t.Errorf("UseResetPasswordToken = %+v; want user %s with the new hash and token version %d", got, u.ID, u.TokenVersion+1)
+		t.Errorf("UseResetPassword = %+v; want user %s with the new hash and token version %d", got, u.ID, u.TokenVersion+1)
 	}
-	if stored := byID(t, repo, u.ID); stored.PasswordHash != "new-hash" || stored.TokenVersion != u.TokenVersion+1 {
+	if stored := byID(t, st.Users, u.ID); stored.PasswordHash != "new-hash" || stored.TokenVersion != u.TokenVersion+1 {
 		t.Errorf("ByID after reset: hash %q version %d; want new-hash, %d", stored.PasswordHash, stored.TokenVersion, u.TokenVersion+1)
 	}
 	for name, tok := range map[string]user.AccountToken{"the used token": first, "another reset token": second} {
-		if _, err := repo.UseResetPasswordToken(t.Context(), tok.Hash, "again", done); !errors.Is(err, user.ErrInvalidToken) {
-			t.Errorf("UseResetPasswordToken(%s) after a reset: got %v, want ErrInvalidToken", name, err)
+		if _, err := st.AccountTokens.UseResetPassword(t.Context(), tok.Hash, "again", done); !errors.Is(err, user.ErrInvalidToken) {
+			t.Errorf("UseResetPassword(%s) after a reset: got %v, want ErrInvalidToken", name, err)
 		}
 	}
-	if stored, err := repo.AccountToken(t.Context(), verify.Hash); err != nil || !stored.UsedAt.IsZero() {
+	if stored, err := st.AccountTokens.ByHash(t.Context(), verify.Hash); err != nil || !stored.UsedAt.IsZero() {
 		t.Errorf("verification token after a reset = used at %v, %v; want unused", stored.UsedAt, err)
 	}
-	if stored, err := repo.AccountToken(t.Context(), theirs.Hash); err != nil || !stored.UsedAt.IsZero() {
+	if stored, err := st.AccountTokens.ByHash(t.Context(), theirs.Hash); err != nil || !stored.UsedAt.IsZero() {
 		t.Errorf("another user's reset token after a reset = used at %v, %v; want unused", stored.UsedAt, err)
 	}
 	for _, s := range []user.Session{s1, s2} {
-		if got, err := repo.Session(t.Context(), u.ID, s.ID); err != nil || !got.RevokedAt.Equal(done) {
-			t.Errorf("session after a reset: revoked at %v, %v; want %v", got.RevokedAt, err, done)
+		if got := sessionOf(t, st.Sessions, u.ID, s.ID); !got.RevokedAt.Equal(done) {
+			t.Errorf("session after a reset: revoked at %v, want %v", got.RevokedAt, done)
 		}
 	}
-	if got, err := repo.Session(t.Context(), bystander.ID, sb.ID); err != nil || !got.RevokedAt.IsZero() {
-		t.Errorf("another user's session after a reset: revoked at %v, %v; want not revoked", got.RevokedAt, err)
+	if got := sessionOf(t, st.Sessions, bystander.ID, sb.ID); !got.RevokedAt.IsZero() {
+		t.Errorf("another user's session after a reset: revoked at %v, want not revoked", got.RevokedAt)
 	}
 }
 
 // testConcurrentTokenUse uses one token from several goroutines at once:
 // exactly one may succeed.
-func testConcurrentTokenUse(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	u := create(t, repo, NewUser(1))
+func testConcurrentTokenUse(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
 	at := now()
 	for _, purpose := range []user.TokenPurpose{user.PurposeVerifyEmail, user.PurposeResetPassword} {
-		tok := storeToken(t, repo, u, purpose, at)
+		tok := storeToken(t, st.AccountTokens, u, purpose, at)
 		const n = 8
 		var (
 			wg      sync.WaitGroup
@@ -188,9 +188,9 @@ func testConcurrentTokenUse(t *testing.T, newRepo func(*testing.T) user.Reposito
 				<-start
 				var err error
 				if purpose == user.PurposeVerifyEmail {
-					_, err = repo.UseVerifyEmailToken(t.Context(), tok.Hash, at)
+					_, err = st.AccountTokens.UseVerifyEmail(t.Context(), tok.Hash, at)
 				} else {
-					_, err = repo.UseResetPasswordToken(t.Context(), tok.Hash, "h", at)
+					_, err = st.AccountTokens.UseResetPassword(t.Context(), tok.Hash, "h", at)
 				}
 				mu.Lock()
 				defer mu.Unlock()
@@ -210,17 +210,17 @@ func testConcurrentTokenUse(t *testing.T, newRepo func(*testing.T) user.Reposito
 	}
 }
 
-func testDeleteRemovesAccountTokens(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	u := create(t, repo, NewUser(1))
-	tok := storeToken(t, repo, u, user.PurposeResetPassword, now())
-	if err := repo.Delete(t.Context(), u.ID); err != nil {
+func testDeleteRemovesAccountTokens(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
+	tok := storeToken(t, st.AccountTokens, u, user.PurposeResetPassword, now())
+	if err := st.Users.Delete(t.Context(), u.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := repo.AccountToken(t.Context(), tok.Hash); !errors.Is(err, user.ErrInvalidToken) {
-		t.Errorf("AccountToken after deleting its user: got %v, want ErrInvalidToken", err)
+	if _, err := st.AccountTokens.ByHash(t.Context(), tok.Hash); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("ByHash after deleting its user: got %v, want ErrInvalidToken", err)
 	}
-	if _, err := repo.UseResetPasswordToken(t.Context(), tok.Hash, "h", now()); !errors.Is(err, user.ErrInvalidToken) {
-		t.Errorf("UseResetPasswordToken after deleting its user: got %v, want ErrInvalidToken", err)
+	if _, err := st.AccountTokens.UseResetPassword(t.Context(), tok.Hash, "h", now()); !errors.Is(err, user.ErrInvalidToken) {
+		t.Errorf("UseResetPassword after deleting its user: got %v, want ErrInvalidToken", err)
 	}
 }

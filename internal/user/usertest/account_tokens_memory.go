@@ -11,52 +11,34 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// memoryAccountTokens is Memory's account-token half; Memory's lock guards
-// it. A token whose user is gone counts as deleted, as the stores' foreign
-// keys delete it.
-type memoryAccountTokens struct {
-	accountTokens map[string]user.AccountToken // by string(hash)
-}
+// memoryAccountTokens is Memory's user.AccountTokens.
+type memoryAccountTokens struct{ memoryConn }
 
-// liveToken returns the token of hash if its user still exists. The caller
-// holds the lock.
-func (m *Memory) liveToken(hash []byte) (user.AccountToken, bool) {
-	t, ok := m.accountTokens[string(hash)]
-	if !ok {
-		return user.AccountToken{}, false
-	}
-	if _, ok := m.users[t.UserID]; !ok {
-		return user.AccountToken{}, false
-	}
-	return t, true
-}
+var _ user.AccountTokens = memoryAccountTokens{}
 
-// CreateAccountToken implements user.AccountTokenRepository.
-func (m *Memory) CreateAccountToken(_ context.Context, t user.AccountToken) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return m.fail
+// Create implements user.AccountTokens.
+func (m memoryAccountTokens) Create(_ context.Context, t user.AccountToken) error {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return err
 	}
 	if _, ok := m.users[t.UserID]; !ok {
 		return errForeignKey
-	}
-	if m.accountTokens == nil {
-		m.accountTokens = map[string]user.AccountToken{}
 	}
 	t.Hash = bytes.Clone(t.Hash)
 	m.accountTokens[string(t.Hash)] = t
 	return nil
 }
 
-// AccountToken implements user.AccountTokenRepository.
-func (m *Memory) AccountToken(_ context.Context, hash []byte) (user.AccountToken, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return user.AccountToken{}, m.fail
+// ByHash implements user.AccountTokens.
+func (m memoryAccountTokens) ByHash(_ context.Context, hash []byte) (user.AccountToken, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return user.AccountToken{}, err
 	}
-	t, ok := m.liveToken(hash)
+	t, ok := m.accountTokens[string(hash)]
 	if !ok {
 		return user.AccountToken{}, user.ErrInvalidToken
 	}
@@ -64,10 +46,10 @@ func (m *Memory) AccountToken(_ context.Context, hash []byte) (user.AccountToken
 	return t, nil
 }
 
-// useToken marks the usable token of hash and purpose used at now and
-// returns it. The caller holds the lock.
-func (m *Memory) useToken(hash []byte, purpose user.TokenPurpose, now time.Time) (user.AccountToken, error) {
-	t, ok := m.liveToken(hash)
+// use marks the usable token of hash and purpose used at now and returns
+// it. The caller holds the lock.
+func (m memoryAccountTokens) use(hash []byte, purpose user.TokenPurpose, now time.Time) (user.AccountToken, error) {
+	t, ok := m.accountTokens[string(hash)]
 	if !ok || t.Purpose != purpose || !t.Usable(now) {
 		return user.AccountToken{}, user.ErrInvalidToken
 	}
@@ -76,14 +58,14 @@ func (m *Memory) useToken(hash []byte, purpose user.TokenPurpose, now time.Time)
 	return t, nil
 }
 
-// UseVerifyEmailToken implements user.AccountTokenRepository.
-func (m *Memory) UseVerifyEmailToken(_ context.Context, hash []byte, now time.Time) (user.User, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return user.User{}, m.fail
+// UseVerifyEmail implements user.AccountTokens.
+func (m memoryAccountTokens) UseVerifyEmail(_ context.Context, hash []byte, now time.Time) (user.User, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return user.User{}, err
 	}
-	t, err := m.useToken(hash, user.PurposeVerifyEmail, now)
+	t, err := m.use(hash, user.PurposeVerifyEmail, now)
 	if err != nil {
 		return user.User{}, err
 	}
@@ -91,22 +73,26 @@ func (m *Memory) UseVerifyEmailToken(_ context.Context, hash []byte, now time.Ti
 	if !strings.EqualFold(u.Email, t.Email) {
 		return user.User{}, user.ErrEmailChanged
 	}
-	if !u.EmailVerified {
-		u.EmailVerified = true
+	if !u.EmailVerified || u.TrustedEmail != u.Email {
+		u.EmailVerified, u.TrustedEmail = true, u.Email
 		u.UpdatedAt = later(u.UpdatedAt)
 		m.users[u.ID] = u
 	}
 	return u, nil
 }
 
-// UseResetPasswordToken implements user.AccountTokenRepository.
-func (m *Memory) UseResetPasswordToken(_ context.Context, hash []byte, passwordHash string, now time.Time) (user.User, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return user.User{}, m.fail
+// UseResetPassword implements user.AccountTokens.
+func (m memoryAccountTokens) UseResetPassword(_ context.Context, hash []byte, passwordHash string, now time.Time) (user.User, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return user.User{}, err
 	}
-	t, err := m.useToken(hash, user.PurposeResetPassword, now)
+	t, ok := m.accountTokens[string(hash)]
+	if ok && t.TokenVersion != user.Unbound && t.TokenVersion != m.users[t.UserID].TokenVersion {
+		return user.User{}, user.ErrInvalidToken // the password changed since
+	}
+	t, err := m.use(hash, user.PurposeResetPassword, now)
 	if err != nil {
 		return user.User{}, err
 	}
@@ -119,28 +105,22 @@ func (m *Memory) UseResetPasswordToken(_ context.Context, hash []byte, passwordH
 			m.accountTokens[h] = o
 		}
 	}
-	m.revokeAll(u.ID, now)
+	m.revokeAll(u.ID, uuid.Nil, now)
 	return u, nil
 }
 
-// revokeAll marks every session of userID not yet revoked revoked at at.
-// The caller holds the lock.
-func (m *Memory) revokeAll(userID uuid.UUID, at time.Time) {
-	for id, s := range m.sessions {
-		if s.UserID == userID && s.RevokedAt.IsZero() {
-			s.RevokedAt = at
-			m.sessions[id] = s
+// UseAll implements user.AccountTokens.
+func (m memoryAccountTokens) UseAll(_ context.Context, userID uuid.UUID, purpose user.TokenPurpose, now time.Time) error {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return err
+	}
+	for h, t := range m.accountTokens {
+		if t.UserID == userID && (purpose == "" || t.Purpose == purpose) && t.UsedAt.IsZero() {
+			t.UsedAt = now
+			m.accountTokens[h] = t
 		}
 	}
+	return nil
 }
-
-// later is now, or just after prev when the clock has not moved past it.
-func later(prev time.Time) time.Time {
-	now := time.Now().UTC()
-	if !now.After(prev) {
-		now = prev.Add(time.Microsecond)
-	}
-	return now
-}
-
-var _ user.AccountTokenRepository = (*Memory)(nil)

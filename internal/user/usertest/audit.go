@@ -23,19 +23,19 @@ func NewAuditEvent(kind user.AuditKind, actor, subject uuid.UUID, at time.Time) 
 }
 
 // appendAudit stores e or stops the test.
-func appendAudit(t *testing.T, repo user.Repository, e user.AuditEvent) {
+func appendAudit(t *testing.T, log user.AuditLog, e user.AuditEvent) {
 	t.Helper()
-	if err := repo.AppendAudit(t.Context(), e); err != nil {
-		t.Fatalf("AppendAudit(%s): got error %v, want nil", e.Kind, err)
+	if err := log.Append(t.Context(), e); err != nil {
+		t.Fatalf("Append(%s): got error %v, want nil", e.Kind, err)
 	}
 }
 
 // auditEvents lists the events f selects or stops the test.
-func auditEvents(t *testing.T, repo user.Repository, f user.AuditFilter) []user.AuditEvent {
+func auditEvents(t *testing.T, log user.AuditLog, f user.AuditFilter) []user.AuditEvent {
 	t.Helper()
-	got, err := repo.AuditEvents(t.Context(), f)
+	got, err := log.Events(t.Context(), f)
 	if err != nil {
-		t.Fatalf("AuditEvents(%+v): got error %v, want nil", f, err)
+		t.Fatalf("Events(%+v): got error %v, want nil", f, err)
 	}
 	return got
 }
@@ -43,9 +43,9 @@ func auditEvents(t *testing.T, repo user.Repository, f user.AuditFilter) []user.
 // ignoreAuditID leaves out the id the store assigns.
 var ignoreAuditID = cmpopts.IgnoreFields(user.AuditEvent{}, "ID")
 
-func testAuditRoundTrip(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	u := create(t, repo, NewUser(1))
+func testAuditRoundTrip(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
 	at := now()
 	full := NewAuditEvent(user.AuditRoleChanged, uuid.Must(uuid.NewV7()), u.ID, at)
 	full.IP = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"
@@ -57,13 +57,13 @@ func testAuditRoundTrip(t *testing.T, newRepo func(*testing.T) user.Repository) 
 	empty := NewAuditEvent(user.AuditDeleted, u.ID, u.ID, at.Add(time.Second))
 	empty.Detail = map[string]string{} // reads back as nil
 	for _, e := range []user.AuditEvent{full, anonymous, empty} {
-		appendAudit(t, repo, e)
+		appendAudit(t, st.Audit, e)
 	}
 	empty.Detail = nil
-	got := auditEvents(t, repo, user.AuditFilter{})
+	got := auditEvents(t, st.Audit, user.AuditFilter{})
 	want := []user.AuditEvent{empty, anonymous, full} // newest first
 	if diff := cmp.Diff(want, got, ignoreAuditID); diff != "" {
-		t.Errorf("AuditEvents: mismatch (-want +got):\n%s", diff)
+		t.Errorf("Events: mismatch (-want +got):\n%s", diff)
 	}
 	for i, e := range got {
 		if e.At.Location() != time.UTC {
@@ -80,7 +80,7 @@ func testAuditRoundTrip(t *testing.T, newRepo func(*testing.T) user.Repository) 
 
 // auditFixture appends events of two users and an anonymous caller at
 // base+i seconds, in the order listed, and returns them with their ids.
-func auditFixture(t *testing.T, repo user.Repository) (ada, bob uuid.UUID, base time.Time, events []user.AuditEvent) {
+func auditFixture(t *testing.T, log user.AuditLog) (ada, bob uuid.UUID, base time.Time, events []user.AuditEvent) {
 	t.Helper()
 	ada, bob = uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
 	base = now().Add(-time.Hour)
@@ -97,18 +97,18 @@ func auditFixture(t *testing.T, repo user.Repository) (ada, bob uuid.UUID, base 
 		{user.AuditPasswordChanged, bob, bob},
 		{user.AuditLoginSucceeded, bob, bob},
 	} {
-		appendAudit(t, repo, NewAuditEvent(e.kind, e.actor, e.subject, base.Add(time.Duration(i)*time.Second)))
+		appendAudit(t, log, NewAuditEvent(e.kind, e.actor, e.subject, base.Add(time.Duration(i)*time.Second)))
 	}
-	events = auditEvents(t, repo, user.AuditFilter{})
+	events = auditEvents(t, log, user.AuditFilter{})
 	if len(events) != 8 {
-		t.Fatalf("AuditEvents after 8 appends: got %d events, want 8", len(events))
+		t.Fatalf("Events after 8 appends: got %d events, want 8", len(events))
 	}
 	return ada, bob, base, events
 }
 
-func testAuditFilters(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	ada, bob, base, all := auditFixture(t, repo)
+func testAuditFilters(t *testing.T, open newStores) {
+	st := open(t)
+	ada, bob, base, all := auditFixture(t, st.Audit)
 	// all is newest first: all[0] is the last appended (index 7 above).
 	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Second) }
 	pick := func(appended ...int) []user.AuditEvent { // by append index, newest first
@@ -142,9 +142,9 @@ func testAuditFilters(t *testing.T, newRepo func(*testing.T) user.Repository) {
 		{"nothing of an unknown user", user.AuditFilter{SubjectID: uuid.Must(uuid.NewV7())}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := auditEvents(t, repo, tt.f)
+			got := auditEvents(t, st.Audit, tt.f)
 			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("AuditEvents(%+v): mismatch (-want +got):\n%s", tt.f, diff)
+				t.Errorf("Events(%+v): mismatch (-want +got):\n%s", tt.f, diff)
 			}
 		})
 	}
@@ -153,28 +153,28 @@ func testAuditFilters(t *testing.T, newRepo func(*testing.T) user.Repository) {
 // testAuditKeysetStability pages through the log while events are
 // appended between pages: every event that existed at the start shows up
 // exactly once, in order, and none appended later does.
-func testAuditKeysetStability(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
+func testAuditKeysetStability(t *testing.T, open newStores) {
+	st := open(t)
 	subject := uuid.Must(uuid.NewV7())
 	const n, page = 11, 3
 	for i := range n {
 		e := NewAuditEvent(user.AuditLoginFailed, uuid.Nil, subject, now())
 		e.Detail = map[string]string{"n": fmt.Sprint(i)}
-		appendAudit(t, repo, e)
+		appendAudit(t, st.Audit, e)
 	}
-	start := auditEvents(t, repo, user.AuditFilter{SubjectID: subject})
+	start := auditEvents(t, st.Audit, user.AuditFilter{SubjectID: subject})
 	var seen []user.AuditEvent
 	f := user.AuditFilter{SubjectID: subject, Limit: page}
 	for range n {
-		got := auditEvents(t, repo, f)
+		got := auditEvents(t, st.Audit, f)
 		seen = append(seen, got...)
 		if len(got) < page {
 			break
 		}
 		f.BeforeID = got[len(got)-1].ID
 		// Newer events, of the same subject and of another, between pages.
-		appendAudit(t, repo, NewAuditEvent(user.AuditLoginFailed, uuid.Nil, subject, now()))
-		appendAudit(t, repo, NewAuditEvent(user.AuditLoginFailed, uuid.Nil, uuid.Nil, now()))
+		appendAudit(t, st.Audit, NewAuditEvent(user.AuditLoginFailed, uuid.Nil, subject, now()))
+		appendAudit(t, st.Audit, NewAuditEvent(user.AuditLoginFailed, uuid.Nil, uuid.Nil, now()))
 	}
 	if diff := cmp.Diff(start, seen); diff != "" {
 		t.Errorf("pages with appends between them: want each first event once, in order (-want +got):\n%s", diff)
@@ -183,43 +183,17 @@ func testAuditKeysetStability(t *testing.T, newRepo func(*testing.T) user.Reposi
 
 // testAuditOutlivesUser: deleting an account keeps the events about it,
 // unchanged.
-func testAuditOutlivesUser(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	u := create(t, repo, NewUser(1))
-	appendAudit(t, repo, NewAuditEvent(user.AuditRegistered, u.ID, u.ID, now()))
-	before := auditEvents(t, repo, user.AuditFilter{SubjectID: u.ID})
-	if err := repo.Delete(t.Context(), u.ID); err != nil {
+func testAuditOutlivesUser(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
+	appendAudit(t, st.Audit, NewAuditEvent(user.AuditRegistered, u.ID, u.ID, now()))
+	before := auditEvents(t, st.Audit, user.AuditFilter{SubjectID: u.ID})
+	if err := st.Users.Delete(t.Context(), u.ID); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	appendAudit(t, repo, NewAuditEvent(user.AuditDeleted, u.ID, u.ID, now()))
-	after := auditEvents(t, repo, user.AuditFilter{SubjectID: u.ID})
+	appendAudit(t, st.Audit, NewAuditEvent(user.AuditDeleted, u.ID, u.ID, now()))
+	after := auditEvents(t, st.Audit, user.AuditFilter{SubjectID: u.ID})
 	if len(after) != 2 || !cmp.Equal(before[0], after[1]) {
 		t.Errorf("events after Delete = %+v; want the deletion and, unchanged, %+v", after, before)
-	}
-}
-
-func testAllSessions(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	ada, bob := create(t, repo, NewUser(1)), create(t, repo, NewUser(2))
-	if got, err := repo.AllSessions(t.Context(), ada.ID); err != nil || len(got) != 0 {
-		t.Fatalf("AllSessions with none: got %v, %v; want none, nil", got, err)
-	}
-	t0 := now().Add(-48 * time.Hour)
-	expired, _ := startSession(t, repo, ada, t0) // lasts a day: long over
-	revoked, _ := startSession(t, repo, ada, t0.Add(time.Hour))
-	active, _ := startSession(t, repo, ada, now())
-	startSession(t, repo, bob, t0)
-	revokedAt := now()
-	if err := repo.RevokeSession(t.Context(), ada.ID, revoked.ID, revokedAt); err != nil {
-		t.Fatalf("RevokeSession: %v", err)
-	}
-	revoked.RevokedAt = revokedAt
-	got, err := repo.AllSessions(t.Context(), ada.ID)
-	if err != nil {
-		t.Fatalf("AllSessions: %v", err)
-	}
-	want := []user.Session{expired, revoked, active}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("AllSessions: want every session of the user, oldest first (-want +got):\n%s", diff)
 	}
 }

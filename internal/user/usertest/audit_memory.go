@@ -1,7 +1,6 @@
 package usertest
 
 import (
-	"bytes"
 	"context"
 	"maps"
 	"slices"
@@ -11,18 +10,17 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// memoryAudit is Memory's audit log; Memory's lock guards it. It only
-// ever appends.
-type memoryAudit struct {
-	events []user.AuditEvent // ID order
-}
+// memoryAudit is Memory's user.AuditLog. It only ever appends.
+type memoryAudit struct{ memoryConn }
 
-// AppendAudit implements user.AuditLog: the event gets the next ID.
-func (m *Memory) AppendAudit(_ context.Context, e user.AuditEvent) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return m.fail
+var _ user.AuditLog = memoryAudit{}
+
+// Append implements user.AuditLog: the event gets the next ID.
+func (m memoryAudit) Append(_ context.Context, e user.AuditEvent) error {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return err
 	}
 	e.ID = int64(len(m.events) + 1)
 	e.At = e.At.UTC()
@@ -31,12 +29,12 @@ func (m *Memory) AppendAudit(_ context.Context, e user.AuditEvent) error {
 	return nil
 }
 
-// AuditEvents implements user.AuditRepository.
-func (m *Memory) AuditEvents(_ context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return nil, m.fail
+// Events implements user.AuditLog.
+func (m memoryAudit) Events(_ context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return nil, err
 	}
 	var out []user.AuditEvent
 	for _, e := range slices.Backward(m.events) {
@@ -71,26 +69,4 @@ func cloneDetail(d map[string]string) map[string]string {
 		return nil
 	}
 	return maps.Clone(d)
-}
-
-// AllSessions implements user.AuditRepository.
-func (m *Memory) AllSessions(_ context.Context, userID uuid.UUID) ([]user.Session, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return nil, m.fail
-	}
-	var all []user.Session
-	for _, s := range m.sessions {
-		if s.UserID == userID {
-			all = append(all, s)
-		}
-	}
-	slices.SortFunc(all, func(a, b user.Session) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.ID[:], b.ID[:])
-	})
-	return all, nil
 }

@@ -1,6 +1,7 @@
 package usertest
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -10,53 +11,51 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// Store is what both real stores are: users and their sessions.
-type Store interface {
-	user.Repository
-	user.SessionRepository
-}
-
-// RunClosed checks that every method of s, a store already closed, fails
-// with an error that is none of the business errors a caller could mistake
-// for an answer (a closed database is not "user not found").
-func RunClosed(t *testing.T, s Store) {
+// RunClosed checks that every method of s, the stores of a database
+// already closed, fails with an error that is none of the business errors
+// a caller could mistake for an answer (a closed database is not "user not
+// found").
+func RunClosed(t *testing.T, s user.Stores) {
 	t.Helper()
 	ctx, id, now := t.Context(), uuid.Must(uuid.NewV7()), time.Now()
 	sess, rt := NewSession(id, now)
 	tok := NewAccountToken(user.User{ID: id, Email: "a@example.com"}, user.PurposeResetPassword, now)
-	for _, tt := range []struct {
-		call string
-		do   func() error
-		not  []error // what the error must not be
-	}{
-		{"Create", func() error { _, err := s.Create(ctx, NewUser(1)); return err }, userErrors},
-		{"ByID", func() error { _, err := s.ByID(ctx, id); return err }, userErrors},
-		{"ByEmail", func() error { _, err := s.ByEmail(ctx, "a@example.com"); return err }, userErrors},
-		{"ByUsername", func() error { _, err := s.ByUsername(ctx, "a"); return err }, userErrors},
-		{"Update", func() error { _, err := s.Update(ctx, id, user.Patch{FullName: new("x")}); return err }, userErrors},
-		{"SetPassword", func() error { return s.SetPassword(ctx, id, "h") }, userErrors},
-		{"Delete", func() error { return s.Delete(ctx, id) }, userErrors},
-		{"Ping", func() error { return s.Ping(ctx) }, userErrors},
-		{"ListUsers", func() error { _, err := s.ListUsers(ctx, user.ListQuery{Limit: 1}); return err }, userErrors},
-		{"UpdateKeepingAdmin", func() error { _, err := s.UpdateKeepingAdmin(ctx, id, user.Patch{IsActive: new(false)}); return err }, adminErrors},
-		{"DeleteKeepingAdmin", func() error { return s.DeleteKeepingAdmin(ctx, id) }, adminErrors},
-		{"CreateSession", func() error { return s.CreateSession(ctx, sess, rt) }, sessionErrors},
-		{"Session", func() error { _, err := s.Session(ctx, id, id); return err }, sessionErrors},
-		{"ActiveSessions", func() error { _, err := s.ActiveSessions(ctx, id, now); return err }, sessionErrors},
-		{"RevokeSession", func() error { return s.RevokeSession(ctx, id, id, now) }, sessionErrors},
-		{"RevokeSessions", func() error { return s.RevokeSessions(ctx, id, uuid.Nil, now) }, sessionErrors},
-		{"RefreshToken", func() error { _, _, err := s.RefreshToken(ctx, rt.Hash); return err }, sessionErrors},
-		{"AddRefreshToken", func() error { return s.AddRefreshToken(ctx, rt, rt.Hash) }, sessionErrors},
-		{"Deactivate", func() error { return s.Deactivate(ctx, id) }, sessionErrors},
-		{"UserSession", func() error { _, _, err := s.UserSession(ctx, id, id); return err }, sessionErrors},
-		{"AppendAudit", func() error { return s.AppendAudit(ctx, NewAuditEvent(user.AuditRegistered, id, id, now)) }, userErrors},
-		{"AuditEvents", func() error { _, err := s.AuditEvents(ctx, user.AuditFilter{SubjectID: id}); return err }, userErrors},
-		{"AllSessions", func() error { _, err := s.AllSessions(ctx, id); return err }, sessionErrors},
-		{"CreateAccountToken", func() error { return s.CreateAccountToken(ctx, tok) }, tokenErrors},
-		{"AccountToken", func() error { _, err := s.AccountToken(ctx, tok.Hash); return err }, tokenErrors},
-		{"UseVerifyEmailToken", func() error { _, err := s.UseVerifyEmailToken(ctx, tok.Hash, now); return err }, tokenErrors},
-		{"UseResetPasswordToken", func() error { _, err := s.UseResetPasswordToken(ctx, tok.Hash, "h", now); return err }, tokenErrors},
-	} {
+	for _, tt := range append([]closedCall{
+		{"Users.Create", func() error { _, err := s.Users.Create(ctx, NewUser(1)); return err }, userErrors},
+		{"Users.ByID", func() error { _, err := s.Users.ByID(ctx, id); return err }, userErrors},
+		{"Users.ByEmail", func() error { _, err := s.Users.ByEmail(ctx, "a@example.com"); return err }, userErrors},
+		{"Users.ByUsername", func() error { _, err := s.Users.ByUsername(ctx, "a"); return err }, userErrors},
+		{"Users.Update", func() error { _, err := s.Users.Update(ctx, id, user.Patch{FullName: new("x")}); return err }, userErrors},
+		{"Users.Update removing an admin", func() error {
+			_, err := s.Users.Update(ctx, id, user.Patch{IsActive: new(false)})
+			return err
+		}, adminErrors},
+		{"Users.Delete", func() error { return s.Users.Delete(ctx, id) }, adminErrors},
+		{"Users.SetPassword", func() error { return s.Users.SetPassword(ctx, id, "h") }, userErrors},
+		{"Users.RehashPassword", func() error { return s.Users.RehashPassword(ctx, id, "h", "h2") }, userErrors},
+		{"Users.List", func() error { _, err := s.Users.List(ctx, user.ListQuery{Limit: 1}); return err }, userErrors},
+		{"Sessions.Create", func() error { return s.Sessions.Create(ctx, sess, rt) }, sessionErrors},
+		{"Sessions.UserSession", func() error { _, _, err := s.Sessions.UserSession(ctx, id, id); return err }, sessionErrors},
+		{"Sessions.Active", func() error { _, err := s.Sessions.Active(ctx, id, now); return err }, sessionErrors},
+		{"Sessions.All", func() error { _, err := s.Sessions.All(ctx, id); return err }, sessionErrors},
+		{"Sessions.Revoke", func() error { return s.Sessions.Revoke(ctx, id, id, now) }, sessionErrors},
+		{"Sessions.RevokeAll", func() error { return s.Sessions.RevokeAll(ctx, id, uuid.Nil, now) }, sessionErrors},
+		{"Sessions.RefreshToken", func() error { _, _, err := s.Sessions.RefreshToken(ctx, rt.Hash); return err }, sessionErrors},
+		{"Sessions.AddRefreshToken", func() error { return s.Sessions.AddRefreshToken(ctx, rt, rt.Hash) }, sessionErrors},
+		{"AccountTokens.Create", func() error { return s.AccountTokens.Create(ctx, tok) }, tokenErrors},
+		{"AccountTokens.ByHash", func() error { _, err := s.AccountTokens.ByHash(ctx, tok.Hash); return err }, tokenErrors},
+		{"AccountTokens.UseVerifyEmail", func() error {
+			_, err := s.AccountTokens.UseVerifyEmail(ctx, tok.Hash, now)
+			return err
+		}, tokenErrors},
+		{"AccountTokens.UseResetPassword", func() error {
+			_, err := s.AccountTokens.UseResetPassword(ctx, tok.Hash, "h", now)
+			return err
+		}, tokenErrors},
+		{"Audit.Append", func() error { return s.Audit.Append(ctx, NewAuditEvent(user.AuditRegistered, id, id, now)) }, userErrors},
+		{"Audit.Events", func() error { _, err := s.Audit.Events(ctx, user.AuditFilter{SubjectID: id}); return err }, userErrors},
+		{"Tx.Atomic", func() error { return s.Tx.Atomic(ctx, func(user.Stores) error { return nil }) }, userErrors},
+	}, recoveryCalls(ctx, s, id, now)...) {
 		err := tt.do()
 		if err == nil {
 			t.Errorf("%s on a closed store: got nil, want an error", tt.call)
@@ -67,6 +66,26 @@ func RunClosed(t *testing.T, s Store) {
 				t.Errorf("%s on a closed store: got %v, want an error other than %v", tt.call, err, sentinel)
 			}
 		}
+	}
+}
+
+// closedCall is one call of RunClosed.
+type closedCall struct {
+	call string
+	do   func() error
+	not  []error // what the error must not be
+}
+
+// recoveryCalls are RunClosed's calls of the methods for account recovery
+// and sensitive changes, on user or session id.
+func recoveryCalls(ctx context.Context, s user.Stores, id uuid.UUID, now time.Time) []closedCall {
+	change := NewEmailChange(user.User{ID: id, Email: "a@example.com"}, "b@example.com", now)
+	return []closedCall{
+		{"Sessions.Reauthenticated", func() error { return s.Sessions.Reauthenticated(ctx, id, id, now) }, sessionErrors},
+		{"AccountTokens.UseAll", func() error { return s.AccountTokens.UseAll(ctx, id, "", now) }, tokenErrors},
+		{"EmailChanges.Create", func() error { return s.EmailChanges.Create(ctx, change) }, tokenErrors},
+		{"EmailChanges.Use", func() error { _, err := s.EmailChanges.Use(ctx, change.Hash, now); return err }, tokenErrors},
+		{"EmailChanges.UseAll", func() error { return s.EmailChanges.UseAll(ctx, id, now) }, tokenErrors},
 	}
 }
 

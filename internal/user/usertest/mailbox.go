@@ -11,15 +11,17 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// Mail kinds a Mailbox records.
+// Mail kinds a Mailbox records (user.MailKind as strings).
 const (
-	MailVerify = "verify_email"
-	MailReset  = "reset_password"
+	MailVerify          = string(user.MailVerifyEmail)
+	MailReset           = string(user.MailResetPassword)
+	MailEmailChanged    = string(user.MailEmailChanged)
+	MailPasswordChanged = string(user.MailPasswordChanged)
 )
 
 // Mail is one message a Mailbox received.
 type Mail struct {
-	Kind   string // MailVerify or MailReset
+	Kind   string // one of the Mail* kinds
 	To     string // the address it went to
 	UserID uuid.UUID
 	Token  string
@@ -41,14 +43,9 @@ type Mailbox struct {
 // NewMailbox returns an empty Mailbox.
 func NewMailbox() *Mailbox { return &Mailbox{arrived: make(chan struct{})} }
 
-// VerifyEmail implements user.Notifier.
-func (m *Mailbox) VerifyEmail(ctx context.Context, u user.User, token string, ttl time.Duration) error {
-	return m.deliver(ctx, Mail{Kind: MailVerify, To: u.Email, UserID: u.ID, Token: token, TTL: ttl})
-}
-
-// ResetPassword implements user.Notifier.
-func (m *Mailbox) ResetPassword(ctx context.Context, u user.User, token string, ttl time.Duration) error {
-	return m.deliver(ctx, Mail{Kind: MailReset, To: u.Email, UserID: u.ID, Token: token, TTL: ttl})
+// Send implements user.Notifier.
+func (m *Mailbox) Send(ctx context.Context, mail user.Mail) error {
+	return m.deliver(ctx, Mail{Kind: string(mail.Kind), To: mail.To, UserID: mail.UserID, Token: mail.Token, TTL: mail.TTL})
 }
 
 func (m *Mailbox) deliver(ctx context.Context, mail Mail) error {
@@ -119,6 +116,16 @@ func (m *Mailbox) Next(ctx context.Context) (Mail, error) {
 			return Mail{}, fmt.Errorf("usertest: no mail arrived: %w", ctx.Err())
 		}
 	}
+}
+
+// Unread returns the messages Next has not returned yet, oldest first, and
+// counts them as read.
+func (m *Mailbox) Unread() []Mail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	unread := append([]Mail(nil), m.mails[m.read:]...)
+	m.read = len(m.mails)
+	return unread
 }
 
 // All returns every message received so far, oldest first.

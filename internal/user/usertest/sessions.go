@@ -15,12 +15,13 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// NewSession returns a session of userID created at now, lasting a day,
-// and its first refresh token, valid for an hour; neither is stored.
+// NewSession returns a session of userID created (and authenticated) at
+// now, lasting a day, and its first refresh token, valid for an hour;
+// neither is stored.
 func NewSession(userID uuid.UUID, now time.Time) (user.Session, user.RefreshToken) {
 	now = now.UTC().Truncate(time.Microsecond)
 	s := user.Session{
-		ID: uuid.Must(uuid.NewV7()), UserID: userID, CreatedAt: now, LastUsedAt: now,
+		ID: uuid.Must(uuid.NewV7()), UserID: userID, CreatedAt: now, LastUsedAt: now, AuthenticatedAt: now,
 		ExpiresAt: now.Add(24 * time.Hour), UserAgent: "Mozilla/5.0 (usertest) Zoë", IP: "192.0.2.1",
 	}
 	return s, NewRefreshToken(s.ID, now)
@@ -35,30 +36,54 @@ func NewRefreshToken(sessionID uuid.UUID, now time.Time) user.RefreshToken {
 }
 
 // startSession stores a new session of u or stops the test.
-func startSession(t *testing.T, repo user.Repository, u user.User, now time.Time) (user.Session, user.RefreshToken) {
+func startSession(t *testing.T, sessions user.Sessions, u user.User, now time.Time) (user.Session, user.RefreshToken) {
 	t.Helper()
 	s, rt := NewSession(u.ID, now)
-	if err := repo.CreateSession(t.Context(), s, rt); err != nil {
-		t.Fatalf("CreateSession: got error %v, want nil", err)
+	if err := sessions.Create(t.Context(), s, rt); err != nil {
+		t.Fatalf("Create session: got error %v, want nil", err)
 	}
 	return s, rt
 }
 
-// now is a time every store keeps exactly.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
-
-func testSessionRoundTrip(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	u := create(t, repo, NewUser(1))
-	s, rt := startSession(t, repo, u, now())
-	got, err := repo.Session(t.Context(), u.ID, s.ID)
+// sessionOf returns the session id of userID as All lists it, or stops
+// the test when All fails or lists no such session.
+func sessionOf(t *testing.T, sessions user.Sessions, userID, id uuid.UUID) user.Session {
+	t.Helper()
+	all, err := sessions.All(t.Context(), userID)
 	if err != nil {
-		t.Fatalf("Session: got error %v, want nil", err)
+		t.Fatalf("All: got error %v, want nil", err)
 	}
-	if diff := cmp.Diff(s, got); diff != "" {
-		t.Errorf("Session: mismatch (-want +got):\n%s", diff)
+	for _, s := range all {
+		if s.ID == id {
+			return s
+		}
 	}
-	gotT, gotS, err := repo.RefreshToken(t.Context(), rt.Hash)
+	t.Fatalf("All of user %s: no session %s among %d", userID, id, len(all))
+	return user.Session{}
+}
+
+// activeIDs lists the ids of userID's sessions Active returns at now.
+func activeIDs(t *testing.T, sessions user.Sessions, userID uuid.UUID, now time.Time) []uuid.UUID {
+	t.Helper()
+	active, err := sessions.Active(t.Context(), userID, now)
+	if err != nil {
+		t.Fatalf("Active: got error %v, want nil", err)
+	}
+	ids := make([]uuid.UUID, len(active))
+	for i, s := range active {
+		ids[i] = s.ID
+	}
+	return ids
+}
+
+func testSessionRoundTrip(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
+	s, rt := startSession(t, st.Sessions, u, now())
+	if diff := cmp.Diff(s, sessionOf(t, st.Sessions, u.ID, s.ID)); diff != "" {
+		t.Errorf("All: session mismatch (-want +got):\n%s", diff)
+	}
+	gotT, gotS, err := st.Sessions.RefreshToken(t.Context(), rt.Hash)
 	if err != nil {
 		t.Fatalf("RefreshToken: got error %v, want nil", err)
 	}
@@ -70,26 +95,24 @@ func testSessionRoundTrip(t *testing.T, newRepo func(*testing.T) user.Repository
 	}
 	// A session of a missing user is refused.
 	ghost, ghostT := NewSession(uuid.Must(uuid.NewV7()), now())
-	if err := repo.CreateSession(t.Context(), ghost, ghostT); err == nil {
-		t.Errorf("CreateSession of a missing user: got nil error, want one")
+	if err := st.Sessions.Create(t.Context(), ghost, ghostT); err == nil {
+		t.Errorf("Create of a session of a missing user: got nil error, want one")
 	}
 }
 
-func testSessionNotFound(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	ada, bob := create(t, repo, NewUser(1)), create(t, repo, NewUser(2))
-	s, _ := startSession(t, repo, ada, now())
+func testSessionNotFound(t *testing.T, open newStores) {
+	st := open(t)
+	ada, bob := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
+	s, _ := startSession(t, st.Sessions, ada, now())
 	unknown := uuid.Must(uuid.NewV7())
 	for _, tt := range []struct {
 		call string
 		do   func() error
 	}{
-		{"Session of an unknown id", func() error { _, err := repo.Session(t.Context(), ada.ID, unknown); return err }},
-		{"Session of another user", func() error { _, err := repo.Session(t.Context(), bob.ID, s.ID); return err }},
-		{"RevokeSession of an unknown id", func() error { return repo.RevokeSession(t.Context(), ada.ID, unknown, now()) }},
-		{"RevokeSession of another user", func() error { return repo.RevokeSession(t.Context(), bob.ID, s.ID, now()) }},
+		{"Revoke of an unknown id", func() error { return st.Sessions.Revoke(t.Context(), ada.ID, unknown, now()) }},
+		{"Revoke of another user", func() error { return st.Sessions.Revoke(t.Context(), bob.ID, s.ID, now()) }},
 		{"RefreshToken of an unknown hash", func() error {
-			_, _, err := repo.RefreshToken(t.Context(), NewRefreshToken(s.ID, now()).Hash)
+			_, _, err := st.Sessions.RefreshToken(t.Context(), NewRefreshToken(s.ID, now()).Hash)
 			return err
 		}},
 	} {
@@ -97,63 +120,67 @@ func testSessionNotFound(t *testing.T, newRepo func(*testing.T) user.Repository)
 			t.Errorf("%s: got error %v, want %v", tt.call, err, user.ErrSessionNotFound)
 		}
 	}
-	if got, err := repo.Session(t.Context(), ada.ID, s.ID); err != nil || !got.RevokedAt.IsZero() {
-		t.Errorf("Session after refused revocations: revoked at %v, error %v; want not revoked, nil", got.RevokedAt, err)
+	if got := sessionOf(t, st.Sessions, ada.ID, s.ID); !got.RevokedAt.IsZero() {
+		t.Errorf("session after refused revocations: revoked at %v, want not revoked", got.RevokedAt)
+	}
+	if got, err := st.Sessions.All(t.Context(), bob.ID); err != nil || len(got) != 0 {
+		t.Errorf("All of another user: got %d sessions, error %v; want none, nil", len(got), err)
 	}
 }
 
-func testRotateRefreshToken(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	u := create(t, repo, NewUser(1))
+func testRotateRefreshToken(t *testing.T, open newStores) {
+	st := open(t)
+	sessions := st.Sessions
+	u := create(t, st.Users, NewUser(1))
 	start := now()
-	s, first := startSession(t, repo, u, start)
+	s, first := startSession(t, sessions, u, start)
 	at := start.Add(time.Minute)
 	second := NewRefreshToken(s.ID, at)
-	if err := repo.AddRefreshToken(t.Context(), second, first.Hash); err != nil {
+	if err := sessions.AddRefreshToken(t.Context(), second, first.Hash); err != nil {
 		t.Fatalf("AddRefreshToken replacing the first: got error %v, want nil", err)
 	}
-	got, sess, err := repo.RefreshToken(t.Context(), first.Hash)
+	got, sess, err := sessions.RefreshToken(t.Context(), first.Hash)
 	if err != nil || !got.UsedAt.Equal(at) {
 		t.Errorf("first token after rotation: used at %v, error %v; want %v, nil", got.UsedAt, err, at)
 	}
 	if !sess.LastUsedAt.Equal(at) {
 		t.Errorf("session after rotation: last used %v, want %v", sess.LastUsedAt, at)
 	}
-	if got, _, err := repo.RefreshToken(t.Context(), second.Hash); err != nil || !got.UsedAt.IsZero() {
+	if got, _, err := sessions.RefreshToken(t.Context(), second.Hash); err != nil || !got.UsedAt.IsZero() {
 		t.Errorf("second token: used at %v, error %v; want unused, nil", got.UsedAt, err)
 	}
 	// The first token cannot be rotated twice.
 	third := NewRefreshToken(s.ID, at.Add(time.Second))
-	if err := repo.AddRefreshToken(t.Context(), third, first.Hash); !errors.Is(err, user.ErrRefreshTokenUsed) {
+	if err := sessions.AddRefreshToken(t.Context(), third, first.Hash); !errors.Is(err, user.ErrRefreshTokenUsed) {
 		t.Errorf("AddRefreshToken replacing a used token: got error %v, want %v", err, user.ErrRefreshTokenUsed)
 	}
-	if _, _, err := repo.RefreshToken(t.Context(), third.Hash); !errors.Is(err, user.ErrSessionNotFound) {
+	if _, _, err := sessions.RefreshToken(t.Context(), third.Hash); !errors.Is(err, user.ErrSessionNotFound) {
 		t.Errorf("token of a refused rotation: got error %v, want it not stored", err)
 	}
 	// A sibling (the grace case) replaces nothing.
-	if err := repo.AddRefreshToken(t.Context(), third, nil); err != nil {
+	if err := sessions.AddRefreshToken(t.Context(), third, nil); err != nil {
 		t.Errorf("AddRefreshToken without replacing: got error %v, want nil", err)
 	}
-	if got, _, err := repo.RefreshToken(t.Context(), second.Hash); err != nil || !got.UsedAt.IsZero() {
+	if got, _, err := sessions.RefreshToken(t.Context(), second.Hash); err != nil || !got.UsedAt.IsZero() {
 		t.Errorf("second token after a sibling: used at %v, error %v; want unused, nil", got.UsedAt, err)
 	}
 	// A token of a missing session is refused.
-	if err := repo.AddRefreshToken(t.Context(), NewRefreshToken(uuid.Must(uuid.NewV7()), at), nil); err == nil {
+	if err := sessions.AddRefreshToken(t.Context(), NewRefreshToken(uuid.Must(uuid.NewV7()), at), nil); err == nil {
 		t.Errorf("AddRefreshToken of a missing session: got nil error, want one")
 	}
 }
 
-func testConcurrentRotation(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	u := create(t, repo, NewUser(1))
-	s, first := startSession(t, repo, u, now())
+func testConcurrentRotation(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
+	s, first := startSession(t, st.Sessions, u, now())
 	errs := make([]error, racers)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range errs {
 		wg.Go(func() {
 			<-start
-			errs[i] = repo.AddRefreshToken(t.Context(), NewRefreshToken(s.ID, now()), first.Hash)
+			errs[i] = st.Sessions.AddRefreshToken(t.Context(), NewRefreshToken(s.ID, now()), first.Hash)
 		})
 	}
 	close(start)
@@ -172,120 +199,122 @@ func testConcurrentRotation(t *testing.T, newRepo func(*testing.T) user.Reposito
 	}
 }
 
-func testActiveSessions(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	ada, bob := create(t, repo, NewUser(1)), create(t, repo, NewUser(2))
+func testActiveSessions(t *testing.T, open newStores) {
+	st := open(t)
+	sessions := st.Sessions
+	ada, bob := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
 	t0 := now()
-	older, _ := startSession(t, repo, ada, t0.Add(-time.Hour))
-	newer, _ := startSession(t, repo, ada, t0)
-	revoked, _ := startSession(t, repo, ada, t0)
-	expired, expiredT := NewSession(ada.ID, t0.Add(-48*time.Hour))
-	if err := repo.CreateSession(t.Context(), expired, expiredT); err != nil {
-		t.Fatal(err)
+	older, _ := startSession(t, sessions, ada, t0.Add(-time.Hour))
+	newer, _ := startSession(t, sessions, ada, t0)
+	revoked, _ := startSession(t, sessions, ada, t0)
+	startSession(t, sessions, ada, t0.Add(-48*time.Hour)) // expired: lasts a day
+	startSession(t, sessions, bob, t0)
+	if err := sessions.Revoke(t.Context(), ada.ID, revoked.ID, t0); err != nil {
+		t.Fatalf("Revoke: got error %v, want nil", err)
 	}
-	startSession(t, repo, bob, t0)
-	if err := repo.RevokeSession(t.Context(), ada.ID, revoked.ID, t0); err != nil {
-		t.Fatalf("RevokeSession: got error %v, want nil", err)
+	if err := sessions.Revoke(t.Context(), ada.ID, revoked.ID, t0); !errors.Is(err, user.ErrSessionNotFound) {
+		t.Errorf("Revoke again: got error %v, want %v", err, user.ErrSessionNotFound)
 	}
-	if err := repo.RevokeSession(t.Context(), ada.ID, revoked.ID, t0); !errors.Is(err, user.ErrSessionNotFound) {
-		t.Errorf("RevokeSession again: got error %v, want %v", err, user.ErrSessionNotFound)
-	}
-	got, err := repo.ActiveSessions(t.Context(), ada.ID, t0)
+	got, err := sessions.Active(t.Context(), ada.ID, t0)
 	if err != nil {
-		t.Fatalf("ActiveSessions: got error %v, want nil", err)
+		t.Fatalf("Active: got error %v, want nil", err)
 	}
 	if diff := cmp.Diff([]user.Session{older, newer}, got); diff != "" {
-		t.Errorf("ActiveSessions: mismatch (-want +got):\n%s", diff)
+		t.Errorf("Active: mismatch (-want +got):\n%s", diff)
 	}
-	if got, err := repo.Session(t.Context(), ada.ID, revoked.ID); err != nil || !got.RevokedAt.Equal(t0) {
-		t.Errorf("Session of a revoked session: revoked at %v, error %v; want %v, nil", got.RevokedAt, err, t0)
+	if got := sessionOf(t, sessions, ada.ID, revoked.ID); !got.RevokedAt.Equal(t0) {
+		t.Errorf("a revoked session: revoked at %v, want %v", got.RevokedAt, t0)
 	}
 	// Later, the newer one has expired too.
-	got, err = repo.ActiveSessions(t.Context(), ada.ID, newer.ExpiresAt)
+	got, err = sessions.Active(t.Context(), ada.ID, newer.ExpiresAt)
 	if err != nil || len(got) != 0 {
-		t.Errorf("ActiveSessions at the sessions' expiry: got %d sessions, error %v; want none", len(got), err)
+		t.Errorf("Active at the sessions' expiry: got %d sessions, error %v; want none", len(got), err)
 	}
-	none, err := repo.ActiveSessions(t.Context(), uuid.Must(uuid.NewV7()), t0)
+	none, err := sessions.Active(t.Context(), uuid.Must(uuid.NewV7()), t0)
 	if err != nil || len(none) != 0 {
-		t.Errorf("ActiveSessions of an unknown user: got %v, %v; want none, nil", none, err)
+		t.Errorf("Active of an unknown user: got %v, %v; want none, nil", none, err)
 	}
 }
 
-func testRevokeSessions(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	ada, bob := create(t, repo, NewUser(1)), create(t, repo, NewUser(2))
+func testRevokeAll(t *testing.T, open newStores) {
+	st := open(t)
+	sessions := st.Sessions
+	ada, bob := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
 	t0 := now()
-	a1, _ := startSession(t, repo, ada, t0)
-	a2, _ := startSession(t, repo, ada, t0.Add(time.Second))
-	a3, _ := startSession(t, repo, ada, t0.Add(2*time.Second))
-	b1, _ := startSession(t, repo, bob, t0)
-	if err := repo.RevokeSessions(t.Context(), ada.ID, a2.ID, t0); err != nil {
-		t.Fatalf("RevokeSessions except one: got error %v, want nil", err)
+	a1, _ := startSession(t, sessions, ada, t0)
+	a2, _ := startSession(t, sessions, ada, t0.Add(time.Second))
+	a3, _ := startSession(t, sessions, ada, t0.Add(2*time.Second))
+	b1, _ := startSession(t, sessions, bob, t0)
+	if err := sessions.RevokeAll(t.Context(), ada.ID, a2.ID, t0); err != nil {
+		t.Fatalf("RevokeAll except one: got error %v, want nil", err)
 	}
-	wantActive := func(who user.User, want ...user.Session) {
+	wantActive := func(who user.User, want ...uuid.UUID) {
 		t.Helper()
-		got, err := repo.ActiveSessions(t.Context(), who.ID, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
-			t.Errorf("ActiveSessions of %s: mismatch (-want +got):\n%s", who.Username, diff)
+		if diff := cmp.Diff(want, activeIDs(t, sessions, who.ID, t0), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("Active of %s: mismatch (-want +got):\n%s", who.Username, diff)
 		}
 	}
-	wantActive(ada, a2)
-	wantActive(bob, b1)
-	if got, _ := repo.Session(t.Context(), ada.ID, a1.ID); !got.RevokedAt.Equal(t0) {
-		t.Errorf("revoked session a1: revoked at %v, want %v", got.RevokedAt, t0)
+	wantActive(ada, a2.ID)
+	wantActive(bob, b1.ID)
+	for _, s := range []user.Session{a1, a3} {
+		if got := sessionOf(t, sessions, ada.ID, s.ID); !got.RevokedAt.Equal(t0) {
+			t.Errorf("revoked session %s: revoked at %v, want %v", s.ID, got.RevokedAt, t0)
+		}
 	}
-	if got, _ := repo.Session(t.Context(), ada.ID, a3.ID); !got.RevokedAt.Equal(t0) {
-		t.Errorf("revoked session a3: revoked at %v, want %v", got.RevokedAt, t0)
-	}
-	if err := repo.RevokeSessions(t.Context(), ada.ID, uuid.Nil, t0.Add(time.Minute)); err != nil {
-		t.Fatalf("RevokeSessions: got error %v, want nil", err)
+	if err := sessions.RevokeAll(t.Context(), ada.ID, uuid.Nil, t0.Add(time.Minute)); err != nil {
+		t.Fatalf("RevokeAll: got error %v, want nil", err)
 	}
 	wantActive(ada)
-	wantActive(bob, b1)
+	wantActive(bob, b1.ID)
 	// An earlier revocation keeps its time.
-	if got, _ := repo.Session(t.Context(), ada.ID, a1.ID); !got.RevokedAt.Equal(t0) {
+	if got := sessionOf(t, sessions, ada.ID, a1.ID); !got.RevokedAt.Equal(t0) {
 		t.Errorf("session revoked twice: revoked at %v, want the first time %v", got.RevokedAt, t0)
 	}
 }
 
-func testDeleteRemovesSessions(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	ada, bob := create(t, repo, NewUser(1)), create(t, repo, NewUser(2))
-	s, rt := startSession(t, repo, ada, now())
-	kept, keptT := startSession(t, repo, bob, now())
-	if err := repo.Delete(t.Context(), ada.ID); err != nil {
+func testDeleteRemovesSessions(t *testing.T, open newStores) {
+	st := open(t)
+	ada, bob := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
+	_, rt := startSession(t, st.Sessions, ada, now())
+	kept, keptT := startSession(t, st.Sessions, bob, now())
+	if err := st.Users.Delete(t.Context(), ada.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := repo.Session(t.Context(), ada.ID, s.ID); !errors.Is(err, user.ErrSessionNotFound) {
-		t.Errorf("Session after Delete: got error %v, want %v", err, user.ErrSessionNotFound)
+	if got, err := st.Sessions.All(t.Context(), ada.ID); err != nil || len(got) != 0 {
+		t.Errorf("All after Delete: got %d sessions, error %v; want none, nil", len(got), err)
 	}
-	if _, _, err := repo.RefreshToken(t.Context(), rt.Hash); !errors.Is(err, user.ErrSessionNotFound) {
+	if _, _, err := st.Sessions.RefreshToken(t.Context(), rt.Hash); !errors.Is(err, user.ErrSessionNotFound) {
 		t.Errorf("RefreshToken after Delete: got error %v, want %v", err, user.ErrSessionNotFound)
 	}
-	if _, _, err := repo.RefreshToken(t.Context(), keptT.Hash); err != nil {
+	if _, _, err := st.Sessions.RefreshToken(t.Context(), keptT.Hash); err != nil {
 		t.Errorf("another user's token after Delete: got error %v, want nil", err)
 	}
-	if _, err := repo.Session(t.Context(), bob.ID, kept.ID); err != nil {
-		t.Errorf("another user's session after Delete: got error %v, want nil", err)
-	}
+	sessionOf(t, st.Sessions, bob.ID, kept.ID) // another user's session stays
 }
 
-func testDeactivate(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
-	ada, bob := create(t, repo, NewUser(1)), create(t, repo, NewUser(2))
-	if err := repo.Deactivate(t.Context(), ada.ID); err != nil {
-		t.Fatalf("Deactivate: got error %v, want nil", err)
+func testAllSessions(t *testing.T, open newStores) {
+	st := open(t)
+	sessions := st.Sessions
+	ada, bob := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
+	if got, err := sessions.All(t.Context(), ada.ID); err != nil || len(got) != 0 {
+		t.Fatalf("All with none: got %v, %v; want none, nil", got, err)
 	}
-	if got := byID(t, repo, ada.ID); got.IsActive {
-		t.Errorf("ByID after Deactivate: active, want inactive")
+	t0 := now().Add(-48 * time.Hour)
+	expired, _ := startSession(t, sessions, ada, t0) // lasts a day: long over
+	revoked, _ := startSession(t, sessions, ada, t0.Add(time.Hour))
+	active, _ := startSession(t, sessions, ada, now())
+	startSession(t, sessions, bob, t0)
+	revokedAt := now()
+	if err := sessions.Revoke(t.Context(), ada.ID, revoked.ID, revokedAt); err != nil {
+		t.Fatalf("Revoke: %v", err)
 	}
-	if got := byID(t, repo, bob.ID); !got.IsActive {
-		t.Errorf("another user after Deactivate: inactive, want active")
+	revoked.RevokedAt = revokedAt
+	got, err := sessions.All(t.Context(), ada.ID)
+	if err != nil {
+		t.Fatalf("All: %v", err)
 	}
-	if err := repo.Deactivate(t.Context(), uuid.Must(uuid.NewV7())); !errors.Is(err, user.ErrNotFound) {
-		t.Errorf("Deactivate of an unknown user: got error %v, want %v", err, user.ErrNotFound)
+	want := []user.Session{expired, revoked, active}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("All: want every session of the user, oldest first (-want +got):\n%s", diff)
 	}
 }

@@ -3,6 +3,7 @@ package usertest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -11,59 +12,72 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// memorySessions is Memory's session half; Memory's lock guards it.
-type memorySessions struct {
-	sessions map[uuid.UUID]user.Session
-	tokens   map[string]user.RefreshToken // by string(hash)
-}
+// memorySessions is Memory's user.Sessions.
+type memorySessions struct{ memoryConn }
 
-func (m *Memory) initSessions() {
-	if m.sessions == nil {
-		m.sessions = map[uuid.UUID]user.Session{}
-		m.tokens = map[string]user.RefreshToken{}
-	}
-}
+var _ user.Sessions = memorySessions{}
 
-// CreateSession implements user.SessionRepository.
-func (m *Memory) CreateSession(_ context.Context, s user.Session, t user.RefreshToken) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return m.fail
+// Create implements user.Sessions.
+func (m memorySessions) Create(_ context.Context, s user.Session, t user.RefreshToken) error {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return err
 	}
 	if _, ok := m.users[s.UserID]; !ok {
 		return errForeignKey
 	}
+	if s.AuthenticatedAt.IsZero() {
+		s.AuthenticatedAt = s.CreatedAt
+	}
 	m.sessions[s.ID] = s
 	t.Hash = bytes.Clone(t.Hash)
-	m.tokens[string(t.Hash)] = t
+	m.refreshTokens[string(t.Hash)] = t
 	return nil
 }
 
-// Session implements user.SessionRepository.
-func (m *Memory) Session(_ context.Context, userID, id uuid.UUID) (user.Session, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return user.Session{}, m.fail
+// UserSession implements user.Sessions. Like ByID, it runs the
+// SetAfterByID hook after a successful lookup: it is the lookup that
+// authenticates a request.
+func (m memorySessions) UserSession(_ context.Context, userID, sessionID uuid.UUID) (user.User, user.Session, error) {
+	m.lock()
+	u, ok := m.users[userID]
+	s, found := m.sessions[sessionID]
+	m.unlock()
+	after, fail := m.hooked()
+	if fail != nil {
+		return user.User{}, user.Session{}, fail
 	}
-	s, ok := m.sessions[id]
-	if !ok || s.UserID != userID {
-		return user.Session{}, user.ErrSessionNotFound
+	if !ok || !found || s.UserID != userID {
+		return user.User{}, user.Session{}, user.ErrNotFound
 	}
-	return s, nil
+	if after != nil {
+		after(u)
+	}
+	u.PasswordHash, u.TrustedEmail = "", "" // what the stores leave out
+	return u, user.Session{ID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt, AuthenticatedAt: s.AuthenticatedAt}, nil
 }
 
-// ActiveSessions implements user.SessionRepository.
-func (m *Memory) ActiveSessions(_ context.Context, userID uuid.UUID, now time.Time) ([]user.Session, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return nil, m.fail
+// Active implements user.Sessions.
+func (m memorySessions) Active(_ context.Context, userID uuid.UUID, now time.Time) ([]user.Session, error) {
+	return m.list(userID, func(s user.Session) bool { return s.Active(now) })
+}
+
+// All implements user.Sessions.
+func (m memorySessions) All(_ context.Context, userID uuid.UUID) ([]user.Session, error) {
+	return m.list(userID, func(user.Session) bool { return true })
+}
+
+// list returns the sessions of userID that keep selects, oldest first.
+func (m memorySessions) list(userID uuid.UUID, keep func(user.Session) bool) ([]user.Session, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return nil, err
 	}
 	var all []user.Session
 	for _, s := range m.sessions {
-		if s.UserID == userID && s.Active(now) {
+		if s.UserID == userID && keep(s) {
 			all = append(all, s)
 		}
 	}
@@ -76,12 +90,12 @@ func (m *Memory) ActiveSessions(_ context.Context, userID uuid.UUID, now time.Ti
 	return all, nil
 }
 
-// RevokeSession implements user.SessionRepository.
-func (m *Memory) RevokeSession(_ context.Context, userID, id uuid.UUID, at time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return m.fail
+// Revoke implements user.Sessions.
+func (m memorySessions) Revoke(_ context.Context, userID, id uuid.UUID, at time.Time) error {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return err
 	}
 	s, ok := m.sessions[id]
 	if !ok || s.UserID != userID || !s.RevokedAt.IsZero() {
@@ -92,30 +106,36 @@ func (m *Memory) RevokeSession(_ context.Context, userID, id uuid.UUID, at time.
 	return nil
 }
 
-// RevokeSessions implements user.SessionRepository.
-func (m *Memory) RevokeSessions(_ context.Context, userID, except uuid.UUID, at time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return m.fail
+// RevokeAll implements user.Sessions.
+func (m memorySessions) RevokeAll(_ context.Context, userID, except uuid.UUID, at time.Time) error {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return err
 	}
+	m.revokeAll(userID, except, at)
+	return nil
+}
+
+// revokeAll marks every session of userID but except not yet revoked
+// revoked at at. The caller holds the lock.
+func (m *Memory) revokeAll(userID, except uuid.UUID, at time.Time) {
 	for id, s := range m.sessions {
 		if s.UserID == userID && id != except && s.RevokedAt.IsZero() {
 			s.RevokedAt = at
 			m.sessions[id] = s
 		}
 	}
-	return nil
 }
 
-// RefreshToken implements user.SessionRepository.
-func (m *Memory) RefreshToken(_ context.Context, hash []byte) (user.RefreshToken, user.Session, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return user.RefreshToken{}, user.Session{}, m.fail
+// RefreshToken implements user.Sessions.
+func (m memorySessions) RefreshToken(_ context.Context, hash []byte) (user.RefreshToken, user.Session, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return user.RefreshToken{}, user.Session{}, err
 	}
-	t, ok := m.tokens[string(hash)]
+	t, ok := m.refreshTokens[string(hash)]
 	if !ok {
 		return user.RefreshToken{}, user.Session{}, user.ErrSessionNotFound
 	}
@@ -123,49 +143,54 @@ func (m *Memory) RefreshToken(_ context.Context, hash []byte) (user.RefreshToken
 	return t, m.sessions[t.SessionID], nil
 }
 
-// AddRefreshToken implements user.SessionRepository.
-func (m *Memory) AddRefreshToken(_ context.Context, t user.RefreshToken, replaces []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return m.fail
+// AddRefreshToken implements user.Sessions.
+func (m memorySessions) AddRefreshToken(_ context.Context, t user.RefreshToken, replaces []byte) error {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return err
 	}
 	s, ok := m.sessions[t.SessionID]
 	if !ok {
 		return errForeignKey
 	}
+	if have, ok := m.refreshTokens[string(t.Hash)]; ok && have.SessionID != t.SessionID {
+		return errDuplicateToken // before anything changes, as in the stores' transaction
+	}
 	if replaces != nil {
-		old, ok := m.tokens[string(replaces)]
+		old, ok := m.refreshTokens[string(replaces)]
 		if !ok || !old.UsedAt.IsZero() {
 			return user.ErrRefreshTokenUsed
 		}
 		old.UsedAt = t.CreatedAt
-		m.tokens[string(replaces)] = old
+		m.refreshTokens[string(replaces)] = old
+	}
+	if _, ok := m.refreshTokens[string(t.Hash)]; ok {
+		return nil // the same successor, stored already
 	}
 	t.Hash = bytes.Clone(t.Hash)
-	m.tokens[string(t.Hash)] = t
+	m.refreshTokens[string(t.Hash)] = t
 	s.LastUsedAt = t.CreatedAt
 	m.sessions[s.ID] = s
 	return nil
 }
 
-// Deactivate implements user.SessionRepository.
-func (m *Memory) Deactivate(_ context.Context, id uuid.UUID) error {
-	_, err := m.modify(id, func(u *user.User) error { u.IsActive = false; return nil })
-	return err
-}
+// errDuplicateToken is a refresh token whose hash another session has,
+// which the stores' primary key refuses.
+var errDuplicateToken = errors.New("usertest: refresh token hash of another session")
 
-// deleteSessions removes the sessions and tokens of user id, as the
-// stores' foreign keys do. The caller holds the lock.
-func (m *Memory) deleteSessions(id uuid.UUID) {
-	for sid, s := range m.sessions {
-		if s.UserID == id {
-			delete(m.sessions, sid)
-		}
+// Reauthenticated implements user.Sessions.
+func (m memorySessions) Reauthenticated(_ context.Context, userID, id uuid.UUID, at time.Time) error {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return err
 	}
-	for h, t := range m.tokens {
-		if _, ok := m.sessions[t.SessionID]; !ok {
-			delete(m.tokens, h)
-		}
+	s, ok := m.sessions[id]
+	if !ok || s.UserID != userID || !s.RevokedAt.IsZero() {
+		return user.ErrSessionNotFound
 	}
+	s.AuthenticatedAt = at
+	m.sessions[id] = s
+	return nil
 }

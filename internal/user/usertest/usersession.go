@@ -7,43 +7,51 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/user"
 )
 
 // testUserSession: UserSession returns what ByID returns but the password
-// hash, and the session's id, user, expiry and revocation, whatever the
-// session's state (the service judges revocation and expiry); ErrNotFound
-// for a missing user, a missing session or another user's session.
-func testUserSession(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
+// hash (and the trusted address, which authenticating does not need), and
+// the session's id, user, expiry, revocation and authentication time,
+// whatever the session's state (the service judges revocation and expiry);
+// ErrNotFound for a missing user, a missing session or another user's
+// session.
+func testUserSession(t *testing.T, open newStores) {
+	st := open(t)
 	ctx := t.Context()
-	ada := create(t, repo, NewUser(1))
-	bob := create(t, repo, NewUser(2))
-	adas, _ := startSession(t, repo, ada, now())
-	bobs, _ := startSession(t, repo, bob, now())
-	revoked, _ := startSession(t, repo, ada, now())
+	ada := create(t, st.Users, NewUser(1))
+	bob := create(t, st.Users, NewUser(2))
+	adas, _ := NewSession(ada.ID, now())
+	adas.AuthenticatedAt = adas.CreatedAt.Add(time.Minute) // apart from every other time
+	if err := st.Sessions.Create(ctx, adas, NewRefreshToken(adas.ID, now())); err != nil {
+		t.Fatal(err)
+	}
+	bobs, _ := startSession(t, st.Sessions, bob, now())
+	revoked, _ := startSession(t, st.Sessions, ada, now())
 	at := now().Add(time.Minute)
-	if err := repo.RevokeSession(ctx, ada.ID, revoked.ID, at); err != nil {
+	if err := st.Sessions.Revoke(ctx, ada.ID, revoked.ID, at); err != nil {
 		t.Fatal(err)
 	}
 	revoked.RevokedAt = at
 
 	for _, want := range []user.Session{adas, revoked} {
-		u, s, err := repo.UserSession(ctx, ada.ID, want.ID)
+		u, s, err := st.Sessions.UserSession(ctx, ada.ID, want.ID)
 		if err != nil {
 			t.Fatalf("UserSession(ada, %v): got error %v, want nil", want.ID, err)
 		}
-		byID, err := repo.ByID(ctx, ada.ID)
+		byID, err := st.Users.ByID(ctx, ada.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		byID.PasswordHash = "" // never read to authenticate a request
-		if diff := cmp.Diff(byID, u); diff != "" {
+		if diff := cmp.Diff(byID, u, cmpopts.IgnoreFields(user.User{}, "TrustedEmail")); diff != "" {
 			t.Errorf("UserSession user: mismatch with ByID (-want +got):\n%s", diff)
 		}
-		want = user.Session{ID: want.ID, UserID: want.UserID, ExpiresAt: want.ExpiresAt, RevokedAt: want.RevokedAt}
+		want = user.Session{ID: want.ID, UserID: want.UserID, ExpiresAt: want.ExpiresAt, RevokedAt: want.RevokedAt,
+			AuthenticatedAt: want.AuthenticatedAt}
 		if diff := cmp.Diff(want, s); diff != "" {
 			t.Errorf("UserSession session: mismatch (-want +got):\n%s", diff)
 		}
@@ -58,15 +66,15 @@ func testUserSession(t *testing.T, newRepo func(*testing.T) user.Repository) {
 		{"a missing session", ada.ID, uuid.Must(uuid.NewV7())},
 		{"a missing user", uuid.Must(uuid.NewV7()), adas.ID},
 	} {
-		if _, _, err := repo.UserSession(ctx, tt.userID, tt.session); !errors.Is(err, user.ErrNotFound) {
+		if _, _, err := st.Sessions.UserSession(ctx, tt.userID, tt.session); !errors.Is(err, user.ErrNotFound) {
 			t.Errorf("UserSession with %s: got error %v, want %v", tt.name, err, user.ErrNotFound)
 		}
 	}
 
-	if err := repo.Delete(ctx, ada.ID); err != nil {
+	if err := st.Users.Delete(ctx, ada.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := repo.UserSession(ctx, ada.ID, adas.ID); !errors.Is(err, user.ErrNotFound) {
+	if _, _, err := st.Sessions.UserSession(ctx, ada.ID, adas.ID); !errors.Is(err, user.ErrNotFound) {
 		t.Errorf("UserSession of a deleted user: got error %v, want %v", err, user.ErrNotFound)
 	}
 }
@@ -74,18 +82,18 @@ func testUserSession(t *testing.T, newRepo func(*testing.T) user.Repository) {
 // testUserSessionSeesChanges: UserSession reads what was just written (a
 // deactivation, a password change's new token version), so no state can be
 // served stale.
-func testUserSessionSeesChanges(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
+func testUserSessionSeesChanges(t *testing.T, open newStores) {
+	st := open(t)
 	ctx := t.Context()
-	u := create(t, repo, NewUser(1))
-	s, _ := startSession(t, repo, u, now())
-	if err := repo.SetPassword(ctx, u.ID, "new hash"); err != nil {
+	u := create(t, st.Users, NewUser(1))
+	s, _ := startSession(t, st.Sessions, u, now())
+	if err := st.Users.SetPassword(ctx, u.ID, "new hash"); err != nil {
 		t.Fatal(err)
 	}
-	if err := repo.Deactivate(ctx, u.ID); err != nil {
+	if _, err := st.Users.Update(ctx, u.ID, user.Patch{IsActive: new(false)}); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := repo.UserSession(ctx, u.ID, s.ID)
+	got, _, err := st.Sessions.UserSession(ctx, u.ID, s.ID)
 	if err != nil {
 		t.Fatalf("UserSession: got error %v, want nil", err)
 	}
@@ -98,14 +106,14 @@ func testUserSessionSeesChanges(t *testing.T, newRepo func(*testing.T) user.Repo
 // testConcurrentUserSession: many lookups at once (which a store may answer
 // together) each get their own user and session, and a lookup of a session
 // with another user's id gets ErrNotFound, whatever is asked beside it.
-func testConcurrentUserSession(t *testing.T, newRepo func(*testing.T) user.Repository) {
-	repo := newRepo(t)
+func testConcurrentUserSession(t *testing.T, open newStores) {
+	st := open(t)
 	const accounts, lookups, rounds = 8, 64, 10
 	users := make([]user.User, accounts)
 	sessions := make([]user.Session, accounts)
 	for i := range accounts {
-		users[i] = create(t, repo, NewUser(i+1))
-		sessions[i], _ = startSession(t, repo, users[i], now())
+		users[i] = create(t, st.Users, NewUser(i+1))
+		sessions[i], _ = startSession(t, st.Sessions, users[i], now())
 	}
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -118,7 +126,7 @@ func testConcurrentUserSession(t *testing.T, newRepo func(*testing.T) user.Repos
 				userID = users[(k+1)%accounts].ID
 			}
 			for range rounds {
-				u, s, err := repo.UserSession(t.Context(), userID, sessions[k].ID)
+				u, s, err := st.Sessions.UserSession(t.Context(), userID, sessions[k].ID)
 				switch {
 				case g%4 == 3 && !errors.Is(err, user.ErrNotFound):
 					t.Errorf("lookup %d: session of account %d with the id of another: got error %v, want %v", g, k, err, user.ErrNotFound)

@@ -1,0 +1,244 @@
+// Package app is the composition root: from a config.Config it opens the
+// store, sets up token signing, the protections against abuse, account
+// mail, the user.Service and its HTTP handler, and serves them. main and
+// every HTTP test build the service through New; nothing else wires it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/metrics"
+	"github.com/usersvc/usersvc/internal/signing"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// App is the assembled service. Build it with New, serve it with Run or
+// through Handler, and release it with Close.
+type App struct {
+	cfg     config.Config
+	log     *slog.Logger
+	db      Store
+	kind    string // "postgres" or "sqlite"
+	svc     *user.Service
+	handler http.Handler
+	ops     http.Handler // the operations listener's
+	metrics *metrics.Metrics
+	slots   int
+	gate    user.HashGate
+	ring    *signing.Ring      // nil with HS256
+	stop    context.CancelFunc // ends the background work New started
+	closers []func()           // run by Close, last first
+}
+
+// options are what tests may replace.
+type options struct {
+	now      func() time.Time
+	notifier user.Notifier
+	build    httpapi.Build
+	db       Store // nil: the configured one
+}
+
+// Option changes how New assembles the App.
+type Option func(*options)
+
+// WithClock makes the service, its limits and its tokens read the time
+// from now (tests).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithNotifier sends account mail through n instead of the configured
+// mailer (tests capture the mail this way).
+func WithNotifier(n user.Notifier) Option { return func(o *options) { o.notifier = n } }
+
+// WithStore serves db instead of the configured database (tests use a
+// fake that can fail on demand). The App closes it.
+func WithStore(db Store) Option { return func(o *options) { o.db = db } }
+
+// WithBuild names the running build, for /healthz and /version.
+func WithBuild(b httpapi.Build) Option { return func(o *options) { o.build = b } }
+
+// New assembles the service cfg describes, logging to log: it opens (and,
+// with cfg.MigrateOnStart, migrates) the store, opens the signing keys,
+// creates the bootstrap administrator when configured, and builds the
+// handler. Close releases what it opened, also when New fails half-way.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (_ *App, err error) {
+	o := options{now: time.Now}
+	for _, f := range opts {
+		f(&o)
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a := &App{cfg: cfg, log: log, metrics: metrics.New(), stop: stop}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := a.openStore(ctx, o.db); err != nil {
+		return nil, err
+	}
+	keys, err := a.openKeys(ctx, bg, o.now)
+	if err != nil {
+		return nil, err
+	}
+	prot, err := a.protections(ctx, o.now)
+	if err != nil {
+		return nil, err
+	}
+	notifier := o.notifier
+	if notifier == nil {
+		if notifier, err = a.notifier(); err != nil {
+			return nil, err
+		}
+	}
+	a.gate = prot.gate
+	a.svc = user.NewService(user.Deps{
+		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
+		Notifier: notifier, Log: log, Now: o.now, Secret: keys.derived, Observer: a.metrics,
+	}, Policy(cfg))
+	if err := a.bootstrapAdmin(ctx); err != nil {
+		return nil, err
+	}
+	a.handler = httpapi.New(a.svc, httpapi.Options{
+		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
+		Build: o.build, Limits: prot.limits, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
+		NoDocs: !bool(cfg.Docs),
+	})
+	a.ops = httpapi.Ops(a.metrics, o.build)
+	return a, nil
+}
+
+// Policy is the user.Policy cfg sets.
+func Policy(cfg config.Config) user.Policy {
+	return user.Policy{
+		Password: PasswordPolicy(cfg),
+		Sessions: user.SessionPolicy{
+			RefreshTTL: cfg.RefreshTokenTTL, MaxAge: cfg.SessionMaxAge, ReuseGrace: cfg.RefreshReuseGrace,
+		},
+		Lifecycle: user.LifecyclePolicy{
+			VerifyTTL: cfg.EmailVerificationTTL, ResetTTL: cfg.PasswordResetTTL,
+			RequireVerified: bool(cfg.RequireVerifiedEmail),
+		},
+		ReauthWindow: cfg.ReauthWindow,
+	}
+}
+
+// Handler is the service's HTTP handler.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// OpsHandler is the operations listener's handler: /metrics and /version.
+func (a *App) OpsHandler() http.Handler { return a.ops }
+
+// Stores are the ports of the App's database, for operator actions and
+// tests.
+func (a *App) Stores() user.Stores { return a.db.Stores() }
+
+// Ring is the signing-key ring, nil with HS256 (operator actions and
+// tests rotate through it).
+func (a *App) Ring() *signing.Ring { return a.ring }
+
+// Service is the user.Service the handler serves.
+func (a *App) Service() *user.Service { return a.svc }
+
+// HashSlots is how many password hashes may run at once.
+func (a *App) HashSlots() int { return a.slots }
+
+// HashGate is the bound on concurrent password hashing the service runs
+// under (tests take its slots to saturate it).
+func (a *App) HashGate() user.HashGate { return a.gate }
+
+// onClose runs f when the App closes, before what was opened earlier.
+func (a *App) onClose(f func()) { a.closers = append(a.closers, f) }
+
+// Close stops the background work and releases everything New opened, the
+// newest first: account mail is delivered before the database closes.
+func (a *App) Close() {
+	a.stop()
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// Run serves on cfg.Addr until ctx ends, then stops accepting, gives
+// in-flight requests cfg.ShutdownTimeout to finish, and lets the
+// service's background work finish within the same grace.
+func (a *App) Run(ctx context.Context) error {
+	if err := startPprof(ctx, a.cfg.PprofAddr, a.log); err != nil { // off unless USERSVC_PPROF_ADDR is set
+		return err
+	}
+	if err := a.serveOps(ctx); err != nil {
+		return err
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("USERSVC_ADDR=%s: cannot listen: %w", a.cfg.Addr, err)
+	}
+	a.log.Info("listening", "addr", ln.Addr().String(), "database", a.kind, "env", a.cfg.Env)
+	return a.Serve(ctx, ln)
+}
+
+// serveOps serves the operations handler on USERSVC_OPS_ADDR (unless it is
+// off) until ctx ends.
+func (a *App) serveOps(ctx context.Context) error {
+	if a.cfg.OpsAddr == "" {
+		return nil
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", a.cfg.OpsAddr)
+	if err != nil {
+		return fmt.Errorf("USERSVC_OPS_ADDR=%s: cannot listen: %w", a.cfg.OpsAddr, err)
+	}
+	srv := &http.Server{Handler: a.ops, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("operations listener", "error", err.Error())
+		}
+	}()
+	context.AfterFunc(ctx, func() { _ = srv.Close() })
+	a.log.Info("operations listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// Serve is Run on a listener of the caller's.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	grace := a.cfg.ShutdownTimeout
+	a.log.Info("shutting down", "grace", grace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if err := a.svc.Close(shutdownCtx); err != nil {
+		a.log.Warn("background work did not finish before shutdown", "error", err.Error())
+	}
+	a.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,152 @@
+package app
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/security"
+	"github.com/usersvc/usersvc/internal/signing"
+)
+
+// KeyReloadEvery is how often a serving replica rereads the signing keys,
+// so that a rotation made anywhere reaches it without a restart.
+const KeyReloadEvery = 30 * time.Second
+
+// tokenKeys is what serving needs of the signing setup: the token issuer
+// and verifier, and the key set /.well-known/jwks.json publishes.
+type tokenKeys struct {
+	tokens *security.JWT
+	jwks   func() jose.JSONWebKeySet
+	// derived keys what the service derives (user.Deps.Secret): the same
+	// on every replica, from the secret they already share.
+	derived []byte
+}
+
+// openKeys sets up token signing as USERSVC_JWT_ALG says: HS256 with the
+// shared secret (nothing to publish), or EdDSA/ES256 with the key ring in
+// the database, its first key made now when there is none, reloaded in
+// the background until bg ends.
+func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys, error) {
+	cfg := a.cfg
+	opts := []security.TokenOption{security.WithAudience(cfg.JWTAudience), security.WithLeeway(cfg.JWTLeeway)}
+	if cfg.JWTAlg == security.HS256 {
+		secret, err := jwtSecret(cfg, a.log)
+		if err != nil {
+			return tokenKeys{}, err
+		}
+		tokens, err := security.NewHS256(secret, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)
+		empty := func() jose.JSONWebKeySet { return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}} }
+		derived, derr := deriveKey(secret)
+		return tokenKeys{tokens: tokens, jwks: empty, derived: derived}, errors.Join(err, derr)
+	}
+	kek, err := keyEncryptionKey(cfg, a.log)
+	if err != nil {
+		return tokenKeys{}, err
+	}
+	derived, err := deriveKey(kek)
+	if err != nil {
+		return tokenKeys{}, err
+	}
+	ring, err := openRing(ctx, cfg, a.db, kek, now)
+	if err != nil {
+		return tokenKeys{}, err
+	}
+	a.ring = ring
+	// See rotations made by other replicas or `usersvc keys rotate`.
+	go ring.Run(bg, func(err error) { a.log.Warn("reload signing keys", "error", err.Error()) })
+	tokens, err := security.NewSigned(cfg.JWTAlg, ring, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)
+	return tokenKeys{tokens: tokens, jwks: ring.JWKS, derived: derived}, err
+}
+
+// deriveKey derives the service's own key from a secret every replica
+// shares (the key-encryption key, or the HS256 secret), with HKDF-SHA256:
+// nothing derived from it reveals the secret.
+func deriveKey(secret []byte) ([]byte, error) {
+	k, err := hkdf.Key(sha256.New, secret, nil, "usersvc service key v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive the service key: %w", err)
+	}
+	return k, nil
+}
+
+// OpenRing opens the key ring of cfg's algorithm on db's database.
+func OpenRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger, now func() time.Time) (*signing.Ring, error) {
+	kek, err := keyEncryptionKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return openRing(ctx, cfg, db, kek, now)
+}
+
+// openRing opens the key ring of cfg's algorithm on db's database, its
+// private keys sealed under kek.
+func openRing(ctx context.Context, cfg config.Config, db Store, kek []byte, now func() time.Time) (*signing.Ring, error) {
+	sealer, err := signing.NewSealer(kek)
+	if err != nil {
+		return nil, fmt.Errorf("USERSVC_KEY_ENCRYPTION_KEY: %w", err)
+	}
+	ring, err := signing.Open(ctx, db.SigningKeys(), sealer, signing.Options{
+		Alg: cfg.JWTAlg,
+		// A key verifies until every token it signed has expired: tokens
+		// live AccessTokenTTL, are accepted JWTLeeway longer, and a replica
+		// may sign with the old key until its next reload.
+		Overlap:     cfg.AccessTokenTTL + cfg.JWTLeeway + KeyReloadEvery,
+		ReloadEvery: KeyReloadEvery,
+		// A token naming an unknown kid rereads the keys at most this often:
+		// prompt after a rotation, one cheap query a second at worst under
+		// forged kids.
+		MinReload: time.Second,
+		Now:       now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return ring, nil
+}
+
+// keyEncryptionKey is the configured key or, in development, one generated
+// and kept in the data directory.
+func keyEncryptionKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
+	if cfg.KeyEncryptionKey != "" {
+		return cfg.KeyEncryptionKeyBytes()
+	}
+	key, created, err := config.DevKeyEncryptionKey(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	warnDevSecret(log, "USERSVC_KEY_ENCRYPTION_KEY", "key", filepath.Join(cfg.DataDir, config.KeyEncryptionKeyFile), created)
+	return key, nil
+}
+
+// jwtSecret is the configured secret or, in development, one generated and
+// kept in the data directory.
+func jwtSecret(cfg config.Config, log *slog.Logger) ([]byte, error) {
+	if cfg.JWTSecret != "" {
+		return []byte(cfg.JWTSecret), nil
+	}
+	secret, created, err := config.DevSecret(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	warnDevSecret(log, "USERSVC_JWT_SECRET", "secret", filepath.Join(cfg.DataDir, config.SecretFile), created)
+	return secret, nil
+}
+
+// warnDevSecret says that the development secret what (the setting name)
+// in file is in use, and whether it was made now.
+func warnDevSecret(log *slog.Logger, name, what, file string, created bool) {
+	if created {
+		log.Warn(name+" is not set: generated a development "+what+"; set "+name+" in production", "file", file)
+		return
+	}
+	log.Warn(name+" is not set: using the development "+what, "file", file)
+}

@@ -1,0 +1,52 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/mail"
+)
+
+// notifier builds the account-mail outbox from the configuration: SMTP,
+// or in development by default the log. Close delivers what is still
+// queued, within the shutdown grace, before the database closes.
+func (a *App) notifier() (*mail.Notifier, error) {
+	cfg, log := a.cfg, a.log
+	var mailer mail.Mailer
+	if cfg.Mailer == config.MailerSMTP {
+		s, err := mail.NewSMTP(mail.SMTPConfig{
+			Host: cfg.SMTPHost, Port: cfg.SMTPPort, TLS: mail.TLSMode(cfg.SMTPTLS),
+			Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
+			From: cfg.MailFrom, Timeout: cfg.SMTPTimeout,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mail: %w", err)
+		}
+		mailer = s
+		log.Info("account mail is sent by SMTP", "host", cfg.SMTPHost, "tls", cfg.SMTPTLS)
+	} else {
+		mailer = mail.NewLogMailer(log)
+		log.Warn("USERSVC_MAILER=log: account mail is written to this log, tokens included, and not sent")
+	}
+	n, err := mail.NewNotifier(mail.NotifierConfig{
+		Mailer:             mailer,
+		VerifyEmailURL:     cfg.VerifyEmailURL,
+		ResetPasswordURL:   cfg.PasswordResetURL,
+		UndoEmailChangeURL: cfg.UndoEmailChangeURL,
+		Logger:             log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
+	}
+	a.onClose(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := n.Close(ctx); err != nil {
+			log.Error("close mail outbox", "error", err.Error())
+			return
+		}
+		log.Info("mail outbox closed")
+	})
+	return n, nil
+}

@@ -1,0 +1,117 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/metrics"
+	"github.com/usersvc/usersvc/internal/postgres"
+	"github.com/usersvc/usersvc/internal/signing"
+	"github.com/usersvc/usersvc/internal/sqlite"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// Store is what the composition root needs of a database: the service's
+// ports, the signing keys, its migrations, a readiness check.
+type Store interface {
+	Stores() user.Stores
+	SigningKeys() signing.Repository
+	Migrator() (*goose.Provider, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// SQLiteFile is the embedded database's file name in the data directory.
+const SQLiteFile = "usersvc.db"
+
+// OpenStore opens PostgreSQL when DATABASE_URL is set, else the embedded
+// SQLite file in the data directory, and says which ("postgres",
+// "sqlite"). It does not migrate.
+func OpenStore(ctx context.Context, cfg config.Config) (Store, string, error) {
+	if cfg.DatabaseURL != "" {
+		db, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, "", fmt.Errorf("DATABASE_URL=%s: %w", config.Redact(cfg.DatabaseURL), err)
+		}
+		return db, "postgres", nil
+	}
+	path := filepath.Join(cfg.DataDir, SQLiteFile)
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, "", fmt.Errorf("USERSVC_DATA_DIR=%s: %w", cfg.DataDir, err)
+	}
+	return db, "sqlite", nil
+}
+
+// Migrate applies every pending migration of db and returns what it
+// applied, as goose describes each.
+func Migrate(ctx context.Context, db Store) ([]*goose.MigrationResult, error) {
+	p, err := db.Migrator()
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	defer p.Close()
+	results, err := p.Up(ctx)
+	if err != nil {
+		return results, fmt.Errorf("migrate up: %w", err)
+	}
+	return results, nil
+}
+
+// openStore opens the configured store (or uses db when not nil) into a,
+// migrating it when cfg.MigrateOnStart, and publishes its pool
+// statistics.
+func (a *App) openStore(ctx context.Context, db Store) error {
+	kind := "given"
+	if db == nil {
+		var err error
+		if db, kind, err = OpenStore(ctx, a.cfg); err != nil {
+			return err
+		}
+	}
+	a.db, a.kind = db, kind
+	a.onClose(func() {
+		if err := db.Close(); err != nil {
+			a.log.Error("close database", "error", err)
+			return
+		}
+		a.log.Info("database closed")
+	})
+	if a.cfg.MigrateOnStart {
+		results, err := Migrate(ctx, db)
+		for _, r := range results {
+			a.log.Info("migration applied", "version", r.Source.Version, "file", filepath.Base(r.Source.Path))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	watchPool(a.metrics, db)
+	return nil
+}
+
+// watchPool publishes the store's connection pool statistics.
+func watchPool(m *metrics.Metrics, db Store) {
+	switch s := db.(type) {
+	case *postgres.DB:
+		m.WatchPool("postgres", func() metrics.PoolStats {
+			p := s.Pool().Stat()
+			return metrics.PoolStats{
+				InUse: int(p.AcquiredConns()), Idle: int(p.IdleConns()), Max: int(p.MaxConns()),
+				WaitCount: p.EmptyAcquireCount(), WaitDuration: p.EmptyAcquireWaitTime(),
+			}
+		})
+	case *sqlite.DB:
+		m.WatchPool("sqlite", func() metrics.PoolStats {
+			w, r := s.Stats()
+			return metrics.PoolStats{
+				InUse: w.InUse + r.InUse, Idle: w.Idle + r.Idle, Max: w.MaxOpenConnections + r.MaxOpenConnections,
+				WaitCount: w.WaitCount + r.WaitCount, WaitDuration: w.WaitDuration + r.WaitDuration,
+			}
+		})
+	}
+}

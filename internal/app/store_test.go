@@ -1,0 +1,23 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/usersvc/usersvc/internal/signing"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// memoryStore serves a fake's ports as an app.Store, for HS256 and no
+// migrations.
+type memoryStore struct {
+	fake interface{ Stores() user.Stores }
+}
+
+func (s memoryStore) Stores() user.Stores                { return s.fake.Stores() }
+func (s memoryStore) SigningKeys() signing.Repository    { return nil }
+func (s memoryStore) Migrator() (*goose.Provider, error) { return nil, errors.New("no migrations") }
+func (s memoryStore) Ping(context.Context) error         { return nil }
+func (s memoryStore) Close() error                       { return nil }

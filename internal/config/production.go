@@ -1,0 +1,206 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+
+	accountmail "github.com/usersvc/usersvc/internal/mail"
+)
+
+// The names USERSVC_INSECURE_OVERRIDES accepts, one per setting that
+// production refuses. They are stable: deployments write them down.
+const (
+	OverrideWeakSecret         = "weak_secret"
+	OverrideRateLimitsOff      = "rate_limits_off"
+	OverrideLogMailer          = "log_mailer"
+	OverrideSMTPPlaintext      = "smtp_plaintext"
+	OverrideWideTrustedProxies = "wide_trusted_proxies"
+	OverrideHTTPCORSOrigin     = "http_cors_origin"
+	OverrideHTTPLinks          = "http_links"
+	OverrideLocalhostLinks     = "localhost_links"
+)
+
+// Overrides lists every name USERSVC_INSECURE_OVERRIDES accepts.
+func Overrides() []string {
+	return []string{
+		OverrideWeakSecret, OverrideRateLimitsOff, OverrideLogMailer, OverrideSMTPPlaintext,
+		OverrideWideTrustedProxies, OverrideHTTPCORSOrigin, OverrideHTTPLinks, OverrideLocalhostLinks,
+	}
+}
+
+// EnvInsecureOverrides is the variable that lets named unsafe settings
+// through in production.
+const EnvInsecureOverrides = "USERSVC_INSECURE_OVERRIDES"
+
+// MinDistinctSecretBytes is the fewest distinct byte values a secret or key
+// must hold in production: 32 random bytes hold about 30, base64 or
+// alphanumeric text of 32 random characters about 25, while "aaaa...",
+// "changeme" repeated or an all-zero key hold a handful.
+const MinDistinctSecretBytes = 16
+
+// MinDistinctHexDigits replaces MinDistinctSecretBytes for a secret written
+// only in hex digits (openssl rand -hex 32), whose alphabet has just 16:
+// random hex of 32 digits or more shows fewer than 10 of them about once in
+// 10,000 draws.
+const MinDistinctHexDigits = 10
+
+// Widest trusted proxy ranges production accepts.
+const (
+	MaxTrustedProxyBitsV4 = 8  // a /8
+	MaxTrustedProxyBitsV6 = 32 // a /32
+)
+
+// unsafeSetting is a setting production refuses unless its override is
+// listed: what is wrong and how to fix it, never a secret's value.
+type unsafeSetting struct {
+	override, variable, problem, fix string
+}
+
+// unsafeSettings lists what production refuses in c.
+func (c *Config) unsafeSettings() []unsafeSetting {
+	var found []unsafeSetting
+	add := func(override, variable, problem, fix string) {
+		found = append(found, unsafeSetting{override, variable, problem, fix})
+	}
+	if c.JWTSecret != "" {
+		if problem := weakSecret([]byte(c.JWTSecret), true); problem != "" {
+			add(OverrideWeakSecret, "USERSVC_JWT_SECRET", problem, "make a random one: openssl rand -base64 48")
+		}
+	}
+	if key, err := c.KeyEncryptionKeyBytes(); err == nil && key != nil {
+		if problem := weakSecret(key, false); problem != "" {
+			add(OverrideWeakSecret, "USERSVC_KEY_ENCRYPTION_KEY", problem, "make a random one: openssl rand -base64 32 (then `usersvc keys rotate`: keys sealed with the old one do not open)")
+		}
+	}
+	if !c.RateLimits {
+		add(OverrideRateLimitsOff, "USERSVC_RATE_LIMITS", "is off, which also switches the login lockout off", "remove it or set it to on")
+	}
+	c.Mail.unsafeSettings(add)
+	for _, p := range c.TrustedProxies {
+		if wide(p) {
+			add(OverrideWideTrustedProxies, "USERSVC_TRUSTED_PROXIES",
+				fmt.Sprintf("%s is wider than a /%d (IPv4) or /%d (IPv6): any client in it could write its own X-Forwarded-For and pick its rate-limit bucket", p, MaxTrustedProxyBitsV4, MaxTrustedProxyBitsV6),
+				"list only your load balancers' subnets, e.g. 10.0.0.0/16")
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); err == nil && u.Scheme == "http" {
+			add(OverrideHTTPCORSOrigin, "USERSVC_CORS_ORIGINS",
+				fmt.Sprintf("%s is not https: a page served in clear text can be altered to call the API with its users' credentials", o),
+				"list https:// origins only")
+		}
+	}
+	return found
+}
+
+func (m *Mail) unsafeSettings(add func(override, variable, problem, fix string)) {
+	switch {
+	case m.Mailer == MailerLog:
+		add(OverrideLogMailer, "USERSVC_MAILER", "is log: no mail is sent, and every verification and reset token is written to the log",
+			"set USERSVC_MAILER=smtp with USERSVC_SMTP_HOST and USERSVC_MAIL_FROM")
+	case m.Mailer == MailerSMTP && m.SMTPTLS == SMTPNoTLS:
+		add(OverrideSMTPPlaintext, "USERSVC_SMTP_TLS", "is none: account mail, its tokens included, crosses the network in clear",
+			"set USERSVC_SMTP_TLS=starttls (or implicit for port 465)")
+	}
+	for _, link := range []struct{ name, tmpl, page string }{
+		{"USERSVC_VERIFY_EMAIL_URL", m.VerifyEmailURL, "verify-email"},
+		{"USERSVC_PASSWORD_RESET_URL", m.PasswordResetURL, "reset-password"},
+		{"USERSVC_UNDO_EMAIL_CHANGE_URL", m.UndoEmailChangeURL, "undo-email-change"},
+	} {
+		u, err := url.Parse(accountmail.Link(link.tmpl, "x"))
+		if err != nil {
+			continue // validate has refused it already
+		}
+		fix := "set it to your app's https page, e.g. https://app.example.com/" + link.page + "?token={token}"
+		if u.Scheme == "http" {
+			add(OverrideHTTPLinks, link.name, fmt.Sprintf("%q is not https: the token in the link would cross the network in clear", link.tmpl), fix)
+		}
+		if local(u.Hostname()) {
+			add(OverrideLocalhostLinks, link.name, fmt.Sprintf("%q points at this machine (the development default): recipients cannot open it", link.tmpl), fix)
+		}
+	}
+}
+
+// weakSecret says what is wrong with a secret of low entropy, or "". A
+// secret of hex digits only is held to MinDistinctHexDigits; hexText says
+// whether the secret is text that may be hex (a decoded key is raw bytes).
+func weakSecret(b []byte, hexText bool) string {
+	if !slices.ContainsFunc(b, func(c byte) bool { return c != 0 }) {
+		return "is all zero bytes"
+	}
+	seen := map[byte]bool{}
+	hex := hexText
+	for _, c := range b {
+		seen[c] = true
+		hex = hex && strings.IndexByte("0123456789abcdefABCDEF", c) >= 0
+	}
+	least := MinDistinctSecretBytes
+	if hex {
+		least = MinDistinctHexDigits
+	}
+	if len(seen) < least {
+		return fmt.Sprintf("has %d distinct byte values, fewer than %d: it is not random", len(seen), least)
+	}
+	return ""
+}
+
+// wide reports whether p is wider than production accepts; an IPv4 range
+// written in IPv6 (::ffff:0:0/96) counts as IPv4.
+func wide(p netip.Prefix) bool {
+	bits := p.Bits()
+	switch {
+	case p.Addr().Is4():
+		return bits < MaxTrustedProxyBitsV4
+	case p.Addr().Is4In6() && bits >= 96:
+		return bits-96 < MaxTrustedProxyBitsV4
+	default:
+		return bits < MaxTrustedProxyBitsV6
+	}
+}
+
+// local reports whether host names this machine: localhost (and
+// *.localhost), a loopback or an unspecified address.
+func local(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && (a.IsLoopback() || a.IsUnspecified() || a.Unmap().IsLoopback())
+}
+
+// applyOverrides turns each unsafe setting into an error, or into a warning
+// when USERSVC_INSECURE_OVERRIDES lists its name; a listed name that
+// nothing needs is a warning too. An unknown name is an error in any
+// environment.
+func (c *Config) applyOverrides(unsafe []unsafeSetting) (errs []error, warnings []string) {
+	listed := map[string]bool{}
+	for _, name := range c.InsecureOverrides {
+		name = strings.TrimSpace(name)
+		switch {
+		case name == "":
+		case slices.Contains(Overrides(), name):
+			listed[name] = true
+		default:
+			errs = append(errs, fmt.Errorf("%s: unknown override %q%s; known: %s", EnvInsecureOverrides, name, suggest(name, Overrides()), strings.Join(Overrides(), ", ")))
+		}
+	}
+	used := map[string]bool{}
+	for _, u := range unsafe {
+		if listed[u.override] {
+			used[u.override] = true
+			warnings = append(warnings, fmt.Sprintf("%s: %s; allowed in production by %s=%s", u.variable, u.problem, EnvInsecureOverrides, u.override))
+			continue
+		}
+		errs = append(errs, fmt.Errorf("%s: %s; %s (or, to run anyway, add %s to %s)", u.variable, u.problem, u.fix, u.override, EnvInsecureOverrides))
+	}
+	for _, name := range Overrides() {
+		if listed[name] && !used[name] && c.Env == Production {
+			warnings = append(warnings, fmt.Sprintf("%s: %s is listed but no setting needs it; remove it", EnvInsecureOverrides, name))
+		}
+	}
+	return errs, warnings
+}

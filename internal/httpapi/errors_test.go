@@ -1,0 +1,239 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/app/apptest"
+	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
+)
+
+// TestErrorTableOverHTTP reaches every row of the error table through the
+// API and checks that the answer has the row's status and code (and the
+// detail it starts with), then the codes of the answers huma and the
+// router make themselves. A new row fails the test until it gets a case
+// here.
+func TestErrorTableOverHTTP(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, apptest.Memory, limitsOn("USERSVC_RATE_LIMIT_LOGIN", "off", "USERSVC_RATE_LIMIT_REGISTER", "off",
+		"USERSVC_RATE_LIMIT_MAIL", "1/1h", "USERSVC_LOGIN_LOCKOUT_THRESHOLD", "2",
+		"USERSVC_HASH_CONCURRENCY", "1", "USERSVC_HASH_QUEUE", "1", "USERSVC_HASH_MAX_WAIT", "1ms"))
+	cases := errorCases(t, s)
+	seen := map[string]bool{}
+	for _, row := range httpapi.ErrorRows() {
+		seen[row.Detail] = true
+		t.Run(row.Code+" "+row.Detail, func(t *testing.T) {
+			send, ok := cases[row.Detail]
+			if !ok {
+				t.Fatalf("no request here reaches this row (%d %s): add one", row.Status, row.Code)
+			}
+			wantCode(t, send(), row.Status, row.Code, row.Detail)
+		})
+	}
+	for detail := range cases {
+		if !seen[detail] {
+			t.Errorf("the case %q matches no row of the error table", detail)
+		}
+	}
+	// The answers huma and the router make on their own.
+	for _, tt := range []struct {
+		r            req
+		status       int
+		code, detail string
+	}{
+		{req{method: "POST", path: "/api/v1/register", body: `{}`}, 422, "validation_failed", "validation failed"},
+		{req{method: "GET", path: "/nowhere"}, 404, "not_found", "not found"},
+		{req{method: "PATCH", path: "/api/v1/users/me"}, 405, "method_not_allowed", "method not allowed"},
+		{req{method: "POST", path: "/api/v1/register", body: `{"email":`}, 400, "malformed_request", "validation failed"},
+		{req{method: "POST", path: "/api/v1/register", body: `{}`, contentType: "text/plain"}, 415, "unsupported_media_type", ""},
+	} {
+		wantCode(t, s.do(tt.r), tt.status, tt.code, tt.detail)
+	}
+	s.Memory.SetFail(errors.New("the disk is on fire"))
+	defer s.Memory.SetFail(nil)
+	wantCode(t, s.do(req{method: "POST", path: "/api/v1/register", body: newAccount().json()}), 500, "internal_error", "internal server error")
+}
+
+// wantCode checks an error answer's status, code and the start of its
+// detail.
+func wantCode(t *testing.T, res response, status int, code, detail string) {
+	t.Helper()
+	body := wantProblem(t, res, status, "")
+	if body["code"] != code {
+		t.Errorf("code: got %v, want %s (%v)", body["code"], code, res)
+	}
+	if d, _ := body["detail"].(string); !strings.HasPrefix(d, detail) {
+		t.Errorf("detail: got %q, want it to start with %q", d, detail)
+	}
+	switch status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		if res.Header.Get("Retry-After") == "" {
+			t.Errorf("%d without Retry-After", status)
+		}
+	}
+}
+
+// errorCases are requests to s that meet each row of the error table, by
+// the row's detail. Each leaves s as it found it for the others.
+func errorCases(t *testing.T, s *server) map[string]func() response {
+	t.Helper()
+	taken := newAccount()
+	s.register(taken)
+	if res := s.verify(s.nextMail(usertest.MailVerify, taken.Email).Token); res.Status != http.StatusOK {
+		t.Fatalf("verify: %v", res)
+	}
+	tok := s.token(taken.Username, taken.Password)
+	admin, adminID := s.signUp()
+	s.setRole(adminID, user.RoleAdmin)
+	adminTok := s.token(admin.Username, admin.Password)
+	locked, _ := s.signUp()
+	unverified := newServer(t, apptest.Memory, apptest.Env("USERSVC_REQUIRE_VERIFIED_EMAIL", "on"))
+	pending, _ := unverified.signUp()
+
+	login := func(form string) func() response {
+		return func() response {
+			return s.do(req{method: "POST", path: "/api/v1/token", body: form, contentType: formType})
+		}
+	}
+	authed := func(method, path, token, body string) func() response {
+		return func() response { return s.do(req{method: method, path: path, token: token, body: body}) }
+	}
+	other := newAccount()
+	return map[string]func() response{
+		user.ErrEmailTaken.Error(): func() response {
+			return s.do(req{method: "POST", path: "/api/v1/register", body: account{taken.Email, other.Username, other.Password}.json()})
+		},
+		user.ErrUsernameTaken.Error(): func() response {
+			return s.do(req{method: "POST", path: "/api/v1/register", body: account{other.Email, taken.Username, other.Password}.json()})
+		},
+		user.ErrWrongPassword.Error(): authed("PUT", "/api/v1/users/me/password", tok,
+			`{"current_password":"not my password","new_password":"a new long password"}`),
+		user.ErrInvalidGrant.Error(): login("grant_type=refresh_token&refresh_token=not-a-token"),
+		user.ErrInvalidToken.Error(): func() response { return s.verify("not-a-token") },
+		"the body is not a well-formed application/x-www-form-urlencoded form": login("username=%zz&password=x"),
+		"request body is required":         login(""),
+		user.ErrInvalidCredentials.Error(): login("username=nobody&password=whatever"),
+		user.ErrUnauthenticated.Error():    authed("GET", "/api/v1/users/me", "", ""),
+		user.ErrForbidden.Error():          authed("GET", "/api/v1/admin/users", tok, ""),
+		user.ErrReauthenticationRequired.Error(): func() response {
+			later := newServer(t, apptest.Memory) // its own clock, moved past the window
+			a, token := later.signedUp()
+			later.Clock.Advance(user.DefaultReauthWindow + time.Second)
+			return later.do(req{method: "PUT", path: "/api/v1/users/me", token: token, body: `{"email":"later-` + a.Email + `"}`})
+		},
+		user.ErrEmailNotVerified.Error(): func() response {
+			return unverified.loginAs(pending.Username, pending.Password)
+		},
+		"no user with this id":          authed("GET", "/api/v1/admin/users/"+uuid.NewString(), adminTok, ""),
+		user.ErrSessionNotFound.Error(): authed("DELETE", "/api/v1/users/me/sessions/"+uuid.NewString(), tok, ""),
+		user.ErrLastAdmin.Error():       authed("DELETE", "/api/v1/users/me", adminTok, ""),
+		user.ErrAlreadyVerified.Error(): authed("POST", "/api/v1/verify-email/resend", tok, ""),
+		"the body must be application/x-www-form-urlencoded": func() response {
+			return s.do(req{method: "POST", path: "/api/v1/token", body: `{"username":"a","password":"b"}`})
+		},
+		"request body is too large": func() response { return s.unsizedToken(strings.Repeat("x", 65<<10)) },
+		user.ErrLocked.Error(): func() response {
+			for i := range 2 {
+				s.loginAs(locked.Username, "wrong password "+strconv.Itoa(i))
+			}
+			return s.loginAs(locked.Username, locked.Password)
+		},
+		user.ErrRateLimited.Error(): func() response {
+			r := req{method: "POST", path: "/api/v1/password-reset", body: `{"email":"x@example.com"}`, header: from("203.0.113.50:1")}
+			s.do(r)
+			return s.do(r)
+		},
+		user.ErrBusy.Error(): func() response {
+			release, err := s.App.HashGate().Acquire(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+			return s.loginAs(taken.Username, taken.Password)
+		},
+		user.ErrUnavailable.Error(): func() response {
+			s.Memory.SetFail(fmt.Errorf("%w: the database is down", user.ErrUnavailable))
+			defer s.Memory.SetFail(nil)
+			return s.do(req{method: "GET", path: "/api/v1/users/me", token: tok})
+		},
+	}
+}
+
+// unsizedToken sends body to /token without saying its length (as a
+// chunked request does), so that only reading it finds it too large.
+func (s *server) unsizedToken(body string) response {
+	s.t.Helper()
+	hr := httptest.NewRequest(http.MethodPost, "/api/v1/token", strings.NewReader(body))
+	hr.ContentLength = -1
+	hr.Header.Set("Content-Type", formType)
+	w := httptest.NewRecorder()
+	s.h.ServeHTTP(w, hr)
+	return response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
+}
+
+// TestThousandsOfBadFieldsGetASmallAnswer: a body of thousands of unknown
+// fields is answered with at most 10 field errors and a count of the
+// rest, at /token (whose form the handler reads) and at a JSON route
+// (which huma reads).
+func TestThousandsOfBadFieldsGetASmallAnswer(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, apptest.Memory)
+	const n = 3000
+	form := url.Values{"username": {"ada"}, "password": {"correct horse"}}
+	fields := map[string]any{"email": "ada@example.com", "username": "ada", "password": "correct horse"}
+	for i := range n {
+		name := fmt.Sprintf("f%04d", i)
+		form.Set(name, "1")
+		fields[name] = 1
+	}
+	body, _ := json.Marshal(fields)
+	for _, tt := range []struct {
+		name  string
+		r     req
+		first string // the first field listed, "" when the order is huma's (a map's)
+	}{
+		{"token form", req{method: "POST", path: "/api/v1/token", body: form.Encode(), contentType: formType}, "f0000"},
+		{"JSON body", req{method: "POST", path: "/api/v1/register", body: string(body)}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := s.do(tt.r)
+			p := wantProblem(t, res, http.StatusUnprocessableEntity, "")
+			errs, _ := p["errors"].([]any)
+			if len(errs) != 10 {
+				t.Errorf("%d field errors listed, want 10", len(errs))
+			}
+			for _, e := range errs {
+				if m, _ := e.(map[string]any); !unknownField.MatchString(fmt.Sprint(m["location"])) || m["message"] != "unexpected property" {
+					t.Errorf("field error %v: want an unexpected property body.fNNNN", e)
+				}
+			}
+			d, _ := p["detail"].(string)
+			if !strings.HasSuffix(d, fmt.Sprintf("; and %d more", n-10)) || strings.Count(d, "unexpected property") != 10 {
+				t.Errorf("detail %q: want 10 fields named and the rest counted (and %d more)", d, n-10)
+			}
+			if tt.first != "" {
+				wantLocated(t, p, "body."+tt.first)
+			}
+			if len(res.Body) > 2048 {
+				t.Errorf("the answer is %d bytes, want a small one", len(res.Body))
+			}
+		})
+	}
+}
+
+// unknownField is where the fields of TestThousandsOfBadFieldsGetASmallAnswer
+// are.
+var unknownField = regexp.MustCompile(`^body\.f\d{4}$`)

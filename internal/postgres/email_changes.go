@@ -1,0 +1,62 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// EmailChanges is the PostgreSQL user.EmailChanges.
+type EmailChanges struct{ conn }
+
+var _ user.EmailChanges = (*EmailChanges)(nil)
+
+// Create stores c.
+func (s *EmailChanges) Create(ctx context.Context, c user.EmailChange) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `
+		INSERT INTO email_changes (hash, user_id, old_email, new_email, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`
+	if _, err := s.q.Exec(ctx, q, c.Hash, c.UserID, c.OldEmail, c.NewEmail, c.CreatedAt, c.ExpiresAt); err != nil {
+		return translate(err, "create email change")
+	}
+	return nil
+}
+
+// Use marks the usable change of hash used at now and returns it, in one
+// statement: of concurrent uses, the first to lock the row wins.
+func (s *EmailChanges) Use(ctx context.Context, hash []byte, now time.Time) (user.EmailChange, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `
+		UPDATE email_changes SET used_at = $2
+		WHERE hash = $1 AND used_at IS NULL AND expires_at > $2
+		RETURNING hash, user_id, old_email, new_email, created_at, expires_at, used_at`
+	var c user.EmailChange
+	err := s.q.QueryRow(ctx, q, hash, now).Scan(&c.Hash, &c.UserID, &c.OldEmail, &c.NewEmail, &c.CreatedAt, &c.ExpiresAt, &c.UsedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return user.EmailChange{}, user.ErrInvalidToken
+	}
+	if err != nil {
+		return user.EmailChange{}, translate(err, "use email change")
+	}
+	c.CreatedAt, c.ExpiresAt, c.UsedAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC(), c.UsedAt.UTC()
+	return c, nil
+}
+
+// UseAll marks every unused change of userID used at now.
+func (s *EmailChanges) UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `UPDATE email_changes SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL`
+	if _, err := s.q.Exec(ctx, q, userID, now); err != nil {
+		return translate(err, "use email changes")
+	}
+	return nil
+}

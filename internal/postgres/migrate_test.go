@@ -1,0 +1,157 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/usersvc/usersvc/internal/postgres"
+	"github.com/usersvc/usersvc/internal/storetest"
+	"github.com/usersvc/usersvc/internal/storetest/migrationtest"
+	"github.com/usersvc/usersvc/internal/user/usertest"
+)
+
+// failingMigration adds a column and a table, then fails: the transaction
+// goose runs it in must take the first two back.
+const failingMigration = `-- +goose Up
+ALTER TABLE users ADD COLUMN half_way TEXT;
+CREATE TABLE half_way (id INT);
+SELECT 1 / 0;
+
+-- +goose Down
+`
+
+func TestFailedMigrationRollsBackWhole(t *testing.T) {
+	s := storetest.Postgres(t)
+	p, err := postgres.NewMigrator(stdlib.OpenDBFromPool(s.Pool()),
+		migrationtest.WithMigration(t, os.DirFS("."), "migrations", "00099_fails_half_way.sql", failingMigration))
+	if err != nil {
+		t.Fatalf("NewMigrator: %v", err)
+	}
+	defer p.Close()
+	migrationtest.CheckFailedMigration(t, p, s.Stores(), func(t *testing.T) int {
+		var n int
+		const q = `SELECT (SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'half_way')
+			+ (SELECT count(*) FROM pg_class WHERE relname = 'half_way')`
+		if err := s.Pool().QueryRow(t.Context(), q).Scan(&n); err != nil {
+			t.Fatalf("look for leftovers: %v", err)
+		}
+		return n
+	})
+}
+
+// TestConcurrentMigrators starts several migrators, each with its own
+// pool, on one empty database at once, as replicas started together do:
+// each must succeed, and the schema be whole.
+func TestConcurrentMigrators(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	emptyDatabase(t, url)
+	const replicas = 8
+	var wg sync.WaitGroup
+	errs := make([]error, replicas)
+	for i := range replicas {
+		wg.Go(func() { errs[i] = openAndMigrate(t.Context(), url) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("migrator %d: %v", i, err)
+		}
+	}
+	s, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.Stores().Users.Create(t.Context(), usertest.NewUser(1)); err != nil {
+		t.Errorf("Create after the concurrent migrations: %v", err)
+	}
+}
+
+// emptyDatabase takes the database at url down to no migration at all.
+func emptyDatabase(t *testing.T, url string) {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	p, err := s.Migrator()
+	if err != nil {
+		t.Fatalf("Migrator: %v", err)
+	}
+	defer p.Close()
+	if _, err := p.DownTo(t.Context(), 0); err != nil {
+		t.Fatalf("DownTo(0): %v", err)
+	}
+	if _, err := s.Pool().Exec(t.Context(), `DROP TABLE goose_db_version`); err != nil {
+		t.Fatalf("drop the version table: %v", err)
+	}
+}
+
+// openAndMigrate opens the database at url and applies every migration.
+func openAndMigrate(ctx context.Context, url string) error {
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	p, err := s.Migrator()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	_, err = p.Up(ctx)
+	return err
+}
+
+func TestMigrationLock(t *testing.T) {
+	s := storetest.Postgres(t)
+	db := stdlib.OpenDBFromPool(s.Pool())
+	defer db.Close()
+	ctx := t.Context()
+	conn := func() *sql.Conn {
+		t.Helper()
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatalf("Conn: %v", err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	holder, other := conn(), conn()
+	l := postgres.MigrationLock(100 * time.Millisecond)
+
+	if err := l.SessionLock(ctx, holder); err != nil {
+		t.Fatalf("SessionLock: %v", err)
+	}
+	if err := l.SessionUnlock(ctx, other); err == nil {
+		t.Error("SessionUnlock by a session without the lock: got nil error, want one")
+	}
+	// A timed-out wait ends its connection (pgx cancels the query so).
+	err := l.SessionLock(ctx, conn())
+	if err == nil || !strings.Contains(err.Error(), "another process may be migrating") {
+		t.Errorf("SessionLock while another session holds it: got error %v, want one saying another process may be migrating", err)
+	}
+	if err := l.SessionUnlock(ctx, holder); err != nil {
+		t.Fatalf("SessionUnlock: %v", err)
+	}
+	if err := l.SessionLock(ctx, other); err != nil {
+		t.Errorf("SessionLock once released: %v", err)
+	}
+	if err := l.SessionUnlock(ctx, other); err != nil {
+		t.Errorf("SessionUnlock: %v", err)
+	}
+	closed := conn()
+	_ = closed.Close()
+	if err := l.SessionUnlock(ctx, closed); !errors.Is(err, sql.ErrConnDone) {
+		t.Errorf("SessionUnlock on a closed connection: got error %v, want sql.ErrConnDone", err)
+	}
+}

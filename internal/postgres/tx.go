@@ -1,0 +1,144 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// querier runs statements: the pool outside a transaction, the pgx.Tx of
+// Transactor.Atomic inside one. Begin on a pgx.Tx makes a savepoint, so
+// the methods that open a transaction of their own (Sessions.Create,
+// Users.Delete, ...) run in a savepoint of Atomic's transaction instead:
+// when they fail, they undo only their own changes.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+var (
+	_ querier = (*pgxpool.Pool)(nil)
+	_ querier = pgx.Tx(nil)
+)
+
+// conn is what every port runs its statements on: the database, and
+// where its statements go.
+type conn struct {
+	db   *DB
+	q    querier // db.pool, or Atomic's transaction
+	inTx bool    // q is a transaction
+}
+
+// Stores returns the store ports of package user on this database.
+func (s *DB) Stores() user.Stores { return conn{db: s, q: s.pool}.stores() }
+
+// stores returns the ports over c.
+func (c conn) stores() user.Stores {
+	return user.Stores{
+		Users:         &Users{c},
+		Sessions:      &Sessions{c},
+		AccountTokens: &AccountTokens{c},
+		EmailChanges:  &EmailChanges{c},
+		Audit:         &Audit{c},
+		Tx:            &Transactor{c},
+	}
+}
+
+// lockedInTx is the single-row SELECT query, inside a transaction, with
+// FOR NO KEY UPDATE: the rows it returns stay locked against other
+// transactions' changes until the transaction ends, so that a
+// read-then-write in Atomic (read a user, update it from what was read) is
+// never lost to a concurrent one. Such a transaction waits for the first
+// to end and then reads what it committed, as on SQLite, where
+// transactions never overlap. Outside a transaction nothing is locked and
+// query runs as given. The listings (List, Active, All, Events) do not
+// lock.
+func (c conn) lockedInTx(query string) string {
+	if !c.inTx {
+		return query
+	}
+	return query + ` FOR NO KEY UPDATE`
+}
+
+// mayFail runs f, a statement that can fail with a business error (a
+// taken email or username). Inside a transaction it runs in a savepoint:
+// PostgreSQL aborts a whole transaction at a failed statement, and the
+// savepoint keeps Atomic's transaction usable after ErrEmailTaken, as on
+// the other stores. Outside one f runs on the pool.
+func (c conn) mayFail(ctx context.Context, f func(querier) error) error {
+	if !c.inTx {
+		return f(c.q)
+	}
+	return pgx.BeginFunc(ctx, c.q, func(tx pgx.Tx) error { return f(tx) })
+}
+
+// Transactor is the PostgreSQL user.Transactor.
+//
+// Atomic's transaction holds one pooled connection from Begin to Commit
+// or Rollback; every call on the Stores fn receives runs on it. Its
+// bounds:
+//
+//   - Beginning it (the wait for a pooled connection included) and
+//     committing it are each bounded by queryWait, as any call is.
+//   - Each statement inside keeps its queryWait bound. When one expires
+//     pgx closes the connection, which PostgreSQL takes as a rollback of
+//     the whole transaction; every later call and the commit then fail, so
+//     a timed-out transaction can never commit a part of its changes. The
+//     same holds for any failed statement: PostgreSQL refuses the rest of
+//     an aborted transaction, and its COMMIT rolls back (Atomic returns an
+//     error). A statement failing with a business error runs in a
+//     savepoint (mayFail), so it leaves the transaction usable.
+//   - The transaction as a whole is bounded by the caller's ctx.
+//   - It is rolled back on a context of its own, so that a transaction
+//     ended by its caller's ctx still hands its connection back cleanly.
+//
+// fn must not use other Stores than those it receives: a call outside the
+// transaction waiting for a row the transaction locked would wait for its
+// own caller until queryWait.
+type Transactor struct{ conn }
+
+var _ user.Transactor = (*Transactor)(nil)
+
+// Atomic runs fn in a transaction, or, called inside one, in a savepoint
+// of it: a failing nested fn undoes its own changes only, and the
+// enclosing fn decides about the rest.
+func (t *Transactor) Atomic(ctx context.Context, fn func(user.Stores) error) error {
+	begin, cancel := context.WithTimeout(ctx, queryWait)
+	tx, err := t.q.Begin(begin) // a savepoint when t.q is a transaction
+	cancel()
+	if err != nil {
+		return translate(err, "begin transaction")
+	}
+	done := false
+	defer func() {
+		if !done { // fn failed or panicked: the panic goes on
+			rollback(ctx, tx)
+		}
+	}()
+	if err := fn(conn{db: t.db, q: tx, inTx: true}.stores()); err != nil {
+		return err
+	}
+	done = true
+	commit, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	if err := tx.Commit(commit); err != nil {
+		return translate(err, "commit transaction")
+	}
+	return nil
+}
+
+// rollback undoes tx, on a context that ctx's end does not cancel. Its
+// error is dropped: a transaction that cannot be rolled back has lost its
+// connection, which pgx then closes, and PostgreSQL rolls back a
+// transaction whose connection is gone.
+func rollback(ctx context.Context, tx pgx.Tx) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queryWait)
+	defer cancel()
+	_ = tx.Rollback(ctx)
+}

@@ -1,0 +1,68 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// EmailChanges is the SQLite user.EmailChanges.
+type EmailChanges struct{ conn }
+
+var _ user.EmailChanges = (*EmailChanges)(nil)
+
+// Create stores c.
+func (s *EmailChanges) Create(ctx context.Context, c user.EmailChange) error {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	const q = `
+		INSERT INTO email_changes (hash, user_id, old_email, new_email, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`
+	if _, err := s.exec(ctx, q, c.Hash, c.UserID, c.OldEmail, c.NewEmail, ts(c.CreatedAt), ts(c.ExpiresAt)); err != nil {
+		return translate(err, "create email change")
+	}
+	return nil
+}
+
+// Use marks the usable change of hash used at now and returns it, in one
+// statement on the single writer: of concurrent uses, one wins.
+func (s *EmailChanges) Use(ctx context.Context, hash []byte, now time.Time) (user.EmailChange, error) {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	const q = `
+		UPDATE email_changes SET used_at = ?1
+		WHERE hash = ?2 AND used_at IS NULL AND expires_at > ?1
+		RETURNING hash, user_id, old_email, new_email, created_at, expires_at, used_at`
+	var (
+		c                  user.EmailChange
+		created, exp, used string
+	)
+	err := s.writeRow(ctx, q, ts(now), hash).Scan(&c.Hash, &c.UserID, &c.OldEmail, &c.NewEmail, &created, &exp, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return user.EmailChange{}, user.ErrInvalidToken
+	}
+	if err != nil {
+		return user.EmailChange{}, translate(err, "use email change")
+	}
+	if err := errors.Join(parseTS(created, &c.CreatedAt), parseTS(exp, &c.ExpiresAt), parseTS(used, &c.UsedAt)); err != nil {
+		return user.EmailChange{}, fmt.Errorf("use email change: %w", err)
+	}
+	return c, nil
+}
+
+// UseAll marks every unused change of userID used at now.
+func (s *EmailChanges) UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	const q = `UPDATE email_changes SET used_at = ? WHERE user_id = ? AND used_at IS NULL`
+	if _, err := s.exec(ctx, q, ts(now), userID); err != nil {
+		return translate(err, "use email changes")
+	}
+	return nil
+}

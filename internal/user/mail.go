@@ -1,0 +1,76 @@
+package user
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// MailKind names an account message.
+type MailKind string
+
+// The account messages.
+const (
+	// MailVerifyEmail carries a link that proves the address.
+	MailVerifyEmail MailKind = "verify_email"
+	// MailResetPassword carries a link that sets a new password.
+	MailResetPassword MailKind = "reset_password"
+	// MailEmailChanged tells the previous address of an email change,
+	// with a link that undoes it.
+	MailEmailChanged MailKind = "email_changed"
+	// MailPasswordChanged tells the trusted address that the password
+	// was changed or reset.
+	MailPasswordChanged MailKind = "password_changed"
+)
+
+// Mail is one account message. It carries no text a user wrote (no name):
+// mail to an address nobody has verified must not relay anything an
+// attacker typed under the service's name.
+type Mail struct {
+	Kind   MailKind
+	To     string
+	UserID uuid.UUID
+	// Token is the one-time token the message's link carries, "" for a
+	// notice without a link; TTL is how long it works.
+	Token string
+	TTL   time.Duration
+}
+
+// send hands m to the Notifier (when there is one); failures are logged,
+// never the request's: the change has happened, and the user can ask
+// again.
+func (s *Service) send(ctx context.Context, m Mail) {
+	if s.notifier == nil {
+		return
+	}
+	if err := s.notifier.Send(ctx, m); err != nil {
+		s.mailFailed(ctx, fmt.Errorf("send %s mail: %w", m.Kind, err))
+	}
+}
+
+// recoveryAddress is where u's recovery mail goes: the email when it is
+// verified, else the trusted address, so that an unverified email (an
+// attacker's, set with a stolen session) never receives a reset link.
+func recoveryAddress(u User) string {
+	if u.EmailVerified || u.TrustedEmail == "" {
+		return u.Email
+	}
+	return u.TrustedEmail
+}
+
+// noticeAddress is where notices about u's security go: the trusted
+// address (the email itself once verified).
+func noticeAddress(u User) string {
+	if u.TrustedEmail != "" {
+		return u.TrustedEmail
+	}
+	return u.Email
+}
+
+// notifyPasswordChanged tells u's trusted address that the password
+// changed.
+func (s *Service) notifyPasswordChanged(ctx context.Context, u User) {
+	s.send(ctx, Mail{Kind: MailPasswordChanged, To: noticeAddress(u), UserID: u.ID})
+}

@@ -1,0 +1,143 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ErrReauthenticationRequired is a sensitive change (the email, deleting
+// the account) by a session whose password login is not recent: its
+// holder must give the password again, since a stolen access token alone
+// must not be enough.
+var ErrReauthenticationRequired = errors.New("this change needs your password again: send current_password, or POST /reauthenticate first")
+
+// recentlyAuthenticated allows a sensitive change by c when c's session
+// proved the password within the re-authentication window, or when
+// currentPassword is c's password (which also renews the session's
+// authentication). ErrReauthenticationRequired otherwise; a wrong
+// currentPassword is ErrWrongPassword and counts against the account like
+// a failed login.
+func (s *Service) recentlyAuthenticated(ctx context.Context, c Caller, currentPassword string) error {
+	if currentPassword != "" {
+		return s.reauthenticate(ctx, c, currentPassword)
+	}
+	at := c.Session.AuthenticatedAt
+	if at.IsZero() || s.now().Sub(at) > s.policy.ReauthWindow {
+		return ErrReauthenticationRequired
+	}
+	return nil
+}
+
+// Reauthenticate renews the authentication time of c's session once
+// password is c's password, so that sensitive changes are allowed for the
+// re-authentication window. A wrong password is ErrWrongPassword and counts
+// against the account like a failed login (and is limited like one).
+func (s *Service) Reauthenticate(ctx context.Context, c Caller, password string) error {
+	if err := s.reauthenticate(ctx, c, password); err != nil {
+		return err
+	}
+	s.record(ctx, AuditReauthenticated, c.User.ID, c.User.ID, map[string]string{"session_id": c.Session.ID.String()})
+	return nil
+}
+
+// reauthenticate checks password against c's account, under the login
+// guard, and moves c's session's authentication time to now.
+func (s *Service) reauthenticate(ctx context.Context, c Caller, password string) error {
+	u, err := s.users.ByID(ctx, c.User.ID)
+	if err != nil {
+		return self(err)
+	}
+	// Counted for this session alone: a thief of the session guessing here
+	// locks out nobody but themself.
+	attempt := LoginAttempt{Key: accountKey(u, true, ""), Device: "session:" + c.Session.ID.String()}
+	attempt.Fingerprint = s.fingerprint(attempt.Device, password)
+	if s.guard != nil {
+		if err := s.guard.Admit(ctx, attempt); err != nil {
+			return err
+		}
+	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	ok := s.hasher.Verify(u.PasswordHash, password)
+	release()
+	if !ok {
+		if s.guard != nil {
+			s.guard.Failed(ctx, attempt)
+		}
+		return ErrWrongPassword
+	}
+	if s.guard != nil {
+		s.guard.Succeeded(ctx, attempt)
+	}
+	return self(s.sessions.Reauthenticated(ctx, u.ID, c.Session.ID, s.now()))
+}
+
+// emailChanged, inside the transaction tx of an email change from
+// before's address to after's, uses up every reset link (mailed for the
+// old address and its password) and stores the change with a new undo
+// link, returning the notice to send to the previous address once the
+// change is committed.
+func (s *Service) emailChanged(ctx context.Context, tx Stores, before, after User) (Mail, error) {
+	now := s.now()
+	if err := tx.AccountTokens.UseAll(ctx, before.ID, PurposeResetPassword, now); err != nil {
+		return Mail{}, err
+	}
+	token, hash, err := newSecret()
+	if err != nil {
+		return Mail{}, err
+	}
+	ttl := s.policy.Lifecycle.UndoTTL
+	c := EmailChange{Hash: hash, UserID: before.ID, OldEmail: before.Email, NewEmail: after.Email, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := tx.EmailChanges.Create(ctx, c); err != nil {
+		return Mail{}, err
+	}
+	return Mail{Kind: MailEmailChanged, To: before.Email, UserID: before.ID, Token: token, TTL: ttl}, nil
+}
+
+// UndoEmailChange uses the token of the link an email change mailed to
+// the previous address: in one transaction the account gets that address
+// back (verified: the link reached it, and trusted), every session ends,
+// and every outstanding link of the account (reset, verification, other
+// undo links) is used up. An unknown, used or expired token is
+// ErrInvalidToken.
+func (s *Service) UndoEmailChange(ctx context.Context, token string) error {
+	hash, ok := secretHash(token)
+	if !ok {
+		return ErrInvalidToken
+	}
+	now := s.now()
+	return s.stores.Tx.Atomic(ctx, func(tx Stores) error {
+		c, err := tx.EmailChanges.Use(ctx, hash, now)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Users.Update(ctx, c.UserID, Patch{Email: &c.OldEmail, EmailVerified: new(true)}); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return ErrInvalidToken
+			}
+			return err
+		}
+		if err := s.endEverything(ctx, tx, c.UserID, now); err != nil {
+			return err
+		}
+		e := s.event(ctx, AuditEmailChangeUndone, uuid.Nil, c.UserID, map[string]string{"fields": "email"})
+		return s.appendEvent(ctx, tx, true, e)
+	})
+}
+
+// endEverything ends every session of id and uses up every link it has
+// outstanding, within tx.
+func (s *Service) endEverything(ctx context.Context, tx Stores, id uuid.UUID, now time.Time) error {
+	if err := tx.EmailChanges.UseAll(ctx, id, now); err != nil {
+		return err
+	}
+	if err := tx.AccountTokens.UseAll(ctx, id, "", now); err != nil {
+		return err
+	}
+	return tx.Sessions.RevokeAll(ctx, id, uuid.Nil, now)
+}

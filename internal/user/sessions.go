@@ -1,0 +1,309 @@
+package user
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/security"
+)
+
+// Session is one login of a user: every access and refresh token issued
+// from that login (and from refreshing it) belongs to it, and revoking it
+// ends them all at once.
+type Session struct {
+	ID         uuid.UUID
+	UserID     uuid.UUID
+	CreatedAt  time.Time
+	LastUsedAt time.Time // the login or the last refresh
+	// ExpiresAt is the absolute end of the session: refreshing never takes
+	// it further.
+	ExpiresAt time.Time
+	RevokedAt time.Time // zero while not revoked
+	// AuthenticatedAt is when its holder last proved the password: the
+	// login, or a re-authentication. Sensitive changes need it recent.
+	AuthenticatedAt time.Time
+	UserAgent       string // as the client sent it, cleaned, at most MaxUserAgent bytes
+	IP              string // the client address at login
+}
+
+// Active reports whether the session is neither revoked nor expired at now.
+func (s Session) Active(now time.Time) bool {
+	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt)
+}
+
+// RefreshToken is a stored refresh token: only its SHA-256 hash is kept.
+// The tokens of one session form its family; a token once used to refresh
+// is kept, marked used, so that its reuse can be detected.
+type RefreshToken struct {
+	Hash      []byte // SHA-256 of the token
+	SessionID uuid.UUID
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero while unused
+}
+
+// SessionPolicy says how long refresh tokens and sessions live.
+type SessionPolicy struct {
+	// RefreshTTL is how long a refresh token stays usable.
+	RefreshTTL time.Duration
+	// MaxAge is a session's absolute lifetime from its login.
+	MaxAge time.Duration
+	// ReuseGrace is how long after a refresh token was used it may be used
+	// again and get a fresh pair for the same session (two tabs refreshing
+	// at once); later reuse revokes the session.
+	ReuseGrace time.Duration
+}
+
+// DefaultSessionPolicy is the policy's zero fields' values.
+var DefaultSessionPolicy = SessionPolicy{RefreshTTL: 30 * 24 * time.Hour, MaxAge: 90 * 24 * time.Hour, ReuseGrace: 10 * time.Second}
+
+// secretBytes is the randomness of a refresh token or a mailed account
+// token: 256 bits.
+const secretBytes = 32
+
+// secretLen is the length of such a token as handed out (unpadded
+// base64url).
+var secretLen = base64.RawURLEncoding.EncodedLen(secretBytes)
+
+// newSecret returns a random token and what the stores keep of it.
+func newSecret() (token string, hash []byte, err error) {
+	b := make([]byte, secretBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", nil, fmt.Errorf("random token: %w", err)
+	}
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, hashSecret(token), nil
+}
+
+// hashSecret is what the stores keep of a token: its SHA-256.
+func hashSecret(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// secretHash is hashSecret of token, false when token cannot be one of
+// newSecret's.
+func secretHash(token string) ([]byte, bool) {
+	if len(token) != secretLen {
+		return nil, false
+	}
+	return hashSecret(token), true
+}
+
+// newRefreshToken returns a random token and its record in session sess:
+// the first of a session.
+func (s *Service) newRefreshToken(sess Session, now time.Time) (string, RefreshToken, error) {
+	token, hash, err := newSecret()
+	if err != nil {
+		return "", RefreshToken{}, err
+	}
+	return token, s.refreshRecord(sess, hash, now), nil
+}
+
+// successor returns the token that replaces token in a rotation, and its
+// record: derived from token under the service's secret, so that every
+// refresh with one token (two tabs racing, a retry within the grace) gets
+// the same successor and the session keeps one chain. Without the secret
+// nobody can compute it from a stolen used token.
+func (s *Service) successor(token string, sess Session, now time.Time) (string, RefreshToken) {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte("usersvc refresh successor\x00"))
+	m.Write([]byte(token))
+	next := base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return next, s.refreshRecord(sess, hashSecret(next), now)
+}
+
+// refreshRecord is the stored record of a refresh token of sess made now.
+func (s *Service) refreshRecord(sess Session, hash []byte, now time.Time) RefreshToken {
+	exp := now.Add(s.policy.Sessions.RefreshTTL)
+	if exp.After(sess.ExpiresAt) {
+		exp = sess.ExpiresAt
+	}
+	return RefreshToken{Hash: hash, SessionID: sess.ID, CreatedAt: now, ExpiresAt: exp}
+}
+
+// startSession opens a session for u, records the login in the same
+// transaction, and issues the session's first token pair.
+func (s *Service) startSession(ctx context.Context, u User) (AccessToken, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return AccessToken{}, fmt.Errorf("new session id: %w", err)
+	}
+	c := clientOf(ctx)
+	now := s.now()
+	sess := Session{
+		ID: id, UserID: u.ID, CreatedAt: now, LastUsedAt: now, AuthenticatedAt: now,
+		ExpiresAt: now.Add(s.policy.Sessions.MaxAge), UserAgent: c.UserAgent, IP: c.IP,
+	}
+	refresh, rt, err := s.newRefreshToken(sess, now)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	e := s.event(ctx, AuditLoginSucceeded, u.ID, u.ID, map[string]string{"session_id": id.String()})
+	if err := s.atomically(ctx, e, func(tx Stores) error { return tx.Sessions.Create(ctx, sess, rt) }); err != nil {
+		return AccessToken{}, err
+	}
+	return s.issue(u, sess, refresh)
+}
+
+// issue signs an access token for u in sess and pairs it with refresh.
+func (s *Service) issue(u User, sess Session, refresh string) (AccessToken, error) {
+	token, ttl, err := s.access.Issue(security.Claims{UserID: u.ID, Version: u.TokenVersion, SessionID: sess.ID, Role: string(u.Role)})
+	if err != nil {
+		return AccessToken{}, err
+	}
+	return AccessToken{Token: token, ExpiresIn: ttl, RefreshToken: refresh, SessionID: sess.ID}, nil
+}
+
+// Refresh exchanges a refresh token for a new pair in the same session and
+// rotates it: the token presented is marked used. A token used again
+// within the reuse grace (concurrent refreshes, a retry) gets the same
+// successor it got the first time, with a fresh access token: one chain,
+// never a second one. Used again later, it revokes its whole session (the
+// token was stolen, or the thief's copy was used first). Every refusal is
+// ErrInvalidGrant.
+func (s *Service) Refresh(ctx context.Context, token string) (AccessToken, error) {
+	hash, ok := secretHash(token)
+	if !ok {
+		return AccessToken{}, ErrInvalidGrant
+	}
+	rt, sess, err := s.sessions.RefreshToken(ctx, hash)
+	if errors.Is(err, ErrSessionNotFound) {
+		return AccessToken{}, ErrInvalidGrant
+	}
+	if err != nil {
+		return AccessToken{}, err
+	}
+	now := s.now()
+	if !sess.Active(now) {
+		return AccessToken{}, ErrInvalidGrant
+	}
+	replaces := hash
+	if !rt.UsedAt.IsZero() {
+		if now.Sub(rt.UsedAt) > s.policy.Sessions.ReuseGrace {
+			return AccessToken{}, s.reuseDetected(ctx, sess, now)
+		}
+		replaces = nil // within the grace: a sibling, the used token stays used
+	} else if !now.Before(rt.ExpiresAt) {
+		return AccessToken{}, ErrInvalidGrant
+	}
+	u, err := s.refreshable(ctx, sess.UserID, now)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	refresh, next := s.successor(token, sess, now)
+	err = s.sessions.AddRefreshToken(ctx, next, replaces)
+	if errors.Is(err, ErrRefreshTokenUsed) {
+		// Another refresh with the same token won the race a moment ago:
+		// that is the grace case, and it stored the same successor.
+		err = s.sessions.AddRefreshToken(ctx, next, nil)
+	}
+	if err != nil {
+		return AccessToken{}, err
+	}
+	return s.issue(u, sess, refresh)
+}
+
+// refreshable returns the user id, whose session is being refreshed, when
+// it may still be: ErrInvalidGrant when it is gone or inactive (then all
+// its sessions are revoked), ErrEmailNotVerified when verification is
+// required and missing.
+func (s *Service) refreshable(ctx context.Context, id uuid.UUID, now time.Time) (User, error) {
+	u, err := s.users.ByID(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return User{}, ErrInvalidGrant
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if !u.IsActive {
+		if err := s.sessions.RevokeAll(ctx, u.ID, uuid.Nil, now); err != nil {
+			return User{}, err
+		}
+		return User{}, ErrInvalidGrant
+	}
+	if s.policy.Lifecycle.RequireVerified && !u.EmailVerified {
+		return User{}, ErrEmailNotVerified
+	}
+	return u, nil
+}
+
+// reuseDetected revokes sess, whose used refresh token came back too late.
+func (s *Service) reuseDetected(ctx context.Context, sess Session, now time.Time) error {
+	err := s.sessions.Revoke(ctx, sess.UserID, sess.ID, now)
+	if err != nil && !errors.Is(err, ErrSessionNotFound) {
+		return err
+	}
+	s.record(ctx, AuditRefreshReused, uuid.Nil, sess.UserID, map[string]string{"session_id": sess.ID.String()})
+	s.log.WarnContext(ctx, "refresh token reused after rotation: session revoked",
+		"user_id", sess.UserID.String(), "session_id", sess.ID.String())
+	return ErrInvalidGrant
+}
+
+// Authenticate returns the active user an access token was issued to and
+// the token's session. A token of a deleted or inactive user, one issued
+// before the user's last password change, and one whose session is revoked
+// or expired (or that names no session) give ErrUnauthenticated. It costs
+// one lookup by both primary keys: the user and the session together.
+func (s *Service) Authenticate(ctx context.Context, token string) (User, Session, error) {
+	c, err := s.access.Verify(token)
+	if err != nil || c.SessionID == uuid.Nil {
+		return User{}, Session{}, ErrUnauthenticated
+	}
+	u, sess, err := s.sessions.UserSession(ctx, c.UserID, c.SessionID)
+	if errors.Is(err, ErrNotFound) {
+		return User{}, Session{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return User{}, Session{}, err
+	}
+	if !u.IsActive || u.TokenVersion != c.Version || !sess.Active(s.now()) {
+		return User{}, Session{}, ErrUnauthenticated
+	}
+	return u, sess, nil
+}
+
+// Logout revokes the session id of user userID: its access tokens are
+// refused from now on and its refresh tokens no longer refresh.
+func (s *Service) Logout(ctx context.Context, userID, id uuid.UUID) error {
+	err := s.sessions.Revoke(ctx, userID, id, s.now())
+	if errors.Is(err, ErrSessionNotFound) {
+		return nil // revoked meanwhile: the outcome is the same
+	}
+	if err == nil {
+		s.record(ctx, AuditLoggedOut, userID, userID, map[string]string{"session_id": id.String()})
+	}
+	return err
+}
+
+// LogoutAll revokes every session of user userID.
+func (s *Service) LogoutAll(ctx context.Context, userID uuid.UUID) error {
+	if err := s.sessions.RevokeAll(ctx, userID, uuid.Nil, s.now()); err != nil {
+		return err
+	}
+	s.record(ctx, AuditLoggedOut, userID, userID, map[string]string{"scope": "all"})
+	return nil
+}
+
+// Sessions lists the active sessions of user userID, oldest first.
+func (s *Service) Sessions(ctx context.Context, userID uuid.UUID) ([]Session, error) {
+	return s.sessions.Active(ctx, userID, s.now())
+}
+
+// RevokeSession revokes one session of user userID; ErrSessionNotFound
+// when it is not one of theirs or already revoked.
+func (s *Service) RevokeSession(ctx context.Context, userID, id uuid.UUID) error {
+	if err := s.sessions.Revoke(ctx, userID, id, s.now()); err != nil {
+		return err
+	}
+	s.record(ctx, AuditSessionRevoked, userID, userID, map[string]string{"session_id": id.String()})
+	return nil
+}
