@@ -127,15 +127,15 @@ type page struct {
 	NextCursor *string          `json:"next_cursor"`
 }
 
-func (f *adminServer) list(query url.Values) page {
-	f.t.Helper()
-	res := f.do(req{method: "GET", path: "/api/v1/admin/users?" + query.Encode(), token: f.adminToken})
+func (s *adminServer) list(query url.Values) page {
+	s.t.Helper()
+	res := s.do(req{method: "GET", path: "/api/v1/admin/users?" + query.Encode(), token: s.adminToken})
 	if res.Status != http.StatusOK {
-		f.t.Fatalf("GET /admin/users?%s: got %v, want 200", query.Encode(), res)
+		s.t.Fatalf("GET /admin/users?%s: got %v, want 200", query.Encode(), res)
 	}
 	var p page
 	if err := json.Unmarshal(res.Body, &p); err != nil {
-		f.t.Fatal(err)
+		s.t.Fatal(err)
 	}
 	return p
 }

@@ -95,14 +95,6 @@ type tokenForm struct {
 
 type registerInput struct{ Body userCreate }
 
-type loginInput struct {
-	ContentType string `header:"Content-Type" hidden:"true"`
-	RawBody     []byte `contentType:"application/x-www-form-urlencoded"`
-	// Authorization, when it holds a valid token of the account logging
-	// in, lets the login through that account's lockout.
-	Authorization string `header:"Authorization" hidden:"true"`
-}
-
 // sessionRead is the public face of a user.Session.
 type sessionRead struct {
 	ID         string    `json:"id" format:"uuid"`

@@ -47,21 +47,6 @@ var AuditKinds = []AuditKind{
 	AuditReauthenticated, AuditEmailChangeUndone,
 }
 
-// security reports whether an event of k records a change to who can use
-// an account (a login, a password, an email, a role, an activation): such
-// an event is stored in the same transaction as its change, and when it
-// cannot be stored the change does not happen (ErrUnavailable). Other
-// events are recorded after the fact, and one that is lost is logged.
-func (k AuditKind) security() bool {
-	switch k {
-	case AuditLoginSucceeded, AuditLoginFailed, AuditPasswordChanged, AuditResetCompleted,
-		AuditProfileUpdated, AuditRoleChanged, AuditDeactivated, AuditReactivated, AuditDeleted,
-		AuditAdminCreated, AuditEmailChangeUndone:
-		return true
-	}
-	return false
-}
-
 // Valid reports whether k is one of AuditKinds.
 func (k AuditKind) Valid() bool { return slices.Contains(AuditKinds, k) }
 

@@ -170,7 +170,7 @@ var sqliteTemplate = sync.OnceValues(func() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return os.ReadFile(path)
+	return os.ReadFile(path) //nolint:gosec // the file this helper just made in its own temporary directory
 })
 
 // copySQLiteTemplate puts a migrated database into the data directory dir
