@@ -15,10 +15,10 @@ import (
 
 // StoredKey is a signing key as the database keeps it.
 type StoredKey struct {
-	ID        string    // the kid tokens name it by
-	Alg       string    // security.EdDSA or security.ES256: the algorithms a ring can hold
-	Public    []byte    // PKIX DER, published in the JWKS
-	Private   []byte    // PKCS #8 DER sealed by a Sealer: never plaintext
+	ID      string // the kid tokens name it by
+	Alg     string // security.EdDSA or security.ES256: the algorithms a ring can hold
+	Public  []byte // PKIX DER, published in the JWKS
+	Private []byte // PKCS #8 DER sealed by a Sealer: never plaintext
 	// CreatedAt is when it becomes the signing key: the newest key whose
 	// CreatedAt has come signs. A staged key's lies in the future.
 	CreatedAt time.Time
