@@ -31,12 +31,12 @@ const (
 // Config is every setting, typed. The env tags are the variable names that
 // deployments rely on; .env.example documents each.
 type Config struct {
-	Env             string        `env:"USERSVC_ENV" envDefault:"development"`
-	Addr            string        `env:"USERSVC_ADDR" envDefault:":8080"`
-	DatabaseURL     string        `env:"DATABASE_URL" secret:"url"`
-	DataDir         string        `env:"USERSVC_DATA_DIR" envDefault:"./data"`
-	MigrateOnStart  bool          `env:"USERSVC_MIGRATE_ON_START" envDefault:"true"`
-	JWTSecret       string        `env:"USERSVC_JWT_SECRET" secret:"true"`
+	Env            string `env:"USERSVC_ENV" envDefault:"development"`
+	Addr           string `env:"USERSVC_ADDR" envDefault:":8080"`
+	DatabaseURL    string `env:"DATABASE_URL" secret:"url"`
+	DataDir        string `env:"USERSVC_DATA_DIR" envDefault:"./data"`
+	MigrateOnStart bool   `env:"USERSVC_MIGRATE_ON_START" envDefault:"true"`
+	JWTSecret      string `env:"USERSVC_JWT_SECRET" secret:"true"`
 	// PublicURL is the service's external base URL (https://auth.example.com),
 	// without a trailing slash: the default issuer and the base of every
 	// absolute link the service writes (discovery metadata). Empty: none.

@@ -282,7 +282,7 @@ func TestLoadOpsAddrAndDocs(t *testing.T) {
 // is the default issuer; an issuer set explicitly wins.
 func TestPublicURLSetsTheIssuer(t *testing.T) {
 	for _, tt := range []struct {
-		environ           []string
+		environ          []string
 		wantURL, wantIss string
 	}{
 		{nil, "", DefaultIssuer},
