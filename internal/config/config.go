@@ -31,18 +31,13 @@ const (
 // Config is every setting, typed. The env tags are the variable names that
 // deployments rely on; .env.example documents each.
 type Config struct {
-	Env            string `env:"USERSVC_ENV" envDefault:"development"`
-	Addr           string `env:"USERSVC_ADDR" envDefault:":8080"`
-	DatabaseURL    string `env:"DATABASE_URL" secret:"url"`
-	DataDir        string `env:"USERSVC_DATA_DIR" envDefault:"./data"`
-	MigrateOnStart bool   `env:"USERSVC_MIGRATE_ON_START" envDefault:"true"`
-	JWTSecret      string `env:"USERSVC_JWT_SECRET" secret:"true"`
-	// PublicURL is the service's external base URL (https://auth.example.com),
-	// without a trailing slash: the default issuer and the base of every
-	// absolute link the service writes (discovery metadata). Empty: none.
-	PublicURL string `env:"USERSVC_PUBLIC_URL"`
-	// JWTIssuer defaults to PublicURL, else DefaultIssuer.
-	JWTIssuer       string        `env:"USERSVC_JWT_ISSUER"`
+	Env             string        `env:"USERSVC_ENV" envDefault:"development"`
+	Addr            string        `env:"USERSVC_ADDR" envDefault:":8080"`
+	DatabaseURL     string        `env:"DATABASE_URL" secret:"url"`
+	DataDir         string        `env:"USERSVC_DATA_DIR" envDefault:"./data"`
+	MigrateOnStart  bool          `env:"USERSVC_MIGRATE_ON_START" envDefault:"true"`
+	JWTSecret       string        `env:"USERSVC_JWT_SECRET" secret:"true"`
+	JWTIssuer       string        `env:"USERSVC_JWT_ISSUER"` // default: PublicURL, else DefaultIssuer
 	AccessTokenTTL  time.Duration `env:"USERSVC_ACCESS_TOKEN_TTL" envDefault:"30m"`
 	BcryptCost      int           `env:"USERSVC_BCRYPT_COST" envDefault:"12"`
 	CORSOrigins     []string      `env:"USERSVC_CORS_ORIGINS" envSeparator:","`
@@ -60,6 +55,10 @@ type Config struct {
 	// InsecureOverrides names the unsafe settings production lets through
 	// (see Overrides); each one in use is a warning at every start.
 	InsecureOverrides []string `env:"USERSVC_INSECURE_OVERRIDES" envSeparator:","`
+	// PublicURL is the service's external base URL (https://auth.example.com),
+	// without a trailing slash: the default issuer and the base of every
+	// absolute link the service writes (discovery metadata). Empty: none.
+	PublicURL string `env:"USERSVC_PUBLIC_URL"`
 
 	Abuse     // rate limits, lockout, password policy, hashing bounds: abuse.go
 	Tokens    // audience, leeway, signing algorithm and keys: tokens.go
