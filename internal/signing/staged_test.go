@@ -1,6 +1,7 @@
 package signing_test
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
+	"github.com/usersvc/usersvc/internal/storetest"
 )
 
 const publishDelay = 20 * time.Minute
@@ -226,4 +228,36 @@ func TestScheduledRotationOnOneReplica(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRunRotatesOnSchedule: Run, besides reloading, makes the scheduled
+// key when it is due, and says so.
+func TestRunRotatesOnSchedule(t *testing.T) {
+	repo := storetest.SigningKeys(t, storetest.SQLite(t))
+	c := &clock{now: time.Now()}
+	ticks := make(chan time.Time) // unbuffered: a send returns once Run has taken it
+	rotated := make(chan signing.Info, 1)
+	ring, err := signing.Open(t.Context(), repo, newSealer(t, 7), signing.Options{
+		Overlap: ttl, PublishDelay: publishDelay, RotateEvery: 24 * time.Hour, Now: c.Now, Ticks: ticks,
+		Rotated: func(i signing.Info) { rotated <- i },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); ring.Run(ctx, func(err error) { t.Errorf("Run: %v", err) }) }()
+	ticks <- time.Now()
+	ticks <- time.Now() // the first round is over: nothing was due
+	if n := len(ring.List()); n != 1 {
+		t.Fatalf("keys after a round with nothing due = %d, want 1", n)
+	}
+	c.Add(24*time.Hour - publishDelay)
+	ticks <- time.Now()
+	info := <-rotated
+	if info.State != signing.Pending || len(ring.List()) != 2 {
+		t.Errorf("scheduled rotation made %+v, %d keys; want a pending second key", info, len(ring.List()))
+	}
+	cancel()
+	<-done
 }
