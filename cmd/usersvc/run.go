@@ -29,8 +29,11 @@ commands:
   create-admin --email E --username U [--full-name N]
                             create an administrator (password asked, or
                             read from stdin), or promote that account
-  keys rotate|list          add a new token signing key (the old one keeps
-                            verifying until its tokens expire), or list them
+  keys rotate [--now]       add a token signing key: published at once, signing
+                            after USERSVC_KEY_PUBLISH_DELAY (--now: at once);
+                            the old one verifies until its tokens expire
+  keys retire KID           withdraw a key at once (it leaked)
+  keys list                 list the keys and their states
   healthcheck [URL]         exit 0 when the running service's /healthz answers
                             200 (default URL: from USERSVC_ADDR), 1 otherwise
   version                   print the build version and commit

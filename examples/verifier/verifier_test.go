@@ -101,11 +101,12 @@ func TestVerifierFromJWKSAlone(t *testing.T) {
 					t.Error("Verify(tampered payload) succeeded")
 				}
 
-				// After a rotation the verifier learns the new kid by
-				// refetching, but no sooner than refetchEvery after its last
-				// fetch, so that made-up kids cannot make it flood the JWKS.
+				// After a rotation that signs at once (rotate --now) the
+				// verifier learns the new kid by refetching, but no sooner
+				// than refetchEvery after its last fetch, so that made-up
+				// kids cannot make it flood the JWKS.
 				svc.clock.Advance(time.Second)
-				if _, err := svc.ring.Rotate(t.Context()); err != nil {
+				if _, err := svc.ring.RotateNow(t.Context()); err != nil {
 					t.Fatal(err)
 				}
 				newToken := svc.login(t, "bob")

@@ -112,6 +112,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
 		Build: o.build, Limits: prot.limits, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
 		NoDocs: !bool(cfg.Docs),
+		Discovery: httpapi.Discovery{
+			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),
+		},
 	})
 	a.ops = httpapi.Ops(a.metrics, o.build)
 	return a, nil

@@ -56,7 +56,9 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys
 	if err != nil {
 		return tokenKeys{}, err
 	}
-	ring, err := openRing(ctx, cfg, a.db, kek, now)
+	ring, err := openRing(ctx, cfg, a.db, kek, now, func(i signing.Info) {
+		a.log.Info("rotated the signing key on schedule", "kid", i.ID, "signs_from", i.CreatedAt.UTC().Format(time.RFC3339))
+	})
 	if err != nil {
 		return tokenKeys{}, err
 	}
@@ -84,12 +86,13 @@ func OpenRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	return openRing(ctx, cfg, db, kek, now)
+	return openRing(ctx, cfg, db, kek, now, nil)
 }
 
 // openRing opens the key ring of cfg's algorithm on db's database, its
-// private keys sealed under kek.
-func openRing(ctx context.Context, cfg config.Config, db Store, kek []byte, now func() time.Time) (*signing.Ring, error) {
+// private keys sealed under kek; rotated hears of the scheduled rotations
+// (nil: nobody).
+func openRing(ctx context.Context, cfg config.Config, db Store, kek []byte, now func() time.Time, rotated func(signing.Info)) (*signing.Ring, error) {
 	sealer, err := signing.NewSealer(kek)
 	if err != nil {
 		return nil, fmt.Errorf("USERSVC_KEY_ENCRYPTION_KEY: %w", err)
@@ -99,8 +102,14 @@ func openRing(ctx context.Context, cfg config.Config, db Store, kek []byte, now 
 		// A key verifies until every token it signed has expired: tokens
 		// live AccessTokenTTL, are accepted JWTLeeway longer, and a replica
 		// may sign with the old key until its next reload.
-		Overlap:     cfg.AccessTokenTTL + cfg.JWTLeeway + KeyReloadEvery,
-		ReloadEvery: KeyReloadEvery,
+		Overlap: cfg.AccessTokenTTL + cfg.JWTLeeway + KeyReloadEvery,
+		// A rotated key is published this long before it signs; every
+		// replica learns it at its next reload (KeyReloadEvery), well
+		// within the delay.
+		PublishDelay: cfg.KeyPublishDelay,
+		RotateEvery:  cfg.KeyRotateEvery,
+		Rotated:      rotated,
+		ReloadEvery:  KeyReloadEvery,
 		// A token naming an unknown kid rereads the keys at most this often:
 		// prompt after a rotation, one cheap query a second at worst under
 		// forged kids.

@@ -37,7 +37,7 @@ type Config struct {
 	DataDir         string        `env:"USERSVC_DATA_DIR" envDefault:"./data"`
 	MigrateOnStart  bool          `env:"USERSVC_MIGRATE_ON_START" envDefault:"true"`
 	JWTSecret       string        `env:"USERSVC_JWT_SECRET" secret:"true"`
-	JWTIssuer       string        `env:"USERSVC_JWT_ISSUER" envDefault:"usersvc"`
+	JWTIssuer       string        `env:"USERSVC_JWT_ISSUER"` // default: PublicURL, else DefaultIssuer
 	AccessTokenTTL  time.Duration `env:"USERSVC_ACCESS_TOKEN_TTL" envDefault:"30m"`
 	BcryptCost      int           `env:"USERSVC_BCRYPT_COST" envDefault:"12"`
 	CORSOrigins     []string      `env:"USERSVC_CORS_ORIGINS" envSeparator:","`
@@ -55,6 +55,10 @@ type Config struct {
 	// InsecureOverrides names the unsafe settings production lets through
 	// (see Overrides); each one in use is a warning at every start.
 	InsecureOverrides []string `env:"USERSVC_INSECURE_OVERRIDES" envSeparator:","`
+	// PublicURL is the service's external base URL (https://auth.example.com),
+	// without a trailing slash: the default issuer and the base of every
+	// absolute link the service writes (discovery metadata). Empty: none.
+	PublicURL string `env:"USERSVC_PUBLIC_URL"`
 
 	Abuse     // rate limits, lockout, password policy, hashing bounds: abuse.go
 	Tokens    // audience, leeway, signing algorithm and keys: tokens.go
@@ -67,6 +71,10 @@ type Config struct {
 	// log each at warning level at every start. Not a variable.
 	Warnings []string
 }
+
+// DefaultIssuer is the tokens' issuer when neither USERSVC_JWT_ISSUER nor
+// USERSVC_PUBLIC_URL is set.
+const DefaultIssuer = "usersvc"
 
 // Off is the value that switches USERSVC_OPS_ADDR off.
 const Off = "off"
@@ -150,6 +158,7 @@ func (c *Config) validate() error {
 		bad("USERSVC_ENV", "must be %q or %q, got %q", Development, Production, c.Env)
 	}
 	checkURL(bad, "DATABASE_URL", c.DatabaseURL, "empty (embedded SQLite) or a postgres:// URL", "postgres", "postgresql")
+	c.checkPublicURL(bad)
 	if c.OpsAddr == Off {
 		c.OpsAddr = ""
 	} else {
@@ -197,6 +206,26 @@ func checkURL(bad func(name, format string, args ...any), name, value, want stri
 	}
 	if u, err := url.Parse(value); err != nil || !slices.Contains(schemes, u.Scheme) {
 		bad(name, "must be %s, got %q", want, Redact(value))
+	}
+}
+
+// checkPublicURL refuses a USERSVC_PUBLIC_URL that is not an absolute
+// http(s) URL without query, fragment or credentials, drops its trailing
+// slash, and makes it the default issuer.
+func (c *Config) checkPublicURL(bad func(name, format string, args ...any)) {
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.PublicURL, "?") || strings.HasSuffix(c.PublicURL, "#") {
+			bad("USERSVC_PUBLIC_URL", "must be the service's external base URL, like https://auth.example.com (no query, fragment or credentials), got %q", Redact(c.PublicURL))
+		}
+		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	}
+	if c.JWTIssuer == "" {
+		c.JWTIssuer = DefaultIssuer
+		if c.PublicURL != "" {
+			c.JWTIssuer = c.PublicURL
+		}
 	}
 }
 

@@ -73,7 +73,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		OpsAddr: ":9100", Docs: false,
 		InsecureOverrides: []string{"http_cors_origin", " log_mailer", "localhost_links", "http_links"},
 		Abuse:             defaultAbuse,
-		Tokens:            Tokens{JWTAudience: "https://api.example.com", JWTLeeway: 10 * time.Second, JWTAlg: security.ES256, KeyEncryptionKey: kek},
+		Tokens:            Tokens{JWTAudience: "https://api.example.com", JWTLeeway: 10 * time.Second, JWTAlg: security.ES256, KeyEncryptionKey: kek, KeyPublishDelay: 20 * time.Minute},
 		Sessions:          defaultSessions,
 		Lifecycle:         defaultLifecycle,
 		Mail:              defaultMail,
@@ -97,6 +97,14 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"leeway too long", []string{"USERSVC_JWT_LEEWAY=6m"}, "USERSVC_JWT_LEEWAY"},
 		{"negative leeway", []string{"USERSVC_JWT_LEEWAY=-1s"}, "USERSVC_JWT_LEEWAY"},
 		{"empty audience", []string{"USERSVC_JWT_AUDIENCE= "}, "USERSVC_JWT_AUDIENCE"},
+		{"negative publish delay", []string{"USERSVC_KEY_PUBLISH_DELAY=-1m"}, "USERSVC_KEY_PUBLISH_DELAY"},
+		{"publish delay over a day", []string{"USERSVC_KEY_PUBLISH_DELAY=25h"}, "USERSVC_KEY_PUBLISH_DELAY"},
+		{"rotation every minute", []string{"USERSVC_KEY_ROTATE_EVERY=1m"}, "USERSVC_KEY_ROTATE_EVERY"},
+		{"rotation within the publish delay", []string{"USERSVC_KEY_ROTATE_EVERY=2h", "USERSVC_KEY_PUBLISH_DELAY=3h"}, "USERSVC_KEY_ROTATE_EVERY"},
+		{"public URL without scheme", []string{"USERSVC_PUBLIC_URL=auth.example.com"}, "USERSVC_PUBLIC_URL"},
+		{"public URL with a query", []string{"USERSVC_PUBLIC_URL=https://auth.example.com/?a=b"}, "USERSVC_PUBLIC_URL"},
+		{"public URL with credentials", []string{"USERSVC_PUBLIC_URL=https://u:p@auth.example.com"}, "USERSVC_PUBLIC_URL"},
+		{"public URL of another scheme", []string{"USERSVC_PUBLIC_URL=ftp://auth.example.com"}, "USERSVC_PUBLIC_URL"},
 		{"ttl too long", []string{"USERSVC_ACCESS_TOKEN_TTL=48h"}, "USERSVC_ACCESS_TOKEN_TTL"},
 		{"cost not a number", []string{"USERSVC_BCRYPT_COST=high"}, "USERSVC_BCRYPT_COST"},
 		{"cost out of range", []string{"USERSVC_BCRYPT_COST=3"}, "USERSVC_BCRYPT_COST"},
@@ -207,7 +215,7 @@ func TestDevSecretUnwritableDir(t *testing.T) {
 }
 
 // defaultTokens is Tokens when no variable sets it.
-var defaultTokens = Tokens{JWTAudience: "usersvc", JWTLeeway: 30 * time.Second, JWTAlg: security.EdDSA}
+var defaultTokens = Tokens{JWTAudience: "usersvc", JWTLeeway: 30 * time.Second, JWTAlg: security.EdDSA, KeyPublishDelay: 20 * time.Minute}
 
 // kek is a valid USERSVC_KEY_ENCRYPTION_KEY that production accepts: 32
 // distinct bytes.
@@ -267,5 +275,38 @@ func TestLoadOpsAddrAndDocs(t *testing.T) {
 		if _, err := Load([]string{set}, ""); err == nil || !strings.Contains(err.Error(), name+": ") {
 			t.Errorf("Load(%s) error = %v, want one naming %s", set, err, name)
 		}
+	}
+}
+
+// TestPublicURLSetsTheIssuer: the public URL, its trailing slash dropped,
+// is the default issuer; an issuer set explicitly wins.
+func TestPublicURLSetsTheIssuer(t *testing.T) {
+	for _, tt := range []struct {
+		environ          []string
+		wantURL, wantIss string
+	}{
+		{nil, "", DefaultIssuer},
+		{[]string{"USERSVC_PUBLIC_URL=https://auth.example.com/"}, "https://auth.example.com", "https://auth.example.com"},
+		{[]string{"USERSVC_PUBLIC_URL=https://example.com/auth"}, "https://example.com/auth", "https://example.com/auth"},
+		{[]string{"USERSVC_PUBLIC_URL=https://auth.example.com", "USERSVC_JWT_ISSUER=legacy"}, "https://auth.example.com", "legacy"},
+	} {
+		c, err := Load(tt.environ, "")
+		if err != nil {
+			t.Fatalf("Load(%q): %v", tt.environ, err)
+		}
+		if c.PublicURL != tt.wantURL || c.JWTIssuer != tt.wantIss {
+			t.Errorf("Load(%q): public URL %q, issuer %q; want %q, %q", tt.environ, c.PublicURL, c.JWTIssuer, tt.wantURL, tt.wantIss)
+		}
+	}
+}
+
+// TestKeyRotationSettings reads the publish delay and the schedule.
+func TestKeyRotationSettings(t *testing.T) {
+	c, err := Load([]string{"USERSVC_KEY_PUBLISH_DELAY=30m", "USERSVC_KEY_ROTATE_EVERY=720h"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KeyPublishDelay != 30*time.Minute || c.KeyRotateEvery != 720*time.Hour {
+		t.Errorf("delay %s, every %s; want 30m, 720h", c.KeyPublishDelay, c.KeyRotateEvery)
 	}
 }

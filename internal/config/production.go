@@ -21,6 +21,7 @@ const (
 	OverrideHTTPCORSOrigin     = "http_cors_origin"
 	OverrideHTTPLinks          = "http_links"
 	OverrideLocalhostLinks     = "localhost_links"
+	OverrideHTTPPublicURL      = "http_public_url"
 )
 
 // Overrides lists every name USERSVC_INSECURE_OVERRIDES accepts.
@@ -28,6 +29,7 @@ func Overrides() []string {
 	return []string{
 		OverrideWeakSecret, OverrideRateLimitsOff, OverrideLogMailer, OverrideSMTPPlaintext,
 		OverrideWideTrustedProxies, OverrideHTTPCORSOrigin, OverrideHTTPLinks, OverrideLocalhostLinks,
+		OverrideHTTPPublicURL,
 	}
 }
 
@@ -77,6 +79,11 @@ func (c *Config) unsafeSettings() []unsafeSetting {
 	}
 	if !c.RateLimits {
 		add(OverrideRateLimitsOff, "USERSVC_RATE_LIMITS", "is off, which also switches the login lockout off", "remove it or set it to on")
+	}
+	if u, err := url.Parse(c.PublicURL); err == nil && u.Scheme == "http" {
+		add(OverrideHTTPPublicURL, "USERSVC_PUBLIC_URL",
+			fmt.Sprintf("%q is not https: the issuer and the key and token URLs it publishes could be altered on the way to every verifier", c.PublicURL),
+			"set the https:// address clients reach the service at")
 	}
 	c.Mail.unsafeSettings(add)
 	for _, p := range c.TrustedProxies {

@@ -90,6 +90,7 @@ func unsafeCases() []unsafeCase {
 		{"an http reset link", []string{"USERSVC_PASSWORD_RESET_URL=http://app.example.com/reset?token={token}"}, "USERSVC_PASSWORD_RESET_URL", OverrideHTTPLinks, ""},
 		{"a localhost link", []string{"USERSVC_VERIFY_EMAIL_URL=https://localhost:3000/verify-email?token={token}"}, "USERSVC_VERIFY_EMAIL_URL", OverrideLocalhostLinks, ""},
 		{"a loopback link", []string{"USERSVC_PASSWORD_RESET_URL=https://127.0.0.2/reset?token={token}"}, "USERSVC_PASSWORD_RESET_URL", OverrideLocalhostLinks, ""},
+		{"an http public URL", []string{"USERSVC_PUBLIC_URL=http://auth.example.com"}, "USERSVC_PUBLIC_URL", OverrideHTTPPublicURL, ""},
 		{"an IPv6 loopback link", []string{"USERSVC_PASSWORD_RESET_URL=https://[::1]:8443/reset?token={token}"}, "USERSVC_PASSWORD_RESET_URL", OverrideLocalhostLinks, ""},
 	}
 }

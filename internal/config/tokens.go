@@ -20,7 +20,19 @@ type Tokens struct {
 	// KeyEncryptionKey is base64 of 32 bytes: the AES-256-GCM key the
 	// signing keys' private halves are sealed with in the database.
 	KeyEncryptionKey string `env:"USERSVC_KEY_ENCRYPTION_KEY" secret:"true"`
+	// KeyPublishDelay is how long a key made by `usersvc keys rotate` (or
+	// the schedule) is published in the JWKS before it signs.
+	KeyPublishDelay time.Duration `env:"USERSVC_KEY_PUBLISH_DELAY" envDefault:"20m"`
+	// KeyRotateEvery, when positive, makes the service rotate the signing
+	// key on that schedule (one replica makes each key); 0 is off.
+	KeyRotateEvery time.Duration `env:"USERSVC_KEY_ROTATE_EVERY" envDefault:"0s"`
 }
+
+// Bounds of the key rotation settings.
+const (
+	MaxKeyPublishDelay = 24 * time.Hour
+	MinKeyRotateEvery  = time.Hour
+)
 
 // KeyEncryptionKeyFile is the name, in the data directory, of the key
 // encryption key that development mode generates when none is configured.
@@ -62,6 +74,12 @@ func (t *Tokens) validate(env string, bad func(name, format string, args ...any)
 	}
 	if strings.TrimSpace(t.JWTAudience) == "" {
 		bad("USERSVC_JWT_AUDIENCE", "must not be empty")
+	}
+	if t.KeyPublishDelay < 0 || t.KeyPublishDelay > MaxKeyPublishDelay {
+		bad("USERSVC_KEY_PUBLISH_DELAY", "must be between 0s and %s, got %s", MaxKeyPublishDelay, t.KeyPublishDelay)
+	}
+	if t.KeyRotateEvery != 0 && (t.KeyRotateEvery < MinKeyRotateEvery || t.KeyRotateEvery <= t.KeyPublishDelay) {
+		bad("USERSVC_KEY_ROTATE_EVERY", "must be 0s (off), or at least %s and longer than USERSVC_KEY_PUBLISH_DELAY (%s), got %s", MinKeyRotateEvery, t.KeyPublishDelay, t.KeyRotateEvery)
 	}
 	if t.JWTLeeway < 0 || t.JWTLeeway > security.MaxLeeway {
 		bad("USERSVC_JWT_LEEWAY", "must be between 0s and %s, got %s", security.MaxLeeway, t.JWTLeeway)

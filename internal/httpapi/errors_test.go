@@ -139,6 +139,10 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 		},
 		"no user with this id":          authed("GET", "/api/v1/admin/users/"+uuid.NewString(), adminTok, ""),
 		user.ErrSessionNotFound.Error(): authed("DELETE", "/api/v1/users/me/sessions/"+uuid.NewString(), tok, ""),
+		"discovery is off: the service's external base URL (USERSVC_PUBLIC_URL) is not configured": authed("GET", "/.well-known/openid-configuration", "", ""),
+		"the body must be an application/x-www-form-urlencoded form with a token, each parameter given once": func() response {
+			return s.do(req{method: "POST", path: "/api/v1/revoke", body: "token_type_hint=access_token", contentType: formType})
+		},
 		user.ErrLastAdmin.Error():       authed("DELETE", "/api/v1/users/me", adminTok, ""),
 		user.ErrAlreadyVerified.Error(): authed("POST", "/api/v1/verify-email/resend", tok, ""),
 		"the body must be application/x-www-form-urlencoded": func() response {

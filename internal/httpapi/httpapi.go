@@ -53,6 +53,8 @@ type Options struct {
 	// JWKS returns the public keys served at /.well-known/jwks.json. Nil
 	// means an empty set (HS256 tokens, which nobody else can verify).
 	JWKS func() jose.JSONWebKeySet
+	// Discovery is what the discovery documents publish (discovery.go).
+	Discovery Discovery
 	// Ready reports whether the database answers, for /readyz. Nil means
 	// always ready.
 	Ready func(ctx context.Context) error
@@ -103,6 +105,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 	a.routes()
 	a.opsRoutes()
 	a.jwksRoute(opts.JWKS)
+	a.discoveryRoutes(opts.Discovery)
 	if !opts.NoDocs {
 		serveOpenAPI(mux, a.huma.OpenAPI())
 		docs(mux)

@@ -149,7 +149,8 @@ func TestOpenAPI(t *testing.T) {
 // server has that it does not list are only the non-JSON ones.
 func TestDocumentAndServerAgree(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, apptest.Memory)
+	// With a public URL, or the discovery documents answer 404.
+	srv := newServer(t, apptest.Memory, apptest.Env("USERSVC_PUBLIC_URL", "https://auth.example.com"))
 	var doc struct {
 		Paths map[string]map[string]struct {
 			Security  []map[string][]string `json:"security"`
@@ -175,6 +176,9 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"POST /api/v1/verify-email": "200", "POST /api/v1/verify-email/resend": "202",
 		"POST /api/v1/reauthenticate": "204", "POST /api/v1/email-change/undo": "204",
 		"POST /api/v1/password-reset": "202", "POST /api/v1/password-reset/confirm": "204",
+		// discovery.go, revoke.go
+		"GET /.well-known/oauth-authorization-server": "200", "GET /.well-known/openid-configuration": "200",
+		"POST /api/v1/revoke": "200",
 	}
 	seen := map[string]bool{}
 	for path, ops := range doc.Paths {

@@ -45,6 +45,9 @@ func (a *api) routes() {
 	// Re-authentication and undoing an email change (issue 17).
 	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("POST /api/v1/reauthenticate", "reauthenticate", http.StatusNoContent, "Prove the password again, so that this session may change the email or delete the account"))), a.reauthenticate)
 	huma.Register(api, a.op("POST /api/v1/email-change/undo", "undoEmailChange", http.StatusNoContent, "Undo an email change with the token mailed to the previous address: the address comes back and every session ends"), a.undoEmailChange)
+	// Token revocation, RFC 7009 (revoke.go).
+	huma.Register(api, a.revokeOp(a.op("POST /api/v1/revoke", "revokeToken", http.StatusOK, "Revoke a refresh or access token: its session ends (RFC 7009)")), a.revoke)
+	documentRevokeForm(api.OpenAPI())
 	documentTokenForm(api.OpenAPI())
 }
 

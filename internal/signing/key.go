@@ -15,11 +15,19 @@ import (
 
 // StoredKey is a signing key as the database keeps it.
 type StoredKey struct {
-	ID        string    // the kid tokens name it by
-	Alg       string    // security.EdDSA or security.ES256: the algorithms a ring can hold
-	Public    []byte    // PKIX DER, published in the JWKS
-	Private   []byte    // PKCS #8 DER sealed by a Sealer: never plaintext
-	CreatedAt time.Time // when it became the signing key
+	ID      string // the kid tokens name it by
+	Alg     string // security.EdDSA or security.ES256: the algorithms a ring can hold
+	Public  []byte // PKIX DER, published in the JWKS
+	Private []byte // PKCS #8 DER sealed by a Sealer: never plaintext
+	// CreatedAt is when it becomes the signing key: the newest key whose
+	// CreatedAt has come signs. A staged key's lies in the future.
+	CreatedAt time.Time
+	// PublishedAt is when it entered the JWKS; zero for a key stored by a
+	// release without staging, published from CreatedAt.
+	PublishedAt time.Time
+	// RevokedAt is when it was withdrawn at once (a compromised key): from
+	// then on it neither signs, verifies nor is published. Zero: never.
+	RevokedAt time.Time
 }
 
 // generate makes a new key pair for alg.
@@ -35,9 +43,9 @@ func generate(alg string) (crypto.Signer, error) {
 	}
 }
 
-// newStoredKey generates a key for alg created at now and seals its
-// private half.
-func newStoredKey(alg string, now time.Time, s *Sealer) (StoredKey, error) {
+// newStoredKey generates a key for alg, published at now and signing from
+// signsFrom, and seals its private half.
+func newStoredKey(alg string, now, signsFrom time.Time, s *Sealer) (StoredKey, error) {
 	priv, err := generate(alg)
 	if err != nil {
 		return StoredKey{}, err
@@ -50,7 +58,11 @@ func newStoredKey(alg string, now time.Time, s *Sealer) (StoredKey, error) {
 	if err != nil {
 		return StoredKey{}, fmt.Errorf("encode private key: %w", err)
 	}
-	k := StoredKey{ID: rand.Text()[:16], Alg: alg, Public: pub, CreatedAt: now.UTC().Truncate(time.Microsecond)}
+	k := StoredKey{
+		ID: rand.Text()[:16], Alg: alg, Public: pub,
+		CreatedAt:   signsFrom.UTC().Truncate(time.Microsecond),
+		PublishedAt: now.UTC().Truncate(time.Microsecond),
+	}
 	k.Private = s.seal(der, k.ID, k.Alg)
 	return k, nil
 }

@@ -1,8 +1,10 @@
 // Package signing keeps the asymmetric keys access tokens are signed with:
 // a ring of keys stored in the database (private halves sealed with
-// AES-256-GCM), the newest of which signs, while its predecessors keep
-// verifying, and stay published in the JWKS, until every token they signed
-// has expired. Every replica sharing the database reloads the ring, so a
+// AES-256-GCM). A new key is published in the JWKS at once but signs only
+// from a later moment (staged rotation), so that verifiers which cache the
+// JWKS know it before they meet a token of it; its predecessor then stops
+// signing, and keeps verifying, published, until every token it signed has
+// expired. Every replica sharing the database reloads the ring, so a
 // rotation needs no restart.
 package signing
 
@@ -25,30 +27,54 @@ import (
 type Repository interface {
 	// AddKey stores k.
 	AddKey(ctx context.Context, k StoredKey) error
+	// AddKeyUnlessSince stores k unless a key of k.Alg that is not revoked
+	// signs from a moment after since, and reports whether it stored k. Of
+	// concurrent calls on one database with the same since, at most one
+	// stores its key: replicas rotating on a schedule make one key.
+	AddKeyUnlessSince(ctx context.Context, k StoredKey, since time.Time) (bool, error)
 	// Keys returns every stored key, oldest first.
 	Keys(ctx context.Context) ([]StoredKey, error)
+	// RevokeKey marks the key kid revoked at at. A key that is missing or
+	// revoked already is ErrNoSuchKey.
+	RevokeKey(ctx context.Context, kid string, at time.Time) error
 }
 
 // Key states, as List reports them.
 const (
+	Pending  = "pending"  // published and verifying, signs from its CreatedAt on
 	Active   = "active"   // signs new tokens
 	Retiring = "retiring" // signs no more, verifies and is published until its tokens have expired
 	Retired  = "retired"  // neither verifies nor is published
+	Revoked  = "revoked"  // withdrawn at once: neither signs, verifies nor is published
 )
 
 // Info describes a stored key.
 type Info struct {
-	ID        string
-	Alg       string
+	ID  string
+	Alg string
+	// PublishedAt is when it entered the JWKS.
+	PublishedAt time.Time
+	// CreatedAt is when it starts (or started) signing.
 	CreatedAt time.Time
 	State     string
-	// RetiresAt is when a retiring key stops verifying; zero for the active
-	// key.
+	// RetiresAt is when a key that a successor replaces stops verifying;
+	// zero while it has none.
 	RetiresAt time.Time
+	// RevokedAt is when it was revoked; zero if it was not.
+	RevokedAt time.Time
 }
 
-// ErrUnknownKey says a token names no key that verifies.
-var ErrUnknownKey = errors.New("unknown or retired signing key")
+// Errors of the ring's operations.
+var (
+	// ErrUnknownKey says a token names no key that verifies.
+	ErrUnknownKey = errors.New("unknown or retired signing key")
+	// ErrNoSuchKey says no stored key of the ring's algorithm has that id,
+	// or it is revoked already.
+	ErrNoSuchKey = errors.New("no such signing key, or it is revoked already")
+	// ErrKeySigns refuses to revoke the key that signs new tokens: another
+	// must sign first (RotateNow), or logins would fail.
+	ErrKeySigns = errors.New("the key signs new tokens: rotate to a new key at once first (usersvc keys rotate --now), then revoke it")
+)
 
 // Options tune a Ring.
 type Options struct {
@@ -56,10 +82,21 @@ type Options struct {
 	// security.EdDSA (the default) or security.ES256. Stored keys of another algorithm are
 	// ignored.
 	Alg string
-	// Overlap is how long a key keeps verifying after its successor was
-	// created: the access-token lifetime plus the clock-skew leeway plus
-	// ReloadEvery (a replica may sign with the old key until it reloads).
+	// Overlap is how long a key keeps verifying after it stopped signing:
+	// the access-token lifetime plus the clock-skew leeway plus
+	// ReloadEvery (after RotateNow, a replica may sign with the old key
+	// until it reloads).
 	Overlap time.Duration
+	// PublishDelay is how long a key made by Rotate is published before it
+	// signs: longer than verifiers cache the JWKS, plus ReloadEvery. Zero
+	// signs at once, as RotateNow does.
+	PublishDelay time.Duration
+	// RotateEvery, when positive, makes Run rotate (with PublishDelay) so
+	// that a new key signs every RotateEvery. One replica of those sharing
+	// the database makes the key (Repository.AddKeyUnlessSince).
+	RotateEvery time.Duration
+	// Rotated, when set, hears of each rotation Run makes.
+	Rotated func(Info)
 	// ReloadEvery is how often Run reloads the ring. Zero means 30 s.
 	ReloadEvery time.Duration
 	// MinReload is the least time between two reloads caused by tokens
@@ -74,30 +111,69 @@ type Options struct {
 	Ticks <-chan time.Time
 }
 
-// key is a usable key of the ring.
+// key is a stored key of the ring's algorithm, as loaded.
 type key struct {
-	info    Info
-	public  crypto.PublicKey
-	private crypto.Signer // only for the active key
+	stored StoredKey // Private not kept: see private
+	// signsUntil is when its successor starts signing; zero while it has
+	// none.
+	signsUntil time.Time
+	public     crypto.PublicKey // nil for a key retired or revoked at load
+	private    crypto.Signer    // only for a key that signs or will
 }
 
-// Ring is the set of keys in use. It is safe for concurrent use.
+// state is k's state at now.
+func (k *key) state(now time.Time, overlap time.Duration) string {
+	switch {
+	case !k.stored.RevokedAt.IsZero() && !now.Before(k.stored.RevokedAt):
+		return Revoked
+	case now.Before(k.stored.CreatedAt):
+		return Pending
+	case k.signsUntil.IsZero() || now.Before(k.signsUntil):
+		return Active
+	case now.Before(k.signsUntil.Add(overlap)):
+		return Retiring
+	}
+	return Retired
+}
+
+// verifies reports whether a key in state s verifies tokens and is
+// published.
+func verifies(s string) bool { return s == Pending || s == Active || s == Retiring }
+
+// info describes k at now.
+func (k *key) info(now time.Time, overlap time.Duration) Info {
+	i := Info{
+		ID: k.stored.ID, Alg: k.stored.Alg, PublishedAt: k.stored.PublishedAt, CreatedAt: k.stored.CreatedAt,
+		State: k.state(now, overlap), RevokedAt: k.stored.RevokedAt,
+	}
+	if i.PublishedAt.IsZero() {
+		i.PublishedAt = i.CreatedAt
+	}
+	if !k.signsUntil.IsZero() {
+		i.RetiresAt = k.signsUntil.Add(overlap)
+	}
+	return i
+}
+
+// Ring is the set of keys in use. It is safe for concurrent use. The
+// state of each key follows the clock, so that a staged key starts
+// signing at its moment on every replica without a reload.
 type Ring struct {
 	repo   Repository
 	sealer *Sealer
 	opts   Options
 
 	mu       sync.RWMutex
-	active   *key
-	keys     map[string]*key // by kid: the active and the retiring keys
-	infos    []Info          // every stored key of the algorithm, oldest first
+	keys     []*key          // every stored key of the algorithm, in signing order
+	byID     map[string]*key // the keys of keys that had a public key at load
 	loadedAt time.Time
 
 	reload sync.Mutex // one reload at a time
 }
 
-// Open loads the ring of alg from repo, generating the first key when
-// there is none, and fails when a key does not decrypt with sealer.
+// Open loads the ring of alg from repo, generating the first key (signing
+// at once) when there is none, and fails when a key does not decrypt with
+// sealer.
 func Open(ctx context.Context, repo Repository, sealer *Sealer, opts Options) (*Ring, error) {
 	if opts.Alg == "" {
 		opts.Alg = security.EdDSA
@@ -107,6 +183,9 @@ func Open(ctx context.Context, repo Repository, sealer *Sealer, opts Options) (*
 	}
 	if opts.Overlap <= 0 {
 		return nil, errors.New("key overlap must be positive")
+	}
+	if opts.PublishDelay < 0 || opts.RotateEvery < 0 {
+		return nil, errors.New("key publish delay and rotation period must not be negative")
 	}
 	if opts.ReloadEvery <= 0 {
 		opts.ReloadEvery = 30 * time.Second
@@ -121,29 +200,128 @@ func Open(ctx context.Context, repo Repository, sealer *Sealer, opts Options) (*
 	if err := r.Reload(ctx); err != nil {
 		return nil, err
 	}
-	if r.current() == nil {
-		if _, err := r.Rotate(ctx); err != nil {
+	if _, _, err := r.SigningKey(); err != nil {
+		if _, err := r.RotateNow(ctx); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
 }
 
-// Rotate adds a new key, which signs from now on; the previous one retires
-// once its tokens have expired. Other replicas start signing with it at
-// their next reload.
+// Rotate adds a new key, published from now on and signing once
+// PublishDelay has passed; the previous one then stops signing and retires
+// once its tokens have expired. Other replicas publish it at their next
+// reload.
 func (r *Ring) Rotate(ctx context.Context) (Info, error) {
-	k, err := newStoredKey(r.opts.Alg, r.opts.Now(), r.sealer)
+	now := r.opts.Now()
+	return r.add(ctx, now, now.Add(r.opts.PublishDelay))
+}
+
+// RotateNow adds a new key that signs from now on, for a key that must
+// stop signing at once (it leaked). Verifiers that cache the JWKS may
+// refuse the new key's tokens until they refetch it.
+func (r *Ring) RotateNow(ctx context.Context) (Info, error) {
+	now := r.opts.Now()
+	return r.add(ctx, now, now)
+}
+
+func (r *Ring) add(ctx context.Context, now, signsFrom time.Time) (Info, error) {
+	k, err := newStoredKey(r.opts.Alg, now, signsFrom, r.sealer)
 	if err != nil {
 		return Info{}, err
 	}
 	if err := r.repo.AddKey(ctx, k); err != nil {
 		return Info{}, fmt.Errorf("store signing key: %w", err)
 	}
+	return r.reloaded(ctx, k.ID)
+}
+
+// reloaded reloads the ring and describes the key kid.
+func (r *Ring) reloaded(ctx context.Context, kid string) (Info, error) {
 	if err := r.Reload(ctx); err != nil {
 		return Info{}, err
 	}
-	return Info{ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt, State: Active}, nil
+	for _, i := range r.List() {
+		if i.ID == kid {
+			return i, nil
+		}
+	}
+	return Info{}, ErrNoSuchKey
+}
+
+// RotateIfDue rotates, as Rotate does, when RotateEvery is set and the
+// newest key signs (or will) since RotateEvery or longer by the time a new
+// key would start signing. Of replicas calling it at once, one makes the
+// key; it reports whether this one did.
+func (r *Ring) RotateIfDue(ctx context.Context) (Info, bool, error) {
+	if r.opts.RotateEvery <= 0 {
+		return Info{}, false, nil
+	}
+	now := r.opts.Now()
+	signsFrom := now.Add(r.opts.PublishDelay)
+	since := signsFrom.Add(-r.opts.RotateEvery)
+	if newest := r.newest(); newest != nil && newest.stored.CreatedAt.After(since) {
+		return Info{}, false, nil
+	}
+	k, err := newStoredKey(r.opts.Alg, now, signsFrom, r.sealer)
+	if err != nil {
+		return Info{}, false, err
+	}
+	stored, err := r.repo.AddKeyUnlessSince(ctx, k, since)
+	if err != nil {
+		return Info{}, false, fmt.Errorf("store signing key: %w", err)
+	}
+	if !stored { // another replica rotated first: see its key
+		return Info{}, false, r.Reload(ctx)
+	}
+	info, err := r.reloaded(ctx, k.ID)
+	return info, err == nil, err
+}
+
+// newest is the key that signs last: the newest not revoked.
+func (r *Ring) newest() *key {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for i := len(r.keys) - 1; i >= 0; i-- {
+		if r.keys[i].stored.RevokedAt.IsZero() {
+			return r.keys[i]
+		}
+	}
+	return nil
+}
+
+// Revoke withdraws the key kid at once, for a key that leaked: from now
+// on this replica neither verifies its tokens nor publishes it, and the
+// others from their next reload. The key that signs new tokens cannot be
+// revoked (ErrKeySigns): RotateNow first.
+func (r *Ring) Revoke(ctx context.Context, kid string) (Info, error) {
+	if err := r.Reload(ctx); err != nil {
+		return Info{}, err
+	}
+	now := r.opts.Now()
+	r.mu.RLock()
+	k, ok := r.byKidAll(kid)
+	r.mu.RUnlock()
+	switch {
+	case !ok:
+		return Info{}, ErrNoSuchKey
+	case k.state(now, r.opts.Overlap) == Active:
+		return Info{}, ErrKeySigns
+	}
+	if err := r.repo.RevokeKey(ctx, kid, now); err != nil {
+		return Info{}, err
+	}
+	return r.reloaded(ctx, kid)
+}
+
+// byKidAll finds kid among every loaded key; r.mu held.
+func (r *Ring) byKidAll(kid string) (*key, bool) {
+	for _, k := range r.keys {
+		if k.stored.ID == kid {
+			return k, true
+		}
+	}
+	return nil, false
 }
 
 // Reload reads the keys from the database again.
@@ -167,64 +345,61 @@ func (r *Ring) load(ctx context.Context) error {
 		return strings.Compare(a.ID, b.ID)
 	})
 	r.mu.RLock()
-	old := r.keys
+	old := r.byID
 	r.mu.RUnlock()
-	infos := make([]Info, len(stored))
-	keys := map[string]*key{}
-	var active *key
-	for i, s := range stored {
-		info := Info{ID: s.ID, Alg: s.Alg, CreatedAt: s.CreatedAt, State: Active}
-		if i+1 < len(stored) {
-			info.RetiresAt = stored[i+1].CreatedAt.Add(r.opts.Overlap)
-			info.State = state(info, now)
+	keys := make([]*key, len(stored))
+	var next *key // the key that signs after keys[i]: the next one that ever signs
+	for i := len(stored) - 1; i >= 0; i-- {
+		s := stored[i]
+		k := &key{stored: s}
+		k.stored.Private = nil
+		if next != nil {
+			k.signsUntil = next.stored.CreatedAt
 		}
-		infos[i] = info
-		if info.State == Retired {
+		// A key revoked before its moment came never signed: its
+		// predecessor signs on until the next key's.
+		if s.RevokedAt.IsZero() || s.RevokedAt.After(s.CreatedAt) {
+			next = k
+		}
+		keys[i] = k
+	}
+	byID := map[string]*key{}
+	for i, k := range keys {
+		st := k.state(now, r.opts.Overlap)
+		if !verifies(st) {
 			continue
 		}
-		k := &key{info: info}
-		if prev, ok := old[s.ID]; ok {
+		if prev, ok := old[k.stored.ID]; ok {
 			k.public, k.private = prev.public, prev.private
-		} else if k.public, err = s.publicKey(); err != nil {
+		} else if k.public, err = stored[i].publicKey(); err != nil {
 			return err
 		}
-		if info.State == Active {
-			if k.private == nil {
-				if k.private, err = s.privateKey(r.sealer); err != nil {
-					return err
-				}
+		if (st == Active || st == Pending) && k.private == nil {
+			if k.private, err = stored[i].privateKey(r.sealer); err != nil {
+				return err
 			}
-			active = k
 		}
-		keys[s.ID] = k
+		byID[k.stored.ID] = k
 	}
 	r.mu.Lock()
-	r.active, r.keys, r.infos, r.loadedAt = active, keys, infos, now
+	r.keys, r.byID, r.loadedAt = keys, byID, now
 	r.mu.Unlock()
 	return nil
 }
 
-// state is the state at now of a key that has a successor.
-func state(i Info, now time.Time) string {
-	if now.Before(i.RetiresAt) {
-		return Retiring
-	}
-	return Retired
-}
-
-func (r *Ring) current() *key {
+// SigningKey returns the key that signs now and its id, for
+// security.KeySource.
+func (r *Ring) SigningKey() (string, any, error) {
+	now := r.opts.Now()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.active
-}
-
-// SigningKey returns the active key and its id, for security.KeySource.
-func (r *Ring) SigningKey() (string, any, error) {
-	k := r.current()
-	if k == nil {
-		return "", nil, errors.New("no active signing key")
+	for i := len(r.keys) - 1; i >= 0; i-- {
+		k := r.keys[i]
+		if k.private != nil && k.state(now, r.opts.Overlap) == Active {
+			return k.stored.ID, k.private, nil
+		}
 	}
-	return k.info.ID, k.private, nil
+	return "", nil, errors.New("no active signing key")
 }
 
 // VerificationKey returns the public key kid names while it verifies, for
@@ -235,7 +410,7 @@ func (r *Ring) VerificationKey(kid string) (any, error) {
 		return pub, nil
 	}
 	r.mu.RLock()
-	_, known := r.keys[kid]
+	_, known := r.byID[kid]
 	stale := r.opts.Now().Sub(r.loadedAt) >= r.opts.MinReload
 	r.mu.RUnlock()
 	if known || !stale || !r.reload.TryLock() {
@@ -257,49 +432,46 @@ func (r *Ring) VerificationKey(kid string) (any, error) {
 // lookup returns kid's public key if it verifies now.
 func (r *Ring) lookup(kid string) (crypto.PublicKey, bool) {
 	r.mu.RLock()
-	k, ok := r.keys[kid]
+	k, ok := r.byID[kid]
 	r.mu.RUnlock()
-	if !ok || (k.info.State != Active && !r.opts.Now().Before(k.info.RetiresAt)) {
+	if !ok || !verifies(k.state(r.opts.Now(), r.opts.Overlap)) {
 		return nil, false
 	}
 	return k.public, true
 }
 
-// JWKS returns the public keys that verify now, for
-// /.well-known/jwks.json.
+// JWKS returns the public keys that verify now, staged ones included, in
+// signing order, for /.well-known/jwks.json.
 func (r *Ring) JWKS() jose.JSONWebKeySet {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	now := r.opts.Now()
-	for _, i := range r.infos {
-		k, ok := r.keys[i.ID]
-		if !ok || (i.State != Active && !now.Before(i.RetiresAt)) {
+	for _, k := range r.keys {
+		if k.public == nil || !verifies(k.state(now, r.opts.Overlap)) {
 			continue
 		}
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.public, KeyID: i.ID, Algorithm: i.Alg, Use: "sig"})
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.public, KeyID: k.stored.ID, Algorithm: k.stored.Alg, Use: "sig"})
 	}
 	return set
 }
 
-// List returns every stored key of the ring's algorithm, oldest first,
-// with its state now.
+// List returns every stored key of the ring's algorithm, in signing
+// order, with its state now.
 func (r *Ring) List() []Info {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	now := r.opts.Now()
-	out := slices.Clone(r.infos)
-	for i := range out {
-		if out[i].State != Active {
-			out[i].State = state(out[i], now)
-		}
+	out := make([]Info, len(r.keys))
+	for i, k := range r.keys {
+		out[i] = k.info(now, r.opts.Overlap)
 	}
 	return out
 }
 
 // Run reloads the ring every ReloadEvery (or on each of Ticks) until ctx
-// ends, so that a rotation made elsewhere reaches this replica; failures go
-// to onError.
+// ends, so that a rotation made elsewhere reaches this replica, and
+// rotates when RotateEvery says it is due; failures go to onError.
 func (r *Ring) Run(ctx context.Context, onError func(error)) {
 	ticks := r.opts.Ticks
 	if ticks == nil {
@@ -312,9 +484,21 @@ func (r *Ring) Run(ctx context.Context, onError func(error)) {
 		case <-ctx.Done():
 			return
 		case <-ticks:
-			if err := r.Reload(ctx); err != nil && ctx.Err() == nil {
+			if err := r.tick(ctx); err != nil && ctx.Err() == nil {
 				onError(err)
 			}
 		}
 	}
+}
+
+// tick is one round of Run.
+func (r *Ring) tick(ctx context.Context) error {
+	if err := r.Reload(ctx); err != nil {
+		return err
+	}
+	info, rotated, err := r.RotateIfDue(ctx)
+	if rotated && r.opts.Rotated != nil {
+		r.opts.Rotated(info)
+	}
+	return err
 }

@@ -65,7 +65,7 @@ func jwksKidsAt(t *testing.T, base string) []string {
 }
 
 // TestKeyRotationAcrossReplicas runs two replicas on one database, rotates
-// the signing key with `usersvc keys rotate` and checks that neither needs
+// the signing key with `usersvc keys rotate --now` and checks that neither needs
 // a restart: old tokens keep working, new ones carry the new kid, and both
 // keys are published.
 func TestKeyRotationAcrossReplicas(t *testing.T) {
@@ -82,9 +82,9 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 				t.Fatalf("JWKS before rotation = %v, want [%s]", got, oldKid)
 			}
 
-			out, err := command(t, environ, "keys", "rotate")
+			out, err := command(t, environ, "keys", "rotate", "--now")
 			if err != nil {
-				t.Fatalf("keys rotate: %v\n%s", err, out)
+				t.Fatalf("keys rotate --now: %v\n%s", err, out)
 			}
 			c := start(t, environ...) // a replica started after the rotation signs with the new key
 			second := loginAda(t, c.base, false)
@@ -125,6 +125,14 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 			if len(lines) != 3 || !strings.Contains(lines[1], oldKid) || !strings.Contains(lines[1], "retiring") ||
 				!strings.Contains(lines[2], newKid) || !strings.Contains(lines[2], "active") {
 				t.Errorf("keys list = %q, want the old key retiring and the new one active", out)
+			}
+			// A staged rotation publishes a key that signs only later.
+			out, err = command(t, environ, "keys", "rotate")
+			if err != nil || !strings.Contains(out, "signs from") || !strings.Contains(out, "pending") {
+				t.Errorf("keys rotate: %v, output %q; want a pending key and when it signs", err, out)
+			}
+			if kid := tokenKid(t, loginAda(t, c.base, false)); kid != newKid {
+				t.Errorf("after a staged rotation replica c signs with %q, want %q until the publish delay has passed", kid, newKid)
 			}
 
 			// Another key encryption key cannot open the stored keys: the
