@@ -46,34 +46,27 @@ const (
 var errNoPublicURL = errors.New("discovery is off: the service's external base URL (USERSVC_PUBLIC_URL) is not configured")
 
 // serverMetadata is RFC 8414's authorization server metadata; the OpenID
-// document adds openIDMetadata's members.
+// discovery document is the same with the OpenID members (omitted from the
+// RFC 8414 one) set.
 type serverMetadata struct {
 	Issuer                                 string   `json:"issuer" doc:"The tokens' iss: the URL these documents are found under"`
 	TokenEndpoint                          string   `json:"token_endpoint"`
 	JWKSURI                                string   `json:"jwks_uri"`
 	RevocationEndpoint                     string   `json:"revocation_endpoint"`
-	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported"`
-	GrantTypesSupported                    []string `json:"grant_types_supported"`
-	TokenEndpointAuthMethodsSupported      []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported" nullable:"false"`
+	GrantTypesSupported                    []string `json:"grant_types_supported" nullable:"false"`
+	TokenEndpointAuthMethodsSupported      []string `json:"token_endpoint_auth_methods_supported" nullable:"false" doc:"none: public clients"`
 	ResponseTypesSupported                 []string `json:"response_types_supported" nullable:"false" doc:"Empty: there is no authorization endpoint yet"`
 	ServiceDocumentation                   string   `json:"service_documentation,omitempty"`
-}
-
-type openIDMetadata struct {
-	serverMetadata
-	SubjectTypesSupported            []string `json:"subject_types_supported"`
-	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
-	ClaimsSupported                  []string `json:"claims_supported"`
+	// The OpenID members: /.well-known/openid-configuration only.
+	SubjectTypesSupported            []string `json:"subject_types_supported,omitempty" nullable:"false" doc:"OpenID discovery only"`
+	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported,omitempty" nullable:"false" doc:"OpenID discovery only: the algorithm tokens are signed with"`
+	ClaimsSupported                  []string `json:"claims_supported,omitempty" nullable:"false" doc:"OpenID discovery only: the claims of the access tokens"`
 }
 
 type serverMetadataOutput struct {
 	CacheControl string `header:"Cache-Control"`
 	Body         serverMetadata
-}
-
-type openIDMetadataOutput struct {
-	CacheControl string `header:"Cache-Control"`
-	Body         openIDMetadata
 }
 
 // metadata is the RFC 8414 document of d.
@@ -112,15 +105,14 @@ func (a *api) discoveryRoutes(d Discovery) {
 		})
 	huma.Register(a.huma, a.op("GET "+pathOpenIDMetadata, "openidConfiguration", http.StatusOK,
 		"OpenID Connect discovery document: what exists now (no ID tokens or authorization endpoint yet)", http.StatusNotFound),
-		func(ctx context.Context, _ *struct{}) (*openIDMetadataOutput, error) {
+		func(ctx context.Context, _ *struct{}) (*serverMetadataOutput, error) {
 			if err := off(ctx); err != nil {
 				return nil, err
 			}
-			return &openIDMetadataOutput{CacheControl: discoveryCacheControl, Body: openIDMetadata{
-				serverMetadata:                   d.metadata(),
-				SubjectTypesSupported:            []string{"public"},
-				IDTokenSigningAlgValuesSupported: []string{d.SigningAlg},
-				ClaimsSupported:                  []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid"},
-			}}, nil
+			m := d.metadata()
+			m.SubjectTypesSupported = []string{"public"}
+			m.IDTokenSigningAlgValuesSupported = []string{d.SigningAlg}
+			m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid"}
+			return &serverMetadataOutput{CacheControl: discoveryCacheControl, Body: m}, nil
 		})
 }

@@ -61,6 +61,9 @@ func TestDiscoveryDocuments(t *testing.T) {
 				}
 			}
 		}
+		if m := s.do(req{method: "GET", path: "/.well-known/oauth-authorization-server"}).object(t); m["subject_types_supported"] != nil {
+			t.Errorf("the RFC 8414 document has OpenID members: %v", m)
+		}
 		oidc := s.do(req{method: "GET", path: "/.well-known/openid-configuration"}).object(t)
 		if algs, _ := oidc["id_token_signing_alg_values_supported"].([]any); !slices.Equal(algs, []any{"HS256"}) {
 			t.Errorf("id_token_signing_alg_values_supported = %v, want the tokens' algorithm [HS256]", algs)

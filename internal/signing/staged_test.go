@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/storetest"
@@ -260,4 +262,51 @@ func TestRunRotatesOnSchedule(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestMigrateDownDropsRevokedKeys: rolling migration 00009 back must not
+// hand a revoked key back to the release before, which would trust it
+// again; the other keys stay.
+func TestMigrateDownDropsRevokedKeys(t *testing.T) {
+	for _, s := range storetest.All() {
+		t.Run(s.Name, func(t *testing.T) {
+			db := s.Open(t)
+			m, ok := db.(interface {
+				Migrator() (*goose.Provider, error)
+			})
+			if !ok {
+				t.Fatalf("%T has no Migrator", db)
+			}
+			repo := db.SigningKeys()
+			c := &clock{now: time.Now()}
+			f := openStaged(t, repo, c, 0)
+			leaked, _, _ := f.ring.SigningKey()
+			c.Add(time.Second)
+			kept, err := f.ring.RotateNow(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.ring.Revoke(t.Context(), leaked); err != nil {
+				t.Fatal(err)
+			}
+			p, err := m.Migrator()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.DownTo(t.Context(), 8); err != nil {
+				t.Fatalf("migrate down to 8: %v", err)
+			}
+			if _, err := p.Up(t.Context()); err != nil {
+				t.Fatalf("migrate up again: %v", err)
+			}
+			keys, err := repo.Keys(t.Context())
+			var kids []string
+			for _, k := range keys {
+				kids = append(kids, k.ID)
+			}
+			if err != nil || len(kids) != 1 || kids[0] != kept.ID {
+				t.Errorf("keys after migrating down and up = %v, %v; want only %s (the revoked %s gone)", kids, err, kept.ID, leaked)
+			}
+		})
+	}
 }
