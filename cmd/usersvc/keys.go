@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,8 +17,10 @@ import (
 
 // keys runs `usersvc keys rotate|list`.
 func keys(ctx context.Context, args, environ []string, stdout io.Writer) error {
-	if len(args) != 1 || (args[0] != "rotate" && args[0] != "list") {
-		return errors.New("usage: usersvc keys rotate|list")
+	fs := flag.NewFlagSet("keys", flag.ContinueOnError)
+	verb, done, err := keysHelp.parseVerb(fs, args, stdout, "rotate", "list")
+	if done || err != nil {
+		return err
 	}
 	cfg, err := loadConfig(environ, stdout)
 	if err != nil {
@@ -36,7 +39,7 @@ func keys(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if args[0] == "rotate" {
+	if verb == "rotate" {
 		info, err := ring.Rotate(ctx)
 		if err != nil {
 			return err
