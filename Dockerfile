@@ -21,8 +21,9 @@ WORKDIR /src
 # The data directory, owned by the distroless nonroot user (65532) when copied
 # below, so that the embedded SQLite database and the generated development
 # JWT secret can be written even without a volume. A named volume mounted on
-# /data starts as a copy of this directory and keeps its ownership.
-RUN mkdir -p /out/data
+# /data starts as a copy of this directory and keeps its ownership and mode:
+# 0700, only usersvc may look inside (the database files are 0600 too).
+RUN mkdir -p -m 0700 /out/data
 
 # Dependencies first: this layer stays cached until go.mod/go.sum change.
 COPY go.mod go.sum ./
@@ -55,7 +56,7 @@ LABEL org.opencontainers.image.title="usersvc" \
       org.opencontainers.image.base.name="gcr.io/distroless/static-debian12:nonroot"
 
 COPY --from=build /out/usersvc /usersvc
-COPY --from=build --chown=65532:65532 /out/data /data
+COPY --from=build --chown=65532:65532 --chmod=0700 /out/data /data
 
 # Writable state lives only in /data: the SQLite database (when DATABASE_URL
 # is empty) and the development JWT secret (when USERSVC_JWT_SECRET is
@@ -65,6 +66,9 @@ COPY --from=build --chown=65532:65532 /out/data /data
 ENV USERSVC_DATA_DIR=/data
 
 USER nonroot:nonroot
+# The public port. The operations listener (/metrics, /version;
+# USERSVC_OPS_ADDR) defaults to the container's loopback, 127.0.0.1:9090:
+# publish it only to a private network (see docker-compose.yml).
 EXPOSE 8080
 
 # `usersvc healthcheck` GETs /healthz on the configured address and exits 0

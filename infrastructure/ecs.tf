@@ -27,6 +27,11 @@ locals {
     for e in [
       { name = "USERSVC_ENV", value = "production" }, # staging is production-like
       { name = "USERSVC_ADDR", value = ":${var.container_port}" },
+      # /metrics and /version: on the task's loopback (a sidecar collector),
+      # or on every interface for metrics_scrape_cidrs only (network.tf);
+      # never a port of the load balancer.
+      { name = "USERSVC_OPS_ADDR", value = length(var.metrics_scrape_cidrs) > 0 ? ":${var.ops_port}" : "127.0.0.1:${var.ops_port}" },
+      { name = "USERSVC_DOCS", value = var.api_docs },
       { name = "USERSVC_MIGRATE_ON_START", value = "false" }, # the deploy runs `usersvc migrate up` first
       { name = "USERSVC_LOG_LEVEL", value = var.log_level },
       { name = "USERSVC_CORS_ORIGINS", value = var.cors_origins },
@@ -41,6 +46,7 @@ locals {
       { name = "USERSVC_MAIL_FROM", value = var.mail_from },
       { name = "USERSVC_VERIFY_EMAIL_URL", value = var.verify_email_url },
       { name = "USERSVC_PASSWORD_RESET_URL", value = var.password_reset_url },
+      { name = "USERSVC_UNDO_EMAIL_CHANGE_URL", value = var.undo_email_change_url },
     ] : e if e.value != ""
   ]
 }
@@ -86,9 +92,12 @@ resource "aws_ecs_task_definition" "app" {
       image     = "${aws_ecr_repository.app.repository_url}:${var.image_tag}"
       essential = true
 
-      portMappings = [
-        { containerPort = var.container_port, protocol = "tcp" },
-      ]
+      # The operations port is mapped only for the in-VPC scrapers of
+      # metrics_scrape_cidrs; no target group ever points at it.
+      portMappings = concat(
+        [{ containerPort = var.container_port, protocol = "tcp" }],
+        length(var.metrics_scrape_cidrs) > 0 ? [{ containerPort = var.ops_port, protocol = "tcp" }] : [],
+      )
 
       environment = local.app_environment
 

@@ -128,6 +128,7 @@ resource "aws_vpc_endpoint" "s3" {
 # Least privilege, one group per tier, rules as separate resources:
 #   internet -> ALB 80/443 (and the test listener from test_listener_cidrs)
 #   ALB -> tasks 8080
+#   metrics_scrape_cidrs (private ranges only) -> tasks ops_port, when set
 #   tasks -> RDS 5432, tasks -> Redis 6379, tasks -> 443 (AWS APIs via NAT)
 # The Amazon-provided DNS resolver is not subject to security groups.
 
@@ -192,6 +193,17 @@ resource "aws_vpc_security_group_ingress_rule" "tasks_from_alb" {
   ip_protocol                  = "tcp"
   from_port                    = var.container_port
   to_port                      = var.container_port
+}
+
+resource "aws_vpc_security_group_ingress_rule" "tasks_metrics" {
+  for_each = toset(var.metrics_scrape_cidrs)
+
+  security_group_id = aws_security_group.tasks.id
+  description       = "Operations listener (/metrics) from in-VPC scrapers"
+  cidr_ipv4         = each.value
+  ip_protocol       = "tcp"
+  from_port         = var.ops_port
+  to_port           = var.ops_port
 }
 
 resource "aws_vpc_security_group_egress_rule" "tasks_https" {

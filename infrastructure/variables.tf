@@ -103,6 +103,34 @@ variable "container_port" {
   default     = 8080
 }
 
+variable "ops_port" {
+  description = "Port of usersvc's operations listener (USERSVC_OPS_ADDR: /metrics, /version). It is never behind the load balancer."
+  type        = number
+  default     = 9090
+}
+
+variable "metrics_scrape_cidrs" {
+  description = "Private IPv4 ranges (inside the VPC, e.g. a Prometheus in another subnet) that may scrape ops_port on the tasks. Empty: the operations listener stays on the task's loopback, for a sidecar collector only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.metrics_scrape_cidrs : can(cidrnetmask(c)) && c != "0.0.0.0/0"])
+    error_message = "metrics_scrape_cidrs must be IPv4 CIDR ranges of your private network, never 0.0.0.0/0."
+  }
+}
+
+variable "api_docs" {
+  description = "USERSVC_DOCS: on serves /docs and /openapi.* on the public port; off (the default here) leaves them out."
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = contains(["on", "off"], var.api_docs)
+    error_message = "api_docs must be on or off."
+  }
+}
+
 variable "image_tag" {
   description = "Image tag of the task definition Terraform registers. Deployments register their own revisions (see docs/deploy.md); this only matters for the first apply."
   type        = string
@@ -337,6 +365,11 @@ variable "verify_email_url" {
 
 variable "password_reset_url" {
   description = "USERSVC_PASSWORD_RESET_URL: the app's page that sets a new password, with {token}."
+  type        = string
+}
+
+variable "undo_email_change_url" {
+  description = "USERSVC_UNDO_EMAIL_CHANGE_URL: the app's page that undoes an email change, with {token} (production refuses the localhost default)."
   type        = string
 }
 

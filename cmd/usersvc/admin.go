@@ -17,25 +17,6 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-const createAdminUsage = `usage: usersvc create-admin --email EMAIL --username USERNAME [--full-name NAME]
-                           [--promote-existing] [--password-file PATH]
-
-Creates an administrator. The password comes from --password-file (a file
-holding it, such as a mounted secret: one line, trailing newline ignored),
-else from the terminal (typed twice, not echoed), else from the first line
-of stdin. The password is never a flag or an argument.
-
---promote-existing  make the existing account with this email and username
-                    an administrator (reactivated if needed) instead of
-                    creating one. Its email must be verified, or a new
-                    password must be given (file, terminal or stdin): it
-                    replaces the account's password and ends its sessions.
-                    Without the flag an existing account is never touched.
---password-file     read the password from PATH.
-
-Reads the settings of serve (USERSVC_*, DATABASE_URL, USERSVC_DATA_DIR): run
-` + "`usersvc migrate up`" + ` (or serve once) first.`
-
 // errPasswordFlag refuses a password on the command line, where the process
 // list and the shell history would show it.
 var errPasswordFlag = errors.New("create-admin takes no --password: a password in the arguments shows in the process list and the shell history; " +
@@ -51,38 +32,46 @@ type adminRequest struct {
 	promote                                 bool
 }
 
-// parseCreateAdmin reads create-admin's arguments.
-func parseCreateAdmin(args []string) (adminRequest, error) {
+// createAdminFlags defines create-admin's flags into the request it
+// returns.
+func createAdminFlags() (*flag.FlagSet, *adminRequest) {
+	var r adminRequest
+	fs := flag.NewFlagSet("create-admin", flag.ContinueOnError)
+	fs.StringVar(&r.email, "email", "", "the administrator's `EMAIL` (required)")
+	fs.StringVar(&r.username, "username", "", "the administrator's `USERNAME` (required)")
+	fs.StringVar(&r.fullName, "full-name", "", "the administrator's full `NAME` (new accounts only)")
+	fs.StringVar(&r.passwordFile, "password-file", "", "read the password from the file at `PATH`")
+	fs.BoolVar(&r.promote, "promote-existing", false, "promote the existing account with this email and username")
+	return fs, &r
+}
+
+// parseCreateAdmin reads create-admin's arguments; done says its help was
+// printed to stdout.
+func parseCreateAdmin(args []string, stdout io.Writer) (r adminRequest, done bool, err error) {
 	for _, a := range args {
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		if strings.HasPrefix(a, "-") && strings.EqualFold(name, "password") {
-			return adminRequest{}, errPasswordFlag
+			return adminRequest{}, false, errPasswordFlag
 		}
 	}
-	var r adminRequest
-	fs := flag.NewFlagSet("create-admin", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&r.email, "email", "", "the administrator's email")
-	fs.StringVar(&r.username, "username", "", "the administrator's username")
-	fs.StringVar(&r.fullName, "full-name", "", "the administrator's full name (new accounts only)")
-	fs.StringVar(&r.passwordFile, "password-file", "", "a file holding the password")
-	fs.BoolVar(&r.promote, "promote-existing", false, "promote the existing account")
-	if err := fs.Parse(args); err != nil {
-		return r, fmt.Errorf("%w\n\n%s", err, createAdminUsage)
+	fs, req := createAdminFlags()
+	more, done, err := createAdminHelp.parse(fs, args, stdout)
+	if done || err != nil {
+		return adminRequest{}, done, err
 	}
-	if fs.NArg() > 0 || r.email == "" || r.username == "" {
+	if len(more) > 0 || req.email == "" || req.username == "" {
 		// The stray arguments are not repeated: one may be a password.
-		return r, fmt.Errorf("create-admin needs --email and --username and takes no other arguments\n\n%s", createAdminUsage)
+		return adminRequest{}, false, createAdminHelp.misuse(fs, "create-admin needs --email and --username and takes no other arguments")
 	}
-	return r, nil
+	return *req, false, nil
 }
 
 // createAdmin runs `usersvc create-admin`. Like `usersvc keys` it opens the
 // configured database as it is: run `usersvc migrate up` (or serve once)
 // first.
 func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, stdout io.Writer) error {
-	r, err := parseCreateAdmin(args)
-	if err != nil {
+	r, done, err := parseCreateAdmin(args, stdout)
+	if done || err != nil {
 		return err
 	}
 	cfg, err := loadConfig(environ, stdout)

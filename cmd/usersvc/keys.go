@@ -15,26 +15,12 @@ import (
 	"github.com/usersvc/usersvc/internal/signing"
 )
 
-const keysUsage = "usage: usersvc keys rotate [--now] | retire KID | list"
-
 // keys runs `usersvc keys rotate [--now]|retire KID|list`.
 func keys(ctx context.Context, args, environ []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return errors.New(keysUsage)
-	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	now := fs.Bool("now", false, "sign with the new key at once (a leaked key), without the publish delay")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w\n%s", err, keysUsage)
-	}
-	switch {
-	case sub == "rotate" && fs.NArg() == 0:
-	case sub == "list" && fs.NArg() == 0 && !*now:
-	case sub == "retire" && fs.NArg() == 1 && !*now:
-	default:
-		return errors.New(keysUsage)
+	fs, now := keysFlags()
+	verb, kid, done, err := parseKeysArgs(fs, now, args, stdout)
+	if done || err != nil {
+		return err
 	}
 	cfg, err := loadConfig(environ, stdout)
 	if err != nil {
@@ -53,19 +39,48 @@ func keys(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	switch sub {
+	switch verb {
 	case "rotate":
 		if err := rotate(ctx, ring, *now, stdout); err != nil {
 			return err
 		}
 	case "retire":
-		info, err := ring.Revoke(ctx, fs.Arg(0))
+		info, err := ring.Revoke(ctx, kid)
 		if err != nil {
-			return fmt.Errorf("retire %s: %w", fs.Arg(0), err)
+			return fmt.Errorf("retire %s: %w", kid, err)
 		}
 		fmt.Fprintf(stdout, "revoked signing key %s: its tokens are refused and it leaves the JWKS now here, within %s on every replica\n", info.ID, app.KeyReloadEvery)
 	}
 	return listKeys(stdout, ring.List())
+}
+
+// keysFlags defines the flags of keys: --now, for rotate.
+func keysFlags() (*flag.FlagSet, *bool) {
+	fs := flag.NewFlagSet("keys", flag.ContinueOnError)
+	return fs, fs.Bool("now", false, "rotate: sign with the new key at once (a leaked key), without the publish delay")
+}
+
+// parseKeysArgs reads `keys rotate [--now]`, `keys retire KID` or `keys
+// list`; --now belongs to rotate alone.
+func parseKeysArgs(fs *flag.FlagSet, now *bool, args []string, stdout io.Writer) (verb, kid string, done bool, err error) {
+	if len(args) == 0 || args[0] != "retire" {
+		verb, done, err = keysHelp.parseVerb(fs, args, stdout, "rotate", "retire", "list")
+		if done || err != nil {
+			return "", "", done, err
+		}
+		if verb == "list" && *now {
+			return "", "", false, keysHelp.misuse(fs, "keys list takes no --now")
+		}
+		return verb, "", false, nil
+	}
+	rest, done, err := keysHelp.parse(fs, args[1:], stdout)
+	if done || err != nil {
+		return "", "", done, err
+	}
+	if len(rest) != 1 || *now {
+		return "", "", false, keysHelp.misuse(fs, "keys retire takes one key id and no --now")
+	}
+	return "retire", rest[0], false, nil
 }
 
 // rotate adds a key: staged (published now, signing after the publish

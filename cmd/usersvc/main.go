@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,8 +20,17 @@ var (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runWithInput(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "usersvc:", err)
-		os.Exit(1)
+	err := runWithInput(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout)
+	stop()
+	os.Exit(report(err, os.Stderr))
+}
+
+// report prints run's error, if any, to stderr and returns the exit
+// status: 0, 2 for a command used wrongly (its usage is in the error), 1
+// for any other failure.
+func report(err error, stderr io.Writer) int {
+	if err != nil {
+		fmt.Fprintln(stderr, "usersvc:", err)
 	}
+	return exitCode(err)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,7 +20,7 @@ import (
 	"github.com/usersvc/usersvc/internal/logbuf"
 )
 
-const usage = `usage: usersvc [command]
+const usage = `usage: usersvc [command] [flags]
 
 commands:
   serve                     run the HTTP service (the default)
@@ -34,11 +33,16 @@ commands:
                             the old one verifies until its tokens expire
   keys retire KID           withdraw a key at once (it leaked)
   keys list                 list the keys and their states
+  audit prune --before DATE|--older-than AGE [--dry-run]
+                            remove old audit events (recorded as such)
   healthcheck [URL]         exit 0 when the running service's /healthz answers
                             200 (default URL: from USERSVC_ADDR), 1 otherwise
   version                   print the build version and commit
+  help [command]            print this, or a command's help (as --help does)
 
-Settings come from the environment and an optional .env file: see .env.example.
+Every command answers -h and --help with its flags and the variables it
+reads. Settings come from the environment and an optional .env file: see
+.env.example.
 `
 
 // dotenv is the optional settings file read from the working directory.
@@ -80,22 +84,69 @@ func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, 
 		return keys(ctx, args, environ, stdout)
 	case "create-admin":
 		return createAdmin(ctx, args, environ, stdin, stdout)
+	case "audit":
+		return audit(ctx, args, environ, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args, environ, stdout)
 	case "version":
-		_, err := fmt.Fprintf(stdout, "usersvc %s (commit %s)\n", version, commit)
-		return err
+		return printVersion(args, stdout)
 	case "help", "-h", "-help", "--help":
-		_, err := io.WriteString(stdout, usage)
-		return err
+		return help(args, stdout)
 	default:
-		return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
+		return &usageError{err: fmt.Errorf("unknown command %q", cmd), usage: usage}
 	}
 }
 
-func serve(ctx context.Context, args, environ []string, stdout io.Writer) error {
-	if err := flag.NewFlagSet("serve", flag.ContinueOnError).Parse(args); err != nil {
+// help prints the usage of usersvc, or with a command's name that
+// command's help.
+func help(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		_, err := io.WriteString(stdout, usage)
 		return err
+	}
+	c, ok := commands()[args[0]]
+	if !ok {
+		return &usageError{err: fmt.Errorf("help: unknown command %q", args[0]), usage: usage}
+	}
+	_, err := io.WriteString(stdout, c.help(flagsOf(c)))
+	return err
+}
+
+// flagsOf returns the flags c defines (into variables that are dropped),
+// for its help.
+func flagsOf(c command) *flag.FlagSet {
+	switch c.name {
+	case createAdminHelp.name:
+		fs, _ := createAdminFlags()
+		return fs
+	case auditPruneHelp.name:
+		fs, _ := auditPruneFlags()
+		return fs
+	case keysHelp.name:
+		fs, _ := keysFlags()
+		return fs
+	}
+	return flag.NewFlagSet(c.name, flag.ContinueOnError)
+}
+
+// printVersion runs `usersvc version`.
+func printVersion(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	if more, done, err := versionHelp.parse(fs, args, stdout); done || err != nil {
+		return err
+	} else if len(more) > 0 {
+		return versionHelp.misuse(fs, "version takes no arguments")
+	}
+	_, err := fmt.Fprintf(stdout, "usersvc %s (commit %s)\n", version, commit)
+	return err
+}
+
+func serve(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	if more, done, err := serveHelp.parse(fs, args, stdout); done || err != nil {
+		return err
+	} else if len(more) > 0 {
+		return serveHelp.misuse(fs, "serve takes no arguments, got %q", more[0])
 	}
 	cfg, err := config.Load(environ, dotenv)
 	if err != nil {
@@ -139,9 +190,17 @@ func spareProcessor(slots int, environ []string, log *slog.Logger) {
 // healthcheck asks a running usersvc for /healthz, for a container's
 // HEALTHCHECK, which has no shell or curl in a distroless image.
 func healthcheck(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	more, done, err := healthcheckHelp.parse(fs, args, stdout)
+	if done || err != nil {
+		return err
+	}
+	if len(more) > 1 {
+		return healthcheckHelp.misuse(fs, "healthcheck takes at most one URL")
+	}
 	url := ""
-	if len(args) > 0 {
-		url = args[0]
+	if len(more) == 1 {
+		url = more[0]
 	} else {
 		cfg, err := config.Load(environ, dotenv)
 		if err != nil {
@@ -175,8 +234,10 @@ func healthcheck(ctx context.Context, args, environ []string, stdout io.Writer) 
 }
 
 func migrate(ctx context.Context, args, environ []string, stdout io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("usage: usersvc migrate up|down|status")
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	verb, done, err := migrateHelp.parseVerb(fs, args, stdout, "up", "down", "status")
+	if done || err != nil {
+		return err
 	}
 	cfg, err := loadConfig(environ, stdout)
 	if err != nil {
@@ -192,7 +253,7 @@ func migrate(ctx context.Context, args, environ []string, stdout io.Writer) erro
 		return fmt.Errorf("migrations: %w", err)
 	}
 	defer p.Close()
-	switch args[0] {
+	switch verb {
 	case "up":
 		results, err := p.Up(ctx)
 		for _, r := range results {
@@ -222,8 +283,6 @@ func migrate(ctx context.Context, args, environ []string, stdout io.Writer) erro
 			}
 			fmt.Fprintf(stdout, "%-8s %s  %s\n", kind, filepath.Base(s.Source.Path), applied)
 		}
-	default:
-		return fmt.Errorf("unknown migrate command %q: want up, down or status", args[0])
 	}
 	return nil
 }

@@ -39,11 +39,12 @@ redis_enabled  = false
 redis_replicas = 0
 
 # Account mail (variables.tf): the SMTP relay and the app's pages.
-smtp_host          = "email-smtp.us-east-1.amazonaws.com"
-smtp_username      = "CHANGE-ME"
-mail_from          = "Example <no-reply@example.com>"
-verify_email_url   = "https://app.example.com/verify-email?token={token}"
-password_reset_url = "https://app.example.com/reset-password?token={token}"
+smtp_host             = "email-smtp.us-east-1.amazonaws.com"
+smtp_username         = "CHANGE-ME"
+mail_from             = "Example <no-reply@example.com>"
+verify_email_url      = "https://app.example.com/verify-email?token={token}"
+password_reset_url    = "https://app.example.com/reset-password?token={token}"
+undo_email_change_url = "https://app.example.com/undo-email-change?token={token}"
 
 # The first administrator (docs/deploy.md, "The first admin on ECS"): set
 # both, apply and deploy, sign in and change the password, then clear both.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -114,4 +115,23 @@ func watchPool(m *metrics.Metrics, db Store) {
 			}
 		})
 	}
+}
+
+// RequireMigrated fails, saying how to fix it, when db has migrations
+// still to apply: a command that does not migrate (audit prune) needs the
+// schema of this release.
+func RequireMigrated(ctx context.Context, db Store) error {
+	p, err := db.Migrator()
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	defer p.Close()
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if pending {
+		return errors.New("the database has migrations to apply: run `usersvc migrate up` (or serve once) first")
+	}
+	return nil
 }

@@ -59,6 +59,17 @@ func variables() []variable {
 	return vars
 }
 
+// Variables lists the name of every variable Load reads (not the NAME_FILE
+// variants), in the order of Config: for the commands' help, which names
+// the variables each one uses.
+func Variables() []string {
+	var names []string
+	for _, v := range variables() {
+		names = append(names, v.name)
+	}
+	return names
+}
+
 // knownNames is every variable name Load reads, NAME_FILE variants
 // included.
 func knownNames() []string {

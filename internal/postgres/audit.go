@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -131,4 +132,34 @@ func nullID(id uuid.UUID) *uuid.UUID {
 		return nil
 	}
 	return &id
+}
+
+// Retention is the PostgreSQL user.AuditRetention. The append-only trigger
+// lets a DELETE through only inside audit_events_prune (migration 00011),
+// which allows it, for the events older than its cutoff, through a
+// transaction-local setting.
+type Retention struct{ conn }
+
+var _ user.AuditRetention = (*Retention)(nil)
+
+// CountBefore implements user.AuditRetention.
+func (s *Retention) CountBefore(ctx context.Context, before time.Time) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	var n int64
+	if err := s.q.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE at < $1`, before).Scan(&n); err != nil {
+		return 0, translate(err, "count audit events")
+	}
+	return n, nil
+}
+
+// PruneBefore implements user.AuditRetention. It is not bounded by
+// queryWait: removing years of events may take longer, and only an
+// operator's command runs it.
+func (s *Retention) PruneBefore(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	if err := s.q.QueryRow(ctx, `SELECT audit_events_prune($1)`, before).Scan(&n); err != nil {
+		return 0, translate(err, "prune audit events")
+	}
+	return n, nil
 }

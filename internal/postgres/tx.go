@@ -46,6 +46,7 @@ func (c conn) stores() user.Stores {
 		AccountTokens: &AccountTokens{c},
 		EmailChanges:  &EmailChanges{c},
 		Audit:         &Audit{c},
+		Retention:     &Retention{c},
 		Tx:            &Transactor{c},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -156,4 +157,47 @@ func parseNullID(s sql.NullString) (uuid.UUID, error) {
 		return uuid.Nil, nil
 	}
 	return uuid.Parse(s.String)
+}
+
+// Retention is the SQLite user.AuditRetention. The delete trigger on
+// audit_events lets through only the events older than a row of
+// audit_prune_permits (migration 00011), which PruneBefore writes, uses and
+// deletes in one transaction.
+type Retention struct{ conn }
+
+var _ user.AuditRetention = (*Retention)(nil)
+
+// CountBefore implements user.AuditRetention.
+func (s *Retention) CountBefore(ctx context.Context, before time.Time) (int64, error) {
+	const q = `SELECT count(*) FROM audit_events WHERE at < ?`
+	var n int64
+	if err := s.readRow(ctx, q, ts(before)).Scan(&n); err != nil {
+		return 0, translate(err, "count audit events")
+	}
+	return n, nil
+}
+
+// PruneBefore implements user.AuditRetention.
+func (s *Retention) PruneBefore(ctx context.Context, before time.Time) (int64, error) {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_prune_permits (before) VALUES (?)`, ts(before)); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM audit_events WHERE at < ?`, ts(before))
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM audit_prune_permits`)
+		return err
+	})
+	if err != nil {
+		return 0, translate(err, "prune audit events")
+	}
+	return n, nil
 }

@@ -65,3 +65,38 @@ func TestAuditCorruptRows(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditPruneIsTheOnlyWayOut: after a prune the append-only refusal
+// is back (no permit is left), and a permit lets through only the events
+// older than its own date.
+func TestAuditPruneIsTheOnlyWayOut(t *testing.T) {
+	s := openMigrated(t)
+	st := s.Stores()
+	old := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Microsecond)
+	for _, at := range []time.Time{old, old.Add(24 * time.Hour), time.Now().UTC().Truncate(time.Microsecond)} {
+		if err := st.Audit.Append(t.Context(), user.AuditEvent{At: at, Kind: user.AuditRegistered}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := st.Retention.PruneBefore(t.Context(), old.Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("PruneBefore = %d, %v; want 1, nil", n, err)
+	}
+	var permits int
+	if err := s.write.QueryRowContext(t.Context(), `SELECT count(*) FROM audit_prune_permits`).Scan(&permits); err != nil || permits != 0 {
+		t.Errorf("permits left after a prune: %d, %v; want 0", permits, err)
+	}
+	if _, err := s.write.ExecContext(t.Context(), `DELETE FROM audit_events`); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Errorf("DELETE after a prune: got error %v, want the append-only refusal", err)
+	}
+	tx, err := s.write.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(t.Context(), `INSERT INTO audit_prune_permits (before) VALUES (?)`, ts(old.Add(25*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(t.Context(), `DELETE FROM audit_events`); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Errorf("DELETE of every event under a permit for older ones: got error %v, want the append-only refusal", err)
+	}
+}

@@ -50,8 +50,10 @@ type DB struct {
 }
 
 // Open opens (creating it if needed) the database file at path, creating its
-// parent directory with mode 0700 when missing. It does not migrate: run
-// Migrator first.
+// parent directory with mode 0700 when missing. The file and its -wal and
+// -shm companions are readable by their owner only (0600), whatever the
+// umask, and an existing file open to others is narrowed to that. It does
+// not migrate: run Migrator first.
 func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open sqlite database: empty path")
@@ -63,10 +65,21 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create database directory: %w", err)
 	}
+	if err := ownerOnly(path, true); err != nil {
+		return nil, err
+	}
 	// The writer opens first: its first connection switches the file to WAL.
 	write, err := openPool(ctx, dsn(path, "_txlock", "immediate"), 1)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	// SQLite creates the -wal and -shm files with the database file's mode;
+	// one left by an earlier run may be wider.
+	for _, companion := range []string{path + "-wal", path + "-shm"} {
+		if err := ownerOnly(companion, false); err != nil {
+			_ = write.Close()
+			return nil, err
+		}
 	}
 	read, err := openPool(ctx, dsn(path, "_query_only", "1"), max(4, runtime.NumCPU()))
 	if err != nil {
@@ -74,6 +87,43 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
 	return &DB{path: path, write: write, read: read}, nil
+}
+
+// databaseFileMode is the mode of the database file and its companions:
+// they hold every password hash and session.
+const databaseFileMode = 0o600
+
+// ownerOnly makes the file at path private to its owner. With create, a
+// missing file is created with mode databaseFileMode, set again by chmod,
+// which unlike the mode given at creation does not depend on the umask.
+// An existing file loses whatever group and others may do; a missing file
+// without create is left missing.
+func ownerOnly(path string, create bool) error {
+	if create {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, databaseFileMode) // #nosec G304 -- the operator's database file
+		if err == nil {
+			if err = errors.Join(f.Close(), os.Chmod(path, databaseFileMode)); err != nil {
+				return fmt.Errorf("create database file: %w", err)
+			}
+			return nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("create database file: %w", err)
+		}
+	}
+	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) && !create {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("database file: %w", err)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		if err := os.Chmod(path, perm&^0o077); err != nil {
+			return fmt.Errorf("make %s private to its owner (mode 0600): %w", path, err)
+		}
+	}
+	return nil
 }
 
 // dsn returns a "file:" URI for path (escaped, so any file name works) with

@@ -35,6 +35,7 @@ const (
 	AuditDataExported      AuditKind = "user.data_exported"
 	AuditReauthenticated   AuditKind = "session.reauthenticated"
 	AuditEmailChangeUndone AuditKind = "email.change_undone"
+	AuditPruned            AuditKind = "audit.pruned"
 )
 
 // AuditKinds lists every kind of security event, for validating filters and
@@ -44,7 +45,7 @@ var AuditKinds = []AuditKind{
 	AuditRefreshReused, AuditProfileUpdated, AuditPasswordChanged, AuditResetRequested,
 	AuditResetCompleted, AuditVerificationSent, AuditEmailVerified, AuditDeactivated,
 	AuditReactivated, AuditRoleChanged, AuditDeleted, AuditAdminCreated, AuditDataExported,
-	AuditReauthenticated, AuditEmailChangeUndone,
+	AuditReauthenticated, AuditEmailChangeUndone, AuditPruned,
 }
 
 // Valid reports whether k is one of AuditKinds.

@@ -171,6 +171,8 @@ type Stores struct {
 	AccountTokens AccountTokens
 	EmailChanges  EmailChanges
 	Audit         AuditLog
+	// Retention removes old audit events: only PruneAudit uses it.
+	Retention AuditRetention
 	// Tx runs several changes as one.
 	Tx Transactor
 }

@@ -4,13 +4,15 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// memoryAudit is Memory's user.AuditLog. It only ever appends.
+// memoryAudit is Memory's user.AuditLog. It only ever appends
+// (memoryRetention removes).
 type memoryAudit struct{ memoryConn }
 
 var _ user.AuditLog = memoryAudit{}
@@ -22,7 +24,8 @@ func (m memoryAudit) Append(_ context.Context, e user.AuditEvent) error {
 	if err := m.failure(); err != nil {
 		return err
 	}
-	e.ID = int64(len(m.events) + 1)
+	m.lastEventID++
+	e.ID = m.lastEventID
 	e.At = e.At.UTC()
 	e.Detail = cloneDetail(e.Detail)
 	m.events = append(m.events, e)
@@ -47,6 +50,46 @@ func (m memoryAudit) Events(_ context.Context, f user.AuditFilter) ([]user.Audit
 		}
 	}
 	return out, nil
+}
+
+// memoryRetention is Memory's user.AuditRetention.
+type memoryRetention struct{ memoryConn }
+
+var _ user.AuditRetention = memoryRetention{}
+
+// CountBefore implements user.AuditRetention.
+func (m memoryRetention) CountBefore(_ context.Context, before time.Time) (int64, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, e := range m.events {
+		if e.At.Before(before) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// PruneBefore implements user.AuditRetention. The kept events go to a new
+// slice: a snapshot of a transaction may still hold the old one.
+func (m memoryRetention) PruneBefore(_ context.Context, before time.Time) (int64, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return 0, err
+	}
+	kept := make([]user.AuditEvent, 0, len(m.events))
+	for _, e := range m.events {
+		if !e.At.Before(before) {
+			kept = append(kept, e)
+		}
+	}
+	n := int64(len(m.events) - len(kept))
+	m.events = kept
+	return n, nil
 }
 
 // auditMatches reports whether f selects e.

@@ -54,6 +54,8 @@ func RunClosed(t *testing.T, s user.Stores) {
 		}, tokenErrors},
 		{"Audit.Append", func() error { return s.Audit.Append(ctx, NewAuditEvent(user.AuditRegistered, id, id, now)) }, userErrors},
 		{"Audit.Events", func() error { _, err := s.Audit.Events(ctx, user.AuditFilter{SubjectID: id}); return err }, userErrors},
+		{"Retention.CountBefore", func() error { _, err := s.Retention.CountBefore(ctx, now); return err }, userErrors},
+		{"Retention.PruneBefore", func() error { _, err := s.Retention.PruneBefore(ctx, now); return err }, userErrors},
 		{"Tx.Atomic", func() error { return s.Tx.Atomic(ctx, func(user.Stores) error { return nil }) }, userErrors},
 	}, recoveryCalls(ctx, s, id, now)...) {
 		err := tt.do()

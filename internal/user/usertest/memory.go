@@ -31,7 +31,8 @@ type Memory struct {
 	refreshTokens map[string]user.RefreshToken // by string(hash)
 	accountTokens map[string]user.AccountToken // by string(hash)
 	emailChanges  map[string]user.EmailChange  // by string(hash)
-	events        []user.AuditEvent            // ID order; only appended to, but by a rollback
+	events        []user.AuditEvent            // ID order; appended to, cut by a rollback or a prune
+	lastEventID   int64                        // the ID of the latest event appended, pruned or not
 
 	// hooks guards fail and afterByID, apart from the state, so that a
 	// hook may call SetFail inside Atomic.

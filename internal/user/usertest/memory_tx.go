@@ -3,6 +3,7 @@ package usertest
 import (
 	"context"
 	"maps"
+	"slices"
 	"sync"
 
 	"github.com/google/uuid"
@@ -30,6 +31,7 @@ func (m memoryConn) stores() user.Stores {
 		AccountTokens: memoryAccountTokens{m},
 		EmailChanges:  memoryEmailChanges{m},
 		Audit:         memoryAudit{m},
+		Retention:     memoryRetention{m},
 		Tx:            memoryTransactor{m},
 	}
 }
@@ -125,7 +127,8 @@ type memorySnapshot struct {
 	refreshTokens map[string]user.RefreshToken
 	accountTokens map[string]user.AccountToken
 	emailChanges  map[string]user.EmailChange
-	events        int // how many there were
+	events        []user.AuditEvent // never changed in place: a prune makes a new slice
+	lastEventID   int64
 }
 
 // snapshot copies the state. The caller holds the lock.
@@ -133,7 +136,8 @@ func (m *Memory) snapshot() memorySnapshot {
 	return memorySnapshot{
 		users: maps.Clone(m.users), sessions: maps.Clone(m.sessions),
 		refreshTokens: maps.Clone(m.refreshTokens), accountTokens: maps.Clone(m.accountTokens),
-		emailChanges: maps.Clone(m.emailChanges), events: len(m.events),
+		emailChanges: maps.Clone(m.emailChanges),
+		events:       slices.Clip(m.events), lastEventID: m.lastEventID,
 	}
 }
 
@@ -142,5 +146,5 @@ func (m *Memory) snapshot() memorySnapshot {
 func (m *Memory) restore(s memorySnapshot) {
 	m.users, m.sessions, m.refreshTokens, m.accountTokens = s.users, s.sessions, s.refreshTokens, s.accountTokens
 	m.emailChanges = s.emailChanges
-	m.events = m.events[:s.events]
+	m.events, m.lastEventID = s.events, s.lastEventID
 }

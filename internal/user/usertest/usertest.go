@@ -41,7 +41,7 @@ type suiteTest struct {
 
 // Run checks that the stores open returns follow every rule of the store
 // ports, in six groups of subtests, one per port: Users, Sessions,
-// AccountTokens, EmailChanges, Audit and Tx (the Transactor, tx.go). Each test uses the
+// AccountTokens, EmailChanges, Audit (with Retention) and Tx (the Transactor, tx.go). Each test uses the
 // port it is about, and Users to create the users the others belong to. open must return the stores of
 // a fresh, empty, migrated database each time it is called, and release it
 // in t.Cleanup. Subtests run in parallel.
@@ -137,6 +137,9 @@ var (
 		{"Filters", testAuditFilters},
 		{"KeysetStability", testAuditKeysetStability},
 		{"OutlivesUser", testAuditOutlivesUser},
+		{"PruneBefore", testAuditPruneBefore},
+		{"PruneInTransaction", testAuditPruneInTransaction},
+		{"IDsGrowAfterPrune", testAuditIDsGrowAfterPrune},
 	}
 	txTests = []suiteTest{
 		{"Commit", testTxCommit},
