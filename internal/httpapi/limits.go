@@ -60,6 +60,16 @@ func (a *api) limited(rule ratelimit.Rule, op huma.Operation) huma.Operation {
 	return op
 }
 
+// How a limit counts: countAll counts refused requests too, so that a
+// client address that keeps hammering stays refused; countAdmitted counts
+// only the requests it lets through, for the limits keyed by an account
+// or a session, which someone else (an intruder with a stolen token)
+// could otherwise keep refused for the owner by hammering.
+const (
+	countAll      = false
+	countAdmitted = true
+)
+
 // byAccount puts op, a route behind a token (authed), also behind rule
 // counted per account: the check runs once the token is accepted.
 func (a *api) byAccount(rule ratelimit.Rule, op huma.Operation) huma.Operation {
@@ -85,7 +95,7 @@ func (a *api) limitedBy(rule ratelimit.Rule, op huma.Operation, key func(user.Ca
 			a.writeProblem(ctx, a.problem(ctx.Context(), err))
 			return
 		}
-		if a.allow(ctx, rule, key(c)) {
+		if a.pass(ctx, rule, key(c), countAdmitted) {
 			next(ctx)
 		}
 	})
@@ -97,7 +107,12 @@ func (a *api) limitedBy(rule ratelimit.Rule, op huma.Operation, key func(user.Ca
 // the rules a request passes, the headers describe the one with the
 // fewest requests left.
 func (a *api) allow(ctx huma.Context, rule ratelimit.Rule, key string) bool {
-	res, err := a.limit(ctx.Context(), rule, key)
+	return a.pass(ctx, rule, key, countAll)
+}
+
+// pass is allow, counting as admitted says (countAll, countAdmitted).
+func (a *api) pass(ctx huma.Context, rule ratelimit.Rule, key string, admitted bool) bool {
+	res, err := a.count(ctx.Context(), rule, key, admitted)
 	if err != nil {
 		a.writeProblem(ctx, a.problem(ctx.Context(), err))
 		return false
@@ -121,10 +136,24 @@ func (a *api) allow(ctx huma.Context, rule ratelimit.Rule, key string) bool {
 // request passed before (allow), so that the answer describes only the
 // limit that refused it.
 func (a *api) limit(ctx context.Context, rule ratelimit.Rule, key string) (ratelimit.Result, error) {
+	return a.count(ctx, rule, key, countAll)
+}
+
+// limitAdmitted is limit counting only the requests it lets through
+// (countAdmitted).
+func (a *api) limitAdmitted(ctx context.Context, rule ratelimit.Rule, key string) (ratelimit.Result, error) {
+	return a.count(ctx, rule, key, countAdmitted)
+}
+
+func (a *api) count(ctx context.Context, rule ratelimit.Rule, key string, admitted bool) (ratelimit.Result, error) {
 	if a.limits.Limiter == nil || !rule.On() {
 		return ratelimit.Result{Rule: rule, Allowed: true}, nil
 	}
-	res := a.limits.Limiter.Allow(ctx, rule, key)
+	decide := a.limits.Limiter.Allow
+	if admitted {
+		decide = a.limits.Limiter.Admit
+	}
+	res := decide(ctx, rule, key)
 	if !res.Allowed {
 		a.metrics.RateLimited(rule.Name)
 		if info := requestInfoFrom(ctx); info != nil && info.rateHeader != nil {

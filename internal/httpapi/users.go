@@ -44,7 +44,7 @@ func (a *api) updateMe(ctx context.Context, in *updateInput) (*userOutput, error
 // per new address, from any account, so that no one can have the service
 // mail an inbox without bound.
 func (a *api) limitEmailChange(ctx context.Context, id uuid.UUID, email string) error {
-	if _, err := a.limit(ctx, a.limits.EmailChange, "account:"+id.String()); err != nil {
+	if _, err := a.limitAdmitted(ctx, a.limits.EmailChange, "account:"+id.String()); err != nil {
 		return err
 	}
 	if info := requestInfoFrom(ctx); info != nil && info.clientKey != "" {
