@@ -129,7 +129,7 @@ func liveHeap() uint64 {
 // how much more live heap serving it held at most, and the body's size.
 func (s *server) exportHeap(tok string) (held uint64, body int) {
 	s.t.Helper()
-	r := httptest.NewRequest("GET", "/api/v1/users/me/export", nil)
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/users/me/export", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	w := &heapWatcher{header: http.Header{}, sample: 256 << 10}
 	before := liveHeap()
@@ -210,7 +210,7 @@ func TestLongExportOutlivesTheStatementTimeout(t *testing.T) {
 	_, tok := s.signedUp()
 	me := s.do(req{method: "GET", path: "/api/v1/users/me", token: tok}).object(t)
 	s.addEvents(uuid.MustParse(me["id"].(string)), 2*user.ExportPage)
-	r := httptest.NewRequest("GET", "/api/v1/users/me/export", nil)
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/users/me/export", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	w := &slowClient{ResponseRecorder: httptest.NewRecorder(), pause: 5500 * time.Millisecond}
 	start := time.Now()
@@ -251,7 +251,7 @@ func TestExportBrokenOffWhenTheStoreFails(t *testing.T) {
 	_, tok := s.signedUp()
 	me := s.do(req{method: "GET", path: "/api/v1/users/me", token: tok}).object(t)
 	s.addEvents(uuid.MustParse(me["id"].(string)), 2*user.ExportPage)
-	r := httptest.NewRequest("GET", "/api/v1/users/me/export", nil)
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/users/me/export", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	w := &failingClient{ResponseRecorder: httptest.NewRecorder(), fail: func() { s.Memory.SetFail(errors.New("disk on fire")) }}
 	defer s.Memory.SetFail(nil)
