@@ -152,12 +152,12 @@ func (s *server) exportHeap(tok string) (held uint64, body int) {
 func TestExportMemoryStaysBounded(t *testing.T) {
 	for _, kind := range []string{apptest.Memory, apptest.SQLite, apptest.Postgres} {
 		t.Run(kind, func(t *testing.T) {
+			// Adding events to the databases is slow (a round trip each on
+			// PostgreSQL, SQLite compiled from C under the race detector):
+			// fewer there, still 16 pages.
 			many := 40_000
-			if kind == apptest.Postgres {
-				many = 20_000 // a round trip per event to add them
-			}
-			if testing.Short() {
-				many = 5_000
+			if kind != apptest.Memory || testing.Short() {
+				many = 8_000
 			}
 			s := newServer(t, kind)
 			held := map[int]uint64{}
@@ -171,7 +171,9 @@ func TestExportMemoryStaysBounded(t *testing.T) {
 			t.Logf("%s: held at most %d KiB exporting %d events, %d KiB exporting %d (a %d KiB document)",
 				kind, held[user.ExportPage]>>10, user.ExportPage, held[many]>>10, many, body>>10)
 			const slack = 2 << 20 // a page of events as the stores read them is about 0.5 MiB
-			if held[many] > held[user.ExportPage]+slack || held[many] > uint64(body)/4 {
+			// Holding every event, as the export did, held more than the
+			// document itself (8 MiB for a 4.8 MiB one).
+			if held[many] > held[user.ExportPage]+slack || held[many] > uint64(body)/2 {
 				t.Errorf("exporting %d events held %d KiB (%d KiB for %d), for a %d KiB document: want about one page's worth",
 					many, held[many]>>10, held[user.ExportPage]>>10, user.ExportPage, body>>10)
 			}
