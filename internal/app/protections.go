@@ -76,6 +76,9 @@ func (a *App) protections(ctx context.Context, now func() time.Time) (protection
 		Password: rule("password", cfg.RateLimitPassword),
 		Refresh:  rule("refresh", cfg.RateLimitRefresh),
 		Mail:     rule("mail", cfg.RateLimitMail), MailRecipient: rule("mail-recipient", cfg.RateLimitMailRecipient),
+		Write: rule("write", cfg.RateLimitWrite), WriteAccount: rule("write-account", cfg.RateLimitWriteAcct),
+		EmailChange: rule("email-change", cfg.RateLimitEmailChange),
+		Export:      rule("export", cfg.RateLimitExport),
 	}
 	return p, nil
 }

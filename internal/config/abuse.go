@@ -12,28 +12,40 @@ import (
 // limits, the login lockout, the password policy and the bounds on
 // hashing. Config embeds it, so its variables sit beside the others.
 type Abuse struct {
-	RateLimits         Switch         `env:"USERSVC_RATE_LIMITS" envDefault:"on"`
-	RateLimitLogin     Rate           `env:"USERSVC_RATE_LIMIT_LOGIN" envDefault:"20/1m"`
-	RateLimitLoginAcct Rate           `env:"USERSVC_RATE_LIMIT_LOGIN_ACCOUNT" envDefault:"10/1m"`
-	RateLimitRegister  Rate           `env:"USERSVC_RATE_LIMIT_REGISTER" envDefault:"10/1h"`
-	RateLimitPassword  Rate           `env:"USERSVC_RATE_LIMIT_PASSWORD" envDefault:"10/1h"`
-	RateLimitRefresh   Rate           `env:"USERSVC_RATE_LIMIT_REFRESH" envDefault:"60/1m"`
-	LockoutThreshold   int            `env:"USERSVC_LOGIN_LOCKOUT_THRESHOLD" envDefault:"10"`
-	LockoutWindow      time.Duration  `env:"USERSVC_LOGIN_LOCKOUT_WINDOW" envDefault:"15m"`
-	LockoutCooldown    time.Duration  `env:"USERSVC_LOGIN_LOCKOUT_COOLDOWN" envDefault:"15m"`
-	SlowdownAfter      int            `env:"USERSVC_LOGIN_SLOWDOWN_AFTER" envDefault:"5"`
-	SlowdownStep       time.Duration  `env:"USERSVC_LOGIN_SLOWDOWN_STEP" envDefault:"1s"`
-	RedisURL           string         `env:"REDIS_URL" secret:"url"`
-	RedisPrefix        string         `env:"USERSVC_REDIS_PREFIX" envDefault:"usersvc:"`
-	TrustedProxies     []netip.Prefix `env:"USERSVC_TRUSTED_PROXIES" envSeparator:","`
-	PasswordMinLength  int            `env:"USERSVC_PASSWORD_MIN_LENGTH" envDefault:"8"`
-	PasswordHash       string         `env:"USERSVC_PASSWORD_HASH" envDefault:"bcrypt"`
-	Argon2MemoryKiB    uint32         `env:"USERSVC_ARGON2_MEMORY_KIB" envDefault:"19456"`
-	Argon2Iterations   uint32         `env:"USERSVC_ARGON2_ITERATIONS" envDefault:"2"`
-	Argon2Parallelism  uint8          `env:"USERSVC_ARGON2_PARALLELISM" envDefault:"1"`
-	HashConcurrency    int            `env:"USERSVC_HASH_CONCURRENCY" envDefault:"0"`
-	HashQueue          int            `env:"USERSVC_HASH_QUEUE" envDefault:"0"`
-	HashMaxWait        time.Duration  `env:"USERSVC_HASH_MAX_WAIT" envDefault:"3s"`
+	RateLimits         Switch `env:"USERSVC_RATE_LIMITS" envDefault:"on"`
+	RateLimitLogin     Rate   `env:"USERSVC_RATE_LIMIT_LOGIN" envDefault:"20/1m"`
+	RateLimitLoginAcct Rate   `env:"USERSVC_RATE_LIMIT_LOGIN_ACCOUNT" envDefault:"10/1m"`
+	RateLimitRegister  Rate   `env:"USERSVC_RATE_LIMIT_REGISTER" envDefault:"10/1h"`
+	RateLimitPassword  Rate   `env:"USERSVC_RATE_LIMIT_PASSWORD" envDefault:"10/1h"`
+	RateLimitRefresh   Rate   `env:"USERSVC_RATE_LIMIT_REFRESH" envDefault:"60/1m"`
+	// RateLimitWrite is per client address, shared by every route that
+	// writes (and has no limit of its own); RateLimitWriteAcct the same
+	// per account (per session on the routes that end sessions or change
+	// the password, so that an intruder cannot use up the owner's).
+	RateLimitWrite     Rate `env:"USERSVC_RATE_LIMIT_WRITE" envDefault:"60/1m"`
+	RateLimitWriteAcct Rate `env:"USERSVC_RATE_LIMIT_WRITE_ACCOUNT" envDefault:"30/1m"`
+	// RateLimitEmailChange is per account, on the changes of its email
+	// (each probes whether an address is taken, and mails two).
+	RateLimitEmailChange Rate `env:"USERSVC_RATE_LIMIT_EMAIL_CHANGE" envDefault:"5/1h"`
+	// RateLimitExport is per account and, separately, per client address
+	// on GET /users/me/export.
+	RateLimitExport   Rate           `env:"USERSVC_RATE_LIMIT_EXPORT" envDefault:"6/1h"`
+	LockoutThreshold  int            `env:"USERSVC_LOGIN_LOCKOUT_THRESHOLD" envDefault:"10"`
+	LockoutWindow     time.Duration  `env:"USERSVC_LOGIN_LOCKOUT_WINDOW" envDefault:"15m"`
+	LockoutCooldown   time.Duration  `env:"USERSVC_LOGIN_LOCKOUT_COOLDOWN" envDefault:"15m"`
+	SlowdownAfter     int            `env:"USERSVC_LOGIN_SLOWDOWN_AFTER" envDefault:"5"`
+	SlowdownStep      time.Duration  `env:"USERSVC_LOGIN_SLOWDOWN_STEP" envDefault:"1s"`
+	RedisURL          string         `env:"REDIS_URL" secret:"url"`
+	RedisPrefix       string         `env:"USERSVC_REDIS_PREFIX" envDefault:"usersvc:"`
+	TrustedProxies    []netip.Prefix `env:"USERSVC_TRUSTED_PROXIES" envSeparator:","`
+	PasswordMinLength int            `env:"USERSVC_PASSWORD_MIN_LENGTH" envDefault:"8"`
+	PasswordHash      string         `env:"USERSVC_PASSWORD_HASH" envDefault:"bcrypt"`
+	Argon2MemoryKiB   uint32         `env:"USERSVC_ARGON2_MEMORY_KIB" envDefault:"19456"`
+	Argon2Iterations  uint32         `env:"USERSVC_ARGON2_ITERATIONS" envDefault:"2"`
+	Argon2Parallelism uint8          `env:"USERSVC_ARGON2_PARALLELISM" envDefault:"1"`
+	HashConcurrency   int            `env:"USERSVC_HASH_CONCURRENCY" envDefault:"0"`
+	HashQueue         int            `env:"USERSVC_HASH_QUEUE" envDefault:"0"`
+	HashMaxWait       time.Duration  `env:"USERSVC_HASH_MAX_WAIT" envDefault:"3s"`
 }
 
 // Password hashing schemes.

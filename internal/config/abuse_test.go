@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,9 @@ var defaultAbuse = Abuse{
 	RateLimitRegister:  Rate{10, time.Hour},
 	RateLimitPassword:  Rate{10, time.Hour},
 	RateLimitRefresh:   Rate{60, time.Minute},
-	LockoutThreshold:   10, LockoutWindow: 15 * time.Minute, LockoutCooldown: 15 * time.Minute,
+	RateLimitWrite:     Rate{60, time.Minute}, RateLimitWriteAcct: Rate{30, time.Minute},
+	RateLimitEmailChange: Rate{5, time.Hour}, RateLimitExport: Rate{6, time.Hour},
+	LockoutThreshold: 10, LockoutWindow: 15 * time.Minute, LockoutCooldown: 15 * time.Minute,
 	SlowdownAfter: 5, SlowdownStep: time.Second,
 	RedisPrefix:       "usersvc:",
 	PasswordMinLength: 8, PasswordHash: HashBcrypt,
@@ -35,6 +38,10 @@ func TestLoadReadsEveryAbuseVariable(t *testing.T) {
 		"USERSVC_RATE_LIMIT_REGISTER=off",
 		"USERSVC_RATE_LIMIT_PASSWORD=2/1h",
 		"USERSVC_RATE_LIMIT_REFRESH=0",
+		"USERSVC_RATE_LIMIT_WRITE=100/1m",
+		"USERSVC_RATE_LIMIT_WRITE_ACCOUNT=off",
+		"USERSVC_RATE_LIMIT_EMAIL_CHANGE=3/24h",
+		"USERSVC_RATE_LIMIT_EXPORT=2/1h",
 		"USERSVC_LOGIN_LOCKOUT_THRESHOLD=5",
 		"USERSVC_LOGIN_LOCKOUT_WINDOW=30m",
 		"USERSVC_LOGIN_LOCKOUT_COOLDOWN=20m",
@@ -60,7 +67,8 @@ func TestLoadReadsEveryAbuseVariable(t *testing.T) {
 		RateLimitLogin:     Rate{5, 30 * time.Second},
 		RateLimitLoginAcct: Rate{3, time.Minute},
 		RateLimitPassword:  Rate{2, time.Hour},
-		LockoutThreshold:   5, LockoutWindow: 30 * time.Minute, LockoutCooldown: 20 * time.Minute,
+		RateLimitWrite:     Rate{100, time.Minute}, RateLimitEmailChange: Rate{3, 24 * time.Hour}, RateLimitExport: Rate{2, time.Hour},
+		LockoutThreshold: 5, LockoutWindow: 30 * time.Minute, LockoutCooldown: 20 * time.Minute,
 		SlowdownAfter: 3, SlowdownStep: 500 * time.Millisecond,
 		RedisURL: "redis://cache:6379/0", RedisPrefix: "svc-a:",
 		TrustedProxies:    []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")},
@@ -84,6 +92,8 @@ func TestLoadRejectsBadAbuseValuesNamingTheVariable(t *testing.T) {
 		{"rate with a bad window", []string{"USERSVC_RATE_LIMIT_REGISTER=5/fortnight"}, "USERSVC_RATE_LIMIT_REGISTER"},
 		{"rate window too short", []string{"USERSVC_RATE_LIMIT_PASSWORD=5/1ms"}, "USERSVC_RATE_LIMIT_PASSWORD"},
 		{"negative rate", []string{"USERSVC_RATE_LIMIT_LOGIN_ACCOUNT=-1/1m"}, "USERSVC_RATE_LIMIT_LOGIN_ACCOUNT"},
+		{"write rate without window", []string{"USERSVC_RATE_LIMIT_WRITE=60"}, "USERSVC_RATE_LIMIT_WRITE"},
+		{"email change window over a day", []string{"USERSVC_RATE_LIMIT_EMAIL_CHANGE=5/48h"}, "USERSVC_RATE_LIMIT_EMAIL_CHANGE"},
 		{"lockout over OWASP's 100 an hour", []string{"USERSVC_LOGIN_LOCKOUT_THRESHOLD=30"}, "USERSVC_LOGIN_LOCKOUT_THRESHOLD"},
 		{"lockout threshold zero", []string{"USERSVC_LOGIN_LOCKOUT_THRESHOLD=0"}, "USERSVC_LOGIN_LOCKOUT_THRESHOLD"},
 		{"cool-down too short", []string{"USERSVC_LOGIN_LOCKOUT_COOLDOWN=1s"}, "USERSVC_LOGIN_LOCKOUT_COOLDOWN"},
@@ -136,6 +146,98 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 	for _, name := range Overrides() {
 		if !strings.Contains(string(readme), "| `"+name+"` |") {
 			t.Errorf("README's production settings table lacks the override %s", name)
+		}
+	}
+}
+
+// TestRateLimitDefaultsDocumented: the default of every rate limit is the
+// one README's configuration table, its rate-limit table and .env.example
+// give.
+func TestRateLimitDefaultsDocumented(t *testing.T) {
+	c, err := Load(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := func(where, text string) Rate {
+		t.Helper()
+		var r Rate
+		if err := r.UnmarshalText([]byte(strings.Trim(text, "` "))); err != nil {
+			t.Errorf("%s: %v", where, err)
+		}
+		return r
+	}
+	rates := 0
+	for _, v := range variables() {
+		got, ok := reflect.ValueOf(c).FieldByIndex(v.index).Interface().(Rate)
+		if !ok {
+			continue
+		}
+		rates++
+		var inConfig, inLimits, inExample []Rate
+		for line := range strings.SplitSeq(string(readme), "\n") {
+			cells := strings.Split(line, "|")
+			if len(cells) < 5 {
+				continue
+			}
+			switch {
+			case strings.TrimSpace(cells[1]) == "`"+v.name+"`":
+				inConfig = append(inConfig, documented("README configuration table, "+v.name, cells[2]))
+			case strings.TrimSpace(cells[len(cells)-2]) == "`"+v.name+"`":
+				inLimits = append(inLimits, documented("README rate-limit table, "+v.name, cells[len(cells)-3]))
+			}
+		}
+		for line := range strings.SplitSeq(string(example), "\n") {
+			if value, ok := strings.CutPrefix(line, v.name+"="); ok {
+				inExample = append(inExample, documented(".env.example, "+v.name, value))
+			}
+		}
+		if len(inConfig) != 1 || inConfig[0] != got {
+			t.Errorf("%s defaults to %s; README's configuration table says %v", v.name, got, inConfig)
+		}
+		if len(inLimits) == 0 {
+			t.Errorf("README's rate-limit table does not list %s", v.name)
+		}
+		for _, r := range inLimits {
+			if r != got {
+				t.Errorf("%s defaults to %s; README's rate-limit table says %s", v.name, got, r)
+			}
+		}
+		if len(inExample) != 1 || inExample[0] != got {
+			t.Errorf("%s defaults to %s; .env.example says %v", v.name, got, inExample)
+		}
+	}
+	if rates < 10 {
+		t.Errorf("found %d rate variables, want every USERSVC_RATE_LIMIT_*", rates)
+	}
+}
+
+// TestDefaultLimitsBoundWritesAndMail: the defaults make finding 3 of
+// issue 18 impossible (50 email probes in 0.26 s, 381 audit rows a second
+// and unbounded verification mail from one client), while a person
+// changing their profile never meets them.
+func TestDefaultLimitsBoundWritesAndMail(t *testing.T) {
+	perHour := func(r Rate) float64 { return float64(r.Limit) * float64(time.Hour) / float64(r.Window) }
+	for _, tt := range []struct {
+		name     string
+		rate     Rate
+		min, max float64 // per hour
+	}{
+		{"USERSVC_RATE_LIMIT_EMAIL_CHANGE (probes of addresses per account)", defaultAbuse.RateLimitEmailChange, 3, 10},
+		{"USERSVC_RATE_LIMIT_WRITE_ACCOUNT (audited writes per account)", defaultAbuse.RateLimitWriteAcct, 300, 3600},
+		{"USERSVC_RATE_LIMIT_WRITE (writes per address)", defaultAbuse.RateLimitWrite, 600, 7200},
+		{"USERSVC_RATE_LIMIT_MAIL_RECIPIENT (mail to one address)", defaultLifecycle.RateLimitMailRecipient, 1, 5},
+		{"USERSVC_RATE_LIMIT_EXPORT (exports per account)", defaultAbuse.RateLimitExport, 2, 12},
+	} {
+		if n := perHour(tt.rate); n < tt.min || n > tt.max {
+			t.Errorf("%s: %s is %.0f an hour, want %.0f to %.0f", tt.name, tt.rate, n, tt.min, tt.max)
 		}
 	}
 }

@@ -1,9 +1,17 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,7 +186,9 @@ type exportedSession struct {
 	IP         string     `json:"ip"`
 }
 
-// userExport is everything the service keeps about the caller.
+// userExport is everything the service keeps about the caller: the
+// document GET /users/me/export streams (writeExport), field by field in
+// this order.
 type userExport struct {
 	ExportedAt  time.Time         `json:"exported_at"`
 	Profile     userRead          `json:"profile"`
@@ -186,14 +196,10 @@ type userExport struct {
 	AuditEvents []auditEventRead  `json:"audit_events" doc:"Every security event about the account, newest first"`
 }
 
-type exportOutput struct {
-	ContentDisposition string `header:"Content-Disposition"`
-	CacheControl       string `header:"Cache-Control"`
-	Body               userExport
-}
-
-// exportMe hands the caller their data as a JSON download.
-func (a *api) exportMe(ctx context.Context, _ *struct{}) (*exportOutput, error) {
+// exportMe hands the caller their data as a JSON download, streamed: the
+// events are written as the service reads them, a page at a time, so that
+// an account with a million events costs the memory of one page.
+func (a *api) exportMe(ctx context.Context, _ *struct{}) (*huma.StreamResponse, error) {
 	me, err := currentUser(ctx)
 	if err != nil {
 		return nil, a.problem(ctx, err)
@@ -202,25 +208,90 @@ func (a *api) exportMe(ctx context.Context, _ *struct{}) (*exportOutput, error) 
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}
-	out := &exportOutput{
-		ContentDisposition: `attachment; filename="usersvc-export.json"`,
-		CacheControl:       "no-store",
-		Body: userExport{
-			ExportedAt: x.At.UTC(), Profile: toUserRead(x.Profile),
-			Sessions: make([]exportedSession, len(x.Sessions)), AuditEvents: toAuditEventsRead(x.Events),
-		},
-	}
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		hctx.SetHeader("Content-Type", "application/json")
+		hctx.SetHeader("Content-Disposition", `attachment; filename="usersvc-export.json"`)
+		hctx.SetHeader("Cache-Control", "no-store")
+		hctx.SetStatus(http.StatusOK)
+		if err := writeExport(hctx.BodyWriter(), x); err != nil {
+			// The 200 is sent: the only way left to tell the client that the
+			// document is incomplete is to break the response off, so that
+			// it never takes a truncated export for a whole one.
+			logger(ctx).LogAttrs(ctx, slog.LevelError, "export broken off", slog.String("error", err.Error()))
+			panic(http.ErrAbortHandler)
+		}
+	}}, nil
+}
+
+// exportBuffer is how much of the document is written at once.
+const exportBuffer = 32 << 10
+
+// writeExport writes x to w as a userExport, one event at a time.
+func writeExport(w io.Writer, x user.Export) error {
+	bw := bufio.NewWriterSize(w, exportBuffer)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false) // as huma's own JSON
+	sessions := make([]exportedSession, len(x.Sessions))
 	for i, s := range x.Sessions {
-		e := exportedSession{
-			ID: s.ID.String(), CreatedAt: s.CreatedAt.UTC(), LastUsedAt: s.LastUsedAt.UTC(),
-			ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.UserAgent, IP: s.IP,
-		}
-		if !s.RevokedAt.IsZero() {
-			e.RevokedAt = new(s.RevokedAt.UTC())
-		}
-		out.Body.Sessions[i] = e
+		sessions[i] = toExportedSession(s)
 	}
-	return out, nil
+	field := func(name string, v any) error {
+		_, _ = bw.WriteString(name)
+		return enc.Encode(v)
+	}
+	err := errors.Join(
+		field(`{"exported_at":`, x.At.UTC()),
+		field(`,"profile":`, toUserRead(x.Profile)),
+		field(`,"sessions":`, sessions))
+	if err != nil {
+		return err
+	}
+	_, _ = bw.WriteString(`,"audit_events":[`)
+	first := true
+	for e, err := range x.Events {
+		if err != nil {
+			return err
+		}
+		if !first {
+			_ = bw.WriteByte(',')
+		}
+		first = false
+		if err := enc.Encode(toAuditEventRead(e)); err != nil {
+			return err
+		}
+	}
+	_, _ = bw.WriteString("]}\n")
+	return bw.Flush() // bufio keeps the first write error, returned here
+}
+
+func toExportedSession(s user.Session) exportedSession {
+	e := exportedSession{
+		ID: s.ID.String(), CreatedAt: s.CreatedAt.UTC(), LastUsedAt: s.LastUsedAt.UTC(),
+		ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.UserAgent, IP: s.IP,
+	}
+	if !s.RevokedAt.IsZero() {
+		e.RevokedAt = new(s.RevokedAt.UTC())
+	}
+	return e
+}
+
+// documentExport describes the streamed answer of GET /users/me/export,
+// which huma cannot derive from a StreamResponse: a userExport (the
+// UserExport schema) and its download headers.
+func documentExport(doc *huma.OpenAPI) {
+	op := doc.Paths["/api/v1/users/me/export"].Get
+	schema := doc.Components.Schemas.Schema(reflect.TypeFor[userExport](), true, "")
+	res := op.Responses[strconv.Itoa(http.StatusOK)]
+	if res == nil {
+		res = &huma.Response{}
+		op.Responses[strconv.Itoa(http.StatusOK)] = res
+	}
+	res.Description = "Everything kept about the current user, streamed"
+	res.Content = map[string]*huma.MediaType{"application/json": {Schema: schema}}
+	res.Headers = map[string]*huma.Param{
+		"Content-Disposition": {Schema: &huma.Schema{Type: huma.TypeString}, Description: `attachment; filename="usersvc-export.json"`},
+		"Cache-Control":       {Schema: &huma.Schema{Type: huma.TypeString}, Description: "no-store"},
+	}
 }
 
 // documentAuditKinds lists the known event kinds in the description of

@@ -14,6 +14,7 @@ import (
 
 	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/ratelimit"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // Limits are the API's rate limits at the edge, per client address (and,
@@ -30,6 +31,17 @@ type Limits struct {
 	// (verification resend, password reset request); MailRecipient is per
 	// account or email address they mail, from any address.
 	Mail, MailRecipient ratelimit.Rule
+	// Write is per client address, shared by every other route that writes;
+	// WriteAccount is per account on those behind a token (per session on
+	// the routes that end sessions or change the password: see bySession).
+	Write, WriteAccount ratelimit.Rule
+	// EmailChange is per account, on the requests that change its email
+	// (which also count against Mail per address and MailRecipient per
+	// new address).
+	EmailChange ratelimit.Rule
+	// Export is per account and, in a bucket of its own, per client
+	// address.
+	Export ratelimit.Rule
 }
 
 // limited puts op behind rule, counted per client address. The check runs
@@ -48,29 +60,107 @@ func (a *api) limited(rule ratelimit.Rule, op huma.Operation) huma.Operation {
 	return op
 }
 
+// How a limit counts: countAll counts refused requests too, so that a
+// client address that keeps hammering stays refused; countAdmitted counts
+// only the requests it lets through, for the limits keyed by an account
+// or a session, which someone else (an intruder with a stolen token)
+// could otherwise keep refused for the owner by hammering.
+const (
+	countAll      = false
+	countAdmitted = true
+)
+
+// byAccount puts op, a route behind a token (authed), also behind rule
+// counted per account: the check runs once the token is accepted.
+func (a *api) byAccount(rule ratelimit.Rule, op huma.Operation) huma.Operation {
+	return a.limitedBy(rule, op, func(c user.Caller) string { return "account:" + c.User.ID.String() })
+}
+
+// bySession is byAccount counted per session of the account, for the
+// routes that end sessions or change the password: an intruder's session
+// can use up its own count, never the one the owner needs to lock the
+// intruder out. Sessions come from logins, which have limits of their own.
+func (a *api) bySession(rule ratelimit.Rule, op huma.Operation) huma.Operation {
+	return a.limitedBy(rule, op, func(c user.Caller) string { return "session:" + c.Session.ID.String() })
+}
+
+func (a *api) limitedBy(rule ratelimit.Rule, op huma.Operation, key func(user.Caller) string) huma.Operation {
+	op.Errors = append(op.Errors, http.StatusTooManyRequests)
+	if a.limits.Limiter == nil || !rule.On() {
+		return op
+	}
+	op.Middlewares = append(op.Middlewares, func(ctx huma.Context, next func(huma.Context)) {
+		c, err := currentCaller(ctx.Context())
+		if err != nil { // not behind authed: a mistake in routes.go
+			a.writeProblem(ctx, a.problem(ctx.Context(), err))
+			return
+		}
+		if a.pass(ctx, rule, key(c), countAdmitted) {
+			next(ctx)
+		}
+	})
+	return op
+}
+
 // allow counts a request on key against rule and says whether it may go
-// on; when not, it has answered 429. A rule that is off allows all.
+// on; when not, it has answered 429. A rule that is off allows all. Of
+// the rules a request passes, the headers describe the one with the
+// fewest requests left.
 func (a *api) allow(ctx huma.Context, rule ratelimit.Rule, key string) bool {
-	res, err := a.limit(ctx.Context(), rule, key)
+	return a.pass(ctx, rule, key, countAll)
+}
+
+// pass is allow, counting as admitted says (countAll, countAdmitted).
+func (a *api) pass(ctx huma.Context, rule ratelimit.Rule, key string, admitted bool) bool {
+	res, err := a.count(ctx.Context(), rule, key, admitted)
 	if err != nil {
 		a.writeProblem(ctx, a.problem(ctx.Context(), err))
 		return false
 	}
+	info := requestInfoFrom(ctx.Context())
+	if !res.Rule.On() || info != nil && info.rateShown && info.rateRemaining <= res.Remaining {
+		return true
+	}
 	for name, v := range rateHeaders(res) {
 		ctx.SetHeader(name, v[0])
+	}
+	if info != nil {
+		_, w := humago.Unwrap(ctx)
+		info.rateShown, info.rateRemaining, info.rateHeader = true, res.Remaining, w.Header()
 	}
 	return true
 }
 
 // limit counts a request on key against rule: an error for problem when
-// it is refused.
+// it is refused. The refusal's headers replace those of the rules the
+// request passed before (allow), so that the answer describes only the
+// limit that refused it.
 func (a *api) limit(ctx context.Context, rule ratelimit.Rule, key string) (ratelimit.Result, error) {
+	return a.count(ctx, rule, key, countAll)
+}
+
+// limitAdmitted is limit counting only the requests it lets through
+// (countAdmitted).
+func (a *api) limitAdmitted(ctx context.Context, rule ratelimit.Rule, key string) (ratelimit.Result, error) {
+	return a.count(ctx, rule, key, countAdmitted)
+}
+
+func (a *api) count(ctx context.Context, rule ratelimit.Rule, key string, admitted bool) (ratelimit.Result, error) {
 	if a.limits.Limiter == nil || !rule.On() {
 		return ratelimit.Result{Rule: rule, Allowed: true}, nil
 	}
-	res := a.limits.Limiter.Allow(ctx, rule, key)
+	decide := a.limits.Limiter.Allow
+	if admitted {
+		decide = a.limits.Limiter.Admit
+	}
+	res := decide(ctx, rule, key)
 	if !res.Allowed {
 		a.metrics.RateLimited(rule.Name)
+		if info := requestInfoFrom(ctx); info != nil && info.rateHeader != nil {
+			for _, name := range rateLimitHeaders() {
+				info.rateHeader.Del(name)
+			}
+		}
 		return res, ratelimit.Exceeded(res)
 	}
 	return res, nil

@@ -86,6 +86,16 @@ type requestInfo struct {
 	log       *slog.Logger // adds requestID and userID to each line (requestAttrs)
 	route     string       // the ServeMux pattern, e.g. "GET /api/v1/users/me"; empty when none matched
 
+	// clientKey is what per-address limits count the request by
+	// (addrKey), set by withClient for the limits a handler applies.
+	clientKey string
+
+	// The rate limit the response's headers describe (allow): its
+	// requests left, and the headers to clear if a later limit refuses.
+	rateShown     bool
+	rateRemaining int
+	rateHeader    http.Header
+
 	// token is the /token form, parsed once by readToken.
 	token *tokenRequest
 
@@ -102,9 +112,11 @@ type requestInfo struct {
 // nothing skip the work.
 func (a *api) withClient(ctx huma.Context, next func(huma.Context)) {
 	r, _ := humago.Unwrap(ctx)
-	c := user.Client{UserAgent: r.UserAgent(), IP: a.clientIP.IP(r).String()}
+	ip := a.clientIP.IP(r)
+	c := user.Client{UserAgent: r.UserAgent(), IP: ip.String()}
 	if info := requestInfoFrom(ctx.Context()); info != nil {
 		c.RequestID = info.requestID
+		info.clientKey = addrKey(ip)
 	}
 	next(huma.WithContext(ctx, user.WithClient(ctx.Context(), c)))
 }

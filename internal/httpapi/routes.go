@@ -13,38 +13,45 @@ import (
 const bearerAuth = "bearerAuth"
 
 // routes registers the whole surface; authed marks the routes that need a
-// bearer token.
+// bearer token. Every route that writes, mails or exports has a limit per
+// client address (limited, checked first) and one per account (byAccount,
+// or bySession where an intruder must not use up the owner's count),
+// checked once the token is accepted: limits.go.
 func (a *api) routes() {
-	api := a.huma
-	huma.Register(api, a.limited(a.limits.Register, a.op("POST /api/v1/register", "register", http.StatusCreated, "Register a new user")), a.register)
+	api, l := a.huma, a.limits
+	huma.Register(api, a.limited(l.Register, a.op("POST /api/v1/register", "register", http.StatusCreated, "Register a new user")), a.register)
 	huma.Register(api, a.tokenOp(a.op("POST /api/v1/token", "login", http.StatusOK, "Log in, or refresh, to get an access and a refresh token", http.StatusUnauthorized)), a.token)
-	huma.Register(api, a.authed(a.op("POST /api/v1/logout", "logout", http.StatusNoContent, "End the current session, or every session with scope=all")), a.logout)
+	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("POST /api/v1/logout", "logout", http.StatusNoContent, "End the current session, or every session with scope=all")))), a.logout)
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me", "readMe", http.StatusOK, "Get current user profile")), a.readMe)
-	huma.Register(api, a.authed(a.op("PUT /api/v1/users/me", "updateMe", http.StatusOK, "Update current user profile", http.StatusForbidden)), a.updateMe)
-	huma.Register(api, a.authed(a.op("DELETE /api/v1/users/me", "deleteMe", http.StatusNoContent, "Delete current user account", http.StatusForbidden, http.StatusConflict)), a.deleteMe)
+	// An email change also counts against l.EmailChange, l.Mail and l.MailRecipient (updateMe).
+	huma.Register(api, a.byAccount(l.WriteAccount, a.authed(a.limited(l.Write, a.op("PUT /api/v1/users/me", "updateMe", http.StatusOK, "Update current user profile", http.StatusForbidden)))), a.updateMe)
+	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me", "deleteMe", http.StatusNoContent, "Delete current user account", http.StatusForbidden, http.StatusConflict)))), a.deleteMe)
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/sessions", "listSessions", http.StatusOK, "List the current user's active sessions")), a.listSessions)
-	huma.Register(api, a.authed(a.op("DELETE /api/v1/users/me/sessions/{id}", "revokeSession", http.StatusNoContent, "End one of the current user's sessions", http.StatusNotFound)), a.revokeSession)
-	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password"))), a.changePassword)
+	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me/sessions/{id}", "revokeSession", http.StatusNoContent, "End one of the current user's sessions", http.StatusNotFound)))), a.revokeSession)
+	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Password, a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password")))), a.changePassword)
 	// Audit log and data export (audit.go).
 	huma.Register(api, a.admin(a.op("GET /api/v1/admin/audit", "listAuditEvents", http.StatusOK, "List security events, newest first (admins only)")), a.listAuditEvents)
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/audit", "listMyAudit", http.StatusOK, "List the security events about the current user, newest first")), a.listMyAudit)
-	huma.Register(api, a.recorded(a.authed(a.op("GET /api/v1/users/me/export", "exportMe", http.StatusOK, "Download everything kept about the current user as JSON"))), a.exportMe)
+	huma.Register(api, a.byAccount(l.Export, a.recorded(a.authed(a.limited(l.Export, a.op("GET /api/v1/users/me/export", "exportMe", http.StatusOK, "Download everything kept about the current user as JSON"))))), a.exportMe)
 	documentAuditKinds(api.OpenAPI())
+	documentExport(api.OpenAPI())
 	// Administration (admin.go): 403 for anyone but an active administrator.
 	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users", "listUsers", http.StatusOK, "List users, filtered, a page at a time")), a.listUsers)
 	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users/{id}", "getUser", http.StatusOK, "Get a user", http.StatusNotFound)), a.getUser)
-	huma.Register(api, a.admin(a.op("PATCH /api/v1/admin/users/{id}", "updateUser", http.StatusOK, "Update a user's name, email, activation or role", http.StatusNotFound, http.StatusConflict)), a.updateUser)
-	huma.Register(api, a.admin(a.op("POST /api/v1/admin/users/{id}/deactivate", "deactivateUser", http.StatusOK, "Deactivate a user and end their sessions", http.StatusNotFound, http.StatusConflict)), a.deactivateUser)
-	huma.Register(api, a.admin(a.op("POST /api/v1/admin/users/{id}/reactivate", "reactivateUser", http.StatusOK, "Reactivate a user", http.StatusNotFound)), a.reactivateUser)
-	huma.Register(api, a.admin(a.op("DELETE /api/v1/admin/users/{id}", "deleteUser", http.StatusNoContent, "Delete a user", http.StatusNotFound, http.StatusConflict)), a.deleteUser)
-	// Email verification and password reset: lifecycle.go.
-	huma.Register(api, a.op("POST /api/v1/verify-email", "verifyEmail", http.StatusOK, "Verify the email address with the token mailed to it"), a.verifyEmail)
-	huma.Register(api, a.authed(a.limited(a.limits.Mail, a.op("POST /api/v1/verify-email/resend", "resendVerification", http.StatusAccepted, "Mail a new verification link to the current user", http.StatusConflict))), a.resendVerification)
-	huma.Register(api, a.limited(a.limits.Mail, a.op("POST /api/v1/password-reset", "requestPasswordReset", http.StatusAccepted, "Mail a password reset link to the account of an email, if there is one")), a.requestPasswordReset)
-	huma.Register(api, a.op("POST /api/v1/password-reset/confirm", "confirmPasswordReset", http.StatusNoContent, "Set a new password with the token of a reset mail"), a.confirmPasswordReset)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("PATCH /api/v1/admin/users/{id}", "updateUser", http.StatusOK, "Update a user's name, email, activation or role", http.StatusNotFound, http.StatusConflict)))), a.updateUser)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/users/{id}/deactivate", "deactivateUser", http.StatusOK, "Deactivate a user and end their sessions", http.StatusNotFound, http.StatusConflict)))), a.deactivateUser)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/users/{id}/reactivate", "reactivateUser", http.StatusOK, "Reactivate a user", http.StatusNotFound)))), a.reactivateUser)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("DELETE /api/v1/admin/users/{id}", "deleteUser", http.StatusNoContent, "Delete a user", http.StatusNotFound, http.StatusConflict)))), a.deleteUser)
+	// Email verification and password reset: lifecycle.go. The links' tokens
+	// name the account, so these count per client address only.
+	huma.Register(api, a.limited(l.Write, a.op("POST /api/v1/verify-email", "verifyEmail", http.StatusOK, "Verify the email address with the token mailed to it")), a.verifyEmail)
+	// Resend and reset also count per recipient against l.MailRecipient (lifecycle.go).
+	huma.Register(api, a.authed(a.limited(l.Mail, a.op("POST /api/v1/verify-email/resend", "resendVerification", http.StatusAccepted, "Mail a new verification link to the current user", http.StatusConflict))), a.resendVerification)
+	huma.Register(api, a.limited(l.Mail, a.op("POST /api/v1/password-reset", "requestPasswordReset", http.StatusAccepted, "Mail a password reset link to the account of an email, if there is one")), a.requestPasswordReset)
+	huma.Register(api, a.limited(l.Write, a.op("POST /api/v1/password-reset/confirm", "confirmPasswordReset", http.StatusNoContent, "Set a new password with the token of a reset mail")), a.confirmPasswordReset)
 	// Re-authentication and undoing an email change (issue 17).
-	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("POST /api/v1/reauthenticate", "reauthenticate", http.StatusNoContent, "Prove the password again, so that this session may change the email or delete the account"))), a.reauthenticate)
-	huma.Register(api, a.op("POST /api/v1/email-change/undo", "undoEmailChange", http.StatusNoContent, "Undo an email change with the token mailed to the previous address: the address comes back and every session ends"), a.undoEmailChange)
+	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Password, a.op("POST /api/v1/reauthenticate", "reauthenticate", http.StatusNoContent, "Prove the password again, so that this session may change the email or delete the account")))), a.reauthenticate)
+	huma.Register(api, a.limited(l.Write, a.op("POST /api/v1/email-change/undo", "undoEmailChange", http.StatusNoContent, "Undo an email change with the token mailed to the previous address: the address comes back and every session ends")), a.undoEmailChange)
 	// Token revocation, RFC 7009 (revoke.go).
 	huma.Register(api, a.revokeOp(a.op("POST /api/v1/revoke", "revokeToken", http.StatusOK, "Revoke a refresh or access token: its session ends (RFC 7009)")), a.revoke)
 	documentRevokeForm(api.OpenAPI())

@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/user"
 )
@@ -23,11 +26,34 @@ func (a *api) updateMe(ctx context.Context, in *updateInput) (*userOutput, error
 	if in.Body.CurrentPassword != nil {
 		current = *in.Body.CurrentPassword
 	}
+	if email := in.Body.Email; email != nil && !strings.EqualFold(*email, me.User.Email) {
+		if err := a.limitEmailChange(ctx, me.User.ID, *email); err != nil {
+			return nil, a.problem(ctx, err)
+		}
+	}
 	u, err := a.users.Update(ctx, me, user.Patch{FullName: in.Body.FullName, Email: in.Body.Email}, current)
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}
 	return &userOutput{Body: toUserRead(u)}, nil
+}
+
+// limitEmailChange counts a change of account id's email to email: per
+// account (each change tells whether an address is taken, and mails the
+// old and the new one), per client address as every route that mails, and
+// per new address, from any account, so that no one can have the service
+// mail an inbox without bound.
+func (a *api) limitEmailChange(ctx context.Context, id uuid.UUID, email string) error {
+	if _, err := a.limitAdmitted(ctx, a.limits.EmailChange, "account:"+id.String()); err != nil {
+		return err
+	}
+	if info := requestInfoFrom(ctx); info != nil && info.clientKey != "" {
+		if _, err := a.limit(ctx, a.limits.Mail, info.clientKey); err != nil {
+			return err
+		}
+	}
+	_, err := a.limit(ctx, a.limits.MailRecipient, "change:"+strings.ToLower(email))
+	return err
 }
 
 func (a *api) deleteMe(ctx context.Context, _ *struct{}) (*struct{}, error) {

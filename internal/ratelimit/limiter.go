@@ -77,6 +77,9 @@ func (l *Limiter) decide(ctx context.Context, rule Rule, key string, countRefuse
 		prev, err2 := l.store.Get(ctx, prevKey)
 		if err1 == nil && err2 == nil {
 			if res := judge(rule, elapsed, curr+1, prev); !res.Allowed {
+				// The refused request is not counted: it is curr, not
+				// curr+1, that has to slide out before one more passes.
+				res.RetryAfter = retryAfter(rule.Window, elapsed, float64(curr), float64(prev), float64(rule.Limit))
 				return res
 			}
 		}

@@ -71,6 +71,38 @@ func TestRetryAfterIsWhenARequestPassesAgain(t *testing.T) {
 	}
 }
 
+// TestAdmitRetryAfterIsWhenOneMorePasses: Admit does not count what it
+// refuses, so its Retry-After is when one more request passes, not a
+// second later for the refused one: shortly before it a request is still
+// refused, and at it one passes.
+func TestAdmitRetryAfterIsWhenOneMorePasses(t *testing.T) {
+	c := newClock()
+	c.add(17 * time.Second) // not at the start of a window
+	l := NewLimiter(NewMemory(Clock{Now: c.now}), Clock{Now: c.now})
+	rule := Rule{Name: "r", Limit: 5, Window: time.Minute}
+	for range 5 {
+		l.Admit(t.Context(), rule, "k")
+	}
+	r := l.Admit(t.Context(), rule, "k")
+	if r.Allowed {
+		t.Fatal("6th request admitted")
+	}
+	for range 10 { // refusals change nothing
+		if again := l.Admit(t.Context(), rule, "k"); again.RetryAfter != r.RetryAfter {
+			t.Fatalf("Retry-After moved from %s to %s with refused requests", r.RetryAfter, again.RetryAfter)
+		}
+	}
+	// Retry-After is whole seconds, rounded up.
+	c.add(r.RetryAfter - 2*time.Second)
+	if r := l.Admit(t.Context(), rule, "k"); r.Allowed {
+		t.Errorf("2 s before Retry-After: %+v, want refused", r)
+	}
+	c.add(2 * time.Second)
+	if r := l.Admit(t.Context(), rule, "k"); !r.Allowed {
+		t.Errorf("at Retry-After: %+v, want admitted", r)
+	}
+}
+
 func TestExceededDetail(t *testing.T) {
 	e := Exceeded(Result{Rule: Rule{Name: "login", Limit: 5, Window: time.Minute}, RetryAfter: 1500 * time.Millisecond})
 	if want := "too many requests: the limit is 5 per 1m0s; try again in 2 seconds"; e.Error() != want {

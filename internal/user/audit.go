@@ -3,6 +3,7 @@ package user
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -206,6 +207,12 @@ func (s *Service) auditPage(ctx context.Context, f AuditFilter) (AuditPage, erro
 	return p, nil
 }
 
+// ExportPage is how many events an export reads from the store at a
+// time: an export holds one page, whatever the number of events, and
+// each page is one short query (a long export never meets the stores'
+// bound on a single call).
+const ExportPage = 500
+
 // Export is everything the service keeps about one user: the profile,
 // every session (revoked and expired ones included) and every security
 // event about the account.
@@ -213,11 +220,18 @@ type Export struct {
 	At       time.Time
 	Profile  User
 	Sessions []Session
-	Events   []AuditEvent // newest first
+	// Events yields every event about the account, newest first, reading
+	// them ExportPage at a time (keyset paging on the id), until the last
+	// or the first error, which it yields and stops after. Range over it
+	// once, while the request's context lives.
+	Events iter.Seq2[AuditEvent, error]
 }
 
 // Export gathers u's data, as it is stored now, and records that it was
-// exported.
+// exported. Only the first page of events is read before it returns, so
+// that an unreadable store fails the export before any of it is sent;
+// the rest is read as Events is ranged over. The export's own event is
+// newer than every event it yields.
 func (s *Service) Export(ctx context.Context, u User) (Export, error) {
 	profile, err := s.users.ByID(ctx, u.ID)
 	if err != nil {
@@ -227,12 +241,36 @@ func (s *Service) Export(ctx context.Context, u User) (Export, error) {
 	if err != nil {
 		return Export{}, err
 	}
-	events, err := s.audit.Events(ctx, AuditFilter{SubjectID: u.ID})
+	f := AuditFilter{SubjectID: u.ID, Limit: ExportPage}
+	first, err := s.audit.Events(ctx, f)
 	if err != nil {
 		return Export{}, err
 	}
 	s.record(ctx, AuditDataExported, u.ID, u.ID, nil)
-	return Export{At: s.now(), Profile: profile, Sessions: sessions, Events: events}, nil
+	return Export{At: s.now(), Profile: profile, Sessions: sessions, Events: s.eventPages(ctx, f, first)}, nil
+}
+
+// eventPages yields the events of page, then of the pages of f that
+// follow it, one page read at a time.
+func (s *Service) eventPages(ctx context.Context, f AuditFilter, page []AuditEvent) iter.Seq2[AuditEvent, error] {
+	return func(yield func(AuditEvent, error) bool) {
+		for {
+			for _, e := range page {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if len(page) < f.Limit {
+				return
+			}
+			f.BeforeID = page[len(page)-1].ID
+			var err error
+			if page, err = s.audit.Events(ctx, f); err != nil {
+				yield(AuditEvent{}, err)
+				return
+			}
+		}
+	}
 }
 
 // patchedFields names the profile fields p sets, comma-separated. The

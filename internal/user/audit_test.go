@@ -3,6 +3,8 @@ package user_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"iter"
 	"testing"
 	"time"
 
@@ -264,7 +266,7 @@ func TestMyAuditAndExport(t *testing.T) {
 	if x.Profile.ID != u.ID || x.At != *f.now || len(x.Sessions) != 1 || x.Sessions[0].RevokedAt.IsZero() {
 		t.Errorf("Export = %+v; want the profile, now, and the one (revoked) session", x)
 	}
-	if diff := cmp.Diff(mine.Events, x.Events); diff != "" {
+	if diff := cmp.Diff(mine.Events, collect(t, x.Events)); diff != "" {
 		t.Errorf("Export events differ from MyAudit (-want +got):\n%s", diff)
 	}
 	after, _ := f.svc.MyAudit(ctx, u, 0, 1)
@@ -291,5 +293,118 @@ func TestMyAuditAndExport(t *testing.T) {
 	deleted := user.User{ID: uuid.Must(uuid.NewV7()), Email: "gone@example.com", Username: "gone", IsActive: true}
 	if _, err := f.svc.Export(ctx, deleted); !errors.Is(err, user.ErrUnauthenticated) {
 		t.Errorf("Export of a missing user (the caller's account, gone): got %v, want %v", err, user.ErrUnauthenticated)
+	}
+}
+
+// collect ranges over events, failing t on an error.
+func collect(t *testing.T, events iter.Seq2[user.AuditEvent, error]) []user.AuditEvent {
+	t.Helper()
+	var all []user.AuditEvent
+	for e, err := range events {
+		if err != nil {
+			t.Fatalf("export events: %v", err)
+		}
+		all = append(all, e)
+	}
+	return all
+}
+
+// pagedAudit is an AuditLog that notes every read: its limit, and how
+// many events the export had handed on (seen) when it was asked.
+type pagedAudit struct {
+	user.AuditLog
+	seen  *int
+	reads []pageRead
+}
+
+type pageRead struct {
+	limit    int
+	beforeID int64
+	seen     int
+}
+
+func (p *pagedAudit) Events(ctx context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
+	p.reads = append(p.reads, pageRead{limit: f.Limit, beforeID: f.BeforeID, seen: *p.seen})
+	return p.AuditLog.Events(ctx, f)
+}
+
+// TestExportReadsOnePageAtATime: the export of an account with many
+// events reads them ExportPage at a time, each page only once the events
+// before it are handed on, so that it never holds more than one page;
+// every event comes out once, newest first; a store that fails midway
+// ends the events with its error.
+func TestExportReadsOnePageAtATime(t *testing.T) {
+	f := newAuditFixture(t, user.Policy{})
+	u := f.register(t, ada)
+	const extra = 2*user.ExportPage + 17
+	for i := range extra {
+		e := user.AuditEvent{At: *f.now, Kind: user.AuditLoginFailed, SubjectID: u.ID, Detail: map[string]string{"n": fmt.Sprint(i)}}
+		if err := f.stores.Audit.Append(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored, err := f.stores.Audit.Events(t.Context(), user.AuditFilter{SubjectID: u.ID})
+	if err != nil || len(stored) < extra {
+		t.Fatalf("stored events: %d, %v", len(stored), err)
+	}
+	seen := 0
+	spy := &pagedAudit{AuditLog: f.stores.Audit, seen: &seen}
+	st := f.stores
+	st.Audit = spy
+	d := f.deps()
+	d.Stores = st
+	svc := user.NewService(d, user.Policy{})
+
+	x, err := svc.Export(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	for e, err := range x.Events {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last != 0 && e.ID >= last {
+			t.Fatalf("event %d after %d: want newest first, each once", e.ID, last)
+		}
+		last = e.ID
+		seen++
+	}
+	if seen != len(stored) {
+		t.Errorf("export yielded %d events, want %d", seen, len(stored))
+	}
+	if len(spy.reads) != 3 {
+		t.Fatalf("reads = %+v, want 3 pages", spy.reads)
+	}
+	for i, r := range spy.reads {
+		if r.limit != user.ExportPage || r.seen != i*user.ExportPage || (i > 0) != (r.beforeID > 0) {
+			t.Errorf("read %d = %+v; want a page of %d, asked for once the %d events before it were handed on",
+				i, r, user.ExportPage, i*user.ExportPage)
+		}
+	}
+
+	// The store fails after the first page: the events end with its error.
+	x, err = svc.Export(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, err := range x.Events {
+		if n == user.ExportPage {
+			if !errors.Is(err, errDown) {
+				t.Errorf("after the first page of a failing store: got %v, want %v", err, errDown)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == user.ExportPage {
+			f.mem.SetFail(errDown)
+		}
+	}
+	f.mem.SetFail(nil)
+	if n != user.ExportPage {
+		t.Errorf("events before the failure: %d, want %d", n, user.ExportPage)
 	}
 }
