@@ -129,6 +129,7 @@ func Policy(cfg config.Config) user.Policy {
 			RequireVerified: bool(cfg.RequireVerifiedEmail),
 		},
 		ReauthWindow: cfg.ReauthWindow,
+		MaxSessions:  cfg.MaxSessionsPerUser,
 	}
 }
 
