@@ -31,6 +31,9 @@ commands:
                             read from stdin), or promote that account
   keys rotate|list          add a new token signing key (the old one keeps
                             verifying until its tokens expire), or list them
+  retention run [--dry-run] remove now what the retention settings let go (the
+                            service does it every USERSVC_RETENTION_INTERVAL),
+                            or only print how many rows per table would go
   healthcheck [URL]         exit 0 when the running service's /healthz answers
                             200 (default URL: from USERSVC_ADDR), 1 otherwise
   version                   print the build version and commit
@@ -79,6 +82,8 @@ func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, 
 		return createAdmin(ctx, args, environ, stdin, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args, environ, stdout)
+	case "retention":
+		return retentionCmd(ctx, args, environ, stdout)
 	case "version":
 		_, err := fmt.Fprintf(stdout, "usersvc %s (commit %s)\n", version, commit)
 		return err

@@ -114,6 +114,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		NoDocs: !bool(cfg.Docs),
 	})
 	a.ops = httpapi.Ops(a.metrics, o.build)
+	a.startRetention(bg, o.now)
 	return a, nil
 }
 
