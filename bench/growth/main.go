@@ -188,6 +188,18 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			rows.Close()
 			return rows.Err()
 		}},
+		{"audit 30-day window (store)", func(ctx context.Context, b *bench) error {
+			_, err := b.db.Stores().Audit.Events(ctx, user.AuditFilter{Since: day.Add(-30 * 24 * time.Hour), Until: day, Limit: 50})
+			return err
+		}},
+		{"audit 30-day window (pre-00012 shape)", func(ctx context.Context, b *bench) error {
+			rows, err := b.db.Pool().Query(ctx, preIndexAudit, day.Add(-30*24*time.Hour), day)
+			if err != nil {
+				return err
+			}
+			rows.Close()
+			return rows.Err()
+		}},
 		{"audit one account, all time", func(ctx context.Context, b *bench) error {
 			_, err := b.db.Stores().Audit.Events(ctx, user.AuditFilter{SubjectID: subjectOf(ctx, b), Limit: 50})
 			return err
@@ -337,7 +349,7 @@ func plans(ctx context.Context, b *bench, day time.Time, out io.Writer) error {
 		{"pre-00012 shape", preIndexAudit},
 		{"store", strings.Replace(preIndexAudit, "ORDER BY id DESC", "ORDER BY id + 0 DESC", 1)},
 	} {
-		rows, err := b.db.Pool().Query(ctx, "EXPLAIN "+q.sql, day, day.Add(24*time.Hour))
+		rows, err := b.db.Pool().Query(ctx, "EXPLAIN "+q.sql, day.Add(-30*24*time.Hour), day)
 		if err != nil {
 			return err
 		}
@@ -345,7 +357,7 @@ func plans(ctx context.Context, b *bench, day time.Time, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "plan of the audit window (%s, history):\n", q.name)
+		fmt.Fprintf(out, "plan of the 30-day audit window (%s, history):\n", q.name)
 		for _, l := range lines[:min(4, len(lines))] {
 			fmt.Fprintln(out, "   ", l)
 		}

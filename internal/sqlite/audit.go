@@ -106,13 +106,15 @@ func auditQuery(f user.AuditFilter) (string, []any) {
 	return q, args
 }
 
-// auditOrder is the ORDER BY of Events: id descending. A window closed
-// above (Until: an administrator looking at the past) sorts by +id, which
-// keeps SQLite from walking the rowid down from the newest event (reading
-// every event newer than the window first) and makes it read the window
-// through an index on at ((at), (subject_id, at), (kind, at)...).
+// auditOrder is the ORDER BY of Events: id descending. A window closed on
+// both sides (Since and Until: an administrator looking at a stretch of
+// the past) sorts by +id, which keeps SQLite from walking the rowid down
+// from the newest event (reading every event newer than the window first)
+// and makes it read the window through an index on at ((at), (subject_id,
+// at), (kind, at)...): the cost is that of the events inside the window.
+// An open window keeps the rowid's order, as the PostgreSQL store does.
 func auditOrder(f user.AuditFilter) string {
-	if !f.Until.IsZero() {
+	if !f.Since.IsZero() && !f.Until.IsZero() {
 		return `+id DESC`
 	}
 	return `id DESC`
