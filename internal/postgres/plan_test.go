@@ -71,6 +71,7 @@ func TestAdminQueriesUseIndexes(t *testing.T) {
 		index string
 	}{
 		{"audit: a day two months into a year", "", nil, "audit_events_at"},
+		{"audit: a month two months into a year", "", nil, "audit_events_at"},
 		// A small window may be read through (at) and filtered instead:
 		// either way only the window is read.
 		{"audit: one account's day", "", nil, "audit_events_subject_at"},
@@ -81,6 +82,9 @@ func TestAdminQueriesUseIndexes(t *testing.T) {
 		switch tt.index {
 		case "audit_events_at":
 			tt.q, tt.args = postgres.AuditQuery(user.AuditFilter{Since: day, Until: day.AddDate(0, 0, 1), Limit: 50})
+			if strings.HasPrefix(tt.name, "audit: a month") {
+				tt.q, tt.args = postgres.AuditQuery(user.AuditFilter{Since: day, Until: day.AddDate(0, 1, 0), Limit: 50})
+			}
 		case "audit_events_subject_at":
 			tt.q, tt.args = postgres.AuditQuery(user.AuditFilter{SubjectID: subject, Since: day, Until: day.AddDate(0, 0, 1), Limit: 50})
 		case "audit_events_kind_at":

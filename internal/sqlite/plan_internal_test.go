@@ -36,7 +36,8 @@ func queryPlan(t *testing.T, s *DB, q string, args []any) string {
 
 // TestAdminQueriesUseIndexes: the administrators' audit query for an old
 // window and the search by prefix read an index instead of every newer
-// event or the whole users table (issue 25).
+// event or the whole users table (issue 25). No ANALYZE: usersvc never
+// runs one on SQLite.
 func TestAdminQueriesUseIndexes(t *testing.T) {
 	s := openMigrated(t)
 	ctx := t.Context()
@@ -60,9 +61,6 @@ func TestAdminQueriesUseIndexes(t *testing.T) {
 			uuid.Must(uuid.NewV7()).String(), fmt.Sprintf("user%d@example.com", i), fmt.Sprintf("user%d", i)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if _, err := tx.ExecContext(ctx, `ANALYZE`); err != nil {
-		t.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
