@@ -198,3 +198,28 @@ func TestOnceSkipsWhenLocked(t *testing.T) {
 		t.Errorf("with the lock held elsewhere: %d tries, %d sessions left; want 1 try, the session kept", lock.tries, len(all))
 	}
 }
+
+// stopping is a free Locker that ends the run's context once taken, so
+// that Every returns after its first run.
+type stopping struct {
+	cancel   context.CancelFunc
+	released int
+}
+
+func (s *stopping) TryLock(context.Context) (func(), bool, error) {
+	s.cancel()
+	return func() { s.released++ }, true, nil
+}
+
+// TestEveryRunsUnderTheLock: at its interval Every takes the lock, runs
+// (here on a cancelled context, so the run stops at once and is logged as
+// failed) and releases the lock; it returns when its context ends.
+func TestEveryRunsUnderTheLock(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	lock := &stopping{cancel: cancel}
+	r := retention.New(retention.Deps{Store: usertest.NewMemory().Purge()}, retention.Policy{Sessions: 30 * day})
+	r.Every(ctx, time.Millisecond, lock)
+	if lock.released != 1 {
+		t.Errorf("lock released %d times, want once", lock.released)
+	}
+}
