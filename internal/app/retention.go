@@ -35,7 +35,11 @@ func purgeOf(db Store) (purgeStore, bool) {
 // auditPruner is the audit log's one way past its append-only rule
 // (user.AuditRetention, migration 00011 of the audit-prune work), or nil
 // while the stores have none: retention then leaves audit events alone.
-// At the merge with that work this returns st.Retention.
+// At the merge with that work this returns st.Retention (checked on a
+// trial merge: audit retention then works on both databases), or better an
+// adapter whose PruneBefore calls Service.PruneAudit, so that each batch
+// is recorded as an audit.pruned event in its own transaction, as that
+// work promises for every removal.
 func auditPruner(user.Stores) retention.AuditPruner { return nil }
 
 // RetentionPolicy is the retention.Policy cfg sets.
