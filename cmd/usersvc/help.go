@@ -98,10 +98,22 @@ var (
 	}
 )
 
+// retentionHelp is `usersvc retention`'s help.
+var retentionHelp = command{
+	name: "retention", synopsis: "usersvc retention run [--dry-run]",
+	about: "Removes now what the retention settings let go (the service does it every\n" +
+		"USERSVC_RETENTION_INTERVAL on one replica): ended sessions and their\n" +
+		"refresh tokens after USERSVC_SESSION_RETENTION, used or expired mailed\n" +
+		"tokens after 7 days, audit events after USERSVC_AUDIT_RETENTION. Prints the\n" +
+		"rows removed per table; --dry-run only counts them.",
+	env:         append(slices.Clone(storeVars), "USERSVC_SESSION_RETENTION", "USERSVC_AUDIT_RETENTION"),
+	allSettings: true,
+}
+
 // commands are the subcommands by name, for `usersvc help NAME`.
 func commands() map[string]command {
 	all := map[string]command{}
-	for _, c := range []command{serveHelp, migrateHelp, keysHelp, createAdminHelp, healthcheckHelp, versionHelp, auditPruneHelp} {
+	for _, c := range []command{serveHelp, migrateHelp, keysHelp, createAdminHelp, healthcheckHelp, versionHelp, auditPruneHelp, retentionHelp} {
 		all[c.name] = c
 	}
 	all["audit"] = auditPruneHelp // its only action

@@ -35,6 +35,9 @@ commands:
   keys list                 list the keys and their states
   audit prune --before DATE|--older-than AGE [--dry-run]
                             remove old audit events (recorded as such)
+  retention run [--dry-run] remove now what the retention settings let go (the
+                            service does it every USERSVC_RETENTION_INTERVAL),
+                            or only print how many rows per table would go
   healthcheck [URL]         exit 0 when the running service's /healthz answers
                             200 (default URL: from USERSVC_ADDR), 1 otherwise
   version                   print the build version and commit
@@ -88,6 +91,8 @@ func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, 
 		return audit(ctx, args, environ, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args, environ, stdout)
+	case "retention":
+		return retentionCmd(ctx, args, environ, stdout)
 	case "version":
 		return printVersion(args, stdout)
 	case "help", "-h", "-help", "--help":
@@ -124,6 +129,9 @@ func flagsOf(c command) *flag.FlagSet {
 		return fs
 	case keysHelp.name:
 		fs, _ := keysFlags()
+		return fs
+	case retentionHelp.name:
+		fs, _ := retentionFlags()
 		return fs
 	}
 	return flag.NewFlagSet(c.name, flag.ContinueOnError)

@@ -117,6 +117,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		},
 	})
 	a.ops = httpapi.Ops(a.metrics, o.build)
+	a.startRetention(bg, o.now)
 	return a, nil
 }
 
@@ -132,6 +133,7 @@ func Policy(cfg config.Config) user.Policy {
 			RequireVerified: bool(cfg.RequireVerifiedEmail),
 		},
 		ReauthWindow: cfg.ReauthWindow,
+		MaxSessions:  cfg.MaxSessionsPerUser,
 	}
 }
 

@@ -63,6 +63,7 @@ type Config struct {
 	Abuse     // rate limits, lockout, password policy, hashing bounds: abuse.go
 	Tokens    // audience, leeway, signing algorithm and keys: tokens.go
 	Sessions  // refresh tokens and sessions: sessions.go
+	Retention // what the database keeps, sessions per account: retention.go
 	Lifecycle // email verification and password reset: lifecycle.go
 	Mail      // account mail: mailer, SMTP, links: mail.go
 	Bootstrap // the first administrator, created at start: bootstrap.go
@@ -192,6 +193,7 @@ func (c *Config) validate() error {
 	c.Abuse.validate(c.Env, bad)
 	c.Tokens.validate(c.Env, bad)
 	c.Sessions.validate(bad)
+	c.Retention.validate(bad)
 	c.Lifecycle.validate(bad)
 	c.Mail.validate(c.Env, bad)
 	c.Bootstrap.validate(bad)

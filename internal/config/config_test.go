@@ -28,6 +28,7 @@ func TestLoadDefaults(t *testing.T) {
 		Abuse:     defaultAbuse,
 		Tokens:    defaultTokens,
 		Sessions:  defaultSessions,
+		Retention: defaultRetention,
 		Lifecycle: defaultLifecycle,
 		Mail:      defaultMail,
 	}
@@ -75,6 +76,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		Abuse:             defaultAbuse,
 		Tokens:            Tokens{JWTAudience: "https://api.example.com", JWTLeeway: 10 * time.Second, JWTAlg: security.ES256, KeyEncryptionKey: kek, KeyPublishDelay: 20 * time.Minute},
 		Sessions:          defaultSessions,
+		Retention:         defaultRetention,
 		Lifecycle:         defaultLifecycle,
 		Mail:              defaultMail,
 	}

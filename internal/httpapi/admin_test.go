@@ -322,7 +322,7 @@ func TestAdminDeactivateEndsSessions(t *testing.T) {
 		wantProblem(t, f.do(req{method: "POST", path: "/api/v1/token", body: form, contentType: "application/x-www-form-urlencoded"}),
 			http.StatusBadRequest, user.ErrInvalidGrant.Error())
 		wantProblem(t, f.loginAs(a.Username, a.Password), http.StatusUnauthorized, "")
-		sessions, err := f.Stores.Sessions.Active(t.Context(), uuid.MustParse(id), f.Clock.Now())
+		sessions, err := f.Stores.Sessions.Active(t.Context(), uuid.MustParse(id), f.Clock.Now(), user.SessionPage{})
 		if err != nil || len(sessions) != 0 {
 			t.Errorf("active sessions after deactivation: %d, %v; want none", len(sessions), err)
 		}

@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -25,24 +28,60 @@ func (a *api) logout(ctx context.Context, in *logoutInput) (*struct{}, error) {
 	return &struct{}{}, nil
 }
 
-func (a *api) listSessions(ctx context.Context, _ *struct{}) (*sessionsOutput, error) {
+// listSessions lists a page of the current user's active sessions, oldest
+// first.
+func (a *api) listSessions(ctx context.Context, in *listSessionsInput) (*sessionsOutput, error) {
 	me, err := currentUser(ctx)
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}
-	all, err := a.users.Sessions(ctx, me.ID)
+	after, err := decodeSessionCursor(in.Cursor)
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	page, next, err := a.users.Sessions(ctx, me.ID, after, in.Limit)
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}
 	current := currentSession(ctx)
-	out := make([]sessionRead, len(all))
-	for i, s := range all {
-		out[i] = sessionRead{
+	out := &sessionsOutput{Body: make([]sessionRead, len(page))}
+	for i, s := range page {
+		out.Body[i] = sessionRead{
 			ID: s.ID.String(), CreatedAt: s.CreatedAt.UTC(), LastUsedAt: s.LastUsedAt.UTC(),
 			ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.UserAgent, IP: s.IP, Current: s.ID == current,
 		}
 	}
-	return &sessionsOutput{Body: out}, nil
+	if next != nil {
+		out.NextCursor = encodeSessionCursor(*next)
+	}
+	return out, nil
+}
+
+// errBadSessionCursor is a cursor that no sessions page handed out.
+var errBadSessionCursor = &user.ValidationError{Field: "cursor", Message: "is not a Next-Cursor of an earlier page of the sessions"}
+
+// encodeSessionCursor makes the opaque cursor that continues the sessions
+// after k: its creation time in microseconds and its id.
+func encodeSessionCursor(k user.SessionKey) string {
+	b := binary.BigEndian.AppendUint64(nil, uint64(k.CreatedAt.UnixMicro())) //nolint:gosec // times after 1970
+	return base64.RawURLEncoding.EncodeToString(append(b, k.ID[:]...))
+}
+
+// decodeSessionCursor returns the key of a cursor, nil for none.
+func decodeSessionCursor(c string) (*user.SessionKey, error) {
+	if c == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) != 8+16 {
+		return nil, errBadSessionCursor
+	}
+	micros := int64(binary.BigEndian.Uint64(b)) //nolint:gosec // checked just below
+	id, err := uuid.FromBytes(b[8:])
+	if micros <= 0 || err != nil {
+		return nil, errBadSessionCursor
+	}
+	return &user.SessionKey{CreatedAt: time.UnixMicro(micros).UTC(), ID: id}, nil
 }
 
 func (a *api) revokeSession(ctx context.Context, in *sessionIDInput) (*struct{}, error) {

@@ -362,7 +362,7 @@ func TestDeactivateRevokesSessions(t *testing.T) {
 		}
 		srv.wantMe(p.access, http.StatusUnauthorized, "a deactivated user's access token")
 		srv.wantInvalidGrant(p.refresh, "a deactivated user's refresh token")
-		if got, err := srv.Stores.Sessions.Active(t.Context(), id, srv.Clock.Now()); err != nil || len(got) != 0 {
+		if got, err := srv.Stores.Sessions.Active(t.Context(), id, srv.Clock.Now(), user.SessionPage{}); err != nil || len(got) != 0 {
 			t.Errorf("active sessions after deactivation: got %d, %v; want none", len(got), err)
 		}
 		wantProblem(t, srv.loginAs(a.Username, a.Password), http.StatusUnauthorized, "incorrect username or password")

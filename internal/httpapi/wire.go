@@ -106,7 +106,18 @@ type sessionRead struct {
 	Current    bool      `json:"current" doc:"Whether this is the session of the token that asks"`
 }
 
-type sessionsOutput struct{ Body []sessionRead }
+// sessionsOutput is a page of sessions: the body stays the plain array it
+// was before paging, and the cursor of the next page travels in a header,
+// so that clients that know no paging read the first page as before.
+type sessionsOutput struct {
+	NextCursor string `header:"Next-Cursor" doc:"Pass as cursor for the next, newer page; absent on the last page"`
+	Body       []sessionRead
+}
+
+type listSessionsInput struct {
+	Cursor string `query:"cursor" maxLength:"64" doc:"The Next-Cursor header of the previous page"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"500" doc:"The most sessions on the page (default 100)"`
+}
 
 type logoutInput struct {
 	Scope string `query:"scope" enum:"all" doc:"all: end every session of the user, not only the current one"`

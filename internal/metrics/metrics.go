@@ -23,6 +23,8 @@ type Metrics struct {
 	hashing  prometheus.Histogram
 	abuse    *abuse // abuse.go
 	audit    *audit // audit.go
+	// retention is what retention removed: retention.go
+	retention *retention
 }
 
 // New returns the metrics on a fresh registry, with the Go runtime and
@@ -54,6 +56,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.abuse = newAbuse(m.reg)
 	m.audit = newAudit(m.reg)
+	m.retention = newRetention(m.reg)
 	return m
 }
 

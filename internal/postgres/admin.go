@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// listUsers is List's statement: every filter is NULL when unused.
+// listUsers is List's statement: every filter is NULL when unused. A
+// prefix search adds prefixRange.
 const listUsers = `
 	SELECT ` + userColumns + ` FROM users
 	WHERE ($1::text IS NULL OR lower(email) LIKE lower($1::text) ESCAPE '\')
@@ -23,14 +25,43 @@ const listUsers = `
 	  AND ($5::timestamptz IS NULL OR created_at > $5::timestamptz)
 	  AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
 	  AND ($7::timestamptz IS NULL OR (created_at, id) > ($7::timestamptz, $8::uuid))
+`
+
+// listOrder ends listUsers.
+const listOrder = `
 	ORDER BY created_at, id
 	LIMIT $9`
+
+// prefixRange is a prefix condition of migration 00012 on col (a constant
+// of this file), the prefix being parameter $n: a byte-wise range on
+// lower(col) that the text_pattern_ops index answers under any collation
+// and in a generic plan too. chr(1114111), U+10FFFF, sorts after every
+// character, so the range holds exactly the strings that start with the
+// lowered prefix. The LIKE of listUsers stays the exact test.
+func prefixRange(col string, n int) string {
+	p := `lower($` + strconv.Itoa(n) + `::text)`
+	return ` AND lower(` + col + `) ~>=~ ` + p + ` AND lower(` + col + `) ~<~ (` + p + ` || chr(1114111))`
+}
 
 // List returns up to q.Limit users matching q, after q.After, in
 // (created_at, id) order.
 func (s *Users) List(ctx context.Context, q user.ListQuery) ([]user.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
+	stmt, args := listQuery(q)
+	rows, err := s.q.Query(ctx, stmt, args...)
+	if err != nil {
+		return nil, translate(err, "list users")
+	}
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.User, error) { return scanUser(r) })
+	if err != nil {
+		return nil, translate(err, "list users")
+	}
+	return users, nil
+}
+
+// listQuery is List's statement for q and its arguments.
+func listQuery(q user.ListQuery) (string, []any) {
 	var after, afterID, from, to, role any
 	if q.After != nil {
 		after, afterID = q.After.CreatedAt, q.After.ID
@@ -50,16 +81,17 @@ func (s *Users) List(ctx context.Context, q user.ListQuery) ([]user.User, error)
 	if q.Role != nil {
 		role = string(*q.Role)
 	}
-	rows, err := s.q.Query(ctx, listUsers, likePrefix(q.EmailPrefix), likePrefix(q.UsernamePrefix),
-		q.IsActive, role, from, to, after, afterID, q.Limit)
-	if err != nil {
-		return nil, translate(err, "list users")
+	args := []any{likePrefix(q.EmailPrefix), likePrefix(q.UsernamePrefix), q.IsActive, role, from, to, after, afterID, q.Limit}
+	stmt := listUsers
+	if q.EmailPrefix != "" {
+		args = append(args, q.EmailPrefix)
+		stmt += prefixRange("email", len(args))
 	}
-	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.User, error) { return scanUser(r) })
-	if err != nil {
-		return nil, translate(err, "list users")
+	if q.UsernamePrefix != "" {
+		args = append(args, q.UsernamePrefix)
+		stmt += prefixRange("username", len(args))
 	}
-	return users, nil
+	return stmt + listOrder, args
 }
 
 // likePrefix is a LIKE pattern (escaped with '\') matching what starts with

@@ -52,6 +52,22 @@ func (s *Audit) Append(ctx context.Context, e user.AuditEvent) error {
 func (s *Audit) Events(ctx context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
+	q, args := auditQuery(f)
+	rows, err := s.q.Query(ctx, q, args...)
+	if err != nil {
+		return nil, translate(err, "list audit events")
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.AuditEvent, error) { return scanAudit(r) })
+	if err != nil {
+		return nil, translate(err, "list audit events")
+	}
+	return all, nil
+}
+
+// auditQuery is Events' statement for f and its arguments. The WHERE
+// clause holds only the conditions f sets, so that each can use its index;
+// every value is a parameter.
+func auditQuery(f user.AuditFilter) (string, []any) {
 	var (
 		where []string
 		args  []any
@@ -86,20 +102,30 @@ func (s *Audit) Events(ctx context.Context, f user.AuditFilter) ([]user.AuditEve
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY id DESC`
+	q += ` ORDER BY ` + auditOrder(f)
 	if f.Limit > 0 {
 		args = append(args, f.Limit)
 		q += ` LIMIT $` + strconv.Itoa(len(args))
 	}
-	rows, err := s.q.Query(ctx, q, args...)
-	if err != nil {
-		return nil, translate(err, "list audit events")
+	return q, args
+}
+
+// auditOrder is the ORDER BY of Events: id descending. A window closed on
+// both sides (Since and Until: an administrator looking at a stretch of
+// the past) sorts by id + 0, an expression no index has, so that the
+// planner reads the window through an index on at ((at), (subject_id, at),
+// (kind, at)...) and keeps the newest Limit rows, instead of walking the
+// primary key down from the newest event and reading every event newer
+// than the window first, which it may pick believing matching rows are
+// spread evenly over the ids (issue 25: 0.8-1.1 s for one day six months
+// back at 5M events). The cost is then that of the events inside the
+// window, whatever their age. An open window (Since only: the newest
+// events; Until only) keeps the primary key's order.
+func auditOrder(f user.AuditFilter) string {
+	if !f.Since.IsZero() && !f.Until.IsZero() {
+		return `id + 0 DESC`
 	}
-	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.AuditEvent, error) { return scanAudit(r) })
-	if err != nil {
-		return nil, translate(err, "list audit events")
-	}
-	return all, nil
+	return `id DESC`
 }
 
 // scanAudit reads one row of auditColumns; NULL ids are uuid.Nil, a NULL

@@ -41,15 +41,24 @@ func newMigrator(db *sql.DB, fsys fs.FS) (*goose.Provider, error) {
 }
 
 // advisoryLock is a goose session locker on a PostgreSQL session-level
-// advisory lock. Unlike goose's own (lock.NewPostgresSessionLocker), which
-// polls every few seconds, it waits in pg_advisory_lock, so a waiting
-// replica goes on the moment the first one is done. PostgreSQL releases
-// the lock when the holder's connection ends, so a process killed while
-// migrating never leaves it held.
+// advisory lock. A waiting process tries the lock every l.poll with
+// pg_try_advisory_lock rather than waiting inside pg_advisory_lock: a
+// statement waiting for the lock holds a snapshot, and CREATE INDEX
+// CONCURRENTLY (migration 00012), run by the holder, waits for every
+// older snapshot to end, so the holder would wait for the waiter and the
+// waiter for the holder (PostgreSQL reports a deadlock). Between tries the
+// waiter's connection is idle, outside any transaction. PostgreSQL
+// releases the lock when the holder's connection ends, so a process killed
+// while migrating never leaves it held.
 type advisoryLock struct {
 	id   int64
 	wait time.Duration
+	poll time.Duration // zero: migrationLockPoll
 }
+
+// migrationLockPoll is how often a waiting process tries the migration
+// lock again.
+const migrationLockPoll = 100 * time.Millisecond
 
 var _ lock.SessionLocker = advisoryLock{}
 
@@ -57,10 +66,26 @@ var _ lock.SessionLocker = advisoryLock{}
 func (l advisoryLock) SessionLock(ctx context.Context, conn *sql.Conn) error {
 	ctx, cancel := context.WithTimeout(ctx, l.wait)
 	defer cancel()
-	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, l.id); err != nil {
-		return fmt.Errorf("wait for the migration lock (another process may be migrating this database): %w", err)
+	poll := l.poll
+	if poll <= 0 {
+		poll = migrationLockPoll
 	}
-	return nil
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		var got bool
+		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, l.id).Scan(&got); err != nil {
+			return fmt.Errorf("wait for the migration lock (another process may be migrating this database): %w", err)
+		}
+		if got {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the migration lock (another process may be migrating this database): %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // SessionUnlock releases the lock taken on conn.

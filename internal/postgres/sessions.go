@@ -71,16 +71,25 @@ func insertRefreshToken(ctx context.Context, tx pgx.Tx, t user.RefreshToken) (st
 // has: never a collision of 256-bit values, so a bug or tampering.
 var errTokenOfAnotherSession = errors.New("refresh token hash of another session")
 
-// Active returns userID's sessions neither revoked nor expired at now,
-// oldest first.
-func (s *Sessions) Active(ctx context.Context, userID uuid.UUID, now time.Time) ([]user.Session, error) {
+// Active returns a page of userID's sessions neither revoked nor expired
+// at now, oldest first.
+func (s *Sessions) Active(ctx context.Context, userID uuid.UUID, now time.Time, page user.SessionPage) ([]user.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `
 		SELECT ` + sessionColumns + ` FROM sessions
 		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
-		ORDER BY created_at, id`
-	rows, err := s.q.Query(ctx, q, userID, now)
+		  AND ($3::timestamptz IS NULL OR (created_at, id) > ($3::timestamptz, $4::uuid))
+		ORDER BY created_at, id
+		LIMIT $5`
+	var after, afterID, limit any
+	if page.After != nil {
+		after, afterID = page.After.CreatedAt, page.After.ID
+	}
+	if page.Limit > 0 {
+		limit = page.Limit
+	}
+	rows, err := s.q.Query(ctx, q, userID, now, after, afterID, limit)
 	if err != nil {
 		return nil, translateSession(err, "list sessions")
 	}
@@ -89,6 +98,35 @@ func (s *Sessions) Active(ctx context.Context, userID uuid.UUID, now time.Time) 
 		return nil, translateSession(err, "list sessions")
 	}
 	return all, nil
+}
+
+// RevokeOldest revokes userID's sessions active at now beyond the keep
+// newest, in one statement. Of two logins at once each may count the
+// other's new session or not: the account can be left one session over
+// the limit until its next login, never under it.
+func (s *Sessions) RevokeOldest(ctx context.Context, userID uuid.UUID, keep int, now time.Time) ([]uuid.UUID, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `
+		WITH ended AS (
+			UPDATE sessions SET revoked_at = $2
+			WHERE id IN (
+				SELECT id FROM sessions
+				WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+				ORDER BY created_at DESC, id DESC
+				OFFSET $3)
+			  AND revoked_at IS NULL
+			RETURNING id, created_at)
+		SELECT id FROM ended ORDER BY created_at, id`
+	rows, err := s.q.Query(ctx, q, userID, now, keep)
+	if err != nil {
+		return nil, translateSession(err, "revoke oldest sessions")
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, translateSession(err, "revoke oldest sessions")
+	}
+	return ids, nil
 }
 
 // All returns every session of userID, oldest first.

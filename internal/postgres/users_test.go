@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/usersvc/usersvc/internal/postgres"
+	"github.com/usersvc/usersvc/internal/retention"
 	"github.com/usersvc/usersvc/internal/storetest"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
@@ -124,4 +125,11 @@ func TestPoolStats(t *testing.T) {
 	if got := s.Pool().Stat().MaxConns(); got < 1 {
 		t.Errorf("Pool().Stat().MaxConns() = %d, want at least 1", got)
 	}
+}
+
+func TestRetention(t *testing.T) {
+	usertest.RunRetention(t, func(t *testing.T) (user.Stores, retention.Store) {
+		db := storetest.Postgres(t)
+		return db.Stores(), db.Purge()
+	})
 }

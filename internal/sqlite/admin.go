@@ -24,8 +24,23 @@ const listUsers = `
 	  AND (?5 IS NULL OR created_at > ?5)
 	  AND (?6 IS NULL OR created_at < ?6)
 	  AND (?7 IS NULL OR (created_at, id) > (?7, ?8))
+`
+
+// listOrder ends listUsers.
+const listOrder = `
 	ORDER BY created_at, id
 	LIMIT ?9`
+
+// The prefix conditions, added to listUsers only when searched (an
+// "?n IS NULL OR" form would keep SQLite from the index): the search as a
+// range the unique indexes on lower(email) and lower(username) answer
+// (SQLite cannot use an index for LIKE on an expression). Byte-wise, every
+// string starting with the lowered prefix sorts from it to it followed by
+// U+10FFFF. The LIKE stays the exact test.
+const (
+	emailPrefix    = ` AND lower(email) >= lower(?10) AND lower(email) < lower(?10) || char(1114111)`
+	usernamePrefix = ` AND lower(username) >= lower(?11) AND lower(username) < lower(?11) || char(1114111)`
+)
 
 // createdLayout is how users.created_at is kept: milliseconds, UTC.
 const createdLayout = "2006-01-02T15:04:05.000Z"
@@ -33,6 +48,28 @@ const createdLayout = "2006-01-02T15:04:05.000Z"
 // List returns up to q.Limit users matching q, after q.After, in
 // (created_at, id) order.
 func (s *Users) List(ctx context.Context, q user.ListQuery) ([]user.User, error) {
+	stmt, args := listQuery(q)
+	rows, err := s.readRows(ctx, stmt, args...)
+	if err != nil {
+		return nil, translate(err, "list users")
+	}
+	defer rows.Close()
+	var users []user.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "list users")
+	}
+	return users, nil
+}
+
+// listQuery is List's statement for q and its arguments.
+func listQuery(q user.ListQuery) (string, []any) {
 	var after, afterID any
 	if q.After != nil {
 		after, afterID = q.After.CreatedAt.UTC().Format(createdLayout), q.After.ID
@@ -54,24 +91,23 @@ func (s *Users) List(ctx context.Context, q user.ListQuery) ([]user.User, error)
 	if q.Role != nil {
 		role = string(*q.Role)
 	}
-	rows, err := s.readRows(ctx, listUsers, likePrefix(q.EmailPrefix), likePrefix(q.UsernamePrefix),
-		q.IsActive, role, from, to, after, afterID, q.Limit)
-	if err != nil {
-		return nil, translate(err, "list users")
+	stmt := listUsers
+	if q.EmailPrefix != "" {
+		stmt += emailPrefix
 	}
-	defer rows.Close()
-	var users []user.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		users = append(users, u)
+	if q.UsernamePrefix != "" {
+		stmt += usernamePrefix
 	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err, "list users")
+	return stmt + listOrder, []any{likePrefix(q.EmailPrefix), likePrefix(q.UsernamePrefix),
+		q.IsActive, role, from, to, after, afterID, q.Limit, nullText(q.EmailPrefix), nullText(q.UsernamePrefix)}
+}
+
+// nullText is s, or nil (NULL) when it is empty.
+func nullText(s string) any {
+	if s == "" {
+		return nil
 	}
-	return users, nil
+	return s
 }
 
 // likePrefix is a LIKE pattern (escaped with '\') matching what starts with

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,14 +83,24 @@ func insertRefreshToken(ctx context.Context, tx *sql.Tx, t user.RefreshToken) (s
 // has: never a collision of 256-bit values, so a bug or tampering.
 var errTokenOfAnotherSession = errors.New("refresh token hash of another session")
 
-// Active returns userID's sessions neither revoked nor expired at now,
-// oldest first.
-func (s *Sessions) Active(ctx context.Context, userID uuid.UUID, now time.Time) ([]user.Session, error) {
+// Active returns a page of userID's sessions neither revoked nor expired
+// at now, oldest first.
+func (s *Sessions) Active(ctx context.Context, userID uuid.UUID, now time.Time, page user.SessionPage) ([]user.Session, error) {
 	const q = `
 		SELECT ` + sessionColumns + ` FROM sessions
-		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
-		ORDER BY created_at, id`
-	rows, err := s.readRows(ctx, q, userID, ts(now))
+		WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
+		  AND (?3 IS NULL OR (created_at, id) > (?3, ?4))
+		ORDER BY created_at, id
+		LIMIT ?5`
+	var after, afterID any
+	if page.After != nil {
+		after, afterID = ts(page.After.CreatedAt), page.After.ID.String()
+	}
+	limit := -1 // SQLite: no limit
+	if page.Limit > 0 {
+		limit = page.Limit
+	}
+	rows, err := s.readRows(ctx, q, userID, ts(now), after, afterID, limit)
 	if err != nil {
 		return nil, translateSession(err, "list sessions")
 	}
@@ -105,6 +117,57 @@ func (s *Sessions) Active(ctx context.Context, userID uuid.UUID, now time.Time) 
 		return nil, translateSession(err, "list sessions")
 	}
 	return all, nil
+}
+
+// RevokeOldest revokes userID's sessions active at now beyond the keep
+// newest, in one statement (on the single writer: no other login comes
+// between the count and the change).
+func (s *Sessions) RevokeOldest(ctx context.Context, userID uuid.UUID, keep int, now time.Time) ([]uuid.UUID, error) {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	const q = `
+		UPDATE sessions SET revoked_at = ?2
+		WHERE id IN (
+			SELECT id FROM sessions
+			WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
+			ORDER BY created_at DESC, id DESC
+			LIMIT -1 OFFSET ?3)
+		RETURNING id, created_at`
+	rows, err := s.writeRows(ctx, q, userID, ts(now), keep)
+	if err != nil {
+		return nil, translateSession(err, "revoke oldest sessions")
+	}
+	defer rows.Close()
+	type ended struct {
+		id      uuid.UUID
+		created string
+	}
+	var all []ended
+	for rows.Next() {
+		var id, created string
+		if err := rows.Scan(&id, &created); err != nil {
+			return nil, translateSession(err, "revoke oldest sessions")
+		}
+		u, err := uuid.Parse(id)
+		if err != nil {
+			return nil, fmt.Errorf("revoke oldest sessions: id: %w", err)
+		}
+		all = append(all, ended{u, created})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translateSession(err, "revoke oldest sessions")
+	}
+	slices.SortFunc(all, func(a, b ended) int {
+		if c := strings.Compare(a.created, b.created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id.String(), b.id.String())
+	})
+	ids := make([]uuid.UUID, len(all))
+	for i, e := range all {
+		ids[i] = e.id
+	}
+	return ids, nil
 }
 
 // All returns every session of userID, oldest first.

@@ -33,7 +33,7 @@ func (c conn) stores() user.Stores {
 	}
 }
 
-// readRow, readRows, writeRow and exec run a statement where it goes:
+// readRow, readRows, writeRow, writeRows and exec run a statement where it goes:
 // reads on the reading connections and writes on the writer outside a
 // transaction, both on the transaction inside. They call the concrete
 // types, not an interface of both: through an interface the arguments
@@ -58,6 +58,13 @@ func (c conn) writeRow(ctx context.Context, query string, args ...any) *sql.Row 
 		return c.tx.QueryRowContext(ctx, query, args...)
 	}
 	return c.db.write.QueryRowContext(ctx, query, args...)
+}
+
+func (c conn) writeRows(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if c.tx != nil {
+		return c.tx.QueryContext(ctx, query, args...)
+	}
+	return c.db.write.QueryContext(ctx, query, args...)
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

@@ -13,6 +13,7 @@ import (
 	modernc "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/usersvc/usersvc/internal/retention"
 	"github.com/usersvc/usersvc/internal/sqlite"
 	"github.com/usersvc/usersvc/internal/storetest"
 	"github.com/usersvc/usersvc/internal/user"
@@ -159,4 +160,11 @@ func TestConcurrentReadsAndWrites(t *testing.T) {
 	for err := range errs {
 		t.Errorf("concurrent use: got error %v, want nil", err)
 	}
+}
+
+func TestRetention(t *testing.T) {
+	usertest.RunRetention(t, func(t *testing.T) (user.Stores, retention.Store) {
+		db := storetest.SQLite(t)
+		return db.Stores(), db.Purge()
+	})
 }

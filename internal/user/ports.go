@@ -77,8 +77,10 @@ type Sessions interface {
 	// is missing or not that user's, is ErrNotFound.
 	UserSession(ctx context.Context, userID, sessionID uuid.UUID) (User, Session, error)
 	// Active returns userID's sessions that are not revoked and expire
-	// after now, oldest first.
-	Active(ctx context.Context, userID uuid.UUID, now time.Time) ([]Session, error)
+	// after now, oldest first ((CreatedAt, ID) order): those after
+	// page.After when it is set, at most page.Limit of them when it is
+	// positive.
+	Active(ctx context.Context, userID uuid.UUID, now time.Time, page SessionPage) ([]Session, error)
 	// All returns every session of userID, revoked and expired ones
 	// included, oldest first (for the user's data export).
 	All(ctx context.Context, userID uuid.UUID) ([]Session, error)
@@ -88,6 +90,10 @@ type Sessions interface {
 	// RevokeAll marks every session of userID not yet revoked, except the
 	// session except (uuid.Nil for none), revoked at at.
 	RevokeAll(ctx context.Context, userID, except uuid.UUID, at time.Time) error
+	// RevokeOldest marks the sessions of userID active at now, except the
+	// keep newest ((CreatedAt, ID) order), revoked at now, in one
+	// statement, and returns their ids, oldest first.
+	RevokeOldest(ctx context.Context, userID uuid.UUID, keep int, now time.Time) ([]uuid.UUID, error)
 	// RefreshToken returns the token whose hash is hash, and its session.
 	// An unknown hash is ErrSessionNotFound.
 	RefreshToken(ctx context.Context, hash []byte) (RefreshToken, Session, error)

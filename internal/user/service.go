@@ -73,6 +73,9 @@ type Policy struct {
 	// re-authentication) a session may make sensitive changes without the
 	// password again; zero: DefaultReauthWindow.
 	ReauthWindow time.Duration
+	// MaxSessions is the most live sessions an account has: a login ends
+	// the oldest beyond it. Zero: DefaultMaxSessions.
+	MaxSessions int
 }
 
 // DefaultReauthWindow is Policy.ReauthWindow's default.
@@ -112,6 +115,9 @@ func (p Policy) withDefaults() Policy {
 	def(&p.Lifecycle.ResetTTL, DefaultLifecyclePolicy.ResetTTL)
 	def(&p.Lifecycle.UndoTTL, DefaultLifecyclePolicy.UndoTTL)
 	def(&p.ReauthWindow, DefaultReauthWindow)
+	if p.MaxSessions <= 0 {
+		p.MaxSessions = DefaultMaxSessions
+	}
 	return p
 }
 

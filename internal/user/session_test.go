@@ -56,7 +56,7 @@ func TestSessionStoreFailures(t *testing.T) {
 		{"Refresh", func() error { _, err := f.svc.Refresh(ctx, tok.RefreshToken); return err }},
 		{"Logout", func() error { return f.svc.Logout(ctx, u.ID, tok.SessionID) }},
 		{"LogoutAll", func() error { return f.svc.LogoutAll(ctx, u.ID) }},
-		{"Sessions", func() error { _, err := f.svc.Sessions(ctx, u.ID); return err }},
+		{"Sessions", func() error { _, _, err := f.svc.Sessions(ctx, u.ID, nil, 0); return err }},
 		{"RevokeSession", func() error { return f.svc.RevokeSession(ctx, u.ID, tok.SessionID) }},
 		{"AdminUpdate deactivating", func() error {
 			_, err := f.svc.AdminUpdate(ctx, actingAdmin, u.ID, user.Patch{IsActive: new(false)})

@@ -148,7 +148,13 @@ func (s *Service) startSession(ctx context.Context, u User) (AccessToken, error)
 		return AccessToken{}, err
 	}
 	e := s.event(ctx, AuditLoginSucceeded, u.ID, u.ID, map[string]string{"session_id": id.String()})
-	if err := s.atomically(ctx, e, func(tx Stores) error { return tx.Sessions.Create(ctx, sess, rt) }); err != nil {
+	err = s.atomically(ctx, e, func(tx Stores) error {
+		if err := tx.Sessions.Create(ctx, sess, rt); err != nil {
+			return err
+		}
+		return s.endOldest(ctx, tx, u.ID, now)
+	})
+	if err != nil {
 		return AccessToken{}, err
 	}
 	return s.issue(u, sess, refresh)
@@ -293,9 +299,63 @@ func (s *Service) LogoutAll(ctx context.Context, userID uuid.UUID) error {
 	return nil
 }
 
-// Sessions lists the active sessions of user userID, oldest first.
-func (s *Service) Sessions(ctx context.Context, userID uuid.UUID) ([]Session, error) {
-	return s.sessions.Active(ctx, userID, s.now())
+// SessionPage selects a page of a user's sessions in (CreatedAt, ID)
+// order.
+type SessionPage struct {
+	After *SessionKey // nil: from the oldest
+	Limit int         // zero or less: every one
+}
+
+// SessionKey is the position of a session in a user's list: the keyset
+// cursor of SessionPage.
+type SessionKey struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// Session list page sizes.
+const (
+	// DefaultSessionPage is the page of GET /users/me/sessions when none
+	// is asked for: DefaultMaxSessions, so that a client that knows no
+	// paging sees every session of an account within the default cap.
+	DefaultSessionPage = 100
+	MaxSessionPage     = 500 // the largest page a caller may ask for
+)
+
+// DefaultMaxSessions is Policy.MaxSessions' default.
+const DefaultMaxSessions = 100
+
+// Sessions lists a page of the active sessions of user userID, oldest
+// first, and the key to pass as After for the next page (nil on the last).
+// A limit out of 1..MaxSessionPage is DefaultSessionPage.
+func (s *Service) Sessions(ctx context.Context, userID uuid.UUID, after *SessionKey, limit int) ([]Session, *SessionKey, error) {
+	if limit <= 0 || limit > MaxSessionPage {
+		limit = DefaultSessionPage
+	}
+	page, err := s.sessions.Active(ctx, userID, s.now(), SessionPage{After: after, Limit: limit + 1})
+	if err != nil || len(page) <= limit {
+		return page, nil, err
+	}
+	page = page[:limit]
+	last := page[limit-1]
+	return page, &SessionKey{CreatedAt: last.CreatedAt, ID: last.ID}, nil
+}
+
+// endOldest ends, in tx, the sessions of u beyond the newest
+// policy.MaxSessions (the one just opened among them), each recorded as a
+// revocation for the session limit.
+func (s *Service) endOldest(ctx context.Context, tx Stores, userID uuid.UUID, now time.Time) error {
+	ended, err := tx.Sessions.RevokeOldest(ctx, userID, s.policy.MaxSessions, now)
+	if err != nil {
+		return err
+	}
+	for _, id := range ended {
+		e := s.event(ctx, AuditSessionRevoked, userID, userID, map[string]string{"session_id": id.String(), "reason": "session_limit"})
+		if err := s.appendEvent(ctx, tx, true, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RevokeSession revokes one session of user userID; ErrSessionNotFound

@@ -203,7 +203,7 @@ func TestClientTextIsCleaned(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _, _ := f.svc.Authenticate(t.Context(), tok.Token)
-	sessions, _ := f.svc.Sessions(t.Context(), u.ID)
+	sessions, _, _ := f.svc.Sessions(t.Context(), u.ID, nil, 0)
 	got := sessions[0].UserAgent
 	if len(got) > user.MaxUserAgent || strings.ContainsAny(got, "\x00\r\n\u202e") || !strings.HasPrefix(got, "bad\ufffdtool") {
 		t.Errorf("stored user agent %q, want it cleaned and cut", got)

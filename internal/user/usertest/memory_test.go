@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usersvc/usersvc/internal/retention"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
@@ -90,4 +91,11 @@ func TestMemoryFailsMidTransaction(t *testing.T) {
 	if _, err := s.Users.ByID(t.Context(), u.ID); !errors.Is(err, user.ErrNotFound) {
 		t.Errorf("ByID after the failed commit: got error %v, want %v", err, user.ErrNotFound)
 	}
+}
+
+func TestMemoryRetention(t *testing.T) {
+	usertest.RunRetention(t, func(*testing.T) (user.Stores, retention.Store) {
+		m := usertest.NewMemory()
+		return m.Stores(), m.Purge()
+	})
 }

@@ -65,7 +65,7 @@ func sessionOf(t *testing.T, sessions user.Sessions, userID, id uuid.UUID) user.
 // activeIDs lists the ids of userID's sessions Active returns at now.
 func activeIDs(t *testing.T, sessions user.Sessions, userID uuid.UUID, now time.Time) []uuid.UUID {
 	t.Helper()
-	active, err := sessions.Active(t.Context(), userID, now)
+	active, err := sessions.Active(t.Context(), userID, now, user.SessionPage{})
 	if err != nil {
 		t.Fatalf("Active: got error %v, want nil", err)
 	}
@@ -215,7 +215,7 @@ func testActiveSessions(t *testing.T, open newStores) {
 	if err := sessions.Revoke(t.Context(), ada.ID, revoked.ID, t0); !errors.Is(err, user.ErrSessionNotFound) {
 		t.Errorf("Revoke again: got error %v, want %v", err, user.ErrSessionNotFound)
 	}
-	got, err := sessions.Active(t.Context(), ada.ID, t0)
+	got, err := sessions.Active(t.Context(), ada.ID, t0, user.SessionPage{})
 	if err != nil {
 		t.Fatalf("Active: got error %v, want nil", err)
 	}
@@ -226,11 +226,11 @@ func testActiveSessions(t *testing.T, open newStores) {
 		t.Errorf("a revoked session: revoked at %v, want %v", got.RevokedAt, t0)
 	}
 	// Later, the newer one has expired too.
-	got, err = sessions.Active(t.Context(), ada.ID, newer.ExpiresAt)
+	got, err = sessions.Active(t.Context(), ada.ID, newer.ExpiresAt, user.SessionPage{})
 	if err != nil || len(got) != 0 {
 		t.Errorf("Active at the sessions' expiry: got %d sessions, error %v; want none", len(got), err)
 	}
-	none, err := sessions.Active(t.Context(), uuid.Must(uuid.NewV7()), t0)
+	none, err := sessions.Active(t.Context(), uuid.Must(uuid.NewV7()), t0, user.SessionPage{})
 	if err != nil || len(none) != 0 {
 		t.Errorf("Active of an unknown user: got %v, %v; want none, nil", none, err)
 	}

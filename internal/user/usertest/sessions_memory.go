@@ -59,8 +59,40 @@ func (m memorySessions) UserSession(_ context.Context, userID, sessionID uuid.UU
 }
 
 // Active implements user.Sessions.
-func (m memorySessions) Active(_ context.Context, userID uuid.UUID, now time.Time) ([]user.Session, error) {
-	return m.list(userID, func(s user.Session) bool { return s.Active(now) })
+func (m memorySessions) Active(_ context.Context, userID uuid.UUID, now time.Time, page user.SessionPage) ([]user.Session, error) {
+	all, err := m.list(userID, func(s user.Session) bool {
+		return s.Active(now) && (page.After == nil || compareSession(s, page.After.CreatedAt, page.After.ID) > 0)
+	})
+	if page.Limit > 0 && len(all) > page.Limit {
+		all = all[:page.Limit]
+	}
+	return all, err
+}
+
+// compareSession orders s against the key (createdAt, id) as the stores
+// list sessions.
+func compareSession(s user.Session, createdAt time.Time, id uuid.UUID) int {
+	if c := s.CreatedAt.Compare(createdAt); c != 0 {
+		return c
+	}
+	return bytes.Compare(s.ID[:], id[:])
+}
+
+// RevokeOldest implements user.Sessions.
+func (m memorySessions) RevokeOldest(_ context.Context, userID uuid.UUID, keep int, now time.Time) ([]uuid.UUID, error) {
+	live, err := m.list(userID, func(s user.Session) bool { return s.Active(now) })
+	if err != nil || len(live) <= keep {
+		return nil, err
+	}
+	m.lock()
+	defer m.unlock()
+	var ids []uuid.UUID
+	for _, s := range live[:len(live)-keep] {
+		s.RevokedAt = now
+		m.sessions[s.ID] = s
+		ids = append(ids, s.ID)
+	}
+	return ids, nil
 }
 
 // All implements user.Sessions.
@@ -81,12 +113,7 @@ func (m memorySessions) list(userID uuid.UUID, keep func(user.Session) bool) ([]
 			all = append(all, s)
 		}
 	}
-	slices.SortFunc(all, func(a, b user.Session) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.ID[:], b.ID[:])
-	})
+	slices.SortFunc(all, func(a, b user.Session) int { return compareSession(a, b.CreatedAt, b.ID) })
 	return all, nil
 }
 

@@ -40,7 +40,7 @@ func testAuthenticatedAt(t *testing.T, open newStores) {
 	if diff := cmp.Diff(want, sessionOfAll(t, st.Sessions, u.ID)); diff != "" {
 		t.Errorf("All: mismatch (-want +got):\n%s", diff)
 	}
-	active, err := st.Sessions.Active(t.Context(), u.ID, t0)
+	active, err := st.Sessions.Active(t.Context(), u.ID, t0, user.SessionPage{})
 	if diff := cmp.Diff(want, active); err != nil || diff != "" {
 		t.Errorf("Active: error %v, mismatch (-want +got):\n%s", err, diff)
 	}

@@ -180,7 +180,7 @@ func checkTxReads(t *testing.T, tx user.Stores, ada user.User, sess user.Session
 		{"Sessions.RefreshToken", third(tx.Sessions.RefreshToken(ctx, rt.Hash))},
 		{"AccountTokens.ByHash", second(tx.AccountTokens.ByHash(ctx, tok.Hash))},
 		{"Users.List", one(tx.Users.List(ctx, user.ListQuery{Limit: 10}))},
-		{"Sessions.Active", one(tx.Sessions.Active(ctx, ada.ID, now()))},
+		{"Sessions.Active", one(tx.Sessions.Active(ctx, ada.ID, now(), user.SessionPage{}))},
 		{"Sessions.All", one(tx.Sessions.All(ctx, ada.ID))},
 		{"Audit.Events", one(tx.Audit.Events(ctx, user.AuditFilter{SubjectID: ada.ID}))},
 	}

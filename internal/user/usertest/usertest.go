@@ -111,6 +111,8 @@ var (
 		{"Reauthenticated", testReauthenticated},
 		{"AddRefreshTokenAgain", testAddRefreshTokenAgain},
 		{"ConcurrentSameSuccessor", testConcurrentSameSuccessor},
+		{"ActivePaged", testActivePaged},
+		{"RevokeOldest", testRevokeOldest},
 	}
 	accountTokensTests = []suiteTest{
 		{"RoundTrip", testAccountTokenRoundTrip},

@@ -1,0 +1,107 @@
+package postgres_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/postgres"
+	"github.com/usersvc/usersvc/internal/storetest"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// planOf is the EXPLAIN of q with args on db, as text.
+func planOf(t *testing.T, db *postgres.DB, q string, args []any) string {
+	t.Helper()
+	rows, err := db.Pool().Query(t.Context(), "EXPLAIN "+q, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN %s: %v", q, err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestAdminQueriesUseIndexes: with history loaded (a year of audit events,
+// thousands of users), the administrators' audit query for an old window
+// and the search by prefix read an index of migration 00012 instead of
+// the newer events or the whole users table (issue 25).
+func TestAdminQueriesUseIndexes(t *testing.T) {
+	db := storetest.Postgres(t)
+	ctx := t.Context()
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	subject := uuid.Must(uuid.NewV7())
+	const load = `
+		INSERT INTO audit_events (at, kind, actor_id, subject_id)
+		SELECT $1::timestamptz + (i * interval '10 minutes'),
+		       (ARRAY['user.login_succeeded', 'user.login_failed', 'user.logged_out', 'user.registered'])[1 + i % 4],
+		       CASE WHEN i % 50 = 0 THEN $2::uuid ELSE gen_random_uuid() END,
+		       CASE WHEN i % 50 = 0 THEN $2::uuid ELSE gen_random_uuid() END
+		FROM generate_series(1, 52560) AS i;
+		`
+	if _, err := db.Pool().Exec(ctx, load, start, subject); err != nil {
+		t.Fatalf("load audit events: %v", err)
+	}
+	const users = `
+		INSERT INTO users (email, username, hashed_password)
+		SELECT 'user' || i || '@example.com', 'user' || i, 'x' FROM generate_series(1, 20000) AS i`
+	if _, err := db.Pool().Exec(ctx, users); err != nil {
+		t.Fatalf("load users: %v", err)
+	}
+	if _, err := db.Pool().Exec(ctx, `ANALYZE audit_events; ANALYZE users`); err != nil {
+		t.Fatal(err)
+	}
+	day := start.AddDate(0, 2, 0)
+	for _, tt := range []struct {
+		name  string
+		q     string
+		args  []any
+		index string
+	}{
+		{"audit: a day two months into a year", "", nil, "audit_events_at"},
+		{"audit: a month two months into a year", "", nil, "audit_events_at"},
+		// A small window may be read through (at) and filtered instead:
+		// either way only the window is read.
+		{"audit: one account's day", "", nil, "audit_events_subject_at"},
+		{"audit: one kind's day", "", nil, "audit_events_kind_at"},
+		{"users: email prefix", "", nil, "users_email_lower_pattern"},
+		{"users: username prefix", "", nil, "users_username_lower_pattern"},
+	} {
+		switch tt.index {
+		case "audit_events_at":
+			tt.q, tt.args = postgres.AuditQuery(user.AuditFilter{Since: day, Until: day.AddDate(0, 0, 1), Limit: 50})
+			if strings.HasPrefix(tt.name, "audit: a month") {
+				tt.q, tt.args = postgres.AuditQuery(user.AuditFilter{Since: day, Until: day.AddDate(0, 1, 0), Limit: 50})
+			}
+		case "audit_events_subject_at":
+			tt.q, tt.args = postgres.AuditQuery(user.AuditFilter{SubjectID: subject, Since: day, Until: day.AddDate(0, 0, 1), Limit: 50})
+		case "audit_events_kind_at":
+			tt.q, tt.args = postgres.AuditQuery(user.AuditFilter{Kinds: []user.AuditKind{user.AuditLoggedOut}, Since: day, Until: day.AddDate(0, 0, 1), Limit: 50})
+		case "users_email_lower_pattern":
+			tt.q, tt.args = postgres.ListQuery(user.ListQuery{Filter: user.Filter{EmailPrefix: "User1234"}, Limit: 50})
+		case "users_username_lower_pattern":
+			tt.q, tt.args = postgres.ListQuery(user.ListQuery{Filter: user.Filter{UsernamePrefix: "user1234"}, Limit: 50})
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			plan := planOf(t, db, tt.q, tt.args)
+			if !strings.Contains(plan, tt.index) && !(strings.HasPrefix(tt.index, "audit") && strings.Contains(plan, "audit_events_at")) {
+				t.Errorf("the plan does not use %s:\n%s", tt.index, plan)
+			}
+			if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "audit_events_pkey") || strings.Contains(plan, "users_created_at_id_idx") {
+				t.Errorf("the plan reads the whole table or walks the primary key:\n%s", plan)
+			}
+		})
+	}
+}

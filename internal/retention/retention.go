@@ -1,0 +1,329 @@
+// Package retention removes what the database no longer needs to keep:
+// sessions (with their refresh tokens) some time after they ended, used
+// and expired one-time tokens, and old audit events. It deletes in small
+// batches, each its own short transaction, so that it never holds long
+// locks, and runs on one replica at a time (Every with a Locker). It knows
+// its stores only through the small interfaces below; internal/app wires
+// them (and may later hand the periodic run to a job queue: Runner.Run is
+// the job).
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// The tables retention removes rows from, as metrics and reports name them.
+const (
+	Sessions      = "sessions"
+	RefreshTokens = "refresh_tokens"
+	AccountTokens = "account_tokens"
+	EmailChanges  = "email_changes"
+	AuditEvents   = "audit_events"
+)
+
+// Tables lists them in the order a run goes through them.
+var Tables = []string{Sessions, RefreshTokens, AccountTokens, EmailChanges, AuditEvents}
+
+// TokenRetention is how long a used or expired verification, reset or
+// email-change token is kept after its use or expiry.
+const TokenRetention = 7 * 24 * time.Hour
+
+// DefaultBatch is how many rows one transaction removes at most.
+const DefaultBatch = 1000
+
+// Cutoffs are the times before which ended rows go: a zero time removes
+// nothing of that kind.
+type Cutoffs struct {
+	Sessions time.Time // sessions that expired or were revoked before it
+	Tokens   time.Time // account tokens and email changes used or expired before it
+	Audit    time.Time // audit events that happened before it
+}
+
+// Store is what retention needs of a database besides the audit log. Each
+// Purge call is one short transaction that removes at most limit rows,
+// skipping rows other transactions hold locked (PostgreSQL), and says how
+// many it removed: the caller repeats it until fewer than limit go.
+type Store interface {
+	// PurgeSessions removes up to limit sessions that expired or were
+	// revoked before before, with their refresh tokens, and returns how
+	// many of each went.
+	PurgeSessions(ctx context.Context, before time.Time, limit int) (sessions, tokens int64, err error)
+	// PurgeAccountTokens removes up to limit account tokens used or
+	// expired before before.
+	PurgeAccountTokens(ctx context.Context, before time.Time, limit int) (int64, error)
+	// PurgeEmailChanges removes up to limit email changes used or expired
+	// before before.
+	PurgeEmailChanges(ctx context.Context, before time.Time, limit int) (int64, error)
+	// Pending counts, per table, the rows c would remove (the audit events
+	// included): what a dry run prints.
+	Pending(ctx context.Context, c Cutoffs) (map[string]int64, error)
+	// Oldest returns, per table, when its oldest row was created (audit
+	// events: happened); a table without rows is missing from the map.
+	Oldest(ctx context.Context) (map[string]time.Time, error)
+}
+
+// AuditPruner removes old audit events through the one path the
+// append-only log allows (migration 00011's, user.AuditRetention): its
+// method set is that port's, so the store's implementation fits as is.
+type AuditPruner interface {
+	// CountBefore is how many events are older than before.
+	CountBefore(ctx context.Context, before time.Time) (int64, error)
+	// PruneBefore deletes the events older than before and says how many.
+	PruneBefore(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Observer receives what a run did, for metrics.
+type Observer interface {
+	// RetentionRemoved counts n rows removed from table.
+	RetentionRemoved(table string, n int64)
+	// RetentionOldest sets the age of table's oldest row (zero: empty).
+	RetentionOldest(table string, age time.Duration)
+}
+
+// Policy is how long ended rows stay.
+type Policy struct {
+	// Sessions is how long after it expired or was revoked a session (and
+	// its refresh tokens) stays.
+	Sessions time.Duration
+	// Audit is how long an audit event stays; zero keeps every one.
+	Audit time.Duration
+	// Batch is the most rows one transaction removes; zero: DefaultBatch.
+	Batch int
+}
+
+// Runner applies a Policy. Build it with New.
+type Runner struct {
+	store  Store
+	audit  AuditPruner // nil: audit events are not removed
+	policy Policy
+	now    func() time.Time
+	obs    Observer // nil: not counted
+	log    *slog.Logger
+}
+
+// Deps are a Runner's collaborators. Store is required; a nil Audit
+// leaves the audit log alone, a nil Observer counts nothing, a nil Now is
+// time.Now and a nil Log discards.
+type Deps struct {
+	Store    Store
+	Audit    AuditPruner
+	Observer Observer
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// New returns the Runner of p over d.
+func New(d Deps, p Policy) *Runner {
+	if p.Batch <= 0 {
+		p.Batch = DefaultBatch
+	}
+	r := &Runner{store: d.Store, audit: d.Audit, policy: p, now: d.Now, obs: d.Observer, log: d.Log}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	return r
+}
+
+// Cutoffs are the times before which the policy lets rows go, now.
+func (r *Runner) Cutoffs() Cutoffs {
+	now := r.now().UTC()
+	c := Cutoffs{Sessions: now.Add(-r.policy.Sessions), Tokens: now.Add(-TokenRetention)}
+	if r.policy.Audit > 0 && r.audit != nil {
+		c.Audit = now.Add(-r.policy.Audit)
+	}
+	return c
+}
+
+// DryRun counts, per table, what Run would remove now, removing nothing.
+func (r *Runner) DryRun(ctx context.Context) (map[string]int64, error) {
+	c := r.Cutoffs()
+	counts, err := r.store.Pending(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("retention dry run: %w", err)
+	}
+	if c.Audit.IsZero() {
+		counts[AuditEvents] = 0
+	}
+	return counts, nil
+}
+
+// Run removes, batch by batch, every row the policy lets go now, and
+// returns how many went per table. It stops at the first error (what went
+// before it stays gone) or when ctx ends.
+func (r *Runner) Run(ctx context.Context) (map[string]int64, error) {
+	c := r.Cutoffs()
+	removed := map[string]int64{}
+	count := func(table string, n int64) {
+		removed[table] += n
+		if r.obs != nil && n > 0 {
+			r.obs.RetentionRemoved(table, n)
+		}
+	}
+	err := r.batches(ctx, func() (int64, error) {
+		s, t, err := r.store.PurgeSessions(ctx, c.Sessions, r.policy.Batch)
+		count(Sessions, s)
+		count(RefreshTokens, t)
+		return s, err
+	})
+	if err == nil {
+		err = r.batches(ctx, func() (int64, error) {
+			n, err := r.store.PurgeAccountTokens(ctx, c.Tokens, r.policy.Batch)
+			count(AccountTokens, n)
+			return n, err
+		})
+	}
+	if err == nil {
+		err = r.batches(ctx, func() (int64, error) {
+			n, err := r.store.PurgeEmailChanges(ctx, c.Tokens, r.policy.Batch)
+			count(EmailChanges, n)
+			return n, err
+		})
+	}
+	if err == nil && !c.Audit.IsZero() {
+		err = r.pruneAudit(ctx, c.Audit, func(n int64) { count(AuditEvents, n) })
+	}
+	if err != nil {
+		return removed, fmt.Errorf("retention: %w", err)
+	}
+	r.observeOldest(ctx)
+	return removed, nil
+}
+
+// batches calls purge until it removes fewer than a batch.
+func (r *Runner) batches(ctx context.Context, purge func() (int64, error)) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := purge()
+		if err != nil {
+			return err
+		}
+		if n < int64(r.policy.Batch) {
+			return nil
+		}
+	}
+}
+
+// firstAuditStep is the span of the first audit batch: pruneAudit widens
+// or narrows it to the events' density.
+const firstAuditStep = time.Minute
+
+// pruneAudit removes the audit events before cutoff in batches of about
+// the policy's size. The pruner removes everything before a date, so each
+// batch is the events between the oldest one left and a date a step
+// later: the step doubles while batches come out small and halves when
+// one was large, so a batch holds about Batch events whatever their
+// density.
+func (r *Runner) pruneAudit(ctx context.Context, cutoff time.Time, count func(int64)) error {
+	oldest, err := r.store.Oldest(ctx)
+	if err != nil {
+		return err
+	}
+	from, ok := oldest[AuditEvents]
+	if !ok || !from.Before(cutoff) {
+		return nil
+	}
+	step, batch := firstAuditStep, int64(r.policy.Batch)
+	for from.Before(cutoff) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		to := from.Add(step)
+		if to.After(cutoff) {
+			to = cutoff
+		}
+		n, err := r.audit.PruneBefore(ctx, to)
+		if err != nil {
+			return err
+		}
+		count(n)
+		switch {
+		case n < batch/2:
+			step *= 2
+		case n > 2*batch && step > time.Microsecond:
+			step /= 2
+		}
+		from = to
+	}
+	return nil
+}
+
+// observeOldest reports each table's oldest row's age.
+func (r *Runner) observeOldest(ctx context.Context) {
+	if r.obs == nil {
+		return
+	}
+	oldest, err := r.store.Oldest(ctx)
+	if err != nil {
+		r.log.WarnContext(ctx, "retention: oldest rows", "error", err.Error())
+		return
+	}
+	now := r.now()
+	for _, t := range Tables {
+		var age time.Duration
+		if at, ok := oldest[t]; ok {
+			age = max(now.Sub(at), 0)
+		}
+		r.obs.RetentionOldest(t, age)
+	}
+}
+
+// Locker lets one replica at a time run retention.
+type Locker interface {
+	// TryLock takes the lock without waiting: ok is false when another
+	// process holds it. release frees it (when ok).
+	TryLock(ctx context.Context) (release func(), ok bool, err error)
+}
+
+// Every runs r every interval until ctx ends, each time only when lock is
+// free, so that of several replicas one runs it. The first run comes one
+// interval after the start. What fails is logged; the next interval tries
+// again.
+func (r *Runner) Every(ctx context.Context, interval time.Duration, lock Locker) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		r.Once(ctx, lock)
+	}
+}
+
+// Once runs r when lock is free, logging the outcome: what Every does at
+// each interval.
+func (r *Runner) Once(ctx context.Context, lock Locker) {
+	release, ok, err := lock.TryLock(ctx)
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			r.log.WarnContext(ctx, "retention: cannot take its lock", "error", err.Error())
+		}
+		return
+	}
+	if !ok {
+		r.log.DebugContext(ctx, "retention: another replica is running it")
+		return
+	}
+	defer release()
+	start := time.Now()
+	removed, err := r.Run(ctx)
+	args := []any{"duration", time.Since(start).String()}
+	for _, t := range Tables {
+		args = append(args, t, removed[t])
+	}
+	if err != nil {
+		r.log.WarnContext(ctx, "retention failed", append(args, "error", err.Error())...)
+		return
+	}
+	r.log.InfoContext(ctx, "retention", args...)
+}

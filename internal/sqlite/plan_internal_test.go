@@ -1,0 +1,112 @@
+package sqlite
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// queryPlan is EXPLAIN QUERY PLAN of q with args on s's reader, as text.
+func queryPlan(t *testing.T, s *DB, q string, args []any) string {
+	t.Helper()
+	rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN QUERY PLAN %s: %v", q, err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(&b, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestAdminQueriesUseIndexes: the administrators' audit query for an old
+// window and the search by prefix read an index instead of every newer
+// event or the whole users table (issue 25). No ANALYZE: usersvc never
+// runs one on SQLite.
+func TestAdminQueriesUseIndexes(t *testing.T) {
+	s := openMigrated(t)
+	ctx := t.Context()
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	subject := uuid.Must(uuid.NewV7())
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20000 {
+		who := uuid.Must(uuid.NewV7()).String()
+		if i%50 == 0 {
+			who = subject.String()
+		}
+		kinds := []user.AuditKind{user.AuditLoginSucceeded, user.AuditLoginFailed, user.AuditLoggedOut, user.AuditRegistered}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (at, kind, actor_id, subject_id) VALUES (?, ?, ?, ?)`,
+			ts(start.Add(time.Duration(i)*26*time.Minute)), string(kinds[i%4]), who, who); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, username, hashed_password) VALUES (?, ?, ?, 'x')`,
+			uuid.Must(uuid.NewV7()).String(), fmt.Sprintf("user%d@example.com", i), fmt.Sprintf("user%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	day := start.AddDate(0, 2, 0)
+	window := func(f user.AuditFilter) user.AuditFilter {
+		f.Since, f.Until, f.Limit = day, day.AddDate(0, 0, 1), 50
+		return f
+	}
+	list := func(f user.Filter) (string, []any) { return listQuery(user.ListQuery{Filter: f, Limit: 50}) }
+	for _, tt := range []struct {
+		name    string
+		q       string
+		args    []any
+		indexes []string // any of
+	}{
+		{"audit: a day two months into a year", "", nil, []string{"audit_events_at"}},
+		{"audit: one account's day", "", nil, []string{"audit_events_subject_at", "audit_events_at"}},
+		{"audit: one kind's day", "", nil, []string{"audit_events_kind_at", "audit_events_at"}},
+		{"users: email prefix", "", nil, []string{"users_email_lower_key"}},
+		{"users: username prefix", "", nil, []string{"users_username_lower_key"}},
+	} {
+		switch tt.name {
+		case "audit: a day two months into a year":
+			tt.q, tt.args = auditQuery(window(user.AuditFilter{}))
+		case "audit: one account's day":
+			tt.q, tt.args = auditQuery(window(user.AuditFilter{SubjectID: subject}))
+		case "audit: one kind's day":
+			tt.q, tt.args = auditQuery(window(user.AuditFilter{Kinds: []user.AuditKind{user.AuditLoggedOut}}))
+		case "users: email prefix":
+			tt.q, tt.args = list(user.Filter{EmailPrefix: "User1234"})
+		case "users: username prefix":
+			tt.q, tt.args = list(user.Filter{UsernamePrefix: "user1234"})
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			plan := queryPlan(t, s, tt.q, tt.args)
+			used := false
+			for _, ix := range tt.indexes {
+				used = used || strings.Contains(plan, "INDEX "+ix+" ")
+			}
+			if !used {
+				t.Errorf("the plan uses none of %v:\n%s", tt.indexes, plan)
+			}
+			if strings.Contains(plan, "SCAN audit_events") || strings.Contains(plan, "SCAN users") {
+				t.Errorf("the plan reads the whole table:\n%s", plan)
+			}
+		})
+	}
+}
