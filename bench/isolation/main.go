@@ -225,7 +225,7 @@ func startServer(bin, work, dbURL string, cost int) (*server, error) {
 	}
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(),
-		"USERSVC_ADDR="+addr, "USERSVC_DATA_DIR="+work, "DATABASE_URL="+dbURL,
+		"USERSVC_ADDR="+addr, "USERSVC_OPS_ADDR=off", "USERSVC_DATA_DIR="+work, "DATABASE_URL="+dbURL,
 		"USERSVC_BCRYPT_COST="+strconv.Itoa(cost), "USERSVC_RATE_LIMITS=off",
 		"USERSVC_LOG_LEVEL=warn", "USERSVC_JWT_SECRET="+randomSecret())
 	cmd.Stderr = os.Stderr
