@@ -29,8 +29,12 @@ type LoginRoom interface {
 	Enter() (leave func(), ok bool)
 }
 
-// tokenPattern is the /token route as the mux names it.
-const tokenPattern = "POST /api/v1/token"
+// loginPath is the path of /token; a request the room turns away is
+// logged and counted under the route the mux would have named.
+const (
+	loginPath  = "/api/v1/token"
+	loginRoute = http.MethodPost + " " + loginPath
+)
 
 // errShed is a /token request turned away at the full waiting room: a 503
 // with Retry-After, the same answer as saturated hashing.
@@ -44,7 +48,7 @@ func (a *api) admitLogins(room LoginRoom) func(http.Handler) http.Handler {
 	shed := a.cannedProblem(errShed)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodPost || r.URL.Path != "/api/v1/token" {
+			if r.Method != http.MethodPost || r.URL.Path != loginPath {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -58,7 +62,7 @@ func (a *api) admitLogins(room LoginRoom) func(http.Handler) http.Handler {
 				return
 			}
 			if info := requestInfoFrom(r.Context()); info != nil {
-				info.route = tokenPattern // logged and counted under its route
+				info.route = loginRoute
 			}
 			a.metrics.Login("busy")
 			shed.write(w)

@@ -95,8 +95,14 @@ func TestLoginFloodIsShedBeforeParsing(t *testing.T) {
 		if res := s.refresh(tokens.refresh); res.Status != http.StatusOK {
 			t.Errorf("refresh grant with the login room full: got %v, want 200", res)
 		}
-		if m := s.metrics(); !strings.Contains(m, `usersvc_logins_total{outcome="busy"} 2`) {
-			t.Error(`/metrics lacks usersvc_logins_total{outcome="busy"} 2 for the two refusals`)
+		m := s.metrics()
+		for _, want := range []string{ // the two refusals, counted as logins and under their route
+			`usersvc_logins_total{outcome="busy"} 2`,
+			`usersvc_http_requests_total{method="POST",route="POST /api/v1/token",status="5xx"} 2`,
+		} {
+			if !strings.Contains(m, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
 		}
 
 		gate.unblock()
