@@ -15,7 +15,8 @@
 //	go run ./bench/isolation [-bin PATH] [-postgres URL] [-flood 256] [-duration 20s]
 //
 // Only 127.0.0.1 is ever contacted. A run is bounded in time (-duration,
-// plus twice -capacity-for and start-up) and in requests (-max-requests).
+// plus twice -capacity-for and its 2 s warm-up, plus start-up) and in
+// requests (-max-requests).
 package main
 
 import (
@@ -57,8 +58,9 @@ const (
 	benchPassword = "isolation bench password"
 )
 
-// warmUp is how long the flood runs before the reads and the count of
-// logins start: long enough to fill the server's queue.
+// warmUp is how long the capacity clients and the flood run before their
+// logins are counted (and the reads start): long enough to fill the
+// server's queue.
 const warmUp = 2 * time.Second
 
 type options struct {
@@ -322,13 +324,13 @@ func (c *clients) loginStatus(ctx context.Context) int {
 }
 
 // capacity is the successful logins per second of n clients, each logging
-// in one after another for d.
+// in one after another, counted for d after a warm-up (a fresh server
+// answered the first seconds' logins at half the later rate).
 func (c *clients) capacity(ctx context.Context, n int, d time.Duration) float64 {
-	ctx, cancel := context.WithTimeout(ctx, d)
+	ctx, cancel := context.WithTimeout(ctx, warmUp+d)
 	defer cancel()
 	var ok atomic.Int64
 	var wg sync.WaitGroup
-	start := time.Now()
 	for range n {
 		wg.Go(func() {
 			for ctx.Err() == nil {
@@ -338,8 +340,12 @@ func (c *clients) capacity(ctx context.Context, n int, d time.Duration) float64 
 			}
 		})
 	}
+	time.Sleep(warmUp)
+	ok0, start := ok.Load(), time.Now()
+	<-ctx.Done()
+	logins, over := ok.Load()-ok0, time.Since(start)
 	wg.Wait()
-	return float64(ok.Load()) / time.Since(start).Seconds()
+	return float64(logins) / over.Seconds()
 }
 
 // floodResult is what the flood measured, after its warm-up.
@@ -440,8 +446,8 @@ func (r report) write(out io.Writer) {
 	share := rate / capacity
 	fmt.Fprintf(out, "machine: %d cores (GOMAXPROCS %d), %s; store %s, bcrypt cost %d\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), r.loadBefore, r.db, o.cost)
-	fmt.Fprintf(out, "capacity (%d clients logging in one after another, %s each): %.1f logins/s before the flood, %.1f after, mean %.1f\n",
-		o.capacityClients, o.capacityFor, r.before, r.after, capacity)
+	fmt.Fprintf(out, "capacity (%d clients logging in one after another, %s each after a %s warm-up): %.1f logins/s before the flood, %.1f after, mean %.1f\n",
+		o.capacityClients, o.capacityFor, warmUp, r.before, r.after, capacity)
 	fmt.Fprintf(out, "flood: %d connections retrying at once for %s, %d requests; measured over %.1fs after a %s warm-up: %d logins (%.1f/s = %.0f%% of capacity), %d refused (503/429), %d other failures\n",
 		o.flood, o.duration, fl.requests, fl.over.Seconds(), warmUp, fl.logins, rate, 100*share, fl.refused, fl.failed)
 	if len(fl.reads) == 0 {
