@@ -116,9 +116,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	a.handler = httpapi.New(a.svc, httpapi.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
-		Build: o.build, Limits: prot.limits, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
-		LoginRoom: prot.room,
-		NoDocs:    !bool(cfg.Docs),
+		Build: o.build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
+		NoDocs: !bool(cfg.Docs),
 	})
 	a.ops = httpapi.Ops(a.metrics, o.build)
 	return a, nil
