@@ -43,7 +43,8 @@ type options struct {
 	now      func() time.Time
 	notifier user.Notifier
 	build    httpapi.Build
-	db       Store // nil: the configured one
+	db       Store         // nil: the configured one
+	gate     user.HashGate // nil: the configured pool
 }
 
 // Option changes how New assembles the App.
@@ -60,6 +61,11 @@ func WithNotifier(n user.Notifier) Option { return func(o *options) { o.notifier
 // WithStore serves db instead of the configured database (tests use a
 // fake that can fail on demand). The App closes it.
 func WithStore(db Store) Option { return func(o *options) { o.db = db } }
+
+// WithHashGate bounds hashing with g instead of the configured pool
+// (tests block the hashing this way). The waiting room of logins keeps
+// the configured size.
+func WithHashGate(g user.HashGate) Option { return func(o *options) { o.gate = g } }
 
 // WithBuild names the running build, for /healthz and /version.
 func WithBuild(b httpapi.Build) Option { return func(o *options) { o.build = b } }
@@ -90,7 +96,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
-	prot, err := a.protections(ctx, o.now)
+	prot, err := a.protections(ctx, o.now, o.gate)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +116,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	a.handler = httpapi.New(a.svc, httpapi.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
-		Build: o.build, Limits: prot.limits, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
+		Build: o.build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
 		NoDocs: !bool(cfg.Docs),
 		Discovery: httpapi.Discovery{
 			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),

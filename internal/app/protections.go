@@ -23,31 +23,53 @@ import (
 // Redis is tried again.
 const redisRetry = 5 * time.Second
 
+// hashQueuePerSlot is the default queue of the hashing pool, per slot,
+// which also sizes the waiting room of logins. Deep enough that a flood
+// waits (up to USERSVC_HASH_MAX_WAIT, a parked goroutine using no CPU)
+// rather than being turned away at once: a client that retries without
+// honouring Retry-After spins on its refusals, and on two cores 256 such
+// connections beyond a room of 66 took the CPU hashing needed
+// (bench/isolation, docs/benchmarks.md "Login floods").
+const hashQueuePerSlot = 128
+
 // maxSlowdown is the longest a login is slowed down after failures.
 const maxSlowdown = 5 * time.Second
 
 // protections are the defences against abuse: the password hasher, the
-// bound on hashing, the login guard, the edge rate limits and the
-// client-address resolver.
+// bound on hashing and the waiting room of logins in front of it, the
+// login guard, the edge rate limits and the client-address resolver.
 type protections struct {
 	hasher   user.Hasher
 	gate     user.HashGate
+	room     *hashpool.Room
 	guard    user.LoginGuard // nil with rate limits off
 	limits   *httpapi.Limits // nil with rate limits off
 	clientIP *clientip.Resolver
 }
 
-func (a *App) protections(ctx context.Context, now func() time.Time) (protections, error) {
+func (a *App) protections(ctx context.Context, now func() time.Time, gateOverride user.HashGate) (protections, error) {
 	cfg := a.cfg
 	hasher, err := PasswordHasher(cfg)
 	if err != nil {
 		return protections{}, err
 	}
-	gate, err := a.hashGate()
+	pool, err := a.hashGate()
 	if err != nil {
 		return protections{}, err
 	}
-	p := protections{hasher: a.metrics.TimeHasher(hasher), gate: gate, clientIP: clientip.New(cfg.TrustedProxies)}
+	// As many logins as the pool holds, hashing or queued: a login beyond
+	// them would be turned away by the pool anyway, after its parse and
+	// its lookups.
+	st := pool.Stats()
+	room, err := hashpool.NewRoom(st.Capacity + st.MaxQueue)
+	if err != nil {
+		return protections{}, err
+	}
+	var gate user.HashGate = pool
+	if gateOverride != nil {
+		gate = gateOverride
+	}
+	p := protections{hasher: a.metrics.TimeHasher(hasher), gate: gate, room: room, clientIP: clientip.New(cfg.TrustedProxies)}
 	if !cfg.RateLimits {
 		a.log.Warn("USERSVC_RATE_LIMITS is off: no rate limit and no login lockout apply")
 		return p, nil
@@ -97,10 +119,7 @@ func (a *App) hashGate() (*hashpool.Pool, error) {
 	}
 	queue := cfg.HashQueue
 	if queue == 0 {
-		// Deep enough that a flood waits (up to HashMaxWait) rather than
-		// being turned away at once: a client that retries without
-		// honouring Retry-After would otherwise spin on cheap 503s.
-		queue = 32 * a.slots
+		queue = hashQueuePerSlot * a.slots
 	}
 	pool, err := hashpool.New(a.slots, queue, cfg.HashMaxWait)
 	if err != nil {

@@ -60,6 +60,9 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// NoDocs leaves out /docs and /openapi.* (USERSVC_DOCS=off).
 	NoDocs bool
+	// LoginRoom is the waiting room of /token (admission.go): requests
+	// beyond it are refused before their body is read. Nil means none.
+	LoginRoom LoginRoom
 }
 
 // api holds what the handlers need.
@@ -113,7 +116,8 @@ func New(svc *user.Service, opts Options) http.Handler {
 
 	// Outermost first: every request gets an id, then is logged and
 	// counted and cannot crash the server, then gets the security
-	// headers; CORS answers preflights before routing.
+	// headers; CORS answers preflights before routing; the body limit
+	// and the login waiting room act before anything reads the body.
 	middleware := []func(http.Handler) http.Handler{
 		withRequestID(opts.Logger),
 		logRequests(opts.Metrics),
@@ -123,6 +127,9 @@ func New(svc *user.Service, opts Options) http.Handler {
 		middleware = append(middleware, withCORS(opts.CORSOrigins, routeMethods(a.huma.OpenAPI())))
 	}
 	middleware = append(middleware, limitBody(opts.MaxBodyBytes))
+	if opts.LoginRoom != nil {
+		middleware = append(middleware, a.admitLogins(opts.LoginRoom))
+	}
 	return chain(routed(mux), middleware...)
 }
 
