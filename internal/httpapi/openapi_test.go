@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -95,7 +96,12 @@ func TestOpenAPI(t *testing.T) {
 			for ct := range op.RequestBody.Content {
 				types = append(types, ct)
 			}
-			if diff := cmp.Diff([]string{tt.bodyType}, types); diff != "" || !op.RequestBody.Required {
+			slices.Sort(types)
+			want := []string{tt.bodyType}
+			if tt.path == "/api/v1/token" { // the same fields as JSON too
+				want = []string{"application/json", tt.bodyType}
+			}
+			if diff := cmp.Diff(want, types); diff != "" || !op.RequestBody.Required {
 				t.Errorf("request body content types (-want +got):\n%s; required %v", diff, op.RequestBody.Required)
 			}
 			if got, want := op.RequestBody.Content[tt.bodyType].Schema.Ref, "#/components/schemas/"+tt.bodySchema; got != want {
