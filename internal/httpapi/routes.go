@@ -26,12 +26,13 @@ func (a *api) routes() {
 	huma.Register(api, a.authed(a.op("DELETE /api/v1/users/me/sessions/{id}", "revokeSession", http.StatusNoContent, "End one of the current user's sessions", http.StatusNotFound)), a.revokeSession)
 	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password"))), a.changePassword)
 	// Audit log and data export (audit.go).
-	huma.Register(api, a.admin(a.op("GET /api/v1/admin/audit", "listAuditEvents", http.StatusOK, "List security events, newest first (admins only)")), a.listAuditEvents)
-	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/audit", "listMyAudit", http.StatusOK, "List the security events about the current user, newest first")), a.listMyAudit)
+	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/audit", "listAuditEvents", http.StatusOK, "List security events, newest first (admins only)"))), a.listAuditEvents)
+	huma.Register(api, a.strictQuery(a.authed(a.op("GET /api/v1/users/me/audit", "listMyAudit", http.StatusOK, "List the security events about the current user, newest first"))), a.listMyAudit)
 	huma.Register(api, a.recorded(a.authed(a.op("GET /api/v1/users/me/export", "exportMe", http.StatusOK, "Download everything kept about the current user as JSON"))), a.exportMe)
 	documentAuditKinds(api.OpenAPI())
+	documentDateTimes(api.OpenAPI(), "/api/v1/admin/audit", "since", "until")
 	// Administration (admin.go): 403 for anyone but an active administrator.
-	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users", "listUsers", http.StatusOK, "List users, filtered, a page at a time")), a.listUsers)
+	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/users", "listUsers", http.StatusOK, "List users, filtered, a page at a time"))), a.listUsers)
 	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users/{id}", "getUser", http.StatusOK, "Get a user", http.StatusNotFound)), a.getUser)
 	huma.Register(api, a.admin(a.op("PATCH /api/v1/admin/users/{id}", "updateUser", http.StatusOK, "Update a user's name, email, activation or role", http.StatusNotFound, http.StatusConflict)), a.updateUser)
 	huma.Register(api, a.admin(a.op("POST /api/v1/admin/users/{id}/deactivate", "deactivateUser", http.StatusOK, "Deactivate a user and end their sessions", http.StatusNotFound, http.StatusConflict)), a.deactivateUser)
@@ -45,6 +46,7 @@ func (a *api) routes() {
 	// Re-authentication and undoing an email change (issue 17).
 	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("POST /api/v1/reauthenticate", "reauthenticate", http.StatusNoContent, "Prove the password again, so that this session may change the email or delete the account"))), a.reauthenticate)
 	huma.Register(api, a.op("POST /api/v1/email-change/undo", "undoEmailChange", http.StatusNoContent, "Undo an email change with the token mailed to the previous address: the address comes back and every session ends"), a.undoEmailChange)
+	documentDateTimes(api.OpenAPI(), "/api/v1/admin/users", "created_after", "created_before")
 	documentTokenForm(api.OpenAPI())
 }
 
