@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/user"
@@ -221,19 +220,4 @@ func (a *api) exportMe(ctx context.Context, _ *struct{}) (*exportOutput, error) 
 		out.Body.Sessions[i] = e
 	}
 	return out, nil
-}
-
-// documentAuditKinds lists the known event kinds in the description of
-// the kind filter. An enum in its schema would make huma refuse a
-// comma-separated list; the service checks each kind instead.
-func documentAuditKinds(doc *huma.OpenAPI) {
-	kinds := make([]string, len(user.AuditKinds))
-	for i, k := range user.AuditKinds {
-		kinds[i] = string(k)
-	}
-	for _, p := range doc.Paths["/api/v1/admin/audit"].Get.Parameters {
-		if p.Name == "kind" {
-			p.Description += ". Kinds: " + strings.Join(kinds, ", ")
-		}
-	}
 }

@@ -103,6 +103,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 	a.routes()
 	a.opsRoutes()
 	a.jwksRoute(opts.JWKS)
+	finishDocument(a.huma.OpenAPI())
 	if !opts.NoDocs {
 		serveOpenAPI(mux, a.huma.OpenAPI())
 		docs(mux)

@@ -46,6 +46,14 @@ func want429(t *testing.T, res response, detail string) {
 		res.Header.Get("RateLimit-Policy") == "" {
 		t.Errorf("rate-limit headers missing or wrong: %v", res.Header)
 	}
+	// The three say the same wait: RateLimit's t=, X-RateLimit-Reset (a
+	// Unix time, within a second of now plus the wait) and Retry-After.
+	if !strings.Contains(res.Header.Get("RateLimit"), ";t="+strconv.Itoa(ra)) {
+		t.Errorf("RateLimit %q disagrees with Retry-After %d", res.Header.Get("RateLimit"), ra)
+	}
+	if reset, err := strconv.ParseInt(res.Header.Get("X-RateLimit-Reset"), 10, 64); err != nil || reset-time.Now().Unix() < int64(ra)-2 || reset-time.Now().Unix() > int64(ra)+1 {
+		t.Errorf("X-RateLimit-Reset %q disagrees with Retry-After %d", res.Header.Get("X-RateLimit-Reset"), ra)
+	}
 }
 
 func TestRateLimitPerIP(t *testing.T) {

@@ -47,7 +47,6 @@ func (a *api) routes() {
 	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("POST /api/v1/reauthenticate", "reauthenticate", http.StatusNoContent, "Prove the password again, so that this session may change the email or delete the account"))), a.reauthenticate)
 	huma.Register(api, a.op("POST /api/v1/email-change/undo", "undoEmailChange", http.StatusNoContent, "Undo an email change with the token mailed to the previous address: the address comes back and every session ends"), a.undoEmailChange)
 	documentDateTimes(api.OpenAPI(), "/api/v1/admin/users", "created_after", "created_before")
-	documentTokenForm(api.OpenAPI())
 }
 
 // op describes the operation at pattern ("METHOD /path"). errs are the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"mime"
 	"net/http"
-	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -132,16 +131,5 @@ func (a *api) countLogin(err error) {
 		a.metrics.Login("busy")
 	default:
 		a.metrics.Login("error")
-	}
-}
-
-// documentTokenForm documents the /token body, which readToken reads
-// itself (huma would document a raw body as an opaque string): the form
-// first, then the same fields as JSON.
-func documentTokenForm(doc *huma.OpenAPI) {
-	schema := doc.Components.Schemas.Schema(reflect.TypeFor[tokenForm](), true, "TokenForm")
-	doc.Paths["/api/v1/token"].Post.RequestBody = &huma.RequestBody{
-		Required: true,
-		Content:  map[string]*huma.MediaType{formURLEncoded: {Schema: schema}, jsonType: {Schema: schema}},
 	}
 }
