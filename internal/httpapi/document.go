@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -44,6 +45,7 @@ func finishDocument(doc *huma.OpenAPI) {
 		{Name: "Operations", Description: "Liveness, readiness and the public keys of the tokens"},
 	}
 	documentTokenForm(doc)
+	documentProblems(doc)
 	documentTokenErrors(doc)
 	for path, item := range doc.Paths {
 		for method, op := range operations(item) {
@@ -54,6 +56,25 @@ func finishDocument(doc *huma.OpenAPI) {
 		extendPatternDescriptions(s)
 	}
 	describeSchemas(doc)
+}
+
+// documentProblems documents every error answer as what it is, a
+// problem (errors.go), instead of huma's ErrorModel, which has no code.
+func documentProblems(doc *huma.OpenAPI) {
+	schemas := doc.Components.Schemas
+	ref := schemas.Schema(reflect.TypeFor[problem](), true, "Problem")
+	for _, item := range doc.Paths {
+		for _, op := range operations(item) {
+			for _, res := range op.Responses {
+				for _, mt := range res.Content {
+					if mt.Schema != nil && mt.Schema.Ref == "#/components/schemas/ErrorModel" {
+						mt.Schema = ref
+					}
+				}
+			}
+		}
+	}
+	delete(schemas.Map(), "ErrorModel")
 }
 
 // operations lists the operations of item by method.

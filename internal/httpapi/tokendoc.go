@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"maps"
-	"reflect"
 	"slices"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -95,13 +94,27 @@ func documentTokenForm(doc *huma.OpenAPI) {
 	}
 }
 
-// documentTokenErrors makes every error answer of /token a TokenError.
+// documentTokenErrors makes every error answer of /token a TokenError:
+// the Problem every route answers, with RFC 6749's two members.
 func documentTokenErrors(doc *huma.OpenAPI) {
-	schema := doc.Components.Schemas.Schema(reflect.TypeFor[tokenProblem](), true, "TokenError")
+	schemas := doc.Components.Schemas.Map()
+	te := *schemas["Problem"]
+	te.Description = "A Problem with the error members of RFC 6749 section 5.2, which OAuth2 clients read"
+	te.Properties = maps.Clone(te.Properties)
+	codes := make([]any, len(oauthErrorCodes))
+	for i, c := range oauthErrorCodes {
+		codes[i] = c
+	}
+	te.Properties["error"] = &huma.Schema{Type: "string", Enum: codes,
+		Description: "The RFC 6749 error code: invalid_grant for wrong credentials or a refresh token that is no longer valid; temporarily_unavailable for a 429 or 503"}
+	te.Properties["error_description"] = &huma.Schema{Type: "string", Description: "The detail, in the characters RFC 6749 allows"}
+	te.Required = append(slices.Clone(te.Required), "error", "error_description")
+	schemas["TokenError"] = &te
+	ref := &huma.Schema{Ref: "#/components/schemas/TokenError"}
 	op := doc.Paths[tokenPath].Post
 	for _, status := range slices.Sorted(maps.Keys(op.Responses)) {
 		if status[0] == '4' || status[0] == '5' {
-			op.Responses[status].Content = map[string]*huma.MediaType{jsonType: {Schema: schema}}
+			op.Responses[status].Content = map[string]*huma.MediaType{jsonType: {Schema: ref}}
 		}
 	}
 }
