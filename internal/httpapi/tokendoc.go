@@ -25,6 +25,7 @@ func tokenFieldSchemas() map[string]*huma.Schema {
 	return map[string]*huma.Schema{
 		"grant_type": tokenField("password (the default when absent or empty) or refresh_token", func(s *huma.Schema) {
 			s.Enum = []any{grantPassword, grantRefresh}
+			s.Examples = []any{grantPassword}
 		}),
 		"username": tokenField("Password grant (required): the username or the email address; no control characters", func(s *huma.Schema) {
 			s.MaxLength = new(254)
@@ -34,10 +35,21 @@ func tokenFieldSchemas() map[string]*huma.Schema {
 			s.Format = "password"
 			s.Examples = []any{"purple kettle drums 91"}
 		}),
-		"refresh_token": tokenField("Refresh grant (required): the refresh_token of the last answer (single use)", nil),
-		"device_token":  tokenField("Password grant (optional): the device_token of this device's last login of the account", nil),
-		"scope":         tokenField("Accepted and ignored (RFC 6749 scope syntax: tokens of printable ASCII but '\"' and '\\', single spaces)", func(s *huma.Schema) { s.Pattern = `^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$` }),
-		"client_id":     tokenField("A public client's id (optional), recorded in the audit log; or send it as the user of HTTP Basic with an empty password. No client has a secret: client_secret is refused (invalid_client)", func(s *huma.Schema) { s.MaxLength = new(maxClientID); s.Pattern = `^[\x20-\x7E]+$` }),
+		"refresh_token": tokenField("Refresh grant (required): the refresh_token of the last answer (single use)", func(s *huma.Schema) {
+			s.Examples = []any{"kgDy4Jfd12oPwEsXjw5VsGgXKarIWbEfpdkL6fzaDjA"}
+		}),
+		"device_token": tokenField("Password grant (optional): the device_token of this device's last login of the account; one that is not valid is ignored", func(s *huma.Schema) {
+			s.Examples = []any{"d1.example"}
+		}),
+		"scope": tokenField("Accepted and ignored (RFC 6749 scope syntax: tokens of printable ASCII but '\"' and '\\', single spaces)", func(s *huma.Schema) {
+			s.Pattern = `^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$`
+			s.Examples = []any{"profile"}
+		}),
+		"client_id": tokenField("A public client's id (optional), recorded in the audit log; or send it as the user of HTTP Basic with an empty password. No client has a secret: client_secret is refused (invalid_client)", func(s *huma.Schema) {
+			s.MaxLength = new(maxClientID)
+			s.Pattern = `^[\x20-\x7E]+$`
+			s.Examples = []any{"docs-page"}
+		}),
 	}
 }
 
@@ -49,7 +61,10 @@ func tokenGrant(title, grant string, grantRequired bool, required []string, fiel
 	for _, f := range fields {
 		s.Properties[f] = all[f]
 	}
-	s.Properties["grant_type"] = tokenField(all["grant_type"].Description, func(s *huma.Schema) { s.Enum = []any{grant} })
+	s.Properties["grant_type"] = tokenField(all["grant_type"].Description, func(s *huma.Schema) {
+		s.Enum = []any{grant}
+		s.Examples = []any{grant}
+	})
 	if grantRequired {
 		s.Required = append(s.Required, "grant_type")
 	}
