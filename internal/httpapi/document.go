@@ -212,7 +212,7 @@ func extendPatternDescriptions(s *huma.Schema) {
 }
 
 // passwordRules is what every new password must meet.
-var passwordRules = fmt.Sprintf("%d characters to %d bytes of UTF-8 (a non-ASCII character takes 2 to 4), not a known breached password, not the username or the email", user.MinPasswordChars, user.MaxPasswordBytes)
+var passwordRules = fmt.Sprintf("at least %d characters (USERSVC_PASSWORD_MIN_LENGTH may ask for more) and at most %d bytes of UTF-8 (a non-ASCII character takes 2 to 4); not a known breached password; not the username or the email, in any letter case", user.MinPasswordChars, user.MaxPasswordBytes)
 
 // describeSchemas states in the schemas the rules JSON Schema cannot
 // (bytes, not characters; no control characters; a dotted domain), where
