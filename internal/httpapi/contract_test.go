@@ -462,12 +462,12 @@ func genString(rng *rand.Rand, s *openapi3.Schema) string {
 	case "date-time":
 		return time.Unix(1_600_000_000+rng.Int64N(400_000_000), 0).UTC().Format(time.RFC3339)
 	}
-	lo, hi := 1, 16
+	lo, hi := uint64(1), uint64(16)
 	if s.MinLength > 0 {
-		lo = int(s.MinLength)
+		lo = s.MinLength
 	}
-	if s.MaxLength != nil && int(*s.MaxLength) < hi {
-		hi = int(*s.MaxLength)
+	if s.MaxLength != nil && *s.MaxLength < hi {
+		hi = *s.MaxLength
 	}
 	if s.Format == "password" && lo < 12 {
 		lo = 12 // random letters: never a breached password
@@ -475,7 +475,7 @@ func genString(rng *rand.Rand, s *openapi3.Schema) string {
 	if hi < lo {
 		hi = lo
 	}
-	b := make([]rune, lo+rng.IntN(hi-lo+1))
+	b := make([]rune, lo+rng.Uint64N(hi-lo+1))
 	for i := range b {
 		b[i] = genLetters[rng.IntN(len(genLetters))]
 	}

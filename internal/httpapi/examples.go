@@ -11,19 +11,26 @@ import (
 
 // exampleBodies are the request body examples, by "METHOD path".
 var exampleBodies = map[string]any{
-	"POST /api/v1/register":               map[string]any{"email": "ada@example.com", "username": "ada", "password": "purple kettle drums 91"},
+	"POST /api/v1/register":               map[string]any{"email": "ada@example.com", "username": "ada", "password": examplePassword},
 	"PUT /api/v1/users/me":                map[string]any{"full_name": "Ada Lovelace"},
-	"PUT /api/v1/users/me/password":       map[string]any{"current_password": "purple kettle drums 91", "new_password": "seven orange lanterns"},
+	"PUT /api/v1/users/me/password":       map[string]any{"current_password": examplePassword, "new_password": "seven orange lanterns"},
 	"PATCH /api/v1/admin/users/{id}":      map[string]any{"full_name": "Ada Lovelace", "role": "user"},
 	"POST /api/v1/verify-email":           map[string]any{"token": exampleMailToken},
 	"POST /api/v1/password-reset":         map[string]any{"email": "ada@example.com"},
 	"POST /api/v1/password-reset/confirm": map[string]any{"token": exampleMailToken, "new_password": "seven orange lanterns"},
-	"POST /api/v1/reauthenticate":         map[string]any{"password": "purple kettle drums 91"},
+	"POST /api/v1/reauthenticate":         map[string]any{"password": examplePassword},
 	"POST /api/v1/email-change/undo":      map[string]any{"token": exampleMailToken},
 }
 
+// The example account's password, and a refresh token of the right shape
+// (placeholders of the document, no credentials).
+const (
+	examplePassword     = "purple kettle drums 91"                      //nolint:gosec // a documented example
+	exampleRefreshToken = "kgDy4Jfd12oPwEsXjw5VsGgXKarIWbEfpdkL6fzaDjA" //nolint:gosec // a documented placeholder
+)
+
 // exampleMailToken stands for the token of an account mail.
-const exampleMailToken = "Vb3dKx0hM1o6nYt2QpWc9sLr4eUa8ZgFjH5iTkNwXyE"
+const exampleMailToken = "Vb3dKx0hM1o6nYt2QpWc9sLr4eUa8ZgFjH5iTkNwXyE" //nolint:gosec // a documented placeholder, no credential
 
 // exampleParams are the parameter examples, by name.
 var exampleParams = map[string]any{

@@ -51,7 +51,7 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // getMe sends GET /users/me through an oauth2 client and returns its
 // status.
-func getMe(t *testing.T, ctx context.Context, cfg *oauth2.Config, ts oauth2.TokenSource) int {
+func getMe(ctx context.Context, t *testing.T, cfg *oauth2.Config, ts oauth2.TokenSource) int {
 	t.Helper()
 	r, err := http.NewRequestWithContext(ctx, http.MethodGet, base(cfg)+"/api/v1/users/me", nil)
 	if err != nil {
@@ -85,7 +85,7 @@ func TestOAuth2ClientPasswordGrant(t *testing.T) {
 				if d, _ := tok.Extra("device_token").(string); d == "" {
 					t.Error("the answer has no device_token")
 				}
-				if got := getMe(t, ctx, cfg, cfg.TokenSource(ctx, tok)); got != http.StatusOK {
+				if got := getMe(ctx, t, cfg, cfg.TokenSource(ctx, tok)); got != http.StatusOK {
 					t.Errorf("GET /users/me with the client's token: %d, want 200", got)
 				}
 				wantAuditClientID(t, s, tok.AccessToken, "login.succeeded", clientID)
@@ -136,7 +136,7 @@ func TestOAuth2ClientRefreshesAutomatically(t *testing.T) {
 		expired := *tok
 		expired.Expiry = time.Now().Add(-time.Second)
 		src := cfg.TokenSource(ctx, &expired)
-		if got := getMe(t, ctx, cfg, src); got != http.StatusOK {
+		if got := getMe(ctx, t, cfg, src); got != http.StatusOK {
 			t.Fatalf("GET /users/me after the access token expired: %d, want 200 (refreshed)", got)
 		}
 		fresh, err := src.Token()

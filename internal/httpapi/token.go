@@ -19,7 +19,7 @@ import (
 // 6749 section 5.2 error (tokenerror.go).
 
 // tokenPath is where the token endpoint is.
-const tokenPath = "/api/v1/token"
+const tokenPath = "/api/v1/token" //nolint:gosec // a path, no credential
 
 // readToken is the operation middleware of /token: it reads and parses
 // the body (tokenform.go), counts the request against its grant's limit,

@@ -43,12 +43,12 @@ func TestTokenTakesWhatClientsSend(t *testing.T) {
 				wantAuditClientID(t, s, p.access, "login.succeeded", tt.clientID)
 			})
 		}
-		t.Run("Swagger UI, refresh grant", func(t *testing.T) {
+		t.Run("Swagger UI, refresh grant", func(*testing.T) {
 			res := s.do(req{method: "POST", path: tokenPath, contentType: formType,
 				body: form("grant_type", "refresh_token", "refresh_token", url.QueryEscape(refresh), "username", "", "password", "", "scope", "")})
 			refresh = s.wantPair(res).refresh
 		})
-		t.Run("JSON refresh grant", func(t *testing.T) {
+		t.Run("JSON refresh grant", func(*testing.T) {
 			res := s.do(req{method: "POST", path: tokenPath, body: fmt.Sprintf(`{"grant_type":"refresh_token","refresh_token":%q,"username":""}`, refresh)})
 			s.wantPair(res)
 		})

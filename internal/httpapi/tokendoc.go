@@ -33,10 +33,10 @@ func tokenFieldSchemas() map[string]*huma.Schema {
 		}),
 		"password": tokenField("Password grant (required)", func(s *huma.Schema) {
 			s.Format = "password"
-			s.Examples = []any{"purple kettle drums 91"}
+			s.Examples = []any{examplePassword}
 		}),
 		"refresh_token": tokenField("Refresh grant (required): the refresh_token of the last answer (single use)", func(s *huma.Schema) {
-			s.Examples = []any{"kgDy4Jfd12oPwEsXjw5VsGgXKarIWbEfpdkL6fzaDjA"}
+			s.Examples = []any{exampleRefreshToken}
 		}),
 		"device_token": tokenField("Password grant (optional): the device_token of this device's last login of the account; one that is not valid is ignored", func(s *huma.Schema) {
 			s.Examples = []any{"d1.example"}
@@ -96,8 +96,8 @@ func documentTokenForm(doc *huma.OpenAPI) {
 	}
 	ref := &huma.Schema{Ref: "#/components/schemas/TokenForm"}
 	examples := map[string]*huma.Example{
-		"password": {Summary: "Log in", Value: map[string]any{"grant_type": grantPassword, "username": "ada", "password": "purple kettle drums 91"}},
-		"refresh":  {Summary: "Refresh (with the refresh_token of the last answer)", Value: map[string]any{"grant_type": grantRefresh, "refresh_token": "kgDy4Jfd12oPwEsXjw5VsGgXKarIWbEfpdkL6fzaDjA"}},
+		"password": {Summary: "Log in", Value: map[string]any{"grant_type": grantPassword, "username": "ada", "password": examplePassword}},
+		"refresh":  {Summary: "Refresh (with the refresh_token of the last answer)", Value: map[string]any{"grant_type": grantRefresh, "refresh_token": exampleRefreshToken}},
 	}
 	doc.Paths[tokenPath].Post.RequestBody = &huma.RequestBody{
 		Required:    true,

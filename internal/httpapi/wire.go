@@ -80,28 +80,9 @@ type token struct {
 // formURLEncoded is the media type of the /token body.
 const formURLEncoded = "application/x-www-form-urlencoded"
 
-// tokenForm documents the /token body (OAuth2's password and refresh_token
-// grants); readTokenForm reads it.
-type tokenForm struct {
-	Username     string `json:"username,omitempty" doc:"Password grant (required): the username or the email address"`
-	Password     string `json:"password,omitempty" format:"password" doc:"Password grant (required)"`
-	GrantType    string `json:"grant_type,omitempty" enum:"password,refresh_token" doc:"password (the default when absent) or refresh_token"`
-	RefreshToken string `json:"refresh_token,omitempty" doc:"Refresh grant (required): the refresh token of the last response"`
-	Scope        string `json:"scope,omitempty" doc:"Sent by OAuth2 clients; ignored"`
-	DeviceToken  string `json:"device_token,omitempty" doc:"Password grant (optional): the device_token of this device's last login of the account"`
-}
-
 // Inputs and outputs: what huma reads from a request and writes back.
 
 type registerInput struct{ Body userCreate }
-
-type loginInput struct {
-	ContentType string `header:"Content-Type" hidden:"true"`
-	RawBody     []byte `contentType:"application/x-www-form-urlencoded"`
-	// Authorization, when it holds a valid token of the account logging
-	// in, lets the login through that account's lockout.
-	Authorization string `header:"Authorization" hidden:"true"`
-}
 
 // sessionRead is the public face of a user.Session.
 type sessionRead struct {

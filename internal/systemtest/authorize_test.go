@@ -51,7 +51,7 @@ func TestDocsPageLogsInAndGetsTokens(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#oauth_username`)),
 		chromedp.SendKeys(chromedp.CSS(`#oauth_username`), "swagger"),
 		chromedp.SendKeys(chromedp.CSS(`#oauth_password`), loadPassword))
-	eval(t, ctx, `(() => {
+	eval(ctx, t, `(() => {
 		const form = document.querySelector('#oauth_username').closest('.auth-container');
 		form.querySelector('button.authorize').click();
 		return '';
@@ -61,22 +61,22 @@ func TestDocsPageLogsInAndGetsTokens(t *testing.T) {
 		return a.oauth2Password && a.oauth2Password.token && a.oauth2Password.token.access_token ? JSON.stringify(a) : false;
 	})()`, chromedp.WithPollingTimeout(20*time.Second)))
 	if err != nil {
-		errs := eval(t, ctx, `Array.from(document.querySelectorAll('.modal-ux .errors, .modal-ux .error')).map(e => e.textContent).join('; ')`)
+		errs := eval(ctx, t, `Array.from(document.querySelectorAll('.modal-ux .errors, .modal-ux .error')).map(e => e.textContent).join('; ')`)
 		t.Fatalf("Authorize gave no token (%v); the modal says %q", err, errs)
 	}
 	if !strings.Contains(authorized, "refresh_token") {
 		t.Errorf("Swagger UI's authorization %s: want the tokens of the password flow", authorized)
 	}
-	eval(t, ctx, `(() => { document.querySelector('.modal-ux .close-modal').click(); return ''; })()`)
+	eval(ctx, t, `(() => { document.querySelector('.modal-ux .close-modal').click(); return ''; })()`)
 
 	// Try it out on a protected operation sends the token.
-	status := tryItOut(t, ctx, "Users", "readMe", nil)
+	status := tryItOut(ctx, t, "Users", "readMe", nil)
 	if status != "200" {
 		t.Errorf("Try it out on GET /users/me after Authorize: %s, want 200", status)
 	}
 
 	// Try it out on /token, with the form, for each grant.
-	body := tryItOutBody(t, ctx, "password", map[string]string{"grant_type": "password", "username": "swagger", "password": loadPassword})
+	body := tryItOutBody(ctx, t, "password", map[string]string{"grant_type": "password", "username": "swagger", "password": loadPassword})
 	var pair struct {
 		AccessToken  string `json:"access_token"`
 		RefreshToken string `json:"refresh_token"`
@@ -86,7 +86,7 @@ func TestDocsPageLogsInAndGetsTokens(t *testing.T) {
 	}
 	// The password grant's fields keep what they hold: a refresh grant
 	// ignores them.
-	body = tryItOutBody(t, ctx, "refresh", map[string]string{"grant_type": "refresh_token", "refresh_token": pair.RefreshToken})
+	body = tryItOutBody(ctx, t, "refresh", map[string]string{"grant_type": "refresh_token", "refresh_token": pair.RefreshToken})
 	var next struct {
 		AccessToken string `json:"access_token"`
 	}
@@ -100,7 +100,7 @@ func opblock(tag, id string) string { return fmt.Sprintf("#operations-%s-%s", ta
 
 // tryItOut expands the operation, presses Try it out (when fill is not
 // nil, fills the form fields), Execute, and returns the answer's status.
-func tryItOut(t *testing.T, ctx context.Context, tag, id string, fill map[string]string) string {
+func tryItOut(ctx context.Context, t *testing.T, tag, id string, fill map[string]string) string {
 	t.Helper()
 	sel := opblock(tag, id)
 	// React may replace the operation's nodes at each step: look them up
@@ -116,7 +116,7 @@ func tryItOut(t *testing.T, ctx context.Context, tag, id string, fill map[string
 		if (!await waitFor('.execute')) return 'NO EXECUTE: ' + document.querySelector(%q).outerHTML.slice(0, 2000);
 		return '';
 	})()`, sel, sel)
-	if got := eval(t, ctx, js); got != "" {
+	if got := eval(ctx, t, js); got != "" {
 		t.Fatalf("open %s: %s", sel, got)
 	}
 	if fill != nil {
@@ -144,13 +144,13 @@ func tryItOut(t *testing.T, ctx context.Context, tag, id string, fill map[string
 			await sleep(1000); // Swagger UI's inputs are debounced
 			return missing.length ? missing.join(',') + ': ' + q('.opblock-section-request-body').outerHTML.slice(0, 3000) : '';
 		})()`, sel, formContentType, formContentType, values)
-		if missing := eval(t, ctx, js); missing != "" {
+		if missing := eval(ctx, t, js); missing != "" {
 			t.Fatalf("%s: no form fields %s", sel, missing)
 		}
 	}
 	// Clear an earlier answer (Swagger UI's own button: React owns the
 	// nodes), then Execute.
-	eval(t, ctx, fmt.Sprintf(`(async () => {
+	eval(ctx, t, fmt.Sprintf(`(async () => {
 		const sleep = ms => new Promise(r => setTimeout(r, ms));
 		const q = s => document.querySelector(%q + ' ' + s);
 		if (q('.btn-clear')) { q('.btn-clear').click(); for (let i = 0; i < 50 && q('.live-responses-table'); i++) await sleep(100); }
@@ -167,14 +167,14 @@ func tryItOut(t *testing.T, ctx context.Context, tag, id string, fill map[string
 
 // tryItOutBody is tryItOut on /token with the form content type, and
 // returns the answer's body after checking it is 200.
-func tryItOutBody(t *testing.T, ctx context.Context, grant string, fill map[string]string) string {
+func tryItOutBody(ctx context.Context, t *testing.T, grant string, fill map[string]string) string {
 	t.Helper()
 	sel := opblock("Authentication", "login")
-	status := tryItOut(t, ctx, "Authentication", "login", fill)
-	body := eval(t, ctx, fmt.Sprintf(
+	status := tryItOut(ctx, t, "Authentication", "login", fill)
+	body := eval(ctx, t, fmt.Sprintf(
 		`document.querySelector('%s .live-responses-table .response-col_description pre').textContent`, sel))
 	if status != "200" {
-		curl := eval(t, ctx, fmt.Sprintf(`(document.querySelector('%s .curl-command') || {}).textContent || ''`, sel))
+		curl := eval(ctx, t, fmt.Sprintf(`(document.querySelector('%s .curl-command') || {}).textContent || ''`, sel))
 		t.Fatalf("Try it out on /token, %s grant: %s %s, want 200 (sent: %s)", grant, status, body, curl)
 	}
 	return body
@@ -182,7 +182,7 @@ func tryItOutBody(t *testing.T, ctx context.Context, grant string, fill map[stri
 
 // eval runs the script in the page, awaiting the promise it may return,
 // and returns its string result.
-func eval(t *testing.T, ctx context.Context, script string) string {
+func eval(ctx context.Context, t *testing.T, script string) string {
 	t.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](script, chromedp.EvalAwaitPromise))
 	if err != nil {
