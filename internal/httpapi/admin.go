@@ -2,8 +2,9 @@ package httpapi
 
 import (
 	"context"
-	"time"
+	"encoding/json"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/user"
@@ -13,14 +14,14 @@ import (
 // checks the role again.
 
 type adminListInput struct {
-	EmailPrefix    string    `query:"email_prefix" maxLength:"254" doc:"Only users whose email starts with this, ignoring letter case (every character literal)"`
-	UsernamePrefix string    `query:"username_prefix" maxLength:"254" doc:"Only users whose username starts with this, ignoring letter case (every character literal)"`
-	IsActive       string    `query:"is_active" enum:"true,false" doc:"Only active (true) or inactive (false) users"`
-	Role           string    `query:"role" enum:"user,admin" doc:"Only users with this role"`
-	CreatedAfter   time.Time `query:"created_after" doc:"Only users created after this instant (RFC 3339, exclusive)"`
-	CreatedBefore  time.Time `query:"created_before" doc:"Only users created before this instant (RFC 3339, exclusive)"`
-	Limit          int       `query:"limit" minimum:"1" maximum:"100" default:"50" doc:"Users per page"`
-	Cursor         string    `query:"cursor" maxLength:"64" doc:"next_cursor of the previous page; absent for the first page"`
+	EmailPrefix    string  `query:"email_prefix" maxLength:"254" doc:"Only users whose email starts with this, ignoring letter case (every character literal)"`
+	UsernamePrefix string  `query:"username_prefix" maxLength:"254" doc:"Only users whose username starts with this, ignoring letter case (every character literal)"`
+	IsActive       string  `query:"is_active" enum:"true,false" doc:"Only active (true) or inactive (false) users"`
+	Role           string  `query:"role" enum:"user,admin" doc:"Only users with this role"`
+	CreatedAfter   instant `query:"created_after" doc:"Only users created after this instant (RFC 3339 date-time, exclusive)"`
+	CreatedBefore  instant `query:"created_before" doc:"Only users created before this instant (RFC 3339 date-time, exclusive)"`
+	Limit          int     `query:"limit" minimum:"1" maximum:"100" default:"50" doc:"Users per page"`
+	Cursor         string  `query:"cursor" maxLength:"64" doc:"next_cursor of the previous page; absent for the first page"`
 }
 
 // userList is one page of users, oldest first.
@@ -36,12 +37,30 @@ type adminUserInput struct {
 }
 
 // adminUserUpdate is a partial update by an administrator: an absent field
-// is kept.
+// is kept; none may be null.
 type adminUserUpdate struct {
 	FullName *string `json:"full_name,omitempty" maxLength:"255" doc:"An empty string clears it"`
 	Email    *string `json:"email,omitempty" format:"email" maxLength:"254" doc:"A new address is no longer verified"`
 	IsActive *bool   `json:"is_active,omitempty" doc:"false deactivates the account and ends all its sessions"`
 	Role     *string `json:"role,omitempty" enum:"user,admin"`
+
+	nulls []string // the members sent as null, refused by Resolve
+}
+
+// UnmarshalJSON reads the update and notes the members sent as null.
+func (u *adminUserUpdate) UnmarshalJSON(b []byte) error {
+	type plain adminUserUpdate
+	if err := json.Unmarshal(b, (*plain)(u)); err != nil {
+		return err
+	}
+	u.nulls = nulls(b)
+	return nil
+}
+
+// Resolve refuses null members: the schema does not allow them, and a
+// null would otherwise silently mean "keep".
+func (u *adminUserUpdate) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
+	return nullErrors(prefix, u.nulls)
 }
 
 type adminUpdateInput struct {
@@ -56,7 +75,7 @@ func (a *api) listUsers(ctx context.Context, in *adminListInput) (*userListOutpu
 	}
 	f := user.Filter{
 		EmailPrefix: in.EmailPrefix, UsernamePrefix: in.UsernamePrefix,
-		CreatedAfter: in.CreatedAfter, CreatedBefore: in.CreatedBefore,
+		CreatedAfter: in.CreatedAfter.Time(), CreatedBefore: in.CreatedBefore.Time(),
 	}
 	if in.IsActive != "" {
 		active := in.IsActive == "true"

@@ -45,7 +45,7 @@ var errShed = fmt.Errorf("%w: the login waiting room is full", user.ErrBusy)
 // never hashes: telling that needs a look at the (small, bounded) body,
 // but no parse.
 func (a *api) admitLogins(room LoginRoom) func(http.Handler) http.Handler {
-	shed := a.cannedProblem(errShed)
+	shed := a.cannedTokenError(errShed)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodPost || r.URL.Path != loginPath {
@@ -100,18 +100,19 @@ type canned struct {
 	body               []byte
 }
 
-// cannedProblem makes err's answer (through the error table) in advance.
-func (a *api) cannedProblem(err error) canned {
-	var p *problem
-	if !errors.As(a.problem(context.Background(), err), &p) {
+// cannedTokenError makes err's answer on /token (through the error table,
+// as an OAuth2 error) in advance.
+func (a *api) cannedTokenError(err error) canned {
+	var t *tokenProblem
+	if !errors.As(a.tokenError(context.Background(), err), &t) {
 		panic("httpapi: no answer for " + err.Error()) // the error table lacks a row: a bug of ours
 	}
-	body, jerr := json.Marshal(p)
+	body, jerr := json.Marshal(t)
 	if jerr != nil {
 		panic("httpapi: marshal a canned answer: " + jerr.Error())
 	}
-	return canned{status: p.Status, contentType: []string{"application/problem+json"},
-		retry: p.headers["Retry-After"], body: append(body, '\n')}
+	return canned{status: t.Status, contentType: []string{jsonType},
+		retry: t.headers["Retry-After"], body: append(body, '\n')}
 }
 
 // write sends c. Its header values are shared, never written into (see

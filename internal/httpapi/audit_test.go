@@ -491,30 +491,35 @@ func TestExportOverHTTP(t *testing.T) {
 	})
 }
 
-// TestAuditKindsDocumented: the kind filter's description lists every
-// kind the service records.
+// TestAuditKindsDocumented: the kind filter's schema lists every
+// kind the service records, as an enum of an array parameter.
 func TestAuditKindsDocumented(t *testing.T) {
 	srv := newServer(t, apptest.Memory)
 	var doc struct {
 		Paths map[string]map[string]struct {
 			Parameters []struct {
-				Name        string `json:"name"`
-				Description string `json:"description"`
+				Name   string `json:"name"`
+				Schema struct {
+					Type  string `json:"type"`
+					Items struct {
+						Enum []string `json:"enum"`
+					} `json:"items"`
+				} `json:"schema"`
 			} `json:"parameters"`
 		} `json:"paths"`
 	}
 	if err := json.Unmarshal(srv.do(req{method: "GET", path: "/openapi.json"}).Body, &doc); err != nil {
 		t.Fatal(err)
 	}
-	var desc string
+	var enum []string
 	for _, p := range doc.Paths["/api/v1/admin/audit"]["get"].Parameters {
-		if p.Name == "kind" {
-			desc = p.Description
+		if p.Name == "kind" && p.Schema.Type == "array" {
+			enum = p.Schema.Items.Enum
 		}
 	}
 	for _, k := range user.AuditKinds {
-		if !strings.Contains(desc, string(k)) {
-			t.Errorf("the kind parameter's description %q does not list %s", desc, k)
+		if !slices.Contains(enum, string(k)) {
+			t.Errorf("the kind parameter's enum %q does not list %s", enum, k)
 		}
 	}
 }

@@ -24,6 +24,9 @@ type problem struct {
 	Errors []*huma.ErrorDetail `json:"errors,omitempty" doc:"The fields that are wrong, for a 422"`
 
 	headers http.Header
+	// oauth is the RFC 6749 error code of the answer on /token, "" when
+	// the row of errorTable has none (tokenerror.go picks one by status).
+	oauth string
 }
 
 func (p *problem) Error() string           { return p.Detail }
@@ -60,36 +63,44 @@ const (
 // errorTable is the one place that maps an error to its status and code;
 // the detail is the error's own text unless the row says otherwise.
 // Handlers return domain errors and never choose a status.
+//
+// oauth is the RFC 6749 section 5.2 error code the row has on /token;
+// rows without one get one by status there (oauthCodeFor).
 var errorTable = []struct {
 	err    error
 	status int
 	code   string
 	detail string // "" means err.Error()
+	oauth  string
 }{
-	{user.ErrEmailTaken, http.StatusBadRequest, "email_taken", ""},
-	{user.ErrUsernameTaken, http.StatusBadRequest, "username_taken", ""},
-	{user.ErrWrongPassword, http.StatusBadRequest, "wrong_password", ""},
-	{user.ErrInvalidGrant, http.StatusBadRequest, "invalid_grant", ""},
-	{user.ErrInvalidToken, http.StatusBadRequest, "invalid_token", ""},
-	{errMalformedForm, http.StatusBadRequest, codeMalformed, ""},
-	{errEmptyBody, http.StatusBadRequest, codeMalformed, ""},
-	{errRevokeRequest, http.StatusBadRequest, "invalid_request", ""},
-	{user.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", ""},
-	{user.ErrUnauthenticated, http.StatusUnauthorized, codeUnauthorized, ""},
-	{user.ErrForbidden, http.StatusForbidden, "forbidden", ""},
-	{user.ErrEmailNotVerified, http.StatusForbidden, "email_not_verified", ""},
-	{user.ErrReauthenticationRequired, http.StatusForbidden, "reauthentication_required", ""},
-	{user.ErrNotFound, http.StatusNotFound, "user_not_found", "no user with this id"},
-	{user.ErrSessionNotFound, http.StatusNotFound, "session_not_found", ""},
-	{errNoPublicURL, http.StatusNotFound, "discovery_off", ""},
-	{user.ErrLastAdmin, http.StatusConflict, "last_admin", ""},
-	{user.ErrAlreadyVerified, http.StatusConflict, "already_verified", ""},
-	{errNotForm, http.StatusUnsupportedMediaType, codeMediaType, ""},
-	{errTooLarge, http.StatusRequestEntityTooLarge, codeTooLarge, ""},
-	{user.ErrLocked, http.StatusTooManyRequests, "account_locked", ""},
-	{user.ErrRateLimited, http.StatusTooManyRequests, codeRateLimited, ""},
-	{user.ErrBusy, http.StatusServiceUnavailable, "busy", ""},
-	{user.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, ""},
+	{user.ErrEmailTaken, http.StatusBadRequest, "email_taken", "", ""},
+	{user.ErrUsernameTaken, http.StatusBadRequest, "username_taken", "", ""},
+	{user.ErrWrongPassword, http.StatusBadRequest, "wrong_password", "", ""},
+	{user.ErrInvalidGrant, http.StatusBadRequest, "invalid_grant", "", oauthInvalidGrant},
+	{user.ErrInvalidToken, http.StatusBadRequest, "invalid_token", "", ""},
+	{errMalformedForm, http.StatusBadRequest, codeMalformed, "", ""},
+	{errMalformedJSON, http.StatusBadRequest, codeMalformed, "", ""},
+	{errInvalidUTF8, http.StatusBadRequest, codeMalformed, "", ""},
+	{errLoneSurrogate, http.StatusBadRequest, codeMalformed, "", ""},
+	{errEmptyBody, http.StatusBadRequest, codeMalformed, "", ""},
+	{errRevokeRequest, http.StatusBadRequest, "invalid_request", "", oauthInvalidRequest},
+	{user.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", "", oauthInvalidGrant},
+	{errInvalidClient, http.StatusUnauthorized, oauthInvalidClient, "", oauthInvalidClient},
+	{user.ErrUnauthenticated, http.StatusUnauthorized, codeUnauthorized, "", ""},
+	{user.ErrForbidden, http.StatusForbidden, "forbidden", "", ""},
+	{user.ErrEmailNotVerified, http.StatusForbidden, "email_not_verified", "", oauthInvalidGrant},
+	{user.ErrReauthenticationRequired, http.StatusForbidden, "reauthentication_required", "", ""},
+	{user.ErrNotFound, http.StatusNotFound, "user_not_found", "no user with this id", ""},
+	{user.ErrSessionNotFound, http.StatusNotFound, "session_not_found", "", ""},
+	{errNoPublicURL, http.StatusNotFound, "discovery_off", "", ""},
+	{user.ErrLastAdmin, http.StatusConflict, "last_admin", "", ""},
+	{user.ErrAlreadyVerified, http.StatusConflict, "already_verified", "", ""},
+	{errNotForm, http.StatusUnsupportedMediaType, codeMediaType, "", ""},
+	{errTooLarge, http.StatusRequestEntityTooLarge, codeTooLarge, "", ""},
+	{user.ErrLocked, http.StatusTooManyRequests, "account_locked", "", ""},
+	{user.ErrRateLimited, http.StatusTooManyRequests, codeRateLimited, "", ""},
+	{user.ErrBusy, http.StatusServiceUnavailable, "busy", "", ""},
+	{user.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, "", ""},
 }
 
 // retryAfterUnavailable is the Retry-After of a 503 while the database is
@@ -132,6 +143,7 @@ func (a *api) problemIn(ctx context.Context, where string, err error) error {
 			detail = row.err.Error()
 		}
 		p := newProblem(row.status, row.code, detail)
+		p.oauth = row.oauth
 		if ex, ok := errors.AsType[*ratelimit.ExceededError](err); ok {
 			p.Detail, p.headers = ex.Detail, rateHeaders(ex.Result)
 		}
@@ -230,20 +242,28 @@ func (a *api) tooLarge() string {
 	return fmt.Sprintf("%s: the limit is %d bytes", errTooLarge, a.maxBodyBytes)
 }
 
+// answer is what writeProblem writes: a *problem or a *tokenProblem.
+type answer interface {
+	error
+	huma.StatusError
+	huma.HeadersError
+	huma.ContentTypeFilter
+}
+
 // writeProblem answers from an operation middleware with err, a result of
-// problem.
+// problem or tokenError.
 func (a *api) writeProblem(ctx huma.Context, err error) {
-	var p *problem
+	var p answer
 	if !errors.As(err, &p) {
 		p = newProblem(http.StatusInternalServerError, codeInternal, internalError)
 	}
-	for name, values := range p.headers {
+	for name, values := range p.GetHeaders() {
 		for _, v := range values {
 			ctx.AppendHeader(name, v)
 		}
 	}
-	ctx.SetHeader("Content-Type", "application/problem+json")
-	ctx.SetStatus(p.Status)
+	ctx.SetHeader("Content-Type", p.ContentType("application/json"))
+	ctx.SetStatus(p.GetStatus())
 	_ = a.huma.Marshal(ctx.BodyWriter(), "application/json", p)
 }
 

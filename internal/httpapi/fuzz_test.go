@@ -138,12 +138,23 @@ func FuzzTokenForm(f *testing.F) {
 		if res.Status != http.StatusOK {
 			return
 		}
-		values, err := url.ParseQuery(body)
-		if err != nil {
-			t.Fatalf("token accepted malformed form %q", body)
+		var username, password string
+		if strings.HasPrefix(contentType, "application/json") {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(body), &v); err != nil {
+				t.Fatalf("token accepted malformed JSON %q", body)
+			}
+			username, _ = v["username"].(string)
+			password, _ = v["password"].(string)
+		} else {
+			values, err := url.ParseQuery(body)
+			if err != nil {
+				t.Fatalf("token accepted malformed form %q", body)
+			}
+			username, password = values.Get("username"), values.Get("password")
 		}
-		login := strings.ToLower(values.Get("username"))
-		if (login != "ada" && login != "ada@example.com") || values.Get("password") != "correct horse" {
+		login := strings.ToLower(username)
+		if (login != "ada" && login != "ada@example.com") || password != "correct horse" {
 			t.Fatalf("token accepted %q, which names no account's credentials", body)
 		}
 	})

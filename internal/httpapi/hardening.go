@@ -48,8 +48,12 @@ func limitBody(limit int64) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > limit {
 				w.Header().Set("Connection", "close") // the unread body is not drained
-				writeJSONProblem(w, http.StatusRequestEntityTooLarge, codeTooLarge,
-					fmt.Sprintf("%s: the limit is %d bytes", errTooLarge, limit))
+				p := newProblem(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("%s: the limit is %d bytes", errTooLarge, limit))
+				if r.URL.Path == tokenPath {
+					writeAnswer(w, &tokenProblem{problem: *p, OAuthError: oauthInvalidRequest, ErrorDescription: p.Detail})
+					return
+				}
+				writeAnswer(w, p)
 				return
 			}
 			if r.Body != http.NoBody { // what net/http gives a request without a body
@@ -77,9 +81,14 @@ func withCORS(origins, methods []string) func(http.Handler) http.Handler {
 
 // writeJSONProblem writes an RFC 9457 problem from outside huma.
 func writeJSONProblem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(newProblem(status, code, detail))
+	writeAnswer(w, newProblem(status, code, detail))
+}
+
+// writeAnswer writes p from outside huma.
+func writeAnswer(w http.ResponseWriter, p answer) {
+	w.Header().Set("Content-Type", p.ContentType("application/json"))
+	w.WriteHeader(p.GetStatus())
+	_ = json.NewEncoder(w).Encode(p)
 }
 
 // docs serves the embedded Swagger UI; /docs redirects to /docs/.

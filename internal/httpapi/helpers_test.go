@@ -81,6 +81,7 @@ type response struct {
 	Status int
 	Header http.Header
 	Body   []byte
+	path   string // the request's path, without the query
 }
 
 // req describes a request; a JSON body is the default content type.
@@ -132,7 +133,7 @@ func (s *server) doTB(tb testing.TB, r req) response {
 	}
 	w := httptest.NewRecorder()
 	s.h.ServeHTTP(w, hr)
-	return response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
+	return response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes(), path: hr.URL.Path}
 }
 
 // object decodes a JSON object body.
@@ -264,13 +265,19 @@ func (s *server) accessLines() []map[string]any {
 	return lines
 }
 
+// tokenPath is the OAuth2 token endpoint, whose errors are RFC 6749's.
+const tokenPath = "/api/v1/token"
+
 // wantProblem checks an error response: status, JSON problem body with the
 // detail (when want is not empty) and a code, and, for 401, the Bearer
-// challenge.
+// challenge. An answer of /token is an OAuth2 error instead (wantOAuthError).
 func wantProblem(t *testing.T, res response, status int, detail string) map[string]any {
 	t.Helper()
 	if res.Status != status {
 		t.Fatalf("got %v, want status %d", res, status)
+	}
+	if res.path == tokenPath {
+		return wantOAuthError(t, res, status, "", detail)
 	}
 	if ct := res.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Errorf("Content-Type: got %q, want application/problem+json", ct)
@@ -290,6 +297,44 @@ func wantProblem(t *testing.T, res response, status int, detail string) map[stri
 		if got := res.Header.Get("WWW-Authenticate"); got != "Bearer" {
 			t.Errorf("WWW-Authenticate: got %q, want Bearer", got)
 		}
+	}
+	return body
+}
+
+// wantOAuthError checks an error of /token: status, an application/json
+// body with the problem's detail (when not empty) and code, and RFC 6749's
+// error (oauth, when not empty) and error_description; no Bearer
+// challenge, a Basic one for invalid_client.
+func wantOAuthError(t *testing.T, res response, status int, oauth, detail string) map[string]any {
+	t.Helper()
+	if res.Status != status {
+		t.Fatalf("got %v, want status %d", res, status)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type: got %q, want application/json", ct)
+	}
+	body := res.object(t)
+	got, _ := body["detail"].(string)
+	if got == "" || (detail != "" && got != detail) {
+		t.Errorf("detail: got %q, want %q", got, detail)
+	}
+	if code, _ := body["code"].(string); !codePattern.MatchString(code) {
+		t.Errorf("body %s has no code (a stable snake_case name)", res.Body)
+	}
+	errCode, _ := body["error"].(string)
+	if !codePattern.MatchString(errCode) || (oauth != "" && errCode != oauth) {
+		t.Errorf("error: got %q, want %q", errCode, oauth)
+	}
+	if desc, _ := body["error_description"].(string); desc == "" || strings.ContainsAny(desc, "\"\\") {
+		t.Errorf("error_description %q: want the detail in RFC 6749's characters", desc)
+	}
+	challenge := res.Header.Get("WWW-Authenticate")
+	if errCode == "invalid_client" {
+		if !strings.HasPrefix(challenge, "Basic ") {
+			t.Errorf("WWW-Authenticate: got %q, want a Basic challenge for invalid_client", challenge)
+		}
+	} else if challenge != "" {
+		t.Errorf("WWW-Authenticate: got %q, want none on /token", challenge)
 	}
 	return body
 }

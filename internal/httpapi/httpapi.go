@@ -109,6 +109,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 	a.opsRoutes()
 	a.jwksRoute(opts.JWKS)
 	a.discoveryRoutes(opts.Discovery)
+	finishDocument(a.huma.OpenAPI())
 	if !opts.NoDocs {
 		serveOpenAPI(mux, a.huma.OpenAPI())
 		docs(mux)

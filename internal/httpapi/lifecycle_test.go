@@ -311,7 +311,7 @@ func TestOpenAPILifecycle(t *testing.T) {
 			t.Errorf("POST %s: want a public operation with a %s body", path, schema)
 		}
 	}
-	if op := doc.Paths["/api/v1/verify-email/resend"]["post"]; op.RequestBody != nil || len(op.Security) != 1 {
+	if op := doc.Paths["/api/v1/verify-email/resend"]["post"]; op.RequestBody != nil || len(op.Security) != 2 {
 		t.Errorf("POST /verify-email/resend: want a bearer operation without a body")
 	}
 	for schema, required := range map[string][]string{

@@ -174,16 +174,23 @@ func rateHeaders(res ratelimit.Result) http.Header {
 	if !res.Rule.On() {
 		return nil
 	}
-	reset := seconds(res.Reset)
+	// A refused request may be retried after RetryAfter, which for the
+	// lockout is far past the window's reset: all three headers say the
+	// same then, so that a client trusting any one of them is right.
+	wait := res.Reset
+	if !res.Allowed {
+		wait = res.RetryAfter
+	}
+	reset := seconds(wait)
 	h := http.Header{
 		"Ratelimit-Policy":      {fmt.Sprintf("%q;q=%d;w=%d", res.Rule.Name, res.Rule.Limit, seconds(res.Rule.Window))},
 		"Ratelimit":             {fmt.Sprintf("%q;r=%d;t=%d", res.Rule.Name, res.Remaining, reset)},
 		"X-Ratelimit-Limit":     {strconv.Itoa(res.Rule.Limit)},
 		"X-Ratelimit-Remaining": {strconv.Itoa(res.Remaining)},
-		"X-Ratelimit-Reset":     {strconv.FormatInt(time.Now().Add(res.Reset).Unix(), 10)},
+		"X-Ratelimit-Reset":     {strconv.FormatInt(time.Now().Add(wait).Unix(), 10)},
 	}
 	if !res.Allowed {
-		h.Set("Retry-After", strconv.Itoa(seconds(res.RetryAfter)))
+		h.Set("Retry-After", strconv.Itoa(reset))
 	}
 	return h
 }

@@ -46,6 +46,14 @@ func want429(t *testing.T, res response, detail string) {
 		res.Header.Get("RateLimit-Policy") == "" {
 		t.Errorf("rate-limit headers missing or wrong: %v", res.Header)
 	}
+	// The three say the same wait: RateLimit's t=, X-RateLimit-Reset (a
+	// Unix time, within a second of now plus the wait) and Retry-After.
+	if !strings.Contains(res.Header.Get("RateLimit"), ";t="+strconv.Itoa(ra)) {
+		t.Errorf("RateLimit %q disagrees with Retry-After %d", res.Header.Get("RateLimit"), ra)
+	}
+	if reset, err := strconv.ParseInt(res.Header.Get("X-RateLimit-Reset"), 10, 64); err != nil || reset-time.Now().Unix() < int64(ra)-2 || reset-time.Now().Unix() > int64(ra)+1 {
+		t.Errorf("X-RateLimit-Reset %q disagrees with Retry-After %d", res.Header.Get("X-RateLimit-Reset"), ra)
+	}
 }
 
 func TestRateLimitPerIP(t *testing.T) {
@@ -107,7 +115,8 @@ func TestRateLimitPerAccountFromAnyIP(t *testing.T) {
 	s.register(a)
 	for i := range 3 {
 		ip := "203.0.113." + strconv.Itoa(i+1) + ":4000"
-		if res := s.loginFrom(from(ip), a.Username, "wrong password"); res.Status != http.StatusUnauthorized {
+		// Distinct guesses: an identical one is a client's retry, counted once.
+		if res := s.loginFrom(from(ip), a.Username, "wrong password "+strconv.Itoa(i)); res.Status != http.StatusUnauthorized {
 			t.Fatalf("attempt %d: got %v, want 401", i+1, res)
 		}
 	}
@@ -137,7 +146,7 @@ func TestLoginLimitSharedByUsernameAndEmail(t *testing.T) {
 	s.register(a)
 	s.register(b)
 	for i, login := range []string{a.Username, a.Email, a.Username} {
-		if res := s.loginFrom(from("203.0.113.9:4000"), login, "wrong password"); res.Status != http.StatusUnauthorized {
+		if res := s.loginFrom(from("203.0.113.9:4000"), login, "wrong password "+strconv.Itoa(i)); res.Status != http.StatusUnauthorized {
 			t.Fatalf("attempt %d (%s): got %v, want 401", i+1, login, res)
 		}
 	}
@@ -147,8 +156,8 @@ func TestLoginLimitSharedByUsernameAndEmail(t *testing.T) {
 		t.Errorf("another account from the same address: got %v, want 200", res)
 	}
 	// Unknown accounts are counted by the login typed, as before.
-	for range 3 {
-		s.loginFrom(from("203.0.113.9:4000"), "ghost", "x")
+	for i := range 3 {
+		s.loginFrom(from("203.0.113.9:4000"), "ghost", "x"+strconv.Itoa(i))
 	}
 	want429(t, s.loginFrom(from("203.0.113.9:4000"), "GHOST", "x"), "too many requests")
 }

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,7 +31,7 @@ type openAPI struct {
 			Properties           map[string]any `json:"properties"`
 			AdditionalProperties bool           `json:"additionalProperties"`
 		} `json:"schemas"`
-		SecuritySchemes map[string]map[string]string `json:"securitySchemes"`
+		SecuritySchemes map[string]map[string]any `json:"securitySchemes"`
 	} `json:"components"`
 }
 
@@ -46,20 +47,28 @@ func TestOpenAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	wantScheme := map[string]map[string]string{"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-	if diff := cmp.Diff(wantScheme, doc.Components.SecuritySchemes); diff != "" {
+	password := map[string]any{"tokenUrl": "/api/v1/token", "refreshUrl": "/api/v1/token", "scopes": map[string]any{}}
+	wantScheme := map[string]map[string]any{
+		"bearerAuth":     {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+		"oauth2Password": {"type": "oauth2", "flows": map[string]any{"password": password}},
+	}
+	if diff := cmp.Diff(wantScheme, doc.Components.SecuritySchemes, cmp.FilterPath(func(p cmp.Path) bool {
+		return p.Last().String() == `["description"]`
+	}, cmp.Ignore())); diff != "" {
 		t.Errorf("security schemes (-want +got):\n%s", diff)
 	}
 
-	bearer := []map[string][]string{{"bearerAuth": {}}}
+	// Either scheme: a bearer token, or the password flow that gets one.
+	bearer := []map[string][]string{{"bearerAuth": {}}, {"oauth2Password": {}}}
+	public := []map[string][]string{} // security: [], not absent
 	for _, tt := range []struct {
 		path, method string
 		security     []map[string][]string
 		bodyType     string // the only request content type, "" for none
 		bodySchema   string
 	}{
-		{"/api/v1/register", "post", nil, "application/json", "UserCreate"},
-		{"/api/v1/token", "post", nil, "application/x-www-form-urlencoded", "TokenForm"},
+		{"/api/v1/register", "post", public, "application/json", "UserCreate"},
+		{"/api/v1/token", "post", public, "application/x-www-form-urlencoded", "TokenForm"},
 		{"/api/v1/users/me", "get", bearer, "", ""},
 		{"/api/v1/users/me", "put", bearer, "application/json", "UserUpdate"},
 		{"/api/v1/users/me", "delete", bearer, "", ""},
@@ -95,7 +104,12 @@ func TestOpenAPI(t *testing.T) {
 			for ct := range op.RequestBody.Content {
 				types = append(types, ct)
 			}
-			if diff := cmp.Diff([]string{tt.bodyType}, types); diff != "" || !op.RequestBody.Required {
+			slices.Sort(types)
+			want := []string{tt.bodyType}
+			if tt.path == "/api/v1/token" { // the same fields as JSON too
+				want = []string{"application/json", tt.bodyType}
+			}
+			if diff := cmp.Diff(want, types); diff != "" || !op.RequestBody.Required {
 				t.Errorf("request body content types (-want +got):\n%s; required %v", diff, op.RequestBody.Required)
 			}
 			if got, want := op.RequestBody.Content[tt.bodyType].Schema.Ref, "#/components/schemas/"+tt.bodySchema; got != want {

@@ -151,6 +151,8 @@ func documentRevokeForm(doc *huma.OpenAPI) {
 	op := doc.Paths["/api/v1/revoke"].Post
 	op.RequestBody = &huma.RequestBody{
 		Required: true,
-		Content:  map[string]*huma.MediaType{formURLEncoded: {Schema: schema}},
+		Content: map[string]*huma.MediaType{formURLEncoded: {Schema: schema, Examples: map[string]*huma.Example{
+			"refresh": {Summary: "Revoke a refresh token (its session ends)", Value: map[string]any{"token": exampleRefreshToken, "token_type_hint": "refresh_token"}},
+		}}},
 	}
 }

@@ -26,17 +26,18 @@ func (a *api) routes() {
 	// An email change also counts against l.EmailChange, l.Mail and l.MailRecipient (updateMe).
 	huma.Register(api, a.byAccount(l.WriteAccount, a.authed(a.limited(l.Write, a.op("PUT /api/v1/users/me", "updateMe", http.StatusOK, "Update current user profile", http.StatusForbidden)))), a.updateMe)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me", "deleteMe", http.StatusNoContent, "Delete current user account", http.StatusForbidden, http.StatusConflict)))), a.deleteMe)
-	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/sessions", "listSessions", http.StatusOK, "List the current user's active sessions")), a.listSessions)
+	huma.Register(api, a.strictQuery(a.authed(a.op("GET /api/v1/users/me/sessions", "listSessions", http.StatusOK, "List the current user's active sessions"))), a.listSessions)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me/sessions/{id}", "revokeSession", http.StatusNoContent, "End one of the current user's sessions", http.StatusNotFound)))), a.revokeSession)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Password, a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password")))), a.changePassword)
 	// Audit log and data export (audit.go).
-	huma.Register(api, a.admin(a.op("GET /api/v1/admin/audit", "listAuditEvents", http.StatusOK, "List security events, newest first (admins only)")), a.listAuditEvents)
-	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/audit", "listMyAudit", http.StatusOK, "List the security events about the current user, newest first")), a.listMyAudit)
+	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/audit", "listAuditEvents", http.StatusOK, "List security events, newest first (admins only)"))), a.listAuditEvents)
+	huma.Register(api, a.strictQuery(a.authed(a.op("GET /api/v1/users/me/audit", "listMyAudit", http.StatusOK, "List the security events about the current user, newest first"))), a.listMyAudit)
 	huma.Register(api, a.byAccount(l.Export, a.recorded(a.authed(a.limited(l.Export, a.op("GET /api/v1/users/me/export", "exportMe", http.StatusOK, "Download everything kept about the current user as JSON"))))), a.exportMe)
 	documentAuditKinds(api.OpenAPI())
 	documentExport(api.OpenAPI())
+	documentDateTimes(api.OpenAPI(), "/api/v1/admin/audit", "since", "until")
 	// Administration (admin.go): 403 for anyone but an active administrator.
-	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users", "listUsers", http.StatusOK, "List users, filtered, a page at a time")), a.listUsers)
+	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/users", "listUsers", http.StatusOK, "List users, filtered, a page at a time"))), a.listUsers)
 	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users/{id}", "getUser", http.StatusOK, "Get a user", http.StatusNotFound)), a.getUser)
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("PATCH /api/v1/admin/users/{id}", "updateUser", http.StatusOK, "Update a user's name, email, activation or role", http.StatusNotFound, http.StatusConflict)))), a.updateUser)
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/users/{id}/deactivate", "deactivateUser", http.StatusOK, "Deactivate a user and end their sessions", http.StatusNotFound, http.StatusConflict)))), a.deactivateUser)
@@ -55,7 +56,7 @@ func (a *api) routes() {
 	// Token revocation, RFC 7009 (revoke.go).
 	huma.Register(api, a.revokeOp(a.op("POST /api/v1/revoke", "revokeToken", http.StatusOK, "Revoke a refresh or access token: its session ends (RFC 7009)")), a.revoke)
 	documentRevokeForm(api.OpenAPI())
-	documentTokenForm(api.OpenAPI())
+	documentDateTimes(api.OpenAPI(), "/api/v1/admin/users", "created_after", "created_before")
 }
 
 // op describes the operation at pattern ("METHOD /path"). errs are the

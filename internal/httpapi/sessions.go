@@ -37,7 +37,7 @@ func (a *api) listSessions(ctx context.Context, in *listSessionsInput) (*session
 	}
 	after, err := decodeSessionCursor(in.Cursor)
 	if err != nil {
-		return nil, a.problem(ctx, err)
+		return nil, a.queryProblem(ctx, err)
 	}
 	page, next, err := a.users.Sessions(ctx, me.ID, after, in.Limit)
 	if err != nil {
@@ -58,7 +58,7 @@ func (a *api) listSessions(ctx context.Context, in *listSessionsInput) (*session
 }
 
 // errBadSessionCursor is a cursor that no sessions page handed out.
-var errBadSessionCursor = &user.ValidationError{Field: "cursor", Message: "is not a Next-Cursor of an earlier page of the sessions"}
+var errBadSessionCursor = &user.ValidationError{Field: "cursor", Message: "is not a cursor from a previous page of the sessions (its Next-Cursor header)"}
 
 // encodeSessionCursor makes the opaque cursor that continues the sessions
 // after k: its creation time in microseconds and its id.

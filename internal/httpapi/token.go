@@ -3,51 +3,56 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"io"
-	"maps"
 	"mime"
 	"net/http"
-	"net/url"
-	"reflect"
-	"slices"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// The /token endpoint (OAuth2's password and refresh_token grants). Its
-// form is read and parsed once, by readToken, before anything else of the
-// operation: the grant it names picks the per-address rate limit, and the
-// handler takes the parsed form from the request.
+// The /token endpoint (OAuth2's password and refresh_token grants, RFC
+// 6749 sections 4.3 and 6). Its body is read and parsed once, by
+// readToken, before anything else of the operation: the grant it names
+// picks the per-address rate limit, and the handler takes the parsed
+// request from the request's requestInfo. Every error of /token is an RFC
+// 6749 section 5.2 error (tokenerror.go).
 
-// Errors of the /token body that the service cannot see.
-var (
-	errNotForm       = errors.New("the body must be application/x-www-form-urlencoded")
-	errMalformedForm = errors.New("the body is not a well-formed application/x-www-form-urlencoded form")
-	errEmptyBody     = errors.New("request body is required") // as huma words it for the JSON routes
-	errTooLarge      = errors.New("request body is too large")
-)
+// tokenPath is where the token endpoint is.
+const tokenPath = "/api/v1/token" //nolint:gosec // a path, no credential
 
-// The grant types /token takes.
-const (
-	grantPassword = "password"
-	grantRefresh  = "refresh_token"
-)
-
-// tokenRequest is a parsed /token request.
-type tokenRequest struct {
-	grantType, username, password, refreshToken string
-	// deviceToken is the device_token of an earlier login's answer, if the
-	// client sends it back: that device is then not held back by failures
-	// from elsewhere.
-	deviceToken string
+// readToken is the operation middleware of /token: it reads and parses
+// the body (tokenform.go), counts the request against its grant's limit,
+// and hands the parsed request to the handler in the request's
+// requestInfo.
+func (a *api) readToken(ctx huma.Context, next func(huma.Context)) {
+	form, err := a.parseToken(ctx)
+	if err != nil {
+		a.writeProblem(ctx, a.tokenError(ctx.Context(), err))
+		return
+	}
+	rule := a.limits.Login
+	if form.grantType == grantRefresh {
+		rule = a.limits.Refresh
+	}
+	res, err := a.limit(ctx.Context(), rule, a.clientKey(ctx))
+	if err != nil {
+		a.writeProblem(ctx, a.tokenError(ctx.Context(), err))
+		return
+	}
+	for name, v := range rateHeaders(res) {
+		ctx.SetHeader(name, v[0])
+	}
+	info := requestInfoFrom(ctx.Context())
+	if info == nil { // New always puts withRequestID first
+		a.writeProblem(ctx, a.tokenError(ctx.Context(), errNoRequestInfo))
+		return
+	}
+	info.token = form
+	next(ctx)
 }
 
-// tokenOp is op for /token: readToken reads the form and applies the
+// tokenOp is op for /token: readToken reads the body and applies the
 // per-address limit of its grant, Login or Refresh.
 func (a *api) tokenOp(op huma.Operation) huma.Operation {
 	op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusRequestEntityTooLarge,
@@ -56,115 +61,41 @@ func (a *api) tokenOp(op huma.Operation) huma.Operation {
 	return op
 }
 
-// readToken is the operation middleware of /token: it reads and parses
-// the form, counts the request against its grant's limit, and hands the
-// form to the handler in the request's requestInfo.
-func (a *api) readToken(ctx huma.Context, next func(huma.Context)) {
-	form, err := a.parseToken(ctx)
-	if err != nil {
-		a.writeProblem(ctx, a.problem(ctx.Context(), err))
-		return
-	}
-	rule := a.limits.Login
-	if form.grantType == grantRefresh {
-		rule = a.limits.Refresh
-	}
-	if !a.allow(ctx, rule, a.clientKey(ctx)) {
-		return
-	}
-	info := requestInfoFrom(ctx.Context())
-	if info == nil { // New always puts withRequestID first
-		a.writeProblem(ctx, a.problem(ctx.Context(), errNoRequestInfo))
-		return
-	}
-	info.token = form
-	next(ctx)
-}
-
-// parseToken reads the /token body, at most maxBodyBytes of it.
+// parseToken reads the /token body, at most maxBodyBytes of it, as a form
+// or a JSON object, and the client of its Authorization header.
 func (a *api) parseToken(ctx huma.Context) (*tokenRequest, error) {
-	if mt, _, err := mime.ParseMediaType(ctx.Header("Content-Type")); err != nil || mt != formURLEncoded {
+	mt, _, err := mime.ParseMediaType(ctx.Header("Content-Type"))
+	if err != nil || (mt != formURLEncoded && mt != jsonType) {
 		return nil, errNotForm
 	}
-	body, err := io.ReadAll(io.LimitReader(ctx.BodyReader(), a.maxBodyBytes+1))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) || int64(len(body)) > a.maxBodyBytes {
-		return nil, errTooLarge
-	}
-	if err != nil {
-		return nil, errMalformedForm
-	}
-	if len(body) == 0 {
-		return nil, errEmptyBody
-	}
-	form, err := readTokenForm(body)
+	body, err := a.readBody(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return form, nil
-}
-
-// readTokenForm parses the /token body. Every field of tokenForm may be
-// given once and no other. A password grant (grant_type absent or
-// "password") requires username and password; a refresh grant requires
-// refresh_token and takes neither of them.
-func readTokenForm(body []byte) (*tokenRequest, error) {
-	values, err := url.ParseQuery(string(body))
+	var p tokenParams
+	if mt == jsonType {
+		p, err = jsonTokenParams(body)
+	} else {
+		p, err = formTokenParams(body)
+	}
 	if err != nil {
-		return nil, errMalformedForm
+		return nil, err
 	}
-	f := &tokenRequest{grantType: values.Get("grant_type")}
-	allowed := map[string]bool{"grant_type": true, "scope": true}
-	switch f.grantType {
-	case "", grantPassword:
-		f.grantType = grantPassword
-		allowed["username"], allowed["password"], allowed["device_token"] = true, true, true
-	case grantRefresh:
-		allowed["refresh_token"] = true
-	default:
-		return nil, &user.ValidationError{Field: "grant_type", Message: `must be "password" or "refresh_token"`}
+	basic, err := basicClient(ctx.Header("Authorization"))
+	if err != nil {
+		return nil, err
 	}
-	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(values)) {
-		switch v := values[name]; {
-		case !allowed[name]:
-			errs = append(errs, &user.ValidationError{Field: name, Message: "unexpected property"})
-		case len(v) > 1:
-			errs = append(errs, &user.ValidationError{Field: name, Message: "must be given once"})
-		case !utf8.ValidString(v[0]):
-			errs = append(errs, &user.ValidationError{Field: name, Message: "must be valid UTF-8"})
-		}
-	}
-	if f.grantType == grantPassword {
-		errs = append(errs, checkPasswordGrant(f, values)...)
-	} else if f.refreshToken = values.Get("refresh_token"); f.refreshToken == "" {
-		errs = append(errs, &user.ValidationError{Field: "refresh_token", Message: "is required"})
-	}
-	return f, errors.Join(errs...)
+	return p.request(basic)
 }
 
-// checkPasswordGrant reads the fields of a password grant into f.
-func checkPasswordGrant(f *tokenRequest, values url.Values) []error {
-	var errs []error
-	f.username, f.password, f.deviceToken = values.Get("username"), values.Get("password"), values.Get("device_token")
-	if f.username == "" {
-		errs = append(errs, &user.ValidationError{Field: "username", Message: "is required"})
-	} else if strings.IndexFunc(f.username, unicode.IsControl) >= 0 {
-		errs = append(errs, &user.ValidationError{Field: "username", Message: "must not contain control characters"})
-	}
-	if f.password == "" {
-		errs = append(errs, &user.ValidationError{Field: "password", Message: "is required"})
-	}
-	return errs
-}
-
-// token answers /token with the form readToken parsed.
+// token answers /token with the request readToken parsed.
 func (a *api) token(ctx context.Context, _ *struct{}) (*tokenOutput, error) {
 	info := requestInfoFrom(ctx)
 	if info == nil || info.token == nil {
-		return nil, a.problem(ctx, errNoRequestInfo)
+		return nil, a.tokenError(ctx, errNoRequestInfo)
 	}
 	form := info.token
+	ctx = user.WithClientID(ctx, form.clientID)
 	var t user.AccessToken
 	var err error
 	if form.grantType == grantRefresh {
@@ -174,7 +105,7 @@ func (a *api) token(ctx context.Context, _ *struct{}) (*tokenOutput, error) {
 		a.countLogin(err)
 	}
 	if err != nil {
-		return nil, a.problem(ctx, err)
+		return nil, a.tokenError(ctx, err)
 	}
 	return &tokenOutput{
 		CacheControl: "no-store",
@@ -200,15 +131,5 @@ func (a *api) countLogin(err error) {
 		a.metrics.Login("busy")
 	default:
 		a.metrics.Login("error")
-	}
-}
-
-// documentTokenForm documents the /token body, which readToken reads
-// itself (huma would document a raw body as an opaque string).
-func documentTokenForm(doc *huma.OpenAPI) {
-	schema := doc.Components.Schemas.Schema(reflect.TypeFor[tokenForm](), true, "TokenForm")
-	doc.Paths["/api/v1/token"].Post.RequestBody = &huma.RequestBody{
-		Required: true,
-		Content:  map[string]*huma.MediaType{formURLEncoded: {Schema: schema}},
 	}
 }

@@ -80,17 +80,6 @@ type token struct {
 // formURLEncoded is the media type of the /token body.
 const formURLEncoded = "application/x-www-form-urlencoded"
 
-// tokenForm documents the /token body (OAuth2's password and refresh_token
-// grants); readTokenForm reads it.
-type tokenForm struct {
-	Username     string `json:"username,omitempty" doc:"Password grant (required): the username or the email address"`
-	Password     string `json:"password,omitempty" format:"password" doc:"Password grant (required)"`
-	GrantType    string `json:"grant_type,omitempty" enum:"password,refresh_token" doc:"password (the default when absent) or refresh_token"`
-	RefreshToken string `json:"refresh_token,omitempty" doc:"Refresh grant (required): the refresh token of the last response"`
-	Scope        string `json:"scope,omitempty" doc:"Sent by OAuth2 clients; ignored"`
-	DeviceToken  string `json:"device_token,omitempty" doc:"Password grant (optional): the device_token of this device's last login of the account"`
-}
-
 // Inputs and outputs: what huma reads from a request and writes back.
 
 type registerInput struct{ Body userCreate }
@@ -115,7 +104,7 @@ type sessionsOutput struct {
 }
 
 type listSessionsInput struct {
-	Cursor string `query:"cursor" maxLength:"64" doc:"The Next-Cursor header of the previous page"`
+	Cursor string `query:"cursor" maxLength:"64" doc:"The Next-Cursor header of the previous page; any other value is refused (422: is not a cursor from a previous page)"`
 	Limit  int    `query:"limit" minimum:"1" maximum:"500" doc:"The most sessions on the page (default 100)"`
 }
 

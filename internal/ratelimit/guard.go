@@ -14,8 +14,9 @@ import (
 // from anywhere else; every other attempt is counted, limited and locked
 // out per account (the account's untrusted devices together). Only
 // attempts let through count: a refused one changes nothing. Identical
-// wrong attempts within duplicateWindow count once (clients that send a
-// failed login twice).
+// wrong attempts within duplicateWindow count once, towards the rate and
+// the lockout (clients that send a failed login twice, as
+// golang.org/x/oauth2 does by default).
 type LoginGuard struct {
 	limiter *Limiter
 	rate    Rule
@@ -56,7 +57,7 @@ func (g *LoginGuard) Admit(ctx context.Context, a user.LoginAttempt) error {
 			return err
 		}
 	}
-	if g.rate.On() {
+	if g.rate.On() && !g.repeated(ctx, a) {
 		if res := g.limiter.Admit(ctx, g.rate, b); !res.Allowed {
 			if g.OnLimited != nil {
 				g.OnLimited(g.rate)
@@ -67,6 +68,20 @@ func (g *LoginGuard) Admit(ctx context.Context, a user.LoginAttempt) error {
 	return nil
 }
 
+// repeated reports whether a is identical to a wrong attempt within
+// duplicateWindow, which was counted already.
+func (g *LoginGuard) repeated(ctx context.Context, a user.LoginAttempt) bool {
+	if a.Fingerprint == "" {
+		return false
+	}
+	n, err := g.store.Get(ctx, dupKey(a))
+	return err == nil && n > 0
+}
+
+func dupKey(a user.LoginAttempt) string {
+	return "lo:dup:" + hashKey(bucket(a)+"\x00"+a.Fingerprint)
+}
+
 // Failed counts a failure towards the lockout of the attempt's bucket,
 // once for identical attempts within duplicateWindow.
 func (g *LoginGuard) Failed(ctx context.Context, a user.LoginAttempt) {
@@ -74,7 +89,7 @@ func (g *LoginGuard) Failed(ctx context.Context, a user.LoginAttempt) {
 		return
 	}
 	if a.Fingerprint != "" {
-		n, err := g.store.Incr(ctx, "lo:dup:"+hashKey(bucket(a)+"\x00"+a.Fingerprint), duplicateWindow)
+		n, err := g.store.Incr(ctx, dupKey(a), duplicateWindow)
 		if err == nil && n > 1 {
 			return
 		}

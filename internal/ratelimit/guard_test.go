@@ -71,6 +71,32 @@ func TestLoginGuardCountsIdenticalAttemptsOnce(t *testing.T) {
 	}
 }
 
+// TestLoginGuardRateCountsIdenticalAttemptsOnce: the retry of a failed
+// login is not counted against the account's rate either, so that five
+// typos sent twice leave room for the right password; a distinct attempt
+// and a success are counted.
+func TestLoginGuardRateCountsIdenticalAttemptsOnce(t *testing.T) {
+	c := newClock()
+	g := newGuard(c, 100, Rule{Name: "login_account", Limit: 3, Window: time.Minute})
+	ctx := t.Context()
+	for _, guess := range []string{"a", "b"} {
+		a := user.LoginAttempt{Key: "id:ada", Fingerprint: guess}
+		for range 2 { // the attempt and the client's retry
+			if err := g.Admit(ctx, a); err != nil {
+				t.Fatalf("attempt %q: %v, want admitted", guess, err)
+			}
+			g.Failed(ctx, a)
+		}
+	}
+	right := user.LoginAttempt{Key: "id:ada", Fingerprint: "right"}
+	if err := g.Admit(ctx, right); err != nil {
+		t.Fatalf("the third distinct attempt: %v, want admitted", err)
+	}
+	if err := g.Admit(ctx, user.LoginAttempt{Key: "id:ada", Fingerprint: "c"}); !errors.Is(err, user.ErrRateLimited) {
+		t.Errorf("a fourth distinct attempt: %v, want ErrRateLimited", err)
+	}
+}
+
 // TestLoginGuardRefusalsDoNotCount: attempts refused by the rate do not
 // add to it, so hammering does not keep the account refused.
 func TestLoginGuardRefusalsDoNotCount(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -76,6 +77,13 @@ type AuditEvent struct {
 // WithClient and the service's clock.
 func (s *Service) event(ctx context.Context, kind AuditKind, actor, subject uuid.UUID, detail map[string]string) AuditEvent {
 	c := clientOf(ctx)
+	if c.ClientID != "" {
+		detail = maps.Clone(detail)
+		if detail == nil {
+			detail = map[string]string{}
+		}
+		detail["client_id"] = c.ClientID
+	}
 	return AuditEvent{
 		At: s.now(), Kind: kind, ActorID: actor, SubjectID: subject,
 		IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID, Detail: detail,

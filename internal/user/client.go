@@ -14,6 +14,10 @@ type Client struct {
 	UserAgent string
 	IP        string
 	RequestID string
+	// ClientID names the OAuth2 client application the request says it
+	// comes from (a public client's unauthenticated client_id), "" when it
+	// does not say. Every audit event of the request records it.
+	ClientID string
 }
 
 type clientKey struct{}
@@ -32,7 +36,19 @@ func (c Client) clean() Client {
 	c.UserAgent = truncate(cleanText(c.UserAgent), MaxUserAgent)
 	c.IP = truncate(cleanText(c.IP), MaxUserAgent)
 	c.RequestID = truncate(cleanText(c.RequestID), MaxUserAgent)
+	c.ClientID = truncate(cleanText(c.ClientID), MaxUserAgent)
 	return c
+}
+
+// WithClientID returns ctx saying that the caller of WithClient is the
+// OAuth2 client id ("" changes nothing).
+func WithClientID(ctx context.Context, id string) context.Context {
+	if id == "" {
+		return ctx
+	}
+	c := clientOf(ctx)
+	c.ClientID = id
+	return WithClient(ctx, c)
 }
 
 // cleanText is s as valid UTF-8 without control, format or separator

@@ -1,0 +1,135 @@
+package httpapi
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// The document of /token, whose body readToken reads itself (huma would
+// document a raw body as an opaque string) and whose errors are
+// tokenProblems.
+
+// tokenField describes one parameter of the /token body.
+func tokenField(desc string, extra func(*huma.Schema)) *huma.Schema {
+	s := &huma.Schema{Type: "string", Description: desc}
+	if extra != nil {
+		extra(s)
+	}
+	return s
+}
+
+// tokenFieldSchemas are the parameters of the /token body.
+func tokenFieldSchemas() map[string]*huma.Schema {
+	return map[string]*huma.Schema{
+		"grant_type": tokenField("password (the default when absent or empty) or refresh_token", func(s *huma.Schema) {
+			s.Enum = []any{grantPassword, grantRefresh}
+			s.Examples = []any{grantPassword}
+		}),
+		"username": tokenField("Password grant (required): the username or the email address; no control characters", func(s *huma.Schema) {
+			s.MaxLength = new(254)
+			s.Examples = []any{"ada"}
+		}),
+		"password": tokenField("Password grant (required)", func(s *huma.Schema) {
+			s.Format = "password"
+			s.Examples = []any{examplePassword}
+		}),
+		"refresh_token": tokenField("Refresh grant (required): the refresh_token of the last answer (single use)", func(s *huma.Schema) {
+			s.Examples = []any{exampleRefreshToken}
+		}),
+		"device_token": tokenField("Password grant (optional): the device_token of this device's last login of the account; one that is not valid is ignored", func(s *huma.Schema) {
+			s.Examples = []any{"d1.example"}
+		}),
+		"scope": tokenField("Accepted and ignored (RFC 6749 scope syntax: tokens of printable ASCII but '\"' and '\\', single spaces)", func(s *huma.Schema) {
+			s.Pattern = `^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$`
+			s.Examples = []any{"profile"}
+		}),
+		"client_id": tokenField("A public client's id (optional), recorded in the audit log; or send it as the user of HTTP Basic with an empty password. No client has a secret: client_secret is refused (invalid_client)", func(s *huma.Schema) {
+			s.MaxLength = new(maxClientID)
+			s.Pattern = `^[\x20-\x7E]+$`
+			s.Examples = []any{"docs-page"}
+		}),
+	}
+}
+
+// tokenGrant is the schema of one grant: the fields it reads, required
+// ones among them. Any other parameter is ignored (RFC 6749 section 3.2).
+func tokenGrant(title, grant string, grantRequired bool, required []string, fields ...string) *huma.Schema {
+	all := tokenFieldSchemas()
+	s := &huma.Schema{Type: "object", Title: title, Properties: map[string]*huma.Schema{}, Required: required}
+	for _, f := range fields {
+		s.Properties[f] = all[f]
+	}
+	s.Properties["grant_type"] = tokenField(all["grant_type"].Description, func(s *huma.Schema) {
+		s.Enum = []any{grant}
+		s.Examples = []any{grant}
+	})
+	if grantRequired {
+		s.Required = append(s.Required, "grant_type")
+	}
+	for _, f := range s.Required {
+		if f != "grant_type" {
+			s.Properties[f].MinLength = new(1)
+		}
+	}
+	return s
+}
+
+// documentTokenForm documents the /token body: one schema per grant (with
+// its required fields), as a form first and then as JSON. TokenForm lists
+// every field too, so that a form renderer (the docs page) shows them.
+func documentTokenForm(doc *huma.OpenAPI) {
+	schemas := doc.Components.Schemas.Map()
+	schemas["TokenPasswordGrant"] = tokenGrant("Password grant", grantPassword, false,
+		[]string{"username", "password"}, "username", "password", "device_token", "scope", "client_id")
+	schemas["TokenRefreshGrant"] = tokenGrant("Refresh grant", grantRefresh, true,
+		[]string{"refresh_token"}, "refresh_token", "scope", "client_id")
+	schemas["TokenForm"] = &huma.Schema{
+		Type:        "object",
+		Description: "A password grant or a refresh grant (RFC 6749 sections 4.3 and 6). An empty field counts as absent; an unknown parameter is ignored; a parameter given twice is refused.",
+		Properties:  tokenFieldSchemas(),
+		OneOf: []*huma.Schema{
+			{Ref: "#/components/schemas/TokenPasswordGrant"},
+			{Ref: "#/components/schemas/TokenRefreshGrant"},
+		},
+	}
+	ref := &huma.Schema{Ref: "#/components/schemas/TokenForm"}
+	examples := map[string]*huma.Example{
+		"password": {Summary: "Log in", Value: map[string]any{"grant_type": grantPassword, "username": "ada", "password": examplePassword}},
+		"refresh":  {Summary: "Refresh (with the refresh_token of the last answer)", Value: map[string]any{"grant_type": grantRefresh, "refresh_token": exampleRefreshToken}},
+	}
+	doc.Paths[tokenPath].Post.RequestBody = &huma.RequestBody{
+		Required:    true,
+		Description: "The grant, as application/x-www-form-urlencoded (what OAuth2 clients send) or the same fields as a JSON object.",
+		Content: map[string]*huma.MediaType{
+			formURLEncoded: {Schema: ref, Examples: examples},
+			jsonType:       {Schema: ref, Examples: examples},
+		},
+	}
+}
+
+// documentTokenErrors makes every error answer of /token a TokenError:
+// the Problem every route answers, with RFC 6749's two members.
+func documentTokenErrors(doc *huma.OpenAPI) {
+	schemas := doc.Components.Schemas.Map()
+	te := *schemas["Problem"]
+	te.Description = "A Problem with the error members of RFC 6749 section 5.2, which OAuth2 clients read"
+	te.Properties = maps.Clone(te.Properties)
+	codes := make([]any, len(oauthErrorCodes))
+	for i, c := range oauthErrorCodes {
+		codes[i] = c
+	}
+	te.Properties["error"] = &huma.Schema{Type: "string", Enum: codes,
+		Description: "The RFC 6749 error code: invalid_grant for wrong credentials or a refresh token that is no longer valid; temporarily_unavailable for a 429 or 503"}
+	te.Properties["error_description"] = &huma.Schema{Type: "string", Description: "The detail, in the characters RFC 6749 allows"}
+	te.Required = append(slices.Clone(te.Required), "error", "error_description")
+	schemas["TokenError"] = &te
+	ref := &huma.Schema{Ref: "#/components/schemas/TokenError"}
+	op := doc.Paths[tokenPath].Post
+	for _, status := range slices.Sorted(maps.Keys(op.Responses)) {
+		if status[0] == '4' || status[0] == '5' {
+			op.Responses[status].Content = map[string]*huma.MediaType{jsonType: {Schema: ref}}
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// The error codes of RFC 6749 section 5.2 that /token answers, and the
+// two of section 4.1.2.1 that say the server, not the request, failed.
+const (
+	oauthInvalidRequest       = "invalid_request"
+	oauthInvalidClient        = "invalid_client"
+	oauthInvalidGrant         = "invalid_grant"
+	oauthUnsupportedGrantType = "unsupported_grant_type"
+	oauthInvalidScope         = "invalid_scope"
+	oauthUnavailable          = "temporarily_unavailable"
+	oauthServerError          = "server_error"
+)
+
+// oauthErrorCodes are every error code /token answers, for the document.
+var oauthErrorCodes = []string{oauthInvalidRequest, oauthInvalidClient, oauthInvalidGrant,
+	oauthUnsupportedGrantType, oauthInvalidScope, oauthUnavailable, oauthServerError}
+
+// tokenProblem is the body of every /token error: the problem every other
+// route answers (same status, detail and code), plus the members OAuth2
+// clients read (RFC 6749 section 5.2), as application/json.
+type tokenProblem struct {
+	problem
+	OAuthError       string `json:"error" enum:"invalid_request,invalid_client,invalid_grant,unsupported_grant_type,invalid_scope,temporarily_unavailable,server_error" doc:"The RFC 6749 error code: invalid_grant for wrong credentials or a refresh token that is no longer valid"`
+	ErrorDescription string `json:"error_description" doc:"The detail, in the characters RFC 6749 allows"`
+}
+
+// ContentType makes huma send a tokenProblem as application/json, which
+// every OAuth2 client parses.
+func (p *tokenProblem) ContentType(string) string { return jsonType }
+
+// tokenError is problem for /token: the same status, code and detail,
+// with the OAuth2 error members. Its 401 carries no Bearer challenge (the
+// endpoint takes no bearer token), except invalid_client's Basic one
+// (RFC 6749 section 5.2).
+func (a *api) tokenError(ctx context.Context, err error) error {
+	var p *problem
+	if !errors.As(a.problem(ctx, err), &p) {
+		return err
+	}
+	code := p.oauth
+	switch {
+	case errors.Is(err, errUnsupportedGrant):
+		code = oauthUnsupportedGrantType
+	case errors.Is(err, errInvalidScope):
+		code = oauthInvalidScope
+	case code == "":
+		code = oauthCodeFor(p.Status)
+	}
+	t := &tokenProblem{problem: *p, OAuthError: code, ErrorDescription: oauthText(p.Detail)}
+	if t.headers != nil {
+		t.headers = t.headers.Clone()
+		t.headers.Del("WWW-Authenticate")
+		delete(t.headers, "WWW-Authenticate") // as decorate spells it, not canonical
+	}
+	if code == oauthInvalidClient {
+		if t.headers == nil {
+			t.headers = http.Header{}
+		}
+		t.headers.Set("WWW-Authenticate", `Basic realm="usersvc"`)
+	}
+	return t
+}
+
+// oauthCodeFor is the RFC 6749 error code of an answer of status whose
+// cause has none of its own.
+func oauthCodeFor(status int) string {
+	switch {
+	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+		return oauthUnavailable
+	case status >= http.StatusInternalServerError:
+		return oauthServerError
+	}
+	return oauthInvalidRequest
+}
+
+// oauthText is s in the characters an error_description may hold
+// (RFC 6749 section 5.2: printable ASCII but '"' and '\').
+func oauthText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r == '\\':
+			return '/'
+		case r < 0x20 || r > 0x7e:
+			return '?'
+		}
+		return r
+	}, s)
+}
