@@ -69,8 +69,11 @@ func noticeAddress(u User) string {
 	return u.Email
 }
 
-// notifyPasswordChanged tells u's trusted address that the password
-// changed.
-func (s *Service) notifyPasswordChanged(ctx context.Context, u User) {
-	s.send(ctx, Mail{Kind: MailPasswordChanged, To: noticeAddress(u), UserID: u.ID})
+// notifyPasswordChanged queues, in tx, the notice to u's trusted address
+// that the password changed.
+func (s *Service) notifyPasswordChanged(ctx context.Context, tx Stores, u User) error {
+	if !s.mails() {
+		return nil
+	}
+	return s.queueMail(ctx, tx, Mail{Kind: MailPasswordChanged, To: noticeAddress(u), UserID: u.ID})
 }
