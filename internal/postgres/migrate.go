@@ -10,8 +10,6 @@ import (
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
-
-	"github.com/usersvc/usersvc/internal/riverschema"
 )
 
 // migrationLockID is the key of the session-level advisory lock that
@@ -34,7 +32,6 @@ const migrationLockWait = 10 * time.Minute
 func newMigrator(db *sql.DB, fsys fs.FS) (*goose.Provider, error) {
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(riverschema.Postgres()), // the job queue's tables
 		goose.WithSessionLocker(advisoryLock{id: migrationLockID, wait: migrationLockWait}))
 	if err != nil {
 		_ = db.Close()

@@ -12,8 +12,6 @@ import (
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
-
-	"github.com/usersvc/usersvc/internal/riverschema"
 )
 
 // migrationLockSuffix names the lock file beside the database file (as
@@ -36,7 +34,6 @@ const migrationLockPoll = 50 * time.Millisecond
 func newMigrator(db *sql.DB, fsys fs.FS, lockPath string) (*goose.Provider, error) {
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(riverschema.SQLite()), // the job queue's tables
 		goose.WithSessionLocker(&fileLock{path: lockPath, wait: migrationLockWait, poll: migrationLockPoll}))
 	if err != nil {
 		_ = db.Close()
