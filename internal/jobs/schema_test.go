@@ -81,8 +81,13 @@ func gooseMigration(dialect string, versions []rivermigrate.Migration) (string, 
 --     go test ./internal/jobs -run TestRiverSchemaMigrations -update
 -- Do not edit. New tables only: the release before never reads them.
 -- River's versions are recorded in river_migration, as River's migrator
--- records them.
-`, riverSchemaVersion)
+-- records them. And usersvc's own: the last sequence number of each
+-- account's events (event.Event.Seq), kept after the account is deleted.
+CREATE TABLE event_sequences (
+    user_id %s PRIMARY KEY,
+    seq     BIGINT NOT NULL
+);
+`, riverSchemaVersion, map[string]string{"postgres": "UUID", "sqlite": "TEXT"}[dialect])
 	for _, v := range versions[:riverSchemaVersion] {
 		up := untemplate(v.SQLUp)
 		if dialect == "postgres" && v.Version == 2 {
@@ -98,7 +103,7 @@ func gooseMigration(dialect string, versions []rivermigrate.Migration) (string, 
 		rows = append(rows, fmt.Sprintf("('main', %d)", v.Version))
 	}
 	fmt.Fprintf(&b, "\n-- +goose StatementBegin\nINSERT INTO river_migration (line, version) VALUES %s;\n-- +goose StatementEnd\n", strings.Join(rows, ", "))
-	b.WriteString("\n-- +goose Down\n")
+	b.WriteString("\n-- +goose Down\nDROP TABLE event_sequences;\n")
 	for i := riverSchemaVersion - 1; i >= 0; i-- {
 		v := versions[i]
 		fmt.Fprintf(&b, "\n-- River %03d %s\n-- +goose StatementBegin\n%s\n-- +goose StatementEnd\n", v.Version, v.Name, untemplate(v.SQLDown))

@@ -38,7 +38,17 @@ var migrations embed.FS
 type DB struct {
 	pool *pgxpool.Pool
 	auth *authLookups // Sessions.UserSession's batches (usersession.go)
+	// outbox makes the Outbox of a transaction (nil outside one); nil: the
+	// stores have none (see UseOutbox).
+	outbox func(pgx.Tx) user.Outbox
 }
+
+// UseOutbox makes the Stores of this database queue mail and events
+// through the Outbox f returns for each transaction (f gets nil for the
+// Stores outside one, whose Outbox must refuse). Call it once, before
+// Stores, from the composition root: the queue (internal/jobs) lives
+// in this database but is not the store's business.
+func (s *DB) UseOutbox(f func(pgx.Tx) user.Outbox) { s.outbox = f }
 
 // defaultConnectTimeout bounds a new connection's setup when the database
 // URL sets no connect_timeout, so that requests fail fast (503) while the

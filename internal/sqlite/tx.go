@@ -29,7 +29,16 @@ func (c conn) stores() user.Stores {
 		EmailChanges:  &EmailChanges{c},
 		Audit:         &Audit{c},
 		Tx:            &Transactor{c},
+		Outbox:        c.outbox(),
 	}
+}
+
+// outbox is the Outbox of c's transaction, nil without UseOutbox.
+func (c conn) outbox() user.Outbox {
+	if c.db.outbox == nil {
+		return nil
+	}
+	return c.db.outbox(c.tx)
 }
 
 // readRow, readRows, writeRow and exec run a statement where it goes:

@@ -4,7 +4,12 @@
 --     go test ./internal/jobs -run TestRiverSchemaMigrations -update
 -- Do not edit. New tables only: the release before never reads them.
 -- River's versions are recorded in river_migration, as River's migrator
--- records them.
+-- records them. And usersvc's own: the last sequence number of each
+-- account's events (event.Event.Seq), kept after the account is deleted.
+CREATE TABLE event_sequences (
+    user_id UUID PRIMARY KEY,
+    seq     BIGINT NOT NULL
+);
 
 -- River 001 create river migration
 -- +goose StatementBegin
@@ -362,6 +367,7 @@ INSERT INTO river_migration (line, version) VALUES ('main', 1), ('main', 2), ('m
 -- +goose StatementEnd
 
 -- +goose Down
+DROP TABLE event_sequences;
 
 -- River 008 job id autoincrement
 -- +goose StatementBegin

@@ -1,0 +1,134 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/usersvc/usersvc/internal/event"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// MailArgs is a queued account mail. Its token is sealed (Sealer) for
+// this mail's kind and user: the jobs table holds no usable token.
+type MailArgs struct {
+	MailKind    string        `json:"kind"`
+	To          string        `json:"to"`
+	UserID      uuid.UUID     `json:"user_id"`
+	SealedToken []byte        `json:"sealed_token,omitempty"`
+	TTL         time.Duration `json:"ttl,omitempty"`
+}
+
+// Kind is River's name of the job kind.
+func (MailArgs) Kind() string { return "mail" }
+
+// InsertOpts puts security mail in its own queue.
+func (a MailArgs) InsertOpts() river.InsertOpts {
+	queue := QueueMail
+	if security(user.MailKind(a.MailKind)) {
+		queue = QueueSecurityMail
+	}
+	return river.InsertOpts{Queue: queue, MaxAttempts: mailAttempts}
+}
+
+// security reports whether mail of kind protects an account, and so must
+// never wait behind other mail.
+func security(kind user.MailKind) bool {
+	return kind == user.MailResetPassword || kind == user.MailEmailChanged
+}
+
+// purpose is what the token is sealed for.
+func (a MailArgs) purpose() string { return "mail token\x00" + a.MailKind + "\x00" + a.UserID.String() }
+
+type mailWorker struct {
+	river.WorkerDefaults[MailArgs]
+	mailer   user.Notifier
+	sealer   Sealer
+	observer Observer
+	log      *slog.Logger
+}
+
+func (w *mailWorker) Work(ctx context.Context, j *river.Job[MailArgs]) error {
+	a := j.Args
+	m := user.Mail{Kind: user.MailKind(a.MailKind), To: a.To, UserID: a.UserID, TTL: a.TTL}
+	if len(a.SealedToken) > 0 {
+		token, err := w.sealer.OpenFor(a.SealedToken, a.purpose())
+		if err != nil {
+			w.count(a.MailKind, j.Attempt, j.MaxAttempts, true)
+			return river.JobCancel(fmt.Errorf("open the mail's token: %w", err))
+		}
+		m.Token = string(token)
+	}
+	if err := w.mailer.Send(ctx, m); err != nil {
+		final := j.Attempt >= j.MaxAttempts
+		w.count(a.MailKind, j.Attempt, j.MaxAttempts, final)
+		level := slog.LevelWarn
+		if final {
+			level = slog.LevelError
+		}
+		w.log.Log(ctx, level, "account mail not delivered", "kind", a.MailKind, "user_id", a.UserID.String(),
+			"job_id", j.ID, "attempt", j.Attempt, "max_attempts", j.MaxAttempts, "error", err.Error())
+		return err
+	}
+	if w.observer != nil {
+		w.observer.MailSent(a.MailKind)
+	}
+	return nil
+}
+
+// count counts a failed attempt: retried, or failed for good.
+func (w *mailWorker) count(kind string, attempt, maxAttempts int, final bool) {
+	if w.observer == nil {
+		return
+	}
+	if final || attempt >= maxAttempts {
+		w.observer.MailFailed(kind)
+		return
+	}
+	w.observer.MailRetried(kind)
+}
+
+// EventArgs is an event queued for one sink.
+type EventArgs struct {
+	Sink  string      `json:"sink"`
+	Event event.Event `json:"event"`
+}
+
+// Kind is River's name of the job kind.
+func (EventArgs) Kind() string { return "event" }
+
+// InsertOpts puts events in their queue.
+func (EventArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueEvents, MaxAttempts: eventAttempts}
+}
+
+type eventWorker struct {
+	river.WorkerDefaults[EventArgs]
+	sinks map[string]Sink
+}
+
+func (w *eventWorker) Work(ctx context.Context, j *river.Job[EventArgs]) error {
+	s, ok := w.sinks[j.Args.Sink]
+	if !ok {
+		// A sink configured when the event was emitted and no longer: its
+		// events stay for the day it comes back (retry them then).
+		return fmt.Errorf("no event sink %q is configured", j.Args.Sink)
+	}
+	return s.Deliver(ctx, j.Args.Event)
+}
+
+// isNilPointer reports whether v is a nil pointer or interface (a missing
+// transaction).
+func isNilPointer(v any) bool {
+	r := reflect.ValueOf(v)
+	switch r.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return r.IsNil()
+	}
+	return false
+}
