@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -65,7 +66,8 @@ func (w *mailWorker) Work(ctx context.Context, j *river.Job[MailArgs]) error {
 		m.Token = string(token)
 	}
 	if err := w.mailer.Send(ctx, m); err != nil {
-		final := j.Attempt >= j.MaxAttempts
+		undeliverable := errors.Is(err, user.ErrUndeliverable)
+		final := undeliverable || j.Attempt >= j.MaxAttempts
 		w.count(a.MailKind, j.Attempt, j.MaxAttempts, final)
 		level := slog.LevelWarn
 		if final {
@@ -73,6 +75,9 @@ func (w *mailWorker) Work(ctx context.Context, j *river.Job[MailArgs]) error {
 		}
 		w.log.Log(ctx, level, "account mail not delivered", "kind", a.MailKind, "user_id", a.UserID.String(),
 			"job_id", j.ID, "attempt", j.Attempt, "max_attempts", j.MaxAttempts, "error", err.Error())
+		if undeliverable {
+			return river.JobCancel(err) // trying again cannot help
+		}
 		return err
 	}
 	if w.observer != nil {

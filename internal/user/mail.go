@@ -2,6 +2,7 @@ package user
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,6 +25,11 @@ const (
 	// was changed or reset.
 	MailPasswordChanged MailKind = "password_changed"
 )
+
+// ErrUndeliverable is a mail a Notifier can never send as it is (no link
+// for its kind, a recipient the mail server refuses): the queue gives it
+// up at once instead of trying again.
+var ErrUndeliverable = errors.New("the mail cannot be delivered as it is")
 
 // Mail is one account message. It carries no text a user wrote (no name):
 // mail to an address nobody has verified must not relay anything an
