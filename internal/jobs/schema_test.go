@@ -18,7 +18,6 @@ var update = flag.Bool("update", false, "write the River schema migrations from 
 // migration 00010 brings the databases to.
 const riverSchemaVersion = 8
 
-
 func TestRiverSchemaMigrations(t *testing.T) {
 	pg, err := rivermigrate.New(riverpgxv5.New(nil), nil)
 	if err != nil {
