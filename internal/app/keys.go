@@ -29,6 +29,10 @@ type tokenKeys struct {
 	// derived keys what the service derives (user.Deps.Secret): the same
 	// on every replica, from the secret they already share.
 	derived []byte
+	// seal is the key that seals the tokens of queued mail: the
+	// key-encryption key, or with HS256 (which needs none) a key derived
+	// from the shared secret.
+	seal []byte
 }
 
 // openKeys sets up token signing as USERSVC_JWT_ALG says: HS256 with the
@@ -46,7 +50,8 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys
 		tokens, err := security.NewHS256(secret, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)
 		empty := func() jose.JSONWebKeySet { return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}} }
 		derived, derr := deriveKey(secret)
-		return tokenKeys{tokens: tokens, jwks: empty, derived: derived}, errors.Join(err, derr)
+		seal, serr := hkdf.Key(sha256.New, secret, nil, "usersvc job seal v1", 32)
+		return tokenKeys{tokens: tokens, jwks: empty, derived: derived, seal: seal}, errors.Join(err, derr, serr)
 	}
 	kek, err := keyEncryptionKey(cfg, a.log)
 	if err != nil {
@@ -64,7 +69,7 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys
 	// See rotations made by other replicas or `usersvc keys rotate`.
 	go ring.Run(bg, func(err error) { a.log.Warn("reload signing keys", "error", err.Error()) })
 	tokens, err := security.NewSigned(cfg.JWTAlg, ring, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)
-	return tokenKeys{tokens: tokens, jwks: ring.JWKS, derived: derived}, err
+	return tokenKeys{tokens: tokens, jwks: ring.JWKS, derived: derived, seal: kek}, err
 }
 
 // deriveKey derives the service's own key from a secret every replica

@@ -102,7 +102,12 @@ type Queue[TTx any] struct {
 	sinks  []string
 	seq    func(ctx context.Context, tx TTx, subject uuid.UUID) (int64, error)
 	log    *slog.Logger
+	// backlog reads each queue's waiting jobs (stores.go).
+	backlog func(ctx context.Context) ([]Backlog, error)
 }
+
+// Backlogs returns each queue's waiting jobs and the age of the oldest.
+func (q *Queue[TTx]) Backlogs(ctx context.Context) ([]Backlog, error) { return q.backlog(ctx) }
 
 // newQueue builds the Queue on driver; seq numbers events in a
 // transaction.

@@ -23,6 +23,7 @@ type Metrics struct {
 	hashing  prometheus.Histogram
 	abuse    *abuse // abuse.go
 	audit    *audit // audit.go
+	mail     *mail  // jobs.go
 }
 
 // New returns the metrics on a fresh registry, with the Go runtime and
@@ -54,6 +55,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.abuse = newAbuse(m.reg)
 	m.audit = newAudit(m.reg)
+	m.mail = newMail(m.reg)
 	return m
 }
 
