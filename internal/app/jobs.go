@@ -20,8 +20,7 @@ import (
 type JobQueue interface {
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
-	List(ctx context.Context, state string, limit int) ([]jobs.Job, error)
-	Retry(ctx context.Context, id int64) (jobs.Job, error)
+	user.JobQueue
 	Backlogs(ctx context.Context) ([]jobs.Backlog, error)
 }
 
@@ -94,6 +93,14 @@ func (a *App) openQueue(ctx context.Context, sealKey []byte, mailer user.Notifie
 		return stats, err
 	})
 	return nil
+}
+
+// jobAdmin is the queue as the service administers it, nil without one.
+func (a *App) jobAdmin() user.JobQueue {
+	if a.queue == nil {
+		return nil
+	}
+	return a.queue
 }
 
 // SinkNATS is the NATS sink's name in the event jobs.

@@ -138,6 +138,7 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 			return unverified.loginAs(pending.Username, pending.Password)
 		},
 		"no user with this id":          authed("GET", "/api/v1/admin/users/"+uuid.NewString(), adminTok, ""),
+		user.ErrJobNotFound.Error():     authed("POST", "/api/v1/admin/jobs/987654/retry", adminTok, ""),
 		user.ErrSessionNotFound.Error(): authed("DELETE", "/api/v1/users/me/sessions/"+uuid.NewString(), tok, ""),
 		user.ErrLastAdmin.Error():       authed("DELETE", "/api/v1/users/me", adminTok, ""),
 		user.ErrAlreadyVerified.Error(): authed("POST", "/api/v1/verify-email/resend", tok, ""),

@@ -37,6 +37,9 @@ func (a *api) routes() {
 	huma.Register(api, a.admin(a.op("POST /api/v1/admin/users/{id}/deactivate", "deactivateUser", http.StatusOK, "Deactivate a user and end their sessions", http.StatusNotFound, http.StatusConflict)), a.deactivateUser)
 	huma.Register(api, a.admin(a.op("POST /api/v1/admin/users/{id}/reactivate", "reactivateUser", http.StatusOK, "Reactivate a user", http.StatusNotFound)), a.reactivateUser)
 	huma.Register(api, a.admin(a.op("DELETE /api/v1/admin/users/{id}", "deleteUser", http.StatusNoContent, "Delete a user", http.StatusNotFound, http.StatusConflict)), a.deleteUser)
+	// The durable job queue (jobs.go): mail and events, failed ones kept.
+	huma.Register(api, a.admin(a.op("GET /api/v1/admin/jobs", "listJobs", http.StatusOK, "List the job queue's jobs (mail, events), newest first")), a.listJobs)
+	huma.Register(api, a.admin(a.op("POST /api/v1/admin/jobs/{id}/retry", "retryJob", http.StatusOK, "Run a job again, a failed one with its attempts back (audited)", http.StatusNotFound)), a.retryJob)
 	// Email verification and password reset: lifecycle.go.
 	huma.Register(api, a.op("POST /api/v1/verify-email", "verifyEmail", http.StatusOK, "Verify the email address with the token mailed to it"), a.verifyEmail)
 	huma.Register(api, a.authed(a.limited(a.limits.Mail, a.op("POST /api/v1/verify-email/resend", "resendVerification", http.StatusAccepted, "Mail a new verification link to the current user", http.StatusConflict))), a.resendVerification)

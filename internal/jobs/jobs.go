@@ -219,28 +219,9 @@ func (o *outbox[TTx]) Emit(ctx context.Context, e event.Event) error {
 	return err
 }
 
-// Job is a job as the admin API shows it: never its arguments (a sealed
-// token, an address).
-type Job struct {
-	ID          int64
-	Kind        string // "mail" or "event"
-	Queue       string
-	State       string
-	Attempt     int
-	MaxAttempts int
-	CreatedAt   time.Time
-	ScheduledAt time.Time
-	FinalizedAt time.Time // zero while not finished
-	LastError   string    // the last attempt's error, "" when none
-}
-
-// ErrNotFound is a job id that does not exist.
-var ErrNotFound = errors.New("no job with this id")
-
-// List returns up to limit jobs in state (one of River's job states:
-// available, running, retryable, scheduled, completed, discarded,
-// cancelled; "" for any), newest first.
-func (q *Queue[TTx]) List(ctx context.Context, state string, limit int) ([]Job, error) {
+// Jobs returns up to limit jobs in state (one of user.JobStates; "" for
+// any), newest first.
+func (q *Queue[TTx]) Jobs(ctx context.Context, state string, limit int) ([]user.Job, error) {
 	params := river.NewJobListParams().First(limit).OrderBy(river.JobListOrderByID, river.SortOrderDesc)
 	if state != "" {
 		params = params.States(rivertype.JobState(state))
@@ -249,28 +230,30 @@ func (q *Queue[TTx]) List(ctx context.Context, state string, limit int) ([]Job, 
 	if err != nil {
 		return nil, err
 	}
-	jobs := make([]Job, 0, len(res.Jobs))
+	jobs := make([]user.Job, 0, len(res.Jobs))
 	for _, j := range res.Jobs {
 		jobs = append(jobs, toJob(j))
 	}
 	return jobs, nil
 }
 
-// Retry makes the job id run again as soon as possible (a discarded one
-// gets its attempts back).
-func (q *Queue[TTx]) Retry(ctx context.Context, id int64) (Job, error) {
+// RetryJob makes the job id run again as soon as possible (a discarded
+// one gets its attempts back); user.ErrJobNotFound when there is none.
+func (q *Queue[TTx]) RetryJob(ctx context.Context, id int64) (user.Job, error) {
 	j, err := q.client.JobRetry(ctx, id)
 	if errors.Is(err, river.ErrNotFound) {
-		return Job{}, ErrNotFound
+		return user.Job{}, user.ErrJobNotFound
 	}
 	if err != nil {
-		return Job{}, err
+		return user.Job{}, err
 	}
 	return toJob(j), nil
 }
 
-func toJob(j *rivertype.JobRow) Job {
-	out := Job{
+var _ user.JobQueue = (*Queue[any])(nil)
+
+func toJob(j *rivertype.JobRow) user.Job {
+	out := user.Job{
 		ID: j.ID, Kind: j.Kind, Queue: j.Queue, State: string(j.State), Attempt: j.Attempt,
 		MaxAttempts: j.MaxAttempts, CreatedAt: j.CreatedAt, ScheduledAt: j.ScheduledAt,
 	}

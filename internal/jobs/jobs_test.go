@@ -25,8 +25,9 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 type queue interface {
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
-	List(ctx context.Context, state string, limit int) ([]jobs.Job, error)
-	Retry(ctx context.Context, id int64) (jobs.Job, error)
+	Jobs(ctx context.Context, state string, limit int) ([]user.Job, error)
+	RetryJob(ctx context.Context, id int64) (user.Job, error)
+	Backlogs(ctx context.Context) ([]jobs.Backlog, error)
 }
 
 // opener builds a Queue over one database (another one each call, as a
@@ -263,9 +264,9 @@ func TestRestartLosesNothing(t *testing.T) {
 	}
 }
 
-func mustList(t *testing.T, q queue, state string) []jobs.Job {
+func mustList(t *testing.T, q queue, state string) []user.Job {
 	t.Helper()
-	js, err := q.List(t.Context(), state, 1000)
+	js, err := q.Jobs(t.Context(), state, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

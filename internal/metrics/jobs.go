@@ -33,7 +33,9 @@ func (m *Metrics) MailSent(kind string) { m.mail.deliveries.WithLabelValues(kind
 
 // MailRetried counts a failed attempt of a mail of kind that will be
 // tried again.
-func (m *Metrics) MailRetried(kind string) { m.mail.deliveries.WithLabelValues(kind, mailRetried).Inc() }
+func (m *Metrics) MailRetried(kind string) {
+	m.mail.deliveries.WithLabelValues(kind, mailRetried).Inc()
+}
 
 // MailFailed counts a mail of kind given up.
 func (m *Metrics) MailFailed(kind string) { m.mail.deliveries.WithLabelValues(kind, mailFailed).Inc() }

@@ -148,13 +148,17 @@ func (s *Service) Update(ctx context.Context, c Caller, p Patch, currentPassword
 		if err != nil {
 			return err
 		}
-		if u, err = tx.Users.Update(ctx, id, p); err != nil || strings.EqualFold(before.Email, u.Email) {
+		if u, err = tx.Users.Update(ctx, id, p); err != nil {
 			return err
 		}
-		if err := s.emailChanged(ctx, tx, before, u); err != nil {
-			return err
+		if !strings.EqualFold(before.Email, u.Email) {
+			if err := s.emailChanged(ctx, tx, before, u); err != nil {
+				return err
+			}
 		}
-		mailed, err = s.queueVerification(ctx, tx, u) // a changed email is no longer verified
+		if p.Email != nil { // a changed email is no longer verified
+			mailed, err = s.queueVerification(ctx, tx, u)
+		}
 		return err
 	})
 	if err != nil {

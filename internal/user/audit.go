@@ -35,6 +35,7 @@ const (
 	AuditDataExported      AuditKind = "user.data_exported"
 	AuditReauthenticated   AuditKind = "session.reauthenticated"
 	AuditEmailChangeUndone AuditKind = "email.change_undone"
+	AuditJobRetried        AuditKind = "admin.job_retried"
 )
 
 // AuditKinds lists every kind of security event, for validating filters and
@@ -44,7 +45,7 @@ var AuditKinds = []AuditKind{
 	AuditRefreshReused, AuditProfileUpdated, AuditPasswordChanged, AuditResetRequested,
 	AuditResetCompleted, AuditVerificationSent, AuditEmailVerified, AuditDeactivated,
 	AuditReactivated, AuditRoleChanged, AuditDeleted, AuditAdminCreated, AuditDataExported,
-	AuditReauthenticated, AuditEmailChangeUndone,
+	AuditReauthenticated, AuditEmailChangeUndone, AuditJobRetried,
 }
 
 // security reports whether an event of k records a change to who can use
