@@ -1,0 +1,87 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/app"
+	"github.com/usersvc/usersvc/internal/app/apptest"
+	"github.com/usersvc/usersvc/internal/event"
+	"github.com/usersvc/usersvc/internal/user/usertest"
+)
+
+// eventSink records the events it gets.
+type eventSink chan event.Event
+
+func (s eventSink) Deliver(_ context.Context, e event.Event) error {
+	s <- e
+	return nil
+}
+
+// TestChangesEmitEvents: over HTTP, each change of an account emits its
+// event of the catalogue, numbered 1, 2, 3... for the account, with no
+// secret in it; a refused change emits nothing.
+func TestChangesEmitEvents(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		sink := make(eventSink, 64)
+		s := newServer(t, kind, apptest.With(app.WithEventSink("test", sink)))
+		a, id := s.signUp()
+		verify := s.nextMail(usertest.MailVerify, a.Email)
+		if res := s.verify(verify.Token); res.Status != http.StatusOK {
+			t.Fatalf("verify: %v", res)
+		}
+		tok := s.token(a.Username, a.Password)
+		wantProblem(t, s.updateMe(tok, `{"email":"not an email"}`), http.StatusUnprocessableEntity, "")
+		if res := s.updateMe(tok, `{"full_name":"Ada L."}`); res.Status != http.StatusOK {
+			t.Fatalf("update: %v", res)
+		}
+		if res := s.do(req{method: "POST", path: "/api/v1/logout", token: tok}); res.Status != http.StatusNoContent {
+			t.Fatalf("logout: %v", res)
+		}
+		want := []string{event.UserCreated, event.UserEmailVerified, event.SessionCreated, event.UserUpdated, event.SessionRevoked}
+		got := make([]event.Event, 0, len(want))
+		for range want {
+			select {
+			case e := <-sink:
+				got = append(got, e)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("events: got %d of %d: %+v", len(got), len(want), got)
+			}
+		}
+		bySeq := map[int64]event.Event{}
+		for _, e := range got {
+			if e.Subject != id {
+				t.Errorf("event %s about %s, want %s", e.Type, e.Subject, id)
+			}
+			if _, err := uuid.Parse(e.ID); err != nil {
+				t.Errorf("event id %q: %v", e.ID, err)
+			}
+			for _, secret := range []string{a.Password, verify.Token, tok, "hash"} {
+				if strings.Contains(string(e.Data), secret) {
+					t.Errorf("event %s holds a secret: %s", e.Type, e.Data)
+				}
+			}
+			bySeq[e.Seq] = e
+		}
+		for i, typ := range want { // delivered in any order, numbered in the changes' order
+			if e := bySeq[int64(i+1)]; e.Type != typ {
+				t.Errorf("event %d: %s, want %s", i+1, e.Type, typ)
+			}
+		}
+		var updated event.Updated
+		if err := json.Unmarshal(bySeq[4].Data, &updated); err != nil || updated.User.FullName != "Ada L." || updated.Fields[0] != "full_name" {
+			t.Errorf("user.updated data: %s (%v)", bySeq[4].Data, err)
+		}
+		select {
+		case e := <-sink:
+			t.Errorf("an event more: %+v", e)
+		default:
+		}
+	})
+}
