@@ -56,17 +56,17 @@ const (
 
 // Types lists every event type with what it means, in catalogue order.
 var Types = []TypeInfo{
-	{UserCreated, "An account was created (registration, an administrator, create-admin).", User{}},
-	{UserUpdated, "Profile fields of an account changed; fields names which.", Updated{}},
-	{UserEmailChanged, "An account's email changed (by its owner, an administrator, or an undo). The new address is not verified yet unless verified says so.", EmailChanged{}},
-	{UserEmailVerified, "An account proved its email address.", User{}},
-	{UserPasswordChanged, "An account's password was changed or reset; its other sessions were revoked.", PasswordChanged{}},
-	{UserRoleChanged, "An administrator changed an account's role.", RoleChanged{}},
-	{UserDeactivated, "An account was deactivated: it can no longer log in.", User{}},
-	{UserReactivated, "A deactivated account was reactivated.", User{}},
-	{UserDeleted, "An account was deleted for good: purge what you keep about it.", Deleted{}},
-	{SessionCreated, "An account logged in (a new session).", Session{}},
-	{SessionRevoked, "A session ended before its expiry (logout, revocation, password change).", Session{}},
+	{UserCreated, "An account was created (registration, an administrator, create-admin).", UserData{}},
+	{UserUpdated, "Profile fields of an account changed; fields names which.", UpdatedData{}},
+	{UserEmailChanged, "An account's email changed (by its owner, an administrator, or an undo). The new address is not verified yet (user.email_verified).", EmailChangedData{}},
+	{UserEmailVerified, "An account proved its email address.", UserData{}},
+	{UserPasswordChanged, "An account's password was changed or reset; its other sessions were revoked.", PasswordChangedData{}},
+	{UserRoleChanged, "An administrator changed an account's role.", RoleChangedData{}},
+	{UserDeactivated, "An account was deactivated: it can no longer log in.", UserData{}},
+	{UserReactivated, "A deactivated account was reactivated.", UserData{}},
+	{UserDeleted, "An account was deleted for good: purge what you keep about it.", DeletedData{}},
+	{SessionCreated, "An account logged in (a new session).", SessionData{}},
+	{SessionRevoked, "A session ended before its expiry (logout, revocation, password change).", SessionData{}},
 }
 
 // TypeInfo describes one event type: Data is a zero value of its payload.
@@ -84,8 +84,8 @@ func Known(name string) bool {
 // The payloads. Each holds what a consumer needs to sync its copy without
 // asking usersvc, and nothing secret.
 
-// User is the account as other services see it.
-type User struct {
+// UserData is the account as other services see it.
+type UserData struct {
 	ID            uuid.UUID `json:"id"`
 	Email         string    `json:"email"`
 	Username      string    `json:"username"`
@@ -95,39 +95,39 @@ type User struct {
 	EmailVerified bool      `json:"email_verified"`
 }
 
-// Updated is a user.updated payload: the account after the change and the
+// UpdatedData is a user.updated payload: the account after the change and the
 // names of the fields that changed.
-type Updated struct {
-	User   User     `json:"user"`
+type UpdatedData struct {
+	User   UserData `json:"user"`
 	Fields []string `json:"fields"`
 }
 
-// EmailChanged is a user.email_changed payload.
-type EmailChanged struct {
-	User          User   `json:"user"`
-	PreviousEmail string `json:"previous_email"`
+// EmailChangedData is a user.email_changed payload.
+type EmailChangedData struct {
+	User          UserData `json:"user"`
+	PreviousEmail string   `json:"previous_email"`
 }
 
-// PasswordChanged is a user.password_changed payload: how (changed by the
+// PasswordChangedData is a user.password_changed payload: how (changed by the
 // owner, reset by mail, or set by an administrator).
-type PasswordChanged struct {
-	How string `json:"how"`
+type PasswordChangedData struct {
+	How string `json:"how" enum:"changed,reset,set_by_operator"`
 }
 
-// RoleChanged is a user.role_changed payload.
-type RoleChanged struct {
-	User         User   `json:"user"`
-	PreviousRole string `json:"previous_role"`
+// RoleChangedData is a user.role_changed payload.
+type RoleChangedData struct {
+	User         UserData `json:"user"`
+	PreviousRole string   `json:"previous_role"`
 }
 
-// Deleted is a user.deleted payload.
-type Deleted struct {
+// DeletedData is a user.deleted payload.
+type DeletedData struct {
 	ID uuid.UUID `json:"id"`
 }
 
-// Session is a session.created or session.revoked payload; SessionID
+// SessionData is a session.created or session.revoked payload; SessionID
 // identifies the session, never its tokens.
-type Session struct {
+type SessionData struct {
 	SessionID uuid.UUID `json:"session_id"`
 	// All is set when every session of the account was revoked at once.
 	All bool `json:"all,omitempty"`

@@ -74,7 +74,7 @@ func TestChangesEmitEvents(t *testing.T) {
 				t.Errorf("event %d: %s, want %s", i+1, e.Type, typ)
 			}
 		}
-		var updated event.Updated
+		var updated event.UpdatedData
 		if err := json.Unmarshal(bySeq[4].Data, &updated); err != nil || updated.User.FullName != "Ada L." || updated.Fields[0] != "full_name" {
 			t.Errorf("user.updated data: %s (%v)", bySeq[4].Data, err)
 		}
@@ -84,4 +84,44 @@ func TestChangesEmitEvents(t *testing.T) {
 		default:
 		}
 	})
+}
+
+// TestEventCatalogueIsDocumented: the OpenAPI document's webhooks section
+// lists every event type, each with its body schema.
+func TestEventCatalogueIsDocumented(t *testing.T) {
+	s := newServer(t, apptest.Memory)
+	var doc struct {
+		Webhooks map[string]struct {
+			Post struct {
+				RequestBody struct {
+					Content map[string]struct {
+						Schema struct {
+							Ref string `json:"$ref"`
+						} `json:"schema"`
+					} `json:"content"`
+				} `json:"requestBody"`
+			} `json:"post"`
+		} `json:"webhooks"`
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(s.do(req{method: "GET", path: "/openapi.json"}).Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Webhooks) != len(event.Types) {
+		t.Errorf("%d webhooks documented, want %d", len(doc.Webhooks), len(event.Types))
+	}
+	for _, typ := range event.Types {
+		w, ok := doc.Webhooks[typ.Name]
+		if !ok {
+			t.Errorf("%s is not documented", typ.Name)
+			continue
+		}
+		ref := w.Post.RequestBody.Content["application/json"].Schema.Ref
+		schema := doc.Components.Schemas[strings.TrimPrefix(ref, "#/components/schemas/")]
+		if schema == nil || !strings.Contains(string(schema), `"seq"`) || !strings.Contains(string(schema), `"data"`) {
+			t.Errorf("%s: body schema %q missing or without seq and data", typ.Name, ref)
+		}
+	}
 }

@@ -87,16 +87,16 @@ func (s *Service) publish(ctx context.Context, tx Stores, a AuditEvent) error {
 	if tx.Outbox == nil || a.SubjectID == uuid.Nil {
 		return nil
 	}
-	snapshot := func() (event.User, error) {
+	snapshot := func() (event.UserData, error) {
 		u, err := tx.Users.ByID(ctx, a.SubjectID)
 		if err != nil {
-			return event.User{}, fmt.Errorf("event of %s: %w", a.Kind, err)
+			return event.UserData{}, fmt.Errorf("event of %s: %w", a.Kind, err)
 		}
 		return eventUser(u), nil
 	}
-	session := func() event.Session {
+	session := func() event.SessionData {
 		id, _ := uuid.Parse(a.Detail["session_id"])
-		return event.Session{SessionID: id, All: a.Detail["scope"] == "all"}
+		return event.SessionData{SessionID: id, All: a.Detail["scope"] == "all"}
 	}
 	var typ string
 	var data any
@@ -116,23 +116,23 @@ func (s *Service) publish(ctx context.Context, tx Stores, a AuditEvent) error {
 		if err != nil {
 			return err
 		}
-		typ, data = event.UserUpdated, event.Updated{User: u, Fields: strings.Split(a.Detail["fields"], ",")}
+		typ, data = event.UserUpdated, event.UpdatedData{User: u, Fields: strings.Split(a.Detail["fields"], ",")}
 	case AuditRoleChanged:
 		u, err := snapshot()
 		if err != nil {
 			return err
 		}
-		typ, data = event.UserRoleChanged, event.RoleChanged{User: u, PreviousRole: a.Detail["from"]}
+		typ, data = event.UserRoleChanged, event.RoleChangedData{User: u, PreviousRole: a.Detail["from"]}
 	case AuditPasswordChanged:
 		how := "changed"
 		if a.Detail["by"] == "operator" {
 			how = "set_by_operator"
 		}
-		typ, data = event.UserPasswordChanged, event.PasswordChanged{How: how}
+		typ, data = event.UserPasswordChanged, event.PasswordChangedData{How: how}
 	case AuditResetCompleted:
-		typ, data = event.UserPasswordChanged, event.PasswordChanged{How: "reset"}
+		typ, data = event.UserPasswordChanged, event.PasswordChangedData{How: "reset"}
 	case AuditDeleted:
-		typ, data = event.UserDeleted, event.Deleted{ID: a.SubjectID}
+		typ, data = event.UserDeleted, event.DeletedData{ID: a.SubjectID}
 	case AuditLoginSucceeded:
 		typ, data = event.SessionCreated, session()
 	case AuditLoggedOut, AuditSessionRevoked:
@@ -146,13 +146,13 @@ func (s *Service) publish(ctx context.Context, tx Stores, a AuditEvent) error {
 // emailMoved emits user.email_changed for the change of u's email from
 // previous, in tx.
 func (s *Service) emailMoved(ctx context.Context, tx Stores, u User, previous string) error {
-	return s.emit(ctx, tx, event.UserEmailChanged, u.ID, event.EmailChanged{User: eventUser(u), PreviousEmail: previous})
+	return s.emit(ctx, tx, event.UserEmailChanged, u.ID, event.EmailChangedData{User: eventUser(u), PreviousEmail: previous})
 }
 
 // eventUser is u as events show it: no hash, no token version, no trusted
 // address.
-func eventUser(u User) event.User {
-	return event.User{
+func eventUser(u User) event.UserData {
+	return event.UserData{
 		ID: u.ID, Email: u.Email, Username: u.Username, FullName: u.FullName,
 		Role: string(u.Role), IsActive: u.IsActive, EmailVerified: u.EmailVerified,
 	}
