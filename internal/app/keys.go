@@ -50,7 +50,7 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys
 		tokens, err := security.NewHS256(secret, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)
 		empty := func() jose.JSONWebKeySet { return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}} }
 		derived, derr := deriveKey(secret)
-		seal, serr := hkdf.Key(sha256.New, secret, nil, "usersvc job seal v1", 32)
+		seal, serr := sealKey(cfg, secret)
 		return tokenKeys{tokens: tokens, jwks: empty, derived: derived, seal: seal}, errors.Join(err, derr, serr)
 	}
 	kek, err := keyEncryptionKey(cfg, a.log)
@@ -69,7 +69,22 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys
 	// See rotations made by other replicas or `usersvc keys rotate`.
 	go ring.Run(bg, func(err error) { a.log.Warn("reload signing keys", "error", err.Error()) })
 	tokens, err := security.NewSigned(cfg.JWTAlg, ring, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)
-	return tokenKeys{tokens: tokens, jwks: ring.JWKS, derived: derived, seal: kek}, err
+	seal, serr := sealKey(cfg, kek)
+	return tokenKeys{tokens: tokens, jwks: ring.JWKS, derived: derived, seal: seal}, errors.Join(err, serr)
+}
+
+// sealKey is the key that seals the tokens of queued mail, from secret:
+// the key-encryption key itself, or with HS256 (which needs none) a key
+// derived from the JWT secret.
+func sealKey(cfg config.Config, secret []byte) ([]byte, error) {
+	if cfg.JWTAlg != security.HS256 {
+		return secret, nil
+	}
+	k, err := hkdf.Key(sha256.New, secret, nil, "usersvc job seal v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive the mail sealing key: %w", err)
+	}
+	return k, nil
 }
 
 // deriveKey derives the service's own key from a secret every replica

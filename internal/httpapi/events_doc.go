@@ -61,4 +61,3 @@ func eventSchemaName(typ string) string {
 	}
 	return b.String() + "Event"
 }
-

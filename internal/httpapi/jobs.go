@@ -10,7 +10,7 @@ import (
 // jobRead is a job of the durable queue on the wire: never its arguments.
 type jobRead struct {
 	ID          int64      `json:"id"`
-	Kind        string     `json:"kind" doc:"mail or event"`
+	Kind        string     `json:"kind" doc:"mail, event (fans an event out to its consumers) or event_delivery (one consumer)"`
 	Queue       string     `json:"queue" doc:"mail_security (reset and email-change mail), mail, or events"`
 	State       string     `json:"state" doc:"available, scheduled, running, retryable, completed, discarded (used its attempts: retry it), cancelled (could never succeed as it is)"`
 	Attempt     int        `json:"attempt"`

@@ -17,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,7 +101,6 @@ type Config struct {
 type Queue[TTx any] struct {
 	client *river.Client[TTx]
 	sealer Sealer
-	sinks  []string
 	seq    func(ctx context.Context, tx TTx, subject uuid.UUID) (int64, error)
 	log    *slog.Logger
 	// backlog reads each queue's waiting jobs (stores.go).
@@ -122,7 +123,11 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], seq func(context.Context,
 	if err := river.AddWorkerSafely(workers, &mailWorker{mailer: c.Mailer, sealer: c.Sealer, observer: c.Observer, log: c.Log}); err != nil {
 		return nil, err
 	}
-	if err := river.AddWorkerSafely(workers, &eventWorker{sinks: c.Sinks}); err != nil {
+	fanOut := &fanOutWorker{sinks: slices.Sorted(maps.Keys(c.Sinks))}
+	if err := river.AddWorkerSafely(workers, fanOut); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &deliveryWorker{sinks: c.Sinks}); err != nil {
 		return nil, err
 	}
 	n := c.Workers
@@ -149,11 +154,11 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], seq func(context.Context,
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	q := &Queue[TTx]{client: client, sealer: c.Sealer, seq: seq, log: c.Log}
-	for name := range c.Sinks {
-		q.sinks = append(q.sinks, name)
+	fanOut.insert = func(ctx context.Context, params []river.InsertManyParams) error {
+		_, err := client.InsertMany(ctx, params)
+		return err
 	}
-	return q, nil
+	return &Queue[TTx]{client: client, sealer: c.Sealer, seq: seq, log: c.Log}, nil
 }
 
 // Start starts working the queues; Stop ends it.
@@ -196,7 +201,18 @@ func (o *outbox[TTx]) Mail(ctx context.Context, m user.Mail) error {
 		args.SealedToken = o.q.sealer.SealFor([]byte(m.Token), args.purpose())
 	}
 	_, err := o.q.client.InsertTx(ctx, o.tx, args, nil)
-	return err
+	return unavailable(err)
+}
+
+// unavailable is err, from queueing a job in the change's transaction,
+// as the stores report a database that cannot answer now (ErrUnavailable:
+// the request may succeed if retried), since that is what it is: the
+// insert itself is always valid.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, user.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: queue a job: %w", user.ErrUnavailable, err)
 }
 
 func (o *outbox[TTx]) Emit(ctx context.Context, e event.Event) error {
@@ -205,18 +221,11 @@ func (o *outbox[TTx]) Emit(ctx context.Context, e event.Event) error {
 	}
 	seq, err := o.q.seq(ctx, o.tx, e.Subject)
 	if err != nil {
-		return fmt.Errorf("number event: %w", err)
+		return unavailable(fmt.Errorf("number event: %w", err))
 	}
 	e.Seq = seq
-	if len(o.q.sinks) == 0 {
-		return nil
-	}
-	params := make([]river.InsertManyParams, 0, len(o.q.sinks))
-	for _, s := range o.q.sinks {
-		params = append(params, river.InsertManyParams{Args: EventArgs{Sink: s, Event: e}})
-	}
-	_, err = o.q.client.InsertManyTx(ctx, o.tx, params)
-	return err
+	_, err = o.q.client.InsertTx(ctx, o.tx, EventArgs{Event: e}, nil)
+	return unavailable(err)
 }
 
 // Jobs returns up to limit jobs in state (one of user.JobStates; "" for

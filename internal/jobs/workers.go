@@ -98,9 +98,11 @@ func (w *mailWorker) count(kind string, attempt, maxAttempts int, final bool) {
 	w.observer.MailRetried(kind)
 }
 
-// EventArgs is an event queued for one sink.
+// EventArgs is an event as its change queued it: the fan-out job, which
+// queues one DeliveryArgs per sink the working process has. So the process
+// that makes a change (a replica, a command) need not know the sinks, and
+// an event emitted while none was configured is still numbered and kept.
 type EventArgs struct {
-	Sink  string      `json:"sink"`
 	Event event.Event `json:"event"`
 }
 
@@ -112,16 +114,50 @@ func (EventArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueEvents, MaxAttempts: eventAttempts}
 }
 
-type eventWorker struct {
+type fanOutWorker struct {
 	river.WorkerDefaults[EventArgs]
+	sinks  []string
+	insert func(context.Context, []river.InsertManyParams) error
+}
+
+// Work queues the event for each sink. A fan-out that runs twice (it
+// failed after queueing) queues nothing twice: the deliveries are unique
+// by sink and event.
+func (w *fanOutWorker) Work(ctx context.Context, j *river.Job[EventArgs]) error {
+	if len(w.sinks) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, 0, len(w.sinks))
+	for _, s := range w.sinks {
+		params = append(params, river.InsertManyParams{Args: DeliveryArgs{Sink: s, Event: j.Args.Event}})
+	}
+	return w.insert(ctx, params)
+}
+
+// DeliveryArgs is an event to deliver to one sink.
+type DeliveryArgs struct {
+	Sink  string      `json:"sink"`
+	Event event.Event `json:"event"`
+}
+
+// Kind is River's name of the job kind.
+func (DeliveryArgs) Kind() string { return "event_delivery" }
+
+// InsertOpts puts deliveries in the events' queue, one per sink and event.
+func (DeliveryArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueEvents, MaxAttempts: eventAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type deliveryWorker struct {
+	river.WorkerDefaults[DeliveryArgs]
 	sinks map[string]Sink
 }
 
-func (w *eventWorker) Work(ctx context.Context, j *river.Job[EventArgs]) error {
+func (w *deliveryWorker) Work(ctx context.Context, j *river.Job[DeliveryArgs]) error {
 	s, ok := w.sinks[j.Args.Sink]
 	if !ok {
-		// A sink configured when the event was emitted and no longer: its
-		// events stay for the day it comes back (retry them then).
+		// A sink configured when the event was fanned out and no longer:
+		// its deliveries stay (and end discarded) for the day it comes back.
 		return fmt.Errorf("no event sink %q is configured", j.Args.Sink)
 	}
 	return s.Deliver(ctx, j.Args.Event)

@@ -292,7 +292,7 @@ func translate(err error, op string) error {
 
 // unavailable reports whether err says the server cannot be reached or is
 // going away (rather than that the statement is wrong): a failed connect, a
-// broken or timed-out connection, or a server error of class 08 (connection
+// broken, closed or timed-out connection, or a server error of class 08 (connection
 // exception), 57P01-57P03 (shutting down, crashed, starting up) or 53300
 // (too many connections).
 func unavailable(err error) bool {
@@ -310,5 +310,6 @@ func unavailable(err error) bool {
 		return true
 	}
 	return pgconn.Timeout(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded)
+		errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, pgconn.ErrConnClosed) // a statement on a transaction's connection after it broke
 }

@@ -11,7 +11,7 @@ import (
 // administrator sees it: never its arguments (an address, a sealed token).
 type Job struct {
 	ID          int64
-	Kind        string // "mail" or "event"
+	Kind        string // "mail", "event" (the fan-out) or "event_delivery"
 	Queue       string
 	State       string // one of JobStates
 	Attempt     int

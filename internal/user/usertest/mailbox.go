@@ -35,7 +35,7 @@ type Mail struct {
 type Mailbox struct {
 	mu      sync.Mutex
 	mails   []Mail
-	taken   []bool // mails[i] was returned by Next, Take or Unread
+	taken   []bool        // mails[i] was returned by Next, Take or Unread
 	arrived chan struct{} // closed and replaced at each new message
 	held    chan struct{} // non-nil while Hold is in force
 	fail    error
