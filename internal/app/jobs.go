@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/jobs"
@@ -50,6 +51,8 @@ func (a *App) openQueue(ctx context.Context, sealKey []byte, mailer user.Notifie
 	c := jobs.Config{
 		Mailer: mailer, Sealer: sealer, Sinks: sinks, Log: a.log, Observer: a.metrics,
 		PollInterval: a.cfg.JobsPollInterval,
+		// A send may take USERSVC_SMTP_TIMEOUT to connect and as long again.
+		JobTimeout: 2*a.cfg.SMTPTimeout + 30*time.Second,
 	}
 	var q JobQueue
 	switch db := a.db.(type) {

@@ -13,6 +13,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,8 +48,8 @@ var Queues = []string{QueueSecurityMail, QueueMail, QueueEvents}
 
 // Attempts: how often a job is tried before it is discarded. River waits
 // about attempt^4 seconds (with jitter) between tries: mail gives up after
-// about an hour and a half, when a mailed link has mostly expired; an
-// event after about four days, the webhook retry window's order.
+// about an hour and a quarter, when a mailed link has mostly expired; an
+// event after about six days.
 const (
 	mailAttempts  = 8
 	eventAttempts = 20
@@ -94,6 +95,9 @@ type Config struct {
 	PollInterval time.Duration
 	// Workers is how many jobs of each queue run at once; zero: 4.
 	Workers int
+	// JobTimeout bounds one attempt of a job (a mail's send, a delivery);
+	// zero: a minute.
+	JobTimeout time.Duration
 }
 
 // Queue is the job queue over one database, as River's client of the
@@ -149,7 +153,7 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], seq func(context.Context,
 		FetchCooldown:               min(poll, river.FetchCooldownDefault),
 		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
 		Logger:                      c.Log.With("component", "jobs"),
-		JobTimeout:                  time.Minute,
+		JobTimeout:                  cmp.Or(c.JobTimeout, time.Minute),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
