@@ -146,6 +146,7 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], seq func(context.Context,
 	if poll <= 0 {
 		poll = time.Second
 	}
+	timeout := cmp.Or(c.JobTimeout, time.Minute)
 	client, err := river.NewClient(driver, &river.Config{
 		Queues:                      queues,
 		Workers:                     workers,
@@ -153,7 +154,11 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], seq func(context.Context,
 		FetchCooldown:               min(poll, river.FetchCooldownDefault),
 		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
 		Logger:                      c.Log.With("component", "jobs"),
-		JobTimeout:                  cmp.Or(c.JobTimeout, time.Minute),
+		JobTimeout:                  timeout,
+		// A job still running past its timeout ran in a process that died
+		// (kill -9, a crash): run it again soon, not after River's default
+		// hour, which would outlive a reset link.
+		RescueStuckJobsAfter: timeout + time.Minute,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
