@@ -8,18 +8,74 @@ import (
 	"strings"
 
 	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/jobs"
+	"github.com/usersvc/usersvc/internal/postgres"
+	"github.com/usersvc/usersvc/internal/security"
+	"github.com/usersvc/usersvc/internal/signing"
+	"github.com/usersvc/usersvc/internal/sqlite"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
 // AccountService is a user.Service over db for the commands that create
 // accounts (create-admin): the password hasher, policy and audit log of
-// serve, and no tokens, mail or limits.
+// serve, no tokens or limits, and the job queue to insert into (never
+// worked here): the events of its changes, and their mail, are queued in
+// their transactions as serve's are, and a serving process delivers them.
 func AccountService(cfg config.Config, db Store, log *slog.Logger) (*user.Service, error) {
 	hasher, err := PasswordHasher(cfg)
 	if err != nil {
 		return nil, err
 	}
+	if err := queueInto(cfg, db, log); err != nil {
+		return nil, err
+	}
 	return user.NewService(user.Deps{Stores: db.Stores(), Hasher: hasher, Log: log}, Policy(cfg)), nil
+}
+
+// queueInto makes db's stores queue mail and events through a job queue
+// this process only inserts into.
+func queueInto(cfg config.Config, db Store, log *slog.Logger) error {
+	var secret []byte
+	var err error
+	if cfg.JWTAlg == security.HS256 {
+		secret, err = jwtSecret(cfg, log)
+	} else {
+		secret, err = keyEncryptionKey(cfg, log)
+	}
+	if err != nil {
+		return err
+	}
+	key, err := sealKey(cfg, secret)
+	if err != nil {
+		return err
+	}
+	sealer, err := signing.NewSealer(key)
+	if err != nil {
+		return err
+	}
+	c := jobs.Config{Mailer: notHere{}, Sealer: sealer, Log: log}
+	switch db := db.(type) {
+	case *postgres.DB:
+		q, err := jobs.NewPostgres(db.Pool(), c)
+		if err != nil {
+			return err
+		}
+		db.UseOutbox(q.Outbox)
+	case *sqlite.DB:
+		q, err := jobs.NewSQLite(db.Writer(), c)
+		if err != nil {
+			return err
+		}
+		db.UseOutbox(q.Outbox)
+	}
+	return nil
+}
+
+// notHere is the mailer of a queue that is never worked.
+type notHere struct{}
+
+func (notHere) Send(context.Context, user.Mail) error {
+	return errors.New("this process queues mail, a serving one sends it")
 }
 
 // bootstrapAdmin creates the administrator of USERSVC_BOOTSTRAP_ADMIN_*

@@ -15,6 +15,7 @@ import (
 
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/jobs"
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/user"
@@ -34,6 +35,7 @@ type App struct {
 	slots   int
 	gate    user.HashGate
 	ring    *signing.Ring      // nil with HS256
+	queue   JobQueue           // nil on the in-memory store
 	stop    context.CancelFunc // ends the background work New started
 	closers []func()           // run by Close, last first
 }
@@ -45,6 +47,7 @@ type options struct {
 	build    httpapi.Build
 	db       Store         // nil: the configured one
 	gate     user.HashGate // nil: the configured pool
+	sinks    map[string]jobs.Sink
 }
 
 // Option changes how New assembles the App.
@@ -57,6 +60,18 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // WithNotifier sends account mail through n instead of the configured
 // mailer (tests capture the mail this way).
 func WithNotifier(n user.Notifier) Option { return func(o *options) { o.notifier = n } }
+
+// WithEventSink makes s consume every event, as a job of its own per
+// event named name (keep it stable: queued events name their sink): how
+// webhooks, or a test, receive the events.
+func WithEventSink(name string, s jobs.Sink) Option {
+	return func(o *options) {
+		if o.sinks == nil {
+			o.sinks = map[string]jobs.Sink{}
+		}
+		o.sinks[name] = s
+	}
+}
 
 // WithStore serves db instead of the configured database (tests use a
 // fake that can fail on demand). The App closes it.
@@ -106,10 +121,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			return nil, err
 		}
 	}
+	if err := a.openQueue(ctx, keys.seal, notifier, o.sinks); err != nil {
+		return nil, err
+	}
 	a.gate = prot.gate
 	a.svc = user.NewService(user.Deps{
 		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
 		Notifier: notifier, Log: log, Now: o.now, Secret: keys.derived, Observer: a.metrics,
+		Jobs: a.jobAdmin(),
 	}, Policy(cfg))
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return nil, err

@@ -29,6 +29,10 @@ type tokenKeys struct {
 	// derived keys what the service derives (user.Deps.Secret): the same
 	// on every replica, from the secret they already share.
 	derived []byte
+	// seal is the key that seals the tokens of queued mail: the
+	// key-encryption key, or with HS256 (which needs none) a key derived
+	// from the shared secret.
+	seal []byte
 }
 
 // openKeys sets up token signing as USERSVC_JWT_ALG says: HS256 with the
@@ -46,7 +50,8 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys
 		tokens, err := security.NewHS256(secret, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)
 		empty := func() jose.JSONWebKeySet { return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}} }
 		derived, derr := deriveKey(secret)
-		return tokenKeys{tokens: tokens, jwks: empty, derived: derived}, errors.Join(err, derr)
+		seal, serr := sealKey(cfg, secret)
+		return tokenKeys{tokens: tokens, jwks: empty, derived: derived, seal: seal}, errors.Join(err, derr, serr)
 	}
 	kek, err := keyEncryptionKey(cfg, a.log)
 	if err != nil {
@@ -66,7 +71,22 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys
 	// See rotations made by other replicas or `usersvc keys rotate`.
 	go ring.Run(bg, func(err error) { a.log.Warn("reload signing keys", "error", err.Error()) })
 	tokens, err := security.NewSigned(cfg.JWTAlg, ring, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)
-	return tokenKeys{tokens: tokens, jwks: ring.JWKS, derived: derived}, err
+	seal, serr := sealKey(cfg, kek)
+	return tokenKeys{tokens: tokens, jwks: ring.JWKS, derived: derived, seal: seal}, errors.Join(err, serr)
+}
+
+// sealKey is the key that seals the tokens of queued mail, from secret:
+// the key-encryption key itself, or with HS256 (which needs none) a key
+// derived from the JWT secret.
+func sealKey(cfg config.Config, secret []byte) ([]byte, error) {
+	if cfg.JWTAlg != security.HS256 {
+		return secret, nil
+	}
+	k, err := hkdf.Key(sha256.New, secret, nil, "usersvc job seal v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive the mail sealing key: %w", err)
+	}
+	return k, nil
 }
 
 // deriveKey derives the service's own key from a secret every replica

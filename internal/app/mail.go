@@ -1,16 +1,15 @@
 package app
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/mail"
 )
 
-// notifier builds the account-mail outbox from the configuration: SMTP,
-// or in development by default the log. Close delivers what is still
-// queued, within the shutdown grace, before the database closes.
+// notifier builds the account mailer from the configuration: SMTP, or in
+// development by default the log. The job queue calls it for each queued
+// mail (openQueue).
 func (a *App) notifier() (*mail.Notifier, error) {
 	cfg, log := a.cfg, a.log
 	var mailer mail.Mailer
@@ -39,14 +38,5 @@ func (a *App) notifier() (*mail.Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mail: %w", err)
 	}
-	a.onClose(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		defer cancel()
-		if err := n.Close(ctx); err != nil {
-			log.Error("close mail outbox", "error", err.Error())
-			return
-		}
-		log.Info("mail outbox closed")
-	})
 	return n, nil
 }

@@ -67,6 +67,7 @@ type Config struct {
 	Lifecycle // email verification and password reset: lifecycle.go
 	Mail      // account mail: mailer, SMTP, links: mail.go
 	Bootstrap // the first administrator, created at start: bootstrap.go
+	Events    // the job queue and the NATS event sink: events.go
 
 	// Warnings are what Load let through but the operator must hear about:
 	// log each at warning level at every start. Not a variable.
@@ -197,6 +198,7 @@ func (c *Config) validate() error {
 	c.Lifecycle.validate(bad)
 	c.Mail.validate(c.Env, bad)
 	c.Bootstrap.validate(bad)
+	c.Events.validate(bad)
 	return errors.Join(errs...)
 }
 

@@ -31,6 +31,7 @@ func TestLoadDefaults(t *testing.T) {
 		Retention: defaultRetention,
 		Lifecycle: defaultLifecycle,
 		Mail:      defaultMail,
+		Events:    Events{EventsNATSStream: "USERSVC_EVENTS", JobsPollInterval: time.Second},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -61,6 +62,9 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"USERSVC_DOCS=off",
 		"USERSVC_INSECURE_OVERRIDES=http_cors_origin, log_mailer,localhost_links,http_links",
 		"USERSVC_MAILER=log", // required in production: mail.go's tests read the rest
+		"USERSVC_EVENTS_NATS_URL=nats://user:pw@nats:4222",
+		"USERSVC_EVENTS_NATS_STREAM=ACCOUNTS",
+		"USERSVC_JOBS_POLL_INTERVAL=250ms",
 	}, "")
 	if err != nil {
 		t.Fatalf("Load() error = %v", err)
@@ -79,6 +83,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		Retention:         defaultRetention,
 		Lifecycle:         defaultLifecycle,
 		Mail:              defaultMail,
+		Events:            Events{EventsNATSURL: "nats://user:pw@nats:4222", EventsNATSStream: "ACCOUNTS", JobsPollInterval: 250 * time.Millisecond},
 	}
 	if diff := cmp.Diff(want, c, cmpopts.IgnoreFields(Config{}, "Warnings")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

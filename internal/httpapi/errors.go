@@ -92,6 +92,7 @@ var errorTable = []struct {
 	{user.ErrReauthenticationRequired, http.StatusForbidden, "reauthentication_required", "", ""},
 	{user.ErrNotFound, http.StatusNotFound, "user_not_found", "no user with this id", ""},
 	{user.ErrSessionNotFound, http.StatusNotFound, "session_not_found", "", ""},
+	{user.ErrJobNotFound, http.StatusNotFound, "job_not_found", "", ""},
 	{errNoPublicURL, http.StatusNotFound, "discovery_off", "", ""},
 	{user.ErrLastAdmin, http.StatusConflict, "last_admin", "", ""},
 	{user.ErrAlreadyVerified, http.StatusConflict, "already_verified", "", ""},

@@ -138,6 +138,7 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 			return unverified.loginAs(pending.Username, pending.Password)
 		},
 		"no user with this id":          authed("GET", "/api/v1/admin/users/"+uuid.NewString(), adminTok, ""),
+		user.ErrJobNotFound.Error():     authed("POST", "/api/v1/admin/jobs/987654/retry", adminTok, ""),
 		user.ErrSessionNotFound.Error(): authed("DELETE", "/api/v1/users/me/sessions/"+uuid.NewString(), tok, ""),
 		"discovery is off: the service's external base URL (USERSVC_PUBLIC_URL) is not configured": authed("GET", "/.well-known/openid-configuration", "", ""),
 		"the body must be an application/x-www-form-urlencoded form with a token, each parameter given once": func() response {

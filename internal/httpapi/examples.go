@@ -48,7 +48,13 @@ var exampleParams = map[string]any{
 // documentExamples adds the examples of the operation at path.
 func documentExamples(path, method string, op *huma.Operation) {
 	for _, p := range op.Parameters {
-		if v, ok := exampleParams[p.Name]; ok && p.Example == nil {
+		// The examples are strings: a parameter of another type (a job's
+		// numeric id) takes the example of its own schema.
+		switch v, ok := exampleParams[p.Name]; {
+		case p.Example != nil:
+		case p.Schema != nil && p.Schema.Type != "string" && len(p.Schema.Examples) > 0:
+			p.Example = p.Schema.Examples[0]
+		case ok:
 			p.Example = v
 		}
 	}

@@ -106,6 +106,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 	}
 	a.huma = humago.New(mux, a.config())
 	a.routes()
+	documentEvents(a.huma.OpenAPI()) // events_doc.go
 	a.opsRoutes()
 	a.jwksRoute(opts.JWKS)
 	a.discoveryRoutes(opts.Discovery)

@@ -85,6 +85,8 @@ func TestOpenAPI(t *testing.T) {
 		{"/api/v1/admin/users/{id}", "delete", bearer, "", ""},
 		{"/api/v1/admin/users/{id}/deactivate", "post", bearer, "", ""},
 		{"/api/v1/admin/users/{id}/reactivate", "post", bearer, "", ""},
+		{"/api/v1/admin/jobs", "get", bearer, "", ""},
+		{"/api/v1/admin/jobs/{id}/retry", "post", bearer, "", ""},
 	} {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
 			op, ok := doc.Paths[tt.path][tt.method]
@@ -186,6 +188,7 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"GET /api/v1/admin/users": "200", "GET /api/v1/admin/users/{id}": "200",
 		"PATCH /api/v1/admin/users/{id}": "200", "DELETE /api/v1/admin/users/{id}": "204",
 		"POST /api/v1/admin/users/{id}/deactivate": "200", "POST /api/v1/admin/users/{id}/reactivate": "200",
+		"GET /api/v1/admin/jobs": "200", "POST /api/v1/admin/jobs/{id}/retry": "200", // jobs.go
 		// lifecycle.go
 		"POST /api/v1/verify-email": "200", "POST /api/v1/verify-email/resend": "202",
 		"POST /api/v1/reauthenticate": "204", "POST /api/v1/email-change/undo": "204",

@@ -43,6 +43,9 @@ func (a *api) routes() {
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/users/{id}/deactivate", "deactivateUser", http.StatusOK, "Deactivate a user and end their sessions", http.StatusNotFound, http.StatusConflict)))), a.deactivateUser)
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/users/{id}/reactivate", "reactivateUser", http.StatusOK, "Reactivate a user", http.StatusNotFound)))), a.reactivateUser)
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("DELETE /api/v1/admin/users/{id}", "deleteUser", http.StatusNoContent, "Delete a user", http.StatusNotFound, http.StatusConflict)))), a.deleteUser)
+	// The durable job queue (jobs.go): mail and events, failed ones kept.
+	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/jobs", "listJobs", http.StatusOK, "List the job queue's jobs (mail, events), newest first"))), a.listJobs)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/jobs/{id}/retry", "retryJob", http.StatusOK, "Run a job again, a failed one with its attempts back (audited)", http.StatusNotFound)))), a.retryJob)
 	// Email verification and password reset: lifecycle.go. The links' tokens
 	// name the account, so these count per client address only.
 	huma.Register(api, a.limited(l.Write, a.op("POST /api/v1/verify-email", "verifyEmail", http.StatusOK, "Verify the email address with the token mailed to it")), a.verifyEmail)

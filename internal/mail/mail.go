@@ -1,8 +1,8 @@
 // Package mail renders and delivers usersvc's account mail: the messages
 // that verify an email address and reset a password. A Mailer delivers one
 // message (SMTP, or the development log); the Notifier renders the
-// embedded templates and hands the messages to a bounded asynchronous
-// outbox, so a slow mail server never holds up a request.
+// embedded templates and sends one message. Requests never wait for it:
+// the durable job queue (internal/jobs) calls it and retries failures.
 package mail
 
 import (

@@ -1,11 +1,9 @@
 package mail_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -32,7 +30,6 @@ func newNotifier(t *testing.T, c mail.NotifierConfig) *mail.Notifier {
 	if err != nil {
 		t.Fatalf("NewNotifier: %v", err)
 	}
-	t.Cleanup(func() { _ = n.Close(context.Background()) })
 	return n
 }
 
@@ -77,9 +74,6 @@ func TestNotifierResetPassword(t *testing.T) {
 	if err := n.Send(t.Context(), to(user.MailResetPassword, "a b", 30*time.Minute)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	if err := n.Close(t.Context()); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
 	msgs := mailer.sent()
 	if len(msgs) != 1 {
 		t.Fatalf("sent %d messages, want 1", len(msgs))
@@ -95,114 +89,16 @@ func TestNotifierResetPassword(t *testing.T) {
 	}
 }
 
-func TestNotifierRetriesATransientFailure(t *testing.T) {
-	mailer := &fakeMailer{failures: 2}
-	n := newNotifier(t, mail.NotifierConfig{Mailer: mailer, Attempts: 3, Backoff: time.Millisecond})
-	if err := n.Send(t.Context(), to(user.MailVerifyEmail, "tok", time.Hour)); err != nil {
-		t.Fatal(err)
+// An invalid message is undeliverable (the queue does not retry it); a
+// mail server's failure is not.
+func TestNotifierNamesUndeliverableMail(t *testing.T) {
+	invalid := newNotifier(t, mail.NotifierConfig{Mailer: &fakeMailer{err: fmt.Errorf("%w: test", mail.ErrInvalidMessage), failures: 100}})
+	if err := invalid.Send(t.Context(), to(user.MailVerifyEmail, "tok", time.Hour)); !errors.Is(err, user.ErrUndeliverable) {
+		t.Errorf("invalid message: got %v, want ErrUndeliverable", err)
 	}
-	if err := n.Close(t.Context()); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if got := len(mailer.sent()); got != 1 {
-		t.Errorf("delivered %d, want 1 after two failures", got)
-	}
-	if got := mailer.calls(); got != 3 {
-		t.Errorf("Send called %d times, want 3", got)
-	}
-}
-
-// Failures are logged without the token or the message, and a message is
-// given up after its attempts.
-func TestNotifierLogsFailuresWithoutTheToken(t *testing.T) {
-	var logs bytes.Buffer
-	mailer := &fakeMailer{failures: 100}
-	n := newNotifier(t, mail.NotifierConfig{
-		Mailer: mailer, Attempts: 2, Backoff: time.Millisecond,
-		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
-	})
-	const token = "Secret-Token-Value"
-	if err := n.Send(t.Context(), to(user.MailResetPassword, token, time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Close(t.Context()); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if got := mailer.calls(); got != 2 {
-		t.Errorf("Send called %d times, want 2 (Attempts)", got)
-	}
-	out := logs.String()
-	if !strings.Contains(out, "mail not delivered") || !strings.Contains(out, "will retry") {
-		t.Errorf("logs lack the retry and the final failure:\n%s", out)
-	}
-	for _, secret := range []string{token, "Hello"} {
-		if strings.Contains(out, secret) {
-			t.Errorf("logs contain %q:\n%s", secret, out)
-		}
-	}
-}
-
-func TestNotifierDoesNotRetryAnInvalidMessage(t *testing.T) {
-	mailer := &fakeMailer{err: fmt.Errorf("%w: test", mail.ErrInvalidMessage), failures: 100}
-	n := newNotifier(t, mail.NotifierConfig{Mailer: mailer, Attempts: 3, Backoff: time.Millisecond})
-	if err := n.Send(t.Context(), to(user.MailVerifyEmail, "tok", time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if got := mailer.calls(); got != 1 {
-		t.Errorf("Send called %d times, want 1", got)
-	}
-}
-
-func TestNotifierReportsAFullQueueAndCloseDrains(t *testing.T) {
-	mailer := &fakeMailer{release: make(chan struct{}), started: make(chan struct{}, 10)}
-	n := newNotifier(t, mail.NotifierConfig{Mailer: mailer, Workers: 1, QueueSize: 2})
-	send := func() error { return n.Send(t.Context(), to(user.MailVerifyEmail, "tok", time.Hour)) }
-	if err := send(); err != nil {
-		t.Fatal(err)
-	}
-	<-mailer.started // the worker holds the first; two more fill the queue
-	for range 2 {
-		if err := send(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := send(); !errors.Is(err, mail.ErrQueueFull) {
-		t.Fatalf("fourth send = %v, want ErrQueueFull", err)
-	}
-	close(mailer.release)
-	if err := n.Close(t.Context()); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if got := len(mailer.sent()); got != 3 {
-		t.Errorf("delivered %d after Close, want the 3 queued", got)
-	}
-	if err := send(); !errors.Is(err, mail.ErrClosed) {
-		t.Errorf("send after Close = %v, want ErrClosed", err)
-	}
-	if err := n.Close(t.Context()); err != nil {
-		t.Errorf("second Close = %v, want nil", err)
-	}
-}
-
-func TestNotifierCloseGivesUpAtTheDeadline(t *testing.T) {
-	mailer := &fakeMailer{release: make(chan struct{}), started: make(chan struct{}, 10)} // never released: Send ends with its ctx
-	n := newNotifier(t, mail.NotifierConfig{Mailer: mailer, Workers: 1})
-	for range 3 {
-		if err := n.Send(t.Context(), to(user.MailVerifyEmail, "tok", time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	<-mailer.started
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	if err := n.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Close = %v, want DeadlineExceeded", err)
-	}
-	if got := mailer.calls(); got != 1 {
-		t.Errorf("Send called %d times, want 1 (the rest abandoned)", got)
+	down := newNotifier(t, mail.NotifierConfig{Mailer: &fakeMailer{failures: 100}})
+	if err := down.Send(t.Context(), to(user.MailVerifyEmail, "tok", time.Hour)); err == nil || errors.Is(err, user.ErrUndeliverable) {
+		t.Errorf("a failing server: got %v, want a retryable error", err)
 	}
 }
 
@@ -286,9 +182,6 @@ func TestMailHasNoUserText(t *testing.T) {
 		if err := n.Send(t.Context(), m); err != nil {
 			t.Fatalf("Send %s: %v", m.Kind, err)
 		}
-	}
-	if err := n.Close(t.Context()); err != nil {
-		t.Fatal(err)
 	}
 	sent := mailer.sent()
 	if len(sent) != 4 {

@@ -25,6 +25,7 @@ type Metrics struct {
 	audit    *audit // audit.go
 	// retention is what retention removed: retention.go
 	retention *retention
+	mail      *mail // jobs.go
 }
 
 // New returns the metrics on a fresh registry, with the Go runtime and
@@ -57,6 +58,7 @@ func New() *Metrics {
 	m.abuse = newAbuse(m.reg)
 	m.audit = newAudit(m.reg)
 	m.retention = newRetention(m.reg)
+	m.mail = newMail(m.reg)
 	return m
 }
 

@@ -48,7 +48,17 @@ func (c conn) stores() user.Stores {
 		Audit:         &Audit{c},
 		Retention:     &Retention{c},
 		Tx:            &Transactor{c},
+		Outbox:        c.outbox(),
 	}
+}
+
+// outbox is the Outbox of c's transaction, nil without UseOutbox.
+func (c conn) outbox() user.Outbox {
+	if c.db.outbox == nil {
+		return nil
+	}
+	tx, _ := c.q.(pgx.Tx)
+	return c.db.outbox(tx)
 }
 
 // lockedInTx is the single-row SELECT query, inside a transaction, with

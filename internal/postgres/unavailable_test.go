@@ -27,6 +27,7 @@ func TestTranslateUnavailable(t *testing.T) {
 		{"eof", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
 		{"closed", net.ErrClosed, true},
 		{"deadline", context.DeadlineExceeded, true},
+		{"conn closed mid-transaction", fmt.Errorf("failed to deallocate cached statement(s): %w", pgconn.ErrConnClosed), true},
 		{"admin shutdown", &pgconn.PgError{Code: "57P01"}, true},
 		{"starting up", &pgconn.PgError{Code: "57P03"}, true},
 		{"connection failure", &pgconn.PgError{Code: "08006"}, true},

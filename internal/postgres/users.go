@@ -38,7 +38,17 @@ var migrations embed.FS
 type DB struct {
 	pool *pgxpool.Pool
 	auth *authLookups // Sessions.UserSession's batches (usersession.go)
+	// outbox makes the Outbox of a transaction (nil outside one); nil: the
+	// stores have none (see UseOutbox).
+	outbox func(pgx.Tx) user.Outbox
 }
+
+// UseOutbox makes the Stores of this database queue mail and events
+// through the Outbox f returns for each transaction (f gets nil for the
+// Stores outside one, whose Outbox must refuse). Call it once, before
+// Stores, from the composition root: the queue (internal/jobs) lives
+// in this database but is not the store's business.
+func (s *DB) UseOutbox(f func(pgx.Tx) user.Outbox) { s.outbox = f }
 
 // defaultConnectTimeout bounds a new connection's setup when the database
 // URL sets no connect_timeout, so that requests fail fast (503) while the
@@ -282,7 +292,7 @@ func translate(err error, op string) error {
 
 // unavailable reports whether err says the server cannot be reached or is
 // going away (rather than that the statement is wrong): a failed connect, a
-// broken or timed-out connection, or a server error of class 08 (connection
+// broken, closed or timed-out connection, or a server error of class 08 (connection
 // exception), 57P01-57P03 (shutting down, crashed, starting up) or 53300
 // (too many connections).
 func unavailable(err error) bool {
@@ -300,5 +310,6 @@ func unavailable(err error) bool {
 		return true
 	}
 	return pgconn.Timeout(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded)
+		errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, pgconn.ErrConnClosed) // a statement on a transaction's connection after it broke
 }

@@ -62,3 +62,31 @@ func (s *Sealer) open(sealed []byte, kid, alg string) ([]byte, error) {
 	}
 	return plain, nil
 }
+
+// SealFor encrypts plain, a secret that is not a signing key (a mailed
+// token waiting in the job queue), for purpose: it opens only through
+// OpenFor with the same purpose, so a sealed value moved elsewhere does
+// not open. The purpose is authenticated, not encrypted.
+func (s *Sealer) SealFor(plain []byte, purpose string) []byte {
+	nonce := make([]byte, s.aead.NonceSize())
+	_, _ = rand.Read(nonce) // crypto/rand.Read never fails (Go 1.24+)
+	return s.aead.Seal(nonce, nonce, plain, purposeData(purpose))
+}
+
+// OpenFor decrypts what SealFor sealed for purpose; ErrWrongEncryptionKey
+// when it does not open (another key, another purpose, altered).
+func (s *Sealer) OpenFor(sealed []byte, purpose string) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n+s.aead.Overhead() {
+		return nil, ErrWrongEncryptionKey
+	}
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], purposeData(purpose))
+	if err != nil {
+		return nil, ErrWrongEncryptionKey
+	}
+	return plain, nil
+}
+
+// purposeData is SealFor's associated data: never equal to a signing
+// key's (associatedData), whose prefix differs.
+func purposeData(purpose string) []byte { return []byte("usersvc sealed secret\x00" + purpose) }

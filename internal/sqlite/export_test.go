@@ -1,12 +1,6 @@
 package sqlite
 
-import (
-	"database/sql"
-	"time"
-)
-
-// Writer lets the external tests write rows as another release would.
-func (s *DB) Writer() *sql.DB { return s.write }
+import "time"
 
 // TS is how the session and token tables keep t.
 func TS(t time.Time) string { return ts(t) }

@@ -30,7 +30,16 @@ func (c conn) stores() user.Stores {
 		Audit:         &Audit{c},
 		Retention:     &Retention{c},
 		Tx:            &Transactor{c},
+		Outbox:        c.outbox(),
 	}
+}
+
+// outbox is the Outbox of c's transaction, nil without UseOutbox.
+func (c conn) outbox() user.Outbox {
+	if c.db.outbox == nil {
+		return nil
+	}
+	return c.db.outbox(c.tx)
 }
 
 // readRow, readRows, writeRow, writeRows and exec run a statement where it goes:

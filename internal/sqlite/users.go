@@ -47,7 +47,21 @@ type DB struct {
 	read  *sql.DB
 	// prepared are the reading pool's prepared statements (usersession.go).
 	prepared statements
+	// outbox makes the Outbox of a transaction (nil outside one); nil: the
+	// stores have none (see UseOutbox).
+	outbox func(*sql.Tx) user.Outbox
 }
+
+// UseOutbox makes the Stores of this database queue mail and events
+// through the Outbox f returns for each transaction (f gets nil for the
+// Stores outside one, whose Outbox must refuse). Call it once, before
+// Stores, from the composition root: the queue (internal/jobs) lives
+// in this database but is not the store's business.
+func (s *DB) UseOutbox(f func(*sql.Tx) user.Outbox) { s.outbox = f }
+
+// Writer is the pool of the one writing connection, for the job queue,
+// whose writes take their turn with the stores' (SQLite has one writer).
+func (s *DB) Writer() *sql.DB { return s.write }
 
 // Open opens (creating it if needed) the database file at path, creating its
 // parent directory with mode 0700 when missing. The file and its -wal and

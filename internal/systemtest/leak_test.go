@@ -62,6 +62,16 @@ func TestNoLeaksAfterLoad(t *testing.T) {
 	}
 	// Warm up: the pools open their connections, lazily built state is built.
 	burst("warm", 2)
+	// The job queue's leader (River) starts its maintenance goroutines once
+	// elected, which may be some seconds after start (it tries every 5 s):
+	// the baseline waits until the count has held still longer than that.
+	last, since := -1, time.Now()
+	poll(30*time.Second, func() bool {
+		if g, _ := settled(); g != last {
+			last, since = g, time.Now()
+		}
+		return time.Since(since) > 7*time.Second
+	})
 	baseGoroutines, baseHeap := settled()
 
 	burst("load", rounds)

@@ -72,17 +72,12 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 	); err != nil {
 		return User{}, firstValidation(err)
 	}
-	u, err := s.create(ctx, r, "")
-	if err != nil {
-		return User{}, err
-	}
-	s.record(ctx, AuditRegistered, u.ID, u.ID, nil)
-	s.verifyNewEmail(ctx, u) // verification.go
-	return u, nil
+	return s.create(ctx, r, "")
 }
 
 // create hashes r's password (after the policy) and stores the account
-// with fullName.
+// with fullName, in one transaction with its audit event, its
+// user.created event and its verification mail (verification.go).
 func (s *Service) create(ctx context.Context, r Registration, fullName string) (User, error) {
 	hash, err := s.newPassword(ctx, "password", r.Password, User{Email: r.Email, Username: r.Username})
 	if err != nil {
@@ -92,7 +87,27 @@ func (s *Service) create(ctx context.Context, r Registration, fullName string) (
 	if err != nil {
 		return User{}, fmt.Errorf("new user id: %w", err)
 	}
-	return s.users.Create(ctx, User{ID: id, Email: r.Email, Username: r.Username, PasswordHash: hash, FullName: fullName})
+	var u User
+	mailed := false
+	err = s.atomic(ctx, func(tx Stores) error {
+		var err error
+		u, err = tx.Users.Create(ctx, User{ID: id, Email: r.Email, Username: r.Username, PasswordHash: hash, FullName: fullName})
+		if err != nil {
+			return err
+		}
+		if err := s.recordIn(ctx, tx, s.event(ctx, AuditRegistered, u.ID, u.ID, nil)); err != nil {
+			return err
+		}
+		mailed, err = s.queueVerification(ctx, tx, u)
+		return err
+	})
+	if err != nil {
+		return User{}, err
+	}
+	if mailed {
+		s.record(ctx, AuditVerificationSent, u.ID, u.ID, nil)
+	}
+	return u, nil
 }
 
 // Caller is who is signed in: the user and the session of the access
@@ -126,27 +141,31 @@ func (s *Service) Update(ctx context.Context, c Caller, p Patch, currentPassword
 		}
 	}
 	var u User
-	var notice Mail
+	mailed := false
 	e := s.event(ctx, AuditProfileUpdated, id, id, map[string]string{"fields": patchedFields(p)})
 	err := s.atomically(ctx, e, func(tx Stores) error {
 		before, err := tx.Users.ByID(ctx, id)
 		if err != nil {
 			return err
 		}
-		if u, err = tx.Users.Update(ctx, id, p); err != nil || strings.EqualFold(before.Email, u.Email) {
+		if u, err = tx.Users.Update(ctx, id, p); err != nil {
 			return err
 		}
-		notice, err = s.emailChanged(ctx, tx, before, u)
+		if !strings.EqualFold(before.Email, u.Email) {
+			if err := s.emailChanged(ctx, tx, before, u); err != nil {
+				return err
+			}
+		}
+		if p.Email != nil { // a changed email is no longer verified
+			mailed, err = s.queueVerification(ctx, tx, u)
+		}
 		return err
 	})
 	if err != nil {
 		return User{}, self(err)
 	}
-	if notice.Kind != "" {
-		s.send(ctx, notice)
-	}
-	if p.Email != nil {
-		s.verifyNewEmail(ctx, u) // a changed email is no longer verified
+	if mailed {
+		s.record(ctx, AuditVerificationSent, id, id, nil)
 	}
 	return u, nil
 }
@@ -197,13 +216,12 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next st
 		if err := tx.Users.SetPassword(ctx, id, hash); err != nil {
 			return err
 		}
-		return tx.Sessions.RevokeAll(ctx, id, c.Session.ID, s.now())
+		if err := tx.Sessions.RevokeAll(ctx, id, c.Session.ID, s.now()); err != nil {
+			return err
+		}
+		return s.notifyPasswordChanged(ctx, tx, u)
 	})
-	if err != nil {
-		return self(err)
-	}
-	s.notifyPasswordChanged(ctx, u)
-	return nil
+	return self(err)
 }
 
 // replacePassword verifies current against u's hash and hashes next, in

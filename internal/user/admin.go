@@ -70,8 +70,8 @@ func (s *Service) AdminUpdate(ctx context.Context, actor User, id uuid.UUID, p P
 		return before, err
 	}
 	var after User
-	var notice Mail
-	err = s.stores.Tx.Atomic(ctx, func(tx Stores) error {
+	mailed := false
+	err = s.atomic(ctx, func(tx Stores) error {
 		var err error
 		if after, err = tx.Users.Update(ctx, id, p); err != nil {
 			return err
@@ -82,7 +82,13 @@ func (s *Service) AdminUpdate(ctx context.Context, actor User, id uuid.UUID, p P
 			}
 		}
 		if !strings.EqualFold(before.Email, after.Email) {
-			if notice, err = s.emailChanged(ctx, tx, before, after); err != nil {
+			if err := s.emailChanged(ctx, tx, before, after); err != nil {
+				return err
+			}
+		}
+		if before.EmailVerified && !after.EmailVerified {
+			// The address changed: its owner must prove it, as after PUT /users/me.
+			if mailed, err = s.queueVerification(ctx, tx, after); err != nil {
 				return err
 			}
 		}
@@ -91,12 +97,8 @@ func (s *Service) AdminUpdate(ctx context.Context, actor User, id uuid.UUID, p P
 	if err != nil {
 		return User{}, err
 	}
-	if notice.Kind != "" {
-		s.send(ctx, notice)
-	}
-	if before.EmailVerified && !after.EmailVerified {
-		// The address changed: its owner must prove it, as after PUT /users/me.
-		s.mailFailed(ctx, s.sendVerification(ctx, after, actor.ID))
+	if mailed {
+		s.record(ctx, AuditVerificationSent, actor.ID, id, nil)
 	}
 	return after, nil
 }
@@ -181,16 +183,15 @@ func (s *Service) operatorSetsPassword(ctx context.Context, u User, password str
 		return err
 	}
 	e := s.event(ctx, AuditPasswordChanged, uuid.Nil, u.ID, map[string]string{"by": "operator"})
-	err = s.atomically(ctx, e, func(tx Stores) error {
+	return s.atomically(ctx, e, func(tx Stores) error {
 		if err := tx.Users.SetPassword(ctx, u.ID, hash); err != nil {
 			return err
 		}
-		return tx.Sessions.RevokeAll(ctx, u.ID, uuid.Nil, s.now())
+		if err := tx.Sessions.RevokeAll(ctx, u.ID, uuid.Nil, s.now()); err != nil {
+			return err
+		}
+		return s.notifyPasswordChanged(ctx, tx, u)
 	})
-	if err == nil {
-		s.notifyPasswordChanged(ctx, u)
-	}
-	return err
 }
 
 // promote makes u an active administrator and audits it as the
@@ -199,7 +200,7 @@ func (s *Service) operatorSetsPassword(ctx context.Context, u User, password str
 func (s *Service) promote(ctx context.Context, u User, how string) (User, error) {
 	admin, on := RoleAdmin, true
 	var after User
-	err := s.stores.Tx.Atomic(ctx, func(tx Stores) error {
+	err := s.atomic(ctx, func(tx Stores) error {
 		var err error
 		if after, err = tx.Users.Update(ctx, u.ID, Patch{Role: &admin, IsActive: &on}); err != nil {
 			return err
@@ -231,8 +232,6 @@ func (s *Service) CreateAdmin(ctx context.Context, r Registration, fullName stri
 	if err != nil {
 		return User{}, err
 	}
-	s.record(ctx, AuditRegistered, u.ID, u.ID, nil)
-	s.verifyNewEmail(ctx, u)
 	return s.promote(ctx, u, "created")
 }
 

@@ -38,6 +38,7 @@ const (
 	AuditReauthenticated   AuditKind = "session.reauthenticated"
 	AuditEmailChangeUndone AuditKind = "email.change_undone"
 	AuditPruned            AuditKind = "audit.pruned"
+	AuditJobRetried        AuditKind = "admin.job_retried"
 )
 
 // AuditKinds lists every kind of security event, for validating filters and
@@ -47,7 +48,7 @@ var AuditKinds = []AuditKind{
 	AuditRefreshReused, AuditProfileUpdated, AuditPasswordChanged, AuditResetRequested,
 	AuditResetCompleted, AuditVerificationSent, AuditEmailVerified, AuditDeactivated,
 	AuditReactivated, AuditRoleChanged, AuditDeleted, AuditAdminCreated, AuditDataExported,
-	AuditReauthenticated, AuditEmailChangeUndone, AuditPruned,
+	AuditReauthenticated, AuditEmailChangeUndone, AuditPruned, AuditJobRetried,
 }
 
 // Valid reports whether k is one of AuditKinds.
@@ -111,9 +112,10 @@ func (s *Service) appendEvent(ctx context.Context, st Stores, inTx bool, e Audit
 		}
 		return st.Tx.Atomic(ctx, func(in Stores) error { return in.Audit.Append(ctx, e) })
 	}
+	original := e
 	first := try(e)
 	if first == nil {
-		return nil
+		return s.announce(ctx, st, inTx, original)
 	}
 	e.UserAgent, e.Detail = "", nil
 	if s.observer != nil {
@@ -122,7 +124,7 @@ func (s *Service) appendEvent(ctx context.Context, st Stores, inTx bool, e Audit
 	err := try(e)
 	if err == nil {
 		s.log.WarnContext(ctx, "audit event stored without its client text and detail", "kind", string(e.Kind), "error", first.Error())
-		return nil
+		return s.announce(ctx, st, inTx, original)
 	}
 	if s.observer != nil {
 		s.observer.AuditLost(e.Kind)
@@ -131,10 +133,31 @@ func (s *Service) appendEvent(ctx context.Context, st Stores, inTx bool, e Audit
 	return fmt.Errorf("%w: audit event %s: %w", ErrUnavailable, e.Kind, err)
 }
 
+// recordIn records e, an event that is not a security one, in the
+// transaction tx of its change with its catalogue event: when e cannot be
+// stored, that is logged and counted (appendEvent) and the change goes
+// on, its catalogue event emitted all the same.
+func (s *Service) recordIn(ctx context.Context, tx Stores, e AuditEvent) error {
+	if err := s.appendEvent(ctx, tx, true, e); err == nil {
+		return nil
+	}
+	return s.publish(ctx, tx, e)
+}
+
+// announce emits, in the transaction of its change (inTx), the event of
+// the catalogue that e records (events.go); its detail is the original's
+// even when the audit event was stored without it.
+func (s *Service) announce(ctx context.Context, st Stores, inTx bool, e AuditEvent) error {
+	if !inTx {
+		return nil
+	}
+	return s.publish(ctx, st, e)
+}
+
 // atomically makes change, and the security event of kind it records,
 // one transaction: both are stored, or neither.
 func (s *Service) atomically(ctx context.Context, e AuditEvent, change func(tx Stores) error) error {
-	return s.stores.Tx.Atomic(ctx, func(tx Stores) error {
+	return s.atomic(ctx, func(tx Stores) error {
 		if err := change(tx); err != nil {
 			return err
 		}

@@ -43,6 +43,9 @@ var (
 	// ErrSessionNotFound is a session that does not exist, is not the
 	// caller's or is already revoked.
 	ErrSessionNotFound = errors.New("session not found")
+	// ErrJobNotFound is a job of the queue that does not exist (any more:
+	// finished jobs are kept for a while only).
+	ErrJobNotFound = errors.New("job not found")
 	// ErrInvalidGrant is a refresh token that is unknown, expired, already
 	// used (reuse) or belongs to a revoked or expired session or an inactive
 	// user. It is one error on purpose: the client can only log in again.

@@ -180,12 +180,8 @@ func TestResendVerification(t *testing.T) {
 	if err := f.svc.ResendVerification(t.Context(), u); !errors.Is(err, errDown) {
 		t.Errorf("ResendVerification on a failing store: got %v, want it", err)
 	}
-	f.mem.SetFail(nil)
-	down := errors.New("smtp is down")
-	f.mail.SetFail(down)
-	if err := f.svc.ResendVerification(t.Context(), u); !errors.Is(err, down) {
-		t.Errorf("ResendVerification with a failing notifier: got %v, want it", err)
-	}
+	// A failing mail server is the queue's to retry (internal/jobs): the
+	// request has queued its mail and succeeds.
 }
 
 func TestEmailChangeNeedsVerification(t *testing.T) {

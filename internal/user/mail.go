@@ -2,6 +2,7 @@ package user
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,6 +25,11 @@ const (
 	// was changed or reset.
 	MailPasswordChanged MailKind = "password_changed"
 )
+
+// ErrUndeliverable is a mail a Notifier can never send as it is (no link
+// for its kind, a recipient the mail server refuses): the queue gives it
+// up at once instead of trying again.
+var ErrUndeliverable = errors.New("the mail cannot be delivered as it is")
 
 // Mail is one account message. It carries no text a user wrote (no name):
 // mail to an address nobody has verified must not relay anything an
@@ -69,8 +75,11 @@ func noticeAddress(u User) string {
 	return u.Email
 }
 
-// notifyPasswordChanged tells u's trusted address that the password
-// changed.
-func (s *Service) notifyPasswordChanged(ctx context.Context, u User) {
-	s.send(ctx, Mail{Kind: MailPasswordChanged, To: noticeAddress(u), UserID: u.ID})
+// notifyPasswordChanged queues, in tx, the notice to u's trusted address
+// that the password changed.
+func (s *Service) notifyPasswordChanged(ctx context.Context, tx Stores, u User) error {
+	if !s.mails() {
+		return nil
+	}
+	return s.queueMail(ctx, tx, Mail{Kind: MailPasswordChanged, To: noticeAddress(u), UserID: u.ID})
 }

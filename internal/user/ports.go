@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/usersvc/usersvc/internal/event"
 	"github.com/usersvc/usersvc/internal/security"
 )
 
@@ -181,6 +182,25 @@ type Stores struct {
 	Retention AuditRetention
 	// Tx runs several changes as one.
 	Tx Transactor
+	// Outbox queues the mail and the events a change causes, in the
+	// change's transaction; nil when the store has no queue (the
+	// in-memory fake): mail then goes to the Notifier once the change
+	// commits, and events nowhere.
+	Outbox Outbox
+}
+
+// Outbox is the durable queue of the work a change causes: account mail
+// and events. What it takes inside Transactor.Atomic is stored in the
+// same transaction, so a committed change always has its mail and its
+// events and a rolled-back one has neither; it is then delivered at least
+// once, retried with backoff, across restarts.
+type Outbox interface {
+	// Mail queues m. Mail that protects an account (a reset link, the
+	// notice of an email change) is not delayed by other queued mail.
+	Mail(ctx context.Context, m Mail) error
+	// Emit queues e for every consumer of events. e comes with its ID;
+	// the outbox gives it Seq, its subject's next sequence number.
+	Emit(ctx context.Context, e event.Event) error
 }
 
 // Transactor makes several store calls one change.

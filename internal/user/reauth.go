@@ -80,23 +80,26 @@ func (s *Service) reauthenticate(ctx context.Context, c Caller, password string)
 // emailChanged, inside the transaction tx of an email change from
 // before's address to after's, uses up every reset link (mailed for the
 // old address and its password) and stores the change with a new undo
-// link, returning the notice to send to the previous address once the
-// change is committed.
-func (s *Service) emailChanged(ctx context.Context, tx Stores, before, after User) (Mail, error) {
+// link, queueing the notice to the previous address and the
+// user.email_changed event.
+func (s *Service) emailChanged(ctx context.Context, tx Stores, before, after User) error {
 	now := s.now()
 	if err := tx.AccountTokens.UseAll(ctx, before.ID, PurposeResetPassword, now); err != nil {
-		return Mail{}, err
+		return err
+	}
+	if err := s.emailMoved(ctx, tx, after, before.Email); err != nil {
+		return err
 	}
 	token, hash, err := newSecret()
 	if err != nil {
-		return Mail{}, err
+		return err
 	}
 	ttl := s.policy.Lifecycle.UndoTTL
 	c := EmailChange{Hash: hash, UserID: before.ID, OldEmail: before.Email, NewEmail: after.Email, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	if err := tx.EmailChanges.Create(ctx, c); err != nil {
-		return Mail{}, err
+		return err
 	}
-	return Mail{Kind: MailEmailChanged, To: before.Email, UserID: before.ID, Token: token, TTL: ttl}, nil
+	return s.queueMail(ctx, tx, Mail{Kind: MailEmailChanged, To: before.Email, UserID: before.ID, Token: token, TTL: ttl})
 }
 
 // UndoEmailChange uses the token of the link an email change mailed to
@@ -111,15 +114,19 @@ func (s *Service) UndoEmailChange(ctx context.Context, token string) error {
 		return ErrInvalidToken
 	}
 	now := s.now()
-	return s.stores.Tx.Atomic(ctx, func(tx Stores) error {
+	return s.atomic(ctx, func(tx Stores) error {
 		c, err := tx.EmailChanges.Use(ctx, hash, now)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Users.Update(ctx, c.UserID, Patch{Email: &c.OldEmail, EmailVerified: new(true)}); err != nil {
+		u, err := tx.Users.Update(ctx, c.UserID, Patch{Email: &c.OldEmail, EmailVerified: new(true)})
+		if err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return ErrInvalidToken
 			}
+			return err
+		}
+		if err := s.emailMoved(ctx, tx, u, c.NewEmail); err != nil {
 			return err
 		}
 		if err := s.endEverything(ctx, tx, c.UserID, now); err != nil {

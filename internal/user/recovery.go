@@ -42,14 +42,17 @@ func (s *Service) mailReset(ctx context.Context, email string) {
 		return
 	}
 	s.record(ctx, AuditResetRequested, uuid.Nil, u.ID, nil)
-	if !u.IsActive || s.notifier == nil {
+	if !u.IsActive || !s.mails() {
 		return
 	}
 	ttl, to := s.policy.Lifecycle.ResetTTL, recoveryAddress(u)
-	token, err := s.issueAccountToken(ctx, u, PurposeResetPassword, to, ttl)
-	if err == nil {
-		err = s.notifier.Send(ctx, Mail{Kind: MailResetPassword, To: to, UserID: u.ID, Token: token, TTL: ttl})
-	}
+	err = s.atomic(ctx, func(tx Stores) error {
+		token, err := s.issueAccountToken(ctx, tx, u, PurposeResetPassword, to, ttl)
+		if err != nil {
+			return err
+		}
+		return s.queueMail(ctx, tx, Mail{Kind: MailResetPassword, To: to, UserID: u.ID, Token: token, TTL: ttl})
+	})
 	if err != nil {
 		s.mailFailed(ctx, fmt.Errorf("password reset mail: %w", err))
 	}
@@ -90,13 +93,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 	// Checked above, but only this step is atomic: of concurrent uses of
 	// one token, one gets here first and the others get ErrInvalidToken.
 	e := s.event(ctx, AuditResetCompleted, u.ID, u.ID, nil)
-	err = s.atomically(ctx, e, func(tx Stores) error {
-		_, err := tx.AccountTokens.UseResetPassword(ctx, hash, pwHash, s.now())
-		return err
+	return s.atomically(ctx, e, func(tx Stores) error {
+		if _, err := tx.AccountTokens.UseResetPassword(ctx, hash, pwHash, s.now()); err != nil {
+			return err
+		}
+		return s.notifyPasswordChanged(ctx, tx, u)
 	})
-	if err != nil {
-		return err
-	}
-	s.notifyPasswordChanged(ctx, u)
-	return nil
 }

@@ -25,6 +25,7 @@ type Service struct {
 	gate     HashGate   // nil: hashing is unbounded
 	guard    LoginGuard // nil: no brute-force protection
 	notifier Notifier   // nil: no mail
+	jobQueue JobQueue   // nil: no job queue to administer
 	log      *slog.Logger
 	clock    func() time.Time
 
@@ -61,6 +62,8 @@ type Deps struct {
 	Secret []byte
 	// Observer counts audit events that could not be stored; nil: none.
 	Observer Observer
+	// Jobs administers the durable job queue; nil: there is none.
+	Jobs JobQueue
 }
 
 // Policy is how the service behaves: the rules a deployment may tune. Zero
@@ -86,7 +89,7 @@ func NewService(d Deps, p Policy) *Service {
 	s := &Service{
 		stores: d.Stores, users: d.Users, sessions: d.Sessions, tokens: d.AccountTokens, audit: d.Audit,
 		observer: d.Observer, secret: d.Secret,
-		hasher: d.Hasher, access: d.Tokens, gate: d.Gate, guard: d.Guard, notifier: d.Notifier,
+		hasher: d.Hasher, access: d.Tokens, gate: d.Gate, guard: d.Guard, notifier: d.Notifier, jobQueue: d.Jobs,
 		log: d.Log, clock: d.Now, policy: p.withDefaults(),
 	}
 	if s.log == nil {

@@ -280,23 +280,34 @@ func (s *Service) Authenticate(ctx context.Context, token string) (User, Session
 // Logout revokes the session id of user userID: its access tokens are
 // refused from now on and its refresh tokens no longer refresh.
 func (s *Service) Logout(ctx context.Context, userID, id uuid.UUID) error {
-	err := s.sessions.Revoke(ctx, userID, id, s.now())
+	err := s.revoke(ctx, AuditLoggedOut, userID, map[string]string{"session_id": id.String()}, func(tx Stores) error {
+		return tx.Sessions.Revoke(ctx, userID, id, s.now())
+	})
 	if errors.Is(err, ErrSessionNotFound) {
 		return nil // revoked meanwhile: the outcome is the same
-	}
-	if err == nil {
-		s.record(ctx, AuditLoggedOut, userID, userID, map[string]string{"session_id": id.String()})
 	}
 	return err
 }
 
+// revoke ends sessions of userID with end and, in the same transaction,
+// records it (audit kind, detail) and emits session.revoked. The audit
+// event is not a security one: when it cannot be stored, it is logged and
+// the sessions end anyway.
+func (s *Service) revoke(ctx context.Context, kind AuditKind, userID uuid.UUID, detail map[string]string, end func(tx Stores) error) error {
+	e := s.event(ctx, kind, userID, userID, detail)
+	return s.atomic(ctx, func(tx Stores) error {
+		if err := end(tx); err != nil {
+			return err
+		}
+		return s.recordIn(ctx, tx, e)
+	})
+}
+
 // LogoutAll revokes every session of user userID.
 func (s *Service) LogoutAll(ctx context.Context, userID uuid.UUID) error {
-	if err := s.sessions.RevokeAll(ctx, userID, uuid.Nil, s.now()); err != nil {
-		return err
-	}
-	s.record(ctx, AuditLoggedOut, userID, userID, map[string]string{"scope": "all"})
-	return nil
+	return s.revoke(ctx, AuditLoggedOut, userID, map[string]string{"scope": "all"}, func(tx Stores) error {
+		return tx.Sessions.RevokeAll(ctx, userID, uuid.Nil, s.now())
+	})
 }
 
 // SessionPage selects a page of a user's sessions in (CreatedAt, ID)
@@ -361,9 +372,7 @@ func (s *Service) endOldest(ctx context.Context, tx Stores, userID uuid.UUID, no
 // RevokeSession revokes one session of user userID; ErrSessionNotFound
 // when it is not one of theirs or already revoked.
 func (s *Service) RevokeSession(ctx context.Context, userID, id uuid.UUID) error {
-	if err := s.sessions.Revoke(ctx, userID, id, s.now()); err != nil {
-		return err
-	}
-	s.record(ctx, AuditSessionRevoked, userID, userID, map[string]string{"session_id": id.String()})
-	return nil
+	return s.revoke(ctx, AuditSessionRevoked, userID, map[string]string{"session_id": id.String()}, func(tx Stores) error {
+		return tx.Sessions.Revoke(ctx, userID, id, s.now())
+	})
 }

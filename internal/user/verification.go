@@ -80,7 +80,7 @@ func (t AccountToken) Usable(now time.Time) bool {
 // issueAccountToken stores a new token of u for purpose, to be sent to
 // to and valid for ttl, and returns it. A reset token is bound to u's
 // current password (its token version).
-func (s *Service) issueAccountToken(ctx context.Context, u User, purpose TokenPurpose, to string, ttl time.Duration) (string, error) {
+func (s *Service) issueAccountToken(ctx context.Context, tx Stores, u User, purpose TokenPurpose, to string, ttl time.Duration) (string, error) {
 	token, hash, err := newSecret()
 	if err != nil {
 		return "", err
@@ -90,7 +90,7 @@ func (s *Service) issueAccountToken(ctx context.Context, u User, purpose TokenPu
 	if purpose == PurposeResetPassword {
 		t.TokenVersion = u.TokenVersion
 	}
-	if err := s.tokens.Create(ctx, t); err != nil {
+	if err := tx.AccountTokens.Create(ctx, t); err != nil {
 		return "", fmt.Errorf("store %s token: %w", purpose, err)
 	}
 	return token, nil
@@ -99,19 +99,34 @@ func (s *Service) issueAccountToken(ctx context.Context, u User, purpose TokenPu
 // sendVerification mails u a new verification token. actor is who asked.
 // Without a Notifier it does nothing.
 func (s *Service) sendVerification(ctx context.Context, u User, actor uuid.UUID) error {
-	if s.notifier == nil {
-		return nil
-	}
-	ttl := s.policy.Lifecycle.VerifyTTL
-	token, err := s.issueAccountToken(ctx, u, PurposeVerifyEmail, u.Email, ttl)
-	if err != nil {
+	mailed := false
+	err := s.atomic(ctx, func(tx Stores) error {
+		var err error
+		mailed, err = s.queueVerification(ctx, tx, u)
 		return err
-	}
-	if err := s.notifier.Send(ctx, Mail{Kind: MailVerifyEmail, To: u.Email, UserID: u.ID, Token: token, TTL: ttl}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("send verification mail: %w", err)
 	}
-	s.record(ctx, AuditVerificationSent, actor, u.ID, nil)
+	if mailed {
+		s.record(ctx, AuditVerificationSent, actor, u.ID, nil)
+	}
 	return nil
+}
+
+// queueVerification issues, in tx, a verification token for u's email
+// when it is not verified, and queues its mail; it reports whether it
+// did (not without mail, or for a verified email).
+func (s *Service) queueVerification(ctx context.Context, tx Stores, u User) (bool, error) {
+	if !s.mails() || u.EmailVerified {
+		return false, nil
+	}
+	ttl := s.policy.Lifecycle.VerifyTTL
+	token, err := s.issueAccountToken(ctx, tx, u, PurposeVerifyEmail, u.Email, ttl)
+	if err != nil {
+		return false, err
+	}
+	return true, s.queueMail(ctx, tx, Mail{Kind: MailVerifyEmail, To: u.Email, UserID: u.ID, Token: token, TTL: ttl})
 }
 
 // mailFailed logs err, if any: account mail never fails the request that
@@ -119,14 +134,6 @@ func (s *Service) sendVerification(ctx context.Context, u User, actor uuid.UUID)
 func (s *Service) mailFailed(ctx context.Context, err error) {
 	if err != nil {
 		s.log.ErrorContext(ctx, "account mail failed", "error", err.Error())
-	}
-}
-
-// verifyNewEmail mails a verification link to u's address when it is not
-// verified: after a registration or an email change.
-func (s *Service) verifyNewEmail(ctx context.Context, u User) {
-	if !u.EmailVerified {
-		s.mailFailed(ctx, s.sendVerification(ctx, u, u.ID))
 	}
 }
 
@@ -149,14 +156,20 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (User, error) {
 	if !ok {
 		return User{}, ErrInvalidToken
 	}
-	u, err := s.tokens.UseVerifyEmail(ctx, hash, s.now())
+	var u User
+	err := s.atomic(ctx, func(tx Stores) error {
+		var err error
+		if u, err = tx.AccountTokens.UseVerifyEmail(ctx, hash, s.now()); err != nil {
+			return err
+		}
+		return s.recordIn(ctx, tx, s.event(ctx, AuditEmailVerified, u.ID, u.ID, nil))
+	})
 	if errors.Is(err, ErrEmailChanged) {
 		return User{}, ErrInvalidToken
 	}
 	if err != nil {
 		return User{}, err
 	}
-	s.record(ctx, AuditEmailVerified, u.ID, u.ID, nil)
 	return u, nil
 }
 

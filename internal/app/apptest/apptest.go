@@ -86,6 +86,8 @@ func New(t testing.TB, kind string, opts ...Option) *Server {
 	s := setup{env: map[string]string{
 		"USERSVC_ENV": config.Development, "USERSVC_BCRYPT_COST": "4", "USERSVC_JWT_ALG": security.HS256,
 		"USERSVC_JWT_SECRET": Secret, "USERSVC_RATE_LIMITS": "off", "USERSVC_DATA_DIR": t.TempDir(),
+		// Queued mail and events reach the test soon after their request.
+		"USERSVC_JOBS_POLL_INTERVAL": "10ms",
 	}}
 	srv := &Server{Mail: usertest.NewMailbox(), Clock: NewClock(time.Now()), Logs: &Buffer{}}
 	for _, o := range opts {

@@ -3,6 +3,7 @@ package usertest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +35,7 @@ type Mail struct {
 type Mailbox struct {
 	mu      sync.Mutex
 	mails   []Mail
-	read    int
+	taken   []bool        // mails[i] was returned by Next, Take or Unread
 	arrived chan struct{} // closed and replaced at each new message
 	held    chan struct{} // non-nil while Hold is in force
 	fail    error
@@ -65,6 +66,7 @@ func (m *Mailbox) deliver(ctx context.Context, mail Mail) error {
 		return m.fail
 	}
 	m.mails = append(m.mails, mail)
+	m.taken = append(m.taken, false)
 	close(m.arrived)
 	m.arrived = make(chan struct{})
 	return nil
@@ -97,34 +99,52 @@ func (m *Mailbox) SetFail(err error) {
 	m.fail = err
 }
 
-// Next returns the oldest message not yet returned by Next, waiting for
-// one until ctx ends.
+// Next returns the oldest message not yet returned (by Next, Take or
+// Unread), waiting for one until ctx ends.
 func (m *Mailbox) Next(ctx context.Context) (Mail, error) {
+	return m.take(ctx, func(Mail) bool { return true })
+}
+
+// Take returns the oldest message of kind to address to (in any letter
+// case) not yet returned, waiting for one until ctx ends. Mail of
+// different queues (a reset link, a verification link) may arrive in any
+// order: Take waits for the one it names and leaves the others.
+func (m *Mailbox) Take(ctx context.Context, kind, to string) (Mail, error) {
+	return m.take(ctx, func(mail Mail) bool { return mail.Kind == kind && strings.EqualFold(mail.To, to) })
+}
+
+func (m *Mailbox) take(ctx context.Context, match func(Mail) bool) (Mail, error) {
 	for {
 		m.mu.Lock()
-		if m.read < len(m.mails) {
-			mail := m.mails[m.read]
-			m.read++
-			m.mu.Unlock()
-			return mail, nil
+		for i, mail := range m.mails {
+			if !m.taken[i] && match(mail) {
+				m.taken[i] = true
+				m.mu.Unlock()
+				return mail, nil
+			}
 		}
 		arrived := m.arrived
 		m.mu.Unlock()
 		select {
 		case <-arrived:
 		case <-ctx.Done():
-			return Mail{}, fmt.Errorf("usertest: no mail arrived: %w", ctx.Err())
+			return Mail{}, fmt.Errorf("usertest: no such mail arrived: %w", ctx.Err())
 		}
 	}
 }
 
-// Unread returns the messages Next has not returned yet, oldest first, and
-// counts them as read.
+// Unread returns the messages not yet returned, oldest first, and counts
+// them as returned.
 func (m *Mailbox) Unread() []Mail {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	unread := append([]Mail(nil), m.mails[m.read:]...)
-	m.read = len(m.mails)
+	var unread []Mail
+	for i, mail := range m.mails {
+		if !m.taken[i] {
+			unread = append(unread, mail)
+			m.taken[i] = true
+		}
+	}
 	return unread
 }
 

@@ -1,0 +1,73 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
+)
+
+// TestFailedMailIsKeptAndRetried: a mail the mail server refuses for good
+// stays as a job with its last error; an administrator (and no one else)
+// lists it and runs it again, which is audited, and the mail goes out.
+func TestFailedMailIsKeptAndRetried(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		admin, adminID := s.signUp()
+		s.setRole(adminID, user.RoleAdmin)
+		adminTok := s.token(admin.Username, admin.Password)
+		s.nextMail(usertest.MailVerify, admin.Email)
+
+		s.Mail.SetFail(fmt.Errorf("%w: 550 mailbox unavailable", user.ErrUndeliverable))
+		bob, _ := s.signUp()
+		bobTok := s.token(bob.Username, bob.Password)
+		list := func(token string) response {
+			return s.do(req{method: "GET", path: "/api/v1/admin/jobs?state=cancelled", token: token})
+		}
+		wantProblem(t, list(bobTok), http.StatusForbidden, "")
+		var failed struct {
+			Jobs []struct {
+				ID        int64  `json:"id"`
+				Kind      string `json:"kind"`
+				Queue     string `json:"queue"`
+				LastError string `json:"last_error"`
+			} `json:"jobs"`
+		}
+		for deadline := time.Now().Add(10 * time.Second); len(failed.Jobs) == 0; {
+			if time.Now().After(deadline) {
+				t.Fatal("the refused mail never showed as a failed job")
+			}
+			res := list(adminTok)
+			if res.Status != http.StatusOK {
+				t.Fatalf("list jobs: %v", res)
+			}
+			if err := json.Unmarshal(res.Body, &failed); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond) // polls the job's state, a wait with a deadline
+		}
+		j := failed.Jobs[0]
+		if j.Kind != "mail" || j.Queue != "mail" || !strings.Contains(j.LastError, "550") {
+			t.Errorf("failed job: %+v, want the verification mail with its error", j)
+		}
+
+		s.Mail.SetFail(nil)
+		retry := func(token string) response {
+			return s.do(req{method: "POST", path: fmt.Sprintf("/api/v1/admin/jobs/%d/retry", j.ID), token: token})
+		}
+		wantProblem(t, retry(bobTok), http.StatusForbidden, "")
+		if res := retry(adminTok); res.Status != http.StatusOK {
+			t.Fatalf("retry: %v, want 200", res)
+		}
+		s.nextMail(usertest.MailVerify, bob.Email)
+		audit := s.do(req{method: "GET", path: "/api/v1/admin/audit?kind=admin.job_retried", token: adminTok})
+		if audit.Status != http.StatusOK || !strings.Contains(string(audit.Body), fmt.Sprintf(`"job_id":"%d"`, j.ID)) {
+			t.Errorf("audit of the retry: %v", audit)
+		}
+	})
+}

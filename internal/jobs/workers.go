@@ -1,0 +1,175 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/usersvc/usersvc/internal/event"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// MailArgs is a queued account mail. Its token is sealed (Sealer) for
+// this mail's kind and user: the jobs table holds no usable token.
+type MailArgs struct {
+	MailKind    string        `json:"kind"`
+	To          string        `json:"to"`
+	UserID      uuid.UUID     `json:"user_id"`
+	SealedToken []byte        `json:"sealed_token,omitempty"`
+	TTL         time.Duration `json:"ttl,omitempty"`
+}
+
+// Kind is River's name of the job kind.
+func (MailArgs) Kind() string { return "mail" }
+
+// InsertOpts puts security mail in its own queue.
+func (a MailArgs) InsertOpts() river.InsertOpts {
+	queue := QueueMail
+	if security(user.MailKind(a.MailKind)) {
+		queue = QueueSecurityMail
+	}
+	return river.InsertOpts{Queue: queue, MaxAttempts: mailAttempts}
+}
+
+// security reports whether mail of kind protects an account, and so must
+// never wait behind other mail.
+func security(kind user.MailKind) bool {
+	return kind == user.MailResetPassword || kind == user.MailEmailChanged
+}
+
+// purpose is what the token is sealed for.
+func (a MailArgs) purpose() string { return "mail token\x00" + a.MailKind + "\x00" + a.UserID.String() }
+
+type mailWorker struct {
+	river.WorkerDefaults[MailArgs]
+	mailer   user.Notifier
+	sealer   Sealer
+	observer Observer
+	log      *slog.Logger
+}
+
+func (w *mailWorker) Work(ctx context.Context, j *river.Job[MailArgs]) error {
+	a := j.Args
+	m := user.Mail{Kind: user.MailKind(a.MailKind), To: a.To, UserID: a.UserID, TTL: a.TTL}
+	if len(a.SealedToken) > 0 {
+		token, err := w.sealer.OpenFor(a.SealedToken, a.purpose())
+		if err != nil {
+			w.count(a.MailKind, j.Attempt, j.MaxAttempts, true)
+			return river.JobCancel(fmt.Errorf("open the mail's token: %w", err))
+		}
+		m.Token = string(token)
+	}
+	if err := w.mailer.Send(ctx, m); err != nil {
+		undeliverable := errors.Is(err, user.ErrUndeliverable)
+		final := undeliverable || j.Attempt >= j.MaxAttempts
+		w.count(a.MailKind, j.Attempt, j.MaxAttempts, final)
+		level := slog.LevelWarn
+		if final {
+			level = slog.LevelError
+		}
+		w.log.Log(ctx, level, "account mail not delivered", "kind", a.MailKind, "user_id", a.UserID.String(),
+			"job_id", j.ID, "attempt", j.Attempt, "max_attempts", j.MaxAttempts, "error", err.Error())
+		if undeliverable {
+			return river.JobCancel(err) // trying again cannot help
+		}
+		return err
+	}
+	if w.observer != nil {
+		w.observer.MailSent(a.MailKind)
+	}
+	return nil
+}
+
+// count counts a failed attempt: retried, or failed for good.
+func (w *mailWorker) count(kind string, attempt, maxAttempts int, final bool) {
+	if w.observer == nil {
+		return
+	}
+	if final || attempt >= maxAttempts {
+		w.observer.MailFailed(kind)
+		return
+	}
+	w.observer.MailRetried(kind)
+}
+
+// EventArgs is an event as its change queued it: the fan-out job, which
+// queues one DeliveryArgs per sink the working process has. So the process
+// that makes a change (a replica, a command) need not know the sinks, and
+// an event emitted while none was configured is still numbered and kept.
+type EventArgs struct {
+	Event event.Event `json:"event"`
+}
+
+// Kind is River's name of the job kind.
+func (EventArgs) Kind() string { return "event" }
+
+// InsertOpts puts events in their queue.
+func (EventArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueEvents, MaxAttempts: eventAttempts}
+}
+
+type fanOutWorker struct {
+	river.WorkerDefaults[EventArgs]
+	sinks  []string
+	insert func(context.Context, []river.InsertManyParams) error
+}
+
+// Work queues the event for each sink. A fan-out that runs twice (it
+// failed after queueing) queues nothing twice: the deliveries are unique
+// by sink and event.
+func (w *fanOutWorker) Work(ctx context.Context, j *river.Job[EventArgs]) error {
+	if len(w.sinks) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, 0, len(w.sinks))
+	for _, s := range w.sinks {
+		params = append(params, river.InsertManyParams{Args: DeliveryArgs{Sink: s, Event: j.Args.Event}})
+	}
+	return w.insert(ctx, params)
+}
+
+// DeliveryArgs is an event to deliver to one sink.
+type DeliveryArgs struct {
+	Sink  string      `json:"sink"`
+	Event event.Event `json:"event"`
+}
+
+// Kind is River's name of the job kind.
+func (DeliveryArgs) Kind() string { return "event_delivery" }
+
+// InsertOpts puts deliveries in the events' queue, one per sink and event.
+func (DeliveryArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueEvents, MaxAttempts: eventAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type deliveryWorker struct {
+	river.WorkerDefaults[DeliveryArgs]
+	sinks map[string]Sink
+}
+
+func (w *deliveryWorker) Work(ctx context.Context, j *river.Job[DeliveryArgs]) error {
+	s, ok := w.sinks[j.Args.Sink]
+	if !ok {
+		// A sink configured when the event was fanned out and no longer:
+		// its deliveries stay (and end discarded) for the day it comes back.
+		return fmt.Errorf("no event sink %q is configured", j.Args.Sink)
+	}
+	return s.Deliver(ctx, j.Args.Event)
+}
+
+// isNilPointer reports whether v is a nil pointer or interface (a missing
+// transaction).
+func isNilPointer(v any) bool {
+	r := reflect.ValueOf(v)
+	switch r.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return r.IsNil()
+	}
+	return false
+}
