@@ -41,6 +41,9 @@ func documentEvents(doc *huma.OpenAPI) {
 			Summary:     t.Name,
 			Description: t.Description + " Catalogue version " + event.Version + ".",
 			Tags:        []string{"Events"},
+			// The receiver authenticates a delivery by its Standard Webhooks
+			// signature (the webhook-signature header), not by a scheme.
+			Security: []map[string][]string{},
 			RequestBody: &huma.RequestBody{
 				Required: true,
 				Content:  map[string]*huma.MediaType{"application/json": {Schema: &huma.Schema{Ref: "#/components/schemas/" + name}}},
