@@ -62,6 +62,7 @@ type Config struct {
 	Lifecycle // email verification and password reset: lifecycle.go
 	Mail      // account mail: mailer, SMTP, links: mail.go
 	Bootstrap // the first administrator, created at start: bootstrap.go
+	Webhooks  // outbound webhooks: webhooks.go
 
 	// Warnings are what Load let through but the operator must hear about:
 	// log each at warning level at every start. Not a variable.
@@ -186,6 +187,7 @@ func (c *Config) validate() error {
 	c.Lifecycle.validate(bad)
 	c.Mail.validate(c.Env, bad)
 	c.Bootstrap.validate(bad)
+	c.Webhooks.validate(bad)
 	return errors.Join(errs...)
 }
 

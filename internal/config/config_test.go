@@ -30,6 +30,7 @@ func TestLoadDefaults(t *testing.T) {
 		Sessions:  defaultSessions,
 		Lifecycle: defaultLifecycle,
 		Mail:      defaultMail,
+		Webhooks:  defaultWebhooks,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -77,6 +78,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		Sessions:          defaultSessions,
 		Lifecycle:         defaultLifecycle,
 		Mail:              defaultMail,
+		Webhooks:          defaultWebhooks,
 	}
 	if diff := cmp.Diff(want, c, cmpopts.IgnoreFields(Config{}, "Warnings")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

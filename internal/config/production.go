@@ -21,6 +21,7 @@ const (
 	OverrideHTTPCORSOrigin     = "http_cors_origin"
 	OverrideHTTPLinks          = "http_links"
 	OverrideLocalhostLinks     = "localhost_links"
+	OverrideWebhookPrivate     = "webhook_private"
 )
 
 // Overrides lists every name USERSVC_INSECURE_OVERRIDES accepts.
@@ -28,6 +29,7 @@ func Overrides() []string {
 	return []string{
 		OverrideWeakSecret, OverrideRateLimitsOff, OverrideLogMailer, OverrideSMTPPlaintext,
 		OverrideWideTrustedProxies, OverrideHTTPCORSOrigin, OverrideHTTPLinks, OverrideLocalhostLinks,
+		OverrideWebhookPrivate,
 	}
 }
 
@@ -79,6 +81,11 @@ func (c *Config) unsafeSettings() []unsafeSetting {
 		add(OverrideRateLimitsOff, "USERSVC_RATE_LIMITS", "is off, which also switches the login lockout off", "remove it or set it to on")
 	}
 	c.Mail.unsafeSettings(add)
+	if c.WebhookAllowPrivate {
+		add(OverrideWebhookPrivate, "USERSVC_WEBHOOK_ALLOW_PRIVATE",
+			"is on: an administrator can make the service send requests into its own network (server-side request forgery)",
+			"remove it, and give receivers public https addresses")
+	}
 	for _, p := range c.TrustedProxies {
 		if wide(p) {
 			add(OverrideWideTrustedProxies, "USERSVC_TRUSTED_PROXIES",
