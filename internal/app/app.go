@@ -18,24 +18,26 @@ import (
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/webhook"
 )
 
 // App is the assembled service. Build it with New, serve it with Run or
 // through Handler, and release it with Close.
 type App struct {
-	cfg     config.Config
-	log     *slog.Logger
-	db      Store
-	kind    string // "postgres" or "sqlite"
-	svc     *user.Service
-	handler http.Handler
-	ops     http.Handler // the operations listener's
-	metrics *metrics.Metrics
-	slots   int
-	gate    user.HashGate
-	ring    *signing.Ring      // nil with HS256
-	stop    context.CancelFunc // ends the background work New started
-	closers []func()           // run by Close, last first
+	cfg      config.Config
+	log      *slog.Logger
+	db       Store
+	kind     string // "postgres" or "sqlite"
+	svc      *user.Service
+	handler  http.Handler
+	ops      http.Handler // the operations listener's
+	metrics  *metrics.Metrics
+	slots    int
+	gate     user.HashGate
+	ring     *signing.Ring      // nil with HS256
+	webhooks *webhook.Service   // nil when the store keeps no webhooks
+	stop     context.CancelFunc // ends the background work New started
+	closers  []func()           // run by Close, last first
 }
 
 // options are what tests may replace.
@@ -100,6 +102,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			return nil, err
 		}
 	}
+	if err := a.openWebhooks(bg, o.now); err != nil {
+		return nil, err
+	}
 	a.gate = prot.gate
 	a.svc = user.NewService(user.Deps{
 		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
@@ -111,7 +116,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.handler = httpapi.New(a.svc, httpapi.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
 		Build: o.build, Limits: prot.limits, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
-		NoDocs: !bool(cfg.Docs),
+		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks,
 	})
 	a.ops = httpapi.Ops(a.metrics, o.build)
 	return a, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/usersvc/usersvc/internal/ratelimit"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/webhook"
 )
 
 // problem is the body of every error answer: an RFC 9457 problem with the
@@ -80,6 +81,9 @@ var errorTable = []struct {
 	{user.ErrReauthenticationRequired, http.StatusForbidden, "reauthentication_required", ""},
 	{user.ErrNotFound, http.StatusNotFound, "user_not_found", "no user with this id"},
 	{user.ErrSessionNotFound, http.StatusNotFound, "session_not_found", ""},
+	{webhook.ErrEndpointNotFound, http.StatusNotFound, "webhook_not_found", ""},
+	{webhook.ErrDeliveryNotFound, http.StatusNotFound, "delivery_not_found", ""},
+	{webhook.ErrEndpointDisabled, http.StatusConflict, "webhook_disabled", ""},
 	{user.ErrLastAdmin, http.StatusConflict, "last_admin", ""},
 	{user.ErrAlreadyVerified, http.StatusConflict, "already_verified", ""},
 	{errNotForm, http.StatusUnsupportedMediaType, codeMediaType, ""},
@@ -88,6 +92,7 @@ var errorTable = []struct {
 	{user.ErrRateLimited, http.StatusTooManyRequests, codeRateLimited, ""},
 	{user.ErrBusy, http.StatusServiceUnavailable, "busy", ""},
 	{user.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, ""},
+	{webhook.ErrUnavailable, http.StatusServiceUnavailable, "webhooks_unavailable", ""},
 }
 
 // retryAfterUnavailable is the Retry-After of a 503 while the database is

@@ -21,6 +21,7 @@ import (
 	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/webhook"
 )
 
 // defaultMaxBodyBytes is the request body limit when Options leaves it unset.
@@ -58,6 +59,9 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// NoDocs leaves out /docs and /openapi.* (USERSVC_DOCS=off).
 	NoDocs bool
+	// Webhooks manages webhook endpoints under /api/v1/admin/webhooks. Nil
+	// answers those routes 503 webhooks_unavailable.
+	Webhooks *webhook.Service
 }
 
 // api holds what the handlers need.
@@ -71,6 +75,7 @@ type api struct {
 	clientIP     *clientip.Resolver
 	metrics      *metrics.Metrics
 	ready        func(ctx context.Context) error
+	webhooks     *webhook.Service
 }
 
 // New returns the service's HTTP handler: the /api/v1 routes of the design;
@@ -96,6 +101,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 	mux := http.NewServeMux()
 	a := &api{users: svc, maxBodyBytes: opts.MaxBodyBytes, build: opts.Build, readyTimeout: opts.ReadyTimeout}
 	a.limits, a.clientIP, a.metrics, a.ready = opts.Limits, orPeer(opts.ClientIP), opts.Metrics, opts.Ready
+	a.webhooks = opts.Webhooks
 	if a.limits == nil {
 		a.limits = &Limits{}
 	}

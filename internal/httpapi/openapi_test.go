@@ -175,6 +175,12 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"POST /api/v1/verify-email": "200", "POST /api/v1/verify-email/resend": "202",
 		"POST /api/v1/reauthenticate": "204", "POST /api/v1/email-change/undo": "204",
 		"POST /api/v1/password-reset": "202", "POST /api/v1/password-reset/confirm": "204",
+		// webhooks.go
+		"POST /api/v1/admin/webhooks": "201", "GET /api/v1/admin/webhooks": "200",
+		"GET /api/v1/admin/webhooks/{id}": "200", "PATCH /api/v1/admin/webhooks/{id}": "200",
+		"DELETE /api/v1/admin/webhooks/{id}": "204", "POST /api/v1/admin/webhooks/{id}/rotate-secret": "200",
+		"POST /api/v1/admin/webhooks/{id}/test": "200", "GET /api/v1/admin/webhooks/{id}/deliveries": "200",
+		"POST /api/v1/admin/webhooks/{id}/deliveries/{delivery}/replay": "200",
 	}
 	seen := map[string]bool{}
 	for path, ops := range doc.Paths {

@@ -45,6 +45,16 @@ func (a *api) routes() {
 	// Re-authentication and undoing an email change (issue 17).
 	huma.Register(api, a.authed(a.limited(a.limits.Password, a.op("POST /api/v1/reauthenticate", "reauthenticate", http.StatusNoContent, "Prove the password again, so that this session may change the email or delete the account"))), a.reauthenticate)
 	huma.Register(api, a.op("POST /api/v1/email-change/undo", "undoEmailChange", http.StatusNoContent, "Undo an email change with the token mailed to the previous address: the address comes back and every session ends"), a.undoEmailChange)
+	// Webhooks (webhooks.go): administrators only, every change audited.
+	huma.Register(api, a.admin(a.op("POST /api/v1/admin/webhooks", "createWebhook", http.StatusCreated, "Register a webhook endpoint; the answer holds its signing secret, shown only once", http.StatusServiceUnavailable)), a.createWebhook)
+	huma.Register(api, a.admin(a.op("GET /api/v1/admin/webhooks", "listWebhooks", http.StatusOK, "List webhook endpoints, oldest first")), a.listWebhooks)
+	huma.Register(api, a.admin(a.op("GET /api/v1/admin/webhooks/{id}", "getWebhook", http.StatusOK, "Get a webhook endpoint", http.StatusNotFound)), a.getWebhook)
+	huma.Register(api, a.admin(a.op("PATCH /api/v1/admin/webhooks/{id}", "updateWebhook", http.StatusOK, "Change a webhook endpoint's URL, description, event types or whether it is enabled", http.StatusNotFound)), a.updateWebhook)
+	huma.Register(api, a.admin(a.op("DELETE /api/v1/admin/webhooks/{id}", "deleteWebhook", http.StatusNoContent, "Delete a webhook endpoint and its deliveries", http.StatusNotFound)), a.deleteWebhook)
+	huma.Register(api, a.admin(a.op("POST /api/v1/admin/webhooks/{id}/rotate-secret", "rotateWebhookSecret", http.StatusOK, "Give a webhook endpoint a new signing secret, shown only once; the previous one keeps signing beside it for 24 hours", http.StatusNotFound, http.StatusServiceUnavailable)), a.rotateWebhookSecret)
+	huma.Register(api, a.admin(a.op("POST /api/v1/admin/webhooks/{id}/test", "testWebhook", http.StatusOK, "Send a webhook endpoint a test event now (once, not retried) and answer the delivery", http.StatusNotFound)), a.testWebhook)
+	huma.Register(api, a.admin(a.op("GET /api/v1/admin/webhooks/{id}/deliveries", "listWebhookDeliveries", http.StatusOK, "List a webhook endpoint's recent deliveries with their attempts, newest first", http.StatusNotFound)), a.listWebhookDeliveries)
+	huma.Register(api, a.admin(a.op("POST /api/v1/admin/webhooks/{id}/deliveries/{delivery}/replay", "replayWebhookDelivery", http.StatusOK, "Send a delivery again now, with the same webhook-id and body", http.StatusNotFound, http.StatusConflict)), a.replayWebhookDelivery)
 	documentTokenForm(api.OpenAPI())
 }
 

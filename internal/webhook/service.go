@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -70,6 +71,10 @@ type Config struct {
 	RetryFor time.Duration
 	// RequireHTTPS refuses http:// endpoints (production).
 	RequireHTTPS bool
+	// AllowPrivate accepts endpoints whose host is a private address
+	// literal (the Client refuses connecting to one unless it allows them
+	// too).
+	AllowPrivate bool
 }
 
 // Deps are a Service's collaborators.
@@ -155,6 +160,12 @@ func (s *Service) validate(rawURL, description string, types []string) error {
 		errs = append(errs, invalid("url", "must be at most %d characters", MaxURL))
 	} else if err := CheckURL(rawURL, s.cfg.RequireHTTPS); err != nil {
 		errs = append(errs, invalid("url", "%s", err.Error()))
+	} else if ip, err := netip.ParseAddr(host(rawURL)); err == nil {
+		// A name is checked when connecting (it may resolve anywhere); an
+		// address literal can be refused now.
+		if err := checkAddr(ip, s.cfg.AllowPrivate); err != nil {
+			errs = append(errs, invalid("url", "%s", err.Error()))
+		}
 	}
 	if len(description) > MaxDescription {
 		errs = append(errs, invalid("description", "must be at most %d characters", MaxDescription))
@@ -409,17 +420,20 @@ func (s *Service) readRecord(ctx context.Context, id uuid.UUID) (DeliveryRecord,
 	return s.withAttempts(ctx, d)
 }
 
-// Replay sends the delivery id again now, whatever its state, and returns
-// it with the new attempt. If that attempt fails, the delivery is retried
-// as long as its retry window (from its creation) lasts. The endpoint must
-// be enabled.
-func (s *Service) Replay(ctx context.Context, actor user.User, id uuid.UUID) (DeliveryRecord, error) {
+// Replay sends the delivery id of the endpoint again now, whatever its
+// state, and returns it with the new attempt. If that attempt fails, the
+// delivery is retried as long as its retry window (from its creation)
+// lasts. The endpoint must be enabled.
+func (s *Service) Replay(ctx context.Context, actor user.User, endpoint, id uuid.UUID) (DeliveryRecord, error) {
 	if err := requireAdmin(actor); err != nil {
 		return DeliveryRecord{}, err
 	}
 	d, err := s.deliveries.Delivery(ctx, id)
 	if err != nil {
 		return DeliveryRecord{}, err
+	}
+	if d.EndpointID != endpoint {
+		return DeliveryRecord{}, ErrDeliveryNotFound
 	}
 	e, err := s.endpoints.Endpoint(ctx, d.EndpointID)
 	if err != nil {

@@ -124,7 +124,7 @@ func verify(t *testing.T, secret webhook.Secret, r received) {
 }
 
 func TestDeliverFansOutToSubscribedEndpoints(t *testing.T) {
-	f := newFixture(t, webhook.Config{})
+	f := newFixture(t, webhook.Config{AllowPrivate: true})
 	created, deleted, all, off := newReceiver(t), newReceiver(t), newReceiver(t), newReceiver(t)
 	_, sc := f.create(t, created.srv.URL, webhook.UserCreated)
 	f.create(t, deleted.srv.URL, webhook.UserDeleted)
@@ -179,7 +179,7 @@ func TestDeliverFansOutToSubscribedEndpoints(t *testing.T) {
 // A receiver that is down for a while then returns gets every event,
 // each signed, after retries at growing intervals.
 func TestRetriesUntilTheReceiverReturns(t *testing.T) {
-	f := newFixture(t, webhook.Config{})
+	f := newFixture(t, webhook.Config{AllowPrivate: true})
 	r := newReceiver(t)
 	e, secret := f.create(t, r.srv.URL, webhook.AllTypes)
 	r.status.Store(http.StatusServiceUnavailable)
@@ -248,7 +248,7 @@ func TestRetriesUntilTheReceiverReturns(t *testing.T) {
 // An endpoint failing for the whole retry window is disabled, audited,
 // and its deliveries given up.
 func TestEndpointFailingForTheWindowIsDisabled(t *testing.T) {
-	f := newFixture(t, webhook.Config{RetryFor: 3 * time.Hour})
+	f := newFixture(t, webhook.Config{RetryFor: 3 * time.Hour, AllowPrivate: true})
 	r := newReceiver(t)
 	r.status.Store(http.StatusInternalServerError)
 	e, _ := f.create(t, r.srv.URL, webhook.UserDeleted)
@@ -296,7 +296,7 @@ func TestEndpointFailingForTheWindowIsDisabled(t *testing.T) {
 // After a rotation both secrets sign for RotationOverlap, then only the
 // new one.
 func TestRotateSecret(t *testing.T) {
-	f := newFixture(t, webhook.Config{})
+	f := newFixture(t, webhook.Config{AllowPrivate: true})
 	r := newReceiver(t)
 	e, old := f.create(t, r.srv.URL, webhook.AllTypes)
 	_, fresh, err := f.svc.RotateSecret(t.Context(), admin, e.ID)
@@ -325,7 +325,7 @@ func TestRotateSecret(t *testing.T) {
 
 // Secrets are stored sealed: the stored bytes do not hold the secret.
 func TestSecretStoredSealed(t *testing.T) {
-	f := newFixture(t, webhook.Config{})
+	f := newFixture(t, webhook.Config{AllowPrivate: true})
 	e, secret := f.create(t, "https://hooks.example.com/x", webhook.UserCreated)
 	stored, _ := f.mem.Stores().Endpoints.Endpoint(t.Context(), e.ID)
 	key := strings.TrimPrefix(string(secret), "whsec_")
@@ -345,6 +345,9 @@ func TestValidation(t *testing.T) {
 		{"not a url", webhook.NewEndpoint{URL: "hooks", Types: []string{"*"}}, "url"},
 		{"unknown type", webhook.NewEndpoint{URL: "https://hooks.example.com/", Types: []string{"user.hacked"}}, "types"},
 		{"no type", webhook.NewEndpoint{URL: "https://hooks.example.com/"}, "types"},
+		{"loopback address", webhook.NewEndpoint{URL: "https://127.0.0.1/", Types: []string{"*"}}, "url"},
+		{"metadata address", webhook.NewEndpoint{URL: "https://169.254.169.254/latest", Types: []string{"*"}}, "url"},
+		{"private IPv6 address", webhook.NewEndpoint{URL: "https://[fd00::1]/", Types: []string{"*"}}, "url"},
 		{"long description", webhook.NewEndpoint{URL: "https://hooks.example.com/", Types: []string{"*"}, Description: strings.Repeat("x", 256)}, "description"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -358,7 +361,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestOnlyAdministrators(t *testing.T) {
-	f := newFixture(t, webhook.Config{})
+	f := newFixture(t, webhook.Config{AllowPrivate: true})
 	e, _ := f.create(t, "https://hooks.example.com/x", webhook.UserCreated)
 	for _, u := range []user.User{{ID: uuid.New(), Role: user.RoleUser, IsActive: true}, {ID: uuid.New(), Role: user.RoleAdmin}} {
 		if _, _, err := f.svc.Create(t.Context(), u, webhook.NewEndpoint{URL: "https://a.example/", Types: []string{"*"}}); !errors.Is(err, user.ErrForbidden) {
@@ -371,7 +374,7 @@ func TestOnlyAdministrators(t *testing.T) {
 }
 
 func TestReplay(t *testing.T) {
-	f := newFixture(t, webhook.Config{})
+	f := newFixture(t, webhook.Config{AllowPrivate: true})
 	r := newReceiver(t)
 	e, _ := f.create(t, r.srv.URL, webhook.AllTypes)
 	ev := event(webhook.SessionCreated, 1)
@@ -379,7 +382,7 @@ func TestReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds, _ := f.svc.Deliveries(t.Context(), admin, e.ID, 1)
-	rec, err := f.svc.Replay(t.Context(), admin, ds[0].ID)
+	rec, err := f.svc.Replay(t.Context(), admin, e.ID, ds[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +401,10 @@ func TestReplay(t *testing.T) {
 	if _, err := f.svc.Update(t.Context(), admin, e.ID, webhook.EndpointPatch{Enabled: &off}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Replay(t.Context(), admin, ds[0].ID); !errors.Is(err, webhook.ErrEndpointDisabled) {
+	if _, err := f.svc.Replay(t.Context(), admin, uuid.New(), ds[0].ID); !errors.Is(err, webhook.ErrDeliveryNotFound) {
+		t.Errorf("replay naming another endpoint = %v, want ErrDeliveryNotFound", err)
+	}
+	if _, err := f.svc.Replay(t.Context(), admin, e.ID, ds[0].ID); !errors.Is(err, webhook.ErrEndpointDisabled) {
 		t.Errorf("replay to a disabled endpoint = %v, want ErrEndpointDisabled", err)
 	}
 }
@@ -406,7 +412,7 @@ func TestReplay(t *testing.T) {
 // A test event goes once, even to a disabled endpoint, and a failure does
 // not retry or count against the endpoint.
 func TestSendTest(t *testing.T) {
-	f := newFixture(t, webhook.Config{})
+	f := newFixture(t, webhook.Config{AllowPrivate: true})
 	r := newReceiver(t)
 	r.status.Store(http.StatusBadGateway)
 	e, _ := f.create(t, r.srv.URL, webhook.UserCreated)
@@ -425,7 +431,7 @@ func TestSendTest(t *testing.T) {
 // Storage errors reach the caller of Deliver (a job queue retries them);
 // a receiver's failure does not.
 func TestDeliverReportsOnlyStorageErrors(t *testing.T) {
-	f := newFixture(t, webhook.Config{})
+	f := newFixture(t, webhook.Config{AllowPrivate: true})
 	f.create(t, "http://127.0.0.1:1/closed", webhook.AllTypes)
 	if err := f.svc.Deliver(context.Background(), event(webhook.UserCreated, 1)); err != nil {
 		t.Errorf("Deliver to a closed port = %v, want nil (the delivery is retried)", err)
