@@ -31,6 +31,9 @@ commands:
                             read from stdin), or promote that account
   keys rotate|list          add a new token signing key (the old one keeps
                             verifying until its tokens expire), or list them
+  webhooks list|create|delete
+                            manage webhook endpoints without an admin token
+                            (usersvc webhooks --help)
   healthcheck [URL]         exit 0 when the running service's /healthz answers
                             200 (default URL: from USERSVC_ADDR), 1 otherwise
   version                   print the build version and commit
@@ -77,6 +80,8 @@ func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, 
 		return keys(ctx, args, environ, stdout)
 	case "create-admin":
 		return createAdmin(ctx, args, environ, stdin, stdout)
+	case "webhooks":
+		return webhooksCmd(ctx, args, environ, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args, environ, stdout)
 	case "version":

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/usersvc/usersvc/internal/config"
@@ -27,19 +28,19 @@ type webhookStore interface {
 // in production without USERSVC_KEY_ENCRYPTION_KEY (HS256 tokens) it can
 // list and deliver nothing new: creating an endpoint or rotating a secret
 // answers webhook.ErrUnavailable.
-func WebhookService(cfg config.Config, db Store, a *App, now func() time.Time) (*webhook.Service, error) {
+func WebhookService(cfg config.Config, db Store, log *slog.Logger, now func() time.Time) (*webhook.Service, error) {
 	ws, ok := db.(webhookStore)
 	if !ok || ws.Webhooks().Endpoints == nil {
 		return nil, nil
 	}
 	deps := webhook.Deps{
-		Stores: ws.Webhooks(), Audit: db.Stores().Audit, Log: a.log, Now: now,
+		Stores: ws.Webhooks(), Audit: db.Stores().Audit, Log: log, Now: now,
 		Sender: webhook.NewClient(webhook.ClientOptions{
 			AllowPrivate: bool(cfg.WebhookAllowPrivate), RequireHTTPS: cfg.Env == config.Production,
 		}),
 	}
 	if cfg.KeyEncryptionKey != "" || cfg.Env != config.Production {
-		kek, err := keyEncryptionKey(cfg, a.log)
+		kek, err := keyEncryptionKey(cfg, log)
 		if err != nil {
 			return nil, err
 		}
@@ -49,7 +50,7 @@ func WebhookService(cfg config.Config, db Store, a *App, now func() time.Time) (
 		}
 		deps.Sealer = sealer
 	} else {
-		a.log.Warn("webhooks need USERSVC_KEY_ENCRYPTION_KEY to keep their secrets: creating endpoints is refused until it is set")
+		log.Warn("webhooks need USERSVC_KEY_ENCRYPTION_KEY to keep their secrets: creating endpoints is refused until it is set")
 	}
 	return webhook.NewService(deps, webhook.Config{
 		RetryFor: cfg.WebhookRetryFor, RequireHTTPS: cfg.Env == config.Production, AllowPrivate: bool(cfg.WebhookAllowPrivate),
@@ -59,7 +60,7 @@ func WebhookService(cfg config.Config, db Store, a *App, now func() time.Time) (
 // openWebhooks sets up the webhook service and, until bg ends, the retry
 // of due deliveries.
 func (a *App) openWebhooks(bg context.Context, now func() time.Time) error {
-	svc, err := WebhookService(a.cfg, a.db, a, now)
+	svc, err := WebhookService(a.cfg, a.db, a.log, now)
 	if err != nil || svc == nil {
 		return err
 	}
