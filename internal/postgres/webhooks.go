@@ -162,14 +162,18 @@ func (s *WebhookEndpoints) SetFailing(ctx context.Context, id uuid.UUID, since t
 	return e, nil
 }
 
-const deliveryColumns = `id, endpoint_id, event_id, event_type, payload, state, attempts, next_attempt_at,
-	created_at, updated_at`
+const deliveryColumns = `id, endpoint_id, event_id, event_type, subject, seq, payload, state, attempts,
+	next_attempt_at, created_at, updated_at`
 
 func scanDelivery(row pgx.Row) (webhook.Delivery, error) {
 	var d webhook.Delivery
 	var next pgtype.Timestamptz
-	err := row.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.Payload, &d.State, &d.Attempts, &next,
-		&d.CreatedAt, &d.UpdatedAt)
+	var subject pgtype.UUID
+	err := row.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &subject, &d.Seq, &d.Payload, &d.State, &d.Attempts,
+		&next, &d.CreatedAt, &d.UpdatedAt)
+	if subject.Valid {
+		d.Subject = subject.Bytes
+	}
 	d.NextAt, d.CreatedAt, d.UpdatedAt = fromNull(next), d.CreatedAt.UTC(), d.UpdatedAt.UTC()
 	return d, err
 }
@@ -181,13 +185,13 @@ func (s *WebhookDeliveries) CreateDeliveries(ctx context.Context, ds []webhook.D
 	defer cancel()
 	const q = `
 		INSERT INTO webhook_deliveries (` + deliveryColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (endpoint_id, event_id) DO NOTHING`
 	var stored []webhook.Delivery
 	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
 		for _, d := range ds {
-			tag, err := tx.Exec(ctx, q, d.ID, d.EndpointID, d.EventID, d.EventType, d.Payload, d.State, d.Attempts,
-				nullTime(d.NextAt), d.CreatedAt, d.UpdatedAt)
+			tag, err := tx.Exec(ctx, q, d.ID, d.EndpointID, d.EventID, d.EventType, nullUUID(d.Subject), d.Seq, d.Payload,
+				d.State, d.Attempts, nullTime(d.NextAt), d.CreatedAt, d.UpdatedAt)
 			if err != nil {
 				return err
 			}
@@ -297,6 +301,35 @@ func (s *WebhookDeliveries) SaveDelivery(ctx context.Context, d webhook.Delivery
 	return nil
 }
 
+// nullUUID is id for a nullable column: NULL when uuid.Nil.
+func nullUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: id != uuid.Nil} }
+
+// PendingBefore returns the latest next attempt of subject's pending
+// deliveries to endpoint before seq.
+func (s *WebhookDeliveries) PendingBefore(ctx context.Context, endpoint, subject uuid.UUID, seq int64) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `SELECT max(next_attempt_at) FROM webhook_deliveries
+		WHERE endpoint_id = $1 AND subject = $2 AND seq < $3 AND state = 'pending'`
+	var latest pgtype.Timestamptz
+	if err := s.db.pool.QueryRow(ctx, q, endpoint, subject, seq).Scan(&latest); err != nil {
+		return time.Time{}, translate(err, "read earlier webhook deliveries")
+	}
+	return fromNull(latest), nil
+}
+
+// Wake makes subject's pending deliveries to endpoint after seq due now.
+func (s *WebhookDeliveries) Wake(ctx context.Context, endpoint, subject uuid.UUID, seq int64, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `UPDATE webhook_deliveries SET next_attempt_at = $4
+		WHERE endpoint_id = $1 AND subject = $2 AND seq > $3 AND state = 'pending' AND next_attempt_at > $4`
+	if _, err := s.db.pool.Exec(ctx, q, endpoint, subject, seq, now); err != nil {
+		return translate(err, "wake webhook deliveries")
+	}
+	return nil
+}
+
 // ClaimDue claims due deliveries with FOR UPDATE SKIP LOCKED: replicas
 // claiming at once each get other rows, none waits for another.
 func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]webhook.Delivery, error) {
@@ -312,8 +345,8 @@ func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease t
 		), claimed AS (
 			UPDATE webhook_deliveries w SET next_attempt_at = $2
 			FROM due WHERE w.id = due.id
-			RETURNING w.id, w.endpoint_id, w.event_id, w.event_type, w.payload, w.state, w.attempts,
-				w.next_attempt_at, w.created_at, w.updated_at, due.was
+			RETURNING w.id, w.endpoint_id, w.event_id, w.event_type, w.subject, w.seq, w.payload, w.state,
+				w.attempts, w.next_attempt_at, w.created_at, w.updated_at, due.was
 		)
 		SELECT ` + deliveryColumns + ` FROM claimed ORDER BY was, id`
 	ds, err := s.collect(ctx, "claim due webhook deliveries", q, now, now.Add(lease), limit)

@@ -194,17 +194,22 @@ func (s *WebhookEndpoints) SetFailing(ctx context.Context, id uuid.UUID, since t
 	return e, nil
 }
 
-const hookDeliveryColumns = `id, endpoint_id, event_id, event_type, payload, state, attempts, next_attempt_at,
-	created_at, updated_at`
+const hookDeliveryColumns = `id, endpoint_id, event_id, event_type, subject, seq, payload, state, attempts,
+	next_attempt_at, created_at, updated_at`
 
 func scanHookDelivery(row interface{ Scan(...any) error }) (webhook.Delivery, error) {
 	var d webhook.Delivery
-	var next sql.NullString
+	var next, subject sql.NullString
 	var created, updated string
-	err := row.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.Payload, &d.State, &d.Attempts, &next,
-		&created, &updated)
+	err := row.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &subject, &d.Seq, &d.Payload, &d.State, &d.Attempts,
+		&next, &created, &updated)
 	if err != nil {
 		return webhook.Delivery{}, err
+	}
+	if subject.Valid {
+		if d.Subject, err = uuid.Parse(subject.String); err != nil {
+			return webhook.Delivery{}, fmt.Errorf("webhook delivery %s: subject: %w", d.ID, err)
+		}
 	}
 	err = parseHookTimes(next, &d.NextAt, created, &d.CreatedAt, updated, &d.UpdatedAt)
 	return d, err
@@ -217,13 +222,14 @@ func (s *WebhookDeliveries) CreateDeliveries(ctx context.Context, ds []webhook.D
 	defer cancel()
 	const q = `
 		INSERT INTO webhook_deliveries (` + hookDeliveryColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (endpoint_id, event_id) DO NOTHING`
 	var stored []webhook.Delivery
 	err := conn{db: s.db}.inTx(ctx, func(tx *sql.Tx) error {
 		for _, d := range ds {
-			res, err := tx.ExecContext(ctx, q, d.ID.String(), d.EndpointID.String(), d.EventID, d.EventType, d.Payload,
-				d.State, d.Attempts, nullHookTime(d.NextAt), hookTime(d.CreatedAt), hookTime(d.UpdatedAt))
+			res, err := tx.ExecContext(ctx, q, d.ID.String(), d.EndpointID.String(), d.EventID, d.EventType,
+				nullSubject(d.Subject), d.Seq, d.Payload, d.State, d.Attempts, nullHookTime(d.NextAt),
+				hookTime(d.CreatedAt), hookTime(d.UpdatedAt))
 			if err != nil {
 				return err
 			}
@@ -337,6 +343,36 @@ func (s *WebhookDeliveries) SaveDelivery(ctx context.Context, d webhook.Delivery
 		return err
 	}
 	return translate(err, "save webhook delivery")
+}
+
+// nullSubject is id for a nullable column: NULL when uuid.Nil.
+func nullSubject(id uuid.UUID) sql.NullString {
+	return sql.NullString{String: id.String(), Valid: id != uuid.Nil}
+}
+
+// PendingBefore returns the latest next attempt of subject's pending
+// deliveries to endpoint before seq.
+func (s *WebhookDeliveries) PendingBefore(ctx context.Context, endpoint, subject uuid.UUID, seq int64) (time.Time, error) {
+	const q = `SELECT max(next_attempt_at) FROM webhook_deliveries
+		WHERE endpoint_id = ? AND subject = ? AND seq < ? AND state = 'pending'`
+	var latest sql.NullString
+	if err := s.db.read.QueryRowContext(ctx, q, endpoint.String(), subject.String(), seq).Scan(&latest); err != nil {
+		return time.Time{}, translate(err, "read earlier webhook deliveries")
+	}
+	var t time.Time
+	return t, parseHookTimes(latest, &t)
+}
+
+// Wake makes subject's pending deliveries to endpoint after seq due now.
+func (s *WebhookDeliveries) Wake(ctx context.Context, endpoint, subject uuid.UUID, seq int64, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `UPDATE webhook_deliveries SET next_attempt_at = ?4
+		WHERE endpoint_id = ?1 AND subject = ?2 AND seq > ?3 AND state = 'pending' AND next_attempt_at > ?4`
+	if _, err := s.db.write.ExecContext(ctx, q, endpoint.String(), subject.String(), seq, hookTime(now)); err != nil {
+		return translate(err, "wake webhook deliveries")
+	}
+	return nil
 }
 
 // ClaimDue claims due deliveries in one statement: SQLite has one writer

@@ -448,7 +448,7 @@ func (s *Service) Replay(ctx context.Context, actor user.User, endpoint, id uuid
 		return DeliveryRecord{}, err
 	}
 	s.record(ctx, AuditReplayed, actor, e, map[string]string{"delivery": d.ID.String(), "event": d.EventID})
-	if _, err := s.attempt(ctx, d, e); err != nil {
+	if _, err := s.attemptAs(ctx, d, e, false); err != nil { // an explicit replay goes now
 		return DeliveryRecord{}, err
 	}
 	return s.readRecord(ctx, d.ID)
@@ -493,6 +493,7 @@ func (s *Service) Enqueue(ctx context.Context, ev Event) ([]Delivery, error) {
 		}
 		ds = append(ds, Delivery{
 			ID: uuid.Must(uuid.NewV7()), EndpointID: e.ID, EventID: ev.ID, EventType: ev.Type, Payload: body,
+			Subject: ev.Subject, Seq: ev.Seq,
 			State: Pending, NextAt: now.Add(claimLease), CreatedAt: now, UpdatedAt: now,
 		})
 	}
@@ -566,13 +567,40 @@ func (s *Service) Run(ctx context.Context, ticks <-chan time.Time, onError func(
 	}
 }
 
-// attempt sends d to e once and records the outcome.
+// orderingGap is how long after the delivery holding it back a delivery
+// of the same user is due.
+const orderingGap = time.Millisecond
+
+// attempt sends d to e once and records the outcome. In order, it first
+// waits (stays pending) while an earlier event of the same user to e is
+// pending, so that a receiver gets each user's events in Seq order.
 func (s *Service) attempt(ctx context.Context, d Delivery, e Endpoint) (Delivery, error) {
+	return s.attemptAs(ctx, d, e, true)
+}
+
+func (s *Service) attemptAs(ctx context.Context, d Delivery, e Endpoint, ordered bool) (Delivery, error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	test := d.EventType == TestType
 	if !e.Enabled && !test {
 		d.State, d.NextAt, d.UpdatedAt = Failed, time.Time{}, now
-		return d, s.deliveries.SaveDelivery(ctx, d, nil)
+		if err := s.deliveries.SaveDelivery(ctx, d, nil); err != nil {
+			return Delivery{}, err
+		}
+		return d, s.wake(ctx, d, now)
+	}
+	if ordered && d.Subject != uuid.Nil {
+		before, err := s.deliveries.PendingBefore(ctx, d.EndpointID, d.Subject, d.Seq)
+		if err != nil {
+			return Delivery{}, err
+		}
+		if !before.IsZero() {
+			next := before.Add(orderingGap)
+			if !next.After(now) {
+				next = now.Add(orderingGap) // the earlier one is due: it goes first
+			}
+			d.NextAt, d.UpdatedAt = next, now
+			return d, s.deliveries.SaveDelivery(ctx, d, nil)
+		}
 	}
 	secrets, err := s.secrets(e, now)
 	if err != nil {
@@ -607,7 +635,19 @@ func (s *Service) attempt(ctx context.Context, d Delivery, e Endpoint) (Delivery
 	if test {
 		return d, nil
 	}
+	if err := s.wake(ctx, d, after); err != nil {
+		return Delivery{}, err
+	}
 	return d, s.track(ctx, e, res.OK(), after)
+}
+
+// wake lets the user's later deliveries to the endpoint go now that d,
+// which held them back, is done.
+func (s *Service) wake(ctx context.Context, d Delivery, now time.Time) error {
+	if d.State == Pending || d.Subject == uuid.Nil {
+		return nil
+	}
+	return s.deliveries.Wake(ctx, d.EndpointID, d.Subject, d.Seq, now)
 }
 
 // track notes the endpoint's success or failure at now, and disables it

@@ -79,6 +79,11 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, cfg webhook.Config) fixture {
+	return newFixtureRand(t, cfg, func() float64 { return 0.5 })
+}
+
+// newFixtureRand is newFixture with the jitter's random numbers from r.
+func newFixtureRand(t *testing.T, cfg webhook.Config, r func() float64) fixture {
 	kek := make([]byte, 32)
 	_, _ = rand.Read(kek)
 	sealer, err := signing.NewSealer(kek)
@@ -89,7 +94,7 @@ func newFixture(t *testing.T, cfg webhook.Config) fixture {
 	f.svc = webhook.NewService(webhook.Deps{
 		Stores: f.mem.Stores(), Audit: f.audit, Sealer: sealer,
 		Sender: webhook.NewClient(webhook.ClientOptions{AllowPrivate: true, Timeout: 5 * time.Second}),
-		Now:    f.clock.Now, Rand: func() float64 { return 0.5 },
+		Now:    f.clock.Now, Rand: r,
 	}, cfg)
 	return f
 }
@@ -435,5 +440,61 @@ func TestDeliverReportsOnlyStorageErrors(t *testing.T) {
 	f.create(t, "http://127.0.0.1:1/closed", webhook.AllTypes)
 	if err := f.svc.Deliver(context.Background(), event(webhook.UserCreated, 1)); err != nil {
 		t.Errorf("Deliver to a closed port = %v, want nil (the delivery is retried)", err)
+	}
+}
+
+// A receiver down while a user's events pile up gets them in Seq order
+// once it returns, although the jitter makes the later ones due first.
+func TestDeliveriesOfAUserGoInOrder(t *testing.T) {
+	var mu sync.Mutex
+	draws := []float64{0.99, 0.5, 0.0} // the first event waits longest
+	n := 0
+	f := newFixtureRand(t, webhook.Config{AllowPrivate: true}, func() float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return draws[(n-1)%len(draws)]
+	})
+	r := newReceiver(t)
+	e, _ := f.create(t, r.srv.URL, webhook.AllTypes)
+	r.status.Store(http.StatusServiceUnavailable)
+	subject := uuid.New()
+	var ids []string
+	for seq := int64(1); seq <= 3; seq++ {
+		ev := event(webhook.UserUpdated, seq)
+		ev.Subject = subject
+		ids = append(ids, ev.ID)
+		if err := f.svc.Deliver(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(r.received()); got != 1 {
+		t.Errorf("while the first event is failing, the receiver got %d messages, want 1 (the others wait their turn)", got)
+	}
+	r.status.Store(http.StatusOK)
+	for range 20 {
+		ds, _ := f.svc.Deliveries(t.Context(), admin, e.ID, 10)
+		var next time.Time
+		for _, d := range ds {
+			if d.State == webhook.Pending && (next.IsZero() || d.NextAt.Before(next)) {
+				next = d.NextAt
+			}
+		}
+		if next.IsZero() {
+			break
+		}
+		f.clock.Add(next.Sub(f.clock.Now()))
+		if _, err := f.svc.RunDue(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, m := range r.received() {
+		if id := m.header.Get("webhook-id"); len(got) == 0 || got[len(got)-1] != id {
+			got = append(got, id)
+		}
+	}
+	if len(got) != 3 || got[0] != ids[0] || got[1] != ids[1] || got[2] != ids[2] {
+		t.Errorf("the receiver got the events in the order %v, want %v", got, ids)
 	}
 }

@@ -51,12 +51,17 @@ type Delivery struct {
 	EndpointID uuid.UUID
 	EventID    string // the webhook-id: one delivery per endpoint and event
 	EventType  string
-	Payload    []byte // the body sent, the same at every attempt
-	State      string
-	Attempts   int       // how many attempts were made
-	NextAt     time.Time // when the next attempt is due; zero unless Pending
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Subject and Seq are the event's user and per-user sequence number:
+	// a user's deliveries to one endpoint go in Seq order. uuid.Nil (a
+	// test event) is not ordered.
+	Subject   uuid.UUID
+	Seq       int64
+	Payload   []byte // the body sent, the same at every attempt
+	State     string
+	Attempts  int       // how many attempts were made
+	NextAt    time.Time // when the next attempt is due; zero unless Pending
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Attempt is one try at sending a delivery.
@@ -106,6 +111,14 @@ type Deliveries interface {
 	// SaveDelivery stores d's State, Attempts, NextAt and UpdatedAt and,
 	// when a is not nil, the attempt a, together.
 	SaveDelivery(ctx context.Context, d Delivery, a *Attempt) error
+	// PendingBefore returns the latest NextAt of the pending deliveries to
+	// endpoint about subject with a Seq below seq: zero when there is
+	// none, and d may be sent.
+	PendingBefore(ctx context.Context, endpoint, subject uuid.UUID, seq int64) (time.Time, error)
+	// Wake makes the pending deliveries to endpoint about subject with a
+	// Seq above seq due at now, if they were due later: the delivery that
+	// held them back is done.
+	Wake(ctx context.Context, endpoint, subject uuid.UUID, seq int64, now time.Time) error
 	// ClaimDue returns up to limit pending deliveries due at now, oldest
 	// due first, and moves their NextAt to now+lease, so that no other
 	// claimer (another replica) takes them meanwhile.

@@ -9,7 +9,9 @@
 --   event_types: the subscribed types separated by spaces ('*': all).
 --   webhook_deliveries: one per endpoint and event (the unique key makes an
 --   event handed over twice one delivery); next_attempt_at is set while
---   pending. payload is the body sent at every attempt.
+--   pending. payload is the body sent at every attempt. subject and seq
+--   are the event's user and per-user sequence: a user's deliveries to an
+--   endpoint go in seq order (NULL subject: a test event, not ordered).
 CREATE TABLE webhook_endpoints (
     id              UUID PRIMARY KEY,
     url             TEXT NOT NULL CHECK (length(url) BETWEEN 1 AND 2048),
@@ -29,6 +31,8 @@ CREATE TABLE webhook_deliveries (
     endpoint_id     UUID NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
     event_id        TEXT NOT NULL CHECK (length(event_id) BETWEEN 1 AND 128),
     event_type      TEXT NOT NULL CHECK (length(event_type) BETWEEN 1 AND 64),
+    subject         UUID,
+    seq             BIGINT NOT NULL DEFAULT 0,
     payload         BYTEA NOT NULL,
     state           TEXT NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed')),
     attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
@@ -40,6 +44,7 @@ CREATE TABLE webhook_deliveries (
 
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
+CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, subject, seq) WHERE state = 'pending';
 
 CREATE TABLE webhook_attempts (
     delivery_id UUID NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,

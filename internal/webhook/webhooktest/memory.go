@@ -195,6 +195,30 @@ func (m *memDeliveries) SaveDelivery(_ context.Context, d webhook.Delivery, a *w
 	return nil
 }
 
+func (m *memDeliveries) PendingBefore(_ context.Context, endpoint, subject uuid.UUID, seq int64) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var latest time.Time
+	for _, d := range m.deliveries {
+		if d.EndpointID == endpoint && d.Subject == subject && d.State == webhook.Pending && d.Seq < seq && d.NextAt.After(latest) {
+			latest = d.NextAt
+		}
+	}
+	return latest, nil
+}
+
+func (m *memDeliveries) Wake(_ context.Context, endpoint, subject uuid.UUID, seq int64, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, d := range m.deliveries {
+		if d.EndpointID == endpoint && d.Subject == subject && d.State == webhook.Pending && d.Seq > seq && d.NextAt.After(now) {
+			d.NextAt = now
+			m.deliveries[id] = d
+		}
+	}
+	return nil
+}
+
 func (m *memDeliveries) ClaimDue(_ context.Context, now time.Time, lease time.Duration, limit int) ([]webhook.Delivery, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -212,6 +212,7 @@ var deliveryTests = map[string]func(*testing.T, open){
 		s := o(t)
 		e := create(t, s, NewEndpoint(1))
 		d := NewDelivery(e.ID, 1, base.Add(time.Second))
+		d.Subject, d.Seq = uuid.New(), 42
 		deliver(t, s, d)
 		got, err := s.Deliveries.Delivery(t.Context(), d.ID)
 		if err != nil {
@@ -333,6 +334,64 @@ var deliveryTests = map[string]func(*testing.T, open){
 		got, _ = s.Deliveries.ClaimDue(t.Context(), now.Add(2*time.Minute), time.Minute, 10)
 		if len(got) != 4 {
 			t.Errorf("ClaimDue after the lease = %d deliveries, want 4 (3 expired claims and the future one)", len(got))
+		}
+	},
+	"PendingBeforeAndWake": func(t *testing.T, o open) {
+		s := o(t)
+		e, other := create(t, s, NewEndpoint(1)), create(t, s, NewEndpoint(2))
+		ada, bob := uuid.New(), uuid.New()
+		mk := func(ep uuid.UUID, n int, subject uuid.UUID, seq int64, next time.Time) webhook.Delivery {
+			d := NewDelivery(ep, n, next)
+			d.Subject, d.Seq = subject, seq
+			return d
+		}
+		first := mk(e.ID, 1, ada, 1, base.Add(time.Hour))
+		second := mk(e.ID, 2, ada, 2, base.Add(2*time.Hour))
+		third := mk(e.ID, 3, ada, 3, base.Add(3*time.Hour))
+		deliver(t, s, first, second, third,
+			mk(e.ID, 4, bob, 1, base.Add(9*time.Hour)),     // another user
+			mk(other.ID, 5, ada, 1, base.Add(9*time.Hour)), // another endpoint
+		)
+		ctx := t.Context()
+		for _, tt := range []struct {
+			seq  int64
+			want time.Time
+		}{{1, time.Time{}}, {2, first.NextAt}, {3, second.NextAt}, {9, third.NextAt}} {
+			got, err := s.Deliveries.PendingBefore(ctx, e.ID, ada, tt.seq)
+			if err != nil || !got.Equal(tt.want) {
+				t.Errorf("PendingBefore(seq %d) = %s, %v, want %s", tt.seq, got, err, tt.want)
+			}
+		}
+		first.State, first.Attempts, first.NextAt = webhook.Succeeded, 1, time.Time{}
+		if err := s.Deliveries.SaveDelivery(ctx, first, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Deliveries.PendingBefore(ctx, e.ID, ada, 2); !got.IsZero() {
+			t.Errorf("PendingBefore after the first succeeded = %s, want zero", got)
+		}
+		now := base.Add(90 * time.Minute)
+		if err := s.Deliveries.Wake(ctx, e.ID, ada, 1, now); err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			d    webhook.Delivery
+			want time.Time
+		}{{second, now}, {third, now}} {
+			got, _ := s.Deliveries.Delivery(ctx, tt.d.ID)
+			if !got.NextAt.Equal(tt.want) {
+				t.Errorf("after Wake, %s is due %s, want %s", tt.d.EventID, got.NextAt, tt.want)
+			}
+		}
+		due, _ := s.Deliveries.ClaimDue(ctx, now, time.Minute, 10)
+		if len(due) != 2 {
+			t.Errorf("after Wake %d deliveries due, want 2 (another user's and endpoint's stay)", len(due))
+		}
+		// Wake never postpones: a delivery due earlier stays due then.
+		if err := s.Deliveries.Wake(ctx, e.ID, ada, 0, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Deliveries.Delivery(ctx, second.ID); !got.NextAt.Equal(now.Add(time.Minute)) {
+			t.Errorf("Wake moved a delivery due earlier to %s", got.NextAt)
 		}
 	},
 	"ConcurrentClaimsAreDisjoint": func(t *testing.T, o open) {
