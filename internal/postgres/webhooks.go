@@ -163,14 +163,14 @@ func (s *WebhookEndpoints) SetFailing(ctx context.Context, id uuid.UUID, since t
 }
 
 const deliveryColumns = `id, endpoint_id, event_id, event_type, subject, seq, payload, state, attempts,
-	next_attempt_at, created_at, updated_at`
+	next_attempt_at, held, created_at, updated_at`
 
 func scanDelivery(row pgx.Row) (webhook.Delivery, error) {
 	var d webhook.Delivery
 	var next pgtype.Timestamptz
 	var subject pgtype.UUID
 	err := row.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &subject, &d.Seq, &d.Payload, &d.State, &d.Attempts,
-		&next, &d.CreatedAt, &d.UpdatedAt)
+		&next, &d.Held, &d.CreatedAt, &d.UpdatedAt)
 	if subject.Valid {
 		d.Subject = subject.Bytes
 	}
@@ -185,13 +185,13 @@ func (s *WebhookDeliveries) CreateDeliveries(ctx context.Context, ds []webhook.D
 	defer cancel()
 	const q = `
 		INSERT INTO webhook_deliveries (` + deliveryColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (endpoint_id, event_id) DO NOTHING`
 	var stored []webhook.Delivery
 	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
 		for _, d := range ds {
 			tag, err := tx.Exec(ctx, q, d.ID, d.EndpointID, d.EventID, d.EventType, nullUUID(d.Subject), d.Seq, d.Payload,
-				d.State, d.Attempts, nullTime(d.NextAt), d.CreatedAt, d.UpdatedAt)
+				d.State, d.Attempts, nullTime(d.NextAt), d.Held, d.CreatedAt, d.UpdatedAt)
 			if err != nil {
 				return err
 			}
@@ -270,16 +270,16 @@ func (s *WebhookDeliveries) Attempts(ctx context.Context, id uuid.UUID) ([]webho
 func (s *WebhookDeliveries) SaveDelivery(ctx context.Context, d webhook.Delivery, a *webhook.Attempt) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	next := d.NextAt
+	next, held := d.NextAt, d.Held
 	if d.State != webhook.Pending {
-		next = time.Time{}
+		next, held = time.Time{}, false
 	}
-	const update = `UPDATE webhook_deliveries SET state = $2, attempts = $3, next_attempt_at = $4, updated_at = $5
-		WHERE id = $1`
+	const update = `UPDATE webhook_deliveries SET state = $2, attempts = $3, next_attempt_at = $4, held = $5,
+		updated_at = $6 WHERE id = $1`
 	const insert = `INSERT INTO webhook_attempts (delivery_id, n, at, status_code, error, duration_us)
 		VALUES ($1, $2, $3, $4, $5, $6)`
 	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, update, d.ID, d.State, d.Attempts, nullTime(next), d.UpdatedAt)
+		tag, err := tx.Exec(ctx, update, d.ID, d.State, d.Attempts, nullTime(next), held, d.UpdatedAt)
 		if err != nil {
 			return err
 		}
@@ -318,12 +318,12 @@ func (s *WebhookDeliveries) PendingBefore(ctx context.Context, endpoint, subject
 	return fromNull(latest), nil
 }
 
-// Wake makes subject's pending deliveries to endpoint after seq due now.
+// Wake makes subject's held deliveries to endpoint after seq due now.
 func (s *WebhookDeliveries) Wake(ctx context.Context, endpoint, subject uuid.UUID, seq int64, now time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const q = `UPDATE webhook_deliveries SET next_attempt_at = $4
-		WHERE endpoint_id = $1 AND subject = $2 AND seq > $3 AND state = 'pending' AND next_attempt_at > $4`
+	const q = `UPDATE webhook_deliveries SET next_attempt_at = LEAST(next_attempt_at, $4), held = FALSE
+		WHERE endpoint_id = $1 AND subject = $2 AND seq > $3 AND state = 'pending' AND held`
 	if _, err := s.db.pool.Exec(ctx, q, endpoint, subject, seq, now); err != nil {
 		return translate(err, "wake webhook deliveries")
 	}
@@ -343,10 +343,10 @@ func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease t
 			LIMIT $3
 			FOR UPDATE SKIP LOCKED
 		), claimed AS (
-			UPDATE webhook_deliveries w SET next_attempt_at = $2
+			UPDATE webhook_deliveries w SET next_attempt_at = $2, held = FALSE
 			FROM due WHERE w.id = due.id
 			RETURNING w.id, w.endpoint_id, w.event_id, w.event_type, w.subject, w.seq, w.payload, w.state,
-				w.attempts, w.next_attempt_at, w.created_at, w.updated_at, due.was
+				w.attempts, w.next_attempt_at, w.held, w.created_at, w.updated_at, due.was
 		)
 		SELECT ` + deliveryColumns + ` FROM claimed ORDER BY was, id`
 	ds, err := s.collect(ctx, "claim due webhook deliveries", q, now, now.Add(lease), limit)

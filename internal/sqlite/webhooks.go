@@ -195,14 +195,14 @@ func (s *WebhookEndpoints) SetFailing(ctx context.Context, id uuid.UUID, since t
 }
 
 const hookDeliveryColumns = `id, endpoint_id, event_id, event_type, subject, seq, payload, state, attempts,
-	next_attempt_at, created_at, updated_at`
+	next_attempt_at, held, created_at, updated_at`
 
 func scanHookDelivery(row interface{ Scan(...any) error }) (webhook.Delivery, error) {
 	var d webhook.Delivery
 	var next, subject sql.NullString
 	var created, updated string
 	err := row.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &subject, &d.Seq, &d.Payload, &d.State, &d.Attempts,
-		&next, &created, &updated)
+		&next, &d.Held, &created, &updated)
 	if err != nil {
 		return webhook.Delivery{}, err
 	}
@@ -222,13 +222,13 @@ func (s *WebhookDeliveries) CreateDeliveries(ctx context.Context, ds []webhook.D
 	defer cancel()
 	const q = `
 		INSERT INTO webhook_deliveries (` + hookDeliveryColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (endpoint_id, event_id) DO NOTHING`
 	var stored []webhook.Delivery
 	err := conn{db: s.db}.inTx(ctx, func(tx *sql.Tx) error {
 		for _, d := range ds {
 			res, err := tx.ExecContext(ctx, q, d.ID.String(), d.EndpointID.String(), d.EventID, d.EventType,
-				nullSubject(d.Subject), d.Seq, d.Payload, d.State, d.Attempts, nullHookTime(d.NextAt),
+				nullSubject(d.Subject), d.Seq, d.Payload, d.State, d.Attempts, nullHookTime(d.NextAt), d.Held,
 				hookTime(d.CreatedAt), hookTime(d.UpdatedAt))
 			if err != nil {
 				return err
@@ -320,16 +320,16 @@ func (s *WebhookDeliveries) Attempts(ctx context.Context, id uuid.UUID) ([]webho
 func (s *WebhookDeliveries) SaveDelivery(ctx context.Context, d webhook.Delivery, a *webhook.Attempt) error {
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
-	next := d.NextAt
+	next, held := d.NextAt, d.Held
 	if d.State != webhook.Pending {
-		next = time.Time{}
+		next, held = time.Time{}, false
 	}
-	const update = `UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?
-		WHERE id = ?`
+	const update = `UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, held = ?,
+		updated_at = ? WHERE id = ?`
 	const insert = `INSERT INTO webhook_attempts (delivery_id, n, at, status_code, error, duration_us)
 		VALUES (?, ?, ?, ?, ?, ?)`
 	err := conn{db: s.db}.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, update, d.State, d.Attempts, nullHookTime(next), hookTime(d.UpdatedAt), d.ID.String())
+		res, err := tx.ExecContext(ctx, update, d.State, d.Attempts, nullHookTime(next), held, hookTime(d.UpdatedAt), d.ID.String())
 		if err := oneRow(res, err, webhook.ErrDeliveryNotFound, "save webhook delivery"); err != nil {
 			return err
 		}
@@ -363,12 +363,12 @@ func (s *WebhookDeliveries) PendingBefore(ctx context.Context, endpoint, subject
 	return t, parseHookTimes(latest, &t)
 }
 
-// Wake makes subject's pending deliveries to endpoint after seq due now.
+// Wake makes subject's held deliveries to endpoint after seq due now.
 func (s *WebhookDeliveries) Wake(ctx context.Context, endpoint, subject uuid.UUID, seq int64, now time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
-	const q = `UPDATE webhook_deliveries SET next_attempt_at = ?4
-		WHERE endpoint_id = ?1 AND subject = ?2 AND seq > ?3 AND state = 'pending' AND next_attempt_at > ?4`
+	const q = `UPDATE webhook_deliveries SET next_attempt_at = min(next_attempt_at, ?4), held = 0
+		WHERE endpoint_id = ?1 AND subject = ?2 AND seq > ?3 AND state = 'pending' AND held = 1`
 	if _, err := s.db.write.ExecContext(ctx, q, endpoint.String(), subject.String(), seq, hookTime(now)); err != nil {
 		return translate(err, "wake webhook deliveries")
 	}
@@ -392,11 +392,11 @@ func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease t
 		}
 		until := now.Add(lease)
 		for _, d := range ds {
-			const claim = `UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ?`
+			const claim = `UPDATE webhook_deliveries SET next_attempt_at = ?, held = 0 WHERE id = ?`
 			if _, err := tx.ExecContext(ctx, claim, hookTime(until), d.ID.String()); err != nil {
 				return err
 			}
-			d.NextAt = until.UTC()
+			d.NextAt, d.Held = until.UTC(), false
 			out = append(out, d)
 		}
 		return nil

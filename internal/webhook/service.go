@@ -443,7 +443,7 @@ func (s *Service) Replay(ctx context.Context, actor user.User, endpoint, id uuid
 		return DeliveryRecord{}, ErrEndpointDisabled
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	d.State, d.NextAt, d.UpdatedAt = Pending, now.Add(claimLease), now
+	d.State, d.NextAt, d.Held, d.UpdatedAt = Pending, now.Add(claimLease), false, now
 	if err := s.deliveries.SaveDelivery(ctx, d, nil); err != nil {
 		return DeliveryRecord{}, err
 	}
@@ -582,7 +582,7 @@ func (s *Service) attemptAs(ctx context.Context, d Delivery, e Endpoint, ordered
 	now := s.now().UTC().Truncate(time.Microsecond)
 	test := d.EventType == TestType
 	if !e.Enabled && !test {
-		d.State, d.NextAt, d.UpdatedAt = Failed, time.Time{}, now
+		d.State, d.NextAt, d.Held, d.UpdatedAt = Failed, time.Time{}, false, now
 		if err := s.deliveries.SaveDelivery(ctx, d, nil); err != nil {
 			return Delivery{}, err
 		}
@@ -598,7 +598,7 @@ func (s *Service) attemptAs(ctx context.Context, d Delivery, e Endpoint, ordered
 			if !next.After(now) {
 				next = now.Add(orderingGap) // the earlier one is due: it goes first
 			}
-			d.NextAt, d.UpdatedAt = next, now
+			d.NextAt, d.Held, d.UpdatedAt = next, true, now
 			return d, s.deliveries.SaveDelivery(ctx, d, nil)
 		}
 	}
@@ -616,7 +616,7 @@ func (s *Service) attemptAs(ctx context.Context, d Delivery, e Endpoint, ordered
 		a.Error = "status " + fmt.Sprint(res.Status)
 	}
 	after := s.now().UTC().Truncate(time.Microsecond)
-	d.UpdatedAt = after
+	d.UpdatedAt, d.Held = after, false
 	switch {
 	case res.OK():
 		d.State, d.NextAt = Succeeded, time.Time{}

@@ -54,12 +54,17 @@ type Delivery struct {
 	// Subject and Seq are the event's user and per-user sequence number:
 	// a user's deliveries to one endpoint go in Seq order. uuid.Nil (a
 	// test event) is not ordered.
-	Subject   uuid.UUID
-	Seq       int64
-	Payload   []byte // the body sent, the same at every attempt
-	State     string
-	Attempts  int       // how many attempts were made
-	NextAt    time.Time // when the next attempt is due; zero unless Pending
+	Subject  uuid.UUID
+	Seq      int64
+	Payload  []byte // the body sent, the same at every attempt
+	State    string
+	Attempts int       // how many attempts were made
+	NextAt   time.Time // when the next attempt is due; zero unless Pending
+	// Held says a pending delivery waits for an earlier one of its user
+	// (see Subject): Wake makes it due when that one is done. A claimed
+	// delivery is never held, so that Wake cannot hand it to a second
+	// claimer while it is being sent.
+	Held      bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -108,20 +113,20 @@ type Deliveries interface {
 	ListDeliveries(ctx context.Context, endpoint uuid.UUID, limit int) ([]Delivery, error)
 	// Attempts returns the attempts of delivery id, first first.
 	Attempts(ctx context.Context, id uuid.UUID) ([]Attempt, error)
-	// SaveDelivery stores d's State, Attempts, NextAt and UpdatedAt and,
+	// SaveDelivery stores d's State, Attempts, NextAt, Held and UpdatedAt and,
 	// when a is not nil, the attempt a, together.
 	SaveDelivery(ctx context.Context, d Delivery, a *Attempt) error
 	// PendingBefore returns the latest NextAt of the pending deliveries to
 	// endpoint about subject with a Seq below seq: zero when there is
 	// none, and d may be sent.
 	PendingBefore(ctx context.Context, endpoint, subject uuid.UUID, seq int64) (time.Time, error)
-	// Wake makes the pending deliveries to endpoint about subject with a
-	// Seq above seq due at now, if they were due later: the delivery that
-	// held them back is done.
+	// Wake makes the held deliveries to endpoint about subject with a Seq
+	// above seq due at now (if they were due later) and no longer held:
+	// the delivery that held them back is done.
 	Wake(ctx context.Context, endpoint, subject uuid.UUID, seq int64, now time.Time) error
 	// ClaimDue returns up to limit pending deliveries due at now, oldest
-	// due first, and moves their NextAt to now+lease, so that no other
-	// claimer (another replica) takes them meanwhile.
+	// due first, and moves their NextAt to now+lease (and clears Held), so
+	// that no other claimer (another replica) takes them meanwhile.
 	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
 }
 

@@ -11,7 +11,8 @@
 --   event handed over twice one delivery); next_attempt_at is set while
 --   pending. payload is the body sent at every attempt. subject and seq
 --   are the event's user and per-user sequence: a user's deliveries to an
---   endpoint go in seq order (NULL subject: a test event, not ordered).
+--   endpoint go in seq order (NULL subject: a test event, not ordered);
+--   held marks one waiting for an earlier one of its user.
 CREATE TABLE webhook_endpoints (
     id              UUID PRIMARY KEY,
     url             TEXT NOT NULL CHECK (length(url) BETWEEN 1 AND 2048),
@@ -37,6 +38,7 @@ CREATE TABLE webhook_deliveries (
     state           TEXT NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed')),
     attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     next_attempt_at TIMESTAMPTZ,
+    held            BOOLEAN NOT NULL DEFAULT FALSE,
     created_at      TIMESTAMPTZ NOT NULL,
     updated_at      TIMESTAMPTZ NOT NULL,
     CONSTRAINT webhook_deliveries_endpoint_event UNIQUE (endpoint_id, event_id)

@@ -12,7 +12,8 @@
 --   event handed over twice one delivery); next_attempt_at is set while
 --   pending. payload is the body sent at every attempt. subject and seq
 --   are the event's user and per-user sequence: a user's deliveries to an
---   endpoint go in seq order (NULL subject: a test event, not ordered).
+--   endpoint go in seq order (NULL subject: a test event, not ordered);
+--   held marks one waiting for an earlier one of its user.
 CREATE TABLE webhook_endpoints (
     id              TEXT PRIMARY KEY NOT NULL,
     url             TEXT NOT NULL CHECK (length(url) BETWEEN 1 AND 2048),
@@ -38,6 +39,7 @@ CREATE TABLE webhook_deliveries (
     state           TEXT NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed')),
     attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     next_attempt_at TEXT,
+    held            INTEGER NOT NULL DEFAULT 0 CHECK (held IN (0, 1)),
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
     UNIQUE (endpoint_id, event_id)

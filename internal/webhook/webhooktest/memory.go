@@ -184,9 +184,9 @@ func (m *memDeliveries) SaveDelivery(_ context.Context, d webhook.Delivery, a *w
 	if !ok {
 		return webhook.ErrDeliveryNotFound
 	}
-	old.State, old.Attempts, old.NextAt, old.UpdatedAt = d.State, d.Attempts, d.NextAt, d.UpdatedAt
+	old.State, old.Attempts, old.NextAt, old.Held, old.UpdatedAt = d.State, d.Attempts, d.NextAt, d.Held, d.UpdatedAt
 	if old.State != webhook.Pending {
-		old.NextAt = time.Time{}
+		old.NextAt, old.Held = time.Time{}, false
 	}
 	m.deliveries[d.ID] = old
 	if a != nil {
@@ -211,8 +211,11 @@ func (m *memDeliveries) Wake(_ context.Context, endpoint, subject uuid.UUID, seq
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for id, d := range m.deliveries {
-		if d.EndpointID == endpoint && d.Subject == subject && d.State == webhook.Pending && d.Seq > seq && d.NextAt.After(now) {
-			d.NextAt = now
+		if d.EndpointID == endpoint && d.Subject == subject && d.State == webhook.Pending && d.Held && d.Seq > seq {
+			if d.NextAt.After(now) {
+				d.NextAt = now
+			}
+			d.Held = false
 			m.deliveries[id] = d
 		}
 	}
@@ -233,7 +236,7 @@ func (m *memDeliveries) ClaimDue(_ context.Context, now time.Time, lease time.Du
 	})
 	due = due[:min(len(due), limit)]
 	for i, d := range due {
-		d.NextAt = now.Add(lease)
+		d.NextAt, d.Held = now.Add(lease), false
 		m.deliveries[d.ID] = d
 		due[i] = cloneDelivery(d)
 	}

@@ -369,29 +369,37 @@ var deliveryTests = map[string]func(*testing.T, open){
 		if got, _ := s.Deliveries.PendingBefore(ctx, e.ID, ada, 2); !got.IsZero() {
 			t.Errorf("PendingBefore after the first succeeded = %s, want zero", got)
 		}
+		// second and third wait for the first: held.
+		for _, d := range []*webhook.Delivery{&second, &third} {
+			d.Held = true
+			if err := s.Deliveries.SaveDelivery(ctx, *d, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, _ := s.Deliveries.Delivery(ctx, second.ID); !got.Held {
+			t.Error("Held did not round-trip")
+		}
 		now := base.Add(90 * time.Minute)
 		if err := s.Deliveries.Wake(ctx, e.ID, ada, 1, now); err != nil {
 			t.Fatal(err)
 		}
-		for _, tt := range []struct {
-			d    webhook.Delivery
-			want time.Time
-		}{{second, now}, {third, now}} {
-			got, _ := s.Deliveries.Delivery(ctx, tt.d.ID)
-			if !got.NextAt.Equal(tt.want) {
-				t.Errorf("after Wake, %s is due %s, want %s", tt.d.EventID, got.NextAt, tt.want)
+		for _, d := range []webhook.Delivery{second, third} {
+			got, _ := s.Deliveries.Delivery(ctx, d.ID)
+			if !got.NextAt.Equal(now) || got.Held {
+				t.Errorf("after Wake, %s is due %s (held %v), want %s, not held", d.EventID, got.NextAt, got.Held, now)
 			}
 		}
 		due, _ := s.Deliveries.ClaimDue(ctx, now, time.Minute, 10)
 		if len(due) != 2 {
 			t.Errorf("after Wake %d deliveries due, want 2 (another user's and endpoint's stay)", len(due))
 		}
-		// Wake never postpones: a delivery due earlier stays due then.
-		if err := s.Deliveries.Wake(ctx, e.ID, ada, 0, now.Add(time.Hour)); err != nil {
+		// A claimed delivery is not held: Wake leaves its lease alone, so
+		// that no second claimer gets it while it is being sent.
+		if err := s.Deliveries.Wake(ctx, e.ID, ada, 0, now); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := s.Deliveries.Delivery(ctx, second.ID); !got.NextAt.Equal(now.Add(time.Minute)) {
-			t.Errorf("Wake moved a delivery due earlier to %s", got.NextAt)
+		if again, _ := s.Deliveries.ClaimDue(ctx, now, time.Minute, 10); len(again) != 0 {
+			t.Errorf("Wake handed %d claimed deliveries to a second claimer", len(again))
 		}
 	},
 	"ConcurrentClaimsAreDisjoint": func(t *testing.T, o open) {
