@@ -162,6 +162,18 @@ func (s *WebhookEndpoints) SetFailing(ctx context.Context, id uuid.UUID, since t
 	return e, nil
 }
 
+// ClearFailing forgets the endpoint's failures; a no-op when there are
+// none (the WHERE leaves the row unwritten).
+func (s *WebhookEndpoints) ClearFailing(ctx context.Context, id uuid.UUID) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`
+	if _, err := s.db.pool.Exec(ctx, q, id); err != nil {
+		return translate(err, "clear webhook endpoint failures")
+	}
+	return nil
+}
+
 const deliveryColumns = `id, endpoint_id, event_id, event_type, subject, seq, payload, state, attempts,
 	next_attempt_at, held, created_at, updated_at`
 

@@ -194,6 +194,26 @@ func (s *WebhookEndpoints) SetFailing(ctx context.Context, id uuid.UUID, since t
 	return e, nil
 }
 
+// ClearFailing forgets the endpoint's failures. Read first, on a reading
+// connection: the usual case (no failures) then takes no write lock.
+func (s *WebhookEndpoints) ClearFailing(ctx context.Context, id uuid.UUID) error {
+	var failing sql.NullString
+	err := s.db.read.QueryRowContext(ctx, `SELECT failing_since FROM webhook_endpoints WHERE id = ?`, id.String()).Scan(&failing)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !failing.Valid) {
+		return nil
+	}
+	if err != nil {
+		return translate(err, "clear webhook endpoint failures")
+	}
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`
+	if _, err := s.db.write.ExecContext(ctx, q, id.String()); err != nil {
+		return translate(err, "clear webhook endpoint failures")
+	}
+	return nil
+}
+
 const hookDeliveryColumns = `id, endpoint_id, event_id, event_type, subject, seq, payload, state, attempts,
 	next_attempt_at, held, created_at, updated_at`
 

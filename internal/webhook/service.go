@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"sync"
 	"strings"
 	"time"
 
@@ -75,7 +76,16 @@ type Config struct {
 	// literal (the Client refuses connecting to one unless it allows them
 	// too).
 	AllowPrivate bool
+	// Workers is how many deliveries RunDue sends at once; zero means
+	// DefaultWorkers.
+	Workers int
 }
+
+// DefaultWorkers is how many deliveries a replica's RunDue sends at once:
+// enough to drain a backlog at several hundred a second to a receiver
+// answering in milliseconds, few enough that slow receivers (up to the
+// 15 s timeout each) hold only that many connections.
+const DefaultWorkers = 16
 
 // Deps are a Service's collaborators.
 type Deps struct {
@@ -105,6 +115,9 @@ type Service struct {
 func NewService(d Deps, cfg Config) *Service {
 	if cfg.RetryFor <= 0 {
 		cfg.RetryFor = DefaultRetryFor
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -523,9 +536,10 @@ func (s *Service) Attempt(ctx context.Context, id uuid.UUID) (Delivery, error) {
 	return s.attempt(ctx, d, e)
 }
 
-// RunDue attempts the deliveries due now, a batch at a time, until none
-// is due, and says how many it attempted. Several replicas may run it at
-// once: ClaimDue hands each delivery to one of them.
+// RunDue attempts the deliveries due now, a batch at a time and up to
+// Config.Workers at once, until none is due, and says how many it
+// attempted. Several replicas may run it at once: ClaimDue hands each
+// delivery to one of them.
 func (s *Service) RunDue(ctx context.Context) (int, error) {
 	n := 0
 	for {
@@ -533,23 +547,62 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 		if err != nil || len(ds) == 0 {
 			return n, err
 		}
+		endpoints, err := s.endpointsOf(ctx, ds)
+		if err != nil {
+			return n, err
+		}
+		var (
+			mu   sync.Mutex
+			errs []error
+			wg   sync.WaitGroup
+			sem  = make(chan struct{}, s.cfg.Workers)
+		)
 		for _, d := range ds {
-			if ctx.Err() != nil {
-				return n, ctx.Err()
-			}
-			e, err := s.endpoints.Endpoint(ctx, d.EndpointID)
-			if errors.Is(err, ErrEndpointNotFound) {
+			e, ok := endpoints[d.EndpointID]
+			if !ok {
 				continue // deleted meanwhile, its deliveries with it
 			}
-			if err != nil {
-				return n, err
-			}
-			if _, err := s.attempt(ctx, d, e); err != nil {
-				return n, err
-			}
-			n++
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				_, err := s.attempt(ctx, d, e)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					n++
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return n, err
+		}
+		if ctx.Err() != nil {
+			return n, ctx.Err()
 		}
 	}
+}
+
+// endpointsOf reads the endpoints of ds once each; a deleted one is
+// missing from the map.
+func (s *Service) endpointsOf(ctx context.Context, ds []Delivery) (map[uuid.UUID]Endpoint, error) {
+	out := map[uuid.UUID]Endpoint{}
+	for _, d := range ds {
+		if _, ok := out[d.EndpointID]; ok {
+			continue
+		}
+		e, err := s.endpoints.Endpoint(ctx, d.EndpointID)
+		if errors.Is(err, ErrEndpointNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[d.EndpointID] = e
+	}
+	return out, nil
 }
 
 // Run calls RunDue at every tick until ctx ends, reporting storage errors
@@ -653,15 +706,13 @@ func (s *Service) wake(ctx context.Context, d Delivery, now time.Time) error {
 // track notes the endpoint's success or failure at now, and disables it
 // (and records it) once it has failed for the whole retry window.
 func (s *Service) track(ctx context.Context, e Endpoint, ok bool, now time.Time) error {
-	since := now
 	if ok {
-		if e.FailingSince.IsZero() {
-			return nil
-		}
-		since = time.Time{}
+		// Whatever e says: it may have been read before another attempt
+		// failed (a batch runs its attempts at once).
+		return s.endpoints.ClearFailing(ctx, e.ID)
 	}
-	e, err := s.endpoints.SetFailing(ctx, e.ID, since)
-	if err != nil || ok || !e.Enabled || now.Sub(e.FailingSince) < s.cfg.RetryFor {
+	e, err := s.endpoints.SetFailing(ctx, e.ID, now)
+	if err != nil || !e.Enabled || now.Sub(e.FailingSince) < s.cfg.RetryFor {
 		return err
 	}
 	e.Enabled, e.UpdatedAt = false, now

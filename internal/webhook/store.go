@@ -97,6 +97,10 @@ type Endpoints interface {
 	// zero (the first failure), or to zero when since is zero (a success),
 	// and returns the endpoint as stored after.
 	SetFailing(ctx context.Context, id uuid.UUID, since time.Time) (Endpoint, error)
+	// ClearFailing sets the endpoint's FailingSince to zero (a success),
+	// writing nothing when it is zero already, the usual case. An unknown
+	// id is not an error.
+	ClearFailing(ctx context.Context, id uuid.UUID) error
 }
 
 // Deliveries stores deliveries and their attempts. Methods taking an id

@@ -119,6 +119,16 @@ func (m *memEndpoints) SetFailing(_ context.Context, id uuid.UUID, since time.Ti
 	return cloneEndpoint(e), nil
 }
 
+func (m *memEndpoints) ClearFailing(_ context.Context, id uuid.UUID) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.endpoints[id]; ok && !e.FailingSince.IsZero() {
+		e.FailingSince = time.Time{}
+		m.endpoints[id] = e
+	}
+	return nil
+}
+
 func cloneDelivery(d webhook.Delivery) webhook.Delivery {
 	d.Payload = slices.Clone(d.Payload)
 	return d

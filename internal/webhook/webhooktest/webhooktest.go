@@ -204,6 +204,20 @@ var endpointTests = map[string]func(*testing.T, open){
 		if !stored.FailingSince.IsZero() {
 			t.Errorf("stored FailingSince = %s, want zero", stored.FailingSince)
 		}
+		if _, err := s.Endpoints.SetFailing(t.Context(), e.ID, later); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the second finds nothing to clear
+			if err := s.Endpoints.ClearFailing(t.Context(), e.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if stored, _ := s.Endpoints.Endpoint(t.Context(), e.ID); !stored.FailingSince.IsZero() {
+			t.Errorf("after ClearFailing FailingSince = %s, want zero", stored.FailingSince)
+		}
+		if err := s.Endpoints.ClearFailing(t.Context(), uuid.New()); err != nil {
+			t.Errorf("ClearFailing of an unknown endpoint = %v, want nil", err)
+		}
 	},
 }
 
