@@ -31,7 +31,7 @@ type replicaDB interface {
 // twoConnections opens the shared database of kind twice, as two
 // replicas would: two PostgreSQL pools on one database, or two handles on
 // one SQLite file.
-func twoConnections(t *testing.T, kind string) (replicaDB, replicaDB) {
+func twoConnections(t testing.TB, kind string) (replicaDB, replicaDB) {
 	ctx := context.Background()
 	var a, b replicaDB
 	switch kind {
