@@ -109,6 +109,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.svc = user.NewService(user.Deps{
 		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
 		Notifier: notifier, Log: log, Now: o.now, Secret: keys.derived, Observer: a.metrics,
+		MoreAuditKinds: webhook.AuditKinds,
 	}, Policy(cfg))
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return nil, err

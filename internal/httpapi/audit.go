@@ -226,9 +226,9 @@ func (a *api) exportMe(ctx context.Context, _ *struct{}) (*exportOutput, error) 
 // documentAuditKinds lists the known event kinds in the description of
 // the kind filter. An enum in its schema would make huma refuse a
 // comma-separated list; the service checks each kind instead.
-func documentAuditKinds(doc *huma.OpenAPI) {
-	kinds := make([]string, len(user.AuditKinds))
-	for i, k := range user.AuditKinds {
+func documentAuditKinds(doc *huma.OpenAPI, known []user.AuditKind) {
+	kinds := make([]string, len(known))
+	for i, k := range known {
 		kinds[i] = string(k)
 	}
 	for _, p := range doc.Paths["/api/v1/admin/audit"].Get.Parameters {

@@ -29,7 +29,7 @@ func (a *api) routes() {
 	huma.Register(api, a.admin(a.op("GET /api/v1/admin/audit", "listAuditEvents", http.StatusOK, "List security events, newest first (admins only)")), a.listAuditEvents)
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/audit", "listMyAudit", http.StatusOK, "List the security events about the current user, newest first")), a.listMyAudit)
 	huma.Register(api, a.recorded(a.authed(a.op("GET /api/v1/users/me/export", "exportMe", http.StatusOK, "Download everything kept about the current user as JSON"))), a.exportMe)
-	documentAuditKinds(api.OpenAPI())
+	documentAuditKinds(api.OpenAPI(), a.users.AuditKinds())
 	// Administration (admin.go): 403 for anyone but an active administrator.
 	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users", "listUsers", http.StatusOK, "List users, filtered, a page at a time")), a.listUsers)
 	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users/{id}", "getUser", http.StatusOK, "Get a user", http.StatusNotFound)), a.getUser)

@@ -150,7 +150,12 @@ func TestWebhookAdministration(t *testing.T) {
 		if res := s.do(req{method: "GET", path: path, token: tok}); res.Status != http.StatusNotFound {
 			t.Errorf("GET after delete: %d, want 404", res.Status)
 		}
-		audit := string(s.do(req{method: "GET", path: "/api/v1/admin/audit?limit=100", token: tok}).Body)
+		kinds := "webhook.created,webhook.updated,webhook.test_sent,webhook.secret_rotated,webhook.replayed,webhook.deleted"
+		res := s.do(req{method: "GET", path: "/api/v1/admin/audit?limit=100&kind=" + kinds, token: tok})
+		if res.Status != http.StatusOK {
+			t.Fatalf("audit filtered by the webhook kinds: %d %s", res.Status, res.Body)
+		}
+		audit := string(res.Body)
 		for _, kind := range []string{"webhook.created", "webhook.updated", "webhook.test_sent", "webhook.secret_rotated", "webhook.replayed", "webhook.deleted"} {
 			if !strings.Contains(audit, `"`+kind+`"`) {
 				t.Errorf("the audit log has no %s event", kind)

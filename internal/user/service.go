@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -17,6 +18,8 @@ type Service struct {
 	tokens   AccountTokens
 	audit    AuditLog
 	observer Observer // nil: not counted
+	// kinds are AuditKinds and Deps.MoreAuditKinds.
+	kinds []AuditKind
 	// secret keys what the service derives: a refresh token's successor.
 	secret []byte
 
@@ -61,6 +64,10 @@ type Deps struct {
 	Secret []byte
 	// Observer counts audit events that could not be stored; nil: none.
 	Observer Observer
+	// MoreAuditKinds are the kinds of event other packages append to the
+	// audit log (the webhooks'): the kind filter accepts them beside
+	// AuditKinds.
+	MoreAuditKinds []AuditKind
 }
 
 // Policy is how the service behaves: the rules a deployment may tune. Zero
@@ -85,6 +92,7 @@ func NewService(d Deps, p Policy) *Service {
 		observer: d.Observer, secret: d.Secret,
 		hasher: d.Hasher, access: d.Tokens, gate: d.Gate, guard: d.Guard, notifier: d.Notifier,
 		log: d.Log, clock: d.Now, policy: p.withDefaults(),
+		kinds: append(slices.Clone(AuditKinds), d.MoreAuditKinds...),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
