@@ -24,7 +24,8 @@ type webhookStore interface {
 
 // WebhookService is the webhook.Service over db's database, as cfg sets
 // it up; nil when db keeps no webhooks. Its secrets are sealed with the
-// key-encryption key (in development the one kept in the data directory);
+// key-encryption key (in development the one kept in the data directory,
+// made when the first secret is);
 // in production without USERSVC_KEY_ENCRYPTION_KEY (HS256 tokens) it can
 // list and deliver nothing new: creating an endpoint or rotating a secret
 // answers webhook.ErrUnavailable.
@@ -40,15 +41,15 @@ func WebhookService(cfg config.Config, db Store, log *slog.Logger, now func() ti
 		}),
 	}
 	if cfg.KeyEncryptionKey != "" || cfg.Env != config.Production {
-		kek, err := keyEncryptionKey(cfg, log)
-		if err != nil {
-			return nil, err
+		// On first need: with HS256 tokens and no webhook, development
+		// never generates a key-encryption key.
+		deps.OpenSealer = func() (webhook.Sealer, error) {
+			kek, err := keyEncryptionKey(cfg, log)
+			if err != nil {
+				return nil, err
+			}
+			return signing.NewSealer(kek)
 		}
-		sealer, err := signing.NewSealer(kek)
-		if err != nil {
-			return nil, err
-		}
-		deps.Sealer = sealer
 	} else {
 		log.Warn("webhooks need USERSVC_KEY_ENCRYPTION_KEY to keep their secrets: creating endpoints is refused until it is set")
 	}

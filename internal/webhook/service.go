@@ -10,8 +10,8 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
-	"sync"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -91,11 +91,15 @@ const DefaultWorkers = 16
 type Deps struct {
 	Stores Stores
 	Audit  user.AuditLog
-	Sealer Sealer
-	Sender Sender
-	Log    *slog.Logger
-	Now    func() time.Time // nil: time.Now
-	Rand   func() float64   // in [0, 1), for the jitter; nil: math/rand/v2
+	// Sealer seals the endpoints' secrets; when nil, OpenSealer makes it
+	// on first need (so that a deployment without webhooks never makes a
+	// key for them). With neither, secrets cannot be kept: ErrUnavailable.
+	Sealer     Sealer
+	OpenSealer func() (Sealer, error)
+	Sender     Sender
+	Log        *slog.Logger
+	Now        func() time.Time // nil: time.Now
+	Rand       func() float64   // in [0, 1), for the jitter; nil: math/rand/v2
 }
 
 // Service manages endpoints and delivers events to them.
@@ -103,7 +107,7 @@ type Service struct {
 	endpoints  Endpoints
 	deliveries Deliveries
 	audit      user.AuditLog
-	sealer     Sealer
+	sealer     func() (Sealer, error)
 	sender     Sender
 	log        *slog.Logger
 	now        func() time.Time
@@ -129,7 +133,7 @@ func NewService(d Deps, cfg Config) *Service {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		endpoints: d.Stores.Endpoints, deliveries: d.Stores.Deliveries, audit: d.Audit, sealer: d.Sealer,
+		endpoints: d.Stores.Endpoints, deliveries: d.Stores.Deliveries, audit: d.Audit, sealer: sealerOf(d),
 		sender: d.Sender, log: d.Log, now: d.Now, rand: d.Rand, cfg: cfg,
 	}
 }
@@ -210,10 +214,11 @@ func (s *Service) Create(ctx context.Context, actor user.User, in NewEndpoint) (
 	if err := requireAdmin(actor); err != nil {
 		return Endpoint{}, "", err
 	}
-	if err := s.usable(); err != nil {
+	if err := s.validate(in.URL, in.Description, in.Types); err != nil {
 		return Endpoint{}, "", err
 	}
-	if err := s.validate(in.URL, in.Description, in.Types); err != nil {
+	sealer, err := s.sealer()
+	if err != nil {
 		return Endpoint{}, "", err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
@@ -222,7 +227,7 @@ func (s *Service) Create(ctx context.Context, actor user.User, in NewEndpoint) (
 		Enabled: !in.Disabled, CreatedAt: now, UpdatedAt: now,
 	}
 	secret := NewSecret()
-	e.Secret = s.sealer.Seal([]byte(secret), secretAD(e.ID))
+	e.Secret = sealer.Seal([]byte(secret), secretAD(e.ID))
 	if err := s.endpoints.CreateEndpoint(ctx, e); err != nil {
 		return Endpoint{}, "", err
 	}
@@ -230,12 +235,16 @@ func (s *Service) Create(ctx context.Context, actor user.User, in NewEndpoint) (
 	return e, secret, nil
 }
 
-// usable says whether secrets can be kept.
-func (s *Service) usable() error {
-	if s.sealer == nil {
-		return ErrUnavailable
+// sealerOf is how a Service gets its Sealer: d.Sealer, else d.OpenSealer
+// once, on first need; ErrUnavailable when d has neither.
+func sealerOf(d Deps) func() (Sealer, error) {
+	switch {
+	case d.Sealer != nil:
+		return func() (Sealer, error) { return d.Sealer, nil }
+	case d.OpenSealer != nil:
+		return sync.OnceValues(d.OpenSealer)
 	}
-	return nil
+	return func() (Sealer, error) { return nil, ErrUnavailable }
 }
 
 // List returns every endpoint, oldest first.
@@ -316,7 +325,8 @@ func (s *Service) RotateSecret(ctx context.Context, actor user.User, id uuid.UUI
 	if err := requireAdmin(actor); err != nil {
 		return Endpoint{}, "", err
 	}
-	if err := s.usable(); err != nil {
+	sealer, err := s.sealer()
+	if err != nil {
 		return Endpoint{}, "", err
 	}
 	e, err := s.endpoints.Endpoint(ctx, id)
@@ -326,7 +336,7 @@ func (s *Service) RotateSecret(ctx context.Context, actor user.User, id uuid.UUI
 	now := s.now().UTC().Truncate(time.Microsecond)
 	secret := NewSecret()
 	e.PreviousSecret, e.PreviousUntil = e.Secret, now.Add(RotationOverlap)
-	e.Secret = s.sealer.Seal([]byte(secret), secretAD(e.ID))
+	e.Secret = sealer.Seal([]byte(secret), secretAD(e.ID))
 	e.UpdatedAt = now
 	if err := s.endpoints.SaveEndpoint(ctx, e); err != nil {
 		return Endpoint{}, "", err
@@ -338,7 +348,8 @@ func (s *Service) RotateSecret(ctx context.Context, actor user.User, id uuid.UUI
 // secrets opens the secrets that sign for e at now: the current one, and
 // the previous one during its overlap.
 func (s *Service) secrets(e Endpoint, now time.Time) ([]Secret, error) {
-	if err := s.usable(); err != nil {
+	sealer, err := s.sealer()
+	if err != nil {
 		return nil, err
 	}
 	sealed := [][]byte{e.Secret}
@@ -347,7 +358,7 @@ func (s *Service) secrets(e Endpoint, now time.Time) ([]Secret, error) {
 	}
 	out := make([]Secret, 0, len(sealed))
 	for _, b := range sealed {
-		plain, err := s.sealer.Open(b, secretAD(e.ID))
+		plain, err := sealer.Open(b, secretAD(e.ID))
 		if err != nil {
 			return nil, fmt.Errorf("webhook endpoint %s: secret: %w", e.ID, err)
 		}
