@@ -531,7 +531,9 @@ func (s *Service) Enqueue(ctx context.Context, ev Event) ([]Delivery, error) {
 // and returns it as it stands after: Succeeded, Pending with the NextAt of
 // its retry, or Failed (retries ran out, or the endpoint is disabled). A
 // job queue's worker calls it and, while the delivery is Pending, runs it
-// again at NextAt. The error is the storage's, never the receiver's.
+// again at NextAt. The error is the storage's, never the receiver's;
+// ErrDeliveryNotFound or ErrEndpointNotFound mean the endpoint was
+// deleted, and there is nothing left to do.
 func (s *Service) Attempt(ctx context.Context, id uuid.UUID) (Delivery, error) {
 	d, err := s.deliveries.Delivery(ctx, id)
 	if err != nil {
@@ -577,6 +579,9 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 			wg.Go(func() {
 				defer func() { <-sem }()
 				_, err := s.attempt(ctx, d, e)
+				if errors.Is(err, ErrDeliveryNotFound) || errors.Is(err, ErrEndpointNotFound) {
+					err = nil // the endpoint was deleted meanwhile, its deliveries with it
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
