@@ -384,7 +384,18 @@ func (s *WebhookDeliveries) PendingBefore(ctx context.Context, endpoint, subject
 }
 
 // Wake makes subject's held deliveries to endpoint after seq due now.
+// It looks on a reading connection first: usually none is held, and then
+// it takes no write lock.
 func (s *WebhookDeliveries) Wake(ctx context.Context, endpoint, subject uuid.UUID, seq int64, now time.Time) error {
+	const countHeld = `SELECT count(*) FROM webhook_deliveries
+		WHERE endpoint_id = ? AND subject = ? AND seq > ? AND state = 'pending' AND held = 1`
+	var held int
+	if err := s.db.read.QueryRowContext(ctx, countHeld, endpoint.String(), subject.String(), seq).Scan(&held); err != nil {
+		return translate(err, "wake webhook deliveries")
+	}
+	if held == 0 {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
 	const q = `UPDATE webhook_deliveries SET next_attempt_at = min(next_attempt_at, ?4), held = 0

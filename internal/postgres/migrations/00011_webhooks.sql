@@ -44,7 +44,7 @@ CREATE TABLE webhook_deliveries (
     CONSTRAINT webhook_deliveries_endpoint_event UNIQUE (endpoint_id, event_id)
 );
 
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
 CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, subject, seq) WHERE state = 'pending';
 
