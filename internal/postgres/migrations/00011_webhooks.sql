@@ -47,6 +47,7 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
 CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, subject, seq) WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_held ON webhook_deliveries (endpoint_id, subject, seq) WHERE state = 'pending' AND held;
 
 CREATE TABLE webhook_attempts (
     delivery_id UUID NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
