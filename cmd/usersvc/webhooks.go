@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,7 +43,7 @@ func webhooksCmd(ctx context.Context, args, environ []string, stdout io.Writer) 
 	switch sub {
 	case "list":
 		if len(rest) > 0 {
-			return errors.New(webhooksUsage)
+			return fmt.Errorf("webhooks list takes no arguments\n\n%s", webhooksUsage)
 		}
 		run = func(ctx context.Context, svc *webhook.Service) error { return listWebhooks(ctx, svc, stdout) }
 	case "create":
@@ -55,7 +54,7 @@ func webhooksCmd(ctx context.Context, args, environ []string, stdout io.Writer) 
 		run = func(ctx context.Context, svc *webhook.Service) error { return createWebhook(ctx, svc, in, stdout) }
 	case "delete":
 		if len(rest) != 1 {
-			return errors.New(webhooksUsage)
+			return fmt.Errorf("webhooks delete takes one endpoint id\n\n%s", webhooksUsage)
 		}
 		id, err := uuid.Parse(rest[0])
 		if err != nil {

@@ -68,7 +68,7 @@ type hookReceiver struct {
 
 func newHookReceiver(t *testing.T) *hookReceiver {
 	r := &hookReceiver{}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.Server = httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		r.got, r.bod = append(r.got, req), append(r.bod, b)
@@ -123,7 +123,7 @@ func TestWebhookAdministration(t *testing.T) {
 		}
 
 		d := s.sendTestWebhook(tok, created.ID)
-		if d.State != "succeeded" || len(d.Attempts) != 1 || d.Attempts[0].StatusCode != 200 || d.EventType != "webhook.test" {
+		if d.State != "succeeded" || len(d.Attempts) != 1 || d.Attempts[0].StatusCode != http.StatusOK || d.EventType != "webhook.test" {
 			t.Errorf("test delivery = %+v, want succeeded at once", d)
 		}
 		rcv.verify(t, 0, created.Secret)

@@ -42,27 +42,30 @@ func nullHookTime(t time.Time) sql.NullString {
 	return sql.NullString{String: hookTime(t), Valid: true}
 }
 
-// parseHookTimes parses each text into its destination; NULL (invalid)
-// into the zero time.
-func parseHookTimes(pairs ...any) error {
-	for i := 0; i < len(pairs); i += 2 {
-		dst := pairs[i+1].(*time.Time)
-		var s sql.NullString
-		switch v := pairs[i].(type) {
-		case string:
-			s = sql.NullString{String: v, Valid: true}
-		case sql.NullString:
-			s = v
-		}
-		if !s.Valid {
-			*dst = time.Time{}
+// hookTimeField is a time column as scanned and where it goes.
+type hookTimeField struct {
+	text sql.NullString // NULL: the zero time
+	dst  *time.Time
+}
+
+// hookText and hookNullable make hookTimeFields of a NOT NULL and a nullable column.
+func hookText(s string, dst *time.Time) hookTimeField {
+	return hookTimeField{sql.NullString{String: s, Valid: true}, dst}
+}
+func hookNullable(s sql.NullString, dst *time.Time) hookTimeField { return hookTimeField{s, dst} }
+
+// parseHookTimes parses each field's text into its destination.
+func parseHookTimes(fields ...hookTimeField) error {
+	for _, f := range fields {
+		if !f.text.Valid {
+			*f.dst = time.Time{}
 			continue
 		}
-		t, err := time.Parse(time.RFC3339Nano, s.String)
+		t, err := time.Parse(time.RFC3339Nano, f.text.String)
 		if err != nil {
-			return fmt.Errorf("webhook time %q: %w", s.String, err)
+			return fmt.Errorf("webhook time %q: %w", f.text.String, err)
 		}
-		*dst = t.UTC()
+		*f.dst = t.UTC()
 	}
 	return nil
 }
@@ -80,7 +83,8 @@ func scanHookEndpoint(row interface{ Scan(...any) error }) (webhook.Endpoint, er
 		return webhook.Endpoint{}, err
 	}
 	e.Types = strings.Fields(types)
-	err = parseHookTimes(prevUntil, &e.PreviousUntil, failing, &e.FailingSince, created, &e.CreatedAt, updated, &e.UpdatedAt)
+	err = parseHookTimes(hookNullable(prevUntil, &e.PreviousUntil), hookNullable(failing, &e.FailingSince),
+		hookText(created, &e.CreatedAt), hookText(updated, &e.UpdatedAt))
 	return e, err
 }
 
@@ -231,7 +235,7 @@ func scanHookDelivery(row interface{ Scan(...any) error }) (webhook.Delivery, er
 			return webhook.Delivery{}, fmt.Errorf("webhook delivery %s: subject: %w", d.ID, err)
 		}
 	}
-	err = parseHookTimes(next, &d.NextAt, created, &d.CreatedAt, updated, &d.UpdatedAt)
+	err = parseHookTimes(hookNullable(next, &d.NextAt), hookText(created, &d.CreatedAt), hookText(updated, &d.UpdatedAt))
 	return d, err
 }
 
@@ -324,7 +328,7 @@ func (s *WebhookDeliveries) Attempts(ctx context.Context, id uuid.UUID) ([]webho
 		if err := rows.Scan(&a.DeliveryID, &a.N, &at, &a.Status, &a.Error, &us); err != nil {
 			return nil, translate(err, "list webhook attempts")
 		}
-		if err := parseHookTimes(at, &a.At); err != nil {
+		if err := parseHookTimes(hookText(at, &a.At)); err != nil {
 			return nil, err
 		}
 		a.Duration = time.Duration(us) * time.Microsecond
@@ -380,7 +384,7 @@ func (s *WebhookDeliveries) PendingBefore(ctx context.Context, endpoint, subject
 		return time.Time{}, translate(err, "read earlier webhook deliveries")
 	}
 	var t time.Time
-	return t, parseHookTimes(latest, &t)
+	return t, parseHookTimes(hookNullable(latest, &t))
 }
 
 // Wake makes subject's held deliveries to endpoint after seq due now.

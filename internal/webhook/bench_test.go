@@ -33,7 +33,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			db, _ := twoConnections(b, kind)
 			var got atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				got.Add(1)
 				w.WriteHeader(http.StatusNoContent)
 			}))
@@ -88,7 +88,7 @@ func BenchmarkDeliverToIdleEndpoint(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			db, _ := twoConnections(b, kind)
 			arrived := make(chan time.Time, 1)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 				arrived <- time.Now()
 			}))
 			defer srv.Close()

@@ -30,7 +30,7 @@ func (r stubResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Ad
 // noConnect is a beforeConnect hook that fails the test: the guard should
 // have refused the connection before it was made.
 func noConnect(t *testing.T) func(network, address string) error {
-	return func(network, address string) error {
+	return func(_, address string) error {
 		t.Errorf("the guard let a connection to %s through", address)
 		return fmt.Errorf("test: connection to %s stopped", address)
 	}
@@ -38,7 +38,7 @@ func noConnect(t *testing.T) func(network, address string) error {
 
 // onlyTo is a beforeConnect hook letting connections reach addr alone.
 func onlyTo(t *testing.T, addr string) func(network, address string) error {
-	return func(network, address string) error {
+	return func(_, address string) error {
 		if address != addr {
 			t.Errorf("connection to %s, want only %s", address, addr)
 			return fmt.Errorf("test: connection to %s stopped", address)
@@ -108,7 +108,7 @@ func TestSendRefusesPrivateDestinationsBeforeConnecting(t *testing.T) {
 // rebound to loopback reaches no server.
 func TestSendRefusesANameReboundToLoopback(t *testing.T) {
 	var hits atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	c := NewClient(ClientOptions{Resolver: stubResolver{"rebind.example": {"127.0.0.1"}}})
@@ -162,7 +162,7 @@ func TestSendReadsAtMost64KB(t *testing.T) {
 // A receiver that does not answer in time is a failed attempt.
 func TestSendTimesOut(t *testing.T) {
 	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -182,7 +182,7 @@ func TestSendTimesOut(t *testing.T) {
 func TestSendIgnoresProxyVariables(t *testing.T) {
 	t.Setenv("HTTP_PROXY", "http://10.9.9.9:3128")
 	t.Setenv("HTTPS_PROXY", "http://10.9.9.9:3128")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer srv.Close()
 	c := NewClient(ClientOptions{AllowPrivate: true, beforeConnect: onlyTo(t, srv.Listener.Addr().String())})
 	if res := c.Send(t.Context(), srv.URL, "msg_1", time.Now(), []byte(`{}`), NewSecret()); !res.OK() {

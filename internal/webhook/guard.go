@@ -78,7 +78,7 @@ func checkAddr(addr netip.Addr, allowPrivate bool) error {
 // address actually connected to, whatever a resolver said earlier (DNS
 // rebinding cannot slip past it).
 func guardControl(allowPrivate bool) func(network, address string, _ syscall.RawConn) error {
-	return func(network, address string, _ syscall.RawConn) error {
+	return func(_, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil {
 			return fmt.Errorf("%w: cannot parse %q: %w", ErrRefused, address, err)

@@ -212,7 +212,7 @@ func TestRetriesUntilTheReceiverReturns(t *testing.T) {
 		}
 		ds, _ = f.svc.Deliveries(t.Context(), admin, e.ID, 10)
 	}
-	if !(waits[0] < waits[1] && waits[1] < waits[2]) {
+	if waits[0] >= waits[1] || waits[1] >= waits[2] {
 		t.Errorf("retry waits %v do not grow", waits)
 	}
 	if n, _ := f.svc.RunDue(t.Context()); n != 0 {

@@ -7,5 +7,5 @@ import (
 )
 
 func TestMemory(t *testing.T) {
-	Run(t, func(t *testing.T) webhook.Stores { return NewMemory().Stores() })
+	Run(t, func(*testing.T) webhook.Stores { return NewMemory().Stores() })
 }

@@ -130,9 +130,7 @@ var endpointTests = map[string]func(*testing.T, open){
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, e := range got {
-			want = append(want, e)
-		}
+		want = append(want, got...)
 		if len(got) != 3 || !got[0].CreatedAt.Before(got[1].CreatedAt) || !got[1].CreatedAt.Before(got[2].CreatedAt) {
 			t.Errorf("ListEndpoints = %d endpoints, not oldest first: %v", len(got), want)
 		}
