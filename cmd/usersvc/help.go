@@ -110,10 +110,29 @@ var retentionHelp = command{
 	allSettings: true,
 }
 
+// webhooksHelp is `usersvc webhooks`'s help.
+var webhooksHelp = command{
+	name: "webhooks",
+	synopsis: "usersvc webhooks list\n" +
+		"       usersvc webhooks create --url URL --types TYPE[,TYPE...] [--description TEXT] [--disabled]\n" +
+		"       usersvc webhooks delete ID",
+	about: "Manages webhook endpoints without an admin token, from a shell on the\n" +
+		"server; the admin API (/api/v1/admin/webhooks) does the same and more\n" +
+		"(update, rotate the secret, test, deliveries, replay). Changes are\n" +
+		"recorded in the audit log with no actor (an operator).\n\n" +
+		"create prints the endpoint's id and its signing secret (whsec_...), shown\n" +
+		"only this once. --types takes event types from the catalogue (see the\n" +
+		"README's \"Events and webhooks\"), or * for every type. Run `usersvc\n" +
+		"migrate up` (or serve once) first.",
+	env: append(slices.Clone(storeVars), "USERSVC_KEY_ENCRYPTION_KEY", "USERSVC_JWT_ALG",
+		"USERSVC_WEBHOOK_ALLOW_PRIVATE", "USERSVC_ENV"),
+	allSettings: true,
+}
+
 // commands are the subcommands by name, for `usersvc help NAME`.
 func commands() map[string]command {
 	all := map[string]command{}
-	for _, c := range []command{serveHelp, migrateHelp, keysHelp, createAdminHelp, healthcheckHelp, versionHelp, auditPruneHelp, retentionHelp} {
+	for _, c := range []command{serveHelp, migrateHelp, keysHelp, createAdminHelp, healthcheckHelp, versionHelp, auditPruneHelp, retentionHelp, webhooksHelp} {
 		all[c.name] = c
 	}
 	all["audit"] = auditPruneHelp // its only action

@@ -18,6 +18,7 @@ import (
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/logbuf"
+	"github.com/usersvc/usersvc/internal/webhook"
 )
 
 const usage = `usage: usersvc [command] [flags]
@@ -38,6 +39,9 @@ commands:
   retention run [--dry-run] remove now what the retention settings let go (the
                             service does it every USERSVC_RETENTION_INTERVAL),
                             or only print how many rows per table would go
+  webhooks list|create|delete
+                            manage webhook endpoints without an admin token
+                            (usersvc webhooks --help)
   healthcheck [URL]         exit 0 when the running service's /healthz answers
                             200 (default URL: from USERSVC_ADDR), 1 otherwise
   version                   print the build version and commit
@@ -89,6 +93,8 @@ func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, 
 		return createAdmin(ctx, args, environ, stdin, stdout)
 	case "audit":
 		return audit(ctx, args, environ, stdout)
+	case "webhooks":
+		return webhooksCmd(ctx, args, environ, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args, environ, stdout)
 	case "retention":
@@ -133,6 +139,8 @@ func flagsOf(c command) *flag.FlagSet {
 	case retentionHelp.name:
 		fs, _ := retentionFlags()
 		return fs
+	case webhooksHelp.name:
+		return webhooksFlags(&webhook.NewEndpoint{}, new(string))
 	}
 	return flag.NewFlagSet(c.name, flag.ContinueOnError)
 }

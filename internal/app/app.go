@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"time"
@@ -19,25 +20,27 @@ import (
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/webhook"
 )
 
 // App is the assembled service. Build it with New, serve it with Run or
 // through Handler, and release it with Close.
 type App struct {
-	cfg     config.Config
-	log     *slog.Logger
-	db      Store
-	kind    string // "postgres" or "sqlite"
-	svc     *user.Service
-	handler http.Handler
-	ops     http.Handler // the operations listener's
-	metrics *metrics.Metrics
-	slots   int
-	gate    user.HashGate
-	ring    *signing.Ring      // nil with HS256
-	queue   JobQueue           // nil on the in-memory store
-	stop    context.CancelFunc // ends the background work New started
-	closers []func()           // run by Close, last first
+	cfg      config.Config
+	log      *slog.Logger
+	db       Store
+	kind     string // "postgres" or "sqlite"
+	svc      *user.Service
+	handler  http.Handler
+	ops      http.Handler // the operations listener's
+	metrics  *metrics.Metrics
+	slots    int
+	gate     user.HashGate
+	ring     *signing.Ring      // nil with HS256
+	queue    JobQueue           // nil on the in-memory store
+	webhooks *webhook.Service   // nil when the store keeps no webhooks
+	stop     context.CancelFunc // ends the background work New started
+	closers  []func()           // run by Close, last first
 }
 
 // options are what tests may replace.
@@ -121,14 +124,27 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			return nil, err
 		}
 	}
-	if err := a.openQueue(ctx, keys.seal, notifier, o.sinks); err != nil {
+	if err := a.openWebhooks(bg, o.now); err != nil {
+		return nil, err
+	}
+	sinks := maps.Clone(o.sinks)
+	if a.webhooks != nil {
+		// The queue's event job hands each event to the webhooks, which
+		// record a delivery per subscribed endpoint and retry it themselves.
+		if sinks == nil {
+			sinks = map[string]jobs.Sink{}
+		}
+		sinks[SinkWebhooks] = a.webhooks
+	}
+	if err := a.openQueue(ctx, keys.seal, notifier, sinks); err != nil {
 		return nil, err
 	}
 	a.gate = prot.gate
 	a.svc = user.NewService(user.Deps{
 		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
 		Notifier: notifier, Log: log, Now: o.now, Secret: keys.derived, Observer: a.metrics,
-		Jobs: a.jobAdmin(),
+		Jobs:           a.jobAdmin(),
+		MoreAuditKinds: webhook.AuditKinds,
 	}, Policy(cfg))
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return nil, err
@@ -136,7 +152,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.handler = httpapi.New(a.svc, httpapi.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
 		Build: o.build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
-		NoDocs: !bool(cfg.Docs),
+		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks,
 		Discovery: httpapi.Discovery{
 			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),
 		},

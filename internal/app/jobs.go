@@ -106,8 +106,11 @@ func (a *App) jobAdmin() user.JobQueue {
 	return a.queue
 }
 
-// SinkNATS is the NATS sink's name in the event jobs.
-const SinkNATS = "nats"
+// The sinks' names in the event jobs.
+const (
+	SinkNATS     = "nats"
+	SinkWebhooks = "webhooks"
+)
 
 // Jobs is the job queue, nil on the in-memory store (the admin API and
 // tests list and retry jobs through it).

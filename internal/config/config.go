@@ -68,6 +68,7 @@ type Config struct {
 	Mail      // account mail: mailer, SMTP, links: mail.go
 	Bootstrap // the first administrator, created at start: bootstrap.go
 	Events    // the job queue and the NATS event sink: events.go
+	Webhooks  // outbound webhooks: webhooks.go
 
 	// Warnings are what Load let through but the operator must hear about:
 	// log each at warning level at every start. Not a variable.
@@ -199,6 +200,7 @@ func (c *Config) validate() error {
 	c.Mail.validate(c.Env, bad)
 	c.Bootstrap.validate(bad)
 	c.Events.validate(bad)
+	c.Webhooks.validate(bad)
 	return errors.Join(errs...)
 }
 

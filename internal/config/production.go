@@ -22,6 +22,7 @@ const (
 	OverrideHTTPLinks          = "http_links"
 	OverrideLocalhostLinks     = "localhost_links"
 	OverrideHTTPPublicURL      = "http_public_url"
+	OverrideWebhookPrivate     = "webhook_private"
 )
 
 // Overrides lists every name USERSVC_INSECURE_OVERRIDES accepts.
@@ -30,6 +31,7 @@ func Overrides() []string {
 		OverrideWeakSecret, OverrideRateLimitsOff, OverrideLogMailer, OverrideSMTPPlaintext,
 		OverrideWideTrustedProxies, OverrideHTTPCORSOrigin, OverrideHTTPLinks, OverrideLocalhostLinks,
 		OverrideHTTPPublicURL,
+		OverrideWebhookPrivate,
 	}
 }
 
@@ -86,6 +88,11 @@ func (c *Config) unsafeSettings() []unsafeSetting {
 			"set the https:// address clients reach the service at")
 	}
 	c.Mail.unsafeSettings(add)
+	if c.WebhookAllowPrivate {
+		add(OverrideWebhookPrivate, "USERSVC_WEBHOOK_ALLOW_PRIVATE",
+			"is on: an administrator can make the service send requests into its own network (server-side request forgery)",
+			"remove it, and give receivers public https addresses")
+	}
 	for _, p := range c.TrustedProxies {
 		if wide(p) {
 			add(OverrideWideTrustedProxies, "USERSVC_TRUSTED_PROXIES",

@@ -92,6 +92,7 @@ func unsafeCases() []unsafeCase {
 		{"a loopback link", []string{"USERSVC_PASSWORD_RESET_URL=https://127.0.0.2/reset?token={token}"}, "USERSVC_PASSWORD_RESET_URL", OverrideLocalhostLinks, ""},
 		{"an http public URL", []string{"USERSVC_PUBLIC_URL=http://auth.example.com"}, "USERSVC_PUBLIC_URL", OverrideHTTPPublicURL, ""},
 		{"an IPv6 loopback link", []string{"USERSVC_PASSWORD_RESET_URL=https://[::1]:8443/reset?token={token}"}, "USERSVC_PASSWORD_RESET_URL", OverrideLocalhostLinks, ""},
+		{"webhooks to private addresses", []string{"USERSVC_WEBHOOK_ALLOW_PRIVATE=on"}, "USERSVC_WEBHOOK_ALLOW_PRIVATE", OverrideWebhookPrivate, ""},
 	}
 }
 

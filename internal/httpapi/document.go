@@ -245,9 +245,9 @@ func describeSchemas(doc *huma.OpenAPI) {
 // of the known kinds (repeat the parameter; the service also takes a
 // comma-separated list). The document gets its own schema: huma validates
 // the original, under which a comma-separated list passes to the service.
-func documentAuditKinds(doc *huma.OpenAPI) {
-	kinds := make([]any, len(user.AuditKinds))
-	for i, k := range user.AuditKinds {
+func documentAuditKinds(doc *huma.OpenAPI, known []user.AuditKind) {
+	kinds := make([]any, len(known))
+	for i, k := range known {
 		kinds[i] = string(k)
 	}
 	for _, p := range doc.Paths["/api/v1/admin/audit"].Get.Parameters {

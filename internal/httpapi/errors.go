@@ -12,6 +12,7 @@ import (
 
 	"github.com/usersvc/usersvc/internal/ratelimit"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/webhook"
 )
 
 // problem is the body of every error answer: an RFC 9457 problem with the
@@ -93,6 +94,9 @@ var errorTable = []struct {
 	{user.ErrNotFound, http.StatusNotFound, "user_not_found", "no user with this id", ""},
 	{user.ErrSessionNotFound, http.StatusNotFound, "session_not_found", "", ""},
 	{user.ErrJobNotFound, http.StatusNotFound, "job_not_found", "", ""},
+	{webhook.ErrEndpointNotFound, http.StatusNotFound, "webhook_not_found", "", ""},
+	{webhook.ErrDeliveryNotFound, http.StatusNotFound, "delivery_not_found", "", ""},
+	{webhook.ErrEndpointDisabled, http.StatusConflict, "webhook_disabled", "", ""},
 	{errNoPublicURL, http.StatusNotFound, "discovery_off", "", ""},
 	{user.ErrLastAdmin, http.StatusConflict, "last_admin", "", ""},
 	{user.ErrAlreadyVerified, http.StatusConflict, "already_verified", "", ""},
@@ -102,6 +106,7 @@ var errorTable = []struct {
 	{user.ErrRateLimited, http.StatusTooManyRequests, codeRateLimited, "", ""},
 	{user.ErrBusy, http.StatusServiceUnavailable, "busy", "", ""},
 	{user.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, "", ""},
+	{webhook.ErrUnavailable, http.StatusServiceUnavailable, "webhooks_unavailable", "", ""},
 }
 
 // retryAfterUnavailable is the Retry-After of a 503 while the database is

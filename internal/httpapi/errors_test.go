@@ -19,6 +19,7 @@ import (
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
+	"github.com/usersvc/usersvc/internal/webhook"
 )
 
 // TestErrorTableOverHTTP reaches every row of the error table through the
@@ -180,6 +181,25 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 			}
 			defer release()
 			return s.loginAs(taken.Username, taken.Password)
+		},
+		webhook.ErrEndpointNotFound.Error(): authed("GET", "/api/v1/admin/webhooks/"+uuid.NewString(), adminTok, ""),
+		webhook.ErrDeliveryNotFound.Error(): func() response {
+			id := s.createWebhook(adminTok, `{"url":"http://localhost:9/hook","types":["*"]}`).ID
+			return s.do(req{method: "POST", path: "/api/v1/admin/webhooks/" + id + "/deliveries/" + uuid.NewString() + "/replay", token: adminTok})
+		},
+		webhook.ErrEndpointDisabled.Error(): func() response {
+			// localhost is refused by the guard: the test event fails without a
+			// connection, and leaves a delivery to replay.
+			id := s.createWebhook(adminTok, `{"url":"http://localhost:9/hook","types":["*"]}`).ID
+			d := s.sendTestWebhook(adminTok, id)
+			s.do(req{method: "PATCH", path: "/api/v1/admin/webhooks/" + id, token: adminTok, body: `{"enabled":false}`})
+			return s.do(req{method: "POST", path: "/api/v1/admin/webhooks/" + id + "/deliveries/" + d.ID + "/replay", token: adminTok})
+		},
+		webhook.ErrUnavailable.Error(): func() response {
+			none := newServer(t, apptest.Memory, apptest.NoWebhooks())
+			a, id := none.signUp()
+			none.setRole(id, user.RoleAdmin)
+			return none.do(req{method: "GET", path: "/api/v1/admin/webhooks", token: none.token(a.Username, a.Password)})
 		},
 		user.ErrUnavailable.Error(): func() response {
 			s.Memory.SetFail(fmt.Errorf("%w: the database is down", user.ErrUnavailable))

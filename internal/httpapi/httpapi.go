@@ -21,6 +21,7 @@ import (
 	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/webhook"
 )
 
 // defaultMaxBodyBytes is the request body limit when Options leaves it unset.
@@ -63,6 +64,9 @@ type Options struct {
 	// LoginRoom is the waiting room of /token (admission.go): requests
 	// beyond it are refused before their body is read. Nil means none.
 	LoginRoom LoginRoom
+	// Webhooks manages webhook endpoints under /api/v1/admin/webhooks. Nil
+	// answers those routes 503 webhooks_unavailable.
+	Webhooks *webhook.Service
 }
 
 // api holds what the handlers need.
@@ -76,6 +80,7 @@ type api struct {
 	clientIP     *clientip.Resolver
 	metrics      *metrics.Metrics
 	ready        func(ctx context.Context) error
+	webhooks     *webhook.Service
 }
 
 // New returns the service's HTTP handler: the /api/v1 routes of the design;
@@ -101,6 +106,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 	mux := http.NewServeMux()
 	a := &api{users: svc, maxBodyBytes: opts.MaxBodyBytes, build: opts.Build, readyTimeout: opts.ReadyTimeout}
 	a.limits, a.clientIP, a.metrics, a.ready = opts.Limits, orPeer(opts.ClientIP), opts.Metrics, opts.Ready
+	a.webhooks = opts.Webhooks
 	if a.limits == nil {
 		a.limits = &Limits{}
 	}

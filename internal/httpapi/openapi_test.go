@@ -196,6 +196,12 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		// discovery.go, revoke.go
 		"GET /.well-known/oauth-authorization-server": "200", "GET /.well-known/openid-configuration": "200",
 		"POST /api/v1/revoke": "200",
+		// webhooks.go
+		"POST /api/v1/admin/webhooks": "201", "GET /api/v1/admin/webhooks": "200",
+		"GET /api/v1/admin/webhooks/{id}": "200", "PATCH /api/v1/admin/webhooks/{id}": "200",
+		"DELETE /api/v1/admin/webhooks/{id}": "204", "POST /api/v1/admin/webhooks/{id}/rotate-secret": "200",
+		"POST /api/v1/admin/webhooks/{id}/test": "200", "GET /api/v1/admin/webhooks/{id}/deliveries": "200",
+		"POST /api/v1/admin/webhooks/{id}/deliveries/{delivery}/replay": "200",
 	}
 	seen := map[string]bool{}
 	for path, ops := range doc.Paths {

@@ -33,7 +33,7 @@ func (a *api) routes() {
 	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/audit", "listAuditEvents", http.StatusOK, "List security events, newest first (admins only)"))), a.listAuditEvents)
 	huma.Register(api, a.strictQuery(a.authed(a.op("GET /api/v1/users/me/audit", "listMyAudit", http.StatusOK, "List the security events about the current user, newest first"))), a.listMyAudit)
 	huma.Register(api, a.byAccount(l.Export, a.recorded(a.authed(a.limited(l.Export, a.op("GET /api/v1/users/me/export", "exportMe", http.StatusOK, "Download everything kept about the current user as JSON"))))), a.exportMe)
-	documentAuditKinds(api.OpenAPI())
+	documentAuditKinds(api.OpenAPI(), a.users.AuditKinds())
 	documentExport(api.OpenAPI())
 	documentDateTimes(api.OpenAPI(), "/api/v1/admin/audit", "since", "until")
 	// Administration (admin.go): 403 for anyone but an active administrator.
@@ -60,6 +60,16 @@ func (a *api) routes() {
 	huma.Register(api, a.revokeOp(a.op("POST /api/v1/revoke", "revokeToken", http.StatusOK, "Revoke a refresh or access token: its session ends (RFC 7009)")), a.revoke)
 	documentRevokeForm(api.OpenAPI())
 	documentDateTimes(api.OpenAPI(), "/api/v1/admin/users", "created_after", "created_before")
+	// Webhooks (webhooks.go): administrators only, every change audited.
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/webhooks", "createWebhook", http.StatusCreated, "Register a webhook endpoint; the answer holds its signing secret, shown only once", http.StatusServiceUnavailable)))), a.createWebhook)
+	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/webhooks", "listWebhooks", http.StatusOK, "List webhook endpoints, oldest first"))), a.listWebhooks)
+	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/webhooks/{id}", "getWebhook", http.StatusOK, "Get a webhook endpoint", http.StatusNotFound))), a.getWebhook)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("PATCH /api/v1/admin/webhooks/{id}", "updateWebhook", http.StatusOK, "Change a webhook endpoint's URL, description, event types or whether it is enabled", http.StatusNotFound)))), a.updateWebhook)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("DELETE /api/v1/admin/webhooks/{id}", "deleteWebhook", http.StatusNoContent, "Delete a webhook endpoint and its deliveries", http.StatusNotFound)))), a.deleteWebhook)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/webhooks/{id}/rotate-secret", "rotateWebhookSecret", http.StatusOK, "Give a webhook endpoint a new signing secret, shown only once; the previous one keeps signing beside it for 24 hours", http.StatusNotFound, http.StatusServiceUnavailable)))), a.rotateWebhookSecret)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/webhooks/{id}/test", "testWebhook", http.StatusOK, "Send a webhook endpoint a test event now (once, not retried) and answer the delivery", http.StatusNotFound)))), a.testWebhook)
+	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/webhooks/{id}/deliveries", "listWebhookDeliveries", http.StatusOK, "List a webhook endpoint's recent deliveries with their attempts, newest first", http.StatusNotFound))), a.listWebhookDeliveries)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/webhooks/{id}/deliveries/{delivery}/replay", "replayWebhookDelivery", http.StatusOK, "Send a delivery again now, with the same webhook-id and body", http.StatusNotFound, http.StatusConflict)))), a.replayWebhookDelivery)
 }
 
 // op describes the operation at pattern ("METHOD /path"). errs are the

@@ -46,17 +46,30 @@ func associatedData(kid, alg string) []byte {
 }
 
 func (s *Sealer) seal(plain []byte, kid, alg string) []byte {
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce) // crypto/rand.Read never fails (Go 1.24+)
-	return s.aead.Seal(nonce, nonce, plain, associatedData(kid, alg))
+	return s.Seal(plain, associatedData(kid, alg))
 }
 
 func (s *Sealer) open(sealed []byte, kid, alg string) ([]byte, error) {
+	return s.Open(sealed, associatedData(kid, alg))
+}
+
+// Seal encrypts plain under the key-encryption key, bound to ad: it opens
+// only with the same ad. Other secrets kept at rest (webhook signing
+// secrets) are sealed with it, each with an ad naming its row.
+func (s *Sealer) Seal(plain, ad []byte) []byte {
+	nonce := make([]byte, s.aead.NonceSize())
+	_, _ = rand.Read(nonce) // crypto/rand.Read never fails (Go 1.24+)
+	return s.aead.Seal(nonce, nonce, plain, ad)
+}
+
+// Open decrypts what Seal sealed with ad; ErrWrongEncryptionKey when it
+// does not open.
+func (s *Sealer) Open(sealed, ad []byte) ([]byte, error) {
 	n := s.aead.NonceSize()
 	if len(sealed) < n+s.aead.Overhead() {
 		return nil, ErrWrongEncryptionKey
 	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], associatedData(kid, alg))
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], ad)
 	if err != nil {
 		return nil, ErrWrongEncryptionKey
 	}

@@ -203,12 +203,16 @@ func (s *Service) AuditEvents(ctx context.Context, actor User, f AuditFilter) (A
 		return AuditPage{}, err
 	}
 	for _, k := range f.Kinds {
-		if !k.Valid() {
+		if !slices.Contains(s.kinds, k) {
 			return AuditPage{}, invalid("kind", "unknown event kind %q", k)
 		}
 	}
 	return s.auditPage(ctx, f)
 }
+
+// AuditKinds lists every kind of event the audit log may hold: AuditKinds
+// and those of Deps.MoreAuditKinds.
+func (s *Service) AuditKinds() []AuditKind { return slices.Clone(s.kinds) }
 
 // MyAudit lists the security events about u (u's subject), newest first,
 // beforeID and limit paging as in AuditFilter.

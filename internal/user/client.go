@@ -94,3 +94,8 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// ClientFrom returns who is calling, as WithClient said; the zero Client
+// when it did not. Packages beside user that record audit events (the
+// webhooks) read it here.
+func ClientFrom(ctx context.Context) Client { return clientOf(ctx) }

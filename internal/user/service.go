@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -17,6 +18,8 @@ type Service struct {
 	tokens   AccountTokens
 	audit    AuditLog
 	observer Observer // nil: not counted
+	// kinds are AuditKinds and Deps.MoreAuditKinds.
+	kinds []AuditKind
 	// secret keys what the service derives: a refresh token's successor.
 	secret []byte
 
@@ -64,6 +67,10 @@ type Deps struct {
 	Observer Observer
 	// Jobs administers the durable job queue; nil: there is none.
 	Jobs JobQueue
+	// MoreAuditKinds are the kinds of event other packages append to the
+	// audit log (the webhooks'): the kind filter accepts them beside
+	// AuditKinds.
+	MoreAuditKinds []AuditKind
 }
 
 // Policy is how the service behaves: the rules a deployment may tune. Zero
@@ -91,6 +98,7 @@ func NewService(d Deps, p Policy) *Service {
 		observer: d.Observer, secret: d.Secret,
 		hasher: d.Hasher, access: d.Tokens, gate: d.Gate, guard: d.Guard, notifier: d.Notifier, jobQueue: d.Jobs,
 		log: d.Log, clock: d.Now, policy: p.withDefaults(),
+		kinds: append(slices.Clone(AuditKinds), d.MoreAuditKinds...),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -28,6 +28,8 @@ import (
 	"github.com/usersvc/usersvc/internal/storetest"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
+	"github.com/usersvc/usersvc/internal/webhook"
+	"github.com/usersvc/usersvc/internal/webhook/webhooktest"
 )
 
 // The kinds of store a Server runs on.
@@ -55,8 +57,9 @@ type Server struct {
 }
 
 type setup struct {
-	env  map[string]string
-	opts []app.Option
+	env   map[string]string
+	opts  []app.Option
+	hooks *webhooktest.Memory // the fake's webhook stores; nil: none
 }
 
 // Option adjusts a Server's configuration.
@@ -75,6 +78,10 @@ func Env(kv ...string) Option {
 	}
 }
 
+// NoWebhooks gives the in-memory fake no webhook stores, so that the
+// service has no webhooks (webhook.ErrUnavailable).
+func NoWebhooks() Option { return func(s *setup) { s.hooks = nil } }
+
 // With passes app options (a notifier of the test's, say) to app.New.
 func With(opts ...app.Option) Option {
 	return func(s *setup) { s.opts = append(s.opts, opts...) }
@@ -88,7 +95,7 @@ func New(t testing.TB, kind string, opts ...Option) *Server {
 		"USERSVC_JWT_SECRET": Secret, "USERSVC_RATE_LIMITS": "off", "USERSVC_DATA_DIR": t.TempDir(),
 		// Queued mail and events reach the test soon after their request.
 		"USERSVC_JOBS_POLL_INTERVAL": "10ms",
-	}}
+	}, hooks: webhooktest.NewMemory()}
 	srv := &Server{Mail: usertest.NewMailbox(), Clock: NewClock(time.Now()), Logs: &Buffer{}}
 	for _, o := range opts {
 		o(&s)
@@ -141,7 +148,7 @@ func (s *setup) store(t testing.TB, kind string, srv *Server) {
 		made = copySQLiteTemplate(t, s.env["USERSVC_DATA_DIR"])
 	case Memory:
 		srv.Memory = usertest.NewMemory()
-		s.opts = append(s.opts, app.WithStore(memoryStore{srv.Memory}))
+		s.opts = append(s.opts, app.WithStore(memoryStore{m: srv.Memory, hooks: s.hooks}))
 		made = true
 	}
 	if _, ok := s.env["USERSVC_MIGRATE_ON_START"]; made && !ok {
@@ -195,7 +202,18 @@ func copySQLiteTemplate(t testing.TB, dir string) bool {
 
 // memoryStore serves the fake as an app.Store: it has no signing keys
 // (the tests sign with HS256) and no migrations.
-type memoryStore struct{ m *usertest.Memory }
+type memoryStore struct {
+	m     *usertest.Memory
+	hooks *webhooktest.Memory
+}
+
+// Webhooks are the fake's webhook stores: none with NoWebhooks.
+func (s memoryStore) Webhooks() webhook.Stores {
+	if s.hooks == nil {
+		return webhook.Stores{}
+	}
+	return s.hooks.Stores()
+}
 
 func (s memoryStore) Stores() user.Stores             { return s.m.Stores() }
 func (s memoryStore) SigningKeys() signing.Repository { return nil }

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// An operator creates, lists and deletes endpoints from the shell, on
+// either database; the secret is printed once.
+func TestWebhooksCommand(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			environ := db.environ(t)
+			ctx := context.Background()
+			if err := run(ctx, []string{"migrate", "up"}, environ, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err := run(ctx, []string{"webhooks", "create", "--url", "https://hooks.example.com/usersvc", "--types", "user.created, user.deleted", "--description", "billing"}, environ, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := regexp.MustCompile(`endpoint ([0-9a-f-]{36})\nsigning secret \(shown only now\): (whsec_\S+)`).FindStringSubmatch(out.String())
+			if m == nil {
+				t.Fatalf("create printed %q, want the id and the secret", out.String())
+			}
+			out.Reset()
+			if err := run(ctx, []string{"webhooks", "list"}, environ, &out); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), m[1]) || !strings.Contains(out.String(), "user.created,user.deleted") || strings.Contains(out.String(), m[2]) {
+				t.Errorf("list = %q, want the endpoint and its types, never the secret", out.String())
+			}
+			if err := run(ctx, []string{"webhooks", "create", "--url", "https://hooks.example.com/", "--types", "user.hacked"}, environ, io.Discard); err == nil || !strings.Contains(err.Error(), "user.hacked") {
+				t.Errorf("create with an unknown type: %v, want an error naming it", err)
+			}
+			out.Reset()
+			if err := run(ctx, []string{"webhooks", "delete", m[1]}, environ, &out); err != nil {
+				t.Fatal(err)
+			}
+			out.Reset()
+			_ = run(ctx, []string{"webhooks", "list"}, environ, &out)
+			if strings.Contains(out.String(), m[1]) {
+				t.Errorf("list after delete still shows the endpoint: %q", out.String())
+			}
+		})
+	}
+}
+
+func TestWebhooksCommandUsage(t *testing.T) {
+	environ := []string{"USERSVC_DATA_DIR=" + t.TempDir()}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"webhooks", "--help"}, environ, &out); err != nil || !strings.Contains(out.String(), "usersvc webhooks create --url") {
+		t.Errorf("webhooks --help = %v, %q; want the usage", err, out.String())
+	}
+	for _, args := range [][]string{{"webhooks", "burn"}, {"webhooks", "create", "--url", "https://a.example/"}, {"webhooks", "delete"}, {"webhooks", "delete", "nope"}, {"webhooks", "list", "extra"}} {
+		if err := run(context.Background(), args, environ, io.Discard); err == nil {
+			t.Errorf("run(%q) succeeded, want a usage error", args)
+		}
+	}
+}

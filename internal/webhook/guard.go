@@ -1,0 +1,88 @@
+package webhook
+
+import (
+	"fmt"
+	"net/netip"
+	"syscall"
+)
+
+// metadataAddrs are the cloud instance-metadata services: refused always,
+// allow-private or not, since no webhook receiver lives there and a
+// request to one can leak the machine's credentials.
+var metadataAddrs = []netip.Addr{
+	netip.MustParseAddr("169.254.169.254"), // AWS, GCP, Azure, ...
+	netip.MustParseAddr("fd00:ec2::254"),   // AWS over IPv6
+}
+
+// privateRanges are the ranges beside what netip classifies (loopback,
+// private, link-local, multicast, unspecified) that are no public
+// destination.
+var privateRanges = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),  // carrier-grade NAT (RFC 6598)
+	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, and broadcast
+	netip.MustParsePrefix("fc00::/7"),       // unique local
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
+	netip.MustParsePrefix("2001:db8::/32"),  // documentation
+	netip.MustParsePrefix("100::/64"),       // discard-only
+}
+
+// nat64 is the well-known NAT64 prefix: its addresses carry an IPv4
+// address in their last 32 bits, checked as that address.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+// checkAddr says whether a connection to addr may be made: nil, or an
+// error wrapping ErrRefused that names the kind of address.
+func checkAddr(addr netip.Addr, allowPrivate bool) error {
+	addr = addr.Unmap()
+	if nat64.Contains(addr) {
+		b := addr.As16()
+		addr = netip.AddrFrom4([4]byte(b[12:]))
+	}
+	for _, m := range metadataAddrs {
+		if addr == m {
+			return fmt.Errorf("%w: %s is a cloud metadata address", ErrRefused, addr)
+		}
+	}
+	if allowPrivate {
+		return nil
+	}
+	kind := ""
+	switch {
+	case addr.IsLoopback():
+		kind = "loopback"
+	case addr.IsUnspecified():
+		kind = "unspecified"
+	case addr.IsLinkLocalUnicast():
+		kind = "link-local"
+	case addr.IsMulticast(), addr.IsLinkLocalMulticast(), addr.IsInterfaceLocalMulticast():
+		kind = "multicast"
+	case addr.IsPrivate():
+		kind = "private"
+	}
+	for _, p := range privateRanges {
+		if kind == "" && p.Contains(addr) {
+			kind = "reserved or private"
+		}
+	}
+	if kind != "" {
+		return fmt.Errorf("%w: %s is a %s address (USERSVC_WEBHOOK_ALLOW_PRIVATE=on allows it)", ErrRefused, addr, kind)
+	}
+	return nil
+}
+
+// guardControl is a net.Dialer Control hook: it runs after the address to
+// connect to is final and before the connect system call, so it checks the
+// address actually connected to, whatever a resolver said earlier (DNS
+// rebinding cannot slip past it).
+func guardControl(allowPrivate bool) func(network, address string, _ syscall.RawConn) error {
+	return func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return fmt.Errorf("%w: cannot parse %q: %w", ErrRefused, address, err)
+		}
+		return checkAddr(ap.Addr(), allowPrivate)
+	}
+}

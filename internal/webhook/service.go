@@ -1,0 +1,772 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// Sealer encrypts secrets at rest; *signing.Sealer is one. ad binds a
+// sealed secret to its row.
+type Sealer interface {
+	Seal(plain, ad []byte) []byte
+	Open(sealed, ad []byte) ([]byte, error)
+}
+
+// Sender sends one signed message; *Client is one.
+type Sender interface {
+	Send(ctx context.Context, rawURL, id string, at time.Time, body []byte, secrets ...Secret) Result
+}
+
+// The audit events of webhook administration and delivery, recorded in
+// the service's audit log.
+const (
+	AuditCreated       user.AuditKind = "webhook.created"
+	AuditUpdated       user.AuditKind = "webhook.updated"
+	AuditDeleted       user.AuditKind = "webhook.deleted"
+	AuditSecretRotated user.AuditKind = "webhook.secret_rotated"
+	AuditDisabled      user.AuditKind = "webhook.disabled"
+	AuditTestSent      user.AuditKind = "webhook.test_sent"
+	AuditReplayed      user.AuditKind = "webhook.replayed"
+)
+
+// AuditKinds lists the audit events of this package.
+var AuditKinds = []user.AuditKind{
+	AuditCreated, AuditUpdated, AuditDeleted, AuditSecretRotated, AuditDisabled, AuditTestSent, AuditReplayed,
+}
+
+// Limits of what an endpoint holds.
+const (
+	MaxURL         = 2048
+	MaxDescription = 255
+	// RotationOverlap is how long the previous secret keeps signing after
+	// a rotation, so that receivers can switch without losing a message.
+	RotationOverlap = 24 * time.Hour
+	// MaxDeliveriesPage is the most deliveries a listing returns.
+	MaxDeliveriesPage = 100
+	// claimLease is how long a claimed or just-created delivery is left
+	// to its claimer before another may attempt it: longer than a whole
+	// attempt.
+	claimLease = 2 * time.Minute
+	// dueBatch is how many due deliveries one RunDue claims.
+	dueBatch = 50
+)
+
+// Config tunes a Service.
+type Config struct {
+	// RetryFor is how long a delivery is retried and how long an endpoint
+	// may fail before it is disabled; zero means DefaultRetryFor.
+	RetryFor time.Duration
+	// RequireHTTPS refuses http:// endpoints (production).
+	RequireHTTPS bool
+	// AllowPrivate accepts endpoints whose host is a private address
+	// literal (the Client refuses connecting to one unless it allows them
+	// too).
+	AllowPrivate bool
+	// Workers is how many deliveries RunDue sends at once; zero means
+	// DefaultWorkers.
+	Workers int
+}
+
+// DefaultWorkers is how many deliveries a replica's RunDue sends at once:
+// enough to drain a backlog at several hundred a second to a receiver
+// answering in milliseconds, few enough that slow receivers (up to the
+// 15 s timeout each) hold only that many connections.
+const DefaultWorkers = 16
+
+// Deps are a Service's collaborators.
+type Deps struct {
+	Stores Stores
+	Audit  user.AuditLog
+	// Sealer seals the endpoints' secrets; when nil, OpenSealer makes it
+	// on first need (so that a deployment without webhooks never makes a
+	// key for them). With neither, secrets cannot be kept: ErrUnavailable.
+	Sealer     Sealer
+	OpenSealer func() (Sealer, error)
+	Sender     Sender
+	Log        *slog.Logger
+	Now        func() time.Time // nil: time.Now
+	Rand       func() float64   // in [0, 1), for the jitter; nil: math/rand/v2
+}
+
+// Service manages endpoints and delivers events to them.
+type Service struct {
+	endpoints  Endpoints
+	deliveries Deliveries
+	audit      user.AuditLog
+	sealer     func() (Sealer, error)
+	sender     Sender
+	log        *slog.Logger
+	now        func() time.Time
+	rand       func() float64
+	cfg        Config
+}
+
+// NewService returns a Service over d.
+func NewService(d Deps, cfg Config) *Service {
+	if cfg.RetryFor <= 0 {
+		cfg.RetryFor = DefaultRetryFor
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Rand == nil {
+		d.Rand = rand.Float64
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		endpoints: d.Stores.Endpoints, deliveries: d.Stores.Deliveries, audit: d.Audit, sealer: sealerOf(d),
+		sender: d.Sender, log: d.Log, now: d.Now, rand: d.Rand, cfg: cfg,
+	}
+}
+
+// Operator is the actor of the usersvc CLI: an administrator with no
+// account, recorded as uuid.Nil.
+var Operator = user.User{Role: user.RoleAdmin, IsActive: true}
+
+// NewEndpoint is what creating an endpoint takes.
+type NewEndpoint struct {
+	URL         string
+	Description string
+	Types       []string
+	Disabled    bool
+}
+
+// EndpointPatch changes an endpoint: nil fields are kept.
+type EndpointPatch struct {
+	URL         *string
+	Description *string
+	Types       *[]string
+	Enabled     *bool
+}
+
+func requireAdmin(actor user.User) error {
+	if !actor.IsAdmin() || !actor.IsActive {
+		return user.ErrForbidden
+	}
+	return nil
+}
+
+func invalid(field, format string, args ...any) error {
+	return &user.ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// validate checks an endpoint's fields, as a creation or an update sets
+// them.
+func (s *Service) validate(rawURL, description string, types []string) error {
+	var errs []error
+	if len(rawURL) > MaxURL {
+		errs = append(errs, invalid("url", "must be at most %d characters", MaxURL))
+	} else if err := CheckURL(rawURL, s.cfg.RequireHTTPS); err != nil {
+		errs = append(errs, invalid("url", "%s", err.Error()))
+	} else if ip, err := netip.ParseAddr(host(rawURL)); err == nil {
+		// A name is checked when connecting (it may resolve anywhere); an
+		// address literal can be refused now.
+		if err := checkAddr(ip, s.cfg.AllowPrivate); err != nil {
+			errs = append(errs, invalid("url", "%s", err.Error()))
+		}
+	}
+	if len(description) > MaxDescription {
+		errs = append(errs, invalid("description", "must be at most %d characters", MaxDescription))
+	}
+	if len(types) == 0 {
+		errs = append(errs, invalid("types", "must name at least one event type, or %q for all", AllTypes))
+	}
+	for _, t := range types {
+		if !validType(t) {
+			errs = append(errs, invalid("types", "unknown event type %q", t))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// cleanTypes sorts types and drops repeats.
+func cleanTypes(types []string) []string {
+	out := slices.Clone(types)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// secretAD binds a sealed secret to its endpoint.
+func secretAD(id uuid.UUID) []byte { return []byte("usersvc webhook secret\x00" + id.String()) }
+
+// Create registers an endpoint and returns it with its signing secret,
+// which is never shown again.
+func (s *Service) Create(ctx context.Context, actor user.User, in NewEndpoint) (Endpoint, Secret, error) {
+	if err := requireAdmin(actor); err != nil {
+		return Endpoint{}, "", err
+	}
+	if err := s.validate(in.URL, in.Description, in.Types); err != nil {
+		return Endpoint{}, "", err
+	}
+	sealer, err := s.sealer()
+	if err != nil {
+		return Endpoint{}, "", err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	e := Endpoint{
+		ID: uuid.Must(uuid.NewV7()), URL: in.URL, Description: in.Description, Types: cleanTypes(in.Types),
+		Enabled: !in.Disabled, CreatedAt: now, UpdatedAt: now,
+	}
+	secret := NewSecret()
+	e.Secret = sealer.Seal([]byte(secret), secretAD(e.ID))
+	if err := s.endpoints.CreateEndpoint(ctx, e); err != nil {
+		return Endpoint{}, "", err
+	}
+	s.record(ctx, AuditCreated, actor, e, nil)
+	return e, secret, nil
+}
+
+// sealerOf is how a Service gets its Sealer: d.Sealer, else d.OpenSealer
+// once, on first need; ErrUnavailable when d has neither.
+func sealerOf(d Deps) func() (Sealer, error) {
+	switch {
+	case d.Sealer != nil:
+		return func() (Sealer, error) { return d.Sealer, nil }
+	case d.OpenSealer != nil:
+		return sync.OnceValues(d.OpenSealer)
+	}
+	return func() (Sealer, error) { return nil, ErrUnavailable }
+}
+
+// List returns every endpoint, oldest first.
+func (s *Service) List(ctx context.Context, actor user.User) ([]Endpoint, error) {
+	if err := requireAdmin(actor); err != nil {
+		return nil, err
+	}
+	return s.endpoints.ListEndpoints(ctx)
+}
+
+// Get returns the endpoint id.
+func (s *Service) Get(ctx context.Context, actor user.User, id uuid.UUID) (Endpoint, error) {
+	if err := requireAdmin(actor); err != nil {
+		return Endpoint{}, err
+	}
+	return s.endpoints.Endpoint(ctx, id)
+}
+
+// Update changes the endpoint id as p says. Enabling an endpoint forgets
+// its failures: it gets a whole retry window again.
+func (s *Service) Update(ctx context.Context, actor user.User, id uuid.UUID, p EndpointPatch) (Endpoint, error) {
+	if err := requireAdmin(actor); err != nil {
+		return Endpoint{}, err
+	}
+	e, err := s.endpoints.Endpoint(ctx, id)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	var changed []string
+	if p.URL != nil {
+		e.URL, changed = *p.URL, append(changed, "url")
+	}
+	if p.Description != nil {
+		e.Description, changed = *p.Description, append(changed, "description")
+	}
+	if p.Types != nil {
+		e.Types, changed = cleanTypes(*p.Types), append(changed, "types")
+	}
+	if p.Enabled != nil {
+		if *p.Enabled && !e.Enabled {
+			e.FailingSince = time.Time{}
+		}
+		e.Enabled, changed = *p.Enabled, append(changed, "enabled")
+	}
+	if err := s.validate(e.URL, e.Description, e.Types); err != nil {
+		return Endpoint{}, err
+	}
+	e.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
+	if err := s.endpoints.SaveEndpoint(ctx, e); err != nil {
+		return Endpoint{}, err
+	}
+	s.record(ctx, AuditUpdated, actor, e, map[string]string{"fields": joinFields(changed)})
+	return e, nil
+}
+
+func joinFields(f []string) string { return strings.Join(f, ",") }
+
+// Delete removes the endpoint id and its deliveries.
+func (s *Service) Delete(ctx context.Context, actor user.User, id uuid.UUID) error {
+	if err := requireAdmin(actor); err != nil {
+		return err
+	}
+	e, err := s.endpoints.Endpoint(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.endpoints.DeleteEndpoint(ctx, id); err != nil {
+		return err
+	}
+	s.record(ctx, AuditDeleted, actor, e, nil)
+	return nil
+}
+
+// RotateSecret gives the endpoint id a new secret, returned once; the
+// current one keeps signing beside it for RotationOverlap. A secret older
+// than the current one stops signing at once.
+func (s *Service) RotateSecret(ctx context.Context, actor user.User, id uuid.UUID) (Endpoint, Secret, error) {
+	if err := requireAdmin(actor); err != nil {
+		return Endpoint{}, "", err
+	}
+	sealer, err := s.sealer()
+	if err != nil {
+		return Endpoint{}, "", err
+	}
+	e, err := s.endpoints.Endpoint(ctx, id)
+	if err != nil {
+		return Endpoint{}, "", err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	secret := NewSecret()
+	e.PreviousSecret, e.PreviousUntil = e.Secret, now.Add(RotationOverlap)
+	e.Secret = sealer.Seal([]byte(secret), secretAD(e.ID))
+	e.UpdatedAt = now
+	if err := s.endpoints.SaveEndpoint(ctx, e); err != nil {
+		return Endpoint{}, "", err
+	}
+	s.record(ctx, AuditSecretRotated, actor, e, nil)
+	return e, secret, nil
+}
+
+// secrets opens the secrets that sign for e at now: the current one, and
+// the previous one during its overlap.
+func (s *Service) secrets(e Endpoint, now time.Time) ([]Secret, error) {
+	sealer, err := s.sealer()
+	if err != nil {
+		return nil, err
+	}
+	sealed := [][]byte{e.Secret}
+	if e.PreviousSecret != nil && now.Before(e.PreviousUntil) {
+		sealed = append(sealed, e.PreviousSecret)
+	}
+	out := make([]Secret, 0, len(sealed))
+	for _, b := range sealed {
+		plain, err := sealer.Open(b, secretAD(e.ID))
+		if err != nil {
+			return nil, fmt.Errorf("webhook endpoint %s: secret: %w", e.ID, err)
+		}
+		out = append(out, Secret(plain))
+	}
+	return out, nil
+}
+
+// DeliveryRecord is a delivery with its attempts.
+type DeliveryRecord struct {
+	Delivery
+	Attempts []Attempt
+}
+
+// Deliveries lists the newest deliveries of the endpoint id with their
+// attempts, at most limit (cut to 1..MaxDeliveriesPage).
+func (s *Service) Deliveries(ctx context.Context, actor user.User, id uuid.UUID, limit int) ([]DeliveryRecord, error) {
+	if err := requireAdmin(actor); err != nil {
+		return nil, err
+	}
+	if _, err := s.endpoints.Endpoint(ctx, id); err != nil {
+		return nil, err
+	}
+	limit = min(max(limit, 1), MaxDeliveriesPage)
+	ds, err := s.deliveries.ListDeliveries(ctx, id, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeliveryRecord, len(ds))
+	for i, d := range ds {
+		if out[i], err = s.withAttempts(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) withAttempts(ctx context.Context, d Delivery) (DeliveryRecord, error) {
+	as, err := s.deliveries.Attempts(ctx, d.ID)
+	return DeliveryRecord{Delivery: d, Attempts: as}, err
+}
+
+// SendTest sends the endpoint id an event of TestType now, once (a test
+// is not retried, and its failure does not count against the endpoint),
+// also when the endpoint is disabled, and returns the delivery.
+func (s *Service) SendTest(ctx context.Context, actor user.User, id uuid.UUID) (DeliveryRecord, error) {
+	if err := requireAdmin(actor); err != nil {
+		return DeliveryRecord{}, err
+	}
+	e, err := s.endpoints.Endpoint(ctx, id)
+	if err != nil {
+		return DeliveryRecord{}, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	ev := Event{
+		ID: "test_" + uuid.NewString(), Type: TestType, Time: now,
+		Data: json.RawMessage(`{"message":"a test event from usersvc"}`),
+	}
+	body, err := payload(ev)
+	if err != nil {
+		return DeliveryRecord{}, err
+	}
+	d := Delivery{
+		ID: uuid.Must(uuid.NewV7()), EndpointID: e.ID, EventID: ev.ID, EventType: ev.Type, Payload: body,
+		State: Pending, NextAt: now.Add(claimLease), CreatedAt: now, UpdatedAt: now,
+	}
+	if _, err := s.deliveries.CreateDeliveries(ctx, []Delivery{d}); err != nil {
+		return DeliveryRecord{}, err
+	}
+	s.record(ctx, AuditTestSent, actor, e, nil)
+	if _, err := s.attempt(ctx, d, e); err != nil {
+		return DeliveryRecord{}, err
+	}
+	return s.readRecord(ctx, d.ID)
+}
+
+// readRecord reads the delivery id back with its attempts.
+func (s *Service) readRecord(ctx context.Context, id uuid.UUID) (DeliveryRecord, error) {
+	d, err := s.deliveries.Delivery(ctx, id)
+	if err != nil {
+		return DeliveryRecord{}, err
+	}
+	return s.withAttempts(ctx, d)
+}
+
+// Replay sends the delivery id of the endpoint again now, whatever its
+// state, and returns it with the new attempt. If that attempt fails, the
+// delivery is retried as long as its retry window (from its creation)
+// lasts. The endpoint must be enabled.
+func (s *Service) Replay(ctx context.Context, actor user.User, endpoint, id uuid.UUID) (DeliveryRecord, error) {
+	if err := requireAdmin(actor); err != nil {
+		return DeliveryRecord{}, err
+	}
+	d, err := s.deliveries.Delivery(ctx, id)
+	if err != nil {
+		return DeliveryRecord{}, err
+	}
+	if d.EndpointID != endpoint {
+		return DeliveryRecord{}, ErrDeliveryNotFound
+	}
+	e, err := s.endpoints.Endpoint(ctx, d.EndpointID)
+	if err != nil {
+		return DeliveryRecord{}, err
+	}
+	if !e.Enabled {
+		return DeliveryRecord{}, ErrEndpointDisabled
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	d.State, d.NextAt, d.Held, d.UpdatedAt = Pending, now.Add(claimLease), false, now
+	if err := s.deliveries.SaveDelivery(ctx, d, nil); err != nil {
+		return DeliveryRecord{}, err
+	}
+	s.record(ctx, AuditReplayed, actor, e, map[string]string{"delivery": d.ID.String(), "event": d.EventID})
+	if _, err := s.attemptAs(ctx, d, e, false); err != nil { // an explicit replay goes now
+		return DeliveryRecord{}, err
+	}
+	return s.readRecord(ctx, d.ID)
+}
+
+// Deliver fans ev out to every enabled endpoint subscribed to its type:
+// it records one delivery per endpoint (none again for an event handed
+// over twice) and makes each delivery's first attempt now. A failed
+// attempt is not an error: the delivery is retried (RunDue, or Attempt
+// from a job queue). The error is the storage's.
+func (s *Service) Deliver(ctx context.Context, ev Event) error {
+	ds, err := s.Enqueue(ctx, ev)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range ds {
+		if _, err := s.Attempt(ctx, d.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Enqueue records ev's deliveries, as Deliver does, without attempting
+// them: each is left to its creator for claimLease (so that Deliver's
+// immediate attempt is the only one), then due for RunDue or Attempt.
+func (s *Service) Enqueue(ctx context.Context, ev Event) ([]Delivery, error) {
+	eps, err := s.endpoints.ListEndpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body, err := payload(ev)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	var ds []Delivery
+	for _, e := range eps {
+		if !e.Enabled || !e.subscribes(ev.Type) {
+			continue
+		}
+		ds = append(ds, Delivery{
+			ID: uuid.Must(uuid.NewV7()), EndpointID: e.ID, EventID: ev.ID, EventType: ev.Type, Payload: body,
+			Subject: ev.Subject, Seq: ev.Seq,
+			State: Pending, NextAt: now.Add(claimLease), CreatedAt: now, UpdatedAt: now,
+		})
+	}
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	return s.deliveries.CreateDeliveries(ctx, ds)
+}
+
+// Attempt makes one attempt at the delivery id, if it is still pending,
+// and returns it as it stands after: Succeeded, Pending with the NextAt of
+// its retry, or Failed (retries ran out, or the endpoint is disabled). A
+// job queue's worker calls it and, while the delivery is Pending, runs it
+// again at NextAt. The error is the storage's, never the receiver's;
+// ErrDeliveryNotFound or ErrEndpointNotFound mean the endpoint was
+// deleted, and there is nothing left to do.
+func (s *Service) Attempt(ctx context.Context, id uuid.UUID) (Delivery, error) {
+	d, err := s.deliveries.Delivery(ctx, id)
+	if err != nil {
+		return Delivery{}, err
+	}
+	if d.State != Pending {
+		return d, nil
+	}
+	e, err := s.endpoints.Endpoint(ctx, d.EndpointID)
+	if err != nil {
+		return Delivery{}, err
+	}
+	return s.attempt(ctx, d, e)
+}
+
+// RunDue attempts the deliveries due now, a batch at a time and up to
+// Config.Workers at once, until none is due, and says how many it
+// attempted. Several replicas may run it at once: ClaimDue hands each
+// delivery to one of them.
+func (s *Service) RunDue(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		ds, err := s.deliveries.ClaimDue(ctx, s.now().UTC().Truncate(time.Microsecond), claimLease, dueBatch)
+		if err != nil || len(ds) == 0 {
+			return n, err
+		}
+		endpoints, err := s.endpointsOf(ctx, ds)
+		if err != nil {
+			return n, err
+		}
+		var (
+			mu   sync.Mutex
+			errs []error
+			wg   sync.WaitGroup
+			sem  = make(chan struct{}, s.cfg.Workers)
+		)
+		for _, d := range ds {
+			e, ok := endpoints[d.EndpointID]
+			if !ok {
+				continue // deleted meanwhile, its deliveries with it
+			}
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				_, err := s.attempt(ctx, d, e)
+				if errors.Is(err, ErrDeliveryNotFound) || errors.Is(err, ErrEndpointNotFound) {
+					err = nil // the endpoint was deleted meanwhile, its deliveries with it
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					n++
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return n, err
+		}
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+	}
+}
+
+// endpointsOf reads the endpoints of ds once each; a deleted one is
+// missing from the map.
+func (s *Service) endpointsOf(ctx context.Context, ds []Delivery) (map[uuid.UUID]Endpoint, error) {
+	out := map[uuid.UUID]Endpoint{}
+	for _, d := range ds {
+		if _, ok := out[d.EndpointID]; ok {
+			continue
+		}
+		e, err := s.endpoints.Endpoint(ctx, d.EndpointID)
+		if errors.Is(err, ErrEndpointNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[d.EndpointID] = e
+	}
+	return out, nil
+}
+
+// Run calls RunDue at every tick until ctx ends, reporting storage errors
+// to onError.
+func (s *Service) Run(ctx context.Context, ticks <-chan time.Time, onError func(error)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticks:
+			if _, err := s.RunDue(ctx); err != nil && ctx.Err() == nil {
+				onError(err)
+			}
+		}
+	}
+}
+
+// orderingGap is how long after the delivery holding it back a delivery
+// of the same user is due.
+const orderingGap = time.Millisecond
+
+// attempt sends d to e once and records the outcome. In order, it first
+// waits (stays pending) while an earlier event of the same user to e is
+// pending, so that a receiver gets each user's events in Seq order.
+func (s *Service) attempt(ctx context.Context, d Delivery, e Endpoint) (Delivery, error) {
+	return s.attemptAs(ctx, d, e, true)
+}
+
+func (s *Service) attemptAs(ctx context.Context, d Delivery, e Endpoint, ordered bool) (Delivery, error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	test := d.EventType == TestType
+	if !e.Enabled && !test {
+		d.State, d.NextAt, d.Held, d.UpdatedAt = Failed, time.Time{}, false, now
+		if err := s.deliveries.SaveDelivery(ctx, d, nil); err != nil {
+			return Delivery{}, err
+		}
+		return d, s.wake(ctx, d, now)
+	}
+	if ordered && d.Subject != uuid.Nil {
+		before, err := s.deliveries.PendingBefore(ctx, d.EndpointID, d.Subject, d.Seq)
+		if err != nil {
+			return Delivery{}, err
+		}
+		if !before.IsZero() {
+			next := before.Add(orderingGap)
+			if !next.After(now) {
+				next = now.Add(orderingGap) // the earlier one is due: it goes first
+			}
+			d.NextAt, d.Held, d.UpdatedAt = next, true, now
+			return d, s.deliveries.SaveDelivery(ctx, d, nil)
+		}
+	}
+	secrets, err := s.secrets(e, now)
+	if err != nil {
+		return Delivery{}, err
+	}
+	res := s.sender.Send(ctx, e.URL, d.EventID, now, d.Payload, secrets...)
+	d.Attempts++
+	a := &Attempt{
+		DeliveryID: d.ID, N: d.Attempts, At: now, Status: res.Status, Error: res.Err,
+		Duration: res.Duration.Round(time.Microsecond),
+	}
+	if !res.OK() && a.Error == "" {
+		a.Error = "status " + fmt.Sprint(res.Status)
+	}
+	after := s.now().UTC().Truncate(time.Microsecond)
+	d.UpdatedAt, d.Held = after, false
+	switch {
+	case res.OK():
+		d.State, d.NextAt = Succeeded, time.Time{}
+	case test || !after.Before(d.CreatedAt.Add(s.cfg.RetryFor)):
+		d.State, d.NextAt = Failed, time.Time{}
+	default:
+		next, last := after.Add(backoff(d.Attempts, s.rand())), d.CreatedAt.Add(s.cfg.RetryFor)
+		if next.After(last) {
+			next = last // one last attempt at the end of the window
+		}
+		d.State, d.NextAt = Pending, next
+	}
+	if err := s.deliveries.SaveDelivery(ctx, d, a); err != nil {
+		return Delivery{}, err
+	}
+	if test {
+		return d, nil
+	}
+	if err := s.wake(ctx, d, after); err != nil {
+		return Delivery{}, err
+	}
+	return d, s.track(ctx, e, res.OK(), after)
+}
+
+// wake lets the user's later deliveries to the endpoint go now that d,
+// which held them back, is done.
+func (s *Service) wake(ctx context.Context, d Delivery, now time.Time) error {
+	if d.State == Pending || d.Subject == uuid.Nil {
+		return nil
+	}
+	return s.deliveries.Wake(ctx, d.EndpointID, d.Subject, d.Seq, now)
+}
+
+// track notes the endpoint's success or failure at now, and disables it
+// (and records it) once it has failed for the whole retry window.
+func (s *Service) track(ctx context.Context, e Endpoint, ok bool, now time.Time) error {
+	if ok {
+		// Whatever e says: it may have been read before another attempt
+		// failed (a batch runs its attempts at once).
+		return s.endpoints.ClearFailing(ctx, e.ID)
+	}
+	e, err := s.endpoints.SetFailing(ctx, e.ID, now)
+	if err != nil || !e.Enabled || now.Sub(e.FailingSince) < s.cfg.RetryFor {
+		return err
+	}
+	e.Enabled, e.UpdatedAt = false, now
+	if err := s.endpoints.SaveEndpoint(ctx, e); err != nil {
+		return err
+	}
+	s.log.WarnContext(ctx, "webhook endpoint disabled: failing for the whole retry window",
+		"endpoint", e.ID.String(), "failing_since", e.FailingSince.Format(time.RFC3339))
+	s.record(ctx, AuditDisabled, user.User{}, e, map[string]string{"failing_since": e.FailingSince.Format(time.RFC3339)})
+	return nil
+}
+
+// record appends an audit event of kind by actor about endpoint e, after
+// the fact; one that cannot be stored is logged.
+func (s *Service) record(ctx context.Context, kind user.AuditKind, actor user.User, e Endpoint, detail map[string]string) {
+	if s.audit == nil {
+		return
+	}
+	if detail == nil {
+		detail = map[string]string{}
+	}
+	detail["endpoint"] = e.ID.String()
+	detail["host"] = host(e.URL) // never the whole URL: its path or query may hold a token
+	c := user.ClientFrom(ctx)
+	ev := user.AuditEvent{
+		At: s.now(), Kind: kind, ActorID: actor.ID, IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID,
+		Detail: detail,
+	}
+	if err := s.audit.Append(ctx, ev); err != nil {
+		s.log.ErrorContext(ctx, "audit event lost: could not append it", "kind", string(kind), "error", err.Error())
+	}
+}
+
+// host is the host of rawURL, "" when it has none.
+func host(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
