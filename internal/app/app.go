@@ -51,6 +51,8 @@ type options struct {
 	db       Store         // nil: the configured one
 	gate     user.HashGate // nil: the configured pool
 	sinks    map[string]jobs.Sink
+	// webhookGuard stands in front of every webhook connection (tests).
+	webhookGuard webhook.Guard
 }
 
 // Option changes how New assembles the App.
@@ -75,6 +77,10 @@ func WithEventSink(name string, s jobs.Sink) Option {
 		o.sinks[name] = s
 	}
 }
+
+// WithWebhookGuard puts g in front of every webhook connection: a test's
+// stub resolver and a hook that refuses any address it does not expect.
+func WithWebhookGuard(g webhook.Guard) Option { return func(o *options) { o.webhookGuard = g } }
 
 // WithStore serves db instead of the configured database (tests use a
 // fake that can fail on demand). The App closes it.
@@ -124,7 +130,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			return nil, err
 		}
 	}
-	if err := a.openWebhooks(bg, o.now); err != nil {
+	if err := a.openWebhooks(bg, o.now, o.webhookGuard); err != nil {
 		return nil, err
 	}
 	sinks := maps.Clone(o.sinks)

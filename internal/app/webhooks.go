@@ -30,6 +30,12 @@ type webhookStore interface {
 // list and deliver nothing new: creating an endpoint or rotating a secret
 // answers webhook.ErrUnavailable.
 func WebhookService(cfg config.Config, db Store, log *slog.Logger, now func() time.Time) (*webhook.Service, error) {
+	return webhookService(cfg, db, log, now, webhook.Guard{})
+}
+
+// webhookService is WebhookService with guard (a test's) in front of every
+// connection.
+func webhookService(cfg config.Config, db Store, log *slog.Logger, now func() time.Time, guard webhook.Guard) (*webhook.Service, error) {
 	ws, ok := db.(webhookStore)
 	if !ok || ws.Webhooks().Endpoints == nil {
 		return nil, nil
@@ -38,6 +44,7 @@ func WebhookService(cfg config.Config, db Store, log *slog.Logger, now func() ti
 		Stores: ws.Webhooks(), Audit: db.Stores().Audit, Log: log, Now: now,
 		Sender: webhook.NewClient(webhook.ClientOptions{
 			AllowPrivate: bool(cfg.WebhookAllowPrivate), RequireHTTPS: cfg.Env == config.Production,
+			Resolver: guard.Resolver, BeforeConnect: guard.BeforeConnect,
 		}),
 	}
 	if cfg.KeyEncryptionKey != "" || cfg.Env != config.Production {
@@ -60,8 +67,8 @@ func WebhookService(cfg config.Config, db Store, log *slog.Logger, now func() ti
 
 // openWebhooks sets up the webhook service and, until bg ends, the retry
 // of due deliveries.
-func (a *App) openWebhooks(bg context.Context, now func() time.Time) error {
-	svc, err := WebhookService(a.cfg, a.db, a.log, now)
+func (a *App) openWebhooks(bg context.Context, now func() time.Time, guard webhook.Guard) error {
+	svc, err := webhookService(a.cfg, a.db, a.log, now, guard)
 	if err != nil || svc == nil {
 		return err
 	}

@@ -429,7 +429,8 @@ func genValue(rng *rand.Rand, s *openapi3.Schema) any {
 		return m
 	case s.Type.Is("array"):
 		var a []any
-		for range rng.IntN(3) {
+		n := max(rng.IntN(3), int(s.MinItems))
+		for range n {
 			a = append(a, genValue(rng, s.Items.Value))
 		}
 		if a == nil {
@@ -483,6 +484,9 @@ func genString(rng *rand.Rand, s *openapi3.Schema) string {
 	if s.Pattern != "" && !regexp.MustCompile(s.Pattern).MatchString(str) {
 		if s.Example != nil {
 			return fmt.Sprint(s.Example)
+		}
+		if len(s.Examples) > 0 {
+			return fmt.Sprint(s.Examples[0])
 		}
 	}
 	return str

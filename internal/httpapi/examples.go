@@ -20,6 +20,10 @@ var exampleBodies = map[string]any{
 	"POST /api/v1/password-reset/confirm": map[string]any{"token": exampleMailToken, "new_password": "seven orange lanterns"},
 	"POST /api/v1/reauthenticate":         map[string]any{"password": examplePassword},
 	"POST /api/v1/email-change/undo":      map[string]any{"token": exampleMailToken},
+	"POST /api/v1/admin/webhooks": map[string]any{
+		"url": "https://hooks.example.com/usersvc", "types": []string{"user.created", "user.deleted"}, "description": "billing",
+	},
+	"PATCH /api/v1/admin/webhooks/{id}": map[string]any{"enabled": false},
 }
 
 // The example account's password, and a refresh token of the right shape
@@ -43,6 +47,7 @@ var exampleParams = map[string]any{
 	"role":            "user",
 	"subject_id":      exampleID,
 	"actor_id":        exampleID,
+	"delivery":        exampleID,
 }
 
 // documentExamples adds the examples of the operation at path.

@@ -70,6 +70,7 @@ func (a *api) routes() {
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/webhooks/{id}/test", "testWebhook", http.StatusOK, "Send a webhook endpoint a test event now (once, not retried) and answer the delivery", http.StatusNotFound)))), a.testWebhook)
 	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/webhooks/{id}/deliveries", "listWebhookDeliveries", http.StatusOK, "List a webhook endpoint's recent deliveries with their attempts, newest first", http.StatusNotFound))), a.listWebhookDeliveries)
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/webhooks/{id}/deliveries/{delivery}/replay", "replayWebhookDelivery", http.StatusOK, "Send a delivery again now, with the same webhook-id and body", http.StatusNotFound, http.StatusConflict)))), a.replayWebhookDelivery)
+	documentWebhookTypes(api.OpenAPI())
 }
 
 // op describes the operation at pattern ("METHOD /path"). errs are the

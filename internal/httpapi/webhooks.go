@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/webhook"
@@ -46,9 +47,14 @@ func toWebhookRead(e webhook.Endpoint) webhookRead {
 	return r
 }
 
+// WebhookRead is webhookRead under an exported name, so that huma inlines
+// its fields where it is embedded (it skips unexported embedded types,
+// which encoding/json inlines: the document would lack the fields sent).
+type WebhookRead = webhookRead
+
 // webhookWithSecret is an endpoint with its new signing secret, shown once.
 type webhookWithSecret struct {
-	webhookRead
+	WebhookRead
 	Secret string `json:"secret" doc:"The signing secret (whsec_...): shown only now; keep it to verify the webhook-signature header"`
 }
 
@@ -58,9 +64,9 @@ type webhookInput struct {
 
 type webhookCreateInput struct {
 	Body struct {
-		URL         string   `json:"url" minLength:"1" maxLength:"2048" doc:"Where events are POSTed: https (http is accepted outside production); a destination resolving to a private address is refused unless USERSVC_WEBHOOK_ALLOW_PRIVATE=on"`
+		URL         string   `json:"url" minLength:"1" maxLength:"2048" pattern:"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+" patternDescription:"an http or https URL" example:"https://hooks.example.com/usersvc" doc:"Where events are POSTed: https (http is accepted outside production); a destination resolving to a private address is refused unless USERSVC_WEBHOOK_ALLOW_PRIVATE=on"`
 		Description string   `json:"description,omitempty" maxLength:"255"`
-		Types       []string `json:"types" minItems:"1" maxItems:"32" doc:"Event types to receive, from the catalogue, or \"*\" for every type"`
+		Types       []string `json:"types" minItems:"1" maxItems:"32" nullable:"false" doc:"Event types to receive, from the catalogue, or \"*\" for every type"`
 		Enabled     *bool    `json:"enabled,omitempty" doc:"false registers it disabled; default true"`
 	}
 }
@@ -68,9 +74,9 @@ type webhookCreateInput struct {
 type webhookUpdateInput struct {
 	ID   string `path:"id" format:"uuid" doc:"The endpoint's id"`
 	Body struct {
-		URL         *string   `json:"url,omitempty" minLength:"1" maxLength:"2048"`
+		URL         *string   `json:"url,omitempty" minLength:"1" maxLength:"2048" pattern:"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+" patternDescription:"an http or https URL" example:"https://hooks.example.com/usersvc"`
 		Description *string   `json:"description,omitempty" maxLength:"255"`
-		Types       *[]string `json:"types,omitempty" minItems:"1" maxItems:"32"`
+		Types       *[]string `json:"types,omitempty" minItems:"1" maxItems:"32" nullable:"false"`
 		Enabled     *bool     `json:"enabled,omitempty" doc:"true re-enables an endpoint disabled for failing, with a fresh retry window"`
 	}
 }
@@ -296,4 +302,21 @@ func (a *api) replayWebhookDelivery(ctx context.Context, in *replayInput) (*deli
 		return nil, a.problem(ctx, err)
 	}
 	return &deliveryOutput{Body: toDeliveryRead(d)}, nil
+}
+
+// documentWebhookTypes makes the types of the webhook bodies an enum of
+// the catalogue (and "*"); the service checks them itself, so huma's
+// validation keeps the plain list.
+func documentWebhookTypes(doc *huma.OpenAPI) {
+	types := []any{webhook.AllTypes}
+	for _, t := range webhook.Types {
+		types = append(types, t)
+	}
+	for _, name := range []string{"WebhookCreateInputBody", "WebhookUpdateInputBody"} {
+		if s := doc.Components.Schemas.Map()[name]; s != nil && s.Properties["types"] != nil && s.Properties["types"].Items != nil {
+			items := *s.Properties["types"].Items
+			items.Enum = types
+			s.Properties["types"].Items = &items
+		}
+	}
 }

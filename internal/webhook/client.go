@@ -51,10 +51,17 @@ type ClientOptions struct {
 	// Resolver looks names up; nil means net.DefaultResolver.
 	Resolver Resolver
 
-	// beforeConnect, when set, runs after the guard let a connection
+	// BeforeConnect, when set, runs after the guard let a connection
 	// through and before it is made: tests fail there instead of letting
 	// a packet leave for an address they did not expect.
-	beforeConnect func(network, address string) error
+	BeforeConnect func(network, address string) error
+}
+
+// Guard is what a test puts in front of every webhook connection: a stub
+// Resolver and a BeforeConnect hook (ClientOptions).
+type Guard struct {
+	Resolver      Resolver
+	BeforeConnect func(network, address string) error
 }
 
 // Client sends deliveries: no proxy from the environment (a proxy would
@@ -81,8 +88,8 @@ func NewClient(opts ClientOptions) *Client {
 			if err := guard(network, address, c); err != nil {
 				return err
 			}
-			if opts.beforeConnect != nil {
-				return opts.beforeConnect(network, address)
+			if opts.BeforeConnect != nil {
+				return opts.BeforeConnect(network, address)
 			}
 			return nil
 		},

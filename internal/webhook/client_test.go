@@ -27,7 +27,7 @@ func (r stubResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Ad
 	return out, nil
 }
 
-// noConnect is a beforeConnect hook that fails the test: the guard should
+// noConnect is a BeforeConnect hook that fails the test: the guard should
 // have refused the connection before it was made.
 func noConnect(t *testing.T) func(network, address string) error {
 	return func(_, address string) error {
@@ -36,7 +36,7 @@ func noConnect(t *testing.T) func(network, address string) error {
 	}
 }
 
-// onlyTo is a beforeConnect hook letting connections reach addr alone.
+// onlyTo is a BeforeConnect hook letting connections reach addr alone.
 func onlyTo(t *testing.T, addr string) func(network, address string) error {
 	return func(_, address string) error {
 		if address != addr {
@@ -89,7 +89,7 @@ func TestSendRefusesPrivateDestinationsBeforeConnecting(t *testing.T) {
 		"ula.example":      {"fd00::1"},
 		"mixed.example":    {"10.0.0.1", "192.168.0.1"},
 	}
-	c := NewClient(ClientOptions{Resolver: r, beforeConnect: noConnect(t)})
+	c := NewClient(ClientOptions{Resolver: r, BeforeConnect: noConnect(t)})
 	urls := []string{
 		"https://private.example/hook", "https://metadata.example/latest/meta-data", "http://loop.example:8080/",
 		"https://cgnat.example/", "https://ula.example/", "https://mixed.example/",
@@ -127,7 +127,7 @@ func TestSendDoesNotFollowRedirects(t *testing.T) {
 		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
 	}))
 	defer srv.Close()
-	c := NewClient(ClientOptions{AllowPrivate: true, beforeConnect: onlyTo(t, srv.Listener.Addr().String())})
+	c := NewClient(ClientOptions{AllowPrivate: true, BeforeConnect: onlyTo(t, srv.Listener.Addr().String())})
 	res := c.Send(t.Context(), srv.URL, "msg_1", time.Now(), []byte(`{}`), NewSecret())
 	if res.OK() || res.Status != http.StatusFound || !strings.Contains(res.Err, "redirect not followed") {
 		t.Errorf("Send = %+v, want a failed attempt with status 302, redirect not followed", res)
@@ -184,7 +184,7 @@ func TestSendIgnoresProxyVariables(t *testing.T) {
 	t.Setenv("HTTPS_PROXY", "http://10.9.9.9:3128")
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer srv.Close()
-	c := NewClient(ClientOptions{AllowPrivate: true, beforeConnect: onlyTo(t, srv.Listener.Addr().String())})
+	c := NewClient(ClientOptions{AllowPrivate: true, BeforeConnect: onlyTo(t, srv.Listener.Addr().String())})
 	if res := c.Send(t.Context(), srv.URL, "msg_1", time.Now(), []byte(`{}`), NewSecret()); !res.OK() {
 		t.Errorf("Send = %+v, want success straight to the server", res)
 	}
@@ -209,7 +209,7 @@ func TestCheckURL(t *testing.T) {
 			t.Errorf("CheckURL(%q, https=%v) = %v, want ok=%v", tt.url, tt.https, err, tt.ok)
 		}
 	}
-	c := NewClient(ClientOptions{RequireHTTPS: true, beforeConnect: noConnect(t)})
+	c := NewClient(ClientOptions{RequireHTTPS: true, BeforeConnect: noConnect(t)})
 	if res := c.Send(t.Context(), "http://hooks.example.com/", "m", time.Now(), nil, NewSecret()); res.OK() || !strings.Contains(res.Err, "https") {
 		t.Errorf("Send of http:// with RequireHTTPS = %+v, want refused", res)
 	}

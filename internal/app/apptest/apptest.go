@@ -9,8 +9,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -110,7 +112,7 @@ func New(t testing.TB, kind string, opts ...Option) *Server {
 		t.Fatalf("apptest: configuration: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(srv.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	appOpts := append([]app.Option{app.WithClock(srv.Clock.Now), app.WithNotifier(srv.Mail)}, s.opts...)
+	appOpts := append([]app.Option{app.WithClock(srv.Clock.Now), app.WithNotifier(srv.Mail), app.WithWebhookGuard(loopbackOnly)}, s.opts...)
 	a, err := app.New(context.Background(), cfg, log, appOpts...)
 	if err != nil {
 		t.Fatalf("apptest: %v", err)
@@ -271,4 +273,26 @@ func (b *Buffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return bytes.Clone(b.buf.Bytes())
+}
+
+// loopbackOnly keeps a test's webhooks on this machine: no name is looked
+// up (a test's receivers listen on 127.0.0.1) and a connection to any
+// address but loopback fails before it is made, whatever endpoint a test
+// (or a generated request) registered.
+var loopbackOnly = webhook.Guard{Resolver: noDNS{}, BeforeConnect: func(_, address string) error {
+	if ap, err := netip.ParseAddrPort(address); err != nil || !ap.Addr().IsLoopback() {
+		return fmt.Errorf("apptest: a webhook to %s would leave this machine", address)
+	}
+	return nil
+}}
+
+// noDNS resolves localhost to loopback and every other name to an error,
+// without asking a server.
+type noDNS struct{}
+
+func (noDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if host == "localhost" {
+		return []netip.Addr{netip.IPv6Loopback(), netip.MustParseAddr("127.0.0.1")}, nil
+	}
+	return nil, fmt.Errorf("apptest: no DNS lookups (%s)", host)
 }
