@@ -266,6 +266,7 @@ func loadHistory(ctx context.Context, db *postgres.DB, o options, now time.Time)
 		JOIN (SELECT id, row_number() OVER () - 1 AS n FROM users) AS u ON u.n = (i::bigint * 7919) % $4
 		CROSS JOIN LATERAL (SELECT $2::timestamptz + ($3::timestamptz - $2::timestamptz) * i / $1 AS t) AS c
 		ORDER BY i`
+	//nolint:gosec // SQL, no credential
 	const tokens = `
 		INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at)
 		SELECT sha256(s.id::text::bytea), s.id, s.created_at, s.created_at + interval '30 days' FROM sessions s ORDER BY s.created_at`

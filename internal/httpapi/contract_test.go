@@ -429,8 +429,10 @@ func genValue(rng *rand.Rand, s *openapi3.Schema) any {
 		return m
 	case s.Type.Is("array"):
 		var a []any
-		n := max(rng.IntN(3), int(s.MinItems))
-		for range n {
+		for range rng.IntN(3) {
+			a = append(a, genValue(rng, s.Items.Value))
+		}
+		for uint64(len(a)) < s.MinItems {
 			a = append(a, genValue(rng, s.Items.Value))
 		}
 		if a == nil {

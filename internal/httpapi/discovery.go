@@ -36,7 +36,6 @@ const (
 	pathOAuthMetadata  = "/.well-known/oauth-authorization-server"
 	pathOpenIDMetadata = "/.well-known/openid-configuration"
 	pathJWKS           = "/.well-known/jwks.json"
-	pathToken          = "/api/v1/token"
 	pathRevoke         = "/api/v1/revoke"
 	pathDocs           = "/docs"
 )
@@ -73,7 +72,7 @@ type serverMetadataOutput struct {
 func (d Discovery) metadata() serverMetadata {
 	m := serverMetadata{
 		Issuer:                                 d.Issuer,
-		TokenEndpoint:                          d.PublicURL + pathToken,
+		TokenEndpoint:                          d.PublicURL + tokenPath,
 		JWKSURI:                                d.PublicURL + pathJWKS,
 		RevocationEndpoint:                     d.PublicURL + pathRevoke,
 		RevocationEndpointAuthMethodsSupported: []string{"none"},

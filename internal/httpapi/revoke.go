@@ -118,8 +118,8 @@ type oauthError struct {
 // writeOAuthProblem answers from an operation middleware with err, a
 // result of oauthProblem.
 func (a *api) writeOAuthProblem(ctx huma.Context, err error) {
-	o, ok := err.(*oauthError)
-	if !ok {
+	var o *oauthError
+	if !errors.As(err, &o) {
 		a.writeProblem(ctx, err)
 		return
 	}

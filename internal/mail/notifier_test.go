@@ -164,12 +164,6 @@ func (f *fakeMailer) sent() []mail.Message {
 	return append([]mail.Message(nil), f.msgs...)
 }
 
-func (f *fakeMailer) calls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.n
-}
-
 // TestMailHasNoUserText: no message, whatever its kind, carries text a
 // user wrote; notices carry no token and the undo notice its link.
 func TestMailHasNoUserText(t *testing.T) {

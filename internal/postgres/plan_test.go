@@ -96,7 +96,7 @@ func TestAdminQueriesUseIndexes(t *testing.T) {
 		}
 		t.Run(tt.name, func(t *testing.T) {
 			plan := planOf(t, db, tt.q, tt.args)
-			if !strings.Contains(plan, tt.index) && !(strings.HasPrefix(tt.index, "audit") && strings.Contains(plan, "audit_events_at")) {
+			if usesIndex := strings.Contains(plan, tt.index) || (strings.HasPrefix(tt.index, "audit") && strings.Contains(plan, "audit_events_at")); !usesIndex {
 				t.Errorf("the plan does not use %s:\n%s", tt.index, plan)
 			}
 			if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "audit_events_pkey") || strings.Contains(plan, "users_created_at_id_idx") {

@@ -19,7 +19,7 @@ type Purge struct{ db *DB }
 var _ retention.Store = (*Purge)(nil)
 
 // Purge returns the retention store of db.
-func (db *DB) Purge() *Purge { return &Purge{db: db} }
+func (s *DB) Purge() *Purge { return &Purge{db: s} }
 
 // purgeWait bounds one batch: a thousand rows take milliseconds; more
 // means the database is struggling, and the next run tries again.

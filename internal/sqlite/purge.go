@@ -19,7 +19,7 @@ type Purge struct{ c conn }
 var _ retention.Store = (*Purge)(nil)
 
 // Purge returns the retention store of db.
-func (db *DB) Purge() *Purge { return &Purge{c: conn{db: db}} }
+func (s *DB) Purge() *Purge { return &Purge{c: conn{db: s}} }
 
 // retentionLockSuffix names the lock file beside the database file that
 // lets one process at a time run retention.
@@ -35,7 +35,7 @@ func (p *Purge) PurgeSessions(ctx context.Context, before time.Time, limit int) 
 		pick = `
 			SELECT json_group_array(id) FROM (
 				SELECT id FROM sessions WHERE expires_at < ?1 OR revoked_at < ?1 LIMIT ?2)`
-		dropTokens   = `DELETE FROM refresh_tokens WHERE session_id IN (SELECT value FROM json_each(?))`
+		dropTokens   = `DELETE FROM refresh_tokens WHERE session_id IN (SELECT value FROM json_each(?))` //nolint:gosec // SQL, no credential
 		dropSessions = `DELETE FROM sessions WHERE id IN (SELECT value FROM json_each(?))`
 	)
 	err = p.c.inTx(ctx, func(tx *sql.Tx) error {
