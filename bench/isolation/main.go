@@ -55,6 +55,7 @@ const (
 // The account every login of the run uses.
 const (
 	benchUser     = "bench"
+	readerUser    = "reader"
 	benchPassword = "isolation bench password"
 )
 
@@ -276,20 +277,25 @@ func newClients(base string, conns int) *clients {
 	}
 }
 
-// setUp registers the bench account and returns an access token of it.
+// setUp registers the account the flood logs into and the reader's, and
+// returns an access token of the reader's. The reader has an account of
+// its own, as a real one would: the flood's thousands of logins end the
+// oldest sessions of their account (USERSVC_MAX_SESSIONS_PER_USER).
 func (c *clients) setUp(ctx context.Context) (string, error) {
-	body := `{"email":"bench@example.com","username":"` + benchUser + `","password":"` + benchPassword + `"}`
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/register", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	res, err := c.logins.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("register: %w", err)
+	for _, name := range []string{benchUser, readerUser} {
+		body := `{"email":"` + name + `@example.com","username":"` + name + `","password":"` + benchPassword + `"}`
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/register", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := c.logins.Do(req)
+		if err != nil {
+			return "", fmt.Errorf("register %s: %w", name, err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			return "", fmt.Errorf("register %s: %s", name, res.Status)
+		}
 	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		return "", fmt.Errorf("register: %s", res.Status)
-	}
-	res, err = c.login(ctx)
+	res, err := c.loginAs(ctx, readerUser)
 	if err != nil {
 		return "", err
 	}
@@ -303,9 +309,15 @@ func (c *clients) setUp(ctx context.Context) (string, error) {
 	return tok.AccessToken, nil
 }
 
-// login posts one correct login; the caller closes the body.
+// login posts one correct login of the flood's account; the caller
+// closes the body.
 func (c *clients) login(ctx context.Context) (*http.Response, error) {
-	form := url.Values{"username": {benchUser}, "password": {benchPassword}}.Encode()
+	return c.loginAs(ctx, benchUser)
+}
+
+// loginAs posts one correct login of name; the caller closes the body.
+func (c *clients) loginAs(ctx context.Context, name string) (*http.Response, error) {
+	form := url.Values{"username": {name}, "password": {benchPassword}}.Encode()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/token", strings.NewReader(form))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return c.logins.Do(req)
