@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"time"
@@ -133,16 +132,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err := a.openWebhooks(bg, o.now, o.webhookGuard); err != nil {
 		return nil, err
 	}
-	sinks := maps.Clone(o.sinks)
-	if a.webhooks != nil {
-		// The queue's event job hands each event to the webhooks, which
-		// record a delivery per subscribed endpoint and retry it themselves.
-		if sinks == nil {
-			sinks = map[string]jobs.Sink{}
-		}
-		sinks[SinkWebhooks] = a.webhooks
-	}
-	if err := a.openQueue(ctx, keys.seal, notifier, sinks); err != nil {
+	if err := a.openQueue(ctx, keys.seal, notifier, o.sinks); err != nil {
 		return nil, err
 	}
 	a.gate = prot.gate

@@ -36,17 +36,9 @@ func (a *App) openQueue(ctx context.Context, sealKey []byte, mailer user.Notifie
 	if err != nil {
 		return fmt.Errorf("job queue: %w", err)
 	}
-	sinks := maps.Clone(extra)
-	if sinks == nil {
-		sinks = map[string]jobs.Sink{}
-	}
-	if a.cfg.EventsNATSURL != "" {
-		s, err := natssink.Open(ctx, natssink.Config{URL: a.cfg.EventsNATSURL, Stream: a.cfg.EventsNATSStream})
-		if err != nil {
-			return fmt.Errorf("USERSVC_EVENTS_NATS_URL=%s: %w", config.Redact(a.cfg.EventsNATSURL), err)
-		}
-		a.onClose(s.Close)
-		sinks[SinkNATS] = s
+	sinks, err := a.eventSinks(ctx, extra)
+	if err != nil {
+		return err
 	}
 	c := jobs.Config{
 		Mailer: mailer, Sealer: sealer, Sinks: sinks, Log: a.log, Observer: a.metrics,
@@ -104,6 +96,28 @@ func (a *App) jobAdmin() user.JobQueue {
 		return nil
 	}
 	return a.queue
+}
+
+// eventSinks are the sinks the queue's event jobs hand each event to:
+// extra (tests'), the webhooks (which record a delivery per subscribed
+// endpoint and retry it themselves) and the NATS sink when configured.
+func (a *App) eventSinks(ctx context.Context, extra map[string]jobs.Sink) (map[string]jobs.Sink, error) {
+	sinks := maps.Clone(extra)
+	if sinks == nil {
+		sinks = map[string]jobs.Sink{}
+	}
+	if a.webhooks != nil {
+		sinks[SinkWebhooks] = a.webhooks
+	}
+	if a.cfg.EventsNATSURL != "" {
+		s, err := natssink.Open(ctx, natssink.Config{URL: a.cfg.EventsNATSURL, Stream: a.cfg.EventsNATSStream})
+		if err != nil {
+			return nil, fmt.Errorf("USERSVC_EVENTS_NATS_URL=%s: %w", config.Redact(a.cfg.EventsNATSURL), err)
+		}
+		a.onClose(s.Close)
+		sinks[SinkNATS] = s
+	}
+	return sinks, nil
 }
 
 // The sinks' names in the event jobs.

@@ -37,23 +37,12 @@ func NewPostgres(pool *pgxpool.Pool, c Config) (*Queue[pgx.Tx], error) {
 		return nil, err
 	}
 	q.backlog = func(ctx context.Context) ([]Backlog, error) {
-		return backlogs(func(f func(string, int, float64)) error {
-			rows, err := pool.Query(ctx, statsPostgres)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var queue string
-				var depth int
-				var age float64
-				if err := rows.Scan(&queue, &depth, &age); err != nil {
-					return err
-				}
-				f(queue, depth, age)
-			}
-			return rows.Err()
-		})
+		rows, err := pool.Query(ctx, statsPostgres)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		return backlogs(rows)
 	}
 	return q, nil
 }
@@ -71,23 +60,12 @@ func NewSQLite(writer *sql.DB, c Config) (*Queue[*sql.Tx], error) {
 		return nil, err
 	}
 	q.backlog = func(ctx context.Context) ([]Backlog, error) {
-		return backlogs(func(f func(string, int, float64)) error {
-			rows, err := writer.QueryContext(ctx, statsSQLite)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = rows.Close() }()
-			for rows.Next() {
-				var queue string
-				var depth int
-				var age float64
-				if err := rows.Scan(&queue, &depth, &age); err != nil {
-					return err
-				}
-				f(queue, depth, age)
-			}
-			return rows.Err()
-		})
+		rows, err := writer.QueryContext(ctx, statsSQLite)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = rows.Close() }()
+		return backlogs(rows)
 	}
 	return q, nil
 }
@@ -112,16 +90,33 @@ type Backlog struct {
 	OldestAge time.Duration
 }
 
-// backlogs fills in every queue (zero when nothing waits) from rows of
-// (queue, count, age in seconds).
-func backlogs(scan func(f func(queue string, depth int, age float64)) error) ([]Backlog, error) {
+// backlogRows are rows of (queue, count, age in seconds): pgx's and
+// database/sql's both are.
+type backlogRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// backlogs fills in every queue (zero when nothing waits) from rows.
+func backlogs(rows backlogRows) ([]Backlog, error) {
 	byQueue := map[string]Backlog{}
 	for _, q := range Queues {
 		byQueue[q] = Backlog{Queue: q}
 	}
-	err := scan(func(queue string, depth int, age float64) {
+	var err error
+	for rows.Next() {
+		var queue string
+		var depth int
+		var age float64
+		if err = rows.Scan(&queue, &depth, &age); err != nil {
+			break
+		}
 		byQueue[queue] = Backlog{Queue: queue, Depth: depth, OldestAge: time.Duration(age * float64(time.Second))}
-	})
+	}
+	if err == nil {
+		err = rows.Err()
+	}
 	out := make([]Backlog, 0, len(byQueue))
 	for _, q := range Queues {
 		out = append(out, byQueue[q])
