@@ -60,7 +60,7 @@ func NewSQLite(writer *sql.DB, c Config) (*Queue[*sql.Tx], error) {
 		return nil, err
 	}
 	q.backlog = func(ctx context.Context) ([]Backlog, error) {
-		rows, err := writer.QueryContext(ctx, statsSQLite)
+		rows, err := writer.QueryContext(ctx, statsSQLite) //nolint:rowserrcheck // backlogs checks rows.Err
 		if err != nil {
 			return nil, err
 		}
