@@ -200,6 +200,15 @@ func (s *Server) Count() int {
 	return len(s.inbox)
 }
 
+// All returns every received message that Wait has not returned yet,
+// oldest first, without taking them: for tests that poll for a set of
+// recipients.
+func (s *Server) All() []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Received(nil), s.inbox...)
+}
+
 // Token returns what follows TokenMarker on its line of m's text part, and
 // fails the test when there is no such line.
 func Token(t testing.TB, m Received) string {
