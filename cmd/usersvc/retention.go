@@ -44,8 +44,12 @@ func retentionCmd(ctx context.Context, args, environ []string, stdout io.Writer)
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "table\trows %s\n", verb)
-	for _, t := range retention.Tables {
-		fmt.Fprintf(w, "%s\t%d\n", t, counts[t])
+	for _, t := range retention.Reported {
+		if n, ok := counts[t]; ok {
+			fmt.Fprintf(w, "%s\t%d\n", t, n)
+		} else {
+			fmt.Fprintf(w, "%s\t-\n", t) // not counted (a dry run's webhook attempts)
+		}
 	}
 	return w.Flush()
 }

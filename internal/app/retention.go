@@ -57,7 +57,7 @@ func (p auditPruner) PruneBefore(ctx context.Context, before time.Time) (int64, 
 
 // RetentionPolicy is the retention.Policy cfg sets.
 func RetentionPolicy(cfg config.Config) retention.Policy {
-	return retention.Policy{Sessions: cfg.SessionRetention, Audit: cfg.AuditRetention}
+	return retention.Policy{Sessions: cfg.SessionRetention, Audit: cfg.AuditRetention, Deliveries: cfg.WebhookDeliveryRetention}
 }
 
 // Retention returns the retention runner of db as cfg sets it, and its
@@ -71,9 +71,11 @@ func Retention(cfg config.Config, db Store, now func() time.Time, obs retention.
 		log = slog.New(slog.DiscardHandler)
 	}
 	svc := user.NewService(user.Deps{Stores: db.Stores(), Log: log, Now: now}, Policy(cfg))
-	r := retention.New(retention.Deps{
-		Store: p, Audit: auditPruner{svc}, Observer: obs, Now: now, Log: log,
-	}, RetentionPolicy(cfg))
+	d := retention.Deps{Store: p, Audit: auditPruner{svc}, Observer: obs, Now: now, Log: log}
+	if ws, ok := db.(webhookStore); ok && ws.Webhooks().Deliveries != nil {
+		d.Deliveries = ws.Webhooks().Deliveries
+	}
+	r := retention.New(d, RetentionPolicy(cfg))
 	return r, p, true
 }
 

@@ -12,6 +12,10 @@ type Retention struct {
 	// AuditRetention is how long an audit event is kept; zero keeps every
 	// event.
 	AuditRetention time.Duration `env:"USERSVC_AUDIT_RETENTION" envDefault:"9600h"`
+	// WebhookDeliveryRetention is how long a finished webhook delivery
+	// (succeeded or failed, with its attempts) is kept after its last
+	// change; zero keeps every one. Pending deliveries always stay.
+	WebhookDeliveryRetention time.Duration `env:"USERSVC_WEBHOOK_DELIVERY_RETENTION" envDefault:"720h"`
 	// RetentionInterval is how often a replica removes what the retention
 	// settings let go (one replica at a time).
 	RetentionInterval time.Duration `env:"USERSVC_RETENTION_INTERVAL" envDefault:"1h"`
@@ -26,6 +30,9 @@ func (r *Retention) validate(bad func(name, format string, args ...any)) {
 	}
 	if r.AuditRetention != 0 && (r.AuditRetention < 24*time.Hour || r.AuditRetention > 100*365*24*time.Hour) {
 		bad("USERSVC_AUDIT_RETENTION", "must be 0 (keep every event) or between 24h and 876000h, got %s", r.AuditRetention)
+	}
+	if r.WebhookDeliveryRetention != 0 && (r.WebhookDeliveryRetention < 24*time.Hour || r.WebhookDeliveryRetention > 10*365*24*time.Hour) {
+		bad("USERSVC_WEBHOOK_DELIVERY_RETENTION", "must be 0 (keep every delivery) or between 24h and 87600h, got %s", r.WebhookDeliveryRetention)
 	}
 	if r.RetentionInterval < time.Minute || r.RetentionInterval > 7*24*time.Hour {
 		bad("USERSVC_RETENTION_INTERVAL", "must be between 1m and 168h, got %s", r.RetentionInterval)

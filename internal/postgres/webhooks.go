@@ -362,3 +362,37 @@ func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease t
 	}
 	return ds, nil
 }
+
+// PurgeFinished implements webhook.Deliveries in one statement, picking
+// its rows FOR UPDATE SKIP LOCKED (never waiting for a delivery being
+// attempted) from the partial index of migration 00018; the attempts go in
+// the same statement (the cascade would remove them too, uncounted).
+func (s *WebhookDeliveries) PurgeFinished(ctx context.Context, before time.Time, limit int) (deliveries, attempts int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, purgeWait)
+	defer cancel()
+	const q = `
+		WITH doomed AS (
+			SELECT id FROM webhook_deliveries
+			WHERE state <> 'pending' AND updated_at < $1
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED),
+		tried AS (DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM doomed) RETURNING 1),
+		gone AS (DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+		SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM tried)`
+	if err := s.db.pool.QueryRow(ctx, q, before, limit).Scan(&deliveries, &attempts); err != nil {
+		return 0, 0, translate(err, "purge webhook deliveries")
+	}
+	return deliveries, attempts, nil
+}
+
+// CountFinished implements webhook.Deliveries.
+func (s *WebhookDeliveries) CountFinished(ctx context.Context, before time.Time) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	var n int64
+	const q = `SELECT count(*) FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < $1`
+	if err := s.db.pool.QueryRow(ctx, q, before).Scan(&n); err != nil {
+		return 0, translate(err, "count finished webhook deliveries")
+	}
+	return n, nil
+}

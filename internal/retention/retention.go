@@ -23,10 +23,19 @@ const (
 	AccountTokens = "account_tokens"
 	EmailChanges  = "email_changes"
 	AuditEvents   = "audit_events"
+	// WebhookDeliveries and WebhookAttempts are the finished webhook
+	// deliveries and their attempts (DeliveryPurger).
+	WebhookDeliveries = "webhook_deliveries"
+	WebhookAttempts   = "webhook_attempts"
 )
 
-// Tables lists them in the order a run goes through them.
+// Tables lists the tables of Store and the audit log, in the order a run
+// goes through them; Store.Oldest reports their ages.
 var Tables = []string{Sessions, RefreshTokens, AccountTokens, EmailChanges, AuditEvents}
+
+// Reported lists every table a run reports on: Tables, then the webhook
+// deliveries'.
+var Reported = append(append([]string(nil), Tables...), WebhookDeliveries, WebhookAttempts)
 
 // TokenRetention is how long a used or expired verification, reset or
 // email-change token is kept after its use or expiry.
@@ -41,6 +50,8 @@ type Cutoffs struct {
 	Sessions time.Time // sessions that expired or were revoked before it
 	Tokens   time.Time // account tokens and email changes used or expired before it
 	Audit    time.Time // audit events that happened before it
+	// Deliveries: finished webhook deliveries last changed before it.
+	Deliveries time.Time
 }
 
 // Store is what retention needs of a database besides the audit log. Each
@@ -76,6 +87,18 @@ type AuditPruner interface {
 	PruneBefore(ctx context.Context, before time.Time) (int64, error)
 }
 
+// DeliveryPurger removes finished webhook deliveries: the method set of
+// those of webhook.Deliveries, so that the stores' implementation fits as
+// is. Pending deliveries are never removed, however old.
+type DeliveryPurger interface {
+	// PurgeFinished removes up to limit deliveries, no longer pending and
+	// last changed before before, with their attempts, in one short
+	// transaction.
+	PurgeFinished(ctx context.Context, before time.Time, limit int) (deliveries, attempts int64, err error)
+	// CountFinished is how many PurgeFinished would remove in all.
+	CountFinished(ctx context.Context, before time.Time) (int64, error)
+}
+
 // Observer receives what a run did, for metrics.
 type Observer interface {
 	// RetentionRemoved counts n rows removed from table.
@@ -91,6 +114,9 @@ type Policy struct {
 	Sessions time.Duration
 	// Audit is how long an audit event stays; zero keeps every one.
 	Audit time.Duration
+	// Deliveries is how long a finished webhook delivery (and its
+	// attempts) stays after its last change; zero keeps every one.
+	Deliveries time.Duration
 	// Batch is the most rows one transaction removes; zero: DefaultBatch.
 	Batch int
 }
@@ -98,7 +124,8 @@ type Policy struct {
 // Runner applies a Policy. Build it with New.
 type Runner struct {
 	store  Store
-	audit  AuditPruner // nil: audit events are not removed
+	audit  AuditPruner    // nil: audit events are not removed
+	hooks  DeliveryPurger // nil: webhook deliveries are not removed
 	policy Policy
 	now    func() time.Time
 	obs    Observer // nil: not counted
@@ -106,14 +133,16 @@ type Runner struct {
 }
 
 // Deps are a Runner's collaborators. Store is required; a nil Audit
-// leaves the audit log alone, a nil Observer counts nothing, a nil Now is
-// time.Now and a nil Log discards.
+// leaves the audit log alone, a nil Deliveries the webhook deliveries, a
+// nil Observer counts nothing, a nil Now is time.Now and a nil Log
+// discards.
 type Deps struct {
-	Store    Store
-	Audit    AuditPruner
-	Observer Observer
-	Now      func() time.Time
-	Log      *slog.Logger
+	Store      Store
+	Audit      AuditPruner
+	Deliveries DeliveryPurger
+	Observer   Observer
+	Now        func() time.Time
+	Log        *slog.Logger
 }
 
 // New returns the Runner of p over d.
@@ -121,7 +150,7 @@ func New(d Deps, p Policy) *Runner {
 	if p.Batch <= 0 {
 		p.Batch = DefaultBatch
 	}
-	r := &Runner{store: d.Store, audit: d.Audit, policy: p, now: d.Now, obs: d.Observer, log: d.Log}
+	r := &Runner{store: d.Store, audit: d.Audit, hooks: d.Deliveries, policy: p, now: d.Now, obs: d.Observer, log: d.Log}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -138,10 +167,14 @@ func (r *Runner) Cutoffs() Cutoffs {
 	if r.policy.Audit > 0 && r.audit != nil {
 		c.Audit = now.Add(-r.policy.Audit)
 	}
+	if r.policy.Deliveries > 0 && r.hooks != nil {
+		c.Deliveries = now.Add(-r.policy.Deliveries)
+	}
 	return c
 }
 
-// DryRun counts, per table, what Run would remove now, removing nothing.
+// DryRun counts, per table, what Run would remove now, removing nothing;
+// webhook_attempts is not counted (missing from the map).
 func (r *Runner) DryRun(ctx context.Context) (map[string]int64, error) {
 	c := r.Cutoffs()
 	counts, err := r.store.Pending(ctx, c)
@@ -150,6 +183,14 @@ func (r *Runner) DryRun(ctx context.Context) (map[string]int64, error) {
 	}
 	if c.Audit.IsZero() {
 		counts[AuditEvents] = 0
+	}
+	// The attempts of the deliveries that would go are not counted: the
+	// report leaves them out.
+	counts[WebhookDeliveries] = 0
+	if !c.Deliveries.IsZero() {
+		if counts[WebhookDeliveries], err = r.hooks.CountFinished(ctx, c.Deliveries); err != nil {
+			return nil, fmt.Errorf("retention dry run: %w", err)
+		}
 	}
 	return counts, nil
 }
@@ -188,6 +229,14 @@ func (r *Runner) Run(ctx context.Context) (map[string]int64, error) {
 	}
 	if err == nil && !c.Audit.IsZero() {
 		err = r.pruneAudit(ctx, c.Audit, func(n int64) { count(AuditEvents, n) })
+	}
+	if err == nil && !c.Deliveries.IsZero() {
+		err = r.batches(ctx, func() (int64, error) {
+			d, a, err := r.hooks.PurgeFinished(ctx, c.Deliveries, r.policy.Batch)
+			count(WebhookDeliveries, d)
+			count(WebhookAttempts, a)
+			return d, err
+		})
 	}
 	if err != nil {
 		return removed, fmt.Errorf("retention: %w", err)
@@ -318,7 +367,7 @@ func (r *Runner) Once(ctx context.Context, lock Locker) {
 	start := time.Now()
 	removed, err := r.Run(ctx)
 	args := []any{"duration", time.Since(start).String()}
-	for _, t := range Tables {
+	for _, t := range Reported {
 		args = append(args, t, removed[t])
 	}
 	if err != nil {

@@ -441,3 +441,51 @@ func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease t
 	}
 	return out, nil
 }
+
+// PurgeFinished implements webhook.Deliveries: it picks up to limit
+// finished deliveries from the partial index of migration 00018, then
+// deletes their attempts and them, in one transaction.
+func (s *WebhookDeliveries) PurgeFinished(ctx context.Context, before time.Time, limit int) (deliveries, attempts int64, err error) {
+	c := conn{db: s.db}
+	ctx, cancel := c.wait(ctx)
+	defer cancel()
+	const (
+		pick = `
+			SELECT json_group_array(id) FROM (
+				SELECT id FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < ?1 LIMIT ?2)`
+		dropAttempts   = `DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT value FROM json_each(?))`
+		dropDeliveries = `DELETE FROM webhook_deliveries WHERE id IN (SELECT value FROM json_each(?))`
+	)
+	err = c.inTx(ctx, func(tx *sql.Tx) error {
+		var ids string
+		if err := tx.QueryRowContext(ctx, pick, hookTime(before), limit).Scan(&ids); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, dropAttempts, ids)
+		if err != nil {
+			return err
+		}
+		if attempts, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if res, err = tx.ExecContext(ctx, dropDeliveries, ids); err != nil {
+			return err
+		}
+		deliveries, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, 0, translate(err, "purge webhook deliveries")
+	}
+	return deliveries, attempts, nil
+}
+
+// CountFinished implements webhook.Deliveries.
+func (s *WebhookDeliveries) CountFinished(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	const q = `SELECT count(*) FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < ?`
+	if err := (conn{db: s.db}).readRow(ctx, q, hookTime(before)).Scan(&n); err != nil {
+		return 0, translate(err, "count finished webhook deliveries")
+	}
+	return n, nil
+}

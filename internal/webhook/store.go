@@ -132,6 +132,15 @@ type Deliveries interface {
 	// due first, and moves their NextAt to now+lease (and clears Held), so
 	// that no other claimer (another replica) takes them meanwhile.
 	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// PurgeFinished removes up to limit deliveries that are no longer
+	// pending (succeeded or failed) and were last changed before before,
+	// with their attempts, in one short transaction, and says how many of
+	// each went: retention calls it until fewer than limit go. Pending
+	// deliveries stay, however old.
+	PurgeFinished(ctx context.Context, before time.Time, limit int) (deliveries, attempts int64, err error)
+	// CountFinished is how many deliveries PurgeFinished would remove
+	// before before, all batches together: what a dry run prints.
+	CountFinished(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Stores are the ports of one database.

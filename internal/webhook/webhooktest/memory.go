@@ -252,3 +252,37 @@ func (m *memDeliveries) ClaimDue(_ context.Context, now time.Time, lease time.Du
 	}
 	return due, nil
 }
+
+// finished says whether d is a delivery PurgeFinished removes before before.
+func finished(d webhook.Delivery, before time.Time) bool {
+	return d.State != webhook.Pending && d.UpdatedAt.Before(before)
+}
+
+func (m *memDeliveries) PurgeFinished(_ context.Context, before time.Time, limit int) (deliveries, attempts int64, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, d := range m.deliveries {
+		if deliveries == int64(limit) {
+			break
+		}
+		if finished(d, before) {
+			attempts += int64(len(m.attempts[id]))
+			delete(m.attempts, id)
+			delete(m.deliveries, id)
+			deliveries++
+		}
+	}
+	return deliveries, attempts, nil
+}
+
+func (m *memDeliveries) CountFinished(_ context.Context, before time.Time) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for _, d := range m.deliveries {
+		if finished(d, before) {
+			n++
+		}
+	}
+	return n, nil
+}

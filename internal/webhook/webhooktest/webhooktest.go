@@ -221,6 +221,7 @@ var endpointTests = map[string]func(*testing.T, open){
 }
 
 var deliveryTests = map[string]func(*testing.T, open){
+	"PurgeFinished": purgeFinished,
 	"RoundTrip": func(t *testing.T, o open) {
 		s := o(t)
 		e := create(t, s, NewEndpoint(1))
