@@ -120,6 +120,12 @@ var _ user.Transactor = (*Transactor)(nil)
 // of it: a failing nested fn undoes its own changes only, and the
 // enclosing fn decides about the rest.
 func (t *Transactor) Atomic(ctx context.Context, fn func(user.Stores) error) error {
+	return t.atomic(ctx, func(c conn) error { return fn(c.stores()) })
+}
+
+// atomic is Atomic with fn given the transaction's conn, from which other
+// ports than user.Stores' (the webhook endpoints) are made.
+func (t *Transactor) atomic(ctx context.Context, fn func(conn) error) error {
 	begin, cancel := context.WithTimeout(ctx, queryWait)
 	tx, err := t.q.Begin(begin) // a savepoint when t.q is a transaction
 	cancel()
@@ -132,7 +138,7 @@ func (t *Transactor) Atomic(ctx context.Context, fn func(user.Stores) error) err
 			rollback(ctx, tx)
 		}
 	}()
-	if err := fn(conn{db: t.db, q: tx, inTx: true}.stores()); err != nil {
+	if err := fn(conn{db: t.db, q: tx, inTx: true}); err != nil {
 		return err
 	}
 	done = true

@@ -10,17 +10,20 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/webhook"
 )
 
 // Webhooks returns the stores of webhook endpoints and deliveries
 // (migrations/00013_webhooks.sql).
 func (s *DB) Webhooks() webhook.Stores {
-	return webhook.Stores{Endpoints: &WebhookEndpoints{s}, Deliveries: &WebhookDeliveries{s}}
+	c := conn{db: s, q: s.pool}
+	return webhook.Stores{Endpoints: &WebhookEndpoints{c}, Deliveries: &WebhookDeliveries{s}, Tx: &webhookTx{c}}
 }
 
-// WebhookEndpoints is the PostgreSQL webhook.Endpoints.
-type WebhookEndpoints struct{ db *DB }
+// WebhookEndpoints is the PostgreSQL webhook.Endpoints, on the pool or,
+// inside webhookTx.Atomic, on its transaction.
+type WebhookEndpoints struct{ c conn }
 
 // WebhookDeliveries is the PostgreSQL webhook.Deliveries.
 type WebhookDeliveries struct{ db *DB }
@@ -73,7 +76,7 @@ func (s *WebhookEndpoints) CreateEndpoint(ctx context.Context, e webhook.Endpoin
 	defer cancel()
 	const q = `INSERT INTO webhook_endpoints (` + endpointColumns + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
-	_, err := s.db.pool.Exec(ctx, q, e.ID, e.URL, e.Description, strings.Join(e.Types, " "), e.Secret,
+	_, err := s.c.q.Exec(ctx, q, e.ID, e.URL, e.Description, strings.Join(e.Types, " "), e.Secret,
 		e.PreviousSecret, nullTime(e.PreviousUntil), e.Enabled, nullTime(e.FailingSince), e.CreatedAt, e.UpdatedAt)
 	return translateWebhook(err, webhook.ErrEndpointNotFound, "create webhook endpoint")
 }
@@ -83,7 +86,7 @@ func (s *WebhookEndpoints) Endpoint(ctx context.Context, id uuid.UUID) (webhook.
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `SELECT ` + endpointColumns + ` FROM webhook_endpoints WHERE id = $1`
-	e, err := scanEndpoint(s.db.pool.QueryRow(ctx, q, id))
+	e, err := scanEndpoint(s.c.q.QueryRow(ctx, q, id))
 	if err != nil {
 		return webhook.Endpoint{}, translateWebhook(err, webhook.ErrEndpointNotFound, "read webhook endpoint")
 	}
@@ -95,7 +98,7 @@ func (s *WebhookEndpoints) ListEndpoints(ctx context.Context) ([]webhook.Endpoin
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `SELECT ` + endpointColumns + ` FROM webhook_endpoints ORDER BY created_at, id`
-	rows, err := s.db.pool.Query(ctx, q)
+	rows, err := s.c.q.Query(ctx, q)
 	if err != nil {
 		return nil, translate(err, "list webhook endpoints")
 	}
@@ -114,7 +117,7 @@ func (s *WebhookEndpoints) SaveEndpoint(ctx context.Context, e webhook.Endpoint)
 		UPDATE webhook_endpoints SET url = $2, description = $3, event_types = $4, secret = $5,
 			previous_secret = $6, previous_until = $7, enabled = $8, failing_since = $9, updated_at = $10
 		WHERE id = $1`
-	tag, err := s.db.pool.Exec(ctx, q, e.ID, e.URL, e.Description, strings.Join(e.Types, " "), e.Secret,
+	tag, err := s.c.q.Exec(ctx, q, e.ID, e.URL, e.Description, strings.Join(e.Types, " "), e.Secret,
 		e.PreviousSecret, nullTime(e.PreviousUntil), e.Enabled, nullTime(e.FailingSince), e.UpdatedAt)
 	if err != nil {
 		return translate(err, "save webhook endpoint")
@@ -130,7 +133,7 @@ func (s *WebhookEndpoints) SaveEndpoint(ctx context.Context, e webhook.Endpoint)
 func (s *WebhookEndpoints) DeleteEndpoint(ctx context.Context, id uuid.UUID) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
+	tag, err := s.c.q.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
 	if err != nil {
 		return translate(err, "delete webhook endpoint")
 	}
@@ -150,7 +153,7 @@ func (s *WebhookEndpoints) SetFailing(ctx context.Context, id uuid.UUID, since t
 		SET failing_since = CASE WHEN $2::timestamptz IS NULL THEN NULL ELSE COALESCE(failing_since, $2) END
 		WHERE id = $1
 		RETURNING ` + endpointColumns
-	e, err := scanEndpoint(s.db.pool.QueryRow(ctx, q, id, nullTime(since)))
+	e, err := scanEndpoint(s.c.q.QueryRow(ctx, q, id, nullTime(since)))
 	if err != nil {
 		return webhook.Endpoint{}, translateWebhook(err, webhook.ErrEndpointNotFound, "mark webhook endpoint")
 	}
@@ -163,7 +166,7 @@ func (s *WebhookEndpoints) ClearFailing(ctx context.Context, id uuid.UUID) error
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`
-	if _, err := s.db.pool.Exec(ctx, q, id); err != nil {
+	if _, err := s.c.q.Exec(ctx, q, id); err != nil {
 		return translate(err, "clear webhook endpoint failures")
 	}
 	return nil
@@ -395,4 +398,16 @@ func (s *WebhookDeliveries) CountFinished(ctx context.Context, before time.Time)
 		return 0, translate(err, "count finished webhook deliveries")
 	}
 	return n, nil
+}
+
+// webhookTx is the webhook.Transactor: the endpoints and the audit log on
+// one transaction, Transactor.Atomic's, so that an administrator's change
+// and its audit event are committed together or not at all.
+type webhookTx struct{ c conn }
+
+var _ webhook.Transactor = (*webhookTx)(nil)
+
+// Atomic implements webhook.Transactor.
+func (t *webhookTx) Atomic(ctx context.Context, fn func(webhook.Endpoints, user.AuditLog) error) error {
+	return (&Transactor{t.c}).atomic(ctx, func(c conn) error { return fn(&WebhookEndpoints{c}, &Audit{c}) })
 }

@@ -175,8 +175,14 @@ var _ user.Transactor = (*Transactor)(nil)
 // of it: a failing nested fn undoes its own changes only, and the
 // enclosing fn decides about the rest.
 func (t *Transactor) Atomic(ctx context.Context, fn func(user.Stores) error) error {
+	return t.atomic(ctx, func(c conn) error { return fn(c.stores()) })
+}
+
+// atomic is Atomic with fn given the transaction's conn, from which other
+// ports than user.Stores' (the webhook endpoints) are made.
+func (t *Transactor) atomic(ctx context.Context, fn func(conn) error) error {
 	if t.tx != nil {
-		return savepoint(context.WithoutCancel(ctx), t.tx, func() error { return fn(t.stores()) })
+		return savepoint(context.WithoutCancel(ctx), t.tx, func() error { return fn(t.conn) })
 	}
 	wait, cancel := context.WithTimeout(ctx, writeWait)
 	c, err := t.db.write.Conn(wait)
@@ -195,7 +201,7 @@ func (t *Transactor) Atomic(ctx context.Context, fn func(user.Stores) error) err
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(conn{db: t.db, tx: tx}.stores()); err != nil {
+	if err := fn(conn{db: t.db, tx: tx}); err != nil {
 		return err
 	}
 	done = true

@@ -10,17 +10,20 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/webhook"
 )
 
 // Webhooks returns the stores of webhook endpoints and deliveries
 // (migrations/00013_webhooks.sql).
 func (s *DB) Webhooks() webhook.Stores {
-	return webhook.Stores{Endpoints: &WebhookEndpoints{s}, Deliveries: &WebhookDeliveries{s}}
+	c := conn{db: s}
+	return webhook.Stores{Endpoints: &WebhookEndpoints{c}, Deliveries: &WebhookDeliveries{s}, Tx: &webhookTx{c}}
 }
 
-// WebhookEndpoints is the SQLite webhook.Endpoints.
-type WebhookEndpoints struct{ db *DB }
+// WebhookEndpoints is the SQLite webhook.Endpoints, on the database or,
+// inside webhookTx.Atomic, on its transaction.
+type WebhookEndpoints struct{ c conn }
 
 // WebhookDeliveries is the SQLite webhook.Deliveries.
 type WebhookDeliveries struct{ db *DB }
@@ -101,11 +104,11 @@ func translateHook(err error, notFound error, op string) error {
 
 // CreateEndpoint stores e.
 func (s *WebhookEndpoints) CreateEndpoint(ctx context.Context, e webhook.Endpoint) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.c.wait(ctx)
 	defer cancel()
 	const q = `INSERT INTO webhook_endpoints (` + hookEndpointColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	_, err := s.db.write.ExecContext(ctx, q, e.ID.String(), e.URL, e.Description, strings.Join(e.Types, " "), e.Secret,
+	_, err := s.c.exec(ctx, q, e.ID.String(), e.URL, e.Description, strings.Join(e.Types, " "), e.Secret,
 		e.PreviousSecret, nullHookTime(e.PreviousUntil), e.Enabled, nullHookTime(e.FailingSince),
 		hookTime(e.CreatedAt), hookTime(e.UpdatedAt))
 	return translateHook(err, webhook.ErrEndpointNotFound, "create webhook endpoint")
@@ -114,7 +117,7 @@ func (s *WebhookEndpoints) CreateEndpoint(ctx context.Context, e webhook.Endpoin
 // Endpoint returns the endpoint id.
 func (s *WebhookEndpoints) Endpoint(ctx context.Context, id uuid.UUID) (webhook.Endpoint, error) {
 	const q = `SELECT ` + hookEndpointColumns + ` FROM webhook_endpoints WHERE id = ?`
-	e, err := scanHookEndpoint(s.db.read.QueryRowContext(ctx, q, id.String()))
+	e, err := scanHookEndpoint(s.c.readRow(ctx, q, id.String()))
 	if err != nil {
 		return webhook.Endpoint{}, translateHook(err, webhook.ErrEndpointNotFound, "read webhook endpoint")
 	}
@@ -124,7 +127,7 @@ func (s *WebhookEndpoints) Endpoint(ctx context.Context, id uuid.UUID) (webhook.
 // ListEndpoints returns every endpoint, oldest first.
 func (s *WebhookEndpoints) ListEndpoints(ctx context.Context) ([]webhook.Endpoint, error) {
 	const q = `SELECT ` + hookEndpointColumns + ` FROM webhook_endpoints ORDER BY created_at, id`
-	rows, err := s.db.read.QueryContext(ctx, q)
+	rows, err := s.c.readRows(ctx, q)
 	if err != nil {
 		return nil, translate(err, "list webhook endpoints")
 	}
@@ -145,13 +148,13 @@ func (s *WebhookEndpoints) ListEndpoints(ctx context.Context) ([]webhook.Endpoin
 
 // SaveEndpoint replaces the endpoint e.ID by e, all but its creation time.
 func (s *WebhookEndpoints) SaveEndpoint(ctx context.Context, e webhook.Endpoint) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.c.wait(ctx)
 	defer cancel()
 	const q = `
 		UPDATE webhook_endpoints SET url = ?, description = ?, event_types = ?, secret = ?,
 			previous_secret = ?, previous_until = ?, enabled = ?, failing_since = ?, updated_at = ?
 		WHERE id = ?`
-	res, err := s.db.write.ExecContext(ctx, q, e.URL, e.Description, strings.Join(e.Types, " "), e.Secret,
+	res, err := s.c.exec(ctx, q, e.URL, e.Description, strings.Join(e.Types, " "), e.Secret,
 		e.PreviousSecret, nullHookTime(e.PreviousUntil), e.Enabled, nullHookTime(e.FailingSince),
 		hookTime(e.UpdatedAt), e.ID.String())
 	return oneRow(res, err, webhook.ErrEndpointNotFound, "save webhook endpoint")
@@ -175,23 +178,23 @@ func oneRow(res sql.Result, err error, notFound error, op string) error {
 // DeleteEndpoint removes the endpoint id; its deliveries and their
 // attempts go with it (ON DELETE CASCADE, foreign keys being on).
 func (s *WebhookEndpoints) DeleteEndpoint(ctx context.Context, id uuid.UUID) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.c.wait(ctx)
 	defer cancel()
-	res, err := s.db.write.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = ?`, id.String())
+	res, err := s.c.exec(ctx, `DELETE FROM webhook_endpoints WHERE id = ?`, id.String())
 	return oneRow(res, err, webhook.ErrEndpointNotFound, "delete webhook endpoint")
 }
 
 // SetFailing records the first failure since the last success (since),
 // or a success (zero since), in one statement.
 func (s *WebhookEndpoints) SetFailing(ctx context.Context, id uuid.UUID, since time.Time) (webhook.Endpoint, error) {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.c.wait(ctx)
 	defer cancel()
 	const q = `
 		UPDATE webhook_endpoints
 		SET failing_since = CASE WHEN ?1 IS NULL THEN NULL ELSE COALESCE(failing_since, ?1) END
 		WHERE id = ?2
 		RETURNING ` + hookEndpointColumns
-	e, err := scanHookEndpoint(s.db.write.QueryRowContext(ctx, q, nullHookTime(since), id.String()))
+	e, err := scanHookEndpoint(s.c.writeRow(ctx, q, nullHookTime(since), id.String()))
 	if err != nil {
 		return webhook.Endpoint{}, translateHook(err, webhook.ErrEndpointNotFound, "mark webhook endpoint")
 	}
@@ -202,17 +205,17 @@ func (s *WebhookEndpoints) SetFailing(ctx context.Context, id uuid.UUID, since t
 // connection: the usual case (no failures) then takes no write lock.
 func (s *WebhookEndpoints) ClearFailing(ctx context.Context, id uuid.UUID) error {
 	var failing sql.NullString
-	err := s.db.read.QueryRowContext(ctx, `SELECT failing_since FROM webhook_endpoints WHERE id = ?`, id.String()).Scan(&failing)
+	err := s.c.readRow(ctx, `SELECT failing_since FROM webhook_endpoints WHERE id = ?`, id.String()).Scan(&failing)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !failing.Valid) {
 		return nil
 	}
 	if err != nil {
 		return translate(err, "clear webhook endpoint failures")
 	}
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.c.wait(ctx)
 	defer cancel()
 	const q = `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`
-	if _, err := s.db.write.ExecContext(ctx, q, id.String()); err != nil {
+	if _, err := s.c.exec(ctx, q, id.String()); err != nil {
 		return translate(err, "clear webhook endpoint failures")
 	}
 	return nil
@@ -488,4 +491,16 @@ func (s *WebhookDeliveries) CountFinished(ctx context.Context, before time.Time)
 		return 0, translate(err, "count finished webhook deliveries")
 	}
 	return n, nil
+}
+
+// webhookTx is the webhook.Transactor: the endpoints and the audit log on
+// one transaction, Transactor.Atomic's, so that an administrator's change
+// and its audit event are committed together or not at all.
+type webhookTx struct{ c conn }
+
+var _ webhook.Transactor = (*webhookTx)(nil)
+
+// Atomic implements webhook.Transactor.
+func (t *webhookTx) Atomic(ctx context.Context, fn func(webhook.Endpoints, user.AuditLog) error) error {
+	return (&Transactor{t.c}).atomic(ctx, func(c conn) error { return fn(&WebhookEndpoints{c}, &Audit{c}) })
 }

@@ -106,6 +106,7 @@ type Deps struct {
 type Service struct {
 	endpoints  Endpoints
 	deliveries Deliveries
+	tx         Transactor // nil: audit events are appended after the change
 	audit      user.AuditLog
 	sealer     func() (Sealer, error)
 	sender     Sender
@@ -133,7 +134,7 @@ func NewService(d Deps, cfg Config) *Service {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		endpoints: d.Stores.Endpoints, deliveries: d.Stores.Deliveries, audit: d.Audit, sealer: sealerOf(d),
+		endpoints: d.Stores.Endpoints, deliveries: d.Stores.Deliveries, tx: d.Stores.Tx, audit: d.Audit, sealer: sealerOf(d),
 		sender: d.Sender, log: d.Log, now: d.Now, rand: d.Rand, cfg: cfg,
 	}
 }
@@ -228,10 +229,10 @@ func (s *Service) Create(ctx context.Context, actor user.User, in NewEndpoint) (
 	}
 	secret := NewSecret()
 	e.Secret = sealer.Seal([]byte(secret), secretAD(e.ID))
-	if err := s.endpoints.CreateEndpoint(ctx, e); err != nil {
+	err = s.change(ctx, AuditCreated, actor, e, nil, func(eps Endpoints) error { return eps.CreateEndpoint(ctx, e) })
+	if err != nil {
 		return Endpoint{}, "", err
 	}
-	s.record(ctx, AuditCreated, actor, e, nil)
 	return e, secret, nil
 }
 
@@ -293,10 +294,11 @@ func (s *Service) Update(ctx context.Context, actor user.User, id uuid.UUID, p E
 		return Endpoint{}, err
 	}
 	e.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	if err := s.endpoints.SaveEndpoint(ctx, e); err != nil {
+	err = s.change(ctx, AuditUpdated, actor, e, map[string]string{"fields": joinFields(changed)},
+		func(eps Endpoints) error { return eps.SaveEndpoint(ctx, e) })
+	if err != nil {
 		return Endpoint{}, err
 	}
-	s.record(ctx, AuditUpdated, actor, e, map[string]string{"fields": joinFields(changed)})
 	return e, nil
 }
 
@@ -311,11 +313,7 @@ func (s *Service) Delete(ctx context.Context, actor user.User, id uuid.UUID) err
 	if err != nil {
 		return err
 	}
-	if err := s.endpoints.DeleteEndpoint(ctx, id); err != nil {
-		return err
-	}
-	s.record(ctx, AuditDeleted, actor, e, nil)
-	return nil
+	return s.change(ctx, AuditDeleted, actor, e, nil, func(eps Endpoints) error { return eps.DeleteEndpoint(ctx, id) })
 }
 
 // RotateSecret gives the endpoint id a new secret, returned once; the
@@ -338,10 +336,9 @@ func (s *Service) RotateSecret(ctx context.Context, actor user.User, id uuid.UUI
 	e.PreviousSecret, e.PreviousUntil = e.Secret, now.Add(RotationOverlap)
 	e.Secret = sealer.Seal([]byte(secret), secretAD(e.ID))
 	e.UpdatedAt = now
-	if err := s.endpoints.SaveEndpoint(ctx, e); err != nil {
+	if err := s.change(ctx, AuditSecretRotated, actor, e, nil, func(eps Endpoints) error { return eps.SaveEndpoint(ctx, e) }); err != nil {
 		return Endpoint{}, "", err
 	}
-	s.record(ctx, AuditSecretRotated, actor, e, nil)
 	return e, secret, nil
 }
 
@@ -741,24 +738,55 @@ func (s *Service) track(ctx context.Context, e Endpoint, ok bool, now time.Time)
 	return nil
 }
 
+// change makes write, an administrator's change of the endpoint e, and
+// records its audit event of kind by actor. With a Transactor (both
+// databases) both go in one transaction: a change whose event cannot be
+// stored is not made, and its error is returned. Without one the event is
+// appended after the change, as record does.
+func (s *Service) change(ctx context.Context, kind user.AuditKind, actor user.User, e Endpoint, detail map[string]string, write func(Endpoints) error) error {
+	if s.tx == nil || s.audit == nil {
+		if err := write(s.endpoints); err != nil {
+			return err
+		}
+		s.record(ctx, kind, actor, e, detail)
+		return nil
+	}
+	ev := s.auditEvent(ctx, kind, actor, e, detail)
+	return s.tx.Atomic(ctx, func(eps Endpoints, audit user.AuditLog) error {
+		if err := write(eps); err != nil {
+			return err
+		}
+		if err := audit.Append(ctx, ev); err != nil {
+			return fmt.Errorf("record %s: %w", kind, err)
+		}
+		return nil
+	})
+}
+
 // record appends an audit event of kind by actor about endpoint e, after
-// the fact; one that cannot be stored is logged.
+// the fact; one that cannot be stored is logged. For what is not an
+// administrator's change of an endpoint (see change): a test event sent,
+// a replay, an endpoint disabled by its failures.
 func (s *Service) record(ctx context.Context, kind user.AuditKind, actor user.User, e Endpoint, detail map[string]string) {
 	if s.audit == nil {
 		return
 	}
+	if err := s.audit.Append(ctx, s.auditEvent(ctx, kind, actor, e, detail)); err != nil {
+		s.log.ErrorContext(ctx, "audit event lost: could not append it", "kind", string(kind), "error", err.Error())
+	}
+}
+
+// auditEvent is the audit event of kind by actor about endpoint e.
+func (s *Service) auditEvent(ctx context.Context, kind user.AuditKind, actor user.User, e Endpoint, detail map[string]string) user.AuditEvent {
 	if detail == nil {
 		detail = map[string]string{}
 	}
 	detail["endpoint"] = e.ID.String()
 	detail["host"] = host(e.URL) // never the whole URL: its path or query may hold a token
 	c := user.ClientFrom(ctx)
-	ev := user.AuditEvent{
+	return user.AuditEvent{
 		At: s.now(), Kind: kind, ActorID: actor.ID, IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID,
 		Detail: detail,
-	}
-	if err := s.audit.Append(ctx, ev); err != nil {
-		s.log.ErrorContext(ctx, "audit event lost: could not append it", "kind", string(kind), "error", err.Error())
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // Endpoint is a registered receiver of events.
@@ -143,8 +145,22 @@ type Deliveries interface {
 	CountFinished(ctx context.Context, before time.Time) (int64, error)
 }
 
+// Transactor runs a change of endpoints and its audit event in one
+// transaction.
+type Transactor interface {
+	// Atomic runs fn with Endpoints and an audit log bound to one
+	// transaction: what fn changes through them is committed together
+	// when fn returns nil, and none of it when fn returns an error (which
+	// Atomic returns).
+	Atomic(ctx context.Context, fn func(Endpoints, user.AuditLog) error) error
+}
+
 // Stores are the ports of one database.
 type Stores struct {
 	Endpoints  Endpoints
 	Deliveries Deliveries
+	// Tx puts an administrator's change of an endpoint and its audit
+	// event in one transaction; nil (a store without transactions), the
+	// event is appended after the change.
+	Tx Transactor
 }
