@@ -28,6 +28,7 @@ func (c Catalogue) text(key string, args ...any) (string, error) {
 // translation starts from a copy of it.
 func Messages() Catalogue { return maps.Clone(english) }
 
+//nolint:gosec // G101: texts about passwords, no credential
 var english = Catalogue{
 	"lang":                   "en",
 	"skip":                   "Skip to content",

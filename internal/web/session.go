@@ -55,6 +55,7 @@ func (p *Pages) parseSession(value string) (userID, sessionID uuid.UUID, ok bool
 // cookie is a cookie of the pages: HttpOnly, SameSite=Lax, Path=/, and
 // Secure (its name __Host- prefixed) unless development on plain http.
 func (p *Pages) cookie(name, value string, maxAge int) *http.Cookie {
+	//nolint:gosec // G124: Secure is on everywhere but development over plain http, where browsers would drop it
 	return &http.Cookie{
 		Name: name, Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: p.opts.Secure, SameSite: http.SameSiteLaxMode,

@@ -80,16 +80,16 @@ func (p *Pages) signOut(w http.ResponseWriter, r *http.Request) {
 // missing marks each empty value's field of f as required and says
 // whether there was one.
 func missing(p *Pages, f *form, values map[string]string) bool {
-	any := false
+	empty := false
 	for _, fl := range f.Fields {
 		if v, ok := values[fl.Name]; ok && v == "" && !fl.Optional {
-			fl.Error, any = p.must("error.required"), true
+			fl.Error, empty = p.must("error.required"), true
 		}
 	}
-	if any {
+	if empty {
 		f.Error = p.must("error.form")
 	}
-	return any
+	return empty
 }
 
 // notices are the ?notice= values a page shows, as catalogue keys; any

@@ -105,6 +105,7 @@ func TestForgedCookiesSignNobodyIn(t *testing.T) {
 		"empty":                "",
 	} {
 		b := s.browser()
+		//nolint:gosec // a request's cookie: its attributes are the answer's business
 		b.cookies["usersvc_session"] = &http.Cookie{Name: "usersvc_session", Value: value}
 		if p := b.get("/account"); p.status != http.StatusSeeOther {
 			t.Errorf("%s: %d, want 303 to sign in", name, p.status)
