@@ -30,6 +30,7 @@ func TestPagesSendTheSecurityHeaders(t *testing.T) {
 			!strings.Contains(p.body, `<img src="https://cdn.example.com/logo.svg"`) {
 			t.Errorf("%s: %d, or an inline script or style, or no logo\n%s", path, p.status, p.body)
 		}
+		t.Logf("%s: %d bytes", path, len(p.body))
 		if len(p.body) > 50<<10 {
 			t.Errorf("%s weighs %d bytes, over 50 KB", path, len(p.body))
 		}
