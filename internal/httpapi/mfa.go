@@ -37,7 +37,7 @@ type totpEnrolmentOutput struct{ Body totpEnrolment }
 
 type confirmTOTPInput struct {
 	Body struct {
-		Code string `json:"code" minLength:"6" maxLength:"6" pattern:"^[0-9]{6}$" doc:"The code the authenticator app shows now"`
+		Code string `json:"code" minLength:"6" maxLength:"6" doc:"The six digits the authenticator app shows now"`
 	}
 }
 
