@@ -150,6 +150,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Notifier: notifier, Log: log, Now: o.now, Secret: keys.derived, Observer: a.metrics,
 		Jobs:           a.jobAdmin(),
 		MoreAuditKinds: webhook.AuditKinds,
+		MFA:            MFA(cfg, log),
 	}, Policy(cfg))
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return nil, err
@@ -184,6 +185,7 @@ func Policy(cfg config.Config) user.Policy {
 		},
 		ReauthWindow: cfg.ReauthWindow,
 		MaxSessions:  cfg.MaxSessionsPerUser,
+		RequireMFA:   user.MFAPolicy(cfg.RequireMFAFor),
 	}
 }
 

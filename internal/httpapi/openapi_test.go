@@ -202,6 +202,10 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"DELETE /api/v1/admin/webhooks/{id}": "204", "POST /api/v1/admin/webhooks/{id}/rotate-secret": "200",
 		"POST /api/v1/admin/webhooks/{id}/test": "200", "GET /api/v1/admin/webhooks/{id}/deliveries": "200",
 		"POST /api/v1/admin/webhooks/{id}/deliveries/{delivery}/replay": "200",
+		// mfa.go
+		"GET /api/v1/users/me/mfa": "200", "POST /api/v1/users/me/mfa/totp": "201",
+		"POST /api/v1/users/me/mfa/totp/confirm": "200", "DELETE /api/v1/users/me/mfa/totp": "204",
+		"POST /api/v1/users/me/mfa/recovery-codes": "200", "DELETE /api/v1/admin/users/{id}/mfa": "204",
 	}
 	seen := map[string]bool{}
 	for path, ops := range doc.Paths {

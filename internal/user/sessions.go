@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +33,19 @@ type Session struct {
 	AuthenticatedAt time.Time
 	UserAgent       string // as the client sent it, cleaned, at most MaxUserAgent bytes
 	IP              string // the client address at login
+	// AMR and ACR are how the login proved its holder (Assurance): the
+	// tokens of the session carry them, refreshed ones too. Empty for a
+	// session stored before sessions kept them: a password login.
+	AMR []string
+	ACR string
+}
+
+// Assurance is how the session's login proved its holder.
+func (s Session) Assurance() Assurance {
+	if s.ACR == "" {
+		return passwordOnly()
+	}
+	return Assurance{AMR: s.AMR, ACR: s.ACR}
 }
 
 // Active reports whether the session is neither revoked nor expired at now.
@@ -130,9 +144,10 @@ func (s *Service) refreshRecord(sess Session, hash []byte, now time.Time) Refres
 	return RefreshToken{Hash: hash, SessionID: sess.ID, CreatedAt: now, ExpiresAt: exp}
 }
 
-// startSession opens a session for u, records the login in the same
-// transaction, and issues the session's first token pair.
-func (s *Service) startSession(ctx context.Context, u User) (AccessToken, error) {
+// startSession opens a session for u, proved as a says, records the
+// login in the same transaction, and issues the session's first token
+// pair.
+func (s *Service) startSession(ctx context.Context, u User, a Assurance) (AccessToken, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return AccessToken{}, fmt.Errorf("new session id: %w", err)
@@ -142,12 +157,17 @@ func (s *Service) startSession(ctx context.Context, u User) (AccessToken, error)
 	sess := Session{
 		ID: id, UserID: u.ID, CreatedAt: now, LastUsedAt: now, AuthenticatedAt: now,
 		ExpiresAt: now.Add(s.policy.Sessions.MaxAge), UserAgent: c.UserAgent, IP: c.IP,
+		AMR: a.AMR, ACR: a.ACR,
 	}
 	refresh, rt, err := s.newRefreshToken(sess, now)
 	if err != nil {
 		return AccessToken{}, err
 	}
-	e := s.event(ctx, AuditLoginSucceeded, u.ID, u.ID, map[string]string{"session_id": id.String()})
+	detail := map[string]string{"session_id": id.String()}
+	if a.MultiFactor() {
+		detail["amr"] = strings.Join(a.AMR, " ")
+	}
+	e := s.event(ctx, AuditLoginSucceeded, u.ID, u.ID, detail)
 	err = s.atomically(ctx, e, func(tx Stores) error {
 		if err := tx.Sessions.Create(ctx, sess, rt); err != nil {
 			return err
@@ -162,7 +182,10 @@ func (s *Service) startSession(ctx context.Context, u User) (AccessToken, error)
 
 // issue signs an access token for u in sess and pairs it with refresh.
 func (s *Service) issue(u User, sess Session, refresh string) (AccessToken, error) {
-	token, ttl, err := s.access.Issue(security.Claims{UserID: u.ID, Version: u.TokenVersion, SessionID: sess.ID, Role: string(u.Role)})
+	a := sess.Assurance()
+	token, ttl, err := s.access.Issue(security.Claims{
+		UserID: u.ID, Version: u.TokenVersion, SessionID: sess.ID, Role: string(u.Role), AMR: a.AMR, ACR: a.ACR,
+	})
 	if err != nil {
 		return AccessToken{}, err
 	}
@@ -274,6 +297,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (User, Session
 	if !u.IsActive || u.TokenVersion != c.Version || !sess.Active(s.now()) {
 		return User{}, Session{}, ErrUnauthenticated
 	}
+	// The session's assurance, as its signed tokens carry it: the lookup
+	// of every request does not read it.
+	sess.AMR, sess.ACR = c.AMR, c.ACR
 	return u, sess, nil
 }
 

@@ -29,6 +29,8 @@ var refusals = []refusal{
 	{user.ErrEmailTaken, http.StatusConflict, "error.email_taken", "email"},
 	{user.ErrUsernameTaken, http.StatusConflict, "error.username_taken", "username"},
 	{user.ErrInvalidToken, http.StatusBadRequest, "error.invalid_token", ""},
+	{user.ErrInvalidCode, http.StatusBadRequest, "error.invalid_code", "code"},
+	{user.ErrInvalidMFAToken, http.StatusBadRequest, "error.invalid_mfa_token", ""},
 	{user.ErrReauthenticationRequired, http.StatusForbidden, "error.reauth", "current_password"},
 	{user.ErrLastAdmin, http.StatusConflict, "error.last_admin", ""},
 	{user.ErrAlreadyVerified, http.StatusConflict, "error.already_verified", ""},

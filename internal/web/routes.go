@@ -18,6 +18,7 @@ func (p *Pages) routes() []route {
 		// Signing in and out (signin.go), signing up (signup.go).
 		{"GET /sign-in", p.signInPage},
 		{"POST /sign-in", p.signIn},
+		{"POST /sign-in/mfa", p.signInMFA}, // the second step (mfa.go)
 		{"POST /sign-out", p.signOut},
 		{"GET /sign-up", p.signUpPage},
 		{"POST /sign-up", p.signUp},

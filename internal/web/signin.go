@@ -1,9 +1,12 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // afterSignIn is where a sign-in lands without a return_to.
@@ -55,6 +58,12 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := p.users.Login(p.client(r), login, password, p.deviceToken(r))
+	if m, ok := errors.AsType[*user.MFARequiredError](err); ok {
+		// The account has a second factor: its code next (mfa.go).
+		v, _ := p.mfaView(m.Token, back)
+		p.render(w, r, http.StatusOK, v)
+		return
+	}
 	if err != nil {
 		p.fail(w, r, v, f, err)
 		return

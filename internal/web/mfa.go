@@ -1,0 +1,56 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+)
+
+// The second step of a sign-in (issue 22): an account with a second
+// factor gets, after its password, a form for the code of its
+// authenticator app or one of its recovery codes, carrying the login's
+// mfa_token (single use, a few minutes) in a hidden field. The service's
+// exchange (user.Service.LoginWithOTP, LoginWithRecoveryCode) checks it,
+// counts wrong codes as failed logins and opens the session.
+
+// totpDigits is the length of an authenticator app's code: anything else
+// typed is taken for a recovery code.
+const totpDigits = 6
+
+// mfaView is the code form of the sign-in whose mfa_token is token,
+// returning to back.
+func (p *Pages) mfaView(token, back string) (view, *form) {
+	f := &form{Action: "/sign-in/mfa", Submit: "sign_in_mfa.submit", Fields: []*field{
+		{Name: "code", Type: "text", Autocomplete: "one-time-code", Label: "field.code", Hint: "field.code_hint"},
+	}, Hidden: []hidden{{"mfa_token", token}}}
+	if back != "" {
+		f.Hidden = append(f.Hidden, hidden{"return_to", back})
+	}
+	return view{Page: "form", Title: "sign_in_mfa.title", Intro: "sign_in_mfa.intro", Form: f}, f
+}
+
+// signInMFA finishes a sign-in with the code of the form: six characters
+// are a TOTP code, anything else a recovery code.
+func (p *Pages) signInMFA(w http.ResponseWriter, r *http.Request) {
+	token, code := r.PostFormValue("mfa_token"), strings.TrimSpace(r.PostFormValue("code"))
+	back := p.safeReturn(r.PostFormValue("return_to"))
+	v, f := p.mfaView(token, back)
+	if missing(p, f, map[string]string{"code": code}) {
+		p.render(w, r, http.StatusUnprocessableEntity, v)
+		return
+	}
+	if err := p.allow(r, p.opts.Limits.Login); err != nil {
+		p.fail(w, r, v, f, err)
+		return
+	}
+	finish := p.users.LoginWithRecoveryCode
+	if len(code) == totpDigits {
+		finish = p.users.LoginWithOTP
+	}
+	t, err := finish(p.client(r), token, code)
+	if err != nil {
+		p.fail(w, r, v, f, err)
+		return
+	}
+	p.startBrowserSession(w, t)
+	redirect(w, orDefault(back, afterSignIn))
+}

@@ -1,0 +1,98 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	pqtotp "github.com/pquerna/otp/totp"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// enrolTOTP gives the account login a confirmed TOTP authenticator
+// through the service and returns its secret and recovery codes.
+func (s *site) enrolTOTP(login string) (string, []string) {
+	s.t.Helper()
+	ctx, svc := context.Background(), s.App.Service()
+	tok, err := svc.Login(ctx, login, password, "")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	u, sess, err := svc.Authenticate(ctx, tok.Token)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c := user.Caller{User: u, Session: sess}
+	key, err := svc.EnrolTOTP(ctx, c)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	codes, err := svc.ConfirmTOTP(ctx, c, totpCode(s.t, key.Secret, s.Clock.Now()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return key.Secret, codes
+}
+
+func totpCode(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	code, err := pqtotp.GenerateCodeCustom(secret, at, pqtotp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+func TestSignInAsksForTheSecondFactor(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newSite(t, kind)
+		s.account("ada")
+		secret, codes := s.enrolTOTP("ada")
+		s.Clock.Advance(time.Minute)
+
+		b := s.browser()
+		p := b.post("/sign-in", url.Values{"login": {"ada"}, "password": {password}})
+		if p.status != http.StatusOK || !strings.Contains(p.body, `action="/sign-in/mfa"`) || b.sessionCookie() != nil {
+			t.Fatalf("sign-in of an account with a second factor: %d, session cookie %v; want the code form and no session\n%s", p.status, b.sessionCookie(), p.body)
+		}
+		token := hiddenValue(t, p.body, "mfa_token")
+		if !strings.Contains(input(p.body, "code"), `autocomplete="one-time-code"`) {
+			t.Errorf("code input %q: want autocomplete one-time-code", input(p.body, "code"))
+		}
+		right := totpCode(t, secret, s.Clock.Now())
+		wrong := "000000"
+		if wrong == right {
+			wrong = "111111"
+		}
+		p = b.post("/sign-in/mfa", url.Values{"mfa_token": {token}, "code": {wrong}})
+		if p.status != http.StatusBadRequest || !strings.Contains(input(p.body, "code"), `aria-invalid="true"`) || b.sessionCookie() != nil {
+			t.Fatalf("a wrong code: %d; want 400 with the field marked and no session\n%s", p.status, p.body)
+		}
+		p = b.post("/sign-in/mfa", url.Values{"mfa_token": {token}, "code": {right}})
+		if p.status != http.StatusSeeOther || p.location() != "/account" {
+			t.Fatalf("the right code: %d to %q, want 303 to /account\n%s", p.status, p.location(), p.body)
+		}
+		if p := b.get("/account"); p.status != http.StatusOK {
+			t.Errorf("the account page after the code: %d", p.status)
+		}
+		// The mfa_token is used up.
+		other := s.browser()
+		if p := other.post("/sign-in/mfa", url.Values{"mfa_token": {token}, "code": {right}}); p.status != http.StatusBadRequest || other.sessionCookie() != nil {
+			t.Errorf("a used mfa_token: %d, want 400 and no session", p.status)
+		}
+
+		// A recovery code works in the same field, once.
+		b2 := s.browser()
+		p = b2.post("/sign-in", url.Values{"login": {"ada"}, "password": {password}, "return_to": {"/account/sessions"}})
+		p = b2.post("/sign-in/mfa", url.Values{"mfa_token": {hiddenValue(t, p.body, "mfa_token")}, "code": {codes[0]}, "return_to": {hiddenValue(t, p.body, "return_to")}})
+		if p.status != http.StatusSeeOther || p.location() != "/account/sessions" {
+			t.Fatalf("a recovery code: %d to %q, want 303 to /account/sessions\n%s", p.status, p.location(), p.body)
+		}
+		s.mail(string(user.MailRecoveryCodeUsed), "ada@example.com")
+	})
+}
