@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -40,6 +41,23 @@ const listOrder = `
 const (
 	emailPrefix    = ` AND lower(email) >= lower(?10) AND lower(email) < lower(?10) || char(1114111)`
 	usernamePrefix = ` AND lower(username) >= lower(?11) AND lower(username) < lower(?11) || char(1114111)`
+)
+
+// The search conditions, added to listUsers only when searched.
+// searchText is user.SearchText in SQL (LIKE folds ASCII letters only,
+// as user.FoldASCII does); searchLike is the exact test, its pattern ?12.
+// searchMatch adds the trigram index of migration 00014, ?13 being an FTS5
+// phrase of user.SearchPattern: it finds a superset of the matches (FTS5
+// folds the case of every letter), which searchLike narrows. A pattern of
+// fewer than three characters (a one-character search, preceded by
+// user.SearchSeparator) has no trigram: then searchLike alone, on users
+// walked in listing order, which stops at the page's end (such a search
+// matches the start of a field, so pages fill quickly).
+const (
+	searchText  = `char(1) || email || char(1) || username || char(1) || coalesce(full_name, '')`
+	searchLike  = ` AND ` + searchText + ` LIKE ?12 ESCAPE '\'`
+	searchMatch = ` AND id IN (SELECT r.user_id FROM users_search s JOIN users_search_rows r ON r.row = s.rowid
+		WHERE users_search MATCH ?13)`
 )
 
 // createdLayout is how users.created_at is kept: milliseconds, UTC.
@@ -98,8 +116,18 @@ func listQuery(q user.ListQuery) (string, []any) {
 	if q.UsernamePrefix != "" {
 		stmt += usernamePrefix
 	}
+	var like, match any
+	if q.Search != "" {
+		p := user.SearchPattern(q.Search)
+		like = "%" + escapeLike(p) + "%"
+		stmt += searchLike
+		if utf8.RuneCountInString(p) >= user.SearchMinRunes {
+			match = `"` + strings.ReplaceAll(p, `"`, `""`) + `"`
+			stmt += searchMatch
+		}
+	}
 	return stmt + listOrder, []any{likePrefix(q.EmailPrefix), likePrefix(q.UsernamePrefix),
-		q.IsActive, role, from, to, after, afterID, q.Limit, nullText(q.EmailPrefix), nullText(q.UsernamePrefix)}
+		q.IsActive, role, from, to, after, afterID, q.Limit, nullText(q.EmailPrefix), nullText(q.UsernamePrefix), like, match}
 }
 
 // nullText is s, or nil (NULL) when it is empty.
@@ -116,7 +144,13 @@ func likePrefix(prefix string) any {
 	if prefix == "" {
 		return nil
 	}
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+	return escapeLike(prefix) + "%"
+}
+
+// escapeLike makes every character of s literal in a LIKE pattern escaped
+// with '\\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // updateKeepingAdmin is Update of a patch that removes an administrator,

@@ -82,6 +82,8 @@ func TestAdminQueriesUseIndexes(t *testing.T) {
 		{"audit: one kind's day", "", nil, []string{"audit_events_kind_at", "audit_events_at"}},
 		{"users: email prefix", "", nil, []string{"users_email_lower_key"}},
 		{"users: username prefix", "", nil, []string{"users_username_lower_key"}},
+		{"users: search in the middle", "", nil, []string{"VIRTUAL TABLE INDEX"}},
+		{"users: two-character search", "", nil, []string{"VIRTUAL TABLE INDEX"}},
 	} {
 		switch tt.name {
 		case "audit: a day two months into a year":
@@ -92,6 +94,10 @@ func TestAdminQueriesUseIndexes(t *testing.T) {
 			tt.q, tt.args = auditQuery(window(user.AuditFilter{Kinds: []user.AuditKind{user.AuditLoggedOut}}))
 		case "users: email prefix":
 			tt.q, tt.args = list(user.Filter{EmailPrefix: "User1234"})
+		case "users: search in the middle":
+			tt.q, tt.args = list(user.Filter{Search: "SER1234"})
+		case "users: two-character search":
+			tt.q, tt.args = list(user.Filter{Search: "u9"})
 		case "users: username prefix":
 			tt.q, tt.args = list(user.Filter{UsernamePrefix: "user1234"})
 		}
@@ -99,7 +105,7 @@ func TestAdminQueriesUseIndexes(t *testing.T) {
 			plan := queryPlan(t, s, tt.q, tt.args)
 			used := false
 			for _, ix := range tt.indexes {
-				used = used || strings.Contains(plan, "INDEX "+ix+" ")
+				used = used || strings.Contains(plan, "INDEX "+ix+" ") || strings.HasPrefix(ix, "VIRTUAL") && strings.Contains(plan, ix)
 			}
 			if !used {
 				t.Errorf("the plan uses none of %v:\n%s", tt.indexes, plan)
