@@ -38,7 +38,7 @@ import (
 type options struct {
 	server, sqlitePath string
 	users, queries     int
-	keep               bool
+	keep, resume       bool
 }
 
 func main() {
@@ -48,6 +48,7 @@ func main() {
 	flag.IntVar(&o.users, "users", 1_000_000, "users to load")
 	flag.IntVar(&o.queries, "queries", 200, "repetitions of each search")
 	flag.BoolVar(&o.keep, "keep", false, "keep the PostgreSQL database")
+	flag.BoolVar(&o.resume, "resume", false, "keep the SQLite file and load only the users it lacks")
 	flag.Parse()
 	if err := run(context.Background(), o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "search:", err)
@@ -93,7 +94,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 	}()
 	if o.sqlitePath != "" {
-		s, err := openSQLite(ctx, o.sqlitePath)
+		s, err := openSQLite(ctx, o.sqlitePath, o.resume)
 		if err != nil {
 			return err
 		}
@@ -189,8 +190,11 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Micros
 // batch is how many users one transaction loads.
 const batch = 10_000
 
-func openSQLite(ctx context.Context, path string) (*store, error) {
+func openSQLite(ctx context.Context, path string, resume bool) (*store, error) {
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if resume {
+			break
+		}
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}
@@ -205,7 +209,11 @@ func openSQLite(ctx context.Context, path string) (*store, error) {
 	}
 	load := func(ctx context.Context, n int) error {
 		const q = `INSERT INTO users (id, email, username, hashed_password, full_name, created_at, updated_at) VALUES (?, ?, ?, 'x', ?, ?, ?)`
-		for from := 0; from < n; from += batch {
+		var have int
+		if err := db.Writer().QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&have); err != nil {
+			return err
+		}
+		for from := have; from < n; from += batch {
 			tx, err := db.Writer().BeginTx(ctx, nil)
 			if err != nil {
 				return err
