@@ -16,6 +16,7 @@ import (
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/jobs"
+	"github.com/usersvc/usersvc/internal/mail"
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/user"
@@ -48,6 +49,7 @@ type App struct {
 type options struct {
 	now      func() time.Time
 	notifier user.Notifier
+	mailer   mail.Mailer // nil: the configured one
 	build    httpapi.Build
 	db       Store         // nil: the configured one
 	gate     user.HashGate // nil: the configured pool
@@ -66,6 +68,11 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // WithNotifier sends account mail through n instead of the configured
 // mailer (tests capture the mail this way).
 func WithNotifier(n user.Notifier) Option { return func(o *options) { o.notifier = n } }
+
+// WithMailer sends account mail, rendered with the configured links,
+// through m instead of the configured mailer (tests read the links this
+// way).
+func WithMailer(m mail.Mailer) Option { return func(o *options) { o.mailer = m } }
 
 // WithEventSink makes s consume every event, as a job of its own per
 // event named name (keep it stable: queued events name their sink): how
@@ -127,7 +134,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	notifier := o.notifier
 	if notifier == nil {
-		if notifier, err = a.notifier(); err != nil {
+		if notifier, err = a.notifier(o.mailer); err != nil {
 			return nil, err
 		}
 	}

@@ -96,7 +96,6 @@ var english = Catalogue{
 	"password.submit":         "Change the password",
 	"sessions.title":          "Your sessions",
 	"sessions.intro":          "Every place where you are signed in. Sign out any you do not recognise.",
-	"sessions.device":         "Device",
 	"sessions.address":        "Address",
 	"sessions.started":        "Signed in",
 	"sessions.this":           "This session",

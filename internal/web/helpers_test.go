@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/storetest"
@@ -173,4 +176,16 @@ func hiddenValue(t *testing.T, body, name string) string {
 // input is the <input> tag of the field name in body, "" for none.
 func input(body, name string) string {
 	return regexp.MustCompile(`<input id="f-` + regexp.QuoteMeta(name) + `"[^>]*>`).FindString(body)
+}
+
+// sessionID is the id of the session the browser's cookie names (the
+// cookie is the user id, the session id and a MAC, base64url).
+func (b *browser) sessionID() uuid.UUID {
+	b.t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(b.sessionCookie().Value)
+	if err != nil || len(raw) < 32 {
+		b.t.Fatalf("session cookie: %v", err)
+	}
+	id, _ := uuid.FromBytes(raw[16:32])
+	return id
 }

@@ -30,7 +30,11 @@ func (p *Pages) signInPage(w http.ResponseWriter, r *http.Request) {
 		redirect(w, orDefault(back, afterSignIn))
 		return
 	}
-	v, _ := p.signInView("", back, notice(r))
+	n := notice(r)
+	if n == "" && back != "" {
+		n = "notice.sign_in_needed"
+	}
+	v, _ := p.signInView("", back, n)
 	p.render(w, r, http.StatusOK, v)
 }
 
