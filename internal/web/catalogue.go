@@ -26,11 +26,7 @@ func (c Catalogue) text(key string, args ...any) (string, error) {
 
 // Messages is the default catalogue, in English. A deployment's
 // translation starts from a copy of it.
-func Messages() Catalogue {
-	c := maps.Clone(english)
-	maps.Copy(c, adminEnglish)
-	return c
-}
+func Messages() Catalogue { return maps.Clone(english) }
 
 var english = Catalogue{
 	"lang":                   "en",
@@ -136,4 +132,84 @@ var english = Catalogue{
 	"error.session_not_found":   "That session is already signed out.",
 	"error.cross_site":          "This form was sent from another site, so it was refused. Go back to the page and try again.",
 	"error.internal":            "Something went wrong on our side. Try again later.",
+
+	// The admin console (admin.go).
+	"nav.admin_users": "Users",
+	"nav.admin_audit": "Audit log",
+	"pager.label":     "Pages",
+	"pager.first":     "First page",
+	"pager.prev":      "Previous page",
+	"pager.next":      "Next page",
+	"pager.page":      "Page %d",
+
+	"error.admin_only":     "This page is for administrators.",
+	"error.user_not_found": "There is no such user: it may have been deleted.",
+
+	"admin.field.username":   "Username",
+	"admin.field.email":      "Email",
+	"admin.field.name":       "Name",
+	"admin.field.role":       "Role",
+	"admin.field.status":     "Status",
+	"admin.field.created":    "Created",
+	"admin.field.id":         "Id",
+	"admin.role.user":        "User",
+	"admin.role.admin":       "Administrator",
+	"admin.status.active":    "Active",
+	"admin.status.inactive":  "Deactivated",
+	"admin.email.verified":   "verified",
+	"admin.email.unverified": "not verified",
+
+	"admin.users.title":          "Users",
+	"admin.users.search":         "Search users",
+	"admin.users.search_hint":    "Any part of the email, username or name, 3 characters or more; 1 or 2 characters find names, emails and usernames that start with them.",
+	"admin.users.search_submit":  "Search",
+	"admin.users.caption":        "All users, oldest first",
+	"admin.users.caption_search": "Users matching “%s”, oldest first",
+	"admin.users.none":           "No user matches.",
+
+	"admin.user.title":            "User",
+	"admin.user.audit_link":       "Events about this user",
+	"admin.user.back":             "All users",
+	"admin.user.status_heading":   "Access",
+	"admin.user.deactivate_intro": "Deactivating the account signs it out everywhere and refuses its sign-ins until it is reactivated.",
+	"admin.user.deactivate_link":  "Deactivate…",
+	"admin.user.deactivate":       "Deactivate",
+	"admin.user.reactivate_intro": "The account is deactivated: it cannot sign in.",
+	"admin.user.reactivate":       "Reactivate",
+	"admin.user.role_heading":     "Role",
+	"admin.user.make_admin":       "Make administrator",
+	"admin.user.make_user":        "Remove administrator role",
+	"admin.user.delete_heading":   "Delete",
+	"admin.user.delete_link":      "Delete this account…",
+	"admin.user.delete":           "Delete the account",
+
+	"admin.deactivate.title": "Deactivate this account?",
+	"admin.deactivate.intro": "Its sessions end now and it cannot sign in until an administrator reactivates it.",
+	"admin.delete.title":     "Delete this account?",
+	"admin.delete.intro":     "The account, its sessions and its pending links are removed for good. Its audit events stay. This cannot be undone.",
+	"admin.confirm.cancel":   "Cancel and go back",
+
+	"admin.notice.deactivated":  "The account is deactivated and signed out everywhere.",
+	"admin.notice.reactivated":  "The account is active again.",
+	"admin.notice.role_changed": "The role is changed.",
+	"admin.notice.deleted":      "The account is deleted.",
+
+	"admin.audit.title":        "Audit log",
+	"admin.audit.filters":      "Filters",
+	"admin.audit.kind":         "Event",
+	"admin.audit.any_kind":     "Any event",
+	"admin.audit.subject":      "About user (id)",
+	"admin.audit.subject_hint": "The id shown on the user's page.",
+	"admin.audit.since":        "From (day, UTC)",
+	"admin.audit.until":        "To (day, UTC, included)",
+	"admin.audit.submit":       "Show events",
+	"admin.audit.caption":      "Events, newest first",
+	"admin.audit.at":           "Time",
+	"admin.audit.actor":        "By",
+	"admin.audit.address":      "Address",
+	"admin.audit.detail":       "Details",
+	"admin.audit.none":         "No event matches.",
+	"admin.audit.bad_subject":  "The user id is not an id: copy it from the user's page.",
+	"admin.audit.bad_date":     "A day is not a date of the form 2025-01-31.",
+	"admin.audit.bad_cursor":   "This page link is broken: start from the first page.",
 }
