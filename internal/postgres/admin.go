@@ -49,11 +49,74 @@ func (s *Users) List(ctx context.Context, q user.ListQuery) ([]user.User, error)
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	stmt, args := listQuery(q)
+	if q.Search != "" && !s.inTx {
+		return s.search(ctx, stmt, args)
+	}
 	rows, err := s.q.Query(ctx, stmt, args...)
 	if err != nil {
 		return nil, translate(err, "list users")
 	}
 	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.User, error) { return scanUser(r) })
+	if err != nil {
+		return nil, translate(err, "list users")
+	}
+	return users, nil
+}
+
+// searchText is user.SearchText in SQL, the expression of the trigram
+// index users_search_trgm of migration 00014, character for character.
+const searchText = `translate(chr(1) || email || chr(1) || username || chr(1) || coalesce(full_name, ''), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`
+
+// searchCondition is the condition of a search, its LIKE pattern being
+// parameter $n: the trigram index answers it, exactly (the recheck of the
+// bitmap scan is the LIKE itself).
+func searchCondition(n int) string {
+	return ` AND ` + searchText + ` LIKE $` + strconv.Itoa(n)
+}
+
+// A search is answered one of two ways: through the trigram index, then
+// sorting the matches (cost: the matches), or walking users in listing
+// order until the page is full (cost: a page divided by the fraction that
+// matches). The planner's choice rests on its estimate of how many users
+// match, which for LIKE '%part%' can be off by orders of magnitude (at a
+// million users it walked the whole table for a rare surname and met the
+// statement timeout). So search decides as the SQLite store does: it
+// counts the matches through the index, up to commonMatches, and forces
+// the way (for this transaction only) with the planner's settings.
+const (
+	commonMatches = 4096
+	countMatches  = `SELECT count(*) FROM (SELECT 1 FROM users WHERE ` + searchText + ` LIKE $1 LIMIT $2) AS m`
+	// throughIndex leaves the planner only bitmap scans (the trigram index).
+	throughIndex = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)`
+	// walking leaves it only index scans (users in listing order).
+	walking = `SELECT set_config('enable_indexscan', 'on', true), set_config('enable_bitmapscan', 'off', true)`
+)
+
+// search runs stmt, a search of listQuery whose last argument is the
+// search's LIKE pattern, the cheaper way (see commonMatches), in a
+// read-only transaction of its own.
+func (s *Users) search(ctx context.Context, stmt string, args []any) ([]user.User, error) {
+	var users []user.User
+	err := pgx.BeginTxFunc(ctx, s.db.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, throughIndex); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, countMatches, args[len(args)-1], commonMatches).Scan(&n); err != nil {
+			return err
+		}
+		if n >= commonMatches {
+			if _, err := tx.Exec(ctx, walking); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, stmt, args...)
+		if err != nil {
+			return err
+		}
+		users, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.User, error) { return scanUser(r) })
+		return err
+	})
 	if err != nil {
 		return nil, translate(err, "list users")
 	}
@@ -91,6 +154,10 @@ func listQuery(q user.ListQuery) (string, []any) {
 		args = append(args, q.UsernamePrefix)
 		stmt += prefixRange("username", len(args))
 	}
+	if q.Search != "" {
+		args = append(args, "%"+escapeLike(user.SearchPattern(q.Search))+"%")
+		stmt += searchCondition(len(args))
+	}
 	return stmt + listOrder, args
 }
 
@@ -100,7 +167,13 @@ func likePrefix(prefix string) any {
 	if prefix == "" {
 		return nil
 	}
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+	return escapeLike(prefix) + "%"
+}
+
+// escapeLike makes every character of s literal in a LIKE pattern escaped
+// with '\\' (LIKE's default).
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // updateKeepingAdmin is Update of a patch that removes an administrator,
