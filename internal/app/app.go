@@ -19,6 +19,7 @@ import (
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/web"
 	"github.com/usersvc/usersvc/internal/webhook"
 )
 
@@ -38,6 +39,7 @@ type App struct {
 	ring     *signing.Ring      // nil with HS256
 	queue    JobQueue           // nil on the in-memory store
 	webhooks *webhook.Service   // nil when the store keeps no webhooks
+	web      *web.Pages         // nil with USERSVC_UI=off
 	stop     context.CancelFunc // ends the background work New started
 	closers  []func()           // run by Close, last first
 }
@@ -145,10 +147,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return nil, err
 	}
+	mount, err := a.pages(keys, prot) // pages.go
+	if err != nil {
+		return nil, err
+	}
 	a.handler = httpapi.New(a.svc, httpapi.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
 		Build: o.build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
-		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks,
+		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Mount: mount,
 		Discovery: httpapi.Discovery{
 			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),
 		},

@@ -67,6 +67,10 @@ type Options struct {
 	// Webhooks manages webhook endpoints under /api/v1/admin/webhooks. Nil
 	// answers those routes 503 webhooks_unavailable.
 	Webhooks *webhook.Service
+	// Mount registers more routes on the handler's mux, served inside its
+	// middleware (request id, access log, security headers, body limit):
+	// the hosted pages (internal/web). Nil: none.
+	Mount func(mux *http.ServeMux)
 }
 
 // api holds what the handlers need.
@@ -120,6 +124,9 @@ func New(svc *user.Service, opts Options) http.Handler {
 	if !opts.NoDocs {
 		serveOpenAPI(mux, a.huma.OpenAPI())
 		docs(mux)
+	}
+	if opts.Mount != nil {
+		opts.Mount(mux)
 	}
 
 	// Outermost first: every request gets an id, then is logged and
