@@ -190,7 +190,9 @@ func (p *Page) Fill(fields ...string) {
 	}
 	for i := 0; i < len(fields); i += 2 {
 		sel, v := chromedp.CSS(fields[i]), fields[i+1]
-		p.do("fill "+fields[i], chromedp.WaitVisible(sel), chromedp.SetValue(sel, ""), chromedp.SendKeys(sel, v))
+		p.do("find "+fields[i], chromedp.WaitVisible(sel))
+		p.Eval(fmt.Sprintf(`(() => { document.querySelector(%q).value = ''; return ''; })()`, fields[i]))
+		p.do("fill "+fields[i], chromedp.SendKeys(sel, v))
 	}
 }
 
