@@ -16,6 +16,7 @@ import (
 type adminListInput struct {
 	EmailPrefix    string  `query:"email_prefix" maxLength:"254" doc:"Only users whose email starts with this, ignoring letter case (every character literal)"`
 	UsernamePrefix string  `query:"username_prefix" maxLength:"254" doc:"Only users whose username starts with this, ignoring letter case (every character literal)"`
+	Search         string  `query:"search" maxLength:"254" doc:"Only users whose email, username or full name contains this, ignoring the case of ASCII letters (every character literal). Shorter than 3 characters, it matches the start of the email, username or full name instead"`
 	IsActive       string  `query:"is_active" enum:"true,false" doc:"Only active (true) or inactive (false) users"`
 	Role           string  `query:"role" enum:"user,admin" doc:"Only users with this role"`
 	CreatedAfter   instant `query:"created_after" doc:"Only users created after this instant (RFC 3339 date-time, exclusive)"`
@@ -74,7 +75,7 @@ func (a *api) listUsers(ctx context.Context, in *adminListInput) (*userListOutpu
 		return nil, a.problem(ctx, err)
 	}
 	f := user.Filter{
-		EmailPrefix: in.EmailPrefix, UsernamePrefix: in.UsernamePrefix,
+		EmailPrefix: in.EmailPrefix, UsernamePrefix: in.UsernamePrefix, Search: in.Search,
 		CreatedAfter: in.CreatedAfter.Time(), CreatedBefore: in.CreatedBefore.Time(),
 	}
 	if in.IsActive != "" {

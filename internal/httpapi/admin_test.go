@@ -199,12 +199,21 @@ func TestAdminListUsers(t *testing.T) {
 		other := newAccount()
 		other.Email, other.Username = "Zed_Prefix@example.com", "zed_prefix"
 		zid := f.register(other)["id"].(string)
+		if res := f.do(req{method: "PATCH", path: "/api/v1/admin/users/" + zid, token: f.adminToken,
+			body: `{"full_name": "Zebulon Quixotic Dee"}`}); res.Status != http.StatusOK {
+			t.Fatalf("set the full name: %v", res)
+		}
 		for _, tt := range []struct {
 			query url.Values
 			want  []string
 		}{
 			{url.Values{"email_prefix": {"zed_"}}, []string{zid}},
 			{url.Values{"email_prefix": {"zed%"}}, nil},
+			{url.Values{"search": {"XOTIC"}}, []string{zid}}, // the middle of the full name
+			{url.Values{"search": {"d_pre"}}, []string{zid}}, // the middle of the username, '_' literal
+			{url.Values{"search": {"ze"}}, []string{zid}},    // short: the start of a field
+			{url.Values{"search": {"ix"}}, nil},              // short: not the middle
+			{url.Values{"search": {"d%pre"}}, nil},           // '%' literal
 			{url.Values{"username_prefix": {"ZED"}}, []string{zid}},
 			{url.Values{"role": {"admin"}}, []string{f.adminID}},
 			{url.Values{"role": {"admin"}, "is_active": {"false"}}, nil},

@@ -43,6 +43,7 @@ var exampleParams = map[string]any{
 	"scope":           "all",
 	"email_prefix":    "ada",
 	"username_prefix": "ad",
+	"search":          "lovelace",
 	"is_active":       "true",
 	"role":            "user",
 	"subject_id":      exampleID,

@@ -60,6 +60,17 @@ func (s *Users) List(ctx context.Context, q user.ListQuery) ([]user.User, error)
 	return users, nil
 }
 
+// searchText is user.SearchText in SQL, the expression of the trigram
+// index users_search_trgm of migration 00014, character for character.
+const searchText = `translate(chr(1) || email || chr(1) || username || chr(1) || coalesce(full_name, ''), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`
+
+// searchCondition is the condition of a search, its LIKE pattern being
+// parameter $n: the trigram index answers it, exactly (the recheck of the
+// bitmap scan is the LIKE itself).
+func searchCondition(n int) string {
+	return ` AND ` + searchText + ` LIKE $` + strconv.Itoa(n)
+}
+
 // listQuery is List's statement for q and its arguments.
 func listQuery(q user.ListQuery) (string, []any) {
 	var after, afterID, from, to, role any
@@ -91,6 +102,10 @@ func listQuery(q user.ListQuery) (string, []any) {
 		args = append(args, q.UsernamePrefix)
 		stmt += prefixRange("username", len(args))
 	}
+	if q.Search != "" {
+		args = append(args, "%"+escapeLike(user.SearchPattern(q.Search))+"%")
+		stmt += searchCondition(len(args))
+	}
 	return stmt + listOrder, args
 }
 
@@ -100,7 +115,13 @@ func likePrefix(prefix string) any {
 	if prefix == "" {
 		return nil
 	}
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+	return escapeLike(prefix) + "%"
+}
+
+// escapeLike makes every character of s literal in a LIKE pattern escaped
+// with '\\' (LIKE's default).
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // updateKeepingAdmin is Update of a patch that removes an administrator,

@@ -36,8 +36,9 @@ func planOf(t *testing.T, db *postgres.DB, q string, args []any) string {
 
 // TestAdminQueriesUseIndexes: with history loaded (a year of audit events,
 // thousands of users), the administrators' audit query for an old window
-// and the search by prefix read an index of migration 00012 instead of
-// the newer events or the whole users table (issue 25).
+// and the search by prefix read an index of migration 00012, and the
+// search by any part the trigram index of 00014, instead of the newer
+// events or the whole users table (issues 21 and 25).
 func TestAdminQueriesUseIndexes(t *testing.T) {
 	db := storetest.Postgres(t)
 	ctx := t.Context()
@@ -78,6 +79,8 @@ func TestAdminQueriesUseIndexes(t *testing.T) {
 		{"audit: one kind's day", "", nil, "audit_events_kind_at"},
 		{"users: email prefix", "", nil, "users_email_lower_pattern"},
 		{"users: username prefix", "", nil, "users_username_lower_pattern"},
+		{"users: search in the middle", "", nil, "users_search_trgm"},
+		{"users: short search", "", nil, "users_search_trgm"},
 	} {
 		switch tt.index {
 		case "audit_events_at":
@@ -91,6 +94,12 @@ func TestAdminQueriesUseIndexes(t *testing.T) {
 			tt.q, tt.args = postgres.AuditQuery(user.AuditFilter{Kinds: []user.AuditKind{user.AuditLoggedOut}, Since: day, Until: day.AddDate(0, 0, 1), Limit: 50})
 		case "users_email_lower_pattern":
 			tt.q, tt.args = postgres.ListQuery(user.ListQuery{Filter: user.Filter{EmailPrefix: "User1234"}, Limit: 50})
+		case "users_search_trgm":
+			f := user.Filter{Search: "SER1234"}
+			if strings.HasSuffix(tt.name, "short search") {
+				f.Search = "u9"
+			}
+			tt.q, tt.args = postgres.ListQuery(user.ListQuery{Filter: f, Limit: 50})
 		case "users_username_lower_pattern":
 			tt.q, tt.args = postgres.ListQuery(user.ListQuery{Filter: user.Filter{UsernamePrefix: "user1234"}, Limit: 50})
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -42,13 +43,39 @@ const (
 	usernamePrefix = ` AND lower(username) >= lower(?11) AND lower(username) < lower(?11) || char(1114111)`
 )
 
+// The search conditions, added to listUsers only when searched.
+// searchText is user.SearchText in SQL (LIKE folds ASCII letters only,
+// as user.FoldASCII does); searchLike is the exact test, its pattern ?12.
+// searchMatch adds the trigram index of migration 00014, ?13 being an FTS5
+// phrase of user.SearchPattern: it finds a superset of the matches (FTS5
+// folds the case of every letter), which searchLike narrows. A pattern of
+// fewer than three characters (a one-character search, preceded by
+// user.SearchSeparator) has no trigram: then searchLike alone, on users
+// walked in listing order, which stops at the page's end (such a search
+// matches the start of a field, so pages fill quickly); so too for a
+// search that matches many users (commonMatches).
+const (
+	searchText  = `char(1) || email || char(1) || username || char(1) || coalesce(full_name, '')`
+	searchLike  = ` AND ` + searchText + ` LIKE ?12 ESCAPE '\'`
+	searchMatch = ` AND id IN (SELECT r.user_id FROM users_search s JOIN users_search_rows r ON r.row = s.rowid
+		WHERE users_search MATCH ?13)`
+)
+
 // createdLayout is how users.created_at is kept: milliseconds, UTC.
 const createdLayout = "2006-01-02T15:04:05.000Z"
 
 // List returns up to q.Limit users matching q, after q.After, in
 // (created_at, id) order.
 func (s *Users) List(ctx context.Context, q user.ListQuery) ([]user.User, error) {
-	stmt, args := listQuery(q)
+	common := false
+	if phrase, ok := searchPhrase(q.Search); ok {
+		var n int
+		if err := s.readRow(ctx, countMatches, phrase, commonMatches).Scan(&n); err != nil {
+			return nil, translate(err, "list users")
+		}
+		common = n >= commonMatches
+	}
+	stmt, args := listQuery(q, common)
 	rows, err := s.readRows(ctx, stmt, args...)
 	if err != nil {
 		return nil, translate(err, "list users")
@@ -68,8 +95,35 @@ func (s *Users) List(ctx context.Context, q user.ListQuery) ([]user.User, error)
 	return users, nil
 }
 
-// listQuery is List's statement for q and its arguments.
-func listQuery(q user.ListQuery) (string, []any) {
+// A search is answered one of two ways. The trigram index finds its
+// matches, which are then sorted into listing order: its cost grows with
+// the number of matches. Walking users in listing order, testing each,
+// until the page is full costs the number of users walked, about a page's
+// worth divided by the fraction of users that match. For a million users
+// the two cost the same at a few thousand matches (the sort and lookups of
+// a match cost about three tests of a walk): List counts the matches up to
+// commonMatches (countMatches, which stops there) and walks when there
+// are that many. A common part (a mail domain) then costs about as much
+// as a rare one (a person's name).
+const (
+	commonMatches = 4096
+	countMatches  = `SELECT count(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH ?1 LIMIT ?2)`
+)
+
+// searchPhrase is the FTS5 query of the trigram index for the search s,
+// and false when it has none (no search, or a pattern shorter than a
+// trigram).
+func searchPhrase(s string) (string, bool) {
+	p := user.SearchPattern(s)
+	if s == "" || utf8.RuneCountInString(p) < user.SearchMinRunes {
+		return "", false
+	}
+	return `"` + strings.ReplaceAll(p, `"`, `""`) + `"`, true
+}
+
+// listQuery is List's statement for q and its arguments; common walks
+// users in listing order for a search instead of using its index.
+func listQuery(q user.ListQuery, common bool) (string, []any) {
 	var after, afterID any
 	if q.After != nil {
 		after, afterID = q.After.CreatedAt.UTC().Format(createdLayout), q.After.ID
@@ -98,8 +152,17 @@ func listQuery(q user.ListQuery) (string, []any) {
 	if q.UsernamePrefix != "" {
 		stmt += usernamePrefix
 	}
+	var like, match any
+	if q.Search != "" {
+		like = "%" + escapeLike(user.SearchPattern(q.Search)) + "%"
+		stmt += searchLike
+		if phrase, ok := searchPhrase(q.Search); ok && !common {
+			match = phrase
+			stmt += searchMatch
+		}
+	}
 	return stmt + listOrder, []any{likePrefix(q.EmailPrefix), likePrefix(q.UsernamePrefix),
-		q.IsActive, role, from, to, after, afterID, q.Limit, nullText(q.EmailPrefix), nullText(q.UsernamePrefix)}
+		q.IsActive, role, from, to, after, afterID, q.Limit, nullText(q.EmailPrefix), nullText(q.UsernamePrefix), like, match}
 }
 
 // nullText is s, or nil (NULL) when it is empty.
@@ -116,7 +179,13 @@ func likePrefix(prefix string) any {
 	if prefix == "" {
 		return nil
 	}
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+	return escapeLike(prefix) + "%"
+}
+
+// escapeLike makes every character of s literal in a LIKE pattern escaped
+// with '\\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // updateKeepingAdmin is Update of a patch that removes an administrator,

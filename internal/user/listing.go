@@ -17,8 +17,15 @@ type Filter struct {
 	// EmailPrefix and UsernamePrefix match the start of the email or
 	// username, ignoring letter case; every character is literal.
 	EmailPrefix, UsernamePrefix string
-	IsActive                    *bool
-	Role                        *Role
+	// Search matches users whose email, username or full name contains
+	// it, ignoring the case of ASCII letters (A-Z match a-z; other
+	// characters only themselves); every character is literal. A Search of
+	// fewer than SearchMinRunes characters matches the start of the email,
+	// username or full name instead: the trigram indexes that answer a
+	// search need three characters (docs/admin-search.md).
+	Search   string
+	IsActive *bool
+	Role     *Role
 	// CreatedAfter and CreatedBefore bound CreatedAt, both exclusive; the
 	// zero time is no bound.
 	CreatedAfter, CreatedBefore time.Time
@@ -98,7 +105,7 @@ func validateQuery(q ListQuery) error {
 		return invalid("limit", "must be between 1 and %d", MaxPageSize)
 	}
 	for _, f := range []struct{ name, value string }{
-		{"email_prefix", q.EmailPrefix}, {"username_prefix", q.UsernamePrefix},
+		{"email_prefix", q.EmailPrefix}, {"username_prefix", q.UsernamePrefix}, {"search", q.Search},
 	} {
 		if len(f.value) > MaxEmail || !utf8.ValidString(f.value) || strings.IndexFunc(f.value, unicode.IsControl) >= 0 {
 			return invalid(f.name, "must be at most %d bytes of text without control characters", MaxEmail)
@@ -116,4 +123,42 @@ func roleList() string {
 		names[i] = string(r)
 	}
 	return strings.Join(names, ", ")
+}
+
+// SearchMinRunes is the length, in characters, from which Filter.Search
+// matches anywhere in a field rather than at its start.
+const SearchMinRunes = 3
+
+// SearchSeparator separates the fields in the text a search looks in
+// (SearchText). It is a control character, which a search may not
+// contain, so no match spans two fields.
+const SearchSeparator = "\x01"
+
+// SearchText is the text Filter.Search looks in for u: each of the email,
+// username and full name preceded by SearchSeparator, ASCII letters
+// lowered. The stores index the same text (the migrations of 00014).
+func SearchText(email, username, fullName string) string {
+	return FoldASCII(SearchSeparator + email + SearchSeparator + username + SearchSeparator + fullName)
+}
+
+// SearchPattern is what SearchText of a matching user contains for the
+// search s: s with ASCII letters lowered, preceded by SearchSeparator when
+// s is shorter than SearchMinRunes (then it matches the start of a field).
+func SearchPattern(s string) string {
+	if utf8.RuneCountInString(s) < SearchMinRunes {
+		s = SearchSeparator + s
+	}
+	return FoldASCII(s)
+}
+
+// FoldASCII lowers the ASCII letters of s and leaves every other
+// character as it is: the case folding of the search, the same in every
+// store (SQLite's lower() and LIKE fold only ASCII).
+func FoldASCII(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
 }

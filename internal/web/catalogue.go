@@ -26,7 +26,11 @@ func (c Catalogue) text(key string, args ...any) (string, error) {
 
 // Messages is the default catalogue, in English. A deployment's
 // translation starts from a copy of it.
-func Messages() Catalogue { return maps.Clone(english) }
+func Messages() Catalogue {
+	c := maps.Clone(english)
+	maps.Copy(c, adminEnglish)
+	return c
+}
 
 var english = Catalogue{
 	"lang":                   "en",

@@ -33,6 +33,8 @@ var refusals = []refusal{
 	{user.ErrLastAdmin, http.StatusConflict, "error.last_admin", ""},
 	{user.ErrAlreadyVerified, http.StatusConflict, "error.already_verified", ""},
 	{user.ErrSessionNotFound, http.StatusNotFound, "error.session_not_found", ""},
+	{user.ErrNotFound, http.StatusNotFound, "error.user_not_found", ""},
+	{user.ErrForbidden, http.StatusForbidden, "error.admin_only", ""},
 }
 
 // fail shows err on f, on its field when the error is about one f has, and

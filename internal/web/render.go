@@ -30,7 +30,16 @@ type view struct {
 	// Sessions and Current are the sessions page's.
 	Sessions []user.Session
 	Current  uuid.UUID
-	Brand    brand
+	// The admin console's (admin.go): a listing's users or events and its
+	// paging, the user a page is about, the link to its events, the audit
+	// page's filters.
+	Users   []user.User
+	Events  []user.AuditEvent
+	Pager   pager
+	Subject *user.User
+	Audit   string
+	Filters *auditFilters
+	Brand   brand
 }
 
 // brand is the product's name, logo and stylesheet, on every page.
@@ -89,7 +98,7 @@ func describedBy(f *field) string {
 }
 
 // views are the page templates, each parsed with the layout.
-var views = []string{"form", "message", "account", "sessions"}
+var views = []string{"form", "message", "account", "sessions", "admin_users", "admin_user", "admin_confirm", "admin_audit"}
 
 func (p *Pages) parseViews() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{"t": p.msg.text, "describedBy": describedBy}

@@ -1,6 +1,10 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
 
 // route is one page route: a ServeMux pattern and its handler.
 type route struct {
@@ -41,5 +45,16 @@ func (p *Pages) routes() []route {
 		{"POST /account/export", p.signedIn(p.export)},
 		{"GET /account/delete", p.signedIn(p.deletePage)},
 		{"POST /account/delete", p.signedIn(p.deleteAccount)},
+		// The admin console (admin.go), for administrators only.
+		{"GET /admin", p.admin(func(w http.ResponseWriter, _ *http.Request, _ user.Caller) { redirect(w, "/admin/users") })},
+		{"GET /admin/users", p.admin(p.adminUsersPage)},
+		{"GET /admin/users/{id}", p.admin(p.adminUserPage)},
+		{"GET /admin/users/{id}/deactivate", p.admin(p.adminDeactivatePage)},
+		{"POST /admin/users/{id}/deactivate", p.admin(p.adminDeactivate)},
+		{"POST /admin/users/{id}/reactivate", p.admin(p.adminReactivate)},
+		{"POST /admin/users/{id}/role", p.admin(p.adminRole)},
+		{"GET /admin/users/{id}/delete", p.admin(p.adminDeletePage)},
+		{"POST /admin/users/{id}/delete", p.admin(p.adminDelete)},
+		{"GET /admin/audit", p.admin(p.adminAuditPage)},
 	}
 }

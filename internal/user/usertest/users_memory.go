@@ -230,6 +230,8 @@ func matches(u user.User, q user.ListQuery) bool {
 	switch {
 	case !hasPrefix(u.Email, q.EmailPrefix), !hasPrefix(u.Username, q.UsernamePrefix):
 		return false
+	case q.Search != "" && !strings.Contains(user.SearchText(u.Email, u.Username, u.FullName), user.SearchPattern(q.Search)):
+		return false
 	case q.IsActive != nil && u.IsActive != *q.IsActive, q.Role != nil && u.Role != *q.Role:
 		return false
 	case !q.CreatedAfter.IsZero() && !u.CreatedAt.After(q.CreatedAfter):
