@@ -282,3 +282,45 @@ func TestReturnToAnotherOriginIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminDeactivatesAUserWhosePageSessionEnds: an administrator finds a
+// user in the console by part of the email, deactivates them, and the
+// page session that user has open ends on its next request.
+func TestAdminDeactivatesAUserWhosePageSessionEnds(t *testing.T) {
+	browser := browsertest.Launch(t)
+	site := newSite(t, apptest.SQLite)
+	register(t, site, "linus@example.com", "linus")
+	register(t, site, "other@example.com", "other")
+	victim, admin := browser.NewPage(t), browser.NewPage(t)
+	signIn(t, site, victim, "linus", password, "/account")
+
+	signIn(t, site, admin, adminLogin, adminPassword, "/account")
+	admin.Open(site.URL + "/admin")
+	if got := path(t, admin.Location()); got != "/admin/users" {
+		t.Fatalf("/admin shows %s, want /admin/users", got)
+	}
+	admin.Fill("#f-search", "nus@exam")
+	admin.Submit("form[role=search] button[type=submit]")
+	if n := admin.Count("tbody tr th a"); n != 1 {
+		t.Fatalf("searching for part of the email lists %d users, want 1: %s", n, admin.Body())
+	}
+	admin.Submit("tbody tr th a")
+	if !strings.Contains(admin.Body(), "linus@example.com") {
+		t.Fatalf("the user's page does not show linus: %s", admin.Body())
+	}
+	admin.Submit("a.button.danger[href$='/deactivate']")
+	admin.Submit("main form button[type=submit]")
+	if got := path(t, admin.Location()); !strings.Contains(got, "notice=") {
+		t.Fatalf("after deactivating: %s: %s", got, admin.Body())
+	}
+	if !strings.Contains(admin.Body(), "Deactivated") {
+		t.Errorf("the user's page does not show the account inactive: %s", admin.Body())
+	}
+
+	signedOut(t, site, victim, "deactivation by an administrator")
+	victim.Fill("#f-login", "linus", "#f-password", password)
+	victim.Submit("form[action='/sign-in'] button[type=submit]")
+	if got := path(t, victim.Location()); !strings.HasPrefix(got, "/sign-in") {
+		t.Errorf("a deactivated user signed in again: %s", got)
+	}
+}
