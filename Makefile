@@ -44,7 +44,7 @@ docs-screenshot:
 # Regenerates docs/pages/<page>-desktop.png and <page>-phone.png (1280 and
 # 360 px wide) from the hosted pages in headless Chromium (needs chromium).
 screenshots:
-	USERSVC_SCREENSHOTS=$(CURDIR)/docs/pages go test -count=1 -run '^TestPageScreenshots$$' ./internal/web/browsertest
+	USERSVC_SCREENSHOTS=$(CURDIR)/docs/pages go test -count=1 -run '^TestEveryPage$$' ./internal/web/browsertest
 
 # The load test of docs/benchmarks.md (about 9 minutes; LOADTEST_ARGS=--quick
 # for a smoke run). Needs wrk (apt-get install wrk) and the local PostgreSQL.

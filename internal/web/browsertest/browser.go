@@ -111,6 +111,14 @@ func (b *Browser) NewPage(t testing.TB) *Page {
 	return p
 }
 
+// In is the same tab reporting to t (a subtest) instead of the test that
+// opened it.
+func (p *Page) In(t testing.TB) *Page {
+	cp := *p
+	cp.t = t
+	return &cp
+}
+
 // step is a context for one step.
 func (p *Page) step() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(p.ctx, StepTimeout)
