@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: run test systemtest upgradetest docscheck build lint docs-screenshot loadtest
+.PHONY: run test systemtest upgradetest docscheck build lint docs-screenshot screenshots loadtest
 run:
 	go run ./cmd/usersvc
 
@@ -40,6 +40,11 @@ lint:
 # Regenerates docs/api-docs.png from the running docs page (needs chromium).
 docs-screenshot:
 	USERSVC_DOCS_SCREENSHOT=$(CURDIR)/docs/api-docs.png go test -count=1 -run TestDocsPageRendersInABrowser ./internal/systemtest
+
+# Regenerates docs/pages/<page>-desktop.png and <page>-phone.png (1280 and
+# 360 px wide) from the hosted pages in headless Chromium (needs chromium).
+screenshots:
+	USERSVC_SCREENSHOTS=$(CURDIR)/docs/pages go test -count=1 -run '^TestEveryPage$$' ./internal/web/browsertest
 
 # The load test of docs/benchmarks.md (about 9 minutes; LOADTEST_ARGS=--quick
 # for a smoke run). Needs wrk (apt-get install wrk) and the local PostgreSQL.

@@ -104,7 +104,7 @@ var english = Catalogue{
 	"sessions.started":        "Signed in",
 	"sessions.this":           "This session",
 	"sessions.end":            "Sign out this one",
-	"sessions.end_label":      "Sign out the session from %s",
+	"sessions.end_label":      "Sign out this one: the session from %s",
 	"sessions.end_others":     "Sign out all other sessions",
 	"sessions.unknown_device": "Unknown device",
 	"delete.title":            "Delete your account",

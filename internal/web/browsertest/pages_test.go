@@ -1,0 +1,221 @@
+package browsertest_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/app/apptest"
+	"github.com/usersvc/usersvc/internal/web/browsertest"
+)
+
+// MaxPageWeight is issue 21's target for a page as transferred: its HTML,
+// stylesheets and scripts (compressed when the server compresses).
+const MaxPageWeight = 50 * 1024
+
+// A page of the catalogue, as some person sees it.
+type shownPage struct {
+	name    string // the screenshots' file name: docs/pages/<name>-desktop.png
+	pattern string // the GET route it shows ("" for a state of another page)
+	who     string // "", "user" or "admin"
+	path    string // with {id} for the user the console looks at
+	// prepare brings the page to the state shown (a refused form), after
+	// it is opened.
+	prepare func(t *testing.T, p *browsertest.Page)
+}
+
+// catalogue is every page of the service, with states worth seeing; a GET
+// route of internal/web without an entry fails TestEveryPage.
+var catalogue = []shownPage{
+	{name: "sign-in", pattern: "/sign-in", path: "/sign-in"},
+	{name: "sign-in-error", who: "", path: "/sign-in", prepare: func(t *testing.T, p *browsertest.Page) {
+		p.Fill("#f-login", "ada", "#f-password", "not the password")
+		p.Submit("form[action='/sign-in'] button[type=submit]")
+	}},
+	{name: "sign-up", pattern: "/sign-up", path: "/sign-up"},
+	{name: "sign-up-error", path: "/sign-up", prepare: func(t *testing.T, p *browsertest.Page) {
+		p.Fill("#f-email", "not an address@", "#f-username", "a", "#f-password", "short")
+		p.Eval(`(() => { document.querySelector('form[action="/sign-up"]').noValidate = true; return ''; })()`)
+		p.Submit("form[action='/sign-up'] button[type=submit]")
+	}},
+	{name: "forgot-password", pattern: "/forgot-password", path: "/forgot-password"},
+	{name: "reset-password", pattern: "/reset-password", path: "/reset-password?token=from-the-mail"},
+	{name: "verify-email", pattern: "/verify-email", path: "/verify-email?token=from-the-mail"},
+	{name: "undo-email-change", pattern: "/undo-email-change", path: "/undo-email-change?token=from-the-mail"},
+	{name: "account", pattern: "/account", who: "user", path: "/account"},
+	{name: "account-password", pattern: "/account/password", who: "user", path: "/account/password"},
+	{name: "account-sessions", pattern: "/account/sessions", who: "user", path: "/account/sessions"},
+	{name: "account-delete", pattern: "/account/delete", who: "user", path: "/account/delete"},
+	{name: "forbidden", who: "user", path: "/admin/users"},
+	{name: "admin-users", pattern: "/admin/users", who: "admin", path: "/admin/users"},
+	{name: "admin", pattern: "/admin", who: "admin", path: "/admin"}, // goes on to admin-users
+	{name: "admin-user", pattern: "/admin/users/{id}", who: "admin", path: "/admin/users/{id}"},
+	{name: "admin-deactivate", pattern: "/admin/users/{id}/deactivate", who: "admin", path: "/admin/users/{id}/deactivate"},
+	{name: "admin-delete", pattern: "/admin/users/{id}/delete", who: "admin", path: "/admin/users/{id}/delete"},
+	{name: "admin-audit", pattern: "/admin/audit", who: "admin", path: "/admin/audit"},
+}
+
+// getRoute finds the GET routes of internal/web's route list.
+var getRoute = regexp.MustCompile(`\{"GET (/[^"]*)"`)
+
+// pageRoutes are the GET patterns internal/web serves (its routes()).
+func pageRoutes(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("../*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var routes []string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f) //nolint:gosec // the package's own sources
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range getRoute.FindAllSubmatch(b, -1) {
+			routes = append(routes, string(m[1]))
+		}
+	}
+	if len(routes) == 0 {
+		t.Fatal("found no GET route in internal/web")
+	}
+	return routes
+}
+
+// TestEveryPage opens every page of the catalogue at desktop and phone
+// width and checks that axe-core finds no serious or critical violation
+// (contrast of the default theme included), that nothing is wider than a
+// 360 px phone, and that the page weighs under MaxPageWeight. With
+// USERSVC_SCREENSHOTS set (make screenshots) it writes each page's
+// screenshots there.
+func TestEveryPage(t *testing.T) {
+	covered := map[string]bool{}
+	for _, pg := range catalogue {
+		covered[pg.pattern] = true
+	}
+	for _, r := range pageRoutes(t) {
+		if !covered[r] {
+			t.Errorf("the page GET %s is not in the catalogue of TestEveryPage: add it (scan, weight, screenshots)", r)
+		}
+	}
+
+	browser := browsertest.Launch(t)
+	axe := browsertest.Axe(t)
+	shots := os.Getenv("USERSVC_SCREENSHOTS")
+	if shots != "" {
+		if err := os.MkdirAll(shots, 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
+	site := newSite(t, apptest.SQLite)
+	register(t, site, "ada@example.com", "ada")
+	register(t, site, "grace@example.com", "grace")
+	ada := userID(t, site, "ada")
+	tabs := map[string]*browsertest.Page{"": browser.NewPage(t), "user": browser.NewPage(t), "admin": browser.NewPage(t)}
+	signIn(t, site, tabs["user"], "ada", password, "/account")
+	signIn(t, site, tabs["admin"], adminLogin, adminPassword, "/account")
+
+	var weights []string
+	for _, pg := range catalogue {
+		t.Run(pg.name, func(t *testing.T) {
+			page := tabs[pg.who].In(t)
+			page.SetWidth(browsertest.DesktopWidth)
+			page.Open(site.URL + strings.ReplaceAll(pg.path, "{id}", ada.String()))
+			if pg.prepare != nil {
+				pg.prepare(t, page)
+			}
+			page.CheckAccessibility(axe, pg.name)
+			w := weight(t, page)
+			weights = append(weights, fmt.Sprintf("%s: %d bytes", pg.name, w))
+			if w >= MaxPageWeight {
+				t.Errorf("%s weighs %d bytes transferred, want under %d", pg.name, w, MaxPageWeight)
+			}
+			save(t, shots, pg.name+"-desktop.png", page.Screenshot(browsertest.DesktopWidth))
+
+			page.SetWidth(browsertest.PhoneWidth)
+			page.CheckAccessibility(axe, pg.name)
+			if got := page.Eval(`String(document.documentElement.scrollWidth)`); got != fmt.Sprint(browsertest.PhoneWidth) {
+				t.Errorf("%s is %s px wide on a %d px phone: it scrolls sideways", pg.name, got, browsertest.PhoneWidth)
+			}
+			save(t, shots, pg.name+"-phone.png", page.Screenshot(browsertest.PhoneWidth))
+		})
+	}
+	sort.Strings(weights)
+	t.Logf("transferred weight (HTML + CSS + JS):\n\t%s", strings.Join(weights, "\n\t"))
+}
+
+// save writes a screenshot into dir ("" keeps none, after checking it is
+// a PNG).
+func save(t *testing.T, dir, name string, png []byte) {
+	t.Helper()
+	if !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("%s: not a PNG", name)
+	}
+	if dir == "" {
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// weight is what a browser receives for the page open in p: its document
+// as transferred (the browser's own count of the body) plus each
+// stylesheet and script it links, fetched as a browser asks for them.
+func weight(t *testing.T, p *browsertest.Page) int {
+	t.Helper()
+	var doc int
+	if _, err := fmt.Sscan(p.Eval(`String(performance.getEntriesByType('navigation')[0].encodedBodySize)`), &doc); err != nil {
+		t.Fatalf("the document's size: %v", err)
+	}
+	assets := p.Eval(`[...document.querySelectorAll('link[rel=stylesheet], script[src]')].map(e => e.href || e.src).join('\n')`)
+	total := doc
+	for _, u := range strings.Fields(assets) {
+		total += transferred(t, u)
+	}
+	return total
+}
+
+// transferred is the size of u's body on the wire when asked for as a
+// browser asks (compressed if the server compresses).
+func transferred(t *testing.T, u string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
+	}
+	return int(n)
+}
+
+// userID is the id of the account login.
+func userID(t *testing.T, site *browsertest.Site, login string) uuid.UUID {
+	t.Helper()
+	u, err := site.Stores.Users.ByUsername(t.Context(), login)
+	if err != nil {
+		t.Fatalf("user %s: %v", login, err)
+	}
+	return u.ID
+}
