@@ -19,7 +19,7 @@ type clientStore interface {
 // CLI needs); nil when db keeps no registry.
 func ClientService(db Store, tokens *security.JWT, log *slog.Logger, now func() time.Time) *oauthclient.Service {
 	cs, ok := db.(clientStore)
-	if !ok {
+	if !ok || cs.OAuthClients() == nil {
 		return nil
 	}
 	d := oauthclient.Deps{Store: cs.OAuthClients(), Audit: db.Stores().Audit, Log: log, Now: now}

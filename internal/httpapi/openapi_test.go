@@ -202,6 +202,10 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"DELETE /api/v1/admin/webhooks/{id}": "204", "POST /api/v1/admin/webhooks/{id}/rotate-secret": "200",
 		"POST /api/v1/admin/webhooks/{id}/test": "200", "GET /api/v1/admin/webhooks/{id}/deliveries": "200",
 		"POST /api/v1/admin/webhooks/{id}/deliveries/{delivery}/replay": "200",
+		// oauthclients.go
+		"POST /api/v1/admin/clients": "201", "GET /api/v1/admin/clients": "200",
+		"GET /api/v1/admin/clients/{id}": "200", "PATCH /api/v1/admin/clients/{id}": "200",
+		"DELETE /api/v1/admin/clients/{id}": "204", "POST /api/v1/admin/clients/{id}/rotate-secret": "200",
 	}
 	seen := map[string]bool{}
 	for path, ops := range doc.Paths {

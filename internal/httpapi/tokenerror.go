@@ -13,6 +13,7 @@ const (
 	oauthInvalidRequest       = "invalid_request"
 	oauthInvalidClient        = "invalid_client"
 	oauthInvalidGrant         = "invalid_grant"
+	oauthUnauthorizedClient   = "unauthorized_client"
 	oauthUnsupportedGrantType = "unsupported_grant_type"
 	oauthInvalidScope         = "invalid_scope"
 	oauthUnavailable          = "temporarily_unavailable"
@@ -20,7 +21,7 @@ const (
 )
 
 // oauthErrorCodes are every error code /token answers, for the document.
-var oauthErrorCodes = []string{oauthInvalidRequest, oauthInvalidClient, oauthInvalidGrant,
+var oauthErrorCodes = []string{oauthInvalidRequest, oauthInvalidClient, oauthInvalidGrant, oauthUnauthorizedClient,
 	oauthUnsupportedGrantType, oauthInvalidScope, oauthUnavailable, oauthServerError}
 
 // tokenProblem is the body of every /token error: the problem every other
@@ -28,7 +29,7 @@ var oauthErrorCodes = []string{oauthInvalidRequest, oauthInvalidClient, oauthInv
 // clients read (RFC 6749 section 5.2), as application/json.
 type tokenProblem struct {
 	problem
-	OAuthError       string `json:"error" enum:"invalid_request,invalid_client,invalid_grant,unsupported_grant_type,invalid_scope,temporarily_unavailable,server_error" doc:"The RFC 6749 error code: invalid_grant for wrong credentials or a refresh token that is no longer valid"`
+	OAuthError       string `json:"error" enum:"invalid_request,invalid_client,invalid_grant,unauthorized_client,unsupported_grant_type,invalid_scope,temporarily_unavailable,server_error" doc:"The RFC 6749 error code: invalid_grant for wrong credentials or a refresh token that is no longer valid; unauthorized_client for a registered client not allowed the grant"`
 	ErrorDescription string `json:"error_description" doc:"The detail, in the characters RFC 6749 allows"`
 }
 

@@ -126,7 +126,7 @@ type ScopeError struct{ Required string }
 
 func (e *ScopeError) Error() string {
 	if e.Required == "" {
-		return "a service account's token cannot be used here"
+		return ErrInsufficientScope.Error() + ": a service account's token cannot be used here"
 	}
 	return ErrInsufficientScope.Error() + ": " + e.Required + " is required"
 }

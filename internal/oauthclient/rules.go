@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/usersvc/usersvc/internal/user"
 )
@@ -32,10 +33,24 @@ func invalid(field, format string, args ...any) error {
 	return &user.ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// dedupe drops repeated values of c's lists (a value named twice means
+// it once).
+func dedupe(c *Client) {
+	for _, l := range []*[]string{&c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.Grants, &c.Scopes} {
+		out := make([]string, 0, len(*l))
+		for _, v := range *l {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+		*l = out
+	}
+}
+
 // validate checks c's fields and how they fit together.
 func validate(c Client) error {
 	var errs []error
-	if n := strings.TrimSpace(c.Name); n == "" || len(c.Name) > MaxName || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {
+	if n := strings.TrimSpace(c.Name); n == "" || utf8.RuneCountInString(c.Name) > MaxName || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {
 		errs = append(errs, invalid("name", "must be 1 to %d characters, without control characters", MaxName))
 	}
 	if !slices.Contains(AuthMethods, c.AuthMethod) {
@@ -66,10 +81,8 @@ func validate(c Client) error {
 func checkList(field string, values, known []string) []error {
 	var errs []error
 	for i, v := range values {
-		if !slices.Contains(known, v) {
+		if !slices.Contains(known, v) && slices.Index(values, v) == i {
 			errs = append(errs, invalid(field, "unknown value %q: must be among %s", v, strings.Join(known, " ")))
-		} else if slices.Index(values, v) != i {
-			errs = append(errs, invalid(field, "%q is named twice", v))
 		}
 	}
 	return errs
@@ -81,10 +94,8 @@ func checkURIs(field string, uris []string) []error {
 	}
 	var errs []error
 	for i, u := range uris {
-		if err := CheckRedirectURI(u); err != nil {
+		if err := CheckRedirectURI(u); err != nil && slices.Index(uris, u) == i {
 			errs = append(errs, invalid(field, "%q: %s", u, err.Error()))
-		} else if slices.Index(uris, u) != i {
-			errs = append(errs, invalid(field, "%q is named twice", u))
 		}
 	}
 	return errs

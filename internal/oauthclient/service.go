@@ -145,6 +145,7 @@ func (s *Service) Create(ctx context.Context, actor user.User, n NewClient) (Cli
 	if c.Scopes == nil {
 		c.Scopes = DefaultScopes(c.Grants)
 	}
+	dedupe(&c)
 	if err := validate(c); err != nil {
 		return Client{}, "", err
 	}
@@ -236,6 +237,7 @@ func (s *Service) Update(ctx context.Context, actor user.User, id string, p Patc
 	if len(fields) == 0 {
 		return c, nil
 	}
+	dedupe(&c)
 	if err := validate(c); err != nil {
 		return Client{}, err
 	}
