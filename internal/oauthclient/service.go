@@ -18,7 +18,7 @@ const (
 	AuditCreated       user.AuditKind = "oauth_client.created"
 	AuditUpdated       user.AuditKind = "oauth_client.updated"
 	AuditDeleted       user.AuditKind = "oauth_client.deleted"
-	AuditSecretRotated user.AuditKind = "oauth_client.secret_rotated"
+	AuditSecretRotated user.AuditKind = "oauth_client.secret_rotated" //nolint:gosec // an audit kind, no credential
 )
 
 // AuditKinds lists the audit events of this package.
