@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/usersvc/usersvc/internal/config"
@@ -18,6 +19,8 @@ import (
 	"github.com/usersvc/usersvc/internal/jobs"
 	"github.com/usersvc/usersvc/internal/mail"
 	"github.com/usersvc/usersvc/internal/metrics"
+	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/web"
@@ -37,10 +40,12 @@ type App struct {
 	metrics  *metrics.Metrics
 	slots    int
 	gate     user.HashGate
-	ring     *signing.Ring      // nil with HS256
-	queue    JobQueue           // nil on the in-memory store
-	webhooks *webhook.Service   // nil when the store keeps no webhooks
-	web      *web.Pages         // nil with USERSVC_UI=off
+	ring     *signing.Ring        // nil with HS256
+	queue    JobQueue             // nil on the in-memory store
+	webhooks *webhook.Service     // nil when the store keeps no webhooks
+	web      *web.Pages           // nil with USERSVC_UI=off
+	clients  *oauthclient.Service // nil when the store keeps no client registry
+	tokens   *security.JWT
 	stop     context.CancelFunc // ends the background work New started
 	closers  []func()           // run by Close, last first
 }
@@ -145,11 +150,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		return nil, err
 	}
 	a.gate = prot.gate
+	a.tokens = keys.tokens
+	a.clients = ClientService(a.db, keys.tokens, log, o.now)
 	a.svc = user.NewService(user.Deps{
 		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
 		Notifier: notifier, Log: log, Now: o.now, Secret: keys.derived, Observer: a.metrics,
 		Jobs:           a.jobAdmin(),
-		MoreAuditKinds: webhook.AuditKinds,
+		MoreAuditKinds: slices.Concat(webhook.AuditKinds, oauthclient.AuditKinds),
 		MFA:            MFA(cfg, log),
 	}, Policy(cfg))
 	if err := a.bootstrapAdmin(ctx); err != nil {
@@ -162,7 +169,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.handler = httpapi.New(a.svc, httpapi.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
 		Build: o.build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
-		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Mount: mount,
+		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Mount: mount, Clients: a.clients,
 		Discovery: httpapi.Discovery{
 			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),
 		},

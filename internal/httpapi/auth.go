@@ -30,6 +30,11 @@ func (a *api) authenticate(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	u, sess, err := a.users.Authenticate(ctx.Context(), token)
+	if errors.Is(err, user.ErrUnauthenticated) && a.clients != nil {
+		// Not a user's token: perhaps a service account's (serviceaccount.go).
+		a.authenticateServiceAccount(ctx, token, err, next)
+		return
+	}
 	if err != nil {
 		a.writeProblem(ctx, a.problem(ctx.Context(), err))
 		return

@@ -269,7 +269,10 @@ func TestContractGeneratedRequests(t *testing.T) {
 // statedRefusals are the reasons a schema-valid request may still be
 // refused, each stated in the document's descriptions: a cursor that no
 // earlier page handed out (a cursor is opaque).
-var statedRefusals = []string{"is not a next_cursor of an earlier page", "is not a cursor from a previous page"}
+var statedRefusals = []string{"is not a next_cursor of an earlier page", "is not a cursor from a previous page",
+	// The rules of an OAuth client that span fields (oauthclients.go).
+	"needs at least one redirect URI", "needs a confidential client", "is for service accounts",
+	"a public client authenticates with none"}
 
 // wantStatedRefusal checks that the 422 body b refuses a schema-valid
 // request only for a reason the document states.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/ratelimit"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/webhook"
@@ -59,6 +60,9 @@ const (
 	codeUnavailable  = "unavailable"
 	codeRateLimited  = "rate_limited"
 	codeUnauthorized = "unauthenticated"
+	// codeInsufficientScope is RFC 6750's error of a token whose scopes
+	// do not reach the resource (a service account's).
+	codeInsufficientScope = "insufficient_scope"
 )
 
 // errorTable is the one place that maps an error to its status and code;
@@ -89,6 +93,9 @@ var errorTable = []struct {
 	{errRevokeRequest, http.StatusBadRequest, "invalid_request", "", oauthInvalidRequest},
 	{user.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", "", oauthInvalidGrant},
 	{errInvalidClient, http.StatusUnauthorized, oauthInvalidClient, "", oauthInvalidClient},
+	{oauthclient.ErrInvalidClient, http.StatusUnauthorized, oauthInvalidClient, "", oauthInvalidClient},
+	{oauthclient.ErrUnauthorizedClient, http.StatusBadRequest, oauthUnauthorizedClient, "", oauthUnauthorizedClient},
+	{oauthclient.ErrInsufficientScope, http.StatusForbidden, codeInsufficientScope, "", ""},
 	{user.ErrUnauthenticated, http.StatusUnauthorized, codeUnauthorized, "", ""},
 	{user.ErrForbidden, http.StatusForbidden, "forbidden", "", ""},
 	{user.ErrEmailNotVerified, http.StatusForbidden, "email_not_verified", "", oauthInvalidGrant},
@@ -102,6 +109,8 @@ var errorTable = []struct {
 	{user.ErrJobNotFound, http.StatusNotFound, "job_not_found", "", ""},
 	{webhook.ErrEndpointNotFound, http.StatusNotFound, "webhook_not_found", "", ""},
 	{webhook.ErrDeliveryNotFound, http.StatusNotFound, "delivery_not_found", "", ""},
+	{oauthclient.ErrNotFound, http.StatusNotFound, "client_not_found", "", ""},
+	{oauthclient.ErrPublicClient, http.StatusConflict, "public_client", "", ""},
 	{webhook.ErrEndpointDisabled, http.StatusConflict, "webhook_disabled", "", ""},
 	{errNoPublicURL, http.StatusNotFound, "discovery_off", "", ""},
 	{user.ErrLastAdmin, http.StatusConflict, "last_admin", "", ""},
@@ -115,6 +124,7 @@ var errorTable = []struct {
 	{user.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, "", ""},
 	{user.ErrMFAUnavailable, http.StatusServiceUnavailable, "mfa_unavailable", "", ""},
 	{webhook.ErrUnavailable, http.StatusServiceUnavailable, "webhooks_unavailable", "", ""},
+	{errClientsUnavailable, http.StatusServiceUnavailable, "clients_unavailable", "", ""},
 }
 
 // retryAfterUnavailable is the Retry-After of a 503 while the database is
@@ -177,6 +187,13 @@ func (a *api) decorate(ctx context.Context, p *problem, err error) {
 		p.Detail = a.tooLarge()
 	case http.StatusUnauthorized:
 		p.headers = http.Header{"WWW-Authenticate": {"Bearer"}}
+	case http.StatusForbidden:
+		if p.Code == codeInsufficientScope {
+			if se, ok := errors.AsType[*oauthclient.ScopeError](err); ok {
+				p.Detail = se.Error()
+			}
+			p.headers = http.Header{"WWW-Authenticate": {scopeChallenge(err)}}
+		}
 	case http.StatusServiceUnavailable:
 		retry := retryAfterBusy
 		if p.Code == codeUnavailable {
@@ -186,6 +203,17 @@ func (a *api) decorate(ctx context.Context, p *problem, err error) {
 		}
 		p.headers = http.Header{"Retry-After": {retry}}
 	}
+}
+
+// scopeChallenge is the Bearer challenge of a service account's token
+// used beyond its scopes (RFC 6750 section 3), naming the scope that
+// would do when there is one.
+func scopeChallenge(err error) string {
+	c := `Bearer error="insufficient_scope", error_description="` + oauthText(err.Error()) + `"`
+	if se, ok := errors.AsType[*oauthclient.ScopeError](err); ok && se.Required != "" {
+		c += `, scope="` + se.Required + `"`
+	}
+	return c
 }
 
 // invalidFields is a 422 naming the wrong fields (at most maxFieldErrors),

@@ -20,6 +20,7 @@ import (
 	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
 	"github.com/usersvc/usersvc/internal/webhook"
@@ -162,8 +163,26 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 		`request body has a \u escape of an unpaired UTF-16 surrogate`: func() response {
 			return s.do(req{method: "POST", path: "/api/v1/token", body: `{"username":"a\ud800"}`})
 		},
-		"client authentication failed: no client with a secret is registered; public clients send client_id alone": func() response {
+		"client authentication failed: send client_id with its secret once, by HTTP Basic or as client_secret": func() response {
 			return s.do(req{method: "POST", path: "/api/v1/token", body: "username=a&password=b&client_secret=s", contentType: formType})
+		},
+		oauthclient.ErrInvalidClient.Error(): login("username=a&password=b&client_id=docs-page&client_secret=s"),
+		oauthclient.ErrUnauthorizedClient.Error(): func() response {
+			c := s.createClient(adminTok, `{"name":"Partner","redirect_uris":["https://partner.example.com/cb"]}`)
+			return login("username=a&password=b&client_id=" + c.ClientID)()
+		},
+		oauthclient.ErrInsufficientScope.Error(): func() response {
+			c := s.createClient(adminTok, `{"name":"Reader","confidential":true,"grant_types":["client_credentials"],"scopes":["users:read"]}`)
+			return s.do(req{method: "GET", path: "/api/v1/admin/audit", token: s.serviceToken(c.ClientID, "users:read")})
+		},
+		oauthclient.ErrNotFound.Error(): authed("GET", "/api/v1/admin/clients/nope", adminTok, ""),
+		oauthclient.ErrPublicClient.Error(): func() response {
+			c := s.createClient(adminTok, `{"name":"SPA","redirect_uris":["https://spa.example.com/cb"]}`)
+			return s.do(req{method: "POST", path: "/api/v1/admin/clients/" + c.ClientID + "/rotate-secret", token: adminTok})
+		},
+		"the OAuth client registry is unavailable": func() response {
+			none := newServer(t, apptest.Memory, apptest.NoClients())
+			return none.do(req{method: "GET", path: "/api/v1/admin/clients", token: none.adminToken()})
 		},
 		"request body is too large": func() response { return s.unsizedToken(strings.Repeat("x", 65<<10)) },
 		user.ErrLocked.Error(): func() response {

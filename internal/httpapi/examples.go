@@ -25,6 +25,10 @@ var exampleBodies = map[string]any{
 		"url": "https://hooks.example.com/usersvc", "types": []string{"user.created", "user.deleted"}, "description": "billing",
 	},
 	"PATCH /api/v1/admin/webhooks/{id}": map[string]any{"enabled": false},
+	"POST /api/v1/admin/clients": map[string]any{
+		"name": "Reporting service", "confidential": true, "grant_types": []string{"client_credentials"}, "scopes": []string{"users:read", "audit:read"},
+	},
+	"PATCH /api/v1/admin/clients/{id}": map[string]any{"scopes": []string{"users:read"}},
 }
 
 // The example account's password, and a refresh token of the right shape

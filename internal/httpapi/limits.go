@@ -95,7 +95,11 @@ func (a *api) limitedBy(rule ratelimit.Rule, op huma.Operation, key func(user.Ca
 			a.writeProblem(ctx, a.problem(ctx.Context(), err))
 			return
 		}
-		if a.pass(ctx, rule, key(c), countAdmitted) {
+		k := key(c)
+		if info := requestInfoFrom(ctx.Context()); info != nil && info.serviceAccount != "" {
+			k = "client:" + info.serviceAccount // a service account has no account or session
+		}
+		if a.pass(ctx, rule, k, countAdmitted) {
 			next(ctx)
 		}
 	})

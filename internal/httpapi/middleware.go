@@ -104,6 +104,10 @@ type requestInfo struct {
 	user    user.User
 	session user.Session
 	authed  bool
+	// serviceAccount is the client id of a service account's token that
+	// authenticate accepted ("" for a user's); user is then an
+	// administrator with no account standing for it (serviceaccount.go).
+	serviceAccount string
 }
 
 // withClient is the operation middleware that tells the service who is

@@ -206,6 +206,10 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"GET /api/v1/users/me/mfa": "200", "POST /api/v1/users/me/mfa/totp": "201",
 		"POST /api/v1/users/me/mfa/totp/confirm": "200", "DELETE /api/v1/users/me/mfa/totp": "204",
 		"POST /api/v1/users/me/mfa/recovery-codes": "200", "DELETE /api/v1/admin/users/{id}/mfa": "204",
+		// oauthclients.go
+		"POST /api/v1/admin/clients": "201", "GET /api/v1/admin/clients": "200",
+		"GET /api/v1/admin/clients/{id}": "200", "PATCH /api/v1/admin/clients/{id}": "200",
+		"DELETE /api/v1/admin/clients/{id}": "204", "POST /api/v1/admin/clients/{id}/rotate-secret": "200",
 	}
 	seen := map[string]bool{}
 	for path, ops := range doc.Paths {

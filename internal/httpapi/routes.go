@@ -6,6 +6,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -30,19 +31,19 @@ func (a *api) routes() {
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me/sessions/{id}", "revokeSession", http.StatusNoContent, "End one of the current user's sessions", http.StatusNotFound)))), a.revokeSession)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Password, a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password")))), a.changePassword)
 	// Audit log and data export (audit.go).
-	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/audit", "listAuditEvents", http.StatusOK, "List security events, newest first (admins only)"))), a.listAuditEvents)
+	huma.Register(api, a.strictQuery(a.admin(a.scoped(oauthclient.ScopeAuditRead, a.op("GET /api/v1/admin/audit", "listAuditEvents", http.StatusOK, "List security events, newest first (admins only)")))), a.listAuditEvents)
 	huma.Register(api, a.strictQuery(a.authed(a.op("GET /api/v1/users/me/audit", "listMyAudit", http.StatusOK, "List the security events about the current user, newest first"))), a.listMyAudit)
 	huma.Register(api, a.byAccount(l.Export, a.recorded(a.authed(a.limited(l.Export, a.op("GET /api/v1/users/me/export", "exportMe", http.StatusOK, "Download everything kept about the current user as JSON"))))), a.exportMe)
 	documentAuditKinds(api.OpenAPI(), a.users.AuditKinds())
 	documentExport(api.OpenAPI())
 	documentDateTimes(api.OpenAPI(), "/api/v1/admin/audit", "since", "until")
 	// Administration (admin.go): 403 for anyone but an active administrator.
-	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/users", "listUsers", http.StatusOK, "List users, filtered, a page at a time"))), a.listUsers)
-	huma.Register(api, a.admin(a.op("GET /api/v1/admin/users/{id}", "getUser", http.StatusOK, "Get a user", http.StatusNotFound)), a.getUser)
-	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("PATCH /api/v1/admin/users/{id}", "updateUser", http.StatusOK, "Update a user's name, email, activation or role", http.StatusNotFound, http.StatusConflict)))), a.updateUser)
-	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/users/{id}/deactivate", "deactivateUser", http.StatusOK, "Deactivate a user and end their sessions", http.StatusNotFound, http.StatusConflict)))), a.deactivateUser)
-	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/users/{id}/reactivate", "reactivateUser", http.StatusOK, "Reactivate a user", http.StatusNotFound)))), a.reactivateUser)
-	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("DELETE /api/v1/admin/users/{id}", "deleteUser", http.StatusNoContent, "Delete a user", http.StatusNotFound, http.StatusConflict)))), a.deleteUser)
+	huma.Register(api, a.strictQuery(a.admin(a.scoped(oauthclient.ScopeUsersRead, a.op("GET /api/v1/admin/users", "listUsers", http.StatusOK, "List users, filtered, a page at a time")))), a.listUsers)
+	huma.Register(api, a.admin(a.scoped(oauthclient.ScopeUsersRead, a.op("GET /api/v1/admin/users/{id}", "getUser", http.StatusOK, "Get a user", http.StatusNotFound))), a.getUser)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.scoped(oauthclient.ScopeUsersWrite, a.limited(l.Write, a.op("PATCH /api/v1/admin/users/{id}", "updateUser", http.StatusOK, "Update a user's name, email, activation or role", http.StatusNotFound, http.StatusConflict))))), a.updateUser)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.scoped(oauthclient.ScopeUsersWrite, a.limited(l.Write, a.op("POST /api/v1/admin/users/{id}/deactivate", "deactivateUser", http.StatusOK, "Deactivate a user and end their sessions", http.StatusNotFound, http.StatusConflict))))), a.deactivateUser)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.scoped(oauthclient.ScopeUsersWrite, a.limited(l.Write, a.op("POST /api/v1/admin/users/{id}/reactivate", "reactivateUser", http.StatusOK, "Reactivate a user", http.StatusNotFound))))), a.reactivateUser)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.scoped(oauthclient.ScopeUsersWrite, a.limited(l.Write, a.op("DELETE /api/v1/admin/users/{id}", "deleteUser", http.StatusNoContent, "Delete a user", http.StatusNotFound, http.StatusConflict))))), a.deleteUser)
 	// The durable job queue (jobs.go): mail and events, failed ones kept.
 	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/jobs", "listJobs", http.StatusOK, "List the job queue's jobs (mail, events), newest first"))), a.listJobs)
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/jobs/{id}/retry", "retryJob", http.StatusOK, "Run a job again, a failed one with its attempts back (audited)", http.StatusNotFound)))), a.retryJob)
@@ -79,6 +80,14 @@ func (a *api) routes() {
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me/mfa/totp", "removeTOTP", http.StatusNoContent, "Remove the TOTP authenticator (needs a recent authentication)", http.StatusForbidden, http.StatusNotFound)))), a.removeTOTP)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("POST /api/v1/users/me/mfa/recovery-codes", "regenerateRecoveryCodes", http.StatusOK, "Replace the recovery codes by ten new ones, shown once (needs a recent authentication)", http.StatusForbidden, http.StatusNotFound)))), a.regenerateRecoveryCodes)
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("DELETE /api/v1/admin/users/{id}/mfa", "resetUserMFA", http.StatusNoContent, "Remove every second factor of a user (audited; the user is mailed)", http.StatusNotFound)))), a.resetUserMFA)
+	// OAuth clients and service accounts (oauthclients.go): administrators only, every change audited.
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/clients", "createOAuthClient", http.StatusCreated, "Register an OAuth client; the answer holds a confidential client's secret, shown only once", http.StatusServiceUnavailable)))), a.createOAuthClient)
+	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/clients", "listOAuthClients", http.StatusOK, "List OAuth clients, oldest first", http.StatusServiceUnavailable))), a.listOAuthClients)
+	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/clients/{id}", "getOAuthClient", http.StatusOK, "Get an OAuth client", http.StatusNotFound, http.StatusServiceUnavailable))), a.getOAuthClient)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("PATCH /api/v1/admin/clients/{id}", "updateOAuthClient", http.StatusOK, "Change an OAuth client's name, redirect URIs, grant types, scopes or first-party flag", http.StatusNotFound, http.StatusServiceUnavailable)))), a.updateOAuthClient)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("DELETE /api/v1/admin/clients/{id}", "deleteOAuthClient", http.StatusNoContent, "Delete an OAuth client: its secret and its service-account tokens stop working at once", http.StatusNotFound, http.StatusServiceUnavailable)))), a.deleteOAuthClient)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/clients/{id}/rotate-secret", "rotateOAuthClientSecret", http.StatusOK, "Give a confidential OAuth client a new secret, shown only once; the previous one stops working at once", http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable)))), a.rotateOAuthClientSecret)
+	documentClientURIs(api.OpenAPI())
 }
 
 // op describes the operation at pattern ("METHOD /path"). errs are the
@@ -127,7 +136,9 @@ func (a *api) recorded(op huma.Operation) huma.Operation {
 func (a *api) authed(op huma.Operation) huma.Operation {
 	op.Security = []map[string][]string{{bearerAuth: {}}}
 	op.Middlewares = append(op.Middlewares, a.authenticate)
-	op.Errors = append(op.Errors, http.StatusUnauthorized)
+	// 403 also answers a service account's token where its scopes do not
+	// reach (serviceaccount.go).
+	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
 	return a.assured(op, false)
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -81,11 +82,11 @@ func (a *api) parseToken(ctx huma.Context) (*tokenRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	basic, err := basicClient(ctx.Header("Authorization"))
+	basic, secret, err := basicClient(ctx.Header("Authorization"))
 	if err != nil {
 		return nil, err
 	}
-	return p.request(basic)
+	return p.request(basic, secret)
 }
 
 // token answers /token with the request readToken parsed.
@@ -96,6 +97,9 @@ func (a *api) token(ctx context.Context, _ *struct{}) (*tokenOutput, error) {
 	}
 	form := info.token
 	ctx = user.WithClientID(ctx, form.clientID)
+	if err := a.checkClient(ctx, form); err != nil {
+		return nil, a.tokenError(ctx, err)
+	}
 	var t user.AccessToken
 	var err error
 	switch form.grantType {
@@ -121,6 +125,42 @@ func (a *api) token(ctx context.Context, _ *struct{}) (*tokenOutput, error) {
 			ExpiresIn: seconds(t.ExpiresIn), RefreshToken: t.RefreshToken, DeviceToken: t.DeviceToken,
 		},
 	}, nil
+}
+
+// checkClient applies the client registry to a /token request that names
+// a client (issue 23), before any password is checked: a registered
+// client must authenticate as registered (a confidential one with its
+// secret: invalid_client otherwise) and be allowed the grant
+// (unauthorized_client otherwise: a third-party client is not allowed the
+// password grant unless it was registered with it).
+//
+// A request that names no client is the design's first-party frontend
+// and is served as before; so is one naming a client id that is not
+// registered and sending no secret (a client id was only a label for the
+// audit log before the registry, and existing callers send one). Neither
+// can be told apart from the first-party frontend by anything it sends:
+// the password grant cannot keep a public client out, only a registered
+// client that asks honestly. A secret for an unregistered client fails.
+func (a *api) checkClient(ctx context.Context, form *tokenRequest) error {
+	if form.clientID == "" {
+		return nil
+	}
+	if a.clients == nil {
+		if form.clientSecret != "" {
+			return oauthclient.ErrInvalidClient
+		}
+		return nil
+	}
+	_, err := a.clients.AuthorizeGrant(ctx, oauthclient.Credentials{
+		ID: form.clientID, Secret: form.clientSecret, Method: form.secretMethod,
+	}, form.grantType)
+	if errors.Is(err, oauthclient.ErrNotFound) {
+		if form.clientSecret != "" {
+			return oauthclient.ErrInvalidClient
+		}
+		return nil
+	}
+	return err
 }
 
 // countLogin counts a login attempt by how it ended.

@@ -58,10 +58,13 @@ func tokenFieldSchemas() map[string]*huma.Schema {
 			s.Pattern = `^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$`
 			s.Examples = []any{"profile"}
 		}),
-		"client_id": tokenField("A public client's id (optional), recorded in the audit log; or send it as the user of HTTP Basic with an empty password. No client has a secret: client_secret is refused (invalid_client)", func(s *huma.Schema) {
+		"client_id": tokenField("The client's id (optional), recorded in the audit log; or send it as the user of HTTP Basic (with the secret as password, or an empty one). A registered client must be allowed the grant (unauthorized_client) and a confidential one must authenticate (invalid_client); without client_id, or with one that is not registered, the request is the first-party frontend's", func(s *huma.Schema) {
 			s.MaxLength = new(maxClientID)
 			s.Pattern = `^[\x20-\x7E]+$`
 			s.Examples = []any{"docs-page"}
+		}),
+		"client_secret": tokenField("A confidential client's secret, for one registered with client_secret_post (client_secret_basic clients send it by HTTP Basic); never both", func(s *huma.Schema) {
+			s.Format = "password"
 		}),
 	}
 }
@@ -95,13 +98,13 @@ func tokenGrant(title, grant string, grantRequired bool, required []string, fiel
 func documentTokenForm(doc *huma.OpenAPI) {
 	schemas := doc.Components.Schemas.Map()
 	schemas["TokenPasswordGrant"] = tokenGrant("Password grant", grantPassword, false,
-		[]string{"username", "password"}, "username", "password", "device_token", "scope", "client_id")
+		[]string{"username", "password"}, "username", "password", "device_token", "scope", "client_id", "client_secret")
 	schemas["TokenRefreshGrant"] = tokenGrant("Refresh grant", grantRefresh, true,
-		[]string{"refresh_token"}, "refresh_token", "scope", "client_id")
+		[]string{"refresh_token"}, "refresh_token", "scope", "client_id", "client_secret")
 	schemas["TokenMFAOTPGrant"] = tokenGrant("Second step with a TOTP code", grantMFAOTP, true,
-		[]string{"mfa_token", "otp"}, "mfa_token", "otp", "scope", "client_id")
+		[]string{"mfa_token", "otp"}, "mfa_token", "otp", "scope", "client_id", "client_secret")
 	schemas["TokenMFARecoveryCodeGrant"] = tokenGrant("Second step with a recovery code", grantMFARecoveryCode, true,
-		[]string{"mfa_token", "recovery_code"}, "mfa_token", "recovery_code", "scope", "client_id")
+		[]string{"mfa_token", "recovery_code"}, "mfa_token", "recovery_code", "scope", "client_id", "client_secret")
 	schemas["TokenForm"] = &huma.Schema{
 		Type: "object",
 		Description: "A password grant or a refresh grant (RFC 6749 sections 4.3 and 6), or the second step of a password login " +

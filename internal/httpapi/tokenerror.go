@@ -15,6 +15,7 @@ const (
 	oauthInvalidRequest       = "invalid_request"
 	oauthInvalidClient        = "invalid_client"
 	oauthInvalidGrant         = "invalid_grant"
+	oauthUnauthorizedClient   = "unauthorized_client"
 	oauthUnsupportedGrantType = "unsupported_grant_type"
 	oauthInvalidScope         = "invalid_scope"
 	oauthUnavailable          = "temporarily_unavailable"
@@ -26,7 +27,7 @@ const (
 )
 
 // oauthErrorCodes are every error code /token answers, for the document.
-var oauthErrorCodes = []string{oauthInvalidRequest, oauthInvalidClient, oauthInvalidGrant,
+var oauthErrorCodes = []string{oauthInvalidRequest, oauthInvalidClient, oauthInvalidGrant, oauthUnauthorizedClient,
 	oauthUnsupportedGrantType, oauthInvalidScope, oauthUnavailable, oauthServerError, oauthMFARequired}
 
 // tokenProblem is the body of every /token error: the problem every other
@@ -34,7 +35,7 @@ var oauthErrorCodes = []string{oauthInvalidRequest, oauthInvalidClient, oauthInv
 // clients read (RFC 6749 section 5.2), as application/json.
 type tokenProblem struct {
 	problem
-	OAuthError       string `json:"error" enum:"invalid_request,invalid_client,invalid_grant,unsupported_grant_type,invalid_scope,temporarily_unavailable,server_error,mfa_required" doc:"The RFC 6749 error code: invalid_grant for wrong credentials or a refresh token that is no longer valid"`
+	OAuthError       string `json:"error" enum:"invalid_request,invalid_client,invalid_grant,unauthorized_client,unsupported_grant_type,invalid_scope,temporarily_unavailable,server_error,mfa_required" doc:"The RFC 6749 error code: invalid_grant for wrong credentials or a refresh token that is no longer valid; unauthorized_client for a registered client not allowed the grant; mfa_required when the account has a second factor (then mfa_token and methods say how to go on)"`
 	ErrorDescription string `json:"error_description" doc:"The detail, in the characters RFC 6749 allows"`
 	// The second step of an mfa_required answer.
 	MFAToken  string   `json:"mfa_token,omitempty"`

@@ -15,6 +15,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -24,8 +25,10 @@ import (
 // field of both grants, as Swagger UI's does, works; an unknown parameter
 // is ignored; a parameter given twice is refused. A public client names
 // itself with client_id, in the form or as the user of HTTP Basic
-// authentication with an empty password (section 2.3.1); no client has a
-// secret yet, so one that sends a secret is refused (invalid_client).
+// authentication with an empty password (section 2.3.1). A confidential
+// client of the registry (internal/oauthclient) sends its secret by HTTP
+// Basic (client_secret_basic) or as client_secret (client_secret_post),
+// never both; token.go checks it against the registry.
 
 // Errors of the /token body that the service cannot see.
 var (
@@ -34,9 +37,10 @@ var (
 	errMalformedJSON = errors.New("the body is not a well-formed JSON object")
 	errEmptyBody     = errors.New("request body is required") // as huma words it for the JSON routes
 	errTooLarge      = errors.New("request body is too large")
-	// errInvalidClient is a client that authenticates: no client is
-	// registered with a secret, so none can.
-	errInvalidClient = errors.New("client authentication failed: no client with a secret is registered; public clients send client_id alone")
+	// errInvalidClient is client authentication that cannot succeed
+	// whatever the registry holds: a Basic header that does not decode, a
+	// secret sent twice or without a client id.
+	errInvalidClient = errors.New("client authentication failed: send client_id with its secret once, by HTTP Basic or as client_secret")
 	// errUnsupportedGrant and errInvalidScope are field errors that RFC
 	// 6749 gives an error code of their own.
 	errUnsupportedGrant = &user.ValidationError{Field: "grant_type", Message: `must be "password", "refresh_token", "` + grantMFAOTP + `" or "` + grantMFARecoveryCode + `"`}
@@ -70,9 +74,11 @@ type tokenRequest struct {
 	// client sends it back: that device is then not held back by failures
 	// from elsewhere.
 	deviceToken string
-	// clientID names the public client that sends the request, "" when
-	// it does not say; it is recorded with the audit event.
-	clientID string
+	// clientID names the client that sends the request, "" when it does
+	// not say; it is recorded with the audit event. clientSecret is its
+	// secret, sent by secretMethod (oauthclient.AuthSecretBasic or
+	// AuthSecretPost), "" when none was sent.
+	clientID, clientSecret, secretMethod string
 	// mfaToken and code are a second step's: the mfa_token of the
 	// mfa_required answer and the otp or recovery_code.
 	mfaToken, code string
@@ -180,37 +186,37 @@ func jsonTokenParams(body []byte) (tokenParams, error) {
 	return p, nil
 }
 
-// basicClient returns the client id of an "Authorization: Basic" header
-// (RFC 6749 section 2.3.1: the id and password form-encoded, then
-// base64), "" for none or another scheme (a bearer token is ignored). A
-// client that sends a password, or a header that does not decode, fails
-// client authentication.
-func basicClient(header string) (string, error) {
+// basicClient returns the client id and secret of an "Authorization:
+// Basic" header (RFC 6749 section 2.3.1: the id and password
+// form-encoded, then base64), "" for none or another scheme (a bearer
+// token is ignored). A header that does not decode, or a secret without
+// an id, fails client authentication.
+func basicClient(header string) (id, secret string, err error) {
 	scheme, creds, ok := strings.Cut(header, " ")
 	if !ok || !strings.EqualFold(scheme, "Basic") {
-		return "", nil
+		return "", "", nil
 	}
 	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(creds))
 	if err != nil {
-		return "", errInvalidClient
+		return "", "", errInvalidClient
 	}
-	id, secret, ok := strings.Cut(string(b), ":")
+	id, secret, ok = strings.Cut(string(b), ":")
 	if !ok {
-		return "", errInvalidClient
+		return "", "", errInvalidClient
 	}
 	if id, err = url.QueryUnescape(id); err != nil {
-		return "", errInvalidClient
+		return "", "", errInvalidClient
 	}
-	if secret != "" {
-		return "", errInvalidClient
+	if secret, err = url.QueryUnescape(secret); err != nil {
+		return "", "", errInvalidClient
 	}
-	if id == "" {
-		return "", nil
+	if id == "" && secret == "" {
+		return "", "", nil
 	}
-	if !validClientID(id) {
-		return "", errInvalidClient
+	if id == "" || !validClientID(id) {
+		return "", "", errInvalidClient
 	}
-	return id, nil
+	return id, secret, nil
 }
 
 // validClientID reports whether id is an RFC 6749 client_id (printable
@@ -231,9 +237,9 @@ func validScope(s string) bool {
 
 // request checks p as a request of its grant: a password grant
 // (grant_type absent or "password") requires username and password; a
-// refresh grant requires refresh_token. basic is the client id of the
-// Authorization header, if any.
-func (p tokenParams) request(basic string) (*tokenRequest, error) {
+// refresh grant requires refresh_token. basic and basicSecret are the
+// client id and secret of the Authorization header, if any.
+func (p tokenParams) request(basic, basicSecret string) (*tokenRequest, error) {
 	v := p.values
 	f := &tokenRequest{grantType: v["grant_type"], clientID: v["client_id"]}
 	errs := p.errs
@@ -255,8 +261,13 @@ func (p tokenParams) request(basic string) (*tokenRequest, error) {
 	if s, ok := v["scope"]; ok && !validScope(s) {
 		errs = append(errs, errInvalidScope)
 	}
-	if v["client_secret"] != "" {
-		return nil, errInvalidClient
+	switch post := v["client_secret"]; {
+	case post != "" && basicSecret != "", post != "" && f.clientID == "" && basic == "":
+		return nil, errInvalidClient // two methods, or a secret of no client
+	case post != "":
+		f.clientSecret, f.secretMethod = post, oauthclient.AuthSecretPost
+	case basicSecret != "":
+		f.clientSecret, f.secretMethod = basicSecret, oauthclient.AuthSecretBasic
 	}
 	switch {
 	case f.clientID != "" && !validClientID(f.clientID):

@@ -72,6 +72,19 @@ type Claims struct {
 	// RFC 8176 values, and "acr"; absent when empty).
 	AMR []string
 	ACR string
+	// ClientID is the OAuth client the token was issued to ("client_id",
+	// absent when empty). A service account's token (the client_credentials
+	// grant) has it as its subject too, no UserID and no session.
+	ClientID string
+	// Scope is the space-separated scopes granted ("scope", absent when
+	// empty).
+	Scope string
+}
+
+// IsServiceAccount reports whether c are a service account's claims: a
+// client's own token (sub = client_id), with no user and no session.
+func (c Claims) IsServiceAccount() bool {
+	return c.ClientID != "" && c.UserID == uuid.Nil && c.SessionID == uuid.Nil
 }
 
 // claims are the JWT form of Claims: the registered claims (iss, aud, sub,
@@ -84,6 +97,8 @@ type claims struct {
 	Role      string   `json:"role,omitempty"`
 	AMR       []string `json:"amr,omitempty"`
 	ACR       string   `json:"acr,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Scope     string   `json:"scope,omitempty"`
 }
 
 // NewHS256 returns a token issuer and verifier signing with HMAC-SHA256
@@ -187,10 +202,15 @@ func (t *JWT) Issue(c Claims) (string, time.Duration, error) {
 			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
 			ID:        rand.Text(),
 		},
-		Version: c.Version,
-		Role:    c.Role,
-		AMR:     c.AMR,
-		ACR:     c.ACR,
+		Version:  c.Version,
+		Role:     c.Role,
+		AMR:      c.AMR,
+		ACR:      c.ACR,
+		ClientID: c.ClientID,
+		Scope:    c.Scope,
+	}
+	if c.UserID == uuid.Nil && c.ClientID != "" {
+		jc.Subject = c.ClientID // a service account's token
 	}
 	if c.SessionID != uuid.Nil {
 		jc.SessionID = c.SessionID.String()
@@ -254,11 +274,13 @@ func (t *JWT) verifyFull(token string) (Claims, verifiedToken, error) {
 	if err != nil {
 		return Claims{}, verifiedToken{}, fmt.Errorf("verify token: %w", err)
 	}
-	id, err := uuid.Parse(c.Subject)
-	if err != nil {
-		return Claims{}, verifiedToken{}, fmt.Errorf("token subject: %w", err)
+	out := Claims{Version: c.Version, Role: c.Role, AMR: c.AMR, ACR: c.ACR, ClientID: c.ClientID, Scope: c.Scope}
+	if c.ClientID == "" || c.Subject != c.ClientID || c.SessionID != "" {
+		// A user's token; a service account's has its client as subject.
+		if out.UserID, err = uuid.Parse(c.Subject); err != nil {
+			return Claims{}, verifiedToken{}, fmt.Errorf("token subject: %w", err)
+		}
 	}
-	out := Claims{UserID: id, Version: c.Version, Role: c.Role, AMR: c.AMR, ACR: c.ACR}
 	if c.SessionID != "" {
 		if out.SessionID, err = uuid.Parse(c.SessionID); err != nil {
 			return Claims{}, verifiedToken{}, fmt.Errorf("token session: %w", err)

@@ -24,6 +24,8 @@ import (
 
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/oauthclient/oauthclienttest"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/sqlite"
@@ -62,6 +64,8 @@ type setup struct {
 	env   map[string]string
 	opts  []app.Option
 	hooks *webhooktest.Memory // the fake's webhook stores; nil: none
+	// clients is the fake's client registry; nil: none.
+	clients *oauthclienttest.Memory
 }
 
 // Option adjusts a Server's configuration.
@@ -84,6 +88,10 @@ func Env(kv ...string) Option {
 // service has no webhooks (webhook.ErrUnavailable).
 func NoWebhooks() Option { return func(s *setup) { s.hooks = nil } }
 
+// NoClients gives the in-memory fake no OAuth client registry, so that
+// the routes that need one can be seen answering 503.
+func NoClients() Option { return func(s *setup) { s.clients = nil } }
+
 // With passes app options (a notifier of the test's, say) to app.New.
 func With(opts ...app.Option) Option {
 	return func(s *setup) { s.opts = append(s.opts, opts...) }
@@ -97,7 +105,7 @@ func New(t testing.TB, kind string, opts ...Option) *Server {
 		"USERSVC_JWT_SECRET": Secret, "USERSVC_RATE_LIMITS": "off", "USERSVC_DATA_DIR": t.TempDir(),
 		// Queued mail and events reach the test soon after their request.
 		"USERSVC_JOBS_POLL_INTERVAL": "10ms",
-	}, hooks: webhooktest.NewMemory()}
+	}, hooks: webhooktest.NewMemory(), clients: oauthclienttest.NewMemory()}
 	srv := &Server{Mail: usertest.NewMailbox(), Clock: NewClock(time.Now()), Logs: &Buffer{}}
 	for _, o := range opts {
 		o(&s)
@@ -150,7 +158,7 @@ func (s *setup) store(t testing.TB, kind string, srv *Server) {
 		made = copySQLiteTemplate(t, s.env["USERSVC_DATA_DIR"])
 	case Memory:
 		srv.Memory = usertest.NewMemory()
-		s.opts = append(s.opts, app.WithStore(memoryStore{m: srv.Memory, hooks: s.hooks}))
+		s.opts = append(s.opts, app.WithStore(memoryStore{m: srv.Memory, hooks: s.hooks, clients: s.clients}))
 		made = true
 	}
 	if _, ok := s.env["USERSVC_MIGRATE_ON_START"]; made && !ok {
@@ -205,8 +213,17 @@ func copySQLiteTemplate(t testing.TB, dir string) bool {
 // memoryStore serves the fake as an app.Store: it has no signing keys
 // (the tests sign with HS256) and no migrations.
 type memoryStore struct {
-	m     *usertest.Memory
-	hooks *webhooktest.Memory
+	m       *usertest.Memory
+	hooks   *webhooktest.Memory
+	clients *oauthclienttest.Memory
+}
+
+// OAuthClients is the fake's client registry: none with NoClients.
+func (s memoryStore) OAuthClients() oauthclient.Store {
+	if s.clients == nil {
+		return nil
+	}
+	return s.clients
 }
 
 // Webhooks are the fake's webhook stores: none with NoWebhooks.
