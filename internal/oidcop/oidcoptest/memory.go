@@ -2,6 +2,7 @@ package oidcoptest
 
 import (
 	"context"
+	"crypto/subtle"
 	"slices"
 	"strings"
 	"sync"
@@ -167,4 +168,51 @@ func (m *memConsents) ConsentsOf(_ context.Context, userID uuid.UUID) ([]oidcop.
 	}
 	slices.SortFunc(out, func(a, b oidcop.Consent) int { return strings.Compare(a.ClientID, b.ClientID) })
 	return out, nil
+}
+
+// Clients is a fixed client registry for tests.
+type Clients struct {
+	mu      sync.Mutex
+	clients map[string]oidcop.Client
+	secrets map[string]string
+}
+
+// NewClients returns an empty registry.
+func NewClients() *Clients {
+	return &Clients{clients: map[string]oidcop.Client{}, secrets: map[string]string{}}
+}
+
+// Add registers c with secret ("" for a public client).
+func (r *Clients) Add(c oidcop.Client, secret string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clients[c.ID], r.secrets[c.ID] = c, secret
+}
+
+// Remove deletes client id.
+func (r *Clients) Remove(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.clients, id)
+}
+
+func (r *Clients) Client(_ context.Context, id string) (oidcop.Client, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.clients[id]
+	if !ok {
+		return oidcop.Client{}, oidcop.ErrUnknownClient
+	}
+	return c, nil
+}
+
+func (r *Clients) Authenticate(ctx context.Context, id, secret string) (oidcop.Client, error) {
+	c, err := r.Client(ctx, id)
+	r.mu.Lock()
+	want := r.secrets[id]
+	r.mu.Unlock()
+	if err != nil || c.Public() || subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 {
+		return oidcop.Client{}, oidcop.ErrUnknownClient
+	}
+	return c, nil
 }
