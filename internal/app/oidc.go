@@ -38,7 +38,9 @@ func (noBrowser) Current(*http.Request) (user.User, user.Session, bool) {
 // noClients is the client registry while none is wired: no client.
 type noClients struct{}
 
-func (noClients) Client(_ context.Context, _ string) (oidcop.Client, error) { return oidcop.Client{}, oidcop.ErrUnknownClient }
+func (noClients) Client(_ context.Context, _ string) (oidcop.Client, error) {
+	return oidcop.Client{}, oidcop.ErrUnknownClient
+}
 func (noClients) Authenticate(_ context.Context, _, _ string) (oidcop.Client, error) {
 	return oidcop.Client{}, oidcop.ErrUnknownClient
 }

@@ -91,7 +91,9 @@ func (c opClient) AuthMethod() oidc.AuthMethod {
 	}
 }
 
-func (c opClient) ResponseTypes() []oidc.ResponseType { return []oidc.ResponseType{oidc.ResponseTypeCode} }
+func (c opClient) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
 
 func (c opClient) GrantTypes() []oidc.GrantType {
 	out := make([]oidc.GrantType, 0, len(c.c.GrantTypes))

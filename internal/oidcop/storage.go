@@ -573,7 +573,7 @@ func (k signingKey) ID() string                                  { return k.id }
 // publicKey is a published key as op verifies with it.
 type publicKey struct{ k jose.JSONWebKey }
 
-func (k publicKey) ID() string                             { return k.k.KeyID }
-func (k publicKey) Algorithm() jose.SignatureAlgorithm     { return jose.SignatureAlgorithm(k.k.Algorithm) }
-func (k publicKey) Use() string                            { return k.k.Use }
-func (k publicKey) Key() any                               { return k.k.Key }
+func (k publicKey) ID() string                         { return k.k.KeyID }
+func (k publicKey) Algorithm() jose.SignatureAlgorithm { return jose.SignatureAlgorithm(k.k.Algorithm) }
+func (k publicKey) Use() string                        { return k.k.Use }
+func (k publicKey) Key() any                           { return k.k.Key }
