@@ -129,10 +129,34 @@ var webhooksHelp = command{
 	allSettings: true,
 }
 
+// clientsHelp is `usersvc clients`'s help.
+var clientsHelp = command{
+	name: "clients",
+	synopsis: "usersvc clients list\n" +
+		"       usersvc clients create --name NAME [--confidential [--auth-method M]] [--first-party]\n" +
+		"           [--redirect-uris URI,...] [--post-logout-redirect-uris URI,...]\n" +
+		"           [--grants GRANT,...] [--scopes SCOPE,...]\n" +
+		"       usersvc clients delete ID\n" +
+		"       usersvc clients rotate-secret ID",
+	about: "Manages the OAuth clients (applications that obtain tokens) without an\n" +
+		"admin token, from a shell on the server; the admin API\n" +
+		"(/api/v1/admin/clients) does the same and can change a client. Changes are\n" +
+		"recorded in the audit log with no actor (an operator).\n\n" +
+		"create prints the client id and, for a confidential client, its secret,\n" +
+		"shown only this once (rotate-secret prints a new one and the old one stops\n" +
+		"working). Redirect URIs are matched exactly. A third-party client gets the\n" +
+		"password grant only when --grants names it. A service account is a\n" +
+		"confidential client with the client_credentials grant and admin scopes\n" +
+		"(users:read, users:write, audit:read). Run `usersvc migrate up` (or serve\n" +
+		"once) first.",
+	env:         slices.Clone(storeVars),
+	allSettings: true,
+}
+
 // commands are the subcommands by name, for `usersvc help NAME`.
 func commands() map[string]command {
 	all := map[string]command{}
-	for _, c := range []command{serveHelp, migrateHelp, keysHelp, createAdminHelp, healthcheckHelp, versionHelp, auditPruneHelp, retentionHelp, webhooksHelp} {
+	for _, c := range []command{serveHelp, migrateHelp, keysHelp, createAdminHelp, healthcheckHelp, versionHelp, auditPruneHelp, retentionHelp, webhooksHelp, clientsHelp} {
 		all[c.name] = c
 	}
 	all["audit"] = auditPruneHelp // its only action

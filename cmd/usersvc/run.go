@@ -42,6 +42,9 @@ commands:
   webhooks list|create|delete
                             manage webhook endpoints without an admin token
                             (usersvc webhooks --help)
+  clients list|create|delete|rotate-secret
+                            manage OAuth clients and service accounts without
+                            an admin token (usersvc clients --help)
   healthcheck [URL]         exit 0 when the running service's /healthz answers
                             200 (default URL: from USERSVC_ADDR), 1 otherwise
   version                   print the build version and commit
@@ -95,6 +98,8 @@ func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, 
 		return audit(ctx, args, environ, stdout)
 	case "webhooks":
 		return webhooksCmd(ctx, args, environ, stdout)
+	case "clients":
+		return clientsCmd(ctx, args, environ, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args, environ, stdout)
 	case "retention":
@@ -141,6 +146,8 @@ func flagsOf(c command) *flag.FlagSet {
 		return fs
 	case webhooksHelp.name:
 		return webhooksFlags(&webhook.NewEndpoint{}, new(string))
+	case clientsHelp.name:
+		return clientsFlags(&clientsArgs{})
 	}
 	return flag.NewFlagSet(c.name, flag.ContinueOnError)
 }

@@ -11,13 +11,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/jobs"
 	"github.com/usersvc/usersvc/internal/metrics"
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/oidcop"
+	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/webhook"
@@ -36,9 +39,11 @@ type App struct {
 	metrics  *metrics.Metrics
 	slots    int
 	gate     user.HashGate
-	ring     *signing.Ring      // nil with HS256
-	queue    JobQueue           // nil on the in-memory store
-	webhooks *webhook.Service   // nil when the store keeps no webhooks
+	ring     *signing.Ring        // nil with HS256
+	queue    JobQueue             // nil on the in-memory store
+	webhooks *webhook.Service     // nil when the store keeps no webhooks
+	clients  *oauthclient.Service // nil when the store keeps no client registry
+	tokens   *security.JWT
 	stop     context.CancelFunc // ends the background work New started
 	closers  []func()           // run by Close, last first
 }
@@ -149,11 +154,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		return nil, err
 	}
 	a.gate = prot.gate
+	a.tokens = keys.tokens
+	a.clients = ClientService(a.db, keys.tokens, log, o.now)
 	a.svc = user.NewService(user.Deps{
 		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
 		Notifier: notifier, Log: log, Now: o.now, Secret: keys.derived, Observer: a.metrics,
 		Jobs:           a.jobAdmin(),
-		MoreAuditKinds: webhook.AuditKinds,
+		MoreAuditKinds: slices.Concat(webhook.AuditKinds, oauthclient.AuditKinds),
 	}, Policy(cfg))
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return nil, err
@@ -165,7 +172,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.handler = httpapi.New(a.svc, httpapi.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
 		Build: o.build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
-		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, OAuth: oauth,
+		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Clients: a.clients, OAuth: oauth,
 		Discovery: httpapi.Discovery{
 			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),
 			OpenID: openIDDiscovery(oauth),

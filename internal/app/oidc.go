@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/oidcop"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/user"
@@ -35,14 +37,38 @@ func (noBrowser) Current(*http.Request) (user.User, user.Session, bool) {
 	return user.User{}, user.Session{}, false
 }
 
-// noClients is the client registry while none is wired: no client.
-type noClients struct{}
+// registryClients is the client registry as the provider sees it.
+type registryClients struct{ svc *oauthclient.Service }
 
-func (noClients) Client(_ context.Context, _ string) (oidcop.Client, error) {
-	return oidcop.Client{}, oidcop.ErrUnknownClient
+func (r registryClients) Client(ctx context.Context, id string) (oidcop.Client, error) {
+	c, err := r.svc.Lookup(ctx, id)
+	if errors.Is(err, oauthclient.ErrNotFound) {
+		return oidcop.Client{}, oidcop.ErrUnknownClient
+	}
+	if err != nil {
+		return oidcop.Client{}, err
+	}
+	return oidcop.Client{
+		ID: c.ID, AuthMethod: c.AuthMethod, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		GrantTypes: c.Grants, Scopes: c.Scopes, FirstParty: c.FirstParty,
+	}, nil
 }
-func (noClients) Authenticate(_ context.Context, _, _ string) (oidcop.Client, error) {
-	return oidcop.Client{}, oidcop.ErrUnknownClient
+
+// Authenticate checks secret with the client's registered method (op
+// does not say which one the request used).
+func (r registryClients) Authenticate(ctx context.Context, id, secret string) (oidcop.Client, error) {
+	c, err := r.Client(ctx, id)
+	if err != nil {
+		return oidcop.Client{}, err
+	}
+	_, err = r.svc.Authenticate(ctx, oauthclient.Credentials{ID: id, Secret: secret, Method: c.AuthMethod})
+	if errors.Is(err, oauthclient.ErrInvalidClient) || errors.Is(err, oauthclient.ErrNotFound) {
+		return oidcop.Client{}, oidcop.ErrUnknownClient
+	}
+	if err != nil {
+		return oidcop.Client{}, err
+	}
+	return c, nil
 }
 
 // openOIDC builds the OpenID provider when the service can be one: a
@@ -62,8 +88,11 @@ func (a *App) openOIDC(keys tokenKeys, o options) (*httpapi.OAuth, error) {
 	var crypto [32]byte
 	copy(crypto[:], codeKey)
 	clients, browser := o.oidcClients, o.browser
+	if clients == nil && a.clients == nil {
+		return nil, nil // no registry: no client could use the provider
+	}
 	if clients == nil {
-		clients = noClients{}
+		clients = registryClients{a.clients}
 	}
 	if browser == nil {
 		browser = noBrowser{}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/metrics"
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/webhook"
 )
@@ -67,6 +68,11 @@ type Options struct {
 	// Webhooks manages webhook endpoints under /api/v1/admin/webhooks. Nil
 	// answers those routes 503 webhooks_unavailable.
 	Webhooks *webhook.Service
+	// Clients is the OAuth client registry: /api/v1/admin/clients, the
+	// per-client rules of /token and service accounts on the admin API.
+	// Nil answers those routes 503 clients_unavailable and honours no
+	// client.
+	Clients *oauthclient.Service
 	// OAuth is the OpenID provider (internal/oidcop). Nil means none.
 	OAuth *OAuth
 }
@@ -96,6 +102,7 @@ type api struct {
 	metrics      *metrics.Metrics
 	ready        func(ctx context.Context) error
 	webhooks     *webhook.Service
+	clients      *oauthclient.Service
 }
 
 // New returns the service's HTTP handler: the /api/v1 routes of the design;
@@ -122,6 +129,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 	a := &api{users: svc, maxBodyBytes: opts.MaxBodyBytes, build: opts.Build, readyTimeout: opts.ReadyTimeout}
 	a.limits, a.clientIP, a.metrics, a.ready = opts.Limits, orPeer(opts.ClientIP), opts.Metrics, opts.Ready
 	a.webhooks = opts.Webhooks
+	a.clients = opts.Clients
 	if a.limits == nil {
 		a.limits = &Limits{}
 	}

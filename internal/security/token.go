@@ -68,6 +68,19 @@ type Claims struct {
 	// when empty), for the services that trust our tokens. This service
 	// itself checks the role stored now, so a demotion takes effect at once.
 	Role string
+	// ClientID is the OAuth client the token was issued to ("client_id",
+	// absent when empty). A service account's token (the client_credentials
+	// grant) has it as its subject too, no UserID and no session.
+	ClientID string
+	// Scope is the space-separated scopes granted ("scope", absent when
+	// empty).
+	Scope string
+}
+
+// IsServiceAccount reports whether c are a service account's claims: a
+// client's own token (sub = client_id), with no user and no session.
+func (c Claims) IsServiceAccount() bool {
+	return c.ClientID != "" && c.UserID == uuid.Nil && c.SessionID == uuid.Nil
 }
 
 // claims are the JWT form of Claims: the registered claims (iss, aud, sub,
@@ -78,6 +91,8 @@ type claims struct {
 	Version   int64  `json:"ver"`
 	SessionID string `json:"sid,omitempty"`
 	Role      string `json:"role,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Scope     string `json:"scope,omitempty"`
 }
 
 // NewHS256 returns a token issuer and verifier signing with HMAC-SHA256
@@ -181,8 +196,13 @@ func (t *JWT) Issue(c Claims) (string, time.Duration, error) {
 			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
 			ID:        rand.Text(),
 		},
-		Version: c.Version,
-		Role:    c.Role,
+		Version:  c.Version,
+		Role:     c.Role,
+		ClientID: c.ClientID,
+		Scope:    c.Scope,
+	}
+	if c.UserID == uuid.Nil && c.ClientID != "" {
+		jc.Subject = c.ClientID // a service account's token
 	}
 	if c.SessionID != uuid.Nil {
 		jc.SessionID = c.SessionID.String()
@@ -246,11 +266,13 @@ func (t *JWT) verifyFull(token string) (Claims, verifiedToken, error) {
 	if err != nil {
 		return Claims{}, verifiedToken{}, fmt.Errorf("verify token: %w", err)
 	}
-	id, err := uuid.Parse(c.Subject)
-	if err != nil {
-		return Claims{}, verifiedToken{}, fmt.Errorf("token subject: %w", err)
+	out := Claims{Version: c.Version, Role: c.Role, ClientID: c.ClientID, Scope: c.Scope}
+	if c.ClientID == "" || c.Subject != c.ClientID || c.SessionID != "" {
+		// A user's token; a service account's has its client as subject.
+		if out.UserID, err = uuid.Parse(c.Subject); err != nil {
+			return Claims{}, verifiedToken{}, fmt.Errorf("token subject: %w", err)
+		}
 	}
-	out := Claims{UserID: id, Version: c.Version, Role: c.Role}
 	if c.SessionID != "" {
 		if out.SessionID, err = uuid.Parse(c.SessionID); err != nil {
 			return Claims{}, verifiedToken{}, fmt.Errorf("token session: %w", err)

@@ -24,6 +24,8 @@ import (
 
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/oauthclient/oauthclienttest"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/sqlite"
@@ -150,7 +152,7 @@ func (s *setup) store(t testing.TB, kind string, srv *Server) {
 		made = copySQLiteTemplate(t, s.env["USERSVC_DATA_DIR"])
 	case Memory:
 		srv.Memory = usertest.NewMemory()
-		s.opts = append(s.opts, app.WithStore(memoryStore{m: srv.Memory, hooks: s.hooks}))
+		s.opts = append(s.opts, app.WithStore(memoryStore{m: srv.Memory, hooks: s.hooks, clients: oauthclienttest.NewMemory()}))
 		made = true
 	}
 	if _, ok := s.env["USERSVC_MIGRATE_ON_START"]; made && !ok {
@@ -205,9 +207,13 @@ func copySQLiteTemplate(t testing.TB, dir string) bool {
 // memoryStore serves the fake as an app.Store: it has no signing keys
 // (the tests sign with HS256) and no migrations.
 type memoryStore struct {
-	m     *usertest.Memory
-	hooks *webhooktest.Memory
+	m       *usertest.Memory
+	hooks   *webhooktest.Memory
+	clients *oauthclienttest.Memory
 }
+
+// OAuthClients is the fake's client registry.
+func (s memoryStore) OAuthClients() oauthclient.Store { return s.clients }
 
 // Webhooks are the fake's webhook stores: none with NoWebhooks.
 func (s memoryStore) Webhooks() webhook.Stores {

@@ -1,0 +1,101 @@
+package oauthclient
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// Credentials are what a request to a token endpoint says about its
+// client: its id and, for a confidential client, the secret and where it
+// came from (Method: AuthSecretBasic for the Authorization header,
+// AuthSecretPost for the body, AuthNone for no secret).
+type Credentials struct {
+	ID     string
+	Secret string
+	Method string
+}
+
+// Authenticate checks cr against the registry (RFC 6749 section 2.3): a
+// public client must send no secret; a confidential one its secret, by
+// its registered method, compared in constant time. Any failure,
+// an unknown or deleted client included, is ErrInvalidClient.
+func (s *Service) Authenticate(ctx context.Context, cr Credentials) (Client, error) {
+	c, err := s.store.Client(ctx, cr.ID)
+	if errors.Is(err, ErrNotFound) {
+		return Client{}, ErrInvalidClient
+	}
+	if err != nil {
+		return Client{}, err
+	}
+	if c.Public() {
+		if cr.Secret != "" {
+			return Client{}, ErrInvalidClient
+		}
+		return c, nil
+	}
+	if cr.Secret == "" || cr.Method != c.AuthMethod || !secretMatches(c, cr.Secret) {
+		return Client{}, ErrInvalidClient
+	}
+	return c, nil
+}
+
+// AuthorizeGrant authenticates cr and checks that its client may use
+// grant: ErrNotFound when cr.ID names no client (the caller decides what
+// an unregistered client id means), ErrInvalidClient when it fails to
+// authenticate, ErrUnauthorizedClient when it is not allowed the grant.
+func (s *Service) AuthorizeGrant(ctx context.Context, cr Credentials, grant string) (Client, error) {
+	if _, err := s.store.Client(ctx, cr.ID); err != nil {
+		return Client{}, err
+	}
+	c, err := s.Authenticate(ctx, cr)
+	if err != nil {
+		return Client{}, err
+	}
+	if !c.Allows(grant) {
+		return Client{}, ErrUnauthorizedClient
+	}
+	return c, nil
+}
+
+// ServiceAccount is a client calling with its own client_credentials
+// access token.
+type ServiceAccount struct {
+	ClientID string
+	Name     string
+	// Scopes are those of its token that the client is still allowed.
+	Scopes []string
+}
+
+// Has reports whether a may act with scope.
+func (a ServiceAccount) Has(scope string) bool { return slices.Contains(a.Scopes, scope) }
+
+// ServiceAccount returns the service account of an access token: one
+// signed by this service's keys with claims client_id, sub (the same
+// client id) and scope, and no session. ErrNotServiceAccount when token
+// is not one (a user's, or not valid at all); user.ErrUnauthenticated
+// when its client is deleted or no longer allowed client_credentials.
+// The registry is read on every call, so that a deletion or a narrowed
+// scope takes effect at once.
+func (s *Service) ServiceAccount(ctx context.Context, token string) (ServiceAccount, error) {
+	if s.tokens == nil {
+		return ServiceAccount{}, ErrNotServiceAccount
+	}
+	claims, err := s.tokens.Verify(token)
+	if err != nil || !claims.IsServiceAccount() {
+		return ServiceAccount{}, ErrNotServiceAccount
+	}
+	c, err := s.store.Client(ctx, claims.ClientID)
+	if errors.Is(err, ErrNotFound) {
+		return ServiceAccount{}, user.ErrUnauthenticated
+	}
+	if err != nil {
+		return ServiceAccount{}, err
+	}
+	if !c.Allows(GrantClientCredentials) {
+		return ServiceAccount{}, user.ErrUnauthenticated
+	}
+	return ServiceAccount{ClientID: c.ID, Name: c.Name, Scopes: intersect(scopesOf(claims.Scope), c.Scopes)}, nil
+}

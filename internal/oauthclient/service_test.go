@@ -1,0 +1,242 @@
+package oauthclient_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/oauthclient/oauthclienttest"
+	"github.com/usersvc/usersvc/internal/security"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+var now = time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	svc    *oauthclient.Service
+	store  *oauthclienttest.Memory
+	tokens *security.JWT
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	tokens, err := security.NewHS256([]byte(strings.Repeat("k", 32)), "https://id.example.com", time.Hour, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := oauthclienttest.NewMemory()
+	return fixture{
+		svc:    oauthclient.NewService(oauthclient.Deps{Store: store, Tokens: tokens, Now: func() time.Time { return now }}),
+		store:  store,
+		tokens: tokens,
+	}
+}
+
+var admin = oauthclient.Operator()
+
+func TestCheckRedirectURI(t *testing.T) {
+	for _, tt := range []struct {
+		uri string
+		ok  bool
+	}{
+		{"https://app.example.com/callback", true},
+		{"https://app.example.com:8443/cb?x=1", true},
+		{"http://127.0.0.1:8080/cb", true},
+		{"http://[::1]/cb", true},
+		{"http://localhost:3000/api/auth/callback/usersvc", true},
+		{"http://app.example.com/cb", false},       // http off loopback
+		{"https://app.example.com/cb#frag", false}, // fragment
+		{"https://*.example.com/cb", false},        // wildcard
+		{"https://app.example.com/*", false},       // wildcard
+		{"/relative/cb", false},                    // not absolute
+		{"com.example.app:/cb", false},             // no host
+		{"javascript:alert(1)", false},
+		{"https://user:pw@app.example.com/cb", false},
+		{"https://app.example.com/c b", false},
+		{"ftp://app.example.com/cb", false},
+		{"", false},
+	} {
+		if err := oauthclient.CheckRedirectURI(tt.uri); (err == nil) != tt.ok {
+			t.Errorf("CheckRedirectURI(%q) = %v, want ok=%v", tt.uri, err, tt.ok)
+		}
+	}
+}
+
+func TestCreateDefaults(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name     string
+		n        oauthclient.NewClient
+		password bool
+		grants   []string
+	}{
+		{"first-party web app gets the password grant", oauthclient.NewClient{Name: "Web", FirstParty: true, RedirectURIs: []string{"https://app.example.com/cb"}}, true, nil},
+		{"third-party app does not", oauthclient.NewClient{Name: "Partner", RedirectURIs: []string{"https://partner.example.com/cb"}}, false, nil},
+		{"confidential without redirects is a service account", oauthclient.NewClient{Name: "Reporter", Confidential: true, Scopes: []string{"users:read"}}, false, []string{"client_credentials"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, secret, err := f.svc.Create(ctx, admin, tt.n)
+			if err != nil {
+				t.Fatalf("Create = %v", err)
+			}
+			if c.PasswordGrant() != tt.password {
+				t.Errorf("PasswordGrant = %v, want %v (grants %v)", c.PasswordGrant(), tt.password, c.Grants)
+			}
+			if tt.grants != nil && !slices.Equal(c.Grants, tt.grants) {
+				t.Errorf("Grants = %v, want %v", c.Grants, tt.grants)
+			}
+			if (secret != "") != tt.n.Confidential {
+				t.Errorf("secret %q for confidential=%v", secret, tt.n.Confidential)
+			}
+			stored, _ := f.store.Client(ctx, c.ID)
+			if secret != "" && (strings.Contains(string(stored.SecretHash), secret) || len(stored.SecretHash) != 32) {
+				t.Errorf("the store keeps %x, not a SHA-256 of the secret", stored.SecretHash)
+			}
+		})
+	}
+}
+
+func TestCreateRefuses(t *testing.T) {
+	f := newFixture(t)
+	for _, tt := range []struct {
+		name  string
+		n     oauthclient.NewClient
+		field string
+	}{
+		{"no name", oauthclient.NewClient{RedirectURIs: []string{"https://a.example.com/cb"}}, "name"},
+		{"http redirect", oauthclient.NewClient{Name: "a", RedirectURIs: []string{"http://a.example.com/cb"}}, "redirect_uris"},
+		{"code without redirect", oauthclient.NewClient{Name: "a", Grants: []string{"authorization_code"}}, "redirect_uris"},
+		{"public service account", oauthclient.NewClient{Name: "a", Grants: []string{"client_credentials"}}, "grant_types"},
+		{"unknown grant", oauthclient.NewClient{Name: "a", Confidential: true, Grants: []string{"implicit"}}, "grant_types"},
+		{"unknown scope", oauthclient.NewClient{Name: "a", Confidential: true, Scopes: []string{"root"}}, "scopes"},
+		{"admin scope without client_credentials", oauthclient.NewClient{Name: "a", RedirectURIs: []string{"https://a.example.com/cb"}, Scopes: []string{"users:write"}}, "scopes"},
+		{"public with a secret method", oauthclient.NewClient{Name: "a", AuthMethod: "client_secret_post", RedirectURIs: []string{"https://a.example.com/cb"}}, "token_endpoint_auth_method"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := f.svc.Create(context.Background(), admin, tt.n)
+			var ve *user.ValidationError
+			if !errors.As(err, &ve) || ve.Field != tt.field {
+				t.Errorf("Create = %v, want a validation error on %s", err, tt.field)
+			}
+		})
+	}
+	if _, _, err := f.svc.Create(context.Background(), user.User{Role: user.RoleUser, IsActive: true}, oauthclient.NewClient{Name: "x"}); !errors.Is(err, user.ErrForbidden) {
+		t.Errorf("Create by a user = %v, want ErrForbidden", err)
+	}
+}
+
+func TestAuthenticate(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	conf, secret, err := f.svc.Create(ctx, admin, oauthclient.NewClient{Name: "Conf", Confidential: true, FirstParty: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post, postSecret, err := f.svc.Create(ctx, admin, oauthclient.NewClient{Name: "Post", Confidential: true, AuthMethod: oauthclient.AuthSecretPost, FirstParty: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, err := f.svc.Create(ctx, admin, oauthclient.NewClient{Name: "SPA", RedirectURIs: []string{"https://spa.example.com/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	basic, body := oauthclient.AuthSecretBasic, oauthclient.AuthSecretPost
+	for _, tt := range []struct {
+		name string
+		cr   oauthclient.Credentials
+		ok   bool
+	}{
+		{"right secret by basic", oauthclient.Credentials{ID: conf.ID, Secret: secret, Method: basic}, true},
+		{"right secret by the wrong method", oauthclient.Credentials{ID: conf.ID, Secret: secret, Method: body}, false},
+		{"wrong secret", oauthclient.Credentials{ID: conf.ID, Secret: secret + "x", Method: basic}, false},
+		{"no secret", oauthclient.Credentials{ID: conf.ID}, false},
+		{"another client's secret", oauthclient.Credentials{ID: conf.ID, Secret: postSecret, Method: basic}, false},
+		{"post client by post", oauthclient.Credentials{ID: post.ID, Secret: postSecret, Method: body}, true},
+		{"public without secret", oauthclient.Credentials{ID: pub.ID}, true},
+		{"public with a secret", oauthclient.Credentials{ID: pub.ID, Secret: "x", Method: basic}, false},
+		{"unknown", oauthclient.Credentials{ID: "nobody"}, false},
+	} {
+		_, err := f.svc.Authenticate(ctx, tt.cr)
+		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, oauthclient.ErrInvalidClient)) {
+			t.Errorf("%s: Authenticate = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+	if _, err := f.svc.AuthorizeGrant(ctx, oauthclient.Credentials{ID: pub.ID}, oauthclient.GrantPassword); !errors.Is(err, oauthclient.ErrUnauthorizedClient) {
+		t.Errorf("public third-party password grant = %v, want ErrUnauthorizedClient", err)
+	}
+	if _, err := f.svc.AuthorizeGrant(ctx, oauthclient.Credentials{ID: "nobody"}, oauthclient.GrantPassword); !errors.Is(err, oauthclient.ErrNotFound) {
+		t.Errorf("unregistered client = %v, want ErrNotFound", err)
+	}
+
+	// A rotation: the new secret works, the old one no longer.
+	_, rotated, err := f.svc.RotateSecret(ctx, admin, conf.ID)
+	if err != nil || rotated == secret {
+		t.Fatalf("RotateSecret = %q, %v", rotated, err)
+	}
+	if _, err := f.svc.Authenticate(ctx, oauthclient.Credentials{ID: conf.ID, Secret: secret, Method: basic}); err == nil {
+		t.Error("the secret before the rotation still authenticates")
+	}
+	if _, err := f.svc.Authenticate(ctx, oauthclient.Credentials{ID: conf.ID, Secret: rotated, Method: basic}); err != nil {
+		t.Errorf("the rotated secret: %v", err)
+	}
+	if _, _, err := f.svc.RotateSecret(ctx, admin, pub.ID); !errors.Is(err, oauthclient.ErrPublicClient) {
+		t.Errorf("RotateSecret(public) = %v, want ErrPublicClient", err)
+	}
+	// Deleted: nothing authenticates.
+	if err := f.svc.Delete(ctx, admin, conf.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Authenticate(ctx, oauthclient.Credentials{ID: conf.ID, Secret: rotated, Method: basic}); !errors.Is(err, oauthclient.ErrInvalidClient) {
+		t.Errorf("deleted client authenticates: %v", err)
+	}
+}
+
+func TestServiceAccount(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sa, _, err := f.svc.Create(ctx, admin, oauthclient.NewClient{Name: "Reporter", Confidential: true, Scopes: []string{"users:read", "audit:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mint := func(c security.Claims) string {
+		tok, _, err := f.tokens.Issue(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	got, err := f.svc.ServiceAccount(ctx, mint(security.Claims{ClientID: sa.ID, Scope: "users:read users:write"}))
+	if err != nil {
+		t.Fatalf("ServiceAccount = %v", err)
+	}
+	if !slices.Equal(got.Scopes, []string{"users:read"}) || got.ClientID != sa.ID {
+		t.Errorf("ServiceAccount = %+v, want users:read only (users:write is not the client's)", got)
+	}
+	userToken := mint(security.Claims{UserID: uuid.New(), SessionID: uuid.New(), ClientID: sa.ID})
+	if _, err := f.svc.ServiceAccount(ctx, userToken); !errors.Is(err, oauthclient.ErrNotServiceAccount) {
+		t.Errorf("a user's token = %v, want ErrNotServiceAccount", err)
+	}
+	if _, err := f.svc.ServiceAccount(ctx, "not.a.token"); !errors.Is(err, oauthclient.ErrNotServiceAccount) {
+		t.Errorf("garbage = %v, want ErrNotServiceAccount", err)
+	}
+	// Narrowed grants, then deleted: refused at once.
+	if _, err := f.svc.Update(ctx, admin, sa.ID, oauthclient.Patch{Grants: &[]string{"refresh_token"}, Scopes: &[]string{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ServiceAccount(ctx, mint(security.Claims{ClientID: sa.ID, Scope: "users:read"})); !errors.Is(err, user.ErrUnauthenticated) {
+		t.Errorf("client no longer allowed client_credentials = %v, want ErrUnauthenticated", err)
+	}
+	if err := f.svc.Delete(ctx, admin, sa.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ServiceAccount(ctx, mint(security.Claims{ClientID: sa.ID, Scope: "users:read"})); !errors.Is(err, user.ErrUnauthenticated) {
+		t.Errorf("deleted client = %v, want ErrUnauthenticated", err)
+	}
+}

@@ -1,0 +1,149 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	modernc "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/usersvc/usersvc/internal/oauthclient"
+)
+
+// OAuthClients returns the store of the OAuth client registry
+// (migrations/00017_oauth_clients.sql).
+func (s *DB) OAuthClients() oauthclient.Store { return &OAuthClients{s} }
+
+// OAuthClients is the SQLite oauthclient.Store.
+type OAuthClients struct{ db *DB }
+
+var _ oauthclient.Store = (*OAuthClients)(nil)
+
+const oauthClientColumns = `id, name, auth_method, secret_hash, redirect_uris, post_logout_redirect_uris,
+	grant_types, scopes, first_party, created_at, updated_at, deleted_at`
+
+func scanOAuthClient(row interface{ Scan(...any) error }) (oauthclient.Client, error) {
+	var c oauthclient.Client
+	var redirects, logouts, grants, scopes, created, updated string
+	var deleted sql.NullString
+	err := row.Scan(&c.ID, &c.Name, &c.AuthMethod, &c.SecretHash, &redirects, &logouts, &grants, &scopes,
+		&c.FirstParty, &created, &updated, &deleted)
+	if err != nil {
+		return oauthclient.Client{}, err
+	}
+	c.RedirectURIs, c.PostLogoutRedirectURIs = fieldsOf(redirects), fieldsOf(logouts)
+	c.Grants, c.Scopes = fieldsOf(grants), fieldsOf(scopes)
+	err = parseHookTimes(hookText(created, &c.CreatedAt), hookText(updated, &c.UpdatedAt), hookNullable(deleted, &c.DeletedAt))
+	return c, err
+}
+
+// fieldsOf splits a space-separated column, never nil.
+func fieldsOf(s string) []string {
+	if f := strings.Fields(s); f != nil {
+		return f
+	}
+	return []string{}
+}
+
+// translateClient maps no row to ErrNotFound, a taken id to ErrExists,
+// and wraps the rest.
+func translateClient(err error, op string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return oauthclient.ErrNotFound
+	}
+	if e, ok := errors.AsType[*modernc.Error](err); ok &&
+		(e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE) &&
+		strings.Contains(e.Error(), "oauth_clients.id") {
+		return oauthclient.ErrExists
+	}
+	return translate(err, op)
+}
+
+// Create stores c.
+func (s *OAuthClients) Create(ctx context.Context, c oauthclient.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `INSERT INTO oauth_clients (` + oauthClientColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	_, err := s.db.write.ExecContext(ctx, q, c.ID, c.Name, c.AuthMethod, c.SecretHash,
+		strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "),
+		strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.FirstParty,
+		hookTime(c.CreatedAt), hookTime(c.UpdatedAt), nullHookTime(c.DeletedAt))
+	return translateClient(err, "create oauth client")
+}
+
+// Client returns the client id, unless it is deleted.
+func (s *OAuthClients) Client(ctx context.Context, id string) (oauthclient.Client, error) {
+	const q = `SELECT ` + oauthClientColumns + ` FROM oauth_clients WHERE id = ? AND deleted_at IS NULL`
+	c, err := scanOAuthClient(s.db.read.QueryRowContext(ctx, q, id))
+	if err != nil {
+		return oauthclient.Client{}, translateClient(err, "read oauth client")
+	}
+	return c, nil
+}
+
+// List returns the clients not deleted, oldest first.
+func (s *OAuthClients) List(ctx context.Context) ([]oauthclient.Client, error) {
+	const q = `SELECT ` + oauthClientColumns + ` FROM oauth_clients WHERE deleted_at IS NULL ORDER BY created_at, id`
+	rows, err := s.db.read.QueryContext(ctx, q)
+	if err != nil {
+		return nil, translate(err, "list oauth clients")
+	}
+	defer rows.Close()
+	out := []oauthclient.Client{}
+	for rows.Next() {
+		c, err := scanOAuthClient(rows)
+		if err != nil {
+			return nil, translate(err, "list oauth clients")
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "list oauth clients")
+	}
+	return out, nil
+}
+
+// Save replaces the client c.ID by c, all but its creation and deletion.
+func (s *OAuthClients) Save(ctx context.Context, c oauthclient.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `
+		UPDATE oauth_clients SET name = ?, auth_method = ?, secret_hash = ?, redirect_uris = ?,
+			post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, first_party = ?, updated_at = ?
+		WHERE id = ? AND deleted_at IS NULL`
+	res, err := s.db.write.ExecContext(ctx, q, c.Name, c.AuthMethod, c.SecretHash,
+		strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "),
+		strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.FirstParty, hookTime(c.UpdatedAt), c.ID)
+	return clientAffected(res, err, "save oauth client")
+}
+
+// Delete marks the client id deleted at at.
+func (s *OAuthClients) Delete(ctx context.Context, id string, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `UPDATE oauth_clients SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL`
+	res, err := s.db.write.ExecContext(ctx, q, hookTime(at), hookTime(at), id)
+	return clientAffected(res, err, "delete oauth client")
+}
+
+// clientAffected is ErrNotFound when res changed no row.
+func clientAffected(res sql.Result, err error, op string) error {
+	if err != nil {
+		return translateClient(err, op)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return translate(err, op)
+	}
+	if n == 0 {
+		return oauthclient.ErrNotFound
+	}
+	return nil
+}
