@@ -14,11 +14,13 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/google/uuid"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/app/apptest"
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/oidcop"
 	"github.com/usersvc/usersvc/internal/oidcop/oidcoptest"
 	"github.com/usersvc/usersvc/internal/security"
@@ -86,7 +88,12 @@ func newFixture(t *testing.T, kind string) *fixture {
 		Scopes: []string{"users:read", "audit:read"},
 	}, serviceSecret)
 	browser := &cookieBrowser{}
-	srv := apptest.New(t, kind, apptest.Env("USERSVC_JWT_ALG", security.ES256, "USERSVC_PUBLIC_URL", base),
+	// Both algorithms of the key ring: EdDSA on PostgreSQL, ES256 on SQLite.
+	alg := security.ES256
+	if kind == apptest.Postgres {
+		alg = security.EdDSA
+	}
+	srv := apptest.New(t, kind, apptest.Env("USERSVC_JWT_ALG", alg, "USERSVC_PUBLIC_URL", base),
 		apptest.With(app.WithOIDCClients(clients), app.WithBrowser(browser)))
 	browser.svc = srv.App.Service()
 	ts.Config.Handler = srv.Handler
@@ -569,4 +576,56 @@ func TestPasswordGrantUnchanged(t *testing.T) {
 	_ = json.Unmarshal(b, &tok)
 	f.post("/api/v1/token", "application/x-www-form-urlencoded",
 		url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}.Encode(), http.StatusOK)
+}
+
+// TestServiceAccountOfTheRegistry: a service account of the client
+// registry gets a client_credentials token that the service's own
+// verifier takes as a service account's, and that introspection reports
+// active.
+func TestServiceAccountOfTheRegistry(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		ts := httptest.NewUnstartedServer(nil)
+		base := "http://" + ts.Listener.Addr().String()
+		srv := apptest.New(t, kind, apptest.Env("USERSVC_JWT_ALG", security.EdDSA, "USERSVC_PUBLIC_URL", base))
+		ts.Config.Handler = srv.Handler
+		ts.Start()
+		t.Cleanup(ts.Close)
+		admin := user.User{ID: uuid.New(), Role: user.RoleAdmin, IsActive: true}
+		c, secret, err := srv.App.Clients().Create(t.Context(), admin, oauthclient.NewClient{
+			Name: "reporting", Confidential: true, Grants: []string{oauthclient.GrantClientCredentials},
+			Scopes: []string{oauthclient.ScopeUsersRead},
+		})
+		if err != nil {
+			t.Fatalf("register the service account: %v", err)
+		}
+		ctx := oidc.ClientContext(t.Context(), ts.Client())
+		p, err := oidc.NewProvider(ctx, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc := clientcredentials.Config{ClientID: c.ID, ClientSecret: secret, TokenURL: p.Endpoint().TokenURL,
+			Scopes: []string{oauthclient.ScopeUsersRead}}
+		tok, err := cc.Token(ctx)
+		if err != nil {
+			t.Fatalf("client_credentials: %v", err)
+		}
+		if claims, err := srv.App.Tokens().Verify(tok.AccessToken); err != nil || !claims.IsServiceAccount() || claims.ClientID != c.ID {
+			t.Errorf("the service's verifier: %+v, %v; want the service account %s", claims, err, c.ID)
+		}
+		// Introspection by the service account itself (a confidential
+		// client): its own token is active.
+		req, _ := http.NewRequest(http.MethodPost, base+"/oauth/introspect", strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(c.ID, secret)
+		res, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&got)
+		res.Body.Close()
+		if got["active"] != true || got["client_id"] != c.ID {
+			t.Errorf("introspection of the service token = %v, want active", got)
+		}
+	})
 }

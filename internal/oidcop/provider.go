@@ -129,6 +129,9 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		op.WithCustomEndSessionEndpoint(op.NewEndpoint(strings.TrimPrefix(EndSessionPath, "/"))),
 		op.WithCustomKeysEndpoint(op.NewEndpoint(strings.TrimPrefix(KeysPath, "/"))),
 		op.WithCORSOptions(corsOptions(cfg.CORSOrigins)),
+		// op verifies RS256, ES256 and PS256 unless told: ours is the ring's.
+		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(cfg.Alg)),
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(cfg.Alg)),
 	}
 	if strings.HasPrefix(cfg.Issuer, "http://") {
 		opts = append(opts, op.WithAllowInsecure()) // development and tests only: config refuses it in production
