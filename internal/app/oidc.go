@@ -94,8 +94,11 @@ func (a *App) openOIDC(keys tokenKeys, o options) (*httpapi.OAuth, error) {
 	if clients == nil {
 		clients = registryClients{a.clients}
 	}
+	if browser == nil && a.web != nil {
+		browser = a.web
+	}
 	if browser == nil {
-		browser = noBrowser{}
+		browser = noBrowser{} // USERSVC_UI=off: sign-in is elsewhere, so only prompt=none answers
 	}
 	p, err := oidcop.New(oidcop.Config{
 		Issuer: cfg.JWTIssuer, Alg: cfg.JWTAlg, Audience: cfg.JWTAudience,

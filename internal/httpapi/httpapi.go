@@ -68,6 +68,10 @@ type Options struct {
 	// Webhooks manages webhook endpoints under /api/v1/admin/webhooks. Nil
 	// answers those routes 503 webhooks_unavailable.
 	Webhooks *webhook.Service
+	// Mount registers more routes on the handler's mux, served inside its
+	// middleware (request id, access log, security headers, body limit):
+	// the hosted pages (internal/web). Nil: none.
+	Mount func(mux *http.ServeMux)
 	// Clients is the OAuth client registry: /api/v1/admin/clients, the
 	// per-client rules of /token and service accounts on the admin API.
 	// Nil answers those routes 503 clients_unavailable and honours no
@@ -143,6 +147,9 @@ func New(svc *user.Service, opts Options) http.Handler {
 	if !opts.NoDocs {
 		serveOpenAPI(mux, a.huma.OpenAPI())
 		docs(mux)
+	}
+	if opts.Mount != nil {
+		opts.Mount(mux)
 	}
 	if opts.OAuth != nil {
 		mux.Handle(oauthPrefix, opts.OAuth.Handler)
