@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/google/uuid"
@@ -39,22 +40,6 @@ const (
 	spaOrigin     = "http://localhost:3000"
 	password      = "correct horse battery staple"
 )
-
-// cookieBrowser stands in for the hosted pages' session until they are
-// merged: the browser's "session" cookie holds an access token of a
-// password login, and its session is the page session.
-type cookieBrowser struct{ svc *user.Service }
-
-const sessionCookie = "test_session"
-
-func (b *cookieBrowser) Current(r *http.Request) (user.User, user.Session, bool) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return user.User{}, user.Session{}, false
-	}
-	u, s, err := b.svc.Authenticate(r.Context(), c.Value)
-	return u, s, err == nil
-}
 
 // fixture is the service behind a real listener, as a provider, with its
 // clients and a signed-up user.
@@ -87,15 +72,13 @@ func newFixture(t *testing.T, kind string) *fixture {
 		ID: serviceClient, AuthMethod: oidcop.AuthSecretBasic, GrantTypes: []string{oidcop.GrantClientCredentials},
 		Scopes: []string{"users:read", "audit:read"},
 	}, serviceSecret)
-	browser := &cookieBrowser{}
 	// Both algorithms of the key ring: EdDSA on PostgreSQL, ES256 on SQLite.
 	alg := security.ES256
 	if kind == apptest.Postgres {
 		alg = security.EdDSA
 	}
 	srv := apptest.New(t, kind, apptest.Env("USERSVC_JWT_ALG", alg, "USERSVC_PUBLIC_URL", base),
-		apptest.With(app.WithOIDCClients(clients), app.WithBrowser(browser)))
-	browser.svc = srv.App.Service()
+		apptest.With(app.WithOIDCClients(clients)))
 	ts.Config.Handler = srv.Handler
 	ts.Start()
 	t.Cleanup(ts.Close)
@@ -124,22 +107,33 @@ func (f *fixture) post(path, contentType, body string, want int) []byte {
 	return b
 }
 
-// signIn logs the user in with the password grant and returns a browser
-// holding that session.
-func (f *fixture) signIn() (*browser, string) {
+// signIn signs the user in on the hosted sign-in page and returns that
+// browser.
+func (f *fixture) signIn() *browser {
 	f.t.Helper()
-	b := f.post("/api/v1/token", "application/x-www-form-urlencoded",
-		url.Values{"grant_type": {"password"}, "username": {f.username}, "password": {password}}.Encode(), http.StatusOK)
-	var tok struct {
-		AccessToken string `json:"access_token"`
+	b := f.browser()
+	if status, loc := b.form("/sign-in", url.Values{"login": {f.username}, "password": {password}}); status != http.StatusSeeOther {
+		f.t.Fatalf("sign in: %d to %q", status, loc)
 	}
-	if err := json.Unmarshal(b, &tok); err != nil {
-		f.t.Fatal(err)
+	return b
+}
+
+// form posts values to path from the service's own page (same origin)
+// without following the answer, and returns its status and Location.
+func (b *browser) form(path string, values url.Values) (int, string) {
+	b.f.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.f.base+path, strings.NewReader(values.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", b.f.base)
+	c := *b.c
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := c.Do(req)
+	if err != nil {
+		b.f.t.Fatal(err)
 	}
-	br := f.browser()
-	u, _ := url.Parse(f.base)
-	br.jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: tok.AccessToken, Path: "/"}})
-	return br, tok.AccessToken
+	res.Body.Close()
+	return res.StatusCode, res.Header.Get("Location")
 }
 
 // browser follows redirects on the service's origin and stops at any
@@ -222,7 +216,7 @@ func eachStore(t *testing.T, test func(t *testing.T, kind string)) {
 func TestCodeFlow(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		f := newFixture(t, kind)
-		br, _ := f.signIn()
+		br := f.signIn()
 		conf := f.webConfig()
 		verifier := oauth2.GenerateVerifier()
 		q := f.authorize(br, conf, "state-1", oauth2.S256ChallengeOption(verifier), oidc.Nonce("nonce-1"))
@@ -289,7 +283,7 @@ func TestCodeFlow(t *testing.T) {
 func TestPKCE(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		f := newFixture(t, kind)
-		br, _ := f.signIn()
+		br := f.signIn()
 		conf := f.webConfig()
 		verifier := oauth2.GenerateVerifier()
 		q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
@@ -324,7 +318,7 @@ func isOAuthError(err error, code string) bool {
 func TestCodeReplay(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		f := newFixture(t, kind)
-		br, _ := f.signIn()
+		br := f.signIn()
 		conf := f.webConfig()
 		verifier := oauth2.GenerateVerifier()
 		q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
@@ -383,7 +377,7 @@ func TestAuthorizeRefusals(t *testing.T) {
 func TestConsent(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		f := newFixture(t, kind)
-		br, _ := f.signIn()
+		br := f.signIn()
 		spa := &oauth2.Config{ClientID: spaClient, Endpoint: f.provider.Endpoint(), RedirectURL: spaOrigin + "/cb",
 			Scopes: []string{oidc.ScopeOpenID, "email"}}
 		verifier := oauth2.GenerateVerifier()
@@ -458,7 +452,7 @@ func (b *browser) consent(id, decision string) url.Values {
 func TestIntrospection(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		f := newFixture(t, kind)
-		br, bearer := f.signIn()
+		br := f.signIn()
 		conf := f.webConfig()
 		verifier := oauth2.GenerateVerifier()
 		q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
@@ -472,11 +466,9 @@ func TestIntrospection(t *testing.T) {
 		if got := f.introspect(webClient, "wrong", tok.AccessToken); got != nil {
 			t.Fatalf("introspection with a wrong secret = %v, want refused", got)
 		}
-		// The user signs out everywhere: the session behind the token ends.
-		req, _ := http.NewRequest(http.MethodPost, f.base+"/api/v1/logout?scope=all", nil)
-		req.Header.Set("Authorization", "Bearer "+bearer)
-		if res, err := f.http.Do(req); err != nil || res.StatusCode >= 300 {
-			t.Fatalf("logout scope=all: %v %v", res, err)
+		// The user signs out of the pages: the session behind the token ends.
+		if status, _ := br.form("/sign-out", nil); status != http.StatusSeeOther {
+			t.Fatalf("sign out: %d", status)
 		}
 		if got := f.introspect(webClient, webSecret, tok.AccessToken); got["active"] != false {
 			t.Fatalf("introspection after the session was revoked = %v, want inactive", got)
@@ -626,6 +618,83 @@ func TestServiceAccountOfTheRegistry(t *testing.T) {
 		res.Body.Close()
 		if got["active"] != true || got["client_id"] != c.ID {
 			t.Errorf("introspection of the service token = %v, want active", got)
+		}
+	})
+}
+
+// TestSignInHandoff: a browser without a session goes from /authorize to
+// the hosted sign-in page and back, and the client gets its code;
+// prompt=login sends a signed-in browser to sign in again, and the code
+// then carries the new sign-in's auth_time.
+func TestSignInHandoff(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		conf := f.webConfig()
+		verifier := oauth2.GenerateVerifier()
+		b := f.browser()
+		res, err := b.c.Get(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		back := res.Request.URL.Query().Get("return_to")
+		if res.Request.URL.Path != "/sign-in" || !strings.HasPrefix(back, "/oauth/login?id=") || !strings.Contains(string(page), `name="password"`) {
+			t.Fatalf("authorize without a session ended at %s, want the sign-in form with return_to", res.Request.URL)
+		}
+		status, loc := b.form("/sign-in", url.Values{"login": {f.username}, "password": {password}, "return_to": {back}})
+		if status != http.StatusSeeOther || loc != back {
+			t.Fatalf("sign in: %d to %q, want 303 back to %q", status, loc, back)
+		}
+		to, _, body := b.visit(f.base + loc)
+		if to == nil || to.Query().Get("code") == "" || to.Query().Get("iss") != f.base {
+			t.Fatalf("back from sign-in: %v %s, want the client's callback with a code and iss", to, body)
+		}
+		if _, err := conf.Exchange(f.ctx, to.Query().Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+
+		// prompt=login: signed in, yet sent to sign in again.
+		f.srv.Clock.Advance(time.Minute)
+		res, err = b.c.Get(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "login")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		back = res.Request.URL.Query().Get("return_to")
+		if res.Request.URL.Path != "/sign-in" || back == "" {
+			t.Fatalf("prompt=login ended at %s, want the sign-in form", res.Request.URL)
+		}
+		if status, loc = b.form("/sign-in", url.Values{"login": {f.username}, "password": {password}, "return_to": {back}}); status != http.StatusSeeOther {
+			t.Fatalf("sign in again: %d", status)
+		}
+		to, _, body = b.visit(f.base + loc)
+		if to == nil || to.Query().Get("code") == "" {
+			t.Fatalf("prompt=login after signing in again: %v %s, want a code", to, body)
+		}
+		tok, err := conf.Exchange(f.ctx, to.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt, err := f.provider.VerifierContext(f.ctx, &oidc.Config{ClientID: webClient}).Verify(f.ctx, tok.Extra("id_token").(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims struct {
+			AuthTime int64 `json:"auth_time"`
+		}
+		_ = idt.Claims(&claims)
+		if want := f.srv.Clock.Now().Unix(); claims.AuthTime != want {
+			t.Errorf("auth_time = %d, want the second sign-in's %d", claims.AuthTime, want)
+		}
+
+		// max_age=1 a minute after signing in: to sign in again;
+		// with prompt=none, login_required.
+		f.srv.Clock.Advance(time.Minute)
+		q := f.authorize(b, conf, "s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("max_age", "1"),
+			oauth2.SetAuthURLParam("prompt", "none"))
+		if q.Get("error") != "login_required" {
+			t.Errorf("max_age passed with prompt=none: %v, want login_required", q)
 		}
 	})
 }

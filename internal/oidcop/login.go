@@ -108,8 +108,8 @@ func (p *Provider) stale(req AuthRequest, sess user.Session) bool {
 	if req.MaxAge == nil {
 		return false
 	}
-	if *req.MaxAge == 0 {
-		return sess.AuthenticatedAt.Before(req.CreatedAt)
+	if *req.MaxAge == 0 { // to the second, as auth_time; stores keep microseconds
+		return sess.AuthenticatedAt.Before(req.CreatedAt.Truncate(time.Second))
 	}
 	return p.d.Now().Sub(sess.AuthenticatedAt) > time.Duration(*req.MaxAge)*time.Second
 }
