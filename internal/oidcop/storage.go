@@ -73,8 +73,13 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	case req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery:
 		return nil, oidc.ErrInvalidRequest().WithDescription("response_mode must be query")
 	}
+	// A client's registered scopes bound what it gets; one registered
+	// without any gets the OpenID ones.
 	scopes := slices.DeleteFunc(slices.Clone(req.Scopes), func(sc string) bool {
-		return !slices.Contains(openIDScopes, sc) && !slices.Contains(c.Scopes, sc)
+		if len(c.Scopes) == 0 {
+			return !slices.Contains(openIDScopes, sc)
+		}
+		return !slices.Contains(c.Scopes, sc)
 	})
 	if !slices.Contains(c.GrantTypes, GrantRefreshToken) {
 		scopes = slices.DeleteFunc(scopes, func(sc string) bool { return sc == oidc.ScopeOfflineAccess })
