@@ -124,6 +124,7 @@ func (c opClient) DevMode() bool {
 	})
 }
 
+//nolint:revive // op.Client names it so
 func (c opClient) RestrictAdditionalIdTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }

@@ -111,7 +111,7 @@ func (p *Provider) stale(req AuthRequest, sess user.Session) bool {
 	if *req.MaxAge == 0 { // to the second, as auth_time; stores keep microseconds
 		return sess.AuthenticatedAt.Before(req.CreatedAt.Truncate(time.Second))
 	}
-	return p.d.Now().Sub(sess.AuthenticatedAt) > time.Duration(*req.MaxAge)*time.Second
+	return p.d.Now().Sub(sess.AuthenticatedAt).Seconds() > float64(*req.MaxAge)
 }
 
 // toSignIn sends the browser to the hosted sign-in page, to come back

@@ -34,7 +34,7 @@ const (
 	IntrospectPath = "/oauth/introspect"
 	RevokePath     = "/oauth/revoke"
 	EndSessionPath = "/oauth/end_session"
-	TokenPath      = "/api/v1/token"
+	TokenPath      = "/api/v1/token" //nolint:gosec // a path, no credential
 	KeysPath       = "/.well-known/jwks.json"
 	loginPath      = "/oauth/login"   // the handoff from and back to sign-in
 	consentPath    = "/oauth/consent" // the consent form posts here

@@ -15,8 +15,8 @@ import (
 )
 
 // OIDC returns the OpenID provider's stores (migrations/00020_oidc.sql).
-func (db *DB) OIDC() oidcop.Stores {
-	return oidcop.Stores{Grants: &OIDCGrants{db}, Consents: &OIDCConsents{db}}
+func (s *DB) OIDC() oidcop.Stores {
+	return oidcop.Stores{Grants: &OIDCGrants{s}, Consents: &OIDCConsents{s}}
 }
 
 // OIDCGrants is the PostgreSQL oidcop.Grants.

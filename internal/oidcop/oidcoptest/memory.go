@@ -196,6 +196,7 @@ func (r *Clients) Remove(id string) {
 	delete(r.clients, id)
 }
 
+// Client returns client id, or oidcop.ErrUnknownClient.
 func (r *Clients) Client(_ context.Context, id string) (oidcop.Client, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -206,6 +207,7 @@ func (r *Clients) Client(_ context.Context, id string) (oidcop.Client, error) {
 	return c, nil
 }
 
+// Authenticate returns client id if secret is its secret.
 func (r *Clients) Authenticate(ctx context.Context, id, secret string) (oidcop.Client, error) {
 	c, err := r.Client(ctx, id)
 	r.mu.Lock()
