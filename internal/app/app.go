@@ -20,6 +20,7 @@ import (
 	"github.com/usersvc/usersvc/internal/mail"
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/oidcop"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/user"
@@ -61,6 +62,10 @@ type options struct {
 	sinks    map[string]jobs.Sink
 	// webhookGuard stands in front of every webhook connection (tests).
 	webhookGuard webhook.Guard
+	// oidcClients and browser stand in for the client registry and the
+	// hosted pages' browser session of the OpenID provider (tests).
+	oidcClients oidcop.Clients
+	browser     oidcop.Browser
 }
 
 // Option changes how New assembles the App.
@@ -106,6 +111,14 @@ func WithHashGate(g user.HashGate) Option { return func(o *options) { o.gate = g
 
 // WithBuild names the running build, for /healthz and /version.
 func WithBuild(b httpapi.Build) Option { return func(o *options) { o.build = b } }
+
+// WithOIDCClients makes the OpenID provider take its clients from c
+// instead of the client registry (tests).
+func WithOIDCClients(c oidcop.Clients) Option { return func(o *options) { o.oidcClients = c } }
+
+// WithBrowser makes the OpenID provider see the browser's signed-in user
+// through b instead of the hosted pages (tests).
+func WithBrowser(b oidcop.Browser) Option { return func(o *options) { o.browser = b } }
 
 // New assembles the service cfg describes, logging to log: it opens (and,
 // with cfg.MigrateOnStart, migrates) the store, opens the signing keys,
@@ -166,12 +179,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
+	oauth, err := a.openOIDC(keys, o) // oidc.go, after the pages: their session is its browser's
+	if err != nil {
+		return nil, err
+	}
 	a.handler = httpapi.New(a.svc, httpapi.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
 		Build: o.build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
-		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Mount: mount, Clients: a.clients,
+		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Clients: a.clients, OAuth: oauth, Mount: mount,
 		Discovery: httpapi.Discovery{
 			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),
+			OpenID: openIDDiscovery(oauth),
 		},
 	})
 	a.ops = httpapi.Ops(a.metrics, o.build)

@@ -25,6 +25,16 @@ type Discovery struct {
 	SigningAlg string
 	// Docs says whether /docs is served (service_documentation).
 	Docs bool
+	// OpenID is the OpenID provider's part of the documents; nil
+	// without one.
+	OpenID *OpenID
+}
+
+// OpenID is what the discovery documents say of the OpenID provider: its
+// endpoints' paths and its scopes.
+type OpenID struct {
+	Authorization, Userinfo, Introspection, EndSession string
+	Scopes                                             []string
 }
 
 // discoveryCacheControl lets clients keep the documents for an hour: they
@@ -57,10 +67,21 @@ type serverMetadata struct {
 	TokenEndpointAuthMethodsSupported      []string `json:"token_endpoint_auth_methods_supported" nullable:"false" doc:"none: public clients"`
 	ResponseTypesSupported                 []string `json:"response_types_supported" nullable:"false" doc:"Empty: there is no authorization endpoint yet"`
 	ServiceDocumentation                   string   `json:"service_documentation,omitempty"`
+	// The OpenID provider's members (both documents), when there is one.
+	AuthorizationEndpoint                      string   `json:"authorization_endpoint,omitempty" doc:"The authorization code flow with PKCE (S256)"`
+	IntrospectionEndpoint                      string   `json:"introspection_endpoint,omitempty" doc:"RFC 7662, for confidential clients"`
+	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported,omitempty" nullable:"false"`
+	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported,omitempty" nullable:"false"`
+	ResponseModesSupported                     []string `json:"response_modes_supported,omitempty" nullable:"false"`
+	ScopesSupported                            []string `json:"scopes_supported,omitempty" nullable:"false"`
+	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty" doc:"RFC 9207"`
 	// The OpenID members: /.well-known/openid-configuration only.
 	SubjectTypesSupported            []string `json:"subject_types_supported,omitempty" nullable:"false" doc:"OpenID discovery only"`
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported,omitempty" nullable:"false" doc:"OpenID discovery only: the algorithm tokens are signed with"`
 	ClaimsSupported                  []string `json:"claims_supported,omitempty" nullable:"false" doc:"OpenID discovery only: the claims of the access tokens"`
+	UserinfoEndpoint                 string   `json:"userinfo_endpoint,omitempty" doc:"OpenID discovery only, with the provider"`
+	EndSessionEndpoint               string   `json:"end_session_endpoint,omitempty" doc:"OpenID discovery only, with the provider: RP-initiated logout"`
+	PromptValuesSupported            []string `json:"prompt_values_supported,omitempty" nullable:"false" doc:"OpenID discovery only, with the provider"`
 }
 
 type serverMetadataOutput struct {
@@ -83,6 +104,42 @@ func (d Discovery) metadata() serverMetadata {
 	if d.Docs {
 		m.ServiceDocumentation = d.PublicURL + pathDocs
 	}
+	if o := d.OpenID; o != nil {
+		m.AuthorizationEndpoint = d.PublicURL + o.Authorization
+		m.IntrospectionEndpoint = d.PublicURL + o.Introspection
+		m.IntrospectionEndpointAuthMethodsSupported = []string{oauthSecretBasic}
+		m.GrantTypesSupported = append(m.GrantTypesSupported, grantAuthorizationCode, grantClientCredentials)
+		m.TokenEndpointAuthMethodsSupported = append(m.TokenEndpointAuthMethodsSupported, oauthSecretBasic, oauthSecretPost)
+		m.ResponseTypesSupported = []string{"code"}
+		m.ResponseModesSupported = []string{"query"}
+		m.CodeChallengeMethodsSupported = []string{"S256"}
+		m.ScopesSupported = o.Scopes
+		m.AuthorizationResponseIssParameterSupported = true
+	}
+	return m
+}
+
+// The client authentication methods and grants of the OpenID provider.
+const (
+	oauthSecretBasic       = "client_secret_basic"
+	oauthSecretPost        = "client_secret_post"
+	grantAuthorizationCode = "authorization_code"
+	grantClientCredentials = "client_credentials"
+)
+
+// openIDMetadata is the OpenID discovery document of d.
+func (d Discovery) openIDMetadata() serverMetadata {
+	m := d.metadata()
+	m.SubjectTypesSupported = []string{"public"}
+	m.IDTokenSigningAlgValuesSupported = []string{d.SigningAlg}
+	m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid"}
+	if o := d.OpenID; o != nil {
+		m.UserinfoEndpoint = d.PublicURL + o.Userinfo
+		m.EndSessionEndpoint = d.PublicURL + o.EndSession
+		m.PromptValuesSupported = []string{"none", "login", "consent"}
+		m.ClaimsSupported = append(m.ClaimsSupported, "auth_time", "nonce", "amr", "acr", "at_hash", "azp",
+			"client_id", "scope", "preferred_username", "name", "updated_at", "email", "email_verified")
+	}
 	return m
 }
 
@@ -103,15 +160,11 @@ func (a *api) discoveryRoutes(d Discovery) {
 			return &serverMetadataOutput{CacheControl: discoveryCacheControl, Body: d.metadata()}, nil
 		})
 	huma.Register(a.huma, a.op("GET "+pathOpenIDMetadata, "openidConfiguration", http.StatusOK,
-		"OpenID Connect discovery document: what exists now (no ID tokens or authorization endpoint yet)", http.StatusNotFound),
+		"OpenID Connect discovery document: the OpenID provider's endpoints when it is on (asymmetric keys and a public URL)", http.StatusNotFound),
 		func(ctx context.Context, _ *struct{}) (*serverMetadataOutput, error) {
 			if err := off(ctx); err != nil {
 				return nil, err
 			}
-			m := d.metadata()
-			m.SubjectTypesSupported = []string{"public"}
-			m.IDTokenSigningAlgValuesSupported = []string{d.SigningAlg}
-			m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid"}
-			return &serverMetadataOutput{CacheControl: discoveryCacheControl, Body: m}, nil
+			return &serverMetadataOutput{CacheControl: discoveryCacheControl, Body: d.openIDMetadata()}, nil
 		})
 }

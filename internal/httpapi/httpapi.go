@@ -77,6 +77,21 @@ type Options struct {
 	// Nil answers those routes 503 clients_unavailable and honours no
 	// client.
 	Clients *oauthclient.Service
+	// OAuth is the OpenID provider (internal/oidcop). Nil means none.
+	OAuth *OAuth
+}
+
+// OAuth is the OpenID provider's part of the surface: its endpoints
+// under /oauth/, and the token grants it takes at /api/v1/token (the one
+// token endpoint the discovery documents name).
+type OAuth struct {
+	// Handler serves /oauth/...
+	Handler http.Handler
+	// Token answers a /token request that Takes says is its.
+	Token http.Handler
+	// Takes reports whether a /token request of grantType (and, for the
+	// refresh_token grant, refreshToken) is the provider's.
+	Takes func(grantType, refreshToken string) bool
 }
 
 // api holds what the handlers need.
@@ -136,6 +151,9 @@ func New(svc *user.Service, opts Options) http.Handler {
 	if opts.Mount != nil {
 		opts.Mount(mux)
 	}
+	if opts.OAuth != nil {
+		mux.Handle(oauthPrefix, opts.OAuth.Handler)
+	}
 
 	// Outermost first: every request gets an id, then is logged and
 	// counted and cannot crash the server, then gets the security
@@ -152,6 +170,9 @@ func New(svc *user.Service, opts Options) http.Handler {
 	middleware = append(middleware, limitBody(opts.MaxBodyBytes))
 	if opts.LoginRoom != nil {
 		middleware = append(middleware, a.admitLogins(opts.LoginRoom))
+	}
+	if opts.OAuth != nil {
+		middleware = append(middleware, delegateGrants(opts.OAuth))
 	}
 	return chain(routed(mux), middleware...)
 }

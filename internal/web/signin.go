@@ -26,10 +26,11 @@ func (p *Pages) signInView(login, back, notice string) (view, *form) {
 }
 
 // signInPage shows the form, or sends a browser already signed in on to
-// where it was going.
+// where it was going, unless prompt=login asks for a fresh sign-in (the
+// OpenID provider's prompt=login and max_age).
 func (p *Pages) signInPage(w http.ResponseWriter, r *http.Request) {
 	back := p.safeReturn(r.URL.Query().Get("return_to"))
-	if _, _, ok := p.Current(r); ok {
+	if _, _, ok := p.Current(r); ok && r.URL.Query().Get("prompt") != "login" {
 		redirect(w, orDefault(back, afterSignIn))
 		return
 	}

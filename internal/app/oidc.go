@@ -1,0 +1,128 @@
+package app
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/oidcop"
+	"github.com/usersvc/usersvc/internal/security"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// The OpenID provider's fixed lifetimes: a code, and an authorization
+// request waiting for its browser to sign in.
+const (
+	OIDCCodeTTL    = time.Minute
+	OIDCRequestTTL = 10 * time.Minute
+)
+
+// oidcStore is a Store that keeps the OpenID provider's state: both
+// databases do; a test fake may not, and then there is no provider.
+type oidcStore interface {
+	OIDC() oidcop.Stores
+}
+
+// noBrowser is the browser session while the hosted pages are not wired:
+// never signed in, so every authorization goes to /sign-in.
+type noBrowser struct{}
+
+func (noBrowser) Current(*http.Request) (user.User, user.Session, bool) {
+	return user.User{}, user.Session{}, false
+}
+
+// registryClients is the client registry as the provider sees it.
+type registryClients struct{ svc *oauthclient.Service }
+
+func (r registryClients) Client(ctx context.Context, id string) (oidcop.Client, error) {
+	c, err := r.svc.Lookup(ctx, id)
+	if errors.Is(err, oauthclient.ErrNotFound) {
+		return oidcop.Client{}, oidcop.ErrUnknownClient
+	}
+	if err != nil {
+		return oidcop.Client{}, err
+	}
+	return oidcop.Client{
+		ID: c.ID, AuthMethod: c.AuthMethod, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		GrantTypes: c.Grants, Scopes: c.Scopes, FirstParty: c.FirstParty,
+	}, nil
+}
+
+// Authenticate checks secret with the client's registered method (op
+// does not say which one the request used).
+func (r registryClients) Authenticate(ctx context.Context, id, secret string) (oidcop.Client, error) {
+	c, err := r.Client(ctx, id)
+	if err != nil {
+		return oidcop.Client{}, err
+	}
+	_, err = r.svc.Authenticate(ctx, oauthclient.Credentials{ID: id, Secret: secret, Method: c.AuthMethod})
+	if errors.Is(err, oauthclient.ErrInvalidClient) || errors.Is(err, oauthclient.ErrNotFound) {
+		return oidcop.Client{}, oidcop.ErrUnknownClient
+	}
+	if err != nil {
+		return oidcop.Client{}, err
+	}
+	return c, nil
+}
+
+// openOIDC builds the OpenID provider when the service can be one: a
+// public URL to be the issuer at, asymmetric keys to sign ID tokens with
+// (the key ring's, the same keys and JWKS as the access tokens), and a
+// database that keeps its state. It returns nil (no provider) otherwise.
+func (a *App) openOIDC(keys tokenKeys, o options) (*httpapi.OAuth, error) {
+	cfg := a.cfg
+	st, ok := a.db.(oidcStore)
+	if !ok || cfg.PublicURL == "" || cfg.JWTAlg == security.HS256 || a.ring == nil {
+		return nil, nil
+	}
+	codeKey, err := hkdf.Key(sha256.New, keys.derived, nil, "usersvc oidc codes v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive the OpenID code key: %w", err)
+	}
+	var crypto [32]byte
+	copy(crypto[:], codeKey)
+	clients, browser := o.oidcClients, o.browser
+	if clients == nil && a.clients == nil {
+		return nil, nil // no registry: no client could use the provider
+	}
+	if clients == nil {
+		clients = registryClients{a.clients}
+	}
+	if browser == nil && a.web != nil {
+		browser = a.web
+	}
+	if browser == nil {
+		browser = noBrowser{} // USERSVC_UI=off: sign-in is elsewhere, so only prompt=none answers
+	}
+	p, err := oidcop.New(oidcop.Config{
+		Issuer: cfg.JWTIssuer, Alg: cfg.JWTAlg, Audience: cfg.JWTAudience,
+		AccessTokenTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
+		CodeTTL: OIDCCodeTTL, RequestTTL: OIDCRequestTTL, CryptoKey: crypto,
+		SignInPath: "/sign-in", LoggedOutURL: cfg.PublicURL + "/", CORSOrigins: cfg.CORSOrigins,
+	}, oidcop.Deps{
+		Stores: st.OIDC(), Clients: clients, Browser: browser, Accounts: a.db.Stores().Sessions, Sessions: a.svc,
+		Keys: a.ring, JWKS: keys.jwks, Now: o.now, Logger: a.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &httpapi.OAuth{Handler: p, Token: http.HandlerFunc(p.Token), Takes: oidcop.Takes}, nil
+}
+
+// openIDDiscovery is what the discovery documents say of the provider;
+// nil without one.
+func openIDDiscovery(oauth *httpapi.OAuth) *httpapi.OpenID {
+	if oauth == nil {
+		return nil
+	}
+	return &httpapi.OpenID{
+		Authorization: oidcop.AuthorizePath, Userinfo: oidcop.UserinfoPath, Introspection: oidcop.IntrospectPath,
+		EndSession: oidcop.EndSessionPath, Scopes: oidcop.Scopes(),
+	}
+}

@@ -1,0 +1,700 @@
+package oidcop_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/google/uuid"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/usersvc/usersvc/internal/app"
+	"github.com/usersvc/usersvc/internal/app/apptest"
+	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/oidcop"
+	"github.com/usersvc/usersvc/internal/oidcop/oidcoptest"
+	"github.com/usersvc/usersvc/internal/security"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// The relying parties of the tests: a first-party confidential web app,
+// a third-party public (PKCE-only) app and a service account.
+const (
+	webClient     = "web-app"
+	webSecret     = "web-app-secret-0123456789"
+	spaClient     = "spa"
+	serviceClient = "reporting"
+	serviceSecret = "reporting-secret-0123456789"
+	rpOrigin      = "http://127.0.0.1:9" // never dialled: the browser stops at the redirect
+	spaOrigin     = "http://localhost:3000"
+	password      = "correct horse battery staple"
+)
+
+// fixture is the service behind a real listener, as a provider, with its
+// clients and a signed-up user.
+type fixture struct {
+	t        *testing.T
+	srv      *apptest.Server
+	base     string
+	http     *http.Client
+	clients  *oidcoptest.Clients
+	ctx      context.Context
+	provider *oidc.Provider
+	username string
+}
+
+func newFixture(t *testing.T, kind string) *fixture {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	base := "http://" + ts.Listener.Addr().String()
+	clients := oidcoptest.NewClients()
+	clients.Add(oidcop.Client{
+		ID: webClient, AuthMethod: oidcop.AuthSecretBasic, RedirectURIs: []string{rpOrigin + "/cb"},
+		PostLogoutRedirectURIs: []string{rpOrigin + "/bye"}, FirstParty: true,
+		GrantTypes: []string{oidcop.GrantAuthorizationCode, oidcop.GrantRefreshToken},
+	}, webSecret)
+	clients.Add(oidcop.Client{
+		ID: spaClient, AuthMethod: oidcop.AuthNone, RedirectURIs: []string{spaOrigin + "/cb"},
+		GrantTypes: []string{oidcop.GrantAuthorizationCode, oidcop.GrantRefreshToken},
+	}, "")
+	clients.Add(oidcop.Client{
+		ID: serviceClient, AuthMethod: oidcop.AuthSecretBasic, GrantTypes: []string{oidcop.GrantClientCredentials},
+		Scopes: []string{"users:read", "audit:read"},
+	}, serviceSecret)
+	// Both algorithms of the key ring: EdDSA on PostgreSQL, ES256 on SQLite.
+	alg := security.ES256
+	if kind == apptest.Postgres {
+		alg = security.EdDSA
+	}
+	srv := apptest.New(t, kind, apptest.Env("USERSVC_JWT_ALG", alg, "USERSVC_PUBLIC_URL", base),
+		apptest.With(app.WithOIDCClients(clients)))
+	ts.Config.Handler = srv.Handler
+	ts.Start()
+	t.Cleanup(ts.Close)
+	f := &fixture{t: t, srv: srv, base: base, http: ts.Client(), clients: clients, username: "ada"}
+	f.ctx = oidc.ClientContext(t.Context(), f.http)
+	p, err := oidc.NewProvider(f.ctx, base)
+	if err != nil {
+		t.Fatalf("go-oidc discovery: %v", err)
+	}
+	f.provider = p
+	f.post("/api/v1/register", "application/json", `{"email":"ada@example.com","username":"ada","password":"`+password+`"}`, http.StatusCreated)
+	return f
+}
+
+func (f *fixture) post(path, contentType, body string, want int) []byte {
+	f.t.Helper()
+	res, err := f.http.Post(f.base+path, contentType, strings.NewReader(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		f.t.Fatalf("POST %s = %d %s, want %d", path, res.StatusCode, b, want)
+	}
+	return b
+}
+
+// signIn signs the user in on the hosted sign-in page and returns that
+// browser.
+func (f *fixture) signIn() *browser {
+	f.t.Helper()
+	b := f.browser()
+	if status, loc := b.form("/sign-in", url.Values{"login": {f.username}, "password": {password}}); status != http.StatusSeeOther {
+		f.t.Fatalf("sign in: %d to %q", status, loc)
+	}
+	return b
+}
+
+// form posts values to path from the service's own page (same origin)
+// without following the answer, and returns its status and Location.
+func (b *browser) form(path string, values url.Values) (int, string) {
+	b.f.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.f.base+path, strings.NewReader(values.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", b.f.base)
+	c := *b.c
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := c.Do(req)
+	if err != nil {
+		b.f.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode, res.Header.Get("Location")
+}
+
+// browser follows redirects on the service's origin and stops at any
+// other: the relying party's callback.
+type browser struct {
+	f   *fixture
+	c   *http.Client
+	jar *cookiejar.Jar
+}
+
+func (f *fixture) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	host := strings.TrimPrefix(f.base, "http://")
+	c := &http.Client{Transport: f.http.Transport, Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+		if r.URL.Host != host {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	return &browser{f: f, c: c, jar: jar}
+}
+
+// visit GETs u and returns where the browser was finally sent off the
+// service's origin (nil if it was not) and the last response's status
+// and body.
+func (b *browser) visit(u string) (*url.URL, int, string) {
+	b.f.t.Helper()
+	res, err := b.c.Get(u)
+	if err != nil {
+		b.f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode == http.StatusFound {
+		loc, err := res.Location()
+		if err != nil {
+			b.f.t.Fatal(err)
+		}
+		return loc, res.StatusCode, string(body)
+	}
+	return nil, res.StatusCode, string(body)
+}
+
+func (f *fixture) webConfig() *oauth2.Config {
+	return &oauth2.Config{ClientID: webClient, ClientSecret: webSecret, Endpoint: f.provider.Endpoint(),
+		RedirectURL: rpOrigin + "/cb", Scopes: []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess}}
+}
+
+// authorize sends b through the authorization endpoint and returns the
+// callback the relying party receives.
+func (f *fixture) authorize(b *browser, conf *oauth2.Config, state string, opts ...oauth2.AuthCodeOption) url.Values {
+	f.t.Helper()
+	loc, status, body := b.visit(conf.AuthCodeURL(state, opts...))
+	if loc == nil {
+		f.t.Fatalf("authorize ended at %d %s, not at the client", status, body)
+	}
+	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != conf.RedirectURL {
+		f.t.Fatalf("sent to %s, want the redirect URI %s", loc, conf.RedirectURL)
+	}
+	q := loc.Query()
+	if q.Get("iss") != f.base {
+		f.t.Errorf("iss parameter = %q, want %s (RFC 9207)", q.Get("iss"), f.base)
+	}
+	if q.Get("state") != state {
+		f.t.Errorf("state = %q, want %q", q.Get("state"), state)
+	}
+	return q
+}
+
+func eachStore(t *testing.T, test func(t *testing.T, kind string)) {
+	for _, kind := range apptest.Stores() {
+		t.Run(kind, func(t *testing.T) { test(t, kind) })
+	}
+}
+
+// TestCodeFlow: discovery, authorization with PKCE and nonce, the code
+// exchanged, the ID token verified (nonce, auth_time, amr, at_hash),
+// userinfo, refresh with rotation, RP-initiated logout ending the
+// session.
+func TestCodeFlow(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		br := f.signIn()
+		conf := f.webConfig()
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(br, conf, "state-1", oauth2.S256ChallengeOption(verifier), oidc.Nonce("nonce-1"))
+		tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		rawID, _ := tok.Extra("id_token").(string)
+		idt, err := f.provider.VerifierContext(f.ctx, &oidc.Config{ClientID: webClient}).Verify(f.ctx, rawID)
+		if err != nil {
+			t.Fatalf("ID token: %v", err)
+		}
+		if idt.Nonce != "nonce-1" {
+			t.Errorf("nonce = %q, want nonce-1", idt.Nonce)
+		}
+		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+			t.Errorf("at_hash: %v", err)
+		}
+		var claims struct {
+			AuthTime int64    `json:"auth_time"`
+			AMR      []string `json:"amr"`
+			Email    string   `json:"email"`
+			SID      string   `json:"sid"`
+		}
+		if err := idt.Claims(&claims); err != nil {
+			t.Fatal(err)
+		}
+		if claims.AuthTime == 0 || !slices.Contains(claims.AMR, "pwd") || claims.Email != "ada@example.com" || claims.SID == "" {
+			t.Errorf("ID token claims = %+v, want auth_time, amr [pwd], the email and sid", claims)
+		}
+		info, err := f.provider.UserInfo(f.ctx, oauth2.StaticTokenSource(tok))
+		if err != nil || info.Email != "ada@example.com" || info.Subject != idt.Subject {
+			t.Fatalf("userinfo = %+v, %v; want ada's email and the ID token's sub", info, err)
+		}
+		if tok.RefreshToken == "" {
+			t.Fatal("no refresh token for offline_access")
+		}
+		next, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil || next.AccessToken == "" || next.RefreshToken == tok.RefreshToken {
+			t.Fatalf("refresh = %+v, %v; want a new access token and a new refresh token", next, err)
+		}
+		if _, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+			t.Fatal("the used refresh token refreshed again")
+		}
+		if _, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token(); err == nil {
+			t.Fatal("after a reused refresh token its grant still refreshes")
+		}
+
+		// RP-initiated logout ends the session: the browser is signed out.
+		end := url.Values{"id_token_hint": {rawID}, "post_logout_redirect_uri": {rpOrigin + "/bye"}, "state": {"s"}}
+		loc, status, body := br.visit(f.base + "/oauth/end_session?" + end.Encode())
+		if loc == nil || !strings.HasPrefix(loc.String(), rpOrigin+"/bye") {
+			t.Fatalf("end_session = %d %s (to %v), want a redirect to the post-logout URI", status, body, loc)
+		}
+		q = f.authorize(br, conf, "state-2", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"))
+		if q.Get("error") != "login_required" {
+			t.Fatalf("prompt=none after logout answered %v, want login_required", q)
+		}
+	})
+}
+
+// TestPKCE: a wrong or missing verifier gets no tokens; a public client
+// must send a challenge at all.
+func TestPKCE(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		br := f.signIn()
+		conf := f.webConfig()
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+		if _, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier())); !isOAuthError(err, "invalid_grant") {
+			t.Errorf("wrong verifier: %v, want invalid_grant", err)
+		}
+		q = f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+		if _, err := conf.Exchange(f.ctx, q.Get("code")); !isOAuthError(err, "invalid_grant") {
+			t.Errorf("missing verifier: %v, want invalid_grant", err)
+		}
+		spa := &oauth2.Config{ClientID: spaClient, Endpoint: f.provider.Endpoint(), RedirectURL: spaOrigin + "/cb",
+			Scopes: []string{oidc.ScopeOpenID}}
+		spa.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		q = f.authorize(br, spa, "s")
+		if q.Get("error") != "invalid_request" || q.Get("code") != "" {
+			t.Errorf("public client without PKCE: %v, want invalid_request", q)
+		}
+		q = f.authorize(br, spa, "s", oauth2.SetAuthURLParam("code_challenge", "abc"), oauth2.SetAuthURLParam("code_challenge_method", "plain"))
+		if q.Get("error") != "invalid_request" {
+			t.Errorf("plain PKCE: %v, want invalid_request", q)
+		}
+	})
+}
+
+func isOAuthError(err error, code string) bool {
+	re, ok := err.(*oauth2.RetrieveError)
+	return ok && re.ErrorCode == code
+}
+
+// TestCodeReplay: a code works once; its second use fails and revokes
+// what the first issued.
+func TestCodeReplay(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		br := f.signIn()
+		conf := f.webConfig()
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+		tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
+			t.Fatalf("replayed code: %v, want invalid_grant", err)
+		}
+		if _, err := f.provider.UserInfo(f.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Error("the first exchange's access token still answers userinfo")
+		}
+		if _, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+			t.Error("the first exchange's refresh token still refreshes")
+		}
+	})
+}
+
+// TestAuthorizeRefusals: an unregistered redirect URI is never
+// redirected to; prompt=none without a session answers login_required.
+func TestAuthorizeRefusals(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		conf := f.webConfig()
+		evil := *conf
+		evil.RedirectURL = "https://evil.example/cb"
+		loc, status, _ := f.browser().visit(evil.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		if loc != nil || status != http.StatusBadRequest {
+			t.Errorf("unregistered redirect URI: %d to %v, want 400 and no redirect", status, loc)
+		}
+		near := *conf
+		near.RedirectURL = rpOrigin + "/cb/"
+		if loc, status, _ := f.browser().visit(near.AuthCodeURL("s")); loc != nil || status != http.StatusBadRequest {
+			t.Errorf("a redirect URI one character off: %d to %v, want 400 (exact matching)", status, loc)
+		}
+		q := f.authorize(f.browser(), conf, "s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("prompt", "none"))
+		if q.Get("error") != "login_required" {
+			t.Errorf("prompt=none without a session: %v, want login_required", q)
+		}
+		// Without a session and without prompt=none: to the hosted sign-in.
+		res, err := f.browser().c.Get(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if !strings.HasPrefix(res.Request.URL.Path, "/sign-in") || !strings.HasPrefix(res.Request.URL.Query().Get("return_to"), "/oauth/login?id=") {
+			t.Errorf("no session: ended at %s, want /sign-in?return_to=/oauth/login?id=...", res.Request.URL)
+		}
+	})
+}
+
+// TestConsent: a third-party client gets the consent page once per scope
+// set; denying answers access_denied; prompt=none needing consent answers
+// consent_required.
+func TestConsent(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		br := f.signIn()
+		spa := &oauth2.Config{ClientID: spaClient, Endpoint: f.provider.Endpoint(), RedirectURL: spaOrigin + "/cb",
+			Scopes: []string{oidc.ScopeOpenID, "email"}}
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(br, spa, "s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"))
+		if q.Get("error") != "consent_required" {
+			t.Fatalf("prompt=none before consent: %v, want consent_required", q)
+		}
+		loc, status, page := br.visit(spa.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+		if loc != nil || status != http.StatusOK || !strings.Contains(page, "Allow spa") {
+			t.Fatalf("consent page: %d %v %s", status, loc, page)
+		}
+		id := hiddenID(t, page)
+		for decision, want := range map[string]string{"deny": "access_denied"} {
+			q := br.consent(id, decision)
+			if q.Get("error") != want {
+				t.Errorf("%s: %v, want %s", decision, q, want)
+			}
+		}
+		_, _, page = br.visit(spa.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+		q = br.consent(hiddenID(t, page), "allow")
+		if q.Get("code") == "" {
+			t.Fatalf("allow: %v, want a code", q)
+		}
+		spa.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		if _, err := spa.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+			t.Fatalf("public client exchange: %v", err)
+		}
+		// Remembered: no page the second time.
+		q = f.authorize(br, spa, "s", oauth2.S256ChallengeOption(verifier))
+		if q.Get("code") == "" {
+			t.Fatalf("after consent: %v, want a code without the page", q)
+		}
+	})
+}
+
+func hiddenID(t *testing.T, page string) string {
+	t.Helper()
+	const marker = `name="id" value="`
+	i := strings.Index(page, marker)
+	if i < 0 {
+		t.Fatalf("no request id in the page: %s", page)
+	}
+	rest := page[i+len(marker):]
+	return rest[:strings.IndexByte(rest, '"')]
+}
+
+// consent posts the consent form from the page's origin and returns the
+// callback the client receives.
+func (b *browser) consent(id, decision string) url.Values {
+	b.f.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.f.base+"/oauth/consent", strings.NewReader(url.Values{"id": {id}, "decision": {decision}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	loc, err := res.Location()
+	if err != nil {
+		body, _ := io.ReadAll(res.Body)
+		b.f.t.Fatalf("consent %s: %d %s", decision, res.StatusCode, body)
+	}
+	if loc.Query().Get("iss") != b.f.base {
+		b.f.t.Errorf("consent answer without the iss parameter: %s", loc)
+	}
+	return loc.Query()
+}
+
+// TestIntrospection: a confidential client sees a live token active, and
+// inactive once its session is revoked.
+func TestIntrospection(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		br := f.signIn()
+		conf := f.webConfig()
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+		tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.introspect(webClient, webSecret, tok.AccessToken); got["active"] != true || got["client_id"] != webClient {
+			t.Fatalf("introspection of a live token = %v, want active", got)
+		}
+		if got := f.introspect(webClient, "wrong", tok.AccessToken); got != nil {
+			t.Fatalf("introspection with a wrong secret = %v, want refused", got)
+		}
+		// The user signs out of the pages: the session behind the token ends.
+		if status, _ := br.form("/sign-out", nil); status != http.StatusSeeOther {
+			t.Fatalf("sign out: %d", status)
+		}
+		if got := f.introspect(webClient, webSecret, tok.AccessToken); got["active"] != false {
+			t.Fatalf("introspection after the session was revoked = %v, want inactive", got)
+		}
+	})
+}
+
+// introspect asks /oauth/introspect as client; nil when refused.
+func (f *fixture) introspect(client, secret, token string) map[string]any {
+	f.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, f.base+"/oauth/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(client, secret)
+	res, err := f.http.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil
+	}
+	var m map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
+		f.t.Fatal(err)
+	}
+	return m
+}
+
+// TestClientCredentials: a service account gets a JWT with client_id,
+// sub, scope and no sid, for the scopes it may have only.
+func TestClientCredentials(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		cc := clientcredentials.Config{ClientID: serviceClient, ClientSecret: serviceSecret,
+			TokenURL: f.provider.Endpoint().TokenURL, Scopes: []string{"users:read"}}
+		tok, err := cc.Token(f.ctx)
+		if err != nil {
+			t.Fatalf("client_credentials: %v", err)
+		}
+		claims := jwtClaims(t, tok.AccessToken)
+		if claims["sub"] != serviceClient || claims["client_id"] != serviceClient || claims["scope"] != "users:read" ||
+			claims["iss"] != f.base || claims["sid"] != nil || !audience(claims, "usersvc") {
+			t.Fatalf("service token claims = %v", claims)
+		}
+		cc.Scopes = []string{"users:write"}
+		if _, err := cc.Token(f.ctx); !isOAuthError(err, "invalid_scope") {
+			t.Errorf("a scope the client may not have: %v, want invalid_scope", err)
+		}
+		cc.Scopes, cc.ClientSecret = nil, "wrong"
+		if _, err := cc.Token(f.ctx); !isOAuthError(err, "invalid_client") {
+			t.Errorf("a wrong secret: %v, want invalid_client", err)
+		}
+		// A client without the grant (the web app) cannot.
+		cc.ClientID, cc.ClientSecret = webClient, webSecret
+		if _, err := cc.Token(f.ctx); err == nil {
+			t.Error("a client without client_credentials got a token")
+		}
+	})
+}
+
+func jwtClaims(t *testing.T, token string) map[string]any {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", token)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func audience(claims map[string]any, aud string) bool {
+	switch a := claims["aud"].(type) {
+	case string:
+		return a == aud
+	case []any:
+		return slices.Contains(a, any(aud))
+	}
+	return false
+}
+
+// TestPasswordGrantUnchanged: /api/v1/token still answers the password
+// and its own refresh grants beside the provider's.
+func TestPasswordGrantUnchanged(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	b := f.post("/api/v1/token", "application/x-www-form-urlencoded",
+		url.Values{"grant_type": {"password"}, "username": {"ada"}, "password": {password}}.Encode(), http.StatusOK)
+	var tok struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	_ = json.Unmarshal(b, &tok)
+	f.post("/api/v1/token", "application/x-www-form-urlencoded",
+		url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}.Encode(), http.StatusOK)
+}
+
+// TestServiceAccountOfTheRegistry: a service account of the client
+// registry gets a client_credentials token that the service's own
+// verifier takes as a service account's, and that introspection reports
+// active.
+func TestServiceAccountOfTheRegistry(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		ts := httptest.NewUnstartedServer(nil)
+		base := "http://" + ts.Listener.Addr().String()
+		srv := apptest.New(t, kind, apptest.Env("USERSVC_JWT_ALG", security.EdDSA, "USERSVC_PUBLIC_URL", base))
+		ts.Config.Handler = srv.Handler
+		ts.Start()
+		t.Cleanup(ts.Close)
+		admin := user.User{ID: uuid.New(), Role: user.RoleAdmin, IsActive: true}
+		c, secret, err := srv.App.Clients().Create(t.Context(), admin, oauthclient.NewClient{
+			Name: "reporting", Confidential: true, Grants: []string{oauthclient.GrantClientCredentials},
+			Scopes: []string{oauthclient.ScopeUsersRead},
+		})
+		if err != nil {
+			t.Fatalf("register the service account: %v", err)
+		}
+		ctx := oidc.ClientContext(t.Context(), ts.Client())
+		p, err := oidc.NewProvider(ctx, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc := clientcredentials.Config{ClientID: c.ID, ClientSecret: secret, TokenURL: p.Endpoint().TokenURL,
+			Scopes: []string{oauthclient.ScopeUsersRead}}
+		tok, err := cc.Token(ctx)
+		if err != nil {
+			t.Fatalf("client_credentials: %v", err)
+		}
+		if claims, err := srv.App.Tokens().Verify(tok.AccessToken); err != nil || !claims.IsServiceAccount() || claims.ClientID != c.ID {
+			t.Errorf("the service's verifier: %+v, %v; want the service account %s", claims, err, c.ID)
+		}
+		// Introspection by the service account itself (a confidential
+		// client): its own token is active.
+		req, _ := http.NewRequest(http.MethodPost, base+"/oauth/introspect", strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(c.ID, secret)
+		res, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&got)
+		res.Body.Close()
+		if got["active"] != true || got["client_id"] != c.ID {
+			t.Errorf("introspection of the service token = %v, want active", got)
+		}
+	})
+}
+
+// TestSignInHandoff: a browser without a session goes from /authorize to
+// the hosted sign-in page and back, and the client gets its code;
+// prompt=login sends a signed-in browser to sign in again, and the code
+// then carries the new sign-in's auth_time.
+func TestSignInHandoff(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		conf := f.webConfig()
+		verifier := oauth2.GenerateVerifier()
+		b := f.browser()
+		res, err := b.c.Get(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		back := res.Request.URL.Query().Get("return_to")
+		if res.Request.URL.Path != "/sign-in" || !strings.HasPrefix(back, "/oauth/login?id=") || !strings.Contains(string(page), `name="password"`) {
+			t.Fatalf("authorize without a session ended at %s, want the sign-in form with return_to", res.Request.URL)
+		}
+		status, loc := b.form("/sign-in", url.Values{"login": {f.username}, "password": {password}, "return_to": {back}})
+		if status != http.StatusSeeOther || loc != back {
+			t.Fatalf("sign in: %d to %q, want 303 back to %q", status, loc, back)
+		}
+		to, _, body := b.visit(f.base + loc)
+		if to == nil || to.Query().Get("code") == "" || to.Query().Get("iss") != f.base {
+			t.Fatalf("back from sign-in: %v %s, want the client's callback with a code and iss", to, body)
+		}
+		if _, err := conf.Exchange(f.ctx, to.Query().Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+
+		// prompt=login: signed in, yet sent to sign in again.
+		f.srv.Clock.Advance(time.Minute)
+		res, err = b.c.Get(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "login")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		back = res.Request.URL.Query().Get("return_to")
+		if res.Request.URL.Path != "/sign-in" || back == "" {
+			t.Fatalf("prompt=login ended at %s, want the sign-in form", res.Request.URL)
+		}
+		if status, loc = b.form("/sign-in", url.Values{"login": {f.username}, "password": {password}, "return_to": {back}}); status != http.StatusSeeOther {
+			t.Fatalf("sign in again: %d", status)
+		}
+		to, _, body = b.visit(f.base + loc)
+		if to == nil || to.Query().Get("code") == "" {
+			t.Fatalf("prompt=login after signing in again: %v %s, want a code", to, body)
+		}
+		tok, err := conf.Exchange(f.ctx, to.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt, err := f.provider.VerifierContext(f.ctx, &oidc.Config{ClientID: webClient}).Verify(f.ctx, tok.Extra("id_token").(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims struct {
+			AuthTime int64 `json:"auth_time"`
+		}
+		_ = idt.Claims(&claims)
+		if want := f.srv.Clock.Now().Unix(); claims.AuthTime != want {
+			t.Errorf("auth_time = %d, want the second sign-in's %d", claims.AuthTime, want)
+		}
+
+		// max_age=1 a minute after signing in: to sign in again;
+		// with prompt=none, login_required.
+		f.srv.Clock.Advance(time.Minute)
+		q := f.authorize(b, conf, "s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("max_age", "1"),
+			oauth2.SetAuthURLParam("prompt", "none"))
+		if q.Get("error") != "login_required" {
+			t.Errorf("max_age passed with prompt=none: %v, want login_required", q)
+		}
+	})
+}

@@ -1,0 +1,256 @@
+package oidcop
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+// pages are the provider's own pages: the consent page, and the page of
+// a request that cannot go back to its client.
+type pages struct{ t *template.Template }
+
+func newPages() *pages {
+	return &pages{t: template.Must(template.ParseFS(templateFiles, "templates/*.html"))}
+}
+
+// pageCSP allows the one stylesheet and a form posting here, whose answer
+// redirects to the client (form-action covers that redirect).
+func pageCSP(redirectURI string) string {
+	action := "'self'"
+	if u, err := url.Parse(redirectURI); err == nil && u.Scheme != "" {
+		action += " " + u.Scheme + "://" + u.Host
+	}
+	return "default-src 'none'; style-src 'self'; img-src 'self'; form-action " + action +
+		"; frame-ancestors 'none'; base-uri 'none'"
+}
+
+func (p *pages) render(w http.ResponseWriter, status int, name, redirectURI string, data any) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", pageCSP(redirectURI))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = p.t.ExecuteTemplate(w, name, data)
+}
+
+// dead answers a request that cannot be sent back to a client.
+func (p *Provider) dead(w http.ResponseWriter) {
+	p.pages.render(w, http.StatusBadRequest, "error.html", "", nil)
+}
+
+// login is where op sends a browser once its authorization request is
+// stored, and where sign-in sends it back: it binds the browser's signed-in
+// user to the request, asks for consent where needed and answers the
+// client with a code; it sends the browser to sign in (prompt=login,
+// max_age) or answers login_required (prompt=none) as the request says.
+func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
+	req, err := p.st.request(r.Context(), r.URL.Query().Get("id"))
+	if err != nil {
+		p.dead(w)
+		return
+	}
+	none := slices.Contains(req.Prompt, oidc.PromptNone)
+	u, sess, ok := p.d.Browser.Current(r)
+	switch {
+	case !ok && none:
+		p.fail(w, r, req, oidc.ErrLoginRequired())
+		return
+	case !ok:
+		p.toSignIn(w, r, req, false)
+		return
+	case p.stale(req, sess) && (none || req.SentToSignIn):
+		p.fail(w, r, req, oidc.ErrLoginRequired())
+		return
+	case p.stale(req, sess):
+		p.toSignIn(w, r, req, true)
+		return
+	}
+	c, err := p.d.Clients.Client(r.Context(), req.ClientID)
+	if err != nil {
+		p.dead(w)
+		return
+	}
+	need, err := p.needsConsent(r.Context(), req, c, u.ID)
+	switch {
+	case err != nil:
+		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+	case need && none:
+		p.fail(w, r, req, &oidc.Error{ErrorType: "consent_required", Description: "the user has not consented to this client"})
+	case need:
+		p.pages.render(w, http.StatusOK, "consent.html", req.RedirectURI, consentPage{
+			ID: req.ID, Client: c.ID, Host: hostOf(req.RedirectURI), Scopes: describe(req.Scopes), User: u.Username,
+			Action: consentPath,
+		})
+	default:
+		p.finish(w, r, req, sess)
+	}
+}
+
+// stale reports whether sess signed in too long ago for req: before the
+// request with prompt=login (op makes it max_age 0), or more than max_age
+// seconds ago.
+func (p *Provider) stale(req AuthRequest, sess user.Session) bool {
+	if req.MaxAge == nil {
+		return false
+	}
+	if *req.MaxAge == 0 { // to the second, as auth_time; stores keep microseconds
+		return sess.AuthenticatedAt.Before(req.CreatedAt.Truncate(time.Second))
+	}
+	return p.d.Now().Sub(sess.AuthenticatedAt).Seconds() > float64(*req.MaxAge)
+}
+
+// toSignIn sends the browser to the hosted sign-in page, to come back
+// here; again says a fresh sign-in is needed although a session exists.
+func (p *Provider) toSignIn(w http.ResponseWriter, r *http.Request, req AuthRequest, again bool) {
+	req.SentToSignIn = true
+	if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
+		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+		return
+	}
+	q := url.Values{"return_to": {loginPath + "?id=" + url.QueryEscape(req.ID)}}
+	if again {
+		q.Set("prompt", oidc.PromptLogin)
+	}
+	if req.LoginHint != "" {
+		q.Set("login_hint", req.LoginHint)
+	}
+	http.Redirect(w, r, p.cfg.SignInPath+"?"+q.Encode(), http.StatusFound)
+}
+
+// needsConsent reports whether userID must consent to req: a third-party
+// client, asking for a scope not consented before (or prompt=consent).
+func (p *Provider) needsConsent(ctx context.Context, req AuthRequest, c Client, userID uuid.UUID) (bool, error) {
+	if c.FirstParty {
+		return false, nil
+	}
+	if slices.Contains(req.Prompt, oidc.PromptConsent) {
+		return true, nil
+	}
+	given, err := p.d.Stores.Consents.Consent(ctx, userID, c.ID)
+	if errors.Is(err, ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, s := range req.Scopes {
+		if !slices.Contains(given.Scopes, s) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// consent takes the consent form's answer: allow remembers the scopes for
+// the client and answers it with a code, anything else access_denied.
+func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
+	req, err := p.st.request(r.Context(), r.PostFormValue("id"))
+	if err != nil {
+		p.dead(w)
+		return
+	}
+	u, sess, ok := p.d.Browser.Current(r)
+	if !ok {
+		p.toSignIn(w, r, req, false)
+		return
+	}
+	if r.PostFormValue("decision") != "allow" {
+		p.fail(w, r, req, oidc.ErrAccessDenied().WithDescription("the user did not allow the request"))
+		return
+	}
+	scopes := req.Scopes
+	if given, err := p.d.Stores.Consents.Consent(r.Context(), u.ID, req.ClientID); err == nil {
+		for _, s := range given.Scopes {
+			if !slices.Contains(scopes, s) {
+				scopes = append(slices.Clone(scopes), s)
+			}
+		}
+	}
+	c := Consent{UserID: u.ID, ClientID: req.ClientID, Scopes: scopes, UpdatedAt: p.d.Now().UTC()}
+	if err := p.d.Stores.Consents.SaveConsent(r.Context(), c); err != nil {
+		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+		return
+	}
+	p.finish(w, r, req, sess)
+}
+
+// finish binds the session to req and answers the client with a code (op
+// makes and stores it).
+func (p *Provider) finish(w http.ResponseWriter, r *http.Request, req AuthRequest, sess user.Session) {
+	req.UserID, req.SessionID, req.AuthTime = sess.UserID, sess.ID, sess.AuthenticatedAt.UTC()
+	req.AMR, req.Done = []string{"pwd"}, true
+	if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
+		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+		return
+	}
+	op.AuthResponse(&authRequest{req}, p.op, &issWriter{ResponseWriter: w, iss: p.cfg.Issuer}, r)
+}
+
+// browserKey carries the browser's session to TerminateSessionFromRequest.
+type browserKey struct{}
+
+type browserSession struct{ userID, sessionID uuid.UUID }
+
+// endSession is RP-initiated logout. With an id_token_hint op ends the
+// hint's session; without one, the browser's session ends only when the
+// request comes from this origin (Sec-Fetch-Site), so that another site
+// cannot sign a user out by linking here.
+func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := r.ParseForm(); err == nil && r.Form.Get("id_token_hint") == "" {
+		site := r.Header.Get("Sec-Fetch-Site")
+		if u, sess, ok := p.d.Browser.Current(r); ok && (site == "same-origin" || site == "none") {
+			ctx = context.WithValue(ctx, browserKey{}, browserSession{userID: u.ID, sessionID: sess.ID})
+		}
+	}
+	op.EndSession(w, r.WithContext(ctx), p.op)
+}
+
+// consentPage is what the consent page shows.
+type consentPage struct {
+	ID, Client, Host, User, Action string
+	Scopes                         []string
+}
+
+func hostOf(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// describe says in words what each scope gives.
+func describe(scopes []string) []string {
+	out := []string{}
+	for _, s := range scopes {
+		switch s {
+		case oidc.ScopeOpenID:
+			out = append(out, "Know who you are (your account id)")
+		case oidc.ScopeProfile:
+			out = append(out, "See your username and name")
+		case oidc.ScopeEmail:
+			out = append(out, "See your email address and whether it is verified")
+		case oidc.ScopeOfflineAccess:
+			out = append(out, "Stay signed in when you are not using it")
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
+}

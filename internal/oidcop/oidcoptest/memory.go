@@ -1,0 +1,220 @@
+package oidcoptest
+
+import (
+	"context"
+	"crypto/subtle"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/oidcop"
+)
+
+// Memory is an in-memory database of the provider's stores, for tests; it
+// passes Run.
+type Memory struct {
+	mu       sync.Mutex
+	requests map[string]oidcop.AuthRequest
+	used     map[string]bool // auth request id: its code was used
+	grants   map[string]oidcop.Grant
+	refresh  map[string]oidcop.RefreshToken
+	consents map[string]oidcop.Consent
+}
+
+// NewMemory returns an empty Memory.
+func NewMemory() *Memory {
+	return &Memory{requests: map[string]oidcop.AuthRequest{}, used: map[string]bool{}, grants: map[string]oidcop.Grant{},
+		refresh: map[string]oidcop.RefreshToken{}, consents: map[string]oidcop.Consent{}}
+}
+
+// Stores returns m's stores.
+func (m *Memory) Stores() oidcop.Stores {
+	return oidcop.Stores{Grants: (*memGrants)(m), Consents: (*memConsents)(m)}
+}
+
+type (
+	memGrants   Memory
+	memConsents Memory
+)
+
+func (m *memGrants) SaveAuthRequest(_ context.Context, r oidcop.AuthRequest) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r.CodeHash = slices.Clone(r.CodeHash)
+	m.requests[r.ID] = r
+	return nil
+}
+
+func (m *memGrants) AuthRequest(_ context.Context, id string) (oidcop.AuthRequest, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.requests[id]
+	if !ok {
+		return oidcop.AuthRequest{}, oidcop.ErrNotFound
+	}
+	return r, nil
+}
+
+func (m *memGrants) UseCode(_ context.Context, codeHash []byte, _ time.Time) (oidcop.AuthRequest, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, r := range m.requests {
+		if r.CodeHash != nil && string(r.CodeHash) == string(codeHash) {
+			if m.used[id] {
+				return r, oidcop.ErrCodeUsed
+			}
+			m.used[id] = true
+			return r, nil
+		}
+	}
+	return oidcop.AuthRequest{}, oidcop.ErrNotFound
+}
+
+func (m *memGrants) SaveGrant(_ context.Context, g oidcop.Grant) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.grants[g.ID] = g
+	return nil
+}
+
+func (m *memGrants) Grant(_ context.Context, id string) (oidcop.Grant, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g, ok := m.grants[id]
+	if !ok {
+		return oidcop.Grant{}, oidcop.ErrNotFound
+	}
+	return g, nil
+}
+
+func (m *memGrants) RevokeGrant(_ context.Context, id string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g, ok := m.grants[id]
+	if !ok {
+		return oidcop.ErrNotFound
+	}
+	if g.RevokedAt.IsZero() {
+		g.RevokedAt = at
+		m.grants[id] = g
+	}
+	return nil
+}
+
+func (m *memGrants) AddRefreshToken(_ context.Context, t oidcop.RefreshToken) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.refresh[string(t.Hash)] = t
+	return nil
+}
+
+func (m *memGrants) UseRefreshToken(_ context.Context, hash []byte, now time.Time) (oidcop.RefreshToken, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.refresh[string(hash)]
+	if !ok {
+		return oidcop.RefreshToken{}, oidcop.ErrNotFound
+	}
+	if !t.UsedAt.IsZero() {
+		return t, oidcop.ErrRefreshReused
+	}
+	t.UsedAt = now
+	m.refresh[string(hash)] = t
+	return t, nil
+}
+
+func consentKey(userID uuid.UUID, clientID string) string { return userID.String() + " " + clientID }
+
+func (m *memConsents) Consent(_ context.Context, userID uuid.UUID, clientID string) (oidcop.Consent, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.consents[consentKey(userID, clientID)]
+	if !ok {
+		return oidcop.Consent{}, oidcop.ErrNotFound
+	}
+	return c, nil
+}
+
+func (m *memConsents) SaveConsent(_ context.Context, c oidcop.Consent) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c.Scopes = slices.Clone(c.Scopes)
+	m.consents[consentKey(c.UserID, c.ClientID)] = c
+	return nil
+}
+
+func (m *memConsents) DeleteConsent(_ context.Context, userID uuid.UUID, clientID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := consentKey(userID, clientID)
+	if _, ok := m.consents[k]; !ok {
+		return oidcop.ErrNotFound
+	}
+	delete(m.consents, k)
+	return nil
+}
+
+func (m *memConsents) ConsentsOf(_ context.Context, userID uuid.UUID) ([]oidcop.Consent, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []oidcop.Consent{}
+	for _, c := range m.consents {
+		if c.UserID == userID {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b oidcop.Consent) int { return strings.Compare(a.ClientID, b.ClientID) })
+	return out, nil
+}
+
+// Clients is a fixed client registry for tests.
+type Clients struct {
+	mu      sync.Mutex
+	clients map[string]oidcop.Client
+	secrets map[string]string
+}
+
+// NewClients returns an empty registry.
+func NewClients() *Clients {
+	return &Clients{clients: map[string]oidcop.Client{}, secrets: map[string]string{}}
+}
+
+// Add registers c with secret ("" for a public client).
+func (r *Clients) Add(c oidcop.Client, secret string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clients[c.ID], r.secrets[c.ID] = c, secret
+}
+
+// Remove deletes client id.
+func (r *Clients) Remove(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.clients, id)
+}
+
+// Client returns client id, or oidcop.ErrUnknownClient.
+func (r *Clients) Client(_ context.Context, id string) (oidcop.Client, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.clients[id]
+	if !ok {
+		return oidcop.Client{}, oidcop.ErrUnknownClient
+	}
+	return c, nil
+}
+
+// Authenticate returns client id if secret is its secret.
+func (r *Clients) Authenticate(ctx context.Context, id, secret string) (oidcop.Client, error) {
+	c, err := r.Client(ctx, id)
+	r.mu.Lock()
+	want := r.secrets[id]
+	r.mu.Unlock()
+	if err != nil || c.Public() || subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 {
+		return oidcop.Client{}, oidcop.ErrUnknownClient
+	}
+	return c, nil
+}

@@ -1,0 +1,214 @@
+// Package oidcoptest is the conformance suite every implementation of the
+// oidcop store ports must pass, plus Memory, an in-memory database whose
+// stores pass it.
+package oidcoptest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/oidcop"
+)
+
+// base is the time the suite's rows are made at: microseconds, as the
+// stores keep them.
+var base = time.Date(2026, 12, 5, 10, 0, 0, 123456000, time.UTC)
+
+func hash(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
+
+// NewAuthRequest returns a signed-in auth request numbered n, not stored.
+func NewAuthRequest(n int) oidcop.AuthRequest {
+	maxAge := uint(300)
+	return oidcop.AuthRequest{
+		ID: uuid.NewString(), ClientID: fmt.Sprintf("client-%d", n), RedirectURI: "https://rp.example.com/cb",
+		State: "st", Nonce: "nn", Scopes: []string{"openid", "email"}, ResponseType: "code",
+		CodeChallenge: "abc", CodeChallengeMethod: "S256", Prompt: []string{"login"}, MaxAge: &maxAge,
+		CreatedAt: base, ExpiresAt: base.Add(10 * time.Minute), UserID: uuid.New(), SessionID: uuid.New(),
+		AuthTime: base, AMR: []string{"pwd"}, ACR: "0", Done: true,
+	}
+}
+
+// NewGrant returns a live grant numbered n, not stored.
+func NewGrant(n int) oidcop.Grant {
+	return oidcop.Grant{
+		ID: uuid.NewString(), ClientID: fmt.Sprintf("client-%d", n), UserID: uuid.New(), SessionID: uuid.New(),
+		Scopes: []string{"openid", "offline_access"}, AMR: []string{"pwd"}, AuthTime: base, CreatedAt: base,
+	}
+}
+
+// Run checks that the stores open returns follow every rule of the ports,
+// in two groups: Grants and Consents. open must return the stores of a
+// fresh, empty, migrated database each time, released in t.Cleanup.
+func Run(t *testing.T, open func(t *testing.T) oidcop.Stores) {
+	t.Run("Grants", func(t *testing.T) {
+		for name, test := range grantTests {
+			t.Run(name, func(t *testing.T) { test(t, open(t).Grants) })
+		}
+	})
+	t.Run("Consents", func(t *testing.T) {
+		for name, test := range consentTests {
+			t.Run(name, func(t *testing.T) { test(t, open(t).Consents) })
+		}
+	})
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+var ctx = context.Background()
+
+var grantTests = map[string]func(*testing.T, oidcop.Grants){
+	"AuthRequestRoundTrip": func(t *testing.T, s oidcop.Grants) {
+		r := NewAuthRequest(1)
+		must(t, s.SaveAuthRequest(ctx, r))
+		got, err := s.AuthRequest(ctx, r.ID)
+		must(t, err)
+		if diff := cmp.Diff(r, got); diff != "" {
+			t.Fatalf("AuthRequest (-saved +read):\n%s", diff)
+		}
+		if _, err := s.AuthRequest(ctx, uuid.NewString()); !errors.Is(err, oidcop.ErrNotFound) {
+			t.Fatalf("AuthRequest(unknown) = %v, want ErrNotFound", err)
+		}
+	},
+	"SaveReplaces": func(t *testing.T, s oidcop.Grants) {
+		r := NewAuthRequest(1)
+		r.Done, r.UserID = false, uuid.Nil
+		must(t, s.SaveAuthRequest(ctx, r))
+		r.Done, r.UserID, r.CodeHash, r.GrantID = true, uuid.New(), hash("code"), "g1"
+		must(t, s.SaveAuthRequest(ctx, r))
+		got, err := s.AuthRequest(ctx, r.ID)
+		must(t, err)
+		if diff := cmp.Diff(r, got); diff != "" {
+			t.Fatalf("after the second save (-saved +read):\n%s", diff)
+		}
+	},
+	"CodeIsSingleUse": func(t *testing.T, s oidcop.Grants) {
+		r := NewAuthRequest(1)
+		r.CodeHash = hash("code-1")
+		must(t, s.SaveAuthRequest(ctx, r))
+		other := NewAuthRequest(2)
+		other.CodeHash = hash("code-2")
+		must(t, s.SaveAuthRequest(ctx, other))
+		got, err := s.UseCode(ctx, hash("code-1"), base)
+		if err != nil || got.ID != r.ID {
+			t.Fatalf("first UseCode = %v, %v; want request %s", got.ID, err, r.ID)
+		}
+		got, err = s.UseCode(ctx, hash("code-1"), base)
+		if !errors.Is(err, oidcop.ErrCodeUsed) || got.ID != r.ID {
+			t.Fatalf("second UseCode = %v, %v; want ErrCodeUsed with request %s", got.ID, err, r.ID)
+		}
+		if _, err := s.UseCode(ctx, hash("code-3"), base); !errors.Is(err, oidcop.ErrNotFound) {
+			t.Fatalf("UseCode(unknown) = %v, want ErrNotFound", err)
+		}
+		if got, err := s.UseCode(ctx, hash("code-2"), base); err != nil || got.ID != other.ID {
+			t.Fatalf("the other request's code = %v, %v; want it unused", got.ID, err)
+		}
+	},
+	"ConcurrentCodeUseHasOneWinner": func(t *testing.T, s oidcop.Grants) {
+		r := NewAuthRequest(1)
+		r.CodeHash = hash("code")
+		must(t, s.SaveAuthRequest(ctx, r))
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Go(func() { _, errs[i] = s.UseCode(ctx, hash("code"), base) })
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, oidcop.ErrCodeUsed):
+				t.Errorf("UseCode = %v, want nil or ErrCodeUsed", err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d uses of one code succeeded, want 1", won)
+		}
+	},
+	"GrantRevocation": func(t *testing.T, s oidcop.Grants) {
+		g := NewGrant(1)
+		must(t, s.SaveGrant(ctx, g))
+		got, err := s.Grant(ctx, g.ID)
+		must(t, err)
+		if diff := cmp.Diff(g, got); diff != "" {
+			t.Fatalf("Grant (-saved +read):\n%s", diff)
+		}
+		must(t, s.RevokeGrant(ctx, g.ID, base.Add(time.Minute)))
+		must(t, s.RevokeGrant(ctx, g.ID, base.Add(time.Hour)))
+		if got, _ := s.Grant(ctx, g.ID); !got.RevokedAt.Equal(base.Add(time.Minute)) {
+			t.Fatalf("RevokedAt = %v, want the first revocation %v", got.RevokedAt, base.Add(time.Minute))
+		}
+		if err := s.RevokeGrant(ctx, uuid.NewString(), base); !errors.Is(err, oidcop.ErrNotFound) {
+			t.Fatalf("RevokeGrant(unknown) = %v, want ErrNotFound", err)
+		}
+		if _, err := s.Grant(ctx, uuid.NewString()); !errors.Is(err, oidcop.ErrNotFound) {
+			t.Fatalf("Grant(unknown) = %v, want ErrNotFound", err)
+		}
+	},
+	"RefreshTokenIsSingleUse": func(t *testing.T, s oidcop.Grants) {
+		g := NewGrant(1)
+		must(t, s.SaveGrant(ctx, g))
+		rt := oidcop.RefreshToken{Hash: hash("rt"), GrantID: g.ID, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+		must(t, s.AddRefreshToken(ctx, rt))
+		got, err := s.UseRefreshToken(ctx, hash("rt"), base.Add(time.Second))
+		must(t, err)
+		want := rt
+		want.UsedAt = base.Add(time.Second)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("UseRefreshToken (-want +got):\n%s", diff)
+		}
+		got, err = s.UseRefreshToken(ctx, hash("rt"), base.Add(2*time.Second))
+		if !errors.Is(err, oidcop.ErrRefreshReused) || got.GrantID != g.ID {
+			t.Fatalf("second use = %v, %v; want ErrRefreshReused naming grant %s", got.GrantID, err, g.ID)
+		}
+		if _, err := s.UseRefreshToken(ctx, hash("other"), base); !errors.Is(err, oidcop.ErrNotFound) {
+			t.Fatalf("UseRefreshToken(unknown) = %v, want ErrNotFound", err)
+		}
+	},
+}
+
+var consentTests = map[string]func(*testing.T, oidcop.Consents){
+	"SaveReadReplaceDelete": func(t *testing.T, s oidcop.Consents) {
+		u := uuid.New()
+		c := oidcop.Consent{UserID: u, ClientID: "b-client", Scopes: []string{"openid", "email"}, UpdatedAt: base}
+		must(t, s.SaveConsent(ctx, c))
+		must(t, s.SaveConsent(ctx, oidcop.Consent{UserID: u, ClientID: "a-client", Scopes: []string{"openid"}, UpdatedAt: base}))
+		must(t, s.SaveConsent(ctx, oidcop.Consent{UserID: uuid.New(), ClientID: "b-client", Scopes: []string{"openid"}, UpdatedAt: base}))
+		got, err := s.Consent(ctx, u, "b-client")
+		must(t, err)
+		if diff := cmp.Diff(c, got); diff != "" {
+			t.Fatalf("Consent (-saved +read):\n%s", diff)
+		}
+		c.Scopes, c.UpdatedAt = []string{"openid", "email", "profile"}, base.Add(time.Hour)
+		must(t, s.SaveConsent(ctx, c))
+		if got, _ := s.Consent(ctx, u, "b-client"); !cmp.Equal(c, got) {
+			t.Fatalf("after replacing: %+v, want %+v", got, c)
+		}
+		list, err := s.ConsentsOf(ctx, u)
+		must(t, err)
+		if len(list) != 2 || list[0].ClientID != "a-client" || list[1].ClientID != "b-client" {
+			t.Fatalf("ConsentsOf = %+v, want a-client then b-client", list)
+		}
+		must(t, s.DeleteConsent(ctx, u, "b-client"))
+		if _, err := s.Consent(ctx, u, "b-client"); !errors.Is(err, oidcop.ErrNotFound) {
+			t.Fatalf("Consent after delete = %v, want ErrNotFound", err)
+		}
+		if err := s.DeleteConsent(ctx, u, "b-client"); !errors.Is(err, oidcop.ErrNotFound) {
+			t.Fatalf("second DeleteConsent = %v, want ErrNotFound", err)
+		}
+	},
+}

@@ -1,0 +1,227 @@
+// Package oidcop is the service's OpenID provider (issue 23): the
+// authorization code flow with PKCE, the refresh_token and
+// client_credentials grants, ID tokens, userinfo, introspection and
+// RP-initiated logout, on github.com/zitadel/oidc/v3's op package, with
+// its state in our databases (Grants, Consents), its clients from the
+// client registry (Clients), its keys from the signing key ring, and
+// sign-in handed to the hosted pages (Browser).
+package oidcop
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/google/uuid"
+	"github.com/rs/cors"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// The provider's paths. The token endpoint is the service's one
+// (/api/v1/token), which hands the grants Takes says are ours to Token;
+// the keys are the service's JWKS.
+const (
+	AuthorizePath  = "/oauth/authorize"
+	UserinfoPath   = "/oauth/userinfo"
+	IntrospectPath = "/oauth/introspect"
+	RevokePath     = "/oauth/revoke"
+	EndSessionPath = "/oauth/end_session"
+	TokenPath      = "/api/v1/token" //nolint:gosec // a path, no credential
+	KeysPath       = "/.well-known/jwks.json"
+	loginPath      = "/oauth/login"   // the handoff from and back to sign-in
+	consentPath    = "/oauth/consent" // the consent form posts here
+)
+
+// Scopes are the scopes of the OpenID layer the provider supports.
+func Scopes() []string { return append([]string(nil), openIDScopes...) }
+
+// Config is the provider's configuration.
+type Config struct {
+	// Issuer is the tokens' iss (USERSVC_JWT_ISSUER, by default the
+	// public URL); Alg the key ring's algorithm (EdDSA or ES256).
+	Issuer string
+	Alg    string
+	// Audience is the aud of service accounts' access tokens: the
+	// service's own (USERSVC_JWT_AUDIENCE), as on its user tokens.
+	Audience string
+	// Lifetimes: access and ID tokens, refresh tokens, a code, an
+	// authorization request waiting for sign-in.
+	AccessTokenTTL, IDTokenTTL, RefreshTTL, CodeTTL, RequestTTL time.Duration
+	// CryptoKey makes the codes (op encrypts the request id under it).
+	CryptoKey [32]byte
+	// SignInPath is the hosted sign-in page (/sign-in); LoggedOutURL
+	// where RP-initiated logout ends without a post_logout_redirect_uri.
+	SignInPath   string
+	LoggedOutURL string
+	// CORSOrigins may call userinfo and introspection from a browser.
+	CORSOrigins []string
+}
+
+// Browser is the hosted pages' browser session (web.Pages.Current).
+type Browser interface {
+	Current(r *http.Request) (user.User, user.Session, bool)
+}
+
+// Accounts checks a session and its account (user.Sessions.UserSession).
+type Accounts interface {
+	UserSession(ctx context.Context, userID, sessionID uuid.UUID) (user.User, user.Session, error)
+}
+
+// Sessions ends a session (user.Service.Logout).
+type Sessions interface {
+	Logout(ctx context.Context, userID, sessionID uuid.UUID) error
+}
+
+// Keys is the signing key ring (security.KeySource's signing half).
+type Keys interface {
+	SigningKey() (kid string, key any, err error)
+}
+
+// Deps are the provider's collaborators.
+type Deps struct {
+	Stores   Stores
+	Clients  Clients
+	Browser  Browser
+	Accounts Accounts
+	Sessions Sessions
+	Keys     Keys
+	JWKS     func() jose.JSONWebKeySet
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Provider serves the OpenID provider's endpoints.
+type Provider struct {
+	op      *op.Provider
+	st      *storage
+	cfg     Config
+	d       Deps
+	handler http.Handler
+	pages   *pages
+}
+
+// New returns the provider of cfg over d.
+func New(cfg Config, d Deps) (*Provider, error) {
+	if cfg.Alg != "EdDSA" && cfg.Alg != "ES256" {
+		return nil, errors.New("the OpenID provider needs asymmetric signing keys (USERSVC_JWT_ALG EdDSA or ES256)")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	st := &storage{cfg: cfg, d: d}
+	opts := []op.Option{
+		op.WithCustomAuthEndpoint(op.NewEndpoint(strings.TrimPrefix(AuthorizePath, "/"))),
+		op.WithCustomTokenEndpoint(op.NewEndpoint(strings.TrimPrefix(TokenPath, "/"))),
+		op.WithCustomUserinfoEndpoint(op.NewEndpoint(strings.TrimPrefix(UserinfoPath, "/"))),
+		op.WithCustomIntrospectionEndpoint(op.NewEndpoint(strings.TrimPrefix(IntrospectPath, "/"))),
+		op.WithCustomRevocationEndpoint(op.NewEndpoint(strings.TrimPrefix(RevokePath, "/"))),
+		op.WithCustomEndSessionEndpoint(op.NewEndpoint(strings.TrimPrefix(EndSessionPath, "/"))),
+		op.WithCustomKeysEndpoint(op.NewEndpoint(strings.TrimPrefix(KeysPath, "/"))),
+		op.WithCORSOptions(corsOptions(cfg.CORSOrigins)),
+		// op verifies RS256, ES256 and PS256 unless told: ours is the ring's.
+		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(cfg.Alg)),
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(cfg.Alg)),
+	}
+	if strings.HasPrefix(cfg.Issuer, "http://") {
+		opts = append(opts, op.WithAllowInsecure()) // development and tests only: config refuses it in production
+	}
+	o, err := op.NewProvider(&op.Config{
+		CryptoKey: cfg.CryptoKey, DefaultLogoutRedirectURI: cfg.LoggedOutURL, CodeMethodS256: true,
+		AuthMethodPost: true, GrantTypeRefreshToken: true, SupportedScopes: Scopes(),
+	}, st, op.StaticIssuer(cfg.Issuer), opts...)
+	if err != nil {
+		return nil, err
+	}
+	p := &Provider{op: o, st: st, cfg: cfg, d: d, pages: newPages()}
+	issuer := op.NewIssuerInterceptor(o.IssuerFromRequest)
+	mux := http.NewServeMux()
+	mux.Handle("GET "+loginPath, issuer.HandlerFunc(p.login))
+	mux.Handle("POST "+consentPath, http.NewCrossOriginProtection().Handler(issuer.HandlerFunc(p.consent)))
+	mux.Handle(EndSessionPath, issuer.HandlerFunc(p.endSession))
+	mux.Handle(AuthorizePath, withIss(o, cfg.Issuer))
+	mux.Handle("/oauth/", o)
+	p.handler = mux
+	return p, nil
+}
+
+// corsOptions lets the configured origins call the provider's endpoints
+// from a browser, without credentials; none when there are none.
+func corsOptions(origins []string) *cors.Options {
+	return &cors.Options{
+		AllowOriginFunc: func(origin string) bool {
+			for _, o := range origins {
+				if o == origin {
+					return true
+				}
+			}
+			return false
+		},
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type"},
+	}
+}
+
+// ServeHTTP serves /oauth/...
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
+
+// Token answers the token endpoint's grants that Takes says are ours.
+func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
+	op.Exchange(w, r.WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer)), p.op)
+}
+
+// Takes reports whether a token request of grantType (with refreshToken,
+// for the refresh_token grant) is the provider's: the authorization code
+// and client credentials grants, and refresh tokens it issued. The
+// password grant and the service's own refresh tokens are not.
+func Takes(grantType, refreshToken string) bool {
+	switch grantType {
+	case GrantAuthorizationCode, GrantClientCredentials:
+		return true
+	case GrantRefreshToken:
+		return strings.HasPrefix(refreshToken, RefreshPrefix)
+	}
+	return false
+}
+
+// withIss adds the iss authorization response parameter (RFC 9207) to
+// every redirect that h sends back to a client with a code or an error.
+func withIss(h http.Handler, issuer string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&issWriter{ResponseWriter: w, iss: issuer}, r)
+	})
+}
+
+type issWriter struct {
+	http.ResponseWriter
+	iss string
+}
+
+func (w *issWriter) WriteHeader(code int) {
+	if code == http.StatusFound || code == http.StatusSeeOther {
+		if u, err := url.Parse(w.Header().Get("Location")); err == nil && u.Scheme != "" {
+			q := u.Query()
+			if q.Has("code") || q.Has("error") {
+				q.Set("iss", w.iss)
+				u.RawQuery = q.Encode()
+				w.Header().Set("Location", u.String())
+			}
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// fail answers the auth request r with the error e at its redirect URI.
+func (p *Provider) fail(w http.ResponseWriter, r *http.Request, req AuthRequest, e *oidc.Error) {
+	op.AuthRequestError(&issWriter{ResponseWriter: w, iss: p.cfg.Issuer}, r, &authRequest{req}, e, p.op)
+}

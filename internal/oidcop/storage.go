@@ -1,0 +1,584 @@
+package oidcop
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/google/uuid"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// Token formats. Refresh tokens carry a prefix so that the token endpoint
+// tells them from the password grant's refresh tokens; access token ids
+// (the JWTs' jti) name their grant, or say they are a service account's.
+const (
+	// RefreshPrefix starts every refresh token the provider issues.
+	RefreshPrefix = "ort_"
+	userTokenID   = "g." // + grant id + "." + random
+	serviceToken  = "s." // + random
+)
+
+// The scopes of the OpenID layer; a client's own (users:read...) come on
+// top for service accounts.
+var openIDScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess}
+
+// storage is op.Storage over our stores, clients, accounts and keys.
+type storage struct {
+	cfg Config
+	d   Deps
+}
+
+var (
+	_ op.Storage                        = (*storage)(nil)
+	_ op.ClientCredentialsStorage       = (*storage)(nil)
+	_ op.CanSetUserinfoFromRequest      = (*storage)(nil)
+	_ op.CanGetPrivateClaimsFromRequest = (*storage)(nil)
+	_ op.CanTerminateSessionFromRequest = (*storage)(nil)
+)
+
+func (s *storage) now() time.Time { return s.d.Now().UTC() }
+
+func random() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func digest(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
+
+// CreateAuthRequest stores a validated /authorize request. On top of op's
+// checks: PKCE with S256 for public clients (and S256 only for everyone),
+// the query response mode only (where the iss parameter goes), and the
+// scopes we know.
+func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	c, err := s.d.Clients.Client(ctx, req.ClientID)
+	if err != nil {
+		return nil, oidc.ErrInvalidClient().WithParent(err)
+	}
+	switch {
+	case req.CodeChallenge == "" && c.Public():
+		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE (code_challenge with S256) is required for public clients")
+	case req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256:
+		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+	case req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery:
+		return nil, oidc.ErrInvalidRequest().WithDescription("response_mode must be query")
+	}
+	// A client's registered scopes bound what it gets; one registered
+	// without any gets the OpenID ones.
+	scopes := slices.DeleteFunc(slices.Clone(req.Scopes), func(sc string) bool {
+		if len(c.Scopes) == 0 {
+			return !slices.Contains(openIDScopes, sc)
+		}
+		return !slices.Contains(c.Scopes, sc)
+	})
+	if !slices.Contains(c.GrantTypes, GrantRefreshToken) {
+		scopes = slices.DeleteFunc(scopes, func(sc string) bool { return sc == oidc.ScopeOfflineAccess })
+	}
+	now := s.now()
+	r := AuthRequest{
+		ID: uuid.NewString(), ClientID: c.ID, RedirectURI: req.RedirectURI, State: req.State, Nonce: req.Nonce,
+		Scopes: scopes, ResponseType: string(req.ResponseType), ResponseMode: string(req.ResponseMode),
+		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
+		Prompt: req.Prompt, MaxAge: req.MaxAge, LoginHint: req.LoginHint,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RequestTTL),
+	}
+	if err := s.d.Stores.Grants.SaveAuthRequest(ctx, r); err != nil {
+		return nil, err
+	}
+	return &authRequest{r}, nil
+}
+
+// AuthRequestByID returns a request that has not expired.
+func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	r, err := s.request(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &authRequest{r}, nil
+}
+
+func (s *storage) request(ctx context.Context, id string) (AuthRequest, error) {
+	r, err := s.d.Stores.Grants.AuthRequest(ctx, id)
+	if err != nil {
+		return AuthRequest{}, err
+	}
+	if !s.now().Before(r.ExpiresAt) {
+		return AuthRequest{}, ErrNotFound
+	}
+	return r, nil
+}
+
+// AuthRequestByCode uses code, once: a second use revokes the grant the
+// first one made, and fails.
+func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	now := s.now()
+	r, err := s.d.Stores.Grants.UseCode(ctx, digest(code), now)
+	if errors.Is(err, ErrCodeUsed) {
+		if r.GrantID != "" {
+			if rerr := s.d.Stores.Grants.RevokeGrant(ctx, r.GrantID, now); rerr != nil && !errors.Is(rerr, ErrNotFound) {
+				return nil, errors.Join(err, rerr)
+			}
+		}
+		s.d.Logger.WarnContext(ctx, "oidc: authorization code replayed; its grant is revoked", "client_id", r.ClientID, "grant_id", r.GrantID)
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !now.Before(r.ExpiresAt) || !r.Done {
+		return nil, errors.New("oidc: authorization code expired")
+	}
+	return &authRequest{r}, nil
+}
+
+// SaveAuthCode keeps code's hash with its request, which now lives only
+// as long as a code does.
+func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	r, err := s.request(ctx, id)
+	if err != nil {
+		return err
+	}
+	r.CodeHash, r.ExpiresAt = digest(code), s.now().Add(s.cfg.CodeTTL)
+	return s.d.Stores.Grants.SaveAuthRequest(ctx, r)
+}
+
+// DeleteAuthRequest keeps the request: its used code must still be
+// recognised, to revoke what it gave when it is replayed. It expires with
+// the code.
+func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
+
+// grantOf makes the grant of an exchanged code and notes it on the
+// request, for a replay to find.
+func (s *storage) grantOf(ctx context.Context, r *authRequest) (Grant, error) {
+	g := Grant{
+		ID: uuid.NewString(), ClientID: r.ClientID, UserID: r.UserID, SessionID: r.SessionID, Scopes: r.Scopes,
+		AMR: r.AMR, ACR: r.ACR, AuthTime: r.AuthTime, CreatedAt: s.now(),
+	}
+	if err := s.d.Stores.Grants.SaveGrant(ctx, g); err != nil {
+		return Grant{}, err
+	}
+	r.GrantID = g.ID
+	if err := s.d.Stores.Grants.SaveAuthRequest(ctx, r.AuthRequest); err != nil {
+		return Grant{}, err
+	}
+	return g, nil
+}
+
+// CreateAccessToken returns the id (jti) and expiry of a new access token.
+func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	exp := s.now().Add(s.cfg.AccessTokenTTL)
+	switch r := req.(type) {
+	case *authRequest:
+		g, err := s.grantOf(ctx, r)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		return userTokenID + g.ID + "." + random(), exp, nil
+	case *serviceRequest:
+		return serviceToken + random(), exp, nil
+	case *refreshRequest:
+		return userTokenID + r.grant.ID + "." + random(), exp, nil
+	default:
+		return "", time.Time{}, oidc.ErrUnsupportedGrantType()
+	}
+}
+
+// CreateAccessAndRefreshTokens returns a new access token's id and expiry
+// and a new refresh token of the same grant (the old one was used up by
+// TokenRequestByRefreshToken).
+func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, _ string) (string, string, time.Time, error) {
+	var g Grant
+	switch r := req.(type) {
+	case *authRequest:
+		var err error
+		if g, err = s.grantOf(ctx, r); err != nil {
+			return "", "", time.Time{}, err
+		}
+	case *refreshRequest:
+		g = r.grant
+	default:
+		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
+	}
+	now := s.now()
+	token := RefreshPrefix + random()
+	rt := RefreshToken{Hash: digest(token), GrantID: g.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL)}
+	if err := s.d.Stores.Grants.AddRefreshToken(ctx, rt); err != nil {
+		return "", "", time.Time{}, err
+	}
+	return userTokenID + g.ID + "." + random(), token, now.Add(s.cfg.AccessTokenTTL), nil
+}
+
+// TokenRequestByRefreshToken uses token up and returns its grant, if the
+// grant, its session and its account are still live. A token used before
+// revokes its grant (RFC 9700 4.14.2: refresh token rotation).
+func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+	if !strings.HasPrefix(token, RefreshPrefix) {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	now := s.now()
+	rt, err := s.d.Stores.Grants.UseRefreshToken(ctx, digest(token), now)
+	if errors.Is(err, ErrRefreshReused) {
+		s.d.Logger.WarnContext(ctx, "oidc: refresh token reused; its grant is revoked", "grant_id", rt.GrantID)
+		return nil, errors.Join(err, s.d.Stores.Grants.RevokeGrant(ctx, rt.GrantID, now))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !now.Before(rt.ExpiresAt) {
+		return nil, errors.New("oidc: refresh token expired")
+	}
+	g, err := s.liveGrant(ctx, rt.GrantID)
+	if err != nil {
+		return nil, err
+	}
+	return &refreshRequest{grant: g, scopes: g.Scopes}, nil
+}
+
+// errNotLive is a grant revoked, or whose session or account ended.
+var errNotLive = errors.New("oidc: the grant, its session or its account has ended")
+
+// liveGrant returns grant id while it, its session and its account live.
+func (s *storage) liveGrant(ctx context.Context, id string) (Grant, error) {
+	g, err := s.d.Stores.Grants.Grant(ctx, id)
+	if err != nil {
+		return Grant{}, err
+	}
+	if !g.RevokedAt.IsZero() {
+		return Grant{}, errNotLive
+	}
+	if _, err := s.liveAccount(ctx, g.UserID, g.SessionID); err != nil {
+		return Grant{}, err
+	}
+	return g, nil
+}
+
+// liveAccount returns the user of a session that is live, of an account
+// that is active.
+func (s *storage) liveAccount(ctx context.Context, userID, sessionID uuid.UUID) (user.User, error) {
+	u, sess, err := s.d.Accounts.UserSession(ctx, userID, sessionID)
+	if errors.Is(err, user.ErrNotFound) || errors.Is(err, user.ErrSessionNotFound) {
+		return user.User{}, errNotLive
+	}
+	if err != nil {
+		return user.User{}, err
+	}
+	if !u.IsActive || !sess.Active(s.now()) {
+		return user.User{}, errNotLive
+	}
+	return u, nil
+}
+
+// grantOfToken is the grant id an access token id names ("" for a service
+// account's token).
+func grantOfToken(tokenID string) (string, bool) {
+	rest, ok := strings.CutPrefix(tokenID, userTokenID)
+	if !ok {
+		return "", false
+	}
+	id, _, ok := strings.Cut(rest, ".")
+	return id, ok
+}
+
+// TerminateSession is not used: TerminateSessionFromRequest is.
+func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
+
+// TerminateSessionFromRequest ends the page session of RP-initiated
+// logout: the ID token hint's sid, else the browser's own session (put in
+// the context by the end_session handler), and returns where to go next.
+func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
+	userID, sessionID := uuid.Nil, uuid.Nil
+	if req.IDTokenHintClaims != nil {
+		userID, _ = uuid.Parse(req.IDTokenHintClaims.Subject)
+		sessionID, _ = uuid.Parse(req.IDTokenHintClaims.SessionID)
+		if sid, ok := req.IDTokenHintClaims.Claims["sid"].(string); ok && sessionID == uuid.Nil {
+			sessionID, _ = uuid.Parse(sid)
+		}
+	}
+	if b, ok := ctx.Value(browserKey{}).(browserSession); ok && (userID == uuid.Nil || userID == b.userID) {
+		if err := s.logout(ctx, b.userID, b.sessionID); err != nil {
+			return "", err
+		}
+	}
+	if userID != uuid.Nil && sessionID != uuid.Nil {
+		if err := s.logout(ctx, userID, sessionID); err != nil {
+			return "", err
+		}
+	}
+	if req.RedirectURI != "" {
+		return req.RedirectURI, nil
+	}
+	return s.cfg.LoggedOutURL, nil
+}
+
+func (s *storage) logout(ctx context.Context, userID, sessionID uuid.UUID) error {
+	err := s.d.Sessions.Logout(ctx, userID, sessionID)
+	if errors.Is(err, user.ErrSessionNotFound) || errors.Is(err, user.ErrNotFound) {
+		return nil // already ended
+	}
+	return err
+}
+
+// RevokeToken revokes the grant of a refresh token or access token id
+// (RFC 7009 at /oauth/revoke).
+func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string) *oidc.Error {
+	now := s.now()
+	id, ok := grantOfToken(tokenOrID)
+	if !ok && strings.HasPrefix(tokenOrID, RefreshPrefix) {
+		rt, err := s.d.Stores.Grants.UseRefreshToken(ctx, digest(tokenOrID), now)
+		if err != nil && !errors.Is(err, ErrRefreshReused) {
+			return nil // unknown: nothing to revoke (RFC 7009 2.2)
+		}
+		id, ok = rt.GrantID, true
+	}
+	if !ok {
+		return nil
+	}
+	g, err := s.d.Stores.Grants.Grant(ctx, id)
+	if err != nil || g.ClientID != clientID {
+		return nil
+	}
+	if err := s.d.Stores.Grants.RevokeGrant(ctx, id, now); err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	return nil
+}
+
+// GetRefreshTokenInfo tells op which tokens are our refresh tokens.
+func (s *storage) GetRefreshTokenInfo(_ context.Context, _, token string) (string, string, error) {
+	if !strings.HasPrefix(token, RefreshPrefix) {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	return "", token, nil
+}
+
+// SigningKey is the key ring's key that signs now.
+func (s *storage) SigningKey(context.Context) (op.SigningKey, error) {
+	kid, key, err := s.d.Keys.SigningKey()
+	if err != nil {
+		return nil, err
+	}
+	return signingKey{alg: jose.SignatureAlgorithm(s.cfg.Alg), id: kid, key: key}, nil
+}
+
+func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return []jose.SignatureAlgorithm{jose.SignatureAlgorithm(s.cfg.Alg)}, nil
+}
+
+// KeySet is the ring's published keys (staged ones included), which op
+// verifies access tokens and ID token hints with.
+func (s *storage) KeySet(context.Context) ([]op.Key, error) {
+	set := s.d.JWKS()
+	out := make([]op.Key, 0, len(set.Keys))
+	for _, k := range set.Keys {
+		out = append(out, publicKey{k})
+	}
+	return out, nil
+}
+
+// GetClientByClientID returns a registered client.
+func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.d.Clients.Client(ctx, id)
+	if err != nil {
+		return nil, clientError(err)
+	}
+	return opClient{c: c, ttl: s.cfg.IDTokenTTL}, nil
+}
+
+// clientError keeps a store fault a server error and makes the rest a
+// plain error (op answers it invalid_client).
+func clientError(err error) error {
+	if errors.Is(err, ErrUnknownClient) {
+		return err
+	}
+	return oidc.ErrServerError().WithParent(err)
+}
+
+func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
+	_, err := s.d.Clients.Authenticate(ctx, id, secret)
+	if err != nil {
+		return clientError(err)
+	}
+	return nil
+}
+
+// ClientCredentials authenticates a service account.
+func (s *storage) ClientCredentials(ctx context.Context, id, secret string) (op.Client, error) {
+	c, err := s.d.Clients.Authenticate(ctx, id, secret)
+	if err != nil {
+		return nil, clientError(err)
+	}
+	if !slices.Contains(c.GrantTypes, GrantClientCredentials) {
+		return nil, oidc.ErrUnauthorizedClient().WithDescription("the client may not use client_credentials")
+	}
+	return opClient{c: c, ttl: s.cfg.IDTokenTTL}, nil
+}
+
+// ClientCredentialsTokenRequest grants a service account the scopes it
+// asks for, all of which it must be allowed; none asked means all it is
+// allowed.
+func (s *storage) ClientCredentialsTokenRequest(ctx context.Context, id string, scopes []string) (op.TokenRequest, error) {
+	c, err := s.d.Clients.Client(ctx, id)
+	if err != nil {
+		return nil, clientError(err)
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(c.Scopes, sc) {
+			return nil, oidc.ErrInvalidScope().WithDescription("the client may not ask for scope %s", sc)
+		}
+	}
+	if len(scopes) == 0 {
+		scopes = c.Scopes
+	}
+	return &serviceRequest{clientID: c.ID, audience: s.cfg.Audience, scopes: slices.Clone(scopes)}, nil
+}
+
+// SetUserinfoFromScopes is deprecated in op; SetUserinfoFromRequest does it.
+func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
+	return nil
+}
+
+// SetUserinfoFromRequest fills the ID token's user claims, and its sid.
+func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	var userID, sessionID uuid.UUID
+	switch r := req.(type) {
+	case *authRequest:
+		userID, sessionID = r.UserID, r.SessionID
+	case *refreshRequest:
+		userID, sessionID = r.grant.UserID, r.grant.SessionID
+	default:
+		return nil
+	}
+	u, err := s.liveAccount(ctx, userID, sessionID)
+	if err != nil {
+		return err
+	}
+	userClaims(info, u, scopes)
+	info.AppendClaims("sid", sessionID.String())
+	return nil
+}
+
+// userClaims sets the claims scopes ask for of u.
+func userClaims(info *oidc.UserInfo, u user.User, scopes []string) {
+	info.Subject = u.ID.String()
+	for _, sc := range scopes {
+		switch sc {
+		case oidc.ScopeProfile:
+			info.PreferredUsername, info.Name = u.Username, u.FullName
+			info.UpdatedAt = oidc.FromTime(u.UpdatedAt)
+		case oidc.ScopeEmail:
+			info.Email, info.EmailVerified = u.Email, oidc.Bool(u.EmailVerified)
+		}
+	}
+}
+
+// SetUserinfoFromToken answers /oauth/userinfo for a live grant's token.
+func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, _, _ string) error {
+	id, ok := grantOfToken(tokenID)
+	if !ok {
+		return oidc.ErrInvalidRequest().WithDescription("not a user's token")
+	}
+	g, err := s.liveGrant(ctx, id)
+	if err != nil {
+		return err
+	}
+	u, err := s.liveAccount(ctx, g.UserID, g.SessionID)
+	if err != nil {
+		return err
+	}
+	userClaims(info, u, g.Scopes)
+	return nil
+}
+
+// SetIntrospectionFromToken makes a token active while what it stands for
+// lives: a user's grant with its session and account, or a service
+// account's client.
+func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, _ string) error {
+	if strings.HasPrefix(tokenID, serviceToken) {
+		c, err := s.d.Clients.Client(ctx, subject)
+		if err != nil {
+			return err
+		}
+		resp.Subject, resp.ClientID, resp.TokenType = c.ID, c.ID, oidc.BearerToken
+		resp.Audience = oidc.Audience{s.cfg.Audience}
+		return nil
+	}
+	id, ok := grantOfToken(tokenID)
+	if !ok {
+		return errNotLive
+	}
+	g, err := s.liveGrant(ctx, id)
+	if err != nil {
+		return err
+	}
+	u, err := s.liveAccount(ctx, g.UserID, g.SessionID)
+	if err != nil {
+		return err
+	}
+	info := new(oidc.UserInfo)
+	userClaims(info, u, g.Scopes)
+	resp.SetUserInfo(info)
+	resp.Scope, resp.ClientID, resp.TokenType = g.Scopes, g.ClientID, oidc.BearerToken
+	resp.Audience, resp.AuthTime = oidc.Audience{g.ClientID}, oidc.FromTime(g.AuthTime)
+	resp.AuthenticationMethodsReferences = g.AMR
+	resp.JWTID = tokenID
+	return nil
+}
+
+// GetPrivateClaimsFromScopes is not used: GetPrivateClaimsFromRequest is.
+func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+	return nil, nil
+}
+
+// GetPrivateClaimsFromRequest adds to access tokens their scope and, for a
+// user's, the session (a service account's has none: contracts.md).
+func (s *storage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
+	claims := map[string]any{"scope": strings.Join(req.GetScopes(), " ")}
+	switch r := req.(type) {
+	case *authRequest:
+		claims["sid"] = r.SessionID.String()
+	case *refreshRequest:
+		claims["sid"] = r.grant.SessionID.String()
+	}
+	return claims, nil
+}
+
+// GetKeyByIDAndClientID: no client authenticates with keys (no
+// private_key_jwt, no JWT profile grant).
+func (s *storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errors.New("oidc: client keys are not supported")
+}
+
+func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, errors.New("oidc: the JWT profile grant is not supported")
+}
+
+func (s *storage) Health(context.Context) error { return nil }
+
+// signingKey is the ring's current key as op signs with it.
+type signingKey struct {
+	alg jose.SignatureAlgorithm
+	id  string
+	key any
+}
+
+func (k signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
+func (k signingKey) Key() any                                    { return k.key }
+func (k signingKey) ID() string                                  { return k.id }
+
+// publicKey is a published key as op verifies with it.
+type publicKey struct{ k jose.JSONWebKey }
+
+func (k publicKey) ID() string                         { return k.k.KeyID }
+func (k publicKey) Algorithm() jose.SignatureAlgorithm { return jose.SignatureAlgorithm(k.k.Algorithm) }
+func (k publicKey) Use() string                        { return k.k.Use }
+func (k publicKey) Key() any                           { return k.k.Key }

@@ -1,0 +1,140 @@
+package oidcop
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// AuthRequest is one /oauth/authorize request on its way through sign-in
+// and consent to a code, and then the code until it is exchanged.
+type AuthRequest struct {
+	ID                  string    `json:"id"`
+	ClientID            string    `json:"client_id"`
+	RedirectURI         string    `json:"redirect_uri"`
+	State               string    `json:"state,omitempty"`
+	Nonce               string    `json:"nonce,omitempty"`
+	Scopes              []string  `json:"scopes"`
+	ResponseType        string    `json:"response_type"`
+	ResponseMode        string    `json:"response_mode,omitempty"`
+	CodeChallenge       string    `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string    `json:"code_challenge_method,omitempty"`
+	Prompt              []string  `json:"prompt,omitempty"`
+	MaxAge              *uint     `json:"max_age,omitempty"` // nil: none asked
+	LoginHint           string    `json:"login_hint,omitempty"`
+	CreatedAt           time.Time `json:"created_at"`
+	ExpiresAt           time.Time `json:"expires_at"`
+	// SentToSignIn says the browser was sent to sign in once for this
+	// request, so a second stale session ends it (no loop).
+	SentToSignIn bool `json:"sent_to_sign_in,omitempty"`
+	// Who signed in, set once the browser's page session is bound to it.
+	UserID    uuid.UUID `json:"user_id"`
+	SessionID uuid.UUID `json:"session_id"`
+	AuthTime  time.Time `json:"auth_time"`
+	AMR       []string  `json:"amr,omitempty"`
+	ACR       string    `json:"acr,omitempty"`
+	// Done says the user signed in (and consented where needed): the
+	// request may get its code.
+	Done bool `json:"done"`
+	// CodeHash is the SHA-256 of the code issued for it (nil before);
+	// GrantID names the grant its exchange made, which a replay revokes.
+	CodeHash []byte `json:"-"`
+	GrantID  string `json:"grant_id,omitempty"`
+}
+
+// Grant is what one exchanged code gave a client: the tokens it issued,
+// then the tokens their refreshes issued, are all the grant's and end
+// with it, with its page session, or with the account.
+type Grant struct {
+	ID        string    `json:"id"`
+	ClientID  string    `json:"client_id"`
+	UserID    uuid.UUID `json:"user_id"`
+	SessionID uuid.UUID `json:"session_id"`
+	Scopes    []string  `json:"scopes"`
+	AMR       []string  `json:"amr,omitempty"`
+	ACR       string    `json:"acr,omitempty"`
+	AuthTime  time.Time `json:"auth_time"`
+	CreatedAt time.Time `json:"created_at"`
+	RevokedAt time.Time `json:"-"` // zero while live
+}
+
+// RefreshToken is a stored OIDC refresh token: only its hash is kept. A
+// token once used is kept, marked used, so that its reuse is seen.
+type RefreshToken struct {
+	Hash      []byte
+	GrantID   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero while unused
+}
+
+// Consent is what a user allowed a third-party client: the scopes
+// remembered, so the consent page is not shown again for them.
+type Consent struct {
+	UserID    uuid.UUID
+	ClientID  string
+	Scopes    []string
+	UpdatedAt time.Time
+}
+
+// The stores' errors.
+var (
+	// ErrNotFound is an auth request, code, grant, refresh token or
+	// consent that is not stored.
+	ErrNotFound = errors.New("oidc: not found")
+	// ErrCodeUsed is a code presented a second time; the request is
+	// returned beside it so that what the first use issued is revoked.
+	ErrCodeUsed = errors.New("oidc: authorization code already used")
+	// ErrRefreshReused is a refresh token presented after it was used; the
+	// token is returned beside it so that its grant is revoked.
+	ErrRefreshReused = errors.New("oidc: refresh token already used")
+)
+
+// Grants stores the provider's state: auth requests with their codes,
+// grants and their refresh tokens (migrations/00020_oidc.sql).
+type Grants interface {
+	// SaveAuthRequest stores r, replacing the stored request of r.ID
+	// (CodeHash included: nil clears it).
+	SaveAuthRequest(ctx context.Context, r AuthRequest) error
+	// AuthRequest returns the request id; ErrNotFound when not stored.
+	AuthRequest(ctx context.Context, id string) (AuthRequest, error)
+	// UseCode returns the request whose code hashes to codeHash and marks
+	// the code used, in one statement: of concurrent uses one wins. A code
+	// already used is ErrCodeUsed (with the request), an unknown one
+	// ErrNotFound.
+	UseCode(ctx context.Context, codeHash []byte, now time.Time) (AuthRequest, error)
+	// SaveGrant stores g, replacing the stored grant of g.ID.
+	SaveGrant(ctx context.Context, g Grant) error
+	// Grant returns the grant id; ErrNotFound when not stored.
+	Grant(ctx context.Context, id string) (Grant, error)
+	// RevokeGrant marks grant id revoked at at (a revoked one keeps its
+	// first time). ErrNotFound when not stored.
+	RevokeGrant(ctx context.Context, id string, at time.Time) error
+	// AddRefreshToken stores t.
+	AddRefreshToken(ctx context.Context, t RefreshToken) error
+	// UseRefreshToken returns the token whose hash is hash and marks it
+	// used at now, in one statement. A token already used is
+	// ErrRefreshReused (with the token), an unknown one ErrNotFound.
+	UseRefreshToken(ctx context.Context, hash []byte, now time.Time) (RefreshToken, error)
+}
+
+// Consents stores what users allowed third-party clients.
+type Consents interface {
+	// Consent returns userID's consent to clientID; ErrNotFound if none.
+	Consent(ctx context.Context, userID uuid.UUID, clientID string) (Consent, error)
+	// SaveConsent stores c, replacing the consent of its user and client.
+	SaveConsent(ctx context.Context, c Consent) error
+	// DeleteConsent removes userID's consent to clientID; ErrNotFound if
+	// none.
+	DeleteConsent(ctx context.Context, userID uuid.UUID, clientID string) error
+	// ConsentsOf lists userID's consents, by client id.
+	ConsentsOf(ctx context.Context, userID uuid.UUID) ([]Consent, error)
+}
+
+// Stores are the provider's store ports of one database.
+type Stores struct {
+	Grants   Grants
+	Consents Consents
+}

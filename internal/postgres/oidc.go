@@ -1,0 +1,248 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/usersvc/usersvc/internal/oidcop"
+)
+
+// OIDC returns the OpenID provider's stores (migrations/00020_oidc.sql).
+func (s *DB) OIDC() oidcop.Stores {
+	return oidcop.Stores{Grants: &OIDCGrants{s}, Consents: &OIDCConsents{s}}
+}
+
+// OIDCGrants is the PostgreSQL oidcop.Grants.
+type OIDCGrants struct{ db *DB }
+
+// OIDCConsents is the PostgreSQL oidcop.Consents.
+type OIDCConsents struct{ db *DB }
+
+var (
+	_ oidcop.Grants   = (*OIDCGrants)(nil)
+	_ oidcop.Consents = (*OIDCConsents)(nil)
+)
+
+// translateOIDC maps no row to oidcop.ErrNotFound and wraps the rest.
+func translateOIDC(err error, op string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return oidcop.ErrNotFound
+	}
+	return translate(err, op)
+}
+
+// SaveAuthRequest stores r, replacing the request of r.ID.
+func (s *OIDCGrants) SaveAuthRequest(ctx context.Context, r oidcop.AuthRequest) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("save auth request: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `INSERT INTO oidc_auth_requests (id, code_hash, data, expires_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET code_hash = excluded.code_hash, data = excluded.data, expires_at = excluded.expires_at`
+	_, err = s.db.pool.Exec(ctx, q, r.ID, r.CodeHash, string(data), r.ExpiresAt)
+	return translateOIDC(err, "save auth request")
+}
+
+// AuthRequest returns the request id.
+func (s *OIDCGrants) AuthRequest(ctx context.Context, id string) (oidcop.AuthRequest, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `SELECT data, code_hash FROM oidc_auth_requests WHERE id = $1`
+	return scanAuthRequest(s.db.pool.QueryRow(ctx, q, id), "read auth request")
+}
+
+func scanAuthRequest(row pgx.Row, op string) (oidcop.AuthRequest, error) {
+	var data, hash []byte
+	if err := row.Scan(&data, &hash); err != nil {
+		return oidcop.AuthRequest{}, translateOIDC(err, op)
+	}
+	var r oidcop.AuthRequest
+	if err := json.Unmarshal(data, &r); err != nil {
+		return oidcop.AuthRequest{}, fmt.Errorf("%s: %w", op, err)
+	}
+	r.CodeHash = hash
+	return r, nil
+}
+
+// UseCode returns the request of codeHash and marks the code used, in one
+// statement: of concurrent uses, one updates the row.
+func (s *OIDCGrants) UseCode(ctx context.Context, codeHash []byte, now time.Time) (oidcop.AuthRequest, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `UPDATE oidc_auth_requests SET code_used_at = $1
+		WHERE code_hash = $2 AND code_used_at IS NULL RETURNING data, code_hash`
+	r, err := scanAuthRequest(s.db.pool.QueryRow(ctx, q, now, codeHash), "use code")
+	if !errors.Is(err, oidcop.ErrNotFound) {
+		return r, err
+	}
+	const used = `SELECT data, code_hash FROM oidc_auth_requests WHERE code_hash = $1`
+	if r, err = scanAuthRequest(s.db.pool.QueryRow(ctx, used, codeHash), "use code"); err != nil {
+		return oidcop.AuthRequest{}, err
+	}
+	return r, oidcop.ErrCodeUsed
+}
+
+// SaveGrant stores g, replacing the grant of g.ID.
+func (s *OIDCGrants) SaveGrant(ctx context.Context, g oidcop.Grant) error {
+	data, err := json.Marshal(g)
+	if err != nil {
+		return fmt.Errorf("save grant: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `INSERT INTO oidc_grants (id, user_id, session_id, client_id, data, created_at, revoked_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (id) DO UPDATE SET data = excluded.data, revoked_at = excluded.revoked_at`
+	_, err = s.db.pool.Exec(ctx, q, g.ID, g.UserID, g.SessionID, g.ClientID, string(data), g.CreatedAt, nullTime(g.RevokedAt))
+	return translateOIDC(err, "save grant")
+}
+
+// Grant returns the grant id.
+func (s *OIDCGrants) Grant(ctx context.Context, id string) (oidcop.Grant, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `SELECT data, revoked_at FROM oidc_grants WHERE id = $1`
+	var data []byte
+	var revoked *time.Time
+	if err := s.db.pool.QueryRow(ctx, q, id).Scan(&data, &revoked); err != nil {
+		return oidcop.Grant{}, translateOIDC(err, "read grant")
+	}
+	var g oidcop.Grant
+	if err := json.Unmarshal(data, &g); err != nil {
+		return oidcop.Grant{}, fmt.Errorf("read grant: %w", err)
+	}
+	if revoked != nil {
+		g.RevokedAt = revoked.UTC()
+	}
+	return g, nil
+}
+
+// RevokeGrant marks grant id revoked at at, keeping an earlier revocation.
+func (s *OIDCGrants) RevokeGrant(ctx context.Context, id string, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	tag, err := s.db.pool.Exec(ctx, `UPDATE oidc_grants SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2`, at, id)
+	if err != nil {
+		return translateOIDC(err, "revoke grant")
+	}
+	if tag.RowsAffected() == 0 {
+		return oidcop.ErrNotFound
+	}
+	return nil
+}
+
+// AddRefreshToken stores t.
+func (s *OIDCGrants) AddRefreshToken(ctx context.Context, t oidcop.RefreshToken) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `INSERT INTO oidc_refresh_tokens (hash, grant_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5)`
+	_, err := s.db.pool.Exec(ctx, q, t.Hash, t.GrantID, t.CreatedAt, t.ExpiresAt, nullTime(t.UsedAt))
+	return translateOIDC(err, "add refresh token")
+}
+
+// UseRefreshToken returns the token of hash and marks it used at now, in
+// one statement.
+func (s *OIDCGrants) UseRefreshToken(ctx context.Context, hash []byte, now time.Time) (oidcop.RefreshToken, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `UPDATE oidc_refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL
+		RETURNING hash, grant_id, created_at, expires_at, used_at`
+	t, err := scanOIDCRefresh(s.db.pool.QueryRow(ctx, q, now, hash))
+	if !errors.Is(err, oidcop.ErrNotFound) {
+		return t, err
+	}
+	const used = `SELECT hash, grant_id, created_at, expires_at, used_at FROM oidc_refresh_tokens WHERE hash = $1`
+	if t, err = scanOIDCRefresh(s.db.pool.QueryRow(ctx, used, hash)); err != nil {
+		return oidcop.RefreshToken{}, err
+	}
+	return t, oidcop.ErrRefreshReused
+}
+
+func scanOIDCRefresh(row pgx.Row) (oidcop.RefreshToken, error) {
+	var t oidcop.RefreshToken
+	var used *time.Time
+	if err := row.Scan(&t.Hash, &t.GrantID, &t.CreatedAt, &t.ExpiresAt, &used); err != nil {
+		return oidcop.RefreshToken{}, translateOIDC(err, "use refresh token")
+	}
+	t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
+	if used != nil {
+		t.UsedAt = used.UTC()
+	}
+	return t, nil
+}
+
+// Consent returns userID's consent to clientID.
+func (s *OIDCConsents) Consent(ctx context.Context, userID uuid.UUID, clientID string) (oidcop.Consent, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `SELECT scopes, updated_at FROM oidc_consents WHERE user_id = $1 AND client_id = $2`
+	c := oidcop.Consent{UserID: userID, ClientID: clientID}
+	var scopes string
+	if err := s.db.pool.QueryRow(ctx, q, userID, clientID).Scan(&scopes, &c.UpdatedAt); err != nil {
+		return oidcop.Consent{}, translateOIDC(err, "read consent")
+	}
+	c.Scopes, c.UpdatedAt = strings.Fields(scopes), c.UpdatedAt.UTC()
+	return c, nil
+}
+
+// SaveConsent stores c, replacing the consent of its user and client.
+func (s *OIDCConsents) SaveConsent(ctx context.Context, c oidcop.Consent) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `INSERT INTO oidc_consents (user_id, client_id, scopes, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at`
+	_, err := s.db.pool.Exec(ctx, q, c.UserID, c.ClientID, strings.Join(c.Scopes, " "), c.UpdatedAt)
+	return translateOIDC(err, "save consent")
+}
+
+// DeleteConsent removes userID's consent to clientID.
+func (s *OIDCConsents) DeleteConsent(ctx context.Context, userID uuid.UUID, clientID string) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	tag, err := s.db.pool.Exec(ctx, `DELETE FROM oidc_consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
+	if err != nil {
+		return translateOIDC(err, "delete consent")
+	}
+	if tag.RowsAffected() == 0 {
+		return oidcop.ErrNotFound
+	}
+	return nil
+}
+
+// ConsentsOf lists userID's consents by client id.
+func (s *OIDCConsents) ConsentsOf(ctx context.Context, userID uuid.UUID) ([]oidcop.Consent, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `SELECT client_id, scopes, updated_at FROM oidc_consents WHERE user_id = $1 ORDER BY client_id`
+	rows, err := s.db.pool.Query(ctx, q, userID)
+	if err != nil {
+		return nil, translateOIDC(err, "list consents")
+	}
+	defer rows.Close()
+	out := []oidcop.Consent{}
+	for rows.Next() {
+		c := oidcop.Consent{UserID: userID}
+		var scopes string
+		if err := rows.Scan(&c.ClientID, &scopes, &c.UpdatedAt); err != nil {
+			return nil, translateOIDC(err, "list consents")
+		}
+		c.Scopes, c.UpdatedAt = strings.Fields(scopes), c.UpdatedAt.UTC()
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translateOIDC(err, "list consents")
+	}
+	return out, nil
+}

@@ -1,0 +1,247 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/oidcop"
+)
+
+// OIDC returns the OpenID provider's stores (migrations/00020_oidc.sql).
+func (s *DB) OIDC() oidcop.Stores {
+	return oidcop.Stores{Grants: &OIDCGrants{s}, Consents: &OIDCConsents{s}}
+}
+
+// OIDCGrants is the SQLite oidcop.Grants.
+type OIDCGrants struct{ db *DB }
+
+// OIDCConsents is the SQLite oidcop.Consents.
+type OIDCConsents struct{ db *DB }
+
+var (
+	_ oidcop.Grants   = (*OIDCGrants)(nil)
+	_ oidcop.Consents = (*OIDCConsents)(nil)
+)
+
+// translateOIDC maps no row to oidcop.ErrNotFound and wraps the rest.
+func translateOIDC(err error, op string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return oidcop.ErrNotFound
+	}
+	return translate(err, op)
+}
+
+// SaveAuthRequest stores r, replacing the request of r.ID.
+func (s *OIDCGrants) SaveAuthRequest(ctx context.Context, r oidcop.AuthRequest) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("save auth request: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `INSERT INTO oidc_auth_requests (id, code_hash, data, expires_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET code_hash = excluded.code_hash, data = excluded.data, expires_at = excluded.expires_at`
+	_, err = s.db.write.ExecContext(ctx, q, r.ID, r.CodeHash, string(data), hookTime(r.ExpiresAt))
+	return translateOIDC(err, "save auth request")
+}
+
+// AuthRequest returns the request id.
+func (s *OIDCGrants) AuthRequest(ctx context.Context, id string) (oidcop.AuthRequest, error) {
+	const q = `SELECT data, code_hash FROM oidc_auth_requests WHERE id = ?`
+	return scanAuthRequest(s.db.read.QueryRowContext(ctx, q, id), "read auth request")
+}
+
+func scanAuthRequest(row *sql.Row, op string) (oidcop.AuthRequest, error) {
+	var data string
+	var hash []byte
+	if err := row.Scan(&data, &hash); err != nil {
+		return oidcop.AuthRequest{}, translateOIDC(err, op)
+	}
+	var r oidcop.AuthRequest
+	if err := json.Unmarshal([]byte(data), &r); err != nil {
+		return oidcop.AuthRequest{}, fmt.Errorf("%s: %w", op, err)
+	}
+	r.CodeHash = hash
+	return r, nil
+}
+
+// UseCode returns the request of codeHash and marks the code used, in one
+// statement on the single writer.
+func (s *OIDCGrants) UseCode(ctx context.Context, codeHash []byte, now time.Time) (oidcop.AuthRequest, error) {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `UPDATE oidc_auth_requests SET code_used_at = ?
+		WHERE code_hash = ? AND code_used_at IS NULL RETURNING data, code_hash`
+	r, err := scanAuthRequest(s.db.write.QueryRowContext(ctx, q, hookTime(now), codeHash), "use code")
+	if !errors.Is(err, oidcop.ErrNotFound) {
+		return r, err
+	}
+	const used = `SELECT data, code_hash FROM oidc_auth_requests WHERE code_hash = ?`
+	r, err = scanAuthRequest(s.db.write.QueryRowContext(ctx, used, codeHash), "use code")
+	if err != nil {
+		return oidcop.AuthRequest{}, err
+	}
+	return r, oidcop.ErrCodeUsed
+}
+
+// SaveGrant stores g, replacing the grant of g.ID.
+func (s *OIDCGrants) SaveGrant(ctx context.Context, g oidcop.Grant) error {
+	data, err := json.Marshal(g)
+	if err != nil {
+		return fmt.Errorf("save grant: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `INSERT INTO oidc_grants (id, user_id, session_id, client_id, data, created_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET data = excluded.data, revoked_at = excluded.revoked_at`
+	_, err = s.db.write.ExecContext(ctx, q, g.ID, g.UserID.String(), g.SessionID.String(), g.ClientID, string(data),
+		hookTime(g.CreatedAt), nullHookTime(g.RevokedAt))
+	return translateOIDC(err, "save grant")
+}
+
+// Grant returns the grant id.
+func (s *OIDCGrants) Grant(ctx context.Context, id string) (oidcop.Grant, error) {
+	const q = `SELECT data, revoked_at FROM oidc_grants WHERE id = ?`
+	var data string
+	var revoked sql.NullString
+	if err := s.db.read.QueryRowContext(ctx, q, id).Scan(&data, &revoked); err != nil {
+		return oidcop.Grant{}, translateOIDC(err, "read grant")
+	}
+	var g oidcop.Grant
+	if err := json.Unmarshal([]byte(data), &g); err != nil {
+		return oidcop.Grant{}, fmt.Errorf("read grant: %w", err)
+	}
+	at, err := parseKeyTime(revoked)
+	if err != nil {
+		return oidcop.Grant{}, fmt.Errorf("read grant: %w", err)
+	}
+	g.RevokedAt = at
+	return g, nil
+}
+
+// RevokeGrant marks grant id revoked at at, keeping an earlier revocation.
+func (s *OIDCGrants) RevokeGrant(ctx context.Context, id string, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `UPDATE oidc_grants SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`
+	res, err := s.db.write.ExecContext(ctx, q, hookTime(at), id)
+	if err != nil {
+		return translateOIDC(err, "revoke grant")
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(oidcop.ErrNotFound, err)
+	}
+	return nil
+}
+
+// AddRefreshToken stores t.
+func (s *OIDCGrants) AddRefreshToken(ctx context.Context, t oidcop.RefreshToken) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `INSERT INTO oidc_refresh_tokens (hash, grant_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?)`
+	_, err := s.db.write.ExecContext(ctx, q, t.Hash, t.GrantID, hookTime(t.CreatedAt), hookTime(t.ExpiresAt), nullHookTime(t.UsedAt))
+	return translateOIDC(err, "add refresh token")
+}
+
+// UseRefreshToken returns the token of hash and marks it used at now, in
+// one statement on the single writer.
+func (s *OIDCGrants) UseRefreshToken(ctx context.Context, hash []byte, now time.Time) (oidcop.RefreshToken, error) {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `UPDATE oidc_refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL
+		RETURNING hash, grant_id, created_at, expires_at, used_at`
+	t, err := scanOIDCRefresh(s.db.write.QueryRowContext(ctx, q, hookTime(now), hash))
+	if !errors.Is(err, oidcop.ErrNotFound) {
+		return t, err
+	}
+	const used = `SELECT hash, grant_id, created_at, expires_at, used_at FROM oidc_refresh_tokens WHERE hash = ?`
+	if t, err = scanOIDCRefresh(s.db.write.QueryRowContext(ctx, used, hash)); err != nil {
+		return oidcop.RefreshToken{}, err
+	}
+	return t, oidcop.ErrRefreshReused
+}
+
+func scanOIDCRefresh(row *sql.Row) (oidcop.RefreshToken, error) {
+	var t oidcop.RefreshToken
+	var created, expires string
+	var used sql.NullString
+	if err := row.Scan(&t.Hash, &t.GrantID, &created, &expires, &used); err != nil {
+		return oidcop.RefreshToken{}, translateOIDC(err, "use refresh token")
+	}
+	err := parseHookTimes(hookText(created, &t.CreatedAt), hookText(expires, &t.ExpiresAt), hookNullable(used, &t.UsedAt))
+	return t, err
+}
+
+// Consent returns userID's consent to clientID.
+func (s *OIDCConsents) Consent(ctx context.Context, userID uuid.UUID, clientID string) (oidcop.Consent, error) {
+	const q = `SELECT scopes, updated_at FROM oidc_consents WHERE user_id = ? AND client_id = ?`
+	c := oidcop.Consent{UserID: userID, ClientID: clientID}
+	var scopes, updated string
+	if err := s.db.read.QueryRowContext(ctx, q, userID.String(), clientID).Scan(&scopes, &updated); err != nil {
+		return oidcop.Consent{}, translateOIDC(err, "read consent")
+	}
+	c.Scopes = strings.Fields(scopes)
+	return c, parseHookTimes(hookText(updated, &c.UpdatedAt))
+}
+
+// SaveConsent stores c, replacing the consent of its user and client.
+func (s *OIDCConsents) SaveConsent(ctx context.Context, c oidcop.Consent) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `INSERT INTO oidc_consents (user_id, client_id, scopes, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at`
+	_, err := s.db.write.ExecContext(ctx, q, c.UserID.String(), c.ClientID, strings.Join(c.Scopes, " "), hookTime(c.UpdatedAt))
+	return translateOIDC(err, "save consent")
+}
+
+// DeleteConsent removes userID's consent to clientID.
+func (s *OIDCConsents) DeleteConsent(ctx context.Context, userID uuid.UUID, clientID string) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	res, err := s.db.write.ExecContext(ctx, `DELETE FROM oidc_consents WHERE user_id = ? AND client_id = ?`, userID.String(), clientID)
+	if err != nil {
+		return translateOIDC(err, "delete consent")
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(oidcop.ErrNotFound, err)
+	}
+	return nil
+}
+
+// ConsentsOf lists userID's consents by client id.
+func (s *OIDCConsents) ConsentsOf(ctx context.Context, userID uuid.UUID) ([]oidcop.Consent, error) {
+	const q = `SELECT client_id, scopes, updated_at FROM oidc_consents WHERE user_id = ? ORDER BY client_id`
+	rows, err := s.db.read.QueryContext(ctx, q, userID.String())
+	if err != nil {
+		return nil, translateOIDC(err, "list consents")
+	}
+	defer rows.Close()
+	out := []oidcop.Consent{}
+	for rows.Next() {
+		c := oidcop.Consent{UserID: userID}
+		var scopes, updated string
+		if err := rows.Scan(&c.ClientID, &scopes, &updated); err != nil {
+			return nil, translateOIDC(err, "list consents")
+		}
+		c.Scopes = strings.Fields(scopes)
+		if err := parseHookTimes(hookText(updated, &c.UpdatedAt)); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translateOIDC(err, "list consents")
+	}
+	return out, nil
+}
