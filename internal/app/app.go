@@ -11,12 +11,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/jobs"
 	"github.com/usersvc/usersvc/internal/metrics"
+	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/webhook"
@@ -38,6 +40,7 @@ type App struct {
 	ring     *signing.Ring      // nil with HS256
 	queue    JobQueue           // nil on the in-memory store
 	webhooks *webhook.Service   // nil when the store keeps no webhooks
+	passkeys *passkey.Service   // nil when the store keeps none or production has no public URL
 	stop     context.CancelFunc // ends the background work New started
 	closers  []func()           // run by Close, last first
 }
@@ -140,15 +143,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
 		Notifier: notifier, Log: log, Now: o.now, Secret: keys.derived, Observer: a.metrics,
 		Jobs:           a.jobAdmin(),
-		MoreAuditKinds: webhook.AuditKinds,
+		MoreAuditKinds: slices.Concat(webhook.AuditKinds, passkey.AuditKinds),
 	}, Policy(cfg))
+	if err := a.openPasskeys(a.svc, log, o.now); err != nil {
+		return nil, err
+	}
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return nil, err
 	}
 	a.handler = httpapi.New(a.svc, httpapi.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
 		Build: o.build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
-		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks,
+		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Passkeys: a.passkeys,
 		Discovery: httpapi.Discovery{
 			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),
 		},

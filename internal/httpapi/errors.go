@@ -10,6 +10,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/ratelimit"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/webhook"
@@ -94,6 +95,12 @@ var errorTable = []struct {
 	{user.ErrNotFound, http.StatusNotFound, "user_not_found", "no user with this id", ""},
 	{user.ErrSessionNotFound, http.StatusNotFound, "session_not_found", "", ""},
 	{user.ErrJobNotFound, http.StatusNotFound, "job_not_found", "", ""},
+	{passkey.ErrNotFound, http.StatusNotFound, "passkey_not_found", "", ""},
+	{passkey.ErrTaken, http.StatusConflict, "passkey_taken", "", ""},
+	{passkey.ErrTooMany, http.StatusConflict, "too_many_passkeys", "", ""},
+	{passkey.ErrCeremony, http.StatusBadRequest, "invalid_ceremony", "", ""},
+	{passkey.ErrVerification, http.StatusBadRequest, "passkey_not_verified", "", ""},
+	{passkey.ErrInvalidName, http.StatusUnprocessableEntity, "invalid_passkey_name", "", ""},
 	{webhook.ErrEndpointNotFound, http.StatusNotFound, "webhook_not_found", "", ""},
 	{webhook.ErrDeliveryNotFound, http.StatusNotFound, "delivery_not_found", "", ""},
 	{webhook.ErrEndpointDisabled, http.StatusConflict, "webhook_disabled", "", ""},

@@ -20,6 +20,7 @@ import (
 
 	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/metrics"
+	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/webhook"
 )
@@ -67,6 +68,9 @@ type Options struct {
 	// Webhooks manages webhook endpoints under /api/v1/admin/webhooks. Nil
 	// answers those routes 503 webhooks_unavailable.
 	Webhooks *webhook.Service
+	// Passkeys is the WebAuthn relying party of /api/v1/users/me/passkeys
+	// and /api/v1/passkeys. Nil answers those routes 503.
+	Passkeys *passkey.Service
 }
 
 // api holds what the handlers need.
@@ -81,6 +85,7 @@ type api struct {
 	metrics      *metrics.Metrics
 	ready        func(ctx context.Context) error
 	webhooks     *webhook.Service
+	passkeys     *passkey.Service
 }
 
 // New returns the service's HTTP handler: the /api/v1 routes of the design;
@@ -107,6 +112,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 	a := &api{users: svc, maxBodyBytes: opts.MaxBodyBytes, build: opts.Build, readyTimeout: opts.ReadyTimeout}
 	a.limits, a.clientIP, a.metrics, a.ready = opts.Limits, orPeer(opts.ClientIP), opts.Metrics, opts.Ready
 	a.webhooks = opts.Webhooks
+	a.passkeys = opts.Passkeys
 	if a.limits == nil {
 		a.limits = &Limits{}
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/google/uuid"
@@ -133,6 +134,12 @@ func (s *Service) refreshRecord(sess Session, hash []byte, now time.Time) Refres
 // startSession opens a session for u, records the login in the same
 // transaction, and issues the session's first token pair.
 func (s *Service) startSession(ctx context.Context, u User) (AccessToken, error) {
+	return s.startSessionWith(ctx, u, nil)
+}
+
+// startSessionWith is startSession whose login event also holds detail
+// (how the login was proved, when not by the password).
+func (s *Service) startSessionWith(ctx context.Context, u User, detail map[string]string) (AccessToken, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return AccessToken{}, fmt.Errorf("new session id: %w", err)
@@ -147,7 +154,9 @@ func (s *Service) startSession(ctx context.Context, u User) (AccessToken, error)
 	if err != nil {
 		return AccessToken{}, err
 	}
-	e := s.event(ctx, AuditLoginSucceeded, u.ID, u.ID, map[string]string{"session_id": id.String()})
+	d := map[string]string{"session_id": id.String()}
+	maps.Copy(d, detail)
+	e := s.event(ctx, AuditLoginSucceeded, u.ID, u.ID, d)
 	err = s.atomically(ctx, e, func(tx Stores) error {
 		if err := tx.Sessions.Create(ctx, sess, rt); err != nil {
 			return err

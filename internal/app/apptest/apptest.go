@@ -24,6 +24,8 @@ import (
 
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/passkey"
+	"github.com/usersvc/usersvc/internal/passkey/passkeytest"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/sqlite"
@@ -150,7 +152,7 @@ func (s *setup) store(t testing.TB, kind string, srv *Server) {
 		made = copySQLiteTemplate(t, s.env["USERSVC_DATA_DIR"])
 	case Memory:
 		srv.Memory = usertest.NewMemory()
-		s.opts = append(s.opts, app.WithStore(memoryStore{m: srv.Memory, hooks: s.hooks}))
+		s.opts = append(s.opts, app.WithStore(memoryStore{m: srv.Memory, hooks: s.hooks, passkeys: passkeytest.NewMemory()}))
 		made = true
 	}
 	if _, ok := s.env["USERSVC_MIGRATE_ON_START"]; made && !ok {
@@ -207,7 +209,12 @@ func copySQLiteTemplate(t testing.TB, dir string) bool {
 type memoryStore struct {
 	m     *usertest.Memory
 	hooks *webhooktest.Memory
+	// passkeys are the fake's passkey stores.
+	passkeys *passkeytest.Memory
 }
+
+// Passkeys are the fake's passkey stores.
+func (s memoryStore) Passkeys() passkey.Stores { return s.passkeys.Stores() }
 
 // Webhooks are the fake's webhook stores: none with NoWebhooks.
 func (s memoryStore) Webhooks() webhook.Stores {
