@@ -59,8 +59,9 @@ type passkeyVerifyBody struct {
 
 type passkeyRegisterVerifyInput struct {
 	Body struct {
-		passkeyVerifyBody
-		Name string `json:"name,omitempty" maxLength:"64" doc:"What to call it (default Passkey)"`
+		Ceremony   string         `json:"ceremony" minLength:"1" maxLength:"128" doc:"The ceremony handle of the options"`
+		Credential map[string]any `json:"credential" doc:"The PublicKeyCredential's toJSON() after navigator.credentials.create"`
+		Name       string         `json:"name,omitempty" maxLength:"64" doc:"What to call it (default Passkey)"`
 	}
 }
 
