@@ -17,10 +17,12 @@ import (
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/jobs"
+	"github.com/usersvc/usersvc/internal/mail"
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/web"
 	"github.com/usersvc/usersvc/internal/webhook"
 )
 
@@ -41,6 +43,7 @@ type App struct {
 	queue    JobQueue           // nil on the in-memory store
 	webhooks *webhook.Service   // nil when the store keeps no webhooks
 	passkeys *passkey.Service   // nil when the store keeps none or production has no public URL
+	web      *web.Pages         // nil with USERSVC_UI=off
 	stop     context.CancelFunc // ends the background work New started
 	closers  []func()           // run by Close, last first
 }
@@ -49,6 +52,7 @@ type App struct {
 type options struct {
 	now      func() time.Time
 	notifier user.Notifier
+	mailer   mail.Mailer // nil: the configured one
 	build    httpapi.Build
 	db       Store         // nil: the configured one
 	gate     user.HashGate // nil: the configured pool
@@ -67,6 +71,11 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // WithNotifier sends account mail through n instead of the configured
 // mailer (tests capture the mail this way).
 func WithNotifier(n user.Notifier) Option { return func(o *options) { o.notifier = n } }
+
+// WithMailer sends account mail, rendered with the configured links,
+// through m instead of the configured mailer (tests read the links this
+// way).
+func WithMailer(m mail.Mailer) Option { return func(o *options) { o.mailer = m } }
 
 // WithEventSink makes s consume every event, as a job of its own per
 // event named name (keep it stable: queued events name their sink): how
@@ -128,7 +137,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	notifier := o.notifier
 	if notifier == nil {
-		if notifier, err = a.notifier(); err != nil {
+		if notifier, err = a.notifier(o.mailer); err != nil {
 			return nil, err
 		}
 	}
@@ -151,10 +160,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return nil, err
 	}
+	mount, err := a.pages(keys, prot) // pages.go
+	if err != nil {
+		return nil, err
+	}
 	a.handler = httpapi.New(a.svc, httpapi.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
 		Build: o.build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
-		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Passkeys: a.passkeys,
+		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Passkeys: a.passkeys, Mount: mount,
 		Discovery: httpapi.Discovery{
 			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),
 		},

@@ -8,12 +8,13 @@ import (
 )
 
 // notifier builds the account mailer from the configuration: SMTP, or in
-// development by default the log. The job queue calls it for each queued
-// mail (openQueue).
-func (a *App) notifier() (*mail.Notifier, error) {
+// development by default the log (or mailer, a test's, when not nil). The
+// job queue calls it for each queued mail (openQueue).
+func (a *App) notifier(mailer mail.Mailer) (*mail.Notifier, error) {
 	cfg, log := a.cfg, a.log
-	var mailer mail.Mailer
-	if cfg.Mailer == config.MailerSMTP {
+	switch {
+	case mailer != nil:
+	case cfg.Mailer == config.MailerSMTP:
 		s, err := mail.NewSMTP(mail.SMTPConfig{
 			Host: cfg.SMTPHost, Port: cfg.SMTPPort, TLS: mail.TLSMode(cfg.SMTPTLS),
 			Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
@@ -24,7 +25,7 @@ func (a *App) notifier() (*mail.Notifier, error) {
 		}
 		mailer = s
 		log.Info("account mail is sent by SMTP", "host", cfg.SMTPHost, "tls", cfg.SMTPTLS)
-	} else {
+	default:
 		mailer = mail.NewLogMailer(log)
 		log.Warn("USERSVC_MAILER=log: account mail is written to this log, tokens included, and not sent")
 	}

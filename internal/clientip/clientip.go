@@ -116,3 +116,16 @@ func forwardedFor(headers []string) []string {
 	}
 	return hops
 }
+
+// Key is what per-address rate limits count a client at addr by: an IPv4
+// address, or the /64 of an IPv6 one, since one IPv6 client usually holds
+// a whole /64 and could otherwise take a fresh address for every request.
+// The API and the hosted pages count by it alike, so that they share one
+// count per client.
+func Key(addr netip.Addr) string {
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}

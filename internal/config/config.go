@@ -69,6 +69,7 @@ type Config struct {
 	Bootstrap // the first administrator, created at start: bootstrap.go
 	Events    // the job queue and the NATS event sink: events.go
 	Webhooks  // outbound webhooks: webhooks.go
+	Pages     // the hosted pages: ui.go
 
 	// Warnings are what Load let through but the operator must hear about:
 	// log each at warning level at every start. Not a variable.
@@ -197,10 +198,12 @@ func (c *Config) validate() error {
 	c.Sessions.validate(bad)
 	c.Retention.validate(bad)
 	c.Lifecycle.validate(bad)
+	c.defaultLinks() // ui.go
 	c.Mail.validate(c.Env, bad)
 	c.Bootstrap.validate(bad)
 	c.Events.validate(bad)
 	c.Webhooks.validate(bad)
+	c.Pages.validate(c.Env, bad)
 	return errors.Join(errs...)
 }
 

@@ -33,6 +33,7 @@ func TestLoadDefaults(t *testing.T) {
 		Mail:      defaultMail,
 		Events:    Events{EventsNATSStream: "USERSVC_EVENTS", JobsPollInterval: time.Second},
 		Webhooks:  defaultWebhooks,
+		Pages:     defaultUI,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -86,6 +87,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		Mail:              defaultMail,
 		Events:            Events{EventsNATSURL: "nats://user:pw@nats:4222", EventsNATSStream: "ACCOUNTS", JobsPollInterval: 250 * time.Millisecond},
 		Webhooks:          defaultWebhooks,
+		Pages:             defaultUI,
 	}
 	if diff := cmp.Diff(want, c, cmpopts.IgnoreFields(Config{}, "Warnings")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

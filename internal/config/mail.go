@@ -25,12 +25,14 @@ type Mail struct {
 	// MailFrom is the sender, with an optional display name.
 	MailFrom string `env:"USERSVC_MAIL_FROM"`
 	// VerifyEmailURL and PasswordResetURL are the links in the messages,
-	// with {token} where the (query-escaped) token goes.
-	VerifyEmailURL   string `env:"USERSVC_VERIFY_EMAIL_URL" envDefault:"http://localhost:3000/verify-email?token={token}"`
-	PasswordResetURL string `env:"USERSVC_PASSWORD_RESET_URL" envDefault:"http://localhost:3000/reset-password?token={token}"`
+	// with {token} where the (query-escaped) token goes. Unset: the hosted
+	// pages under USERSVC_PUBLIC_URL when it is set and USERSVC_UI is on,
+	// else http://localhost:3000/... (development; production refuses it).
+	VerifyEmailURL   string `env:"USERSVC_VERIFY_EMAIL_URL"`
+	PasswordResetURL string `env:"USERSVC_PASSWORD_RESET_URL"`
 	// UndoEmailChangeURL is the link, mailed to the previous address of an
 	// email change, that undoes it.
-	UndoEmailChangeURL string `env:"USERSVC_UNDO_EMAIL_CHANGE_URL" envDefault:"http://localhost:3000/undo-email-change?token={token}"`
+	UndoEmailChangeURL string `env:"USERSVC_UNDO_EMAIL_CHANGE_URL"`
 }
 
 // Mailers USERSVC_MAILER accepts.

@@ -226,6 +226,10 @@ func (a *api) exportMe(ctx context.Context, _ *struct{}) (*huma.StreamResponse, 
 // exportBuffer is how much of the document is written at once.
 const exportBuffer = 32 << 10
 
+// WriteExport writes x to w as GET /api/v1/users/me/export does: the
+// hosted pages' download is the same document.
+func WriteExport(w io.Writer, x user.Export) error { return writeExport(w, x) }
+
 // writeExport writes x to w as a userExport, one event at a time.
 func writeExport(w io.Writer, x user.Export) error {
 	bw := bufio.NewWriterSize(w, exportBuffer)

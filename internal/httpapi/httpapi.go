@@ -71,6 +71,10 @@ type Options struct {
 	// Passkeys is the WebAuthn relying party of /api/v1/users/me/passkeys
 	// and /api/v1/passkeys. Nil answers those routes 503.
 	Passkeys *passkey.Service
+	// Mount registers more routes on the handler's mux, served inside its
+	// middleware (request id, access log, security headers, body limit):
+	// the hosted pages (internal/web). Nil: none.
+	Mount func(mux *http.ServeMux)
 }
 
 // api holds what the handlers need.
@@ -126,6 +130,9 @@ func New(svc *user.Service, opts Options) http.Handler {
 	if !opts.NoDocs {
 		serveOpenAPI(mux, a.huma.OpenAPI())
 		docs(mux)
+	}
+	if opts.Mount != nil {
+		opts.Mount(mux)
 	}
 
 	// Outermost first: every request gets an id, then is logged and

@@ -195,22 +195,14 @@ func rateHeaders(res ratelimit.Result) http.Header {
 	return h
 }
 
-// clientKey is what the per-address limits count the request of ctx by:
-// an IPv4 address, or the /64 of an IPv6 one, since one IPv6 client
-// usually holds a whole /64 and could otherwise take a fresh address for
-// every request.
+// clientKey is what the per-address limits count the request of ctx by
+// (clientip.Key).
 func (a *api) clientKey(ctx huma.Context) string {
 	r, _ := humago.Unwrap(ctx)
 	return addrKey(a.clientIP.IP(r))
 }
 
-func addrKey(addr netip.Addr) string {
-	if addr.Is6() {
-		p, _ := addr.Prefix(64)
-		return p.String()
-	}
-	return addr.String()
-}
+func addrKey(addr netip.Addr) string { return clientip.Key(addr) }
 
 func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
 

@@ -20,6 +20,7 @@ type AccessToken struct {
 	ExpiresIn    time.Duration
 	RefreshToken string
 	SessionID    uuid.UUID
+	UserID       uuid.UUID // whose session it is
 	// DeviceToken, issued by a password login, lets the client's next
 	// logins of this account through failures from elsewhere (devices.go).
 	DeviceToken string

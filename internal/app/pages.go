@@ -1,0 +1,59 @@
+package app
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+
+	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/web"
+)
+
+// pageKeyLabel derives the key that signs the pages' session cookie from
+// the service key (tokenKeys.derived): the same on every replica and
+// across restarts, as the key-encryption key (or HS256 secret) it comes
+// from is.
+const pageKeyLabel = "usersvc page session cookie v1"
+
+// pages builds the hosted pages (internal/web) when USERSVC_UI is on: the
+// function that mounts them beside the API, nil when they are off.
+func (a *App) pages(keys tokenKeys, prot protections) (func(*http.ServeMux), error) {
+	cfg := a.cfg
+	if !cfg.UI {
+		return nil, nil
+	}
+	key, err := hkdf.Key(sha256.New, keys.derived, nil, pageKeyLabel, 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive the page cookie key: %w", err)
+	}
+	logoOrigin, err := config.LogoOrigin(cfg.UILogoURL, cfg.Env)
+	if cfg.UILogoURL == "" {
+		logoOrigin, err = "", nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("USERSVC_UI_LOGO_URL: %w", err)
+	}
+	opts := web.Options{
+		ProductName: cfg.UIProductName, LogoURL: cfg.UILogoURL, LogoOrigin: logoOrigin, AccentColor: cfg.UIAccentColor,
+		PublicURL: cfg.PublicURL, ReturnToOrigins: cfg.UIReturnToOrigins, Secure: cfg.CookieSecure(),
+		Key: key, ClientIP: prot.clientIP, WriteExport: httpapi.WriteExport, Log: a.log,
+	}
+	if l := prot.limits; l != nil {
+		opts.Limits = web.Limits{
+			Limiter: l.Limiter, Login: l.Login, Register: l.Register, Password: l.Password,
+			Mail: l.Mail, Write: l.Write, Export: l.Export,
+		}
+	}
+	p, err := web.New(a.svc, opts)
+	if err != nil {
+		return nil, err
+	}
+	a.web = p
+	return p.Mount, nil
+}
+
+// Pages are the hosted pages, nil with USERSVC_UI=off (other handlers of
+// the process ask it who is signed in: Pages.Current).
+func (a *App) Pages() *web.Pages { return a.web }

@@ -1,0 +1,80 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// refusal is how a page shows an error of the service: its status, its
+// message (a catalogue key) and the field it is about ("" for the form).
+type refusal struct {
+	err    error
+	status int
+	key    string
+	field  string
+}
+
+// refusals is the one table from the service's errors to what the pages
+// show; anything else is logged and shown as error.internal.
+var refusals = []refusal{
+	{user.ErrInvalidCredentials, http.StatusUnauthorized, "error.invalid_credentials", ""},
+	{user.ErrWrongPassword, http.StatusUnauthorized, "error.wrong_password", "current_password"},
+	{user.ErrLocked, http.StatusTooManyRequests, "error.locked", ""},
+	{user.ErrRateLimited, http.StatusTooManyRequests, "error.rate_limited", ""},
+	{user.ErrBusy, http.StatusServiceUnavailable, "error.busy", ""},
+	{user.ErrUnavailable, http.StatusServiceUnavailable, "error.unavailable", ""},
+	{user.ErrEmailNotVerified, http.StatusForbidden, "error.email_not_verified", ""},
+	{user.ErrEmailTaken, http.StatusConflict, "error.email_taken", "email"},
+	{user.ErrUsernameTaken, http.StatusConflict, "error.username_taken", "username"},
+	{user.ErrInvalidToken, http.StatusBadRequest, "error.invalid_token", ""},
+	{user.ErrReauthenticationRequired, http.StatusForbidden, "error.reauth", "current_password"},
+	{user.ErrLastAdmin, http.StatusConflict, "error.last_admin", ""},
+	{user.ErrAlreadyVerified, http.StatusConflict, "error.already_verified", ""},
+	{user.ErrSessionNotFound, http.StatusNotFound, "error.session_not_found", ""},
+}
+
+// fail shows err on f, on its field when the error is about one f has, and
+// renders v with the error's status.
+func (p *Pages) fail(w http.ResponseWriter, r *http.Request, v view, f *form, err error) {
+	status, text, fieldName := p.explain(r, err)
+	if fl := f.field(fieldName); fl != nil {
+		fl.Error = text
+		f.Error = p.must("error.form")
+	} else {
+		f.Error = text
+	}
+	p.render(w, r, status, v)
+}
+
+// explain is err's status, text and field.
+func (p *Pages) explain(r *http.Request, err error) (status int, text, field string) {
+	if v, ok := errors.AsType[*user.ValidationError](err); ok {
+		// The service's own words: they say the rule (a length, a
+		// character) that only it knows.
+		return http.StatusUnprocessableEntity, v.Message, v.Field
+	}
+	for _, rf := range refusals {
+		if errors.Is(err, rf.err) {
+			return rf.status, p.must(rf.key), rf.field
+		}
+	}
+	p.log.ErrorContext(r.Context(), "page request failed", "path", r.URL.Path, "error", err.Error())
+	return http.StatusInternalServerError, p.must("error.internal"), ""
+}
+
+// must is the catalogue's text of key; a key missing from a replaced
+// catalogue shows as the key itself.
+func (p *Pages) must(key string, args ...any) string {
+	s, err := p.msg.text(key, args...)
+	if err != nil {
+		return key
+	}
+	return s
+}
+
+// errorPage renders a page that only says what went wrong.
+func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
+	p.render(w, r, status, view{Page: "message", Title: "error.title", Intro: key})
+}

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// view is what a page template renders. Title, Intro and Notice are
+// catalogue keys.
+type view struct {
+	Page   string // the template, and the nav entry it marks current
+	Title  string
+	Intro  string
+	Notice string
+	Form   *form
+	Forms  []*form // further forms on the page (account, sessions)
+	Links  []link
+	Me     *user.User // the signed-in user, for the nav; nil: none
+	// Sessions and Current are the sessions page's.
+	Sessions []user.Session
+	Current  uuid.UUID
+	Brand    brand
+}
+
+// brand is the product's name, logo and stylesheet, on every page.
+type brand struct {
+	Product, Logo, CSS string
+}
+
+// link is a link under a page's form; Label is a catalogue key.
+type link struct{ Href, Label string }
+
+// form is a form of a page: Error is its form-level message (text, not a
+// key), Submit a catalogue key. Danger styles the button as destructive.
+type form struct {
+	ID     string // the heading id the form is labelled by, if any
+	Action string
+	Submit string
+	Fields []*field
+	Hidden []hidden
+	Error  string
+	Danger bool
+}
+
+// field is one labelled input. Label and Hint are catalogue keys; Error is
+// text.
+type field struct {
+	Name, Type, Autocomplete string
+	Label, Hint              string
+	Value                    string
+	Error                    string
+	Optional                 bool
+}
+
+type hidden struct{ Name, Value string }
+
+// field returns f's field called name, nil when it has none.
+func (f *form) field(name string) *field {
+	for _, fl := range f.Fields {
+		if fl.Name == name {
+			return fl
+		}
+	}
+	return nil
+}
+
+// describedBy is the ids an input's aria-describedby lists: its hint and
+// its error.
+func describedBy(f *field) string {
+	var ids []string
+	if f.Hint != "" {
+		ids = append(ids, "f-"+f.Name+"-hint")
+	}
+	if f.Error != "" {
+		ids = append(ids, "f-"+f.Name+"-error")
+	}
+	return strings.Join(ids, " ")
+}
+
+// views are the page templates, each parsed with the layout.
+var views = []string{"form", "message", "account", "sessions"}
+
+func (p *Pages) parseViews() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{"t": p.msg.text, "describedBy": describedBy}
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	out := map[string]*template.Template{}
+	for _, name := range views {
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// render writes v with status. The page is rendered into a buffer first,
+// so that a template error is a clean 500, not half a page.
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, v view) {
+	v.Brand = brand{Product: p.opts.ProductName, Logo: p.opts.LogoURL, CSS: p.css.href}
+	if v.Me == nil {
+		if me, ok := callerFrom(r.Context()); ok {
+			v.Me = &me.User
+		}
+	}
+	t, ok := p.views[v.Page]
+	var buf bytes.Buffer
+	err := fmt.Errorf("web: no view %q", v.Page)
+	if ok {
+		err = t.ExecuteTemplate(&buf, "layout", v)
+	}
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "render page", "page", v.Page, "error", err.Error())
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}

@@ -1,0 +1,45 @@
+package web
+
+import "net/http"
+
+// route is one page route: a ServeMux pattern and its handler.
+type route struct {
+	pattern string
+	handler http.HandlerFunc
+}
+
+// routes lists every page. A page for signed-in users goes through
+// signedIn, which sends anyone else to /sign-in and back. Every route is
+// mounted behind protect (headers.go): security headers, no cross-site
+// POST.
+func (p *Pages) routes() []route {
+	return []route{
+		{"GET " + stylesheetPath, p.stylesheet},
+		// Signing in and out (signin.go), signing up (signup.go).
+		{"GET /sign-in", p.signInPage},
+		{"POST /sign-in", p.signIn},
+		{"POST /sign-out", p.signOut},
+		{"GET /sign-up", p.signUpPage},
+		{"POST /sign-up", p.signUp},
+		// Recovery (recovery.go) and the mailed links (links.go).
+		{"GET /forgot-password", p.forgotPage},
+		{"POST /forgot-password", p.forgot},
+		{"GET /reset-password", p.resetPage},
+		{"POST /reset-password", p.reset},
+		{"GET /verify-email", p.verifyPage},
+		{"POST /verify-email", p.verify},
+		{"GET /undo-email-change", p.undoPage},
+		{"POST /undo-email-change", p.undo},
+		// The account (account.go, sessions.go, data.go).
+		{"GET /account", p.signedIn(p.accountPage)},
+		{"POST /account/profile", p.signedIn(p.updateProfile)},
+		{"GET /account/password", p.signedIn(p.passwordPage)},
+		{"POST /account/password", p.signedIn(p.changePassword)},
+		{"GET /account/sessions", p.signedIn(p.sessionsPage)},
+		{"POST /account/sessions/end-others", p.signedIn(p.endOtherSessions)},
+		{"POST /account/sessions/{id}/end", p.signedIn(p.endSession)},
+		{"POST /account/export", p.signedIn(p.export)},
+		{"GET /account/delete", p.signedIn(p.deletePage)},
+		{"POST /account/delete", p.signedIn(p.deleteAccount)},
+	}
+}

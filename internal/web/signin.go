@@ -1,0 +1,115 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// afterSignIn is where a sign-in lands without a return_to.
+const afterSignIn = "/account"
+
+// signInView is the sign-in page, login prefilled, with where to return.
+func (p *Pages) signInView(login, back, notice string) (view, *form) {
+	f := &form{Action: "/sign-in", Submit: "sign_in.submit", Fields: []*field{
+		{Name: "login", Type: "text", Autocomplete: "username", Label: "field.login", Value: login},
+		{Name: "password", Type: "password", Autocomplete: "current-password", Label: "field.password"},
+	}}
+	if back != "" {
+		f.Hidden = []hidden{{"return_to", back}}
+	}
+	links := []link{{"/forgot-password", "sign_in.forgot"}, {"/sign-up", "sign_in.sign_up"}}
+	return view{Page: "form", Title: "sign_in.title", Notice: notice, Form: f, Links: links}, f
+}
+
+// signInPage shows the form, or sends a browser already signed in on to
+// where it was going.
+func (p *Pages) signInPage(w http.ResponseWriter, r *http.Request) {
+	back := p.safeReturn(r.URL.Query().Get("return_to"))
+	if _, _, ok := p.Current(r); ok {
+		redirect(w, orDefault(back, afterSignIn))
+		return
+	}
+	n := notice(r)
+	if n == "" && back != "" {
+		n = "notice.sign_in_needed"
+	}
+	v, _ := p.signInView("", back, n)
+	p.render(w, r, http.StatusOK, v)
+}
+
+// signIn logs in through the service's password login, the one /token
+// uses (its guard, lockout and device tokens), after the per-address login
+// limit the API applies, counted in the same bucket; the session it opens
+// is the browser's.
+func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) {
+	login, password := strings.TrimSpace(r.PostFormValue("login")), r.PostFormValue("password")
+	back := p.safeReturn(r.PostFormValue("return_to"))
+	v, f := p.signInView(login, back, "")
+	if missing(p, f, map[string]string{"login": login, "password": password}) {
+		p.render(w, r, http.StatusUnprocessableEntity, v)
+		return
+	}
+	if err := p.allow(r, p.opts.Limits.Login); err != nil {
+		p.fail(w, r, v, f, err)
+		return
+	}
+	t, err := p.users.Login(p.client(r), login, password, p.deviceToken(r))
+	if err != nil {
+		p.fail(w, r, v, f, err)
+		return
+	}
+	p.startBrowserSession(w, t)
+	redirect(w, orDefault(back, afterSignIn))
+}
+
+// signOut ends the browser's session, if it has a live one, and its
+// cookie.
+func (p *Pages) signOut(w http.ResponseWriter, r *http.Request) {
+	if c, err := p.current(r); err == nil {
+		if err := p.users.Logout(p.client(r), c.User.ID, c.Session.ID); err != nil {
+			status, _, _ := p.explain(r, err)
+			p.errorPage(w, r, status, "error.unavailable")
+			return
+		}
+	}
+	p.endBrowserSession(w)
+	redirect(w, "/sign-in?notice=signed_out")
+}
+
+// missing marks each empty value's field of f as required and says
+// whether there was one.
+func missing(p *Pages, f *form, values map[string]string) bool {
+	any := false
+	for _, fl := range f.Fields {
+		if v, ok := values[fl.Name]; ok && v == "" && !fl.Optional {
+			fl.Error, any = p.must("error.required"), true
+		}
+	}
+	if any {
+		f.Error = p.must("error.form")
+	}
+	return any
+}
+
+// notices are the ?notice= values a page shows, as catalogue keys; any
+// other value shows nothing.
+var notices = map[string]string{
+	"signed_out": "notice.signed_out", "password_reset": "notice.password_reset",
+	"password_changed": "notice.password_changed", "profile_saved": "notice.profile_saved",
+	"email_changed": "notice.email_changed", "session_ended": "notice.session_ended",
+	"others_ended": "notice.others_ended", "deleted": "notice.deleted",
+}
+
+// notice is the catalogue key of r's ?notice=, "" for none.
+func notice(r *http.Request) string { return notices[r.URL.Query().Get("notice")] }
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// withNotice is path with ?notice=name.
+func withNotice(path, name string) string { return path + "?notice=" + url.QueryEscape(name) }
