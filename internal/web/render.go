@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"github.com/usersvc/usersvc/internal/passkey"
 	"html/template"
 	"net/http"
 	"strings"
@@ -30,7 +31,13 @@ type view struct {
 	// Sessions and Current are the sessions page's.
 	Sessions []user.Session
 	Current  uuid.UUID
-	Brand    brand
+	// Passkeys and Error are the passkeys page's: the list, and what went
+	// wrong (text) with the last change.
+	Passkeys []passkey.Passkey
+	Error    string
+	// PasskeySignIn shows the sign-in page's passkey button (to script).
+	PasskeySignIn bool
+	Brand         brand
 }
 
 // brand is the product's name, logo and stylesheet, on every page.
@@ -89,7 +96,7 @@ func describedBy(f *field) string {
 }
 
 // views are the page templates, each parsed with the layout.
-var views = []string{"form", "message", "account", "sessions"}
+var views = []string{"form", "message", "account", "sessions", "passkeys"}
 
 func (p *Pages) parseViews() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{"t": p.msg.text, "describedBy": describedBy}
