@@ -153,6 +153,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Notifier: notifier, Log: log, Now: o.now, Secret: keys.derived, Observer: a.metrics,
 		Jobs:           a.jobAdmin(),
 		MoreAuditKinds: slices.Concat(webhook.AuditKinds, passkey.AuditKinds),
+		MFA:            MFA(cfg, log),
 	}, Policy(cfg))
 	if err := a.openPasskeys(a.svc, log, o.now); err != nil {
 		return nil, err
@@ -190,6 +191,7 @@ func Policy(cfg config.Config) user.Policy {
 		},
 		ReauthWindow: cfg.ReauthWindow,
 		MaxSessions:  cfg.MaxSessionsPerUser,
+		RequireMFA:   user.MFAPolicy(cfg.RequireMFAFor),
 	}
 }
 

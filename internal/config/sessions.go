@@ -18,6 +18,9 @@ type Sessions struct {
 	// /reauthenticate) a session may change the email or delete the
 	// account without the password again.
 	ReauthWindow time.Duration `env:"USERSVC_REAUTH_WINDOW" envDefault:"10m"`
+	// RequireMFAFor is whom the service refuses until they use a second
+	// factor: none, admin (administrators on the admin routes) or all.
+	RequireMFAFor string `env:"USERSVC_REQUIRE_MFA_FOR" envDefault:"none"`
 }
 
 func (s *Sessions) validate(bad func(name, format string, args ...any)) {
@@ -29,6 +32,11 @@ func (s *Sessions) validate(bad func(name, format string, args ...any)) {
 	}
 	if s.ReauthWindow < 0 || s.ReauthWindow > 24*time.Hour {
 		bad("USERSVC_REAUTH_WINDOW", "must be between 0s and 24h, got %s", s.ReauthWindow)
+	}
+	switch s.RequireMFAFor {
+	case "none", "admin", "all":
+	default:
+		bad("USERSVC_REQUIRE_MFA_FOR", "must be none, admin or all, got %q", s.RequireMFAFor)
 	}
 	if s.RefreshReuseGrace < 0 || s.RefreshReuseGrace > time.Minute {
 		bad("USERSVC_REFRESH_REUSE_GRACE", "must be between 0s and 1m, got %s", s.RefreshReuseGrace)

@@ -52,6 +52,8 @@ const (
 	UserDeleted         = "user.deleted"
 	SessionCreated      = "session.created"
 	SessionRevoked      = "session.revoked"
+	UserMFAEnabled      = "user.mfa_enabled"
+	UserMFADisabled     = "user.mfa_disabled"
 )
 
 // Types lists every event type with what it means, in catalogue order.
@@ -67,6 +69,8 @@ var Types = []TypeInfo{
 	{UserDeleted, "An account was deleted for good: purge what you keep about it.", DeletedData{}},
 	{SessionCreated, "An account logged in (a new session).", SessionData{}},
 	{SessionRevoked, "A session ended before its expiry (logout, revocation, password change).", SessionData{}},
+	{UserMFAEnabled, "An account confirmed a second factor: its password logins now ask for it.", MFAData{}},
+	{UserMFADisabled, "An account's last second factor was removed (by its owner, or every one by an administrator's reset).", MFAData{}},
 }
 
 // TypeInfo describes one event type: Data is a zero value of its payload.
@@ -106,6 +110,12 @@ type UpdatedData struct {
 type EmailChangedData struct {
 	User          UserData `json:"user"`
 	PreviousEmail string   `json:"previous_email"`
+}
+
+// MFAData is a user.mfa_enabled or user.mfa_disabled payload: the method
+// ("otp", or "all" for an administrator's reset).
+type MFAData struct {
+	Method string `json:"method" enum:"otp,webauthn,all"`
 }
 
 // PasswordChangedData is a user.password_changed payload: how (changed by the

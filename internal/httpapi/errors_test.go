@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/app/apptest"
+	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/passkey/passkeytest"
@@ -241,6 +244,51 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 			a, id := none.signUp()
 			none.setRole(id, user.RoleAdmin)
 			return none.do(req{method: "GET", path: "/api/v1/admin/webhooks", token: none.token(a.Username, a.Password)})
+		},
+		user.ErrInvalidMFAToken.Error(): login("grant_type=urn:usersvc:params:oauth:grant-type:mfa-otp&otp=123456&mfa_token=" + strings.Repeat("x", 43)),
+		user.ErrFactorNotFound.Error():  authed("POST", "/api/v1/users/me/mfa/totp/confirm", tok, `{"code":"123456"}`),
+		user.ErrFactorExists.Error(): func() response {
+			_, token := s.signedUp()
+			s.enrolTOTP(token)
+			return s.do(req{method: "POST", path: "/api/v1/users/me/mfa/totp", token: token})
+		},
+		user.ErrMFARequired.Error(): func() response {
+			a, token := s.signedUp()
+			s.enrolTOTP(token)
+			return s.loginAs(a.Username, a.Password)
+		},
+		user.ErrInvalidCode.Error(): func() response {
+			a, token := s.signedUp()
+			secret, _ := s.enrolTOTP(token)
+			wrong := "000000"
+			if otpCode(t, secret, s.Clock.Now()) == wrong {
+				wrong = "111111"
+			}
+			return s.secondStep("mfa-otp", s.mfaToken(a.Username, a.Password), "otp", wrong)
+		},
+		user.ErrMFAEnrolmentRequired.Error(): func() response {
+			strict := newServer(t, apptest.Memory, apptest.Env("USERSVC_REQUIRE_MFA_FOR", "all"))
+			_, token := strict.signedUp()
+			return strict.do(req{method: "GET", path: "/api/v1/users/me/sessions", token: token})
+		},
+		user.ErrMFALoginRequired.Error(): func() response {
+			strict := newServer(t, apptest.Memory, apptest.Env("USERSVC_REQUIRE_MFA_FOR", "admin"))
+			a, id := strict.signUp()
+			strict.setRole(id, user.RoleAdmin)
+			token := strict.token(a.Username, a.Password)
+			strict.enrolTOTP(token)
+			return strict.do(req{method: "GET", path: "/api/v1/admin/users", token: token})
+		},
+		user.ErrMFAUnavailable.Error(): func() response {
+			// The development key-encryption key file is unusable: no
+			// sealer, so no TOTP secret can be kept.
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, config.KeyEncryptionKeyFile), []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			broken := newServer(t, apptest.Memory, apptest.Env("USERSVC_DATA_DIR", dir))
+			_, token := broken.signedUp()
+			return broken.do(req{method: "POST", path: "/api/v1/users/me/mfa/totp", token: token})
 		},
 		user.ErrUnavailable.Error(): func() response {
 			s.Memory.SetFail(fmt.Errorf("%w: the database is down", user.ErrUnavailable))

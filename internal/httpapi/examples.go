@@ -11,15 +11,16 @@ import (
 
 // exampleBodies are the request body examples, by "METHOD path".
 var exampleBodies = map[string]any{
-	"POST /api/v1/register":               map[string]any{"email": "ada@example.com", "username": "ada", "password": examplePassword},
-	"PUT /api/v1/users/me":                map[string]any{"full_name": "Ada Lovelace"},
-	"PUT /api/v1/users/me/password":       map[string]any{"current_password": examplePassword, "new_password": "seven orange lanterns"},
-	"PATCH /api/v1/admin/users/{id}":      map[string]any{"full_name": "Ada Lovelace", "role": "user"},
-	"POST /api/v1/verify-email":           map[string]any{"token": exampleMailToken},
-	"POST /api/v1/password-reset":         map[string]any{"email": "ada@example.com"},
-	"POST /api/v1/password-reset/confirm": map[string]any{"token": exampleMailToken, "new_password": "seven orange lanterns"},
-	"POST /api/v1/reauthenticate":         map[string]any{"password": examplePassword},
-	"POST /api/v1/email-change/undo":      map[string]any{"token": exampleMailToken},
+	"POST /api/v1/register":                  map[string]any{"email": "ada@example.com", "username": "ada", "password": examplePassword},
+	"PUT /api/v1/users/me":                   map[string]any{"full_name": "Ada Lovelace"},
+	"PUT /api/v1/users/me/password":          map[string]any{"current_password": examplePassword, "new_password": "seven orange lanterns"},
+	"PATCH /api/v1/admin/users/{id}":         map[string]any{"full_name": "Ada Lovelace", "role": "user"},
+	"POST /api/v1/verify-email":              map[string]any{"token": exampleMailToken},
+	"POST /api/v1/password-reset":            map[string]any{"email": "ada@example.com"},
+	"POST /api/v1/password-reset/confirm":    map[string]any{"token": exampleMailToken, "new_password": "seven orange lanterns"},
+	"POST /api/v1/reauthenticate":            map[string]any{"password": examplePassword},
+	"POST /api/v1/email-change/undo":         map[string]any{"token": exampleMailToken},
+	"POST /api/v1/users/me/mfa/totp/confirm": map[string]any{"code": "123456"},
 	"POST /api/v1/admin/webhooks": map[string]any{
 		"url": "https://hooks.example.com/usersvc", "types": []string{"user.created", "user.deleted"}, "description": "billing",
 	},

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"testing"
@@ -126,6 +127,9 @@ func TestPasskeySignInWithoutPassword(t *testing.T) {
 			t.Errorf("sign-in answer %v lacks the /token shape", res)
 		}
 		fresh := body["access_token"].(string)
+		if c := claims(t, fresh); fmt.Sprint(c["amr"]) != "[hwk mfa]" || c["acr"] != "urn:usersvc:acr:2fa" {
+			t.Errorf("passkey token amr %v acr %v, want [hwk mfa] and the two-factor acr", c["amr"], c["acr"])
+		}
 		me := s.do(req{method: "GET", path: "/api/v1/users/me", token: fresh})
 		if me.Status != http.StatusOK || me.object(t)["username"] != a.Username {
 			t.Fatalf("/users/me with the passkey's token: %v", me)
@@ -137,7 +141,7 @@ func TestPasskeySignInWithoutPassword(t *testing.T) {
 			t.Errorf("refresh of a passkey session: %v", refresh)
 		}
 		kinds := s.myAuditKinds(fresh)
-		for _, want := range []string{"login.succeeded/passkey/hwk", "passkey.registered"} {
+		for _, want := range []string{"login.succeeded/passkey/hwk mfa", "passkey.registered"} {
 			if !slices.Contains(kinds, want) {
 				t.Errorf("audit %v lacks %s", kinds, want)
 			}
@@ -320,7 +324,7 @@ func TestPasskeySyncedIsSoftwareKey(t *testing.T) {
 	if res.Status != http.StatusOK {
 		t.Fatalf("sign-in: %v", res)
 	}
-	if kinds := s.myAuditKinds(token); !slices.Contains(kinds, "login.succeeded/passkey/swk") {
+	if kinds := s.myAuditKinds(token); !slices.Contains(kinds, "login.succeeded/passkey/swk mfa") {
 		t.Errorf("audit %v lacks the swk login", kinds)
 	}
 }

@@ -20,7 +20,7 @@ const bearerAuth = "bearerAuth"
 func (a *api) routes() {
 	api, l := a.huma, a.limits
 	huma.Register(api, a.limited(l.Register, a.op("POST /api/v1/register", "register", http.StatusCreated, "Register a new user")), a.register)
-	huma.Register(api, a.tokenOp(a.op("POST /api/v1/token", "login", http.StatusOK, "Log in, or refresh, to get an access and a refresh token", http.StatusUnauthorized)), a.token)
+	huma.Register(api, a.tokenOp(a.op("POST /api/v1/token", "login", http.StatusOK, "Log in, or refresh, to get an access and a refresh token", http.StatusUnauthorized, http.StatusForbidden)), a.token)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("POST /api/v1/logout", "logout", http.StatusNoContent, "End the current session, or every session with scope=all")))), a.logout)
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me", "readMe", http.StatusOK, "Get current user profile")), a.readMe)
 	// An email change also counts against l.EmailChange, l.Mail and l.MailRecipient (updateMe).
@@ -80,6 +80,14 @@ func (a *api) routes() {
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me/passkeys/{id}", "removePasskey", http.StatusNoContent, "Remove one of the current user's passkeys (needs a recent authentication)", http.StatusForbidden, http.StatusNotFound)))), a.removePasskey)
 	huma.Register(api, a.limited(l.Login, a.op("POST /api/v1/passkeys/login/options", "passkeyLoginOptions", http.StatusOK, "Begin a sign-in with a passkey, without a username: the options for navigator.credentials.get")), a.passkeyLoginOptions)
 	huma.Register(api, a.limited(l.Login, a.op("POST /api/v1/passkeys/login/verify", "passkeyLoginVerify", http.StatusOK, "Finish a sign-in with a passkey: the same tokens as /token", http.StatusUnauthorized, http.StatusForbidden)), a.passkeyLoginVerify)
+	// Second factors (mfa.go): adding or removing one needs a recent
+	// authentication (POST /reauthenticate), as the email change does.
+	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/mfa", "readMFA", http.StatusOK, "Get the current user's second factors")), a.readMFA)
+	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("POST /api/v1/users/me/mfa/totp", "enrolTOTP", http.StatusCreated, "Start enrolling a TOTP authenticator: a new secret, its otpauth:// URI and QR code, shown once", http.StatusForbidden, http.StatusConflict, http.StatusServiceUnavailable)))), a.enrolTOTP)
+	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Password, a.op("POST /api/v1/users/me/mfa/totp/confirm", "confirmTOTP", http.StatusOK, "Confirm the enrolled TOTP authenticator with a first code; answers ten recovery codes, shown once", http.StatusNotFound, http.StatusConflict, http.StatusTooManyRequests, http.StatusServiceUnavailable)))), a.confirmTOTP)
+	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me/mfa/totp", "removeTOTP", http.StatusNoContent, "Remove the TOTP authenticator (needs a recent authentication)", http.StatusForbidden, http.StatusNotFound)))), a.removeTOTP)
+	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("POST /api/v1/users/me/mfa/recovery-codes", "regenerateRecoveryCodes", http.StatusOK, "Replace the recovery codes by ten new ones, shown once (needs a recent authentication)", http.StatusForbidden, http.StatusNotFound)))), a.regenerateRecoveryCodes)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("DELETE /api/v1/admin/users/{id}/mfa", "resetUserMFA", http.StatusNoContent, "Remove every second factor of a user (audited; the user is mailed)", http.StatusNotFound)))), a.resetUserMFA)
 }
 
 // op describes the operation at pattern ("METHOD /path"). errs are the
@@ -129,7 +137,7 @@ func (a *api) authed(op huma.Operation) huma.Operation {
 	op.Security = []map[string][]string{{bearerAuth: {}}}
 	op.Middlewares = append(op.Middlewares, a.authenticate)
 	op.Errors = append(op.Errors, http.StatusUnauthorized)
-	return op
+	return a.assured(op, false)
 }
 
 // admin puts op behind a bearer token of a user whose role, as stored now
@@ -145,5 +153,5 @@ func (a *api) admin(op huma.Operation) huma.Operation {
 		next(ctx)
 	})
 	op.Errors = append(op.Errors, http.StatusForbidden)
-	return op
+	return a.assured(op, true)
 }

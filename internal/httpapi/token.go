@@ -98,9 +98,16 @@ func (a *api) token(ctx context.Context, _ *struct{}) (*tokenOutput, error) {
 	ctx = user.WithClientID(ctx, form.clientID)
 	var t user.AccessToken
 	var err error
-	if form.grantType == grantRefresh {
+	switch form.grantType {
+	case grantRefresh:
 		t, err = a.users.Refresh(ctx, form.refreshToken)
-	} else {
+	case grantMFAOTP:
+		t, err = a.users.LoginWithOTP(ctx, form.mfaToken, form.code)
+		a.countLogin(err)
+	case grantMFARecoveryCode:
+		t, err = a.users.LoginWithRecoveryCode(ctx, form.mfaToken, form.code)
+		a.countLogin(err)
+	default:
 		t, err = a.users.Login(ctx, form.username, form.password, form.deviceToken)
 		a.countLogin(err)
 	}
@@ -121,8 +128,10 @@ func (a *api) countLogin(err error) {
 	switch {
 	case err == nil:
 		a.metrics.Login("success")
-	case errors.Is(err, user.ErrInvalidCredentials):
+	case errors.Is(err, user.ErrInvalidCredentials), errors.Is(err, user.ErrInvalidCode):
 		a.metrics.Login("failure")
+	case errors.Is(err, user.ErrMFARequired):
+		a.metrics.Login("mfa_required")
 	case errors.Is(err, user.ErrLocked):
 		a.metrics.Login("locked")
 	case errors.Is(err, user.ErrRateLimited):

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // The document of /token, whose body readToken reads itself (huma would
@@ -23,8 +25,8 @@ func tokenField(desc string, extra func(*huma.Schema)) *huma.Schema {
 // tokenFieldSchemas are the parameters of the /token body.
 func tokenFieldSchemas() map[string]*huma.Schema {
 	return map[string]*huma.Schema{
-		"grant_type": tokenField("password (the default when absent or empty) or refresh_token", func(s *huma.Schema) {
-			s.Enum = []any{grantPassword, grantRefresh}
+		"grant_type": tokenField("password (the default when absent or empty), refresh_token, or the second step of a password login that answered mfa_required: "+grantMFAOTP+" or "+grantMFARecoveryCode, func(s *huma.Schema) {
+			s.Enum = []any{grantPassword, grantRefresh, grantMFAOTP, grantMFARecoveryCode}
 			s.Examples = []any{grantPassword}
 		}),
 		"username": tokenField("Password grant (required): the username or the email address; no control characters", func(s *huma.Schema) {
@@ -40,6 +42,17 @@ func tokenFieldSchemas() map[string]*huma.Schema {
 		}),
 		"device_token": tokenField("Password grant (optional): the device_token of this device's last login of the account; one that is not valid is ignored", func(s *huma.Schema) {
 			s.Examples = []any{"d1.example"}
+		}),
+		"mfa_token": tokenField("Second step (required): the mfa_token of the mfa_required answer (single use, a few minutes, the same client_id)", func(s *huma.Schema) {
+			s.Examples = []any{exampleMailToken}
+		}),
+		"otp": tokenField("TOTP grant (required): the code the authenticator app shows now; each code works once", func(s *huma.Schema) {
+			s.MaxLength = new(maxMFACode)
+			s.Examples = []any{"123456"}
+		}),
+		"recovery_code": tokenField("Recovery-code grant (required): one of the account's recovery codes, each usable once", func(s *huma.Schema) {
+			s.MaxLength = new(maxMFACode)
+			s.Examples = []any{"abcd-efgh-ijkl"}
 		}),
 		"scope": tokenField("Accepted and ignored (RFC 6749 scope syntax: tokens of printable ASCII but '\"' and '\\', single spaces)", func(s *huma.Schema) {
 			s.Pattern = `^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$`
@@ -85,19 +98,31 @@ func documentTokenForm(doc *huma.OpenAPI) {
 		[]string{"username", "password"}, "username", "password", "device_token", "scope", "client_id")
 	schemas["TokenRefreshGrant"] = tokenGrant("Refresh grant", grantRefresh, true,
 		[]string{"refresh_token"}, "refresh_token", "scope", "client_id")
+	schemas["TokenMFAOTPGrant"] = tokenGrant("Second step with a TOTP code", grantMFAOTP, true,
+		[]string{"mfa_token", "otp"}, "mfa_token", "otp", "scope", "client_id")
+	schemas["TokenMFARecoveryCodeGrant"] = tokenGrant("Second step with a recovery code", grantMFARecoveryCode, true,
+		[]string{"mfa_token", "recovery_code"}, "mfa_token", "recovery_code", "scope", "client_id")
 	schemas["TokenForm"] = &huma.Schema{
-		Type:        "object",
-		Description: "A password grant or a refresh grant (RFC 6749 sections 4.3 and 6). An empty field counts as absent; an unknown parameter is ignored; a parameter given twice is refused.",
-		Properties:  tokenFieldSchemas(),
+		Type: "object",
+		Description: "A password grant or a refresh grant (RFC 6749 sections 4.3 and 6), or the second step of a password login " +
+			"that answered 403 mfa_required (the account has a second factor): the mfa_token with a TOTP code or a recovery code. " +
+			"An empty field counts as absent; an unknown parameter is ignored; a parameter given twice is refused.",
+		Properties: tokenFieldSchemas(),
 		OneOf: []*huma.Schema{
 			{Ref: "#/components/schemas/TokenPasswordGrant"},
 			{Ref: "#/components/schemas/TokenRefreshGrant"},
+			{Ref: "#/components/schemas/TokenMFAOTPGrant"},
+			{Ref: "#/components/schemas/TokenMFARecoveryCodeGrant"},
 		},
 	}
 	ref := &huma.Schema{Ref: "#/components/schemas/TokenForm"}
 	examples := map[string]*huma.Example{
 		"password": {Summary: "Log in", Value: map[string]any{"grant_type": grantPassword, "username": "ada", "password": examplePassword}},
 		"refresh":  {Summary: "Refresh (with the refresh_token of the last answer)", Value: map[string]any{"grant_type": grantRefresh, "refresh_token": exampleRefreshToken}},
+		"mfa-otp":  {Summary: "Second step with a TOTP code (after 403 mfa_required)", Value: map[string]any{"grant_type": grantMFAOTP, "mfa_token": exampleMailToken, "otp": "123456"}},
+		"mfa-recovery-code": {Summary: "Second step with a recovery code (after 403 mfa_required)", Value: map[string]any{
+			"grant_type": grantMFARecoveryCode, "mfa_token": exampleMailToken, "recovery_code": "abcd-efgh-ijkl",
+		}},
 	}
 	doc.Paths[tokenPath].Post.RequestBody = &huma.RequestBody{
 		Required:    true,
@@ -123,6 +148,10 @@ func documentTokenErrors(doc *huma.OpenAPI) {
 	te.Properties["error"] = &huma.Schema{Type: "string", Enum: codes,
 		Description: "The RFC 6749 error code: invalid_grant for wrong credentials or a refresh token that is no longer valid; temporarily_unavailable for a 429 or 503"}
 	te.Properties["error_description"] = &huma.Schema{Type: "string", Description: "The detail, in the characters RFC 6749 allows"}
+	te.Properties["mfa_token"] = &huma.Schema{Type: "string", Description: "With mfa_required (403): the token of the second step, usable once, for expires_in seconds, by the same client_id"}
+	te.Properties["methods"] = &huma.Schema{Type: "array", Items: &huma.Schema{Type: "string", Enum: []any{user.MethodOTP, user.MethodRecoveryCode, "webauthn"}},
+		Description: "With mfa_required: the second factors the account has (otp: grant " + grantMFAOTP + "; recovery_code: grant " + grantMFARecoveryCode + ")"}
+	te.Properties["expires_in"] = &huma.Schema{Type: "integer", Description: "With mfa_required: seconds the mfa_token stays usable"}
 	te.Required = append(slices.Clone(te.Required), "error", "error_description")
 	schemas["TokenError"] = &te
 	ref := &huma.Schema{Ref: "#/components/schemas/TokenError"}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // The error codes of RFC 6749 section 5.2 that /token answers, and the
@@ -17,19 +19,27 @@ const (
 	oauthInvalidScope         = "invalid_scope"
 	oauthUnavailable          = "temporarily_unavailable"
 	oauthServerError          = "server_error"
+	// oauthMFARequired is a password login of an account with a second
+	// factor: the answer holds the mfa_token of the second step (not an
+	// RFC 6749 code; the one Auth0 and others answer).
+	oauthMFARequired = "mfa_required"
 )
 
 // oauthErrorCodes are every error code /token answers, for the document.
 var oauthErrorCodes = []string{oauthInvalidRequest, oauthInvalidClient, oauthInvalidGrant,
-	oauthUnsupportedGrantType, oauthInvalidScope, oauthUnavailable, oauthServerError}
+	oauthUnsupportedGrantType, oauthInvalidScope, oauthUnavailable, oauthServerError, oauthMFARequired}
 
 // tokenProblem is the body of every /token error: the problem every other
 // route answers (same status, detail and code), plus the members OAuth2
 // clients read (RFC 6749 section 5.2), as application/json.
 type tokenProblem struct {
 	problem
-	OAuthError       string `json:"error" enum:"invalid_request,invalid_client,invalid_grant,unsupported_grant_type,invalid_scope,temporarily_unavailable,server_error" doc:"The RFC 6749 error code: invalid_grant for wrong credentials or a refresh token that is no longer valid"`
+	OAuthError       string `json:"error" enum:"invalid_request,invalid_client,invalid_grant,unsupported_grant_type,invalid_scope,temporarily_unavailable,server_error,mfa_required" doc:"The RFC 6749 error code: invalid_grant for wrong credentials or a refresh token that is no longer valid"`
 	ErrorDescription string `json:"error_description" doc:"The detail, in the characters RFC 6749 allows"`
+	// The second step of an mfa_required answer.
+	MFAToken  string   `json:"mfa_token,omitempty"`
+	Methods   []string `json:"methods,omitempty"`
+	ExpiresIn int      `json:"expires_in,omitempty"`
 }
 
 // ContentType makes huma send a tokenProblem as application/json, which
@@ -55,6 +65,9 @@ func (a *api) tokenError(ctx context.Context, err error) error {
 		code = oauthCodeFor(p.Status)
 	}
 	t := &tokenProblem{problem: *p, OAuthError: code, ErrorDescription: oauthText(p.Detail)}
+	if m, ok := errors.AsType[*user.MFARequiredError](err); ok {
+		t.MFAToken, t.Methods, t.ExpiresIn = m.Token, m.Methods, seconds(m.ExpiresIn)
+	}
 	if t.headers != nil {
 		t.headers = t.headers.Clone()
 		t.headers.Del("WWW-Authenticate")

@@ -39,7 +39,7 @@ var (
 	errInvalidClient = errors.New("client authentication failed: no client with a secret is registered; public clients send client_id alone")
 	// errUnsupportedGrant and errInvalidScope are field errors that RFC
 	// 6749 gives an error code of their own.
-	errUnsupportedGrant = &user.ValidationError{Field: "grant_type", Message: `must be "password" or "refresh_token"`}
+	errUnsupportedGrant = &user.ValidationError{Field: "grant_type", Message: `must be "password", "refresh_token", "` + grantMFAOTP + `" or "` + grantMFARecoveryCode + `"`}
 	errInvalidScope     = &user.ValidationError{Field: "scope", Message: "must be scope tokens (printable ASCII but '\"' and '\\') separated by single spaces"}
 )
 
@@ -50,13 +50,18 @@ const jsonType = "application/json"
 const (
 	grantPassword = "password"
 	grantRefresh  = "refresh_token"
+	// The second step of a password login that answered mfa_required
+	// (mfa_login.go): the mfa_token and a TOTP code, or a recovery code.
+	grantMFAOTP          = "urn:usersvc:params:oauth:grant-type:mfa-otp"
+	grantMFARecoveryCode = "urn:usersvc:params:oauth:grant-type:mfa-recovery-code"
 )
 
 // maxClientID is the longest client_id accepted, in bytes.
 const maxClientID = 255
 
 // tokenFields are the parameters /token reads; any other is ignored.
-var tokenFields = []string{"grant_type", "username", "password", "refresh_token", "scope", "device_token", "client_id", "client_secret"}
+var tokenFields = []string{"grant_type", "username", "password", "refresh_token", "scope", "device_token", "client_id", "client_secret",
+	"mfa_token", "otp", "recovery_code"}
 
 // tokenRequest is a parsed /token request.
 type tokenRequest struct {
@@ -68,6 +73,9 @@ type tokenRequest struct {
 	// clientID names the public client that sends the request, "" when
 	// it does not say; it is recorded with the audit event.
 	clientID string
+	// mfaToken and code are a second step's: the mfa_token of the
+	// mfa_required answer and the otp or recovery_code.
+	mfaToken, code string
 }
 
 // tokenParams are the non-empty known parameters of a /token body, and
@@ -237,6 +245,10 @@ func (p tokenParams) request(basic string) (*tokenRequest, error) {
 		if f.refreshToken = v["refresh_token"]; f.refreshToken == "" {
 			errs = append(errs, &user.ValidationError{Field: "refresh_token", Message: "is required"})
 		}
+	case grantMFAOTP:
+		errs = append(errs, checkMFAGrant(f, v, "otp")...)
+	case grantMFARecoveryCode:
+		errs = append(errs, checkMFAGrant(f, v, "recovery_code")...)
 	default:
 		errs = append(errs, errUnsupportedGrant)
 	}
@@ -271,6 +283,25 @@ func checkPasswordGrant(f *tokenRequest, v map[string]string) []error {
 	}
 	if f.password == "" {
 		errs = append(errs, &user.ValidationError{Field: "password", Message: "is required"})
+	}
+	return errs
+}
+
+// maxMFACode is the longest otp or recovery_code read, in bytes.
+const maxMFACode = 64
+
+// checkMFAGrant reads the fields of a second step into f: mfa_token and
+// the code of field (otp or recovery_code).
+func checkMFAGrant(f *tokenRequest, v map[string]string, field string) []error {
+	var errs []error
+	if f.mfaToken = v["mfa_token"]; f.mfaToken == "" {
+		errs = append(errs, &user.ValidationError{Field: "mfa_token", Message: "is required"})
+	}
+	switch f.code = v[field]; {
+	case f.code == "":
+		errs = append(errs, &user.ValidationError{Field: field, Message: "is required"})
+	case len(f.code) > maxMFACode:
+		errs = append(errs, &user.ValidationError{Field: field, Message: "must be at most 64 characters"})
 	}
 	return errs
 }

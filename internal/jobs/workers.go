@@ -40,7 +40,8 @@ func (a MailArgs) InsertOpts() river.InsertOpts {
 // security reports whether mail of kind protects an account, and so must
 // never wait behind other mail.
 func security(kind user.MailKind) bool {
-	return kind == user.MailResetPassword || kind == user.MailEmailChanged
+	return kind == user.MailResetPassword || kind == user.MailEmailChanged ||
+		kind == user.MailMFARemoved || kind == user.MailRecoveryCodeUsed
 }
 
 // purpose is what the token is sealed for.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // Passkey is one credential registered to an account.
@@ -40,8 +42,8 @@ type Passkey struct {
 
 // The amr values of a passkey.
 const (
-	AMRHardware = "hwk"
-	AMRSoftware = "swk"
+	AMRHardware = user.AMRHardwareKey
+	AMRSoftware = user.AMRSoftwareKey
 )
 
 // Ceremony kinds: what a begun ceremony may be finished as.

@@ -46,7 +46,7 @@ type Accounts interface {
 	// RequireRecentAuthentication allows a sensitive change by c.
 	RequireRecentAuthentication(ctx context.Context, c user.Caller, currentPassword string) error
 	// LoginWithFactor opens a session for id proved without a password.
-	LoginWithFactor(ctx context.Context, id uuid.UUID, method string, amr []string) (user.AccessToken, error)
+	LoginWithFactor(ctx context.Context, id uuid.UUID, method string, a user.Assurance) (user.AccessToken, error)
 }
 
 // Config is the relying party.
@@ -417,8 +417,10 @@ func (s *Service) FinishLogin(ctx context.Context, handle string, response []byt
 	if err := s.used(ctx, key, cred); err != nil {
 		return user.AccessToken{}, nil, err
 	}
-	amr := []string{key.AMR}
-	t, err := s.accounts.LoginWithFactor(ctx, key.UserID, "passkey", amr)
+	// The passkey verified its user (UV required): possession and a PIN
+	// or biometric, two factors in one.
+	amr := []string{key.AMR, user.AMRMFA}
+	t, err := s.accounts.LoginWithFactor(ctx, key.UserID, "passkey", user.Assurance{AMR: amr, ACR: user.ACRMultiFactor})
 	if err != nil {
 		return user.AccessToken{}, nil, err
 	}

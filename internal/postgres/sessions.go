@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,10 +32,10 @@ func (s *Sessions) Create(ctx context.Context, sess user.Session, t user.Refresh
 	}
 	err := pgx.BeginFunc(ctx, s.q, func(tx pgx.Tx) error {
 		const q = `
-			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, authenticated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, authenticated_at, amr, acr)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 		if _, err := tx.Exec(ctx, q, sess.ID, sess.UserID, sess.CreatedAt, sess.LastUsedAt,
-			sess.ExpiresAt, sess.UserAgent, sess.IP, auth); err != nil {
+			sess.ExpiresAt, sess.UserAgent, sess.IP, auth, strings.Join(sess.AMR, " "), sess.ACR); err != nil {
 			return err
 		}
 		_, err := insertRefreshToken(ctx, tx, t)
@@ -169,19 +170,23 @@ func (s *Sessions) RefreshToken(ctx context.Context, hash []byte) (user.RefreshT
 	const q = `
 		SELECT t.hash, t.session_id, t.created_at, t.expires_at, t.used_at,
 		       s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip,
-		       COALESCE(s.authenticated_at, s.created_at)
+		       COALESCE(s.authenticated_at, s.created_at), s.amr, s.acr
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.hash = $1`
 	var (
+		amr  string
 		t    user.RefreshToken
 		sess user.Session
 		used *time.Time
 		rev  *time.Time
 	)
 	err := s.q.QueryRow(ctx, s.lockedInTx(q), hash).Scan(&t.Hash, &t.SessionID, &t.CreatedAt, &t.ExpiresAt, &used,
-		&sess.ID, &sess.UserID, &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &rev, &sess.UserAgent, &sess.IP, &sess.AuthenticatedAt)
+		&sess.ID, &sess.UserID, &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &rev, &sess.UserAgent, &sess.IP, &sess.AuthenticatedAt, &amr, &sess.ACR)
 	if err != nil {
 		return user.RefreshToken{}, user.Session{}, translateSession(err, "get refresh token")
+	}
+	if amr != "" {
+		sess.AMR = strings.Fields(amr)
 	}
 	sess.AuthenticatedAt = sess.AuthenticatedAt.UTC()
 	t.CreatedAt, t.ExpiresAt, t.UsedAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC(), utc(used)

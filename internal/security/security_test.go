@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -205,15 +206,17 @@ func TestTokenAudienceAndLeewayAreConfigurable(t *testing.T) {
 	}
 }
 
+// TestTokenCarriesSession: the session, role and assurance (amr, acr) round-trip.
 func TestTokenCarriesSession(t *testing.T) {
 	tokens := newTokens(t, time.Now)
-	want := security.Claims{UserID: uuid.Must(uuid.NewV7()), Version: 2, SessionID: uuid.Must(uuid.NewV7()), Role: "admin"}
+	want := security.Claims{UserID: uuid.Must(uuid.NewV7()), Version: 2, SessionID: uuid.Must(uuid.NewV7()), Role: "admin",
+		AMR: []string{"pwd", "otp", "mfa"}, ACR: "urn:usersvc:acr:2fa"}
 	s, _, err := tokens.Issue(want)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := tokens.Verify(s)
-	if err != nil || got != want {
+	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("Verify() = %+v, %v; want %+v", got, err, want)
 	}
 	var c jwt.MapClaims

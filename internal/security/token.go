@@ -68,6 +68,10 @@ type Claims struct {
 	// when empty), for the services that trust our tokens. This service
 	// itself checks the role stored now, so a demotion takes effect at once.
 	Role string
+	// AMR and ACR say how the session's login proved its holder ("amr",
+	// RFC 8176 values, and "acr"; absent when empty).
+	AMR []string
+	ACR string
 }
 
 // claims are the JWT form of Claims: the registered claims (iss, aud, sub,
@@ -75,9 +79,11 @@ type Claims struct {
 // ("sid", absent for none).
 type claims struct {
 	jwt.RegisteredClaims
-	Version   int64  `json:"ver"`
-	SessionID string `json:"sid,omitempty"`
-	Role      string `json:"role,omitempty"`
+	Version   int64    `json:"ver"`
+	SessionID string   `json:"sid,omitempty"`
+	Role      string   `json:"role,omitempty"`
+	AMR       []string `json:"amr,omitempty"`
+	ACR       string   `json:"acr,omitempty"`
 }
 
 // NewHS256 returns a token issuer and verifier signing with HMAC-SHA256
@@ -183,6 +189,8 @@ func (t *JWT) Issue(c Claims) (string, time.Duration, error) {
 		},
 		Version: c.Version,
 		Role:    c.Role,
+		AMR:     c.AMR,
+		ACR:     c.ACR,
 	}
 	if c.SessionID != uuid.Nil {
 		jc.SessionID = c.SessionID.String()
@@ -250,7 +258,7 @@ func (t *JWT) verifyFull(token string) (Claims, verifiedToken, error) {
 	if err != nil {
 		return Claims{}, verifiedToken{}, fmt.Errorf("token subject: %w", err)
 	}
-	out := Claims{UserID: id, Version: c.Version, Role: c.Role}
+	out := Claims{UserID: id, Version: c.Version, Role: c.Role, AMR: c.AMR, ACR: c.ACR}
 	if c.SessionID != "" {
 		if out.SessionID, err = uuid.Parse(c.SessionID); err != nil {
 			return Claims{}, verifiedToken{}, fmt.Errorf("token session: %w", err)

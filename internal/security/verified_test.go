@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,7 +48,7 @@ func TestVerifiedTokenIsRemembered(t *testing.T) {
 	s, want := issue(t, tok)
 	for i := range 3 {
 		got, err := tok.Verify(s)
-		if err != nil || got != want {
+		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Fatalf("Verify #%d: got %+v, %v; want %+v, nil", i+1, got, err, want)
 		}
 	}
@@ -210,7 +211,7 @@ func TestVerifyConcurrently(t *testing.T) {
 		wg.Go(func() {
 			for i := range 200 {
 				k := (g + i) % len(tokens)
-				if got, err := tok.Verify(tokens[k]); err != nil || got != claims[k] {
+				if got, err := tok.Verify(tokens[k]); err != nil || !reflect.DeepEqual(got, claims[k]) {
 					t.Errorf("Verify(token %d): got %+v, %v; want %+v, nil", k, got, err, claims[k])
 					return
 				}

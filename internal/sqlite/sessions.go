@@ -40,10 +40,10 @@ func (s *Sessions) Create(ctx context.Context, sess user.Session, t user.Refresh
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		const q = `
-			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, authenticated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, authenticated_at, amr, acr)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 		if _, err := tx.ExecContext(ctx, q, sess.ID, sess.UserID, ts(sess.CreatedAt), ts(sess.LastUsedAt),
-			ts(sess.ExpiresAt), sess.UserAgent, sess.IP, ts(auth)); err != nil {
+			ts(sess.ExpiresAt), sess.UserAgent, sess.IP, ts(auth), strings.Join(sess.AMR, " "), sess.ACR); err != nil {
 			return err
 		}
 		_, err := insertRefreshToken(ctx, tx, t)
@@ -214,10 +214,11 @@ func (s *Sessions) RefreshToken(ctx context.Context, hash []byte) (user.RefreshT
 	const q = `
 		SELECT t.hash, t.session_id, t.created_at, t.expires_at, t.used_at,
 		       s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip,
-		       COALESCE(s.authenticated_at, s.created_at)
+		       COALESCE(s.authenticated_at, s.created_at), s.amr, s.acr
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.hash = ?`
 	var (
+		amr          string
 		t            user.RefreshToken
 		created, exp string
 		used         sql.NullString
@@ -226,9 +227,12 @@ func (s *Sessions) RefreshToken(ctx context.Context, hash []byte) (user.RefreshT
 		sess         user.Session
 	)
 	err := s.readRow(ctx, q, hash).Scan(&t.Hash, &t.SessionID, &created, &exp, &used,
-		&sess.ID, &sess.UserID, &sessT[0], &sessT[1], &sessT[2], &rev, &sess.UserAgent, &sess.IP, &sessT[3])
+		&sess.ID, &sess.UserID, &sessT[0], &sessT[1], &sessT[2], &rev, &sess.UserAgent, &sess.IP, &sessT[3], &amr, &sess.ACR)
 	if err != nil {
 		return user.RefreshToken{}, user.Session{}, translateSession(err, "get refresh token")
+	}
+	if amr != "" {
+		sess.AMR = strings.Fields(amr)
 	}
 	err = errors.Join(
 		parseTS(created, &t.CreatedAt), parseTS(exp, &t.ExpiresAt), parseTS(used.String, &t.UsedAt),

@@ -28,6 +28,8 @@ func (c conn) stores() user.Stores {
 		AccountTokens: &AccountTokens{c},
 		EmailChanges:  &EmailChanges{c},
 		Audit:         &Audit{c},
+		Factors:       &Factors{c},
+		MFAChallenges: &MFAChallenges{c},
 		Retention:     &Retention{c},
 		Tx:            &Transactor{c},
 		Outbox:        c.outbox(),

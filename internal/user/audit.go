@@ -49,6 +49,8 @@ var AuditKinds = []AuditKind{
 	AuditResetCompleted, AuditVerificationSent, AuditEmailVerified, AuditDeactivated,
 	AuditReactivated, AuditRoleChanged, AuditDeleted, AuditAdminCreated, AuditDataExported,
 	AuditReauthenticated, AuditEmailChangeUndone, AuditPruned, AuditJobRetried,
+	AuditMFAEnabled, AuditMFARemoved, AuditMFARecoveryCodesNew, AuditMFARecoveryCodeUsed, AuditMFAReset,
+	AuditMFACodeFailed,
 }
 
 // Valid reports whether k is one of AuditKinds.

@@ -11,11 +11,11 @@ import (
 // LoginWithFactor opens a session for the account id once another part of
 // the service (the passkey relying party) has proved its holder without a
 // password, and issues the same token pair as a password login. method
-// names the proof in the login event ("passkey"), amr the authentication
-// methods it stands for (RFC 8176: "hwk", "swk", "user"). A missing or
+// names the proof in the login event ("passkey"), a the assurance it
+// gives the session (amr and acr in its tokens). A missing or
 // inactive account is ErrInvalidCredentials (recorded as a failed login);
 // an unverified one, when verification is required, ErrEmailNotVerified.
-func (s *Service) LoginWithFactor(ctx context.Context, id uuid.UUID, method string, amr []string) (AccessToken, error) {
+func (s *Service) LoginWithFactor(ctx context.Context, id uuid.UUID, method string, a Assurance) (AccessToken, error) {
 	u, err := s.users.ByID(ctx, id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return AccessToken{}, err
@@ -34,7 +34,7 @@ func (s *Service) LoginWithFactor(ctx context.Context, id uuid.UUID, method stri
 	if err := s.checkVerified(ctx, u); err != nil {
 		return AccessToken{}, err
 	}
-	return s.startSessionWith(ctx, u, map[string]string{"method": method, "amr": strings.Join(amr, " ")})
+	return s.startSessionWith(ctx, u, a, map[string]string{"method": method, "amr": strings.Join(a.AMR, " ")})
 }
 
 // RequireRecentAuthentication allows a sensitive change by c, as the

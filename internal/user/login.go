@@ -88,7 +88,7 @@ func (s *Service) Login(ctx context.Context, login, password, deviceToken string
 	if err != nil {
 		return AccessToken{}, err
 	}
-	t, err := s.login(ctx, u, found, check)
+	t, err := s.login(ctx, u, found, check, attempt.Device)
 	if err == nil {
 		t.DeviceToken = deviceToken
 		if attempt.Device == "" {
@@ -149,8 +149,10 @@ func (s *Service) checkPassword(ctx context.Context, u User, found bool, passwor
 // login is Login once the account is looked up (found says whether it
 // exists) and its password checked, with no hashing slot held. A failed
 // login that cannot be audited is ErrUnavailable, not a silent 401; a
-// successful one opens its session and records it in one transaction.
-func (s *Service) login(ctx context.Context, u User, found bool, check passwordCheck) (AccessToken, error) {
+// successful one opens its session and records it in one transaction,
+// unless the account has a second factor: then it is an
+// *MFARequiredError (mfa_login.go) for the login's device.
+func (s *Service) login(ctx context.Context, u User, found bool, check passwordCheck, device string) (AccessToken, error) {
 	var reason string
 	switch {
 	case !found:
@@ -173,7 +175,14 @@ func (s *Service) login(ctx context.Context, u User, found bool, check passwordC
 		return AccessToken{}, err
 	}
 	s.storeRehash(ctx, u, check.rehash)
-	return s.startSession(ctx, u) // sessions.go
+	methods, err := s.loginMethods(ctx, u.ID)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	if len(methods) > 0 {
+		return AccessToken{}, s.challenge(ctx, u, device, methods)
+	}
+	return s.startSession(ctx, u, passwordOnly()) // sessions.go
 }
 
 // byLogin finds a user by email when login looks like one (usernames cannot

@@ -24,6 +24,12 @@ const (
 	// MailPasswordChanged tells the trusted address that the password
 	// was changed or reset.
 	MailPasswordChanged MailKind = "password_changed"
+	// MailMFARemoved tells the trusted address that a second factor was
+	// removed (by the owner, or every one by an administrator).
+	MailMFARemoved MailKind = "mfa_removed"
+	// MailRecoveryCodeUsed tells the trusted address that a recovery code
+	// was used to log in.
+	MailRecoveryCodeUsed MailKind = "recovery_code_used"
 )
 
 // ErrUndeliverable is a mail a Notifier can never send as it is (no link

@@ -178,6 +178,10 @@ type Stores struct {
 	AccountTokens AccountTokens
 	EmailChanges  EmailChanges
 	Audit         AuditLog
+	// Factors and MFAChallenges keep second factors and the pending
+	// second steps of logins (mfa.go); nil: the store keeps none.
+	Factors       Factors
+	MFAChallenges MFAChallenges
 	// Retention removes old audit events: only PruneAudit uses it.
 	Retention AuditRetention
 	// Tx runs several changes as one.

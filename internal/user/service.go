@@ -29,8 +29,11 @@ type Service struct {
 	guard    LoginGuard // nil: no brute-force protection
 	notifier Notifier   // nil: no mail
 	jobQueue JobQueue   // nil: no job queue to administer
-	log      *slog.Logger
-	clock    func() time.Time
+	mfa      MFA
+	// sealer seals TOTP secrets, made on first need; nil: none.
+	sealer func() (Sealer, error)
+	log    *slog.Logger
+	clock  func() time.Time
 
 	policy Policy
 	// dummyHash is verified against when a login names no user, so that an
@@ -71,6 +74,8 @@ type Deps struct {
 	// audit log (the webhooks'): the kind filter accepts them beside
 	// AuditKinds.
 	MoreAuditKinds []AuditKind
+	// MFA is the second-factor setup (mfa.go); the zero value has none.
+	MFA MFA
 }
 
 // Policy is how the service behaves: the rules a deployment may tune. Zero
@@ -86,6 +91,12 @@ type Policy struct {
 	// MaxSessions is the most live sessions an account has: a login ends
 	// the oldest beyond it. Zero: DefaultMaxSessions.
 	MaxSessions int
+	// RequireMFA is whom the service refuses until they use a second
+	// factor; "": RequireMFAForNone.
+	RequireMFA MFAPolicy
+	// MFAChallengeTTL is how long an mfa_token stays usable; zero:
+	// DefaultMFAChallengeTTL.
+	MFAChallengeTTL time.Duration
 }
 
 // DefaultReauthWindow is Policy.ReauthWindow's default.
@@ -99,6 +110,10 @@ func NewService(d Deps, p Policy) *Service {
 		hasher: d.Hasher, access: d.Tokens, gate: d.Gate, guard: d.Guard, notifier: d.Notifier, jobQueue: d.Jobs,
 		log: d.Log, clock: d.Now, policy: p.withDefaults(),
 		kinds: append(slices.Clone(AuditKinds), d.MoreAuditKinds...),
+		mfa:   d.MFA,
+	}
+	if d.MFA.Sealer != nil {
+		s.sealer = sync.OnceValues(d.MFA.Sealer)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -126,6 +141,10 @@ func (p Policy) withDefaults() Policy {
 	def(&p.Lifecycle.ResetTTL, DefaultLifecyclePolicy.ResetTTL)
 	def(&p.Lifecycle.UndoTTL, DefaultLifecyclePolicy.UndoTTL)
 	def(&p.ReauthWindow, DefaultReauthWindow)
+	def(&p.MFAChallengeTTL, DefaultMFAChallengeTTL)
+	if p.RequireMFA == "" {
+		p.RequireMFA = RequireMFAForNone
+	}
 	if p.MaxSessions <= 0 {
 		p.MaxSessions = DefaultMaxSessions
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,6 +34,19 @@ type Session struct {
 	AuthenticatedAt time.Time
 	UserAgent       string // as the client sent it, cleaned, at most MaxUserAgent bytes
 	IP              string // the client address at login
+	// AMR and ACR are how the login proved its holder (Assurance): the
+	// tokens of the session carry them, refreshed ones too. Empty for a
+	// session stored before sessions kept them: a password login.
+	AMR []string
+	ACR string
+}
+
+// Assurance is how the session's login proved its holder.
+func (s Session) Assurance() Assurance {
+	if s.ACR == "" {
+		return passwordOnly()
+	}
+	return Assurance{AMR: s.AMR, ACR: s.ACR}
 }
 
 // Active reports whether the session is neither revoked nor expired at now.
@@ -131,15 +145,16 @@ func (s *Service) refreshRecord(sess Session, hash []byte, now time.Time) Refres
 	return RefreshToken{Hash: hash, SessionID: sess.ID, CreatedAt: now, ExpiresAt: exp}
 }
 
-// startSession opens a session for u, records the login in the same
-// transaction, and issues the session's first token pair.
-func (s *Service) startSession(ctx context.Context, u User) (AccessToken, error) {
-	return s.startSessionWith(ctx, u, nil)
+// startSession opens a session for u, proved as a says, records the
+// login in the same transaction, and issues the session's first token
+// pair.
+func (s *Service) startSession(ctx context.Context, u User, a Assurance) (AccessToken, error) {
+	return s.startSessionWith(ctx, u, a, nil)
 }
 
 // startSessionWith is startSession whose login event also holds detail
 // (how the login was proved, when not by the password).
-func (s *Service) startSessionWith(ctx context.Context, u User, detail map[string]string) (AccessToken, error) {
+func (s *Service) startSessionWith(ctx context.Context, u User, a Assurance, more map[string]string) (AccessToken, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return AccessToken{}, fmt.Errorf("new session id: %w", err)
@@ -149,14 +164,18 @@ func (s *Service) startSessionWith(ctx context.Context, u User, detail map[strin
 	sess := Session{
 		ID: id, UserID: u.ID, CreatedAt: now, LastUsedAt: now, AuthenticatedAt: now,
 		ExpiresAt: now.Add(s.policy.Sessions.MaxAge), UserAgent: c.UserAgent, IP: c.IP,
+		AMR: a.AMR, ACR: a.ACR,
 	}
 	refresh, rt, err := s.newRefreshToken(sess, now)
 	if err != nil {
 		return AccessToken{}, err
 	}
-	d := map[string]string{"session_id": id.String()}
-	maps.Copy(d, detail)
-	e := s.event(ctx, AuditLoginSucceeded, u.ID, u.ID, d)
+	detail := map[string]string{"session_id": id.String()}
+	if a.MultiFactor() {
+		detail["amr"] = strings.Join(a.AMR, " ")
+	}
+	maps.Copy(detail, more)
+	e := s.event(ctx, AuditLoginSucceeded, u.ID, u.ID, detail)
 	err = s.atomically(ctx, e, func(tx Stores) error {
 		if err := tx.Sessions.Create(ctx, sess, rt); err != nil {
 			return err
@@ -171,11 +190,14 @@ func (s *Service) startSessionWith(ctx context.Context, u User, detail map[strin
 
 // issue signs an access token for u in sess and pairs it with refresh.
 func (s *Service) issue(u User, sess Session, refresh string) (AccessToken, error) {
-	token, ttl, err := s.access.Issue(security.Claims{UserID: u.ID, Version: u.TokenVersion, SessionID: sess.ID, Role: string(u.Role)})
+	a := sess.Assurance()
+	token, ttl, err := s.access.Issue(security.Claims{
+		UserID: u.ID, Version: u.TokenVersion, SessionID: sess.ID, Role: string(u.Role), AMR: a.AMR, ACR: a.ACR,
+	})
 	if err != nil {
 		return AccessToken{}, err
 	}
-	return AccessToken{Token: token, ExpiresIn: ttl, RefreshToken: refresh, SessionID: sess.ID, UserID: u.ID}, nil
+	return AccessToken{Token: token, ExpiresIn: ttl, RefreshToken: refresh, SessionID: sess.ID}, nil
 }
 
 // Refresh exchanges a refresh token for a new pair in the same session and
@@ -283,6 +305,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (User, Session
 	if !u.IsActive || u.TokenVersion != c.Version || !sess.Active(s.now()) {
 		return User{}, Session{}, ErrUnauthenticated
 	}
+	// The session's assurance, as its signed tokens carry it: the lookup
+	// of every request does not read it.
+	sess.AMR, sess.ACR = c.AMR, c.ACR
 	return u, sess, nil
 }
 

@@ -31,6 +31,9 @@ type Memory struct {
 	refreshTokens map[string]user.RefreshToken // by string(hash)
 	accountTokens map[string]user.AccountToken // by string(hash)
 	emailChanges  map[string]user.EmailChange  // by string(hash)
+	totp          map[uuid.UUID]user.TOTPFactor
+	recoveryCodes map[uuid.UUID][]recoveryCode
+	challenges    map[string]user.MFAChallenge // by string(hash)
 	events        []user.AuditEvent            // ID order; appended to, cut by a rollback or a prune
 	lastEventID   int64                        // the ID of the latest event appended, pruned or not
 
@@ -55,6 +58,9 @@ func NewMemory() *Memory {
 		refreshTokens: map[string]user.RefreshToken{},
 		accountTokens: map[string]user.AccountToken{},
 		emailChanges:  map[string]user.EmailChange{},
+		totp:          map[uuid.UUID]user.TOTPFactor{},
+		recoveryCodes: map[uuid.UUID][]recoveryCode{},
+		challenges:    map[string]user.MFAChallenge{},
 	}
 }
 
@@ -178,6 +184,13 @@ func (m *Memory) deleteUser(id uuid.UUID) {
 	for h, t := range m.accountTokens {
 		if t.UserID == id {
 			delete(m.accountTokens, h)
+		}
+	}
+	delete(m.totp, id)
+	delete(m.recoveryCodes, id)
+	for h, c := range m.challenges {
+		if c.UserID == id {
+			delete(m.challenges, h)
 		}
 	}
 }

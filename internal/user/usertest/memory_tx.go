@@ -31,6 +31,8 @@ func (m memoryConn) stores() user.Stores {
 		AccountTokens: memoryAccountTokens{m},
 		EmailChanges:  memoryEmailChanges{m},
 		Audit:         memoryAudit{m},
+		Factors:       memoryFactors{m},
+		MFAChallenges: memoryChallenges{m},
 		Retention:     memoryRetention{m},
 		Tx:            memoryTransactor{m},
 	}
@@ -127,6 +129,9 @@ type memorySnapshot struct {
 	refreshTokens map[string]user.RefreshToken
 	accountTokens map[string]user.AccountToken
 	emailChanges  map[string]user.EmailChange
+	totp          map[uuid.UUID]user.TOTPFactor
+	recoveryCodes map[uuid.UUID][]recoveryCode
+	challenges    map[string]user.MFAChallenge
 	events        []user.AuditEvent // never changed in place: a prune makes a new slice
 	lastEventID   int64
 }
@@ -136,8 +141,9 @@ func (m *Memory) snapshot() memorySnapshot {
 	return memorySnapshot{
 		users: maps.Clone(m.users), sessions: maps.Clone(m.sessions),
 		refreshTokens: maps.Clone(m.refreshTokens), accountTokens: maps.Clone(m.accountTokens),
-		emailChanges: maps.Clone(m.emailChanges),
-		events:       slices.Clip(m.events), lastEventID: m.lastEventID,
+		emailChanges: maps.Clone(m.emailChanges), totp: maps.Clone(m.totp),
+		recoveryCodes: maps.Clone(m.recoveryCodes), challenges: maps.Clone(m.challenges),
+		events: slices.Clip(m.events), lastEventID: m.lastEventID,
 	}
 }
 
@@ -146,5 +152,6 @@ func (m *Memory) snapshot() memorySnapshot {
 func (m *Memory) restore(s memorySnapshot) {
 	m.users, m.sessions, m.refreshTokens, m.accountTokens = s.users, s.sessions, s.refreshTokens, s.accountTokens
 	m.emailChanges = s.emailChanges
+	m.totp, m.recoveryCodes, m.challenges = s.totp, s.recoveryCodes, s.challenges
 	m.events, m.lastEventID = s.events, s.lastEventID
 }

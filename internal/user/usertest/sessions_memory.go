@@ -30,6 +30,7 @@ func (m memorySessions) Create(_ context.Context, s user.Session, t user.Refresh
 	if s.AuthenticatedAt.IsZero() {
 		s.AuthenticatedAt = s.CreatedAt
 	}
+	s.AMR = slices.Clone(s.AMR)
 	m.sessions[s.ID] = s
 	t.Hash = bytes.Clone(t.Hash)
 	m.refreshTokens[string(t.Hash)] = t

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) user.Stores) {
 		{"EmailChanges", emailChangesTests},
 		{"Audit", auditTests},
 		{"Tx", txTests},
+		{"Factors", factorsTests},
 	} {
 		t.Run(group.name, func(t *testing.T) {
 			for _, tc := range group.tests {
@@ -125,6 +126,14 @@ var (
 		{"TokenVersionRoundTrip", testTokenVersionRoundTrip},
 		{"ResetBoundToPassword", testResetBoundToPassword},
 		{"UseAll", testUseAllTokens},
+	}
+	factorsTests = []suiteTest{
+		{"TOTPRoundTrip", testTOTPRoundTrip},
+		{"ConcurrentTOTPUse", testConcurrentTOTPUse},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"MFAChallenges", testMFAChallenges},
+		{"DeleteRemovesFactors", testDeleteRemovesFactors},
+		{"SessionAssurance", testSessionAssurance},
 	}
 	emailChangesTests = []suiteTest{
 		{"RoundTrip", testEmailChangeRoundTrip},

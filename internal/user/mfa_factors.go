@@ -1,0 +1,404 @@
+package user
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/event"
+)
+
+// The audit events of second factors.
+const (
+	AuditMFAEnabled          AuditKind = "mfa.totp_enabled"
+	AuditMFARemoved          AuditKind = "mfa.totp_removed"
+	AuditMFARecoveryCodesNew AuditKind = "mfa.recovery_codes_generated"
+	AuditMFARecoveryCodeUsed AuditKind = "mfa.recovery_code_used"
+	AuditMFAReset            AuditKind = "mfa.reset"
+	AuditMFACodeFailed       AuditKind = "mfa.code_failed"
+)
+
+// MFAStatus is what an account has of second factors.
+type MFAStatus struct {
+	// TOTP is "none", "pending" (enrolled, not confirmed) or "enabled".
+	TOTP string
+	// RecoveryCodes is how many unused recovery codes are left.
+	RecoveryCodes int
+	// Methods are the methods a login of the account is asked for (none
+	// when it has no confirmed factor).
+	Methods []string
+}
+
+// TOTP states of MFAStatus.
+const (
+	TOTPNone    = "none"
+	TOTPPending = "pending"
+	TOTPEnabled = "enabled"
+)
+
+// mfaOn reports whether the service can keep TOTP factors.
+func (s *Service) mfaOn() bool {
+	return s.mfa.TOTP != nil && s.sealer != nil && s.stores.Factors != nil && s.stores.MFAChallenges != nil
+}
+
+// totpAD is the associated data a TOTP secret is sealed with: it opens
+// only in its user's row.
+func totpAD(id uuid.UUID) []byte { return []byte("usersvc totp secret\x00" + id.String()) }
+
+// EnrolTOTP starts enrolling a TOTP authenticator for c: a new secret,
+// sealed and stored unconfirmed (replacing an unconfirmed one), returned
+// once for the app. Adding a factor is sensitive (a thief's authenticator
+// would lock the owner out): it needs a recent authentication.
+// ErrFactorExists when c has a confirmed one.
+func (s *Service) EnrolTOTP(ctx context.Context, c Caller) (TOTPKey, error) {
+	if !s.mfaOn() {
+		return TOTPKey{}, ErrMFAUnavailable
+	}
+	if err := s.recentlyAuthenticated(ctx, c, ""); err != nil {
+		return TOTPKey{}, err
+	}
+	sealer, err := s.sealer()
+	if err != nil {
+		return TOTPKey{}, fmt.Errorf("%w: %w", ErrMFAUnavailable, err)
+	}
+	key, err := s.mfa.TOTP.NewKey(c.User.Email)
+	if err != nil {
+		return TOTPKey{}, fmt.Errorf("new TOTP key: %w", err)
+	}
+	f := TOTPFactor{UserID: c.User.ID, Secret: sealer.Seal([]byte(key.Secret), totpAD(c.User.ID)), CreatedAt: s.now()}
+	if err := s.stores.Factors.PutTOTP(ctx, f); err != nil {
+		return TOTPKey{}, self(err)
+	}
+	return key, nil
+}
+
+// ConfirmTOTP confirms c's enrolled TOTP authenticator with a first code
+// from it and returns a new set of recovery codes, shown this once. From
+// then on a password login of c's account asks for a code. Wrong codes
+// count against the account as failed logins do, for this session alone.
+func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string) ([]string, error) {
+	if !s.mfaOn() {
+		return nil, ErrMFAUnavailable
+	}
+	f, err := s.stores.Factors.TOTP(ctx, c.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	if f.Confirmed() {
+		return nil, ErrFactorExists
+	}
+	attempt := LoginAttempt{Key: accountKey(c.User, true, ""), Device: "session:" + c.Session.ID.String()}
+	attempt.Fingerprint = s.fingerprint(attempt.Device, "totp\x00"+code)
+	step, err := s.guardedCode(ctx, c.User.ID, attempt, func() (int64, error) { return s.matchTOTP(f, code) })
+	if err != nil {
+		return nil, err
+	}
+	codes, hashes, err := s.newRecoveryCodes(c.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	e := s.event(ctx, AuditMFAEnabled, c.User.ID, c.User.ID, map[string]string{"method": MethodOTP})
+	err = s.atomically(ctx, e, func(tx Stores) error {
+		if err := tx.Factors.UseTOTP(ctx, c.User.ID, step, now); err != nil {
+			if errors.Is(err, ErrCodeUsed) {
+				return ErrInvalidCode
+			}
+			return err
+		}
+		if err := tx.Factors.SetRecoveryCodes(ctx, c.User.ID, hashes, now); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, event.UserMFAEnabled, c.User.ID, event.MFAData{Method: MethodOTP})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// guardedCode runs match, a check of a second-factor code, under the
+// login guard: a wrong code (match's ErrInvalidCode) counts as a failed
+// login of attempt, and is audited.
+func (s *Service) guardedCode(ctx context.Context, userID uuid.UUID, attempt LoginAttempt, match func() (int64, error)) (int64, error) {
+	if s.guard != nil {
+		if err := s.guard.Admit(ctx, attempt); err != nil {
+			return 0, err
+		}
+	}
+	step, err := match()
+	if errors.Is(err, ErrInvalidCode) {
+		if s.guard != nil {
+			s.guard.Failed(ctx, attempt)
+		}
+		s.record(ctx, AuditMFACodeFailed, uuid.Nil, userID, nil)
+	}
+	return step, err
+}
+
+// matchTOTP returns the time step of code for f now, ErrInvalidCode when
+// it is wrong or of a step used already.
+func (s *Service) matchTOTP(f TOTPFactor, code string) (int64, error) {
+	sealer, err := s.sealer()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrMFAUnavailable, err)
+	}
+	secret, err := sealer.Open(f.Secret, totpAD(f.UserID))
+	if err != nil {
+		return 0, fmt.Errorf("open TOTP secret: %w", err)
+	}
+	step, ok := s.mfa.TOTP.Match(string(secret), strings.TrimSpace(code), s.now())
+	if !ok || step <= f.LastStep {
+		return 0, ErrInvalidCode
+	}
+	return step, nil
+}
+
+// RemoveTOTP removes c's TOTP authenticator. It is sensitive: it needs a
+// recent authentication. With no other factor left the recovery codes go
+// too. The account's notice address is told.
+func (s *Service) RemoveTOTP(ctx context.Context, c Caller) error {
+	if s.stores.Factors == nil {
+		return ErrFactorNotFound
+	}
+	if err := s.recentlyAuthenticated(ctx, c, ""); err != nil {
+		return err
+	}
+	others, err := s.moreMethods(ctx, c.User.ID)
+	if err != nil {
+		return err
+	}
+	e := s.event(ctx, AuditMFARemoved, c.User.ID, c.User.ID, map[string]string{"method": MethodOTP})
+	return s.atomically(ctx, e, func(tx Stores) error {
+		if err := tx.Factors.DeleteTOTP(ctx, c.User.ID); err != nil {
+			return err
+		}
+		if len(others) == 0 {
+			if _, err := tx.Factors.DeleteAll(ctx, c.User.ID); err != nil {
+				return err
+			}
+			if err := s.emit(ctx, tx, event.UserMFADisabled, c.User.ID, event.MFAData{Method: MethodOTP}); err != nil {
+				return err
+			}
+		}
+		return s.notifyMFA(ctx, tx, c.User, MailMFARemoved)
+	})
+}
+
+// RegenerateRecoveryCodes replaces c's recovery codes by a new set, shown
+// this once. It needs a recent authentication and a confirmed factor.
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Caller) ([]string, error) {
+	if err := s.recentlyAuthenticated(ctx, c, ""); err != nil {
+		return nil, err
+	}
+	methods, err := s.loginMethods(ctx, c.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(methods) == 0 {
+		return nil, ErrFactorNotFound
+	}
+	codes, hashes, err := s.newRecoveryCodes(c.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	e := s.event(ctx, AuditMFARecoveryCodesNew, c.User.ID, c.User.ID, nil)
+	err = s.atomically(ctx, e, func(tx Stores) error {
+		return tx.Factors.SetRecoveryCodes(ctx, c.User.ID, hashes, s.now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// MFAStatus returns what second factors the account id has.
+func (s *Service) MFAStatus(ctx context.Context, id uuid.UUID) (MFAStatus, error) {
+	st := MFAStatus{TOTP: TOTPNone, Methods: []string{}}
+	if s.stores.Factors == nil {
+		return st, nil
+	}
+	f, err := s.stores.Factors.TOTP(ctx, id)
+	switch {
+	case errors.Is(err, ErrFactorNotFound):
+	case err != nil:
+		return MFAStatus{}, err
+	case f.Confirmed():
+		st.TOTP = TOTPEnabled
+	default:
+		st.TOTP = TOTPPending
+	}
+	if st.RecoveryCodes, err = s.stores.Factors.RecoveryCodes(ctx, id); err != nil {
+		return MFAStatus{}, err
+	}
+	if st.Methods, err = s.loginMethods(ctx, id); err != nil {
+		return MFAStatus{}, err
+	}
+	return st, nil
+}
+
+// AdminResetMFA removes every second factor of the user id (TOTP,
+// recovery codes, the factors of other kinds), for the administrator
+// actor: the way back in for someone who lost them all. It is audited
+// and the user is told by mail.
+func (s *Service) AdminResetMFA(ctx context.Context, actor User, id uuid.UUID) error {
+	if err := requireAdmin(actor); err != nil {
+		return err
+	}
+	u, err := s.users.ByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, m := range s.mfa.More {
+		if err := m.Reset(ctx, id); err != nil {
+			return fmt.Errorf("reset %s factors: %w", m.Method(), err)
+		}
+	}
+	e := s.event(ctx, AuditMFAReset, actor.ID, id, nil)
+	return s.atomically(ctx, e, func(tx Stores) error {
+		if tx.Factors != nil {
+			if _, err := tx.Factors.DeleteAll(ctx, id); err != nil {
+				return err
+			}
+		}
+		if err := s.emit(ctx, tx, event.UserMFADisabled, id, event.MFAData{Method: "all"}); err != nil {
+			return err
+		}
+		return s.notifyMFA(ctx, tx, u, MailMFARemoved)
+	})
+}
+
+// notifyMFA queues, in tx, the notice of kind about u's second factors to
+// its notice address.
+func (s *Service) notifyMFA(ctx context.Context, tx Stores, u User, kind MailKind) error {
+	if !s.mails() {
+		return nil
+	}
+	return s.queueMail(ctx, tx, Mail{Kind: kind, To: noticeAddress(u), UserID: u.ID})
+}
+
+// loginMethods are the second-factor methods a login of id is asked for:
+// none when it has no confirmed factor.
+func (s *Service) loginMethods(ctx context.Context, id uuid.UUID) ([]string, error) {
+	methods := []string{}
+	if s.stores.Factors != nil {
+		f, err := s.stores.Factors.TOTP(ctx, id)
+		if err != nil && !errors.Is(err, ErrFactorNotFound) {
+			return nil, err
+		}
+		if err == nil && f.Confirmed() {
+			methods = append(methods, MethodOTP)
+		}
+	}
+	more, err := s.moreMethods(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	methods = append(methods, more...)
+	if len(methods) > 0 {
+		methods = append(methods, MethodRecoveryCode)
+	}
+	return methods, nil
+}
+
+// moreMethods are the methods of the other kinds of factor id has.
+func (s *Service) moreMethods(ctx context.Context, id uuid.UUID) ([]string, error) {
+	var methods []string
+	for _, m := range s.mfa.More {
+		ok, err := m.Enrolled(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("%s factors: %w", m.Method(), err)
+		}
+		if ok && !slices.Contains(methods, m.Method()) {
+			methods = append(methods, m.Method())
+		}
+	}
+	return methods, nil
+}
+
+// HasSecondFactor reports whether a login of the account id is asked for
+// a second factor.
+func (s *Service) HasSecondFactor(ctx context.Context, id uuid.UUID) (bool, error) {
+	methods, err := s.loginMethods(ctx, id)
+	return len(methods) > 0, err
+}
+
+// RequireAssurance applies the MFA policy to c on a route (admin: one of
+// the administrators' routes): nil when the policy does not cover it or
+// c's session was opened with a second factor; otherwise
+// ErrMFAEnrolmentRequired when c's account has no second factor and
+// ErrMFALoginRequired when it has one that the session did not use.
+func (s *Service) RequireAssurance(ctx context.Context, c Caller, admin bool) error {
+	switch s.policy.RequireMFA {
+	case RequireMFAForAll:
+	case RequireMFAForAdmin:
+		if !admin || !c.User.IsAdmin() {
+			return nil
+		}
+	default:
+		return nil
+	}
+	if c.Session.Assurance().MultiFactor() {
+		return nil
+	}
+	has, err := s.HasSecondFactor(ctx, c.User.ID)
+	switch {
+	case err != nil:
+		return err
+	case has:
+		return ErrMFALoginRequired
+	}
+	return ErrMFAEnrolmentRequired
+}
+
+// MFAPolicy is the policy RequireAssurance applies.
+func (s *Service) MFAPolicy() MFAPolicy { return s.policy.RequireMFA }
+
+// recoveryCodeBytes is the randomness of a recovery code: 60 bits,
+// twelve base32 characters.
+const recoveryCodeBytes = 8
+
+// recoveryAlphabet spells recovery codes: lower-case base32 without
+// padding.
+var recoveryAlphabet = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newRecoveryCodes makes a set of recovery codes for id ("xxxx-xxxx-xxxx")
+// and what the store keeps of them.
+func (s *Service) newRecoveryCodes(id uuid.UUID) (codes []string, hashes [][]byte, err error) {
+	for range RecoveryCodeCount {
+		b := make([]byte, recoveryCodeBytes)
+		if _, err := rand.Read(b); err != nil {
+			return nil, nil, fmt.Errorf("random recovery code: %w", err)
+		}
+		raw := recoveryAlphabet.EncodeToString(b)[:12]
+		codes = append(codes, raw[:4]+"-"+raw[4:8]+"-"+raw[8:])
+		hashes = append(hashes, s.recoveryHash(id, raw))
+	}
+	return codes, hashes, nil
+}
+
+// recoveryHash is what the store keeps of id's recovery code: keyed with
+// the service's secret, so that a copy of the database alone gives no way
+// to test guesses offline. code may carry dashes, spaces and capitals.
+func (s *Service) recoveryHash(id uuid.UUID, code string) []byte {
+	code = strings.Map(func(r rune) rune {
+		switch {
+		case r == '-' || r == ' ':
+			return -1
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return r
+	}, code)
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte("usersvc recovery code\x00" + id.String() + "\x00" + code))
+	return m.Sum(nil)
+}

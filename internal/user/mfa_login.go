@@ -1,0 +1,179 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/google/uuid"
+)
+
+// The second step of a password login (the mfa_required exchange). A
+// password login of an account with a second factor opens no session: it
+// answers an *MFARequiredError holding an mfa_token, a random token that
+// the MFAChallenges store keeps the hash of, usable once, for
+// Policy.MFAChallengeTTL, by the client (client_id) that logged in. The
+// client then proves a factor with LoginWithOTP, LoginWithRecoveryCode,
+// or another package's method through LoginWithSecondFactor; each wrong
+// proof counts against the account as a failed login does (the same
+// LoginGuard, so the same lockout), for the login's device when it proved
+// one.
+
+// SecondFactorCheck proves a second factor of u for LoginWithSecondFactor:
+// it returns the amr values it proved (AMROTP, AMRHardwareKey...), and
+// ErrInvalidCode when the proof is wrong (counted as a failed login).
+type SecondFactorCheck func(ctx context.Context, u User) (amr []string, err error)
+
+// challenge stores a new challenge of u's login from device and returns
+// the *MFARequiredError that hands it out.
+func (s *Service) challenge(ctx context.Context, u User, device string, methods []string) error {
+	token, hash, err := newSecret()
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	ttl := s.policy.MFAChallengeTTL
+	c := MFAChallenge{
+		Hash: hash, UserID: u.ID, ClientID: clientOf(ctx).ClientID, Device: device,
+		CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}
+	if err := s.stores.MFAChallenges.Create(ctx, c); err != nil {
+		return err
+	}
+	return &MFARequiredError{Token: token, Methods: methods, ExpiresIn: ttl}
+}
+
+// LoginWithOTP finishes the login of mfaToken with a code of the
+// account's TOTP authenticator (amr otp). A code works once: one of a
+// time step already used is refused as a wrong one.
+func (s *Service) LoginWithOTP(ctx context.Context, mfaToken, code string) (AccessToken, error) {
+	return s.LoginWithSecondFactor(ctx, mfaToken, MethodOTP, code, func(ctx context.Context, u User) ([]string, error) {
+		f, err := s.stores.Factors.TOTP(ctx, u.ID)
+		if errors.Is(err, ErrFactorNotFound) || (err == nil && !f.Confirmed()) {
+			return nil, ErrInvalidCode
+		}
+		if err != nil {
+			return nil, err
+		}
+		step, err := s.matchTOTP(f, code)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.stores.Factors.UseTOTP(ctx, u.ID, step, s.now()); err != nil {
+			if errors.Is(err, ErrCodeUsed) {
+				return nil, ErrInvalidCode
+			}
+			return nil, err
+		}
+		return []string{AMROTP}, nil
+	})
+}
+
+// LoginWithRecoveryCode finishes the login of mfaToken with one of the
+// account's recovery codes (amr otp), which is used up; the account's
+// notice address is told.
+func (s *Service) LoginWithRecoveryCode(ctx context.Context, mfaToken, code string) (AccessToken, error) {
+	return s.LoginWithSecondFactor(ctx, mfaToken, MethodRecoveryCode, code, func(ctx context.Context, u User) ([]string, error) {
+		var left int
+		e := s.event(ctx, AuditMFARecoveryCodeUsed, u.ID, u.ID, nil)
+		err := s.atomically(ctx, e, func(tx Stores) error {
+			var err error
+			if left, err = tx.Factors.UseRecoveryCode(ctx, u.ID, s.recoveryHash(u.ID, code), s.now()); err != nil {
+				return err
+			}
+			return s.notifyMFA(ctx, tx, u, MailRecoveryCodeUsed)
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.log.InfoContext(ctx, "recovery code used", "user_id", u.ID.String(), "left", left)
+		return []string{AMROTP}, nil
+	})
+}
+
+// LoginWithSecondFactor finishes the login of mfaToken with method (one
+// of the methods its mfa_required listed): check proves the factor; proof
+// is what the client sent (only a keyed hash of it is kept by the guard,
+// to tell repeated attempts apart). On success the challenge is used up
+// and a session opens with amr pwd, check's values and mfa (acr
+// ACRMultiFactor). An unknown, used or expired mfa_token, one of another
+// client, or an account no longer active is ErrInvalidMFAToken; a wrong
+// proof is ErrInvalidCode, counted as a failed login (ErrLocked once the
+// account is locked out).
+func (s *Service) LoginWithSecondFactor(ctx context.Context, mfaToken, method, proof string, check SecondFactorCheck) (AccessToken, error) {
+	if s.stores.MFAChallenges == nil {
+		return AccessToken{}, ErrInvalidMFAToken
+	}
+	hash, ok := secretHash(mfaToken)
+	if !ok {
+		return AccessToken{}, ErrInvalidMFAToken
+	}
+	c, err := s.stores.MFAChallenges.ByHash(ctx, hash)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	now := s.now()
+	if !c.UsedAt.IsZero() || !now.Before(c.ExpiresAt) || c.ClientID != clientOf(ctx).ClientID {
+		return AccessToken{}, ErrInvalidMFAToken
+	}
+	u, err := s.users.ByID(ctx, c.UserID)
+	if errors.Is(err, ErrNotFound) || (err == nil && !u.IsActive) {
+		return AccessToken{}, ErrInvalidMFAToken
+	}
+	if err != nil {
+		return AccessToken{}, err
+	}
+	methods, err := s.loginMethods(ctx, u.ID)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	if !slices.Contains(methods, method) {
+		return AccessToken{}, ErrInvalidCode
+	}
+	attempt := LoginAttempt{Key: accountKey(u, true, ""), Device: c.Device}
+	attempt.Fingerprint = s.fingerprint(attempt.Key, method+"\x00"+proof)
+	var amr []string
+	_, err = s.guardedCode(ctx, u.ID, attempt, func() (int64, error) {
+		var err error
+		amr, err = check(ctx, u)
+		return 0, err
+	})
+	if err != nil {
+		return AccessToken{}, err
+	}
+	if err := s.stores.MFAChallenges.Use(ctx, hash, now); err != nil {
+		return AccessToken{}, err
+	}
+	if s.guard != nil {
+		s.guard.Succeeded(ctx, attempt)
+	}
+	a := Assurance{AMR: append(append([]string{AMRPassword}, amr...), AMRMFA), ACR: ACRMultiFactor}
+	t, err := s.startSession(ctx, u, a)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	t.DeviceToken = s.newDeviceToken(u.ID, now)
+	return t, nil
+}
+
+// ChallengeUser returns the account whose login mfaToken continues, while
+// the token is usable by this client: for a method's ceremony (a passkey
+// assertion's options) before LoginWithSecondFactor. ErrInvalidMFAToken
+// otherwise.
+func (s *Service) ChallengeUser(ctx context.Context, mfaToken string) (uuid.UUID, error) {
+	if s.stores.MFAChallenges == nil {
+		return uuid.Nil, ErrInvalidMFAToken
+	}
+	hash, ok := secretHash(mfaToken)
+	if !ok {
+		return uuid.Nil, ErrInvalidMFAToken
+	}
+	c, err := s.stores.MFAChallenges.ByHash(ctx, hash)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if !c.UsedAt.IsZero() || !s.now().Before(c.ExpiresAt) || c.ClientID != clientOf(ctx).ClientID {
+		return uuid.Nil, ErrInvalidMFAToken
+	}
+	return c.UserID, nil
+}
