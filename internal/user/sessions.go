@@ -197,7 +197,7 @@ func (s *Service) issue(u User, sess Session, refresh string) (AccessToken, erro
 	if err != nil {
 		return AccessToken{}, err
 	}
-	return AccessToken{Token: token, ExpiresIn: ttl, RefreshToken: refresh, SessionID: sess.ID}, nil
+	return AccessToken{Token: token, ExpiresIn: ttl, RefreshToken: refresh, SessionID: sess.ID, UserID: u.ID}, nil
 }
 
 // Refresh exchanges a refresh token for a new pair in the same session and
