@@ -21,6 +21,7 @@ import (
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/oidcop"
+	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/user"
@@ -44,6 +45,7 @@ type App struct {
 	ring     *signing.Ring        // nil with HS256
 	queue    JobQueue             // nil on the in-memory store
 	webhooks *webhook.Service     // nil when the store keeps no webhooks
+	passkeys *passkey.Service     // nil when the store keeps none or production has no public URL
 	web      *web.Pages           // nil with USERSVC_UI=off
 	clients  *oauthclient.Service // nil when the store keeps no client registry
 	tokens   *security.JWT
@@ -169,9 +171,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
 		Notifier: notifier, Log: log, Now: o.now, Secret: keys.derived, Observer: a.metrics,
 		Jobs:           a.jobAdmin(),
-		MoreAuditKinds: slices.Concat(webhook.AuditKinds, oauthclient.AuditKinds),
+		MoreAuditKinds: slices.Concat(webhook.AuditKinds, oauthclient.AuditKinds, passkey.AuditKinds),
 		MFA:            MFA(cfg, log),
 	}, Policy(cfg))
+	if err := a.openPasskeys(a.svc, log, o.now); err != nil {
+		return nil, err
+	}
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return nil, err
 	}
@@ -186,7 +191,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.handler = httpapi.New(a.svc, httpapi.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
 		Build: o.build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
-		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Clients: a.clients, OAuth: oauth, Mount: mount,
+		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Clients: a.clients, OAuth: oauth, Passkeys: a.passkeys, Mount: mount,
 		Discovery: httpapi.Discovery{
 			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),
 			OpenID: openIDDiscovery(oauth),

@@ -40,6 +40,9 @@ func (a *App) pages(keys tokenKeys, prot protections) (func(*http.ServeMux), err
 		PublicURL: cfg.PublicURL, ReturnToOrigins: cfg.UIReturnToOrigins, Secure: cfg.CookieSecure(),
 		Key: key, ClientIP: prot.clientIP, WriteExport: httpapi.WriteExport, Log: a.log,
 	}
+	if a.passkeys != nil {
+		opts.Passkeys = a.passkeys
+	}
 	if l := prot.limits; l != nil {
 		opts.Limits = web.Limits{
 			Limiter: l.Limiter, Login: l.Login, Register: l.Register, Password: l.Password,

@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/ratelimit"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/webhook"
@@ -107,6 +108,12 @@ var errorTable = []struct {
 	{user.ErrSessionNotFound, http.StatusNotFound, "session_not_found", "", ""},
 	{user.ErrFactorNotFound, http.StatusNotFound, "factor_not_found", "", ""},
 	{user.ErrJobNotFound, http.StatusNotFound, "job_not_found", "", ""},
+	{passkey.ErrNotFound, http.StatusNotFound, "passkey_not_found", "", ""},
+	{passkey.ErrTaken, http.StatusConflict, "passkey_taken", "", ""},
+	{passkey.ErrTooMany, http.StatusConflict, "too_many_passkeys", "", ""},
+	{passkey.ErrCeremony, http.StatusBadRequest, "invalid_ceremony", "", ""},
+	{passkey.ErrVerification, http.StatusBadRequest, "passkey_not_verified", "", ""},
+	{passkey.ErrInvalidName, http.StatusUnprocessableEntity, "invalid_passkey_name", "", ""},
 	{webhook.ErrEndpointNotFound, http.StatusNotFound, "webhook_not_found", "", ""},
 	{webhook.ErrDeliveryNotFound, http.StatusNotFound, "delivery_not_found", "", ""},
 	{oauthclient.ErrNotFound, http.StatusNotFound, "client_not_found", "", ""},

@@ -21,6 +21,8 @@ import (
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/passkey"
+	"github.com/usersvc/usersvc/internal/passkey/passkeytest"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
 	"github.com/usersvc/usersvc/internal/webhook"
@@ -117,6 +119,9 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 		return func() response { return s.do(req{method: method, path: path, token: token, body: body}) }
 	}
 	other := newAccount()
+	// Passkeys: a server of their own, without limits (the registrations
+	// up to the most an account may hold would reach them).
+	pk := newServer(t, apptest.Memory)
 	return map[string]func() response{
 		user.ErrEmailTaken.Error(): func() response {
 			return s.do(req{method: "POST", path: "/api/v1/register", body: account{taken.Email, other.Username, other.Password}.json()})
@@ -203,6 +208,42 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 			}
 			defer release()
 			return s.loginAs(taken.Username, taken.Password)
+		},
+		passkey.ErrNotFound.Error(): func() response {
+			_, tok := pk.signedUp()
+			return pk.do(req{method: "DELETE", path: "/api/v1/users/me/passkeys/" + uuid.NewString(), token: tok})
+		},
+		passkey.ErrTaken.Error(): func() response {
+			_, first := pk.signedUp()
+			_, second := pk.signedUp()
+			auth := passkeytest.NewAuthenticator(passkeyOrigin)
+			pk.addPasskey(first, auth, "")
+			auth.Reuse = true // the same credential offered to another account
+			ceremony, options := pk.passkeyOptions("/api/v1/users/me/passkeys/register/options", second, "")
+			cred, err := auth.Create(options)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pk.do(req{method: "POST", path: "/api/v1/users/me/passkeys/register/verify", token: second, body: verifyBody(t, ceremony, cred)})
+		},
+		passkey.ErrTooMany.Error(): func() response {
+			_, tok := pk.signedUp()
+			for range passkey.MaxPerUser {
+				pk.addPasskey(tok, passkeytest.NewAuthenticator(passkeyOrigin), "")
+			}
+			return pk.do(req{method: "POST", path: "/api/v1/users/me/passkeys/register/options", token: tok, body: "{}"})
+		},
+		passkey.ErrCeremony.Error(): func() response {
+			return pk.do(req{method: "POST", path: "/api/v1/passkeys/login/verify", body: verifyBody(t, "unknown", map[string]any{"id": "x"})})
+		},
+		passkey.ErrVerification.Error(): func() response {
+			ceremony, _ := pk.passkeyOptions("/api/v1/passkeys/login/options", "", "")
+			return pk.do(req{method: "POST", path: "/api/v1/passkeys/login/verify", body: verifyBody(t, ceremony, map[string]any{"id": "x"})})
+		},
+		passkey.ErrInvalidName.Error(): func() response {
+			_, tok := pk.signedUp()
+			id := pk.addPasskey(tok, passkeytest.NewAuthenticator(passkeyOrigin), "")["id"].(string)
+			return pk.do(req{method: "PATCH", path: "/api/v1/users/me/passkeys/" + id, token: tok, body: `{"name":"bell\u0007"}`})
 		},
 		webhook.ErrEndpointNotFound.Error(): authed("GET", "/api/v1/admin/webhooks/"+uuid.NewString(), adminTok, ""),
 		webhook.ErrDeliveryNotFound.Error(): func() response {

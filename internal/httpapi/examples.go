@@ -28,7 +28,11 @@ var exampleBodies = map[string]any{
 	"POST /api/v1/admin/clients": map[string]any{
 		"name": "Reporting service", "confidential": true, "grant_types": []string{"client_credentials"}, "scopes": []string{"users:read", "audit:read"},
 	},
-	"PATCH /api/v1/admin/clients/{id}": map[string]any{"scopes": []string{"users:read"}},
+	"PATCH /api/v1/admin/clients/{id}":                map[string]any{"scopes": []string{"users:read"}},
+	"POST /api/v1/users/me/passkeys/register/options": map[string]any{"current_password": examplePassword},
+	"POST /api/v1/users/me/passkeys/register/verify":  map[string]any{"ceremony": exampleCeremony, "name": "Laptop", "credential": exampleAttestation},
+	"PATCH /api/v1/users/me/passkeys/{id}":            map[string]any{"name": "Laptop"},
+	"POST /api/v1/passkeys/login/verify":              map[string]any{"ceremony": exampleCeremony, "credential": exampleAssertion},
 }
 
 // The example account's password, and a refresh token of the right shape
@@ -40,6 +44,34 @@ const (
 
 // exampleMailToken stands for the token of an account mail.
 const exampleMailToken = "Vb3dKx0hM1o6nYt2QpWc9sLr4eUa8ZgFjH5iTkNwXyE" //nolint:gosec // a documented placeholder, no credential
+
+// exampleCeremony stands for the handle of a begun passkey ceremony.
+const exampleCeremony = "J7RZ3XKQ5WQ2M6DLBVYF4TQK2C" //nolint:gosec // a documented placeholder, no credential
+
+// exampleAttestation and exampleAssertion have the shape of a
+// PublicKeyCredential's toJSON() after navigator.credentials.create and
+// .get (placeholders: they verify nothing).
+var (
+	exampleAttestation = map[string]any{
+		"id": "AQIDBAUGBwgJCgsMDQ4PEA", "rawId": "AQIDBAUGBwgJCgsMDQ4PEA", "type": "public-key",
+		"response": map[string]any{
+			"clientDataJSON":    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIn0",
+			"attestationObject": "o2NmbXRkbm9uZWdhdHRTdG10oGhhdXRoRGF0YVgk",
+			"transports":        []string{"internal"},
+		},
+		"clientExtensionResults": map[string]any{}, "authenticatorAttachment": "platform",
+	}
+	exampleAssertion = map[string]any{
+		"id": "AQIDBAUGBwgJCgsMDQ4PEA", "rawId": "AQIDBAUGBwgJCgsMDQ4PEA", "type": "public-key",
+		"response": map[string]any{
+			"clientDataJSON":    "eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0",
+			"authenticatorData": "SZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2MFAAAAAQ",
+			"signature":         "MEUCIQCsignatureplaceholder",
+			"userHandle":        "AZPNKp5-dsaMg0bB4ShuEg",
+		},
+		"clientExtensionResults": map[string]any{}, "authenticatorAttachment": "platform",
+	}
+)
 
 // exampleParams are the parameter examples, by name.
 var exampleParams = map[string]any{

@@ -21,6 +21,7 @@ import (
 	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/metrics"
 	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/webhook"
 )
@@ -68,6 +69,9 @@ type Options struct {
 	// Webhooks manages webhook endpoints under /api/v1/admin/webhooks. Nil
 	// answers those routes 503 webhooks_unavailable.
 	Webhooks *webhook.Service
+	// Passkeys is the WebAuthn relying party of /api/v1/users/me/passkeys
+	// and /api/v1/passkeys. Nil answers those routes 503.
+	Passkeys *passkey.Service
 	// Mount registers more routes on the handler's mux, served inside its
 	// middleware (request id, access log, security headers, body limit):
 	// the hosted pages (internal/web). Nil: none.
@@ -107,6 +111,7 @@ type api struct {
 	ready        func(ctx context.Context) error
 	webhooks     *webhook.Service
 	clients      *oauthclient.Service
+	passkeys     *passkey.Service
 }
 
 // New returns the service's HTTP handler: the /api/v1 routes of the design;
@@ -134,6 +139,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 	a.limits, a.clientIP, a.metrics, a.ready = opts.Limits, orPeer(opts.ClientIP), opts.Metrics, opts.Ready
 	a.webhooks = opts.Webhooks
 	a.clients = opts.Clients
+	a.passkeys = opts.Passkeys
 	if a.limits == nil {
 		a.limits = &Limits{}
 	}

@@ -202,6 +202,11 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"DELETE /api/v1/admin/webhooks/{id}": "204", "POST /api/v1/admin/webhooks/{id}/rotate-secret": "200",
 		"POST /api/v1/admin/webhooks/{id}/test": "200", "GET /api/v1/admin/webhooks/{id}/deliveries": "200",
 		"POST /api/v1/admin/webhooks/{id}/deliveries/{delivery}/replay": "200",
+		// passkeys.go
+		"POST /api/v1/users/me/passkeys/register/options": "200", "POST /api/v1/users/me/passkeys/register/verify": "201",
+		"GET /api/v1/users/me/passkeys": "200", "PATCH /api/v1/users/me/passkeys/{id}": "200",
+		"DELETE /api/v1/users/me/passkeys/{id}": "204",
+		"POST /api/v1/passkeys/login/options":   "200", "POST /api/v1/passkeys/login/verify": "200",
 		// mfa.go
 		"GET /api/v1/users/me/mfa": "200", "POST /api/v1/users/me/mfa/totp": "201",
 		"POST /api/v1/users/me/mfa/totp/confirm": "200", "DELETE /api/v1/users/me/mfa/totp": "204",

@@ -72,6 +72,15 @@ func (a *api) routes() {
 	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/webhooks/{id}/deliveries", "listWebhookDeliveries", http.StatusOK, "List a webhook endpoint's recent deliveries with their attempts, newest first", http.StatusNotFound))), a.listWebhookDeliveries)
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/webhooks/{id}/deliveries/{delivery}/replay", "replayWebhookDelivery", http.StatusOK, "Send a delivery again now, with the same webhook-id and body", http.StatusNotFound, http.StatusConflict)))), a.replayWebhookDelivery)
 	documentWebhookTypes(api.OpenAPI())
+	// Passkeys (passkeys.go, issue 22): WebAuthn ceremonies for single-page
+	// apps; adding one or removing one needs a recent authentication.
+	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Password, a.op("POST /api/v1/users/me/passkeys/register/options", "passkeyRegisterOptions", http.StatusOK, "Begin adding a passkey: the options for navigator.credentials.create", http.StatusForbidden, http.StatusConflict)))), a.passkeyRegisterOptions)
+	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("POST /api/v1/users/me/passkeys/register/verify", "passkeyRegisterVerify", http.StatusCreated, "Finish adding a passkey with the authenticator's response", http.StatusForbidden, http.StatusConflict)))), a.passkeyRegisterVerify)
+	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/passkeys", "listPasskeys", http.StatusOK, "List the current user's passkeys, oldest first")), a.listPasskeys)
+	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("PATCH /api/v1/users/me/passkeys/{id}", "renamePasskey", http.StatusOK, "Rename one of the current user's passkeys", http.StatusNotFound)))), a.renamePasskey)
+	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me/passkeys/{id}", "removePasskey", http.StatusNoContent, "Remove one of the current user's passkeys (needs a recent authentication)", http.StatusForbidden, http.StatusNotFound)))), a.removePasskey)
+	huma.Register(api, a.limited(l.Login, a.op("POST /api/v1/passkeys/login/options", "passkeyLoginOptions", http.StatusOK, "Begin a sign-in with a passkey, without a username: the options for navigator.credentials.get")), a.passkeyLoginOptions)
+	huma.Register(api, a.limited(l.Login, a.op("POST /api/v1/passkeys/login/verify", "passkeyLoginVerify", http.StatusOK, "Finish a sign-in with a passkey: the same tokens as /token", http.StatusUnauthorized, http.StatusForbidden)), a.passkeyLoginVerify)
 	// Second factors (mfa.go): adding or removing one needs a recent
 	// authentication (POST /reauthenticate), as the email change does.
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/mfa", "readMFA", http.StatusOK, "Get the current user's second factors")), a.readMFA)

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -148,6 +149,12 @@ func (s *Service) refreshRecord(sess Session, hash []byte, now time.Time) Refres
 // login in the same transaction, and issues the session's first token
 // pair.
 func (s *Service) startSession(ctx context.Context, u User, a Assurance) (AccessToken, error) {
+	return s.startSessionWith(ctx, u, a, nil)
+}
+
+// startSessionWith is startSession whose login event also holds detail
+// (how the login was proved, when not by the password).
+func (s *Service) startSessionWith(ctx context.Context, u User, a Assurance, more map[string]string) (AccessToken, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return AccessToken{}, fmt.Errorf("new session id: %w", err)
@@ -167,6 +174,7 @@ func (s *Service) startSession(ctx context.Context, u User, a Assurance) (Access
 	if a.MultiFactor() {
 		detail["amr"] = strings.Join(a.AMR, " ")
 	}
+	maps.Copy(detail, more)
 	e := s.event(ctx, AuditLoginSucceeded, u.ID, u.ID, detail)
 	err = s.atomically(ctx, e, func(tx Stores) error {
 		if err := tx.Sessions.Create(ctx, sess, rt); err != nil {

@@ -22,7 +22,7 @@ func (p *Pages) policy() string {
 		action = append(action, o)
 	}
 	slices.Sort(action[1:])
-	return fmt.Sprintf("default-src 'none'; style-src 'self'; img-src %s; form-action %s; frame-ancestors 'none'; base-uri 'none'",
+	return fmt.Sprintf("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src %s; form-action %s; frame-ancestors 'none'; base-uri 'none'",
 		img, strings.Join(action, " "))
 }
 

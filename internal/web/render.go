@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"github.com/usersvc/usersvc/internal/passkey"
 	"html/template"
 	"net/http"
 	"strings"
@@ -39,7 +40,13 @@ type view struct {
 	Subject *user.User
 	Audit   string
 	Filters *auditFilters
-	Brand   brand
+	// Passkeys and Error are the passkeys page's: the list, and what went
+	// wrong (text) with the last change.
+	Passkeys []passkey.Passkey
+	Error    string
+	// PasskeySignIn shows the sign-in page's passkey button (to script).
+	PasskeySignIn bool
+	Brand         brand
 }
 
 // brand is the product's name, logo and stylesheet, on every page.
@@ -98,7 +105,7 @@ func describedBy(f *field) string {
 }
 
 // views are the page templates, each parsed with the layout.
-var views = []string{"form", "message", "account", "sessions", "admin_users", "admin_user", "admin_confirm", "admin_audit"}
+var views = []string{"form", "message", "account", "sessions", "passkeys", "admin_users", "admin_user", "admin_confirm", "admin_audit"}
 
 func (p *Pages) parseViews() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{"t": p.msg.text, "describedBy": describedBy}

@@ -19,6 +19,15 @@ type route struct {
 func (p *Pages) routes() []route {
 	return []route{
 		{"GET " + stylesheetPath, p.stylesheet},
+		{"GET " + passkeyScriptPath, p.script},
+		// Passkeys (passkeys.go): the JSON ceremonies passkey.js runs.
+		{"POST /sign-in/passkey/options", p.passkeySignInOptions},
+		{"POST /sign-in/passkey", p.passkeySignIn},
+		{"GET /account/passkeys", p.signedIn(p.passkeysPage)},
+		{"POST /account/passkeys/options", p.signedIn(p.addPasskeyOptions)},
+		{"POST /account/passkeys", p.signedIn(p.addPasskey)},
+		{"POST /account/passkeys/{id}/rename", p.signedIn(p.passkeyAction(false))},
+		{"POST /account/passkeys/{id}/remove", p.signedIn(p.passkeyAction(true))},
 		// Signing in and out (signin.go), signing up (signup.go).
 		{"GET /sign-in", p.signInPage},
 		{"POST /sign-in", p.signIn},

@@ -22,7 +22,7 @@ func (p *Pages) signInView(login, back, notice string) (view, *form) {
 		f.Hidden = []hidden{{"return_to", back}}
 	}
 	links := []link{{"/forgot-password", "sign_in.forgot"}, {"/sign-up", "sign_in.sign_up"}}
-	return view{Page: "form", Title: "sign_in.title", Notice: notice, Form: f, Links: links}, f
+	return view{Page: "form", Title: "sign_in.title", Notice: notice, Form: f, Links: links, PasskeySignIn: p.opts.Passkeys != nil}, f
 }
 
 // signInPage shows the form, or sends a browser already signed in on to
@@ -109,6 +109,7 @@ var notices = map[string]string{
 	"password_changed": "notice.password_changed", "profile_saved": "notice.profile_saved",
 	"email_changed": "notice.email_changed", "session_ended": "notice.session_ended",
 	"others_ended": "notice.others_ended", "deleted": "notice.deleted",
+	"passkey_added": "notice.passkey_added", "passkey_renamed": "notice.passkey_renamed", "passkey_removed": "notice.passkey_removed",
 }
 
 // notice is the catalogue key of r's ?notice=, "" for none.

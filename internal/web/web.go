@@ -45,6 +45,9 @@ type Options struct {
 	ClientIP *clientip.Resolver
 	// WriteExport writes the account's data export, the API's document.
 	WriteExport func(io.Writer, user.Export) error
+	// Passkeys is the WebAuthn relying party (passkey.Service); nil: the
+	// passkey pages answer 503 and the sign-in page has no passkey button.
+	Passkeys Passkeys
 	// Catalogue replaces the default messages (Messages) when not nil.
 	Catalogue Catalogue
 	Log       *slog.Logger

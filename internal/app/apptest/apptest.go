@@ -26,6 +26,8 @@ import (
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/oauthclient/oauthclienttest"
+	"github.com/usersvc/usersvc/internal/passkey"
+	"github.com/usersvc/usersvc/internal/passkey/passkeytest"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/sqlite"
@@ -158,7 +160,7 @@ func (s *setup) store(t testing.TB, kind string, srv *Server) {
 		made = copySQLiteTemplate(t, s.env["USERSVC_DATA_DIR"])
 	case Memory:
 		srv.Memory = usertest.NewMemory()
-		s.opts = append(s.opts, app.WithStore(memoryStore{m: srv.Memory, hooks: s.hooks, clients: s.clients}))
+		s.opts = append(s.opts, app.WithStore(memoryStore{m: srv.Memory, hooks: s.hooks, clients: s.clients, passkeys: passkeytest.NewMemory()}))
 		made = true
 	}
 	if _, ok := s.env["USERSVC_MIGRATE_ON_START"]; made && !ok {
@@ -216,6 +218,8 @@ type memoryStore struct {
 	m       *usertest.Memory
 	hooks   *webhooktest.Memory
 	clients *oauthclienttest.Memory
+	// passkeys are the fake's passkey stores.
+	passkeys *passkeytest.Memory
 }
 
 // OAuthClients is the fake's client registry: none with NoClients.
@@ -225,6 +229,9 @@ func (s memoryStore) OAuthClients() oauthclient.Store {
 	}
 	return s.clients
 }
+
+// Passkeys are the fake's passkey stores.
+func (s memoryStore) Passkeys() passkey.Stores { return s.passkeys.Stores() }
 
 // Webhooks are the fake's webhook stores: none with NoWebhooks.
 func (s memoryStore) Webhooks() webhook.Stores {

@@ -1,0 +1,73 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/passkey"
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// passkeyStore is a Store that keeps passkeys: both databases do; a test
+// fake may not, and then the service has no passkeys.
+type passkeyStore interface {
+	Passkeys() passkey.Stores
+}
+
+// RelyingParty is the WebAuthn relying party cfg describes: its id is the
+// host of USERSVC_PUBLIC_URL and its one origin that URL's origin. Without
+// a public URL, development uses localhost and the port of USERSVC_ADDR
+// (http://localhost is a secure context in browsers); production has no
+// relying party (ok false): passkeys answer 503 until the URL is set.
+func RelyingParty(cfg config.Config) (passkey.Config, bool, error) {
+	if cfg.PublicURL == "" {
+		if cfg.Env == config.Production {
+			return passkey.Config{}, false, nil
+		}
+		_, port, err := net.SplitHostPort(cfg.Addr)
+		if err != nil || port == "" {
+			port = "8080"
+		}
+		origin := "http://localhost"
+		if port != "80" {
+			origin += ":" + port
+		}
+		return passkey.Config{RPID: "localhost", Origins: []string{origin}}, true, nil
+	}
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil {
+		return passkey.Config{}, false, fmt.Errorf("USERSVC_PUBLIC_URL: %w", err)
+	}
+	return passkey.Config{RPID: u.Hostname(), Origins: []string{u.Scheme + "://" + u.Host}}, true, nil
+}
+
+// openPasskeys sets up the relying party over a.db, when it keeps
+// passkeys and cfg names one.
+func (a *App) openPasskeys(svc *user.Service, log *slog.Logger, now func() time.Time) error {
+	ps, ok := a.db.(passkeyStore)
+	if !ok || ps.Passkeys().Passkeys == nil {
+		return nil
+	}
+	rp, ok, err := RelyingParty(a.cfg)
+	if err != nil || !ok {
+		if err == nil {
+			log.Warn("passkeys need USERSVC_PUBLIC_URL (the relying party id and origin): they answer 503 until it is set")
+		}
+		return err
+	}
+	p, err := passkey.NewService(passkey.Deps{
+		Stores: ps.Passkeys(), Accounts: svc, Audit: a.db.Stores().Audit, Log: log, Now: now,
+	}, rp)
+	if err != nil {
+		return err
+	}
+	a.passkeys = p
+	return nil
+}
+
+// Passkeys is the relying party, nil when there is none.
+func (a *App) Passkeys() *passkey.Service { return a.passkeys }
