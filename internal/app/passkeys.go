@@ -22,7 +22,9 @@ type passkeyStore interface {
 // host of USERSVC_PUBLIC_URL and its one origin that URL's origin. Without
 // a public URL, development uses localhost and the port of USERSVC_ADDR
 // (http://localhost is a secure context in browsers); production has no
-// relying party (ok false): passkeys answer 503 until the URL is set.
+// relying party (ok false): passkeys answer 503 until the URL is set. A
+// public URL on an IP address has none either: WebAuthn binds a passkey to
+// a domain name.
 func RelyingParty(cfg config.Config) (passkey.Config, bool, error) {
 	if cfg.PublicURL == "" {
 		if cfg.Env == config.Production {
@@ -42,6 +44,9 @@ func RelyingParty(cfg config.Config) (passkey.Config, bool, error) {
 	if err != nil {
 		return passkey.Config{}, false, fmt.Errorf("USERSVC_PUBLIC_URL: %w", err)
 	}
+	if net.ParseIP(u.Hostname()) != nil {
+		return passkey.Config{}, false, nil
+	}
 	return passkey.Config{RPID: u.Hostname(), Origins: []string{u.Scheme + "://" + u.Host}}, true, nil
 }
 
@@ -55,7 +60,7 @@ func (a *App) openPasskeys(svc *user.Service, log *slog.Logger, now func() time.
 	rp, ok, err := RelyingParty(a.cfg)
 	if err != nil || !ok {
 		if err == nil {
-			log.Warn("passkeys need USERSVC_PUBLIC_URL (the relying party id and origin): they answer 503 until it is set")
+			log.Warn("passkeys need USERSVC_PUBLIC_URL on a domain name (the relying party id and origin): they answer 503 until it is set")
 		}
 		return err
 	}

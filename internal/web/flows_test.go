@@ -142,7 +142,7 @@ func TestPasswordChangeAndSessions(t *testing.T) {
 		laptop, phone := s.browser(), s.browser()
 		laptop.signIn("ada", password, "/account")
 		phone.signIn("ada", password, "/account")
-		if p := laptop.get("/account/sessions"); strings.Count(p.body, "Sign out this one") != 2 || !strings.Contains(p.body, "This session") {
+		if p := laptop.get("/account/sessions"); strings.Count(p.body, ">Sign out this one</button>") != 2 || !strings.Contains(p.body, "This session") {
 			t.Fatalf("sessions page with two\n%s", p.body)
 		}
 		p := laptop.post("/account/password", url.Values{"current_password": {"wrong"}, "new_password": {"another good passphrase"}})
@@ -179,7 +179,7 @@ func TestPasswordChangeAndSessions(t *testing.T) {
 		if p := tablet.get("/account"); p.status != http.StatusSeeOther {
 			t.Errorf("another session after end-others: %d, want 303", p.status)
 		}
-		if p := laptop.get("/account/sessions"); p.status != http.StatusOK || strings.Count(p.body, "Sign out this one") != 1 {
+		if p := laptop.get("/account/sessions"); p.status != http.StatusOK || strings.Count(p.body, ">Sign out this one</button>") != 1 {
 			t.Errorf("this session after end-others: %d\n%s", p.status, p.body)
 		}
 	})

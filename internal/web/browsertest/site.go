@@ -23,6 +23,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,7 +40,7 @@ import (
 const MailTimeout = 15 * time.Second
 
 // Site is the real service on a store, served over HTTP at URL
-// (http://127.0.0.1:port, also its USERSVC_PUBLIC_URL), until the test
+// (http://localhost:port, also its USERSVC_PUBLIC_URL), until the test
 // ends.
 type Site struct {
 	*apptest.Server
@@ -60,7 +61,9 @@ func Serve(t testing.TB, kind string, env ...string) *Site {
 	if err != nil {
 		t.Fatalf("browsertest: listen: %v", err)
 	}
-	base := "http://" + ln.Addr().String()
+	// localhost, not the address: a secure context with a domain name, so
+	// the passkey pages have their relying party.
+	base := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	env = append([]string{"USERSVC_PUBLIC_URL", base}, env...)
 	sent := &outbox{}
 	notifier, err := mail.NewNotifier(mailConfig(t, sent, env))
