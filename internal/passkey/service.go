@@ -526,7 +526,7 @@ func (s *Service) record(ctx context.Context, kind user.AuditKind, actor, subjec
 	}
 }
 
-// ID returns the passkey's credential id as the browser knows it
+// CredentialIDString returns the passkey's credential id as the browser knows it
 // (unpadded base64url).
 func (p Passkey) CredentialIDString() string {
 	return base64.RawURLEncoding.EncodeToString(p.CredentialID)

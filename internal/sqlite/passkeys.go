@@ -30,6 +30,7 @@ var (
 	_ passkey.Ceremonies = (*Ceremonies)(nil)
 )
 
+//nolint:gosec // column names, no credential
 const passkeyColumns = `id, user_id, credential_id, name, record, sign_count, amr, created_at, last_used_at`
 
 func scanPasskey(row interface{ Scan(...any) error }) (passkey.Passkey, error) {

@@ -48,7 +48,7 @@ var passkeyRefusals = []refusal{
 	{passkey.ErrInvalidName, http.StatusUnprocessableEntity, "error.passkey_name", "name"},
 }
 
-func (p *Pages) script(w http.ResponseWriter, r *http.Request) {
+func (p *Pages) script(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	_, _ = w.Write(passkeyScript)

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-	"github.com/usersvc/usersvc/internal/passkey"
 	"html/template"
 	"net/http"
 	"strings"
 
 	"github.com/google/uuid"
 
+	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/user"
 )
 

@@ -95,8 +95,8 @@ func (a *Authenticator) Create(publicKey map[string]any) (map[string]any, error)
 		return nil, err
 	}
 	auth := a.authData(a.flags() | flagAT)
-	auth = append(auth, make([]byte, 16)...) // AAGUID: none
-	auth = binary.BigEndian.AppendUint16(auth, uint16(len(a.id)))
+	auth = append(auth, make([]byte, 16)...)                      // AAGUID: none
+	auth = binary.BigEndian.AppendUint16(auth, uint16(len(a.id))) // #nosec G115 -- a credential id of 32 bytes
 	auth = append(auth, a.id...)
 	auth = append(auth, cose...)
 	att, err := cbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": auth})

@@ -38,12 +38,12 @@ type shownPage struct {
 // route of internal/web without an entry fails TestEveryPage.
 var catalogue = []shownPage{
 	{name: "sign-in", pattern: "/sign-in", path: "/sign-in"},
-	{name: "sign-in-error", who: "", path: "/sign-in", prepare: func(t *testing.T, p *browsertest.Page) {
+	{name: "sign-in-error", who: "", path: "/sign-in", prepare: func(_ *testing.T, p *browsertest.Page) {
 		p.Fill("#f-login", "ada", "#f-password", "not the password")
 		p.Submit("form[action='/sign-in'] button[type=submit]")
 	}},
 	{name: "sign-up", pattern: "/sign-up", path: "/sign-up"},
-	{name: "sign-up-error", path: "/sign-up", prepare: func(t *testing.T, p *browsertest.Page) {
+	{name: "sign-up-error", path: "/sign-up", prepare: func(_ *testing.T, p *browsertest.Page) {
 		p.Fill("#f-email", "not an address@", "#f-username", "a", "#f-password", "short")
 		p.Eval(`(() => { document.querySelector('form[action="/sign-up"]').noValidate = true; return ''; })()`)
 		p.Submit("form[action='/sign-up'] button[type=submit]")

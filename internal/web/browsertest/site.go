@@ -57,7 +57,7 @@ type Site struct {
 // with the links as configured, which MailLink reads.
 func Serve(t testing.TB, kind string, env ...string) *Site {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("browsertest: listen: %v", err)
 	}
