@@ -58,7 +58,7 @@ func RunClosed(t *testing.T, s user.Stores) {
 		{"Retention.CountBefore", func() error { _, err := s.Retention.CountBefore(ctx, now); return err }, userErrors},
 		{"Retention.PruneBefore", func() error { _, err := s.Retention.PruneBefore(ctx, now); return err }, userErrors},
 		{"Tx.Atomic", func() error { return s.Tx.Atomic(ctx, func(user.Stores) error { return nil }) }, userErrors},
-	}, recoveryCalls(ctx, s, id, now)...) {
+	}, append(recoveryCalls(ctx, s, id, now), factorCalls(ctx, s, id, now)...)...) {
 		err := tt.do()
 		if err == nil {
 			t.Errorf("%s on a closed store: got nil, want an error", tt.call)
@@ -92,7 +92,34 @@ func recoveryCalls(ctx context.Context, s user.Stores, id uuid.UUID, now time.Ti
 	}
 }
 
+// factorCalls are RunClosed's calls of the second factors' ports, for a
+// store that keeps them.
+func factorCalls(ctx context.Context, s user.Stores, id uuid.UUID, now time.Time) []closedCall {
+	if s.Factors == nil || s.MFAChallenges == nil {
+		return nil
+	}
+	hash := []byte("0123456789abcdef0123456789abcdef")
+	return []closedCall{
+		{"Factors.PutTOTP", func() error {
+			return s.Factors.PutTOTP(ctx, user.TOTPFactor{UserID: id, Secret: []byte("sealed"), CreatedAt: now})
+		}, factorErrors},
+		{"Factors.TOTP", func() error { _, err := s.Factors.TOTP(ctx, id); return err }, factorErrors},
+		{"Factors.UseTOTP", func() error { return s.Factors.UseTOTP(ctx, id, 1, now) }, factorErrors},
+		{"Factors.DeleteTOTP", func() error { return s.Factors.DeleteTOTP(ctx, id) }, factorErrors},
+		{"Factors.SetRecoveryCodes", func() error { return s.Factors.SetRecoveryCodes(ctx, id, [][]byte{hash}, now) }, factorErrors},
+		{"Factors.UseRecoveryCode", func() error { _, err := s.Factors.UseRecoveryCode(ctx, id, hash, now); return err }, factorErrors},
+		{"Factors.RecoveryCodes", func() error { _, err := s.Factors.RecoveryCodes(ctx, id); return err }, factorErrors},
+		{"Factors.DeleteAll", func() error { _, err := s.Factors.DeleteAll(ctx, id); return err }, factorErrors},
+		{"MFAChallenges.Create", func() error {
+			return s.MFAChallenges.Create(ctx, user.MFAChallenge{Hash: hash, UserID: id, CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
+		}, factorErrors},
+		{"MFAChallenges.ByHash", func() error { _, err := s.MFAChallenges.ByHash(ctx, hash); return err }, factorErrors},
+		{"MFAChallenges.Use", func() error { return s.MFAChallenges.Use(ctx, hash, now) }, factorErrors},
+	}
+}
+
 var (
+	factorErrors  = []error{user.ErrFactorNotFound, user.ErrFactorExists, user.ErrCodeUsed, user.ErrInvalidCode, user.ErrInvalidMFAToken}
 	userErrors    = []error{user.ErrNotFound}
 	adminErrors   = []error{user.ErrNotFound, user.ErrLastAdmin}
 	sessionErrors = []error{user.ErrSessionNotFound, user.ErrNotFound, user.ErrRefreshTokenUsed}
