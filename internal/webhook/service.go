@@ -655,17 +655,12 @@ func (s *Service) attemptAs(ctx context.Context, d Delivery, e Endpoint, ordered
 		return d, s.wake(ctx, d, now)
 	}
 	if ordered && d.Subject != uuid.Nil {
-		before, err := s.deliveries.PendingBefore(ctx, d.EndpointID, d.Subject, d.Seq)
+		held, err := s.hold(ctx, &d, now)
 		if err != nil {
 			return Delivery{}, err
 		}
-		if !before.IsZero() {
-			next := before.Add(orderingGap)
-			if !next.After(now) {
-				next = now.Add(orderingGap) // the earlier one is due: it goes first
-			}
-			d.NextAt, d.Held, d.UpdatedAt = next, true, now
-			return d, s.deliveries.SaveDelivery(ctx, d, nil)
+		if held {
+			return d, nil
 		}
 	}
 	secrets, err := s.secrets(e, now)
@@ -705,6 +700,33 @@ func (s *Service) attemptAs(ctx context.Context, d Delivery, e Endpoint, ordered
 		return Delivery{}, err
 	}
 	return d, s.track(ctx, e, res.OK(), after)
+}
+
+// hold keeps d pending, and says so, while an earlier delivery of the
+// same user to the endpoint is pending: d is due just after it, and its
+// end wakes d. The earlier one may end (and wake nothing, d not being held
+// yet) between the look and the save; so hold looks again after saving,
+// and if it has ended d is due now, for the next RunDue, rather than held
+// until the earlier one's claim would have lapsed.
+func (s *Service) hold(ctx context.Context, d *Delivery, now time.Time) (bool, error) {
+	before, err := s.deliveries.PendingBefore(ctx, d.EndpointID, d.Subject, d.Seq)
+	if err != nil || before.IsZero() {
+		return false, err
+	}
+	next := before.Add(orderingGap)
+	if !next.After(now) {
+		next = now.Add(orderingGap) // the earlier one is due: it goes first
+	}
+	d.NextAt, d.Held, d.UpdatedAt = next, true, now
+	if err := s.deliveries.SaveDelivery(ctx, *d, nil); err != nil {
+		return false, err
+	}
+	again, err := s.deliveries.PendingBefore(ctx, d.EndpointID, d.Subject, d.Seq)
+	if err != nil || !again.IsZero() {
+		return true, err
+	}
+	d.NextAt, d.Held = now, false
+	return true, s.deliveries.SaveDelivery(ctx, *d, nil)
 }
 
 // wake lets the user's later deliveries to the endpoint go now that d,
