@@ -15,6 +15,7 @@ package jobs
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -131,7 +132,8 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], seq func(context.Context,
 	if err := river.AddWorkerSafely(workers, fanOut); err != nil {
 		return nil, err
 	}
-	if err := river.AddWorkerSafely(workers, &deliveryWorker{sinks: c.Sinks}); err != nil {
+	delivery := &deliveryWorker{sinks: c.Sinks}
+	if err := river.AddWorkerSafely(workers, delivery); err != nil {
 		return nil, err
 	}
 	n := c.Workers
@@ -167,7 +169,53 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], seq func(context.Context,
 		_, err := client.InsertMany(ctx, params)
 		return err
 	}
+	delivery.earlier = func(ctx context.Context, sink string, e event.Event, limit int) ([]event.Event, bool, error) {
+		res, err := client.JobList(ctx, earlierEvents(sink, e, limit))
+		if err != nil {
+			return nil, false, fmt.Errorf("jobs: the earlier events of %s: %w", e.Subject, err)
+		}
+		events, err := eventsOf(res.Jobs)
+		return events, len(res.Jobs) == limit, err
+	}
 	return &Queue[TTx]{client: client, sealer: c.Sealer, seq: seq, log: c.Log}, nil
+}
+
+// earlierEvents lists the jobs still to run of the events of e's subject
+// numbered before e, for sink: their fan-out, or their delivery to sink;
+// at most limit. The expressions read the jobs' JSON arguments the same
+// way on PostgreSQL (jsonb) and SQLite (JSON), and migration 00025 indexes
+// the subject.
+func earlierEvents(sink string, e event.Event, limit int) *river.JobListParams {
+	return river.NewJobListParams().
+		Queues(QueueEvents).
+		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+			rivertype.JobStateRetryable, rivertype.JobStateScheduled).
+		First(limit).
+		Where(`args -> 'event' ->> 'subject' = @subject
+			AND CAST(args -> 'event' ->> 'seq' AS BIGINT) < @seq
+			AND (kind = @fan_out OR (kind = @delivery AND args ->> 'sink' = @sink))`,
+			river.NamedArgs{
+				"subject": e.Subject.String(), "seq": e.Seq, "sink": sink,
+				"fan_out": EventArgs{}.Kind(), "delivery": DeliveryArgs{}.Kind(),
+			})
+}
+
+// eventsOf returns the events of jobs (fan-outs and deliveries, which both
+// carry theirs as "event"), each once, in seq order.
+func eventsOf(jobs []*rivertype.JobRow) ([]event.Event, error) {
+	bySeq := map[int64]event.Event{}
+	for _, j := range jobs {
+		var args EventArgs
+		if err := json.Unmarshal(j.EncodedArgs, &args); err != nil {
+			return nil, fmt.Errorf("jobs: job %d: %w", j.ID, err)
+		}
+		bySeq[args.Event.Seq] = args.Event
+	}
+	out := make([]event.Event, 0, len(bySeq))
+	for _, seq := range slices.Sorted(maps.Keys(bySeq)) {
+		out = append(out, bySeq[seq])
+	}
+	return out, nil
 }
 
 // Start starts working the queues; Stop ends it.

@@ -88,7 +88,7 @@ func (s sinkRecorder) next(t *testing.T) event.Event {
 	}
 }
 
-func sealer(t *testing.T) *signing.Sealer {
+func sealer(t testing.TB) *signing.Sealer {
 	s, err := signing.NewSealer([]byte(strings.Repeat("k", signing.KeyEncryptionKeyBytes)))
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func start(t *testing.T, q queue) {
 	})
 }
 
-func service(t *testing.T, st user.Stores) *user.Service {
+func service(t testing.TB, st user.Stores) *user.Service {
 	b, err := security.NewBcrypt(4)
 	if err != nil {
 		t.Fatal(err)

@@ -149,17 +149,51 @@ func (DeliveryArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueEvents, MaxAttempts: eventAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
+// orderWait is how long a delivery waits (snoozes) when more of its
+// user's earlier events are still queued than it hands over itself.
+const orderWait = time.Second
+
 type deliveryWorker struct {
 	river.WorkerDefaults[DeliveryArgs]
 	sinks map[string]Sink
+	// earlier returns the events of e's subject numbered before e that are
+	// still queued for sink (not yet fanned out, or not yet delivered to
+	// it), in seq order, from at most limit jobs, and whether there may be
+	// more.
+	earlier func(ctx context.Context, sink string, e event.Event, limit int) ([]event.Event, bool, error)
 }
 
+// earlierLimit is the most jobs of earlier events a delivery reads (and
+// hands over) before its own; with more it waits for theirs.
+const earlierLimit = 100
+
+// Work hands the event to its sink after the subject's earlier events
+// that are still queued: the queue runs several jobs at once, and a user's
+// second event must not overtake the first (a slow receiver, a retry). So
+// rather than wait for the earlier events' jobs, it hands their events
+// over first itself; a sink takes an event handed over twice once (Sink),
+// so their own jobs, when they run, add nothing. An earlier event whose
+// jobs were discarded holds nothing back.
 func (w *deliveryWorker) Work(ctx context.Context, j *river.Job[DeliveryArgs]) error {
 	s, ok := w.sinks[j.Args.Sink]
 	if !ok {
 		// A sink configured when the event was fanned out and no longer:
 		// its deliveries stay (and end discarded) for the day it comes back.
 		return fmt.Errorf("no event sink %q is configured", j.Args.Sink)
+	}
+	if j.Args.Event.Subject != uuid.Nil && j.Args.Event.Seq > 1 {
+		before, more, err := w.earlier(ctx, j.Args.Sink, j.Args.Event, earlierLimit)
+		if err != nil {
+			return err
+		}
+		if more {
+			return river.JobSnooze(orderWait) // more are queued: their own jobs go first
+		}
+		for _, e := range before {
+			if err := s.Deliver(ctx, e); err != nil {
+				return fmt.Errorf("event %d of %s, before %d: %w", e.Seq, e.Subject, j.Args.Event.Seq, err)
+			}
+		}
 	}
 	return s.Deliver(ctx, j.Args.Event)
 }
