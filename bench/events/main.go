@@ -146,7 +146,12 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "events overhead, %s, bcrypt cost %d, %d rounds of A B B A, %d accounts per run; load average %s -> %s\n",
 		db, o.cost, o.rounds, o.n, load, loadavg())
-	fmt.Fprintf(out, "B's receiver got %d deliveries\n", received.Load())
+	// Every B run makes three events per account (user.created,
+	// session.created, user.updated): wait for the last run's deliveries,
+	// then say whether every event reached the receiver.
+	want := int64(3 * o.n * 2 * o.rounds)
+	awaitDeliveries(&received, want)
+	fmt.Fprintf(out, "B's receiver got %d deliveries of the %d events B made\n", received.Load(), want)
 	for _, req := range []struct {
 		name string
 		of   func(sample) []time.Duration
@@ -188,6 +193,15 @@ func settle(received *atomic.Int64) {
 			return
 		}
 		last = n
+	}
+}
+
+// awaitDeliveries waits, up to a minute, until the receiver has had want
+// deliveries (at least once: redeliveries may make more).
+func awaitDeliveries(received *atomic.Int64, want int64) {
+	deadline := time.Now().Add(time.Minute)
+	for received.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
