@@ -101,3 +101,22 @@ func TestEveryValidationRuleHasItsText(t *testing.T) {
 		}
 	}
 }
+
+// An invalid field of no rule the catalogue knows (an error made outside
+// package user, a translation missing a rule) shows the catalogue's
+// general text, never the service's English message.
+func TestInvalidFieldOfNoKnownRule(t *testing.T) {
+	p := &Pages{msg: Catalogue{"invalid.unknown": "Not accepted."}}
+	for _, v := range []*user.ValidationError{
+		{Field: "x", Message: "raw words"},
+		{Field: "email", Message: "is required", Code: user.CodeRequired},
+	} {
+		if got := p.invalidText(v); got != "Not accepted." {
+			t.Errorf("invalidText(%+v) = %q, want the general text", v, got)
+		}
+	}
+	p.msg["invalid.required"] = "Fill this in."
+	if got := p.invalidText(&user.ValidationError{Field: "email", Code: user.CodeRequired}); got != "Fill this in." {
+		t.Errorf("a rule the catalogue has: %q", got)
+	}
+}
