@@ -42,6 +42,8 @@ const (
 
 // rules is the English message of every Code, as the JSON API says it
 // (after the field's name): the one list of the rules.
+//
+//nolint:gosec // G101: rule messages about passwords, no credential
 var rules = map[Code]string{
 	CodeRequired:          "is required",
 	CodeNotUTF8:           "must be valid UTF-8",
