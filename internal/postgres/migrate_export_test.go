@@ -25,3 +25,14 @@ func AuditQuery(f user.AuditFilter) (string, []any) { return auditQuery(f) }
 
 // ListQuery is the statement Users.List runs for q, for EXPLAIN.
 func ListQuery(q user.ListQuery) (string, []any) { return listQuery(q) }
+
+// SearchPatterns are the regular expression and the LIKE pattern of a
+// search, as the walk of Users.List tests them on user.SearchText's
+// fields and their folded text.
+func SearchPatterns(search string) (regexp, like string) {
+	p := user.SearchPattern(search)
+	return searchRegexp(p), "%" + escapeLike(p) + "%"
+}
+
+// WalkQuery is the first statement Users.List runs for a search q.
+func WalkQuery(q user.ListQuery) (string, []any) { return walkQuery(q) }

@@ -34,15 +34,15 @@ type PasswordPolicy struct {
 // one of identities (email, username), ignoring letter case.
 func (p PasswordPolicy) check(field, password string, identities ...string) error {
 	if n := max(p.MinChars, MinPasswordChars); utf8.RuneCountInString(password) < n {
-		return invalid(field, "must be at least %d characters", n)
+		return invalid(field, CodePasswordTooShort, n)
 	}
 	for _, id := range identities {
 		if id != "" && strings.EqualFold(password, id) {
-			return invalid(field, "must not be the same as your email or username")
+			return invalid(field, CodePasswordIdentity)
 		}
 	}
 	if p.Breached != nil && p.Breached(password) {
-		return invalid(field, "is too common: it appears in lists of breached passwords; choose a less predictable one (several unrelated words work well)")
+		return invalid(field, CodePasswordBreached)
 	}
 	return nil
 }
@@ -183,7 +183,7 @@ func validatePatch(p Patch) error {
 		}
 	}
 	if p.Role != nil && !p.Role.Valid() {
-		return invalid("role", "must be one of %s", roleList())
+		return invalid("role", CodeRoleUnknown, roleList())
 	}
 	return nil
 }
@@ -198,7 +198,7 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next st
 		return err
 	}
 	if current == next {
-		return invalid("new_password", "must differ from the current password")
+		return invalid("new_password", CodePasswordUnchanged)
 	}
 	id := c.User.ID
 	u, err := s.users.ByID(ctx, id)

@@ -152,7 +152,7 @@ func (s *Service) PromoteAdmin(ctx context.Context, email, username, newPassword
 	u, err := s.users.ByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
 		if _, err := s.users.ByUsername(ctx, username); err == nil {
-			return User{}, invalid("email", "the user %q has another email", username)
+			return User{}, invalid("email", CodeOtherEmail, username)
 		} else if !errors.Is(err, ErrNotFound) {
 			return User{}, err
 		}
@@ -162,7 +162,7 @@ func (s *Service) PromoteAdmin(ctx context.Context, email, username, newPassword
 		return User{}, err
 	}
 	if !strings.EqualFold(u.Username, username) {
-		return User{}, invalid("username", "the user with this email is %q", u.Username)
+		return User{}, invalid("username", CodeOtherUsername, u.Username)
 	}
 	if newPassword == "" && !u.EmailVerified {
 		return User{}, ErrUnprovenAccount

@@ -206,7 +206,7 @@ func (s *Service) AuditEvents(ctx context.Context, actor User, f AuditFilter) (A
 	}
 	for _, k := range f.Kinds {
 		if !slices.Contains(s.kinds, k) {
-			return AuditPage{}, invalid("kind", "unknown event kind %q", k)
+			return AuditPage{}, invalid("kind", CodeEventKind, k)
 		}
 	}
 	return s.auditPage(ctx, f)

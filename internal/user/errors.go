@@ -86,16 +86,23 @@ var ErrBootstrapConflict = errors.New("an account with the bootstrap administrat
 
 // ValidationError says which input field is wrong and why. Field is the
 // field's name in the request that carried it ("email", "cursor"); where
-// the field sat (body, query) is the caller's to say.
+// the field sat (body, query) is the caller's to say. Message is the
+// rule in English for the JSON API; Code names the rule for the pages,
+// which show their own text for it (a catalogue key per Code) filled
+// with Args. Errors made outside this package may leave Code empty.
 type ValidationError struct {
 	Field   string
 	Message string
+	Code    Code
+	Args    []any
 }
 
 func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Message) }
 
-func invalid(field, format string, args ...any) error {
-	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+// invalid is the ValidationError of rule code on field, its message
+// filled with args.
+func invalid(field string, code Code, args ...any) error {
+	return &ValidationError{Field: field, Message: fmt.Sprintf(rules[code], args...), Code: code, Args: args}
 }
 
 // firstValidation returns the first *ValidationError inside a joined error.

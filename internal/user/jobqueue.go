@@ -51,7 +51,7 @@ func (s *Service) Jobs(ctx context.Context, actor User, state string, limit int)
 		return nil, err
 	}
 	if state != "" && !slices.Contains(JobStates, state) {
-		return nil, invalid("state", "must be one of %v", JobStates)
+		return nil, invalid("state", CodeJobState, JobStates)
 	}
 	if limit <= 0 {
 		limit = DefaultJobPage

@@ -91,7 +91,7 @@ func encodeCursor(k ListKey) string {
 func decodeCursor(s string) (ListKey, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) != cursorBytes {
-		return ListKey{}, invalid("cursor", "is not a cursor from a previous page")
+		return ListKey{}, invalid("cursor", CodeCursor)
 	}
 	var k ListKey
 	k.CreatedAt = time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC() // #nosec G115 -- see encodeCursor
@@ -102,17 +102,17 @@ func decodeCursor(s string) (ListKey, error) {
 // validateQuery checks a listing's limit and filter.
 func validateQuery(q ListQuery) error {
 	if q.Limit < 1 || q.Limit > MaxPageSize {
-		return invalid("limit", "must be between 1 and %d", MaxPageSize)
+		return invalid("limit", CodeLimitRange, MaxPageSize)
 	}
 	for _, f := range []struct{ name, value string }{
 		{"email_prefix", q.EmailPrefix}, {"username_prefix", q.UsernamePrefix}, {"search", q.Search},
 	} {
 		if len(f.value) > MaxEmail || !utf8.ValidString(f.value) || strings.IndexFunc(f.value, unicode.IsControl) >= 0 {
-			return invalid(f.name, "must be at most %d bytes of text without control characters", MaxEmail)
+			return invalid(f.name, CodeFilterText, MaxEmail)
 		}
 	}
 	if q.Role != nil && !q.Role.Valid() {
-		return invalid("role", "must be one of %s", roleList())
+		return invalid("role", CodeRoleUnknown, roleList())
 	}
 	return nil
 }

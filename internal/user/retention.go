@@ -42,10 +42,10 @@ type AuditPrune struct {
 func (s *Service) PruneAudit(ctx context.Context, p AuditPrune) (int64, error) {
 	now := s.now()
 	if p.Before.IsZero() {
-		return 0, invalid("before", "a date is required")
+		return 0, invalid("before", CodeDateRequired)
 	}
 	if p.Before.After(now) {
-		return 0, invalid("before", "%s is in the future (now is %s): only past events can be removed",
+		return 0, invalid("before", CodeDateFuture,
 			p.Before.UTC().Format(time.RFC3339), now.Format(time.RFC3339))
 	}
 	before := p.Before.UTC()

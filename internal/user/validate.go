@@ -26,21 +26,21 @@ var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 func ValidateEmail(email string) error {
 	switch {
 	case email == "":
-		return invalid("email", "is required")
+		return invalid("email", CodeRequired)
 	case len(email) > MaxEmail:
-		return invalid("email", "must be at most %d characters", MaxEmail)
+		return invalid("email", CodeEmailTooLong, MaxEmail)
 	case !isPrintableASCII(email):
-		return invalid("email", "must contain only printable ASCII characters and no spaces")
+		return invalid("email", CodeEmailCharacters)
 	}
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Name != "" || addr.Address != email {
-		return invalid("email", "is not a valid email address")
+		return invalid("email", CodeEmailMalformed)
 	}
 	at := strings.LastIndexByte(email, '@')
 	domain := email[at+1:]
 	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") ||
 		strings.Contains(domain, "..") || strings.HasPrefix(domain, "[") {
-		return invalid("email", "must have a domain name such as example.com")
+		return invalid("email", CodeEmailDomain)
 	}
 	return nil
 }
@@ -57,10 +57,10 @@ func isPrintableASCII(s string) bool {
 // ValidateUsername accepts 3 to 32 letters, digits, '_', '.' or '-'.
 func ValidateUsername(username string) error {
 	if n := len(username); n < MinUsername || n > MaxUsername {
-		return invalid("username", "must be %d to %d characters", MinUsername, MaxUsername)
+		return invalid("username", CodeUsernameLength, MinUsername, MaxUsername)
 	}
 	if !usernamePattern.MatchString(username) {
-		return invalid("username", "may contain only letters, digits, '_', '.' and '-'")
+		return invalid("username", CodeUsernameChars)
 	}
 	return nil
 }
@@ -68,13 +68,13 @@ func ValidateUsername(username string) error {
 // ValidatePassword checks the length rules of field (the wire name).
 func ValidatePassword(field, password string) error {
 	if !utf8.ValidString(password) {
-		return invalid(field, "must be valid UTF-8")
+		return invalid(field, CodeNotUTF8)
 	}
 	if utf8.RuneCountInString(password) < MinPasswordChars {
-		return invalid(field, "must be at least %d characters", MinPasswordChars)
+		return invalid(field, CodePasswordTooShort, MinPasswordChars)
 	}
 	if len(password) > MaxPasswordBytes {
-		return invalid(field, "must be at most %d bytes", MaxPasswordBytes)
+		return invalid(field, CodePasswordTooLong, MaxPasswordBytes)
 	}
 	return nil
 }
@@ -85,13 +85,13 @@ func ValidatePassword(field, password string) error {
 // reorder or hide the text around it.
 func ValidateFullName(name string) error {
 	if !utf8.ValidString(name) {
-		return invalid("full_name", "must be valid UTF-8")
+		return invalid("full_name", CodeNotUTF8)
 	}
 	if utf8.RuneCountInString(name) > MaxFullName {
-		return invalid("full_name", "must be at most %d characters", MaxFullName)
+		return invalid("full_name", CodeNameTooLong, MaxFullName)
 	}
 	if strings.IndexFunc(name, unsafeRune) >= 0 {
-		return invalid("full_name", "must not contain control, format (such as bidi overrides or zero-width characters) or line separator characters")
+		return invalid("full_name", CodeNameCharacters)
 	}
 	return nil
 }

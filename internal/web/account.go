@@ -85,7 +85,9 @@ func (p *Pages) changePassword(w http.ResponseWriter, r *http.Request, c user.Ca
 	}
 	if err := p.users.ChangePassword(p.client(r), c, current, next); err != nil {
 		if ve, ok := errors.AsType[*user.ValidationError](err); ok && ve.Field == "password" {
-			err = &user.ValidationError{Field: "new_password", Message: ve.Message}
+			moved := *ve
+			moved.Field = "new_password"
+			err = &moved
 		}
 		p.fail(w, r, v, f, err)
 		return

@@ -1,12 +1,15 @@
 package web
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // Every key the templates and the handlers name is in the catalogue, and
@@ -47,9 +50,73 @@ func TestEveryKeyUsedIsInTheCatalogue(t *testing.T) {
 		sources.Write(b)
 	}
 	all := sources.String()
+	rules := map[string]bool{}
+	for _, c := range user.Codes() {
+		rules[invalidKey(c)] = true
+	}
 	for key := range english {
-		if !strings.Contains(all, `"`+key+`"`) {
+		if !rules[key] && !strings.Contains(all, `"`+key+`"`) {
 			t.Errorf("catalogue key %q is used nowhere", key)
 		}
+	}
+}
+
+// Every validation rule of the service has its text in the catalogue,
+// taking the rule's arguments (as many, of the kinds its message gives
+// them), and every rule's key names a rule: a new rule in package user
+// fails here until the pages can say it in their own words.
+func TestEveryValidationRuleHasItsText(t *testing.T) {
+	verb := regexp.MustCompile(`%[a-z]`)
+	codes := user.Codes()
+	if len(codes) < 20 {
+		t.Fatalf("user.Codes() = %d codes; the rules are not all listed", len(codes))
+	}
+	rules := map[string]bool{}
+	for _, c := range codes {
+		key := invalidKey(c)
+		rules[key] = true
+		text, ok := english[key]
+		if !ok {
+			t.Errorf("rule %q has no catalogue text %q", c, key)
+			continue
+		}
+		var args []any
+		for _, v := range verb.FindAllString(c.Message(), -1) {
+			if v == "%d" {
+				args = append(args, 8)
+			} else {
+				args = append(args, "x")
+			}
+		}
+		if got, want := len(verb.FindAllString(text, -1)), len(args); got != want {
+			t.Errorf("%s takes %d arguments, its rule gives %d", key, got, want)
+		}
+		if s := fmt.Sprintf(text, args...); strings.Contains(s, "%!") {
+			t.Errorf("%s with the rule's arguments: %q", key, s)
+		}
+	}
+	for key := range english {
+		if strings.HasPrefix(key, "invalid.") && key != "invalid.unknown" && !rules[key] {
+			t.Errorf("catalogue key %q names no rule of user.Codes()", key)
+		}
+	}
+}
+
+// An invalid field of no rule the catalogue knows (an error made outside
+// package user, a translation missing a rule) shows the catalogue's
+// general text, never the service's English message.
+func TestInvalidFieldOfNoKnownRule(t *testing.T) {
+	p := &Pages{msg: Catalogue{"invalid.unknown": "Not accepted."}}
+	for _, v := range []*user.ValidationError{
+		{Field: "x", Message: "raw words"},
+		{Field: "email", Message: "is required", Code: user.CodeRequired},
+	} {
+		if got := p.invalidText(v); got != "Not accepted." {
+			t.Errorf("invalidText(%+v) = %q, want the general text", v, got)
+		}
+	}
+	p.msg["invalid.required"] = "Fill this in."
+	if got := p.invalidText(&user.ValidationError{Field: "email", Code: user.CodeRequired}); got != "Fill this in." {
+		t.Errorf("a rule the catalogue has: %q", got)
 	}
 }

@@ -55,9 +55,7 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, v view, f *form, er
 // explain is err's status, text and field.
 func (p *Pages) explain(r *http.Request, err error) (status int, text, field string) {
 	if v, ok := errors.AsType[*user.ValidationError](err); ok {
-		// The service's own words: they say the rule (a length, a
-		// character) that only it knows.
-		return http.StatusUnprocessableEntity, v.Message, v.Field
+		return http.StatusUnprocessableEntity, p.invalidText(v), v.Field
 	}
 	for _, rf := range refusals {
 		if errors.Is(err, rf.err) {
@@ -67,6 +65,22 @@ func (p *Pages) explain(r *http.Request, err error) (status int, text, field str
 	p.log.ErrorContext(r.Context(), "page request failed", "path", r.URL.Path, "error", err.Error())
 	return http.StatusInternalServerError, p.must("error.internal"), ""
 }
+
+// invalidText is the catalogue's text of the rule v broke, filled with
+// the rule's arguments (a length, a name) that only the service knows;
+// invalid.unknown for an error of no rule the catalogue has (errors made
+// outside package user carry no code).
+func (p *Pages) invalidText(v *user.ValidationError) string {
+	if v.Code != "" {
+		if s, err := p.msg.text(invalidKey(v.Code), v.Args...); err == nil {
+			return s
+		}
+	}
+	return p.must("invalid.unknown")
+}
+
+// invalidKey is the catalogue key of the validation rule code.
+func invalidKey(code user.Code) string { return "invalid." + string(code) }
 
 // must is the catalogue's text of key; a key missing from a replaced
 // catalogue shows as the key itself.
