@@ -193,7 +193,8 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 // makes and stores it).
 func (p *Provider) finish(w http.ResponseWriter, r *http.Request, req AuthRequest, sess user.Session) {
 	req.UserID, req.SessionID, req.AuthTime = sess.UserID, sess.ID, sess.AuthenticatedAt.UTC()
-	req.AMR, req.Done = []string{"pwd"}, true
+	a := sess.Assurance() // how the page session's sign-in proved its holder
+	req.AMR, req.ACR, req.Done = a.AMR, a.ACR, true
 	if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
 		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
 		return
