@@ -1,13 +1,16 @@
 package app
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/oidcop"
 	"github.com/usersvc/usersvc/internal/web"
 )
 
@@ -19,7 +22,7 @@ const pageKeyLabel = "usersvc page session cookie v1"
 
 // pages builds the hosted pages (internal/web) when USERSVC_UI is on: the
 // function that mounts them beside the API, nil when they are off.
-func (a *App) pages(keys tokenKeys, prot protections) (func(*http.ServeMux), error) {
+func (a *App) pages(keys tokenKeys, prot protections, now func() time.Time) (func(*http.ServeMux), error) {
 	cfg := a.cfg
 	if !cfg.UI {
 		return nil, nil
@@ -42,6 +45,12 @@ func (a *App) pages(keys tokenKeys, prot protections) (func(*http.ServeMux), err
 	}
 	if a.passkeys != nil {
 		opts.Passkeys = a.passkeys
+	}
+	if st, ok := a.db.(oidcStore); ok { // the OpenID provider's clients, as form targets of its sign-ins
+		reqs := st.OIDC().Grants
+		opts.FlowTarget = func(ctx context.Context, returnTo string) string {
+			return oidcop.ReturnOrigin(ctx, reqs, returnTo, now())
+		}
 	}
 	if l := prot.limits; l != nil {
 		opts.Limits = web.Limits{

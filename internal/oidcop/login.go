@@ -255,3 +255,29 @@ func describe(scopes []string) []string {
 	}
 	return out
 }
+
+// RequestReader reads stored authorization requests (Grants' read half).
+type RequestReader interface {
+	AuthRequest(ctx context.Context, id string) (AuthRequest, error)
+}
+
+// ReturnOrigin is the origin where a sign-in whose return_to is
+// returnTo ends up: the redirect URI's origin of the authorization
+// request returnTo hands back to (loginPath?id=...), while it has not
+// expired at now; "" for any other return_to. The hosted sign-in page
+// allows it as a form target: its form's answer redirects there.
+func ReturnOrigin(ctx context.Context, reqs RequestReader, returnTo string, now time.Time) string {
+	u, err := url.Parse(returnTo)
+	if err != nil || u.Path != loginPath || u.Host != "" || u.Scheme != "" {
+		return ""
+	}
+	req, err := reqs.AuthRequest(ctx, u.Query().Get("id"))
+	if err != nil || !now.Before(req.ExpiresAt) {
+		return ""
+	}
+	ru, err := url.Parse(req.RedirectURI)
+	if err != nil || ru.Scheme == "" || ru.Host == "" {
+		return ""
+	}
+	return ru.Scheme + "://" + ru.Host
+}

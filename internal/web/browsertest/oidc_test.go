@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +46,7 @@ type relyingParty struct {
 
 // newRelyingParty discovers the provider at issuer and registers itself
 // as a third-party confidential client through the client registry.
-func newRelyingParty(t *testing.T, site *browsertest.Site) *relyingParty {
+func newRelyingParty(t *testing.T, site *browsertest.Site, firstParty bool) *relyingParty {
 	t.Helper()
 	rp := &relyingParty{}
 	ts := httptest.NewServer(http.HandlerFunc(rp.serve))
@@ -58,6 +57,7 @@ func newRelyingParty(t *testing.T, site *browsertest.Site) *relyingParty {
 		Name: "Partner app", Confidential: true, RedirectURIs: []string{rp.URL + "/callback"},
 		PostLogoutRedirectURIs: []string{rp.URL + "/signed-out"},
 		Scopes:                 []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess},
+		FirstParty:             firstParty,
 	})
 	if err != nil {
 		t.Fatalf("register the relying party: %v", err)
@@ -190,7 +190,7 @@ func TestOpenIDConnectRelyingParty(t *testing.T) {
 	for _, kind := range apptest.Stores() {
 		t.Run(kind, func(t *testing.T) {
 			site := newSite(t, kind, "USERSVC_JWT_ALG", "EdDSA")
-			rp := newRelyingParty(t, site)
+			rp := newRelyingParty(t, site, false)
 			tab := browser.NewPage(t)
 			tab.Open(site.URL + "/sign-up")
 			tab.Fill("#f-email", "ada@example.com", "#f-username", "ada", "#f-password", password)
@@ -245,7 +245,7 @@ func TestOpenIDConnectRelyingParty(t *testing.T) {
 func TestOpenIDConnectRefusalsInTheBrowser(t *testing.T) {
 	browser := browsertest.Launch(t)
 	site := newSite(t, apptest.SQLite, "USERSVC_JWT_ALG", "EdDSA")
-	rp := newRelyingParty(t, site)
+	rp := newRelyingParty(t, site, false)
 	tab := browser.NewPage(t)
 
 	evil := *rp.conf
@@ -257,5 +257,25 @@ func TestOpenIDConnectRefusalsInTheBrowser(t *testing.T) {
 	if body := tab.Body(); strings.TrimSpace(body) == "" {
 		t.Error("an unregistered redirect URI: an empty page, want an error page")
 	}
-	_ = slices.Contains[[]string]
+}
+
+// TestOpenIDConnectFirstPartyInTheBrowser: a first-party client gets no
+// consent page: the sign-in form's answer leads through the provider
+// straight to the client's callback, which the sign-in page's
+// Content-Security-Policy (form-action) must let the browser follow.
+func TestOpenIDConnectFirstPartyInTheBrowser(t *testing.T) {
+	browser := browsertest.Launch(t)
+	site := newSite(t, apptest.SQLite, "USERSVC_JWT_ALG", "EdDSA")
+	rp := newRelyingParty(t, site, true)
+	tab := browser.NewPage(t)
+	tab.Open(site.URL + "/sign-up")
+	tab.Fill("#f-email", "ada@example.com", "#f-username", "ada", "#f-password", password)
+	tab.Submit("form[action='/sign-up'] button[type=submit]")
+	tab.Open(rp.URL + "/")
+	tab.Submit("#sign-in")
+	tab.Fill("#f-login", "ada", "#f-password", password)
+	tab.Submit("form[action='/sign-in'] button[type=submit]")
+	if err := rp.failed(); err != nil || !strings.HasPrefix(tab.Location(), rp.URL+"/callback") || tab.Text("#who") != "ada@example.com" {
+		t.Fatalf("a first-party sign-in ended at %s (%v), want the client's callback signed in: %s", tab.Location(), err, tab.Body())
+	}
 }
