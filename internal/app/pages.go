@@ -8,8 +8,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/oidcop"
 	"github.com/usersvc/usersvc/internal/web"
 )
@@ -48,6 +51,7 @@ func (a *App) pages(keys tokenKeys, prot protections, now func() time.Time) (fun
 	}
 	if st, ok := a.db.(oidcStore); ok { // the OpenID provider's clients, as form targets of its sign-ins
 		reqs := st.OIDC().Grants
+		opts.Apps = consentedApps{consents: oidcop.NewConsentService(st.OIDC(), now), clients: a.clients}
 		opts.FlowTarget = func(ctx context.Context, returnTo string) string {
 			return oidcop.ReturnOrigin(ctx, reqs, returnTo, now())
 		}
@@ -69,3 +73,32 @@ func (a *App) pages(keys tokenKeys, prot protections, now func() time.Time) (fun
 // Pages are the hosted pages, nil with USERSVC_UI=off (other handlers of
 // the process ask it who is signed in: Pages.Current).
 func (a *App) Pages() *web.Pages { return a.web }
+
+// consentedApps are the OpenID provider's consents as the apps page shows
+// them: with the registered client's name where the registry has it.
+type consentedApps struct {
+	consents *oidcop.ConsentService
+	clients  *oauthclient.Service // nil: no registry, names are ids
+}
+
+func (c consentedApps) AppsOf(ctx context.Context, userID uuid.UUID) ([]web.App, error) {
+	list, err := c.consents.Of(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.App, 0, len(list))
+	for _, k := range list {
+		app := web.App{ClientID: k.ClientID, Scopes: k.Scopes, Since: k.UpdatedAt}
+		if c.clients != nil {
+			if cl, err := c.clients.Lookup(ctx, k.ClientID); err == nil {
+				app.Name = cl.Name
+			}
+		}
+		out = append(out, app)
+	}
+	return out, nil
+}
+
+func (c consentedApps) RevokeApp(ctx context.Context, userID uuid.UUID, clientID string) error {
+	return c.consents.Revoke(ctx, userID, clientID)
+}

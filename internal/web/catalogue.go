@@ -242,4 +242,20 @@ var english = Catalogue{
 	"admin.audit.bad_subject":  "The user id is not an id: copy it from the user's page.",
 	"admin.audit.bad_date":     "A day is not a date of the form 2025-01-31.",
 	"admin.audit.bad_cursor":   "This page link is broken: start from the first page.",
+
+	// The connected apps (consents.go).
+	"nav.apps":             "Connected apps",
+	"apps.title":           "Connected apps",
+	"apps.intro":           "Apps you allowed to use your account. Removing one signs it out; it asks again next time.",
+	"apps.none":            "No app uses your account.",
+	"apps.allowed":         "Allowed",
+	"apps.since":           "Since",
+	"apps.revoke":          "Remove access",
+	"apps.revoke_label":    "Remove access of %s",
+	"notice.app_revoked":   "The app no longer has access to your account.",
+	"notice.app_not_found": "That app already had no access.",
+	"scope.openid":         "Know who you are",
+	"scope.profile":        "See your username and name",
+	"scope.email":          "See your email address",
+	"scope.offline_access": "Stay signed in when you are not using it",
 }

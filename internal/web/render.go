@@ -46,7 +46,9 @@ type view struct {
 	Error    string
 	// PasskeySignIn shows the sign-in page's passkey button (to script).
 	PasskeySignIn bool
-	Brand         brand
+	// Apps are the connected apps page's (consents.go).
+	Apps  []App
+	Brand brand
 }
 
 // brand is the product's name, logo and stylesheet, on every page.
@@ -105,10 +107,10 @@ func describedBy(f *field) string {
 }
 
 // views are the page templates, each parsed with the layout.
-var views = []string{"form", "message", "account", "sessions", "passkeys", "admin_users", "admin_user", "admin_confirm", "admin_audit"}
+var views = []string{"form", "message", "account", "sessions", "passkeys", "admin_users", "admin_user", "admin_confirm", "admin_audit", "apps"}
 
 func (p *Pages) parseViews() (map[string]*template.Template, error) {
-	funcs := template.FuncMap{"t": p.msg.text, "describedBy": describedBy}
+	funcs := template.FuncMap{"t": p.msg.text, "describedBy": describedBy, "scope": p.scopeText}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)

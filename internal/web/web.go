@@ -54,6 +54,9 @@ type Options struct {
 	// origin of an OpenID authorization request waiting for the sign-in
 	// (oidcop.ReturnOrigin). The sign-in forms' CSP allows it.
 	FlowTarget func(ctx context.Context, returnTo string) string
+	// Apps are the OpenID provider's consents (consents.go); nil: the
+	// apps page lists none.
+	Apps Apps
 	// Catalogue replaces the default messages (Messages) when not nil.
 	Catalogue Catalogue
 	Log       *slog.Logger
