@@ -75,12 +75,18 @@ func (p *Pages) revokeApp(w http.ResponseWriter, r *http.Request, c user.Caller)
 	redirect(w, withNotice("/account/apps", "app_revoked"))
 }
 
-// scopeText says in words what a scope gives: its catalogue entry
-// (scope.NAME), or the scope itself for one the catalogue does not know
-// (a client's own).
+// scopeKeys are the catalogue keys of the OpenID scopes.
+var scopeKeys = map[string]string{
+	"openid": "scope.openid", "profile": "scope.profile", "email": "scope.email", "offline_access": "scope.offline_access",
+}
+
+// scopeText says in words what a scope gives: its catalogue entry, or the
+// scope itself for one the catalogue does not know (a client's own).
 func (p *Pages) scopeText(scope string) string {
-	if t, err := p.msg.text("scope." + scope); err == nil {
-		return t
+	if key, ok := scopeKeys[scope]; ok {
+		if t, err := p.msg.text(key); err == nil {
+			return t
+		}
 	}
 	return scope
 }
