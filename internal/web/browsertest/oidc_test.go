@@ -159,8 +159,12 @@ func (rp *relyingParty) refresh() error {
 		return err
 	}
 	raw, _ := tok.Extra("id_token").(string)
-	if idt, err := rp.verifier.Verify(rp.ctx, raw); err != nil || idt.Subject != rp.subject {
-		return fmt.Errorf("refreshed ID token: %v", err)
+	idt, err := rp.verifier.Verify(rp.ctx, raw)
+	if err != nil {
+		return fmt.Errorf("refreshed ID token: %w", err)
+	}
+	if idt.Subject != rp.subject {
+		return fmt.Errorf("refreshed ID token of %q, want %q", idt.Subject, rp.subject)
 	}
 	rp.token = tok
 	return nil
