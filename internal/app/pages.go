@@ -49,6 +49,9 @@ func (a *App) pages(keys tokenKeys, prot protections, now func() time.Time) (fun
 	if a.passkeys != nil {
 		opts.Passkeys = a.passkeys
 	}
+	if a.clients != nil {
+		opts.Clients = a.clients
+	}
 	if st, ok := a.db.(oidcStore); ok { // the OpenID provider's clients, as form targets of its sign-ins
 		reqs := st.OIDC().Grants
 		opts.Apps = consentedApps{consents: oidcop.NewConsentService(st.OIDC(), now), clients: a.clients}

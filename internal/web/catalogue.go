@@ -258,4 +258,19 @@ var english = Catalogue{
 	"scope.profile":        "See your username and name",
 	"scope.email":          "See your email address",
 	"scope.offline_access": "Stay signed in when you are not using it",
+
+	// The console's clients (admin_clients.go).
+	"nav.admin_clients":          "Clients",
+	"admin.clients.title":        "OAuth clients",
+	"admin.clients.intro":        "Applications registered to sign users in or call the API. Register, delete and rotate secrets with usersvc clients or the admin API.",
+	"admin.clients.caption":      "Registered clients",
+	"admin.clients.name":         "Name",
+	"admin.clients.id":           "Client id",
+	"admin.clients.kind":         "Kind",
+	"admin.clients.grants":       "Grants",
+	"admin.clients.redirects":    "Redirect URIs",
+	"admin.clients.public":       "Public",
+	"admin.clients.confidential": "Confidential",
+	"admin.clients.first_party":  "first-party",
+	"admin.clients.none":         "No client is registered.",
 }

@@ -66,5 +66,5 @@ func (p *Pages) routes() []route {
 		{"GET /admin/users/{id}/delete", p.admin(p.adminDeletePage)},
 		{"POST /admin/users/{id}/delete", p.admin(p.adminDelete)},
 		{"GET /admin/audit", p.admin(p.adminAuditPage)},
-	}, p.appRoutes()...) // the connected apps (consents.go)
+	}, append(p.appRoutes(), p.adminClientRoutes()...)...) // consents.go, admin_clients.go
 }

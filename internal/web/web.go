@@ -57,6 +57,8 @@ type Options struct {
 	// Apps are the OpenID provider's consents (consents.go); nil: the
 	// apps page lists none.
 	Apps Apps
+	// Clients is the client registry the console lists; nil: none.
+	Clients AdminClients
 	// Catalogue replaces the default messages (Messages) when not nil.
 	Catalogue Catalogue
 	Log       *slog.Logger

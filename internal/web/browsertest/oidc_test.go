@@ -235,6 +235,13 @@ func TestOpenIDConnectRelyingParty(t *testing.T) {
 				t.Fatalf("RP-initiated logout ended at %s (%v): %s", tab.Location(), err, tab.Body())
 			}
 			signedOut(t, site, tab, "RP-initiated logout")
+
+			// The console lists the registered client.
+			signIn(t, site, tab, adminLogin, adminPassword, "/account")
+			tab.Open(site.URL + "/admin/clients")
+			if !strings.Contains(tab.Text("table"), "Partner app") {
+				t.Errorf("the console's clients page does not list the relying party: %s", tab.Body())
+			}
 			if err := rp.refresh(); err == nil {
 				t.Error("after RP-initiated logout the refresh token still refreshes")
 			}

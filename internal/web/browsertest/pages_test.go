@@ -65,6 +65,7 @@ var catalogue = []shownPage{
 	{name: "admin-deactivate", pattern: "/admin/users/{id}/deactivate", who: "admin", path: "/admin/users/{id}/deactivate"},
 	{name: "admin-delete", pattern: "/admin/users/{id}/delete", who: "admin", path: "/admin/users/{id}/delete"},
 	{name: "admin-audit", pattern: "/admin/audit", who: "admin", path: "/admin/audit"},
+	{name: "admin-clients", pattern: "/admin/clients", who: "admin", path: "/admin/clients"},
 }
 
 // getRoute finds the GET routes of internal/web's route list.
