@@ -1,6 +1,7 @@
 package oidcop
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -93,7 +94,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, req, &oidc.Error{ErrorType: "consent_required", Description: "the user has not consented to this client"})
 	case need:
 		p.pages.render(w, http.StatusOK, "consent.html", req.RedirectURI, consentPage{
-			ID: req.ID, Client: c.ID, Host: hostOf(req.RedirectURI), Scopes: describe(req.Scopes), User: u.Username,
+			ID: req.ID, Client: cmp.Or(c.Name, c.ID), Host: hostOf(req.RedirectURI), Scopes: describe(req.Scopes), User: u.Username,
 			Action: consentPath,
 		})
 	default:
