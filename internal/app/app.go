@@ -180,7 +180,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return nil, err
 	}
-	mount, err := a.pages(keys, prot) // pages.go
+	mount, err := a.pages(keys, prot, o.now) // pages.go
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ func (r registryClients) Client(ctx context.Context, id string) (oidcop.Client, 
 		return oidcop.Client{}, err
 	}
 	return oidcop.Client{
-		ID: c.ID, AuthMethod: c.AuthMethod, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		ID: c.ID, Name: c.Name, AuthMethod: c.AuthMethod, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.Grants, Scopes: c.Scopes, FirstParty: c.FirstParty,
 	}, nil
 }

@@ -1,13 +1,19 @@
 package app
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
+	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/oidcop"
 	"github.com/usersvc/usersvc/internal/web"
 )
 
@@ -19,7 +25,7 @@ const pageKeyLabel = "usersvc page session cookie v1"
 
 // pages builds the hosted pages (internal/web) when USERSVC_UI is on: the
 // function that mounts them beside the API, nil when they are off.
-func (a *App) pages(keys tokenKeys, prot protections) (func(*http.ServeMux), error) {
+func (a *App) pages(keys tokenKeys, prot protections, now func() time.Time) (func(*http.ServeMux), error) {
 	cfg := a.cfg
 	if !cfg.UI {
 		return nil, nil
@@ -43,6 +49,16 @@ func (a *App) pages(keys tokenKeys, prot protections) (func(*http.ServeMux), err
 	if a.passkeys != nil {
 		opts.Passkeys = a.passkeys
 	}
+	if a.clients != nil {
+		opts.Clients = a.clients
+	}
+	if st, ok := a.db.(oidcStore); ok { // the OpenID provider's clients, as form targets of its sign-ins
+		reqs := st.OIDC().Grants
+		opts.Apps = consentedApps{consents: oidcop.NewConsentService(st.OIDC(), now), clients: a.clients}
+		opts.FlowTarget = func(ctx context.Context, returnTo string) string {
+			return oidcop.ReturnOrigin(ctx, reqs, returnTo, now())
+		}
+	}
 	if l := prot.limits; l != nil {
 		opts.Limits = web.Limits{
 			Limiter: l.Limiter, Login: l.Login, Register: l.Register, Password: l.Password,
@@ -60,3 +76,32 @@ func (a *App) pages(keys tokenKeys, prot protections) (func(*http.ServeMux), err
 // Pages are the hosted pages, nil with USERSVC_UI=off (other handlers of
 // the process ask it who is signed in: Pages.Current).
 func (a *App) Pages() *web.Pages { return a.web }
+
+// consentedApps are the OpenID provider's consents as the apps page shows
+// them: with the registered client's name where the registry has it.
+type consentedApps struct {
+	consents *oidcop.ConsentService
+	clients  *oauthclient.Service // nil: no registry, names are ids
+}
+
+func (c consentedApps) AppsOf(ctx context.Context, userID uuid.UUID) ([]web.App, error) {
+	list, err := c.consents.Of(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.App, 0, len(list))
+	for _, k := range list {
+		app := web.App{ClientID: k.ClientID, Scopes: k.Scopes, Since: k.UpdatedAt}
+		if c.clients != nil {
+			if cl, err := c.clients.Lookup(ctx, k.ClientID); err == nil {
+				app.Name = cl.Name
+			}
+		}
+		out = append(out, app)
+	}
+	return out, nil
+}
+
+func (c consentedApps) RevokeApp(ctx context.Context, userID uuid.UUID, clientID string) error {
+	return c.consents.Revoke(ctx, userID, clientID)
+}

@@ -75,6 +75,9 @@ func Retention(cfg config.Config, db Store, now func() time.Time, obs retention.
 	if ws, ok := db.(webhookStore); ok && ws.Webhooks().Deliveries != nil {
 		d.Deliveries = ws.Webhooks().Deliveries
 	}
+	if st, ok := db.(oidcStore); ok {
+		d.OIDC = st.OIDC().Grants
+	}
 	r := retention.New(d, RetentionPolicy(cfg))
 	return r, p, true
 }

@@ -29,6 +29,8 @@ const (
 // Client is what the provider needs to know of a registered client.
 type Client struct {
 	ID string
+	// Name is what the consent page calls it ("": its id).
+	Name string
 	// AuthMethod is AuthNone for a public client, else how it presents
 	// its secret.
 	AuthMethod             string

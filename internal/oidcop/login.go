@@ -1,6 +1,7 @@
 package oidcop
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -93,7 +94,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, req, &oidc.Error{ErrorType: "consent_required", Description: "the user has not consented to this client"})
 	case need:
 		p.pages.render(w, http.StatusOK, "consent.html", req.RedirectURI, consentPage{
-			ID: req.ID, Client: c.ID, Host: hostOf(req.RedirectURI), Scopes: describe(req.Scopes), User: u.Username,
+			ID: req.ID, Client: cmp.Or(c.Name, c.ID), Host: hostOf(req.RedirectURI), Scopes: describe(req.Scopes), User: u.Username,
 			Action: consentPath,
 		})
 	default:
@@ -193,7 +194,8 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 // makes and stores it).
 func (p *Provider) finish(w http.ResponseWriter, r *http.Request, req AuthRequest, sess user.Session) {
 	req.UserID, req.SessionID, req.AuthTime = sess.UserID, sess.ID, sess.AuthenticatedAt.UTC()
-	req.AMR, req.Done = []string{"pwd"}, true
+	a := sess.Assurance() // how the page session's sign-in proved its holder
+	req.AMR, req.ACR, req.Done = a.AMR, a.ACR, true
 	if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
 		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
 		return
@@ -253,4 +255,30 @@ func describe(scopes []string) []string {
 		}
 	}
 	return out
+}
+
+// RequestReader reads stored authorization requests (Grants' read half).
+type RequestReader interface {
+	AuthRequest(ctx context.Context, id string) (AuthRequest, error)
+}
+
+// ReturnOrigin is the origin where a sign-in whose return_to is
+// returnTo ends up: the redirect URI's origin of the authorization
+// request returnTo hands back to (loginPath?id=...), while it has not
+// expired at now; "" for any other return_to. The hosted sign-in page
+// allows it as a form target: its form's answer redirects there.
+func ReturnOrigin(ctx context.Context, reqs RequestReader, returnTo string, now time.Time) string {
+	u, err := url.Parse(returnTo)
+	if err != nil || u.Path != loginPath || u.Host != "" || u.Scheme != "" {
+		return ""
+	}
+	req, err := reqs.AuthRequest(ctx, u.Query().Get("id"))
+	if err != nil || !now.Before(req.ExpiresAt) {
+		return ""
+	}
+	ru, err := url.Parse(req.RedirectURI)
+	if err != nil || ru.Scheme == "" || ru.Host == "" {
+		return ""
+	}
+	return ru.Scheme + "://" + ru.Host
 }

@@ -112,6 +112,17 @@ type Grants interface {
 	// RevokeGrant marks grant id revoked at at (a revoked one keeps its
 	// first time). ErrNotFound when not stored.
 	RevokeGrant(ctx context.Context, id string, at time.Time) error
+	// RevokeGrantsOf marks every live grant userID gave clientID revoked
+	// at at (its consent taken back).
+	RevokeGrantsOf(ctx context.Context, userID uuid.UUID, clientID string, at time.Time) error
+	// Purge deletes what can no longer be used and was kept only to
+	// recognise replays: auth requests (and their codes) that expired
+	// before before, refresh tokens that expired before it, and grants
+	// that ended before it (revoked, or made before it and left with no
+	// refresh token; their access tokens expired long since when before
+	// is older than the access tokens' lifetime). It returns the rows
+	// deleted.
+	Purge(ctx context.Context, before time.Time) (int64, error)
 	// AddRefreshToken stores t.
 	AddRefreshToken(ctx context.Context, t RefreshToken) error
 	// UseRefreshToken returns the token whose hash is hash and marks it

@@ -143,6 +143,32 @@ func (s *OIDCGrants) RevokeGrant(ctx context.Context, id string, at time.Time) e
 	return nil
 }
 
+// RevokeGrantsOf marks userID's live grants to clientID revoked at at.
+func (s *OIDCGrants) RevokeGrantsOf(ctx context.Context, userID uuid.UUID, clientID string, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `UPDATE oidc_grants SET revoked_at = $1 WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL`
+	_, err := s.db.pool.Exec(ctx, q, at, userID, clientID)
+	return translateOIDC(err, "revoke grants of a client")
+}
+
+// Purge deletes expired auth requests and refresh tokens and ended grants
+// in one statement; an ended grant's refresh tokens go with it (ON DELETE
+// CASCADE), uncounted.
+func (s *OIDCGrants) Purge(ctx context.Context, before time.Time) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `WITH
+		r AS (DELETE FROM oidc_auth_requests WHERE expires_at < $1 RETURNING 1),
+		g AS (DELETE FROM oidc_grants WHERE revoked_at < $1 OR (created_at < $1 AND NOT EXISTS (
+			SELECT 1 FROM oidc_refresh_tokens t WHERE t.grant_id = oidc_grants.id AND t.expires_at >= $1)) RETURNING id),
+		t AS (DELETE FROM oidc_refresh_tokens WHERE expires_at < $1 RETURNING 1) -- an ended grant's go by ON DELETE CASCADE
+		SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM g) + (SELECT count(*) FROM t)`
+	var n int64
+	err := s.db.pool.QueryRow(ctx, q, before).Scan(&n)
+	return n, translateOIDC(err, "purge the OpenID provider's state")
+}
+
 // AddRefreshToken stores t.
 func (s *OIDCGrants) AddRefreshToken(ctx context.Context, t oidcop.RefreshToken) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)

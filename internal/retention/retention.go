@@ -27,6 +27,9 @@ const (
 	// deliveries and their attempts (DeliveryPurger).
 	WebhookDeliveries = "webhook_deliveries"
 	WebhookAttempts   = "webhook_attempts"
+	// OIDCState is the OpenID provider's: expired authorization requests
+	// and codes, expired refresh tokens, ended grants (OIDCPurger).
+	OIDCState = "oidc_state"
 )
 
 // Tables lists the tables of Store and the audit log, in the order a run
@@ -52,6 +55,8 @@ type Cutoffs struct {
 	Audit    time.Time // audit events that happened before it
 	// Deliveries: finished webhook deliveries last changed before it.
 	Deliveries time.Time
+	// OIDC: the OpenID provider's state that expired or ended before it.
+	OIDC time.Time
 }
 
 // Store is what retention needs of a database besides the audit log. Each
@@ -99,6 +104,13 @@ type DeliveryPurger interface {
 	CountFinished(ctx context.Context, before time.Time) (int64, error)
 }
 
+// OIDCPurger removes the OpenID provider's state that expired or ended
+// before a time (oidcop.Grants.Purge). Its rows live minutes to weeks,
+// so one call removes them all.
+type OIDCPurger interface {
+	Purge(ctx context.Context, before time.Time) (int64, error)
+}
+
 // Observer receives what a run did, for metrics.
 type Observer interface {
 	// RetentionRemoved counts n rows removed from table.
@@ -126,6 +138,7 @@ type Runner struct {
 	store  Store
 	audit  AuditPruner    // nil: audit events are not removed
 	hooks  DeliveryPurger // nil: webhook deliveries are not removed
+	oidc   OIDCPurger     // nil: the OpenID provider's state is not removed
 	policy Policy
 	now    func() time.Time
 	obs    Observer // nil: not counted
@@ -140,6 +153,7 @@ type Deps struct {
 	Store      Store
 	Audit      AuditPruner
 	Deliveries DeliveryPurger
+	OIDC       OIDCPurger
 	Observer   Observer
 	Now        func() time.Time
 	Log        *slog.Logger
@@ -150,7 +164,7 @@ func New(d Deps, p Policy) *Runner {
 	if p.Batch <= 0 {
 		p.Batch = DefaultBatch
 	}
-	r := &Runner{store: d.Store, audit: d.Audit, hooks: d.Deliveries, policy: p, now: d.Now, obs: d.Observer, log: d.Log}
+	r := &Runner{store: d.Store, audit: d.Audit, hooks: d.Deliveries, oidc: d.OIDC, policy: p, now: d.Now, obs: d.Observer, log: d.Log}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -169,6 +183,9 @@ func (r *Runner) Cutoffs() Cutoffs {
 	}
 	if r.policy.Deliveries > 0 && r.hooks != nil {
 		c.Deliveries = now.Add(-r.policy.Deliveries)
+	}
+	if r.oidc != nil {
+		c.OIDC = now.Add(-TokenRetention) // past any code's, refresh token's or access token's life
 	}
 	return c
 }
@@ -237,6 +254,11 @@ func (r *Runner) Run(ctx context.Context) (map[string]int64, error) {
 			count(WebhookAttempts, a)
 			return d, err
 		})
+	}
+	if err == nil && !c.OIDC.IsZero() {
+		var n int64
+		n, err = r.oidc.Purge(ctx, c.OIDC)
+		count(OIDCState, n)
 	}
 	if err != nil {
 		return removed, fmt.Errorf("retention: %w", err)

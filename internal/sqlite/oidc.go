@@ -145,6 +145,39 @@ func (s *OIDCGrants) RevokeGrant(ctx context.Context, id string, at time.Time) e
 	return nil
 }
 
+// RevokeGrantsOf marks userID's live grants to clientID revoked at at.
+func (s *OIDCGrants) RevokeGrantsOf(ctx context.Context, userID uuid.UUID, clientID string, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	const q = `UPDATE oidc_grants SET revoked_at = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL`
+	_, err := s.db.write.ExecContext(ctx, q, hookTime(at), userID.String(), clientID)
+	return translateOIDC(err, "revoke grants of a client")
+}
+
+// Purge deletes expired auth requests and refresh tokens and ended grants
+// (their refresh tokens go with them: ON DELETE CASCADE).
+func (s *OIDCGrants) Purge(ctx context.Context, before time.Time) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	at := hookTime(before)
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM oidc_auth_requests WHERE expires_at < ?1`,
+		`DELETE FROM oidc_refresh_tokens WHERE expires_at < ?1`,
+		`DELETE FROM oidc_refresh_tokens WHERE grant_id IN (SELECT id FROM oidc_grants WHERE revoked_at < ?1)`,
+		`DELETE FROM oidc_grants WHERE revoked_at < ?1 OR (created_at < ?1 AND NOT EXISTS (
+			SELECT 1 FROM oidc_refresh_tokens t WHERE t.grant_id = oidc_grants.id))`,
+	} {
+		res, err := s.db.write.ExecContext(ctx, q, at)
+		if err != nil {
+			return total, translateOIDC(err, "purge the OpenID provider's state")
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}
+
 // AddRefreshToken stores t.
 func (s *OIDCGrants) AddRefreshToken(ctx context.Context, t oidcop.RefreshToken) error {
 	ctx, cancel := context.WithTimeout(ctx, writeWait)

@@ -73,8 +73,8 @@ type Sessions interface {
 	// UserSession returns in one round trip what authenticating a request
 	// needs: the user userID, without its password hash and trusted
 	// address (TrustedEmail), and of its session sessionID the ID, UserID,
-	// ExpiresAt, RevokedAt and AuthenticatedAt (the other fields are left
-	// zero). A missing user, or a session that
+	// ExpiresAt, RevokedAt, AuthenticatedAt, AMR and ACR (the other fields
+	// are left zero). A missing user, or a session that
 	// is missing or not that user's, is ErrNotFound.
 	UserSession(ctx context.Context, userID, sessionID uuid.UUID) (User, Session, error)
 	// Active returns userID's sessions that are not revoked and expire

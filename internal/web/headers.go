@@ -12,7 +12,7 @@ import (
 // service's stylesheet and images (and the logo's origin); no script, no
 // inline style; forms post only here (or, after a sign-in, redirect to an
 // allowed return_to origin); never framed.
-func (p *Pages) policy() string {
+func (p *Pages) policy(extra ...string) string {
 	img := "'self'"
 	if p.opts.LogoOrigin != "" {
 		img += " " + p.opts.LogoOrigin
@@ -20,6 +20,11 @@ func (p *Pages) policy() string {
 	action := []string{"'self'"}
 	for o := range p.origins {
 		action = append(action, o)
+	}
+	for _, o := range extra {
+		if !slices.Contains(action, o) {
+			action = append(action, o)
+		}
 	}
 	slices.Sort(action[1:])
 	return fmt.Sprintf("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src %s; form-action %s; frame-ancestors 'none'; base-uri 'none'",
@@ -49,7 +54,7 @@ func (p *Pages) protect(h http.Handler) http.Handler {
 	guarded := p.csrf.Handler(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", p.csp)
+		hd.Set("Content-Security-Policy", p.policyFor(r))
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "no-referrer")
@@ -57,4 +62,27 @@ func (p *Pages) protect(h http.Handler) http.Handler {
 		hd.Set("Cache-Control", "no-store")
 		guarded.ServeHTTP(w, r)
 	})
+}
+
+// policyFor is the policy of r's page: p.csp, with form-action widened to
+// the origin where the sign-in's return_to goes on to when it is the
+// OpenID provider's sign-in handoff (FlowTarget): the sign-in form's
+// answer redirects through the provider to the client's redirect URI, a
+// redirect that browsers hold to the form's form-action.
+func (p *Pages) policyFor(r *http.Request) string {
+	if p.opts.FlowTarget == nil {
+		return p.csp
+	}
+	back := r.URL.Query().Get("return_to")
+	if back == "" && r.Method == http.MethodPost {
+		back = r.PostFormValue("return_to")
+	}
+	if back == "" {
+		return p.csp
+	}
+	o := p.opts.FlowTarget(r.Context(), back)
+	if o == "" {
+		return p.csp
+	}
+	return p.policy(o)
 }

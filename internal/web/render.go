@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/user"
 )
@@ -46,7 +47,11 @@ type view struct {
 	Error    string
 	// PasskeySignIn shows the sign-in page's passkey button (to script).
 	PasskeySignIn bool
-	Brand         brand
+	// Apps are the connected apps page's (consents.go).
+	Apps []App
+	// Clients are the console's client list (admin_clients.go).
+	Clients []oauthclient.Client
+	Brand   brand
 }
 
 // brand is the product's name, logo and stylesheet, on every page.
@@ -105,10 +110,10 @@ func describedBy(f *field) string {
 }
 
 // views are the page templates, each parsed with the layout.
-var views = []string{"form", "message", "account", "sessions", "passkeys", "admin_users", "admin_user", "admin_confirm", "admin_audit"}
+var views = []string{"form", "message", "account", "sessions", "passkeys", "admin_users", "admin_user", "admin_confirm", "admin_audit", "apps", "admin_clients"}
 
 func (p *Pages) parseViews() (map[string]*template.Template, error) {
-	funcs := template.FuncMap{"t": p.msg.text, "describedBy": describedBy}
+	funcs := template.FuncMap{"t": p.msg.text, "describedBy": describedBy, "scope": p.scopeText}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)

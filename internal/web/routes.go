@@ -17,7 +17,7 @@ type route struct {
 // mounted behind protect (headers.go): security headers, no cross-site
 // POST.
 func (p *Pages) routes() []route {
-	return []route{
+	return append([]route{
 		{"GET " + stylesheetPath, p.stylesheet},
 		{"GET " + passkeyScriptPath, p.script},
 		// Passkeys (passkeys.go): the JSON ceremonies passkey.js runs.
@@ -66,5 +66,5 @@ func (p *Pages) routes() []route {
 		{"GET /admin/users/{id}/delete", p.admin(p.adminDeletePage)},
 		{"POST /admin/users/{id}/delete", p.admin(p.adminDelete)},
 		{"GET /admin/audit", p.admin(p.adminAuditPage)},
-	}
+	}, append(p.appRoutes(), p.adminClientRoutes()...)...) // consents.go, admin_clients.go
 }

@@ -110,6 +110,7 @@ var notices = map[string]string{
 	"email_changed": "notice.email_changed", "session_ended": "notice.session_ended",
 	"others_ended": "notice.others_ended", "deleted": "notice.deleted",
 	"passkey_added": "notice.passkey_added", "passkey_renamed": "notice.passkey_renamed", "passkey_removed": "notice.passkey_removed",
+	"app_revoked": "notice.app_revoked", // consents.go
 }
 
 // notice is the catalogue key of r's ?notice=, "" for none.

@@ -8,6 +8,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"io"
@@ -48,6 +49,16 @@ type Options struct {
 	// Passkeys is the WebAuthn relying party (passkey.Service); nil: the
 	// passkey pages answer 503 and the sign-in page has no passkey button.
 	Passkeys Passkeys
+	// FlowTarget, when set, names the origin a sign-in's return_to leads
+	// on to beyond this service ("" for none): the client redirect URI's
+	// origin of an OpenID authorization request waiting for the sign-in
+	// (oidcop.ReturnOrigin). The sign-in forms' CSP allows it.
+	FlowTarget func(ctx context.Context, returnTo string) string
+	// Apps are the OpenID provider's consents (consents.go); nil: the
+	// apps page lists none.
+	Apps Apps
+	// Clients is the client registry the console lists; nil: none.
+	Clients AdminClients
 	// Catalogue replaces the default messages (Messages) when not nil.
 	Catalogue Catalogue
 	Log       *slog.Logger

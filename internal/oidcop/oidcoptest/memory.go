@@ -104,6 +104,55 @@ func (m *memGrants) RevokeGrant(_ context.Context, id string, at time.Time) erro
 	return nil
 }
 
+func (m *memGrants) RevokeGrantsOf(_ context.Context, userID uuid.UUID, clientID string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, g := range m.grants {
+		if g.UserID == userID && g.ClientID == clientID && g.RevokedAt.IsZero() {
+			g.RevokedAt = at
+			m.grants[id] = g
+		}
+	}
+	return nil
+}
+
+func (m *memGrants) Purge(_ context.Context, before time.Time) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for id, r := range m.requests {
+		if r.ExpiresAt.Before(before) {
+			delete(m.requests, id)
+			delete(m.used, id)
+			n++
+		}
+	}
+	for h, t := range m.refresh {
+		if t.ExpiresAt.Before(before) {
+			delete(m.refresh, h)
+			n++
+		}
+	}
+	tokens := map[string]bool{}
+	for _, t := range m.refresh {
+		tokens[t.GrantID] = true
+	}
+	for id, g := range m.grants {
+		ended := !g.RevokedAt.IsZero() && g.RevokedAt.Before(before)
+		if ended || (g.CreatedAt.Before(before) && !tokens[id]) {
+			delete(m.grants, id)
+			n++
+			for h, t := range m.refresh {
+				if t.GrantID == id {
+					delete(m.refresh, h)
+					n++
+				}
+			}
+		}
+	}
+	return n, nil
+}
+
 func (m *memGrants) AddRefreshToken(_ context.Context, t oidcop.RefreshToken) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

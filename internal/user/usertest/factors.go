@@ -259,4 +259,12 @@ func testSessionAssurance(t *testing.T, open newStores) {
 	if diff := cmp.Diff(s.Assurance(), got.Assurance()); diff != "" {
 		t.Errorf("RefreshToken: assurance mismatch (-want +got):\n%s", diff)
 	}
+	// The lookup of a page session carries it too: the OpenID provider's
+	// ID tokens say how the browser's sign-in proved its holder.
+	if _, got, err = st.Sessions.UserSession(t.Context(), u.ID, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(s.Assurance(), got.Assurance()); diff != "" {
+		t.Errorf("UserSession: assurance mismatch (-want +got):\n%s", diff)
+	}
 }

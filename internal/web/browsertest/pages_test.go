@@ -57,6 +57,7 @@ var catalogue = []shownPage{
 	{name: "account-sessions", pattern: "/account/sessions", who: "user", path: "/account/sessions"},
 	{name: "account-delete", pattern: "/account/delete", who: "user", path: "/account/delete"},
 	{name: "account-passkeys", pattern: "/account/passkeys", who: "user", path: "/account/passkeys"},
+	{name: "account-apps", pattern: "/account/apps", who: "user", path: "/account/apps"},
 	{name: "forbidden", who: "user", path: "/admin/users"},
 	{name: "admin-users", pattern: "/admin/users", who: "admin", path: "/admin/users"},
 	{name: "admin", pattern: "/admin", who: "admin", path: "/admin"}, // goes on to admin-users
@@ -64,6 +65,7 @@ var catalogue = []shownPage{
 	{name: "admin-deactivate", pattern: "/admin/users/{id}/deactivate", who: "admin", path: "/admin/users/{id}/deactivate"},
 	{name: "admin-delete", pattern: "/admin/users/{id}/delete", who: "admin", path: "/admin/users/{id}/delete"},
 	{name: "admin-audit", pattern: "/admin/audit", who: "admin", path: "/admin/audit"},
+	{name: "admin-clients", pattern: "/admin/clients", who: "admin", path: "/admin/clients"},
 }
 
 // getRoute finds the GET routes of internal/web's route list.

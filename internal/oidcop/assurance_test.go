@@ -1,0 +1,150 @@
+package oidcop_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/pquerna/otp"
+	pqtotp "github.com/pquerna/otp/totp"
+	"golang.org/x/oauth2"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// TestAssuranceFromTheSession: the ID token's amr and acr are those of
+// the page session's sign-in: the password alone gives pwd and the
+// single-factor acr; the password and an authenticator app's code give
+// pwd, otp and mfa and the multi-factor acr, in the refreshed ID token
+// too.
+func TestAssuranceFromTheSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		conf := f.webConfig()
+
+		amr, acr := f.assurance(conf, f.signIn(), "")
+		if !slices.Equal(amr, []string{user.AMRPassword}) || acr != user.ACRSingleFactor {
+			t.Errorf("a password sign-in: amr %v acr %q, want [pwd] %q", amr, acr, user.ACRSingleFactor)
+		}
+
+		secret := f.enrolTOTP()
+		f.srv.Clock.Advance(time.Minute)
+		b := f.browser()
+		token := f.mfaToken(b)
+		code, err := pqtotp.GenerateCodeCustom(secret, f.srv.Clock.Now(), pqtotp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, loc := b.form("/sign-in/mfa", url.Values{"mfa_token": {token}, "code": {code}}); status != http.StatusSeeOther {
+			t.Fatalf("the code: %d to %q, want 303", status, loc)
+		}
+		amr, acr = f.assurance(conf, b, "refresh")
+		for _, want := range []string{user.AMRPassword, user.AMROTP, user.AMRMFA} {
+			if !slices.Contains(amr, want) {
+				t.Errorf("a sign-in with a TOTP code: amr %v, want %s in it", amr, want)
+			}
+		}
+		if acr != user.ACRMultiFactor {
+			t.Errorf("a sign-in with a TOTP code: acr %q, want %q", acr, user.ACRMultiFactor)
+		}
+	})
+}
+
+// assurance runs the code flow in b and returns the ID token's amr and
+// acr; with refresh, those of the ID token a refresh gives, which must be
+// the same.
+func (f *fixture) assurance(conf *oauth2.Config, b *browser, refresh string) ([]string, string) {
+	f.t.Helper()
+	verifier := oauth2.GenerateVerifier()
+	q := f.authorize(b, conf, "s", oauth2.S256ChallengeOption(verifier))
+	tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		f.t.Fatalf("exchange: %v", err)
+	}
+	amr, acr := f.idAssurance(tok)
+	if refresh != "" {
+		next, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			f.t.Fatalf("refresh: %v", err)
+		}
+		if ramr, _ := f.idAssurance(next); !slices.Equal(ramr, amr) {
+			f.t.Errorf("the refreshed ID token's amr %v, want the first one's %v", ramr, amr)
+		}
+	}
+	return amr, acr
+}
+
+func (f *fixture) idAssurance(tok *oauth2.Token) ([]string, string) {
+	f.t.Helper()
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := f.provider.VerifierContext(f.ctx, &oidc.Config{ClientID: webClient}).Verify(f.ctx, raw)
+	if err != nil {
+		f.t.Fatalf("ID token: %v", err)
+	}
+	var claims struct {
+		AMR []string `json:"amr"`
+		ACR string   `json:"acr"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		f.t.Fatal(err)
+	}
+	return claims.AMR, claims.ACR
+}
+
+// enrolTOTP gives the fixture's user a confirmed authenticator app through
+// the service and returns its secret.
+func (f *fixture) enrolTOTP() string {
+	f.t.Helper()
+	ctx, svc := context.Background(), f.srv.App.Service()
+	tok, err := svc.Login(ctx, f.username, password, "")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	u, sess, err := svc.Authenticate(ctx, tok.Token)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c := user.Caller{User: u, Session: sess}
+	key, err := svc.EnrolTOTP(ctx, c)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	code, err := pqtotp.GenerateCodeCustom(key.Secret, f.srv.Clock.Now(), pqtotp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := svc.ConfirmTOTP(ctx, c, code); err != nil {
+		f.t.Fatal(err)
+	}
+	return key.Secret
+}
+
+// mfaToken posts the password on the sign-in page and returns the
+// mfa_token of the code form it answers with.
+func (f *fixture) mfaToken(b *browser) string {
+	f.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, f.base+"/sign-in", strings.NewReader(url.Values{"login": {f.username}, "password": {password}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", f.base)
+	res, err := b.c.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body := new(strings.Builder)
+	_, _ = io.Copy(body, res.Body)
+	const marker = `name="mfa_token" value="`
+	i := strings.Index(body.String(), marker)
+	if res.StatusCode != http.StatusOK || i < 0 {
+		f.t.Fatalf("sign-in with a second factor: %d, want the code form\n%s", res.StatusCode, body)
+	}
+	rest := body.String()[i+len(marker):]
+	return rest[:strings.IndexByte(rest, '"')]
+}
