@@ -45,11 +45,17 @@ func TestChangesEmitEvents(t *testing.T) {
 			t.Fatalf("logout: %v", res)
 		}
 		want := []string{event.UserCreated, event.UserEmailVerified, event.SessionCreated, event.UserUpdated, event.SessionRevoked}
+		// A sink may be handed an event more than once (a delivery hands
+		// over its user's earlier events still queued): it counts once.
+		seen := map[string]bool{}
 		got := make([]event.Event, 0, len(want))
-		for range want {
+		for len(got) < len(want) {
 			select {
 			case e := <-sink:
-				got = append(got, e)
+				if !seen[e.ID] {
+					seen[e.ID] = true
+					got = append(got, e)
+				}
 			case <-time.After(10 * time.Second):
 				t.Fatalf("events: got %d of %d: %+v", len(got), len(want), got)
 			}
@@ -78,10 +84,16 @@ func TestChangesEmitEvents(t *testing.T) {
 		if err := json.Unmarshal(bySeq[4].Data, &updated); err != nil || updated.User.FullName != "Ada L." || updated.Fields[0] != "full_name" {
 			t.Errorf("user.updated data: %s (%v)", bySeq[4].Data, err)
 		}
-		select {
-		case e := <-sink:
-			t.Errorf("an event more: %+v", e)
-		default:
+		for {
+			select {
+			case e := <-sink:
+				if !seen[e.ID] {
+					t.Errorf("an event more: %+v", e)
+				}
+				continue
+			default:
+			}
+			break
 		}
 	})
 }

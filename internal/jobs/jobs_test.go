@@ -68,19 +68,35 @@ func databases(*testing.T) []database {
 	}
 }
 
-// sinkRecorder is a Sink that passes the events it gets on.
-type sinkRecorder chan event.Event
+// sinkRecorder is a Sink that passes the events it gets on, each once: a
+// sink may be handed an event again (Sink), as a delivery hands over its
+// user's earlier events still queued.
+type sinkRecorder struct {
+	events chan event.Event
+	mu     sync.Mutex
+	seen   map[string]bool
+}
 
-func (s sinkRecorder) Deliver(_ context.Context, e event.Event) error {
-	s <- e
+func newSinkRecorder() *sinkRecorder {
+	return &sinkRecorder{events: make(chan event.Event, 16), seen: map[string]bool{}}
+}
+
+func (s *sinkRecorder) Deliver(_ context.Context, e event.Event) error {
+	s.mu.Lock()
+	again := s.seen[e.ID]
+	s.seen[e.ID] = true
+	s.mu.Unlock()
+	if !again {
+		s.events <- e
+	}
 	return nil
 }
 
 // next waits (at most 10 s) for the next event.
-func (s sinkRecorder) next(t *testing.T) event.Event {
+func (s *sinkRecorder) next(t *testing.T) event.Event {
 	t.Helper()
 	select {
-	case e := <-s:
+	case e := <-s.events:
 		return e
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event arrived")
@@ -150,7 +166,7 @@ var ada = user.Registration{Email: "ada@example.com", Username: "ada", Password:
 func TestCommittedChangeHasMailAndEvent(t *testing.T) {
 	for _, d := range databases(t) {
 		t.Run(d.name, func(t *testing.T) {
-			box, sink := usertest.NewMailbox(), make(sinkRecorder, 16)
+			box, sink := usertest.NewMailbox(), newSinkRecorder()
 			q, st := d.open(t)(t, config(t, box, sink))
 			start(t, q)
 			svc := service(t, st)
@@ -190,7 +206,7 @@ func TestCommittedChangeHasMailAndEvent(t *testing.T) {
 func TestRolledBackChangeHasNeither(t *testing.T) {
 	for _, d := range databases(t) {
 		t.Run(d.name, func(t *testing.T) {
-			q, st := d.open(t)(t, config(t, usertest.NewMailbox(), make(sinkRecorder, 16)))
+			q, st := d.open(t)(t, config(t, usertest.NewMailbox(), newSinkRecorder()))
 			id := uuid.New()
 			queueBoth := func(tx user.Stores) error {
 				if err := tx.Outbox.Mail(t.Context(), user.Mail{Kind: user.MailPasswordChanged, To: "ada@example.com", UserID: id}); err != nil {
@@ -229,7 +245,7 @@ func TestRolledBackChangeHasNeither(t *testing.T) {
 func TestRestartLosesNothing(t *testing.T) {
 	for _, d := range databases(t) {
 		t.Run(d.name, func(t *testing.T) {
-			box, sink := usertest.NewMailbox(), make(sinkRecorder, 16)
+			box, sink := usertest.NewMailbox(), newSinkRecorder()
 			open := d.open(t)
 			// The first process queues and dies before working its queue.
 			_, st := open(t, config(t, box, sink))
