@@ -543,6 +543,7 @@ func TestAuditCursorOfThePreviousRelease(t *testing.T) {
 		if len(all) < 6 {
 			t.Fatalf("events: %v, want 6 or more", all)
 		}
+		//nolint:gosec // ids are positive
 		legacy := base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, uint64(all[1])))
 		var seen []int64
 		p := s.page("/api/v1/admin/audit?limit=2&cursor="+legacy, adminToken)
