@@ -5,15 +5,18 @@
 //
 //   - logins/s through user.Service (a session, a refresh token and an
 //     audit event written per login, in one transaction; bcrypt at cost 4
-//     so that the database, not hashing, is what is measured);
-//   - the administrators' audit query for a one-day window -window-age back,
-//     as the store runs it and in the shape before migration 00012
-//     (ORDER BY id DESC, which walks the primary key from the newest event);
+//     so that the database, not hashing, is what is measured), in rounds,
+//     the two databases taking turns;
+//   - the administrators' audit query for windows 1, 30 and 180 days wide
+//     ending -window-age back, in id order (the release before migration
+//     00022) and in (at, id) order (this one), and the plans of both;
 //   - the search of users by email prefix;
 //   - one retention pass over the history (rows removed per second);
 //   - the bytes per row of each table, indexes included.
 //
-// It drops both databases at the end (unless -keep).
+// The history loads fast enough for tens of millions of rows (loadHistory);
+// the load average is printed with the load and the figures. It drops both
+// databases at the end (unless -keep).
 //
 //	go run ./bench/growth -postgres 'postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable' \
 //	    -users 100000 -sessions 1000000 -audit 1000000
@@ -21,6 +24,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,6 +60,8 @@ type options struct {
 	sessionRetention       time.Duration
 	keep, skipRetention    bool
 	pool                   int
+	rounds                 int
+	queryBudget            time.Duration
 }
 
 func main() {
@@ -68,7 +74,9 @@ func main() {
 	flag.IntVar(&o.logins, "logins", 3000, "logins measured on each database")
 	flag.IntVar(&o.concurrency, "concurrency", 8, "concurrent logins")
 	flag.IntVar(&o.queries, "queries", 200, "repetitions of each query")
-	flag.DurationVar(&o.windowAge, "window-age", 180*24*time.Hour, "how far back the admin audit query's one-day window lies")
+	flag.DurationVar(&o.queryBudget, "query-budget", 20*time.Second, "time after which a query is repeated no more (at least 5 times)")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of logins, the databases taking turns")
+	flag.DurationVar(&o.windowAge, "window-age", 180*24*time.Hour, "how far back the admin audit query's windows (1, 30 and 180 days wide) end")
 	flag.DurationVar(&o.sessionRetention, "session-retention", 30*24*time.Hour, "USERSVC_SESSION_RETENTION of the retention pass")
 	flag.BoolVar(&o.keep, "keep", false, "keep the databases")
 	flag.BoolVar(&o.skipRetention, "skip-retention", false, "do not run the retention pass")
@@ -151,7 +159,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		fmt.Fprintf(out, "%s: %d users loaded in %s\n", kind, o.users, time.Since(start).Round(time.Millisecond))
 		if kind == "history" {
 			start = time.Now()
-			if err := loadHistory(ctx, b.db, o, now); err != nil {
+			if err := loadHistory(ctx, b.db, o, now, out); err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "%s: %d sessions, %d refresh tokens, %d audit events over %d days loaded in %s\n",
@@ -162,61 +170,73 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		b.svc = user.NewService(user.Deps{Stores: b.db.Stores(), Hasher: hasher, Tokens: tokens, Log: slog.New(slog.DiscardHandler)}, app.Policy(cfg))
 	}
+	fmt.Fprintf(out, "load average before measuring: %s\n", loadAverage())
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "measure\tempty\thistory\tratio\t")
-	rates := make([]float64, len(dbs))
-	for i, b := range dbs {
-		if rates[i], err = logins(ctx, b, o); err != nil {
+	// Logins in rounds, the two databases taking turns, so that a change
+	// of the machine's load meets both alike.
+	var took [2]time.Duration
+	for range o.rounds {
+		for i, b := range dbs {
+			d, err := logins(ctx, b, o, o.logins/o.rounds)
+			if err != nil {
+				return err
+			}
+			took[i] += d
+		}
+	}
+	rate := func(i int) float64 { return float64(o.logins/o.rounds*o.rounds) / took[i].Seconds() }
+	fmt.Fprintf(w, "logins/s (%d rounds)\t%.0f\t%.0f\t%.2f\t\n", o.rounds, rate(0), rate(1), rate(1)/rate(0))
+	day := now.Add(-o.windowAge)
+	window := func(width time.Duration, byTime bool) func(ctx context.Context, b *bench) error {
+		return func(ctx context.Context, b *bench) error {
+			_, err := b.db.Stores().Audit.Events(ctx, user.AuditFilter{Since: day.Add(-width), Until: day, ByTime: byTime, Limit: user.DefaultAuditPage + 1})
 			return err
 		}
 	}
-	fmt.Fprintf(w, "logins/s\t%.0f\t%.0f\t%.2f\t\n", rates[0], rates[1], rates[1]/rates[0])
-	day := now.Add(-o.windowAge)
-	for _, q := range []struct {
+	type query struct {
 		name string
 		do   func(ctx context.Context, b *bench) error
-	}{
-		{"audit day window (store)", func(ctx context.Context, b *bench) error {
-			_, err := b.db.Stores().Audit.Events(ctx, user.AuditFilter{Since: day, Until: day.Add(24 * time.Hour), Limit: 50})
-			return err
-		}},
-		{"audit day window (pre-00012 shape)", func(ctx context.Context, b *bench) error {
-			rows, err := b.db.Pool().Query(ctx, preIndexAudit, day, day.Add(24*time.Hour))
-			if err != nil {
+	}
+	var queries []query
+	for _, width := range []struct {
+		name string
+		d    time.Duration
+	}{{"1-day", 24 * time.Hour}, {"30-day", 30 * 24 * time.Hour}, {"180-day", 180 * 24 * time.Hour}} {
+		queries = append(queries,
+			query{"audit " + width.name + " window, id order (before)", window(width.d, false)},
+			query{"audit " + width.name + " window, (at, id) order (after)", window(width.d, true)})
+	}
+	queries = append(queries,
+		query{"audit 30-day window, page 2 (after)", func(ctx context.Context, b *bench) error {
+			f := user.AuditFilter{Since: day.Add(-30 * 24 * time.Hour), Until: day, ByTime: true, Limit: user.DefaultAuditPage + 1}
+			first, err := b.db.Stores().Audit.Events(ctx, f)
+			if err != nil || len(first) < f.Limit {
 				return err
 			}
-			rows.Close()
-			return rows.Err()
-		}},
-		{"audit 30-day window (store)", func(ctx context.Context, b *bench) error {
-			_, err := b.db.Stores().Audit.Events(ctx, user.AuditFilter{Since: day.Add(-30 * 24 * time.Hour), Until: day, Limit: 50})
+			f.BeforeAt, f.BeforeID = first[len(first)-2].At, first[len(first)-2].ID
+			_, err = b.db.Stores().Audit.Events(ctx, f)
 			return err
 		}},
-		{"audit 30-day window (pre-00012 shape)", func(ctx context.Context, b *bench) error {
-			rows, err := b.db.Pool().Query(ctx, preIndexAudit, day.Add(-30*24*time.Hour), day)
-			if err != nil {
-				return err
-			}
-			rows.Close()
-			return rows.Err()
-		}},
-		{"audit one account, all time", func(ctx context.Context, b *bench) error {
-			_, err := b.db.Stores().Audit.Events(ctx, user.AuditFilter{SubjectID: subjectOf(ctx, b), Limit: 50})
+		query{"audit one account, all time (after)", func(ctx context.Context, b *bench) error {
+			_, err := b.db.Stores().Audit.Events(ctx, user.AuditFilter{SubjectID: subjectOf(ctx, b), ByTime: true, Limit: user.DefaultAuditPage + 1})
 			return err
 		}},
-		{"user search by email prefix", func(ctx context.Context, b *bench) error {
+		query{"user search by email prefix", func(ctx context.Context, b *bench) error {
 			_, err := b.db.Stores().Users.List(ctx, user.ListQuery{Filter: user.Filter{EmailPrefix: fmt.Sprintf("user%d", rand.IntN(o.users))}, Limit: 50})
 			return err
-		}},
-	} {
+		}})
+	for _, q := range queries {
 		var p [2][2]time.Duration
+		var n [2]int
 		for i, b := range dbs {
-			if p[i][0], p[i][1], err = latency(ctx, b, o.queries, q.do); err != nil {
+			if p[i][0], p[i][1], n[i], err = latency(ctx, b, o.queries, o.queryBudget, q.do); err != nil {
 				return fmt.Errorf("%s: %w", q.name, err)
 			}
 		}
-		fmt.Fprintf(w, "%s p50 / p95\t%s / %s\t%s / %s\t\t\n", q.name, ms(p[0][0]), ms(p[0][1]), ms(p[1][0]), ms(p[1][1]))
+		fmt.Fprintf(w, "%s p50 / p95 (n)\t%s / %s (%d)\t%s / %s (%d)\t\t\n", q.name, ms(p[0][0]), ms(p[0][1]), n[0], ms(p[1][0]), ms(p[1][1]), n[1])
 	}
+	fmt.Fprintf(w, "load average after measuring\t%s\t\t\t\n", loadAverage())
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -232,12 +252,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	return nil
 }
 
-// preIndexAudit is the admin audit query for a window as the store ran it
-// before migration 00012 (ORDER BY id DESC: the planner may walk the
-// primary key down from the newest event).
-const preIndexAudit = `
+// windowAudit is the admin audit query for a window, its ORDER BY replaced
+// by the one of each store's query shape (plans).
+const windowAudit = `
 	SELECT id, at, kind, actor_id, subject_id, ip, user_agent, request_id, detail FROM audit_events
-	WHERE at >= $1 AND at < $2 ORDER BY id DESC LIMIT 50`
+	WHERE at >= $1 AND at < $2 ORDER BY id DESC LIMIT 51`
 
 // password is every bench user's password.
 const password = "bench-password"
@@ -253,50 +272,168 @@ func loadUsers(ctx context.Context, db *postgres.DB, n int, hash string, from ti
 	return err
 }
 
+// loadChunk is how many rows one statement of the history load inserts:
+// each is a short transaction, and the load reports its progress.
+const loadChunk = 1_000_000
+
 // loadHistory inserts o.sessions sessions of random users (each with one
 // refresh token), most expired or revoked, and o.audit audit events, spread
-// evenly over the o.days before now, in the order time made them.
-func loadHistory(ctx context.Context, db *postgres.DB, o options, now time.Time) error {
+// evenly over the o.days before now, in the order time made them. It is
+// built for tens of millions of rows on a small machine: the secondary
+// indexes of the three tables are dropped first and built again at the
+// end (one sort each instead of a random insert per row and index), the
+// foreign keys and triggers are not run (session_replication_role =
+// replica: the rows are made consistent), commits do not wait for the
+// WAL, and the sessions (then their tokens) and the audit events load on
+// two connections side by side, in chunks of loadChunk rows.
+func loadHistory(ctx context.Context, db *postgres.DB, o options, now time.Time, out io.Writer) error {
 	from := now.AddDate(0, 0, -o.days)
+	tables := []string{"sessions", "refresh_tokens", "audit_events"}
+	indexes, err := dropIndexes(ctx, db, tables)
+	if err != nil {
+		return err
+	}
 	const sessions = `
 		INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, authenticated_at)
 		SELECT gen_random_uuid(), u.id, c.t, c.t, c.t + interval '90 days',
 		       CASE WHEN i % 3 = 0 THEN c.t + interval '1 day' END, 'Mozilla/5.0 (bench)', '192.0.2.1', c.t
-		FROM generate_series(1, $1) AS i
-		JOIN (SELECT id, row_number() OVER () - 1 AS n FROM users) AS u ON u.n = (i::bigint * 7919) % $4
-		CROSS JOIN LATERAL (SELECT $2::timestamptz + ($3::timestamptz - $2::timestamptz) * i / $1 AS t) AS c
-		ORDER BY i`
+		FROM generate_series($5::bigint, $6::bigint) AS i
+		JOIN bench_users AS u ON u.n = (i * 7919) % $4
+		CROSS JOIN LATERAL (SELECT $2::timestamptz + ($3::timestamptz - $2::timestamptz) * i / $1 AS t) AS c`
 	//nolint:gosec // SQL, no credential
 	const tokens = `
 		INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at)
-		SELECT sha256(s.id::text::bytea), s.id, s.created_at, s.created_at + interval '30 days' FROM sessions s ORDER BY s.created_at`
+		SELECT sha256(s.id::text::bytea), s.id, s.created_at, s.created_at + interval '30 days' FROM sessions s`
 	const audit = `
 		INSERT INTO audit_events (at, kind, actor_id, subject_id, ip, user_agent, request_id, detail)
 		SELECT c.t, (ARRAY['user.login_succeeded', 'user.login_failed', 'user.logged_out', 'session.revoked'])[1 + i % 4],
 		       u.id, u.id, '192.0.2.1', 'Mozilla/5.0 (bench)', 'req-' || i,
 		       jsonb_build_object('session_id', gen_random_uuid()::text)
-		FROM generate_series(1, $1) AS i
-		JOIN (SELECT id, row_number() OVER () - 1 AS n FROM users) AS u ON u.n = (i::bigint * 104729) % $4
-		CROSS JOIN LATERAL (SELECT $2::timestamptz + ($3::timestamptz - $2::timestamptz) * i / $1 AS t) AS c
-		ORDER BY i`
-	for _, step := range []struct {
-		q    string
-		args []any
-	}{
-		{sessions, []any{o.sessions, from, now, o.users}},
-		{tokens, nil},
-		{audit, []any{o.audit, from, now, o.users}},
-	} {
-		if _, err := db.Pool().Exec(ctx, step.q, step.args...); err != nil {
-			return fmt.Errorf("load history: %w", err)
-		}
+		FROM generate_series($5::bigint, $6::bigint) AS i
+		JOIN bench_users AS u ON u.n = (i * 104729) % $4
+		CROSS JOIN LATERAL (SELECT $2::timestamptz + ($3::timestamptz - $2::timestamptz) * i / $1 AS t) AS c`
+	const numbered = `
+		CREATE UNLOGGED TABLE IF NOT EXISTS bench_users AS SELECT id, row_number() OVER () - 1 AS n FROM users;
+		CREATE UNIQUE INDEX IF NOT EXISTS bench_users_n ON bench_users (n); ANALYZE bench_users`
+	if _, err := db.Pool().Exec(ctx, numbered); err != nil {
+		return fmt.Errorf("number users: %w", err)
 	}
+	chunks := func(conn *pgx.Conn, name, q string, total int) error {
+		for lo := 1; lo <= total; lo += loadChunk {
+			hi := min(lo+loadChunk-1, total)
+			start := time.Now()
+			if _, err := conn.Exec(ctx, q, total, from, now, o.users, lo, hi); err != nil {
+				return fmt.Errorf("load %s %d..%d: %w", name, lo, hi, err)
+			}
+			fmt.Fprintf(out, "  %s %d..%d in %s (load %s)\n", name, lo, hi, time.Since(start).Round(time.Millisecond), loadAverage())
+		}
+		return nil
+	}
+	err = side(ctx, db, []func(*pgx.Conn) error{
+		func(c *pgx.Conn) error {
+			if err := chunks(c, "sessions", sessions, o.sessions); err != nil {
+				return err
+			}
+			start := time.Now()
+			if _, err := c.Exec(ctx, tokens); err != nil {
+				return fmt.Errorf("load refresh tokens: %w", err)
+			}
+			fmt.Fprintf(out, "  refresh tokens in %s (load %s)\n", time.Since(start).Round(time.Millisecond), loadAverage())
+			return nil
+		},
+		func(c *pgx.Conn) error { return chunks(c, "audit events", audit, o.audit) },
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := db.Pool().Exec(ctx, `DROP TABLE bench_users`); err != nil {
+		return err
+	}
+	start := time.Now()
+	next := atomic.Int64{}
+	build := func(c *pgx.Conn) error {
+		for i := int(next.Add(1)) - 1; i < len(indexes); i = int(next.Add(1)) - 1 {
+			if _, err := c.Exec(ctx, indexes[i]); err != nil {
+				return fmt.Errorf("%s: %w", indexes[i], err)
+			}
+		}
+		return nil
+	}
+	if err := side(ctx, db, []func(*pgx.Conn) error{build, build}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  %d secondary indexes built in %s (load %s)\n", len(indexes), time.Since(start).Round(time.Millisecond), loadAverage())
 	return nil
 }
 
-// logins runs o.logins logins of random users on b, o.concurrency at a
-// time, and returns the rate.
-func logins(ctx context.Context, b *bench, o options) (float64, error) {
+// dropIndexes drops the indexes of tables that back no constraint and
+// returns the statements that build them again.
+func dropIndexes(ctx context.Context, db *postgres.DB, tables []string) ([]string, error) {
+	const q = `
+		SELECT i.indexname, i.indexdef FROM pg_indexes i
+		WHERE i.schemaname = current_schema() AND i.tablename = ANY($1)
+		  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)`
+	rows, err := db.Pool().Query(ctx, q, tables)
+	if err != nil {
+		return nil, err
+	}
+	var names, defs []string
+	var name, def string
+	_, err = pgx.ForEachRow(rows, []any{&name, &def}, func() error {
+		names, defs = append(names, name), append(defs, def)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if _, err := db.Pool().Exec(ctx, "DROP INDEX "+pgx.Identifier{n}.Sanitize()); err != nil {
+			return nil, err
+		}
+	}
+	return defs, nil
+}
+
+// side runs each of do on a connection of its own, set up for bulk
+// loading, side by side, and returns their errors.
+func side(ctx context.Context, db *postgres.DB, do []func(*pgx.Conn) error) error {
+	errs := make([]error, len(do))
+	var wg sync.WaitGroup
+	for i, f := range do {
+		wg.Go(func() {
+			c, err := db.Pool().Acquire(ctx)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer c.Release()
+			const bulk = `SET session_replication_role = replica; SET synchronous_commit = off;
+				SET maintenance_work_mem = '512MB'; SET work_mem = '64MB'; SET max_parallel_maintenance_workers = 0`
+			if _, err := c.Exec(ctx, bulk); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = f(c.Conn())
+			_, _ = c.Exec(context.WithoutCancel(ctx), "RESET ALL")
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// loadAverage is the machine's 1-, 5- and 15-minute load average.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+// logins runs n logins of random users on b, o.concurrency at a time,
+// and returns how long they took.
+func logins(ctx context.Context, b *bench, o options, n int) (time.Duration, error) {
 	var (
 		next atomic.Int64
 		wg   sync.WaitGroup
@@ -305,7 +442,7 @@ func logins(ctx context.Context, b *bench, o options) (float64, error) {
 	start := time.Now()
 	for range o.concurrency {
 		wg.Go(func() {
-			for next.Add(1) <= int64(o.logins) {
+			for next.Add(1) <= int64(n) {
 				name := fmt.Sprintf("user%d", 1+rand.IntN(o.users))
 				if _, err := b.svc.Login(ctx, name, password, ""); err != nil {
 					fail.Store(err)
@@ -318,7 +455,7 @@ func logins(ctx context.Context, b *bench, o options) (float64, error) {
 	if err, ok := fail.Load().(error); ok {
 		return 0, fmt.Errorf("login on %s: %w", b.name, err)
 	}
-	return float64(o.logins) / time.Since(start).Seconds(), nil
+	return time.Since(start), nil
 }
 
 // subjectOf is a random user id of b (the subject of one account's audit).
@@ -327,30 +464,33 @@ func subjectOf(ctx context.Context, b *bench) (id [16]byte) {
 	return id
 }
 
-// latency runs do n times and returns its p50 and p95.
-func latency(ctx context.Context, b *bench, n int, do func(context.Context, *bench) error) (p50, p95 time.Duration, err error) {
-	d := make([]time.Duration, n)
-	for i := range d {
+// latency runs do n times, or fewer (at least 5) when they take longer
+// than budget in all, and returns its p50, p95 and how many ran.
+func latency(ctx context.Context, b *bench, n int, budget time.Duration, do func(context.Context, *bench) error) (p50, p95 time.Duration, ran int, err error) {
+	var d []time.Duration
+	begin := time.Now()
+	for len(d) < n && (len(d) < 5 || time.Since(begin) < budget) {
 		start := time.Now()
 		if err := do(ctx, b); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
-		d[i] = time.Since(start)
+		d = append(d, time.Since(start))
 	}
 	slices.Sort(d)
-	return d[n/2], d[n*95/100], nil
+	return d[len(d)/2], d[len(d)*95/100], len(d), nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
 
-// plans prints how PostgreSQL reads the audit window on b before and
-// after migration 00012's query shape: the first lines of each EXPLAIN.
+// plans prints how PostgreSQL reads the 30-day audit window on b in id
+// order (the release before) and in (at, id) order (migration 00022): the
+// first lines of each EXPLAIN ANALYZE.
 func plans(ctx context.Context, b *bench, day time.Time, out io.Writer) error {
 	for _, q := range []struct{ name, sql string }{
-		{"pre-00012 shape", preIndexAudit},
-		{"store", strings.Replace(preIndexAudit, "ORDER BY id DESC", "ORDER BY id + 0 DESC", 1)},
+		{"id order, before", strings.Replace(windowAudit, "ORDER BY id DESC", "ORDER BY id + 0 DESC", 1)},
+		{"(at, id) order, after", strings.Replace(windowAudit, "ORDER BY id DESC", "ORDER BY at DESC, id DESC", 1)},
 	} {
-		rows, err := b.db.Pool().Query(ctx, "EXPLAIN "+q.sql, day.Add(-30*24*time.Hour), day)
+		rows, err := b.db.Pool().Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+q.sql, day.Add(-30*24*time.Hour), day)
 		if err != nil {
 			return err
 		}
@@ -359,7 +499,7 @@ func plans(ctx context.Context, b *bench, day time.Time, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "plan of the 30-day audit window (%s, history):\n", q.name)
-		for _, l := range lines[:min(4, len(lines))] {
+		for _, l := range lines[:min(6, len(lines))] {
 			fmt.Fprintln(out, "   ", l)
 		}
 	}

@@ -3,8 +3,6 @@ package httpapi
 import (
 	"bufio"
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -23,7 +21,7 @@ import (
 
 // auditEventRead is the public face of a user.AuditEvent.
 type auditEventRead struct {
-	ID        int64             `json:"id" doc:"Increases with every event; the listing is newest (highest id) first"`
+	ID        int64             `json:"id" doc:"Increases with every event. GET /admin/audit lists newest first by at, then id; GET /users/me/audit newest (highest id) first"`
 	At        time.Time         `json:"at"`
 	Kind      string            `json:"kind" doc:"What happened, e.g. login.failed (see the kind filter of GET /admin/audit)"`
 	ActorID   *string           `json:"actor_id" format:"uuid" nullable:"true" doc:"Who acted; null for an anonymous caller (a failed login) or the operator"`
@@ -69,8 +67,8 @@ type auditPageOutput struct{ Body auditPage }
 
 func toAuditPage(p user.AuditPage) *auditPageOutput {
 	out := &auditPageOutput{Body: auditPage{Items: toAuditEventsRead(p.Events)}}
-	if p.Next > 0 {
-		out.Body.NextCursor = new(encodeCursor(p.Next))
+	if p.Next.ID > 0 {
+		out.Body.NextCursor = new(p.Next.String())
 	}
 	return out
 }
@@ -78,26 +76,13 @@ func toAuditPage(p user.AuditPage) *auditPageOutput {
 // errBadCursor is a cursor that no listing handed out.
 var errBadCursor = &user.ValidationError{Field: "cursor", Message: "is not a next_cursor of an earlier page of this listing"}
 
-// encodeCursor makes the opaque cursor that continues a listing below the
-// event id.
-func encodeCursor(id int64) string {
-	return base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, uint64(id))) //nolint:gosec // ids are positive
-}
-
-// decodeCursor returns the event id of a cursor, 0 for none.
-func decodeCursor(c string) (int64, error) {
-	if c == "" {
-		return 0, nil
+// decodeCursor returns the position of a cursor, the zero one for none.
+func decodeCursor(c string) (user.AuditCursor, error) {
+	cur, err := user.ParseAuditCursor(c)
+	if err != nil {
+		return user.AuditCursor{}, errBadCursor
 	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) != 8 {
-		return 0, errBadCursor
-	}
-	id := int64(binary.BigEndian.Uint64(b)) //nolint:gosec // checked just below
-	if id <= 0 {
-		return 0, errBadCursor
-	}
-	return id, nil
+	return cur, nil
 }
 
 type adminAuditInput struct {
@@ -107,7 +92,7 @@ type adminAuditInput struct {
 	Since     instant  `query:"since" doc:"Only events at or after this time (RFC 3339 date-time)"`
 	Until     instant  `query:"until" doc:"Only events before this time (RFC 3339 date-time)"`
 	Limit     int      `query:"limit" minimum:"1" maximum:"100" default:"50" doc:"Events per page"`
-	Cursor    string   `query:"cursor" maxLength:"64" doc:"The next_cursor of the previous page"`
+	Cursor    string   `query:"cursor" maxLength:"64" doc:"The next_cursor of the previous page, opaque. A cursor of a release before the listing in time order (one without a time) still goes on to the end of its listing, in id order; a cursor of this listing is refused by that release (422, code validation_failed)"`
 }
 
 // listAuditEvents is the administrators' view of the audit log.
@@ -117,9 +102,11 @@ func (a *api) listAuditEvents(ctx context.Context, in *adminAuditInput) (*auditP
 		return nil, a.problem(ctx, err)
 	}
 	f := user.AuditFilter{Since: in.Since.Time(), Until: in.Until.Time(), Limit: in.Limit}
-	if f.BeforeID, err = decodeCursor(in.Cursor); err != nil {
+	cur, err := decodeCursor(in.Cursor)
+	if err != nil {
 		return nil, a.queryProblem(ctx, err)
 	}
+	f.BeforeAt, f.BeforeID = cur.At, cur.ID
 	if f.SubjectID, err = optionalID("subject_id", in.SubjectID); err != nil {
 		return nil, a.queryProblem(ctx, err)
 	}
@@ -164,10 +151,13 @@ func (a *api) listMyAudit(ctx context.Context, in *myAuditInput) (*auditPageOutp
 		return nil, a.problem(ctx, err)
 	}
 	before, err := decodeCursor(in.Cursor)
+	if err == nil && !before.At.IsZero() {
+		err = errBadCursor // the administrators' listing's, in time order
+	}
 	if err != nil {
 		return nil, a.queryProblem(ctx, err)
 	}
-	p, err := a.users.MyAudit(ctx, me, before, in.Limit)
+	p, err := a.users.MyAudit(ctx, me, before.ID, in.Limit)
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}

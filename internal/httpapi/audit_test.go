@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -522,4 +524,46 @@ func TestAuditKindsDocumented(t *testing.T) {
 			t.Errorf("the kind parameter's enum %q does not list %s", enum, k)
 		}
 	}
+}
+
+// TestAuditCursorOfThePreviousRelease: a next_cursor handed out by the
+// release before the time order (an event id, base64url of 8 bytes) still
+// pages on to the end of the listing, each event once, in id order; a
+// cursor of the administrators' listing is refused by the user's own
+// listing, which is in id order, with a 422 naming the cursor.
+func TestAuditCursorOfThePreviousRelease(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newAuditServer(t, kind)
+		ada, adminID, adminToken := s.registered()
+		s.setRole(adminID, user.RoleAdmin)
+		for range 4 {
+			s.want(tokenForm(url.Values{"username": {ada.Username}, "password": {"wrong password!"}}), http.StatusUnauthorized)
+		}
+		all := s.page("/api/v1/admin/audit?limit=100", adminToken).ids()
+		if len(all) < 6 {
+			t.Fatalf("events: %v, want 6 or more", all)
+		}
+		//nolint:gosec // ids are positive
+		legacy := base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, uint64(all[1])))
+		var seen []int64
+		p := s.page("/api/v1/admin/audit?limit=2&cursor="+legacy, adminToken)
+		for range 20 {
+			seen = append(seen, p.ids()...)
+			if p.NextCursor == nil {
+				break
+			}
+			p = s.page("/api/v1/admin/audit?limit=2&cursor="+url.QueryEscape(*p.NextCursor), adminToken)
+		}
+		if diff := cmp.Diff(all[2:], seen); diff != "" {
+			t.Errorf("paging on from a cursor of the previous release (-want +got):\n%s", diff)
+		}
+		first := s.page("/api/v1/admin/audit?limit=2", adminToken)
+		if first.NextCursor == nil {
+			t.Fatal("first page of 2: no next_cursor")
+		}
+		body := wantProblem(t, s.do(req{method: "GET", path: "/api/v1/users/me/audit?cursor=" + url.QueryEscape(*first.NextCursor), token: adminToken}), http.StatusUnprocessableEntity, "")
+		if body["code"] != "validation_failed" || !strings.Contains(body["detail"].(string), "query.cursor") {
+			t.Errorf("the admin listing's cursor on /users/me/audit: %v, want a 422 validation_failed on query.cursor", body)
+		}
+	})
 }

@@ -46,7 +46,7 @@ func (s *Audit) Append(ctx context.Context, e user.AuditEvent) error {
 	return nil
 }
 
-// Events returns the events f selects, id descending. The WHERE
+// Events returns the events f selects, newest first (auditOrder). The WHERE
 // clause holds only the conditions f sets, so that each can use its index;
 // every value is a parameter.
 func (s *Audit) Events(ctx context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
@@ -87,7 +87,13 @@ func auditQuery(f user.AuditFilter) (string, []any) {
 		for i, k := range f.Kinds {
 			kinds[i] = string(k)
 		}
-		add("kind = ANY($?::text[])", kinds)
+		if len(kinds) == 1 {
+			// = rather than = ANY of one: the planner then reads
+			// (kind, at, id) in its order, a page at a time.
+			add("kind = $?", kinds[0])
+		} else {
+			add("kind = ANY($?::text[])", kinds)
+		}
 	}
 	if !f.Since.IsZero() {
 		add("at >= $?", f.Since)
@@ -95,7 +101,11 @@ func auditQuery(f user.AuditFilter) (string, []any) {
 	if !f.Until.IsZero() {
 		add("at < $?", f.Until)
 	}
-	if f.BeforeID > 0 {
+	switch {
+	case f.BeforeID > 0 && f.ByTime:
+		args = append(args, f.BeforeAt)
+		add("(at, id) < ($"+strconv.Itoa(len(args))+", $?)", f.BeforeID)
+	case f.BeforeID > 0:
 		add("id < $?", f.BeforeID)
 	}
 	q := `SELECT ` + auditColumns + ` FROM audit_events`
@@ -110,7 +120,12 @@ func auditQuery(f user.AuditFilter) (string, []any) {
 	return q, args
 }
 
-// auditOrder is the ORDER BY of Events: id descending. A window closed on
+// auditOrder is the ORDER BY of Events. ByTime: (at, id) descending, which
+// the indexes of migration 00022 ((at, id), (subject_id, at, id), ...)
+// hold, so that any window's page is read as a page of index entries,
+// whatever the window's age and width (issue 25: a 30-day window 180 days
+// back at 1M events took 74 ms in id order, reading and sorting the whole
+// window). Otherwise id descending. A window closed on
 // both sides (Since and Until: an administrator looking at a stretch of
 // the past) sorts by id + 0, an expression no index has, so that the
 // planner reads the window through an index on at ((at), (subject_id, at),
@@ -122,6 +137,9 @@ func auditQuery(f user.AuditFilter) (string, []any) {
 // window, whatever their age. An open window (Since only: the newest
 // events; Until only) keeps the primary key's order.
 func auditOrder(f user.AuditFilter) string {
+	if f.ByTime {
+		return `at DESC, id DESC`
+	}
 	if !f.Since.IsZero() && !f.Until.IsZero() {
 		return `id + 0 DESC`
 	}

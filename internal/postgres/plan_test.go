@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func planOf(t *testing.T, db *postgres.DB, q string, args []any) string {
 
 // TestAdminQueriesUseIndexes: with history loaded (a year of audit events,
 // thousands of users), the administrators' audit query for an old window
-// and the search by prefix read an index of migration 00012, and the
+// and the search by prefix read an index of migration 00022 (audit) or 00012 (users), and the
 // search by any part the trigram index of 00014, instead of the newer
 // events or the whole users table (issues 21 and 25).
 func TestAdminQueriesUseIndexes(t *testing.T) {
@@ -71,26 +72,26 @@ func TestAdminQueriesUseIndexes(t *testing.T) {
 		args  []any
 		index string
 	}{
-		{"audit: a day two months into a year", "", nil, "audit_events_at"},
-		{"audit: a month two months into a year", "", nil, "audit_events_at"},
+		{"audit: a day two months into a year", "", nil, "audit_events_at_id"},
+		{"audit: a month two months into a year", "", nil, "audit_events_at_id"},
 		// A small window may be read through (at) and filtered instead:
 		// either way only the window is read.
-		{"audit: one account's day", "", nil, "audit_events_subject_at"},
-		{"audit: one kind's day", "", nil, "audit_events_kind_at"},
+		{"audit: one account's day", "", nil, "audit_events_subject_at_id"},
+		{"audit: one kind's day", "", nil, "audit_events_kind_at_id"},
 		{"users: email prefix", "", nil, "users_email_lower_pattern"},
 		{"users: username prefix", "", nil, "users_username_lower_pattern"},
 		{"users: search in the middle", "", nil, "users_search_trgm"},
 		{"users: short search", "", nil, "users_search_trgm"},
 	} {
 		switch tt.index {
-		case "audit_events_at":
+		case "audit_events_at_id":
 			tt.q, tt.args = postgres.AuditQuery(user.AuditFilter{Since: day, Until: day.AddDate(0, 0, 1), Limit: 50})
 			if strings.HasPrefix(tt.name, "audit: a month") {
 				tt.q, tt.args = postgres.AuditQuery(user.AuditFilter{Since: day, Until: day.AddDate(0, 1, 0), Limit: 50})
 			}
-		case "audit_events_subject_at":
+		case "audit_events_subject_at_id":
 			tt.q, tt.args = postgres.AuditQuery(user.AuditFilter{SubjectID: subject, Since: day, Until: day.AddDate(0, 0, 1), Limit: 50})
-		case "audit_events_kind_at":
+		case "audit_events_kind_at_id":
 			tt.q, tt.args = postgres.AuditQuery(user.AuditFilter{Kinds: []user.AuditKind{user.AuditLoggedOut}, Since: day, Until: day.AddDate(0, 0, 1), Limit: 50})
 		case "users_email_lower_pattern":
 			tt.q, tt.args = postgres.ListQuery(user.ListQuery{Filter: user.Filter{EmailPrefix: "User1234"}, Limit: 50})
@@ -110,6 +111,69 @@ func TestAdminQueriesUseIndexes(t *testing.T) {
 			}
 			if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "audit_events_pkey") || strings.Contains(plan, "users_created_at_id_idx") {
 				t.Errorf("the plan reads the whole table or walks the primary key:\n%s", plan)
+			}
+		})
+	}
+}
+
+// TestAuditWindowsReadByTime: with a year of audit events loaded, the
+// administrators' listing in time order (user.AuditFilter.ByTime) reads
+// any window, of any width and age, first page or a later one, with or
+// without a subject or kind, from an index of migration 00022 in its
+// order: no sort, no walk down the primary key, no scan (issue 25).
+func TestAuditWindowsReadByTime(t *testing.T) {
+	db := storetest.Postgres(t)
+	ctx := t.Context()
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	subject := uuid.Must(uuid.NewV7())
+	const load = `
+		INSERT INTO audit_events (at, kind, actor_id, subject_id)
+		SELECT $1::timestamptz + (i / 2 * interval '10 minutes'),
+		       (ARRAY['user.login_succeeded', 'user.login_failed', 'user.logged_out', 'user.registered'])[1 + i % 4],
+		       CASE WHEN i % 50 = 0 THEN $2::uuid ELSE gen_random_uuid() END,
+		       CASE WHEN i % 50 = 0 THEN $2::uuid ELSE gen_random_uuid() END
+		FROM generate_series(1, 105120) AS i`
+	if _, err := db.Pool().Exec(ctx, load, start, subject); err != nil {
+		t.Fatalf("load audit events: %v", err)
+	}
+	if _, err := db.Pool().Exec(ctx, `ANALYZE audit_events`); err != nil {
+		t.Fatal(err)
+	}
+	end := start.AddDate(1, 0, 0)
+	old := start.AddDate(0, 2, 0)
+	for _, tt := range []struct {
+		name  string
+		f     user.AuditFilter
+		index string
+	}{
+		{"a day two months into a year", user.AuditFilter{Since: old, Until: old.AddDate(0, 0, 1)}, "audit_events_at_id"},
+		{"30 days two months into a year", user.AuditFilter{Since: old, Until: old.AddDate(0, 0, 30)}, "audit_events_at_id"},
+		{"180 days", user.AuditFilter{Since: old, Until: old.AddDate(0, 0, 180)}, "audit_events_at_id"},
+		{"the whole year", user.AuditFilter{Since: start, Until: end}, "audit_events_at_id"},
+		{"no window", user.AuditFilter{}, "audit_events_at_id"},
+		{"since only", user.AuditFilter{Since: old}, "audit_events_at_id"},
+		{"a later page of 30 days", user.AuditFilter{Since: old, Until: old.AddDate(0, 0, 30), BeforeAt: old.AddDate(0, 0, 20), BeforeID: 40000}, "audit_events_at_id"},
+		{"one account, 30 days", user.AuditFilter{SubjectID: subject, Since: old, Until: old.AddDate(0, 0, 30)}, "audit_events_subject_at_id"},
+		{"one account, all time, a later page", user.AuditFilter{SubjectID: subject, BeforeAt: old, BeforeID: 20000}, "audit_events_subject_at_id"},
+		{"one actor, 30 days", user.AuditFilter{ActorID: subject, Since: old, Until: old.AddDate(0, 0, 30)}, "audit_events_actor_at_id"},
+		// A kind of a quarter of the events may as well be read through
+		// (at, id) and filtered: a page is then about 4 pages of entries.
+		{"one kind, 30 days", user.AuditFilter{Kinds: []user.AuditKind{"user.logged_out"}, Since: old, Until: old.AddDate(0, 0, 30)}, "audit_events_kind_at_id|audit_events_at_id"},
+		{"two kinds, 30 days", user.AuditFilter{Kinds: []user.AuditKind{"user.logged_out", "user.registered"}, Since: old, Until: old.AddDate(0, 0, 30)}, "audit_events_kind_at_id|audit_events_at_id"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.f.ByTime, tt.f.Limit = true, user.DefaultAuditPage+1
+			q, args := postgres.AuditQuery(tt.f)
+			plan := planOf(t, db, q, args)
+			if !slices.ContainsFunc(strings.Split(tt.index, "|"), func(index string) bool {
+				return strings.Contains(plan, "Index Scan Backward using "+index+" ")
+			}) {
+				t.Errorf("the plan does not read %s backward:\n%s", tt.index, plan)
+			}
+			for _, bad := range []string{"Sort", "Seq Scan", "audit_events_pkey", "Bitmap"} {
+				if strings.Contains(plan, bad) {
+					t.Errorf("the plan has a %s:\n%s", bad, plan)
+				}
 			}
 		})
 	}

@@ -41,7 +41,7 @@ func (s *Audit) Append(ctx context.Context, e user.AuditEvent) error {
 	return nil
 }
 
-// Events returns the events f selects, id descending. The WHERE
+// Events returns the events f selects, newest first (auditOrder). The WHERE
 // clause holds only the conditions f sets; every value is a parameter.
 func (s *Audit) Events(ctx context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
 	q, args := auditQuery(f)
@@ -92,7 +92,10 @@ func auditQuery(f user.AuditFilter) (string, []any) {
 	if !f.Until.IsZero() {
 		add("at < ?", ts(f.Until))
 	}
-	if f.BeforeID > 0 {
+	switch {
+	case f.BeforeID > 0 && f.ByTime:
+		add("(at, id) < (?, ?)", ts(f.BeforeAt), f.BeforeID)
+	case f.BeforeID > 0:
 		add("id < ?", f.BeforeID)
 	}
 	q := `SELECT ` + auditColumns + ` FROM audit_events`
@@ -107,7 +110,10 @@ func auditQuery(f user.AuditFilter) (string, []any) {
 	return q, args
 }
 
-// auditOrder is the ORDER BY of Events: id descending. A window closed on
+// auditOrder is the ORDER BY of Events. ByTime: (at, id) descending,
+// the order of the indexes on at ((at), (subject_id, at), ... which hold
+// the rowid, id, after their columns), so that any window's page is read
+// as a page of index entries. Otherwise id descending. A window closed on
 // both sides (Since and Until: an administrator looking at a stretch of
 // the past) sorts by +id, which keeps SQLite from walking the rowid down
 // from the newest event (reading every event newer than the window first)
@@ -115,6 +121,9 @@ func auditQuery(f user.AuditFilter) (string, []any) {
 // at), (kind, at)...): the cost is that of the events inside the window.
 // An open window keeps the rowid's order, as the PostgreSQL store does.
 func auditOrder(f user.AuditFilter) string {
+	if f.ByTime {
+		return `at DESC, id DESC`
+	}
 	if !f.Since.IsZero() && !f.Until.IsZero() {
 		return `+id DESC`
 	}

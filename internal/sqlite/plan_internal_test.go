@@ -120,3 +120,57 @@ func TestAdminQueriesUseIndexes(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditWindowsReadByTime: the administrators' listing in time order
+// (user.AuditFilter.ByTime) reads each window, first page or a later one,
+// through an index on at, whose entries end with the rowid (id), in
+// (at, id) order: no sort of the window, no walk of the table (issue 25).
+func TestAuditWindowsReadByTime(t *testing.T) {
+	s := openMigrated(t)
+	ctx := t.Context()
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	subject := uuid.Must(uuid.NewV7())
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := []user.AuditKind{user.AuditLoginSucceeded, user.AuditLoginFailed, user.AuditLoggedOut, user.AuditRegistered}
+	for i := range 20000 {
+		who := uuid.Must(uuid.NewV7()).String()
+		if i%50 == 0 {
+			who = subject.String()
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (at, kind, actor_id, subject_id) VALUES (?, ?, ?, ?)`,
+			ts(start.Add(time.Duration(i/2)*26*time.Minute)), string(kinds[i%4]), who, who); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	old := start.AddDate(0, 2, 0)
+	for _, tt := range []struct {
+		name string
+		f    user.AuditFilter
+	}{
+		{"a day", user.AuditFilter{Since: old, Until: old.AddDate(0, 0, 1)}},
+		{"180 days", user.AuditFilter{Since: old, Until: old.AddDate(0, 0, 180)}},
+		{"a later page of 30 days", user.AuditFilter{Since: old, Until: old.AddDate(0, 0, 30), BeforeAt: old.AddDate(0, 0, 20), BeforeID: 4000}},
+		{"until only, a later page", user.AuditFilter{Until: old, BeforeAt: old.AddDate(0, 0, -1), BeforeID: 3000}},
+		{"one account, 30 days", user.AuditFilter{SubjectID: subject, Since: old, Until: old.AddDate(0, 0, 30)}},
+		{"one account, a later page", user.AuditFilter{SubjectID: subject, BeforeAt: old, BeforeID: 3000}},
+		{"one kind, 30 days", user.AuditFilter{Kinds: []user.AuditKind{user.AuditLoggedOut}, Since: old, Until: old.AddDate(0, 0, 30)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.f.ByTime, tt.f.Limit = true, user.DefaultAuditPage+1
+			q, args := auditQuery(tt.f)
+			plan := queryPlan(t, s, q, args)
+			if !strings.Contains(plan, "SEARCH audit_events USING INDEX audit_events_") {
+				t.Errorf("the plan searches no index on at:\n%s", plan)
+			}
+			if strings.Contains(plan, "TEMP B-TREE") {
+				t.Errorf("the plan sorts:\n%s", plan)
+			}
+		})
+	}
+}

@@ -2,6 +2,9 @@ package user
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"iter"
 	"maps"
@@ -167,20 +170,78 @@ func (s *Service) atomically(ctx context.Context, e AuditEvent, change func(tx S
 	})
 }
 
-// AuditFilter selects audit events, newest (highest ID) first. Zero fields
-// do not filter.
+// AuditFilter selects audit events, newest first: by ID, or with ByTime
+// by (At, ID). Zero fields do not filter.
 type AuditFilter struct {
 	SubjectID uuid.UUID   // events about this account
 	ActorID   uuid.UUID   // events by this account
 	Kinds     []AuditKind // events of any of these kinds
 	Since     time.Time   // events at or after Since
 	Until     time.Time   // events before Until
-	// BeforeID is the keyset cursor: only events with a smaller ID. Events
-	// appended meanwhile always get larger IDs, so paging on with the ID of
-	// the last event of a page never repeats or skips an event.
+	// ByTime orders the events by (At, ID) descending instead of by ID, so
+	// that a time window, however old and wide, is read from an index on
+	// (at, id) a page at a time (issue 25); BeforeAt and BeforeID are then
+	// the cursor.
+	ByTime bool
+	// BeforeID is the keyset cursor: only events with a smaller ID, or,
+	// with ByTime, only events before (BeforeAt, BeforeID) in that order.
+	// Events appended meanwhile always get larger IDs (and, from one clock,
+	// no earlier At), so paging on from the last event of a page never
+	// repeats or skips an event.
 	BeforeID int64
+	BeforeAt time.Time
 	// Limit is the most events returned; zero or less means no limit.
 	Limit int
+}
+
+// AuditCursor is where a listing of events goes on: below the event
+// (At, ID) in (At, ID) order, or, with At zero, below ID in ID order (the
+// listings of one's own events and the cursors of releases before the
+// time order). ID is 0 for none.
+type AuditCursor struct {
+	At time.Time
+	ID int64
+}
+
+// ErrBadAuditCursor is a string that is no AuditCursor.
+var ErrBadAuditCursor = errors.New("not an audit cursor")
+
+// String is c's opaque form, URL-safe: base64url of the ID (8 bytes,
+// big-endian), after the At in Unix nanoseconds when set (16 bytes). The
+// 8-byte form is the one releases before the time order handed out, which
+// ParseAuditCursor still reads; a release before it refuses the 16-byte
+// form as no cursor of its own.
+func (c AuditCursor) String() string {
+	var b []byte
+	if !c.At.IsZero() {
+		b = binary.BigEndian.AppendUint64(b, uint64(c.At.UnixNano())) //nolint:gosec // the bits of the int64, read back as one
+	}
+	b = binary.BigEndian.AppendUint64(b, uint64(c.ID)) //nolint:gosec // ids are positive
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ParseAuditCursor reads a cursor of AuditCursor.String; "" is none (the
+// zero AuditCursor). Anything else is ErrBadAuditCursor.
+func ParseAuditCursor(s string) (AuditCursor, error) {
+	if s == "" {
+		return AuditCursor{}, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var c AuditCursor
+	switch {
+	case err != nil:
+		return AuditCursor{}, ErrBadAuditCursor
+	case len(b) == 16:
+		c.At = time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC() //nolint:gosec // the bits String wrote
+		b = b[8:]
+	case len(b) != 8:
+		return AuditCursor{}, ErrBadAuditCursor
+	}
+	c.ID = int64(binary.BigEndian.Uint64(b)) //nolint:gosec // checked just below
+	if c.ID <= 0 {
+		return AuditCursor{}, ErrBadAuditCursor
+	}
+	return c, nil
 }
 
 // Audit page sizes.
@@ -189,21 +250,27 @@ const (
 	DefaultAuditPage = 50  // the admin listing's page when none is asked for
 )
 
-// AuditPage is one page of events and the cursor of the next: Next is the
-// BeforeID that continues the listing, 0 when there is no more.
+// AuditPage is one page of events and the cursor of the next: Next
+// continues the listing, its ID 0 when there is no more.
 type AuditPage struct {
 	Events []AuditEvent
-	Next   int64
+	Next   AuditCursor
 }
 
 // AuditEvents lists the events f selects, for an administrator only
-// (ErrForbidden for anyone else). f.Limit is cut to 1..MaxAuditPage
-// (DefaultAuditPage when unset); an unknown kind is a ValidationError of
-// the field "kind".
+// (ErrForbidden for anyone else), newest first by (At, ID), from the
+// cursor f.BeforeAt, f.BeforeID (AuditPage.Next of the page before): an
+// index on (at, id) then answers any window, however old, a page at a
+// time. A cursor without At, handed out before the time order, goes on
+// in ID order to the end of its listing, so that a listing begun before
+// an upgrade is still complete and without repeats. f.Limit is cut to
+// 1..MaxAuditPage (DefaultAuditPage when unset); an unknown kind is a
+// ValidationError of the field "kind".
 func (s *Service) AuditEvents(ctx context.Context, actor User, f AuditFilter) (AuditPage, error) {
 	if err := requireAdmin(actor); err != nil {
 		return AuditPage{}, err
 	}
+	f.ByTime = f.BeforeID == 0 || !f.BeforeAt.IsZero()
 	for _, k := range f.Kinds {
 		if !slices.Contains(s.kinds, k) {
 			return AuditPage{}, invalid("kind", CodeEventKind, k)
@@ -216,8 +283,8 @@ func (s *Service) AuditEvents(ctx context.Context, actor User, f AuditFilter) (A
 // and those of Deps.MoreAuditKinds.
 func (s *Service) AuditKinds() []AuditKind { return slices.Clone(s.kinds) }
 
-// MyAudit lists the security events about u (u's subject), newest first,
-// beforeID and limit paging as in AuditFilter.
+// MyAudit lists the security events about u (u's subject), newest first
+// by ID, beforeID and limit paging as in AuditFilter.
 func (s *Service) MyAudit(ctx context.Context, u User, beforeID int64, limit int) (AuditPage, error) {
 	return s.auditPage(ctx, AuditFilter{SubjectID: u.ID, BeforeID: beforeID, Limit: limit})
 }
@@ -238,7 +305,10 @@ func (s *Service) auditPage(ctx context.Context, f AuditFilter) (AuditPage, erro
 	var p AuditPage
 	if len(events) > want {
 		events = events[:want]
-		p.Next = events[want-1].ID
+		p.Next.ID = events[want-1].ID
+		if f.ByTime {
+			p.Next.At = events[want-1].At
+		}
 	}
 	p.Events = events
 	return p, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,16 +208,23 @@ func TestAuditEventsQuery(t *testing.T) {
 	}
 	// 6 events: registered, then 5 failed logins. Pages of 4 then 2.
 	p1, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Limit: 4})
-	if err != nil || len(p1.Events) != 4 || p1.Next != p1.Events[3].ID {
-		t.Fatalf("first page of 4: got %+v, %v; want 4 events and Next the last id", p1, err)
+	last := p1.Events[len(p1.Events)-1]
+	if err != nil || len(p1.Events) != 4 || p1.Next != (user.AuditCursor{At: last.At, ID: last.ID}) {
+		t.Fatalf("first page of 4: got %+v, %v; want 4 events and Next the last one's (at, id)", p1, err)
 	}
-	p2, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Limit: 4, BeforeID: p1.Next})
-	if err != nil || len(p2.Events) != 2 || p2.Next != 0 || p2.Events[1].Kind != user.AuditRegistered {
+	p2, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Limit: 4, BeforeAt: p1.Next.At, BeforeID: p1.Next.ID})
+	if err != nil || len(p2.Events) != 2 || p2.Next.ID != 0 || p2.Events[1].Kind != user.AuditRegistered {
 		t.Fatalf("last page: got %+v, %v; want the 2 oldest events and no Next", p2, err)
 	}
+	// A cursor of a release before the time order (an id alone) goes on in
+	// id order, its own next cursor an id alone too.
+	legacy, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Limit: 2, BeforeID: p1.Events[1].ID})
+	if err != nil || len(legacy.Events) != 2 || legacy.Events[0].ID != p1.Events[2].ID || legacy.Next != (user.AuditCursor{ID: p1.Events[3].ID}) {
+		t.Errorf("page after an id-only cursor: got %+v, %v; want events 3 and 4 of the first page and Next the id of the 4th alone", legacy, err)
+	}
 	exact, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Limit: 6})
-	if err != nil || len(exact.Events) != 6 || exact.Next != 0 {
-		t.Errorf("a page of exactly all: got %d events, Next %d, %v; want 6, 0", len(exact.Events), exact.Next, err)
+	if err != nil || len(exact.Events) != 6 || exact.Next.ID != 0 {
+		t.Errorf("a page of exactly all: got %d events, Next %+v, %v; want 6, none", len(exact.Events), exact.Next, err)
 	}
 	for _, tt := range []struct{ limit, want int }{{0, 6}, {-1, 6}, {1000, 6}} {
 		p, err := f.svc.AuditEvents(ctx, admin, user.AuditFilter{Limit: tt.limit})
@@ -270,7 +278,7 @@ func TestMyAuditAndExport(t *testing.T) {
 		t.Errorf("Export events differ from MyAudit (-want +got):\n%s", diff)
 	}
 	after, _ := f.svc.MyAudit(ctx, u, 0, 1)
-	if len(after.Events) != 1 || after.Events[0].Kind != user.AuditDataExported || after.Next == 0 {
+	if len(after.Events) != 1 || after.Events[0].Kind != user.AuditDataExported || after.Next.ID == 0 {
 		t.Errorf("MyAudit after Export: %+v, want the export recorded and a next page", after)
 	}
 	if theirs, _ := f.svc.MyAudit(ctx, other, 0, 0); len(theirs.Events) != 2 {
@@ -406,5 +414,23 @@ func TestExportReadsOnePageAtATime(t *testing.T) {
 	f.mem.SetFail(nil)
 	if n != user.ExportPage {
 		t.Errorf("events before the failure: %d, want %d", n, user.ExportPage)
+	}
+}
+
+func TestAuditCursorRoundTrip(t *testing.T) {
+	at := time.Date(2026, 6, 1, 12, 0, 0, 123456000, time.UTC)
+	for _, c := range []user.AuditCursor{{ID: 1}, {ID: 1 << 40}, {At: at, ID: 7}, {At: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC), ID: 9}} {
+		got, err := user.ParseAuditCursor(c.String())
+		if err != nil || got != c {
+			t.Errorf("ParseAuditCursor(%q) = %+v, %v; want %+v", c.String(), got, err, c)
+		}
+	}
+	if got, err := user.ParseAuditCursor(""); err != nil || got != (user.AuditCursor{}) {
+		t.Errorf(`ParseAuditCursor("") = %+v, %v; want none`, got, err)
+	}
+	for _, bad := range []string{"!", "AAAA", user.AuditCursor{ID: 0}.String(), user.AuditCursor{ID: -1}.String(), user.AuditCursor{At: at, ID: -2}.String(), strings.Repeat("A", 30)} {
+		if _, err := user.ParseAuditCursor(bad); !errors.Is(err, user.ErrBadAuditCursor) {
+			t.Errorf("ParseAuditCursor(%q): got %v, want ErrBadAuditCursor", bad, err)
+		}
 	}
 }

@@ -294,11 +294,11 @@ func (p *Pages) adminAuditPage(w http.ResponseWriter, r *http.Request, c user.Ca
 		f.Until = t.AddDate(0, 0, 1)
 	}
 	if cur := q.Get("cursor"); cur != "" {
-		id, err := parseEventID(cur)
+		c, err := parseAuditCursor(cur)
 		if err != nil {
 			filters.Error = "admin.audit.bad_cursor"
 		}
-		f.BeforeID = id
+		f.BeforeAt, f.BeforeID = c.At, c.ID
 	}
 	if filters.Error != "" {
 		p.render(w, r, http.StatusUnprocessableEntity, v)
@@ -313,23 +313,25 @@ func (p *Pages) adminAuditPage(w http.ResponseWriter, r *http.Request, c user.Ca
 	}
 	v.Events = page.Events
 	next := ""
-	if page.Next != 0 {
-		next = formatEventID(page.Next)
+	if page.Next.ID != 0 {
+		next = page.Next.String()
 	}
 	v.Pager = newPager("/admin/audit", q, next)
 	p.render(w, r, http.StatusOK, v)
 }
 
-// parseEventID reads an audit page's cursor, an event id.
-func parseEventID(s string) (int64, error) {
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err == nil && id <= 0 {
-		err = errors.New("not an event id")
+// parseAuditCursor reads an audit page's cursor: a user.AuditCursor, or
+// the event id of the pages' links before the listing in time order, which
+// goes on in id order (user.Service.AuditEvents).
+func parseAuditCursor(s string) (user.AuditCursor, error) {
+	if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if id <= 0 {
+			return user.AuditCursor{}, user.ErrBadAuditCursor
+		}
+		return user.AuditCursor{ID: id}, nil
 	}
-	return id, err
+	return user.ParseAuditCursor(s)
 }
-
-func formatEventID(id int64) string { return strconv.FormatInt(id, 10) }
 
 // auditFilters are the audit page's filter form: its values, the kinds to
 // choose from, and an error (a catalogue key, or the service's text).

@@ -294,7 +294,12 @@ func TestAdminConsoleAudit(t *testing.T) {
 		if p := b.get("/admin/audit?since=2001-01-01&until=2001-01-02"); strings.Count(p.body, `<th scope="row">`) != 0 || !strings.Contains(p.body, "No event matches.") {
 			t.Errorf("a window long ago: want nothing\n%s", p.body)
 		}
-		for _, bad := range []string{"subject=nope", "since=yesterday", "cursor=-4", "kind=made.up"} {
+		// A cursor of the pages before the time order, an event id, still
+		// goes on below that id.
+		if p := b.get("/admin/audit?kind=user.registered&cursor=999999999"); p.status != http.StatusOK || strings.Count(p.body, `<th scope="row">`) != user.DefaultAuditPage {
+			t.Errorf("an event id as the cursor: %d, want 200 and a full page\n%s", p.status, p.body)
+		}
+		for _, bad := range []string{"subject=nope", "since=yesterday", "cursor=-4", "cursor=AAAA", "kind=made.up"} {
 			if p := b.get("/admin/audit?" + bad); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, `role="alert"`) {
 				t.Errorf("?%s: %d, want 422 with an alert", bad, p.status)
 			}

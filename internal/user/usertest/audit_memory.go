@@ -1,6 +1,7 @@
 package usertest
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -39,8 +40,18 @@ func (m memoryAudit) Events(_ context.Context, f user.AuditFilter) ([]user.Audit
 	if err := m.failure(); err != nil {
 		return nil, err
 	}
+	events := m.events
+	if f.ByTime {
+		events = slices.Clone(events)
+		slices.SortStableFunc(events, func(a, b user.AuditEvent) int {
+			if c := a.At.Compare(b.At); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+	}
 	var out []user.AuditEvent
-	for _, e := range slices.Backward(m.events) {
+	for _, e := range slices.Backward(events) {
 		if f.Limit > 0 && len(out) == f.Limit {
 			break
 		}
@@ -100,10 +111,16 @@ func auditMatches(f user.AuditFilter, e user.AuditEvent) bool {
 		len(f.Kinds) > 0 && !slices.Contains(f.Kinds, e.Kind),
 		!f.Since.IsZero() && e.At.Before(f.Since),
 		!f.Until.IsZero() && !e.At.Before(f.Until),
-		f.BeforeID > 0 && e.ID >= f.BeforeID:
+		f.BeforeID > 0 && !f.ByTime && e.ID >= f.BeforeID,
+		f.BeforeID > 0 && f.ByTime && !before(e, f.BeforeAt, f.BeforeID):
 		return false
 	}
 	return true
+}
+
+// before reports whether e comes before (at, id) in (At, ID) order.
+func before(e user.AuditEvent, at time.Time, id int64) bool {
+	return e.At.Before(at) || e.At.Equal(at) && e.ID < id
 }
 
 // cloneDetail copies d; an empty detail is nil, as the stores read it.

@@ -150,6 +150,8 @@ var (
 		{"RoundTrip", testAuditRoundTrip},
 		{"Filters", testAuditFilters},
 		{"KeysetStability", testAuditKeysetStability},
+		{"ByTimePaging", testAuditByTimePaging},
+		{"ByTimeFilters", testAuditByTimeFilters},
 		{"OutlivesUser", testAuditOutlivesUser},
 		{"PruneBefore", testAuditPruneBefore},
 		{"PruneInTransaction", testAuditPruneInTransaction},
