@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,7 +111,7 @@ func (a *authLookups) run(batch []*authLookup) {
 // its session (s); authRow.dest scans them.
 const authColumns = `u.email, u.username, COALESCE(u.full_name, ''), u.is_active, u.token_version,
 	u.created_at, u.updated_at, u.role, u.email_verified, s.expires_at, s.revoked_at,
-	COALESCE(s.authenticated_at, s.created_at)`
+	COALESCE(s.authenticated_at, s.created_at), s.amr, s.acr`
 
 // authOne looks up one pair by both primary keys. PostgreSQL soon plans it
 // once for all executions (a generic plan), so a lone request costs what
@@ -139,11 +140,12 @@ type authRow struct {
 	u   user.User
 	s   user.Session
 	rev *time.Time
+	amr string
 }
 
 func (r *authRow) dest() []any {
 	return []any{&r.u.Email, &r.u.Username, &r.u.FullName, &r.u.IsActive, &r.u.TokenVersion,
-		&r.u.CreatedAt, &r.u.UpdatedAt, &r.u.Role, &r.u.EmailVerified, &r.s.ExpiresAt, &r.rev, &r.s.AuthenticatedAt}
+		&r.u.CreatedAt, &r.u.UpdatedAt, &r.u.Role, &r.u.EmailVerified, &r.s.ExpiresAt, &r.rev, &r.s.AuthenticatedAt, &r.amr, &r.s.ACR}
 }
 
 // found gives l the answer r.
@@ -152,6 +154,10 @@ func (l *authLookup) found(r *authRow) {
 	l.u.ID, l.u.CreatedAt, l.u.UpdatedAt = l.userID, r.u.CreatedAt.UTC(), r.u.UpdatedAt.UTC()
 	l.s.ID, l.s.UserID, l.s.ExpiresAt, l.s.RevokedAt = l.sessionID, l.userID, r.s.ExpiresAt.UTC(), utc(r.rev)
 	l.s.AuthenticatedAt = r.s.AuthenticatedAt.UTC()
+	l.s.AMR = nil // empty: a session stored before sessions kept it
+	if f := strings.Fields(r.amr); len(f) > 0 {
+		l.s.AMR = f
+	}
 }
 
 // answer runs one statement for batch and gives each lookup its row, or

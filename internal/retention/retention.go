@@ -27,6 +27,9 @@ const (
 	// deliveries and their attempts (DeliveryPurger).
 	WebhookDeliveries = "webhook_deliveries"
 	WebhookAttempts   = "webhook_attempts"
+	// MFAChallenges are the pending second steps of password logins
+	// (mfa_tokens), which go as soon as they expired or were used.
+	MFAChallenges = "mfa_challenges"
 )
 
 // Tables lists the tables of Store and the audit log, in the order a run
@@ -34,8 +37,8 @@ const (
 var Tables = []string{Sessions, RefreshTokens, AccountTokens, EmailChanges, AuditEvents}
 
 // Reported lists every table a run reports on: Tables, then the webhook
-// deliveries'.
-var Reported = append(append([]string(nil), Tables...), WebhookDeliveries, WebhookAttempts)
+// deliveries' and the mfa challenges.
+var Reported = append(append([]string(nil), Tables...), WebhookDeliveries, WebhookAttempts, MFAChallenges)
 
 // TokenRetention is how long a used or expired verification, reset or
 // email-change token is kept after its use or expiry.
@@ -52,6 +55,9 @@ type Cutoffs struct {
 	Audit    time.Time // audit events that happened before it
 	// Deliveries: finished webhook deliveries last changed before it.
 	Deliveries time.Time
+	// Challenges: mfa challenges expired or used before it (now: an
+	// expired mfa_token is of no use, and its login is audited apart).
+	Challenges time.Time
 }
 
 // Store is what retention needs of a database besides the audit log. Each
@@ -69,6 +75,9 @@ type Store interface {
 	// PurgeEmailChanges removes up to limit email changes used or expired
 	// before before.
 	PurgeEmailChanges(ctx context.Context, before time.Time, limit int) (int64, error)
+	// PurgeMFAChallenges removes up to limit mfa challenges expired or
+	// used before before.
+	PurgeMFAChallenges(ctx context.Context, before time.Time, limit int) (int64, error)
 	// Pending counts, per table, the rows c would remove (the audit events
 	// included): what a dry run prints.
 	Pending(ctx context.Context, c Cutoffs) (map[string]int64, error)
@@ -163,7 +172,7 @@ func New(d Deps, p Policy) *Runner {
 // Cutoffs are the times before which the policy lets rows go, now.
 func (r *Runner) Cutoffs() Cutoffs {
 	now := r.now().UTC()
-	c := Cutoffs{Sessions: now.Add(-r.policy.Sessions), Tokens: now.Add(-TokenRetention)}
+	c := Cutoffs{Sessions: now.Add(-r.policy.Sessions), Tokens: now.Add(-TokenRetention), Challenges: now}
 	if r.policy.Audit > 0 && r.audit != nil {
 		c.Audit = now.Add(-r.policy.Audit)
 	}
@@ -224,6 +233,13 @@ func (r *Runner) Run(ctx context.Context) (map[string]int64, error) {
 		err = r.batches(ctx, func() (int64, error) {
 			n, err := r.store.PurgeEmailChanges(ctx, c.Tokens, r.policy.Batch)
 			count(EmailChanges, n)
+			return n, err
+		})
+	}
+	if err == nil {
+		err = r.batches(ctx, func() (int64, error) {
+			n, err := r.store.PurgeMFAChallenges(ctx, c.Challenges, r.policy.Batch)
+			count(MFAChallenges, n)
 			return n, err
 		})
 	}

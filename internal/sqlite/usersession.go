@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -17,7 +18,7 @@ import (
 const userSessionQuery = `
 	SELECT u.email, u.username, COALESCE(u.full_name, ''), u.is_active, u.token_version,
 		u.created_at, u.updated_at, u.role, u.email_verified, s.expires_at, s.revoked_at,
-		COALESCE(s.authenticated_at, s.created_at)
+		COALESCE(s.authenticated_at, s.created_at), s.amr, s.acr
 	FROM users u JOIN sessions s ON s.user_id = u.id
 	WHERE u.id = ? AND s.id = ?`
 
@@ -40,12 +41,12 @@ func (s *Sessions) UserSession(ctx context.Context, userID, sessionID uuid.UUID)
 	u := user.User{ID: userID}
 	sess := user.Session{ID: sessionID, UserID: userID}
 	var (
-		created, updated, expires, auth string
-		rev                             sql.NullString
+		created, updated, expires, auth, amr string
+		rev                                  sql.NullString
 	)
 	err := row.Scan(
 		&u.Email, &u.Username, &u.FullName, &u.IsActive, &u.TokenVersion,
-		&created, &updated, &u.Role, &u.EmailVerified, &expires, &rev, &auth)
+		&created, &updated, &u.Role, &u.EmailVerified, &expires, &rev, &auth, &amr, &sess.ACR)
 	if err != nil {
 		return user.User{}, user.Session{}, translate(err, "get user and session")
 	}
@@ -53,6 +54,10 @@ func (s *Sessions) UserSession(ctx context.Context, userID, sessionID uuid.UUID)
 		parseTS(expires, &sess.ExpiresAt), parseTS(rev.String, &sess.RevokedAt), parseTS(auth, &sess.AuthenticatedAt))
 	if err != nil {
 		return user.User{}, user.Session{}, fmt.Errorf("get user and session: %w", err)
+	}
+	sess.AMR = strings.Fields(amr) // empty: a session stored before sessions kept it
+	if len(sess.AMR) == 0 {
+		sess.AMR = nil
 	}
 	return u, sess, nil
 }

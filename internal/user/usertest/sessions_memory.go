@@ -56,7 +56,8 @@ func (m memorySessions) UserSession(_ context.Context, userID, sessionID uuid.UU
 		after(u)
 	}
 	u.PasswordHash, u.TrustedEmail = "", "" // what the stores leave out
-	return u, user.Session{ID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt, AuthenticatedAt: s.AuthenticatedAt}, nil
+	return u, user.Session{ID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt, AuthenticatedAt: s.AuthenticatedAt,
+		AMR: slices.Clone(s.AMR), ACR: s.ACR}, nil
 }
 
 // Active implements user.Sessions.
