@@ -139,6 +139,7 @@ func documentTokenForm(doc *huma.OpenAPI) {
 		"mfa-recovery-code": {Summary: "Second step with a recovery code (after 403 mfa_required)", Value: map[string]any{
 			"grant_type": grantMFARecoveryCode, "mfa_token": exampleMailToken, "recovery_code": "abcd-efgh-ijkl",
 		}},
+		//nolint:gosec // documented placeholders, no credential
 		"mfa-webauthn": {Summary: "Second step with a passkey (after 403 mfa_required with webauthn)", Value: map[string]any{
 			"grant_type": grantMFAWebAuthn, "mfa_token": exampleMailToken, "ceremony": exampleCeremony,
 			"credential": `{"id":"...","rawId":"...","type":"public-key","response":{"clientDataJSON":"...","authenticatorData":"...","signature":"..."}}`,
