@@ -42,15 +42,17 @@ type App struct {
 	metrics  *metrics.Metrics
 	slots    int
 	gate     user.HashGate
-	ring     *signing.Ring        // nil with HS256
-	queue    JobQueue             // nil on the in-memory store
-	webhooks *webhook.Service     // nil when the store keeps no webhooks
-	passkeys *passkey.Service     // nil when the store keeps none or production has no public URL
-	web      *web.Pages           // nil with USERSVC_UI=off
-	clients  *oauthclient.Service // nil when the store keeps no client registry
-	tokens   *security.JWT
-	stop     context.CancelFunc // ends the background work New started
-	closers  []func()           // run by Close, last first
+	ring     *signing.Ring    // nil with HS256
+	queue    JobQueue         // nil on the in-memory store
+	webhooks *webhook.Service // nil when the store keeps no webhooks
+	passkeys *passkey.Service // nil when the store keeps none or production has no public URL
+	// passkeyFactor is passkeys as the user service's second factor (passkeys.go).
+	passkeyFactor *passkeyFactor
+	web           *web.Pages           // nil with USERSVC_UI=off
+	clients       *oauthclient.Service // nil when the store keeps no client registry
+	tokens        *security.JWT
+	stop          context.CancelFunc // ends the background work New started
+	closers       []func()           // run by Close, last first
 }
 
 // options are what tests may replace.
@@ -132,7 +134,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		f(&o)
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	a := &App{cfg: cfg, log: log, metrics: metrics.New(), stop: stop}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New(), stop: stop, passkeyFactor: &passkeyFactor{}}
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
@@ -172,7 +174,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Notifier: notifier, Log: log, Now: o.now, Secret: keys.derived, Observer: a.metrics,
 		Jobs:           a.jobAdmin(),
 		MoreAuditKinds: slices.Concat(webhook.AuditKinds, oauthclient.AuditKinds, passkey.AuditKinds),
-		MFA:            MFA(cfg, log),
+		MFA:            MFA(cfg, log, a.passkeyFactor),
 	}, Policy(cfg))
 	if err := a.openPasskeys(a.svc, log, o.now); err != nil {
 		return nil, err

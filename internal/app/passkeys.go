@@ -71,8 +71,16 @@ func (a *App) openPasskeys(svc *user.Service, log *slog.Logger, now func() time.
 		return err
 	}
 	a.passkeys = p
+	a.passkeyFactor.Factor = passkey.NewFactor(p)
 	return nil
 }
+
+// passkeyFactor is passkeys as a second factor of the user service
+// (user.Deps.MFA): the relying party needs the service, so it is made
+// after it, and openPasskeys sets it here once, before the App serves.
+// Until then, and without a relying party, no account has a passkey
+// factor.
+type passkeyFactor struct{ passkey.Factor }
 
 // Passkeys is the relying party, nil when there is none.
 func (a *App) Passkeys() *passkey.Service { return a.passkeys }

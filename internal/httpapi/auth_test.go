@@ -200,7 +200,7 @@ func TestLoginRefused(t *testing.T) {
 			{"missing password", form("username", a.Username), formType, 422, "password: is required"},
 			{"missing both", form("scope", ""), formType, 422, "username: is required; password: is required"},
 			{"repeated field", form("username", a.Username, "username", "other", "password", "x"), formType, 422, "username: must be given once"},
-			{"other grant type", form("grant_type", "client_credentials", "username", a.Username, "password", "x"), formType, 422, `grant_type: must be "password", "refresh_token", "urn:usersvc:params:oauth:grant-type:mfa-otp" or "urn:usersvc:params:oauth:grant-type:mfa-recovery-code"`},
+			{"other grant type", form("grant_type", "client_credentials", "username", a.Username, "password", "x"), formType, 422, `grant_type: must be "password", "refresh_token", "urn:usersvc:params:oauth:grant-type:mfa-otp", "urn:usersvc:params:oauth:grant-type:mfa-recovery-code" or "urn:usersvc:params:oauth:grant-type:mfa-webauthn"`},
 			{"invalid UTF-8", form("username", a.Username, "password", "%ff%fe"), formType, 422, "password: must be valid UTF-8"},
 			{"NUL in username", form("username", "a%00b", "password", "x"), formType, 422, "username: must not contain control characters"},
 			{"malformed escape", form("username", "%zz", "password", "x"), formType, 400, "the body is not a well-formed application/x-www-form-urlencoded form"},

@@ -33,6 +33,7 @@ var exampleBodies = map[string]any{
 	"POST /api/v1/users/me/passkeys/register/verify":  map[string]any{"ceremony": exampleCeremony, "name": "Laptop", "credential": exampleAttestation},
 	"PATCH /api/v1/users/me/passkeys/{id}":            map[string]any{"name": "Laptop"},
 	"POST /api/v1/passkeys/login/verify":              map[string]any{"ceremony": exampleCeremony, "credential": exampleAssertion},
+	"POST /api/v1/mfa/webauthn/options":               map[string]any{"mfa_token": exampleMailToken},
 }
 
 // The example account's password, and a refresh token of the right shape

@@ -242,3 +242,31 @@ func (a *api) passkeyLoginVerify(ctx context.Context, in *passkeyLoginVerifyInpu
 		Body:         token{AccessToken: t.Token, TokenType: "bearer", ExpiresIn: seconds(t.ExpiresIn), RefreshToken: t.RefreshToken},
 	}, nil
 }
+
+type mfaWebAuthnOptionsInput struct {
+	Body struct {
+		MFAToken string `json:"mfa_token" minLength:"1" maxLength:"128" doc:"The mfa_token of the 403 mfa_required answer of /token"`
+		ClientID string `json:"client_id,omitempty" maxLength:"255" doc:"The client_id the password grant named, if it named one: the mfa_token is bound to it"`
+	}
+}
+
+// mfaWebAuthnOptions begins the passkey second step of a password login
+// that answered mfa_required with the method webauthn: the options for
+// navigator.credentials.get, offering the account's passkeys. The client
+// then posts the grant urn:usersvc:params:oauth:grant-type:mfa-webauthn
+// with the mfa_token, this ceremony and the credential.
+func (a *api) mfaWebAuthnOptions(ctx context.Context, in *mfaWebAuthnOptionsInput) (*passkeyOptionsOutput, error) {
+	if _, err := a.passkeyService(); err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	ctx = user.WithClientID(ctx, in.Body.ClientID)
+	c, err := a.users.ChallengeSecondFactor(ctx, in.Body.MFAToken, passkey.Method)
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	out, err := toOptions(passkey.Options{Ceremony: c.Handle, PublicKey: c.Options})
+	if err != nil {
+		return nil, a.problem(ctx, err)
+	}
+	return out, nil
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -110,6 +111,9 @@ func (a *api) token(ctx context.Context, _ *struct{}) (*tokenOutput, error) {
 		a.countLogin(err)
 	case grantMFARecoveryCode:
 		t, err = a.users.LoginWithRecoveryCode(ctx, form.mfaToken, form.code)
+		a.countLogin(err)
+	case grantMFAWebAuthn:
+		t, err = a.users.LoginWithChallenge(ctx, form.mfaToken, passkey.Method, form.ceremony, []byte(form.credential))
 		a.countLogin(err)
 	default:
 		t, err = a.users.Login(ctx, form.username, form.password, form.deviceToken)

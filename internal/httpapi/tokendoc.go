@@ -6,6 +6,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -25,8 +26,8 @@ func tokenField(desc string, extra func(*huma.Schema)) *huma.Schema {
 // tokenFieldSchemas are the parameters of the /token body.
 func tokenFieldSchemas() map[string]*huma.Schema {
 	return map[string]*huma.Schema{
-		"grant_type": tokenField("password (the default when absent or empty), refresh_token, or the second step of a password login that answered mfa_required: "+grantMFAOTP+" or "+grantMFARecoveryCode, func(s *huma.Schema) {
-			s.Enum = []any{grantPassword, grantRefresh, grantMFAOTP, grantMFARecoveryCode}
+		"grant_type": tokenField("password (the default when absent or empty), refresh_token, or the second step of a password login that answered mfa_required: "+grantMFAOTP+", "+grantMFARecoveryCode+" or "+grantMFAWebAuthn, func(s *huma.Schema) {
+			s.Enum = []any{grantPassword, grantRefresh, grantMFAOTP, grantMFARecoveryCode, grantMFAWebAuthn}
 			s.Examples = []any{grantPassword}
 		}),
 		"username": tokenField("Password grant (required): the username or the email address; no control characters", func(s *huma.Schema) {
@@ -53,6 +54,14 @@ func tokenFieldSchemas() map[string]*huma.Schema {
 		"recovery_code": tokenField("Recovery-code grant (required): one of the account's recovery codes, each usable once", func(s *huma.Schema) {
 			s.MaxLength = new(maxMFACode)
 			s.Examples = []any{"abcd-efgh-ijkl"}
+		}),
+		"ceremony": tokenField("Passkey grant (required): the ceremony of POST /api/v1/mfa/webauthn/options for this mfa_token (single use)", func(s *huma.Schema) {
+			s.MaxLength = new(maxCeremony)
+			s.Examples = []any{exampleCeremony}
+		}),
+		"credential": tokenField("Passkey grant (required): the JSON of the PublicKeyCredential that navigator.credentials.get answered (its toJSON()), as a string", func(s *huma.Schema) {
+			s.MaxLength = new(passkey.MaxResponse)
+			s.Examples = []any{`{"id":"...","rawId":"...","type":"public-key","response":{"clientDataJSON":"...","authenticatorData":"...","signature":"..."}}`}
 		}),
 		"scope": tokenField("Accepted and ignored (RFC 6749 scope syntax: tokens of printable ASCII but '\"' and '\\', single spaces)", func(s *huma.Schema) {
 			s.Pattern = `^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$`
@@ -105,10 +114,13 @@ func documentTokenForm(doc *huma.OpenAPI) {
 		[]string{"mfa_token", "otp"}, "mfa_token", "otp", "scope", "client_id", "client_secret")
 	schemas["TokenMFARecoveryCodeGrant"] = tokenGrant("Second step with a recovery code", grantMFARecoveryCode, true,
 		[]string{"mfa_token", "recovery_code"}, "mfa_token", "recovery_code", "scope", "client_id", "client_secret")
+	schemas["TokenMFAWebAuthnGrant"] = tokenGrant("Second step with a passkey", grantMFAWebAuthn, true,
+		[]string{"mfa_token", "ceremony", "credential"}, "mfa_token", "ceremony", "credential", "scope", "client_id", "client_secret")
 	schemas["TokenForm"] = &huma.Schema{
 		Type: "object",
 		Description: "A password grant or a refresh grant (RFC 6749 sections 4.3 and 6), or the second step of a password login " +
-			"that answered 403 mfa_required (the account has a second factor): the mfa_token with a TOTP code or a recovery code. " +
+			"that answered 403 mfa_required (the account has a second factor): the mfa_token with a TOTP code, a recovery code, or a passkey's assertion " +
+			"(its options from POST /api/v1/mfa/webauthn/options). " +
 			"An empty field counts as absent; an unknown parameter is ignored; a parameter given twice is refused.",
 		Properties: tokenFieldSchemas(),
 		OneOf: []*huma.Schema{
@@ -116,6 +128,7 @@ func documentTokenForm(doc *huma.OpenAPI) {
 			{Ref: "#/components/schemas/TokenRefreshGrant"},
 			{Ref: "#/components/schemas/TokenMFAOTPGrant"},
 			{Ref: "#/components/schemas/TokenMFARecoveryCodeGrant"},
+			{Ref: "#/components/schemas/TokenMFAWebAuthnGrant"},
 		},
 	}
 	ref := &huma.Schema{Ref: "#/components/schemas/TokenForm"}
@@ -125,6 +138,11 @@ func documentTokenForm(doc *huma.OpenAPI) {
 		"mfa-otp":  {Summary: "Second step with a TOTP code (after 403 mfa_required)", Value: map[string]any{"grant_type": grantMFAOTP, "mfa_token": exampleMailToken, "otp": "123456"}},
 		"mfa-recovery-code": {Summary: "Second step with a recovery code (after 403 mfa_required)", Value: map[string]any{
 			"grant_type": grantMFARecoveryCode, "mfa_token": exampleMailToken, "recovery_code": "abcd-efgh-ijkl",
+		}},
+		//nolint:gosec // documented placeholders, no credential
+		"mfa-webauthn": {Summary: "Second step with a passkey (after 403 mfa_required with webauthn)", Value: map[string]any{
+			"grant_type": grantMFAWebAuthn, "mfa_token": exampleMailToken, "ceremony": exampleCeremony,
+			"credential": `{"id":"...","rawId":"...","type":"public-key","response":{"clientDataJSON":"...","authenticatorData":"...","signature":"..."}}`,
 		}},
 	}
 	doc.Paths[tokenPath].Post.RequestBody = &huma.RequestBody{
@@ -152,8 +170,9 @@ func documentTokenErrors(doc *huma.OpenAPI) {
 		Description: "The RFC 6749 error code: invalid_grant for wrong credentials or a refresh token that is no longer valid; temporarily_unavailable for a 429 or 503"}
 	te.Properties["error_description"] = &huma.Schema{Type: "string", Description: "The detail, in the characters RFC 6749 allows"}
 	te.Properties["mfa_token"] = &huma.Schema{Type: "string", Description: "With mfa_required (403): the token of the second step, usable once, for expires_in seconds, by the same client_id"}
-	te.Properties["methods"] = &huma.Schema{Type: "array", Items: &huma.Schema{Type: "string", Enum: []any{user.MethodOTP, user.MethodRecoveryCode, "webauthn"}},
-		Description: "With mfa_required: the second factors the account has (otp: grant " + grantMFAOTP + "; recovery_code: grant " + grantMFARecoveryCode + ")"}
+	te.Properties["methods"] = &huma.Schema{Type: "array", Items: &huma.Schema{Type: "string", Enum: []any{user.MethodOTP, user.MethodRecoveryCode, passkey.Method}},
+		Description: "With mfa_required: the second factors the account has (otp: grant " + grantMFAOTP + "; recovery_code: grant " + grantMFARecoveryCode +
+			"; webauthn: a passkey, options from POST /api/v1/mfa/webauthn/options, then grant " + grantMFAWebAuthn + ")"}
 	te.Properties["expires_in"] = &huma.Schema{Type: "integer", Description: "With mfa_required: seconds the mfa_token stays usable"}
 	te.Required = append(slices.Clone(te.Required), "error", "error_description")
 	schemas["TokenError"] = &te

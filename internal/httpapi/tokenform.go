@@ -16,6 +16,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -43,7 +44,7 @@ var (
 	errInvalidClient = errors.New("client authentication failed: send client_id with its secret once, by HTTP Basic or as client_secret")
 	// errUnsupportedGrant and errInvalidScope are field errors that RFC
 	// 6749 gives an error code of their own.
-	errUnsupportedGrant = &user.ValidationError{Field: "grant_type", Message: `must be "password", "refresh_token", "` + grantMFAOTP + `" or "` + grantMFARecoveryCode + `"`}
+	errUnsupportedGrant = &user.ValidationError{Field: "grant_type", Message: `must be "password", "refresh_token", "` + grantMFAOTP + `", "` + grantMFARecoveryCode + `" or "` + grantMFAWebAuthn + `"`}
 	errInvalidScope     = &user.ValidationError{Field: "scope", Message: "must be scope tokens (printable ASCII but '\"' and '\\') separated by single spaces"}
 )
 
@@ -58,6 +59,10 @@ const (
 	// (mfa_login.go): the mfa_token and a TOTP code, or a recovery code.
 	grantMFAOTP          = "urn:usersvc:params:oauth:grant-type:mfa-otp"
 	grantMFARecoveryCode = "urn:usersvc:params:oauth:grant-type:mfa-recovery-code"
+	// grantMFAWebAuthn is the second step with a passkey: the mfa_token,
+	// the ceremony of POST /api/v1/mfa/webauthn/options and the
+	// credential (the PublicKeyCredential's toJSON(), as a string).
+	grantMFAWebAuthn = "urn:usersvc:params:oauth:grant-type:mfa-webauthn"
 )
 
 // maxClientID is the longest client_id accepted, in bytes.
@@ -65,7 +70,7 @@ const maxClientID = 255
 
 // tokenFields are the parameters /token reads; any other is ignored.
 var tokenFields = []string{"grant_type", "username", "password", "refresh_token", "scope", "device_token", "client_id", "client_secret",
-	"mfa_token", "otp", "recovery_code"}
+	"mfa_token", "otp", "recovery_code", "ceremony", "credential"}
 
 // tokenRequest is a parsed /token request.
 type tokenRequest struct {
@@ -82,6 +87,9 @@ type tokenRequest struct {
 	// mfaToken and code are a second step's: the mfa_token of the
 	// mfa_required answer and the otp or recovery_code.
 	mfaToken, code string
+	// ceremony and credential are a passkey second step's: the handle of
+	// its options and the authenticator's assertion (JSON).
+	ceremony, credential string
 }
 
 // tokenParams are the non-empty known parameters of a /token body, and
@@ -255,6 +263,8 @@ func (p tokenParams) request(basic, basicSecret string) (*tokenRequest, error) {
 		errs = append(errs, checkMFAGrant(f, v, "otp")...)
 	case grantMFARecoveryCode:
 		errs = append(errs, checkMFAGrant(f, v, "recovery_code")...)
+	case grantMFAWebAuthn:
+		errs = append(errs, checkWebAuthnGrant(f, v)...)
 	default:
 		errs = append(errs, errUnsupportedGrant)
 	}
@@ -313,6 +323,31 @@ func checkMFAGrant(f *tokenRequest, v map[string]string, field string) []error {
 		errs = append(errs, &user.ValidationError{Field: field, Message: "is required"})
 	case len(f.code) > maxMFACode:
 		errs = append(errs, &user.ValidationError{Field: field, Message: "must be at most 64 characters"})
+	}
+	return errs
+}
+
+// maxCeremony is the longest ceremony handle read, in bytes.
+const maxCeremony = 128
+
+// checkWebAuthnGrant reads the fields of a passkey second step into f:
+// mfa_token, ceremony and credential.
+func checkWebAuthnGrant(f *tokenRequest, v map[string]string) []error {
+	var errs []error
+	if f.mfaToken = v["mfa_token"]; f.mfaToken == "" {
+		errs = append(errs, &user.ValidationError{Field: "mfa_token", Message: "is required"})
+	}
+	switch f.ceremony = v["ceremony"]; {
+	case f.ceremony == "":
+		errs = append(errs, &user.ValidationError{Field: "ceremony", Message: "is required"})
+	case len(f.ceremony) > maxCeremony:
+		errs = append(errs, &user.ValidationError{Field: "ceremony", Message: "must be at most 128 characters"})
+	}
+	switch f.credential = v["credential"]; {
+	case f.credential == "":
+		errs = append(errs, &user.ValidationError{Field: "credential", Message: "is required"})
+	case len(f.credential) > passkey.MaxResponse:
+		errs = append(errs, &user.ValidationError{Field: "credential", Message: "must be at most 16384 bytes"})
 	}
 	return errs
 }

@@ -68,6 +68,17 @@ func (p *Purge) PurgeEmailChanges(ctx context.Context, before time.Time, limit i
 	return p.exec(ctx, q, before, limit, "purge email changes")
 }
 
+// PurgeMFAChallenges implements retention.Store.
+func (p *Purge) PurgeMFAChallenges(ctx context.Context, before time.Time, limit int) (int64, error) {
+	const q = `
+		DELETE FROM mfa_challenges WHERE hash IN (
+			SELECT hash FROM mfa_challenges
+			WHERE expires_at < $1 OR used_at < $1
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED)`
+	return p.exec(ctx, q, before, limit, "purge mfa challenges")
+}
+
 // exec runs the deletion q and says how many rows went.
 func (p *Purge) exec(ctx context.Context, q string, before time.Time, limit int, op string) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, purgeWait)

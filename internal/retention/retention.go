@@ -30,6 +30,9 @@ const (
 	// OIDCState is the OpenID provider's: expired authorization requests
 	// and codes, expired refresh tokens, ended grants (OIDCPurger).
 	OIDCState = "oidc_state"
+	// MFAChallenges are the pending second steps of password logins
+	// (mfa_tokens), which go as soon as they expired or were used.
+	MFAChallenges = "mfa_challenges"
 )
 
 // Tables lists the tables of Store and the audit log, in the order a run
@@ -37,8 +40,8 @@ const (
 var Tables = []string{Sessions, RefreshTokens, AccountTokens, EmailChanges, AuditEvents}
 
 // Reported lists every table a run reports on: Tables, then the webhook
-// deliveries'.
-var Reported = append(append([]string(nil), Tables...), WebhookDeliveries, WebhookAttempts)
+// deliveries' and the mfa challenges.
+var Reported = append(append([]string(nil), Tables...), WebhookDeliveries, WebhookAttempts, MFAChallenges)
 
 // TokenRetention is how long a used or expired verification, reset or
 // email-change token is kept after its use or expiry.
@@ -57,6 +60,9 @@ type Cutoffs struct {
 	Deliveries time.Time
 	// OIDC: the OpenID provider's state that expired or ended before it.
 	OIDC time.Time
+	// Challenges: mfa challenges expired or used before it (now: an
+	// expired mfa_token is of no use, and its login is audited apart).
+	Challenges time.Time
 }
 
 // Store is what retention needs of a database besides the audit log. Each
@@ -74,6 +80,9 @@ type Store interface {
 	// PurgeEmailChanges removes up to limit email changes used or expired
 	// before before.
 	PurgeEmailChanges(ctx context.Context, before time.Time, limit int) (int64, error)
+	// PurgeMFAChallenges removes up to limit mfa challenges expired or
+	// used before before.
+	PurgeMFAChallenges(ctx context.Context, before time.Time, limit int) (int64, error)
 	// Pending counts, per table, the rows c would remove (the audit events
 	// included): what a dry run prints.
 	Pending(ctx context.Context, c Cutoffs) (map[string]int64, error)
@@ -177,7 +186,7 @@ func New(d Deps, p Policy) *Runner {
 // Cutoffs are the times before which the policy lets rows go, now.
 func (r *Runner) Cutoffs() Cutoffs {
 	now := r.now().UTC()
-	c := Cutoffs{Sessions: now.Add(-r.policy.Sessions), Tokens: now.Add(-TokenRetention)}
+	c := Cutoffs{Sessions: now.Add(-r.policy.Sessions), Tokens: now.Add(-TokenRetention), Challenges: now}
 	if r.policy.Audit > 0 && r.audit != nil {
 		c.Audit = now.Add(-r.policy.Audit)
 	}
@@ -241,6 +250,13 @@ func (r *Runner) Run(ctx context.Context) (map[string]int64, error) {
 		err = r.batches(ctx, func() (int64, error) {
 			n, err := r.store.PurgeEmailChanges(ctx, c.Tokens, r.policy.Batch)
 			count(EmailChanges, n)
+			return n, err
+		})
+	}
+	if err == nil {
+		err = r.batches(ctx, func() (int64, error) {
+			n, err := r.store.PurgeMFAChallenges(ctx, c.Challenges, r.policy.Batch)
+			count(MFAChallenges, n)
 			return n, err
 		})
 	}

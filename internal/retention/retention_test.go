@@ -91,6 +91,14 @@ func TestRunRemovesWhatThePolicySays(t *testing.T) {
 	if err := st.AccountTokens.Create(ctx, reset); err != nil {
 		t.Fatal(err)
 	}
+	// An mfa_token that expired a minute ago goes; one still live stays
+	// (made first: Create drops the account's challenges expired by then).
+	for i, created := range []time.Time{t0.Add(-time.Minute), t0.Add(-6 * time.Minute)} {
+		c := user.MFAChallenge{Hash: []byte{byte(i + 1)}, UserID: ada.ID, CreatedAt: created, ExpiresAt: created.Add(5 * time.Minute)}
+		if err := st.MFAChallenges.Create(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ev := &events{}
 	for i := range 5000 { // one event an hour back from t0, over 208 days past 400
 		ev.at = append(ev.at, t0.Add(-400*day-time.Duration(i)*time.Hour-time.Minute))
@@ -112,12 +120,15 @@ func TestRunRemovesWhatThePolicySays(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	want := map[string]int64{retention.Sessions: 1, retention.RefreshTokens: 1, retention.AuditEvents: 5000, retention.AccountTokens: 0, retention.EmailChanges: 0}
+	want := map[string]int64{retention.Sessions: 1, retention.RefreshTokens: 1, retention.AuditEvents: 5000, retention.AccountTokens: 0, retention.EmailChanges: 0, retention.MFAChallenges: 1}
 	if diff := cmp.Diff(want, removed); diff != "" {
 		t.Errorf("Run removed (-want +got):\n%s", diff)
 	}
 	delete(want, retention.AccountTokens)
 	delete(want, retention.EmailChanges)
+	if _, err := st.MFAChallenges.ByHash(ctx, []byte{1}); err != nil {
+		t.Errorf("the live mfa challenge: %v, want it kept", err)
+	}
 	if diff := cmp.Diff(want, obs.removed); diff != "" {
 		t.Errorf("observed removals (-want +got):\n%s", diff)
 	}

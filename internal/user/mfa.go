@@ -174,6 +174,30 @@ type SecondFactor interface {
 	Reset(ctx context.Context, userID uuid.UUID) error
 }
 
+// ChallengedFactor is a SecondFactor proved at login by a response to a
+// challenge (a passkey's assertion): the client asks for the challenge
+// of its login (ChallengeSecondFactor), has its authenticator answer it,
+// and sends the answer with the mfa_token (LoginWithChallenge). What the
+// challenge and the answer hold is the factor's business; the service
+// passes them through.
+type ChallengedFactor interface {
+	SecondFactor
+	// Challenge begins a proof by userID: a handle, usable once, and what
+	// the client's authenticator needs (JSON).
+	Challenge(ctx context.Context, userID uuid.UUID) (FactorChallenge, error)
+	// Prove checks response, the authenticator's answer to the challenge
+	// handle begun for userID, and returns the amr value it proves
+	// (AMRHardwareKey, AMRSoftwareKey); ErrInvalidCode when it does not
+	// verify or the challenge is unknown, used or expired.
+	Prove(ctx context.Context, userID uuid.UUID, handle string, response []byte) (amr string, err error)
+}
+
+// FactorChallenge is a challenge of a ChallengedFactor.
+type FactorChallenge struct {
+	Handle  string // sent back with the response
+	Options []byte // JSON for the client's authenticator
+}
+
 // MFA is the service's second-factor setup (Deps.MFA), beside the
 // stores' Factors and MFAChallenges; without TOTP (or without those
 // stores) enrolling is ErrMFAUnavailable.

@@ -177,3 +177,56 @@ func (s *Service) ChallengeUser(ctx context.Context, mfaToken string) (uuid.UUID
 	}
 	return c.UserID, nil
 }
+
+// ChallengeSecondFactor begins the proof of method, a ChallengedFactor
+// the account of mfaToken has, for the login of mfaToken: the challenge
+// its client's authenticator answers. ErrInvalidMFAToken as
+// LoginWithSecondFactor; ErrFactorNotFound when the account has no
+// factor of method.
+func (s *Service) ChallengeSecondFactor(ctx context.Context, mfaToken, method string) (FactorChallenge, error) {
+	id, err := s.ChallengeUser(ctx, mfaToken)
+	if err != nil {
+		return FactorChallenge{}, err
+	}
+	f, ok := s.challengedFactor(method)
+	if !ok {
+		return FactorChallenge{}, ErrFactorNotFound
+	}
+	has, err := f.Enrolled(ctx, id)
+	if err != nil {
+		return FactorChallenge{}, err
+	}
+	if !has {
+		return FactorChallenge{}, ErrFactorNotFound
+	}
+	return f.Challenge(ctx, id)
+}
+
+// LoginWithChallenge finishes the login of mfaToken with response, the
+// answer of the account's factor of method to the challenge handle
+// (ChallengeSecondFactor): amr pwd, the factor's value and mfa. Errors as
+// LoginWithSecondFactor.
+func (s *Service) LoginWithChallenge(ctx context.Context, mfaToken, method, handle string, response []byte) (AccessToken, error) {
+	f, ok := s.challengedFactor(method)
+	if !ok {
+		return AccessToken{}, ErrInvalidCode
+	}
+	return s.LoginWithSecondFactor(ctx, mfaToken, method, handle, func(ctx context.Context, u User) ([]string, error) {
+		amr, err := f.Prove(ctx, u.ID, handle, response)
+		if err != nil {
+			return nil, err
+		}
+		return []string{amr}, nil
+	})
+}
+
+// challengedFactor is the ChallengedFactor of method, if the service has
+// one.
+func (s *Service) challengedFactor(method string) (ChallengedFactor, bool) {
+	for _, m := range s.mfa.More {
+		if c, ok := m.(ChallengedFactor); ok && m.Method() == method {
+			return c, true
+		}
+	}
+	return nil, false
+}

@@ -22,15 +22,35 @@ import (
 // a confirmation page first.
 
 // admin is signedIn for administrators only: anyone else gets a 403 page.
+// Under USERSVC_REQUIRE_MFA_FOR=admin (or all) an administrator without a
+// second factor is sent to enrol one first (a passkey), and one whose
+// page session was opened without it is asked to sign in again with it:
+// the session's amr, which Resume reads, tells them apart.
 func (p *Pages) admin(h func(http.ResponseWriter, *http.Request, user.Caller)) http.HandlerFunc {
 	return p.signedIn(func(w http.ResponseWriter, r *http.Request, c user.Caller) {
 		if !c.User.IsAdmin() || !c.User.IsActive {
 			p.errorPage(w, r, http.StatusForbidden, "error.admin_only")
 			return
 		}
+		switch err := p.users.RequireAssurance(p.client(r), c, true); {
+		case errors.Is(err, user.ErrMFAEnrolmentRequired):
+			redirect(w, withNotice(mfaEnrolPath, "mfa_enrol"))
+			return
+		case errors.Is(err, user.ErrMFALoginRequired):
+			p.errorPage(w, r, http.StatusForbidden, "error.mfa_login_required")
+			return
+		case err != nil:
+			status, _, _ := p.explain(r, err)
+			p.errorPage(w, r, status, "error.unavailable")
+			return
+		}
 		h(w, r, c)
 	})
 }
+
+// mfaEnrolPath is where an administrator without a second factor is sent
+// when the policy asks for one: the passkeys page, where one is added.
+const mfaEnrolPath = "/account/passkeys"
 
 // adminNotices are the ?notice= values of the console's pages.
 var adminNotices = map[string]string{

@@ -49,6 +49,7 @@ var english = Catalogue{
 	"passkeys.kind.hwk":       "bound to one device",
 	"passkeys.kind.swk":       "synced across devices",
 	"sign_in.passkey":         "Sign in with a passkey",
+	"notice.mfa_enrol":        "The admin console needs a second factor: add a passkey, then sign in with it.",
 	"notice.passkey_added":    "The passkey is added.",
 	"notice.passkey_renamed":  "The passkey is renamed.",
 	"notice.passkey_removed":  "The passkey is removed.",
@@ -172,8 +173,9 @@ var english = Catalogue{
 	"pager.next":      "Next page",
 	"pager.page":      "Page %d",
 
-	"error.admin_only":     "This page is for administrators.",
-	"error.user_not_found": "There is no such user: it may have been deleted.",
+	"error.admin_only":         "This page is for administrators.",
+	"error.mfa_login_required": "The admin console needs a session opened with your second factor: sign out, then sign in again with it.",
+	"error.user_not_found":     "There is no such user: it may have been deleted.",
 
 	"admin.field.username":   "Username",
 	"admin.field.email":      "Email",

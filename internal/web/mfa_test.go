@@ -96,3 +96,42 @@ func TestSignInAsksForTheSecondFactor(t *testing.T) {
 		s.mail(string(user.MailRecoveryCodeUsed), "ada@example.com")
 	})
 }
+
+// TestAdminWithoutFactorIsSentToEnrol: under USERSVC_REQUIRE_MFA_FOR=admin
+// an administrator without a second factor who opens the console is sent
+// to add one; once enrolled, the password-only page session is refused,
+// and a session opened with the code (its amr, read by Resume) opens it.
+func TestAdminWithoutFactorIsSentToEnrol(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newSite(t, kind, limitsOn("USERSVC_RATE_LIMITS", "off", "USERSVC_REQUIRE_MFA_FOR", "admin"))
+		if _, err := s.App.Service().CreateAdmin(t.Context(), user.Registration{Email: "root@example.com", Username: "root", Password: password}, "Root"); err != nil {
+			t.Fatal(err)
+		}
+		b := s.browser()
+		b.signIn("root", password, "/account")
+		p := b.get("/admin/users")
+		if p.status != http.StatusSeeOther || p.location() != "/account/passkeys?notice=mfa_enrol" {
+			t.Fatalf("admin without a factor: %d to %q, want 303 to enrol", p.status, p.location())
+		}
+		if p := b.get(p.location()); p.status != http.StatusOK || !strings.Contains(p.body, "needs a second factor") {
+			t.Errorf("the enrol page: %d, no notice\n%s", p.status, p.body)
+		}
+
+		secret, _ := s.enrolTOTP("root")
+		s.Clock.Advance(time.Minute)
+		if p := b.get("/admin/users"); p.status != http.StatusForbidden || !strings.Contains(p.body, "sign in again with it") {
+			t.Errorf("password-only session after enrolling: %d, want 403 asking for the factor\n%s", p.status, p.body)
+		}
+
+		b2 := s.browser()
+		p = b2.post("/sign-in", url.Values{"login": {"root"}, "password": {password}})
+		token := hiddenValue(t, p.body, "mfa_token")
+		p = b2.post("/sign-in/mfa", url.Values{"mfa_token": {token}, "code": {totpCode(t, secret, s.Clock.Now())}})
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("second step: %d\n%s", p.status, p.body)
+		}
+		if p := b2.get("/admin/users"); p.status != http.StatusOK {
+			t.Errorf("session opened with the code: %d, want the console", p.status)
+		}
+	})
+}

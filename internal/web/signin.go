@@ -109,6 +109,7 @@ var notices = map[string]string{
 	"password_changed": "notice.password_changed", "profile_saved": "notice.profile_saved",
 	"email_changed": "notice.email_changed", "session_ended": "notice.session_ended",
 	"others_ended": "notice.others_ended", "deleted": "notice.deleted",
+	"mfa_enrol":     "notice.mfa_enrol",
 	"passkey_added": "notice.passkey_added", "passkey_renamed": "notice.passkey_renamed", "passkey_removed": "notice.passkey_removed",
 	"app_revoked": "notice.app_revoked", // consents.go
 }

@@ -54,6 +54,26 @@ func (m memoryPurge) PurgeSessions(_ context.Context, before time.Time, limit in
 	return sessions, tokens, nil
 }
 
+// PurgeMFAChallenges implements retention.Store.
+func (m memoryPurge) PurgeMFAChallenges(_ context.Context, before time.Time, limit int) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failure(); err != nil {
+		return 0, err
+	}
+	var n int64
+	for h, c := range m.challenges {
+		if n == int64(limit) {
+			break
+		}
+		if usedOrExpired(c.ExpiresAt, c.UsedAt, before) {
+			delete(m.challenges, h)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // PurgeAccountTokens implements retention.Store.
 func (m memoryPurge) PurgeAccountTokens(_ context.Context, before time.Time, limit int) (int64, error) {
 	m.mu.Lock()

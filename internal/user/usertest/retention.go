@@ -30,6 +30,7 @@ func RunRetention(t *testing.T, open func(t *testing.T) (user.Stores, retention.
 		{"Batches", testPurgeBatches},
 		{"Pending", testPurgePending},
 		{"Oldest", testPurgeOldest},
+		{"MFAChallenges", testPurgeMFAChallenges},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -273,5 +274,52 @@ func testPurgeOldest(t *testing.T, open newPurgeStores) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Oldest (-want +got):\n%s", diff)
+	}
+}
+
+// testPurgeMFAChallenges: challenges (mfa_tokens) that expired or were
+// used go; a live one stays, usable.
+func testPurgeMFAChallenges(t *testing.T, open newPurgeStores) {
+	st, purge := open(t)
+	if st.MFAChallenges == nil {
+		t.Skip("the store keeps no mfa challenges")
+	}
+	ctx := t.Context()
+	ada := create(t, st.Users, NewUser(1))
+	t0 := now()
+	challenge := func(b byte, created time.Time) []byte {
+		h := make([]byte, 32)
+		h[0] = b
+		c := user.MFAChallenge{Hash: h, UserID: ada.ID, CreatedAt: created, ExpiresAt: created.Add(5 * time.Minute)}
+		if err := st.MFAChallenges.Create(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	// Created in this order, each by t0 - 10 min: Create removes the
+	// user's challenges expired by its own creation, so the expired one
+	// is made last.
+	used := challenge(1, t0.Add(-2*time.Minute))
+	if err := st.MFAChallenges.Use(ctx, used, t0.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	live := challenge(2, t0.Add(-time.Minute))
+	other := create(t, st.Users, NewUser(2))
+	expired := make([]byte, 32)
+	expired[0] = 3
+	if err := st.MFAChallenges.Create(ctx, user.MFAChallenge{Hash: expired, UserID: other.ID, CreatedAt: t0.Add(-10 * time.Minute), ExpiresAt: t0.Add(-5 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := purge.PurgeMFAChallenges(ctx, t0, 1000)
+	if err != nil || n != 2 {
+		t.Errorf("PurgeMFAChallenges = %d, %v; want 2 (the used and the expired one), nil", n, err)
+	}
+	for _, h := range [][]byte{used, expired} {
+		if _, err := st.MFAChallenges.ByHash(ctx, h); !errors.Is(err, user.ErrInvalidMFAToken) {
+			t.Errorf("challenge %d: ByHash error %v, want ErrInvalidMFAToken (removed)", h[0], err)
+		}
+	}
+	if err := st.MFAChallenges.Use(ctx, live, t0); err != nil {
+		t.Errorf("the live challenge: Use error %v, want it kept and usable", err)
 	}
 }

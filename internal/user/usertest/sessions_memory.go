@@ -57,7 +57,7 @@ func (m memorySessions) UserSession(_ context.Context, userID, sessionID uuid.UU
 	}
 	u.PasswordHash, u.TrustedEmail = "", "" // what the stores leave out
 	return u, user.Session{ID: s.ID, UserID: s.UserID, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt, AuthenticatedAt: s.AuthenticatedAt,
-		AMR: s.AMR, ACR: s.ACR}, nil
+		AMR: slices.Clone(s.AMR), ACR: s.ACR}, nil
 }
 
 // Active implements user.Sessions.

@@ -25,7 +25,8 @@ func testUserSession(t *testing.T, open newStores) {
 	ada := create(t, st.Users, NewUser(1))
 	bob := create(t, st.Users, NewUser(2))
 	adas, _ := NewSession(ada.ID, now())
-	adas.AuthenticatedAt = adas.CreatedAt.Add(time.Minute) // apart from every other time
+	adas.AuthenticatedAt = adas.CreatedAt.Add(time.Minute)                                         // apart from every other time
+	adas.AMR, adas.ACR = []string{user.AMRPassword, user.AMROTP, user.AMRMFA}, user.ACRMultiFactor // the pages read it
 	if err := st.Sessions.Create(ctx, adas, NewRefreshToken(adas.ID, now())); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func testUserSession(t *testing.T, open newStores) {
 			t.Errorf("UserSession user: mismatch with ByID (-want +got):\n%s", diff)
 		}
 		want = user.Session{ID: want.ID, UserID: want.UserID, ExpiresAt: want.ExpiresAt, RevokedAt: want.RevokedAt,
-			AuthenticatedAt: want.AuthenticatedAt}
+			AuthenticatedAt: want.AuthenticatedAt, AMR: want.AMR, ACR: want.ACR}
 		if diff := cmp.Diff(want, s); diff != "" {
 			t.Errorf("UserSession session: mismatch (-want +got):\n%s", diff)
 		}

@@ -1,0 +1,124 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+
+	"github.com/usersvc/usersvc/internal/passkey/passkeytest"
+)
+
+// A passkey as the second factor of a password login through the API
+// (issue 22): the mfa_required answer lists webauthn, the options route
+// offers the account's passkeys for the mfa_token, and the grant
+// urn:usersvc:params:oauth:grant-type:mfa-webauthn opens the session.
+
+// webauthnStep asks the options of mfaToken's passkey step, has auth
+// answer them, and posts the grant; it returns the grant's answer and
+// its form.
+func (s *server) webauthnStep(mfaToken string, auth *passkeytest.Authenticator, extra ...string) (response, url.Values) {
+	s.t.Helper()
+	body, err := json.Marshal(map[string]string{"mfa_token": mfaToken})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ceremony, pk := s.passkeyOptions("/api/v1/mfa/webauthn/options", "", string(body))
+	cred, err := auth.Get(pk)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	raw, err := json.Marshal(cred)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	form := url.Values{
+		"grant_type": {"urn:usersvc:params:oauth:grant-type:mfa-webauthn"},
+		"mfa_token":  {mfaToken}, "ceremony": {ceremony}, "credential": {string(raw)},
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		form.Set(extra[i], extra[i+1])
+	}
+	return s.do(req{method: "POST", path: "/api/v1/token", body: form.Encode(), contentType: formType}), form
+}
+
+// TestPasskeyAsSecondFactor: once an account has a passkey, its password
+// alone answers mfa_required listing webauthn; the passkey's assertion to
+// the options of that mfa_token gives tokens with amr pwd, hwk, mfa. The
+// same grant cannot be played again, another authenticator's assertion
+// is a wrong code, and the options need a live mfa_token.
+func TestPasskeyAsSecondFactor(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		a, token := s.signedUp()
+		auth := passkeytest.NewAuthenticator(passkeyOrigin)
+		s.addPasskey(token, auth, "Key")
+
+		form := url.Values{"username": {a.Username}, "password": {a.Password}}
+		res := s.do(req{method: "POST", path: "/api/v1/token", body: form.Encode(), contentType: formType})
+		body := wantOAuthError(t, res, http.StatusForbidden, "mfa_required", "")
+		var methods []string
+		for _, m := range body["methods"].([]any) {
+			methods = append(methods, m.(string))
+		}
+		if !slices.Equal(methods, []string{"webauthn", "recovery_code"}) {
+			t.Errorf("methods = %v, want [webauthn recovery_code]", methods)
+		}
+		mfaToken := body["mfa_token"].(string)
+
+		res, used := s.webauthnStep(mfaToken, auth)
+		if res.Status != http.StatusOK {
+			t.Fatalf("mfa-webauthn grant: got %v, want 200", res)
+		}
+		wantAMR(t, res.object(t)["access_token"].(string), []string{"pwd", "hwk", "mfa"}, "urn:usersvc:acr:2fa")
+
+		// The grant played again: the mfa_token is used up.
+		again := s.do(req{method: "POST", path: "/api/v1/token", body: used.Encode(), contentType: formType})
+		wantOAuthError(t, again, http.StatusBadRequest, "invalid_grant", "")
+
+		// Another authenticator (a thief's) proves nothing.
+		other := passkeytest.NewAuthenticator(passkeyOrigin)
+		_, otherToken := s.signedUp()
+		s.addPasskey(otherToken, other, "Thief's")
+		res, _ = s.webauthnStep(s.mfaToken(a.Username, a.Password), other)
+		wantOAuthError(t, res, http.StatusBadRequest, "invalid_grant", "")
+
+		// Options need a live mfa_token.
+		res = s.do(req{method: "POST", path: "/api/v1/mfa/webauthn/options", body: `{"mfa_token":"nope"}`})
+		wantProblem(t, res, http.StatusBadRequest, "")
+	})
+}
+
+// TestPasskeySecondFactorBoundToTheClient: the options and the grant of an
+// mfa_token obtained by one client fail for another client_id.
+func TestPasskeySecondFactorBoundToTheClient(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		a, token := s.signedUp()
+		auth := passkeytest.NewAuthenticator(passkeyOrigin)
+		s.addPasskey(token, auth, "Key")
+		mfaToken := s.mfaToken(a.Username, a.Password, "client_id", "app-one")
+		body, _ := json.Marshal(map[string]string{"mfa_token": mfaToken, "client_id": "app-two"})
+		res := s.do(req{method: "POST", path: "/api/v1/mfa/webauthn/options", body: string(body)})
+		wantProblem(t, res, http.StatusBadRequest, "")
+		body, _ = json.Marshal(map[string]string{"mfa_token": mfaToken, "client_id": "app-one"})
+		ceremony, pk := s.passkeyOptions("/api/v1/mfa/webauthn/options", "", string(body))
+		cred, err := auth.Get(pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(cred)
+		form := url.Values{
+			"grant_type": {"urn:usersvc:params:oauth:grant-type:mfa-webauthn"}, "client_id": {"app-two"},
+			"mfa_token": {mfaToken}, "ceremony": {ceremony}, "credential": {string(raw)},
+		}
+		res = s.do(req{method: "POST", path: "/api/v1/token", body: form.Encode(), contentType: formType})
+		wantOAuthError(t, res, http.StatusBadRequest, "invalid_grant", "")
+		form.Set("client_id", "app-one")
+		res = s.do(req{method: "POST", path: "/api/v1/token", body: form.Encode(), contentType: formType})
+		if res.Status != http.StatusOK {
+			t.Errorf("the login's own client: got %v, want 200", res)
+		}
+	})
+}

@@ -1,0 +1,96 @@
+package user_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
+)
+
+// challengedKind is a factor proved by answering a challenge (passkeys,
+// in the service): the right answer is "signed:" followed by the handle.
+type challengedKind struct {
+	factorKind
+	challengeErr error
+}
+
+func (k *challengedKind) Challenge(_ context.Context, id uuid.UUID) (user.FactorChallenge, error) {
+	if k.challengeErr != nil {
+		return user.FactorChallenge{}, k.challengeErr
+	}
+	return user.FactorChallenge{Handle: "h-" + id.String(), Options: []byte(`{"challenge":"x"}`)}, nil
+}
+
+func (k *challengedKind) Prove(_ context.Context, id uuid.UUID, handle string, response []byte) (string, error) {
+	if handle != "h-"+id.String() || string(response) != "signed:"+handle {
+		return "", user.ErrInvalidCode
+	}
+	return user.AMRHardwareKey, nil
+}
+
+// A factor proved by a challenge finishes a password login: the
+// mfa_required answer lists its method, the challenge is given only for
+// a live mfa_token and a method the account has, a wrong answer is a
+// wrong code, and the right one opens a session with amr pwd, hwk, mfa.
+func TestLoginWithChallengedFactor(t *testing.T) {
+	f := newAdminFixture(t)
+	ctx := t.Context()
+	kind := &challengedKind{factorKind: factorKind{enrolled: map[uuid.UUID]bool{}}}
+	deps := f.deps()
+	deps.MFA = user.MFA{More: []user.SecondFactor{kind}}
+	svc := user.NewService(deps, user.Policy{})
+	ada := f.register(t, ada)
+	kind.enrolled[ada.ID] = true
+
+	_, err := svc.Login(ctx, "ada", "correct horse", "")
+	var req *user.MFARequiredError
+	if !errors.As(err, &req) || !slices.Equal(req.Methods, []string{"webauthn", user.MethodRecoveryCode}) {
+		t.Fatalf("Login = %v, want mfa_required with webauthn and recovery_code", err)
+	}
+	if _, err := svc.ChallengeSecondFactor(ctx, "not a token", "webauthn"); !errors.Is(err, user.ErrInvalidMFAToken) {
+		t.Errorf("ChallengeSecondFactor(unknown token) = %v, want ErrInvalidMFAToken", err)
+	}
+	if _, err := svc.ChallengeSecondFactor(ctx, req.Token, "carrier-pigeon"); !errors.Is(err, user.ErrFactorNotFound) {
+		t.Errorf("ChallengeSecondFactor(unknown method) = %v, want ErrFactorNotFound", err)
+	}
+	c, err := svc.ChallengeSecondFactor(ctx, req.Token, "webauthn")
+	if err != nil || c.Handle != "h-"+ada.ID.String() || len(c.Options) == 0 {
+		t.Fatalf("ChallengeSecondFactor = %+v, %v; want the account's challenge", c, err)
+	}
+	if _, err := svc.LoginWithChallenge(ctx, req.Token, "carrier-pigeon", c.Handle, []byte("x")); !errors.Is(err, user.ErrInvalidCode) {
+		t.Errorf("LoginWithChallenge(unknown method) = %v, want ErrInvalidCode", err)
+	}
+	if _, err := svc.LoginWithChallenge(ctx, req.Token, "webauthn", c.Handle, []byte("forged")); !errors.Is(err, user.ErrInvalidCode) {
+		t.Errorf("LoginWithChallenge(wrong answer) = %v, want ErrInvalidCode", err)
+	}
+	tok, err := svc.LoginWithChallenge(ctx, req.Token, "webauthn", c.Handle, []byte("signed:"+c.Handle))
+	if err != nil {
+		t.Fatalf("LoginWithChallenge(right answer) = %v", err)
+	}
+	_, sess, err := svc.Authenticate(ctx, tok.Token)
+	if err != nil || !slices.Equal(sess.AMR, []string{user.AMRPassword, user.AMRHardwareKey, user.AMRMFA}) || sess.ACR != user.ACRMultiFactor {
+		t.Errorf("session amr %v acr %q (%v), want pwd hwk mfa, two factors", sess.AMR, sess.ACR, err)
+	}
+	if _, err := svc.LoginWithChallenge(ctx, req.Token, "webauthn", c.Handle, []byte("signed:"+c.Handle)); !errors.Is(err, user.ErrInvalidMFAToken) {
+		t.Errorf("LoginWithChallenge played again = %v, want ErrInvalidMFAToken", err)
+	}
+
+	// An account without the factor gets no challenge, and a failing
+	// kind fails the request.
+	_, err = svc.Login(ctx, "ada", "correct horse", "")
+	if !errors.As(err, &req) {
+		t.Fatal(err)
+	}
+	kind.enrolled[ada.ID] = false
+	if _, err := svc.ChallengeSecondFactor(ctx, req.Token, "webauthn"); !errors.Is(err, user.ErrFactorNotFound) {
+		t.Errorf("ChallengeSecondFactor without the factor = %v, want ErrFactorNotFound", err)
+	}
+	kind.err = errDown
+	if _, err := svc.ChallengeSecondFactor(ctx, req.Token, "webauthn"); !errors.Is(err, errDown) {
+		t.Errorf("ChallengeSecondFactor with a failing kind = %v, want its error", err)
+	}
+}
