@@ -76,6 +76,7 @@ var english = Catalogue{
 	"sign_in_mfa.title":       "Enter your code",
 	"sign_in_mfa.intro":       "Your account has a second factor: type the code your authenticator app shows now, or one of your recovery codes.",
 	"sign_in_mfa.submit":      "Verify",
+	"sign_in_mfa.passkey":     "Use your passkey instead",
 	"field.code":              "Code",
 	"field.code_hint":         "Six digits from the app, or a recovery code such as abcd-efgh-ijkl.",
 	"error.invalid_code":      "This code is wrong or was used already.",

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,8 @@ import (
 // TestPasskeyInTheBrowser is issue 22's proof: in headless Chromium with
 // a virtual authenticator (the DevTools WebAuthn domain: CTAP2, internal,
 // resident keys, user verification) a signed-in user adds a passkey on
-// /account/passkeys, signs out, and signs in with it without a password.
+// /account/passkeys, signs out, and signs in with it without a password;
+// then signs in with the password, and the passkey is the second factor.
 // The site is http://localhost (a secure context, and the relying party
 // id). Without Chromium it skips, except in CI, where it fails.
 func TestPasskeyInTheBrowser(t *testing.T) {
@@ -135,18 +137,40 @@ func TestPasskeyInTheBrowser(t *testing.T) {
 		t.Errorf("the account page after the passkey sign-in has no heading")
 	}
 
-	// The service saw a passkey sign-in of ada, not a password one.
+	// The passkey is now ada's second factor too: a password sign-in asks
+	// for it, and the passkey button of the second step finishes it.
+	step("sign out again", chromedp.Click(chromedp.CSS(`form[action="/sign-out"] button`)))
+	waitPath("/sign-in")
+	step("sign in with the password, as a first factor",
+		chromedp.WaitVisible(chromedp.CSS("#f-login")),
+		chromedp.SendKeys(chromedp.CSS("#f-login"), "ada"),
+		chromedp.SendKeys(chromedp.CSS("#f-password"), password),
+		chromedp.Click(chromedp.CSS(`form[action="/sign-in"] button[type=submit]`)))
+	step("prove it with the passkey",
+		chromedp.WaitVisible(chromedp.CSS(`[data-passkey="second-factor"] [data-passkey-start]`)),
+		chromedp.Click(chromedp.CSS(`[data-passkey="second-factor"] [data-passkey-start]`)))
+	waitPath("/account")
+
+	// The service saw a passkey sign-in of ada, not a password one, then
+	// a password sign-in proved by the passkey.
 	events, err := srv.Stores.Audit.Events(context.Background(), user.AuditFilter{Limit: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := false
+	passwordless, second := false, false
 	for _, e := range events {
-		if e.Kind == user.AuditLoginSucceeded && e.Detail["method"] == "passkey" {
-			found = true
+		if e.Kind != user.AuditLoginSucceeded {
+			continue
 		}
+		amr := strings.Fields(e.Detail["amr"])
+		passwordless = passwordless || e.Detail["method"] == "passkey"
+		second = second || slices.Contains(amr, "pwd") && slices.Contains(amr, "mfa") &&
+			(slices.Contains(amr, "hwk") || slices.Contains(amr, "swk"))
 	}
-	if !found {
+	if !passwordless {
 		t.Errorf("no login.succeeded with method passkey among %d audit events", len(events))
+	}
+	if !second {
+		t.Errorf("no login.succeeded with amr pwd, hwk (or swk) and mfa among %d audit events", len(events))
 	}
 }

@@ -121,6 +121,7 @@ func (p *Pages) passkeyExplain(r *http.Request, err error) (int, string) {
 
 // ceremonyJSON is what passkey.js posts to finish a ceremony.
 type ceremonyJSON struct {
+	MFAToken   string          `json:"mfa_token"`
 	Ceremony   string          `json:"ceremony"`
 	Name       string          `json:"name"`
 	ReturnTo   string          `json:"return_to"`
@@ -149,6 +150,19 @@ func readCeremony(r *http.Request) (ceremonyJSON, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, passkey.MaxResponse+4096))
 	if err != nil || json.Unmarshal(b, &c) != nil || len(c.Credential) > passkey.MaxResponse {
+		return ceremonyJSON{}, passkey.ErrVerification
+	}
+	return c, nil
+}
+
+// readCeremonyStart reads the small JSON body that begins a ceremony
+// (the second step's mfa_token).
+func readCeremonyStart(r *http.Request) (ceremonyJSON, error) {
+	var c ceremonyJSON
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		return c, passkey.ErrVerification
+	}
+	if json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&c) != nil {
 		return ceremonyJSON{}, passkey.ErrVerification
 	}
 	return c, nil

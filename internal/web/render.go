@@ -47,6 +47,10 @@ type view struct {
 	Error    string
 	// PasskeySignIn shows the sign-in page's passkey button (to script).
 	PasskeySignIn bool
+	// PasskeySecondFactor shows the second step's passkey button (to
+	// script) for the login of MFAToken.
+	PasskeySecondFactor bool
+	MFAToken            string
 	// Apps are the connected apps page's (consents.go).
 	Apps []App
 	// Clients are the console's client list (admin_clients.go).

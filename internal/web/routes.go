@@ -23,6 +23,8 @@ func (p *Pages) routes() []route {
 		// Passkeys (passkeys.go): the JSON ceremonies passkey.js runs.
 		{"POST /sign-in/passkey/options", p.passkeySignInOptions},
 		{"POST /sign-in/passkey", p.passkeySignIn},
+		{"POST /sign-in/mfa/passkey/options", p.mfaPasskeyOptions},
+		{"POST /sign-in/mfa/passkey", p.mfaPasskey},
 		{"GET /account/passkeys", p.signedIn(p.passkeysPage)},
 		{"POST /account/passkeys/options", p.signedIn(p.addPasskeyOptions)},
 		{"POST /account/passkeys", p.signedIn(p.addPasskey)},

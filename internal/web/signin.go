@@ -4,8 +4,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
+	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -61,7 +63,7 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) {
 	t, err := p.users.Login(p.client(r), login, password, p.deviceToken(r))
 	if m, ok := errors.AsType[*user.MFARequiredError](err); ok {
 		// The account has a second factor: its code next (mfa.go).
-		v, _ := p.mfaView(m.Token, back)
+		v, _ := p.mfaView(m.Token, back, slices.Contains(m.Methods, passkey.Method))
 		p.render(w, r, http.StatusOK, v)
 		return
 	}

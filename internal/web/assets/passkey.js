@@ -129,6 +129,10 @@
 				});
 			});
 		}
+		var second = document.querySelector('[data-passkey="second-factor"]');
+		if (second) {
+			secondFactor(second);
+		}
 		var signIn = document.querySelector('[data-passkey="sign-in"]');
 		if (signIn) {
 			var back = document.querySelector('input[name="return_to"]');
@@ -140,6 +144,19 @@
 				});
 			});
 		}
+	}
+
+	// The second step of a password sign-in, proved with a passkey.
+	function secondFactor(box) {
+		var token = box.getAttribute("data-mfa-token");
+		var back = document.querySelector('input[name="return_to"]');
+		setUp(box, function () {
+			return post("/sign-in/mfa/passkey/options", { mfa_token: token }).then(function (o) {
+				return navigator.credentials.get({ publicKey: requestOptions(o.public_key) }).then(function (c) {
+					return post("/sign-in/mfa/passkey", { mfa_token: token, ceremony: o.ceremony, return_to: back ? back.value : "", credential: credentialJSON(c) });
+				});
+			});
+		});
 	}
 
 	if (document.readyState === "loading") {
