@@ -124,10 +124,12 @@ func WithOIDCClients(c oidcop.Clients) Option { return func(o *options) { o.oidc
 // through b instead of the hosted pages (tests).
 func WithBrowser(b oidcop.Browser) Option { return func(o *options) { o.browser = b } }
 
-// New assembles the service cfg describes, logging to log: it opens (and,
-// with cfg.MigrateOnStart, migrates) the store, opens the signing keys,
-// creates the bootstrap administrator when configured, and builds the
-// handler. Close releases what it opened, also when New fails half-way.
+// New assembles the service cfg describes, logging to log, one capability
+// at a time, each needing only those before it: the store (migrated with
+// cfg.MigrateOnStart), the signing keys, the protections against abuse,
+// account mail, events (webhooks and the job queue), the user.Service,
+// passkeys, the bootstrap administrator, the hosted pages, the OpenID
+// provider and the HTTP handlers. Close releases what it opened, also when New fails half-way.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (_ *App, err error) {
 	o := options{now: time.Now}
 	for _, f := range opts {
@@ -154,29 +156,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
-	notifier := o.notifier
-	if notifier == nil {
-		if notifier, err = a.notifier(o.mailer); err != nil {
-			return nil, err
-		}
-	}
-	if err := a.openWebhooks(bg, o.now, o.webhookGuard); err != nil {
+	notifier, err := a.openMail(o)
+	if err != nil {
 		return nil, err
 	}
-	if err := a.openQueue(ctx, keys.seal, notifier, o.sinks); err != nil {
+	if err := a.openEvents(ctx, bg, keys, notifier, o); err != nil {
 		return nil, err
 	}
-	a.gate = prot.gate
-	a.tokens = keys.tokens
-	a.clients = ClientService(a.db, keys.tokens, log, o.now)
-	a.svc = user.NewService(user.Deps{
-		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
-		Notifier: notifier, Log: log, Now: o.now, Secret: keys.derived, Observer: a.metrics,
-		Jobs:           a.jobAdmin(),
-		MoreAuditKinds: slices.Concat(webhook.AuditKinds, oauthclient.AuditKinds, passkey.AuditKinds),
-		MFA:            MFA(cfg, log, a.passkeyFactor),
-	}, Policy(cfg))
-	if err := a.openPasskeys(a.svc, log, o.now); err != nil {
+	a.openService(keys, prot, notifier, o.now)
+	if err := a.openPasskeys(a.svc, log, o.now); err != nil { // passkeys.go
 		return nil, err
 	}
 	if err := a.bootstrapAdmin(ctx); err != nil {
@@ -190,18 +178,63 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
+	a.openHTTP(keys, prot, mount, oauth, o.build)
+	a.startRetention(bg, o.now)
+	return a, nil
+}
+
+// openMail is the account mail's notifier: a test's, else the
+// configured mailer's (mail.go).
+func (a *App) openMail(o options) (user.Notifier, error) {
+	if o.notifier != nil {
+		return o.notifier, nil
+	}
+	n, err := a.notifier(o.mailer)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// openEvents starts the outbound webhooks (webhooks.go) and the job queue
+// that delivers mail, events and webhooks (jobs.go).
+func (a *App) openEvents(ctx, bg context.Context, keys tokenKeys, notifier user.Notifier, o options) error {
+	if err := a.openWebhooks(bg, o.now, o.webhookGuard); err != nil {
+		return err
+	}
+	return a.openQueue(ctx, keys.seal, notifier, o.sinks)
+}
+
+// openService builds the user.Service, every business rule, on the store,
+// keys and protections, with the client registry (clients.go) and the
+// second factors (mfa.go).
+func (a *App) openService(keys tokenKeys, prot protections, notifier user.Notifier, now func() time.Time) {
+	a.gate = prot.gate
+	a.tokens = keys.tokens
+	a.clients = ClientService(a.db, keys.tokens, a.log, now)
+	a.svc = user.NewService(user.Deps{
+		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
+		Notifier: notifier, Log: a.log, Now: now, Secret: keys.derived, Observer: a.metrics,
+		Jobs:           a.jobAdmin(),
+		MoreAuditKinds: slices.Concat(webhook.AuditKinds, oauthclient.AuditKinds, passkey.AuditKinds),
+		MFA:            MFA(a.cfg, a.log, a.passkeyFactor),
+	}, Policy(a.cfg))
+}
+
+// openHTTP builds the public handler over everything opened before, and
+// the operations listener's.
+func (a *App) openHTTP(keys tokenKeys, prot protections, mount func(*http.ServeMux), oauth *httpapi.OAuth, build httpapi.Build) {
+	cfg := a.cfg
 	a.handler = httpapi.New(a.svc, httpapi.Options{
-		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
-		Build: o.build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
+		Logger: a.log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
+		Build: build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
 		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Clients: a.clients, OAuth: oauth, Passkeys: a.passkeys, Mount: mount,
 		Discovery: httpapi.Discovery{
 			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),
 			OpenID: openIDDiscovery(oauth),
 		},
 	})
-	a.ops = httpapi.Ops(a.metrics, o.build)
-	a.startRetention(bg, o.now)
-	return a, nil
+	a.ops = httpapi.Ops(a.metrics, build)
 }
 
 // Policy is the user.Policy cfg sets.

@@ -23,9 +23,12 @@ type passkeyStore interface {
 // a public URL, development uses localhost and the port of USERSVC_ADDR
 // (http://localhost is a secure context in browsers); production has no
 // relying party (ok false): passkeys answer 503 until the URL is set. A
-// public URL on an IP address has none either: WebAuthn binds a passkey to
-// a domain name.
+// public URL on an IP address has none either (config.Config.NoPasskeys,
+// with the warning Load gives).
 func RelyingParty(cfg config.Config) (passkey.Config, bool, error) {
+	if cfg.NoPasskeys {
+		return passkey.Config{}, false, nil
+	}
 	if cfg.PublicURL == "" {
 		if cfg.Env == config.Production {
 			return passkey.Config{}, false, nil
@@ -44,9 +47,6 @@ func RelyingParty(cfg config.Config) (passkey.Config, bool, error) {
 	if err != nil {
 		return passkey.Config{}, false, fmt.Errorf("USERSVC_PUBLIC_URL: %w", err)
 	}
-	if net.ParseIP(u.Hostname()) != nil {
-		return passkey.Config{}, false, nil
-	}
 	return passkey.Config{RPID: u.Hostname(), Origins: []string{u.Scheme + "://" + u.Host}}, true, nil
 }
 
@@ -59,7 +59,7 @@ func (a *App) openPasskeys(svc *user.Service, log *slog.Logger, now func() time.
 	}
 	rp, ok, err := RelyingParty(a.cfg)
 	if err != nil || !ok {
-		if err == nil {
+		if err == nil && !a.cfg.NoPasskeys { // config's warning said so already
 			log.Warn("passkeys need USERSVC_PUBLIC_URL on a domain name (the relying party id and origin): they answer 503 until it is set")
 		}
 		return err

@@ -1,14 +1,18 @@
 package app
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/usersvc/usersvc/internal/config"
 )
 
 // The relying party follows USERSVC_PUBLIC_URL; an address that is not a
-// domain name (an IP) or production without a URL has none, so the
-// service starts and passkeys answer 503 rather than the start failing.
+// domain name (an IP, config.Config.NoPasskeys) or production without a
+// URL has none, so the service starts and passkeys answer 503 rather than
+// the start failing.
 func TestRelyingPartyFollowsThePublicURL(t *testing.T) {
 	for _, c := range []struct {
 		name, public, addr string
@@ -24,7 +28,14 @@ func TestRelyingPartyFollowsThePublicURL(t *testing.T) {
 		{"production without a URL", "", ":8080", config.Production, false, "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rp, ok, err := RelyingParty(config.Config{PublicURL: c.public, Addr: c.addr, Env: c.env})
+			cfg := config.Config{PublicURL: c.public, Addr: c.addr, Env: c.env}
+			if c.env == config.Development { // through Load, which sets NoPasskeys
+				var err error
+				if cfg, err = config.Load([]string{"USERSVC_PUBLIC_URL=" + c.public, "USERSVC_ADDR=" + c.addr}, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rp, ok, err := RelyingParty(cfg)
 			if err != nil || ok != c.wantOK {
 				t.Fatalf("RelyingParty = %+v, %v, %v; want ok %v", rp, ok, err, c.wantOK)
 			}
@@ -32,5 +43,31 @@ func TestRelyingPartyFollowsThePublicURL(t *testing.T) {
 				t.Errorf("relying party %+v, want id %s origin %s", rp, c.wantID, c.wantOrigin)
 			}
 		})
+	}
+}
+
+// TestServiceStartsWithoutPasskeysOnAnIPPublicURL: a public URL on an IP
+// address starts the service with passkeys off and the configuration's
+// warning logged once.
+func TestServiceStartsWithoutPasskeysOnAnIPPublicURL(t *testing.T) {
+	cfg, err := config.Load([]string{"USERSVC_DATA_DIR=" + t.TempDir(), "USERSVC_BCRYPT_COST=4", "USERSVC_OPS_ADDR=off",
+		"USERSVC_PUBLIC_URL=http://127.0.0.1:8080"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	a, err := New(t.Context(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatalf("New with a public URL on an IP = %v, want a start with passkeys off", err)
+	}
+	defer a.Close()
+	if a.Passkeys() != nil {
+		t.Error("passkeys are on with a public URL on an IP, want off")
+	}
+	if n := strings.Count(logs.String(), "passkeys are off"); n != 1 {
+		t.Errorf("the log says passkeys are off %d times, want once:\n%s", n, logs.String())
+	}
+	if strings.Contains(logs.String(), "passkeys need USERSVC_PUBLIC_URL") {
+		t.Errorf("a second warning about passkeys:\n%s", logs.String())
 	}
 }

@@ -71,6 +71,12 @@ type Config struct {
 	Webhooks  // outbound webhooks: webhooks.go
 	Pages     // the hosted pages: ui.go
 
+	// NoPasskeys says passkeys are off because USERSVC_PUBLIC_URL is on an
+	// IP address: WebAuthn binds a passkey to a domain name, so there is no
+	// relying party. The service starts (passkeys answer 503) and Load
+	// warns. Not a variable.
+	NoPasskeys bool
+
 	// Warnings are what Load let through but the operator must hear about:
 	// log each at warning level at every start. Not a variable.
 	Warnings []string
@@ -126,7 +132,17 @@ func Load(environ []string, dotenv string) (Config, error) {
 		return fail(errors.New("production refuses unknown variables: remove or rename them"))
 	}
 	c.Warnings = append(unknown, warnings...)
+	if c.NoPasskeys = publicURLOnIP(c.PublicURL); c.NoPasskeys {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("USERSVC_PUBLIC_URL %q is an IP address: passkeys are off (WebAuthn binds a passkey to a domain name; they answer 503 until the URL names one)", c.PublicURL))
+	}
 	return c, nil
+}
+
+// publicURLOnIP reports whether the public URL's host is an IP address
+// (the rule of Config.NoPasskeys).
+func publicURLOnIP(publicURL string) bool {
+	u, err := url.Parse(publicURL)
+	return publicURL != "" && err == nil && net.ParseIP(u.Hostname()) != nil
 }
 
 // readVars merges the dotenv file (when there is one) and environ, the

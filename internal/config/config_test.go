@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -319,5 +320,30 @@ func TestKeyRotationSettings(t *testing.T) {
 	}
 	if c.KeyPublishDelay != 30*time.Minute || c.KeyRotateEvery != 720*time.Hour {
 		t.Errorf("delay %s, every %s; want 30m, 720h", c.KeyPublishDelay, c.KeyRotateEvery)
+	}
+}
+
+// TestPublicURLOnAnIPTurnsPasskeysOff: WebAuthn binds a passkey to a
+// domain name, so a public URL on an IP address switches passkeys off
+// with a warning, and the configuration loads (the service starts).
+func TestPublicURLOnAnIPTurnsPasskeysOff(t *testing.T) {
+	for _, tt := range []struct {
+		url  string
+		want bool
+	}{
+		{"http://127.0.0.1:8080", true},
+		{"https://[2001:db8::1]", true},
+		{"https://auth.example.com", false},
+		{"http://localhost:8080", false},
+		{"", false},
+	} {
+		c, err := Load([]string{"USERSVC_PUBLIC_URL=" + tt.url}, "")
+		if err != nil {
+			t.Fatalf("Load(USERSVC_PUBLIC_URL=%q) = %v, want it loaded", tt.url, err)
+		}
+		warned := slices.ContainsFunc(c.Warnings, func(w string) bool { return strings.Contains(w, "passkeys are off") })
+		if c.NoPasskeys != tt.want || warned != tt.want {
+			t.Errorf("USERSVC_PUBLIC_URL=%q: NoPasskeys %v, warned %v (%q); want %v", tt.url, c.NoPasskeys, warned, c.Warnings, tt.want)
+		}
 	}
 }

@@ -156,7 +156,7 @@ var (
 		Schema:      &huma.Schema{Type: "string", Enum: []any{"Bearer"}},
 	}
 	basicChallengeDoc = &huma.Header{
-		Description: `Only with error invalid_client: Basic realm="usersvc" (RFC 6749 section 5.2). No other 401 of /token has a challenge.`,
+		Description: `Only with error invalid_client when the client authenticated with an Authorization: Basic header: Basic realm="usersvc" (RFC 6749 section 5.2). No other 401 of /token has a challenge, nor invalid_client for credentials sent in the body.`,
 		Schema:      &huma.Schema{Type: "string"},
 	}
 )

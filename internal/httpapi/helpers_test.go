@@ -82,6 +82,8 @@ type response struct {
 	Header http.Header
 	Body   []byte
 	path   string // the request's path, without the query
+	// basic says the request sent an "Authorization: Basic" header.
+	basic bool
 }
 
 // req describes a request; a JSON body is the default content type.
@@ -133,7 +135,7 @@ func (s *server) doTB(tb testing.TB, r req) response {
 	}
 	w := httptest.NewRecorder()
 	s.h.ServeHTTP(w, hr)
-	return response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes(), path: hr.URL.Path}
+	return response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes(), path: hr.URL.Path, basic: strings.HasPrefix(strings.ToLower(hr.Header.Get("Authorization")), "basic ")}
 }
 
 // object decodes a JSON object body.
@@ -304,7 +306,9 @@ func wantProblem(t *testing.T, res response, status int, detail string) map[stri
 // wantOAuthError checks an error of /token: status, an application/json
 // body with the problem's detail (when not empty) and code, and RFC 6749's
 // error (oauth, when not empty) and error_description; no Bearer
-// challenge, a Basic one for invalid_client.
+// challenge; a Basic one only for invalid_client when the request sent
+// an "Authorization: Basic" header (RFC 6749 section 5.2), none when the
+// credentials came in the body.
 func wantOAuthError(t *testing.T, res response, status int, oauth, detail string) map[string]any {
 	t.Helper()
 	if res.Status != status {
@@ -329,9 +333,9 @@ func wantOAuthError(t *testing.T, res response, status int, oauth, detail string
 		t.Errorf("error_description %q: want the detail in RFC 6749's characters", desc)
 	}
 	challenge := res.Header.Get("WWW-Authenticate")
-	if errCode == "invalid_client" {
+	if errCode == "invalid_client" && res.basic {
 		if !strings.HasPrefix(challenge, "Basic ") {
-			t.Errorf("WWW-Authenticate: got %q, want a Basic challenge for invalid_client", challenge)
+			t.Errorf("WWW-Authenticate: got %q, want a Basic challenge for invalid_client by an Authorization header", challenge)
 		}
 	} else if challenge != "" {
 		t.Errorf("WWW-Authenticate: got %q, want none on /token", challenge)

@@ -96,8 +96,12 @@ type requestInfo struct {
 	rateRemaining int
 	rateHeader    http.Header
 
-	// token is the /token form, parsed once by readToken.
-	token *tokenRequest
+	// token is the /token form, parsed once by readToken. basicClient
+	// says the request tried to authenticate its client with an
+	// "Authorization: Basic" header (set by readToken before parsing):
+	// only then does an invalid_client answer challenge (tokenError).
+	token       *tokenRequest
+	basicClient bool
 
 	// Set by authenticate once a bearer token is accepted.
 	userID  string // for the log lines

@@ -28,6 +28,12 @@ const tokenPath = "/api/v1/token" //nolint:gosec // a path, no credential
 // and hands the parsed request to the handler in the request's
 // requestInfo.
 func (a *api) readToken(ctx huma.Context, next func(huma.Context)) {
+	info := requestInfoFrom(ctx.Context())
+	if info == nil { // New always puts withRequestID first
+		a.writeProblem(ctx, a.tokenError(ctx.Context(), errNoRequestInfo))
+		return
+	}
+	info.basicClient = isBasic(ctx.Header("Authorization"))
 	form, err := a.parseToken(ctx)
 	if err != nil {
 		a.writeProblem(ctx, a.tokenError(ctx.Context(), err))
@@ -44,11 +50,6 @@ func (a *api) readToken(ctx huma.Context, next func(huma.Context)) {
 	}
 	for name, v := range rateHeaders(res) {
 		ctx.SetHeader(name, v[0])
-	}
-	info := requestInfoFrom(ctx.Context())
-	if info == nil { // New always puts withRequestID first
-		a.writeProblem(ctx, a.tokenError(ctx.Context(), errNoRequestInfo))
-		return
 	}
 	info.token = form
 	next(ctx)

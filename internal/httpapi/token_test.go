@@ -3,10 +3,14 @@ package httpapi_test
 import (
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/usersvc/usersvc/internal/app/apptest"
 )
 
 // TestTokenTakesWhatClientsSend: /token as RFC 6749 asks and as common
@@ -117,4 +121,68 @@ func form(kv ...string) string {
 		parts = append(parts, kv[i]+"="+v)
 	}
 	return strings.Join(parts, "&")
+}
+
+// TestInvalidClientChallengesOnlyAnAuthorizationHeader: over HTTP, a
+// client that fails authentication with an "Authorization: Basic" header
+// gets 401 with a Basic challenge (RFC 6749 section 5.2); one that sent
+// its credentials in the body (client_secret_post, as the docs page's
+// try-it-out does) gets 401 without any challenge, which would make a
+// browser ask for a password and a fetch-based client hang.
+func TestInvalidClientChallengesOnlyAnAuthorizationHeader(t *testing.T) {
+	s := newServer(t, apptest.Memory)
+	a, _ := s.signUp()
+	ts := httptest.NewServer(s.h)
+	t.Cleanup(ts.Close)
+	login := url.Values{"username": {a.Username}, "password": {a.Password}}
+	for _, tt := range []struct {
+		name      string
+		form      url.Values
+		basic     string // user:password of an Authorization: Basic header, "" for none
+		challenge string
+	}{
+		{"secret in the body", with(login, "client_id", "docs-page", "client_secret", "string"), "", ""},
+		{"secret in the body without client_id", with(login, "client_secret", "string"), "", ""},
+		{"secret by Basic", login, "docs-page:string", `Basic realm="usersvc"`},
+		{"Basic that does not decode", login, "!", `Basic realm="usersvc"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := http.NewRequest(http.MethodPost, ts.URL+tokenPath, strings.NewReader(tt.form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Header.Set("Content-Type", formType)
+			switch tt.basic {
+			case "":
+			case "!":
+				r.Header.Set("Authorization", "Basic !!!")
+			default:
+				r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(tt.basic)))
+			}
+			res, err := ts.Client().Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			_ = res.Body.Close()
+			if res.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), `"error":"invalid_client"`) {
+				t.Fatalf("got %d %s, want 401 invalid_client", res.StatusCode, body)
+			}
+			if got := res.Header.Get("WWW-Authenticate"); got != tt.challenge {
+				t.Errorf("WWW-Authenticate: got %q, want %q", got, tt.challenge)
+			}
+		})
+	}
+}
+
+// with is v and the given name, value pairs.
+func with(v url.Values, kv ...string) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out.Set(kv[i], kv[i+1])
+	}
+	return out
 }

@@ -49,8 +49,11 @@ func (p *tokenProblem) ContentType(string) string { return jsonType }
 
 // tokenError is problem for /token: the same status, code and detail,
 // with the OAuth2 error members. Its 401 carries no Bearer challenge (the
-// endpoint takes no bearer token), except invalid_client's Basic one
-// (RFC 6749 section 5.2).
+// endpoint takes no bearer token). invalid_client carries a Basic one only
+// when the client authenticated with an "Authorization: Basic" header (RFC
+// 6749 section 5.2); a client that sent its credentials in the body gets
+// the 401 without it, as a challenge makes a browser ask for a password
+// and leaves a fetch-based client (the docs page's try-it-out) hanging.
 func (a *api) tokenError(ctx context.Context, err error) error {
 	var p *problem
 	if !errors.As(a.problem(ctx, err), &p) {
@@ -74,7 +77,7 @@ func (a *api) tokenError(ctx context.Context, err error) error {
 		t.headers.Del("WWW-Authenticate")
 		delete(t.headers, "WWW-Authenticate") // as decorate spells it, not canonical
 	}
-	if code == oauthInvalidClient {
+	if code == oauthInvalidClient && triedBasic(ctx) {
 		if t.headers == nil {
 			t.headers = http.Header{}
 		}
@@ -109,4 +112,11 @@ func oauthText(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// triedBasic reports whether the /token request of ctx sent an
+// "Authorization: Basic" header.
+func triedBasic(ctx context.Context) bool {
+	info := requestInfoFrom(ctx)
+	return info != nil && info.basicClient
 }

@@ -200,15 +200,15 @@ func jsonTokenParams(body []byte) (tokenParams, error) {
 // token is ignored). A header that does not decode, or a secret without
 // an id, fails client authentication.
 func basicClient(header string) (id, secret string, err error) {
-	scheme, creds, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Basic") {
+	if !isBasic(header) {
 		return "", "", nil
 	}
+	_, creds, _ := strings.Cut(header, " ")
 	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(creds))
 	if err != nil {
 		return "", "", errInvalidClient
 	}
-	id, secret, ok = strings.Cut(string(b), ":")
+	id, secret, ok := strings.Cut(string(b), ":")
 	if !ok {
 		return "", "", errInvalidClient
 	}
@@ -225,6 +225,12 @@ func basicClient(header string) (id, secret string, err error) {
 		return "", "", errInvalidClient
 	}
 	return id, secret, nil
+}
+
+// isBasic reports whether an Authorization header is of the Basic scheme.
+func isBasic(header string) bool {
+	scheme, _, ok := strings.Cut(header, " ")
+	return ok && strings.EqualFold(scheme, "Basic")
 }
 
 // validClientID reports whether id is an RFC 6749 client_id (printable
