@@ -207,6 +207,7 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"GET /api/v1/users/me/passkeys": "200", "PATCH /api/v1/users/me/passkeys/{id}": "200",
 		"DELETE /api/v1/users/me/passkeys/{id}": "204",
 		"POST /api/v1/passkeys/login/options":   "200", "POST /api/v1/passkeys/login/verify": "200",
+		"POST /api/v1/mfa/webauthn/options": "200",
 		// mfa.go
 		"GET /api/v1/users/me/mfa": "200", "POST /api/v1/users/me/mfa/totp": "201",
 		"POST /api/v1/users/me/mfa/totp/confirm": "200", "DELETE /api/v1/users/me/mfa/totp": "204",
