@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/base64"
+	"errors"
 	"html/template"
 	"net/http"
 	"strings"
@@ -119,6 +120,14 @@ func (p *Pages) confirmTOTP(w http.ResponseWriter, r *http.Request, c user.Calle
 		return
 	}
 	codes, err := p.users.ConfirmTOTP(p.client(r), c, code)
+	if errors.Is(err, user.ErrInvalidCode) {
+		// The app holds the secret already: ask again for its code.
+		f := confirmForm()
+		status, text, _ := p.explain(r, err)
+		f.Error, f.field("code").Error = p.must("error.form"), text
+		p.mfaStatusPage(w, r, c, status, mfaPage{Confirm: f}, "")
+		return
+	}
 	if err != nil {
 		p.mfaFailed(w, r, c, mfaPage{}, err)
 		return

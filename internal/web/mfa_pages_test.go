@@ -64,7 +64,8 @@ func TestAuthenticatorAppThroughThePages(t *testing.T) {
 			wrong = "111111"
 		}
 		p = b.post("/account/mfa/confirm", url.Values{"code": {wrong}})
-		if p.status != http.StatusBadRequest || !strings.Contains(p.body, "This code is wrong or was used already.") {
+		if p.status != http.StatusBadRequest || !strings.Contains(p.body, "This code is wrong or was used already.") ||
+			!strings.Contains(input(p.body, "code"), `aria-invalid="true"`) || strings.Contains(p.body, `class="secret"`) {
 			t.Fatalf("a wrong first code: %d, want 400 with the catalogue's text\n%s", p.status, p.body)
 		}
 		p = b.post("/account/mfa/confirm", url.Values{"code": {right}})
