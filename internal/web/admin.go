@@ -49,8 +49,9 @@ func (p *Pages) admin(h func(http.ResponseWriter, *http.Request, user.Caller)) h
 }
 
 // mfaEnrolPath is where an administrator without a second factor is sent
-// when the policy asks for one: the passkeys page, where one is added.
-const mfaEnrolPath = "/account/passkeys"
+// when the policy asks for one: the authenticator app page (mfa_pages.go),
+// next to the passkeys page in the nav.
+const mfaEnrolPath = mfaPath
 
 // adminNotices are the ?notice= values of the console's pages.
 var adminNotices = map[string]string{

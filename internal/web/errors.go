@@ -36,6 +36,9 @@ var refusals = []refusal{
 	{user.ErrAlreadyVerified, http.StatusConflict, "error.already_verified", ""},
 	{user.ErrSessionNotFound, http.StatusNotFound, "error.session_not_found", ""},
 	{user.ErrNotFound, http.StatusNotFound, "error.user_not_found", ""},
+	{user.ErrFactorExists, http.StatusConflict, "error.factor_exists", ""},
+	{user.ErrFactorNotFound, http.StatusNotFound, "error.factor_not_found", ""},
+	{user.ErrMFAUnavailable, http.StatusServiceUnavailable, "error.unavailable", ""},
 	{user.ErrForbidden, http.StatusForbidden, "error.admin_only", ""},
 }
 

@@ -110,7 +110,7 @@ func TestAdminWithoutFactorIsSentToEnrol(t *testing.T) {
 		b := s.browser()
 		b.signIn("root", password, "/account")
 		p := b.get("/admin/users")
-		if p.status != http.StatusSeeOther || p.location() != "/account/passkeys?notice=mfa_enrol" {
+		if p.status != http.StatusSeeOther || p.location() != "/account/mfa?notice=mfa_enrol" {
 			t.Fatalf("admin without a factor: %d to %q, want 303 to enrol", p.status, p.location())
 		}
 		if p := b.get(p.location()); p.status != http.StatusOK || !strings.Contains(p.body, "needs a second factor") {

@@ -55,7 +55,9 @@ type view struct {
 	Apps []App
 	// Clients are the console's client list (admin_clients.go).
 	Clients []oauthclient.Client
-	Brand   brand
+	// MFA is the authenticator app page's (mfa_pages.go).
+	MFA   *mfaPage
+	Brand brand
 }
 
 // brand is the product's name, logo and stylesheet, on every page.
@@ -114,7 +116,7 @@ func describedBy(f *field) string {
 }
 
 // views are the page templates, each parsed with the layout.
-var views = []string{"form", "message", "account", "sessions", "passkeys", "admin_users", "admin_user", "admin_confirm", "admin_audit", "apps", "admin_clients"}
+var views = []string{"form", "message", "account", "sessions", "passkeys", "admin_users", "admin_user", "admin_confirm", "admin_audit", "apps", "admin_clients", "mfa"}
 
 func (p *Pages) parseViews() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{"t": p.msg.text, "describedBy": describedBy, "scope": p.scopeText}

@@ -30,6 +30,12 @@ func (p *Pages) routes() []route {
 		{"POST /account/passkeys", p.signedIn(p.addPasskey)},
 		{"POST /account/passkeys/{id}/rename", p.signedIn(p.passkeyAction(false))},
 		{"POST /account/passkeys/{id}/remove", p.signedIn(p.passkeyAction(true))},
+		// The authenticator app and recovery codes (mfa_pages.go).
+		{"GET /account/mfa", p.signedIn(p.mfaPageGet)},
+		{"POST /account/mfa/setup", p.signedIn(p.setUpTOTP)},
+		{"POST /account/mfa/confirm", p.signedIn(p.confirmTOTP)},
+		{"POST /account/mfa/remove", p.signedIn(p.removeTOTP)},
+		{"POST /account/mfa/recovery-codes", p.signedIn(p.newRecoveryCodes)},
 		// Signing in and out (signin.go), signing up (signup.go).
 		{"GET /sign-in", p.signInPage},
 		{"POST /sign-in", p.signIn},

@@ -113,7 +113,8 @@ var notices = map[string]string{
 	"others_ended": "notice.others_ended", "deleted": "notice.deleted",
 	"mfa_enrol":     "notice.mfa_enrol",
 	"passkey_added": "notice.passkey_added", "passkey_renamed": "notice.passkey_renamed", "passkey_removed": "notice.passkey_removed",
-	"app_revoked": "notice.app_revoked", // consents.go
+	"app_revoked":  "notice.app_revoked",  // consents.go
+	"totp_removed": "notice.totp_removed", // mfa_pages.go
 }
 
 // notice is the catalogue key of r's ?notice=, "" for none.

@@ -57,6 +57,11 @@ var catalogue = []shownPage{
 	{name: "account-sessions", pattern: "/account/sessions", who: "user", path: "/account/sessions"},
 	{name: "account-delete", pattern: "/account/delete", who: "user", path: "/account/delete"},
 	{name: "account-passkeys", pattern: "/account/passkeys", who: "user", path: "/account/passkeys"},
+	{name: "account-mfa", pattern: "/account/mfa", who: "user", path: "/account/mfa"},
+	{name: "account-mfa-setup", who: "user", path: "/account/mfa", prepare: func(_ *testing.T, p *browsertest.Page) {
+		p.Fill("#setup-password", password)
+		p.Submit("form[action='/account/mfa/setup'] button[type=submit]")
+	}},
 	{name: "account-apps", pattern: "/account/apps", who: "user", path: "/account/apps"},
 	{name: "forbidden", who: "user", path: "/admin/users"},
 	{name: "admin-users", pattern: "/admin/users", who: "admin", path: "/admin/users"},
