@@ -41,10 +41,13 @@ func TestCheckerNamesBreakingMigration(t *testing.T) {
 	tree := t.TempDir()
 	copyTree(t, bins.root, tree)
 	file := addMigration(t, tree, "upgradetest_rename_full_name", renameFullName)
-	// The rollback takes back the tree's own new migrations and the added one.
-	wantRolledBack := "rolled back "
+	// The rollback takes back the tree's own new migrations and the added
+	// one, counted per store (a store may have migrations of its own).
+	wantRolledBack := map[string]string{kindSQLite: "rolled back ", kindPostgres: "rolled back "}
 	if bins.prevSrc != "" {
-		wantRolledBack = fmt.Sprintf("rolled back %d migrations", newerThan(t, tree, bins.prevSrc))
+		for i, kind := range kinds {
+			wantRolledBack[kind] = fmt.Sprintf("rolled back %d migrations", newerThan(t, migrationDirs(tree)[i], migrationDirs(bins.prevSrc)[i]))
+		}
 	}
 	results := goTestJSON(t, tree, bins.previous, "^(TestPreviousReleaseOnNewSchema|TestRollbackToPreviousRelease)$")
 	for _, kind := range kinds {
@@ -59,8 +62,8 @@ func TestCheckerNamesBreakingMigration(t *testing.T) {
 		} else {
 			t.Logf("%s: the checker failed as it should:\n%s", kind, firstLines(forward.output, wantNamed, 3))
 		}
-		if rollback.action != "pass" || !strings.Contains(rollback.output, wantRolledBack) {
-			t.Errorf("%s: the rollback test %sed, want it to pass saying %q; its output:\n%s", kind, rollback.action, wantRolledBack, rollback.output)
+		if rollback.action != "pass" || !strings.Contains(rollback.output, wantRolledBack[kind]) {
+			t.Errorf("%s: the rollback test %sed, want it to pass saying %q; its output:\n%s", kind, rollback.action, wantRolledBack[kind], rollback.output)
 		}
 	}
 }
@@ -119,13 +122,13 @@ func versions(t *testing.T, dirs ...string) []int {
 	return vs
 }
 
-// newerThan counts the SQLite migrations of tree newer than every one of
-// the tree prev (both stores have the same versions).
-func newerThan(t *testing.T, tree, prev string) int {
+// newerThan counts the migrations in dir newer than every one in prevDir
+// (the same store's folder in the previous release's tree).
+func newerThan(t *testing.T, dir, prevDir string) int {
 	t.Helper()
-	last := slices.Max(append(versions(t, migrationDirs(prev)[0]), 0))
+	last := slices.Max(append(versions(t, prevDir), 0))
 	n := 0
-	for _, v := range versions(t, migrationDirs(tree)[0]) {
+	for _, v := range versions(t, dir) {
 		if v > last {
 			n++
 		}
