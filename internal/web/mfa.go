@@ -40,12 +40,7 @@ func (p *Pages) mfaView(token, back string, passkey bool) (view, *form) {
 // mfaPasskeyOptions begins the passkey proof of the login whose mfa_token
 // the script posts.
 func (p *Pages) mfaPasskeyOptions(w http.ResponseWriter, r *http.Request) {
-	if p.opts.Passkeys == nil {
-		p.jsonFailed(w, r, user.ErrUnavailable)
-		return
-	}
-	if err := p.allow(r, p.opts.Limits.Login); err != nil {
-		p.jsonFailed(w, r, err)
+	if !p.passkeyLoginAllowed(w, r) {
 		return
 	}
 	body, err := readCeremonyStart(r)
@@ -63,12 +58,7 @@ func (p *Pages) mfaPasskeyOptions(w http.ResponseWriter, r *http.Request) {
 // mfaPasskey finishes the login with the passkey's answer: the browser
 // gets its session, as after a code.
 func (p *Pages) mfaPasskey(w http.ResponseWriter, r *http.Request) {
-	if p.opts.Passkeys == nil {
-		p.jsonFailed(w, r, user.ErrUnavailable)
-		return
-	}
-	if err := p.allow(r, p.opts.Limits.Login); err != nil {
-		p.jsonFailed(w, r, err)
+	if !p.passkeyLoginAllowed(w, r) {
 		return
 	}
 	body, err := readCeremony(r)
@@ -80,8 +70,7 @@ func (p *Pages) mfaPasskey(w http.ResponseWriter, r *http.Request) {
 		p.jsonFailed(w, r, err)
 		return
 	}
-	p.startBrowserSession(w, t)
-	writeJSON(w, http.StatusOK, map[string]string{"location": orDefault(p.safeReturn(body.ReturnTo), afterSignIn)})
+	p.signedInJSON(w, t, body.ReturnTo)
 }
 
 // signInMFA finishes a sign-in with the code of the form: six characters

@@ -210,12 +210,7 @@ func (p *Pages) addPasskey(w http.ResponseWriter, r *http.Request, c user.Caller
 
 // passkeySignInOptions begins a usernameless sign-in.
 func (p *Pages) passkeySignInOptions(w http.ResponseWriter, r *http.Request) {
-	if p.opts.Passkeys == nil {
-		p.jsonFailed(w, r, user.ErrUnavailable)
-		return
-	}
-	if err := p.allow(r, p.opts.Limits.Login); err != nil {
-		p.jsonFailed(w, r, err)
+	if !p.passkeyLoginAllowed(w, r) {
 		return
 	}
 	o, err := p.opts.Passkeys.BeginLogin(p.client(r))
@@ -229,12 +224,7 @@ func (p *Pages) passkeySignInOptions(w http.ResponseWriter, r *http.Request) {
 // passkeySignIn finishes it: the browser gets a session as a password
 // sign-in's, and where to go.
 func (p *Pages) passkeySignIn(w http.ResponseWriter, r *http.Request) {
-	if p.opts.Passkeys == nil {
-		p.jsonFailed(w, r, user.ErrUnavailable)
-		return
-	}
-	if err := p.allow(r, p.opts.Limits.Login); err != nil {
-		p.jsonFailed(w, r, err)
+	if !p.passkeyLoginAllowed(w, r) {
 		return
 	}
 	body, err := readCeremony(r)
@@ -246,6 +236,27 @@ func (p *Pages) passkeySignIn(w http.ResponseWriter, r *http.Request) {
 		p.jsonFailed(w, r, err)
 		return
 	}
+	p.signedInJSON(w, t, body.ReturnTo)
+}
+
+// passkeyLoginAllowed says whether a step of a passkey sign-in (alone or
+// as the second step) may go on, having answered the script when not:
+// passkeys are off, or the client is over the login limit.
+func (p *Pages) passkeyLoginAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if p.opts.Passkeys == nil {
+		p.jsonFailed(w, r, user.ErrUnavailable)
+		return false
+	}
+	if err := p.allow(r, p.opts.Limits.Login); err != nil {
+		p.jsonFailed(w, r, err)
+		return false
+	}
+	return true
+}
+
+// signedInJSON gives the browser the session of t, as a password
+// sign-in's, and tells the script where to go (returnTo if it is safe).
+func (p *Pages) signedInJSON(w http.ResponseWriter, t user.AccessToken, returnTo string) {
 	p.startBrowserSession(w, t)
-	writeJSON(w, http.StatusOK, map[string]string{"location": orDefault(p.safeReturn(body.ReturnTo), afterSignIn)})
+	writeJSON(w, http.StatusOK, map[string]string{"location": orDefault(p.safeReturn(returnTo), afterSignIn)})
 }
