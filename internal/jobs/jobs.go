@@ -169,14 +169,7 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], seq func(context.Context,
 		_, err := client.InsertMany(ctx, params)
 		return err
 	}
-	delivery.earlier = func(ctx context.Context, sink string, e event.Event, limit int) ([]event.Event, bool, error) {
-		res, err := client.JobList(ctx, earlierEvents(sink, e, limit))
-		if err != nil {
-			return nil, false, fmt.Errorf("jobs: the earlier events of %s: %w", e.Subject, err)
-		}
-		events, err := eventsOf(res.Jobs)
-		return events, len(res.Jobs) == limit, err
-	}
+	delivery.earlier = earlierOf(client)
 	return &Queue[TTx]{client: client, sealer: c.Sealer, seq: seq, log: c.Log}, nil
 }
 
@@ -198,6 +191,20 @@ func earlierEvents(sink string, e event.Event, limit int) *river.JobListParams {
 				"subject": e.Subject.String(), "seq": e.Seq, "sink": sink,
 				"fan_out": EventArgs{}.Kind(), "delivery": DeliveryArgs{}.Kind(),
 			})
+}
+
+// earlierOf is the deliveries' look (deliveryWorker.earlier) through
+// client: the events of jobs listed by earlierEvents, and whether the
+// listing was cut at limit.
+func earlierOf[TTx any](client *river.Client[TTx]) func(context.Context, string, event.Event, int) ([]event.Event, bool, error) {
+	return func(ctx context.Context, sink string, e event.Event, limit int) ([]event.Event, bool, error) {
+		res, err := client.JobList(ctx, earlierEvents(sink, e, limit))
+		if err != nil {
+			return nil, false, fmt.Errorf("jobs: the earlier events of %s: %w", e.Subject, err)
+		}
+		events, err := eventsOf(res.Jobs)
+		return events, len(res.Jobs) == limit, err
+	}
 }
 
 // eventsOf returns the events of jobs (fan-outs and deliveries, which both
