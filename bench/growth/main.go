@@ -23,6 +23,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -59,6 +60,8 @@ type options struct {
 	windowAge              time.Duration
 	sessionRetention       time.Duration
 	keep, skipRetention    bool
+	loadOnly               bool
+	reuse                  string
 	pool                   int
 	rounds                 int
 	queryBudget            time.Duration
@@ -79,6 +82,8 @@ func main() {
 	flag.DurationVar(&o.windowAge, "window-age", 180*24*time.Hour, "how far back the admin audit query's windows (1, 30 and 180 days wide) end")
 	flag.DurationVar(&o.sessionRetention, "session-retention", 30*24*time.Hour, "USERSVC_SESSION_RETENTION of the retention pass")
 	flag.BoolVar(&o.keep, "keep", false, "keep the databases")
+	flag.BoolVar(&o.loadOnly, "load-only", false, "load both databases, print their suffix and keep them, without measuring (for -reuse)")
+	flag.StringVar(&o.reuse, "reuse", "", "measure the two databases an earlier -load-only run kept, named by the suffix it printed, instead of loading")
 	flag.BoolVar(&o.skipRetention, "skip-retention", false, "do not run the retention pass")
 	flag.IntVar(&o.pool, "pool", 0, "pool_max_conns of the service's pool (0: pgxpool's default, max(4, cores))")
 	flag.Parse()
@@ -102,7 +107,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer admin.Close(ctx)
-	suffix := fmt.Sprintf("%d", time.Now().Unix())
+	suffix := cmp.Or(o.reuse, fmt.Sprintf("%d", time.Now().Unix()))
+	keep := o.keep || o.loadOnly || o.reuse != ""
 	cfg, err := config.Load([]string{"USERSVC_BCRYPT_COST=4"}, "")
 	if err != nil {
 		return err
@@ -124,15 +130,17 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	defer func() {
 		for _, b := range dbs {
 			b.db.Close()
-			if !o.keep {
+			if !keep {
 				_, _ = admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+pgx.Identifier{b.name}.Sanitize()+" WITH (FORCE)")
 			}
 		}
 	}()
 	for _, kind := range []string{"empty", "history"} {
 		b := &bench{name: "usersvc_growth_" + kind + "_" + suffix}
-		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{b.name}.Sanitize()); err != nil {
-			return fmt.Errorf("create %s: %w", b.name, err)
+		if o.reuse == "" {
+			if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{b.name}.Sanitize()); err != nil {
+				return fmt.Errorf("create %s: %w", b.name, err)
+			}
 		}
 		u, err := url.Parse(o.server)
 		if err != nil {
@@ -152,6 +160,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		if _, err := app.Migrate(ctx, b.db); err != nil {
 			return err
 		}
+		b.svc = user.NewService(user.Deps{Stores: b.db.Stores(), Hasher: hasher, Tokens: tokens, Log: slog.New(slog.DiscardHandler)}, app.Policy(cfg))
+		if o.reuse != "" {
+			continue
+		}
 		start := time.Now()
 		if err := loadUsers(ctx, b.db, o.users, hash, now.AddDate(0, 0, -o.days)); err != nil {
 			return err
@@ -168,7 +180,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		if _, err := b.db.Pool().Exec(ctx, "VACUUM ANALYZE"); err != nil {
 			return err
 		}
-		b.svc = user.NewService(user.Deps{Stores: b.db.Stores(), Hasher: hasher, Tokens: tokens, Log: slog.New(slog.DiscardHandler)}, app.Policy(cfg))
+	}
+	if o.loadOnly {
+		fmt.Fprintf(out, "loaded and kept: measure with -reuse %s\n", suffix)
+		return nil
 	}
 	fmt.Fprintf(out, "load average before measuring: %s\n", loadAverage())
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -285,7 +300,11 @@ const loadChunk = 1_000_000
 // foreign keys and triggers are not run (session_replication_role =
 // replica: the rows are made consistent), commits do not wait for the
 // WAL, and the sessions (then their tokens) and the audit events load on
-// two connections side by side, in chunks of loadChunk rows.
+// two connections side by side, in chunks of loadChunk rows. The rows go
+// into the primary keys in key order, as the service's own do: session ids
+// begin with their creation time in milliseconds (the service makes
+// UUIDv7s) and the refresh tokens are inserted sorted by hash, so that
+// each key lands on the rightmost page instead of a random one.
 func loadHistory(ctx context.Context, db *postgres.DB, o options, now time.Time, out io.Writer) error {
 	from := now.AddDate(0, 0, -o.days)
 	tables := []string{"sessions", "refresh_tokens", "audit_events"}
@@ -295,7 +314,8 @@ func loadHistory(ctx context.Context, db *postgres.DB, o options, now time.Time,
 	}
 	const sessions = `
 		INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, authenticated_at)
-		SELECT gen_random_uuid(), u.id, c.t, c.t, c.t + interval '90 days',
+		SELECT encode(overlay(uuid_send(gen_random_uuid()) PLACING substring(int8send((extract(epoch FROM c.t) * 1000)::bigint) FROM 3 FOR 6) FROM 1 FOR 6), 'hex')::uuid,
+		       u.id, c.t, c.t, c.t + interval '90 days',
 		       CASE WHEN i % 3 = 0 THEN c.t + interval '1 day' END, 'Mozilla/5.0 (bench)', '192.0.2.1', c.t
 		FROM generate_series($5::bigint, $6::bigint) AS i
 		JOIN bench_users AS u ON u.n = (i * 7919) % $4
@@ -303,7 +323,7 @@ func loadHistory(ctx context.Context, db *postgres.DB, o options, now time.Time,
 	//nolint:gosec // SQL, no credential
 	const tokens = `
 		INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at)
-		SELECT sha256(s.id::text::bytea), s.id, s.created_at, s.created_at + interval '30 days' FROM sessions s`
+		SELECT sha256(s.id::text::bytea), s.id, s.created_at, s.created_at + interval '30 days' FROM sessions s ORDER BY 1`
 	const audit = `
 		INSERT INTO audit_events (at, kind, actor_id, subject_id, ip, user_agent, request_id, detail)
 		SELECT c.t, (ARRAY['user.login_succeeded', 'user.login_failed', 'user.logged_out', 'session.revoked'])[1 + i % 4],
