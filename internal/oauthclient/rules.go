@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -29,8 +30,65 @@ const (
 	SecretPrefix = "ucs_" //nolint:gosec // a prefix, no credential
 )
 
-func invalid(field, format string, args ...any) error {
-	return &user.ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+// Codes of the registry's validation rules, for pages that say them in
+// their own words (user.ValidationError.Code, as package user's rules).
+const (
+	CodeName             user.Code = "client_name"
+	CodeAuthMethod       user.Code = "client_auth_method"
+	CodePublicAuthMethod user.Code = "client_public_auth_method"
+	CodeGrantUnknown     user.Code = "client_grant_unknown"
+	CodeScopeUnknown     user.Code = "client_scope_unknown"
+	CodeGrantRequired    user.Code = "client_grant_required"
+	CodeCredentialsGrant user.Code = "client_credentials_public"
+	CodeRedirectRequired user.Code = "client_redirect_required"
+	CodeAdminScope       user.Code = "client_admin_scope"
+	CodeURIsTooMany      user.Code = "client_uris_too_many"
+	CodeURILength        user.Code = "client_uri_length"
+	CodeURIWildcard      user.Code = "client_uri_wildcard"
+	CodeURICharacters    user.Code = "client_uri_characters"
+	CodeURIAbsolute      user.Code = "client_uri_absolute"
+	CodeURIUserInfo      user.Code = "client_uri_userinfo"
+	CodeURIHTTP          user.Code = "client_uri_http"
+	CodeURIScheme        user.Code = "client_uri_scheme"
+)
+
+// rules is the English message of every Code, as the JSON API says it
+// (after the field's name); a redirect URI's starts with the URI.
+var rules = map[user.Code]string{
+	CodeName:             "must be 1 to %d characters, without control characters",
+	CodeAuthMethod:       "must be one of %s",
+	CodePublicAuthMethod: "a public client authenticates with none",
+	CodeGrantUnknown:     "unknown value %q: must be among %s",
+	CodeScopeUnknown:     "unknown value %q: must be among %s",
+	CodeGrantRequired:    "must name at least one grant type",
+	CodeCredentialsGrant: "client_credentials needs a confidential client (a secret)",
+	CodeRedirectRequired: "authorization_code needs at least one redirect URI",
+	CodeAdminScope:       "%s is for service accounts: it needs the client_credentials grant",
+	CodeURIsTooMany:      "must be at most %d URIs",
+	CodeURILength:        uriRule + "must be 1 to %d characters",
+	CodeURIWildcard:      uriRule + "must not contain a wildcard (*) or a fragment (#)",
+	CodeURICharacters:    uriRule + "must be printable ASCII without spaces",
+	CodeURIAbsolute:      uriRule + "must be an absolute URL with a host",
+	CodeURIUserInfo:      uriRule + "must not contain user information",
+	CodeURIHTTP:          uriRule + "http is only allowed to a loopback address (127.0.0.1, [::1], localhost); use https",
+	CodeURIScheme:        uriRule + "must be https (or http to a loopback address)",
+}
+
+// uriRule starts the message of a redirect URI's rule: the URI.
+const uriRule = "%q: "
+
+// Codes is every Code a rule of this package can give, sorted (see
+// user.Codes).
+func Codes() []user.Code { return slices.Sorted(maps.Keys(rules)) }
+
+// Message is the English message of c with the verbs its arguments fill,
+// "" for a code of no rule of this package.
+func Message(c user.Code) string { return rules[c] }
+
+// invalid is the ValidationError of rule code on field, its message
+// filled with args.
+func invalid(field string, code user.Code, args ...any) error {
+	return &user.ValidationError{Field: field, Message: fmt.Sprintf(rules[code], args...), Code: code, Args: args}
 }
 
 // dedupe drops repeated values of c's lists (a value named twice means
@@ -51,25 +109,25 @@ func dedupe(c *Client) {
 func validate(c Client) error {
 	var errs []error
 	if n := strings.TrimSpace(c.Name); n == "" || utf8.RuneCountInString(c.Name) > MaxName || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {
-		errs = append(errs, invalid("name", "must be 1 to %d characters, without control characters", MaxName))
+		errs = append(errs, invalid("name", CodeName, MaxName))
 	}
 	if !slices.Contains(AuthMethods, c.AuthMethod) {
-		errs = append(errs, invalid("token_endpoint_auth_method", "must be one of %s", strings.Join(AuthMethods, ", ")))
+		errs = append(errs, invalid("token_endpoint_auth_method", CodeAuthMethod, strings.Join(AuthMethods, ", ")))
 	}
-	errs = append(errs, checkList("grant_types", c.Grants, Grants)...)
-	errs = append(errs, checkList("scopes", c.Scopes, Scopes)...)
+	errs = append(errs, checkList("grant_types", CodeGrantUnknown, c.Grants, Grants)...)
+	errs = append(errs, checkList("scopes", CodeScopeUnknown, c.Scopes, Scopes)...)
 	if len(c.Grants) == 0 {
-		errs = append(errs, invalid("grant_types", "must name at least one grant type"))
+		errs = append(errs, invalid("grant_types", CodeGrantRequired))
 	}
 	if c.Public() && c.Allows(GrantClientCredentials) {
-		errs = append(errs, invalid("grant_types", "client_credentials needs a confidential client (a secret)"))
+		errs = append(errs, invalid("grant_types", CodeCredentialsGrant))
 	}
 	if c.Allows(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
-		errs = append(errs, invalid("redirect_uris", "authorization_code needs at least one redirect URI"))
+		errs = append(errs, invalid("redirect_uris", CodeRedirectRequired))
 	}
 	for _, s := range AdminScopes {
 		if c.AllowsScope(s) && !c.Allows(GrantClientCredentials) {
-			errs = append(errs, invalid("scopes", "%s is for service accounts: it needs the client_credentials grant", s))
+			errs = append(errs, invalid("scopes", CodeAdminScope, s))
 		}
 	}
 	errs = append(errs, checkURIs("redirect_uris", c.RedirectURIs)...)
@@ -78,11 +136,11 @@ func validate(c Client) error {
 }
 
 // checkList checks that every value is one of known, once.
-func checkList(field string, values, known []string) []error {
+func checkList(field string, code user.Code, values, known []string) []error {
 	var errs []error
 	for i, v := range values {
 		if !slices.Contains(known, v) && slices.Index(values, v) == i {
-			errs = append(errs, invalid(field, "unknown value %q: must be among %s", v, strings.Join(known, " ")))
+			errs = append(errs, invalid(field, code, v, strings.Join(known, " ")))
 		}
 	}
 	return errs
@@ -90,12 +148,12 @@ func checkList(field string, values, known []string) []error {
 
 func checkURIs(field string, uris []string) []error {
 	if len(uris) > MaxRedirectURIs {
-		return []error{invalid(field, "must be at most %d URIs", MaxRedirectURIs)}
+		return []error{invalid(field, CodeURIsTooMany, MaxRedirectURIs)}
 	}
 	var errs []error
 	for i, u := range uris {
-		if err := CheckRedirectURI(u); err != nil && slices.Index(uris, u) == i {
-			errs = append(errs, invalid(field, "%q: %s", u, err.Error()))
+		if code, args := redirectURIProblem(u); code != "" && slices.Index(uris, u) == i {
+			errs = append(errs, invalid(field, code, append([]any{u}, args...)...))
 		}
 	}
 	return errs
@@ -107,32 +165,41 @@ func checkURIs(field string, uris []string) []error {
 // 7.3), without a fragment (RFC 6749 section 3.1.2), user information or
 // wildcard. Redirects are matched exactly, character for character.
 func CheckRedirectURI(raw string) error {
+	if code, args := redirectURIProblem(raw); code != "" {
+		return fmt.Errorf(strings.TrimPrefix(rules[code], uriRule), args...) //nolint:govet // this package's own formats
+	}
+	return nil
+}
+
+// redirectURIProblem is the rule raw breaks as a redirect URI (see
+// CheckRedirectURI) and the arguments of its reason, "" when none.
+func redirectURIProblem(raw string) (user.Code, []any) {
 	if raw == "" || len(raw) > MaxRedirectURI {
-		return fmt.Errorf("must be 1 to %d characters", MaxRedirectURI)
+		return CodeURILength, []any{MaxRedirectURI}
 	}
 	if strings.ContainsAny(raw, "*#") {
-		return errors.New("must not contain a wildcard (*) or a fragment (#)")
+		return CodeURIWildcard, nil
 	}
 	if strings.IndexFunc(raw, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
-		return errors.New("must be printable ASCII without spaces")
+		return CodeURICharacters, nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
-		return errors.New("must be an absolute URL with a host")
+		return CodeURIAbsolute, nil
 	}
 	if u.User != nil {
-		return errors.New("must not contain user information")
+		return CodeURIUserInfo, nil
 	}
 	switch u.Scheme {
 	case "https":
-		return nil
+		return "", nil
 	case "http":
 		if loopback(u.Hostname()) {
-			return nil
+			return "", nil
 		}
-		return errors.New("http is only allowed to a loopback address (127.0.0.1, [::1], localhost); use https")
+		return CodeURIHTTP, nil
 	}
-	return errors.New("must be https (or http to a loopback address)")
+	return CodeURIScheme, nil
 }
 
 func loopback(host string) bool {

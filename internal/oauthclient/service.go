@@ -137,7 +137,7 @@ func (s *Service) Create(ctx context.Context, actor user.User, n NewClient) (Cli
 			c.AuthMethod = n.AuthMethod
 		}
 	} else if n.AuthMethod != "" && n.AuthMethod != AuthNone {
-		return Client{}, "", invalid("token_endpoint_auth_method", "a public client authenticates with none")
+		return Client{}, "", invalid("token_endpoint_auth_method", CodePublicAuthMethod)
 	}
 	if c.Grants == nil {
 		c.Grants = DefaultGrants(n)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -51,7 +52,7 @@ func TestEveryKeyUsedIsInTheCatalogue(t *testing.T) {
 	}
 	all := sources.String()
 	rules := map[string]bool{}
-	for _, c := range user.Codes() {
+	for c := range ruleMessages() {
 		rules[invalidKey(c)] = true
 	}
 	for key := range english {
@@ -61,18 +62,33 @@ func TestEveryKeyUsedIsInTheCatalogue(t *testing.T) {
 	}
 }
 
+// ruleMessages is every validation rule the pages may meet, with its
+// English message: package user's and the client registry's.
+func ruleMessages() map[user.Code]string {
+	out := map[user.Code]string{}
+	for _, c := range user.Codes() {
+		out[c] = c.Message()
+	}
+	for _, c := range oauthclient.Codes() {
+		out[c] = oauthclient.Message(c)
+	}
+	return out
+}
+
 // Every validation rule of the service has its text in the catalogue,
 // taking the rule's arguments (as many, of the kinds its message gives
 // them), and every rule's key names a rule: a new rule in package user
 // fails here until the pages can say it in their own words.
 func TestEveryValidationRuleHasItsText(t *testing.T) {
 	verb := regexp.MustCompile(`%[a-z]`)
-	codes := user.Codes()
-	if len(codes) < 20 {
-		t.Fatalf("user.Codes() = %d codes; the rules are not all listed", len(codes))
+	if n := len(user.Codes()); n < 20 {
+		t.Fatalf("user.Codes() = %d codes; the rules are not all listed", n)
+	}
+	if n := len(oauthclient.Codes()); n < 15 {
+		t.Fatalf("oauthclient.Codes() = %d codes; the rules are not all listed", n)
 	}
 	rules := map[string]bool{}
-	for _, c := range codes {
+	for c, message := range ruleMessages() {
 		key := invalidKey(c)
 		rules[key] = true
 		text, ok := english[key]
@@ -81,7 +97,7 @@ func TestEveryValidationRuleHasItsText(t *testing.T) {
 			continue
 		}
 		var args []any
-		for _, v := range verb.FindAllString(c.Message(), -1) {
+		for _, v := range verb.FindAllString(message, -1) {
 			if v == "%d" {
 				args = append(args, 8)
 			} else {
@@ -97,7 +113,7 @@ func TestEveryValidationRuleHasItsText(t *testing.T) {
 	}
 	for key := range english {
 		if strings.HasPrefix(key, "invalid.") && key != "invalid.unknown" && !rules[key] {
-			t.Errorf("catalogue key %q names no rule of user.Codes()", key)
+			t.Errorf("catalogue key %q names no rule of user.Codes() or oauthclient.Codes()", key)
 		}
 	}
 }

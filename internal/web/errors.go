@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -40,6 +41,9 @@ var refusals = []refusal{
 	{user.ErrFactorNotFound, http.StatusNotFound, "error.factor_not_found", ""},
 	{user.ErrMFAUnavailable, http.StatusServiceUnavailable, "error.unavailable", ""},
 	{user.ErrForbidden, http.StatusForbidden, "error.admin_only", ""},
+	{oauthclient.ErrNotFound, http.StatusNotFound, "error.client_not_found", ""},
+	{oauthclient.ErrPublicClient, http.StatusConflict, "error.client_public", ""},
+	{errNoRegistry, http.StatusServiceUnavailable, "error.unavailable", ""},
 }
 
 // fail shows err on f, on its field when the error is about one f has, and

@@ -53,8 +53,12 @@ type view struct {
 	MFAToken            string
 	// Apps are the connected apps page's (consents.go).
 	Apps []App
-	// Clients are the console's client list (admin_clients.go).
-	Clients []oauthclient.Client
+	// The console's clients (admin_clients.go): the list, the client a
+	// page is about, its new secret (shown once), the registration form.
+	Clients    []oauthclient.Client
+	Client     *oauthclient.Client
+	Secret     string
+	ClientForm *clientForm
 	// MFA is the authenticator app page's (mfa_pages.go).
 	MFA   *mfaPage
 	Brand brand
@@ -116,7 +120,7 @@ func describedBy(f *field) string {
 }
 
 // views are the page templates, each parsed with the layout.
-var views = []string{"form", "message", "account", "sessions", "passkeys", "admin_users", "admin_user", "admin_confirm", "admin_audit", "apps", "admin_clients", "mfa"}
+var views = []string{"form", "message", "account", "sessions", "passkeys", "admin_users", "admin_user", "admin_confirm", "admin_audit", "apps", "admin_clients", "admin_client", "admin_client_new", "admin_client_delete", "mfa"}
 
 func (p *Pages) parseViews() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{"t": p.msg.text, "describedBy": describedBy, "scope": p.scopeText}
