@@ -52,7 +52,7 @@ func serviceAccount(pw string) url.Values {
 }
 
 var (
-	clientSecretInput = regexp.MustCompile(`<input id="client-secret" type="text" value="(ucs_[A-Za-z0-9_-]+)"`)
+	clientSecretInput = regexp.MustCompile(`<textarea id="client-secret"[^>]*>(ucs_[A-Za-z0-9_-]+)</textarea>`)
 	shownID           = regexp.MustCompile(`<dt>Client id</dt><dd><code>([A-Z0-9]+)</code>`)
 )
 

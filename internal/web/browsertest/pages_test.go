@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/app/apptest"
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/web/browsertest"
 )
 
@@ -71,6 +72,22 @@ var catalogue = []shownPage{
 	{name: "admin-delete", pattern: "/admin/users/{id}/delete", who: "admin", path: "/admin/users/{id}/delete"},
 	{name: "admin-audit", pattern: "/admin/audit", who: "admin", path: "/admin/audit"},
 	{name: "admin-clients", pattern: "/admin/clients", who: "admin", path: "/admin/clients"},
+	{name: "admin-client-new", pattern: "/admin/clients/new", who: "admin", path: "/admin/clients/new"},
+	{name: "admin-client-new-error", who: "admin", path: "/admin/clients/new", prepare: func(_ *testing.T, p *browsertest.Page) {
+		p.Fill("#f-name", "Partner app", "#f-redirect_uris", "https://partner.example.com/cb\nhttp://partner.example.com/cb",
+			"#f-current_password", adminPassword)
+		p.Click("#f-scopes-5") // users:write, which a code-flow client may not have
+		p.Submit("form[action='/admin/clients'] button[type=submit]")
+	}},
+	{name: "admin-client-secret", who: "admin", path: "/admin/clients/new", prepare: func(_ *testing.T, p *browsertest.Page) {
+		p.Fill("#f-name", "Reporting service", "#f-current_password", adminPassword)
+		p.Click("#f-token_endpoint_auth_method-1") // confidential, client_secret_basic
+		p.Click("#f-grant_types-2")                // client_credentials
+		p.Click("#f-scopes-4")                     // users:read
+		p.Submit("form[action='/admin/clients'] button[type=submit]")
+	}},
+	{name: "admin-client", pattern: "/admin/clients/{id}", who: "admin", path: "/admin/clients/{client}"},
+	{name: "admin-client-delete", pattern: "/admin/clients/{id}/delete", who: "admin", path: "/admin/clients/{client}/delete"},
 }
 
 // getRoute finds the GET routes of internal/web's route list.
@@ -131,6 +148,7 @@ func TestEveryPage(t *testing.T) {
 	register(t, site, "ada@example.com", "ada")
 	register(t, site, "grace@example.com", "grace")
 	ada := userID(t, site, "ada")
+	client := registerClient(t, site)
 	tabs := map[string]*browsertest.Page{"": browser.NewPage(t), "user": browser.NewPage(t), "admin": browser.NewPage(t)}
 	signIn(t, site, tabs["user"], "ada", password, "/account")
 	signIn(t, site, tabs["admin"], adminLogin, adminPassword, "/account")
@@ -140,7 +158,7 @@ func TestEveryPage(t *testing.T) {
 		t.Run(pg.name, func(t *testing.T) {
 			page := tabs[pg.who].In(t)
 			page.SetWidth(browsertest.DesktopWidth)
-			page.Open(site.URL + strings.ReplaceAll(pg.path, "{id}", ada.String()))
+			page.Open(site.URL + strings.NewReplacer("{id}", ada.String(), "{client}", client).Replace(pg.path))
 			if pg.prepare != nil {
 				pg.prepare(t, page)
 			}
@@ -216,6 +234,20 @@ func transferred(t *testing.T, u string) int {
 		t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
 	}
 	return int(n)
+}
+
+// registerClient registers a confidential first-party client with a
+// redirect URI, for the console's client pages, and returns its id.
+func registerClient(t *testing.T, site *browsertest.Site) string {
+	t.Helper()
+	c, _, err := site.App.Clients().Create(t.Context(), oauthclient.Operator(), oauthclient.NewClient{
+		Name: "Team dashboard", Confidential: true, FirstParty: true,
+		RedirectURIs: []string{"https://dashboard.example.com/oauth/callback"},
+	})
+	if err != nil {
+		t.Fatalf("register a client: %v", err)
+	}
+	return c.ID
 }
 
 // userID is the id of the account login.
