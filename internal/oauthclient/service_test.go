@@ -3,6 +3,7 @@ package oauthclient_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -238,5 +239,42 @@ func TestServiceAccount(t *testing.T) {
 	}
 	if _, err := f.svc.ServiceAccount(ctx, mint(security.Claims{ClientID: sa.ID, Scope: "users:read"})); !errors.Is(err, user.ErrUnauthenticated) {
 		t.Errorf("deleted client = %v, want ErrUnauthenticated", err)
+	}
+}
+
+// Every rule a registration breaks is its own ValidationError with a code
+// of Codes() (for pages that say it in their own words), its English
+// message the code's filled with its arguments, as the API says it.
+func TestValidationErrorsCarryTheirRule(t *testing.T) {
+	f := newFixture(t)
+	_, _, err := f.svc.Create(t.Context(), admin, oauthclient.NewClient{
+		Name: " ", AuthMethod: "none", Grants: []string{"authorization_code", "client_credentials", "implicit"},
+		Scopes: []string{"users:write", "phone"},
+	})
+	codes := oauthclient.Codes()
+	var got []user.Code
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() { //nolint:errorlint,forcetypeassert // validate joins its errors
+		v, ok := e.(*user.ValidationError) //nolint:errorlint // one level
+		if !ok || !slices.Contains(codes, v.Code) {
+			t.Fatalf("%v: not a ValidationError with a code of Codes()", e)
+		}
+		if want := fmt.Sprintf(oauthclient.Message(v.Code), v.Args...); v.Message != want {
+			t.Errorf("%s: message %q, want %q", v.Code, v.Message, want)
+		}
+		got = append(got, v.Code)
+	}
+	want := []user.Code{oauthclient.CodeName, oauthclient.CodeGrantUnknown, oauthclient.CodeScopeUnknown,
+		oauthclient.CodeCredentialsGrant, oauthclient.CodeRedirectRequired}
+	if !slices.Equal(got, want) {
+		t.Errorf("codes %q, want %q", got, want)
+	}
+	_, _, err = f.svc.Create(t.Context(), admin, oauthclient.NewClient{Name: "x", RedirectURIs: []string{"http://app.example.com/cb", "https://a.example.com/cb#x"}})
+	for _, w := range []string{
+		`redirect_uris: "http://app.example.com/cb": http is only allowed to a loopback address (127.0.0.1, [::1], localhost); use https`,
+		`redirect_uris: "https://a.example.com/cb#x": must not contain a wildcard (*) or a fragment (#)`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v, want it to hold %q", err, w)
+		}
 	}
 }
