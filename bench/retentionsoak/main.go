@@ -14,6 +14,10 @@
 // within ±-band of their mean over the steady part, and their oldest row
 // is never older than lifetime + retention + interval (+ -slack).
 //
+// It runs 15 minutes by default: with the configuration's minimums
+// (lifetime 5m, interval 1m) and 2m of retention the warm-up is 8 minutes,
+// and the verdict needs several minutes of steady samples after it.
+//
 // The audit log's retention cannot be shorter than 24h
 // (USERSVC_AUDIT_RETENTION), so audit_events grows during a soak: the
 // command reports its growth per minute.
