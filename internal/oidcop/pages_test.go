@@ -61,7 +61,7 @@ func TestConsentPageIsAHostedPage(t *testing.T) {
 			t.Errorf("the consent page has a script of its own: %v", m)
 		}
 		csp := h.Get("Content-Security-Policy")
-		if !regexp.MustCompile(`form-action 'self'[^;]* ` + regexp.QuoteMeta(spaOrigin) + `(;| )`).MatchString(csp) ||
+		if !regexp.MustCompile(`form-action 'self'[^;]* `+regexp.QuoteMeta(spaOrigin)+`(;| )`).MatchString(csp) ||
 			!strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
 			t.Errorf("consent page CSP %q: want the pages' policy with form-action allowing %s", csp, spaOrigin)
 		}

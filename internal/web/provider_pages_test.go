@@ -31,7 +31,7 @@ func TestProviderPagesSpeakTheCatalogue(t *testing.T) {
 	} {
 		fr[k] = v
 	}
-	p, err := web.New(nil, web.Options{Key: bytes.Repeat([]byte{7}, 32), ProductName: "Exemple", Catalogue: fr})
+	p, err := web.New(nil, web.Options{Key: bytes.Repeat([]byte{7}, 32), ProductName: "Maison", Catalogue: fr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestProviderPagesSpeakTheCatalogue(t *testing.T) {
 	page := rec.Body.String()
 	for _, want := range []string{
 		`<html lang="fr">`, `<a class="skip" href="#main">Aller au contenu</a>`,
-		"<title>Autoriser Partenaire à utiliser votre compte ? · Exemple</title>",
+		"<title>Autoriser Partenaire à utiliser votre compte ? · Maison</title>",
 		"<h1>Autoriser Partenaire à utiliser votre compte ?</h1>",
 		"Partenaire, sur app.example.org, demande à :",
 		"<li>Savoir qui vous êtes</li>", "<li>Voir votre adresse e-mail</li>", "<li>photos</li>",
