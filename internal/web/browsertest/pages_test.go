@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"golang.org/x/oauth2"
 
 	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/web/browsertest"
@@ -28,7 +29,9 @@ type shownPage struct {
 	name    string // the screenshots' file name: docs/pages/<name>-desktop.png
 	pattern string // the GET route it shows ("" for a state of another page)
 	who     string // "", "user" or "admin"
-	path    string // with {id} for the user the console looks at
+	// path has {id} for the user the console looks at, {authorize} for a
+	// third-party client's authorization request (path and query).
+	path string
 	// prepare brings the page to the state shown (a refused form), after
 	// it is opened.
 	prepare func(t *testing.T, p *browsertest.Page)
@@ -71,6 +74,11 @@ var catalogue = []shownPage{
 	{name: "admin-delete", pattern: "/admin/users/{id}/delete", who: "admin", path: "/admin/users/{id}/delete"},
 	{name: "admin-audit", pattern: "/admin/audit", who: "admin", path: "/admin/audit"},
 	{name: "admin-clients", pattern: "/admin/clients", who: "admin", path: "/admin/clients"},
+	// The OpenID provider's pages (internal/oidcop's routes, rendered by
+	// internal/web): a third-party client's authorization request, and a
+	// request that cannot go back to its client.
+	{name: "consent", who: "user", path: "{authorize}"},
+	{name: "oidc-expired", path: "/oauth/login?id=no-such-request"},
 }
 
 // getRoute finds the GET routes of internal/web's route list.
@@ -127,10 +135,13 @@ func TestEveryPage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	site := newSite(t, apptest.SQLite)
+	site := newSite(t, apptest.SQLite, "USERSVC_JWT_ALG", "EdDSA") // asymmetric keys: the OpenID provider is on
 	register(t, site, "ada@example.com", "ada")
 	register(t, site, "grace@example.com", "grace")
 	ada := userID(t, site, "ada")
+	rp := newRelyingParty(t, site, false)
+	paths := strings.NewReplacer("{id}", ada.String(),
+		"{authorize}", strings.TrimPrefix(rp.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), site.URL))
 	tabs := map[string]*browsertest.Page{"": browser.NewPage(t), "user": browser.NewPage(t), "admin": browser.NewPage(t)}
 	signIn(t, site, tabs["user"], "ada", password, "/account")
 	signIn(t, site, tabs["admin"], adminLogin, adminPassword, "/account")
@@ -140,7 +151,7 @@ func TestEveryPage(t *testing.T) {
 		t.Run(pg.name, func(t *testing.T) {
 			page := tabs[pg.who].In(t)
 			page.SetWidth(browsertest.DesktopWidth)
-			page.Open(site.URL + strings.ReplaceAll(pg.path, "{id}", ada.String()))
+			page.Open(site.URL + paths.Replace(pg.path))
 			if pg.prepare != nil {
 				pg.prepare(t, page)
 			}
