@@ -319,7 +319,7 @@ func loadHistory(ctx context.Context, db *postgres.DB, o options, now time.Time,
 		       CASE WHEN i % 3 = 0 THEN c.t + interval '1 day' END, 'Mozilla/5.0 (bench)', '192.0.2.1', c.t
 		FROM generate_series($5::bigint, $6::bigint) AS i
 		JOIN bench_users AS u ON u.n = (i * 7919) % $4
-		CROSS JOIN LATERAL (SELECT $2::timestamptz + ($3::timestamptz - $2::timestamptz) * i / $1 AS t) AS c`
+		CROSS JOIN LATERAL (SELECT $2::timestamptz + ($3::timestamptz - $2::timestamptz) * (i::float8 / $1) AS t) AS c`
 	//nolint:gosec // SQL, no credential
 	const tokens = `
 		INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at)
@@ -331,7 +331,7 @@ func loadHistory(ctx context.Context, db *postgres.DB, o options, now time.Time,
 		       jsonb_build_object('session_id', gen_random_uuid()::text)
 		FROM generate_series($5::bigint, $6::bigint) AS i
 		JOIN bench_users AS u ON u.n = (i * 104729) % $4
-		CROSS JOIN LATERAL (SELECT $2::timestamptz + ($3::timestamptz - $2::timestamptz) * i / $1 AS t) AS c`
+		CROSS JOIN LATERAL (SELECT $2::timestamptz + ($3::timestamptz - $2::timestamptz) * (i::float8 / $1) AS t) AS c`
 	const numbered = `
 		CREATE UNLOGGED TABLE IF NOT EXISTS bench_users AS SELECT id, row_number() OVER () - 1 AS n FROM users;
 		CREATE UNIQUE INDEX IF NOT EXISTS bench_users_n ON bench_users (n); ANALYZE bench_users`

@@ -14,6 +14,7 @@ import (
 	"github.com/usersvc/usersvc/internal/oidcop"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/web"
 )
 
 // The OpenID provider's fixed lifetimes: a code, and an authorization
@@ -71,6 +72,26 @@ func (r registryClients) Authenticate(ctx context.Context, id, secret string) (o
 	return c, nil
 }
 
+// providerPages are the hosted pages as the OpenID provider's Pages:
+// its plain data handed to internal/web, which neither package imports
+// from the other.
+type providerPages struct{ web *web.Pages }
+
+func (p providerPages) Consent(w http.ResponseWriter, r *http.Request, c oidcop.ConsentPage) {
+	hidden := make([]web.HiddenField, len(c.Hidden))
+	for i, f := range c.Hidden {
+		hidden[i] = web.HiddenField{Name: f.Name, Value: f.Value}
+	}
+	p.web.ConsentPage(w, r, web.Consent{
+		Client: c.Client, FirstParty: c.FirstParty, Host: c.Host, User: c.User, Scopes: c.Scopes,
+		Action: c.Action, Hidden: hidden, FormTarget: c.FormTarget,
+	})
+}
+
+func (p providerPages) DeadRequest(w http.ResponseWriter, r *http.Request) {
+	p.web.DeadRequestPage(w, r)
+}
+
 // openOIDC builds the OpenID provider when the service can be one: a
 // public URL to be the issuer at, asymmetric keys to sign ID tokens with
 // (the key ring's, the same keys and JWKS as the access tokens), and a
@@ -100,15 +121,19 @@ func (a *App) openOIDC(keys tokenKeys, o options) (*httpapi.OAuth, error) {
 	if browser == nil {
 		browser = noBrowser{} // USERSVC_UI=off: sign-in is elsewhere, so only prompt=none answers
 	}
+	deps := oidcop.Deps{
+		Stores: st.OIDC(), Clients: clients, Browser: browser, Accounts: a.db.Stores().Sessions, Sessions: a.svc,
+		Keys: a.ring, JWKS: keys.jwks, Now: o.now, Logger: a.log,
+	}
+	if a.web != nil {
+		deps.Pages = providerPages{a.web} // the consent and dead-request pages in the hosted pages' layout
+	}
 	p, err := oidcop.New(oidcop.Config{
 		Issuer: cfg.JWTIssuer, Alg: cfg.JWTAlg, Audience: cfg.JWTAudience,
 		AccessTokenTTL: cfg.AccessTokenTTL, IDTokenTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
 		CodeTTL: OIDCCodeTTL, RequestTTL: OIDCRequestTTL, CryptoKey: crypto,
 		SignInPath: "/sign-in", LoggedOutURL: cfg.PublicURL + "/", CORSOrigins: cfg.CORSOrigins,
-	}, oidcop.Deps{
-		Stores: st.OIDC(), Clients: clients, Browser: browser, Accounts: a.db.Stores().Sessions, Sessions: a.svc,
-		Keys: a.ring, JWKS: keys.jwks, Now: o.now, Logger: a.log,
-	})
+	}, deps)
 	if err != nil {
 		return nil, err
 	}

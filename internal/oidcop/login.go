@@ -3,9 +3,7 @@ package oidcop
 import (
 	"cmp"
 	"context"
-	"embed"
 	"errors"
-	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,42 +16,6 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-//go:embed templates/*.html
-var templateFiles embed.FS
-
-// pages are the provider's own pages: the consent page, and the page of
-// a request that cannot go back to its client.
-type pages struct{ t *template.Template }
-
-func newPages() *pages {
-	return &pages{t: template.Must(template.ParseFS(templateFiles, "templates/*.html"))}
-}
-
-// pageCSP allows the one stylesheet and a form posting here, whose answer
-// redirects to the client (form-action covers that redirect).
-func pageCSP(redirectURI string) string {
-	action := "'self'"
-	if u, err := url.Parse(redirectURI); err == nil && u.Scheme != "" {
-		action += " " + u.Scheme + "://" + u.Host
-	}
-	return "default-src 'none'; style-src 'self'; img-src 'self'; form-action " + action +
-		"; frame-ancestors 'none'; base-uri 'none'"
-}
-
-func (p *pages) render(w http.ResponseWriter, status int, name, redirectURI string, data any) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP(redirectURI))
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = p.t.ExecuteTemplate(w, name, data)
-}
-
-// dead answers a request that cannot be sent back to a client.
-func (p *Provider) dead(w http.ResponseWriter) {
-	p.pages.render(w, http.StatusBadRequest, "error.html", "", nil)
-}
-
 // login is where op sends a browser once its authorization request is
 // stored, and where sign-in sends it back: it binds the browser's signed-in
 // user to the request, asks for consent where needed and answers the
@@ -62,7 +24,7 @@ func (p *Provider) dead(w http.ResponseWriter) {
 func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	req, err := p.st.request(r.Context(), r.URL.Query().Get("id"))
 	if err != nil {
-		p.dead(w)
+		p.dead(w, r)
 		return
 	}
 	none := slices.Contains(req.Prompt, oidc.PromptNone)
@@ -83,19 +45,20 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := p.d.Clients.Client(r.Context(), req.ClientID)
 	if err != nil {
-		p.dead(w)
+		p.dead(w, r)
 		return
 	}
 	need, err := p.needsConsent(r.Context(), req, c, u.ID)
 	switch {
 	case err != nil:
 		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
-	case need && none:
+	case need && (none || p.d.Pages == nil): // no page to ask on: as prompt=none
 		p.fail(w, r, req, &oidc.Error{ErrorType: "consent_required", Description: "the user has not consented to this client"})
 	case need:
-		p.pages.render(w, http.StatusOK, "consent.html", req.RedirectURI, consentPage{
-			ID: req.ID, Client: cmp.Or(c.Name, c.ID), Host: hostOf(req.RedirectURI), Scopes: describe(req.Scopes), User: u.Username,
-			Action: consentPath,
+		p.d.Pages.Consent(w, r, ConsentPage{
+			Client: cmp.Or(c.Name, c.ID), FirstParty: c.FirstParty, Host: hostOf(req.RedirectURI), User: u.Username,
+			Scopes: slices.Clone(req.Scopes), Action: consentPath, Hidden: []Field{{Name: "id", Value: req.ID}},
+			FormTarget: formTarget(req.RedirectURI),
 		})
 	default:
 		p.finish(w, r, req, sess)
@@ -162,7 +125,7 @@ func (p *Provider) needsConsent(ctx context.Context, req AuthRequest, c Client, 
 func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 	req, err := p.st.request(r.Context(), r.PostFormValue("id"))
 	if err != nil {
-		p.dead(w)
+		p.dead(w, r)
 		return
 	}
 	u, sess, ok := p.d.Browser.Current(r)
@@ -221,40 +184,6 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	op.EndSession(w, r.WithContext(ctx), p.op)
-}
-
-// consentPage is what the consent page shows.
-type consentPage struct {
-	ID, Client, Host, User, Action string
-	Scopes                         []string
-}
-
-func hostOf(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return ""
-	}
-	return u.Host
-}
-
-// describe says in words what each scope gives.
-func describe(scopes []string) []string {
-	out := []string{}
-	for _, s := range scopes {
-		switch s {
-		case oidc.ScopeOpenID:
-			out = append(out, "Know who you are (your account id)")
-		case oidc.ScopeProfile:
-			out = append(out, "See your username and name")
-		case oidc.ScopeEmail:
-			out = append(out, "See your email address and whether it is verified")
-		case oidc.ScopeOfflineAccess:
-			out = append(out, "Stay signed in when you are not using it")
-		default:
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // RequestReader reads stored authorization requests (Grants' read half).

@@ -94,8 +94,12 @@ type Deps struct {
 	Sessions Sessions
 	Keys     Keys
 	JWKS     func() jose.JSONWebKeySet
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Pages renders the consent page and the dead request's page (the
+	// hosted pages'); nil: consent cannot be asked (consent_required)
+	// and a dead request is answered in plain text.
+	Pages  Pages
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Provider serves the OpenID provider's endpoints.
@@ -105,7 +109,6 @@ type Provider struct {
 	cfg     Config
 	d       Deps
 	handler http.Handler
-	pages   *pages
 }
 
 // New returns the provider of cfg over d.
@@ -143,7 +146,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Provider{op: o, st: st, cfg: cfg, d: d, pages: newPages()}
+	p := &Provider{op: o, st: st, cfg: cfg, d: d}
 	issuer := op.NewIssuerInterceptor(o.IssuerFromRequest)
 	mux := http.NewServeMux()
 	mux.Handle("GET "+loginPath, issuer.HandlerFunc(p.login))

@@ -36,3 +36,7 @@ func SearchPatterns(search string) (regexp, like string) {
 
 // WalkQuery is the first statement Users.List runs for a search q.
 func WalkQuery(q user.ListQuery) (string, []any) { return walkQuery(q) }
+
+// SessionQueries are the statements of Sessions.Active and
+// Sessions.RevokeOldest, for EXPLAIN.
+var SessionQueries = map[string]string{"active": activeQuery, "revoke oldest": revokeOldestQuery}

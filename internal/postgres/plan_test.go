@@ -178,3 +178,48 @@ func TestAuditWindowsReadByTime(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginsReadOnlyLiveSessions: with a year of sessions per account (50
+// each, two thirds expired or revoked), the cap a login enforces
+// (RevokeOldest) and the sessions list (Active) read the account's live
+// sessions through sessions_live (migration 00028), not every session it
+// ever had through sessions_user_id: one heap page each, most of a login's
+// reads at 50M sessions (issue 25).
+func TestLoginsReadOnlyLiveSessions(t *testing.T) {
+	db := storetest.Postgres(t)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	const users = `
+		INSERT INTO users (id, email, username, hashed_password)
+		SELECT gen_random_uuid(), 'user' || i || '@example.com', 'user' || i, 'x' FROM generate_series(1, 2000) AS i`
+	if _, err := db.Pool().Exec(ctx, users); err != nil {
+		t.Fatalf("load users: %v", err)
+	}
+	const load = `
+		INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at)
+		SELECT gen_random_uuid(), u.id, c.t, c.t, c.t + interval '90 days', CASE WHEN i % 3 = 0 THEN c.t + interval '1 day' END
+		FROM generate_series(1, 50) AS i, users AS u,
+		     LATERAL (SELECT $1::timestamptz - interval '365 days' + i * interval '7 days' AS t) AS c`
+	if _, err := db.Pool().Exec(ctx, load, now); err != nil {
+		t.Fatalf("load sessions: %v", err)
+	}
+	if _, err := db.Pool().Exec(ctx, `ANALYZE users; ANALYZE sessions`); err != nil {
+		t.Fatal(err)
+	}
+	var someone uuid.UUID
+	if err := db.Pool().QueryRow(ctx, `SELECT id FROM users LIMIT 1`).Scan(&someone); err != nil {
+		t.Fatal(err)
+	}
+	args := map[string][]any{"active": {someone, now, nil, nil, 50}, "revoke oldest": {someone, now, 100}}
+	for name, q := range postgres.SessionQueries {
+		t.Run(name, func(t *testing.T) {
+			plan := planOf(t, db, q, args[name])
+			if !strings.Contains(plan, "sessions_live") {
+				t.Errorf("the plan does not read sessions_live:\n%s", plan)
+			}
+			if strings.Contains(plan, "Seq Scan on sessions") || strings.Contains(plan, "sessions_user_id") {
+				t.Errorf("the plan reads every session of the account, or all of them:\n%s", plan)
+			}
+		})
+	}
+}

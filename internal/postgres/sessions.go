@@ -72,17 +72,35 @@ func insertRefreshToken(ctx context.Context, tx pgx.Tx, t user.RefreshToken) (st
 // has: never a collision of 256-bit values, so a bug or tampering.
 var errTokenOfAnotherSession = errors.New("refresh token hash of another session")
 
+// activeQuery is Active's statement; revokeOldestQuery RevokeOldest's.
+// Both read an account's live sessions through sessions_live (migration
+// 00028), not every session it ever had (plan tests).
+const (
+	activeQuery = `
+	SELECT ` + sessionColumns + ` FROM sessions
+	WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+	  AND ($3::timestamptz IS NULL OR (created_at, id) > ($3::timestamptz, $4::uuid))
+	ORDER BY created_at, id
+	LIMIT $5`
+	revokeOldestQuery = `
+	WITH ended AS (
+		UPDATE sessions SET revoked_at = $2
+		WHERE id IN (
+			SELECT id FROM sessions
+			WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+			ORDER BY created_at DESC, id DESC
+			OFFSET $3)
+		  AND revoked_at IS NULL
+		RETURNING id, created_at)
+	SELECT id FROM ended ORDER BY created_at, id`
+)
+
 // Active returns a page of userID's sessions neither revoked nor expired
 // at now, oldest first.
 func (s *Sessions) Active(ctx context.Context, userID uuid.UUID, now time.Time, page user.SessionPage) ([]user.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const q = `
-		SELECT ` + sessionColumns + ` FROM sessions
-		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
-		  AND ($3::timestamptz IS NULL OR (created_at, id) > ($3::timestamptz, $4::uuid))
-		ORDER BY created_at, id
-		LIMIT $5`
+	const q = activeQuery
 	var after, afterID, limit any
 	if page.After != nil {
 		after, afterID = page.After.CreatedAt, page.After.ID
@@ -108,17 +126,7 @@ func (s *Sessions) Active(ctx context.Context, userID uuid.UUID, now time.Time, 
 func (s *Sessions) RevokeOldest(ctx context.Context, userID uuid.UUID, keep int, now time.Time) ([]uuid.UUID, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const q = `
-		WITH ended AS (
-			UPDATE sessions SET revoked_at = $2
-			WHERE id IN (
-				SELECT id FROM sessions
-				WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
-				ORDER BY created_at DESC, id DESC
-				OFFSET $3)
-			  AND revoked_at IS NULL
-			RETURNING id, created_at)
-		SELECT id FROM ended ORDER BY created_at, id`
+	const q = revokeOldestQuery
 	rows, err := s.q.Query(ctx, q, userID, now, keep)
 	if err != nil {
 		return nil, translateSession(err, "revoke oldest sessions")

@@ -174,3 +174,57 @@ func TestAuditWindowsReadByTime(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginsReadOnlyLiveSessions: with a year of sessions per account, the
+// cap a login enforces (RevokeOldest) and the sessions list (Active) read
+// the account's live sessions through sessions_live (migration 00028), not
+// every session it ever had through sessions_user_id (issue 25).
+func TestLoginsReadOnlyLiveSessions(t *testing.T) {
+	s := openMigrated(t)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var someone string
+	for u := range 200 {
+		id := uuid.Must(uuid.NewV7()).String()
+		someone = id
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, username, hashed_password) VALUES (?, ?, ?, 'x')`,
+			id, fmt.Sprintf("user%d@example.com", u), fmt.Sprintf("user%d", u)); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			at := now.AddDate(0, 0, 7*i-365)
+			var revoked any
+			if i%3 == 0 {
+				revoked = ts(at.AddDate(0, 0, 1))
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)`,
+				uuid.Must(uuid.NewV7()).String(), id, ts(at), ts(at), ts(at.AddDate(0, 0, 90)), revoked); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for name, q := range map[string]struct {
+		q    string
+		args []any
+	}{
+		"active":        {activeQuery, []any{someone, ts(now), nil, nil, 50}},
+		"revoke oldest": {revokeOldestQuery, []any{someone, ts(now), 100}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			plan := queryPlan(t, s, q.q, q.args)
+			if !strings.Contains(plan, "sessions_live") {
+				t.Errorf("the plan does not read sessions_live:\n%s", plan)
+			}
+			if strings.Contains(plan, "sessions_user_id") || strings.Contains(plan, "SCAN sessions\n") {
+				t.Errorf("the plan reads every session of the account, or all of them:\n%s", plan)
+			}
+		})
+	}
+}

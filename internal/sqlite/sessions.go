@@ -83,15 +83,30 @@ func insertRefreshToken(ctx context.Context, tx *sql.Tx, t user.RefreshToken) (s
 // has: never a collision of 256-bit values, so a bug or tampering.
 var errTokenOfAnotherSession = errors.New("refresh token hash of another session")
 
+// activeQuery is Active's statement; revokeOldestQuery RevokeOldest's.
+// Both read an account's live sessions through sessions_live (migration
+// 00028), not every session it ever had (plan tests).
+const (
+	activeQuery = `
+	SELECT ` + sessionColumns + ` FROM sessions
+	WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
+	  AND (?3 IS NULL OR (created_at, id) > (?3, ?4))
+	ORDER BY created_at, id
+	LIMIT ?5`
+	revokeOldestQuery = `
+	UPDATE sessions SET revoked_at = ?2
+	WHERE id IN (
+		SELECT id FROM sessions
+		WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
+		ORDER BY created_at DESC, id DESC
+		LIMIT -1 OFFSET ?3)
+	RETURNING id, created_at`
+)
+
 // Active returns a page of userID's sessions neither revoked nor expired
 // at now, oldest first.
 func (s *Sessions) Active(ctx context.Context, userID uuid.UUID, now time.Time, page user.SessionPage) ([]user.Session, error) {
-	const q = `
-		SELECT ` + sessionColumns + ` FROM sessions
-		WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
-		  AND (?3 IS NULL OR (created_at, id) > (?3, ?4))
-		ORDER BY created_at, id
-		LIMIT ?5`
+	const q = activeQuery
 	var after, afterID any
 	if page.After != nil {
 		after, afterID = ts(page.After.CreatedAt), page.After.ID.String()
@@ -125,14 +140,7 @@ func (s *Sessions) Active(ctx context.Context, userID uuid.UUID, now time.Time, 
 func (s *Sessions) RevokeOldest(ctx context.Context, userID uuid.UUID, keep int, now time.Time) ([]uuid.UUID, error) {
 	ctx, cancel := s.wait(ctx)
 	defer cancel()
-	const q = `
-		UPDATE sessions SET revoked_at = ?2
-		WHERE id IN (
-			SELECT id FROM sessions
-			WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
-			ORDER BY created_at DESC, id DESC
-			LIMIT -1 OFFSET ?3)
-		RETURNING id, created_at`
+	const q = revokeOldestQuery
 	rows, err := s.writeRows(ctx, q, userID, ts(now), keep)
 	if err != nil {
 		return nil, translateSession(err, "revoke oldest sessions")

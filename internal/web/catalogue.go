@@ -314,6 +314,19 @@ var english = Catalogue{
 	"scope.email":          "See your email address",
 	"scope.offline_access": "Stay signed in when you are not using it",
 
+	// The OpenID provider's pages (provider_pages.go).
+	"consent.title":        "Allow %s to use your account?",
+	"consent.signed_in_as": "You are signed in as %s.",
+	"consent.asks":         "%s asks to:",
+	"consent.asks_at":      "%s, at %s, asks to:",
+	"consent.third_party":  "%s is not run by %s: what you share with it is kept under its own terms.",
+	"consent.later":        "You can take this access back at any time:",
+	"consent.later_link":   "Connected apps in your account",
+	"consent.allow":        "Allow",
+	"consent.deny":         "Deny",
+	"oidc.dead.title":      "This sign-in request has expired",
+	"oidc.dead.body":       "It is unknown or too old to finish. Go back to the application you came from and sign in again.",
+
 	// The console's clients (admin_clients.go).
 	"nav.admin_clients":          "Clients",
 	"admin.clients.title":        "OAuth clients",

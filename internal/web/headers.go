@@ -22,7 +22,7 @@ func (p *Pages) policy(extra ...string) string {
 		action = append(action, o)
 	}
 	for _, o := range extra {
-		if !slices.Contains(action, o) {
+		if o != "" && !slices.Contains(action, o) {
 			action = append(action, o)
 		}
 	}
@@ -53,15 +53,20 @@ func (p *Pages) crossOrigin() (*http.CrossOriginProtection, error) {
 func (p *Pages) protect(h http.Handler) http.Handler {
 	guarded := p.csrf.Handler(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", p.policyFor(r))
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-		hd.Set("Cache-Control", "no-store")
+		setHeaders(w, p.policyFor(r))
 		guarded.ServeHTTP(w, r)
 	})
+}
+
+// setHeaders sets a page's security headers, with csp as its policy.
+func setHeaders(w http.ResponseWriter, csp string) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", csp)
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hd.Set("Cache-Control", "no-store")
 }
 
 // policyFor is the policy of r's page: p.csp, with form-action widened to

@@ -19,16 +19,17 @@ import (
 var templateFS embed.FS
 
 // view is what a page template renders. Title, Intro and Notice are
-// catalogue keys.
+// catalogue keys; TitleArg, when set, fills the title's one fmt verb.
 type view struct {
-	Page   string // the template, and the nav entry it marks current
-	Title  string
-	Intro  string
-	Notice string
-	Form   *form
-	Forms  []*form // further forms on the page (account, sessions)
-	Links  []link
-	Me     *user.User // the signed-in user, for the nav; nil: none
+	Page     string // the template, and the nav entry it marks current
+	Title    string
+	TitleArg string
+	Intro    string
+	Notice   string
+	Form     *form
+	Forms    []*form // further forms on the page (account, sessions)
+	Links    []link
+	Me       *user.User // the signed-in user, for the nav; nil: none
 	// Sessions and Current are the sessions page's.
 	Sessions []user.Session
 	Current  uuid.UUID
@@ -60,8 +61,10 @@ type view struct {
 	Secret     string
 	ClientForm *clientForm
 	// MFA is the authenticator app page's (mfa_pages.go).
-	MFA   *mfaPage
-	Brand brand
+	MFA *mfaPage
+	// Consent is the OpenID provider's consent page's (provider_pages.go).
+	Consent *Consent
+	Brand   brand
 }
 
 // brand is the product's name, logo and stylesheet, on every page.
@@ -120,10 +123,10 @@ func describedBy(f *field) string {
 }
 
 // views are the page templates, each parsed with the layout.
-var views = []string{"form", "message", "account", "sessions", "passkeys", "admin_users", "admin_user", "admin_confirm", "admin_audit", "apps", "admin_clients", "admin_client", "admin_client_new", "admin_client_delete", "mfa"}
+var views = []string{"form", "message", "account", "sessions", "passkeys", "admin_users", "admin_user", "admin_confirm", "admin_audit", "apps", "admin_clients", "admin_client", "admin_client_new", "admin_client_delete", "mfa", "consent"}
 
 func (p *Pages) parseViews() (map[string]*template.Template, error) {
-	funcs := template.FuncMap{"t": p.msg.text, "describedBy": describedBy, "scope": p.scopeText}
+	funcs := template.FuncMap{"t": p.msg.text, "describedBy": describedBy, "scope": p.scopeText, "title": p.title}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
@@ -137,6 +140,14 @@ func (p *Pages) parseViews() (map[string]*template.Template, error) {
 		out[name] = t
 	}
 	return out, nil
+}
+
+// title is v's title: its Title's text, with TitleArg in it when set.
+func (p *Pages) title(v view) (string, error) {
+	if v.TitleArg != "" {
+		return p.msg.text(v.Title, v.TitleArg)
+	}
+	return p.msg.text(v.Title)
 }
 
 // render writes v with status. The page is rendered into a buffer first,

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"golang.org/x/oauth2"
 
 	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/oauthclient"
@@ -29,7 +30,9 @@ type shownPage struct {
 	name    string // the screenshots' file name: docs/pages/<name>-desktop.png
 	pattern string // the GET route it shows ("" for a state of another page)
 	who     string // "", "user" or "admin"
-	path    string // with {id} for the user the console looks at
+	// path has {id} for the user the console looks at, {authorize} for a
+	// third-party client's authorization request (path and query).
+	path string
 	// prepare brings the page to the state shown (a refused form), after
 	// it is opened.
 	prepare func(t *testing.T, p *browsertest.Page)
@@ -88,6 +91,11 @@ var catalogue = []shownPage{
 	}},
 	{name: "admin-client", pattern: "/admin/clients/{id}", who: "admin", path: "/admin/clients/{client}"},
 	{name: "admin-client-delete", pattern: "/admin/clients/{id}/delete", who: "admin", path: "/admin/clients/{client}/delete"},
+	// The OpenID provider's pages (internal/oidcop's routes, rendered by
+	// internal/web): a third-party client's authorization request, and a
+	// request that cannot go back to its client.
+	{name: "consent", who: "user", path: "{authorize}"},
+	{name: "oidc-expired", path: "/oauth/login?id=no-such-request"},
 }
 
 // getRoute finds the GET routes of internal/web's route list.
@@ -144,11 +152,14 @@ func TestEveryPage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	site := newSite(t, apptest.SQLite)
+	site := newSite(t, apptest.SQLite, "USERSVC_JWT_ALG", "EdDSA") // asymmetric keys: the OpenID provider is on
 	register(t, site, "ada@example.com", "ada")
 	register(t, site, "grace@example.com", "grace")
 	ada := userID(t, site, "ada")
 	client := registerClient(t, site)
+	rp := newRelyingParty(t, site, false)
+	paths := strings.NewReplacer("{id}", ada.String(), "{client}", client,
+		"{authorize}", strings.TrimPrefix(rp.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), site.URL))
 	tabs := map[string]*browsertest.Page{"": browser.NewPage(t), "user": browser.NewPage(t), "admin": browser.NewPage(t)}
 	signIn(t, site, tabs["user"], "ada", password, "/account")
 	signIn(t, site, tabs["admin"], adminLogin, adminPassword, "/account")
@@ -158,7 +169,7 @@ func TestEveryPage(t *testing.T) {
 		t.Run(pg.name, func(t *testing.T) {
 			page := tabs[pg.who].In(t)
 			page.SetWidth(browsertest.DesktopWidth)
-			page.Open(site.URL + strings.NewReplacer("{id}", ada.String(), "{client}", client).Replace(pg.path))
+			page.Open(site.URL + paths.Replace(pg.path))
 			if pg.prepare != nil {
 				pg.prepare(t, page)
 			}
