@@ -216,12 +216,39 @@ func (a *api) exportMe(ctx context.Context, _ *struct{}) (*huma.StreamResponse, 
 // exportBuffer is how much of the document is written at once.
 const exportBuffer = 32 << 10
 
+// exportWriteWait is how long the export waits for its client to take one
+// buffer of the document. The server's WriteTimeout bounds a whole answer
+// (30 s from the request), which the export of a large account outlives;
+// the export moves its connection's write deadline on before each write
+// instead, so that a client that reads slowly gets everything and one that
+// stops reading is still let go.
+const exportWriteWait = 30 * time.Second
+
+// writeDeadlines is an http.ResponseWriter whose every write may take
+// exportWriteWait, whenever it starts.
+type writeDeadlines struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (d writeDeadlines) Write(b []byte) (int, error) {
+	// An error means a writer without deadlines (a test's recorder): the
+	// server's bound, if any, stays.
+	_ = d.rc.SetWriteDeadline(time.Now().Add(exportWriteWait))
+	return d.w.Write(b)
+}
+
 // WriteExport writes x to w as GET /api/v1/users/me/export does: the
 // hosted pages' download is the same document.
 func WriteExport(w io.Writer, x user.Export) error { return writeExport(w, x) }
 
-// writeExport writes x to w as a userExport, one event at a time.
+// writeExport writes x to w as a userExport, one event at a time, a
+// buffer at a time. When w is the response, each buffer has
+// exportWriteWait to be written, however long the export takes in all.
 func writeExport(w io.Writer, x user.Export) error {
+	if rw, ok := w.(http.ResponseWriter); ok {
+		w = writeDeadlines{w: rw, rc: http.NewResponseController(rw)}
+	}
 	bw := bufio.NewWriterSize(w, exportBuffer)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false) // as huma's own JSON
