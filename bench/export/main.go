@@ -451,7 +451,7 @@ func register(ctx context.Context, base string) (string, error) {
 		ID string `json:"id"`
 	}
 	if err := json.NewDecoder(res.Body).Decode(&u); err != nil || res.StatusCode != http.StatusCreated || u.ID == "" {
-		return "", fmt.Errorf("register: %s %v", res.Status, err)
+		return "", fmt.Errorf("register: %s %w", res.Status, err)
 	}
 	return u.ID, nil
 }
@@ -553,7 +553,7 @@ func check(file, id string, want int) (int, error) {
 		return n, err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return n, fmt.Errorf("more after the document: %v", err)
+		return n, fmt.Errorf("more after the document: %w", err)
 	}
 	if n != want {
 		return n, fmt.Errorf("%d events exported, %d stored", n, want)
