@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/app/apptest"
+	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -359,5 +361,49 @@ func TestLongExportOutlivesTheServerTimeouts(t *testing.T) {
 	t.Logf("export: %d bytes over %s", len(first)+len(rest), time.Since(start))
 	if len(x.AuditEvents) < events {
 		t.Errorf("export over %s: %d events, want at least %d", time.Since(start), len(x.AuditEvents), events)
+	}
+}
+
+// TestStalledExportClientIsLetGo: lifting the server's bound on the whole
+// answer does not let a client hold an export (a connection, a goroutine,
+// a page of events) by ceasing to read: each write of the export has
+// Options.ExportWriteWait (30 s by default; 200 ms here), after which the
+// response is broken off, and the log says so. The server's own bound is
+// app.Serve's 30 s, which this client's 2 s pause never reaches.
+func TestStalledExportClientIsLetGo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 2 s")
+	}
+	t.Parallel()
+	s := newServer(t, apptest.Memory)
+	_, tok := s.signedUp()
+	me := s.do(req{method: "GET", path: "/api/v1/users/me", token: tok}).object(t)
+	s.addEvents(uuid.MustParse(me["id"].(string)), 80*user.ExportPage)
+	h := httpapi.New(s.App.Service(), httpapi.Options{
+		Logger: slog.New(slog.NewJSONHandler(s.Logs, nil)), ExportWriteWait: 200 * time.Millisecond,
+	})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.WriteTimeout = 30 * time.Second
+	srv.Start()
+	defer srv.Close()
+
+	r, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/api/v1/users/me/export", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	res, err := smallWindow().Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	first := make([]byte, 1024)
+	if _, err := io.ReadFull(res.Body, first); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("export: status %d, first bytes: %v", res.StatusCode, err)
+	}
+	time.Sleep(2 * time.Second) // the stalled client, not a synchronisation
+	rest, err := io.ReadAll(res.Body)
+	if err == nil && json.Valid(append(first, rest...)) {
+		t.Fatalf("a client that stopped reading for 2 s got the whole export (%d bytes); want it broken off after 200 ms", len(first)+len(rest))
+	}
+	if !strings.Contains(string(s.Logs.Bytes()), "export broken off") {
+		t.Error("the log does not say why the export was broken off")
 	}
 }
