@@ -217,11 +217,13 @@ func (a *api) exportMe(ctx context.Context, _ *struct{}) (*huma.StreamResponse, 
 const exportBuffer = 32 << 10
 
 // exportWriteWait is how long the export waits for its client to take one
-// buffer of the document, unless Options.ExportWriteWait says otherwise. The server's WriteTimeout bounds a whole answer
-// (30 s from the request), which the export of a large account outlives;
-// the export moves its connection's write deadline on before each write
-// instead, so that a client that reads slowly gets everything and one that
-// stops reading is still let go.
+// buffer of the document, unless Options.ExportWriteWait says otherwise.
+// The server's WriteTimeout bounds a whole answer (30 s from the request),
+// which the export of a large account outlives; the export moves its
+// connection's write deadline on before each write instead, so that a
+// client that reads slowly gets everything and one that stops reading is
+// still let go. The last deadline stays on the connection: app.Serve's
+// WriteTimeout sets a new one for its next request.
 const exportWriteWait = 30 * time.Second
 
 // writeDeadlines is an http.ResponseWriter whose every write may take
