@@ -203,7 +203,7 @@ func (a *api) exportMe(ctx context.Context, _ *struct{}) (*huma.StreamResponse, 
 		hctx.SetHeader("Content-Disposition", `attachment; filename="usersvc-export.json"`)
 		hctx.SetHeader("Cache-Control", "no-store")
 		hctx.SetStatus(http.StatusOK)
-		if err := writeExport(hctx.BodyWriter(), x); err != nil {
+		if err := writeExport(hctx.BodyWriter(), x, a.exportWait); err != nil {
 			// The 200 is sent: the only way left to tell the client that the
 			// document is incomplete is to break the response off, so that
 			// it never takes a truncated export for a whole one.
@@ -216,12 +216,42 @@ func (a *api) exportMe(ctx context.Context, _ *struct{}) (*huma.StreamResponse, 
 // exportBuffer is how much of the document is written at once.
 const exportBuffer = 32 << 10
 
+// exportWriteWait is how long the export waits for its client to take one
+// buffer of the document, unless Options.ExportWriteWait says otherwise.
+// The server's WriteTimeout bounds a whole answer (30 s from the request),
+// which the export of a large account outlives; the export moves its
+// connection's write deadline on before each write instead, so that a
+// client that reads slowly gets everything and one that stops reading is
+// still let go. The last deadline stays on the connection: app.Serve's
+// WriteTimeout sets a new one for its next request.
+const exportWriteWait = 30 * time.Second
+
+// writeDeadlines is an http.ResponseWriter whose every write may take
+// wait, whenever it starts.
+type writeDeadlines struct {
+	w    http.ResponseWriter
+	rc   *http.ResponseController
+	wait time.Duration
+}
+
+func (d writeDeadlines) Write(b []byte) (int, error) {
+	// An error means a writer without deadlines (a test's recorder): the
+	// server's bound, if any, stays.
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.wait))
+	return d.w.Write(b)
+}
+
 // WriteExport writes x to w as GET /api/v1/users/me/export does: the
 // hosted pages' download is the same document.
-func WriteExport(w io.Writer, x user.Export) error { return writeExport(w, x) }
+func WriteExport(w io.Writer, x user.Export) error { return writeExport(w, x, exportWriteWait) }
 
-// writeExport writes x to w as a userExport, one event at a time.
-func writeExport(w io.Writer, x user.Export) error {
+// writeExport writes x to w as a userExport, one event at a time, a
+// buffer at a time. When w is the response, each buffer has wait to be
+// written, however long the export takes in all.
+func writeExport(w io.Writer, x user.Export, wait time.Duration) error {
+	if rw, ok := w.(http.ResponseWriter); ok {
+		w = writeDeadlines{w: rw, rc: http.NewResponseController(rw), wait: wait}
+	}
 	bw := bufio.NewWriterSize(w, exportBuffer)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false) // as huma's own JSON

@@ -48,6 +48,10 @@ type Options struct {
 	Build Build
 	// ReadyTimeout bounds the database check of /readyz. Zero means 2 s.
 	ReadyTimeout time.Duration
+	// ExportWriteWait is how long the export waits for its client to take
+	// each 32 KiB of the document, in place of the server's WriteTimeout.
+	// Zero means 30 s.
+	ExportWriteWait time.Duration
 	// Limits are the rate limits of the API (limits.go). Nil means none.
 	Limits *Limits
 	// ClientIP finds the client address the limits count. Nil means the
@@ -105,6 +109,7 @@ type api struct {
 	maxBodyBytes int64
 	build        Build
 	readyTimeout time.Duration
+	exportWait   time.Duration
 	limits       *Limits
 	clientIP     *clientip.Resolver
 	metrics      *metrics.Metrics
@@ -131,11 +136,14 @@ func New(svc *user.Service, opts Options) http.Handler {
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 2 * time.Second
 	}
+	if opts.ExportWriteWait <= 0 {
+		opts.ExportWriteWait = exportWriteWait
+	}
 	if opts.Ready == nil {
 		opts.Ready = func(context.Context) error { return nil }
 	}
 	mux := http.NewServeMux()
-	a := &api{users: svc, maxBodyBytes: opts.MaxBodyBytes, build: opts.Build, readyTimeout: opts.ReadyTimeout}
+	a := &api{users: svc, maxBodyBytes: opts.MaxBodyBytes, build: opts.Build, readyTimeout: opts.ReadyTimeout, exportWait: opts.ExportWriteWait}
 	a.limits, a.clientIP, a.metrics, a.ready = opts.Limits, orPeer(opts.ClientIP), opts.Metrics, opts.Ready
 	a.webhooks = opts.Webhooks
 	a.clients = opts.Clients
