@@ -168,6 +168,7 @@ func loadSQLite(ctx context.Context, path string, history bool, o options, hash 
 	from := now.AddDate(0, 0, -o.days)
 	kind := map[bool]string{false: "empty", true: "history"}[history]
 	start := time.Now()
+	//nolint:gosec // fixed SQL fragments; every value is a parameter
 	users := rowsCTE + `
 		INSERT INTO users (id, email, username, hashed_password, created_at, updated_at)
 		SELECT ` + sqlV7("us", "i") + `, 'user' || i || '@example.com', 'user' || i, ?5, ` + sqlTime("us") + `, ` + sqlTime("us") + ` FROM c`
@@ -238,24 +239,19 @@ func loadSQLite(ctx context.Context, path string, history bool, o options, hash 
 // (the automatic ones of a PRIMARY KEY or UNIQUE have no SQL) and returns
 // the statements that build them again.
 func dropIndexesSQLite(ctx context.Context, db *sql.DB, tables []string) ([]string, error) {
-	q := `SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (?` + strings.Repeat(", ?", len(tables)-1) + `)`
+	q := `SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (?` + strings.Repeat(", ?", len(tables)-1) + `)` //nolint:gosec // placeholders only
 	args := make([]any, len(tables))
 	for i, t := range tables {
 		args[i] = t
 	}
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
 	var names, defs []string
-	for rows.Next() {
+	err := scanRows(ctx, db, q, args, func(rows *sql.Rows) error {
 		var name, def string
-		if err := rows.Scan(&name, &def); err != nil {
-			return nil, errors.Join(err, rows.Close())
-		}
+		err := rows.Scan(&name, &def)
 		names, defs = append(names, name), append(defs, def)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	for _, n := range names {
@@ -280,21 +276,17 @@ func plansSQLite(ctx context.Context, b *bench, day time.Time, out io.Writer) er
 		{"id order, plain (id)", "id DESC"},
 		{"(at, id) order", "at DESC, id DESC"},
 	} {
-		rows, err := b.raw.QueryContext(ctx, "EXPLAIN QUERY PLAN "+fmt.Sprintf(q, order.by),
-			day.Add(-30*24*time.Hour).UTC().Format(layout), day.UTC().Format(layout))
-		if err != nil {
-			return err
-		}
 		var lines []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				return errors.Join(err, rows.Close())
-			}
-			lines = append(lines, detail)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		err := scanRows(ctx, b.raw, "EXPLAIN QUERY PLAN "+fmt.Sprintf(q, order.by),
+			[]any{day.Add(-30 * 24 * time.Hour).UTC().Format(layout), day.UTC().Format(layout)},
+			func(rows *sql.Rows) error {
+				var id, parent, unused int
+				var detail string
+				err := rows.Scan(&id, &parent, &unused, &detail)
+				lines = append(lines, detail)
+				return err
+			})
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "plan of the 30-day audit window (%s, history): %s\n", order.name, strings.Join(lines, "; "))
@@ -308,31 +300,22 @@ func plansSQLite(ctx context.Context, b *bench, day time.Time, out io.Writer) er
 // shadow tables, users_search_rows) per user.
 func sizesSQLite(ctx context.Context, b *bench, out io.Writer) error {
 	owner := map[string][2]string{} // object -> table, type
-	rows, err := b.raw.QueryContext(ctx, `SELECT name, tbl_name, type FROM sqlite_schema`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
+	err := scanRows(ctx, b.raw, `SELECT name, tbl_name, type FROM sqlite_schema`, nil, func(rows *sql.Rows) error {
 		var name, table, typ string
-		if err := rows.Scan(&name, &table, &typ); err != nil {
-			return errors.Join(err, rows.Close())
-		}
+		err := rows.Scan(&name, &table, &typ)
 		owner[name] = [2]string{table, typ}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	size := map[string][2]int64{} // table -> table bytes, index bytes
 	var total int64
-	rows, err = b.raw.QueryContext(ctx, `SELECT name, sum(pgsize) FROM dbstat GROUP BY name`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
+	err = scanRows(ctx, b.raw, `SELECT name, sum(pgsize) FROM dbstat GROUP BY name`, nil, func(rows *sql.Rows) error {
 		var name string
 		var n int64
 		if err := rows.Scan(&name, &n); err != nil {
-			return errors.Join(err, rows.Close())
+			return err
 		}
 		total += n
 		o := owner[name]
@@ -347,8 +330,9 @@ func sizesSQLite(ctx context.Context, b *bench, out io.Writer) error {
 			s[0] += n
 		}
 		size[table] = s
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -370,4 +354,19 @@ func sizesSQLite(ctx context.Context, b *bench, out io.Writer) error {
 		fmt.Fprintf(w, "%s\t%d\t%.0f\t%d\t%d\t\n", t, n, float64(s[0]+s[1])/1e6, s[0]/n, s[1]/n)
 	}
 	return w.Flush()
+}
+
+// scanRows runs q with args on db and calls scan for each row.
+func scanRows(ctx context.Context, db *sql.DB, q string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
