@@ -20,11 +20,20 @@
 //
 //	go run ./bench/growth -postgres 'postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable' \
 //	    -users 100000 -sessions 1000000 -audit 1000000
+//
+// With -sqlite DIR it measures SQLite instead (sqlite.go): the two
+// databases are files in a new folder in DIR, opened and migrated as the
+// service does, and the same rows are printed, with SQLite's plans (EXPLAIN
+// QUERY PLAN) and sizes (the dbstat table). -load-only, -reuse and -pool
+// are PostgreSQL only.
+//
+//	go run ./bench/growth -sqlite /tmp -users 200000 -sessions 3000000 -audit 3000000
 package main
 
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,6 +49,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/usersvc/usersvc/internal/app"
@@ -47,6 +57,7 @@ import (
 	"github.com/usersvc/usersvc/internal/postgres"
 	"github.com/usersvc/usersvc/internal/retention"
 	"github.com/usersvc/usersvc/internal/security"
+	"github.com/usersvc/usersvc/internal/sqlite"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -65,6 +76,8 @@ type options struct {
 	pool                   int
 	rounds                 int
 	queryBudget            time.Duration
+	sqlite                 string
+	retentionBudget        time.Duration
 }
 
 func main() {
@@ -86,19 +99,66 @@ func main() {
 	flag.StringVar(&o.reuse, "reuse", "", "measure the two databases an earlier -load-only run kept, named by the suffix it printed, instead of loading")
 	flag.BoolVar(&o.skipRetention, "skip-retention", false, "do not run the retention pass")
 	flag.IntVar(&o.pool, "pool", 0, "pool_max_conns of the service's pool (0: pgxpool's default, max(4, cores))")
+	flag.StringVar(&o.sqlite, "sqlite", "", "measure SQLite instead: the two databases are files in a new folder in this directory (\"\": PostgreSQL; -load-only, -reuse and -pool are PostgreSQL only)")
+	flag.DurationVar(&o.retentionBudget, "retention-budget", 0, "stop the retention pass after this long and report the rate so far (0: run it to the end)")
 	flag.Parse()
-	if err := run(context.Background(), o, os.Stdout); err != nil {
+	do := run
+	if o.sqlite != "" {
+		do = runSQLite
+	}
+	if err := do(context.Background(), o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "growth:", err)
 		os.Exit(1)
 	}
+}
+
+// serviceDeps are what both databases' user.Service is made of.
+type serviceDeps struct {
+	cfg    config.Config
+	hasher user.Hasher
+	hash   string // of password
+	tokens user.Tokens
+}
+
+// newServiceDeps is the configuration of the bench's services: bcrypt at
+// cost 4, so that the database, not hashing, is what is measured.
+func newServiceDeps() (serviceDeps, error) {
+	cfg, err := config.Load([]string{"USERSVC_BCRYPT_COST=4"}, "")
+	if err != nil {
+		return serviceDeps{}, err
+	}
+	hasher, err := app.PasswordHasher(cfg)
+	if err != nil {
+		return serviceDeps{}, err
+	}
+	hash, err := hasher.Hash(password)
+	if err != nil {
+		return serviceDeps{}, err
+	}
+	tokens, err := security.NewHS256([]byte(strings.Repeat("growth-bench-secret-", 3)), "usersvc", time.Hour, time.Now)
+	if err != nil {
+		return serviceDeps{}, err
+	}
+	return serviceDeps{cfg: cfg, hasher: hasher, hash: hash, tokens: tokens}, nil
 }
 
 // bench is one of the two databases.
 type bench struct {
 	name string
 	url  string
-	db   *postgres.DB
+	db   *postgres.DB // PostgreSQL mode
+	lite *sqlite.DB   // SQLite mode (sqlite.go)
+	path string       // SQLite mode: the database file
+	raw  *sql.DB      // SQLite mode: a connection of the bench's own, for plans, sizes and picking a subject
 	svc  *user.Service
+}
+
+// stores are the service's ports of b.
+func (b *bench) stores() user.Stores {
+	if b.lite != nil {
+		return b.lite.Stores()
+	}
+	return b.db.Stores()
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
@@ -109,22 +169,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	defer admin.Close(ctx)
 	suffix := cmp.Or(o.reuse, fmt.Sprintf("%d", time.Now().Unix()))
 	keep := o.keep || o.loadOnly || o.reuse != ""
-	cfg, err := config.Load([]string{"USERSVC_BCRYPT_COST=4"}, "")
+	deps, err := newServiceDeps()
 	if err != nil {
 		return err
 	}
-	hasher, err := app.PasswordHasher(cfg)
-	if err != nil {
-		return err
-	}
-	hash, err := hasher.Hash(password)
-	if err != nil {
-		return err
-	}
-	tokens, err := security.NewHS256([]byte(strings.Repeat("growth-bench-secret-", 3)), "usersvc", time.Hour, time.Now)
-	if err != nil {
-		return err
-	}
+	cfg, hasher, hash, tokens := deps.cfg, deps.hasher, deps.hash, deps.tokens
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var dbs []*bench
 	defer func() {
@@ -185,6 +234,26 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		fmt.Fprintf(out, "loaded and kept: measure with -reuse %s\n", suffix)
 		return nil
 	}
+	day, err := measure(ctx, dbs, o, now, out)
+	if err != nil {
+		return err
+	}
+	if err := plans(ctx, dbs[1], day, out); err != nil {
+		return err
+	}
+	if err := sizes(ctx, dbs[1], out); err != nil {
+		return err
+	}
+	if !o.skipRetention {
+		return retentionPass(ctx, dbs[1].db.Purge(), o, out)
+	}
+	return nil
+}
+
+// measure runs, on dbs (empty, history), the logins in interleaved rounds
+// and the queries, prints their table, and returns the day the audit
+// windows end.
+func measure(ctx context.Context, dbs []*bench, o options, now time.Time, out io.Writer) (time.Time, error) {
 	fmt.Fprintf(out, "load average before measuring: %s\n", loadAverage())
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "measure\tempty\thistory\tratio\t")
@@ -195,7 +264,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		for i, b := range dbs {
 			d, err := logins(ctx, b, o, o.logins/o.rounds)
 			if err != nil {
-				return err
+				return time.Time{}, err
 			}
 			took[i] += d
 		}
@@ -205,7 +274,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	day := now.Add(-o.windowAge)
 	window := func(width time.Duration, byTime bool) func(ctx context.Context, b *bench) error {
 		return func(ctx context.Context, b *bench) error {
-			_, err := b.db.Stores().Audit.Events(ctx, user.AuditFilter{Since: day.Add(-width), Until: day, ByTime: byTime, Limit: user.DefaultAuditPage + 1})
+			_, err := b.stores().Audit.Events(ctx, user.AuditFilter{Since: day.Add(-width), Until: day, ByTime: byTime, Limit: user.DefaultAuditPage + 1})
 			return err
 		}
 	}
@@ -225,46 +294,35 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	queries = append(queries,
 		query{"audit 30-day window, page 2 (after)", func(ctx context.Context, b *bench) error {
 			f := user.AuditFilter{Since: day.Add(-30 * 24 * time.Hour), Until: day, ByTime: true, Limit: user.DefaultAuditPage + 1}
-			first, err := b.db.Stores().Audit.Events(ctx, f)
+			first, err := b.stores().Audit.Events(ctx, f)
 			if err != nil || len(first) < f.Limit {
 				return err
 			}
 			f.BeforeAt, f.BeforeID = first[len(first)-2].At, first[len(first)-2].ID
-			_, err = b.db.Stores().Audit.Events(ctx, f)
+			_, err = b.stores().Audit.Events(ctx, f)
 			return err
 		}},
 		query{"audit one account, all time (after)", func(ctx context.Context, b *bench) error {
-			_, err := b.db.Stores().Audit.Events(ctx, user.AuditFilter{SubjectID: subjectOf(ctx, b), ByTime: true, Limit: user.DefaultAuditPage + 1})
+			_, err := b.stores().Audit.Events(ctx, user.AuditFilter{SubjectID: subjectOf(ctx, b), ByTime: true, Limit: user.DefaultAuditPage + 1})
 			return err
 		}},
 		query{"user search by email prefix", func(ctx context.Context, b *bench) error {
-			_, err := b.db.Stores().Users.List(ctx, user.ListQuery{Filter: user.Filter{EmailPrefix: fmt.Sprintf("user%d", rand.IntN(o.users))}, Limit: 50})
+			_, err := b.stores().Users.List(ctx, user.ListQuery{Filter: user.Filter{EmailPrefix: fmt.Sprintf("user%d", rand.IntN(o.users))}, Limit: 50})
 			return err
 		}})
 	for _, q := range queries {
 		var p [2][2]time.Duration
 		var n [2]int
 		for i, b := range dbs {
+			var err error
 			if p[i][0], p[i][1], n[i], err = latency(ctx, b, o.queries, o.queryBudget, q.do); err != nil {
-				return fmt.Errorf("%s: %w", q.name, err)
+				return time.Time{}, fmt.Errorf("%s: %w", q.name, err)
 			}
 		}
 		fmt.Fprintf(w, "%s p50 / p95 (n)\t%s / %s (%d)\t%s / %s (%d)\t\t\n", q.name, ms(p[0][0]), ms(p[0][1]), n[0], ms(p[1][0]), ms(p[1][1]), n[1])
 	}
 	fmt.Fprintf(w, "load average after measuring\t%s\t\t\t\n", loadAverage())
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := plans(ctx, dbs[1], day, out); err != nil {
-		return err
-	}
-	if err := sizes(ctx, dbs[1], out); err != nil {
-		return err
-	}
-	if !o.skipRetention {
-		return retentionPass(ctx, dbs[1], o, out)
-	}
-	return nil
+	return day, w.Flush()
 }
 
 // windowAudit is the admin audit query for a window, its ORDER BY replaced
@@ -480,6 +538,11 @@ func logins(ctx context.Context, b *bench, o options, n int) (time.Duration, err
 
 // subjectOf is a random user id of b (the subject of one account's audit).
 func subjectOf(ctx context.Context, b *bench) (id [16]byte) {
+	if b.raw != nil {
+		var s string
+		_ = b.raw.QueryRowContext(ctx, `SELECT id FROM users LIMIT 1 OFFSET abs(random()) % 1000`).Scan(&s)
+		return uuid.MustParse(s)
+	}
 	_ = b.db.Pool().QueryRow(ctx, `SELECT id FROM users OFFSET floor(random() * 1000) LIMIT 1`).Scan(&id)
 	return id
 }
@@ -544,19 +607,28 @@ func sizes(ctx context.Context, b *bench, out io.Writer) error {
 	return w.Flush()
 }
 
-// retentionPass runs retention once on b with o.sessionRetention and
-// reports what went and how fast.
-func retentionPass(ctx context.Context, b *bench, o options, out io.Writer) error {
-	r := retention.New(retention.Deps{Store: b.db.Purge()}, retention.Policy{Sessions: o.sessionRetention})
+// retentionPass runs retention once on the history database's store with
+// o.sessionRetention and reports what went and how fast; with
+// o.retentionBudget it stops after that long and reports the rate so far.
+func retentionPass(ctx context.Context, store retention.Store, o options, out io.Writer) error {
+	r := retention.New(retention.Deps{Store: store}, retention.Policy{Sessions: o.sessionRetention})
+	stopped := ""
+	if o.retentionBudget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.retentionBudget)
+		defer cancel()
+	}
 	start := time.Now()
 	removed, err := r.Run(ctx)
-	if err != nil {
-		return err
-	}
 	took := time.Since(start)
+	if err != nil && (o.retentionBudget == 0 || ctx.Err() == nil) {
+		return err
+	} else if err != nil {
+		stopped = fmt.Sprintf(" (stopped after the budget of %s)", o.retentionBudget)
+	}
 	total := removed[retention.Sessions] + removed[retention.RefreshTokens]
-	fmt.Fprintf(out, "retention (sessions ended > %s ago, batches of %d): %d sessions + %d refresh tokens removed in %s (%.0f rows/s)\n",
+	fmt.Fprintf(out, "retention (sessions ended > %s ago, batches of %d): %d sessions + %d refresh tokens removed in %s (%.0f rows/s)%s\n",
 		o.sessionRetention, retention.DefaultBatch, removed[retention.Sessions], removed[retention.RefreshTokens],
-		took.Round(time.Millisecond), float64(total)/took.Seconds())
+		took.Round(time.Millisecond), float64(total)/took.Seconds(), stopped)
 	return nil
 }
