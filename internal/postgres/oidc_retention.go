@@ -13,43 +13,50 @@ import (
 // or 00026, and each returning how many rows it removed. The refresh
 // tokens go before their grants, so that a grant's deletion removes few
 // tokens, if any (those a request held when their step ran), counted.
+//
+// The picked keys reach the deletion as an array (= ANY(ARRAY(...))), so
+// that the planner, which cannot know how few they are, looks each up by
+// its index instead of hashing the whole table (TestOIDCPurgeUsesIndexes);
+// OFFSET 0 keeps the look for a grant's live token a probe per grant.
 var oidcPurgeSteps = []struct{ name, q string }{
 	{"expired auth requests", `
 		WITH gone AS (
-			DELETE FROM oidc_auth_requests WHERE id IN (
+			DELETE FROM oidc_auth_requests WHERE id = ANY(ARRAY(
 				SELECT id FROM oidc_auth_requests WHERE expires_at < $1
-				LIMIT $2 FOR UPDATE SKIP LOCKED)
+				LIMIT $2 FOR UPDATE SKIP LOCKED))
 			RETURNING 1)
 		SELECT count(*) FROM gone`},
 	{"expired refresh tokens", `
 		WITH gone AS (
-			DELETE FROM oidc_refresh_tokens WHERE hash IN (
+			DELETE FROM oidc_refresh_tokens WHERE hash = ANY(ARRAY(
 				SELECT hash FROM oidc_refresh_tokens WHERE expires_at < $1
-				LIMIT $2 FOR UPDATE SKIP LOCKED)
+				LIMIT $2 FOR UPDATE SKIP LOCKED))
 			RETURNING 1)
 		SELECT count(*) FROM gone`},
+	// The tokens of the first revoked grants in revoked_at order: the
+	// next step takes its grants in the same order.
 	{"refresh tokens of revoked grants", `
 		WITH gone AS (
-			DELETE FROM oidc_refresh_tokens WHERE hash IN (
-				SELECT t.hash FROM oidc_grants g JOIN oidc_refresh_tokens t ON t.grant_id = g.id
-				WHERE g.revoked_at < $1
-				LIMIT $2 FOR UPDATE OF t SKIP LOCKED)
+			DELETE FROM oidc_refresh_tokens WHERE hash = ANY(ARRAY(
+				SELECT hash FROM oidc_refresh_tokens WHERE grant_id = ANY(ARRAY(
+					SELECT id FROM oidc_grants WHERE revoked_at < $1 ORDER BY revoked_at LIMIT $2))
+				LIMIT $2 FOR UPDATE SKIP LOCKED))
 			RETURNING 1)
 		SELECT count(*) FROM gone`},
 	{"revoked grants", `
 		WITH doomed AS (
 			SELECT id FROM oidc_grants WHERE revoked_at < $1
-			LIMIT $2 FOR UPDATE SKIP LOCKED),
-		tokens AS (DELETE FROM oidc_refresh_tokens WHERE grant_id IN (SELECT id FROM doomed) RETURNING 1),
-		gone AS (DELETE FROM oidc_grants WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+			ORDER BY revoked_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+		tokens AS (DELETE FROM oidc_refresh_tokens WHERE grant_id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1),
+		gone AS (DELETE FROM oidc_grants WHERE id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1)
 		SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM tokens)`},
 	{"grants left without a refresh token", `
 		WITH doomed AS (
 			SELECT id FROM oidc_grants g WHERE created_at < $1 AND NOT EXISTS (
-				SELECT 1 FROM oidc_refresh_tokens t WHERE t.grant_id = g.id AND t.expires_at >= $1)
+				SELECT 1 FROM oidc_refresh_tokens t WHERE t.grant_id = g.id AND t.expires_at >= $1 OFFSET 0)
 			LIMIT $2 FOR UPDATE SKIP LOCKED),
-		tokens AS (DELETE FROM oidc_refresh_tokens WHERE grant_id IN (SELECT id FROM doomed) RETURNING 1),
-		gone AS (DELETE FROM oidc_grants WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+		tokens AS (DELETE FROM oidc_refresh_tokens WHERE grant_id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1),
+		gone AS (DELETE FROM oidc_grants WHERE id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1)
 		SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM tokens)`},
 }
 
