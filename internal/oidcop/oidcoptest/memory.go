@@ -120,7 +120,10 @@ func (m *memGrants) RevokeGrantsOf(_ context.Context, userID uuid.UUID, clientID
 // PurgeExpired removes, as the stores do, up to limit rows in the order of
 // their steps: expired requests, expired refresh tokens, refresh tokens of
 // grants revoked before before, then ended grants with any tokens left.
-func (m *memGrants) PurgeExpired(_ context.Context, before time.Time, limit int) (int64, error) {
+func (m *memGrants) PurgeExpired(ctx context.Context, before time.Time, limit int) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	left := int64(limit)
@@ -178,7 +181,10 @@ func (m *memGrants) liveToken(id string, before time.Time) bool {
 }
 
 // CountExpired is how many rows PurgeExpired would remove in all.
-func (m *memGrants) CountExpired(_ context.Context, before time.Time) (int64, error) {
+func (m *memGrants) CountExpired(ctx context.Context, before time.Time) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var n int64

@@ -1,6 +1,7 @@
 package oidcoptest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -160,6 +161,24 @@ var retentionTests = map[string]func(*testing.T, oidcop.Stores){
 		wantKept(t, s, true, "live grant's live refresh token", func() error { _, err := s.UseRefreshToken(ctx, liveTok.Hash, base); return err })
 		if n, err := r.CountExpired(ctx, cutoff); err != nil || n != 0 {
 			t.Errorf("CountExpired after the batches = %d, %v; want 0", n, err)
+		}
+	},
+	// PurgeStopsWithItsContext: on an ended context neither a batch nor
+	// the count runs: they fail with its error, and nothing goes.
+	"PurgeStopsWithItsContext": func(t *testing.T, st oidcop.Stores) {
+		g := NewGrant(1)
+		must(t, st.Grants.SaveGrant(ctx, g))
+		must(t, st.Grants.RevokeGrant(ctx, g.ID, base))
+		ended, cancel := context.WithCancel(ctx)
+		cancel()
+		if n, err := st.Retention.PurgeExpired(ended, base.Add(time.Hour), 10); !errors.Is(err, context.Canceled) || n != 0 {
+			t.Errorf("PurgeExpired on an ended context = %d, %v; want 0, context.Canceled", n, err)
+		}
+		if _, err := st.Retention.CountExpired(ended, base.Add(time.Hour)); !errors.Is(err, context.Canceled) {
+			t.Errorf("CountExpired on an ended context = %v, want context.Canceled", err)
+		}
+		if _, err := st.Grants.Grant(ctx, g.ID); err != nil {
+			t.Errorf("revoked grant after the cancelled purge: %v, want kept", err)
 		}
 	},
 	// PurgeNothing: an empty batch when nothing ended, and no harm.
