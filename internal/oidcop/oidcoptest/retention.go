@@ -42,7 +42,7 @@ func token(t *testing.T, s oidcop.Grants, grant, name string, expires time.Time)
 
 // wantKept checks that read finds what it reads (want true) or says
 // ErrNotFound (want false).
-func wantKept(t *testing.T, s oidcop.Grants, want bool, what string, read func() error) {
+func wantKept(t *testing.T, want bool, what string, read func() error) {
 	t.Helper()
 	err := read()
 	switch {
@@ -94,23 +94,23 @@ var retentionTests = map[string]func(*testing.T, oidcop.Stores){
 		if n, err := r.CountExpired(ctx, cutoff); err != nil || n != 0 {
 			t.Errorf("CountExpired after the purge = %d, %v; want 0", n, err)
 		}
-		wantKept(t, s, false, "expired auth request", func() error { _, err := s.AuthRequest(ctx, oldReq.ID); return err })
-		wantKept(t, s, false, "expired code", func() error { _, err := s.UseCode(ctx, oldReq.CodeHash, base); return err })
+		wantKept(t, false, "expired auth request", func() error { _, err := s.AuthRequest(ctx, oldReq.ID); return err })
+		wantKept(t, false, "expired code", func() error { _, err := s.UseCode(ctx, oldReq.CodeHash, base); return err })
 		for _, req := range []oidcop.AuthRequest{liveReq, edgeReq} {
-			wantKept(t, s, true, "unexpired auth request "+req.ClientID, func() error { _, err := s.AuthRequest(ctx, req.ID); return err })
-			wantKept(t, s, true, "unexpired code "+req.ClientID, func() error { _, err := s.UseCode(ctx, req.CodeHash, base); return err })
+			wantKept(t, true, "unexpired auth request "+req.ClientID, func() error { _, err := s.AuthRequest(ctx, req.ID); return err })
+			wantKept(t, true, "unexpired code "+req.ClientID, func() error { _, err := s.UseCode(ctx, req.CodeHash, base); return err })
 		}
 		for _, g := range []oidcop.Grant{revoked, bare, lapsed} {
-			wantKept(t, s, false, "ended grant "+g.ClientID, func() error { _, err := s.Grant(ctx, g.ID); return err })
+			wantKept(t, false, "ended grant "+g.ClientID, func() error { _, err := s.Grant(ctx, g.ID); return err })
 		}
 		for _, g := range []oidcop.Grant{revokedLate, refreshed, fresh} {
-			wantKept(t, s, true, "grant "+g.ClientID, func() error { _, err := s.Grant(ctx, g.ID); return err })
+			wantKept(t, true, "grant "+g.ClientID, func() error { _, err := s.Grant(ctx, g.ID); return err })
 		}
 		for _, name := range []string{"revoked's", "expired", "lapsed"} {
-			wantKept(t, s, false, "refresh token "+name, func() error { _, err := s.UseRefreshToken(ctx, hash(name), base); return err })
+			wantKept(t, false, "refresh token "+name, func() error { _, err := s.UseRefreshToken(ctx, hash(name), base); return err })
 		}
 		for _, rt := range []oidcop.RefreshToken{live, edge, lateTok} {
-			wantKept(t, s, true, "live refresh token of "+rt.GrantID, func() error { _, err := s.UseRefreshToken(ctx, rt.Hash, base); return err })
+			wantKept(t, true, "live refresh token of "+rt.GrantID, func() error { _, err := s.UseRefreshToken(ctx, rt.Hash, base); return err })
 		}
 	},
 	// PurgeInBatches: more rows than a batch go in batches of at most the
@@ -156,9 +156,9 @@ var retentionTests = map[string]func(*testing.T, oidcop.Stores){
 		if wantBatches := int(want/limit) + 1; batches != wantBatches {
 			t.Errorf("%d batches of %d, want %d: each but the last a full one", batches, limit, wantBatches)
 		}
-		wantKept(t, s, true, "live auth request", func() error { _, err := s.AuthRequest(ctx, liveReq.ID); return err })
-		wantKept(t, s, true, "live grant", func() error { _, err := s.Grant(ctx, liveGrant.ID); return err })
-		wantKept(t, s, true, "live grant's live refresh token", func() error { _, err := s.UseRefreshToken(ctx, liveTok.Hash, base); return err })
+		wantKept(t, true, "live auth request", func() error { _, err := s.AuthRequest(ctx, liveReq.ID); return err })
+		wantKept(t, true, "live grant", func() error { _, err := s.Grant(ctx, liveGrant.ID); return err })
+		wantKept(t, true, "live grant's live refresh token", func() error { _, err := s.UseRefreshToken(ctx, liveTok.Hash, base); return err })
 		if n, err := r.CountExpired(ctx, cutoff); err != nil || n != 0 {
 			t.Errorf("CountExpired after the batches = %d, %v; want 0", n, err)
 		}
