@@ -75,8 +75,8 @@ func Retention(cfg config.Config, db Store, now func() time.Time, obs retention.
 	if ws, ok := db.(webhookStore); ok && ws.Webhooks().Deliveries != nil {
 		d.Deliveries = ws.Webhooks().Deliveries
 	}
-	if st, ok := db.(oidcStore); ok {
-		d.OIDC = st.OIDC().Grants
+	if st, ok := db.(oidcStore); ok && st.OIDC().Retention != nil {
+		d.OIDC = st.OIDC().Retention
 	}
 	r := retention.New(d, RetentionPolicy(cfg))
 	return r, p, true

@@ -115,14 +115,6 @@ type Grants interface {
 	// RevokeGrantsOf marks every live grant userID gave clientID revoked
 	// at at (its consent taken back).
 	RevokeGrantsOf(ctx context.Context, userID uuid.UUID, clientID string, at time.Time) error
-	// Purge deletes what can no longer be used and was kept only to
-	// recognise replays: auth requests (and their codes) that expired
-	// before before, refresh tokens that expired before it, and grants
-	// that ended before it (revoked, or made before it and left with no
-	// refresh token; their access tokens expired long since when before
-	// is older than the access tokens' lifetime). It returns the rows
-	// deleted.
-	Purge(ctx context.Context, before time.Time) (int64, error)
 	// AddRefreshToken stores t.
 	AddRefreshToken(ctx context.Context, t RefreshToken) error
 	// UseRefreshToken returns the token whose hash is hash and marks it
@@ -144,8 +136,30 @@ type Consents interface {
 	ConsentsOf(ctx context.Context, userID uuid.UUID) ([]Consent, error)
 }
 
+// Retention removes the provider's state that can no longer be used and
+// was kept only to recognise replays (internal/retention's OIDCPurger):
+// auth requests (with their codes) that expired before a cutoff, refresh
+// tokens that expired before it, the refresh tokens of grants revoked
+// before it, and grants that ended before it (revoked before it, or made
+// before it and left with no refresh token expiring at or after it: their
+// access tokens expired long since when the cutoff is older than the
+// access tokens' lifetime). Nothing else: a live grant, an unexpired
+// request or code, a live refresh token of an unrevoked grant stay.
+type Retention interface {
+	// PurgeExpired removes up to limit of those rows (about: a grant goes
+	// with the refresh tokens it still has, counted) in one short
+	// transaction that never waits for a row another holds (PostgreSQL:
+	// FOR UPDATE SKIP LOCKED), and says how many went: the caller
+	// repeats it until fewer than limit go.
+	PurgeExpired(ctx context.Context, before time.Time, limit int) (int64, error)
+	// CountExpired is how many rows PurgeExpired would remove in all.
+	CountExpired(ctx context.Context, before time.Time) (int64, error)
+}
+
 // Stores are the provider's store ports of one database.
 type Stores struct {
 	Grants   Grants
 	Consents Consents
+	// Retention is what internal/retention removes of Grants' rows.
+	Retention Retention
 }

@@ -16,7 +16,7 @@ import (
 
 // OIDC returns the OpenID provider's stores (migrations/00020_oidc.sql).
 func (s *DB) OIDC() oidcop.Stores {
-	return oidcop.Stores{Grants: &OIDCGrants{s}, Consents: &OIDCConsents{s}}
+	return oidcop.Stores{Grants: &OIDCGrants{s}, Consents: &OIDCConsents{s}, Retention: &OIDCGrants{s}}
 }
 
 // OIDCGrants is the PostgreSQL oidcop.Grants.
@@ -26,8 +26,9 @@ type OIDCGrants struct{ db *DB }
 type OIDCConsents struct{ db *DB }
 
 var (
-	_ oidcop.Grants   = (*OIDCGrants)(nil)
-	_ oidcop.Consents = (*OIDCConsents)(nil)
+	_ oidcop.Grants    = (*OIDCGrants)(nil)
+	_ oidcop.Retention = (*OIDCGrants)(nil)
+	_ oidcop.Consents  = (*OIDCConsents)(nil)
 )
 
 // translateOIDC maps no row to oidcop.ErrNotFound and wraps the rest.
@@ -150,23 +151,6 @@ func (s *OIDCGrants) RevokeGrantsOf(ctx context.Context, userID uuid.UUID, clien
 	const q = `UPDATE oidc_grants SET revoked_at = $1 WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL`
 	_, err := s.db.pool.Exec(ctx, q, at, userID, clientID)
 	return translateOIDC(err, "revoke grants of a client")
-}
-
-// Purge deletes expired auth requests and refresh tokens and ended grants
-// in one statement; an ended grant's refresh tokens go with it (ON DELETE
-// CASCADE), uncounted.
-func (s *OIDCGrants) Purge(ctx context.Context, before time.Time) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, queryWait)
-	defer cancel()
-	const q = `WITH
-		r AS (DELETE FROM oidc_auth_requests WHERE expires_at < $1 RETURNING 1),
-		g AS (DELETE FROM oidc_grants WHERE revoked_at < $1 OR (created_at < $1 AND NOT EXISTS (
-			SELECT 1 FROM oidc_refresh_tokens t WHERE t.grant_id = oidc_grants.id AND t.expires_at >= $1)) RETURNING id),
-		t AS (DELETE FROM oidc_refresh_tokens WHERE expires_at < $1 RETURNING 1) -- an ended grant's go by ON DELETE CASCADE
-		SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM g) + (SELECT count(*) FROM t)`
-	var n int64
-	err := s.db.pool.QueryRow(ctx, q, before).Scan(&n)
-	return n, translateOIDC(err, "purge the OpenID provider's state")
 }
 
 // AddRefreshToken stores t.

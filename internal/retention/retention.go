@@ -40,8 +40,8 @@ const (
 var Tables = []string{Sessions, RefreshTokens, AccountTokens, EmailChanges, AuditEvents}
 
 // Reported lists every table a run reports on: Tables, then the webhook
-// deliveries' and the mfa challenges.
-var Reported = append(append([]string(nil), Tables...), WebhookDeliveries, WebhookAttempts, MFAChallenges)
+// deliveries', the mfa challenges and the OpenID provider's state.
+var Reported = append(append([]string(nil), Tables...), WebhookDeliveries, WebhookAttempts, MFAChallenges, OIDCState)
 
 // TokenRetention is how long a used or expired verification, reset or
 // email-change token is kept after its use or expiry.
@@ -114,10 +114,16 @@ type DeliveryPurger interface {
 }
 
 // OIDCPurger removes the OpenID provider's state that expired or ended
-// before a time (oidcop.Grants.Purge). Its rows live minutes to weeks,
-// so one call removes them all.
+// before a time: the method set of oidcop.Retention, so that the stores'
+// implementation fits as is. Live grants, unexpired requests and codes,
+// and the live refresh tokens of unrevoked grants are never removed.
 type OIDCPurger interface {
-	Purge(ctx context.Context, before time.Time) (int64, error)
+	// PurgeExpired removes up to limit rows (requests, refresh tokens,
+	// grants) that expired or ended before before, in one short
+	// transaction, and says how many went.
+	PurgeExpired(ctx context.Context, before time.Time, limit int) (int64, error)
+	// CountExpired is how many PurgeExpired would remove in all.
+	CountExpired(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Observer receives what a run did, for metrics.
@@ -218,6 +224,12 @@ func (r *Runner) DryRun(ctx context.Context) (map[string]int64, error) {
 			return nil, fmt.Errorf("retention dry run: %w", err)
 		}
 	}
+	counts[OIDCState] = 0
+	if !c.OIDC.IsZero() {
+		if counts[OIDCState], err = r.oidc.CountExpired(ctx, c.OIDC); err != nil {
+			return nil, fmt.Errorf("retention dry run: %w", err)
+		}
+	}
 	return counts, nil
 }
 
@@ -272,9 +284,11 @@ func (r *Runner) Run(ctx context.Context) (map[string]int64, error) {
 		})
 	}
 	if err == nil && !c.OIDC.IsZero() {
-		var n int64
-		n, err = r.oidc.Purge(ctx, c.OIDC)
-		count(OIDCState, n)
+		err = r.batches(ctx, func() (int64, error) {
+			n, err := r.oidc.PurgeExpired(ctx, c.OIDC, r.policy.Batch)
+			count(OIDCState, n)
+			return n, err
+		})
 	}
 	if err != nil {
 		return removed, fmt.Errorf("retention: %w", err)

@@ -16,7 +16,7 @@ import (
 
 // OIDC returns the OpenID provider's stores (migrations/00020_oidc.sql).
 func (s *DB) OIDC() oidcop.Stores {
-	return oidcop.Stores{Grants: &OIDCGrants{s}, Consents: &OIDCConsents{s}}
+	return oidcop.Stores{Grants: &OIDCGrants{s}, Consents: &OIDCConsents{s}, Retention: &OIDCGrants{s}}
 }
 
 // OIDCGrants is the SQLite oidcop.Grants.
@@ -26,8 +26,9 @@ type OIDCGrants struct{ db *DB }
 type OIDCConsents struct{ db *DB }
 
 var (
-	_ oidcop.Grants   = (*OIDCGrants)(nil)
-	_ oidcop.Consents = (*OIDCConsents)(nil)
+	_ oidcop.Grants    = (*OIDCGrants)(nil)
+	_ oidcop.Retention = (*OIDCGrants)(nil)
+	_ oidcop.Consents  = (*OIDCConsents)(nil)
 )
 
 // translateOIDC maps no row to oidcop.ErrNotFound and wraps the rest.
@@ -152,30 +153,6 @@ func (s *OIDCGrants) RevokeGrantsOf(ctx context.Context, userID uuid.UUID, clien
 	const q = `UPDATE oidc_grants SET revoked_at = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL`
 	_, err := s.db.write.ExecContext(ctx, q, hookTime(at), userID.String(), clientID)
 	return translateOIDC(err, "revoke grants of a client")
-}
-
-// Purge deletes expired auth requests and refresh tokens and ended grants
-// (their refresh tokens go with them: ON DELETE CASCADE).
-func (s *OIDCGrants) Purge(ctx context.Context, before time.Time) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
-	defer cancel()
-	at := hookTime(before)
-	var total int64
-	for _, q := range []string{
-		`DELETE FROM oidc_auth_requests WHERE expires_at < ?1`,
-		`DELETE FROM oidc_refresh_tokens WHERE expires_at < ?1`,
-		`DELETE FROM oidc_refresh_tokens WHERE grant_id IN (SELECT id FROM oidc_grants WHERE revoked_at < ?1)`,
-		`DELETE FROM oidc_grants WHERE revoked_at < ?1 OR (created_at < ?1 AND NOT EXISTS (
-			SELECT 1 FROM oidc_refresh_tokens t WHERE t.grant_id = oidc_grants.id))`,
-	} {
-		res, err := s.db.write.ExecContext(ctx, q, at)
-		if err != nil {
-			return total, translateOIDC(err, "purge the OpenID provider's state")
-		}
-		n, _ := res.RowsAffected()
-		total += n
-	}
-	return total, nil
 }
 
 // AddRefreshToken stores t.

@@ -3,6 +3,7 @@ package oidcoptest
 import (
 	"context"
 	"crypto/subtle"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ func NewMemory() *Memory {
 
 // Stores returns m's stores.
 func (m *Memory) Stores() oidcop.Stores {
-	return oidcop.Stores{Grants: (*memGrants)(m), Consents: (*memConsents)(m)}
+	return oidcop.Stores{Grants: (*memGrants)(m), Consents: (*memConsents)(m), Retention: (*memGrants)(m)}
 }
 
 type (
@@ -116,38 +117,90 @@ func (m *memGrants) RevokeGrantsOf(_ context.Context, userID uuid.UUID, clientID
 	return nil
 }
 
-func (m *memGrants) Purge(_ context.Context, before time.Time) (int64, error) {
+// PurgeExpired removes, as the stores do, up to limit rows in the order of
+// their steps: expired requests, expired refresh tokens, refresh tokens of
+// grants revoked before before, then ended grants with any tokens left.
+func (m *memGrants) PurgeExpired(ctx context.Context, before time.Time, limit int) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	left := int64(limit)
+	for _, id := range slices.Sorted(maps.Keys(m.requests)) {
+		if left > 0 && m.requests[id].ExpiresAt.Before(before) {
+			delete(m.requests, id)
+			delete(m.used, id)
+			left--
+		}
+	}
+	for _, gone := range []func(oidcop.RefreshToken) bool{
+		func(t oidcop.RefreshToken) bool { return t.ExpiresAt.Before(before) },
+		func(t oidcop.RefreshToken) bool { return m.revokedBefore(m.grants[t.GrantID], before) },
+	} {
+		for _, h := range slices.Sorted(maps.Keys(m.refresh)) {
+			if left > 0 && gone(m.refresh[h]) {
+				delete(m.refresh, h)
+				left--
+			}
+		}
+	}
+	for _, ended := range []func(oidcop.Grant) bool{
+		func(g oidcop.Grant) bool { return m.revokedBefore(g, before) },
+		func(g oidcop.Grant) bool { return g.CreatedAt.Before(before) && !m.liveToken(g.ID, before) },
+	} {
+		for _, id := range slices.Sorted(maps.Keys(m.grants)) {
+			if left > 0 && ended(m.grants[id]) {
+				delete(m.grants, id)
+				left--
+				for h, t := range m.refresh {
+					if t.GrantID == id {
+						delete(m.refresh, h)
+						left--
+					}
+				}
+			}
+		}
+	}
+	return int64(limit) - left, nil
+}
+
+func (m *memGrants) revokedBefore(g oidcop.Grant, before time.Time) bool {
+	return !g.RevokedAt.IsZero() && g.RevokedAt.Before(before)
+}
+
+// liveToken says whether grant id has a refresh token expiring at or
+// after before.
+func (m *memGrants) liveToken(id string, before time.Time) bool {
+	for _, t := range m.refresh {
+		if t.GrantID == id && !t.ExpiresAt.Before(before) {
+			return true
+		}
+	}
+	return false
+}
+
+// CountExpired is how many rows PurgeExpired would remove in all.
+func (m *memGrants) CountExpired(ctx context.Context, before time.Time) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var n int64
-	for id, r := range m.requests {
+	for _, r := range m.requests {
 		if r.ExpiresAt.Before(before) {
-			delete(m.requests, id)
-			delete(m.used, id)
 			n++
 		}
 	}
-	for h, t := range m.refresh {
-		if t.ExpiresAt.Before(before) {
-			delete(m.refresh, h)
-			n++
-		}
-	}
-	tokens := map[string]bool{}
 	for _, t := range m.refresh {
-		tokens[t.GrantID] = true
+		if t.ExpiresAt.Before(before) || m.revokedBefore(m.grants[t.GrantID], before) {
+			n++
+		}
 	}
 	for id, g := range m.grants {
-		ended := !g.RevokedAt.IsZero() && g.RevokedAt.Before(before)
-		if ended || (g.CreatedAt.Before(before) && !tokens[id]) {
-			delete(m.grants, id)
+		if m.revokedBefore(g, before) || (g.CreatedAt.Before(before) && !m.liveToken(id, before)) {
 			n++
-			for h, t := range m.refresh {
-				if t.GrantID == id {
-					delete(m.refresh, h)
-					n++
-				}
-			}
 		}
 	}
 	return n, nil

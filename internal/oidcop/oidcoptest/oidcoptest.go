@@ -45,7 +45,7 @@ func NewGrant(n int) oidcop.Grant {
 }
 
 // Run checks that the stores open returns follow every rule of the ports,
-// in two groups: Grants and Consents. open must return the stores of a
+// in three groups: Grants, Consents and Retention. open must return the stores of a
 // fresh, empty, migrated database each time, released in t.Cleanup.
 func Run(t *testing.T, open func(t *testing.T) oidcop.Stores) {
 	t.Run("Grants", func(t *testing.T) {
@@ -56,6 +56,11 @@ func Run(t *testing.T, open func(t *testing.T) oidcop.Stores) {
 	t.Run("Consents", func(t *testing.T) {
 		for name, test := range consentTests {
 			t.Run(name, func(t *testing.T) { test(t, open(t).Consents) })
+		}
+	})
+	t.Run("Retention", func(t *testing.T) {
+		for name, test := range retentionTests {
+			t.Run(name, func(t *testing.T) { test(t, open(t)) })
 		}
 	})
 }
@@ -85,66 +90,6 @@ var grantTests = map[string]func(*testing.T, oidcop.Grants){
 			must(t, err)
 			if got.RevokedAt.IsZero() == tt.revoked {
 				t.Errorf("grant of %s to %s: revoked at %v, want revoked %v", tt.g.UserID, tt.g.ClientID, got.RevokedAt, tt.revoked)
-			}
-		}
-	},
-	"Purge": func(t *testing.T, s oidcop.Grants) {
-		cutoff := base.Add(time.Hour)
-		oldReq, liveReq := NewAuthRequest(1), NewAuthRequest(2)
-		oldReq.ExpiresAt, liveReq.ExpiresAt = cutoff.Add(-time.Second), cutoff.Add(time.Second)
-		oldReq.CodeHash, liveReq.CodeHash = hash("old code"), hash("live code")
-		must(t, s.SaveAuthRequest(ctx, oldReq))
-		must(t, s.SaveAuthRequest(ctx, liveReq))
-		// revoked before the cutoff; revoked after; made before it with
-		// no refresh token; made before it with a live refresh token.
-		revoked, revokedLate, bare, refreshed := NewGrant(1), NewGrant(2), NewGrant(3), NewGrant(4)
-		for _, g := range []oidcop.Grant{revoked, revokedLate, bare, refreshed} {
-			must(t, s.SaveGrant(ctx, g))
-		}
-		must(t, s.RevokeGrant(ctx, revoked.ID, cutoff.Add(-time.Minute)))
-		must(t, s.RevokeGrant(ctx, revokedLate.ID, cutoff.Add(time.Minute)))
-		token := func(grant, name string, expires time.Time) oidcop.RefreshToken {
-			rt := oidcop.RefreshToken{Hash: hash(name), GrantID: grant, CreatedAt: base, ExpiresAt: expires}
-			must(t, s.AddRefreshToken(ctx, rt))
-			return rt
-		}
-		token(revoked.ID, "revoked's", cutoff.Add(time.Hour))
-		token(refreshed.ID, "expired", cutoff.Add(-time.Second))
-		live := token(refreshed.ID, "live", cutoff.Add(time.Hour))
-		lateTok := token(revokedLate.ID, "late", cutoff.Add(time.Hour))
-
-		n, err := s.Purge(ctx, cutoff)
-		must(t, err)
-		if n < 4 {
-			t.Errorf("Purge deleted %d rows, want at least 4", n)
-		}
-		if _, err := s.AuthRequest(ctx, oldReq.ID); !errors.Is(err, oidcop.ErrNotFound) {
-			t.Errorf("expired auth request: %v, want ErrNotFound", err)
-		}
-		if _, err := s.UseCode(ctx, oldReq.CodeHash, base); !errors.Is(err, oidcop.ErrNotFound) {
-			t.Errorf("expired code: %v, want ErrNotFound", err)
-		}
-		if _, err := s.AuthRequest(ctx, liveReq.ID); err != nil {
-			t.Errorf("live auth request: %v, want kept", err)
-		}
-		for _, g := range []oidcop.Grant{revoked, bare} {
-			if _, err := s.Grant(ctx, g.ID); !errors.Is(err, oidcop.ErrNotFound) {
-				t.Errorf("ended grant %s: %v, want ErrNotFound", g.ClientID, err)
-			}
-		}
-		for _, g := range []oidcop.Grant{revokedLate, refreshed} {
-			if _, err := s.Grant(ctx, g.ID); err != nil {
-				t.Errorf("grant %s: %v, want kept", g.ClientID, err)
-			}
-		}
-		for name, want := range map[string]error{"revoked's": oidcop.ErrNotFound, "expired": oidcop.ErrNotFound} {
-			if _, err := s.UseRefreshToken(ctx, hash(name), base); !errors.Is(err, want) {
-				t.Errorf("refresh token %s: %v, want %v", name, err, want)
-			}
-		}
-		for _, rt := range []oidcop.RefreshToken{live, lateTok} {
-			if _, err := s.UseRefreshToken(ctx, rt.Hash, base); err != nil {
-				t.Errorf("live refresh token of %s: %v, want kept", rt.GrantID, err)
 			}
 		}
 	},
