@@ -99,15 +99,16 @@ func (p *Purge) Pending(ctx context.Context, c retention.Cutoffs) (map[string]in
 				WHERE s.expires_at < $1 OR s.revoked_at < $1),
 			(SELECT count(*) FROM account_tokens WHERE expires_at < $2 OR used_at < $2),
 			(SELECT count(*) FROM email_changes WHERE expires_at < $2 OR used_at < $2),
-			(SELECT count(*) FROM audit_events WHERE at < $3)`
-	var s, t, a, e, au int64
-	err := p.db.pool.QueryRow(ctx, q, nullTime(c.Sessions), nullTime(c.Tokens), nullTime(c.Audit)).Scan(&s, &t, &a, &e, &au)
+			(SELECT count(*) FROM audit_events WHERE at < $3),
+			(SELECT count(*) FROM mfa_challenges WHERE expires_at < $4 OR used_at < $4)`
+	var s, t, a, e, au, mc int64
+	err := p.db.pool.QueryRow(ctx, q, nullTime(c.Sessions), nullTime(c.Tokens), nullTime(c.Audit), nullTime(c.Challenges)).Scan(&s, &t, &a, &e, &au, &mc)
 	if err != nil {
 		return nil, translate(err, "count what retention would remove")
 	}
 	return map[string]int64{
 		retention.Sessions: s, retention.RefreshTokens: t, retention.AccountTokens: a,
-		retention.EmailChanges: e, retention.AuditEvents: au,
+		retention.EmailChanges: e, retention.AuditEvents: au, retention.MFAChallenges: mc,
 	}, nil
 }
 

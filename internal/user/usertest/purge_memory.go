@@ -142,7 +142,12 @@ func (m memoryPurge) Pending(_ context.Context, c retention.Cutoffs) (map[string
 			out[retention.AuditEvents]++
 		}
 	}
-	for _, t := range retention.Tables {
+	for _, ch := range m.challenges {
+		if !c.Challenges.IsZero() && usedOrExpired(ch.ExpiresAt, ch.UsedAt, c.Challenges) {
+			out[retention.MFAChallenges]++
+		}
+	}
+	for _, t := range append(retention.Tables, retention.MFAChallenges) {
 		out[t] += 0
 	}
 	return out, nil

@@ -233,7 +233,7 @@ func testPurgePending(t *testing.T, open newPurgeStores) {
 	want := map[string]int64{
 		retention.Sessions: int64(len(f.goneSessions)), retention.RefreshTokens: int64(f.goneRefreshTokens),
 		retention.AccountTokens: int64(len(f.goneTokens)), retention.EmailChanges: int64(len(f.goneChanges)),
-		retention.AuditEvents: 1,
+		retention.AuditEvents: 1, retention.MFAChallenges: 0,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Pending (-want +got):\n%s", diff)
@@ -309,6 +309,10 @@ func testPurgeMFAChallenges(t *testing.T, open newPurgeStores) {
 	expired[0] = 3
 	if err := st.MFAChallenges.Create(ctx, user.MFAChallenge{Hash: expired, UserID: other.ID, CreatedAt: t0.Add(-10 * time.Minute), ExpiresAt: t0.Add(-5 * time.Minute)}); err != nil {
 		t.Fatal(err)
+	}
+	// The dry run counts what the purge then removes.
+	if pending, err := purge.Pending(ctx, retention.Cutoffs{Challenges: t0}); err != nil || pending[retention.MFAChallenges] != 2 {
+		t.Errorf("Pending(challenges) = %v, %v; want %s: 2 (the used and the expired one)", pending, err, retention.MFAChallenges)
 	}
 	n, err := purge.PurgeMFAChallenges(ctx, t0, 1000)
 	if err != nil || n != 2 {
