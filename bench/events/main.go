@@ -42,6 +42,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/usersvc/usersvc/bench/internal/benchkit"
 )
 
 // target is issue 20's bound on the overhead at p50.
@@ -117,7 +119,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		defer srv[i].stop()
 	}
 
-	load := loadavg()
+	load := benchkit.LoadAverage()
 	var runs [2][]sample // by server, in order
 	var rounds [][2]sample
 	for r := range o.rounds {
@@ -145,7 +147,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		db = "postgres"
 	}
 	fmt.Fprintf(out, "events overhead, %s, bcrypt cost %d, %d rounds of A B B A, %d accounts per run; load average %s -> %s\n",
-		db, o.cost, o.rounds, o.n, load, loadavg())
+		db, o.cost, o.rounds, o.n, load, benchkit.LoadAverage())
 	// Every B run makes three events per account (user.created,
 	// session.created, user.updated): wait for the last run's deliveries,
 	// then say whether every event reached the receiver.
@@ -269,7 +271,7 @@ type server struct {
 }
 
 func startServer(bin string, env []string) (*server, error) {
-	addr, err := freeAddr()
+	addr, err := benchkit.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -411,29 +413,8 @@ func database(ctx context.Context, admin string) (string, func(), error) {
 	return u.String(), drop, nil
 }
 
-func freeAddr() (string, error) {
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// loadavg is the one-minute load average, "?" when unknown.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	if f := strings.Fields(string(b)); len(f) > 0 {
-		return f[0]
-	}
-	return "?"
 }

@@ -52,6 +52,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // the bulk load of the SQLite file
 
+	"github.com/usersvc/usersvc/bench/internal/benchkit"
 	"github.com/usersvc/usersvc/internal/app"
 )
 
@@ -105,7 +106,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "export bench: %d events per account, %s\n", o.events, loadavg())
+	fmt.Fprintf(out, "export bench: %d events per account, %s\n", o.events, "load average "+benchkit.LoadAverage())
 	var results []result
 	for store := range strings.SplitSeq(o.stores, ",") {
 		r, err := measure(ctx, o, bin, work, strings.TrimSpace(store), out)
@@ -143,7 +144,7 @@ func measure(ctx context.Context, o options, bin, work, store string, out io.Wri
 	default:
 		return r, fmt.Errorf("unknown store %q (sqlite, postgres)", store)
 	}
-	secret := randomSecret()
+	secret := benchkit.RandomSecret()
 	srv, err := startServer(bin, dir, dbURL, secret)
 	if err != nil {
 		return r, err
@@ -163,7 +164,7 @@ func measure(ctx context.Context, o options, bin, work, store string, out io.Wri
 		return r, fmt.Errorf("load: %w", err)
 	}
 	r.load = time.Since(start)
-	fmt.Fprintf(out, "%s: %d events loaded in %s (%s)\n", store, o.events, r.load.Round(time.Millisecond), loadavg())
+	fmt.Fprintf(out, "%s: %d events loaded in %s (%s)\n", store, o.events, r.load.Round(time.Millisecond), "load average "+benchkit.LoadAverage())
 
 	if srv, err = startServer(bin, dir, dbURL, secret); err != nil {
 		return r, err
@@ -178,7 +179,7 @@ func measure(ctx context.Context, o options, bin, work, store string, out io.Wri
 	}
 	r.idleRSS, r.idleHWM = srv.memory()
 	srv.resetPeak()
-	r.loadBefore = loadavg()
+	r.loadBefore = "load average " + benchkit.LoadAverage()
 	file := filepath.Join(work, store+"-export.json")
 	sampler := srv.sample(o.every)
 	start = time.Now()
@@ -186,7 +187,7 @@ func measure(ctx context.Context, o options, bin, work, store string, out io.Wri
 	r.took = time.Since(start)
 	r.peakRSS = sampler()
 	_, r.peakHWM = srv.memory()
-	r.loadAfter = loadavg()
+	r.loadAfter = "load average " + benchkit.LoadAverage()
 	if err != nil {
 		r.complete = err
 		return r, nil
@@ -355,7 +356,7 @@ type server struct {
 // (or on dbURL), the rate limits off and every other setting at its
 // default, and waits until it answers.
 func startServer(bin, dir, dbURL, secret string) (*server, error) {
-	addr, err := freeAddr()
+	addr, err := benchkit.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +369,7 @@ func startServer(bin, dir, dbURL, secret string) (*server, error) {
 		return nil, err
 	}
 	s := &server{cmd: cmd, base: "http://" + addr + "/api/v1"}
-	if err := waitReady("http://" + addr + "/healthz"); err != nil {
+	if err := benchkit.WaitReady("http://"+addr+"/healthz", 30*time.Second); err != nil {
 		s.stop()
 		return nil, err
 	}
@@ -570,41 +571,4 @@ func expect(dec *json.Decoder, want json.Delim) error {
 		return fmt.Errorf("got %v, want %v", tok, want)
 	}
 	return nil
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-func waitReady(url string) error {
-	for range 300 {
-		if res, err := http.Get(url); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("%s never answered 200", url)
-}
-
-func randomSecret() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "load average unknown"
-	}
-	f := strings.Fields(string(b))
-	return "load average " + strings.Join(f[:min(3, len(f))], " ")
 }

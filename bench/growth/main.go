@@ -52,6 +52,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/usersvc/usersvc/bench/internal/benchkit"
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/postgres"
@@ -254,7 +255,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 // and the queries, prints their table, and returns the day the audit
 // windows end.
 func measure(ctx context.Context, dbs []*bench, o options, now time.Time, out io.Writer) (time.Time, error) {
-	fmt.Fprintf(out, "load average before measuring: %s\n", loadAverage())
+	fmt.Fprintf(out, "load average before measuring: %s\n", benchkit.LoadAverage())
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "measure\tempty\thistory\tratio\t")
 	// Logins in rounds, the two databases taking turns, so that a change
@@ -321,7 +322,7 @@ func measure(ctx context.Context, dbs []*bench, o options, now time.Time, out io
 		}
 		fmt.Fprintf(w, "%s p50 / p95 (n)\t%s / %s (%d)\t%s / %s (%d)\t\t\n", q.name, ms(p[0][0]), ms(p[0][1]), n[0], ms(p[1][0]), ms(p[1][1]), n[1])
 	}
-	fmt.Fprintf(w, "load average after measuring\t%s\t\t\t\n", loadAverage())
+	fmt.Fprintf(w, "load average after measuring\t%s\t\t\t\n", benchkit.LoadAverage())
 	return day, w.Flush()
 }
 
@@ -403,7 +404,7 @@ func loadHistory(ctx context.Context, db *postgres.DB, o options, now time.Time,
 			if _, err := conn.Exec(ctx, q, total, from, now, o.users, lo, hi); err != nil {
 				return fmt.Errorf("load %s %d..%d: %w", name, lo, hi, err)
 			}
-			fmt.Fprintf(out, "  %s %d..%d in %s (load %s)\n", name, lo, hi, time.Since(start).Round(time.Millisecond), loadAverage())
+			fmt.Fprintf(out, "  %s %d..%d in %s (load %s)\n", name, lo, hi, time.Since(start).Round(time.Millisecond), benchkit.LoadAverage())
 		}
 		return nil
 	}
@@ -416,7 +417,7 @@ func loadHistory(ctx context.Context, db *postgres.DB, o options, now time.Time,
 			if _, err := c.Exec(ctx, tokens); err != nil {
 				return fmt.Errorf("load refresh tokens: %w", err)
 			}
-			fmt.Fprintf(out, "  refresh tokens in %s (load %s)\n", time.Since(start).Round(time.Millisecond), loadAverage())
+			fmt.Fprintf(out, "  refresh tokens in %s (load %s)\n", time.Since(start).Round(time.Millisecond), benchkit.LoadAverage())
 			return nil
 		},
 		func(c *pgx.Conn) error { return chunks(c, "audit events", audit, o.audit) },
@@ -440,7 +441,7 @@ func loadHistory(ctx context.Context, db *postgres.DB, o options, now time.Time,
 	if err := side(ctx, db, []func(*pgx.Conn) error{build, build}); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  %d secondary indexes built in %s (load %s)\n", len(indexes), time.Since(start).Round(time.Millisecond), loadAverage())
+	fmt.Fprintf(out, "  %d secondary indexes built in %s (load %s)\n", len(indexes), time.Since(start).Round(time.Millisecond), benchkit.LoadAverage())
 	return nil
 }
 
@@ -497,16 +498,6 @@ func side(ctx context.Context, db *postgres.DB, do []func(*pgx.Conn) error) erro
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// loadAverage is the machine's 1-, 5- and 15-minute load average.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 // logins runs n logins of random users on b, o.concurrency at a time,

@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/usersvc/usersvc/bench/internal/benchkit"
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/sqlite"
 	"github.com/usersvc/usersvc/internal/user"
@@ -175,7 +176,7 @@ func loadSQLite(ctx context.Context, path string, history bool, o options, hash 
 	if _, err := db.ExecContext(ctx, users, 1, o.users, from.UnixMicro(), now.Sub(from).Microseconds()/int64(o.users), hash); err != nil {
 		return fmt.Errorf("load users: %w", err)
 	}
-	fmt.Fprintf(out, "%s: %d users loaded in %s (load %s)\n", kind, o.users, time.Since(start).Round(time.Millisecond), loadAverage())
+	fmt.Fprintf(out, "%s: %d users loaded in %s (load %s)\n", kind, o.users, time.Since(start).Round(time.Millisecond), benchkit.LoadAverage())
 	if !history {
 		return nil
 	}
@@ -203,7 +204,7 @@ func loadSQLite(ctx context.Context, path string, history bool, o options, hash 
 			if _, err := db.ExecContext(ctx, q, lo, hi, from.UnixMicro(), now.Sub(from).Microseconds()/int64(total), o.users); err != nil {
 				return fmt.Errorf("load %s %d..%d: %w", name, lo, hi, err)
 			}
-			fmt.Fprintf(out, "  %s %d..%d in %s (load %s)\n", name, lo, hi, time.Since(t).Round(time.Millisecond), loadAverage())
+			fmt.Fprintf(out, "  %s %d..%d in %s (load %s)\n", name, lo, hi, time.Since(t).Round(time.Millisecond), benchkit.LoadAverage())
 		}
 		return nil
 	}
@@ -219,7 +220,7 @@ func loadSQLite(ctx context.Context, path string, history bool, o options, hash 
 	if _, err := db.ExecContext(ctx, tokens); err != nil {
 		return fmt.Errorf("load refresh tokens: %w", err)
 	}
-	fmt.Fprintf(out, "  refresh tokens in %s (load %s)\n", time.Since(t).Round(time.Millisecond), loadAverage())
+	fmt.Fprintf(out, "  refresh tokens in %s (load %s)\n", time.Since(t).Round(time.Millisecond), benchkit.LoadAverage())
 	if err := chunks("audit events", audit, o.audit); err != nil {
 		return err
 	}
@@ -229,7 +230,7 @@ func loadSQLite(ctx context.Context, path string, history bool, o options, hash 
 			return fmt.Errorf("%s: %w", ix, err)
 		}
 	}
-	fmt.Fprintf(out, "  %d secondary indexes built in %s (load %s)\n", len(indexes), time.Since(t).Round(time.Millisecond), loadAverage())
+	fmt.Fprintf(out, "  %d secondary indexes built in %s (load %s)\n", len(indexes), time.Since(t).Round(time.Millisecond), benchkit.LoadAverage())
 	fmt.Fprintf(out, "%s: %d sessions, %d refresh tokens, %d audit events over %d days loaded in %s\n",
 		kind, o.sessions, o.sessions, o.audit, o.days, time.Since(start).Round(time.Millisecond))
 	return nil

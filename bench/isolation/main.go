@@ -20,7 +20,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -44,6 +43,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/usersvc/usersvc/bench/internal/benchkit"
 )
 
 // The targets of issue 18 for 256 instantly retrying connections.
@@ -141,12 +142,12 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	load := loadavg()
+	load := "load average " + benchkit.LoadAverage()
 	before := c.capacity(ctx, o.capacityClients, o.capacityFor)
 	fl := c.flood(ctx, o, token)
 	after := c.capacity(ctx, o.capacityClients, o.capacityFor)
 	r := report{o: o, db: "sqlite", before: before, after: after, flood: fl,
-		peakRSS: srv.peakRSS(), loadBefore: load, loadAfter: loadavg()}
+		peakRSS: srv.peakRSS(), loadBefore: load, loadAfter: "load average " + benchkit.LoadAverage()}
 	if dbURL != "" {
 		r.db = "postgres"
 	}
@@ -222,7 +223,7 @@ type server struct {
 // measures the hashing and the waiting room, not the limits) and every
 // other setting at its default, and waits until it answers.
 func startServer(bin, work, dbURL string, cost int) (*server, error) {
-	addr, err := freeAddr()
+	addr, err := benchkit.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -230,13 +231,13 @@ func startServer(bin, work, dbURL string, cost int) (*server, error) {
 	cmd.Env = append(os.Environ(),
 		"USERSVC_ADDR="+addr, "USERSVC_OPS_ADDR=off", "USERSVC_DATA_DIR="+work, "DATABASE_URL="+dbURL,
 		"USERSVC_BCRYPT_COST="+strconv.Itoa(cost), "USERSVC_RATE_LIMITS=off",
-		"USERSVC_LOG_LEVEL=warn", "USERSVC_JWT_SECRET="+randomSecret())
+		"USERSVC_LOG_LEVEL=warn", "USERSVC_JWT_SECRET="+benchkit.RandomSecret())
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	s := &server{cmd: cmd, base: "http://" + addr + "/api/v1"}
-	if err := waitReady("http://" + addr + "/healthz"); err != nil {
+	if err := benchkit.WaitReady("http://"+addr+"/healthz", 10*time.Second); err != nil {
 		s.stop()
 		return nil, err
 	}
@@ -475,46 +476,4 @@ func (r report) write(out io.Writer) {
 		100*targetShare, share >= targetShare, ms(targetP99), p(.99) <= targetP99)
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-func waitReady(url string) error {
-	for range 100 {
-		if res, err := http.Get(url); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("%s never answered 200", url)
-}
-
-func randomSecret() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
-
-func loadavg() string {
-	f, err := os.Open("/proc/loadavg")
-	if err != nil {
-		return "load average unknown"
-	}
-	defer f.Close()
-	line, _ := bufio.NewReader(f).ReadString('\n')
-	fields := strings.Fields(line)
-	if len(fields) < 3 {
-		return "load average unknown"
-	}
-	return "load average " + strings.Join(fields[:3], " ")
-}

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/usersvc/usersvc/bench/internal/benchkit"
 )
 
 // server is the usersvc process under soak and the database it uses.
@@ -53,11 +54,11 @@ func start(ctx context.Context, o options, work string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := freePort()
+	api, err := benchkit.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	ops, err := freePort()
+	ops, err := benchkit.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -196,14 +197,4 @@ func (s *server) logTail() string {
 	b, _ := os.ReadFile(s.logPath)
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return strings.Join(lines[max(0, len(lines)-5):], "\n")
-}
-
-// freePort returns a loopback host:port nothing listens on now.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/usersvc/usersvc/bench/internal/benchkit"
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/postgres"
 	"github.com/usersvc/usersvc/internal/sqlite"
@@ -117,8 +118,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "%s: %d users loaded in %s\n", s.name, o.users, time.Since(start).Round(time.Second))
 	}
-	fmt.Fprintln(out, "load average at the start:", loadAverage())
-	defer func() { fmt.Fprintln(out, "load average at the end:", loadAverage()) }()
+	fmt.Fprintln(out, "load average at the start:", benchkit.LoadAverage())
+	defer func() { fmt.Fprintln(out, "load average at the end:", benchkit.LoadAverage()) }()
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprint(w, "search\tstore\tp50\tp95\tmax\tfirst page (mean)\t\n")
 	for _, q := range searches(o.users) {
@@ -328,18 +329,4 @@ func reusePostgres(ctx context.Context, server, name string) (*store, error) {
 		return nil
 	}
 	return &store{name: "postgres", users: db.Stores().Users, load: load, close: func() { db.Close() }}, nil
-}
-
-// loadAverage is the machine's load average (1, 5, 15 minutes), shared
-// with whatever else runs on it.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
