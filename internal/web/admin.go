@@ -196,11 +196,7 @@ func (p *Pages) confirmation(w http.ResponseWriter, r *http.Request, c user.Call
 	f := &form{Action: r.URL.Path, Submit: submit, Danger: true, Hidden: []hidden{{Name: "confirm", Value: "yes"}}}
 	v := view{Page: "admin_confirm", Title: title, Intro: intro, Subject: &u, Me: &c.User, Form: f,
 		Links: []link{{Href: "/admin/users/" + u.ID.String(), Label: "admin.confirm.cancel"}}}
-	if fail != nil {
-		p.fail(w, r, v, f, fail)
-		return
-	}
-	p.render(w, r, http.StatusOK, v)
+	p.show(w, r, v, f, fail)
 }
 
 func (p *Pages) adminDeactivatePage(w http.ResponseWriter, r *http.Request, c user.Caller) {

@@ -290,11 +290,7 @@ func (p *Pages) clientView(w http.ResponseWriter, r *http.Request, c user.Caller
 	if !cl.Public() {
 		v.Form = rotateForm(cl)
 	}
-	if fail != nil {
-		p.fail(w, r, v, v.Form, fail)
-		return
-	}
-	p.render(w, r, http.StatusOK, v)
+	p.show(w, r, v, v.Form, fail)
 }
 
 func (p *Pages) adminClientPage(w http.ResponseWriter, r *http.Request, c user.Caller) {
@@ -343,11 +339,7 @@ func (p *Pages) deleteClientView(w http.ResponseWriter, r *http.Request, c user.
 	f := deleteForm(cl)
 	v := view{Page: "admin_client_delete", Title: "admin.client.delete_title", Intro: "admin.client.delete_intro",
 		Client: &cl, Form: f, Me: &c.User, Links: []link{{Href: clientsPath + "/" + cl.ID, Label: "admin.confirm.cancel"}}}
-	if fail != nil {
-		p.fail(w, r, v, f, fail)
-		return
-	}
-	p.render(w, r, http.StatusOK, v)
+	p.show(w, r, v, f, fail)
 }
 
 func (p *Pages) deleteClientPage(w http.ResponseWriter, r *http.Request, c user.Caller) {

@@ -59,6 +59,16 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, v view, f *form, er
 	p.render(w, r, status, v)
 }
 
+// show renders v, with fail explained on its form f when there is one:
+// the answer of a page whose form may have been refused.
+func (p *Pages) show(w http.ResponseWriter, r *http.Request, v view, f *form, fail error) {
+	if fail != nil {
+		p.fail(w, r, v, f, fail)
+		return
+	}
+	p.render(w, r, http.StatusOK, v)
+}
+
 // explain is err's status, text and field.
 func (p *Pages) explain(r *http.Request, err error) (status int, text, field string) {
 	if v, ok := errors.AsType[*user.ValidationError](err); ok {
