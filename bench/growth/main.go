@@ -79,6 +79,8 @@ type options struct {
 	queryBudget            time.Duration
 	sqlite                 string
 	retentionBudget        time.Duration
+	warmup                 int
+	loginsOnly             bool
 }
 
 func main() {
@@ -102,6 +104,8 @@ func main() {
 	flag.IntVar(&o.pool, "pool", 0, "pool_max_conns of the service's pool (0: pgxpool's default, max(4, cores))")
 	flag.StringVar(&o.sqlite, "sqlite", "", "measure SQLite instead: the two databases are files in a new folder in this directory (\"\": PostgreSQL; -load-only, -reuse and -pool are PostgreSQL only)")
 	flag.DurationVar(&o.retentionBudget, "retention-budget", 0, "stop the retention pass after this long and report the rate so far (0: run it to the end)")
+	flag.IntVar(&o.warmup, "warmup", 0, "logins on each database before the measured rounds, not counted (a server just restarted has cold caches)")
+	flag.BoolVar(&o.loginsOnly, "logins-only", false, "measure the logins alone: no queries, plans, sizes or retention pass")
 	flag.Parse()
 	do := run
 	if o.sqlite != "" {
@@ -240,7 +244,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return nil
 	}
 	day, err := measure(ctx, dbs, o, now, out)
-	if err != nil {
+	if err != nil || o.loginsOnly {
 		return err
 	}
 	if err := plans(ctx, dbs[1], day, out); err != nil {
@@ -262,6 +266,13 @@ func measure(ctx context.Context, dbs []*bench, o options, now time.Time, out io
 	fmt.Fprintf(out, "load average before measuring: %s\n", benchkit.LoadAverage())
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "measure\tempty\thistory\tratio\t")
+	for _, b := range dbs {
+		if o.warmup > 0 {
+			if _, err := logins(ctx, b, o, o.warmup); err != nil {
+				return time.Time{}, err
+			}
+		}
+	}
 	// Logins in rounds, the two databases taking turns, so that a change
 	// of the machine's load meets both alike.
 	var took [2]time.Duration
@@ -277,6 +288,10 @@ func measure(ctx context.Context, dbs []*bench, o options, now time.Time, out io
 	rate := func(i int) float64 { return float64(o.logins/o.rounds*o.rounds) / took[i].Seconds() }
 	fmt.Fprintf(w, "logins/s (%d rounds)\t%.0f\t%.0f\t%.2f\t\n", o.rounds, rate(0), rate(1), rate(1)/rate(0))
 	day := now.Add(-o.windowAge)
+	if o.loginsOnly {
+		fmt.Fprintf(w, "load average after measuring\t%s\t\t\t\n", benchkit.LoadAverage())
+		return day, w.Flush()
+	}
 	window := func(width time.Duration, byTime bool) func(ctx context.Context, b *bench) error {
 		return func(ctx context.Context, b *bench) error {
 			_, err := b.stores().Audit.Events(ctx, user.AuditFilter{Since: day.Add(-width), Until: day, ByTime: byTime, Limit: user.DefaultAuditPage + 1})

@@ -78,7 +78,7 @@ func runSQLite(ctx context.Context, o options, out io.Writer) error {
 		fmt.Fprintf(out, "%s: %s, file %.0f MB\n", kind, b.path, float64(fileSize(b.path))/1e6)
 	}
 	day, err := measure(ctx, dbs, o, now, out)
-	if err != nil {
+	if err != nil || o.loginsOnly {
 		return err
 	}
 	if err := plansSQLite(ctx, dbs[1], day, out); err != nil {
