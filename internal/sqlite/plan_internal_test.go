@@ -176,9 +176,14 @@ func TestAuditWindowsReadByTime(t *testing.T) {
 }
 
 // TestLoginsReadOnlyLiveSessions: with a year of sessions per account, the
-// cap a login enforces (RevokeOldest) and the sessions list (Active) read
-// the account's live sessions through sessions_live (migration 00028), not
-// every session it ever had through sessions_user_id (issue 25).
+// cap a login enforces (RevokeOldest) reads the account's live sessions
+// from sessions_live_cover (migration 00029) alone, a covering index: no
+// row of the table, where through sessions_live (00028) it read each live
+// session's row and through sessions_user_id every session the account
+// ever had (issue 25). The sessions list (Active), which returns every
+// column, reads the same index in its order (no sort) and a row of the
+// table only for an entry that passed the conditions on the index's
+// columns (expiry, cursor): a deferred seek.
 func TestLoginsReadOnlyLiveSessions(t *testing.T) {
 	s := openMigrated(t)
 	ctx := t.Context()
@@ -214,17 +219,57 @@ func TestLoginsReadOnlyLiveSessions(t *testing.T) {
 		q    string
 		args []any
 	}{
-		"active":        {activeQuery, []any{someone, ts(now), nil, nil, 50}},
-		"revoke oldest": {revokeOldestQuery, []any{someone, ts(now), 100}},
+		"active":               {activeQuery, []any{someone, ts(now), nil, nil, 50}},
+		"active, a later page": {activeQuery, []any{someone, ts(now), ts(now.AddDate(0, 0, -60)), uuid.Nil.String(), 50}},
+		"revoke oldest":        {revokeOldestQuery, []any{someone, ts(now), 100}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			plan := queryPlan(t, s, q.q, q.args)
-			if !strings.Contains(plan, "sessions_live") {
-				t.Errorf("the plan does not read sessions_live:\n%s", plan)
-			}
-			if strings.Contains(plan, "sessions_user_id") || strings.Contains(plan, "SCAN sessions\n") {
+			if strings.Contains(plan, "sessions_user_id") || strings.Contains(plan, "SCAN sessions") {
 				t.Errorf("the plan reads every session of the account, or all of them:\n%s", plan)
+			}
+			if strings.Contains(plan, "TEMP B-TREE") {
+				t.Errorf("the plan sorts the account's sessions:\n%s", plan)
+			}
+			if name == "revoke oldest" {
+				if !strings.Contains(plan, "SEARCH sessions USING COVERING INDEX sessions_live_cover (user_id=?)") {
+					t.Errorf("the cap does not read sessions_live_cover alone:\n%s", plan)
+				}
+				return
+			}
+			if !strings.Contains(plan, "SEARCH sessions USING INDEX sessions_live_cover (user_id=?)") {
+				t.Errorf("the sessions list does not read sessions_live_cover:\n%s", plan)
+			}
+			if ops := opcodes(t, s, q.q, q.args); !strings.Contains(ops, " DeferredSeek ") {
+				t.Errorf("the sessions list reads a row of the table for each entry of the index:\n%s", ops)
 			}
 		})
 	}
+}
+
+// opcodes is EXPLAIN of q with args on s's reader: its bytecode, one
+// opcode a line.
+func opcodes(t *testing.T, s *DB, q string, args []any) string {
+	t.Helper()
+	rows, err := s.read.QueryContext(t.Context(), "EXPLAIN "+q, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN %s: %v", q, err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var (
+			addr, p1, p2, p3 int
+			op               string
+			p4, p5, comment  any
+		)
+		if err := rows.Scan(&addr, &op, &p1, &p2, &p3, &p4, &p5, &comment); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%d %s %d %d %d\n", addr, op, p1, p2, p3)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
