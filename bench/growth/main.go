@@ -158,6 +158,30 @@ type bench struct {
 	svc  *user.Service
 }
 
+// ioCost is what PostgreSQL counts of a database's work: WAL bytes
+// written (by the whole server: the two databases' logins take turns, so
+// a round's WAL is its database's) and blocks read from outside
+// shared_buffers (the page cache or the disk).
+type ioCost struct{ wal, read int64 }
+
+func (c ioCost) add(d ioCost) ioCost { return ioCost{c.wal + d.wal, c.read + d.read} }
+func (c ioCost) sub(d ioCost) ioCost { return ioCost{c.wal - d.wal, c.read - d.read} }
+
+// ioCost reads b's counters now; zero in SQLite mode or on an error (the
+// figures are then missing, the run goes on). The statistics collector
+// lags a little, which a round of hundreds of logins makes small.
+func (b *bench) ioCost(ctx context.Context) ioCost {
+	var c ioCost
+	if b.db == nil {
+		return c
+	}
+	const q = `SELECT (pg_current_wal_lsn() - '0/0')::bigint, blks_read FROM pg_stat_database WHERE datname = current_database()`
+	if err := b.db.Pool().QueryRow(ctx, q).Scan(&c.wal, &c.read); err != nil {
+		return ioCost{}
+	}
+	return c
+}
+
 // stores are the service's ports of b.
 func (b *bench) stores() user.Stores {
 	if b.lite != nil {
@@ -275,18 +299,28 @@ func measure(ctx context.Context, dbs []*bench, o options, now time.Time, out io
 	}
 	// Logins in rounds, the two databases taking turns, so that a change
 	// of the machine's load meets both alike.
-	var took [2]time.Duration
+	var (
+		took [2]time.Duration
+		cost [2]ioCost
+	)
 	for range o.rounds {
 		for i, b := range dbs {
+			before := b.ioCost(ctx)
 			d, err := logins(ctx, b, o, o.logins/o.rounds)
 			if err != nil {
 				return time.Time{}, err
 			}
 			took[i] += d
+			cost[i] = cost[i].add(b.ioCost(ctx).sub(before))
 		}
 	}
-	rate := func(i int) float64 { return float64(o.logins/o.rounds*o.rounds) / took[i].Seconds() }
+	n := float64(o.logins / o.rounds * o.rounds)
+	rate := func(i int) float64 { return n / took[i].Seconds() }
 	fmt.Fprintf(w, "logins/s (%d rounds)\t%.0f\t%.0f\t%.2f\t\n", o.rounds, rate(0), rate(1), rate(1)/rate(0))
+	if dbs[0].db != nil {
+		fmt.Fprintf(w, "WAL per login\t%.1f kB\t%.1f kB\t\t\n", float64(cost[0].wal)/n/1e3, float64(cost[1].wal)/n/1e3)
+		fmt.Fprintf(w, "blocks read (not in shared_buffers) per login\t%.1f\t%.1f\t\t\n", float64(cost[0].read)/n, float64(cost[1].read)/n)
+	}
 	day := now.Add(-o.windowAge)
 	if o.loginsOnly {
 		fmt.Fprintf(w, "load average after measuring\t%s\t\t\t\n", benchkit.LoadAverage())
