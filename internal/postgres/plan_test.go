@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/usersvc/usersvc/internal/postgres"
 	"github.com/usersvc/usersvc/internal/storetest"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // planOf is the EXPLAIN of q with args on db, as text.
@@ -317,5 +319,165 @@ func notAll(t *testing.T, plan string) {
 	t.Helper()
 	if strings.Contains(plan, "Seq Scan on sessions") || strings.Contains(plan, "sessions_user_id") {
 		t.Errorf("the plan reads every session of the account, or all of them:\n%s", plan)
+	}
+}
+
+// recordedAudit is an AuditLog that notes the filter of every read.
+type recordedAudit struct {
+	user.AuditLog
+	filters []user.AuditFilter
+}
+
+func (r *recordedAudit) Events(ctx context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
+	r.filters = append(r.filters, f)
+	return r.AuditLog.Events(ctx, f)
+}
+
+// TestServiceReadsNoIdOrderedAuditIndex: with a year of audit events
+// loaded, the service's reads of the log, as it makes them (one's own
+// listing, first page and a later one; the export, every page; the
+// administrators' listing of an account, an actor, a kind or a window),
+// read an index of migration 00022 in (at, id) order: one's own listing
+// and each export page read audit_events_subject_at_id backward, and none
+// reads audit_events_subject (subject_id, id) or audit_events_actor
+// (actor_id, id) of 00006, except a listing that goes on from a cursor
+// without a time, handed out before the time order. The next release may
+// then drop those two, whose random inserts every login pays (issue 25).
+func TestServiceReadsNoIdOrderedAuditIndex(t *testing.T) {
+	db := storetest.Postgres(t)
+	ctx := t.Context()
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := db.Stores()
+	u := usertest.NewUser(1)
+	if _, err := st.Users.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	const load = `
+		INSERT INTO audit_events (at, kind, actor_id, subject_id)
+		SELECT $1::timestamptz + (i / 2 * interval '10 minutes'),
+		       (ARRAY['login.succeeded', 'login.failed', 'session.logged_out', 'user.registered'])[1 + i % 4],
+		       CASE WHEN i % 50 = 0 THEN $2::uuid ELSE gen_random_uuid() END,
+		       CASE WHEN i % 50 = 0 THEN $2::uuid ELSE gen_random_uuid() END
+		FROM generate_series(1, 105120) AS i`
+	if _, err := db.Pool().Exec(ctx, load, start, u.ID); err != nil {
+		t.Fatalf("load audit events: %v", err)
+	}
+	if _, err := db.Pool().Exec(ctx, `ANALYZE audit_events`); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordedAudit{AuditLog: st.Audit}
+	st.Audit = rec
+	svc := user.NewService(user.Deps{Stores: st, Now: func() time.Time { return start.AddDate(1, 0, 0) }}, user.Policy{})
+	admin := user.User{ID: uuid.Must(uuid.NewV7()), Role: user.RoleAdmin, IsActive: true}
+	old := start.AddDate(0, 2, 0)
+
+	// reads runs do and returns the filters of the reads it made.
+	reads := func(do func() error) []user.AuditFilter {
+		t.Helper()
+		rec.filters = nil
+		if err := do(); err != nil {
+			t.Fatal(err)
+		}
+		return rec.filters
+	}
+	var next user.AuditCursor
+	for _, tt := range []struct {
+		name  string
+		do    func() error
+		index string // the index each read must read; "" any of 00022
+		// sorts: the planner may read the events below the cursor through
+		// the index as a bitmap and sort them, when it expects few more than
+		// a page (an export's last pages of 500): a sort of one account's
+		// last events, still through the index.
+		sorts bool
+	}{
+		{"one's own events, first page", func() error {
+			p, err := svc.MyAudit(ctx, u, user.AuditCursor{}, 20)
+			next = p.Next
+			return err
+		}, "audit_events_subject_at_id", false},
+		{"one's own events, a later page", func() error {
+			if next.At.IsZero() {
+				t.Fatalf("the first page's cursor %+v has no time", next)
+			}
+			_, err := svc.MyAudit(ctx, u, next, 20)
+			return err
+		}, "audit_events_subject_at_id", false},
+		{"the export, every page", func() error {
+			x, err := svc.Export(ctx, u)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for _, err := range x.Events {
+				if err != nil {
+					return err
+				}
+				n++
+			}
+			if n <= 2*user.ExportPage {
+				t.Fatalf("the export has %d events, want more than two pages", n)
+			}
+			return nil
+		}, "audit_events_subject_at_id", true},
+		{"an account's events, 30 days", func() error {
+			_, err := svc.AuditEvents(ctx, admin, user.AuditFilter{SubjectID: u.ID, Since: old, Until: old.AddDate(0, 0, 30)})
+			return err
+		}, "audit_events_subject_at_id", false},
+		{"an actor's events", func() error {
+			_, err := svc.AuditEvents(ctx, admin, user.AuditFilter{ActorID: u.ID})
+			return err
+		}, "audit_events_actor_at_id", false},
+		{"a kind's events, a later page", func() error {
+			_, err := svc.AuditEvents(ctx, admin, user.AuditFilter{Kinds: []user.AuditKind{user.AuditLoggedOut}, BeforeAt: old, BeforeID: 20000})
+			return err
+		}, "", false},
+		{"a window", func() error {
+			_, err := svc.AuditEvents(ctx, admin, user.AuditFilter{Since: old, Until: old.AddDate(0, 0, 30)})
+			return err
+		}, "audit_events_at_id", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			filters := reads(tt.do)
+			if len(filters) == 0 {
+				t.Fatal("no read of the audit log")
+			}
+			for _, f := range filters {
+				q, args := postgres.AuditQuery(f)
+				plan := planOf(t, db, q, args)
+				backward := strings.Contains(plan, "Index Scan Backward using "+tt.index+" ")
+				if tt.sorts && !backward {
+					backward = strings.Contains(plan, "Bitmap Index Scan on "+tt.index+" ")
+				}
+				if tt.index != "" && !backward {
+					t.Errorf("%+v: the plan does not read %s:\n%s", f, tt.index, plan)
+				}
+				if !strings.Contains(plan, "_at_id ") {
+					t.Errorf("%+v: the plan reads no index of 00022:\n%s", f, plan)
+				}
+				for _, bad := range []string{"audit_events_subject ", "audit_events_actor ", "audit_events_pkey", "Sort", "Seq Scan"} {
+					if bad == "Sort" && tt.sorts {
+						continue
+					}
+					if strings.Contains(plan, bad) {
+						t.Errorf("%+v: the plan has %q:\n%s", f, bad, plan)
+					}
+				}
+			}
+		})
+	}
+
+	// A cursor without a time, handed out before the time order, goes on
+	// in id order: the one read that (subject_id, id) still serves.
+	filters := reads(func() error {
+		_, err := svc.MyAudit(ctx, u, user.AuditCursor{ID: 100000}, 20)
+		return err
+	})
+	for _, f := range filters {
+		if f.ByTime {
+			t.Errorf("an id cursor read %+v in time order", f)
+		}
+		q, args := postgres.AuditQuery(f)
+		t.Logf("the old cursor's page:\n%s", planOf(t, db, q, args))
 	}
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // queryPlan is EXPLAIN QUERY PLAN of q with args on s's reader, as text.
@@ -272,4 +274,98 @@ func opcodes(t *testing.T, s *DB, q string, args []any) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// recordedAudit is an AuditLog that notes the filter of every read.
+type recordedAudit struct {
+	user.AuditLog
+	filters []user.AuditFilter
+}
+
+func (r *recordedAudit) Events(ctx context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
+	r.filters = append(r.filters, f)
+	return r.AuditLog.Events(ctx, f)
+}
+
+// TestOwnEventsReadByTime: one's own listing (first page and a later one)
+// and every page of the export, as the service reads them in (at, id)
+// order, search audit_events_subject_at (subject_id, at), whose entries
+// end with the rowid, id: one account's events, in the listing's order,
+// with no sort and no scan of the table (issue 25). A cursor without a
+// time, handed out before the time order, goes on in id order.
+func TestOwnEventsReadByTime(t *testing.T) {
+	s := openMigrated(t)
+	ctx := t.Context()
+	st := s.Stores()
+	u := usertest.NewUser(1)
+	if _, err := st.Users.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60000 {
+		who := uuid.Must(uuid.NewV7()).String()
+		if i%50 == 0 {
+			who = u.ID.String()
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (at, kind, actor_id, subject_id) VALUES (?, ?, ?, ?)`,
+			ts(start.Add(time.Duration(i/2)*10*time.Minute)), string(user.AuditLoginFailed), who, who); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordedAudit{AuditLog: st.Audit}
+	st.Audit = rec
+	svc := user.NewService(user.Deps{Stores: st, Now: func() time.Time { return start.AddDate(1, 0, 0) }}, user.Policy{})
+	p, err := svc.MyAudit(ctx, u, user.AuditCursor{}, 20)
+	if err != nil || p.Next.At.IsZero() {
+		t.Fatalf("MyAudit: next %+v, %v; want a cursor with a time", p.Next, err)
+	}
+	if _, err := svc.MyAudit(ctx, u, p.Next, 20); err != nil {
+		t.Fatal(err)
+	}
+	x, err := svc.Export(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, err := range x.Events {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n <= user.ExportPage {
+		t.Fatalf("the export has %d events, want more than a page", n)
+	}
+	if len(rec.filters) < 4 {
+		t.Fatalf("reads: %+v, want two pages of the listing and two or more of the export", rec.filters)
+	}
+	for _, f := range rec.filters {
+		q, args := auditQuery(f)
+		plan := queryPlan(t, s, q, args)
+		if !f.ByTime || !strings.Contains(plan, "SEARCH audit_events USING INDEX audit_events_subject_at (subject_id=?") {
+			t.Errorf("%+v: the plan does not search audit_events_subject_at in time order:\n%s", f, plan)
+		}
+		for _, bad := range []string{"TEMP B-TREE", "SCAN audit_events"} {
+			if strings.Contains(plan, bad) {
+				t.Errorf("%+v: the plan has %s:\n%s", f, bad, plan)
+			}
+		}
+	}
+
+	rec.filters = nil
+	if _, err := svc.MyAudit(ctx, u, user.AuditCursor{ID: 30000}, 20); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.filters) != 1 || rec.filters[0].ByTime {
+		t.Fatalf("reads from an id cursor: %+v, want one in id order", rec.filters)
+	}
+	q, args := auditQuery(rec.filters[0])
+	t.Logf("the old cursor's page:\n%s", queryPlan(t, s, q, args))
 }

@@ -196,8 +196,8 @@ type AuditFilter struct {
 
 // AuditCursor is where a listing of events goes on: below the event
 // (At, ID) in (At, ID) order, or, with At zero, below ID in ID order (the
-// listings of one's own events and the cursors of releases before the
-// time order). ID is 0 for none.
+// cursors of releases before the time order, which their listings still
+// go on from). ID is 0 for none.
 type AuditCursor struct {
 	At time.Time
 	ID int64
@@ -270,7 +270,7 @@ func (s *Service) AuditEvents(ctx context.Context, actor User, f AuditFilter) (A
 	if err := requireAdmin(actor); err != nil {
 		return AuditPage{}, err
 	}
-	f.ByTime = f.BeforeID == 0 || !f.BeforeAt.IsZero()
+	f.ByTime = byTime(AuditCursor{At: f.BeforeAt, ID: f.BeforeID})
 	for _, k := range f.Kinds {
 		if !slices.Contains(s.kinds, k) {
 			return AuditPage{}, invalid("kind", CodeEventKind, k)
@@ -283,10 +283,22 @@ func (s *Service) AuditEvents(ctx context.Context, actor User, f AuditFilter) (A
 // and those of Deps.MoreAuditKinds.
 func (s *Service) AuditKinds() []AuditKind { return slices.Clone(s.kinds) }
 
+// byTime reports whether a listing goes on from cur in (At, ID) order:
+// from the start, or from a cursor with At. A cursor without At, handed
+// out by a release before the time order (or by an earlier page of a
+// listing begun with one), goes on in ID order to the end of its listing,
+// so that a listing begun before an upgrade is complete, without repeats.
+func byTime(cur AuditCursor) bool { return cur.ID == 0 || !cur.At.IsZero() }
+
 // MyAudit lists the security events about u (u's subject), newest first
-// by ID, beforeID and limit paging as in AuditFilter.
-func (s *Service) MyAudit(ctx context.Context, u User, beforeID int64, limit int) (AuditPage, error) {
-	return s.auditPage(ctx, AuditFilter{SubjectID: u.ID, BeforeID: beforeID, Limit: limit})
+// by (At, ID), from cur (AuditPage.Next of the page before; zero for the
+// first page), limit events a page (cut as in AuditEvents): one account's
+// events are then read from the index on (subject_id, at, id), as the
+// administrators' listing and the export read them, and no query of the
+// release needs (subject_id, id) but to finish a listing begun before it
+// (a cursor without At, which goes on in ID order; issue 25).
+func (s *Service) MyAudit(ctx context.Context, u User, cur AuditCursor, limit int) (AuditPage, error) {
+	return s.auditPage(ctx, AuditFilter{SubjectID: u.ID, ByTime: byTime(cur), BeforeAt: cur.At, BeforeID: cur.ID, Limit: limit})
 }
 
 // auditPage reads one page of f (with one event more, to know whether
@@ -327,8 +339,9 @@ type Export struct {
 	At       time.Time
 	Profile  User
 	Sessions []Session
-	// Events yields every event about the account, newest first, reading
-	// them ExportPage at a time (keyset paging on the id), until the last
+	// Events yields every event about the account, newest first by
+	// (At, ID), reading them ExportPage at a time (keyset paging on
+	// (At, ID), from the index on (subject_id, at, id)), until the last
 	// or the first error, which it yields and stops after. Range over it
 	// once, while the request's context lives.
 	Events iter.Seq2[AuditEvent, error]
@@ -348,7 +361,7 @@ func (s *Service) Export(ctx context.Context, u User) (Export, error) {
 	if err != nil {
 		return Export{}, err
 	}
-	f := AuditFilter{SubjectID: u.ID, Limit: ExportPage}
+	f := AuditFilter{SubjectID: u.ID, ByTime: true, Limit: ExportPage}
 	first, err := s.audit.Events(ctx, f)
 	if err != nil {
 		return Export{}, err
@@ -357,8 +370,8 @@ func (s *Service) Export(ctx context.Context, u User) (Export, error) {
 	return Export{At: s.now(), Profile: profile, Sessions: sessions, Events: s.eventPages(ctx, f, first)}, nil
 }
 
-// eventPages yields the events of page, then of the pages of f that
-// follow it, one page read at a time.
+// eventPages yields the events of page, then of the pages of f (in
+// (At, ID) order) that follow it, one page read at a time.
 func (s *Service) eventPages(ctx context.Context, f AuditFilter, page []AuditEvent) iter.Seq2[AuditEvent, error] {
 	return func(yield func(AuditEvent, error) bool) {
 		for {
@@ -370,7 +383,8 @@ func (s *Service) eventPages(ctx context.Context, f AuditFilter, page []AuditEve
 			if len(page) < f.Limit {
 				return
 			}
-			f.BeforeID = page[len(page)-1].ID
+			last := page[len(page)-1]
+			f.BeforeAt, f.BeforeID = last.At, last.ID
 			var err error
 			if page, err = s.audit.Events(ctx, f); err != nil {
 				yield(AuditEvent{}, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -252,7 +253,7 @@ func TestMyAuditAndExport(t *testing.T) {
 	if err := f.svc.LogoutAll(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	mine, err := f.svc.MyAudit(ctx, u, 0, 0)
+	mine, err := f.svc.MyAudit(ctx, u, user.AuditCursor{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,11 +278,11 @@ func TestMyAuditAndExport(t *testing.T) {
 	if diff := cmp.Diff(mine.Events, collect(t, x.Events)); diff != "" {
 		t.Errorf("Export events differ from MyAudit (-want +got):\n%s", diff)
 	}
-	after, _ := f.svc.MyAudit(ctx, u, 0, 1)
+	after, _ := f.svc.MyAudit(ctx, u, user.AuditCursor{}, 1)
 	if len(after.Events) != 1 || after.Events[0].Kind != user.AuditDataExported || after.Next.ID == 0 {
 		t.Errorf("MyAudit after Export: %+v, want the export recorded and a next page", after)
 	}
-	if theirs, _ := f.svc.MyAudit(ctx, other, 0, 0); len(theirs.Events) != 2 {
+	if theirs, _ := f.svc.MyAudit(ctx, other, user.AuditCursor{}, 0); len(theirs.Events) != 2 {
 		t.Errorf("the other user's events: %+v, want their registration and login only", theirs.Events)
 	}
 
@@ -302,6 +303,92 @@ func TestMyAuditAndExport(t *testing.T) {
 	if _, err := f.svc.Export(ctx, deleted); !errors.Is(err, user.ErrUnauthenticated) {
 		t.Errorf("Export of a missing user (the caller's account, gone): got %v, want %v", err, user.ErrUnauthenticated)
 	}
+}
+
+// TestMyAuditPagesInTimeOrder: one's own events, paged a few at a time,
+// come newest first by (At, ID), each once, events of equal At in ID
+// order, also where the clock stepped back (an event with a larger ID and
+// an earlier At); the pages' cursors are of the time order. A cursor
+// without At, handed out before the time order, goes on in ID order to
+// the end of its listing, each event once; the export is in time order.
+func TestMyAuditPagesInTimeOrder(t *testing.T) {
+	f := newAuditFixture(t, user.Policy{})
+	u := f.register(t, ada) // its registration at *f.now
+	base := *f.now
+	// Seconds after base, in the order appended: ties, and a step back.
+	for i, sec := range []int{5, 5, 5, 3, 8, 8, 1, 8, 2} {
+		e := user.AuditEvent{At: base.Add(time.Duration(sec) * time.Second), Kind: user.AuditLoginFailed, SubjectID: u.ID, Detail: map[string]string{"n": fmt.Sprint(i)}}
+		if err := f.stores.Audit.Append(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+		*f.now = e.At
+	}
+	other := user.AuditEvent{At: base.Add(4 * time.Second), Kind: user.AuditLoginFailed, SubjectID: uuid.Must(uuid.NewV7())}
+	if err := f.stores.Audit.Append(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := f.stores.Audit.Events(t.Context(), user.AuditFilter{SubjectID: u.ID})
+	if err != nil || len(stored) != 10 {
+		t.Fatalf("stored: %d events, %v; want 10", len(stored), err)
+	}
+	byID := ids(stored)
+	byTime := slices.Clone(stored)
+	slices.SortFunc(byTime, func(a, b user.AuditEvent) int {
+		if c := b.At.Compare(a.At); c != 0 {
+			return c
+		}
+		return int(b.ID - a.ID)
+	})
+	if slices.Equal(ids(byTime), byID) {
+		t.Fatal("the events are in the same order by time and by id: the test would not tell them apart")
+	}
+	// pages lists u's events from cur, limit a page, and fails unless each
+	// next cursor is of order (time: with At; id: without).
+	pages := func(cur user.AuditCursor, limit int, timeOrder bool) []int64 {
+		t.Helper()
+		var got []int64
+		for range 20 {
+			p, err := f.svc.MyAudit(t.Context(), u, cur, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, ids(p.Events)...)
+			if p.Next.ID == 0 {
+				return got
+			}
+			if p.Next.At.IsZero() == timeOrder {
+				t.Fatalf("next cursor %+v from %+v: want one with At %v", p.Next, cur, timeOrder)
+			}
+			cur = p.Next
+		}
+		t.Fatal("more than 20 pages")
+		return nil
+	}
+	for _, limit := range []int{1, 2, 3, 4, 10, 100} {
+		if diff := cmp.Diff(ids(byTime), pages(user.AuditCursor{}, limit, true)); diff != "" {
+			t.Errorf("pages of %d (-want +got):\n%s", limit, diff)
+		}
+		// A listing begun before the upgrade: its cursor has no At.
+		if diff := cmp.Diff(byID[2:], pages(user.AuditCursor{ID: byID[1]}, limit, false)); diff != "" {
+			t.Errorf("pages of %d on from an id cursor (-want +got):\n%s", limit, diff)
+		}
+	}
+	x, err := f.svc.Export(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ids(byTime), ids(collect(t, x.Events))); diff != "" {
+		t.Errorf("export events (-want +got):\n%s", diff)
+	}
+}
+
+// ids are the IDs of events, in order.
+func ids(events []user.AuditEvent) []int64 {
+	out := make([]int64, len(events))
+	for i, e := range events {
+		out[i] = e.ID
+	}
+	return out
 }
 
 // collect ranges over events, failing t on an error.

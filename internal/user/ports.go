@@ -165,7 +165,8 @@ type EmailChanges interface {
 type AuditLog interface {
 	// Append stores e and gives it the next ID.
 	Append(ctx context.Context, e AuditEvent) error
-	// Events returns the events f selects, ID descending. A uuid.Nil actor
+	// Events returns the events f selects, newest first: ID descending,
+	// or (At, ID) descending with f.ByTime. A uuid.Nil actor
 	// or subject comes back as uuid.Nil, an empty detail as nil.
 	Events(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 }
