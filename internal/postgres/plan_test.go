@@ -216,13 +216,15 @@ func analyzedPlanOf(t *testing.T, db *postgres.DB, q string, args []any) string 
 
 // TestLoginsReadOnlyLiveSessions: with a year of sessions per account (50
 // each, two thirds expired or revoked), the cap a login enforces
-// (RevokeOldest) reads the account's live sessions from sessions_live_cover
+// (RevokeOldest) reads the account's live sessions from sessions_user_cover
 // (migration 00029) alone: an index-only scan with no heap fetch on a
-// vacuumed table, where through sessions_live (00028) it fetched each live
-// session's heap row, a random page each, and through sessions_user_id
-// every session the account ever had (issue 25). The sessions list
+// vacuumed table, the expired and revoked sessions skipped by index
+// conditions, where through sessions_user_id (00002) it fetched the heap
+// row of every session the account ever had (issue 25). The sessions list
 // (Active), which returns every column, reads the same index and the heap
-// rows of the page's live sessions only, first page or a later one.
+// rows of the page's live sessions only, first page or a later one. And
+// deleting a user's sessions (the ON DELETE CASCADE of users to sessions)
+// finds them through the same index, which replaced sessions_user_id.
 func TestLoginsReadOnlyLiveSessions(t *testing.T) {
 	db := storetest.Postgres(t)
 	ctx := t.Context()
@@ -269,10 +271,10 @@ func TestLoginsReadOnlyLiveSessions(t *testing.T) {
 
 	t.Run("revoke oldest", func(t *testing.T) {
 		plan := analyzedPlanOf(t, db, postgres.SessionQueries["revoke oldest"], []any{someone, now, 100})
-		if !strings.Contains(plan, "Index Only Scan Backward using sessions_live_cover ") {
-			t.Errorf("the cap does not read sessions_live_cover alone, newest first:\n%s", plan)
+		if !strings.Contains(plan, "Index Only Scan Backward using sessions_user_cover ") {
+			t.Errorf("the cap does not read sessions_user_cover alone, newest first:\n%s", plan)
 		}
-		// Expired sessions not revoked are entries of the index, skipped
+		// Expired and revoked sessions are entries of the index, skipped
 		// there: no heap row of any session is read.
 		if !strings.Contains(plan, "Heap Fetches: 0\n") || strings.Contains(plan, "Heap Blocks") {
 			t.Errorf("the cap reads sessions' heap rows:\n%s", plan)
@@ -282,8 +284,8 @@ func TestLoginsReadOnlyLiveSessions(t *testing.T) {
 	for name, cursor := range map[string][]any{"first page": {nil, nil}, "a later page": {middle, uuid.Nil}} {
 		t.Run("active: "+name, func(t *testing.T) {
 			plan := analyzedPlanOf(t, db, postgres.SessionQueries["active"], append([]any{someone, now}, append(cursor, 50)...))
-			if !strings.Contains(plan, "sessions_live_cover") {
-				t.Errorf("the sessions list does not read sessions_live_cover:\n%s", plan)
+			if !strings.Contains(plan, "sessions_user_cover") {
+				t.Errorf("the sessions list does not read sessions_user_cover:\n%s", plan)
 			}
 			want := live
 			if cursor[0] != nil {
@@ -292,29 +294,46 @@ func TestLoginsReadOnlyLiveSessions(t *testing.T) {
 			liveOnly(t, plan, want)
 		})
 	}
+	t.Run("cascade of a user's deletion", func(t *testing.T) {
+		// What the foreign key's ON DELETE CASCADE runs for each deleted
+		// user: explained only, nothing is deleted.
+		plan := planOf(t, db, `DELETE FROM sessions WHERE user_id = $1`, []any{someone})
+		// An index scan or a bitmap one, by the estimate of the rows.
+		if !regexp.MustCompile(`Index Scan (using|on) sessions_user_cover[ \n]`).MatchString(plan) || !strings.Contains(plan, "Index Cond: (user_id = ") {
+			t.Errorf("deleting a user's sessions does not find them through sessions_user_cover:\n%s", plan)
+		}
+		if strings.Contains(plan, "Seq Scan on sessions") {
+			t.Errorf("deleting a user's sessions reads every session:\n%s", plan)
+		}
+	})
 }
 
-// liveOnly fails t unless plan reads sessions_live_cover's entries of the n
-// live sessions it returns and no other, so the heap rows of those alone:
-// neither the revoked sessions (not in the index), nor the expired ones or
-// those before the cursor (skipped by the index condition, not fetched and
-// filtered out).
+// liveOnly fails t unless the scan of sessions_user_cover in plan yields the
+// entries of the n live sessions it returns and no other, so that it reads
+// the heap rows of those alone: the account's revoked and expired sessions
+// and those before the cursor are skipped by index conditions, not fetched
+// and filtered out.
 func liveOnly(t *testing.T, plan string, n int) {
 	t.Helper()
 	notAll(t, plan)
 	if strings.Contains(plan, "Rows Removed by") {
 		t.Errorf("the plan reads sessions it does not return:\n%s", plan)
 	}
-	m := regexp.MustCompile(`sessions_live_cover .*\(actual rows=(\d+) `).FindStringSubmatch(plan)
+	m := regexp.MustCompile(`sessions_user_cover .*\(actual rows=(\d+) `).FindStringSubmatch(plan)
 	if m == nil {
-		t.Errorf("the plan does not read sessions_live_cover:\n%s", plan)
+		t.Errorf("the plan does not read sessions_user_cover:\n%s", plan)
 	} else if m[1] != strconv.Itoa(n) {
-		t.Errorf("the plan reads %s entries of sessions_live_cover, want the %d live sessions it returns:\n%s", m[1], n, plan)
+		t.Errorf("the plan reads %s entries of sessions_user_cover, want the %d live sessions it returns:\n%s", m[1], n, plan)
+	}
+	for _, cond := range []string{"(revoked_at IS NULL)", "(expires_at > "} {
+		if !regexp.MustCompile(`Index Cond: .*` + regexp.QuoteMeta(cond)).MatchString(plan) {
+			t.Errorf("the plan does not skip sessions by %s in the index:\n%s", cond, plan)
+		}
 	}
 }
 
-// notAll fails t if plan reads every session of the account (through
-// sessions_user_id) or of the table.
+// notAll fails t if plan reads every session of the table, or every one of
+// the account through sessions_user_id (user_id alone, which 00029 drops).
 func notAll(t *testing.T, plan string) {
 	t.Helper()
 	if strings.Contains(plan, "Seq Scan on sessions") || strings.Contains(plan, "sessions_user_id") {

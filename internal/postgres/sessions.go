@@ -73,9 +73,10 @@ func insertRefreshToken(ctx context.Context, tx pgx.Tx, t user.RefreshToken) (st
 var errTokenOfAnotherSession = errors.New("refresh token hash of another session")
 
 // activeQuery is Active's statement; revokeOldestQuery RevokeOldest's.
-// Both read an account's live sessions through sessions_live_cover
-// (migration 00029), not every session it ever had; RevokeOldest from the
-// index alone, Active the heap rows it returns only (plan tests).
+// Both read an account's live sessions through sessions_user_cover
+// (migration 00029), the revoked and expired ones skipped in the index;
+// RevokeOldest from the index alone, Active the heap rows it returns only
+// (plan tests).
 const (
 	activeQuery = `
 	SELECT ` + sessionColumns + ` FROM sessions
