@@ -159,7 +159,9 @@ func TestAuditWindowsReadByTime(t *testing.T) {
 		{"a later page of 30 days", user.AuditFilter{Since: old, Until: old.AddDate(0, 0, 30), BeforeAt: old.AddDate(0, 0, 20), BeforeID: 40000}, "audit_events_at_id"},
 		{"one account, 30 days", user.AuditFilter{SubjectID: subject, Since: old, Until: old.AddDate(0, 0, 30)}, "audit_events_subject_at_id"},
 		{"one account, all time, a later page", user.AuditFilter{SubjectID: subject, BeforeAt: old, BeforeID: 20000}, "audit_events_subject_at_id"},
-		{"one actor, 30 days", user.AuditFilter{ActorID: subject, Since: old, Until: old.AddDate(0, 0, 30)}, "audit_events_actor_at_id"},
+		// Two pages merged: the actor's events about others and about
+		// itself (migration 00030; TestActorEventsReadByTime).
+		{"one actor, 30 days", user.AuditFilter{ActorID: subject, Since: old, Until: old.AddDate(0, 0, 30)}, "audit_events_actor_others+audit_events_subject_at_id"},
 		// A kind of a quarter of the events may as well be read through
 		// (at, id) and filtered: a page is then about 4 pages of entries.
 		{"one kind, 30 days", user.AuditFilter{Kinds: []user.AuditKind{"user.logged_out"}, Since: old, Until: old.AddDate(0, 0, 30)}, "audit_events_kind_at_id|audit_events_at_id"},
@@ -169,12 +171,15 @@ func TestAuditWindowsReadByTime(t *testing.T) {
 			tt.f.ByTime, tt.f.Limit = true, user.DefaultAuditPage+1
 			q, args := postgres.AuditQuery(tt.f)
 			plan := planOf(t, db, q, args)
-			if !slices.ContainsFunc(strings.Split(tt.index, "|"), func(index string) bool {
-				return strings.Contains(plan, "Index Scan Backward using "+index+" ")
+			reads := func(index string) bool { return strings.Contains(plan, "Index Scan Backward using "+index+" ") }
+			if !slices.ContainsFunc(strings.Split(tt.index, "|"), func(indexes string) bool {
+				return !slices.ContainsFunc(strings.Split(indexes, "+"), func(index string) bool { return !reads(index) })
 			}) {
 				t.Errorf("the plan does not read %s backward:\n%s", tt.index, plan)
 			}
-			for _, bad := range []string{"Sort", "Seq Scan", "audit_events_pkey", "Bitmap"} {
+			// "Sort  (": a sort node; the merge of an actor's two pages
+			// (Merge Append) has a Sort Key and sorts nothing.
+			for _, bad := range []string{"Sort  (", "Seq Scan", "audit_events_pkey", "Bitmap"} {
 				if strings.Contains(plan, bad) {
 					t.Errorf("the plan has a %s:\n%s", bad, plan)
 				}
@@ -446,7 +451,7 @@ func TestServiceReadsNoIdOrderedAuditIndex(t *testing.T) {
 		{"an actor's events", func() error {
 			_, err := svc.AuditEvents(ctx, admin, user.AuditFilter{ActorID: u.ID})
 			return err
-		}, "audit_events_actor_at_id", false},
+		}, "audit_events_actor_others", false},
 		{"a kind's events, a later page", func() error {
 			_, err := svc.AuditEvents(ctx, admin, user.AuditFilter{Kinds: []user.AuditKind{user.AuditLoggedOut}, BeforeAt: old, BeforeID: 20000})
 			return err
@@ -474,8 +479,8 @@ func TestServiceReadsNoIdOrderedAuditIndex(t *testing.T) {
 				if !strings.Contains(plan, "_at_id ") {
 					t.Errorf("%+v: the plan reads no index of 00022:\n%s", f, plan)
 				}
-				for _, bad := range []string{"audit_events_subject ", "audit_events_actor ", "audit_events_pkey", "Sort", "Seq Scan"} {
-					if bad == "Sort" && tt.sorts {
+				for _, bad := range []string{"audit_events_subject ", "audit_events_actor ", "audit_events_pkey", "Sort  (", "Seq Scan"} {
+					if bad == "Sort  (" && tt.sorts {
 						continue
 					}
 					if strings.Contains(plan, bad) {
@@ -498,5 +503,81 @@ func TestServiceReadsNoIdOrderedAuditIndex(t *testing.T) {
 		}
 		q, args := postgres.AuditQuery(f)
 		t.Logf("the old cursor's page:\n%s", planOf(t, db, q, args))
+	}
+}
+
+// TestActorEventsReadByTime: with a year of audit events loaded, among
+// them an account's logins (its own events), its actions on others, and
+// others' actions and failed logins about it, the listing of the
+// account's events as actor in time order (first page, a later page, in a
+// window) reads a page at most of audit_events_actor_others
+// (its events about others: the partial index of migration 00030, which
+// a login's event is not in) and of audit_events_subject_at_id (its events
+// about itself), each backward, and merges the two: no scan, no bitmap
+// read of all the account's events, no sort below the merge, and never
+// the id-ordered audit_events_actor of 00006 (issue 25).
+func TestActorEventsReadByTime(t *testing.T) {
+	db := storetest.Postgres(t)
+	ctx := t.Context()
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	someone := uuid.Must(uuid.NewV7())
+	// One event in 50 is someone's login, one in 70 someone's action on
+	// another account, one in 90 another's action about someone, one in 110
+	// a failed login on someone's account; one in 13 a failed login on an
+	// account that does not exist.
+	const load = `
+		INSERT INTO audit_events (at, kind, actor_id, subject_id)
+		SELECT $1::timestamptz + (i / 2 * interval '10 minutes'),
+		       CASE WHEN i % 70 = 0 THEN 'user.role_changed' WHEN i % 110 = 0 OR i % 13 = 0 THEN 'login.failed'
+		            ELSE (ARRAY['login.succeeded', 'session.logged_out', 'user.updated'])[1 + i % 3] END,
+		       CASE WHEN i % 50 = 0 OR i % 70 = 0 THEN $2::uuid WHEN i % 110 = 0 OR i % 13 = 0 THEN NULL ELSE gen_random_uuid() END,
+		       CASE WHEN i % 50 = 0 OR i % 90 = 0 OR i % 110 = 0 THEN $2::uuid WHEN i % 13 = 0 THEN NULL ELSE gen_random_uuid() END
+		FROM generate_series(1, 105120) AS i`
+	if _, err := db.Pool().Exec(ctx, load, start, someone); err != nil {
+		t.Fatalf("load audit events: %v", err)
+	}
+	if _, err := db.Pool().Exec(ctx, `ANALYZE audit_events`); err != nil {
+		t.Fatal(err)
+	}
+	old := start.AddDate(0, 2, 0)
+	const limit = user.DefaultAuditPage + 1
+	for _, tt := range []struct {
+		name string
+		f    user.AuditFilter
+	}{
+		{"first page", user.AuditFilter{}},
+		{"a later page", user.AuditFilter{BeforeAt: old, BeforeID: 20000}},
+		{"30 days", user.AuditFilter{Since: old, Until: old.AddDate(0, 0, 30)}},
+		{"a later page of 30 days", user.AuditFilter{Since: old, Until: old.AddDate(0, 0, 30), BeforeAt: old.AddDate(0, 0, 20), BeforeID: 40000}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.f.ActorID, tt.f.ByTime, tt.f.Limit = someone, true, limit
+			q, args := postgres.AuditQuery(tt.f)
+			plan := analyzedPlanOf(t, db, q, args)
+			for _, index := range []string{"audit_events_actor_others", "audit_events_subject_at_id"} {
+				m := regexp.MustCompile(`Index Scan Backward using ` + index + ` .*\(actual rows=(\d+) `).FindStringSubmatch(plan)
+				if m == nil {
+					t.Errorf("the plan does not read %s backward:\n%s", index, plan)
+					continue
+				}
+				if n, _ := strconv.Atoi(m[1]); n > limit {
+					t.Errorf("the plan reads %d events from %s, want a page at most (%d):\n%s", n, index, limit, plan)
+				}
+			}
+			for _, bad := range []string{"Seq Scan", "Bitmap", "audit_events_actor ", "audit_events_actor_at_id", "audit_events_pkey"} {
+				if strings.Contains(plan, bad) {
+					t.Errorf("the plan has %q:\n%s", bad, plan)
+				}
+			}
+			// A sort, if any, is of the two pages (above the Append), not
+			// of the events of a branch.
+			merge := strings.Index(plan, "Append")
+			if sort := strings.LastIndex(plan, "Sort  ("); merge < 0 || sort > merge {
+				t.Errorf("the plan sorts below the merge of the two pages:\n%s", plan)
+			}
+			if testing.Verbose() {
+				t.Logf("%+v:\n%s", tt.f, plan)
+			}
+		})
 	}
 }

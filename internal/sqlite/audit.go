@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,7 +67,8 @@ func (s *Audit) Events(ctx context.Context, f user.AuditFilter) ([]user.AuditEve
 
 // auditQuery is Events' statement for f and its arguments. The WHERE
 // clause holds only the conditions f sets, so that each can use its index;
-// every value is a parameter.
+// every value is a parameter. An actor's events in time order are the
+// merge of two listings (actorByTime).
 func auditQuery(f user.AuditFilter) (string, []any) {
 	var (
 		where []string
@@ -98,6 +100,9 @@ func auditQuery(f user.AuditFilter) (string, []any) {
 	case f.BeforeID > 0:
 		add("id < ?", f.BeforeID)
 	}
+	if f.ByTime && f.ActorID != uuid.Nil && f.SubjectID == uuid.Nil {
+		return actorByTime(where, args, f.Limit)
+	}
 	q := `SELECT ` + auditColumns + ` FROM audit_events`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ") //nolint:gosec // joins the fixed conditions above; every value is a parameter
@@ -108,6 +113,47 @@ func auditQuery(f user.AuditFilter) (string, []any) {
 		args = append(args, f.Limit)
 	}
 	return q, args
+}
+
+// actorOthers is the condition of an event whose actor is not its subject,
+// word for word the second term of the predicate of the partial index
+// audit_events_actor_others (migration 00030): SQLite uses the index only
+// for a query that holds the predicate's terms or conditions that imply
+// them (actor_id = ? implies its first term, actor_id IS NOT NULL).
+const actorOthers = `(actor_id <> subject_id OR subject_id IS NULL)`
+
+// actorByTime is the listing of an actor's events by time and its
+// arguments: where's conditions, the first of them actor_id = ?, with
+// args, and at most limit events (none if 0). A login's event, whose actor
+// is its subject, is in no index by actor (issue 25; migration 00030), so
+// the listing is the newest-first merge of two listings, each ordered by
+// (at, id) and limited to a page: the actor's events about others (or no
+// one), from the partial index audit_events_actor_others, and its events
+// about itself, from audit_events_subject_at (subject_id, at), whose
+// entries end with the rowid, id. The two are disjoint, and together every
+// event of the actor: its subject is another account, none, or the actor.
+// SQLite takes no parenthesised SELECT in a compound, hence the
+// subqueries; each condition's ? is repeated, so are its arguments.
+func actorByTime(where []string, args []any, limit int) (string, []any) {
+	page := ` ORDER BY at DESC, id DESC`
+	if limit > 0 {
+		page += ` LIMIT ?`
+	}
+	others := `SELECT ` + auditColumns + ` FROM audit_events WHERE ` +
+		strings.Join(slices.Insert(slices.Clone(where), 1, actorOthers), " AND ") + page
+	own := `SELECT ` + auditColumns + ` FROM audit_events WHERE subject_id = ? AND ` +
+		strings.Join(where, " AND ") + page
+	q := `SELECT * FROM (` + others + `) UNION ALL SELECT * FROM (` + own + `)` + page //nolint:gosec // joins the fixed conditions above; every value is a parameter
+	all := slices.Clone(args)
+	if limit > 0 {
+		all = append(all, limit)
+	}
+	all = append(all, args[0])
+	all = append(all, args...)
+	if limit > 0 {
+		all = append(all, limit, limit)
+	}
+	return q, all
 }
 
 // auditOrder is the ORDER BY of Events. ByTime: (at, id) descending,

@@ -379,3 +379,115 @@ func TestOwnEventsReadByTime(t *testing.T) {
 	q, args := auditQuery(rec.filters[0])
 	t.Logf("the old cursor's page:\n%s", queryPlan(t, s, q, args))
 }
+
+// planTree is EXPLAIN QUERY PLAN of q with args on s's reader, one line a
+// node, each indented two spaces per level below the top.
+func planTree(t *testing.T, s *DB, q string, args []any) string {
+	t.Helper()
+	rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN QUERY PLAN %s: %v", q, err)
+	}
+	defer rows.Close()
+	depth := map[int]int{0: -1}
+	var b strings.Builder
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		depth[id] = depth[parent] + 1
+		fmt.Fprintf(&b, "%s%s\n", strings.Repeat("  ", depth[id]), detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestActorEventsReadByTime: among a year of audit events, an account's
+// logins (its own events), its actions on others, and others' actions and
+// failed logins about it, the listing of the account's events as actor in
+// time order (first page, a later page, in a window, with kinds) searches
+// audit_events_actor_others (its events about others: the partial index
+// of migration 00030, which a login's event is not in) and
+// audit_events_subject_at (its own events), each in its order, and sorts
+// only the two pages it merges: never the id-ordered audit_events_actor of
+// 00006, no scan of the table (issue 25).
+func TestActorEventsReadByTime(t *testing.T) {
+	s := openMigrated(t)
+	ctx := t.Context()
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	someone := uuid.Must(uuid.NewV7()).String()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20000 {
+		kind, actor, subject := user.AuditLoginSucceeded, any(uuid.Must(uuid.NewV7()).String()), any(uuid.Must(uuid.NewV7()).String())
+		switch {
+		case i%50 == 0:
+			actor, subject = someone, someone
+		case i%70 == 0:
+			kind, actor = user.AuditRoleChanged, someone
+		case i%90 == 0:
+			kind, subject = user.AuditProfileUpdated, someone
+		case i%110 == 0:
+			kind, actor, subject = user.AuditLoginFailed, nil, someone
+		case i%13 == 0:
+			kind, actor, subject = user.AuditLoginFailed, nil, nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (at, kind, actor_id, subject_id) VALUES (?, ?, ?, ?)`,
+			ts(start.Add(time.Duration(i/2)*26*time.Minute)), string(kind), actor, subject); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	old := start.AddDate(0, 2, 0)
+	for _, tt := range []struct {
+		name string
+		f    user.AuditFilter
+	}{
+		{"first page", user.AuditFilter{}},
+		{"a later page", user.AuditFilter{BeforeAt: old, BeforeID: 4000}},
+		{"30 days", user.AuditFilter{Since: old, Until: old.AddDate(0, 0, 30)}},
+		{"two kinds, a later page of 180 days", user.AuditFilter{
+			Kinds: []user.AuditKind{user.AuditLoginSucceeded, user.AuditRoleChanged},
+			Since: old, Until: old.AddDate(0, 0, 180), BeforeAt: old.AddDate(0, 0, 90), BeforeID: 8000,
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.f.ActorID, tt.f.ByTime, tt.f.Limit = uuid.MustParse(someone), true, user.DefaultAuditPage+1
+			q, args := auditQuery(tt.f)
+			plan := planTree(t, s, q, args)
+			// Each branch is a co-routine whose one line is its search: a
+			// search in the index's order, no sort of the branch's events.
+			for _, search := range []string{
+				"SEARCH audit_events USING INDEX audit_events_actor_others (actor_id=?",
+				"SEARCH audit_events USING INDEX audit_events_subject_at (subject_id=?",
+			} {
+				if !strings.Contains(plan, "CO-ROUTINE (subquery-") || !strings.Contains(plan, search) {
+					t.Errorf("the plan has no branch that reads %s...):\n%s", search, plan)
+				}
+			}
+			// The sorts allowed: each of the two pages, the co-routine's
+			// output (a sibling of its SCAN (subquery-N), two levels down).
+			for _, line := range strings.Split(plan, "\n") {
+				if strings.Contains(line, "TEMP B-TREE") && line != "    USE TEMP B-TREE FOR ORDER BY" {
+					t.Errorf("the plan sorts below the merge of the two pages:\n%s", plan)
+				}
+			}
+			for _, bad := range []string{"SCAN audit_events", "INDEX audit_events_actor ", "audit_events_actor_at "} {
+				if strings.Contains(plan, bad) {
+					t.Errorf("the plan has %q:\n%s", bad, plan)
+				}
+			}
+			if testing.Verbose() {
+				t.Logf("%+v:\n%s", tt.f, plan)
+			}
+		})
+	}
+}

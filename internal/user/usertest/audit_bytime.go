@@ -111,3 +111,88 @@ func testAuditByTimeFilters(t *testing.T, open newStores) {
 		})
 	}
 }
+
+// testAuditActorByTime: in time order, an actor's events are its actions
+// on itself (a login) and on others (an administrator changing another
+// account, an action about no account), never others' actions about it;
+// paging through them, with or without kinds and a window, in pages that
+// end among events of equal At, shows each exactly once, newest (At, ID)
+// first. The stores read the two sorts from different indexes (migration
+// 00030) and merge them, so the fixture interleaves them at every instant.
+func testAuditActorByTime(t *testing.T, open newStores) {
+	st := open(t)
+	base := now().Add(-time.Hour)
+	admin, other := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Second) }
+	type ev struct {
+		kind           user.AuditKind
+		actor, subject uuid.UUID
+	}
+	self := func(kind user.AuditKind) ev { return ev{kind, admin, admin} }
+	for i, instant := range [][]ev{
+		{self(user.AuditLoginSucceeded), {user.AuditRoleChanged, admin, other}, {user.AuditLoginSucceeded, other, other}, self(user.AuditLoggedOut)},
+		{{user.AuditLoginFailed, uuid.Nil, admin}, {user.AuditRoleChanged, admin, other}, self(user.AuditLoginSucceeded), {user.AuditDeactivated, admin, other}},
+		{{user.AuditProfileUpdated, other, admin}, self(user.AuditLoginSucceeded), {user.AuditJobRetried, admin, uuid.Nil}, self(user.AuditPasswordChanged), {user.AuditRoleChanged, admin, other}},
+		{self(user.AuditLoginSucceeded), {user.AuditRoleChanged, admin, other}, self(user.AuditLoginSucceeded), {user.AuditReactivated, admin, other}},
+	} {
+		for _, e := range instant {
+			appendAudit(t, st.Audit, NewAuditEvent(e.kind, e.actor, e.subject, at(i)))
+		}
+	}
+	// Appended last, at the first instant: another replica's clock.
+	appendAudit(t, st.Audit, NewAuditEvent(user.AuditRoleChanged, admin, other, at(0)))
+	appendAudit(t, st.Audit, NewAuditEvent(user.AuditLoginSucceeded, admin, admin, at(0)))
+	all := auditEvents(t, st.Audit, user.AuditFilter{})
+	slices.SortStableFunc(all, func(a, b user.AuditEvent) int { // newest first by (At, ID)
+		if c := b.At.Compare(a.At); c != 0 {
+			return c
+		}
+		return int(b.ID - a.ID)
+	})
+	loginOrRole := []user.AuditKind{user.AuditLoginSucceeded, user.AuditRoleChanged}
+	for _, tt := range []struct {
+		name string
+		f    user.AuditFilter
+	}{
+		{"every event", user.AuditFilter{}},
+		{"two kinds", user.AuditFilter{Kinds: loginOrRole}},
+		{"a window", user.AuditFilter{Since: at(1), Until: at(3)}},
+		{"two kinds in a window", user.AuditFilter{Kinds: loginOrRole, Since: at(0), Until: at(3)}},
+		{"two kinds since", user.AuditFilter{Kinds: loginOrRole, Since: at(2)}},
+	} {
+		tt.f.ActorID = admin
+		var (
+			want          []user.AuditEvent
+			own, ofOthers int
+		)
+		for _, e := range all {
+			if e.ActorID == admin && (tt.f.Kinds == nil || slices.Contains(tt.f.Kinds, e.Kind)) &&
+				(tt.f.Since.IsZero() || !e.At.Before(tt.f.Since)) && (tt.f.Until.IsZero() || e.At.Before(tt.f.Until)) {
+				want = append(want, e)
+				if e.SubjectID == admin {
+					own++
+				} else {
+					ofOthers++
+				}
+			}
+		}
+		if own < 2 || ofOthers < 2 {
+			t.Fatalf("fixture: %s selects %d events of the actor about itself and %d about others, want two or more of each", tt.name, own, ofOthers)
+		}
+		for _, page := range []int{1, 2, 3, 5, len(want), len(want) + 1} {
+			t.Run(fmt.Sprint(tt.name, ", pages of ", page), func(t *testing.T) {
+				got := pageByTime(t, st.Audit, tt.f, page)
+				if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("pages of %d of %+v: want every event of the actor once, newest (at, id) first (-want +got):\n%s", page, tt.f, diff)
+				}
+			})
+		}
+		t.Run(tt.name+", no limit", func(t *testing.T) {
+			f := tt.f
+			f.ByTime = true
+			if diff := cmp.Diff(want, auditEvents(t, st.Audit, f), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("Events(%+v): mismatch (-want +got):\n%s", f, diff)
+			}
+		})
+	}
+}

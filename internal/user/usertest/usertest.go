@@ -152,6 +152,7 @@ var (
 		{"KeysetStability", testAuditKeysetStability},
 		{"ByTimePaging", testAuditByTimePaging},
 		{"ByTimeFilters", testAuditByTimeFilters},
+		{"ActorByTime", testAuditActorByTime},
 		{"OutlivesUser", testAuditOutlivesUser},
 		{"PruneBefore", testAuditPruneBefore},
 		{"PruneInTransaction", testAuditPruneInTransaction},
