@@ -397,6 +397,9 @@ func (r *Runner) Every(ctx context.Context, interval time.Duration, lock Locker)
 			return
 		case <-tick.C:
 		}
+		if ctx.Err() != nil {
+			return // both were ready and select took the tick: no pass once stopping
+		}
 		r.Once(ctx, lock)
 	}
 }

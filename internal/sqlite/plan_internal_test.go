@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,27 +12,11 @@ import (
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
-// queryPlan is EXPLAIN QUERY PLAN of q with args on s's reader, as text.
+// queryPlan is EXPLAIN QUERY PLAN of q with args on s's reader, as text:
+// one line a node, unindented.
 func queryPlan(t *testing.T, s *DB, q string, args []any) string {
 	t.Helper()
-	rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
-	if err != nil {
-		t.Fatalf("EXPLAIN QUERY PLAN %s: %v", q, err)
-	}
-	defer rows.Close()
-	var b strings.Builder
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintln(&b, detail)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
+	return explainQueryPlan(t, s, q, args, false)
 }
 
 // TestAdminQueriesUseIndexes: the administrators' audit query for an old
@@ -286,17 +269,6 @@ func opcodes(t *testing.T, s *DB, q string, args []any) string {
 	return b.String()
 }
 
-// recordedAudit is an AuditLog that notes the filter of every read.
-type recordedAudit struct {
-	user.AuditLog
-	filters []user.AuditFilter
-}
-
-func (r *recordedAudit) Events(ctx context.Context, f user.AuditFilter) ([]user.AuditEvent, error) {
-	r.filters = append(r.filters, f)
-	return r.AuditLog.Events(ctx, f)
-}
-
 // TestOwnEventsReadByTime: one's own listing (first page and a later one)
 // and every page of the export, as the service reads them in (at, id)
 // order, search audit_events_subject_at (subject_id, at), whose entries
@@ -329,7 +301,7 @@ func TestOwnEventsReadByTime(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	rec := &recordedAudit{AuditLog: st.Audit}
+	rec := &usertest.RecordedAudit{AuditLog: st.Audit}
 	st.Audit = rec
 	svc := user.NewService(user.Deps{Stores: st, Now: func() time.Time { return start.AddDate(1, 0, 0) }}, user.Policy{})
 	p, err := svc.MyAudit(ctx, u, user.AuditCursor{}, 20)
@@ -353,10 +325,10 @@ func TestOwnEventsReadByTime(t *testing.T) {
 	if n <= user.ExportPage {
 		t.Fatalf("the export has %d events, want more than a page", n)
 	}
-	if len(rec.filters) < 4 {
-		t.Fatalf("reads: %+v, want two pages of the listing and two or more of the export", rec.filters)
+	if len(rec.Filters) < 4 {
+		t.Fatalf("reads: %+v, want two pages of the listing and two or more of the export", rec.Filters)
 	}
-	for _, f := range rec.filters {
+	for _, f := range rec.Filters {
 		q, args := auditQuery(f)
 		plan := queryPlan(t, s, q, args)
 		if !f.ByTime || !strings.Contains(plan, "SEARCH audit_events USING INDEX audit_events_subject_at (subject_id=?") {
@@ -369,20 +341,27 @@ func TestOwnEventsReadByTime(t *testing.T) {
 		}
 	}
 
-	rec.filters = nil
+	rec.Filters = nil
 	if _, err := svc.MyAudit(ctx, u, user.AuditCursor{ID: 30000}, 20); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.filters) != 1 || rec.filters[0].ByTime {
-		t.Fatalf("reads from an id cursor: %+v, want one in id order", rec.filters)
+	if len(rec.Filters) != 1 || rec.Filters[0].ByTime {
+		t.Fatalf("reads from an id cursor: %+v, want one in id order", rec.Filters)
 	}
-	q, args := auditQuery(rec.filters[0])
+	q, args := auditQuery(rec.Filters[0])
 	t.Logf("the old cursor's page:\n%s", queryPlan(t, s, q, args))
 }
 
 // planTree is EXPLAIN QUERY PLAN of q with args on s's reader, one line a
 // node, each indented two spaces per level below the top.
 func planTree(t *testing.T, s *DB, q string, args []any) string {
+	t.Helper()
+	return explainQueryPlan(t, s, q, args, true)
+}
+
+// explainQueryPlan is EXPLAIN QUERY PLAN of q with args on s's reader, one
+// line a node, indented two spaces per level below the top when tree.
+func explainQueryPlan(t *testing.T, s *DB, q string, args []any, tree bool) string {
 	t.Helper()
 	rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
@@ -398,7 +377,10 @@ func planTree(t *testing.T, s *DB, q string, args []any) string {
 			t.Fatal(err)
 		}
 		depth[id] = depth[parent] + 1
-		fmt.Fprintf(&b, "%s%s\n", strings.Repeat("  ", depth[id]), detail)
+		if tree {
+			b.WriteString(strings.Repeat("  ", depth[id]))
+		}
+		b.WriteString(detail + "\n")
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
