@@ -312,6 +312,18 @@ func smallWindow() *http.Client {
 	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 }
 
+// smallSendBuffer is a listener whose connections have a 16 KiB send
+// buffer.
+type smallSendBuffer struct{ net.Listener }
+
+func (l smallSendBuffer) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		err = errors.Join(err, tc.SetWriteBuffer(16<<10))
+	}
+	return c, err
+}
+
 // TestLongExportOutlivesTheServerTimeouts: the server bounds how long an
 // answer may take to write (WriteTimeout: app.Serve sets 30 s, counted
 // from the request) and breaks off whatever is still being written then.
@@ -384,6 +396,12 @@ func TestStalledExportClientIsLetGo(t *testing.T) {
 	})
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.WriteTimeout = 30 * time.Second
+	// The server's send buffer small as well as the client's window, so
+	// that the stalled client fills both within a few pages however fast
+	// the server makes them (a loopback send buffer grows to megabytes: a
+	// server slowed by a loaded machine wrote no more than that during the
+	// pause, never waited on a write, and the export arrived whole).
+	srv.Listener = smallSendBuffer{srv.Listener}
 	srv.Start()
 	defer srv.Close()
 
