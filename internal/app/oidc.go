@@ -92,6 +92,10 @@ func (p providerPages) DeadRequest(w http.ResponseWriter, r *http.Request) {
 	p.web.DeadRequestPage(w, r)
 }
 
+func (p providerPages) InvalidAuthorization(w http.ResponseWriter, r *http.Request) {
+	p.web.InvalidAuthorizationPage(w, r)
+}
+
 // openOIDC builds the OpenID provider when the service can be one: a
 // public URL to be the issuer at, asymmetric keys to sign ID tokens with
 // (the key ring's, the same keys and JWKS as the access tokens), and a
@@ -124,6 +128,7 @@ func (a *App) openOIDC(keys tokenKeys, o options) (*httpapi.OAuth, error) {
 	deps := oidcop.Deps{
 		Stores: st.OIDC(), Clients: clients, Browser: browser, Accounts: a.db.Stores().Sessions, Sessions: a.svc,
 		Keys: a.ring, JWKS: keys.jwks, Now: o.now, Logger: a.log,
+		Problem: httpapi.WriteError, // a program's refused authorization: the API's JSON problem, by its error table
 	}
 	if a.web != nil {
 		deps.Pages = providerPages{a.web} // the consent and dead-request pages in the hosted pages' layout

@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/oidcop"
 	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/ratelimit"
 	"github.com/usersvc/usersvc/internal/user"
@@ -92,6 +93,7 @@ var errorTable = []struct {
 	{errLoneSurrogate, http.StatusBadRequest, codeMalformed, "", ""},
 	{errEmptyBody, http.StatusBadRequest, codeMalformed, "", ""},
 	{errRevokeRequest, http.StatusBadRequest, "invalid_request", "", oauthInvalidRequest},
+	{oidcop.ErrInvalidAuthorization, http.StatusBadRequest, "invalid_request", "", oauthInvalidRequest},
 	{user.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", "", oauthInvalidGrant},
 	{errInvalidClient, http.StatusUnauthorized, oauthInvalidClient, "", oauthInvalidClient},
 	{oauthclient.ErrInvalidClient, http.StatusUnauthorized, oauthInvalidClient, "", oauthInvalidClient},
@@ -165,6 +167,16 @@ func (a *api) problemIn(ctx context.Context, where string, err error) error {
 	if fields := fieldErrors(err); len(fields) > 0 {
 		return invalidFields(where, fields)
 	}
+	if p := tableProblem(err); p != nil {
+		a.decorate(ctx, p, err)
+		return p
+	}
+	logger(ctx).LogAttrs(ctx, slog.LevelError, "request failed", slog.String("error", err.Error()))
+	return newProblem(http.StatusInternalServerError, codeInternal, internalError)
+}
+
+// tableProblem is errorTable's answer to err, nil when no row has it.
+func tableProblem(err error) *problem {
 	for _, row := range errorTable {
 		if !errors.Is(err, row.err) {
 			continue
@@ -178,11 +190,30 @@ func (a *api) problemIn(ctx context.Context, where string, err error) error {
 		if ex, ok := errors.AsType[*ratelimit.ExceededError](err); ok {
 			p.Detail, p.headers = ex.Detail, rateHeaders(ex.Result)
 		}
-		a.decorate(ctx, p, err)
 		return p
 	}
-	logger(ctx).LogAttrs(ctx, slog.LevelError, "request failed", slog.String("error", err.Error()))
-	return newProblem(http.StatusInternalServerError, codeInternal, internalError)
+	return nil
+}
+
+// WriteError answers r with err as the API answers its errors, by
+// errorTable (anything else a logged 500), for a handler mounted beside
+// the API that refuses a request a program made: the OpenID provider's
+// authorization endpoint (oidcop.Deps.Problem). Its refusals are 4xx rows
+// without the headers decorate adds to a 401, 413 or 503.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	p := tableProblem(err)
+	if p == nil {
+		ctx := r.Context()
+		logger(ctx).LogAttrs(ctx, slog.LevelError, "request failed", slog.String("error", err.Error()))
+		p = newProblem(http.StatusInternalServerError, codeInternal, internalError)
+	}
+	for name, values := range p.headers {
+		for _, v := range values {
+			w.Header().Add(name, v)
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeAnswer(w, p)
 }
 
 // decorate adds the headers a status asks for: the Bearer challenge of a

@@ -21,8 +21,10 @@ import (
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/oidcop"
 	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/passkey/passkeytest"
+	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
 	"github.com/usersvc/usersvc/internal/webhook"
@@ -153,6 +155,14 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 		"discovery is off: the service's external base URL (USERSVC_PUBLIC_URL) is not configured": authed("GET", "/.well-known/openid-configuration", "", ""),
 		"the body must be an application/x-www-form-urlencoded form with a token, each parameter given once": func() response {
 			return s.do(req{method: "POST", path: "/api/v1/revoke", body: "token_type_hint=access_token", contentType: formType})
+		},
+		// The OpenID provider's authorization endpoint, to a program
+		// (JSON only), with a client_id nobody registered: a server of
+		// its own, on a store that keeps the provider's state.
+		oidcop.ErrInvalidAuthorization.Error(): func() response {
+			op := newServer(t, apptest.SQLite, apptest.Env("USERSVC_JWT_ALG", security.EdDSA, "USERSVC_PUBLIC_URL", "http://127.0.0.1:1"))
+			q := url.Values{"client_id": {"no-such-client"}, "redirect_uri": {"https://evil.example/cb"}, "response_type": {"code"}, "scope": {"openid"}}
+			return op.do(req{method: "GET", path: oidcop.AuthorizePath + "?" + q.Encode(), header: http.Header{"Accept": {"application/json"}}})
 		},
 		user.ErrLastAdmin.Error():       authed("DELETE", "/api/v1/users/me", adminTok, ""),
 		user.ErrAlreadyVerified.Error(): authed("POST", "/api/v1/verify-email/resend", tok, ""),

@@ -5,8 +5,8 @@ import (
 	"net/url"
 )
 
-// Pages renders the provider's two pages for a person: the consent page
-// and the page of a request that cannot go back to its client. They are
+// Pages renders the provider's pages for a person: the consent page and
+// the pages of a request that cannot go back to its client. They are
 // hosted pages like the others (layout, stylesheet, words from one
 // catalogue): internal/web renders them, internal/app wires it here, and
 // this package hands over plain data only. Each method writes the whole
@@ -19,6 +19,11 @@ type Pages interface {
 	// DeadRequest answers 400: the request is unknown or expired, or its
 	// client is gone, so nothing can be sent back to the client.
 	DeadRequest(w http.ResponseWriter, r *http.Request)
+	// InvalidAuthorization answers 400: an authorization request whose
+	// client is unknown or whose redirect URI is missing, malformed or
+	// not registered (ErrInvalidAuthorization), so that it must not be
+	// sent back anywhere. The page shows nothing of the request.
+	InvalidAuthorization(w http.ResponseWriter, r *http.Request)
 }
 
 // ConsentPage is what the consent page shows and what its form posts.

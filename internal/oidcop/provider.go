@@ -94,12 +94,18 @@ type Deps struct {
 	Sessions Sessions
 	Keys     Keys
 	JWKS     func() jose.JSONWebKeySet
-	// Pages renders the consent page and the dead request's page (the
-	// hosted pages'); nil: consent cannot be asked (consent_required)
-	// and a dead request is answered in plain text.
-	Pages  Pages
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Pages renders the consent page and the pages of a request that
+	// cannot go back to its client (the hosted pages'); nil: consent
+	// cannot be asked (consent_required) and those requests are answered
+	// in plain text.
+	Pages Pages
+	// Problem writes err as the API writes its errors (httpapi.WriteError:
+	// the error table's status, code and detail as a JSON problem), for a
+	// program's request that cannot go back to its client
+	// (ErrInvalidAuthorization); nil: such requests get the page.
+	Problem func(w http.ResponseWriter, r *http.Request, err error)
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Provider serves the OpenID provider's endpoints.
@@ -152,7 +158,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	mux.Handle("GET "+loginPath, issuer.HandlerFunc(p.login))
 	mux.Handle("POST "+consentPath, http.NewCrossOriginProtection().Handler(issuer.HandlerFunc(p.consent)))
 	mux.Handle(EndSessionPath, issuer.HandlerFunc(p.endSession))
-	mux.Handle(AuthorizePath, withIss(o, cfg.Issuer))
+	mux.Handle(AuthorizePath, p.refusals(withIss(o, cfg.Issuer)))
 	mux.Handle("/oauth/", o)
 	p.handler = mux
 	return p, nil

@@ -326,6 +326,8 @@ var english = Catalogue{
 	"consent.deny":         "Deny",
 	"oidc.dead.title":      "This sign-in request has expired",
 	"oidc.dead.body":       "It is unknown or too old to finish. Go back to the application you came from and sign in again.",
+	"oidc.invalid.title":   "This sign-in link is not valid",
+	"oidc.invalid.body":    "The application that sent you here is not registered with us, or asked to send you back to an address it has not registered. You have not been signed in and nothing was sent anywhere. Go back to the application you came from and sign in again from there.",
 
 	// The console's clients (admin_clients.go).
 	"nav.admin_clients":          "Clients",

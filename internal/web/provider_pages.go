@@ -2,7 +2,7 @@ package web
 
 import "net/http"
 
-// The OpenID provider's pages (issue 23): the consent page and the page
+// The OpenID provider's pages (issue 23): the consent page and the pages
 // of an authorization request that cannot go back to its client. The
 // provider (internal/oidcop) serves their routes and decides everything;
 // these methods only show its plain data in the pages' layout, in the
@@ -43,4 +43,14 @@ func (p *Pages) ConsentPage(w http.ResponseWriter, r *http.Request, c Consent) {
 func (p *Pages) DeadRequestPage(w http.ResponseWriter, r *http.Request) {
 	setHeaders(w, p.csp)
 	p.render(w, r, http.StatusBadRequest, view{Page: "message", Title: "oidc.dead.title", Intro: "oidc.dead.body"})
+}
+
+// InvalidAuthorizationPage answers 400 with the page of an authorization
+// request that must not go back to its client: the client is unknown, or
+// the redirect URI is missing, malformed or not registered. It names
+// nothing of the request (the redirect URI is whoever made the link's to
+// choose) and sends the person back to the application they came from.
+func (p *Pages) InvalidAuthorizationPage(w http.ResponseWriter, r *http.Request) {
+	setHeaders(w, p.csp)
+	p.render(w, r, http.StatusBadRequest, view{Page: "message", Title: "oidc.invalid.title", Intro: "oidc.invalid.body"})
 }

@@ -92,10 +92,12 @@ var catalogue = []shownPage{
 	{name: "admin-client", pattern: "/admin/clients/{id}", who: "admin", path: "/admin/clients/{client}"},
 	{name: "admin-client-delete", pattern: "/admin/clients/{id}/delete", who: "admin", path: "/admin/clients/{client}/delete"},
 	// The OpenID provider's pages (internal/oidcop's routes, rendered by
-	// internal/web): a third-party client's authorization request, and a
-	// request that cannot go back to its client.
+	// internal/web): a third-party client's authorization request, a
+	// request that cannot go back to its client, and one that must not
+	// (an unregistered client, a redirect URI the link's maker chose).
 	{name: "consent", who: "user", path: "{authorize}"},
 	{name: "oidc-expired", path: "/oauth/login?id=no-such-request"},
+	{name: "oidc-invalid", path: "/oauth/authorize?client_id=no-such-client&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&response_type=code&scope=openid"},
 }
 
 // getRoute finds the GET routes of internal/web's route list.
