@@ -14,6 +14,12 @@
 //   - one retention pass over the history (rows removed per second);
 //   - the bytes per row of each table, indexes included.
 //
+// Each round of logins is printed as well as the totals (a long run shows
+// the history database's cost as the server settles). With -reuse and
+// -retention-only it runs the retention pass alone and vacuums after it,
+// leaving the history database in the steady state a year of traffic
+// keeps with retention on, to be measured by the next -reuse run.
+//
 // The history loads fast enough for tens of millions of rows (loadHistory);
 // the load average is printed with the load and the figures. It drops both
 // databases at the end (unless -keep).
@@ -81,6 +87,7 @@ type options struct {
 	retentionBudget        time.Duration
 	warmup                 int
 	loginsOnly             bool
+	retentionOnly          bool
 }
 
 func main() {
@@ -106,6 +113,7 @@ func main() {
 	flag.DurationVar(&o.retentionBudget, "retention-budget", 0, "stop the retention pass after this long and report the rate so far (0: run it to the end)")
 	flag.IntVar(&o.warmup, "warmup", 0, "logins on each database before the measured rounds, not counted (a server just restarted has cold caches)")
 	flag.BoolVar(&o.loginsOnly, "logins-only", false, "measure the logins alone: no queries, plans, sizes or retention pass")
+	flag.BoolVar(&o.retentionOnly, "retention-only", false, "run the retention pass alone on the history database, then VACUUM ANALYZE what it removed from, with the sizes before and after (PostgreSQL; with -reuse, the steady state a year of traffic keeps)")
 	flag.Parse()
 	do := run
 	if o.sqlite != "" {
@@ -267,6 +275,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		fmt.Fprintf(out, "loaded and kept: measure with -reuse %s\n", suffix)
 		return nil
 	}
+	if o.retentionOnly {
+		return retentionOnly(ctx, dbs[1], o, out)
+	}
 	day, err := measure(ctx, dbs, o, now, out)
 	if err != nil || o.loginsOnly {
 		return err
@@ -303,18 +314,34 @@ func measure(ctx context.Context, dbs []*bench, o options, now time.Time, out io
 		took [2]time.Duration
 		cost [2]ioCost
 	)
-	for range o.rounds {
+	// Each round's rates and WAL are printed too: over a long run they show
+	// the history database's cost as the server settles (pages written
+	// again before the next checkpoint log no full image).
+	per := o.logins / o.rounds
+	for r := range o.rounds {
+		var round [2]time.Duration
+		var wal [2]int64
 		for i, b := range dbs {
 			before := b.ioCost(ctx)
-			d, err := logins(ctx, b, o, o.logins/o.rounds)
+			d, err := logins(ctx, b, o, per)
 			if err != nil {
 				return time.Time{}, err
 			}
+			c := b.ioCost(ctx).sub(before)
 			took[i] += d
-			cost[i] = cost[i].add(b.ioCost(ctx).sub(before))
+			round[i] = d
+			wal[i] = c.wal
+			cost[i] = cost[i].add(c)
 		}
+		rate := func(i int) float64 { return float64(per) / round[i].Seconds() }
+		if dbs[0].db == nil { // SQLite: no WAL counter
+			fmt.Fprintf(w, "round %d: logins/s\t%.0f\t%.0f\t%.2f\t\n", r+1, rate(0), rate(1), rate(1)/rate(0))
+			continue
+		}
+		kB := func(i int) float64 { return float64(wal[i]) / float64(per) / 1e3 }
+		fmt.Fprintf(w, "round %d: logins/s, WAL per login\t%.0f, %.1f kB\t%.0f, %.1f kB\t%.2f\t\n", r+1, rate(0), kB(0), rate(1), kB(1), rate(1)/rate(0))
 	}
-	n := float64(o.logins / o.rounds * o.rounds)
+	n := float64(per * o.rounds)
 	rate := func(i int) float64 { return n / took[i].Seconds() }
 	fmt.Fprintf(w, "logins/s (%d rounds)\t%.0f\t%.0f\t%.2f\t\n", o.rounds, rate(0), rate(1), rate(1)/rate(0))
 	if dbs[0].db != nil {
@@ -669,6 +696,25 @@ func sizes(ctx context.Context, b *bench, out io.Writer) error {
 		fmt.Fprintf(w, "%s\t%d\t%.0f\t%d\t%d\t\n", t, rows, float64(heap+idx)/1e6, heap/rows, idx/rows)
 	}
 	return w.Flush()
+}
+
+// retentionOnly runs the retention pass on b, the history database, and
+// then vacuums the tables it removed from (as autovacuum would soon after,
+// at a time of its own choosing during a measurement), printing the sizes
+// before and after: what a year of traffic keeps with retention on.
+func retentionOnly(ctx context.Context, b *bench, o options, out io.Writer) error {
+	if err := sizes(ctx, b, out); err != nil {
+		return err
+	}
+	if err := retentionPass(ctx, b.db.Purge(), o, out); err != nil {
+		return err
+	}
+	start := time.Now()
+	if _, err := b.db.Pool().Exec(ctx, "VACUUM (ANALYZE) sessions, refresh_tokens"); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "VACUUM (ANALYZE) sessions, refresh_tokens: %s\n", time.Since(start).Round(time.Second))
+	return sizes(ctx, b, out)
 }
 
 // retentionPass runs retention once on the history database's store with
