@@ -60,3 +60,32 @@ func TestOpenClosedPortIsUnavailable(t *testing.T) {
 		t.Errorf("Open of a closed port = %v, want a connection error", err)
 	}
 }
+
+// TestPoolSizeDefault checks the pool's size: defaultMaxConns when the
+// database URL sets none, whatever the machine's cores, and the URL's own
+// pool_max_conns in either form of the URL.
+func TestPoolSizeDefault(t *testing.T) {
+	for _, c := range []struct {
+		url  string
+		want int32
+	}{
+		{"postgres://u@127.0.0.1:5432/x?sslmode=disable", defaultMaxConns},
+		{"host=127.0.0.1 user=u dbname=x sslmode=disable", defaultMaxConns},
+		{"postgres://u@127.0.0.1:5432/x?sslmode=disable&pool_max_conns=3", 3},
+		{"host=127.0.0.1 user=u dbname=x pool_max_conns=20", 20},
+	} {
+		cfg, err := poolConfig(c.url)
+		if err != nil {
+			t.Fatalf("poolConfig(%q): %v", c.url, err)
+		}
+		if cfg.MaxConns != c.want {
+			t.Errorf("poolConfig(%q).MaxConns = %d, want %d", c.url, cfg.MaxConns, c.want)
+		}
+		if cfg.ConnConfig.ConnectTimeout != defaultConnectTimeout {
+			t.Errorf("poolConfig(%q): connect timeout %s, want %s", c.url, cfg.ConnConfig.ConnectTimeout, defaultConnectTimeout)
+		}
+	}
+	if _, err := poolConfig("postgres://u@127.0.0.1:5432/x?pool_max_conns=many"); err == nil {
+		t.Error("poolConfig accepted pool_max_conns=many")
+	}
+}

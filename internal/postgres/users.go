@@ -55,6 +55,15 @@ func (s *DB) UseOutbox(f func(pgx.Tx) user.Outbox) { s.outbox = f }
 // database is unreachable.
 const defaultConnectTimeout = 5 * time.Second
 
+// defaultMaxConns is the pool's size when the database URL sets no
+// pool_max_conns, instead of pgxpool's max(4, cores). The load test's mix
+// (docs/benchmarks.md, "Pool size") served as many requests with 4, 8 and
+// 16 connections on 2 cores, and waited for a connection 2,523, 460-649
+// and 95 times: 8 waits a fifth as often as 4 and holds half the
+// connections of 16 (each a server process: deploy.md's connection
+// budget).
+const defaultMaxConns = 8
+
 // queryWait bounds each call of the store, the wait for a pooled
 // connection included, so that a database that stops answering (a hung
 // server, a network that drops packets) gives ErrUnavailable, answered 503,
@@ -65,14 +74,9 @@ const queryWait = 5 * time.Second
 // connection string), checks that it answers and returns the store. It does
 // not migrate: run Migrator first.
 func Open(ctx context.Context, url string) (*DB, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := poolConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("parse database url: %w", err)
-	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		// Without connect_timeout in the URL a connect to an unreachable host
-		// waits for the OS (minutes), and so would every request meanwhile.
-		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -83,6 +87,26 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	return &DB{pool: pool, auth: newAuthLookups(pool)}, nil
+}
+
+// poolConfig is the pool's configuration from url, with the service's
+// defaults for what url leaves out: connect_timeout, and pool_max_conns.
+func poolConfig(url string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without connect_timeout in the URL a connect to an unreachable host
+		// waits for the OS (minutes), and so would every request meanwhile.
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	// The key is the same in both forms of url (a query parameter or a
+	// key=value pair), and pgxpool takes it out of the parsed settings.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
+	}
+	return cfg, nil
 }
 
 // Close closes every connection of the pool, waiting for those in use. It
