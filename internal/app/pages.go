@@ -44,7 +44,7 @@ func (a *App) pages(keys tokenKeys, prot protections, now func() time.Time) (fun
 	opts := web.Options{
 		ProductName: cfg.UIProductName, LogoURL: cfg.UILogoURL, LogoOrigin: logoOrigin, AccentColor: cfg.UIAccentColor,
 		PublicURL: cfg.PublicURL, ReturnToOrigins: cfg.UIReturnToOrigins, Secure: cfg.CookieSecure(),
-		Key: key, ClientIP: prot.clientIP, WriteExport: httpapi.WriteExport, Log: a.log,
+		Key: key, ClientIP: prot.clientIP, WriteExport: httpapi.WriteExport, Log: a.log, Now: now,
 	}
 	if a.passkeys != nil {
 		opts.Passkeys = a.passkeys

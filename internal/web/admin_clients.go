@@ -16,9 +16,10 @@ import (
 // oauthclient.Service as the CLI (usersvc clients) and the admin API, so
 // the same rules and audit events. Every change asks for the
 // administrator's current password again (reauthenticated, as the
-// authenticator app page does). A new secret is shown once, in the answer
-// to the POST that made it: never in a URL, never logged, and protect
-// (headers.go) keeps every page out of caches (Cache-Control: no-store).
+// authenticator app page does). A new secret is shown once, on the page
+// the POST that made it redirects to (Post/Redirect/Get, onetime.go):
+// never in a URL, never logged, and protect (headers.go) keeps every page
+// out of caches (Cache-Control: no-store).
 
 // AdminClients is the client registry as the console uses it
 // (oauthclient.Service).
@@ -40,14 +41,18 @@ func (p *Pages) adminClientRoutes() []route {
 		{"GET /admin/clients/new", p.admin(p.newClientPage)},
 		{"POST /admin/clients", p.admin(p.createClient)},
 		{"GET /admin/clients/{id}", p.admin(p.adminClientPage)},
+		{"GET /admin/clients/{id}/secret", p.admin(p.clientSecretPage)}, // a new secret, once (onetime.go)
 		{"POST /admin/clients/{id}/rotate-secret", p.admin(p.rotateClientSecret)},
 		{"GET /admin/clients/{id}/delete", p.admin(p.deleteClientPage)},
 		{"POST /admin/clients/{id}/delete", p.admin(p.deleteClient)},
 	}
 }
 
-// clientNotices are the ?notice= values of the client pages.
-var clientNotices = map[string]string{"created": "admin.client.notice.created", "deleted": "admin.client.notice.deleted"}
+// clientNotices are the ?notice= values of the client pages, and the
+// notices a one-time secret's cookie names (onetime.go).
+var clientNotices = map[string]string{
+	"created": "admin.client.notice.created", "deleted": "admin.client.notice.deleted", "rotated": "admin.client.notice.rotated",
+}
 
 // errNoRegistry answers the client pages of a service without a registry.
 var errNoRegistry = errors.New("web: the OAuth client registry is unavailable")
@@ -232,7 +237,8 @@ func (p *Pages) newClientPage(w http.ResponseWriter, r *http.Request, c user.Cal
 }
 
 // createClient registers the form's client once the current password is
-// checked: a confidential client's page shows its secret, this once.
+// checked, and sends the browser to the client's page: a confidential
+// client's secret page, which shows its secret once.
 func (p *Pages) createClient(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	f := newClientForm()
 	f.fill(r)
@@ -257,7 +263,8 @@ func (p *Pages) createClient(w http.ResponseWriter, r *http.Request, c user.Call
 		redirect(w, withNotice(clientsPath+"/"+cl.ID, "created"))
 		return
 	}
-	p.clientView(w, r, c, cl, secret, "admin.client.notice.created", nil)
+	p.holdSecret(w, c, cl.ID, secret, "created")
+	redirect(w, secretPath(cl.ID))
 }
 
 // adminClient is the client of the path's {id}; false when it rendered an
@@ -299,8 +306,26 @@ func (p *Pages) adminClientPage(w http.ResponseWriter, r *http.Request, c user.C
 	}
 }
 
+// clientSecretPage is the client's page with the new secret the browser
+// holds for it, shown this once: the cookie goes as the page renders, so
+// a reload (or a cookie of another session, expired or altered) says the
+// secret was shown once and how to rotate it, and creates nothing.
+func (p *Pages) clientSecretPage(w http.ResponseWriter, r *http.Request, c user.Caller) {
+	secret, notice, held := p.takeSecret(w, r, c, r.PathValue("id"))
+	cl, ok := p.adminClient(w, r, c)
+	switch {
+	case !ok:
+	case cl.Public(): // it never had a secret
+		p.clientView(w, r, c, cl, "", "", nil)
+	case held:
+		p.clientView(w, r, c, cl, secret, clientNotices[notice], nil)
+	default:
+		p.clientView(w, r, c, cl, "", "admin.client.notice.secret_gone", nil)
+	}
+}
+
 // rotateClientSecret gives the client a new secret, shown once on its
-// page; the previous one stops working at once.
+// secret page; the previous one stops working at once.
 func (p *Pages) rotateClientSecret(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	cl, ok := p.adminClient(w, r, c)
 	if !ok {
@@ -321,7 +346,8 @@ func (p *Pages) rotateClientSecret(w http.ResponseWriter, r *http.Request, c use
 	case err != nil:
 		p.clientView(w, r, c, cl, "", "", err)
 	default:
-		p.clientView(w, r, c, cl, secret, "admin.client.notice.rotated", nil)
+		p.holdSecret(w, c, cl.ID, secret, "rotated")
+		redirect(w, secretPath(cl.ID))
 	}
 }
 

@@ -73,6 +73,33 @@ func secretShown(t *testing.T, p page) (id, secret string) {
 	return c[1], m[1]
 }
 
+// secretPage matches the page a new secret is shown on, and its client id.
+var secretPage = regexp.MustCompile(`^/admin/clients/([A-Z0-9]+)/secret$`)
+
+// postForSecret posts form to path, which makes a secret: the answer is
+// 303 See Other to the client's secret page, with no secret in it or in
+// its Location; that page (GET) shows the secret, whose client id and
+// value it returns.
+func postForSecret(t *testing.T, b *browser, path string, form url.Values) (id, secret string) {
+	t.Helper()
+	p := b.post(path, form)
+	m := secretPage.FindStringSubmatch(p.location())
+	if p.status != http.StatusSeeOther || m == nil {
+		t.Fatalf("POST %s: %d to %q, want 303 to a client's secret page\n%s", path, p.status, p.location(), p.body)
+	}
+	if strings.Contains(p.body, "ucs_") || strings.Contains(p.location(), "ucs_") {
+		t.Fatalf("POST %s answers with the secret\n%s", path, p.body)
+	}
+	if cc := p.header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("POST %s: Cache-Control %q, want no-store", path, cc)
+	}
+	id, secret = secretShown(t, b.get(p.location()))
+	if id != m[1] {
+		t.Fatalf("the secret page of %s shows client %s", m[1], id)
+	}
+	return id, secret
+}
+
 // tokenStatus is the status of a client_credentials grant at
 // /api/v1/token for id with secret (HTTP Basic).
 func tokenStatus(t *testing.T, base, id, secret string) int {
@@ -120,7 +147,7 @@ func TestAdminManagesAClientInTheConsole(t *testing.T) {
 		if p := b.get("/admin/clients/new"); p.status != http.StatusOK || !strings.Contains(p.body, `action="/admin/clients"`) {
 			t.Fatalf("the registration form: %d\n%s", p.status, p.body)
 		}
-		id, secret := secretShown(t, b.post("/admin/clients", serviceAccount(password)))
+		id, secret := postForSecret(t, b, "/admin/clients", serviceAccount(password))
 		if got := tokenStatus(t, base, id, secret); got != http.StatusOK {
 			t.Fatalf("client_credentials with the shown secret: %d, want 200", got)
 		}
@@ -134,7 +161,7 @@ func TestAdminManagesAClientInTheConsole(t *testing.T) {
 			t.Errorf("the client's page again: %d, shows a secret\n%s", p.status, p.body)
 		}
 
-		_, rotated := secretShown(t, b.post("/admin/clients/"+id+"/rotate-secret", url.Values{"current_password": {password}}))
+		_, rotated := postForSecret(t, b, "/admin/clients/"+id+"/rotate-secret", url.Values{"current_password": {password}})
 		if rotated == secret {
 			t.Fatal("rotation showed the same secret")
 		}
@@ -225,7 +252,7 @@ func TestAdminClientChangesNeedTheCurrentPassword(t *testing.T) {
 			t.Fatalf("after refused registrations: %d clients, %v", len(list), err)
 		}
 
-		id, secret := secretShown(t, b.post("/admin/clients", serviceAccount(password)))
+		id, secret := postForSecret(t, b, "/admin/clients", serviceAccount(password))
 		if p := b.post("/admin/clients/"+id+"/rotate-secret", url.Values{"current_password": {"not the password"}}); p.status != http.StatusUnauthorized ||
 			!strings.Contains(p.body, "The password is incorrect.") || clientSecretInput.MatchString(p.body) {
 			t.Errorf("rotate with a wrong password: %d\n%s", p.status, p.body)
@@ -250,11 +277,11 @@ func TestAdminClientChangesNeedTheCurrentPassword(t *testing.T) {
 func TestAdminClientPagesRefuseOthers(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		s, admin, root, _ := clientSite(t, kind)
-		id, _ := secretShown(t, admin.post("/admin/clients", serviceAccount(password)))
+		id, _ := postForSecret(t, admin, "/admin/clients", serviceAccount(password))
 		s.account("bob")
 		bob := s.browser()
 		bob.signIn("bob", password, "/account")
-		for _, path := range []string{"/admin/clients", "/admin/clients/new", "/admin/clients/" + id, "/admin/clients/" + id + "/delete"} {
+		for _, path := range []string{"/admin/clients", "/admin/clients/new", "/admin/clients/" + id, "/admin/clients/" + id + "/secret", "/admin/clients/" + id + "/delete"} {
 			if p := bob.get(path); p.status != http.StatusForbidden {
 				t.Errorf("GET %s as a user: %d, want 403", path, p.status)
 			}

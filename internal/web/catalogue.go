@@ -397,6 +397,7 @@ var english = Catalogue{
 	"admin.client.delete_intro":             "Its secret and its service-account tokens stop working at once and people can no longer sign in to it. Its id is never reused. This cannot be undone.",
 	"admin.client.notice.created":           "The client is registered.",
 	"admin.client.notice.rotated":           "The secret is replaced: the previous one no longer works.",
+	"admin.client.notice.secret_gone":       "The secret was shown once and is not kept, so it cannot be shown again. If it was not copied, rotate the secret below: the application then needs the new one.",
 	"admin.client.notice.deleted":           "The client is deleted.",
 	"error.client_not_found":                "There is no such client: it may have been deleted.",
 	"error.client_public":                   "This client is public: it has no secret to rotate.",

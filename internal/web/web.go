@@ -16,9 +16,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/usersvc/usersvc/internal/clientip"
 	"github.com/usersvc/usersvc/internal/ratelimit"
+	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -37,8 +39,9 @@ type Options struct {
 	// Secure makes the cookies Secure and __Host- prefixed (everywhere but
 	// development on plain http).
 	Secure bool
-	// Key signs the session cookie: at least 32 bytes, the same on every
-	// replica and across restarts (derived from the service's secret).
+	// Key signs the session cookie and, through a key derived from it,
+	// seals one-time secrets (onetime.go): at least 32 bytes, the same on
+	// every replica and across restarts (derived from the service's secret).
 	Key []byte
 	// Limits are the per-address limits, shared with the API.
 	Limits Limits
@@ -62,6 +65,9 @@ type Options struct {
 	// Catalogue replaces the default messages (Messages) when not nil.
 	Catalogue Catalogue
 	Log       *slog.Logger
+	// Now is the clock (the expiry of a one-time secret's cookie); nil:
+	// time.Now.
+	Now func() time.Time
 }
 
 // Limits are the per-address rate limits of the pages: the same rules,
@@ -88,6 +94,10 @@ type Pages struct {
 	log       *slog.Logger
 	cookieSes string // the session cookie's name
 	cookieDev string // the device-token cookie's name
+	// cookieSecret is the one-time secret cookie's name, secrets its
+	// sealer (onetime.go).
+	cookieSecret string
+	secrets      *signing.Sealer
 }
 
 // New builds the pages over svc.
@@ -105,9 +115,10 @@ func New(svc *user.Service, opts Options) (*Pages, error) {
 	if p.log == nil {
 		p.log = slog.Default()
 	}
-	p.cookieSes, p.cookieDev = "usersvc_session", "usersvc_device"
+	p.cookieSes, p.cookieDev, p.cookieSecret = "usersvc_session", "usersvc_device", "usersvc_secret"
 	if opts.Secure {
 		p.cookieSes, p.cookieDev = "__Host-"+p.cookieSes, "__Host-"+p.cookieDev
+		p.cookieSecret = "__Secure-" + p.cookieSecret // path-scoped: __Host- requires Path=/
 	}
 	p.origins = map[string]bool{}
 	for _, o := range append([]string{opts.PublicURL}, opts.ReturnToOrigins...) {
@@ -116,6 +127,9 @@ func New(svc *user.Service, opts Options) (*Pages, error) {
 		}
 	}
 	var err error
+	if p.secrets, err = newSecretSealer(opts.Key); err != nil {
+		return nil, err
+	}
 	if p.css, err = newStylesheet(opts.AccentColor); err != nil {
 		return nil, err
 	}

@@ -177,6 +177,13 @@ func (p *Page) Open(url string) int {
 	return int(p.navigate("open "+url, chromedp.Navigate(url)).Status)
 }
 
+// Reload reloads the document as the browser's reload button does (a
+// form's answer would be posted again) and returns its HTTP status.
+func (p *Page) Reload() int {
+	p.t.Helper()
+	return int(p.navigate("reload", chromedp.Reload()).Status)
+}
+
 // Location is the address the tab shows.
 func (p *Page) Location() string {
 	p.t.Helper()

@@ -82,13 +82,15 @@ var catalogue = []shownPage{
 		p.Click("#f-scopes-5") // users:write, which a code-flow client may not have
 		p.Submit("form[action='/admin/clients'] button[type=submit]")
 	}},
-	{name: "admin-client-secret", who: "admin", path: "/admin/clients/new", prepare: func(_ *testing.T, p *browsertest.Page) {
+	// The form's POST redirects to the secret page, which shows the secret once.
+	{name: "admin-client-secret", pattern: "/admin/clients/{id}/secret", who: "admin", path: "/admin/clients/new", prepare: func(_ *testing.T, p *browsertest.Page) {
 		p.Fill("#f-name", "Reporting service", "#f-current_password", adminPassword)
 		p.Click("#f-token_endpoint_auth_method-1") // confidential, client_secret_basic
 		p.Click("#f-grant_types-2")                // client_credentials
 		p.Click("#f-scopes-4")                     // users:read
 		p.Submit("form[action='/admin/clients'] button[type=submit]")
 	}},
+	{name: "admin-client-secret-shown", who: "admin", path: "/admin/clients/{client}/secret"}, // reloaded: shown once
 	{name: "admin-client", pattern: "/admin/clients/{id}", who: "admin", path: "/admin/clients/{client}"},
 	{name: "admin-client-delete", pattern: "/admin/clients/{id}/delete", who: "admin", path: "/admin/clients/{client}/delete"},
 	// The OpenID provider's pages (internal/oidcop's routes, rendered by
