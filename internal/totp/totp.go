@@ -48,15 +48,34 @@ func (c Codes) NewKey(account string) (user.TOTPKey, error) {
 	if err != nil {
 		return user.TOTPKey{}, fmt.Errorf("generate TOTP key: %w", err)
 	}
+	qr, err := qrCode(key)
+	if err != nil {
+		return user.TOTPKey{}, err
+	}
+	return user.TOTPKey{Secret: key.Secret(), URI: key.URL(), QRCode: qr}, nil
+}
+
+// QRCode is the QR code (PNG) of uri, a key's otpauth:// URI, as NewKey
+// makes it: for a page that shows a key again from its URI alone.
+func QRCode(uri string) ([]byte, error) {
+	key, err := otp.NewKeyFromURL(uri)
+	if err != nil {
+		return nil, fmt.Errorf("TOTP QR code: %w", err)
+	}
+	return qrCode(key)
+}
+
+// qrCode is key's URI as a QR code, PNG.
+func qrCode(key *otp.Key) ([]byte, error) {
 	img, err := key.Image(qrSize, qrSize)
 	if err != nil {
-		return user.TOTPKey{}, fmt.Errorf("TOTP QR code: %w", err)
+		return nil, fmt.Errorf("TOTP QR code: %w", err)
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
-		return user.TOTPKey{}, fmt.Errorf("TOTP QR code: %w", err)
+		return nil, fmt.Errorf("TOTP QR code: %w", err)
 	}
-	return user.TOTPKey{Secret: key.Secret(), URI: key.URL(), QRCode: buf.Bytes()}, nil
+	return buf.Bytes(), nil
 }
 
 // Match implements user.TOTPCodes: it computes the codes of the steps

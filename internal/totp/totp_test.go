@@ -53,3 +53,19 @@ func TestMatchAcceptsOneStepOfDriftAndNoMore(t *testing.T) {
 		}
 	}
 }
+
+// QRCode makes from a key's URI the QR code NewKey made with it, so that
+// a page can show a key again from its URI; anything else is refused.
+func TestQRCodeOfAKeysURIIsTheKeysQRCode(t *testing.T) {
+	key, err := totp.New("usersvc").NewKey("ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	qr, err := totp.QRCode(key.URI)
+	if err != nil || !bytes.Equal(qr, key.QRCode) {
+		t.Errorf("QRCode(URI): %d bytes, %v; want the key's own %d", len(qr), err, len(key.QRCode))
+	}
+	if qr, err := totp.QRCode("%zz not a URI"); err == nil {
+		t.Errorf("QRCode of no URI: %d bytes, want an error", len(qr))
+	}
+}

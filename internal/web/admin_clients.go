@@ -263,7 +263,7 @@ func (p *Pages) createClient(w http.ResponseWriter, r *http.Request, c user.Call
 		redirect(w, withNotice(clientsPath+"/"+cl.ID, "created"))
 		return
 	}
-	p.holdSecret(w, c, cl.ID, secret, "created")
+	p.holdSecret(w, c, secretPath(cl.ID), []string{secret}, "created")
 	redirect(w, secretPath(cl.ID))
 }
 
@@ -311,14 +311,14 @@ func (p *Pages) adminClientPage(w http.ResponseWriter, r *http.Request, c user.C
 // a reload (or a cookie of another session, expired or altered) says the
 // secret was shown once and how to rotate it, and creates nothing.
 func (p *Pages) clientSecretPage(w http.ResponseWriter, r *http.Request, c user.Caller) {
-	secret, notice, held := p.takeSecret(w, r, c, r.PathValue("id"))
+	secret, notice, held := p.takeSecret(w, r, c, secretPath(r.PathValue("id")))
 	cl, ok := p.adminClient(w, r, c)
 	switch {
 	case !ok:
 	case cl.Public(): // it never had a secret
 		p.clientView(w, r, c, cl, "", "", nil)
 	case held:
-		p.clientView(w, r, c, cl, secret, clientNotices[notice], nil)
+		p.clientView(w, r, c, cl, secret[0], clientNotices[notice], nil)
 	default:
 		p.clientView(w, r, c, cl, "", "admin.client.notice.secret_gone", nil)
 	}
@@ -346,7 +346,7 @@ func (p *Pages) rotateClientSecret(w http.ResponseWriter, r *http.Request, c use
 	case err != nil:
 		p.clientView(w, r, c, cl, "", "", err)
 	default:
-		p.holdSecret(w, c, cl.ID, secret, "rotated")
+		p.holdSecret(w, c, secretPath(cl.ID), []string{secret}, "rotated")
 		redirect(w, secretPath(cl.ID))
 	}
 }

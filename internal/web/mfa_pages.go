@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/usersvc/usersvc/internal/totp"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -14,11 +15,23 @@ import (
 // /account/mfa shows what the account has and, each behind the current
 // password, sets up an app (its secret and QR code, then a first code),
 // removes it, or replaces the recovery codes. Secrets and codes are shown
-// once, on the answer to a POST; protect (headers.go) keeps every page out
-// of caches.
+// once, on the page the POST that made them redirects to (Post/Redirect/
+// Get, onetime.go), so a reload never posts again: it neither makes new
+// codes (silently voiding the ones just written down) nor replaces an
+// app's secret just scanned. protect (headers.go) keeps every page out of
+// caches.
 
-// mfaPath is the page.
-const mfaPath = "/account/mfa"
+// The page, and the pages that show a new app's secret and new recovery
+// codes once.
+const (
+	mfaPath           = "/account/mfa"
+	mfaSetupPath      = mfaPath + "/setup"
+	recoveryCodesPath = mfaPath + "/recovery-codes"
+)
+
+// mfaNotices are the notices a one-time secret's cookie names
+// (onetime.go): what made it.
+var mfaNotices = map[string]string{"totp_enabled": "notice.totp_enabled"}
 
 // qrImagePolicy is the img-src source the set-up page adds for its QR
 // code, a data: URI of the service's PNG: no outside asset, no script.
@@ -32,6 +45,8 @@ type mfaPage struct {
 	QR            template.URL // the QR code's data: URI; set-up only
 	Codes         []string     // new recovery codes, shown once
 	Confirm       *form        // the first code's form; set-up only
+	Restart       bool         // offer set-up again beside Confirm: the secret was shown once already
+	Notice        string       // a catalogue key, in place of the request's ?notice=
 }
 
 // mfaStatusPage renders the page with the account's status, plus extra
@@ -44,7 +59,8 @@ func (p *Pages) mfaStatusPage(w http.ResponseWriter, r *http.Request, c user.Cal
 		return
 	}
 	m.TOTP, m.RecoveryCodes = st.TOTP, st.RecoveryCodes
-	p.render(w, r, status, view{Page: "mfa", Title: "mfa.title", Intro: "mfa.intro", Notice: notice(r), Me: &c.User, MFA: &m, Error: errText})
+	p.render(w, r, status, view{Page: "mfa", Title: "mfa.title", Intro: "mfa.intro", Notice: orDefault(m.Notice, notice(r)),
+		Me: &c.User, MFA: &m, Error: errText})
 }
 
 func (p *Pages) mfaPageGet(w http.ResponseWriter, r *http.Request, c user.Caller) {
@@ -80,8 +96,8 @@ func confirmForm() *form {
 	}}
 }
 
-// setUpTOTP enrols a new authenticator and shows its secret and QR code
-// with the form for its first code.
+// setUpTOTP enrols a new authenticator and sends the browser to the
+// set-up page, which shows its secret and QR code once.
 func (p *Pages) setUpTOTP(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	c, err := p.reauthenticated(r, c)
 	if err != nil {
@@ -93,10 +109,37 @@ func (p *Pages) setUpTOTP(w http.ResponseWriter, r *http.Request, c user.Caller)
 		p.mfaFailed(w, r, c, mfaPage{}, err)
 		return
 	}
-	w.Header().Set("Content-Security-Policy", strings.Replace(p.policyFor(r), "img-src ", "img-src "+qrImagePolicy+" ", 1))
-	//nolint:gosec // the service's own PNG, base64: no markup or script in it
-	qr := template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(key.QRCode))
-	p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Secret: grouped(key.Secret), QR: qr, Confirm: confirmForm()}, "")
+	// The URI, not its QR code: a cookie of the PNG would outgrow what
+	// browsers keep (4 KB) for a long address.
+	p.holdSecret(w, c, mfaSetupPath, []string{key.Secret, key.URI}, "")
+	redirect(w, mfaSetupPath)
+}
+
+// setUpPage shows the secret and QR code of the app being set up, with
+// the form for its first code, this once. A reload shows no secret and
+// makes none: while the app is still not turned on it asks for the code
+// of the app scanned already (the secret stands until it is replaced on
+// purpose) and offers to start again for whoever did not scan it.
+func (p *Pages) setUpPage(w http.ResponseWriter, r *http.Request, c user.Caller) {
+	held, _, ok := p.takeSecret(w, r, c, mfaSetupPath)
+	var png []byte
+	st, err := p.users.MFAStatus(p.client(r), c.User.ID)
+	if err == nil && ok && len(held) == 2 {
+		png, err = totp.QRCode(held[1])
+	}
+	switch {
+	case err != nil:
+		p.mfaFailed(w, r, c, mfaPage{}, err)
+	case st.TOTP != user.TOTPPending: // turned on, removed: nothing to show
+		redirect(w, mfaPath)
+	case png != nil:
+		w.Header().Set("Content-Security-Policy", strings.Replace(p.policyFor(r), "img-src ", "img-src "+qrImagePolicy+" ", 1))
+		//nolint:gosec // the service's own PNG, base64: no markup or script in it
+		qr := template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+		p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Secret: grouped(held[0]), QR: qr, Confirm: confirmForm()}, "")
+	default:
+		p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Confirm: confirmForm(), Restart: true, Notice: "mfa.setup.gone"}, "")
+	}
 }
 
 // grouped is s in groups of four, for typing.
@@ -111,8 +154,8 @@ func grouped(s string) string {
 	return b.String()
 }
 
-// confirmTOTP turns the authenticator on with its first code and shows
-// the recovery codes once.
+// confirmTOTP turns the authenticator on with its first code and sends
+// the browser to the page that shows the recovery codes once.
 func (p *Pages) confirmTOTP(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	code := strings.TrimSpace(r.PostFormValue("code"))
 	if err := p.allow(r, p.opts.Limits.Login); err != nil {
@@ -132,7 +175,8 @@ func (p *Pages) confirmTOTP(w http.ResponseWriter, r *http.Request, c user.Calle
 		p.mfaFailed(w, r, c, mfaPage{}, err)
 		return
 	}
-	p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Codes: codes}, "")
+	p.holdSecret(w, c, recoveryCodesPath, codes, "totp_enabled")
+	redirect(w, recoveryCodesPath)
 }
 
 // removeTOTP turns the authenticator off.
@@ -148,7 +192,8 @@ func (p *Pages) removeTOTP(w http.ResponseWriter, r *http.Request, c user.Caller
 	redirect(w, withNotice(mfaPath, "totp_removed"))
 }
 
-// newRecoveryCodes replaces the recovery codes and shows the new ones once.
+// newRecoveryCodes replaces the recovery codes and sends the browser to
+// the page that shows the new ones once.
 func (p *Pages) newRecoveryCodes(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	c, err := p.reauthenticated(r, c)
 	var codes []string
@@ -159,5 +204,17 @@ func (p *Pages) newRecoveryCodes(w http.ResponseWriter, r *http.Request, c user.
 		p.mfaFailed(w, r, c, mfaPage{}, err)
 		return
 	}
-	p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Codes: codes}, "")
+	p.holdSecret(w, c, recoveryCodesPath, codes, "")
+	redirect(w, recoveryCodesPath)
+}
+
+// recoveryCodesPage shows the new recovery codes this once: a reload
+// says they were shown once, with the form to make new ones, and makes
+// none.
+func (p *Pages) recoveryCodesPage(w http.ResponseWriter, r *http.Request, c user.Caller) {
+	if codes, made, ok := p.takeSecret(w, r, c, recoveryCodesPath); ok {
+		p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Codes: codes, Notice: mfaNotices[made]}, "")
+		return
+	}
+	p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Notice: "mfa.codes.gone"}, "")
 }

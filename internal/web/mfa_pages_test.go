@@ -43,6 +43,10 @@ func TestAuthenticatorAppThroughThePages(t *testing.T) {
 			t.Fatalf("set-up with a wrong password: %d, want 401 and no secret", p.status)
 		}
 		p = b.post("/account/mfa/setup", url.Values{"current_password": {password}})
+		if p.status != http.StatusSeeOther || p.location() != "/account/mfa/setup" {
+			t.Fatalf("set-up: %d to %q, want 303 to the set-up page\n%s", p.status, p.location(), p.body)
+		}
+		p = b.get(p.location())
 		m := shownSecret.FindStringSubmatch(p.body)
 		if p.status != http.StatusOK || m == nil || !strings.Contains(p.body, `src="data:image/png;base64,`) {
 			t.Fatalf("set-up: %d, want the secret and the QR code\n%s", p.status, p.body)
@@ -69,8 +73,13 @@ func TestAuthenticatorAppThroughThePages(t *testing.T) {
 			t.Fatalf("a wrong first code: %d, want 400 with the catalogue's text\n%s", p.status, p.body)
 		}
 		p = b.post("/account/mfa/confirm", url.Values{"code": {right}})
+		if p.status != http.StatusSeeOther || p.location() != "/account/mfa/recovery-codes" || len(codesOn(p.body)) != 0 {
+			t.Fatalf("confirm: %d to %q, want 303 to the recovery codes' page, no codes\n%s", p.status, p.location(), p.body)
+		}
+		p = b.get(p.location())
 		codes := codesOn(p.body)
-		if p.status != http.StatusOK || len(codes) != 10 || !strings.Contains(p.body, "shown only this once") {
+		if p.status != http.StatusOK || len(codes) != 10 || !strings.Contains(p.body, "shown only this once") ||
+			!strings.Contains(p.body, "The authenticator app is on") {
 			t.Fatalf("confirm: %d, %d codes, want 200 with ten codes and the notice\n%s", p.status, len(codes), p.body)
 		}
 		if p := b.get("/account/mfa"); len(codesOn(p.body)) != 0 || !strings.Contains(p.body, "Recovery codes left: 10") {
@@ -117,6 +126,10 @@ func TestAuthenticatorAppRemovalAndNewCodes(t *testing.T) {
 			t.Fatalf("after the refused removal the app is off\n%s", p.body)
 		}
 		p = b.post("/account/mfa/recovery-codes", url.Values{"current_password": {password}})
+		if p.status != http.StatusSeeOther || p.location() != "/account/mfa/recovery-codes" {
+			t.Fatalf("new recovery codes: %d to %q, want 303 to their page\n%s", p.status, p.location(), p.body)
+		}
+		p = b.get(p.location())
 		codes := codesOn(p.body)
 		if p.status != http.StatusOK || len(codes) != 10 || codes[0] == old[0] {
 			t.Fatalf("new recovery codes: %d, %v\n%s", p.status, codes, p.body)

@@ -33,9 +33,11 @@ func (p *Pages) routes() []route {
 		// The authenticator app and recovery codes (mfa_pages.go).
 		{"GET /account/mfa", p.signedIn(p.mfaPageGet)},
 		{"POST /account/mfa/setup", p.signedIn(p.setUpTOTP)},
+		{"GET /account/mfa/setup", p.signedIn(p.setUpPage)}, // the new app's secret, once (onetime.go)
 		{"POST /account/mfa/confirm", p.signedIn(p.confirmTOTP)},
 		{"POST /account/mfa/remove", p.signedIn(p.removeTOTP)},
 		{"POST /account/mfa/recovery-codes", p.signedIn(p.newRecoveryCodes)},
+		{"GET /account/mfa/recovery-codes", p.signedIn(p.recoveryCodesPage)}, // new codes, once (onetime.go)
 		// Signing in and out (signin.go), signing up (signup.go).
 		{"GET /sign-in", p.signInPage},
 		{"POST /sign-in", p.signIn},

@@ -62,10 +62,13 @@ var catalogue = []shownPage{
 	{name: "account-delete", pattern: "/account/delete", who: "user", path: "/account/delete"},
 	{name: "account-passkeys", pattern: "/account/passkeys", who: "user", path: "/account/passkeys"},
 	{name: "account-mfa", pattern: "/account/mfa", who: "user", path: "/account/mfa"},
-	{name: "account-mfa-setup", who: "user", path: "/account/mfa", prepare: func(_ *testing.T, p *browsertest.Page) {
+	// The form's POST redirects to the set-up page, which shows the secret once.
+	{name: "account-mfa-setup", pattern: "/account/mfa/setup", who: "user", path: "/account/mfa", prepare: func(_ *testing.T, p *browsertest.Page) {
 		p.Fill("#setup-password", password)
 		p.Submit("form[action='/account/mfa/setup'] button[type=submit]")
 	}},
+	{name: "account-mfa-setup-shown", who: "user", path: "/account/mfa/setup"}, // reloaded: shown once, code or start again
+	{name: "account-mfa-recovery-codes-shown", pattern: "/account/mfa/recovery-codes", who: "user", path: "/account/mfa/recovery-codes"},
 	{name: "account-apps", pattern: "/account/apps", who: "user", path: "/account/apps"},
 	{name: "forbidden", who: "user", path: "/admin/users"},
 	{name: "admin-users", pattern: "/admin/users", who: "admin", path: "/admin/users"},
