@@ -170,22 +170,9 @@ func TestAdminClientSecretCookieRefusedWhenAltered(t *testing.T) {
 	other, _ := postHolding(t, b, "/admin/clients", serviceAccount(password))
 	b.get(other)
 	id := secretPage.FindStringSubmatch(path)[1]
-	for _, tt := range []struct {
-		name  string
-		alter func(value string) string
-		wait  time.Duration
-	}{
-		{"a flipped byte", func(v string) string {
-			raw, _ := base64.RawURLEncoding.DecodeString(v)
-			raw[len(raw)/2] ^= 1
-			return base64.RawURLEncoding.EncodeToString(raw)
-		}, 0},
-		{"cut short", func(v string) string { return v[:10] }, 0},
-		{"not base64", func(string) string { return "not*base64!" }, 0},
-		{"empty", func(string) string { return "" }, 0},
-		{"made for another client", nil, 0},
-		{"expired", func(v string) string { return v }, 5*time.Minute + time.Second},
-	} {
+	for _, tt := range append(spoiledCookies(),
+		spoiledCookie{"empty", func(string) string { return "" }, 0},
+		spoiledCookie{"made for another client", nil, 0}) {
 		t.Run(tt.name, func(t *testing.T) {
 			from := path
 			if tt.alter == nil {
@@ -224,5 +211,28 @@ func TestAdminClientSecretCookieIsSecureBehindHTTPS(t *testing.T) {
 	secretShown(t, p)
 	if c := secretCookieOf(p); c == nil || c.Name != "__Secure-usersvc_secret" || !c.Secure || c.MaxAge >= 0 {
 		t.Errorf("the cookie's removal %+v: want the same Secure cookie with Max-Age=0", c)
+	}
+}
+
+// spoiledCookie is a way to spoil a one-time secret's cookie (alter its
+// value), and how long the clock moves before the cookie is presented.
+type spoiledCookie struct {
+	name  string
+	alter func(value string) string
+	wait  time.Duration
+}
+
+// spoiledCookies are the cookies every one-time secret's page must
+// refuse cleanly: altered, cut short, not base64, expired.
+func spoiledCookies() []spoiledCookie {
+	return []spoiledCookie{
+		{"a flipped byte", func(v string) string {
+			raw, _ := base64.RawURLEncoding.DecodeString(v)
+			raw[len(raw)/2] ^= 1
+			return base64.RawURLEncoding.EncodeToString(raw)
+		}, 0},
+		{"cut short", func(v string) string { return v[:10] }, 0},
+		{"not base64", func(string) string { return "not*base64!" }, 0},
+		{"expired", func(v string) string { return v }, 5*time.Minute + time.Second}, // the cookie lives 5 minutes
 	}
 }

@@ -239,20 +239,7 @@ func TestMFAOneTimeCookieRefusedWhenAltered(t *testing.T) {
 	s.account("ada")
 	secret, _ := s.enrolTOTP("ada")
 	b := mfaBrowser(t, s, "ada", secret)
-	for _, tt := range []struct {
-		name  string
-		alter func(value string) string
-		wait  time.Duration
-	}{
-		{"a flipped byte", func(v string) string {
-			raw, _ := base64.RawURLEncoding.DecodeString(v)
-			raw[len(raw)/2] ^= 1
-			return base64.RawURLEncoding.EncodeToString(raw)
-		}, 0},
-		{"cut short", func(v string) string { return v[:10] }, 0},
-		{"not base64", func(string) string { return "not*base64!" }, 0},
-		{"expired", func(v string) string { return v }, 5*time.Minute + time.Second},
-	} {
+	for _, tt := range spoiledCookies() {
 		t.Run(tt.name, func(t *testing.T) {
 			c := holding(t, b, codesPage, url.Values{"current_password": {password}}, codesPage) //nolint:gosec // G124: a copy of the server's cookie, to alter
 			c.Value = tt.alter(c.Value)
