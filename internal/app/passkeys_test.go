@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/usersvc/usersvc/internal/config"
@@ -55,7 +56,8 @@ func TestServiceStartsWithoutPasskeysOnAnIPPublicURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
+	// The job queue's goroutines log while the test reads: a locked buffer.
+	var logs lockedLog
 	a, err := New(t.Context(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatalf("New with a public URL on an IP = %v, want a start with passkeys off", err)
@@ -70,4 +72,23 @@ func TestServiceStartsWithoutPasskeysOnAnIPPublicURL(t *testing.T) {
 	if strings.Contains(logs.String(), "passkeys need USERSVC_PUBLIC_URL") {
 		t.Errorf("a second warning about passkeys:\n%s", logs.String())
 	}
+}
+
+// lockedLog is a log buffer safe to write from the service's goroutines
+// while a test reads it.
+type lockedLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
