@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/logbuf"
+	"github.com/usersvc/usersvc/internal/oidcop"
 	"github.com/usersvc/usersvc/internal/webhook"
 )
 
@@ -180,6 +182,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	logs := logbuf.New(stdout)
 	defer func() { _ = logs.Close() }()
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	defer defaultLog(log.Handler())() // before the logs' Close, after the app's
 	a, err := app.New(ctx, cfg, log, app.WithBuild(httpapi.Build{Version: version, Commit: commit}))
 	if err != nil {
 		return err
@@ -190,6 +193,18 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	// otherwise stay in RSS until the runtime's scavenger gets to it.
 	debug.FreeOSMemory()
 	return a.Run(ctx)
+}
+
+// defaultLog makes h, through oidcop.QuietRefusals, the handler of slog's
+// default logger and of the log package's while serving, and returns
+// what puts the previous ones back. zitadel's op logs only there (it
+// ignores a logger it is given): its lines join the service's log at its
+// level, and its WARN for each authorization request the provider refuses
+// becomes the provider's one INFO line.
+func defaultLog(h slog.Handler) (restore func()) {
+	prev, w, flags := slog.Default(), stdlog.Writer(), stdlog.Flags()
+	slog.SetDefault(slog.New(oidcop.QuietRefusals(h)))
+	return func() { slog.SetDefault(prev); stdlog.SetOutput(w); stdlog.SetFlags(flags) }
 }
 
 // spareProcessor lets Go run one goroutine more than there are hashing

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	stdlog "log"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -202,3 +204,23 @@ func TestVersionHelpAndUnknownCommand(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { storetest.Main(m) }
+
+// TestDefaultLogWhileServing: while serving, slog's default logger and
+// the log package write the service's JSON lines (zitadel's op logs only
+// there); afterwards both are what they were.
+func TestDefaultLogWhileServing(t *testing.T) {
+	prev, w, flags := slog.Default(), stdlog.Writer(), stdlog.Flags()
+	var buf bytes.Buffer
+	restore := defaultLog(slog.NewJSONHandler(&buf, nil))
+	slog.Warn("from a library")
+	stdlog.Print("from the log package")
+	restore()
+	for _, want := range []string{`"level":"WARN","msg":"from a library"`, `"msg":"from the log package"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("the service's log lacks %s:\n%s", want, buf.String())
+		}
+	}
+	if slog.Default() != prev || stdlog.Writer() != w || stdlog.Flags() != flags {
+		t.Error("the default loggers were not put back")
+	}
+}

@@ -1,11 +1,15 @@
 package oidcop
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
 // ErrInvalidAuthorization is an authorization request that cannot be
@@ -27,14 +31,33 @@ const invalidText = "This sign-in link is not valid. Go back to the application 
 // http and custom schemes, loopback ports); this only changes how the
 // refusal looks, so the two never disagree. Redirects, errors included,
 // pass untouched.
+//
+// op's log lines about the request wait for its answer (QuietRefusals):
+// a refusal the caller caused is logged as one INFO line of the
+// provider's, with op's error type and description and nothing of the
+// request, instead of op's WARN.
 func (p *Provider) refusals(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := &refusalWriter{ResponseWriter: w}
-		h.ServeHTTP(rw, r)
+		held := &heldLines{}
+		defer func() {
+			if e := held.release(rw.refused); e != nil {
+				p.logRefusal(r, e)
+			}
+		}()
+		h.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), heldKey{}, held)))
 		if rw.refused {
 			p.invalid(w, r)
 		}
 	})
+}
+
+// logRefusal logs a refused authorization request in the line of op's it
+// dropped: op's error type and description (fixed texts), never the
+// request's parameters or op's underlying error.
+func (p *Provider) logRefusal(r *http.Request, e *oidc.Error) {
+	p.d.Logger.LogAttrs(r.Context(), slog.LevelInfo, "authorization request refused: it cannot go back to its client",
+		slog.String("error", string(e.ErrorType)), slog.String("description", e.Description))
 }
 
 // invalid answers an authorization request that cannot go back to its

@@ -63,7 +63,8 @@ func TestOpenClosedPortIsUnavailable(t *testing.T) {
 
 // TestPoolSizeDefault checks the pool's size: defaultMaxConns when the
 // database URL sets none, whatever the machine's cores, and the URL's own
-// pool_max_conns in either form of the URL.
+// pool_max_conns in either form of the URL, but not a value (a password)
+// that merely contains the name.
 func TestPoolSizeDefault(t *testing.T) {
 	for _, c := range []struct {
 		url  string
@@ -73,6 +74,15 @@ func TestPoolSizeDefault(t *testing.T) {
 		{"host=127.0.0.1 user=u dbname=x sslmode=disable", defaultMaxConns},
 		{"postgres://u@127.0.0.1:5432/x?sslmode=disable&pool_max_conns=3", 3},
 		{"host=127.0.0.1 user=u dbname=x pool_max_conns=20", 20},
+		{"host=127.0.0.1 user=u dbname=x pool_max_conns=3", 3},
+		{"host=127.0.0.1 user=u dbname=x pool_max_conns = 3", 3},
+		// The name as part of a value, not a setting: the service's default.
+		{"postgres://u:pool_max_conns=3@127.0.0.1:5432/x?sslmode=disable", defaultMaxConns},
+		{"postgres://u:pool_max_conns@127.0.0.1:5432/x?application_name=pool_max_conns", defaultMaxConns},
+		{"host=127.0.0.1 user=u password='pool_max_conns=3' dbname=x", defaultMaxConns},
+		{"host=127.0.0.1 user=u password=xpool_max_conns dbname=x", defaultMaxConns},
+		// The name percent-encoded is still the setting, as pgxpool reads it.
+		{"postgres://u@127.0.0.1:5432/x?pool%5Fmax%5Fconns=3", 3},
 	} {
 		cfg, err := poolConfig(c.url)
 		if err != nil {

@@ -101,12 +101,29 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 		// waits for the OS (minutes), and so would every request meanwhile.
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
-	// The key is the same in both forms of url (a query parameter or a
-	// key=value pair), and pgxpool takes it out of the parsed settings.
-	if !strings.Contains(url, "pool_max_conns") {
+	set, err := setsMaxConns(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if !set {
 		cfg.MaxConns = defaultMaxConns
 	}
 	return cfg, nil
+}
+
+// setsMaxConns reports whether url sets pool_max_conns, as a URL's query
+// parameter or a keyword/value string's keyword. pgxpool.ParseConfig
+// removes the setting from the Config it returns, so this asks the parser
+// pgxpool reads it through (pgconn's): quoting, percent-encoding and a
+// value that merely contains the name (a password, say) are read exactly
+// as pgxpool reads them.
+func setsMaxConns(url string) (bool, error) {
+	cfg, err := pgconn.ParseConfig(url)
+	if err != nil {
+		return false, err
+	}
+	_, ok := cfg.RuntimeParams["pool_max_conns"]
+	return ok, nil
 }
 
 // Close closes every connection of the pool, waiting for those in use. It

@@ -97,7 +97,7 @@ func TestAdminClientSecretIsShownOnceAfterARedirect(t *testing.T) {
 		if list, err := s.App.Clients().List(t.Context(), root); err != nil || len(list) != 1 {
 			t.Errorf("after a reload: %d clients, %v; want 1", len(list), err)
 		}
-		if got := tokenStatus(t, base, id, secret); got != http.StatusOK {
+		if got := apptest.ClientCredentialsStatus(t, base, id, secret); got != http.StatusOK {
 			t.Errorf("the secret after a reload: %d, want 200 (not rotated)", got)
 		}
 
@@ -113,7 +113,7 @@ func TestAdminClientSecretIsShownOnceAfterARedirect(t *testing.T) {
 		}
 		cleared(t, p, path)
 		notShown(t, b.get(path), secret, rotated)
-		if got := tokenStatus(t, base, id, rotated); got != http.StatusOK {
+		if got := apptest.ClientCredentialsStatus(t, base, id, rotated); got != http.StatusOK {
 			t.Errorf("the rotated secret after a reload: %d, want 200 (not rotated again)", got)
 		}
 		want := []string{string(oauthclient.AuditCreated), string(oauthclient.AuditSecretRotated)}

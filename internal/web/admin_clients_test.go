@@ -100,25 +100,6 @@ func postForSecret(t *testing.T, b *browser, path string, form url.Values) (id, 
 	return id, secret
 }
 
-// tokenStatus is the status of a client_credentials grant at
-// /api/v1/token for id with secret (HTTP Basic).
-func tokenStatus(t *testing.T, base, id, secret string) int {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/api/v1/token",
-		strings.NewReader(url.Values{"grant_type": {"client_credentials"}, "scope": {oauthclient.ScopeUsersRead}}.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(id, secret)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = res.Body.Close()
-	return res.StatusCode
-}
-
 // clientKinds are the kinds of the audit events about clients, oldest first.
 func clientKinds(t *testing.T, s *site, root user.User) []string {
 	t.Helper()
@@ -148,7 +129,7 @@ func TestAdminManagesAClientInTheConsole(t *testing.T) {
 			t.Fatalf("the registration form: %d\n%s", p.status, p.body)
 		}
 		id, secret := postForSecret(t, b, "/admin/clients", serviceAccount(password))
-		if got := tokenStatus(t, base, id, secret); got != http.StatusOK {
+		if got := apptest.ClientCredentialsStatus(t, base, id, secret); got != http.StatusOK {
 			t.Fatalf("client_credentials with the shown secret: %d, want 200", got)
 		}
 		c, err := s.App.Clients().Get(t.Context(), root, id)
@@ -165,10 +146,10 @@ func TestAdminManagesAClientInTheConsole(t *testing.T) {
 		if rotated == secret {
 			t.Fatal("rotation showed the same secret")
 		}
-		if got := tokenStatus(t, base, id, secret); got != http.StatusUnauthorized {
+		if got := apptest.ClientCredentialsStatus(t, base, id, secret); got != http.StatusUnauthorized {
 			t.Errorf("the previous secret after rotation: %d, want 401", got)
 		}
-		if got := tokenStatus(t, base, id, rotated); got != http.StatusOK {
+		if got := apptest.ClientCredentialsStatus(t, base, id, rotated); got != http.StatusOK {
 			t.Errorf("the new secret: %d, want 200", got)
 		}
 
@@ -185,7 +166,7 @@ func TestAdminManagesAClientInTheConsole(t *testing.T) {
 		if p.status != http.StatusSeeOther || p.location() != "/admin/clients?notice=deleted" {
 			t.Fatalf("delete: %d to %q\n%s", p.status, p.location(), p.body)
 		}
-		if got := tokenStatus(t, base, id, rotated); got != http.StatusUnauthorized {
+		if got := apptest.ClientCredentialsStatus(t, base, id, rotated); got != http.StatusUnauthorized {
 			t.Errorf("a deleted client's secret: %d, want 401", got)
 		}
 		if p := b.get("/admin/clients/" + id); p.status != http.StatusNotFound {
@@ -257,7 +238,7 @@ func TestAdminClientChangesNeedTheCurrentPassword(t *testing.T) {
 			!strings.Contains(p.body, "The password is incorrect.") || clientSecretInput.MatchString(p.body) {
 			t.Errorf("rotate with a wrong password: %d\n%s", p.status, p.body)
 		}
-		if got := tokenStatus(t, base, id, secret); got != http.StatusOK {
+		if got := apptest.ClientCredentialsStatus(t, base, id, secret); got != http.StatusOK {
 			t.Errorf("the secret after a refused rotation: %d, want 200", got)
 		}
 		if p := b.post("/admin/clients/"+id+"/delete", url.Values{"current_password": {"not the password"}, "confirm": {"yes"}}); p.status != http.StatusUnauthorized {

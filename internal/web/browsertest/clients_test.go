@@ -2,7 +2,6 @@ package browsertest_test
 
 import (
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -34,7 +33,7 @@ func TestClientSecretShownOnceInTheBrowser(t *testing.T) {
 	tab.Click("#f-scopes-4")                     // users:read
 	secret, at := shownOnce(t, tab, "form[action='/admin/clients'] button[type=submit]")
 	id := strings.Split(at, "/")[3]
-	if got := clientCredentials(t, site, id, secret); got != http.StatusOK {
+	if got := apptest.ClientCredentialsStatus(t, site.URL, id, secret); got != http.StatusOK {
 		t.Fatalf("the shown secret at the token endpoint: %d, want 200", got)
 	}
 	if list, err := site.App.Clients().List(t.Context(), oauthclient.Operator()); err != nil || len(list) != 1 {
@@ -46,7 +45,7 @@ func TestClientSecretShownOnceInTheBrowser(t *testing.T) {
 	if again != at || rotated == secret {
 		t.Errorf("rotation showed %s at %s, want a new secret at %s", rotated, again, at)
 	}
-	if got := clientCredentials(t, site, id, rotated); got != http.StatusOK {
+	if got := apptest.ClientCredentialsStatus(t, site.URL, id, rotated); got != http.StatusOK {
 		t.Errorf("the rotated secret after a reload: %d, want 200 (not rotated again)", got)
 	}
 }
@@ -71,23 +70,4 @@ func shownOnce(t *testing.T, tab *browsertest.Page, sel string) (secret, at stri
 		t.Fatalf("the reloaded secret page shows the secret, or not that it was shown once: %s", body)
 	}
 	return secret, at
-}
-
-// clientCredentials is the status of a client_credentials grant for id
-// with secret.
-func clientCredentials(t *testing.T, site *browsertest.Site, id, secret string) int {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, site.URL+"/api/v1/token",
-		strings.NewReader(url.Values{"grant_type": {"client_credentials"}, "scope": {oauthclient.ScopeUsersRead}}.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(id, secret)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = res.Body.Close()
-	return res.StatusCode
 }
