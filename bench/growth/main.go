@@ -108,7 +108,7 @@ func main() {
 	flag.BoolVar(&o.loadOnly, "load-only", false, "load both databases, print their suffix and keep them, without measuring (for -reuse)")
 	flag.StringVar(&o.reuse, "reuse", "", "measure the two databases an earlier -load-only run kept, named by the suffix it printed, instead of loading")
 	flag.BoolVar(&o.skipRetention, "skip-retention", false, "do not run the retention pass")
-	flag.IntVar(&o.pool, "pool", 0, "pool_max_conns of the service's pool (0: pgxpool's default, max(4, cores))")
+	flag.IntVar(&o.pool, "pool", 0, "pool_max_conns of the service's pool (0: the service's default, 8)")
 	flag.StringVar(&o.sqlite, "sqlite", "", "measure SQLite instead: the two databases are files in a new folder in this directory (\"\": PostgreSQL; -load-only, -reuse and -pool are PostgreSQL only)")
 	flag.DurationVar(&o.retentionBudget, "retention-budget", 0, "stop the retention pass after this long and report the rate so far (0: run it to the end)")
 	flag.IntVar(&o.warmup, "warmup", 0, "logins on each database before the measured rounds, not counted (a server just restarted has cold caches)")
@@ -188,6 +188,21 @@ func (b *bench) ioCost(ctx context.Context) ioCost {
 		return ioCost{}
 	}
 	return c
+}
+
+// serverSettings is "name value, ..." of the server settings that decide
+// what a login's writes into large indexes cost (docs/benchmarks.md,
+// "Logins at 50M"): every run prints them, so that its figures say what
+// they were measured on.
+func serverSettings(ctx context.Context, b *bench) string {
+	const q = `SELECT string_agg(n || ' ' || current_setting(n), ', ' ORDER BY o)
+		FROM unnest(ARRAY['shared_buffers', 'huge_pages', 'max_wal_size', 'checkpoint_timeout',
+			'wal_compression', 'full_page_writes']) WITH ORDINALITY AS s (n, o)`
+	var s string
+	if err := b.db.Pool().QueryRow(ctx, q).Scan(&s); err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return s
 }
 
 // stores are the service's ports of b.
@@ -299,6 +314,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 // windows end.
 func measure(ctx context.Context, dbs []*bench, o options, now time.Time, out io.Writer) (time.Time, error) {
 	fmt.Fprintf(out, "load average before measuring: %s\n", benchkit.LoadAverage())
+	if dbs[0].db != nil {
+		fmt.Fprintf(out, "server: %s\n", serverSettings(ctx, dbs[0]))
+	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "measure\tempty\thistory\tratio\t")
 	for _, b := range dbs {
