@@ -19,6 +19,19 @@ const bearerAuth = "bearerAuth"
 // or bySession where an intruder must not use up the owner's count),
 // checked once the token is accepted: limits.go.
 func (a *api) routes() {
+	a.accountRoutes()
+	a.auditRoutes()
+	a.adminRoutes()
+	a.lifecycleRoutes()
+	a.webhookRoutes()
+	a.passkeyRoutes()
+	a.mfaRoutes()
+	a.clientRoutes()
+}
+
+// accountRoutes registers the account's own routes: registration, login
+// and logout, the profile, its sessions and its password.
+func (a *api) accountRoutes() {
 	api, l := a.huma, a.limits
 	huma.Register(api, a.limited(l.Register, a.op("POST /api/v1/register", "register", http.StatusCreated, "Register a new user")), a.register)
 	huma.Register(api, a.tokenOp(a.op("POST /api/v1/token", "login", http.StatusOK, "Log in, or refresh, to get an access and a refresh token", http.StatusUnauthorized, http.StatusForbidden)), a.token)
@@ -30,13 +43,23 @@ func (a *api) routes() {
 	huma.Register(api, a.strictQuery(a.authed(a.op("GET /api/v1/users/me/sessions", "listSessions", http.StatusOK, "List the current user's active sessions"))), a.listSessions)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me/sessions/{id}", "revokeSession", http.StatusNoContent, "End one of the current user's sessions", http.StatusNotFound)))), a.revokeSession)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Password, a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password")))), a.changePassword)
-	// Audit log and data export (audit.go).
+}
+
+// auditRoutes registers the audit log and the data export (audit.go).
+func (a *api) auditRoutes() {
+	api, l := a.huma, a.limits
 	huma.Register(api, a.strictQuery(a.admin(a.scoped(oauthclient.ScopeAuditRead, a.op("GET /api/v1/admin/audit", "listAuditEvents", http.StatusOK, "List security events, newest first (admins only)")))), a.listAuditEvents)
 	huma.Register(api, a.strictQuery(a.authed(a.op("GET /api/v1/users/me/audit", "listMyAudit", http.StatusOK, "List the security events about the current user, newest first"))), a.listMyAudit)
 	huma.Register(api, a.byAccount(l.Export, a.recorded(a.authed(a.limited(l.Export, a.op("GET /api/v1/users/me/export", "exportMe", http.StatusOK, "Download everything kept about the current user as JSON"))))), a.exportMe)
 	documentAuditKinds(api.OpenAPI(), a.users.AuditKinds())
 	documentExport(api.OpenAPI())
 	documentDateTimes(api.OpenAPI(), "/api/v1/admin/audit", "since", "until")
+}
+
+// adminRoutes registers the administration of users (admin.go) and of
+// the job queue (jobs.go).
+func (a *api) adminRoutes() {
+	api, l := a.huma, a.limits
 	// Administration (admin.go): 403 for anyone but an active administrator.
 	huma.Register(api, a.strictQuery(a.admin(a.scoped(oauthclient.ScopeUsersRead, a.op("GET /api/v1/admin/users", "listUsers", http.StatusOK, "List users, filtered, a page at a time")))), a.listUsers)
 	huma.Register(api, a.admin(a.scoped(oauthclient.ScopeUsersRead, a.op("GET /api/v1/admin/users/{id}", "getUser", http.StatusOK, "Get a user", http.StatusNotFound))), a.getUser)
@@ -47,6 +70,12 @@ func (a *api) routes() {
 	// The durable job queue (jobs.go): mail and events, failed ones kept.
 	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/jobs", "listJobs", http.StatusOK, "List the job queue's jobs (mail, events), newest first"))), a.listJobs)
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/jobs/{id}/retry", "retryJob", http.StatusOK, "Run a job again, a failed one with its attempts back (audited)", http.StatusNotFound)))), a.retryJob)
+}
+
+// lifecycleRoutes registers email verification, password reset,
+// re-authentication, undoing an email change and token revocation.
+func (a *api) lifecycleRoutes() {
+	api, l := a.huma, a.limits
 	// Email verification and password reset: lifecycle.go. The links' tokens
 	// name the account, so these count per client address only.
 	huma.Register(api, a.limited(l.Write, a.op("POST /api/v1/verify-email", "verifyEmail", http.StatusOK, "Verify the email address with the token mailed to it")), a.verifyEmail)
@@ -61,7 +90,12 @@ func (a *api) routes() {
 	huma.Register(api, a.revokeOp(a.op("POST /api/v1/revoke", "revokeToken", http.StatusOK, "Revoke a refresh or access token: its session ends (RFC 7009)")), a.revoke)
 	documentRevokeForm(api.OpenAPI())
 	documentDateTimes(api.OpenAPI(), "/api/v1/admin/users", "created_after", "created_before")
-	// Webhooks (webhooks.go): administrators only, every change audited.
+}
+
+// webhookRoutes registers webhooks (webhooks.go): administrators only,
+// every change audited.
+func (a *api) webhookRoutes() {
+	api, l := a.huma, a.limits
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/webhooks", "createWebhook", http.StatusCreated, "Register a webhook endpoint; the answer holds its signing secret, shown only once", http.StatusServiceUnavailable)))), a.createWebhook)
 	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/webhooks", "listWebhooks", http.StatusOK, "List webhook endpoints, oldest first"))), a.listWebhooks)
 	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/webhooks/{id}", "getWebhook", http.StatusOK, "Get a webhook endpoint", http.StatusNotFound))), a.getWebhook)
@@ -72,8 +106,13 @@ func (a *api) routes() {
 	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/webhooks/{id}/deliveries", "listWebhookDeliveries", http.StatusOK, "List a webhook endpoint's recent deliveries with their attempts, newest first", http.StatusNotFound))), a.listWebhookDeliveries)
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/webhooks/{id}/deliveries/{delivery}/replay", "replayWebhookDelivery", http.StatusOK, "Send a delivery again now, with the same webhook-id and body", http.StatusNotFound, http.StatusConflict)))), a.replayWebhookDelivery)
 	documentWebhookTypes(api.OpenAPI())
-	// Passkeys (passkeys.go, issue 22): WebAuthn ceremonies for single-page
-	// apps; adding one or removing one needs a recent authentication.
+}
+
+// passkeyRoutes registers passkeys (passkeys.go, issue 22): WebAuthn
+// ceremonies for single-page apps; adding one or removing one needs a
+// recent authentication.
+func (a *api) passkeyRoutes() {
+	api, l := a.huma, a.limits
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Password, a.op("POST /api/v1/users/me/passkeys/register/options", "passkeyRegisterOptions", http.StatusOK, "Begin adding a passkey: the options for navigator.credentials.create", http.StatusForbidden, http.StatusConflict)))), a.passkeyRegisterOptions)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("POST /api/v1/users/me/passkeys/register/verify", "passkeyRegisterVerify", http.StatusCreated, "Finish adding a passkey with the authenticator's response", http.StatusForbidden, http.StatusConflict)))), a.passkeyRegisterVerify)
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/passkeys", "listPasskeys", http.StatusOK, "List the current user's passkeys, oldest first")), a.listPasskeys)
@@ -82,15 +121,25 @@ func (a *api) routes() {
 	huma.Register(api, a.limited(l.Login, a.op("POST /api/v1/passkeys/login/options", "passkeyLoginOptions", http.StatusOK, "Begin a sign-in with a passkey, without a username: the options for navigator.credentials.get")), a.passkeyLoginOptions)
 	huma.Register(api, a.limited(l.Login, a.op("POST /api/v1/mfa/webauthn/options", "mfaWebAuthnOptions", http.StatusOK, "Begin the passkey second step of a password login that answered 403 mfa_required with the method webauthn: the options for navigator.credentials.get; then POST /token with grant_type urn:usersvc:params:oauth:grant-type:mfa-webauthn", http.StatusBadRequest, http.StatusNotFound)), a.mfaWebAuthnOptions)
 	huma.Register(api, a.limited(l.Login, a.op("POST /api/v1/passkeys/login/verify", "passkeyLoginVerify", http.StatusOK, "Finish a sign-in with a passkey: the same tokens as /token", http.StatusUnauthorized, http.StatusForbidden)), a.passkeyLoginVerify)
-	// Second factors (mfa.go): adding or removing one needs a recent
-	// authentication (POST /reauthenticate), as the email change does.
+}
+
+// mfaRoutes registers second factors (mfa.go): adding or removing one
+// needs a recent authentication (POST /reauthenticate), as the email
+// change does.
+func (a *api) mfaRoutes() {
+	api, l := a.huma, a.limits
 	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/mfa", "readMFA", http.StatusOK, "Get the current user's second factors")), a.readMFA)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("POST /api/v1/users/me/mfa/totp", "enrolTOTP", http.StatusCreated, "Start enrolling a TOTP authenticator: a new secret, its otpauth:// URI and QR code, shown once", http.StatusForbidden, http.StatusConflict, http.StatusServiceUnavailable)))), a.enrolTOTP)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Password, a.op("POST /api/v1/users/me/mfa/totp/confirm", "confirmTOTP", http.StatusOK, "Confirm the enrolled TOTP authenticator with a first code; answers ten recovery codes, shown once", http.StatusNotFound, http.StatusConflict, http.StatusTooManyRequests, http.StatusServiceUnavailable)))), a.confirmTOTP)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me/mfa/totp", "removeTOTP", http.StatusNoContent, "Remove the TOTP authenticator (needs a recent authentication)", http.StatusForbidden, http.StatusNotFound)))), a.removeTOTP)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("POST /api/v1/users/me/mfa/recovery-codes", "regenerateRecoveryCodes", http.StatusOK, "Replace the recovery codes by ten new ones, shown once (needs a recent authentication)", http.StatusForbidden, http.StatusNotFound)))), a.regenerateRecoveryCodes)
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("DELETE /api/v1/admin/users/{id}/mfa", "resetUserMFA", http.StatusNoContent, "Remove every second factor of a user (audited; the user is mailed)", http.StatusNotFound)))), a.resetUserMFA)
-	// OAuth clients and service accounts (oauthclients.go): administrators only, every change audited.
+}
+
+// clientRoutes registers OAuth clients and service accounts
+// (oauthclients.go): administrators only, every change audited.
+func (a *api) clientRoutes() {
+	api, l := a.huma, a.limits
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/clients", "createOAuthClient", http.StatusCreated, "Register an OAuth client; the answer holds a confidential client's secret, shown only once", http.StatusServiceUnavailable)))), a.createOAuthClient)
 	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/clients", "listOAuthClients", http.StatusOK, "List OAuth clients, oldest first", http.StatusServiceUnavailable))), a.listOAuthClients)
 	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/clients/{id}", "getOAuthClient", http.StatusOK, "Get an OAuth client", http.StatusNotFound, http.StatusServiceUnavailable))), a.getOAuthClient)
