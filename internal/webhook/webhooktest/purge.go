@@ -39,41 +39,14 @@ func purgeFinished(t *testing.T, o open) {
 	for i, r := range rows {
 		d := NewDelivery(e.ID, i, base.Add(time.Minute))
 		deliver(t, s, d)
-		for n := 1; n <= r.attempts; n++ {
-			d.Attempts, d.UpdatedAt = n, r.changed
-			d.State = webhook.Pending
-			if n == r.attempts {
-				d.State = r.state
-			}
-			a := &webhook.Attempt{DeliveryID: d.ID, N: n, At: r.changed, Status: 500, Error: "status 500"}
-			if err := s.Deliveries.SaveDelivery(ctx, d, a); err != nil {
-				t.Fatal(err)
-			}
-		}
+		tried(t, s, d, r.attempts, r.state, r.changed)
 		ids[i] = d.ID
 	}
 	if n, err := s.Deliveries.CountFinished(ctx, cutoff); err != nil || n != 3 {
 		t.Errorf("CountFinished = %d, %v; want 3", n, err)
 	}
-	var gone, tried int64
-	for batch := 0; ; batch++ {
-		d, a, err := s.Deliveries.PurgeFinished(ctx, cutoff, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d > 2 {
-			t.Fatalf("PurgeFinished with limit 2 removed %d deliveries", d)
-		}
-		gone, tried = gone+d, tried+a
-		if d < 2 {
-			break
-		}
-		if batch > 5 {
-			t.Fatal("PurgeFinished keeps removing")
-		}
-	}
-	if gone != 3 || tried != 6 {
-		t.Errorf("PurgeFinished removed %d deliveries and %d attempts, want 3 and 6", gone, tried)
+	if gone, attempts := purgeInBatches(t, s, cutoff, 2); gone != 3 || attempts != 6 {
+		t.Errorf("PurgeFinished removed %d deliveries and %d attempts, want 3 and 6", gone, attempts)
 	}
 	for i, r := range rows {
 		_, err := s.Deliveries.Delivery(ctx, ids[i])
@@ -90,5 +63,45 @@ func purgeFinished(t *testing.T, o open) {
 	}
 	if n, err := s.Deliveries.CountFinished(ctx, cutoff); err != nil || n != 0 {
 		t.Errorf("CountFinished after = %d, %v; want 0", n, err)
+	}
+}
+
+// tried saves attempts failed attempts of d, each changing it at changed,
+// the last leaving it in state.
+func tried(t *testing.T, s webhook.Stores, d webhook.Delivery, attempts int, state string, changed time.Time) {
+	t.Helper()
+	for n := 1; n <= attempts; n++ {
+		d.Attempts, d.UpdatedAt = n, changed
+		d.State = webhook.Pending
+		if n == attempts {
+			d.State = state
+		}
+		a := &webhook.Attempt{DeliveryID: d.ID, N: n, At: changed, Status: 500, Error: "status 500"}
+		if err := s.Deliveries.SaveDelivery(t.Context(), d, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// purgeInBatches runs PurgeFinished with limit until a batch removes fewer
+// than limit, checking that none removes more, and returns the deliveries
+// and attempts removed in all.
+func purgeInBatches(t *testing.T, s webhook.Stores, cutoff time.Time, limit int) (gone, attempts int64) {
+	t.Helper()
+	for batch := 0; ; batch++ {
+		d, a, err := s.Deliveries.PurgeFinished(t.Context(), cutoff, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d > int64(limit) {
+			t.Fatalf("PurgeFinished with limit %d removed %d deliveries", limit, d)
+		}
+		gone, attempts = gone+d, attempts+a
+		if d < int64(limit) {
+			return gone, attempts
+		}
+		if batch > 5 {
+			t.Fatal("PurgeFinished keeps removing")
+		}
 	}
 }
