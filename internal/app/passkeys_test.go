@@ -1,12 +1,12 @@
-package app
+package app_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/usersvc/usersvc/internal/app"
+	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/config"
 )
 
@@ -36,7 +36,7 @@ func TestRelyingPartyFollowsThePublicURL(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			rp, ok, err := RelyingParty(cfg)
+			rp, ok, err := app.RelyingParty(cfg)
 			if err != nil || ok != c.wantOK {
 				t.Fatalf("RelyingParty = %+v, %v, %v; want ok %v", rp, ok, err, c.wantOK)
 			}
@@ -57,8 +57,8 @@ func TestServiceStartsWithoutPasskeysOnAnIPPublicURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The job queue's goroutines log while the test reads: a locked buffer.
-	var logs lockedLog
-	a, err := New(t.Context(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	var logs apptest.Buffer
+	a, err := app.New(t.Context(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatalf("New with a public URL on an IP = %v, want a start with passkeys off", err)
 	}
@@ -66,29 +66,10 @@ func TestServiceStartsWithoutPasskeysOnAnIPPublicURL(t *testing.T) {
 	if a.Passkeys() != nil {
 		t.Error("passkeys are on with a public URL on an IP, want off")
 	}
-	if n := strings.Count(logs.String(), "passkeys are off"); n != 1 {
-		t.Errorf("the log says passkeys are off %d times, want once:\n%s", n, logs.String())
+	if n := strings.Count(string(logs.Bytes()), "passkeys are off"); n != 1 {
+		t.Errorf("the log says passkeys are off %d times, want once:\n%s", n, string(logs.Bytes()))
 	}
-	if strings.Contains(logs.String(), "passkeys need USERSVC_PUBLIC_URL") {
-		t.Errorf("a second warning about passkeys:\n%s", logs.String())
+	if strings.Contains(string(logs.Bytes()), "passkeys need USERSVC_PUBLIC_URL") {
+		t.Errorf("a second warning about passkeys:\n%s", string(logs.Bytes()))
 	}
-}
-
-// lockedLog is a log buffer safe to write from the service's goroutines
-// while a test reads it.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
