@@ -122,26 +122,9 @@ type api struct {
 // New returns the service's HTTP handler: the /api/v1 routes of the design;
 // /healthz, /readyz, /version and /metrics for operators;
 // /.well-known/jwks.json for services verifying our tokens; /openapi.json,
-// /openapi.yaml and the /docs page; all wrapped in the middleware below.
+// /openapi.yaml and the /docs page; all wrapped in the middleware (a.middleware).
 func New(svc *user.Service, opts Options) http.Handler {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = defaultMaxBodyBytes
-	}
-	if opts.Metrics == nil {
-		opts.Metrics = metrics.New()
-	}
-	if opts.ReadyTimeout <= 0 {
-		opts.ReadyTimeout = 2 * time.Second
-	}
-	if opts.ExportWriteWait <= 0 {
-		opts.ExportWriteWait = exportWriteWait
-	}
-	if opts.Ready == nil {
-		opts.Ready = func(context.Context) error { return nil }
-	}
+	opts = opts.withDefaults()
 	mux := http.NewServeMux()
 	a := &api{users: svc, maxBodyBytes: opts.MaxBodyBytes, build: opts.Build, readyTimeout: opts.ReadyTimeout, exportWait: opts.ExportWriteWait}
 	a.limits, a.clientIP, a.metrics, a.ready = opts.Limits, orPeer(opts.ClientIP), opts.Metrics, opts.Ready
@@ -168,11 +151,38 @@ func New(svc *user.Service, opts Options) http.Handler {
 	if opts.OAuth != nil {
 		mux.Handle(oauthPrefix, opts.OAuth.Handler)
 	}
+	return chain(routed(mux), a.middleware(opts)...)
+}
 
-	// Outermost first: every request gets an id, then is logged and
-	// counted and cannot crash the server, then gets the security
-	// headers; CORS answers preflights before routing; the body limit
-	// and the login waiting room act before anything reads the body.
+// withDefaults is o with every unset option at its default.
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = 2 * time.Second
+	}
+	if o.ExportWriteWait <= 0 {
+		o.ExportWriteWait = exportWriteWait
+	}
+	if o.Ready == nil {
+		o.Ready = func(context.Context) error { return nil }
+	}
+	return o
+}
+
+// middleware is what wraps every request, outermost first: every request
+// gets an id, then is logged and counted and cannot crash the server,
+// then gets the security headers; CORS answers preflights before
+// routing; the body limit and the login waiting room act before anything
+// reads the body.
+func (a *api) middleware(opts Options) []func(http.Handler) http.Handler {
 	middleware := []func(http.Handler) http.Handler{
 		withRequestID(opts.Logger),
 		logRequests(opts.Metrics),
@@ -188,7 +198,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 	if opts.OAuth != nil {
 		middleware = append(middleware, delegateGrants(opts.OAuth))
 	}
-	return chain(routed(mux), middleware...)
+	return middleware
 }
 
 // config is huma's default configuration minus what this service does not
