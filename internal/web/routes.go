@@ -17,27 +17,12 @@ type route struct {
 // mounted behind protect (headers.go): security headers, no cross-site
 // POST.
 func (p *Pages) routes() []route {
-	return append([]route{
+	routes := []route{
 		{"GET " + stylesheetPath, p.stylesheet},
 		{"GET " + passkeyScriptPath, p.script},
-		// Passkeys (passkeys.go): the JSON ceremonies passkey.js runs.
-		{"POST /sign-in/passkey/options", p.passkeySignInOptions},
-		{"POST /sign-in/passkey", p.passkeySignIn},
-		{"POST /sign-in/mfa/passkey/options", p.mfaPasskeyOptions},
-		{"POST /sign-in/mfa/passkey", p.mfaPasskey},
-		{"GET /account/passkeys", p.signedIn(p.passkeysPage)},
-		{"POST /account/passkeys/options", p.signedIn(p.addPasskeyOptions)},
-		{"POST /account/passkeys", p.signedIn(p.addPasskey)},
-		{"POST /account/passkeys/{id}/rename", p.signedIn(p.passkeyAction(false))},
-		{"POST /account/passkeys/{id}/remove", p.signedIn(p.passkeyAction(true))},
-		// The authenticator app and recovery codes (mfa_pages.go).
-		{"GET /account/mfa", p.signedIn(p.mfaPageGet)},
-		{"POST /account/mfa/setup", p.signedIn(p.setUpTOTP)},
-		{"GET /account/mfa/setup", p.signedIn(p.setUpPage)}, // the new app's secret, once (onetime.go)
-		{"POST /account/mfa/confirm", p.signedIn(p.confirmTOTP)},
-		{"POST /account/mfa/remove", p.signedIn(p.removeTOTP)},
-		{"POST /account/mfa/recovery-codes", p.signedIn(p.newRecoveryCodes)},
-		{"GET /account/mfa/recovery-codes", p.signedIn(p.recoveryCodesPage)}, // new codes, once (onetime.go)
+	}
+	routes = append(routes, p.secondFactorRoutes()...)
+	routes = append(routes, []route{
 		// Signing in and out (signin.go), signing up (signup.go).
 		{"GET /sign-in", p.signInPage},
 		{"POST /sign-in", p.signIn},
@@ -76,5 +61,31 @@ func (p *Pages) routes() []route {
 		{"GET /admin/users/{id}/delete", p.admin(p.adminDeletePage)},
 		{"POST /admin/users/{id}/delete", p.admin(p.adminDelete)},
 		{"GET /admin/audit", p.admin(p.adminAuditPage)},
-	}, append(p.appRoutes(), p.adminClientRoutes()...)...) // consents.go, admin_clients.go
+	}...)
+	return append(routes, append(p.appRoutes(), p.adminClientRoutes()...)...) // consents.go, admin_clients.go
+}
+
+// secondFactorRoutes are the passkeys' and the authenticator app's
+// routes: signing in with them and managing them.
+func (p *Pages) secondFactorRoutes() []route {
+	return []route{
+		// Passkeys (passkeys.go): the JSON ceremonies passkey.js runs.
+		{"POST /sign-in/passkey/options", p.passkeySignInOptions},
+		{"POST /sign-in/passkey", p.passkeySignIn},
+		{"POST /sign-in/mfa/passkey/options", p.mfaPasskeyOptions},
+		{"POST /sign-in/mfa/passkey", p.mfaPasskey},
+		{"GET /account/passkeys", p.signedIn(p.passkeysPage)},
+		{"POST /account/passkeys/options", p.signedIn(p.addPasskeyOptions)},
+		{"POST /account/passkeys", p.signedIn(p.addPasskey)},
+		{"POST /account/passkeys/{id}/rename", p.signedIn(p.passkeyAction(false))},
+		{"POST /account/passkeys/{id}/remove", p.signedIn(p.passkeyAction(true))},
+		// The authenticator app and recovery codes (mfa_pages.go).
+		{"GET /account/mfa", p.signedIn(p.mfaPageGet)},
+		{"POST /account/mfa/setup", p.signedIn(p.setUpTOTP)},
+		{"GET /account/mfa/setup", p.signedIn(p.setUpPage)}, // the new app's secret, once (onetime.go)
+		{"POST /account/mfa/confirm", p.signedIn(p.confirmTOTP)},
+		{"POST /account/mfa/remove", p.signedIn(p.removeTOTP)},
+		{"POST /account/mfa/recovery-codes", p.signedIn(p.newRecoveryCodes)},
+		{"GET /account/mfa/recovery-codes", p.signedIn(p.recoveryCodesPage)}, // new codes, once (onetime.go)
+	}
 }
