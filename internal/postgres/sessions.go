@@ -22,7 +22,10 @@ var _ user.Sessions = (*Sessions)(nil)
 const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip,
 	COALESCE(authenticated_at, created_at)`
 
-// Create stores sess and its first refresh token in one transaction.
+// Create stores sess and its first refresh token: one statement, so both
+// or neither, in one round trip (execUndoable). A new session's first
+// token has no predecessor computed again, so a hash stored already is an
+// error here, not a token to keep (insertRefreshToken).
 func (s *Sessions) Create(ctx context.Context, sess user.Session, t user.RefreshToken) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
@@ -30,18 +33,15 @@ func (s *Sessions) Create(ctx context.Context, sess user.Session, t user.Refresh
 	if auth.IsZero() {
 		auth = sess.CreatedAt // the caller does not say: the login
 	}
-	err := pgx.BeginFunc(ctx, s.q, func(tx pgx.Tx) error {
-		const q = `
+	const q = `
+		WITH session AS (
 			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, authenticated_at, amr, acr)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
-		if _, err := tx.Exec(ctx, q, sess.ID, sess.UserID, sess.CreatedAt, sess.LastUsedAt,
-			sess.ExpiresAt, sess.UserAgent, sess.IP, auth, strings.Join(sess.AMR, " "), sess.ACR); err != nil {
-			return err
-		}
-		_, err := insertRefreshToken(ctx, tx, t)
-		return err
-	})
-	if err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10))
+		INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at)
+		VALUES ($11, $12, $13, $14)`
+	if _, err := s.execUndoable(ctx, q, sess.ID, sess.UserID, sess.CreatedAt, sess.LastUsedAt,
+		sess.ExpiresAt, sess.UserAgent, sess.IP, auth, strings.Join(sess.AMR, " "), sess.ACR,
+		t.Hash, t.SessionID, t.CreatedAt, t.ExpiresAt); err != nil {
 		return translateSession(err, "create session")
 	}
 	return nil

@@ -12,13 +12,16 @@ import (
 
 // querier runs statements: the pool outside a transaction, the pgx.Tx of
 // Transactor.Atomic inside one. Begin on a pgx.Tx makes a savepoint, so
-// the methods that open a transaction of their own (Sessions.Create,
-// Users.Delete, ...) run in a savepoint of Atomic's transaction instead:
-// when they fail, they undo only their own changes.
+// the methods that open a transaction of their own (Users.Delete,
+// Sessions.AddRefreshToken, ...) run in a savepoint of Atomic's
+// transaction instead: when they fail, they undo only their own changes.
+// Those of one statement use execUndoable, which does the same in one
+// round trip.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
@@ -89,6 +92,47 @@ func (c conn) mayFail(ctx context.Context, f func(querier) error) error {
 		return f(c.q)
 	}
 	return pgx.BeginFunc(ctx, c.q, func(tx pgx.Tx) error { return f(tx) })
+}
+
+// statementSavepoint is the savepoint execUndoable sets: a name of its
+// own, apart from the sp_N of pgx's nested transactions.
+const statementSavepoint = "usersvc_statement"
+
+// execUndoable runs q, one statement (which changes all it changes or
+// nothing), such that its failure leaves Atomic's transaction usable, as
+// mayFail does, in one round trip instead of three: inside a transaction
+// the savepoint before it and its release after are sent with it in one
+// batch, and only when it fails is the savepoint rolled back, in a second.
+// Outside one q runs on the pool.
+func (c conn) execUndoable(ctx context.Context, q string, args ...any) (pgconn.CommandTag, error) {
+	if !c.inTx {
+		return c.q.Exec(ctx, q, args...)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SAVEPOINT ` + statementSavepoint)
+	b.Queue(q, args...)
+	b.Queue(`RELEASE SAVEPOINT ` + statementSavepoint)
+	br := c.q.SendBatch(ctx, b)
+	var tag pgconn.CommandTag
+	_, err := br.Exec()
+	if err == nil {
+		tag, err = br.Exec()
+	}
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		// After a failed SAVEPOINT there is none to roll back to, and the
+		// transaction is lost anyway: the first error is what is returned.
+		if _, rerr := c.q.Exec(ctx, `ROLLBACK TO SAVEPOINT `+statementSavepoint); rerr == nil {
+			_, _ = c.q.Exec(ctx, `RELEASE SAVEPOINT `+statementSavepoint)
+		}
+		return pgconn.CommandTag{}, err
+	}
+	return tag, nil
 }
 
 // Transactor is the PostgreSQL user.Transactor.

@@ -98,6 +98,20 @@ func testSessionRoundTrip(t *testing.T, open newStores) {
 	if err := st.Sessions.Create(t.Context(), ghost, ghostT); err == nil {
 		t.Errorf("Create of a session of a missing user: got nil error, want one")
 	}
+	// So is a session whose first token has the hash of another session's
+	// token, and it is not stored without its token: the session and its
+	// first token are stored together or not at all.
+	twin, twinT := NewSession(u.ID, now())
+	twinT.Hash = rt.Hash
+	if err := st.Sessions.Create(t.Context(), twin, twinT); err == nil {
+		t.Errorf("Create with a first token of another session's hash: got nil error, want one")
+	}
+	if _, _, err := st.Sessions.UserSession(t.Context(), u.ID, twin.ID); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("the session whose first token was refused: UserSession error %v, want %v", err, user.ErrNotFound)
+	}
+	if gotT, gotS, err := st.Sessions.RefreshToken(t.Context(), rt.Hash); err != nil || gotS.ID != s.ID || gotT.SessionID != s.ID {
+		t.Errorf("the token whose hash was offered again: got session %s (error %v), want it still of %s", gotS.ID, err, s.ID)
+	}
 }
 
 func testSessionNotFound(t *testing.T, open newStores) {

@@ -27,6 +27,9 @@ func (m memorySessions) Create(_ context.Context, s user.Session, t user.Refresh
 	if _, ok := m.users[s.UserID]; !ok {
 		return errForeignKey
 	}
+	if _, ok := m.refreshTokens[string(t.Hash)]; ok {
+		return errDuplicateToken // a new session's first token is new
+	}
 	if s.AuthenticatedAt.IsZero() {
 		s.AuthenticatedAt = s.CreatedAt
 	}

@@ -520,3 +520,38 @@ func testTxBusinessErrorKeepsTx(t *testing.T, open newStores) {
 		t.Errorf("the administrator after the refused changes: %+v, want unchanged", got)
 	}
 }
+
+// testTxRefusedSessionKeepsTx: a session the store refuses inside a
+// transaction (its user is missing, or its first token's hash is taken)
+// stores nothing of itself and leaves the transaction usable, as a
+// business error does: fn may go on and commit. (The login's transaction
+// relies on no such thing, but a store must not half-store a session.)
+func testTxRefusedSessionKeepsTx(t *testing.T, open newStores) {
+	s := open(t)
+	ctx := t.Context()
+	ada := create(t, s.Users, NewUser(1))
+	_, first := startSession(t, s.Sessions, ada, now())
+	ghost, ghostT := NewSession(uuid.Must(uuid.NewV7()), now())
+	twin, twinT := NewSession(ada.ID, now())
+	twinT.Hash = first.Hash
+	kept, keptT := NewSession(ada.ID, now())
+	err := s.Tx.Atomic(ctx, func(tx user.Stores) error {
+		if err := tx.Sessions.Create(ctx, ghost, ghostT); err == nil {
+			return errors.New("Create of a session of a missing user: got nil error, want one")
+		}
+		if err := tx.Sessions.Create(ctx, twin, twinT); err == nil {
+			return errors.New("Create with a first token of another session's hash: got nil error, want one")
+		}
+		return tx.Sessions.Create(ctx, kept, keptT)
+	})
+	if err != nil {
+		t.Fatalf("Atomic going on after refused sessions: got error %v, want nil", err)
+	}
+	sessionOf(t, s.Sessions, ada.ID, kept.ID)
+	if _, _, err := s.Sessions.UserSession(ctx, ada.ID, twin.ID); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("the refused session: UserSession error %v, want %v", err, user.ErrNotFound)
+	}
+	if _, _, err := s.Sessions.RefreshToken(ctx, ghostT.Hash); err == nil {
+		t.Errorf("the refused session's token: RefreshToken found it, want it not stored")
+	}
+}

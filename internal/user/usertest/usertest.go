@@ -170,6 +170,7 @@ var (
 		{"ConcurrentIncrements", testTxConcurrentIncrements},
 		{"UniqueViolation", testTxUniqueViolation},
 		{"BusinessErrorKeepsTx", testTxBusinessErrorKeepsTx},
+		{"RefusedSessionKeepsTx", testTxRefusedSessionKeepsTx},
 		{"Recovery", testTxRecovery},
 	}
 )
