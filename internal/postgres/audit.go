@@ -39,7 +39,7 @@ func (s *Audit) Append(ctx context.Context, e user.AuditEvent) error {
 	const q = `
 		INSERT INTO audit_events (at, kind, actor_id, subject_id, ip, user_agent, request_id, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)`
-	_, err := s.q.Exec(ctx, q, e.At, string(e.Kind), nullID(e.ActorID), nullID(e.SubjectID),
+	_, err := s.execUndoable(ctx, q, e.At, string(e.Kind), nullID(e.ActorID), nullID(e.SubjectID),
 		e.IP, e.UserAgent, e.RequestID, detail)
 	if err != nil {
 		return translate(err, "append audit event")

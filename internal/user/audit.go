@@ -105,20 +105,14 @@ func (s *Service) record(ctx context.Context, kind AuditKind, actor, subject uui
 }
 
 // appendEvent appends e through st: the stores, or (inTx) the transaction
-// of its change, where it gets a savepoint of its own so that a refused
-// append leaves the transaction usable. When e cannot be stored as it is
-// (text a database refuses), it is stored again without its client text
-// and detail, and counted; when that fails too, it is logged, counted and
-// the error, wrapping ErrUnavailable, returned.
+// of its change, which a refused append leaves usable (AuditLog.Append).
+// When e cannot be stored as it is (text a database refuses), it is
+// stored again without its client text and detail, and counted; when that
+// fails too, it is logged, counted and the error, wrapping ErrUnavailable,
+// returned.
 func (s *Service) appendEvent(ctx context.Context, st Stores, inTx bool, e AuditEvent) error {
-	try := func(e AuditEvent) error {
-		if !inTx {
-			return st.Audit.Append(ctx, e)
-		}
-		return st.Tx.Atomic(ctx, func(in Stores) error { return in.Audit.Append(ctx, e) })
-	}
 	original := e
-	first := try(e)
+	first := st.Audit.Append(ctx, e)
 	if first == nil {
 		return s.announce(ctx, st, inTx, original)
 	}
@@ -126,7 +120,7 @@ func (s *Service) appendEvent(ctx context.Context, st Stores, inTx bool, e Audit
 	if s.observer != nil {
 		s.observer.AuditRetried(e.Kind)
 	}
-	err := try(e)
+	err := st.Audit.Append(ctx, e)
 	if err == nil {
 		s.log.WarnContext(ctx, "audit event stored without its client text and detail", "kind", string(e.Kind), "error", first.Error())
 		return s.announce(ctx, st, inTx, original)

@@ -163,7 +163,10 @@ type EmailChanges interface {
 // an event, in the database itself. Events are never tied to the users
 // table, so that deleting an account keeps its history.
 type AuditLog interface {
-	// Append stores e and gives it the next ID.
+	// Append stores e and gives it the next ID. Inside a transaction, an
+	// event the store refuses (text the database cannot hold) changes
+	// nothing and leaves the transaction usable, as a business error does:
+	// the caller stores it again without its client text.
 	Append(ctx context.Context, e AuditEvent) error
 	// Events returns the events f selects, newest first: ID descending,
 	// or (At, ID) descending with f.ByTime. A uuid.Nil actor

@@ -555,3 +555,32 @@ func testTxRefusedSessionKeepsTx(t *testing.T, open newStores) {
 		t.Errorf("the refused session's token: RefreshToken found it, want it not stored")
 	}
 }
+
+// testTxRefusedEventKeepsTx: an audit event whose text the store cannot
+// hold (bytes that are not UTF-8, a NUL in its detail), appended inside a
+// transaction, is stored or refused; refused, it changes nothing and
+// leaves the transaction usable (AuditLog.Append), so that its caller can
+// store it again without that text and commit.
+func testTxRefusedEventKeepsTx(t *testing.T, open newStores) {
+	s := open(t)
+	ctx := t.Context()
+	ada := NewUser(1)
+	odd := NewAuditEvent(user.AuditLoginFailed, uuid.Nil, uuid.Must(uuid.NewV7()), now())
+	odd.UserAgent, odd.Detail = "agent \xff\xfe", map[string]string{"note": "a\x00b"}
+	var refused error
+	err := s.Tx.Atomic(ctx, func(tx user.Stores) error {
+		refused = tx.Audit.Append(ctx, odd)
+		if _, err := tx.Users.Create(ctx, ada); err != nil {
+			return err
+		}
+		return tx.Audit.Append(ctx, NewAuditEvent(user.AuditRegistered, ada.ID, ada.ID, now()))
+	})
+	if err != nil {
+		t.Fatalf("Atomic going on after an event the store refused (%v): got error %v, want nil", refused, err)
+	}
+	byID(t, s.Users, ada.ID)
+	got := auditEvents(t, s.Audit, user.AuditFilter{SubjectID: odd.SubjectID})
+	if want := map[bool]int{true: 0, false: 1}[refused != nil]; len(got) != want {
+		t.Errorf("events of the odd event's subject: got %d, want %d (Append error %v)", len(got), want, refused)
+	}
+}

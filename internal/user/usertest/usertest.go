@@ -171,6 +171,7 @@ var (
 		{"UniqueViolation", testTxUniqueViolation},
 		{"BusinessErrorKeepsTx", testTxBusinessErrorKeepsTx},
 		{"RefusedSessionKeepsTx", testTxRefusedSessionKeepsTx},
+		{"RefusedEventKeepsTx", testTxRefusedEventKeepsTx},
 		{"Recovery", testTxRecovery},
 	}
 )
