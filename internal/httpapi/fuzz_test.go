@@ -10,6 +10,7 @@ package httpapi_test
 import (
 	"encoding/hex"
 	"encoding/json"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -120,6 +121,9 @@ func FuzzTokenForm(f *testing.F) {
 	f.Add(form, "%zz")
 	f.Add(form+"; charset=utf-8", "username=ada&password=correct+horse")
 	f.Add("application/json", `{"username":"ada","password":"correct horse"}`)
+	// Media types are case-insensitive and may carry spaces and parameters.
+	f.Add("Application/JSON", `{"username":"AdA","password":"correct horse"}`)
+	f.Add(" application/json ; charset=utf-8", `{"username":"ada","password":"correct horse"}`)
 	f.Add("", "username=ada&password=correct+horse")
 	f.Add("multipart/form-data; boundary=x", "--x\r\n")
 	for _, h := range hostileStrings {
@@ -139,7 +143,8 @@ func FuzzTokenForm(f *testing.F) {
 			return
 		}
 		var username, password string
-		if strings.HasPrefix(contentType, "application/json") {
+		// The body is read as the server reads it: by its media type.
+		if mt, _, _ := mime.ParseMediaType(contentType); mt == "application/json" {
 			var v map[string]any
 			if err := json.Unmarshal([]byte(body), &v); err != nil {
 				t.Fatalf("token accepted malformed JSON %q", body)
