@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -243,6 +244,33 @@ func (s *Service) MFAStatus(ctx context.Context, id uuid.UUID) (MFAStatus, error
 		return MFAStatus{}, err
 	}
 	return st, nil
+}
+
+// IsPendingTOTP reports whether secret is that of the account id's
+// authenticator being set up (enrolled, not confirmed): a page that held
+// the secret of an earlier set-up, replaced since by a newer one from
+// another window or device, must not show it, as no app that scans it
+// could ever be turned on.
+func (s *Service) IsPendingTOTP(ctx context.Context, id uuid.UUID, secret string) (bool, error) {
+	if !s.mfaOn() {
+		return false, nil
+	}
+	f, err := s.stores.Factors.TOTP(ctx, id)
+	if errors.Is(err, ErrFactorNotFound) || (err == nil && f.Confirmed()) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	sealer, err := s.sealer()
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrMFAUnavailable, err)
+	}
+	pending, err := sealer.Open(f.Secret, totpAD(f.UserID))
+	if err != nil {
+		return false, fmt.Errorf("open TOTP secret: %w", err)
+	}
+	return subtle.ConstantTimeCompare(pending, []byte(secret)) == 1, nil
 }
 
 // AdminResetMFA removes every second factor of the user id (TOTP,

@@ -74,6 +74,7 @@ var english = Catalogue{
 	"notice.totp_removed":     "The authenticator app is removed.",
 	"notice.totp_enabled":     "The authenticator app is on: signing in asks for its code.",
 	"mfa.setup.gone":          "The app's secret was shown once. If you added it to your app, type the app's code below to turn it on. If not, set up the app again: it gets a new secret.",
+	"mfa.setup.replaced":      "A newer set-up of an authenticator app, started in another window or on another device, replaced this one, so its secret is not shown. Type the code of the app that added the newer secret to turn it on, or set up the app again: it gets a new secret.",
 	"mfa.codes.gone":          "These recovery codes were shown once. If you lost them, make new ones below: the old ones stop working.",
 	"error.factor_exists":     "An authenticator app is set up already: remove it first.",
 	"error.factor_not_found":  "This account has no authenticator app.",

@@ -19,13 +19,14 @@ import (
 // scanned keep working.
 
 const (
-	codesGone   = "These recovery codes were shown once."
-	setupGone   = "secret was shown once."
-	setupPage   = "/account/mfa/setup"
-	codesPage   = "/account/mfa/recovery-codes"
-	setupForm   = `action="/account/mfa/setup"`
-	codesForm   = `action="/account/mfa/recovery-codes"`
-	confirmForm = `action="/account/mfa/confirm"`
+	codesGone     = "These recovery codes were shown once."
+	setupGone     = "secret was shown once."
+	setupReplaced = "A newer set-up of an authenticator app"
+	setupPage     = "/account/mfa/setup"
+	codesPage     = "/account/mfa/recovery-codes"
+	setupForm     = `action="/account/mfa/setup"`
+	codesForm     = `action="/account/mfa/recovery-codes"`
+	confirmForm   = `action="/account/mfa/confirm"`
 )
 
 // mfaBrowser signs login, who has an authenticator app, in with its code
@@ -268,4 +269,41 @@ func TestMFAOneTimeCookieRefusedWhenAltered(t *testing.T) {
 	if p := bob.get(setupPage); !shownSecret.MatchString(p.body) {
 		t.Errorf("the same cookie on its own page shows no secret\n%s", p.body) // the refusal above was the page's binding
 	}
+}
+
+// A set-up started in one window and replaced by a newer one elsewhere
+// (another device of the same user) before its page was shown does not
+// show the replaced secret: an app that scanned it could never turn on.
+// The page says a newer set-up replaced it; the newer secret turns the
+// app on.
+func TestReplacedAuthenticatorSecretIsNotShown(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newSite(t, kind)
+		s.account("ada")
+		first := s.browser()
+		first.signIn("ada", password, "/account")
+		second := s.browser()
+		second.signIn("ada", password, "/account")
+
+		holding(t, first, setupPage, url.Values{"current_password": {password}}, setupPage)
+		holding(t, second, setupPage, url.Values{"current_password": {password}}, setupPage)
+		m := shownSecret.FindStringSubmatch(second.get(setupPage).body)
+		if m == nil {
+			t.Fatal("the newer set-up shows no secret")
+		}
+		newer := strings.ReplaceAll(m[1], " ", "")
+
+		p := first.get(setupPage)
+		if p.status != http.StatusOK || shownSecret.MatchString(p.body) || strings.Contains(p.body, "data:image/png") ||
+			!strings.Contains(p.body, setupReplaced) || !strings.Contains(p.body, confirmForm) || !strings.Contains(p.body, setupForm) {
+			t.Fatalf("the replaced set-up's page: %d, want 200 saying a newer set-up replaced it, no secret, the code's form and set-up again\n%s", p.status, p.body)
+		}
+		noStore(t, p)
+		cleared(t, p, setupPage)
+
+		p = first.post("/account/mfa/confirm", url.Values{"code": {totpCode(t, newer, s.Clock.Now())}})
+		if p.status != http.StatusSeeOther || p.location() != codesPage {
+			t.Errorf("confirm with the newer secret: %d to %q, want 303 to the codes\n%s", p.status, p.location(), p.body)
+		}
+	})
 }

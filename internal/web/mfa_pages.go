@@ -122,9 +122,17 @@ func (p *Pages) setUpTOTP(w http.ResponseWriter, r *http.Request, c user.Caller)
 // purpose) and offers to start again for whoever did not scan it.
 func (p *Pages) setUpPage(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	held, _, ok := p.takeSecret(w, r, c, mfaSetupPath)
+	ok = ok && len(held) == 2
 	var png []byte
+	replaced := false
 	st, err := p.users.MFAStatus(p.client(r), c.User.ID)
-	if err == nil && ok && len(held) == 2 {
+	if err == nil && ok && st.TOTP == user.TOTPPending {
+		// A newer set-up elsewhere replaced the one this page was made
+		// for: its secret would never turn an app on.
+		ok, err = p.users.IsPendingTOTP(p.client(r), c.User.ID, held[0])
+		replaced = err == nil && !ok
+	}
+	if err == nil && ok {
 		png, err = totp.QRCode(held[1])
 	}
 	switch {
@@ -132,6 +140,8 @@ func (p *Pages) setUpPage(w http.ResponseWriter, r *http.Request, c user.Caller)
 		p.mfaFailed(w, r, c, mfaPage{}, err)
 	case st.TOTP != user.TOTPPending: // turned on, removed: nothing to show
 		redirect(w, mfaPath)
+	case replaced:
+		p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Confirm: confirmForm(), Restart: true, Notice: "mfa.setup.replaced"}, "")
 	case png != nil:
 		w.Header().Set("Content-Security-Policy", strings.Replace(p.policyFor(r), "img-src ", "img-src "+qrImagePolicy+" ", 1))
 		//nolint:gosec // the service's own PNG, base64: no markup or script in it
