@@ -15,8 +15,8 @@ import (
 // the methods that open a transaction of their own (Users.Delete,
 // Sessions.AddRefreshToken, ...) run in a savepoint of Atomic's
 // transaction instead: when they fail, they undo only their own changes.
-// Those of one statement use execUndoable, which does the same in one
-// round trip.
+// Those of one statement use undoable (execUndoable, queryRowUndoable),
+// which does the same in one round trip.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -82,57 +82,75 @@ func (c conn) lockedInTx(query string) string {
 	return query + ` FOR NO KEY UPDATE`
 }
 
-// mayFail runs f, a statement that can fail with a business error (a
-// taken email or username). Inside a transaction it runs in a savepoint:
-// PostgreSQL aborts a whole transaction at a failed statement, and the
-// savepoint keeps Atomic's transaction usable after ErrEmailTaken, as on
-// the other stores. Outside one f runs on the pool.
-func (c conn) mayFail(ctx context.Context, f func(querier) error) error {
-	if !c.inTx {
-		return f(c.q)
-	}
-	return pgx.BeginFunc(ctx, c.q, func(tx pgx.Tx) error { return f(tx) })
-}
-
-// statementSavepoint is the savepoint execUndoable sets: a name of its
-// own, apart from the sp_N of pgx's nested transactions.
+// statementSavepoint is the savepoint of undoable statements: a name of
+// its own, apart from the sp_N of pgx's nested transactions.
 const statementSavepoint = "usersvc_statement"
 
 // execUndoable runs q, one statement (which changes all it changes or
-// nothing), such that its failure leaves Atomic's transaction usable, as
-// mayFail does, in one round trip instead of three: inside a transaction
-// the savepoint before it and its release after are sent with it in one
-// batch, and only when it fails is the savepoint rolled back, in a second.
-// Outside one q runs on the pool.
+// nothing), such that its failure leaves Atomic's transaction usable (see
+// undoable). Outside a transaction q runs on the pool.
 func (c conn) execUndoable(ctx context.Context, q string, args ...any) (pgconn.CommandTag, error) {
 	if !c.inTx {
 		return c.q.Exec(ctx, q, args...)
 	}
+	var tag pgconn.CommandTag
+	err := c.undoable(ctx, func(br pgx.BatchResults) (err error) {
+		tag, err = br.Exec()
+		return err
+	}, q, args...)
+	return tag, err
+}
+
+// queryRowUndoable is execUndoable for a statement that returns a row
+// (INSERT or UPDATE ... RETURNING), read by scan: pgx.ErrNoRows when it
+// returns none (an UPDATE of a missing row), which leaves the
+// transaction as usable as a failed statement does.
+func (c conn) queryRowUndoable(ctx context.Context, scan func(pgx.Row) error, q string, args ...any) error {
+	if !c.inTx {
+		return scan(c.q.QueryRow(ctx, q, args...))
+	}
+	return c.undoable(ctx, func(br pgx.BatchResults) error { return scan(br.QueryRow()) }, q, args...)
+}
+
+// undoable runs q, one statement that can fail with a business error (a
+// taken email or username), inside Atomic's transaction, read by read.
+// PostgreSQL aborts a whole transaction at a failed statement, so q runs
+// in a savepoint: its failure then leaves the transaction usable, as on
+// the other stores. The savepoint before q and its release after are sent
+// with q in one batch, one round trip, instead of the three of a nested
+// pgx transaction.
+//
+// The release goes through exactly when q did. Only when it did not is
+// the savepoint rolled back (a second round trip): a read that fails on
+// this side after q went through (no row) leaves the savepoint released,
+// and a rollback to it would fail and abort the transaction. (A returned
+// row that does not decode, a bug, is reported by pgx as a failure of the
+// batch: the rollback then fails, and the transaction with it.)
+func (c conn) undoable(ctx context.Context, read func(pgx.BatchResults) error, q string, args ...any) error {
 	b := &pgx.Batch{}
 	b.Queue(`SAVEPOINT ` + statementSavepoint)
 	b.Queue(q, args...)
 	b.Queue(`RELEASE SAVEPOINT ` + statementSavepoint)
 	br := c.q.SendBatch(ctx, b)
-	var tag pgconn.CommandTag
 	_, err := br.Exec()
 	if err == nil {
-		tag, err = br.Exec()
+		err = read(br)
 	}
-	if err == nil {
-		_, err = br.Exec()
+	_, released := br.Exec() // after a failure before it, that failure
+	if cerr := br.Close(); released == nil {
+		released = cerr
 	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if released != nil {
 		// After a failed SAVEPOINT there is none to roll back to, and the
 		// transaction is lost anyway: the first error is what is returned.
 		if _, rerr := c.q.Exec(ctx, `ROLLBACK TO SAVEPOINT `+statementSavepoint); rerr == nil {
 			_, _ = c.q.Exec(ctx, `RELEASE SAVEPOINT `+statementSavepoint)
 		}
-		return pgconn.CommandTag{}, err
 	}
-	return tag, nil
+	if err != nil {
+		return err
+	}
+	return released
 }
 
 // Transactor is the PostgreSQL user.Transactor.
@@ -150,7 +168,7 @@ func (c conn) execUndoable(ctx context.Context, q string, args ...any) (pgconn.C
 //     same holds for any failed statement: PostgreSQL refuses the rest of
 //     an aborted transaction, and its COMMIT rolls back (Atomic returns an
 //     error). A statement failing with a business error runs in a
-//     savepoint (mayFail), so it leaves the transaction usable.
+//     savepoint (undoable), so it leaves the transaction usable.
 //   - The transaction as a whole is bounded by the caller's ctx.
 //   - It is rolled back on a context of its own, so that a transaction
 //     ended by its caller's ctx still hands its connection back cleanly.

@@ -175,12 +175,10 @@ func (s *Users) Create(ctx context.Context, u user.User) (user.User, error) {
 		VALUES ($1, $2, $3, $4, NULLIF($5, ''), COALESCE(NULLIF($6, ''), 'user'), $7, $2)
 		RETURNING ` + userColumns
 	var created user.User
-	err := s.mayFail(ctx, func(db querier) error {
-		var err error
-		created, err = scanUser(db.QueryRow(ctx, q, u.ID, u.Email, u.Username, u.PasswordHash, u.FullName,
-			string(u.Role), u.EmailVerified))
+	err := s.queryRowUndoable(ctx, func(row pgx.Row) (err error) {
+		created, err = scanUser(row)
 		return err
-	})
+	}, q, u.ID, u.Email, u.Username, u.PasswordHash, u.FullName, string(u.Role), u.EmailVerified)
 	if err != nil {
 		return user.User{}, translate(err, "create user")
 	}
@@ -236,11 +234,10 @@ func (s *Users) Update(ctx context.Context, id uuid.UUID, p user.Patch) (user.Us
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	var u user.User
-	err := s.mayFail(ctx, func(db querier) error {
-		var err error
-		u, err = scanUser(db.QueryRow(ctx, updateUser, updateArgs(id, p)...))
+	err := s.queryRowUndoable(ctx, func(row pgx.Row) (err error) {
+		u, err = scanUser(row)
 		return err
-	})
+	}, updateUser, updateArgs(id, p)...)
 	if err != nil {
 		return user.User{}, translate(err, "update user")
 	}

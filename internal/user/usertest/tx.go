@@ -492,13 +492,17 @@ func testTxBusinessErrorKeepsTx(t *testing.T, open newStores) {
 	}
 	taken := NewUser(3)
 	taken.Email = admin.Email
+	bob := create(t, s.Users, NewUser(4))
 	missing := uuid.Must(uuid.NewV7())
+	name := "Renamed"
 	err := s.Tx.Atomic(ctx, func(tx user.Stores) error {
 		for _, c := range []struct {
 			call      string
 			err, want error
 		}{
 			{"Users.Create", second(tx.Users.Create(ctx, taken)), user.ErrEmailTaken},
+			{"Users.Update to a taken email", second(tx.Users.Update(ctx, admin.ID, user.Patch{Email: &bob.Email})), user.ErrEmailTaken},
+			{"Users.Update of a missing user", second(tx.Users.Update(ctx, missing, user.Patch{FullName: &name})), user.ErrNotFound},
 			{"Users.Delete", tx.Users.Delete(ctx, admin.ID), user.ErrLastAdmin},
 			{"Users.ByID", second(tx.Users.ByID(ctx, missing)), user.ErrNotFound},
 			{"Sessions.Revoke", tx.Sessions.Revoke(ctx, admin.ID, missing, now()), user.ErrSessionNotFound},
@@ -509,6 +513,9 @@ func testTxBusinessErrorKeepsTx(t *testing.T, open newStores) {
 				return fmt.Errorf("%s: got error %w, want %w", c.call, c.err, c.want)
 			}
 		}
+		if _, err := tx.Users.Update(ctx, bob.ID, user.Patch{FullName: &name}); err != nil {
+			return err
+		}
 		_, err := tx.Users.Create(ctx, ada)
 		return err
 	})
@@ -516,6 +523,9 @@ func testTxBusinessErrorKeepsTx(t *testing.T, open newStores) {
 		t.Fatalf("Atomic going on after business errors: got error %v, want nil", err)
 	}
 	byID(t, s.Users, ada.ID)
+	if got := byID(t, s.Users, bob.ID); got.FullName != name {
+		t.Errorf("the update after the refused ones: full name %q, want %q", got.FullName, name)
+	}
 	if got := byID(t, s.Users, admin.ID); got.Email != admin.Email {
 		t.Errorf("the administrator after the refused changes: %+v, want unchanged", got)
 	}
