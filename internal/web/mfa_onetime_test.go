@@ -260,9 +260,9 @@ func TestMFAOneTimeCookieRefusedWhenAltered(t *testing.T) {
 	bob := s.browser()
 	bob.signIn("bob", password, "/account")
 	c := holding(t, bob, setupPage, url.Values{"current_password": {password}}, setupPage)
-	p := bob.get(codesPage)
-	if p.status != http.StatusOK || shownSecret.MatchString(p.body) || strings.Contains(p.body, "data:image/png") || len(codesOn(p.body)) != 0 {
-		t.Errorf("a set-up cookie on the codes' page: %d, want 200 and nothing shown\n%s", p.status, p.body)
+	p := bob.get(codesPage) // bob has no app yet: the codes' page sends him to the factors' page
+	if p.status != http.StatusSeeOther || p.location() != "/account/mfa" || shownSecret.MatchString(p.body) || strings.Contains(p.body, "data:image/png") || len(codesOn(p.body)) != 0 {
+		t.Errorf("a set-up cookie on the codes' page: %d to %q, want 303 to /account/mfa and nothing shown\n%s", p.status, p.location(), p.body)
 	}
 	cleared(t, p, codesPage)
 	bob.cookies[c.Name] = c
@@ -306,4 +306,29 @@ func TestReplacedAuthenticatorSecretIsNotShown(t *testing.T) {
 			t.Errorf("confirm with the newer secret: %d to %q, want 303 to the codes\n%s", p.status, p.location(), p.body)
 		}
 	})
+}
+
+// The recovery codes' page of an account without an authenticator app (it
+// was never set up, or it was removed since the codes were shown) has no
+// codes to speak of, shown or to make: it sends the browser to the
+// second factors' page instead of saying codes were shown once.
+func TestRecoveryCodesPageWithoutAnAppGoesToTheFactors(t *testing.T) {
+	s := newSite(t, apptest.SQLite)
+	s.account("ada")
+	b := s.browser()
+	b.signIn("ada", password, "/account")
+	if p := b.get(codesPage); p.status != http.StatusSeeOther || p.location() != "/account/mfa" || strings.Contains(p.body, codesGone) {
+		t.Errorf("the codes' page of an account without an app: %d to %q, want 303 to /account/mfa\n%s", p.status, p.location(), p.body)
+	}
+
+	s.account("bob")
+	secret, _ := s.enrolTOTP("bob")
+	bob := mfaBrowser(t, s, "bob", secret)
+	codesNotShown(t, bob.get(codesPage)) // the app is on: new codes can be made
+	if p := bob.post("/account/mfa/remove", url.Values{"current_password": {password}}); p.status != http.StatusSeeOther {
+		t.Fatalf("removing the app: %d\n%s", p.status, p.body)
+	}
+	if p := bob.get(codesPage); p.status != http.StatusSeeOther || p.location() != "/account/mfa" {
+		t.Errorf("the codes' page after the app was removed: %d to %q, want 303 to /account/mfa\n%s", p.status, p.location(), p.body)
+	}
 }

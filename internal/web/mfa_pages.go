@@ -220,11 +220,20 @@ func (p *Pages) newRecoveryCodes(w http.ResponseWriter, r *http.Request, c user.
 
 // recoveryCodesPage shows the new recovery codes this once: a reload
 // says they were shown once, with the form to make new ones, and makes
-// none.
+// none. Without an authenticator app (never set up, or removed since)
+// there are no codes to speak of: the browser goes to the factors' page.
 func (p *Pages) recoveryCodesPage(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	if codes, made, ok := p.takeSecret(w, r, c, recoveryCodesPath); ok {
 		p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Codes: codes, Notice: mfaNotices[made]}, "")
 		return
 	}
-	p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Notice: "mfa.codes.gone"}, "")
+	st, err := p.users.MFAStatus(p.client(r), c.User.ID)
+	switch {
+	case err != nil:
+		p.mfaFailed(w, r, c, mfaPage{}, err)
+	case st.TOTP != user.TOTPEnabled:
+		redirect(w, mfaPath)
+	default:
+		p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Notice: "mfa.codes.gone"}, "")
+	}
 }

@@ -30,11 +30,7 @@ func TestAuthenticatorAppAndRecoveryCodesShownOnceInTheBrowser(t *testing.T) {
 	secret := strings.ReplaceAll(landsShowing(t, tab, "form[action='/account/mfa/setup'] button[type=submit]", "/account/mfa/setup", "code.secret"), " ", "")
 	reloadShowsNone(t, tab, "/account/mfa/setup", "code.secret", secret)
 
-	code, err := pqtotp.GenerateCodeCustom(secret, site.Clock.Now(), pqtotp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab.Fill("#f-code", code)
+	tab.Fill("#f-code", appCode(t, site, secret))
 	first := landsShowing(t, tab, "form[action='/account/mfa/confirm'] button[type=submit]", "/account/mfa/recovery-codes", "ul.codes")
 	reloadShowsNone(t, tab, "/account/mfa/recovery-codes", "ul.codes", first)
 
@@ -77,4 +73,15 @@ func reloadShowsNone(t *testing.T, tab *browsertest.Page, at, shown, secret stri
 	if body := tab.Body(); tab.Has(shown) || strings.Contains(body, secret) || !strings.Contains(body, "shown once") {
 		t.Fatalf("the reloaded page at %s shows %s, or not that it was shown once: %s", at, shown, body)
 	}
+}
+
+// appCode is the code an authenticator app with secret shows at the
+// site's time.
+func appCode(t *testing.T, site *browsertest.Site, secret string) string {
+	t.Helper()
+	code, err := pqtotp.GenerateCodeCustom(secret, site.Clock.Now(), pqtotp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
 }

@@ -35,19 +35,19 @@ type shownPage struct {
 	path string
 	// prepare brings the page to the state shown (a refused form), after
 	// it is opened.
-	prepare func(t *testing.T, p *browsertest.Page)
+	prepare func(t *testing.T, p *browsertest.Page, site *browsertest.Site)
 }
 
 // catalogue is every page of the service, with states worth seeing; a GET
 // route of internal/web without an entry fails TestEveryPage.
 var catalogue = []shownPage{
 	{name: "sign-in", pattern: "/sign-in", path: "/sign-in"},
-	{name: "sign-in-error", who: "", path: "/sign-in", prepare: func(_ *testing.T, p *browsertest.Page) {
+	{name: "sign-in-error", who: "", path: "/sign-in", prepare: func(_ *testing.T, p *browsertest.Page, _ *browsertest.Site) {
 		p.Fill("#f-login", "ada", "#f-password", "not the password")
 		p.Submit("form[action='/sign-in'] button[type=submit]")
 	}},
 	{name: "sign-up", pattern: "/sign-up", path: "/sign-up"},
-	{name: "sign-up-error", path: "/sign-up", prepare: func(_ *testing.T, p *browsertest.Page) {
+	{name: "sign-up-error", path: "/sign-up", prepare: func(_ *testing.T, p *browsertest.Page, _ *browsertest.Site) {
 		p.Fill("#f-email", "not an address@", "#f-username", "a", "#f-password", "short")
 		p.Eval(`(() => { document.querySelector('form[action="/sign-up"]').noValidate = true; return ''; })()`)
 		p.Submit("form[action='/sign-up'] button[type=submit]")
@@ -63,12 +63,15 @@ var catalogue = []shownPage{
 	{name: "account-passkeys", pattern: "/account/passkeys", who: "user", path: "/account/passkeys"},
 	{name: "account-mfa", pattern: "/account/mfa", who: "user", path: "/account/mfa"},
 	// The form's POST redirects to the set-up page, which shows the secret once.
-	{name: "account-mfa-setup", pattern: "/account/mfa/setup", who: "user", path: "/account/mfa", prepare: func(_ *testing.T, p *browsertest.Page) {
+	{name: "account-mfa-setup", pattern: "/account/mfa/setup", who: "user", path: "/account/mfa", prepare: func(_ *testing.T, p *browsertest.Page, _ *browsertest.Site) {
 		p.Fill("#setup-password", password)
 		p.Submit("form[action='/account/mfa/setup'] button[type=submit]")
 	}},
 	{name: "account-mfa-setup-shown", who: "user", path: "/account/mfa/setup"}, // reloaded: shown once, code or start again
-	{name: "account-mfa-recovery-codes-shown", pattern: "/account/mfa/recovery-codes", who: "user", path: "/account/mfa/recovery-codes"},
+	// The app's first code turns it on; its POST redirects to the page
+	// that shows the recovery codes once (grace's tab: ada's app stays off).
+	{name: "account-mfa-recovery-codes", pattern: "/account/mfa/recovery-codes", who: "mfa", path: "/account/mfa", prepare: turnOnApp},
+	{name: "account-mfa-recovery-codes-shown", who: "mfa", path: "/account/mfa/recovery-codes"}, // reloaded: shown once, or make new ones
 	{name: "account-apps", pattern: "/account/apps", who: "user", path: "/account/apps"},
 	{name: "forbidden", who: "user", path: "/admin/users"},
 	{name: "admin-users", pattern: "/admin/users", who: "admin", path: "/admin/users"},
@@ -79,14 +82,14 @@ var catalogue = []shownPage{
 	{name: "admin-audit", pattern: "/admin/audit", who: "admin", path: "/admin/audit"},
 	{name: "admin-clients", pattern: "/admin/clients", who: "admin", path: "/admin/clients"},
 	{name: "admin-client-new", pattern: "/admin/clients/new", who: "admin", path: "/admin/clients/new"},
-	{name: "admin-client-new-error", who: "admin", path: "/admin/clients/new", prepare: func(_ *testing.T, p *browsertest.Page) {
+	{name: "admin-client-new-error", who: "admin", path: "/admin/clients/new", prepare: func(_ *testing.T, p *browsertest.Page, _ *browsertest.Site) {
 		p.Fill("#f-name", "Partner app", "#f-redirect_uris", "https://partner.example.com/cb\nhttp://partner.example.com/cb",
 			"#f-current_password", adminPassword)
 		p.Click("#f-scopes-5") // users:write, which a code-flow client may not have
 		p.Submit("form[action='/admin/clients'] button[type=submit]")
 	}},
 	// The form's POST redirects to the secret page, which shows the secret once.
-	{name: "admin-client-secret", pattern: "/admin/clients/{id}/secret", who: "admin", path: "/admin/clients/new", prepare: func(_ *testing.T, p *browsertest.Page) {
+	{name: "admin-client-secret", pattern: "/admin/clients/{id}/secret", who: "admin", path: "/admin/clients/new", prepare: func(_ *testing.T, p *browsertest.Page, _ *browsertest.Site) {
 		p.Fill("#f-name", "Reporting service", "#f-current_password", adminPassword)
 		p.Click("#f-token_endpoint_auth_method-1") // confidential, client_secret_basic
 		p.Click("#f-grant_types-2")                // client_credentials
@@ -167,8 +170,9 @@ func TestEveryPage(t *testing.T) {
 	rp := newRelyingParty(t, site, false)
 	paths := strings.NewReplacer("{id}", ada.String(), "{client}", client,
 		"{authorize}", strings.TrimPrefix(rp.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), site.URL))
-	tabs := map[string]*browsertest.Page{"": browser.NewPage(t), "user": browser.NewPage(t), "admin": browser.NewPage(t)}
+	tabs := map[string]*browsertest.Page{"": browser.NewPage(t), "user": browser.NewPage(t), "mfa": browser.NewPage(t), "admin": browser.NewPage(t)}
 	signIn(t, site, tabs["user"], "ada", password, "/account")
+	signIn(t, site, tabs["mfa"], "grace", password, "/account")
 	signIn(t, site, tabs["admin"], adminLogin, adminPassword, "/account")
 
 	var weights []string
@@ -178,7 +182,7 @@ func TestEveryPage(t *testing.T) {
 			page.SetWidth(browsertest.DesktopWidth)
 			page.Open(site.URL + paths.Replace(pg.path))
 			if pg.prepare != nil {
-				pg.prepare(t, page)
+				pg.prepare(t, page, site)
 			}
 			page.CheckAccessibility(axe, pg.name)
 			w := weight(t, page)
@@ -198,6 +202,18 @@ func TestEveryPage(t *testing.T) {
 	}
 	sort.Strings(weights)
 	t.Logf("transferred weight (HTML + CSS + JS):\n\t%s", strings.Join(weights, "\n\t"))
+}
+
+// turnOnApp sets up an authenticator app from the factors' page open in
+// p and turns it on with its first code: p lands on the recovery codes.
+func turnOnApp(t *testing.T, p *browsertest.Page, site *browsertest.Site) {
+	t.Helper()
+	p.Fill("#setup-password", password)
+	p.Submit("form[action='/account/mfa/setup'] button[type=submit]")
+	p.Fill("#f-code", appCode(t, site, strings.ReplaceAll(p.Text("code.secret"), " ", "")))
+	if status := p.Submit("form[action='/account/mfa/confirm'] button[type=submit]"); status != http.StatusOK || !p.Has("ul.codes") {
+		t.Fatalf("turning the app on: %d at %s, want the recovery codes: %s", status, p.Location(), p.Body())
+	}
 }
 
 // save writes a screenshot into dir ("" keeps none, after checking it is
