@@ -2,6 +2,9 @@
 // an SQLite file in a temporary directory, and a throwaway PostgreSQL
 // database on the server named by USERSVC_TEST_POSTGRES_URL.
 //
+// SQLite files are copies of a template file migrated once per test
+// process (WriteSQLite).
+//
 // PostgreSQL databases are clones of a template database that is migrated
 // once per test process, which takes a few tens of milliseconds per test
 // instead of a full migration. Each test database is dropped in the test's
@@ -84,12 +87,14 @@ func All() []Store {
 }
 
 // SQLite returns a fresh, migrated database in a file under t.TempDir(),
-// closed in t.Cleanup.
+// closed in t.Cleanup: a copy of the process's template (WriteSQLite).
 func SQLite(t testing.TB) *sqlite.DB {
 	t.Helper()
+	path := filepath.Join(t.TempDir(), "usersvc.db")
+	WriteSQLite(t, path)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "usersvc.db"))
+	s, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatalf("storetest: open sqlite: %v", err)
 	}
@@ -98,16 +103,52 @@ func SQLite(t testing.TB) *sqlite.DB {
 			t.Errorf("storetest: close sqlite: %v", err)
 		}
 	})
-	p, err := s.Migrator()
-	if err != nil {
-		t.Fatalf("storetest: sqlite migrator: %v", err)
-	}
-	defer p.Close()
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatalf("storetest: migrate sqlite: %v", err)
-	}
 	return s
 }
+
+// WriteSQLite writes a migrated SQLite database file at path, a copy of a
+// template file migrated once per test process: migrating takes most of a
+// second under the race detector (goose reads every migration, and
+// SQLite's C, translated to Go, runs instrumented), a copy a millisecond.
+func WriteSQLite(t testing.TB, path string) {
+	t.Helper()
+	b, err := sqliteTemplate()
+	if err == nil {
+		err = os.WriteFile(path, b, 0o600)
+	}
+	if err != nil {
+		t.Fatalf("storetest: SQLite template: %v", err)
+	}
+}
+
+// sqliteTemplate is the migrated template's content, made on first use.
+// Process-wide by necessity, as the PostgreSQL template is.
+var sqliteTemplate = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "storetest-sqlite-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	path := filepath.Join(dir, "usersvc.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	p, err := db.Migrator()
+	if err == nil {
+		_, err = p.Up(ctx)
+		err = errors.Join(err, p.Close())
+	}
+	if cerr := db.Close(); err == nil { // the last connection out folds the WAL into the file
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return os.ReadFile(path) //nolint:gosec // the file this helper just made in its own temporary directory
+})
 
 // Postgres opens a fresh database from PostgresURL, closed in t.Cleanup
 // (before the database is dropped).

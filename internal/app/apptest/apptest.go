@@ -30,7 +30,6 @@ import (
 	"github.com/usersvc/usersvc/internal/passkey/passkeytest"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
-	"github.com/usersvc/usersvc/internal/sqlite"
 	"github.com/usersvc/usersvc/internal/storetest"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
@@ -173,47 +172,16 @@ func (s *setup) store(t testing.TB, kind string, srv *Server) {
 	}
 }
 
-// sqliteTemplate is a migrated SQLite database file, made once per test
-// process: a server starts from a copy of it, which takes a millisecond
-// where migrating takes a few hundred under the race detector.
-var sqliteTemplate = sync.OnceValues(func() ([]byte, error) {
-	dir, err := os.MkdirTemp("", "apptest-sqlite-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	path := filepath.Join(dir, app.SQLiteFile)
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	_, err = app.Migrate(ctx, db)
-	if cerr := db.Close(); err == nil { // the last connection out folds the WAL into the file
-		err = cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-	return os.ReadFile(path) //nolint:gosec // the file this helper just made in its own temporary directory
-})
-
-// copySQLiteTemplate puts a migrated database into the data directory dir
-// unless it has one, and reports whether it did.
+// copySQLiteTemplate puts a migrated database (storetest.WriteSQLite: a
+// copy of a template migrated once per test process) into the data
+// directory dir unless it has one, and reports whether it did.
 func copySQLiteTemplate(t testing.TB, dir string) bool {
 	t.Helper()
 	path := filepath.Join(dir, app.SQLiteFile)
 	if _, err := os.Stat(path); err == nil {
 		return false
 	}
-	b, err := sqliteTemplate()
-	if err == nil {
-		err = os.WriteFile(path, b, 0o600)
-	}
-	if err != nil {
-		t.Fatalf("apptest: SQLite template: %v", err)
-	}
+	storetest.WriteSQLite(t, path)
 	return true
 }
 
