@@ -136,11 +136,11 @@ func (c conn) undoable(ctx context.Context, read func(pgx.BatchResults) error, q
 	if err == nil {
 		err = read(br)
 	}
-	_, released := br.Exec() // after a failure before it, that failure
-	if cerr := br.Close(); released == nil {
-		released = cerr
+	_, unreleased := br.Exec() // after a failure before it, that failure
+	if cerr := br.Close(); unreleased == nil {
+		unreleased = cerr
 	}
-	if released != nil {
+	if unreleased != nil {
 		// After a failed SAVEPOINT there is none to roll back to, and the
 		// transaction is lost anyway: the first error is what is returned.
 		if _, rerr := c.q.Exec(ctx, `ROLLBACK TO SAVEPOINT `+statementSavepoint); rerr == nil {
@@ -150,7 +150,7 @@ func (c conn) undoable(ctx context.Context, read func(pgx.BatchResults) error, q
 	if err != nil {
 		return err
 	}
-	return released
+	return unreleased
 }
 
 // Transactor is the PostgreSQL user.Transactor.
