@@ -39,30 +39,7 @@ const (
 )
 
 func TestWritesRoundTrips(t *testing.T) {
-	server := storetest.PostgresURL(t)
-	trips := countingProxy(t, server)
-	u, err := url.Parse(server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Host = trips.addr
-	q := u.Query()
-	q.Set("pool_max_conns", "1") // one connection: its statements are prepared once, and warm
-	u.RawQuery = q.Encode()
-	db, err := postgres.Open(t.Context(), u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	hasher, err := security.NewBcrypt(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := security.NewHS256([]byte(strings.Repeat("k", 32)), "test", time.Hour, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := user.NewService(user.Deps{Stores: db.Stores(), Hasher: hasher, Tokens: tokens}, user.Policy{})
+	svc, trips := countedService(t)
 	ctx := t.Context()
 
 	register := func(name string) {
@@ -99,6 +76,37 @@ func TestWritesRoundTrips(t *testing.T) {
 			t.Errorf("%s: the proxy counted no round trip: it does not see the store's traffic", tt.name)
 		}
 	}
+}
+
+// countedService is a service over a fresh database reached through a
+// counting proxy, on one connection: its statements are prepared once, so
+// that warm operations are counted alone.
+func countedService(t *testing.T) (*user.Service, *tripCounter) {
+	t.Helper()
+	server := storetest.PostgresURL(t)
+	trips := countingProxy(t, server)
+	u, err := url.Parse(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = trips.addr
+	q := u.Query()
+	q.Set("pool_max_conns", "1")
+	u.RawQuery = q.Encode()
+	db, err := postgres.Open(t.Context(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	hasher, err := security.NewBcrypt(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := security.NewHS256([]byte(strings.Repeat("k", 32)), "test", time.Hour, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return user.NewService(user.Deps{Stores: db.Stores(), Hasher: hasher, Tokens: tokens}, user.Policy{}), trips
 }
 
 // tripCounter is a TCP proxy to a PostgreSQL server that counts the round
