@@ -2,6 +2,7 @@ package natssink_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -23,29 +24,14 @@ const natsURL = "nats://127.0.0.1:4222"
 // job) is in the stream once, on usersvc's subject for its type, as
 // JSON with its id and sequence number.
 func TestPublishesEachEventOncePerID(t *testing.T) {
-	nc, err := nats.Connect(natsURL, nats.Timeout(2*time.Second))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("NATS at %s: %v", natsURL, err)
-		}
-		t.Skipf("NATS at %s: %v", natsURL, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A throwaway stream over a throwaway prefix.
-	suffix := strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
-	stream, prefix := "USERSVC_TEST_"+suffix, "usersvctest"+suffix+".events"
-	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), stream) })
-
+	js := jetStream(t)
+	stream, prefix := throwaway(t, js)
 	sink, err := natssink.Open(t.Context(), natssink.Config{URL: natsURL, Stream: stream, Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	e := event.Event{ID: uuid.NewString(), Type: event.UserCreated, Time: time.Now().UTC(), Subject: uuid.New(), Seq: 1, Data: []byte(`{"email":"ada@example.com"}`)}
+	e := newEvent()
 	other := e
 	other.ID, other.Type, other.Seq = uuid.NewString(), event.UserDeleted, 2
 	for _, ev := range []event.Event{e, e, other, e} {
@@ -74,4 +60,97 @@ func TestPublishesEachEventOncePerID(t *testing.T) {
 	if !strings.Contains(string(msg.Data), `"seq":1`) || !strings.Contains(string(msg.Data), e.ID) {
 		t.Errorf("first message body: %s", msg.Data)
 	}
+}
+
+// A server that is not there fails Open, saying so: the service does not
+// start with an events sink it cannot reach.
+func TestOpenFailsWithoutTheServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a loopback port, then closed: nobody listens there
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	if _, err := natssink.Open(t.Context(), natssink.Config{URL: "nats://" + addr, Stream: "USERSVC_TEST_NONE"}); err == nil || !strings.Contains(err.Error(), "nats: connect") {
+		t.Fatalf("Open of a server that is not there: error %v, want the failed connect", err)
+	}
+}
+
+// A stream of another name over the same subjects cannot be created (the
+// events would go to it): Open fails, naming the stream, rather than
+// publish into a stream usersvc was not told of.
+func TestOpenFailsWhenAnotherStreamHoldsTheSubjects(t *testing.T) {
+	js := jetStream(t)
+	stream, prefix := throwaway(t, js)
+	first, err := natssink.Open(t.Context(), natssink.Config{URL: natsURL, Stream: stream, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	again, err := natssink.Open(t.Context(), natssink.Config{URL: natsURL, Stream: stream, Prefix: prefix})
+	if err != nil {
+		t.Fatalf("Open of an existing stream: %v, want it used", err)
+	}
+	again.Close()
+	other := stream + "_OTHER"
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), other) })
+	_, err = natssink.Open(t.Context(), natssink.Config{URL: natsURL, Stream: other, Prefix: prefix})
+	if err == nil || !strings.Contains(err.Error(), "create stream "+other) {
+		t.Fatalf("Open of a second stream over the same subjects: error %v, want its creation refused", err)
+	}
+}
+
+// A publish JetStream does not acknowledge (here the stream was deleted
+// under the sink) is an error, so that the job queue tries it again,
+// never a delivery counted as done.
+func TestUnacknowledgedPublishIsAnError(t *testing.T) {
+	js := jetStream(t)
+	stream, prefix := throwaway(t, js)
+	sink, err := natssink.Open(t.Context(), natssink.Config{URL: natsURL, Stream: stream, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	if err := js.DeleteStream(t.Context(), stream); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := sink.Deliver(ctx, newEvent()); err == nil || !strings.Contains(err.Error(), "nats: publish user.created") {
+		t.Fatalf("Deliver with no stream to take it: error %v, want the publish's failure", err)
+	}
+}
+
+// jetStream connects to the local NATS server: a test fails without it
+// in CI and skips outside.
+func jetStream(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(natsURL, nats.Timeout(2*time.Second))
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("NATS at %s: %v", natsURL, err)
+		}
+		t.Skipf("NATS at %s: %v", natsURL, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// throwaway names a stream and a subject prefix of the test's own
+// (the server is shared), the stream deleted when the test ends.
+func throwaway(t *testing.T, js jetstream.JetStream) (stream, prefix string) {
+	t.Helper()
+	suffix := strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
+	stream, prefix = "USERSVC_TEST_"+suffix, "usersvctest"+suffix+".events"
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), stream) })
+	return stream, prefix
+}
+
+// newEvent is a user.created event with a new id.
+func newEvent() event.Event {
+	return event.Event{ID: uuid.NewString(), Type: event.UserCreated, Time: time.Now().UTC(), Subject: uuid.New(), Seq: 1, Data: []byte(`{"email":"ada@example.com"}`)}
 }
