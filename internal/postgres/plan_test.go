@@ -575,3 +575,52 @@ func TestActorEventsReadByTime(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionCapReadsTheAccountOnce: the cap a login enforces
+// (RevokeOldest) reads the account's live sessions once, whatever the
+// planner believes of the table. Written as UPDATE ... WHERE id IN (the
+// sessions beyond the cap), a table the statistics call tiny (a new
+// deployment before autovacuum's first ANALYZE) got a nested loop that
+// read them all again for each session of the table: with 1,000 sessions
+// on one account, a million heap fetches and 166 ms a login, growing with
+// the square of the account's sessions.
+func TestSessionCapReadsTheAccountOnce(t *testing.T) {
+	db := storetest.Postgres(t)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	var ada uuid.UUID
+	const one = `INSERT INTO users (id, email, username, hashed_password) VALUES (gen_random_uuid(), 'ada@example.com', 'ada', 'x') RETURNING id`
+	if err := db.Pool().QueryRow(ctx, one).Scan(&ada); err != nil {
+		t.Fatal(err)
+	}
+	const load = `
+		INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at)
+		SELECT gen_random_uuid(), $1, $2::timestamptz - i * interval '1 second', $2, $2::timestamptz + interval '1 day'
+		FROM generate_series(1, 300) AS i`
+	if _, err := db.Pool().Exec(ctx, load, ada, now); err != nil {
+		t.Fatal(err)
+	}
+	// A scan of the account's sessions (the table, or its index by
+	// account) runs once; looking up each session to end by its key
+	// (sessions_pkey) may run once per session ended.
+	scans := regexp.MustCompile(`(Seq Scan on sessions|sessions_user_cover) .*\(actual rows=\d+ loops=(\d+)\)`)
+	for _, stats := range []string{"never analyzed", "analyzed"} {
+		if stats == "analyzed" {
+			if _, err := db.Pool().Exec(ctx, `ANALYZE sessions`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, keep := range []int{100, 1000} { // some sessions beyond the cap, or none
+			plan := analyzedPlanOf(t, db, postgres.SessionQueries["revoke oldest"], []any{ada, now, keep})
+			found := scans.FindAllStringSubmatch(plan, -1)
+			if len(found) == 0 {
+				t.Errorf("%s, keep %d: no scan of the account's sessions in the plan:\n%s", stats, keep, plan)
+			}
+			for _, m := range found {
+				if m[2] != "1" {
+					t.Errorf("%s, keep %d: the cap reads the account's sessions %s times (%s):\n%s", stats, keep, m[2], m[1], plan)
+				}
+			}
+		}
+	}
+}

@@ -76,7 +76,9 @@ var errTokenOfAnotherSession = errors.New("refresh token hash of another session
 // Both read an account's live sessions through sessions_user_cover
 // (migration 00029), the revoked and expired ones skipped in the index;
 // RevokeOldest from the index alone, Active the heap rows it returns only
-// (plan tests).
+// (plan tests). RevokeOldest reads them once, into a materialized CTE:
+// as a subquery of UPDATE ... WHERE id IN, a planner that believed the
+// table tiny read them again for every session of the table.
 const (
 	activeQuery = `
 	SELECT ` + sessionColumns + ` FROM sessions
@@ -85,15 +87,16 @@ const (
 	ORDER BY created_at, id
 	LIMIT $5`
 	revokeOldestQuery = `
-	WITH ended AS (
+	WITH beyond AS MATERIALIZED (
+		SELECT id FROM sessions
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+		ORDER BY created_at DESC, id DESC
+		OFFSET $3),
+	ended AS (
 		UPDATE sessions SET revoked_at = $2
-		WHERE id IN (
-			SELECT id FROM sessions
-			WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
-			ORDER BY created_at DESC, id DESC
-			OFFSET $3)
-		  AND revoked_at IS NULL
-		RETURNING id, created_at)
+		FROM beyond
+		WHERE sessions.id = beyond.id AND sessions.revoked_at IS NULL
+		RETURNING sessions.id, sessions.created_at)
 	SELECT id FROM ended ORDER BY created_at, id`
 )
 
