@@ -39,7 +39,7 @@ const (
 )
 
 func TestWritesRoundTrips(t *testing.T) {
-	svc, trips := countedService(t)
+	svc, trips := countedService(t, 0)
 	ctx := t.Context()
 
 	register := func(name string) {
@@ -78,18 +78,57 @@ func TestWritesRoundTrips(t *testing.T) {
 	}
 }
 
+// BenchmarkLoginOverANetwork is one login at a time with each round trip
+// to the database held for a network's round-trip time: what a login
+// waits for when PostgreSQL is on another host (docs/benchmarks.md).
+//
+//	go test -run '^$' -bench LoginOverANetwork ./internal/postgres
+func BenchmarkLoginOverANetwork(b *testing.B) {
+	// rtt < 0: no proxy at all, the database on loopback. Whole
+	// milliseconds: a sleep of less overshoots by a large share.
+	for _, rtt := range []time.Duration{-1, 0, time.Millisecond, 2 * time.Millisecond} {
+		name := "rtt=" + rtt.String()
+		if rtt < 0 {
+			name = "direct"
+		}
+		b.Run(name, func(b *testing.B) {
+			svc, trips := countedService(b, rtt)
+			ctx := b.Context()
+			if _, err := svc.Register(ctx, user.Registration{Email: "ada@example.com", Username: "ada", Password: "correct horse battery"}); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := svc.Login(ctx, "ada", "correct horse battery", ""); err != nil { // warm: prepares the statements
+				b.Fatal(err)
+			}
+			before := trips.count()
+			for b.Loop() {
+				if _, err := svc.Login(ctx, "ada", "correct horse battery", ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if rtt >= 0 {
+				b.ReportMetric(float64(trips.count()-before)/float64(b.N), "round-trips/op")
+			}
+		})
+	}
+}
+
 // countedService is a service over a fresh database reached through a
-// counting proxy, on one connection: its statements are prepared once, so
-// that warm operations are counted alone.
-func countedService(t *testing.T) (*user.Service, *tripCounter) {
+// counting proxy that holds each round trip for rtt (with rtt < 0
+// directly, the proxy counting nothing), on one connection:
+// its statements are prepared once, so that warm operations are counted
+// alone.
+func countedService(t testing.TB, rtt time.Duration) (*user.Service, *tripCounter) {
 	t.Helper()
 	server := storetest.PostgresURL(t)
-	trips := countingProxy(t, server)
+	trips := countingProxy(t, server, rtt)
 	u, err := url.Parse(server)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Host = trips.addr
+	if rtt >= 0 {
+		u.Host = trips.addr
+	}
 	q := u.Query()
 	q.Set("pool_max_conns", "1")
 	u.RawQuery = q.Encode()
@@ -106,23 +145,29 @@ func countedService(t *testing.T) (*user.Service, *tripCounter) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return user.NewService(user.Deps{Stores: db.Stores(), Hasher: hasher, Tokens: tokens}, user.Policy{}), trips
+	// No cap on an account's sessions: a login beyond it also ends the
+	// oldest session and records that, one round trip more.
+	policy := user.Policy{MaxSessions: 1 << 20}
+	return user.NewService(user.Deps{Stores: db.Stores(), Hasher: hasher, Tokens: tokens}, policy), trips
 }
 
 // tripCounter is a TCP proxy to a PostgreSQL server that counts the round
 // trips its clients make: each Sync (the end of an extended-protocol
 // exchange, a batch's included) and each simple Query is one wait for the
-// server.
+// server. It holds each for rtt before passing it on, as a network between
+// the service and its database would.
 type tripCounter struct {
 	addr  string
+	rtt   time.Duration
 	trips atomic.Int64
 }
 
 func (c *tripCounter) count() int { return int(c.trips.Load()) }
 
 // countingProxy listens on loopback and forwards each connection to the
-// server of serverURL, counting its client's round trips.
-func countingProxy(t *testing.T, serverURL string) *tripCounter {
+// server of serverURL, counting its client's round trips and holding each
+// for rtt.
+func countingProxy(t testing.TB, serverURL string, rtt time.Duration) *tripCounter {
 	t.Helper()
 	u, err := url.Parse(serverURL)
 	if err != nil {
@@ -132,7 +177,7 @@ func countingProxy(t *testing.T, serverURL string) *tripCounter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &tripCounter{addr: ln.Addr().String()}
+	c := &tripCounter{addr: ln.Addr().String(), rtt: rtt}
 	var wg sync.WaitGroup
 	t.Cleanup(func() {
 		_ = ln.Close()
@@ -169,28 +214,40 @@ func countingProxy(t *testing.T, serverURL string) *tripCounter {
 const pgxPing = "-- ping\x00"
 
 // forward copies the frontend's messages from client to server, counting
-// Sync ('S') and Query ('Q'). The first message, the startup, has no type
-// byte; every later one is a type byte and a length that counts itself.
-// The messages are small (the service's statements and arguments).
+// Sync ('S') and Query ('Q') and holding each for c.rtt. The first
+// message, the startup, has no type byte; every later one is a type byte
+// and a length that counts itself. The messages are small (the service's
+// statements and arguments).
 func (c *tripCounter) forward(server io.Writer, client io.Reader) {
-	r := io.TeeReader(client, server)
 	var head [5]byte
-	if _, err := io.ReadFull(r, head[:4]); err != nil {
+	if _, err := io.ReadFull(client, head[:4]); err != nil {
 		return
 	}
-	if _, err := io.CopyN(io.Discard, r, int64(binary.BigEndian.Uint32(head[:4]))-4); err != nil {
+	startup := make([]byte, binary.BigEndian.Uint32(head[:4]))
+	copy(startup, head[:4])
+	if _, err := io.ReadFull(client, startup[4:]); err != nil {
+		return
+	}
+	if _, err := server.Write(startup); err != nil {
 		return
 	}
 	for {
-		if _, err := io.ReadFull(r, head[:]); err != nil {
+		if _, err := io.ReadFull(client, head[:]); err != nil {
 			return
 		}
-		body := make([]byte, binary.BigEndian.Uint32(head[1:])-4)
-		if _, err := io.ReadFull(r, body); err != nil {
+		msg := make([]byte, 1+binary.BigEndian.Uint32(head[1:]))
+		copy(msg, head[:])
+		if _, err := io.ReadFull(client, msg[5:]); err != nil {
 			return
 		}
-		if head[0] == 'S' || (head[0] == 'Q' && string(body) != pgxPing) {
+		if head[0] == 'S' || (head[0] == 'Q' && string(msg[5:]) != pgxPing) {
 			c.trips.Add(1)
+			if c.rtt > 0 {
+				time.Sleep(c.rtt) // the network's delay, not a wait for anything
+			}
+		}
+		if _, err := server.Write(msg); err != nil {
+			return
 		}
 	}
 }
