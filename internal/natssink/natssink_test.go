@@ -26,11 +26,7 @@ const natsURL = "nats://127.0.0.1:4222"
 func TestPublishesEachEventOncePerID(t *testing.T) {
 	js := jetStream(t)
 	stream, prefix := throwaway(t, js)
-	sink, err := natssink.Open(t.Context(), natssink.Config{URL: natsURL, Stream: stream, Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
+	sink := openSink(t, stream, prefix)
 	e := newEvent()
 	other := e
 	other.ID, other.Type, other.Seq = uuid.NewString(), event.UserDeleted, 2
@@ -82,19 +78,11 @@ func TestOpenFailsWithoutTheServer(t *testing.T) {
 func TestOpenFailsWhenAnotherStreamHoldsTheSubjects(t *testing.T) {
 	js := jetStream(t)
 	stream, prefix := throwaway(t, js)
-	first, err := natssink.Open(t.Context(), natssink.Config{URL: natsURL, Stream: stream, Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	first.Close()
-	again, err := natssink.Open(t.Context(), natssink.Config{URL: natsURL, Stream: stream, Prefix: prefix})
-	if err != nil {
-		t.Fatalf("Open of an existing stream: %v, want it used", err)
-	}
-	again.Close()
+	openSink(t, stream, prefix)
+	openSink(t, stream, prefix) // the stream exists: it is used
 	other := stream + "_OTHER"
 	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), other) })
-	_, err = natssink.Open(t.Context(), natssink.Config{URL: natsURL, Stream: other, Prefix: prefix})
+	_, err := natssink.Open(t.Context(), natssink.Config{URL: natsURL, Stream: other, Prefix: prefix})
 	if err == nil || !strings.Contains(err.Error(), "create stream "+other) {
 		t.Fatalf("Open of a second stream over the same subjects: error %v, want its creation refused", err)
 	}
@@ -106,11 +94,7 @@ func TestOpenFailsWhenAnotherStreamHoldsTheSubjects(t *testing.T) {
 func TestUnacknowledgedPublishIsAnError(t *testing.T) {
 	js := jetStream(t)
 	stream, prefix := throwaway(t, js)
-	sink, err := natssink.Open(t.Context(), natssink.Config{URL: natsURL, Stream: stream, Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
+	sink := openSink(t, stream, prefix)
 	if err := js.DeleteStream(t.Context(), stream); err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +103,18 @@ func TestUnacknowledgedPublishIsAnError(t *testing.T) {
 	if err := sink.Deliver(ctx, newEvent()); err == nil || !strings.Contains(err.Error(), "nats: publish user.created") {
 		t.Fatalf("Deliver with no stream to take it: error %v, want the publish's failure", err)
 	}
+}
+
+// openSink opens the sink of stream over prefix, closed when the test
+// ends.
+func openSink(t *testing.T, stream, prefix string) *natssink.Sink {
+	t.Helper()
+	sink, err := natssink.Open(t.Context(), natssink.Config{URL: natsURL, Stream: stream, Prefix: prefix})
+	if err != nil {
+		t.Fatalf("Open of stream %s: %v", stream, err)
+	}
+	t.Cleanup(sink.Close)
+	return sink
 }
 
 // jetStream connects to the local NATS server: a test fails without it
