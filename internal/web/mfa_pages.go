@@ -58,6 +58,12 @@ func (p *Pages) mfaStatusPage(w http.ResponseWriter, r *http.Request, c user.Cal
 		p.errorPage(w, r, s, "error.unavailable")
 		return
 	}
+	p.renderMFA(w, r, c, status, st, m, errText)
+}
+
+// renderMFA renders the page with st, the account's status a handler
+// has read already, plus extra (secret, codes) and errText.
+func (p *Pages) renderMFA(w http.ResponseWriter, r *http.Request, c user.Caller, status int, st user.MFAStatus, m mfaPage, errText string) {
 	m.TOTP, m.RecoveryCodes = st.TOTP, st.RecoveryCodes
 	p.render(w, r, status, view{Page: "mfa", Title: "mfa.title", Intro: "mfa.intro", Notice: orDefault(m.Notice, notice(r)),
 		Me: &c.User, MFA: &m, Error: errText})
@@ -141,14 +147,14 @@ func (p *Pages) setUpPage(w http.ResponseWriter, r *http.Request, c user.Caller)
 	case st.TOTP != user.TOTPPending: // turned on, removed: nothing to show
 		redirect(w, mfaPath)
 	case replaced:
-		p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Confirm: confirmForm(), Restart: true, Notice: "mfa.setup.replaced"}, "")
+		p.renderMFA(w, r, c, http.StatusOK, st, mfaPage{Confirm: confirmForm(), Restart: true, Notice: "mfa.setup.replaced"}, "")
 	case png != nil:
 		w.Header().Set("Content-Security-Policy", strings.Replace(p.policyFor(r), "img-src ", "img-src "+qrImagePolicy+" ", 1))
 		//nolint:gosec // the service's own PNG, base64: no markup or script in it
 		qr := template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
-		p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Secret: grouped(held[0]), QR: qr, Confirm: confirmForm()}, "")
+		p.renderMFA(w, r, c, http.StatusOK, st, mfaPage{Secret: grouped(held[0]), QR: qr, Confirm: confirmForm()}, "")
 	default:
-		p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Confirm: confirmForm(), Restart: true, Notice: "mfa.setup.gone"}, "")
+		p.renderMFA(w, r, c, http.StatusOK, st, mfaPage{Confirm: confirmForm(), Restart: true, Notice: "mfa.setup.gone"}, "")
 	}
 }
 
@@ -234,6 +240,6 @@ func (p *Pages) recoveryCodesPage(w http.ResponseWriter, r *http.Request, c user
 	case st.TOTP != user.TOTPEnabled:
 		redirect(w, mfaPath)
 	default:
-		p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{Notice: "mfa.codes.gone"}, "")
+		p.renderMFA(w, r, c, http.StatusOK, st, mfaPage{Notice: "mfa.codes.gone"}, "")
 	}
 }
