@@ -40,3 +40,12 @@ func WalkQuery(q user.ListQuery) (string, []any) { return walkQuery(q) }
 // SessionQueries are the statements of Sessions.Active and
 // Sessions.RevokeOldest, for EXPLAIN.
 var SessionQueries = map[string]string{"active": activeQuery, "revoke oldest": revokeOldestQuery}
+
+// PurgeQueries are the statements of a retention batch (Purge and
+// WebhookDeliveries.PurgeFinished) by the table they pick rows from, for
+// EXPLAIN.
+var PurgeQueries = map[string]string{
+	"sessions": purgeSessionsQuery, "account_tokens": purgeAccountTokensQuery,
+	"email_changes": purgeEmailChangesQuery, "mfa_challenges": purgeMFAChallengesQuery,
+	"webhook_deliveries": purgeFinishedQuery,
+}

@@ -28,7 +28,7 @@ func planOf(t *testing.T, db *postgres.DB, q string, args []any) string {
 }
 
 // planText is the lines of an EXPLAIN's rows, one a line; it closes rows.
-func planText(t *testing.T, rows pgx.Rows) string {
+func planText(t testing.TB, rows pgx.Rows) string {
 	t.Helper()
 	defer rows.Close()
 	var b strings.Builder
@@ -209,7 +209,7 @@ const analyzeWhole = `
 // db, as text, run in a transaction that is rolled back: the plan as
 // executed, with what it read (Heap Fetches, Heap Blocks), and nothing of a
 // statement that writes kept.
-func analyzedPlanOf(t *testing.T, db *postgres.DB, q string, args []any) string {
+func analyzedPlanOf(t testing.TB, db *postgres.DB, q string, args []any) string {
 	t.Helper()
 	ctx := t.Context()
 	tx, err := db.Pool().Begin(ctx)

@@ -25,22 +25,46 @@ func (s *DB) Purge() *Purge { return &Purge{db: s} }
 // means the database is struggling, and the next run tries again.
 const purgeWait = 30 * time.Second
 
+// The statements of a retention batch, one a table: $1 the cutoff, $2 the
+// batch's size.
+const (
+	purgeSessionsQuery = `
+		WITH doomed AS (
+			SELECT id FROM sessions
+			WHERE expires_at < $1 OR revoked_at < $1
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED),
+		tokens AS (DELETE FROM refresh_tokens WHERE session_id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1),
+		gone AS (DELETE FROM sessions WHERE id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1)
+		SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM tokens)`
+	//nolint:gosec // SQL, no credential
+	purgeAccountTokensQuery = `
+		DELETE FROM account_tokens WHERE hash = ANY(ARRAY(
+			SELECT hash FROM account_tokens
+			WHERE expires_at < $1 OR used_at < $1
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED))`
+	purgeEmailChangesQuery = `
+		DELETE FROM email_changes WHERE hash = ANY(ARRAY(
+			SELECT hash FROM email_changes
+			WHERE expires_at < $1 OR used_at < $1
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED))`
+	purgeMFAChallengesQuery = `
+		DELETE FROM mfa_challenges WHERE hash = ANY(ARRAY(
+			SELECT hash FROM mfa_challenges
+			WHERE expires_at < $1 OR used_at < $1
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED))`
+)
+
 // PurgeSessions implements retention.Store. The refresh tokens are
 // deleted in the same statement (the foreign key's cascade would too, but
 // uncounted).
 func (p *Purge) PurgeSessions(ctx context.Context, before time.Time, limit int) (sessions, tokens int64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, purgeWait)
 	defer cancel()
-	const q = `
-		WITH doomed AS (
-			SELECT id FROM sessions
-			WHERE expires_at < $1 OR revoked_at < $1
-			LIMIT $2
-			FOR UPDATE SKIP LOCKED),
-		tokens AS (DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM doomed) RETURNING 1),
-		gone AS (DELETE FROM sessions WHERE id IN (SELECT id FROM doomed) RETURNING 1)
-		SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM tokens)`
-	if err := p.db.pool.QueryRow(ctx, q, before, limit).Scan(&sessions, &tokens); err != nil {
+	if err := p.db.pool.QueryRow(ctx, purgeSessionsQuery, before, limit).Scan(&sessions, &tokens); err != nil {
 		return 0, 0, translate(err, "purge sessions")
 	}
 	return sessions, tokens, nil
@@ -48,35 +72,17 @@ func (p *Purge) PurgeSessions(ctx context.Context, before time.Time, limit int) 
 
 // PurgeAccountTokens implements retention.Store.
 func (p *Purge) PurgeAccountTokens(ctx context.Context, before time.Time, limit int) (int64, error) {
-	const q = `
-		DELETE FROM account_tokens WHERE hash IN (
-			SELECT hash FROM account_tokens
-			WHERE expires_at < $1 OR used_at < $1
-			LIMIT $2
-			FOR UPDATE SKIP LOCKED)`
-	return p.exec(ctx, q, before, limit, "purge account tokens")
+	return p.exec(ctx, purgeAccountTokensQuery, before, limit, "purge account tokens")
 }
 
 // PurgeEmailChanges implements retention.Store.
 func (p *Purge) PurgeEmailChanges(ctx context.Context, before time.Time, limit int) (int64, error) {
-	const q = `
-		DELETE FROM email_changes WHERE hash IN (
-			SELECT hash FROM email_changes
-			WHERE expires_at < $1 OR used_at < $1
-			LIMIT $2
-			FOR UPDATE SKIP LOCKED)`
-	return p.exec(ctx, q, before, limit, "purge email changes")
+	return p.exec(ctx, purgeEmailChangesQuery, before, limit, "purge email changes")
 }
 
 // PurgeMFAChallenges implements retention.Store.
 func (p *Purge) PurgeMFAChallenges(ctx context.Context, before time.Time, limit int) (int64, error) {
-	const q = `
-		DELETE FROM mfa_challenges WHERE hash IN (
-			SELECT hash FROM mfa_challenges
-			WHERE expires_at < $1 OR used_at < $1
-			LIMIT $2
-			FOR UPDATE SKIP LOCKED)`
-	return p.exec(ctx, q, before, limit, "purge mfa challenges")
+	return p.exec(ctx, purgeMFAChallengesQuery, before, limit, "purge mfa challenges")
 }
 
 // exec runs the deletion q and says how many rows went.

@@ -366,6 +366,18 @@ func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease t
 	return ds, nil
 }
 
+// purgeFinishedQuery is PurgeFinished's statement: $1 the cutoff, $2 the
+// batch's size.
+const purgeFinishedQuery = `
+		WITH doomed AS (
+			SELECT id FROM webhook_deliveries
+			WHERE state <> 'pending' AND updated_at < $1
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED),
+		tried AS (DELETE FROM webhook_attempts WHERE delivery_id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1),
+		gone AS (DELETE FROM webhook_deliveries WHERE id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1)
+		SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM tried)`
+
 // PurgeFinished implements webhook.Deliveries in one statement, picking
 // its rows FOR UPDATE SKIP LOCKED (never waiting for a delivery being
 // attempted) from the partial index of migration 00018; the attempts go in
@@ -373,16 +385,7 @@ func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease t
 func (s *WebhookDeliveries) PurgeFinished(ctx context.Context, before time.Time, limit int) (deliveries, attempts int64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, purgeWait)
 	defer cancel()
-	const q = `
-		WITH doomed AS (
-			SELECT id FROM webhook_deliveries
-			WHERE state <> 'pending' AND updated_at < $1
-			LIMIT $2
-			FOR UPDATE SKIP LOCKED),
-		tried AS (DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM doomed) RETURNING 1),
-		gone AS (DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM doomed) RETURNING 1)
-		SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM tried)`
-	if err := s.db.pool.QueryRow(ctx, q, before, limit).Scan(&deliveries, &attempts); err != nil {
+	if err := s.db.pool.QueryRow(ctx, purgeFinishedQuery, before, limit).Scan(&deliveries, &attempts); err != nil {
 		return 0, 0, translate(err, "purge webhook deliveries")
 	}
 	return deliveries, attempts, nil
