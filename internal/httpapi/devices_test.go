@@ -176,3 +176,31 @@ func TestReauthenticationGuessesLockOnlyThatSession(t *testing.T) {
 		}
 	})
 }
+
+// TestPasswordChangeGuessesLockOnlyThatSession: a thief of a session
+// guessing the current password at PUT /users/me/password is locked out
+// as a guesser at /reauthenticate is (the wrong current password once
+// counted nowhere but the per-session request limit, 30 a minute), and
+// the owner's logins and other sessions are not.
+func TestPasswordChangeGuessesLockOnlyThatSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind, limitsOn("USERSVC_LOGIN_LOCKOUT_THRESHOLD", "3", "USERSVC_LOGIN_LOCKOUT_COOLDOWN", "15m",
+			"USERSVC_RATE_LIMIT_PASSWORD", "off", "USERSVC_RATE_LIMIT_WRITE_ACCOUNT", "off"))
+		victim, stolen := s.signedUp()
+		change := func(token, current string) response {
+			body := `{"current_password":"` + current + `","new_password":"a brand new passphrase 42"}`
+			return s.do(req{method: "PUT", path: "/api/v1/users/me/password", body: body, token: token})
+		}
+		for i := range 3 {
+			wantProblem(t, change(stolen, "guess "+strconv.Itoa(i)), http.StatusBadRequest, "current password is incorrect")
+		}
+		wantProblem(t, change(stolen, victim.Password), http.StatusTooManyRequests, "")
+		if res := s.loginAs(victim.Username, victim.Password); res.Status != http.StatusOK {
+			t.Fatalf("the owner's login after the thief's guesses: got %v, want 200", res)
+		}
+		owner := s.token(victim.Username, victim.Password)
+		if res := change(owner, victim.Password); res.Status != http.StatusNoContent {
+			t.Errorf("the owner's own session changes the password: got %v, want 204", res)
+		}
+	})
+}

@@ -189,7 +189,8 @@ func validatePatch(p Patch) error {
 }
 
 // ChangePassword replaces the caller's password once current is
-// verified. It makes every access token issued before the change invalid
+// verified, under the login guard counted for the caller's session (a
+// wrong current password is a failed login: sessionGuarded). It makes every access token issued before the change invalid
 // and revokes every other session of the user; the caller's own client
 // gets an access token of the new token version by refreshing. The
 // trusted address gets a notice.
@@ -208,7 +209,11 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next st
 	if err := s.policy.Password.check("new_password", next, u.Email, u.Username); err != nil {
 		return err
 	}
-	hash, err := s.replacePassword(ctx, u, current, next)
+	var hash string
+	err = s.sessionGuarded(ctx, c, u, current, func() (err error) {
+		hash, err = s.replacePassword(ctx, u, current, next)
+		return err
+	})
 	if err != nil {
 		return err
 	}

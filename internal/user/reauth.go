@@ -50,31 +50,45 @@ func (s *Service) reauthenticate(ctx context.Context, c Caller, password string)
 	if err != nil {
 		return self(err)
 	}
-	// Counted for this session alone: a thief of the session guessing here
-	// locks out nobody but themself.
-	attempt := LoginAttempt{Key: accountKey(u, true, ""), Device: "session:" + c.Session.ID.String()}
-	attempt.Fingerprint = s.fingerprint(attempt.Device, password)
-	if s.guard != nil {
-		if err := s.guard.Admit(ctx, attempt); err != nil {
+	err = s.sessionGuarded(ctx, c, u, password, func() error {
+		release, err := s.acquire(ctx)
+		if err != nil {
 			return err
 		}
-	}
-	release, err := s.acquire(ctx)
+		defer release()
+		if !s.hasher.Verify(u.PasswordHash, password) {
+			return ErrWrongPassword
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	ok := s.hasher.Verify(u.PasswordHash, password)
-	release()
-	if !ok {
-		if s.guard != nil {
-			s.guard.Failed(ctx, attempt)
-		}
-		return ErrWrongPassword
+	return self(s.sessions.Reauthenticated(ctx, u.ID, c.Session.ID, s.now()))
+}
+
+// sessionGuarded runs check, a proof of u's password made in a request of
+// c's session, under the login guard counted for that session alone: a
+// wrong password (check's ErrWrongPassword) counts as a failed login, so
+// that a thief of the session guessing the password is locked out as a
+// guesser at the login is, and locks out nobody but themself.
+func (s *Service) sessionGuarded(ctx context.Context, c Caller, u User, password string, check func() error) error {
+	attempt := LoginAttempt{Key: accountKey(u, true, ""), Device: "session:" + c.Session.ID.String()}
+	attempt.Fingerprint = s.fingerprint(attempt.Device, password)
+	if s.guard == nil {
+		return check()
 	}
-	if s.guard != nil {
+	if err := s.guard.Admit(ctx, attempt); err != nil {
+		return err
+	}
+	err := check()
+	switch {
+	case errors.Is(err, ErrWrongPassword):
+		s.guard.Failed(ctx, attempt)
+	case err == nil:
 		s.guard.Succeeded(ctx, attempt)
 	}
-	return self(s.sessions.Reauthenticated(ctx, u.ID, c.Session.ID, s.now()))
+	return err
 }
 
 // emailChanged, inside the transaction tx of an email change from
