@@ -63,6 +63,7 @@ func (a *App) pages(keys tokenKeys, prot protections, now func() time.Time) (fun
 		opts.Limits = web.Limits{
 			Limiter: l.Limiter, Login: l.Login, Register: l.Register, Password: l.Password,
 			Mail: l.Mail, Write: l.Write, Export: l.Export,
+			WriteAccount: l.WriteAccount, EmailChange: l.EmailChange, MailRecipient: l.MailRecipient,
 		}
 	}
 	p, err := web.New(a.svc, opts)

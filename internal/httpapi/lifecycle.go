@@ -2,7 +2,8 @@ package httpapi
 
 import (
 	"context"
-	"strings"
+
+	"github.com/usersvc/usersvc/internal/ratelimit"
 )
 
 // Email verification and password reset.
@@ -51,7 +52,7 @@ func (a *api) verifyEmail(ctx context.Context, in *verifyEmailInput) (*userOutpu
 func (a *api) resendVerification(ctx context.Context, _ *struct{}) (*acceptedOutput, error) {
 	me, err := currentUser(ctx)
 	if err == nil {
-		_, err = a.limit(ctx, a.limits.MailRecipient, "verify:"+me.ID.String())
+		_, err = a.limit(ctx, a.limits.MailRecipient, ratelimit.VerifyRecipientKey(me.ID))
 	}
 	if err == nil {
 		err = a.users.ResendVerification(ctx, me)
@@ -65,7 +66,7 @@ func (a *api) resendVerification(ctx context.Context, _ *struct{}) (*acceptedOut
 // requestPasswordReset answers the same for every well-formed email: the
 // service looks the account up only after the answer is on its way.
 func (a *api) requestPasswordReset(ctx context.Context, in *passwordResetInput) (*acceptedOutput, error) {
-	_, err := a.limit(ctx, a.limits.MailRecipient, "reset:"+strings.ToLower(in.Body.Email))
+	_, err := a.limit(ctx, a.limits.MailRecipient, ratelimit.ResetRecipientKey(in.Body.Email))
 	if err == nil {
 		err = a.users.RequestPasswordReset(ctx, in.Body.Email)
 	}

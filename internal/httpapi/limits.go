@@ -73,7 +73,7 @@ const (
 // byAccount puts op, a route behind a token (authed), also behind rule
 // counted per account: the check runs once the token is accepted.
 func (a *api) byAccount(rule ratelimit.Rule, op huma.Operation) huma.Operation {
-	return a.limitedBy(rule, op, func(c user.Caller) string { return "account:" + c.User.ID.String() })
+	return a.limitedBy(rule, op, func(c user.Caller) string { return ratelimit.AccountKey(c.User.ID) })
 }
 
 // bySession is byAccount counted per session of the account, for the
@@ -81,7 +81,7 @@ func (a *api) byAccount(rule ratelimit.Rule, op huma.Operation) huma.Operation {
 // can use up its own count, never the one the owner needs to lock the
 // intruder out. Sessions come from logins, which have limits of their own.
 func (a *api) bySession(rule ratelimit.Rule, op huma.Operation) huma.Operation {
-	return a.limitedBy(rule, op, func(c user.Caller) string { return "session:" + c.Session.ID.String() })
+	return a.limitedBy(rule, op, func(c user.Caller) string { return ratelimit.SessionKey(c.Session.ID) })
 }
 
 func (a *api) limitedBy(rule ratelimit.Rule, op huma.Operation, key func(user.Caller) string) huma.Operation {

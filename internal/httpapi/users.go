@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/usersvc/usersvc/internal/ratelimit"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -44,7 +45,7 @@ func (a *api) updateMe(ctx context.Context, in *updateInput) (*userOutput, error
 // per new address, from any account, so that no one can have the service
 // mail an inbox without bound.
 func (a *api) limitEmailChange(ctx context.Context, id uuid.UUID, email string) error {
-	if _, err := a.limitAdmitted(ctx, a.limits.EmailChange, "account:"+id.String()); err != nil {
+	if _, err := a.limitAdmitted(ctx, a.limits.EmailChange, ratelimit.AccountKey(id)); err != nil {
 		return err
 	}
 	if info := requestInfoFrom(ctx); info != nil && info.clientKey != "" {
@@ -52,7 +53,7 @@ func (a *api) limitEmailChange(ctx context.Context, id uuid.UUID, email string) 
 			return err
 		}
 	}
-	_, err := a.limit(ctx, a.limits.MailRecipient, "change:"+strings.ToLower(email))
+	_, err := a.limit(ctx, a.limits.MailRecipient, ratelimit.ChangeRecipientKey(email))
 	return err
 }
 

@@ -37,13 +37,17 @@ func (p *Pages) updateProfile(w http.ResponseWriter, r *http.Request, c user.Cal
 		p.render(w, r, http.StatusUnprocessableEntity, v)
 		return
 	}
-	if err := p.allow(r, p.opts.Limits.Write); err != nil {
+	if err := p.allowWrite(r, p.opts.Limits.Write, c, perAccount); err != nil {
 		p.fail(w, r, v, f, err)
 		return
 	}
 	patch := user.Patch{FullName: &name}
 	moved := !strings.EqualFold(email, c.User.Email)
 	if moved {
+		if err := p.allowEmailChange(r, c, email); err != nil {
+			p.fail(w, r, v, f, err)
+			return
+		}
 		patch.Email = &email
 	}
 	if _, err := p.users.Update(p.client(r), c, patch, r.PostFormValue("current_password")); err != nil {
@@ -79,7 +83,7 @@ func (p *Pages) changePassword(w http.ResponseWriter, r *http.Request, c user.Ca
 		p.render(w, r, http.StatusUnprocessableEntity, v)
 		return
 	}
-	if err := p.allow(r, p.opts.Limits.Password); err != nil {
+	if err := p.allowWrite(r, p.opts.Limits.Password, c, perSession); err != nil {
 		p.fail(w, r, v, f, err)
 		return
 	}

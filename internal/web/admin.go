@@ -32,24 +32,34 @@ func (p *Pages) admin(h func(http.ResponseWriter, *http.Request, user.Caller)) h
 			p.errorPage(w, r, http.StatusForbidden, "error.admin_only")
 			return
 		}
-		switch err := p.users.RequireAssurance(p.client(r), c, true); {
-		case errors.Is(err, user.ErrMFAEnrolmentRequired):
-			redirect(w, withNotice(mfaEnrolPath, "mfa_enrol"))
-			return
-		case errors.Is(err, user.ErrMFALoginRequired):
-			p.errorPage(w, r, http.StatusForbidden, "error.mfa_login_required")
-			return
-		case err != nil:
-			status, _, _ := p.explain(r, err)
-			p.errorPage(w, r, status, "error.unavailable")
-			return
+		if p.assure(w, r, c, true) {
+			h(w, r, c)
 		}
-		h(w, r, c)
 	})
 }
 
-// mfaEnrolPath is where an administrator without a second factor is sent
-// when the policy asks for one: the authenticator app page (mfa_pages.go),
+// assure applies the MFA policy to c on a page (admin: one of the
+// console's) as the API's assured does on a route, and says whether the
+// page may go on; when not, it has answered: an account without a second
+// factor is sent to enrol one, a session opened without the account's
+// second factor gets a 403 page asking to sign in again with it.
+func (p *Pages) assure(w http.ResponseWriter, r *http.Request, c user.Caller, admin bool) bool {
+	switch err := p.users.RequireAssurance(p.client(r), c, admin); {
+	case errors.Is(err, user.ErrMFAEnrolmentRequired):
+		redirect(w, withNotice(mfaEnrolPath, "mfa_enrol"))
+	case errors.Is(err, user.ErrMFALoginRequired):
+		p.errorPage(w, r, http.StatusForbidden, "error.mfa_login_required")
+	case err != nil:
+		status, _, _ := p.explain(r, err)
+		p.errorPage(w, r, status, "error.unavailable")
+	default:
+		return true
+	}
+	return false
+}
+
+// mfaEnrolPath is where an account without a second factor is sent when
+// the policy asks for one: the authenticator app page (mfa_pages.go),
 // next to the passkeys page in the nav.
 const mfaEnrolPath = mfaPath
 
@@ -223,7 +233,7 @@ func (p *Pages) adminChange(w http.ResponseWriter, r *http.Request, c user.Calle
 		redirect(w, r.URL.Path)
 		return
 	}
-	err := p.allow(r, p.opts.Limits.Write)
+	err := p.allowWrite(r, p.opts.Limits.Write, c, perAccount)
 	if err == nil {
 		_, err = p.users.AdminUpdate(p.client(r), c.User, u.ID, patch)
 	}
@@ -262,7 +272,7 @@ func (p *Pages) adminDelete(w http.ResponseWriter, r *http.Request, c user.Calle
 		redirect(w, r.URL.Path)
 		return
 	}
-	err := p.allow(r, p.opts.Limits.Write)
+	err := p.allowWrite(r, p.opts.Limits.Write, c, perAccount)
 	if err == nil {
 		err = p.users.AdminDelete(p.client(r), c.User, u.ID)
 	}

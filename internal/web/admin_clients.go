@@ -248,7 +248,7 @@ func (p *Pages) createClient(w http.ResponseWriter, r *http.Request, c user.Call
 	}
 	c, err := p.reauthenticated(r, c)
 	if err == nil {
-		err = p.allow(r, p.opts.Limits.Write)
+		err = p.allowWrite(r, p.opts.Limits.Write, c, perAccount)
 	}
 	var cl oauthclient.Client
 	var secret string
@@ -333,7 +333,7 @@ func (p *Pages) rotateClientSecret(w http.ResponseWriter, r *http.Request, c use
 	}
 	c, err := p.reauthenticated(r, c)
 	if err == nil {
-		err = p.allow(r, p.opts.Limits.Write)
+		err = p.allowWrite(r, p.opts.Limits.Write, c, perAccount)
 	}
 	var secret string
 	if err == nil {
@@ -387,7 +387,7 @@ func (p *Pages) deleteClient(w http.ResponseWriter, r *http.Request, c user.Call
 	}
 	c, err := p.reauthenticated(r, c)
 	if err == nil {
-		err = p.allow(r, p.opts.Limits.Write)
+		err = p.allowWrite(r, p.opts.Limits.Write, c, perAccount)
 	}
 	if err == nil {
 		err = p.opts.Clients.Delete(p.client(r), c.User, cl.ID)

@@ -36,8 +36,8 @@ type App struct {
 // appRoutes are the apps page's routes (in routes()).
 func (p *Pages) appRoutes() []route {
 	return []route{
-		{"GET /account/apps", p.signedIn(p.appsPage)},
-		{"POST /account/apps/{id}/revoke", p.signedIn(p.revokeApp)},
+		{"GET /account/apps", p.assured(p.appsPage)},
+		{"POST /account/apps/{id}/revoke", p.assured(p.revokeApp)},
 	}
 }
 
@@ -63,7 +63,7 @@ func (p *Pages) revokeApp(w http.ResponseWriter, r *http.Request, c user.Caller)
 		p.appsView(w, r, c, http.StatusNotFound, "")
 		return
 	}
-	if err := p.allow(r, p.opts.Limits.Write); err != nil {
+	if err := p.allowWrite(r, p.opts.Limits.Write, c, perAccount); err != nil {
 		st, _, _ := p.explain(r, err)
 		p.appsView(w, r, c, st, "")
 		return

@@ -10,7 +10,7 @@ import (
 // streamed. A POST (the account page's button), so that no other site can
 // make a browser start one.
 func (p *Pages) export(w http.ResponseWriter, r *http.Request, c user.Caller) {
-	if err := p.allow(r, p.opts.Limits.Export); err != nil {
+	if err := p.allowExport(r, c); err != nil {
 		status, _, _ := p.explain(r, err)
 		p.errorPage(w, r, status, "error.rate_limited")
 		return
@@ -54,7 +54,7 @@ func (p *Pages) deleteAccount(w http.ResponseWriter, r *http.Request, c user.Cal
 		p.render(w, r, http.StatusUnprocessableEntity, v)
 		return
 	}
-	if err := p.allow(r, p.opts.Limits.Password); err != nil {
+	if err := p.allowWrite(r, p.opts.Limits.Password, c, perSession); err != nil {
 		p.fail(w, r, v, f, err)
 		return
 	}

@@ -82,7 +82,7 @@ func (p *Pages) mfaFailed(w http.ResponseWriter, r *http.Request, c user.Caller,
 // reauthenticated checks the form's current password and answers c with
 // its session's authentication time renewed.
 func (p *Pages) reauthenticated(r *http.Request, c user.Caller) (user.Caller, error) {
-	if err := p.allow(r, p.opts.Limits.Password); err != nil {
+	if err := p.allowWrite(r, p.opts.Limits.Password, c, perSession); err != nil {
 		return c, err
 	}
 	password := r.PostFormValue("current_password")
@@ -174,7 +174,7 @@ func grouped(s string) string {
 // the browser to the page that shows the recovery codes once.
 func (p *Pages) confirmTOTP(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	code := strings.TrimSpace(r.PostFormValue("code"))
-	if err := p.allow(r, p.opts.Limits.Login); err != nil {
+	if err := p.allowWrite(r, p.opts.Limits.Login, c, perSession); err != nil {
 		p.mfaFailed(w, r, c, mfaPage{}, err)
 		return
 	}

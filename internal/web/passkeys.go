@@ -77,7 +77,7 @@ func (p *Pages) passkeyAction(remove bool) func(http.ResponseWriter, *http.Reque
 			p.errorPage(w, r, http.StatusServiceUnavailable, "error.unavailable")
 			return
 		}
-		if err := p.allow(r, p.opts.Limits.Write); err != nil {
+		if err := p.allowWrite(r, p.opts.Limits.Write, c, perSession); err != nil {
 			p.passkeyFailed(w, r, c, err)
 			return
 		}
@@ -179,7 +179,7 @@ func (p *Pages) addPasskeyOptions(w http.ResponseWriter, r *http.Request, c user
 		p.jsonFailed(w, r, user.ErrUnavailable)
 		return
 	}
-	if err := p.allow(r, p.opts.Limits.Password); err != nil {
+	if err := p.allowWrite(r, p.opts.Limits.Password, c, perSession); err != nil {
 		p.jsonFailed(w, r, err)
 		return
 	}

@@ -26,7 +26,7 @@ func (p *Pages) forgot(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusUnprocessableEntity, v)
 		return
 	}
-	if err := p.allow(r, p.opts.Limits.Mail); err != nil {
+	if err := p.allowReset(r, email); err != nil {
 		p.fail(w, r, v, f, err)
 		return
 	}

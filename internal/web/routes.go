@@ -13,7 +13,9 @@ type route struct {
 }
 
 // routes lists every page. A page for signed-in users goes through
-// signedIn, which sends anyone else to /sign-in and back. Every route is
+// signedIn, which sends anyone else to /sign-in and back, and, but for
+// the account's overview and the authenticator app's pages, through
+// assured, which applies the MFA policy as the API does. Every route is
 // mounted behind protect (headers.go): security headers, no cross-site
 // POST.
 func (p *Pages) routes() []route {
@@ -41,15 +43,15 @@ func (p *Pages) routes() []route {
 		{"POST /undo-email-change", p.undo},
 		// The account (account.go, sessions.go, data.go).
 		{"GET /account", p.signedIn(p.accountPage)},
-		{"POST /account/profile", p.signedIn(p.updateProfile)},
-		{"GET /account/password", p.signedIn(p.passwordPage)},
-		{"POST /account/password", p.signedIn(p.changePassword)},
-		{"GET /account/sessions", p.signedIn(p.sessionsPage)},
-		{"POST /account/sessions/end-others", p.signedIn(p.endOtherSessions)},
-		{"POST /account/sessions/{id}/end", p.signedIn(p.endSession)},
-		{"POST /account/export", p.signedIn(p.export)},
-		{"GET /account/delete", p.signedIn(p.deletePage)},
-		{"POST /account/delete", p.signedIn(p.deleteAccount)},
+		{"POST /account/profile", p.assured(p.updateProfile)},
+		{"GET /account/password", p.assured(p.passwordPage)},
+		{"POST /account/password", p.assured(p.changePassword)},
+		{"GET /account/sessions", p.assured(p.sessionsPage)},
+		{"POST /account/sessions/end-others", p.assured(p.endOtherSessions)},
+		{"POST /account/sessions/{id}/end", p.assured(p.endSession)},
+		{"POST /account/export", p.assured(p.export)},
+		{"GET /account/delete", p.assured(p.deletePage)},
+		{"POST /account/delete", p.assured(p.deleteAccount)},
 		// The admin console (admin.go), for administrators only.
 		{"GET /admin", p.admin(func(w http.ResponseWriter, _ *http.Request, _ user.Caller) { redirect(w, "/admin/users") })},
 		{"GET /admin/users", p.admin(p.adminUsersPage)},
@@ -74,11 +76,11 @@ func (p *Pages) secondFactorRoutes() []route {
 		{"POST /sign-in/passkey", p.passkeySignIn},
 		{"POST /sign-in/mfa/passkey/options", p.mfaPasskeyOptions},
 		{"POST /sign-in/mfa/passkey", p.mfaPasskey},
-		{"GET /account/passkeys", p.signedIn(p.passkeysPage)},
-		{"POST /account/passkeys/options", p.signedIn(p.addPasskeyOptions)},
-		{"POST /account/passkeys", p.signedIn(p.addPasskey)},
-		{"POST /account/passkeys/{id}/rename", p.signedIn(p.passkeyAction(false))},
-		{"POST /account/passkeys/{id}/remove", p.signedIn(p.passkeyAction(true))},
+		{"GET /account/passkeys", p.assured(p.passkeysPage)},
+		{"POST /account/passkeys/options", p.assured(p.addPasskeyOptions)},
+		{"POST /account/passkeys", p.assured(p.addPasskey)},
+		{"POST /account/passkeys/{id}/rename", p.assured(p.passkeyAction(false))},
+		{"POST /account/passkeys/{id}/remove", p.assured(p.passkeyAction(true))},
 		// The authenticator app and recovery codes (mfa_pages.go).
 		{"GET /account/mfa", p.signedIn(p.mfaPageGet)},
 		{"POST /account/mfa/setup", p.signedIn(p.setUpTOTP)},

@@ -148,6 +148,19 @@ func (p *Pages) signedIn(h func(http.ResponseWriter, *http.Request, user.Caller)
 	}
 }
 
+// assured is signedIn under the MFA policy, as the API's authed is:
+// under USERSVC_REQUIRE_MFA_FOR=all a page session that did not use the
+// account's second factor reaches only the pages the API's mfaExempt
+// leaves it (the account's overview and the authenticator app's pages,
+// which stay signedIn: enough to enrol one), and sign-out.
+func (p *Pages) assured(h func(http.ResponseWriter, *http.Request, user.Caller)) http.HandlerFunc {
+	return p.signedIn(func(w http.ResponseWriter, r *http.Request, c user.Caller) {
+		if p.assure(w, r, c, false) {
+			h(w, r, c)
+		}
+	})
+}
+
 // redirect answers 303 See Other to target, a path of this service or a
 // URL safeReturn allowed.
 func redirect(w http.ResponseWriter, target string) {

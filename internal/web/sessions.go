@@ -38,7 +38,7 @@ func (p *Pages) endSession(w http.ResponseWriter, r *http.Request, c user.Caller
 		p.sessionsView(w, r, c, 0, "", user.ErrSessionNotFound)
 		return
 	}
-	if err := p.allow(r, p.opts.Limits.Write); err != nil {
+	if err := p.allowWrite(r, p.opts.Limits.Write, c, perSession); err != nil {
 		p.sessionsView(w, r, c, 0, "", err)
 		return
 	}
@@ -55,7 +55,7 @@ func (p *Pages) endSession(w http.ResponseWriter, r *http.Request, c user.Caller
 }
 
 func (p *Pages) endOtherSessions(w http.ResponseWriter, r *http.Request, c user.Caller) {
-	if err := p.allow(r, p.opts.Limits.Write); err != nil {
+	if err := p.allowWrite(r, p.opts.Limits.Write, c, perSession); err != nil {
 		p.sessionsView(w, r, c, 0, "", err)
 		return
 	}

@@ -70,14 +70,18 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Limits are the per-address rate limits of the pages: the same rules,
-// counted under the same keys, as the API's, so that a client's attempts
-// on the pages and on the API share one count. A rule that is off (or a
-// nil Limiter) limits nothing.
+// Limits are the rate limits of the pages: the same rules, counted under
+// the same keys, as the API's, so that a client's attempts on the pages
+// and on the API share one count. Login to Export count per client
+// address; WriteAccount per account or session, EmailChange per account
+// and MailRecipient per recipient, as on the API's routes that do the
+// same. A rule that is off (or a nil Limiter) limits nothing.
 type Limits struct {
 	Limiter                                *ratelimit.Limiter
 	Login, Register, Password, Mail, Write ratelimit.Rule
 	Export                                 ratelimit.Rule
+	WriteAccount, EmailChange              ratelimit.Rule
+	MailRecipient                          ratelimit.Rule
 }
 
 // Pages is the hosted pages' handler set; Mount registers them.
