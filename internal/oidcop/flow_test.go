@@ -413,6 +413,48 @@ func TestConsent(t *testing.T) {
 	})
 }
 
+// TestPasswordChangeEndsProviderGrants: the service promises that a
+// password change makes every access token issued before it invalid
+// (docs/security.md). A password change on the account page keeps the
+// page session, which the provider's grants hang on; the provider never
+// looked at the token version, so its access token from before the change
+// stayed active at introspection and userinfo, and its refresh token kept
+// refreshing. A grant made after the change lives.
+func TestPasswordChangeEndsProviderGrants(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		br := f.signIn()
+		conf := f.webConfig()
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+		tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.srv.Clock.Advance(time.Second)
+		if status, loc := br.form("/account/password", url.Values{"current_password": {password}, "new_password": {"another horse battery staple 2"}}); status != http.StatusSeeOther || !strings.Contains(loc, "password_changed") {
+			t.Fatalf("change password: %d to %q", status, loc)
+		}
+		if got := f.introspect(webClient, webSecret, tok.AccessToken); got["active"] == true {
+			t.Errorf("the provider's access token issued before the password change is still active at introspection")
+		}
+		if _, err := f.provider.UserInfo(f.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Errorf("the provider's access token issued before the password change still reads userinfo")
+		}
+		if _, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+			t.Errorf("the provider's refresh token issued before the password change still refreshes")
+		}
+		// The page session lives on: a new authorization gives a live grant.
+		q = f.authorize(br, conf, "s2", oauth2.S256ChallengeOption(verifier))
+		if tok, err = conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.introspect(webClient, webSecret, tok.AccessToken); got["active"] != true {
+			t.Errorf("a grant made after the password change = %v, want active", got)
+		}
+	})
+}
+
 func hiddenID(t *testing.T, page string) string {
 	t.Helper()
 	const marker = `name="id" value="`

@@ -160,9 +160,13 @@ func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil 
 // grantOf makes the grant of an exchanged code and notes it on the
 // request, for a replay to find.
 func (s *storage) grantOf(ctx context.Context, r *authRequest) (Grant, error) {
+	u, err := s.liveAccount(ctx, r.UserID, r.SessionID)
+	if err != nil {
+		return Grant{}, err
+	}
 	g := Grant{
 		ID: uuid.NewString(), ClientID: r.ClientID, UserID: r.UserID, SessionID: r.SessionID, Scopes: r.Scopes,
-		AMR: r.AMR, ACR: r.ACR, AuthTime: r.AuthTime, CreatedAt: s.now(),
+		AMR: r.AMR, ACR: r.ACR, AuthTime: r.AuthTime, CreatedAt: s.now(), TokenVersion: u.TokenVersion,
 	}
 	if err := s.d.Stores.Grants.SaveGrant(ctx, g); err != nil {
 		return Grant{}, err
@@ -244,10 +248,14 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	return &refreshRequest{grant: g, scopes: g.Scopes}, nil
 }
 
-// errNotLive is a grant revoked, or whose session or account ended.
+// errNotLive is a grant revoked, or whose session or account ended, or
+// whose account changed its password since.
 var errNotLive = errors.New("oidc: the grant, its session or its account has ended")
 
-// liveGrant returns grant id while it, its session and its account live.
+// liveGrant returns grant id while it, its session and its account live
+// and the account's password has not changed since it was made (the
+// service's promise for every token issued before a password change,
+// docs/security.md).
 func (s *storage) liveGrant(ctx context.Context, id string) (Grant, error) {
 	g, err := s.d.Stores.Grants.Grant(ctx, id)
 	if err != nil {
@@ -256,8 +264,12 @@ func (s *storage) liveGrant(ctx context.Context, id string) (Grant, error) {
 	if !g.RevokedAt.IsZero() {
 		return Grant{}, errNotLive
 	}
-	if _, err := s.liveAccount(ctx, g.UserID, g.SessionID); err != nil {
+	u, err := s.liveAccount(ctx, g.UserID, g.SessionID)
+	if err != nil {
 		return Grant{}, err
+	}
+	if u.TokenVersion != g.TokenVersion {
+		return Grant{}, errNotLive
 	}
 	return g, nil
 }
