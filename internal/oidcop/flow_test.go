@@ -338,6 +338,55 @@ func TestCodeReplay(t *testing.T) {
 	})
 }
 
+// TestRevocationNeedsTheTokenItself: /oauth/revoke revokes only a token
+// the caller presents. A bare string "g.<grant id>.x" (no token at all),
+// sent with nothing but a public client's id, named the grant by the
+// access token id format and revoked it.
+func TestRevocationNeedsTheTokenItself(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	br := f.signIn()
+	spa := &oauth2.Config{ClientID: spaClient, Endpoint: f.provider.Endpoint(), RedirectURL: spaOrigin + "/cb",
+		Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess}}
+	spa.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	verifier := oauth2.GenerateVerifier()
+	_, _, page := br.visit(spa.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+	q := br.consent(hiddenID(t, page), "allow")
+	tok, err := spa.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jti, _ := jwtClaims(t, tok.AccessToken)["jti"].(string) // g.<grant id>.<random>
+	parts := strings.Split(jti, ".")
+	if len(parts) != 3 || parts[0] != "g" {
+		t.Fatalf("jti = %q", jti)
+	}
+	next, err := spa.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token() // control: the grant is live
+	if err != nil {
+		t.Fatalf("control refresh: %v", err)
+	}
+	forged := "g." + parts[1] + ".not-a-token"
+	f.revoke(url.Values{"client_id": {spaClient}, "token": {forged}})
+	next, err = spa.TokenSource(f.ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token()
+	if err != nil {
+		t.Fatalf("a revocation request holding no token (%q, client_id only) revoked the grant: refresh now fails: %v", forged, err)
+	}
+	// The access token itself still revokes its grant.
+	f.revoke(url.Values{"client_id": {spaClient}, "token": {next.AccessToken}, "token_type_hint": {"access_token"}})
+	if _, err := spa.TokenSource(f.ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token(); err == nil {
+		t.Error("revoking the access token left its grant refreshing")
+	}
+}
+
+// revoke posts form to /oauth/revoke.
+func (f *fixture) revoke(form url.Values) {
+	f.t.Helper()
+	res, err := f.http.PostForm(f.base+"/oauth/revoke", form)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	res.Body.Close()
+}
+
 // TestAuthorizeRefusals: an unregistered redirect URI is never
 // redirected to; prompt=none without a session answers login_required.
 func TestAuthorizeRefusals(t *testing.T) {

@@ -341,10 +341,16 @@ func (s *storage) logout(ctx context.Context, userID, sessionID uuid.UUID) error
 }
 
 // RevokeToken revokes the grant of a refresh token or access token id
-// (RFC 7009 at /oauth/revoke).
-func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string) *oidc.Error {
+// (RFC 7009 at /oauth/revoke). op hands over an access token's id with
+// its subject only once it verified the token; without a subject,
+// tokenOrID is the caller's raw parameter, which must not be read as an
+// id (anyone could name a grant), only looked up as a refresh token.
+func (s *storage) RevokeToken(ctx context.Context, tokenOrID, subject, clientID string) *oidc.Error {
 	now := s.now()
-	id, ok := grantOfToken(tokenOrID)
+	id, ok := "", false
+	if subject != "" {
+		id, ok = grantOfToken(tokenOrID)
+	}
 	if !ok && strings.HasPrefix(tokenOrID, RefreshPrefix) {
 		rt, err := s.d.Stores.Grants.UseRefreshToken(ctx, digest(tokenOrID), now)
 		if err != nil && !errors.Is(err, ErrRefreshReused) {
@@ -356,7 +362,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string
 		return nil
 	}
 	g, err := s.d.Stores.Grants.Grant(ctx, id)
-	if err != nil || g.ClientID != clientID {
+	if err != nil || g.ClientID != clientID || (subject != "" && subject != g.UserID.String()) {
 		return nil
 	}
 	if err := s.d.Stores.Grants.RevokeGrant(ctx, id, now); err != nil {
