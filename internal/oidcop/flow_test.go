@@ -54,7 +54,7 @@ type fixture struct {
 	username string
 }
 
-func newFixture(t *testing.T, kind string) *fixture {
+func newFixture(t *testing.T, kind string, env ...string) *fixture {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
@@ -77,7 +77,7 @@ func newFixture(t *testing.T, kind string) *fixture {
 	if kind == apptest.Postgres {
 		alg = security.EdDSA
 	}
-	srv := apptest.New(t, kind, apptest.Env("USERSVC_JWT_ALG", alg, "USERSVC_PUBLIC_URL", base),
+	srv := apptest.New(t, kind, apptest.Env(append([]string{"USERSVC_JWT_ALG", alg, "USERSVC_PUBLIC_URL", base}, env...)...),
 		apptest.With(app.WithOIDCClients(clients)))
 	ts.Config.Handler = srv.Handler
 	ts.Start()

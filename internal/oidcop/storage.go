@@ -61,6 +61,9 @@ func digest(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
 // the query response mode only (where the iss parameter goes), and the
 // scopes we know.
 func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	if err := oversized(req); err != nil {
+		return nil, err
+	}
 	c, err := s.d.Clients.Client(ctx, req.ClientID)
 	if err != nil {
 		return nil, oidc.ErrInvalidClient().WithParent(err)
@@ -96,6 +99,38 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		return nil, err
 	}
 	return &authRequest{r}, nil
+}
+
+// The most an authorization request may carry of what it stores as sent:
+// anyone may make one, unauthenticated, and it is kept for RequestTTL.
+// They are above what relying parties send (a random state or nonce, an
+// email as the login hint, S256's 43 characters, a handful of scopes)
+// and in line with other providers' bounds.
+const (
+	maxState         = 2048
+	maxNonce         = 512
+	maxLoginHint     = 512
+	maxCodeChallenge = 128 // RFC 7636 4.2: 43 to 128 characters
+	maxScopes        = 32
+)
+
+// oversized refuses, invalid_request, a request carrying more than those.
+func oversized(req *oidc.AuthRequest) *oidc.Error {
+	for _, p := range []struct {
+		name, unit    string
+		length, limit int
+	}{
+		{"state", "bytes", len(req.State), maxState},
+		{"nonce", "bytes", len(req.Nonce), maxNonce},
+		{"login_hint", "bytes", len(req.LoginHint), maxLoginHint},
+		{"code_challenge", "bytes", len(req.CodeChallenge), maxCodeChallenge},
+		{"scope", "scopes", len(req.Scopes), maxScopes},
+	} {
+		if p.length > p.limit {
+			return oidc.ErrInvalidRequest().WithDescription("%s is too long: at most %d %s", p.name, p.limit, p.unit)
+		}
+	}
+	return nil
 }
 
 // AuthRequestByID returns a request that has not expired.
