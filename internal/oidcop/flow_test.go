@@ -588,6 +588,37 @@ func (f *fixture) introspect(client, secret, token string) map[string]any {
 	return m
 }
 
+// TestIntrospectionOnlyByTheTokensClient: a service account (any
+// confidential client) introspecting an access token issued to another
+// client (aud web-app) was told it is active, with the user's email and
+// username. RFC 7662 section 4 expects the server to check that the
+// caller may introspect that token: here, only the token's own client.
+func TestIntrospectionOnlyByTheTokensClient(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	br := f.signIn()
+	conf := f.webConfig()
+	verifier := oauth2.GenerateVerifier()
+	q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+	tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.introspect(serviceClient, serviceSecret, tok.AccessToken); got["active"] == true {
+		t.Errorf("client %s introspected %s's token: %v", serviceClient, webClient, got)
+	}
+	cc := clientcredentials.Config{ClientID: serviceClient, ClientSecret: serviceSecret, TokenURL: f.provider.Endpoint().TokenURL}
+	service, err := cc.Token(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.introspect(webClient, webSecret, service.AccessToken); got["active"] == true {
+		t.Errorf("client %s introspected %s's own token: %v", webClient, serviceClient, got)
+	}
+	if got := f.introspect(serviceClient, serviceSecret, service.AccessToken); got["active"] != true {
+		t.Errorf("a service account introspecting its own token = %v, want active", got)
+	}
+}
+
 // TestClientCredentials: a service account gets a JWT with client_id,
 // sub, scope and no sid, for the scopes it may have only.
 func TestClientCredentials(t *testing.T) {

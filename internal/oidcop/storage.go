@@ -552,11 +552,20 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo,
 	return nil
 }
 
+// errOtherClient is a token introspected by a client it was not issued to.
+var errOtherClient = errors.New("oidc: the token is another client's")
+
 // SetIntrospectionFromToken makes a token active while what it stands for
 // lives: a user's grant with its session and account, or a service
-// account's client.
-func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, _ string) error {
+// account's client. Only the token's own client (the authenticated
+// caller, clientID) learns that: any other is told inactive, so that one
+// client cannot read another's users through their tokens (RFC 7662
+// section 4).
+func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	if strings.HasPrefix(tokenID, serviceToken) {
+		if subject != clientID {
+			return errOtherClient
+		}
 		c, err := s.d.Clients.Client(ctx, subject)
 		if err != nil {
 			return err
@@ -572,6 +581,9 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	g, err := s.liveGrant(ctx, id)
 	if err != nil {
 		return err
+	}
+	if g.ClientID != clientID {
+		return errOtherClient
 	}
 	u, err := s.liveAccount(ctx, g.UserID, g.SessionID)
 	if err != nil {
