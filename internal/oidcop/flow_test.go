@@ -278,6 +278,40 @@ func TestCodeFlow(t *testing.T) {
 	})
 }
 
+// TestEndSessionHintEndsOnlyTheBrowsersSession: a request with no
+// cookies and no user agent at all, holding only an ID token of the user,
+// ended the user's page session (and every client's grant on it). Only
+// the browser whose session the hint names signs out (TestCodeFlow).
+func TestEndSessionHintEndsOnlyTheBrowsersSession(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	br := f.signIn()
+	conf := f.webConfig()
+	verifier := oauth2.GenerateVerifier()
+	q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+	tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint := url.QueryEscape(tok.Extra("id_token").(string))
+	noRedirect := &http.Client{Transport: f.http.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.Get(f.base + "/oauth/end_session?id_token_hint=" + hint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	q = f.authorize(br, conf, "s2", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"))
+	if q.Get("error") == "login_required" {
+		t.Errorf("a cookieless GET with only an id_token_hint signed the user's browser out")
+	}
+	// Another browser of the same user, signed in on its own session.
+	other := f.signIn()
+	other.visit(f.base + "/oauth/end_session?id_token_hint=" + hint)
+	q = f.authorize(br, conf, "s3", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"))
+	if q.Get("error") == "login_required" {
+		t.Errorf("another browser's end_session with the hint signed the hint's browser out")
+	}
+}
+
 // TestPKCE: a wrong or missing verifier gets no tokens; a public client
 // must send a challenge at all.
 func TestPKCE(t *testing.T) {

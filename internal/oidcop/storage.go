@@ -340,24 +340,15 @@ func grantOfToken(tokenID string) (string, bool) {
 func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
 
 // TerminateSessionFromRequest ends the page session of RP-initiated
-// logout: the ID token hint's sid, else the browser's own session (put in
-// the context by the end_session handler), and returns where to go next.
+// logout: the browser's own session (put in the context by the
+// end_session handler), when the ID token hint, if any, names it. A hint
+// for a session that is not the requesting browser's ends nothing: anyone
+// holding an ID token (a relying party's log, a leaked token) could
+// otherwise sign its user out everywhere it reaches. It returns where to
+// go next either way.
 func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
-	userID, sessionID := uuid.Nil, uuid.Nil
-	if req.IDTokenHintClaims != nil {
-		userID, _ = uuid.Parse(req.IDTokenHintClaims.Subject)
-		sessionID, _ = uuid.Parse(req.IDTokenHintClaims.SessionID)
-		if sid, ok := req.IDTokenHintClaims.Claims["sid"].(string); ok && sessionID == uuid.Nil {
-			sessionID, _ = uuid.Parse(sid)
-		}
-	}
-	if b, ok := ctx.Value(browserKey{}).(browserSession); ok && (userID == uuid.Nil || userID == b.userID) {
+	if b, ok := ctx.Value(browserKey{}).(browserSession); ok && hintNames(req.IDTokenHintClaims, b) {
 		if err := s.logout(ctx, b.userID, b.sessionID); err != nil {
-			return "", err
-		}
-	}
-	if userID != uuid.Nil && sessionID != uuid.Nil {
-		if err := s.logout(ctx, userID, sessionID); err != nil {
 			return "", err
 		}
 	}
@@ -365,6 +356,26 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 		return req.RedirectURI, nil
 	}
 	return s.cfg.LoggedOutURL, nil
+}
+
+// hintNames reports whether hint (nil: none) names the browser session b:
+// its user and, when it carries one, its sid.
+func hintNames(hint *oidc.IDTokenClaims, b browserSession) bool {
+	if hint == nil {
+		return true
+	}
+	if userID, err := uuid.Parse(hint.Subject); err != nil || userID != b.userID {
+		return false
+	}
+	sid := hint.SessionID
+	if c, ok := hint.Claims["sid"].(string); ok && sid == "" {
+		sid = c
+	}
+	if sid == "" {
+		return true
+	}
+	sessionID, err := uuid.Parse(sid)
+	return err == nil && sessionID == b.sessionID
 }
 
 func (s *storage) logout(ctx context.Context, userID, sessionID uuid.UUID) error {
