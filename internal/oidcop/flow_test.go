@@ -712,6 +712,48 @@ func audience(claims map[string]any, aud string) bool {
 	return false
 }
 
+// TestClientSecretOnlyByTheRegisteredMethod: web-app is registered with
+// client_secret_basic; its secret sent in the form (client_secret_post)
+// was accepted as well, the registry being told the registered method
+// instead of the one the request used.
+func TestClientSecretOnlyByTheRegisteredMethod(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	br := f.signIn()
+	conf := f.webConfig()
+	conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	verifier := oauth2.GenerateVerifier()
+	q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+	if _, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err == nil {
+		t.Errorf("a client_secret_basic client authenticated with client_secret in the form")
+	}
+	cc := clientcredentials.Config{ClientID: serviceClient, ClientSecret: serviceSecret, TokenURL: f.provider.Endpoint().TokenURL,
+		AuthStyle: oauth2.AuthStyleInParams}
+	if _, err := cc.Token(f.ctx); err == nil {
+		t.Errorf("a client_secret_basic service account authenticated with client_secret in the form")
+	}
+	cc.AuthStyle = oauth2.AuthStyleInHeader
+	if _, err := cc.Token(f.ctx); err != nil {
+		t.Errorf("the same service account by its registered method: %v", err)
+	}
+	// A client_secret_post client: the other way round at the token
+	// endpoint; introspection takes HTTP Basic from every client.
+	f.clients.Add(oidcop.Client{ID: "poster", AuthMethod: oidcop.AuthSecretPost, GrantTypes: []string{oidcop.GrantClientCredentials},
+		Scopes: []string{"users:read"}}, "poster-secret-0123456789")
+	cc = clientcredentials.Config{ClientID: "poster", ClientSecret: "poster-secret-0123456789", TokenURL: f.provider.Endpoint().TokenURL,
+		AuthStyle: oauth2.AuthStyleInHeader}
+	if _, err := cc.Token(f.ctx); err == nil {
+		t.Errorf("a client_secret_post service account authenticated with HTTP Basic at the token endpoint")
+	}
+	cc.AuthStyle = oauth2.AuthStyleInParams
+	tok, err := cc.Token(f.ctx)
+	if err != nil {
+		t.Fatalf("the client_secret_post service account by its registered method: %v", err)
+	}
+	if got := f.introspect("poster", "poster-secret-0123456789", tok.AccessToken); got["active"] != true {
+		t.Errorf("a client_secret_post client introspecting its own token with HTTP Basic = %v, want active", got)
+	}
+}
+
 // TestPasswordGrantUnchanged: /api/v1/token still answers the password
 // and its own refresh grants beside the provider's.
 func TestPasswordGrantUnchanged(t *testing.T) {

@@ -467,9 +467,19 @@ func clientError(err error) error {
 	return oidc.ErrServerError().WithParent(err)
 }
 
+// AuthorizeClientIDSecret authenticates a client by the method the request
+// used, which must be its registered one; at introspection (Basic for
+// every confidential client) its registered one stands for it.
 func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
-	_, err := s.d.Clients.Authenticate(ctx, id, secret)
-	if err != nil {
+	method := authMethodOf(ctx)
+	if method == basicForAny {
+		c, err := s.d.Clients.Client(ctx, id)
+		if err != nil {
+			return clientError(err)
+		}
+		method = c.AuthMethod
+	}
+	if _, err := s.d.Clients.Authenticate(ctx, id, secret, method); err != nil {
 		return clientError(err)
 	}
 	return nil
@@ -477,7 +487,7 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 
 // ClientCredentials authenticates a service account.
 func (s *storage) ClientCredentials(ctx context.Context, id, secret string) (op.Client, error) {
-	c, err := s.d.Clients.Authenticate(ctx, id, secret)
+	c, err := s.d.Clients.Authenticate(ctx, id, secret, authMethodOf(ctx))
 	if err != nil {
 		return nil, clientError(err)
 	}
