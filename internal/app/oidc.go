@@ -55,14 +55,15 @@ func (r registryClients) Client(ctx context.Context, id string) (oidcop.Client, 
 	}, nil
 }
 
-// Authenticate checks secret with the client's registered method (op
-// does not say which one the request used).
-func (r registryClients) Authenticate(ctx context.Context, id, secret string) (oidcop.Client, error) {
+// Authenticate checks secret presented by method, the one the request
+// used (the provider notes it: op does not say), which the registry
+// holds to the client's registered method.
+func (r registryClients) Authenticate(ctx context.Context, id, secret, method string) (oidcop.Client, error) {
 	c, err := r.Client(ctx, id)
 	if err != nil {
 		return oidcop.Client{}, err
 	}
-	_, err = r.svc.Authenticate(ctx, oauthclient.Credentials{ID: id, Secret: secret, Method: c.AuthMethod})
+	_, err = r.svc.Authenticate(ctx, oauthclient.Credentials{ID: id, Secret: secret, Method: method})
 	if errors.Is(err, oauthclient.ErrInvalidClient) || errors.Is(err, oauthclient.ErrNotFound) {
 		return oidcop.Client{}, oidcop.ErrUnknownClient
 	}

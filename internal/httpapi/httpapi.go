@@ -149,7 +149,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 		opts.Mount(mux)
 	}
 	if opts.OAuth != nil {
-		mux.Handle(oauthPrefix, opts.OAuth.Handler)
+		mux.Handle(oauthPrefix, a.limitAuthorize(opts.OAuth.Handler))
 	}
 	return chain(routed(mux), a.middleware(opts)...)
 }

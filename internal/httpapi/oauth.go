@@ -8,8 +8,30 @@ import (
 	"net/url"
 )
 
-// oauthPrefix is where the OpenID provider's endpoints are.
-const oauthPrefix = "/oauth/"
+// oauthPrefix is where the OpenID provider's endpoints are;
+// authorizePath its authorization endpoint.
+const (
+	oauthPrefix   = "/oauth/"
+	authorizePath = oauthPrefix + "authorize"
+)
+
+// limitAuthorize puts the provider's authorization endpoint under the
+// Write limit per client address, counted with the other writes: every
+// request there that names a registered client and redirect URI stores an
+// authorization request, with no account or token behind it, so without a
+// limit one address could fill the database (it answers 429 as the API
+// does). The provider's other endpoints pass.
+func (a *api) limitAuthorize(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == authorizePath {
+			if _, err := a.limit(r.Context(), a.limits.Write, addrKey(a.clientIP.IP(r))); err != nil {
+				WriteError(w, r, err)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
 
 // delegateGrants hands the /token requests the OpenID provider takes (the
 // authorization_code and client_credentials grants, and its own refresh

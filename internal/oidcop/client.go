@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"time"
@@ -56,8 +57,42 @@ type Clients interface {
 	// Client returns the client id; ErrUnknownClient when there is none.
 	Client(ctx context.Context, id string) (Client, error)
 	// Authenticate returns the client id once secret is its secret
-	// (compared in constant time); ErrUnknownClient otherwise.
-	Authenticate(ctx context.Context, id, secret string) (Client, error)
+	// (compared in constant time), presented by method, its registered
+	// AuthMethod (RFC 6749 2.3: the registration binds the method);
+	// ErrUnknownClient otherwise.
+	Authenticate(ctx context.Context, id, secret, method string) (Client, error)
+}
+
+// authMethodKey carries, on a request that authenticates a client, how it
+// presented the secret: op reads both and does not say which.
+type authMethodKey struct{}
+
+// basicForAny is the method noted at introspection, which takes HTTP
+// Basic alone (op reads nothing else there, and discovery says so) from
+// every confidential client, whichever method it uses at the token
+// endpoint.
+const basicForAny = "basic-for-any"
+
+// withAuthMethod notes on r how a client secret in it is presented:
+// AuthSecretBasic with an Authorization: Basic header (which op prefers
+// when there is one), else AuthSecretPost (client_secret in the form);
+// basicForAny for Basic at introspection.
+func withAuthMethod(r *http.Request) *http.Request {
+	method := AuthSecretPost
+	if _, _, ok := r.BasicAuth(); ok {
+		method = AuthSecretBasic
+		if r.URL.Path == IntrospectPath {
+			method = basicForAny
+		}
+	}
+	return r.WithContext(context.WithValue(r.Context(), authMethodKey{}, method))
+}
+
+// authMethodOf is the method withAuthMethod noted ("": none, which no
+// confidential client is registered with).
+func authMethodOf(ctx context.Context) string {
+	m, _ := ctx.Value(authMethodKey{}).(string)
+	return m
 }
 
 // opClient is a Client as op sees it.

@@ -54,7 +54,7 @@ type fixture struct {
 	username string
 }
 
-func newFixture(t *testing.T, kind string) *fixture {
+func newFixture(t *testing.T, kind string, env ...string) *fixture {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
@@ -77,7 +77,7 @@ func newFixture(t *testing.T, kind string) *fixture {
 	if kind == apptest.Postgres {
 		alg = security.EdDSA
 	}
-	srv := apptest.New(t, kind, apptest.Env("USERSVC_JWT_ALG", alg, "USERSVC_PUBLIC_URL", base),
+	srv := apptest.New(t, kind, apptest.Env(append([]string{"USERSVC_JWT_ALG", alg, "USERSVC_PUBLIC_URL", base}, env...)...),
 		apptest.With(app.WithOIDCClients(clients)))
 	ts.Config.Handler = srv.Handler
 	ts.Start()
@@ -278,6 +278,40 @@ func TestCodeFlow(t *testing.T) {
 	})
 }
 
+// TestEndSessionHintEndsOnlyTheBrowsersSession: a request with no
+// cookies and no user agent at all, holding only an ID token of the user,
+// ended the user's page session (and every client's grant on it). Only
+// the browser whose session the hint names signs out (TestCodeFlow).
+func TestEndSessionHintEndsOnlyTheBrowsersSession(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	br := f.signIn()
+	conf := f.webConfig()
+	verifier := oauth2.GenerateVerifier()
+	q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+	tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint := url.QueryEscape(tok.Extra("id_token").(string))
+	noRedirect := &http.Client{Transport: f.http.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.Get(f.base + "/oauth/end_session?id_token_hint=" + hint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	q = f.authorize(br, conf, "s2", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"))
+	if q.Get("error") == "login_required" {
+		t.Errorf("a cookieless GET with only an id_token_hint signed the user's browser out")
+	}
+	// Another browser of the same user, signed in on its own session.
+	other := f.signIn()
+	other.visit(f.base + "/oauth/end_session?id_token_hint=" + hint)
+	q = f.authorize(br, conf, "s3", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"))
+	if q.Get("error") == "login_required" {
+		t.Errorf("another browser's end_session with the hint signed the hint's browser out")
+	}
+}
+
 // TestPKCE: a wrong or missing verifier gets no tokens; a public client
 // must send a challenge at all.
 func TestPKCE(t *testing.T) {
@@ -336,6 +370,55 @@ func TestCodeReplay(t *testing.T) {
 			t.Error("the first exchange's refresh token still refreshes")
 		}
 	})
+}
+
+// TestRevocationNeedsTheTokenItself: /oauth/revoke revokes only a token
+// the caller presents. A bare string "g.<grant id>.x" (no token at all),
+// sent with nothing but a public client's id, named the grant by the
+// access token id format and revoked it.
+func TestRevocationNeedsTheTokenItself(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	br := f.signIn()
+	spa := &oauth2.Config{ClientID: spaClient, Endpoint: f.provider.Endpoint(), RedirectURL: spaOrigin + "/cb",
+		Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess}}
+	spa.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	verifier := oauth2.GenerateVerifier()
+	_, _, page := br.visit(spa.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+	q := br.consent(hiddenID(t, page), "allow")
+	tok, err := spa.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jti, _ := jwtClaims(t, tok.AccessToken)["jti"].(string) // g.<grant id>.<random>
+	parts := strings.Split(jti, ".")
+	if len(parts) != 3 || parts[0] != "g" {
+		t.Fatalf("jti = %q", jti)
+	}
+	next, err := spa.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token() // control: the grant is live
+	if err != nil {
+		t.Fatalf("control refresh: %v", err)
+	}
+	forged := "g." + parts[1] + ".not-a-token"
+	f.revoke(url.Values{"client_id": {spaClient}, "token": {forged}})
+	next, err = spa.TokenSource(f.ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token()
+	if err != nil {
+		t.Fatalf("a revocation request holding no token (%q, client_id only) revoked the grant: refresh now fails: %v", forged, err)
+	}
+	// The access token itself still revokes its grant.
+	f.revoke(url.Values{"client_id": {spaClient}, "token": {next.AccessToken}, "token_type_hint": {"access_token"}})
+	if _, err := spa.TokenSource(f.ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token(); err == nil {
+		t.Error("revoking the access token left its grant refreshing")
+	}
+}
+
+// revoke posts form to /oauth/revoke.
+func (f *fixture) revoke(form url.Values) {
+	f.t.Helper()
+	res, err := f.http.PostForm(f.base+"/oauth/revoke", form)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	res.Body.Close()
 }
 
 // TestAuthorizeRefusals: an unregistered redirect URI is never
@@ -409,6 +492,48 @@ func TestConsent(t *testing.T) {
 		q = f.authorize(br, spa, "s", oauth2.S256ChallengeOption(verifier))
 		if q.Get("code") == "" {
 			t.Fatalf("after consent: %v, want a code without the page", q)
+		}
+	})
+}
+
+// TestPasswordChangeEndsProviderGrants: the service promises that a
+// password change makes every access token issued before it invalid
+// (docs/security.md). A password change on the account page keeps the
+// page session, which the provider's grants hang on; the provider never
+// looked at the token version, so its access token from before the change
+// stayed active at introspection and userinfo, and its refresh token kept
+// refreshing. A grant made after the change lives.
+func TestPasswordChangeEndsProviderGrants(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		br := f.signIn()
+		conf := f.webConfig()
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+		tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.srv.Clock.Advance(time.Second)
+		if status, loc := br.form("/account/password", url.Values{"current_password": {password}, "new_password": {"another horse battery staple 2"}}); status != http.StatusSeeOther || !strings.Contains(loc, "password_changed") {
+			t.Fatalf("change password: %d to %q", status, loc)
+		}
+		if got := f.introspect(webClient, webSecret, tok.AccessToken); got["active"] == true {
+			t.Errorf("the provider's access token issued before the password change is still active at introspection")
+		}
+		if _, err := f.provider.UserInfo(f.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Errorf("the provider's access token issued before the password change still reads userinfo")
+		}
+		if _, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+			t.Errorf("the provider's refresh token issued before the password change still refreshes")
+		}
+		// The page session lives on: a new authorization gives a live grant.
+		q = f.authorize(br, conf, "s2", oauth2.S256ChallengeOption(verifier))
+		if tok, err = conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.introspect(webClient, webSecret, tok.AccessToken); got["active"] != true {
+			t.Errorf("a grant made after the password change = %v, want active", got)
 		}
 	})
 }
@@ -497,6 +622,37 @@ func (f *fixture) introspect(client, secret, token string) map[string]any {
 	return m
 }
 
+// TestIntrospectionOnlyByTheTokensClient: a service account (any
+// confidential client) introspecting an access token issued to another
+// client (aud web-app) was told it is active, with the user's email and
+// username. RFC 7662 section 4 expects the server to check that the
+// caller may introspect that token: here, only the token's own client.
+func TestIntrospectionOnlyByTheTokensClient(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	br := f.signIn()
+	conf := f.webConfig()
+	verifier := oauth2.GenerateVerifier()
+	q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+	tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.introspect(serviceClient, serviceSecret, tok.AccessToken); got["active"] == true {
+		t.Errorf("client %s introspected %s's token: %v", serviceClient, webClient, got)
+	}
+	cc := clientcredentials.Config{ClientID: serviceClient, ClientSecret: serviceSecret, TokenURL: f.provider.Endpoint().TokenURL}
+	service, err := cc.Token(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.introspect(webClient, webSecret, service.AccessToken); got["active"] == true {
+		t.Errorf("client %s introspected %s's own token: %v", webClient, serviceClient, got)
+	}
+	if got := f.introspect(serviceClient, serviceSecret, service.AccessToken); got["active"] != true {
+		t.Errorf("a service account introspecting its own token = %v, want active", got)
+	}
+}
+
 // TestClientCredentials: a service account gets a JWT with client_id,
 // sub, scope and no sid, for the scopes it may have only.
 func TestClientCredentials(t *testing.T) {
@@ -554,6 +710,48 @@ func audience(claims map[string]any, aud string) bool {
 		return slices.Contains(a, any(aud))
 	}
 	return false
+}
+
+// TestClientSecretOnlyByTheRegisteredMethod: web-app is registered with
+// client_secret_basic; its secret sent in the form (client_secret_post)
+// was accepted as well, the registry being told the registered method
+// instead of the one the request used.
+func TestClientSecretOnlyByTheRegisteredMethod(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	br := f.signIn()
+	conf := f.webConfig()
+	conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	verifier := oauth2.GenerateVerifier()
+	q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+	if _, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err == nil {
+		t.Errorf("a client_secret_basic client authenticated with client_secret in the form")
+	}
+	cc := clientcredentials.Config{ClientID: serviceClient, ClientSecret: serviceSecret, TokenURL: f.provider.Endpoint().TokenURL,
+		AuthStyle: oauth2.AuthStyleInParams}
+	if _, err := cc.Token(f.ctx); err == nil {
+		t.Errorf("a client_secret_basic service account authenticated with client_secret in the form")
+	}
+	cc.AuthStyle = oauth2.AuthStyleInHeader
+	if _, err := cc.Token(f.ctx); err != nil {
+		t.Errorf("the same service account by its registered method: %v", err)
+	}
+	// A client_secret_post client: the other way round at the token
+	// endpoint; introspection takes HTTP Basic from every client.
+	f.clients.Add(oidcop.Client{ID: "poster", AuthMethod: oidcop.AuthSecretPost, GrantTypes: []string{oidcop.GrantClientCredentials},
+		Scopes: []string{"users:read"}}, "poster-secret-0123456789")
+	cc = clientcredentials.Config{ClientID: "poster", ClientSecret: "poster-secret-0123456789", TokenURL: f.provider.Endpoint().TokenURL,
+		AuthStyle: oauth2.AuthStyleInHeader}
+	if _, err := cc.Token(f.ctx); err == nil {
+		t.Errorf("a client_secret_post service account authenticated with HTTP Basic at the token endpoint")
+	}
+	cc.AuthStyle = oauth2.AuthStyleInParams
+	tok, err := cc.Token(f.ctx)
+	if err != nil {
+		t.Fatalf("the client_secret_post service account by its registered method: %v", err)
+	}
+	if got := f.introspect("poster", "poster-secret-0123456789", tok.AccessToken); got["active"] != true {
+		t.Errorf("a client_secret_post client introspecting its own token with HTTP Basic = %v, want active", got)
+	}
 }
 
 // TestPasswordGrantUnchanged: /api/v1/token still answers the password

@@ -171,15 +171,18 @@ type browserKey struct{}
 
 type browserSession struct{ userID, sessionID uuid.UUID }
 
-// endSession is RP-initiated logout. With an id_token_hint op ends the
-// hint's session; without one, the browser's session ends only when the
-// request comes from this origin (Sec-Fetch-Site), so that another site
-// cannot sign a user out by linking here.
+// endSession is RP-initiated logout. Only the browser's own session ever
+// ends (TerminateSessionFromRequest): with an id_token_hint, when the hint
+// names it (the relying party sends the browser here, cross-site); without
+// one, only when the request comes from this origin (Sec-Fetch-Site), so
+// that another site cannot sign a user out by linking here. A hint alone,
+// without that browser, ends nothing: an ID token is no credential.
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := r.ParseForm(); err == nil && r.Form.Get("id_token_hint") == "" {
+	if err := r.ParseForm(); err == nil {
 		site := r.Header.Get("Sec-Fetch-Site")
-		if u, sess, ok := p.d.Browser.Current(r); ok && (site == "same-origin" || site == "none") {
+		hinted := r.Form.Get("id_token_hint") != ""
+		if u, sess, ok := p.d.Browser.Current(r); ok && (hinted || site == "same-origin" || site == "none") {
 			ctx = context.WithValue(ctx, browserKey{}, browserSession{userID: u.ID, sessionID: sess.ID})
 		}
 	}

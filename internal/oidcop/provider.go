@@ -181,11 +181,16 @@ func corsOptions(origins []string) *cors.Options {
 	}
 }
 
-// ServeHTTP serves /oauth/...
-func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
+// ServeHTTP serves /oauth/..., noting how a client authenticates
+// (introspection, revocation) for the storage to hold it to its
+// registered method.
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.handler.ServeHTTP(w, withAuthMethod(r))
+}
 
 // Token answers the token endpoint's grants that Takes says are ours.
 func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
+	r = withAuthMethod(r)
 	op.Exchange(w, r.WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer)), p.op)
 }
 

@@ -89,6 +89,75 @@ func TestAuthorizeThatCannotGoBackGetsTheHostedPage(t *testing.T) {
 	})
 }
 
+// TestAuthorizeRequestsAreBoundedInSize: every anonymous authorization
+// request naming a registered client and redirect URI is stored for
+// RequestTTL; its state, nonce and login_hint were stored at whatever
+// length the request carried (here 60 KB in a POST body, 200 times from
+// one address). Beyond the bounds it is refused, invalid_request, and
+// stored not.
+func TestAuthorizeRequestsAreBoundedInSize(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	noRedirect := &http.Client{Transport: f.http.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	big := strings.Repeat("A", 60<<10)
+	for _, name := range []string{"state", "nonce", "login_hint", "code_challenge", "scope"} {
+		form := codeRequest(webClient, rpOrigin+"/cb")
+		form.Set(name, big)
+		if name == "scope" {
+			form.Set(name, "openid"+strings.Repeat(" profile", 40))
+		}
+		res, err := noRedirect.PostForm(f.base+oidcop.AuthorizePath, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		loc, _ := res.Location()
+		if loc == nil || loc.Query().Get("error") != "invalid_request" || !strings.Contains(loc.Query().Get("error_description"), name+" is too long") {
+			t.Errorf("an authorization request with %s oversized: %d to %v, want invalid_request at the client", name, res.StatusCode, loc)
+		}
+	}
+	// Within the bounds it goes on to sign-in.
+	form := codeRequest(webClient, rpOrigin+"/cb")
+	form.Set("state", strings.Repeat("A", 2048))
+	res, err := noRedirect.PostForm(f.base+oidcop.AuthorizePath, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if loc, _ := res.Location(); loc == nil || loc.Path != "/oauth/login" {
+		t.Errorf("a 2 KB state: %d to %v, want the sign-in handoff", res.StatusCode, loc)
+	}
+}
+
+// TestAuthorizeIsRateLimitedPerAddress: nothing limited how many
+// authorization requests, each stored, one address made. With the rate
+// limits on, they count against USERSVC_RATE_LIMIT_WRITE (60/1m) from
+// one address; the one after gets 429 with Retry-After and is not stored.
+func TestAuthorizeIsRateLimitedPerAddress(t *testing.T) {
+	f := newFixture(t, apptest.SQLite, "USERSVC_RATE_LIMITS", "on")
+	noRedirect := &http.Client{Transport: f.http.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	stored := 0
+	for range 61 {
+		res, err := noRedirect.Get(f.authorizeURL(codeRequest(webClient, rpOrigin+"/cb")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		switch loc, _ := res.Location(); {
+		case res.StatusCode == http.StatusFound && loc != nil && loc.Path == "/oauth/login":
+			stored++
+		case res.StatusCode == http.StatusTooManyRequests:
+			if res.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+		default:
+			t.Fatalf("authorize: %d to %v", res.StatusCode, loc)
+		}
+	}
+	if stored != 60 {
+		t.Errorf("%d of 61 authorization requests from one address were stored, want 60 (USERSVC_RATE_LIMIT_WRITE)", stored)
+	}
+}
+
 // TestAuthorizeErrorsThatCanGoBackStillRedirect: with a registered client
 // and its registered redirect URI, what else is wrong with the request
 // goes back to the client as before, as error= at its redirect URI with

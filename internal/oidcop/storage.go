@@ -61,6 +61,9 @@ func digest(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
 // the query response mode only (where the iss parameter goes), and the
 // scopes we know.
 func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	if err := oversized(req); err != nil {
+		return nil, err
+	}
 	c, err := s.d.Clients.Client(ctx, req.ClientID)
 	if err != nil {
 		return nil, oidc.ErrInvalidClient().WithParent(err)
@@ -96,6 +99,38 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		return nil, err
 	}
 	return &authRequest{r}, nil
+}
+
+// The most an authorization request may carry of what it stores as sent:
+// anyone may make one, unauthenticated, and it is kept for RequestTTL.
+// They are above what relying parties send (a random state or nonce, an
+// email as the login hint, S256's 43 characters, a handful of scopes)
+// and in line with other providers' bounds.
+const (
+	maxState         = 2048
+	maxNonce         = 512
+	maxLoginHint     = 512
+	maxCodeChallenge = 128 // RFC 7636 4.2: 43 to 128 characters
+	maxScopes        = 32
+)
+
+// oversized refuses, invalid_request, a request carrying more than those.
+func oversized(req *oidc.AuthRequest) *oidc.Error {
+	for _, p := range []struct {
+		name, unit    string
+		length, limit int
+	}{
+		{"state", "bytes", len(req.State), maxState},
+		{"nonce", "bytes", len(req.Nonce), maxNonce},
+		{"login_hint", "bytes", len(req.LoginHint), maxLoginHint},
+		{"code_challenge", "bytes", len(req.CodeChallenge), maxCodeChallenge},
+		{"scope", "scopes", len(req.Scopes), maxScopes},
+	} {
+		if p.length > p.limit {
+			return oidc.ErrInvalidRequest().WithDescription("%s is too long: at most %d %s", p.name, p.limit, p.unit)
+		}
+	}
+	return nil
 }
 
 // AuthRequestByID returns a request that has not expired.
@@ -160,9 +195,13 @@ func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil 
 // grantOf makes the grant of an exchanged code and notes it on the
 // request, for a replay to find.
 func (s *storage) grantOf(ctx context.Context, r *authRequest) (Grant, error) {
+	u, err := s.liveAccount(ctx, r.UserID, r.SessionID)
+	if err != nil {
+		return Grant{}, err
+	}
 	g := Grant{
 		ID: uuid.NewString(), ClientID: r.ClientID, UserID: r.UserID, SessionID: r.SessionID, Scopes: r.Scopes,
-		AMR: r.AMR, ACR: r.ACR, AuthTime: r.AuthTime, CreatedAt: s.now(),
+		AMR: r.AMR, ACR: r.ACR, AuthTime: r.AuthTime, CreatedAt: s.now(), TokenVersion: u.TokenVersion,
 	}
 	if err := s.d.Stores.Grants.SaveGrant(ctx, g); err != nil {
 		return Grant{}, err
@@ -244,10 +283,14 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	return &refreshRequest{grant: g, scopes: g.Scopes}, nil
 }
 
-// errNotLive is a grant revoked, or whose session or account ended.
+// errNotLive is a grant revoked, or whose session or account ended, or
+// whose account changed its password since.
 var errNotLive = errors.New("oidc: the grant, its session or its account has ended")
 
-// liveGrant returns grant id while it, its session and its account live.
+// liveGrant returns grant id while it, its session and its account live
+// and the account's password has not changed since it was made (the
+// service's promise for every token issued before a password change,
+// docs/security.md).
 func (s *storage) liveGrant(ctx context.Context, id string) (Grant, error) {
 	g, err := s.d.Stores.Grants.Grant(ctx, id)
 	if err != nil {
@@ -256,8 +299,12 @@ func (s *storage) liveGrant(ctx context.Context, id string) (Grant, error) {
 	if !g.RevokedAt.IsZero() {
 		return Grant{}, errNotLive
 	}
-	if _, err := s.liveAccount(ctx, g.UserID, g.SessionID); err != nil {
+	u, err := s.liveAccount(ctx, g.UserID, g.SessionID)
+	if err != nil {
 		return Grant{}, err
+	}
+	if u.TokenVersion != g.TokenVersion {
+		return Grant{}, errNotLive
 	}
 	return g, nil
 }
@@ -293,24 +340,15 @@ func grantOfToken(tokenID string) (string, bool) {
 func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
 
 // TerminateSessionFromRequest ends the page session of RP-initiated
-// logout: the ID token hint's sid, else the browser's own session (put in
-// the context by the end_session handler), and returns where to go next.
+// logout: the browser's own session (put in the context by the
+// end_session handler), when the ID token hint, if any, names it. A hint
+// for a session that is not the requesting browser's ends nothing: anyone
+// holding an ID token (a relying party's log, a leaked token) could
+// otherwise sign its user out everywhere it reaches. It returns where to
+// go next either way.
 func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
-	userID, sessionID := uuid.Nil, uuid.Nil
-	if req.IDTokenHintClaims != nil {
-		userID, _ = uuid.Parse(req.IDTokenHintClaims.Subject)
-		sessionID, _ = uuid.Parse(req.IDTokenHintClaims.SessionID)
-		if sid, ok := req.IDTokenHintClaims.Claims["sid"].(string); ok && sessionID == uuid.Nil {
-			sessionID, _ = uuid.Parse(sid)
-		}
-	}
-	if b, ok := ctx.Value(browserKey{}).(browserSession); ok && (userID == uuid.Nil || userID == b.userID) {
+	if b, ok := ctx.Value(browserKey{}).(browserSession); ok && hintNames(req.IDTokenHintClaims, b) {
 		if err := s.logout(ctx, b.userID, b.sessionID); err != nil {
-			return "", err
-		}
-	}
-	if userID != uuid.Nil && sessionID != uuid.Nil {
-		if err := s.logout(ctx, userID, sessionID); err != nil {
 			return "", err
 		}
 	}
@@ -318,6 +356,26 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 		return req.RedirectURI, nil
 	}
 	return s.cfg.LoggedOutURL, nil
+}
+
+// hintNames reports whether hint (nil: none) names the browser session b:
+// its user and, when it carries one, its sid.
+func hintNames(hint *oidc.IDTokenClaims, b browserSession) bool {
+	if hint == nil {
+		return true
+	}
+	if userID, err := uuid.Parse(hint.Subject); err != nil || userID != b.userID {
+		return false
+	}
+	sid := hint.SessionID
+	if c, ok := hint.Claims["sid"].(string); ok && sid == "" {
+		sid = c
+	}
+	if sid == "" {
+		return true
+	}
+	sessionID, err := uuid.Parse(sid)
+	return err == nil && sessionID == b.sessionID
 }
 
 func (s *storage) logout(ctx context.Context, userID, sessionID uuid.UUID) error {
@@ -329,10 +387,16 @@ func (s *storage) logout(ctx context.Context, userID, sessionID uuid.UUID) error
 }
 
 // RevokeToken revokes the grant of a refresh token or access token id
-// (RFC 7009 at /oauth/revoke).
-func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string) *oidc.Error {
+// (RFC 7009 at /oauth/revoke). op hands over an access token's id with
+// its subject only once it verified the token; without a subject,
+// tokenOrID is the caller's raw parameter, which must not be read as an
+// id (anyone could name a grant), only looked up as a refresh token.
+func (s *storage) RevokeToken(ctx context.Context, tokenOrID, subject, clientID string) *oidc.Error {
 	now := s.now()
-	id, ok := grantOfToken(tokenOrID)
+	id, ok := "", false
+	if subject != "" {
+		id, ok = grantOfToken(tokenOrID)
+	}
 	if !ok && strings.HasPrefix(tokenOrID, RefreshPrefix) {
 		rt, err := s.d.Stores.Grants.UseRefreshToken(ctx, digest(tokenOrID), now)
 		if err != nil && !errors.Is(err, ErrRefreshReused) {
@@ -344,7 +408,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string
 		return nil
 	}
 	g, err := s.d.Stores.Grants.Grant(ctx, id)
-	if err != nil || g.ClientID != clientID {
+	if err != nil || g.ClientID != clientID || (subject != "" && subject != g.UserID.String()) {
 		return nil
 	}
 	if err := s.d.Stores.Grants.RevokeGrant(ctx, id, now); err != nil {
@@ -403,9 +467,19 @@ func clientError(err error) error {
 	return oidc.ErrServerError().WithParent(err)
 }
 
+// AuthorizeClientIDSecret authenticates a client by the method the request
+// used, which must be its registered one; at introspection (Basic for
+// every confidential client) its registered one stands for it.
 func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
-	_, err := s.d.Clients.Authenticate(ctx, id, secret)
-	if err != nil {
+	method := authMethodOf(ctx)
+	if method == basicForAny {
+		c, err := s.d.Clients.Client(ctx, id)
+		if err != nil {
+			return clientError(err)
+		}
+		method = c.AuthMethod
+	}
+	if _, err := s.d.Clients.Authenticate(ctx, id, secret, method); err != nil {
 		return clientError(err)
 	}
 	return nil
@@ -413,7 +487,7 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 
 // ClientCredentials authenticates a service account.
 func (s *storage) ClientCredentials(ctx context.Context, id, secret string) (op.Client, error) {
-	c, err := s.d.Clients.Authenticate(ctx, id, secret)
+	c, err := s.d.Clients.Authenticate(ctx, id, secret, authMethodOf(ctx))
 	if err != nil {
 		return nil, clientError(err)
 	}
@@ -499,11 +573,20 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo,
 	return nil
 }
 
+// errOtherClient is a token introspected by a client it was not issued to.
+var errOtherClient = errors.New("oidc: the token is another client's")
+
 // SetIntrospectionFromToken makes a token active while what it stands for
 // lives: a user's grant with its session and account, or a service
-// account's client.
-func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, _ string) error {
+// account's client. Only the token's own client (the authenticated
+// caller, clientID) learns that: any other is told inactive, so that one
+// client cannot read another's users through their tokens (RFC 7662
+// section 4).
+func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	if strings.HasPrefix(tokenID, serviceToken) {
+		if subject != clientID {
+			return errOtherClient
+		}
 		c, err := s.d.Clients.Client(ctx, subject)
 		if err != nil {
 			return err
@@ -519,6 +602,9 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	g, err := s.liveGrant(ctx, id)
 	if err != nil {
 		return err
+	}
+	if g.ClientID != clientID {
+		return errOtherClient
 	}
 	u, err := s.liveAccount(ctx, g.UserID, g.SessionID)
 	if err != nil {

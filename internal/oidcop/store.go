@@ -58,6 +58,12 @@ type Grant struct {
 	AuthTime  time.Time `json:"auth_time"`
 	CreatedAt time.Time `json:"created_at"`
 	RevokedAt time.Time `json:"-"` // zero while live
+	// TokenVersion is the user's token version when the grant was made: a
+	// password change moves it on and so ends the grant, as it ends the
+	// service's own access tokens. It lives in the data blob, so no
+	// migration; a grant stored before it was recorded reads 0, the
+	// version of an account whose password never changed.
+	TokenVersion int64 `json:"token_version"`
 }
 
 // RefreshToken is a stored OIDC refresh token: only its hash is kept. A

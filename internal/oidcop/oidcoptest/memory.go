@@ -309,13 +309,14 @@ func (r *Clients) Client(_ context.Context, id string) (oidcop.Client, error) {
 	return c, nil
 }
 
-// Authenticate returns client id if secret is its secret.
-func (r *Clients) Authenticate(ctx context.Context, id, secret string) (oidcop.Client, error) {
+// Authenticate returns client id if secret is its secret, presented by
+// its registered method.
+func (r *Clients) Authenticate(ctx context.Context, id, secret, method string) (oidcop.Client, error) {
 	c, err := r.Client(ctx, id)
 	r.mu.Lock()
 	want := r.secrets[id]
 	r.mu.Unlock()
-	if err != nil || c.Public() || subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 {
+	if err != nil || c.Public() || method != c.AuthMethod || subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 {
 		return oidcop.Client{}, oidcop.ErrUnknownClient
 	}
 	return c, nil
