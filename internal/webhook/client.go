@@ -11,8 +11,10 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // Resolver looks host names up; *net.Resolver is one. Tests give a stub,
@@ -184,7 +186,7 @@ func CheckURL(raw string, requireHTTPS bool) error {
 // body; errors are text fit to show an administrator.
 func (c *Client) Send(ctx context.Context, rawURL, id string, at time.Time, body []byte, secrets ...Secret) Result {
 	if err := CheckURL(rawURL, c.requireHTTPS); err != nil {
-		return Result{Err: "url " + err.Error()}
+		return Result{Err: clip("url " + err.Error())}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
@@ -221,10 +223,17 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// clip cuts s to maxErrorText bytes.
+// clip makes s storable: valid UTF-8 (a receiver's answer, which a
+// transport error may quote, need not be, and PostgreSQL refuses text that
+// is not) cut to at most maxErrorText bytes at a character's start.
 func clip(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= maxErrorText {
 		return s
 	}
-	return s[:maxErrorText]
+	cut := maxErrorText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // stubResolver answers from a table: no test asks a real DNS server.
@@ -71,9 +72,36 @@ func TestCheckAddr(t *testing.T) {
 			t.Errorf("allow-private: checkAddr(%s) = %v, want allowed", a, err)
 		}
 	}
-	for _, a := range []string{"169.254.169.254", "fd00:ec2::254", "::ffff:169.254.169.254"} {
+	// The clouds' metadata and credential services besides the best
+	// known: ECS task credentials, EKS Pod Identity, AWS over IPv6,
+	// Alibaba Cloud, Azure's WireServer (a public address), any link-local.
+	for _, a := range []string{"169.254.169.254", "fd00:ec2::254", "::ffff:169.254.169.254", "169.254.170.2", "169.254.170.23",
+		"fd00:ec2::23", "100.100.100.200", "168.63.129.16", "169.254.1.1", "fe80::1"} {
 		if err := checkAddr(netip.MustParseAddr(a), true); err == nil {
 			t.Errorf("allow-private: checkAddr(%s) = nil, want refused", a)
+		}
+		if err := checkAddr(netip.MustParseAddr(a), false); err == nil {
+			t.Errorf("checkAddr(%s) = nil, want refused", a)
+		}
+	}
+	// And through the client, with the dialer hook failing the test
+	// before any connection is made.
+	c := NewClient(ClientOptions{AllowPrivate: true, Resolver: stubResolver{}, BeforeConnect: noConnect(t)})
+	res := c.Send(t.Context(), "http://169.254.170.2/v2/credentials/x", "msg_1", time.Now(), []byte(`{}`), NewSecret())
+	if !strings.Contains(res.Err, ErrRefused.Error()) {
+		t.Errorf("allow-private: Send to the ECS credentials endpoint = %+v, want refused by the guard", res)
+	}
+}
+
+// An error's text is stored: valid UTF-8, cut at a character's start.
+func TestClipKeepsTextStorable(t *testing.T) {
+	for _, in := range []string{strings.Repeat("é", 600), "status \xff\xfe" + strings.Repeat("a", 600), "short é"} {
+		got := clip(in)
+		if !utf8.ValidString(got) || len(got) > maxErrorText {
+			t.Errorf("clip(%.20q...) = %d bytes, valid UTF-8 %v; want at most %d, valid", in, len(got), utf8.ValidString(got), maxErrorText)
+		}
+		if len(in) <= maxErrorText && utf8.ValidString(in) && got != in {
+			t.Errorf("clip(%q) = %q, want it unchanged", in, got)
 		}
 	}
 }

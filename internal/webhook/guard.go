@@ -6,12 +6,19 @@ import (
 	"syscall"
 )
 
-// metadataAddrs are the cloud instance-metadata services: refused always,
-// allow-private or not, since no webhook receiver lives there and a
-// request to one can leak the machine's credentials.
-var metadataAddrs = []netip.Addr{
-	netip.MustParseAddr("169.254.169.254"), // AWS, GCP, Azure, ...
-	netip.MustParseAddr("fd00:ec2::254"),   // AWS over IPv6
+// metadataRanges hold the clouds' instance-metadata and credential
+// services: refused always, allow-private or not, since no webhook
+// receiver lives there and a request to one can leak the machine's
+// credentials. Link-local as a whole, since the clouds keep adding
+// services there (AWS, GCP, Azure and Oracle's metadata at
+// 169.254.169.254, ECS task credentials at 169.254.170.2, EKS Pod
+// Identity at 169.254.170.23) and nothing else there is a receiver.
+var metadataRanges = []netip.Prefix{
+	netip.MustParsePrefix("169.254.0.0/16"),     // IPv4 link-local
+	netip.MustParsePrefix("fe80::/10"),          // IPv6 link-local
+	netip.MustParsePrefix("fd00:ec2::/32"),      // AWS metadata and Pod Identity over IPv6
+	netip.MustParsePrefix("100.100.100.200/32"), // Alibaba Cloud's metadata
+	netip.MustParsePrefix("168.63.129.16/32"),   // Azure's WireServer, a public address
 }
 
 // privateRanges are the ranges beside what netip classifies (loopback,
@@ -41,9 +48,9 @@ func checkAddr(addr netip.Addr, allowPrivate bool) error {
 		b := addr.As16()
 		addr = netip.AddrFrom4([4]byte(b[12:]))
 	}
-	for _, m := range metadataAddrs {
-		if addr == m {
-			return fmt.Errorf("%w: %s is a cloud metadata address", ErrRefused, addr)
+	for _, m := range metadataRanges {
+		if m.Contains(addr) {
+			return fmt.Errorf("%w: %s is link-local or a cloud metadata address", ErrRefused, addr)
 		}
 	}
 	if allowPrivate {
