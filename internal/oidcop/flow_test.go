@@ -203,6 +203,24 @@ func (f *fixture) authorize(b *browser, conf *oauth2.Config, state string, opts 
 	return q
 }
 
+// pendingRequestID follows authorize in b until the hosted sign-in page and
+// returns the request id of its return_to (/oauth/login?id=...).
+func (b *browser) pendingRequestID(authURL string) string {
+	b.f.t.Helper()
+	res, err := b.c.Get(authURL)
+	if err != nil {
+		b.f.t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	back := res.Request.URL.Query().Get("return_to")
+	if res.Request.URL.Path != "/sign-in" || !strings.HasPrefix(back, "/oauth/login?id=") {
+		b.f.t.Fatalf("authorize ended at %s, want the sign-in page with return_to", res.Request.URL)
+	}
+	u, _ := url.Parse(back)
+	return u.Query().Get("id")
+}
+
 func eachStore(t *testing.T, test func(t *testing.T, kind string)) {
 	for _, kind := range apptest.Stores() {
 		t.Run(kind, func(t *testing.T) { test(t, kind) })
@@ -336,6 +354,58 @@ func TestCodeReplay(t *testing.T) {
 			t.Error("the first exchange's refresh token still refreshes")
 		}
 	})
+}
+
+// TestAuthorizeCallbackIsNotServed: op's own callback route
+// (/oauth/authorize/callback?id=...) would hand out a fresh code for any
+// finished request to whoever names its id, with no browser session and
+// with the victim's state, and presenting that code (no client
+// authentication) would count as a replay and revoke the victim's grant.
+// It answers 404, and the victim's grant lives on.
+func TestAuthorizeCallbackIsNotServed(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	conf := f.webConfig()
+	verifier := oauth2.GenerateVerifier()
+	victim := f.browser()
+	id := victim.pendingRequestID(conf.AuthCodeURL("victim-state", oauth2.S256ChallengeOption(verifier)))
+	back := "/oauth/login?id=" + url.QueryEscape(id)
+	if status, _ := victim.form("/sign-in", url.Values{"login": {f.username}, "password": {password}, "return_to": {back}}); status != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", status)
+	}
+	to, _, body := victim.visit(f.base + back)
+	if to == nil || to.Query().Get("code") == "" {
+		t.Fatalf("victim's callback: %v %s", to, body)
+	}
+	tok, err := conf.Exchange(f.ctx, to.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The attacker: no cookies, no client credentials, only the id.
+	noRedirect := &http.Client{Transport: f.http.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.Get(f.base + "/oauth/authorize/callback?id=" + url.QueryEscape(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, _ := res.Location()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /oauth/authorize/callback = %d to %v, want 404", res.StatusCode, loc)
+	}
+	if loc == nil || loc.Query().Get("code") == "" {
+		return // no code handed out
+	}
+	t.Errorf("GET /oauth/authorize/callback?id=<request id> without any session = %d with a new code and state=%q",
+		res.StatusCode, loc.Query().Get("state"))
+	res, err = f.http.PostForm(f.base+"/api/v1/token", url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+		"client_id": {webClient}, "redirect_uri": {conf.RedirectURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if _, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+		t.Errorf("and presenting that code without client authentication revoked the victim's grant: %v", err)
+	}
 }
 
 // TestAuthorizeRefusals: an unregistered redirect URI is never

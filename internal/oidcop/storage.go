@@ -142,11 +142,15 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 }
 
 // SaveAuthCode keeps code's hash with its request, which now lives only
-// as long as a code does.
+// as long as a code does. A request gets one code: a second would be a
+// fresh, unused code for a grant already handed out.
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 	r, err := s.request(ctx, id)
 	if err != nil {
 		return err
+	}
+	if r.CodeHash != nil {
+		return ErrCodeIssued
 	}
 	r.CodeHash, r.ExpiresAt = digest(code), s.now().Add(s.cfg.CodeTTL)
 	return s.d.Stores.Grants.SaveAuthRequest(ctx, r)

@@ -87,6 +87,9 @@ var (
 	// ErrCodeUsed is a code presented a second time; the request is
 	// returned beside it so that what the first use issued is revoked.
 	ErrCodeUsed = errors.New("oidc: authorization code already used")
+	// ErrCodeIssued is a second code for a request that has one: its
+	// code hash, once stored, is kept.
+	ErrCodeIssued = errors.New("oidc: the request's authorization code was already issued")
 	// ErrRefreshReused is a refresh token presented after it was used; the
 	// token is returned beside it so that its grant is revoked.
 	ErrRefreshReused = errors.New("oidc: refresh token already used")
@@ -95,8 +98,10 @@ var (
 // Grants stores the provider's state: auth requests with their codes,
 // grants and their refresh tokens (migrations/00020_oidc.sql).
 type Grants interface {
-	// SaveAuthRequest stores r, replacing the stored request of r.ID
-	// (CodeHash included: nil clears it).
+	// SaveAuthRequest stores r, replacing the stored request of r.ID.
+	// A request's code hash, once stored, is kept: saving r with another
+	// (or none) over it is ErrCodeIssued and changes nothing, so that a
+	// request never gets a second, unused code beside a used one.
 	SaveAuthRequest(ctx context.Context, r AuthRequest) error
 	// AuthRequest returns the request id; ErrNotFound when not stored.
 	AuthRequest(ctx context.Context, id string) (AuthRequest, error)
