@@ -768,3 +768,42 @@ func TestSignInHandoff(t *testing.T) {
 		}
 	})
 }
+
+// TestPendingRequestIsBoundToItsBrowser: a pending request (the victim's,
+// with the relying party's state and PKCE challenge for the victim's
+// browser) must not be finished by another signed-in browser that names
+// its id at /oauth/login: that would give the attacker a code for the
+// attacker's account carrying the victim's state and redeemed with the
+// victim's verifier, which passes the relying party's checks once
+// planted in the victim's browser (login CSRF). Only the browser holding
+// the binding cookie of /oauth/authorize finishes it, once.
+func TestPendingRequestIsBoundToItsBrowser(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	conf := f.webConfig()
+	victimVerifier := oauth2.GenerateVerifier()
+	victim := f.browser()
+	id := victim.pendingRequestID(conf.AuthCodeURL("victim-state", oauth2.S256ChallengeOption(victimVerifier)))
+	back := f.base + "/oauth/login?id=" + url.QueryEscape(id)
+
+	f.post("/api/v1/register", "application/json", `{"email":"mallory@example.com","username":"mallory","password":"`+password+`"}`, http.StatusCreated)
+	f.username = "mallory"
+	attacker := f.signIn()
+	if to, status, _ := attacker.visit(back); to != nil || status != http.StatusBadRequest {
+		t.Errorf("another browser at the victim's /oauth/login: %d to %v, want 400 and nothing sent to the client", status, to)
+	}
+	if status, loc := attacker.form("/oauth/consent", url.Values{"id": {id}, "decision": {"allow"}}); status != http.StatusBadRequest {
+		t.Errorf("another browser posting consent for the victim's request: %d to %q, want 400", status, loc)
+	}
+
+	f.username = "ada"
+	if status, _ := victim.form("/sign-in", url.Values{"login": {"ada"}, "password": {password}}); status != http.StatusSeeOther {
+		t.Fatalf("victim signs in: %d", status)
+	}
+	to, _, body := victim.visit(back)
+	if to == nil || to.Query().Get("code") == "" || to.Query().Get("state") != "victim-state" {
+		t.Fatalf("the victim's own browser: %v %s, want its code", to, body)
+	}
+	if to, status, _ := victim.visit(back); to != nil || status != http.StatusBadRequest {
+		t.Errorf("the finished request run again: %d to %v, want 400", status, to)
+	}
+}

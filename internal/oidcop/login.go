@@ -22,18 +22,18 @@ import (
 // client with a code; it sends the browser to sign in (prompt=login,
 // max_age) or answers login_required (prompt=none) as the request says.
 func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
-	req, err := p.st.request(r.Context(), r.URL.Query().Get("id"))
-	if err != nil {
+	req, ok := p.pending(r, r.URL.Query().Get("id"))
+	if !ok {
 		p.dead(w, r)
 		return
 	}
 	none := slices.Contains(req.Prompt, oidc.PromptNone)
-	u, sess, ok := p.d.Browser.Current(r)
+	u, sess, signedIn := p.d.Browser.Current(r)
 	switch {
-	case !ok && none:
+	case !signedIn && none:
 		p.fail(w, r, req, oidc.ErrLoginRequired())
 		return
-	case !ok:
+	case !signedIn:
 		p.toSignIn(w, r, req, false)
 		return
 	case p.stale(req, sess) && (none || req.SentToSignIn):
@@ -63,6 +63,17 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	default:
 		p.finish(w, r, req, sess)
 	}
+}
+
+// pending returns the request id while this browser may still act on
+// it: not expired, sent by this browser (its binding cookie), and not
+// done (its code was handed out).
+func (p *Provider) pending(r *http.Request, id string) (AuthRequest, bool) {
+	req, err := p.st.request(r.Context(), id)
+	if err != nil || req.Done || !boundHere(r, req) {
+		return AuthRequest{}, false
+	}
+	return req, true
 }
 
 // stale reports whether sess signed in too long ago for req: before the
@@ -123,8 +134,8 @@ func (p *Provider) needsConsent(ctx context.Context, req AuthRequest, c Client, 
 // consent takes the consent form's answer: allow remembers the scopes for
 // the client and answers it with a code, anything else access_denied.
 func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
-	req, err := p.st.request(r.Context(), r.PostFormValue("id"))
-	if err != nil {
+	req, ok := p.pending(r, r.PostFormValue("id"))
+	if !ok {
 		p.dead(w, r)
 		return
 	}

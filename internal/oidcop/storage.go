@@ -91,6 +91,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
 		Prompt: req.Prompt, MaxAge: req.MaxAge, LoginHint: req.LoginHint,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RequestTTL),
+		BrowserHash: browserHash(ctx), // checked at login and consent
 	}
 	if err := s.d.Stores.Grants.SaveAuthRequest(ctx, r); err != nil {
 		return nil, err

@@ -26,6 +26,9 @@ type AuthRequest struct {
 	LoginHint           string    `json:"login_hint,omitempty"`
 	CreatedAt           time.Time `json:"created_at"`
 	ExpiresAt           time.Time `json:"expires_at"`
+	// BrowserHash is the SHA-256 of the binding cookie's value of the
+	// browser that sent the request: only that browser may finish it.
+	BrowserHash []byte `json:"browser_hash,omitempty"`
 	// SentToSignIn says the browser was sent to sign in once for this
 	// request, so a second stale session ends it (no loop).
 	SentToSignIn bool `json:"sent_to_sign_in,omitempty"`
