@@ -769,6 +769,44 @@ func TestSignInHandoff(t *testing.T) {
 	})
 }
 
+// TestIDTokenHintNamesTheUser: an id_token_hint names the user the client
+// expects. From a browser signed in as someone else, prompt=none answers
+// login_required (OIDC Core 3.1.2.1) and without it the browser is sent
+// to sign in again, never answered with a code for the other user.
+func TestIDTokenHintNamesTheUser(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	conf := f.webConfig()
+	verifier := oauth2.GenerateVerifier()
+	ada := f.signIn()
+	q := f.authorize(ada, conf, "s", oauth2.S256ChallengeOption(verifier))
+	tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint := tok.Extra("id_token").(string)
+	if q := f.authorize(ada, conf, "s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"),
+		oauth2.SetAuthURLParam("id_token_hint", hint)); q.Get("code") == "" {
+		t.Fatalf("prompt=none with ada's own hint: %v, want a code", q)
+	}
+
+	f.post("/api/v1/register", "application/json", `{"email":"bob@example.com","username":"bob","password":"`+password+`"}`, http.StatusCreated)
+	f.username = "bob"
+	bob := f.signIn()
+	q = f.authorize(bob, conf, "s", oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", hint))
+	if q.Get("error") != "login_required" {
+		t.Errorf("prompt=none with ada's id_token_hint from bob's browser: %v, want login_required", q)
+	}
+	res, err := bob.c.Get(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("id_token_hint", hint)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Request.URL.Path != "/sign-in" || res.Request.URL.Query().Get("prompt") != "login" {
+		t.Errorf("ada's id_token_hint from bob's browser ended at %s, want the sign-in form (prompt=login)", res.Request.URL)
+	}
+}
+
 // TestPendingRequestIsBoundToItsBrowser: a pending request (the victim's,
 // with the relying party's state and PKCE challenge for the victim's
 // browser) must not be finished by another signed-in browser that names

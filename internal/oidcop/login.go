@@ -20,27 +20,16 @@ import (
 // stored, and where sign-in sends it back: it binds the browser's signed-in
 // user to the request, asks for consent where needed and answers the
 // client with a code; it sends the browser to sign in (prompt=login,
-// max_age) or answers login_required (prompt=none) as the request says.
+// max_age, another user than the id_token_hint's) or answers
+// login_required (prompt=none) as the request says.
 func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	req, ok := p.pending(r, r.URL.Query().Get("id"))
 	if !ok {
 		p.dead(w, r)
 		return
 	}
-	none := slices.Contains(req.Prompt, oidc.PromptNone)
-	u, sess, signedIn := p.d.Browser.Current(r)
-	switch {
-	case !signedIn && none:
-		p.fail(w, r, req, oidc.ErrLoginRequired())
-		return
-	case !signedIn:
-		p.toSignIn(w, r, req, false)
-		return
-	case p.stale(req, sess) && (none || req.SentToSignIn):
-		p.fail(w, r, req, oidc.ErrLoginRequired())
-		return
-	case p.stale(req, sess):
-		p.toSignIn(w, r, req, true)
+	u, sess, ok := p.signedIn(w, r, req)
+	if !ok {
 		return
 	}
 	c, err := p.d.Clients.Client(r.Context(), req.ClientID)
@@ -52,7 +41,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
-	case need && (none || p.d.Pages == nil): // no page to ask on: as prompt=none
+	case need && (slices.Contains(req.Prompt, oidc.PromptNone) || p.d.Pages == nil): // no page to ask on: as prompt=none
 		p.fail(w, r, req, &oidc.Error{ErrorType: "consent_required", Description: "the user has not consented to this client"})
 	case need:
 		p.d.Pages.Consent(w, r, ConsentPage{
@@ -74,6 +63,27 @@ func (p *Provider) pending(r *http.Request, id string) (AuthRequest, bool) {
 		return AuthRequest{}, false
 	}
 	return req, true
+}
+
+// signedIn returns the browser's user and session when they may answer
+// req. Otherwise it has answered: to sign in, once, when there is no
+// session, it is too old (prompt=login, max_age) or of another user than
+// the id_token_hint's; login_required with prompt=none or the second time.
+func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, req AuthRequest) (user.User, user.Session, bool) {
+	none := slices.Contains(req.Prompt, oidc.PromptNone)
+	u, sess, ok := p.d.Browser.Current(r)
+	again := ok && (p.stale(req, sess) || (req.HintSubject != "" && req.HintSubject != u.ID.String()))
+	switch {
+	case !ok && none, again && (none || req.SentToSignIn):
+		p.fail(w, r, req, oidc.ErrLoginRequired())
+	case !ok:
+		p.toSignIn(w, r, req, false)
+	case again:
+		p.toSignIn(w, r, req, true)
+	default:
+		return u, sess, true
+	}
+	return user.User{}, user.Session{}, false
 }
 
 // stale reports whether sess signed in too long ago for req: before the

@@ -59,8 +59,9 @@ func digest(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
 // CreateAuthRequest stores a validated /authorize request. On top of op's
 // checks: PKCE with S256 for public clients (and S256 only for everyone),
 // the query response mode only (where the iss parameter goes), and the
-// scopes we know.
-func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+// scopes we know. hintSubject is the sub of the id_token_hint op
+// verified ("" without one).
+func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
 	c, err := s.d.Clients.Client(ctx, req.ClientID)
 	if err != nil {
 		return nil, oidc.ErrInvalidClient().WithParent(err)
@@ -91,7 +92,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
 		Prompt: req.Prompt, MaxAge: req.MaxAge, LoginHint: req.LoginHint,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RequestTTL),
-		BrowserHash: browserHash(ctx), // checked at login and consent
+		HintSubject: hintSubject, BrowserHash: browserHash(ctx), // checked at login and consent
 	}
 	if err := s.d.Stores.Grants.SaveAuthRequest(ctx, r); err != nil {
 		return nil, err

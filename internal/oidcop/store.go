@@ -26,6 +26,9 @@ type AuthRequest struct {
 	LoginHint           string    `json:"login_hint,omitempty"`
 	CreatedAt           time.Time `json:"created_at"`
 	ExpiresAt           time.Time `json:"expires_at"`
+	// HintSubject is the sub of the request's id_token_hint: the user the
+	// client expects, whom another signed-in user must not stand in for.
+	HintSubject string `json:"hint_subject,omitempty"`
 	// BrowserHash is the SHA-256 of the binding cookie's value of the
 	// browser that sent the request: only that browser may finish it.
 	BrowserHash []byte `json:"browser_hash,omitempty"`
