@@ -483,6 +483,45 @@ func TestConsent(t *testing.T) {
 	})
 }
 
+// TestConsentAppliesTheSignInAge: prompt=login (or max_age) sends a
+// browser signed in too long ago to sign in again. Posting the consent
+// form for that request instead, with the old session, must not get a
+// code with the old auth_time: the post is held to the same rules and
+// answers login_required as login would the second time.
+func TestConsentAppliesTheSignInAge(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	br := f.signIn()
+	f.srv.Clock.Advance(10 * time.Minute)
+	conf := f.webConfig()
+	verifier := oauth2.GenerateVerifier()
+	for _, opt := range []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "60")} {
+		id := br.pendingRequestID(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier), opt))
+		if q := br.consent(id, "allow"); q.Get("code") != "" || q.Get("error") != "login_required" {
+			t.Errorf("%v: consent posted from the old session: %v, want login_required and no code", opt, q)
+		}
+	}
+}
+
+// TestConsentTakesOnlyTheAnswerToItsPage: a consent post is taken only
+// for a request whose consent page was shown to the posting session; a
+// request that never asked (a first-party client's) gets no code from a
+// made-up post, however fresh the session.
+func TestConsentTakesOnlyTheAnswerToItsPage(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	br := f.signIn()
+	f.srv.Clock.Advance(time.Minute)
+	conf := f.webConfig()
+	verifier := oauth2.GenerateVerifier()
+	id := br.pendingRequestID(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "login")))
+	f.srv.Clock.Advance(time.Second)
+	if status, _ := br.form("/sign-in", url.Values{"login": {f.username}, "password": {password}}); status != http.StatusSeeOther {
+		t.Fatalf("sign in again: %d", status)
+	}
+	if status, loc := br.form("/oauth/consent", url.Values{"id": {id}, "decision": {"allow"}}); status != http.StatusBadRequest {
+		t.Errorf("consent posted for a request that showed no consent page: %d to %q, want 400", status, loc)
+	}
+}
+
 func hiddenID(t *testing.T, page string) string {
 	t.Helper()
 	const marker = `name="id" value="`

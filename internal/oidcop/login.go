@@ -44,11 +44,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	case need && (slices.Contains(req.Prompt, oidc.PromptNone) || p.d.Pages == nil): // no page to ask on: as prompt=none
 		p.fail(w, r, req, &oidc.Error{ErrorType: "consent_required", Description: "the user has not consented to this client"})
 	case need:
-		p.d.Pages.Consent(w, r, ConsentPage{
-			Client: cmp.Or(c.Name, c.ID), FirstParty: c.FirstParty, Host: hostOf(req.RedirectURI), User: u.Username,
-			Scopes: slices.Clone(req.Scopes), Action: consentPath, Hidden: []Field{{Name: "id", Value: req.ID}},
-			FormTarget: formTarget(req.RedirectURI),
-		})
+		p.askConsent(w, r, req, c, u, sess)
 	default:
 		p.finish(w, r, req, sess)
 	}
@@ -84,6 +80,21 @@ func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, req AuthRequ
 		return u, sess, true
 	}
 	return user.User{}, user.Session{}, false
+}
+
+// askConsent shows the consent page, noting on req the session it is
+// shown to: the form's answer is taken from that session only.
+func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, req AuthRequest, c Client, u user.User, sess user.Session) {
+	req.ConsentShownTo = sess.ID
+	if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
+		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+		return
+	}
+	p.d.Pages.Consent(w, r, ConsentPage{
+		Client: cmp.Or(c.Name, c.ID), FirstParty: c.FirstParty, Host: hostOf(req.RedirectURI), User: u.Username,
+		Scopes: slices.Clone(req.Scopes), Action: consentPath, Hidden: []Field{{Name: "id", Value: req.ID}},
+		FormTarget: formTarget(req.RedirectURI),
+	})
 }
 
 // stale reports whether sess signed in too long ago for req: before the
@@ -142,16 +153,21 @@ func (p *Provider) needsConsent(ctx context.Context, req AuthRequest, c Client, 
 }
 
 // consent takes the consent form's answer: allow remembers the scopes for
-// the client and answers it with a code, anything else access_denied.
+// the client and answers it with a code, anything else access_denied. It
+// holds the request to login's rules (a post is no way around a fresh
+// sign-in) and takes only an answer to the page shown to this session.
 func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 	req, ok := p.pending(r, r.PostFormValue("id"))
 	if !ok {
 		p.dead(w, r)
 		return
 	}
-	u, sess, ok := p.d.Browser.Current(r)
+	u, sess, ok := p.signedIn(w, r, req)
 	if !ok {
-		p.toSignIn(w, r, req, false)
+		return
+	}
+	if req.ConsentShownTo != sess.ID {
+		p.dead(w, r)
 		return
 	}
 	if r.PostFormValue("decision") != "allow" {

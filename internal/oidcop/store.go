@@ -35,6 +35,9 @@ type AuthRequest struct {
 	// SentToSignIn says the browser was sent to sign in once for this
 	// request, so a second stale session ends it (no loop).
 	SentToSignIn bool `json:"sent_to_sign_in,omitempty"`
+	// ConsentShownTo is the page session the consent page was shown to:
+	// only its answer to that page is taken (uuid.Nil: never shown).
+	ConsentShownTo uuid.UUID `json:"consent_shown_to"`
 	// Who signed in, set once the browser's page session is bound to it.
 	UserID    uuid.UUID `json:"user_id"`
 	SessionID uuid.UUID `json:"session_id"`

@@ -33,7 +33,7 @@ func NewAuthRequest(n int) oidcop.AuthRequest {
 		CodeChallenge: "abc", CodeChallengeMethod: "S256", Prompt: []string{"login"}, MaxAge: &maxAge,
 		CreatedAt: base, ExpiresAt: base.Add(10 * time.Minute), UserID: uuid.New(), SessionID: uuid.New(),
 		AuthTime: base, AMR: []string{"pwd"}, ACR: "0", Done: true,
-		HintSubject: uuid.NewString(), BrowserHash: hash(fmt.Sprint("browser ", n)),
+		HintSubject: uuid.NewString(), BrowserHash: hash(fmt.Sprint("browser ", n)), ConsentShownTo: uuid.New(),
 	}
 }
 
