@@ -884,3 +884,31 @@ func TestPendingRequestIsBoundToItsBrowser(t *testing.T) {
 		t.Errorf("the finished request run again: %d to %v, want 400", status, to)
 	}
 }
+
+// TestBindingCookie: the authorization endpoint's redirect to sign in
+// sets the binding cookie: HttpOnly, SameSite=Lax (the relying party's
+// cross-site redirect here still carries it), only on the provider's
+// paths, for as long as a request lives; not Secure on this plain-http
+// test issuer only.
+func TestBindingCookie(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	noRedirect := &http.Client{Transport: f.http.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.Get(f.webConfig().AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if loc, _ := res.Location(); res.StatusCode != http.StatusFound || loc == nil || loc.Path != "/oauth/login" {
+		t.Fatalf("authorize = %d to %v, want 302 to /oauth/login", res.StatusCode, loc)
+	}
+	for _, c := range res.Cookies() {
+		if c.Name != "usersvc_oauth" {
+			continue
+		}
+		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/oauth/" || c.MaxAge <= 0 || c.Secure || len(c.Value) < 43 {
+			t.Errorf("binding cookie = %+v, want HttpOnly, SameSite=Lax, Path=/oauth/, a Max-Age and a random value", c)
+		}
+		return
+	}
+	t.Errorf("authorize set no binding cookie: %v", res.Header.Values("Set-Cookie"))
+}
