@@ -203,6 +203,24 @@ func (f *fixture) authorize(b *browser, conf *oauth2.Config, state string, opts 
 	return q
 }
 
+// pendingRequestID follows authorize in b until the hosted sign-in page and
+// returns the request id of its return_to (/oauth/login?id=...).
+func (b *browser) pendingRequestID(authURL string) string {
+	b.f.t.Helper()
+	res, err := b.c.Get(authURL)
+	if err != nil {
+		b.f.t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	back := res.Request.URL.Query().Get("return_to")
+	if res.Request.URL.Path != "/sign-in" || !strings.HasPrefix(back, "/oauth/login?id=") {
+		b.f.t.Fatalf("authorize ended at %s, want the sign-in page with return_to", res.Request.URL)
+	}
+	u, _ := url.Parse(back)
+	return u.Query().Get("id")
+}
+
 func eachStore(t *testing.T, test func(t *testing.T, kind string)) {
 	for _, kind := range apptest.Stores() {
 		t.Run(kind, func(t *testing.T) { test(t, kind) })
@@ -421,6 +439,58 @@ func (f *fixture) revoke(form url.Values) {
 	res.Body.Close()
 }
 
+// TestAuthorizeCallbackIsNotServed: op's own callback route
+// (/oauth/authorize/callback?id=...) would hand out a fresh code for any
+// finished request to whoever names its id, with no browser session and
+// with the victim's state, and presenting that code (no client
+// authentication) would count as a replay and revoke the victim's grant.
+// It answers 404, and the victim's grant lives on.
+func TestAuthorizeCallbackIsNotServed(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	conf := f.webConfig()
+	verifier := oauth2.GenerateVerifier()
+	victim := f.browser()
+	id := victim.pendingRequestID(conf.AuthCodeURL("victim-state", oauth2.S256ChallengeOption(verifier)))
+	back := "/oauth/login?id=" + url.QueryEscape(id)
+	if status, _ := victim.form("/sign-in", url.Values{"login": {f.username}, "password": {password}, "return_to": {back}}); status != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", status)
+	}
+	to, _, body := victim.visit(f.base + back)
+	if to == nil || to.Query().Get("code") == "" {
+		t.Fatalf("victim's callback: %v %s", to, body)
+	}
+	tok, err := conf.Exchange(f.ctx, to.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The attacker: no cookies, no client credentials, only the id.
+	noRedirect := &http.Client{Transport: f.http.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.Get(f.base + "/oauth/authorize/callback?id=" + url.QueryEscape(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, _ := res.Location()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /oauth/authorize/callback = %d to %v, want 404", res.StatusCode, loc)
+	}
+	if loc == nil || loc.Query().Get("code") == "" {
+		return // no code handed out
+	}
+	t.Errorf("GET /oauth/authorize/callback?id=<request id> without any session = %d with a new code and state=%q",
+		res.StatusCode, loc.Query().Get("state"))
+	res, err = f.http.PostForm(f.base+"/api/v1/token", url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+		"client_id": {webClient}, "redirect_uri": {conf.RedirectURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if _, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+		t.Errorf("and presenting that code without client authentication revoked the victim's grant: %v", err)
+	}
+}
+
 // TestAuthorizeRefusals: an unregistered redirect URI is never
 // redirected to; prompt=none without a session answers login_required.
 func TestAuthorizeRefusals(t *testing.T) {
@@ -536,6 +606,45 @@ func TestPasswordChangeEndsProviderGrants(t *testing.T) {
 			t.Errorf("a grant made after the password change = %v, want active", got)
 		}
 	})
+}
+
+// TestConsentAppliesTheSignInAge: prompt=login (or max_age) sends a
+// browser signed in too long ago to sign in again. Posting the consent
+// form for that request instead, with the old session, must not get a
+// code with the old auth_time: the post is held to the same rules and
+// answers login_required as login would the second time.
+func TestConsentAppliesTheSignInAge(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	br := f.signIn()
+	f.srv.Clock.Advance(10 * time.Minute)
+	conf := f.webConfig()
+	verifier := oauth2.GenerateVerifier()
+	for _, opt := range []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "60")} {
+		id := br.pendingRequestID(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier), opt))
+		if q := br.consent(id, "allow"); q.Get("code") != "" || q.Get("error") != "login_required" {
+			t.Errorf("%v: consent posted from the old session: %v, want login_required and no code", opt, q)
+		}
+	}
+}
+
+// TestConsentTakesOnlyTheAnswerToItsPage: a consent post is taken only
+// for a request whose consent page was shown to the posting session; a
+// request that never asked (a first-party client's) gets no code from a
+// made-up post, however fresh the session.
+func TestConsentTakesOnlyTheAnswerToItsPage(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	br := f.signIn()
+	f.srv.Clock.Advance(time.Minute)
+	conf := f.webConfig()
+	verifier := oauth2.GenerateVerifier()
+	id := br.pendingRequestID(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "login")))
+	f.srv.Clock.Advance(time.Second)
+	if status, _ := br.form("/sign-in", url.Values{"login": {f.username}, "password": {password}}); status != http.StatusSeeOther {
+		t.Fatalf("sign in again: %d", status)
+	}
+	if status, loc := br.form("/oauth/consent", url.Values{"id": {id}, "decision": {"allow"}}); status != http.StatusBadRequest {
+		t.Errorf("consent posted for a request that showed no consent page: %d to %q, want 400", status, loc)
+	}
 }
 
 func hiddenID(t *testing.T, page string) string {
@@ -895,4 +1004,109 @@ func TestSignInHandoff(t *testing.T) {
 			t.Errorf("max_age passed with prompt=none: %v, want login_required", q)
 		}
 	})
+}
+
+// TestIDTokenHintNamesTheUser: an id_token_hint names the user the client
+// expects. From a browser signed in as someone else, prompt=none answers
+// login_required (OIDC Core 3.1.2.1) and without it the browser is sent
+// to sign in again, never answered with a code for the other user.
+func TestIDTokenHintNamesTheUser(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	conf := f.webConfig()
+	verifier := oauth2.GenerateVerifier()
+	ada := f.signIn()
+	q := f.authorize(ada, conf, "s", oauth2.S256ChallengeOption(verifier))
+	tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint := tok.Extra("id_token").(string)
+	if q := f.authorize(ada, conf, "s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"),
+		oauth2.SetAuthURLParam("id_token_hint", hint)); q.Get("code") == "" {
+		t.Fatalf("prompt=none with ada's own hint: %v, want a code", q)
+	}
+
+	f.post("/api/v1/register", "application/json", `{"email":"bob@example.com","username":"bob","password":"`+password+`"}`, http.StatusCreated)
+	f.username = "bob"
+	bob := f.signIn()
+	q = f.authorize(bob, conf, "s", oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", hint))
+	if q.Get("error") != "login_required" {
+		t.Errorf("prompt=none with ada's id_token_hint from bob's browser: %v, want login_required", q)
+	}
+	res, err := bob.c.Get(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("id_token_hint", hint)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Request.URL.Path != "/sign-in" || res.Request.URL.Query().Get("prompt") != "login" {
+		t.Errorf("ada's id_token_hint from bob's browser ended at %s, want the sign-in form (prompt=login)", res.Request.URL)
+	}
+}
+
+// TestPendingRequestIsBoundToItsBrowser: a pending request (the victim's,
+// with the relying party's state and PKCE challenge for the victim's
+// browser) must not be finished by another signed-in browser that names
+// its id at /oauth/login: that would give the attacker a code for the
+// attacker's account carrying the victim's state and redeemed with the
+// victim's verifier, which passes the relying party's checks once
+// planted in the victim's browser (login CSRF). Only the browser holding
+// the binding cookie of /oauth/authorize finishes it, once.
+func TestPendingRequestIsBoundToItsBrowser(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	conf := f.webConfig()
+	victimVerifier := oauth2.GenerateVerifier()
+	victim := f.browser()
+	id := victim.pendingRequestID(conf.AuthCodeURL("victim-state", oauth2.S256ChallengeOption(victimVerifier)))
+	back := f.base + "/oauth/login?id=" + url.QueryEscape(id)
+
+	f.post("/api/v1/register", "application/json", `{"email":"mallory@example.com","username":"mallory","password":"`+password+`"}`, http.StatusCreated)
+	f.username = "mallory"
+	attacker := f.signIn()
+	if to, status, _ := attacker.visit(back); to != nil || status != http.StatusBadRequest {
+		t.Errorf("another browser at the victim's /oauth/login: %d to %v, want 400 and nothing sent to the client", status, to)
+	}
+	if status, loc := attacker.form("/oauth/consent", url.Values{"id": {id}, "decision": {"allow"}}); status != http.StatusBadRequest {
+		t.Errorf("another browser posting consent for the victim's request: %d to %q, want 400", status, loc)
+	}
+
+	f.username = "ada"
+	if status, _ := victim.form("/sign-in", url.Values{"login": {"ada"}, "password": {password}}); status != http.StatusSeeOther {
+		t.Fatalf("victim signs in: %d", status)
+	}
+	to, _, body := victim.visit(back)
+	if to == nil || to.Query().Get("code") == "" || to.Query().Get("state") != "victim-state" {
+		t.Fatalf("the victim's own browser: %v %s, want its code", to, body)
+	}
+	if to, status, _ := victim.visit(back); to != nil || status != http.StatusBadRequest {
+		t.Errorf("the finished request run again: %d to %v, want 400", status, to)
+	}
+}
+
+// TestBindingCookie: the authorization endpoint's redirect to sign in
+// sets the binding cookie: HttpOnly, SameSite=Lax (the relying party's
+// cross-site redirect here still carries it), only on the provider's
+// paths, for as long as a request lives; not Secure on this plain-http
+// test issuer only.
+func TestBindingCookie(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	noRedirect := &http.Client{Transport: f.http.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.Get(f.webConfig().AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if loc, _ := res.Location(); res.StatusCode != http.StatusFound || loc == nil || loc.Path != "/oauth/login" {
+		t.Fatalf("authorize = %d to %v, want 302 to /oauth/login", res.StatusCode, loc)
+	}
+	for _, c := range res.Cookies() {
+		if c.Name != "usersvc_oauth" {
+			continue
+		}
+		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/oauth/" || c.MaxAge <= 0 || c.Secure || len(c.Value) < 43 {
+			t.Errorf("binding cookie = %+v, want HttpOnly, SameSite=Lax, Path=/oauth/, a Max-Age and a random value", c)
+		}
+		return
+	}
+	t.Errorf("authorize set no binding cookie: %v", res.Header.Values("Set-Cookie"))
 }

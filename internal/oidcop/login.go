@@ -20,27 +20,16 @@ import (
 // stored, and where sign-in sends it back: it binds the browser's signed-in
 // user to the request, asks for consent where needed and answers the
 // client with a code; it sends the browser to sign in (prompt=login,
-// max_age) or answers login_required (prompt=none) as the request says.
+// max_age, another user than the id_token_hint's) or answers
+// login_required (prompt=none) as the request says.
 func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
-	req, err := p.st.request(r.Context(), r.URL.Query().Get("id"))
-	if err != nil {
+	req, ok := p.pending(r, r.URL.Query().Get("id"))
+	if !ok {
 		p.dead(w, r)
 		return
 	}
-	none := slices.Contains(req.Prompt, oidc.PromptNone)
-	u, sess, ok := p.d.Browser.Current(r)
-	switch {
-	case !ok && none:
-		p.fail(w, r, req, oidc.ErrLoginRequired())
-		return
-	case !ok:
-		p.toSignIn(w, r, req, false)
-		return
-	case p.stale(req, sess) && (none || req.SentToSignIn):
-		p.fail(w, r, req, oidc.ErrLoginRequired())
-		return
-	case p.stale(req, sess):
-		p.toSignIn(w, r, req, true)
+	u, sess, ok := p.signedIn(w, r, req)
+	if !ok {
 		return
 	}
 	c, err := p.d.Clients.Client(r.Context(), req.ClientID)
@@ -52,17 +41,60 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
-	case need && (none || p.d.Pages == nil): // no page to ask on: as prompt=none
+	case need && (slices.Contains(req.Prompt, oidc.PromptNone) || p.d.Pages == nil): // no page to ask on: as prompt=none
 		p.fail(w, r, req, &oidc.Error{ErrorType: "consent_required", Description: "the user has not consented to this client"})
 	case need:
-		p.d.Pages.Consent(w, r, ConsentPage{
-			Client: cmp.Or(c.Name, c.ID), FirstParty: c.FirstParty, Host: hostOf(req.RedirectURI), User: u.Username,
-			Scopes: slices.Clone(req.Scopes), Action: consentPath, Hidden: []Field{{Name: "id", Value: req.ID}},
-			FormTarget: formTarget(req.RedirectURI),
-		})
+		p.askConsent(w, r, req, c, u, sess)
 	default:
 		p.finish(w, r, req, sess)
 	}
+}
+
+// pending returns the request id while this browser may still act on
+// it: not expired, sent by this browser (its binding cookie), and not
+// done (its code was handed out).
+func (p *Provider) pending(r *http.Request, id string) (AuthRequest, bool) {
+	req, err := p.st.request(r.Context(), id)
+	if err != nil || req.Done || !boundHere(r, req) {
+		return AuthRequest{}, false
+	}
+	return req, true
+}
+
+// signedIn returns the browser's user and session when they may answer
+// req. Otherwise it has answered: to sign in, once, when there is no
+// session, it is too old (prompt=login, max_age) or of another user than
+// the id_token_hint's; login_required with prompt=none or the second time.
+func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, req AuthRequest) (user.User, user.Session, bool) {
+	none := slices.Contains(req.Prompt, oidc.PromptNone)
+	u, sess, ok := p.d.Browser.Current(r)
+	again := ok && (p.stale(req, sess) || (req.HintSubject != "" && req.HintSubject != u.ID.String()))
+	switch {
+	case !ok && none, again && (none || req.SentToSignIn):
+		p.fail(w, r, req, oidc.ErrLoginRequired())
+	case !ok:
+		p.toSignIn(w, r, req, false)
+	case again:
+		p.toSignIn(w, r, req, true)
+	default:
+		return u, sess, true
+	}
+	return user.User{}, user.Session{}, false
+}
+
+// askConsent shows the consent page, noting on req the session it is
+// shown to: the form's answer is taken from that session only.
+func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, req AuthRequest, c Client, u user.User, sess user.Session) {
+	req.ConsentShownTo = sess.ID
+	if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
+		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+		return
+	}
+	p.d.Pages.Consent(w, r, ConsentPage{
+		Client: cmp.Or(c.Name, c.ID), FirstParty: c.FirstParty, Host: hostOf(req.RedirectURI), User: u.Username,
+		Scopes: slices.Clone(req.Scopes), Action: consentPath, Hidden: []Field{{Name: "id", Value: req.ID}},
+		FormTarget: formTarget(req.RedirectURI),
+	})
 }
 
 // stale reports whether sess signed in too long ago for req: before the
@@ -121,16 +153,21 @@ func (p *Provider) needsConsent(ctx context.Context, req AuthRequest, c Client, 
 }
 
 // consent takes the consent form's answer: allow remembers the scopes for
-// the client and answers it with a code, anything else access_denied.
+// the client and answers it with a code, anything else access_denied. It
+// holds the request to login's rules (a post is no way around a fresh
+// sign-in) and takes only an answer to the page shown to this session.
 func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
-	req, err := p.st.request(r.Context(), r.PostFormValue("id"))
-	if err != nil {
+	req, ok := p.pending(r, r.PostFormValue("id"))
+	if !ok {
 		p.dead(w, r)
 		return
 	}
-	u, sess, ok := p.d.Browser.Current(r)
+	u, sess, ok := p.signedIn(w, r, req)
 	if !ok {
-		p.toSignIn(w, r, req, false)
+		return
+	}
+	if req.ConsentShownTo != sess.ID {
+		p.dead(w, r)
 		return
 	}
 	if r.PostFormValue("decision") != "allow" {

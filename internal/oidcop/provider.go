@@ -158,7 +158,11 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	mux.Handle("GET "+loginPath, issuer.HandlerFunc(p.login))
 	mux.Handle("POST "+consentPath, http.NewCrossOriginProtection().Handler(issuer.HandlerFunc(p.consent)))
 	mux.Handle(EndSessionPath, issuer.HandlerFunc(p.endSession))
-	mux.Handle(AuthorizePath, p.refusals(withIss(o, cfg.Issuer)))
+	mux.Handle(AuthorizePath, p.bindBrowser(p.refusals(withIss(o, cfg.Issuer))))
+	// op's /oauth/authorize/callback hands out a code for any finished
+	// request to whoever names its id, without a session; finish answers
+	// the client itself (op.AuthResponse), so nothing needs the route.
+	mux.Handle(AuthorizePath+"/", http.NotFoundHandler())
 	mux.Handle("/oauth/", o)
 	p.handler = mux
 	return p, nil

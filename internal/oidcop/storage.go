@@ -59,8 +59,9 @@ func digest(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
 // CreateAuthRequest stores a validated /authorize request. On top of op's
 // checks: PKCE with S256 for public clients (and S256 only for everyone),
 // the query response mode only (where the iss parameter goes), and the
-// scopes we know.
-func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+// scopes we know. hintSubject is the sub of the id_token_hint op
+// verified ("" without one).
+func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
 	if err := oversized(req); err != nil {
 		return nil, err
 	}
@@ -94,6 +95,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
 		Prompt: req.Prompt, MaxAge: req.MaxAge, LoginHint: req.LoginHint,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RequestTTL),
+		HintSubject: hintSubject, BrowserHash: browserHash(ctx), // checked at login and consent
 	}
 	if err := s.d.Stores.Grants.SaveAuthRequest(ctx, r); err != nil {
 		return nil, err
@@ -177,11 +179,15 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 }
 
 // SaveAuthCode keeps code's hash with its request, which now lives only
-// as long as a code does.
+// as long as a code does. A request gets one code: a second would be a
+// fresh, unused code for a grant already handed out.
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 	r, err := s.request(ctx, id)
 	if err != nil {
 		return err
+	}
+	if r.CodeHash != nil {
+		return ErrCodeIssued
 	}
 	r.CodeHash, r.ExpiresAt = digest(code), s.now().Add(s.cfg.CodeTTL)
 	return s.d.Stores.Grants.SaveAuthRequest(ctx, r)

@@ -26,9 +26,18 @@ type AuthRequest struct {
 	LoginHint           string    `json:"login_hint,omitempty"`
 	CreatedAt           time.Time `json:"created_at"`
 	ExpiresAt           time.Time `json:"expires_at"`
+	// HintSubject is the sub of the request's id_token_hint: the user the
+	// client expects, whom another signed-in user must not stand in for.
+	HintSubject string `json:"hint_subject,omitempty"`
+	// BrowserHash is the SHA-256 of the binding cookie's value of the
+	// browser that sent the request: only that browser may finish it.
+	BrowserHash []byte `json:"browser_hash,omitempty"`
 	// SentToSignIn says the browser was sent to sign in once for this
 	// request, so a second stale session ends it (no loop).
 	SentToSignIn bool `json:"sent_to_sign_in,omitempty"`
+	// ConsentShownTo is the page session the consent page was shown to:
+	// only its answer to that page is taken (uuid.Nil: never shown).
+	ConsentShownTo uuid.UUID `json:"consent_shown_to"`
 	// Who signed in, set once the browser's page session is bound to it.
 	UserID    uuid.UUID `json:"user_id"`
 	SessionID uuid.UUID `json:"session_id"`
@@ -93,6 +102,9 @@ var (
 	// ErrCodeUsed is a code presented a second time; the request is
 	// returned beside it so that what the first use issued is revoked.
 	ErrCodeUsed = errors.New("oidc: authorization code already used")
+	// ErrCodeIssued is a second code for a request that has one: its
+	// code hash, once stored, is kept.
+	ErrCodeIssued = errors.New("oidc: the request's authorization code was already issued")
 	// ErrRefreshReused is a refresh token presented after it was used; the
 	// token is returned beside it so that its grant is revoked.
 	ErrRefreshReused = errors.New("oidc: refresh token already used")
@@ -101,8 +113,10 @@ var (
 // Grants stores the provider's state: auth requests with their codes,
 // grants and their refresh tokens (migrations/00020_oidc.sql).
 type Grants interface {
-	// SaveAuthRequest stores r, replacing the stored request of r.ID
-	// (CodeHash included: nil clears it).
+	// SaveAuthRequest stores r, replacing the stored request of r.ID.
+	// A request's code hash, once stored, is kept: saving r with another
+	// (or none) over it is ErrCodeIssued and changes nothing, so that a
+	// request never gets a second, unused code beside a used one.
 	SaveAuthRequest(ctx context.Context, r AuthRequest) error
 	// AuthRequest returns the request id; ErrNotFound when not stored.
 	AuthRequest(ctx context.Context, id string) (AuthRequest, error)

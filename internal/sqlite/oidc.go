@@ -42,7 +42,8 @@ func translateOIDC(err error, op string) error {
 	return translate(err, op)
 }
 
-// SaveAuthRequest stores r, replacing the request of r.ID.
+// SaveAuthRequest stores r, replacing the request of r.ID unless that has
+// another code hash (ErrCodeIssued).
 func (s *OIDCGrants) SaveAuthRequest(ctx context.Context, r oidcop.AuthRequest) error {
 	data, err := json.Marshal(r)
 	if err != nil {
@@ -51,9 +52,20 @@ func (s *OIDCGrants) SaveAuthRequest(ctx context.Context, r oidcop.AuthRequest) 
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
 	const q = `INSERT INTO oidc_auth_requests (id, code_hash, data, expires_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET code_hash = excluded.code_hash, data = excluded.data, expires_at = excluded.expires_at`
-	_, err = s.db.write.ExecContext(ctx, q, r.ID, r.CodeHash, string(data), hookTime(r.ExpiresAt))
-	return translateOIDC(err, "save auth request")
+		ON CONFLICT (id) DO UPDATE SET code_hash = excluded.code_hash, data = excluded.data, expires_at = excluded.expires_at
+		WHERE oidc_auth_requests.code_hash IS NULL OR oidc_auth_requests.code_hash = excluded.code_hash`
+	res, err := s.db.write.ExecContext(ctx, q, r.ID, r.CodeHash, string(data), hookTime(r.ExpiresAt))
+	if err != nil {
+		return translateOIDC(err, "save auth request")
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("save auth request: %w", err)
+	}
+	if n == 0 {
+		return oidcop.ErrCodeIssued
+	}
+	return nil
 }
 
 // AuthRequest returns the request id.

@@ -33,6 +33,7 @@ func NewAuthRequest(n int) oidcop.AuthRequest {
 		CodeChallenge: "abc", CodeChallengeMethod: "S256", Prompt: []string{"login"}, MaxAge: &maxAge,
 		CreatedAt: base, ExpiresAt: base.Add(10 * time.Minute), UserID: uuid.New(), SessionID: uuid.New(),
 		AuthTime: base, AMR: []string{"pwd"}, ACR: "0", Done: true,
+		HintSubject: uuid.NewString(), BrowserHash: hash(fmt.Sprint("browser ", n)), ConsentShownTo: uuid.New(),
 	}
 }
 
@@ -115,6 +116,30 @@ var grantTests = map[string]func(*testing.T, oidcop.Grants){
 		must(t, err)
 		if diff := cmp.Diff(r, got); diff != "" {
 			t.Fatalf("after the second save (-saved +read):\n%s", diff)
+		}
+	},
+	"CodeHashIsKept": func(t *testing.T, s oidcop.Grants) {
+		r := NewAuthRequest(1)
+		r.CodeHash = hash("code-1")
+		must(t, s.SaveAuthRequest(ctx, r))
+		_, err := s.UseCode(ctx, hash("code-1"), base)
+		must(t, err)
+		r.GrantID = "g1"
+		must(t, s.SaveAuthRequest(ctx, r)) // the same code: a plain update
+		for _, second := range [][]byte{hash("code-2"), nil} {
+			next := r
+			next.CodeHash, next.GrantID = second, "g2"
+			if err := s.SaveAuthRequest(ctx, next); !errors.Is(err, oidcop.ErrCodeIssued) {
+				t.Errorf("saving code hash %x over a stored one = %v, want ErrCodeIssued", second, err)
+			}
+		}
+		got, err := s.AuthRequest(ctx, r.ID)
+		must(t, err)
+		if diff := cmp.Diff(r, got); diff != "" {
+			t.Errorf("after the refused saves (-first +read):\n%s", diff)
+		}
+		if _, err := s.UseCode(ctx, hash("code-2"), base); !errors.Is(err, oidcop.ErrNotFound) {
+			t.Errorf("UseCode(second code) = %v, want ErrNotFound", err)
 		}
 	},
 	"CodeIsSingleUse": func(t *testing.T, s oidcop.Grants) {
