@@ -127,7 +127,7 @@ func (a *App) openOIDC(keys tokenKeys, o options) (*httpapi.OAuth, error) {
 		browser = noBrowser{} // USERSVC_UI=off: sign-in is elsewhere, so only prompt=none answers
 	}
 	deps := oidcop.Deps{
-		Stores: st.OIDC(), Clients: clients, Browser: browser, Accounts: a.db.Stores().Sessions, Sessions: a.svc,
+		Stores: st.OIDC(), Clients: clients, Browser: browser, Accounts: a.db.Stores().Sessions, Sessions: a.svc, Assurance: a.svc,
 		Keys: a.ring, JWKS: keys.jwks, Now: o.now, Logger: a.log,
 		Problem: httpapi.WriteError, // a program's refused authorization: the API's JSON problem, by its error table
 	}

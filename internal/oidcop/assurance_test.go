@@ -148,3 +148,47 @@ func (f *fixture) mfaToken(b *browser) string {
 	rest := body.String()[i+len(marker):]
 	return rest[:strings.IndexByte(rest, '"')]
 }
+
+// TestProviderAppliesTheMFAPolicyForAll: under USERSVC_REQUIRE_MFA_FOR=all
+// the API and the account pages refuse a session opened without the
+// account's second factor; the provider handed such a session a code all
+// the same (amr pwd), so an application behind it got the user with the
+// password alone. Now an account without a factor gets access_denied, a
+// session opened without the account's factor is sent to sign in again
+// (login_required with prompt=none), and one opened with it gets its code.
+func TestProviderAppliesTheMFAPolicyForAll(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind, "USERSVC_REQUIRE_MFA_FOR", "all")
+		conf := f.webConfig()
+		verifier := oauth2.GenerateVerifier()
+		b := f.signIn() // the password alone, and no factor yet
+		loc, status, body := b.visit(conf.AuthCodeURL("s1", oauth2.S256ChallengeOption(verifier)))
+		if loc == nil || loc.Query().Get("error") != "access_denied" || loc.Query().Get("code") != "" {
+			t.Fatalf("an account without a second factor: %d %v %.200s, want access_denied at the client", status, loc, body)
+		}
+
+		secret := f.enrolTOTP()
+		f.srv.Clock.Advance(time.Minute)
+		if loc, status, body := b.visit(conf.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier))); loc != nil || status != http.StatusOK || !strings.Contains(body, `action="/sign-in"`) {
+			t.Errorf("a session opened without the account's factor: %d %v, want the sign-in page\n%.300s", status, loc, body)
+		}
+		loc, _, _ = b.visit(conf.AuthCodeURL("s3", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none")))
+		if loc == nil || loc.Query().Get("error") != "login_required" {
+			t.Errorf("the same with prompt=none: %v, want login_required at the client", loc)
+		}
+
+		strong := f.browser()
+		token := f.mfaToken(strong)
+		code, err := pqtotp.GenerateCodeCustom(secret, f.srv.Clock.Now(), pqtotp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, loc := strong.form("/sign-in/mfa", url.Values{"mfa_token": {token}, "code": {code}}); status != http.StatusSeeOther {
+			t.Fatalf("the code: %d to %q, want 303", status, loc)
+		}
+		amr, _ := f.assurance(conf, strong, "")
+		if !slices.Contains(amr, user.AMRMFA) {
+			t.Errorf("a session opened with the code: amr %v, want mfa in it", amr)
+		}
+	})
+}

@@ -63,12 +63,22 @@ func (p *Provider) pending(r *http.Request, id string) (AuthRequest, bool) {
 
 // signedIn returns the browser's user and session when they may answer
 // req. Otherwise it has answered: to sign in, once, when there is no
-// session, it is too old (prompt=login, max_age) or of another user than
-// the id_token_hint's; login_required with prompt=none or the second time.
+// session, it is too old (prompt=login, max_age), of another user than
+// the id_token_hint's, or opened without the account's second factor
+// where the MFA policy asks for it; login_required with prompt=none or the
+// second time; access_denied to an account the policy asks to enrol one.
 func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, req AuthRequest) (user.User, user.Session, bool) {
 	none := slices.Contains(req.Prompt, oidc.PromptNone)
 	u, sess, ok := p.d.Browser.Current(r)
-	again := ok && (p.stale(req, sess) || (req.HintSubject != "" && req.HintSubject != u.ID.String()))
+	weak := false
+	if ok {
+		var refusal *oidc.Error
+		if weak, refusal = p.assurance(r.Context(), u, sess); refusal != nil {
+			p.fail(w, r, req, refusal)
+			return user.User{}, user.Session{}, false
+		}
+	}
+	again := ok && (weak || p.stale(req, sess) || (req.HintSubject != "" && req.HintSubject != u.ID.String()))
 	switch {
 	case !ok && none, again && (none || req.SentToSignIn):
 		p.fail(w, r, req, oidc.ErrLoginRequired())
@@ -80,6 +90,28 @@ func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, req AuthRequ
 		return u, sess, true
 	}
 	return user.User{}, user.Session{}, false
+}
+
+// assurance applies the MFA policy (Deps.Assurance) to the browser's
+// session, as the API and the account pages do: again when the account
+// has a second factor the session was opened without (signing in again
+// asks for it); a refusal to answer the client with when the policy asks
+// the account to enrol one first (access_denied) or cannot be applied;
+// neither when the session may answer.
+func (p *Provider) assurance(ctx context.Context, u user.User, sess user.Session) (again bool, refusal *oidc.Error) {
+	if p.d.Assurance == nil {
+		return false, nil
+	}
+	switch err := p.d.Assurance.RequireAssurance(ctx, user.Caller{User: u, Session: sess}, false); {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, user.ErrMFALoginRequired):
+		return true, nil
+	case errors.Is(err, user.ErrMFAEnrolmentRequired):
+		return false, oidc.ErrAccessDenied().WithDescription("this service requires a second factor: add one to the account first")
+	default:
+		return false, oidc.ErrServerError().WithParent(err)
+	}
 }
 
 // askConsent shows the consent page, noting on req the session it is

@@ -80,6 +80,12 @@ type Sessions interface {
 	Logout(ctx context.Context, userID, sessionID uuid.UUID) error
 }
 
+// Assurance applies the service's MFA policy to a caller
+// (user.Service.RequireAssurance).
+type Assurance interface {
+	RequireAssurance(ctx context.Context, c user.Caller, admin bool) error
+}
+
 // Keys is the signing key ring (security.KeySource's signing half).
 type Keys interface {
 	SigningKey() (kid string, key any, err error)
@@ -92,8 +98,11 @@ type Deps struct {
 	Browser  Browser
 	Accounts Accounts
 	Sessions Sessions
-	Keys     Keys
-	JWKS     func() jose.JSONWebKeySet
+	// Assurance applies USERSVC_REQUIRE_MFA_FOR to the browser's session
+	// as the API and the account pages do; nil: no policy.
+	Assurance Assurance
+	Keys      Keys
+	JWKS      func() jose.JSONWebKeySet
 	// Pages renders the consent page and the pages of a request that
 	// cannot go back to its client (the hosted pages'); nil: consent
 	// cannot be asked (consent_required) and those requests are answered
