@@ -41,13 +41,32 @@ func (s *Service) keepClaim(ctx context.Context, d Delivery, now time.Time) (Del
 // saveAttempt saves d and its attempt a under claim, and says whether d
 // was saved. Under a lost claim nothing is saved: the new claimer records
 // its own attempt, and this one counts as neither success nor failure.
+// When the attempt itself cannot be stored, d is saved without it, so
+// that the delivery still moves on to its next retry or its end rather
+// than being sent again at every lease's expiry; the error is returned
+// all the same.
 func (s *Service) saveAttempt(ctx context.Context, d Delivery, claim Fence, a *Attempt) (bool, error) {
 	err := s.deliveries.SaveFenced(ctx, d, claim, a)
-	if errors.Is(err, ErrClaimLost) {
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrClaimLost):
 		s.lostClaim(ctx, d)
 		return false, nil
+	case errors.Is(err, ErrDeliveryNotFound):
+		return false, err
 	}
-	return err == nil, err
+	s.log.ErrorContext(ctx, "webhook attempt not recorded: saving the delivery's progress without it",
+		"delivery", d.ID.String(), "attempt", a.N, "error", err.Error())
+	switch again := s.deliveries.SaveFenced(ctx, d, claim, nil); {
+	case again == nil:
+		return true, err
+	case errors.Is(again, ErrClaimLost):
+		s.lostClaim(ctx, d)
+		return false, err
+	default:
+		return false, errors.Join(err, again)
+	}
 }
 
 // lostClaim logs that d's claim was lost before its save: another claimer
