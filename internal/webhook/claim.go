@@ -15,7 +15,7 @@ import (
 
 // claimed says whether d is under a claim at now, that is being attempted
 // by its claimer: pending, not held, and due exactly claimLease after its
-// last change, which a retry's wait (jittered) practically never is.
+// last change, which a retry's wait never is (outcome sees to it).
 func (d Delivery) claimed(now time.Time) bool {
 	return d.State == Pending && !d.Held && d.NextAt.After(now) && d.NextAt.Equal(d.UpdatedAt.Add(claimLease))
 }

@@ -729,6 +729,9 @@ func (s *Service) outcome(d Delivery, res Result, now time.Time, test bool) (Del
 		if next.After(last) {
 			next = last // one last attempt at the end of the window
 		}
+		if next.Sub(after) == claimLease {
+			next = next.Add(time.Microsecond) // a wait never looks like a claim (Delivery.claimed)
+		}
 		d.State, d.NextAt = Pending, next
 	}
 	return d, a, after

@@ -415,6 +415,34 @@ func TestReplay(t *testing.T) {
 	}
 }
 
+// A delivery waiting for its retry is not being attempted: a replay goes
+// at once, also after the third failure, whose wait (2 min without
+// jitter) is as long as a claim's lease.
+func TestReplayOfADeliveryWaitingItsRetryGoesNow(t *testing.T) {
+	f := newFixture(t, webhook.Config{AllowPrivate: true})
+	r := newReceiver(t)
+	r.status.Store(http.StatusServiceUnavailable)
+	e, _ := f.create(t, r.srv.URL, webhook.AllTypes)
+	if err := f.svc.Deliver(t.Context(), event(catalogue.UserCreated, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, wait := range []time.Duration{30 * time.Second, time.Minute} { // the first two retries
+		f.clock.Add(wait)
+		if n, err := f.svc.RunDue(t.Context()); n != 1 || err != nil {
+			t.Fatalf("RunDue = %d, %v, want the one retry", n, err)
+		}
+	}
+	ds, _ := f.svc.Deliveries(t.Context(), admin, e.ID, 1)
+	if ds[0].State != webhook.Pending || len(ds[0].Attempts) != 3 {
+		t.Fatalf("delivery %s with %d attempts, want pending after 3", ds[0].State, len(ds[0].Attempts))
+	}
+	r.status.Store(http.StatusNoContent)
+	rec, err := f.svc.Replay(t.Context(), admin, e.ID, ds[0].ID)
+	if err != nil || rec.State != webhook.Succeeded || len(rec.Attempts) != 4 {
+		t.Errorf("Replay = %s with %d attempts, %v; want succeeded with 4", rec.State, len(rec.Attempts), err)
+	}
+}
+
 // A test event goes once, even to a disabled endpoint, and a failure does
 // not retry or count against the endpoint.
 func TestSendTest(t *testing.T) {
