@@ -121,6 +121,7 @@ var errorTable = []struct {
 	{oauthclient.ErrNotFound, http.StatusNotFound, "client_not_found", "", ""},
 	{oauthclient.ErrPublicClient, http.StatusConflict, "public_client", "", ""},
 	{webhook.ErrEndpointDisabled, http.StatusConflict, "webhook_disabled", "", ""},
+	{webhook.ErrDeliveryInProgress, http.StatusConflict, "delivery_in_progress", "", ""},
 	{errNoPublicURL, http.StatusNotFound, "discovery_off", "", ""},
 	{user.ErrLastAdmin, http.StatusConflict, "last_admin", "", ""},
 	{user.ErrAlreadyVerified, http.StatusConflict, "already_verified", "", ""},

@@ -268,6 +268,7 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 			s.do(req{method: "PATCH", path: "/api/v1/admin/webhooks/" + id, token: adminTok, body: `{"enabled":false}`})
 			return s.do(req{method: "POST", path: "/api/v1/admin/webhooks/" + id + "/deliveries/" + d.ID + "/replay", token: adminTok})
 		},
+		webhook.ErrDeliveryInProgress.Error(): func() response { return replayWhileSending(t) },
 		webhook.ErrUnavailable.Error(): func() response {
 			none := newServer(t, apptest.Memory, apptest.NoWebhooks())
 			a, id := none.signUp()

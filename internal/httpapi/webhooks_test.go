@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -266,4 +267,38 @@ func TestChangesReachWebhooks(t *testing.T) {
 			t.Errorf("the event's data holds a password field: %v", got.Data)
 		}
 	})
+}
+
+// replayWhileSending asks, from inside the receiver, for the replay of a
+// delivery whose attempt (a test event's) is being sent, and returns the
+// answer to that replay.
+func replayWhileSending(t *testing.T) response {
+	s := newServer(t, apptest.Memory, apptest.Env("USERSVC_WEBHOOK_ALLOW_PRIVATE", "on"))
+	a, id := s.signUp()
+	s.setRole(id, user.RoleAdmin)
+	tok := s.token(a.Username, a.Password)
+	var path string // set before the receiver is first called
+	var first atomic.Bool
+	answer := make(chan response, 1)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if first.CompareAndSwap(false, true) { // a replay that went through would come here again
+			var list struct{ Items []deliveryBody }
+			_ = json.Unmarshal(s.do(req{method: "GET", path: path + "/deliveries", token: tok}).Body, &list)
+			if len(list.Items) == 1 {
+				answer <- s.do(req{method: "POST", path: path + "/deliveries/" + list.Items[0].ID + "/replay", token: tok})
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rcv.Close)
+	hook := s.createWebhook(tok, `{"url":"`+rcv.URL+`/hook","types":["*"]}`).ID
+	path = "/api/v1/admin/webhooks/" + hook
+	s.sendTestWebhook(tok, hook)
+	select {
+	case r := <-answer:
+		return r
+	default:
+		t.Fatal("the receiver got no test event, or found no delivery to replay")
+		return response{}
+	}
 }

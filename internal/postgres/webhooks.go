@@ -278,6 +278,19 @@ func (s *WebhookDeliveries) Attempts(ctx context.Context, id uuid.UUID) ([]webho
 
 // SaveDelivery stores d's progress and the attempt a, together.
 func (s *WebhookDeliveries) SaveDelivery(ctx context.Context, d webhook.Delivery, a *webhook.Attempt) error {
+	return s.save(ctx, d, webhook.Fence{}, a)
+}
+
+// SaveFenced stores d's progress and the attempt a, together, only while
+// the delivery is still as f says (its claim).
+func (s *WebhookDeliveries) SaveFenced(ctx context.Context, d webhook.Delivery, f webhook.Fence, a *webhook.Attempt) error {
+	return s.save(ctx, d, f, a)
+}
+
+// save updates the delivery, if it is as f says (no State: whatever it
+// is), and inserts a, in one transaction. No row changed is
+// ErrDeliveryNotFound, or ErrClaimLost when the delivery is there.
+func (s *WebhookDeliveries) save(ctx context.Context, d webhook.Delivery, f webhook.Fence, a *webhook.Attempt) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	next, held := d.NextAt, d.Held
@@ -285,16 +298,18 @@ func (s *WebhookDeliveries) SaveDelivery(ctx context.Context, d webhook.Delivery
 		next, held = time.Time{}, false
 	}
 	const update = `UPDATE webhook_deliveries SET state = $2, attempts = $3, next_attempt_at = $4, held = $5,
-		updated_at = $6 WHERE id = $1`
+		updated_at = $6 WHERE id = $1
+		AND ($7::text IS NULL OR (state = $7 AND next_attempt_at IS NOT DISTINCT FROM $8::timestamptz))`
 	const insert = `INSERT INTO webhook_attempts (delivery_id, n, at, status_code, error, duration_us)
 		VALUES ($1, $2, $3, $4, $5, $6)`
 	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, update, d.ID, d.State, d.Attempts, nullTime(next), held, d.UpdatedAt)
+		tag, err := tx.Exec(ctx, update, d.ID, d.State, d.Attempts, nullTime(next), held, d.UpdatedAt,
+			pgtype.Text{String: f.State, Valid: f.State != ""}, nullTime(f.NextAt))
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return webhook.ErrDeliveryNotFound
+			return fenceLost(ctx, tx, d.ID)
 		}
 		if a == nil {
 			return nil
@@ -302,13 +317,26 @@ func (s *WebhookDeliveries) SaveDelivery(ctx context.Context, d webhook.Delivery
 		_, err = tx.Exec(ctx, insert, a.DeliveryID, a.N, a.At, a.Status, a.Error, a.Duration.Microseconds())
 		return err
 	})
-	if errors.Is(err, webhook.ErrDeliveryNotFound) {
+	if errors.Is(err, webhook.ErrDeliveryNotFound) || errors.Is(err, webhook.ErrClaimLost) {
 		return err
 	}
 	if err != nil {
 		return translate(err, "save webhook delivery")
 	}
 	return nil
+}
+
+// fenceLost is why a save changed no row: ErrClaimLost when the delivery
+// id is stored (its fence did not match), else ErrDeliveryNotFound.
+func fenceLost(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	var there bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1)`, id).Scan(&there); err != nil {
+		return err
+	}
+	if there {
+		return webhook.ErrClaimLost
+	}
+	return webhook.ErrDeliveryNotFound
 }
 
 // nullUUID is id for a nullable column: NULL when uuid.Nil.
@@ -353,7 +381,7 @@ func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease t
 			LIMIT $3
 			FOR UPDATE SKIP LOCKED
 		), claimed AS (
-			UPDATE webhook_deliveries w SET next_attempt_at = $2, held = FALSE
+			UPDATE webhook_deliveries w SET next_attempt_at = $2, held = FALSE, updated_at = $1
 			FROM due WHERE w.id = due.id
 			RETURNING w.id, w.endpoint_id, w.event_id, w.event_type, w.subject, w.seq, w.payload, w.state,
 				w.attempts, w.next_attempt_at, w.held, w.created_at, w.updated_at, due.was

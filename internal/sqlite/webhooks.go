@@ -345,20 +345,34 @@ func (s *WebhookDeliveries) Attempts(ctx context.Context, id uuid.UUID) ([]webho
 
 // SaveDelivery stores d's progress and the attempt a, together.
 func (s *WebhookDeliveries) SaveDelivery(ctx context.Context, d webhook.Delivery, a *webhook.Attempt) error {
+	return s.save(ctx, d, webhook.Fence{}, a)
+}
+
+// SaveFenced stores d's progress and the attempt a, together, only while
+// the delivery is still as f says (its claim).
+func (s *WebhookDeliveries) SaveFenced(ctx context.Context, d webhook.Delivery, f webhook.Fence, a *webhook.Attempt) error {
+	return s.save(ctx, d, f, a)
+}
+
+// save updates the delivery, if it is as f says (no State: whatever it
+// is), and inserts a, in one transaction. No row changed is
+// ErrDeliveryNotFound, or ErrClaimLost when the delivery is there.
+func (s *WebhookDeliveries) save(ctx context.Context, d webhook.Delivery, f webhook.Fence, a *webhook.Attempt) error {
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
 	next, held := d.NextAt, d.Held
 	if d.State != webhook.Pending {
 		next, held = time.Time{}, false
 	}
-	const update = `UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, held = ?,
-		updated_at = ? WHERE id = ?`
+	const update = `UPDATE webhook_deliveries SET state = ?1, attempts = ?2, next_attempt_at = ?3, held = ?4,
+		updated_at = ?5 WHERE id = ?6 AND (?7 IS NULL OR (state = ?7 AND next_attempt_at IS ?8))`
 	const insert = `INSERT INTO webhook_attempts (delivery_id, n, at, status_code, error, duration_us)
 		VALUES (?, ?, ?, ?, ?, ?)`
 	err := conn{db: s.db}.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, update, d.State, d.Attempts, nullHookTime(next), held, hookTime(d.UpdatedAt), d.ID.String())
+		res, err := tx.ExecContext(ctx, update, d.State, d.Attempts, nullHookTime(next), held, hookTime(d.UpdatedAt),
+			d.ID.String(), sql.NullString{String: f.State, Valid: f.State != ""}, nullHookTime(f.NextAt))
 		if err := oneRow(res, err, webhook.ErrDeliveryNotFound, "save webhook delivery"); err != nil {
-			return err
+			return fenceLost(ctx, tx, d.ID, err)
 		}
 		if a == nil {
 			return nil
@@ -366,10 +380,26 @@ func (s *WebhookDeliveries) SaveDelivery(ctx context.Context, d webhook.Delivery
 		_, err = tx.ExecContext(ctx, insert, a.DeliveryID.String(), a.N, hookTime(a.At), a.Status, a.Error, a.Duration.Microseconds())
 		return err
 	})
-	if err == nil || errors.Is(err, webhook.ErrDeliveryNotFound) {
+	if err == nil || errors.Is(err, webhook.ErrDeliveryNotFound) || errors.Is(err, webhook.ErrClaimLost) {
 		return err
 	}
 	return translate(err, "save webhook delivery")
+}
+
+// fenceLost turns err, a save that changed no row, into ErrClaimLost when
+// the delivery id is stored (so its fence did not match).
+func fenceLost(ctx context.Context, tx *sql.Tx, id uuid.UUID, err error) error {
+	if !errors.Is(err, webhook.ErrDeliveryNotFound) {
+		return err
+	}
+	var one int
+	switch e := tx.QueryRowContext(ctx, `SELECT 1 FROM webhook_deliveries WHERE id = ?`, id.String()).Scan(&one); {
+	case errors.Is(e, sql.ErrNoRows):
+		return err
+	case e != nil:
+		return e
+	}
+	return webhook.ErrClaimLost
 }
 
 // nullSubject is id for a nullable column: NULL when uuid.Nil.
@@ -430,11 +460,11 @@ func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease t
 		}
 		until := now.Add(lease)
 		for _, d := range ds {
-			const claim = `UPDATE webhook_deliveries SET next_attempt_at = ?, held = 0 WHERE id = ?`
-			if _, err := tx.ExecContext(ctx, claim, hookTime(until), d.ID.String()); err != nil {
+			const claim = `UPDATE webhook_deliveries SET next_attempt_at = ?, held = 0, updated_at = ? WHERE id = ?`
+			if _, err := tx.ExecContext(ctx, claim, hookTime(until), hookTime(now), d.ID.String()); err != nil {
 				return err
 			}
-			d.NextAt, d.Held = until.UTC(), false
+			d.NextAt, d.Held, d.UpdatedAt = until.UTC(), false, now.UTC()
 			out = append(out, d)
 		}
 		return nil

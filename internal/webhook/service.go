@@ -444,7 +444,9 @@ func (s *Service) readRecord(ctx context.Context, id uuid.UUID) (DeliveryRecord,
 // Replay sends the delivery id of the endpoint again now, whatever its
 // state, and returns it with the new attempt. If that attempt fails, the
 // delivery is retried as long as its retry window (from its creation)
-// lasts. The endpoint must be enabled.
+// lasts. The endpoint must be enabled, and the delivery not being
+// attempted right now (ErrDeliveryInProgress): Replay claims it first, as
+// RunDue does, so that it is never sent by two at once.
 func (s *Service) Replay(ctx context.Context, actor user.User, endpoint, id uuid.UUID) (DeliveryRecord, error) {
 	if err := requireAdmin(actor); err != nil {
 		return DeliveryRecord{}, err
@@ -464,8 +466,14 @@ func (s *Service) Replay(ctx context.Context, actor user.User, endpoint, id uuid
 		return DeliveryRecord{}, ErrEndpointDisabled
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
+	if d.claimed(now) {
+		return DeliveryRecord{}, ErrDeliveryInProgress
+	}
+	was := d.Fence()
 	d.State, d.NextAt, d.Held, d.UpdatedAt = Pending, now.Add(claimLease), false, now
-	if err := s.deliveries.SaveDelivery(ctx, d, nil); err != nil {
+	if err := s.deliveries.SaveFenced(ctx, d, was, nil); errors.Is(err, ErrClaimLost) {
+		return DeliveryRecord{}, ErrDeliveryInProgress // claimed since it was read
+	} else if err != nil {
 		return DeliveryRecord{}, err
 	}
 	s.record(ctx, AuditReplayed, actor, e, map[string]string{"delivery": d.ID.String(), "event": d.EventID})
@@ -487,7 +495,9 @@ func (s *Service) Deliver(ctx context.Context, ev Event) error {
 	}
 	var errs []error
 	for _, d := range ds {
-		if _, err := s.Attempt(ctx, d.ID); err != nil {
+		// d as created, under its creation's claim: if another claimer
+		// took it meanwhile, the attempt leaves it to that one.
+		if _, err := s.attemptNew(ctx, d); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -539,6 +549,11 @@ func (s *Service) Attempt(ctx context.Context, id uuid.UUID) (Delivery, error) {
 	if d.State != Pending {
 		return d, nil
 	}
+	return s.attemptNew(ctx, d)
+}
+
+// attemptNew attempts d, pending, as its caller read or created it.
+func (s *Service) attemptNew(ctx context.Context, d Delivery) (Delivery, error) {
 	e, err := s.endpoints.Endpoint(ctx, d.EndpointID)
 	if err != nil {
 		return Delivery{}, err
@@ -648,26 +663,52 @@ func (s *Service) attemptAs(ctx context.Context, d Delivery, e Endpoint, ordered
 	now := s.now().UTC().Truncate(time.Microsecond)
 	test := d.EventType == TestType
 	if !e.Enabled && !test {
-		d.State, d.NextAt, d.Held, d.UpdatedAt = Failed, time.Time{}, false, now
-		if err := s.deliveries.SaveDelivery(ctx, d, nil); err != nil {
-			return Delivery{}, err
-		}
-		return d, s.wake(ctx, d, now)
+		return s.endDisabled(ctx, d, now)
 	}
 	if ordered && d.Subject != uuid.Nil {
 		held, err := s.hold(ctx, &d, now)
-		if err != nil {
-			return Delivery{}, err
-		}
-		if held {
-			return d, nil
+		if err != nil || held {
+			return d, err
 		}
 	}
 	secrets, err := s.secrets(e, now)
 	if err != nil {
 		return Delivery{}, err
 	}
+	kept, err := s.keepClaim(ctx, d, now)
+	if errors.Is(err, ErrClaimLost) {
+		s.lostClaim(ctx, d)
+		return d, nil
+	}
+	if err != nil {
+		return Delivery{}, err
+	}
+	d, claim := kept, kept.Fence()
 	res := s.sender.Send(ctx, e.URL, d.EventID, now, d.Payload, secrets...)
+	d, a, after := s.outcome(d, res, now, test)
+	saved, err := s.saveAttempt(ctx, d, claim, a)
+	if !saved || test {
+		return d, err
+	}
+	return d, errors.Join(err, s.wake(ctx, d, after), s.track(ctx, e, res.OK(), after))
+}
+
+// endDisabled fails d, whose endpoint is disabled, without sending it.
+func (s *Service) endDisabled(ctx context.Context, d Delivery, now time.Time) (Delivery, error) {
+	claim := d.Fence()
+	d.State, d.NextAt, d.Held, d.UpdatedAt = Failed, time.Time{}, false, now
+	if err := s.deliveries.SaveFenced(ctx, d, claim, nil); errors.Is(err, ErrClaimLost) {
+		s.lostClaim(ctx, d)
+		return d, nil
+	} else if err != nil {
+		return Delivery{}, err
+	}
+	return d, s.wake(ctx, d, now)
+}
+
+// outcome is d after the attempt made at now with the result res, that
+// attempt's record, and when the outcome was reached.
+func (s *Service) outcome(d Delivery, res Result, now time.Time, test bool) (Delivery, *Attempt, time.Time) {
 	d.Attempts++
 	a := &Attempt{
 		DeliveryID: d.ID, N: d.Attempts, At: now, Status: res.Status, Error: res.Err,
@@ -688,18 +729,12 @@ func (s *Service) attemptAs(ctx context.Context, d Delivery, e Endpoint, ordered
 		if next.After(last) {
 			next = last // one last attempt at the end of the window
 		}
+		if next.Sub(after) == claimLease {
+			next = next.Add(time.Microsecond) // a wait never looks like a claim (Delivery.claimed)
+		}
 		d.State, d.NextAt = Pending, next
 	}
-	if err := s.deliveries.SaveDelivery(ctx, d, a); err != nil {
-		return Delivery{}, err
-	}
-	if test {
-		return d, nil
-	}
-	if err := s.wake(ctx, d, after); err != nil {
-		return Delivery{}, err
-	}
-	return d, s.track(ctx, e, res.OK(), after)
+	return d, a, after
 }
 
 // hold keeps d pending, and says so, while an earlier delivery of the
@@ -707,7 +742,9 @@ func (s *Service) attemptAs(ctx context.Context, d Delivery, e Endpoint, ordered
 // end wakes d. The earlier one may end (and wake nothing, d not being held
 // yet) between the look and the save; so hold looks again after saving,
 // and if it has ended d is due now, for the next RunDue, rather than held
-// until the earlier one's claim would have lapsed.
+// until the earlier one's claim would have lapsed. Both saves are fenced
+// with d's claim: if it was lost (another claimer, or Wake) d is left as
+// it now is, and not sent.
 func (s *Service) hold(ctx context.Context, d *Delivery, now time.Time) (bool, error) {
 	before, err := s.deliveries.PendingBefore(ctx, d.EndpointID, d.Subject, d.Seq)
 	if err != nil || before.IsZero() {
@@ -717,16 +754,26 @@ func (s *Service) hold(ctx context.Context, d *Delivery, now time.Time) (bool, e
 	if !next.After(now) {
 		next = now.Add(orderingGap) // the earlier one is due: it goes first
 	}
+	claim := d.Fence()
 	d.NextAt, d.Held, d.UpdatedAt = next, true, now
-	if err := s.deliveries.SaveDelivery(ctx, *d, nil); err != nil {
-		return false, err
+	if err := s.deliveries.SaveFenced(ctx, *d, claim, nil); err != nil {
+		return true, ignoreLost(err)
 	}
 	again, err := s.deliveries.PendingBefore(ctx, d.EndpointID, d.Subject, d.Seq)
 	if err != nil || !again.IsZero() {
 		return true, err
 	}
+	claim = d.Fence()
 	d.NextAt, d.Held = now, false
-	return true, s.deliveries.SaveDelivery(ctx, *d, nil)
+	return true, ignoreLost(s.deliveries.SaveFenced(ctx, *d, claim, nil))
+}
+
+// ignoreLost is err, but nil for ErrClaimLost.
+func ignoreLost(err error) error {
+	if errors.Is(err, ErrClaimLost) {
+		return nil
+	}
+	return err
 }
 
 // wake lets the user's later deliveries to the endpoint go now that d,

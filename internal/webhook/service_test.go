@@ -415,6 +415,34 @@ func TestReplay(t *testing.T) {
 	}
 }
 
+// A delivery waiting for its retry is not being attempted: a replay goes
+// at once, also after the third failure, whose wait (2 min without
+// jitter) is as long as a claim's lease.
+func TestReplayOfADeliveryWaitingItsRetryGoesNow(t *testing.T) {
+	f := newFixture(t, webhook.Config{AllowPrivate: true})
+	r := newReceiver(t)
+	r.status.Store(http.StatusServiceUnavailable)
+	e, _ := f.create(t, r.srv.URL, webhook.AllTypes)
+	if err := f.svc.Deliver(t.Context(), event(catalogue.UserCreated, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, wait := range []time.Duration{30 * time.Second, time.Minute} { // the first two retries
+		f.clock.Add(wait)
+		if n, err := f.svc.RunDue(t.Context()); n != 1 || err != nil {
+			t.Fatalf("RunDue = %d, %v, want the one retry", n, err)
+		}
+	}
+	ds, _ := f.svc.Deliveries(t.Context(), admin, e.ID, 1)
+	if ds[0].State != webhook.Pending || len(ds[0].Attempts) != 3 {
+		t.Fatalf("delivery %s with %d attempts, want pending after 3", ds[0].State, len(ds[0].Attempts))
+	}
+	r.status.Store(http.StatusNoContent)
+	rec, err := f.svc.Replay(t.Context(), admin, e.ID, ds[0].ID)
+	if err != nil || rec.State != webhook.Succeeded || len(rec.Attempts) != 4 {
+		t.Errorf("Replay = %s with %d attempts, %v; want succeeded with 4", rec.State, len(rec.Attempts), err)
+	}
+}
+
 // A test event goes once, even to a disabled endpoint, and a failure does
 // not retry or count against the endpoint.
 func TestSendTest(t *testing.T) {
@@ -497,5 +525,74 @@ func TestDeliveriesOfAUserGoInOrder(t *testing.T) {
 	}
 	if len(got) != 3 || got[0] != ids[0] || got[1] != ids[1] || got[2] != ids[2] {
 		t.Errorf("the receiver got the events in the order %v, want %v", got, ids)
+	}
+}
+
+// unrecordable is a store that refuses every attempt (as PostgreSQL
+// refuses an error text that is not valid UTF-8) but saves deliveries.
+type unrecordable struct{ webhook.Deliveries }
+
+var errUnrecordable = errors.New("the storage refused the attempt")
+
+func (u unrecordable) SaveDelivery(ctx context.Context, d webhook.Delivery, a *webhook.Attempt) error {
+	if a != nil {
+		return errUnrecordable
+	}
+	return u.Deliveries.SaveDelivery(ctx, d, nil)
+}
+
+func (u unrecordable) SaveFenced(ctx context.Context, d webhook.Delivery, f webhook.Fence, a *webhook.Attempt) error {
+	if a != nil {
+		return errUnrecordable
+	}
+	return u.Deliveries.SaveFenced(ctx, d, f, nil)
+}
+
+// A delivery whose attempts cannot be stored still moves on: retried on
+// the backoff schedule, failed at the end of its retry window, and the
+// user's next event no longer held behind it. (It used to stay claimed,
+// sent again at every lease's expiry for ever.)
+func TestDeliveryWhoseAttemptsCannotBeStoredStillEnds(t *testing.T) {
+	kek := make([]byte, 32)
+	_, _ = rand.Read(kek)
+	sealer, _ := signing.NewSealer(kek)
+	stores := webhooktest.NewMemory().Stores()
+	stores.Deliveries = unrecordable{stores.Deliveries}
+	clk := &clock{now: time.Now().UTC()}
+	svc := webhook.NewService(webhook.Deps{
+		Stores: stores, Sealer: sealer, Now: clk.Now, Rand: func() float64 { return 0.5 },
+		Sender: webhook.NewClient(webhook.ClientOptions{AllowPrivate: true, Timeout: 5 * time.Second}),
+	}, webhook.Config{AllowPrivate: true, RetryFor: time.Hour})
+	r := newReceiver(t)
+	r.status.Store(http.StatusServiceUnavailable)
+	e, _, err := svc.Create(t.Context(), admin, webhook.NewEndpoint{URL: r.srv.URL, Types: []string{webhook.AllTypes}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := event(catalogue.UserCreated, 1), event(catalogue.UserUpdated, 2)
+	second.Subject = first.Subject
+	if err := svc.Deliver(t.Context(), first); !errors.Is(err, errUnrecordable) {
+		t.Errorf("Deliver = %v, want the storage's refusal reported", err)
+	}
+	if err := svc.Deliver(t.Context(), second); err != nil { // held behind the first: not sent
+		t.Errorf("Deliver of the user's next event = %v", err)
+	}
+	for range 90 { // 3 h in 2-minute polls: past both retry windows
+		clk.Add(2 * time.Minute)
+		_, _ = svc.RunDue(t.Context()) // each attempt's refusal is reported
+	}
+	ds, err := svc.Deliveries(t.Context(), admin, e.ID, 10)
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("deliveries = %v, %v", ds, err)
+	}
+	for _, d := range ds {
+		if d.State != webhook.Failed {
+			t.Errorf("delivery %s is %s after its retry window (held %v), want failed", d.EventID, d.State, d.Held)
+		}
+	}
+	// The backoff (30 s doubling) makes 8 attempts in an hour, each; sent
+	// at every lease's expiry it would be 30 and more.
+	if got := len(r.received()); got > 2*9 {
+		t.Errorf("receiver got %d messages, want each delivery's retries only (at most %d)", got, 2*9)
 	}
 }

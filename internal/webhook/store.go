@@ -71,6 +71,23 @@ type Delivery struct {
 	UpdatedAt time.Time
 }
 
+// Fence is a delivery's State and NextAt as its claimer read or last
+// saved them. While the delivery is pending, NextAt is its claim: whoever
+// changes it (a claim, a renewal, a save) takes the delivery, and a save
+// fenced with the old value then changes nothing.
+type Fence struct {
+	State  string
+	NextAt time.Time // zero unless State is Pending
+}
+
+// Fence is d's fence as it stands.
+func (d Delivery) Fence() Fence {
+	if d.State != Pending {
+		return Fence{State: d.State}
+	}
+	return Fence{State: d.State, NextAt: d.NextAt}
+}
+
 // Attempt is one try at sending a delivery.
 type Attempt struct {
 	DeliveryID uuid.UUID
@@ -122,6 +139,10 @@ type Deliveries interface {
 	// SaveDelivery stores d's State, Attempts, NextAt, Held and UpdatedAt and,
 	// when a is not nil, the attempt a, together.
 	SaveDelivery(ctx context.Context, d Delivery, a *Attempt) error
+	// SaveFenced is SaveDelivery only while the stored delivery's State
+	// and NextAt are still f's; otherwise it stores nothing and returns
+	// ErrClaimLost (ErrDeliveryNotFound when there is no such delivery).
+	SaveFenced(ctx context.Context, d Delivery, f Fence, a *Attempt) error
 	// PendingBefore returns the latest NextAt of the pending deliveries to
 	// endpoint about subject with a Seq below seq: zero when there is
 	// none, and d may be sent.
@@ -131,8 +152,10 @@ type Deliveries interface {
 	// the delivery that held them back is done.
 	Wake(ctx context.Context, endpoint, subject uuid.UUID, seq int64, now time.Time) error
 	// ClaimDue returns up to limit pending deliveries due at now, oldest
-	// due first, and moves their NextAt to now+lease (and clears Held), so
-	// that no other claimer (another replica) takes them meanwhile.
+	// due first, and moves their NextAt to now+lease, their UpdatedAt to
+	// now (and clears Held), so that no other claimer (another replica)
+	// takes them meanwhile, and a claim can be told from a retry's wait
+	// (Delivery.claimed).
 	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
 	// PurgeFinished removes up to limit deliveries that are no longer
 	// pending (succeeded or failed) and were last changed before before,

@@ -187,12 +187,21 @@ func (m *memDeliveries) Attempts(_ context.Context, id uuid.UUID) ([]webhook.Att
 	return slices.Clone(m.attempts[id]), nil
 }
 
-func (m *memDeliveries) SaveDelivery(_ context.Context, d webhook.Delivery, a *webhook.Attempt) error {
+func (m *memDeliveries) SaveDelivery(ctx context.Context, d webhook.Delivery, a *webhook.Attempt) error {
+	return m.SaveFenced(ctx, d, webhook.Fence{}, a)
+}
+
+// SaveFenced saves only while the delivery is as f says; f without a
+// State is SaveDelivery's: no fence.
+func (m *memDeliveries) SaveFenced(_ context.Context, d webhook.Delivery, f webhook.Fence, a *webhook.Attempt) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, ok := m.deliveries[d.ID]
 	if !ok {
 		return webhook.ErrDeliveryNotFound
+	}
+	if f.State != "" && (old.State != f.State || !old.NextAt.Equal(f.NextAt)) {
+		return webhook.ErrClaimLost
 	}
 	old.State, old.Attempts, old.NextAt, old.Held, old.UpdatedAt = d.State, d.Attempts, d.NextAt, d.Held, d.UpdatedAt
 	if old.State != webhook.Pending {
@@ -246,7 +255,7 @@ func (m *memDeliveries) ClaimDue(_ context.Context, now time.Time, lease time.Du
 	})
 	due = due[:min(len(due), limit)]
 	for i, d := range due {
-		d.NextAt, d.Held = now.Add(lease), false
+		d.NextAt, d.Held, d.UpdatedAt = now.Add(lease), false, now
 		m.deliveries[d.ID] = d
 		due[i] = cloneDelivery(d)
 	}

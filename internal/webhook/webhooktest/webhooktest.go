@@ -221,7 +221,8 @@ var endpointTests = map[string]func(*testing.T, open){
 }
 
 var deliveryTests = map[string]func(*testing.T, open){
-	"PurgeFinished": purgeFinished,
+	"PurgeFinished":       purgeFinished,
+	"SaveUnderALostClaim": saveUnderALostClaim,
 	"RoundTrip": func(t *testing.T, o open) {
 		s := o(t)
 		e := create(t, s, NewEndpoint(1))
@@ -338,8 +339,11 @@ var deliveryTests = map[string]func(*testing.T, open){
 		if len(got) != 2 || got[0].ID != early.ID || got[1].ID != late.ID {
 			t.Fatalf("ClaimDue(limit 2) = %v, want the two due longest: %s, %s", ids(got), early.ID, late.ID)
 		}
-		if !got[0].NextAt.Equal(now.Add(time.Minute)) {
-			t.Errorf("claimed NextAt = %s, want now+lease %s", got[0].NextAt, now.Add(time.Minute))
+		if !got[0].NextAt.Equal(now.Add(time.Minute)) || !got[0].UpdatedAt.Equal(now) {
+			t.Errorf("claimed NextAt = %s, UpdatedAt = %s, want now+lease %s and now", got[0].NextAt, got[0].UpdatedAt, now.Add(time.Minute))
+		}
+		if stored, _ := s.Deliveries.Delivery(t.Context(), early.ID); !stored.NextAt.Equal(got[0].NextAt) || !stored.UpdatedAt.Equal(now) {
+			t.Errorf("stored claim NextAt = %s, UpdatedAt = %s, want %s and %s", stored.NextAt, stored.UpdatedAt, got[0].NextAt, now)
 		}
 		got, _ = s.Deliveries.ClaimDue(t.Context(), now, time.Minute, 10)
 		if len(got) != 1 || got[0].ID != exact.ID {
@@ -463,4 +467,47 @@ func ids(ds []webhook.Delivery) []uuid.UUID {
 		out[i] = d.ID
 	}
 	return out
+}
+
+// saveUnderALostClaim: a save fenced with a claim that another claimer
+// has since replaced changes nothing, so that two claimers of one
+// delivery never both record an attempt numbered alike.
+func saveUnderALostClaim(t *testing.T, o open) {
+	s := o(t)
+	ctx := t.Context()
+	e := create(t, s, NewEndpoint(1))
+	d := NewDelivery(e.ID, 1, base)
+	deliver(t, s, d)
+	mine := d.Fence()
+	claimed, err := s.Deliveries.ClaimDue(ctx, base, time.Minute, 1) // another replica's claim
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimDue = %v, %v", ids(claimed), err)
+	}
+	late := d
+	late.State, late.Attempts, late.NextAt, late.UpdatedAt = webhook.Succeeded, 1, time.Time{}, base.Add(time.Second)
+	err = s.Deliveries.SaveFenced(ctx, late, mine, &webhook.Attempt{DeliveryID: d.ID, N: 1, At: base})
+	if !errors.Is(err, webhook.ErrClaimLost) {
+		t.Errorf("SaveFenced under the lost claim: err = %v, want ErrClaimLost", err)
+	}
+	got, _ := s.Deliveries.Delivery(ctx, d.ID)
+	if diff := cmp.Diff(claimed[0], got, opts); diff != "" {
+		t.Errorf("the lost claim's save changed the delivery (-want +got):\n%s", diff)
+	}
+	if as, _ := s.Deliveries.Attempts(ctx, d.ID); len(as) != 0 {
+		t.Errorf("the lost claim's save recorded %d attempts, want none", len(as))
+	}
+	// The current claimer's save goes through; then the delivery is no
+	// longer pending, and a save fenced with its claim changes nothing.
+	if err := s.Deliveries.SaveFenced(ctx, late, got.Fence(), &webhook.Attempt{DeliveryID: d.ID, N: 1, At: base}); err != nil {
+		t.Fatalf("SaveFenced under the current claim: %v", err)
+	}
+	if err := s.Deliveries.SaveFenced(ctx, d, got.Fence(), nil); !errors.Is(err, webhook.ErrClaimLost) {
+		t.Errorf("SaveFenced of a finished delivery with its old claim: err = %v, want ErrClaimLost", err)
+	}
+	if err := s.Deliveries.SaveFenced(ctx, d, late.Fence(), nil); err != nil {
+		t.Errorf("SaveFenced with a finished delivery's own fence: %v", err)
+	}
+	if err := s.Deliveries.SaveFenced(ctx, NewDelivery(e.ID, 2, base), mine, nil); !errors.Is(err, webhook.ErrDeliveryNotFound) {
+		t.Errorf("SaveFenced of an unknown delivery: err = %v, want ErrDeliveryNotFound", err)
+	}
 }
