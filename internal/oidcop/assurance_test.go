@@ -35,16 +35,7 @@ func TestAssuranceFromTheSession(t *testing.T) {
 
 		secret := f.enrolTOTP()
 		f.srv.Clock.Advance(time.Minute)
-		b := f.browser()
-		token := f.mfaToken(b)
-		code, err := pqtotp.GenerateCodeCustom(secret, f.srv.Clock.Now(), pqtotp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if status, loc := b.form("/sign-in/mfa", url.Values{"mfa_token": {token}, "code": {code}}); status != http.StatusSeeOther {
-			t.Fatalf("the code: %d to %q, want 303", status, loc)
-		}
-		amr, acr = f.assurance(conf, b, "refresh")
+		amr, acr = f.assurance(conf, f.signInWithCode(secret), "refresh")
 		for _, want := range []string{user.AMRPassword, user.AMROTP, user.AMRMFA} {
 			if !slices.Contains(amr, want) {
 				t.Errorf("a sign-in with a TOTP code: amr %v, want %s in it", amr, want)
@@ -61,12 +52,7 @@ func TestAssuranceFromTheSession(t *testing.T) {
 // the same.
 func (f *fixture) assurance(conf *oauth2.Config, b *browser, refresh string) ([]string, string) {
 	f.t.Helper()
-	verifier := oauth2.GenerateVerifier()
-	q := f.authorize(b, conf, "s", oauth2.S256ChallengeOption(verifier))
-	tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		f.t.Fatalf("exchange: %v", err)
-	}
+	tok := f.exchange(b, conf, "s")
 	amr, acr := f.idAssurance(tok)
 	if refresh != "" {
 		next, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
@@ -125,6 +111,22 @@ func (f *fixture) enrolTOTP() string {
 	return key.Secret
 }
 
+// signInWithCode signs a new browser in with the password and a code of
+// the authenticator app whose secret is secret.
+func (f *fixture) signInWithCode(secret string) *browser {
+	f.t.Helper()
+	b := f.browser()
+	token := f.mfaToken(b)
+	code, err := pqtotp.GenerateCodeCustom(secret, f.srv.Clock.Now(), pqtotp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if status, loc := b.form("/sign-in/mfa", url.Values{"mfa_token": {token}, "code": {code}}); status != http.StatusSeeOther {
+		f.t.Fatalf("the code: %d to %q, want 303", status, loc)
+	}
+	return b
+}
+
 // mfaToken posts the password on the sign-in page and returns the
 // mfa_token of the code form it answers with.
 func (f *fixture) mfaToken(b *browser) string {
@@ -177,16 +179,7 @@ func TestProviderAppliesTheMFAPolicyForAll(t *testing.T) {
 			t.Errorf("the same with prompt=none: %v, want login_required at the client", loc)
 		}
 
-		strong := f.browser()
-		token := f.mfaToken(strong)
-		code, err := pqtotp.GenerateCodeCustom(secret, f.srv.Clock.Now(), pqtotp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if status, loc := strong.form("/sign-in/mfa", url.Values{"mfa_token": {token}, "code": {code}}); status != http.StatusSeeOther {
-			t.Fatalf("the code: %d to %q, want 303", status, loc)
-		}
-		amr, _ := f.assurance(conf, strong, "")
+		amr, _ := f.assurance(conf, f.signInWithCode(secret), "")
 		if !slices.Contains(amr, user.AMRMFA) {
 			t.Errorf("a session opened with the code: amr %v, want mfa in it", amr)
 		}

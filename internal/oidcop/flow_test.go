@@ -203,6 +203,18 @@ func (f *fixture) authorize(b *browser, conf *oauth2.Config, state string, opts 
 	return q
 }
 
+// exchange runs the code flow with PKCE in b and exchanges the code.
+func (f *fixture) exchange(b *browser, conf *oauth2.Config, state string) *oauth2.Token {
+	f.t.Helper()
+	verifier := oauth2.GenerateVerifier()
+	q := f.authorize(b, conf, state, oauth2.S256ChallengeOption(verifier))
+	tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		f.t.Fatalf("exchange: %v", err)
+	}
+	return tok
+}
+
 // pendingRequestID follows authorize in b until the hosted sign-in page and
 // returns the request id of its return_to (/oauth/login?id=...).
 func (b *browser) pendingRequestID(authURL string) string {
@@ -304,12 +316,7 @@ func TestEndSessionHintEndsOnlyTheBrowsersSession(t *testing.T) {
 	f := newFixture(t, apptest.SQLite)
 	br := f.signIn()
 	conf := f.webConfig()
-	verifier := oauth2.GenerateVerifier()
-	q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
-	tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := f.exchange(br, conf, "s")
 	hint := url.QueryEscape(tok.Extra("id_token").(string))
 	noRedirect := &http.Client{Transport: f.http.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := noRedirect.Get(f.base + "/oauth/end_session?id_token_hint=" + hint)
@@ -317,7 +324,8 @@ func TestEndSessionHintEndsOnlyTheBrowsersSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	q = f.authorize(br, conf, "s2", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"))
+	verifier := oauth2.GenerateVerifier()
+	q := f.authorize(br, conf, "s2", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"))
 	if q.Get("error") == "login_required" {
 		t.Errorf("a cookieless GET with only an id_token_hint signed the user's browser out")
 	}
@@ -578,12 +586,7 @@ func TestPasswordChangeEndsProviderGrants(t *testing.T) {
 		f := newFixture(t, kind)
 		br := f.signIn()
 		conf := f.webConfig()
-		verifier := oauth2.GenerateVerifier()
-		q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
-		tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := f.exchange(br, conf, "s")
 		f.srv.Clock.Advance(time.Second)
 		if status, loc := br.form("/account/password", url.Values{"current_password": {password}, "new_password": {"another horse battery staple 2"}}); status != http.StatusSeeOther || !strings.Contains(loc, "password_changed") {
 			t.Fatalf("change password: %d to %q", status, loc)
@@ -598,10 +601,7 @@ func TestPasswordChangeEndsProviderGrants(t *testing.T) {
 			t.Errorf("the provider's refresh token issued before the password change still refreshes")
 		}
 		// The page session lives on: a new authorization gives a live grant.
-		q = f.authorize(br, conf, "s2", oauth2.S256ChallengeOption(verifier))
-		if tok, err = conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err != nil {
-			t.Fatal(err)
-		}
+		tok = f.exchange(br, conf, "s2")
 		if got := f.introspect(webClient, webSecret, tok.AccessToken); got["active"] != true {
 			t.Errorf("a grant made after the password change = %v, want active", got)
 		}
@@ -688,12 +688,7 @@ func TestIntrospection(t *testing.T) {
 		f := newFixture(t, kind)
 		br := f.signIn()
 		conf := f.webConfig()
-		verifier := oauth2.GenerateVerifier()
-		q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
-		tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := f.exchange(br, conf, "s")
 		if got := f.introspect(webClient, webSecret, tok.AccessToken); got["active"] != true || got["client_id"] != webClient {
 			t.Fatalf("introspection of a live token = %v, want active", got)
 		}
@@ -740,12 +735,7 @@ func TestIntrospectionOnlyByTheTokensClient(t *testing.T) {
 	f := newFixture(t, apptest.SQLite)
 	br := f.signIn()
 	conf := f.webConfig()
-	verifier := oauth2.GenerateVerifier()
-	q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
-	tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := f.exchange(br, conf, "s")
 	if got := f.introspect(serviceClient, serviceSecret, tok.AccessToken); got["active"] == true {
 		t.Errorf("client %s introspected %s's token: %v", serviceClient, webClient, got)
 	}

@@ -25,7 +25,7 @@ func apiToken(s *site, login string) string {
 	form := url.Values{"grant_type": {"password"}, "username": {login}, "password": {password}}
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.RemoteAddr = "198.51.100.7:1234"
+	req.RemoteAddr = apiAddr
 	rec := httptest.NewRecorder()
 	s.Handler.ServeHTTP(rec, req)
 	var out struct {
@@ -37,19 +37,25 @@ func apiToken(s *site, login string) string {
 	return out.AccessToken
 }
 
-// apiDo sends a JSON request with a bearer token and returns its status.
-func apiDo(s *site, method, path, token, body string) (int, string) {
+// apiDo sends a JSON request, with a bearer token unless token is "",
+// from the client address addr, and returns its status and body.
+func apiDo(s *site, addr, method, path, token, body string) (int, string) {
 	s.t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.RemoteAddr = "198.51.100.7:1234"
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.RemoteAddr = addr
 	rec := httptest.NewRecorder()
 	s.Handler.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.String()
 }
+
+// apiAddr is the client address of the API's requests in these tests.
+const apiAddr = "198.51.100.7:1234"
 
 // postFrom is b.post from the client address addr.
 func (b *browser) postFrom(addr, path string, form url.Values) page {
@@ -76,7 +82,7 @@ func TestProfileEmailChangesCountAsTheAPIs(t *testing.T) {
 	tok := apiToken(s, "probe")
 	apiStatus := 0
 	for i := range 6 {
-		apiStatus, _ = apiDo(s, http.MethodPut, "/api/v1/users/me", tok, fmt.Sprintf(`{"email":"probe%d@elsewhere.example"}`, i))
+		apiStatus, _ = apiDo(s, apiAddr, http.MethodPut, "/api/v1/users/me", tok, fmt.Sprintf(`{"email":"probe%d@elsewhere.example"}`, i))
 	}
 	if apiStatus != http.StatusTooManyRequests {
 		t.Fatalf("API: sixth email change in an hour: %d, want 429 (the premise)", apiStatus)
@@ -126,12 +132,7 @@ func TestPasswordResetPageCountsPerRecipient(t *testing.T) {
 	// client address, is refused.
 	apiStatus := 0
 	for i := range 4 {
-		req := httptest.NewRequest(http.MethodPost, "/api/v1/password-reset", strings.NewReader(`{"email":"bob@example.com"}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.RemoteAddr = fmt.Sprintf("198.51.100.%d:4000", i+1)
-		rec := httptest.NewRecorder()
-		s.Handler.ServeHTTP(rec, req)
-		apiStatus = rec.Code
+		apiStatus, _ = apiDo(s, fmt.Sprintf("198.51.100.%d:4000", i+1), http.MethodPost, "/api/v1/password-reset", "", `{"email":"bob@example.com"}`)
 	}
 	if apiStatus != http.StatusTooManyRequests {
 		t.Fatalf("API: fourth reset request for one address: %d, want 429 (the premise)", apiStatus)
@@ -178,7 +179,7 @@ func TestAccountPagesApplyTheMFAPolicyForAll(t *testing.T) {
 	secret, _ := s.enrolTOTP("ada")
 	s.Clock.Advance(time.Minute)
 
-	if st, body := apiDo(s, http.MethodGet, "/api/v1/users/me/sessions", tok, ""); st != http.StatusForbidden || !strings.Contains(body, "mfa_login_required") {
+	if st, body := apiDo(s, apiAddr, http.MethodGet, "/api/v1/users/me/sessions", tok, ""); st != http.StatusForbidden || !strings.Contains(body, "mfa_login_required") {
 		t.Fatalf("API: password-only session after enrolment: %d %s, want 403 mfa_login_required (the premise)", st, body)
 	}
 	for _, path := range []string{"/account/sessions", "/account/password", "/account/passkeys", "/account/delete", "/account/apps"} {
@@ -234,14 +235,8 @@ func TestPasswordGuessesCountPerSession(t *testing.T) {
 	tok := apiToken(s, "bob")
 	apiStatus := 0
 	for i := range 31 {
-		req := httptest.NewRequest(http.MethodPut, "/api/v1/users/me/password",
-			strings.NewReader(fmt.Sprintf(`{"current_password":"guess number %d","new_password":"a brand new passphrase 42"}`, i)))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.RemoteAddr = fmt.Sprintf("198.51.100.%d:4000", i+1)
-		rec := httptest.NewRecorder()
-		s.Handler.ServeHTTP(rec, req)
-		apiStatus = rec.Code
+		body := fmt.Sprintf(`{"current_password":"guess number %d","new_password":"a brand new passphrase 42"}`, i)
+		apiStatus, _ = apiDo(s, fmt.Sprintf("198.51.100.%d:4000", i+1), http.MethodPut, "/api/v1/users/me/password", tok, body)
 	}
 	if apiStatus != http.StatusTooManyRequests {
 		t.Fatalf("API: 31st password guess of one session in a minute: %d, want 429 (the premise)", apiStatus)
