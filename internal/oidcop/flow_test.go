@@ -551,11 +551,13 @@ func TestConsent(t *testing.T) {
 			t.Fatalf("consent page: %d %v %s", status, loc, page)
 		}
 		id := hiddenID(t, page)
-		for decision, want := range map[string]string{"deny": "access_denied"} {
-			q := br.consent(id, decision)
-			if q.Get("error") != want {
-				t.Errorf("%s: %v, want %s", decision, q, want)
-			}
+		if q := br.consent(id, "deny"); q.Get("error") != "access_denied" {
+			t.Errorf("deny: %v, want access_denied", q)
+		}
+		// The client was told access_denied: an allow posted after it for
+		// the same request (another tab, the back button) gives no code.
+		if status, loc := br.form("/oauth/consent", url.Values{"id": {id}, "decision": {"allow"}}); status != http.StatusBadRequest {
+			t.Errorf("allow after deny for the same request: %d to %q, want 400", status, loc)
 		}
 		_, _, page = br.visit(spa.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
 		q = br.consent(hiddenID(t, page), "allow")

@@ -203,6 +203,14 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostFormValue("decision") != "allow" {
+		// The client is told access_denied: the request is over, so that
+		// an "allow" posted after it (another tab, the back button) gives
+		// no code the client no longer expects.
+		req.Done = true
+		if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
+			p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+			return
+		}
 		p.fail(w, r, req, oidc.ErrAccessDenied().WithDescription("the user did not allow the request"))
 		return
 	}
