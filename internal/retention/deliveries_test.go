@@ -43,7 +43,7 @@ func TestDeliveriesRetention(t *testing.T) {
 				t.Fatal(err)
 			}
 			d.State, d.Attempts, d.UpdatedAt = c.state, 1, c.changed
-			if err := s.Deliveries.SaveDelivery(ctx, d, &webhook.Attempt{DeliveryID: d.ID, N: 1, At: c.changed}); err != nil {
+			if err := s.Deliveries.SaveDelivery(ctx, d, webhook.Fence{}, &webhook.Attempt{DeliveryID: d.ID, N: 1, At: c.changed}); err != nil {
 				t.Fatal(err)
 			}
 			ds[c.name] = d

@@ -343,21 +343,10 @@ func (s *WebhookDeliveries) Attempts(ctx context.Context, id uuid.UUID) ([]webho
 	return out, nil
 }
 
-// SaveDelivery stores d's progress and the attempt a, together.
-func (s *WebhookDeliveries) SaveDelivery(ctx context.Context, d webhook.Delivery, a *webhook.Attempt) error {
-	return s.save(ctx, d, webhook.Fence{}, a)
-}
-
-// SaveFenced stores d's progress and the attempt a, together, only while
-// the delivery is still as f says (its claim).
-func (s *WebhookDeliveries) SaveFenced(ctx context.Context, d webhook.Delivery, f webhook.Fence, a *webhook.Attempt) error {
-	return s.save(ctx, d, f, a)
-}
-
-// save updates the delivery, if it is as f says (no State: whatever it
-// is), and inserts a, in one transaction. No row changed is
+// SaveDelivery updates the delivery, if it is as f says (no State: whatever
+// it is), and inserts a, in one transaction. No row changed is
 // ErrDeliveryNotFound, or ErrClaimLost when the delivery is there.
-func (s *WebhookDeliveries) save(ctx context.Context, d webhook.Delivery, f webhook.Fence, a *webhook.Attempt) error {
+func (s *WebhookDeliveries) SaveDelivery(ctx context.Context, d webhook.Delivery, f webhook.Fence, a *webhook.Attempt) error {
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
 	next, held := d.NextAt, d.Held

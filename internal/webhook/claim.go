@@ -9,7 +9,7 @@ import (
 // A pending delivery's NextAt is its claim: whoever creates, claims
 // (ClaimDue), renews or replays it sets NextAt to claimLease after its
 // UpdatedAt, and no other claimer takes it before then. Every save made
-// under a claim is fenced with it (SaveFenced), so that a claimer that
+// under a claim is fenced with it (SaveDelivery), so that a claimer that
 // lost its claim (it outlived its lease, or a replay took the delivery)
 // records nothing over the new claimer's attempt.
 
@@ -32,7 +32,7 @@ func (s *Service) keepClaim(ctx context.Context, d Delivery, now time.Time) (Del
 	}
 	claim := d.Fence()
 	d.NextAt, d.Held, d.UpdatedAt = now.Add(claimLease), false, now
-	if err := s.deliveries.SaveFenced(ctx, d, claim, nil); err != nil {
+	if err := s.deliveries.SaveDelivery(ctx, d, claim, nil); err != nil {
 		return Delivery{}, err
 	}
 	return d, nil
@@ -46,7 +46,7 @@ func (s *Service) keepClaim(ctx context.Context, d Delivery, now time.Time) (Del
 // than being sent again at every lease's expiry; the error is returned
 // all the same.
 func (s *Service) saveAttempt(ctx context.Context, d Delivery, claim Fence, a *Attempt) (bool, error) {
-	err := s.deliveries.SaveFenced(ctx, d, claim, a)
+	err := s.deliveries.SaveDelivery(ctx, d, claim, a)
 	switch {
 	case err == nil:
 		return true, nil
@@ -58,7 +58,7 @@ func (s *Service) saveAttempt(ctx context.Context, d Delivery, claim Fence, a *A
 	}
 	s.log.ErrorContext(ctx, "webhook attempt not recorded: saving the delivery's progress without it",
 		"delivery", d.ID.String(), "attempt", a.N, "error", err.Error())
-	switch again := s.deliveries.SaveFenced(ctx, d, claim, nil); {
+	switch again := s.deliveries.SaveDelivery(ctx, d, claim, nil); {
 	case again == nil:
 		return true, err
 	case errors.Is(again, ErrClaimLost):

@@ -471,7 +471,7 @@ func (s *Service) Replay(ctx context.Context, actor user.User, endpoint, id uuid
 	}
 	was := d.Fence()
 	d.State, d.NextAt, d.Held, d.UpdatedAt = Pending, now.Add(claimLease), false, now
-	if err := s.deliveries.SaveFenced(ctx, d, was, nil); errors.Is(err, ErrClaimLost) {
+	if err := s.deliveries.SaveDelivery(ctx, d, was, nil); errors.Is(err, ErrClaimLost) {
 		return DeliveryRecord{}, ErrDeliveryInProgress // claimed since it was read
 	} else if err != nil {
 		return DeliveryRecord{}, err
@@ -697,7 +697,7 @@ func (s *Service) attemptAs(ctx context.Context, d Delivery, e Endpoint, ordered
 func (s *Service) endDisabled(ctx context.Context, d Delivery, now time.Time) (Delivery, error) {
 	claim := d.Fence()
 	d.State, d.NextAt, d.Held, d.UpdatedAt = Failed, time.Time{}, false, now
-	if err := s.deliveries.SaveFenced(ctx, d, claim, nil); errors.Is(err, ErrClaimLost) {
+	if err := s.deliveries.SaveDelivery(ctx, d, claim, nil); errors.Is(err, ErrClaimLost) {
 		s.lostClaim(ctx, d)
 		return d, nil
 	} else if err != nil {
@@ -756,7 +756,7 @@ func (s *Service) hold(ctx context.Context, d *Delivery, now time.Time) (bool, e
 	}
 	claim := d.Fence()
 	d.NextAt, d.Held, d.UpdatedAt = next, true, now
-	if err := s.deliveries.SaveFenced(ctx, *d, claim, nil); err != nil {
+	if err := s.deliveries.SaveDelivery(ctx, *d, claim, nil); err != nil {
 		return true, ignoreLost(err)
 	}
 	again, err := s.deliveries.PendingBefore(ctx, d.EndpointID, d.Subject, d.Seq)
@@ -765,7 +765,7 @@ func (s *Service) hold(ctx context.Context, d *Delivery, now time.Time) (bool, e
 	}
 	claim = d.Fence()
 	d.NextAt, d.Held = now, false
-	return true, ignoreLost(s.deliveries.SaveFenced(ctx, *d, claim, nil))
+	return true, ignoreLost(s.deliveries.SaveDelivery(ctx, *d, claim, nil))
 }
 
 // ignoreLost is err, but nil for ErrClaimLost.

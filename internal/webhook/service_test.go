@@ -534,18 +534,11 @@ type unrecordable struct{ webhook.Deliveries }
 
 var errUnrecordable = errors.New("the storage refused the attempt")
 
-func (u unrecordable) SaveDelivery(ctx context.Context, d webhook.Delivery, a *webhook.Attempt) error {
+func (u unrecordable) SaveDelivery(ctx context.Context, d webhook.Delivery, f webhook.Fence, a *webhook.Attempt) error {
 	if a != nil {
 		return errUnrecordable
 	}
-	return u.Deliveries.SaveDelivery(ctx, d, nil)
-}
-
-func (u unrecordable) SaveFenced(ctx context.Context, d webhook.Delivery, f webhook.Fence, a *webhook.Attempt) error {
-	if a != nil {
-		return errUnrecordable
-	}
-	return u.Deliveries.SaveFenced(ctx, d, f, nil)
+	return u.Deliveries.SaveDelivery(ctx, d, f, nil)
 }
 
 // A delivery whose attempts cannot be stored still moves on: retried on

@@ -137,12 +137,11 @@ type Deliveries interface {
 	// Attempts returns the attempts of delivery id, first first.
 	Attempts(ctx context.Context, id uuid.UUID) ([]Attempt, error)
 	// SaveDelivery stores d's State, Attempts, NextAt, Held and UpdatedAt and,
-	// when a is not nil, the attempt a, together.
-	SaveDelivery(ctx context.Context, d Delivery, a *Attempt) error
-	// SaveFenced is SaveDelivery only while the stored delivery's State
-	// and NextAt are still f's; otherwise it stores nothing and returns
-	// ErrClaimLost (ErrDeliveryNotFound when there is no such delivery).
-	SaveFenced(ctx context.Context, d Delivery, f Fence, a *Attempt) error
+	// when a is not nil, the attempt a, together, only while the stored
+	// delivery's State and NextAt are still f's (its claim); otherwise it
+	// stores nothing and returns ErrClaimLost. A zero f (no State) saves
+	// whatever the stored delivery is.
+	SaveDelivery(ctx context.Context, d Delivery, f Fence, a *Attempt) error
 	// PendingBefore returns the latest NextAt of the pending deliveries to
 	// endpoint about subject with a Seq below seq: zero when there is
 	// none, and d may be sent.

@@ -71,7 +71,7 @@ var (
 	ErrUnavailable      = errors.New("webhooks are unavailable: USERSVC_KEY_ENCRYPTION_KEY is required to keep their secrets in production")
 	// ErrRefused says a destination is not one webhooks may be sent to.
 	ErrRefused = errors.New("destination refused")
-	// ErrClaimLost is what SaveFenced returns when the delivery is no
+	// ErrClaimLost is what SaveDelivery returns when the delivery is no
 	// longer as its claimer left it: another claimer (a replica whose
 	// RunDue found the claim expired, a replay) took it meanwhile.
 	ErrClaimLost = errors.New("webhook delivery claim lost")

@@ -187,13 +187,9 @@ func (m *memDeliveries) Attempts(_ context.Context, id uuid.UUID) ([]webhook.Att
 	return slices.Clone(m.attempts[id]), nil
 }
 
-func (m *memDeliveries) SaveDelivery(ctx context.Context, d webhook.Delivery, a *webhook.Attempt) error {
-	return m.SaveFenced(ctx, d, webhook.Fence{}, a)
-}
-
-// SaveFenced saves only while the delivery is as f says; f without a
-// State is SaveDelivery's: no fence.
-func (m *memDeliveries) SaveFenced(_ context.Context, d webhook.Delivery, f webhook.Fence, a *webhook.Attempt) error {
+// SaveDelivery saves only while the delivery is as f says; f without a
+// State is no fence.
+func (m *memDeliveries) SaveDelivery(_ context.Context, d webhook.Delivery, f webhook.Fence, a *webhook.Attempt) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, ok := m.deliveries[d.ID]

@@ -77,7 +77,7 @@ func tried(t *testing.T, s webhook.Stores, d webhook.Delivery, attempts int, sta
 			d.State = state
 		}
 		a := &webhook.Attempt{DeliveryID: d.ID, N: n, At: changed, Status: 500, Error: "status 500"}
-		if err := s.Deliveries.SaveDelivery(t.Context(), d, a); err != nil {
+		if err := s.Deliveries.SaveDelivery(t.Context(), d, webhook.Fence{}, a); err != nil {
 			t.Fatal(err)
 		}
 	}

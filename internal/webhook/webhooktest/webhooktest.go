@@ -166,7 +166,7 @@ var endpointTests = map[string]func(*testing.T, open){
 		e, other := create(t, s, NewEndpoint(1)), create(t, s, NewEndpoint(2))
 		d, kept := NewDelivery(e.ID, 1, base), NewDelivery(other.ID, 1, base)
 		deliver(t, s, d, kept)
-		if err := s.Deliveries.SaveDelivery(t.Context(), d, &webhook.Attempt{DeliveryID: d.ID, N: 1, At: base}); err != nil {
+		if err := s.Deliveries.SaveDelivery(t.Context(), d, webhook.Fence{}, &webhook.Attempt{DeliveryID: d.ID, N: 1, At: base}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Endpoints.DeleteEndpoint(t.Context(), e.ID); err != nil {
@@ -243,7 +243,7 @@ var deliveryTests = map[string]func(*testing.T, open){
 		if _, err := s.Deliveries.Delivery(t.Context(), id); !errors.Is(err, webhook.ErrDeliveryNotFound) {
 			t.Errorf("Delivery: err = %v", err)
 		}
-		if err := s.Deliveries.SaveDelivery(t.Context(), webhook.Delivery{ID: id, State: webhook.Failed}, nil); !errors.Is(err, webhook.ErrDeliveryNotFound) {
+		if err := s.Deliveries.SaveDelivery(t.Context(), webhook.Delivery{ID: id, State: webhook.Failed}, webhook.Fence{}, nil); !errors.Is(err, webhook.ErrDeliveryNotFound) {
 			t.Errorf("SaveDelivery: err = %v", err)
 		}
 		if _, err := s.Deliveries.Attempts(t.Context(), id); !errors.Is(err, webhook.ErrDeliveryNotFound) {
@@ -298,12 +298,12 @@ var deliveryTests = map[string]func(*testing.T, open){
 		deliver(t, s, d)
 		a1 := webhook.Attempt{DeliveryID: d.ID, N: 1, At: base.Add(time.Second), Status: 500, Error: "status 500", Duration: 1500 * time.Microsecond}
 		d.Attempts, d.NextAt, d.UpdatedAt = 1, base.Add(time.Minute), base.Add(time.Second)
-		if err := s.Deliveries.SaveDelivery(t.Context(), d, &a1); err != nil {
+		if err := s.Deliveries.SaveDelivery(t.Context(), d, webhook.Fence{}, &a1); err != nil {
 			t.Fatal(err)
 		}
 		a2 := webhook.Attempt{DeliveryID: d.ID, N: 2, At: base.Add(time.Minute), Status: 204, Duration: time.Millisecond}
 		d.Attempts, d.State, d.NextAt, d.UpdatedAt = 2, webhook.Succeeded, time.Time{}, base.Add(time.Minute)
-		if err := s.Deliveries.SaveDelivery(t.Context(), d, &a2); err != nil {
+		if err := s.Deliveries.SaveDelivery(t.Context(), d, webhook.Fence{}, &a2); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := s.Deliveries.Delivery(t.Context(), d.ID)
@@ -329,7 +329,7 @@ var deliveryTests = map[string]func(*testing.T, open){
 		done := NewDelivery(e.ID, 5, now.Add(-time.Hour))
 		deliver(t, s, late, early, exact, future, done)
 		done.State, done.NextAt = webhook.Succeeded, time.Time{}
-		if err := s.Deliveries.SaveDelivery(t.Context(), done, nil); err != nil {
+		if err := s.Deliveries.SaveDelivery(t.Context(), done, webhook.Fence{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.Deliveries.ClaimDue(t.Context(), now, time.Minute, 2)
@@ -381,7 +381,7 @@ var deliveryTests = map[string]func(*testing.T, open){
 			}
 		}
 		first.State, first.Attempts, first.NextAt = webhook.Succeeded, 1, time.Time{}
-		if err := s.Deliveries.SaveDelivery(ctx, first, nil); err != nil {
+		if err := s.Deliveries.SaveDelivery(ctx, first, webhook.Fence{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := s.Deliveries.PendingBefore(ctx, e.ID, ada, 2); !got.IsZero() {
@@ -390,7 +390,7 @@ var deliveryTests = map[string]func(*testing.T, open){
 		// second and third wait for the first: held.
 		for _, d := range []*webhook.Delivery{&second, &third} {
 			d.Held = true
-			if err := s.Deliveries.SaveDelivery(ctx, *d, nil); err != nil {
+			if err := s.Deliveries.SaveDelivery(ctx, *d, webhook.Fence{}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -485,9 +485,9 @@ func saveUnderALostClaim(t *testing.T, o open) {
 	}
 	late := d
 	late.State, late.Attempts, late.NextAt, late.UpdatedAt = webhook.Succeeded, 1, time.Time{}, base.Add(time.Second)
-	err = s.Deliveries.SaveFenced(ctx, late, mine, &webhook.Attempt{DeliveryID: d.ID, N: 1, At: base})
+	err = s.Deliveries.SaveDelivery(ctx, late, mine, &webhook.Attempt{DeliveryID: d.ID, N: 1, At: base})
 	if !errors.Is(err, webhook.ErrClaimLost) {
-		t.Errorf("SaveFenced under the lost claim: err = %v, want ErrClaimLost", err)
+		t.Errorf("SaveDelivery under the lost claim: err = %v, want ErrClaimLost", err)
 	}
 	got, _ := s.Deliveries.Delivery(ctx, d.ID)
 	if diff := cmp.Diff(claimed[0], got, opts); diff != "" {
@@ -498,16 +498,16 @@ func saveUnderALostClaim(t *testing.T, o open) {
 	}
 	// The current claimer's save goes through; then the delivery is no
 	// longer pending, and a save fenced with its claim changes nothing.
-	if err := s.Deliveries.SaveFenced(ctx, late, got.Fence(), &webhook.Attempt{DeliveryID: d.ID, N: 1, At: base}); err != nil {
-		t.Fatalf("SaveFenced under the current claim: %v", err)
+	if err := s.Deliveries.SaveDelivery(ctx, late, got.Fence(), &webhook.Attempt{DeliveryID: d.ID, N: 1, At: base}); err != nil {
+		t.Fatalf("SaveDelivery under the current claim: %v", err)
 	}
-	if err := s.Deliveries.SaveFenced(ctx, d, got.Fence(), nil); !errors.Is(err, webhook.ErrClaimLost) {
-		t.Errorf("SaveFenced of a finished delivery with its old claim: err = %v, want ErrClaimLost", err)
+	if err := s.Deliveries.SaveDelivery(ctx, d, got.Fence(), nil); !errors.Is(err, webhook.ErrClaimLost) {
+		t.Errorf("SaveDelivery of a finished delivery with its old claim: err = %v, want ErrClaimLost", err)
 	}
-	if err := s.Deliveries.SaveFenced(ctx, d, late.Fence(), nil); err != nil {
-		t.Errorf("SaveFenced with a finished delivery's own fence: %v", err)
+	if err := s.Deliveries.SaveDelivery(ctx, d, late.Fence(), nil); err != nil {
+		t.Errorf("SaveDelivery with a finished delivery's own fence: %v", err)
 	}
-	if err := s.Deliveries.SaveFenced(ctx, NewDelivery(e.ID, 2, base), mine, nil); !errors.Is(err, webhook.ErrDeliveryNotFound) {
-		t.Errorf("SaveFenced of an unknown delivery: err = %v, want ErrDeliveryNotFound", err)
+	if err := s.Deliveries.SaveDelivery(ctx, NewDelivery(e.ID, 2, base), mine, nil); !errors.Is(err, webhook.ErrDeliveryNotFound) {
+		t.Errorf("SaveDelivery of an unknown delivery: err = %v, want ErrDeliveryNotFound", err)
 	}
 }
