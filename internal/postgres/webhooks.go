@@ -160,6 +160,20 @@ func (s *WebhookEndpoints) SetFailing(ctx context.Context, id uuid.UUID, since t
 	return e, nil
 }
 
+// Disable turns the endpoint off in one conditional statement, so that an
+// administrator's change committed since the endpoint was read is kept.
+func (s *WebhookEndpoints) Disable(ctx context.Context, id uuid.UUID, failingSince, at time.Time) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `UPDATE webhook_endpoints SET enabled = FALSE, updated_at = $3
+		WHERE id = $1 AND enabled AND failing_since = $2`
+	tag, err := s.c.q.Exec(ctx, q, id, failingSince, at)
+	if err != nil {
+		return false, translate(err, "disable webhook endpoint")
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 // ClearFailing forgets the endpoint's failures; a no-op when there are
 // none (the WHERE leaves the row unwritten).
 func (s *WebhookEndpoints) ClearFailing(ctx context.Context, id uuid.UUID) error {

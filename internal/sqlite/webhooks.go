@@ -201,6 +201,21 @@ func (s *WebhookEndpoints) SetFailing(ctx context.Context, id uuid.UUID, since t
 	return e, nil
 }
 
+// Disable turns the endpoint off in one conditional statement, so that an
+// administrator's change committed since the endpoint was read is kept.
+func (s *WebhookEndpoints) Disable(ctx context.Context, id uuid.UUID, failingSince, at time.Time) (bool, error) {
+	ctx, cancel := s.c.wait(ctx)
+	defer cancel()
+	const q = `UPDATE webhook_endpoints SET enabled = 0, updated_at = ?3
+		WHERE id = ?1 AND enabled AND failing_since = ?2`
+	res, err := s.c.exec(ctx, q, id.String(), hookTime(failingSince), hookTime(at))
+	if err != nil {
+		return false, translate(err, "disable webhook endpoint")
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // ClearFailing forgets the endpoint's failures. Read first, on a reading
 // connection: the usual case (no failures) then takes no write lock.
 func (s *WebhookEndpoints) ClearFailing(ctx context.Context, id uuid.UUID) error {

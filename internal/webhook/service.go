@@ -797,10 +797,12 @@ func (s *Service) track(ctx context.Context, e Endpoint, ok bool, now time.Time)
 	if err != nil || !e.Enabled || now.Sub(e.FailingSince) < s.cfg.RetryFor {
 		return err
 	}
-	e.Enabled, e.UpdatedAt = false, now
-	if err := s.endpoints.SaveEndpoint(ctx, e); err != nil {
+	// Only the flag: an administrator's change (a new secret) committed
+	// since e was read stays, and of replicas failing at once one records.
+	if off, err := s.endpoints.Disable(ctx, e.ID, e.FailingSince, now); !off || err != nil {
 		return err
 	}
+	e.Enabled, e.UpdatedAt = false, now
 	s.log.WarnContext(ctx, "webhook endpoint disabled: failing for the whole retry window",
 		"endpoint", e.ID.String(), "failing_since", e.FailingSince.Format(time.RFC3339))
 	s.record(ctx, AuditDisabled, user.User{}, e, map[string]string{"failing_since": e.FailingSince.Format(time.RFC3339)})

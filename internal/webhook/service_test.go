@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -85,6 +86,12 @@ func newFixture(t *testing.T, cfg webhook.Config) fixture {
 
 // newFixtureRand is newFixture with the jitter's random numbers from r.
 func newFixtureRand(t *testing.T, cfg webhook.Config, r func() float64) fixture {
+	return newFixtureOver(t, cfg, r, nil)
+}
+
+// newFixtureOver is newFixtureRand whose service sees the stores as wrap
+// changes them (a store that fails, or acts between two calls).
+func newFixtureOver(t *testing.T, cfg webhook.Config, r func() float64, wrap func(*webhook.Stores)) fixture {
 	kek := make([]byte, 32)
 	_, _ = rand.Read(kek)
 	sealer, err := signing.NewSealer(kek)
@@ -92,8 +99,12 @@ func newFixtureRand(t *testing.T, cfg webhook.Config, r func() float64) fixture 
 		t.Fatal(err)
 	}
 	f := fixture{mem: webhooktest.NewMemory(), audit: usertest.NewMemory().Stores().Audit, clock: &clock{now: time.Now().UTC()}}
+	stores := f.mem.Stores()
+	if wrap != nil {
+		wrap(&stores)
+	}
 	f.svc = webhook.NewService(webhook.Deps{
-		Stores: f.mem.Stores(), Audit: f.audit, Sealer: sealer,
+		Stores: stores, Audit: f.audit, Sealer: sealer,
 		Sender: webhook.NewClient(webhook.ClientOptions{AllowPrivate: true, Timeout: 5 * time.Second}),
 		Now:    f.clock.Now, Rand: r,
 	}, cfg)
@@ -296,6 +307,66 @@ func TestEndpointFailingForTheWindowIsDisabled(t *testing.T) {
 	on := true
 	if got, err := f.svc.Update(t.Context(), admin, e.ID, webhook.EndpointPatch{Enabled: &on}); err != nil || !got.Enabled || !got.FailingSince.IsZero() {
 		t.Errorf("enable = %+v, %v; want enabled and not failing", got, err)
+	}
+}
+
+// betweenFailures is a store that runs act after each failure is noted,
+// with the endpoint as noted: a change committed between the sender's
+// reading of the endpoint and its disabling.
+type betweenFailures struct {
+	webhook.Endpoints
+	act func(webhook.Endpoint)
+}
+
+func (b betweenFailures) SetFailing(ctx context.Context, id uuid.UUID, since time.Time) (webhook.Endpoint, error) {
+	e, err := b.Endpoints.SetFailing(ctx, id, since)
+	if err == nil {
+		b.act(e)
+	}
+	return e, err
+}
+
+// An endpoint disabled for its failures keeps the secret an administrator
+// rotated just before: the disabling used to write back the whole
+// endpoint as read, undoing the rotation (the old, perhaps leaked, secret
+// signing again once it is enabled).
+func TestDisablingKeepsAConcurrentRotation(t *testing.T) {
+	var rotate func(webhook.Endpoint)
+	f := newFixtureOver(t, webhook.Config{RetryFor: time.Hour, AllowPrivate: true}, func() float64 { return 0.5 },
+		func(s *webhook.Stores) {
+			s.Endpoints = betweenFailures{s.Endpoints, func(e webhook.Endpoint) { rotate(e) }}
+		})
+	r := newReceiver(t)
+	r.status.Store(http.StatusInternalServerError)
+	e, _ := f.create(t, r.srv.URL, catalogue.UserDeleted)
+	var rotated []byte
+	rotate = func(e webhook.Endpoint) {
+		if rotated != nil || f.clock.Now().Sub(e.FailingSince) < time.Hour {
+			return
+		}
+		if _, _, err := f.svc.RotateSecret(t.Context(), admin, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		now, _ := f.mem.Stores().Endpoints.Endpoint(t.Context(), e.ID)
+		rotated = now.Secret
+	}
+	if err := f.svc.Deliver(t.Context(), event(catalogue.UserDeleted, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		ds, _ := f.svc.Deliveries(t.Context(), admin, e.ID, 1)
+		if ds[0].State != webhook.Pending {
+			break
+		}
+		f.clock.Add(ds[0].NextAt.Sub(f.clock.Now()))
+		_, _ = f.svc.RunDue(t.Context())
+	}
+	got, _ := f.mem.Stores().Endpoints.Endpoint(t.Context(), e.ID)
+	if rotated == nil || got.Enabled {
+		t.Fatalf("rotated %v, enabled %v: want a rotation, then the endpoint disabled", rotated != nil, got.Enabled)
+	}
+	if !bytes.Equal(got.Secret, rotated) {
+		t.Error("disabling the endpoint undid the rotation committed just before: the old secret is back")
 	}
 }
 
@@ -546,16 +617,9 @@ func (u unrecordable) SaveDelivery(ctx context.Context, d webhook.Delivery, f we
 // user's next event no longer held behind it. (It used to stay claimed,
 // sent again at every lease's expiry for ever.)
 func TestDeliveryWhoseAttemptsCannotBeStoredStillEnds(t *testing.T) {
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
-	sealer, _ := signing.NewSealer(kek)
-	stores := webhooktest.NewMemory().Stores()
-	stores.Deliveries = unrecordable{stores.Deliveries}
-	clk := &clock{now: time.Now().UTC()}
-	svc := webhook.NewService(webhook.Deps{
-		Stores: stores, Sealer: sealer, Now: clk.Now, Rand: func() float64 { return 0.5 },
-		Sender: webhook.NewClient(webhook.ClientOptions{AllowPrivate: true, Timeout: 5 * time.Second}),
-	}, webhook.Config{AllowPrivate: true, RetryFor: time.Hour})
+	f := newFixtureOver(t, webhook.Config{AllowPrivate: true, RetryFor: time.Hour}, func() float64 { return 0.5 },
+		func(s *webhook.Stores) { s.Deliveries = unrecordable{s.Deliveries} })
+	svc, clk := f.svc, f.clock
 	r := newReceiver(t)
 	r.status.Store(http.StatusServiceUnavailable)
 	e, _, err := svc.Create(t.Context(), admin, webhook.NewEndpoint{URL: r.srv.URL, Types: []string{webhook.AllTypes}})

@@ -116,6 +116,12 @@ type Endpoints interface {
 	// zero (the first failure), or to zero when since is zero (a success),
 	// and returns the endpoint as stored after.
 	SetFailing(ctx context.Context, id uuid.UUID, since time.Time) (Endpoint, error)
+	// Disable turns the endpoint off at at, changing nothing else, only
+	// while it is enabled and failing since failingSince: it says whether
+	// it did. An unknown id, an endpoint turned off already (by another
+	// replica) or one whose failures were cleared or re-counted meanwhile
+	// (an administrator's change, a success) is false, not an error.
+	Disable(ctx context.Context, id uuid.UUID, failingSince, at time.Time) (bool, error)
 	// ClearFailing sets the endpoint's FailingSince to zero (a success),
 	// writing nothing when it is zero already, the usual case. An unknown
 	// id is not an error.

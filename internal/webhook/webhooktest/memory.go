@@ -119,6 +119,18 @@ func (m *memEndpoints) SetFailing(_ context.Context, id uuid.UUID, since time.Ti
 	return cloneEndpoint(e), nil
 }
 
+func (m *memEndpoints) Disable(_ context.Context, id uuid.UUID, failingSince, at time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.endpoints[id]
+	if !ok || !e.Enabled || e.FailingSince.IsZero() || !e.FailingSince.Equal(failingSince) {
+		return false, nil
+	}
+	e.Enabled, e.UpdatedAt = false, at
+	m.endpoints[id] = e
+	return true, nil
+}
+
 func (m *memEndpoints) ClearFailing(_ context.Context, id uuid.UUID) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

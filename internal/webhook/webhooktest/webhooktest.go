@@ -182,6 +182,41 @@ var endpointTests = map[string]func(*testing.T, open){
 			t.Errorf("another endpoint's delivery: %v", err)
 		}
 	},
+	"DisableChangesOnlyTheFlag": func(t *testing.T, o open) {
+		s := o(t)
+		ctx := t.Context()
+		e := create(t, s, NewEndpoint(1))
+		first, at := base.Add(time.Minute), base.Add(2*time.Hour)
+		if off, err := s.Endpoints.Disable(ctx, e.ID, first, at); off || err != nil {
+			t.Errorf("Disable of an endpoint not failing = %v, %v, want false", off, err)
+		}
+		failing, err := s.Endpoints.SetFailing(ctx, e.ID, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failing.Secret = []byte("rotated meanwhile") // an administrator's change
+		if err := s.Endpoints.SaveEndpoint(ctx, failing); err != nil {
+			t.Fatal(err)
+		}
+		if off, err := s.Endpoints.Disable(ctx, e.ID, base, at); off || err != nil {
+			t.Errorf("Disable with another first failure = %v, %v, want false", off, err)
+		}
+		if off, err := s.Endpoints.Disable(ctx, e.ID, first, at); !off || err != nil {
+			t.Errorf("Disable = %v, %v, want true", off, err)
+		}
+		want := failing
+		want.Enabled, want.UpdatedAt = false, at
+		got, _ := s.Endpoints.Endpoint(ctx, e.ID)
+		if d := cmp.Diff(want, got, opts); d != "" {
+			t.Errorf("after Disable (-want +got):\n%s", d)
+		}
+		if off, err := s.Endpoints.Disable(ctx, e.ID, first, at); off || err != nil {
+			t.Errorf("Disable of a disabled endpoint = %v, %v, want false", off, err)
+		}
+		if off, err := s.Endpoints.Disable(ctx, uuid.New(), first, at); off || err != nil {
+			t.Errorf("Disable of an unknown endpoint = %v, %v, want false", off, err)
+		}
+	},
 	"SetFailingKeepsTheFirstFailure": func(t *testing.T, o open) {
 		s := o(t)
 		e := create(t, s, NewEndpoint(1))
