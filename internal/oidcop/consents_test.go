@@ -55,3 +55,25 @@ func TestConsentRevokedOnTheAccountPage(t *testing.T) {
 		}
 	})
 }
+
+// TestDeletedClientsTokensEndAtOnce: a client deleted from the registry
+// holds nothing that works. Its users' access tokens used to read
+// userinfo until they expired (up to 30 minutes): only the refresh, which
+// authenticates the client, was refused.
+func TestDeletedClientsTokensEndAtOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		conf := f.webConfig()
+		tok := f.exchange(f.signIn(), conf, "s")
+		if _, err := f.provider.UserInfo(f.ctx, oauth2.StaticTokenSource(tok)); err != nil {
+			t.Fatalf("userinfo before the deletion: %v", err)
+		}
+		f.clients.Remove(webClient)
+		if _, err := f.provider.UserInfo(f.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Error("a deleted client's access token still reads userinfo")
+		}
+		if _, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+			t.Error("a deleted client's refresh token still refreshes")
+		}
+	})
+}

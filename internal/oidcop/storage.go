@@ -289,14 +289,14 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	return &refreshRequest{grant: g, scopes: g.Scopes}, nil
 }
 
-// errNotLive is a grant revoked, or whose session or account ended, or
-// whose account changed its password since.
-var errNotLive = errors.New("oidc: the grant, its session or its account has ended")
+// errNotLive is a grant revoked, or whose client, session or account
+// ended, or whose account changed its password since.
+var errNotLive = errors.New("oidc: the grant, its client, its session or its account has ended")
 
-// liveGrant returns grant id while it, its session and its account live
-// and the account's password has not changed since it was made (the
-// service's promise for every token issued before a password change,
-// docs/security.md).
+// liveGrant returns grant id while it, its client, its session and its
+// account live and the account's password has not changed since it was
+// made (the service's promise for every token issued before a password
+// change, docs/security.md). A deleted client holds nothing that works.
 func (s *storage) liveGrant(ctx context.Context, id string) (Grant, error) {
 	g, err := s.d.Stores.Grants.Grant(ctx, id)
 	if err != nil {
@@ -304,6 +304,11 @@ func (s *storage) liveGrant(ctx context.Context, id string) (Grant, error) {
 	}
 	if !g.RevokedAt.IsZero() {
 		return Grant{}, errNotLive
+	}
+	if _, err := s.d.Clients.Client(ctx, g.ClientID); errors.Is(err, ErrUnknownClient) {
+		return Grant{}, errNotLive
+	} else if err != nil {
+		return Grant{}, err
 	}
 	u, err := s.liveAccount(ctx, g.UserID, g.SessionID)
 	if err != nil {
