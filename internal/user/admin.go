@@ -85,9 +85,8 @@ func (s *Service) AdminUpdate(ctx context.Context, actor User, id uuid.UUID, p P
 			if err := s.emailChanged(ctx, tx, before, after); err != nil {
 				return err
 			}
-		}
-		if before.EmailVerified && !after.EmailVerified {
-			// The address changed: its owner must prove it, as after PUT /users/me.
+			// Its owner must prove the new address, as after PUT /users/me,
+			// whether the old one was verified or not.
 			if mailed, err = s.queueVerification(ctx, tx, after); err != nil {
 				return err
 			}

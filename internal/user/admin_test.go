@@ -356,6 +356,22 @@ func TestAdminEmailChangeMailsTheNewAddress(t *testing.T) {
 	if v, err := f.svc.VerifyEmail(ctx, m.Token); err != nil || !v.EmailVerified {
 		t.Errorf("VerifyEmail(new link) = verified %v, %v; want verified", v.EmailVerified, err)
 	}
+	// An account never verified: the new address gets its link too (it
+	// used to get none, only a verified account's did).
+	bob := f.register(t, user.Registration{Email: "bob@example.com", Username: "bob", Password: ada.Password})
+	nextMail(t, box) // bob's own verification link, to the old address
+	email = "bob.new@example.com"
+	if _, err := f.svc.AdminUpdate(ctx, f.admin, bob.ID, user.Patch{Email: &email}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the notice to the old address, and the link
+		if m = nextMail(t, box); m.Kind == usertest.MailVerify {
+			break
+		}
+	}
+	if m.Kind != usertest.MailVerify || m.To != email {
+		t.Errorf("an unverified account's new address got no verification link: last mail %s to %s", m.Kind, m.To)
+	}
 }
 
 // nextMail waits (bounded) for the next mail box receives.
