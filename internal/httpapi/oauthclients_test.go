@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/security"
@@ -275,4 +276,25 @@ func TestServiceAccountTokenIsNoUser(t *testing.T) {
 	tok := s.serviceToken(id.String(), "users:read")
 	wantCode(t, s.do(req{method: "GET", path: "/api/v1/admin/users", token: tok}), http.StatusUnauthorized, "unauthenticated", "")
 	wantCode(t, s.do(req{method: "GET", path: "/api/v1/users/me", token: tok}), http.StatusUnauthorized, "unauthenticated", "")
+}
+
+// Under USERSVC_REQUIRE_MFA_FOR=admin a service account keeps its scoped
+// routes: it used to be told to enrol a second factor (403
+// mfa_enrolment_required), which an account-less client can never have.
+// A password-only administrator is still refused.
+func TestServiceAccountUnderTheAdminMFAPolicy(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind, apptest.Env("USERSVC_REQUIRE_MFA_FOR", "admin"))
+		a, id := s.signUp()
+		s.setRole(id, user.RoleAdmin)
+		password := s.token(a.Username, a.Password)
+		secret, _ := s.enrolTOTP(password)
+		s.Clock.Advance(time.Minute)
+		admin := s.otpLogin(a, secret, 0).object(t)["access_token"].(string)
+		sa := s.createClient(admin, `{"name":"Reporting","confidential":true,"grant_types":["client_credentials"],"scopes":["users:read"]}`)
+		if res := s.do(req{method: "GET", path: "/api/v1/admin/users", token: s.serviceToken(sa.ClientID, "users:read")}); res.Status != http.StatusOK {
+			t.Errorf("a users:read service account under REQUIRE_MFA_FOR=admin: %v, want 200", res)
+		}
+		wantCode(t, s.do(req{method: "GET", path: "/api/v1/admin/users", token: password}), http.StatusForbidden, "mfa_login_required", "")
+	})
 }
