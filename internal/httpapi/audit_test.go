@@ -621,3 +621,34 @@ func TestAuditCursorOfThePreviousRelease(t *testing.T) {
 		}
 	})
 }
+
+// A user's own audit listing and export say what an administrator did to
+// the account and which account did it, but not the address and browser
+// the administrator used: that is the administrator's personal data (it
+// was shown in both). The address of a failed login, with no actor, is
+// still shown: it is what the owner needs to see.
+func TestMyAuditHidesTheAdministratorsAddress(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newAdminServer(t, kind)
+		victim, victimToken := f.signedUp()
+		me := f.do(req{method: "GET", path: "/api/v1/users/me", token: victimToken}).object(t)
+		h := http.Header{peerHeader: {"203.0.113.77"}, "User-Agent": {"AdminWorkstation/1.0 (ops-laptop-alice)"}}
+		if res := f.do(req{method: "PATCH", path: "/api/v1/admin/users/" + me["id"].(string), token: f.adminToken, body: `{"full_name":"Renamed"}`, header: h}); res.Status != http.StatusOK {
+			t.Fatalf("PATCH: %v", res)
+		}
+		guess := http.Header{peerHeader: {"198.51.100.9"}}
+		f.do(req{method: "POST", path: "/api/v1/token", contentType: formType, header: guess,
+			body: url.Values{"username": {victim.Username}, "password": {"not the password"}}.Encode()})
+		for _, path := range []string{"/api/v1/users/me/audit", "/api/v1/users/me/export"} {
+			body := string(f.do(req{method: "GET", path: path, token: victimToken}).Body)
+			if !strings.Contains(body, f.adminID) || !strings.Contains(body, "198.51.100.9") {
+				t.Errorf("GET %s: want the administrator's id and the failed login's address in\n%.600s", path, body)
+			}
+			for _, leak := range []string{"203.0.113.77", "ops-laptop-alice"} {
+				if strings.Contains(body, leak) {
+					t.Errorf("GET %s shows the administrator's %q", path, leak)
+				}
+			}
+		}
+	})
+}

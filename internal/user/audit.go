@@ -295,7 +295,23 @@ func byTime(cur AuditCursor) bool { return cur.ID == 0 || !cur.At.IsZero() }
 // release needs (subject_id, id) but to finish a listing begun before it
 // (a cursor without At, which goes on in ID order; issue 25).
 func (s *Service) MyAudit(ctx context.Context, u User, cur AuditCursor, limit int) (AuditPage, error) {
-	return s.auditPage(ctx, AuditFilter{SubjectID: u.ID, ByTime: byTime(cur), BeforeAt: cur.At, BeforeID: cur.ID, Limit: limit})
+	p, err := s.auditPage(ctx, AuditFilter{SubjectID: u.ID, ByTime: byTime(cur), BeforeAt: cur.At, BeforeID: cur.ID, Limit: limit})
+	for i, e := range p.Events {
+		p.Events[i] = ownView(e)
+	}
+	return p, err
+}
+
+// ownView is e as its subject sees it: what another account (an
+// administrator) did to theirs keeps its actor's id, but not the address
+// and browser it came from, that account's own personal data. An event
+// without an actor (a failed login) keeps them: where a guess came from
+// is what its subject needs to know.
+func ownView(e AuditEvent) AuditEvent {
+	if e.ActorID != uuid.Nil && e.ActorID != e.SubjectID {
+		e.IP, e.UserAgent = "", ""
+	}
+	return e
 }
 
 // auditPage reads one page of f (with one event more, to know whether
@@ -373,7 +389,7 @@ func (s *Service) eventPages(ctx context.Context, f AuditFilter, page []AuditEve
 	return func(yield func(AuditEvent, error) bool) {
 		for {
 			for _, e := range page {
-				if !yield(e, nil) {
+				if !yield(ownView(e), nil) {
 					return
 				}
 			}
