@@ -2,7 +2,6 @@ package webhook_test
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"github.com/google/uuid"
 
 	catalogue "github.com/usersvc/usersvc/internal/event"
-	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/webhook"
 )
 
@@ -39,14 +37,8 @@ func BenchmarkDrainBacklog(b *testing.B) {
 				w.WriteHeader(http.StatusNoContent)
 			}))
 			defer srv.Close()
-			kek := make([]byte, 32)
-			_, _ = rand.Read(kek)
-			sealer, _ := signing.NewSealer(kek)
 			clk := &clock{now: time.Now().UTC()}
-			svc := webhook.NewService(webhook.Deps{
-				Stores: db.Webhooks(), Sealer: sealer, Now: clk.Now,
-				Sender: webhook.NewClient(webhook.ClientOptions{AllowPrivate: true}),
-			}, webhook.Config{AllowPrivate: true})
+			svc := webhook.NewService(testDeps(b, db.Webhooks(), clk), webhook.Config{AllowPrivate: true})
 			ctx := context.Background()
 			if _, _, err := svc.Create(ctx, admin, webhook.NewEndpoint{URL: srv.URL, Types: []string{webhook.AllTypes}}); err != nil {
 				b.Fatal(err)
@@ -93,13 +85,7 @@ func BenchmarkDeliverToIdleEndpoint(b *testing.B) {
 				arrived <- time.Now()
 			}))
 			defer srv.Close()
-			kek := make([]byte, 32)
-			_, _ = rand.Read(kek)
-			sealer, _ := signing.NewSealer(kek)
-			svc := webhook.NewService(webhook.Deps{
-				Stores: db.Webhooks(), Sealer: sealer,
-				Sender: webhook.NewClient(webhook.ClientOptions{AllowPrivate: true}),
-			}, webhook.Config{AllowPrivate: true})
+			svc := webhook.NewService(testDeps(b, db.Webhooks(), nil), webhook.Config{AllowPrivate: true})
 			ctx := context.Background()
 			if _, _, err := svc.Create(ctx, admin, webhook.NewEndpoint{URL: srv.URL, Types: []string{catalogue.UserCreated}}); err != nil {
 				b.Fatal(err)

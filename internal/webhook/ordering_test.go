@@ -2,17 +2,13 @@ package webhook_test
 
 import (
 	"context"
-	"crypto/rand"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	catalogue "github.com/usersvc/usersvc/internal/event"
-	"github.com/usersvc/usersvc/internal/signing"
-	"github.com/usersvc/usersvc/internal/user/usertest"
 	"github.com/usersvc/usersvc/internal/webhook"
-	"github.com/usersvc/usersvc/internal/webhook/webhooktest"
 )
 
 // interleaved is a Deliveries store that runs between, once, after it has
@@ -39,22 +35,12 @@ func (s *interleaved) PendingBefore(ctx context.Context, endpoint, subject uuid.
 // lapsed (two minutes later): the bench of issue 20 saw events arrive
 // minutes late this way.
 func TestHeldDeliveryIsNotLeftWaitingWhenItsBlockerEndsMeanwhile(t *testing.T) {
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
-	sealer, err := signing.NewSealer(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem := webhooktest.NewMemory()
-	stores := mem.Stores()
-	store := &interleaved{Deliveries: stores.Deliveries}
-	stores.Deliveries = store
-	clk := &clock{now: time.Now().UTC()}
-	svc := webhook.NewService(webhook.Deps{
-		Stores: stores, Audit: usertest.NewMemory().Stores().Audit, Sealer: sealer,
-		Sender: webhook.NewClient(webhook.ClientOptions{AllowPrivate: true, Timeout: 5 * time.Second}),
-		Now:    clk.Now, Rand: func() float64 { return 0.5 },
-	}, webhook.Config{AllowPrivate: true})
+	var store *interleaved
+	f := newFixtureOver(t, webhook.Config{AllowPrivate: true}, func() float64 { return 0.5 }, func(s *webhook.Stores) {
+		store = &interleaved{Deliveries: s.Deliveries}
+		s.Deliveries = store
+	})
+	svc, clk := f.svc, f.clock
 	r := newReceiver(t)
 	if _, _, err := svc.Create(t.Context(), admin, webhook.NewEndpoint{URL: r.srv.URL, Types: []string{webhook.AllTypes}}); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package webhook_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +15,6 @@ import (
 
 	catalogue "github.com/usersvc/usersvc/internal/event"
 	"github.com/usersvc/usersvc/internal/postgres"
-	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/sqlite"
 	"github.com/usersvc/usersvc/internal/storetest"
 	"github.com/usersvc/usersvc/internal/webhook"
@@ -97,15 +95,11 @@ func TestTwoReplicasDeliverEachEventOnce(t *testing.T) {
 			}))
 			defer srv.Close()
 
-			kek := make([]byte, 32)
-			_, _ = rand.Read(kek)
-			sealer, _ := signing.NewSealer(kek)
 			clk := &clock{now: time.Now().UTC()}
+			deps := testDeps(t, webhook.Stores{}, clk)
 			replica := func(d replicaDB) *webhook.Service {
-				return webhook.NewService(webhook.Deps{
-					Stores: d.Webhooks(), Sealer: sealer, Now: clk.Now,
-					Sender: webhook.NewClient(webhook.ClientOptions{AllowPrivate: true}),
-				}, webhook.Config{AllowPrivate: true})
+				deps.Stores = d.Webhooks()
+				return webhook.NewService(deps, webhook.Config{AllowPrivate: true})
 			}
 			a, b := replica(da), replica(db)
 			if _, _, err := a.Create(t.Context(), admin, webhook.NewEndpoint{URL: srv.URL, Types: []string{webhook.AllTypes}}); err != nil {
@@ -171,17 +165,9 @@ func sharedStores(t *testing.T, kind string) webhook.Stores {
 
 // twoReplicas are two services on stores at the time clk, as two
 // replicas of usersvc.
-func twoReplicas(stores webhook.Stores, clk *clock) (a, b *webhook.Service) {
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
-	sealer, _ := signing.NewSealer(kek)
-	replica := func() *webhook.Service {
-		return webhook.NewService(webhook.Deps{
-			Stores: stores, Sealer: sealer, Now: clk.Now,
-			Sender: webhook.NewClient(webhook.ClientOptions{AllowPrivate: true, Timeout: 5 * time.Second}),
-		}, webhook.Config{AllowPrivate: true})
-	}
-	return replica(), replica()
+func twoReplicas(tb testing.TB, stores webhook.Stores, clk *clock) (a, b *webhook.Service) {
+	deps := testDeps(tb, stores, clk)
+	return webhook.NewService(deps, webhook.Config{AllowPrivate: true}), webhook.NewService(deps, webhook.Config{AllowPrivate: true})
 }
 
 // Deliver makes the first attempt of each endpoint's delivery one after
@@ -195,7 +181,7 @@ func TestDeliverRenewsEachClaimBeforeItsSend(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			clk := &clock{now: time.Now().UTC()}
-			a, b := twoReplicas(sharedStores(t, kind), clk)
+			a, b := twoReplicas(t, sharedStores(t, kind), clk)
 			const endpoints, slow = 9, 15 * time.Second
 			var hits [endpoints]atomic.Int32
 			for i := range endpoints {
@@ -237,7 +223,7 @@ func TestReplayOfADeliveryBeingAttemptedIsRefused(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			clk := &clock{now: time.Now().UTC()}
-			a, b := twoReplicas(sharedStores(t, kind), clk)
+			a, b := twoReplicas(t, sharedStores(t, kind), clk)
 			var hits atomic.Int32
 			inFlight, release := make(chan struct{}), make(chan struct{})
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -92,23 +92,34 @@ func newFixtureRand(t *testing.T, cfg webhook.Config, r func() float64) fixture 
 // newFixtureOver is newFixtureRand whose service sees the stores as wrap
 // changes them (a store that fails, or acts between two calls).
 func newFixtureOver(t *testing.T, cfg webhook.Config, r func() float64, wrap func(*webhook.Stores)) fixture {
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
-	sealer, err := signing.NewSealer(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := fixture{mem: webhooktest.NewMemory(), audit: usertest.NewMemory().Stores().Audit, clock: &clock{now: time.Now().UTC()}}
 	stores := f.mem.Stores()
 	if wrap != nil {
 		wrap(&stores)
 	}
-	f.svc = webhook.NewService(webhook.Deps{
-		Stores: stores, Audit: f.audit, Sealer: sealer,
-		Sender: webhook.NewClient(webhook.ClientOptions{AllowPrivate: true, Timeout: 5 * time.Second}),
-		Now:    f.clock.Now, Rand: r,
-	}, cfg)
+	d := testDeps(t, stores, f.clock)
+	d.Audit, d.Rand = f.audit, r
+	f.svc = webhook.NewService(d, cfg)
 	return f
+}
+
+// testDeps are the Deps of the tests' services: stores, a key of their
+// own to seal secrets with, the clock clk (nil: the real one) and a
+// client that may send to loopback. Replicas share one (the key).
+func testDeps(tb testing.TB, stores webhook.Stores, clk *clock) webhook.Deps {
+	tb.Helper()
+	kek := make([]byte, 32)
+	_, _ = rand.Read(kek)
+	sealer, err := signing.NewSealer(kek)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d := webhook.Deps{Stores: stores, Sealer: sealer,
+		Sender: webhook.NewClient(webhook.ClientOptions{AllowPrivate: true, Timeout: 5 * time.Second})}
+	if clk != nil {
+		d.Now = clk.Now
+	}
+	return d
 }
 
 var admin = user.User{ID: uuid.New(), Role: user.RoleAdmin, IsActive: true}

@@ -2,7 +2,6 @@ package webhook_test
 
 import (
 	"bufio"
-	"crypto/rand"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	catalogue "github.com/usersvc/usersvc/internal/event"
-	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/storetest"
 	"github.com/usersvc/usersvc/internal/webhook"
 )
@@ -59,14 +57,8 @@ func malformedReceiver(t *testing.T) (url string, hits *atomic.Int32) {
 // is now made valid and cut at a character's start.
 func TestReceiversMalformedAnswerIsStored(t *testing.T) {
 	db := storetest.Postgres(t)
-	kek := make([]byte, 32)
-	_, _ = rand.Read(kek)
-	sealer, _ := signing.NewSealer(kek)
 	clk := &clock{now: time.Now().UTC()}
-	svc := webhook.NewService(webhook.Deps{
-		Stores: db.Webhooks(), Sealer: sealer, Now: clk.Now,
-		Sender: webhook.NewClient(webhook.ClientOptions{AllowPrivate: true, Timeout: 5 * time.Second}),
-	}, webhook.Config{AllowPrivate: true, RetryFor: time.Hour})
+	svc := webhook.NewService(testDeps(t, db.Webhooks(), clk), webhook.Config{AllowPrivate: true, RetryFor: time.Hour})
 	url, hits := malformedReceiver(t)
 	e, _, err := svc.Create(t.Context(), admin, webhook.NewEndpoint{URL: url, Types: []string{webhook.AllTypes}})
 	if err != nil {
