@@ -15,10 +15,11 @@ const Masked = "xxxxx"
 // Redact returns a URL fit for a log line or an error: the password of
 // its user info and the value of any query parameter named like a password
 // (password=, sslpassword=) are Masked. A value that does not parse as a URL
-// is not shown at all, as it cannot be told where a password in it is.
+// with a scheme (libpq's "host=db password=..." parses as a bare path) is
+// not shown at all, as it cannot be told where a password in it is.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.Opaque != "" {
+	if err != nil || u.Opaque != "" || (raw != "" && u.Scheme == "") {
 		return "(not a valid URL; not shown, as it may hold a password)"
 	}
 	if u.User != nil {

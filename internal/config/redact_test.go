@@ -17,6 +17,7 @@ func TestRedact(t *testing.T) {
 		{"postgres://usersvc@db/usersvc", "postgres://usersvc@db/usersvc"},
 		{"postgres://u:Db%zzSecret@db/x", "(not a valid URL; not shown, as it may hold a password)"},
 		{"postgres:u:Db-Secret@db", "(not a valid URL; not shown, as it may hold a password)"},
+		{"host=db password=Db-Secret", "(not a valid URL; not shown, as it may hold a password)"},
 		{"", ""},
 	} {
 		if got := Redact(tt.in); got != tt.want {
@@ -32,6 +33,10 @@ func TestBadURLErrorMasksThePassword(t *testing.T) {
 		{"DATABASE_URL=mysql://usersvc:Db-Secret@db/users", "DATABASE_URL", "mysql://usersvc:xxxxx@db/users"},
 		{"REDIS_URL=http://:Db-Secret@cache:6379", "REDIS_URL", "http://:xxxxx@cache:6379"},
 		{"DATABASE_URL=postgres://u:Db-Secret@db:port/x", "DATABASE_URL", "not a valid URL"},
+		// libpq's keyword/value form, which pgx accepts elsewhere: no URL
+		// at all, so no way to tell where its password is.
+		{"DATABASE_URL=host=db user=usersvc password=Db-Secret dbname=usersvc", "DATABASE_URL", "not a valid URL"},
+		{"REDIS_URL=cache:6379?password=Db-Secret", "REDIS_URL", "not a valid URL"},
 	} {
 		_, err := Load([]string{tt.set}, "")
 		if err == nil || !strings.Contains(err.Error(), tt.name+": ") || !strings.Contains(err.Error(), tt.shown) {
