@@ -311,9 +311,17 @@ func (q *Queue[TTx]) Jobs(ctx context.Context, state string, limit int) ([]user.
 }
 
 // RetryJob makes the job id run again as soon as possible (a discarded
-// one gets its attempts back); user.ErrJobNotFound when there is none.
+// one gets its attempts back); user.ErrJobNotFound when there is none,
+// user.ErrJobCompleted when it completed (River would run it again: a
+// mail sent twice).
 func (q *Queue[TTx]) RetryJob(ctx context.Context, id int64) (user.Job, error) {
-	j, err := q.client.JobRetry(ctx, id)
+	j, err := q.client.JobGet(ctx, id)
+	if err == nil && j.State == rivertype.JobStateCompleted {
+		return user.Job{}, user.ErrJobCompleted
+	}
+	if err == nil {
+		j, err = q.client.JobRetry(ctx, id)
+	}
 	if errors.Is(err, river.ErrNotFound) {
 		return user.Job{}, user.ErrJobNotFound
 	}
