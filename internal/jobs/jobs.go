@@ -99,6 +99,9 @@ type Config struct {
 	// JobTimeout bounds one attempt of a job (a mail's send, a delivery);
 	// zero: a minute.
 	JobTimeout time.Duration
+	// Now is the clock that says whether a queued mail's link has expired
+	// (the service's); nil: time.Now.
+	Now func() time.Time
 }
 
 // Queue is the job queue over one database, as River's client of the
@@ -124,8 +127,11 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], seq func(context.Context,
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &mailWorker{mailer: c.Mailer, sealer: c.Sealer, observer: c.Observer, log: c.Log}); err != nil {
+	if err := river.AddWorkerSafely(workers, &mailWorker{mailer: c.Mailer, sealer: c.Sealer, observer: c.Observer, log: c.Log, now: c.Now}); err != nil {
 		return nil, err
 	}
 	fanOut := &fanOutWorker{sinks: slices.Sorted(maps.Keys(c.Sinks))}
