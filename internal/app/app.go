@@ -202,7 +202,7 @@ func (a *App) openEvents(ctx, bg context.Context, keys tokenKeys, notifier user.
 	if err := a.openWebhooks(bg, o.now, o.webhookGuard); err != nil {
 		return err
 	}
-	return a.openQueue(ctx, keys.seal, notifier, o.sinks)
+	return a.openQueue(ctx, keys.seal, notifier, o.sinks, o.now)
 }
 
 // openService builds the user.Service, every business rule, on the store,

@@ -30,8 +30,9 @@ type JobQueue interface {
 // the NATS sink (when configured) and to sinks. It starts working the
 // queues at once and stops at Close (within the shutdown grace: a job cut
 // off runs again at the next start). The in-memory store has no queue:
-// its mail goes to mailer after each change, and events nowhere.
-func (a *App) openQueue(ctx context.Context, sealKey []byte, mailer user.Notifier, extra map[string]jobs.Sink) error {
+// its mail goes to mailer after each change, and events nowhere. now is
+// the service's clock, which says when a queued mail's link has expired.
+func (a *App) openQueue(ctx context.Context, sealKey []byte, mailer user.Notifier, extra map[string]jobs.Sink, now func() time.Time) error {
 	sealer, err := signing.NewSealer(sealKey)
 	if err != nil {
 		return fmt.Errorf("job queue: %w", err)
@@ -45,6 +46,7 @@ func (a *App) openQueue(ctx context.Context, sealKey []byte, mailer user.Notifie
 		PollInterval: a.cfg.JobsPollInterval,
 		// A send may take USERSVC_SMTP_TIMEOUT to connect and as long again.
 		JobTimeout: 2*a.cfg.SMTPTimeout + 30*time.Second,
+		Now:        now,
 	}
 	var q JobQueue
 	switch db := a.db.(type) {

@@ -87,6 +87,11 @@ func (c *Config) unsafeSettings() []unsafeSetting {
 			fmt.Sprintf("%q is not https: the issuer and the key and token URLs it publishes could be altered on the way to every verifier", c.PublicURL),
 			"set the https:// address clients reach the service at")
 	}
+	if u, err := url.Parse(c.JWTIssuer); err == nil && u.Scheme == "http" && c.JWTIssuer != c.PublicURL {
+		add(OverrideHTTPPublicURL, "USERSVC_JWT_ISSUER",
+			fmt.Sprintf("%q is not https: a verifier that finds the keys from the issuer would fetch them in clear, and the OpenID provider would serve itself over http", c.JWTIssuer),
+			"remove it (the issuer is then USERSVC_PUBLIC_URL), or set an https:// issuer")
+	}
 	c.Mail.unsafeSettings(add)
 	if c.WebhookAllowPrivate {
 		add(OverrideWebhookPrivate, "USERSVC_WEBHOOK_ALLOW_PRIVATE",

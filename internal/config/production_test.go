@@ -91,6 +91,8 @@ func unsafeCases() []unsafeCase {
 		{"a localhost link", []string{"USERSVC_VERIFY_EMAIL_URL=https://localhost:3000/verify-email?token={token}"}, "USERSVC_VERIFY_EMAIL_URL", OverrideLocalhostLinks, ""},
 		{"a loopback link", []string{"USERSVC_PASSWORD_RESET_URL=https://127.0.0.2/reset?token={token}"}, "USERSVC_PASSWORD_RESET_URL", OverrideLocalhostLinks, ""},
 		{"an http public URL", []string{"USERSVC_PUBLIC_URL=http://auth.example.com"}, "USERSVC_PUBLIC_URL", OverrideHTTPPublicURL, ""},
+		{"an http issuer beside an https public URL", []string{"USERSVC_PUBLIC_URL=https://auth.example.com", "USERSVC_JWT_ISSUER=http://auth.example.com"}, "USERSVC_JWT_ISSUER", OverrideHTTPPublicURL, ""},
+		{"an http issuer without a public URL", []string{"USERSVC_JWT_ISSUER=http://auth.example.com"}, "USERSVC_JWT_ISSUER", OverrideHTTPPublicURL, ""},
 		{"an IPv6 loopback link", []string{"USERSVC_PASSWORD_RESET_URL=https://[::1]:8443/reset?token={token}"}, "USERSVC_PASSWORD_RESET_URL", OverrideLocalhostLinks, ""},
 		{"webhooks to private addresses", []string{"USERSVC_WEBHOOK_ALLOW_PRIVATE=on"}, "USERSVC_WEBHOOK_ALLOW_PRIVATE", OverrideWebhookPrivate, ""},
 	}

@@ -13,17 +13,20 @@ import (
 const Masked = "xxxxx"
 
 // Redact returns a URL fit for a log line or an error: the password of
-// its user info and the value of any query parameter named like a password
+// its user info (of a NATS URL, a user alone, which is its token) and the value of any query parameter named like a password
 // (password=, sslpassword=) are Masked. A value that does not parse as a URL
-// is not shown at all, as it cannot be told where a password in it is.
+// with a scheme (libpq's "host=db password=..." parses as a bare path) is
+// not shown at all, as it cannot be told where a password in it is.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.Opaque != "" {
+	if err != nil || u.Opaque != "" || (raw != "" && u.Scheme == "") {
 		return "(not a valid URL; not shown, as it may hold a password)"
 	}
 	if u.User != nil {
 		if _, has := u.User.Password(); has {
 			u.User = url.UserPassword(u.User.Username(), Masked)
+		} else if u.Scheme == "nats" || u.Scheme == "tls" {
+			u.User = url.User(Masked) // NATS takes a lone user as its auth token
 		}
 	}
 	if q := u.Query(); len(q) > 0 {

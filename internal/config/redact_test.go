@@ -17,6 +17,11 @@ func TestRedact(t *testing.T) {
 		{"postgres://usersvc@db/usersvc", "postgres://usersvc@db/usersvc"},
 		{"postgres://u:Db%zzSecret@db/x", "(not a valid URL; not shown, as it may hold a password)"},
 		{"postgres:u:Db-Secret@db", "(not a valid URL; not shown, as it may hold a password)"},
+		{"host=db password=Db-Secret", "(not a valid URL; not shown, as it may hold a password)"},
+		// NATS takes a user without a password as its auth token.
+		{"nats://Nats-Token@nats:4222", "nats://xxxxx@nats:4222"},
+		{"tls://Nats-Token@nats:4222", "tls://xxxxx@nats:4222"},
+		{"nats://u:Nats-Secret@nats:4222", "nats://u:xxxxx@nats:4222"},
 		{"", ""},
 	} {
 		if got := Redact(tt.in); got != tt.want {
@@ -32,6 +37,10 @@ func TestBadURLErrorMasksThePassword(t *testing.T) {
 		{"DATABASE_URL=mysql://usersvc:Db-Secret@db/users", "DATABASE_URL", "mysql://usersvc:xxxxx@db/users"},
 		{"REDIS_URL=http://:Db-Secret@cache:6379", "REDIS_URL", "http://:xxxxx@cache:6379"},
 		{"DATABASE_URL=postgres://u:Db-Secret@db:port/x", "DATABASE_URL", "not a valid URL"},
+		// libpq's keyword/value form, which pgx accepts elsewhere: no URL
+		// at all, so no way to tell where its password is.
+		{"DATABASE_URL=host=db user=usersvc password=Db-Secret dbname=usersvc", "DATABASE_URL", "not a valid URL"},
+		{"REDIS_URL=cache:6379?password=Db-Secret", "REDIS_URL", "not a valid URL"},
 	} {
 		_, err := Load([]string{tt.set}, "")
 		if err == nil || !strings.Contains(err.Error(), tt.name+": ") || !strings.Contains(err.Error(), tt.shown) {
@@ -50,6 +59,7 @@ func TestConfigShowsNoSecret(t *testing.T) {
 		"DATABASE_URL=postgres://usersvc:Db-Secret@db/usersvc", "REDIS_URL=redis://:Redis-Secret@cache",
 		"USERSVC_SMTP_USERNAME=mailer", "USERSVC_SMTP_PASSWORD=Smtp-Secret",
 		"USERSVC_BOOTSTRAP_ADMIN_EMAIL=root@example.com", "USERSVC_BOOTSTRAP_ADMIN_USERNAME=root", "USERSVC_BOOTSTRAP_ADMIN_PASSWORD=Admin-Secret",
+		"USERSVC_EVENTS_NATS_URL=nats://Nats-Token@nats:4222",
 	}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +69,7 @@ func TestConfigShowsNoSecret(t *testing.T) {
 	for name, shown := range map[string]string{
 		"slog": logged.String(), "%v": fmt.Sprintf("%v", c), "%+v": fmt.Sprintf("%+v", c), "%#v": fmt.Sprintf("%#v", c), "%s": fmt.Sprint(c),
 	} {
-		for _, secret := range []string{hs256Secret, kek, "Db-Secret", "Redis-Secret", "Smtp-Secret", "Admin-Secret"} {
+		for _, secret := range []string{hs256Secret, kek, "Db-Secret", "Redis-Secret", "Smtp-Secret", "Admin-Secret", "Nats-Token"} {
 			if strings.Contains(shown, secret) {
 				t.Errorf("%s shows a secret: %s", name, shown)
 			}

@@ -110,6 +110,7 @@ var errorTable = []struct {
 	{user.ErrSessionNotFound, http.StatusNotFound, "session_not_found", "", ""},
 	{user.ErrFactorNotFound, http.StatusNotFound, "factor_not_found", "", ""},
 	{user.ErrJobNotFound, http.StatusNotFound, "job_not_found", "", ""},
+	{user.ErrJobCompleted, http.StatusConflict, "job_completed", "", ""},
 	{passkey.ErrNotFound, http.StatusNotFound, "passkey_not_found", "", ""},
 	{passkey.ErrTaken, http.StatusConflict, "passkey_taken", "", ""},
 	{passkey.ErrTooMany, http.StatusConflict, "too_many_passkeys", "", ""},

@@ -152,6 +152,15 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 		"no user with this id":          authed("GET", "/api/v1/admin/users/"+uuid.NewString(), adminTok, ""),
 		user.ErrJobNotFound.Error():     authed("POST", "/api/v1/admin/jobs/987654/retry", adminTok, ""),
 		user.ErrSessionNotFound.Error(): authed("DELETE", "/api/v1/users/me/sessions/"+uuid.NewString(), tok, ""),
+		// A delivered mail: a server of its own, on a store with a queue.
+		user.ErrJobCompleted.Error(): func() response {
+			q := newServer(t, apptest.SQLite)
+			root, rootID := q.signUp()
+			q.setRole(rootID, user.RoleAdmin)
+			rootTok := q.token(root.Username, root.Password)
+			q.nextMail(usertest.MailVerify, root.Email)
+			return q.do(req{method: "POST", path: fmt.Sprintf("/api/v1/admin/jobs/%d/retry", q.completedJob(rootTok, "mail")), token: rootTok})
+		},
 		"discovery is off: the service's external base URL (USERSVC_PUBLIC_URL) is not configured": authed("GET", "/.well-known/openid-configuration", "", ""),
 		"the body must be an application/x-www-form-urlencoded form with a token, each parameter given once": func() response {
 			return s.do(req{method: "POST", path: "/api/v1/revoke", body: "token_type_hint=access_token", contentType: formType})

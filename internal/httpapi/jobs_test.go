@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -68,6 +69,144 @@ func TestFailedMailIsKeptAndRetried(t *testing.T) {
 		audit := s.do(req{method: "GET", path: "/api/v1/admin/audit?kind=admin.job_retried", token: adminTok})
 		if audit.Status != http.StatusOK || !strings.Contains(string(audit.Body), fmt.Sprintf(`"job_id":"%d"`, j.ID)) {
 			t.Errorf("audit of the retry: %v", audit)
+		}
+	})
+}
+
+// TestDeliveredMailIsNotSentAgain: a mail that went out is done. An
+// administrator's retry of it (River would run a completed job again)
+// would mail its link a second time: a password reset link already used,
+// or one the user never asked to have again. It is refused with 409 and
+// the job stays completed.
+func TestDeliveredMailIsNotSentAgain(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		admin, adminID := s.signUp()
+		s.setRole(adminID, user.RoleAdmin)
+		adminTok := s.token(admin.Username, admin.Password)
+		s.nextMail(usertest.MailVerify, admin.Email)
+		bob, _ := s.signUp()
+		s.nextMail(usertest.MailVerify, bob.Email)
+		if res := s.do(req{method: "POST", path: "/api/v1/password-reset", body: jsonBody(map[string]string{"email": bob.Email})}); res.Status != http.StatusAccepted {
+			t.Fatalf("password-reset: %v, want 202", res)
+		}
+		reset := s.nextMail(usertest.MailReset, bob.Email)
+		confirm := s.do(req{method: "POST", path: "/api/v1/password-reset/confirm", body: jsonBody(map[string]string{"token": reset.Token, "new_password": "an entirely new passphrase"})})
+		if confirm.Status/100 != 2 {
+			t.Fatalf("reset: %v, want success", confirm)
+		}
+
+		id := s.completedJob(adminTok, "mail_security")
+		res := s.do(req{method: "POST", path: fmt.Sprintf("/api/v1/admin/jobs/%d/retry", id), token: adminTok})
+		wantProblem(t, res, http.StatusConflict, "")
+		if code := res.object(t)["code"]; code != "job_completed" {
+			t.Errorf("code: got %v, want job_completed", code)
+		}
+	})
+}
+
+// completedJob returns the id of a job of queue that has completed, once
+// the listing shows one (the queue marks a job completed a moment after
+// its work is done).
+func (s *server) completedJob(adminTok, queue string) int64 {
+	s.t.Helper()
+	return s.jobIn(adminTok, "completed", queue)
+}
+
+// jobIn returns the id of a job of queue in state, once the listing shows
+// one.
+func (s *server) jobIn(adminTok, state, queue string) int64 {
+	s.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		for _, j := range s.jobs(adminTok, state) {
+			if j.Queue == queue {
+				return j.ID
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no job of %s showed as %s", queue, state)
+		}
+		time.Sleep(10 * time.Millisecond) // polls the job's state, a wait with a deadline
+	}
+}
+
+// listedJob is a job as GET /admin/jobs lists it.
+type listedJob struct {
+	ID        int64  `json:"id"`
+	Queue     string `json:"queue"`
+	State     string `json:"state"`
+	LastError string `json:"last_error"`
+}
+
+// jobs lists the jobs in state ("" for any).
+func (s *server) jobs(adminTok, state string) []listedJob {
+	s.t.Helper()
+	path := "/api/v1/admin/jobs"
+	if state != "" {
+		path += "?state=" + state
+	}
+	res := s.do(req{method: "GET", path: path, token: adminTok})
+	if res.Status != http.StatusOK {
+		s.t.Fatalf("list jobs: %v", res)
+	}
+	var list struct {
+		Jobs []listedJob `json:"jobs"`
+	}
+	if err := json.Unmarshal(res.Body, &list); err != nil {
+		s.t.Fatal(err)
+	}
+	return list.Jobs
+}
+
+// finished returns job id once it is completed, cancelled or discarded.
+func (s *server) finished(adminTok string, id int64) listedJob {
+	s.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		for _, j := range s.jobs(adminTok, "") {
+			if j.ID == id && (j.State == "completed" || j.State == "cancelled" || j.State == "discarded") {
+				return j
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("job %d never finished", id)
+		}
+		time.Sleep(10 * time.Millisecond) // polls the job's state, a wait with a deadline
+	}
+}
+
+// TestExpiredLinkIsNotMailed: a reset mail that could not go out before
+// its link expired (the mail server down for longer than the link lives,
+// then River's later attempts or an administrator's retry) is not sent: its
+// link would only say "expired". The job is cancelled with the reason.
+func TestExpiredLinkIsNotMailed(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		admin, adminID := s.signUp()
+		s.setRole(adminID, user.RoleAdmin)
+		adminTok := s.token(admin.Username, admin.Password)
+		s.nextMail(usertest.MailVerify, admin.Email)
+		bob, _ := s.signUp()
+		s.nextMail(usertest.MailVerify, bob.Email)
+
+		s.Mail.SetFail(errors.New("421 service not available, try again later"))
+		if res := s.do(req{method: "POST", path: "/api/v1/password-reset", body: jsonBody(map[string]string{"email": bob.Email})}); res.Status != http.StatusAccepted {
+			t.Fatalf("password-reset: %v, want 202", res)
+		}
+		id := s.jobIn(adminTok, "retryable", "mail_security")
+		s.Clock.Advance(time.Hour + time.Minute) // the link lives an hour
+		s.Mail.SetFail(nil)
+		adminTok = s.token(admin.Username, admin.Password) // the first one has expired too
+		if res := s.do(req{method: "POST", path: fmt.Sprintf("/api/v1/admin/jobs/%d/retry", id), token: adminTok}); res.Status != http.StatusOK {
+			t.Fatalf("retry: %v, want 200", res)
+		}
+		j := s.finished(adminTok, id)
+		if j.State != "cancelled" || !strings.Contains(j.LastError, "expired") {
+			t.Errorf("the expired reset mail's job: %+v, want cancelled as expired", j)
+		}
+		for _, m := range s.Mail.All() {
+			if m.Kind == usertest.MailReset {
+				t.Errorf("a reset mail with an expired link went out: %+v", m)
+			}
 		}
 	})
 }

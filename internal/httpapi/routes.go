@@ -69,7 +69,7 @@ func (a *api) adminRoutes() {
 	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.scoped(oauthclient.ScopeUsersWrite, a.limited(l.Write, a.op("DELETE /api/v1/admin/users/{id}", "deleteUser", http.StatusNoContent, "Delete a user", http.StatusNotFound, http.StatusConflict))))), a.deleteUser)
 	// The durable job queue (jobs.go): mail and events, failed ones kept.
 	huma.Register(api, a.strictQuery(a.admin(a.op("GET /api/v1/admin/jobs", "listJobs", http.StatusOK, "List the job queue's jobs (mail, events), newest first"))), a.listJobs)
-	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/jobs/{id}/retry", "retryJob", http.StatusOK, "Run a job again, a failed one with its attempts back (audited)", http.StatusNotFound)))), a.retryJob)
+	huma.Register(api, a.byAccount(l.WriteAccount, a.admin(a.limited(l.Write, a.op("POST /api/v1/admin/jobs/{id}/retry", "retryJob", http.StatusOK, "Run a job again, a failed one with its attempts back (audited); a completed one is refused", http.StatusNotFound, http.StatusConflict)))), a.retryJob)
 }
 
 // lifecycleRoutes registers email verification, password reset,

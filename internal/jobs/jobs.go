@@ -99,6 +99,9 @@ type Config struct {
 	// JobTimeout bounds one attempt of a job (a mail's send, a delivery);
 	// zero: a minute.
 	JobTimeout time.Duration
+	// Now is the clock that says whether a queued mail's link has expired
+	// (the service's); nil: time.Now.
+	Now func() time.Time
 }
 
 // Queue is the job queue over one database, as River's client of the
@@ -124,8 +127,11 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], seq func(context.Context,
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &mailWorker{mailer: c.Mailer, sealer: c.Sealer, observer: c.Observer, log: c.Log}); err != nil {
+	if err := river.AddWorkerSafely(workers, &mailWorker{mailer: c.Mailer, sealer: c.Sealer, observer: c.Observer, log: c.Log, now: c.Now}); err != nil {
 		return nil, err
 	}
 	fanOut := &fanOutWorker{sinks: slices.Sorted(maps.Keys(c.Sinks))}
@@ -311,9 +317,17 @@ func (q *Queue[TTx]) Jobs(ctx context.Context, state string, limit int) ([]user.
 }
 
 // RetryJob makes the job id run again as soon as possible (a discarded
-// one gets its attempts back); user.ErrJobNotFound when there is none.
+// one gets its attempts back); user.ErrJobNotFound when there is none,
+// user.ErrJobCompleted when it completed (River would run it again: a
+// mail sent twice).
 func (q *Queue[TTx]) RetryJob(ctx context.Context, id int64) (user.Job, error) {
-	j, err := q.client.JobRetry(ctx, id)
+	j, err := q.client.JobGet(ctx, id)
+	if err == nil && j.State == rivertype.JobStateCompleted {
+		return user.Job{}, user.ErrJobCompleted
+	}
+	if err == nil {
+		j, err = q.client.JobRetry(ctx, id)
+	}
 	if errors.Is(err, river.ErrNotFound) {
 		return user.Job{}, user.ErrJobNotFound
 	}

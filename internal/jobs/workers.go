@@ -53,11 +53,20 @@ type mailWorker struct {
 	sealer   Sealer
 	observer Observer
 	log      *slog.Logger
+	now      func() time.Time
 }
+
+// errLinkExpired cancels a mail whose link expired while it waited: sent,
+// it would only lead to "expired".
+var errLinkExpired = errors.New("the mailed link expired before the mail could go out: not sent (the user can ask for a new one)")
 
 func (w *mailWorker) Work(ctx context.Context, j *river.Job[MailArgs]) error {
 	a := j.Args
 	m := user.Mail{Kind: user.MailKind(a.MailKind), To: a.To, UserID: a.UserID, TTL: a.TTL}
+	if len(a.SealedToken) > 0 && a.TTL > 0 && !w.now().Before(j.CreatedAt.Add(a.TTL)) {
+		w.count(a.MailKind, j.Attempt, j.MaxAttempts, true)
+		return river.JobCancel(errLinkExpired)
+	}
 	if len(a.SealedToken) > 0 {
 		token, err := w.sealer.OpenFor(a.SealedToken, a.purpose())
 		if err != nil {

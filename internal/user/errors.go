@@ -46,6 +46,9 @@ var (
 	// ErrJobNotFound is a job of the queue that does not exist (any more:
 	// finished jobs are kept for a while only).
 	ErrJobNotFound = errors.New("job not found")
+	// ErrJobCompleted is a retry of a job that succeeded: run again, a
+	// mail would go out twice, with a link that may be used up since.
+	ErrJobCompleted = errors.New("the job has completed: running it again would do its work twice (a mail sent again)")
 	// ErrInvalidGrant is a refresh token that is unknown, expired, already
 	// used (reuse) or belongs to a revoked or expired session or an inactive
 	// user. It is one error on purpose: the client can only log in again.

@@ -32,7 +32,8 @@ type JobQueue interface {
 	// Jobs returns up to limit jobs in state ("" for any), newest first.
 	Jobs(ctx context.Context, state string, limit int) ([]Job, error)
 	// RetryJob makes the job id run again as soon as possible, its
-	// attempts back; ErrJobNotFound when there is none.
+	// attempts back; ErrJobNotFound when there is none, ErrJobCompleted
+	// when it has completed.
 	RetryJob(ctx context.Context, id int64) (Job, error)
 }
 
@@ -63,7 +64,8 @@ func (s *Service) Jobs(ctx context.Context, actor User, state string, limit int)
 }
 
 // RetryJob makes the job id run again (a discarded mail gets its attempts
-// back), for an administrator only, and audits it.
+// back), for an administrator only, and audits it. A completed job is
+// not run again (ErrJobCompleted): its mail went out.
 func (s *Service) RetryJob(ctx context.Context, actor User, id int64) (Job, error) {
 	if err := requireAdmin(actor); err != nil {
 		return Job{}, err
