@@ -47,6 +47,10 @@ type Accounts interface {
 	RequireRecentAuthentication(ctx context.Context, c user.Caller, currentPassword string) error
 	// LoginWithFactor opens a session for id proved without a password.
 	LoginWithFactor(ctx context.Context, id uuid.UUID, method string, a user.Assurance) (user.AccessToken, error)
+	// SecondFactorRemoved does what removing c's factor of method does
+	// beyond the removal: the owner told, the recovery codes gone with
+	// the last factor.
+	SecondFactorRemoved(ctx context.Context, c user.Caller, method string) error
 }
 
 // Config is the relying party.
@@ -342,7 +346,9 @@ func (s *Service) Rename(ctx context.Context, c user.Caller, id uuid.UUID, name 
 
 // Remove removes c's passkey id: a sensitive change (a stolen session
 // must not remove the owner's way back in), so c's session must have
-// proved the password recently, or currentPassword is it.
+// proved the password recently, or currentPassword is it. The owner is
+// told, and with the last factor the recovery codes go
+// (user.Service.SecondFactorRemoved).
 func (s *Service) Remove(ctx context.Context, c user.Caller, id uuid.UUID, currentPassword string) error {
 	if err := s.accounts.RequireRecentAuthentication(ctx, c, currentPassword); err != nil {
 		return err
@@ -351,7 +357,7 @@ func (s *Service) Remove(ctx context.Context, c user.Caller, id uuid.UUID, curre
 		return err
 	}
 	s.record(ctx, AuditRemoved, c.User.ID, c.User.ID, Passkey{ID: id}, nil)
-	return nil
+	return s.accounts.SecondFactorRemoved(ctx, c, Method)
 }
 
 // cleanName trims name; empty gives def, and an empty def or an overlong
