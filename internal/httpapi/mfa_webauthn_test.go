@@ -6,7 +6,11 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/usersvc/usersvc/internal/app"
+	"github.com/usersvc/usersvc/internal/app/apptest"
+	"github.com/usersvc/usersvc/internal/event"
 	"github.com/usersvc/usersvc/internal/passkey/passkeytest"
 	"github.com/usersvc/usersvc/internal/user"
 )
@@ -151,6 +155,55 @@ func TestRemovingTheLastPasskeyEndsItsRecoveryCodes(t *testing.T) {
 		res = s.secondStep("mfa-recovery-code", s.mfaToken(a.Username, a.Password), "recovery_code", old)
 		if b := wantOAuthError(t, res, http.StatusBadRequest, "invalid_grant", ""); b["code"] != "invalid_code" {
 			t.Errorf("a recovery code of the removed passkey's time: code %v, want invalid_code", b["code"])
+		}
+	})
+}
+
+// nextEvent waits (bounded) for the next event of typ in sink.
+func nextEvent(t *testing.T, sink eventSink, typ string) event.Event {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-sink:
+			if e.Type == typ {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("no %s event", typ)
+		}
+	}
+}
+
+// mfaMethod is the method of e, a user.mfa_enabled or user.mfa_disabled.
+func mfaMethod(t *testing.T, e event.Event) string {
+	t.Helper()
+	var d event.MFAData
+	if err := json.Unmarshal(e.Data, &d); err != nil {
+		t.Fatalf("%s data %s: %v", e.Type, e.Data, err)
+	}
+	return d.Method
+}
+
+// TestPasskeysEmitTheMFAEvents: the first passkey of an account makes its
+// password logins ask for a second factor, so it emits user.mfa_enabled
+// (method webauthn), as confirming an authenticator app does; removing the
+// last factor emits user.mfa_disabled. Found by a review: a receiver that
+// follows who has a second factor never heard of passkeys.
+func TestPasskeysEmitTheMFAEvents(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		sink := make(eventSink, 64)
+		s := newServer(t, kind, apptest.With(app.WithEventSink("test", sink)))
+		_, token := s.signedUp()
+		id := s.addPasskey(token, passkeytest.NewAuthenticator(passkeyOrigin), "Key")["id"].(string)
+		if e := nextEvent(t, sink, event.UserMFAEnabled); mfaMethod(t, e) != "webauthn" {
+			t.Errorf("user.mfa_enabled data %s, want method webauthn", e.Data)
+		}
+		if res := s.do(req{method: "DELETE", path: "/api/v1/users/me/passkeys/" + id, token: token}); res.Status != http.StatusNoContent {
+			t.Fatalf("remove the passkey: got %v, want 204", res)
+		}
+		if e := nextEvent(t, sink, event.UserMFADisabled); mfaMethod(t, e) != "webauthn" {
+			t.Errorf("user.mfa_disabled data %s, want method webauthn", e.Data)
 		}
 	})
 }

@@ -51,6 +51,9 @@ type Accounts interface {
 	// beyond the removal: the owner told, the recovery codes gone with
 	// the last factor.
 	SecondFactorRemoved(ctx context.Context, c user.Caller, method string) error
+	// SecondFactorAdded does what giving c a first factor of method does
+	// beyond storing it (user.mfa_enabled).
+	SecondFactorAdded(ctx context.Context, c user.Caller, method string) error
 }
 
 // Config is the relying party.
@@ -300,6 +303,11 @@ func (s *Service) FinishRegistration(ctx context.Context, c user.Caller, handle,
 		return Passkey{}, err
 	}
 	s.record(ctx, AuditRegistered, c.User.ID, c.User.ID, p, nil)
+	if len(keys) == 0 {
+		if err := s.accounts.SecondFactorAdded(ctx, c, Method); err != nil {
+			return Passkey{}, err
+		}
+	}
 	return p, nil
 }
 

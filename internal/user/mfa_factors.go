@@ -194,6 +194,16 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Caller) error {
 	})
 }
 
+// SecondFactorAdded emits, after another package gave c its first
+// factor of method (a passkey), user.mfa_enabled, as confirming an
+// authenticator app does: the account's password logins now ask for a
+// second factor.
+func (s *Service) SecondFactorAdded(ctx context.Context, c Caller, method string) error {
+	return s.atomic(ctx, func(tx Stores) error {
+		return s.emit(ctx, tx, event.UserMFAEnabled, c.User.ID, event.MFAData{Method: method})
+	})
+}
+
 // SecondFactorRemoved does, after another package removed one of c's
 // factors of method (a passkey), what removing a factor does beyond the
 // removal itself, as RemoveTOTP does: with no factor left the recovery
