@@ -207,3 +207,22 @@ func TestPasskeysEmitTheMFAEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestAddedPasskeyIsMailedToTheOwner: a passkey signs in alone, without
+// the password, and outlives a password change, so adding one mails the
+// owner's trusted address (passkey_added), every one, not only the first.
+// Found by a review: a thief of a fresh session could add their own
+// passkey and keep the account after the owner changed the password,
+// and the owner was never told.
+func TestAddedPasskeyIsMailedToTheOwner(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		a, token := s.signedUp()
+		for _, name := range []string{"First", "Thief's"} {
+			s.addPasskey(token, passkeytest.NewAuthenticator(passkeyOrigin), name)
+			if m := s.nextMail(string(user.MailPasskeyAdded), a.Email); m.Token != "" {
+				t.Errorf("the notice of passkey %q carries a token", name)
+			}
+		}
+	})
+}

@@ -51,9 +51,9 @@ type Accounts interface {
 	// beyond the removal: the owner told, the recovery codes gone with
 	// the last factor.
 	SecondFactorRemoved(ctx context.Context, c user.Caller, method string) error
-	// SecondFactorAdded does what giving c a first factor of method does
-	// beyond storing it (user.mfa_enabled).
-	SecondFactorAdded(ctx context.Context, c user.Caller, method string) error
+	// PasskeyAdded does what giving c a passkey does beyond storing it:
+	// the owner told and, for the first (first), user.mfa_enabled.
+	PasskeyAdded(ctx context.Context, c user.Caller, first bool) error
 }
 
 // Config is the relying party.
@@ -259,7 +259,8 @@ func (s *Service) BeginRegistration(ctx context.Context, c user.Caller, currentP
 
 // FinishRegistration verifies the authenticator's response (the JSON of
 // the PublicKeyCredential) to the ceremony handle, begun by the same
-// session, and stores the passkey as name ("Passkey" when empty).
+// session, and stores the passkey as name ("Passkey" when empty); the
+// owner is told (user.Service.PasskeyAdded).
 func (s *Service) FinishRegistration(ctx context.Context, c user.Caller, handle, name string, response []byte) (Passkey, error) {
 	name, err := cleanName(name, "Passkey")
 	if err != nil {
@@ -303,10 +304,8 @@ func (s *Service) FinishRegistration(ctx context.Context, c user.Caller, handle,
 		return Passkey{}, err
 	}
 	s.record(ctx, AuditRegistered, c.User.ID, c.User.ID, p, nil)
-	if len(keys) == 0 {
-		if err := s.accounts.SecondFactorAdded(ctx, c, Method); err != nil {
-			return Passkey{}, err
-		}
+	if err := s.accounts.PasskeyAdded(ctx, c, len(keys) == 0); err != nil {
+		return Passkey{}, err
 	}
 	return p, nil
 }

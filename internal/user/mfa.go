@@ -35,6 +35,7 @@ const (
 const (
 	MethodOTP          = "otp"
 	MethodRecoveryCode = "recovery_code"
+	MethodWebAuthn     = "webauthn" // a passkey (package passkey)
 )
 
 // Assurance is how a session was opened: its amr values and acr.

@@ -194,13 +194,21 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Caller) error {
 	})
 }
 
-// SecondFactorAdded emits, after another package gave c its first
-// factor of method (a passkey), user.mfa_enabled, as confirming an
-// authenticator app does: the account's password logins now ask for a
-// second factor.
-func (s *Service) SecondFactorAdded(ctx context.Context, c Caller, method string) error {
+// PasskeyAdded does, after the passkey package gave c a passkey, what
+// adding one does beyond storing it: the account's notice address is
+// told (a passkey signs in without the password, and outlives a password
+// change, so one added by a thief of a fresh session must not go
+// unseen); and, for c's first passkey (first), user.mfa_enabled is
+// emitted (method webauthn), as confirming an authenticator app does,
+// since the account's password logins now ask for a second factor.
+func (s *Service) PasskeyAdded(ctx context.Context, c Caller, first bool) error {
 	return s.atomic(ctx, func(tx Stores) error {
-		return s.emit(ctx, tx, event.UserMFAEnabled, c.User.ID, event.MFAData{Method: method})
+		if first {
+			if err := s.emit(ctx, tx, event.UserMFAEnabled, c.User.ID, event.MFAData{Method: MethodWebAuthn}); err != nil {
+				return err
+			}
+		}
+		return s.notifyMFA(ctx, tx, c.User, MailPasskeyAdded)
 	})
 }
 
