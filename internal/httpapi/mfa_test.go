@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"image/png"
 	"net/http"
 	"net/url"
@@ -403,6 +404,54 @@ func TestAdminResetsFactorsAndThePolicy(t *testing.T) {
 		}
 		if res := s.do(req{method: "DELETE", path: "/api/v1/admin/users/" + userID.String() + "/mfa", token: s.token(u.Username, u.Password)}); res.Status != http.StatusForbidden {
 			t.Errorf("reset by a non-admin: got %v, want 403", res)
+		}
+	})
+}
+
+// TestDeviceTokensOfPasswordLoginsDoNotMultiplyCodeGuesses: the second
+// step of a login is counted per device only for a device that proved
+// the account's second factor before (its device token came from a
+// second step); any other's wrong codes count against the account. Found
+// by a review: each device token an attacker collected with the password
+// before the owner turned TOTP on was a lockout count of its own for the
+// codes, so n tokens gave n times the guesses the lockout allows. The
+// owner's device that passed a second step keeps its own count.
+func TestDeviceTokensOfPasswordLoginsDoNotMultiplyCodeGuesses(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind, limitsOn("USERSVC_LOGIN_LOCKOUT_THRESHOLD", "3", "USERSVC_LOGIN_LOCKOUT_WINDOW", "15m",
+			"USERSVC_LOGIN_LOCKOUT_COOLDOWN", "15m", "USERSVC_RATE_LIMIT_LOGIN_ACCOUNT", "off", "USERSVC_RATE_LIMIT_LOGIN", "off"))
+		a, token := s.signedUp()
+		var hoard []string // the thief's, while the password was enough
+		for range 4 {
+			hoard = append(hoard, s.deviceOf(a))
+		}
+		secret, _ := s.enrolTOTP(token)
+		s.Clock.Advance(time.Minute)
+		res := s.otpLogin(a, secret, 0)
+		owner, _ := res.object(t)["device_token"].(string)
+		if res.Status != http.StatusOK || owner == "" {
+			t.Fatalf("the owner's second step: got %v, want 200 with a device_token", res)
+		}
+		s.Clock.Advance(time.Minute)
+		right := otpCode(t, secret, s.Clock.Now())
+		for i, d := range hoard {
+			wrong := fmt.Sprintf("00000%d", i)
+			if wrong == right {
+				wrong = "999999"
+			}
+			res := s.secondStep("mfa-otp", s.mfaToken(a.Username, a.Password, "device_token", d), "otp", wrong)
+			if i < 3 && res.Status != http.StatusBadRequest {
+				t.Fatalf("wrong code %d: got %v, want 400", i+1, res)
+			}
+			if i == 3 {
+				if b := wantOAuthError(t, res, http.StatusTooManyRequests, "", ""); b["code"] != "account_locked" {
+					t.Errorf("a fourth wrong code from a fourth device: code %v, want account_locked", b["code"])
+				}
+			}
+		}
+		res = s.secondStep("mfa-otp", s.mfaToken(a.Username, a.Password, "device_token", owner), "otp", right)
+		if res.Status != http.StatusOK {
+			t.Errorf("the owner's device that passed a second step, while the account is locked: got %v, want 200", res)
 		}
 	})
 }

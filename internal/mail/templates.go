@@ -27,6 +27,7 @@ var subjects = map[string]string{
 	string(user.MailPasswordChanged):  "The password of your account was changed",
 	string(user.MailMFARemoved):       "A second factor of your account was removed",
 	string(user.MailRecoveryCodeUsed): "A recovery code of your account was used",
+	string(user.MailPasskeyAdded):     "A passkey was added to your account",
 }
 
 // TokenPlaceholder is what a link template has where the token goes.

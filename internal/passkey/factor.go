@@ -12,7 +12,7 @@ import (
 // Method is the name of passkeys among the second factors of an
 // mfa_required answer, and of the grant that proves one
 // (urn:usersvc:params:oauth:grant-type:mfa-webauthn).
-const Method = "webauthn"
+const Method = user.MethodWebAuthn
 
 // Factor is the relying party as a kind of second factor of the account
 // service (user.ChallengedFactor): an account with a passkey is asked for

@@ -47,6 +47,13 @@ type Accounts interface {
 	RequireRecentAuthentication(ctx context.Context, c user.Caller, currentPassword string) error
 	// LoginWithFactor opens a session for id proved without a password.
 	LoginWithFactor(ctx context.Context, id uuid.UUID, method string, a user.Assurance) (user.AccessToken, error)
+	// SecondFactorRemoved does what removing c's factor of method does
+	// beyond the removal: the owner told, the recovery codes gone with
+	// the last factor.
+	SecondFactorRemoved(ctx context.Context, c user.Caller, method string) error
+	// PasskeyAdded does what giving c a passkey does beyond storing it:
+	// the owner told and, for the first (first), user.mfa_enabled.
+	PasskeyAdded(ctx context.Context, c user.Caller, first bool) error
 }
 
 // Config is the relying party.
@@ -252,7 +259,8 @@ func (s *Service) BeginRegistration(ctx context.Context, c user.Caller, currentP
 
 // FinishRegistration verifies the authenticator's response (the JSON of
 // the PublicKeyCredential) to the ceremony handle, begun by the same
-// session, and stores the passkey as name ("Passkey" when empty).
+// session, and stores the passkey as name ("Passkey" when empty); the
+// owner is told (user.Service.PasskeyAdded).
 func (s *Service) FinishRegistration(ctx context.Context, c user.Caller, handle, name string, response []byte) (Passkey, error) {
 	name, err := cleanName(name, "Passkey")
 	if err != nil {
@@ -296,6 +304,9 @@ func (s *Service) FinishRegistration(ctx context.Context, c user.Caller, handle,
 		return Passkey{}, err
 	}
 	s.record(ctx, AuditRegistered, c.User.ID, c.User.ID, p, nil)
+	if err := s.accounts.PasskeyAdded(ctx, c, len(keys) == 0); err != nil {
+		return Passkey{}, err
+	}
 	return p, nil
 }
 
@@ -342,7 +353,9 @@ func (s *Service) Rename(ctx context.Context, c user.Caller, id uuid.UUID, name 
 
 // Remove removes c's passkey id: a sensitive change (a stolen session
 // must not remove the owner's way back in), so c's session must have
-// proved the password recently, or currentPassword is it.
+// proved the password recently, or currentPassword is it. The owner is
+// told, and with the last factor the recovery codes go
+// (user.Service.SecondFactorRemoved).
 func (s *Service) Remove(ctx context.Context, c user.Caller, id uuid.UUID, currentPassword string) error {
 	if err := s.accounts.RequireRecentAuthentication(ctx, c, currentPassword); err != nil {
 		return err
@@ -351,7 +364,7 @@ func (s *Service) Remove(ctx context.Context, c user.Caller, id uuid.UUID, curre
 		return err
 	}
 	s.record(ctx, AuditRemoved, c.User.ID, c.User.ID, Passkey{ID: id}, nil)
-	return nil
+	return s.accounts.SecondFactorRemoved(ctx, c, Method)
 }
 
 // cleanName trims name; empty gives def, and an empty def or an overlong

@@ -414,6 +414,7 @@ func TestLoginGuard(t *testing.T) {
 		{"the account's own device token", own.DeviceToken, true},
 		{"another account's", theirs.DeviceToken, false},
 		{"a forged one", forged, false},
+		{"its own relabelled as a second step's", "d2." + strings.TrimPrefix(own.DeviceToken, "d1."), false},
 		{"garbage", "d1.garbage", false},
 	} {
 		got, err := f.svc.Login(ctx, "ada", ada.Password, tt.token)

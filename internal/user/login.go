@@ -76,8 +76,9 @@ func (s *Service) Login(ctx context.Context, login, password, deviceToken string
 	now := s.now()
 	attempt := LoginAttempt{Key: accountKey(u, found, login)}
 	attempt.Fingerprint = s.fingerprint(attempt.Key, password)
+	var secondFactor bool // the device proved the second factor before
 	if found {
-		attempt.Device = s.deviceOf(deviceToken, u.ID, now)
+		attempt.Device, secondFactor = s.deviceOf(deviceToken, u.ID, now)
 	}
 	if s.guard != nil {
 		if err := s.guard.Admit(ctx, attempt); err != nil {
@@ -88,11 +89,15 @@ func (s *Service) Login(ctx context.Context, login, password, deviceToken string
 	if err != nil {
 		return AccessToken{}, err
 	}
-	t, err := s.login(ctx, u, found, check, attempt.Device)
+	codeDevice := attempt.Device // whose count the second step's codes are in
+	if !secondFactor {
+		codeDevice = ""
+	}
+	t, err := s.login(ctx, u, found, check, codeDevice)
 	if err == nil {
 		t.DeviceToken = deviceToken
 		if attempt.Device == "" {
-			t.DeviceToken = s.newDeviceToken(u.ID, now)
+			t.DeviceToken = s.newDeviceToken(u.ID, now, false)
 		}
 	}
 	if s.guard != nil {
@@ -151,7 +156,8 @@ func (s *Service) checkPassword(ctx context.Context, u User, found bool, passwor
 // login that cannot be audited is ErrUnavailable, not a silent 401; a
 // successful one opens its session and records it in one transaction,
 // unless the account has a second factor: then it is an
-// *MFARequiredError (mfa_login.go) for the login's device.
+// *MFARequiredError (mfa_login.go) for the login's device, "" unless the
+// device proved the second factor before (devices.go).
 func (s *Service) login(ctx context.Context, u User, found bool, check passwordCheck, device string) (AccessToken, error) {
 	var reason string
 	switch {

@@ -30,6 +30,9 @@ const (
 	// MailRecoveryCodeUsed tells the trusted address that a recovery code
 	// was used to log in.
 	MailRecoveryCodeUsed MailKind = "recovery_code_used"
+	// MailPasskeyAdded tells the trusted address that a passkey was
+	// added: it signs in without the password.
+	MailPasskeyAdded MailKind = "passkey_added"
 )
 
 // ErrUndeliverable is a mail a Notifier can never send as it is (no link

@@ -35,6 +35,7 @@ const (
 const (
 	MethodOTP          = "otp"
 	MethodRecoveryCode = "recovery_code"
+	MethodWebAuthn     = "webauthn" // a passkey (package passkey)
 )
 
 // Assurance is how a session was opened: its amr values and acr.
@@ -81,8 +82,10 @@ type MFAChallenge struct {
 	// ClientID is the client_id of the login ("" for none): the second
 	// step must name the same one.
 	ClientID string
-	// Device is the device id the login proved with a device token, ""
-	// for none: the second step is counted against that device.
+	// Device is the device id the login proved with a device token that
+	// an earlier second step issued, "" for none: the second step is
+	// counted against that device (any other device's against the
+	// account).
 	Device    string
 	CreatedAt time.Time
 	ExpiresAt time.Time

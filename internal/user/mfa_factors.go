@@ -194,6 +194,50 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Caller) error {
 	})
 }
 
+// PasskeyAdded does, after the passkey package gave c a passkey, what
+// adding one does beyond storing it: the account's notice address is
+// told (a passkey signs in without the password, and outlives a password
+// change, so one added by a thief of a fresh session must not go
+// unseen); and, for c's first passkey (first), user.mfa_enabled is
+// emitted (method webauthn), as confirming an authenticator app does,
+// since the account's password logins now ask for a second factor.
+func (s *Service) PasskeyAdded(ctx context.Context, c Caller, first bool) error {
+	return s.atomic(ctx, func(tx Stores) error {
+		if first {
+			if err := s.emit(ctx, tx, event.UserMFAEnabled, c.User.ID, event.MFAData{Method: MethodWebAuthn}); err != nil {
+				return err
+			}
+		}
+		return s.notifyMFA(ctx, tx, c.User, MailPasskeyAdded)
+	})
+}
+
+// SecondFactorRemoved does, after another package removed one of c's
+// factors of method (a passkey), what removing a factor does beyond the
+// removal itself, as RemoveTOTP does: with no factor left the recovery
+// codes go too (none would ask for them until the next factor brought
+// them back to life) and user.mfa_disabled is emitted; the account's
+// notice address is told.
+func (s *Service) SecondFactorRemoved(ctx context.Context, c Caller, method string) error {
+	methods, err := s.loginMethods(ctx, c.User.ID)
+	if err != nil {
+		return err
+	}
+	return s.atomic(ctx, func(tx Stores) error {
+		if len(methods) == 0 {
+			if tx.Factors != nil {
+				if err := tx.Factors.SetRecoveryCodes(ctx, c.User.ID, nil, s.now()); err != nil {
+					return err
+				}
+			}
+			if err := s.emit(ctx, tx, event.UserMFADisabled, c.User.ID, event.MFAData{Method: method}); err != nil {
+				return err
+			}
+		}
+		return s.notifyMFA(ctx, tx, c.User, MailMFARemoved)
+	})
+}
+
 // RegenerateRecoveryCodes replaces c's recovery codes by a new set, shown
 // this once. It needs a recent authentication and a confirmed factor.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Caller) ([]string, error) {

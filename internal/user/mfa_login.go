@@ -17,7 +17,7 @@ import (
 // or another package's method through LoginWithSecondFactor; each wrong
 // proof counts against the account as a failed login does (the same
 // LoginGuard, so the same lockout), for the login's device when it proved
-// one.
+// one issued by an earlier second step (devices.go).
 
 // SecondFactorCheck proves a second factor of u for LoginWithSecondFactor:
 // it returns the amr values it proved (AMROTP, AMRHardwareKey...), and
@@ -152,7 +152,7 @@ func (s *Service) LoginWithSecondFactor(ctx context.Context, mfaToken, method, p
 	if err != nil {
 		return AccessToken{}, err
 	}
-	t.DeviceToken = s.newDeviceToken(u.ID, now)
+	t.DeviceToken = s.newDeviceToken(u.ID, now, true)
 	return t, nil
 }
 
