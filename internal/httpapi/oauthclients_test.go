@@ -298,3 +298,29 @@ func TestServiceAccountUnderTheAdminMFAPolicy(t *testing.T) {
 		wantCode(t, s.do(req{method: "GET", path: "/api/v1/admin/users", token: password}), http.StatusForbidden, "mfa_login_required", "")
 	})
 }
+
+// A leaked service-account secret is answered by rotating it: the tokens
+// minted with it before (by whoever has it) stop working at once, as the
+// secret does. They used to keep working on the admin API until they
+// expired (30 minutes, up to 24 hours as configured). A token minted with
+// the new secret works.
+func TestSecretRotationEndsTheTokensIssuedBefore(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		admin := s.adminToken()
+		sa := s.createClient(admin, `{"name":"Reporting","confidential":true,"grant_types":["client_credentials"],"scopes":["users:read"]}`)
+		stolen := s.serviceToken(sa.ClientID, "users:read")
+		if res := s.do(req{method: "GET", path: "/api/v1/admin/users", token: stolen}); res.Status != http.StatusOK {
+			t.Fatalf("before the rotation: %v", res)
+		}
+		s.Clock.Advance(time.Minute)
+		if res := s.do(req{method: "POST", path: "/api/v1/admin/clients/" + sa.ClientID + "/rotate-secret", token: admin}); res.Status != http.StatusOK {
+			t.Fatalf("rotate: %v", res)
+		}
+		wantCode(t, s.do(req{method: "GET", path: "/api/v1/admin/users", token: stolen}), http.StatusUnauthorized, "unauthenticated", "")
+		s.Clock.Advance(time.Second)
+		if res := s.do(req{method: "GET", path: "/api/v1/admin/users", token: s.serviceToken(sa.ClientID, "users:read")}); res.Status != http.StatusOK {
+			t.Errorf("a token issued after the rotation: %v, want 200", res)
+		}
+	})
+}

@@ -76,7 +76,8 @@ func (a ServiceAccount) Has(scope string) bool { return slices.Contains(a.Scopes
 // signed by this service's keys with claims client_id, sub (the same
 // client id) and scope, and no session. ErrNotServiceAccount when token
 // is not one (a user's, or not valid at all); user.ErrUnauthenticated
-// when its client is deleted or no longer allowed client_credentials.
+// when its client is deleted or no longer allowed client_credentials, or
+// its secret was replaced after the token was issued.
 // The registry is read on every call, so that a deletion or a narrowed
 // scope takes effect at once.
 func (s *Service) ServiceAccount(ctx context.Context, token string) (ServiceAccount, error) {
@@ -95,6 +96,12 @@ func (s *Service) ServiceAccount(ctx context.Context, token string) (ServiceAcco
 		return ServiceAccount{}, err
 	}
 	if !c.Allows(GrantClientCredentials) {
+		return ServiceAccount{}, user.ErrUnauthenticated
+	}
+	// A token issued before the secret was replaced may be the leaked
+	// secret's: it ends with it. (iat is to the second: one issued in the
+	// second of the rotation goes too.)
+	if !c.SecretRotatedAt.IsZero() && claims.IssuedAt.Before(c.SecretRotatedAt) {
 		return ServiceAccount{}, user.ErrUnauthenticated
 	}
 	return ServiceAccount{ClientID: c.ID, Name: c.Name, Scopes: intersect(scopesOf(claims.Scope), c.Scopes)}, nil

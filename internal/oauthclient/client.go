@@ -80,6 +80,10 @@ type Client struct {
 	FirstParty bool
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// SecretRotatedAt is when its secret was last replaced, zero if never:
+	// its service account's tokens issued before then are refused (they
+	// may be a leaked secret's).
+	SecretRotatedAt time.Time
 	// DeletedAt is when it was deleted, zero while it exists. A deleted
 	// client keeps its row (its id is never reused) and nothing it holds
 	// works.

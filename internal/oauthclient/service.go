@@ -281,6 +281,7 @@ func (s *Service) RotateSecret(ctx context.Context, actor user.User, id string) 
 	}
 	secret, hash := newSecret()
 	c.SecretHash, c.UpdatedAt = hash, s.now().UTC().Truncate(time.Microsecond)
+	c.SecretRotatedAt = c.UpdatedAt
 	if err := s.store.Save(ctx, c); err != nil {
 		return Client{}, "", err
 	}

@@ -23,7 +23,7 @@ type OAuthClients struct{ db *DB }
 var _ oauthclient.Store = (*OAuthClients)(nil)
 
 const oauthClientColumns = `id, name, auth_method, secret_hash, redirect_uris, post_logout_redirect_uris,
-	grant_types, scopes, first_party, created_at, updated_at, deleted_at`
+	grant_types, scopes, first_party, created_at, updated_at, deleted_at, secret_rotated_at`
 
 // oauthClientsKey is the primary key's constraint: a taken id.
 const oauthClientsKey = "oauth_clients_pkey"
@@ -31,15 +31,16 @@ const oauthClientsKey = "oauth_clients_pkey"
 func scanOAuthClient(row pgx.Row) (oauthclient.Client, error) {
 	var c oauthclient.Client
 	var redirects, logouts, grants, scopes string
-	var deleted pgtype.Timestamptz
+	var deleted, rotated pgtype.Timestamptz
 	err := row.Scan(&c.ID, &c.Name, &c.AuthMethod, &c.SecretHash, &redirects, &logouts, &grants, &scopes,
-		&c.FirstParty, &c.CreatedAt, &c.UpdatedAt, &deleted)
+		&c.FirstParty, &c.CreatedAt, &c.UpdatedAt, &deleted, &rotated)
 	if err != nil {
 		return oauthclient.Client{}, err
 	}
 	c.RedirectURIs, c.PostLogoutRedirectURIs = fieldsOf(redirects), fieldsOf(logouts)
 	c.Grants, c.Scopes = fieldsOf(grants), fieldsOf(scopes)
 	c.CreatedAt, c.UpdatedAt, c.DeletedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), fromNull(deleted)
+	c.SecretRotatedAt = fromNull(rotated)
 	return c, nil
 }
 
@@ -71,10 +72,11 @@ func (s *OAuthClients) Create(ctx context.Context, c oauthclient.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `INSERT INTO oauth_clients (` + oauthClientColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 	_, err := s.db.pool.Exec(ctx, q, c.ID, c.Name, c.AuthMethod, c.SecretHash,
 		strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "),
-		strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.FirstParty, c.CreatedAt, c.UpdatedAt, nullTime(c.DeletedAt))
+		strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.FirstParty, c.CreatedAt, c.UpdatedAt, nullTime(c.DeletedAt),
+		nullTime(c.SecretRotatedAt))
 	return translateClient(err, "create oauth client")
 }
 
@@ -112,11 +114,12 @@ func (s *OAuthClients) Save(ctx context.Context, c oauthclient.Client) error {
 	defer cancel()
 	const q = `
 		UPDATE oauth_clients SET name = $2, auth_method = $3, secret_hash = $4, redirect_uris = $5,
-			post_logout_redirect_uris = $6, grant_types = $7, scopes = $8, first_party = $9, updated_at = $10
+			post_logout_redirect_uris = $6, grant_types = $7, scopes = $8, first_party = $9, updated_at = $10,
+			secret_rotated_at = $11
 		WHERE id = $1 AND deleted_at IS NULL`
 	tag, err := s.db.pool.Exec(ctx, q, c.ID, c.Name, c.AuthMethod, c.SecretHash,
 		strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "),
-		strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.FirstParty, c.UpdatedAt)
+		strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.FirstParty, c.UpdatedAt, nullTime(c.SecretRotatedAt))
 	if err != nil {
 		return translateClient(err, "save oauth client")
 	}

@@ -211,11 +211,16 @@ func TestTokenCarriesSession(t *testing.T) {
 	tokens := newTokens(t, time.Now)
 	want := security.Claims{UserID: uuid.Must(uuid.NewV7()), Version: 2, SessionID: uuid.Must(uuid.NewV7()), Role: "admin",
 		AMR: []string{"pwd", "otp", "mfa"}, ACR: "urn:usersvc:acr:2fa"}
+	issued := time.Now().UTC().Truncate(time.Second)
 	s, _, err := tokens.Issue(want)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := tokens.Verify(s)
+	if late := got.IssuedAt.Sub(issued); late < 0 || late > time.Second {
+		t.Errorf("IssuedAt = %s, want the second it was issued, %s", got.IssuedAt, issued)
+	}
+	want.IssuedAt = got.IssuedAt
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("Verify() = %+v, %v; want %+v", got, err, want)
 	}

@@ -79,6 +79,9 @@ type Claims struct {
 	// Scope is the space-separated scopes granted ("scope", absent when
 	// empty).
 	Scope string
+	// IssuedAt is when the token was issued ("iat", to the second; zero
+	// when absent).
+	IssuedAt time.Time
 }
 
 // IsServiceAccount reports whether c are a service account's claims: a
@@ -275,6 +278,9 @@ func (t *JWT) verifyFull(token string) (Claims, verifiedToken, error) {
 		return Claims{}, verifiedToken{}, fmt.Errorf("verify token: %w", err)
 	}
 	out := Claims{Version: c.Version, Role: c.Role, AMR: c.AMR, ACR: c.ACR, ClientID: c.ClientID, Scope: c.Scope}
+	if c.IssuedAt != nil {
+		out.IssuedAt = c.IssuedAt.UTC()
+	}
 	if c.ClientID == "" || c.Subject != c.ClientID || c.SessionID != "" {
 		// A user's token; a service account's has its client as subject.
 		if out.UserID, err = uuid.Parse(c.Subject); err != nil {

@@ -38,6 +38,7 @@ func issue(t *testing.T, tok *JWT) (string, Claims) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.IssuedAt = tok.now().UTC().Truncate(time.Second) // iat, to the second
 	return s, c
 }
 

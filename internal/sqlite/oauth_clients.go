@@ -23,20 +23,21 @@ type OAuthClients struct{ db *DB }
 var _ oauthclient.Store = (*OAuthClients)(nil)
 
 const oauthClientColumns = `id, name, auth_method, secret_hash, redirect_uris, post_logout_redirect_uris,
-	grant_types, scopes, first_party, created_at, updated_at, deleted_at`
+	grant_types, scopes, first_party, created_at, updated_at, deleted_at, secret_rotated_at`
 
 func scanOAuthClient(row interface{ Scan(...any) error }) (oauthclient.Client, error) {
 	var c oauthclient.Client
 	var redirects, logouts, grants, scopes, created, updated string
-	var deleted sql.NullString
+	var deleted, rotated sql.NullString
 	err := row.Scan(&c.ID, &c.Name, &c.AuthMethod, &c.SecretHash, &redirects, &logouts, &grants, &scopes,
-		&c.FirstParty, &created, &updated, &deleted)
+		&c.FirstParty, &created, &updated, &deleted, &rotated)
 	if err != nil {
 		return oauthclient.Client{}, err
 	}
 	c.RedirectURIs, c.PostLogoutRedirectURIs = fieldsOf(redirects), fieldsOf(logouts)
 	c.Grants, c.Scopes = fieldsOf(grants), fieldsOf(scopes)
-	err = parseHookTimes(hookText(created, &c.CreatedAt), hookText(updated, &c.UpdatedAt), hookNullable(deleted, &c.DeletedAt))
+	err = parseHookTimes(hookText(created, &c.CreatedAt), hookText(updated, &c.UpdatedAt), hookNullable(deleted, &c.DeletedAt),
+		hookNullable(rotated, &c.SecretRotatedAt))
 	return c, err
 }
 
@@ -70,11 +71,11 @@ func (s *OAuthClients) Create(ctx context.Context, c oauthclient.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
 	const q = `INSERT INTO oauth_clients (` + oauthClientColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err := s.db.write.ExecContext(ctx, q, c.ID, c.Name, c.AuthMethod, c.SecretHash,
 		strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "),
 		strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.FirstParty,
-		hookTime(c.CreatedAt), hookTime(c.UpdatedAt), nullHookTime(c.DeletedAt))
+		hookTime(c.CreatedAt), hookTime(c.UpdatedAt), nullHookTime(c.DeletedAt), nullHookTime(c.SecretRotatedAt))
 	return translateClient(err, "create oauth client")
 }
 
@@ -116,11 +117,13 @@ func (s *OAuthClients) Save(ctx context.Context, c oauthclient.Client) error {
 	defer cancel()
 	const q = `
 		UPDATE oauth_clients SET name = ?, auth_method = ?, secret_hash = ?, redirect_uris = ?,
-			post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, first_party = ?, updated_at = ?
+			post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, first_party = ?, updated_at = ?,
+			secret_rotated_at = ?
 		WHERE id = ? AND deleted_at IS NULL`
 	res, err := s.db.write.ExecContext(ctx, q, c.Name, c.AuthMethod, c.SecretHash,
 		strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "),
-		strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.FirstParty, hookTime(c.UpdatedAt), c.ID)
+		strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.FirstParty, hookTime(c.UpdatedAt),
+		nullHookTime(c.SecretRotatedAt), c.ID)
 	return clientAffected(res, err, "save oauth client")
 }
 

@@ -138,7 +138,7 @@ var clientTests = map[string]func(*testing.T, oauthclient.Store){
 		c.RedirectURIs, c.PostLogoutRedirectURIs = []string{"https://new.example.com/cb"}, []string{}
 		c.Grants = []string{oauthclient.GrantClientCredentials}
 		c.Scopes = []string{oauthclient.ScopeUsersRead, oauthclient.ScopeAuditRead}
-		c.FirstParty, c.UpdatedAt = true, base.Add(time.Hour)
+		c.FirstParty, c.UpdatedAt, c.SecretRotatedAt = true, base.Add(time.Hour), base.Add(time.Hour)
 		saved := c
 		saved.CreatedAt = base.Add(-time.Hour) // ignored
 		if err := s.Save(context.Background(), saved); err != nil {
