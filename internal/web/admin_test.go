@@ -306,3 +306,51 @@ func TestAdminConsoleAudit(t *testing.T) {
 	})
 }
 
+// The console's changes of who controls an account (the role, deletion)
+// ask the administrator's password again, on a labelled field that shows
+// the refusal: a stolen page session alone changes neither. Deactivating
+// (the answer to an incident) and reactivating do not ask it.
+func TestAdminConsoleAsksThePasswordForRoleAndDelete(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s, b, root := adminSite(t, kind)
+		bob := s.named(root, "bob", "Bob Builder")
+		base := "/admin/users/" + bob.ID.String()
+		state := func() user.User {
+			t.Helper()
+			u, err := s.App.Service().AdminUpdate(t.Context(), user.Caller{User: root}, bob.ID, user.Patch{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u
+		}
+		for _, page := range []string{base, base + "/delete"} {
+			if p := b.get(page); !strings.Contains(p.body, `<label for="f-current_password">`) || !strings.Contains(p.body, `autocomplete="current-password"`) {
+				t.Errorf("GET %s has no labelled current password field\n%s", page, p.body)
+			}
+		}
+		for _, tt := range []struct {
+			name, path string
+			form       url.Values
+			status     int
+		}{
+			{"role without the password", "/role", url.Values{"role": {"admin"}}, http.StatusForbidden},
+			{"role with a wrong password", "/role", url.Values{"role": {"admin"}, "current_password": {"not the password"}}, http.StatusUnauthorized},
+			{"delete without the password", "/delete", url.Values{"confirm": {"yes"}}, http.StatusForbidden},
+			{"delete with a wrong password", "/delete", url.Values{"confirm": {"yes"}, "current_password": {"not the password"}}, http.StatusUnauthorized},
+		} {
+			p := b.post(base+tt.path, tt.form)
+			if p.status != tt.status || !strings.Contains(p.body, `id="f-current_password-error"`) || !strings.Contains(p.body, `aria-invalid="true" aria-describedby="f-current_password-hint f-current_password-error"`) {
+				t.Errorf("%s: %d, want %d with the error on the password field\n%s", tt.name, p.status, tt.status, p.body)
+			}
+			if u := state(); u.IsAdmin() {
+				t.Fatalf("%s: bob became an administrator", tt.name)
+			}
+		}
+		if p := b.post(base+"/deactivate", url.Values{"confirm": {"yes"}}); p.status != http.StatusSeeOther || state().IsActive {
+			t.Errorf("deactivate without the password: %d, active %v", p.status, state().IsActive)
+		}
+		if p := b.post(base+"/reactivate", url.Values{}); p.status != http.StatusSeeOther || !state().IsActive {
+			t.Errorf("reactivate without the password: %d", p.status)
+		}
+	})
+}
