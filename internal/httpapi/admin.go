@@ -41,9 +41,9 @@ type adminUserInput struct {
 // is kept; none may be null.
 type adminUserUpdate struct {
 	FullName *string `json:"full_name,omitempty" maxLength:"255" doc:"An empty string clears it"`
-	Email    *string `json:"email,omitempty" format:"email" maxLength:"254" doc:"A new address is no longer verified"`
+	Email    *string `json:"email,omitempty" format:"email" maxLength:"254" doc:"A new address is no longer verified. Changing it needs a password login of the administrator's session within USERSVC_REAUTH_WINDOW (else 403 reauthentication_required: POST /reauthenticate, then retry); a service account may not change an administrator's"`
 	IsActive *bool   `json:"is_active,omitempty" doc:"false deactivates the account and ends all its sessions"`
-	Role     *string `json:"role,omitempty" enum:"user,admin"`
+	Role     *string `json:"role,omitempty" enum:"user,admin" doc:"Changing it needs a password login of the administrator's session within USERSVC_REAUTH_WINDOW (else 403 reauthentication_required); a service account may change no role"`
 
 	nulls []string // the members sent as null, refused by Resolve
 }
@@ -100,17 +100,18 @@ func (a *api) listUsers(ctx context.Context, in *adminListInput) (*userListOutpu
 	return &userListOutput{Body: out}, nil
 }
 
-// adminTarget returns the acting administrator and the id the path names.
-// huma has checked the id's format; one that still does not parse names no
-// user.
-func adminTarget(ctx context.Context, id string) (user.User, uuid.UUID, error) {
-	me, err := currentUser(ctx)
+// adminTarget returns the acting administrator (with the session, whose
+// authentication time the sensitive changes need) and the id the path
+// names. huma has checked the id's format; one that still does not parse
+// names no user.
+func adminTarget(ctx context.Context, id string) (user.Caller, uuid.UUID, error) {
+	me, err := currentCaller(ctx)
 	if err != nil {
-		return user.User{}, uuid.Nil, err
+		return user.Caller{}, uuid.Nil, err
 	}
 	target, err := uuid.Parse(id)
 	if err != nil {
-		return user.User{}, uuid.Nil, user.ErrNotFound
+		return user.Caller{}, uuid.Nil, user.ErrNotFound
 	}
 	return me, target, nil
 }

@@ -101,6 +101,7 @@ var errorTable = []struct {
 	{oauthclient.ErrInsufficientScope, http.StatusForbidden, codeInsufficientScope, "", ""},
 	{user.ErrUnauthenticated, http.StatusUnauthorized, codeUnauthorized, "", ""},
 	{user.ErrForbidden, http.StatusForbidden, "forbidden", "", ""},
+	{user.ErrServiceAccountLimit, http.StatusForbidden, "forbidden", "", ""},
 	{user.ErrEmailNotVerified, http.StatusForbidden, "email_not_verified", "", oauthInvalidGrant},
 	{user.ErrReauthenticationRequired, http.StatusForbidden, "reauthentication_required", "", ""},
 	{user.ErrMFARequired, http.StatusForbidden, "mfa_required", "", oauthMFARequired},

@@ -199,6 +199,10 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 			c := s.createClient(adminTok, `{"name":"Reader","confidential":true,"grant_types":["client_credentials"],"scopes":["users:read"]}`)
 			return s.do(req{method: "GET", path: "/api/v1/admin/audit", token: s.serviceToken(c.ClientID, "users:read")})
 		},
+		user.ErrServiceAccountLimit.Error(): func() response {
+			c := s.createClient(adminTok, `{"name":"Provisioning","confidential":true,"grant_types":["client_credentials"],"scopes":["users:write"]}`)
+			return s.do(req{method: "DELETE", path: "/api/v1/admin/users/" + adminID.String(), token: s.serviceToken(c.ClientID, "users:write")})
+		},
 		oauthclient.ErrNotFound.Error(): authed("GET", "/api/v1/admin/clients/nope", adminTok, ""),
 		oauthclient.ErrPublicClient.Error(): func() response {
 			c := s.createClient(adminTok, `{"name":"SPA","redirect_uris":["https://spa.example.com/cb"]}`)

@@ -58,6 +58,7 @@ func (a *api) authenticateServiceAccount(ctx huma.Context, token string, userErr
 	// It acts as an administrator with no account (as the CLI's operator
 	// does), and its audit events name the client (client_id).
 	info.userID, info.serviceAccount, info.authed = "client:"+sa.ClientID, sa.ClientID, true
-	info.user, info.session = user.User{Role: user.RoleAdmin, IsActive: true, Username: sa.ClientID}, user.Session{}
+	c := user.ServiceAccount(sa.ClientID)
+	info.user, info.session = c.User, c.Session
 	next(huma.WithContext(ctx, user.WithClientID(ctx.Context(), sa.ClientID)))
 }

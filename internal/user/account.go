@@ -111,11 +111,22 @@ func (s *Service) create(ctx context.Context, r Registration, fullName string) (
 }
 
 // Caller is who is signed in: the user and the session of the access
-// token Authenticate accepted.
+// token Authenticate accepted, or a service account (ServiceAccount).
 type Caller struct {
 	User    User
 	Session Session
 }
+
+// ServiceAccount is the Caller of a client acting with its own
+// client_credentials token on the admin routes its scopes open: an
+// administrator with no account (no id) and no session, so never one
+// that authenticated recently.
+func ServiceAccount(clientID string) Caller {
+	return Caller{User: User{Role: RoleAdmin, IsActive: true, Username: clientID}}
+}
+
+// isServiceAccount reports whether c is a ServiceAccount: no account.
+func (c Caller) isServiceAccount() bool { return c.User.ID == uuid.Nil }
 
 // Update changes the caller's own profile fields present in p (FullName
 // and Email; the others are ignored). An empty full name clears it; the

@@ -52,14 +52,42 @@ func (s *Service) ListUsers(ctx context.Context, actor User, f Filter, p Page) (
 	return page, nil
 }
 
+// mayControl allows the administrator c a change of who controls target:
+// its email, its role, its second factors, its existence. c's session
+// must have proved the password within the re-authentication window
+// (ErrReauthenticationRequired otherwise), as for the same change of c's
+// own account through its own routes, whoever target is: a stolen access
+// token alone must take over neither its own administrator nor another.
+// A service account has no session: it may never change a role
+// (roleChange), nor make any such change to an administrator's account
+// (ErrServiceAccountLimit), since its scope never reaches past itself.
+func (s *Service) mayControl(ctx context.Context, c Caller, target User, roleChange bool) error {
+	if c.isServiceAccount() {
+		if roleChange || target.IsAdmin() {
+			return ErrServiceAccountLimit
+		}
+		return nil
+	}
+	return s.recentlyAuthenticated(ctx, c, "")
+}
+
+// controls reports whether p changes who controls before's account (its
+// email or its role), and whether it changes the role.
+func controls(before User, p Patch) (changes, role bool) {
+	role = p.Role != nil && *p.Role != before.Role
+	return role || (p.Email != nil && *p.Email != before.Email), role
+}
+
 // AdminUpdate changes what p sets of the user id, for the administrator
-// actor: full name and email (checked as Update checks them), whether the
-// account is active (deactivating revokes every session) and its role. A
-// change that would leave no active administrator is ErrLastAdmin. It is
-// the one way to deactivate or reactivate an account; an empty p reads
-// the user.
-func (s *Service) AdminUpdate(ctx context.Context, actor User, id uuid.UUID, p Patch) (User, error) {
-	if err := requireAdmin(actor); err != nil {
+// c: full name and email (checked as Update checks them), whether the
+// account is active (deactivating revokes every session) and its role.
+// Changing the email or the role needs c's recent authentication
+// (mayControl); the name and the activation do not, so that deactivating
+// an account stays the quick answer to an incident. A change that would
+// leave no active administrator is ErrLastAdmin. It is the one way to
+// deactivate or reactivate an account; an empty p reads the user.
+func (s *Service) AdminUpdate(ctx context.Context, c Caller, id uuid.UUID, p Patch) (User, error) {
+	if err := requireAdmin(c.User); err != nil {
 		return User{}, err
 	}
 	if err := validatePatch(p); err != nil {
@@ -69,6 +97,12 @@ func (s *Service) AdminUpdate(ctx context.Context, actor User, id uuid.UUID, p P
 	if err != nil || p == (Patch{}) {
 		return before, err
 	}
+	if changes, role := controls(before, p); changes {
+		if err := s.mayControl(ctx, c, before, role); err != nil {
+			return User{}, err
+		}
+	}
+	actor := c.User
 	var after User
 	mailed := false
 	err = s.atomic(ctx, func(tx Stores) error {
@@ -127,13 +161,21 @@ func (s *Service) appendChanges(ctx context.Context, tx Stores, actor uuid.UUID,
 }
 
 // AdminDelete deletes the user id with their sessions, for the
-// administrator actor, who may be that user. ErrLastAdmin when id is the
-// last active administrator.
-func (s *Service) AdminDelete(ctx context.Context, actor User, id uuid.UUID) error {
-	if err := requireAdmin(actor); err != nil {
+// administrator c, who may be that user; it needs c's recent
+// authentication (mayControl). ErrLastAdmin when id is the last active
+// administrator.
+func (s *Service) AdminDelete(ctx context.Context, c Caller, id uuid.UUID) error {
+	if err := requireAdmin(c.User); err != nil {
 		return err
 	}
-	return s.atomically(ctx, s.event(ctx, AuditDeleted, actor.ID, id, nil), func(tx Stores) error {
+	target, err := s.users.ByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.mayControl(ctx, c, target, false); err != nil {
+		return err
+	}
+	return s.atomically(ctx, s.event(ctx, AuditDeleted, c.User.ID, id, nil), func(tx Stores) error {
 		return tx.Users.Delete(ctx, id)
 	})
 }

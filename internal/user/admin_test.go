@@ -39,7 +39,7 @@ func TestAdminMethodsRefuseNonAdmins(t *testing.T) {
 	inactiveAdmin.IsActive = false
 	for _, actor := range []user.User{plain, inactiveAdmin, {}} {
 		update := func(p user.Patch) func() error {
-			return func() error { _, err := f.svc.AdminUpdate(ctx, actor, plain.ID, p); return err }
+			return func() error { _, err := f.svc.AdminUpdate(ctx, recently(actor), plain.ID, p); return err }
 		}
 		for name, call := range map[string]func() error{
 			"ListUsers":              func() error { _, err := f.svc.ListUsers(ctx, actor, user.Filter{}, user.Page{}); return err },
@@ -48,7 +48,7 @@ func TestAdminMethodsRefuseNonAdmins(t *testing.T) {
 			"AdminUpdate deactivate": update(user.Patch{IsActive: new(false)}),
 			"AdminUpdate reactivate": update(user.Patch{IsActive: new(true)}),
 			"AdminUpdate promote":    update(user.Patch{Role: new(user.RoleAdmin)}),
-			"AdminDelete":            func() error { return f.svc.AdminDelete(ctx, actor, plain.ID) },
+			"AdminDelete":            func() error { return f.svc.AdminDelete(ctx, recently(actor), plain.ID) },
 			"AuditEvents":            func() error { _, err := f.svc.AuditEvents(ctx, actor, user.AuditFilter{}); return err },
 		} {
 			if err := call(); !errors.Is(err, user.ErrForbidden) {
@@ -66,20 +66,20 @@ func TestAdminUpdateRecordsWhatChanged(t *testing.T) {
 	ctx := t.Context()
 	u := f.register(t, ada)
 	email, name, admin, plain := "ada.new@example.com", "Ada", user.RoleAdmin, user.RoleUser
-	got, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{Email: &email, FullName: &name, Role: &admin})
+	got, err := f.svc.AdminUpdate(ctx, recently(f.admin), u.ID, user.Patch{Email: &email, FullName: &name, Role: &admin})
 	if err != nil || got.Email != email || got.FullName != name || got.Role != admin {
 		t.Fatalf("AdminUpdate = %+v, %v", got, err)
 	}
-	if _, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{IsActive: new(false)}); err != nil {
+	if _, err := f.svc.AdminUpdate(ctx, recently(f.admin), u.ID, user.Patch{IsActive: new(false)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{IsActive: new(true)}); err != nil {
+	if _, err := f.svc.AdminUpdate(ctx, recently(f.admin), u.ID, user.Patch{IsActive: new(true)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{Role: &plain}); err != nil {
+	if _, err := f.svc.AdminUpdate(ctx, recently(f.admin), u.ID, user.Patch{Role: &plain}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.AdminDelete(ctx, f.admin, u.ID); err != nil {
+	if err := f.svc.AdminDelete(ctx, recently(f.admin), u.ID); err != nil {
 		t.Fatal(err)
 	}
 	want := "user.registered user.updated user.role_changed user.deactivated user.reactivated user.role_changed user.deleted"
@@ -102,12 +102,12 @@ func TestAdminUpdateRecordsWhatChanged(t *testing.T) {
 	}
 	// A deleted user is not found, whether read, changed or deleted again.
 	for name, call := range map[string]func() error{
-		"read": func() error { _, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{}); return err },
+		"read": func() error { _, err := f.svc.AdminUpdate(ctx, recently(f.admin), u.ID, user.Patch{}); return err },
 		"deactivate": func() error {
-			_, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{IsActive: new(false)})
+			_, err := f.svc.AdminUpdate(ctx, recently(f.admin), u.ID, user.Patch{IsActive: new(false)})
 			return err
 		},
-		"delete": func() error { return f.svc.AdminDelete(ctx, f.admin, u.ID) },
+		"delete": func() error { return f.svc.AdminDelete(ctx, recently(f.admin), u.ID) },
 	} {
 		if err := call(); !errors.Is(err, user.ErrNotFound) {
 			t.Errorf("%s a deleted user = %v, want ErrNotFound", name, err)
@@ -127,12 +127,12 @@ func TestAdminUpdateValidates(t *testing.T) {
 		{user.Patch{FullName: &long}, "full_name"},
 		{user.Patch{Role: &root}, "role"},
 	} {
-		_, err := f.svc.AdminUpdate(t.Context(), f.admin, u.ID, tt.p)
+		_, err := f.svc.AdminUpdate(t.Context(), recently(f.admin), u.ID, tt.p)
 		if v, ok := errors.AsType[*user.ValidationError](err); !ok || v.Field != tt.field {
 			t.Errorf("AdminUpdate(%+v) = %v, want a ValidationError on %s", tt.p, err, tt.field)
 		}
 	}
-	if got, err := f.svc.AdminUpdate(t.Context(), f.admin, u.ID, user.Patch{}); err != nil || got.ID != u.ID {
+	if got, err := f.svc.AdminUpdate(t.Context(), recently(f.admin), u.ID, user.Patch{}); err != nil || got.ID != u.ID {
 		t.Errorf("AdminUpdate(empty) = %+v, %v; want the user unchanged", got, err)
 	}
 }
@@ -143,14 +143,14 @@ func TestLastAdminCannotLeave(t *testing.T) {
 	plain := user.RoleUser
 	for name, call := range map[string]func() error{
 		"demote self": func() error {
-			_, err := f.svc.AdminUpdate(ctx, f.admin, f.admin.ID, user.Patch{Role: &plain})
+			_, err := f.svc.AdminUpdate(ctx, recently(f.admin), f.admin.ID, user.Patch{Role: &plain})
 			return err
 		},
 		"deactivate self": func() error {
-			_, err := f.svc.AdminUpdate(ctx, f.admin, f.admin.ID, user.Patch{IsActive: new(false)})
+			_, err := f.svc.AdminUpdate(ctx, recently(f.admin), f.admin.ID, user.Patch{IsActive: new(false)})
 			return err
 		},
-		"delete self":    func() error { return f.svc.AdminDelete(ctx, f.admin, f.admin.ID) },
+		"delete self":    func() error { return f.svc.AdminDelete(ctx, recently(f.admin), f.admin.ID) },
 		"delete account": func() error { return f.svc.Delete(ctx, signedIn(f.admin.ID, uuid.Nil)) },
 	} {
 		if err := call(); !errors.Is(err, user.ErrLastAdmin) {
@@ -216,7 +216,7 @@ func TestPromoteAdmin(t *testing.T) {
 	f := newAdminFixture(t)
 	ctx := t.Context()
 	u := f.register(t, ada)
-	if _, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{IsActive: new(false)}); err != nil {
+	if _, err := f.svc.AdminUpdate(ctx, recently(f.admin), u.ID, user.Patch{IsActive: new(false)}); err != nil {
 		t.Fatal(err)
 	}
 	// Nothing shows that the unverified address is the operator's.
@@ -342,7 +342,7 @@ func TestAdminEmailChangeMailsTheNewAddress(t *testing.T) {
 		t.Fatalf("VerifyEmail: %v", err)
 	}
 	email := "ada.new@example.com"
-	got, err := f.svc.AdminUpdate(ctx, f.admin, u.ID, user.Patch{Email: &email})
+	got, err := f.svc.AdminUpdate(ctx, recently(f.admin), u.ID, user.Patch{Email: &email})
 	if err != nil || got.EmailVerified {
 		t.Fatalf("AdminUpdate(email) = verified %v, %v; want unverified", got.EmailVerified, err)
 	}
@@ -384,4 +384,111 @@ func nextMail(t *testing.T, box *usertest.Mailbox) usertest.Mail {
 		t.Fatalf("waiting for a mail: %v", err)
 	}
 	return m
+}
+
+// recently is u signed in a moment ago: the caller of a session whose
+// password login is within the re-authentication window, as the
+// administrator's changes of who controls an account need (signedIn).
+func recently(u user.User) user.Caller {
+	return user.Caller{User: u, Session: user.Session{ID: uuid.Must(uuid.NewV7()), AuthenticatedAt: justNow}}
+}
+
+// TestAdminChangesOfWhoControlsAnAccountNeedARecentSignIn: an
+// administrator whose session's password login is older than the
+// re-authentication window (a stolen access token) may still rename,
+// deactivate and reactivate accounts, but may not change the email or the
+// role of any account, its own or another administrator's, reset its
+// second factors or delete it; once signed in recently it may.
+func TestAdminChangesOfWhoControlsAnAccountNeedARecentSignIn(t *testing.T) {
+	f := newAdminFixture(t)
+	ctx := t.Context()
+	other, err := f.svc.CreateAdmin(ctx, user.Registration{Email: "other@example.com", Username: "other", Password: "other password"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := f.register(t, ada)
+	stale := user.Caller{User: f.admin, Session: user.Session{ID: uuid.Must(uuid.NewV7()), AuthenticatedAt: time.Now().Add(-user.DefaultReauthWindow - time.Minute)}}
+	for _, target := range []user.User{f.admin, other, plain} {
+		moved, flip := "moved."+target.Username+"@example.com", user.RoleAdmin
+		if target.IsAdmin() {
+			flip = user.RoleUser
+		}
+		for name, call := range map[string]func() error{
+			"email": func() error {
+				_, err := f.svc.AdminUpdate(ctx, stale, target.ID, user.Patch{Email: &moved})
+				return err
+			},
+			"role":      func() error { _, err := f.svc.AdminUpdate(ctx, stale, target.ID, user.Patch{Role: &flip}); return err },
+			"mfa reset": func() error { return f.svc.AdminResetMFA(ctx, stale, target.ID) },
+			"delete":    func() error { return f.svc.AdminDelete(ctx, stale, target.ID) },
+		} {
+			if err := call(); !errors.Is(err, user.ErrReauthenticationRequired) {
+				t.Errorf("%s of %s by a stale session = %v, want ErrReauthenticationRequired", name, target.Username, err)
+			}
+		}
+		if got, err := f.stores.Users.ByID(ctx, target.ID); err != nil || got.Email != target.Email || got.Role != target.Role {
+			t.Errorf("%s after the refusals: %+v, %v; want unchanged", target.Username, got, err)
+		}
+	}
+	for _, p := range []user.Patch{{FullName: new("Renamed")}, {IsActive: new(false)}, {IsActive: new(true)}, {Email: &plain.Email}, {Role: &plain.Role}} {
+		if _, err := f.svc.AdminUpdate(ctx, stale, plain.ID, p); err != nil {
+			t.Errorf("AdminUpdate(%+v) by a stale session = %v, want allowed (no change of who controls it)", p, err)
+		}
+	}
+	moved := "moved.ada@example.com"
+	if _, err := f.svc.AdminUpdate(ctx, recently(f.admin), plain.ID, user.Patch{Email: &moved, Role: new(user.RoleAdmin)}); err != nil {
+		t.Errorf("email and role by a recent session = %v", err)
+	}
+	if err := f.svc.AdminResetMFA(ctx, recently(f.admin), other.ID); err != nil {
+		t.Errorf("AdminResetMFA by a recent session = %v", err)
+	}
+	if err := f.svc.AdminDelete(ctx, recently(f.admin), other.ID); err != nil {
+		t.Errorf("AdminDelete by a recent session = %v", err)
+	}
+}
+
+// TestServiceAccountsChangeNoRoleNorAdministrator: a service account
+// (no account, no session) keeps its users:write operations on users,
+// but may change no role, and neither the email, the second factors nor
+// the existence of an administrator's account.
+func TestServiceAccountsChangeNoRoleNorAdministrator(t *testing.T) {
+	f := newAdminFixture(t)
+	ctx := t.Context()
+	plain := f.register(t, ada)
+	sa := user.ServiceAccount("provisioning")
+	moved := "moved@example.com"
+	for name, call := range map[string]func() error{
+		"promote a user": func() error {
+			_, err := f.svc.AdminUpdate(ctx, sa, plain.ID, user.Patch{Role: new(user.RoleAdmin)})
+			return err
+		},
+		"demote an admin": func() error {
+			_, err := f.svc.AdminUpdate(ctx, sa, f.admin.ID, user.Patch{Role: new(user.RoleUser)})
+			return err
+		},
+		"move an admin's email": func() error {
+			_, err := f.svc.AdminUpdate(ctx, sa, f.admin.ID, user.Patch{Email: &moved})
+			return err
+		},
+		"reset an admin's factors": func() error { return f.svc.AdminResetMFA(ctx, sa, f.admin.ID) },
+		"delete an admin":          func() error { return f.svc.AdminDelete(ctx, sa, f.admin.ID) },
+	} {
+		if err := call(); !errors.Is(err, user.ErrServiceAccountLimit) {
+			t.Errorf("%s by a service account = %v, want ErrServiceAccountLimit", name, err)
+		}
+	}
+	if got, _ := f.stores.Users.ByID(ctx, plain.ID); got.IsAdmin() {
+		t.Errorf("the user became an administrator")
+	}
+	for _, p := range []user.Patch{{Email: &moved}, {FullName: new("Ada")}, {IsActive: new(false)}, {IsActive: new(true)}} {
+		if _, err := f.svc.AdminUpdate(ctx, sa, plain.ID, p); err != nil {
+			t.Errorf("AdminUpdate(%+v) of a user by a service account = %v, want allowed", p, err)
+		}
+	}
+	if _, err := f.svc.AdminUpdate(ctx, sa, f.admin.ID, user.Patch{FullName: new("Root")}); err != nil {
+		t.Errorf("renaming an administrator by a service account = %v, want allowed", err)
+	}
+	if err := f.svc.AdminDelete(ctx, sa, plain.ID); err != nil {
+		t.Errorf("deleting a user by a service account = %v, want allowed", err)
+	}
 }

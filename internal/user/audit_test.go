@@ -97,7 +97,7 @@ func TestAuditedFlows(t *testing.T) {
 		},
 			func() user.AuditEvent { return ev(user.AuditPasswordChanged, u.ID, u.ID, nil) }},
 		{"deactivated", func() error {
-			_, err := f.svc.AdminUpdate(ctx, admin, u.ID, user.Patch{IsActive: new(false)})
+			_, err := f.svc.AdminUpdate(ctx, recently(admin), u.ID, user.Patch{IsActive: new(false)})
 			return err
 		}, func() user.AuditEvent { return ev(user.AuditDeactivated, admin.ID, u.ID, nil) }},
 		{"inactive", func() error { _, err := f.svc.Login(ctx, "ada", "a new passphrase", ""); return err },

@@ -20,6 +20,11 @@ var (
 	// ErrForbidden is a signed-in user asking for what their role does not
 	// allow.
 	ErrForbidden = errors.New("this requires the admin role")
+	// ErrServiceAccountLimit is a service account asking for a change of
+	// who controls an account that its scope never reaches: any role
+	// change, or an administrator's email, second factors or existence.
+	// Only an administrator who signed in recently may make those.
+	ErrServiceAccountLimit = errors.New("a service account may not change a role, nor change the email or second factors of an administrator or delete one: an administrator, signed in, must")
 	// ErrLastAdmin is a change that would leave the service without an
 	// active administrator: demoting, deactivating or deleting the last one.
 	ErrLastAdmin = errors.New("this would leave no active administrator: make another user an administrator first")

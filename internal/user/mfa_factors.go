@@ -319,14 +319,18 @@ func (s *Service) IsPendingTOTP(ctx context.Context, id uuid.UUID, secret string
 
 // AdminResetMFA removes every second factor of the user id (TOTP,
 // recovery codes, the factors of other kinds), for the administrator
-// actor: the way back in for someone who lost them all. It is audited
-// and the user is told by mail.
-func (s *Service) AdminResetMFA(ctx context.Context, actor User, id uuid.UUID) error {
-	if err := requireAdmin(actor); err != nil {
+// c: the way back in for someone who lost them all. It needs c's recent
+// authentication (mayControl). It is audited and the user is told by
+// mail.
+func (s *Service) AdminResetMFA(ctx context.Context, c Caller, id uuid.UUID) error {
+	if err := requireAdmin(c.User); err != nil {
 		return err
 	}
 	u, err := s.users.ByID(ctx, id)
 	if err != nil {
+		return err
+	}
+	if err := s.mayControl(ctx, c, u, false); err != nil {
 		return err
 	}
 	for _, m := range s.mfa.More {
@@ -334,7 +338,7 @@ func (s *Service) AdminResetMFA(ctx context.Context, actor User, id uuid.UUID) e
 			return fmt.Errorf("reset %s factors: %w", m.Method(), err)
 		}
 	}
-	e := s.event(ctx, AuditMFAReset, actor.ID, id, nil)
+	e := s.event(ctx, AuditMFAReset, c.User.ID, id, nil)
 	return s.atomically(ctx, e, func(tx Stores) error {
 		if tx.Factors != nil {
 			if _, err := tx.Factors.DeleteAll(ctx, id); err != nil {

@@ -57,13 +57,13 @@ func TestOtherFactorKinds(t *testing.T) {
 	if has, err := svc.HasSecondFactor(ctx, ada.ID); !has || err != nil {
 		t.Errorf("HasSecondFactor = %v, %v; want true", has, err)
 	}
-	if err := svc.AdminResetMFA(ctx, ada, ada.ID); !errors.Is(err, user.ErrForbidden) {
+	if err := svc.AdminResetMFA(ctx, recently(ada), ada.ID); !errors.Is(err, user.ErrForbidden) {
 		t.Errorf("AdminResetMFA by a non-administrator = %v, want ErrForbidden", err)
 	}
-	if err := svc.AdminResetMFA(ctx, f.admin, uuid.Must(uuid.NewV7())); !errors.Is(err, user.ErrNotFound) {
+	if err := svc.AdminResetMFA(ctx, recently(f.admin), uuid.Must(uuid.NewV7())); !errors.Is(err, user.ErrNotFound) {
 		t.Errorf("AdminResetMFA of nobody = %v, want ErrNotFound", err)
 	}
-	if err := svc.AdminResetMFA(ctx, f.admin, ada.ID); err != nil || len(kind.reset) != 1 || kind.reset[0] != ada.ID {
+	if err := svc.AdminResetMFA(ctx, recently(f.admin), ada.ID); err != nil || len(kind.reset) != 1 || kind.reset[0] != ada.ID {
 		t.Errorf("AdminResetMFA = %v, reset %v; want the kind reset for ada", err, kind.reset)
 	}
 
@@ -74,7 +74,7 @@ func TestOtherFactorKinds(t *testing.T) {
 	if err := svc.RequireAssurance(ctx, caller, false); !errors.Is(err, errDown) {
 		t.Errorf("RequireAssurance with a failing kind = %v, want its error (never a pass)", err)
 	}
-	if err := svc.AdminResetMFA(ctx, f.admin, ada.ID); !errors.Is(err, errDown) {
+	if err := svc.AdminResetMFA(ctx, recently(f.admin), ada.ID); !errors.Is(err, errDown) {
 		t.Errorf("AdminResetMFA with a failing kind = %v, want its error", err)
 	}
 	kind.err = nil
@@ -113,7 +113,7 @@ func TestLoginWithFactorRefusesMissingAndInactiveAccounts(t *testing.T) {
 	if _, err := f.svc.LoginWithFactor(ctx, uuid.Must(uuid.NewV7()), "passkey", a); !errors.Is(err, user.ErrInvalidCredentials) {
 		t.Errorf("LoginWithFactor(nobody) = %v, want ErrInvalidCredentials", err)
 	}
-	if _, err := f.svc.AdminUpdate(ctx, f.admin, ada.ID, user.Patch{IsActive: new(false)}); err != nil {
+	if _, err := f.svc.AdminUpdate(ctx, recently(f.admin), ada.ID, user.Patch{IsActive: new(false)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.LoginWithFactor(ctx, ada.ID, "passkey", a); !errors.Is(err, user.ErrInvalidCredentials) {

@@ -59,7 +59,7 @@ func TestSessionStoreFailures(t *testing.T) {
 		{"Sessions", func() error { _, _, err := f.svc.Sessions(ctx, u.ID, nil, 0); return err }},
 		{"RevokeSession", func() error { return f.svc.RevokeSession(ctx, u.ID, tok.SessionID) }},
 		{"AdminUpdate deactivating", func() error {
-			_, err := f.svc.AdminUpdate(ctx, actingAdmin, u.ID, user.Patch{IsActive: new(false)})
+			_, err := f.svc.AdminUpdate(ctx, recently(actingAdmin), u.ID, user.Patch{IsActive: new(false)})
 			return err
 		}},
 	} {
@@ -126,7 +126,7 @@ func TestChangePasswordRevokesEverySession(t *testing.T) {
 	if _, err := f.svc.Refresh(t.Context(), tok.RefreshToken); !errors.Is(err, user.ErrInvalidGrant) {
 		t.Errorf("Refresh after ChangePassword: got error %v, want %v", err, user.ErrInvalidGrant)
 	}
-	if _, err := f.svc.AdminUpdate(t.Context(), actingAdmin, uuid.Must(uuid.NewV7()), user.Patch{IsActive: new(false)}); !errors.Is(err, user.ErrNotFound) {
+	if _, err := f.svc.AdminUpdate(t.Context(), recently(actingAdmin), uuid.Must(uuid.NewV7()), user.Patch{IsActive: new(false)}); !errors.Is(err, user.ErrNotFound) {
 		t.Errorf("deactivating an unknown user: got error %v, want %v", err, user.ErrNotFound)
 	}
 }

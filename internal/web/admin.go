@@ -19,7 +19,10 @@ import (
 // an active administrator as stored (Resume re-reads the account on every
 // request); the service checks the role again. Every action is a POST of
 // the same origin; the destructive ones (deactivate, delete) pass through
-// a confirmation page first.
+// a confirmation page first. The changes of who controls an account (the
+// role, deletion) ask the administrator's current password again
+// (reauthenticated, as the client pages do): a stolen page session alone
+// must not take over an account; deactivating and reactivating do not.
 
 // admin is signedIn for administrators only: anyone else gets a 403 page.
 // Under USERSVC_REQUIRE_MFA_FOR=admin (or all) an administrator without a
@@ -148,7 +151,7 @@ func (p *Pages) adminTarget(w http.ResponseWriter, r *http.Request, c user.Calle
 		p.errorPage(w, r, http.StatusNotFound, "error.user_not_found")
 		return user.User{}, false
 	}
-	u, err := p.users.AdminUpdate(p.client(r), c.User, id, user.Patch{})
+	u, err := p.users.AdminUpdate(p.client(r), c, id, user.Patch{})
 	if err != nil {
 		status, _, _ := p.explain(r, err)
 		p.errorPage(w, r, status, refusalKey(err))
@@ -168,10 +171,18 @@ func refusalKey(err error) string {
 	return "error.internal"
 }
 
+// passwordField asks the administrator's current password again, for a
+// change of who controls an account (user.Service.AdminUpdate), with
+// hint saying why.
+func passwordField(hint string) *field {
+	return &field{Name: "current_password", Type: "password", Autocomplete: "current-password",
+		Label: "field.current_password", Hint: hint}
+}
+
 // adminUserView is a user's detail page with its actions: the role form
-// and, for an inactive user, the reactivate form (deactivate and delete
-// are links to their confirmation pages). fail shows on the form of the
-// action that failed.
+// (with the administrator's password) and, for an inactive user, the
+// reactivate form (deactivate and delete are links to their confirmation
+// pages). fail shows on the form of the action that failed.
 func (p *Pages) adminUserView(w http.ResponseWriter, r *http.Request, c user.Caller, u user.User, status int, notice string, fail error) {
 	base := "/admin/users/" + u.ID.String()
 	role := &form{Action: base + "/role", Submit: "admin.user.make_admin",
@@ -180,6 +191,7 @@ func (p *Pages) adminUserView(w http.ResponseWriter, r *http.Request, c user.Cal
 		role = &form{Action: base + "/role", Submit: "admin.user.make_user",
 			Hidden: []hidden{{Name: "role", Value: string(user.RoleUser)}}}
 	}
+	role.Fields = []*field{passwordField("admin.user.role_password_hint")}
 	reactivate := &form{Action: base + "/reactivate", Submit: "admin.user.reactivate"}
 	v := view{Page: "admin_user", Title: "admin.user.title", Notice: notice, Subject: &u, Me: &c.User,
 		Form: role, Forms: []*form{reactivate}, Audit: "/admin/audit?subject=" + u.ID.String()}
@@ -201,9 +213,13 @@ func (p *Pages) adminUserPage(w http.ResponseWriter, r *http.Request, c user.Cal
 }
 
 // confirmation is the page asking to confirm action on u: a POST form to
-// the same path.
-func (p *Pages) confirmation(w http.ResponseWriter, r *http.Request, c user.Caller, u user.User, title, intro, submit string, fail error) {
+// the same path, which asks the administrator's password again when
+// passwordHint is not "" (says why).
+func (p *Pages) confirmation(w http.ResponseWriter, r *http.Request, c user.Caller, u user.User, title, intro, submit, passwordHint string, fail error) {
 	f := &form{Action: r.URL.Path, Submit: submit, Danger: true, Hidden: []hidden{{Name: "confirm", Value: "yes"}}}
+	if passwordHint != "" {
+		f.Fields = []*field{passwordField(passwordHint)}
+	}
 	v := view{Page: "admin_confirm", Title: title, Intro: intro, Subject: &u, Me: &c.User, Form: f,
 		Links: []link{{Href: "/admin/users/" + u.ID.String(), Label: "admin.confirm.cancel"}}}
 	p.show(w, r, v, f, fail)
@@ -211,20 +227,23 @@ func (p *Pages) confirmation(w http.ResponseWriter, r *http.Request, c user.Call
 
 func (p *Pages) adminDeactivatePage(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	if u, ok := p.adminTarget(w, r, c); ok {
-		p.confirmation(w, r, c, u, "admin.deactivate.title", "admin.deactivate.intro", "admin.user.deactivate", nil)
+		p.confirmation(w, r, c, u, "admin.deactivate.title", "admin.deactivate.intro", "admin.user.deactivate", "", nil)
 	}
 }
 
 func (p *Pages) adminDeletePage(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	if u, ok := p.adminTarget(w, r, c); ok {
-		p.confirmation(w, r, c, u, "admin.delete.title", "admin.delete.intro", "admin.user.delete", nil)
+		p.confirmation(w, r, c, u, "admin.delete.title", "admin.delete.intro", "admin.user.delete", "admin.delete.password_hint", nil)
 	}
 }
 
 // adminChange applies patch to the path's user and goes back to its page
-// with notice; a refusal (the last administrator) shows on the page
-// (confirmed actions: on their confirmation page).
-func (p *Pages) adminChange(w http.ResponseWriter, r *http.Request, c user.Caller, patch user.Patch, notice string, confirmed bool) {
+// with notice; a refusal (the last administrator, a wrong password) shows
+// on the page (confirmed actions: on their confirmation page). A
+// sensitive change (the role) first checks the form's current password
+// (reauthenticated); the activation does not, so that deactivating stays
+// quick.
+func (p *Pages) adminChange(w http.ResponseWriter, r *http.Request, c user.Caller, patch user.Patch, notice string, confirmed, sensitive bool) {
 	u, ok := p.adminTarget(w, r, c)
 	if !ok {
 		return
@@ -233,13 +252,19 @@ func (p *Pages) adminChange(w http.ResponseWriter, r *http.Request, c user.Calle
 		redirect(w, r.URL.Path)
 		return
 	}
-	err := p.allowWrite(r, p.opts.Limits.Write, c, perAccount)
+	var err error
+	if sensitive {
+		c, err = p.reauthenticated(r, c)
+	}
 	if err == nil {
-		_, err = p.users.AdminUpdate(p.client(r), c.User, u.ID, patch)
+		err = p.allowWrite(r, p.opts.Limits.Write, c, perAccount)
+	}
+	if err == nil {
+		_, err = p.users.AdminUpdate(p.client(r), c, u.ID, patch)
 	}
 	if err != nil {
 		if confirmed {
-			p.confirmation(w, r, c, u, "admin.deactivate.title", "admin.deactivate.intro", "admin.user.deactivate", err)
+			p.confirmation(w, r, c, u, "admin.deactivate.title", "admin.deactivate.intro", "admin.user.deactivate", "", err)
 			return
 		}
 		p.adminUserView(w, r, c, u, 0, "", err)
@@ -250,17 +275,17 @@ func (p *Pages) adminChange(w http.ResponseWriter, r *http.Request, c user.Calle
 
 func (p *Pages) adminDeactivate(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	off := false
-	p.adminChange(w, r, c, user.Patch{IsActive: &off}, "deactivated", true)
+	p.adminChange(w, r, c, user.Patch{IsActive: &off}, "deactivated", true, false)
 }
 
 func (p *Pages) adminReactivate(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	on := true
-	p.adminChange(w, r, c, user.Patch{IsActive: &on}, "reactivated", false)
+	p.adminChange(w, r, c, user.Patch{IsActive: &on}, "reactivated", false, false)
 }
 
 func (p *Pages) adminRole(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	role := user.Role(r.PostFormValue("role"))
-	p.adminChange(w, r, c, user.Patch{Role: &role}, "role_changed", false)
+	p.adminChange(w, r, c, user.Patch{Role: &role}, "role_changed", false, true)
 }
 
 func (p *Pages) adminDelete(w http.ResponseWriter, r *http.Request, c user.Caller) {
@@ -272,12 +297,15 @@ func (p *Pages) adminDelete(w http.ResponseWriter, r *http.Request, c user.Calle
 		redirect(w, r.URL.Path)
 		return
 	}
-	err := p.allowWrite(r, p.opts.Limits.Write, c, perAccount)
+	c, err := p.reauthenticated(r, c)
 	if err == nil {
-		err = p.users.AdminDelete(p.client(r), c.User, u.ID)
+		err = p.allowWrite(r, p.opts.Limits.Write, c, perAccount)
+	}
+	if err == nil {
+		err = p.users.AdminDelete(p.client(r), c, u.ID)
 	}
 	if err != nil {
-		p.confirmation(w, r, c, u, "admin.delete.title", "admin.delete.intro", "admin.user.delete", err)
+		p.confirmation(w, r, c, u, "admin.delete.title", "admin.delete.intro", "admin.user.delete", "admin.delete.password_hint", err)
 		return
 	}
 	redirect(w, withNotice("/admin/users", "deleted"))

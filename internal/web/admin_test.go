@@ -33,7 +33,7 @@ func adminSite(t *testing.T, kind string) (*site, *browser, user.User) {
 func (s *site) named(admin user.User, name, full string) user.User {
 	s.t.Helper()
 	u := s.account(name)
-	u, err := s.App.Service().AdminUpdate(s.t.Context(), admin, u.ID, user.Patch{FullName: &full})
+	u, err := s.App.Service().AdminUpdate(s.t.Context(), user.Caller{User: admin}, u.ID, user.Patch{FullName: &full})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -75,14 +75,13 @@ func TestAdminConsoleIsForAdministratorsOnly(t *testing.T) {
 				t.Errorf("POST %s as a user: %d, want 403", path, p.status)
 			}
 		}
-		if u, err := s.App.Service().AdminUpdate(t.Context(), root, root.ID, user.Patch{}); err != nil || !u.IsAdmin() || !u.IsActive {
+		if u, err := s.App.Service().AdminUpdate(t.Context(), user.Caller{User: root}, root.ID, user.Patch{}); err != nil || !u.IsAdmin() || !u.IsActive {
 			t.Fatalf("root after a user's posts: %+v, %v", u, err)
 		}
 		// The role as stored, read on every request: an administrator
 		// demoted while signed in is refused on the next page.
-		admin := user.RoleAdmin
-		if _, err := s.App.Service().AdminUpdate(t.Context(), root, bob.ID, user.Patch{Role: &admin}); err != nil {
-			t.Fatal(err)
+		if p := rootBrowser.post("/admin/users/"+bob.ID.String()+"/role", url.Values{"role": {"admin"}, "current_password": {password}}); p.status != http.StatusSeeOther {
+			t.Fatalf("make bob admin: %d\n%s", p.status, p.body)
 		}
 		if p := b.get("/admin/users"); p.status != http.StatusOK {
 			t.Fatalf("bob made admin: %d", p.status)
@@ -90,7 +89,7 @@ func TestAdminConsoleIsForAdministratorsOnly(t *testing.T) {
 		if p := b.get("/account"); !strings.Contains(p.body, `href="/admin/users"`) {
 			t.Errorf("an admin's nav has no link to the console")
 		}
-		if p := rootBrowser.post("/admin/users/"+bob.ID.String()+"/role", url.Values{"role": {"user"}}); p.status != http.StatusSeeOther {
+		if p := rootBrowser.post("/admin/users/"+bob.ID.String()+"/role", url.Values{"role": {"user"}, "current_password": {password}}); p.status != http.StatusSeeOther {
 			t.Fatalf("demote bob: %d\n%s", p.status, p.body)
 		}
 		if p := b.get("/admin/users"); p.status != http.StatusForbidden {
@@ -177,7 +176,7 @@ func TestAdminConsoleActions(t *testing.T) {
 		svc := s.App.Service()
 		state := func() user.User {
 			t.Helper()
-			u, err := svc.AdminUpdate(t.Context(), root, bob.ID, user.Patch{})
+			u, err := svc.AdminUpdate(t.Context(), user.Caller{User: root}, bob.ID, user.Patch{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -200,19 +199,19 @@ func TestAdminConsoleActions(t *testing.T) {
 		if p := b.post(base+"/reactivate", url.Values{}); p.status != http.StatusSeeOther || !state().IsActive {
 			t.Fatalf("reactivate: %d", p.status)
 		}
-		if p := b.post(base+"/role", url.Values{"role": {"admin"}}); p.status != http.StatusSeeOther || !state().IsAdmin() {
+		if p := b.post(base+"/role", url.Values{"role": {"admin"}, "current_password": {password}}); p.status != http.StatusSeeOther || !state().IsAdmin() {
 			t.Fatalf("make admin: %d", p.status)
 		}
-		if p := b.post(base+"/role", url.Values{"role": {"root"}}); p.status != http.StatusUnprocessableEntity {
+		if p := b.post(base+"/role", url.Values{"role": {"root"}, "current_password": {password}}); p.status != http.StatusUnprocessableEntity {
 			t.Errorf("an unknown role: %d, want 422", p.status)
 		}
 		if p := b.get(base + "/delete"); p.status != http.StatusOK || !strings.Contains(p.body, "This cannot be undone") {
 			t.Fatalf("delete page: %d", p.status)
 		}
-		if p := b.post(base+"/delete", url.Values{"confirm": {"yes"}}); p.status != http.StatusSeeOther || p.location() != "/admin/users?notice=deleted" {
+		if p := b.post(base+"/delete", url.Values{"confirm": {"yes"}, "current_password": {password}}); p.status != http.StatusSeeOther || p.location() != "/admin/users?notice=deleted" {
 			t.Fatalf("delete: %d to %q\n%s", p.status, p.location(), p.body)
 		}
-		if _, err := svc.AdminUpdate(t.Context(), root, bob.ID, user.Patch{}); err == nil {
+		if _, err := svc.AdminUpdate(t.Context(), user.Caller{User: root}, bob.ID, user.Patch{}); err == nil {
 			t.Error("bob still exists after delete")
 		}
 		if p := b.get(base); p.status != http.StatusNotFound || !strings.Contains(p.body, "There is no such user") {
@@ -232,16 +231,16 @@ func TestAdminConsoleLastAdmin(t *testing.T) {
 			path string
 			form url.Values
 		}{
-			{"/role", url.Values{"role": {"user"}}},
+			{"/role", url.Values{"role": {"user"}, "current_password": {password}}},
 			{"/deactivate", url.Values{"confirm": {"yes"}}},
-			{"/delete", url.Values{"confirm": {"yes"}}},
+			{"/delete", url.Values{"confirm": {"yes"}, "current_password": {password}}},
 		} {
 			p := b.post(base+tt.path, tt.form)
 			if p.status != http.StatusConflict || !strings.Contains(p.body, msg) || !strings.Contains(p.body, `role="alert"`) {
 				t.Errorf("POST %s on the last admin: %d, want 409 with the message\n%s", tt.path, p.status, p.body)
 			}
 		}
-		u, err := s.App.Service().AdminUpdate(t.Context(), root, root.ID, user.Patch{})
+		u, err := s.App.Service().AdminUpdate(t.Context(), user.Caller{User: root}, root.ID, user.Patch{})
 		if err != nil || !u.IsAdmin() || !u.IsActive {
 			t.Errorf("root after the refusals: %+v, %v", u, err)
 		}
@@ -303,6 +302,55 @@ func TestAdminConsoleAudit(t *testing.T) {
 			if p := b.get("/admin/audit?" + bad); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, `role="alert"`) {
 				t.Errorf("?%s: %d, want 422 with an alert", bad, p.status)
 			}
+		}
+	})
+}
+
+// The console's changes of who controls an account (the role, deletion)
+// ask the administrator's password again, on a labelled field that shows
+// the refusal: a stolen page session alone changes neither. Deactivating
+// (the answer to an incident) and reactivating do not ask it.
+func TestAdminConsoleAsksThePasswordForRoleAndDelete(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s, b, root := adminSite(t, kind)
+		bob := s.named(root, "bob", "Bob Builder")
+		base := "/admin/users/" + bob.ID.String()
+		state := func() user.User {
+			t.Helper()
+			u, err := s.App.Service().AdminUpdate(t.Context(), user.Caller{User: root}, bob.ID, user.Patch{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u
+		}
+		for _, page := range []string{base, base + "/delete"} {
+			if p := b.get(page); !strings.Contains(p.body, `<label for="f-current_password">`) || !strings.Contains(p.body, `autocomplete="current-password"`) {
+				t.Errorf("GET %s has no labelled current password field\n%s", page, p.body)
+			}
+		}
+		for _, tt := range []struct {
+			name, path string
+			form       url.Values
+			status     int
+		}{
+			{"role without the password", "/role", url.Values{"role": {"admin"}}, http.StatusForbidden},
+			{"role with a wrong password", "/role", url.Values{"role": {"admin"}, "current_password": {"not the password"}}, http.StatusUnauthorized},
+			{"delete without the password", "/delete", url.Values{"confirm": {"yes"}}, http.StatusForbidden},
+			{"delete with a wrong password", "/delete", url.Values{"confirm": {"yes"}, "current_password": {"not the password"}}, http.StatusUnauthorized},
+		} {
+			p := b.post(base+tt.path, tt.form)
+			if p.status != tt.status || !strings.Contains(p.body, `id="f-current_password-error"`) || !strings.Contains(p.body, `aria-invalid="true" aria-describedby="f-current_password-hint f-current_password-error"`) {
+				t.Errorf("%s: %d, want %d with the error on the password field\n%s", tt.name, p.status, tt.status, p.body)
+			}
+			if u := state(); u.IsAdmin() {
+				t.Fatalf("%s: bob became an administrator", tt.name)
+			}
+		}
+		if p := b.post(base+"/deactivate", url.Values{"confirm": {"yes"}}); p.status != http.StatusSeeOther || state().IsActive {
+			t.Errorf("deactivate without the password: %d, active %v", p.status, state().IsActive)
+		}
+		if p := b.post(base+"/reactivate", url.Values{}); p.status != http.StatusSeeOther || !state().IsActive {
+			t.Errorf("reactivate without the password: %d", p.status)
 		}
 	})
 }

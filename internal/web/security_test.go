@@ -89,7 +89,7 @@ func TestDeactivationEndsThePageSession(t *testing.T) {
 			t.Fatalf("account: %d", p.status)
 		}
 		off := false
-		if _, err := s.App.Service().AdminUpdate(t.Context(), admin, u.ID, user.Patch{IsActive: &off}); err != nil {
+		if _, err := s.App.Service().AdminUpdate(t.Context(), user.Caller{User: admin}, u.ID, user.Patch{IsActive: &off}); err != nil {
 			t.Fatal(err)
 		}
 		if p := b.get("/account"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location(), "/sign-in") {
