@@ -294,3 +294,27 @@ func TestRepeatedJSONKeysAreRefused(t *testing.T) {
 		t.Errorf("the refused bodies registered an account: %v", res)
 	}
 }
+
+// TestOutOfRangeNumberNamesNoGoType sends a number no float64 holds: the
+// 400 used to repeat encoding/json's text, "cannot unmarshal number
+// 1e999999 into Go value of type float64", which tells a prober the
+// language and types behind the API.
+func TestOutOfRangeNumberNamesNoGoType(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, apptest.Memory)
+	for _, body := range []string{
+		`{"email":"big@example.com","username":"bignumber","password":"long enough","full_name":1e999999}`,
+		`{"email":"big@example.com","username":"bignumber","password":"long enough","x":[-1e400]}`,
+	} {
+		res := srv.do(req{method: "POST", path: "/api/v1/register", body: body})
+		wantProblem(t, res, http.StatusBadRequest, "")
+		for _, leak := range []string{"Go ", "float64", "unmarshal"} {
+			if strings.Contains(string(res.Body), leak) {
+				t.Errorf("%s: answer %s names the implementation (%q)", body, res.Body, leak)
+			}
+		}
+		if !strings.Contains(string(res.Body), "out of range") {
+			t.Errorf("%s: answer %s, want it to say the number is out of range", body, res.Body)
+		}
+	}
+}
