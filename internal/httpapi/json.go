@@ -29,16 +29,21 @@ var strictJSON = huma.Format{
 		if hasLoneSurrogate(data) {
 			return errLoneSurrogate
 		}
-		if key, ok := repeatedKey(data); ok {
-			return fmt.Errorf("request body repeats the key %q in an object", key)
-		}
 		err := json.Unmarshal(data, v)
 		if typeErr, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 			// encoding/json's own text names Go's types ("into Go value of
 			// type float64"): a number no float64 holds, here.
 			return fmt.Errorf("%s is out of range or of the wrong type", typeErr.Value)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		// Only now, so that the walk reads JSON whose depth
+		// json.Unmarshal has bounded.
+		if key, ok := repeatedKey(data); ok {
+			return fmt.Errorf("request body repeats the key %q in an object", key)
+		}
+		return nil
 	},
 }
 
