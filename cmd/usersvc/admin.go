@@ -167,24 +167,29 @@ func (p passwordSource) read(required bool) (string, error) {
 
 // readPasswordFile reads the password in path: its content without the
 // trailing newline, which must not be empty.
-func readPasswordFile(path string) (string, error) {
+func readPasswordFile(path string) (string, error) { return readSecretFile("--password-file", path) }
+
+// readSecretFile reads the secret in path, named by the flag that gave
+// it: the file's content without the trailing newline, which must not be
+// empty. Errors name the path, never the content.
+func readSecretFile(flag, path string) (string, error) {
 	f, err := os.Open(path) // #nosec G304 -- the operator names the file
 	if err != nil {
-		return "", fmt.Errorf("--password-file: %w", err)
+		return "", fmt.Errorf("%s: %w", flag, err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxPasswordLine+1))
 	if err != nil {
-		return "", fmt.Errorf("--password-file %s: %w", path, err)
+		return "", fmt.Errorf("%s %s: %w", flag, path, err)
 	}
 	if len(b) > maxPasswordLine {
-		return "", fmt.Errorf("--password-file %s: longer than %d bytes", path, maxPasswordLine)
+		return "", fmt.Errorf("%s %s: longer than %d bytes", flag, path, maxPasswordLine)
 	}
-	password := strings.TrimRight(string(b), "\r\n")
-	if password == "" {
-		return "", fmt.Errorf("--password-file %s is empty", path)
+	secret := strings.TrimRight(string(b), "\r\n")
+	if secret == "" {
+		return "", fmt.Errorf("%s %s is empty", flag, path)
 	}
-	return password, nil
+	return secret, nil
 }
 
 // promptPassword reads the password twice from the terminal fd; when it is

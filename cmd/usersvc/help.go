@@ -114,16 +114,18 @@ var retentionHelp = command{
 var webhooksHelp = command{
 	name: "webhooks",
 	synopsis: "usersvc webhooks list\n" +
-		"       usersvc webhooks create --url URL --types TYPE[,TYPE...] [--description TEXT] [--disabled]\n" +
+		"       usersvc webhooks create --url URL|--url-file PATH --types TYPE[,TYPE...] [--description TEXT] [--disabled]\n" +
 		"       usersvc webhooks delete ID",
 	about: "Manages webhook endpoints without an admin token, from a shell on the\n" +
 		"server; the admin API (/api/v1/admin/webhooks) does the same and more\n" +
 		"(update, rotate the secret, test, deliveries, replay). Changes are\n" +
 		"recorded in the audit log with no actor (an operator).\n\n" +
 		"create prints the endpoint's id and its signing secret (whsec_...), shown\n" +
-		"only this once. --types takes event types from the catalogue (see the\n" +
-		"README's \"Events and webhooks\"), or * for every type. Run `usersvc\n" +
-		"migrate up` (or serve once) first.",
+		"only this once. A URL that holds the receiver's token is better read\n" +
+		"from a file (--url-file PATH, one line) than typed: arguments show in the\n" +
+		"process list and the shell history. --types takes event types from the\n" +
+		"catalogue (see the README's \"Events and webhooks\"), or * for every type.\n" +
+		"Run `usersvc migrate up` (or serve once) first.",
 	env: append(slices.Clone(storeVars), "USERSVC_KEY_ENCRYPTION_KEY", "USERSVC_JWT_ALG",
 		"USERSVC_WEBHOOK_ALLOW_PRIVATE", "USERSVC_ENV"),
 	allSettings: true,

@@ -147,7 +147,7 @@ func flagsOf(c command) *flag.FlagSet {
 		fs, _ := retentionFlags()
 		return fs
 	case webhooksHelp.name:
-		return webhooksFlags(&webhook.NewEndpoint{}, new(string))
+		return webhooksFlags(&webhook.NewEndpoint{}, new(string), new(string))
 	case clientsHelp.name:
 		return clientsFlags(&clientsArgs{})
 	}

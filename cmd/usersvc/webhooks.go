@@ -17,10 +17,11 @@ import (
 )
 
 // webhooksFlags defines the flags of `webhooks create` into in; types is
-// the comma-separated --types.
-func webhooksFlags(in *webhook.NewEndpoint, types *string) *flag.FlagSet {
+// the comma-separated --types, urlFile the --url-file.
+func webhooksFlags(in *webhook.NewEndpoint, types, urlFile *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("webhooks", flag.ContinueOnError)
 	fs.StringVar(&in.URL, "url", "", "create: where events are POSTed")
+	fs.StringVar(urlFile, "url-file", "", "create: read the URL from the file at `PATH` (a URL holding the receiver's token stays out of the process list and the shell history)")
 	fs.StringVar(types, "types", "", "create: event types, comma-separated, or *")
 	fs.StringVar(&in.Description, "description", "", "create: what the endpoint is for")
 	fs.BoolVar(&in.Disabled, "disabled", false, "create: register it disabled")
@@ -30,8 +31,8 @@ func webhooksFlags(in *webhook.NewEndpoint, types *string) *flag.FlagSet {
 // webhooksCmd runs `usersvc webhooks list|create|delete`.
 func webhooksCmd(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	var in webhook.NewEndpoint
-	var types string
-	fs := webhooksFlags(&in, &types)
+	var types, urlFile string
+	fs := webhooksFlags(&in, &types, &urlFile)
 	verb, rest, done, err := parseWebhooksArgs(fs, args, stdout)
 	if done || err != nil {
 		return err
@@ -41,8 +42,13 @@ func webhooksCmd(ctx context.Context, args, environ []string, stdout io.Writer) 
 	case "list":
 		run = func(ctx context.Context, svc *webhook.Service) error { return listWebhooks(ctx, svc, stdout) }
 	case "create":
-		if in.URL == "" || types == "" {
-			return webhooksHelp.misuse(fs, "webhooks create needs --url and --types")
+		if (in.URL == "") == (urlFile == "") || types == "" {
+			return webhooksHelp.misuse(fs, "webhooks create needs --url and --types (or --url-file in place of --url, not both)")
+		}
+		if urlFile != "" {
+			if in.URL, err = readSecretFile("--url-file", urlFile); err != nil {
+				return err
+			}
 		}
 		for _, t := range strings.Split(types, ",") {
 			if t = strings.TrimSpace(t); t != "" {

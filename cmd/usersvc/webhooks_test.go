@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -60,6 +62,44 @@ func TestWebhooksCommandUsage(t *testing.T) {
 	for _, args := range [][]string{{"webhooks", "burn"}, {"webhooks", "create", "--url", "https://a.example/"}, {"webhooks", "delete"}, {"webhooks", "delete", "nope"}, {"webhooks", "list", "extra"}} {
 		if err := run(context.Background(), args, environ, io.Discard); err == nil {
 			t.Errorf("run(%q) succeeded, want a usage error", args)
+		}
+	}
+}
+
+// TestWebhooksCreateReadsTheURLFromAFile: an endpoint's URL may hold the
+// receiver's own token (the audit log keeps only its host for that
+// reason), but --url was the only way to give it, so the token went to
+// the process list and the shell history. --url-file reads it from a
+// file, as create-admin's --password-file does.
+func TestWebhooksCreateReadsTheURLFromAFile(t *testing.T) {
+	environ := databases[0].environ(t)
+	ctx := context.Background()
+	if err := run(ctx, []string{"migrate", "up"}, environ, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	const url = "https://hooks.example.com/usersvc?token=receivers-own-secret"
+	file := filepath.Join(t.TempDir(), "url")
+	if err := os.WriteFile(file, []byte(url+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"webhooks", "create", "--url-file", file, "--types", "user.created"}, environ, io.Discard); err != nil {
+		t.Fatalf("create --url-file: %v", err)
+	}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"webhooks", "list"}, environ, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), url+" ") {
+		t.Errorf("list = %q, want the endpoint with the URL read from the file", out.String())
+	}
+	for _, args := range [][]string{
+		{"webhooks", "create", "--url", url, "--url-file", file, "--types", "user.created"},
+		{"webhooks", "create", "--url-file", filepath.Join(t.TempDir(), "missing"), "--types", "user.created"},
+	} {
+		if err := run(ctx, args, environ, io.Discard); err == nil {
+			t.Errorf("run(%q) succeeded, want an error", args)
+		} else if strings.Contains(err.Error(), "receivers-own-secret") {
+			t.Errorf("run(%q) error %q shows the URL's token", args, err)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -267,4 +268,53 @@ func TestRegisterConcurrently(t *testing.T) {
 			t.Errorf("statuses of %d registrations of one email (-want +got):\n%s", n, diff)
 		}
 	})
+}
+
+// TestRepeatedJSONKeysAreRefused sends a body that names a field twice,
+// or twice in different cases, which encoding/json takes as one field
+// (the last). A proxy or filter that reads the first would see another
+// request than the service serves: the email it checks is not the one
+// registered. Repeated form fields are refused already; JSON keys now too.
+func TestRepeatedJSONKeysAreRefused(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, apptest.Memory)
+	for _, body := range []string{
+		`{"email":"first@example.com","email":"second@example.com","username":"twice1","password":"long enough"}`,
+		`{"email":"first@example.com","Email":"second@example.com","username":"twice2","password":"long enough"}`,
+		`{"email":"first@example.com","username":"twice3","password":"long enough","USERNAME":"other"}`,
+	} {
+		res := srv.do(req{method: "POST", path: "/api/v1/register", body: body})
+		wantProblem(t, res, http.StatusBadRequest, "")
+		if got := string(res.Body); !strings.Contains(got, "repeats the key") {
+			t.Errorf("%s: detail %s, want it to name the repeated key", body, got)
+		}
+	}
+	res := srv.do(req{method: "POST", path: "/api/v1/register", body: `{"email":"second@example.com","username":"twice1","password":"long enough"}`})
+	if res.Status != http.StatusCreated {
+		t.Errorf("the refused bodies registered an account: %v", res)
+	}
+}
+
+// TestOutOfRangeNumberNamesNoGoType sends a number no float64 holds: the
+// 400 used to repeat encoding/json's text, "cannot unmarshal number
+// 1e999999 into Go value of type float64", which tells a prober the
+// language and types behind the API.
+func TestOutOfRangeNumberNamesNoGoType(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, apptest.Memory)
+	for _, body := range []string{
+		`{"email":"big@example.com","username":"bignumber","password":"long enough","full_name":1e999999}`,
+		`{"email":"big@example.com","username":"bignumber","password":"long enough","x":[-1e400]}`,
+	} {
+		res := srv.do(req{method: "POST", path: "/api/v1/register", body: body})
+		wantProblem(t, res, http.StatusBadRequest, "")
+		for _, leak := range []string{"Go ", "float64", "unmarshal"} {
+			if strings.Contains(string(res.Body), leak) {
+				t.Errorf("%s: answer %s names the implementation (%q)", body, res.Body, leak)
+			}
+		}
+		if !strings.Contains(string(res.Body), "out of range") {
+			t.Errorf("%s: answer %s, want it to say the number is out of range", body, res.Body)
+		}
+	}
 }

@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -13,8 +16,10 @@ import (
 
 // strictJSON is huma's JSON format, refusing what encoding/json would
 // silently turn into U+FFFD and so store something the client never sent:
-// bytes that are not UTF-8, and \u escapes of unpaired UTF-16 surrogates.
-// huma answers 400 for any unmarshal error.
+// bytes that are not UTF-8, and \u escapes of unpaired UTF-16 surrogates;
+// and an object that repeats a key, which encoding/json would take as its
+// last value (what another reader of the body, a filter or a log, might
+// not). huma answers 400 for any unmarshal error.
 var strictJSON = huma.Format{
 	Marshal: huma.DefaultJSONFormat.Marshal,
 	Unmarshal: func(data []byte, v any) error {
@@ -24,7 +29,21 @@ var strictJSON = huma.Format{
 		if hasLoneSurrogate(data) {
 			return errLoneSurrogate
 		}
-		return json.Unmarshal(data, v)
+		err := json.Unmarshal(data, v)
+		if typeErr, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+			// encoding/json's own text names Go's types ("into Go value of
+			// type float64"): a number no float64 holds, here.
+			return fmt.Errorf("%s is out of range or of the wrong type", typeErr.Value)
+		}
+		if err != nil {
+			return err
+		}
+		// Only now, so that the walk reads JSON whose depth
+		// json.Unmarshal has bounded.
+		if key, ok := repeatedKey(data); ok {
+			return fmt.Errorf("request body repeats the key %q in an object", key)
+		}
+		return nil
 	},
 }
 
@@ -65,4 +84,61 @@ func escapedRune(b []byte) (rune, bool) {
 	}
 	n, err := strconv.ParseUint(string(b[2:6]), 16, 16)
 	return rune(n), err == nil
+}
+
+// repeatedKey returns the first key of data that repeats one of its
+// object, compared as encoding/json matches keys to fields: without
+// regard to case (Unicode simple folding). It reads data as far as it is
+// JSON; what is not is for json.Unmarshal to report.
+func repeatedKey(data []byte) (string, bool) {
+	type object struct {
+		keys    map[string]bool // nil for an array
+		wantKey bool
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var open []object
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		var top *object
+		if n := len(open); n > 0 && open[n-1].keys != nil {
+			top = &open[n-1]
+		}
+		if s, ok := tok.(string); ok && top != nil && top.wantKey {
+			k := foldKey(s)
+			if top.keys[k] {
+				return s, true
+			}
+			top.keys[k], top.wantKey = true, false
+			continue
+		}
+		if top != nil && tok != json.Delim('}') {
+			top.wantKey = true // a value of top's, or the start of one
+		}
+		switch tok {
+		case json.Delim('{'):
+			open = append(open, object{keys: map[string]bool{}, wantKey: true})
+		case json.Delim('['):
+			open = append(open, object{})
+		case json.Delim('}'), json.Delim(']'):
+			open = open[:len(open)-1]
+		}
+	}
+}
+
+// foldKey maps every key that strings.EqualFold holds equal to one string:
+// each rune replaced by the smallest of its simple-folding orbit.
+func foldKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }

@@ -52,3 +52,26 @@ func FuzzHasLoneSurrogate(f *testing.F) {
 		}
 	})
 }
+
+func TestRepeatedKey(t *testing.T) {
+	for _, tt := range []struct {
+		json, want string
+	}{
+		{`{"a":1,"b":2}`, ""},
+		{`{"a":1,"a":2}`, "a"},
+		{`{"a":1,"A":2}`, "A"},
+		{`{"k":1,"\u212a":2}`, "\u212a"}, // KELVIN SIGN, which encoding/json matches to k
+		{`{"a":{"b":1},"b":2}`, ""},
+		{`{"a":{"b":1,"b":2}}`, "b"},
+		{`[{"a":1},{"a":2}]`, ""},
+		{`{"a":[{"b":1,"c":[1,"b"]}],"b":"a"}`, ""},
+		{`{"a":"a","b":"b","c":{"a":"b"},"a":0}`, "a"},
+		{`{"a":1,"a"`, "a"},
+		{`{"a":`, ""},
+		{`"a"`, ""},
+	} {
+		if got, _ := repeatedKey([]byte(tt.json)); got != tt.want {
+			t.Errorf("repeatedKey(%s) = %q, want %q", tt.json, got, tt.want)
+		}
+	}
+}

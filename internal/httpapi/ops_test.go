@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -304,4 +305,42 @@ func TestMetrics(t *testing.T) {
 	if strings.Contains(out, a.Username) || strings.Contains(out, a.Email) {
 		t.Error("metrics contain a user's name or email: labels must stay bounded")
 	}
+}
+
+// TestMetricsMethodLabelsAreBounded sends requests with made-up methods,
+// which net/http accepts (any token is a method): each one used to become
+// a series of its own in /metrics, so one client could grow the
+// registry, and every scrape, without bound.
+func TestMetricsMethodLabelsAreBounded(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, apptest.Memory)
+	for i := range 20 {
+		for _, path := range []string{"/nowhere", "/api/v1/users/me", "/healthz"} {
+			if res := srv.do(req{method: fmt.Sprintf("PROBE%d", i), path: path}); res.Status < 400 {
+				t.Fatalf("PROBE%d %s = %d, want an error", i, path, res.Status)
+			}
+		}
+	}
+	out := srv.metrics()
+	if strings.Contains(out, "PROBE") {
+		t.Errorf("a client's made-up method became a metric label:\n%s", grepLines(out, "PROBE"))
+	}
+	for _, want := range []string{
+		`usersvc_http_requests_total{method="other",route="unmatched",status="4xx"} 60`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -82,15 +82,28 @@ type Request struct {
 }
 
 // Done counts the request as served: by route ("unmatched" when empty),
-// method and status class, with its duration.
+// method (methodLabel) and status class, with its duration.
 func (r Request) Done(route, method string, status int) {
 	r.m.inFlight.Dec()
 	if route == "" {
 		route = "unmatched"
 	}
 	class := statusClass(status)
+	method = methodLabel(method)
 	r.m.requests.WithLabelValues(route, method, class).Inc()
 	r.m.latency.WithLabelValues(route, method, class).Observe(time.Since(r.began).Seconds())
+}
+
+// methodLabel is method when it is one of RFC 9110's (and PATCH), "other"
+// for any other: net/http takes any token as a method, and a label per
+// made-up one would let a client grow the registry without bound.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // statusClass is "2xx" for 200 to 299, and so on.
