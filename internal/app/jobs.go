@@ -47,6 +47,7 @@ func (a *App) openQueue(ctx context.Context, sealKey []byte, mailer user.Notifie
 		// A send may take USERSVC_SMTP_TIMEOUT to connect and as long again.
 		JobTimeout: 2*a.cfg.SMTPTimeout + 30*time.Second,
 		Now:        now,
+		Accounts:   a.db.Stores().Users,
 	}
 	var q JobQueue
 	switch db := a.db.(type) {

@@ -174,6 +174,43 @@ func (s *server) finished(adminTok string, id int64) listedJob {
 	}
 }
 
+// TestDeletedAccountsLinkIsNotMailed: a verification mail that could not
+// go out before its account was deleted (the mail server down, then
+// River's later attempts or an administrator's retry) is not sent to the
+// deleted account's address: its link died with the account. The job is
+// cancelled with the reason.
+func TestDeletedAccountsLinkIsNotMailed(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		admin, adminID := s.signUp()
+		s.setRole(adminID, user.RoleAdmin)
+		adminTok := s.token(admin.Username, admin.Password)
+		s.nextMail(usertest.MailVerify, admin.Email)
+
+		s.Mail.SetFail(errors.New("421 service not available, try again later"))
+		bob := newAccount()
+		s.register(bob)
+		id := s.jobIn(adminTok, "retryable", "mail")
+		bobTok := s.token(bob.Username, bob.Password)
+		if res := s.do(req{method: "DELETE", path: "/api/v1/users/me", token: bobTok}); res.Status != http.StatusNoContent {
+			t.Fatalf("delete: %v, want 204", res)
+		}
+		s.Mail.SetFail(nil)
+		if res := s.do(req{method: "POST", path: fmt.Sprintf("/api/v1/admin/jobs/%d/retry", id), token: adminTok}); res.Status != http.StatusOK {
+			t.Fatalf("retry: %v, want 200", res)
+		}
+		j := s.finished(adminTok, id)
+		if j.State != "cancelled" || !strings.Contains(j.LastError, "deleted") {
+			t.Errorf("the deleted account's verification mail's job: %+v, want cancelled as deleted", j)
+		}
+		for _, m := range s.Mail.All() {
+			if strings.EqualFold(m.To, bob.Email) {
+				t.Errorf("a mail with a link went to the deleted account's address: %+v", m)
+			}
+		}
+	})
+}
+
 // TestExpiredLinkIsNotMailed: a reset mail that could not go out before
 // its link expired (the mail server down for longer than the link lives,
 // then River's later attempts or an administrator's retry) is not sent: its

@@ -276,3 +276,63 @@ func TestFullNameRefusesHiddenCharacters(t *testing.T) {
 		}
 	})
 }
+
+// TestUndoCannotBeBlockedByTakingTheOldAddress: a thief of a fresh session
+// changed the email to their own, then registered a second account with the
+// owner's old address (or moved an account of theirs to it), so that the
+// undo link, which gives the old address back, failed with email_taken and
+// the account stayed theirs. The old address stays the account's while its
+// undo link is usable.
+func TestUndoCannotBeBlockedByTakingTheOldAddress(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newLifecycleServer(t, kind)
+		owner := newAccount()
+		s.register(owner)
+		if res := s.verify(s.nextMail(usertest.MailVerify, owner.Email).Token); res.Status != http.StatusOK {
+			t.Fatalf("verify: %v", res)
+		}
+		fresh := s.token(owner.Username, owner.Password)
+		s.drainMail()
+		if res := s.updateMe(fresh, `{"email":"thief@evil.example"}`); res.Status != http.StatusOK {
+			t.Fatalf("email change: %v", res)
+		}
+		undo := s.nextMail(usertest.MailEmailChanged, owner.Email)
+
+		squatter := newAccount()
+		squatter.Email = strings.ToUpper(owner.Email)
+		wantProblem(t, s.do(req{method: "POST", path: "/api/v1/register", body: squatter.json()}), http.StatusBadRequest, "")
+		other, otherToken := s.signedUp()
+		wantProblem(t, s.updateMe(otherToken, `{"email":"`+owner.Email+`","current_password":"`+other.Password+`"}`), http.StatusBadRequest, "")
+
+		if res := s.do(req{method: "POST", path: "/api/v1/email-change/undo", body: jsonBody(map[string]string{"token": undo.Token})}); res.Status != http.StatusNoContent {
+			t.Fatalf("undo after the old address was claimed: %v, want 204", res)
+		}
+		me := s.do(req{method: "GET", path: "/api/v1/users/me", token: s.token(owner.Username, owner.Password)}).object(t)
+		if me["email"] != owner.Email {
+			t.Errorf("after the undo: email %v, want %s", me["email"], owner.Email)
+		}
+	})
+}
+
+// TestOldAddressIsFreeOnceItsUndoLinkIsNot: the old address is held only
+// while the undo link can still be used: after it expires (or the account
+// moves back to it itself) anyone may take it.
+func TestOldAddressIsFreeOnceItsUndoLinkIsNot(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newLifecycleServer(t, kind)
+		owner, token := s.signedUp()
+		if res := s.updateMe(token, `{"email":"moved-`+owner.Email+`"}`); res.Status != http.StatusOK {
+			t.Fatalf("email change: %v", res)
+		}
+		if res := s.updateMe(token, `{"email":"`+owner.Email+`"}`); res.Status != http.StatusOK {
+			t.Fatalf("moving back to its own old address: %v, want 200", res)
+		}
+		if res := s.updateMe(token, `{"email":"again-`+owner.Email+`"}`); res.Status != http.StatusOK {
+			t.Fatalf("second email change: %v", res)
+		}
+		s.Clock.Advance(7*24*time.Hour + time.Minute)
+		newcomer := newAccount()
+		newcomer.Email = owner.Email
+		s.register(newcomer)
+	})
+}

@@ -102,6 +102,14 @@ type Config struct {
 	// Now is the clock that says whether a queued mail's link has expired
 	// (the service's); nil: time.Now.
 	Now func() time.Time
+	// Accounts says whether the account of a queued mail with a link
+	// still exists (the store's user.Users); nil: not asked.
+	Accounts Accounts
+}
+
+// Accounts reads accounts by id; user.ErrNotFound when deleted.
+type Accounts interface {
+	ByID(ctx context.Context, id uuid.UUID) (user.User, error)
 }
 
 // Queue is the job queue over one database, as River's client of the
@@ -131,7 +139,7 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], seq func(context.Context,
 		c.Now = time.Now
 	}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &mailWorker{mailer: c.Mailer, sealer: c.Sealer, observer: c.Observer, log: c.Log, now: c.Now}); err != nil {
+	if err := river.AddWorkerSafely(workers, &mailWorker{mailer: c.Mailer, sealer: c.Sealer, accounts: c.Accounts, observer: c.Observer, log: c.Log, now: c.Now}); err != nil {
 		return nil, err
 	}
 	fanOut := &fanOutWorker{sinks: slices.Sorted(maps.Keys(c.Sinks))}

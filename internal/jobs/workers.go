@@ -51,6 +51,7 @@ type mailWorker struct {
 	river.WorkerDefaults[MailArgs]
 	mailer   user.Notifier
 	sealer   Sealer
+	accounts Accounts
 	observer Observer
 	log      *slog.Logger
 	now      func() time.Time
@@ -60,12 +61,38 @@ type mailWorker struct {
 // it would only lead to "expired".
 var errLinkExpired = errors.New("the mailed link expired before the mail could go out: not sent (the user can ask for a new one)")
 
+// errAccountDeleted cancels a mail with a link whose account was deleted
+// while it waited: the link died with the account, and the address is no
+// longer one the service may write to.
+var errAccountDeleted = errors.New("the account was deleted before the mail could go out: not sent")
+
+// accountGone reports whether a's mail carries a link of an account that
+// no longer exists. An error (the store unavailable) tries again later.
+func (w *mailWorker) accountGone(ctx context.Context, a MailArgs) (bool, error) {
+	if len(a.SealedToken) == 0 || w.accounts == nil || a.UserID == uuid.Nil {
+		return false, nil
+	}
+	_, err := w.accounts.ByID(ctx, a.UserID)
+	if errors.Is(err, user.ErrNotFound) {
+		return true, nil
+	}
+	return false, err
+}
+
 func (w *mailWorker) Work(ctx context.Context, j *river.Job[MailArgs]) error {
 	a := j.Args
 	m := user.Mail{Kind: user.MailKind(a.MailKind), To: a.To, UserID: a.UserID, TTL: a.TTL}
 	if len(a.SealedToken) > 0 && a.TTL > 0 && !w.now().Before(j.CreatedAt.Add(a.TTL)) {
 		w.count(a.MailKind, j.Attempt, j.MaxAttempts, true)
 		return river.JobCancel(errLinkExpired)
+	}
+	gone, err := w.accountGone(ctx, a)
+	if err != nil {
+		return err
+	}
+	if gone {
+		w.count(a.MailKind, j.Attempt, j.MaxAttempts, true)
+		return river.JobCancel(errAccountDeleted)
 	}
 	if len(a.SealedToken) > 0 {
 		token, err := w.sealer.OpenFor(a.SealedToken, a.purpose())

@@ -261,12 +261,20 @@ func (s *Users) updateKeepingAdmin(ctx context.Context, id uuid.UUID, p user.Pat
 }
 
 // Delete removes the user (and, through the foreign keys, its sessions,
-// refresh tokens and account tokens), refused with ErrLastAdmin when it is
-// the last active administrator.
+// refresh tokens and account tokens) with what it gave the OpenID
+// provider (its consents, its grants and their refresh tokens, which no
+// foreign key ties to it), refused with ErrLastAdmin when it is the last
+// active administrator.
 func (s *Users) Delete(ctx context.Context, id uuid.UUID) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	err := s.keepingAdmin(ctx, id, func(tx pgx.Tx) error {
+		const provider = `
+			WITH consents AS (DELETE FROM oidc_consents WHERE user_id = $1)
+			DELETE FROM oidc_grants WHERE user_id = $1`
+		if _, err := tx.Exec(ctx, provider, id); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
 		if err == nil && tag.RowsAffected() == 0 {
 			return user.ErrNotFound

@@ -11,3 +11,10 @@ import (
 func TestOIDC(t *testing.T) {
 	oidcoptest.Run(t, func(t *testing.T) oidcop.Stores { return storetest.Postgres(t).OIDC() })
 }
+
+// TestDeletingAUserEndsItsProviderState: an account's consents and grants
+// go with it (found by a review: they stayed for ever).
+func TestDeletingAUserEndsItsProviderState(t *testing.T) {
+	db := storetest.Postgres(t)
+	oidcoptest.RunUserDeletion(t, db.OIDC(), db.Stores().Users)
+}

@@ -214,13 +214,21 @@ func (s *Users) updateKeepingAdmin(ctx context.Context, id uuid.UUID, p user.Pat
 }
 
 // Delete removes the user (and, through the foreign keys, its sessions,
-// refresh tokens and account tokens), refused with ErrLastAdmin when it is
-// the last active administrator, checked in the same transaction.
+// refresh tokens and account tokens) with what it gave the OpenID
+// provider (its consents, its grants and their refresh tokens, which no
+// foreign key ties to it), refused with ErrLastAdmin when it is the last
+// active administrator, checked in the same transaction.
 func (s *Users) Delete(ctx context.Context, id uuid.UUID) error {
 	ctx, cancel := s.wait(ctx)
 	defer cancel()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := lastAdmin(ctx, tx, id); err != nil {
+			return err
+		}
+		const provider = `
+			DELETE FROM oidc_consents WHERE user_id = ?1;
+			DELETE FROM oidc_grants WHERE user_id = ?1`
+		if _, err := tx.ExecContext(ctx, provider, id); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)

@@ -95,6 +95,9 @@ func (s *Service) create(ctx context.Context, r Registration, fullName string) (
 		if err != nil {
 			return err
 		}
+		if err := s.unheld(ctx, tx, u); err != nil {
+			return err
+		}
 		if err := s.recordIn(ctx, tx, s.event(ctx, AuditRegistered, u.ID, u.ID, nil)); err != nil {
 			return err
 		}

@@ -156,6 +156,10 @@ type EmailChanges interface {
 	Use(ctx context.Context, hash []byte, now time.Time) (EmailChange, error)
 	// UseAll marks every unused change of userID used at now.
 	UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error
+	// Held reports whether an account other than except has a change away
+	// from email (in any letter case), unused and not expired at now: its
+	// undo link would give the address back to that account.
+	Held(ctx context.Context, email string, except uuid.UUID, now time.Time) (bool, error)
 }
 
 // AuditLog is the append-only log of security events. Appending and

@@ -98,6 +98,9 @@ func (s *Service) sessionGuarded(ctx context.Context, c Caller, u User, password
 // user.email_changed event.
 func (s *Service) emailChanged(ctx context.Context, tx Stores, before, after User) error {
 	now := s.now()
+	if err := s.unheld(ctx, tx, after); err != nil {
+		return err
+	}
 	if err := tx.AccountTokens.UseAll(ctx, before.ID, PurposeResetPassword, now); err != nil {
 		return err
 	}
@@ -114,6 +117,24 @@ func (s *Service) emailChanged(ctx context.Context, tx Stores, before, after Use
 		return err
 	}
 	return s.queueMail(ctx, tx, Mail{Kind: MailEmailChanged, To: before.Email, UserID: before.ID, Token: token, TTL: ttl})
+}
+
+// unheld is ErrEmailTaken when, within tx, u's email is an address another
+// account changed away from and may still get back with its undo link:
+// whoever took the address (registering it, or moving an account to it)
+// would otherwise make that undo fail and keep the account they changed.
+// It runs after u's row is written, so that, on PostgreSQL, a concurrent
+// change away from the address has committed (the unique index made the
+// write wait for it) and is seen.
+func (s *Service) unheld(ctx context.Context, tx Stores, u User) error {
+	held, err := tx.EmailChanges.Held(ctx, u.Email, u.ID, s.now())
+	if err != nil {
+		return err
+	}
+	if held {
+		return ErrEmailTaken
+	}
+	return nil
 }
 
 // UndoEmailChange uses the token of the link an email change mailed to

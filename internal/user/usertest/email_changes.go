@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -184,5 +185,41 @@ func testEmailChangeInTx(t *testing.T, open newStores) {
 	}
 	if _, err := st.EmailChanges.Use(t.Context(), c.Hash, now()); !errors.Is(err, user.ErrInvalidToken) {
 		t.Errorf("Use after a committed use: got %v, want ErrInvalidToken", err)
+	}
+}
+
+// testEmailChangeHeld: a usable change holds its old address (in any
+// letter case) against every other account, not its own; a used or
+// expired one holds nothing.
+func testEmailChangeHeld(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
+	other := create(t, st.Users, NewUser(2))
+	c := storeChange(t, st.EmailChanges, u, now())
+	held := func(email string, except uuid.UUID, at time.Time) bool {
+		t.Helper()
+		h, err := st.EmailChanges.Held(t.Context(), email, except, at)
+		if err != nil {
+			t.Fatalf("Held(%s): got error %v, want nil", email, err)
+		}
+		return h
+	}
+	if !held(strings.ToUpper(u.Email), other.ID, now()) {
+		t.Errorf("Held(old address) for another account = false, want true")
+	}
+	if held(u.Email, u.ID, now()) {
+		t.Errorf("Held(old address) for its own account = true, want false")
+	}
+	if held(c.NewEmail, other.ID, now()) {
+		t.Errorf("Held(new address) = true, want false")
+	}
+	if held(u.Email, other.ID, c.ExpiresAt) {
+		t.Errorf("Held(old address) once expired = true, want false")
+	}
+	if _, err := st.EmailChanges.Use(t.Context(), c.Hash, now()); err != nil {
+		t.Fatalf("Use: %v", err)
+	}
+	if held(u.Email, other.ID, now()) {
+		t.Errorf("Held(old address) once used = true, want false")
 	}
 }

@@ -3,6 +3,7 @@ package usertest
 import (
 	"bytes"
 	"context"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -61,4 +62,19 @@ func (m memoryEmailChanges) UseAll(_ context.Context, userID uuid.UUID, now time
 		}
 	}
 	return nil
+}
+
+// Held implements user.EmailChanges.
+func (m memoryEmailChanges) Held(_ context.Context, email string, except uuid.UUID, now time.Time) (bool, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return false, err
+	}
+	for _, c := range m.emailChanges {
+		if strings.EqualFold(c.OldEmail, email) && c.UserID != except && c.UsedAt.IsZero() && now.Before(c.ExpiresAt) {
+			return true, nil
+		}
+	}
+	return false, nil
 }

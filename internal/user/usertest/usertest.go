@@ -144,6 +144,7 @@ var (
 		{"ConcurrentUse", testConcurrentEmailChangeUse},
 		{"UseAll", testEmailChangeUseAll},
 		{"DeleteRemovesEmailChanges", testDeleteRemovesEmailChanges},
+		{"Held", testEmailChangeHeld},
 		{"InTx", testEmailChangeInTx},
 	}
 	auditTests = []suiteTest{
