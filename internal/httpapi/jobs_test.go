@@ -19,10 +19,7 @@ import (
 func TestFailedMailIsKeptAndRetried(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		s := newServer(t, kind)
-		admin, adminID := s.signUp()
-		s.setRole(adminID, user.RoleAdmin)
-		adminTok := s.token(admin.Username, admin.Password)
-		s.nextMail(usertest.MailVerify, admin.Email)
+		_, adminTok := s.mailedAdmin()
 
 		s.Mail.SetFail(fmt.Errorf("%w: 550 mailbox unavailable", user.ErrUndeliverable))
 		bob, _ := s.signUp()
@@ -81,10 +78,7 @@ func TestFailedMailIsKeptAndRetried(t *testing.T) {
 func TestDeliveredMailIsNotSentAgain(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		s := newServer(t, kind)
-		admin, adminID := s.signUp()
-		s.setRole(adminID, user.RoleAdmin)
-		adminTok := s.token(admin.Username, admin.Password)
-		s.nextMail(usertest.MailVerify, admin.Email)
+		_, adminTok := s.mailedAdmin()
 		bob, _ := s.signUp()
 		s.nextMail(usertest.MailVerify, bob.Email)
 		if res := s.do(req{method: "POST", path: "/api/v1/password-reset", body: jsonBody(map[string]string{"email": bob.Email})}); res.Status != http.StatusAccepted {
@@ -111,6 +105,17 @@ func TestDeliveredMailIsNotSentAgain(t *testing.T) {
 func (s *server) completedJob(adminTok, queue string) int64 {
 	s.t.Helper()
 	return s.jobIn(adminTok, "completed", queue)
+}
+
+// mailedAdmin signs up an administrator whose verification mail has gone
+// out, and signs them in.
+func (s *server) mailedAdmin() (account, string) {
+	s.t.Helper()
+	admin, id := s.signUp()
+	s.setRole(id, user.RoleAdmin)
+	tok := s.token(admin.Username, admin.Password)
+	s.nextMail(usertest.MailVerify, admin.Email)
+	return admin, tok
 }
 
 // jobIn returns the id of a job of queue in state, once the listing shows
@@ -182,10 +187,7 @@ func (s *server) finished(adminTok string, id int64) listedJob {
 func TestDeletedAccountsLinkIsNotMailed(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		s := newServer(t, kind)
-		admin, adminID := s.signUp()
-		s.setRole(adminID, user.RoleAdmin)
-		adminTok := s.token(admin.Username, admin.Password)
-		s.nextMail(usertest.MailVerify, admin.Email)
+		_, adminTok := s.mailedAdmin()
 
 		s.Mail.SetFail(errors.New("421 service not available, try again later"))
 		bob := newAccount()
@@ -218,10 +220,7 @@ func TestDeletedAccountsLinkIsNotMailed(t *testing.T) {
 func TestExpiredLinkIsNotMailed(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		s := newServer(t, kind)
-		admin, adminID := s.signUp()
-		s.setRole(adminID, user.RoleAdmin)
-		adminTok := s.token(admin.Username, admin.Password)
-		s.nextMail(usertest.MailVerify, admin.Email)
+		admin, adminTok := s.mailedAdmin()
 		bob, _ := s.signUp()
 		s.nextMail(usertest.MailVerify, bob.Email)
 
