@@ -71,6 +71,19 @@ func (s *Service) mayControl(ctx context.Context, c Caller, target User, roleCha
 	return s.recentlyAuthenticated(ctx, c, "")
 }
 
+// controlled returns the user id once the administrator c may change who
+// controls it (mayControl): the check of a deletion and a factor reset.
+func (s *Service) controlled(ctx context.Context, c Caller, id uuid.UUID) (User, error) {
+	if err := requireAdmin(c.User); err != nil {
+		return User{}, err
+	}
+	u, err := s.users.ByID(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	return u, s.mayControl(ctx, c, u, false)
+}
+
 // controls reports whether p changes who controls before's account (its
 // email or its role), and whether it changes the role.
 func controls(before User, p Patch) (changes, role bool) {
@@ -165,14 +178,7 @@ func (s *Service) appendChanges(ctx context.Context, tx Stores, actor uuid.UUID,
 // authentication (mayControl). ErrLastAdmin when id is the last active
 // administrator.
 func (s *Service) AdminDelete(ctx context.Context, c Caller, id uuid.UUID) error {
-	if err := requireAdmin(c.User); err != nil {
-		return err
-	}
-	target, err := s.users.ByID(ctx, id)
-	if err != nil {
-		return err
-	}
-	if err := s.mayControl(ctx, c, target, false); err != nil {
+	if _, err := s.controlled(ctx, c, id); err != nil {
 		return err
 	}
 	return s.atomically(ctx, s.event(ctx, AuditDeleted, c.User.ID, id, nil), func(tx Stores) error {

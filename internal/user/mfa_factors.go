@@ -323,14 +323,8 @@ func (s *Service) IsPendingTOTP(ctx context.Context, id uuid.UUID, secret string
 // authentication (mayControl). It is audited and the user is told by
 // mail.
 func (s *Service) AdminResetMFA(ctx context.Context, c Caller, id uuid.UUID) error {
-	if err := requireAdmin(c.User); err != nil {
-		return err
-	}
-	u, err := s.users.ByID(ctx, id)
+	u, err := s.controlled(ctx, c, id)
 	if err != nil {
-		return err
-	}
-	if err := s.mayControl(ctx, c, u, false); err != nil {
 		return err
 	}
 	for _, m := range s.mfa.More {
