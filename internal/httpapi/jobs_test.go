@@ -56,7 +56,7 @@ func TestFailedMailIsKeptAndRetried(t *testing.T) {
 
 		s.Mail.SetFail(nil)
 		retry := func(token string) response {
-			return s.do(req{method: "POST", path: fmt.Sprintf("/api/v1/admin/jobs/%d/retry", j.ID), token: token})
+			return s.retryJob(token, j.ID)
 		}
 		wantProblem(t, retry(bobTok), http.StatusForbidden, "")
 		if res := retry(adminTok); res.Status != http.StatusOK {
@@ -91,7 +91,7 @@ func TestDeliveredMailIsNotSentAgain(t *testing.T) {
 		}
 
 		id := s.completedJob(adminTok, "mail_security")
-		res := s.do(req{method: "POST", path: fmt.Sprintf("/api/v1/admin/jobs/%d/retry", id), token: adminTok})
+		res := s.retryJob(adminTok, id)
 		wantProblem(t, res, http.StatusConflict, "")
 		if code := res.object(t)["code"]; code != "job_completed" {
 			t.Errorf("code: got %v, want job_completed", code)
@@ -116,6 +116,21 @@ func (s *server) mailedAdmin() (account, string) {
 	tok := s.token(admin.Username, admin.Password)
 	s.nextMail(usertest.MailVerify, admin.Email)
 	return admin, tok
+}
+
+// retryJob asks, with token, for the job id to run again.
+func (s *server) retryJob(token string, id int64) response {
+	return s.do(req{method: "POST", path: fmt.Sprintf("/api/v1/admin/jobs/%d/retry", id), token: token})
+}
+
+// retriedToTheEnd retries the job id as the administrator adminTok and
+// returns it once it has finished.
+func (s *server) retriedToTheEnd(adminTok string, id int64) listedJob {
+	s.t.Helper()
+	if res := s.retryJob(adminTok, id); res.Status != http.StatusOK {
+		s.t.Fatalf("retry: %v, want 200", res)
+	}
+	return s.finished(adminTok, id)
 }
 
 // jobIn returns the id of a job of queue in state, once the listing shows
@@ -198,10 +213,7 @@ func TestDeletedAccountsLinkIsNotMailed(t *testing.T) {
 			t.Fatalf("delete: %v, want 204", res)
 		}
 		s.Mail.SetFail(nil)
-		if res := s.do(req{method: "POST", path: fmt.Sprintf("/api/v1/admin/jobs/%d/retry", id), token: adminTok}); res.Status != http.StatusOK {
-			t.Fatalf("retry: %v, want 200", res)
-		}
-		j := s.finished(adminTok, id)
+		j := s.retriedToTheEnd(adminTok, id)
 		if j.State != "cancelled" || !strings.Contains(j.LastError, "deleted") {
 			t.Errorf("the deleted account's verification mail's job: %+v, want cancelled as deleted", j)
 		}
@@ -232,10 +244,7 @@ func TestExpiredLinkIsNotMailed(t *testing.T) {
 		s.Clock.Advance(time.Hour + time.Minute) // the link lives an hour
 		s.Mail.SetFail(nil)
 		adminTok = s.token(admin.Username, admin.Password) // the first one has expired too
-		if res := s.do(req{method: "POST", path: fmt.Sprintf("/api/v1/admin/jobs/%d/retry", id), token: adminTok}); res.Status != http.StatusOK {
-			t.Fatalf("retry: %v, want 200", res)
-		}
-		j := s.finished(adminTok, id)
+		j := s.retriedToTheEnd(adminTok, id)
 		if j.State != "cancelled" || !strings.Contains(j.LastError, "expired") {
 			t.Errorf("the expired reset mail's job: %+v, want cancelled as expired", j)
 		}

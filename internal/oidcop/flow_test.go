@@ -1005,14 +1005,9 @@ func TestSignInHandoff(t *testing.T) {
 func TestIDTokenHintNamesTheUser(t *testing.T) {
 	f := newFixture(t, apptest.SQLite)
 	conf := f.webConfig()
-	verifier := oauth2.GenerateVerifier()
 	ada := f.signIn()
-	q := f.authorize(ada, conf, "s", oauth2.S256ChallengeOption(verifier))
-	tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hint := tok.Extra("id_token").(string)
+	hint := f.exchange(ada, conf, "s").Extra("id_token").(string)
+	verifier := oauth2.GenerateVerifier()
 	if q := f.authorize(ada, conf, "s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"),
 		oauth2.SetAuthURLParam("id_token_hint", hint)); q.Get("code") == "" {
 		t.Fatalf("prompt=none with ada's own hint: %v, want a code", q)
@@ -1021,7 +1016,7 @@ func TestIDTokenHintNamesTheUser(t *testing.T) {
 	f.post("/api/v1/register", "application/json", `{"email":"bob@example.com","username":"bob","password":"`+password+`"}`, http.StatusCreated)
 	f.username = "bob"
 	bob := f.signIn()
-	q = f.authorize(bob, conf, "s", oauth2.S256ChallengeOption(verifier),
+	q := f.authorize(bob, conf, "s", oauth2.S256ChallengeOption(verifier),
 		oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", hint))
 	if q.Get("error") != "login_required" {
 		t.Errorf("prompt=none with ada's id_token_hint from bob's browser: %v, want login_required", q)
