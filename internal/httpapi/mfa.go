@@ -61,12 +61,6 @@ func (a *api) assured(op huma.Operation, admin bool) huma.Operation {
 		return op
 	}
 	op.Middlewares = append(op.Middlewares, func(ctx huma.Context, next func(huma.Context)) {
-		if info := requestInfoFrom(ctx.Context()); info != nil && info.serviceAccount != "" {
-			// A service account is no person: it has no second factor to
-			// show, and its client secret is what it proves.
-			next(ctx)
-			return
-		}
 		me, err := currentCaller(ctx.Context())
 		if err == nil {
 			err = a.users.RequireAssurance(ctx.Context(), me, admin)

@@ -402,11 +402,17 @@ func (s *Service) HasSecondFactor(ctx context.Context, id uuid.UUID) (bool, erro
 }
 
 // RequireAssurance applies the MFA policy to c on a route (admin: one of
-// the administrators' routes): nil when the policy does not cover it or
-// c's session was opened with a second factor; otherwise
+// the administrators' routes): nil when the policy does not cover it, c
+// is a service account (the policy is about people), or c's session was
+// opened with a second factor; otherwise
 // ErrMFAEnrolmentRequired when c's account has no second factor and
 // ErrMFALoginRequired when it has one that the session did not use.
 func (s *Service) RequireAssurance(ctx context.Context, c Caller, admin bool) error {
+	if c.isServiceAccount() {
+		// No person: it has no second factor to show, and its client's
+		// secret is what it proves.
+		return nil
+	}
 	switch s.policy.RequireMFA {
 	case RequireMFAForAll:
 	case RequireMFAForAdmin:
