@@ -66,33 +66,37 @@ var errLinkExpired = errors.New("the mailed link expired before the mail could g
 // longer one the service may write to.
 var errAccountDeleted = errors.New("the account was deleted before the mail could go out: not sent")
 
-// accountGone reports whether a's mail carries a link of an account that
-// no longer exists. An error (the store unavailable) tries again later.
-func (w *mailWorker) accountGone(ctx context.Context, a MailArgs) (bool, error) {
-	if len(a.SealedToken) == 0 || w.accounts == nil || a.UserID == uuid.Nil {
-		return false, nil
+// deadLink says why j's mail, which carries a link, must not go out: its
+// link expired while it waited (errLinkExpired), or its account was
+// deleted (errAccountDeleted); nil when it may. An error (the store
+// unavailable) tries again later.
+func (w *mailWorker) deadLink(ctx context.Context, j *river.Job[MailArgs]) (why, err error) {
+	a := j.Args
+	if len(a.SealedToken) == 0 {
+		return nil, nil
 	}
-	_, err := w.accounts.ByID(ctx, a.UserID)
+	if a.TTL > 0 && !w.now().Before(j.CreatedAt.Add(a.TTL)) {
+		return errLinkExpired, nil
+	}
+	if w.accounts == nil || a.UserID == uuid.Nil {
+		return nil, nil
+	}
+	_, err = w.accounts.ByID(ctx, a.UserID)
 	if errors.Is(err, user.ErrNotFound) {
-		return true, nil
+		return errAccountDeleted, nil
 	}
-	return false, err
+	return nil, err
 }
 
 func (w *mailWorker) Work(ctx context.Context, j *river.Job[MailArgs]) error {
 	a := j.Args
 	m := user.Mail{Kind: user.MailKind(a.MailKind), To: a.To, UserID: a.UserID, TTL: a.TTL}
-	if len(a.SealedToken) > 0 && a.TTL > 0 && !w.now().Before(j.CreatedAt.Add(a.TTL)) {
-		w.count(a.MailKind, j.Attempt, j.MaxAttempts, true)
-		return river.JobCancel(errLinkExpired)
-	}
-	gone, err := w.accountGone(ctx, a)
-	if err != nil {
+	switch why, err := w.deadLink(ctx, j); {
+	case err != nil:
 		return err
-	}
-	if gone {
+	case why != nil:
 		w.count(a.MailKind, j.Attempt, j.MaxAttempts, true)
-		return river.JobCancel(errAccountDeleted)
+		return river.JobCancel(why)
 	}
 	if len(a.SealedToken) > 0 {
 		token, err := w.sealer.OpenFor(a.SealedToken, a.purpose())
