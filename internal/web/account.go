@@ -63,7 +63,7 @@ func (p *Pages) updateProfile(w http.ResponseWriter, r *http.Request, c user.Cal
 
 func passwordView(c user.Caller) (view, *form) {
 	f := &form{Action: "/account/password", Submit: "password.submit", Fields: []*field{
-		{Name: "current_password", Type: "password", Autocomplete: "current-password", Label: "field.current_password"},
+		passwordField(""),
 		{Name: "new_password", Type: "password", Autocomplete: "new-password", Label: "field.new_password", Hint: "hint.new_password"},
 	}}
 	return view{Page: "form", Title: "password.title", Intro: "password.intro", Form: f, Me: &c.User}, f

@@ -171,14 +171,6 @@ func refusalKey(err error) string {
 	return "error.internal"
 }
 
-// passwordField asks the administrator's current password again, for a
-// change of who controls an account (user.Service.AdminUpdate), with
-// hint saying why.
-func passwordField(hint string) *field {
-	return &field{Name: "current_password", Type: "password", Autocomplete: "current-password",
-		Label: "field.current_password", Hint: hint}
-}
-
 // adminUserView is a user's detail page with its actions: the role form
 // (with the administrator's password) and, for an inactive user, the
 // reactivate form (deactivate and delete are links to their confirmation

@@ -114,8 +114,7 @@ func newClientForm() *clientForm {
 			Hint: "admin.client.redirect_uris_hint", Optional: true},
 		LogoutURIs: &field{Name: "post_logout_redirect_uris", Label: "admin.client.logout_uris",
 			Hint: "admin.client.logout_uris_hint", Optional: true},
-		Password: &field{Name: "current_password", Type: "password", Autocomplete: "current-password",
-			Label: "field.current_password", Hint: "admin.client.password_hint"},
+		Password: passwordField("admin.client.password_hint"),
 		Method: &choices{Name: "token_endpoint_auth_method", Label: "admin.client.kind", Options: opts(oauthclient.AuthMethods,
 			"admin.client.kind.public", "admin.client.kind.basic", "admin.client.kind.post")},
 		Grants: &choices{Name: "grant_types", Label: "admin.client.grants", Hint: "admin.client.grants_hint", Options: opts(oauthclient.Grants,
@@ -286,7 +285,7 @@ func (p *Pages) adminClient(w http.ResponseWriter, r *http.Request, c user.Calle
 // rotateForm is the form that gives cl a new secret.
 func rotateForm(cl oauthclient.Client) *form {
 	return &form{ID: "h-rotate", Action: clientsPath + "/" + cl.ID + "/rotate-secret", Submit: "admin.client.rotate",
-		Fields: []*field{{Name: "current_password", Type: "password", Autocomplete: "current-password", Label: "field.current_password"}}}
+		Fields: []*field{passwordField("")}}
 }
 
 // clientView is cl's page: its facts, the new secret when there is one
@@ -356,7 +355,7 @@ func (p *Pages) rotateClientSecret(w http.ResponseWriter, r *http.Request, c use
 func deleteForm(cl oauthclient.Client) *form {
 	return &form{Action: clientsPath + "/" + cl.ID + "/delete", Submit: "admin.client.delete", Danger: true,
 		Hidden: []hidden{{Name: "confirm", Value: "yes"}},
-		Fields: []*field{{Name: "current_password", Type: "password", Autocomplete: "current-password", Label: "field.current_password"}}}
+		Fields: []*field{passwordField("")}}
 }
 
 // deleteClientView is the page asking to confirm deleting cl; fail shows

@@ -34,7 +34,7 @@ func (p *Pages) export(w http.ResponseWriter, r *http.Request, c user.Caller) {
 
 func deleteView(c user.Caller) (view, *form) {
 	f := &form{Action: "/account/delete", Submit: "delete.submit", Danger: true, Fields: []*field{
-		{Name: "current_password", Type: "password", Autocomplete: "current-password", Label: "field.current_password", Hint: "hint.delete_password"},
+		passwordField("hint.delete_password"),
 	}}
 	return view{Page: "form", Title: "delete.title", Intro: "delete.intro", Form: f, Me: &c.User,
 		Links: []link{{afterSignIn, "continue_account"}}}, f

@@ -97,6 +97,13 @@ type field struct {
 	Optional                 bool
 }
 
+// passwordField is the field asking the signed-in user's current password
+// (again, for a sensitive change), with hint ("" for none) saying why.
+func passwordField(hint string) *field {
+	return &field{Name: "current_password", Type: "password", Autocomplete: "current-password",
+		Label: "field.current_password", Hint: hint}
+}
+
 type hidden struct{ Name, Value string }
 
 // field returns f's field called name, nil when it has none.
