@@ -67,18 +67,21 @@ func (s *EmailChanges) UseAll(ctx context.Context, userID uuid.UUID, now time.Ti
 	return nil
 }
 
+// heldQuery is Held's statement: it reads email_changes_held (00034), the
+// changes not undone yet by their old address.
+const heldQuery = `
+	SELECT EXISTS (
+		SELECT 1 FROM email_changes
+		WHERE lower(old_email) = lower(?1) AND user_id <> ?2
+		  AND used_at IS NULL AND expires_at > ?3)`
+
 // Held reports whether an account other than except has a usable change
 // away from email.
 func (s *EmailChanges) Held(ctx context.Context, email string, except uuid.UUID, now time.Time) (bool, error) {
 	ctx, cancel := s.wait(ctx)
 	defer cancel()
-	const q = `
-		SELECT EXISTS (
-			SELECT 1 FROM email_changes
-			WHERE lower(old_email) = lower(?1) AND user_id <> ?2
-			  AND used_at IS NULL AND expires_at > ?3)`
 	var held bool
-	if err := s.readRow(ctx, q, email, except, ts(now)).Scan(&held); err != nil {
+	if err := s.readRow(ctx, heldQuery, email, except, ts(now)).Scan(&held); err != nil {
 		return false, translate(err, "held email")
 	}
 	return held, nil
