@@ -163,7 +163,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err := a.openEvents(ctx, bg, keys, notifier, o); err != nil {
 		return nil, err
 	}
-	a.openService(keys, prot, notifier, o.now)
+	a.openService(keys, prot, notifier, o)
 	if err := a.openPasskeys(a.svc, log, o.now); err != nil { // passkeys.go
 		return nil, err
 	}
@@ -207,8 +207,10 @@ func (a *App) openEvents(ctx, bg context.Context, keys tokenKeys, notifier user.
 
 // openService builds the user.Service, every business rule, on the store,
 // keys and protections, with the client registry (clients.go) and the
-// second factors (mfa.go).
-func (a *App) openService(keys tokenKeys, prot protections, notifier user.Notifier, now func() time.Time) {
+// second factors (mfa.go) and what other packages keep for the export
+// (export.go).
+func (a *App) openService(keys tokenKeys, prot protections, notifier user.Notifier, o options) {
+	now := o.now
 	a.gate = prot.gate
 	a.tokens = keys.tokens
 	a.clients = ClientService(a.db, keys.tokens, a.log, now)
@@ -218,6 +220,7 @@ func (a *App) openService(keys tokenKeys, prot protections, notifier user.Notifi
 		Jobs:           a.jobAdmin(),
 		MoreAuditKinds: slices.Concat(webhook.AuditKinds, oauthclient.AuditKinds, passkey.AuditKinds),
 		MFA:            MFA(a.cfg, a.log, a.passkeyFactor),
+		Records:        a.exportRecords(a.providerClients(o)),
 	}, Policy(a.cfg))
 }
 
