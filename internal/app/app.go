@@ -113,7 +113,8 @@ func WithStore(db Store) Option { return func(o *options) { o.db = db } }
 // the configured size.
 func WithHashGate(g user.HashGate) Option { return func(o *options) { o.gate = g } }
 
-// WithBuild names the running build, for /healthz and /version.
+// WithBuild names the running build, for the operations listener's
+// /version (never the public port's /healthz).
 func WithBuild(b httpapi.Build) Option { return func(o *options) { o.build = b } }
 
 // WithOIDCClients makes the OpenID provider take its clients from c
@@ -230,7 +231,7 @@ func (a *App) openHTTP(keys tokenKeys, prot protections, mount func(*http.ServeM
 	cfg := a.cfg
 	a.handler = httpapi.New(a.svc, httpapi.Options{
 		Logger: a.log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
-		Build: build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
+		Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
 		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Clients: a.clients, OAuth: oauth, Passkeys: a.passkeys, Mount: mount,
 		Discovery: httpapi.Discovery{
 			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),
