@@ -13,10 +13,9 @@ import (
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
-// holdingsExport is the part of an export this file checks: the passkeys
-// and email changes, each as the raw object the client got.
+// holdingsExport is the part of an export this file checks: the passkeys,
+// email changes and apps, each as the raw object the client got.
 type holdingsExport struct {
-	Profile      map[string]any   `json:"profile"`
 	Passkeys     []map[string]any `json:"passkeys"`
 	EmailChanges []map[string]any `json:"email_changes"`
 	AppConsents  []map[string]any `json:"app_consents"`
@@ -48,6 +47,24 @@ func (s *server) passkeyToken(auth *passkeytest.Authenticator) string {
 	return res.object(s.t)["access_token"].(string)
 }
 
+// wantOnePasskey checks that x holds one passkey, name, as the test
+// authenticator registers it, used to sign in or not, and nothing of the
+// key itself.
+func wantOnePasskey(t *testing.T, x holdingsExport, name string, used bool) {
+	t.Helper()
+	if len(x.Passkeys) != 1 || x.Passkeys[0]["name"] != name || x.Passkeys[0]["kind"] != "hwk" {
+		t.Fatalf("export passkeys: %v, want the one named %q", x.Passkeys, name)
+	}
+	p := x.Passkeys[0]
+	wantKeys := []string{"aaguid", "created_at", "id", "kind", "last_used_at", "name", "transports"}
+	if got := keysOf(p); !slices.Equal(got, wantKeys) {
+		t.Errorf("passkey fields %v, want %v (nothing of the key itself)", got, wantKeys)
+	}
+	if p["aaguid"] != nil || (p["last_used_at"] != nil) != used || !slices.Equal(p["transports"].([]any), []any{"internal"}) {
+		t.Errorf("passkey: %v, want no aaguid (the authenticator gave none), used %v, transports [internal]", p, used)
+	}
+}
+
 // keysOf are the sorted field names of o.
 func keysOf(o map[string]any) []string { return slices.Sorted(maps.Keys(o)) }
 
@@ -73,22 +90,12 @@ func TestExportHoldsPasskeysAndEmailChanges(t *testing.T) {
 		undo := s.nextMail(usertest.MailEmailChanged, ada.Email)
 
 		x, body := s.exportOf(adaToken)
-		if len(x.Passkeys) != 1 || x.Passkeys[0]["name"] != "Ada's laptop" || x.Passkeys[0]["kind"] != "hwk" {
-			t.Fatalf("ada's export passkeys: %v, want her one laptop", x.Passkeys)
-		}
-		p := x.Passkeys[0]
-		wantKeys := []string{"aaguid", "created_at", "id", "kind", "last_used_at", "name", "transports"}
-		if got := keysOf(p); !slices.Equal(got, wantKeys) {
-			t.Errorf("passkey fields %v, want %v (nothing of the key itself)", got, wantKeys)
-		}
-		if p["aaguid"] != nil || p["last_used_at"] != nil || !slices.Equal(p["transports"].([]any), []any{"internal"}) {
-			t.Errorf("passkey: %v, want no aaguid (the authenticator gave none), never used, transports [internal]", p)
-		}
+		wantOnePasskey(t, x, "Ada's laptop", false)
 		if len(x.EmailChanges) != 1 {
 			t.Fatalf("ada's export email changes: %v, want her one change", x.EmailChanges)
 		}
 		c := x.EmailChanges[0]
-		wantKeys = []string{"changed_at", "expires_at", "new_email", "old_email", "state", "used_at"}
+		wantKeys := []string{"changed_at", "expires_at", "new_email", "old_email", "state", "used_at"}
 		if got := keysOf(c); !slices.Equal(got, wantKeys) {
 			t.Errorf("email change fields %v, want %v (no token, no hash)", got, wantKeys)
 		}
@@ -111,8 +118,9 @@ func TestExportHoldsPasskeysAndEmailChanges(t *testing.T) {
 		}
 		s.Clock.Advance(8 * 24 * time.Hour) // past the undo link's lifetime
 		x, body = s.exportOf(s.passkeyToken(bobKey))
-		if len(x.Passkeys) != 1 || x.Passkeys[0]["name"] != "Bob's phone" || len(x.EmailChanges) != 1 || x.EmailChanges[0]["state"] != "expired" {
-			t.Errorf("bob's export: passkeys %v, email changes %v; want his phone and his change, expired", x.Passkeys, x.EmailChanges)
+		wantOnePasskey(t, x, "Bob's phone", true) // he signed in with it
+		if len(x.EmailChanges) != 1 || x.EmailChanges[0]["state"] != "expired" {
+			t.Errorf("bob's email changes %v; want his change, expired", x.EmailChanges)
 		}
 		if strings.Contains(body, "Ada's laptop") || strings.Contains(body, adaNew) {
 			t.Error("bob's export holds ada's records")

@@ -36,7 +36,7 @@ func (f *fixture) exportOf(login string) (appExport, string) {
 	if err := json.Unmarshal(body, &tok); err != nil {
 		f.t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, f.base+"/api/v1/users/me/export", nil)
+	req, _ := http.NewRequestWithContext(f.ctx, http.MethodGet, f.base+"/api/v1/users/me/export", nil)
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	res, err := f.http.Do(req)
 	if err != nil {
