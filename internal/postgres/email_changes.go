@@ -80,3 +80,29 @@ func (s *EmailChanges) Held(ctx context.Context, email string, except uuid.UUID,
 	}
 	return held, nil
 }
+
+// Of returns userID's changes, oldest first.
+func (s *EmailChanges) Of(ctx context.Context, userID uuid.UUID) ([]user.EmailChange, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `
+		SELECT hash, user_id, old_email, new_email, created_at, expires_at, used_at
+		FROM email_changes WHERE user_id = $1 ORDER BY created_at, hash`
+	rows, err := s.q.Query(ctx, q, userID)
+	if err != nil {
+		return nil, translate(err, "list email changes")
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.EmailChange, error) {
+		var (
+			c    user.EmailChange
+			used *time.Time
+		)
+		err := r.Scan(&c.Hash, &c.UserID, &c.OldEmail, &c.NewEmail, &c.CreatedAt, &c.ExpiresAt, &used)
+		c.CreatedAt, c.ExpiresAt, c.UsedAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC(), utc(used)
+		return c, err
+	})
+	if err != nil {
+		return nil, translate(err, "list email changes")
+	}
+	return all, nil
+}

@@ -86,3 +86,36 @@ func (s *EmailChanges) Held(ctx context.Context, email string, except uuid.UUID,
 	}
 	return held, nil
 }
+
+// Of returns userID's changes, oldest first.
+func (s *EmailChanges) Of(ctx context.Context, userID uuid.UUID) ([]user.EmailChange, error) {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	const q = `
+		SELECT hash, user_id, old_email, new_email, created_at, expires_at, used_at
+		FROM email_changes WHERE user_id = ? ORDER BY created_at, hash`
+	rows, err := s.readRows(ctx, q, userID)
+	if err != nil {
+		return nil, translate(err, "list email changes")
+	}
+	defer rows.Close()
+	var all []user.EmailChange
+	for rows.Next() {
+		var (
+			c            user.EmailChange
+			created, exp string
+			used         sql.NullString
+		)
+		if err := rows.Scan(&c.Hash, &c.UserID, &c.OldEmail, &c.NewEmail, &created, &exp, &used); err != nil {
+			return nil, translate(err, "list email changes")
+		}
+		if err := errors.Join(parseTS(created, &c.CreatedAt), parseTS(exp, &c.ExpiresAt), parseTS(used.String, &c.UsedAt)); err != nil {
+			return nil, fmt.Errorf("list email changes: %w", err)
+		}
+		all = append(all, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "list email changes")
+	}
+	return all, nil
+}
