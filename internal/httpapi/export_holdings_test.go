@@ -130,3 +130,35 @@ func TestExportHoldsPasskeysAndEmailChanges(t *testing.T) {
 		}
 	})
 }
+
+// TestExportHoldsSecondFactors: the export said nothing of the account's
+// second factors, though the service keeps them: whether an authenticator
+// app is set up and how many recovery codes are left, as GET
+// /users/me/mfa says it (never the secret or a code).
+func TestExportHoldsSecondFactors(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		_, adaToken := s.signedUp()
+		_, bobToken := s.signedUp()
+		secret, codes := s.enrolTOTP(adaToken)
+		type factors struct {
+			SecondFactors map[string]any `json:"second_factors"`
+		}
+		for _, c := range []struct {
+			token string
+			want  string
+		}{
+			{adaToken, `{"methods":["otp","recovery_code"],"recovery_codes_left":10,"totp":"enabled"}`},
+			{bobToken, `{"methods":[],"recovery_codes_left":0,"totp":"none"}`},
+		} {
+			res := s.do(req{method: "GET", path: "/api/v1/users/me/export", token: c.token})
+			x := decode[factors](t, res, http.StatusOK)
+			if got, _ := json.Marshal(x.SecondFactors); string(got) != c.want {
+				t.Errorf("second_factors %s, want %s", got, c.want)
+			}
+			if strings.Contains(string(res.Body), secret) || strings.Contains(string(res.Body), codes[0]) {
+				t.Error("the export holds the authenticator's secret or a recovery code")
+			}
+		}
+	})
+}

@@ -86,7 +86,12 @@ func (a *api) readMFA(ctx context.Context, _ *struct{}) (*mfaStatusOutput, error
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}
-	return &mfaStatusOutput{Body: mfaStatus{TOTP: st.TOTP, RecoveryCodes: st.RecoveryCodes, Methods: st.Methods}}, nil
+	return &mfaStatusOutput{Body: toMFAStatus(st)}, nil
+}
+
+// toMFAStatus is the wire shape of st.
+func toMFAStatus(st user.MFAStatus) mfaStatus {
+	return mfaStatus{TOTP: st.TOTP, RecoveryCodes: st.RecoveryCodes, Methods: st.Methods}
 }
 
 func (a *api) enrolTOTP(ctx context.Context, _ *struct{}) (*totpEnrolmentOutput, error) {

@@ -346,17 +346,20 @@ func (s *Service) auditPage(ctx context.Context, f AuditFilter) (AuditPage, erro
 const ExportPage = 500
 
 // Export is everything the service keeps about one user: the profile,
-// every session (revoked and expired ones included), passkeys, email
-// changes, what the user allowed the OpenID provider's relying parties,
+// every session (revoked and expired ones included), passkeys, the
+// second factors' state, email changes, what the user allowed the OpenID provider's relying parties,
 // and every security event about the account.
 type Export struct {
-	At           time.Time
-	Profile      User
-	Sessions     []Session
-	Passkeys     []PasskeyRecord
-	EmailChanges []EmailChange // oldest first; Hash is never shown
-	Consents     []ConsentRecord
-	Grants       []GrantRecord
+	At       time.Time
+	Profile  User
+	Sessions []Session
+	Passkeys []PasskeyRecord
+	// SecondFactors is what GET /users/me/mfa says: the authenticator
+	// app's state and the recovery codes left, never a secret or a code.
+	SecondFactors MFAStatus
+	EmailChanges  []EmailChange // oldest first; Hash is never shown
+	Consents      []ConsentRecord
+	Grants        []GrantRecord
 	// Events yields every event about the account, newest first by
 	// (At, ID), reading them ExportPage at a time (keyset paging on
 	// (At, ID), from the index on (subject_id, at, id)), until the last
@@ -379,6 +382,10 @@ func (s *Service) Export(ctx context.Context, u User) (Export, error) {
 	if err != nil {
 		return Export{}, err
 	}
+	factors, err := s.MFAStatus(ctx, u.ID)
+	if err != nil {
+		return Export{}, err
+	}
 	f := AuditFilter{SubjectID: u.ID, ByTime: true, Limit: ExportPage}
 	first, err := s.audit.Events(ctx, f)
 	if err != nil {
@@ -386,7 +393,7 @@ func (s *Service) Export(ctx context.Context, u User) (Export, error) {
 	}
 	s.record(ctx, AuditDataExported, u.ID, u.ID, nil)
 	return Export{
-		At: s.now(), Profile: profile, Sessions: h.sessions, Passkeys: h.passkeys, EmailChanges: h.emailChanges,
+		At: s.now(), Profile: profile, Sessions: h.sessions, Passkeys: h.passkeys, SecondFactors: factors, EmailChanges: h.emailChanges,
 		Consents: h.consents, Grants: h.grants, Events: s.eventPages(ctx, f, first),
 	}, nil
 }
