@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
@@ -36,5 +37,52 @@ func TestDeactivationUsesUpResetLinks(t *testing.T) {
 		wantProblem(t, s.confirmReset(link.Token, "the attacker's password"), http.StatusBadRequest, invalidToken)
 		wantProblem(t, s.loginAs(a.Username, "the attacker's password"), http.StatusUnauthorized, "")
 		s.token(a.Username, a.Password)
+	})
+}
+
+// undo posts an email change's undo token.
+func (s *server) undo(token string) response {
+	s.t.Helper()
+	return s.do(req{method: "POST", path: "/api/v1/email-change/undo", body: jsonBody(map[string]string{"token": token})})
+}
+
+// TestLaterUndoLinkCannotKillTheOwnersUndo: a thief of a fresh session
+// moved the email to an address of theirs, then on to another, and used
+// the undo link the second change mailed to their first address: the
+// account came back to that address, verified, and every other undo link,
+// the owner's too, was used up, so the owner could no longer get the
+// account back. Now an undo uses up only the links of changes made after
+// its own: the owner's link still restores the owner's address, and ends
+// the thief's sessions.
+func TestLaterUndoLinkCannotKillTheOwnersUndo(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newLifecycleServer(t, kind)
+		owner := newAccount()
+		s.register(owner)
+		if res := s.verify(s.nextMail(usertest.MailVerify, owner.Email).Token); res.Status != http.StatusOK {
+			t.Fatalf("verify: %v", res)
+		}
+		fresh := s.token(owner.Username, owner.Password)
+		s.drainMail()
+		const first, second = "thief@evil.example", "thief2@evil.example"
+		for _, to := range []string{first, second} {
+			if res := s.updateMe(fresh, `{"email":"`+to+`"}`); res.Status != http.StatusOK {
+				t.Fatalf("email change to %s: %v", to, res)
+			}
+			s.Clock.Advance(time.Second)
+		}
+		ownersUndo := s.nextMail(usertest.MailEmailChanged, owner.Email)
+		thiefsUndo := s.nextMail(usertest.MailEmailChanged, first)
+		if res := s.undo(thiefsUndo.Token); res.Status != http.StatusNoContent {
+			t.Fatalf("the thief's undo: %v, want 204", res)
+		}
+		if res := s.undo(ownersUndo.Token); res.Status != http.StatusNoContent {
+			t.Fatalf("the owner's undo after the thief's: %v, want 204", res)
+		}
+		me := s.do(req{method: "GET", path: "/api/v1/users/me", token: s.token(owner.Username, owner.Password)}).object(t)
+		if me["email"] != owner.Email || me["email_verified"] != true {
+			t.Errorf("after the owner's undo: %v, want the owner's verified address back", me)
+		}
+		wantProblem(t, s.undo(thiefsUndo.Token), http.StatusBadRequest, invalidToken)
 	})
 }

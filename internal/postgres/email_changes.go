@@ -50,12 +50,13 @@ func (s *EmailChanges) Use(ctx context.Context, hash []byte, now time.Time) (use
 	return c, nil
 }
 
-// UseAll marks every unused change of userID used at now.
-func (s *EmailChanges) UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error {
+// UseAfter marks every unused change of userID made after after used
+// at now.
+func (s *EmailChanges) UseAfter(ctx context.Context, userID uuid.UUID, after, now time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const q = `UPDATE email_changes SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL`
-	if _, err := s.q.Exec(ctx, q, userID, now); err != nil {
+	const q = `UPDATE email_changes SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL AND created_at > $3`
+	if _, err := s.q.Exec(ctx, q, userID, now, after); err != nil {
 		return translate(err, "use email changes")
 	}
 	return nil

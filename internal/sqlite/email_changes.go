@@ -56,12 +56,13 @@ func (s *EmailChanges) Use(ctx context.Context, hash []byte, now time.Time) (use
 	return c, nil
 }
 
-// UseAll marks every unused change of userID used at now.
-func (s *EmailChanges) UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error {
+// UseAfter marks every unused change of userID made after after used
+// at now.
+func (s *EmailChanges) UseAfter(ctx context.Context, userID uuid.UUID, after, now time.Time) error {
 	ctx, cancel := s.wait(ctx)
 	defer cancel()
-	const q = `UPDATE email_changes SET used_at = ? WHERE user_id = ? AND used_at IS NULL`
-	if _, err := s.exec(ctx, q, ts(now), userID); err != nil {
+	const q = `UPDATE email_changes SET used_at = ? WHERE user_id = ? AND used_at IS NULL AND created_at > ?`
+	if _, err := s.exec(ctx, q, ts(now), userID, ts(after)); err != nil {
 		return translate(err, "use email changes")
 	}
 	return nil

@@ -16,7 +16,7 @@ import (
 )
 
 // The EmailChanges group: a change is used once, before it expires, by
-// exactly one of concurrent uses; UseAll uses up a user's changes; deleting
+// exactly one of concurrent uses; UseAfter uses up a user's later changes; deleting
 // the user deletes them.
 
 // NewEmailChange returns a change of u's email from u.Email to newEmail
@@ -121,27 +121,33 @@ func testConcurrentEmailChangeUse(t *testing.T, open newStores) {
 	}
 }
 
-// testEmailChangeUseAll: UseAll uses up every change of one user, and no
-// other user's.
-func testEmailChangeUseAll(t *testing.T, open newStores) {
+// testEmailChangeUseAfter: UseAfter uses up every change of one user made
+// after a time, neither the ones made before (nor at) it nor another
+// user's.
+func testEmailChangeUseAfter(t *testing.T, open newStores) {
 	st := open(t)
 	ctx, changes := t.Context(), st.EmailChanges
 	u, other := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
-	c1, c2 := storeChange(t, changes, u, now()), storeChange(t, changes, u, now())
-	theirs := storeChange(t, changes, other, now())
-	if err := changes.UseAll(ctx, u.ID, now()); err != nil {
-		t.Fatalf("UseAll: got error %v, want nil", err)
+	t0 := now()
+	earlier, at := storeChange(t, changes, u, t0.Add(-time.Minute)), storeChange(t, changes, u, t0)
+	later1, later2 := storeChange(t, changes, u, t0.Add(time.Microsecond)), storeChange(t, changes, u, t0.Add(time.Hour))
+	theirs := storeChange(t, changes, other, t0.Add(time.Hour))
+	use := t0.Add(2 * time.Hour)
+	if err := changes.UseAfter(ctx, u.ID, at.CreatedAt, use); err != nil {
+		t.Fatalf("UseAfter: got error %v, want nil", err)
 	}
-	for _, c := range []user.EmailChange{c1, c2} {
-		if _, err := changes.Use(ctx, c.Hash, now()); !errors.Is(err, user.ErrInvalidToken) {
-			t.Errorf("Use after UseAll: got %v, want ErrInvalidToken", err)
+	for _, c := range []user.EmailChange{later1, later2} {
+		if _, err := changes.Use(ctx, c.Hash, use); !errors.Is(err, user.ErrInvalidToken) {
+			t.Errorf("Use of a change made after UseAfter's time: got %v, want ErrInvalidToken", err)
 		}
 	}
-	if _, err := changes.Use(ctx, theirs.Hash, now()); err != nil {
-		t.Errorf("Use of another user's change after UseAll: got %v, want nil", err)
+	for name, c := range map[string]user.EmailChange{"made before": earlier, "made at": at, "of another user": theirs} {
+		if _, err := changes.Use(ctx, c.Hash, use); err != nil {
+			t.Errorf("Use of a change %s UseAfter's time: got %v, want nil", name, err)
+		}
 	}
-	if err := changes.UseAll(ctx, uuid.Must(uuid.NewV7()), now()); err != nil {
-		t.Errorf("UseAll of an unknown user: got error %v, want nil", err)
+	if err := changes.UseAfter(ctx, uuid.Must(uuid.NewV7()), t0, use); err != nil {
+		t.Errorf("UseAfter of an unknown user: got error %v, want nil", err)
 	}
 }
 

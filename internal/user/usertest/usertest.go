@@ -142,7 +142,7 @@ var (
 		{"RoundTrip", testEmailChangeRoundTrip},
 		{"Refused", testEmailChangeRefused},
 		{"ConcurrentUse", testConcurrentEmailChangeUse},
-		{"UseAll", testEmailChangeUseAll},
+		{"UseAfter", testEmailChangeUseAfter},
 		{"DeleteRemovesEmailChanges", testDeleteRemovesEmailChanges},
 		{"Held", testEmailChangeHeld},
 		{"InTx", testEmailChangeInTx},
