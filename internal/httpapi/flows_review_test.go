@@ -2,6 +2,9 @@ package httpapi_test
 
 import (
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +87,47 @@ func TestLaterUndoLinkCannotKillTheOwnersUndo(t *testing.T) {
 			t.Errorf("after the owner's undo: %v, want the owner's verified address back", me)
 		}
 		wantProblem(t, s.undo(thiefsUndo.Token), http.StatusBadRequest, invalidToken)
+	})
+}
+
+// TestLockoutTellsNoAccountByItsSpelling: once an address was locked, the
+// same address with a space around it (or a look-alike letter) was still
+// locked when nobody had it, and let through (401) when an account had it:
+// the lockout counted an unknown login by its trimmed, lower-cased
+// spelling and a known one by its account, but the lookup did not trim.
+// An attacker locked an address and tried it with a space to learn whether
+// it had an account. Now every spelling answers the same either way.
+func TestLockoutTellsNoAccountByItsSpelling(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind, limitsOn("USERSVC_LOGIN_LOCKOUT_THRESHOLD", "3", "USERSVC_LOGIN_LOCKOUT_WINDOW", "2m",
+			"USERSVC_LOGIN_LOCKOUT_COOLDOWN", "2m", "USERSVC_RATE_LIMIT_LOGIN_ACCOUNT", "off"))
+		known := newAccount()
+		known.Email = "kate." + known.Email
+		s.register(known)
+		unknown := "kate." + newAccount().Email
+		spellings := []func(string) string{
+			func(l string) string { return l },
+			strings.ToUpper,
+			func(l string) string { return " " + l },
+			func(l string) string { return l + " " },
+			func(l string) string { return "\t" + l },
+			func(l string) string { return strings.ReplaceAll(l, "e", "\u0435") }, // Cyrillic e
+			func(l string) string { return strings.Replace(l, "k", "\u212A", 1) }, // Kelvin sign
+		}
+		answers := func(login string) []int {
+			var got []int
+			for _, spell := range spellings {
+				got = append(got, s.loginFrom(from("198.51.100.7:4000"), spell(login), "wrong password").Status)
+			}
+			return got
+		}
+		for _, login := range []string{known.Email, unknown} {
+			for i := range 3 {
+				s.loginFrom(from("203.0.113.9:4000"), login, "wrong password "+strconv.Itoa(i))
+			}
+		}
+		if k, u := answers(known.Email), answers(unknown); !slices.Equal(k, u) {
+			t.Errorf("answers to spellings of a locked address: %v with an account, %v without; want the same", k, u)
+		}
 	})
 }
