@@ -131,3 +131,43 @@ func TestLockoutTellsNoAccountByItsSpelling(t *testing.T) {
 		}
 	})
 }
+
+// TestResetDuringTheUndoWindowGoesToTheOldAddress: a thief of a fresh
+// session (no password) moved the email to an address of theirs, verified
+// it, and had a reset link mailed there: they set a password of their own,
+// and the owner's undo, which restores the address and ends the sessions,
+// left them that password to sign in again with. Now, while an email
+// change can be undone, a reset link goes to the address it moved away
+// from, as before the change.
+func TestResetDuringTheUndoWindowGoesToTheOldAddress(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newLifecycleServer(t, kind)
+		owner := newAccount()
+		s.register(owner)
+		if res := s.verify(s.nextMail(usertest.MailVerify, owner.Email).Token); res.Status != http.StatusOK {
+			t.Fatalf("verify: %v", res)
+		}
+		stolen := s.token(owner.Username, owner.Password)
+		s.drainMail()
+		const thief = "thief@evil.example"
+		if res := s.updateMe(stolen, `{"email":"`+thief+`"}`); res.Status != http.StatusOK {
+			t.Fatalf("email change: %v", res)
+		}
+		undo := s.nextMail(usertest.MailEmailChanged, owner.Email)
+		if res := s.verify(s.nextMail(usertest.MailVerify, thief).Token); res.Status != http.StatusOK {
+			t.Fatalf("the thief verifies their address: %v", res)
+		}
+		s.requestReset(thief, nil)
+		reset := s.nextMail(usertest.MailReset, owner.Email)
+		for _, m := range s.drainMail() {
+			if m.Kind == usertest.MailReset {
+				t.Errorf("a second reset mail, to %s", m.To)
+			}
+		}
+		if res := s.undo(undo.Token); res.Status != http.StatusNoContent {
+			t.Fatalf("the owner's undo: %v, want 204", res)
+		}
+		wantProblem(t, s.confirmReset(reset.Token, "the thief's password"), http.StatusBadRequest, invalidToken)
+		s.token(owner.Username, owner.Password)
+	})
+}

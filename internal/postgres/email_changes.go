@@ -62,6 +62,26 @@ func (s *EmailChanges) UseAfter(ctx context.Context, userID uuid.UUID, after, no
 	return nil
 }
 
+// Undoable returns the old address of userID's earliest change usable at
+// now, "" when there is none.
+func (s *EmailChanges) Undoable(ctx context.Context, userID uuid.UUID, now time.Time) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `
+		SELECT old_email FROM email_changes
+		WHERE user_id = $1 AND used_at IS NULL AND expires_at > $2
+		ORDER BY created_at LIMIT 1`
+	var old string
+	err := s.q.QueryRow(ctx, q, userID, now).Scan(&old)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", translate(err, "undoable email change")
+	}
+	return old, nil
+}
+
 // Held reports whether an account other than except has a usable change
 // away from email.
 func (s *EmailChanges) Held(ctx context.Context, email string, except uuid.UUID, now time.Time) (bool, error) {

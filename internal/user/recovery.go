@@ -10,7 +10,9 @@ import (
 
 // RequestPasswordReset mails a reset link for the active account whose
 // email is email, if there is one, to its recovery address: the email when
-// it is verified, else the trusted address (recoveryAddress). The link is
+// it is verified, else the trusted address (recoveryAddress), and while an
+// email change can be undone the address it moved away from
+// (resetAddress). The link is
 // bound to that address and to the password it replaces: an email change
 // or a password change uses it up. It returns as soon as the address is checked
 // for shape, before looking the account up: the answer, and how long it
@@ -45,7 +47,12 @@ func (s *Service) mailReset(ctx context.Context, email string) {
 	if !u.IsActive || !s.mails() {
 		return
 	}
-	ttl, to := s.policy.Lifecycle.ResetTTL, recoveryAddress(u)
+	ttl := s.policy.Lifecycle.ResetTTL
+	to, err := s.resetAddress(ctx, u)
+	if err != nil {
+		s.mailFailed(ctx, fmt.Errorf("password reset: %w", err))
+		return
+	}
 	err = s.atomic(ctx, func(tx Stores) error {
 		token, err := s.issueAccountToken(ctx, tx, u, PurposeResetPassword, to, ttl)
 		if err != nil {
@@ -56,6 +63,20 @@ func (s *Service) mailReset(ctx context.Context, email string) {
 	if err != nil {
 		s.mailFailed(ctx, fmt.Errorf("password reset mail: %w", err))
 	}
+}
+
+// resetAddress is where a reset link for u goes: while an email change of
+// u can be undone, the address the earliest such change moved away from;
+// otherwise its recovery address. A change is not final while it can be
+// undone: a thief of a fresh session who moved the email to an address of
+// theirs and verified it would get a reset link there, set a password of
+// their own and keep it past the owner's undo.
+func (s *Service) resetAddress(ctx context.Context, u User) (string, error) {
+	old, err := s.stores.EmailChanges.Undoable(ctx, u.ID, s.now())
+	if err != nil || old == "" {
+		return recoveryAddress(u), err
+	}
+	return old, nil
 }
 
 // ResetPassword uses a reset token to set a new password, which must meet

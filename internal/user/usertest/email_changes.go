@@ -229,3 +229,44 @@ func testEmailChangeHeld(t *testing.T, open newStores) {
 		t.Errorf("Held(old address) once used = true, want false")
 	}
 }
+
+// testEmailChangeUndoable: Undoable names the old address of the earliest
+// change still usable, then of the next once it is used, and nothing once
+// none is usable (used or expired) or for another user.
+func testEmailChangeUndoable(t *testing.T, open newStores) {
+	st := open(t)
+	ctx, changes := t.Context(), st.EmailChanges
+	u, other := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
+	undoable := func(id uuid.UUID, at time.Time) string {
+		t.Helper()
+		old, err := changes.Undoable(ctx, id, at)
+		if err != nil {
+			t.Fatalf("Undoable: got error %v, want nil", err)
+		}
+		return old
+	}
+	if got := undoable(u.ID, now()); got != "" {
+		t.Errorf("Undoable without a change = %q, want \"\"", got)
+	}
+	t0 := now()
+	later := NewEmailChange(user.User{ID: u.ID, Email: "second@example.com"}, "third@example.com", t0.Add(time.Minute))
+	if err := changes.Create(ctx, later); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	first := storeChange(t, changes, u, t0)
+	if got := undoable(u.ID, t0.Add(time.Hour)); got != first.OldEmail {
+		t.Errorf("Undoable = %q, want the earliest change's old address %q", got, first.OldEmail)
+	}
+	if got := undoable(other.ID, t0.Add(time.Hour)); got != "" {
+		t.Errorf("Undoable of another user = %q, want \"\"", got)
+	}
+	if _, err := changes.Use(ctx, first.Hash, t0.Add(time.Hour)); err != nil {
+		t.Fatalf("Use: %v", err)
+	}
+	if got := undoable(u.ID, t0.Add(time.Hour)); got != later.OldEmail {
+		t.Errorf("Undoable once the earliest is used = %q, want %q", got, later.OldEmail)
+	}
+	if got := undoable(u.ID, later.ExpiresAt); got != "" {
+		t.Errorf("Undoable once every change expired = %q, want \"\"", got)
+	}
+}

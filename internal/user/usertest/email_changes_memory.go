@@ -64,6 +64,23 @@ func (m memoryEmailChanges) UseAfter(_ context.Context, userID uuid.UUID, after,
 	return nil
 }
 
+// Undoable implements user.EmailChanges.
+func (m memoryEmailChanges) Undoable(_ context.Context, userID uuid.UUID, now time.Time) (string, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return "", err
+	}
+	var first user.EmailChange
+	for _, c := range m.emailChanges {
+		if c.UserID == userID && c.UsedAt.IsZero() && now.Before(c.ExpiresAt) &&
+			(first.Hash == nil || c.CreatedAt.Before(first.CreatedAt)) {
+			first = c
+		}
+	}
+	return first.OldEmail, nil
+}
+
 // Held implements user.EmailChanges.
 func (m memoryEmailChanges) Held(_ context.Context, email string, except uuid.UUID, now time.Time) (bool, error) {
 	m.lock()

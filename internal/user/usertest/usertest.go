@@ -143,6 +143,7 @@ var (
 		{"Refused", testEmailChangeRefused},
 		{"ConcurrentUse", testConcurrentEmailChangeUse},
 		{"UseAfter", testEmailChangeUseAfter},
+		{"Undoable", testEmailChangeUndoable},
 		{"DeleteRemovesEmailChanges", testDeleteRemovesEmailChanges},
 		{"Held", testEmailChangeHeld},
 		{"InTx", testEmailChangeInTx},
