@@ -82,42 +82,50 @@ func (s *Service) resetAddress(ctx context.Context, u User) (string, error) {
 // ResetPassword uses a reset token to set a new password, which must meet
 // the policy. In one step it makes every access token issued before
 // invalid, uses up every other reset token of the user and revokes all
-// their sessions. An unknown, expired or used token, or one of an account
-// deactivated since, is ErrInvalidToken.
-func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
+// their sessions. It returns a device token of the account (devices.go):
+// whoever used the link holds the recovery address, so the client they
+// used it from signs in past a lockout that failures from elsewhere put
+// on the account, as a client that signed in before does. An unknown,
+// expired or used token, or one of an account deactivated since, is
+// ErrInvalidToken.
+func (s *Service) ResetPassword(ctx context.Context, token, password string) (string, error) {
 	if err := ValidatePassword("new_password", password); err != nil {
-		return err
+		return "", err
 	}
 	hash, ok := secretHash(token)
 	if !ok {
-		return ErrInvalidToken
+		return "", ErrInvalidToken
 	}
 	t, err := s.tokens.ByHash(ctx, hash)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if t.Purpose != PurposeResetPassword || !t.Usable(s.now()) {
-		return ErrInvalidToken
+		return "", ErrInvalidToken
 	}
 	u, err := s.users.ByID(ctx, t.UserID)
 	stale := t.TokenVersion != Unbound && t.TokenVersion != u.TokenVersion // the password changed since
 	if errors.Is(err, ErrNotFound) || (err == nil && (!u.IsActive || stale)) {
-		return ErrInvalidToken
+		return "", ErrInvalidToken
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	pwHash, err := s.newPassword(ctx, "new_password", password, u)
 	if err != nil {
-		return err
+		return "", err
 	}
 	// Checked above, but only this step is atomic: of concurrent uses of
 	// one token, one gets here first and the others get ErrInvalidToken.
 	e := s.event(ctx, AuditResetCompleted, u.ID, u.ID, nil)
-	return s.atomically(ctx, e, func(tx Stores) error {
+	err = s.atomically(ctx, e, func(tx Stores) error {
 		if _, err := tx.AccountTokens.UseResetPassword(ctx, hash, pwHash, s.now()); err != nil {
 			return err
 		}
 		return s.notifyPasswordChanged(ctx, tx, u)
 	})
+	if err != nil {
+		return "", err
+	}
+	return s.newDeviceToken(u.ID, s.now(), false), nil
 }
