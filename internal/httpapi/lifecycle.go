@@ -77,7 +77,7 @@ func (a *api) requestPasswordReset(ctx context.Context, in *passwordResetInput) 
 }
 
 func (a *api) confirmPasswordReset(ctx context.Context, in *passwordResetConfirmInput) (*struct{}, error) {
-	if err := a.users.ResetPassword(ctx, in.Body.Token, in.Body.NewPassword); err != nil {
+	if _, err := a.users.ResetPassword(ctx, in.Body.Token, in.Body.NewPassword); err != nil {
 		return nil, a.problem(ctx, err)
 	}
 	return &struct{}{}, nil

@@ -56,15 +56,36 @@ func (s *EmailChanges) Use(ctx context.Context, hash []byte, now time.Time) (use
 	return c, nil
 }
 
-// UseAll marks every unused change of userID used at now.
-func (s *EmailChanges) UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error {
+// UseAfter marks every unused change of userID made after after used
+// at now.
+func (s *EmailChanges) UseAfter(ctx context.Context, userID uuid.UUID, after, now time.Time) error {
 	ctx, cancel := s.wait(ctx)
 	defer cancel()
-	const q = `UPDATE email_changes SET used_at = ? WHERE user_id = ? AND used_at IS NULL`
-	if _, err := s.exec(ctx, q, ts(now), userID); err != nil {
+	const q = `UPDATE email_changes SET used_at = ? WHERE user_id = ? AND used_at IS NULL AND created_at > ?`
+	if _, err := s.exec(ctx, q, ts(now), userID, ts(after)); err != nil {
 		return translate(err, "use email changes")
 	}
 	return nil
+}
+
+// Undoable returns the old address of userID's earliest change usable at
+// now, "" when there is none.
+func (s *EmailChanges) Undoable(ctx context.Context, userID uuid.UUID, now time.Time) (string, error) {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	const q = `
+		SELECT old_email FROM email_changes
+		WHERE user_id = ?1 AND used_at IS NULL AND expires_at > ?2
+		ORDER BY created_at LIMIT 1`
+	var old string
+	err := s.readRow(ctx, q, userID, ts(now)).Scan(&old)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", translate(err, "undoable email change")
+	}
+	return old, nil
 }
 
 // heldQuery is Held's statement: it reads email_changes_held (00034), the

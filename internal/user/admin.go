@@ -124,7 +124,7 @@ func (s *Service) AdminUpdate(ctx context.Context, c Caller, id uuid.UUID, p Pat
 			return err
 		}
 		if before.IsActive && !after.IsActive {
-			if err := tx.Sessions.RevokeAll(ctx, id, uuid.Nil, s.now()); err != nil {
+			if err := s.deactivated(ctx, tx, id); err != nil {
 				return err
 			}
 		}
@@ -147,6 +147,18 @@ func (s *Service) AdminUpdate(ctx context.Context, c Caller, id uuid.UUID, p Pat
 		s.record(ctx, AuditVerificationSent, actor.ID, id, nil)
 	}
 	return after, nil
+}
+
+// deactivated ends, within tx, what an account deactivated just now
+// could still use: every session, and every reset link, which would
+// otherwise set a password chosen by whoever holds one once the account
+// is reactivated.
+func (s *Service) deactivated(ctx context.Context, tx Stores, id uuid.UUID) error {
+	now := s.now()
+	if err := tx.Sessions.RevokeAll(ctx, id, uuid.Nil, now); err != nil {
+		return err
+	}
+	return tx.AccountTokens.UseAll(ctx, id, PurposeResetPassword, now)
 }
 
 // appendChanges audits, within tx, what an administrator changed: which

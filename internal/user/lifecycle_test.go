@@ -271,17 +271,17 @@ func TestPasswordReset(t *testing.T) {
 		{"over 72 bytes", strings.Repeat("p", 73)},
 	} {
 		var v *user.ValidationError
-		if err := f.svc.ResetPassword(t.Context(), first.Token, tt.password); !errors.As(err, &v) || v.Field != "new_password" {
+		if _, err := f.svc.ResetPassword(t.Context(), first.Token, tt.password); !errors.As(err, &v) || v.Field != "new_password" {
 			t.Errorf("ResetPassword(%s): got %v, want a new_password validation error", tt.name, err)
 		}
 	}
-	if err := f.svc.ResetPassword(t.Context(), second.Token, "the brand new password"); err != nil {
+	if _, err := f.svc.ResetPassword(t.Context(), second.Token, "the brand new password"); err != nil {
 		t.Fatalf("ResetPassword: %v", err)
 	}
-	if err := f.svc.ResetPassword(t.Context(), second.Token, "yet another password"); !errors.Is(err, user.ErrInvalidToken) {
+	if _, err := f.svc.ResetPassword(t.Context(), second.Token, "yet another password"); !errors.Is(err, user.ErrInvalidToken) {
 		t.Errorf("ResetPassword with a used token: got %v, want ErrInvalidToken", err)
 	}
-	if err := f.svc.ResetPassword(t.Context(), first.Token, "yet another password"); !errors.Is(err, user.ErrInvalidToken) {
+	if _, err := f.svc.ResetPassword(t.Context(), first.Token, "yet another password"); !errors.Is(err, user.ErrInvalidToken) {
 		t.Errorf("ResetPassword with an older token after a reset: got %v, want ErrInvalidToken", err)
 	}
 	if _, _, err := f.svc.Authenticate(t.Context(), before.Token); !errors.Is(err, user.ErrUnauthenticated) {
@@ -315,11 +315,11 @@ func TestPasswordResetTokenRules(t *testing.T) {
 	f := newLifecycleFixture(t, user.LifecyclePolicy{ResetTTL: 10 * time.Minute})
 	u := f.register(t, ada)
 	verify := f.next(t, usertest.MailVerify, ada.Email)
-	if err := f.svc.ResetPassword(t.Context(), verify.Token, "the brand new password"); !errors.Is(err, user.ErrInvalidToken) {
+	if _, err := f.svc.ResetPassword(t.Context(), verify.Token, "the brand new password"); !errors.Is(err, user.ErrInvalidToken) {
 		t.Errorf("ResetPassword with a verification token: got %v, want ErrInvalidToken", err)
 	}
 	for _, bad := range []string{"", strings.Repeat("A", 43)} {
-		if err := f.svc.ResetPassword(t.Context(), bad, "the brand new password"); !errors.Is(err, user.ErrInvalidToken) {
+		if _, err := f.svc.ResetPassword(t.Context(), bad, "the brand new password"); !errors.Is(err, user.ErrInvalidToken) {
 			t.Errorf("ResetPassword(%q): got %v, want ErrInvalidToken", bad, err)
 		}
 	}
@@ -331,7 +331,7 @@ func TestPasswordResetTokenRules(t *testing.T) {
 		t.Errorf("reset mail TTL = %s, want 10m", m.TTL)
 	}
 	f.clock.Advance(10 * time.Minute)
-	if err := f.svc.ResetPassword(t.Context(), m.Token, "the brand new password"); !errors.Is(err, user.ErrInvalidToken) {
+	if _, err := f.svc.ResetPassword(t.Context(), m.Token, "the brand new password"); !errors.Is(err, user.ErrInvalidToken) {
 		t.Errorf("ResetPassword after its lifetime: got %v, want ErrInvalidToken", err)
 	}
 	// A token of an account deactivated since is refused.
@@ -340,12 +340,12 @@ func TestPasswordResetTokenRules(t *testing.T) {
 	}
 	m = f.next(t, usertest.MailReset, ada.Email)
 	f.mem.SetActive(u.ID, false)
-	if err := f.svc.ResetPassword(t.Context(), m.Token, "the brand new password"); !errors.Is(err, user.ErrInvalidToken) {
+	if _, err := f.svc.ResetPassword(t.Context(), m.Token, "the brand new password"); !errors.Is(err, user.ErrInvalidToken) {
 		t.Errorf("ResetPassword of an inactive account: got %v, want ErrInvalidToken", err)
 	}
 	f.mem.SetActive(u.ID, true)
 	f.mem.SetFail(errDown)
-	if err := f.svc.ResetPassword(t.Context(), m.Token, "the brand new password"); !errors.Is(err, errDown) {
+	if _, err := f.svc.ResetPassword(t.Context(), m.Token, "the brand new password"); !errors.Is(err, errDown) {
 		t.Errorf("ResetPassword on a failing store: got %v, want it", err)
 	}
 }
@@ -437,7 +437,7 @@ func TestConcurrentPasswordResets(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			errs[i] = f.svc.ResetPassword(t.Context(), m.Token, "password number "+strings.Repeat("x", i+1))
+			_, errs[i] = f.svc.ResetPassword(t.Context(), m.Token, "password number "+strings.Repeat("x", i+1))
 		})
 	}
 	wg.Wait()

@@ -29,7 +29,8 @@ type AccessToken struct {
 // LoginAttempt is one password attempt as the LoginGuard sees it.
 type LoginAttempt struct {
 	// Key names the account: "id:<user id>" when the login names an
-	// account, "login:<the login, trimmed and lower-cased>" otherwise.
+	// account, "login:<the login, trimmed, its ASCII letters
+	// lower-cased>" otherwise.
 	Key string
 	// Device is the id of a device that proved itself on this account
 	// before (a device token of it), "" for none: such an attempt is
@@ -49,12 +50,23 @@ func (s *Service) fingerprint(key, password string) string {
 }
 
 // accountKey is the LoginGuard's key for a login that found u (found) or
-// nothing.
+// nothing. Two logins that name no account share a key exactly when they
+// would name the same account if it existed (byLogin: trimmed, ASCII
+// letters in any case), so that a lockout answers every spelling of an
+// address alike whether or not an account has it.
 func accountKey(u User, found bool, login string) string {
 	if found {
 		return "id:" + u.ID.String()
 	}
-	return "login:" + strings.ToLower(strings.TrimSpace(login))
+	return "login:" + strings.Map(asciiLower, strings.TrimSpace(login))
+}
+
+// asciiLower is r lower-cased when it is an ASCII capital letter, else r.
+func asciiLower(r rune) rune {
+	if 'A' <= r && r <= 'Z' {
+		return r + ('a' - 'A')
+	}
+	return r
 }
 
 // Login checks a username or email and a password, opens a session (with
@@ -191,10 +203,14 @@ func (s *Service) login(ctx context.Context, u User, found bool, check passwordC
 	return s.startSession(ctx, u, passwordOnly()) // sessions.go
 }
 
-// byLogin finds a user by email when login looks like one (usernames cannot
-// contain '@'), by username otherwise.
+// byLogin finds a user by email when login, trimmed, looks like one
+// (usernames cannot contain '@'), by username otherwise. Emails and
+// usernames are printable ASCII, so any other login names no account: it
+// is not looked up, since a database's lower() may fold a look-alike (the
+// Kelvin sign) into an ASCII letter and another's not.
 func (s *Service) byLogin(ctx context.Context, login string) (User, error) {
-	if login == "" || len(login) > MaxEmail {
+	login = strings.TrimSpace(login)
+	if login == "" || len(login) > MaxEmail || !isPrintableASCII(login) {
 		return User{}, ErrNotFound
 	}
 	if strings.Contains(login, "@") {

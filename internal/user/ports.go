@@ -154,8 +154,12 @@ type EmailChanges interface {
 	// expired at now. Of concurrent uses of one token, exactly one
 	// succeeds.
 	Use(ctx context.Context, hash []byte, now time.Time) (EmailChange, error)
-	// UseAll marks every unused change of userID used at now.
-	UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error
+	// UseAfter marks every unused change of userID made after after
+	// (CreatedAt) used at now; the changes made before keep their links.
+	UseAfter(ctx context.Context, userID uuid.UUID, after, now time.Time) error
+	// Undoable returns the address that the earliest change of userID
+	// unused and not expired at now moved away from, "" when there is none.
+	Undoable(ctx context.Context, userID uuid.UUID, now time.Time) (string, error)
 	// Held reports whether an account other than except has a change away
 	// from email (in any letter case), unused and not expired at now: its
 	// undo link would give the address back to that account.

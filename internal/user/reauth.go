@@ -140,9 +140,12 @@ func (s *Service) unheld(ctx context.Context, tx Stores, u User) error {
 // UndoEmailChange uses the token of the link an email change mailed to
 // the previous address: in one transaction the account gets that address
 // back (verified: the link reached it, and trusted), every session ends,
-// and every outstanding link of the account (reset, verification, other
-// undo links) is used up. An unknown, used or expired token is
-// ErrInvalidToken.
+// and every outstanding link of the account (reset, verification, the
+// undo links of later changes) is used up. The undo links of earlier
+// changes stay: they go to addresses the account had before this one, and
+// whoever moved the email on twice must not end, with the link the second
+// change mailed to their first address, the owner's link. An unknown, used
+// or expired token is ErrInvalidToken.
 func (s *Service) UndoEmailChange(ctx context.Context, token string) error {
 	hash, ok := secretHash(token)
 	if !ok {
@@ -164,7 +167,7 @@ func (s *Service) UndoEmailChange(ctx context.Context, token string) error {
 		if err := s.emailMoved(ctx, tx, u, c.NewEmail); err != nil {
 			return err
 		}
-		if err := s.endEverything(ctx, tx, c.UserID, now); err != nil {
+		if err := s.endEverything(ctx, tx, c, now); err != nil {
 			return err
 		}
 		e := s.event(ctx, AuditEmailChangeUndone, uuid.Nil, c.UserID, map[string]string{"fields": "email"})
@@ -172,10 +175,12 @@ func (s *Service) UndoEmailChange(ctx context.Context, token string) error {
 	})
 }
 
-// endEverything ends every session of id and uses up every link it has
-// outstanding, within tx.
-func (s *Service) endEverything(ctx context.Context, tx Stores, id uuid.UUID, now time.Time) error {
-	if err := tx.EmailChanges.UseAll(ctx, id, now); err != nil {
+// endEverything ends, within tx, every session of the account of c, a
+// change being undone, and uses up every link it has outstanding but the
+// undo links of the changes made before c.
+func (s *Service) endEverything(ctx context.Context, tx Stores, c EmailChange, now time.Time) error {
+	id := c.UserID
+	if err := tx.EmailChanges.UseAfter(ctx, id, c.CreatedAt, now); err != nil {
 		return err
 	}
 	if err := tx.AccountTokens.UseAll(ctx, id, "", now); err != nil {

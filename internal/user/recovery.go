@@ -10,7 +10,9 @@ import (
 
 // RequestPasswordReset mails a reset link for the active account whose
 // email is email, if there is one, to its recovery address: the email when
-// it is verified, else the trusted address (recoveryAddress). The link is
+// it is verified, else the trusted address (recoveryAddress), and while an
+// email change can be undone the address it moved away from
+// (resetAddress). The link is
 // bound to that address and to the password it replaces: an email change
 // or a password change uses it up. It returns as soon as the address is checked
 // for shape, before looking the account up: the answer, and how long it
@@ -45,7 +47,12 @@ func (s *Service) mailReset(ctx context.Context, email string) {
 	if !u.IsActive || !s.mails() {
 		return
 	}
-	ttl, to := s.policy.Lifecycle.ResetTTL, recoveryAddress(u)
+	ttl := s.policy.Lifecycle.ResetTTL
+	to, err := s.resetAddress(ctx, u)
+	if err != nil {
+		s.mailFailed(ctx, fmt.Errorf("password reset: %w", err))
+		return
+	}
 	err = s.atomic(ctx, func(tx Stores) error {
 		token, err := s.issueAccountToken(ctx, tx, u, PurposeResetPassword, to, ttl)
 		if err != nil {
@@ -58,45 +65,67 @@ func (s *Service) mailReset(ctx context.Context, email string) {
 	}
 }
 
+// resetAddress is where a reset link for u goes: while an email change of
+// u can be undone, the address the earliest such change moved away from;
+// otherwise its recovery address. A change is not final while it can be
+// undone: a thief of a fresh session who moved the email to an address of
+// theirs and verified it would get a reset link there, set a password of
+// their own and keep it past the owner's undo.
+func (s *Service) resetAddress(ctx context.Context, u User) (string, error) {
+	old, err := s.stores.EmailChanges.Undoable(ctx, u.ID, s.now())
+	if err != nil || old == "" {
+		return recoveryAddress(u), err
+	}
+	return old, nil
+}
+
 // ResetPassword uses a reset token to set a new password, which must meet
 // the policy. In one step it makes every access token issued before
 // invalid, uses up every other reset token of the user and revokes all
-// their sessions. An unknown, expired or used token, or one of an account
-// deactivated since, is ErrInvalidToken.
-func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
+// their sessions. It returns a device token of the account (devices.go):
+// whoever used the link holds the recovery address, so the client they
+// used it from signs in past a lockout that failures from elsewhere put
+// on the account, as a client that signed in before does. An unknown,
+// expired or used token, or one of an account deactivated since, is
+// ErrInvalidToken.
+func (s *Service) ResetPassword(ctx context.Context, token, password string) (string, error) {
 	if err := ValidatePassword("new_password", password); err != nil {
-		return err
+		return "", err
 	}
 	hash, ok := secretHash(token)
 	if !ok {
-		return ErrInvalidToken
+		return "", ErrInvalidToken
 	}
 	t, err := s.tokens.ByHash(ctx, hash)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if t.Purpose != PurposeResetPassword || !t.Usable(s.now()) {
-		return ErrInvalidToken
+		return "", ErrInvalidToken
 	}
 	u, err := s.users.ByID(ctx, t.UserID)
 	stale := t.TokenVersion != Unbound && t.TokenVersion != u.TokenVersion // the password changed since
 	if errors.Is(err, ErrNotFound) || (err == nil && (!u.IsActive || stale)) {
-		return ErrInvalidToken
+		return "", ErrInvalidToken
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	pwHash, err := s.newPassword(ctx, "new_password", password, u)
 	if err != nil {
-		return err
+		return "", err
 	}
 	// Checked above, but only this step is atomic: of concurrent uses of
 	// one token, one gets here first and the others get ErrInvalidToken.
 	e := s.event(ctx, AuditResetCompleted, u.ID, u.ID, nil)
-	return s.atomically(ctx, e, func(tx Stores) error {
+	err = s.atomically(ctx, e, func(tx Stores) error {
 		if _, err := tx.AccountTokens.UseResetPassword(ctx, hash, pwHash, s.now()); err != nil {
 			return err
 		}
 		return s.notifyPasswordChanged(ctx, tx, u)
 	})
+	if err != nil {
+		return "", err
+	}
+	return s.newDeviceToken(u.ID, s.now(), false), nil
 }

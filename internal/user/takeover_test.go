@@ -112,7 +112,7 @@ func TestEmailChangeNoticeAndUndo(t *testing.T) {
 	if _, _, err := f.svc.Authenticate(t.Context(), tok.Token); !errors.Is(err, user.ErrUnauthenticated) {
 		t.Errorf("a session after the undo: %v, want ended", err)
 	}
-	if err := f.svc.ResetPassword(t.Context(), reset.Token, "a takeover password"); !errors.Is(err, user.ErrInvalidToken) {
+	if _, err := f.svc.ResetPassword(t.Context(), reset.Token, "a takeover password"); !errors.Is(err, user.ErrInvalidToken) {
 		t.Errorf("reset link after the undo = %v, want ErrInvalidToken", err)
 	}
 	if err := f.svc.UndoEmailChange(t.Context(), undo.Token); !errors.Is(err, user.ErrInvalidToken) {

@@ -62,9 +62,12 @@ func (p *Pages) reset(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, v, f, err)
 		return
 	}
-	if err := p.users.ResetPassword(p.client(r), token, password); err != nil {
+	device, err := p.users.ResetPassword(p.client(r), token, password)
+	if err != nil {
 		p.fail(w, r, v, f, err)
 		return
 	}
+	// The link reached the owner: this browser signs in past a lockout.
+	p.keepDevice(w, device)
 	redirect(w, withNotice("/sign-in", "password_reset"))
 }

@@ -67,8 +67,15 @@ func (p *Pages) startBrowserSession(w http.ResponseWriter, t user.AccessToken) {
 	// No Max-Age: the cookie lasts the browser session; the usersvc
 	// session behind it ends on its own terms (expiry, sign-out, revoke).
 	http.SetCookie(w, p.cookie(p.cookieSes, p.sessionValue(t.UserID, t.SessionID), 0))
-	if t.DeviceToken != "" {
-		http.SetCookie(w, p.cookie(p.cookieDev, t.DeviceToken, int(user.DeviceTokenTTL/time.Second)))
+	p.keepDevice(w, t.DeviceToken)
+}
+
+// keepDevice gives the browser the device token device ("" gives
+// nothing), which lets its sign-ins of that account past a lockout that
+// failures from elsewhere put on it.
+func (p *Pages) keepDevice(w http.ResponseWriter, device string) {
+	if device != "" {
+		http.SetCookie(w, p.cookie(p.cookieDev, device, int(user.DeviceTokenTTL/time.Second)))
 	}
 }
 

@@ -88,7 +88,8 @@ func recoveryCalls(ctx context.Context, s user.Stores, id uuid.UUID, now time.Ti
 		{"AccountTokens.UseAll", func() error { return s.AccountTokens.UseAll(ctx, id, "", now) }, tokenErrors},
 		{"EmailChanges.Create", func() error { return s.EmailChanges.Create(ctx, change) }, tokenErrors},
 		{"EmailChanges.Use", func() error { _, err := s.EmailChanges.Use(ctx, change.Hash, now); return err }, tokenErrors},
-		{"EmailChanges.UseAll", func() error { return s.EmailChanges.UseAll(ctx, id, now) }, tokenErrors},
+		{"EmailChanges.UseAfter", func() error { return s.EmailChanges.UseAfter(ctx, id, now, now) }, tokenErrors},
+		{"EmailChanges.Undoable", func() error { _, err := s.EmailChanges.Undoable(ctx, id, now); return err }, tokenErrors},
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 )
 
 // The EmailChanges group: a change is used once, before it expires, by
-// exactly one of concurrent uses; UseAll uses up a user's changes; deleting
+// exactly one of concurrent uses; UseAfter uses up a user's later changes; deleting
 // the user deletes them.
 
 // NewEmailChange returns a change of u's email from u.Email to newEmail
@@ -121,27 +121,33 @@ func testConcurrentEmailChangeUse(t *testing.T, open newStores) {
 	}
 }
 
-// testEmailChangeUseAll: UseAll uses up every change of one user, and no
-// other user's.
-func testEmailChangeUseAll(t *testing.T, open newStores) {
+// testEmailChangeUseAfter: UseAfter uses up every change of one user made
+// after a time, neither the ones made before (nor at) it nor another
+// user's.
+func testEmailChangeUseAfter(t *testing.T, open newStores) {
 	st := open(t)
 	ctx, changes := t.Context(), st.EmailChanges
 	u, other := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
-	c1, c2 := storeChange(t, changes, u, now()), storeChange(t, changes, u, now())
-	theirs := storeChange(t, changes, other, now())
-	if err := changes.UseAll(ctx, u.ID, now()); err != nil {
-		t.Fatalf("UseAll: got error %v, want nil", err)
+	t0 := now()
+	earlier, at := storeChange(t, changes, u, t0.Add(-time.Minute)), storeChange(t, changes, u, t0)
+	later1, later2 := storeChange(t, changes, u, t0.Add(time.Microsecond)), storeChange(t, changes, u, t0.Add(time.Hour))
+	theirs := storeChange(t, changes, other, t0.Add(time.Hour))
+	use := t0.Add(2 * time.Hour)
+	if err := changes.UseAfter(ctx, u.ID, at.CreatedAt, use); err != nil {
+		t.Fatalf("UseAfter: got error %v, want nil", err)
 	}
-	for _, c := range []user.EmailChange{c1, c2} {
-		if _, err := changes.Use(ctx, c.Hash, now()); !errors.Is(err, user.ErrInvalidToken) {
-			t.Errorf("Use after UseAll: got %v, want ErrInvalidToken", err)
+	for _, c := range []user.EmailChange{later1, later2} {
+		if _, err := changes.Use(ctx, c.Hash, use); !errors.Is(err, user.ErrInvalidToken) {
+			t.Errorf("Use of a change made after UseAfter's time: got %v, want ErrInvalidToken", err)
 		}
 	}
-	if _, err := changes.Use(ctx, theirs.Hash, now()); err != nil {
-		t.Errorf("Use of another user's change after UseAll: got %v, want nil", err)
+	for name, c := range map[string]user.EmailChange{"made before": earlier, "made at": at, "of another user": theirs} {
+		if _, err := changes.Use(ctx, c.Hash, use); err != nil {
+			t.Errorf("Use of a change %s UseAfter's time: got %v, want nil", name, err)
+		}
 	}
-	if err := changes.UseAll(ctx, uuid.Must(uuid.NewV7()), now()); err != nil {
-		t.Errorf("UseAll of an unknown user: got error %v, want nil", err)
+	if err := changes.UseAfter(ctx, uuid.Must(uuid.NewV7()), t0, use); err != nil {
+		t.Errorf("UseAfter of an unknown user: got error %v, want nil", err)
 	}
 }
 
@@ -248,5 +254,46 @@ func testEmailChangesOf(t *testing.T, open newStores) {
 	none, err := changes.Of(ctx, uuid.Must(uuid.NewV7()))
 	if err != nil || len(none) != 0 {
 		t.Errorf("Of an account without changes: got %v, %v; want none", none, err)
+	}
+}
+
+// testEmailChangeUndoable: Undoable names the old address of the earliest
+// change still usable, then of the next once it is used, and nothing once
+// none is usable (used or expired) or for another user.
+func testEmailChangeUndoable(t *testing.T, open newStores) {
+	st := open(t)
+	ctx, changes := t.Context(), st.EmailChanges
+	u, other := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
+	undoable := func(id uuid.UUID, at time.Time) string {
+		t.Helper()
+		old, err := changes.Undoable(ctx, id, at)
+		if err != nil {
+			t.Fatalf("Undoable: got error %v, want nil", err)
+		}
+		return old
+	}
+	if got := undoable(u.ID, now()); got != "" {
+		t.Errorf("Undoable without a change = %q, want \"\"", got)
+	}
+	t0 := now()
+	later := NewEmailChange(user.User{ID: u.ID, Email: "second@example.com"}, "third@example.com", t0.Add(time.Minute))
+	if err := changes.Create(ctx, later); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	first := storeChange(t, changes, u, t0)
+	if got := undoable(u.ID, t0.Add(time.Hour)); got != first.OldEmail {
+		t.Errorf("Undoable = %q, want the earliest change's old address %q", got, first.OldEmail)
+	}
+	if got := undoable(other.ID, t0.Add(time.Hour)); got != "" {
+		t.Errorf("Undoable of another user = %q, want \"\"", got)
+	}
+	if _, err := changes.Use(ctx, first.Hash, t0.Add(time.Hour)); err != nil {
+		t.Fatalf("Use: %v", err)
+	}
+	if got := undoable(u.ID, t0.Add(time.Hour)); got != later.OldEmail {
+		t.Errorf("Undoable once the earliest is used = %q, want %q", got, later.OldEmail)
+	}
+	if got := undoable(u.ID, later.ExpiresAt); got != "" {
+		t.Errorf("Undoable once every change expired = %q, want \"\"", got)
 	}
 }

@@ -49,20 +49,37 @@ func (m memoryEmailChanges) Use(_ context.Context, hash []byte, now time.Time) (
 	return c, nil
 }
 
-// UseAll implements user.EmailChanges.
-func (m memoryEmailChanges) UseAll(_ context.Context, userID uuid.UUID, now time.Time) error {
+// UseAfter implements user.EmailChanges.
+func (m memoryEmailChanges) UseAfter(_ context.Context, userID uuid.UUID, after, now time.Time) error {
 	m.lock()
 	defer m.unlock()
 	if err := m.failure(); err != nil {
 		return err
 	}
 	for h, c := range m.emailChanges {
-		if c.UserID == userID && c.UsedAt.IsZero() {
+		if c.UserID == userID && c.UsedAt.IsZero() && c.CreatedAt.After(after) {
 			c.UsedAt = now
 			m.emailChanges[h] = c
 		}
 	}
 	return nil
+}
+
+// Undoable implements user.EmailChanges.
+func (m memoryEmailChanges) Undoable(_ context.Context, userID uuid.UUID, now time.Time) (string, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return "", err
+	}
+	var first user.EmailChange
+	for _, c := range m.emailChanges {
+		if c.UserID == userID && c.UsedAt.IsZero() && now.Before(c.ExpiresAt) &&
+			(first.Hash == nil || c.CreatedAt.Before(first.CreatedAt)) {
+			first = c
+		}
+	}
+	return first.OldEmail, nil
 }
 
 // Held implements user.EmailChanges.
