@@ -1,0 +1,130 @@
+package httpapi_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/app"
+	"github.com/usersvc/usersvc/internal/app/apptest"
+	"github.com/usersvc/usersvc/internal/event"
+)
+
+// TestSessionRevokedEventsNameTheEndedSessions: a consumer that mirrors
+// sessions learns from session.revoked exactly which sessions ended. A
+// password change ends the account's other sessions: one session.revoked
+// for each of them, none for the session that changed it, which lives on.
+// A refresh token used again after its rotation ends its session (a
+// stolen token): a session.revoked for it, so that the consumer stops
+// trusting it too.
+func TestSessionRevokedEventsNameTheEndedSessions(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		sink := make(eventSink, 64)
+		s := newSessionServer(t, kind, apptest.With(app.WithEventSink("test", sink)))
+		a, _ := s.signUp()
+		laptop, phone, tablet := s.login(a, nil), s.login(a, nil), s.login(a, nil)
+		if res := s.do(req{method: "PUT", path: "/api/v1/users/me/password", token: laptop.access,
+			body: `{"current_password": "` + a.Password + `", "new_password": "a brand new passphrase"}`}); res.Status != http.StatusNoContent {
+			t.Fatalf("change the password: %v", res)
+		}
+		a.Password = "a brand new passphrase"
+		bySeq := map[int64]event.Event{}
+		revoked := revokedSessions(t, eventsThrough(t, sink, bySeq, event.UserPasswordChanged))
+		for name, p := range map[string]pair{"phone": phone, "tablet": tablet} {
+			if !revoked[sidOf(t, p.access)] {
+				t.Errorf("the %s's session ended with the password change and no session.revoked names it; revoked: %v", name, revoked)
+			}
+		}
+		if revoked[sidOf(t, laptop.access)] {
+			t.Errorf("session.revoked names the laptop's session, which changed the password and lives on")
+		}
+		// The laptop's session lives on (its access token, of the old
+		// password, is refused: a refresh gives a new one).
+		laptop = s.wantPair(s.refresh(laptop.refresh))
+
+		thief := s.login(a, nil)
+		s.wantPair(s.refresh(thief.refresh))
+		s.Clock.Advance(grace + time.Second)
+		s.wantInvalidGrant(thief.refresh, "a rotated token after the grace (reuse)")
+		// A change after the reuse: every event before it has come.
+		if res := s.updateMe(laptop.access, `{"full_name":"Ada L."}`); res.Status != http.StatusOK {
+			t.Fatalf("update: %v", res)
+		}
+		events := eventsThrough(t, sink, bySeq, event.UserUpdated)
+		if sid := sidOf(t, thief.access); !revokedSessions(t, events)[sid] {
+			t.Errorf("the session ended by a reused refresh token (%s) has no session.revoked: %+v", sid, events)
+		}
+	})
+}
+
+// eventsThrough waits for the events of the account from seq 1 up to and
+// including the first event of type marker (numbered in the order of
+// their changes, delivered in any order, a repeat counted once), and
+// returns them in seq order; the test fails when they do not come. A
+// marker emitted last thus gathers every event before it.
+func eventsThrough(t *testing.T, sink eventSink, bySeq map[int64]event.Event, marker string) []event.Event {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		last := int64(0)
+		for seq, e := range bySeq {
+			if e.Type == marker && (last == 0 || seq < last) {
+				last = seq
+			}
+		}
+		if last > 0 && int64(len(bySeq)) >= last {
+			out := make([]event.Event, 0, last)
+			for seq := int64(1); seq <= last; seq++ {
+				if e, ok := bySeq[seq]; ok {
+					out = append(out, e)
+				}
+			}
+			if int64(len(out)) == last {
+				return out
+			}
+		}
+		select {
+		case e := <-sink:
+			bySeq[e.Seq] = e
+		case <-deadline:
+			t.Fatalf("events up to %s: got %d: %+v", marker, len(bySeq), bySeq)
+		}
+	}
+}
+
+// revokedSessions is the set of sessions the session.revoked events among
+// events name.
+func revokedSessions(t *testing.T, events []event.Event) map[uuid.UUID]bool {
+	t.Helper()
+	out := map[uuid.UUID]bool{}
+	for _, e := range events {
+		if e.Type != event.SessionRevoked {
+			continue
+		}
+		var d event.SessionData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			t.Fatalf("session.revoked data %s: %v", e.Data, err)
+		}
+		out[d.SessionID] = true
+	}
+	return out
+}
+
+// sidOf is the session id (sid) an access token carries.
+func sidOf(t *testing.T, access string) uuid.UUID {
+	t.Helper()
+	parts := strings.Split(access, ".")
+	var claims struct {
+		SID string `json:"sid"`
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(raw, &claims) != nil {
+		t.Fatalf("the claims of %q: %v", access, err)
+	}
+	return uuid.MustParse(claims.SID)
+}
