@@ -84,6 +84,7 @@ var english = Catalogue{
 	"error.passkey_too_many":  "You have too many passkeys: remove one first.",
 	"error.passkey_ceremony":  "That took too long or was already used: try again.",
 	"error.passkey_failed":    "The passkey could not be verified.",
+	"error.passkey_cancelled": "The passkey was not used: it was cancelled, timed out or not found. Try again.",
 	"error.passkey_name":      "A passkey name is 1 to 64 characters.",
 	"nav.sign_out":            "Sign out",
 	"field.login":             "Username or email",

@@ -208,3 +208,51 @@ func (pb passkeyBrowser) addAuthenticator(verified bool) {
 		return err
 	}))
 }
+
+// A passkey ceremony that fails shows the pages' own words, where a user
+// and a screen reader find them, and leaves the keyboard on the button:
+// the authenticator refusing (here it has no passkey for the site), never
+// the browser's developer text ("The operation either timed out or was
+// not allowed. See: https://www.w3.org/..."); and a page whose session
+// ended meanwhile leads to the sign-in, never a JSON parser's complaint
+// about the sign-in page ("Unexpected token '<'...").
+func TestPasskeyFailuresInTheBrowser(t *testing.T) {
+	pb := newPasskeyBrowser(t)
+	u, err := pb.srv.App.Service().Register(context.Background(), user.Registration{
+		Email: "ada@example.com", Username: "ada", Password: password,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb.step("open the sign-in page", chromedp.Navigate(pb.base+"/sign-in"))
+	pb.addAuthenticator(true)
+	pb.step("sign in with a passkey the authenticator does not hold",
+		chromedp.WaitVisible(chromedp.CSS(`[data-passkey="sign-in"] [data-passkey-start]`)),
+		chromedp.Focus(chromedp.CSS(`[data-passkey="sign-in"] [data-passkey-start]`)),
+		chromedp.KeyEvent("\r"))
+	pb.wait("wait for the error", `!document.querySelector('[data-passkey="sign-in"] [data-passkey-error]').hidden`)
+	if got, want := pb.text(`[data-passkey="sign-in"] [data-passkey-error]`), "The passkey was not used: it was cancelled, timed out or not found. Try again."; got != want {
+		t.Errorf("the error shown: %q, want %q", got, want)
+	}
+	focused, err := chromedp.Run(pb.ctx, chromedp.Evaluate[bool](`document.activeElement === document.querySelector('[data-passkey="sign-in"] [data-passkey-start]')`))
+	if err != nil || !focused {
+		t.Errorf("after the error the keyboard focus is not on the passkey button")
+	}
+
+	pb.step("sign in with the password",
+		chromedp.SendKeys(chromedp.CSS("#f-login"), "ada"),
+		chromedp.SendKeys(chromedp.CSS("#f-password"), password),
+		chromedp.Click(chromedp.CSS(`form[action="/sign-in"] button[type=submit]`)))
+	pb.waitPath("/account")
+	pb.step("open the passkeys page", chromedp.Navigate(pb.base+"/account/passkeys"))
+	pb.step("wait for the button", chromedp.WaitVisible(chromedp.CSS(`[data-passkey="add"] [data-passkey-start]`)))
+	if err := pb.srv.App.Service().LogoutAll(context.Background(), u.ID); err != nil {
+		t.Fatal(err)
+	}
+	pb.step("add a passkey after the session ended", chromedp.Click(chromedp.CSS(`[data-passkey="add"] [data-passkey-start]`)))
+	pb.waitPath("/sign-in")
+	back, err := chromedp.Run(pb.ctx, chromedp.Evaluate[string](`new URLSearchParams(location.search).get("return_to") || ""`))
+	if err != nil || back != "/account/passkeys" {
+		t.Errorf("the sign-in leads back to %q (%v), want /account/passkeys", back, err)
+	}
+}
