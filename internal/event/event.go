@@ -90,13 +90,15 @@ func Known(name string) bool {
 
 // UserData is the account as other services see it.
 type UserData struct {
-	ID            uuid.UUID `json:"id"`
-	Email         string    `json:"email"`
-	Username      string    `json:"username"`
-	FullName      string    `json:"full_name,omitempty"`
-	Role          string    `json:"role"`
-	IsActive      bool      `json:"is_active"`
-	EmailVerified bool      `json:"email_verified"`
+	ID       uuid.UUID `json:"id"`
+	Email    string    `json:"email"`
+	Username string    `json:"username"`
+	// FullName is "" when the account has none: always present, so that
+	// a consumer merging what it gets into its copy sees a name cleared.
+	FullName      string `json:"full_name"`
+	Role          string `json:"role"`
+	IsActive      bool   `json:"is_active"`
+	EmailVerified bool   `json:"email_verified"`
 }
 
 // UpdatedData is a user.updated payload: the account after the change and the

@@ -97,6 +97,30 @@ func eventsThrough(t *testing.T, sink eventSink, bySeq map[int64]event.Event, ma
 	}
 }
 
+// firstEvents waits for the account's events 1 to n (delivered in any
+// order, a repeat counted once) and returns them in seq order; the test
+// fails when they do not come.
+func firstEvents(t *testing.T, sink eventSink, n int) []event.Event {
+	t.Helper()
+	bySeq := map[int64]event.Event{}
+	deadline := time.After(10 * time.Second)
+	for len(bySeq) < n {
+		select {
+		case e := <-sink:
+			if e.Seq <= int64(n) {
+				bySeq[e.Seq] = e
+			}
+		case <-deadline:
+			t.Fatalf("events: got %d of %d: %+v", len(bySeq), n, bySeq)
+		}
+	}
+	out := make([]event.Event, 0, n)
+	for seq := int64(1); seq <= int64(n); seq++ {
+		out = append(out, bySeq[seq])
+	}
+	return out
+}
+
 // revokedSessions is the set of sessions the session.revoked events among
 // events name.
 func revokedSessions(t *testing.T, events []event.Event) map[uuid.UUID]bool {
@@ -127,4 +151,34 @@ func sidOf(t *testing.T, access string) uuid.UUID {
 		t.Fatalf("the claims of %q: %v", access, err)
 	}
 	return uuid.MustParse(claims.SID)
+}
+
+// A name its owner clears reaches consumers as cleared: user.updated names
+// full_name among its fields and its user has "full_name": "". (The key
+// used to be left out when empty, so a consumer merging the user it got
+// into its copy kept the name the owner had removed.)
+func TestClearedFullNameReachesConsumers(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		sink := make(eventSink, 64)
+		s := newServer(t, kind, apptest.With(app.WithEventSink("test", sink)))
+		a, _ := s.signUp()
+		tok := s.token(a.Username, a.Password)
+		for _, body := range []string{`{"full_name":"Ada Lovelace"}`, `{"full_name":""}`} {
+			if res := s.updateMe(tok, body); res.Status != http.StatusOK {
+				t.Fatalf("update %s: %v", body, res)
+			}
+		}
+		events := firstEvents(t, sink, 4) // created, session.created, the two user.updated
+		var cleared struct {
+			User   map[string]any `json:"user"`
+			Fields []string       `json:"fields"`
+		}
+		if err := json.Unmarshal(events[3].Data, &cleared); err != nil || events[3].Type != event.UserUpdated {
+			t.Fatalf("event 4: %s %s (%v)", events[3].Type, events[3].Data, err)
+		}
+		name, ok := cleared.User["full_name"]
+		if len(cleared.Fields) != 1 || cleared.Fields[0] != "full_name" || !ok || name != "" {
+			t.Errorf("user.updated of the cleared name: %s; want fields [full_name] and \"full_name\": \"\"", events[3].Data)
+		}
+	})
 }
