@@ -43,6 +43,7 @@ var english = Catalogue{
 	"passkeys.add":            "Add a passkey",
 	"passkeys.name":           "Name of the new passkey",
 	"passkeys.needs_script":   "Adding a passkey needs JavaScript and a browser that supports passkeys.",
+	"passkeys.password_hint":  "Needed unless you signed in within the last few minutes.",
 	"passkeys.rename":         "Rename",
 	"passkeys.new_name":       "New name for %s",
 	"passkeys.remove":         "Remove",

@@ -156,7 +156,12 @@
 		if (add) {
 			setUp(add, function () {
 				var name = add.querySelector("[data-passkey-name]");
-				return post("/account/passkeys/options").then(function (o) {
+				var pw = add.querySelector("[data-passkey-password]");
+				var current = pw ? pw.value : "";
+				if (pw) {
+					pw.value = "";
+				}
+				return post("/account/passkeys/options", { current_password: current }).then(function (o) {
 					return navigator.credentials.create({ publicKey: creationOptions(o.public_key) }).then(function (c) {
 						return post("/account/passkeys", { ceremony: o.ceremony, name: name ? name.value : "", credential: credentialJSON(c) });
 					});
