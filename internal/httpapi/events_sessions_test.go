@@ -13,6 +13,7 @@ import (
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/event"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // TestSessionRevokedEventsNameTheEndedSessions: a consumer that mirrors
@@ -34,7 +35,7 @@ func TestSessionRevokedEventsNameTheEndedSessions(t *testing.T) {
 		}
 		a.Password = "a brand new passphrase"
 		bySeq := map[int64]event.Event{}
-		revoked := revokedSessions(t, eventsThrough(t, sink, bySeq, event.UserPasswordChanged))
+		revoked := revokedSessions(t, eventsThrough(t, sink, bySeq, event.UserPasswordChanged, 1))
 		for name, p := range map[string]pair{"phone": phone, "tablet": tablet} {
 			if !revoked[sidOf(t, p.access)] {
 				t.Errorf("the %s's session ended with the password change and no session.revoked names it; revoked: %v", name, revoked)
@@ -55,36 +56,34 @@ func TestSessionRevokedEventsNameTheEndedSessions(t *testing.T) {
 		if res := s.updateMe(laptop.access, `{"full_name":"Ada L."}`); res.Status != http.StatusOK {
 			t.Fatalf("update: %v", res)
 		}
-		events := eventsThrough(t, sink, bySeq, event.UserUpdated)
+		events := eventsThrough(t, sink, bySeq, event.UserUpdated, 1)
 		if sid := sidOf(t, thief.access); !revokedSessions(t, events)[sid] {
 			t.Errorf("the session ended by a reused refresh token (%s) has no session.revoked: %+v", sid, events)
 		}
 	})
 }
 
-// eventsThrough waits for the events of the account from seq 1 up to and
-// including the first event of type marker (numbered in the order of
-// their changes, delivered in any order, a repeat counted once), and
-// returns them in seq order; the test fails when they do not come. A
-// marker emitted last thus gathers every event before it.
-func eventsThrough(t *testing.T, sink eventSink, bySeq map[int64]event.Event, marker string) []event.Event {
+// eventsThrough waits for the account's events from seq 1 up to and
+// including its nth event of type marker (numbered in the order of their
+// changes, delivered in any order, a repeat counted once), gathered in
+// bySeq, and returns them in seq order; the test fails when they do not
+// come. A marker emitted last thus gathers every event before it.
+func eventsThrough(t *testing.T, sink eventSink, bySeq map[int64]event.Event, marker string, nth int) []event.Event {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
-		last := int64(0)
-		for seq, e := range bySeq {
-			if e.Type == marker && (last == 0 || seq < last) {
-				last = seq
+		var out []event.Event
+		seen := 0
+		for seq := int64(1); ; seq++ {
+			e, ok := bySeq[seq]
+			if !ok {
+				break
 			}
-		}
-		if last > 0 && int64(len(bySeq)) >= last {
-			out := make([]event.Event, 0, last)
-			for seq := int64(1); seq <= last; seq++ {
-				if e, ok := bySeq[seq]; ok {
-					out = append(out, e)
-				}
+			out = append(out, e)
+			if e.Type == marker {
+				seen++
 			}
-			if int64(len(out)) == last {
+			if seen == nth {
 				return out
 			}
 		}
@@ -92,7 +91,7 @@ func eventsThrough(t *testing.T, sink eventSink, bySeq map[int64]event.Event, ma
 		case e := <-sink:
 			bySeq[e.Seq] = e
 		case <-deadline:
-			t.Fatalf("events up to %s: got %d: %+v", marker, len(bySeq), bySeq)
+			t.Fatalf("events through the %dth %s: got %d: %+v", nth, marker, len(bySeq), bySeq)
 		}
 	}
 }
@@ -179,6 +178,58 @@ func TestClearedFullNameReachesConsumers(t *testing.T) {
 		name, ok := cleared.User["full_name"]
 		if len(cleared.Fields) != 1 || cleared.Fields[0] != "full_name" || !ok || name != "" {
 			t.Errorf("user.updated of the cleared name: %s; want fields [full_name] and \"full_name\": \"\"", events[3].Data)
+		}
+	})
+}
+
+// The ways back from a takeover end every session of the account, and say
+// so: a password reset and the undo of an email change each emit a
+// session.revoked with all, so that a consumer mirroring sessions ends the
+// attacker's too. (They ended the sessions and emitted none.)
+func TestRecoveryEndsEverySessionAndSaysSo(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		sink := make(eventSink, 64)
+		s := newLifecycleServer(t, kind, apptest.With(app.WithEventSink("test", sink)))
+		owner, _ := s.signUp()
+		s.nextMail(usertest.MailVerify, owner.Email)
+		bySeq := map[int64]event.Event{}
+		all := func(events []event.Event) int {
+			n := 0
+			for _, e := range events {
+				var d event.SessionData
+				if e.Type == event.SessionRevoked && json.Unmarshal(e.Data, &d) == nil && d.All {
+					n++
+				}
+			}
+			return n
+		}
+
+		s.token(owner.Username, owner.Password)
+		if res := s.requestReset(owner.Email, nil); res.Status != http.StatusAccepted {
+			t.Fatalf("reset request: %v", res)
+		}
+		reset := s.nextMail(usertest.MailReset, owner.Email)
+		owner.Password = "a brand new passphrase"
+		if res := s.confirmReset(reset.Token, owner.Password); res.Status != http.StatusNoContent {
+			t.Fatalf("reset: %v", res)
+		}
+		if n := all(eventsThrough(t, sink, bySeq, event.UserPasswordChanged, 1)); n != 1 {
+			t.Errorf("a password reset: %d session.revoked with all, want 1", n)
+		}
+
+		fresh := s.token(owner.Username, owner.Password)
+		s.drainMail()
+		if res := s.updateMe(fresh, `{"email":"attacker@evil.example"}`); res.Status != http.StatusOK {
+			t.Fatalf("email change: %v", res)
+		}
+		undo := s.nextMail(usertest.MailEmailChanged, owner.Email)
+		if res := s.do(req{method: "POST", path: "/api/v1/email-change/undo", body: jsonBody(map[string]string{"token": undo.Token})}); res.Status != http.StatusNoContent {
+			t.Fatalf("undo: %v, want 204", res)
+		}
+		// A third login after it: every event before it has come with it.
+		s.token(owner.Username, owner.Password)
+		if n := all(eventsThrough(t, sink, bySeq, event.SessionCreated, 3)); n != 2 {
+			t.Errorf("a reset and an undo: %d session.revoked with all, want 2", n)
 		}
 	})
 }

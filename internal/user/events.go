@@ -183,3 +183,10 @@ func (s *Service) endOthers(ctx context.Context, tx Stores, userID, except uuid.
 	}
 	return nil
 }
+
+// allEnded emits, in tx, the session.revoked with all of a change that
+// ended every session of userID in its own way (a password reset, the undo
+// of an email change): consumers end theirs, an attacker's among them.
+func (s *Service) allEnded(ctx context.Context, tx Stores, userID uuid.UUID) error {
+	return s.emit(ctx, tx, event.SessionRevoked, userID, event.SessionData{All: true})
+}

@@ -172,8 +172,8 @@ func (s *Service) UndoEmailChange(ctx context.Context, token string) error {
 	})
 }
 
-// endEverything ends every session of id and uses up every link it has
-// outstanding, within tx.
+// endEverything ends every session of id (and says so: session.revoked)
+// and uses up every link it has outstanding, within tx.
 func (s *Service) endEverything(ctx context.Context, tx Stores, id uuid.UUID, now time.Time) error {
 	if err := tx.EmailChanges.UseAll(ctx, id, now); err != nil {
 		return err
@@ -181,5 +181,8 @@ func (s *Service) endEverything(ctx context.Context, tx Stores, id uuid.UUID, no
 	if err := tx.AccountTokens.UseAll(ctx, id, "", now); err != nil {
 		return err
 	}
-	return tx.Sessions.RevokeAll(ctx, id, uuid.Nil, now)
+	if err := tx.Sessions.RevokeAll(ctx, id, uuid.Nil, now); err != nil {
+		return err
+	}
+	return s.allEnded(ctx, tx, id)
 }

@@ -97,6 +97,9 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 		if _, err := tx.AccountTokens.UseResetPassword(ctx, hash, pwHash, s.now()); err != nil {
 			return err
 		}
+		if err := s.allEnded(ctx, tx, u.ID); err != nil {
+			return err
+		}
 		return s.notifyPasswordChanged(ctx, tx, u)
 	})
 }
