@@ -107,8 +107,10 @@ func matches(pattern, subject string) bool {
 	return len(ps) == len(ss)
 }
 
-// Deliver publishes e and waits for JetStream's acknowledgement.
+// Deliver publishes e, its time in UTC (as the catalogue says, and
+// webhooks send it), and waits for JetStream's acknowledgement.
 func (s *Sink) Deliver(ctx context.Context, e event.Event) error {
+	e.Time = e.Time.UTC()
 	body, err := json.Marshal(e)
 	if err != nil {
 		return err

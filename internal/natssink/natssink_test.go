@@ -172,3 +172,28 @@ func TestOpenFailsWhenTheStreamMissesSubjects(t *testing.T) {
 	}
 	openSink(t, stream, prefix)
 }
+
+// An event's time goes out in UTC, as the catalogue says and webhooks
+// send it, whatever the zone of the clock that stamped it (the service's
+// is the machine's local time).
+func TestPublishesTheTimeInUTC(t *testing.T) {
+	js := jetStream(t)
+	stream, prefix := throwaway(t, js)
+	sink := openSink(t, stream, prefix)
+	e := newEvent()
+	e.Time = time.Date(2026, 12, 7, 8, 30, 0, 0, time.FixedZone("CET", 3600))
+	if err := sink.Deliver(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(t.Context(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := s.GetMsg(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(msg.Data), `"time":"2026-12-07T07:30:00Z"`) {
+		t.Errorf("published %s, want the time 2026-12-07T07:30:00Z", msg.Data)
+	}
+}
