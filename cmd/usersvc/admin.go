@@ -78,7 +78,7 @@ func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, s
 	if err != nil {
 		return err
 	}
-	db, _, err := app.OpenStore(ctx, cfg)
+	db, err := app.OpenMigrated(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

@@ -46,14 +46,11 @@ func audit(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
-	db, _, err := app.OpenStore(ctx, cfg)
+	db, err := app.OpenMigrated(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	if err := app.RequireMigrated(ctx, db); err != nil {
-		return err
-	}
 	svc, err := app.AccountService(cfg, db, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err

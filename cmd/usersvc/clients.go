@@ -94,7 +94,7 @@ func clientsCmd(ctx context.Context, args, environ []string, stdout io.Writer) e
 	if err != nil {
 		return err
 	}
-	db, _, err := app.OpenStore(ctx, cfg)
+	db, err := app.OpenMigrated(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

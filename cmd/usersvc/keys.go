@@ -29,7 +29,7 @@ func keys(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	if cfg.JWTAlg == security.HS256 {
 		return errors.New("USERSVC_JWT_ALG=HS256 signs with USERSVC_JWT_SECRET: there are no stored keys to rotate, retire or list")
 	}
-	db, _, err := app.OpenStore(ctx, cfg)
+	db, err := app.OpenMigrated(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

@@ -29,7 +29,7 @@ func retentionCmd(ctx context.Context, args, environ []string, stdout io.Writer)
 	if err != nil {
 		return err
 	}
-	db, _, err := app.OpenStore(ctx, cfg)
+	db, err := app.OpenMigrated(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

@@ -113,7 +113,8 @@ func WithStore(db Store) Option { return func(o *options) { o.db = db } }
 // the configured size.
 func WithHashGate(g user.HashGate) Option { return func(o *options) { o.gate = g } }
 
-// WithBuild names the running build, for /healthz and /version.
+// WithBuild names the running build, for the operations listener's
+// /version (never the public port's /healthz).
 func WithBuild(b httpapi.Build) Option { return func(o *options) { o.build = b } }
 
 // WithOIDCClients makes the OpenID provider take its clients from c
@@ -163,7 +164,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err := a.openEvents(ctx, bg, keys, notifier, o); err != nil {
 		return nil, err
 	}
-	a.openService(keys, prot, notifier, o.now)
+	a.openService(keys, prot, notifier, o)
 	if err := a.openPasskeys(a.svc, log, o.now); err != nil { // passkeys.go
 		return nil, err
 	}
@@ -207,8 +208,10 @@ func (a *App) openEvents(ctx, bg context.Context, keys tokenKeys, notifier user.
 
 // openService builds the user.Service, every business rule, on the store,
 // keys and protections, with the client registry (clients.go) and the
-// second factors (mfa.go).
-func (a *App) openService(keys tokenKeys, prot protections, notifier user.Notifier, now func() time.Time) {
+// second factors (mfa.go) and what other packages keep for the export
+// (export.go).
+func (a *App) openService(keys tokenKeys, prot protections, notifier user.Notifier, o options) {
+	now := o.now
 	a.gate = prot.gate
 	a.tokens = keys.tokens
 	a.clients = ClientService(a.db, keys.tokens, a.log, now)
@@ -218,6 +221,7 @@ func (a *App) openService(keys tokenKeys, prot protections, notifier user.Notifi
 		Jobs:           a.jobAdmin(),
 		MoreAuditKinds: slices.Concat(webhook.AuditKinds, oauthclient.AuditKinds, passkey.AuditKinds),
 		MFA:            MFA(a.cfg, a.log, a.passkeyFactor),
+		Records:        a.exportRecords(a.providerClients(o)),
 	}, Policy(a.cfg))
 }
 
@@ -227,7 +231,7 @@ func (a *App) openHTTP(keys tokenKeys, prot protections, mount func(*http.ServeM
 	cfg := a.cfg
 	a.handler = httpapi.New(a.svc, httpapi.Options{
 		Logger: a.log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
-		Build: build, Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
+		Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
 		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Clients: a.clients, OAuth: oauth, Passkeys: a.passkeys, Mount: mount,
 		Discovery: httpapi.Discovery{
 			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),

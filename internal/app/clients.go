@@ -14,6 +14,12 @@ type clientStore interface {
 	OAuthClients() oauthclient.Store
 }
 
+// clientTx is a Store that changes a client and appends its audit event
+// in one transaction: both databases do, the tests' fake does not.
+type clientTx interface {
+	OAuthClientTx() oauthclient.Transactor
+}
+
 // ClientService is the oauthclient.Service over db's registry, honouring
 // the service accounts' tokens that tokens verifies (nil: none, as the
 // CLI needs); nil when db keeps no registry.
@@ -23,6 +29,9 @@ func ClientService(db Store, tokens *security.JWT, log *slog.Logger, now func() 
 		return nil
 	}
 	d := oauthclient.Deps{Store: cs.OAuthClients(), Audit: db.Stores().Audit, Log: log, Now: now}
+	if tx, ok := db.(clientTx); ok {
+		d.Tx = tx.OAuthClientTx()
+	}
 	if tokens != nil { // a nil *security.JWT must not become a non-nil Verifier
 		d.Tokens = tokens
 	}

@@ -38,6 +38,18 @@ func (noBrowser) Current(*http.Request) (user.User, user.Session, bool) {
 	return user.User{}, user.Session{}, false
 }
 
+// providerClients are the provider's clients: a test's, else the
+// registry's; nil without either.
+func (a *App) providerClients(o options) oidcop.Clients {
+	if o.oidcClients != nil {
+		return o.oidcClients
+	}
+	if a.clients != nil {
+		return registryClients{a.clients}
+	}
+	return nil
+}
+
 // registryClients is the client registry as the provider sees it.
 type registryClients struct{ svc *oauthclient.Service }
 
@@ -113,12 +125,9 @@ func (a *App) openOIDC(keys tokenKeys, o options) (*httpapi.OAuth, error) {
 	}
 	var crypto [32]byte
 	copy(crypto[:], codeKey)
-	clients, browser := o.oidcClients, o.browser
-	if clients == nil && a.clients == nil {
-		return nil, nil // no registry: no client could use the provider
-	}
+	clients, browser := a.providerClients(o), o.browser
 	if clients == nil {
-		clients = registryClients{a.clients}
+		return nil, nil // no registry: no client could use the provider
 	}
 	if browser == nil && a.web != nil {
 		browser = a.web

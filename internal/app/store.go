@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/pressly/goose/v3"
@@ -46,6 +48,43 @@ func OpenStore(ctx context.Context, cfg config.Config) (Store, string, error) {
 		return nil, "", fmt.Errorf("USERSVC_DATA_DIR=%s: %w", cfg.DataDir, err)
 	}
 	return db, "sqlite", nil
+}
+
+// ErrNoDatabase is a command that works on the service's data run where
+// there is no database: the SQLite file is missing.
+var ErrNoDatabase = errors.New("no database")
+
+// openExisting opens the configured store as OpenStore does, but never
+// makes one: a missing SQLite file is ErrNoDatabase, before any file or
+// directory is created, so that a mistyped USERSVC_DATA_DIR (or a
+// forgotten DATABASE_URL) cannot leave a fresh, empty database behind
+// that looks like one whose users are all gone. (PostgreSQL refuses a
+// database that does not exist by itself.) Only migrate and serve make a
+// database.
+func openExisting(ctx context.Context, cfg config.Config) (Store, error) {
+	if cfg.DatabaseURL == "" {
+		path := filepath.Join(cfg.DataDir, SQLiteFile)
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w at %s: run `usersvc migrate up` (or `usersvc serve`, which migrates) first, or set DATABASE_URL or USERSVC_DATA_DIR to the service's database", ErrNoDatabase, path)
+		}
+	}
+	db, _, err := OpenStore(ctx, cfg)
+	return db, err
+}
+
+// OpenMigrated opens the configured store for a command that reads or
+// changes the service's data: it must exist (openExisting) and have every
+// migration of this release applied (RequireMigrated).
+func OpenMigrated(ctx context.Context, cfg config.Config) (Store, error) {
+	db, err := openExisting(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := RequireMigrated(ctx, db); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // Migrate applies every pending migration of db and returns what it

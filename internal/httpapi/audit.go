@@ -177,10 +177,14 @@ type exportedSession struct {
 // document GET /users/me/export streams (writeExport), field by field in
 // this order.
 type userExport struct {
-	ExportedAt  time.Time         `json:"exported_at"`
-	Profile     userRead          `json:"profile"`
-	Sessions    []exportedSession `json:"sessions" doc:"Every session, revoked and expired ones included, oldest first"`
-	AuditEvents []auditEventRead  `json:"audit_events" doc:"Every security event about the account, newest first"`
+	ExportedAt   time.Time             `json:"exported_at"`
+	Profile      userRead              `json:"profile"`
+	Sessions     []exportedSession     `json:"sessions" doc:"Every session, revoked and expired ones included, oldest first"`
+	Passkeys     []exportedPasskey     `json:"passkeys" doc:"Every passkey, oldest first: never its public key, credential id or signature counter"`
+	EmailChanges []exportedEmailChange `json:"email_changes" doc:"Every change of the email address still kept (retention removes ended ones), oldest first: never the undo link's token or its hash"`
+	AppConsents  []exportedConsent     `json:"app_consents" doc:"What the account allowed the OpenID provider's relying parties, by client id"`
+	AppGrants    []exportedGrant       `json:"app_grants" doc:"What each sign-in at the OpenID provider gave a relying party, revoked ones included (retention removes ended ones), oldest first: never a token or its hash"`
+	AuditEvents  []auditEventRead      `json:"audit_events" doc:"Every security event about the account, newest first"`
 }
 
 // exportMe hands the caller their data as a JSON download, streamed: the
@@ -252,10 +256,7 @@ func writeExport(w io.Writer, x user.Export, wait time.Duration) error {
 	bw := bufio.NewWriterSize(w, exportBuffer)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false) // as huma's own JSON
-	sessions := make([]exportedSession, len(x.Sessions))
-	for i, s := range x.Sessions {
-		sessions[i] = toExportedSession(s)
-	}
+	sessions := mapEach(x.Sessions, toExportedSession)
 	field := func(name string, v any) error {
 		_, _ = bw.WriteString(name)
 		return enc.Encode(v)
@@ -263,7 +264,11 @@ func writeExport(w io.Writer, x user.Export, wait time.Duration) error {
 	err := errors.Join(
 		field(`{"exported_at":`, x.At.UTC()),
 		field(`,"profile":`, toUserRead(x.Profile)),
-		field(`,"sessions":`, sessions))
+		field(`,"sessions":`, sessions),
+		field(`,"passkeys":`, mapEach(x.Passkeys, toExportedPasskey)),
+		field(`,"email_changes":`, mapEach(x.EmailChanges, func(c user.EmailChange) exportedEmailChange { return toExportedEmailChange(c, x.At) })),
+		field(`,"app_consents":`, mapEach(x.Consents, toExportedConsent)),
+		field(`,"app_grants":`, mapEach(x.Grants, toExportedGrant)))
 	if err != nil {
 		return err
 	}

@@ -44,8 +44,6 @@ type Options struct {
 	// Metrics receives request counts and latencies and is served at
 	// /metrics. Nil means a fresh metrics.New().
 	Metrics *metrics.Metrics
-	// Build is reported by /healthz and /version.
-	Build Build
 	// ReadyTimeout bounds the database check of /readyz. Zero means 2 s.
 	ReadyTimeout time.Duration
 	// ExportWriteWait is how long the export waits for its client to take
@@ -107,7 +105,6 @@ type api struct {
 	users        *user.Service
 	huma         huma.API
 	maxBodyBytes int64
-	build        Build
 	readyTimeout time.Duration
 	exportWait   time.Duration
 	limits       *Limits
@@ -126,7 +123,7 @@ type api struct {
 func New(svc *user.Service, opts Options) http.Handler {
 	opts = opts.withDefaults()
 	mux := http.NewServeMux()
-	a := &api{users: svc, maxBodyBytes: opts.MaxBodyBytes, build: opts.Build, readyTimeout: opts.ReadyTimeout, exportWait: opts.ExportWriteWait}
+	a := &api{users: svc, maxBodyBytes: opts.MaxBodyBytes, readyTimeout: opts.ReadyTimeout, exportWait: opts.ExportWriteWait}
 	a.limits, a.clientIP, a.metrics, a.ready = opts.Limits, orPeer(opts.ClientIP), opts.Metrics, opts.Ready
 	a.webhooks = opts.Webhooks
 	a.clients = opts.Clients

@@ -17,10 +17,12 @@ type Build struct {
 	Commit  string `json:"commit" example:"9be0a3b"`
 }
 
+// healthOutput is the liveness answer: the status alone. The build stays
+// off the public port (Ops's /version, `usersvc version`): a version in
+// every probe's answer would tell anyone which known flaws to try.
 type healthOutput struct {
 	Body struct {
 		Status string `json:"status" example:"ok"`
-		Build
 	}
 }
 
@@ -51,7 +53,7 @@ func (a *api) opsOp(pattern, id, summary string, errs ...int) huma.Operation {
 
 func (a *api) healthz(context.Context, *struct{}) (*healthOutput, error) {
 	out := &healthOutput{}
-	out.Body.Status, out.Body.Build = "ok", a.build
+	out.Body.Status = "ok"
 	return out, nil
 }
 

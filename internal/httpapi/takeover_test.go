@@ -13,6 +13,7 @@ import (
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/mail/mailtest"
+	"github.com/usersvc/usersvc/internal/passkey/passkeytest"
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
@@ -273,6 +274,47 @@ func TestFullNameRefusesHiddenCharacters(t *testing.T) {
 		}
 		if res := s.updateMe(token, `{"full_name":"Zoë Åström-Núñez 李"}`); res.Status != http.StatusOK {
 			t.Errorf("an ordinary non-ASCII name: %v, want 200", res)
+		}
+	})
+}
+
+// TestNamesRefuseHiddenCharacters: the other names people read (an
+// OAuth client's on the consent page, a passkey's in its owner's security
+// mails, a webhook's description in the console) took bidi overrides and
+// zero-width characters, which reorder or hide the text around them, as
+// the full name did before TestFullNameRefusesHiddenCharacters.
+func TestNamesRefuseHiddenCharacters(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind, apptest.Env("USERSVC_WEBHOOK_ALLOW_PRIVATE", "on"))
+		admin := s.adminToken()
+		client := s.createClient(admin, `{"name":"CI","grant_types":["client_credentials"],"confidential":true}`)
+		hook := s.createWebhook(admin, `{"url":"https://hooks.example.com/","types":["*"]}`)
+		_, token := s.signedUp()
+		key := s.addPasskey(token, passkeytest.NewAuthenticator(passkeyOrigin), "Laptop")
+		for name, v := range map[string]string{
+			"bidi override": "Ada \u202eecilA", "zero width space": "Ada\u200bL", "line separator": "Ada\u2028L",
+			"C1 control": "Ada\u0085L", "BOM": "\ufeffAda",
+		} {
+			for _, r := range []req{
+				{method: "POST", path: "/api/v1/admin/clients", token: admin, body: `{"name":"` + v + `","grant_types":["client_credentials"],"confidential":true}`},
+				{method: "PATCH", path: "/api/v1/admin/clients/" + client.ClientID, token: admin, body: `{"name":"` + v + `"}`},
+				{method: "POST", path: "/api/v1/admin/webhooks", token: admin, body: `{"url":"https://hooks.example.com/","types":["*"],"description":"` + v + `"}`},
+				{method: "PATCH", path: "/api/v1/admin/webhooks/" + hook.ID, token: admin, body: `{"description":"` + v + `"}`},
+				{method: "PATCH", path: "/api/v1/users/me/passkeys/" + key["id"].(string), token: token, body: `{"name":"` + v + `"}`},
+			} {
+				if res := s.do(r); res.Status < 400 || res.Status >= 500 {
+					t.Errorf("%s %s with a %s: %v, want a 4xx", r.method, r.path, name, res)
+				}
+			}
+		}
+		for _, r := range []req{
+			{method: "PATCH", path: "/api/v1/admin/clients/" + client.ClientID, token: admin, body: `{"name":"Zoë's 李 app"}`},
+			{method: "PATCH", path: "/api/v1/admin/webhooks/" + hook.ID, token: admin, body: `{"description":"Zoë's 李 hook"}`},
+			{method: "PATCH", path: "/api/v1/users/me/passkeys/" + key["id"].(string), token: token, body: `{"name":"Zoë's 李 phone"}`},
+		} {
+			if res := s.do(r); res.Status != http.StatusOK {
+				t.Errorf("%s %s with an ordinary non-ASCII name: %v, want 200", r.method, r.path, res)
+			}
 		}
 	})
 }

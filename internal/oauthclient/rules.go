@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/usersvc/usersvc/internal/user"
@@ -55,7 +54,7 @@ const (
 // rules is the English message of every Code, as the JSON API says it
 // (after the field's name); a redirect URI's starts with the URI.
 var rules = map[user.Code]string{
-	CodeName:             "must be 1 to %d characters, without control characters",
+	CodeName:             "must be 1 to %d characters, without control or invisible formatting characters",
 	CodeAuthMethod:       "must be one of %s",
 	CodePublicAuthMethod: "a public client authenticates with none",
 	CodeGrantUnknown:     "unknown value %q: must be among %s",
@@ -108,7 +107,7 @@ func dedupe(c *Client) {
 // validate checks c's fields and how they fit together.
 func validate(c Client) error {
 	var errs []error
-	if n := strings.TrimSpace(c.Name); n == "" || utf8.RuneCountInString(c.Name) > MaxName || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {
+	if n := strings.TrimSpace(c.Name); n == "" || utf8.RuneCountInString(c.Name) > MaxName || !user.Readable(c.Name) {
 		errs = append(errs, invalid("name", CodeName, MaxName))
 	}
 	if !slices.Contains(AuthMethods, c.AuthMethod) {

@@ -2,6 +2,7 @@ package oauthclient
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -33,6 +34,10 @@ type Verifier interface {
 type Deps struct {
 	Store Store
 	Audit user.AuditLog // nil records nothing
+	// Tx puts each administrator's change and its audit event in one
+	// transaction; nil (a store without transactions), the event is
+	// appended after the change.
+	Tx Transactor
 	// Tokens verifies service accounts' tokens; nil honours none.
 	Tokens Verifier
 	Log    *slog.Logger
@@ -43,6 +48,7 @@ type Deps struct {
 type Service struct {
 	store  Store
 	audit  user.AuditLog
+	tx     Transactor
 	tokens Verifier
 	log    *slog.Logger
 	now    func() time.Time
@@ -56,7 +62,7 @@ func NewService(d Deps) *Service {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: d.Store, audit: d.Audit, tokens: d.Tokens, log: d.Log, now: d.Now}
+	return &Service{store: d.Store, audit: d.Audit, tx: d.Tx, tokens: d.Tokens, log: d.Log, now: d.Now}
 }
 
 // Operator is the actor of the usersvc CLI: an administrator with no
@@ -153,10 +159,10 @@ func (s *Service) Create(ctx context.Context, actor user.User, n NewClient) (Cli
 	if !c.Public() {
 		secret, c.SecretHash = newSecret()
 	}
-	if err := s.store.Create(ctx, c); err != nil {
+	detail := map[string]string{"grants": strings.Join(c.Grants, " "), "scopes": strings.Join(c.Scopes, " ")}
+	if err := s.change(ctx, AuditCreated, actor, c, detail, func(st Store) error { return st.Create(ctx, c) }); err != nil {
 		return Client{}, "", err
 	}
-	s.record(ctx, AuditCreated, actor, c, map[string]string{"grants": strings.Join(c.Grants, " "), "scopes": strings.Join(c.Scopes, " ")})
 	return c, secret, nil
 }
 
@@ -242,10 +248,10 @@ func (s *Service) Update(ctx context.Context, actor user.User, id string, p Patc
 		return Client{}, err
 	}
 	c.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	if err := s.store.Save(ctx, c); err != nil {
+	detail := map[string]string{"fields": strings.Join(fields, ",")}
+	if err := s.change(ctx, AuditUpdated, actor, c, detail, func(st Store) error { return st.Save(ctx, c) }); err != nil {
 		return Client{}, err
 	}
-	s.record(ctx, AuditUpdated, actor, c, map[string]string{"fields": strings.Join(fields, ",")})
 	return c, nil
 }
 
@@ -259,11 +265,8 @@ func (s *Service) Delete(ctx context.Context, actor user.User, id string) error 
 	if err != nil {
 		return err
 	}
-	if err := s.store.Delete(ctx, id, s.now().UTC().Truncate(time.Microsecond)); err != nil {
-		return err
-	}
-	s.record(ctx, AuditDeleted, actor, c, nil)
-	return nil
+	at := s.now().UTC().Truncate(time.Microsecond)
+	return s.change(ctx, AuditDeleted, actor, c, nil, func(st Store) error { return st.Delete(ctx, id, at) })
 }
 
 // RotateSecret gives the confidential client id a new secret, returned
@@ -282,11 +285,35 @@ func (s *Service) RotateSecret(ctx context.Context, actor user.User, id string) 
 	secret, hash := newSecret()
 	c.SecretHash, c.UpdatedAt = hash, s.now().UTC().Truncate(time.Microsecond)
 	c.SecretRotatedAt = c.UpdatedAt
-	if err := s.store.Save(ctx, c); err != nil {
+	if err := s.change(ctx, AuditSecretRotated, actor, c, nil, func(st Store) error { return st.Save(ctx, c) }); err != nil {
 		return Client{}, "", err
 	}
-	s.record(ctx, AuditSecretRotated, actor, c, nil)
 	return c, secret, nil
+}
+
+// change makes an administrator's change of client c through write and
+// records its audit event of kind by actor, in one transaction when the
+// store has them: when the database refuses the event, the change is not
+// made either. Without a Transactor the event is appended after the
+// change, and one that cannot be stored is logged.
+func (s *Service) change(ctx context.Context, kind user.AuditKind, actor user.User, c Client, detail map[string]string, write func(Store) error) error {
+	if s.tx == nil || s.audit == nil {
+		if err := write(s.store); err != nil {
+			return err
+		}
+		s.record(ctx, kind, actor, c, detail)
+		return nil
+	}
+	ev := s.auditEvent(ctx, kind, actor, c, detail)
+	return s.tx.Atomic(ctx, func(st Store, audit user.AuditLog) error {
+		if err := write(st); err != nil {
+			return err
+		}
+		if err := audit.Append(ctx, ev); err != nil {
+			return fmt.Errorf("record %s: %w", kind, err)
+		}
+		return nil
+	})
 }
 
 // record appends an audit event of kind by actor about client c, after
@@ -295,6 +322,13 @@ func (s *Service) record(ctx context.Context, kind user.AuditKind, actor user.Us
 	if s.audit == nil {
 		return
 	}
+	if err := s.audit.Append(ctx, s.auditEvent(ctx, kind, actor, c, detail)); err != nil {
+		s.log.ErrorContext(ctx, "audit event lost: could not append it", "kind", string(kind), "error", err.Error())
+	}
+}
+
+// auditEvent is the audit event of kind by actor about client c.
+func (s *Service) auditEvent(ctx context.Context, kind user.AuditKind, actor user.User, c Client, detail map[string]string) user.AuditEvent {
 	if detail == nil {
 		detail = map[string]string{}
 	}
@@ -304,12 +338,9 @@ func (s *Service) record(ctx context.Context, kind user.AuditKind, actor user.Us
 	if cl.ClientID != "" {
 		detail["client_id"] = cl.ClientID
 	}
-	ev := user.AuditEvent{
+	return user.AuditEvent{
 		At: s.now(), Kind: kind, ActorID: actor.ID, IP: cl.IP, UserAgent: cl.UserAgent, RequestID: cl.RequestID,
 		Detail: detail,
-	}
-	if err := s.audit.Append(ctx, ev); err != nil {
-		s.log.ErrorContext(ctx, "audit event lost: could not append it", "kind", string(kind), "error", err.Error())
 	}
 }
 

@@ -3,6 +3,8 @@ package oauthclient
 import (
 	"context"
 	"time"
+
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // Store keeps clients. A deleted client is kept (its id is never reused)
@@ -23,4 +25,14 @@ type Store interface {
 	// Delete marks the client id deleted at at; ErrNotFound when it is
 	// unknown or deleted already.
 	Delete(ctx context.Context, id string, at time.Time) error
+}
+
+// Transactor puts an administrator's change of a client and its audit
+// event in one transaction.
+type Transactor interface {
+	// Atomic runs fn with a Store and an audit log bound to one
+	// transaction: what fn changes through them is committed together
+	// when fn returns nil, and none of it when fn returns an error (which
+	// Atomic returns).
+	Atomic(ctx context.Context, fn func(Store, user.AuditLog) error) error
 }

@@ -135,6 +135,9 @@ type Grants interface {
 	// RevokeGrantsOf marks every live grant userID gave clientID revoked
 	// at at (its consent taken back).
 	RevokeGrantsOf(ctx context.Context, userID uuid.UUID, clientID string, at time.Time) error
+	// GrantsOf lists every grant userID gave, revoked ones included (until
+	// retention removes them), oldest first: the account's export.
+	GrantsOf(ctx context.Context, userID uuid.UUID) ([]Grant, error)
 	// AddRefreshToken stores t.
 	AddRefreshToken(ctx context.Context, t RefreshToken) error
 	// UseRefreshToken returns the token whose hash is hash and marks it

@@ -121,8 +121,9 @@ var (
 	ErrVerification = errors.New("the passkey response could not be verified")
 	// ErrTooMany is one passkey more than MaxPerUser.
 	ErrTooMany = errors.New("too many passkeys: remove one first")
-	// ErrInvalidName is an empty or overlong name.
-	ErrInvalidName = errors.New("a passkey name is 1 to 64 characters")
+	// ErrInvalidName is an empty or overlong name, or one with control or
+	// invisible formatting characters (user.Readable).
+	ErrInvalidName = errors.New("a passkey name is 1 to 64 characters, without control or invisible formatting characters")
 )
 
 // Limits.

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -374,13 +373,11 @@ func cleanName(name, def string) (string, error) {
 	if name == "" {
 		name = def
 	}
-	if name == "" || len(name) > MaxName || !utf8.ValidString(name) || strings.ContainsFunc(name, isControl) {
+	if name == "" || len(name) > MaxName || !user.Readable(name) {
 		return "", ErrInvalidName
 	}
 	return name, nil
 }
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // BeginLogin starts a usernameless sign-in: the browser offers the
 // passkeys it holds for this relying party.

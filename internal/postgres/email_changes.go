@@ -61,19 +61,48 @@ func (s *EmailChanges) UseAll(ctx context.Context, userID uuid.UUID, now time.Ti
 	return nil
 }
 
+// heldQuery is Held's statement: it reads email_changes_held (00034), the
+// changes not undone yet by their old address.
+const heldQuery = `
+	SELECT EXISTS (
+		SELECT 1 FROM email_changes
+		WHERE lower(old_email) = lower($1) AND user_id <> $2
+		  AND used_at IS NULL AND expires_at > $3)`
+
 // Held reports whether an account other than except has a usable change
 // away from email.
 func (s *EmailChanges) Held(ctx context.Context, email string, except uuid.UUID, now time.Time) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const q = `
-		SELECT EXISTS (
-			SELECT 1 FROM email_changes
-			WHERE lower(old_email) = lower($1) AND user_id <> $2
-			  AND used_at IS NULL AND expires_at > $3)`
 	var held bool
-	if err := s.q.QueryRow(ctx, q, email, except, now).Scan(&held); err != nil {
+	if err := s.q.QueryRow(ctx, heldQuery, email, except, now).Scan(&held); err != nil {
 		return false, translate(err, "held email")
 	}
 	return held, nil
+}
+
+// Of returns userID's changes, oldest first.
+func (s *EmailChanges) Of(ctx context.Context, userID uuid.UUID) ([]user.EmailChange, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `
+		SELECT hash, user_id, old_email, new_email, created_at, expires_at, used_at
+		FROM email_changes WHERE user_id = $1 ORDER BY created_at, hash`
+	rows, err := s.q.Query(ctx, q, userID)
+	if err != nil {
+		return nil, translate(err, "list email changes")
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.EmailChange, error) {
+		var (
+			c    user.EmailChange
+			used *time.Time
+		)
+		err := r.Scan(&c.Hash, &c.UserID, &c.OldEmail, &c.NewEmail, &c.CreatedAt, &c.ExpiresAt, &used)
+		c.CreatedAt, c.ExpiresAt, c.UsedAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC(), utc(used)
+		return c, err
+	})
+	if err != nil {
+		return nil, translate(err, "list email changes")
+	}
+	return all, nil
 }

@@ -41,6 +41,9 @@ func WalkQuery(q user.ListQuery) (string, []any) { return walkQuery(q) }
 // Sessions.RevokeOldest, for EXPLAIN.
 var SessionQueries = map[string]string{"active": activeQuery, "revoke oldest": revokeOldestQuery}
 
+// HeldQuery is the statement of EmailChanges.Held, for EXPLAIN.
+const HeldQuery = heldQuery
+
 // PurgeQueries are the statements of a retention batch (Purge and
 // WebhookDeliveries.PurgeFinished) by the table they pick rows from, for
 // EXPLAIN.

@@ -11,14 +11,20 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // OAuthClients returns the store of the OAuth client registry
 // (migrations/00017_oauth_clients.sql).
-func (s *DB) OAuthClients() oauthclient.Store { return &OAuthClients{s} }
+func (s *DB) OAuthClients() oauthclient.Store { return &OAuthClients{conn{db: s, q: s.pool}} }
 
-// OAuthClients is the PostgreSQL oauthclient.Store.
-type OAuthClients struct{ db *DB }
+// OAuthClientTx returns the registry's oauthclient.Transactor: a change of
+// a client and its audit event in one transaction.
+func (s *DB) OAuthClientTx() oauthclient.Transactor { return &oauthClientTx{conn{db: s, q: s.pool}} }
+
+// OAuthClients is the PostgreSQL oauthclient.Store, on the pool or,
+// inside oauthClientTx.Atomic, on its transaction.
+type OAuthClients struct{ c conn }
 
 var _ oauthclient.Store = (*OAuthClients)(nil)
 
@@ -73,7 +79,7 @@ func (s *OAuthClients) Create(ctx context.Context, c oauthclient.Client) error {
 	defer cancel()
 	const q = `INSERT INTO oauth_clients (` + oauthClientColumns + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
-	_, err := s.db.pool.Exec(ctx, q, c.ID, c.Name, c.AuthMethod, c.SecretHash,
+	_, err := s.c.q.Exec(ctx, q, c.ID, c.Name, c.AuthMethod, c.SecretHash,
 		strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "),
 		strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.FirstParty, c.CreatedAt, c.UpdatedAt, nullTime(c.DeletedAt),
 		nullTime(c.SecretRotatedAt))
@@ -85,7 +91,7 @@ func (s *OAuthClients) Client(ctx context.Context, id string) (oauthclient.Clien
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `SELECT ` + oauthClientColumns + ` FROM oauth_clients WHERE id = $1 AND deleted_at IS NULL`
-	c, err := scanOAuthClient(s.db.pool.QueryRow(ctx, q, id))
+	c, err := scanOAuthClient(s.c.q.QueryRow(ctx, q, id))
 	if err != nil {
 		return oauthclient.Client{}, translateClient(err, "read oauth client")
 	}
@@ -97,7 +103,7 @@ func (s *OAuthClients) List(ctx context.Context) ([]oauthclient.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `SELECT ` + oauthClientColumns + ` FROM oauth_clients WHERE deleted_at IS NULL ORDER BY created_at, id`
-	rows, err := s.db.pool.Query(ctx, q)
+	rows, err := s.c.q.Query(ctx, q)
 	if err != nil {
 		return nil, translate(err, "list oauth clients")
 	}
@@ -117,7 +123,7 @@ func (s *OAuthClients) Save(ctx context.Context, c oauthclient.Client) error {
 			post_logout_redirect_uris = $6, grant_types = $7, scopes = $8, first_party = $9, updated_at = $10,
 			secret_rotated_at = $11
 		WHERE id = $1 AND deleted_at IS NULL`
-	tag, err := s.db.pool.Exec(ctx, q, c.ID, c.Name, c.AuthMethod, c.SecretHash,
+	tag, err := s.c.q.Exec(ctx, q, c.ID, c.Name, c.AuthMethod, c.SecretHash,
 		strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "),
 		strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.FirstParty, c.UpdatedAt, nullTime(c.SecretRotatedAt))
 	if err != nil {
@@ -134,7 +140,7 @@ func (s *OAuthClients) Delete(ctx context.Context, id string, at time.Time) erro
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `UPDATE oauth_clients SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL`
-	tag, err := s.db.pool.Exec(ctx, q, id, at)
+	tag, err := s.c.q.Exec(ctx, q, id, at)
 	if err != nil {
 		return translateClient(err, "delete oauth client")
 	}
@@ -142,4 +148,17 @@ func (s *OAuthClients) Delete(ctx context.Context, id string, at time.Time) erro
 		return oauthclient.ErrNotFound
 	}
 	return nil
+}
+
+// oauthClientTx is the oauthclient.Transactor: the registry and the audit
+// log on one transaction, Transactor.Atomic's, so that an administrator's
+// change of a client and its audit event are committed together or not at
+// all.
+type oauthClientTx struct{ c conn }
+
+var _ oauthclient.Transactor = (*oauthClientTx)(nil)
+
+// Atomic implements oauthclient.Transactor.
+func (t *oauthClientTx) Atomic(ctx context.Context, fn func(oauthclient.Store, user.AuditLog) error) error {
+	return (&Transactor{t.c}).atomic(ctx, func(c conn) error { return fn(&OAuthClients{c}, &Audit{c}) })
 }

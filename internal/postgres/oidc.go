@@ -161,6 +161,38 @@ func (s *OIDCGrants) RevokeGrantsOf(ctx context.Context, userID uuid.UUID, clien
 	return translateOIDC(err, "revoke grants of a client")
 }
 
+// GrantsOf lists userID's grants, oldest first.
+func (s *OIDCGrants) GrantsOf(ctx context.Context, userID uuid.UUID) ([]oidcop.Grant, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `SELECT data, revoked_at FROM oidc_grants WHERE user_id = $1 ORDER BY created_at, id`
+	rows, err := s.db.pool.Query(ctx, q, userID)
+	if err != nil {
+		return nil, translateOIDC(err, "list grants")
+	}
+	defer rows.Close()
+	out := []oidcop.Grant{}
+	for rows.Next() {
+		var (
+			data    []byte
+			revoked *time.Time
+			g       oidcop.Grant
+		)
+		if err := rows.Scan(&data, &revoked); err != nil {
+			return nil, translateOIDC(err, "list grants")
+		}
+		if err := json.Unmarshal(data, &g); err != nil {
+			return nil, fmt.Errorf("list grants: %w", err)
+		}
+		g.RevokedAt = utc(revoked)
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translateOIDC(err, "list grants")
+	}
+	return out, nil
+}
+
 // AddRefreshToken stores t.
 func (s *OIDCGrants) AddRefreshToken(ctx context.Context, t oidcop.RefreshToken) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)

@@ -624,3 +624,35 @@ func TestSessionCapReadsTheAccountOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldAddressReadsOneAddress: a registration asks whether an undo link
+// holds its address (EmailChanges.Held). With a week of email changes whose
+// undo links are open, the question reads the changes of that one address
+// through email_changes_held (00034), not every open change through
+// email_changes_expires_at: its cost no longer grows with the week's
+// changes.
+func TestHeldAddressReadsOneAddress(t *testing.T) {
+	db := storetest.Postgres(t)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	const load = `
+		WITH u AS (
+			INSERT INTO users (id, email, username, hashed_password)
+			SELECT gen_random_uuid(), 'user' || i || '@example.com', 'user' || i, 'x' FROM generate_series(1, 20000) AS i
+			RETURNING id, email)
+		INSERT INTO email_changes (hash, user_id, old_email, new_email, created_at, expires_at, used_at)
+		SELECT sha256(convert_to(u.id::text, 'UTF8')), u.id, 'Old.' || u.email, u.email,
+		       $1::timestamptz - interval '3 days', $1::timestamptz + interval '4 days',
+		       CASE WHEN random() < 0.1 THEN $1::timestamptz - interval '1 day' END
+		FROM u`
+	if _, err := db.Pool().Exec(ctx, load, now); err != nil {
+		t.Fatalf("load email changes: %v", err)
+	}
+	if _, err := db.Pool().Exec(ctx, `ANALYZE users; ANALYZE email_changes`); err != nil {
+		t.Fatal(err)
+	}
+	plan := analyzedPlanOf(t, db, postgres.HeldQuery, []any{"old.user77@example.com", uuid.Must(uuid.NewV7()), now})
+	if !strings.Contains(plan, "email_changes_held") || strings.Contains(plan, "Seq Scan on email_changes") || strings.Contains(plan, "email_changes_expires_at") {
+		t.Errorf("Held does not read the changes of one address through email_changes_held:\n%s", plan)
+	}
+}

@@ -67,19 +67,55 @@ func (s *EmailChanges) UseAll(ctx context.Context, userID uuid.UUID, now time.Ti
 	return nil
 }
 
+// heldQuery is Held's statement: it reads email_changes_held (00034), the
+// changes not undone yet by their old address.
+const heldQuery = `
+	SELECT EXISTS (
+		SELECT 1 FROM email_changes
+		WHERE lower(old_email) = lower(?1) AND user_id <> ?2
+		  AND used_at IS NULL AND expires_at > ?3)`
+
 // Held reports whether an account other than except has a usable change
 // away from email.
 func (s *EmailChanges) Held(ctx context.Context, email string, except uuid.UUID, now time.Time) (bool, error) {
 	ctx, cancel := s.wait(ctx)
 	defer cancel()
-	const q = `
-		SELECT EXISTS (
-			SELECT 1 FROM email_changes
-			WHERE lower(old_email) = lower(?1) AND user_id <> ?2
-			  AND used_at IS NULL AND expires_at > ?3)`
 	var held bool
-	if err := s.readRow(ctx, q, email, except, ts(now)).Scan(&held); err != nil {
+	if err := s.readRow(ctx, heldQuery, email, except, ts(now)).Scan(&held); err != nil {
 		return false, translate(err, "held email")
 	}
 	return held, nil
+}
+
+// Of returns userID's changes, oldest first.
+func (s *EmailChanges) Of(ctx context.Context, userID uuid.UUID) ([]user.EmailChange, error) {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	const q = `
+		SELECT hash, user_id, old_email, new_email, created_at, expires_at, used_at
+		FROM email_changes WHERE user_id = ? ORDER BY created_at, hash`
+	rows, err := s.readRows(ctx, q, userID)
+	if err != nil {
+		return nil, translate(err, "list email changes")
+	}
+	defer rows.Close()
+	var all []user.EmailChange
+	for rows.Next() {
+		var (
+			c            user.EmailChange
+			created, exp string
+			used         sql.NullString
+		)
+		if err := rows.Scan(&c.Hash, &c.UserID, &c.OldEmail, &c.NewEmail, &created, &exp, &used); err != nil {
+			return nil, translate(err, "list email changes")
+		}
+		if err := errors.Join(parseTS(created, &c.CreatedAt), parseTS(exp, &c.ExpiresAt), parseTS(used.String, &c.UsedAt)); err != nil {
+			return nil, fmt.Errorf("list email changes: %w", err)
+		}
+		all = append(all, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "list email changes")
+	}
+	return all, nil
 }

@@ -11,14 +11,20 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // OAuthClients returns the store of the OAuth client registry
 // (migrations/00017_oauth_clients.sql).
-func (s *DB) OAuthClients() oauthclient.Store { return &OAuthClients{s} }
+func (s *DB) OAuthClients() oauthclient.Store { return &OAuthClients{conn{db: s}} }
 
-// OAuthClients is the SQLite oauthclient.Store.
-type OAuthClients struct{ db *DB }
+// OAuthClientTx returns the registry's oauthclient.Transactor: a change of
+// a client and its audit event in one transaction.
+func (s *DB) OAuthClientTx() oauthclient.Transactor { return &oauthClientTx{conn{db: s}} }
+
+// OAuthClients is the SQLite oauthclient.Store, on the database or,
+// inside oauthClientTx.Atomic, on its transaction.
+type OAuthClients struct{ c conn }
 
 var _ oauthclient.Store = (*OAuthClients)(nil)
 
@@ -68,11 +74,11 @@ func translateClient(err error, op string) error {
 
 // Create stores c.
 func (s *OAuthClients) Create(ctx context.Context, c oauthclient.Client) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.c.wait(ctx)
 	defer cancel()
 	const q = `INSERT INTO oauth_clients (` + oauthClientColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	_, err := s.db.write.ExecContext(ctx, q, c.ID, c.Name, c.AuthMethod, c.SecretHash,
+	_, err := s.c.exec(ctx, q, c.ID, c.Name, c.AuthMethod, c.SecretHash,
 		strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "),
 		strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.FirstParty,
 		hookTime(c.CreatedAt), hookTime(c.UpdatedAt), nullHookTime(c.DeletedAt), nullHookTime(c.SecretRotatedAt))
@@ -82,7 +88,7 @@ func (s *OAuthClients) Create(ctx context.Context, c oauthclient.Client) error {
 // Client returns the client id, unless it is deleted.
 func (s *OAuthClients) Client(ctx context.Context, id string) (oauthclient.Client, error) {
 	const q = `SELECT ` + oauthClientColumns + ` FROM oauth_clients WHERE id = ? AND deleted_at IS NULL`
-	c, err := scanOAuthClient(s.db.read.QueryRowContext(ctx, q, id))
+	c, err := scanOAuthClient(s.c.readRow(ctx, q, id))
 	if err != nil {
 		return oauthclient.Client{}, translateClient(err, "read oauth client")
 	}
@@ -92,7 +98,7 @@ func (s *OAuthClients) Client(ctx context.Context, id string) (oauthclient.Clien
 // List returns the clients not deleted, oldest first.
 func (s *OAuthClients) List(ctx context.Context) ([]oauthclient.Client, error) {
 	const q = `SELECT ` + oauthClientColumns + ` FROM oauth_clients WHERE deleted_at IS NULL ORDER BY created_at, id`
-	rows, err := s.db.read.QueryContext(ctx, q)
+	rows, err := s.c.readRows(ctx, q)
 	if err != nil {
 		return nil, translate(err, "list oauth clients")
 	}
@@ -113,14 +119,14 @@ func (s *OAuthClients) List(ctx context.Context) ([]oauthclient.Client, error) {
 
 // Save replaces the client c.ID by c, all but its creation and deletion.
 func (s *OAuthClients) Save(ctx context.Context, c oauthclient.Client) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.c.wait(ctx)
 	defer cancel()
 	const q = `
 		UPDATE oauth_clients SET name = ?, auth_method = ?, secret_hash = ?, redirect_uris = ?,
 			post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, first_party = ?, updated_at = ?,
 			secret_rotated_at = ?
 		WHERE id = ? AND deleted_at IS NULL`
-	res, err := s.db.write.ExecContext(ctx, q, c.Name, c.AuthMethod, c.SecretHash,
+	res, err := s.c.exec(ctx, q, c.Name, c.AuthMethod, c.SecretHash,
 		strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "),
 		strings.Join(c.Grants, " "), strings.Join(c.Scopes, " "), c.FirstParty, hookTime(c.UpdatedAt),
 		nullHookTime(c.SecretRotatedAt), c.ID)
@@ -129,10 +135,10 @@ func (s *OAuthClients) Save(ctx context.Context, c oauthclient.Client) error {
 
 // Delete marks the client id deleted at at.
 func (s *OAuthClients) Delete(ctx context.Context, id string, at time.Time) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.c.wait(ctx)
 	defer cancel()
 	const q = `UPDATE oauth_clients SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL`
-	res, err := s.db.write.ExecContext(ctx, q, hookTime(at), hookTime(at), id)
+	res, err := s.c.exec(ctx, q, hookTime(at), hookTime(at), id)
 	return clientAffected(res, err, "delete oauth client")
 }
 
@@ -149,4 +155,17 @@ func clientAffected(res sql.Result, err error, op string) error {
 		return oauthclient.ErrNotFound
 	}
 	return nil
+}
+
+// oauthClientTx is the oauthclient.Transactor: the registry and the audit
+// log on one transaction, Transactor.Atomic's, so that an administrator's
+// change of a client and its audit event are committed together or not at
+// all.
+type oauthClientTx struct{ c conn }
+
+var _ oauthclient.Transactor = (*oauthClientTx)(nil)
+
+// Atomic implements oauthclient.Transactor.
+func (t *oauthClientTx) Atomic(ctx context.Context, fn func(oauthclient.Store, user.AuditLog) error) error {
+	return (&Transactor{t.c}).atomic(ctx, func(c conn) error { return fn(&OAuthClients{c}, &Audit{c}) })
 }

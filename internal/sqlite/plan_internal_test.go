@@ -487,3 +487,34 @@ func TestActorEventsReadByTime(t *testing.T) {
 		})
 	}
 }
+
+// TestHeldAddressReadsOneAddress: a registration asks whether an undo link
+// holds its address (EmailChanges.Held); the question searches the changes
+// of that one address through email_changes_held (00034), not every change
+// whose undo link is open.
+func TestHeldAddressReadsOneAddress(t *testing.T) {
+	s := openMigrated(t)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 2000)
+	insertRows(t, tx, "users", []string{"id", "email", "username", "hashed_password"}, len(ids), func(u int) []any {
+		ids[u] = uuid.Must(uuid.NewV7()).String()
+		return []any{ids[u], fmt.Sprintf("user%d@example.com", u), fmt.Sprintf("user%d", u), "x"}
+	})
+	insertRows(t, tx, "email_changes", []string{"hash", "user_id", "old_email", "new_email", "created_at", "expires_at"}, len(ids), func(u int) []any {
+		hash := uuid.Must(uuid.NewV7())
+		return []any{append(hash[:], hash[:]...), ids[u], fmt.Sprintf("Old.user%d@example.com", u), fmt.Sprintf("user%d@example.com", u),
+			ts(now.AddDate(0, 0, -3)), ts(now.AddDate(0, 0, 4))}
+	})
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	plan := queryPlan(t, s, heldQuery, []any{"old.user77@example.com", uuid.Must(uuid.NewV7()).String(), ts(now)})
+	if !strings.Contains(plan, "USING INDEX email_changes_held") {
+		t.Errorf("Held does not search the changes of one address through email_changes_held:\n%s", plan)
+	}
+}

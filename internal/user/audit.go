@@ -346,12 +346,17 @@ func (s *Service) auditPage(ctx context.Context, f AuditFilter) (AuditPage, erro
 const ExportPage = 500
 
 // Export is everything the service keeps about one user: the profile,
-// every session (revoked and expired ones included) and every security
-// event about the account.
+// every session (revoked and expired ones included), passkeys, email
+// changes, what the user allowed the OpenID provider's relying parties,
+// and every security event about the account.
 type Export struct {
-	At       time.Time
-	Profile  User
-	Sessions []Session
+	At           time.Time
+	Profile      User
+	Sessions     []Session
+	Passkeys     []PasskeyRecord
+	EmailChanges []EmailChange // oldest first; Hash is never shown
+	Consents     []ConsentRecord
+	Grants       []GrantRecord
 	// Events yields every event about the account, newest first by
 	// (At, ID), reading them ExportPage at a time (keyset paging on
 	// (At, ID), from the index on (subject_id, at, id)), until the last
@@ -370,7 +375,7 @@ func (s *Service) Export(ctx context.Context, u User) (Export, error) {
 	if err != nil {
 		return Export{}, self(err)
 	}
-	sessions, err := s.sessions.All(ctx, u.ID)
+	h, err := s.holdingsOf(ctx, u.ID)
 	if err != nil {
 		return Export{}, err
 	}
@@ -380,7 +385,10 @@ func (s *Service) Export(ctx context.Context, u User) (Export, error) {
 		return Export{}, err
 	}
 	s.record(ctx, AuditDataExported, u.ID, u.ID, nil)
-	return Export{At: s.now(), Profile: profile, Sessions: sessions, Events: s.eventPages(ctx, f, first)}, nil
+	return Export{
+		At: s.now(), Profile: profile, Sessions: h.sessions, Passkeys: h.passkeys, EmailChanges: h.emailChanges,
+		Consents: h.consents, Grants: h.grants, Events: s.eventPages(ctx, f, first),
+	}, nil
 }
 
 // eventPages yields the events of page, then of the pages of f (in

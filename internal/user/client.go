@@ -65,6 +65,12 @@ func cleanText(s string) string {
 	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
+// Readable reports whether s, a name a person reads (a display name, a
+// client's or a passkey's name, a description), is valid UTF-8 without
+// the characters unsafeRune names, which reorder or hide the text around
+// them: the one rule of every such name.
+func Readable(s string) bool { return utf8.ValidString(s) && strings.IndexFunc(s, unsafeRune) < 0 }
+
 // unsafeRune reports whether r is a character that must not reach stored
 // text a person reads: controls (Cc), format characters such as bidi
 // overrides and zero-width joiners (Cf), and line and paragraph

@@ -160,6 +160,9 @@ type EmailChanges interface {
 	// from email (in any letter case), unused and not expired at now: its
 	// undo link would give the address back to that account.
 	Held(ctx context.Context, email string, except uuid.UUID, now time.Time) (bool, error)
+	// Of returns userID's changes, used and expired ones included (until
+	// retention removes them), oldest first: the account's export.
+	Of(ctx context.Context, userID uuid.UUID) ([]EmailChange, error)
 }
 
 // AuditLog is the append-only log of security events. Appending and

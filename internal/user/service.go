@@ -30,6 +30,7 @@ type Service struct {
 	notifier Notifier   // nil: no mail
 	jobQueue JobQueue   // nil: no job queue to administer
 	mfa      MFA
+	records  Records
 	// sealer seals TOTP secrets, made on first need; nil: none.
 	sealer func() (Sealer, error)
 	log    *slog.Logger
@@ -76,6 +77,9 @@ type Deps struct {
 	MoreAuditKinds []AuditKind
 	// MFA is the second-factor setup (mfa.go); the zero value has none.
 	MFA MFA
+	// Records are what other packages keep about an account, for its
+	// export (export.go); the zero value keeps nothing beyond the stores.
+	Records Records
 }
 
 // Policy is how the service behaves: the rules a deployment may tune. Zero
@@ -110,7 +114,7 @@ func NewService(d Deps, p Policy) *Service {
 		hasher: d.Hasher, access: d.Tokens, gate: d.Gate, guard: d.Guard, notifier: d.Notifier, jobQueue: d.Jobs,
 		log: d.Log, clock: d.Now, policy: p.withDefaults(),
 		kinds: append(slices.Clone(AuditKinds), d.MoreAuditKinds...),
-		mfa:   d.MFA,
+		mfa:   d.MFA, records: d.Records,
 	}
 	if d.MFA.Sealer != nil {
 		s.sealer = sync.OnceValues(d.MFA.Sealer)

@@ -86,7 +86,7 @@ var english = Catalogue{
 	"error.passkey_ceremony":  "That took too long or was already used: try again.",
 	"error.passkey_failed":    "The passkey could not be verified.",
 	"error.passkey_cancelled": "The passkey was not used: it was cancelled, timed out or not found. Try again.",
-	"error.passkey_name":      "A passkey name is 1 to 64 characters.",
+	"error.passkey_name":      "A passkey name is 1 to 64 characters, without control or invisible formatting characters.",
 	"nav.sign_out":            "Sign out",
 	"field.login":             "Username or email",
 	"field.password":          "Password",
@@ -411,7 +411,7 @@ var english = Catalogue{
 	"error.client_public":                   "This client is public: it has no secret to rotate.",
 
 	// The registry's rules (oauthclient.Codes), as invalid.* above.
-	"invalid.client_name":               "A name is 1 to %d characters, without control characters.",
+	"invalid.client_name":               "A name is 1 to %d characters, without control or invisible formatting characters.",
 	"invalid.client_auth_method":        "Choose one of the kinds: %s.",
 	"invalid.client_public_auth_method": "A public client sends no secret: choose a confidential kind to send one.",
 	"invalid.client_grant_unknown":      "There is no grant %q: choose among %s.",

@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"context"
 	"crypto/rand"
 	"testing"
 
@@ -20,40 +19,15 @@ type auditDB struct {
 	refuse func(on bool)
 }
 
-// Refusing the webhook audit events with a trigger makes the audit write
-// fail inside the database, where the change's transaction is.
-const (
-	pgRefuse = `
-		CREATE FUNCTION refuse_webhook_audit() RETURNS trigger LANGUAGE plpgsql AS
-			$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
-		CREATE TRIGGER refuse_webhook_audit BEFORE INSERT ON audit_events
-			FOR EACH ROW WHEN (NEW.kind LIKE 'webhook.%') EXECUTE FUNCTION refuse_webhook_audit()`
-	pgAllow      = `DROP TRIGGER refuse_webhook_audit ON audit_events; DROP FUNCTION refuse_webhook_audit()`
-	sqliteRefuse = `
-		CREATE TRIGGER refuse_webhook_audit BEFORE INSERT ON audit_events WHEN NEW.kind LIKE 'webhook.%'
-		BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`
-	sqliteAllow = `DROP TRIGGER refuse_webhook_audit`
-)
-
 func auditDBs() map[string]func(t *testing.T) auditDB {
 	return map[string]func(t *testing.T) auditDB{
 		"sqlite": func(t *testing.T) auditDB {
 			db := storetest.SQLite(t)
-			return auditDB{db.Webhooks(), db.Stores().Audit, func(on bool) {
-				q := map[bool]string{true: sqliteRefuse, false: sqliteAllow}[on]
-				if _, err := db.Writer().ExecContext(context.Background(), q); err != nil {
-					t.Fatal(err)
-				}
-			}}
+			return auditDB{db.Webhooks(), db.Stores().Audit, storetest.RefuseAuditSQLite(t, db, "webhook.")}
 		},
 		"postgres": func(t *testing.T) auditDB {
 			db := storetest.Postgres(t)
-			return auditDB{db.Webhooks(), db.Stores().Audit, func(on bool) {
-				q := map[bool]string{true: pgRefuse, false: pgAllow}[on]
-				if _, err := db.Pool().Exec(context.Background(), q); err != nil {
-					t.Fatal(err)
-				}
-			}}
+			return auditDB{db.Webhooks(), db.Stores().Audit, storetest.RefuseAuditPostgres(t, db, "webhook.")}
 		},
 	}
 }

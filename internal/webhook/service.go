@@ -185,8 +185,8 @@ func (s *Service) validate(rawURL, description string, types []string) error {
 			errs = append(errs, invalid("url", "%s", err.Error()))
 		}
 	}
-	if len(description) > MaxDescription {
-		errs = append(errs, invalid("description", "must be at most %d characters", MaxDescription))
+	if len(description) > MaxDescription || !user.Readable(description) {
+		errs = append(errs, invalid("description", "must be at most %d characters, without control or invisible formatting characters", MaxDescription))
 	}
 	if len(types) == 0 {
 		errs = append(errs, invalid("types", "must name at least one event type, or %q for all", AllTypes))

@@ -120,6 +120,24 @@ func (m *memGrants) RevokeGrantsOf(_ context.Context, userID uuid.UUID, clientID
 	return nil
 }
 
+func (m *memGrants) GrantsOf(_ context.Context, userID uuid.UUID) ([]oidcop.Grant, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []oidcop.Grant{}
+	for _, g := range m.grants {
+		if g.UserID == userID {
+			out = append(out, g)
+		}
+	}
+	slices.SortFunc(out, func(a, b oidcop.Grant) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
 // PurgeExpired removes, as the stores do, up to limit rows in the order of
 // their steps: expired requests, expired refresh tokens, refresh tokens of
 // grants revoked before before, then ended grants with any tokens left.

@@ -94,6 +94,24 @@ var grantTests = map[string]func(*testing.T, oidcop.Grants){
 			}
 		}
 	},
+	"GrantsOf": func(t *testing.T, s oidcop.Grants) {
+		later, first, otherUser := NewGrant(2), NewGrant(1), NewGrant(1)
+		later.UserID, later.CreatedAt = first.UserID, base.Add(time.Hour)
+		for _, x := range []oidcop.Grant{later, first, otherUser} {
+			must(t, s.SaveGrant(ctx, x))
+		}
+		must(t, s.RevokeGrant(ctx, first.ID, base.Add(2*time.Hour)))
+		first.RevokedAt = base.Add(2 * time.Hour)
+		got, err := s.GrantsOf(ctx, first.UserID)
+		must(t, err)
+		if diff := cmp.Diff([]oidcop.Grant{first, later}, got); diff != "" {
+			t.Errorf("GrantsOf (-want +got):\n%s", diff)
+		}
+		none, err := s.GrantsOf(ctx, uuid.New())
+		if err != nil || len(none) != 0 {
+			t.Errorf("GrantsOf a user without grants = %v, %v; want none", none, err)
+		}
+	},
 	"AuthRequestRoundTrip": func(t *testing.T, s oidcop.Grants) {
 		r := NewAuthRequest(1)
 		must(t, s.SaveAuthRequest(ctx, r))

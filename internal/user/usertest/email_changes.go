@@ -223,3 +223,30 @@ func testEmailChangeHeld(t *testing.T, open newStores) {
 		t.Errorf("Held(old address) once used = true, want false")
 	}
 }
+
+// testEmailChangesOf: Of lists a user's changes oldest first, used and
+// expired ones too, as stored, and never another user's.
+func testEmailChangesOf(t *testing.T, open newStores) {
+	st := open(t)
+	ctx, changes := t.Context(), st.EmailChanges
+	u, other := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
+	second := storeChange(t, changes, u, now().Add(time.Hour))
+	first := storeChange(t, changes, u, now().Add(-30*24*time.Hour)) // expired at now
+	storeChange(t, changes, other, now())
+	at := now().Add(2 * time.Hour).UTC().Truncate(time.Microsecond)
+	if _, err := changes.Use(ctx, second.Hash, at); err != nil {
+		t.Fatal(err)
+	}
+	second.UsedAt = at
+	got, err := changes.Of(ctx, u.ID)
+	if err != nil {
+		t.Fatalf("Of: got error %v, want nil", err)
+	}
+	if diff := cmp.Diff([]user.EmailChange{first, second}, got); diff != "" {
+		t.Errorf("Of: mismatch (-want +got):\n%s", diff)
+	}
+	none, err := changes.Of(ctx, uuid.Must(uuid.NewV7()))
+	if err != nil || len(none) != 0 {
+		t.Errorf("Of an account without changes: got %v, %v; want none", none, err)
+	}
+}

@@ -3,6 +3,7 @@ package usertest
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,4 +78,27 @@ func (m memoryEmailChanges) Held(_ context.Context, email string, except uuid.UU
 		}
 	}
 	return false, nil
+}
+
+// Of implements user.EmailChanges.
+func (m memoryEmailChanges) Of(_ context.Context, userID uuid.UUID) ([]user.EmailChange, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return nil, err
+	}
+	var out []user.EmailChange
+	for _, c := range m.emailChanges {
+		if c.UserID == userID {
+			c.Hash = bytes.Clone(c.Hash)
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b user.EmailChange) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.Hash, b.Hash)
+	})
+	return out, nil
 }

@@ -146,6 +146,7 @@ var (
 		{"DeleteRemovesEmailChanges", testDeleteRemovesEmailChanges},
 		{"Held", testEmailChangeHeld},
 		{"InTx", testEmailChangeInTx},
+		{"Of", testEmailChangesOf},
 	}
 	auditTests = []suiteTest{
 		{"RoundTrip", testAuditRoundTrip},

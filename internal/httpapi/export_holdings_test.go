@@ -1,0 +1,132 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/usersvc/usersvc/internal/passkey/passkeytest"
+	"github.com/usersvc/usersvc/internal/user/usertest"
+)
+
+// holdingsExport is the part of an export this file checks: the passkeys,
+// email changes and apps, each as the raw object the client got.
+type holdingsExport struct {
+	Passkeys     []map[string]any `json:"passkeys"`
+	EmailChanges []map[string]any `json:"email_changes"`
+	AppConsents  []map[string]any `json:"app_consents"`
+	AppGrants    []map[string]any `json:"app_grants"`
+}
+
+// exportOf downloads the export of the account of token.
+func (s *server) exportOf(token string) (holdingsExport, string) {
+	s.t.Helper()
+	res := s.do(req{method: "GET", path: "/api/v1/users/me/export", token: token})
+	if res.Status != http.StatusOK {
+		s.t.Fatalf("export: %v", res)
+	}
+	var x holdingsExport
+	if err := json.Unmarshal(res.Body, &x); err != nil {
+		s.t.Fatalf("export body %s: %v", res.Body, err)
+	}
+	return x, string(res.Body)
+}
+
+// passkeyToken signs in with auth (the undo ended every session; the
+// passkey is the account's second factor) and returns the access token.
+func (s *server) passkeyToken(auth *passkeytest.Authenticator) string {
+	s.t.Helper()
+	res, _ := s.passkeySignIn(auth)
+	if res.Status != http.StatusOK {
+		s.t.Fatalf("passkey sign-in: %v", res)
+	}
+	return res.object(s.t)["access_token"].(string)
+}
+
+// wantOnePasskey checks that x holds one passkey, name, as the test
+// authenticator registers it, used to sign in or not, and nothing of the
+// key itself.
+func wantOnePasskey(t *testing.T, x holdingsExport, name string, used bool) {
+	t.Helper()
+	if len(x.Passkeys) != 1 || x.Passkeys[0]["name"] != name || x.Passkeys[0]["kind"] != "hwk" {
+		t.Fatalf("export passkeys: %v, want the one named %q", x.Passkeys, name)
+	}
+	p := x.Passkeys[0]
+	wantKeys := []string{"aaguid", "created_at", "id", "kind", "last_used_at", "name", "transports"}
+	if got := keysOf(p); !slices.Equal(got, wantKeys) {
+		t.Errorf("passkey fields %v, want %v (nothing of the key itself)", got, wantKeys)
+	}
+	if p["aaguid"] != nil || (p["last_used_at"] != nil) != used || !slices.Equal(p["transports"].([]any), []any{"internal"}) {
+		t.Errorf("passkey: %v, want no aaguid (the authenticator gave none), used %v, transports [internal]", p, used)
+	}
+}
+
+// keysOf are the sorted field names of o.
+func keysOf(o map[string]any) []string { return slices.Sorted(maps.Keys(o)) }
+
+// TestExportHoldsPasskeysAndEmailChanges: the data export (GDPR Art. 15)
+// left out the account's passkeys and its email-change history. Each
+// account's export now has its own, with the fields a person can read and
+// nothing secret (no public key, no undo token or hash), and never
+// another account's.
+func TestExportHoldsPasskeysAndEmailChanges(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		ada, adaToken := s.signedUp()
+		bob, bobToken := s.signedUp()
+		adaKey, bobKey := passkeytest.NewAuthenticator(passkeyOrigin), passkeytest.NewAuthenticator(passkeyOrigin)
+		s.addPasskey(adaToken, adaKey, "Ada's laptop")
+		s.addPasskey(bobToken, bobKey, "Bob's phone")
+		const adaNew, bobNew = "ada.new@example.com", "bob.new@example.com"
+		for _, c := range []struct{ token, email string }{{adaToken, adaNew}, {bobToken, bobNew}} {
+			if res := s.updateMe(c.token, `{"email":"`+c.email+`"}`); res.Status != http.StatusOK {
+				t.Fatalf("email change: %v", res)
+			}
+		}
+		undo := s.nextMail(usertest.MailEmailChanged, ada.Email)
+
+		x, body := s.exportOf(adaToken)
+		wantOnePasskey(t, x, "Ada's laptop", false)
+		if len(x.EmailChanges) != 1 {
+			t.Fatalf("ada's export email changes: %v, want her one change", x.EmailChanges)
+		}
+		c := x.EmailChanges[0]
+		wantKeys := []string{"changed_at", "expires_at", "new_email", "old_email", "state", "used_at"}
+		if got := keysOf(c); !slices.Equal(got, wantKeys) {
+			t.Errorf("email change fields %v, want %v (no token, no hash)", got, wantKeys)
+		}
+		if c["old_email"] != ada.Email || c["new_email"] != adaNew || c["state"] != "undoable" || c["used_at"] != nil {
+			t.Errorf("email change: %v, want %s to %s, undoable", c, ada.Email, adaNew)
+		}
+		for _, theirs := range []string{bob.Email, bobNew, "Bob's phone"} {
+			if strings.Contains(body, theirs) {
+				t.Errorf("ada's export holds bob's %q", theirs)
+			}
+		}
+
+		// Undone, the change says so; bob's export has only his.
+		if res := s.do(req{method: "POST", path: "/api/v1/email-change/undo", body: jsonBody(map[string]string{"token": undo.Token})}); res.Status != http.StatusNoContent {
+			t.Fatalf("undo: %v", res)
+		}
+		x, _ = s.exportOf(s.passkeyToken(adaKey))
+		if len(x.EmailChanges) != 1 || x.EmailChanges[0]["state"] != "used" || x.EmailChanges[0]["used_at"] == nil {
+			t.Errorf("after the undo: %v, want the change used", x.EmailChanges)
+		}
+		s.Clock.Advance(8 * 24 * time.Hour) // past the undo link's lifetime
+		x, body = s.exportOf(s.passkeyToken(bobKey))
+		wantOnePasskey(t, x, "Bob's phone", true) // he signed in with it
+		if len(x.EmailChanges) != 1 || x.EmailChanges[0]["state"] != "expired" {
+			t.Errorf("bob's email changes %v; want his change, expired", x.EmailChanges)
+		}
+		if strings.Contains(body, "Ada's laptop") || strings.Contains(body, adaNew) {
+			t.Error("bob's export holds ada's records")
+		}
+		if len(x.AppConsents) != 0 || len(x.AppGrants) != 0 || x.AppConsents == nil || x.AppGrants == nil {
+			t.Errorf("app consents %v, grants %v; want empty lists", x.AppConsents, x.AppGrants)
+		}
+	})
+}

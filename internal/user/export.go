@@ -1,0 +1,136 @@
+package user
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// PasskeyRecord is one of an account's passkeys as its export shows it:
+// what its owner can recognise it by. Never its public key, credential id
+// or signature counter: they tell a person nothing, and the public key is
+// of use only to a relying party checking a signature.
+type PasskeyRecord struct {
+	ID   uuid.UUID
+	Name string
+	// Kind is the amr of a sign-in with it: AMRHardwareKey for a key bound
+	// to its authenticator, AMRSoftwareKey for a synced passkey.
+	Kind string
+	// AAGUID names the authenticator's model, as it said at registration;
+	// "" when it gave none (an all-zero AAGUID says nothing).
+	AAGUID string
+	// Transports are how the authenticator said it can be reached (usb,
+	// nfc, ble, internal, hybrid).
+	Transports []string
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero: never used to sign in
+}
+
+// ConsentRecord is what the account allowed a relying party of the
+// OpenID provider: the scopes remembered, so that it is not asked again.
+type ConsentRecord struct {
+	ClientID   string
+	ClientName string // "": the client is not (or no longer) registered
+	Scopes     []string
+	UpdatedAt  time.Time
+}
+
+// GrantRecord is what one sign-in at the OpenID provider gave a relying
+// party: the scopes its tokens carry. Never a token or its hash.
+type GrantRecord struct {
+	ID         string
+	ClientID   string
+	ClientName string // "": the client is not (or no longer) registered
+	Scopes     []string
+	AuthTime   time.Time // the sign-in the grant stands on
+	CreatedAt  time.Time
+	RevokedAt  time.Time // zero while live
+}
+
+// PasskeyRecords lists an account's passkeys for its export; package
+// passkey keeps them.
+type PasskeyRecords interface {
+	// PasskeysOf returns userID's passkeys, oldest first.
+	PasskeysOf(ctx context.Context, userID uuid.UUID) ([]PasskeyRecord, error)
+}
+
+// AppRecords lists what an account allowed the OpenID provider's relying
+// parties, for its export; package oidcop keeps it.
+type AppRecords interface {
+	// ConsentsOf returns userID's consents, by client id.
+	ConsentsOf(ctx context.Context, userID uuid.UUID) ([]ConsentRecord, error)
+	// GrantsOf returns userID's grants, revoked ones included, oldest
+	// first.
+	GrantsOf(ctx context.Context, userID uuid.UUID) ([]GrantRecord, error)
+}
+
+// Records are the other packages that keep data about an account, which
+// its export must include (Deps.Records); a nil one keeps none.
+type Records struct {
+	Passkeys PasskeyRecords
+	Apps     AppRecords
+}
+
+// The states of an email change in an export (EmailChange.State).
+const (
+	// EmailChangeUndoable: the undo link mailed to the old address still
+	// works.
+	EmailChangeUndoable = "undoable"
+	// EmailChangeUsed: the undo link was used, or used up when the
+	// account was restored by another undo.
+	EmailChangeUsed = "used"
+	// EmailChangeExpired: the undo link expired unused.
+	EmailChangeExpired = "expired"
+)
+
+// State says what became of c's undo link, at now.
+func (c EmailChange) State(now time.Time) string {
+	switch {
+	case !c.UsedAt.IsZero():
+		return EmailChangeUsed
+	case now.Before(c.ExpiresAt):
+		return EmailChangeUndoable
+	default:
+		return EmailChangeExpired
+	}
+}
+
+// holdings are the parts of an account's export beside its profile and
+// events: every one read whole (each is small: a few passkeys and apps,
+// and sessions, changes and grants that retention removes once ended).
+type holdings struct {
+	sessions     []Session
+	passkeys     []PasskeyRecord
+	emailChanges []EmailChange
+	consents     []ConsentRecord
+	grants       []GrantRecord
+}
+
+// holdingsOf reads id's holdings.
+func (s *Service) holdingsOf(ctx context.Context, id uuid.UUID) (holdings, error) {
+	var (
+		h   holdings
+		err error
+	)
+	if h.sessions, err = s.sessions.All(ctx, id); err != nil {
+		return holdings{}, err
+	}
+	if h.emailChanges, err = s.stores.EmailChanges.Of(ctx, id); err != nil {
+		return holdings{}, err
+	}
+	if r := s.records.Passkeys; r != nil {
+		if h.passkeys, err = r.PasskeysOf(ctx, id); err != nil {
+			return holdings{}, err
+		}
+	}
+	if r := s.records.Apps; r != nil {
+		if h.consents, err = r.ConsentsOf(ctx, id); err != nil {
+			return holdings{}, err
+		}
+		if h.grants, err = r.GrantsOf(ctx, id); err != nil {
+			return holdings{}, err
+		}
+	}
+	return h, nil
+}
