@@ -3,7 +3,10 @@ package httpapi_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +61,7 @@ func TestSessionRevokedEventsNameTheEndedSessions(t *testing.T) {
 		}
 		events := eventsThrough(t, sink, bySeq, event.UserUpdated, 1)
 		if sid := sidOf(t, thief.access); !revokedSessions(t, events)[sid] {
-			t.Errorf("the session ended by a reused refresh token (%s) has no session.revoked: %+v", sid, events)
+			t.Errorf("the session ended by a reused refresh token (%s) has no session.revoked:\n%s", sid, listEvents(events))
 		}
 	})
 }
@@ -91,7 +94,7 @@ func eventsThrough(t *testing.T, sink eventSink, bySeq map[int64]event.Event, ma
 		case e := <-sink:
 			bySeq[e.Seq] = e
 		case <-deadline:
-			t.Fatalf("events through the %dth %s: got %d: %+v", nth, marker, len(bySeq), bySeq)
+			t.Fatalf("events through the %dth %s: got %d:\n%s", nth, marker, len(bySeq), listEvents(slices.Collect(maps.Values(bySeq))))
 		}
 	}
 }
@@ -110,7 +113,7 @@ func firstEvents(t *testing.T, sink eventSink, n int) []event.Event {
 				bySeq[e.Seq] = e
 			}
 		case <-deadline:
-			t.Fatalf("events: got %d of %d: %+v", len(bySeq), n, bySeq)
+			t.Fatalf("events: got %d of %d:\n%s", len(bySeq), n, listEvents(slices.Collect(maps.Values(bySeq))))
 		}
 	}
 	out := make([]event.Event, 0, n)
@@ -118,6 +121,15 @@ func firstEvents(t *testing.T, sink eventSink, n int) []event.Event {
 		out = append(out, bySeq[seq])
 	}
 	return out
+}
+
+// listEvents is events, one a line: seq, type and data.
+func listEvents(events []event.Event) string {
+	var b strings.Builder
+	for _, e := range events {
+		fmt.Fprintf(&b, "%d %s %s\n", e.Seq, e.Type, e.Data)
+	}
+	return b.String()
 }
 
 // revokedSessions is the set of sessions the session.revoked events among
