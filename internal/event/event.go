@@ -68,7 +68,7 @@ var Types = []TypeInfo{
 	{UserReactivated, "A deactivated account was reactivated.", UserData{}},
 	{UserDeleted, "An account was deleted for good: purge what you keep about it.", DeletedData{}},
 	{SessionCreated, "An account logged in (a new session).", SessionData{}},
-	{SessionRevoked, "A session ended before its expiry (logout, revocation, password change).", SessionData{}},
+	{SessionRevoked, "A session ended before its expiry (logout, revocation, the other sessions of a password change, a reused refresh token): one event per session; all: every session at once (logout everywhere, password reset, an email change undone).", SessionData{}},
 	{UserMFAEnabled, "An account confirmed a second factor: its password logins now ask for it.", MFAData{}},
 	{UserMFADisabled, "An account's last second factor was removed (by its owner, or every one by an administrator's reset).", MFAData{}},
 }
@@ -90,13 +90,15 @@ func Known(name string) bool {
 
 // UserData is the account as other services see it.
 type UserData struct {
-	ID            uuid.UUID `json:"id"`
-	Email         string    `json:"email"`
-	Username      string    `json:"username"`
-	FullName      string    `json:"full_name,omitempty"`
-	Role          string    `json:"role"`
-	IsActive      bool      `json:"is_active"`
-	EmailVerified bool      `json:"email_verified"`
+	ID       uuid.UUID `json:"id"`
+	Email    string    `json:"email"`
+	Username string    `json:"username"`
+	// FullName is "" when the account has none: always present, so that
+	// a consumer merging what it gets into its copy sees a name cleared.
+	FullName      string `json:"full_name"`
+	Role          string `json:"role"`
+	IsActive      bool   `json:"is_active"`
+	EmailVerified bool   `json:"email_verified"`
 }
 
 // UpdatedData is a user.updated payload: the account after the change and the

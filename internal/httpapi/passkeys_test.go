@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -327,4 +328,43 @@ func TestPasskeySyncedIsSoftwareKey(t *testing.T) {
 	if kinds := s.myAuditKinds(token); !slices.Contains(kinds, "login.succeeded/passkey/swk mfa") {
 		t.Errorf("audit %v lacks the swk login", kinds)
 	}
+}
+
+// TestPasskeyWithoutUserVerification: a passkey signs in alone (two
+// factors in one) only when the authenticator verified its user (a PIN,
+// a biometric): a response with user presence only is refused, when the
+// passkey is added and when it signs in; as the second step after a
+// password it may be presence only.
+func TestPasskeyWithoutUserVerification(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		a, token := s.signedUp()
+		auth := passkeytest.NewAuthenticator(passkeyOrigin)
+		auth.Unverified = true
+		ceremony, pk := s.passkeyOptions("/api/v1/users/me/passkeys/register/options", token, "")
+		cred, err := auth.Create(pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := s.do(req{method: "POST", path: "/api/v1/users/me/passkeys/register/verify", token: token, body: verifyBody(t, ceremony, cred)})
+		wantProblem(t, res, http.StatusBadRequest, "the passkey response could not be verified")
+
+		auth = passkeytest.NewAuthenticator(passkeyOrigin)
+		s.addPasskey(token, auth, "Key")
+		auth.Unverified = true
+		res, _ = s.passkeySignIn(auth)
+		wantProblem(t, res, http.StatusBadRequest, "the passkey response could not be verified")
+
+		mfa := s.mfaToken(a.Username, a.Password)
+		ceremony, pk = s.passkeyOptions("/api/v1/mfa/webauthn/options", "", `{"mfa_token":"`+mfa+`"}`)
+		assertion, err := auth.Get(pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(assertion)
+		form := url.Values{"grant_type": {"urn:usersvc:params:oauth:grant-type:mfa-webauthn"}, "mfa_token": {mfa}, "ceremony": {ceremony}, "credential": {string(raw)}}
+		if res := s.do(req{method: "POST", path: "/api/v1/token", contentType: formType, body: form.Encode()}); res.Status != http.StatusOK {
+			t.Errorf("the second step with user presence only: %v, want 200", res)
+		}
+	})
 }

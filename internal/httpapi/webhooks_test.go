@@ -302,3 +302,31 @@ func replayWhileSending(t *testing.T) response {
 		return response{}
 	}
 }
+
+// An IPv6 address that carries an IPv4 one is checked as that IPv4
+// address: IPv4-compatible (::a.b.c.d), IPv4-translated
+// (::ffff:0:a.b.c.d) and 6to4 (2002:aabb:ccdd::) addresses of loopback,
+// private networks or the metadata service are refused as those are, and
+// the metadata service's also with USERSVC_WEBHOOK_ALLOW_PRIVATE=on. (They
+// used to pass as public addresses: on a network that translates or
+// tunnels them, a way to the internal network.)
+func TestWebhookRefusesIPv4CarriedInIPv6(t *testing.T) {
+	for _, allowPrivate := range []string{"off", "on"} {
+		s := newServer(t, apptest.Memory, apptest.Env("USERSVC_WEBHOOK_ALLOW_PRIVATE", allowPrivate))
+		admin, adminID := s.signUp()
+		s.setRole(adminID, user.RoleAdmin)
+		tok := s.token(admin.Username, admin.Password)
+		refused := []string{"http://[::a9fe:a9fe]/", "http://[::ffff:0:a9fe:a9fe]/", "http://[2002:a9fe:a9fe::1]/"}
+		if allowPrivate == "off" {
+			refused = append(refused, "http://[::7f00:1]/", "http://[::ffff:0:a00:1]/", "http://[2002:c0a8:101::1]/", "http://[2002:7f00:1::1]/")
+		}
+		for _, u := range refused {
+			res := s.do(req{method: "POST", path: "/api/v1/admin/webhooks", token: tok, body: `{"url":"` + u + `","types":["*"]}`})
+			if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "refused") {
+				t.Errorf("allow-private %s: create %s: %d %s, want 422 refused", allowPrivate, u, res.Status, res.Body)
+			}
+		}
+		// 6to4 of a public address is public.
+		s.createWebhook(tok, `{"url":"http://[2002:5db8:d822::1]/","types":["*"]}`)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -56,23 +58,59 @@ func Open(ctx context.Context, c Config) (*Sink, error) {
 		nc.Close()
 		return nil, fmt.Errorf("nats: jetstream: %w", err)
 	}
-	if _, err := js.Stream(ctx, c.Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = js.CreateStream(ctx, jetstream.StreamConfig{
-			Name: c.Stream, Subjects: []string{c.Prefix + ".>"}, Duplicates: duplicateWindow,
-		})
-		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			nc.Close()
-			return nil, fmt.Errorf("nats: create stream %s: %w", c.Stream, err)
-		}
-	} else if err != nil {
+	if err := ensureStream(ctx, js, c); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("nats: stream %s: %w", c.Stream, err)
+		return nil, err
 	}
 	return &Sink{nc: nc, js: js, prefix: c.Prefix}, nil
 }
 
-// Deliver publishes e and waits for JetStream's acknowledgement.
+// ensureStream makes sure c.Stream exists (created over c.Prefix.> when
+// missing) and takes the subject of every event type: a stream that
+// misses one would refuse its every publish, retried for days and then
+// discarded, while the service looked healthy.
+func ensureStream(ctx context.Context, js jetstream.JetStream, c Config) error {
+	stream, err := js.Stream(ctx, c.Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+			Name: c.Stream, Subjects: []string{c.Prefix + ".>"}, Duplicates: duplicateWindow,
+		})
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return fmt.Errorf("nats: create stream %s: %w", c.Stream, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("nats: stream %s: %w", c.Stream, err)
+	}
+	subjects := stream.CachedInfo().Config.Subjects
+	for _, t := range event.Types {
+		if subject := c.Prefix + "." + t.Name; !slices.ContainsFunc(subjects, func(p string) bool { return matches(p, subject) }) {
+			return fmt.Errorf("nats: stream %s (subjects %s) does not take %s: add %s.> to its subjects", c.Stream, strings.Join(subjects, " "), subject, c.Prefix)
+		}
+	}
+	return nil
+}
+
+// matches reports whether subject matches the stream subject pattern,
+// with NATS's wildcards: * for one token, > for one or more at the end.
+func matches(pattern, subject string) bool {
+	ps, ss := strings.Split(pattern, "."), strings.Split(subject, ".")
+	for i, p := range ps {
+		switch {
+		case p == ">":
+			return len(ss) > i
+		case i >= len(ss) || p != "*" && p != ss[i]:
+			return false
+		}
+	}
+	return len(ps) == len(ss)
+}
+
+// Deliver publishes e, its time in UTC (as the catalogue says, and
+// webhooks send it), and waits for JetStream's acknowledgement.
 func (s *Sink) Deliver(ctx context.Context, e event.Event) error {
+	e.Time = e.Time.UTC()
 	body, err := json.Marshal(e)
 	if err != nil {
 		return err

@@ -150,3 +150,50 @@ func throwaway(t *testing.T, js jetstream.JetStream) (stream, prefix string) {
 func newEvent() event.Event {
 	return event.Event{ID: uuid.NewString(), Type: event.UserCreated, Time: time.Now().UTC(), Subject: uuid.New(), Seq: 1, Data: []byte(`{"email":"ada@example.com"}`)}
 }
+
+// A stream of the configured name that exists but does not take every
+// event's subject (an operator's, created over other subjects, or over
+// some types only) fails Open, naming the stream and a subject it would
+// miss: every publish to it would fail, retried for days and then
+// discarded, while the service looked healthy.
+func TestOpenFailsWhenTheStreamMissesSubjects(t *testing.T) {
+	js := jetStream(t)
+	stream, prefix := throwaway(t, js)
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: stream, Subjects: []string{prefix + ".user.*"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := natssink.Open(t.Context(), natssink.Config{URL: natsURL, Stream: stream, Prefix: prefix})
+	if err == nil || !strings.Contains(err.Error(), stream) || !strings.Contains(err.Error(), prefix+"."+event.SessionCreated) {
+		t.Fatalf("Open of a stream over %s.user.* only: error %v, want it refused naming %s.%s", prefix, err, prefix, event.SessionCreated)
+	}
+	// A stream over everything takes them all.
+	if _, err := js.UpdateStream(t.Context(), jetstream.StreamConfig{Name: stream, Subjects: []string{prefix + ".>"}}); err != nil {
+		t.Fatal(err)
+	}
+	openSink(t, stream, prefix)
+}
+
+// An event's time goes out in UTC, as the catalogue says and webhooks
+// send it, whatever the zone of the clock that stamped it (the service's
+// is the machine's local time).
+func TestPublishesTheTimeInUTC(t *testing.T) {
+	js := jetStream(t)
+	stream, prefix := throwaway(t, js)
+	sink := openSink(t, stream, prefix)
+	e := newEvent()
+	e.Time = time.Date(2026, 12, 7, 8, 30, 0, 0, time.FixedZone("CET", 3600))
+	if err := sink.Deliver(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(t.Context(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := s.GetMsg(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(msg.Data), `"time":"2026-12-07T07:30:00Z"`) {
+		t.Errorf("published %s, want the time 2026-12-07T07:30:00Z", msg.Data)
+	}
+}

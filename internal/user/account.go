@@ -235,7 +235,7 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next st
 		if err := tx.Users.SetPassword(ctx, id, hash); err != nil {
 			return err
 		}
-		if err := tx.Sessions.RevokeAll(ctx, id, c.Session.ID, s.now()); err != nil {
+		if err := s.endOthers(ctx, tx, id, c.Session.ID, s.now()); err != nil {
 			return err
 		}
 		return s.notifyPasswordChanged(ctx, tx, u)

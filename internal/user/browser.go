@@ -31,6 +31,6 @@ func (s *Service) Resume(ctx context.Context, userID, sessionID uuid.UUID) (User
 // all other sessions".
 func (s *Service) LogoutOthers(ctx context.Context, c Caller) error {
 	return s.revoke(ctx, AuditLoggedOut, c.User.ID, map[string]string{"scope": "others", "session_id": c.Session.ID.String()}, func(tx Stores) error {
-		return tx.Sessions.RevokeAll(ctx, c.User.ID, c.Session.ID, s.now())
+		return s.endOthers(ctx, tx, c.User.ID, c.Session.ID, s.now())
 	})
 }

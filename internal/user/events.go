@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -135,7 +136,10 @@ func (s *Service) publish(ctx context.Context, tx Stores, a AuditEvent) error {
 		typ, data = event.UserDeleted, event.DeletedData{ID: a.SubjectID}
 	case AuditLoginSucceeded:
 		typ, data = event.SessionCreated, session()
-	case AuditLoggedOut, AuditSessionRevoked:
+	case AuditLoggedOut, AuditSessionRevoked, AuditRefreshReused:
+		if a.Detail["scope"] == "others" {
+			return nil // endOthers named each session that ended
+		}
 		typ, data = event.SessionRevoked, session()
 	default:
 		return nil
@@ -156,4 +160,33 @@ func eventUser(u User) event.UserData {
 		ID: u.ID, Email: u.Email, Username: u.Username, FullName: u.FullName,
 		Role: string(u.Role), IsActive: u.IsActive, EmailVerified: u.EmailVerified,
 	}
+}
+
+// endOthers ends, in tx, every session of userID but except, and emits a
+// session.revoked naming each of them that was active: a consumer that
+// mirrors sessions learns exactly which ended, and that except did not.
+func (s *Service) endOthers(ctx context.Context, tx Stores, userID, except uuid.UUID, now time.Time) error {
+	active, err := tx.Sessions.Active(ctx, userID, now, SessionPage{})
+	if err != nil {
+		return err
+	}
+	if err := tx.Sessions.RevokeAll(ctx, userID, except, now); err != nil {
+		return err
+	}
+	for _, sess := range active {
+		if sess.ID == except {
+			continue
+		}
+		if err := s.emit(ctx, tx, event.SessionRevoked, userID, event.SessionData{SessionID: sess.ID}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// allEnded emits, in tx, the session.revoked with all of a change that
+// ended every session of userID in its own way (a password reset, the undo
+// of an email change): consumers end theirs, an attacker's among them.
+func (s *Service) allEnded(ctx context.Context, tx Stores, userID uuid.UUID) error {
+	return s.emit(ctx, tx, event.SessionRevoked, userID, event.SessionData{All: true})
 }

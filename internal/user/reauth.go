@@ -176,8 +176,8 @@ func (s *Service) UndoEmailChange(ctx context.Context, token string) error {
 }
 
 // endEverything ends, within tx, every session of the account of c, a
-// change being undone, and uses up every link it has outstanding but the
-// undo links of the changes made before c.
+// change being undone (and says so: session.revoked), and uses up every
+// link it has outstanding but the undo links of the changes made before c.
 func (s *Service) endEverything(ctx context.Context, tx Stores, c EmailChange, now time.Time) error {
 	id := c.UserID
 	if err := tx.EmailChanges.UseAfter(ctx, id, c.CreatedAt, now); err != nil {
@@ -186,5 +186,8 @@ func (s *Service) endEverything(ctx context.Context, tx Stores, c EmailChange, n
 	if err := tx.AccountTokens.UseAll(ctx, id, "", now); err != nil {
 		return err
 	}
-	return tx.Sessions.RevokeAll(ctx, id, uuid.Nil, now)
+	if err := tx.Sessions.RevokeAll(ctx, id, uuid.Nil, now); err != nil {
+		return err
+	}
+	return s.allEnded(ctx, tx, id)
 }

@@ -122,6 +122,9 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (st
 		if _, err := tx.AccountTokens.UseResetPassword(ctx, hash, pwHash, s.now()); err != nil {
 			return err
 		}
+		if err := s.allEnded(ctx, tx, u.ID); err != nil {
+			return err
+		}
 		return s.notifyPasswordChanged(ctx, tx, u)
 	})
 	if err != nil {

@@ -273,13 +273,31 @@ func (s *Service) refreshable(ctx context.Context, id uuid.UUID, now time.Time) 
 	return u, nil
 }
 
-// reuseDetected revokes sess, whose used refresh token came back too late.
+// reuseDetected revokes sess, whose used refresh token came back too late,
+// and in the same transaction records it and emits its session.revoked,
+// so that consumers stop trusting the session too (the token may be
+// stolen). A session revoked meanwhile had its event then: the reuse is
+// only recorded.
 func (s *Service) reuseDetected(ctx context.Context, sess Session, now time.Time) error {
-	err := s.sessions.Revoke(ctx, sess.UserID, sess.ID, now)
-	if err != nil && !errors.Is(err, ErrSessionNotFound) {
+	e := s.event(ctx, AuditRefreshReused, uuid.Nil, sess.UserID, map[string]string{"session_id": sess.ID.String()})
+	revoked := true
+	err := s.atomic(ctx, func(tx Stores) error {
+		err := tx.Sessions.Revoke(ctx, sess.UserID, sess.ID, now)
+		if errors.Is(err, ErrSessionNotFound) {
+			revoked = false
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return s.recordIn(ctx, tx, e)
+	})
+	if err != nil {
 		return err
 	}
-	s.record(ctx, AuditRefreshReused, uuid.Nil, sess.UserID, map[string]string{"session_id": sess.ID.String()})
+	if !revoked {
+		_ = s.appendEvent(ctx, s.stores, false, e)
+	}
 	s.log.WarnContext(ctx, "refresh token reused after rotation: session revoked",
 		"user_id", sess.UserID.String(), "session_id", sess.ID.String())
 	return ErrInvalidGrant

@@ -121,11 +121,14 @@ func (p *Pages) passkeyExplain(r *http.Request, err error) (int, string) {
 
 // ceremonyJSON is what passkey.js posts to finish a ceremony.
 type ceremonyJSON struct {
-	MFAToken   string          `json:"mfa_token"`
-	Ceremony   string          `json:"ceremony"`
-	Name       string          `json:"name"`
-	ReturnTo   string          `json:"return_to"`
-	Credential json.RawMessage `json:"credential"`
+	MFAToken string `json:"mfa_token"`
+	// CurrentPassword begins adding a passkey once the sign-in is older
+	// than the re-authentication window.
+	CurrentPassword string          `json:"current_password"`
+	Ceremony        string          `json:"ceremony"`
+	Name            string          `json:"name"`
+	ReturnTo        string          `json:"return_to"`
+	Credential      json.RawMessage `json:"credential"`
 }
 
 // writeJSON answers v as JSON with status.
@@ -156,7 +159,7 @@ func readCeremony(r *http.Request) (ceremonyJSON, error) {
 }
 
 // readCeremonyStart reads the small JSON body that begins a ceremony
-// (the second step's mfa_token).
+// (the second step's mfa_token, adding a passkey's current_password).
 func readCeremonyStart(r *http.Request) (ceremonyJSON, error) {
 	var c ceremonyJSON
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
@@ -183,7 +186,11 @@ func (p *Pages) addPasskeyOptions(w http.ResponseWriter, r *http.Request, c user
 		p.jsonFailed(w, r, err)
 		return
 	}
-	o, err := p.opts.Passkeys.BeginRegistration(p.client(r), c, "")
+	body, err := readCeremonyStart(r)
+	var o passkey.Options
+	if err == nil {
+		o, err = p.opts.Passkeys.BeginRegistration(p.client(r), c, body.CurrentPassword)
+	}
 	if err != nil {
 		p.jsonFailed(w, r, err)
 		return

@@ -54,13 +54,14 @@ func TestCheckAddr(t *testing.T) {
 		"169.254.169.254", "fd00:ec2::254", "100.64.0.1", "100.127.255.254", "fc00::1", "fd12:3456::1",
 		"fe80::1", "224.0.0.1", "ff02::1", "0.0.0.0", "::", "::ffff:10.0.0.1", "::ffff:127.0.0.1",
 		"64:ff9b::a00:1", "255.255.255.255", "198.18.0.1",
+		"::7f00:1", "::a00:1", "::ffff:0:7f00:1", "::ffff:0:c0a8:101", "2002:7f00:1::1", "2002:a00:1::",
 	}
 	for _, a := range refused {
 		if err := checkAddr(netip.MustParseAddr(a), false); err == nil {
 			t.Errorf("checkAddr(%s) = nil, want refused", a)
 		}
 	}
-	public := []string{"93.184.216.34", "8.8.8.8", "2606:4700::1111", "100.128.0.1", "64:ff9b::808:808"}
+	public := []string{"93.184.216.34", "8.8.8.8", "2606:4700::1111", "100.128.0.1", "64:ff9b::808:808", "2002:808:808::1"}
 	for _, a := range public {
 		if err := checkAddr(netip.MustParseAddr(a), false); err != nil {
 			t.Errorf("checkAddr(%s) = %v, want allowed", a, err)
@@ -76,7 +77,8 @@ func TestCheckAddr(t *testing.T) {
 	// known: ECS task credentials, EKS Pod Identity, AWS over IPv6,
 	// Alibaba Cloud, Azure's WireServer (a public address), any link-local.
 	for _, a := range []string{"169.254.169.254", "fd00:ec2::254", "::ffff:169.254.169.254", "169.254.170.2", "169.254.170.23",
-		"fd00:ec2::23", "100.100.100.200", "168.63.129.16", "169.254.1.1", "fe80::1"} {
+		"fd00:ec2::23", "100.100.100.200", "168.63.129.16", "169.254.1.1", "fe80::1",
+		"::a9fe:a9fe", "::ffff:0:a9fe:a9fe", "2002:a9fe:a9fe::1", "64:ff9b::a9fe:a9fe"} {
 		if err := checkAddr(netip.MustParseAddr(a), true); err == nil {
 			t.Errorf("allow-private: checkAddr(%s) = nil, want refused", a)
 		}

@@ -36,18 +36,34 @@ var privateRanges = []netip.Prefix{
 	netip.MustParsePrefix("100::/64"),       // discard-only
 }
 
-// nat64 is the well-known NAT64 prefix: its addresses carry an IPv4
-// address in their last 32 bits, checked as that address.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+// The IPv6 prefixes whose addresses carry an IPv4 address, checked as
+// that address: a network that translates or tunnels them reaches it.
+var (
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")    // the well-known NAT64 prefix, in the last 32 bits
+	compatible = netip.MustParsePrefix("::/96")           // IPv4-compatible (deprecated), in the last 32 bits
+	translated = netip.MustParsePrefix("::ffff:0:0:0/96") // IPv4-translated (SIIT), in the last 32 bits
+	sixToFour  = netip.MustParsePrefix("2002::/16")       // 6to4, in bits 16 to 48
+)
+
+// carried is the IPv4 address addr carries (see nat64), else addr. The
+// unspecified address and loopback (::, ::1) are themselves.
+func carried(addr netip.Addr) netip.Addr {
+	b := addr.As16()
+	switch {
+	case addr.IsUnspecified() || addr.IsLoopback():
+		return addr
+	case nat64.Contains(addr), compatible.Contains(addr), translated.Contains(addr):
+		return netip.AddrFrom4([4]byte(b[12:]))
+	case sixToFour.Contains(addr):
+		return netip.AddrFrom4([4]byte(b[2:6]))
+	}
+	return addr
+}
 
 // checkAddr says whether a connection to addr may be made: nil, or an
 // error wrapping ErrRefused that names the kind of address.
 func checkAddr(addr netip.Addr, allowPrivate bool) error {
-	addr = addr.Unmap()
-	if nat64.Contains(addr) {
-		b := addr.As16()
-		addr = netip.AddrFrom4([4]byte(b[12:]))
-	}
+	addr = carried(addr.Unmap())
 	for _, m := range metadataRanges {
 		if m.Contains(addr) {
 			return fmt.Errorf("%w: %s is link-local or a cloud metadata address", ErrRefused, addr)

@@ -16,9 +16,9 @@ import (
 
 // Authenticator is a software WebAuthn authenticator for tests: one
 // discoverable ES256 credential, "none" attestation, user presence and
-// verification always given. It answers the JSON options of the API the
-// way a browser's navigator.credentials would, as the credential's
-// toJSON(). It is not safe for concurrent use.
+// verification given (unless Unverified). It answers the JSON options of
+// the API the way a browser's navigator.credentials would, as the
+// credential's toJSON(). It is not safe for concurrent use.
 type Authenticator struct {
 	// Origin is the origin the "browser" reports in the client data.
 	Origin string
@@ -34,6 +34,9 @@ type Authenticator struct {
 	// Reuse makes Create, once there is a credential, offer the same one
 	// again (with the new options' user) instead of making another.
 	Reuse bool
+	// Unverified leaves the UV flag out: user presence only (a security
+	// key without a PIN, or a PIN not asked for).
+	Unverified bool
 
 	key        *ecdsa.PrivateKey
 	id         []byte
@@ -63,6 +66,9 @@ const (
 
 func (a *Authenticator) flags() byte {
 	f := byte(flagUP | flagUV)
+	if a.Unverified {
+		f &^= flagUV
+	}
 	if a.BackupEligible {
 		f |= flagBE | flagBS
 	}

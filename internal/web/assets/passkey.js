@@ -84,20 +84,53 @@
 		return out;
 	}
 
+	// refusal is the server's refusal of a step, in the pages' words.
+	function refusal(text) {
+		var e = new Error(text);
+		e.refusal = true;
+		return e;
+	}
+
+	// post sends body to path as JSON and resolves with the answer. A
+	// redirect means the page's session ended: reloading the page leads to
+	// the sign-in, back to this page. An answer that is not the route's
+	// JSON (an error page) is a failure without words of its own.
 	function post(path, body) {
 		return fetch(path, {
 			method: "POST",
 			credentials: "same-origin",
+			redirect: "manual",
 			headers: { "Content-Type": "application/json" },
 			body: JSON.stringify(body || {})
 		}).then(function (res) {
+			if (res.type === "opaqueredirect") {
+				window.location.reload();
+				return new Promise(function () {});
+			}
+			if ((res.headers.get("Content-Type") || "").indexOf("application/json") !== 0) {
+				throw new Error("status " + res.status);
+			}
 			return res.json().then(function (data) {
 				if (!res.ok) {
-					throw new Error(data.error || res.statusText);
+					throw refusal(data.error);
 				}
 				return data;
 			});
 		});
+	}
+
+	// message is what the box's error says of e: the server's words for
+	// its refusal; the page's for a ceremony the user or the authenticator
+	// ended (cancelled, timed out, no passkey for this site); else the
+	// page's words for a failure, never a browser's developer text.
+	function message(e, error) {
+		if (e && e.refusal && e.message) {
+			return e.message;
+		}
+		if (e && (e.name === "NotAllowedError" || e.name === "AbortError")) {
+			return error.getAttribute("data-cancelled");
+		}
+		return error.getAttribute("data-failed");
 	}
 
 	function setUp(box, run) {
@@ -110,9 +143,10 @@
 			run().then(function (data) {
 				window.location.assign(data.location);
 			}).catch(function (e) {
-				error.textContent = e && e.message ? e.message : String(e);
+				error.textContent = message(e, error);
 				error.hidden = false;
 				button.disabled = false;
+				button.focus(); // disabling it took the keyboard's focus away
 			});
 		});
 	}
@@ -122,7 +156,12 @@
 		if (add) {
 			setUp(add, function () {
 				var name = add.querySelector("[data-passkey-name]");
-				return post("/account/passkeys/options").then(function (o) {
+				var pw = add.querySelector("[data-passkey-password]");
+				var current = pw ? pw.value : "";
+				if (pw) {
+					pw.value = "";
+				}
+				return post("/account/passkeys/options", { current_password: current }).then(function (o) {
 					return navigator.credentials.create({ publicKey: creationOptions(o.public_key) }).then(function (c) {
 						return post("/account/passkeys", { ceremony: o.ceremony, name: name ? name.value : "", credential: credentialJSON(c) });
 					});
