@@ -119,6 +119,16 @@ func (s *AccountTokens) UseResetPassword(ctx context.Context, hash []byte, passw
 	defer cancel()
 	var u user.User
 	err := pgx.BeginFunc(ctx, s.q, func(tx pgx.Tx) error {
+		// The account's row first, then its tokens: two links of one
+		// account used at once each locked its own token first, then
+		// waited for the other's (useOthers) while holding the account's
+		// row the other waited for, a deadlock. Now the second waits at
+		// the account's row and finds its token used up.
+		const lockAccount = `
+			SELECT 1 FROM users WHERE id = (SELECT user_id FROM account_tokens WHERE hash = $1) FOR UPDATE`
+		if _, err := tx.Exec(ctx, lockAccount, hash); err != nil {
+			return err
+		}
 		id, _, err := useToken(ctx, tx, hash, user.PurposeResetPassword, now)
 		if err != nil {
 			return err

@@ -210,6 +210,48 @@ func testConcurrentTokenUse(t *testing.T, open newStores) {
 	}
 }
 
+// testConcurrentResetsWithTwoTokens uses two reset links of one account at
+// once, rounds times: exactly one may set the password, and the other is
+// ErrInvalidToken (the first used it up), never another error. On
+// PostgreSQL each locked its own token, then waited for the other's (to
+// use it up) while holding the account's row the other waited for: a
+// deadlock, and a 500 for whoever lost it.
+func testConcurrentResetsWithTwoTokens(t *testing.T, open newStores) {
+	st := open(t)
+	const rounds = 20
+	for round := range rounds {
+		u := create(t, st.Users, NewUser(round+1))
+		at := now()
+		toks := []user.AccountToken{
+			storeToken(t, st.AccountTokens, u, user.PurposeResetPassword, at),
+			storeToken(t, st.AccountTokens, u, user.PurposeResetPassword, at),
+		}
+		errs := make([]error, len(toks))
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, tok := range toks {
+			wg.Go(func() {
+				<-start
+				_, errs[i] = st.AccountTokens.UseResetPassword(t.Context(), tok.Hash, "h", at)
+			})
+		}
+		close(start)
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, user.ErrInvalidToken):
+				t.Fatalf("round %d: two reset links used at once: got error %v, want nil or ErrInvalidToken", round, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: two reset links used at once: %d set the password, want 1", round, won)
+		}
+	}
+}
+
 func testDeleteRemovesAccountTokens(t *testing.T, open newStores) {
 	st := open(t)
 	u := create(t, st.Users, NewUser(1))

@@ -124,6 +124,7 @@ var (
 		{"VerifyAfterEmailChange", testVerifyAfterEmailChange},
 		{"UseResetPassword", testUseResetPassword},
 		{"ConcurrentUse", testConcurrentTokenUse},
+		{"ConcurrentResetsWithTwoTokens", testConcurrentResetsWithTwoTokens},
 		{"DeleteRemovesAccountTokens", testDeleteRemovesAccountTokens},
 		{"VerifyTrusts", testVerifyTrusts},
 		{"TokenVersionRoundTrip", testTokenVersionRoundTrip},
