@@ -4,25 +4,29 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 
 	accountmail "github.com/usersvc/usersvc/internal/mail"
+	"github.com/usersvc/usersvc/internal/security"
 )
 
 // The names USERSVC_INSECURE_OVERRIDES accepts, one per setting that
 // production refuses. They are stable: deployments write them down.
 const (
-	OverrideWeakSecret         = "weak_secret"
-	OverrideRateLimitsOff      = "rate_limits_off"
-	OverrideLogMailer          = "log_mailer"
-	OverrideSMTPPlaintext      = "smtp_plaintext"
-	OverrideWideTrustedProxies = "wide_trusted_proxies"
-	OverrideHTTPCORSOrigin     = "http_cors_origin"
-	OverrideHTTPLinks          = "http_links"
-	OverrideLocalhostLinks     = "localhost_links"
-	OverrideHTTPPublicURL      = "http_public_url"
-	OverrideWebhookPrivate     = "webhook_private"
+	OverrideWeakSecret           = "weak_secret"
+	OverrideRateLimitsOff        = "rate_limits_off"
+	OverrideLogMailer            = "log_mailer"
+	OverrideSMTPPlaintext        = "smtp_plaintext"
+	OverrideWideTrustedProxies   = "wide_trusted_proxies"
+	OverrideHTTPCORSOrigin       = "http_cors_origin"
+	OverrideHTTPLinks            = "http_links"
+	OverrideLocalhostLinks       = "localhost_links"
+	OverrideHTTPPublicURL        = "http_public_url"
+	OverrideWebhookPrivate       = "webhook_private"
+	OverrideShortKeyPublishDelay = "short_key_publish_delay"
+	OverrideWildcardCORSOrigin   = "wildcard_cors_origin"
 )
 
 // Overrides lists every name USERSVC_INSECURE_OVERRIDES accepts.
@@ -31,7 +35,7 @@ func Overrides() []string {
 		OverrideWeakSecret, OverrideRateLimitsOff, OverrideLogMailer, OverrideSMTPPlaintext,
 		OverrideWideTrustedProxies, OverrideHTTPCORSOrigin, OverrideHTTPLinks, OverrideLocalhostLinks,
 		OverrideHTTPPublicURL,
-		OverrideWebhookPrivate,
+		OverrideWebhookPrivate, OverrideShortKeyPublishDelay, OverrideWildcardCORSOrigin,
 	}
 }
 
@@ -82,6 +86,16 @@ func (c *Config) unsafeSettings() []unsafeSetting {
 	if !c.RateLimits {
 		add(OverrideRateLimitsOff, "USERSVC_RATE_LIMITS", "is off, which also switches the login lockout off", "remove it or set it to on")
 	}
+	for _, r := range c.ratesOff() {
+		add(OverrideRateLimitsOff, r.name, "is off: nothing bounds the requests it counts, so guessing, flooding or mail bombing through them goes unchecked",
+			fmt.Sprintf("remove it (the default is %s) or set a rate like %s", r.def, r.def))
+	}
+	if c.JWTAlg != security.HS256 && c.KeyPublishDelay < security.MinKeyPublishDelay {
+		add(OverrideShortKeyPublishDelay, "USERSVC_KEY_PUBLISH_DELAY",
+			fmt.Sprintf("%s is shorter than the %s verifiers may cache the JWKS (its max-age) plus the %s replicas take to reread the keys: a rotated key would sign tokens before relying parties have fetched it, and they would refuse them",
+				c.KeyPublishDelay, security.JWKSMaxAge, security.KeyReloadEvery),
+			fmt.Sprintf("remove it (the default is 20m) or set at least %s; for a leaked key, `usersvc keys rotate --now` skips the delay", security.MinKeyPublishDelay))
+	}
 	if u, err := url.Parse(c.PublicURL); err == nil && u.Scheme == "http" {
 		add(OverrideHTTPPublicURL, "USERSVC_PUBLIC_URL",
 			fmt.Sprintf("%q is not https: the issuer and the key and token URLs it publishes could be altered on the way to every verifier", c.PublicURL),
@@ -106,13 +120,36 @@ func (c *Config) unsafeSettings() []unsafeSetting {
 		}
 	}
 	for _, o := range c.CORSOrigins {
-		if u, err := url.Parse(o); err == nil && u.Scheme == "http" {
+		u, err := url.Parse(o)
+		if err != nil {
+			continue // validate has refused it already
+		}
+		if u.Scheme == "http" {
 			add(OverrideHTTPCORSOrigin, "USERSVC_CORS_ORIGINS",
 				fmt.Sprintf("%s is not https: a page served in clear text can be altered to call the API with its users' credentials", o),
 				"list https:// origins only")
 		}
+		if strings.Contains(u.Host, "*") {
+			add(OverrideWildcardCORSOrigin, "USERSVC_CORS_ORIGINS",
+				fmt.Sprintf("%s has a wildcard host: every site it matches, a forgotten or taken-over one included, could call the API from its users' browsers with their tokens", o),
+				"list each origin in full, e.g. https://app.example.com")
+		}
 	}
 	return found
+}
+
+// rateOff is a rate limit set to off, and its default.
+type rateOff struct{ name, def string }
+
+// ratesOff lists the rate limits set to off, in the order of Config.
+func (c *Config) ratesOff() []rateOff {
+	var off []rateOff
+	for _, v := range variables() {
+		if r, ok := reflect.ValueOf(*c).FieldByIndex(v.index).Interface().(Rate); ok && r.Limit == 0 {
+			off = append(off, rateOff{v.name, reflect.TypeFor[Config]().FieldByIndex(v.index).Tag.Get("envDefault")})
+		}
+	}
+	return off
 }
 
 func (m *Mail) unsafeSettings(add func(override, variable, problem, fix string)) {
