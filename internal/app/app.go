@@ -211,7 +211,7 @@ func (a *App) openEvents(ctx, bg context.Context, keys tokenKeys, notifier user.
 func (a *App) openService(keys tokenKeys, prot protections, notifier user.Notifier, now func() time.Time) {
 	a.gate = prot.gate
 	a.tokens = keys.tokens
-	a.clients = ClientService(a.db, keys.tokens, a.log, now)
+	a.clients = ClientService(a.db, keys.tokens, prot.clients, a.log, now)
 	a.svc = user.NewService(user.Deps{
 		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
 		Notifier: notifier, Log: a.log, Now: now, Secret: keys.derived, Observer: a.metrics,

@@ -84,7 +84,7 @@ func (c *Config) unsafeSettings() []unsafeSetting {
 		}
 	}
 	if !c.RateLimits {
-		add(OverrideRateLimitsOff, "USERSVC_RATE_LIMITS", "is off, which also switches the login lockout off", "remove it or set it to on")
+		add(OverrideRateLimitsOff, "USERSVC_RATE_LIMITS", "is off, which also switches the login and client lockouts off", "remove it or set it to on")
 	}
 	for _, r := range c.ratesOff() {
 		add(OverrideRateLimitsOff, r.name, "is off: nothing bounds the requests it counts, so guessing, flooding or mail bombing through them goes unchecked",
