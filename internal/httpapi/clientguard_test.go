@@ -66,8 +66,9 @@ func wantClientLocked(t *testing.T, res response) {
 // the cool-down, its right secret too, at every endpoint that takes it:
 // the client_credentials grant (the OpenID provider's, delegated from
 // /token), the password grant of a confidential client, introspection.
-// The client's own successes are never counted, other clients go on, and
-// made-up client ids are refused as before without being counted.
+// The client's own successes are never counted (nor its right secret by
+// the wrong method), other clients go on, and made-up client ids are
+// refused as before without being counted.
 func TestClientSecretGuessesLockTheClient(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		s := newProviderServer(t, kind)
@@ -81,6 +82,16 @@ func TestClientSecretGuessesLockTheClient(t *testing.T) {
 			if res := s.clientCredentials(sa.ClientID, sa.ClientSecret); res.Status != http.StatusOK {
 				t.Fatalf("success %d: got %v, want 200", i+1, res)
 			}
+		}
+		// Nor does a right secret by the wrong method, refused uncompared:
+		// golang.org/x/oauth2 tries HTTP Basic before the form.
+		post := s.createClient(admin, `{"name":"Poster","confidential":true,"token_endpoint_auth_method":"client_secret_post","grant_types":["client_credentials"],"scopes":["users:read"]}`)
+		for range 12 {
+			wantInvalidClient(t, s.clientCredentials(post.ClientID, post.ClientSecret))
+		}
+		byPost := url.Values{"grant_type": {"client_credentials"}, "client_id": {post.ClientID}, "client_secret": {post.ClientSecret}}.Encode()
+		if res := s.do(req{method: "POST", path: tokenPath, body: byPost, contentType: formType}); res.Status != http.StatusOK {
+			t.Fatalf("client_secret_post after its secret was tried by Basic: got %v, want 200", res)
 		}
 		// Made-up client ids are refused as ever, and never locked out.
 		for i := range 15 {

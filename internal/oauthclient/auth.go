@@ -24,9 +24,12 @@ type Credentials struct {
 // an unknown or deleted client included, is ErrInvalidClient, except a
 // confidential client that the guard locked out after too many wrong
 // secrets: an error wrapping ErrClientLocked, whatever it sends. A secret
-// that fails a confidential client counts towards that lockout; nothing
-// else does (an unknown client id, refused anyway, is not counted, so
-// that made-up ids cost the guard nothing).
+// compared with a confidential client's and found wrong counts towards
+// that lockout; nothing else does: not an unknown client id, refused
+// anyway (so made-up ids cost the guard nothing), nor a secret sent by
+// another method than the client's, refused without a comparison (a
+// client library that tries HTTP Basic first, as golang.org/x/oauth2
+// does, must not lock out a client_secret_post client by its successes).
 func (s *Service) Authenticate(ctx context.Context, cr Credentials) (Client, error) {
 	c, err := s.store.Client(ctx, cr.ID)
 	if errors.Is(err, ErrNotFound) {
@@ -44,8 +47,11 @@ func (s *Service) Authenticate(ctx context.Context, cr Credentials) (Client, err
 	if err := s.Admit(ctx, c.ID); err != nil {
 		return Client{}, err
 	}
-	if cr.Secret == "" || cr.Method != c.AuthMethod || !secretMatches(c, cr.Secret) {
-		if cr.Secret != "" && s.guard != nil {
+	if cr.Secret == "" || cr.Method != c.AuthMethod {
+		return Client{}, ErrInvalidClient // nothing compared, nothing learnt: no guess
+	}
+	if !secretMatches(c, cr.Secret) {
+		if s.guard != nil {
 			s.guard.Failed(ctx, c.ID)
 		}
 		return Client{}, ErrInvalidClient

@@ -215,11 +215,12 @@ func (g *recordingGuard) Admit(_ context.Context, id string) error {
 
 func (g *recordingGuard) Failed(_ context.Context, id string) { g.failed = append(g.failed, id) }
 
-// TestAuthenticateUnderTheGuard: only a secret that fails a registered
-// confidential client is counted (not a success, not a made-up client id,
-// not a public client's, not a request without a secret); a client the
-// guard locked out is refused whatever it sends, its right secret too,
-// and that refusal is not counted again.
+// TestAuthenticateUnderTheGuard: only a secret compared with a registered
+// confidential client's and found wrong is counted (not a success, not a
+// made-up client id, not a public client's, not a request without a
+// secret, not one sent by another method than the client's, which is
+// refused uncompared); a client the guard locked out is refused whatever
+// it sends, its right secret too, and that refusal is not counted again.
 func TestAuthenticateUnderTheGuard(t *testing.T) {
 	g := &recordingGuard{locked: map[string]bool{}}
 	store := oauthclienttest.NewMemory()
@@ -240,18 +241,17 @@ func TestAuthenticateUnderTheGuard(t *testing.T) {
 		{ID: "made-up", Secret: "guess", Method: basic},
 		{ID: pub.ID, Secret: "guess", Method: basic},
 		{ID: pub.ID},
+		{ID: conf.ID, Secret: secret, Method: oauthclient.AuthSecretPost},
+		{ID: conf.ID, Secret: "guess", Method: oauthclient.AuthSecretPost},
 	} {
 		_, _ = svc.Authenticate(ctx, cr)
 	}
 	if len(g.failed) != 0 {
 		t.Errorf("counted %q; want nothing but wrong secrets of a confidential client", g.failed)
 	}
-	for _, cr := range []oauthclient.Credentials{
-		{ID: conf.ID, Secret: secret + "x", Method: basic},
-		{ID: conf.ID, Secret: secret, Method: oauthclient.AuthSecretPost},
-	} {
-		if _, err := svc.Authenticate(ctx, cr); !errors.Is(err, oauthclient.ErrInvalidClient) {
-			t.Errorf("Authenticate(%+v) = %v, want ErrInvalidClient", cr, err)
+	for _, s := range []string{secret + "x", "ucs_guess"} {
+		if _, err := svc.Authenticate(ctx, oauthclient.Credentials{ID: conf.ID, Secret: s, Method: basic}); !errors.Is(err, oauthclient.ErrInvalidClient) {
+			t.Errorf("Authenticate(wrong secret %q) = %v, want ErrInvalidClient", s, err)
 		}
 	}
 	if !slices.Equal(g.failed, []string{conf.ID, conf.ID}) {
