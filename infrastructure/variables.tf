@@ -197,7 +197,7 @@ variable "log_level" {
 }
 
 variable "cors_origins" {
-  description = "USERSVC_CORS_ORIGINS: comma-separated browser origins allowed by CORS."
+  description = "USERSVC_CORS_ORIGINS: comma-separated browser origins allowed by CORS, each https:// and in full (production refuses http:// and wildcard hosts such as https://*.example.com)."
   type        = string
   default     = ""
 }

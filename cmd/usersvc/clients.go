@@ -99,7 +99,7 @@ func clientsCmd(ctx context.Context, args, environ []string, stdout io.Writer) e
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	svc := app.ClientService(db, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	svc := app.ClientService(db, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
 	if svc == nil {
 		return fmt.Errorf("clients: the database keeps no client registry")
 	}

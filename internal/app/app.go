@@ -214,7 +214,7 @@ func (a *App) openService(keys tokenKeys, prot protections, notifier user.Notifi
 	now := o.now
 	a.gate = prot.gate
 	a.tokens = keys.tokens
-	a.clients = ClientService(a.db, keys.tokens, a.log, now)
+	a.clients = ClientService(a.db, keys.tokens, prot.clients, a.log, now)
 	a.svc = user.NewService(user.Deps{
 		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
 		Notifier: notifier, Log: a.log, Now: now, Secret: keys.derived, Observer: a.metrics,

@@ -22,13 +22,14 @@ type clientTx interface {
 
 // ClientService is the oauthclient.Service over db's registry, honouring
 // the service accounts' tokens that tokens verifies (nil: none, as the
-// CLI needs); nil when db keeps no registry.
-func ClientService(db Store, tokens *security.JWT, log *slog.Logger, now func() time.Time) *oauthclient.Service {
+// CLI needs) and locking clients out by guard (nil: none); nil when db
+// keeps no registry.
+func ClientService(db Store, tokens *security.JWT, guard oauthclient.SecretGuard, log *slog.Logger, now func() time.Time) *oauthclient.Service {
 	cs, ok := db.(clientStore)
 	if !ok || cs.OAuthClients() == nil {
 		return nil
 	}
-	d := oauthclient.Deps{Store: cs.OAuthClients(), Audit: db.Stores().Audit, Log: log, Now: now}
+	d := oauthclient.Deps{Store: cs.OAuthClients(), Audit: db.Stores().Audit, Guard: guard, Log: log, Now: now}
 	if tx, ok := db.(clientTx); ok {
 		d.Tx = tx.OAuthClientTx()
 	}

@@ -19,7 +19,7 @@ import (
 
 // KeyReloadEvery is how often a serving replica rereads the signing keys,
 // so that a rotation made anywhere reaches it without a restart.
-const KeyReloadEvery = 30 * time.Second
+const KeyReloadEvery = security.KeyReloadEvery
 
 // tokenKeys is what serving needs of the signing setup: the token issuer
 // and verifier, and the key set /.well-known/jwks.json publishes.

@@ -69,14 +69,17 @@ func (r registryClients) Client(ctx context.Context, id string) (oidcop.Client, 
 
 // Authenticate checks secret presented by method, the one the request
 // used (the provider notes it: op does not say), which the registry
-// holds to the client's registered method.
+// holds to the client's registered method. A client locked out after
+// wrong secrets fails as a wrong secret does here: the API answers its
+// 429 before the provider sees the request (httpapi's clientLocked), so
+// this is only the one locked out meanwhile.
 func (r registryClients) Authenticate(ctx context.Context, id, secret, method string) (oidcop.Client, error) {
 	c, err := r.Client(ctx, id)
 	if err != nil {
 		return oidcop.Client{}, err
 	}
 	_, err = r.svc.Authenticate(ctx, oauthclient.Credentials{ID: id, Secret: secret, Method: method})
-	if errors.Is(err, oauthclient.ErrInvalidClient) || errors.Is(err, oauthclient.ErrNotFound) {
+	if errors.Is(err, oauthclient.ErrInvalidClient) || errors.Is(err, oauthclient.ErrNotFound) || errors.Is(err, oauthclient.ErrClientLocked) {
 		return oidcop.Client{}, oidcop.ErrUnknownClient
 	}
 	if err != nil {

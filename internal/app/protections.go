@@ -14,6 +14,7 @@ import (
 	"github.com/usersvc/usersvc/internal/hashpool"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/metrics"
+	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/ratelimit"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/user"
@@ -39,10 +40,13 @@ const maxSlowdown = 5 * time.Second
 // bound on hashing and the waiting room of logins in front of it, the
 // login guard, the edge rate limits and the client-address resolver.
 type protections struct {
-	hasher   user.Hasher
-	gate     user.HashGate
-	room     *hashpool.Room
-	guard    user.LoginGuard // nil with rate limits off
+	hasher user.Hasher
+	gate   user.HashGate
+	room   *hashpool.Room
+	guard  user.LoginGuard // nil with rate limits off
+	// clients counts wrong client secrets (oauthclient.Deps.Guard); nil
+	// with rate limits off.
+	clients  oauthclient.SecretGuard
 	limits   *httpapi.Limits // nil with rate limits off
 	clientIP *clientip.Resolver
 }
@@ -71,7 +75,7 @@ func (a *App) protections(ctx context.Context, now func() time.Time, gateOverrid
 	}
 	p := protections{hasher: a.metrics.TimeHasher(hasher), gate: gate, room: room, clientIP: clientip.New(cfg.TrustedProxies)}
 	if !cfg.RateLimits {
-		a.log.Warn("USERSVC_RATE_LIMITS is off: no rate limit and no login lockout apply")
+		a.log.Warn("USERSVC_RATE_LIMITS is off: no rate limit and no login or client lockout apply")
 		return p, nil
 	}
 	clock := ratelimit.Clock{Now: now}
@@ -91,6 +95,7 @@ func (a *App) protections(ctx context.Context, now func() time.Time, gateOverrid
 	guard := ratelimit.NewLoginGuard(store, limiter, rule("login-account", cfg.RateLimitLoginAcct), lockout)
 	guard.OnLimited = func(r ratelimit.Rule) { a.metrics.RateLimited(r.Name) }
 	p.guard = guard
+	p.clients = a.clientGuard(store, clock)
 	p.limits = &httpapi.Limits{
 		Limiter:  limiter,
 		Login:    rule("login", cfg.RateLimitLogin),
@@ -103,6 +108,19 @@ func (a *App) protections(ctx context.Context, now func() time.Time, gateOverrid
 		Export:      rule("export", cfg.RateLimitExport),
 	}
 	return p, nil
+}
+
+// clientGuard locks a confidential client out after
+// USERSVC_CLIENT_LOCKOUT_THRESHOLD wrong secrets, over the limits' store.
+func (a *App) clientGuard(store ratelimit.Store, clock ratelimit.Clock) *ratelimit.ClientGuard {
+	cfg := a.cfg
+	g := ratelimit.NewClientGuard(store, ratelimit.LockoutPolicy{
+		Threshold: cfg.ClientLockoutThreshold, Window: cfg.ClientLockoutWindow, Cooldown: cfg.ClientLockoutCooldown,
+	}, clock)
+	g.OnLocked = func(ctx context.Context, id string) {
+		a.log.WarnContext(ctx, "OAuth client locked out after repeated wrong secrets", "client_id", id, "cooldown", cfg.ClientLockoutCooldown.String())
+	}
+	return g
 }
 
 func rule(name string, r config.Rate) ratelimit.Rule {

@@ -29,23 +29,29 @@ type Abuse struct {
 	RateLimitEmailChange Rate `env:"USERSVC_RATE_LIMIT_EMAIL_CHANGE" envDefault:"5/1h"`
 	// RateLimitExport is per account and, separately, per client address
 	// on GET /users/me/export.
-	RateLimitExport   Rate           `env:"USERSVC_RATE_LIMIT_EXPORT" envDefault:"6/1h"`
-	LockoutThreshold  int            `env:"USERSVC_LOGIN_LOCKOUT_THRESHOLD" envDefault:"10"`
-	LockoutWindow     time.Duration  `env:"USERSVC_LOGIN_LOCKOUT_WINDOW" envDefault:"15m"`
-	LockoutCooldown   time.Duration  `env:"USERSVC_LOGIN_LOCKOUT_COOLDOWN" envDefault:"15m"`
-	SlowdownAfter     int            `env:"USERSVC_LOGIN_SLOWDOWN_AFTER" envDefault:"5"`
-	SlowdownStep      time.Duration  `env:"USERSVC_LOGIN_SLOWDOWN_STEP" envDefault:"1s"`
-	RedisURL          string         `env:"REDIS_URL" secret:"url"`
-	RedisPrefix       string         `env:"USERSVC_REDIS_PREFIX" envDefault:"usersvc:"`
-	TrustedProxies    []netip.Prefix `env:"USERSVC_TRUSTED_PROXIES" envSeparator:","`
-	PasswordMinLength int            `env:"USERSVC_PASSWORD_MIN_LENGTH" envDefault:"8"`
-	PasswordHash      string         `env:"USERSVC_PASSWORD_HASH" envDefault:"bcrypt"`
-	Argon2MemoryKiB   uint32         `env:"USERSVC_ARGON2_MEMORY_KIB" envDefault:"19456"`
-	Argon2Iterations  uint32         `env:"USERSVC_ARGON2_ITERATIONS" envDefault:"2"`
-	Argon2Parallelism uint8          `env:"USERSVC_ARGON2_PARALLELISM" envDefault:"1"`
-	HashConcurrency   int            `env:"USERSVC_HASH_CONCURRENCY" envDefault:"0"`
-	HashQueue         int            `env:"USERSVC_HASH_QUEUE" envDefault:"0"`
-	HashMaxWait       time.Duration  `env:"USERSVC_HASH_MAX_WAIT" envDefault:"3s"`
+	RateLimitExport  Rate          `env:"USERSVC_RATE_LIMIT_EXPORT" envDefault:"6/1h"`
+	LockoutThreshold int           `env:"USERSVC_LOGIN_LOCKOUT_THRESHOLD" envDefault:"10"`
+	LockoutWindow    time.Duration `env:"USERSVC_LOGIN_LOCKOUT_WINDOW" envDefault:"15m"`
+	LockoutCooldown  time.Duration `env:"USERSVC_LOGIN_LOCKOUT_COOLDOWN" envDefault:"15m"`
+	SlowdownAfter    int           `env:"USERSVC_LOGIN_SLOWDOWN_AFTER" envDefault:"5"`
+	SlowdownStep     time.Duration `env:"USERSVC_LOGIN_SLOWDOWN_STEP" envDefault:"1s"`
+	// ClientLockoutThreshold wrong secrets for one confidential OAuth
+	// client within ClientLockoutWindow lock it out, whatever secret it
+	// sends, for ClientLockoutCooldown (ratelimit.ClientGuard).
+	ClientLockoutThreshold int            `env:"USERSVC_CLIENT_LOCKOUT_THRESHOLD" envDefault:"10"`
+	ClientLockoutWindow    time.Duration  `env:"USERSVC_CLIENT_LOCKOUT_WINDOW" envDefault:"15m"`
+	ClientLockoutCooldown  time.Duration  `env:"USERSVC_CLIENT_LOCKOUT_COOLDOWN" envDefault:"15m"`
+	RedisURL               string         `env:"REDIS_URL" secret:"url"`
+	RedisPrefix            string         `env:"USERSVC_REDIS_PREFIX" envDefault:"usersvc:"`
+	TrustedProxies         []netip.Prefix `env:"USERSVC_TRUSTED_PROXIES" envSeparator:","`
+	PasswordMinLength      int            `env:"USERSVC_PASSWORD_MIN_LENGTH" envDefault:"8"`
+	PasswordHash           string         `env:"USERSVC_PASSWORD_HASH" envDefault:"bcrypt"`
+	Argon2MemoryKiB        uint32         `env:"USERSVC_ARGON2_MEMORY_KIB" envDefault:"19456"`
+	Argon2Iterations       uint32         `env:"USERSVC_ARGON2_ITERATIONS" envDefault:"2"`
+	Argon2Parallelism      uint8          `env:"USERSVC_ARGON2_PARALLELISM" envDefault:"1"`
+	HashConcurrency        int            `env:"USERSVC_HASH_CONCURRENCY" envDefault:"0"`
+	HashQueue              int            `env:"USERSVC_HASH_QUEUE" envDefault:"0"`
+	HashMaxWait            time.Duration  `env:"USERSVC_HASH_MAX_WAIT" envDefault:"3s"`
 }
 
 // Password hashing schemes.
@@ -56,6 +62,10 @@ const (
 
 // MaxFailuresPerHour is OWASP ASVS's ceiling on failed logins per account.
 const MaxFailuresPerHour = 100
+
+// MaxClientLockoutThreshold is the most wrong secrets a client lockout may
+// wait for: beyond it, it hardly slows guessing down.
+const MaxClientLockoutThreshold = 1000
 
 // Switch is "on" or "off" (or true/false, 1/0).
 type Switch bool
@@ -128,6 +138,15 @@ func (a *Abuse) validate(env string, bad func(name, format string, args ...any))
 	}
 	if n := a.LockoutMaxPerHour(); a.LockoutThreshold >= 1 && n > MaxFailuresPerHour {
 		bad("USERSVC_LOGIN_LOCKOUT_THRESHOLD", "with this window and cool-down lets %d failed logins an hour through; OWASP ASVS allows at most %d (lower the threshold or lengthen the window and cool-down)", n, MaxFailuresPerHour)
+	}
+	if a.ClientLockoutThreshold < 1 || a.ClientLockoutThreshold > MaxClientLockoutThreshold {
+		bad("USERSVC_CLIENT_LOCKOUT_THRESHOLD", "must be between 1 and %d, got %d", MaxClientLockoutThreshold, a.ClientLockoutThreshold)
+	}
+	if a.ClientLockoutWindow < time.Minute || a.ClientLockoutWindow > 24*time.Hour {
+		bad("USERSVC_CLIENT_LOCKOUT_WINDOW", "must be between 1m and 24h, got %s", a.ClientLockoutWindow)
+	}
+	if a.ClientLockoutCooldown < time.Minute || a.ClientLockoutCooldown > 24*time.Hour {
+		bad("USERSVC_CLIENT_LOCKOUT_COOLDOWN", "must be between 1m and 24h, got %s", a.ClientLockoutCooldown)
 	}
 	if a.SlowdownAfter < 0 || a.SlowdownStep < 0 || a.SlowdownStep > 10*time.Second {
 		bad("USERSVC_LOGIN_SLOWDOWN_STEP", "and USERSVC_LOGIN_SLOWDOWN_AFTER must not be negative, the step at most 10s")

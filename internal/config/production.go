@@ -4,25 +4,29 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 
 	accountmail "github.com/usersvc/usersvc/internal/mail"
+	"github.com/usersvc/usersvc/internal/security"
 )
 
 // The names USERSVC_INSECURE_OVERRIDES accepts, one per setting that
 // production refuses. They are stable: deployments write them down.
 const (
-	OverrideWeakSecret         = "weak_secret"
-	OverrideRateLimitsOff      = "rate_limits_off"
-	OverrideLogMailer          = "log_mailer"
-	OverrideSMTPPlaintext      = "smtp_plaintext"
-	OverrideWideTrustedProxies = "wide_trusted_proxies"
-	OverrideHTTPCORSOrigin     = "http_cors_origin"
-	OverrideHTTPLinks          = "http_links"
-	OverrideLocalhostLinks     = "localhost_links"
-	OverrideHTTPPublicURL      = "http_public_url"
-	OverrideWebhookPrivate     = "webhook_private"
+	OverrideWeakSecret           = "weak_secret"
+	OverrideRateLimitsOff        = "rate_limits_off"
+	OverrideLogMailer            = "log_mailer"
+	OverrideSMTPPlaintext        = "smtp_plaintext"
+	OverrideWideTrustedProxies   = "wide_trusted_proxies"
+	OverrideHTTPCORSOrigin       = "http_cors_origin"
+	OverrideHTTPLinks            = "http_links"
+	OverrideLocalhostLinks       = "localhost_links"
+	OverrideHTTPPublicURL        = "http_public_url"
+	OverrideWebhookPrivate       = "webhook_private"
+	OverrideShortKeyPublishDelay = "short_key_publish_delay"
+	OverrideWildcardCORSOrigin   = "wildcard_cors_origin"
 )
 
 // Overrides lists every name USERSVC_INSECURE_OVERRIDES accepts.
@@ -31,7 +35,7 @@ func Overrides() []string {
 		OverrideWeakSecret, OverrideRateLimitsOff, OverrideLogMailer, OverrideSMTPPlaintext,
 		OverrideWideTrustedProxies, OverrideHTTPCORSOrigin, OverrideHTTPLinks, OverrideLocalhostLinks,
 		OverrideHTTPPublicURL,
-		OverrideWebhookPrivate,
+		OverrideWebhookPrivate, OverrideShortKeyPublishDelay, OverrideWildcardCORSOrigin,
 	}
 }
 
@@ -79,9 +83,8 @@ func (c *Config) unsafeSettings() []unsafeSetting {
 			add(OverrideWeakSecret, "USERSVC_KEY_ENCRYPTION_KEY", problem, "make a random one: openssl rand -base64 32 (then `usersvc keys rotate`: keys sealed with the old one do not open)")
 		}
 	}
-	if !c.RateLimits {
-		add(OverrideRateLimitsOff, "USERSVC_RATE_LIMITS", "is off, which also switches the login lockout off", "remove it or set it to on")
-	}
+	c.limitSettings(add)
+	c.Tokens.unsafeSettings(add)
 	if u, err := url.Parse(c.PublicURL); err == nil && u.Scheme == "http" {
 		add(OverrideHTTPPublicURL, "USERSVC_PUBLIC_URL",
 			fmt.Sprintf("%q is not https: the issuer and the key and token URLs it publishes could be altered on the way to every verifier", c.PublicURL),
@@ -105,14 +108,55 @@ func (c *Config) unsafeSettings() []unsafeSetting {
 				"list only your load balancers' subnets, e.g. 10.0.0.0/16")
 		}
 	}
+	c.corsSettings(add)
+	return found
+}
+
+// limitSettings adds the rate limits switched off: all of them, or any
+// one (each found by its type among the variables, in Config's order).
+func (c *Config) limitSettings(add func(override, variable, problem, fix string)) {
+	if !c.RateLimits {
+		add(OverrideRateLimitsOff, "USERSVC_RATE_LIMITS", "is off, which also switches the login and client lockouts off", "remove it or set it to on")
+	}
+	for _, v := range variables() {
+		if r, ok := reflect.ValueOf(*c).FieldByIndex(v.index).Interface().(Rate); ok && r.Limit == 0 {
+			def := reflect.TypeFor[Config]().FieldByIndex(v.index).Tag.Get("envDefault")
+			add(OverrideRateLimitsOff, v.name, "is off: nothing bounds the requests it counts, so guessing, flooding or mail bombing through them goes unchecked",
+				fmt.Sprintf("remove it (the default is %s) or set a rate like %s", def, def))
+		}
+	}
+}
+
+// unsafeSettings adds a staged key published for less than verifiers may
+// cache the JWKS (with HS256 no key is published).
+func (t *Tokens) unsafeSettings(add func(override, variable, problem, fix string)) {
+	if t.JWTAlg != security.HS256 && t.KeyPublishDelay < security.MinKeyPublishDelay {
+		add(OverrideShortKeyPublishDelay, "USERSVC_KEY_PUBLISH_DELAY",
+			fmt.Sprintf("%s is shorter than the %s verifiers may cache the JWKS (its max-age) plus the %s replicas take to reread the keys: a rotated key would sign tokens before relying parties have fetched it, and they would refuse them",
+				t.KeyPublishDelay, security.JWKSMaxAge, security.KeyReloadEvery),
+			fmt.Sprintf("remove it (the default is 20m) or set at least %s; for a leaked key, `usersvc keys rotate --now` skips the delay", security.MinKeyPublishDelay))
+	}
+}
+
+// corsSettings adds the CORS origins that are not https, or whose host
+// is a wildcard.
+func (c *Config) corsSettings(add func(override, variable, problem, fix string)) {
 	for _, o := range c.CORSOrigins {
-		if u, err := url.Parse(o); err == nil && u.Scheme == "http" {
+		u, err := url.Parse(o)
+		if err != nil {
+			continue // validate has refused it already
+		}
+		if u.Scheme == "http" {
 			add(OverrideHTTPCORSOrigin, "USERSVC_CORS_ORIGINS",
 				fmt.Sprintf("%s is not https: a page served in clear text can be altered to call the API with its users' credentials", o),
 				"list https:// origins only")
 		}
+		if strings.Contains(u.Host, "*") {
+			add(OverrideWildcardCORSOrigin, "USERSVC_CORS_ORIGINS",
+				fmt.Sprintf("%s has a wildcard host: every site it matches, a forgotten or taken-over one included, could call the API from its users' browsers with their tokens", o),
+				"list each origin in full, e.g. https://app.example.com")
+		}
 	}
-	return found
 }
 
 func (m *Mail) unsafeSettings(add func(override, variable, problem, fix string)) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/base64"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -41,6 +42,8 @@ func TestProductionAcceptsSafeSettings(t *testing.T) {
 		{"trusted proxies of exactly /8 and /32", []string{"USERSVC_TRUSTED_PROXIES=10.0.0.0/8,2001:db8::/32"}},
 		{"https CORS origins", []string{"USERSVC_CORS_ORIGINS=https://app.example.com,https://admin.example.com:8443"}},
 		{"implicit TLS", []string{"USERSVC_SMTP_TLS=implicit"}},
+		{"the shortest key publish delay: the JWKS max-age and a key reload", []string{"USERSVC_KEY_PUBLISH_DELAY=5m30s"}},
+		{"HS256 publishes no key: any publish delay", []string{"USERSVC_JWT_ALG=HS256", "USERSVC_JWT_SECRET=" + hs256Secret, "USERSVC_KEY_PUBLISH_DELAY=0s"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := Load(append(productionEnv(Production), tt.set...), "")
@@ -66,7 +69,7 @@ type unsafeCase struct {
 
 func unsafeCases() []unsafeCase {
 	zeroKey := base64.StdEncoding.EncodeToString(make([]byte, 32))
-	return []unsafeCase{
+	cases := []unsafeCase{
 		{"HS256 secret of one repeated byte", []string{"USERSVC_JWT_ALG=HS256", "USERSVC_JWT_SECRET=" + strings.Repeat("a", 32)},
 			"USERSVC_JWT_SECRET", OverrideWeakSecret, strings.Repeat("a", 32)},
 		{"HS256 secret of a repeated word", []string{"USERSVC_JWT_ALG=HS256", "USERSVC_JWT_SECRET=" + strings.Repeat("changeme", 4)},
@@ -95,7 +98,26 @@ func unsafeCases() []unsafeCase {
 		{"an http issuer without a public URL", []string{"USERSVC_JWT_ISSUER=http://auth.example.com"}, "USERSVC_JWT_ISSUER", OverrideHTTPPublicURL, ""},
 		{"an IPv6 loopback link", []string{"USERSVC_PASSWORD_RESET_URL=https://[::1]:8443/reset?token={token}"}, "USERSVC_PASSWORD_RESET_URL", OverrideLocalhostLinks, ""},
 		{"webhooks to private addresses", []string{"USERSVC_WEBHOOK_ALLOW_PRIVATE=on"}, "USERSVC_WEBHOOK_ALLOW_PRIVATE", OverrideWebhookPrivate, ""},
+		{"a rate limit of 0", []string{"USERSVC_RATE_LIMIT_LOGIN=0"}, "USERSVC_RATE_LIMIT_LOGIN", OverrideRateLimitsOff, ""},
+		{"a key published for less than verifiers cache the JWKS", []string{"USERSVC_KEY_PUBLISH_DELAY=5m"}, "USERSVC_KEY_PUBLISH_DELAY", OverrideShortKeyPublishDelay, ""},
+		{"a key that signs as soon as it is published", []string{"USERSVC_KEY_PUBLISH_DELAY=0s"}, "USERSVC_KEY_PUBLISH_DELAY", OverrideShortKeyPublishDelay, ""},
+		{"a wildcard CORS origin", []string{"USERSVC_CORS_ORIGINS=https://app.example.com,https://*"}, "USERSVC_CORS_ORIGINS", OverrideWildcardCORSOrigin, ""},
+		{"a wildcard subdomain CORS origin", []string{"USERSVC_CORS_ORIGINS=https://*.example.com"}, "USERSVC_CORS_ORIGINS", OverrideWildcardCORSOrigin, ""},
 	}
+	// Each rate limit off on its own, the others on.
+	for _, name := range rateVariables {
+		cases = append(cases, unsafeCase{name + " off", []string{name + "=off"}, name, OverrideRateLimitsOff, ""})
+	}
+	return cases
+}
+
+// rateVariables are the rate limits, each of which production refuses
+// off.
+var rateVariables = []string{
+	"USERSVC_RATE_LIMIT_LOGIN", "USERSVC_RATE_LIMIT_LOGIN_ACCOUNT", "USERSVC_RATE_LIMIT_REGISTER",
+	"USERSVC_RATE_LIMIT_PASSWORD", "USERSVC_RATE_LIMIT_REFRESH", "USERSVC_RATE_LIMIT_WRITE",
+	"USERSVC_RATE_LIMIT_WRITE_ACCOUNT", "USERSVC_RATE_LIMIT_EMAIL_CHANGE", "USERSVC_RATE_LIMIT_EXPORT",
+	"USERSVC_RATE_LIMIT_MAIL", "USERSVC_RATE_LIMIT_MAIL_RECIPIENT",
 }
 
 // Each unsafe setting stops production with a message naming the variable,
@@ -188,6 +210,31 @@ func TestEveryOverrideHasACase(t *testing.T) {
 	for _, o := range Overrides() {
 		if !slices.ContainsFunc(unsafeCases(), func(c unsafeCase) bool { return c.override == o }) {
 			t.Errorf("override %s has no case in unsafeCases", o)
+		}
+	}
+}
+
+// TestEveryRateLimitIsRefusedOff: rateVariables, whose cases above are
+// refused off, are every rate variable Config reads.
+func TestEveryRateLimitIsRefusedOff(t *testing.T) {
+	var rates []string
+	for _, v := range variables() {
+		if reflect.TypeFor[Config]().FieldByIndex(v.index).Type == reflect.TypeFor[Rate]() {
+			rates = append(rates, v.name)
+		}
+	}
+	if !slices.Equal(rates, rateVariables) {
+		t.Errorf("rate variables = %q; rateVariables lists %q", rates, rateVariables)
+	}
+}
+
+// A bare * is no origin: refused in every environment, production
+// included, before the wildcard rule.
+func TestCORSStarIsRefused(t *testing.T) {
+	for _, env := range []string{Production, Development} {
+		_, err := Load(append(productionEnv(env), "USERSVC_CORS_ORIGINS=*"), "")
+		if err == nil || !strings.Contains(err.Error(), `USERSVC_CORS_ORIGINS: "*" is not an origin`) {
+			t.Errorf("%s with USERSVC_CORS_ORIGINS=*: error %v, want a refusal naming the variable", env, err)
 		}
 	}
 }

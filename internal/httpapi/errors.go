@@ -131,6 +131,7 @@ var errorTable = []struct {
 	{errNotForm, http.StatusUnsupportedMediaType, codeMediaType, "", ""},
 	{errTooLarge, http.StatusRequestEntityTooLarge, codeTooLarge, "", ""},
 	{user.ErrLocked, http.StatusTooManyRequests, "account_locked", "", ""},
+	{oauthclient.ErrClientLocked, http.StatusTooManyRequests, "client_locked", "", ""},
 	{user.ErrRateLimited, http.StatusTooManyRequests, codeRateLimited, "", ""},
 	{user.ErrBusy, http.StatusServiceUnavailable, "busy", "", ""},
 	{user.ErrUnavailable, http.StatusServiceUnavailable, codeUnavailable, "", ""},
@@ -210,7 +211,13 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		logger(ctx).LogAttrs(ctx, slog.LevelError, "request failed", slog.String("error", err.Error()))
 		p = newProblem(http.StatusInternalServerError, codeInternal, internalError)
 	}
-	for name, values := range p.headers {
+	writeRefusal(w, p)
+}
+
+// writeRefusal writes p from outside huma with its headers, never to be
+// cached.
+func writeRefusal(w http.ResponseWriter, p answer) {
+	for name, values := range p.GetHeaders() {
 		for _, v := range values {
 			w.Header().Add(name, v)
 		}

@@ -38,7 +38,7 @@ import (
 func TestErrorTableOverHTTP(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, apptest.Memory, limitsOn("USERSVC_RATE_LIMIT_LOGIN", "off", "USERSVC_RATE_LIMIT_REGISTER", "off",
-		"USERSVC_RATE_LIMIT_MAIL", "1/1h", "USERSVC_LOGIN_LOCKOUT_THRESHOLD", "2",
+		"USERSVC_RATE_LIMIT_MAIL", "1/1h", "USERSVC_LOGIN_LOCKOUT_THRESHOLD", "2", "USERSVC_CLIENT_LOCKOUT_THRESHOLD", "2",
 		"USERSVC_HASH_CONCURRENCY", "1", "USERSVC_HASH_QUEUE", "1", "USERSVC_HASH_MAX_WAIT", "1ms"))
 	cases := errorCases(t, s)
 	seen := map[string]bool{}
@@ -218,6 +218,13 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 				s.loginAs(locked.Username, "wrong password "+strconv.Itoa(i))
 			}
 			return s.loginAs(locked.Username, locked.Password)
+		},
+		oauthclient.ErrClientLocked.Error(): func() response {
+			c := s.createClient(adminTok, `{"name":"BFF","first_party":true,"confidential":true}`)
+			for i := range 2 {
+				s.do(req{method: "POST", path: "/api/v1/token", body: "username=a&password=b", contentType: formType, header: basicClient(c.ClientID, "wrong "+strconv.Itoa(i))})
+			}
+			return s.do(req{method: "POST", path: "/api/v1/token", body: "username=a&password=b", contentType: formType, header: basicClient(c.ClientID, c.ClientSecret)})
 		},
 		user.ErrRateLimited.Error(): func() response {
 			r := req{method: "POST", path: "/api/v1/password-reset", body: `{"email":"x@example.com"}`, header: from("203.0.113.50:1")}

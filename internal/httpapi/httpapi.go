@@ -146,7 +146,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 		opts.Mount(mux)
 	}
 	if opts.OAuth != nil {
-		mux.Handle(oauthPrefix, a.limitAuthorize(opts.OAuth.Handler))
+		mux.Handle(oauthPrefix, a.guardClients(a.limitAuthorize(opts.OAuth.Handler)))
 	}
 	return chain(routed(mux), a.middleware(opts)...)
 }
@@ -193,7 +193,7 @@ func (a *api) middleware(opts Options) []func(http.Handler) http.Handler {
 		middleware = append(middleware, a.admitLogins(opts.LoginRoom))
 	}
 	if opts.OAuth != nil {
-		middleware = append(middleware, delegateGrants(opts.OAuth))
+		middleware = append(middleware, a.delegateGrants(opts.OAuth))
 	}
 	return middleware
 }

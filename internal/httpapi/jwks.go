@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/go-jose/go-jose/v4"
-)
 
-// jwksCacheControl lets verifiers and caches keep the key set briefly, so
-// that a rotation reaches them quickly; verifiers should also refetch when
-// a token names a kid they do not know.
-const jwksCacheControl = "public, max-age=300"
+	"github.com/usersvc/usersvc/internal/security"
+)
 
 // jwk is the wire shape of one public key (RFC 7517, RFC 8037 for OKP).
 type jwk struct {
@@ -39,8 +38,13 @@ type jwksOutput struct {
 func (a *api) jwksRoute(keys func() jose.JSONWebKeySet) {
 	op := a.op("GET /.well-known/jwks.json", "jwks", http.StatusOK,
 		"Public keys that verify access tokens (JWKS)", http.StatusInternalServerError)
+	// Verifiers and caches keep the key set briefly (security.JWKSMaxAge,
+	// which the key publish delay is held to), so that a rotation reaches
+	// them quickly; they should also refetch when a token names a kid they
+	// do not know.
+	cacheControl := "public, max-age=" + strconv.Itoa(int(security.JWKSMaxAge/time.Second))
 	huma.Register(a.huma, op, func(ctx context.Context, _ *struct{}) (*jwksOutput, error) {
-		out := &jwksOutput{CacheControl: jwksCacheControl}
+		out := &jwksOutput{CacheControl: cacheControl}
 		out.Body.Keys = []jwk{}
 		if keys == nil {
 			return out, nil

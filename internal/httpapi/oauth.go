@@ -2,10 +2,13 @@ package httpapi
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+
+	"github.com/usersvc/usersvc/internal/oidcop"
 )
 
 // oauthPrefix is where the OpenID provider's endpoints are;
@@ -35,35 +38,88 @@ func (a *api) limitAuthorize(h http.Handler) http.Handler {
 
 // delegateGrants hands the /token requests the OpenID provider takes (the
 // authorization_code and client_credentials grants, and its own refresh
-// tokens) to it, after the body limit and the waiting room; every other
-// one goes on to the token operation as before. The form is read once
-// here and put back for whoever answers.
-func delegateGrants(o *OAuth) func(http.Handler) http.Handler {
+// tokens) to it, after the body limit and the waiting room, unless their
+// client is locked out (clientLocked); every other one goes on to the
+// token operation as before. The form is read once here and put back for
+// whoever answers.
+func (a *api) delegateGrants(o *OAuth) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodPost || r.URL.Path != tokenPath {
 				next.ServeHTTP(w, r)
 				return
 			}
-			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != formURLEncoded {
-				next.ServeHTTP(w, r)
-				return
-			}
-			body, err := io.ReadAll(r.Body)
-			if err != nil { // over the limit: the token operation says so
-				r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
-				next.ServeHTTP(w, r)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			form, err := url.ParseQuery(string(body))
-			if err == nil && o.Takes(form.Get("grant_type"), form.Get("refresh_token")) {
-				o.Token.ServeHTTP(w, r)
+			form, ok := peekForm(r)
+			if ok && o.Takes(form.Get("grant_type"), form.Get("refresh_token")) {
+				if !a.clientLocked(w, r, form) {
+					o.Token.ServeHTTP(w, r)
+				}
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// guardClients answers the requests of the OpenID provider's endpoints
+// that authenticate a client by its secret (introspection, revocation)
+// while their client is locked out (clientLocked), and hands every other
+// one to h.
+func (a *api) guardClients(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && (r.URL.Path == oidcop.IntrospectPath || r.URL.Path == oidcop.RevokePath) {
+			if form, ok := peekForm(r); ok && a.clientLocked(w, r, form) {
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// peekForm reads r's body as a form, when it is one, and puts it back for
+// whoever answers r; ok is false for another content type or a body that
+// cannot be read (over the limit: whoever answers says so) or parsed.
+func peekForm(r *http.Request) (form url.Values, ok bool) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != formURLEncoded {
+		return nil, false
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+		return nil, false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, err = url.ParseQuery(string(body))
+	return form, err == nil
+}
+
+// clientLocked answers r, a request the OpenID provider would
+// authenticate a client in, when that client (the user of its HTTP Basic
+// header, else its client_id) is locked out after wrong secrets: 429 with
+// Retry-After, in the RFC 6749 form every /token error has
+// (oauthclient.ErrClientLocked), where the provider could only say
+// invalid_client. It reports whether it answered.
+func (a *api) clientLocked(w http.ResponseWriter, r *http.Request, form url.Values) bool {
+	if a.clients == nil {
+		return false
+	}
+	id := form.Get("client_id")
+	if name, _, ok := r.BasicAuth(); ok {
+		id, _ = url.QueryUnescape(name) // as the provider reads it
+	}
+	if id == "" {
+		return false
+	}
+	err := a.clients.Admit(r.Context(), id)
+	if err == nil {
+		return false
+	}
+	var p answer
+	if !errors.As(a.tokenError(r.Context(), err), &p) {
+		p = newProblem(http.StatusInternalServerError, codeInternal, internalError)
+	}
+	writeRefusal(w, p)
+	return true
 }
 
 // errReader fails every read with err.

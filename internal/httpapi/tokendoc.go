@@ -67,7 +67,7 @@ func tokenFieldSchemas() map[string]*huma.Schema {
 			s.Pattern = `^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$`
 			s.Examples = []any{"profile"}
 		}),
-		"client_id": tokenField("The client's id (optional), recorded in the audit log; or send it as the user of HTTP Basic (with the secret as password, or an empty one). A registered client must be allowed the grant (unauthorized_client) and a confidential one must authenticate (invalid_client); without client_id, or with one that is not registered, the request is the first-party frontend's", func(s *huma.Schema) {
+		"client_id": tokenField("The client's id (optional), recorded in the audit log; or send it as the user of HTTP Basic (with the secret as password, or an empty one). A registered client must be allowed the grant (unauthorized_client) and a confidential one must authenticate (invalid_client); without client_id, or with one that is not registered, the request is the first-party frontend's. A refresh token is redeemed only with the client_id of its login (none for none: invalid_grant otherwise), and a confidential client locked out after too many wrong secrets gets 429 client_locked", func(s *huma.Schema) {
 			s.MaxLength = new(maxClientID)
 			s.Pattern = `^[\x20-\x7E]+$`
 			s.Examples = []any{"docs-page"}

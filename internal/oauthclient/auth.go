@@ -21,7 +21,15 @@ type Credentials struct {
 // Authenticate checks cr against the registry (RFC 6749 section 2.3): a
 // public client must send no secret; a confidential one its secret, by
 // its registered method, compared in constant time. Any failure,
-// an unknown or deleted client included, is ErrInvalidClient.
+// an unknown or deleted client included, is ErrInvalidClient, except a
+// confidential client that the guard locked out after too many wrong
+// secrets: an error wrapping ErrClientLocked, whatever it sends. A secret
+// compared with a confidential client's and found wrong counts towards
+// that lockout; nothing else does: not an unknown client id, refused
+// anyway (so made-up ids cost the guard nothing), nor a secret sent by
+// another method than the client's, refused without a comparison (a
+// client library that tries HTTP Basic first, as golang.org/x/oauth2
+// does, must not lock out a client_secret_post client by its successes).
 func (s *Service) Authenticate(ctx context.Context, cr Credentials) (Client, error) {
 	c, err := s.store.Client(ctx, cr.ID)
 	if errors.Is(err, ErrNotFound) {
@@ -36,10 +44,31 @@ func (s *Service) Authenticate(ctx context.Context, cr Credentials) (Client, err
 		}
 		return c, nil
 	}
-	if cr.Secret == "" || cr.Method != c.AuthMethod || !secretMatches(c, cr.Secret) {
+	if err := s.Admit(ctx, c.ID); err != nil {
+		return Client{}, err
+	}
+	if cr.Secret == "" || cr.Method != c.AuthMethod {
+		return Client{}, ErrInvalidClient // nothing compared, nothing learnt: no guess
+	}
+	if !secretMatches(c, cr.Secret) {
+		if s.guard != nil {
+			s.guard.Failed(ctx, c.ID)
+		}
 		return Client{}, ErrInvalidClient
 	}
 	return c, nil
+}
+
+// Admit returns the refusal of client id while the guard has it locked
+// out after wrong secrets (an error wrapping ErrClientLocked, saying when
+// to come back), nil otherwise: Authenticate's first check, for a caller
+// that answers the refusal itself before handing the request to one that
+// could only call it invalid_client (the OpenID provider).
+func (s *Service) Admit(ctx context.Context, id string) error {
+	if s.guard == nil {
+		return nil
+	}
+	return s.guard.Admit(ctx, id)
 }
 
 // AuthorizeGrant authenticates cr and checks that its client may use

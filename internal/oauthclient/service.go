@@ -30,6 +30,18 @@ type Verifier interface {
 	Verify(token string) (security.Claims, error)
 }
 
+// SecretGuard is the brute-force protection of confidential clients'
+// secrets (ratelimit.ClientGuard): it counts the wrong secrets presented
+// for each client id and refuses a client that had too many.
+type SecretGuard interface {
+	// Admit returns nil when client id may authenticate now, else an
+	// error wrapping ErrClientLocked (ratelimit's ExceededError says when
+	// to come back).
+	Admit(ctx context.Context, id string) error
+	// Failed counts a wrong secret presented for client id.
+	Failed(ctx context.Context, id string)
+}
+
 // Deps are a Service's collaborators.
 type Deps struct {
 	Store Store
@@ -40,8 +52,11 @@ type Deps struct {
 	Tx Transactor
 	// Tokens verifies service accounts' tokens; nil honours none.
 	Tokens Verifier
-	Log    *slog.Logger
-	Now    func() time.Time // nil: time.Now
+	// Guard counts wrong secrets and locks clients out; nil guards
+	// nothing (rate limits off, the CLI).
+	Guard SecretGuard
+	Log   *slog.Logger
+	Now   func() time.Time // nil: time.Now
 }
 
 // Service manages the registry and authenticates clients.
@@ -50,6 +65,7 @@ type Service struct {
 	audit  user.AuditLog
 	tx     Transactor
 	tokens Verifier
+	guard  SecretGuard
 	log    *slog.Logger
 	now    func() time.Time
 }
@@ -62,7 +78,7 @@ func NewService(d Deps) *Service {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: d.Store, audit: d.Audit, tx: d.Tx, tokens: d.Tokens, log: d.Log, now: d.Now}
+	return &Service{store: d.Store, audit: d.Audit, tx: d.Tx, tokens: d.Tokens, guard: d.Guard, log: d.Log, now: d.Now}
 }
 
 // Operator is the actor of the usersvc CLI: an administrator with no

@@ -199,6 +199,87 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
+// recordingGuard is a SecretGuard that locks out the ids in locked and
+// records the failures it is told of.
+type recordingGuard struct {
+	locked map[string]bool
+	failed []string
+}
+
+func (g *recordingGuard) Admit(_ context.Context, id string) error {
+	if g.locked[id] {
+		return fmt.Errorf("%w: try again later", oauthclient.ErrClientLocked)
+	}
+	return nil
+}
+
+func (g *recordingGuard) Failed(_ context.Context, id string) { g.failed = append(g.failed, id) }
+
+// TestAuthenticateUnderTheGuard: only a secret compared with a registered
+// confidential client's and found wrong is counted (not a success, not a
+// made-up client id, not a public client's, not a request without a
+// secret, not one sent by another method than the client's, which is
+// refused uncompared); a client the guard locked out is refused whatever
+// it sends, its right secret too, and that refusal is not counted again.
+func TestAuthenticateUnderTheGuard(t *testing.T) {
+	g := &recordingGuard{locked: map[string]bool{}}
+	store := oauthclienttest.NewMemory()
+	svc := oauthclient.NewService(oauthclient.Deps{Store: store, Guard: g, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	conf, secret, err := svc.Create(ctx, admin, oauthclient.NewClient{Name: "Conf", Confidential: true, FirstParty: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, err := svc.Create(ctx, admin, oauthclient.NewClient{Name: "SPA", RedirectURIs: []string{"https://spa.example.com/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	basic := oauthclient.AuthSecretBasic
+	for _, cr := range []oauthclient.Credentials{
+		{ID: conf.ID, Secret: secret, Method: basic},
+		{ID: conf.ID},
+		{ID: "made-up", Secret: "guess", Method: basic},
+		{ID: pub.ID, Secret: "guess", Method: basic},
+		{ID: pub.ID},
+		{ID: conf.ID, Secret: secret, Method: oauthclient.AuthSecretPost},
+		{ID: conf.ID, Secret: "guess", Method: oauthclient.AuthSecretPost},
+	} {
+		_, _ = svc.Authenticate(ctx, cr)
+	}
+	if len(g.failed) != 0 {
+		t.Errorf("counted %q; want nothing but wrong secrets of a confidential client", g.failed)
+	}
+	for _, s := range []string{secret + "x", "ucs_guess"} {
+		if _, err := svc.Authenticate(ctx, oauthclient.Credentials{ID: conf.ID, Secret: s, Method: basic}); !errors.Is(err, oauthclient.ErrInvalidClient) {
+			t.Errorf("Authenticate(wrong secret %q) = %v, want ErrInvalidClient", s, err)
+		}
+	}
+	if !slices.Equal(g.failed, []string{conf.ID, conf.ID}) {
+		t.Errorf("counted %q; want the two failures of %s", g.failed, conf.ID)
+	}
+	g.locked[conf.ID], g.failed = true, nil
+	for _, s := range []string{secret, "wrong"} {
+		if _, err := svc.Authenticate(ctx, oauthclient.Credentials{ID: conf.ID, Secret: s, Method: basic}); !errors.Is(err, oauthclient.ErrClientLocked) {
+			t.Errorf("a locked client with secret %q: %v, want ErrClientLocked", s, err)
+		}
+		if _, err := svc.AuthorizeGrant(ctx, oauthclient.Credentials{ID: conf.ID, Secret: s, Method: basic}, oauthclient.GrantPassword); !errors.Is(err, oauthclient.ErrClientLocked) {
+			t.Errorf("AuthorizeGrant of a locked client with secret %q: %v, want ErrClientLocked", s, err)
+		}
+	}
+	if err := svc.Admit(ctx, conf.ID); !errors.Is(err, oauthclient.ErrClientLocked) {
+		t.Errorf("Admit(locked) = %v, want ErrClientLocked", err)
+	}
+	if len(g.failed) != 0 {
+		t.Errorf("refusals of a locked client were counted: %q", g.failed)
+	}
+	if _, err := svc.Authenticate(ctx, oauthclient.Credentials{ID: pub.ID}); err != nil {
+		t.Errorf("a public client beside the locked one: %v", err)
+	}
+	if err := newFixture(t).svc.Admit(ctx, conf.ID); err != nil {
+		t.Errorf("Admit without a guard = %v, want nil", err)
+	}
+}
+
 func TestServiceAccount(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

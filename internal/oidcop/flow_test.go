@@ -398,6 +398,30 @@ func TestCodeReplay(t *testing.T) {
 	})
 }
 
+// TestRefreshTokenOnlyByItsClient: a refresh token of the provider is
+// bound to the client it was issued to (RFC 6749 section 6): another
+// client, here a public one allowed the refresh_token grant, is refused
+// with invalid_grant (op compares the grant's client with the
+// authenticated one). The provider marks a refresh token used as it reads
+// it, before that comparison: the token shown to another client counts as
+// used, and its own client's next use of it is a reuse that ends the
+// grant, as for any token that has leaked.
+func TestRefreshTokenOnlyByItsClient(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	tok := f.exchange(f.signIn(), f.webConfig(), "s")
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {spaClient}}
+	body := f.post("/api/v1/token", "application/x-www-form-urlencoded", form.Encode(), http.StatusBadRequest)
+	var answer struct{ Error string }
+	if err := json.Unmarshal(body, &answer); err != nil || answer.Error != "invalid_grant" {
+		t.Fatalf("the web app's refresh token from %s: %s, want invalid_grant", spaClient, body)
+	}
+	web := f.webConfig()
+	web.Endpoint.AuthStyle = oauth2.AuthStyleInHeader // its registered method, not tried again in the form
+	if _, err := web.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !isOAuthError(err, "invalid_grant") {
+		t.Errorf("its own client after another showed it: %v, want invalid_grant (a reuse)", err)
+	}
+}
+
 // TestRevocationNeedsTheTokenItself: /oauth/revoke revokes only a token
 // the caller presents. A bare string "g.<grant id>.x" (no token at all),
 // sent with nothing but a public client's id, named the grant by the

@@ -20,7 +20,7 @@ var _ user.Sessions = (*Sessions)(nil)
 // sessionColumns lists, in scanSession's order, the columns of a
 // user.Session.
 const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip,
-	COALESCE(authenticated_at, created_at)`
+	COALESCE(authenticated_at, created_at), client_id`
 
 // Create stores sess and its first refresh token: one statement, so both
 // or neither, in one round trip (execUndoable). A new session's first
@@ -35,13 +35,13 @@ func (s *Sessions) Create(ctx context.Context, sess user.Session, t user.Refresh
 	}
 	const q = `
 		WITH session AS (
-			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, authenticated_at, amr, acr)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10))
+			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, authenticated_at, amr, acr, client_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15))
 		INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at)
 		VALUES ($11, $12, $13, $14)`
 	if _, err := s.execUndoable(ctx, q, sess.ID, sess.UserID, sess.CreatedAt, sess.LastUsedAt,
 		sess.ExpiresAt, sess.UserAgent, sess.IP, auth, strings.Join(sess.AMR, " "), sess.ACR,
-		t.Hash, t.SessionID, t.CreatedAt, t.ExpiresAt); err != nil {
+		t.Hash, t.SessionID, t.CreatedAt, t.ExpiresAt, clientColumn(sess)); err != nil {
 		return translateSession(err, "create session")
 	}
 	return nil
@@ -183,24 +183,26 @@ func (s *Sessions) RefreshToken(ctx context.Context, hash []byte) (user.RefreshT
 	const q = `
 		SELECT t.hash, t.session_id, t.created_at, t.expires_at, t.used_at,
 		       s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip,
-		       COALESCE(s.authenticated_at, s.created_at), s.amr, s.acr
+		       COALESCE(s.authenticated_at, s.created_at), s.amr, s.acr, s.client_id
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.hash = $1`
 	var (
-		amr  string
-		t    user.RefreshToken
-		sess user.Session
-		used *time.Time
-		rev  *time.Time
+		amr    string
+		t      user.RefreshToken
+		sess   user.Session
+		used   *time.Time
+		rev    *time.Time
+		client *string
 	)
 	err := s.q.QueryRow(ctx, s.lockedInTx(q), hash).Scan(&t.Hash, &t.SessionID, &t.CreatedAt, &t.ExpiresAt, &used,
-		&sess.ID, &sess.UserID, &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &rev, &sess.UserAgent, &sess.IP, &sess.AuthenticatedAt, &amr, &sess.ACR)
+		&sess.ID, &sess.UserID, &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &rev, &sess.UserAgent, &sess.IP, &sess.AuthenticatedAt, &amr, &sess.ACR, &client)
 	if err != nil {
 		return user.RefreshToken{}, user.Session{}, translateSession(err, "get refresh token")
 	}
 	if amr != "" {
 		sess.AMR = strings.Fields(amr)
 	}
+	setClient(&sess, client)
 	sess.AuthenticatedAt = sess.AuthenticatedAt.UTC()
 	t.CreatedAt, t.ExpiresAt, t.UsedAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC(), utc(used)
 	sess.CreatedAt, sess.LastUsedAt, sess.ExpiresAt, sess.RevokedAt = sess.CreatedAt.UTC(), sess.LastUsedAt.UTC(), sess.ExpiresAt.UTC(), utc(rev)
@@ -242,16 +244,37 @@ func (s *Sessions) AddRefreshToken(ctx context.Context, t user.RefreshToken, rep
 // scanSession reads one row of sessionColumns, in UTC.
 func scanSession(row pgx.Row) (user.Session, error) {
 	var (
-		sess user.Session
-		rev  *time.Time
+		sess   user.Session
+		rev    *time.Time
+		client *string
 	)
-	err := row.Scan(&sess.ID, &sess.UserID, &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &rev, &sess.UserAgent, &sess.IP, &sess.AuthenticatedAt)
+	err := row.Scan(&sess.ID, &sess.UserID, &sess.CreatedAt, &sess.LastUsedAt, &sess.ExpiresAt, &rev, &sess.UserAgent, &sess.IP, &sess.AuthenticatedAt, &client)
 	if err != nil {
 		return user.Session{}, err
 	}
+	setClient(&sess, client)
 	sess.AuthenticatedAt = sess.AuthenticatedAt.UTC()
 	sess.CreatedAt, sess.LastUsedAt, sess.ExpiresAt, sess.RevokedAt = sess.CreatedAt.UTC(), sess.LastUsedAt.UTC(), sess.ExpiresAt.UTC(), utc(rev)
 	return sess, nil
+}
+
+// clientColumn is what sessions.client_id keeps of sess's client: NULL
+// for a session that does not know it (user.Session.AnyClient).
+func clientColumn(sess user.Session) *string {
+	if sess.AnyClient {
+		return nil
+	}
+	return &sess.ClientID
+}
+
+// setClient reads sessions.client_id into sess: NULL is a session of
+// before migration 00033, which any client may refresh.
+func setClient(sess *user.Session, client *string) {
+	if client == nil {
+		sess.AnyClient = true
+		return
+	}
+	sess.ClientID = *client
 }
 
 // utc is t in UTC, or the zero time for NULL.

@@ -10,6 +10,10 @@ import (
 // The API and the hosted pages count under the same ones, so that what a
 // caller does on either uses one count.
 
+// ClientKey counts the wrong secrets of one OAuth client (ClientGuard),
+// apart from the accounts' keys of the login guard.
+func ClientKey(id string) string { return "client:" + id }
+
 // AccountKey counts per account (the API's byAccount).
 func AccountKey(id uuid.UUID) string { return "account:" + id.String() }
 

@@ -29,19 +29,31 @@ type LockoutPolicy struct {
 }
 
 // Lockout applies a LockoutPolicy over a Store; LoginGuard puts it behind
-// user.LoginGuard.
+// user.LoginGuard, ClientGuard behind oauthclient.SecretGuard.
 type Lockout struct {
 	store Store
 	p     LockoutPolicy
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
+	// refusal is what Check's refusal says: an account's by default.
+	refusal lockRefusal
 	// OnLocked is called when an account gets locked.
 	OnLocked func(ctx context.Context)
 }
 
-// NewLockout returns a lockout with policy p over store.
+// lockRefusal is what a lockout's ExceededError says: the name of its
+// rule (the RateLimit headers) and the error it wraps, whose text starts
+// its detail.
+type lockRefusal struct {
+	rule string
+	kind error
+}
+
+// NewLockout returns a lockout with policy p over store, of accounts:
+// its refusals wrap user.ErrLocked.
 func NewLockout(store Store, p LockoutPolicy, c Clock) *Lockout {
-	return &Lockout{store: store, p: p, now: c.now, sleep: c.sleep}
+	return &Lockout{store: store, p: p, now: c.now, sleep: c.sleep,
+		refusal: lockRefusal{LockoutRule, user.ErrLocked}}
 }
 
 // LockoutRule names the rule of a lockout's ExceededError (its RateLimit
@@ -58,9 +70,9 @@ func (l *Lockout) Check(ctx context.Context, account string) error {
 	until, _ := l.store.Get(ctx, lockKey(account))
 	if left := time.Duration(until - now.UnixMilli()); until > 0 && left > 0 {
 		left *= time.Millisecond
-		r := Result{Rule: Rule{Name: LockoutRule, Limit: l.p.Threshold, Window: l.p.Window}, RetryAfter: left, Reset: left}
-		return &ExceededError{Result: r, kind: user.ErrLocked, Detail: fmt.Sprintf(
-			"too many failed logins for this account: try again in %d seconds", int(math.Ceil(left.Seconds())))}
+		r := Result{Rule: Rule{Name: l.refusal.rule, Limit: l.p.Threshold, Window: l.p.Window}, RetryAfter: left, Reset: left}
+		return &ExceededError{Result: r, kind: l.refusal.kind, Detail: fmt.Sprintf(
+			"%s: try again in %d seconds", l.refusal.kind, int(math.Ceil(left.Seconds())))}
 	}
 	if l.p.SlowAfter <= 0 || l.p.Step <= 0 {
 		return nil
@@ -75,11 +87,12 @@ func (l *Lockout) Check(ctx context.Context, account string) error {
 	return nil
 }
 
-// Failed counts a failure and locks the account at the threshold.
-func (l *Lockout) Failed(ctx context.Context, account string) {
+// Failed counts a failure and locks the account at the threshold; it
+// reports whether this failure locked it.
+func (l *Lockout) Failed(ctx context.Context, account string) (locked bool) {
 	n, err := l.store.Incr(ctx, failKey(account), l.p.Window)
 	if err != nil || n < int64(l.p.Threshold) {
-		return
+		return false
 	}
 	until := l.now().Add(l.p.Cooldown).UnixMilli()
 	_ = l.store.Set(ctx, lockKey(account), until, l.p.Cooldown)
@@ -87,6 +100,7 @@ func (l *Lockout) Failed(ctx context.Context, account string) {
 	if l.OnLocked != nil {
 		l.OnLocked(ctx)
 	}
+	return true
 }
 
 // Succeeded clears the account's failures.

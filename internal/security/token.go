@@ -21,6 +21,17 @@ const (
 	MaxLeeway     = 5 * time.Minute
 )
 
+// How a key rotation reaches verifiers: the JWKS says they may keep it
+// for JWKSMaxAge (its Cache-Control max-age), and every serving replica
+// rereads the keys every KeyReloadEvery. A staged key must be published
+// for at least their sum before it signs (MinKeyPublishDelay), or a
+// verifier may meet a token of a key it has not fetched yet.
+const (
+	JWKSMaxAge         = 5 * time.Minute
+	KeyReloadEvery     = 30 * time.Second
+	MinKeyPublishDelay = JWKSMaxAge + KeyReloadEvery
+)
+
 // DefaultAudience is the aud claim issued and required unless WithAudience
 // says otherwise.
 const DefaultAudience = "usersvc"

@@ -28,7 +28,7 @@ func ts(t time.Time) string { return t.UTC().Format(timeLayout) }
 // sessionColumns lists, in scanSession's order, the columns of a
 // user.Session.
 const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip,
-	COALESCE(authenticated_at, created_at)`
+	COALESCE(authenticated_at, created_at), client_id`
 
 // Create stores sess and its first refresh token in one transaction.
 func (s *Sessions) Create(ctx context.Context, sess user.Session, t user.RefreshToken) error {
@@ -40,10 +40,10 @@ func (s *Sessions) Create(ctx context.Context, sess user.Session, t user.Refresh
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		const q = `
-			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, authenticated_at, amr, acr)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, authenticated_at, amr, acr, client_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 		if _, err := tx.ExecContext(ctx, q, sess.ID, sess.UserID, ts(sess.CreatedAt), ts(sess.LastUsedAt),
-			ts(sess.ExpiresAt), sess.UserAgent, sess.IP, ts(auth), strings.Join(sess.AMR, " "), sess.ACR); err != nil {
+			ts(sess.ExpiresAt), sess.UserAgent, sess.IP, ts(auth), strings.Join(sess.AMR, " "), sess.ACR, clientColumn(sess)); err != nil {
 			return err
 		}
 		_, err := insertRefreshToken(ctx, tx, t)
@@ -224,7 +224,7 @@ func (s *Sessions) RefreshToken(ctx context.Context, hash []byte) (user.RefreshT
 	const q = `
 		SELECT t.hash, t.session_id, t.created_at, t.expires_at, t.used_at,
 		       s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip,
-		       COALESCE(s.authenticated_at, s.created_at), s.amr, s.acr
+		       COALESCE(s.authenticated_at, s.created_at), s.amr, s.acr, s.client_id
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.hash = ?`
 	var (
@@ -234,16 +234,18 @@ func (s *Sessions) RefreshToken(ctx context.Context, hash []byte) (user.RefreshT
 		used         sql.NullString
 		sessT        [4]string
 		rev          sql.NullString
+		client       sql.NullString
 		sess         user.Session
 	)
 	err := s.readRow(ctx, q, hash).Scan(&t.Hash, &t.SessionID, &created, &exp, &used,
-		&sess.ID, &sess.UserID, &sessT[0], &sessT[1], &sessT[2], &rev, &sess.UserAgent, &sess.IP, &sessT[3], &amr, &sess.ACR)
+		&sess.ID, &sess.UserID, &sessT[0], &sessT[1], &sessT[2], &rev, &sess.UserAgent, &sess.IP, &sessT[3], &amr, &sess.ACR, &client)
 	if err != nil {
 		return user.RefreshToken{}, user.Session{}, translateSession(err, "get refresh token")
 	}
 	if amr != "" {
 		sess.AMR = strings.Fields(amr)
 	}
+	setClient(&sess, client)
 	err = errors.Join(
 		parseTS(created, &t.CreatedAt), parseTS(exp, &t.ExpiresAt), parseTS(used.String, &t.UsedAt),
 		parseTS(sessT[0], &sess.CreatedAt), parseTS(sessT[1], &sess.LastUsedAt), parseTS(sessT[2], &sess.ExpiresAt),
@@ -292,18 +294,31 @@ func scanSession(row interface{ Scan(...any) error }) (user.Session, error) {
 	var (
 		sess                         user.Session
 		created, used, expires, auth string
-		rev                          sql.NullString
+		rev, client                  sql.NullString
 	)
-	err := row.Scan(&sess.ID, &sess.UserID, &created, &used, &expires, &rev, &sess.UserAgent, &sess.IP, &auth)
+	err := row.Scan(&sess.ID, &sess.UserID, &created, &used, &expires, &rev, &sess.UserAgent, &sess.IP, &auth, &client)
 	if err != nil {
 		return user.Session{}, err
 	}
+	setClient(&sess, client)
 	err = errors.Join(parseTS(created, &sess.CreatedAt), parseTS(used, &sess.LastUsedAt),
 		parseTS(expires, &sess.ExpiresAt), parseTS(rev.String, &sess.RevokedAt), parseTS(auth, &sess.AuthenticatedAt))
 	if err != nil {
 		return user.Session{}, fmt.Errorf("session times: %w", err)
 	}
 	return sess, nil
+}
+
+// clientColumn is what sessions.client_id keeps of sess's client: NULL
+// for a session that does not know it (user.Session.AnyClient).
+func clientColumn(sess user.Session) sql.NullString {
+	return sql.NullString{String: sess.ClientID, Valid: !sess.AnyClient}
+}
+
+// setClient reads sessions.client_id into sess: NULL is a session of
+// before migration 00033, which any client may refresh.
+func setClient(sess *user.Session, client sql.NullString) {
+	sess.ClientID, sess.AnyClient = client.String, !client.Valid
 }
 
 // parseTS parses a time of timeLayout into dst; "" (NULL) is the zero time.

@@ -37,8 +37,8 @@ func NewPreviousRelease() PreviousRelease {
 
 // Check checks that st, the stores of a database holding r's rows, reads
 // them as the release before meant them (the trusted address is the email,
-// the session was authenticated when it was created, the reset token is
-// bound to no password), and that the writes of this release work on
+// the session was authenticated when it was created and may be refreshed
+// by any client, the reset token is bound to no password), and that the writes of this release work on
 // them.
 func (r PreviousRelease) Check(t *testing.T, st user.Stores) {
 	t.Helper()
@@ -61,12 +61,13 @@ func (r PreviousRelease) checkReads(t *testing.T, st user.Stores) {
 	}
 	wantSess := r.Session
 	wantSess.AuthenticatedAt = r.Session.CreatedAt
+	wantSess.AnyClient = true // no client_id either (migration 00033): any client refreshes it
 	all, err := st.Sessions.All(ctx, r.User.ID)
 	if diff := cmp.Diff([]user.Session{wantSess}, all); err != nil || diff != "" {
 		t.Errorf("All: error %v, mismatch (-want +got):\n%s", err, diff)
 	}
-	if _, s, err := st.Sessions.RefreshToken(ctx, r.Refresh.Hash); err != nil || !s.AuthenticatedAt.Equal(wantSess.CreatedAt) {
-		t.Errorf("RefreshToken: session authenticated at %v, error %v; want its creation %v", s.AuthenticatedAt, err, wantSess.CreatedAt)
+	if _, s, err := st.Sessions.RefreshToken(ctx, r.Refresh.Hash); err != nil || !s.AuthenticatedAt.Equal(wantSess.CreatedAt) || !s.AnyClient {
+		t.Errorf("RefreshToken: session authenticated at %v, of any client %t, error %v; want its creation %v, any client", s.AuthenticatedAt, s.AnyClient, err, wantSess.CreatedAt)
 	}
 	if _, s, err := st.Sessions.UserSession(ctx, r.User.ID, r.Session.ID); err != nil || !s.AuthenticatedAt.Equal(wantSess.CreatedAt) {
 		t.Errorf("UserSession: authenticated at %v, error %v; want its creation %v", s.AuthenticatedAt, err, wantSess.CreatedAt)

@@ -311,3 +311,51 @@ func TestPolicyDefaults(t *testing.T) {
 		t.Errorf("LogoutAll with a failing audit log and no logger: %v, want success", err)
 	}
 }
+
+// TestRefreshByItsClientOnly: a session keeps the client_id its login
+// named ("" for none), and only that client refreshes it; a refusal
+// changes nothing (the token is neither used up nor taken for a reuse).
+func TestRefreshByItsClientOnly(t *testing.T) {
+	f := newFixture(t)
+	f.register(t, ada)
+	as := func(client string) context.Context { return user.WithClientID(t.Context(), client) }
+	for _, tt := range []struct{ own, other string }{{"app-a", "app-b"}, {"app-a", ""}, {"", "app-a"}} {
+		tok, err := f.svc.Login(as(tt.own), "ada", ada.Password, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := f.svc.Refresh(as(tt.other), tok.RefreshToken); !errors.Is(err, user.ErrInvalidGrant) {
+				t.Errorf("a token of %q refreshed by %q: got error %v, want %v", tt.own, tt.other, err, user.ErrInvalidGrant)
+			}
+		}
+		next, err := f.svc.Refresh(as(tt.own), tok.RefreshToken)
+		if err != nil || next.SessionID != tok.SessionID {
+			t.Errorf("a token of %q refreshed by it after another tried: %v, %v; want the same session", tt.own, next.SessionID, err)
+		}
+	}
+}
+
+// TestRefreshOfASessionOfUnknownClient: a session stored before sessions
+// kept their client (AnyClient: migration 00033, or the release before
+// it during a rolling upgrade) is refreshed by any client, as before, and
+// so is the chain of its successors.
+func TestRefreshOfASessionOfUnknownClient(t *testing.T) {
+	f := newFixture(t)
+	u := f.register(t, ada)
+	token := strings.Repeat("L", 43) // a refresh token's length
+	sess, rt := usertest.NewSession(u.ID, time.Now())
+	sess.AnyClient, sess.ClientID = true, ""
+	h := sha256.Sum256([]byte(token))
+	rt.Hash = h[:]
+	if err := f.stores.Sessions.Create(t.Context(), sess, rt); err != nil {
+		t.Fatal(err)
+	}
+	for _, client := range []string{"app-a", "app-b", ""} {
+		next, err := f.svc.Refresh(user.WithClientID(t.Context(), client), token)
+		if err != nil || next.SessionID != sess.ID {
+			t.Fatalf("a session of an unknown client refreshed by %q: %v, %v; want the session", client, next.SessionID, err)
+		}
+		token = next.RefreshToken
+	}
+}

@@ -39,6 +39,22 @@ type Session struct {
 	// session stored before sessions kept them: a password login.
 	AMR []string
 	ACR string
+	// ClientID is the client_id the login named ("" when it named none:
+	// the first-party frontend). Only that client redeems the session's
+	// refresh tokens (RFC 6749 section 6), as the mfa_token of a login
+	// is only its client's.
+	ClientID string
+	// AnyClient marks a session stored before sessions kept their client
+	// (migration 00033), or by a release before it: its ClientID is
+	// unknown, and any client redeems its refresh tokens, as before.
+	AnyClient bool
+}
+
+// RedeemableBy reports whether clientID ("" for none) may redeem the
+// session's refresh tokens: its own client, or any for a session that
+// does not know its client.
+func (s Session) RedeemableBy(clientID string) bool {
+	return s.AnyClient || s.ClientID == clientID
 }
 
 // Assurance is how the session's login proved its holder.
@@ -164,7 +180,7 @@ func (s *Service) startSessionWith(ctx context.Context, u User, a Assurance, mor
 	sess := Session{
 		ID: id, UserID: u.ID, CreatedAt: now, LastUsedAt: now, AuthenticatedAt: now,
 		ExpiresAt: now.Add(s.policy.Sessions.MaxAge), UserAgent: c.UserAgent, IP: c.IP,
-		AMR: a.AMR, ACR: a.ACR,
+		AMR: a.AMR, ACR: a.ACR, ClientID: c.ClientID,
 	}
 	refresh, rt, err := s.newRefreshToken(sess, now)
 	if err != nil {
@@ -206,7 +222,9 @@ func (s *Service) issue(u User, sess Session, refresh string) (AccessToken, erro
 // successor it got the first time, with a fresh access token: one chain,
 // never a second one. Used again later, it revokes its whole session (the
 // token was stolen, or the thief's copy was used first). Every refusal is
-// ErrInvalidGrant.
+// ErrInvalidGrant, and so is a token presented by another client than the
+// one its session's login named (WithClientID): that refusal changes
+// nothing, the token stays its own client's.
 func (s *Service) Refresh(ctx context.Context, token string) (AccessToken, error) {
 	hash, ok := secretHash(token)
 	if !ok {
@@ -221,6 +239,11 @@ func (s *Service) Refresh(ctx context.Context, token string) (AccessToken, error
 	}
 	now := s.now()
 	if !sess.Active(now) {
+		return AccessToken{}, ErrInvalidGrant
+	}
+	if !sess.RedeemableBy(clientOf(ctx).ClientID) {
+		s.log.WarnContext(ctx, "refresh token presented by another client than its login's: refused",
+			"user_id", sess.UserID.String(), "session_id", sess.ID.String())
 		return AccessToken{}, ErrInvalidGrant
 	}
 	replaces := hash

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,6 +112,41 @@ func testSessionRoundTrip(t *testing.T, open newStores) {
 	}
 	if gotT, gotS, err := st.Sessions.RefreshToken(t.Context(), rt.Hash); err != nil || gotS.ID != s.ID || gotT.SessionID != s.ID {
 		t.Errorf("the token whose hash was offered again: got session %s (error %v), want it still of %s", gotS.ID, err, s.ID)
+	}
+}
+
+// testSessionClient: a session keeps the client its login named, "" for
+// none, and a session that does not know its client (stored before the
+// stores kept it) reads back as such, through All and RefreshToken.
+func testSessionClient(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
+	for _, tt := range []struct {
+		name string
+		set  func(*user.Session)
+	}{
+		{"a named client", func(s *user.Session) { s.ClientID = "app-a" }},
+		{"no client", func(s *user.Session) { s.ClientID = "" }},
+		{"a client of 255 characters", func(s *user.Session) { s.ClientID = strings.Repeat("c", user.MaxUserAgent) }},
+		{"an unknown client", func(s *user.Session) { s.AnyClient = true }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, rt := NewSession(u.ID, now())
+			tt.set(&s)
+			if err := st.Sessions.Create(t.Context(), s, rt); err != nil {
+				t.Fatalf("Create: got error %v, want nil", err)
+			}
+			if diff := cmp.Diff(s, sessionOf(t, st.Sessions, u.ID, s.ID)); diff != "" {
+				t.Errorf("All: session mismatch (-want +got):\n%s", diff)
+			}
+			_, got, err := st.Sessions.RefreshToken(t.Context(), rt.Hash)
+			if err != nil {
+				t.Fatalf("RefreshToken: got error %v, want nil", err)
+			}
+			if got.ClientID != s.ClientID || got.AnyClient != s.AnyClient {
+				t.Errorf("RefreshToken: client %q (any %t), want %q (any %t)", got.ClientID, got.AnyClient, s.ClientID, s.AnyClient)
+			}
+		})
 	}
 }
 

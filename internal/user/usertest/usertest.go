@@ -101,6 +101,7 @@ var (
 	}
 	sessionsTests = []suiteTest{
 		{"RoundTrip", testSessionRoundTrip},
+		{"Client", testSessionClient},
 		{"NotFound", testSessionNotFound},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"ConcurrentRotation", testConcurrentRotation},
