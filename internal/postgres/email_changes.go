@@ -82,7 +82,7 @@ func (s *EmailChanges) Undoable(ctx context.Context, userID uuid.UUID, now time.
 	return old, nil
 }
 
-// heldQuery is Held's statement: it reads email_changes_held (00034), the
+// heldQuery is Held's statement: it reads email_changes_held (00033), the
 // changes not undone yet by their old address.
 const heldQuery = `
 	SELECT EXISTS (

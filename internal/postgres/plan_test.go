@@ -628,7 +628,7 @@ func TestSessionCapReadsTheAccountOnce(t *testing.T) {
 // TestHeldAddressReadsOneAddress: a registration asks whether an undo link
 // holds its address (EmailChanges.Held). With a week of email changes whose
 // undo links are open, the question reads the changes of that one address
-// through email_changes_held (00034), not every open change through
+// through email_changes_held (00033), not every open change through
 // email_changes_expires_at: its cost no longer grows with the week's
 // changes.
 func TestHeldAddressReadsOneAddress(t *testing.T) {

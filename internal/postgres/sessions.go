@@ -268,7 +268,7 @@ func clientColumn(sess user.Session) *string {
 }
 
 // setClient reads sessions.client_id into sess: NULL is a session of
-// before migration 00033, which any client may refresh.
+// before migration 00032, which any client may refresh.
 func setClient(sess *user.Session, client *string) {
 	if client == nil {
 		sess.AnyClient = true

@@ -490,7 +490,7 @@ func TestActorEventsReadByTime(t *testing.T) {
 
 // TestHeldAddressReadsOneAddress: a registration asks whether an undo link
 // holds its address (EmailChanges.Held); the question searches the changes
-// of that one address through email_changes_held (00034), not every change
+// of that one address through email_changes_held (00033), not every change
 // whose undo link is open.
 func TestHeldAddressReadsOneAddress(t *testing.T) {
 	s := openMigrated(t)

@@ -337,7 +337,7 @@ func TestRefreshByItsClientOnly(t *testing.T) {
 }
 
 // TestRefreshOfASessionOfUnknownClient: a session stored before sessions
-// kept their client (AnyClient: migration 00033, or the release before
+// kept their client (AnyClient: migration 00032, or the release before
 // it during a rolling upgrade) is refreshed by any client, as before, and
 // so is the chain of its successors.
 func TestRefreshOfASessionOfUnknownClient(t *testing.T) {

@@ -45,7 +45,7 @@ type Session struct {
 	// is only its client's.
 	ClientID string
 	// AnyClient marks a session stored before sessions kept their client
-	// (migration 00033), or by a release before it: its ClientID is
+	// (migration 00032), or by a release before it: its ClientID is
 	// unknown, and any client redeems its refresh tokens, as before.
 	AnyClient bool
 }
