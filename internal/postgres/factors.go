@@ -220,3 +220,14 @@ func (s *MFAChallenges) Use(ctx context.Context, hash []byte, now time.Time) err
 	}
 	return nil
 }
+
+// UseAll marks userID's unused challenges used, in one statement.
+func (s *MFAChallenges) UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `UPDATE mfa_challenges SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL`
+	if _, err := s.q.Exec(ctx, q, userID, now); err != nil {
+		return translate(err, "use MFA challenges")
+	}
+	return nil
+}

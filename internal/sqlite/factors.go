@@ -242,3 +242,14 @@ func (s *MFAChallenges) Use(ctx context.Context, hash []byte, now time.Time) err
 	}
 	return nil
 }
+
+// UseAll marks userID's unused challenges used, in one statement.
+func (s *MFAChallenges) UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	const q = `UPDATE mfa_challenges SET used_at = ? WHERE user_id = ? AND used_at IS NULL`
+	if _, err := s.exec(ctx, q, ts(now), userID); err != nil {
+		return translate(err, "use MFA challenges")
+	}
+	return nil
+}

@@ -134,8 +134,12 @@ type MFAChallenges interface {
 	ByHash(ctx context.Context, hash []byte) (MFAChallenge, error)
 	// Use marks the challenge of hash used at now; ErrInvalidMFAToken when
 	// it is missing, used or expired at now. Of concurrent uses, one
-	// succeeds.
+	// succeeds; inside a transaction, the others wait for its end and
+	// succeed only if it rolled back.
 	Use(ctx context.Context, hash []byte, now time.Time) error
+	// UseAll marks every unused challenge of userID used at now: the
+	// logins of the account half done end with its sessions.
+	UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error
 }
 
 // TOTPKey is a new TOTP secret as an authenticator app takes it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -12,7 +13,9 @@ import (
 // password login of an account with a second factor opens no session: it
 // answers an *MFARequiredError holding an mfa_token, a random token that
 // the MFAChallenges store keeps the hash of, usable once, for
-// Policy.MFAChallengeTTL, by the client (client_id) that logged in. The
+// Policy.MFAChallengeTTL, by the client (client_id) that logged in, and
+// only until something ends the account's sessions or removes one of its
+// factors (endPendingLogins). The
 // client then proves a factor with LoginWithOTP, LoginWithRecoveryCode,
 // or another package's method through LoginWithSecondFactor; each wrong
 // proof counts against the account as a failed login does (the same
@@ -154,6 +157,22 @@ func (s *Service) LoginWithSecondFactor(ctx context.Context, mfaToken, method, p
 	}
 	t.DeviceToken = s.newDeviceToken(u.ID, now, true)
 	return t, nil
+}
+
+// endPendingLogins ends, within tx, the logins of the account id waiting
+// for their second step: an mfa_token handed out before a change that
+// ends the account's sessions (a new password, a log-out everywhere, a
+// deactivation) or removes a factor no longer finishes a login, even
+// with a right code. Call it before the change's other writes to the
+// account's sessions and factors: a second step finishing meanwhile
+// holds its challenge until it commits (LoginWithSecondFactor), so on
+// PostgreSQL the change then waits for it here, holding nothing that
+// second step needs, and its later statements see the session it opened.
+func (s *Service) endPendingLogins(ctx context.Context, tx Stores, id uuid.UUID, now time.Time) error {
+	if tx.MFAChallenges == nil {
+		return nil
+	}
+	return tx.MFAChallenges.UseAll(ctx, id, now)
 }
 
 // ChallengeUser returns the account whose login mfaToken continues, while

@@ -181,5 +181,5 @@ func (s *Service) endEverything(ctx context.Context, tx Stores, id uuid.UUID, no
 	if err := tx.AccountTokens.UseAll(ctx, id, "", now); err != nil {
 		return err
 	}
-	return tx.Sessions.RevokeAll(ctx, id, uuid.Nil, now)
+	return s.endSessions(ctx, tx, id, uuid.Nil, now)
 }

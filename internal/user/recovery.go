@@ -61,7 +61,7 @@ func (s *Service) mailReset(ctx context.Context, email string) {
 // ResetPassword uses a reset token to set a new password, which must meet
 // the policy. In one step it makes every access token issued before
 // invalid, uses up every other reset token of the user and revokes all
-// their sessions. An unknown, expired or used token, or one of an account
+// their sessions and their logins waiting for a second step. An unknown, expired or used token, or one of an account
 // deactivated since, is ErrInvalidToken.
 func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
 	if err := ValidatePassword("new_password", password); err != nil {
@@ -94,6 +94,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 	// one token, one gets here first and the others get ErrInvalidToken.
 	e := s.event(ctx, AuditResetCompleted, u.ID, u.ID, nil)
 	return s.atomically(ctx, e, func(tx Stores) error {
+		// Before the sessions the reset revokes, as endSessions does.
+		if err := s.endPendingLogins(ctx, tx, u.ID, s.now()); err != nil {
+			return err
+		}
 		if _, err := tx.AccountTokens.UseResetPassword(ctx, hash, pwHash, s.now()); err != nil {
 			return err
 		}

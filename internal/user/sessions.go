@@ -337,11 +337,23 @@ func (s *Service) revoke(ctx context.Context, kind AuditKind, userID uuid.UUID, 
 	})
 }
 
-// LogoutAll revokes every session of user userID.
+// LogoutAll revokes every session of user userID, and ends its logins
+// waiting for a second step.
 func (s *Service) LogoutAll(ctx context.Context, userID uuid.UUID) error {
 	return s.revoke(ctx, AuditLoggedOut, userID, map[string]string{"scope": "all"}, func(tx Stores) error {
-		return tx.Sessions.RevokeAll(ctx, userID, uuid.Nil, s.now())
+		return s.endSessions(ctx, tx, userID, uuid.Nil, s.now())
 	})
+}
+
+// endSessions revokes, within tx, every session of userID but except
+// (uuid.Nil for none), after ending its logins waiting for their second
+// step (endPendingLogins): whatever ends an account's sessions ends those
+// too.
+func (s *Service) endSessions(ctx context.Context, tx Stores, userID, except uuid.UUID, now time.Time) error {
+	if err := s.endPendingLogins(ctx, tx, userID, now); err != nil {
+		return err
+	}
+	return tx.Sessions.RevokeAll(ctx, userID, except, now)
 }
 
 // SessionPage selects a page of a user's sessions in (CreatedAt, ID)

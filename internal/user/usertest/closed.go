@@ -115,6 +115,7 @@ func factorCalls(ctx context.Context, s user.Stores, id uuid.UUID, now time.Time
 		}, factorErrors},
 		{"MFAChallenges.ByHash", func() error { _, err := s.MFAChallenges.ByHash(ctx, hash); return err }, factorErrors},
 		{"MFAChallenges.Use", func() error { return s.MFAChallenges.Use(ctx, hash, now) }, factorErrors},
+		{"MFAChallenges.UseAll", func() error { return s.MFAChallenges.UseAll(ctx, id, now) }, factorErrors},
 	}
 }
 

@@ -218,6 +218,51 @@ func testMFAChallenges(t *testing.T, open newStores) {
 	}
 }
 
+// UseAll ends every usable challenge of one account, inside a
+// transaction as outside, and leaves used ones and other accounts' as
+// they were.
+func testMFAChallengesUseAll(t *testing.T, open newStores) {
+	st := open(t)
+	ada, bob := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
+	at := now()
+	challenge := func(u user.User) []byte {
+		c := user.MFAChallenge{Hash: randomHash(), UserID: u.ID, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
+		if err := st.MFAChallenges.Create(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+		return c.Hash
+	}
+	used, first, second, bobs := challenge(ada), challenge(ada), challenge(ada), challenge(bob)
+	if err := st.MFAChallenges.Use(t.Context(), used, at); err != nil {
+		t.Fatal(err)
+	}
+	end := at.Add(time.Minute)
+	err := st.Tx.Atomic(t.Context(), func(tx user.Stores) error {
+		return tx.MFAChallenges.UseAll(t.Context(), ada.ID, end)
+	})
+	if err != nil {
+		t.Fatalf("UseAll: %v", err)
+	}
+	for _, tt := range []struct {
+		name string
+		hash []byte
+		used time.Time
+	}{{"a used challenge", used, at}, {"a usable one", first, end}, {"another usable one", second, end}, {"another account's", bobs, time.Time{}}} {
+		if got, err := st.MFAChallenges.ByHash(t.Context(), tt.hash); err != nil || !got.UsedAt.Equal(tt.used) {
+			t.Errorf("%s after UseAll: used at %v, %v; want %v", tt.name, got.UsedAt, err, tt.used)
+		}
+	}
+	if err := st.MFAChallenges.Use(t.Context(), first, end); !errors.Is(err, user.ErrInvalidMFAToken) {
+		t.Errorf("Use after UseAll: got %v, want ErrInvalidMFAToken", err)
+	}
+	if err := st.MFAChallenges.Use(t.Context(), bobs, end); err != nil {
+		t.Errorf("Use of another account's challenge after UseAll: got %v, want nil", err)
+	}
+	if err := st.MFAChallenges.UseAll(t.Context(), uuid.Must(uuid.NewV7()), end); err != nil {
+		t.Errorf("UseAll of an account without challenges: got %v, want nil", err)
+	}
+}
+
 func testDeleteRemovesFactors(t *testing.T, open newStores) {
 	st := open(t)
 	u := create(t, st.Users, NewUser(1))

@@ -217,3 +217,19 @@ func (m memoryChallenges) Use(_ context.Context, hash []byte, now time.Time) err
 	m.challenges[string(hash)] = c
 	return nil
 }
+
+// UseAll implements user.MFAChallenges.
+func (m memoryChallenges) UseAll(_ context.Context, userID uuid.UUID, now time.Time) error {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return err
+	}
+	for h, c := range m.challenges {
+		if c.UserID == userID && c.UsedAt.IsZero() {
+			c.UsedAt = now
+			m.challenges[h] = c
+		}
+	}
+	return nil
+}

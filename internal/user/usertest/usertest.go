@@ -135,6 +135,7 @@ var (
 		{"ConcurrentTOTPUse", testConcurrentTOTPUse},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"MFAChallenges", testMFAChallenges},
+		{"MFAChallengesUseAll", testMFAChallengesUseAll},
 		{"DeleteRemovesFactors", testDeleteRemovesFactors},
 		{"SessionAssurance", testSessionAssurance},
 	}
