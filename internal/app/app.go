@@ -63,7 +63,10 @@ type options struct {
 	build    httpapi.Build
 	db       Store         // nil: the configured one
 	gate     user.HashGate // nil: the configured pool
-	sinks    map[string]jobs.Sink
+	// serviceStores makes the user service's stores from the database's
+	// (tests); nil: the database's as they are.
+	serviceStores func(user.Stores) user.Stores
+	sinks         map[string]jobs.Sink
 	// webhookGuard stands in front of every webhook connection (tests).
 	webhookGuard webhook.Guard
 	// oidcClients and browser stand in for the client registry and the
@@ -107,6 +110,13 @@ func WithWebhookGuard(g webhook.Guard) Option { return func(o *options) { o.webh
 // WithStore serves db instead of the configured database (tests use a
 // fake that can fail on demand). The App closes it.
 func WithStore(db Store) Option { return func(o *options) { o.db = db } }
+
+// WithServiceStores gives the user service f(stores) instead of the
+// database's ports (tests watch or hold a port this way, with
+// usertest.Wrap). Nothing else built on the database sees f.
+func WithServiceStores(f func(user.Stores) user.Stores) Option {
+	return func(o *options) { o.serviceStores = f }
+}
 
 // WithHashGate bounds hashing with g instead of the configured pool
 // (tests block the hashing this way). The waiting room of logins keeps
@@ -163,7 +173,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err := a.openEvents(ctx, bg, keys, notifier, o); err != nil {
 		return nil, err
 	}
-	a.openService(keys, prot, notifier, o.now)
+	a.openService(keys, prot, notifier, o)
 	if err := a.openPasskeys(a.svc, log, o.now); err != nil { // passkeys.go
 		return nil, err
 	}
@@ -208,12 +218,17 @@ func (a *App) openEvents(ctx, bg context.Context, keys tokenKeys, notifier user.
 // openService builds the user.Service, every business rule, on the store,
 // keys and protections, with the client registry (clients.go) and the
 // second factors (mfa.go).
-func (a *App) openService(keys tokenKeys, prot protections, notifier user.Notifier, now func() time.Time) {
+func (a *App) openService(keys tokenKeys, prot protections, notifier user.Notifier, o options) {
 	a.gate = prot.gate
 	a.tokens = keys.tokens
+	now := o.now
 	a.clients = ClientService(a.db, keys.tokens, a.log, now)
+	stores := a.db.Stores()
+	if o.serviceStores != nil {
+		stores = o.serviceStores(stores)
+	}
 	a.svc = user.NewService(user.Deps{
-		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
+		Stores: stores, Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
 		Notifier: notifier, Log: a.log, Now: now, Secret: keys.derived, Observer: a.metrics,
 		Jobs:           a.jobAdmin(),
 		MoreAuditKinds: slices.Concat(webhook.AuditKinds, oauthclient.AuditKinds, passkey.AuditKinds),
