@@ -1,12 +1,16 @@
 package httpapi_test
 
 import (
+	"context"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
@@ -111,4 +115,155 @@ func (s *server) want204(r req) {
 	if res := s.do(r); res.Status != http.StatusNoContent {
 		s.t.Fatalf("%s %s: got %v, want 204", r.method, r.path, res)
 	}
+}
+
+// hookedChallenges runs the hook, when one is set, after each lookup of
+// an mfa_token's challenge: the first thing a second step does, where
+// two second steps of one token both still see it unused.
+type hookedChallenges struct {
+	user.MFAChallenges
+	hook *atomic.Pointer[func()]
+}
+
+func (h hookedChallenges) ByHash(ctx context.Context, hash []byte) (user.MFAChallenge, error) {
+	c, err := h.MFAChallenges.ByHash(ctx, hash)
+	if f := h.hook.Load(); f != nil {
+		(*f)()
+	}
+	return c, err
+}
+
+// newHookedServer is newServer whose service looks challenges up through
+// hookedChallenges, and the hook the test sets.
+func newHookedServer(t *testing.T, kind string) (*server, *atomic.Pointer[func()]) {
+	t.Helper()
+	hook := new(atomic.Pointer[func()])
+	s := newServer(t, kind, apptest.WrapStores(func(st user.Stores) user.Stores {
+		st.MFAChallenges = hookedChallenges{MFAChallenges: st.MFAChallenges, hook: hook}
+		return st
+	}))
+	return s, hook
+}
+
+// rendezvous returns a hook that holds its first n callers until all n
+// have come (for ten seconds at most) and lets later ones through, and
+// met, which reports whether they all came.
+func rendezvous(n int) (hook func(), met func() bool) {
+	var mu sync.Mutex
+	came := 0
+	all := make(chan struct{})
+	hook = func() {
+		mu.Lock()
+		came++
+		k := came
+		if k == n {
+			close(all)
+		}
+		mu.Unlock()
+		if k <= n {
+			select {
+			case <-all:
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}
+	met = func() bool {
+		select {
+		case <-all:
+			return true
+		default:
+			return false
+		}
+	}
+	return hook, met
+}
+
+// TestOneMFATokenFinishesOneLogin: two second steps of one mfa_token at
+// once, each with a recovery code of its own, both held after looking
+// the token up (unused) until the other has too. Before, both codes were
+// used up: the check used its code in a transaction of its own, and only
+// then was the token marked used, so the step that lost it (answered
+// invalid_mfa_token) had burnt a code for nothing. Now one login opens,
+// and the other step's code stays unused.
+func TestOneMFATokenFinishesOneLogin(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s, hook := newHookedServer(t, kind)
+		a, token := s.signedUp()
+		_, codes := s.enrolTOTP(token)
+		mfaToken := s.mfaToken(a.Username, a.Password)
+		meet, met := rendezvous(2)
+		hook.Store(&meet)
+		var res [2]response
+		var wg sync.WaitGroup
+		for i := range res {
+			wg.Go(func() { res[i] = s.secondStep("mfa-recovery-code", mfaToken, "recovery_code", codes[i]) })
+		}
+		wg.Wait()
+		hook.Store(nil)
+		if !met() {
+			t.Fatal("the two second steps did not both look the mfa_token up before going on")
+		}
+		won := -1
+		for i, r := range res {
+			if r.Status == http.StatusOK && won < 0 {
+				won = i
+				continue
+			}
+			if b := wantOAuthError(t, r, http.StatusBadRequest, "invalid_grant", ""); b["code"] != "invalid_mfa_token" {
+				t.Errorf("the second step that lost the mfa_token: got %v, want invalid_mfa_token", r)
+			}
+		}
+		if won < 0 {
+			t.Fatalf("no second step finished the login: %v", res)
+		}
+		if st := s.do(req{method: "GET", path: "/api/v1/users/me/mfa", token: token}).object(t); st["recovery_codes_left"] != float64(user.RecoveryCodeCount-1) {
+			t.Errorf("recovery codes left: %v, want %d (one used by the one login)", st["recovery_codes_left"], user.RecoveryCodeCount-1)
+		}
+		var sessions []map[string]any
+		if err := jsonDecode(s.do(req{method: "GET", path: "/api/v1/users/me/sessions", token: token}), &sessions); err != nil || len(sessions) != 2 {
+			t.Errorf("sessions: got %d (%v), want 2 (the owner's and the one login's)", len(sessions), err)
+		}
+		lost := codes[1-won]
+		if res := s.secondStep("mfa-recovery-code", s.mfaToken(a.Username, a.Password), "recovery_code", lost); res.Status != http.StatusOK {
+			t.Errorf("the losing step's recovery code in a login of its own: got %v, want 200", res)
+		}
+	})
+}
+
+// TestTheSecondStepThatLosesItsMFATokenUsesNoCode: two second steps of
+// one mfa_token with TOTP codes of two time steps (the previous step's
+// code is still accepted), the one with the current code held after
+// looking the token up (unused) while the other finishes the login.
+// Before, the held step then used up the current step for nothing (its
+// answer invalid_mfa_token), so the owner's own login with that code was
+// refused as a replay; now it uses nothing.
+func TestTheSecondStepThatLosesItsMFATokenUsesNoCode(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s, hook := newHookedServer(t, kind)
+		a, token := s.signedUp()
+		secret, _ := s.enrolTOTP(token)
+		s.Clock.Advance(time.Minute)
+		current := otpCode(t, secret, s.Clock.Now())
+		previous := otpCode(t, secret, s.Clock.Now().Add(-30*time.Second))
+		mfaToken := s.mfaToken(a.Username, a.Password)
+		var first response
+		var fired atomic.Bool
+		other := func() {
+			if fired.CompareAndSwap(false, true) {
+				first = s.secondStep("mfa-otp", mfaToken, "otp", previous)
+			}
+		}
+		hook.Store(&other)
+		held := s.secondStep("mfa-otp", mfaToken, "otp", current)
+		hook.Store(nil)
+		if first.Status != http.StatusOK {
+			t.Fatalf("the second step that went first: got %v, want 200", first)
+		}
+		if b := wantOAuthError(t, held, http.StatusBadRequest, "invalid_grant", ""); b["code"] != "invalid_mfa_token" {
+			t.Errorf("the held second step: got %v, want invalid_mfa_token", held)
+		}
+		if res := s.secondStep("mfa-otp", s.mfaToken(a.Username, a.Password), "otp", current); res.Status != http.StatusOK {
+			t.Errorf("the held step's code in a login of its own: got %v, want 200 (its time step unused)", res)
+		}
+	})
 }

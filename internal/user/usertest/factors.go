@@ -263,6 +263,46 @@ func testMFAChallengesUseAll(t *testing.T, open newStores) {
 	}
 }
 
+// A challenge used inside a transaction is used only if the transaction
+// commits: another use, started while the transaction is under way,
+// fails after a commit and succeeds after a rollback (the second step of
+// a login claims its mfa_token in the transaction that uses its code, so
+// that a wrong code leaves the token usable and the losing step of two
+// uses nothing).
+func testMFAChallengeUseInTx(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
+	at := now()
+	errWrongCode := errors.New("the code after the claim is wrong")
+	for _, tt := range []struct {
+		name   string
+		commit bool
+		want   error
+	}{{"rolled back", false, nil}, {"committed", true, user.ErrInvalidMFAToken}} {
+		c := user.MFAChallenge{Hash: randomHash(), UserID: u.ID, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
+		if err := st.MFAChallenges.Create(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+		other := make(chan error, 1)
+		err := st.Tx.Atomic(t.Context(), func(tx user.Stores) error {
+			if err := tx.MFAChallenges.Use(t.Context(), c.Hash, at); err != nil {
+				return err
+			}
+			go func() { other <- st.MFAChallenges.Use(t.Context(), c.Hash, at) }()
+			if !tt.commit {
+				return errWrongCode
+			}
+			return nil
+		})
+		if (err == nil) != tt.commit {
+			t.Fatalf("%s: Atomic = %v", tt.name, err)
+		}
+		if got := <-other; !errors.Is(got, tt.want) {
+			t.Errorf("%s: another Use started during the transaction: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 func testDeleteRemovesFactors(t *testing.T, open newStores) {
 	st := open(t)
 	u := create(t, st.Users, NewUser(1))

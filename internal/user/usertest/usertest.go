@@ -136,6 +136,7 @@ var (
 		{"RecoveryCodes", testRecoveryCodes},
 		{"MFAChallenges", testMFAChallenges},
 		{"MFAChallengesUseAll", testMFAChallengesUseAll},
+		{"MFAChallengeUseInTx", testMFAChallengeUseInTx},
 		{"DeleteRemovesFactors", testDeleteRemovesFactors},
 		{"SessionAssurance", testSessionAssurance},
 	}
