@@ -117,32 +117,52 @@ func (s *server) want204(r req) {
 	}
 }
 
-// hookedChallenges runs the hook, when one is set, after each lookup of
-// an mfa_token's challenge: the first thing a second step does, where
-// two second steps of one token both still see it unused.
+// hooks are what a test runs, when it sets them, after the service's
+// lookups of an mfa_token's challenge (the first thing a second step
+// does, where two second steps of one token both still see it unused)
+// and of a TOTP factor.
+type hooks struct{ byHash, totp atomic.Pointer[func()] }
+
+// run runs the hook h holds, if any.
+func run(h *atomic.Pointer[func()]) {
+	if f := h.Load(); f != nil {
+		(*f)()
+	}
+}
+
 type hookedChallenges struct {
 	user.MFAChallenges
-	hook *atomic.Pointer[func()]
+	hooks *hooks
 }
 
 func (h hookedChallenges) ByHash(ctx context.Context, hash []byte) (user.MFAChallenge, error) {
 	c, err := h.MFAChallenges.ByHash(ctx, hash)
-	if f := h.hook.Load(); f != nil {
-		(*f)()
-	}
+	run(&h.hooks.byHash)
 	return c, err
 }
 
-// newHookedServer is newServer whose service looks challenges up through
-// hookedChallenges, and the hook the test sets.
-func newHookedServer(t *testing.T, kind string) (*server, *atomic.Pointer[func()]) {
+type hookedFactors struct {
+	user.Factors
+	hooks *hooks
+}
+
+func (h hookedFactors) TOTP(ctx context.Context, userID uuid.UUID) (user.TOTPFactor, error) {
+	f, err := h.Factors.TOTP(ctx, userID)
+	run(&h.hooks.totp)
+	return f, err
+}
+
+// newHookedServer is newServer whose service reaches the challenges and
+// the factors through the hooks the test sets.
+func newHookedServer(t *testing.T, kind string) (*server, *hooks) {
 	t.Helper()
-	hook := new(atomic.Pointer[func()])
+	h := new(hooks)
 	s := newServer(t, kind, apptest.WrapStores(func(st user.Stores) user.Stores {
-		st.MFAChallenges = hookedChallenges{MFAChallenges: st.MFAChallenges, hook: hook}
+		st.MFAChallenges = hookedChallenges{MFAChallenges: st.MFAChallenges, hooks: h}
+		st.Factors = hookedFactors{Factors: st.Factors, hooks: h}
 		return st
 	}))
-	return s, hook
+	return s, h
 }
 
 // rendezvous returns a hook that holds its first n callers until all n
@@ -187,19 +207,19 @@ func rendezvous(n int) (hook func(), met func() bool) {
 // and the other step's code stays unused.
 func TestOneMFATokenFinishesOneLogin(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
-		s, hook := newHookedServer(t, kind)
+		s, hooks := newHookedServer(t, kind)
 		a, token := s.signedUp()
 		_, codes := s.enrolTOTP(token)
 		mfaToken := s.mfaToken(a.Username, a.Password)
 		meet, met := rendezvous(2)
-		hook.Store(&meet)
+		hooks.byHash.Store(&meet)
 		var res [2]response
 		var wg sync.WaitGroup
 		for i := range res {
 			wg.Go(func() { res[i] = s.secondStep("mfa-recovery-code", mfaToken, "recovery_code", codes[i]) })
 		}
 		wg.Wait()
-		hook.Store(nil)
+		hooks.byHash.Store(nil)
 		if !met() {
 			t.Fatal("the two second steps did not both look the mfa_token up before going on")
 		}
@@ -239,7 +259,7 @@ func TestOneMFATokenFinishesOneLogin(t *testing.T) {
 // refused as a replay; now it uses nothing.
 func TestTheSecondStepThatLosesItsMFATokenUsesNoCode(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
-		s, hook := newHookedServer(t, kind)
+		s, hooks := newHookedServer(t, kind)
 		a, token := s.signedUp()
 		secret, _ := s.enrolTOTP(token)
 		s.Clock.Advance(time.Minute)
@@ -253,9 +273,9 @@ func TestTheSecondStepThatLosesItsMFATokenUsesNoCode(t *testing.T) {
 				first = s.secondStep("mfa-otp", mfaToken, "otp", previous)
 			}
 		}
-		hook.Store(&other)
+		hooks.byHash.Store(&other)
 		held := s.secondStep("mfa-otp", mfaToken, "otp", current)
-		hook.Store(nil)
+		hooks.byHash.Store(nil)
 		if first.Status != http.StatusOK {
 			t.Fatalf("the second step that went first: got %v, want 200", first)
 		}
@@ -264,6 +284,55 @@ func TestTheSecondStepThatLosesItsMFATokenUsesNoCode(t *testing.T) {
 		}
 		if res := s.secondStep("mfa-otp", s.mfaToken(a.Username, a.Password), "otp", current); res.Status != http.StatusOK {
 			t.Errorf("the held step's code in a login of its own: got %v, want 200 (its time step unused)", res)
+		}
+	})
+}
+
+// TestConfirmTOTPConfirmsTheSecretItChecked: a confirmation's code is
+// checked against the authenticator being set up while another set-up
+// of the account (its other session: another tab, or a thief's) replaces
+// it. Before, the confirmation then turned on the newer secret, which the
+// confirming client had never seen: the account asked at login for the
+// codes of an app its owner did not have, or of the thief's. Now it is
+// refused as a wrong code, the newer set-up stays pending, and only its
+// own code turns it on.
+func TestConfirmTOTPConfirmsTheSecretItChecked(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s, hooks := newHookedServer(t, kind)
+		a, token := s.signedUp()
+		other := s.token(a.Username, a.Password)
+		enrol := func(token string) string {
+			res := s.do(req{method: "POST", path: "/api/v1/users/me/mfa/totp", token: token})
+			if res.Status != http.StatusCreated {
+				t.Fatalf("enrol TOTP: got %v, want 201", res)
+			}
+			return res.object(t)["secret"].(string)
+		}
+		confirm := func(token, secret string) response {
+			return s.do(req{method: "POST", path: "/api/v1/users/me/mfa/totp/confirm", token: token,
+				body: `{"code":"` + otpCode(t, secret, s.Clock.Now()) + `"}`})
+		}
+		mine := enrol(token)
+		var theirs string
+		meanwhile := func() {
+			if theirs == "" {
+				theirs = enrol(other)
+			}
+		}
+		hooks.totp.Store(&meanwhile)
+		res := confirm(token, mine)
+		hooks.totp.Store(nil)
+		if theirs == "" {
+			t.Fatal("no other set-up while the confirmation ran")
+		}
+		if b := wantProblem(t, res, http.StatusBadRequest, ""); b["code"] != "invalid_code" {
+			t.Errorf("confirmation of a replaced set-up: got %v, want invalid_code", res)
+		}
+		if st := s.do(req{method: "GET", path: "/api/v1/users/me/mfa", token: token}).object(t); st["totp"] != "pending" {
+			t.Errorf("status after the refused confirmation: %v, want totp pending", st)
+		}
+		if res := confirm(other, theirs); res.Status != http.StatusOK {
+			t.Errorf("the newer set-up's own code: got %v, want 200", res)
 		}
 	})
 }

@@ -74,7 +74,7 @@ func (s *Service) LoginWithOTP(ctx context.Context, mfaToken, code string) (Acce
 		if err != nil {
 			return nil, err
 		}
-		if err := tx.Factors.UseTOTP(ctx, u.ID, step, s.now()); err != nil {
+		if err := tx.Factors.UseTOTP(ctx, f, step, s.now()); err != nil {
 			if errors.Is(err, ErrCodeUsed) {
 				return nil, ErrInvalidCode
 			}

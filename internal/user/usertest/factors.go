@@ -51,15 +51,15 @@ func testTOTPRoundTrip(t *testing.T, open newStores) {
 		t.Errorf("TOTP: mismatch (-want +got):\n%s", diff)
 	}
 	at := now().Add(time.Minute)
-	if err := f.UseTOTP(t.Context(), u.ID, 100, at); err != nil {
+	if err := f.UseTOTP(t.Context(), got, 100, at); err != nil {
 		t.Fatalf("UseTOTP: %v", err)
 	}
 	for _, step := range []int64{100, 99} {
-		if err := f.UseTOTP(t.Context(), u.ID, step, at); !errors.Is(err, user.ErrCodeUsed) {
+		if err := f.UseTOTP(t.Context(), got, step, at); !errors.Is(err, user.ErrCodeUsed) {
 			t.Errorf("UseTOTP(step %d) after step 100: got %v, want ErrCodeUsed", step, err)
 		}
 	}
-	if err := f.UseTOTP(t.Context(), u.ID, 101, at.Add(time.Minute)); err != nil {
+	if err := f.UseTOTP(t.Context(), got, 101, at.Add(time.Minute)); err != nil {
 		t.Errorf("UseTOTP(next step): got %v, want nil", err)
 	}
 	got, err = f.TOTP(t.Context(), u.ID)
@@ -75,7 +75,7 @@ func testTOTPRoundTrip(t *testing.T, open newStores) {
 	if err := f.DeleteTOTP(t.Context(), u.ID); !errors.Is(err, user.ErrFactorNotFound) {
 		t.Errorf("DeleteTOTP again: got %v, want ErrFactorNotFound", err)
 	}
-	if err := f.UseTOTP(t.Context(), u.ID, 200, at); !errors.Is(err, user.ErrFactorNotFound) {
+	if err := f.UseTOTP(t.Context(), second, 200, at); !errors.Is(err, user.ErrFactorNotFound) {
 		t.Errorf("UseTOTP without a factor: got %v, want ErrFactorNotFound", err)
 	}
 	ghost := user.TOTPFactor{UserID: uuid.Must(uuid.NewV7()), Secret: []byte("x"), CreatedAt: now()}
@@ -84,17 +84,47 @@ func testTOTPRoundTrip(t *testing.T, open newStores) {
 	}
 }
 
+// A code checked against a factor that an enrolment replaced meanwhile
+// confirms nothing: UseTOTP uses the factor it is given, or none.
+func testUseReplacedTOTP(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
+	f := st.Factors
+	if err := f.PutTOTP(t.Context(), user.TOTPFactor{UserID: u.ID, Secret: []byte("sealed one"), CreatedAt: now()}); err != nil {
+		t.Fatal(err)
+	}
+	checked, err := f.TOTP(t.Context(), u.ID) // what a confirmation checks its code against
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := user.TOTPFactor{UserID: u.ID, Secret: []byte("sealed two"), CreatedAt: checked.CreatedAt}
+	if err := f.PutTOTP(t.Context(), newer); err != nil {
+		t.Fatal(err)
+	}
+	err = st.Tx.Atomic(t.Context(), func(tx user.Stores) error { return tx.Factors.UseTOTP(t.Context(), checked, 7, now()) })
+	if !errors.Is(err, user.ErrFactorNotFound) {
+		t.Errorf("UseTOTP of the factor replaced: got %v, want ErrFactorNotFound", err)
+	}
+	if got, err := f.TOTP(t.Context(), u.ID); err != nil || got.Confirmed() || got.LastStep != 0 || string(got.Secret) != "sealed two" {
+		t.Errorf("TOTP after a use of the factor replaced: got %q confirmed %v, last step %d, %v; want the newer one, unconfirmed, 0", got.Secret, got.ConfirmedAt, got.LastStep, err)
+	}
+	if err := f.UseTOTP(t.Context(), newer, 7, now()); err != nil {
+		t.Errorf("UseTOTP of the newer factor: got %v, want nil", err)
+	}
+}
+
 func testConcurrentTOTPUse(t *testing.T, open newStores) {
 	st := open(t)
 	u := create(t, st.Users, NewUser(1))
-	if err := st.Factors.PutTOTP(t.Context(), user.TOTPFactor{UserID: u.ID, Secret: []byte("s"), CreatedAt: now()}); err != nil {
+	tf := user.TOTPFactor{UserID: u.ID, Secret: []byte("s"), CreatedAt: now()}
+	if err := st.Factors.PutTOTP(t.Context(), tf); err != nil {
 		t.Fatal(err)
 	}
 	var wins atomic.Int32
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			err := st.Factors.UseTOTP(t.Context(), u.ID, 7, now())
+			err := st.Factors.UseTOTP(t.Context(), tf, 7, now())
 			switch {
 			case err == nil:
 				wins.Add(1)

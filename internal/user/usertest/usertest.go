@@ -133,6 +133,7 @@ var (
 	factorsTests = []suiteTest{
 		{"TOTPRoundTrip", testTOTPRoundTrip},
 		{"ConcurrentTOTPUse", testConcurrentTOTPUse},
+		{"UseReplacedTOTP", testUseReplacedTOTP},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"MFAChallenges", testMFAChallenges},
 		{"MFAChallengesUseAll", testMFAChallengesUseAll},
