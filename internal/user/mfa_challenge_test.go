@@ -32,19 +32,26 @@ func (k *challengedKind) Prove(_ context.Context, id uuid.UUID, handle string, r
 	return user.AMRHardwareKey, nil
 }
 
+// withChallengedFactor is a service on f's store whose accounts may have
+// a challengedKind factor, and ada, registered with one.
+func withChallengedFactor(t *testing.T, f fixture) (*user.Service, *challengedKind, user.User) {
+	t.Helper()
+	kind := &challengedKind{factorKind: factorKind{enrolled: map[uuid.UUID]bool{}}}
+	deps := f.deps()
+	deps.MFA = user.MFA{More: []user.SecondFactor{kind}}
+	svc := user.NewService(deps, user.Policy{})
+	u := f.register(t, ada)
+	kind.enrolled[u.ID] = true
+	return svc, kind, u
+}
+
 // A factor proved by a challenge finishes a password login: the
 // mfa_required answer lists its method, the challenge is given only for
 // a live mfa_token and a method the account has, a wrong answer is a
 // wrong code, and the right one opens a session with amr pwd, hwk, mfa.
 func TestLoginWithChallengedFactor(t *testing.T) {
-	f := newAdminFixture(t)
 	ctx := t.Context()
-	kind := &challengedKind{factorKind: factorKind{enrolled: map[uuid.UUID]bool{}}}
-	deps := f.deps()
-	deps.MFA = user.MFA{More: []user.SecondFactor{kind}}
-	svc := user.NewService(deps, user.Policy{})
-	ada := f.register(t, ada)
-	kind.enrolled[ada.ID] = true
+	svc, kind, ada := withChallengedFactor(t, newFixture(t))
 
 	_, err := svc.Login(ctx, "ada", "correct horse", "")
 	var req *user.MFARequiredError
@@ -113,14 +120,8 @@ func TestPendingSecondStepEndsWithOtherSessionsAndFactors(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
 			ctx := t.Context()
-			kind := &challengedKind{factorKind: factorKind{enrolled: map[uuid.UUID]bool{}}}
-			deps := f.deps()
-			deps.MFA = user.MFA{More: []user.SecondFactor{kind}}
-			svc := user.NewService(deps, user.Policy{})
-			ada := f.register(t, ada)
-			kind.enrolled[ada.ID] = true
+			svc, _, ada := withChallengedFactor(t, newFixture(t))
 			_, err := svc.Login(ctx, "ada", "correct horse", "")
 			var req *user.MFARequiredError
 			if !errors.As(err, &req) {

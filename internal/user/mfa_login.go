@@ -15,12 +15,12 @@ import (
 // the MFAChallenges store keeps the hash of, usable once, for
 // Policy.MFAChallengeTTL, by the client (client_id) that logged in, and
 // only until something ends the account's sessions or removes one of its
-// factors (endPendingLogins). The
-// client then proves a factor with LoginWithOTP, LoginWithRecoveryCode,
-// or another package's method through LoginWithSecondFactor; each wrong
-// proof counts against the account as a failed login does (the same
-// LoginGuard, so the same lockout), for the login's device when it proved
-// one issued by an earlier second step (devices.go).
+// factors (endPendingLogins). The client then proves a factor with
+// LoginWithOTP, LoginWithRecoveryCode, or another package's method
+// through LoginWithSecondFactor; each wrong proof counts against the
+// account as a failed login does (the same LoginGuard, so the same
+// lockout), for the login's device when it proved one issued by an
+// earlier second step (devices.go).
 
 // SecondFactorCheck proves a second factor of u for LoginWithSecondFactor
 // in one part or both. Each returns the amr values it proved (AMROTP,
