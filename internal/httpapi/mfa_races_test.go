@@ -3,14 +3,17 @@ package httpapi_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/usersvc/usersvc/internal/app/apptest"
+	"github.com/usersvc/usersvc/internal/storetest"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
@@ -119,9 +122,10 @@ func (s *server) want204(r req) {
 
 // hooks are what a test runs, when it sets them, after the service's
 // lookups of an mfa_token's challenge (the first thing a second step
-// does, where two second steps of one token both still see it unused)
-// and of a TOTP factor.
-type hooks struct{ byHash, totp atomic.Pointer[func()] }
+// does, where two second steps of one token both still see it unused),
+// its claims of one (use: inside the second step's transaction) and its
+// lookups of a TOTP factor.
+type hooks struct{ byHash, use, totp atomic.Pointer[func()] }
 
 // run runs the hook h holds, if any.
 func run(h *atomic.Pointer[func()]) {
@@ -141,6 +145,14 @@ func (h hookedChallenges) ByHash(ctx context.Context, hash []byte) (user.MFAChal
 	return c, err
 }
 
+func (h hookedChallenges) Use(ctx context.Context, hash []byte, now time.Time) error {
+	err := h.MFAChallenges.Use(ctx, hash, now)
+	if err == nil {
+		run(&h.hooks.use)
+	}
+	return err
+}
+
 type hookedFactors struct {
 	user.Factors
 	hooks *hooks
@@ -154,14 +166,14 @@ func (h hookedFactors) TOTP(ctx context.Context, userID uuid.UUID) (user.TOTPFac
 
 // newHookedServer is newServer whose service reaches the challenges and
 // the factors through the hooks the test sets.
-func newHookedServer(t *testing.T, kind string) (*server, *hooks) {
+func newHookedServer(t *testing.T, kind string, opts ...apptest.Option) (*server, *hooks) {
 	t.Helper()
 	h := new(hooks)
-	s := newServer(t, kind, apptest.WrapStores(func(st user.Stores) user.Stores {
+	s := newServer(t, kind, append(opts, apptest.WrapStores(func(st user.Stores) user.Stores {
 		st.MFAChallenges = hookedChallenges{MFAChallenges: st.MFAChallenges, hooks: h}
 		st.Factors = hookedFactors{Factors: st.Factors, hooks: h}
 		return st
-	}))
+	}))...)
 	return s, h
 }
 
@@ -196,6 +208,71 @@ func rendezvous(n int) (hook func(), met func() bool) {
 		}
 	}
 	return hook, met
+}
+
+// TestPasswordChangeEndsASecondStepFinishingMeanwhile: on PostgreSQL,
+// where transactions overlap, a password change made while a second step
+// has claimed its mfa_token but not yet committed its session waits for
+// that step and then revokes the session it opened. The second step is
+// held, in its transaction, until the change is seen waiting for a lock.
+// Were the change to revoke the sessions before ending the pending
+// logins, it would miss the session about to be committed, and the
+// attacker's refresh token would outlive the new password.
+func TestPasswordChangeEndsASecondStepFinishingMeanwhile(t *testing.T) {
+	dbURL := storetest.PostgresURL(t)
+	s, hooks := newHookedServer(t, apptest.Postgres, apptest.Env("DATABASE_URL", dbURL))
+	watch, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = watch.Close(context.Background()) }()
+	a, token := s.signedUp()
+	secret, _ := s.enrolTOTP(token)
+	s.Clock.Advance(time.Minute)
+	mfaToken := s.mfaToken(a.Username, a.Password)
+
+	changed := make(chan response, 1)
+	var fired atomic.Bool
+	meanwhile := func() {
+		if !fired.CompareAndSwap(false, true) {
+			return
+		}
+		body := jsonBody(map[string]string{"current_password": a.Password, "new_password": "a brand new passphrase"})
+		go func() {
+			changed <- s.do(req{method: "PUT", path: "/api/v1/users/me/password", token: token, body: body})
+		}()
+		waitForLockWait(t, watch)
+	}
+	hooks.use.Store(&meanwhile)
+	res := s.secondStep("mfa-otp", mfaToken, "otp", otpCode(t, secret, s.Clock.Now()))
+	hooks.use.Store(nil)
+	if res.Status != http.StatusOK {
+		t.Fatalf("the second step, committed before the change: got %v, want 200", res)
+	}
+	if c := <-changed; c.Status != http.StatusNoContent {
+		t.Fatalf("password change: got %v, want 204", c)
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {res.object(t)["refresh_token"].(string)}}
+	refreshed := s.do(req{method: "POST", path: "/api/v1/token", body: form.Encode(), contentType: formType})
+	wantOAuthError(t, refreshed, http.StatusBadRequest, "invalid_grant", "")
+}
+
+// waitForLockWait waits (ten seconds at most) until a session of the
+// database watch is connected to waits for a lock.
+func waitForLockWait(t *testing.T, watch *pgx.Conn) {
+	t.Helper()
+	const q = `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var n int
+		if err := watch.QueryRow(t.Context(), q).Scan(&n); err != nil {
+			t.Errorf("watch the locks: %v", err)
+			return
+		}
+		if n > 0 {
+			return
+		}
+	}
+	t.Error("the password change never waited for the second step's lock")
 }
 
 // TestOneMFATokenFinishesOneLogin: two second steps of one mfa_token at

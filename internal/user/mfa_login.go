@@ -195,8 +195,9 @@ func (s *Service) finishLogin(ctx context.Context, u User, hash []byte, now time
 // for their second step: an mfa_token handed out before a change that
 // ends the account's sessions (a new password, a log-out everywhere, a
 // deactivation) or removes a factor no longer finishes a login, even
-// with a right code. Call it before the change's other writes to the
-// account's sessions and factors: a second step finishing meanwhile
+// with a right code. Call it before the change writes what a second step
+// writes too (the account's sessions, factors, events: an event takes
+// the account's next sequence number): a second step finishing meanwhile
 // holds its challenge until it commits (LoginWithSecondFactor), so on
 // PostgreSQL the change then waits for it here, holding nothing that
 // second step needs, and its later statements see the session it opened.

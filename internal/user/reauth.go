@@ -161,10 +161,12 @@ func (s *Service) UndoEmailChange(ctx context.Context, token string) error {
 			}
 			return err
 		}
-		if err := s.emailMoved(ctx, tx, u, c.NewEmail); err != nil {
+		// Before any event: endEverything may wait for a second step
+		// finishing, which numbers an event of the account (endPendingLogins).
+		if err := s.endEverything(ctx, tx, c.UserID, now); err != nil {
 			return err
 		}
-		if err := s.endEverything(ctx, tx, c.UserID, now); err != nil {
+		if err := s.emailMoved(ctx, tx, u, c.NewEmail); err != nil {
 			return err
 		}
 		e := s.event(ctx, AuditEmailChangeUndone, uuid.Nil, c.UserID, map[string]string{"fields": "email"})
