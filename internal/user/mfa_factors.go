@@ -109,8 +109,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string) ([]str
 	now := s.now()
 	e := s.event(ctx, AuditMFAEnabled, c.User.ID, c.User.ID, map[string]string{"method": MethodOTP})
 	err = s.atomically(ctx, e, func(tx Stores) error {
-		// f alone, whose secret the code matched: an enrolment since
-		// replaced it by a secret this client never saw (ErrFactorNotFound).
+		// Only f, the factor the code was checked against: one that an
+		// enrolment put in its place meanwhile, with a secret this client
+		// never saw, stays pending (ErrFactorNotFound).
 		if err := tx.Factors.UseTOTP(ctx, f, step, now); err != nil {
 			if errors.Is(err, ErrCodeUsed) || errors.Is(err, ErrFactorNotFound) {
 				return ErrInvalidCode

@@ -61,8 +61,9 @@ func (s *Service) mailReset(ctx context.Context, email string) {
 // ResetPassword uses a reset token to set a new password, which must meet
 // the policy. In one step it makes every access token issued before
 // invalid, uses up every other reset token of the user and revokes all
-// their sessions and their logins waiting for a second step. An unknown, expired or used token, or one of an account
-// deactivated since, is ErrInvalidToken.
+// their sessions and their logins waiting for a second step. An unknown,
+// expired or used token, or one of an account deactivated since, is
+// ErrInvalidToken.
 func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
 	if err := ValidatePassword("new_password", password); err != nil {
 		return err
