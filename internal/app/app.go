@@ -63,7 +63,10 @@ type options struct {
 	build    httpapi.Build
 	db       Store         // nil: the configured one
 	gate     user.HashGate // nil: the configured pool
-	sinks    map[string]jobs.Sink
+	// serviceStores makes the user service's stores from the database's
+	// (tests); nil: the database's as they are.
+	serviceStores func(user.Stores) user.Stores
+	sinks         map[string]jobs.Sink
 	// webhookGuard stands in front of every webhook connection (tests).
 	webhookGuard webhook.Guard
 	// oidcClients and browser stand in for the client registry and the
@@ -107,6 +110,13 @@ func WithWebhookGuard(g webhook.Guard) Option { return func(o *options) { o.webh
 // WithStore serves db instead of the configured database (tests use a
 // fake that can fail on demand). The App closes it.
 func WithStore(db Store) Option { return func(o *options) { o.db = db } }
+
+// WithServiceStores gives the user service f(stores) instead of the
+// database's ports (tests watch or hold a port this way, with
+// usertest.Wrap). Nothing else built on the database sees f.
+func WithServiceStores(f func(user.Stores) user.Stores) Option {
+	return func(o *options) { o.serviceStores = f }
+}
 
 // WithHashGate bounds hashing with g instead of the configured pool
 // (tests block the hashing this way). The waiting room of logins keeps
@@ -215,8 +225,12 @@ func (a *App) openService(keys tokenKeys, prot protections, notifier user.Notifi
 	a.gate = prot.gate
 	a.tokens = keys.tokens
 	a.clients = ClientService(a.db, keys.tokens, prot.clients, a.log, now)
+	stores := a.db.Stores()
+	if o.serviceStores != nil {
+		stores = o.serviceStores(stores)
+	}
 	a.svc = user.NewService(user.Deps{
-		Stores: a.db.Stores(), Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
+		Stores: stores, Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
 		Notifier: notifier, Log: a.log, Now: now, Secret: keys.derived, Observer: a.metrics,
 		Jobs:           a.jobAdmin(),
 		MoreAuditKinds: slices.Concat(webhook.AuditKinds, oauthclient.AuditKinds, passkey.AuditKinds),

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -55,24 +56,28 @@ func (s *Factors) TOTP(ctx context.Context, userID uuid.UUID) (user.TOTPFactor, 
 	return f, nil
 }
 
-// UseTOTP moves LastStep to step (and confirms the factor) when step is
-// after it, in one statement: of concurrent uses, the first to lock the
-// row wins.
-func (s *Factors) UseTOTP(ctx context.Context, userID uuid.UUID, step int64, at time.Time) error {
+// UseTOTP moves LastStep to step (and confirms the factor) when the
+// factor is still f and step is after its LastStep, in one statement: of
+// concurrent uses, the first to lock the row wins.
+func (s *Factors) UseTOTP(ctx context.Context, f user.TOTPFactor, step int64, at time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `
 		UPDATE mfa_totp SET last_step = $1, confirmed_at = COALESCE(confirmed_at, $2)
-		WHERE user_id = $3 AND last_step < $1`
-	tag, err := s.q.Exec(ctx, q, step, at, userID)
+		WHERE user_id = $3 AND secret = $4 AND last_step < $1`
+	tag, err := s.q.Exec(ctx, q, step, at, f.UserID, f.Secret)
 	if err != nil {
 		return translate(err, "use TOTP code")
 	}
 	if tag.RowsAffected() == 1 {
 		return nil
 	}
-	if _, err := s.TOTP(ctx, userID); err != nil {
+	stored, err := s.TOTP(ctx, f.UserID)
+	if err != nil {
 		return err
+	}
+	if !bytes.Equal(stored.Secret, f.Secret) {
+		return user.ErrFactorNotFound
 	}
 	return user.ErrCodeUsed
 }
@@ -217,6 +222,17 @@ func (s *MFAChallenges) Use(ctx context.Context, hash []byte, now time.Time) err
 	}
 	if tag.RowsAffected() == 0 {
 		return user.ErrInvalidMFAToken
+	}
+	return nil
+}
+
+// UseAll marks userID's unused challenges used, in one statement.
+func (s *MFAChallenges) UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `UPDATE mfa_challenges SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL`
+	if _, err := s.q.Exec(ctx, q, userID, now); err != nil {
+		return translate(err, "use MFA challenges")
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -60,23 +61,28 @@ func (s *Factors) TOTP(ctx context.Context, userID uuid.UUID) (user.TOTPFactor, 
 	return f, nil
 }
 
-// UseTOTP moves LastStep to step (and confirms the factor) when step is
-// after it, in one statement on the single writer.
-func (s *Factors) UseTOTP(ctx context.Context, userID uuid.UUID, step int64, at time.Time) error {
+// UseTOTP moves LastStep to step (and confirms the factor) when the
+// factor is still f and step is after its LastStep, in one statement on
+// the single writer.
+func (s *Factors) UseTOTP(ctx context.Context, f user.TOTPFactor, step int64, at time.Time) error {
 	ctx, cancel := s.wait(ctx)
 	defer cancel()
 	const q = `
 		UPDATE mfa_totp SET last_step = ?1, confirmed_at = COALESCE(confirmed_at, ?2)
-		WHERE user_id = ?3 AND last_step < ?1`
-	res, err := s.exec(ctx, q, step, ts(at), userID)
+		WHERE user_id = ?3 AND secret = ?4 AND last_step < ?1`
+	res, err := s.exec(ctx, q, step, ts(at), f.UserID, f.Secret)
 	if err != nil {
 		return translate(err, "use TOTP code")
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 1 {
 		return err
 	}
-	if _, err := s.TOTP(ctx, userID); err != nil {
+	stored, err := s.TOTP(ctx, f.UserID)
+	if err != nil {
 		return err
+	}
+	if !bytes.Equal(stored.Secret, f.Secret) {
+		return user.ErrFactorNotFound
 	}
 	return user.ErrCodeUsed
 }
@@ -239,6 +245,17 @@ func (s *MFAChallenges) Use(ctx context.Context, hash []byte, now time.Time) err
 			return translate(err, "use MFA challenge")
 		}
 		return user.ErrInvalidMFAToken
+	}
+	return nil
+}
+
+// UseAll marks userID's unused challenges used, in one statement.
+func (s *MFAChallenges) UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	const q = `UPDATE mfa_challenges SET used_at = ? WHERE user_id = ? AND used_at IS NULL`
+	if _, err := s.exec(ctx, q, ts(now), userID); err != nil {
+		return translate(err, "use MFA challenges")
 	}
 	return nil
 }

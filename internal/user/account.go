@@ -206,8 +206,9 @@ func validatePatch(p Patch) error {
 // verified, under the login guard counted for the caller's session (a
 // wrong current password is a failed login: sessionGuarded). It makes every access token issued before the change invalid
 // and revokes every other session of the user; the caller's own client
-// gets an access token of the new token version by refreshing. The
-// trusted address gets a notice.
+// gets an access token of the new token version by refreshing. A login
+// waiting for its second step ends too. The trusted address gets a
+// notice.
 func (s *Service) ChangePassword(ctx context.Context, c Caller, current, next string) error {
 	if err := ValidatePassword("new_password", next); err != nil {
 		return err

@@ -93,7 +93,8 @@ func controls(before User, p Patch) (changes, role bool) {
 
 // AdminUpdate changes what p sets of the user id, for the administrator
 // c: full name and email (checked as Update checks them), whether the
-// account is active (deactivating revokes every session) and its role.
+// account is active (deactivating revokes every session, and ends the
+// logins waiting for a second step) and its role.
 // Changing the email or the role needs c's recent authentication
 // (mayControl); the name and the activation do not, so that deactivating
 // an account stays the quick answer to an incident. A change that would
@@ -155,7 +156,7 @@ func (s *Service) AdminUpdate(ctx context.Context, c Caller, id uuid.UUID, p Pat
 // is reactivated.
 func (s *Service) deactivated(ctx context.Context, tx Stores, id uuid.UUID) error {
 	now := s.now()
-	if err := tx.Sessions.RevokeAll(ctx, id, uuid.Nil, now); err != nil {
+	if err := s.endSessions(ctx, tx, id, uuid.Nil, now); err != nil {
 		return err
 	}
 	return tx.AccountTokens.UseAll(ctx, id, PurposeResetPassword, now)
@@ -246,7 +247,7 @@ func (s *Service) operatorSetsPassword(ctx context.Context, u User, password str
 		if err := tx.Users.SetPassword(ctx, u.ID, hash); err != nil {
 			return err
 		}
-		if err := tx.Sessions.RevokeAll(ctx, u.ID, uuid.Nil, s.now()); err != nil {
+		if err := s.endSessions(ctx, tx, u.ID, uuid.Nil, s.now()); err != nil {
 			return err
 		}
 		return s.notifyPasswordChanged(ctx, tx, u)

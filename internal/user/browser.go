@@ -27,8 +27,8 @@ func (s *Service) Resume(ctx context.Context, userID, sessionID uuid.UUID) (User
 	return u, sess, nil
 }
 
-// LogoutOthers revokes every session of c's user but c's own: "sign out
-// all other sessions".
+// LogoutOthers revokes every session of c's user but c's own, and ends
+// its logins waiting for a second step: "sign out all other sessions".
 func (s *Service) LogoutOthers(ctx context.Context, c Caller) error {
 	return s.revoke(ctx, AuditLoggedOut, c.User.ID, map[string]string{"scope": "others", "session_id": c.Session.ID.String()}, func(tx Stores) error {
 		return s.endOthers(ctx, tx, c.User.ID, c.Session.ID, s.now())

@@ -162,15 +162,16 @@ func eventUser(u User) event.UserData {
 	}
 }
 
-// endOthers ends, in tx, every session of userID but except, and emits a
-// session.revoked naming each of them that was active: a consumer that
+// endOthers ends, in tx, every session of userID but except, and its
+// logins waiting for a second step (endSessions), and emits a
+// session.revoked naming each session that was active: a consumer that
 // mirrors sessions learns exactly which ended, and that except did not.
 func (s *Service) endOthers(ctx context.Context, tx Stores, userID, except uuid.UUID, now time.Time) error {
 	active, err := tx.Sessions.Active(ctx, userID, now, SessionPage{})
 	if err != nil {
 		return err
 	}
-	if err := tx.Sessions.RevokeAll(ctx, userID, except, now); err != nil {
+	if err := s.endSessions(ctx, tx, userID, except, now); err != nil {
 		return err
 	}
 	for _, sess := range active {

@@ -101,11 +101,15 @@ type Factors interface {
 	PutTOTP(ctx context.Context, f TOTPFactor) error
 	// TOTP returns userID's TOTP factor, confirmed or not.
 	TOTP(ctx context.Context, userID uuid.UUID) (TOTPFactor, error)
-	// UseTOTP records that userID's code of time step step was accepted
-	// at at: it moves LastStep to step and confirms the factor if it is
-	// not yet, only when step is after LastStep, atomically (of two
-	// concurrent uses of one code, one succeeds). ErrCodeUsed otherwise.
-	UseTOTP(ctx context.Context, userID uuid.UUID, step int64, at time.Time) error
+	// UseTOTP records that a code of time step step of f, its user's
+	// factor as TOTP returned it, was accepted at at: it moves LastStep to
+	// step and confirms the factor if it is not yet, only when the stored
+	// factor is still f (the same Secret: no enrolment replaced it since
+	// the code was checked) and step is after its LastStep, atomically (of
+	// two concurrent uses of one code, one succeeds). ErrFactorNotFound
+	// when the user has no TOTP factor or another one than f; ErrCodeUsed
+	// when step is not after LastStep.
+	UseTOTP(ctx context.Context, f TOTPFactor, step int64, at time.Time) error
 	// DeleteTOTP removes userID's TOTP factor.
 	DeleteTOTP(ctx context.Context, userID uuid.UUID) error
 	// SetRecoveryCodes replaces every recovery code of userID by the codes
@@ -134,8 +138,12 @@ type MFAChallenges interface {
 	ByHash(ctx context.Context, hash []byte) (MFAChallenge, error)
 	// Use marks the challenge of hash used at now; ErrInvalidMFAToken when
 	// it is missing, used or expired at now. Of concurrent uses, one
-	// succeeds.
+	// succeeds; inside a transaction, the others wait for its end and
+	// succeed only if it rolled back.
 	Use(ctx context.Context, hash []byte, now time.Time) error
+	// UseAll marks every unused challenge of userID used at now: the
+	// logins of the account half done end with its sessions.
+	UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error
 }
 
 // TOTPKey is a new TOTP secret as an authenticator app takes it.

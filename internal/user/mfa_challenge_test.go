@@ -32,19 +32,26 @@ func (k *challengedKind) Prove(_ context.Context, id uuid.UUID, handle string, r
 	return user.AMRHardwareKey, nil
 }
 
+// withChallengedFactor is a service on f's store whose accounts may have
+// a challengedKind factor, and ada, registered with one.
+func withChallengedFactor(t *testing.T, f fixture) (*user.Service, *challengedKind, user.User) {
+	t.Helper()
+	kind := &challengedKind{factorKind: factorKind{enrolled: map[uuid.UUID]bool{}}}
+	deps := f.deps()
+	deps.MFA = user.MFA{More: []user.SecondFactor{kind}}
+	svc := user.NewService(deps, user.Policy{})
+	u := f.register(t, ada)
+	kind.enrolled[u.ID] = true
+	return svc, kind, u
+}
+
 // A factor proved by a challenge finishes a password login: the
 // mfa_required answer lists its method, the challenge is given only for
 // a live mfa_token and a method the account has, a wrong answer is a
 // wrong code, and the right one opens a session with amr pwd, hwk, mfa.
 func TestLoginWithChallengedFactor(t *testing.T) {
-	f := newAdminFixture(t)
 	ctx := t.Context()
-	kind := &challengedKind{factorKind: factorKind{enrolled: map[uuid.UUID]bool{}}}
-	deps := f.deps()
-	deps.MFA = user.MFA{More: []user.SecondFactor{kind}}
-	svc := user.NewService(deps, user.Policy{})
-	ada := f.register(t, ada)
-	kind.enrolled[ada.ID] = true
+	svc, kind, ada := withChallengedFactor(t, newFixture(t))
 
 	_, err := svc.Login(ctx, "ada", "correct horse", "")
 	var req *user.MFARequiredError
@@ -92,5 +99,41 @@ func TestLoginWithChallengedFactor(t *testing.T) {
 	kind.err = errDown
 	if _, err := svc.ChallengeSecondFactor(ctx, req.Token, "webauthn"); !errors.Is(err, errDown) {
 		t.Errorf("ChallengeSecondFactor with a failing kind = %v, want its error", err)
+	}
+}
+
+// A login waiting for its second step ends when the account's other
+// sessions are signed out (a page's "sign out other sessions") and when
+// a factor of another package is removed (one of two passkeys), as it
+// does with a new password: the ways in that have no HTTP route of their
+// own (httpapi.TestPendingSecondStepsEndWithTheSessions has the others).
+func TestPendingSecondStepEndsWithOtherSessionsAndFactors(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		meanwhile func(ctx context.Context, svc *user.Service, c user.Caller) error
+	}{
+		{"other sessions signed out", func(ctx context.Context, svc *user.Service, c user.Caller) error {
+			return svc.LogoutOthers(ctx, c)
+		}},
+		{"a passkey removed", func(ctx context.Context, svc *user.Service, c user.Caller) error {
+			return svc.SecondFactorRemoved(ctx, c, "webauthn")
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			svc, _, ada := withChallengedFactor(t, newFixture(t))
+			_, err := svc.Login(ctx, "ada", "correct horse", "")
+			var req *user.MFARequiredError
+			if !errors.As(err, &req) {
+				t.Fatalf("Login = %v, want mfa_required", err)
+			}
+			if err := tt.meanwhile(ctx, svc, recently(ada)); err != nil {
+				t.Fatal(err)
+			}
+			handle := "h-" + ada.ID.String()
+			if _, err := svc.LoginWithChallenge(ctx, req.Token, "webauthn", handle, []byte("signed:"+handle)); !errors.Is(err, user.ErrInvalidMFAToken) {
+				t.Errorf("second step of an mfa_token from before = %v, want ErrInvalidMFAToken", err)
+			}
+		})
 	}
 }

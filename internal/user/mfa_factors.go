@@ -109,8 +109,11 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string) ([]str
 	now := s.now()
 	e := s.event(ctx, AuditMFAEnabled, c.User.ID, c.User.ID, map[string]string{"method": MethodOTP})
 	err = s.atomically(ctx, e, func(tx Stores) error {
-		if err := tx.Factors.UseTOTP(ctx, c.User.ID, step, now); err != nil {
-			if errors.Is(err, ErrCodeUsed) {
+		// Only f, the factor the code was checked against: one that an
+		// enrolment put in its place meanwhile, with a secret this client
+		// never saw, stays pending (ErrFactorNotFound).
+		if err := tx.Factors.UseTOTP(ctx, f, step, now); err != nil {
+			if errors.Is(err, ErrCodeUsed) || errors.Is(err, ErrFactorNotFound) {
 				return ErrInvalidCode
 			}
 			return err
@@ -165,7 +168,8 @@ func (s *Service) matchTOTP(f TOTPFactor, code string) (int64, error) {
 
 // RemoveTOTP removes c's TOTP authenticator. It is sensitive: it needs a
 // recent authentication. With no other factor left the recovery codes go
-// too. The account's notice address is told.
+// too. A login waiting for its second step ends. The account's notice
+// address is told.
 func (s *Service) RemoveTOTP(ctx context.Context, c Caller) error {
 	if s.stores.Factors == nil {
 		return ErrFactorNotFound
@@ -179,6 +183,9 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Caller) error {
 	}
 	e := s.event(ctx, AuditMFARemoved, c.User.ID, c.User.ID, map[string]string{"method": MethodOTP})
 	return s.atomically(ctx, e, func(tx Stores) error {
+		if err := s.endPendingLogins(ctx, tx, c.User.ID, s.now()); err != nil {
+			return err
+		}
 		if err := tx.Factors.DeleteTOTP(ctx, c.User.ID); err != nil {
 			return err
 		}
@@ -214,16 +221,19 @@ func (s *Service) PasskeyAdded(ctx context.Context, c Caller, first bool) error 
 
 // SecondFactorRemoved does, after another package removed one of c's
 // factors of method (a passkey), what removing a factor does beyond the
-// removal itself, as RemoveTOTP does: with no factor left the recovery
-// codes go too (none would ask for them until the next factor brought
-// them back to life) and user.mfa_disabled is emitted; the account's
-// notice address is told.
+// removal itself, as RemoveTOTP does: a login waiting for its second
+// step ends; with no factor left the recovery codes go too (none would
+// ask for them until the next factor brought them back to life) and
+// user.mfa_disabled is emitted; the account's notice address is told.
 func (s *Service) SecondFactorRemoved(ctx context.Context, c Caller, method string) error {
 	methods, err := s.loginMethods(ctx, c.User.ID)
 	if err != nil {
 		return err
 	}
 	return s.atomic(ctx, func(tx Stores) error {
+		if err := s.endPendingLogins(ctx, tx, c.User.ID, s.now()); err != nil {
+			return err
+		}
 		if len(methods) == 0 {
 			if tx.Factors != nil {
 				if err := tx.Factors.SetRecoveryCodes(ctx, c.User.ID, nil, s.now()); err != nil {
@@ -320,8 +330,8 @@ func (s *Service) IsPendingTOTP(ctx context.Context, id uuid.UUID, secret string
 // AdminResetMFA removes every second factor of the user id (TOTP,
 // recovery codes, the factors of other kinds), for the administrator
 // c: the way back in for someone who lost them all. It needs c's recent
-// authentication (mayControl). It is audited and the user is told by
-// mail.
+// authentication (mayControl). A login of the user waiting for its
+// second step ends. It is audited and the user is told by mail.
 func (s *Service) AdminResetMFA(ctx context.Context, c Caller, id uuid.UUID) error {
 	u, err := s.controlled(ctx, c, id)
 	if err != nil {
@@ -334,6 +344,9 @@ func (s *Service) AdminResetMFA(ctx context.Context, c Caller, id uuid.UUID) err
 	}
 	e := s.event(ctx, AuditMFAReset, c.User.ID, id, nil)
 	return s.atomically(ctx, e, func(tx Stores) error {
+		if err := s.endPendingLogins(ctx, tx, id, s.now()); err != nil {
+			return err
+		}
 		if tx.Factors != nil {
 			if _, err := tx.Factors.DeleteAll(ctx, id); err != nil {
 				return err

@@ -164,10 +164,12 @@ func (s *Service) UndoEmailChange(ctx context.Context, token string) error {
 			}
 			return err
 		}
-		if err := s.emailMoved(ctx, tx, u, c.NewEmail); err != nil {
+		// Before any event: endEverything may wait for a second step
+		// finishing, which numbers an event of the account (endPendingLogins).
+		if err := s.endEverything(ctx, tx, c, now); err != nil {
 			return err
 		}
-		if err := s.endEverything(ctx, tx, c, now); err != nil {
+		if err := s.emailMoved(ctx, tx, u, c.NewEmail); err != nil {
 			return err
 		}
 		e := s.event(ctx, AuditEmailChangeUndone, uuid.Nil, c.UserID, map[string]string{"fields": "email"})
@@ -186,7 +188,7 @@ func (s *Service) endEverything(ctx context.Context, tx Stores, c EmailChange, n
 	if err := tx.AccountTokens.UseAll(ctx, id, "", now); err != nil {
 		return err
 	}
-	if err := tx.Sessions.RevokeAll(ctx, id, uuid.Nil, now); err != nil {
+	if err := s.endSessions(ctx, tx, id, uuid.Nil, now); err != nil {
 		return err
 	}
 	return s.allEnded(ctx, tx, id)

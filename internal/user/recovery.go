@@ -82,12 +82,12 @@ func (s *Service) resetAddress(ctx context.Context, u User) (string, error) {
 // ResetPassword uses a reset token to set a new password, which must meet
 // the policy. In one step it makes every access token issued before
 // invalid, uses up every other reset token of the user and revokes all
-// their sessions. It returns a device token of the account (devices.go):
-// whoever used the link holds the recovery address, so the client they
-// used it from signs in past a lockout that failures from elsewhere put
-// on the account, as a client that signed in before does. An unknown,
-// expired or used token, or one of an account deactivated since, is
-// ErrInvalidToken.
+// their sessions and their logins waiting for a second step. It returns
+// a device token of the account (devices.go): whoever used the link holds
+// the recovery address, so the client they used it from signs in past a
+// lockout that failures from elsewhere put on the account, as a client
+// that signed in before does. An unknown, expired or used token, or one of
+// an account deactivated since, is ErrInvalidToken.
 func (s *Service) ResetPassword(ctx context.Context, token, password string) (string, error) {
 	if err := ValidatePassword("new_password", password); err != nil {
 		return "", err
@@ -119,6 +119,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (st
 	// one token, one gets here first and the others get ErrInvalidToken.
 	e := s.event(ctx, AuditResetCompleted, u.ID, u.ID, nil)
 	err = s.atomically(ctx, e, func(tx Stores) error {
+		// Before the sessions the reset revokes, as endSessions does.
+		if err := s.endPendingLogins(ctx, tx, u.ID, s.now()); err != nil {
+			return err
+		}
 		if _, err := tx.AccountTokens.UseResetPassword(ctx, hash, pwHash, s.now()); err != nil {
 			return err
 		}

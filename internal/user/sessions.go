@@ -171,32 +171,52 @@ func (s *Service) startSession(ctx context.Context, u User, a Assurance) (Access
 // startSessionWith is startSession whose login event also holds detail
 // (how the login was proved, when not by the password).
 func (s *Service) startSessionWith(ctx context.Context, u User, a Assurance, more map[string]string) (AccessToken, error) {
+	return s.openSession(ctx, u, more, func(Stores) (Assurance, error) { return a, nil })
+}
+
+// openSession opens a session for u, records the login (more added to
+// its detail) and issues the session's first token pair. Its one
+// transaction runs prove first, which returns how the login proved its
+// holder: what prove uses up through tx (a second step's mfa_token and
+// code) is used up only if the session opens, and prove's error ends the
+// login with nothing changed.
+func (s *Service) openSession(ctx context.Context, u User, more map[string]string, prove func(tx Stores) (Assurance, error)) (AccessToken, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return AccessToken{}, fmt.Errorf("new session id: %w", err)
 	}
 	c := clientOf(ctx)
 	now := s.now()
-	sess := Session{
-		ID: id, UserID: u.ID, CreatedAt: now, LastUsedAt: now, AuthenticatedAt: now,
-		ExpiresAt: now.Add(s.policy.Sessions.MaxAge), UserAgent: c.UserAgent, IP: c.IP,
-		AMR: a.AMR, ACR: a.ACR, ClientID: c.ClientID,
-	}
-	refresh, rt, err := s.newRefreshToken(sess, now)
-	if err != nil {
-		return AccessToken{}, err
-	}
-	detail := map[string]string{"session_id": id.String()}
-	if a.MultiFactor() {
-		detail["amr"] = strings.Join(a.AMR, " ")
-	}
-	maps.Copy(detail, more)
-	e := s.event(ctx, AuditLoginSucceeded, u.ID, u.ID, detail)
-	err = s.atomically(ctx, e, func(tx Stores) error {
+	var (
+		sess    Session
+		refresh string
+	)
+	err = s.atomic(ctx, func(tx Stores) error {
+		a, err := prove(tx)
+		if err != nil {
+			return err
+		}
+		sess = Session{
+			ID: id, UserID: u.ID, CreatedAt: now, LastUsedAt: now, AuthenticatedAt: now,
+			ExpiresAt: now.Add(s.policy.Sessions.MaxAge), UserAgent: c.UserAgent, IP: c.IP,
+			AMR: a.AMR, ACR: a.ACR, ClientID: c.ClientID,
+		}
+		var rt RefreshToken
+		if refresh, rt, err = s.newRefreshToken(sess, now); err != nil {
+			return err
+		}
 		if err := tx.Sessions.Create(ctx, sess, rt); err != nil {
 			return err
 		}
-		return s.endOldest(ctx, tx, u.ID, now)
+		if err := s.endOldest(ctx, tx, u.ID, now); err != nil {
+			return err
+		}
+		detail := map[string]string{"session_id": id.String()}
+		if a.MultiFactor() {
+			detail["amr"] = strings.Join(a.AMR, " ")
+		}
+		maps.Copy(detail, more)
+		return s.appendEvent(ctx, tx, true, s.event(ctx, AuditLoginSucceeded, u.ID, u.ID, detail))
 	})
 	if err != nil {
 		return AccessToken{}, err
@@ -378,11 +398,23 @@ func (s *Service) revoke(ctx context.Context, kind AuditKind, userID uuid.UUID, 
 	})
 }
 
-// LogoutAll revokes every session of user userID.
+// LogoutAll revokes every session of user userID, and ends its logins
+// waiting for a second step.
 func (s *Service) LogoutAll(ctx context.Context, userID uuid.UUID) error {
 	return s.revoke(ctx, AuditLoggedOut, userID, map[string]string{"scope": "all"}, func(tx Stores) error {
-		return tx.Sessions.RevokeAll(ctx, userID, uuid.Nil, s.now())
+		return s.endSessions(ctx, tx, userID, uuid.Nil, s.now())
 	})
+}
+
+// endSessions revokes, within tx, every session of userID but except
+// (uuid.Nil for none), after ending its logins waiting for their second
+// step (endPendingLogins): whatever ends an account's sessions ends those
+// too.
+func (s *Service) endSessions(ctx context.Context, tx Stores, userID, except uuid.UUID, now time.Time) error {
+	if err := s.endPendingLogins(ctx, tx, userID, now); err != nil {
+		return err
+	}
+	return tx.Sessions.RevokeAll(ctx, userID, except, now)
 }
 
 // SessionPage selects a page of a user's sessions in (CreatedAt, ID)

@@ -98,6 +98,13 @@ func With(opts ...app.Option) Option {
 	return func(s *setup) { s.opts = append(s.opts, opts...) }
 }
 
+// WrapStores makes the service reach its stores through wrap, also inside
+// its transactions (usertest.Wrap): for tests that watch a port, or hold
+// a request at one while another runs.
+func WrapStores(wrap func(user.Stores) user.Stores) Option {
+	return With(app.WithServiceStores(func(st user.Stores) user.Stores { return usertest.Wrap(st, wrap) }))
+}
+
 // New builds the service on a fresh store of kind, closed in t.Cleanup.
 func New(t testing.TB, kind string, opts ...Option) *Server {
 	t.Helper()

@@ -105,7 +105,9 @@ func factorCalls(ctx context.Context, s user.Stores, id uuid.UUID, now time.Time
 			return s.Factors.PutTOTP(ctx, user.TOTPFactor{UserID: id, Secret: []byte("sealed"), CreatedAt: now})
 		}, factorErrors},
 		{"Factors.TOTP", func() error { _, err := s.Factors.TOTP(ctx, id); return err }, factorErrors},
-		{"Factors.UseTOTP", func() error { return s.Factors.UseTOTP(ctx, id, 1, now) }, factorErrors},
+		{"Factors.UseTOTP", func() error {
+			return s.Factors.UseTOTP(ctx, user.TOTPFactor{UserID: id, Secret: []byte("sealed")}, 1, now)
+		}, factorErrors},
 		{"Factors.DeleteTOTP", func() error { return s.Factors.DeleteTOTP(ctx, id) }, factorErrors},
 		{"Factors.SetRecoveryCodes", func() error { return s.Factors.SetRecoveryCodes(ctx, id, [][]byte{hash}, now) }, factorErrors},
 		{"Factors.UseRecoveryCode", func() error { _, err := s.Factors.UseRecoveryCode(ctx, id, hash, now); return err }, factorErrors},
@@ -116,6 +118,7 @@ func factorCalls(ctx context.Context, s user.Stores, id uuid.UUID, now time.Time
 		}, factorErrors},
 		{"MFAChallenges.ByHash", func() error { _, err := s.MFAChallenges.ByHash(ctx, hash); return err }, factorErrors},
 		{"MFAChallenges.Use", func() error { return s.MFAChallenges.Use(ctx, hash, now) }, factorErrors},
+		{"MFAChallenges.UseAll", func() error { return s.MFAChallenges.UseAll(ctx, id, now) }, factorErrors},
 	}
 }
 

@@ -51,15 +51,15 @@ func testTOTPRoundTrip(t *testing.T, open newStores) {
 		t.Errorf("TOTP: mismatch (-want +got):\n%s", diff)
 	}
 	at := now().Add(time.Minute)
-	if err := f.UseTOTP(t.Context(), u.ID, 100, at); err != nil {
+	if err := f.UseTOTP(t.Context(), got, 100, at); err != nil {
 		t.Fatalf("UseTOTP: %v", err)
 	}
 	for _, step := range []int64{100, 99} {
-		if err := f.UseTOTP(t.Context(), u.ID, step, at); !errors.Is(err, user.ErrCodeUsed) {
+		if err := f.UseTOTP(t.Context(), got, step, at); !errors.Is(err, user.ErrCodeUsed) {
 			t.Errorf("UseTOTP(step %d) after step 100: got %v, want ErrCodeUsed", step, err)
 		}
 	}
-	if err := f.UseTOTP(t.Context(), u.ID, 101, at.Add(time.Minute)); err != nil {
+	if err := f.UseTOTP(t.Context(), got, 101, at.Add(time.Minute)); err != nil {
 		t.Errorf("UseTOTP(next step): got %v, want nil", err)
 	}
 	got, err = f.TOTP(t.Context(), u.ID)
@@ -75,7 +75,7 @@ func testTOTPRoundTrip(t *testing.T, open newStores) {
 	if err := f.DeleteTOTP(t.Context(), u.ID); !errors.Is(err, user.ErrFactorNotFound) {
 		t.Errorf("DeleteTOTP again: got %v, want ErrFactorNotFound", err)
 	}
-	if err := f.UseTOTP(t.Context(), u.ID, 200, at); !errors.Is(err, user.ErrFactorNotFound) {
+	if err := f.UseTOTP(t.Context(), second, 200, at); !errors.Is(err, user.ErrFactorNotFound) {
 		t.Errorf("UseTOTP without a factor: got %v, want ErrFactorNotFound", err)
 	}
 	ghost := user.TOTPFactor{UserID: uuid.Must(uuid.NewV7()), Secret: []byte("x"), CreatedAt: now()}
@@ -84,17 +84,47 @@ func testTOTPRoundTrip(t *testing.T, open newStores) {
 	}
 }
 
+// A code checked against a factor that an enrolment replaced meanwhile
+// confirms nothing: UseTOTP uses the factor it is given, or none.
+func testUseReplacedTOTP(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
+	f := st.Factors
+	if err := f.PutTOTP(t.Context(), user.TOTPFactor{UserID: u.ID, Secret: []byte("sealed one"), CreatedAt: now()}); err != nil {
+		t.Fatal(err)
+	}
+	checked, err := f.TOTP(t.Context(), u.ID) // what a confirmation checks its code against
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := user.TOTPFactor{UserID: u.ID, Secret: []byte("sealed two"), CreatedAt: checked.CreatedAt}
+	if err := f.PutTOTP(t.Context(), newer); err != nil {
+		t.Fatal(err)
+	}
+	err = st.Tx.Atomic(t.Context(), func(tx user.Stores) error { return tx.Factors.UseTOTP(t.Context(), checked, 7, now()) })
+	if !errors.Is(err, user.ErrFactorNotFound) {
+		t.Errorf("UseTOTP of the factor replaced: got %v, want ErrFactorNotFound", err)
+	}
+	if got, err := f.TOTP(t.Context(), u.ID); err != nil || got.Confirmed() || got.LastStep != 0 || string(got.Secret) != "sealed two" {
+		t.Errorf("TOTP after a use of the factor replaced: got %q confirmed %v, last step %d, %v; want the newer one, unconfirmed, 0", got.Secret, got.ConfirmedAt, got.LastStep, err)
+	}
+	if err := f.UseTOTP(t.Context(), newer, 7, now()); err != nil {
+		t.Errorf("UseTOTP of the newer factor: got %v, want nil", err)
+	}
+}
+
 func testConcurrentTOTPUse(t *testing.T, open newStores) {
 	st := open(t)
 	u := create(t, st.Users, NewUser(1))
-	if err := st.Factors.PutTOTP(t.Context(), user.TOTPFactor{UserID: u.ID, Secret: []byte("s"), CreatedAt: now()}); err != nil {
+	tf := user.TOTPFactor{UserID: u.ID, Secret: []byte("s"), CreatedAt: now()}
+	if err := st.Factors.PutTOTP(t.Context(), tf); err != nil {
 		t.Fatal(err)
 	}
 	var wins atomic.Int32
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			err := st.Factors.UseTOTP(t.Context(), u.ID, 7, now())
+			err := st.Factors.UseTOTP(t.Context(), tf, 7, now())
 			switch {
 			case err == nil:
 				wins.Add(1)
@@ -215,6 +245,91 @@ func testMFAChallenges(t *testing.T, open newStores) {
 	ghost := user.MFAChallenge{Hash: randomHash(), UserID: uuid.Must(uuid.NewV7()), CreatedAt: at, ExpiresAt: at.Add(time.Minute)}
 	if err := st.MFAChallenges.Create(t.Context(), ghost); err == nil {
 		t.Errorf("Create of a missing user's challenge: got nil error, want one")
+	}
+}
+
+// UseAll ends every usable challenge of one account, inside a
+// transaction as outside, and leaves used ones and other accounts' as
+// they were.
+func testMFAChallengesUseAll(t *testing.T, open newStores) {
+	st := open(t)
+	ada, bob := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
+	at := now()
+	challenge := func(u user.User) []byte {
+		c := user.MFAChallenge{Hash: randomHash(), UserID: u.ID, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
+		if err := st.MFAChallenges.Create(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+		return c.Hash
+	}
+	used, first, second, bobs := challenge(ada), challenge(ada), challenge(ada), challenge(bob)
+	if err := st.MFAChallenges.Use(t.Context(), used, at); err != nil {
+		t.Fatal(err)
+	}
+	end := at.Add(time.Minute)
+	err := st.Tx.Atomic(t.Context(), func(tx user.Stores) error {
+		return tx.MFAChallenges.UseAll(t.Context(), ada.ID, end)
+	})
+	if err != nil {
+		t.Fatalf("UseAll: %v", err)
+	}
+	for _, tt := range []struct {
+		name string
+		hash []byte
+		used time.Time
+	}{{"a used challenge", used, at}, {"a usable one", first, end}, {"another usable one", second, end}, {"another account's", bobs, time.Time{}}} {
+		if got, err := st.MFAChallenges.ByHash(t.Context(), tt.hash); err != nil || !got.UsedAt.Equal(tt.used) {
+			t.Errorf("%s after UseAll: used at %v, %v; want %v", tt.name, got.UsedAt, err, tt.used)
+		}
+	}
+	if err := st.MFAChallenges.Use(t.Context(), first, end); !errors.Is(err, user.ErrInvalidMFAToken) {
+		t.Errorf("Use after UseAll: got %v, want ErrInvalidMFAToken", err)
+	}
+	if err := st.MFAChallenges.Use(t.Context(), bobs, end); err != nil {
+		t.Errorf("Use of another account's challenge after UseAll: got %v, want nil", err)
+	}
+	if err := st.MFAChallenges.UseAll(t.Context(), uuid.Must(uuid.NewV7()), end); err != nil {
+		t.Errorf("UseAll of an account without challenges: got %v, want nil", err)
+	}
+}
+
+// A challenge used inside a transaction is used only if the transaction
+// commits: another use, started while the transaction is under way,
+// fails after a commit and succeeds after a rollback (the second step of
+// a login claims its mfa_token in the transaction that uses its code, so
+// that a wrong code leaves the token usable and the losing step of two
+// uses nothing).
+func testMFAChallengeUseInTx(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
+	at := now()
+	errWrongCode := errors.New("the code after the claim is wrong")
+	for _, tt := range []struct {
+		name   string
+		commit bool
+		want   error
+	}{{"rolled back", false, nil}, {"committed", true, user.ErrInvalidMFAToken}} {
+		c := user.MFAChallenge{Hash: randomHash(), UserID: u.ID, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
+		if err := st.MFAChallenges.Create(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+		other := make(chan error, 1)
+		err := st.Tx.Atomic(t.Context(), func(tx user.Stores) error {
+			if err := tx.MFAChallenges.Use(t.Context(), c.Hash, at); err != nil {
+				return err
+			}
+			go func() { other <- st.MFAChallenges.Use(t.Context(), c.Hash, at) }()
+			if !tt.commit {
+				return errWrongCode
+			}
+			return nil
+		})
+		if (err == nil) != tt.commit {
+			t.Fatalf("%s: Atomic = %v", tt.name, err)
+		}
+		if got := <-other; !errors.Is(got, tt.want) {
+			t.Errorf("%s: another Use started during the transaction: got %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
 

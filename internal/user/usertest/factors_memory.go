@@ -57,15 +57,15 @@ func (m memoryFactors) TOTP(_ context.Context, userID uuid.UUID) (user.TOTPFacto
 }
 
 // UseTOTP implements user.Factors.
-func (m memoryFactors) UseTOTP(_ context.Context, userID uuid.UUID, step int64, at time.Time) error {
+func (m memoryFactors) UseTOTP(_ context.Context, used user.TOTPFactor, step int64, at time.Time) error {
 	m.lock()
 	defer m.unlock()
 	if err := m.failure(); err != nil {
 		return err
 	}
-	f, ok := m.totp[userID]
+	f, ok := m.totp[used.UserID]
 	switch {
-	case !ok:
+	case !ok || !bytes.Equal(f.Secret, used.Secret):
 		return user.ErrFactorNotFound
 	case step <= f.LastStep:
 		return user.ErrCodeUsed
@@ -74,7 +74,7 @@ func (m memoryFactors) UseTOTP(_ context.Context, userID uuid.UUID, step int64, 
 	if f.ConfirmedAt.IsZero() {
 		f.ConfirmedAt = at
 	}
-	m.totp[userID] = f
+	m.totp[used.UserID] = f
 	return nil
 }
 
@@ -215,5 +215,21 @@ func (m memoryChallenges) Use(_ context.Context, hash []byte, now time.Time) err
 	}
 	c.UsedAt = now
 	m.challenges[string(hash)] = c
+	return nil
+}
+
+// UseAll implements user.MFAChallenges.
+func (m memoryChallenges) UseAll(_ context.Context, userID uuid.UUID, now time.Time) error {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return err
+	}
+	for h, c := range m.challenges {
+		if c.UserID == userID && c.UsedAt.IsZero() {
+			c.UsedAt = now
+			m.challenges[h] = c
+		}
+	}
 	return nil
 }

@@ -135,8 +135,11 @@ var (
 	factorsTests = []suiteTest{
 		{"TOTPRoundTrip", testTOTPRoundTrip},
 		{"ConcurrentTOTPUse", testConcurrentTOTPUse},
+		{"UseReplacedTOTP", testUseReplacedTOTP},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"MFAChallenges", testMFAChallenges},
+		{"MFAChallengesUseAll", testMFAChallengesUseAll},
+		{"MFAChallengeUseInTx", testMFAChallengeUseInTx},
 		{"DeleteRemovesFactors", testDeleteRemovesFactors},
 		{"SessionAssurance", testSessionAssurance},
 	}
