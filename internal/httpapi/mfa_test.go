@@ -455,3 +455,19 @@ func TestDeviceTokensOfPasswordLoginsDoNotMultiplyCodeGuesses(t *testing.T) {
 		}
 	})
 }
+
+// TestEnabledAuthenticatorIsMailedToTheOwner: setting up an authenticator
+// app mails the owner's trusted address (totp_enabled), as adding a
+// passkey does. Found by a review: a thief of a fresh session could set
+// one up, keep its recovery codes and, after the owner's password reset,
+// be the only one who can finish a login, and the owner was never told.
+func TestEnabledAuthenticatorIsMailedToTheOwner(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		a, token := s.signedUp()
+		s.enrolTOTP(token)
+		if m := s.nextMail(string(user.MailTOTPEnabled), a.Email); m.Token != "" {
+			t.Error("the notice of an authenticator app carries a token")
+		}
+	})
+}

@@ -41,7 +41,8 @@ func (a MailArgs) InsertOpts() river.InsertOpts {
 // never wait behind other mail.
 func security(kind user.MailKind) bool {
 	return kind == user.MailResetPassword || kind == user.MailEmailChanged ||
-		kind == user.MailMFARemoved || kind == user.MailRecoveryCodeUsed || kind == user.MailPasskeyAdded
+		kind == user.MailMFARemoved || kind == user.MailRecoveryCodeUsed || kind == user.MailPasskeyAdded ||
+		kind == user.MailTOTPEnabled
 }
 
 // purpose is what the token is sealed for.

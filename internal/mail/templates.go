@@ -28,6 +28,7 @@ var subjects = map[string]string{
 	string(user.MailMFARemoved):       "A second factor of your account was removed",
 	string(user.MailRecoveryCodeUsed): "A recovery code of your account was used",
 	string(user.MailPasskeyAdded):     "A passkey was added to your account",
+	string(user.MailTOTPEnabled):      "An authenticator app was set up for your account",
 }
 
 // TokenPlaceholder is what a link template has where the token goes.

@@ -33,6 +33,9 @@ const (
 	// MailPasskeyAdded tells the trusted address that a passkey was
 	// added: it signs in without the password.
 	MailPasskeyAdded MailKind = "passkey_added"
+	// MailTOTPEnabled tells the trusted address that an authenticator app
+	// was set up: a login then needs its codes.
+	MailTOTPEnabled MailKind = "totp_enabled"
 )
 
 // ErrUndeliverable is a mail a Notifier can never send as it is (no link

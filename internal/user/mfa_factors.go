@@ -121,7 +121,10 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string) ([]str
 		if err := tx.Factors.SetRecoveryCodes(ctx, c.User.ID, hashes, now); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, event.UserMFAEnabled, c.User.ID, event.MFAData{Method: MethodOTP})
+		if err := s.emit(ctx, tx, event.UserMFAEnabled, c.User.ID, event.MFAData{Method: MethodOTP}); err != nil {
+			return err
+		}
+		return s.notifyMFA(ctx, tx, c.User, MailTOTPEnabled)
 	})
 	if err != nil {
 		return nil, err
