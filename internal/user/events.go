@@ -102,28 +102,12 @@ func (s *Service) publish(ctx context.Context, tx Stores, a AuditEvent) error {
 	var typ string
 	var data any
 	switch a.Kind {
-	case AuditRegistered, AuditEmailVerified, AuditDeactivated, AuditReactivated:
-		typ = map[AuditKind]string{
-			AuditRegistered: event.UserCreated, AuditEmailVerified: event.UserEmailVerified,
-			AuditDeactivated: event.UserDeactivated, AuditReactivated: event.UserReactivated,
-		}[a.Kind]
+	case AuditRegistered, AuditEmailVerified, AuditDeactivated, AuditReactivated, AuditProfileUpdated, AuditRoleChanged:
 		u, err := snapshot()
 		if err != nil {
 			return err
 		}
-		data = u
-	case AuditProfileUpdated:
-		u, err := snapshot()
-		if err != nil {
-			return err
-		}
-		typ, data = event.UserUpdated, event.UpdatedData{User: u, Fields: strings.Split(a.Detail["fields"], ",")}
-	case AuditRoleChanged:
-		u, err := snapshot()
-		if err != nil {
-			return err
-		}
-		typ, data = event.UserRoleChanged, event.RoleChangedData{User: u, PreviousRole: a.Detail["from"]}
+		typ, data = accountEvent(a, u)
 	case AuditPasswordChanged:
 		how := "changed"
 		if a.Detail["by"] == "operator" {
@@ -145,6 +129,21 @@ func (s *Service) publish(ctx context.Context, tx Stores, a AuditEvent) error {
 		return nil
 	}
 	return s.emit(ctx, tx, typ, a.SubjectID, data)
+}
+
+// accountEvent is the event type and data of a, an audited change of the
+// account u (as it is after the change).
+func accountEvent(a AuditEvent, u event.UserData) (string, any) {
+	switch a.Kind {
+	case AuditProfileUpdated:
+		return event.UserUpdated, event.UpdatedData{User: u, Fields: strings.Split(a.Detail["fields"], ",")}
+	case AuditRoleChanged:
+		return event.UserRoleChanged, event.RoleChangedData{User: u, PreviousRole: a.Detail["from"]}
+	}
+	return map[AuditKind]string{
+		AuditRegistered: event.UserCreated, AuditEmailVerified: event.UserEmailVerified,
+		AuditDeactivated: event.UserDeactivated, AuditReactivated: event.UserReactivated,
+	}[a.Kind], u
 }
 
 // emailMoved emits user.email_changed for the change of u's email from
