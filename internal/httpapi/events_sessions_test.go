@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -38,7 +37,7 @@ func TestSessionRevokedEventsNameTheEndedSessions(t *testing.T) {
 		}
 		a.Password = "a brand new passphrase"
 		bySeq := map[int64]event.Event{}
-		revoked := revokedSessions(t, eventsThrough(t, sink, bySeq, event.UserPasswordChanged, 1))
+		revoked := revokedSessions(t, apptest.EventsThrough(t, sink, bySeq, event.UserPasswordChanged, 1))
 		for name, p := range map[string]pair{"phone": phone, "tablet": tablet} {
 			if !revoked[sidOf(t, p.access)] {
 				t.Errorf("the %s's session ended with the password change and no session.revoked names it; revoked: %v", name, revoked)
@@ -59,44 +58,11 @@ func TestSessionRevokedEventsNameTheEndedSessions(t *testing.T) {
 		if res := s.updateMe(laptop.access, `{"full_name":"Ada L."}`); res.Status != http.StatusOK {
 			t.Fatalf("update: %v", res)
 		}
-		events := eventsThrough(t, sink, bySeq, event.UserUpdated, 1)
+		events := apptest.EventsThrough(t, sink, bySeq, event.UserUpdated, 1)
 		if sid := sidOf(t, thief.access); !revokedSessions(t, events)[sid] {
-			t.Errorf("the session ended by a reused refresh token (%s) has no session.revoked:\n%s", sid, listEvents(events))
+			t.Errorf("the session ended by a reused refresh token (%s) has no session.revoked:\n%s", sid, apptest.ListEvents(events))
 		}
 	})
-}
-
-// eventsThrough waits for the account's events from seq 1 up to and
-// including its nth event of type marker (numbered in the order of their
-// changes, delivered in any order, a repeat counted once), gathered in
-// bySeq, and returns them in seq order; the test fails when they do not
-// come. A marker emitted last thus gathers every event before it.
-func eventsThrough(t *testing.T, sink eventSink, bySeq map[int64]event.Event, marker string, nth int) []event.Event {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		var out []event.Event
-		seen := 0
-		for seq := int64(1); ; seq++ {
-			e, ok := bySeq[seq]
-			if !ok {
-				break
-			}
-			out = append(out, e)
-			if e.Type == marker {
-				seen++
-			}
-			if seen == nth {
-				return out
-			}
-		}
-		select {
-		case e := <-sink:
-			bySeq[e.Seq] = e
-		case <-deadline:
-			t.Fatalf("events through the %dth %s: got %d:\n%s", nth, marker, len(bySeq), listEvents(slices.Collect(maps.Values(bySeq))))
-		}
-	}
 }
 
 // firstEvents waits for the account's events 1 to n (delivered in any
@@ -113,7 +79,7 @@ func firstEvents(t *testing.T, sink eventSink, n int) []event.Event {
 				bySeq[e.Seq] = e
 			}
 		case <-deadline:
-			t.Fatalf("events: got %d of %d:\n%s", len(bySeq), n, listEvents(slices.Collect(maps.Values(bySeq))))
+			t.Fatalf("events: got %d of %d:\n%s", len(bySeq), n, apptest.ListEvents(slices.Collect(maps.Values(bySeq))))
 		}
 	}
 	out := make([]event.Event, 0, n)
@@ -121,15 +87,6 @@ func firstEvents(t *testing.T, sink eventSink, n int) []event.Event {
 		out = append(out, bySeq[seq])
 	}
 	return out
-}
-
-// listEvents is events, one a line: seq, type and data.
-func listEvents(events []event.Event) string {
-	var b strings.Builder
-	for _, e := range events {
-		fmt.Fprintf(&b, "%d %s %s\n", e.Seq, e.Type, e.Data)
-	}
-	return b.String()
 }
 
 // revokedSessions is the set of sessions the session.revoked events among
@@ -225,7 +182,7 @@ func TestRecoveryEndsEverySessionAndSaysSo(t *testing.T) {
 		if res := s.confirmReset(reset.Token, owner.Password); res.Status != http.StatusNoContent {
 			t.Fatalf("reset: %v", res)
 		}
-		if n := all(eventsThrough(t, sink, bySeq, event.UserPasswordChanged, 1)); n != 1 {
+		if n := all(apptest.EventsThrough(t, sink, bySeq, event.UserPasswordChanged, 1)); n != 1 {
 			t.Errorf("a password reset: %d session.revoked with all, want 1", n)
 		}
 
@@ -240,7 +197,7 @@ func TestRecoveryEndsEverySessionAndSaysSo(t *testing.T) {
 		}
 		// A third login after it: every event before it has come with it.
 		s.token(owner.Username, owner.Password)
-		if n := all(eventsThrough(t, sink, bySeq, event.SessionCreated, 3)); n != 2 {
+		if n := all(apptest.EventsThrough(t, sink, bySeq, event.SessionCreated, 3)); n != 2 {
 			t.Errorf("a reset and an undo: %d session.revoked with all, want 2", n)
 		}
 	})

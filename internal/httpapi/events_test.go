@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -17,12 +16,7 @@ import (
 )
 
 // eventSink records the events it gets.
-type eventSink chan event.Event
-
-func (s eventSink) Deliver(_ context.Context, e event.Event) error {
-	s <- e
-	return nil
-}
+type eventSink = apptest.EventSink
 
 // TestChangesEmitEvents: over HTTP, each change of an account emits its
 // event of the catalogue, numbered 1, 2, 3... for the account, with no

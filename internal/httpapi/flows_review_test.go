@@ -60,13 +60,7 @@ func (s *server) undo(token string) response {
 func TestLaterUndoLinkCannotKillTheOwnersUndo(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		s := newLifecycleServer(t, kind)
-		owner := newAccount()
-		s.register(owner)
-		if res := s.verify(s.nextMail(usertest.MailVerify, owner.Email).Token); res.Status != http.StatusOK {
-			t.Fatalf("verify: %v", res)
-		}
-		fresh := s.token(owner.Username, owner.Password)
-		s.drainMail()
+		owner, fresh := s.verifiedOwner()
 		const first, second = "thief@evil.example", "thief2@evil.example"
 		for _, to := range []string{first, second} {
 			if res := s.updateMe(fresh, `{"email":"`+to+`"}`); res.Status != http.StatusOK {
@@ -142,13 +136,7 @@ func TestLockoutTellsNoAccountByItsSpelling(t *testing.T) {
 func TestResetDuringTheUndoWindowGoesToTheOldAddress(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		s := newLifecycleServer(t, kind)
-		owner := newAccount()
-		s.register(owner)
-		if res := s.verify(s.nextMail(usertest.MailVerify, owner.Email).Token); res.Status != http.StatusOK {
-			t.Fatalf("verify: %v", res)
-		}
-		stolen := s.token(owner.Username, owner.Password)
-		s.drainMail()
+		owner, stolen := s.verifiedOwner()
 		const thief = "thief@evil.example"
 		if res := s.updateMe(stolen, `{"email":"`+thief+`"}`); res.Status != http.StatusOK {
 			t.Fatalf("email change: %v", res)

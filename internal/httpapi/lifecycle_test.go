@@ -23,6 +23,21 @@ func newLifecycleServer(t *testing.T, kind string, opts ...apptest.Option) *serv
 	return newServer(t, kind, append([]apptest.Option{apptest.Env("USERSVC_PASSWORD_MIN_LENGTH", "10")}, opts...)...)
 }
 
+// verifiedOwner registers an account, verifies its address and signs it
+// in: the owner of the takeover tests, with a fresh session (what a thief
+// of it holds) and no mail left in the box.
+func (s *server) verifiedOwner() (account, string) {
+	s.t.Helper()
+	owner := newAccount()
+	s.register(owner)
+	if res := s.verify(s.nextMail(usertest.MailVerify, owner.Email).Token); res.Status != http.StatusOK {
+		s.t.Fatalf("verify: %v", res)
+	}
+	fresh := s.token(owner.Username, owner.Password)
+	s.drainMail()
+	return owner, fresh
+}
+
 func jsonBody(v map[string]string) string {
 	b, _ := json.Marshal(v)
 	return string(b)

@@ -328,13 +328,7 @@ func TestNamesRefuseHiddenCharacters(t *testing.T) {
 func TestUndoCannotBeBlockedByTakingTheOldAddress(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		s := newLifecycleServer(t, kind)
-		owner := newAccount()
-		s.register(owner)
-		if res := s.verify(s.nextMail(usertest.MailVerify, owner.Email).Token); res.Status != http.StatusOK {
-			t.Fatalf("verify: %v", res)
-		}
-		fresh := s.token(owner.Username, owner.Password)
-		s.drainMail()
+		owner, fresh := s.verifiedOwner()
 		if res := s.updateMe(fresh, `{"email":"thief@evil.example"}`); res.Status != http.StatusOK {
 			t.Fatalf("email change: %v", res)
 		}

@@ -47,6 +47,18 @@ func insertRows(t *testing.T, tx *sql.Tx, table string, columns []string, n int,
 	}
 }
 
+// insertUsers inserts n users on tx, user0@example.com and on, and
+// returns their ids in that order.
+func insertUsers(t *testing.T, tx *sql.Tx, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	insertRows(t, tx, "users", []string{"id", "email", "username", "hashed_password"}, n, func(u int) []any {
+		ids[u] = uuid.Must(uuid.NewV7()).String()
+		return []any{ids[u], fmt.Sprintf("user%d@example.com", u), fmt.Sprintf("user%d", u), "x"}
+	})
+	return ids
+}
+
 // planAuditColumns are the columns the plan tests give their audit events.
 var planAuditColumns = []string{"at", "kind", "actor_id", "subject_id"}
 
@@ -203,11 +215,7 @@ func TestLoginsReadOnlyLiveSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := make([]string, 200)
-	insertRows(t, tx, "users", []string{"id", "email", "username", "hashed_password"}, len(ids), func(u int) []any {
-		ids[u] = uuid.Must(uuid.NewV7()).String()
-		return []any{ids[u], fmt.Sprintf("user%d@example.com", u), fmt.Sprintf("user%d", u), "x"}
-	})
+	ids := insertUsers(t, tx, 200)
 	someone := ids[len(ids)-1]
 	// 50 sessions an account, a week apart over the year, one in three revoked.
 	insertRows(t, tx, "sessions", []string{"id", "user_id", "created_at", "last_used_at", "expires_at", "revoked_at"}, len(ids)*50, func(n int) []any {
@@ -500,11 +508,7 @@ func TestHeldAddressReadsOneAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := make([]string, 2000)
-	insertRows(t, tx, "users", []string{"id", "email", "username", "hashed_password"}, len(ids), func(u int) []any {
-		ids[u] = uuid.Must(uuid.NewV7()).String()
-		return []any{ids[u], fmt.Sprintf("user%d@example.com", u), fmt.Sprintf("user%d", u), "x"}
-	})
+	ids := insertUsers(t, tx, 2000)
 	insertRows(t, tx, "email_changes", []string{"hash", "user_id", "old_email", "new_email", "created_at", "expires_at"}, len(ids), func(u int) []any {
 		hash := uuid.Must(uuid.NewV7())
 		return []any{append(hash[:], hash[:]...), ids[u], fmt.Sprintf("Old.user%d@example.com", u), fmt.Sprintf("user%d@example.com", u),

@@ -1,11 +1,9 @@
 package web_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -15,12 +13,7 @@ import (
 )
 
 // eventSink records the events it gets.
-type eventSink chan event.Event
-
-func (s eventSink) Deliver(_ context.Context, e event.Event) error {
-	s <- e
-	return nil
-}
+type eventSink = apptest.EventSink
 
 // "Sign out all other sessions" tells consumers which sessions ended: a
 // session.revoked for each other session, and none for the one that
@@ -42,7 +35,7 @@ func TestEndOthersEventsNameTheEndedSessions(t *testing.T) {
 		// A sign-in after it: every event before it has come with it.
 		s.browser().signIn("ada", password, "/account")
 		revoked := map[uuid.UUID]bool{}
-		for _, e := range eventsThrough(t, sink, event.SessionCreated, 4) {
+		for _, e := range apptest.EventsThrough(t, sink, map[int64]event.Event{}, event.SessionCreated, 4) {
 			if e.Type != event.SessionRevoked {
 				continue
 			}
@@ -64,36 +57,4 @@ func TestEndOthersEventsNameTheEndedSessions(t *testing.T) {
 			t.Errorf("the laptop after ending the others: %d, want 200", p.status)
 		}
 	})
-}
-
-// eventsThrough waits for the account's events from seq 1 up to and
-// including its nth event of type marker (delivered in any order, a
-// repeat counted once) and returns them; the test fails when they do not
-// come.
-func eventsThrough(t *testing.T, sink eventSink, marker string, nth int) []event.Event {
-	t.Helper()
-	bySeq := map[int64]event.Event{}
-	deadline := time.After(10 * time.Second)
-	for {
-		var out []event.Event
-		for seq, seen := int64(1), 0; seen < nth; seq++ {
-			e, ok := bySeq[seq]
-			if !ok {
-				break
-			}
-			out = append(out, e)
-			if e.Type == marker {
-				seen++
-			}
-			if seen == nth {
-				return out
-			}
-		}
-		select {
-		case e := <-sink:
-			bySeq[e.Seq] = e
-		case <-deadline:
-			t.Fatalf("events through the %dth %s: got %d: %+v", nth, marker, len(bySeq), bySeq)
-		}
-	}
 }
