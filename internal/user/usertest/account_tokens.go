@@ -176,38 +176,45 @@ func testConcurrentTokenUse(t *testing.T, open newStores) {
 	for _, purpose := range []user.TokenPurpose{user.PurposeVerifyEmail, user.PurposeResetPassword} {
 		tok := storeToken(t, st.AccountTokens, u, purpose, at)
 		const n = 8
-		var (
-			wg      sync.WaitGroup
-			mu      sync.Mutex
-			won     int
-			unknown []error
-		)
-		start := make(chan struct{})
-		for range n {
-			wg.Go(func() {
-				<-start
-				var err error
-				if purpose == user.PurposeVerifyEmail {
-					_, err = st.AccountTokens.UseVerifyEmail(t.Context(), tok.Hash, at)
-				} else {
-					_, err = st.AccountTokens.UseResetPassword(t.Context(), tok.Hash, "h", at)
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					won++
-				case !errors.Is(err, user.ErrInvalidToken):
-					unknown = append(unknown, err)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
+		won, unknown := tokenUsesAtOnce(n, func(int) error {
+			var err error
+			if purpose == user.PurposeVerifyEmail {
+				_, err = st.AccountTokens.UseVerifyEmail(t.Context(), tok.Hash, at)
+			} else {
+				_, err = st.AccountTokens.UseResetPassword(t.Context(), tok.Hash, "h", at)
+			}
+			return err
+		})
 		if won != 1 || len(unknown) > 0 {
 			t.Errorf("%d concurrent uses of one %s token: %d succeeded, other errors %v; want exactly 1 and the rest ErrInvalidToken", n, purpose, won, unknown)
 		}
 	}
+}
+
+// tokenUsesAtOnce runs use(0) to use(n-1) at once and counts the calls
+// that succeeded; unknown are the errors other than ErrInvalidToken, what
+// a use that lost the race must answer.
+func tokenUsesAtOnce(n int, use func(i int) error) (won int, unknown []error) {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = use(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, user.ErrInvalidToken):
+			unknown = append(unknown, err)
+		}
+	}
+	return won, unknown
 }
 
 // testConcurrentResetsWithTwoTokens uses two reset links of one account at
@@ -226,25 +233,12 @@ func testConcurrentResetsWithTwoTokens(t *testing.T, open newStores) {
 			storeToken(t, st.AccountTokens, u, user.PurposeResetPassword, at),
 			storeToken(t, st.AccountTokens, u, user.PurposeResetPassword, at),
 		}
-		errs := make([]error, len(toks))
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i, tok := range toks {
-			wg.Go(func() {
-				<-start
-				_, errs[i] = st.AccountTokens.UseResetPassword(t.Context(), tok.Hash, "h", at)
-			})
-		}
-		close(start)
-		wg.Wait()
-		won := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !errors.Is(err, user.ErrInvalidToken):
-				t.Fatalf("round %d: two reset links used at once: got error %v, want nil or ErrInvalidToken", round, err)
-			}
+		won, unknown := tokenUsesAtOnce(len(toks), func(i int) error {
+			_, err := st.AccountTokens.UseResetPassword(t.Context(), toks[i].Hash, "h", at)
+			return err
+		})
+		if len(unknown) > 0 {
+			t.Fatalf("round %d: two reset links used at once: got error %v, want nil or ErrInvalidToken", round, unknown[0])
 		}
 		if won != 1 {
 			t.Fatalf("round %d: two reset links used at once: %d set the password, want 1", round, won)
