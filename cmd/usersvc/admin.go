@@ -48,13 +48,13 @@ func createAdminFlags() (*flag.FlagSet, *adminRequest) {
 // parseCreateAdmin reads create-admin's arguments; done says its help was
 // printed to stdout.
 func parseCreateAdmin(args []string, stdout io.Writer) (r adminRequest, done bool, err error) {
+	fs, req := createAdminFlags()
 	for _, a := range args {
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		if strings.HasPrefix(a, "-") && strings.EqualFold(name, "password") {
-			return adminRequest{}, false, errPasswordFlag
+			return adminRequest{}, false, &usageError{err: errPasswordFlag, usage: createAdminHelp.help(fs)}
 		}
 	}
-	fs, req := createAdminFlags()
 	more, done, err := createAdminHelp.parse(fs, args, stdout)
 	if done || err != nil {
 		return adminRequest{}, done, err
@@ -155,8 +155,11 @@ func (p passwordSource) read(required bool) (string, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read the password from stdin: %w", err)
 	}
-	if line == "" && !required {
-		return "", nil // stdin gave nothing at all: no password
+	if line == "" {
+		if !required {
+			return "", nil // stdin gave nothing at all: no password
+		}
+		return "", errors.New("create-admin needs a password: stdin was empty: run it at a terminal, pipe the password on stdin or use --password-file")
 	}
 	password := strings.TrimRight(line, "\r\n")
 	if password == "" {

@@ -186,8 +186,10 @@ func TestCreateAdminRefusesPasswordArguments(t *testing.T) {
 		{"--email", "a@example.com", "--username", "a", "--password=hunter2hunter2"},
 		{"-password", "hunter2hunter2", "--email", "a@example.com", "--username", "a"},
 	} {
-		if _, err := createAdminCmd(environ, "-", args...); !errors.Is(err, errPasswordFlag) {
-			t.Errorf("create-admin %q = %v, want the password-flag refusal", args, err)
+		// A flag create-admin does not take is a misuse: exit status 2, as
+		// for any other unknown flag (it was 1).
+		if _, err := createAdminCmd(environ, "-", args...); !errors.Is(err, errPasswordFlag) || exitCode(err) != 2 {
+			t.Errorf("create-admin %q = %v (exit %d), want the password-flag refusal, exit 2", args, err, exitCode(err))
 		}
 	}
 	for _, args := range [][]string{
@@ -212,6 +214,9 @@ func TestCreateAdminAppliesThePasswordPolicy(t *testing.T) {
 	for _, tt := range []struct{ name, stdin, want string }{
 		{"no stdin", "-", "needs a password"},
 		{"empty line", "\n", "needs a password"},
+		// Nothing at all on stdin (docker exec without -i) said "stdin gave
+		// an empty line", which no line was.
+		{"empty stdin", "", "stdin was empty"},
 		{"under USERSVC_PASSWORD_MIN_LENGTH", "elevenchars\n", "at least 12 characters"},
 		{"breached", "password1234\n", "too common"},
 		{"the username", "rootrootroot\n", "same as your email or username"},

@@ -38,7 +38,8 @@ var (
 		name: "serve", synopsis: "usersvc [serve]",
 		about: "Runs the HTTP service on USERSVC_ADDR (the operations listener on\n" +
 			"USERSVC_OPS_ADDR) until SIGTERM or SIGINT, migrating the database first\n" +
-			"unless USERSVC_MIGRATE_ON_START=false.",
+			"unless USERSVC_MIGRATE_ON_START=false (then the database must exist\n" +
+			"and be migrated: run `usersvc migrate up` first).",
 		env: config.Variables(), allSettings: true,
 	}
 	migrateHelp = command{

@@ -50,6 +50,10 @@ func OpenStore(ctx context.Context, cfg config.Config) (Store, string, error) {
 	return db, "sqlite", nil
 }
 
+// migrateFirst is what to do about a database that is missing or not
+// migrated, for a command that does not make or migrate one.
+const migrateFirst = "run `usersvc migrate up` first (`usersvc serve` migrates too, unless USERSVC_MIGRATE_ON_START=false)"
+
 // ErrNoDatabase is a command that works on the service's data run where
 // there is no database: the SQLite file is missing.
 var ErrNoDatabase = errors.New("no database")
@@ -61,30 +65,51 @@ var ErrNoDatabase = errors.New("no database")
 // that looks like one whose users are all gone. (PostgreSQL refuses a
 // database that does not exist by itself.) Only migrate and serve make a
 // database.
-func openExisting(ctx context.Context, cfg config.Config) (Store, error) {
+func openExisting(ctx context.Context, cfg config.Config) (Store, string, error) {
 	if cfg.DatabaseURL == "" {
 		path := filepath.Join(cfg.DataDir, SQLiteFile)
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w at %s: run `usersvc migrate up` (or `usersvc serve`, which migrates) first, or set DATABASE_URL or USERSVC_DATA_DIR to the service's database", ErrNoDatabase, path)
+			return nil, "", fmt.Errorf("%w at %s: %s, or set DATABASE_URL or USERSVC_DATA_DIR to the service's database", ErrNoDatabase, path, migrateFirst)
 		}
 	}
-	db, _, err := OpenStore(ctx, cfg)
-	return db, err
+	return OpenStore(ctx, cfg)
 }
 
 // OpenMigrated opens the configured store for a command that reads or
 // changes the service's data: it must exist (openExisting) and have every
 // migration of this release applied (RequireMigrated).
 func OpenMigrated(ctx context.Context, cfg config.Config) (Store, error) {
-	db, err := openExisting(ctx, cfg)
+	db, _, err := openMigrated(ctx, cfg)
+	return db, err
+}
+
+// openMigrated is OpenMigrated, saying which store it opened.
+func openMigrated(ctx context.Context, cfg config.Config) (Store, string, error) {
+	db, kind, err := openExisting(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := RequireMigrated(ctx, db); err != nil {
 		_ = db.Close()
-		return nil, err
+		return nil, "", err
 	}
-	return db, nil
+	return db, kind, nil
+}
+
+// openServed opens the store serve runs on: with cfg.MigrateOnStart any,
+// made when missing (openStore migrates it); without, only an existing,
+// migrated one (openMigrated), since nothing would make its tables: an
+// empty file or schema is refused before anything else is made, rather
+// than failing later on a missing table or serving on it.
+func openServed(ctx context.Context, cfg config.Config) (Store, string, error) {
+	if cfg.MigrateOnStart {
+		return OpenStore(ctx, cfg)
+	}
+	db, kind, err := openMigrated(ctx, cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("USERSVC_MIGRATE_ON_START=false, so serve does not migrate: %w", err)
+	}
+	return db, kind, nil
 }
 
 // Migrate applies every pending migration of db and returns what it
@@ -109,7 +134,7 @@ func (a *App) openStore(ctx context.Context, db Store) error {
 	kind := "given"
 	if db == nil {
 		var err error
-		if db, kind, err = OpenStore(ctx, a.cfg); err != nil {
+		if db, kind, err = openServed(ctx, a.cfg); err != nil {
 			return err
 		}
 	}
@@ -170,7 +195,7 @@ func RequireMigrated(ctx context.Context, db Store) error {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	if pending {
-		return errors.New("the database has migrations to apply: run `usersvc migrate up` (or serve once) first")
+		return errors.New("the database has migrations to apply: " + migrateFirst)
 	}
 	return nil
 }

@@ -171,6 +171,7 @@ type exportedSession struct {
 	RevokedAt  *time.Time `json:"revoked_at" nullable:"true" doc:"When it was ended (logout, revocation, password change); null if never"`
 	UserAgent  string     `json:"user_agent"`
 	IP         string     `json:"ip"`
+	ClientID   *string    `json:"client_id" nullable:"true" doc:"The client_id its login named, the only client that may refresh it; null for a login that named none (the first-party frontend), or a session from before the service kept its client"`
 }
 
 // userExport is everything the service keeps about the caller: the
@@ -299,6 +300,9 @@ func toExportedSession(s user.Session) exportedSession {
 	}
 	if !s.RevokedAt.IsZero() {
 		e.RevokedAt = new(s.RevokedAt.UTC())
+	}
+	if s.ClientID != "" && !s.AnyClient {
+		e.ClientID = new(s.ClientID)
 	}
 	return e
 }

@@ -128,6 +128,7 @@ var errorTable = []struct {
 	{user.ErrLastAdmin, http.StatusConflict, "last_admin", "", ""},
 	{user.ErrAlreadyVerified, http.StatusConflict, "already_verified", "", ""},
 	{user.ErrFactorExists, http.StatusConflict, "factor_exists", "", ""},
+	{user.ErrTOTPSetupReplaced, http.StatusConflict, "totp_setup_replaced", "", ""},
 	{errNotForm, http.StatusUnsupportedMediaType, codeMediaType, "", ""},
 	{errTooLarge, http.StatusRequestEntityTooLarge, codeTooLarge, "", ""},
 	{user.ErrLocked, http.StatusTooManyRequests, "account_locked", "", ""},

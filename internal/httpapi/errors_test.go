@@ -302,6 +302,12 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 			s.enrolTOTP(token)
 			return s.do(req{method: "POST", path: "/api/v1/users/me/mfa/totp", token: token})
 		},
+		user.ErrTOTPSetupReplaced.Error(): func() response {
+			_, token := s.signedUp()
+			first, setup := s.startTOTP(token)
+			s.startTOTP(token)
+			return s.confirmTOTPSetup(token, otpCode(t, first, s.Clock.Now()), setup)
+		},
 		user.ErrMFARequired.Error(): func() response {
 			a, token := s.signedUp()
 			s.enrolTOTP(token)

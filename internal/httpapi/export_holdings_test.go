@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -158,6 +159,41 @@ func TestExportHoldsSecondFactors(t *testing.T) {
 			}
 			if strings.Contains(string(res.Body), secret) || strings.Contains(string(res.Body), codes[0]) {
 				t.Error("the export holds the authenticator's secret or a recovery code")
+			}
+		}
+	})
+}
+
+// TestExportSessionsNameTheirClient: the export listed each session
+// without the client its login named, which the service keeps (and which
+// alone may refresh it): a person could not tell which application holds
+// a session. Each session now says its client_id, null for a login that
+// named none (the first-party frontend).
+func TestExportSessionsNameTheirClient(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		a, token := s.signedUp()
+		form := url.Values{"username": {a.Username}, "password": {a.Password}, "client_id": {"app-a"}}
+		if res := s.do(req{method: "POST", path: tokenPath, body: form.Encode(), contentType: formType}); res.Status != http.StatusOK {
+			t.Fatalf("login by app-a: %v", res)
+		}
+		res := s.do(req{method: "GET", path: "/api/v1/users/me/export", token: token})
+		if res.Status != http.StatusOK {
+			t.Fatalf("export: %v", res)
+		}
+		var x struct {
+			Sessions []map[string]any `json:"sessions"`
+		}
+		if err := json.Unmarshal(res.Body, &x); err != nil {
+			t.Fatalf("export body %s: %v", res.Body, err)
+		}
+		if len(x.Sessions) != 2 {
+			t.Fatalf("export sessions: %v, want two", x.Sessions)
+		}
+		for i, want := range []any{nil, "app-a"} {
+			got, ok := x.Sessions[i]["client_id"]
+			if !ok || got != want {
+				t.Errorf("session %d: client_id %v (present %t), want %v", i, got, ok, want)
 			}
 		}
 	})

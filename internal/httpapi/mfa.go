@@ -31,13 +31,15 @@ type totpEnrolment struct {
 	URI       string `json:"otpauth_uri" doc:"The otpauth:// URI of the secret (what the QR code holds)"`
 	QRCode    []byte `json:"qr_code_png" doc:"The URI as a QR code, a PNG image (base64)"`
 	QRDataURI string `json:"qr_code_data_uri" doc:"The same PNG as a data: URI, for an img element"`
+	Setup     string `json:"setup" doc:"The handle of this set-up: send it back with the first code, so that a code of an app that scanned a secret a newer set-up replaced (another window or device) answers 409 totp_setup_replaced instead of invalid_code"`
 }
 
 type totpEnrolmentOutput struct{ Body totpEnrolment }
 
 type confirmTOTPInput struct {
 	Body struct {
-		Code string `json:"code" minLength:"6" maxLength:"6" doc:"The six digits the authenticator app shows now"`
+		Code  string `json:"code" minLength:"6" maxLength:"6" doc:"The six digits the authenticator app shows now"`
+		Setup string `json:"setup,omitempty" required:"false" maxLength:"512" doc:"The setup handle of the enrolment the user scanned, if the client kept it"`
 	}
 }
 
@@ -104,7 +106,7 @@ func (a *api) enrolTOTP(ctx context.Context, _ *struct{}) (*totpEnrolmentOutput,
 		return nil, a.problem(ctx, err)
 	}
 	return &totpEnrolmentOutput{Body: totpEnrolment{
-		Secret: key.Secret, URI: key.URI, QRCode: key.QRCode,
+		Secret: key.Secret, URI: key.URI, QRCode: key.QRCode, Setup: key.Setup,
 		QRDataURI: "data:image/png;base64," + base64.StdEncoding.EncodeToString(key.QRCode),
 	}}, nil
 }
@@ -114,7 +116,7 @@ func (a *api) confirmTOTP(ctx context.Context, in *confirmTOTPInput) (*recoveryC
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}
-	codes, err := a.users.ConfirmTOTP(ctx, me, in.Body.Code)
+	codes, err := a.users.ConfirmTOTPSetup(ctx, me, in.Body.Code, in.Body.Setup)
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}

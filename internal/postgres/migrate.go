@@ -51,39 +51,70 @@ func newMigrator(db *sql.DB, fsys fs.FS) (*goose.Provider, error) {
 // releases the lock when the holder's connection ends, so a process killed
 // while migrating never leaves it held.
 type advisoryLock struct {
-	id   int64
-	wait time.Duration
-	poll time.Duration // zero: migrationLockPoll
+	id    int64
+	wait  time.Duration
+	poll  time.Duration // zero: migrationLockPoll
+	clock lockClock     // nil: the real one
+}
+
+// lockClock is the time a waiting SessionLock reads: when its wait ends
+// and when it tries again. A test's makes both happen when it says.
+type lockClock interface {
+	// AfterFunc calls f once d has passed, unless stop is called first.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+	// Ticks returns a channel that receives every d, and what stops it.
+	Ticks(d time.Duration) (c <-chan time.Time, stop func())
+}
+
+// realClock is the lockClock of the time package.
+type realClock struct{}
+
+func (realClock) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+
+func (realClock) Ticks(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
 }
 
 // migrationLockPoll is how often a waiting process tries the migration
 // lock again.
 const migrationLockPoll = 100 * time.Millisecond
 
+// errLockWait is the end of a wait for the migration lock that lasted
+// its whole bound.
+var errLockWait = fmt.Errorf("waited the bound for it: %w", context.DeadlineExceeded)
+
 var _ lock.SessionLocker = advisoryLock{}
 
-// SessionLock waits, at most l.wait, for the lock on conn.
+// SessionLock waits, at most l.wait, for the lock on conn. When the wait
+// ends, so does a try in flight (pgx cancels the query, and with it the
+// connection).
 func (l advisoryLock) SessionLock(ctx context.Context, conn *sql.Conn) error {
-	ctx, cancel := context.WithTimeout(ctx, l.wait)
-	defer cancel()
-	poll := l.poll
+	clock, poll := l.clock, l.poll
+	if clock == nil {
+		clock = realClock{}
+	}
 	if poll <= 0 {
 		poll = migrationLockPoll
 	}
-	tick := time.NewTicker(poll)
-	defer tick.Stop()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := clock.AfterFunc(l.wait, func() { cancel(errLockWait) })
+	defer stop()
+	ticks, stopTicks := clock.Ticks(poll)
+	defer stopTicks()
 	for {
 		var got bool
 		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, l.id).Scan(&got); err != nil {
-			return fmt.Errorf("wait for the migration lock (another process may be migrating this database): %w", err)
+			return fmt.Errorf("wait for the migration lock (another process may be migrating this database): %w", errors.Join(err, context.Cause(ctx)))
 		}
 		if got {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for the migration lock (another process may be migrating this database): %w", ctx.Err())
-		case <-tick.C:
+			return fmt.Errorf("wait for the migration lock (another process may be migrating this database): %w", context.Cause(ctx))
+		case <-ticks:
 		}
 	}
 }

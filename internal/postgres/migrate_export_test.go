@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"context"
 	"database/sql"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -15,9 +17,53 @@ import (
 // their own.
 func NewMigrator(db *sql.DB, fsys fs.FS) (*goose.Provider, error) { return newMigrator(db, fsys) }
 
-// MigrationLock returns the migrations' advisory lock with another wait.
-func MigrationLock(wait time.Duration) lock.SessionLocker {
-	return advisoryLock{id: migrationLockID, wait: wait}
+// MigrationLock returns the migrations' advisory lock on clock, which a
+// test moves.
+func MigrationLock(clock *LockClock) lock.SessionLocker {
+	return advisoryLock{id: migrationLockID, wait: migrationLockWait, clock: clock}
+}
+
+// LockClock is a lockClock that moves when a test says: Tick lets a
+// waiting SessionLock try again, and returns once it has taken the tick
+// (so its try before found the lock held); Expire ends every wait begun.
+type LockClock struct {
+	ticks chan time.Time
+	mu    sync.Mutex
+	ends  []func()
+}
+
+// NewLockClock returns a LockClock at its start.
+func NewLockClock() *LockClock { return &LockClock{ticks: make(chan time.Time)} }
+
+// AfterFunc keeps f for Expire.
+func (c *LockClock) AfterFunc(_ time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ends = append(c.ends, f)
+	return func() bool { return true }
+}
+
+// Ticks returns the channel Tick sends on.
+func (c *LockClock) Ticks(time.Duration) (<-chan time.Time, func()) { return c.ticks, func() {} }
+
+// Tick hands a waiting SessionLock its next try, once it waits for it.
+func (c *LockClock) Tick(ctx context.Context) error {
+	select {
+	case c.ticks <- time.Time{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Expire ends the waits begun: their bound has passed.
+func (c *LockClock) Expire() {
+	c.mu.Lock()
+	ends := c.ends
+	c.mu.Unlock()
+	for _, f := range ends {
+		f()
+	}
 }
 
 // AuditQuery is the statement Audit.Events runs for f, for EXPLAIN.

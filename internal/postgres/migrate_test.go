@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -112,6 +111,11 @@ func openAndMigrate(ctx context.Context, url string) error {
 	return err
 }
 
+// TestMigrationLock: the lock is one session's at a time, released only
+// by its holder; a session that finds it held tries again, every poll,
+// until the wait's bound ends the wait with an error that says why. Its
+// clock is the test's (a wait of 100 ms of real time failed the test
+// whenever a query took longer on a loaded machine).
 func TestMigrationLock(t *testing.T) {
 	s := storetest.Postgres(t)
 	db := stdlib.OpenDBFromPool(s.Pool())
@@ -127,7 +131,8 @@ func TestMigrationLock(t *testing.T) {
 		return c
 	}
 	holder, other := conn(), conn()
-	l := postgres.MigrationLock(100 * time.Millisecond)
+	clock := postgres.NewLockClock()
+	l := postgres.MigrationLock(clock)
 
 	if err := l.SessionLock(ctx, holder); err != nil {
 		t.Fatalf("SessionLock: %v", err)
@@ -135,10 +140,18 @@ func TestMigrationLock(t *testing.T) {
 	if err := l.SessionUnlock(ctx, other); err == nil {
 		t.Error("SessionUnlock by a session without the lock: got nil error, want one")
 	}
-	// A timed-out wait ends its connection (pgx cancels the query so).
-	err := l.SessionLock(ctx, conn())
-	if err == nil || !strings.Contains(err.Error(), "another process may be migrating") {
-		t.Errorf("SessionLock while another session holds it: got error %v, want one saying another process may be migrating", err)
+	// A wait that ends its connection (pgx cancels a query in flight).
+	waited := make(chan error, 1)
+	go func() { waited <- l.SessionLock(ctx, conn()) }()
+	for range 2 { // it found the lock held, twice, and waits to try again
+		if err := clock.Tick(ctx); err != nil {
+			t.Fatalf("the waiting SessionLock never asked to try again: %v", err)
+		}
+	}
+	clock.Expire()
+	err := <-waited
+	if err == nil || !strings.Contains(err.Error(), "another process may be migrating") || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("SessionLock while another session holds it, its wait over: got error %v, want one saying another process may be migrating", err)
 	}
 	if err := l.SessionUnlock(ctx, holder); err != nil {
 		t.Fatalf("SessionUnlock: %v", err)

@@ -151,6 +151,12 @@ type TOTPKey struct {
 	Secret string // base32, as typed into an app
 	URI    string // the otpauth:// URI
 	QRCode []byte // the URI as a QR code, PNG
+	// Setup is the handle of this set-up (its secret sealed for the
+	// account, base64url) that the client sends back with the first code
+	// (ConfirmTOTPSetup): a code of this secret after a newer set-up
+	// replaced it is then ErrTOTPSetupReplaced, not ErrInvalidCode.
+	// EnrolTOTP makes it.
+	Setup string
 }
 
 // TOTPCodes makes TOTP secrets and checks codes; the algorithm and its
@@ -249,6 +255,11 @@ var (
 	// ErrInvalidCode is a second-factor code that is wrong, or used
 	// already (a TOTP code works once, a recovery code too).
 	ErrInvalidCode = errors.New("the code is wrong or was used already")
+	// ErrTOTPSetupReplaced is a first code that is wrong for the
+	// authenticator being set up but right for the secret of an earlier
+	// set-up of the account, which a newer one (another window or device)
+	// replaced: the app scanned the old QR code.
+	ErrTOTPSetupReplaced = errors.New("this code is from an authenticator set up with a secret you replaced since, in another window or device: scan the newest QR code (or type its secret) and enter the code it shows")
 	// ErrCodeUsed is a store's answer to a TOTP code of a time step not
 	// after the last one accepted.
 	ErrCodeUsed = errors.New("the code was used already")

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -54,6 +55,10 @@ func (s *Service) mfaOn() bool {
 // only in its user's row.
 func totpAD(id uuid.UUID) []byte { return []byte("usersvc totp secret\x00" + id.String()) }
 
+// totpSetupAD is the associated data of a set-up handle (TOTPKey.Setup):
+// it opens only for its user, and never as a stored secret.
+func totpSetupAD(id uuid.UUID) []byte { return []byte("usersvc totp setup\x00" + id.String()) }
+
 // EnrolTOTP starts enrolling a TOTP authenticator for c: a new secret,
 // sealed and stored unconfirmed (replacing an unconfirmed one), returned
 // once for the app. Adding a factor is sensitive (a thief's authenticator
@@ -78,6 +83,7 @@ func (s *Service) EnrolTOTP(ctx context.Context, c Caller) (TOTPKey, error) {
 	if err := s.stores.Factors.PutTOTP(ctx, f); err != nil {
 		return TOTPKey{}, self(err)
 	}
+	key.Setup = base64.RawURLEncoding.EncodeToString(sealer.Seal([]byte(key.Secret), totpSetupAD(c.User.ID)))
 	return key, nil
 }
 
@@ -86,6 +92,16 @@ func (s *Service) EnrolTOTP(ctx context.Context, c Caller) (TOTPKey, error) {
 // then on a password login of c's account asks for a code. Wrong codes
 // count against the account as failed logins do, for this session alone.
 func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string) ([]string, error) {
+	return s.ConfirmTOTPSetup(ctx, c, code, "")
+}
+
+// ConfirmTOTPSetup is ConfirmTOTP with setup, the handle of the set-up
+// the client showed (TOTPKey.Setup; "" for none): a code that is wrong
+// for the pending secret but right for setup's, which a newer set-up
+// replaced, is ErrTOTPSetupReplaced (counted as a wrong code), so that
+// the user knows to scan the newer QR code. It tells nothing else: a code
+// of neither secret, or a handle that does not open, is ErrInvalidCode.
+func (s *Service) ConfirmTOTPSetup(ctx context.Context, c Caller, code, setup string) ([]string, error) {
 	if !s.mfaOn() {
 		return nil, ErrMFAUnavailable
 	}
@@ -98,7 +114,13 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string) ([]str
 	}
 	attempt := LoginAttempt{Key: accountKey(c.User, true, ""), Device: "session:" + c.Session.ID.String()}
 	attempt.Fingerprint = s.fingerprint(attempt.Device, "totp\x00"+code)
-	step, err := s.guardedCode(ctx, c.User.ID, attempt, func() (int64, error) { return s.matchTOTP(f, code) })
+	step, err := s.guardedCode(ctx, c.User.ID, attempt, func() (int64, error) {
+		step, err := s.matchTOTP(f, code)
+		if errors.Is(err, ErrInvalidCode) && s.replacedSetupMatches(f, setup, code) {
+			return 0, ErrTOTPSetupReplaced
+		}
+		return step, err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +164,7 @@ func (s *Service) guardedCode(ctx context.Context, userID uuid.UUID, attempt Log
 		}
 	}
 	step, err := match()
-	if errors.Is(err, ErrInvalidCode) {
+	if errors.Is(err, ErrInvalidCode) || errors.Is(err, ErrTOTPSetupReplaced) {
 		if s.guard != nil {
 			s.guard.Failed(ctx, attempt)
 		}
@@ -167,6 +189,33 @@ func (s *Service) matchTOTP(f TOTPFactor, code string) (int64, error) {
 		return 0, ErrInvalidCode
 	}
 	return step, nil
+}
+
+// replacedSetupMatches reports whether setup is the handle of a set-up of
+// f's user other than f's (one f replaced) and code is right for its
+// secret now. Whatever does not open or match is false.
+func (s *Service) replacedSetupMatches(f TOTPFactor, setup, code string) bool {
+	if setup == "" {
+		return false
+	}
+	sealed, err := base64.RawURLEncoding.DecodeString(setup)
+	if err != nil {
+		return false
+	}
+	sealer, err := s.sealer()
+	if err != nil {
+		return false
+	}
+	earlier, err := sealer.Open(sealed, totpSetupAD(f.UserID))
+	if err != nil {
+		return false
+	}
+	pending, err := sealer.Open(f.Secret, totpAD(f.UserID))
+	if err != nil || subtle.ConstantTimeCompare(earlier, pending) == 1 {
+		return false // the set-up of the pending secret: its code was wrong
+	}
+	_, ok := s.mfa.TOTP.Match(string(earlier), strings.TrimSpace(code), s.now())
+	return ok
 }
 
 // RemoveTOTP removes c's TOTP authenticator. It is sensitive: it needs a

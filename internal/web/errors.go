@@ -31,6 +31,7 @@ var refusals = []refusal{
 	{user.ErrUsernameTaken, http.StatusConflict, "error.username_taken", "username"},
 	{user.ErrInvalidToken, http.StatusBadRequest, "error.invalid_token", ""},
 	{user.ErrInvalidCode, http.StatusBadRequest, "error.invalid_code", "code"},
+	{user.ErrTOTPSetupReplaced, http.StatusConflict, "error.totp_setup_replaced", "code"},
 	{user.ErrInvalidMFAToken, http.StatusBadRequest, "error.invalid_mfa_token", ""},
 	{user.ErrReauthenticationRequired, http.StatusForbidden, "error.reauth", "current_password"},
 	{user.ErrLastAdmin, http.StatusConflict, "error.last_admin", ""},

@@ -95,11 +95,17 @@ func (p *Pages) reauthenticated(r *http.Request, c user.Caller) (user.Caller, er
 	return p.current(r) // re-read: the session is authenticated now
 }
 
-// confirmForm is the form for the new authenticator's first code.
-func confirmForm() *form {
-	return &form{ID: "mfa-confirm", Action: mfaPath + "/confirm", Submit: "mfa.confirm", Fields: []*field{
+// confirmForm is the form for the new authenticator's first code, with
+// setup, the handle of the set-up the page showed ("" for none), so that
+// a code of a secret a newer set-up replaced is told apart.
+func confirmForm(setup string) *form {
+	f := &form{ID: "mfa-confirm", Action: mfaPath + "/confirm", Submit: "mfa.confirm", Fields: []*field{
 		{Name: "code", Type: "text", Autocomplete: "one-time-code", Label: "field.code", Hint: "hint.totp_code"},
 	}}
+	if setup != "" {
+		f.Hidden = []hidden{{Name: "setup", Value: setup}}
+	}
+	return f
 }
 
 // setUpTOTP enrols a new authenticator and sends the browser to the
@@ -117,7 +123,7 @@ func (p *Pages) setUpTOTP(w http.ResponseWriter, r *http.Request, c user.Caller)
 	}
 	// The URI, not its QR code: a cookie of the PNG would outgrow what
 	// browsers keep (4 KB) for a long address.
-	p.holdSecret(w, c, mfaSetupPath, []string{key.Secret, key.URI}, "")
+	p.holdSecret(w, c, mfaSetupPath, []string{key.Secret, key.URI, key.Setup}, "")
 	redirect(w, mfaSetupPath)
 }
 
@@ -128,7 +134,11 @@ func (p *Pages) setUpTOTP(w http.ResponseWriter, r *http.Request, c user.Caller)
 // purpose) and offers to start again for whoever did not scan it.
 func (p *Pages) setUpPage(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	held, _, ok := p.takeSecret(w, r, c, mfaSetupPath)
-	ok = ok && len(held) == 2
+	ok = ok && len(held) >= 2 // a cookie of the release before holds no setup
+	setup := ""
+	if ok && len(held) > 2 {
+		setup = held[2]
+	}
 	var png []byte
 	replaced := false
 	st, err := p.users.MFAStatus(p.client(r), c.User.ID)
@@ -147,14 +157,14 @@ func (p *Pages) setUpPage(w http.ResponseWriter, r *http.Request, c user.Caller)
 	case st.TOTP != user.TOTPPending: // turned on, removed: nothing to show
 		redirect(w, mfaPath)
 	case replaced:
-		p.renderMFA(w, r, c, http.StatusOK, st, mfaPage{Confirm: confirmForm(), Restart: true, Notice: "mfa.setup.replaced"}, "")
+		p.renderMFA(w, r, c, http.StatusOK, st, mfaPage{Confirm: confirmForm(""), Restart: true, Notice: "mfa.setup.replaced"}, "")
 	case png != nil:
 		w.Header().Set("Content-Security-Policy", strings.Replace(p.policyFor(r), "img-src ", "img-src "+qrImagePolicy+" ", 1))
 		//nolint:gosec // the service's own PNG, base64: no markup or script in it
 		qr := template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
-		p.renderMFA(w, r, c, http.StatusOK, st, mfaPage{Secret: grouped(held[0]), QR: qr, Confirm: confirmForm()}, "")
+		p.renderMFA(w, r, c, http.StatusOK, st, mfaPage{Secret: grouped(held[0]), QR: qr, Confirm: confirmForm(setup)}, "")
 	default:
-		p.renderMFA(w, r, c, http.StatusOK, st, mfaPage{Confirm: confirmForm(), Restart: true, Notice: "mfa.setup.gone"}, "")
+		p.renderMFA(w, r, c, http.StatusOK, st, mfaPage{Confirm: confirmForm(""), Restart: true, Notice: "mfa.setup.gone"}, "")
 	}
 }
 
@@ -178,13 +188,15 @@ func (p *Pages) confirmTOTP(w http.ResponseWriter, r *http.Request, c user.Calle
 		p.mfaFailed(w, r, c, mfaPage{}, err)
 		return
 	}
-	codes, err := p.users.ConfirmTOTP(p.client(r), c, code)
-	if errors.Is(err, user.ErrInvalidCode) {
-		// The app holds the secret already: ask again for its code.
-		f := confirmForm()
+	setup := r.PostFormValue("setup")
+	codes, err := p.users.ConfirmTOTPSetup(p.client(r), c, code, setup)
+	if errors.Is(err, user.ErrInvalidCode) || errors.Is(err, user.ErrTOTPSetupReplaced) {
+		// The app holds the secret already: ask again for its code. One
+		// of a replaced secret's app: offer to set up again too.
+		f := confirmForm(setup)
 		status, text, _ := p.explain(r, err)
 		f.Error, f.field("code").Error = p.must("error.form"), text
-		p.mfaStatusPage(w, r, c, status, mfaPage{Confirm: f}, "")
+		p.mfaStatusPage(w, r, c, status, mfaPage{Confirm: f, Restart: errors.Is(err, user.ErrTOTPSetupReplaced)}, "")
 		return
 	}
 	if err != nil {
