@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/app/apptest"
@@ -120,6 +121,31 @@ func TestAdminMFAResetIsOneTransaction(t *testing.T) {
 		}
 		if keys := s.myPasskeys(token); len(keys) != 0 {
 			t.Errorf("passkeys after the reset: %v, want none", keys)
+		}
+	})
+}
+
+// TestReauthenticationAndItsRecordAreOneTransaction: proving the password
+// again opens the window of sensitive changes (a new factor, a new email,
+// a deletion), so it is a security event: when the database refuses its
+// audit event, the session's window is not opened either. Found while
+// fixing the passkeys: the session was renewed first and its record
+// appended after, apart, so a failure between left a window nobody could
+// see being opened.
+func TestReauthenticationAndItsRecordAreOneTransaction(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		a, token := s.signedUp()
+		s.Clock.Advance(15 * time.Minute) // past the window of the login
+		refuse := s.RefuseAudit(t, "session.reauthenticated")
+		refuse(true)
+		res := s.do(req{method: "POST", path: "/api/v1/reauthenticate", token: token, body: `{"password":"` + a.Password + `"}`})
+		if res.Status < 500 {
+			t.Errorf("reauthenticate while its audit event is refused: %v, want a refusal (5xx)", res)
+		}
+		refuse(false)
+		if res := s.do(req{method: "POST", path: "/api/v1/users/me/mfa/totp", token: token}); res.Status != http.StatusForbidden {
+			t.Errorf("a sensitive change after a refused reauthentication: %v, want 403 (reauthentication required)", res)
 		}
 	})
 }
