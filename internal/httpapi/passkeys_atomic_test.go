@@ -149,3 +149,27 @@ func TestReauthenticationAndItsRecordAreOneTransaction(t *testing.T) {
 		}
 	})
 }
+
+// TestPasskeyRenameAndItsRecordAreOneTransaction: a rename whose audit
+// event the database refuses is refused and not made, as the other
+// changes of passkeys.
+func TestPasskeyRenameAndItsRecordAreOneTransaction(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		_, token := s.signedUp()
+		key := s.addPasskey(token, passkeytest.NewAuthenticator(passkeyOrigin), "Laptop")["id"].(string)
+		refuse := s.RefuseAudit(t, "passkey.renamed")
+		refuse(true)
+		res := s.do(req{method: "PATCH", path: "/api/v1/users/me/passkeys/" + key, token: token, body: `{"name":"Unrecorded"}`})
+		if res.Status < 500 {
+			t.Errorf("rename while its audit event is refused: %v, want a refusal (5xx)", res)
+		}
+		list := s.do(req{method: "GET", path: "/api/v1/users/me/passkeys", token: token})
+		var keys []struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(list.Body, &keys); err != nil || len(keys) != 1 || keys[0].Name != "Laptop" {
+			t.Errorf("passkeys after a refused rename: %s (%v), want the one named Laptop", list.Body, err)
+		}
+	})
+}

@@ -76,8 +76,12 @@ type Deps struct {
 	Stores   Stores
 	Accounts Accounts
 	Audit    user.AuditLog // nil: nothing recorded
-	Log      *slog.Logger  // nil: discarded
-	Now      func() time.Time
+	// Tx is the accounts' Transactor (user.Stores.Tx) of the database of
+	// Stores: a rename is one transaction with its audit event. Nil (or
+	// Stores.In nil): the event is appended after the rename.
+	Tx  user.Transactor
+	Log *slog.Logger // nil: discarded
+	Now func() time.Time
 }
 
 // Service is the relying party.
@@ -85,6 +89,7 @@ type Service struct {
 	wa       *webauthn.WebAuthn
 	passkeys Store
 	in       func(user.Stores) (Store, error) // Stores.In
+	tx       user.Transactor
 	cer      Ceremonies
 	accounts Accounts
 	audit    user.AuditLog
@@ -119,7 +124,7 @@ func NewService(d Deps, cfg Config) (*Service, error) {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		wa: wa, passkeys: d.Stores.Passkeys, in: d.Stores.In, cer: d.Stores.Ceremonies, accounts: d.Accounts,
+		wa: wa, passkeys: d.Stores.Passkeys, in: d.Stores.In, tx: d.Tx, cer: d.Stores.Ceremonies, accounts: d.Accounts,
 		audit: d.Audit, log: d.Log, now: d.Now, ttl: cfg.CeremonyTTL,
 	}, nil
 }
@@ -354,18 +359,32 @@ func (s *Service) List(ctx context.Context, userID uuid.UUID) ([]Passkey, error)
 	return s.passkeys.ByUser(ctx, userID)
 }
 
-// Rename renames c's passkey id.
+// Rename renames c's passkey id, in one transaction with its audit event
+// (Deps.Tx).
 func (s *Service) Rename(ctx context.Context, c user.Caller, id uuid.UUID, name string) (Passkey, error) {
 	name, err := cleanName(name, "")
 	if err != nil {
 		return Passkey{}, err
 	}
-	p, err := s.passkeys.Rename(ctx, c.User.ID, id, name)
-	if err != nil {
-		return Passkey{}, err
+	if s.tx == nil || s.in == nil {
+		p, err := s.passkeys.Rename(ctx, c.User.ID, id, name)
+		if err == nil {
+			s.record(ctx, AuditRenamed, c.User.ID, c.User.ID, p, nil)
+		}
+		return p, err
 	}
-	s.record(ctx, AuditRenamed, c.User.ID, c.User.ID, p, nil)
-	return p, nil
+	var p Passkey
+	err = s.tx.Atomic(ctx, func(tx user.Stores) error {
+		keys, err := s.keysIn(tx)
+		if err != nil {
+			return err
+		}
+		if p, err = keys.Rename(ctx, c.User.ID, id, name); err != nil {
+			return err
+		}
+		return s.recordIn(ctx, tx, AuditRenamed, c.User.ID, c.User.ID, p, nil)
+	})
+	return p, err
 }
 
 // Remove removes c's passkey id: a sensitive change (a stolen session
