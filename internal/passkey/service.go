@@ -308,11 +308,11 @@ func (s *Service) FinishRegistration(ctx context.Context, c user.Caller, handle,
 		SignCount: int64(cred.Authenticator.SignCount), AMR: amrOf(cred.Flags), CreatedAt: s.clock(),
 	}
 	err = s.accounts.PasskeyAdded(ctx, c, len(keys) == 0, func(tx user.Stores) error {
-		keys, err := s.keysIn(tx)
+		store, err := s.keysIn(tx)
 		if err != nil {
 			return err
 		}
-		if err := keys.Create(ctx, p); err != nil {
+		if err := store.Create(ctx, p); err != nil {
 			return err
 		}
 		return s.recordIn(ctx, tx, AuditRegistered, c.User.ID, c.User.ID, p, nil)
