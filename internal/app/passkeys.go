@@ -65,7 +65,7 @@ func (a *App) openPasskeys(svc *user.Service, log *slog.Logger, now func() time.
 		return err
 	}
 	p, err := passkey.NewService(passkey.Deps{
-		Stores: ps.Passkeys(), Accounts: svc, Audit: a.db.Stores().Audit, Log: log, Now: now,
+		Stores: ps.Passkeys(), Accounts: svc, Audit: a.db.Stores().Audit, Tx: a.db.Stores().Tx, Log: log, Now: now,
 	}, rp)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/event"
+	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
@@ -199,6 +201,119 @@ func TestRecoveryEndsEverySessionAndSaysSo(t *testing.T) {
 		s.token(owner.Username, owner.Password)
 		if n := all(apptest.EventsThrough(t, sink, bySeq, event.SessionCreated, 3)); n != 2 {
 			t.Errorf("a reset and an undo: %d session.revoked with all, want 2", n)
+		}
+	})
+}
+
+// wantEnded fails unless the session.revoked events among events cover
+// every session of sessions (named, or all of the account's), which ended
+// with how.
+func wantEnded(t *testing.T, events []event.Event, how string, sessions ...string) {
+	t.Helper()
+	all, named := false, map[uuid.UUID]bool{}
+	for _, e := range events {
+		if e.Type != event.SessionRevoked {
+			continue
+		}
+		var d event.SessionData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			t.Fatalf("session.revoked data %s: %v", e.Data, err)
+		}
+		all, named[d.SessionID] = all || d.All, true
+	}
+	for _, access := range sessions {
+		if sid := sidOf(t, access); !all && !named[sid] {
+			t.Errorf("%s ended session %s and no session.revoked says so:\n%s", how, sid, apptest.ListEvents(events))
+		}
+	}
+}
+
+// TestDeactivationAnnouncesEndedSessions: deactivating an account ends
+// its sessions, and a consumer that mirrors sessions learns it from
+// session.revoked, as it does of a logout or a password reset (there used
+// to be none: the consumer kept the sessions as live).
+func TestDeactivationAnnouncesEndedSessions(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		sink := make(apptest.EventSink, 64)
+		s := newAdminServer(t, kind, apptest.With(app.WithEventSink("test", sink)))
+		a, id := s.signUp()
+		laptop, phone := s.login(a, nil), s.login(a, nil)
+		path := "/api/v1/admin/users/" + id.String()
+		if res := s.do(req{method: "POST", path: path + "/deactivate", token: s.adminToken}); res.Status != http.StatusOK {
+			t.Fatalf("deactivate: %v", res)
+		}
+		// A change after: every event of the deactivation has come before it.
+		if res := s.do(req{method: "PATCH", path: path, token: s.adminToken, body: `{"full_name":"Gone"}`}); res.Status != http.StatusOK {
+			t.Fatalf("rename: %v", res)
+		}
+		events := apptest.EventsAbout(t, sink, map[int64]event.Event{}, id, event.UserUpdated, 1)
+		wantEnded(t, events, "the deactivation", laptop.access, phone.access)
+	})
+}
+
+// TestOperatorPasswordAnnouncesEndedSessions: the operator's create-admin
+// with a new password (PromoteAdmin) ends every session of the account,
+// whoever held them, and session.revoked says so.
+func TestOperatorPasswordAnnouncesEndedSessions(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		sink := make(apptest.EventSink, 64)
+		s := newSessionServer(t, kind, apptest.With(app.WithEventSink("test", sink)))
+		a, _ := s.signUp()
+		laptop, phone := s.login(a, nil), s.login(a, nil)
+		if _, err := s.App.Service().PromoteAdmin(t.Context(), a.Email, a.Username, "the operator's passphrase"); err != nil {
+			t.Fatalf("create-admin with a new password: %v", err)
+		}
+		s.wantInvalidGrant(laptop.refresh, "a session ended by the operator's password")
+		events := apptest.EventsThrough(t, sink, map[int64]event.Event{}, event.UserRoleChanged, 1)
+		wantEnded(t, events, "the operator's new password", laptop.access, phone.access)
+	})
+}
+
+// TestInactiveAtRefreshAnnouncesEndedSessions: a refresh token presented
+// for an account found inactive (deactivated behind the service's back)
+// ends the account's sessions, and session.revoked says so, as every
+// other end of sessions does.
+func TestInactiveAtRefreshAnnouncesEndedSessions(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		sink := make(apptest.EventSink, 64)
+		s := newSessionServer(t, kind, apptest.With(app.WithEventSink("test", sink)))
+		a, id := s.signUp()
+		laptop, phone := s.login(a, nil), s.login(a, nil)
+		off, on := false, true
+		if _, err := s.Stores.Users.Update(t.Context(), id, user.Patch{IsActive: &off}); err != nil {
+			t.Fatal(err)
+		}
+		s.wantInvalidGrant(laptop.refresh, "an inactive account's refresh token")
+		if _, err := s.Stores.Users.Update(t.Context(), id, user.Patch{IsActive: &on}); err != nil {
+			t.Fatal(err)
+		}
+		s.wantInvalidGrant(phone.refresh, "another session of the account found inactive")
+		s.login(a, nil) // a change after: every event before it has come
+		events := apptest.EventsThrough(t, sink, map[int64]event.Event{}, event.SessionCreated, 3)
+		wantEnded(t, events, "the refresh of an inactive account", laptop.access, phone.access)
+	})
+}
+
+// TestTokenRevocationAnnouncesEndedSession: revoking a token (RFC 7009)
+// ends its session, and session.revoked names it, as a logout does.
+func TestTokenRevocationAnnouncesEndedSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		sink := make(apptest.EventSink, 64)
+		s := newSessionServer(t, kind, apptest.With(app.WithEventSink("test", sink)))
+		a, _ := s.signUp()
+		byRefresh, byAccess := s.login(a, nil), s.login(a, nil)
+		for _, token := range []string{byRefresh.refresh, byAccess.access} {
+			if res := s.revoke(url.Values{"token": {token}}); res.Status != http.StatusOK {
+				t.Fatalf("revoke: %v", res)
+			}
+		}
+		s.login(a, nil) // a change after: every event before it has come
+		events := apptest.EventsThrough(t, sink, map[int64]event.Event{}, event.SessionCreated, 3)
+		named := revokedSessions(t, events)
+		for _, p := range []pair{byRefresh, byAccess} {
+			if sid := sidOf(t, p.access); !named[sid] {
+				t.Errorf("the revoked session %s has no session.revoked:\n%s", sid, apptest.ListEvents(events))
+			}
 		}
 	})
 }

@@ -36,21 +36,27 @@ func (f Factor) Enrolled(ctx context.Context, userID uuid.UUID) (bool, error) {
 	return len(keys) > 0, err
 }
 
-// Reset removes every passkey of userID (an administrator's reset of the
-// account's factors).
-func (f Factor) Reset(ctx context.Context, userID uuid.UUID) error {
+// Reset removes every passkey of userID in tx, the transaction of an
+// administrator's reset of the account's factors, each audited there.
+func (f Factor) Reset(ctx context.Context, tx user.Stores, userID uuid.UUID) error {
 	if f.rp == nil {
 		return nil
 	}
-	keys, err := f.rp.passkeys.ByUser(ctx, userID)
+	store, err := f.rp.keysIn(tx)
+	if err != nil {
+		return err
+	}
+	keys, err := store.ByUser(ctx, userID)
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
-		if err := f.rp.passkeys.Delete(ctx, userID, k.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := store.Delete(ctx, userID, k.ID); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		f.rp.record(ctx, AuditRemoved, uuid.Nil, userID, k, map[string]string{"reason": "mfa_reset"})
+		if err := f.rp.recordIn(ctx, tx, AuditRemoved, uuid.Nil, userID, k, map[string]string{"reason": "mfa_reset"}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -106,6 +106,12 @@ type Ceremonies interface {
 type Stores struct {
 	Passkeys   Store
 	Ceremonies Ceremonies
+	// In returns the passkeys on the transaction of tx, Stores that the
+	// database's user.Transactor gave: a change of passkeys then commits
+	// with its audit event and its event, or not at all. Nil when the
+	// passkeys are in no transaction of the accounts' (the fake): Passkeys
+	// is used.
+	In func(tx user.Stores) (Store, error)
 }
 
 // The errors of the relying party and its stores.

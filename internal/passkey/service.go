@@ -46,13 +46,15 @@ type Accounts interface {
 	RequireRecentAuthentication(ctx context.Context, c user.Caller, currentPassword string) error
 	// LoginWithFactor opens a session for id proved without a password.
 	LoginWithFactor(ctx context.Context, id uuid.UUID, method string, a user.Assurance) (user.AccessToken, error)
-	// SecondFactorRemoved does what removing c's factor of method does
-	// beyond the removal: the owner told, the recovery codes gone with
-	// the last factor.
-	SecondFactorRemoved(ctx context.Context, c user.Caller, method string) error
-	// PasskeyAdded does what giving c a passkey does beyond storing it:
+	// SecondFactorRemoved runs remove, which removes one of c's factors
+	// of method and reports whether c has more of them, and in the same
+	// transaction does what removing a factor does beyond that: the owner
+	// told, the recovery codes gone with the last factor.
+	SecondFactorRemoved(ctx context.Context, c user.Caller, method string, remove func(tx user.Stores) (more bool, err error)) error
+	// PasskeyAdded runs add, which stores c's passkey, and in the same
+	// transaction does what giving c a passkey does beyond storing it:
 	// the owner told and, for the first (first), user.mfa_enabled.
-	PasskeyAdded(ctx context.Context, c user.Caller, first bool) error
+	PasskeyAdded(ctx context.Context, c user.Caller, first bool, add func(tx user.Stores) error) error
 }
 
 // Config is the relying party.
@@ -74,14 +76,20 @@ type Deps struct {
 	Stores   Stores
 	Accounts Accounts
 	Audit    user.AuditLog // nil: nothing recorded
-	Log      *slog.Logger  // nil: discarded
-	Now      func() time.Time
+	// Tx is the accounts' Transactor (user.Stores.Tx) of the database of
+	// Stores: a rename is one transaction with its audit event. Nil (or
+	// Stores.In nil): the event is appended after the rename.
+	Tx  user.Transactor
+	Log *slog.Logger // nil: discarded
+	Now func() time.Time
 }
 
 // Service is the relying party.
 type Service struct {
 	wa       *webauthn.WebAuthn
 	passkeys Store
+	in       func(user.Stores) (Store, error) // Stores.In
+	tx       user.Transactor
 	cer      Ceremonies
 	accounts Accounts
 	audit    user.AuditLog
@@ -116,7 +124,7 @@ func NewService(d Deps, cfg Config) (*Service, error) {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		wa: wa, passkeys: d.Stores.Passkeys, cer: d.Stores.Ceremonies, accounts: d.Accounts,
+		wa: wa, passkeys: d.Stores.Passkeys, in: d.Stores.In, tx: d.Tx, cer: d.Stores.Ceremonies, accounts: d.Accounts,
 		audit: d.Audit, log: d.Log, now: d.Now, ttl: cfg.CeremonyTTL,
 	}, nil
 }
@@ -299,14 +307,29 @@ func (s *Service) FinishRegistration(ctx context.Context, c user.Caller, handle,
 		ID: id, UserID: c.User.ID, CredentialID: cred.ID, Name: name, Record: record,
 		SignCount: int64(cred.Authenticator.SignCount), AMR: amrOf(cred.Flags), CreatedAt: s.clock(),
 	}
-	if err := s.passkeys.Create(ctx, p); err != nil {
-		return Passkey{}, err
-	}
-	s.record(ctx, AuditRegistered, c.User.ID, c.User.ID, p, nil)
-	if err := s.accounts.PasskeyAdded(ctx, c, len(keys) == 0); err != nil {
+	err = s.accounts.PasskeyAdded(ctx, c, len(keys) == 0, func(tx user.Stores) error {
+		store, err := s.keysIn(tx)
+		if err != nil {
+			return err
+		}
+		if err := store.Create(ctx, p); err != nil {
+			return err
+		}
+		return s.recordIn(ctx, tx, AuditRegistered, c.User.ID, c.User.ID, p, nil)
+	})
+	if err != nil {
 		return Passkey{}, err
 	}
 	return p, nil
+}
+
+// keysIn is the passkeys on the transaction tx (Stores.In), or, when they
+// are in none (the fake), the passkeys.
+func (s *Service) keysIn(tx user.Stores) (Store, error) {
+	if s.in == nil {
+		return s.passkeys, nil
+	}
+	return s.in(tx)
 }
 
 // amrOf is the amr of a credential with flags: a backup-eligible
@@ -336,34 +359,57 @@ func (s *Service) List(ctx context.Context, userID uuid.UUID) ([]Passkey, error)
 	return s.passkeys.ByUser(ctx, userID)
 }
 
-// Rename renames c's passkey id.
+// Rename renames c's passkey id, in one transaction with its audit event
+// (Deps.Tx).
 func (s *Service) Rename(ctx context.Context, c user.Caller, id uuid.UUID, name string) (Passkey, error) {
 	name, err := cleanName(name, "")
 	if err != nil {
 		return Passkey{}, err
 	}
-	p, err := s.passkeys.Rename(ctx, c.User.ID, id, name)
-	if err != nil {
-		return Passkey{}, err
+	if s.tx == nil || s.in == nil {
+		p, err := s.passkeys.Rename(ctx, c.User.ID, id, name)
+		if err == nil {
+			s.record(ctx, AuditRenamed, c.User.ID, c.User.ID, p, nil)
+		}
+		return p, err
 	}
-	s.record(ctx, AuditRenamed, c.User.ID, c.User.ID, p, nil)
-	return p, nil
+	var p Passkey
+	err = s.tx.Atomic(ctx, func(tx user.Stores) error {
+		keys, err := s.keysIn(tx)
+		if err != nil {
+			return err
+		}
+		if p, err = keys.Rename(ctx, c.User.ID, id, name); err != nil {
+			return err
+		}
+		return s.recordIn(ctx, tx, AuditRenamed, c.User.ID, c.User.ID, p, nil)
+	})
+	return p, err
 }
 
 // Remove removes c's passkey id: a sensitive change (a stolen session
 // must not remove the owner's way back in), so c's session must have
 // proved the password recently, or currentPassword is it. The owner is
 // told, and with the last factor the recovery codes go
-// (user.Service.SecondFactorRemoved).
+// (user.Service.SecondFactorRemoved), in the removal's transaction.
 func (s *Service) Remove(ctx context.Context, c user.Caller, id uuid.UUID, currentPassword string) error {
 	if err := s.accounts.RequireRecentAuthentication(ctx, c, currentPassword); err != nil {
 		return err
 	}
-	if err := s.passkeys.Delete(ctx, c.User.ID, id); err != nil {
-		return err
-	}
-	s.record(ctx, AuditRemoved, c.User.ID, c.User.ID, Passkey{ID: id}, nil)
-	return s.accounts.SecondFactorRemoved(ctx, c, Method)
+	return s.accounts.SecondFactorRemoved(ctx, c, Method, func(tx user.Stores) (bool, error) {
+		keys, err := s.keysIn(tx)
+		if err != nil {
+			return false, err
+		}
+		if err := keys.Delete(ctx, c.User.ID, id); err != nil {
+			return false, err
+		}
+		if err := s.recordIn(ctx, tx, AuditRemoved, c.User.ID, c.User.ID, Passkey{ID: id}, nil); err != nil {
+			return false, err
+		}
+		left, err := keys.ByUser(ctx, c.User.ID)
+		return len(left) > 0, err
+	})
 }
 
 // cleanName trims name; empty gives def, and an empty def or an overlong
@@ -515,11 +561,35 @@ func (s *Service) VerifySecondFactor(ctx context.Context, userID uuid.UUID, hand
 	return key.AMR, nil
 }
 
-// record appends an audit event about passkey p of subject.
+// record appends an audit event about passkey p of subject after the
+// fact: for what is not a change of passkeys (a failed sign-in, a
+// suspected clone, a second step). One that cannot be stored is logged.
 func (s *Service) record(ctx context.Context, kind user.AuditKind, actor, subject uuid.UUID, p Passkey, detail map[string]string) {
 	if s.audit == nil {
 		return
 	}
+	if err := s.audit.Append(ctx, s.auditEvent(ctx, kind, actor, subject, p, detail)); err != nil {
+		s.log.ErrorContext(ctx, "audit event lost: could not append it", "kind", string(kind), "error", err.Error())
+	}
+}
+
+// recordIn appends an audit event about passkey p of subject in tx, the
+// transaction of the change it records: when it cannot be stored, the
+// change fails with it. Without an audit log (Deps.Audit) nothing is
+// recorded.
+func (s *Service) recordIn(ctx context.Context, tx user.Stores, kind user.AuditKind, actor, subject uuid.UUID, p Passkey, detail map[string]string) error {
+	if s.audit == nil {
+		return nil
+	}
+	if err := tx.Audit.Append(ctx, s.auditEvent(ctx, kind, actor, subject, p, detail)); err != nil {
+		return fmt.Errorf("record %s: %w", kind, err)
+	}
+	return nil
+}
+
+// auditEvent is the audit event of kind by actor about passkey p of
+// subject, with the request's client.
+func (s *Service) auditEvent(ctx context.Context, kind user.AuditKind, actor, subject uuid.UUID, p Passkey, detail map[string]string) user.AuditEvent {
 	if detail == nil {
 		detail = map[string]string{}
 	}
@@ -527,12 +597,9 @@ func (s *Service) record(ctx context.Context, kind user.AuditKind, actor, subjec
 		detail["passkey_id"] = p.ID.String()
 	}
 	c := user.ClientFrom(ctx)
-	ev := user.AuditEvent{
+	return user.AuditEvent{
 		At: s.clock(), Kind: kind, ActorID: actor, SubjectID: subject,
 		IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID, Detail: detail,
-	}
-	if err := s.audit.Append(ctx, ev); err != nil {
-		s.log.ErrorContext(ctx, "audit event lost: could not append it", "kind", string(kind), "error", err.Error())
 	}
 }
 

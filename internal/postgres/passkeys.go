@@ -10,16 +10,18 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/usersvc/usersvc/internal/passkey"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // Passkeys returns the stores of passkeys and their ceremonies
 // (migrations/00016_passkeys.sql).
 func (s *DB) Passkeys() passkey.Stores {
-	return passkey.Stores{Passkeys: &Passkeys{s}, Ceremonies: &Ceremonies{s}}
+	return passkey.Stores{Passkeys: &Passkeys{conn{db: s, q: s.pool}}, Ceremonies: &Ceremonies{s}, In: s.passkeysIn}
 }
 
-// Passkeys is the PostgreSQL passkey.Store.
-type Passkeys struct{ db *DB }
+// Passkeys is the PostgreSQL passkey.Store, on the pool or on Atomic's
+// transaction (passkeysIn).
+type Passkeys struct{ c conn }
 
 // Ceremonies is the PostgreSQL passkey.Ceremonies.
 type Ceremonies struct{ db *DB }
@@ -45,6 +47,17 @@ func scanPasskey(row pgx.Row) (passkey.Passkey, error) {
 	return p, nil
 }
 
+// passkeysIn is the passkey store on the transaction of tx, the Stores
+// Transactor.Atomic of this database gave (wrapped or not): a passkey
+// change goes in one transaction with its audit event and its event.
+func (s *DB) passkeysIn(tx user.Stores) (passkey.Store, error) {
+	c, ok := connOf(tx.Tx)
+	if !ok || c.db != s {
+		return nil, errors.New("postgres: passkeys on a transaction of another store")
+	}
+	return &Passkeys{c}, nil
+}
+
 // translatePasskey maps no row to passkey.ErrNotFound, a duplicate
 // credential id to passkey.ErrTaken, and wraps the rest.
 func translatePasskey(err error, op string) error {
@@ -65,7 +78,7 @@ func (s *Passkeys) Create(ctx context.Context, p passkey.Passkey) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `INSERT INTO passkeys (` + passkeyColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-	_, err := s.db.pool.Exec(ctx, q, p.ID, p.UserID, p.CredentialID, p.Name, p.Record, p.SignCount, p.AMR, p.CreatedAt, nullTime(p.LastUsedAt))
+	_, err := s.c.execUndoable(ctx, q, p.ID, p.UserID, p.CredentialID, p.Name, p.Record, p.SignCount, p.AMR, p.CreatedAt, nullTime(p.LastUsedAt))
 	return translatePasskey(err, "create passkey")
 }
 
@@ -74,7 +87,7 @@ func (s *Passkeys) ByUser(ctx context.Context, userID uuid.UUID) ([]passkey.Pass
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `SELECT ` + passkeyColumns + ` FROM passkeys WHERE user_id = $1 ORDER BY created_at, id`
-	rows, err := s.db.pool.Query(ctx, q, userID)
+	rows, err := s.c.q.Query(ctx, q, userID)
 	if err != nil {
 		return nil, translate(err, "list passkeys")
 	}
@@ -90,7 +103,7 @@ func (s *Passkeys) ByCredentialID(ctx context.Context, credentialID []byte) (pas
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `SELECT ` + passkeyColumns + ` FROM passkeys WHERE credential_id = $1`
-	p, err := scanPasskey(s.db.pool.QueryRow(ctx, q, credentialID))
+	p, err := scanPasskey(s.c.q.QueryRow(ctx, q, credentialID))
 	return p, translatePasskey(err, "read passkey")
 }
 
@@ -99,7 +112,7 @@ func (s *Passkeys) Rename(ctx context.Context, userID, id uuid.UUID, name string
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `UPDATE passkeys SET name = $3 WHERE id = $1 AND user_id = $2 RETURNING ` + passkeyColumns
-	p, err := scanPasskey(s.db.pool.QueryRow(ctx, q, id, userID, name))
+	p, err := scanPasskey(s.c.q.QueryRow(ctx, q, id, userID, name))
 	return p, translatePasskey(err, "rename passkey")
 }
 
@@ -107,7 +120,7 @@ func (s *Passkeys) Rename(ctx context.Context, userID, id uuid.UUID, name string
 func (s *Passkeys) Delete(ctx context.Context, userID, id uuid.UUID) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
+	tag, err := s.c.q.Exec(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
 	if err != nil {
 		return translate(err, "delete passkey")
 	}
@@ -125,13 +138,13 @@ func (s *Passkeys) Used(ctx context.Context, p passkey.Passkey, prev int64) erro
 	const q = `
 		UPDATE passkeys SET record = $3, sign_count = $4, last_used_at = $5
 		WHERE id = $1 AND user_id = $2 AND sign_count = $6`
-	tag, err := s.db.pool.Exec(ctx, q, p.ID, p.UserID, p.Record, p.SignCount, p.LastUsedAt, prev)
+	tag, err := s.c.q.Exec(ctx, q, p.ID, p.UserID, p.Record, p.SignCount, p.LastUsedAt, prev)
 	if err != nil {
 		return translate(err, "use passkey")
 	}
 	if tag.RowsAffected() == 0 {
 		var exists bool
-		err := s.db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM passkeys WHERE id = $1 AND user_id = $2)`, p.ID, p.UserID).Scan(&exists)
+		err := s.c.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM passkeys WHERE id = $1 AND user_id = $2)`, p.ID, p.UserID).Scan(&exists)
 		if err != nil {
 			return translate(err, "use passkey")
 		}

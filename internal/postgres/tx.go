@@ -180,6 +180,21 @@ type Transactor struct{ conn }
 
 var _ user.Transactor = (*Transactor)(nil)
 
+// connOf is the conn of t, a Transactor of this package, unwrapped from
+// the wrappers of tests (usertest.Wrap) that say what they wrap.
+func connOf(t user.Transactor) (conn, bool) {
+	for {
+		switch v := t.(type) {
+		case *Transactor:
+			return v.conn, true
+		case interface{ Unwrap() user.Transactor }:
+			t = v.Unwrap()
+		default:
+			return conn{}, false
+		}
+	}
+}
+
 // Atomic runs fn in a transaction, or, called inside one, in a savepoint
 // of it: a failing nested fn undoes its own changes only, and the
 // enclosing fn decides about the rest.

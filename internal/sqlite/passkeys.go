@@ -11,16 +11,18 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/usersvc/usersvc/internal/passkey"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // Passkeys returns the stores of passkeys and their ceremonies
 // (migrations/00016_passkeys.sql).
 func (s *DB) Passkeys() passkey.Stores {
-	return passkey.Stores{Passkeys: &Passkeys{s}, Ceremonies: &Ceremonies{s}}
+	return passkey.Stores{Passkeys: &Passkeys{conn{db: s}}, Ceremonies: &Ceremonies{s}, In: s.passkeysIn}
 }
 
-// Passkeys is the SQLite passkey.Store.
-type Passkeys struct{ db *DB }
+// Passkeys is the SQLite passkey.Store, on the database or on Atomic's
+// transaction (passkeysIn).
+type Passkeys struct{ c conn }
 
 // Ceremonies is the SQLite passkey.Ceremonies.
 type Ceremonies struct{ db *DB }
@@ -46,6 +48,17 @@ func scanPasskey(row interface{ Scan(...any) error }) (passkey.Passkey, error) {
 	return p, parseTS(used.String, &p.LastUsedAt)
 }
 
+// passkeysIn is the passkey store on the transaction of tx, the Stores
+// Transactor.Atomic of this database gave (wrapped or not): a passkey
+// change goes in one transaction with its audit event and its event.
+func (s *DB) passkeysIn(tx user.Stores) (passkey.Store, error) {
+	c, ok := connOf(tx.Tx)
+	if !ok || c.db != s {
+		return nil, errors.New("sqlite: passkeys on a transaction of another store")
+	}
+	return &Passkeys{c}, nil
+}
+
 // translatePasskey maps no row to passkey.ErrNotFound, a duplicate
 // credential id to passkey.ErrTaken, and wraps the rest.
 func translatePasskey(err error, op string) error {
@@ -63,10 +76,10 @@ func translatePasskey(err error, op string) error {
 
 // Create stores p.
 func (s *Passkeys) Create(ctx context.Context, p passkey.Passkey) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.c.wait(ctx)
 	defer cancel()
 	const q = `INSERT INTO passkeys (` + passkeyColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	_, err := s.db.write.ExecContext(ctx, q, p.ID, p.UserID, p.CredentialID, p.Name, p.Record, p.SignCount, p.AMR,
+	_, err := s.c.exec(ctx, q, p.ID, p.UserID, p.CredentialID, p.Name, p.Record, p.SignCount, p.AMR,
 		ts(p.CreatedAt), nullTS(p.LastUsedAt))
 	return translatePasskey(err, "create passkey")
 }
@@ -74,7 +87,7 @@ func (s *Passkeys) Create(ctx context.Context, p passkey.Passkey) error {
 // ByUser returns userID's passkeys, oldest first.
 func (s *Passkeys) ByUser(ctx context.Context, userID uuid.UUID) ([]passkey.Passkey, error) {
 	const q = `SELECT ` + passkeyColumns + ` FROM passkeys WHERE user_id = ? ORDER BY created_at, id`
-	rows, err := s.db.read.QueryContext(ctx, q, userID)
+	rows, err := s.c.readRows(ctx, q, userID)
 	if err != nil {
 		return nil, translate(err, "list passkeys")
 	}
@@ -96,24 +109,24 @@ func (s *Passkeys) ByUser(ctx context.Context, userID uuid.UUID) ([]passkey.Pass
 // ByCredentialID returns the passkey of credentialID.
 func (s *Passkeys) ByCredentialID(ctx context.Context, credentialID []byte) (passkey.Passkey, error) {
 	const q = `SELECT ` + passkeyColumns + ` FROM passkeys WHERE credential_id = ?`
-	p, err := scanPasskey(s.db.read.QueryRowContext(ctx, q, credentialID))
+	p, err := scanPasskey(s.c.readRow(ctx, q, credentialID))
 	return p, translatePasskey(err, "read passkey")
 }
 
 // Rename sets the name of userID's passkey id.
 func (s *Passkeys) Rename(ctx context.Context, userID, id uuid.UUID, name string) (passkey.Passkey, error) {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.c.wait(ctx)
 	defer cancel()
 	const q = `UPDATE passkeys SET name = ? WHERE id = ? AND user_id = ? RETURNING ` + passkeyColumns
-	p, err := scanPasskey(s.db.write.QueryRowContext(ctx, q, name, id, userID))
+	p, err := scanPasskey(s.c.writeRow(ctx, q, name, id, userID))
 	return p, translatePasskey(err, "rename passkey")
 }
 
 // Delete removes userID's passkey id.
 func (s *Passkeys) Delete(ctx context.Context, userID, id uuid.UUID) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.c.wait(ctx)
 	defer cancel()
-	res, err := s.db.write.ExecContext(ctx, `DELETE FROM passkeys WHERE id = ? AND user_id = ?`, id, userID)
+	res, err := s.c.exec(ctx, `DELETE FROM passkeys WHERE id = ? AND user_id = ?`, id, userID)
 	if err != nil {
 		return translate(err, "delete passkey")
 	}
@@ -126,12 +139,12 @@ func (s *Passkeys) Delete(ctx context.Context, userID, id uuid.UUID) error {
 // Used stores p's record, counter and last use when its counter is still
 // prev, in one statement on the single writer.
 func (s *Passkeys) Used(ctx context.Context, p passkey.Passkey, prev int64) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	ctx, cancel := s.c.wait(ctx)
 	defer cancel()
 	const q = `
 		UPDATE passkeys SET record = ?, sign_count = ?, last_used_at = ?
 		WHERE id = ? AND user_id = ? AND sign_count = ?`
-	res, err := s.db.write.ExecContext(ctx, q, p.Record, p.SignCount, ts(p.LastUsedAt), p.ID, p.UserID, prev)
+	res, err := s.c.exec(ctx, q, p.Record, p.SignCount, ts(p.LastUsedAt), p.ID, p.UserID, prev)
 	if err != nil {
 		return translate(err, "use passkey")
 	}
@@ -143,7 +156,7 @@ func (s *Passkeys) Used(ctx context.Context, p passkey.Passkey, prev int64) erro
 		return nil
 	}
 	var exists bool
-	err = s.db.write.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM passkeys WHERE id = ? AND user_id = ?)`, p.ID, p.UserID).Scan(&exists)
+	err = s.c.writeRow(ctx, `SELECT EXISTS (SELECT 1 FROM passkeys WHERE id = ? AND user_id = ?)`, p.ID, p.UserID).Scan(&exists)
 	if err != nil {
 		return translate(err, "use passkey")
 	}

@@ -10,6 +10,6 @@ import (
 func TestPasskeys(t *testing.T) {
 	passkeytest.Run(t, func(t *testing.T) passkeytest.Fixture {
 		db := storetest.SQLite(t)
-		return passkeytest.Fixture{Stores: db.Passkeys(), Users: db.Stores().Users}
+		return passkeytest.Fixture{Stores: db.Passkeys(), Users: db.Stores().Users, Tx: db.Stores().Tx}
 	})
 }

@@ -151,12 +151,15 @@ func (s *Service) AdminUpdate(ctx context.Context, c Caller, id uuid.UUID, p Pat
 }
 
 // deactivated ends, within tx, what an account deactivated just now
-// could still use: every session, and every reset link, which would
-// otherwise set a password chosen by whoever holds one once the account
-// is reactivated.
+// could still use: every session (and says so: session.revoked), and
+// every reset link, which would otherwise set a password chosen by
+// whoever holds one once the account is reactivated.
 func (s *Service) deactivated(ctx context.Context, tx Stores, id uuid.UUID) error {
 	now := s.now()
 	if err := s.endSessions(ctx, tx, id, uuid.Nil, now); err != nil {
+		return err
+	}
+	if err := s.allEnded(ctx, tx, id); err != nil {
 		return err
 	}
 	return tx.AccountTokens.UseAll(ctx, id, PurposeResetPassword, now)
@@ -236,7 +239,8 @@ func (s *Service) PromoteAdmin(ctx context.Context, email, username, newPassword
 }
 
 // operatorSetsPassword replaces u's password by password, which meets the
-// policy, ends every session of u, and tells its trusted address.
+// policy, ends every session of u (session.revoked), and tells its
+// trusted address.
 func (s *Service) operatorSetsPassword(ctx context.Context, u User, password string) error {
 	hash, err := s.newPassword(ctx, "password", password, u)
 	if err != nil {
@@ -248,6 +252,9 @@ func (s *Service) operatorSetsPassword(ctx context.Context, u User, password str
 			return err
 		}
 		if err := s.endSessions(ctx, tx, u.ID, uuid.Nil, s.now()); err != nil {
+			return err
+		}
+		if err := s.allEnded(ctx, tx, u.ID); err != nil {
 			return err
 		}
 		return s.notifyPasswordChanged(ctx, tx, u)

@@ -187,8 +187,9 @@ type SecondFactor interface {
 	Method() string
 	// Enrolled reports whether userID has a factor of this kind.
 	Enrolled(ctx context.Context, userID uuid.UUID) (bool, error)
-	// Reset removes every factor of this kind of userID.
-	Reset(ctx context.Context, userID uuid.UUID) error
+	// Reset removes every factor of this kind of userID in tx, the
+	// transaction of the reset (with its audit event).
+	Reset(ctx context.Context, tx Stores, userID uuid.UUID) error
 }
 
 // ChallengedFactor is a SecondFactor proved at login by a response to a

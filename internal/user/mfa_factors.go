@@ -253,15 +253,19 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Caller) error {
 	})
 }
 
-// PasskeyAdded does, after the passkey package gave c a passkey, what
+// PasskeyAdded runs add, the passkey package's storing of c's new
+// passkey (with its audit event), and in the same transaction does what
 // adding one does beyond storing it: the account's notice address is
 // told (a passkey signs in without the password, and outlives a password
 // change, so one added by a thief of a fresh session must not go
 // unseen); and, for c's first passkey (first), user.mfa_enabled is
 // emitted (method webauthn), as confirming an authenticator app does,
 // since the account's password logins now ask for a second factor.
-func (s *Service) PasskeyAdded(ctx context.Context, c Caller, first bool) error {
+func (s *Service) PasskeyAdded(ctx context.Context, c Caller, first bool, add func(tx Stores) error) error {
 	return s.atomic(ctx, func(tx Stores) error {
+		if err := add(tx); err != nil {
+			return err
+		}
 		if first {
 			if err := s.emit(ctx, tx, event.UserMFAEnabled, c.User.ID, event.MFAData{Method: MethodWebAuthn}); err != nil {
 				return err
@@ -271,22 +275,33 @@ func (s *Service) PasskeyAdded(ctx context.Context, c Caller, first bool) error 
 	})
 }
 
-// SecondFactorRemoved does, after another package removed one of c's
-// factors of method (a passkey), what removing a factor does beyond the
-// removal itself, as RemoveTOTP does: a login waiting for its second
-// step ends; with no factor left the recovery codes go too (none would
-// ask for them until the next factor brought them back to life) and
-// user.mfa_disabled is emitted; the account's notice address is told.
-func (s *Service) SecondFactorRemoved(ctx context.Context, c Caller, method string) error {
-	methods, err := s.loginMethods(ctx, c.User.ID)
+// SecondFactorRemoved runs remove, another package's removal of one of
+// c's factors of method (a passkey, with its audit event), which reports
+// whether c has more of them, and in the same transaction does what
+// removing a factor does beyond the removal itself, as RemoveTOTP does: a
+// login waiting for its second step ends; with no factor left the
+// recovery codes go too (none would ask for them until the next factor
+// brought them back to life) and user.mfa_disabled is emitted; the
+// account's notice address is told.
+func (s *Service) SecondFactorRemoved(ctx context.Context, c Caller, method string, remove func(tx Stores) (more bool, err error)) error {
+	others, err := s.moreMethods(ctx, c.User.ID)
 	if err != nil {
 		return err
 	}
+	others = slices.DeleteFunc(others, func(m string) bool { return m == method })
 	return s.atomic(ctx, func(tx Stores) error {
 		if err := s.endPendingLogins(ctx, tx, c.User.ID, s.now()); err != nil {
 			return err
 		}
-		if len(methods) == 0 {
+		more, err := remove(tx)
+		if err != nil {
+			return err
+		}
+		totp, err := totpConfirmed(ctx, tx, c.User.ID)
+		if err != nil {
+			return err
+		}
+		if !more && !totp && len(others) == 0 {
 			if tx.Factors != nil {
 				if err := tx.Factors.SetRecoveryCodes(ctx, c.User.ID, nil, s.now()); err != nil {
 					return err
@@ -298,6 +313,19 @@ func (s *Service) SecondFactorRemoved(ctx context.Context, c Caller, method stri
 		}
 		return s.notifyMFA(ctx, tx, c.User, MailMFARemoved)
 	})
+}
+
+// totpConfirmed reports whether id has a confirmed TOTP factor, read in
+// tx.
+func totpConfirmed(ctx context.Context, tx Stores, id uuid.UUID) (bool, error) {
+	if tx.Factors == nil {
+		return false, nil
+	}
+	f, err := tx.Factors.TOTP(ctx, id)
+	if errors.Is(err, ErrFactorNotFound) {
+		return false, nil
+	}
+	return err == nil && f.Confirmed(), err
 }
 
 // RegenerateRecoveryCodes replaces c's recovery codes by a new set, shown
@@ -383,21 +411,22 @@ func (s *Service) IsPendingTOTP(ctx context.Context, id uuid.UUID, secret string
 // recovery codes, the factors of other kinds), for the administrator
 // c: the way back in for someone who lost them all. It needs c's recent
 // authentication (mayControl). A login of the user waiting for its
-// second step ends. It is audited and the user is told by mail.
+// second step ends. It is one transaction with its audit event (the
+// factors of other kinds included), and the user is told by mail.
 func (s *Service) AdminResetMFA(ctx context.Context, c Caller, id uuid.UUID) error {
 	u, err := s.controlled(ctx, c, id)
 	if err != nil {
 		return err
 	}
-	for _, m := range s.mfa.More {
-		if err := m.Reset(ctx, id); err != nil {
-			return fmt.Errorf("reset %s factors: %w", m.Method(), err)
-		}
-	}
 	e := s.event(ctx, AuditMFAReset, c.User.ID, id, nil)
 	return s.atomically(ctx, e, func(tx Stores) error {
 		if err := s.endPendingLogins(ctx, tx, id, s.now()); err != nil {
 			return err
+		}
+		for _, m := range s.mfa.More {
+			if err := m.Reset(ctx, tx, id); err != nil {
+				return fmt.Errorf("reset %s factors: %w", m.Method(), err)
+			}
 		}
 		if tx.Factors != nil {
 			if _, err := tx.Factors.DeleteAll(ctx, id); err != nil {

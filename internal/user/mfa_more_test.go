@@ -24,7 +24,7 @@ func (k *factorKind) Enrolled(_ context.Context, id uuid.UUID) (bool, error) {
 	return k.enrolled[id], k.err
 }
 
-func (k *factorKind) Reset(_ context.Context, id uuid.UUID) error {
+func (k *factorKind) Reset(_ context.Context, _ user.Stores, id uuid.UUID) error {
 	k.reset = append(k.reset, id)
 	return k.err
 }

@@ -22,7 +22,7 @@ var ErrReauthenticationRequired = errors.New("this change needs your password ag
 // a failed login.
 func (s *Service) recentlyAuthenticated(ctx context.Context, c Caller, currentPassword string) error {
 	if currentPassword != "" {
-		return s.reauthenticate(ctx, c, currentPassword)
+		return s.reauthenticate(ctx, c, currentPassword, nil)
 	}
 	at := c.Session.AuthenticatedAt
 	if at.IsZero() || s.now().Sub(at) > s.policy.ReauthWindow {
@@ -34,18 +34,18 @@ func (s *Service) recentlyAuthenticated(ctx context.Context, c Caller, currentPa
 // Reauthenticate renews the authentication time of c's session once
 // password is c's password, so that sensitive changes are allowed for the
 // re-authentication window. A wrong password is ErrWrongPassword and counts
-// against the account like a failed login (and is limited like one).
+// against the account like a failed login (and is limited like one). The
+// renewal and its audit event are one transaction: the window of
+// sensitive changes never opens unrecorded.
 func (s *Service) Reauthenticate(ctx context.Context, c Caller, password string) error {
-	if err := s.reauthenticate(ctx, c, password); err != nil {
-		return err
-	}
-	s.record(ctx, AuditReauthenticated, c.User.ID, c.User.ID, map[string]string{"session_id": c.Session.ID.String()})
-	return nil
+	e := s.event(ctx, AuditReauthenticated, c.User.ID, c.User.ID, map[string]string{"session_id": c.Session.ID.String()})
+	return s.reauthenticate(ctx, c, password, &e)
 }
 
 // reauthenticate checks password against c's account, under the login
-// guard, and moves c's session's authentication time to now.
-func (s *Service) reauthenticate(ctx context.Context, c Caller, password string) error {
+// guard, and moves c's session's authentication time to now, in one
+// transaction with the audit event e when there is one.
+func (s *Service) reauthenticate(ctx context.Context, c Caller, password string, e *AuditEvent) error {
 	u, err := s.users.ByID(ctx, c.User.ID)
 	if err != nil {
 		return self(err)
@@ -64,7 +64,12 @@ func (s *Service) reauthenticate(ctx context.Context, c Caller, password string)
 	if err != nil {
 		return err
 	}
-	return self(s.sessions.Reauthenticated(ctx, u.ID, c.Session.ID, s.now()))
+	if e == nil {
+		return self(s.sessions.Reauthenticated(ctx, u.ID, c.Session.ID, s.now()))
+	}
+	return self(s.atomically(ctx, *e, func(tx Stores) error {
+		return tx.Sessions.Reauthenticated(ctx, u.ID, c.Session.ID, s.now())
+	}))
 }
 
 // sessionGuarded runs check, a proof of u's password made in a request of

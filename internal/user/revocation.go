@@ -62,14 +62,14 @@ func (s *Service) revokeAccessToken(ctx context.Context, token string) (bool, er
 }
 
 // endSession revokes the session id of userID, if it is still live, and
-// records it as a logout by revocation.
+// in the same transaction records it as a logout by revocation and emits
+// its session.revoked, as Logout does.
 func (s *Service) endSession(ctx context.Context, userID, id uuid.UUID) error {
-	err := s.sessions.Revoke(ctx, userID, id, s.now())
+	err := s.revoke(ctx, AuditLoggedOut, userID, map[string]string{"session_id": id.String(), "via": "revocation"}, func(tx Stores) error {
+		return tx.Sessions.Revoke(ctx, userID, id, s.now())
+	})
 	if errors.Is(err, ErrSessionNotFound) {
-		return nil
-	}
-	if err == nil {
-		s.record(ctx, AuditLoggedOut, userID, userID, map[string]string{"session_id": id.String(), "via": "revocation"})
+		return nil // revoked meanwhile: the outcome is the same
 	}
 	return err
 }

@@ -294,8 +294,8 @@ func (s *Service) Refresh(ctx context.Context, token string) (AccessToken, error
 
 // refreshable returns the user id, whose session is being refreshed, when
 // it may still be: ErrInvalidGrant when it is gone or inactive (then all
-// its sessions are revoked), ErrEmailNotVerified when verification is
-// required and missing.
+// its sessions end: endInactive), ErrEmailNotVerified when verification
+// is required and missing.
 func (s *Service) refreshable(ctx context.Context, id uuid.UUID, now time.Time) (User, error) {
 	u, err := s.users.ByID(ctx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -305,7 +305,7 @@ func (s *Service) refreshable(ctx context.Context, id uuid.UUID, now time.Time) 
 		return User{}, err
 	}
 	if !u.IsActive {
-		if err := s.sessions.RevokeAll(ctx, u.ID, uuid.Nil, now); err != nil {
+		if err := s.endInactive(ctx, u.ID, now); err != nil {
 			return User{}, err
 		}
 		return User{}, ErrInvalidGrant
@@ -314,6 +314,21 @@ func (s *Service) refreshable(ctx context.Context, id uuid.UUID, now time.Time) 
 		return User{}, ErrEmailNotVerified
 	}
 	return u, nil
+}
+
+// endInactive ends every session of the account id, found inactive (an
+// account deactivated behind the service's back) by a refresh of one of
+// them, with its logins waiting for a second step, and in the same
+// transaction records it and emits session.revoked (all), as any other
+// end of an account's sessions does.
+func (s *Service) endInactive(ctx context.Context, id uuid.UUID, now time.Time) error {
+	e := s.event(ctx, AuditSessionRevoked, uuid.Nil, id, map[string]string{"scope": "all", "reason": "account_inactive"})
+	return s.atomic(ctx, func(tx Stores) error {
+		if err := s.endSessions(ctx, tx, id, uuid.Nil, now); err != nil {
+			return err
+		}
+		return s.recordIn(ctx, tx, e)
+	})
 }
 
 // reuseDetected revokes sess, whose used refresh token came back too late,

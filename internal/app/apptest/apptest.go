@@ -28,8 +28,10 @@ import (
 	"github.com/usersvc/usersvc/internal/oauthclient/oauthclienttest"
 	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/passkey/passkeytest"
+	"github.com/usersvc/usersvc/internal/postgres"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
+	"github.com/usersvc/usersvc/internal/sqlite"
 	"github.com/usersvc/usersvc/internal/storetest"
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/user/usertest"
@@ -59,6 +61,9 @@ type Server struct {
 	Mail    *usertest.Mailbox
 	Clock   *Clock
 	Logs    *Buffer
+	// kind and env are the store and the configuration it runs on.
+	kind string
+	env  map[string]string
 }
 
 type setup struct {
@@ -149,6 +154,7 @@ func New(t testing.TB, kind string, opts ...Option) *Server {
 		a.Close()
 	})
 	srv.App, srv.Handler, srv.Stores = a, a.Handler(), a.Stores()
+	srv.kind, srv.env = kind, s.env
 	return srv
 }
 
@@ -299,4 +305,31 @@ func (noDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error
 		return []netip.Addr{netip.IPv6Loopback(), netip.MustParseAddr("127.0.0.1")}, nil
 	}
 	return nil, fmt.Errorf("apptest: no DNS lookups (%s)", host)
+}
+
+// RefuseAudit is the storetest.AuditRefuser of prefix on the database s
+// runs on (through a handle of its own, closed in t.Cleanup): the tests of
+// a change audited in its transaction turn it on and see the change not
+// made. Not on the fake, which has no database.
+func (s *Server) RefuseAudit(t testing.TB, prefix string) storetest.AuditRefuser {
+	t.Helper()
+	ctx := context.Background()
+	switch s.kind {
+	case Postgres:
+		db, err := postgres.Open(ctx, s.env["DATABASE_URL"])
+		if err != nil {
+			t.Fatalf("apptest: open the server's database: %v", err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return storetest.RefuseAuditPostgres(t, db, prefix)
+	case SQLite:
+		db, err := sqlite.Open(ctx, filepath.Join(s.env["USERSVC_DATA_DIR"], app.SQLiteFile))
+		if err != nil {
+			t.Fatalf("apptest: open the server's database: %v", err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return storetest.RefuseAuditSQLite(t, db, prefix)
+	}
+	t.Fatalf("apptest: RefuseAudit on %s: no database", s.kind)
+	return nil
 }

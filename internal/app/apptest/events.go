@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/usersvc/usersvc/internal/event"
 )
 
@@ -30,6 +32,19 @@ func (s EventSink) Deliver(_ context.Context, e event.Event) error {
 // it.
 func EventsThrough(t testing.TB, sink EventSink, bySeq map[int64]event.Event, marker string, nth int) []event.Event {
 	t.Helper()
+	return eventsThrough(t, sink, bySeq, func(event.Event) bool { return true }, marker, nth)
+}
+
+// EventsAbout is EventsThrough of the events about the account subject
+// alone: those of other accounts (an administrator's) are dropped.
+func EventsAbout(t testing.TB, sink EventSink, bySeq map[int64]event.Event, subject uuid.UUID, marker string, nth int) []event.Event {
+	t.Helper()
+	return eventsThrough(t, sink, bySeq, func(e event.Event) bool { return e.Subject == subject }, marker, nth)
+}
+
+// eventsThrough is EventsThrough of the events keep keeps.
+func eventsThrough(t testing.TB, sink EventSink, bySeq map[int64]event.Event, keep func(event.Event) bool, marker string, nth int) []event.Event {
+	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
 		var out []event.Event
@@ -49,7 +64,9 @@ func EventsThrough(t testing.TB, sink EventSink, bySeq map[int64]event.Event, ma
 		}
 		select {
 		case e := <-sink:
-			bySeq[e.Seq] = e
+			if keep(e) {
+				bySeq[e.Seq] = e
+			}
 		case <-deadline:
 			t.Fatalf("events through the %dth %s: got %d:\n%s", nth, marker, len(bySeq), ListEvents(slices.Collect(maps.Values(bySeq))))
 		}

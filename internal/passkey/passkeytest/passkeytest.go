@@ -25,6 +25,9 @@ var base = time.Date(2026, 12, 5, 10, 0, 0, 123456000, time.UTC)
 type Fixture struct {
 	Stores passkey.Stores
 	Users  user.Users
+	// Tx is the accounts' Transactor of the same database, on which
+	// Stores.In binds the passkeys (nil when Stores.In is).
+	Tx user.Transactor
 }
 
 // NewPasskey returns a valid passkey numbered n of userID, not yet stored,
@@ -71,6 +74,63 @@ func account(t *testing.T, f Fixture, n int) uuid.UUID {
 	return u.ID
 }
 
+// errUndo makes a transaction of the suite roll back.
+var errUndo = errors.New("undone by the suite")
+
+// inTx runs change on the passkeys of a transaction of f.Tx (wrapped as
+// tests wrap the accounts' stores, which Stores.In sees through) and
+// returns Atomic's error; change's own error makes it roll back.
+func inTx(t *testing.T, f Fixture, change func(passkey.Store) error) error {
+	t.Helper()
+	tx := usertest.Wrap(user.Stores{Tx: f.Tx}, func(st user.Stores) user.Stores { return st }).Tx
+	return tx.Atomic(context.Background(), func(st user.Stores) error {
+		keys, err := f.Stores.In(st)
+		if err != nil {
+			t.Fatalf("In: %v", err)
+		}
+		return change(keys)
+	})
+}
+
+// inTransaction checks Stores.In: the passkeys of a transaction change
+// with it, committed or rolled back, and read its own writes.
+func inTransaction(t *testing.T, open fixture) {
+	f, ctx := open(t), context.Background()
+	if f.Stores.In == nil {
+		t.Skip("the passkeys are in no transaction of the accounts'")
+	}
+	alice := account(t, f, 1)
+	kept, undone := NewPasskey(alice, 1), NewPasskey(alice, 2)
+	err := inTx(t, f, func(keys passkey.Store) error {
+		if err := keys.Create(ctx, undone); err != nil {
+			return err
+		}
+		if got, err := keys.ByUser(ctx, alice); err != nil || len(got) != 1 {
+			t.Errorf("ByUser inside the transaction = %d passkeys, %v; want its own write", len(got), err)
+		}
+		return errUndo
+	})
+	if !errors.Is(err, errUndo) {
+		t.Fatalf("Atomic = %v, want the change's error", err)
+	}
+	if err := inTx(t, f, func(keys passkey.Store) error { return keys.Create(ctx, kept) }); err != nil {
+		t.Fatal(err)
+	}
+	err = inTx(t, f, func(keys passkey.Store) error {
+		if err := keys.Delete(ctx, alice, kept.ID); err != nil {
+			return err
+		}
+		return errUndo
+	})
+	if !errors.Is(err, errUndo) {
+		t.Fatalf("Atomic = %v, want the change's error", err)
+	}
+	got, err := f.Stores.Passkeys.ByUser(ctx, alice)
+	if err != nil || len(got) != 1 || got[0].ID != kept.ID {
+		t.Errorf("ByUser after a rolled-back create and delete and a committed create = %v, %v; want only the committed one", got, err)
+	}
+}
+
 func create(t *testing.T, f Fixture, p passkey.Passkey) {
 	t.Helper()
 	if err := f.Stores.Passkeys.Create(context.Background(), p); err != nil {
@@ -79,6 +139,7 @@ func create(t *testing.T, f Fixture, p passkey.Passkey) {
 }
 
 var passkeyTests = map[string]func(*testing.T, fixture){
+	"InTransaction": inTransaction,
 	"CreateThenRead": func(t *testing.T, open fixture) {
 		f, ctx := open(t), context.Background()
 		alice := account(t, f, 1)

@@ -23,3 +23,7 @@ type wrappedTx struct {
 func (w wrappedTx) Atomic(ctx context.Context, fn func(user.Stores) error) error {
 	return w.tx.Atomic(ctx, func(in user.Stores) error { return fn(Wrap(in, w.wrap)) })
 }
+
+// Unwrap is the Transactor w wraps: a store finds its own transaction
+// through it (the passkeys on the accounts' transaction).
+func (w wrappedTx) Unwrap() user.Transactor { return w.tx }
