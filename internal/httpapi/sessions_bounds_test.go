@@ -152,3 +152,20 @@ func TestSessionLimitConcurrentLogins(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionLimitKeepsTheNewLogin: a login at the session limit ends
+// the oldest other session, never its own, even when its clock is behind
+// the one of the login before it (another replica's). It used to end its
+// own new session and answer 200 with tokens refused at once, while the
+// other login's session stayed.
+func TestSessionLimitKeepsTheNewLogin(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		srv := newSessionServer(t, kind, apptest.Env("USERSVC_MAX_SESSIONS_PER_USER", "1"))
+		a, _ := srv.signUp()
+		first := srv.login(a, nil)
+		srv.Clock.Advance(-time.Second) // the next login's replica is a second behind
+		second := srv.login(a, nil)
+		srv.wantMe(second.access, http.StatusOK, "the token of the newest login")
+		srv.wantMe(first.access, http.StatusUnauthorized, "the token of the login it replaced")
+	})
+}
