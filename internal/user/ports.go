@@ -92,8 +92,11 @@ type Sessions interface {
 	// session except (uuid.Nil for none), revoked at at.
 	RevokeAll(ctx context.Context, userID, except uuid.UUID, at time.Time) error
 	// RevokeOldest marks the sessions of userID active at now, except the
-	// keep newest ((CreatedAt, ID) order), revoked at now, in one
-	// statement, and returns their ids, oldest first.
+	// keep newest ((CreatedAt, ID) order), revoked at now, at once, and
+	// returns their ids, oldest first. Inside transactions, calls for one
+	// userID run one after the other: each sees the sessions the
+	// transactions before it stored (the session limit holds for logins
+	// at once).
 	RevokeOldest(ctx context.Context, userID uuid.UUID, keep int, now time.Time) ([]uuid.UUID, error)
 	// RefreshToken returns the token whose hash is hash, and its session.
 	// An unknown hash is ErrSessionNotFound.
