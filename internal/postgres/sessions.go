@@ -156,12 +156,24 @@ func (s *Sessions) RevokeOldest(ctx context.Context, userID uuid.UUID, keep int,
 	return ids, nil
 }
 
-// All returns every session of userID, oldest first.
-func (s *Sessions) All(ctx context.Context, userID uuid.UUID) ([]user.Session, error) {
+// All returns a page of every session of userID, oldest first, read
+// from sessions_user_cover (migration 00029) from page.After on.
+func (s *Sessions) All(ctx context.Context, userID uuid.UUID, page user.SessionPage) ([]user.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const q = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = $1 ORDER BY created_at, id`
-	rows, err := s.q.Query(ctx, q, userID)
+	const q = `
+		SELECT ` + sessionColumns + ` FROM sessions
+		WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+		ORDER BY created_at, id
+		LIMIT $4`
+	var after, afterID, limit any
+	if page.After != nil {
+		after, afterID = page.After.CreatedAt, page.After.ID
+	}
+	if page.Limit > 0 {
+		limit = page.Limit
+	}
+	rows, err := s.q.Query(ctx, q, userID, after, afterID, limit)
 	if err != nil {
 		return nil, translateSession(err, "list all sessions")
 	}

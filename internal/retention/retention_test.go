@@ -140,7 +140,7 @@ func TestRunRemovesWhatThePolicySays(t *testing.T) {
 			t.Errorf("audit batch %d removed %d events, want about the batch size (100)", i, n)
 		}
 	}
-	all, _ := st.Sessions.All(ctx, ada.ID)
+	all, _ := st.Sessions.All(ctx, ada.ID, user.SessionPage{})
 	if len(all) != 1 || all[0].ID != live.ID {
 		t.Errorf("sessions left: %v, want only the live one", all)
 	}
@@ -238,7 +238,7 @@ func TestOnceSkipsWhenLocked(t *testing.T) {
 	r := retention.New(retention.Deps{Store: mem.Purge(), Now: func() time.Time { return t0 }}, retention.Policy{Sessions: 30 * day})
 	lock := &held{}
 	r.Once(ctx, lock)
-	if all, _ := st.Sessions.All(ctx, ada.ID); lock.tries != 1 || len(all) != 1 {
+	if all, _ := st.Sessions.All(ctx, ada.ID, user.SessionPage{}); lock.tries != 1 || len(all) != 1 {
 		t.Errorf("with the lock held elsewhere: %d tries, %d sessions left; want 1 try, the session kept", lock.tries, len(all))
 	}
 }

@@ -82,9 +82,11 @@ type Sessions interface {
 	// page.After when it is set, at most page.Limit of them when it is
 	// positive.
 	Active(ctx context.Context, userID uuid.UUID, now time.Time, page SessionPage) ([]Session, error)
-	// All returns every session of userID, revoked and expired ones
-	// included, oldest first (for the user's data export).
-	All(ctx context.Context, userID uuid.UUID) ([]Session, error)
+	// All returns the sessions of userID, revoked and expired ones
+	// included, oldest first ((CreatedAt, ID) order): those after
+	// page.After when it is set, at most page.Limit of them when it is
+	// positive (for the user's data export, a page at a time).
+	All(ctx context.Context, userID uuid.UUID, page SessionPage) ([]Session, error)
 	// Revoke marks the session id of userID revoked at at. A session
 	// already revoked is ErrSessionNotFound.
 	Revoke(ctx context.Context, userID, id uuid.UUID, at time.Time) error

@@ -135,7 +135,7 @@ func newRetentionFixture(t *testing.T, st user.Stores) *retentionFixture {
 // allSessionIDs is the set of the ids of every session of userID.
 func allSessionIDs(t *testing.T, sessions user.Sessions, userID uuid.UUID) map[uuid.UUID]bool {
 	t.Helper()
-	all, err := sessions.All(t.Context(), userID)
+	all, err := sessions.All(t.Context(), userID, user.SessionPage{})
 	if err != nil {
 		t.Fatalf("All: %v", err)
 	}
