@@ -375,8 +375,8 @@ type Export struct {
 // Export gathers u's data, as it is stored now, and records that it was
 // exported. Only the first page of sessions and of events is read before
 // it returns, so that an unreadable store fails the export before any of
-// it is sent; the rest is read as Sessions and Events are ranged over. The export's own event is
-// newer than every event it yields.
+// it is sent; the rest is read as Sessions and Events are ranged over.
+// The export's own event is newer than every event it yields.
 func (s *Service) Export(ctx context.Context, u User) (Export, error) {
 	profile, err := s.users.ByID(ctx, u.ID)
 	if err != nil {
