@@ -76,7 +76,7 @@ func TestRetentionCommand(t *testing.T) {
 			t.Errorf("retention run %v printed %q, want %s sessions", step.args, out, step.want)
 		}
 	}
-	if all, err := st.Sessions.All(t.Context(), ada.ID); err != nil || len(all) != 1 {
+	if all, err := st.Sessions.All(t.Context(), ada.ID, user.SessionPage{}); err != nil || len(all) != 1 {
 		t.Errorf("sessions left: %d, %v; want the live one", len(all), err)
 	}
 	logins, err := st.Audit.Events(t.Context(), user.AuditFilter{SubjectID: ada.ID})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"iter"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -248,9 +249,9 @@ func (d writeDeadlines) Write(b []byte) (int, error) {
 // hosted pages' download is the same document.
 func WriteExport(w io.Writer, x user.Export) error { return writeExport(w, x, exportWriteWait) }
 
-// writeExport writes x to w as a userExport, one event at a time, a
-// buffer at a time. When w is the response, each buffer has wait to be
-// written, however long the export takes in all.
+// writeExport writes x to w as a userExport, one session and one event
+// at a time, a buffer at a time. When w is the response, each buffer has
+// wait to be written, however long the export takes in all.
 func writeExport(w io.Writer, x user.Export, wait time.Duration) error {
 	if rw, ok := w.(http.ResponseWriter); ok {
 		w = writeDeadlines{w: rw, rc: http.NewResponseController(rw), wait: wait}
@@ -258,26 +259,40 @@ func writeExport(w io.Writer, x user.Export, wait time.Duration) error {
 	bw := bufio.NewWriterSize(w, exportBuffer)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false) // as huma's own JSON
-	sessions := mapEach(x.Sessions, toExportedSession)
 	field := func(name string, v any) error {
 		_, _ = bw.WriteString(name)
 		return enc.Encode(v)
 	}
 	err := errors.Join(
 		field(`{"exported_at":`, x.At.UTC()),
-		field(`,"profile":`, toUserRead(x.Profile)),
-		field(`,"sessions":`, sessions),
-		field(`,"passkeys":`, mapEach(x.Passkeys, toExportedPasskey)),
-		field(`,"second_factors":`, toMFAStatus(x.SecondFactors)),
-		field(`,"email_changes":`, mapEach(x.EmailChanges, func(c user.EmailChange) exportedEmailChange { return toExportedEmailChange(c, x.At) })),
-		field(`,"app_consents":`, mapEach(x.Consents, toExportedConsent)),
-		field(`,"app_grants":`, mapEach(x.Grants, toExportedGrant)))
+		field(`,"profile":`, toUserRead(x.Profile)))
+	if err == nil {
+		err = writeArray(bw, enc, `,"sessions":`, x.Sessions, toExportedSession)
+	}
+	if err == nil {
+		err = errors.Join(
+			field(`,"passkeys":`, mapEach(x.Passkeys, toExportedPasskey)),
+			field(`,"second_factors":`, toMFAStatus(x.SecondFactors)),
+			field(`,"email_changes":`, mapEach(x.EmailChanges, func(c user.EmailChange) exportedEmailChange { return toExportedEmailChange(c, x.At) })),
+			field(`,"app_consents":`, mapEach(x.Consents, toExportedConsent)),
+			field(`,"app_grants":`, mapEach(x.Grants, toExportedGrant)))
+	}
+	if err == nil {
+		err = writeArray(bw, enc, `,"audit_events":`, x.Events, toAuditEventRead)
+	}
 	if err != nil {
 		return err
 	}
-	_, _ = bw.WriteString(`,"audit_events":[`)
+	_, _ = bw.WriteString("}\n")
+	return bw.Flush() // bufio keeps the first write error, returned here
+}
+
+// writeArray writes name, then the array of f of every element seq
+// yields, one at a time, and stops at seq's first error, returning it.
+func writeArray[T, U any](bw *bufio.Writer, enc *json.Encoder, name string, seq iter.Seq2[T, error], f func(T) U) error {
+	_, _ = bw.WriteString(name + "[")
 	first := true
-	for e, err := range x.Events {
+	for v, err := range seq {
 		if err != nil {
 			return err
 		}
@@ -285,12 +300,12 @@ func writeExport(w io.Writer, x user.Export, wait time.Duration) error {
 			_ = bw.WriteByte(',')
 		}
 		first = false
-		if err := enc.Encode(toAuditEventRead(e)); err != nil {
+		if err := enc.Encode(f(v)); err != nil {
 			return err
 		}
 	}
-	_, _ = bw.WriteString("]}\n")
-	return bw.Flush() // bufio keeps the first write error, returned here
+	_ = bw.WriteByte(']')
+	return nil
 }
 
 func toExportedSession(s user.Session) exportedSession {

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,4 +112,60 @@ func sessionIDs(t *testing.T, srv *server, access, query string) []string {
 		ids[i] = s["id"].(string)
 	}
 	return ids
+}
+
+// TestSessionLimitConcurrentLogins: logins of one account at once, at
+// the session limit, never leave more than USERSVC_MAX_SESSIONS_PER_USER
+// sessions whose tokens work. On PostgreSQL each login counted the live
+// sessions without seeing the other's new one, both ended the same
+// oldest session, and the account kept one (or more) over the limit.
+func TestSessionLimitConcurrentLogins(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		const limit, logins, rounds = 2, 6, 5
+		srv := newSessionServer(t, kind, apptest.Env("USERSVC_MAX_SESSIONS_PER_USER", strconv.Itoa(limit)))
+		a, _ := srv.signUp()
+		for round := range rounds {
+			res := make([]response, logins)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range logins {
+				wg.Go(func() {
+					<-start
+					res[i] = srv.doTB(t, req{method: "POST", path: "/api/v1/token", contentType: formType,
+						body: url.Values{"username": {a.Username}, "password": {a.Password}}.Encode()})
+				})
+			}
+			close(start)
+			wg.Wait()
+			working := 0
+			for _, r := range res {
+				if r.Status != http.StatusOK {
+					t.Fatalf("round %d: login: got %v, want 200", round, r)
+				}
+				if srv.me(r.object(t)["access_token"].(string)) == http.StatusOK {
+					working++
+				}
+			}
+			if working > limit {
+				t.Fatalf("round %d: %d of %d logins at once have working sessions, want at most %d", round, working, logins, limit)
+			}
+		}
+	})
+}
+
+// TestSessionLimitKeepsTheNewLogin: a login at the session limit ends
+// the oldest other session, never its own, even when its clock is behind
+// the one of the login before it (another replica's). It used to end its
+// own new session and answer 200 with tokens refused at once, while the
+// other login's session stayed.
+func TestSessionLimitKeepsTheNewLogin(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		srv := newSessionServer(t, kind, apptest.Env("USERSVC_MAX_SESSIONS_PER_USER", "1"))
+		a, _ := srv.signUp()
+		first := srv.login(a, nil)
+		srv.Clock.Advance(-time.Second) // the next login's replica is a second behind
+		second := srv.login(a, nil)
+		srv.wantMe(second.access, http.StatusOK, "the token of the newest login")
+		srv.wantMe(first.access, http.StatusUnauthorized, "the token of the login it replaced")
+	})
 }

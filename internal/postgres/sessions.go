@@ -124,13 +124,26 @@ func (s *Sessions) Active(ctx context.Context, userID uuid.UUID, now time.Time, 
 	return all, nil
 }
 
+// sessionLimitLock is the first key of the transaction-level advisory
+// lock (the two-key form, whose keys never meet the one-key locks of
+// keyRotationLockID and the others) that RevokeOldest takes per account;
+// the second is a hash of the account's id.
+const sessionLimitLock int32 = 0x75737673 // "usvs"
+
 // RevokeOldest revokes userID's sessions active at now beyond the keep
-// newest, in one statement. Of two logins at once each may count the
-// other's new session or not: the account can be left one session over
-// the limit until its next login, never under it.
+// newest. Inside the login's transaction it first takes the account's
+// advisory lock, held until that transaction ends, so that logins of one
+// account at once count their sessions one after the other: each sees the
+// sessions the others opened (READ COMMITTED: the count is a later
+// statement than the wait), and none leaves the account over the limit.
+// Only logins take it: nothing else waits for them.
 func (s *Sessions) RevokeOldest(ctx context.Context, userID uuid.UUID, keep int, now time.Time) ([]uuid.UUID, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
+	const lock = `SELECT pg_advisory_xact_lock($1, hashtext($2::text))`
+	if _, err := s.q.Exec(ctx, lock, sessionLimitLock, userID); err != nil {
+		return nil, translateSession(err, "lock the account's sessions")
+	}
 	const q = revokeOldestQuery
 	rows, err := s.q.Query(ctx, q, userID, now, keep)
 	if err != nil {
@@ -143,12 +156,24 @@ func (s *Sessions) RevokeOldest(ctx context.Context, userID uuid.UUID, keep int,
 	return ids, nil
 }
 
-// All returns every session of userID, oldest first.
-func (s *Sessions) All(ctx context.Context, userID uuid.UUID) ([]user.Session, error) {
+// All returns a page of every session of userID, oldest first, read
+// from sessions_user_cover (migration 00029) from page.After on.
+func (s *Sessions) All(ctx context.Context, userID uuid.UUID, page user.SessionPage) ([]user.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const q = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = $1 ORDER BY created_at, id`
-	rows, err := s.q.Query(ctx, q, userID)
+	const q = `
+		SELECT ` + sessionColumns + ` FROM sessions
+		WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+		ORDER BY created_at, id
+		LIMIT $4`
+	var after, afterID, limit any
+	if page.After != nil {
+		after, afterID = page.After.CreatedAt, page.After.ID
+	}
+	if page.Limit > 0 {
+		limit = page.Limit
+	}
+	rows, err := s.q.Query(ctx, q, userID, after, afterID, limit)
 	if err != nil {
 		return nil, translateSession(err, "list all sessions")
 	}

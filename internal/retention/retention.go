@@ -320,9 +320,10 @@ const firstAuditStep = time.Minute
 // pruneAudit removes the audit events before cutoff in batches of about
 // the policy's size. The pruner removes everything before a date, so each
 // batch is the events between the oldest one left and a date a step
-// later: the step doubles while batches come out small and halves when
-// one was large, so a batch holds about Batch events whatever their
-// density.
+// later: the step doubles while batches come out small, and before each
+// batch it is narrowed (auditWindow) until the batch holds at most twice
+// the policy's size, so that a burst of events after a quiet stretch,
+// which widened the step, never goes in one long transaction.
 func (r *Runner) pruneAudit(ctx context.Context, cutoff time.Time, count func(int64)) error {
 	oldest, err := r.store.Oldest(ctx)
 	if err != nil {
@@ -337,24 +338,42 @@ func (r *Runner) pruneAudit(ctx context.Context, cutoff time.Time, count func(in
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		to := from.Add(step)
-		if to.After(cutoff) {
-			to = cutoff
-		}
-		n, err := r.audit.PruneBefore(ctx, to)
+		to, n, err := r.auditWindow(ctx, from, cutoff, &step)
 		if err != nil {
 			return err
 		}
-		count(n)
-		switch {
-		case n < batch/2:
+		if n > 0 {
+			if n, err = r.audit.PruneBefore(ctx, to); err != nil {
+				return err
+			}
+			count(n)
+		}
+		if n < batch/2 {
 			step *= 2
-		case n > 2*batch && step > time.Microsecond:
-			step /= 2
 		}
 		from = to
 	}
 	return nil
+}
+
+// auditWindow returns the end of the next audit batch from from (at most
+// cutoff) and how many events are before it, narrowing *step until they
+// are at most twice the policy's batch (or the step is a microsecond, the
+// databases' resolution: events of one instant go together).
+func (r *Runner) auditWindow(ctx context.Context, from, cutoff time.Time, step *time.Duration) (time.Time, int64, error) {
+	batch := int64(r.policy.Batch)
+	for {
+		to := from.Add(*step)
+		if to.After(cutoff) {
+			to = cutoff
+		}
+		n, err := r.audit.CountBefore(ctx, to)
+		if err != nil || n <= 2*batch || *step <= time.Microsecond {
+			return to, n, err
+		}
+		// As many as the batch, were the events spread evenly.
+		*step = max(time.Duration(float64(to.Sub(from))*float64(batch)/float64(n)), time.Microsecond)
+	}
 }
 
 // observeOldest reports each table's oldest row's age.

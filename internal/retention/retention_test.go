@@ -140,7 +140,7 @@ func TestRunRemovesWhatThePolicySays(t *testing.T) {
 			t.Errorf("audit batch %d removed %d events, want about the batch size (100)", i, n)
 		}
 	}
-	all, _ := st.Sessions.All(ctx, ada.ID)
+	all, _ := st.Sessions.All(ctx, ada.ID, user.SessionPage{})
 	if len(all) != 1 || all[0].ID != live.ID {
 		t.Errorf("sessions left: %v, want only the live one", all)
 	}
@@ -152,6 +152,39 @@ func TestRunRemovesWhatThePolicySays(t *testing.T) {
 	}
 	if got := obs.oldest[retention.AuditEvents]; got != 399*day {
 		t.Errorf("oldest audit event's age: %s, want %s", got, 399*day)
+	}
+}
+
+// TestAuditBurstPrunedInBatches: a burst of events after a quiet stretch
+// (a credential-stuffing night a year ago, after weeks of a few events a
+// day) goes in batches near the batch size too. The step that quiet
+// stretch widened to days used to reach over the whole burst, and one
+// transaction removed it all: on SQLite every write of the service waits
+// for that one.
+func TestAuditBurstPrunedInBatches(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	quiet := t0.Add(-500 * day)
+	ev := &events{}
+	for i := range 60 { // one event every 12 hours for a month
+		ev.at = append(ev.at, quiet.Add(time.Duration(i)*12*time.Hour))
+	}
+	burst := quiet.Add(31 * day)
+	for i := range 5000 { // then 5000 within 5 seconds
+		ev.at = append(ev.at, burst.Add(time.Duration(i)*time.Millisecond))
+	}
+	r := retention.New(retention.Deps{Store: store{usertest.NewMemory().Purge(), ev}, Audit: ev, Now: func() time.Time { return t0 }},
+		retention.Policy{Sessions: 30 * day, Audit: 400 * day, Batch: 100})
+	removed, err := r.Run(t.Context())
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if removed[retention.AuditEvents] != 5060 || len(ev.at) != 0 {
+		t.Fatalf("Run removed %d audit events, %d left; want all 5060", removed[retention.AuditEvents], len(ev.at))
+	}
+	for i, n := range ev.batches {
+		if n > 2*100 {
+			t.Errorf("audit batch %d of %d removed %d events, want at most twice the batch size (100)", i, len(ev.batches), n)
+		}
 	}
 }
 
@@ -205,7 +238,7 @@ func TestOnceSkipsWhenLocked(t *testing.T) {
 	r := retention.New(retention.Deps{Store: mem.Purge(), Now: func() time.Time { return t0 }}, retention.Policy{Sessions: 30 * day})
 	lock := &held{}
 	r.Once(ctx, lock)
-	if all, _ := st.Sessions.All(ctx, ada.ID); lock.tries != 1 || len(all) != 1 {
+	if all, _ := st.Sessions.All(ctx, ada.ID, user.SessionPage{}); lock.tries != 1 || len(all) != 1 {
 		t.Errorf("with the lock held elsewhere: %d tries, %d sessions left; want 1 try, the session kept", lock.tries, len(all))
 	}
 }

@@ -123,14 +123,14 @@ func (p *Purge) Pending(ctx context.Context, c retention.Cutoffs) (map[string]in
 	}, nil
 }
 
-// Oldest implements retention.Store, each from an index, as the
-// PostgreSQL store does.
+// Oldest implements retention.Store as the PostgreSQL store does: each
+// from an index but the account tokens, whose table is read whole.
 func (p *Purge) Oldest(ctx context.Context) (map[string]time.Time, error) {
 	const q = `
 		SELECT
 			(SELECT created_at FROM sessions ORDER BY id LIMIT 1),
 			(SELECT min(created_at) FROM refresh_tokens WHERE session_id = (SELECT id FROM sessions ORDER BY id LIMIT 1)),
-			(SELECT created_at FROM account_tokens ORDER BY expires_at LIMIT 1),
+			(SELECT min(created_at) FROM account_tokens),
 			(SELECT created_at FROM email_changes ORDER BY expires_at LIMIT 1),
 			(SELECT min(at) FROM audit_events)`
 	var at [5]sql.NullString

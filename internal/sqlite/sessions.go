@@ -180,10 +180,23 @@ func (s *Sessions) RevokeOldest(ctx context.Context, userID uuid.UUID, keep int,
 	return ids, nil
 }
 
-// All returns every session of userID, oldest first.
-func (s *Sessions) All(ctx context.Context, userID uuid.UUID) ([]user.Session, error) {
-	const q = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ? ORDER BY created_at, id`
-	rows, err := s.readRows(ctx, q, userID)
+// All returns a page of every session of userID, oldest first, from
+// page.After on.
+func (s *Sessions) All(ctx context.Context, userID uuid.UUID, page user.SessionPage) ([]user.Session, error) {
+	const q = `
+		SELECT ` + sessionColumns + ` FROM sessions
+		WHERE user_id = ?1 AND (?2 IS NULL OR (created_at, id) > (?2, ?3))
+		ORDER BY created_at, id
+		LIMIT ?4`
+	var after, afterID any
+	if page.After != nil {
+		after, afterID = ts(page.After.CreatedAt), page.After.ID.String()
+	}
+	limit := -1 // SQLite: no limit
+	if page.Limit > 0 {
+		limit = page.Limit
+	}
+	rows, err := s.readRows(ctx, q, userID, after, afterID, limit)
 	if err != nil {
 		return nil, translateSession(err, "list all sessions")
 	}

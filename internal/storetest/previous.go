@@ -62,7 +62,7 @@ func (r PreviousRelease) checkReads(t *testing.T, st user.Stores) {
 	wantSess := r.Session
 	wantSess.AuthenticatedAt = r.Session.CreatedAt
 	wantSess.AnyClient = true // no client_id either (migration 00032): any client refreshes it
-	all, err := st.Sessions.All(ctx, r.User.ID)
+	all, err := st.Sessions.All(ctx, r.User.ID, user.SessionPage{})
 	if diff := cmp.Diff([]user.Session{wantSess}, all); err != nil || diff != "" {
 		t.Errorf("All: error %v, mismatch (-want +got):\n%s", err, diff)
 	}

@@ -339,8 +339,8 @@ func (s *Service) auditPage(ctx context.Context, f AuditFilter) (AuditPage, erro
 	return p, nil
 }
 
-// ExportPage is how many events an export reads from the store at a
-// time: an export holds one page, whatever the number of events, and
+// ExportPage is how many events, or sessions, an export reads from the
+// store at a time: an export holds one page, whatever their number, and
 // each page is one short query (a long export never meets the stores'
 // bound on a single call).
 const ExportPage = 500
@@ -350,9 +350,13 @@ const ExportPage = 500
 // second factors' state, email changes, what the user allowed the OpenID provider's relying parties,
 // and every security event about the account.
 type Export struct {
-	At       time.Time
-	Profile  User
-	Sessions []Session
+	At      time.Time
+	Profile User
+	// Sessions yields every session, oldest first ((CreatedAt, ID)),
+	// reading them ExportPage at a time, until the last or the first
+	// error, which it yields and stops after. Range over it once, while
+	// the request's context lives.
+	Sessions iter.Seq2[Session, error]
 	Passkeys []PasskeyRecord
 	// SecondFactors is what GET /users/me/mfa says: the authenticator
 	// app's state and the recovery codes left, never a secret or a code.
@@ -369,14 +373,18 @@ type Export struct {
 }
 
 // Export gathers u's data, as it is stored now, and records that it was
-// exported. Only the first page of events is read before it returns, so
-// that an unreadable store fails the export before any of it is sent;
-// the rest is read as Events is ranged over. The export's own event is
-// newer than every event it yields.
+// exported. Only the first page of sessions and of events is read before
+// it returns, so that an unreadable store fails the export before any of
+// it is sent; the rest is read as Sessions and Events are ranged over.
+// The export's own event is newer than every event it yields.
 func (s *Service) Export(ctx context.Context, u User) (Export, error) {
 	profile, err := s.users.ByID(ctx, u.ID)
 	if err != nil {
 		return Export{}, self(err)
+	}
+	sessions, err := s.sessions.All(ctx, u.ID, SessionPage{Limit: ExportPage})
+	if err != nil {
+		return Export{}, err
 	}
 	h, err := s.holdingsOf(ctx, u.ID)
 	if err != nil {
@@ -393,7 +401,7 @@ func (s *Service) Export(ctx context.Context, u User) (Export, error) {
 	}
 	s.record(ctx, AuditDataExported, u.ID, u.ID, nil)
 	return Export{
-		At: s.now(), Profile: profile, Sessions: h.sessions, Passkeys: h.passkeys, SecondFactors: factors, EmailChanges: h.emailChanges,
+		At: s.now(), Profile: profile, Sessions: s.sessionPages(ctx, u.ID, sessions), Passkeys: h.passkeys, SecondFactors: factors, EmailChanges: h.emailChanges,
 		Consents: h.consents, Grants: h.grants, Events: s.eventPages(ctx, f, first),
 	}, nil
 }

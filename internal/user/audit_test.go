@@ -272,7 +272,7 @@ func TestMyAuditAndExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x.Profile.ID != u.ID || x.At != *f.now || len(x.Sessions) != 1 || x.Sessions[0].RevokedAt.IsZero() {
+	if sessions := collect(t, x.Sessions); x.Profile.ID != u.ID || x.At != *f.now || len(sessions) != 1 || sessions[0].RevokedAt.IsZero() {
 		t.Errorf("Export = %+v; want the profile, now, and the one (revoked) session", x)
 	}
 	if diff := cmp.Diff(mine.Events, collect(t, x.Events)); diff != "" {
@@ -392,9 +392,9 @@ func ids(events []user.AuditEvent) []int64 {
 }
 
 // collect ranges over events, failing t on an error.
-func collect(t *testing.T, events iter.Seq2[user.AuditEvent, error]) []user.AuditEvent {
+func collect[T any](t *testing.T, events iter.Seq2[T, error]) []T {
 	t.Helper()
-	var all []user.AuditEvent
+	var all []T
 	for e, err := range events {
 		if err != nil {
 			t.Fatalf("export events: %v", err)

@@ -2,6 +2,7 @@ package user
 
 import (
 	"context"
+	"iter"
 	"time"
 
 	"github.com/google/uuid"
@@ -96,11 +97,13 @@ func (c EmailChange) State(now time.Time) string {
 	}
 }
 
-// holdings are the parts of an account's export beside its profile and
-// events: every one read whole (each is small: a few passkeys and apps,
-// and sessions, changes and grants that retention removes once ended).
+// holdings are the parts of an account's export beside its profile, its
+// sessions and its events: every one read whole (each is small: a few
+// passkeys and apps, and changes and grants that retention removes once
+// ended). Sessions are not: every login beyond the session limit leaves
+// one for USERSVC_SESSION_RETENTION, hundreds of thousands at the login
+// rate limit, so the export reads them a page at a time (sessionPages).
 type holdings struct {
-	sessions     []Session
 	passkeys     []PasskeyRecord
 	emailChanges []EmailChange
 	consents     []ConsentRecord
@@ -113,9 +116,6 @@ func (s *Service) holdingsOf(ctx context.Context, id uuid.UUID) (holdings, error
 		h   holdings
 		err error
 	)
-	if h.sessions, err = s.sessions.All(ctx, id); err != nil {
-		return holdings{}, err
-	}
 	if h.emailChanges, err = s.stores.EmailChanges.Of(ctx, id); err != nil {
 		return holdings{}, err
 	}
@@ -133,4 +133,29 @@ func (s *Service) holdingsOf(ctx context.Context, id uuid.UUID) (holdings, error
 		}
 	}
 	return h, nil
+}
+
+// sessionPages yields the sessions of page, then of the pages of userID's
+// sessions that follow it, ExportPage at a time, until the last or the
+// first error, which it yields and stops after.
+func (s *Service) sessionPages(ctx context.Context, userID uuid.UUID, page []Session) iter.Seq2[Session, error] {
+	return func(yield func(Session, error) bool) {
+		for {
+			for _, sess := range page {
+				if !yield(sess, nil) {
+					return
+				}
+			}
+			if len(page) < ExportPage {
+				return
+			}
+			last := page[len(page)-1]
+			next := SessionPage{After: &SessionKey{CreatedAt: last.CreatedAt, ID: last.ID}, Limit: ExportPage}
+			var err error
+			if page, err = s.sessions.All(ctx, userID, next); err != nil {
+				yield(Session{}, err)
+				return
+			}
+		}
+	}
 }

@@ -82,9 +82,11 @@ type Sessions interface {
 	// page.After when it is set, at most page.Limit of them when it is
 	// positive.
 	Active(ctx context.Context, userID uuid.UUID, now time.Time, page SessionPage) ([]Session, error)
-	// All returns every session of userID, revoked and expired ones
-	// included, oldest first (for the user's data export).
-	All(ctx context.Context, userID uuid.UUID) ([]Session, error)
+	// All returns the sessions of userID, revoked and expired ones
+	// included, oldest first ((CreatedAt, ID) order): those after
+	// page.After when it is set, at most page.Limit of them when it is
+	// positive (for the user's data export, a page at a time).
+	All(ctx context.Context, userID uuid.UUID, page SessionPage) ([]Session, error)
 	// Revoke marks the session id of userID revoked at at. A session
 	// already revoked is ErrSessionNotFound.
 	Revoke(ctx context.Context, userID, id uuid.UUID, at time.Time) error
@@ -92,8 +94,11 @@ type Sessions interface {
 	// session except (uuid.Nil for none), revoked at at.
 	RevokeAll(ctx context.Context, userID, except uuid.UUID, at time.Time) error
 	// RevokeOldest marks the sessions of userID active at now, except the
-	// keep newest ((CreatedAt, ID) order), revoked at now, in one
-	// statement, and returns their ids, oldest first.
+	// keep newest ((CreatedAt, ID) order), revoked at now, at once, and
+	// returns their ids, oldest first. Inside transactions, calls for one
+	// userID run one after the other: each sees the sessions the
+	// transactions before it stored (the session limit holds for logins
+	// at once).
 	RevokeOldest(ctx context.Context, userID uuid.UUID, keep int, now time.Time) ([]uuid.UUID, error)
 	// RefreshToken returns the token whose hash is hash, and its session.
 	// An unknown hash is ErrSessionNotFound.

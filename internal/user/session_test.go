@@ -25,7 +25,7 @@ func TestLoginKeepsTheClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := f.stores.Sessions.All(t.Context(), u.ID)
+	all, err := f.stores.Sessions.All(t.Context(), u.ID, user.SessionPage{})
 	if err != nil || len(all) != 1 || all[0].ID != tok.SessionID {
 		t.Fatalf("sessions after the login: %+v, %v; want its one session %s", all, err, tok.SessionID)
 	}

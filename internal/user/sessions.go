@@ -205,10 +205,10 @@ func (s *Service) openSession(ctx context.Context, u User, more map[string]strin
 		if refresh, rt, err = s.newRefreshToken(sess, now); err != nil {
 			return err
 		}
-		if err := tx.Sessions.Create(ctx, sess, rt); err != nil {
+		if err := s.endOldest(ctx, tx, u.ID, now); err != nil {
 			return err
 		}
-		if err := s.endOldest(ctx, tx, u.ID, now); err != nil {
+		if err := tx.Sessions.Create(ctx, sess, rt); err != nil {
 			return err
 		}
 		detail := map[string]string{"session_id": id.String()}
@@ -474,11 +474,13 @@ func (s *Service) Sessions(ctx context.Context, userID uuid.UUID, after *Session
 	return page, &SessionKey{CreatedAt: last.CreatedAt, ID: last.ID}, nil
 }
 
-// endOldest ends, in tx, the sessions of u beyond the newest
-// policy.MaxSessions (the one just opened among them), each recorded as a
-// revocation for the session limit.
+// endOldest ends, in tx, before a login opens its session, the sessions
+// of u beyond the newest policy.MaxSessions-1, each recorded as a
+// revocation for the session limit: the login's own session, opened
+// next, is never one of them, even when another login's session (of a
+// replica whose clock is ahead) is newer.
 func (s *Service) endOldest(ctx context.Context, tx Stores, userID uuid.UUID, now time.Time) error {
-	ended, err := tx.Sessions.RevokeOldest(ctx, userID, s.policy.MaxSessions, now)
+	ended, err := tx.Sessions.RevokeOldest(ctx, userID, s.policy.MaxSessions-1, now)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func RunClosed(t *testing.T, s user.Stores) {
 		{"Sessions.Create", func() error { return s.Sessions.Create(ctx, sess, rt) }, sessionErrors},
 		{"Sessions.UserSession", func() error { _, _, err := s.Sessions.UserSession(ctx, id, id); return err }, sessionErrors},
 		{"Sessions.Active", func() error { _, err := s.Sessions.Active(ctx, id, now, user.SessionPage{}); return err }, sessionErrors},
-		{"Sessions.All", func() error { _, err := s.Sessions.All(ctx, id); return err }, sessionErrors},
+		{"Sessions.All", func() error { _, err := s.Sessions.All(ctx, id, user.SessionPage{}); return err }, sessionErrors},
 		{"Sessions.Revoke", func() error { return s.Sessions.Revoke(ctx, id, id, now) }, sessionErrors},
 		{"Sessions.RevokeAll", func() error { return s.Sessions.RevokeAll(ctx, id, uuid.Nil, now) }, sessionErrors},
 		{"Sessions.RevokeOldest", func() error { _, err := s.Sessions.RevokeOldest(ctx, id, 1, now); return err }, sessionErrors},

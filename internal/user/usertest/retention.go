@@ -135,7 +135,7 @@ func newRetentionFixture(t *testing.T, st user.Stores) *retentionFixture {
 // allSessionIDs is the set of the ids of every session of userID.
 func allSessionIDs(t *testing.T, sessions user.Sessions, userID uuid.UUID) map[uuid.UUID]bool {
 	t.Helper()
-	all, err := sessions.All(t.Context(), userID)
+	all, err := sessions.All(t.Context(), userID, user.SessionPage{})
 	if err != nil {
 		t.Fatalf("All: %v", err)
 	}
@@ -259,7 +259,14 @@ func testPurgeOldest(t *testing.T, open newPurgeStores) {
 	t0 := now()
 	first, _ := startSession(t, st.Sessions, ada, t0.Add(-3*day))
 	startSession(t, st.Sessions, ada, t0.Add(-day))
-	tok := storeToken(t, st.AccountTokens, ada, user.PurposeVerifyEmail, t0.Add(-2*day))
+	// A verification link of a week, then a reset link of an hour made
+	// later but expiring first: the oldest is the verification link.
+	tok := NewAccountToken(ada, user.PurposeVerifyEmail, t0.Add(-2*day))
+	tok.ExpiresAt = tok.CreatedAt.Add(7 * day)
+	if err := st.AccountTokens.Create(t.Context(), tok); err != nil {
+		t.Fatalf("Create(verification token): %v", err)
+	}
+	storeToken(t, st.AccountTokens, ada, user.PurposeResetPassword, t0.Add(-day))
 	c := storeChange(t, st.EmailChanges, ada, t0.Add(-4*day))
 	appendAudit(t, st.Audit, NewAuditEvent(user.AuditRegistered, ada.ID, ada.ID, t0.Add(-5*day)))
 	appendAudit(t, st.Audit, NewAuditEvent(user.AuditLoginSucceeded, ada.ID, ada.ID, t0))

@@ -1,9 +1,11 @@
 package usertest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -50,7 +52,7 @@ func startSession(t *testing.T, sessions user.Sessions, u user.User, now time.Ti
 // the test when All fails or lists no such session.
 func sessionOf(t *testing.T, sessions user.Sessions, userID, id uuid.UUID) user.Session {
 	t.Helper()
-	all, err := sessions.All(t.Context(), userID)
+	all, err := sessions.All(t.Context(), userID, user.SessionPage{})
 	if err != nil {
 		t.Fatalf("All: got error %v, want nil", err)
 	}
@@ -173,7 +175,7 @@ func testSessionNotFound(t *testing.T, open newStores) {
 	if got := sessionOf(t, st.Sessions, ada.ID, s.ID); !got.RevokedAt.IsZero() {
 		t.Errorf("session after refused revocations: revoked at %v, want not revoked", got.RevokedAt)
 	}
-	if got, err := st.Sessions.All(t.Context(), bob.ID); err != nil || len(got) != 0 {
+	if got, err := st.Sessions.All(t.Context(), bob.ID, user.SessionPage{}); err != nil || len(got) != 0 {
 		t.Errorf("All of another user: got %d sessions, error %v; want none, nil", len(got), err)
 	}
 }
@@ -330,7 +332,7 @@ func testDeleteRemovesSessions(t *testing.T, open newStores) {
 	if err := st.Users.Delete(t.Context(), ada.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := st.Sessions.All(t.Context(), ada.ID); err != nil || len(got) != 0 {
+	if got, err := st.Sessions.All(t.Context(), ada.ID, user.SessionPage{}); err != nil || len(got) != 0 {
 		t.Errorf("All after Delete: got %d sessions, error %v; want none, nil", len(got), err)
 	}
 	if _, _, err := st.Sessions.RefreshToken(t.Context(), rt.Hash); !errors.Is(err, user.ErrSessionNotFound) {
@@ -346,7 +348,7 @@ func testAllSessions(t *testing.T, open newStores) {
 	st := open(t)
 	sessions := st.Sessions
 	ada, bob := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
-	if got, err := sessions.All(t.Context(), ada.ID); err != nil || len(got) != 0 {
+	if got, err := sessions.All(t.Context(), ada.ID, user.SessionPage{}); err != nil || len(got) != 0 {
 		t.Fatalf("All with none: got %v, %v; want none, nil", got, err)
 	}
 	t0 := now().Add(-48 * time.Hour)
@@ -359,12 +361,34 @@ func testAllSessions(t *testing.T, open newStores) {
 		t.Fatalf("Revoke: %v", err)
 	}
 	revoked.RevokedAt = revokedAt
-	got, err := sessions.All(t.Context(), ada.ID)
+	got, err := sessions.All(t.Context(), ada.ID, user.SessionPage{})
 	if err != nil {
 		t.Fatalf("All: %v", err)
 	}
 	want := []user.Session{expired, revoked, active}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("All: want every session of the user, oldest first (-want +got):\n%s", diff)
+	}
+	// Paged by the key of each page's last session, two sessions made at
+	// the same instant included (ID order between them).
+	twin, _ := startSession(t, sessions, ada, active.CreatedAt)
+	want = append(want, twin)
+	slices.SortFunc(want[2:], func(a, b user.Session) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	var paged []user.Session
+	page := user.SessionPage{Limit: 2}
+	for range len(want) + 1 {
+		got, err := sessions.All(t.Context(), ada.ID, page)
+		if err != nil || len(got) > 2 {
+			t.Fatalf("All(%+v): got %d sessions, %v; want at most 2, nil", page, len(got), err)
+		}
+		paged = append(paged, got...)
+		if len(got) < 2 {
+			break
+		}
+		last := got[len(got)-1]
+		page.After = &user.SessionKey{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	if diff := cmp.Diff(want, paged); diff != "" {
+		t.Errorf("All in pages of 2: want every session once, oldest first (-want +got):\n%s", diff)
 	}
 }

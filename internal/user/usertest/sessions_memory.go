@@ -101,8 +101,14 @@ func (m memorySessions) RevokeOldest(_ context.Context, userID uuid.UUID, keep i
 }
 
 // All implements user.Sessions.
-func (m memorySessions) All(_ context.Context, userID uuid.UUID) ([]user.Session, error) {
-	return m.list(userID, func(user.Session) bool { return true })
+func (m memorySessions) All(_ context.Context, userID uuid.UUID, page user.SessionPage) ([]user.Session, error) {
+	all, err := m.list(userID, func(s user.Session) bool {
+		return page.After == nil || compareSession(s, page.After.CreatedAt, page.After.ID) > 0
+	})
+	if page.Limit > 0 && len(all) > page.Limit {
+		all = slices.Clone(all[:page.Limit]) // a page, not every session behind it
+	}
+	return all, err
 }
 
 // list returns the sessions of userID that keep selects, oldest first.

@@ -57,7 +57,7 @@ func testAuthenticatedAt(t *testing.T, open newStores) {
 // sessionOfAll returns every session of userID, or stops the test.
 func sessionOfAll(t *testing.T, sessions user.Sessions, userID uuid.UUID) []user.Session {
 	t.Helper()
-	all, err := sessions.All(t.Context(), userID)
+	all, err := sessions.All(t.Context(), userID, user.SessionPage{})
 	if err != nil {
 		t.Fatalf("All: got error %v, want nil", err)
 	}

@@ -181,7 +181,7 @@ func checkTxReads(t *testing.T, tx user.Stores, ada user.User, sess user.Session
 		{"AccountTokens.ByHash", second(tx.AccountTokens.ByHash(ctx, tok.Hash))},
 		{"Users.List", one(tx.Users.List(ctx, user.ListQuery{Limit: 10}))},
 		{"Sessions.Active", one(tx.Sessions.Active(ctx, ada.ID, now(), user.SessionPage{}))},
-		{"Sessions.All", one(tx.Sessions.All(ctx, ada.ID))},
+		{"Sessions.All", one(tx.Sessions.All(ctx, ada.ID, user.SessionPage{}))},
 		{"Audit.Events", one(tx.Audit.Events(ctx, user.AuditFilter{SubjectID: ada.ID}))},
 	}
 	for _, r := range reads {
