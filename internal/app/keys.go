@@ -50,10 +50,8 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys
 	if err != nil {
 		return tokenKeys{}, err
 	}
-	derived, err := a.serviceKey(ctx, sealer)
-	if err != nil {
-		return tokenKeys{}, err
-	}
+	// The ring first: its keys opening shows the key-encryption keys are
+	// the deployment's before a first start stores the service key.
 	ring, err := openRing(ctx, cfg, a.db, sealer, now, func(i signing.Info) {
 		a.log.Info("rotated the signing key on schedule", "kid", i.ID, "signs_from", i.CreatedAt.UTC().Format(time.RFC3339))
 	})
@@ -61,6 +59,10 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys
 		return tokenKeys{}, err
 	}
 	a.ring = ring
+	derived, err := a.serviceKey(ctx, sealer)
+	if err != nil {
+		return tokenKeys{}, err
+	}
 	// See rotations made by other replicas or `usersvc keys rotate`.
 	go ring.Run(bg, func(err error) { a.log.Warn("reload signing keys", "error", err.Error()) })
 	tokens, err := security.NewSigned(cfg.JWTAlg, ring, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)

@@ -44,9 +44,7 @@ func Reseal(ctx context.Context, cfg config.Config, db Store, log *slog.Logger) 
 	}
 	kinds := ss.SealedColumns()
 	if cfg.JWTAlg != security.HS256 { // with HS256 the queue seals under the JWT secret
-		// One that opens with neither key is counted and refused below.
-		_, err := serviceKey(ctx, cfg, db, log, sealer)
-		if err != nil && !errors.Is(err, signing.ErrServiceKeyWrongEncryptionKey) {
+		if err := storeServiceKey(ctx, cfg, db, log, sealer, kinds); err != nil {
 			return nil, err
 		}
 		if mail := mailTokens(db); mail != nil {
@@ -54,6 +52,30 @@ func Reseal(ctx context.Context, cfg config.Config, db Store, log *slog.Logger) 
 		}
 	}
 	return signing.Reseal(ctx, sealer, kinds, signing.ResealBatch)
+}
+
+// storeServiceKey stores the service key if none is, as serve does, once
+// the signing keys are seen to open (serve opens them first). When they
+// do not, or the service key opens with neither key, it does nothing:
+// Reseal's check counts them and refuses.
+func storeServiceKey(ctx context.Context, cfg config.Config, db Store, log *slog.Logger, sealer *signing.Sealer, kinds []signing.SealedKind) error {
+	for _, k := range kinds {
+		if k.Name != signing.KindSigningKeys {
+			continue
+		}
+		err := signing.CheckSealed(ctx, sealer, []signing.SealedKind{k}, signing.ResealBatch)
+		if _, unopenable := errors.AsType[*signing.UnopenableError](err); unopenable {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := serviceKey(ctx, cfg, db, log, sealer)
+	if err != nil && !errors.Is(err, signing.ErrServiceKeyWrongEncryptionKey) {
+		return err
+	}
+	return nil
 }
 
 // mailTokens is the queued mail's sealed tokens in db's job table, nil

@@ -63,26 +63,10 @@ const ResealBatch = 500
 // refuses, changing nothing, with an *UnopenableError when a value opens
 // with neither key. Running it again changes nothing.
 func Reseal(ctx context.Context, s *Sealer, kinds []SealedKind, batch int) ([]ResealCount, error) {
+	if err := CheckSealed(ctx, s, kinds, batch); err != nil {
+		return nil, err
+	}
 	current := s.Current()
-	var bad []ResealCount
-	for _, k := range kinds {
-		n := 0
-		err := eachRow(ctx, k.Column, batch, func(r SealedRow) error {
-			if _, err := s.Open(r.Sealed, r.AD); err != nil {
-				n++
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", k.Name, err)
-		}
-		if n > 0 {
-			bad = append(bad, ResealCount{Kind: k.Name, Resealed: n})
-		}
-	}
-	if bad != nil {
-		return nil, &UnopenableError{Counts: bad}
-	}
 	counts := make([]ResealCount, 0, len(kinds))
 	for _, k := range kinds {
 		c := ResealCount{Kind: k.Name}
@@ -95,6 +79,31 @@ func Reseal(ctx context.Context, s *Sealer, kinds []SealedKind, batch int) ([]Re
 		counts = append(counts, c)
 	}
 	return counts, nil
+}
+
+// CheckSealed reads every value of kinds and returns an *UnopenableError
+// when some open with neither of s's keys.
+func CheckSealed(ctx context.Context, s *Sealer, kinds []SealedKind, batch int) error {
+	var bad []ResealCount
+	for _, k := range kinds {
+		n := 0
+		err := eachRow(ctx, k.Column, batch, func(r SealedRow) error {
+			if _, err := s.Open(r.Sealed, r.AD); err != nil {
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", k.Name, err)
+		}
+		if n > 0 {
+			bad = append(bad, ResealCount{Kind: k.Name, Resealed: n})
+		}
+	}
+	if bad != nil {
+		return &UnopenableError{Counts: bad}
+	}
+	return nil
 }
 
 // resealRow reseals r under current unless it is under it already.
