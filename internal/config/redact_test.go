@@ -98,3 +98,18 @@ func TestSettingsShownAsWritten(t *testing.T) {
 		}
 	}
 }
+
+// A rotation under way is heard about at every start, without the keys.
+func TestPreviousKeyIsAWarning(t *testing.T) {
+	c, err := Load([]string{"USERSVC_KEY_ENCRYPTION_KEY=" + kek, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS=" + previousKEK}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(c.Warnings, "\n")
+	if !strings.Contains(joined, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS is set") || !strings.Contains(joined, "usersvc keys reseal") {
+		t.Errorf("Warnings = %q, want one saying the previous key is set and to reseal", c.Warnings)
+	}
+	if strings.Contains(joined, kek) || strings.Contains(joined, previousKEK) {
+		t.Errorf("Warnings show a key: %q", c.Warnings)
+	}
+}
