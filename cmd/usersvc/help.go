@@ -49,13 +49,19 @@ var (
 		env: storeVars, allSettings: true,
 	}
 	keysHelp = command{
-		name: "keys", synopsis: "usersvc keys rotate [--now] | retire KID | list",
+		name: "keys", synopsis: "usersvc keys rotate [--now] | retire KID | list | reseal",
 		about: "rotate adds a new token signing key: published in the JWKS at once, signing\n" +
 			"after USERSVC_KEY_PUBLISH_DELAY (--now: at once, for a leaked key); the old\n" +
 			"one keeps verifying until its tokens expire. retire KID withdraws a key at\n" +
 			"once. list shows the keys and their states. Not with USERSVC_JWT_ALG=HS256,\n" +
-			"which has no stored keys.",
-		env:         append(slices.Clone(storeVars), "USERSVC_JWT_ALG", "USERSVC_KEY_ENCRYPTION_KEY", "USERSVC_KEY_PUBLISH_DELAY", "USERSVC_ENV"),
+			"which has no stored keys.\n\n" +
+			"reseal seals everything kept sealed (signing keys, the service key, webhook\n" +
+			"and TOTP secrets, queued mail's tokens) again under USERSVC_KEY_ENCRYPTION_KEY,\n" +
+			"in batches, and prints the counts by kind; afterwards\n" +
+			"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS can be removed. It changes nothing and\n" +
+			"says what when a value opens with neither key. Running it again is harmless.",
+		env: append(slices.Clone(storeVars), "USERSVC_JWT_ALG", "USERSVC_KEY_ENCRYPTION_KEY",
+			"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "USERSVC_KEY_PUBLISH_DELAY", "USERSVC_ENV"),
 		allSettings: true,
 	}
 	createAdminHelp = command{
@@ -127,7 +133,7 @@ var webhooksHelp = command{
 		"process list and the shell history. --types takes event types from the\n" +
 		"catalogue (see the README's \"Events and webhooks\"), or * for every type.\n" +
 		"Run `usersvc migrate up` (or serve once) first.",
-	env: append(slices.Clone(storeVars), "USERSVC_KEY_ENCRYPTION_KEY", "USERSVC_JWT_ALG",
+	env: append(slices.Clone(storeVars), "USERSVC_KEY_ENCRYPTION_KEY", "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "USERSVC_JWT_ALG",
 		"USERSVC_WEBHOOK_ALLOW_PRIVATE", "USERSVC_ENV"),
 	allSettings: true,
 }

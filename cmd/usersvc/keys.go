@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/usersvc/usersvc/internal/app"
+	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
 )
 
-// keys runs `usersvc keys rotate [--now]|retire KID|list`.
+// keys runs `usersvc keys rotate [--now]|retire KID|list|reseal`.
 func keys(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	fs, now := keysFlags()
 	verb, kid, done, err := parseKeysArgs(fs, now, args, stdout)
@@ -25,6 +26,9 @@ func keys(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	cfg, err := loadConfig(environ, stdout)
 	if err != nil {
 		return err
+	}
+	if verb == "reseal" {
+		return reseal(ctx, cfg, stdout)
 	}
 	if cfg.JWTAlg == security.HS256 {
 		return errors.New("USERSVC_JWT_ALG=HS256 signs with USERSVC_JWT_SECRET: there are no stored keys to rotate, retire or list")
@@ -64,12 +68,12 @@ func keysFlags() (*flag.FlagSet, *bool) {
 // list`; --now belongs to rotate alone.
 func parseKeysArgs(fs *flag.FlagSet, now *bool, args []string, stdout io.Writer) (verb, kid string, done bool, err error) {
 	if len(args) == 0 || args[0] != "retire" {
-		verb, done, err = keysHelp.parseVerb(fs, args, stdout, "rotate", "retire", "list")
+		verb, done, err = keysHelp.parseVerb(fs, args, stdout, "rotate", "retire", "list", "reseal")
 		if done || err != nil {
 			return "", "", done, err
 		}
-		if verb == "list" && *now {
-			return "", "", false, keysHelp.misuse(fs, "keys list takes no --now")
+		if verb != "rotate" && *now {
+			return "", "", false, keysHelp.misuse(fs, "keys %s takes no --now", verb)
 		}
 		return verb, "", false, nil
 	}
@@ -99,6 +103,34 @@ func rotate(ctx context.Context, ring *signing.Ring, now bool, stdout io.Writer)
 		return err
 	}
 	fmt.Fprintf(stdout, "new signing key %s (%s) is published now and signs from %s on\n", info.ID, info.Alg, info.CreatedAt.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// reseal seals everything sealed under the key-encryption key or the
+// previous one again under the key-encryption key, and prints what it did
+// by kind.
+func reseal(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	db, err := app.OpenMigrated(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+	counts, err := app.Reseal(ctx, cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	changed := 0
+	for _, c := range counts {
+		fmt.Fprintf(stdout, "%s: %d resealed, %d already under the current key", c.Kind, c.Resealed, c.Current)
+		if c.Changed > 0 {
+			fmt.Fprintf(stdout, ", %d changed meanwhile (run again)", c.Changed)
+		}
+		fmt.Fprintln(stdout)
+		changed += c.Changed
+	}
+	if err != nil {
+		return fmt.Errorf("reseal: %w", err)
+	}
+	if changed == 0 {
+		fmt.Fprintln(stdout, "everything sealed opens with USERSVC_KEY_ENCRYPTION_KEY: USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS can be removed")
+	}
 	return nil
 }
 

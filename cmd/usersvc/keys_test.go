@@ -1,10 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/usersvc/usersvc/internal/config"
 )
 
 func TestKeysCommandUsage(t *testing.T) {
@@ -56,5 +63,45 @@ func TestKeysRotateRetireList(t *testing.T) {
 		if err := run(t.Context(), args, environ, io.Discard); err == nil {
 			t.Errorf("run(%q) succeeded, want a usage error", args)
 		}
+	}
+}
+
+// TestKeysReseal: `usersvc keys reseal` moves what the development key
+// sealed under a new key, says so by kind, and then the old key is not
+// needed; with keys that open nothing it refuses, naming what.
+func TestKeysReseal(t *testing.T) {
+	dir := t.TempDir()
+	environ := []string{"USERSVC_DATA_DIR=" + dir}
+	if err := run(t.Context(), []string{"migrate", "up"}, environ, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t.Context(), []string{"keys", "list"}, environ, io.Discard); err != nil { // makes the first key; the reseal stores the service key
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(filepath.Join(dir, config.KeyEncryptionKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuv"), 1))
+	rotating := append(slices.Clone(environ), "USERSVC_KEY_ENCRYPTION_KEY="+fresh, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS="+strings.TrimSpace(string(old)))
+	var out strings.Builder
+	if err := run(t.Context(), []string{"keys", "reseal"}, rotating, &out); err != nil {
+		t.Fatalf("keys reseal: %v", err)
+	}
+	for _, want := range []string{"signing keys: 1 resealed", "service key: 0 resealed, 1 already under the current key", "TOTP secrets: 0 resealed", "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS can be removed"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("keys reseal printed %q, want %q in it", out.String(), want)
+		}
+	}
+	if err := run(t.Context(), []string{"keys", "list"}, append(slices.Clone(environ), "USERSVC_KEY_ENCRYPTION_KEY="+fresh), io.Discard); err != nil {
+		t.Errorf("keys list with the new key alone after the reseal: %v", err)
+	}
+	strangers := append(slices.Clone(environ), "USERSVC_KEY_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{'x', 'y'}, 16)))
+	err = run(t.Context(), []string{"keys", "reseal"}, strangers, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "1 signing keys") || !strings.Contains(err.Error(), "nothing was resealed") {
+		t.Errorf("keys reseal with a key that opens nothing: %v, want a refusal naming 1 signing keys", err)
+	}
+	if err := run(t.Context(), []string{"keys", "reseal", "--now"}, environ, io.Discard); err == nil {
+		t.Error("keys reseal --now succeeded, want a usage error")
 	}
 }

@@ -35,21 +35,16 @@ func AccountService(cfg config.Config, db Store, log *slog.Logger) (*user.Servic
 // queueInto makes db's stores queue mail and events through a job queue
 // this process only inserts into.
 func queueInto(cfg config.Config, db Store, log *slog.Logger) error {
-	var secret []byte
+	var sealer *signing.Sealer
 	var err error
 	if cfg.JWTAlg == security.HS256 {
-		secret, err = jwtSecret(cfg, log)
+		var secret []byte
+		if secret, err = jwtSecret(cfg, log); err == nil {
+			sealer, err = queueSealer(cfg, secret, nil)
+		}
 	} else {
-		secret, err = keyEncryptionKey(cfg, log)
+		sealer, err = keySealer(cfg, log)
 	}
-	if err != nil {
-		return err
-	}
-	key, err := sealKey(cfg, secret)
-	if err != nil {
-		return err
-	}
-	sealer, err := signing.NewSealer(key)
 	if err != nil {
 		return err
 	}

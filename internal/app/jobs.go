@@ -32,11 +32,7 @@ type JobQueue interface {
 // off runs again at the next start). The in-memory store has no queue:
 // its mail goes to mailer after each change, and events nowhere. now is
 // the service's clock, which says when a queued mail's link has expired.
-func (a *App) openQueue(ctx context.Context, sealKey []byte, mailer user.Notifier, extra map[string]jobs.Sink, now func() time.Time) error {
-	sealer, err := signing.NewSealer(sealKey)
-	if err != nil {
-		return fmt.Errorf("job queue: %w", err)
-	}
+func (a *App) openQueue(ctx context.Context, sealer *signing.Sealer, mailer user.Notifier, extra map[string]jobs.Sink, now func() time.Time) error {
 	sinks, err := a.eventSinks(ctx, extra)
 	if err != nil {
 		return err

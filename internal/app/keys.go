@@ -27,12 +27,13 @@ type tokenKeys struct {
 	tokens *security.JWT
 	jwks   func() jose.JSONWebKeySet
 	// derived keys what the service derives (user.Deps.Secret): the same
-	// on every replica, from the secret they already share.
+	// on every replica, the service key stored in the database (or, with
+	// HS256, derived from the secret they already share).
 	derived []byte
-	// seal is the key that seals the tokens of queued mail: the
-	// key-encryption key, or with HS256 (which needs none) a key derived
-	// from the shared secret.
-	seal []byte
+	// seal seals the tokens of queued mail: under the key-encryption key
+	// (opening with the previous one too), or with HS256 (which needs
+	// none) a key derived from the shared secret.
+	seal *signing.Sealer
 }
 
 // openKeys sets up token signing as USERSVC_JWT_ALG says: HS256 with the
@@ -43,36 +44,87 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys
 	cfg := a.cfg
 	opts := []security.TokenOption{security.WithAudience(cfg.JWTAudience), security.WithLeeway(cfg.JWTLeeway)}
 	if cfg.JWTAlg == security.HS256 {
-		secret, err := jwtSecret(cfg, a.log)
-		if err != nil {
-			return tokenKeys{}, err
-		}
-		tokens, err := security.NewHS256(secret, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)
-		empty := func() jose.JSONWebKeySet { return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}} }
-		derived, derr := deriveKey(secret)
-		seal, serr := sealKey(cfg, secret)
-		return tokenKeys{tokens: tokens, jwks: empty, derived: derived, seal: seal}, errors.Join(err, derr, serr)
+		return hs256Keys(cfg, a.log, now, opts)
 	}
-	kek, err := keyEncryptionKey(cfg, a.log)
+	sealer, err := keySealer(cfg, a.log)
 	if err != nil {
 		return tokenKeys{}, err
 	}
-	derived, err := deriveKey(kek)
-	if err != nil {
-		return tokenKeys{}, err
-	}
-	ring, err := openRing(ctx, cfg, a.db, kek, now, func(i signing.Info) {
+	// The ring first: its keys opening shows the key-encryption keys are
+	// the deployment's before a first start stores the service key.
+	ring, err := openRing(ctx, cfg, a.db, sealer, now, func(i signing.Info) {
 		a.log.Info("rotated the signing key on schedule", "kid", i.ID, "signs_from", i.CreatedAt.UTC().Format(time.RFC3339))
 	})
 	if err != nil {
 		return tokenKeys{}, err
 	}
 	a.ring = ring
+	derived, err := a.serviceKey(ctx, sealer)
+	if err != nil {
+		return tokenKeys{}, err
+	}
 	// See rotations made by other replicas or `usersvc keys rotate`.
 	go ring.Run(bg, func(err error) { a.log.Warn("reload signing keys", "error", err.Error()) })
 	tokens, err := security.NewSigned(cfg.JWTAlg, ring, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)
-	seal, serr := sealKey(cfg, kek)
-	return tokenKeys{tokens: tokens, jwks: ring.JWKS, derived: derived, seal: seal}, errors.Join(err, serr)
+	return tokenKeys{tokens: tokens, jwks: ring.JWKS, derived: derived, seal: sealer}, err
+}
+
+// hs256Keys is openKeys with USERSVC_JWT_ALG=HS256: every key comes from
+// the shared secret, as it always has (changing the secret changes them
+// all).
+func hs256Keys(cfg config.Config, log *slog.Logger, now func() time.Time, opts []security.TokenOption) (tokenKeys, error) {
+	secret, err := jwtSecret(cfg, log)
+	if err != nil {
+		return tokenKeys{}, err
+	}
+	tokens, err := security.NewHS256(secret, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)
+	empty := func() jose.JSONWebKeySet { return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}} }
+	derived, derr := deriveKey(secret)
+	seal, serr := queueSealer(cfg, secret, nil)
+	return tokenKeys{tokens: tokens, jwks: empty, derived: derived, seal: seal}, errors.Join(err, derr, serr)
+}
+
+// serviceKeyStore is a Store that keeps the service key: both databases
+// do.
+type serviceKeyStore interface {
+	ServiceKeys() signing.ServiceKeys
+}
+
+// serviceKey is the service key stored in the database, opened with
+// sealer. A database of an earlier release has none: the key that release
+// derived from the key-encryption key at each start is stored first, so
+// that nothing keyed by it changes. During a rotation (a previous key
+// set) that was the previous key.
+func (a *App) serviceKey(ctx context.Context, sealer *signing.Sealer) ([]byte, error) {
+	return serviceKey(ctx, a.cfg, a.db, a.log, sealer)
+}
+
+// serviceKey is App.serviceKey on db, for serve and `usersvc keys reseal`.
+func serviceKey(ctx context.Context, cfg config.Config, db Store, log *slog.Logger, sealer *signing.Sealer) ([]byte, error) {
+	ks, ok := db.(serviceKeyStore)
+	if !ok {
+		return nil, errors.New("the store keeps no service key: use USERSVC_JWT_ALG=HS256")
+	}
+	return signing.OpenServiceKey(ctx, ks.ServiceKeys(), sealer, func() ([]byte, error) {
+		kek, prev, err := keyEncryptionKeys(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		if prev != nil {
+			return deriveKey(prev)
+		}
+		return deriveKey(kek)
+	})
+}
+
+// queueSealer seals the tokens of queued mail under the key from
+// secret (sealKey), opening what previous (nil: none) sealed too.
+func queueSealer(cfg config.Config, secret, previous []byte) (*signing.Sealer, error) {
+	key, err := sealKey(cfg, secret)
+	if err != nil {
+		return nil, err
+	}
+	return signing.NewSealer(key, previous)
 }
 
 // sealKey is the key that seals the tokens of queued mail, from secret:
@@ -102,21 +154,17 @@ func deriveKey(secret []byte) ([]byte, error) {
 
 // OpenRing opens the key ring of cfg's algorithm on db's database.
 func OpenRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger, now func() time.Time) (*signing.Ring, error) {
-	kek, err := keyEncryptionKey(cfg, log)
+	sealer, err := keySealer(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	return openRing(ctx, cfg, db, kek, now, nil)
+	return openRing(ctx, cfg, db, sealer, now, nil)
 }
 
 // openRing opens the key ring of cfg's algorithm on db's database, its
-// private keys sealed under kek; rotated hears of the scheduled rotations
+// private keys sealed by sealer; rotated hears of the scheduled rotations
 // (nil: nobody).
-func openRing(ctx context.Context, cfg config.Config, db Store, kek []byte, now func() time.Time, rotated func(signing.Info)) (*signing.Ring, error) {
-	sealer, err := signing.NewSealer(kek)
-	if err != nil {
-		return nil, fmt.Errorf("USERSVC_KEY_ENCRYPTION_KEY: %w", err)
-	}
+func openRing(ctx context.Context, cfg config.Config, db Store, sealer *signing.Sealer, now func() time.Time, rotated func(signing.Info)) (*signing.Ring, error) {
 	ring, err := signing.Open(ctx, db.SigningKeys(), sealer, signing.Options{
 		Alg: cfg.JWTAlg,
 		// A key verifies until every token it signed has expired: tokens
@@ -154,6 +202,32 @@ func keyEncryptionKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 	}
 	warnDevSecret(log, "USERSVC_KEY_ENCRYPTION_KEY", "key", filepath.Join(cfg.DataDir, config.KeyEncryptionKeyFile), created)
 	return key, nil
+}
+
+// keySealer seals under the key-encryption key (keyEncryptionKey) and
+// opens what it or USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS sealed.
+func keySealer(cfg config.Config, log *slog.Logger) (*signing.Sealer, error) {
+	kek, prev, err := keyEncryptionKeys(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := signing.NewSealer(kek, prev)
+	if err != nil {
+		return nil, fmt.Errorf("USERSVC_KEY_ENCRYPTION_KEY: %w", err)
+	}
+	return sealer, nil
+}
+
+// keyEncryptionKeys are the key-encryption key (keyEncryptionKey) and the
+// previous one (nil when USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS is unset).
+func keyEncryptionKeys(cfg config.Config, log *slog.Logger) (kek, prev []byte, err error) {
+	if kek, err = keyEncryptionKey(cfg, log); err != nil {
+		return nil, nil, err
+	}
+	if prev, err = cfg.KeyEncryptionKeyPreviousBytes(); err != nil {
+		return nil, nil, fmt.Errorf("USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS: %w", err)
+	}
+	return kek, prev, nil
 }
 
 // jwtSecret is the configured secret or, in development, one generated and

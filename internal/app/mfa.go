@@ -4,7 +4,6 @@ import (
 	"log/slog"
 
 	"github.com/usersvc/usersvc/internal/config"
-	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/totp"
 	"github.com/usersvc/usersvc/internal/user"
 )
@@ -21,11 +20,7 @@ func MFA(cfg config.Config, log *slog.Logger, more ...user.SecondFactor) user.MF
 		return m
 	}
 	m.Sealer = func() (user.Sealer, error) {
-		kek, err := keyEncryptionKey(cfg, log)
-		if err != nil {
-			return nil, err
-		}
-		return signing.NewSealer(kek)
+		return keySealer(cfg, log)
 	}
 	return m
 }

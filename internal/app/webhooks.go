@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/usersvc/usersvc/internal/config"
-	"github.com/usersvc/usersvc/internal/signing"
 	"github.com/usersvc/usersvc/internal/webhook"
 )
 
@@ -51,11 +50,7 @@ func webhookService(cfg config.Config, db Store, log *slog.Logger, now func() ti
 		// On first need: with HS256 tokens and no webhook, development
 		// never generates a key-encryption key.
 		deps.OpenSealer = func() (webhook.Sealer, error) {
-			kek, err := keyEncryptionKey(cfg, log)
-			if err != nil {
-				return nil, err
-			}
-			return signing.NewSealer(kek)
+			return keySealer(cfg, log)
 		}
 	} else {
 		log.Warn("webhooks need USERSVC_KEY_ENCRYPTION_KEY to keep their secrets: creating endpoints is refused until it is set")

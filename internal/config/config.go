@@ -135,6 +135,9 @@ func Load(environ []string, dotenv string) (Config, error) {
 	if c.NoPasskeys = publicURLOnIP(c.PublicURL); c.NoPasskeys {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("USERSVC_PUBLIC_URL %q is an IP address: passkeys are off (WebAuthn binds a passkey to a domain name; they answer 503 until the URL names one)", c.PublicURL))
 	}
+	if c.KeyEncryptionKeyPrevious != "" {
+		c.Warnings = append(c.Warnings, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS is set: the key-encryption key is being rotated; once every replica runs with the new key, run `usersvc keys reseal`, then remove it")
+	}
 	return c, nil
 }
 

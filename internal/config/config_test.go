@@ -137,6 +137,10 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"body limit not a number", []string{"USERSVC_MAX_BODY_BYTES=1MB"}, "USERSVC_MAX_BODY_BYTES"},
 		{"shutdown", []string{"USERSVC_SHUTDOWN_TIMEOUT=0s"}, "USERSVC_SHUTDOWN_TIMEOUT"},
 		{"migrate flag", []string{"USERSVC_MIGRATE_ON_START=maybe"}, "USERSVC_MIGRATE_ON_START"},
+		{"previous key not base64", []string{"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS=not base64!"}, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS"},
+		{"previous key too short", []string{"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS=" + base64.StdEncoding.EncodeToString(make([]byte, 16))}, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS"},
+		{"previous key is the current one", []string{"USERSVC_KEY_ENCRYPTION_KEY=" + kek, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS=" + strings.TrimRight(kek, "=")}, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS"},
+		{"production previous key without a current one", []string{"USERSVC_ENV=production", "USERSVC_JWT_ALG=HS256", "USERSVC_JWT_SECRET=" + hs256Secret, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS=" + kek}, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Load(tt.environ, "")

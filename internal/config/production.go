@@ -80,7 +80,7 @@ func (c *Config) unsafeSettings() []unsafeSetting {
 	}
 	if key, err := c.KeyEncryptionKeyBytes(); err == nil && key != nil {
 		if problem := weakSecret(key, false); problem != "" {
-			add(OverrideWeakSecret, "USERSVC_KEY_ENCRYPTION_KEY", problem, "make a random one: openssl rand -base64 32 (then `usersvc keys rotate`: keys sealed with the old one do not open)")
+			add(OverrideWeakSecret, "USERSVC_KEY_ENCRYPTION_KEY", problem, "make a random one: openssl rand -base64 32, with the old one as USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS until `usersvc keys reseal` has run (README: Rotating the key-encryption key)")
 		}
 	}
 	c.limitSettings(add)

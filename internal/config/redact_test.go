@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -51,11 +52,14 @@ func TestBadURLErrorMasksThePassword(t *testing.T) {
 	}
 }
 
+// previousKEK is a USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS other than kek.
+var previousKEK = base64.StdEncoding.EncodeToString([]byte("previous-key-encryption-key-0123"))
+
 // A Config logged or printed, by design or by mistake, shows every
 // setting but no secret.
 func TestConfigShowsNoSecret(t *testing.T) {
 	c, err := Load([]string{
-		"USERSVC_JWT_SECRET=" + hs256Secret, "USERSVC_KEY_ENCRYPTION_KEY=" + kek,
+		"USERSVC_JWT_SECRET=" + hs256Secret, "USERSVC_KEY_ENCRYPTION_KEY=" + kek, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS=" + previousKEK,
 		"DATABASE_URL=postgres://usersvc:Db-Secret@db/usersvc", "REDIS_URL=redis://:Redis-Secret@cache",
 		"USERSVC_SMTP_USERNAME=mailer", "USERSVC_SMTP_PASSWORD=Smtp-Secret",
 		"USERSVC_BOOTSTRAP_ADMIN_EMAIL=root@example.com", "USERSVC_BOOTSTRAP_ADMIN_USERNAME=root", "USERSVC_BOOTSTRAP_ADMIN_PASSWORD=Admin-Secret",
@@ -69,7 +73,7 @@ func TestConfigShowsNoSecret(t *testing.T) {
 	for name, shown := range map[string]string{
 		"slog": logged.String(), "%v": fmt.Sprintf("%v", c), "%+v": fmt.Sprintf("%+v", c), "%#v": fmt.Sprintf("%#v", c), "%s": fmt.Sprint(c),
 	} {
-		for _, secret := range []string{hs256Secret, kek, "Db-Secret", "Redis-Secret", "Smtp-Secret", "Admin-Secret", "Nats-Token"} {
+		for _, secret := range []string{hs256Secret, kek, previousKEK, "Db-Secret", "Redis-Secret", "Smtp-Secret", "Admin-Secret", "Nats-Token"} {
 			if strings.Contains(shown, secret) {
 				t.Errorf("%s shows a secret: %s", name, shown)
 			}
@@ -92,5 +96,20 @@ func TestSettingsShownAsWritten(t *testing.T) {
 		if !strings.Contains(c.String(), want) {
 			t.Errorf("String() lacks %s: %s", want, c)
 		}
+	}
+}
+
+// A rotation under way is heard about at every start, without the keys.
+func TestPreviousKeyIsAWarning(t *testing.T) {
+	c, err := Load([]string{"USERSVC_KEY_ENCRYPTION_KEY=" + kek, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS=" + previousKEK}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(c.Warnings, "\n")
+	if !strings.Contains(joined, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS is set") || !strings.Contains(joined, "usersvc keys reseal") {
+		t.Errorf("Warnings = %q, want one saying the previous key is set and to reseal", c.Warnings)
+	}
+	if strings.Contains(joined, kek) || strings.Contains(joined, previousKEK) {
+		t.Errorf("Warnings show a key: %q", c.Warnings)
 	}
 }

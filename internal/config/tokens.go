@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -20,6 +21,11 @@ type Tokens struct {
 	// KeyEncryptionKey is base64 of 32 bytes: the AES-256-GCM key the
 	// signing keys' private halves are sealed with in the database.
 	KeyEncryptionKey string `env:"USERSVC_KEY_ENCRYPTION_KEY" secret:"true"`
+	// KeyEncryptionKeyPrevious is the key-encryption key before the
+	// current one, during its rotation: what was sealed with it still
+	// opens, nothing new is sealed with it (`usersvc keys reseal` then
+	// seals everything with the current one, and it can be unset).
+	KeyEncryptionKeyPrevious string `env:"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS" secret:"true"`
 	// KeyPublishDelay is how long a key made by `usersvc keys rotate` (or
 	// the schedule) is published in the JWKS before it signs.
 	KeyPublishDelay time.Duration `env:"USERSVC_KEY_PUBLISH_DELAY" envDefault:"20m"`
@@ -42,6 +48,13 @@ const KeyEncryptionKeyFile = "key_encryption_key"
 // URL-safe base64, padded or not); nil when it is unset.
 func (t *Tokens) KeyEncryptionKeyBytes() ([]byte, error) {
 	return decodeKey(t.KeyEncryptionKey)
+}
+
+// KeyEncryptionKeyPreviousBytes decodes
+// USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS as KeyEncryptionKeyBytes does; nil
+// when it is unset.
+func (t *Tokens) KeyEncryptionKeyPreviousBytes() ([]byte, error) {
+	return decodeKey(t.KeyEncryptionKeyPrevious)
 }
 
 func decodeKey(s string) ([]byte, error) {
@@ -72,6 +85,7 @@ func (t *Tokens) validate(env string, bad func(name, format string, args ...any)
 	default:
 		bad("USERSVC_JWT_ALG", "must be %s, %s or %s, got %q", security.EdDSA, security.ES256, security.HS256, t.JWTAlg)
 	}
+	t.validatePrevious(env, bad)
 	if strings.TrimSpace(t.JWTAudience) == "" {
 		bad("USERSVC_JWT_AUDIENCE", "must not be empty")
 	}
@@ -83,5 +97,23 @@ func (t *Tokens) validate(env string, bad func(name, format string, args ...any)
 	}
 	if t.JWTLeeway < 0 || t.JWTLeeway > security.MaxLeeway {
 		bad("USERSVC_JWT_LEEWAY", "must be between 0s and %s, got %s", security.MaxLeeway, t.JWTLeeway)
+	}
+}
+
+// validatePrevious checks USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS: a key, and
+// only beside a current one that differs (in production, where the
+// current one is never generated).
+func (t *Tokens) validatePrevious(env string, bad func(name, format string, args ...any)) {
+	prev, err := t.KeyEncryptionKeyPreviousBytes()
+	switch {
+	case err != nil:
+		bad("USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "%v", err)
+	case prev == nil:
+	case t.KeyEncryptionKey == "" && env == Production:
+		bad("USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "is set but USERSVC_KEY_ENCRYPTION_KEY is not: set the new key there and the old one here")
+	default:
+		if cur, err := t.KeyEncryptionKeyBytes(); err == nil && subtle.ConstantTimeCompare(cur, prev) == 1 {
+			bad("USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "is the same key as USERSVC_KEY_ENCRYPTION_KEY: set the new key in USERSVC_KEY_ENCRYPTION_KEY and the old one here")
+		}
 	}
 }

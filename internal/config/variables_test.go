@@ -93,7 +93,7 @@ func TestSecretVariables(t *testing.T) {
 			got = append(got, v.name)
 		}
 	}
-	want := []string{"DATABASE_URL", "USERSVC_JWT_SECRET", "REDIS_URL", "USERSVC_KEY_ENCRYPTION_KEY", "USERSVC_SMTP_PASSWORD", "USERSVC_BOOTSTRAP_ADMIN_PASSWORD", "USERSVC_EVENTS_NATS_URL"}
+	want := []string{"DATABASE_URL", "USERSVC_JWT_SECRET", "REDIS_URL", "USERSVC_KEY_ENCRYPTION_KEY", "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "USERSVC_SMTP_PASSWORD", "USERSVC_BOOTSTRAP_ADMIN_PASSWORD", "USERSVC_EVENTS_NATS_URL"}
 	if !slices.Equal(got, want) {
 		t.Errorf("secret variables = %q, want %q", got, want)
 	}

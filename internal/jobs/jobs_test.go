@@ -105,7 +105,7 @@ func (s *sinkRecorder) next(t *testing.T) event.Event {
 }
 
 func sealer(t testing.TB) *signing.Sealer {
-	s, err := signing.NewSealer([]byte(strings.Repeat("k", signing.KeyEncryptionKeyBytes)))
+	s, err := signing.NewSealer([]byte(strings.Repeat("k", signing.KeyEncryptionKeyBytes)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
+	"github.com/usersvc/usersvc/internal/signing/signingtest"
 	"github.com/usersvc/usersvc/internal/storetest"
 )
 
@@ -37,4 +38,8 @@ func TestSigningKeys(t *testing.T) {
 	if err := keys.AddKey(t.Context(), dup); err == nil || !strings.Contains(err.Error(), "add signing key") {
 		t.Errorf("AddKey of a used kid: got error %v, want one naming the operation", err)
 	}
+}
+
+func TestServiceKeys(t *testing.T) {
+	signingtest.RunServiceKeys(t, func(t *testing.T) signing.ServiceKeys { return storetest.Postgres(t).ServiceKeys() })
 }

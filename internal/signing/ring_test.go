@@ -41,7 +41,7 @@ func (c *clock) Add(d time.Duration) {
 
 func newSealer(t testing.TB, fill byte) *signing.Sealer {
 	t.Helper()
-	s, err := signing.NewSealer(bytes.Repeat([]byte{fill}, signing.KeyEncryptionKeyBytes))
+	s, err := signing.NewSealer(bytes.Repeat([]byte{fill}, signing.KeyEncryptionKeyBytes), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestOptionsAreChecked(t *testing.T) {
 			t.Errorf("Open(%s) succeeded, want an error", name)
 		}
 	}
-	if _, err := signing.NewSealer(make([]byte, 16)); err == nil {
+	if _, err := signing.NewSealer(make([]byte, 16), nil); err == nil {
 		t.Error("NewSealer(16 bytes) succeeded, want an error")
 	}
 }

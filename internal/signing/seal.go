@@ -15,18 +15,37 @@ const KeyEncryptionKeyBytes = 32
 // ErrWrongEncryptionKey says a stored private key does not open with the
 // configured key encryption key: it was sealed under another one, or the
 // row was altered.
-var ErrWrongEncryptionKey = errors.New("stored signing key does not decrypt: USERSVC_KEY_ENCRYPTION_KEY is not the key it was sealed with, or the row was altered")
+var ErrWrongEncryptionKey = errors.New("stored signing key does not decrypt: USERSVC_KEY_ENCRYPTION_KEY is not the key it was sealed with (nor is USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS), or the row was altered")
 
 // Sealer encrypts private keys at rest with AES-256-GCM. Each sealed key is
 // a fresh random 96-bit nonce followed by the ciphertext and tag; the key id
 // and algorithm are authenticated as associated data, so a sealed key moved
-// to another row does not open.
+// to another row does not open. During a rotation of the key-encryption
+// key it also opens what the previous key sealed, and seals nothing new
+// with it.
 type Sealer struct {
-	aead cipher.AEAD
+	aead     cipher.AEAD
+	previous *Sealer // nil: none
 }
 
-// NewSealer returns a Sealer under key, which must be 32 bytes.
-func NewSealer(key []byte) (*Sealer, error) {
+// NewSealer returns a Sealer under key, which must be 32 bytes, that also
+// opens what previous (nil: none; 32 bytes too) sealed.
+func NewSealer(key, previous []byte) (*Sealer, error) {
+	s, err := newAEAD(key)
+	if err != nil || previous == nil {
+		return s, err
+	}
+	if s.previous, err = newAEAD(previous); err != nil {
+		return nil, fmt.Errorf("previous %w", err)
+	}
+	return s, nil
+}
+
+// Current is s without its previous key: it opens only what the current
+// key sealed (`usersvc keys reseal` tells this way what needs resealing).
+func (s *Sealer) Current() *Sealer { return &Sealer{aead: s.aead} }
+
+func newAEAD(key []byte) (*Sealer, error) {
 	if len(key) != KeyEncryptionKeyBytes {
 		return nil, fmt.Errorf("key encryption key must be %d bytes, got %d", KeyEncryptionKeyBytes, len(key))
 	}
@@ -41,16 +60,18 @@ func NewSealer(key []byte) (*Sealer, error) {
 	return &Sealer{aead: aead}, nil
 }
 
-func associatedData(kid, alg string) []byte {
+// KeyData is the associated data a signing key's private half is sealed
+// with: its key id and algorithm.
+func KeyData(kid, alg string) []byte {
 	return []byte("usersvc signing key\x00" + kid + "\x00" + alg)
 }
 
 func (s *Sealer) seal(plain []byte, kid, alg string) []byte {
-	return s.Seal(plain, associatedData(kid, alg))
+	return s.Seal(plain, KeyData(kid, alg))
 }
 
 func (s *Sealer) open(sealed []byte, kid, alg string) ([]byte, error) {
-	return s.Open(sealed, associatedData(kid, alg))
+	return s.Open(sealed, KeyData(kid, alg))
 }
 
 // Seal encrypts plain under the key-encryption key, bound to ad: it opens
@@ -62,9 +83,18 @@ func (s *Sealer) Seal(plain, ad []byte) []byte {
 	return s.aead.Seal(nonce, nonce, plain, ad)
 }
 
-// Open decrypts what Seal sealed with ad; ErrWrongEncryptionKey when it
-// does not open.
+// Open decrypts what Seal sealed with ad, under the current key or the
+// previous one; ErrWrongEncryptionKey when it does not open.
 func (s *Sealer) Open(sealed, ad []byte) ([]byte, error) {
+	plain, err := s.open1(sealed, ad)
+	if err != nil && s.previous != nil {
+		return s.previous.open1(sealed, ad)
+	}
+	return plain, err
+}
+
+// open1 is Open with the current key alone.
+func (s *Sealer) open1(sealed, ad []byte) ([]byte, error) {
 	n := s.aead.NonceSize()
 	if len(sealed) < n+s.aead.Overhead() {
 		return nil, ErrWrongEncryptionKey
@@ -81,25 +111,16 @@ func (s *Sealer) Open(sealed, ad []byte) ([]byte, error) {
 // OpenFor with the same purpose, so a sealed value moved elsewhere does
 // not open. The purpose is authenticated, not encrypted.
 func (s *Sealer) SealFor(plain []byte, purpose string) []byte {
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce) // crypto/rand.Read never fails (Go 1.24+)
-	return s.aead.Seal(nonce, nonce, plain, purposeData(purpose))
+	return s.Seal(plain, PurposeData(purpose))
 }
 
-// OpenFor decrypts what SealFor sealed for purpose; ErrWrongEncryptionKey
-// when it does not open (another key, another purpose, altered).
+// OpenFor decrypts what SealFor sealed for purpose (under the current key
+// or the previous one); ErrWrongEncryptionKey when it does not open
+// (another key, another purpose, altered).
 func (s *Sealer) OpenFor(sealed []byte, purpose string) ([]byte, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n+s.aead.Overhead() {
-		return nil, ErrWrongEncryptionKey
-	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], purposeData(purpose))
-	if err != nil {
-		return nil, ErrWrongEncryptionKey
-	}
-	return plain, nil
+	return s.Open(sealed, PurposeData(purpose))
 }
 
-// purposeData is SealFor's associated data: never equal to a signing
-// key's (associatedData), whose prefix differs.
-func purposeData(purpose string) []byte { return []byte("usersvc sealed secret\x00" + purpose) }
+// PurposeData is SealFor's associated data for purpose: never equal to a
+// signing key's (KeyData), whose prefix differs.
+func PurposeData(purpose string) []byte { return []byte("usersvc sealed secret\x00" + purpose) }

@@ -51,9 +51,11 @@ func (s *Service) mfaOn() bool {
 	return s.mfa.TOTP != nil && s.sealer != nil && s.stores.Factors != nil && s.stores.MFAChallenges != nil
 }
 
-// totpAD is the associated data a TOTP secret is sealed with: it opens
-// only in its user's row.
-func totpAD(id uuid.UUID) []byte { return []byte("usersvc totp secret\x00" + id.String()) }
+// TOTPSecretAD is the associated data a TOTP secret is sealed with: it
+// opens only in its user's row (`usersvc keys reseal` seals it again so).
+func TOTPSecretAD(id uuid.UUID) []byte { return []byte("usersvc totp secret\x00" + id.String()) }
+
+func totpAD(id uuid.UUID) []byte { return TOTPSecretAD(id) }
 
 // totpSetupAD is the associated data of a set-up handle (TOTPKey.Setup):
 // it opens only for its user, and never as a stored secret.

@@ -52,7 +52,7 @@ func newSecretSealer(key []byte) (*signing.Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: derive the one-time secret key: %w", err)
 	}
-	return signing.NewSealer(k)
+	return signing.NewSealer(k, nil)
 }
 
 // secretPath is the page that shows client id's new secret once.

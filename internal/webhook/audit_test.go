@@ -45,7 +45,7 @@ func TestAdminChangesAreAuditedInTheirTransaction(t *testing.T) {
 			db := open(t)
 			kek := make([]byte, 32)
 			_, _ = rand.Read(kek)
-			sealer, err := signing.NewSealer(kek)
+			sealer, err := signing.NewSealer(kek, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

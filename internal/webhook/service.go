@@ -206,8 +206,11 @@ func cleanTypes(types []string) []string {
 	return slices.Compact(out)
 }
 
-// secretAD binds a sealed secret to its endpoint.
-func secretAD(id uuid.UUID) []byte { return []byte("usersvc webhook secret\x00" + id.String()) }
+// SecretAD binds a sealed secret (current or previous) to its endpoint
+// (`usersvc keys reseal` seals it again so).
+func SecretAD(id uuid.UUID) []byte { return []byte("usersvc webhook secret\x00" + id.String()) }
+
+func secretAD(id uuid.UUID) []byte { return SecretAD(id) }
 
 // Create registers an endpoint and returns it with its signing secret,
 // which is never shown again.

@@ -110,7 +110,7 @@ func testDeps(tb testing.TB, stores webhook.Stores, clk *clock) webhook.Deps {
 	tb.Helper()
 	kek := make([]byte, 32)
 	_, _ = rand.Read(kek)
-	sealer, err := signing.NewSealer(kek)
+	sealer, err := signing.NewSealer(kek, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,0 +1,91 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/jobs"
+	"github.com/usersvc/usersvc/internal/postgres"
+	"github.com/usersvc/usersvc/internal/security"
+	"github.com/usersvc/usersvc/internal/signing"
+	"github.com/usersvc/usersvc/internal/sqlite"
+)
+
+// sealedStore is a Store that says where it keeps values sealed under
+// the key-encryption key: both databases do.
+type sealedStore interface {
+	SealedColumns() []signing.SealedKind
+}
+
+// ErrNoKeyEncryptionKey is `usersvc keys reseal` in production without
+// USERSVC_KEY_ENCRYPTION_KEY: nothing is sealed with a key that is not.
+var ErrNoKeyEncryptionKey = errors.New("USERSVC_KEY_ENCRYPTION_KEY is not set: there is nothing sealed to reseal")
+
+// Reseal seals every value db keeps under the key-encryption key or the
+// previous one (USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS) again under the
+// key-encryption key, and counts them by kind (signing.Reseal: it
+// refuses, changing nothing, when a value opens with neither). Afterwards
+// the previous key can be dropped. With EdDSA/ES256 it first makes sure
+// the service key is stored (as serve does), so that it is resealed
+// rather than derived anew from the new key.
+func Reseal(ctx context.Context, cfg config.Config, db Store, log *slog.Logger) ([]signing.ResealCount, error) {
+	if cfg.KeyEncryptionKey == "" && cfg.Env == config.Production {
+		return nil, ErrNoKeyEncryptionKey
+	}
+	sealer, err := keySealer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	ss, ok := db.(sealedStore)
+	if !ok {
+		return nil, errors.New("this store keeps nothing sealed")
+	}
+	kinds := ss.SealedColumns()
+	if cfg.JWTAlg != security.HS256 { // with HS256 the queue seals under the JWT secret
+		if err := storeServiceKey(ctx, cfg, db, log, sealer, kinds); err != nil {
+			return nil, err
+		}
+		if mail := mailTokens(db); mail != nil {
+			kinds = append(kinds, signing.SealedKind{Name: signing.KindQueuedMail, Column: mail})
+		}
+	}
+	return signing.Reseal(ctx, sealer, kinds, signing.ResealBatch)
+}
+
+// storeServiceKey stores the service key if none is, as serve does, once
+// the signing keys are seen to open (serve opens them first). When they
+// do not, or the service key opens with neither key, it does nothing:
+// Reseal's check counts them and refuses.
+func storeServiceKey(ctx context.Context, cfg config.Config, db Store, log *slog.Logger, sealer *signing.Sealer, kinds []signing.SealedKind) error {
+	for _, k := range kinds {
+		if k.Name != signing.KindSigningKeys {
+			continue
+		}
+		err := signing.CheckSealed(ctx, sealer, []signing.SealedKind{k}, signing.ResealBatch)
+		if _, unopenable := errors.AsType[*signing.UnopenableError](err); unopenable {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := serviceKey(ctx, cfg, db, log, sealer)
+	if err != nil && !errors.Is(err, signing.ErrServiceKeyWrongEncryptionKey) {
+		return err
+	}
+	return nil
+}
+
+// mailTokens is the queued mail's sealed tokens in db's job table, nil
+// without one.
+func mailTokens(db Store) signing.SealedColumn {
+	switch db := db.(type) {
+	case *postgres.DB:
+		return jobs.MailTokensPostgres(db.Pool())
+	case *sqlite.DB:
+		return jobs.MailTokensSQLite(db.Writer())
+	}
+	return nil
+}
