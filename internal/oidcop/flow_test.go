@@ -350,9 +350,12 @@ func TestPKCE(t *testing.T) {
 		if _, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier())); !isOAuthError(err, "invalid_grant") {
 			t.Errorf("wrong verifier: %v, want invalid_grant", err)
 		}
+		// A missing verifier is a missing parameter (RFC 6749 section 5.2).
+		// It read invalid_grant while a refused exchange used the code up,
+		// and x/oauth2's second try (the form after Basic) met a used code.
 		q = f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
-		if _, err := conf.Exchange(f.ctx, q.Get("code")); !isOAuthError(err, "invalid_grant") {
-			t.Errorf("missing verifier: %v, want invalid_grant", err)
+		if _, err := conf.Exchange(f.ctx, q.Get("code")); !isOAuthError(err, "invalid_request") {
+			t.Errorf("missing verifier: %v, want invalid_request", err)
 		}
 		spa := &oauth2.Config{ClientID: spaClient, Endpoint: f.provider.Endpoint(), RedirectURL: spaOrigin + "/cb",
 			Scopes: []string{oidc.ScopeOpenID}}
@@ -394,6 +397,45 @@ func TestCodeReplay(t *testing.T) {
 		}
 		if _, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
 			t.Error("the first exchange's refresh token still refreshes")
+		}
+	})
+}
+
+// TestCodeOnlyByItsClient: an authorization code travels in a URL
+// (browser history, Referer, the relying party's access log), so holding
+// one proves nothing: presenting it without its client's credentials
+// (here, with a public client's id) or without the PKCE verifier is
+// refused with invalid_grant and changes nothing. Such a request used to
+// use the code up before op checked the client, so that a code not yet
+// exchanged could no longer be, and a code already exchanged counted as
+// replayed and revoked its client's grant: its user signed out.
+func TestCodeOnlyByItsClient(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		web := f.webConfig()
+		web.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(f.signIn(), web, "s", oauth2.S256ChallengeOption(verifier))
+		strangers := func() {
+			t.Helper()
+			code := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {web.RedirectURL}, "code_verifier": {verifier}}
+			bySPA := url.Values{"client_id": {spaClient}}
+			for k, v := range code {
+				bySPA[k] = v
+			}
+			f.wantInvalidGrant("the web app's code from "+spaClient, f.tokenRequest(bySPA, nil))
+			noVerifier := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {web.RedirectURL}, "code_verifier": {oauth2.GenerateVerifier()}}
+			basic := func(r *http.Request) { r.SetBasicAuth(webClient, webSecret) }
+			f.wantInvalidGrant("the web app's code with another verifier", f.tokenRequest(noVerifier, basic))
+		}
+		strangers() // before the exchange
+		tok, err := web.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("its own client's exchange after others showed the code: %v", err)
+		}
+		strangers() // after it
+		if _, err := web.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+			t.Errorf("the grant after others showed its used code: %v, want it live", err)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"slices"
@@ -36,6 +37,9 @@ var openIDScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail
 type storage struct {
 	cfg Config
 	d   Deps
+	// codes decrypts op's authorization codes: op's own Crypto, set once
+	// op is made.
+	codes op.Crypto
 }
 
 var (
@@ -155,27 +159,49 @@ func (s *storage) request(ctx context.Context, id string) (AuthRequest, error) {
 	return r, nil
 }
 
-// AuthRequestByCode uses code, once: a second use revokes the grant the
-// first one made, and fails.
+// AuthRequestByCode returns the request code was issued for, changing
+// nothing: op has yet to authenticate the client presenting it, compare
+// it with the request's, and check the PKCE verifier and the redirect
+// URI, and a code travels in a URL (browser history, Referer, access
+// logs), so whoever merely holds one must neither use it up nor replay
+// it into revoking its grant. grantOf uses it, or finds its replay, once
+// op has. op's codes are the request id encrypted by op's Crypto
+// (op.BuildAuthRequestCode); the code's hash kept with the request is
+// what binds the two. An exchanged code (its request names a grant) is
+// returned after it expired too, so that its replay is still found.
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	now := s.now()
-	r, err := s.d.Stores.Grants.UseCode(ctx, digest(code), now)
-	if errors.Is(err, ErrCodeUsed) {
-		if r.GrantID != "" {
-			if rerr := s.d.Stores.Grants.RevokeGrant(ctx, r.GrantID, now); rerr != nil && !errors.Is(rerr, ErrNotFound) {
-				return nil, errors.Join(err, rerr)
-			}
-		}
-		s.d.Logger.WarnContext(ctx, "oidc: authorization code replayed; its grant is revoked", "client_id", r.ClientID, "grant_id", r.GrantID)
-		return nil, err
+	id, err := s.codes.Decrypt(code)
+	if err != nil || uuid.Validate(id) != nil {
+		return nil, ErrNotFound
 	}
+	r, err := s.d.Stores.Grants.AuthRequest(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if !now.Before(r.ExpiresAt) || !r.Done {
+	if subtle.ConstantTimeCompare(r.CodeHash, digest(code)) != 1 {
+		return nil, ErrNotFound
+	}
+	if r.GrantID == "" && (!s.now().Before(r.ExpiresAt) || !r.Done) {
 		return nil, errors.New("oidc: authorization code expired")
 	}
 	return &authRequest{r}, nil
+}
+
+// useCode uses the code of r, once: a second use revokes the grant the
+// first one made (RFC 6749 section 4.1.2), and is invalid_grant.
+func (s *storage) useCode(ctx context.Context, r *authRequest) error {
+	now := s.now()
+	used, err := s.d.Stores.Grants.UseCode(ctx, r.CodeHash, now)
+	if !errors.Is(err, ErrCodeUsed) {
+		return err
+	}
+	if used.GrantID != "" {
+		if err := s.d.Stores.Grants.RevokeGrant(ctx, used.GrantID, now); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	s.d.Logger.WarnContext(ctx, "oidc: authorization code replayed; its grant is revoked", "client_id", used.ClientID, "grant_id", used.GrantID)
+	return oidc.ErrInvalidGrant().WithParent(ErrCodeUsed)
 }
 
 // SaveAuthCode keeps code's hash with its request, which now lives only
@@ -198,9 +224,13 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 // the code.
 func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
-// grantOf makes the grant of an exchanged code and notes it on the
-// request, for a replay to find.
+// grantOf uses the code of r, which op has checked is presented by its
+// client, makes the grant of the exchange and notes it on the request,
+// for a replay to find.
 func (s *storage) grantOf(ctx context.Context, r *authRequest) (Grant, error) {
+	if err := s.useCode(ctx, r); err != nil {
+		return Grant{}, err
+	}
 	u, err := s.liveAccount(ctx, r.UserID, r.SessionID)
 	if err != nil {
 		return Grant{}, err
