@@ -134,10 +134,10 @@ func TestRetentionCommandOIDCState(t *testing.T) {
 	ended, kept := oidcoptest.NewGrant(1), oidcoptest.NewGrant(2)
 	must(st.SaveGrant(ctx, ended))
 	must(st.SaveGrant(ctx, kept))
-	must(st.AddRefreshToken(ctx, oidcop.RefreshToken{Hash: []byte("ended's"), GrantID: ended.ID, CreatedAt: long, ExpiresAt: now.Add(time.Hour)}))
+	must(st.AddRefreshToken(ctx, oidcop.RefreshToken{Hash: []byte("ended's"), GrantID: ended.ID, CreatedAt: long, ExpiresAt: now.Add(time.Hour)}, nil))
 	must(st.RevokeGrant(ctx, ended.ID, long))
-	must(st.AddRefreshToken(ctx, oidcop.RefreshToken{Hash: []byte("expired"), GrantID: kept.ID, CreatedAt: long, ExpiresAt: long}))
-	must(st.AddRefreshToken(ctx, oidcop.RefreshToken{Hash: []byte("live"), GrantID: kept.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}))
+	must(st.AddRefreshToken(ctx, oidcop.RefreshToken{Hash: []byte("expired"), GrantID: kept.ID, CreatedAt: long, ExpiresAt: long}, nil))
+	must(st.AddRefreshToken(ctx, oidcop.RefreshToken{Hash: []byte("live"), GrantID: kept.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, nil))
 	const want = "6" // 3 requests, the expired token, the revoked grant and its token
 
 	oidcState := regexp.MustCompile(`(?m)^oidc_state +(\d+)$`)
@@ -167,7 +167,7 @@ func TestRetentionCommandOIDCState(t *testing.T) {
 	if _, err := st.Grant(ctx, ended.ID); !errors.Is(err, oidcop.ErrNotFound) {
 		t.Errorf("revoked grant: %v, want removed", err)
 	}
-	if _, err := st.UseRefreshToken(ctx, []byte("expired"), now); !errors.Is(err, oidcop.ErrNotFound) {
+	if _, err := st.RefreshToken(ctx, []byte("expired")); !errors.Is(err, oidcop.ErrNotFound) {
 		t.Errorf("expired refresh token: %v, want removed", err)
 	}
 	if _, err := st.UseCode(ctx, live.CodeHash, now); err != nil {
@@ -176,7 +176,7 @@ func TestRetentionCommandOIDCState(t *testing.T) {
 	if _, err := st.Grant(ctx, kept.ID); err != nil {
 		t.Errorf("live grant: %v, want kept", err)
 	}
-	if _, err := st.UseRefreshToken(ctx, []byte("live"), now); err != nil {
+	if _, err := st.RefreshToken(ctx, []byte("live")); err != nil {
 		t.Errorf("live grant's refresh token: %v, want kept", err)
 	}
 }

@@ -78,7 +78,8 @@ func (r registryClients) Authenticate(ctx context.Context, id, secret, method st
 	if err != nil {
 		return oidcop.Client{}, err
 	}
-	_, err = r.svc.Authenticate(ctx, oauthclient.Credentials{ID: id, Secret: secret, Method: method})
+	from := user.ClientFrom(ctx).IP // httpapi says who calls the provider's endpoints
+	_, err = r.svc.Authenticate(ctx, oauthclient.Credentials{ID: id, Secret: secret, Method: method, From: from})
 	if errors.Is(err, oauthclient.ErrInvalidClient) || errors.Is(err, oauthclient.ErrNotFound) || errors.Is(err, oauthclient.ErrClientLocked) {
 		return oidcop.Client{}, oidcop.ErrUnknownClient
 	}

@@ -110,15 +110,17 @@ func (a *App) protections(ctx context.Context, now func() time.Time, gateOverrid
 	return p, nil
 }
 
-// clientGuard locks a confidential client out after
-// USERSVC_CLIENT_LOCKOUT_THRESHOLD wrong secrets, over the limits' store.
+// clientGuard locks a confidential client out at an address after
+// USERSVC_CLIENT_LOCKOUT_THRESHOLD wrong secrets from there, over the
+// limits' store.
 func (a *App) clientGuard(store ratelimit.Store, clock ratelimit.Clock) *ratelimit.ClientGuard {
 	cfg := a.cfg
 	g := ratelimit.NewClientGuard(store, ratelimit.LockoutPolicy{
 		Threshold: cfg.ClientLockoutThreshold, Window: cfg.ClientLockoutWindow, Cooldown: cfg.ClientLockoutCooldown,
 	}, clock)
-	g.OnLocked = func(ctx context.Context, id string) {
-		a.log.WarnContext(ctx, "OAuth client locked out after repeated wrong secrets", "client_id", id, "cooldown", cfg.ClientLockoutCooldown.String())
+	g.OnLocked = func(ctx context.Context, id, from string) {
+		a.log.WarnContext(ctx, "OAuth client locked out after repeated wrong secrets",
+			"client_id", id, "client_ip", from, "cooldown", cfg.ClientLockoutCooldown.String())
 	}
 	return g
 }

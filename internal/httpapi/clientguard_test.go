@@ -61,8 +61,8 @@ func wantClientLocked(t *testing.T, res response) {
 }
 
 // TestClientSecretGuessesLockTheClient: wrong secrets for one client id
-// are counted, whatever the address; after 10 of them (the default) every
-// authentication of that client is refused with 429 and Retry-After for
+// from one address are counted; after 10 of them (the default) every
+// authentication of that client from there is refused with 429 and Retry-After for
 // the cool-down, its right secret too, at every endpoint that takes it:
 // the client_credentials grant (the OpenID provider's, delegated from
 // /token), the password grant of a confidential client, introspection.
@@ -143,6 +143,86 @@ func TestClientSecretGuessesLockTheClient(t *testing.T) {
 		}
 		if res := s.do(req{method: "POST", path: tokenPath, body: login, contentType: formType, header: basicClient(bff.ClientID, bff.ClientSecret)}); res.Status != http.StatusOK {
 			t.Errorf("the password grant after the cool-down: got %v, want 200", res)
+		}
+	})
+}
+
+// basicFrom is basicClient(id, secret) on a request from addr.
+func basicFrom(addr, id, secret string) http.Header {
+	h := basicClient(id, secret)
+	h.Set(peerHeader, addr)
+	return h
+}
+
+// TestClientLockoutIsPerAddress: a client id is no secret (it is in every
+// authorize URL), so whoever knows one must not lock its relying party
+// out. An attacker at one address sending wrong secrets past the
+// threshold locks out that client at that address only: the client's
+// right secret from its own address still gets tokens at every endpoint
+// that takes it (the client_credentials grant, the password grant of a
+// confidential client, introspection), while the attacker's address stays
+// refused, the right secret too, and the lockout is logged once with the
+// client and the address.
+func TestClientLockoutIsPerAddress(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newProviderServer(t, kind)
+		admin := s.adminToken()
+		sa := s.createClient(admin, `{"name":"Reporting","confidential":true,"grant_types":["client_credentials"],"scopes":["users:read"]}`)
+		bff := s.createClient(admin, `{"name":"BFF","first_party":true,"confidential":true}`)
+		a, _ := s.signUp()
+		const attacker, relyingParty = "198.51.100.9", "203.0.113.10"
+		cc := func(addr, id, secret string) response {
+			t.Helper()
+			return s.do(req{method: "POST", path: tokenPath, body: "grant_type=client_credentials", contentType: formType, header: basicFrom(addr, id, secret)})
+		}
+		login := url.Values{"username": {a.Username}, "password": {a.Password}}.Encode()
+		password := func(addr, secret string) response {
+			t.Helper()
+			return s.do(req{method: "POST", path: tokenPath, body: login, contentType: formType, header: basicFrom(addr, bff.ClientID, secret)})
+		}
+
+		for i := range 15 {
+			res := cc(attacker, sa.ClientID, fmt.Sprintf("ucs_guess-%d", i))
+			if i < 10 {
+				wantInvalidClient(t, res)
+			} else {
+				wantClientLocked(t, res)
+			}
+			res = password(attacker, fmt.Sprintf("ucs_guess-%d", i))
+			if i < 10 {
+				wantOAuthError(t, res, http.StatusUnauthorized, "invalid_client", "")
+			} else {
+				wantClientLocked(t, res)
+			}
+		}
+
+		// The relying parties, from their own address, go on.
+		if res := cc(relyingParty, sa.ClientID, sa.ClientSecret); res.Status != http.StatusOK {
+			t.Fatalf("client_credentials from the client's own address while an attacker guesses: got %v, want 200", res)
+		}
+		if res := password(relyingParty, bff.ClientSecret); res.Status != http.StatusOK {
+			t.Fatalf("the password grant from the client's own address while an attacker guesses: got %v, want 200", res)
+		}
+		introspect := func(addr string) response {
+			return s.do(req{method: "POST", path: "/oauth/introspect", body: "token=x", contentType: formType, header: basicFrom(addr, sa.ClientID, sa.ClientSecret)})
+		}
+		if res := introspect(relyingParty); res.Status != http.StatusOK {
+			t.Fatalf("introspection from the client's own address: got %v, want 200", res)
+		}
+
+		// The attacker's address stays refused, the right secret too.
+		wantClientLocked(t, cc(attacker, sa.ClientID, sa.ClientSecret))
+		wantClientLocked(t, password(attacker, bff.ClientSecret))
+		wantClientLocked(t, introspect(attacker))
+
+		lockouts := map[string]int{}
+		for _, l := range s.logLines() {
+			if l["msg"] == "OAuth client locked out after repeated wrong secrets" {
+				lockouts[fmt.Sprint(l["client_id"], " ", l["client_ip"])]++
+			}
+		}
+		if lockouts[sa.ClientID+" "+attacker] != 1 || lockouts[bff.ClientID+" "+attacker] != 1 || len(lockouts) != 2 {
+			t.Errorf("lockouts logged %v, want one for each client at %s", lockouts, attacker)
 		}
 	})
 }

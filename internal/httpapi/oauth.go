@@ -9,6 +9,7 @@ import (
 	"net/url"
 
 	"github.com/usersvc/usersvc/internal/oidcop"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // oauthPrefix is where the OpenID provider's endpoints are;
@@ -38,9 +39,10 @@ func (a *api) limitAuthorize(h http.Handler) http.Handler {
 
 // delegateGrants hands the /token requests the OpenID provider takes (the
 // authorization_code and client_credentials grants, and its own refresh
-// tokens) to it, after the body limit and the waiting room, unless their
-// client is locked out (clientLocked); every other one goes on to the
-// token operation as before. The form is read once here and put back for
+// tokens) to it, after the body limit and the waiting room, saying who
+// calls (withCaller), unless their client is locked out at the caller's
+// address (clientLocked); every other one goes on to the token operation
+// as before. The form is read once here and put back for
 // whoever answers.
 func (a *api) delegateGrants(o *OAuth) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
@@ -51,6 +53,7 @@ func (a *api) delegateGrants(o *OAuth) func(http.Handler) http.Handler {
 			}
 			form, ok := peekForm(r)
 			if ok && o.Takes(form.Get("grant_type"), form.Get("refresh_token")) {
+				r = a.withCaller(r)
 				if !a.clientLocked(w, r, form) {
 					o.Token.ServeHTTP(w, r)
 				}
@@ -64,10 +67,11 @@ func (a *api) delegateGrants(o *OAuth) func(http.Handler) http.Handler {
 // guardClients answers the requests of the OpenID provider's endpoints
 // that authenticate a client by its secret (introspection, revocation)
 // while their client is locked out (clientLocked), and hands every other
-// one to h.
+// one to h, those saying who calls (withCaller).
 func (a *api) guardClients(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && (r.URL.Path == oidcop.IntrospectPath || r.URL.Path == oidcop.RevokePath) {
+			r = a.withCaller(r)
 			if form, ok := peekForm(r); ok && a.clientLocked(w, r, form) {
 				return
 			}
@@ -94,8 +98,9 @@ func peekForm(r *http.Request) (form url.Values, ok bool) {
 }
 
 // clientLocked answers r, a request the OpenID provider would
-// authenticate a client in, when that client (the user of its HTTP Basic
-// header, else its client_id) is locked out after wrong secrets: 429 with
+// authenticate a client in (withCaller's), when that client (the user of
+// its HTTP Basic header, else its client_id) is locked out at r's address
+// after wrong secrets from there: 429 with
 // Retry-After, in the RFC 6749 form every /token error has
 // (oauthclient.ErrClientLocked), where the provider could only say
 // invalid_client. It reports whether it answered.
@@ -110,7 +115,7 @@ func (a *api) clientLocked(w http.ResponseWriter, r *http.Request, form url.Valu
 	if id == "" {
 		return false
 	}
-	err := a.clients.Admit(r.Context(), id)
+	err := a.clients.Admit(r.Context(), id, user.ClientFrom(r.Context()).IP)
 	if err == nil {
 		return false
 	}
@@ -120,6 +125,18 @@ func (a *api) clientLocked(w http.ResponseWriter, r *http.Request, form url.Valu
 	}
 	writeRefusal(w, p)
 	return true
+}
+
+// withCaller is r saying who calls (user.WithClient: user agent,
+// address, request id), as withClient says it to the API's operations:
+// the provider authenticates clients by it (the lockout counts per
+// address) and records it with what it audits.
+func (a *api) withCaller(r *http.Request) *http.Request {
+	c := user.Client{UserAgent: r.UserAgent(), IP: a.clientIP.IP(r).String()}
+	if info := requestInfoFrom(r.Context()); info != nil {
+		c.RequestID = info.requestID
+	}
+	return r.WithContext(user.WithClient(r.Context(), c))
 }
 
 // errReader fails every read with err.

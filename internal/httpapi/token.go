@@ -157,7 +157,7 @@ func (a *api) checkClient(ctx context.Context, form *tokenRequest) error {
 		return nil
 	}
 	_, err := a.clients.AuthorizeGrant(ctx, oauthclient.Credentials{
-		ID: form.clientID, Secret: form.clientSecret, Method: form.secretMethod,
+		ID: form.clientID, Secret: form.clientSecret, Method: form.secretMethod, From: user.ClientFrom(ctx).IP,
 	}, form.grantType)
 	if errors.Is(err, oauthclient.ErrNotFound) {
 		if form.clientSecret != "" {

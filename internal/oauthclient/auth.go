@@ -11,11 +11,14 @@ import (
 // Credentials are what a request to a token endpoint says about its
 // client: its id and, for a confidential client, the secret and where it
 // came from (Method: AuthSecretBasic for the Authorization header,
-// AuthSecretPost for the body, AuthNone for no secret).
+// AuthSecretPost for the body, AuthNone for no secret). From is the
+// address the request came from (user.Client.IP), which the guard counts
+// wrong secrets by.
 type Credentials struct {
 	ID     string
 	Secret string
 	Method string
+	From   string
 }
 
 // Authenticate checks cr against the registry (RFC 6749 section 2.3): a
@@ -23,9 +26,10 @@ type Credentials struct {
 // its registered method, compared in constant time. Any failure,
 // an unknown or deleted client included, is ErrInvalidClient, except a
 // confidential client that the guard locked out after too many wrong
-// secrets: an error wrapping ErrClientLocked, whatever it sends. A secret
-// compared with a confidential client's and found wrong counts towards
-// that lockout; nothing else does: not an unknown client id, refused
+// secrets from cr.From: an error wrapping ErrClientLocked, whatever it
+// sends. A secret compared with a confidential client's and found wrong
+// counts towards the lockout of that client at that address; nothing else
+// does: not an unknown client id, refused
 // anyway (so made-up ids cost the guard nothing), nor a secret sent by
 // another method than the client's, refused without a comparison (a
 // client library that tries HTTP Basic first, as golang.org/x/oauth2
@@ -44,7 +48,7 @@ func (s *Service) Authenticate(ctx context.Context, cr Credentials) (Client, err
 		}
 		return c, nil
 	}
-	if err := s.Admit(ctx, c.ID); err != nil {
+	if err := s.Admit(ctx, c.ID, cr.From); err != nil {
 		return Client{}, err
 	}
 	if cr.Secret == "" || cr.Method != c.AuthMethod {
@@ -52,23 +56,24 @@ func (s *Service) Authenticate(ctx context.Context, cr Credentials) (Client, err
 	}
 	if !secretMatches(c, cr.Secret) {
 		if s.guard != nil {
-			s.guard.Failed(ctx, c.ID)
+			s.guard.Failed(ctx, c.ID, cr.From)
 		}
 		return Client{}, ErrInvalidClient
 	}
 	return c, nil
 }
 
-// Admit returns the refusal of client id while the guard has it locked
-// out after wrong secrets (an error wrapping ErrClientLocked, saying when
-// to come back), nil otherwise: Authenticate's first check, for a caller
-// that answers the refusal itself before handing the request to one that
-// could only call it invalid_client (the OpenID provider).
-func (s *Service) Admit(ctx context.Context, id string) error {
+// Admit returns the refusal of client id from address from while the
+// guard has it locked out there after wrong secrets (an error wrapping
+// ErrClientLocked, saying when to come back), nil otherwise:
+// Authenticate's first check, for a caller that answers the refusal
+// itself before handing the request to one that could only call it
+// invalid_client (the OpenID provider).
+func (s *Service) Admit(ctx context.Context, id, from string) error {
 	if s.guard == nil {
 		return nil
 	}
-	return s.guard.Admit(ctx, id)
+	return s.guard.Admit(ctx, id, from)
 }
 
 // AuthorizeGrant authenticates cr and checks that its client may use

@@ -111,9 +111,10 @@ var (
 	// endpoint (RFC 6749 section 5.2 invalid_client): unknown, deleted, a
 	// wrong or missing secret, or another method than its registered one.
 	ErrInvalidClient = errors.New("client authentication failed")
-	// ErrClientLocked refuses a confidential client, whatever secret it
-	// sends, after too many wrong ones (SecretGuard): until its cool-down
-	// ends, so that guessing cannot go on.
+	// ErrClientLocked refuses a confidential client at an address,
+	// whatever secret it sends, after too many wrong ones from there
+	// (SecretGuard): until its cool-down ends, so that guessing cannot go
+	// on.
 	ErrClientLocked = errors.New("too many wrong secrets for this client")
 	// ErrUnauthorizedClient is a client not allowed the grant it uses
 	// (RFC 6749 section 5.2 unauthorized_client).

@@ -32,14 +32,18 @@ type Verifier interface {
 
 // SecretGuard is the brute-force protection of confidential clients'
 // secrets (ratelimit.ClientGuard): it counts the wrong secrets presented
-// for each client id and refuses a client that had too many.
+// for each client id from each address (from: the caller's address as
+// user.Client.IP has it) and refuses a client that had too many from
+// that address there, so that whoever knows a client id cannot lock its
+// relying party out from elsewhere.
 type SecretGuard interface {
-	// Admit returns nil when client id may authenticate now, else an
-	// error wrapping ErrClientLocked (ratelimit's ExceededError says when
-	// to come back).
-	Admit(ctx context.Context, id string) error
-	// Failed counts a wrong secret presented for client id.
-	Failed(ctx context.Context, id string)
+	// Admit returns nil when client id may authenticate from address
+	// from now, else an error wrapping ErrClientLocked (ratelimit's
+	// ExceededError says when to come back).
+	Admit(ctx context.Context, id, from string) error
+	// Failed counts a wrong secret presented for client id from address
+	// from.
+	Failed(ctx context.Context, id, from string)
 }
 
 // Deps are a Service's collaborators.

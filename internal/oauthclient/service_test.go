@@ -199,28 +199,32 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
-// recordingGuard is a SecretGuard that locks out the ids in locked and
-// records the failures it is told of.
+// recordingGuard is a SecretGuard that locks out the "id from" pairs in
+// locked and records the failures it is told of, as "id from".
 type recordingGuard struct {
 	locked map[string]bool
 	failed []string
 }
 
-func (g *recordingGuard) Admit(_ context.Context, id string) error {
-	if g.locked[id] {
+func (g *recordingGuard) Admit(_ context.Context, id, from string) error {
+	if g.locked[id+" "+from] {
 		return fmt.Errorf("%w: try again later", oauthclient.ErrClientLocked)
 	}
 	return nil
 }
 
-func (g *recordingGuard) Failed(_ context.Context, id string) { g.failed = append(g.failed, id) }
+func (g *recordingGuard) Failed(_ context.Context, id, from string) {
+	g.failed = append(g.failed, id+" "+from)
+}
 
 // TestAuthenticateUnderTheGuard: only a secret compared with a registered
 // confidential client's and found wrong is counted (not a success, not a
 // made-up client id, not a public client's, not a request without a
 // secret, not one sent by another method than the client's, which is
-// refused uncompared); a client the guard locked out is refused whatever
-// it sends, its right secret too, and that refusal is not counted again.
+// refused uncompared); the guard hears the address of each failure; a
+// client the guard locked out at an address is refused from there
+// whatever it sends, its right secret too, and that refusal is not
+// counted again, while the client goes on from another address.
 func TestAuthenticateUnderTheGuard(t *testing.T) {
 	g := &recordingGuard{locked: map[string]bool{}}
 	store := oauthclienttest.NewMemory()
@@ -249,25 +253,29 @@ func TestAuthenticateUnderTheGuard(t *testing.T) {
 	if len(g.failed) != 0 {
 		t.Errorf("counted %q; want nothing but wrong secrets of a confidential client", g.failed)
 	}
+	const attacker, own = "198.51.100.9", "203.0.113.10"
 	for _, s := range []string{secret + "x", "ucs_guess"} {
-		if _, err := svc.Authenticate(ctx, oauthclient.Credentials{ID: conf.ID, Secret: s, Method: basic}); !errors.Is(err, oauthclient.ErrInvalidClient) {
+		if _, err := svc.Authenticate(ctx, oauthclient.Credentials{ID: conf.ID, Secret: s, Method: basic, From: attacker}); !errors.Is(err, oauthclient.ErrInvalidClient) {
 			t.Errorf("Authenticate(wrong secret %q) = %v, want ErrInvalidClient", s, err)
 		}
 	}
-	if !slices.Equal(g.failed, []string{conf.ID, conf.ID}) {
-		t.Errorf("counted %q; want the two failures of %s", g.failed, conf.ID)
+	if want := conf.ID + " " + attacker; !slices.Equal(g.failed, []string{want, want}) {
+		t.Errorf("counted %q; want the two failures of %s at %s", g.failed, conf.ID, attacker)
 	}
-	g.locked[conf.ID], g.failed = true, nil
+	g.locked[conf.ID+" "+attacker], g.failed = true, nil
 	for _, s := range []string{secret, "wrong"} {
-		if _, err := svc.Authenticate(ctx, oauthclient.Credentials{ID: conf.ID, Secret: s, Method: basic}); !errors.Is(err, oauthclient.ErrClientLocked) {
+		if _, err := svc.Authenticate(ctx, oauthclient.Credentials{ID: conf.ID, Secret: s, Method: basic, From: attacker}); !errors.Is(err, oauthclient.ErrClientLocked) {
 			t.Errorf("a locked client with secret %q: %v, want ErrClientLocked", s, err)
 		}
-		if _, err := svc.AuthorizeGrant(ctx, oauthclient.Credentials{ID: conf.ID, Secret: s, Method: basic}, oauthclient.GrantPassword); !errors.Is(err, oauthclient.ErrClientLocked) {
+		if _, err := svc.AuthorizeGrant(ctx, oauthclient.Credentials{ID: conf.ID, Secret: s, Method: basic, From: attacker}, oauthclient.GrantPassword); !errors.Is(err, oauthclient.ErrClientLocked) {
 			t.Errorf("AuthorizeGrant of a locked client with secret %q: %v, want ErrClientLocked", s, err)
 		}
 	}
-	if err := svc.Admit(ctx, conf.ID); !errors.Is(err, oauthclient.ErrClientLocked) {
+	if err := svc.Admit(ctx, conf.ID, attacker); !errors.Is(err, oauthclient.ErrClientLocked) {
 		t.Errorf("Admit(locked) = %v, want ErrClientLocked", err)
+	}
+	if _, err := svc.Authenticate(ctx, oauthclient.Credentials{ID: conf.ID, Secret: secret, Method: basic, From: own}); err != nil {
+		t.Errorf("the locked client from another address: %v, want authenticated", err)
 	}
 	if len(g.failed) != 0 {
 		t.Errorf("refusals of a locked client were counted: %q", g.failed)
@@ -275,7 +283,7 @@ func TestAuthenticateUnderTheGuard(t *testing.T) {
 	if _, err := svc.Authenticate(ctx, oauthclient.Credentials{ID: pub.ID}); err != nil {
 		t.Errorf("a public client beside the locked one: %v", err)
 	}
-	if err := newFixture(t).svc.Admit(ctx, conf.ID); err != nil {
+	if err := newFixture(t).svc.Admit(ctx, conf.ID, attacker); err != nil {
 		t.Errorf("Admit without a guard = %v, want nil", err)
 	}
 }

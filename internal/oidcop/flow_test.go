@@ -350,9 +350,12 @@ func TestPKCE(t *testing.T) {
 		if _, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier())); !isOAuthError(err, "invalid_grant") {
 			t.Errorf("wrong verifier: %v, want invalid_grant", err)
 		}
+		// A missing verifier is a missing parameter (RFC 6749 section 5.2).
+		// It read invalid_grant while a refused exchange used the code up,
+		// and x/oauth2's second try (the form after Basic) met a used code.
 		q = f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
-		if _, err := conf.Exchange(f.ctx, q.Get("code")); !isOAuthError(err, "invalid_grant") {
-			t.Errorf("missing verifier: %v, want invalid_grant", err)
+		if _, err := conf.Exchange(f.ctx, q.Get("code")); !isOAuthError(err, "invalid_request") {
+			t.Errorf("missing verifier: %v, want invalid_request", err)
 		}
 		spa := &oauth2.Config{ClientID: spaClient, Endpoint: f.provider.Endpoint(), RedirectURL: spaOrigin + "/cb",
 			Scopes: []string{oidc.ScopeOpenID}}
@@ -398,27 +401,122 @@ func TestCodeReplay(t *testing.T) {
 	})
 }
 
+// TestCodeOnlyByItsClient: an authorization code travels in a URL
+// (browser history, Referer, the relying party's access log), so holding
+// one proves nothing: presenting it without its client's credentials
+// (here, with a public client's id) or without the PKCE verifier is
+// refused with invalid_grant and changes nothing. Such a request used to
+// use the code up before op checked the client, so that a code not yet
+// exchanged could no longer be, and a code already exchanged counted as
+// replayed and revoked its client's grant: its user signed out.
+func TestCodeOnlyByItsClient(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		web := f.webConfig()
+		web.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(f.signIn(), web, "s", oauth2.S256ChallengeOption(verifier))
+		strangers := func() {
+			t.Helper()
+			code := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {web.RedirectURL}, "code_verifier": {verifier}}
+			bySPA := url.Values{"client_id": {spaClient}}
+			for k, v := range code {
+				bySPA[k] = v
+			}
+			f.wantInvalidGrant("the web app's code from "+spaClient, f.tokenRequest(bySPA, nil))
+			noVerifier := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {web.RedirectURL}, "code_verifier": {oauth2.GenerateVerifier()}}
+			basic := func(r *http.Request) { r.SetBasicAuth(webClient, webSecret) }
+			f.wantInvalidGrant("the web app's code with another verifier", f.tokenRequest(noVerifier, basic))
+		}
+		strangers() // before the exchange
+		tok, err := web.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("its own client's exchange after others showed the code: %v", err)
+		}
+		strangers() // after it
+		if _, err := web.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+			t.Errorf("the grant after others showed its used code: %v, want it live", err)
+		}
+	})
+}
+
 // TestRefreshTokenOnlyByItsClient: a refresh token of the provider is
 // bound to the client it was issued to (RFC 6749 section 6): another
-// client, here a public one allowed the refresh_token grant, is refused
-// with invalid_grant (op compares the grant's client with the
-// authenticated one). The provider marks a refresh token used as it reads
-// it, before that comparison: the token shown to another client counts as
-// used, and its own client's next use of it is a reuse that ends the
-// grant, as for any token that has leaked.
+// client presenting it, a public one by its client_id alone or a
+// confidential one with its own right secret, is refused with
+// invalid_grant, and the refusal changes nothing, while its own client's
+// reuse of a used token still revokes the grant. It used to mark the
+// token used before op compared the clients, so that any client could
+// destroy another's refresh token, and its owner's next refresh was a
+// reuse that revoked the whole grant: the user signed in again.
 func TestRefreshTokenOnlyByItsClient(t *testing.T) {
-	f := newFixture(t, apptest.SQLite)
-	tok := f.exchange(f.signIn(), f.webConfig(), "s")
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {spaClient}}
-	body := f.post("/api/v1/token", "application/x-www-form-urlencoded", form.Encode(), http.StatusBadRequest)
-	var answer struct{ Error string }
-	if err := json.Unmarshal(body, &answer); err != nil || answer.Error != "invalid_grant" {
-		t.Fatalf("the web app's refresh token from %s: %s, want invalid_grant", spaClient, body)
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		web := f.webConfig()
+		web.Endpoint.AuthStyle = oauth2.AuthStyleInHeader // its registered method, not tried again in the form
+		tok := f.exchange(f.signIn(), web, "s")
+		byAnother := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {spaClient}}
+		for range 2 { // twice: a second showing is no reuse of the owner's either
+			f.wantInvalidGrant("the web app's refresh token from "+spaClient, f.tokenRequest(byAnother, nil))
+		}
+		f.clients.Add(oidcop.Client{
+			ID: "other-web-app", AuthMethod: oidcop.AuthSecretBasic, RedirectURIs: []string{rpOrigin + "/other"},
+			GrantTypes: []string{oidcop.GrantAuthorizationCode, oidcop.GrantRefreshToken},
+		}, "other-web-app-secret-0123456789")
+		other := f.tokenRequest(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}},
+			func(r *http.Request) { r.SetBasicAuth("other-web-app", "other-web-app-secret-0123456789") })
+		f.wantInvalidGrant("the web app's refresh token from another confidential client with its own secret", other)
+		next, err := web.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatalf("its own client after others showed it: %v, want new tokens", err)
+		}
+		newest, err := web.TokenSource(f.ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token()
+		if err != nil {
+			t.Fatalf("the grant after others showed its token: %v, want it live", err)
+		}
+		// Its own client's reuse of a used token still ends the grant.
+		if _, err := web.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !isOAuthError(err, "invalid_grant") {
+			t.Fatalf("its own client reusing a used token: %v, want invalid_grant", err)
+		}
+		if _, err := web.TokenSource(f.ctx, &oauth2.Token{RefreshToken: newest.RefreshToken}).Token(); !isOAuthError(err, "invalid_grant") {
+			t.Errorf("the grant after its own client reused a token: %v, want it revoked", err)
+		}
+	})
+}
+
+// tokenAnswer is a token endpoint's status and body.
+type tokenAnswer struct {
+	status int
+	body   []byte
+}
+
+// tokenRequest posts form to the token endpoint, through edit when it
+// is not nil.
+func (f *fixture) tokenRequest(form url.Values, edit func(*http.Request)) tokenAnswer {
+	f.t.Helper()
+	r, err := http.NewRequestWithContext(f.ctx, http.MethodPost, f.base+"/api/v1/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		f.t.Fatal(err)
 	}
-	web := f.webConfig()
-	web.Endpoint.AuthStyle = oauth2.AuthStyleInHeader // its registered method, not tried again in the form
-	if _, err := web.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !isOAuthError(err, "invalid_grant") {
-		t.Errorf("its own client after another showed it: %v, want invalid_grant (a reuse)", err)
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if edit != nil {
+		edit(r)
+	}
+	res, err := f.http.Do(r)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return tokenAnswer{res.StatusCode, b}
+}
+
+// wantInvalidGrant checks a token endpoint's answer is 400 invalid_grant.
+func (f *fixture) wantInvalidGrant(what string, a tokenAnswer) {
+	f.t.Helper()
+	var answer struct{ Error string }
+	if err := json.Unmarshal(a.body, &answer); a.status != http.StatusBadRequest || err != nil || answer.Error != "invalid_grant" {
+		f.t.Fatalf("%s: %d %s, want 400 invalid_grant", what, a.status, a.body)
 	}
 }
 
@@ -459,6 +557,45 @@ func TestRevocationNeedsTheTokenItself(t *testing.T) {
 	if _, err := spa.TokenSource(f.ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token(); err == nil {
 		t.Error("revoking the access token left its grant refreshing")
 	}
+}
+
+// TestRevocationOnlyByTheTokensClient: /oauth/revoke revokes a refresh
+// token only for the client it was issued to (RFC 7009 section 2.1);
+// another client presenting it, here a public one by its client_id,
+// changes nothing. It used to mark the token used before comparing the
+// clients, so that the owner's next refresh was a reuse that revoked its
+// grant. The owner's own revocation still ends the grant.
+func TestRevocationOnlyByTheTokensClient(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		web := f.webConfig()
+		web.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+		tok := f.exchange(f.signIn(), web, "s")
+		for range 2 {
+			f.revoke(url.Values{"client_id": {spaClient}, "token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}})
+		}
+		next, err := web.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatalf("its own client after another tried to revoke it: %v, want new tokens", err)
+		}
+		req, err := http.NewRequestWithContext(f.ctx, http.MethodPost, f.base+"/oauth/revoke", strings.NewReader(url.Values{"token": {next.RefreshToken}}.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(webClient, webSecret)
+		res, err := f.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("its own client's revocation: %d, want 200", res.StatusCode)
+		}
+		if _, err := web.TokenSource(f.ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token(); !isOAuthError(err, "invalid_grant") {
+			t.Errorf("a refresh token its client revoked: %v, want invalid_grant", err)
+		}
+	})
 }
 
 // revoke posts form to /oauth/revoke.

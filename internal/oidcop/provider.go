@@ -161,6 +161,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.codes = o.Crypto()
 	p := &Provider{op: o, st: st, cfg: cfg, d: d}
 	issuer := op.NewIssuerInterceptor(o.IssuerFromRequest)
 	mux := http.NewServeMux()

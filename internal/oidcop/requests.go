@@ -51,6 +51,10 @@ func (r *authRequest) GetCodeChallenge() *oidc.CodeChallenge {
 type refreshRequest struct {
 	grant  Grant
 	scopes []string
+	// token is the hash of the refresh token presented, which the new one
+	// replaces (CreateAccessAndRefreshTokens), once op has checked that
+	// the client presenting it is the grant's.
+	token []byte
 }
 
 var _ op.RefreshTokenRequest = (*refreshRequest)(nil)

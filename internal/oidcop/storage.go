@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"slices"
@@ -36,6 +37,9 @@ var openIDScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail
 type storage struct {
 	cfg Config
 	d   Deps
+	// codes decrypts op's authorization codes: op's own Crypto, set once
+	// op is made.
+	codes op.Crypto
 }
 
 var (
@@ -155,27 +159,49 @@ func (s *storage) request(ctx context.Context, id string) (AuthRequest, error) {
 	return r, nil
 }
 
-// AuthRequestByCode uses code, once: a second use revokes the grant the
-// first one made, and fails.
+// AuthRequestByCode returns the request code was issued for, changing
+// nothing: op has yet to authenticate the client presenting it, compare
+// it with the request's, and check the PKCE verifier and the redirect
+// URI, and a code travels in a URL (browser history, Referer, access
+// logs), so whoever merely holds one must neither use it up nor replay
+// it into revoking its grant. grantOf uses it, or finds its replay, once
+// op has. op's codes are the request id encrypted by op's Crypto
+// (op.BuildAuthRequestCode); the code's hash kept with the request is
+// what binds the two. An exchanged code (its request names a grant) is
+// returned after it expired too, so that its replay is still found.
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	now := s.now()
-	r, err := s.d.Stores.Grants.UseCode(ctx, digest(code), now)
-	if errors.Is(err, ErrCodeUsed) {
-		if r.GrantID != "" {
-			if rerr := s.d.Stores.Grants.RevokeGrant(ctx, r.GrantID, now); rerr != nil && !errors.Is(rerr, ErrNotFound) {
-				return nil, errors.Join(err, rerr)
-			}
-		}
-		s.d.Logger.WarnContext(ctx, "oidc: authorization code replayed; its grant is revoked", "client_id", r.ClientID, "grant_id", r.GrantID)
-		return nil, err
+	id, err := s.codes.Decrypt(code)
+	if err != nil || uuid.Validate(id) != nil {
+		return nil, ErrNotFound
 	}
+	r, err := s.d.Stores.Grants.AuthRequest(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if !now.Before(r.ExpiresAt) || !r.Done {
+	if subtle.ConstantTimeCompare(r.CodeHash, digest(code)) != 1 {
+		return nil, ErrNotFound
+	}
+	if r.GrantID == "" && (!s.now().Before(r.ExpiresAt) || !r.Done) {
 		return nil, errors.New("oidc: authorization code expired")
 	}
 	return &authRequest{r}, nil
+}
+
+// useCode uses the code of r, once: a second use revokes the grant the
+// first one made (RFC 6749 section 4.1.2), and is invalid_grant.
+func (s *storage) useCode(ctx context.Context, r *authRequest) error {
+	now := s.now()
+	used, err := s.d.Stores.Grants.UseCode(ctx, r.CodeHash, now)
+	if !errors.Is(err, ErrCodeUsed) {
+		return err
+	}
+	if used.GrantID != "" {
+		if err := s.d.Stores.Grants.RevokeGrant(ctx, used.GrantID, now); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	s.d.Logger.WarnContext(ctx, "oidc: authorization code replayed; its grant is revoked", "client_id", used.ClientID, "grant_id", used.GrantID)
+	return oidc.ErrInvalidGrant().WithParent(ErrCodeUsed)
 }
 
 // SaveAuthCode keeps code's hash with its request, which now lives only
@@ -198,9 +224,13 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 // the code.
 func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
-// grantOf makes the grant of an exchanged code and notes it on the
-// request, for a replay to find.
+// grantOf uses the code of r, which op has checked is presented by its
+// client, makes the grant of the exchange and notes it on the request,
+// for a replay to find.
 func (s *storage) grantOf(ctx context.Context, r *authRequest) (Grant, error) {
+	if err := s.useCode(ctx, r); err != nil {
+		return Grant{}, err
+	}
 	u, err := s.liveAccount(ctx, r.UserID, r.SessionID)
 	if err != nil {
 		return Grant{}, err
@@ -239,10 +269,12 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 }
 
 // CreateAccessAndRefreshTokens returns a new access token's id and expiry
-// and a new refresh token of the same grant (the old one was used up by
-// TokenRequestByRefreshToken).
+// and a new refresh token of the same grant; for a refresh, the new token
+// replaces the one presented (rotation), which op has checked belongs to
+// the client presenting it.
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, _ string) (string, string, time.Time, error) {
 	var g Grant
+	var replaces []byte
 	switch r := req.(type) {
 	case *authRequest:
 		var err error
@@ -250,43 +282,60 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			return "", "", time.Time{}, err
 		}
 	case *refreshRequest:
-		g = r.grant
+		g, replaces = r.grant, r.token
 	default:
 		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
 	}
 	now := s.now()
 	token := RefreshPrefix + random()
 	rt := RefreshToken{Hash: digest(token), GrantID: g.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL)}
-	if err := s.d.Stores.Grants.AddRefreshToken(ctx, rt); err != nil {
+	if err := s.rotate(ctx, rt, replaces, g.ID); err != nil {
 		return "", "", time.Time{}, err
 	}
 	return userTokenID + g.ID + "." + random(), token, now.Add(s.cfg.AccessTokenTTL), nil
 }
 
-// TokenRequestByRefreshToken uses token up and returns its grant, if the
-// grant, its session and its account are still live. A token used before
-// revokes its grant (RFC 9700 4.14.2: refresh token rotation).
+// rotate stores rt in place of the token replaces (nil: none). A replaced
+// token used before revokes grant (RFC 9700 4.14.2: refresh token
+// rotation); one gone meanwhile refreshes nothing. Both are invalid_grant.
+func (s *storage) rotate(ctx context.Context, rt RefreshToken, replaces []byte, grant string) error {
+	err := s.d.Stores.Grants.AddRefreshToken(ctx, rt, replaces)
+	switch {
+	case errors.Is(err, ErrRefreshReused):
+		s.d.Logger.WarnContext(ctx, "oidc: refresh token reused; its grant is revoked", "grant_id", grant)
+		if err := s.d.Stores.Grants.RevokeGrant(ctx, grant, rt.CreatedAt); err != nil {
+			return err
+		}
+		return oidc.ErrInvalidGrant().WithParent(ErrRefreshReused)
+	case errors.Is(err, ErrNotFound):
+		return oidc.ErrInvalidGrant().WithParent(err)
+	}
+	return err
+}
+
+// TokenRequestByRefreshToken returns the grant of token, if the token has
+// not expired and the grant, its session and its account are still live.
+// It changes nothing: op has yet to compare the grant's client with the
+// one presenting the token, and a token shown by another client must be
+// neither used up nor taken for a reuse that revokes its grant; the
+// token is replaced, or its reuse found, in CreateAccessAndRefreshTokens,
+// once op has.
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
 	if !strings.HasPrefix(token, RefreshPrefix) {
 		return nil, op.ErrInvalidRefreshToken
 	}
-	now := s.now()
-	rt, err := s.d.Stores.Grants.UseRefreshToken(ctx, digest(token), now)
-	if errors.Is(err, ErrRefreshReused) {
-		s.d.Logger.WarnContext(ctx, "oidc: refresh token reused; its grant is revoked", "grant_id", rt.GrantID)
-		return nil, errors.Join(err, s.d.Stores.Grants.RevokeGrant(ctx, rt.GrantID, now))
-	}
+	rt, err := s.d.Stores.Grants.RefreshToken(ctx, digest(token))
 	if err != nil {
 		return nil, err
 	}
-	if !now.Before(rt.ExpiresAt) {
+	if rt.UsedAt.IsZero() && !s.now().Before(rt.ExpiresAt) {
 		return nil, errors.New("oidc: refresh token expired")
 	}
 	g, err := s.liveGrant(ctx, rt.GrantID)
 	if err != nil {
 		return nil, err
 	}
-	return &refreshRequest{grant: g, scopes: g.Scopes}, nil
+	return &refreshRequest{grant: g, scopes: g.Scopes, token: rt.Hash}, nil
 }
 
 // errNotLive is a grant revoked, or whose client, session or account
@@ -398,8 +447,9 @@ func (s *storage) logout(ctx context.Context, userID, sessionID uuid.UUID) error
 }
 
 // RevokeToken revokes the grant of a refresh token or access token id
-// (RFC 7009 at /oauth/revoke). op hands over an access token's id with
-// its subject only once it verified the token; without a subject,
+// (RFC 7009 at /oauth/revoke), when the grant is the authenticated
+// client's, changing nothing otherwise. op hands over an access token's
+// id with its subject only once it verified the token; without a subject,
 // tokenOrID is the caller's raw parameter, which must not be read as an
 // id (anyone could name a grant), only looked up as a refresh token.
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, subject, clientID string) *oidc.Error {
@@ -409,8 +459,10 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, subject, clientID 
 		id, ok = grantOfToken(tokenOrID)
 	}
 	if !ok && strings.HasPrefix(tokenOrID, RefreshPrefix) {
-		rt, err := s.d.Stores.Grants.UseRefreshToken(ctx, digest(tokenOrID), now)
-		if err != nil && !errors.Is(err, ErrRefreshReused) {
+		// Read, not used up: the grant's client is compared below, and a
+		// token another client shows must stay its owner's.
+		rt, err := s.d.Stores.Grants.RefreshToken(ctx, digest(tokenOrID))
+		if err != nil {
 			return nil // unknown: nothing to revoke (RFC 7009 2.2)
 		}
 		id, ok = rt.GrantID, true

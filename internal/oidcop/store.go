@@ -105,8 +105,8 @@ var (
 	// ErrCodeIssued is a second code for a request that has one: its
 	// code hash, once stored, is kept.
 	ErrCodeIssued = errors.New("oidc: the request's authorization code was already issued")
-	// ErrRefreshReused is a refresh token presented after it was used; the
-	// token is returned beside it so that its grant is revoked.
+	// ErrRefreshReused is a refresh token replaced after it was used, so
+	// that its grant is revoked.
 	ErrRefreshReused = errors.New("oidc: refresh token already used")
 )
 
@@ -138,12 +138,16 @@ type Grants interface {
 	// GrantsOf lists every grant userID gave, revoked ones included (until
 	// retention removes them), oldest first: the account's export.
 	GrantsOf(ctx context.Context, userID uuid.UUID) ([]Grant, error)
-	// AddRefreshToken stores t.
-	AddRefreshToken(ctx context.Context, t RefreshToken) error
-	// UseRefreshToken returns the token whose hash is hash and marks it
-	// used at now, in one statement. A token already used is
-	// ErrRefreshReused (with the token), an unknown one ErrNotFound.
-	UseRefreshToken(ctx context.Context, hash []byte, now time.Time) (RefreshToken, error)
+	// AddRefreshToken stores t and, when replaces is set, marks the
+	// token whose hash it is used at t.CreatedAt, in one transaction: a
+	// rotation, of which concurrent ones of one token one wins. A
+	// replaced token already used is ErrRefreshReused, an unknown one
+	// ErrNotFound, and then nothing changes.
+	AddRefreshToken(ctx context.Context, t RefreshToken, replaces []byte) error
+	// RefreshToken returns the token whose hash is hash, used or not,
+	// and changes nothing (a token shown by another client than its
+	// grant's must not be used up); ErrNotFound when not stored.
+	RefreshToken(ctx context.Context, hash []byte) (RefreshToken, error)
 }
 
 // Consents stores what users allowed third-party clients.

@@ -193,38 +193,59 @@ func (s *OIDCGrants) GrantsOf(ctx context.Context, userID uuid.UUID) ([]oidcop.G
 	return out, nil
 }
 
-// AddRefreshToken stores t.
-func (s *OIDCGrants) AddRefreshToken(ctx context.Context, t oidcop.RefreshToken) error {
+// AddRefreshToken stores t, after marking replaces used when it is set,
+// in one transaction.
+func (s *OIDCGrants) AddRefreshToken(ctx context.Context, t oidcop.RefreshToken, replaces []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const q = `INSERT INTO oidc_refresh_tokens (hash, grant_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5)`
-	_, err := s.db.pool.Exec(ctx, q, t.Hash, t.GrantID, t.CreatedAt, t.ExpiresAt, nullTime(t.UsedAt))
+	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
+		if replaces != nil {
+			const use = `UPDATE oidc_refresh_tokens SET used_at = $2 WHERE hash = $1 AND used_at IS NULL`
+			tag, err := tx.Exec(ctx, use, replaces, t.CreatedAt)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return refreshNotUsable(ctx, tx, replaces)
+			}
+		}
+		const q = `INSERT INTO oidc_refresh_tokens (hash, grant_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5)`
+		_, err := tx.Exec(ctx, q, t.Hash, t.GrantID, t.CreatedAt, t.ExpiresAt, nullTime(t.UsedAt))
+		return err
+	})
+	if errors.Is(err, oidcop.ErrRefreshReused) || errors.Is(err, oidcop.ErrNotFound) {
+		return err
+	}
 	return translateOIDC(err, "add refresh token")
 }
 
-// UseRefreshToken returns the token of hash and marks it used at now, in
-// one statement.
-func (s *OIDCGrants) UseRefreshToken(ctx context.Context, hash []byte, now time.Time) (oidcop.RefreshToken, error) {
+// refreshNotUsable says why the token of hash could not be marked used:
+// ErrRefreshReused when it is stored (so used), else ErrNotFound.
+func refreshNotUsable(ctx context.Context, tx pgx.Tx, hash []byte) error {
+	const q = `SELECT EXISTS (SELECT 1 FROM oidc_refresh_tokens WHERE hash = $1)`
+	var stored bool
+	if err := tx.QueryRow(ctx, q, hash).Scan(&stored); err != nil {
+		return err
+	}
+	if stored {
+		return oidcop.ErrRefreshReused
+	}
+	return oidcop.ErrNotFound
+}
+
+// RefreshToken returns the token of hash, changing nothing.
+func (s *OIDCGrants) RefreshToken(ctx context.Context, hash []byte) (oidcop.RefreshToken, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const q = `UPDATE oidc_refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL
-		RETURNING hash, grant_id, created_at, expires_at, used_at`
-	t, err := scanOIDCRefresh(s.db.pool.QueryRow(ctx, q, now, hash))
-	if !errors.Is(err, oidcop.ErrNotFound) {
-		return t, err
-	}
-	const used = `SELECT hash, grant_id, created_at, expires_at, used_at FROM oidc_refresh_tokens WHERE hash = $1`
-	if t, err = scanOIDCRefresh(s.db.pool.QueryRow(ctx, used, hash)); err != nil {
-		return oidcop.RefreshToken{}, err
-	}
-	return t, oidcop.ErrRefreshReused
+	const q = `SELECT hash, grant_id, created_at, expires_at, used_at FROM oidc_refresh_tokens WHERE hash = $1`
+	return scanOIDCRefresh(s.db.pool.QueryRow(ctx, q, hash))
 }
 
 func scanOIDCRefresh(row pgx.Row) (oidcop.RefreshToken, error) {
 	var t oidcop.RefreshToken
 	var used *time.Time
 	if err := row.Scan(&t.Hash, &t.GrantID, &t.CreatedAt, &t.ExpiresAt, &used); err != nil {
-		return oidcop.RefreshToken{}, translateOIDC(err, "use refresh token")
+		return oidcop.RefreshToken{}, translateOIDC(err, "read refresh token")
 	}
 	t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
 	if used != nil {

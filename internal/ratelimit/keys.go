@@ -1,18 +1,29 @@
 package ratelimit
 
 import (
+	"net/netip"
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/clientip"
 )
 
 // The keys the limits count by besides a client's address (clientip.Key).
 // The API and the hosted pages count under the same ones, so that what a
 // caller does on either uses one count.
 
-// ClientKey counts the wrong secrets of one OAuth client (ClientGuard),
-// apart from the accounts' keys of the login guard.
-func ClientKey(id string) string { return "client:" + id }
+// ClientKey counts the wrong secrets of one OAuth client presented from
+// one address (ClientGuard), apart from the accounts' keys of the login
+// guard. The address counts as the per-address limits count it
+// (clientip.Key: an IPv6 client by its /64); one that does not parse (""
+// when the caller did not say) counts as it is.
+func ClientKey(id, from string) string {
+	if a, err := netip.ParseAddr(from); err == nil {
+		from = clientip.Key(a.Unmap())
+	}
+	return "client:" + id + "\x00" + from
+}
 
 // AccountKey counts per account (the API's byAccount).
 func AccountKey(id uuid.UUID) string { return "account:" + id.String() }

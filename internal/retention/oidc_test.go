@@ -68,7 +68,7 @@ func TestOIDCStateRetention(t *testing.T) {
 		if err := st.Grants.RevokeGrant(ctx, ended.ID, now.Add(-8*day)); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Grants.AddRefreshToken(ctx, oidcop.RefreshToken{Hash: []byte("h"), GrantID: kept.ID, CreatedAt: now, ExpiresAt: now.Add(day)}); err != nil {
+		if err := st.Grants.AddRefreshToken(ctx, oidcop.RefreshToken{Hash: []byte("h"), GrantID: kept.ID, CreatedAt: now, ExpiresAt: now.Add(day)}, nil); err != nil {
 			t.Fatal(err)
 		}
 		return st, live, ended, kept

@@ -199,31 +199,54 @@ func (s *OIDCGrants) GrantsOf(ctx context.Context, userID uuid.UUID) ([]oidcop.G
 	return out, nil
 }
 
-// AddRefreshToken stores t.
-func (s *OIDCGrants) AddRefreshToken(ctx context.Context, t oidcop.RefreshToken) error {
+// AddRefreshToken stores t, after marking replaces used when it is set,
+// in one transaction on the single writer.
+func (s *OIDCGrants) AddRefreshToken(ctx context.Context, t oidcop.RefreshToken, replaces []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
-	const q = `INSERT INTO oidc_refresh_tokens (hash, grant_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?)`
-	_, err := s.db.write.ExecContext(ctx, q, t.Hash, t.GrantID, hookTime(t.CreatedAt), hookTime(t.ExpiresAt), nullHookTime(t.UsedAt))
+	err := conn{db: s.db}.inTx(ctx, func(tx *sql.Tx) error {
+		if replaces != nil {
+			const use = `UPDATE oidc_refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL`
+			res, err := tx.ExecContext(ctx, use, hookTime(t.CreatedAt), replaces)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return refreshNotUsable(ctx, tx, replaces)
+			}
+		}
+		const q = `INSERT INTO oidc_refresh_tokens (hash, grant_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?)`
+		_, err := tx.ExecContext(ctx, q, t.Hash, t.GrantID, hookTime(t.CreatedAt), hookTime(t.ExpiresAt), nullHookTime(t.UsedAt))
+		return err
+	})
+	if errors.Is(err, oidcop.ErrRefreshReused) || errors.Is(err, oidcop.ErrNotFound) {
+		return err
+	}
 	return translateOIDC(err, "add refresh token")
 }
 
-// UseRefreshToken returns the token of hash and marks it used at now, in
-// one statement on the single writer.
-func (s *OIDCGrants) UseRefreshToken(ctx context.Context, hash []byte, now time.Time) (oidcop.RefreshToken, error) {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
-	defer cancel()
-	const q = `UPDATE oidc_refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL
-		RETURNING hash, grant_id, created_at, expires_at, used_at`
-	t, err := scanOIDCRefresh(s.db.write.QueryRowContext(ctx, q, hookTime(now), hash))
-	if !errors.Is(err, oidcop.ErrNotFound) {
-		return t, err
+// refreshNotUsable says why the token of hash could not be marked used:
+// ErrRefreshReused when it is stored (so used), else ErrNotFound.
+func refreshNotUsable(ctx context.Context, tx *sql.Tx, hash []byte) error {
+	const q = `SELECT EXISTS (SELECT 1 FROM oidc_refresh_tokens WHERE hash = ?)`
+	var stored bool
+	if err := tx.QueryRowContext(ctx, q, hash).Scan(&stored); err != nil {
+		return err
 	}
-	const used = `SELECT hash, grant_id, created_at, expires_at, used_at FROM oidc_refresh_tokens WHERE hash = ?`
-	if t, err = scanOIDCRefresh(s.db.write.QueryRowContext(ctx, used, hash)); err != nil {
-		return oidcop.RefreshToken{}, err
+	if stored {
+		return oidcop.ErrRefreshReused
 	}
-	return t, oidcop.ErrRefreshReused
+	return oidcop.ErrNotFound
+}
+
+// RefreshToken returns the token of hash, changing nothing.
+func (s *OIDCGrants) RefreshToken(ctx context.Context, hash []byte) (oidcop.RefreshToken, error) {
+	const q = `SELECT hash, grant_id, created_at, expires_at, used_at FROM oidc_refresh_tokens WHERE hash = ?`
+	return scanOIDCRefresh(s.db.read.QueryRowContext(ctx, q, hash))
 }
 
 func scanOIDCRefresh(row *sql.Row) (oidcop.RefreshToken, error) {
@@ -231,7 +254,7 @@ func scanOIDCRefresh(row *sql.Row) (oidcop.RefreshToken, error) {
 	var created, expires string
 	var used sql.NullString
 	if err := row.Scan(&t.Hash, &t.GrantID, &created, &expires, &used); err != nil {
-		return oidcop.RefreshToken{}, translateOIDC(err, "use refresh token")
+		return oidcop.RefreshToken{}, translateOIDC(err, "read refresh token")
 	}
 	err := parseHookTimes(hookText(created, &t.CreatedAt), hookText(expires, &t.ExpiresAt), hookNullable(used, &t.UsedAt))
 	return t, err

@@ -28,7 +28,7 @@ func RunUserDeletion(t *testing.T, st oidcop.Stores, users user.Users) {
 		if err := st.Grants.SaveGrant(ctx, g); err != nil {
 			t.Fatalf("SaveGrant: %v", err)
 		}
-		if err := st.Grants.AddRefreshToken(ctx, oidcop.RefreshToken{Hash: hash("rt " + name), GrantID: g.ID, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}); err != nil {
+		if err := st.Grants.AddRefreshToken(ctx, oidcop.RefreshToken{Hash: hash("rt " + name), GrantID: g.ID, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}, nil); err != nil {
 			t.Fatalf("AddRefreshToken: %v", err)
 		}
 		if err := st.Consents.SaveConsent(ctx, oidcop.Consent{UserID: id, ClientID: "client-1", Scopes: []string{"openid"}, UpdatedAt: base}); err != nil {
@@ -53,9 +53,9 @@ func RunUserDeletion(t *testing.T, st oidcop.Stores, users user.Users) {
 		if found := err == nil; found != (c.want == 1) || (err != nil && !errors.Is(err, oidcop.ErrNotFound)) {
 			t.Errorf("Grant(%s account's) after the deletion: %v, want found %v", c.name, err, c.want == 1)
 		}
-		_, err = st.Grants.UseRefreshToken(ctx, hash("rt "+c.name), base)
+		_, err = st.Grants.RefreshToken(ctx, hash("rt "+c.name))
 		if found := err == nil; found != (c.want == 1) {
-			t.Errorf("UseRefreshToken(%s account's) after the deletion: %v, want found %v", c.name, err, c.want == 1)
+			t.Errorf("RefreshToken(%s account's) after the deletion: %v, want found %v", c.name, err, c.want == 1)
 		}
 	}
 }

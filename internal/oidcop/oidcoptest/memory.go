@@ -227,25 +227,31 @@ func (m *memGrants) CountExpired(ctx context.Context, before time.Time) (int64, 
 	return n, nil
 }
 
-func (m *memGrants) AddRefreshToken(_ context.Context, t oidcop.RefreshToken) error {
+func (m *memGrants) AddRefreshToken(_ context.Context, t oidcop.RefreshToken, replaces []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if replaces != nil {
+		old, ok := m.refresh[string(replaces)]
+		if !ok {
+			return oidcop.ErrNotFound
+		}
+		if !old.UsedAt.IsZero() {
+			return oidcop.ErrRefreshReused
+		}
+		old.UsedAt = t.CreatedAt
+		m.refresh[string(replaces)] = old
+	}
 	m.refresh[string(t.Hash)] = t
 	return nil
 }
 
-func (m *memGrants) UseRefreshToken(_ context.Context, hash []byte, now time.Time) (oidcop.RefreshToken, error) {
+func (m *memGrants) RefreshToken(_ context.Context, hash []byte) (oidcop.RefreshToken, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t, ok := m.refresh[string(hash)]
 	if !ok {
 		return oidcop.RefreshToken{}, oidcop.ErrNotFound
 	}
-	if !t.UsedAt.IsZero() {
-		return t, oidcop.ErrRefreshReused
-	}
-	t.UsedAt = now
-	m.refresh[string(hash)] = t
 	return t, nil
 }
 

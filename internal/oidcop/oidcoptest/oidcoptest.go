@@ -229,20 +229,60 @@ var grantTests = map[string]func(*testing.T, oidcop.Grants){
 		g := NewGrant(1)
 		must(t, s.SaveGrant(ctx, g))
 		rt := oidcop.RefreshToken{Hash: hash("rt"), GrantID: g.ID, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
-		must(t, s.AddRefreshToken(ctx, rt))
-		got, err := s.UseRefreshToken(ctx, hash("rt"), base.Add(time.Second))
-		must(t, err)
+		must(t, s.AddRefreshToken(ctx, rt, nil))
+		for range 2 { // reading changes nothing
+			got, err := s.RefreshToken(ctx, hash("rt"))
+			must(t, err)
+			if diff := cmp.Diff(rt, got); diff != "" {
+				t.Fatalf("RefreshToken (-added +read):\n%s", diff)
+			}
+		}
+		next := oidcop.RefreshToken{Hash: hash("next"), GrantID: g.ID, CreatedAt: base.Add(time.Second), ExpiresAt: base.Add(time.Hour)}
+		must(t, s.AddRefreshToken(ctx, next, hash("rt")))
 		want := rt
-		want.UsedAt = base.Add(time.Second)
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Fatalf("UseRefreshToken (-want +got):\n%s", diff)
+		want.UsedAt = next.CreatedAt
+		if got, err := s.RefreshToken(ctx, hash("rt")); err != nil || !cmp.Equal(want, got) {
+			t.Fatalf("the replaced token = %+v, %v; want it used at its successor's creation", got, err)
 		}
-		got, err = s.UseRefreshToken(ctx, hash("rt"), base.Add(2*time.Second))
-		if !errors.Is(err, oidcop.ErrRefreshReused) || got.GrantID != g.ID {
-			t.Fatalf("second use = %v, %v; want ErrRefreshReused naming grant %s", got.GrantID, err, g.ID)
+		if got, err := s.RefreshToken(ctx, hash("next")); err != nil || !cmp.Equal(next, got) {
+			t.Fatalf("the successor = %+v, %v; want it stored unused", got, err)
 		}
-		if _, err := s.UseRefreshToken(ctx, hash("other"), base); !errors.Is(err, oidcop.ErrNotFound) {
-			t.Fatalf("UseRefreshToken(unknown) = %v, want ErrNotFound", err)
+		again := oidcop.RefreshToken{Hash: hash("again"), GrantID: g.ID, CreatedAt: base.Add(2 * time.Second), ExpiresAt: base.Add(time.Hour)}
+		if err := s.AddRefreshToken(ctx, again, hash("rt")); !errors.Is(err, oidcop.ErrRefreshReused) {
+			t.Fatalf("replacing a used token = %v, want ErrRefreshReused", err)
+		}
+		if err := s.AddRefreshToken(ctx, again, hash("other")); !errors.Is(err, oidcop.ErrNotFound) {
+			t.Fatalf("replacing an unknown token = %v, want ErrNotFound", err)
+		}
+		if _, err := s.RefreshToken(ctx, hash("again")); !errors.Is(err, oidcop.ErrNotFound) {
+			t.Fatalf("the successor of a refused replacement = %v, want it not stored", err)
+		}
+		if _, err := s.RefreshToken(ctx, hash("other")); !errors.Is(err, oidcop.ErrNotFound) {
+			t.Fatalf("RefreshToken(unknown) = %v, want ErrNotFound", err)
+		}
+	},
+	"ConcurrentRefreshRotationHasOneWinner": func(t *testing.T, s oidcop.Grants) {
+		g := NewGrant(1)
+		must(t, s.SaveGrant(ctx, g))
+		must(t, s.AddRefreshToken(ctx, oidcop.RefreshToken{Hash: hash("rt"), GrantID: g.ID, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}, nil))
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			next := oidcop.RefreshToken{Hash: hash(fmt.Sprint("next ", i)), GrantID: g.ID, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+			wg.Go(func() { errs[i] = s.AddRefreshToken(ctx, next, hash("rt")) })
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, oidcop.ErrRefreshReused):
+				t.Errorf("AddRefreshToken = %v, want nil or ErrRefreshReused", err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d rotations of one token succeeded, want 1", won)
 		}
 	},
 }

@@ -36,7 +36,7 @@ func purgeAll(t *testing.T, r oidcop.Retention, before time.Time, limit int) (to
 func token(t *testing.T, s oidcop.Grants, grant, name string, expires time.Time) oidcop.RefreshToken {
 	t.Helper()
 	rt := oidcop.RefreshToken{Hash: hash(name), GrantID: grant, CreatedAt: base, ExpiresAt: expires}
-	must(t, s.AddRefreshToken(ctx, rt))
+	must(t, s.AddRefreshToken(ctx, rt, nil))
 	return rt
 }
 
@@ -107,10 +107,10 @@ var retentionTests = map[string]func(*testing.T, oidcop.Stores){
 			wantKept(t, true, "grant "+g.ClientID, func() error { _, err := s.Grant(ctx, g.ID); return err })
 		}
 		for _, name := range []string{"revoked's", "expired", "lapsed"} {
-			wantKept(t, false, "refresh token "+name, func() error { _, err := s.UseRefreshToken(ctx, hash(name), base); return err })
+			wantKept(t, false, "refresh token "+name, func() error { _, err := s.RefreshToken(ctx, hash(name)); return err })
 		}
 		for _, rt := range []oidcop.RefreshToken{live, edge, lateTok} {
-			wantKept(t, true, "live refresh token of "+rt.GrantID, func() error { _, err := s.UseRefreshToken(ctx, rt.Hash, base); return err })
+			wantKept(t, true, "live refresh token of "+rt.GrantID, func() error { _, err := s.RefreshToken(ctx, rt.Hash); return err })
 		}
 	},
 	// PurgeInBatches: more rows than a batch go in batches of at most the
@@ -158,7 +158,7 @@ var retentionTests = map[string]func(*testing.T, oidcop.Stores){
 		}
 		wantKept(t, true, "live auth request", func() error { _, err := s.AuthRequest(ctx, liveReq.ID); return err })
 		wantKept(t, true, "live grant", func() error { _, err := s.Grant(ctx, liveGrant.ID); return err })
-		wantKept(t, true, "live grant's live refresh token", func() error { _, err := s.UseRefreshToken(ctx, liveTok.Hash, base); return err })
+		wantKept(t, true, "live grant's live refresh token", func() error { _, err := s.RefreshToken(ctx, liveTok.Hash); return err })
 		if n, err := r.CountExpired(ctx, cutoff); err != nil || n != 0 {
 			t.Errorf("CountExpired after the batches = %d, %v; want 0", n, err)
 		}
