@@ -54,7 +54,7 @@ func (a *App) pages(keys tokenKeys, prot protections, now func() time.Time) (fun
 	}
 	if st, ok := a.db.(oidcStore); ok { // the OpenID provider's clients, as form targets of its sign-ins
 		reqs := st.OIDC().Grants
-		opts.Apps = consentedApps{consents: oidcop.NewConsentService(st.OIDC(), now), clients: a.clients}
+		opts.Apps = consentedApps{consents: oidcop.NewConsentService(st.OIDC(), a.svc, now), clients: a.clients}
 		opts.FlowTarget = func(ctx context.Context, returnTo string) string {
 			return oidcop.ReturnOrigin(ctx, reqs, returnTo, now())
 		}
@@ -92,17 +92,22 @@ func (c consentedApps) AppsOf(ctx context.Context, userID uuid.UUID) ([]web.App,
 	}
 	out := make([]web.App, 0, len(list))
 	for _, k := range list {
-		app := web.App{ClientID: k.ClientID, Scopes: k.Scopes, Since: k.UpdatedAt}
-		if c.clients != nil {
-			if cl, err := c.clients.Lookup(ctx, k.ClientID); err == nil {
-				app.Name = cl.Name
-			}
-		}
-		out = append(out, app)
+		out = append(out, web.App{ClientID: k.ClientID, Name: c.name(ctx, k.ClientID), Scopes: k.Scopes, Since: k.UpdatedAt})
 	}
 	return out, nil
 }
 
 func (c consentedApps) RevokeApp(ctx context.Context, userID uuid.UUID, clientID string) error {
-	return c.consents.Revoke(ctx, userID, clientID)
+	return c.consents.Revoke(ctx, userID, clientID, c.name(ctx, clientID))
+}
+
+// name is the registry's name of clientID, "" when it has none.
+func (c consentedApps) name(ctx context.Context, clientID string) string {
+	if c.clients == nil {
+		return ""
+	}
+	if cl, err := c.clients.Lookup(ctx, clientID); err == nil {
+		return cl.Name
+	}
+	return ""
 }

@@ -54,6 +54,7 @@ const (
 	SessionRevoked      = "session.revoked"
 	UserMFAEnabled      = "user.mfa_enabled"
 	UserMFADisabled     = "user.mfa_disabled"
+	AppConsentRevoked   = "app.consent_revoked"
 )
 
 // Types lists every event type with what it means, in catalogue order.
@@ -71,6 +72,7 @@ var Types = []TypeInfo{
 	{SessionRevoked, "A session ended before its expiry (logout, revocation, the other sessions of a password change, a reused refresh token): one event per session; all: every session at once (logout everywhere, password reset, an email change undone).", SessionData{}},
 	{UserMFAEnabled, "An account confirmed a second factor: its password logins now ask for it.", MFAData{}},
 	{UserMFADisabled, "An account's last second factor was removed (by its owner, or every one by an administrator's reset).", MFAData{}},
+	{AppConsentRevoked, "An account took back its consent to a relying party of the OpenID provider: the app's grants of it ended (its refresh tokens no longer work) and its next sign-in asks again.", ConsentData{}},
 }
 
 // TypeInfo describes one event type: Data is a zero value of its payload.
@@ -112,6 +114,13 @@ type UpdatedData struct {
 type EmailChangedData struct {
 	User          UserData `json:"user"`
 	PreviousEmail string   `json:"previous_email"`
+}
+
+// ConsentData is an app.consent_revoked payload: the app's client id, and
+// its name in the client registry ("" when the registry does not know it).
+type ConsentData struct {
+	ClientID   string `json:"client_id"`
+	ClientName string `json:"client_name"`
 }
 
 // MFAData is a user.mfa_enabled or user.mfa_disabled payload: the method

@@ -2,9 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -52,7 +49,7 @@ func (a *api) listSessions(ctx context.Context, in *listSessionsInput) (*session
 		}
 	}
 	if next != nil {
-		out.NextCursor = encodeSessionCursor(*next)
+		out.NextCursor = next.Cursor()
 	}
 	return out, nil
 }
@@ -60,28 +57,13 @@ func (a *api) listSessions(ctx context.Context, in *listSessionsInput) (*session
 // errBadSessionCursor is a cursor that no sessions page handed out.
 var errBadSessionCursor = &user.ValidationError{Field: "cursor", Message: "is not a cursor from a previous page of the sessions (its Next-Cursor header)"}
 
-// encodeSessionCursor makes the opaque cursor that continues the sessions
-// after k: its creation time in microseconds and its id.
-func encodeSessionCursor(k user.SessionKey) string {
-	b := binary.BigEndian.AppendUint64(nil, uint64(k.CreatedAt.UnixMicro())) //nolint:gosec // times after 1970
-	return base64.RawURLEncoding.EncodeToString(append(b, k.ID[:]...))
-}
-
 // decodeSessionCursor returns the key of a cursor, nil for none.
 func decodeSessionCursor(c string) (*user.SessionKey, error) {
-	if c == "" {
-		return nil, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) != 8+16 {
+	k, ok := user.ParseSessionCursor(c)
+	if !ok {
 		return nil, errBadSessionCursor
 	}
-	micros := int64(binary.BigEndian.Uint64(b)) //nolint:gosec // checked just below
-	id, err := uuid.FromBytes(b[8:])
-	if micros <= 0 || err != nil {
-		return nil, errBadSessionCursor
-	}
-	return &user.SessionKey{CreatedAt: time.UnixMicro(micros).UTC(), ID: id}, nil
+	return k, nil
 }
 
 func (a *api) revokeSession(ctx context.Context, in *sessionIDInput) (*struct{}, error) {

@@ -1,12 +1,20 @@
 package oidcop_test
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/google/uuid"
 	"golang.org/x/oauth2"
+
+	"github.com/usersvc/usersvc/internal/app"
+	"github.com/usersvc/usersvc/internal/app/apptest"
+	"github.com/usersvc/usersvc/internal/event"
 )
 
 // TestConsentRevokedOnTheAccountPage: the account's apps page lists the
@@ -76,4 +84,81 @@ func TestDeletedClientsTokensEndAtOnce(t *testing.T) {
 			t.Error("a deleted client's refresh token still refreshes")
 		}
 	})
+}
+
+// TestConsentWithdrawalIsAuditedAndAnnounced: taking a consent back
+// changes the account (an app loses what it held) as removing a passkey
+// does, so it is in the account's own audit log, naming the app, and
+// followers of the events learn it (app.consent_revoked). It used to
+// leave no trace in either.
+func TestConsentWithdrawalIsAuditedAndAnnounced(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		sink := make(apptest.EventSink, 64)
+		f := newFixtureWith(t, kind, []apptest.Option{apptest.With(app.WithEventSink("test", sink))})
+		br := f.signIn()
+		spa := &oauth2.Config{ClientID: spaClient, Endpoint: f.provider.Endpoint(), RedirectURL: spaOrigin + "/cb",
+			Scopes: []string{oidc.ScopeOpenID, "email"}}
+		verifier := oauth2.GenerateVerifier()
+		_, _, page := br.visit(spa.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+		if q := br.consent(hiddenID(t, page), "allow"); q.Get("code") == "" {
+			t.Fatalf("allow: %v, want a code", q)
+		}
+		if status, loc := br.form("/account/apps/"+spaClient+"/revoke", nil); status != http.StatusSeeOther {
+			t.Fatalf("revoke: %d to %q", status, loc)
+		}
+
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.Unmarshal(f.post("/api/v1/token", "application/x-www-form-urlencoded",
+			url.Values{"grant_type": {"password"}, "username": {"ada"}, "password": {password}}.Encode(), http.StatusOK), &tok)
+		var me struct {
+			ID uuid.UUID `json:"id"`
+		}
+		f.getJSON("/api/v1/users/me", tok.AccessToken, &me)
+		var audit struct {
+			Items []struct {
+				Kind    string            `json:"kind"`
+				ActorID string            `json:"actor_id"`
+				Detail  map[string]string `json:"detail"`
+			} `json:"items"`
+		}
+		f.getJSON("/api/v1/users/me/audit", tok.AccessToken, &audit)
+		found := false
+		for _, e := range audit.Items {
+			if e.Kind == "app.consent_revoked" {
+				found = true
+				if e.Detail["app_client_id"] != spaClient || e.ActorID != me.ID.String() {
+					t.Errorf("app.consent_revoked names %v by %s, want the client %s by its owner", e.Detail, e.ActorID, spaClient)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no app.consent_revoked in the account's audit log: %+v", audit.Items)
+		}
+
+		evs := apptest.EventsAbout(t, sink, map[int64]event.Event{}, me.ID, "app.consent_revoked", 1)
+		var d struct {
+			ClientID string `json:"client_id"`
+		}
+		if err := json.Unmarshal(evs[len(evs)-1].Data, &d); err != nil || d.ClientID != spaClient {
+			t.Errorf("app.consent_revoked data %s (%v), want the client %s", evs[len(evs)-1].Data, err, spaClient)
+		}
+	})
+}
+
+// getJSON GETs path with the bearer token and decodes its 200 answer into v.
+func (f *fixture) getJSON(path, token string, v any) {
+	f.t.Helper()
+	req, _ := http.NewRequestWithContext(f.ctx, http.MethodGet, f.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := f.http.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || json.Unmarshal(b, v) != nil {
+		f.t.Fatalf("GET %s: %d %s", path, res.StatusCode, b)
+	}
 }

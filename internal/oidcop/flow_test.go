@@ -56,6 +56,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, kind string, env ...string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, kind, nil, env...)
+}
+
+// newFixtureWith is newFixture with the options opts for apptest.New.
+func newFixtureWith(t *testing.T, kind string, opts []apptest.Option, env ...string) *fixture {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
 	clients := oidcoptest.NewClients()
@@ -77,8 +83,8 @@ func newFixture(t *testing.T, kind string, env ...string) *fixture {
 	if kind == apptest.Postgres {
 		alg = security.EdDSA
 	}
-	srv := apptest.New(t, kind, apptest.Env(append([]string{"USERSVC_JWT_ALG", alg, "USERSVC_PUBLIC_URL", base}, env...)...),
-		apptest.With(app.WithOIDCClients(clients)))
+	srv := apptest.New(t, kind, append([]apptest.Option{apptest.Env(append([]string{"USERSVC_JWT_ALG", alg, "USERSVC_PUBLIC_URL", base}, env...)...),
+		apptest.With(app.WithOIDCClients(clients))}, opts...)...)
 	ts.Config.Handler = srv.Handler
 	ts.Start()
 	t.Cleanup(ts.Close)

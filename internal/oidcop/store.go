@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // AuthRequest is one /oauth/authorize request on its way through sign-in
@@ -183,10 +185,23 @@ type Retention interface {
 	CountExpired(ctx context.Context, before time.Time) (int64, error)
 }
 
+// Withdrawal is what taking a consent back changes (ConsentService.Revoke):
+// the client's grants of the user, and the consent.
+type Withdrawal interface {
+	RevokeGrantsOf(ctx context.Context, userID uuid.UUID, clientID string, at time.Time) error
+	DeleteConsent(ctx context.Context, userID uuid.UUID, clientID string) error
+}
+
 // Stores are the provider's store ports of one database.
 type Stores struct {
 	Grants   Grants
 	Consents Consents
+	// In returns the Withdrawal on the transaction of tx, Stores that the
+	// database's user.Transactor gave: a consent taken back then commits
+	// with its audit event and its event, or not at all. Nil when the
+	// provider's stores are in no transaction of the accounts' (the fake):
+	// Grants and Consents are used.
+	In func(tx user.Stores) (Withdrawal, error)
 	// Retention is what internal/retention removes of Grants' rows.
 	Retention Retention
 }

@@ -12,11 +12,27 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/usersvc/usersvc/internal/oidcop"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // OIDC returns the OpenID provider's stores (migrations/00020_oidc.sql).
 func (s *DB) OIDC() oidcop.Stores {
-	return oidcop.Stores{Grants: &OIDCGrants{s}, Consents: &OIDCConsents{s}, Retention: &OIDCGrants{s}}
+	return oidcop.Stores{Grants: &OIDCGrants{s}, Consents: &OIDCConsents{s}, Retention: &OIDCGrants{s}, In: s.withdrawalIn}
+}
+
+// OIDCWithdrawal is the PostgreSQL oidcop.Withdrawal, on the pool or on
+// Atomic's transaction (withdrawalIn).
+type OIDCWithdrawal struct{ c conn }
+
+// withdrawalIn is the withdrawal on the transaction of tx, the Stores
+// Transactor.Atomic of this database gave (wrapped or not): a consent
+// taken back goes in one transaction with its audit event and its event.
+func (s *DB) withdrawalIn(tx user.Stores) (oidcop.Withdrawal, error) {
+	c, ok := connOf(tx.Tx)
+	if !ok || c.db != s {
+		return nil, errors.New("postgres: consents on a transaction of another store")
+	}
+	return &OIDCWithdrawal{c}, nil
 }
 
 // OIDCGrants is the PostgreSQL oidcop.Grants.
@@ -26,9 +42,10 @@ type OIDCGrants struct{ db *DB }
 type OIDCConsents struct{ db *DB }
 
 var (
-	_ oidcop.Grants    = (*OIDCGrants)(nil)
-	_ oidcop.Retention = (*OIDCGrants)(nil)
-	_ oidcop.Consents  = (*OIDCConsents)(nil)
+	_ oidcop.Grants     = (*OIDCGrants)(nil)
+	_ oidcop.Retention  = (*OIDCGrants)(nil)
+	_ oidcop.Consents   = (*OIDCConsents)(nil)
+	_ oidcop.Withdrawal = (*OIDCWithdrawal)(nil)
 )
 
 // translateOIDC maps no row to oidcop.ErrNotFound and wraps the rest.
@@ -154,10 +171,15 @@ func (s *OIDCGrants) RevokeGrant(ctx context.Context, id string, at time.Time) e
 
 // RevokeGrantsOf marks userID's live grants to clientID revoked at at.
 func (s *OIDCGrants) RevokeGrantsOf(ctx context.Context, userID uuid.UUID, clientID string, at time.Time) error {
+	return (&OIDCWithdrawal{conn{db: s.db, q: s.db.pool}}).RevokeGrantsOf(ctx, userID, clientID, at)
+}
+
+// RevokeGrantsOf marks userID's grants of clientID revoked at at.
+func (w *OIDCWithdrawal) RevokeGrantsOf(ctx context.Context, userID uuid.UUID, clientID string, at time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `UPDATE oidc_grants SET revoked_at = $1 WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL`
-	_, err := s.db.pool.Exec(ctx, q, at, userID, clientID)
+	_, err := w.c.q.Exec(ctx, q, at, userID, clientID)
 	return translateOIDC(err, "revoke grants of a client")
 }
 
@@ -280,9 +302,14 @@ func (s *OIDCConsents) SaveConsent(ctx context.Context, c oidcop.Consent) error 
 
 // DeleteConsent removes userID's consent to clientID.
 func (s *OIDCConsents) DeleteConsent(ctx context.Context, userID uuid.UUID, clientID string) error {
+	return (&OIDCWithdrawal{conn{db: s.db, q: s.db.pool}}).DeleteConsent(ctx, userID, clientID)
+}
+
+// DeleteConsent removes userID's consent to clientID.
+func (w *OIDCWithdrawal) DeleteConsent(ctx context.Context, userID uuid.UUID, clientID string) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM oidc_consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
+	tag, err := w.c.q.Exec(ctx, `DELETE FROM oidc_consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
 	if err != nil {
 		return translateOIDC(err, "delete consent")
 	}

@@ -12,11 +12,27 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/oidcop"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // OIDC returns the OpenID provider's stores (migrations/00020_oidc.sql).
 func (s *DB) OIDC() oidcop.Stores {
-	return oidcop.Stores{Grants: &OIDCGrants{s}, Consents: &OIDCConsents{s}, Retention: &OIDCGrants{s}}
+	return oidcop.Stores{Grants: &OIDCGrants{s}, Consents: &OIDCConsents{s}, Retention: &OIDCGrants{s}, In: s.withdrawalIn}
+}
+
+// OIDCWithdrawal is the SQLite oidcop.Withdrawal, on the writer or on
+// Atomic's transaction (withdrawalIn).
+type OIDCWithdrawal struct{ c conn }
+
+// withdrawalIn is the withdrawal on the transaction of tx, the Stores
+// Transactor.Atomic of this database gave (wrapped or not): a consent
+// taken back goes in one transaction with its audit event and its event.
+func (s *DB) withdrawalIn(tx user.Stores) (oidcop.Withdrawal, error) {
+	c, ok := connOf(tx.Tx)
+	if !ok || c.db != s {
+		return nil, errors.New("sqlite: consents on a transaction of another store")
+	}
+	return &OIDCWithdrawal{c}, nil
 }
 
 // OIDCGrants is the SQLite oidcop.Grants.
@@ -26,9 +42,10 @@ type OIDCGrants struct{ db *DB }
 type OIDCConsents struct{ db *DB }
 
 var (
-	_ oidcop.Grants    = (*OIDCGrants)(nil)
-	_ oidcop.Retention = (*OIDCGrants)(nil)
-	_ oidcop.Consents  = (*OIDCConsents)(nil)
+	_ oidcop.Grants     = (*OIDCGrants)(nil)
+	_ oidcop.Retention  = (*OIDCGrants)(nil)
+	_ oidcop.Consents   = (*OIDCConsents)(nil)
+	_ oidcop.Withdrawal = (*OIDCWithdrawal)(nil)
 )
 
 // translateOIDC maps no row to oidcop.ErrNotFound and wraps the rest.
@@ -160,10 +177,15 @@ func (s *OIDCGrants) RevokeGrant(ctx context.Context, id string, at time.Time) e
 
 // RevokeGrantsOf marks userID's live grants to clientID revoked at at.
 func (s *OIDCGrants) RevokeGrantsOf(ctx context.Context, userID uuid.UUID, clientID string, at time.Time) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	return (&OIDCWithdrawal{conn{db: s.db}}).RevokeGrantsOf(ctx, userID, clientID, at)
+}
+
+// RevokeGrantsOf marks userID's grants of clientID revoked at at.
+func (w *OIDCWithdrawal) RevokeGrantsOf(ctx context.Context, userID uuid.UUID, clientID string, at time.Time) error {
+	ctx, cancel := w.c.wait(ctx)
 	defer cancel()
 	const q = `UPDATE oidc_grants SET revoked_at = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL`
-	_, err := s.db.write.ExecContext(ctx, q, hookTime(at), userID.String(), clientID)
+	_, err := w.c.exec(ctx, q, hookTime(at), userID.String(), clientID)
 	return translateOIDC(err, "revoke grants of a client")
 }
 
@@ -284,9 +306,14 @@ func (s *OIDCConsents) SaveConsent(ctx context.Context, c oidcop.Consent) error 
 
 // DeleteConsent removes userID's consent to clientID.
 func (s *OIDCConsents) DeleteConsent(ctx context.Context, userID uuid.UUID, clientID string) error {
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	return (&OIDCWithdrawal{conn{db: s.db}}).DeleteConsent(ctx, userID, clientID)
+}
+
+// DeleteConsent removes userID's consent to clientID.
+func (w *OIDCWithdrawal) DeleteConsent(ctx context.Context, userID uuid.UUID, clientID string) error {
+	ctx, cancel := w.c.wait(ctx)
 	defer cancel()
-	res, err := s.db.write.ExecContext(ctx, `DELETE FROM oidc_consents WHERE user_id = ? AND client_id = ?`, userID.String(), clientID)
+	res, err := w.c.exec(ctx, `DELETE FROM oidc_consents WHERE user_id = ? AND client_id = ?`, userID.String(), clientID)
 	if err != nil {
 		return translateOIDC(err, "delete consent")
 	}

@@ -18,3 +18,10 @@ func TestDeletingAUserEndsItsProviderState(t *testing.T) {
 	db := storetest.SQLite(t)
 	oidcoptest.RunUserDeletion(t, db.OIDC(), db.Stores().Users)
 }
+
+// TestConsentWithdrawalInTheAccountsTransaction: a consent taken back
+// commits with its audit event, or not at all.
+func TestConsentWithdrawalInTheAccountsTransaction(t *testing.T) {
+	db := storetest.SQLite(t)
+	oidcoptest.RunWithdrawalIn(t, db.OIDC(), db.Stores())
+}

@@ -42,6 +42,10 @@ const (
 	AuditEmailChangeUndone AuditKind = "email.change_undone"
 	AuditPruned            AuditKind = "audit.pruned"
 	AuditJobRetried        AuditKind = "admin.job_retried"
+	// AuditAppConsentRevoked is an account taking back its consent to a
+	// relying party of the OpenID provider (detail: app_client_id,
+	// app_name).
+	AuditAppConsentRevoked AuditKind = "app.consent_revoked"
 )
 
 // AuditKinds lists every kind of security event, for validating filters and
@@ -53,7 +57,7 @@ var AuditKinds = []AuditKind{
 	AuditReactivated, AuditRoleChanged, AuditDeleted, AuditAdminCreated, AuditDataExported,
 	AuditReauthenticated, AuditEmailChangeUndone, AuditPruned, AuditJobRetried,
 	AuditMFAEnabled, AuditMFARemoved, AuditMFARecoveryCodesNew, AuditMFARecoveryCodeUsed, AuditMFAReset,
-	AuditMFACodeFailed,
+	AuditMFACodeFailed, AuditAppConsentRevoked,
 }
 
 // Valid reports whether k is one of AuditKinds.

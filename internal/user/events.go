@@ -125,6 +125,8 @@ func (s *Service) publish(ctx context.Context, tx Stores, a AuditEvent) error {
 			return nil // endOthers named each session that ended
 		}
 		typ, data = event.SessionRevoked, session()
+	case AuditAppConsentRevoked:
+		typ, data = event.AppConsentRevoked, event.ConsentData{ClientID: a.Detail["app_client_id"], ClientName: a.Detail["app_name"]}
 	default:
 		return nil
 	}

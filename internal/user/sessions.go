@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -444,6 +445,32 @@ type SessionPage struct {
 type SessionKey struct {
 	CreatedAt time.Time
 	ID        uuid.UUID
+}
+
+// Cursor is the opaque cursor that continues a listing of sessions after
+// k (the API's Next-Cursor, the sessions page's links): its creation time
+// in microseconds and its id, base64url.
+func (k SessionKey) Cursor() string {
+	b := binary.BigEndian.AppendUint64(nil, uint64(k.CreatedAt.UnixMicro())) //nolint:gosec // times after 1970
+	return base64.RawURLEncoding.EncodeToString(append(b, k.ID[:]...))
+}
+
+// ParseSessionCursor returns the key of a cursor Cursor made, nil for "";
+// false for a string that is no such cursor.
+func ParseSessionCursor(c string) (*SessionKey, bool) {
+	if c == "" {
+		return nil, true
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) != 8+16 {
+		return nil, false
+	}
+	micros := int64(binary.BigEndian.Uint64(b)) //nolint:gosec // checked just below
+	id, err := uuid.FromBytes(b[8:])
+	if micros <= 0 || err != nil {
+		return nil, false
+	}
+	return &SessionKey{CreatedAt: time.UnixMicro(micros).UTC(), ID: id}, true
 }
 
 // Session list page sizes.

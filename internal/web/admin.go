@@ -81,6 +81,7 @@ const maxTrail = 20
 type pager struct {
 	Prev, Next, First string // hrefs, "" for none
 	Number            int    // this page's number, from 1
+	Label             string // the catalogue key of its name; "": pager.label
 }
 
 // newPager makes the links of a page of path whose query q (filters,

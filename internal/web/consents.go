@@ -22,7 +22,8 @@ type Apps interface {
 	// AppsOf lists the apps userID consented to, by client id.
 	AppsOf(ctx context.Context, userID uuid.UUID) ([]App, error)
 	// RevokeApp takes userID's consent to clientID back and ends the
-	// app's grants of userID; ErrAppNotFound when there was none.
+	// app's grants of userID, recorded in the account's audit log with
+	// the request's client (ctx); an error when there was none.
 	RevokeApp(ctx context.Context, userID uuid.UUID, clientID string) error
 }
 
@@ -68,7 +69,7 @@ func (p *Pages) revokeApp(w http.ResponseWriter, r *http.Request, c user.Caller)
 		p.appsView(w, r, c, st, "")
 		return
 	}
-	if err := p.opts.Apps.RevokeApp(r.Context(), c.User.ID, r.PathValue("id")); err != nil {
+	if err := p.opts.Apps.RevokeApp(p.client(r), c.User.ID, r.PathValue("id")); err != nil {
 		p.appsView(w, r, c, http.StatusNotFound, "notice.app_not_found")
 		return
 	}

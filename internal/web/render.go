@@ -30,9 +30,13 @@ type view struct {
 	Forms    []*form // further forms on the page (account, sessions)
 	Links    []link
 	Me       *user.User // the signed-in user, for the nav; nil: none
-	// Sessions and Current are the sessions page's.
+	// Sessions and Current are the sessions page's (sessions.go), with
+	// Here is the query of its page ("?cursor=...") that its forms carry
+	// back; Others, whether the account has other sessions to end.
 	Sessions []user.Session
 	Current  uuid.UUID
+	Here     string
+	Others   bool
 	// The admin console's (admin.go): a listing's users or events and its
 	// paging, the user a page is about, the link to its events, the audit
 	// page's filters.

@@ -2,29 +2,80 @@ package web
 
 import (
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/user"
 )
 
-// sessionsView lists c's live sessions, each with a button that ends it,
-// and one that ends every other.
+// sessionsView lists a page of c's live sessions (DefaultSessionPage of
+// them, from the query's cursor: the API's), each with a button that ends
+// it, the links to the other pages, and a button that ends every other
+// session, whichever page it is on.
 func (p *Pages) sessionsView(w http.ResponseWriter, r *http.Request, c user.Caller, status int, notice string, fail error) {
-	list, _, err := p.users.Sessions(r.Context(), c.User.ID, nil, user.MaxSessionPage)
+	q := sessionsQuery(r)
+	after, ok := user.ParseSessionCursor(q.Get("cursor"))
+	if !ok {
+		p.render(w, r, http.StatusBadRequest, view{Page: "message", Title: "error.title", Intro: "invalid.cursor",
+			Links: []link{{Href: sessionsPath, Label: "sessions.first"}}, Me: &c.User})
+		return
+	}
+	list, next, err := p.users.Sessions(r.Context(), c.User.ID, after, user.DefaultSessionPage)
 	if err != nil {
 		st, _, _ := p.explain(r, err)
 		p.errorPage(w, r, st, "error.unavailable")
 		return
 	}
-	f := &form{Action: "/account/sessions/end-others", Submit: "sessions.end_others", Danger: true}
+	var cursor string
+	if next != nil {
+		cursor = next.Cursor()
+	}
+	f := &form{Action: sessionsPath + "/end-others", Submit: "sessions.end_others", Danger: true}
 	v := view{Page: "sessions", Title: "sessions.title", Intro: "sessions.intro", Notice: notice,
-		Sessions: list, Current: c.Session.ID, Form: f, Me: &c.User}
+		Sessions: list, Current: c.Session.ID, Form: f, Me: &c.User,
+		Pager: newPager(sessionsPath, q, cursor), Here: query(q),
+		Others: len(list) > 1 || after != nil || next != nil}
+	v.Pager.Label = "sessions.pages"
+	if v.Pager.Number > 1 {
+		v.Title, v.TitleArg = "sessions.title_page", strconv.Itoa(v.Pager.Number)
+	}
 	if fail != nil {
 		p.fail(w, r, v, f, fail)
 		return
 	}
 	p.render(w, r, status, v)
+}
+
+// sessionsPath is the sessions page.
+const sessionsPath = "/account/sessions"
+
+// sessionsQuery is the page of the sessions r is on or came from: its
+// cursor and the trail of the earlier pages' (newPager), nothing else.
+func sessionsQuery(r *http.Request) url.Values {
+	q := url.Values{}
+	for _, k := range []string{"cursor", "prev"} {
+		if vs := r.URL.Query()[k]; len(vs) > 0 {
+			q[k] = vs
+		}
+	}
+	return q
+}
+
+// query is q as a URL's query, "?" and all; "" for none.
+func query(q url.Values) string {
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+// backToSessions is the page of the sessions r came from, with notice.
+func backToSessions(r *http.Request, notice string) string {
+	q := sessionsQuery(r)
+	q.Set("notice", notice)
+	return sessionsPath + query(q)
 }
 
 func (p *Pages) sessionsPage(w http.ResponseWriter, r *http.Request, c user.Caller) {
@@ -51,7 +102,7 @@ func (p *Pages) endSession(w http.ResponseWriter, r *http.Request, c user.Caller
 		redirect(w, withNotice("/sign-in", "signed_out"))
 		return
 	}
-	redirect(w, withNotice("/account/sessions", "session_ended"))
+	redirect(w, backToSessions(r, "session_ended"))
 }
 
 func (p *Pages) endOtherSessions(w http.ResponseWriter, r *http.Request, c user.Caller) {
@@ -63,5 +114,5 @@ func (p *Pages) endOtherSessions(w http.ResponseWriter, r *http.Request, c user.
 		p.sessionsView(w, r, c, 0, "", err)
 		return
 	}
-	redirect(w, withNotice("/account/sessions", "others_ended"))
+	redirect(w, withNotice(sessionsPath, "others_ended"))
 }
