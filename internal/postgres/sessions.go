@@ -140,16 +140,24 @@ const sessionLimitLock int32 = 0x75737673 // "usvs"
 func (s *Sessions) RevokeOldest(ctx context.Context, userID uuid.UUID, keep int, now time.Time) ([]uuid.UUID, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const lock = `SELECT pg_advisory_xact_lock($1, hashtext($2::text))`
-	if _, err := s.q.Exec(ctx, lock, sessionLimitLock, userID); err != nil {
+	// The lock and the revocation go in one batch, one round trip: still
+	// two statements, the second's snapshot taken after the first's wait.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2::text))`, sessionLimitLock, userID)
+	b.Queue(revokeOldestQuery, userID, now, keep)
+	br := s.q.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
 		return nil, translateSession(err, "lock the account's sessions")
 	}
-	const q = revokeOldestQuery
-	rows, err := s.q.Query(ctx, q, userID, now, keep)
+	rows, err := br.Query()
 	if err != nil {
 		return nil, translateSession(err, "revoke oldest sessions")
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err == nil {
+		err = br.Close()
+	}
 	if err != nil {
 		return nil, translateSession(err, "revoke oldest sessions")
 	}
