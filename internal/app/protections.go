@@ -97,12 +97,13 @@ func (a *App) protections(ctx context.Context, now func() time.Time, gateOverrid
 	p.guard = guard
 	p.clients = a.clientGuard(store, clock)
 	p.limits = &httpapi.Limits{
-		Limiter:  limiter,
-		Login:    rule("login", cfg.RateLimitLogin),
-		Register: rule("register", cfg.RateLimitRegister),
-		Password: rule("password", cfg.RateLimitPassword),
-		Refresh:  rule("refresh", cfg.RateLimitRefresh),
-		Mail:     rule("mail", cfg.RateLimitMail), MailRecipient: rule("mail-recipient", cfg.RateLimitMailRecipient),
+		Limiter:       limiter,
+		Login:         rule("login", cfg.RateLimitLogin),
+		Register:      rule("register", cfg.RateLimitRegister),
+		Password:      rule("password", cfg.RateLimitPassword),
+		Refresh:       rule("refresh", cfg.RateLimitRefresh),
+		OAuthFailures: rule("oauth-failures", cfg.RateLimitOAuthFailures),
+		Mail:          rule("mail", cfg.RateLimitMail), MailRecipient: rule("mail-recipient", cfg.RateLimitMailRecipient),
 		Write: rule("write", cfg.RateLimitWrite), WriteAccount: rule("write-account", cfg.RateLimitWriteAcct),
 		EmailChange: rule("email-change", cfg.RateLimitEmailChange),
 		Export:      rule("export", cfg.RateLimitExport),

@@ -18,6 +18,11 @@ type Abuse struct {
 	RateLimitRegister  Rate   `env:"USERSVC_RATE_LIMIT_REGISTER" envDefault:"10/1h"`
 	RateLimitPassword  Rate   `env:"USERSVC_RATE_LIMIT_PASSWORD" envDefault:"10/1h"`
 	RateLimitRefresh   Rate   `env:"USERSVC_RATE_LIMIT_REFRESH" envDefault:"60/1m"`
+	// RateLimitOAuthFailures is per client address, on the refused
+	// requests of the OpenID provider's grants at /token and of
+	// /oauth/introspect and /oauth/revoke (their successes are not
+	// counted: one relying party exchanges codes for all its users).
+	RateLimitOAuthFailures Rate `env:"USERSVC_RATE_LIMIT_OAUTH_FAILURES" envDefault:"30/1m"`
 	// RateLimitWrite is per client address, shared by every route that
 	// writes (and has no limit of its own); RateLimitWriteAcct the same
 	// per account (per session on the routes that end sessions or change

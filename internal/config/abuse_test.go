@@ -14,13 +14,14 @@ import (
 
 // defaultAbuse is what Load gives when no abuse variable is set.
 var defaultAbuse = Abuse{
-	RateLimits:         true,
-	RateLimitLogin:     Rate{20, time.Minute},
-	RateLimitLoginAcct: Rate{10, time.Minute},
-	RateLimitRegister:  Rate{10, time.Hour},
-	RateLimitPassword:  Rate{10, time.Hour},
-	RateLimitRefresh:   Rate{60, time.Minute},
-	RateLimitWrite:     Rate{60, time.Minute}, RateLimitWriteAcct: Rate{30, time.Minute},
+	RateLimits:             true,
+	RateLimitLogin:         Rate{20, time.Minute},
+	RateLimitLoginAcct:     Rate{10, time.Minute},
+	RateLimitRegister:      Rate{10, time.Hour},
+	RateLimitPassword:      Rate{10, time.Hour},
+	RateLimitRefresh:       Rate{60, time.Minute},
+	RateLimitOAuthFailures: Rate{30, time.Minute},
+	RateLimitWrite:         Rate{60, time.Minute}, RateLimitWriteAcct: Rate{30, time.Minute},
 	RateLimitEmailChange: Rate{5, time.Hour}, RateLimitExport: Rate{6, time.Hour},
 	LockoutThreshold: 10, LockoutWindow: 15 * time.Minute, LockoutCooldown: 15 * time.Minute,
 	SlowdownAfter: 5, SlowdownStep: time.Second,
@@ -39,6 +40,7 @@ func TestLoadReadsEveryAbuseVariable(t *testing.T) {
 		"USERSVC_RATE_LIMIT_REGISTER=off",
 		"USERSVC_RATE_LIMIT_PASSWORD=2/1h",
 		"USERSVC_RATE_LIMIT_REFRESH=0",
+		"USERSVC_RATE_LIMIT_OAUTH_FAILURES=5/1m",
 		"USERSVC_RATE_LIMIT_WRITE=100/1m",
 		"USERSVC_RATE_LIMIT_WRITE_ACCOUNT=off",
 		"USERSVC_RATE_LIMIT_EMAIL_CHANGE=3/24h",
@@ -67,11 +69,12 @@ func TestLoadReadsEveryAbuseVariable(t *testing.T) {
 		t.Fatalf("Load() error = %v", err)
 	}
 	want := Abuse{
-		RateLimits:         false,
-		RateLimitLogin:     Rate{5, 30 * time.Second},
-		RateLimitLoginAcct: Rate{3, time.Minute},
-		RateLimitPassword:  Rate{2, time.Hour},
-		RateLimitWrite:     Rate{100, time.Minute}, RateLimitEmailChange: Rate{3, 24 * time.Hour}, RateLimitExport: Rate{2, time.Hour},
+		RateLimits:             false,
+		RateLimitLogin:         Rate{5, 30 * time.Second},
+		RateLimitLoginAcct:     Rate{3, time.Minute},
+		RateLimitPassword:      Rate{2, time.Hour},
+		RateLimitOAuthFailures: Rate{5, time.Minute},
+		RateLimitWrite:         Rate{100, time.Minute}, RateLimitEmailChange: Rate{3, 24 * time.Hour}, RateLimitExport: Rate{2, time.Hour},
 		LockoutThreshold: 5, LockoutWindow: 30 * time.Minute, LockoutCooldown: 20 * time.Minute,
 		SlowdownAfter: 3, SlowdownStep: 500 * time.Millisecond,
 		ClientLockoutThreshold: 20, ClientLockoutWindow: time.Hour, ClientLockoutCooldown: 30 * time.Minute,

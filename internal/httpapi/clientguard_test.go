@@ -20,12 +20,12 @@ func basicClient(id, secret string) http.Header {
 }
 
 // newProviderServer is the service with its rate limits on (the login
-// limit per address out of the way) and the OpenID provider on (EdDSA
-// keys and a public URL), which takes the client_credentials grant at
-// /api/v1/token.
+// limit and the provider's failures per address out of the way) and the
+// OpenID provider on (EdDSA keys and a public URL), which takes the
+// client_credentials grant at /api/v1/token.
 func newProviderServer(t *testing.T, kind string) *server {
 	t.Helper()
-	return newServer(t, kind, limitsOn("USERSVC_RATE_LIMIT_LOGIN", "1000/1m"),
+	return newServer(t, kind, limitsOn("USERSVC_RATE_LIMIT_LOGIN", "1000/1m", "USERSVC_RATE_LIMIT_OAUTH_FAILURES", "1000/1m"),
 		apptest.Env("USERSVC_JWT_ALG", security.EdDSA, "USERSVC_PUBLIC_URL", "http://auth.example.test"))
 }
 

@@ -110,6 +110,8 @@ func (d Discovery) metadata() serverMetadata {
 		m.IntrospectionEndpointAuthMethodsSupported = []string{oauthSecretBasic}
 		m.GrantTypesSupported = append(m.GrantTypesSupported, grantAuthorizationCode, grantClientCredentials)
 		m.TokenEndpointAuthMethodsSupported = append(m.TokenEndpointAuthMethodsSupported, oauthSecretBasic, oauthSecretPost)
+		// /revoke authenticates a client as /token does (revoker).
+		m.RevocationEndpointAuthMethodsSupported = append(m.RevocationEndpointAuthMethodsSupported, oauthSecretBasic, oauthSecretPost)
 		m.ResponseTypesSupported = []string{"code"}
 		m.ResponseModesSupported = []string{"query"}
 		m.CodeChallengeMethodsSupported = []string{"S256"}

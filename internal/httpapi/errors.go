@@ -97,6 +97,7 @@ var errorTable = []struct {
 	{user.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials", "", oauthInvalidGrant},
 	{errInvalidClient, http.StatusUnauthorized, oauthInvalidClient, "", oauthInvalidClient},
 	{oauthclient.ErrInvalidClient, http.StatusUnauthorized, oauthInvalidClient, "", oauthInvalidClient},
+	{user.ErrRevokerNotTokensClient, http.StatusUnauthorized, oauthInvalidClient, "", oauthInvalidClient},
 	{oauthclient.ErrUnauthorizedClient, http.StatusBadRequest, oauthUnauthorizedClient, "", oauthUnauthorizedClient},
 	{oauthclient.ErrInsufficientScope, http.StatusForbidden, codeInsufficientScope, "", ""},
 	{user.ErrUnauthenticated, http.StatusUnauthorized, codeUnauthorized, "", ""},

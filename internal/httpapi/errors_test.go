@@ -191,6 +191,13 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 			return s.do(req{method: "POST", path: "/api/v1/token", body: "username=a&password=b&client_secret=s", contentType: formType})
 		},
 		oauthclient.ErrInvalidClient.Error(): login("username=a&password=b&client_id=docs-page&client_secret=s"),
+		// A refresh token of a login that named a client, revoked without it.
+		user.ErrRevokerNotTokensClient.Error(): func() response {
+			v := url.Values{"username": {taken.Username}, "password": {taken.Password}, "client_id": {"my-app"}}
+			res := s.do(req{method: "POST", path: "/api/v1/token", body: v.Encode(), contentType: formType})
+			rt, _ := res.object(t)["refresh_token"].(string)
+			return s.do(req{method: "POST", path: "/api/v1/revoke", body: url.Values{"token": {rt}}.Encode(), contentType: formType})
+		},
 		oauthclient.ErrUnauthorizedClient.Error(): func() response {
 			c := s.createClient(adminTok, `{"name":"Partner","redirect_uris":["https://partner.example.com/cb"]}`)
 			return login("username=a&password=b&client_id=" + c.ClientID)()

@@ -272,13 +272,15 @@ const tokenPath = "/api/v1/token"
 
 // wantProblem checks an error response: status, JSON problem body with the
 // detail (when want is not empty) and a code, and, for 401, the Bearer
-// challenge. An answer of /token is an OAuth2 error instead (wantOAuthError).
+// challenge. An answer of /token, and a 401 of /revoke, is an OAuth2 error
+// instead (wantOAuthError).
 func wantProblem(t *testing.T, res response, status int, detail string) map[string]any {
 	t.Helper()
 	if res.Status != status {
 		t.Fatalf("got %v, want status %d", res, status)
 	}
-	if res.path == tokenPath {
+	// /revoke refuses a client as /token does (RFC 7009 section 2.2.1).
+	if res.path == tokenPath || (res.path == "/api/v1/revoke" && status == http.StatusUnauthorized) {
 		return wantOAuthError(t, res, status, "", detail)
 	}
 	if ct := res.Header.Get("Content-Type"); ct != "application/problem+json" {

@@ -27,6 +27,11 @@ type Limits struct {
 	// Refresh counts refresh grants at /token (Login counts the password
 	// grants there).
 	Refresh ratelimit.Rule
+	// OAuthFailures counts the refused requests of the OpenID provider's
+	// endpoints (its grants at /token, /oauth/introspect, /oauth/revoke);
+	// past it, every request of that address there is refused. Their
+	// successes are not counted, so a relying party is not held back.
+	OAuthFailures ratelimit.Rule
 	// Mail is per client address, on the routes that send account mail
 	// (verification resend, password reset request); MailRecipient is per
 	// account or email address they mail, from any address.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 
 	"github.com/usersvc/usersvc/internal/oidcop"
+	"github.com/usersvc/usersvc/internal/ratelimit"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -54,8 +55,8 @@ func (a *api) delegateGrants(o *OAuth) func(http.Handler) http.Handler {
 			form, ok := peekForm(r)
 			if ok && o.Takes(form.Get("grant_type"), form.Get("refresh_token")) {
 				r = a.withCaller(r)
-				if !a.clientLocked(w, r, form) {
-					o.Token.ServeHTTP(w, r)
+				if !a.tooManyFailures(w, r) && !a.clientLocked(w, r, form) {
+					a.countFailures(o.Token, w, r)
 				}
 				return
 			}
@@ -72,12 +73,64 @@ func (a *api) guardClients(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && (r.URL.Path == oidcop.IntrospectPath || r.URL.Path == oidcop.RevokePath) {
 			r = a.withCaller(r)
+			if a.tooManyFailures(w, r) {
+				return
+			}
 			if form, ok := peekForm(r); ok && a.clientLocked(w, r, form) {
 				return
 			}
+			a.countFailures(h, w, r)
+			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// tooManyFailures answers r, a request to one of the OpenID provider's
+// endpoints that authenticate a client (its grants at /token,
+// introspection, revocation), with 429 while r's address is over the
+// OAuthFailures limit, and reports whether it did. The check counts
+// nothing: countFailures counts the requests refused once answered.
+//
+// Why failures only: one relying party's servers exchange codes and
+// refresh tokens for all its users from a few addresses, so a limit on
+// every request would throttle a busy one; what a prober from one address
+// makes (unknown client ids, wrong secrets, bad codes or refresh tokens)
+// is refused, and only that is counted. Once over, the address is refused
+// there whatever it sends, so a prober cannot hide its guesses among
+// successes.
+func (a *api) tooManyFailures(w http.ResponseWriter, r *http.Request) bool {
+	rule := a.limits.OAuthFailures
+	if a.limits.Limiter == nil || !rule.On() {
+		return false
+	}
+	res := a.limits.Limiter.Check(r.Context(), rule, addrKey(a.clientIP.IP(r)))
+	if res.Allowed {
+		return false
+	}
+	a.metrics.RateLimited(rule.Name)
+	var p answer
+	if !errors.As(a.tokenError(r.Context(), ratelimit.Exceeded(res)), &p) {
+		p = newProblem(http.StatusInternalServerError, codeInternal, internalError)
+	}
+	writeRefusal(w, p)
+	return true
+}
+
+// countFailures serves r with h and counts it against the OAuthFailures
+// limit of its address when h refused it: 400 (a bad code or token, an
+// unknown grant) or 401 (client authentication failed).
+func (a *api) countFailures(h http.Handler, w http.ResponseWriter, r *http.Request) {
+	rule := a.limits.OAuthFailures
+	if a.limits.Limiter == nil || !rule.On() {
+		h.ServeHTTP(w, r)
+		return
+	}
+	rec := &recorder{ResponseWriter: w}
+	h.ServeHTTP(rec, r)
+	if s := rec.statusCode(); s == http.StatusBadRequest || s == http.StatusUnauthorized {
+		a.limits.Limiter.Allow(r.Context(), rule, addrKey(a.clientIP.IP(r)))
+	}
 }
 
 // peekForm reads r's body as a form, when it is one, and puts it back for

@@ -183,4 +183,8 @@ func documentTokenErrors(doc *huma.OpenAPI) {
 			op.Responses[status].Content = map[string]*huma.MediaType{jsonType: {Schema: ref}}
 		}
 	}
+	// /revoke refuses a client as /token does (revokeError).
+	if r, ok := doc.Paths["/api/v1/revoke"].Post.Responses["401"]; ok {
+		r.Content = map[string]*huma.MediaType{jsonType: {Schema: ref}}
+	}
 }

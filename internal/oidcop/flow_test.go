@@ -604,6 +604,53 @@ func TestRevocationOnlyByTheTokensClient(t *testing.T) {
 	})
 }
 
+// TestRevocationAuthenticatesTheClient: /oauth/revoke authenticates the
+// client before anything (RFC 7009 section 2.1): a confidential client's
+// refresh token sent with no client, with its client_id alone or with a
+// wrong secret is refused 401 invalid_client; another confidential client
+// that authenticates is answered 200 and changes nothing. The token goes
+// on refreshing for its own client.
+func TestRevocationAuthenticatesTheClient(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	web := f.webConfig()
+	web.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	tok := f.exchange(f.signIn(), web, "s")
+	post := func(form url.Values, id, secret string) int {
+		t.Helper()
+		form.Set("token", tok.RefreshToken)
+		req, err := http.NewRequestWithContext(f.ctx, http.MethodPost, f.base+"/oauth/revoke", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if id != "" {
+			req.SetBasicAuth(id, secret)
+		}
+		res, err := f.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for name, status := range map[string]int{
+		"no client":            post(url.Values{}, "", ""),
+		"its client_id alone":  post(url.Values{"client_id": {webClient}}, "", ""),
+		"a wrong secret":       post(url.Values{}, webClient, "wrong"),
+		"a wrong secret, post": post(url.Values{"client_id": {webClient}, "client_secret": {"wrong"}}, "", ""),
+	} {
+		if status != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", name, status)
+		}
+	}
+	if status := post(url.Values{}, serviceClient, serviceSecret); status != http.StatusOK {
+		t.Errorf("another confidential client: %d, want 200", status)
+	}
+	if _, err := web.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+		t.Fatalf("its own client after the refused revocations: %v, want new tokens", err)
+	}
+}
+
 // revoke posts form to /oauth/revoke.
 func (f *fixture) revoke(form url.Values) {
 	f.t.Helper()

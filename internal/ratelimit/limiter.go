@@ -61,6 +61,32 @@ func (l *Limiter) Admit(ctx context.Context, rule Rule, key string) Result {
 	return l.decide(ctx, rule, key, false)
 }
 
+// Check says whether one more request of key would be allowed under rule
+// now, counting nothing: for a limit that counts only some requests (the
+// failed ones, known once answered), which Allow then counts.
+func (l *Limiter) Check(ctx context.Context, rule Rule, key string) Result {
+	if !rule.On() {
+		return Result{Rule: rule, Allowed: true, Remaining: math.MaxInt32}
+	}
+	now := l.now()
+	win := int64(rule.Window)
+	idx := now.UnixNano() / win
+	elapsed := time.Duration(now.UnixNano() - idx*win)
+	base := "rl:" + rule.Name + ":" + hashKey(key) + ":"
+	curr, err1 := l.store.Get(ctx, base+strconv.FormatInt(idx, 10))
+	prev, err2 := l.store.Get(ctx, base+strconv.FormatInt(idx-1, 10))
+	if err1 != nil || err2 != nil {
+		return Result{Rule: rule, Allowed: true}
+	}
+	res := judge(rule, elapsed, curr+1, prev)
+	if !res.Allowed {
+		// The refused request is not counted: it is curr, not curr+1,
+		// that has to slide out before one more passes.
+		res.RetryAfter = retryAfter(rule.Window, elapsed, float64(curr), float64(prev), float64(rule.Limit))
+	}
+	return res
+}
+
 // decide is Allow (countRefused) or Admit.
 func (l *Limiter) decide(ctx context.Context, rule Rule, key string, countRefused bool) Result {
 	if !rule.On() {
@@ -73,15 +99,8 @@ func (l *Limiter) decide(ctx context.Context, rule Rule, key string, countRefuse
 	base := "rl:" + rule.Name + ":" + hashKey(key) + ":"
 	currKey, prevKey := base+strconv.FormatInt(idx, 10), base+strconv.FormatInt(idx-1, 10)
 	if !countRefused {
-		curr, err1 := l.store.Get(ctx, currKey)
-		prev, err2 := l.store.Get(ctx, prevKey)
-		if err1 == nil && err2 == nil {
-			if res := judge(rule, elapsed, curr+1, prev); !res.Allowed {
-				// The refused request is not counted: it is curr, not
-				// curr+1, that has to slide out before one more passes.
-				res.RetryAfter = retryAfter(rule.Window, elapsed, float64(curr), float64(prev), float64(rule.Limit))
-				return res
-			}
+		if res := l.Check(ctx, rule, key); !res.Allowed {
+			return res
 		}
 	}
 	curr, prev, err := l.store.Hit(ctx, currKey, prevKey, 2*rule.Window)

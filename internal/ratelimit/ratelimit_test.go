@@ -103,6 +103,36 @@ func TestAdmitRetryAfterIsWhenOneMorePasses(t *testing.T) {
 	}
 }
 
+// TestCheckCountsNothing: Check says whether one more request would pass
+// without counting it, so that only what Allow counts (the failures of
+// the provider's endpoints) uses the limit up; it refuses once Allow has
+// counted the limit, with the Retry-After of Admit, and passes again then.
+func TestCheckCountsNothing(t *testing.T) {
+	c := newClock()
+	c.add(17 * time.Second)
+	l := NewLimiter(NewMemory(Clock{Now: c.now}), Clock{Now: c.now})
+	rule := Rule{Name: "r", Limit: 3, Window: time.Minute}
+	for range 20 {
+		if r := l.Check(t.Context(), rule, "k"); !r.Allowed {
+			t.Fatalf("Check with nothing counted: %+v, want allowed", r)
+		}
+	}
+	for range 3 {
+		l.Allow(t.Context(), rule, "k")
+	}
+	r := l.Check(t.Context(), rule, "k")
+	if r.Allowed || r.RetryAfter <= 0 {
+		t.Fatalf("Check after 3 counted: %+v, want refused with a Retry-After", r)
+	}
+	if other := l.Check(t.Context(), rule, "other"); !other.Allowed {
+		t.Errorf("another key: %+v, want allowed", other)
+	}
+	c.add(r.RetryAfter)
+	if again := l.Check(t.Context(), rule, "k"); !again.Allowed {
+		t.Errorf("at Retry-After: %+v, want allowed", again)
+	}
+}
+
 func TestExceededDetail(t *testing.T) {
 	e := Exceeded(Result{Rule: Rule{Name: "login", Limit: 5, Window: time.Minute}, RetryAfter: 1500 * time.Millisecond})
 	if want := "too many requests: the limit is 5 per 1m0s; try again in 2 seconds"; e.Error() != want {

@@ -58,6 +58,11 @@ var (
 	// used (reuse) or belongs to a revoked or expired session or an inactive
 	// user. It is one error on purpose: the client can only log in again.
 	ErrInvalidGrant = errors.New("the refresh token is invalid, expired or revoked")
+	// ErrRevokerNotTokensClient is a revocation of a refresh token bound to
+	// a client (its login named one) by a request that did not
+	// authenticate as that client: the token's client must ask, with its
+	// credentials if it has some (RFC 7009 section 2.1).
+	ErrRevokerNotTokensClient = errors.New("client authentication failed: this token is revoked only by the client it was issued to, with its credentials")
 	// ErrRefreshTokenUsed is a store's answer to rotating a token that
 	// another request has rotated first.
 	ErrRefreshTokenUsed = errors.New("refresh token already used")
