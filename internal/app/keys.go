@@ -205,13 +205,13 @@ func keyEncryptionKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 }
 
 // keySealer seals under the key-encryption key (keyEncryptionKey) and
-// opens what it or USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS sealed.
+// opens what it or the other key of a rotation under way sealed.
 func keySealer(cfg config.Config, log *slog.Logger) (*signing.Sealer, error) {
-	kek, prev, err := keyEncryptionKeys(cfg, log)
+	kek, opening, err := keyEncryptionKeys(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := signing.NewSealer(kek, prev)
+	sealer, err := signing.NewSealer(kek, opening)
 	if err != nil {
 		return nil, fmt.Errorf("USERSVC_KEY_ENCRYPTION_KEY: %w", err)
 	}
@@ -219,15 +219,25 @@ func keySealer(cfg config.Config, log *slog.Logger) (*signing.Sealer, error) {
 }
 
 // keyEncryptionKeys are the key-encryption key (keyEncryptionKey) and the
-// previous one (nil when USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS is unset).
-func keyEncryptionKeys(cfg config.Config, log *slog.Logger) (kek, prev []byte, err error) {
+// key that only opens during its rotation: the old one
+// (USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS, in the second roll and until the
+// reseal) or the new one (USERSVC_KEY_ENCRYPTION_KEY_NEXT, in the first
+// roll, while replicas already sealing with it may run beside this one);
+// nil when neither is set (config allows at most one).
+func keyEncryptionKeys(cfg config.Config, log *slog.Logger) (kek, opening []byte, err error) {
 	if kek, err = keyEncryptionKey(cfg, log); err != nil {
 		return nil, nil, err
 	}
-	if prev, err = cfg.KeyEncryptionKeyPreviousBytes(); err != nil {
+	if opening, err = cfg.KeyEncryptionKeyPreviousBytes(); err != nil {
 		return nil, nil, fmt.Errorf("USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS: %w", err)
 	}
-	return kek, prev, nil
+	if opening != nil {
+		return kek, opening, nil
+	}
+	if opening, err = cfg.KeyEncryptionKeyNextBytes(); err != nil {
+		return nil, nil, fmt.Errorf("USERSVC_KEY_ENCRYPTION_KEY_NEXT: %w", err)
+	}
+	return kek, opening, nil
 }
 
 // jwtSecret is the configured secret or, in development, one generated and
