@@ -15,7 +15,7 @@ const KeyEncryptionKeyBytes = 32
 // ErrWrongEncryptionKey says a stored private key does not open with the
 // configured key encryption key: it was sealed under another one, or the
 // row was altered.
-var ErrWrongEncryptionKey = errors.New("stored signing key does not decrypt: USERSVC_KEY_ENCRYPTION_KEY is not the key it was sealed with (nor is USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS), or the row was altered")
+var ErrWrongEncryptionKey = errors.New("stored signing key does not decrypt: USERSVC_KEY_ENCRYPTION_KEY is not the key it was sealed with (nor is USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS or USERSVC_KEY_ENCRYPTION_KEY_NEXT), or the row was altered")
 
 // Sealer encrypts private keys at rest with AES-256-GCM. Each sealed key is
 // a fresh random 96-bit nonce followed by the ciphertext and tag; the key id
