@@ -155,6 +155,11 @@ func (f *rollFixture) signingKey(t *testing.T, x, y *server) error {
 	if res := y.do(req{method: "GET", path: "/api/v1/users/me", token: tok}); res.Status != http.StatusOK {
 		return fmt.Errorf("a token of the new key: %d %s", res.Status, res.Body)
 	}
+	// Its periodic reload (every 30 s), now: the new key's private half
+	// must open for it to sign with it.
+	if err := y.App.Ring().Reload(t.Context()); err != nil {
+		return fmt.Errorf("reload the signing keys: %w", err)
+	}
 	if kid := claimsHeaderKid(t, y.token(f.admin.Username, f.admin.Password)); kid != info.ID {
 		return fmt.Errorf("signs with %s, want the new key %s", kid, info.ID)
 	}
