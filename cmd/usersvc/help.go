@@ -58,10 +58,12 @@ var (
 			"reseal seals everything kept sealed (signing keys, the service key, webhook\n" +
 			"and TOTP secrets, queued mail's tokens) again under USERSVC_KEY_ENCRYPTION_KEY,\n" +
 			"in batches, and prints the counts by kind; afterwards\n" +
-			"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS can be removed. It changes nothing and\n" +
-			"says what when a value opens with neither key. Running it again is harmless.",
+			"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS can be removed. Run it once every replica\n" +
+			"seals with the new key (after the second roll; refused while\n" +
+			"USERSVC_KEY_ENCRYPTION_KEY_NEXT is set). It changes nothing and says what\n" +
+			"when a value opens with neither key. Running it again is harmless.",
 		env: append(slices.Clone(storeVars), "USERSVC_JWT_ALG", "USERSVC_KEY_ENCRYPTION_KEY",
-			"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "USERSVC_KEY_PUBLISH_DELAY", "USERSVC_ENV"),
+			"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "USERSVC_KEY_ENCRYPTION_KEY_NEXT", "USERSVC_KEY_PUBLISH_DELAY", "USERSVC_ENV"),
 		allSettings: true,
 	}
 	createAdminHelp = command{
@@ -133,7 +135,7 @@ var webhooksHelp = command{
 		"process list and the shell history. --types takes event types from the\n" +
 		"catalogue (see the README's \"Events and webhooks\"), or * for every type.\n" +
 		"Run `usersvc migrate up` (or serve once) first.",
-	env: append(slices.Clone(storeVars), "USERSVC_KEY_ENCRYPTION_KEY", "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "USERSVC_JWT_ALG",
+	env: append(slices.Clone(storeVars), "USERSVC_KEY_ENCRYPTION_KEY", "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "USERSVC_KEY_ENCRYPTION_KEY_NEXT", "USERSVC_JWT_ALG",
 		"USERSVC_WEBHOOK_ALLOW_PRIVATE", "USERSVC_ENV"),
 	allSettings: true,
 }

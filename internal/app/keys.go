@@ -93,8 +93,7 @@ type serviceKeyStore interface {
 // serviceKey is the service key stored in the database, opened with
 // sealer. A database of an earlier release has none: the key that release
 // derived from the key-encryption key at each start is stored first, so
-// that nothing keyed by it changes. During a rotation (a previous key
-// set) that was the previous key.
+// that nothing keyed by it changes (firstServiceKey).
 func (a *App) serviceKey(ctx context.Context, sealer *signing.Sealer) ([]byte, error) {
 	return serviceKey(ctx, a.cfg, a.db, a.log, sealer)
 }
@@ -106,15 +105,43 @@ func serviceKey(ctx context.Context, cfg config.Config, db Store, log *slog.Logg
 		return nil, errors.New("the store keeps no service key: use USERSVC_JWT_ALG=HS256")
 	}
 	return signing.OpenServiceKey(ctx, ks.ServiceKeys(), sealer, func() ([]byte, error) {
-		kek, prev, err := keyEncryptionKeys(cfg, log)
+		return firstServiceKey(ctx, cfg, db, log)
+	})
+}
+
+// firstServiceKey is the service key to store when none is: the one
+// earlier releases derived from their key-encryption key, which is the
+// key their signing keys are sealed with. During a rotation that may be
+// either configured key (the current one in the first roll, the previous
+// one in the second), so it is the one that opens the oldest stored
+// signing key, never one that merely opens; with no signing key stored
+// (a new database) nothing is sealed yet and it is the current key.
+func firstServiceKey(ctx context.Context, cfg config.Config, db Store, log *slog.Logger) ([]byte, error) {
+	kek, opening, err := keyEncryptionKeys(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := db.SigningKeys().Keys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the signing keys: %w", err)
+	}
+	if len(keys) == 0 {
+		return deriveKey(kek)
+	}
+	oldest := keys[0]
+	for _, k := range [][]byte{kek, opening} {
+		if k == nil {
+			continue
+		}
+		s, err := signing.NewSealer(k, nil)
 		if err != nil {
 			return nil, err
 		}
-		if prev != nil {
-			return deriveKey(prev)
+		if _, err := s.Open(oldest.Private, signing.KeyData(oldest.ID, oldest.Alg)); err == nil {
+			return deriveKey(k)
 		}
-		return deriveKey(kek)
-	})
+	}
+	return nil, fmt.Errorf("store the service key: signing key %s: %w", oldest.ID, signing.ErrWrongEncryptionKey)
 }
 
 // queueSealer seals the tokens of queued mail under the key from
@@ -205,13 +232,13 @@ func keyEncryptionKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 }
 
 // keySealer seals under the key-encryption key (keyEncryptionKey) and
-// opens what it or USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS sealed.
+// opens what it or the other key of a rotation under way sealed.
 func keySealer(cfg config.Config, log *slog.Logger) (*signing.Sealer, error) {
-	kek, prev, err := keyEncryptionKeys(cfg, log)
+	kek, opening, err := keyEncryptionKeys(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := signing.NewSealer(kek, prev)
+	sealer, err := signing.NewSealer(kek, opening)
 	if err != nil {
 		return nil, fmt.Errorf("USERSVC_KEY_ENCRYPTION_KEY: %w", err)
 	}
@@ -219,15 +246,25 @@ func keySealer(cfg config.Config, log *slog.Logger) (*signing.Sealer, error) {
 }
 
 // keyEncryptionKeys are the key-encryption key (keyEncryptionKey) and the
-// previous one (nil when USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS is unset).
-func keyEncryptionKeys(cfg config.Config, log *slog.Logger) (kek, prev []byte, err error) {
+// key that only opens during its rotation: the old one
+// (USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS, in the second roll and until the
+// reseal) or the new one (USERSVC_KEY_ENCRYPTION_KEY_NEXT, in the first
+// roll, while replicas already sealing with it may run beside this one);
+// nil when neither is set (config allows at most one).
+func keyEncryptionKeys(cfg config.Config, log *slog.Logger) (kek, opening []byte, err error) {
 	if kek, err = keyEncryptionKey(cfg, log); err != nil {
 		return nil, nil, err
 	}
-	if prev, err = cfg.KeyEncryptionKeyPreviousBytes(); err != nil {
+	if opening, err = cfg.KeyEncryptionKeyPreviousBytes(); err != nil {
 		return nil, nil, fmt.Errorf("USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS: %w", err)
 	}
-	return kek, prev, nil
+	if opening != nil {
+		return kek, opening, nil
+	}
+	if opening, err = cfg.KeyEncryptionKeyNextBytes(); err != nil {
+		return nil, nil, fmt.Errorf("USERSVC_KEY_ENCRYPTION_KEY_NEXT: %w", err)
+	}
+	return kek, opening, nil
 }
 
 // jwtSecret is the configured secret or, in development, one generated and

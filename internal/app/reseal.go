@@ -23,6 +23,12 @@ type sealedStore interface {
 // USERSVC_KEY_ENCRYPTION_KEY: nothing is sealed with a key that is not.
 var ErrNoKeyEncryptionKey = errors.New("USERSVC_KEY_ENCRYPTION_KEY is not set: there is nothing sealed to reseal")
 
+// ErrResealDuringFirstRoll is `usersvc keys reseal` with
+// USERSVC_KEY_ENCRYPTION_KEY_NEXT set: the reseal seals under the new key,
+// so it runs with the new key as USERSVC_KEY_ENCRYPTION_KEY once every
+// replica seals with it; run now it would seal under the old one.
+var ErrResealDuringFirstRoll = errors.New("USERSVC_KEY_ENCRYPTION_KEY_NEXT is set: reseal after the second roll, with the new key as USERSVC_KEY_ENCRYPTION_KEY and the old one as USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS, as every replica then runs")
+
 // Reseal seals every value db keeps under the key-encryption key or the
 // previous one (USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS) again under the
 // key-encryption key, and counts them by kind (signing.Reseal: it
@@ -33,6 +39,9 @@ var ErrNoKeyEncryptionKey = errors.New("USERSVC_KEY_ENCRYPTION_KEY is not set: t
 func Reseal(ctx context.Context, cfg config.Config, db Store, log *slog.Logger) ([]signing.ResealCount, error) {
 	if cfg.KeyEncryptionKey == "" && cfg.Env == config.Production {
 		return nil, ErrNoKeyEncryptionKey
+	}
+	if cfg.KeyEncryptionKeyNext != "" {
+		return nil, ErrResealDuringFirstRoll
 	}
 	sealer, err := keySealer(cfg, log)
 	if err != nil {

@@ -138,6 +138,9 @@ func Load(environ []string, dotenv string) (Config, error) {
 	if c.KeyEncryptionKeyPrevious != "" {
 		c.Warnings = append(c.Warnings, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS is set: the key-encryption key is being rotated; once every replica runs with the new key, run `usersvc keys reseal`, then remove it")
 	}
+	if c.KeyEncryptionKeyNext != "" {
+		c.Warnings = append(c.Warnings, "USERSVC_KEY_ENCRYPTION_KEY_NEXT is set: the key-encryption key is being rotated; once every replica runs with it, deploy it as USERSVC_KEY_ENCRYPTION_KEY and the key in use now as USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS")
+	}
 	return c, nil
 }
 

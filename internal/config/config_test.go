@@ -141,6 +141,10 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"previous key too short", []string{"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS=" + base64.StdEncoding.EncodeToString(make([]byte, 16))}, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS"},
 		{"previous key is the current one", []string{"USERSVC_KEY_ENCRYPTION_KEY=" + kek, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS=" + strings.TrimRight(kek, "=")}, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS"},
 		{"production previous key without a current one", []string{"USERSVC_ENV=production", "USERSVC_JWT_ALG=HS256", "USERSVC_JWT_SECRET=" + hs256Secret, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS=" + kek}, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS"},
+		{"next key not base64", []string{"USERSVC_KEY_ENCRYPTION_KEY_NEXT=not base64!"}, "USERSVC_KEY_ENCRYPTION_KEY_NEXT"},
+		{"next key is the current one", []string{"USERSVC_KEY_ENCRYPTION_KEY=" + kek, "USERSVC_KEY_ENCRYPTION_KEY_NEXT=" + kek}, "USERSVC_KEY_ENCRYPTION_KEY_NEXT"},
+		{"next key beside a previous one", []string{"USERSVC_KEY_ENCRYPTION_KEY=" + kek, "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS=" + base64.StdEncoding.EncodeToString(make([]byte, 32)), "USERSVC_KEY_ENCRYPTION_KEY_NEXT=" + base64.StdEncoding.EncodeToString(make([]byte, 32))}, "USERSVC_KEY_ENCRYPTION_KEY_NEXT"},
+		{"production next key without a current one", []string{"USERSVC_ENV=production", "USERSVC_JWT_ALG=HS256", "USERSVC_JWT_SECRET=" + hs256Secret, "USERSVC_KEY_ENCRYPTION_KEY_NEXT=" + kek}, "USERSVC_KEY_ENCRYPTION_KEY_NEXT"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Load(tt.environ, "")

@@ -113,3 +113,19 @@ func TestPreviousKeyIsAWarning(t *testing.T) {
 		t.Errorf("Warnings show a key: %q", c.Warnings)
 	}
 }
+
+// The first roll of a rotation is heard about at every start too, with
+// the step that comes next, without the keys.
+func TestNextKeyIsAWarning(t *testing.T) {
+	c, err := Load([]string{"USERSVC_KEY_ENCRYPTION_KEY=" + kek, "USERSVC_KEY_ENCRYPTION_KEY_NEXT=" + previousKEK}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(c.Warnings, "\n")
+	if !strings.Contains(joined, "USERSVC_KEY_ENCRYPTION_KEY_NEXT is set") || !strings.Contains(joined, "as USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS") {
+		t.Errorf("Warnings = %q, want one saying the next key is set and what comes next", c.Warnings)
+	}
+	if strings.Contains(joined, kek) || strings.Contains(joined, previousKEK) || strings.Contains(c.String(), previousKEK) {
+		t.Errorf("Warnings or String() show a key: %q", c.Warnings)
+	}
+}

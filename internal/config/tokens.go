@@ -26,6 +26,11 @@ type Tokens struct {
 	// opens, nothing new is sealed with it (`usersvc keys reseal` then
 	// seals everything with the current one, and it can be unset).
 	KeyEncryptionKeyPrevious string `env:"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS" secret:"true"`
+	// KeyEncryptionKeyNext is the key-encryption key after the current
+	// one, during the first roll of its rotation: what the replicas
+	// already sealing with it seal opens here too, nothing is sealed with
+	// it here. Never set together with KeyEncryptionKeyPrevious.
+	KeyEncryptionKeyNext string `env:"USERSVC_KEY_ENCRYPTION_KEY_NEXT" secret:"true"`
 	// KeyPublishDelay is how long a key made by `usersvc keys rotate` (or
 	// the schedule) is published in the JWKS before it signs.
 	KeyPublishDelay time.Duration `env:"USERSVC_KEY_PUBLISH_DELAY" envDefault:"20m"`
@@ -57,6 +62,12 @@ func (t *Tokens) KeyEncryptionKeyPreviousBytes() ([]byte, error) {
 	return decodeKey(t.KeyEncryptionKeyPrevious)
 }
 
+// KeyEncryptionKeyNextBytes decodes USERSVC_KEY_ENCRYPTION_KEY_NEXT as
+// KeyEncryptionKeyBytes does; nil when it is unset.
+func (t *Tokens) KeyEncryptionKeyNextBytes() ([]byte, error) {
+	return decodeKey(t.KeyEncryptionKeyNext)
+}
+
 func decodeKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -86,6 +97,7 @@ func (t *Tokens) validate(env string, bad func(name, format string, args ...any)
 		bad("USERSVC_JWT_ALG", "must be %s, %s or %s, got %q", security.EdDSA, security.ES256, security.HS256, t.JWTAlg)
 	}
 	t.validatePrevious(env, bad)
+	t.validateNext(env, bad)
 	if strings.TrimSpace(t.JWTAudience) == "" {
 		bad("USERSVC_JWT_AUDIENCE", "must not be empty")
 	}
@@ -114,6 +126,26 @@ func (t *Tokens) validatePrevious(env string, bad func(name, format string, args
 	default:
 		if cur, err := t.KeyEncryptionKeyBytes(); err == nil && subtle.ConstantTimeCompare(cur, prev) == 1 {
 			bad("USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "is the same key as USERSVC_KEY_ENCRYPTION_KEY: set the new key in USERSVC_KEY_ENCRYPTION_KEY and the old one here")
+		}
+	}
+}
+
+// validateNext checks USERSVC_KEY_ENCRYPTION_KEY_NEXT as validatePrevious
+// does USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS, and that they are not both
+// set: the first roll of a rotation comes after the reseal of the last.
+func (t *Tokens) validateNext(env string, bad func(name, format string, args ...any)) {
+	next, err := t.KeyEncryptionKeyNextBytes()
+	switch {
+	case err != nil:
+		bad("USERSVC_KEY_ENCRYPTION_KEY_NEXT", "%v", err)
+	case next == nil:
+	case strings.TrimSpace(t.KeyEncryptionKeyPrevious) != "":
+		bad("USERSVC_KEY_ENCRYPTION_KEY_NEXT", "is set beside USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS: finish the rotation under way (`usersvc keys reseal`, then remove USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS) before starting the next")
+	case t.KeyEncryptionKey == "" && env == Production:
+		bad("USERSVC_KEY_ENCRYPTION_KEY_NEXT", "is set but USERSVC_KEY_ENCRYPTION_KEY is not: keep the key in use there and set the new one here")
+	default:
+		if cur, err := t.KeyEncryptionKeyBytes(); err == nil && subtle.ConstantTimeCompare(cur, next) == 1 {
+			bad("USERSVC_KEY_ENCRYPTION_KEY_NEXT", "is the same key as USERSVC_KEY_ENCRYPTION_KEY: set the new key here and keep the one in use there")
 		}
 	}
 }

@@ -15,21 +15,22 @@ const KeyEncryptionKeyBytes = 32
 // ErrWrongEncryptionKey says a stored private key does not open with the
 // configured key encryption key: it was sealed under another one, or the
 // row was altered.
-var ErrWrongEncryptionKey = errors.New("stored signing key does not decrypt: USERSVC_KEY_ENCRYPTION_KEY is not the key it was sealed with (nor is USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS), or the row was altered")
+var ErrWrongEncryptionKey = errors.New("stored signing key does not decrypt: USERSVC_KEY_ENCRYPTION_KEY is not the key it was sealed with (nor is USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS or USERSVC_KEY_ENCRYPTION_KEY_NEXT), or the row was altered")
 
 // Sealer encrypts private keys at rest with AES-256-GCM. Each sealed key is
 // a fresh random 96-bit nonce followed by the ciphertext and tag; the key id
 // and algorithm are authenticated as associated data, so a sealed key moved
 // to another row does not open. During a rotation of the key-encryption
-// key it also opens what the previous key sealed, and seals nothing new
-// with it.
+// key it also opens what one other key sealed (the previous key, or in
+// the first roll the next one), and seals nothing new with it.
 type Sealer struct {
 	aead     cipher.AEAD
 	previous *Sealer // nil: none
 }
 
 // NewSealer returns a Sealer under key, which must be 32 bytes, that also
-// opens what previous (nil: none; 32 bytes too) sealed.
+// opens what previous (nil: none; 32 bytes too) sealed: the old key, or
+// the new one before anything here seals with it.
 func NewSealer(key, previous []byte) (*Sealer, error) {
 	s, err := newAEAD(key)
 	if err != nil || previous == nil {

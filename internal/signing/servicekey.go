@@ -11,7 +11,7 @@ var ErrNoServiceKey = errors.New("no service key is stored")
 
 // ErrServiceKeyWrongEncryptionKey says the stored service key opens with
 // neither the key-encryption key nor the previous one.
-var ErrServiceKeyWrongEncryptionKey = errors.New("the stored service key does not decrypt: USERSVC_KEY_ENCRYPTION_KEY is not the key it was sealed with (nor is USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS): after changing USERSVC_KEY_ENCRYPTION_KEY, set USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS to the key before it")
+var ErrServiceKeyWrongEncryptionKey = errors.New("the stored service key does not decrypt: USERSVC_KEY_ENCRYPTION_KEY is not the key it was sealed with (nor is USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS or USERSVC_KEY_ENCRYPTION_KEY_NEXT): after changing USERSVC_KEY_ENCRYPTION_KEY, set USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS to the key before it")
 
 // ServiceKeys keeps the service key (the key the service derives its own
 // keys from: recovery-code hashes, device tokens, the pages' cookie), sealed
