@@ -68,13 +68,9 @@ func (l *Limiter) Check(ctx context.Context, rule Rule, key string) Result {
 	if !rule.On() {
 		return Result{Rule: rule, Allowed: true, Remaining: math.MaxInt32}
 	}
-	now := l.now()
-	win := int64(rule.Window)
-	idx := now.UnixNano() / win
-	elapsed := time.Duration(now.UnixNano() - idx*win)
-	base := "rl:" + rule.Name + ":" + hashKey(key) + ":"
-	curr, err1 := l.store.Get(ctx, base+strconv.FormatInt(idx, 10))
-	prev, err2 := l.store.Get(ctx, base+strconv.FormatInt(idx-1, 10))
+	elapsed, currKey, prevKey := l.windows(rule, key)
+	curr, err1 := l.store.Get(ctx, currKey)
+	prev, err2 := l.store.Get(ctx, prevKey)
 	if err1 != nil || err2 != nil {
 		return Result{Rule: rule, Allowed: true}
 	}
@@ -92,12 +88,7 @@ func (l *Limiter) decide(ctx context.Context, rule Rule, key string, countRefuse
 	if !rule.On() {
 		return Result{Rule: rule, Allowed: true, Remaining: math.MaxInt32}
 	}
-	now := l.now()
-	win := int64(rule.Window)
-	idx := now.UnixNano() / win
-	elapsed := time.Duration(now.UnixNano() - idx*win)
-	base := "rl:" + rule.Name + ":" + hashKey(key) + ":"
-	currKey, prevKey := base+strconv.FormatInt(idx, 10), base+strconv.FormatInt(idx-1, 10)
+	elapsed, currKey, prevKey := l.windows(rule, key)
 	if !countRefused {
 		if res := l.Check(ctx, rule, key); !res.Allowed {
 			return res
@@ -108,6 +99,16 @@ func (l *Limiter) decide(ctx context.Context, rule Rule, key string, countRefuse
 		return Result{Rule: rule, Allowed: true}
 	}
 	return judge(rule, elapsed, curr, prev)
+}
+
+// windows is how far now is into rule's current window, and the store
+// keys of key's counts in that window and the one before.
+func (l *Limiter) windows(rule Rule, key string) (elapsed time.Duration, currKey, prevKey string) {
+	win := int64(rule.Window)
+	now := l.now().UnixNano()
+	idx := now / win
+	base := "rl:" + rule.Name + ":" + hashKey(key) + ":"
+	return time.Duration(now - idx*win), base + strconv.FormatInt(idx, 10), base + strconv.FormatInt(idx-1, 10)
 }
 
 // judge decides on the counts of the current and the previous window,
