@@ -7,7 +7,8 @@ import "time"
 // embeds it, so its variables sit beside the others.
 type Retention struct {
 	// SessionRetention is how long a session (with its refresh tokens)
-	// is kept after it expired or was revoked.
+	// is kept after it expired or was revoked; zero keeps every one, as
+	// zero does for the audit events and the webhook deliveries.
 	SessionRetention time.Duration `env:"USERSVC_SESSION_RETENTION" envDefault:"720h"`
 	// AuditRetention is how long an audit event is kept; zero keeps every
 	// event.
@@ -25,8 +26,8 @@ type Retention struct {
 }
 
 func (r *Retention) validate(bad func(name, format string, args ...any)) {
-	if r.SessionRetention < 0 || r.SessionRetention > 10*365*24*time.Hour {
-		bad("USERSVC_SESSION_RETENTION", "must be between 0s and 87600h, got %s", r.SessionRetention)
+	if r.SessionRetention != 0 && (r.SessionRetention < time.Minute || r.SessionRetention > 10*365*24*time.Hour) {
+		bad("USERSVC_SESSION_RETENTION", "must be 0 (keep every session) or between 1m and 87600h, got %s", r.SessionRetention)
 	}
 	if r.AuditRetention != 0 && (r.AuditRetention < 24*time.Hour || r.AuditRetention > 100*365*24*time.Hour) {
 		bad("USERSVC_AUDIT_RETENTION", "must be 0 (keep every event) or between 24h and 876000h, got %s", r.AuditRetention)

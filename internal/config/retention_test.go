@@ -23,8 +23,12 @@ func TestLoadRetention(t *testing.T) {
 	if want := (Retention{SessionRetention: 24 * time.Hour, WebhookDeliveryRetention: 48 * time.Hour, RetentionInterval: 5 * time.Minute, MaxSessionsPerUser: 3}); c.Retention != want {
 		t.Errorf("Retention = %+v, want %+v", c.Retention, want)
 	}
+	if c, err := Load([]string{"USERSVC_SESSION_RETENTION=0"}, ""); err != nil || c.SessionRetention != 0 {
+		t.Errorf("USERSVC_SESSION_RETENTION=0: %v, %v; want 0 (keep every session)", c.SessionRetention, err)
+	}
 	for _, tt := range []struct{ env, name string }{
 		{"USERSVC_SESSION_RETENTION=-1h", "USERSVC_SESSION_RETENTION"},
+		{"USERSVC_SESSION_RETENTION=30s", "USERSVC_SESSION_RETENTION"},
 		{"USERSVC_AUDIT_RETENTION=1h", "USERSVC_AUDIT_RETENTION"},
 		{"USERSVC_WEBHOOK_DELIVERY_RETENTION=1h", "USERSVC_WEBHOOK_DELIVERY_RETENTION"},
 		{"USERSVC_WEBHOOK_DELIVERY_RETENTION=-24h", "USERSVC_WEBHOOK_DELIVERY_RETENTION"},

@@ -137,7 +137,7 @@ type Observer interface {
 // Policy is how long ended rows stay.
 type Policy struct {
 	// Sessions is how long after it expired or was revoked a session (and
-	// its refresh tokens) stays.
+	// its refresh tokens) stays; zero keeps every one.
 	Sessions time.Duration
 	// Audit is how long an audit event stays; zero keeps every one.
 	Audit time.Duration
@@ -192,7 +192,10 @@ func New(d Deps, p Policy) *Runner {
 // Cutoffs are the times before which the policy lets rows go, now.
 func (r *Runner) Cutoffs() Cutoffs {
 	now := r.now().UTC()
-	c := Cutoffs{Sessions: now.Add(-r.policy.Sessions), Tokens: now.Add(-TokenRetention), Challenges: now}
+	c := Cutoffs{Tokens: now.Add(-TokenRetention), Challenges: now}
+	if r.policy.Sessions > 0 {
+		c.Sessions = now.Add(-r.policy.Sessions)
+	}
 	if r.policy.Audit > 0 && r.audit != nil {
 		c.Audit = now.Add(-r.policy.Audit)
 	}
@@ -212,6 +215,9 @@ func (r *Runner) DryRun(ctx context.Context) (map[string]int64, error) {
 	counts, err := r.store.Pending(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("retention dry run: %w", err)
+	}
+	if c.Sessions.IsZero() {
+		counts[Sessions], counts[RefreshTokens] = 0, 0
 	}
 	if c.Audit.IsZero() {
 		counts[AuditEvents] = 0
@@ -245,12 +251,15 @@ func (r *Runner) Run(ctx context.Context) (map[string]int64, error) {
 			r.obs.RetentionRemoved(table, n)
 		}
 	}
-	err := r.batches(ctx, func() (int64, error) {
-		s, t, err := r.store.PurgeSessions(ctx, c.Sessions, r.policy.Batch)
-		count(Sessions, s)
-		count(RefreshTokens, t)
-		return s, err
-	})
+	var err error
+	if !c.Sessions.IsZero() {
+		err = r.batches(ctx, func() (int64, error) {
+			s, t, err := r.store.PurgeSessions(ctx, c.Sessions, r.policy.Batch)
+			count(Sessions, s)
+			count(RefreshTokens, t)
+			return s, err
+		})
+	}
 	if err == nil {
 		err = r.batches(ctx, func() (int64, error) {
 			n, err := r.store.PurgeAccountTokens(ctx, c.Tokens, r.policy.Batch)

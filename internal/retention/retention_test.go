@@ -267,3 +267,29 @@ func TestEveryRunsUnderTheLock(t *testing.T) {
 		t.Errorf("lock released %d times, want once", lock.released)
 	}
 }
+
+// TestSessionRetentionZeroKeepsEverySession: USERSVC_SESSION_RETENTION=0
+// keeps ended sessions and their refresh tokens, as 0 keeps audit events
+// and webhook deliveries; the dry run says nothing would go.
+func TestSessionRetentionZeroKeepsEverySession(t *testing.T) {
+	ctx := t.Context()
+	mem := usertest.NewMemory()
+	st := mem.Stores()
+	t0 := time.Now().UTC().Truncate(time.Microsecond)
+	ada, _ := st.Users.Create(ctx, usertest.NewUser(1))
+	old, ort := usertest.NewSession(ada.ID, t0.Add(-1000*day))
+	if err := st.Sessions.Create(ctx, old, ort); err != nil {
+		t.Fatal(err)
+	}
+	r := retention.New(retention.Deps{Store: mem.Purge(), Now: func() time.Time { return t0 }}, retention.Policy{})
+	if dry, err := r.DryRun(ctx); err != nil || dry[retention.Sessions] != 0 || dry[retention.RefreshTokens] != 0 {
+		t.Errorf("DryRun = %v, %v; want no session and no refresh token", dry, err)
+	}
+	removed, err := r.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := st.Sessions.All(ctx, ada.ID, user.SessionPage{}); len(all) != 1 || removed[retention.Sessions] != 0 {
+		t.Errorf("retention 0 removed %v and left %d sessions; want the session ended 1,000 days ago kept", removed, len(all))
+	}
+}
