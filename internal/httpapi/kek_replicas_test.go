@@ -118,7 +118,7 @@ func tick(servers ...*server) {
 	}
 }
 
-func (f *rollFixture) totp(t *testing.T, x, y *server) error {
+func (f *rollFixture) totp(_ *testing.T, x, y *server) error {
 	a := f.accounts[0]
 	f.accounts = f.accounts[1:]
 	secret, _ := x.enrolTOTP(x.token(a.Username, a.Password))

@@ -19,7 +19,7 @@ import (
 // in base64, as MailArgs is written in JSON), and the replacement of one
 // job's sealed token if it is still the one read.
 const (
-	mailTokensPostgres = `
+	queuedMailPostgres = `
 		SELECT id, args->>'kind', args->>'user_id', args->>'sealed_token' FROM river_job
 		WHERE kind = 'mail' AND state NOT IN ('completed', 'cancelled', 'discarded')
 		  AND args->>'sealed_token' IS NOT NULL AND id > $1
@@ -27,7 +27,7 @@ const (
 	resealMailPostgres = `
 		UPDATE river_job SET args = jsonb_set(args, '{sealed_token}', to_jsonb($3::text))
 		WHERE id = $1 AND args->>'sealed_token' = $2`
-	mailTokensSQLite = `
+	queuedMailSQLite = `
 		SELECT id, json_extract(args, '$.kind'), json_extract(args, '$.user_id'), json_extract(args, '$.sealed_token')
 		FROM river_job
 		WHERE kind = 'mail' AND state NOT IN ('completed', 'cancelled', 'discarded')
@@ -43,7 +43,7 @@ const (
 func MailTokensPostgres(pool *pgxpool.Pool) signing.SealedColumn {
 	return &mailTokens{
 		query: func(ctx context.Context, after int64, limit int) (mailTokenRows, error) {
-			rows, err := pool.Query(ctx, mailTokensPostgres, after, limit)
+			rows, err := pool.Query(ctx, queuedMailPostgres, after, limit)
 			return pgxRows{rows}, err
 		},
 		exec: func(ctx context.Context, id int64, old, next string) (int64, error) {
@@ -58,7 +58,7 @@ func MailTokensPostgres(pool *pgxpool.Pool) signing.SealedColumn {
 func MailTokensSQLite(writer *sql.DB) signing.SealedColumn {
 	return &mailTokens{
 		query: func(ctx context.Context, after int64, limit int) (mailTokenRows, error) {
-			return writer.QueryContext(ctx, mailTokensSQLite, after, limit) //nolint:rowserrcheck // read checks rows.Err
+			return writer.QueryContext(ctx, queuedMailSQLite, after, limit) //nolint:rowserrcheck // read checks rows.Err
 		},
 		exec: func(ctx context.Context, id int64, old, next string) (int64, error) {
 			res, err := writer.ExecContext(ctx, resealMailSQLite, id, old, next)

@@ -70,11 +70,11 @@ func replicasAgree(t *testing.T, keys signing.ServiceKeys) {
 	errs := make([]error, replicas)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
-	for i := range replicas {
+	for i := range byte(replicas) {
 		wg.Go(func() {
 			<-start
 			got[i], errs[i] = signing.OpenServiceKey(t.Context(), keys, sealer, func() ([]byte, error) {
-				return bytes.Repeat([]byte{byte(i + 1)}, 32), nil
+				return bytes.Repeat([]byte{i + 1}, 32), nil
 			})
 		})
 	}
