@@ -260,24 +260,21 @@ func (r *Runner) Run(ctx context.Context) (map[string]int64, error) {
 			return s, err
 		})
 	}
-	if err == nil {
+	for _, step := range []struct {
+		table  string
+		before time.Time
+		purge  func(context.Context, time.Time, int) (int64, error)
+	}{
+		{AccountTokens, c.Tokens, r.store.PurgeAccountTokens},
+		{EmailChanges, c.Tokens, r.store.PurgeEmailChanges},
+		{MFAChallenges, c.Challenges, r.store.PurgeMFAChallenges},
+	} {
+		if err != nil {
+			break
+		}
 		err = r.batches(ctx, func() (int64, error) {
-			n, err := r.store.PurgeAccountTokens(ctx, c.Tokens, r.policy.Batch)
-			count(AccountTokens, n)
-			return n, err
-		})
-	}
-	if err == nil {
-		err = r.batches(ctx, func() (int64, error) {
-			n, err := r.store.PurgeEmailChanges(ctx, c.Tokens, r.policy.Batch)
-			count(EmailChanges, n)
-			return n, err
-		})
-	}
-	if err == nil {
-		err = r.batches(ctx, func() (int64, error) {
-			n, err := r.store.PurgeMFAChallenges(ctx, c.Challenges, r.policy.Batch)
-			count(MFAChallenges, n)
+			n, err := step.purge(ctx, step.before, r.policy.Batch)
+			count(step.table, n)
 			return n, err
 		})
 	}
