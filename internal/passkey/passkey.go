@@ -108,9 +108,10 @@ type Stores struct {
 	Ceremonies Ceremonies
 	// In returns the passkeys on the transaction of tx, Stores that the
 	// database's user.Transactor gave: a change of passkeys then commits
-	// with its audit event and its event, or not at all. Nil when the
-	// passkeys are in no transaction of the accounts' (the fake): Passkeys
-	// is used.
+	// with its audit event and its event, or not at all (the fake, too:
+	// passkeytest.Memory joins usertest.Memory's transactions). Nil when
+	// the passkeys are in no transaction of the accounts': Passkeys is
+	// used.
 	In func(tx user.Stores) (Store, error)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/passkey/passkeytest"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // TestRecordsNameTheAuthenticator: an account's export shows each
@@ -18,7 +19,7 @@ import (
 // an all-zero AAGUID or a record that does not decode names none, and the
 // passkey is exported all the same. The public key never leaves.
 func TestRecordsNameTheAuthenticator(t *testing.T) {
-	st := passkeytest.NewMemory().Stores().Passkeys
+	st := passkeytest.NewMemory(usertest.NewMemory()).Stores().Passkeys
 	owner := uuid.New()
 	model := uuid.MustParse("ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4")
 	named := passkeytest.NewPasskey(owner, 1)

@@ -324,7 +324,7 @@ func (s *Service) FinishRegistration(ctx context.Context, c user.Caller, handle,
 }
 
 // keysIn is the passkeys on the transaction tx (Stores.In), or, when they
-// are in none (the fake), the passkeys.
+// are in none (Stores.In nil), the passkeys.
 func (s *Service) keysIn(tx user.Stores) (Store, error) {
 	if s.in == nil {
 		return s.passkeys, nil

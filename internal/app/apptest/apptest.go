@@ -177,7 +177,7 @@ func (s *setup) store(t testing.TB, kind string, srv *Server) {
 		made = copySQLiteTemplate(t, s.env["USERSVC_DATA_DIR"])
 	case Memory:
 		srv.Memory = usertest.NewMemory()
-		s.opts = append(s.opts, app.WithStore(memoryStore{m: srv.Memory, hooks: s.hooks, clients: s.clients, passkeys: passkeytest.NewMemory()}))
+		s.opts = append(s.opts, app.WithStore(memoryStore{m: srv.Memory, hooks: s.hooks, clients: s.clients, passkeys: passkeytest.NewMemory(srv.Memory)}))
 		made = true
 	}
 	if _, ok := s.env["USERSVC_MIGRATE_ON_START"]; made && !ok {

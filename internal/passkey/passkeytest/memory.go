@@ -6,6 +6,7 @@ package passkeytest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -13,27 +14,62 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/passkey"
+	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/user/usertest"
 )
 
 // Memory keeps passkeys and ceremonies in memory, safe for concurrent use.
-// It does not see accounts: deleting one leaves its passkeys (the
-// databases' foreign keys delete them), which no sign-in can use since
-// the account is gone.
+// The passkeys live beside the accounts of a usertest.Memory, in its
+// transactions (Stores.In) and under its locks, as the databases keep them
+// in the accounts' database. It does not see the accounts themselves:
+// deleting one leaves its passkeys (the databases' foreign keys delete
+// them), which no sign-in can use since the account is gone. Ceremonies
+// are in no transaction, as on the databases.
 type Memory struct {
-	mu         sync.Mutex
-	passkeys   []passkey.Passkey
+	accounts *usertest.Memory
+	passkeys []passkey.Passkey // guarded by the accounts' locks
+
+	mu         sync.Mutex // guards ceremonies
 	ceremonies map[string]passkey.Ceremony
 }
 
-// NewMemory returns an empty Memory.
-func NewMemory() *Memory { return &Memory{ceremonies: map[string]passkey.Ceremony{}} }
+// NewMemory returns a Memory with no passkeys beside accounts.
+func NewMemory(accounts *usertest.Memory) *Memory {
+	m := &Memory{accounts: accounts, ceremonies: map[string]passkey.Ceremony{}}
+	accounts.Join(m)
+	return m
+}
+
+// Snapshot copies the passkeys for the accounts' transactions
+// (usertest.Joined).
+func (m *Memory) Snapshot() (restore func()) {
+	kept := slices.Clone(m.passkeys) // the elements are copied: changes are made to m's own
+	return func() { m.passkeys = kept }
+}
 
 // Stores returns the ports over m.
 func (m *Memory) Stores() passkey.Stores {
-	return passkey.Stores{Passkeys: memoryPasskeys{m}, Ceremonies: memoryCeremonies{m}}
+	return passkey.Stores{
+		Passkeys: memoryPasskeys{m: m, lock: m.accounts.Locker()}, Ceremonies: memoryCeremonies{m},
+		In: m.in,
+	}
 }
 
-type memoryPasskeys struct{ m *Memory }
+// in is the passkeys on the accounts' transaction tx.
+func (m *Memory) in(tx user.Stores) (passkey.Store, error) {
+	lock, ok := m.accounts.LockerIn(tx)
+	if !ok {
+		return nil, errors.New("passkeytest: passkeys on a transaction of another store")
+	}
+	return memoryPasskeys{m: m, lock: lock}, nil
+}
+
+// memoryPasskeys are the passkeys under lock: the accounts' database's,
+// or their transaction's.
+type memoryPasskeys struct {
+	m    *Memory
+	lock sync.Locker
+}
 
 type memoryCeremonies struct{ m *Memory }
 
@@ -48,8 +84,8 @@ func (m *Memory) find(userID, id uuid.UUID) int {
 }
 
 func (s memoryPasskeys) Create(_ context.Context, p passkey.Passkey) error {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
+	s.lock.Lock()
+	defer s.lock.Unlock()
 	for _, q := range s.m.passkeys {
 		if bytes.Equal(q.CredentialID, p.CredentialID) || q.ID == p.ID {
 			return passkey.ErrTaken
@@ -60,8 +96,8 @@ func (s memoryPasskeys) Create(_ context.Context, p passkey.Passkey) error {
 }
 
 func (s memoryPasskeys) ByUser(_ context.Context, userID uuid.UUID) ([]passkey.Passkey, error) {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
+	s.lock.Lock()
+	defer s.lock.Unlock()
 	var out []passkey.Passkey
 	for _, p := range s.m.passkeys {
 		if p.UserID == userID {
@@ -78,8 +114,8 @@ func (s memoryPasskeys) ByUser(_ context.Context, userID uuid.UUID) ([]passkey.P
 }
 
 func (s memoryPasskeys) ByCredentialID(_ context.Context, credentialID []byte) (passkey.Passkey, error) {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
+	s.lock.Lock()
+	defer s.lock.Unlock()
 	for _, p := range s.m.passkeys {
 		if bytes.Equal(p.CredentialID, credentialID) {
 			return clonePasskey(p), nil
@@ -89,8 +125,8 @@ func (s memoryPasskeys) ByCredentialID(_ context.Context, credentialID []byte) (
 }
 
 func (s memoryPasskeys) Rename(_ context.Context, userID, id uuid.UUID, name string) (passkey.Passkey, error) {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
+	s.lock.Lock()
+	defer s.lock.Unlock()
 	i := s.m.find(userID, id)
 	if i < 0 {
 		return passkey.Passkey{}, passkey.ErrNotFound
@@ -100,8 +136,8 @@ func (s memoryPasskeys) Rename(_ context.Context, userID, id uuid.UUID, name str
 }
 
 func (s memoryPasskeys) Delete(_ context.Context, userID, id uuid.UUID) error {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
+	s.lock.Lock()
+	defer s.lock.Unlock()
 	i := s.m.find(userID, id)
 	if i < 0 {
 		return passkey.ErrNotFound
@@ -111,8 +147,8 @@ func (s memoryPasskeys) Delete(_ context.Context, userID, id uuid.UUID) error {
 }
 
 func (s memoryPasskeys) Used(_ context.Context, p passkey.Passkey, prev int64) error {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
+	s.lock.Lock()
+	defer s.lock.Unlock()
 	i := s.m.find(p.UserID, p.ID)
 	if i < 0 {
 		return passkey.ErrNotFound

@@ -8,6 +8,7 @@ import (
 
 func TestMemory(t *testing.T) {
 	Run(t, func(*testing.T) Fixture {
-		return Fixture{Stores: NewMemory().Stores(), Users: usertest.NewMemory().Stores().Users}
+		accounts := usertest.NewMemory()
+		return Fixture{Stores: NewMemory(accounts).Stores(), Users: accounts.Stores().Users, Tx: accounts.Stores().Tx}
 	})
 }

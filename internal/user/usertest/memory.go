@@ -36,6 +36,7 @@ type Memory struct {
 	challenges    map[string]user.MFAChallenge // by string(hash)
 	events        []user.AuditEvent            // ID order; appended to, cut by a rollback or a prune
 	lastEventID   int64                        // the ID of the latest event appended, pruned or not
+	joined        []Joined                     // other fakes' state in the transactions (Join)
 
 	// hooks guards fail and afterByID, apart from the state, so that a
 	// hook may call SetFail inside Atomic.

@@ -134,6 +134,7 @@ type memorySnapshot struct {
 	challenges    map[string]user.MFAChallenge
 	events        []user.AuditEvent // never changed in place: a prune makes a new slice
 	lastEventID   int64
+	joined        []func() // each Joined's restore
 }
 
 // snapshot copies the state. The caller holds the lock.
@@ -144,7 +145,17 @@ func (m *Memory) snapshot() memorySnapshot {
 		emailChanges: maps.Clone(m.emailChanges), totp: maps.Clone(m.totp),
 		recoveryCodes: maps.Clone(m.recoveryCodes), challenges: maps.Clone(m.challenges),
 		events: slices.Clip(m.events), lastEventID: m.lastEventID,
+		joined: joinedSnapshots(m.joined),
 	}
+}
+
+// joinedSnapshots snapshots each of joined.
+func joinedSnapshots(joined []Joined) []func() {
+	restore := make([]func(), len(joined))
+	for i, j := range joined {
+		restore[i] = j.Snapshot()
+	}
+	return restore
 }
 
 // restore brings back the state of s, taken earlier in the same
@@ -154,4 +165,7 @@ func (m *Memory) restore(s memorySnapshot) {
 	m.emailChanges = s.emailChanges
 	m.totp, m.recoveryCodes, m.challenges = s.totp, s.recoveryCodes, s.challenges
 	m.events, m.lastEventID = s.events, s.lastEventID
+	for _, restore := range s.joined {
+		restore()
+	}
 }
