@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"io/fs"
@@ -52,7 +53,8 @@ func TestCommandsRefuseAMissingDatabase(t *testing.T) {
 
 // TestCommandsRefuseAnEmptyDatabase: the empty file an earlier release
 // left behind (or a database never migrated) is refused with the same
-// advice instead of "no such table", and stays empty.
+// advice instead of "no such table", and stays empty: the check used to
+// leave goose's version table behind in it.
 func TestCommandsRefuseAnEmptyDatabase(t *testing.T) {
 	for _, args := range commandsOnTheData {
 		t.Run(strings.Join(args[:2], " "), func(t *testing.T) {
@@ -65,6 +67,7 @@ func TestCommandsRefuseAnEmptyDatabase(t *testing.T) {
 			if code := exitCode(err); code != 1 || !strings.Contains(err.Error(), "usersvc migrate up") {
 				t.Errorf("%q on an empty database = %v (exit %d), want exit 1 saying to migrate", args, err, code)
 			}
+			wantNoTables(t, sqliteTables(t, path))
 		})
 	}
 }
@@ -104,28 +107,107 @@ func TestServeWithoutMigratingRefusesAMissingDatabase(t *testing.T) {
 // SQLite file or an empty PostgreSQL database, serve with
 // USERSVC_MIGRATE_ON_START=false failed with "no such table" or
 // "relation does not exist" after generating a development key. It now
-// refuses before anything else, saying to run `usersvc migrate up`.
+// refuses before anything else, saying to run `usersvc migrate up`, and
+// leaves the database without a table: its check used to create goose's
+// version table, so a refused start wrote to the database it refused.
 func TestServeWithoutMigratingRefusesAnUnmigratedDatabase(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "usersvc.db"), nil, 0o600); err != nil {
+		path := filepath.Join(dir, "usersvc.db")
+		if err := os.WriteFile(path, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		wantUnmigratedRefused(t, dir, serveWithoutMigrating(t, "USERSVC_DATA_DIR="+dir))
+		wantNoTables(t, sqliteTables(t, path))
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dbURL, dir := storetest.PostgresURL(t), t.TempDir()
-		conn, err := pgx.Connect(t.Context(), dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = conn.Exec(t.Context(), `DROP SCHEMA public CASCADE; CREATE SCHEMA public`) // as createdb leaves it
-		_ = conn.Close(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
+		emptySchema(t, dbURL)
 		wantUnmigratedRefused(t, dir, serveWithoutMigrating(t, "USERSVC_DATA_DIR="+dir, "DATABASE_URL="+dbURL))
+		wantNoTables(t, postgresTables(t, dbURL))
 	})
+}
+
+// TestCommandsRefuseAnUnmigratedPostgresDatabase: the commands on the data
+// refuse an empty PostgreSQL database as they refuse an empty SQLite
+// file, and leave it without a table.
+func TestCommandsRefuseAnUnmigratedPostgresDatabase(t *testing.T) {
+	dbURL := storetest.PostgresURL(t)
+	emptySchema(t, dbURL)
+	for _, args := range commandsOnTheData {
+		t.Run(strings.Join(args[:2], " "), func(t *testing.T) {
+			err := run(context.Background(), args, []string{"USERSVC_DATA_DIR=" + t.TempDir(), "DATABASE_URL=" + dbURL}, io.Discard)
+			if code := exitCode(err); code != 1 || !strings.Contains(err.Error(), "migrations to apply") {
+				t.Errorf("%q on an empty database = %v (exit %d), want exit 1 saying to migrate", args, err, code)
+			}
+			wantNoTables(t, postgresTables(t, dbURL))
+		})
+	}
+}
+
+// emptySchema leaves the database at dbURL as createdb does: no tables.
+func emptySchema(t *testing.T, dbURL string) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(t.Context()) }()
+	if _, err := conn.Exec(t.Context(), `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sqliteTables lists the tables of the SQLite file at path.
+func sqliteTables(t *testing.T, path string) []string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	rows, err := db.QueryContext(t.Context(), `SELECT name FROM sqlite_schema WHERE type = 'table'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// postgresTables lists the tables of the database at dbURL outside the
+// system's schemas.
+func postgresTables(t *testing.T, dbURL string) []string {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(t.Context()) }()
+	rows, _ := conn.Query(t.Context(), `SELECT schemaname || '.' || tablename FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// wantNoTables fails unless tables is empty: a refused database is left
+// as it was found.
+func wantNoTables(t *testing.T, tables []string) {
+	t.Helper()
+	if len(tables) != 0 {
+		t.Errorf("the refused database has tables %q, want none (a check must not write)", tables)
+	}
 }
 
 // wantUnmigratedRefused checks that err refuses an unmigrated database

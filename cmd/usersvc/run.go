@@ -36,6 +36,8 @@ commands:
                             the old one verifies until its tokens expire
   keys retire KID           withdraw a key at once (it leaked)
   keys list                 list the keys and their states
+  keys reseal               seal everything sealed again under
+                            USERSVC_KEY_ENCRYPTION_KEY (after changing it)
   audit prune --before DATE|--older-than AGE [--dry-run]
                             remove old audit events (recorded as such)
   retention run [--dry-run] remove now what the retention settings let go (the

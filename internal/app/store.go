@@ -24,6 +24,9 @@ type Store interface {
 	Stores() user.Stores
 	SigningKeys() signing.Repository
 	Migrator() (*goose.Provider, error)
+	// HasMigrationTable reports, without writing, whether the database
+	// has the migrations' version table (none: never migrated).
+	HasMigrationTable(ctx context.Context) (bool, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -181,10 +184,22 @@ func watchPool(m *metrics.Metrics, db Store) {
 	}
 }
 
+// errNotMigrated is a database without every migration of this release.
+var errNotMigrated = errors.New("the database has migrations to apply: " + migrateFirst)
+
 // RequireMigrated fails, saying how to fix it, when db has migrations
 // still to apply: a command that does not migrate (audit prune) needs the
-// schema of this release.
+// schema of this release. It only reads: a database never migrated (no
+// version table) is refused before goose is asked, since goose's version
+// queries create the version table they do not find.
 func RequireMigrated(ctx context.Context, db Store) error {
+	versioned, err := db.HasMigrationTable(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if !versioned {
+		return errNotMigrated
+	}
 	p, err := db.Migrator()
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
@@ -195,7 +210,7 @@ func RequireMigrated(ctx context.Context, db Store) error {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	if pending {
-		return errors.New("the database has migrations to apply: " + migrateFirst)
+		return errNotMigrated
 	}
 	return nil
 }

@@ -16,8 +16,9 @@ type memoryStore struct {
 	fake interface{ Stores() user.Stores }
 }
 
-func (s memoryStore) Stores() user.Stores                { return s.fake.Stores() }
-func (s memoryStore) SigningKeys() signing.Repository    { return nil }
-func (s memoryStore) Migrator() (*goose.Provider, error) { return nil, errors.New("no migrations") }
-func (s memoryStore) Ping(context.Context) error         { return nil }
-func (s memoryStore) Close() error                       { return nil }
+func (s memoryStore) Stores() user.Stores                             { return s.fake.Stores() }
+func (s memoryStore) SigningKeys() signing.Repository                 { return nil }
+func (s memoryStore) Migrator() (*goose.Provider, error)              { return nil, errors.New("no migrations") }
+func (s memoryStore) Ping(context.Context) error                      { return nil }
+func (s memoryStore) HasMigrationTable(context.Context) (bool, error) { return false, nil }
+func (s memoryStore) Close() error                                    { return nil }

@@ -130,3 +130,17 @@ func (l advisoryLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
 	}
 	return nil
 }
+
+// HasMigrationTable reports whether goose's version table exists in the
+// schema the migrations use (the connection's current schema), read from
+// the catalog. It writes nothing: goose's own version queries create the
+// table when it is missing, which a check of an unmigrated database must
+// not do.
+func (s *DB) HasMigrationTable(ctx context.Context) (bool, error) {
+	const q = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = $1)`
+	var ok bool
+	if err := s.pool.QueryRow(ctx, q, goose.DefaultTablename).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look for the migration table: %w", err)
+	}
+	return ok, nil
+}

@@ -168,3 +168,24 @@ func TestMigrationLock(t *testing.T) {
 		t.Errorf("SessionUnlock on a closed connection: got error %v, want sql.ErrConnDone", err)
 	}
 }
+
+// TestHasMigrationTable: a migrated database has the version table; one
+// without it (as createdb leaves one) has none, and asking leaves it
+// without one (goose's own queries would make it).
+func TestHasMigrationTable(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	s, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if has, err := s.HasMigrationTable(t.Context()); err != nil || !has {
+		t.Fatalf("HasMigrationTable on a migrated database = %v, %v; want true", has, err)
+	}
+	emptyDatabase(t, url)
+	for range 2 { // the second answer shows the first wrote nothing
+		if has, err := s.HasMigrationTable(t.Context()); err != nil || has {
+			t.Fatalf("HasMigrationTable without the version table = %v, %v; want false", has, err)
+		}
+	}
+}

@@ -118,3 +118,16 @@ func (l *fileLock) SessionUnlock(context.Context, *sql.Conn) error {
 	}
 	return nil
 }
+
+// HasMigrationTable reports whether goose's version table exists, read
+// from the schema table on a reading connection. It writes nothing:
+// goose's own version queries create the table when it is missing, which
+// a check of an unmigrated database must not do.
+func (s *DB) HasMigrationTable(ctx context.Context) (bool, error) {
+	const q = `SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?)`
+	var ok bool
+	if err := s.read.QueryRowContext(ctx, q, goose.DefaultTablename).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look for the migration table: %w", err)
+	}
+	return ok, nil
+}

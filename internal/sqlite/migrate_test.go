@@ -130,3 +130,22 @@ func TestFileLockUnopenable(t *testing.T) {
 		t.Errorf("SessionLock in a missing directory: got error %v, want one about the lock file", err)
 	}
 }
+
+// TestHasMigrationTable: a new database file has no version table, and
+// asking leaves it without one (goose's own queries would make it); a
+// migrated one has it.
+func TestHasMigrationTable(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "users.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	for range 2 { // the second answer shows the first wrote nothing
+		if has, err := s.HasMigrationTable(t.Context()); err != nil || has {
+			t.Fatalf("HasMigrationTable on a new file = %v, %v; want false", has, err)
+		}
+	}
+	if has, err := openMigrated(t).HasMigrationTable(t.Context()); err != nil || !has {
+		t.Errorf("HasMigrationTable on a migrated file = %v, %v; want true", has, err)
+	}
+}

@@ -234,6 +234,9 @@ func (s memoryStore) Migrator() (*goose.Provider, error) {
 }
 func (s memoryStore) Close() error { return nil }
 
+// HasMigrationTable is false: the fake has no migrations.
+func (s memoryStore) HasMigrationTable(context.Context) (bool, error) { return false, nil }
+
 // Ping fails while the fake does (SetFail).
 func (s memoryStore) Ping(ctx context.Context) error {
 	_, err := s.m.Stores().Users.ByID(ctx, uuid.Nil)
