@@ -163,16 +163,30 @@ func (a *Abuse) validate(env string, bad func(name, format string, args ...any))
 	switch a.PasswordHash {
 	case HashBcrypt:
 	case HashArgon2id:
-		if a.Argon2MemoryKiB < 8*1024 || a.Argon2MemoryKiB > 4<<20 || a.Argon2Iterations < 1 || a.Argon2Iterations > 100 || a.Argon2Parallelism < 1 {
-			bad("USERSVC_ARGON2_MEMORY_KIB", "argon2id parameters must be m=8192..4194304 KiB, t=1..100, p>=1")
-		} else if env == Production && (a.Argon2MemoryKiB < 19*1024 || a.Argon2Iterations < 2) {
-			bad("USERSVC_ARGON2_MEMORY_KIB", "production needs at least OWASP's m=19456 KiB and t=2")
-		}
+		a.validateArgon2(env, bad)
 	default:
 		bad("USERSVC_PASSWORD_HASH", "must be %q or %q, got %q", HashBcrypt, HashArgon2id, a.PasswordHash)
 	}
 	if a.HashConcurrency < 0 || a.HashQueue < 0 || a.HashMaxWait <= 0 {
 		bad("USERSVC_HASH_CONCURRENCY", "USERSVC_HASH_CONCURRENCY and USERSVC_HASH_QUEUE must not be negative and USERSVC_HASH_MAX_WAIT must be positive")
+	}
+}
+
+// validateArgon2 checks the argon2id parameters, each refusal naming its
+// own variable.
+func (a *Abuse) validateArgon2(env string, bad func(name, format string, args ...any)) {
+	if a.Argon2MemoryKiB < 8*1024 || a.Argon2MemoryKiB > 4<<20 {
+		bad("USERSVC_ARGON2_MEMORY_KIB", "must be between 8192 and 4194304 KiB, got %d", a.Argon2MemoryKiB)
+	} else if env == Production && a.Argon2MemoryKiB < 19*1024 {
+		bad("USERSVC_ARGON2_MEMORY_KIB", "production needs at least OWASP's 19456 KiB, got %d", a.Argon2MemoryKiB)
+	}
+	if a.Argon2Iterations < 1 || a.Argon2Iterations > 100 {
+		bad("USERSVC_ARGON2_ITERATIONS", "must be between 1 and 100, got %d", a.Argon2Iterations)
+	} else if env == Production && a.Argon2Iterations < 2 {
+		bad("USERSVC_ARGON2_ITERATIONS", "production needs at least OWASP's 2, got %d", a.Argon2Iterations)
+	}
+	if a.Argon2Parallelism < 1 {
+		bad("USERSVC_ARGON2_PARALLELISM", "must be at least 1, got %d", a.Argon2Parallelism)
 	}
 }
 

@@ -117,7 +117,13 @@ func TestLoadRejectsBadAbuseValuesNamingTheVariable(t *testing.T) {
 		{"unknown hash", []string{"USERSVC_PASSWORD_HASH=md5"}, "USERSVC_PASSWORD_HASH"},
 		{"argon2 memory too small", []string{"USERSVC_PASSWORD_HASH=argon2id", "USERSVC_ARGON2_MEMORY_KIB=64"}, "USERSVC_ARGON2_MEMORY_KIB"},
 		{"argon2 under OWASP in production", []string{"USERSVC_ENV=production", "USERSVC_JWT_SECRET=" + strings.Repeat("s", 40),
-			"USERSVC_PASSWORD_HASH=argon2id", "USERSVC_ARGON2_ITERATIONS=1"}, "USERSVC_ARGON2_MEMORY_KIB"},
+			"USERSVC_PASSWORD_HASH=argon2id", "USERSVC_ARGON2_ITERATIONS=1"}, "USERSVC_ARGON2_ITERATIONS: production needs"},
+		{"argon2 memory under OWASP in production", []string{"USERSVC_ENV=production", "USERSVC_JWT_SECRET=" + strings.Repeat("s", 40),
+			"USERSVC_PASSWORD_HASH=argon2id", "USERSVC_ARGON2_MEMORY_KIB=16384"}, "USERSVC_ARGON2_MEMORY_KIB: production needs"},
+		{"argon2 iterations too many", []string{"USERSVC_PASSWORD_HASH=argon2id", "USERSVC_ARGON2_ITERATIONS=101"}, "USERSVC_ARGON2_ITERATIONS: must be between 1 and 100, got 101"},
+		// Each argon2id parameter is named when it is the wrong one (the
+		// parallelism's refusal used to name the memory).
+		{"argon2 parallelism zero", []string{"USERSVC_PASSWORD_HASH=argon2id", "USERSVC_ARGON2_PARALLELISM=0"}, "USERSVC_ARGON2_PARALLELISM: must be at least 1, got 0"},
 		{"negative hash queue", []string{"USERSVC_HASH_QUEUE=-1"}, "USERSVC_HASH_QUEUE"},
 		{"zero hash wait", []string{"USERSVC_HASH_MAX_WAIT=0s"}, "USERSVC_HASH_MAX_WAIT"},
 	} {
