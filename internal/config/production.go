@@ -83,6 +83,14 @@ func (c *Config) unsafeSettings() []unsafeSetting {
 			add(OverrideWeakSecret, "USERSVC_KEY_ENCRYPTION_KEY", problem, "make a random one: openssl rand -base64 32, with the old one as USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS until `usersvc keys reseal` has run (README: Rotating the key-encryption key)")
 		}
 	}
+	// The next key is refused at the first roll, not only at the second,
+	// when it becomes USERSVC_KEY_ENCRYPTION_KEY with every replica
+	// already opening what it would seal.
+	if key, err := c.KeyEncryptionKeyNextBytes(); err == nil && key != nil {
+		if problem := weakSecret(key, false); problem != "" {
+			add(OverrideWeakSecret, "USERSVC_KEY_ENCRYPTION_KEY_NEXT", problem, "make a random one: openssl rand -base64 32")
+		}
+	}
 	c.limitSettings(add)
 	c.Tokens.unsafeSettings(add)
 	if u, err := url.Parse(c.PublicURL); err == nil && u.Scheme == "http" {

@@ -80,6 +80,8 @@ func unsafeCases() []unsafeCase {
 			"USERSVC_KEY_ENCRYPTION_KEY", OverrideWeakSecret, zeroKey},
 		{"key encryption key of one repeated byte", []string{"USERSVC_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))},
 			"USERSVC_KEY_ENCRYPTION_KEY", OverrideWeakSecret, "a2tr"},
+		{"next key encryption key of one repeated byte", []string{"USERSVC_KEY_ENCRYPTION_KEY_NEXT=" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("n", 32)))},
+			"USERSVC_KEY_ENCRYPTION_KEY_NEXT", OverrideWeakSecret, "bm5u"},
 		{"rate limits off", []string{"USERSVC_RATE_LIMITS=off"}, "USERSVC_RATE_LIMITS", OverrideRateLimitsOff, ""},
 		{"log mailer", []string{"USERSVC_MAILER=log"}, "USERSVC_MAILER", OverrideLogMailer, ""},
 		{"SMTP without TLS", []string{"USERSVC_SMTP_TLS=none"}, "USERSVC_SMTP_TLS", OverrideSMTPPlaintext, ""},
