@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/httpapi"
@@ -312,17 +314,35 @@ func migrate(ctx context.Context, args, environ []string, stdout io.Writer) erro
 		}
 		fmt.Fprintln(stdout, r)
 	case "status":
-		statuses, err := p.Status(ctx)
-		if err != nil {
+		return migrateStatus(ctx, db, p, kind, stdout)
+	}
+	return nil
+}
+
+// migrateStatus prints each migration, applied or pending. It only reads:
+// a database never migrated has every migration pending, and goose, whose
+// status query creates the version table it does not find, is not asked.
+func migrateStatus(ctx context.Context, db app.Store, p *goose.Provider, kind string, stdout io.Writer) error {
+	versioned, err := db.HasMigrationTable(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate status: %w", err)
+	}
+	var statuses []*goose.MigrationStatus
+	if versioned {
+		if statuses, err = p.Status(ctx); err != nil {
 			return fmt.Errorf("migrate status: %w", err)
 		}
-		for _, s := range statuses {
-			applied := "pending"
-			if !s.AppliedAt.IsZero() {
-				applied = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
-			}
-			fmt.Fprintf(stdout, "%-8s %s  %s\n", kind, filepath.Base(s.Source.Path), applied)
+	} else {
+		for _, src := range p.ListSources() {
+			statuses = append(statuses, &goose.MigrationStatus{Source: src, State: goose.StatePending})
 		}
+	}
+	for _, s := range statuses {
+		applied := "pending"
+		if !s.AppliedAt.IsZero() {
+			applied = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(stdout, "%-8s %s  %s\n", kind, filepath.Base(s.Source.Path), applied)
 	}
 	return nil
 }
