@@ -2,6 +2,7 @@ package signing_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
@@ -128,4 +129,108 @@ func TestAKeyThatDoesNotOpenIsNeverTrusted(t *testing.T) {
 			})
 		})
 	}
+}
+
+// retiringForgery is forgedKey placed just before the key that signs, so
+// that it counts as retiring: verifying until that key's tokens could
+// have expired, and never signing, so that its private half was never
+// needed.
+func retiringForgery(t *testing.T, repo signing.Repository, c *clock) (string, string) {
+	t.Helper()
+	keys, err := repo.Keys(t.Context())
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("Keys() = %d keys, %v; want the one that signs", len(keys), err)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := keys[0].CreatedAt.Add(-time.Second)
+	k := signing.StoredKey{ID: "FORGEDKEY0000000", Alg: security.EdDSA, Public: der, Private: []byte("sealed by nobody"), PublishedAt: at, CreatedAt: at}
+	if err := repo.AddKey(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	return k.ID, issueWith(t, forger{kid: k.ID, priv: priv}, c)
+}
+
+// TestAKeyVerifiesOnlyIfItsRowOpens: the public half of a signing key is
+// stored in clear, so a key verifies tokens only once its sealed private
+// half opens and is that public half's private key, whatever its state.
+// A row written by someone who can write the database but holds no
+// key-encryption key, as a retiring key beside the one that signs, or
+// the signing key's public half replaced by theirs, fails the start and
+// the reload (the ring stays as loaded), and none of their tokens
+// verifies.
+func TestAKeyVerifiesOnlyIfItsRowOpens(t *testing.T) {
+	t.Run("a retiring key written without a key-encryption key", func(t *testing.T) { forEachStore(t, testRetiringForgery) })
+	t.Run("the signing key's public half replaced", func(t *testing.T) { forEachStore(t, testPublicSwapped) })
+}
+
+func testRetiringForgery(t *testing.T, repo signing.Repository) {
+	c := &clock{now: time.Now()}
+	f := open(t, repo, security.EdDSA, c)
+	kid, token := retiringForgery(t, repo, c)
+	if err := f.ring.Reload(t.Context()); err == nil {
+		t.Error("Reload beside a retiring key that does not open succeeded, want an error")
+	}
+	if _, err := f.tokens.Verify(token); err == nil {
+		t.Errorf("a token of the retiring key %s, whose private half does not open, verifies", kid)
+	}
+	if _, err := signing.Open(t.Context(), repo, newSealer(t, 7), signing.Options{Overlap: ttl, Now: c.Now}); !errors.Is(err, signing.ErrWrongEncryptionKey) {
+		t.Errorf("a start beside it: %v, want ErrWrongEncryptionKey", err)
+	}
+}
+
+func testPublicSwapped(t *testing.T, repo signing.Repository) {
+	c := &clock{now: time.Now()}
+	f := open(t, repo, security.EdDSA, c)
+	kid, _, err := f.ring.SigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	swapped := publicSwapped{Repository: repo, kid: kid, public: der}
+	r, err := signing.Open(t.Context(), swapped, newSealer(t, 7), signing.Options{Overlap: ttl, Now: c.Now})
+	if !errors.Is(err, signing.ErrKeyMismatch) {
+		t.Errorf("a start with the signing key's public half replaced: %v, want ErrKeyMismatch", err)
+	}
+	if r == nil {
+		return
+	}
+	verifier, err := security.NewSigned(security.EdDSA, r, "usersvc", ttl, c.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verifier.Verify(issueWith(t, forger{kid: kid, priv: priv}, c)); err == nil {
+		t.Errorf("a token of %s signed with the private key of the replaced public half verifies", kid)
+	}
+}
+
+// publicSwapped is a Repository whose key kid has another public half:
+// the row altered in the database.
+type publicSwapped struct {
+	signing.Repository
+	kid    string
+	public []byte
+}
+
+func (p publicSwapped) Keys(ctx context.Context) ([]signing.StoredKey, error) {
+	keys, err := p.Repository.Keys(ctx)
+	for i := range keys {
+		if keys[i].ID == p.kid {
+			keys[i].Public = p.public
+		}
+	}
+	return keys, err
 }
