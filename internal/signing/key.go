@@ -67,7 +67,9 @@ func newStoredKey(alg string, now, signsFrom time.Time, s *Sealer) (StoredKey, e
 	return k, nil
 }
 
-// privateKey opens k's private half.
+// privateKey opens k's private half and checks that it is the private
+// half of k's public one: the public half is stored in clear, and only
+// the seal shows that a holder of the key-encryption key made the row.
 func (k StoredKey) privateKey(s *Sealer) (crypto.Signer, error) {
 	der, err := s.open(k.Private, k.ID, k.Alg)
 	if err != nil {
@@ -80,6 +82,13 @@ func (k StoredKey) privateKey(s *Sealer) (crypto.Signer, error) {
 	signer, ok := parsed.(crypto.Signer)
 	if !ok || !matches(k.Alg, signer.Public()) {
 		return nil, fmt.Errorf("signing key %s: private key is not an %s key", k.ID, k.Alg)
+	}
+	pub, err := k.publicKey()
+	if err != nil {
+		return nil, err
+	}
+	if eq, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(pub) {
+		return nil, fmt.Errorf("signing key %s: %w", k.ID, ErrKeyMismatch)
 	}
 	return signer, nil
 }

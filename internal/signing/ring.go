@@ -369,21 +369,44 @@ func (r *Ring) load(ctx context.Context) error {
 		if !verifies(st) {
 			continue
 		}
-		if prev, ok := old[k.stored.ID]; ok {
-			k.public, k.private = prev.public, prev.private
-		} else if k.public, err = stored[i].publicKey(); err != nil {
+		if err := k.open(stored[i], old[k.stored.ID], st, r.sealer); err != nil {
 			return err
-		}
-		if (st == Active || st == Pending) && k.private == nil {
-			if k.private, err = stored[i].privateKey(r.sealer); err != nil {
-				return err
-			}
 		}
 		byID[k.stored.ID] = k
 	}
 	r.mu.Lock()
 	r.keys, r.byID, r.loadedAt = keys, byID, now
 	r.mu.Unlock()
+	return nil
+}
+
+// open gives k, a key that verifies in state st, its public half and,
+// if it signs or will, its private half: prev's when the previous load
+// had them, else from s, the row's private half opening first whatever
+// the state (a key verifies only if a holder of the key-encryption key
+// made it: its public half is stored in clear).
+func (k *key) open(s StoredKey, prev *key, st string, sealer *Sealer) error {
+	if prev != nil {
+		k.public, k.private = prev.public, prev.private
+	} else {
+		private, err := s.privateKey(sealer)
+		if err != nil {
+			return err
+		}
+		if k.public, err = s.publicKey(); err != nil {
+			return err
+		}
+		k.private = private
+	}
+	if st != Active && st != Pending {
+		k.private = nil // signs no more: not kept
+		return nil
+	}
+	if k.private == nil { // retiring at the previous load, signs again (its successor was revoked before its moment)
+		var err error
+		k.private, err = s.privateKey(sealer)
+		return err
+	}
 	return nil
 }
 

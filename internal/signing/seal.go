@@ -17,6 +17,10 @@ const KeyEncryptionKeyBytes = 32
 // row was altered.
 var ErrWrongEncryptionKey = errors.New("stored signing key does not decrypt: USERSVC_KEY_ENCRYPTION_KEY is not the key it was sealed with (nor is USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS or USERSVC_KEY_ENCRYPTION_KEY_NEXT), or the row was altered")
 
+// ErrKeyMismatch says a stored signing key's public half is not the
+// public half of its sealed private key: the row was altered.
+var ErrKeyMismatch = errors.New("stored public key is not the private key's: the row was altered")
+
 // Sealer encrypts private keys at rest with AES-256-GCM. Each sealed key is
 // a fresh random 96-bit nonce followed by the ciphertext and tag; the key id
 // and algorithm are authenticated as associated data, so a sealed key moved
