@@ -76,6 +76,8 @@ func TestOpenAPI(t *testing.T) {
 		{"/api/v1/logout", "post", bearer, "", ""},
 		{"/api/v1/users/me/sessions", "get", bearer, "", ""},
 		{"/api/v1/users/me/sessions/{id}", "delete", bearer, "", ""},
+		{"/api/v1/users/me/consents", "get", bearer, "", ""},
+		{"/api/v1/users/me/consents/{client_id}", "delete", bearer, "", ""},
 		{"/api/v1/admin/audit", "get", bearer, "", ""},
 		{"/api/v1/users/me/audit", "get", bearer, "", ""},
 		{"/api/v1/users/me/export", "get", bearer, "", ""},
@@ -184,7 +186,8 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"GET /.well-known/jwks.json": "200",
 		"POST /api/v1/logout":        "204", "GET /api/v1/users/me/sessions": "200",
 		"DELETE /api/v1/users/me/sessions/{id}": "204",
-		"GET /api/v1/admin/audit":               "200", "GET /api/v1/users/me/audit": "200", "GET /api/v1/users/me/export": "200",
+		"GET /api/v1/users/me/consents":         "200", "DELETE /api/v1/users/me/consents/{client_id}": "204", // consents.go
+		"GET /api/v1/admin/audit": "200", "GET /api/v1/users/me/audit": "200", "GET /api/v1/users/me/export": "200",
 		"GET /api/v1/admin/users": "200", "GET /api/v1/admin/users/{id}": "200",
 		"PATCH /api/v1/admin/users/{id}": "200", "DELETE /api/v1/admin/users/{id}": "204",
 		"POST /api/v1/admin/users/{id}/deactivate": "200", "POST /api/v1/admin/users/{id}/reactivate": "200",
