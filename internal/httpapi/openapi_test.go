@@ -136,7 +136,7 @@ func TestOpenAPI(t *testing.T) {
 		{"Token", []string{"access_token", "token_type", "expires_in", "refresh_token"}},
 		{"AuditEventRead", []string{"id", "at", "kind", "actor_id", "subject_id", "ip", "user_agent", "request_id", "detail"}},
 		{"AuditPage", []string{"items", "next_cursor"}},
-		{"UserExport", []string{"exported_at", "profile", "sessions", "passkeys", "second_factors", "email_changes", "app_consents", "app_grants", "audit_events"}},
+		{"UserExport", []string{"exported_at", "profile", "sessions", "passkeys", "second_factors", "email_changes", "pending_links", "app_consents", "app_grants", "audit_events"}},
 	} {
 		s := doc.Components.Schemas[tt.schema]
 		if diff := cmp.Diff(tt.required, s.Required); diff != "" {
