@@ -49,6 +49,7 @@ type App struct {
 	// passkeyFactor is passkeys as the user service's second factor (passkeys.go).
 	passkeyFactor *passkeyFactor
 	web           *web.Pages           // nil with USERSVC_UI=off
+	consents      *consentedApps       // nil when the store keeps no OpenID provider state
 	clients       *oauthclient.Service // nil when the store keeps no client registry
 	tokens        *security.JWT
 	stop          context.CancelFunc // ends the background work New started
@@ -175,6 +176,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		return nil, err
 	}
 	a.openService(keys, prot, notifier, o)
+	a.openConsents(a.providerClients(o), o.now)               // pages.go
 	if err := a.openPasskeys(a.svc, log, o.now); err != nil { // passkeys.go
 		return nil, err
 	}
@@ -247,12 +249,22 @@ func (a *App) openHTTP(keys tokenKeys, prot protections, mount func(*http.ServeM
 		Logger: a.log, MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Metrics: a.metrics,
 		Limits: prot.limits, LoginRoom: prot.room, ClientIP: prot.clientIP, JWKS: keys.jwks, Ready: a.db.Ping,
 		NoDocs: !bool(cfg.Docs), Webhooks: a.webhooks, Clients: a.clients, OAuth: oauth, Passkeys: a.passkeys, Mount: mount,
+		Consents: a.httpConsents(),
 		Discovery: httpapi.Discovery{
 			PublicURL: cfg.PublicURL, Issuer: cfg.JWTIssuer, SigningAlg: cfg.JWTAlg, Docs: bool(cfg.Docs),
 			OpenID: openIDDiscovery(oauth),
 		},
 	})
 	a.ops = httpapi.Ops(a.metrics, build)
+}
+
+// httpConsents are a.consents for the API: nil (not a nil pointer) when
+// the store keeps none.
+func (a *App) httpConsents() httpapi.Consents {
+	if a.consents == nil {
+		return nil
+	}
+	return a.consents
 }
 
 // Policy is the user.Policy cfg sets.

@@ -14,6 +14,7 @@ import (
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/oidcop"
+	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/web"
 )
 
@@ -52,9 +53,11 @@ func (a *App) pages(keys tokenKeys, prot protections, now func() time.Time) (fun
 	if a.clients != nil {
 		opts.Clients = a.clients
 	}
+	if a.consents != nil {
+		opts.Apps = a.consents
+	}
 	if st, ok := a.db.(oidcStore); ok { // the OpenID provider's clients, as form targets of its sign-ins
 		reqs := st.OIDC().Grants
-		opts.Apps = consentedApps{consents: oidcop.NewConsentService(st.OIDC(), a.svc, now), clients: a.clients}
 		opts.FlowTarget = func(ctx context.Context, returnTo string) string {
 			return oidcop.ReturnOrigin(ctx, reqs, returnTo, now())
 		}
@@ -78,14 +81,32 @@ func (a *App) pages(keys tokenKeys, prot protections, now func() time.Time) (fun
 // the process ask it who is signed in: Pages.Current).
 func (a *App) Pages() *web.Pages { return a.web }
 
-// consentedApps are the OpenID provider's consents as the apps page shows
-// them: with the registered client's name where the registry has it.
+// consentedApps are the OpenID provider's consents as the apps page and
+// /api/v1/users/me/consents show them: the page's with the registered
+// client's name where the registry has it, the API's as the export lists
+// them (records); both take one back through the one ConsentService.
 type consentedApps struct {
 	consents *oidcop.ConsentService
+	records  oidcop.Records
 	clients  *oauthclient.Service // nil: no registry, names are ids
 }
 
-func (c consentedApps) AppsOf(ctx context.Context, userID uuid.UUID) ([]web.App, error) {
+// openConsents builds the consents (a.consents) when the store keeps the
+// OpenID provider's state, named for the API by clients (may be nil).
+func (a *App) openConsents(clients oidcop.Clients, now func() time.Time) {
+	if st, ok := a.db.(oidcStore); ok {
+		a.consents = &consentedApps{
+			consents: oidcop.NewConsentService(st.OIDC(), a.svc, now), records: oidcop.NewRecords(st.OIDC(), clients), clients: a.clients,
+		}
+	}
+}
+
+// ConsentsOf lists userID's consents as the export does (httpapi.Consents).
+func (c *consentedApps) ConsentsOf(ctx context.Context, userID uuid.UUID) ([]user.ConsentRecord, error) {
+	return c.records.ConsentsOf(ctx, userID)
+}
+
+func (c *consentedApps) AppsOf(ctx context.Context, userID uuid.UUID) ([]web.App, error) {
 	list, err := c.consents.Of(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -97,12 +118,12 @@ func (c consentedApps) AppsOf(ctx context.Context, userID uuid.UUID) ([]web.App,
 	return out, nil
 }
 
-func (c consentedApps) RevokeApp(ctx context.Context, userID uuid.UUID, clientID string) error {
+func (c *consentedApps) RevokeApp(ctx context.Context, userID uuid.UUID, clientID string) error {
 	return c.consents.Revoke(ctx, userID, clientID, c.name(ctx, clientID))
 }
 
 // name is the registry's name of clientID, "" when it has none.
-func (c consentedApps) name(ctx context.Context, clientID string) string {
+func (c *consentedApps) name(ctx context.Context, clientID string) string {
 	if c.clients == nil {
 		return ""
 	}

@@ -185,6 +185,7 @@ type userExport struct {
 	Passkeys      []exportedPasskey     `json:"passkeys" doc:"Every passkey, oldest first: never its public key, credential id or signature counter"`
 	SecondFactors mfaStatus             `json:"second_factors" doc:"The second factors, as GET /users/me/mfa says them: never the authenticator's secret or a recovery code"`
 	EmailChanges  []exportedEmailChange `json:"email_changes" doc:"Every change of the email address still kept (retention removes ended ones), oldest first: never the undo link's token or its hash"`
+	PendingLinks  []exportedLink        `json:"pending_links" doc:"The links mailed to the account (email verification, password reset) that still work at exported_at, oldest first: never the token or its hash"`
 	AppConsents   []exportedConsent     `json:"app_consents" doc:"What the account allowed the OpenID provider's relying parties, by client id"`
 	AppGrants     []exportedGrant       `json:"app_grants" doc:"What each sign-in at the OpenID provider gave a relying party, revoked ones included (retention removes ended ones), oldest first: never a token or its hash"`
 	AuditEvents   []auditEventRead      `json:"audit_events" doc:"Every security event about the account, newest first"`
@@ -274,6 +275,7 @@ func writeExport(w io.Writer, x user.Export, wait time.Duration) error {
 			field(`,"passkeys":`, mapEach(x.Passkeys, toExportedPasskey)),
 			field(`,"second_factors":`, toMFAStatus(x.SecondFactors)),
 			field(`,"email_changes":`, mapEach(x.EmailChanges, func(c user.EmailChange) exportedEmailChange { return toExportedEmailChange(c, x.At) })),
+			field(`,"pending_links":`, mapEach(x.PendingLinks, toExportedLink)),
 			field(`,"app_consents":`, mapEach(x.Consents, toExportedConsent)),
 			field(`,"app_grants":`, mapEach(x.Grants, toExportedGrant)))
 	}

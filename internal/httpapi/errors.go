@@ -122,6 +122,7 @@ var errorTable = []struct {
 	{webhook.ErrEndpointNotFound, http.StatusNotFound, "webhook_not_found", "", ""},
 	{webhook.ErrDeliveryNotFound, http.StatusNotFound, "delivery_not_found", "", ""},
 	{oauthclient.ErrNotFound, http.StatusNotFound, "client_not_found", "", ""},
+	{oidcop.ErrNoConsent, http.StatusNotFound, "consent_not_found", "no consent to this client", ""},
 	{oauthclient.ErrPublicClient, http.StatusConflict, "public_client", "", ""},
 	{webhook.ErrEndpointDisabled, http.StatusConflict, "webhook_disabled", "", ""},
 	{webhook.ErrDeliveryInProgress, http.StatusConflict, "delivery_in_progress", "", ""},

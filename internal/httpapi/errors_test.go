@@ -211,6 +211,7 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 			return s.do(req{method: "DELETE", path: "/api/v1/admin/users/" + adminID.String(), token: s.serviceToken(c.ClientID, "users:write")})
 		},
 		oauthclient.ErrNotFound.Error(): authed("GET", "/api/v1/admin/clients/nope", adminTok, ""),
+		"no consent to this client":     authed("DELETE", "/api/v1/users/me/consents/nope", tok, ""),
 		oauthclient.ErrPublicClient.Error(): func() response {
 			c := s.createClient(adminTok, `{"name":"SPA","redirect_uris":["https://spa.example.com/cb"]}`)
 			return s.do(req{method: "POST", path: "/api/v1/admin/clients/" + c.ClientID + "/rotate-secret", token: adminTok})

@@ -87,6 +87,7 @@ var exampleParams = map[string]any{
 	"subject_id":      exampleID,
 	"actor_id":        exampleID,
 	"delivery":        exampleID,
+	"client_id":       "photo-album",
 }
 
 // documentExamples adds the examples of the operation at path.

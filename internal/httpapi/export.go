@@ -54,6 +54,20 @@ func toExportedEmailChange(c user.EmailChange, now time.Time) exportedEmailChang
 	}
 }
 
+// exportedLink is a mailed link that still works, as the export shows it:
+// what it is for and when it ends, never its token or its hash (the
+// export is a file that travels: a live token in it would reset the
+// password of whoever reads it).
+type exportedLink struct {
+	Kind      string    `json:"kind" enum:"verify_email,reset_password" doc:"What the link does: verify the email address, or reset the password"`
+	CreatedAt time.Time `json:"created_at" doc:"When it was mailed"`
+	ExpiresAt time.Time `json:"expires_at" doc:"Until when it works, unless used first"`
+}
+
+func toExportedLink(t user.AccountToken) exportedLink {
+	return exportedLink{Kind: string(t.Purpose), CreatedAt: t.CreatedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC()}
+}
+
 // exportedConsent is what the account allowed a relying party of the
 // OpenID provider.
 type exportedConsent struct {

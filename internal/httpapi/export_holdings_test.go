@@ -1,6 +1,9 @@
 package httpapi_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -10,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/passkey/passkeytest"
 	"github.com/usersvc/usersvc/internal/user/usertest"
 )
@@ -19,6 +23,7 @@ import (
 type holdingsExport struct {
 	Passkeys     []map[string]any `json:"passkeys"`
 	EmailChanges []map[string]any `json:"email_changes"`
+	PendingLinks []map[string]any `json:"pending_links"`
 	AppConsents  []map[string]any `json:"app_consents"`
 	AppGrants    []map[string]any `json:"app_grants"`
 }
@@ -197,4 +202,90 @@ func TestExportSessionsNameTheirClient(t *testing.T) {
 			}
 		}
 	})
+}
+
+// linkKinds are the kinds of x's pending links, in order.
+func linkKinds(x holdingsExport) []any {
+	kinds := []any{}
+	for _, l := range x.PendingLinks {
+		kinds = append(kinds, l["kind"])
+	}
+	return kinds
+}
+
+// TestExportHoldsPendingMailedLinks: the export said nothing of the links
+// mailed to the account that still work (a verification, a password
+// reset), though the service keeps them. It now lists each live one,
+// its kind and when it was mailed and ends, never its token or hash; a
+// link the account's changes made dead (a reset link after a password
+// change, a verification link to a former address) is not listed.
+func TestExportHoldsPendingMailedLinks(t *testing.T) {
+	for _, kind := range append(stores(), apptest.Memory) {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			s := newServer(t, kind)
+			ada, adaToken := s.signedUp()
+			_, bobToken := s.signedUp()
+			verify := s.nextMail(usertest.MailVerify, ada.Email)
+			s.Clock.Advance(time.Minute)
+			if res := s.requestReset(ada.Email, nil); res.Status != http.StatusAccepted {
+				t.Fatalf("reset request: %v", res)
+			}
+			reset := s.nextMail(usertest.MailReset, ada.Email)
+
+			x, body := s.exportOf(adaToken)
+			if got := linkKinds(x); !slices.Equal(got, []any{"verify_email", "reset_password"}) {
+				t.Fatalf("ada's pending links %v, want her verification then her reset link", x.PendingLinks)
+			}
+			for _, l := range x.PendingLinks {
+				if got, want := keysOf(l), []string{"created_at", "expires_at", "kind"}; !slices.Equal(got, want) {
+					t.Errorf("pending link fields %v, want %v (no token, no hash)", got, want)
+				}
+				if l["expires_at"].(string) <= l["created_at"].(string) {
+					t.Errorf("pending link %v ends before it starts", l)
+				}
+			}
+			for _, tok := range []string{verify.Token, reset.Token} {
+				h := sha256.Sum256([]byte(tok))
+				for _, secret := range []string{tok, hex.EncodeToString(h[:]), base64.StdEncoding.EncodeToString(h[:]), base64.RawURLEncoding.EncodeToString(h[:])} {
+					if strings.Contains(body, secret) {
+						t.Errorf("the export holds a mailed link's token or hash %q", secret)
+					}
+				}
+			}
+			if y, _ := s.exportOf(bobToken); !slices.Equal(linkKinds(y), []any{"verify_email"}) {
+				t.Errorf("bob's pending links %v, want only his verification", y.PendingLinks)
+			}
+
+			// A password change makes the reset link dead: no longer listed.
+			const newPassword = "a brand new password 7"
+			if res := s.do(req{method: "PUT", path: "/api/v1/users/me/password", token: adaToken,
+				body: jsonBody(map[string]string{"current_password": ada.Password, "new_password": newPassword})}); res.Status != http.StatusNoContent {
+				t.Fatalf("password change: %v", res)
+			}
+			adaToken = s.token(ada.Username, newPassword)
+			first := x.PendingLinks[0]["created_at"]
+			if x, _ = s.exportOf(adaToken); !slices.Equal(linkKinds(x), []any{"verify_email"}) || x.PendingLinks[0]["created_at"] != first {
+				t.Errorf("after the password change: pending links %v, want the verification only", x.PendingLinks)
+			}
+			// An email change makes the verification link to the former
+			// address dead: only the new address's is listed.
+			s.Clock.Advance(time.Minute)
+			const newEmail = "ada.moved@example.com"
+			if res := s.updateMe(adaToken, `{"email":"`+newEmail+`"}`); res.Status != http.StatusOK {
+				t.Fatalf("email change: %v", res)
+			}
+			again := s.nextMail(usertest.MailVerify, newEmail)
+			if x, _ = s.exportOf(adaToken); !slices.Equal(linkKinds(x), []any{"verify_email"}) || x.PendingLinks[0]["created_at"] == first {
+				t.Errorf("after the email change: pending links %v, want only the new address's verification", x.PendingLinks)
+			}
+			// Once used, the verification link is gone too; an empty list is [].
+			if res := s.verify(again.Token); res.Status != http.StatusOK {
+				t.Fatalf("verify: %v", res)
+			}
+			if x, _ = s.exportOf(adaToken); x.PendingLinks == nil || len(x.PendingLinks) != 0 {
+				t.Errorf("after the verification: pending links %v, want []", x.PendingLinks)
+			}
+		})
+	}
 }

@@ -85,6 +85,10 @@ type Options struct {
 	Clients *oauthclient.Service
 	// OAuth is the OpenID provider (internal/oidcop). Nil means none.
 	OAuth *OAuth
+	// Consents are the OpenID provider's consents, for
+	// /api/v1/users/me/consents. Nil: a store that keeps none (the list is
+	// empty, a withdrawal 404).
+	Consents Consents
 }
 
 // OAuth is the OpenID provider's part of the surface: its endpoints
@@ -114,6 +118,7 @@ type api struct {
 	webhooks     *webhook.Service
 	clients      *oauthclient.Service
 	passkeys     *passkey.Service
+	consents     Consents
 }
 
 // New returns the service's HTTP handler: the /api/v1 routes of the design;
@@ -128,6 +133,7 @@ func New(svc *user.Service, opts Options) http.Handler {
 	a.webhooks = opts.Webhooks
 	a.clients = opts.Clients
 	a.passkeys = opts.Passkeys
+	a.consents = opts.Consents
 	if a.limits == nil {
 		a.limits = &Limits{}
 	}

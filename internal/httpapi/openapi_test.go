@@ -76,6 +76,8 @@ func TestOpenAPI(t *testing.T) {
 		{"/api/v1/logout", "post", bearer, "", ""},
 		{"/api/v1/users/me/sessions", "get", bearer, "", ""},
 		{"/api/v1/users/me/sessions/{id}", "delete", bearer, "", ""},
+		{"/api/v1/users/me/consents", "get", bearer, "", ""},
+		{"/api/v1/users/me/consents/{client_id}", "delete", bearer, "", ""},
 		{"/api/v1/admin/audit", "get", bearer, "", ""},
 		{"/api/v1/users/me/audit", "get", bearer, "", ""},
 		{"/api/v1/users/me/export", "get", bearer, "", ""},
@@ -134,7 +136,7 @@ func TestOpenAPI(t *testing.T) {
 		{"Token", []string{"access_token", "token_type", "expires_in", "refresh_token"}},
 		{"AuditEventRead", []string{"id", "at", "kind", "actor_id", "subject_id", "ip", "user_agent", "request_id", "detail"}},
 		{"AuditPage", []string{"items", "next_cursor"}},
-		{"UserExport", []string{"exported_at", "profile", "sessions", "passkeys", "second_factors", "email_changes", "app_consents", "app_grants", "audit_events"}},
+		{"UserExport", []string{"exported_at", "profile", "sessions", "passkeys", "second_factors", "email_changes", "pending_links", "app_consents", "app_grants", "audit_events"}},
 	} {
 		s := doc.Components.Schemas[tt.schema]
 		if diff := cmp.Diff(tt.required, s.Required); diff != "" {
@@ -184,7 +186,8 @@ func TestDocumentAndServerAgree(t *testing.T) {
 		"GET /.well-known/jwks.json": "200",
 		"POST /api/v1/logout":        "204", "GET /api/v1/users/me/sessions": "200",
 		"DELETE /api/v1/users/me/sessions/{id}": "204",
-		"GET /api/v1/admin/audit":               "200", "GET /api/v1/users/me/audit": "200", "GET /api/v1/users/me/export": "200",
+		"GET /api/v1/users/me/consents":         "200", "DELETE /api/v1/users/me/consents/{client_id}": "204", // consents.go
+		"GET /api/v1/admin/audit": "200", "GET /api/v1/users/me/audit": "200", "GET /api/v1/users/me/export": "200",
 		"GET /api/v1/admin/users": "200", "GET /api/v1/admin/users/{id}": "200",
 		"PATCH /api/v1/admin/users/{id}": "200", "DELETE /api/v1/admin/users/{id}": "204",
 		"POST /api/v1/admin/users/{id}/deactivate": "200", "POST /api/v1/admin/users/{id}/reactivate": "200",

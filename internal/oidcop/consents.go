@@ -3,6 +3,7 @@ package oidcop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,6 +22,11 @@ type ConsentService struct {
 	accounts ConsentAccounts
 	now      func() time.Time
 }
+
+// ErrNoConsent is Revoke's answer for a client the user has no consent
+// to (never had, took back already, or another account's): an
+// ErrNotFound.
+var ErrNoConsent = fmt.Errorf("no consent to this client: %w", ErrNotFound)
 
 // ConsentAccounts records a consent taken back, as every change of an
 // account is: its audit event and its event, in the change's transaction
@@ -45,7 +51,7 @@ func (s *ConsentService) Of(ctx context.Context, userID uuid.UUID) ([]Consent, e
 
 // Revoke takes userID's consent to clientID (named name, "" for none)
 // back and ends the client's grants of userID, in one transaction with
-// its record (ConsentAccounts); ErrNotFound when there was no consent
+// its record (ConsentAccounts); ErrNoConsent when there was no consent
 // (the grants end all the same, and nothing is recorded).
 func (s *ConsentService) Revoke(ctx context.Context, userID uuid.UUID, clientID, name string) error {
 	if s.accounts == nil {
@@ -62,7 +68,7 @@ func (s *ConsentService) Revoke(ctx context.Context, userID uuid.UUID, clientID,
 		if err := s.grants.RevokeGrantsOf(ctx, userID, clientID, s.now().UTC()); err != nil {
 			return err
 		}
-		return ErrNotFound
+		return ErrNoConsent
 	}
 	return err
 }
@@ -74,7 +80,7 @@ func (s *ConsentService) withdraw(ctx context.Context, w Withdrawal, userID uuid
 	}
 	if err := w.DeleteConsent(ctx, userID, clientID); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return ErrNotFound
+			return ErrNoConsent
 		}
 		return err
 	}

@@ -172,3 +172,28 @@ func (s *AccountTokens) UseAll(ctx context.Context, userID uuid.UUID, purpose us
 	}
 	return nil
 }
+
+// Pending returns userID's unused tokens that expire after now, oldest
+// first.
+func (s *AccountTokens) Pending(ctx context.Context, userID uuid.UUID, now time.Time) ([]user.AccountToken, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `
+		SELECT hash, user_id, purpose, email, created_at, expires_at, COALESCE(token_version, $3)
+		FROM account_tokens WHERE user_id = $1 AND used_at IS NULL AND expires_at > $2
+		ORDER BY created_at, hash`
+	rows, err := s.q.Query(ctx, q, userID, now, user.Unbound)
+	if err != nil {
+		return nil, translate(err, "list pending account tokens")
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.AccountToken, error) {
+		var t user.AccountToken
+		err := r.Scan(&t.Hash, &t.UserID, &t.Purpose, &t.Email, &t.CreatedAt, &t.ExpiresAt, &t.TokenVersion)
+		t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
+		return t, err
+	})
+	if err != nil {
+		return nil, translate(err, "list pending account tokens")
+	}
+	return all, nil
+}

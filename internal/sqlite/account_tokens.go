@@ -165,3 +165,37 @@ func (s *AccountTokens) UseAll(ctx context.Context, userID uuid.UUID, purpose us
 	}
 	return nil
 }
+
+// Pending returns userID's unused tokens that expire after now, oldest
+// first.
+func (s *AccountTokens) Pending(ctx context.Context, userID uuid.UUID, now time.Time) ([]user.AccountToken, error) {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	const q = `
+		SELECT hash, user_id, purpose, email, created_at, expires_at, COALESCE(token_version, ?3)
+		FROM account_tokens WHERE user_id = ?1 AND used_at IS NULL AND expires_at > ?2
+		ORDER BY created_at, hash`
+	rows, err := s.readRows(ctx, q, userID, ts(now), user.Unbound)
+	if err != nil {
+		return nil, translate(err, "list pending account tokens")
+	}
+	defer rows.Close()
+	var all []user.AccountToken
+	for rows.Next() {
+		var (
+			t            user.AccountToken
+			created, exp string
+		)
+		if err := rows.Scan(&t.Hash, &t.UserID, &t.Purpose, &t.Email, &created, &exp, &t.TokenVersion); err != nil {
+			return nil, translate(err, "list pending account tokens")
+		}
+		if err := errors.Join(parseTS(created, &t.CreatedAt), parseTS(exp, &t.ExpiresAt)); err != nil {
+			return nil, fmt.Errorf("list pending account tokens: %w", err)
+		}
+		all = append(all, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "list pending account tokens")
+	}
+	return all, nil
+}

@@ -351,7 +351,7 @@ const ExportPage = 500
 
 // Export is everything the service keeps about one user: the profile,
 // every session (revoked and expired ones included), passkeys, the
-// second factors' state, email changes, what the user allowed the OpenID provider's relying parties,
+// second factors' state, email changes, the mailed links that still work, what the user allowed the OpenID provider's relying parties,
 // and every security event about the account.
 type Export struct {
 	At      time.Time
@@ -366,8 +366,11 @@ type Export struct {
 	// app's state and the recovery codes left, never a secret or a code.
 	SecondFactors MFAStatus
 	EmailChanges  []EmailChange // oldest first; Hash is never shown
-	Consents      []ConsentRecord
-	Grants        []GrantRecord
+	// PendingLinks are the mailed links (email verification, password
+	// reset) that still work, oldest first; Hash is never shown.
+	PendingLinks []AccountToken
+	Consents     []ConsentRecord
+	Grants       []GrantRecord
 	// Events yields every event about the account, newest first by
 	// (At, ID), reading them ExportPage at a time (keyset paging on
 	// (At, ID), from the index on (subject_id, at, id)), until the last
@@ -390,7 +393,7 @@ func (s *Service) Export(ctx context.Context, u User) (Export, error) {
 	if err != nil {
 		return Export{}, err
 	}
-	h, err := s.holdingsOf(ctx, u.ID)
+	h, err := s.holdingsOf(ctx, profile)
 	if err != nil {
 		return Export{}, err
 	}
@@ -406,7 +409,7 @@ func (s *Service) Export(ctx context.Context, u User) (Export, error) {
 	s.record(ctx, AuditDataExported, u.ID, u.ID, nil)
 	return Export{
 		At: s.now(), Profile: profile, Sessions: s.sessionPages(ctx, u.ID, sessions), Passkeys: h.passkeys, SecondFactors: factors, EmailChanges: h.emailChanges,
-		Consents: h.consents, Grants: h.grants, Events: s.eventPages(ctx, f, first),
+		PendingLinks: h.links, Consents: h.consents, Grants: h.grants, Events: s.eventPages(ctx, f, first),
 	}, nil
 }
 

@@ -3,6 +3,8 @@ package user
 import (
 	"context"
 	"iter"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,24 +101,29 @@ func (c EmailChange) State(now time.Time) string {
 
 // holdings are the parts of an account's export beside its profile, its
 // sessions and its events: every one read whole (each is small: a few
-// passkeys and apps, and changes and grants that retention removes once
-// ended). Sessions are not: every login beyond the session limit leaves
+// passkeys and apps, live mailed links, and changes and grants that
+// retention removes once ended). Sessions are not: every login beyond the session limit leaves
 // one for USERSVC_SESSION_RETENTION, hundreds of thousands at the login
 // rate limit, so the export reads them a page at a time (sessionPages).
 type holdings struct {
 	passkeys     []PasskeyRecord
 	emailChanges []EmailChange
+	links        []AccountToken
 	consents     []ConsentRecord
 	grants       []GrantRecord
 }
 
-// holdingsOf reads id's holdings.
-func (s *Service) holdingsOf(ctx context.Context, id uuid.UUID) (holdings, error) {
+// holdingsOf reads u's holdings.
+func (s *Service) holdingsOf(ctx context.Context, u User) (holdings, error) {
 	var (
 		h   holdings
 		err error
 	)
+	id := u.ID
 	if h.emailChanges, err = s.stores.EmailChanges.Of(ctx, id); err != nil {
+		return holdings{}, err
+	}
+	if h.links, err = s.pendingLinks(ctx, u); err != nil {
 		return holdings{}, err
 	}
 	if r := s.records.Passkeys; r != nil {
@@ -133,6 +140,27 @@ func (s *Service) holdingsOf(ctx context.Context, id uuid.UUID) (holdings, error
 		}
 	}
 	return h, nil
+}
+
+// pendingLinks are u's mailed links that still work now: unused and
+// unexpired, a verification link sent to u's address as it is now, a
+// reset link bound to u's password as it is now (what UseVerifyEmail and
+// UseResetPassword would take). A pending mail is at most one per request
+// the mail limits let through in a link's lifetime: read whole.
+func (s *Service) pendingLinks(ctx context.Context, u User) ([]AccountToken, error) {
+	all, err := s.tokens.Pending(ctx, u.ID, s.now())
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(t AccountToken) bool {
+		switch t.Purpose {
+		case PurposeVerifyEmail:
+			return !strings.EqualFold(t.Email, u.Email)
+		case PurposeResetPassword:
+			return t.TokenVersion != Unbound && t.TokenVersion != u.TokenVersion
+		}
+		return false
+	}), nil
 }
 
 // sessionPages yields the sessions of page, then of the pages of userID's

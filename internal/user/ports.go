@@ -146,6 +146,10 @@ type AccountTokens interface {
 	// UseAll marks every unused token of userID of purpose (every purpose
 	// when empty) used at now.
 	UseAll(ctx context.Context, userID uuid.UUID, purpose TokenPurpose, now time.Time) error
+	// Pending returns userID's tokens unused and unexpired at now
+	// (Usable), oldest first ((CreatedAt, Hash)), with their
+	// TokenVersion, for the account's export.
+	Pending(ctx context.Context, userID uuid.UUID, now time.Time) ([]AccountToken, error)
 }
 
 // EmailChanges stores the email changes an account's previous address may

@@ -2,7 +2,9 @@ package usertest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,4 +125,24 @@ func (m memoryAccountTokens) UseAll(_ context.Context, userID uuid.UUID, purpose
 		}
 	}
 	return nil
+}
+
+// Pending implements user.AccountTokens.
+func (m memoryAccountTokens) Pending(_ context.Context, userID uuid.UUID, now time.Time) ([]user.AccountToken, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return nil, err
+	}
+	var out []user.AccountToken
+	for _, t := range m.accountTokens {
+		if t.UserID == userID && t.Usable(now) {
+			t.Hash = bytes.Clone(t.Hash)
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(a, b user.AccountToken) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), bytes.Compare(a.Hash, b.Hash))
+	})
+	return out, nil
 }

@@ -164,3 +164,41 @@ func testUseAllTokens(t *testing.T, open newStores) {
 		t.Errorf("UseAll of an unknown user: got error %v, want nil", err)
 	}
 }
+
+// testPendingTokens: Pending lists the account's own tokens that still
+// work at now, oldest first, as stored (the export says which mailed
+// links are live); used, expired and other accounts' tokens are left out.
+func testPendingTokens(t *testing.T, open newStores) {
+	st := open(t)
+	ctx, tokens := t.Context(), st.AccountTokens
+	u, other := create(t, st.Users, NewUser(1)), create(t, st.Users, NewUser(2))
+	t0 := now()
+	verify := storeToken(t, tokens, u, user.PurposeVerifyEmail, t0.Add(-time.Minute))
+	reset := NewAccountToken(u, user.PurposeResetPassword, t0)
+	reset.TokenVersion = 3
+	if err := tokens.Create(ctx, reset); err != nil {
+		t.Fatal(err)
+	}
+	storeToken(t, tokens, u, user.PurposeResetPassword, t0.Add(-2*time.Hour)) // expired at t0
+	used := storeToken(t, tokens, u, user.PurposeVerifyEmail, t0)
+	if _, err := tokens.UseVerifyEmail(ctx, used.Hash, t0); err != nil {
+		t.Fatal(err)
+	}
+	storeToken(t, tokens, other, user.PurposeResetPassword, t0)
+
+	got, err := tokens.Pending(ctx, u.ID, t0)
+	if err != nil {
+		t.Fatalf("Pending: got error %v, want nil", err)
+	}
+	if diff := cmp.Diff([]user.AccountToken{verify, reset}, got); diff != "" {
+		t.Errorf("Pending: mismatch (-want +got):\n%s", diff)
+	}
+	// The instant a token expires, it is no longer pending.
+	got, err = tokens.Pending(ctx, u.ID, verify.ExpiresAt)
+	if err != nil || len(got) != 1 || string(got[0].Hash) != string(reset.Hash) {
+		t.Errorf("Pending at the verification token's expiry = %d tokens, %v; want the reset token only", len(got), err)
+	}
+	if got, err := tokens.Pending(ctx, uuid.Must(uuid.NewV7()), t0); err != nil || len(got) != 0 {
+		t.Errorf("Pending of an unknown user = %v, %v; want none", got, err)
+	}
+}

@@ -86,6 +86,7 @@ func recoveryCalls(ctx context.Context, s user.Stores, id uuid.UUID, now time.Ti
 	return []closedCall{
 		{"Sessions.Reauthenticated", func() error { return s.Sessions.Reauthenticated(ctx, id, id, now) }, sessionErrors},
 		{"AccountTokens.UseAll", func() error { return s.AccountTokens.UseAll(ctx, id, "", now) }, tokenErrors},
+		{"AccountTokens.Pending", func() error { _, err := s.AccountTokens.Pending(ctx, id, now); return err }, tokenErrors},
 		{"EmailChanges.Create", func() error { return s.EmailChanges.Create(ctx, change) }, tokenErrors},
 		{"EmailChanges.Use", func() error { _, err := s.EmailChanges.Use(ctx, change.Hash, now); return err }, tokenErrors},
 		{"EmailChanges.UseAfter", func() error { return s.EmailChanges.UseAfter(ctx, id, now, now) }, tokenErrors},

@@ -131,6 +131,7 @@ var (
 		{"TokenVersionRoundTrip", testTokenVersionRoundTrip},
 		{"ResetBoundToPassword", testResetBoundToPassword},
 		{"UseAll", testUseAllTokens},
+		{"Pending", testPendingTokens},
 	}
 	factorsTests = []suiteTest{
 		{"TOTPRoundTrip", testTOTPRoundTrip},
