@@ -9,6 +9,8 @@ package oidcop
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -220,6 +222,42 @@ func Takes(grantType, refreshToken string) bool {
 		return strings.HasPrefix(refreshToken, RefreshPrefix)
 	}
 	return false
+}
+
+// Revoke answers a revocation (RFC 7009) sent to the service's
+// revocation endpoint (/api/v1/revoke, the one the discovery documents
+// name) of a token Revokes says is the provider's, as /oauth/revoke
+// answers it: the client authenticated by its registered method, and the
+// token's grant revoked when it is that client's.
+func (p *Provider) Revoke(w http.ResponseWriter, r *http.Request) {
+	r = withAuthMethod(r)
+	op.Revoke(w, r.WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer)), p.op)
+}
+
+// Revokes reports whether token, sent to the service's revocation
+// endpoint, is the provider's: one of its refresh tokens, or a JWT whose
+// jti names one of its grants. It only routes, reading the jti
+// unverified: Revoke verifies the token, so a made-up one revokes nothing.
+func Revokes(token string) bool {
+	if strings.HasPrefix(token, RefreshPrefix) {
+		return true
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var claims struct {
+		ID string `json:"jti"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return false
+	}
+	_, ok := grantOfToken(claims.ID)
+	return ok
 }
 
 // withIss adds the iss authorization response parameter (RFC 9207) to
