@@ -175,6 +175,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	// request to whoever names its id, without a session; finish answers
 	// the client itself (op.AuthResponse), so nothing needs the route.
 	mux.Handle(AuthorizePath+"/", http.NotFoundHandler())
+	mux.Handle(UserinfoPath, bearerErrors(o))
 	mux.Handle("/oauth/", o)
 	p.handler = mux
 	return p, nil
