@@ -262,7 +262,8 @@ func Revokes(token string) bool {
 }
 
 // withIss adds the iss authorization response parameter (RFC 9207) to
-// every redirect that h sends back to a client with a code or an error.
+// every redirect that h sends back to a client with a code or an error,
+// in the query or, for an answer op puts there, the fragment.
 func withIss(h http.Handler, issuer string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(&issWriter{ResponseWriter: w, iss: issuer}, r)
@@ -277,16 +278,24 @@ type issWriter struct {
 func (w *issWriter) WriteHeader(code int) {
 	if code == http.StatusFound || code == http.StatusSeeOther {
 		if u, err := url.Parse(w.Header().Get("Location")); err == nil && u.Scheme != "" {
-			q := u.Query()
-			if q.Has("code") || q.Has("error") {
+			if q := u.Query(); isAnswer(q) {
 				q.Set("iss", w.iss)
 				u.RawQuery = q.Encode()
+				w.Header().Set("Location", u.String())
+			} else if f, err := url.ParseQuery(u.EscapedFragment()); err == nil && isAnswer(f) {
+				f.Set("iss", w.iss)
+				u.RawFragment = f.Encode()
+				u.Fragment, _ = url.PathUnescape(u.RawFragment) // as op sets its fragments
 				w.Header().Set("Location", u.String())
 			}
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// isAnswer reports whether params are an authorization response: a code
+// or an error.
+func isAnswer(params url.Values) bool { return params.Has("code") || params.Has("error") }
 
 // fail answers the auth request r with the error e at its redirect URI.
 func (p *Provider) fail(w http.ResponseWriter, r *http.Request, req AuthRequest, e *oidc.Error) {
