@@ -1,6 +1,7 @@
 package oidcop_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -91,6 +92,40 @@ func TestIDTokenNamesItsClientAndIssuer(t *testing.T) {
 		}
 		if c["auth_time"] != first["auth_time"] {
 			t.Errorf("%s: auth_time %v, want the sign-in's %v", name, c["auth_time"], first["auth_time"])
+		}
+	}
+}
+
+// TestProviderTokensAreNotTheAPIs: a relying party's access token (aud
+// its client) and its ID token are no credentials for the service's own
+// API, where a token would act as the account itself (change its
+// password, delete it): 401 at /api/v1/users/me, while the password
+// grant's token of the same user is taken.
+func TestProviderTokensAreNotTheAPIs(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	tok := f.exchange(f.signIn(), f.webConfig(), "s")
+	var pw struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.Unmarshal(f.post("/api/v1/token", "application/x-www-form-urlencoded",
+		url.Values{"grant_type": {"password"}, "username": {"ada"}, "password": {password}}.Encode(), http.StatusOK), &pw)
+	for name, want := range map[string]struct {
+		token  string
+		status int
+	}{
+		"the provider's access token": {tok.AccessToken, http.StatusUnauthorized},
+		"the provider's ID token":     {tok.Extra("id_token").(string), http.StatusUnauthorized},
+		"the password grant's token":  {pw.AccessToken, http.StatusOK},
+	} {
+		req, _ := http.NewRequestWithContext(f.ctx, http.MethodGet, f.base+"/api/v1/users/me", nil)
+		req.Header.Set("Authorization", "Bearer "+want.token)
+		res, err := f.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want.status {
+			t.Errorf("%s at /api/v1/users/me: %d, want %d", name, res.StatusCode, want.status)
 		}
 	}
 }
