@@ -355,7 +355,8 @@ func TestEndSessionHintEndsOnlyTheBrowsersSession(t *testing.T) {
 }
 
 // TestPKCE: a wrong or missing verifier gets no tokens; a public client
-// must send a challenge at all.
+// must send a challenge at all, and S256 only (plain, named or by
+// default, is refused).
 func TestPKCE(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		f := newFixture(t, kind)
@@ -383,6 +384,11 @@ func TestPKCE(t *testing.T) {
 		q = f.authorize(br, spa, "s", oauth2.SetAuthURLParam("code_challenge", "abc"), oauth2.SetAuthURLParam("code_challenge_method", "plain"))
 		if q.Get("error") != "invalid_request" {
 			t.Errorf("plain PKCE: %v, want invalid_request", q)
+		}
+		// No method is plain (RFC 7636 section 4.3): refused as well.
+		q = f.authorize(br, spa, "s", oauth2.SetAuthURLParam("code_challenge", oauth2.S256ChallengeFromVerifier(verifier)))
+		if q.Get("error") != "invalid_request" || q.Get("code") != "" {
+			t.Errorf("PKCE without a method (plain by default): %v, want invalid_request", q)
 		}
 	})
 }
