@@ -156,7 +156,8 @@ func (a *App) openOIDC(keys tokenKeys, o options) (*httpapi.OAuth, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &httpapi.OAuth{Handler: p, Token: http.HandlerFunc(p.Token), Takes: oidcop.Takes}, nil
+	return &httpapi.OAuth{Handler: p, Token: http.HandlerFunc(p.Token), Takes: oidcop.Takes,
+		Revoke: http.HandlerFunc(p.Revoke), Revokes: oidcop.Revokes}, nil
 }
 
 // openIDDiscovery is what the discovery documents say of the provider;

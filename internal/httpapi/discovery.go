@@ -82,6 +82,9 @@ type serverMetadata struct {
 	UserinfoEndpoint                 string   `json:"userinfo_endpoint,omitempty" doc:"OpenID discovery only, with the provider"`
 	EndSessionEndpoint               string   `json:"end_session_endpoint,omitempty" doc:"OpenID discovery only, with the provider: RP-initiated logout"`
 	PromptValuesSupported            []string `json:"prompt_values_supported,omitempty" nullable:"false" doc:"OpenID discovery only, with the provider"`
+	// RequestURIParameterSupported is false, always: OpenID discovery
+	// makes an absent one true, and no request_uri is read.
+	RequestURIParameterSupported bool `json:"request_uri_parameter_supported" doc:"false: requests are not passed by reference (request_uri)"`
 }
 
 type serverMetadataOutput struct {

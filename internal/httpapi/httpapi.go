@@ -102,6 +102,11 @@ type OAuth struct {
 	// Takes reports whether a /token request of grantType (and, for the
 	// refresh_token grant, refreshToken) is the provider's.
 	Takes func(grantType, refreshToken string) bool
+	// Revoke answers a /revoke request whose token Revokes says is the
+	// provider's: /revoke is the revocation endpoint the discovery
+	// documents name, for the provider's tokens too.
+	Revoke  http.Handler
+	Revokes func(token string) bool
 }
 
 // api holds what the handlers need.

@@ -40,29 +40,43 @@ func (a *api) limitAuthorize(h http.Handler) http.Handler {
 
 // delegateGrants hands the /token requests the OpenID provider takes (the
 // authorization_code and client_credentials grants, and its own refresh
-// tokens) to it, after the body limit and the waiting room, saying who
-// calls (withCaller), unless their client is locked out at the caller's
-// address (clientLocked); every other one goes on to the token operation
-// as before. The form is read once here and put back for
-// whoever answers.
+// tokens), and the /revoke requests of its tokens, to it, after the body
+// limit and the waiting room, saying who calls (withCaller), unless their
+// client is locked out at the caller's address (clientLocked); every
+// other one goes on to the token or revocation operation as before. The
+// form is read once here and put back for whoever answers.
 func (a *api) delegateGrants(o *OAuth) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodPost || r.URL.Path != tokenPath {
+			h, form := providersRequest(o, r)
+			if h == nil {
 				next.ServeHTTP(w, r)
 				return
 			}
-			form, ok := peekForm(r)
-			if ok && o.Takes(form.Get("grant_type"), form.Get("refresh_token")) {
-				r = a.withCaller(r)
-				if !a.tooManyFailures(w, r) && !a.clientLocked(w, r, form) {
-					a.countFailures(o.Token, w, r)
-				}
-				return
+			r = a.withCaller(r)
+			if !a.tooManyFailures(w, r) && !a.clientLocked(w, r, form) {
+				a.countFailures(h, w, r)
 			}
-			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// providersRequest is the provider's handler of r, with r's form, when r
+// is a /token or /revoke request that is the provider's; nil otherwise.
+func providersRequest(o *OAuth, r *http.Request) (http.Handler, url.Values) {
+	if r.Method != http.MethodPost || (r.URL.Path != tokenPath && r.URL.Path != pathRevoke) {
+		return nil, nil
+	}
+	form, ok := peekForm(r)
+	switch {
+	case !ok:
+		return nil, nil
+	case r.URL.Path == tokenPath && o.Takes(form.Get("grant_type"), form.Get("refresh_token")):
+		return o.Token, form
+	case r.URL.Path == pathRevoke && o.Revoke != nil && o.Revokes(form.Get("token")):
+		return o.Revoke, form
+	}
+	return nil, nil
 }
 
 // guardClients answers the requests of the OpenID provider's endpoints

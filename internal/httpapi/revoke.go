@@ -19,7 +19,9 @@ import (
 // POST /api/v1/revoke: token revocation (RFC 7009). A refresh token ends
 // its session; so does an access token. Any well-formed request is
 // answered 200, whether the token was known or not, so that the answer
-// tells a guesser nothing.
+// tells a guesser nothing. It is the revocation_endpoint of the discovery
+// documents, so the OpenID provider's tokens sent here are the provider's
+// to revoke (delegateGrants): their grant ends, for their own client.
 
 // errRevokeRequest is every malformed revocation request: RFC 7009 answers
 // them all 400 invalid_request.
@@ -33,7 +35,7 @@ var revokeParams = []string{"token", "token_type_hint", "client_id", "client_sec
 
 // revokeForm documents the /revoke body; revoke reads it itself.
 type revokeForm struct {
-	Token         string `json:"token" minLength:"1" doc:"The refresh token or access token to revoke: its session ends"`
+	Token         string `json:"token" minLength:"1" doc:"The refresh token or access token to revoke: its session ends (a token of the OpenID provider: its grant, when the client authenticated is the token's)"`
 	TokenTypeHint string `json:"token_type_hint,omitempty" doc:"access_token or refresh_token: which kind to try first (any other value is ignored)"`
 	ClientID      string `json:"client_id,omitempty" doc:"The client's id: the one the token's login named, for a token whose login named one. A registered confidential client authenticates, by HTTP Basic or client_secret"`
 	ClientSecret  string `json:"client_secret,omitempty" doc:"A confidential client's secret, when it does not send it by HTTP Basic"`

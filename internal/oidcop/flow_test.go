@@ -62,8 +62,6 @@ func newFixture(t *testing.T, kind string, env ...string) *fixture {
 // newFixtureWith is newFixture with the options opts for apptest.New.
 func newFixtureWith(t *testing.T, kind string, opts []apptest.Option, env ...string) *fixture {
 	t.Helper()
-	ts := httptest.NewUnstartedServer(nil)
-	base := "http://" + ts.Listener.Addr().String()
 	clients := oidcoptest.NewClients()
 	clients.Add(oidcop.Client{
 		ID: webClient, AuthMethod: oidcop.AuthSecretBasic, RedirectURIs: []string{rpOrigin + "/cb"},
@@ -78,17 +76,29 @@ func newFixtureWith(t *testing.T, kind string, opts []apptest.Option, env ...str
 		ID: serviceClient, AuthMethod: oidcop.AuthSecretBasic, GrantTypes: []string{oidcop.GrantClientCredentials},
 		Scopes: []string{"users:read", "audit:read"},
 	}, serviceSecret)
+	f := startFixture(t, kind, append([]apptest.Option{apptest.With(app.WithOIDCClients(clients))}, opts...), env...)
+	f.clients = clients
+	return f
+}
+
+// startFixture is the service behind a real listener with opts, its
+// relying parties' discovery done and ada signed up; its provider's
+// clients are the registry's unless opts say otherwise.
+func startFixture(t *testing.T, kind string, opts []apptest.Option, env ...string) *fixture {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	base := "http://" + ts.Listener.Addr().String()
 	// Both algorithms of the key ring: EdDSA on PostgreSQL, ES256 on SQLite.
 	alg := security.ES256
 	if kind == apptest.Postgres {
 		alg = security.EdDSA
 	}
-	srv := apptest.New(t, kind, append([]apptest.Option{apptest.Env(append([]string{"USERSVC_JWT_ALG", alg, "USERSVC_PUBLIC_URL", base}, env...)...),
-		apptest.With(app.WithOIDCClients(clients))}, opts...)...)
+	srv := apptest.New(t, kind, append([]apptest.Option{apptest.Env(append([]string{"USERSVC_JWT_ALG", alg, "USERSVC_PUBLIC_URL", base}, env...)...)},
+		opts...)...)
 	ts.Config.Handler = srv.Handler
 	ts.Start()
 	t.Cleanup(ts.Close)
-	f := &fixture{t: t, srv: srv, base: base, http: ts.Client(), clients: clients, username: "ada"}
+	f := &fixture{t: t, srv: srv, base: base, http: ts.Client(), username: "ada"}
 	f.ctx = oidc.ClientContext(t.Context(), f.http)
 	p, err := oidc.NewProvider(f.ctx, base)
 	if err != nil {
@@ -345,7 +355,8 @@ func TestEndSessionHintEndsOnlyTheBrowsersSession(t *testing.T) {
 }
 
 // TestPKCE: a wrong or missing verifier gets no tokens; a public client
-// must send a challenge at all.
+// must send a challenge at all, and S256 only (plain, named or by
+// default, is refused).
 func TestPKCE(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		f := newFixture(t, kind)
@@ -373,6 +384,11 @@ func TestPKCE(t *testing.T) {
 		q = f.authorize(br, spa, "s", oauth2.SetAuthURLParam("code_challenge", "abc"), oauth2.SetAuthURLParam("code_challenge_method", "plain"))
 		if q.Get("error") != "invalid_request" {
 			t.Errorf("plain PKCE: %v, want invalid_request", q)
+		}
+		// No method is plain (RFC 7636 section 4.3): refused as well.
+		q = f.authorize(br, spa, "s", oauth2.SetAuthURLParam("code_challenge", oauth2.S256ChallengeFromVerifier(verifier)))
+		if q.Get("error") != "invalid_request" || q.Get("code") != "" {
+			t.Errorf("PKCE without a method (plain by default): %v, want invalid_request", q)
 		}
 	})
 }

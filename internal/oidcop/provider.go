@@ -9,6 +9,8 @@ package oidcop
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -173,6 +175,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	// request to whoever names its id, without a session; finish answers
 	// the client itself (op.AuthResponse), so nothing needs the route.
 	mux.Handle(AuthorizePath+"/", http.NotFoundHandler())
+	mux.Handle(UserinfoPath, bearerErrors(o))
 	mux.Handle("/oauth/", o)
 	p.handler = mux
 	return p, nil
@@ -222,8 +225,45 @@ func Takes(grantType, refreshToken string) bool {
 	return false
 }
 
+// Revoke answers a revocation (RFC 7009) sent to the service's
+// revocation endpoint (/api/v1/revoke, the one the discovery documents
+// name) of a token Revokes says is the provider's, as /oauth/revoke
+// answers it: the client authenticated by its registered method, and the
+// token's grant revoked when it is that client's.
+func (p *Provider) Revoke(w http.ResponseWriter, r *http.Request) {
+	r = withAuthMethod(r)
+	op.Revoke(w, r.WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer)), p.op)
+}
+
+// Revokes reports whether token, sent to the service's revocation
+// endpoint, is the provider's: one of its refresh tokens, or a JWT whose
+// jti names one of its grants. It only routes, reading the jti
+// unverified: Revoke verifies the token, so a made-up one revokes nothing.
+func Revokes(token string) bool {
+	if strings.HasPrefix(token, RefreshPrefix) {
+		return true
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var claims struct {
+		ID string `json:"jti"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return false
+	}
+	_, ok := grantOfToken(claims.ID)
+	return ok
+}
+
 // withIss adds the iss authorization response parameter (RFC 9207) to
-// every redirect that h sends back to a client with a code or an error.
+// every redirect that h sends back to a client with a code or an error,
+// in the query or, for an answer op puts there, the fragment.
 func withIss(h http.Handler, issuer string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(&issWriter{ResponseWriter: w, iss: issuer}, r)
@@ -238,16 +278,24 @@ type issWriter struct {
 func (w *issWriter) WriteHeader(code int) {
 	if code == http.StatusFound || code == http.StatusSeeOther {
 		if u, err := url.Parse(w.Header().Get("Location")); err == nil && u.Scheme != "" {
-			q := u.Query()
-			if q.Has("code") || q.Has("error") {
+			if q := u.Query(); isAnswer(q) {
 				q.Set("iss", w.iss)
 				u.RawQuery = q.Encode()
+				w.Header().Set("Location", u.String())
+			} else if f, err := url.ParseQuery(u.EscapedFragment()); err == nil && isAnswer(f) {
+				f.Set("iss", w.iss)
+				u.RawFragment = f.Encode()
+				u.Fragment, _ = url.PathUnescape(u.RawFragment) // as op sets its fragments
 				w.Header().Set("Location", u.String())
 			}
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// isAnswer reports whether params are an authorization response: a code
+// or an error.
+func isAnswer(params url.Values) bool { return params.Has("code") || params.Has("error") }
 
 // fail answers the auth request r with the error e at its redirect URI.
 func (p *Provider) fail(w http.ResponseWriter, r *http.Request, req AuthRequest, e *oidc.Error) {

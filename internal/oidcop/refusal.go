@@ -38,15 +38,18 @@ const invalidText = "This sign-in link is not valid. Go back to the application 
 // request, instead of op's WARN.
 func (p *Provider) refusals(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rw := &refusalWriter{ResponseWriter: w}
+		// op's refusal: a 400 that sends the browser nowhere (no Location).
+		rw := &heldWriter{ResponseWriter: w, holds: func(code int) bool {
+			return code == http.StatusBadRequest && w.Header().Get("Location") == ""
+		}}
 		held := &heldLines{}
 		defer func() {
-			if e := held.release(rw.refused); e != nil {
+			if e := held.release(rw.held); e != nil {
 				p.logRefusal(r, e)
 			}
 		}()
 		h.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), heldKey{}, held)))
-		if rw.refused {
+		if rw.held {
 			p.invalid(w, r)
 		}
 	})
@@ -79,36 +82,6 @@ func (p *Provider) invalid(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, invalidText, http.StatusBadRequest) // nosniff too
 	}
 }
-
-// refusalWriter holds back op's answer when it is a 400 that sends the
-// browser nowhere (no Location).
-type refusalWriter struct {
-	http.ResponseWriter
-	wrote, refused bool
-}
-
-func (w *refusalWriter) WriteHeader(code int) {
-	if !w.wrote && code == http.StatusBadRequest && w.Header().Get("Location") == "" {
-		w.refused = true
-	}
-	w.wrote = true
-	if !w.refused {
-		w.ResponseWriter.WriteHeader(code)
-	}
-}
-
-func (w *refusalWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.WriteHeader(http.StatusOK)
-	}
-	if w.refused {
-		return len(b), nil
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection's writer.
-func (w *refusalWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // wantsJSON reports whether the Accept header values accept JSON
 // (application/json or a +json type) and not HTML: a program, not a

@@ -161,7 +161,11 @@ func TestAuthorizeIsRateLimitedPerAddress(t *testing.T) {
 // TestAuthorizeErrorsThatCanGoBackStillRedirect: with a registered client
 // and its registered redirect URI, what else is wrong with the request
 // goes back to the client as before, as error= at its redirect URI with
-// state and iss (an unsupported response_type, a missing scope).
+// state and iss (an unsupported response_type, a missing scope, an
+// unsupported response_mode). An error answered in the fragment (the
+// response_mode=fragment asked, or an implicit response_type) carries iss
+// there too (RFC 9207 section 2: every authorization response, errors
+// included, where discovery says it is supported): it had none.
 func TestAuthorizeErrorsThatCanGoBackStillRedirect(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		f := newFixture(t, kind)
@@ -169,6 +173,11 @@ func TestAuthorizeErrorsThatCanGoBackStillRedirect(t *testing.T) {
 		badType.Set("response_type", "token")
 		noScope := codeRequest(webClient, rpOrigin+"/cb")
 		noScope.Del("scope")
+		fragment := codeRequest(webClient, rpOrigin+"/cb")
+		fragment.Set("response_mode", "fragment")
+		implicit := codeRequest(webClient, rpOrigin+"/cb")
+		implicit.Set("response_type", "id_token")
+		implicit.Set("nonce", "n")
 		for _, tt := range []struct {
 			name   string
 			params url.Values
@@ -176,6 +185,8 @@ func TestAuthorizeErrorsThatCanGoBackStillRedirect(t *testing.T) {
 		}{
 			{"unsupported response_type", badType, "unauthorized_client"},
 			{"no scope", noScope, "invalid_request"},
+			{"response_mode fragment", fragment, "invalid_request"},
+			{"implicit response_type", implicit, "unauthorized_client"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				loc, status, body := f.browser().visit(f.authorizeURL(tt.params))

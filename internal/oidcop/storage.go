@@ -618,22 +618,33 @@ func userClaims(info *oidc.UserInfo, u user.User, scopes []string) {
 	}
 }
 
-// SetUserinfoFromToken answers /oauth/userinfo for a live grant's token.
+// SetUserinfoFromToken answers /oauth/userinfo for a live grant's token:
+// any other is invalidToken, a store fault a server_error
+// (bearerErrors answers both).
 func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, _, _ string) error {
 	id, ok := grantOfToken(tokenID)
 	if !ok {
-		return oidc.ErrInvalidRequest().WithDescription("not a user's token")
+		return invalidToken()
 	}
 	g, err := s.liveGrant(ctx, id)
 	if err != nil {
-		return err
+		return userinfoError(err)
 	}
 	u, err := s.liveAccount(ctx, g.UserID, g.SessionID)
 	if err != nil {
-		return err
+		return userinfoError(err)
 	}
 	userClaims(info, u, g.Scopes)
 	return nil
+}
+
+// userinfoError is invalidToken for a grant that is not stored or not
+// live, else a server_error.
+func userinfoError(err error) error {
+	if errors.Is(err, errNotLive) || errors.Is(err, ErrNotFound) {
+		return invalidToken()
+	}
+	return oidc.ErrServerError().WithParent(err)
 }
 
 // errOtherClient is a token introspected by a client it was not issued to.

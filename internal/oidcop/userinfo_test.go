@@ -1,0 +1,71 @@
+package oidcop_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// userinfo asks /oauth/userinfo with token (none when "") and returns
+// the status and the WWW-Authenticate header.
+func (f *fixture) userinfo(token string) (int, string) {
+	f.t.Helper()
+	req, err := http.NewRequestWithContext(f.ctx, http.MethodGet, f.base+"/oauth/userinfo", nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := f.http.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode, res.Header.Get("WWW-Authenticate")
+}
+
+// TestUserinfoRefusesTokensAsBearerErrors: userinfo refuses a request
+// without a token, or with one it does not take, as RFC 6750 section 3
+// asks (OpenID Connect Core 5.3.3): 401 with WWW-Authenticate: Bearer,
+// error="invalid_token" when a token was sent. A relying party reads
+// that as "get a new token". A token that verified but that the provider
+// does not take (the password grant's, an ID token, one whose grant was
+// revoked) was answered 403 without the header, "forbidden", and one that
+// did not verify 401 without it.
+func TestUserinfoRefusesTokensAsBearerErrors(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		conf := f.webConfig()
+		tok := f.exchange(f.signIn(), conf, "s")
+		if status, _ := f.userinfo(tok.AccessToken); status != http.StatusOK {
+			t.Fatalf("a live token: %d, want 200", status)
+		}
+		if status, h := f.userinfo(""); status != http.StatusUnauthorized || !strings.HasPrefix(h, "Bearer") || strings.Contains(h, "error=") {
+			t.Errorf("no token: %d, WWW-Authenticate %q; want 401 and Bearer without an error code", status, h)
+		}
+		var pw struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.Unmarshal(f.post("/api/v1/token", "application/x-www-form-urlencoded",
+			url.Values{"grant_type": {"password"}, "username": {"ada"}, "password": {password}}.Encode(), http.StatusOK), &pw)
+		req, _ := http.NewRequestWithContext(f.ctx, http.MethodPost, f.base+"/oauth/revoke", strings.NewReader(url.Values{"token": {tok.RefreshToken}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(webClient, webSecret)
+		if res, err := f.http.Do(req); err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("revoke the grant: %v %v", res, err)
+		}
+		for name, token := range map[string]string{
+			"not a token":                "garbage",
+			"the password grant's token": pw.AccessToken,
+			"an ID token":                tok.Extra("id_token").(string),
+			"a token of a revoked grant": tok.AccessToken,
+		} {
+			if status, h := f.userinfo(token); status != http.StatusUnauthorized || !strings.HasPrefix(h, "Bearer") || !strings.Contains(h, `error="invalid_token"`) {
+				t.Errorf("%s: %d, WWW-Authenticate %q; want 401 and Bearer error=\"invalid_token\"", name, status, h)
+			}
+		}
+	})
+}
