@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -119,7 +120,11 @@ func (c *consentedApps) AppsOf(ctx context.Context, userID uuid.UUID) ([]web.App
 }
 
 func (c *consentedApps) RevokeApp(ctx context.Context, userID uuid.UUID, clientID string) error {
-	return c.consents.Revoke(ctx, userID, clientID, c.name(ctx, clientID))
+	err := c.consents.Revoke(ctx, userID, clientID, c.name(ctx, clientID))
+	if errors.Is(err, oidcop.ErrNoConsent) {
+		return fmt.Errorf("%w: %w", web.ErrNoApp, err)
+	}
+	return err
 }
 
 // name is the registry's name of clientID, "" when it has none.

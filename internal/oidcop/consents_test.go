@@ -162,3 +162,28 @@ func (f *fixture) getJSON(path, token string, v any) {
 		f.t.Fatalf("GET %s: %d %s", path, res.StatusCode, b)
 	}
 }
+
+// TestConsentWithdrawalThatFailsSaysSo: when the withdrawal cannot be
+// stored (its audit event refused, the change undone), the apps page says
+// the service is unavailable and the app is still there. It answered 404
+// "not found", as for an app never consented to, so the user believed it
+// gone while it kept its grants.
+func TestConsentWithdrawalThatFailsSaysSo(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		br := f.signIn()
+		spa := &oauth2.Config{ClientID: spaClient, Endpoint: f.provider.Endpoint(), RedirectURL: spaOrigin + "/cb",
+			Scopes: []string{oidc.ScopeOpenID, "email"}}
+		_, _, page := br.visit(spa.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		if q := br.consent(hiddenID(t, page), "allow"); q.Get("code") == "" {
+			t.Fatalf("allow: %v, want a code", q)
+		}
+		f.srv.RefuseAudit(t, "app.consent_revoked")(true)
+		if status, _ := br.form("/account/apps/"+spaClient+"/revoke", nil); status != http.StatusServiceUnavailable {
+			t.Errorf("a withdrawal that could not be stored: %d, want 503", status)
+		}
+		if _, _, page := br.visit(f.base + "/account/apps"); !strings.Contains(page, `/account/apps/`+spaClient+`/revoke`) {
+			t.Error("the app is gone from the apps page after a withdrawal that was not made")
+		}
+	})
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -23,9 +24,12 @@ type Apps interface {
 	AppsOf(ctx context.Context, userID uuid.UUID) ([]App, error)
 	// RevokeApp takes userID's consent to clientID back and ends the
 	// app's grants of userID, recorded in the account's audit log with
-	// the request's client (ctx); an error when there was none.
+	// the request's client (ctx); ErrNoApp when there was none.
 	RevokeApp(ctx context.Context, userID uuid.UUID, clientID string) error
 }
+
+// ErrNoApp is RevokeApp's answer for an app the user gave no consent to.
+var ErrNoApp = errors.New("web: no consent to this app")
 
 // App is one consented app as the page shows it.
 type App struct {
@@ -69,8 +73,14 @@ func (p *Pages) revokeApp(w http.ResponseWriter, r *http.Request, c user.Caller)
 		p.appsView(w, r, c, st, "")
 		return
 	}
-	if err := p.opts.Apps.RevokeApp(p.client(r), c.User.ID, r.PathValue("id")); err != nil {
+	err := p.opts.Apps.RevokeApp(p.client(r), c.User.ID, r.PathValue("id"))
+	if errors.Is(err, ErrNoApp) {
 		p.appsView(w, r, c, http.StatusNotFound, "notice.app_not_found")
+		return
+	}
+	if err != nil { // the consent stands: say so, never "not found"
+		p.log.ErrorContext(r.Context(), "take a consent back", "error", err.Error())
+		p.errorPage(w, r, http.StatusServiceUnavailable, "error.unavailable")
 		return
 	}
 	redirect(w, withNotice("/account/apps", "app_revoked"))
