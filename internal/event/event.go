@@ -69,7 +69,7 @@ var Types = []TypeInfo{
 	{UserReactivated, "A deactivated account was reactivated.", UserData{}},
 	{UserDeleted, "An account was deleted for good: purge what you keep about it.", DeletedData{}},
 	{SessionCreated, "An account logged in (a new session).", SessionData{}},
-	{SessionRevoked, "A session ended before its expiry (logout, revocation, the other sessions of a password change, a reused refresh token): one event per session; all: every session at once (logout everywhere, password reset, an email change undone).", SessionData{}},
+	{SessionRevoked, "A session ended before its expiry (logout, revocation, the other sessions of a password change, a reused refresh token, each live session of an account deleted): one event per session; all: every session at once (logout everywhere, password reset, an email change undone).", SessionData{}},
 	{UserMFAEnabled, "An account confirmed a second factor: its password logins now ask for it.", MFAData{}},
 	{UserMFADisabled, "An account's last second factor was removed (by its owner, or every one by an administrator's reset).", MFAData{}},
 	{AppConsentRevoked, "An account took back its consent to a relying party of the OpenID provider: the app's grants of it ended (its refresh tokens no longer work) and its next sign-in asks again.", ConsentData{}},

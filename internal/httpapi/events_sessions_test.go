@@ -317,3 +317,48 @@ func TestTokenRevocationAnnouncesEndedSession(t *testing.T) {
 		}
 	})
 }
+
+// TestAccountDeletionAnnouncesEndedSessions: deleting an account, by its
+// owner or by an administrator, ends its sessions, and a consumer that
+// mirrors sessions learns it as it does of every other end: one
+// session.revoked naming each session that was live, before the
+// user.deleted. (Deletion emitted user.deleted alone: the consumer kept
+// the sessions as live.)
+func TestAccountDeletionAnnouncesEndedSessions(t *testing.T) {
+	for _, by := range []string{"owner", "administrator"} {
+		t.Run(by, func(t *testing.T) {
+			eachStore(t, func(t *testing.T, kind string) {
+				sink := make(apptest.EventSink, 64)
+				s := newAdminServer(t, kind, sessionPolicy(), apptest.With(app.WithEventSink("test", sink)))
+				a, id := s.signUp()
+				laptop, phone := s.login(a, nil), s.login(a, nil)
+				r := req{method: "DELETE", path: "/api/v1/users/me", token: laptop.access}
+				if by == "administrator" {
+					r = req{method: "DELETE", path: "/api/v1/admin/users/" + id.String(), token: s.adminToken}
+				}
+				if res := s.do(r); res.Status != http.StatusNoContent {
+					t.Fatalf("delete: %v, want 204", res)
+				}
+				events := apptest.EventsAbout(t, sink, map[int64]event.Event{}, id, event.UserDeleted, 1)
+				named := map[uuid.UUID]int{}
+				for _, e := range events {
+					if e.Type == event.SessionRevoked {
+						var d event.SessionData
+						if err := json.Unmarshal(e.Data, &d); err != nil {
+							t.Fatalf("session.revoked data %s: %v", e.Data, err)
+						}
+						named[d.SessionID]++
+					}
+				}
+				for name, p := range map[string]pair{"laptop": laptop, "phone": phone} {
+					if sid := sidOf(t, p.access); named[sid] != 1 {
+						t.Errorf("the %s's session %s ended with the account: %d session.revoked name it, want 1:\n%s", name, sid, named[sid], apptest.ListEvents(events))
+					}
+				}
+				if len(named) != 2 {
+					t.Errorf("session.revoked name %d sessions, want the account's 2:\n%s", len(named), apptest.ListEvents(events))
+				}
+			})
+		})
+	}
+}

@@ -263,16 +263,28 @@ func (s *Service) replacePassword(ctx context.Context, u User, current, next str
 }
 
 // Delete removes the caller's own account for good, with its sessions and
-// refresh tokens: a sensitive change, which needs a recent authentication
-// of the session (ErrReauthenticationRequired). The last active
-// administrator cannot (ErrLastAdmin).
+// refresh tokens (a session.revoked for each that was live): a sensitive
+// change, which needs a recent authentication of the session
+// (ErrReauthenticationRequired). The last active administrator cannot
+// (ErrLastAdmin).
 func (s *Service) Delete(ctx context.Context, c Caller) error {
 	if err := s.recentlyAuthenticated(ctx, c, ""); err != nil {
 		return err
 	}
 	id := c.User.ID
 	err := s.atomically(ctx, s.event(ctx, AuditDeleted, id, id, nil), func(tx Stores) error {
-		return tx.Users.Delete(ctx, id)
+		return s.deleteAccount(ctx, tx, id)
 	})
 	return self(err)
+}
+
+// deleteAccount deletes the account id in tx, after ending its sessions
+// with a session.revoked naming each that was live (endOthers): a
+// consumer that mirrors sessions learns of these ends as of every other,
+// before the account's user.deleted.
+func (s *Service) deleteAccount(ctx context.Context, tx Stores, id uuid.UUID) error {
+	if err := s.endOthers(ctx, tx, id, uuid.Nil, s.now()); err != nil {
+		return err
+	}
+	return tx.Users.Delete(ctx, id)
 }

@@ -189,16 +189,16 @@ func (s *Service) appendChanges(ctx context.Context, tx Stores, actor uuid.UUID,
 	return nil
 }
 
-// AdminDelete deletes the user id with their sessions, for the
-// administrator c, who may be that user; it needs c's recent
-// authentication (mayControl). ErrLastAdmin when id is the last active
-// administrator.
+// AdminDelete deletes the user id with their sessions (a session.revoked
+// for each that was live), for the administrator c, who may be that
+// user; it needs c's recent authentication (mayControl). ErrLastAdmin
+// when id is the last active administrator.
 func (s *Service) AdminDelete(ctx context.Context, c Caller, id uuid.UUID) error {
 	if _, err := s.controlled(ctx, c, id); err != nil {
 		return err
 	}
 	return s.atomically(ctx, s.event(ctx, AuditDeleted, c.User.ID, id, nil), func(tx Stores) error {
-		return tx.Users.Delete(ctx, id)
+		return s.deleteAccount(ctx, tx, id)
 	})
 }
 
