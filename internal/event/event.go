@@ -70,7 +70,7 @@ var Types = []TypeInfo{
 	{UserDeleted, "An account was deleted for good: purge what you keep about it.", DeletedData{}},
 	{SessionCreated, "An account logged in (a new session).", SessionData{}},
 	{SessionRevoked, "A session ended before its expiry (logout, revocation, the other sessions of a password change, a reused refresh token, each live session of an account deleted): one event per session; all: every session at once (logout everywhere, password reset, an email change undone).", SessionData{}},
-	{UserMFAEnabled, "An account confirmed a second factor: its password logins now ask for it.", MFAData{}},
+	{UserMFAEnabled, "An account got its first second factor (an authenticator app confirmed or a passkey added while it had none): its password logins now ask for one.", MFAData{}},
 	{UserMFADisabled, "An account's last second factor was removed (by its owner, or every one by an administrator's reset).", MFAData{}},
 	{AppConsentRevoked, "An account took back its consent to a relying party of the OpenID provider: the app's grants of it ended (its refresh tokens no longer work) and its next sign-in asks again.", ConsentData{}},
 }

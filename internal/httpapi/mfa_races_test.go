@@ -241,7 +241,7 @@ func TestPasswordChangeEndsASecondStepFinishingMeanwhile(t *testing.T) {
 		go func() {
 			changed <- s.do(req{method: "PUT", path: "/api/v1/users/me/password", token: token, body: body})
 		}()
-		waitForLockWait(t, watch)
+		waitForLockWait(t, watch, "the password change")
 	}
 	hooks.use.Store(&meanwhile)
 	res := s.secondStep("mfa-otp", mfaToken, "otp", otpCode(t, secret, s.Clock.Now()))
@@ -258,8 +258,9 @@ func TestPasswordChangeEndsASecondStepFinishingMeanwhile(t *testing.T) {
 }
 
 // waitForLockWait waits (ten seconds at most) until a session of the
-// database watch is connected to waits for a lock.
-func waitForLockWait(t *testing.T, watch *pgx.Conn) {
+// database watch is connected to waits for a lock, as the request who
+// does (named in the failure) should.
+func waitForLockWait(t *testing.T, watch *pgx.Conn, who string) {
 	t.Helper()
 	const q = `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
@@ -272,7 +273,7 @@ func waitForLockWait(t *testing.T, watch *pgx.Conn) {
 			return
 		}
 	}
-	t.Error("the password change never waited for the second step's lock")
+	t.Errorf("%s never waited for a lock", who)
 }
 
 // TestOneMFATokenFinishesOneLogin: two second steps of one mfa_token at

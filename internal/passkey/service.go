@@ -47,14 +47,15 @@ type Accounts interface {
 	// LoginWithFactor opens a session for id proved without a password.
 	LoginWithFactor(ctx context.Context, id uuid.UUID, method string, a user.Assurance) (user.AccessToken, error)
 	// SecondFactorRemoved runs remove, which removes one of c's factors
-	// of method and reports whether c has more of them, and in the same
-	// transaction does what removing a factor does beyond that: the owner
-	// told, the recovery codes gone with the last factor.
-	SecondFactorRemoved(ctx context.Context, c user.Caller, method string, remove func(tx user.Stores) (more bool, err error)) error
+	// of method, and in the same transaction does what removing a factor
+	// does beyond that: the owner told, the recovery codes gone with the
+	// last factor (and user.mfa_disabled).
+	SecondFactorRemoved(ctx context.Context, c user.Caller, method string, remove func(tx user.Stores) error) error
 	// PasskeyAdded runs add, which stores c's passkey, and in the same
 	// transaction does what giving c a passkey does beyond storing it:
-	// the owner told and, for the first (first), user.mfa_enabled.
-	PasskeyAdded(ctx context.Context, c user.Caller, first bool, add func(tx user.Stores) error) error
+	// the owner told and, for the account's first second factor,
+	// user.mfa_enabled.
+	PasskeyAdded(ctx context.Context, c user.Caller, add func(tx user.Stores) error) error
 }
 
 // Config is the relying party.
@@ -307,7 +308,7 @@ func (s *Service) FinishRegistration(ctx context.Context, c user.Caller, handle,
 		ID: id, UserID: c.User.ID, CredentialID: cred.ID, Name: name, Record: record,
 		SignCount: int64(cred.Authenticator.SignCount), AMR: amrOf(cred.Flags), CreatedAt: s.clock(),
 	}
-	err = s.accounts.PasskeyAdded(ctx, c, len(keys) == 0, func(tx user.Stores) error {
+	err = s.accounts.PasskeyAdded(ctx, c, func(tx user.Stores) error {
 		store, err := s.keysIn(tx)
 		if err != nil {
 			return err
@@ -396,19 +397,15 @@ func (s *Service) Remove(ctx context.Context, c user.Caller, id uuid.UUID, curre
 	if err := s.accounts.RequireRecentAuthentication(ctx, c, currentPassword); err != nil {
 		return err
 	}
-	return s.accounts.SecondFactorRemoved(ctx, c, Method, func(tx user.Stores) (bool, error) {
+	return s.accounts.SecondFactorRemoved(ctx, c, Method, func(tx user.Stores) error {
 		keys, err := s.keysIn(tx)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if err := keys.Delete(ctx, c.User.ID, id); err != nil {
-			return false, err
+			return err
 		}
-		if err := s.recordIn(ctx, tx, AuditRemoved, c.User.ID, c.User.ID, Passkey{ID: id}, nil); err != nil {
-			return false, err
-		}
-		left, err := keys.ByUser(ctx, c.User.ID)
-		return len(left) > 0, err
+		return s.recordIn(ctx, tx, AuditRemoved, c.User.ID, c.User.ID, Passkey{ID: id}, nil)
 	})
 }
 

@@ -116,7 +116,7 @@ func TestPendingSecondStepEndsWithOtherSessionsAndFactors(t *testing.T) {
 			return svc.LogoutOthers(ctx, c)
 		}},
 		{"a passkey removed", func(ctx context.Context, svc *user.Service, c user.Caller) error {
-			return svc.SecondFactorRemoved(ctx, c, "webauthn", func(user.Stores) (bool, error) { return true, nil })
+			return svc.SecondFactorRemoved(ctx, c, "webauthn", func(user.Stores) error { return nil })
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

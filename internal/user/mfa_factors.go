@@ -130,30 +130,43 @@ func (s *Service) ConfirmTOTPSetup(ctx context.Context, c Caller, code, setup st
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
 	e := s.event(ctx, AuditMFAEnabled, c.User.ID, c.User.ID, map[string]string{"method": MethodOTP})
 	err = s.atomically(ctx, e, func(tx Stores) error {
-		// Only f, the factor the code was checked against: one that an
-		// enrolment put in its place meanwhile, with a secret this client
-		// never saw, stays pending (ErrFactorNotFound).
-		if err := tx.Factors.UseTOTP(ctx, f, step, now); err != nil {
-			if errors.Is(err, ErrCodeUsed) || errors.Is(err, ErrFactorNotFound) {
-				return ErrInvalidCode
-			}
-			return err
-		}
-		if err := tx.Factors.SetRecoveryCodes(ctx, c.User.ID, hashes, now); err != nil {
-			return err
-		}
-		if err := s.emit(ctx, tx, event.UserMFAEnabled, c.User.ID, event.MFAData{Method: MethodOTP}); err != nil {
-			return err
-		}
-		return s.notifyMFA(ctx, tx, c.User, MailTOTPEnabled)
+		return s.confirmTOTPIn(ctx, tx, c, f, step, hashes)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return codes, nil
+}
+
+// confirmTOTPIn confirms f, c's pending TOTP factor, at step in tx, with
+// new recovery codes (hashes); user.mfa_enabled when it is the account's
+// first factor (firstFactor).
+func (s *Service) confirmTOTPIn(ctx context.Context, tx Stores, c Caller, f TOTPFactor, step int64, hashes [][]byte) error {
+	now := s.now()
+	had, err := s.lockFactors(ctx, tx, c.User.ID)
+	if err != nil {
+		return err
+	}
+	// Only f, the factor the code was checked against: one that an
+	// enrolment put in its place meanwhile, with a secret this client
+	// never saw, stays pending (ErrFactorNotFound).
+	if err := tx.Factors.UseTOTP(ctx, f, step, now); err != nil {
+		if errors.Is(err, ErrCodeUsed) || errors.Is(err, ErrFactorNotFound) {
+			return ErrInvalidCode
+		}
+		return err
+	}
+	if err := tx.Factors.SetRecoveryCodes(ctx, c.User.ID, hashes, now); err != nil {
+		return err
+	}
+	if !had {
+		if err := s.emit(ctx, tx, event.UserMFAEnabled, c.User.ID, event.MFAData{Method: MethodOTP}); err != nil {
+			return err
+		}
+	}
+	return s.notifyMFA(ctx, tx, c.User, MailTOTPEnabled)
 }
 
 // guardedCode runs match, a check of a second-factor code, under the
@@ -231,19 +244,22 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Caller) error {
 	if err := s.recentlyAuthenticated(ctx, c, ""); err != nil {
 		return err
 	}
-	others, err := s.moreMethods(ctx, c.User.ID)
-	if err != nil {
-		return err
-	}
 	e := s.event(ctx, AuditMFARemoved, c.User.ID, c.User.ID, map[string]string{"method": MethodOTP})
 	return s.atomically(ctx, e, func(tx Stores) error {
+		if _, err := s.lockFactors(ctx, tx, c.User.ID); err != nil {
+			return err
+		}
 		if err := s.endPendingLogins(ctx, tx, c.User.ID, s.now()); err != nil {
 			return err
 		}
 		if err := tx.Factors.DeleteTOTP(ctx, c.User.ID); err != nil {
 			return err
 		}
-		if len(others) == 0 {
+		left, err := s.hasFactor(ctx, tx, c.User.ID)
+		if err != nil {
+			return err
+		}
+		if !left {
 			if _, err := tx.Factors.DeleteAll(ctx, c.User.ID); err != nil {
 				return err
 			}
@@ -260,15 +276,21 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Caller) error {
 // adding one does beyond storing it: the account's notice address is
 // told (a passkey signs in without the password, and outlives a password
 // change, so one added by a thief of a fresh session must not go
-// unseen); and, for c's first passkey (first), user.mfa_enabled is
-// emitted (method webauthn), as confirming an authenticator app does,
-// since the account's password logins now ask for a second factor.
-func (s *Service) PasskeyAdded(ctx context.Context, c Caller, first bool, add func(tx Stores) error) error {
+// unseen); and, when it is the account's first second factor
+// (lockFactors: decided in the transaction, so of two added at once one
+// is), user.mfa_enabled is emitted (method webauthn), as confirming a
+// first authenticator app does, since the account's password logins now
+// ask for a second factor.
+func (s *Service) PasskeyAdded(ctx context.Context, c Caller, add func(tx Stores) error) error {
 	return s.atomic(ctx, func(tx Stores) error {
+		had, err := s.lockFactors(ctx, tx, c.User.ID)
+		if err != nil {
+			return err
+		}
 		if err := add(tx); err != nil {
 			return err
 		}
-		if first {
+		if !had {
 			if err := s.emit(ctx, tx, event.UserMFAEnabled, c.User.ID, event.MFAData{Method: MethodWebAuthn}); err != nil {
 				return err
 			}
@@ -278,32 +300,30 @@ func (s *Service) PasskeyAdded(ctx context.Context, c Caller, first bool, add fu
 }
 
 // SecondFactorRemoved runs remove, another package's removal of one of
-// c's factors of method (a passkey, with its audit event), which reports
-// whether c has more of them, and in the same transaction does what
-// removing a factor does beyond the removal itself, as RemoveTOTP does: a
-// login waiting for its second step ends; with no factor left the
-// recovery codes go too (none would ask for them until the next factor
-// brought them back to life) and user.mfa_disabled is emitted; the
-// account's notice address is told.
-func (s *Service) SecondFactorRemoved(ctx context.Context, c Caller, method string, remove func(tx Stores) (more bool, err error)) error {
-	others, err := s.moreMethods(ctx, c.User.ID)
-	if err != nil {
-		return err
-	}
-	others = slices.DeleteFunc(others, func(m string) bool { return m == method })
+// c's factors of method (a passkey, with its audit event), and in the
+// same transaction does what removing a factor does beyond the removal
+// itself, as RemoveTOTP does: a login waiting for its second step ends;
+// with no factor left (lockFactors: decided in the transaction, so that
+// of the last two removed at once one finds none left) the recovery
+// codes go too (none would ask for them until the next factor brought
+// them back to life) and user.mfa_disabled is emitted; the account's
+// notice address is told.
+func (s *Service) SecondFactorRemoved(ctx context.Context, c Caller, method string, remove func(tx Stores) error) error {
 	return s.atomic(ctx, func(tx Stores) error {
+		if _, err := s.lockFactors(ctx, tx, c.User.ID); err != nil {
+			return err
+		}
 		if err := s.endPendingLogins(ctx, tx, c.User.ID, s.now()); err != nil {
 			return err
 		}
-		more, err := remove(tx)
+		if err := remove(tx); err != nil {
+			return err
+		}
+		left, err := s.hasFactor(ctx, tx, c.User.ID)
 		if err != nil {
 			return err
 		}
-		totp, err := totpConfirmed(ctx, tx, c.User.ID)
-		if err != nil {
-			return err
-		}
-		if !more && !totp && len(others) == 0 {
+		if !left {
 			if tx.Factors != nil {
 				if err := tx.Factors.SetRecoveryCodes(ctx, c.User.ID, nil, s.now()); err != nil {
 					return err
@@ -315,6 +335,37 @@ func (s *Service) SecondFactorRemoved(ctx context.Context, c Caller, method stri
 		}
 		return s.notifyMFA(ctx, tx, c.User, MailMFARemoved)
 	})
+}
+
+// lockFactors locks the account id in tx, the transaction of a change of
+// its second factors, and reports whether it has a confirmed one
+// (hasFactor) as of then. The lock is the account's row, read in tx
+// (Users.ByID, which in a transaction on PostgreSQL locks the row until
+// it ends; SQLite's transactions, and the fake's, never overlap): the
+// factor changes of one account run one after the other, each seeing
+// what the one before committed, so that whether a change adds the first
+// factor (user.mfa_enabled) or removes the last (user.mfa_disabled) is
+// decided once however many race.
+func (s *Service) lockFactors(ctx context.Context, tx Stores, id uuid.UUID) (bool, error) {
+	if _, err := tx.Users.ByID(ctx, id); err != nil {
+		return false, err
+	}
+	return s.hasFactor(ctx, tx, id)
+}
+
+// hasFactor reports whether id has a confirmed second factor of any kind,
+// read in tx.
+func (s *Service) hasFactor(ctx context.Context, tx Stores, id uuid.UUID) (bool, error) {
+	if on, err := totpConfirmed(ctx, tx, id); err != nil || on {
+		return on, err
+	}
+	for _, m := range s.mfa.More {
+		ok, err := m.Enrolled(ctx, tx, id)
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
 }
 
 // totpConfirmed reports whether id has a confirmed TOTP factor, read in
@@ -414,7 +465,8 @@ func (s *Service) IsPendingTOTP(ctx context.Context, id uuid.UUID, secret string
 // c: the way back in for someone who lost them all. It needs c's recent
 // authentication (mayControl). A login of the user waiting for its
 // second step ends. It is one transaction with its audit event (the
-// factors of other kinds included), and the user is told by mail.
+// factors of other kinds included) and, when the user had a factor
+// (lockFactors), user.mfa_disabled; the user is told by mail.
 func (s *Service) AdminResetMFA(ctx context.Context, c Caller, id uuid.UUID) error {
 	u, err := s.controlled(ctx, c, id)
 	if err != nil {
@@ -422,6 +474,10 @@ func (s *Service) AdminResetMFA(ctx context.Context, c Caller, id uuid.UUID) err
 	}
 	e := s.event(ctx, AuditMFAReset, c.User.ID, id, nil)
 	return s.atomically(ctx, e, func(tx Stores) error {
+		had, err := s.lockFactors(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		if err := s.endPendingLogins(ctx, tx, id, s.now()); err != nil {
 			return err
 		}
@@ -435,8 +491,10 @@ func (s *Service) AdminResetMFA(ctx context.Context, c Caller, id uuid.UUID) err
 				return err
 			}
 		}
-		if err := s.emit(ctx, tx, event.UserMFADisabled, id, event.MFAData{Method: "all"}); err != nil {
-			return err
+		if had {
+			if err := s.emit(ctx, tx, event.UserMFADisabled, id, event.MFAData{Method: "all"}); err != nil {
+				return err
+			}
 		}
 		return s.notifyMFA(ctx, tx, u, MailMFARemoved)
 	})
@@ -479,7 +537,7 @@ func (s *Service) loginMethods(ctx context.Context, id uuid.UUID) ([]string, err
 func (s *Service) moreMethods(ctx context.Context, id uuid.UUID) ([]string, error) {
 	var methods []string
 	for _, m := range s.mfa.More {
-		ok, err := m.Enrolled(ctx, id)
+		ok, err := m.Enrolled(ctx, s.stores, id)
 		if err != nil {
 			return nil, fmt.Errorf("%s factors: %w", m.Method(), err)
 		}

@@ -20,7 +20,7 @@ type factorKind struct {
 
 func (k *factorKind) Method() string { return "webauthn" }
 
-func (k *factorKind) Enrolled(_ context.Context, id uuid.UUID) (bool, error) {
+func (k *factorKind) Enrolled(_ context.Context, _ user.Stores, id uuid.UUID) (bool, error) {
 	return k.enrolled[id], k.err
 }
 
