@@ -16,13 +16,14 @@ var ErrReauthenticationRequired = errors.New("this change needs your password ag
 
 // recentlyAuthenticated allows a sensitive change by c when c's session
 // proved the password within the re-authentication window, or when
-// currentPassword is c's password (which also renews the session's
-// authentication). ErrReauthenticationRequired otherwise; a wrong
-// currentPassword is ErrWrongPassword and counts against the account like
-// a failed login.
+// currentPassword is c's password: the inline form of Reauthenticate,
+// which renews the session's authentication and is recorded as it is
+// (session.reauthenticated; a wrong one, login.failed).
+// ErrReauthenticationRequired otherwise; a wrong currentPassword is
+// ErrWrongPassword and counts against the account like a failed login.
 func (s *Service) recentlyAuthenticated(ctx context.Context, c Caller, currentPassword string) error {
 	if currentPassword != "" {
-		return s.reauthenticate(ctx, c, currentPassword, nil)
+		return s.Reauthenticate(ctx, c, currentPassword)
 	}
 	at := c.Session.AuthenticatedAt
 	if at.IsZero() || s.now().Sub(at) > s.policy.ReauthWindow {
@@ -33,19 +34,13 @@ func (s *Service) recentlyAuthenticated(ctx context.Context, c Caller, currentPa
 
 // Reauthenticate renews the authentication time of c's session once
 // password is c's password, so that sensitive changes are allowed for the
-// re-authentication window. A wrong password is ErrWrongPassword and counts
-// against the account like a failed login (and is limited like one). The
-// renewal and its audit event are one transaction: the window of
-// sensitive changes never opens unrecorded.
+// re-authentication window: POST /reauthenticate, and a current_password
+// sent with a sensitive change instead (recentlyAuthenticated). A wrong
+// password is ErrWrongPassword and counts against the account like a
+// failed login, is limited and recorded like one (sessionGuarded). The
+// renewal and its audit event (session.reauthenticated) are one
+// transaction: the window of sensitive changes never opens unrecorded.
 func (s *Service) Reauthenticate(ctx context.Context, c Caller, password string) error {
-	e := s.event(ctx, AuditReauthenticated, c.User.ID, c.User.ID, map[string]string{"session_id": c.Session.ID.String()})
-	return s.reauthenticate(ctx, c, password, &e)
-}
-
-// reauthenticate checks password against c's account, under the login
-// guard, and moves c's session's authentication time to now, in one
-// transaction with the audit event e when there is one.
-func (s *Service) reauthenticate(ctx context.Context, c Caller, password string, e *AuditEvent) error {
 	u, err := s.users.ByID(ctx, c.User.ID)
 	if err != nil {
 		return self(err)
@@ -64,10 +59,8 @@ func (s *Service) reauthenticate(ctx context.Context, c Caller, password string,
 	if err != nil {
 		return err
 	}
-	if e == nil {
-		return self(s.sessions.Reauthenticated(ctx, u.ID, c.Session.ID, s.now()))
-	}
-	return self(s.atomically(ctx, *e, func(tx Stores) error {
+	e := s.event(ctx, AuditReauthenticated, c.User.ID, c.User.ID, map[string]string{"session_id": c.Session.ID.String()})
+	return self(s.atomically(ctx, e, func(tx Stores) error {
 		return tx.Sessions.Reauthenticated(ctx, u.ID, c.Session.ID, s.now())
 	}))
 }
@@ -76,24 +69,40 @@ func (s *Service) reauthenticate(ctx context.Context, c Caller, password string,
 // c's session, under the login guard counted for that session alone: a
 // wrong password (check's ErrWrongPassword) counts as a failed login, so
 // that a thief of the session guessing the password is locked out as a
-// guesser at the login is, and locks out nobody but themself.
+// guesser at the login is, and locks out nobody but themself; and it is
+// recorded as one (sessionProofFailed).
 func (s *Service) sessionGuarded(ctx context.Context, c Caller, u User, password string, check func() error) error {
 	attempt := LoginAttempt{Key: accountKey(u, true, ""), Device: "session:" + c.Session.ID.String()}
 	attempt.Fingerprint = s.fingerprint(attempt.Device, password)
-	if s.guard == nil {
-		return check()
-	}
-	if err := s.guard.Admit(ctx, attempt); err != nil {
-		return err
+	if s.guard != nil {
+		if err := s.guard.Admit(ctx, attempt); err != nil {
+			return err
+		}
 	}
 	err := check()
 	switch {
 	case errors.Is(err, ErrWrongPassword):
-		s.guard.Failed(ctx, attempt)
-	case err == nil:
+		if s.guard != nil {
+			s.guard.Failed(ctx, attempt)
+		}
+		return s.sessionProofFailed(ctx, c)
+	case err == nil && s.guard != nil:
 		s.guard.Succeeded(ctx, attempt)
 	}
 	return err
+}
+
+// sessionProofFailed records a wrong password given in a request of c's
+// session (to re-authenticate, inline or not, or to change the password)
+// as the failed login it counts as: login.failed, reason wrong_password,
+// with the session, by an unknown actor (whoever holds the session);
+// ErrWrongPassword, or the error of an event that could not be stored.
+func (s *Service) sessionProofFailed(ctx context.Context, c Caller) error {
+	detail := map[string]string{"reason": "wrong_password", "session_id": c.Session.ID.String()}
+	if err := s.appendEvent(ctx, s.stores, false, s.event(ctx, AuditLoginFailed, uuid.Nil, c.User.ID, detail)); err != nil {
+		return err
+	}
+	return ErrWrongPassword
 }
 
 // emailChanged, inside the transaction tx of an email change from
