@@ -27,13 +27,22 @@ func NewFactor(rp *Service) Factor { return Factor{rp: rp} }
 // Method is Method.
 func (Factor) Method() string { return Method }
 
-// Enrolled reports whether userID has a passkey, read through st (in its
-// transaction, when st is one's).
-func (f Factor) Enrolled(ctx context.Context, st user.Stores, userID uuid.UUID) (bool, error) {
+// Enrolled reports whether userID has a passkey.
+func (f Factor) Enrolled(ctx context.Context, userID uuid.UUID) (bool, error) {
 	if f.rp == nil {
 		return false, nil
 	}
-	store, err := f.rp.keysIn(st)
+	keys, err := f.rp.passkeys.ByUser(ctx, userID)
+	return len(keys) > 0, err
+}
+
+// EnrolledIn reports whether userID has a passkey, read in tx, the
+// transaction of a change of its factors.
+func (f Factor) EnrolledIn(ctx context.Context, tx user.Stores, userID uuid.UUID) (bool, error) {
+	if f.rp == nil {
+		return false, nil
+	}
+	store, err := f.rp.keysIn(tx)
 	if err != nil {
 		return false, err
 	}

@@ -185,10 +185,12 @@ type Sealer interface {
 type SecondFactor interface {
 	// Method is its name in an mfa_required answer's methods ("webauthn").
 	Method() string
-	// Enrolled reports whether userID has a factor of this kind, read
-	// through st: the service's Stores, or a transaction's (Atomic's),
-	// which sees the transaction's own changes.
-	Enrolled(ctx context.Context, st Stores, userID uuid.UUID) (bool, error)
+	// Enrolled reports whether userID has a factor of this kind.
+	Enrolled(ctx context.Context, userID uuid.UUID) (bool, error)
+	// EnrolledIn is Enrolled read in tx, the transaction of a change of
+	// userID's factors (Atomic's Stores): it sees the transaction's own
+	// changes.
+	EnrolledIn(ctx context.Context, tx Stores, userID uuid.UUID) (bool, error)
 	// Reset removes every factor of this kind of userID in tx, the
 	// transaction of the reset (with its audit event).
 	Reset(ctx context.Context, tx Stores, userID uuid.UUID) error

@@ -360,7 +360,7 @@ func (s *Service) hasFactor(ctx context.Context, tx Stores, id uuid.UUID) (bool,
 		return on, err
 	}
 	for _, m := range s.mfa.More {
-		ok, err := m.Enrolled(ctx, tx, id)
+		ok, err := m.EnrolledIn(ctx, tx, id)
 		if err != nil || ok {
 			return ok, err
 		}
@@ -537,7 +537,7 @@ func (s *Service) loginMethods(ctx context.Context, id uuid.UUID) ([]string, err
 func (s *Service) moreMethods(ctx context.Context, id uuid.UUID) ([]string, error) {
 	var methods []string
 	for _, m := range s.mfa.More {
-		ok, err := m.Enrolled(ctx, s.stores, id)
+		ok, err := m.Enrolled(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("%s factors: %w", m.Method(), err)
 		}

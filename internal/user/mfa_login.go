@@ -244,7 +244,7 @@ func (s *Service) ChallengeSecondFactor(ctx context.Context, mfaToken, method st
 	if !ok {
 		return FactorChallenge{}, ErrFactorNotFound
 	}
-	has, err := f.Enrolled(ctx, s.stores, id)
+	has, err := f.Enrolled(ctx, id)
 	if err != nil {
 		return FactorChallenge{}, err
 	}

@@ -20,8 +20,12 @@ type factorKind struct {
 
 func (k *factorKind) Method() string { return "webauthn" }
 
-func (k *factorKind) Enrolled(_ context.Context, _ user.Stores, id uuid.UUID) (bool, error) {
+func (k *factorKind) Enrolled(_ context.Context, id uuid.UUID) (bool, error) {
 	return k.enrolled[id], k.err
+}
+
+func (k *factorKind) EnrolledIn(ctx context.Context, _ user.Stores, id uuid.UUID) (bool, error) {
+	return k.Enrolled(ctx, id)
 }
 
 func (k *factorKind) Reset(_ context.Context, _ user.Stores, id uuid.UUID) error {
