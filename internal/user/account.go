@@ -278,13 +278,18 @@ func (s *Service) Delete(ctx context.Context, c Caller) error {
 	return self(err)
 }
 
-// deleteAccount deletes the account id in tx, after ending its sessions
-// with a session.revoked naming each that was live (endOthers): a
-// consumer that mirrors sessions learns of these ends as of every other,
-// before the account's user.deleted.
+// deleteAccount deletes the account id in tx, its sessions with it, and
+// emits one session.revoked of all of them (allEnded, as a password reset
+// does): a consumer that mirrors sessions ends them as for every other
+// end, before the account's user.deleted. The event comes after the
+// delete, in the order of every change of an account (its row, then the
+// events' counter), so that a deletion and a login of one account, which
+// holds a share of the row until it commits, never each hold what the
+// other waits for; and it names no session, so that one a login opened
+// just before the delete is ended with the rest.
 func (s *Service) deleteAccount(ctx context.Context, tx Stores, id uuid.UUID) error {
-	if err := s.endOthers(ctx, tx, id, uuid.Nil, s.now()); err != nil {
+	if err := tx.Users.Delete(ctx, id); err != nil {
 		return err
 	}
-	return tx.Users.Delete(ctx, id)
+	return s.allEnded(ctx, tx, id)
 }
