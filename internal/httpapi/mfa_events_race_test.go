@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -209,5 +211,48 @@ func TestFirstPasskeysAddedInOverlappingTransactionsAnnounceOnce(t *testing.T) {
 	}
 	if enabled, _ := s.mfaEvents(sink, s.meID(token), token); enabled != 1 {
 		t.Errorf("user.mfa_enabled %d, want 1", enabled)
+	}
+}
+
+// TestPasskeyCapHoldsForRegistrationsAtOnce: an account one passkey under
+// passkey.MaxPerUser registering two at the same moment keeps the cap:
+// the second, whose transaction waits for the first's, is refused 409
+// too_many_passkeys. The cap was counted before the transaction only, so
+// both were stored, one over it.
+func TestPasskeyCapHoldsForRegistrationsAtOnce(t *testing.T) {
+	dbURL := storetest.PostgresURL(t)
+	h := new(atomic.Pointer[func()])
+	s := newServer(t, apptest.Postgres, apptest.Env("DATABASE_URL", dbURL),
+		apptest.WrapStores(func(st user.Stores) user.Stores {
+			st.Audit = auditHook{AuditLog: st.Audit, kind: passkey.AuditRegistered, hook: h}
+			return st
+		}))
+	watch, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = watch.Close(context.Background()) }()
+	_, token := s.signedUp()
+	for i := range passkey.MaxPerUser - 1 {
+		if res := s.do(s.passkeyVerify(token, fmt.Sprintf("Key %d", i))); res.Status != http.StatusCreated {
+			t.Fatalf("passkey %d: %v", i, res)
+		}
+	}
+	first, second := s.passkeyVerify(token, "Last"), s.passkeyVerify(token, "One too many")
+	done := make(chan response, 1)
+	h.Store(once(func() {
+		go func() { done <- s.do(second) }()
+		waitForLockWait(t, watch, "the passkey one over the cap")
+	}))
+	res := s.do(first)
+	h.Store(nil)
+	other := <-done
+	if res.Status != http.StatusCreated || other.Status != http.StatusConflict || other.object(t)["code"] != "too_many_passkeys" {
+		t.Errorf("the last passkey and one more at once: %v and %v, want 201 and 409 too_many_passkeys", res, other)
+	}
+	list := s.do(req{method: "GET", path: "/api/v1/users/me/passkeys", token: token})
+	var keys []json.RawMessage
+	if err := json.Unmarshal(list.Body, &keys); err != nil || len(keys) != passkey.MaxPerUser {
+		t.Errorf("the account holds %d passkeys (%v), want the cap, %d", len(keys), err, passkey.MaxPerUser)
 	}
 }

@@ -308,20 +308,32 @@ func (s *Service) FinishRegistration(ctx context.Context, c user.Caller, handle,
 		ID: id, UserID: c.User.ID, CredentialID: cred.ID, Name: name, Record: record,
 		SignCount: int64(cred.Authenticator.SignCount), AMR: amrOf(cred.Flags), CreatedAt: s.clock(),
 	}
-	err = s.accounts.PasskeyAdded(ctx, c, func(tx user.Stores) error {
+	if err := s.add(ctx, c, p); err != nil {
+		return Passkey{}, err
+	}
+	return p, nil
+}
+
+// add stores c's new passkey p in the transaction of PasskeyAdded, which
+// holds the account's lock, with its audit event.
+func (s *Service) add(ctx context.Context, c user.Caller, p Passkey) error {
+	return s.accounts.PasskeyAdded(ctx, c, func(tx user.Stores) error {
 		store, err := s.keysIn(tx)
 		if err != nil {
 			return err
+		}
+		// Counted again in the transaction, which holds the account's
+		// lock: of two registrations at once, the second sees the first's.
+		if held, err := store.ByUser(ctx, c.User.ID); err != nil {
+			return err
+		} else if len(held) >= MaxPerUser {
+			return ErrTooMany
 		}
 		if err := store.Create(ctx, p); err != nil {
 			return err
 		}
 		return s.recordIn(ctx, tx, AuditRegistered, c.User.ID, c.User.ID, p, nil)
 	})
-	if err != nil {
-		return Passkey{}, err
-	}
-	return p, nil
 }
 
 // keysIn is the passkeys on the transaction tx (Stores.In), or, when they
