@@ -1,12 +1,17 @@
 package browsertest_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
 
 	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/web/browsertest"
@@ -29,7 +34,9 @@ const MaxFieldWidth = 512
 // without the room around it, a box that scrolls sideways without the
 // keyboard being able to reach it or a name for it, two buttons touching,
 // anything reaching past the window's right edge or text overflowing its
-// box (outside the tables' scrolling boxes), a focused control without a
+// box (outside the tables' scrolling boxes), two buttons of one name that
+// do different things (but the sessions', told apart by when they began,
+// which tests cannot vary), a focused control without a
 // focus indicator, out of sight or covered (WCAG 2.4.7, 2.4.11), the menu
 // listing an account link after the console's, and (argument true, at
 // desktop width) a field wider than MaxFieldWidth. It returns the
@@ -61,6 +68,12 @@ const layoutScript = `((desktop, min, maxField) => {
 		const r = a.getBoundingClientRect(), o = b.getBoundingClientRect();
 		if (r.left <= o.right && r.right >= o.left && r.top <= o.bottom && r.bottom >= o.top) out.push('the buttons ' + say(a) + ' and ' + say(b) + ' touch');
 	}));
+	const named = {};
+	for (const b of document.querySelectorAll('main button:not(.sessions button)')) {
+		const name = (b.getAttribute('aria-label') || b.textContent).replace(/\s+/g, ' ').trim(), action = b.form ? b.form.action : '';
+		if (named[name] !== undefined && named[name] !== action) out.push('two buttons called "' + name + '" do different things');
+		named[name] = action;
+	}
 	for (const e of document.querySelectorAll('main *')) {
 		const s = getComputedStyle(e);
 		if (e.scrollWidth > e.clientWidth + 1 && (s.overflowX === 'auto' || s.overflowX === 'scroll')) {
@@ -150,7 +163,7 @@ func TestLayoutCheckFindsWhatItMust(t *testing.T) {
 			<header class="top"><nav><a href="/admin/users">Users</a> <a href="/account/mfa">App</a></nav></header>
 			<main class="bad"><h1>T</h1><h3>Skipped</h3>
 			<p><a class="tiny" href="/a">a</a><a class="tiny" href="/b">b</a></p>
-			<button>One</button><button>Two</button>
+			<button>One</button><button>Two</button><form action="/x"><button>Rename</button></form><form action="/y"><button>Rename</button></form>
 			<div class="scroll"><div>wide</div></div><input class="big" aria-label="x"><div class="banner"></div></main></html>`)
 	}))
 	t.Cleanup(srv.Close)
@@ -158,9 +171,57 @@ func TestLayoutCheckFindsWhatItMust(t *testing.T) {
 	page.Open(srv.URL)
 	got := strings.Join(layoutProblems(t, page, true), "\n")
 	for _, want := range []string{"comes after h1", "as large as h", "another control within", "touch", "scrolls sideways but",
-		"sticks out", "no focus indicator", "is covered by", "account links after console links", "px wide"} {
+		"sticks out", "no focus indicator", "is covered by", "account links after console links", "px wide", "do different things"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the check missed %q; it found:\n%s", want, got)
+		}
+	}
+}
+
+// Passkeys' names near the 64 characters the service allows: in words,
+// and in one word that nothing breaks.
+const (
+	longPasskeyName = "Ada's Pixel 8 Pro, work profile, the one in the blue case"
+	oneWordKeyName  = "YubiKey_5C_NFC_serial_19283746_backup_kept_in_the_office_drawer"
+)
+
+// addPasskeys adds two passkeys with long names from the passkeys page
+// open in p, each from a virtual authenticator of its own (the DevTools
+// WebAuthn domain; one authenticator may hold one passkey of an account):
+// p lands on the list.
+func addPasskeys(t *testing.T, p *browsertest.Page, _ *browsertest.Site) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.Context(), browsertest.StepTimeout)
+	defer cancel()
+	for i, name := range []string{longPasskeyName, oneWordKeyName} {
+		var id webauthn.AuthenticatorID
+		err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+				return err
+			}
+			r, err := cdp.Call(ctx, tg, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+				Options: &webauthn.VirtualAuthenticatorOptions{
+					Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportInternal,
+					HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
+				},
+			})
+			if err == nil {
+				id = r.AuthenticatorID
+			}
+			return err
+		}))
+		if err != nil {
+			t.Fatalf("virtual authenticator: %v", err)
+		}
+		p.Fill("#passkey-name", name, "#passkey-password", password)
+		p.Click(`[data-passkey="add"] [data-passkey-start]`)
+		err = chromedp.Do(ctx, chromedp.WaitReady(fmt.Sprintf(`ul.passkeys > li:nth-child(%d)`, i+1)),
+			chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				_, err := cdp.Call(ctx, tg, webauthn.RemoveVirtualAuthenticator, webauthn.RemoveVirtualAuthenticatorParams{AuthenticatorID: id})
+				return err
+			}))
+		if err != nil {
+			t.Fatalf("adding the passkey %q: %v (at %s)", name, err, p.Location())
 		}
 	}
 }

@@ -71,6 +71,7 @@ var catalogue = []shownPage{
 		p.Submit("form[action='/account/profile'] button[type=submit]") // the notice: saved
 	}},
 	{name: "account-sessions-many", who: "long", path: "/account/sessions"},
+	{name: "account-passkeys-listed", who: "long", path: "/account/passkeys", prepare: addPasskeys},
 	{name: "account-password", pattern: "/account/password", who: "user", path: "/account/password"},
 	{name: "account-password-changed", who: "user", path: "/account/password?notice=password_changed"},
 	{name: "account-sessions", pattern: "/account/sessions", who: "user", path: "/account/sessions"},
