@@ -117,7 +117,7 @@ func TestAdminConsoleSearchAndPaging(t *testing.T) {
 		if p.status != http.StatusOK || strings.Join(listed(p.body), ",") != "grace" {
 			t.Fatalf("search by the middle of a name: %d %q\n%s", p.status, listed(p.body), p.body)
 		}
-		if !strings.Contains(p.body, `value="BREWST"`) || !strings.Contains(p.body, "<caption>") {
+		if !strings.Contains(p.body, `value="BREWST"`) || !strings.Contains(p.body, `<caption id="users-caption">`) {
 			t.Errorf("the page does not show the search and its caption")
 		}
 		// Every match exactly once, page by page, and back.

@@ -33,6 +33,9 @@ type shownPage struct {
 	// path has {id} for the user the console looks at, {authorize} for a
 	// third-party client's authorization request (path and query).
 	path string
+	// fits says the page's table fits a desktop window: it does not
+	// scroll sideways there, long addresses and URIs included.
+	fits bool
 	// prepare brings the page to the state shown (a refused form), after
 	// it is opened.
 	prepare func(t *testing.T, p *browsertest.Page, site *browsertest.Site)
@@ -53,11 +56,24 @@ var catalogue = []shownPage{
 		p.Submit("form[action='/sign-up'] button[type=submit]")
 	}},
 	{name: "forgot-password", pattern: "/forgot-password", path: "/forgot-password"},
+	{name: "forgot-password-sent", path: "/forgot-password", prepare: func(_ *testing.T, p *browsertest.Page, _ *browsertest.Site) {
+		p.Fill("#f-email", longEmail)
+		p.Submit("form[action='/forgot-password'] button[type=submit]")
+	}},
 	{name: "reset-password", pattern: "/reset-password", path: "/reset-password?token=from-the-mail"},
 	{name: "verify-email", pattern: "/verify-email", path: "/verify-email?token=from-the-mail"},
 	{name: "undo-email-change", pattern: "/undo-email-change", path: "/undo-email-change?token=from-the-mail"},
 	{name: "account", pattern: "/account", who: "user", path: "/account"},
+	// Long content: an account whose address, username and name are as
+	// long as people's get, with many sessions from long-winded browsers.
+	{name: "account-long", who: "long", path: "/account", prepare: func(_ *testing.T, p *browsertest.Page, _ *browsertest.Site) {
+		p.Fill("#f-full_name", longName)
+		p.Submit("form[action='/account/profile'] button[type=submit]") // the notice: saved
+	}},
+	{name: "account-sessions-many", who: "long", path: "/account/sessions"},
+	{name: "account-passkeys-listed", who: "long", path: "/account/passkeys", prepare: addPasskeys},
 	{name: "account-password", pattern: "/account/password", who: "user", path: "/account/password"},
+	{name: "account-password-changed", who: "user", path: "/account/password?notice=password_changed"},
 	{name: "account-sessions", pattern: "/account/sessions", who: "user", path: "/account/sessions"},
 	{name: "account-delete", pattern: "/account/delete", who: "user", path: "/account/delete"},
 	{name: "account-passkeys", pattern: "/account/passkeys", who: "user", path: "/account/passkeys"},
@@ -74,16 +90,18 @@ var catalogue = []shownPage{
 	{name: "account-mfa-recovery-codes-shown", who: "mfa", path: "/account/mfa/recovery-codes"}, // reloaded: shown once, or make new ones
 	{name: "account-apps", pattern: "/account/apps", who: "user", path: "/account/apps"},
 	{name: "forbidden", who: "user", path: "/admin/users"},
-	{name: "admin-users", pattern: "/admin/users", who: "admin", path: "/admin/users"},
+	{name: "admin-users", pattern: "/admin/users", who: "admin", path: "/admin/users", fits: true},
 	{name: "admin", pattern: "/admin", who: "admin", path: "/admin"}, // goes on to admin-users
+	{name: "admin-users-search", who: "admin", path: "/admin/users?search=" + longUsername, fits: true},
 	{name: "admin-user", pattern: "/admin/users/{id}", who: "admin", path: "/admin/users/{id}"},
+	{name: "admin-user-long", who: "admin", path: "/admin/users/{long}"},
 	{name: "admin-deactivate", pattern: "/admin/users/{id}/deactivate", who: "admin", path: "/admin/users/{id}/deactivate"},
 	{name: "admin-delete", pattern: "/admin/users/{id}/delete", who: "admin", path: "/admin/users/{id}/delete"},
 	{name: "admin-audit", pattern: "/admin/audit", who: "admin", path: "/admin/audit"},
-	{name: "admin-clients", pattern: "/admin/clients", who: "admin", path: "/admin/clients"},
+	{name: "admin-clients", pattern: "/admin/clients", who: "admin", path: "/admin/clients", fits: true},
 	{name: "admin-client-new", pattern: "/admin/clients/new", who: "admin", path: "/admin/clients/new"},
 	{name: "admin-client-new-error", who: "admin", path: "/admin/clients/new", prepare: func(_ *testing.T, p *browsertest.Page, _ *browsertest.Site) {
-		p.Fill("#f-name", "Partner app", "#f-redirect_uris", "https://partner.example.com/cb\nhttp://partner.example.com/cb",
+		p.Fill("#f-name", "Partner app", "#f-redirect_uris", "https://partner.example.com/cb\nhttp://partner.example.com/oauth2/callback/for-the-reporting-dashboard-of-the-eu-west-region",
 			"#f-current_password", adminPassword)
 		p.Click("#f-scopes-5") // users:write, which a code-flow client may not have
 		p.Submit("form[action='/admin/clients'] button[type=submit]")
@@ -140,7 +158,10 @@ func pageRoutes(t *testing.T) []string {
 // TestEveryPage opens every page of the catalogue at desktop and phone
 // width and checks that axe-core finds no serious or critical violation
 // (contrast of the default theme included), that nothing is wider than a
-// 360 px phone, and that the page weighs under MaxPageWeight. With
+// 360 px phone, that the layout check (layout_test.go: headings, target
+// sizes, focus, scrolling boxes, field widths) finds nothing, that the
+// tables marked fits fit a desktop window, and that the page weighs under
+// MaxPageWeight. With
 // USERSVC_SCREENSHOTS set (make screenshots) it writes each page's
 // screenshots there.
 func TestEveryPage(t *testing.T) {
@@ -165,15 +186,18 @@ func TestEveryPage(t *testing.T) {
 	site := newSite(t, apptest.SQLite, "USERSVC_JWT_ALG", "EdDSA") // asymmetric keys: the OpenID provider is on
 	register(t, site, "ada@example.com", "ada")
 	register(t, site, "grace@example.com", "grace")
+	register(t, site, longEmail, longUsername)
 	ada := userID(t, site, "ada")
+	manySessions(t, site, longUsername, 12)
 	client := registerClient(t, site)
 	rp := newRelyingParty(t, site, false)
-	paths := strings.NewReplacer("{id}", ada.String(), "{client}", client,
+	paths := strings.NewReplacer("{id}", ada.String(), "{long}", userID(t, site, longUsername).String(), "{client}", client,
 		"{authorize}", strings.TrimPrefix(rp.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), site.URL))
-	tabs := map[string]*browsertest.Page{"": browser.NewPage(t), "user": browser.NewPage(t), "mfa": browser.NewPage(t), "admin": browser.NewPage(t)}
+	tabs := map[string]*browsertest.Page{"": browser.NewPage(t), "user": browser.NewPage(t), "mfa": browser.NewPage(t), "admin": browser.NewPage(t), "long": browser.NewPage(t)}
 	signIn(t, site, tabs["user"], "ada", password, "/account")
 	signIn(t, site, tabs["mfa"], "grace", password, "/account")
 	signIn(t, site, tabs["admin"], adminLogin, adminPassword, "/account")
+	signIn(t, site, tabs["long"], longUsername, password, "/account")
 
 	var weights []string
 	for _, pg := range catalogue {
@@ -185,6 +209,12 @@ func TestEveryPage(t *testing.T) {
 				pg.prepare(t, page, site)
 			}
 			page.CheckAccessibility(axe, pg.name)
+			checkLayout(t, page, pg.name, true)
+			if pg.fits {
+				if got := page.Eval(`[...document.querySelectorAll('.scroll')].filter(e => e.scrollWidth > e.clientWidth).length + ''`); got != "0" {
+					t.Errorf("%s: the table scrolls sideways in a %d px window, want it to fit", pg.name, browsertest.DesktopWidth)
+				}
+			}
 			w := weight(t, page)
 			weights = append(weights, fmt.Sprintf("%s: %d bytes", pg.name, w))
 			if w >= MaxPageWeight {
@@ -194,6 +224,7 @@ func TestEveryPage(t *testing.T) {
 
 			page.SetWidth(browsertest.PhoneWidth)
 			page.CheckAccessibility(axe, pg.name)
+			checkLayout(t, page, pg.name, false)
 			if got := page.Eval(`String(document.documentElement.scrollWidth)`); got != fmt.Sprint(browsertest.PhoneWidth) {
 				t.Errorf("%s is %s px wide on a %d px phone: it scrolls sideways", pg.name, got, browsertest.PhoneWidth)
 			}
