@@ -170,7 +170,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	mux.Handle("GET "+loginPath, issuer.HandlerFunc(p.login))
 	mux.Handle("POST "+consentPath, http.NewCrossOriginProtection().Handler(issuer.HandlerFunc(p.consent)))
 	mux.Handle(EndSessionPath, issuer.HandlerFunc(p.endSession))
-	mux.Handle(AuthorizePath, p.bindBrowser(p.refusals(withIss(o, cfg.Issuer))))
+	mux.Handle(AuthorizePath, p.bindBrowser(p.refusals(withIss(byReference(o), cfg.Issuer))))
 	// op's /oauth/authorize/callback hands out a code for any finished
 	// request to whoever names its id, without a session; finish answers
 	// the client itself (op.AuthResponse), so nothing needs the route.
@@ -260,6 +260,28 @@ func Revokes(token string) bool {
 	_, ok := grantOfToken(claims.ID)
 	return ok
 }
+
+// byReference marks, in the request's context, an authorization request
+// that passes its parameters by reference (request_uri), which op does
+// not see: CreateAuthRequest refuses it once op has checked the client and
+// its redirect_uri, so that the refusal goes back to the client.
+func byReference(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.FormValue("request_uri") != "" {
+			r = r.WithContext(context.WithValue(r.Context(), byReferenceKey{}, true))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// byReferenceKey is the context key of byReference.
+type byReferenceKey struct{}
+
+// errRequestURI refuses a request passed by reference (OpenID Connect Core
+// 6.2; discovery says request_uri_parameter_supported: false). op's own
+// error type, written as the specification names it.
+var errRequestURI = &oidc.Error{ErrorType: "request_uri_not_supported",
+	Description: "request_uri is not supported: pass the parameters in the request itself"}
 
 // withIss adds the iss authorization response parameter (RFC 9207) to
 // every redirect that h sends back to a client with a code or an error,

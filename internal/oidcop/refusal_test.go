@@ -178,6 +178,10 @@ func TestAuthorizeErrorsThatCanGoBackStillRedirect(t *testing.T) {
 		implicit := codeRequest(webClient, rpOrigin+"/cb")
 		implicit.Set("response_type", "id_token")
 		implicit.Set("nonce", "n")
+		byReference := codeRequest(webClient, rpOrigin+"/cb")
+		byReference.Set("request_uri", rpOrigin+"/requests/1")
+		requestObject := codeRequest(webClient, rpOrigin+"/cb")
+		requestObject.Set("request", "eyJhbGciOiJub25lIn0.e30.")
 		for _, tt := range []struct {
 			name   string
 			params url.Values
@@ -187,6 +191,10 @@ func TestAuthorizeErrorsThatCanGoBackStillRedirect(t *testing.T) {
 			{"no scope", noScope, "invalid_request"},
 			{"response_mode fragment", fragment, "invalid_request"},
 			{"implicit response_type", implicit, "unauthorized_client"},
+			// Discovery says neither is supported: refused, not ignored
+			// (the provider went on without what the reference held).
+			{"request_uri", byReference, "request_uri_not_supported"},
+			{"request object", requestObject, "request_not_supported"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				loc, status, body := f.browser().visit(f.authorizeURL(tt.params))

@@ -69,6 +69,10 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if err := oversized(req); err != nil {
 		return nil, err
 	}
+	if byRef, _ := ctx.Value(byReferenceKey{}).(bool); byRef {
+		clone := *errRequestURI
+		return nil, &clone
+	}
 	c, err := s.d.Clients.Client(ctx, req.ClientID)
 	if err != nil {
 		return nil, oidc.ErrInvalidClient().WithParent(err)
