@@ -177,6 +177,50 @@ func (a auditHook) Append(ctx context.Context, e user.AuditEvent) error {
 	return nil
 }
 
+// overlappingPasskeys is a server on PostgreSQL, where transactions
+// overlap, whose two passkey registrations (register, with the account's
+// token) run at once: the second's transaction begins while the first's is
+// open, held after recording its passkey, and waits for it on the
+// account's lock.
+type overlappingPasskeys struct {
+	*server
+	token string
+	h     *atomic.Pointer[func()]
+	watch *pgx.Conn
+}
+
+func newOverlappingPasskeys(t *testing.T, opts ...apptest.Option) overlappingPasskeys {
+	t.Helper()
+	dbURL := storetest.PostgresURL(t)
+	h := new(atomic.Pointer[func()])
+	s := newServer(t, apptest.Postgres, append([]apptest.Option{apptest.Env("DATABASE_URL", dbURL),
+		apptest.WrapStores(func(st user.Stores) user.Stores {
+			st.Audit = auditHook{AuditLog: st.Audit, kind: passkey.AuditRegistered, hook: h}
+			return st
+		})}, opts...)...)
+	watch, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = watch.Close(context.Background()) })
+	_, token := s.signedUp()
+	return overlappingPasskeys{server: s, token: token, h: h, watch: watch}
+}
+
+// register registers the passkeys first and second at once, second's
+// transaction waiting for first's, and returns their answers.
+func (o overlappingPasskeys) register(first, second string) (response, response) {
+	a, b := o.passkeyVerify(o.token, first), o.passkeyVerify(o.token, second)
+	done := make(chan response, 1)
+	o.h.Store(once(func() {
+		go func() { done <- o.do(b) }()
+		waitForLockWait(o.t, o.watch, "the passkey "+second)
+	}))
+	res := o.do(a)
+	o.h.Store(nil)
+	return res, <-done
+}
+
 // TestFirstPasskeysAddedInOverlappingTransactionsAnnounceOnce: on
 // PostgreSQL, where transactions overlap, a second first passkey whose
 // transaction begins while the first's is open (held after recording
@@ -184,32 +228,12 @@ func (a auditHook) Append(ctx context.Context, e user.AuditEvent) error {
 // passkey and announces nothing: one user.mfa_enabled. Without the lock
 // both transactions read no factor and both announced one.
 func TestFirstPasskeysAddedInOverlappingTransactionsAnnounceOnce(t *testing.T) {
-	dbURL := storetest.PostgresURL(t)
 	sink := make(apptest.EventSink, 64)
-	h := new(atomic.Pointer[func()])
-	s := newServer(t, apptest.Postgres, apptest.Env("DATABASE_URL", dbURL), apptest.With(app.WithEventSink("test", sink)),
-		apptest.WrapStores(func(st user.Stores) user.Stores {
-			st.Audit = auditHook{AuditLog: st.Audit, kind: passkey.AuditRegistered, hook: h}
-			return st
-		}))
-	watch, err := pgx.Connect(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = watch.Close(context.Background()) }()
-	_, token := s.signedUp()
-	first, second := s.passkeyVerify(token, "One"), s.passkeyVerify(token, "Two")
-	done := make(chan response, 1)
-	h.Store(once(func() {
-		go func() { done <- s.do(second) }()
-		waitForLockWait(t, watch, "the second passkey")
-	}))
-	res := s.do(first)
-	h.Store(nil)
-	if other := <-done; res.Status != http.StatusCreated || other.Status != http.StatusCreated {
+	o := newOverlappingPasskeys(t, apptest.With(app.WithEventSink("test", sink)))
+	if res, other := o.register("One", "Two"); res.Status != http.StatusCreated || other.Status != http.StatusCreated {
 		t.Fatalf("the two passkeys: %v and %v, want 201 each", res, other)
 	}
-	if enabled, _ := s.mfaEvents(sink, s.meID(token), token); enabled != 1 {
+	if enabled, _ := o.mfaEvents(sink, o.meID(o.token), o.token); enabled != 1 {
 		t.Errorf("user.mfa_enabled %d, want 1", enabled)
 	}
 }
@@ -220,37 +244,17 @@ func TestFirstPasskeysAddedInOverlappingTransactionsAnnounceOnce(t *testing.T) {
 // too_many_passkeys. The cap was counted before the transaction only, so
 // both were stored, one over it.
 func TestPasskeyCapHoldsForRegistrationsAtOnce(t *testing.T) {
-	dbURL := storetest.PostgresURL(t)
-	h := new(atomic.Pointer[func()])
-	s := newServer(t, apptest.Postgres, apptest.Env("DATABASE_URL", dbURL),
-		apptest.WrapStores(func(st user.Stores) user.Stores {
-			st.Audit = auditHook{AuditLog: st.Audit, kind: passkey.AuditRegistered, hook: h}
-			return st
-		}))
-	watch, err := pgx.Connect(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = watch.Close(context.Background()) }()
-	_, token := s.signedUp()
+	o := newOverlappingPasskeys(t)
 	for i := range passkey.MaxPerUser - 1 {
-		if res := s.do(s.passkeyVerify(token, fmt.Sprintf("Key %d", i))); res.Status != http.StatusCreated {
+		if res := o.do(o.passkeyVerify(o.token, fmt.Sprintf("Key %d", i))); res.Status != http.StatusCreated {
 			t.Fatalf("passkey %d: %v", i, res)
 		}
 	}
-	first, second := s.passkeyVerify(token, "Last"), s.passkeyVerify(token, "One too many")
-	done := make(chan response, 1)
-	h.Store(once(func() {
-		go func() { done <- s.do(second) }()
-		waitForLockWait(t, watch, "the passkey one over the cap")
-	}))
-	res := s.do(first)
-	h.Store(nil)
-	other := <-done
+	res, other := o.register("Last", "One too many")
 	if res.Status != http.StatusCreated || other.Status != http.StatusConflict || other.object(t)["code"] != "too_many_passkeys" {
 		t.Errorf("the last passkey and one more at once: %v and %v, want 201 and 409 too_many_passkeys", res, other)
 	}
-	list := s.do(req{method: "GET", path: "/api/v1/users/me/passkeys", token: token})
+	list := o.do(req{method: "GET", path: "/api/v1/users/me/passkeys", token: o.token})
 	var keys []json.RawMessage
 	if err := json.Unmarshal(list.Body, &keys); err != nil || len(keys) != passkey.MaxPerUser {
 		t.Errorf("the account holds %d passkeys (%v), want the cap, %d", len(keys), err, passkey.MaxPerUser)
