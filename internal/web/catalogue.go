@@ -197,6 +197,15 @@ var english = Catalogue{
 	"error.cross_site":          "This form was sent from another site, so it was refused. Go back to the page and try again.",
 	"error.internal":            "Something went wrong on our side. Try again later.",
 
+	// The error pages' titles (errors.go's errorTitles): what happened.
+	"error.title.unavailable":      "Service unavailable",
+	"error.title.not_allowed":      "Not allowed",
+	"error.title.second_factor":    "Second factor needed",
+	"error.title.user_not_found":   "User not found",
+	"error.title.client_not_found": "Client not found",
+	"error.title.rate_limited":     "Too many attempts",
+	"error.title.bad_link":         "Page link out of date",
+
 	// The admin console (admin.go).
 	"nav.admin_users": "Users",
 	"nav.admin_audit": "Audit log",

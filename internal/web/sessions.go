@@ -18,7 +18,7 @@ func (p *Pages) sessionsView(w http.ResponseWriter, r *http.Request, c user.Call
 	q := sessionsQuery(r)
 	after, ok := user.ParseSessionCursor(q.Get("cursor"))
 	if !ok {
-		p.render(w, r, http.StatusBadRequest, view{Page: "message", Title: "error.title", Intro: "invalid.cursor",
+		p.render(w, r, http.StatusBadRequest, view{Page: "message", Title: errorTitle("invalid.cursor"), Intro: "invalid.cursor",
 			Links: []link{{Href: sessionsPath, Label: "sessions.first"}}, Me: &c.User})
 		return
 	}
