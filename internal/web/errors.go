@@ -51,13 +51,22 @@ var refusals = []refusal{
 // renders v with the error's status.
 func (p *Pages) fail(w http.ResponseWriter, r *http.Request, v view, f *form, err error) {
 	status, text, fieldName := p.explain(r, err)
-	if fl := f.field(fieldName); fl != nil {
-		fl.Error = text
-		f.Error = p.must("error.form")
-	} else {
+	if !p.onField(f, fieldName, text) {
 		f.Error = text
 	}
 	p.render(w, r, status, v)
+}
+
+// onField shows text on f's field name, with the form's message that
+// points to it, and says whether f has that field.
+func (p *Pages) onField(f *form, name, text string) bool {
+	fl := f.field(name)
+	if fl == nil {
+		return false
+	}
+	fl.Error = text
+	f.Error = p.must("error.form")
+	return true
 }
 
 // show renders v, with fail explained on its form f when there is one:

@@ -87,6 +87,10 @@ var catalogue = []shownPage{
 	{name: "account-delete", pattern: "/account/delete", who: "user", path: "/account/delete"},
 	{name: "account-passkeys", pattern: "/account/passkeys", who: "user", path: "/account/passkeys"},
 	{name: "account-mfa", pattern: "/account/mfa", who: "user", path: "/account/mfa"},
+	{name: "account-mfa-error", who: "user", path: "/account/mfa", prepare: func(_ *testing.T, p *browsertest.Page, _ *browsertest.Site) {
+		p.Fill("#setup-password", "not the password")
+		p.Submit("form[action='/account/mfa/setup'] button[type=submit]")
+	}},
 	// The form's POST redirects to the set-up page, which shows the secret once.
 	{name: "account-mfa-setup", pattern: "/account/mfa/setup", who: "user", path: "/account/mfa", prepare: func(_ *testing.T, p *browsertest.Page, _ *browsertest.Site) {
 		p.Fill("#setup-password", password)
