@@ -157,7 +157,7 @@ var english = Catalogue{
 	"sessions.started":        "Signed in",
 	"sessions.this":           "This session",
 	"sessions.end":            "Sign out this one",
-	"sessions.end_label":      "Sign out this one: the session from %s",
+	"sessions.end_label":      "Sign out this one: session %d, %s at address %s, signed in %s",
 	"sessions.end_others":     "Sign out all other sessions",
 	"sessions.unknown_device": "Unknown device",
 	"sessions.title_page":     "Your sessions, page %s",

@@ -33,7 +33,7 @@ type view struct {
 	// Sessions and Current are the sessions page's (sessions.go), with
 	// Here is the query of its page ("?cursor=...") that its forms carry
 	// back; Others, whether the account has other sessions to end.
-	Sessions []user.Session
+	Sessions []sessionRow
 	Current  uuid.UUID
 	Here     string
 	Others   bool
