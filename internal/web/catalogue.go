@@ -157,7 +157,7 @@ var english = Catalogue{
 	"sessions.started":        "Signed in",
 	"sessions.this":           "This session",
 	"sessions.end":            "Sign out this one",
-	"sessions.end_label":      "Sign out this one: the session from %s",
+	"sessions.end_label":      "Sign out this one: session %d, %s at address %s, signed in %s",
 	"sessions.end_others":     "Sign out all other sessions",
 	"sessions.unknown_device": "Unknown device",
 	"sessions.title_page":     "Your sessions, page %s",
@@ -196,6 +196,15 @@ var english = Catalogue{
 	"error.session_not_found":   "That session is already signed out.",
 	"error.cross_site":          "This form was sent from another site, so it was refused. Go back to the page and try again.",
 	"error.internal":            "Something went wrong on our side. Try again later.",
+
+	// The error pages' titles (errors.go's errorTitles): what happened.
+	"error.title.unavailable":      "Service unavailable",
+	"error.title.not_allowed":      "Not allowed",
+	"error.title.second_factor":    "Second factor needed",
+	"error.title.user_not_found":   "User not found",
+	"error.title.client_not_found": "Client not found",
+	"error.title.rate_limited":     "Too many attempts",
+	"error.title.bad_link":         "Page link out of date",
 
 	// The admin console (admin.go).
 	"nav.admin_users": "Users",

@@ -51,13 +51,22 @@ var refusals = []refusal{
 // renders v with the error's status.
 func (p *Pages) fail(w http.ResponseWriter, r *http.Request, v view, f *form, err error) {
 	status, text, fieldName := p.explain(r, err)
-	if fl := f.field(fieldName); fl != nil {
-		fl.Error = text
-		f.Error = p.must("error.form")
-	} else {
+	if !p.onField(f, fieldName, text) {
 		f.Error = text
 	}
 	p.render(w, r, status, v)
+}
+
+// onField shows text on f's field name, with the form's message that
+// points to it, and says whether f has that field.
+func (p *Pages) onField(f *form, name, text string) bool {
+	fl := f.field(name)
+	if fl == nil {
+		return false
+	}
+	fl.Error = text
+	f.Error = p.must("error.form")
+	return true
 }
 
 // show renders v, with fail explained on its form f when there is one:
@@ -110,7 +119,32 @@ func (p *Pages) must(key string, args ...any) string {
 	return s
 }
 
-// errorPage renders a page that only says what went wrong.
+// errorTitles are the error pages' titles (catalogue keys), by the
+// message they show: what happened, in a few words, for the tab and the
+// heading (WCAG 2.4.2). A message without one is titled error.title.
+var errorTitles = map[string]string{
+	"error.unavailable":        "error.title.unavailable",
+	"error.busy":               "error.title.unavailable",
+	"error.admin_only":         "error.title.not_allowed",
+	"error.cross_site":         "error.title.not_allowed",
+	"error.mfa_login_required": "error.title.second_factor",
+	"error.user_not_found":     "error.title.user_not_found",
+	"error.client_not_found":   "error.title.client_not_found",
+	"error.client_public":      "error.title.not_allowed",
+	"error.rate_limited":       "error.title.rate_limited",
+	"invalid.cursor":           "error.title.bad_link",
+}
+
+// errorTitle is the title of the error page that shows the message key.
+func errorTitle(key string) string { return orDefault(errorTitles[key], "error.title") }
+
+// errorPage renders a page that says what went wrong, titled with it,
+// and links back to the account when the browser is signed in, else to
+// sign in: a fixed place, never one the request names.
 func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
-	p.render(w, r, status, view{Page: "message", Title: "error.title", Intro: key})
+	v := view{Page: "message", Title: errorTitle(key), Intro: key, Links: []link{{Href: "/sign-in", Label: "continue_sign_in"}}}
+	if u, _, ok := p.Current(r); ok {
+		v.Me, v.Links = &u, []link{{Href: "/account", Label: "continue_account"}}
+	}
+	p.render(w, r, status, v)
 }

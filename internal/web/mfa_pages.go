@@ -47,6 +47,33 @@ type mfaPage struct {
 	Confirm       *form        // the first code's form; set-up only
 	Restart       bool         // offer set-up again beside Confirm: the secret was shown once already
 	Notice        string       // a catalogue key, in place of the request's ?notice=
+	// The forms behind the current password: set up an app, remove it,
+	// make new recovery codes (renderMFA makes those not given).
+	Setup, Remove, NewCodes *form
+}
+
+// The forms of the page behind the current password, each with the field
+// of an id of its own: two of them are on the page at once.
+func setupForm() *form {
+	return passwordForm("mfa-setup", mfaSetupPath, "mfa.setup", "setup-password")
+}
+
+func removeForm() *form {
+	f := passwordForm("mfa-remove", mfaPath+"/remove", "mfa.remove", "remove-password")
+	f.Danger = true
+	return f
+}
+
+func newCodesForm() *form {
+	return passwordForm("mfa-regenerate", recoveryCodesPath, "mfa.codes.new", "codes-password")
+}
+
+// passwordForm is a form labelled by the heading id that posts the
+// current password (its input's id inputID) to action.
+func passwordForm(id, action, submit, inputID string) *form {
+	pw := passwordField("")
+	pw.ID = inputID
+	return &form{ID: id, Action: action, Submit: submit, Fields: []*field{pw}}
 }
 
 // mfaStatusPage renders the page with the account's status, plus extra
@@ -65,6 +92,7 @@ func (p *Pages) mfaStatusPage(w http.ResponseWriter, r *http.Request, c user.Cal
 // has read already, plus extra (secret, codes) and errText.
 func (p *Pages) renderMFA(w http.ResponseWriter, r *http.Request, c user.Caller, status int, st user.MFAStatus, m mfaPage, errText string) {
 	m.TOTP, m.RecoveryCodes = st.TOTP, st.RecoveryCodes
+	m.Setup, m.Remove, m.NewCodes = orForm(m.Setup, setupForm), orForm(m.Remove, removeForm), orForm(m.NewCodes, newCodesForm)
 	p.render(w, r, status, view{Page: "mfa", Title: "mfa.title", Intro: "mfa.intro", Notice: orDefault(m.Notice, notice(r)),
 		Me: &c.User, MFA: &m, Error: errText})
 }
@@ -73,9 +101,22 @@ func (p *Pages) mfaPageGet(w http.ResponseWriter, r *http.Request, c user.Caller
 	p.mfaStatusPage(w, r, c, http.StatusOK, mfaPage{}, "")
 }
 
-// mfaFailed shows the page again with err's message.
-func (p *Pages) mfaFailed(w http.ResponseWriter, r *http.Request, c user.Caller, m mfaPage, err error) {
-	status, text, _ := p.explain(r, err)
+// orForm is f, or a new form of build when f is nil.
+func orForm(f *form, build func() *form) *form {
+	if f == nil {
+		return build()
+	}
+	return f
+}
+
+// mfaFailed shows the page again with err's message: on the field of f
+// (the form posted, one of m's; nil for none) it is about, else atop the
+// page.
+func (p *Pages) mfaFailed(w http.ResponseWriter, r *http.Request, c user.Caller, m mfaPage, f *form, err error) {
+	status, text, name := p.explain(r, err)
+	if p.onField(f, name, text) {
+		text = ""
+	}
 	p.mfaStatusPage(w, r, c, status, m, text)
 }
 
@@ -112,13 +153,13 @@ func confirmForm(setup string) *form {
 // set-up page, which shows its secret and QR code once.
 func (p *Pages) setUpTOTP(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	c, err := p.reauthenticated(r, c)
-	if err != nil {
-		p.mfaFailed(w, r, c, mfaPage{}, err)
-		return
+	var key user.TOTPKey
+	if err == nil {
+		key, err = p.users.EnrolTOTP(p.client(r), c)
 	}
-	key, err := p.users.EnrolTOTP(p.client(r), c)
 	if err != nil {
-		p.mfaFailed(w, r, c, mfaPage{}, err)
+		f := setupForm()
+		p.mfaFailed(w, r, c, mfaPage{Setup: f}, f, err)
 		return
 	}
 	// The URI, not its QR code: a cookie of the PNG would outgrow what
@@ -153,7 +194,7 @@ func (p *Pages) setUpPage(w http.ResponseWriter, r *http.Request, c user.Caller)
 	}
 	switch {
 	case err != nil:
-		p.mfaFailed(w, r, c, mfaPage{}, err)
+		p.mfaFailed(w, r, c, mfaPage{}, nil, err)
 	case st.TOTP != user.TOTPPending: // turned on, removed: nothing to show
 		redirect(w, mfaPath)
 	case replaced:
@@ -185,7 +226,7 @@ func grouped(s string) string {
 func (p *Pages) confirmTOTP(w http.ResponseWriter, r *http.Request, c user.Caller) {
 	code := strings.TrimSpace(r.PostFormValue("code"))
 	if err := p.allowWrite(r, p.opts.Limits.Login, c, perSession); err != nil {
-		p.mfaFailed(w, r, c, mfaPage{}, err)
+		p.mfaFailed(w, r, c, mfaPage{}, nil, err)
 		return
 	}
 	setup := r.PostFormValue("setup")
@@ -194,13 +235,11 @@ func (p *Pages) confirmTOTP(w http.ResponseWriter, r *http.Request, c user.Calle
 		// The app holds the secret already: ask again for its code. One
 		// of a replaced secret's app: offer to set up again too.
 		f := confirmForm(setup)
-		status, text, _ := p.explain(r, err)
-		f.Error, f.field("code").Error = p.must("error.form"), text
-		p.mfaStatusPage(w, r, c, status, mfaPage{Confirm: f, Restart: errors.Is(err, user.ErrTOTPSetupReplaced)}, "")
+		p.mfaFailed(w, r, c, mfaPage{Confirm: f, Restart: errors.Is(err, user.ErrTOTPSetupReplaced)}, f, err)
 		return
 	}
 	if err != nil {
-		p.mfaFailed(w, r, c, mfaPage{}, err)
+		p.mfaFailed(w, r, c, mfaPage{}, nil, err)
 		return
 	}
 	p.holdSecret(w, c, recoveryCodesPath, codes, "totp_enabled")
@@ -214,7 +253,8 @@ func (p *Pages) removeTOTP(w http.ResponseWriter, r *http.Request, c user.Caller
 		err = p.users.RemoveTOTP(p.client(r), c)
 	}
 	if err != nil {
-		p.mfaFailed(w, r, c, mfaPage{}, err)
+		f := removeForm()
+		p.mfaFailed(w, r, c, mfaPage{Remove: f}, f, err)
 		return
 	}
 	redirect(w, withNotice(mfaPath, "totp_removed"))
@@ -229,7 +269,8 @@ func (p *Pages) newRecoveryCodes(w http.ResponseWriter, r *http.Request, c user.
 		codes, err = p.users.RegenerateRecoveryCodes(p.client(r), c)
 	}
 	if err != nil {
-		p.mfaFailed(w, r, c, mfaPage{}, err)
+		f := newCodesForm()
+		p.mfaFailed(w, r, c, mfaPage{NewCodes: f}, f, err)
 		return
 	}
 	p.holdSecret(w, c, recoveryCodesPath, codes, "")
@@ -248,7 +289,7 @@ func (p *Pages) recoveryCodesPage(w http.ResponseWriter, r *http.Request, c user
 	st, err := p.users.MFAStatus(p.client(r), c.User.ID)
 	switch {
 	case err != nil:
-		p.mfaFailed(w, r, c, mfaPage{}, err)
+		p.mfaFailed(w, r, c, mfaPage{}, nil, err)
 	case st.TOTP != user.TOTPEnabled:
 		redirect(w, mfaPath)
 	default:

@@ -33,7 +33,7 @@ type view struct {
 	// Sessions and Current are the sessions page's (sessions.go), with
 	// Here is the query of its page ("?cursor=...") that its forms carry
 	// back; Others, whether the account has other sessions to end.
-	Sessions []user.Session
+	Sessions []sessionRow
 	Current  uuid.UUID
 	Here     string
 	Others   bool
@@ -92,14 +92,20 @@ type form struct {
 }
 
 // field is one labelled input. Label and Hint are catalogue keys; Error is
-// text.
+// text. ID is the input's id when not f-<Name>: for a page with two forms
+// asking for a field of one name.
 type field struct {
 	Name, Type, Autocomplete string
 	Label, Hint              string
 	Value                    string
 	Error                    string
 	Optional                 bool
+	ID                       string
 }
+
+// InputID is the id of f's input; its hint's and error's ids start with
+// it.
+func (f *field) InputID() string { return orDefault(f.ID, "f-"+f.Name) }
 
 // passwordField is the field asking the signed-in user's current password
 // (again, for a sensitive change), with hint ("" for none) saying why.
@@ -110,8 +116,12 @@ func passwordField(hint string) *field {
 
 type hidden struct{ Name, Value string }
 
-// field returns f's field called name, nil when it has none.
+// field returns f's field called name, nil when it has none (or f is
+// nil).
 func (f *form) field(name string) *field {
+	if f == nil {
+		return nil
+	}
 	for _, fl := range f.Fields {
 		if fl.Name == name {
 			return fl
@@ -125,10 +135,10 @@ func (f *form) field(name string) *field {
 func describedBy(f *field) string {
 	var ids []string
 	if f.Hint != "" {
-		ids = append(ids, "f-"+f.Name+"-hint")
+		ids = append(ids, f.InputID()+"-hint")
 	}
 	if f.Error != "" {
-		ids = append(ids, "f-"+f.Name+"-error")
+		ids = append(ids, f.InputID()+"-error")
 	}
 	return strings.Join(ids, " ")
 }

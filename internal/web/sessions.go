@@ -18,7 +18,7 @@ func (p *Pages) sessionsView(w http.ResponseWriter, r *http.Request, c user.Call
 	q := sessionsQuery(r)
 	after, ok := user.ParseSessionCursor(q.Get("cursor"))
 	if !ok {
-		p.render(w, r, http.StatusBadRequest, view{Page: "message", Title: "error.title", Intro: "invalid.cursor",
+		p.render(w, r, http.StatusBadRequest, view{Page: "message", Title: errorTitle("invalid.cursor"), Intro: "invalid.cursor",
 			Links: []link{{Href: sessionsPath, Label: "sessions.first"}}, Me: &c.User})
 		return
 	}
@@ -34,10 +34,11 @@ func (p *Pages) sessionsView(w http.ResponseWriter, r *http.Request, c user.Call
 	}
 	f := &form{Action: sessionsPath + "/end-others", Submit: "sessions.end_others", Danger: true}
 	v := view{Page: "sessions", Title: "sessions.title", Intro: "sessions.intro", Notice: notice,
-		Sessions: list, Current: c.Session.ID, Form: f, Me: &c.User,
+		Current: c.Session.ID, Form: f, Me: &c.User,
 		Pager: newPager(sessionsPath, q, cursor), Here: query(q),
 		Others: len(list) > 1 || after != nil || next != nil}
 	v.Pager.Label = "sessions.pages"
+	v.Sessions = sessionRows(list, (v.Pager.Number-1)*user.DefaultSessionPage+1)
 	if v.Pager.Number > 1 {
 		v.Title, v.TitleArg = "sessions.title_page", strconv.Itoa(v.Pager.Number)
 	}
@@ -46,6 +47,23 @@ func (p *Pages) sessionsView(w http.ResponseWriter, r *http.Request, c user.Call
 		return
 	}
 	p.render(w, r, status, v)
+}
+
+// sessionRow is a listed session with its place in the list, from 1
+// across the pages: what tells apart, in the names of their buttons,
+// sessions of one device and address begun in one minute.
+type sessionRow struct {
+	user.Session
+	N int
+}
+
+// sessionRows are list's rows, its first numbered first.
+func sessionRows(list []user.Session, first int) []sessionRow {
+	rows := make([]sessionRow, len(list))
+	for i, s := range list {
+		rows[i] = sessionRow{Session: s, N: first + i}
+	}
+	return rows
 }
 
 // sessionsPath is the sessions page.

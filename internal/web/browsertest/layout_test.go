@@ -35,12 +35,11 @@ const MaxFieldWidth = 512
 // keyboard being able to reach it or a name for it, two buttons touching,
 // anything reaching past the window's right edge or text overflowing its
 // box (outside the tables' scrolling boxes), two buttons of one name that
-// do different things (but the sessions', told apart by when they began,
-// which tests cannot vary), a focused control without a
-// focus indicator, out of sight or covered (WCAG 2.4.7, 2.4.11), the menu
-// listing an account link after the console's, and (argument true, at
-// desktop width) a field wider than MaxFieldWidth. It returns the
-// problems as a JSON list of sentences.
+// do different things (the sessions' list's included), a focused control
+// without a focus indicator, out of sight or covered (WCAG 2.4.7,
+// 2.4.11), the menu listing an account link after the console's, and
+// (argument true, at desktop width) a field wider than MaxFieldWidth. It
+// returns the problems as a JSON list of sentences.
 const layoutScript = `((desktop, min, maxField) => {
 	const out = [], say = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' "' + (e.textContent || e.value || e.name || '').replace(/\s+/g, ' ').trim().slice(0, 40) + '"';
 	const visible = e => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
@@ -69,7 +68,7 @@ const layoutScript = `((desktop, min, maxField) => {
 		if (r.left <= o.right && r.right >= o.left && r.top <= o.bottom && r.bottom >= o.top) out.push('the buttons ' + say(a) + ' and ' + say(b) + ' touch');
 	}));
 	const named = {};
-	for (const b of document.querySelectorAll('main button:not(.sessions button)')) {
+	for (const b of document.querySelectorAll('main button')) {
 		const name = (b.getAttribute('aria-label') || b.textContent).replace(/\s+/g, ' ').trim(), action = b.form ? b.form.action : '';
 		if (named[name] !== undefined && named[name] !== action) out.push('two buttons called "' + name + '" do different things');
 		named[name] = action;

@@ -18,6 +18,7 @@ import (
 
 	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/user"
 	"github.com/usersvc/usersvc/internal/web/browsertest"
 )
 
@@ -49,6 +50,14 @@ var catalogue = []shownPage{
 		p.Fill("#f-login", "ada", "#f-password", "not the password")
 		p.Submit("form[action='/sign-in'] button[type=submit]")
 	}},
+	// The second step of the sign-in of an account with an authenticator
+	// app (a POST's answer, no route of its own), and a wrong code.
+	{name: "sign-in-mfa", path: "/sign-in", prepare: secondStep},
+	{name: "sign-in-mfa-error", path: "/sign-in", prepare: func(t *testing.T, p *browsertest.Page, site *browsertest.Site) {
+		secondStep(t, p, site)
+		p.Fill("#f-code", "aaaa-bbbb-cccc")
+		p.Submit("form[action='/sign-in/mfa'] button[type=submit]")
+	}},
 	{name: "sign-up", pattern: "/sign-up", path: "/sign-up"},
 	{name: "sign-up-error", path: "/sign-up", prepare: func(_ *testing.T, p *browsertest.Page, _ *browsertest.Site) {
 		p.Fill("#f-email", "not an address@", "#f-username", "a", "#f-password", "short")
@@ -78,6 +87,10 @@ var catalogue = []shownPage{
 	{name: "account-delete", pattern: "/account/delete", who: "user", path: "/account/delete"},
 	{name: "account-passkeys", pattern: "/account/passkeys", who: "user", path: "/account/passkeys"},
 	{name: "account-mfa", pattern: "/account/mfa", who: "user", path: "/account/mfa"},
+	{name: "account-mfa-error", who: "user", path: "/account/mfa", prepare: func(_ *testing.T, p *browsertest.Page, _ *browsertest.Site) {
+		p.Fill("#setup-password", "not the password")
+		p.Submit("form[action='/account/mfa/setup'] button[type=submit]")
+	}},
 	// The form's POST redirects to the set-up page, which shows the secret once.
 	{name: "account-mfa-setup", pattern: "/account/mfa/setup", who: "user", path: "/account/mfa", prepare: func(_ *testing.T, p *browsertest.Page, _ *browsertest.Site) {
 		p.Fill("#setup-password", password)
@@ -187,6 +200,8 @@ func TestEveryPage(t *testing.T) {
 	register(t, site, "ada@example.com", "ada")
 	register(t, site, "grace@example.com", "grace")
 	register(t, site, longEmail, longUsername)
+	register(t, site, "hopper@example.com", mfaLogin)
+	enrolApp(t, site, mfaLogin)
 	ada := userID(t, site, "ada")
 	manySessions(t, site, longUsername, 12)
 	client := registerClient(t, site)
@@ -244,6 +259,42 @@ func turnOnApp(t *testing.T, p *browsertest.Page, site *browsertest.Site) {
 	p.Fill("#f-code", appCode(t, site, strings.ReplaceAll(p.Text("code.secret"), " ", "")))
 	if status := p.Submit("form[action='/account/mfa/confirm'] button[type=submit]"); status != http.StatusOK || !p.Has("ul.codes") {
 		t.Fatalf("turning the app on: %d at %s, want the recovery codes: %s", status, p.Location(), p.Body())
+	}
+}
+
+// mfaLogin is the account of TestEveryPage with an authenticator app from
+// the start, whose sign-in asks for its code.
+const mfaLogin = "hopper"
+
+// enrolApp turns an authenticator app on for login through the service.
+func enrolApp(t *testing.T, site *browsertest.Site, login string) {
+	t.Helper()
+	ctx, svc := t.Context(), site.App.Service()
+	tok, err := svc.Login(ctx, login, password, "")
+	if err != nil {
+		t.Fatalf("login as %s: %v", login, err)
+	}
+	u, sess, err := svc.Authenticate(ctx, tok.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := user.Caller{User: u, Session: sess}
+	key, err := svc.EnrolTOTP(ctx, c)
+	if err != nil {
+		t.Fatalf("enrol an app for %s: %v", login, err)
+	}
+	if _, err := svc.ConfirmTOTP(ctx, c, appCode(t, site, key.Secret)); err != nil {
+		t.Fatalf("turn the app on for %s: %v", login, err)
+	}
+}
+
+// secondStep signs mfaLogin in with the password from the sign-in page
+// open in p: p lands on the form asking for the app's code.
+func secondStep(t *testing.T, p *browsertest.Page, _ *browsertest.Site) {
+	t.Helper()
+	p.Fill("#f-login", mfaLogin, "#f-password", password)
+	if status := p.Submit("form[action='/sign-in'] button[type=submit]"); status != http.StatusOK || !p.Has("form[action='/sign-in/mfa']") {
+		t.Fatalf("sign in as %s: %d at %s, want the code form: %s", mfaLogin, status, p.Location(), p.Body())
 	}
 }
 
