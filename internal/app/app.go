@@ -74,6 +74,9 @@ type options struct {
 	// hosted pages' browser session of the OpenID provider (tests).
 	oidcClients oidcop.Clients
 	browser     oidcop.Browser
+	// keyReloads, when set, are the times the signing keys are reloaded
+	// (tests); nil: every KeyReloadEvery.
+	keyReloads <-chan time.Time
 }
 
 // Option changes how New assembles the App.
@@ -82,6 +85,10 @@ type Option func(*options)
 // WithClock makes the service, its limits and its tokens read the time
 // from now (tests).
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithKeyReloads reloads the signing keys at each time ticks sends instead
+// of every KeyReloadEvery (tests).
+func WithKeyReloads(ticks <-chan time.Time) Option { return func(o *options) { o.keyReloads = ticks } }
 
 // WithNotifier sends account mail through n instead of the configured
 // mailer (tests capture the mail this way).
@@ -160,7 +167,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err := a.openStore(ctx, o.db); err != nil {
 		return nil, err
 	}
-	keys, err := a.openKeys(ctx, bg, o.now)
+	keys, err := a.openKeys(ctx, bg, o.now, o.keyReloads)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ type tokenKeys struct {
 // shared secret (nothing to publish), or EdDSA/ES256 with the key ring in
 // the database, its first key made now when there is none, reloaded in
 // the background until bg ends.
-func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys, error) {
+func (a *App) openKeys(ctx, bg context.Context, now func() time.Time, reloads <-chan time.Time) (tokenKeys, error) {
 	cfg := a.cfg
 	opts := []security.TokenOption{security.WithAudience(cfg.JWTAudience), security.WithLeeway(cfg.JWTLeeway)}
 	if cfg.JWTAlg == security.HS256 {
@@ -52,7 +52,7 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys
 	}
 	// The ring first: its keys opening shows the key-encryption keys are
 	// the deployment's before a first start stores the service key.
-	ring, err := openRing(ctx, cfg, a.db, sealer, now, func(i signing.Info) {
+	ring, err := openRing(ctx, cfg, a.db, sealer, now, reloads, func(i signing.Info) {
 		a.log.Info("rotated the signing key on schedule", "kid", i.ID, "signs_from", i.CreatedAt.UTC().Format(time.RFC3339))
 	})
 	if err != nil {
@@ -64,9 +64,18 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time) (tokenKeys
 		return tokenKeys{}, err
 	}
 	// See rotations made by other replicas or `usersvc keys rotate`.
-	go ring.Run(bg, func(err error) { a.log.Warn("reload signing keys", "error", err.Error()) })
+	go ring.Run(bg, a.keyReloadFailed)
 	tokens, err := security.NewSigned(cfg.JWTAlg, ring, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)
 	return tokenKeys{tokens: tokens, jwks: ring.JWKS, derived: derived, seal: sealer}, err
+}
+
+// keyReloadFailed logs and counts a reload of the signing keys that
+// failed: the ring keeps the keys it last loaded, so the service goes on,
+// but a key another replica made (a rotation, a key-encryption key this
+// one lacks) is neither published nor verified here until a reload works.
+func (a *App) keyReloadFailed(err error) {
+	a.metrics.SigningKeyReloadFailed()
+	a.log.Warn("reload signing keys", "error", err.Error())
 }
 
 // hs256Keys is openKeys with USERSVC_JWT_ALG=HS256: every key comes from
@@ -185,13 +194,13 @@ func OpenRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	return openRing(ctx, cfg, db, sealer, now, nil)
+	return openRing(ctx, cfg, db, sealer, now, nil, nil)
 }
 
 // openRing opens the key ring of cfg's algorithm on db's database, its
 // private keys sealed by sealer; rotated hears of the scheduled rotations
 // (nil: nobody).
-func openRing(ctx context.Context, cfg config.Config, db Store, sealer *signing.Sealer, now func() time.Time, rotated func(signing.Info)) (*signing.Ring, error) {
+func openRing(ctx context.Context, cfg config.Config, db Store, sealer *signing.Sealer, now func() time.Time, reloads <-chan time.Time, rotated func(signing.Info)) (*signing.Ring, error) {
 	ring, err := signing.Open(ctx, db.SigningKeys(), sealer, signing.Options{
 		Alg: cfg.JWTAlg,
 		// A key verifies until every token it signed has expired: tokens
@@ -205,6 +214,7 @@ func openRing(ctx context.Context, cfg config.Config, db Store, sealer *signing.
 		RotateEvery:  cfg.KeyRotateEvery,
 		Rotated:      rotated,
 		ReloadEvery:  KeyReloadEvery,
+		Ticks:        reloads,
 		// A token naming an unknown kid rereads the keys at most this often:
 		// prompt after a rotation, one cheap query a second at worst under
 		// forged kids.

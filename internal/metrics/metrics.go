@@ -26,6 +26,8 @@ type Metrics struct {
 	// retention is what retention removed: retention.go
 	retention *retention
 	mail      *mail // jobs.go
+	// keyReloads counts the signing keys' failed reloads: keys.go
+	keyReloads prometheus.Counter
 }
 
 // New returns the metrics on a fresh registry, with the Go runtime and
@@ -59,6 +61,7 @@ func New() *Metrics {
 	m.audit = newAudit(m.reg)
 	m.retention = newRetention(m.reg)
 	m.mail = newMail(m.reg)
+	m.keyReloads = newKeyReloads(m.reg)
 	return m
 }
 
