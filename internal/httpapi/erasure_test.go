@@ -70,3 +70,37 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestAuditOfADeletedAccountNamesNoOne: the audit events kept about a
+// deleted account (USERSVC_AUDIT_RETENTION) hold its id, client address
+// and user agent, and never what names the person: not its email (the old
+// or the new one), username or full name, though its life had them
+// changed, a failed login and a deletion by an administrator.
+func TestAuditOfADeletedAccountNamesNoOne(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		admin := s.adminToken()
+		bob, id := s.signUp()
+		tok := s.token(bob.Username, bob.Password)
+		moved, name := "moved."+bob.Email, "Zebulon Quixote"
+		body := `{"email":"` + moved + `","full_name":"` + name + `","current_password":"` + bob.Password + `"}`
+		if res := s.do(req{method: "PUT", path: "/api/v1/users/me", body: body, token: tok}); res.Status != http.StatusOK {
+			t.Fatalf("update: %v, want 200", res)
+		}
+		if res := s.loginAs(bob.Username, "not the password"); res.Status != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %v, want 401", res)
+		}
+		if res := s.do(req{method: "DELETE", path: "/api/v1/admin/users/" + id.String(), token: admin}); res.Status != http.StatusNoContent {
+			t.Fatalf("admin delete: %v, want 204", res)
+		}
+		res := s.do(req{method: "GET", path: "/api/v1/admin/audit?limit=100&subject_id=" + id.String(), token: admin})
+		if res.Status != http.StatusOK || !bytes.Contains(res.Body, []byte(`"user.deleted"`)) {
+			t.Fatalf("the deleted account's events: %v, want 200 with user.deleted", res)
+		}
+		for _, personal := range []string{bob.Email, moved, bob.Username, name} {
+			if bytes.Contains(bytes.ToLower(res.Body), bytes.ToLower([]byte(personal))) {
+				t.Errorf("the deleted account's audit events hold %q: %s", personal, res.Body)
+			}
+		}
+	})
+}
