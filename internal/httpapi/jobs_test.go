@@ -225,6 +225,42 @@ func TestDeletedAccountsLinkIsNotMailed(t *testing.T) {
 	})
 }
 
+// TestDeletedAccountsNoticeIsNotMailed: a notice without a link (the
+// password-change notice) that could not go out before its account was
+// deleted is not sent afterwards either: the service no longer keeps that
+// address, and the account it tells about is gone. The job is cancelled
+// with the reason, as for a mail with a link.
+func TestDeletedAccountsNoticeIsNotMailed(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		_, adminTok := s.mailedAdmin()
+		bob, _ := s.signUp()
+		s.nextMail(usertest.MailVerify, bob.Email)
+
+		s.Mail.SetFail(errors.New("421 service not available, try again later"))
+		next := "a brand new passphrase 42"
+		body := `{"current_password":"` + bob.Password + `","new_password":"` + next + `"}`
+		if res := s.do(req{method: "PUT", path: "/api/v1/users/me/password", body: body, token: s.token(bob.Username, bob.Password)}); res.Status != http.StatusNoContent {
+			t.Fatalf("change password: %v, want 204", res)
+		}
+		id := s.jobIn(adminTok, "retryable", "mail")
+		if res := s.do(req{method: "DELETE", path: "/api/v1/users/me", token: s.token(bob.Username, next)}); res.Status != http.StatusNoContent {
+			t.Fatalf("delete: %v, want 204", res)
+		}
+		sent := len(s.Mail.All())
+		s.Mail.SetFail(nil)
+		j := s.retriedToTheEnd(adminTok, id)
+		if j.State != "cancelled" || !strings.Contains(j.LastError, "deleted") {
+			t.Errorf("the deleted account's password-change notice's job: %+v, want cancelled as deleted", j)
+		}
+		for _, m := range s.Mail.All()[sent:] {
+			if strings.EqualFold(m.To, bob.Email) {
+				t.Errorf("a notice went to the deleted account's address after its deletion: %+v", m)
+			}
+		}
+	})
+}
+
 // TestExpiredLinkIsNotMailed: a reset mail that could not go out before
 // its link expired (the mail server down for longer than the link lives,
 // then River's later attempts or an administrator's retry) is not sent: its

@@ -62,21 +62,18 @@ type mailWorker struct {
 // it would only lead to "expired".
 var errLinkExpired = errors.New("the mailed link expired before the mail could go out: not sent (the user can ask for a new one)")
 
-// errAccountDeleted cancels a mail with a link whose account was deleted
-// while it waited: the link died with the account, and the address is no
-// longer one the service may write to.
+// errAccountDeleted cancels a mail whose account was deleted while it
+// waited, with a link or a notice: a link died with the account, a notice
+// tells about an account that is gone, and the address is no longer one
+// the service may write to.
 var errAccountDeleted = errors.New("the account was deleted before the mail could go out: not sent")
 
-// deadLink says why j's mail, which carries a link, must not go out: its
-// link expired while it waited (errLinkExpired), or its account was
-// deleted (errAccountDeleted); nil when it may. An error (the store
-// unavailable) tries again later.
+// deadLink says why j's mail must not go out: its link expired while it
+// waited (errLinkExpired), or its account was deleted (errAccountDeleted);
+// nil when it may. An error (the store unavailable) tries again later.
 func (w *mailWorker) deadLink(ctx context.Context, j *river.Job[MailArgs]) (why, err error) {
 	a := j.Args
-	if len(a.SealedToken) == 0 {
-		return nil, nil
-	}
-	if a.TTL > 0 && !w.now().Before(j.CreatedAt.Add(a.TTL)) {
+	if len(a.SealedToken) > 0 && a.TTL > 0 && !w.now().Before(j.CreatedAt.Add(a.TTL)) {
 		return errLinkExpired, nil
 	}
 	if w.accounts == nil || a.UserID == uuid.Nil {

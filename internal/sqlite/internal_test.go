@@ -49,6 +49,7 @@ func TestConnectionSettings(t *testing.T) {
 		{"write", s.write, "foreign_keys", "1"},
 		{"write", s.write, "synchronous", "1"}, // NORMAL
 		{"write", s.write, "query_only", "0"},
+		{"write", s.write, "secure_delete", "1"},
 		{"read", s.read, "journal_mode", "wal"},
 		{"read", s.read, "busy_timeout", "5000"},
 		{"read", s.read, "foreign_keys", "1"},

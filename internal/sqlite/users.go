@@ -149,6 +149,10 @@ func dsn(path string, extra ...string) string {
 		"journal_mode(WAL)",  // readers do not block the writer, nor it them
 		"foreign_keys(ON)",
 		"synchronous(NORMAL)", // safe with WAL: a crash may lose the last commits, never corrupt
+		// Zero what a delete frees (a row's bytes, a page left empty), so a
+		// deleted account or a purged session is not left in the file's
+		// free space for whoever copies it (docs/security.md, "Erasure").
+		"secure_delete(ON)",
 	} {
 		q.Add("_pragma", pragma)
 	}
