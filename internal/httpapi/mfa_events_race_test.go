@@ -260,3 +260,23 @@ func TestPasskeyCapHoldsForRegistrationsAtOnce(t *testing.T) {
 		t.Errorf("the account holds %d passkeys (%v), want the cap, %d", len(keys), err, passkey.MaxPerUser)
 	}
 }
+
+// TestPendingAppRemovedAnnouncesNothing: an authenticator app set up but
+// never confirmed, removed again, on an account with no other factor.
+// Its password logins never asked for a second factor, and no
+// user.mfa_enabled came; a user.mfa_disabled told the account's
+// consumers that a second factor it never had was gone.
+func TestPendingAppRemovedAnnouncesNothing(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		sink := make(apptest.EventSink, 64)
+		s := newServer(t, kind, apptest.With(app.WithEventSink("test", sink)))
+		_, token := s.signedUp()
+		if res := s.do(req{method: "POST", path: "/api/v1/users/me/mfa/totp", token: token}); res.Status != http.StatusCreated {
+			t.Fatalf("enrol TOTP: %v", res)
+		}
+		s.want204(req{method: "DELETE", path: "/api/v1/users/me/mfa/totp", token: token})
+		if enabled, disabled := s.mfaEvents(sink, s.meID(token), token); enabled != 0 || disabled != 0 {
+			t.Errorf("user.mfa_enabled %d, user.mfa_disabled %d; want none of either", enabled, disabled)
+		}
+	})
+}

@@ -246,7 +246,8 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Caller) error {
 	}
 	e := s.event(ctx, AuditMFARemoved, c.User.ID, c.User.ID, map[string]string{"method": MethodOTP})
 	return s.atomically(ctx, e, func(tx Stores) error {
-		if _, err := s.lockFactors(ctx, tx, c.User.ID); err != nil {
+		had, err := s.lockFactors(ctx, tx, c.User.ID)
+		if err != nil {
 			return err
 		}
 		if err := s.endPendingLogins(ctx, tx, c.User.ID, s.now()); err != nil {
@@ -263,6 +264,10 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Caller) error {
 			if _, err := tx.Factors.DeleteAll(ctx, c.User.ID); err != nil {
 				return err
 			}
+		}
+		// Only the last confirmed factor's removal turns MFA off: an app
+		// set up but never confirmed turned nothing on.
+		if had && !left {
 			if err := s.emit(ctx, tx, event.UserMFADisabled, c.User.ID, event.MFAData{Method: MethodOTP}); err != nil {
 				return err
 			}
