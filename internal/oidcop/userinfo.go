@@ -27,6 +27,9 @@ const maxHeld = 4 << 10
 // does not take; a store fault (server_error) stays a server error.
 func bearerErrors(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Whether a token was sent, asked before op reads the body: op
+		// parses the form of a copy of r, so r's own body is gone after.
+		sent := r.Header.Get("Authorization") != "" || r.FormValue("access_token") != ""
 		held := &heldWriter{ResponseWriter: w, holds: func(code int) bool {
 			return code == http.StatusUnauthorized || code == http.StatusForbidden
 		}}
@@ -40,7 +43,7 @@ func bearerErrors(h http.Handler) http.Handler {
 		var answer struct {
 			Error string `json:"error"`
 		}
-		switch sent := r.Header.Get("Authorization") != "" || r.FormValue("access_token") != ""; {
+		switch {
 		case json.Unmarshal(held.body.Bytes(), &answer) == nil && answer.Error == string(oidc.ServerError):
 			hd.Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)

@@ -69,3 +69,41 @@ func TestUserinfoRefusesTokensAsBearerErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestUserinfoRefusesABodyTokenAsInvalid: a token sent in a POST's form
+// body (RFC 6750 section 2.2, which userinfo takes) that the provider
+// does not take is refused with error="invalid_token", as one in the
+// Authorization header is. op reads the body on a copy of the request,
+// so the refusal looked for the token in a body already read, found none
+// and answered as for a request without a token: the relying party was
+// not told to get a new one.
+func TestUserinfoRefusesABodyTokenAsInvalid(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		tok := f.exchange(f.signIn(), f.webConfig(), "s")
+		if status, _ := f.userinfoInBody(tok.AccessToken); status != http.StatusOK {
+			t.Fatalf("a live token in the body: %d, want 200", status)
+		}
+		if status, h := f.userinfoInBody("garbage"); status != http.StatusUnauthorized || !strings.Contains(h, `error="invalid_token"`) {
+			t.Errorf("a token in the body: %d, WWW-Authenticate %q; want 401 and Bearer error=\"invalid_token\"", status, h)
+		}
+	})
+}
+
+// userinfoInBody asks /oauth/userinfo by POST with token in the form
+// body, and returns the status and the WWW-Authenticate header.
+func (f *fixture) userinfoInBody(token string) (int, string) {
+	f.t.Helper()
+	req, err := http.NewRequestWithContext(f.ctx, http.MethodPost, f.base+"/oauth/userinfo",
+		strings.NewReader(url.Values{"access_token": {token}}.Encode()))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := f.http.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode, res.Header.Get("WWW-Authenticate")
+}
