@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/usersvc/usersvc/internal/app/apptest"
@@ -55,7 +56,7 @@ func TestProviderFailuresAreLimitedPerAddress(t *testing.T) {
 			path string
 			form url.Values
 		}{
-			{tokenPath, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {oidcop.RefreshPrefix + "guess"}}},
+			{tokenPath, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {oidcop.RefreshPrefix + strings.Repeat("g", 43)}}},
 			{"/oauth/introspect", url.Values{"token": {"x"}}},
 			{"/oauth/revoke", url.Values{"token": {"x"}}},
 			{tokenPath, cc},

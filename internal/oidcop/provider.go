@@ -220,7 +220,7 @@ func Takes(grantType, refreshToken string) bool {
 	case GrantAuthorizationCode, GrantClientCredentials:
 		return true
 	case GrantRefreshToken:
-		return strings.HasPrefix(refreshToken, RefreshPrefix)
+		return isRefreshToken(refreshToken)
 	}
 	return false
 }
@@ -240,7 +240,7 @@ func (p *Provider) Revoke(w http.ResponseWriter, r *http.Request) {
 // jti names one of its grants. It only routes, reading the jti
 // unverified: Revoke verifies the token, so a made-up one revokes nothing.
 func Revokes(token string) bool {
-	if strings.HasPrefix(token, RefreshPrefix) {
+	if isRefreshToken(token) {
 		return true
 	}
 	parts := strings.Split(token, ".")

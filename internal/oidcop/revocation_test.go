@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/usersvc/usersvc/internal/oauthclient"
+	"github.com/usersvc/usersvc/internal/oidcop"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -113,5 +114,34 @@ func TestDiscoveredRevocationEndpointRevokesProviderTokens(t *testing.T) {
 		if _, err := spa.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
 			t.Error("a public client's refresh token it revoked at the discovered revocation_endpoint still refreshes")
 		}
+	})
+}
+
+// TestServiceRefreshTokenBeginningLikeTheProvidersStaysTheService: the
+// service's own refresh tokens are 43 random base64url characters, so one
+// in 64^4 begins with the provider's prefix (ort_, whose underscore is a
+// base64url character). Routed by the prefix alone, such a token went to
+// the provider: its refresh was refused, and its revocation at
+// /api/v1/revoke (a client signing its user out) was answered by the
+// provider, which knows no such token, and the session lived on. The
+// provider's refresh tokens are the prefix and 43 characters: a token of
+// another length is the service's.
+func TestServiceRefreshTokenBeginningLikeTheProvidersStaysTheService(t *testing.T) {
+	lookalike := oidcop.RefreshPrefix + strings.Repeat("A", 43-len(oidcop.RefreshPrefix))
+	if oidcop.Takes(oidcop.GrantRefreshToken, lookalike) {
+		t.Error("Takes: a 43-character token is the provider's, want the service's")
+	}
+	if oidcop.Revokes(lookalike) {
+		t.Error("Revokes: a 43-character token is the provider's, want the service's")
+	}
+	issued := oidcop.RefreshPrefix + strings.Repeat("A", 43)
+	if !oidcop.Takes(oidcop.GrantRefreshToken, issued) || !oidcop.Revokes(issued) {
+		t.Error("a token of the provider's form is not the provider's")
+	}
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		// The service answers any well-formed revocation 200 (RFC 7009);
+		// the provider refused it, for want of a client.
+		f.post("/api/v1/revoke", "application/x-www-form-urlencoded", url.Values{"token": {lookalike}}.Encode(), http.StatusOK)
 	})
 }

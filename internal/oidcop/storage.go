@@ -53,9 +53,21 @@ var (
 func (s *storage) now() time.Time { return s.d.Now().UTC() }
 
 func random() string {
-	b := make([]byte, 32)
+	b := make([]byte, randomBytes)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// randomBytes is the randomness of random's strings.
+const randomBytes = 32
+
+// isRefreshToken reports whether token has the form of the provider's
+// refresh tokens: RefreshPrefix and a random string. The prefix alone
+// does not tell: the service's own refresh tokens are random base64url
+// of random's length without it, so one in 64^4 begins with it.
+func isRefreshToken(token string) bool {
+	return strings.HasPrefix(token, RefreshPrefix) &&
+		len(token) == len(RefreshPrefix)+base64.RawURLEncoding.EncodedLen(randomBytes)
 }
 
 func digest(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
