@@ -8,11 +8,14 @@
 package oidcop
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -267,11 +270,42 @@ func Revokes(token string) bool {
 // its redirect_uri, so that the refusal goes back to the client.
 func byReference(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.FormValue("request_uri") != "" {
+		if namesRequestURI(r) {
 			r = r.WithContext(context.WithValue(r.Context(), byReferenceKey{}, true))
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// namesRequestURI reports whether r has a request_uri, in its query or
+// its form body, without parsing r's form: op parses it, and must meet
+// its errors itself (a malformed query is refused as invalid_request);
+// a form r parsed already hides them from op's ParseForm.
+func namesRequestURI(r *http.Request) bool {
+	if q, _ := url.ParseQuery(r.URL.RawQuery); q.Get("request_uri") != "" { // what parses, on error too
+		return true
+	}
+	if r.Method != http.MethodPost || r.Body == nil {
+		return false
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+		return false
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), failedReader{err})) // for op, as it came
+	form, _ := url.ParseQuery(string(body))
+	return form.Get("request_uri") != ""
+}
+
+// failedReader gives back err, the error a read of a body met, to the
+// next reader of what was read of it (nil: io.EOF).
+type failedReader struct{ err error }
+
+func (f failedReader) Read([]byte) (int, error) {
+	if f.err == nil {
+		return 0, io.EOF
+	}
+	return 0, f.err
 }
 
 // byReferenceKey is the context key of byReference.

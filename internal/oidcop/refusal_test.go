@@ -268,3 +268,22 @@ func TestAuthorizeThatCannotGoBackWithoutPages(t *testing.T) {
 		t.Errorf("without pages: %d %q %q, want 400 and the service's plain text", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
 	}
 }
+
+// TestAuthorizeRequestURIPostedIsRefused: a request passed by reference in
+// a POSTed form (OpenID Connect Core 3.1.2.1 lets the parameters come
+// either way) is refused as one in the query is. And the check reads the
+// query without parsing the request's form, so op still meets a
+// malformed query itself (TestAuthorizeRefusalLogsOneInfoLine).
+func TestAuthorizeRequestURIPostedIsRefused(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	params := codeRequest(webClient, rpOrigin+"/cb")
+	params.Set("request_uri", rpOrigin+"/requests/1")
+	status, to := f.browser().form(oidcop.AuthorizePath, params)
+	loc, err := url.Parse(to)
+	if err != nil || status != http.StatusFound && status != http.StatusSeeOther {
+		t.Fatalf("%d to %q, want a redirect to the client", status, to)
+	}
+	if q := loc.Query(); loc.Scheme+"://"+loc.Host+loc.Path != rpOrigin+"/cb" || q.Get("error") != "request_uri_not_supported" || q.Get("state") != "s" {
+		t.Errorf("sent to %s, want the client's redirect URI with error=request_uri_not_supported and state", loc)
+	}
+}
