@@ -42,7 +42,7 @@ func (a *api) accountRoutes() {
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me", "deleteMe", http.StatusNoContent, "Delete current user account", http.StatusForbidden, http.StatusConflict)))), a.deleteMe)
 	huma.Register(api, a.strictQuery(a.authed(a.op("GET /api/v1/users/me/sessions", "listSessions", http.StatusOK, "List the current user's active sessions"))), a.listSessions)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me/sessions/{id}", "revokeSession", http.StatusNoContent, "End one of the current user's sessions", http.StatusNotFound)))), a.revokeSession)
-	huma.Register(api, a.authed(a.op("GET /api/v1/users/me/consents", "listConsents", http.StatusOK, "List the OpenID provider's relying parties the current user consented to, by client id")), a.listConsents)
+	huma.Register(api, a.strictQuery(a.authed(a.op("GET /api/v1/users/me/consents", "listConsents", http.StatusOK, "List the OpenID provider's relying parties the current user consented to, by client id"))), a.listConsents)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Write, a.op("DELETE /api/v1/users/me/consents/{client_id}", "revokeConsent", http.StatusNoContent, "Take back the current user's consent to one relying party, ending its grants and refresh tokens", http.StatusNotFound)))), a.revokeConsent)
 	huma.Register(api, a.bySession(l.WriteAccount, a.authed(a.limited(l.Password, a.op("PUT /api/v1/users/me/password", "changePassword", http.StatusNoContent, "Change current user password")))), a.changePassword)
 }

@@ -312,10 +312,13 @@ func (f failedReader) Read([]byte) (int, error) {
 type byReferenceKey struct{}
 
 // errRequestURI refuses a request passed by reference (OpenID Connect Core
-// 6.2; discovery says request_uri_parameter_supported: false). op's own
-// error type, written as the specification names it.
-var errRequestURI = &oidc.Error{ErrorType: "request_uri_not_supported",
-	Description: "request_uri is not supported: pass the parameters in the request itself"}
+// 6.2; discovery says request_uri_parameter_supported: false): op's own
+// error type, written as the specification names it, new at each use (op
+// may change the error it is handed).
+func errRequestURI() *oidc.Error {
+	return &oidc.Error{ErrorType: "request_uri_not_supported",
+		Description: "request_uri is not supported: pass the parameters in the request itself"}
+}
 
 // withIss adds the iss authorization response parameter (RFC 9207) to
 // every redirect that h sends back to a client with a code or an error,

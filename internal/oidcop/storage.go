@@ -82,8 +82,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		return nil, err
 	}
 	if byRef, _ := ctx.Value(byReferenceKey{}).(bool); byRef {
-		clone := *errRequestURI
-		return nil, &clone
+		return nil, errRequestURI()
 	}
 	c, err := s.d.Clients.Client(ctx, req.ClientID)
 	if err != nil {

@@ -163,6 +163,11 @@ func (s *Service) checkPassword(ctx context.Context, u User, found bool, passwor
 	return check, nil
 }
 
+// reasonWrongPassword is the reason of a login.failed audit event whose
+// password was wrong: at a login, and for a session's proof of its
+// password (reauth.go).
+const reasonWrongPassword = "wrong_password"
+
 // login is Login once the account is looked up (found says whether it
 // exists) and its password checked, with no hashing slot held. A failed
 // login that cannot be audited is ErrUnavailable, not a silent 401; a
@@ -178,7 +183,7 @@ func (s *Service) login(ctx context.Context, u User, found bool, check passwordC
 		// wrong field.
 		reason = "unknown_account"
 	case !check.ok:
-		reason = "wrong_password"
+		reason = reasonWrongPassword
 	case !u.IsActive:
 		reason = "inactive"
 	}

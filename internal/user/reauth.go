@@ -98,7 +98,7 @@ func (s *Service) sessionGuarded(ctx context.Context, c Caller, u User, password
 // with the session, by an unknown actor (whoever holds the session);
 // ErrWrongPassword, or the error of an event that could not be stored.
 func (s *Service) sessionProofFailed(ctx context.Context, c Caller) error {
-	detail := map[string]string{"reason": "wrong_password", "session_id": c.Session.ID.String()}
+	detail := map[string]string{"reason": reasonWrongPassword, "session_id": c.Session.ID.String()}
 	if err := s.appendEvent(ctx, s.stores, false, s.event(ctx, AuditLoginFailed, uuid.Nil, c.User.ID, detail)); err != nil {
 		return err
 	}
