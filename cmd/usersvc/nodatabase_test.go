@@ -170,6 +170,7 @@ func sqliteTables(t *testing.T, path string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() { _ = rows.Close() }()
 	var names []string
 	for rows.Next() {
 		var n string
@@ -178,7 +179,7 @@ func sqliteTables(t *testing.T, path string) []string {
 		}
 		names = append(names, n)
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return names

@@ -153,7 +153,7 @@ type kekFleet struct {
 }
 
 // replicaName names replica i in messages: a, b.
-func replicaName(i int) string { return string(rune('a' + i)) }
+func replicaName(i int) string { return string("ab"[i]) }
 
 func (f *kekFleet) environ(k kekKeys) []string {
 	return append(append([]string{}, f.shared...), k.environ()...)
