@@ -148,6 +148,7 @@ func (f *rollFixture) signingKey(t *testing.T, x, y *server) error {
 	if err != nil {
 		t.Fatal(err)
 	}
+	inStep(x, y) // the key signs from x's now: y's clock must have reached it
 	tok := x.token(f.admin.Username, f.admin.Password)
 	if kid := claimsHeaderKid(t, tok); kid != info.ID {
 		t.Fatalf("the rotating replica signs with %s, want the new key %s", kid, info.ID)
@@ -161,9 +162,19 @@ func (f *rollFixture) signingKey(t *testing.T, x, y *server) error {
 		return fmt.Errorf("reload the signing keys: %w", err)
 	}
 	if kid := claimsHeaderKid(t, y.token(f.admin.Username, f.admin.Password)); kid != info.ID {
-		return fmt.Errorf("signs with %s, want the new key %s", kid, info.ID)
+		return fmt.Errorf("signs with %s, want the new key %s (the other replica's clock %s, its keys %s)",
+			kid, info.ID, y.Clock.Now().Format(time.RFC3339Nano), ringKeys(y))
 	}
 	return nil
+}
+
+// ringKeys describes s's signing keys as its ring has them, for a failure.
+func ringKeys(s *server) string {
+	var out []string
+	for _, i := range s.App.Ring().List() {
+		out = append(out, fmt.Sprintf("%s %s from %s", i.ID, i.State, i.CreatedAt.Format(time.RFC3339Nano)))
+	}
+	return strings.Join(out, "; ")
 }
 
 func (f *rollFixture) queuedMail(t *testing.T, x, y *server) error {
