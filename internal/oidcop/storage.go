@@ -599,6 +599,9 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 }
 
 // SetUserinfoFromRequest fills the ID token's user claims, and its sid.
+// A refresh's ID token gets the acr of the grant's sign-in here too (OpenID
+// Connect Core 12.2: the original authentication's): op takes the acr of
+// an op.AuthRequest only, and its auth_time and amr from both.
 func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	var userID, sessionID uuid.UUID
 	switch r := req.(type) {
@@ -606,6 +609,9 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 		userID, sessionID = r.UserID, r.SessionID
 	case *refreshRequest:
 		userID, sessionID = r.grant.UserID, r.grant.SessionID
+		if r.grant.ACR != "" {
+			info.AppendClaims("acr", r.grant.ACR)
+		}
 	default:
 		return nil
 	}
