@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/usersvc/usersvc/internal/app"
@@ -81,6 +82,36 @@ func TestRacingCodeExchangesEndTheGrant(t *testing.T) {
 		}
 		if _, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: won.tok.RefreshToken}).Token(); err == nil {
 			t.Error("the first exchange's refresh token refreshes after a double use of its code")
+		}
+	})
+}
+
+// TestNoIDTokenWithoutOpenID: an authorization request whose scope has no
+// openid is a plain OAuth 2.0 request, not an OpenID one (OpenID Connect
+// Core 3.1.2.1): its client gets an access token and a refresh token,
+// and no ID token, at the exchange or at a refresh. The provider issued
+// one all the same (op makes one for every code and refresh grant).
+func TestNoIDTokenWithoutOpenID(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		conf := f.webConfig()
+		conf.Scopes = []string{"profile", oidc.ScopeOfflineAccess}
+		tok := f.exchange(f.signIn(), conf, "s")
+		if tok.AccessToken == "" || tok.RefreshToken == "" {
+			t.Fatalf("exchange = %+v, want an access token and a refresh token", tok)
+		}
+		if id := tok.Extra("id_token"); id != nil {
+			t.Errorf("the exchange of a request without openid gave an ID token: %v", id)
+		}
+		next, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if id := next.Extra("id_token"); id != nil {
+			t.Errorf("a refresh of a grant without openid gave an ID token: %v", id)
+		}
+		if got := f.introspect(webClient, webSecret, next.AccessToken); got["active"] != true {
+			t.Errorf("the refreshed access token = %v, want active", got)
 		}
 	})
 }
