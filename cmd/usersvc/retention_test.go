@@ -170,7 +170,7 @@ func TestRetentionCommandOIDCState(t *testing.T) {
 	if _, err := st.RefreshToken(ctx, []byte("expired")); !errors.Is(err, oidcop.ErrNotFound) {
 		t.Errorf("expired refresh token: %v, want removed", err)
 	}
-	if _, err := st.UseCode(ctx, live.CodeHash, now); err != nil {
+	if _, err := st.UseCode(ctx, live.CodeHash, oidcoptest.NewGrant(3)); err != nil {
 		t.Errorf("live request's code: %v, want kept", err)
 	}
 	if _, err := st.Grant(ctx, kept.ID); err != nil {

@@ -74,6 +74,9 @@ type options struct {
 	// hosted pages' browser session of the OpenID provider (tests).
 	oidcClients oidcop.Clients
 	browser     oidcop.Browser
+	// oidcStores makes the OpenID provider's stores from the database's
+	// (tests); nil: the database's as they are.
+	oidcStores func(oidcop.Stores) oidcop.Stores
 	// keyReloads, when set, are the times the signing keys are reloaded
 	// (tests); nil: every KeyReloadEvery.
 	keyReloads <-chan time.Time
@@ -138,6 +141,13 @@ func WithBuild(b httpapi.Build) Option { return func(o *options) { o.build = b }
 // WithOIDCClients makes the OpenID provider take its clients from c
 // instead of the client registry (tests).
 func WithOIDCClients(c oidcop.Clients) Option { return func(o *options) { o.oidcClients = c } }
+
+// WithOIDCStores gives the OpenID provider f(stores) instead of the
+// database's (tests hold an exchange at a port this way). Nothing else
+// built on the database sees f.
+func WithOIDCStores(f func(oidcop.Stores) oidcop.Stores) Option {
+	return func(o *options) { o.oidcStores = f }
+}
 
 // WithBrowser makes the OpenID provider see the browser's signed-in user
 // through b instead of the hosted pages (tests).

@@ -139,8 +139,12 @@ func (a *App) openOIDC(keys tokenKeys, o options) (*httpapi.OAuth, error) {
 	if browser == nil {
 		browser = noBrowser{} // USERSVC_UI=off: sign-in is elsewhere, so only prompt=none answers
 	}
+	stores := st.OIDC()
+	if o.oidcStores != nil {
+		stores = o.oidcStores(stores)
+	}
 	deps := oidcop.Deps{
-		Stores: st.OIDC(), Clients: clients, Browser: browser, Accounts: a.db.Stores().Sessions, Sessions: a.svc, Assurance: a.svc,
+		Stores: stores, Clients: clients, Browser: browser, Accounts: a.db.Stores().Sessions, Sessions: a.svc, Assurance: a.svc,
 		Keys: a.ring, JWKS: keys.jwks, Now: o.now, Logger: a.log,
 		Problem: httpapi.WriteError, // a program's refused authorization: the API's JSON problem, by its error table
 	}

@@ -185,3 +185,54 @@ func TestProviderAppliesTheMFAPolicyForAll(t *testing.T) {
 		}
 	})
 }
+
+// TestRefreshedIDTokenKeepsTheSignIn: the ID token of a refresh speaks of
+// the original authentication (OpenID Connect Core 12.2): the same
+// auth_time, amr and acr (its iat is op's, of the refresh). A refresh after a sign-in with a
+// second factor gave an ID token without acr, so that a relying party
+// that requires the multi-factor acr took the user for a password-only
+// one, or one that reads no acr as enough, anyone.
+func TestRefreshedIDTokenKeepsTheSignIn(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		conf := f.webConfig()
+		secret := f.enrolTOTP()
+		f.srv.Clock.Advance(time.Minute)
+		tok := f.exchange(f.signInWithCode(secret), conf, "s")
+		first := f.idAuthentication(tok)
+		if first.ACR != user.ACRMultiFactor || !slices.Contains(first.AMR, user.AMRMFA) || first.AuthTime == 0 {
+			t.Fatalf("the first ID token: %+v, want the multi-factor acr, mfa in amr and auth_time", first)
+		}
+		f.srv.Clock.Advance(time.Minute)
+		next, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		again := f.idAuthentication(next)
+		if again.ACR != first.ACR || !slices.Equal(again.AMR, first.AMR) || again.AuthTime != first.AuthTime {
+			t.Errorf("the refreshed ID token: acr %q amr %v auth_time %d, want the first one's: acr %q amr %v auth_time %d",
+				again.ACR, again.AMR, again.AuthTime, first.ACR, first.AMR, first.AuthTime)
+		}
+	})
+}
+
+// authentication is what an ID token says of the authentication.
+type authentication struct {
+	AMR      []string `json:"amr"`
+	ACR      string   `json:"acr"`
+	AuthTime int64    `json:"auth_time"`
+}
+
+func (f *fixture) idAuthentication(tok *oauth2.Token) authentication {
+	f.t.Helper()
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := f.provider.VerifierContext(f.ctx, &oidc.Config{ClientID: webClient}).Verify(f.ctx, raw)
+	if err != nil {
+		f.t.Fatalf("ID token: %v", err)
+	}
+	var a authentication
+	if err := idt.Claims(&a); err != nil {
+		f.t.Fatal(err)
+	}
+	return a
+}

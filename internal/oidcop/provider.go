@@ -208,12 +208,6 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.handler.ServeHTTP(w, withAuthMethod(r))
 }
 
-// Token answers the token endpoint's grants that Takes says are ours.
-func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
-	r = withAuthMethod(r)
-	op.Exchange(w, r.WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer)), p.op)
-}
-
 // Takes reports whether a token request of grantType (with refreshToken,
 // for the refresh_token grant) is the provider's: the authorization code
 // and client credentials grants, and refresh tokens it issued. The

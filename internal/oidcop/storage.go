@@ -202,14 +202,11 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	return &authRequest{r}, nil
 }
 
-// useCode uses the code of r, once: a second use revokes the grant the
-// first one made (RFC 6749 section 4.1.2), and is invalid_grant.
-func (s *storage) useCode(ctx context.Context, r *authRequest) error {
-	now := s.now()
-	used, err := s.d.Stores.Grants.UseCode(ctx, r.CodeHash, now)
-	if !errors.Is(err, ErrCodeUsed) {
-		return err
-	}
+// codeReplayed answers a second use of a code: it revokes the grant the
+// first use made (RFC 6749 section 4.1.2), which Grants.UseCode stored
+// with that use, so that a second use racing the first finds it too, and
+// is invalid_grant.
+func (s *storage) codeReplayed(ctx context.Context, used AuthRequest, now time.Time) error {
 	if used.GrantID != "" {
 		if err := s.d.Stores.Grants.RevokeGrant(ctx, used.GrantID, now); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
@@ -240,27 +237,29 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
 // grantOf uses the code of r, which op has checked is presented by its
-// client, makes the grant of the exchange and notes it on the request,
-// for a replay to find.
+// client, and makes the grant of the exchange in the same transaction
+// (Grants.UseCode), so that any other use of the code, before or after
+// this one ends, finds the grant to revoke. An account or session that
+// ended refuses the code before it is used: the grant of an earlier use
+// ended with them, for good.
 func (s *storage) grantOf(ctx context.Context, r *authRequest) (Grant, error) {
-	if err := s.useCode(ctx, r); err != nil {
-		return Grant{}, err
-	}
 	u, err := s.liveAccount(ctx, r.UserID, r.SessionID)
 	if err != nil {
 		return Grant{}, err
 	}
+	now := s.now()
 	g := Grant{
 		ID: uuid.NewString(), ClientID: r.ClientID, UserID: r.UserID, SessionID: r.SessionID, Scopes: r.Scopes,
-		AMR: r.AMR, ACR: r.ACR, AuthTime: r.AuthTime, CreatedAt: s.now(), TokenVersion: u.TokenVersion,
+		AMR: r.AMR, ACR: r.ACR, AuthTime: r.AuthTime, CreatedAt: now, TokenVersion: u.TokenVersion,
 	}
-	if err := s.d.Stores.Grants.SaveGrant(ctx, g); err != nil {
+	used, err := s.d.Stores.Grants.UseCode(ctx, r.CodeHash, g)
+	if errors.Is(err, ErrCodeUsed) {
+		return Grant{}, s.codeReplayed(ctx, used, now)
+	}
+	if err != nil {
 		return Grant{}, err
 	}
 	r.GrantID = g.ID
-	if err := s.d.Stores.Grants.SaveAuthRequest(ctx, r.AuthRequest); err != nil {
-		return Grant{}, err
-	}
 	return g, nil
 }
 
@@ -600,6 +599,9 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 }
 
 // SetUserinfoFromRequest fills the ID token's user claims, and its sid.
+// A refresh's ID token gets the acr of the grant's sign-in here too (OpenID
+// Connect Core 12.2: the original authentication's): op takes the acr of
+// an op.AuthRequest only, and its auth_time and amr from both.
 func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	var userID, sessionID uuid.UUID
 	switch r := req.(type) {
@@ -607,6 +609,9 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 		userID, sessionID = r.UserID, r.SessionID
 	case *refreshRequest:
 		userID, sessionID = r.grant.UserID, r.grant.SessionID
+		if r.grant.ACR != "" {
+			info.AppendClaims("acr", r.grant.ACR)
+		}
 	default:
 		return nil
 	}

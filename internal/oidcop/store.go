@@ -50,7 +50,8 @@ type AuthRequest struct {
 	// request may get its code.
 	Done bool `json:"done"`
 	// CodeHash is the SHA-256 of the code issued for it (nil before);
-	// GrantID names the grant its exchange made, which a replay revokes.
+	// GrantID names the grant its exchange made (Grants.UseCode, with the
+	// code's use), which a replay revokes.
 	CodeHash []byte `json:"-"`
 	GrantID  string `json:"grant_id,omitempty"`
 }
@@ -122,11 +123,14 @@ type Grants interface {
 	SaveAuthRequest(ctx context.Context, r AuthRequest) error
 	// AuthRequest returns the request id; ErrNotFound when not stored.
 	AuthRequest(ctx context.Context, id string) (AuthRequest, error)
-	// UseCode returns the request whose code hashes to codeHash and marks
-	// the code used, in one statement: of concurrent uses one wins. A code
-	// already used is ErrCodeUsed (with the request), an unknown one
-	// ErrNotFound.
-	UseCode(ctx context.Context, codeHash []byte, now time.Time) (AuthRequest, error)
+	// UseCode marks the code that hashes to codeHash used at g.CreatedAt,
+	// stores g, the grant of its exchange, and names it on the code's
+	// request (GrantID), in one transaction, and returns the request: of
+	// concurrent uses one wins, and every other finds the winner's grant
+	// stored and named, to revoke it. A code already used is ErrCodeUsed
+	// (with the request, naming the grant of its first use), an unknown
+	// one ErrNotFound; neither stores g.
+	UseCode(ctx context.Context, codeHash []byte, g Grant) (AuthRequest, error)
 	// SaveGrant stores g, replacing the stored grant of g.ID.
 	SaveGrant(ctx context.Context, g Grant) error
 	// Grant returns the grant id; ErrNotFound when not stored.

@@ -102,16 +102,28 @@ func scanAuthRequest(row pgx.Row, op string) (oidcop.AuthRequest, error) {
 	return r, nil
 }
 
-// UseCode returns the request of codeHash and marks the code used, in one
-// statement: of concurrent uses, one updates the row.
-func (s *OIDCGrants) UseCode(ctx context.Context, codeHash []byte, now time.Time) (oidcop.AuthRequest, error) {
+// UseCode marks the code of codeHash used, stores g and names it on the
+// request, in one transaction: of concurrent uses, one updates the row,
+// and the others wait for its commit and find g named.
+func (s *OIDCGrants) UseCode(ctx context.Context, codeHash []byte, g oidcop.Grant) (oidcop.AuthRequest, error) {
+	data, err := json.Marshal(g)
+	if err != nil {
+		return oidcop.AuthRequest{}, fmt.Errorf("use code: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const q = `UPDATE oidc_auth_requests SET code_used_at = $1
-		WHERE code_hash = $2 AND code_used_at IS NULL RETURNING data, code_hash`
-	r, err := scanAuthRequest(s.db.pool.QueryRow(ctx, q, now, codeHash), "use code")
+	var r oidcop.AuthRequest
+	err = pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
+		const use = `UPDATE oidc_auth_requests SET code_used_at = $1, data = jsonb_set(data, '{grant_id}', to_jsonb($3::text))
+			WHERE code_hash = $2 AND code_used_at IS NULL RETURNING data, code_hash`
+		var err error
+		if r, err = scanAuthRequest(tx.QueryRow(ctx, use, g.CreatedAt, codeHash, g.ID), "use code"); err != nil {
+			return err
+		}
+		return saveGrant(ctx, tx, g, data)
+	})
 	if !errors.Is(err, oidcop.ErrNotFound) {
-		return r, err
+		return r, translateOIDC(err, "use code")
 	}
 	const used = `SELECT data, code_hash FROM oidc_auth_requests WHERE code_hash = $1`
 	if r, err = scanAuthRequest(s.db.pool.QueryRow(ctx, used, codeHash), "use code"); err != nil {
@@ -128,11 +140,16 @@ func (s *OIDCGrants) SaveGrant(ctx context.Context, g oidcop.Grant) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
-	const q = `INSERT INTO oidc_grants (id, user_id, session_id, client_id, data, created_at, revoked_at)
+	return translateOIDC(saveGrant(ctx, s.db.pool, g, data), "save grant")
+}
+
+// saveGrant stores g, whose JSON is data, on q.
+func saveGrant(ctx context.Context, q querier, g oidcop.Grant, data []byte) error {
+	const insert = `INSERT INTO oidc_grants (id, user_id, session_id, client_id, data, created_at, revoked_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (id) DO UPDATE SET data = excluded.data, revoked_at = excluded.revoked_at`
-	_, err = s.db.pool.Exec(ctx, q, g.ID, g.UserID, g.SessionID, g.ClientID, string(data), g.CreatedAt, nullTime(g.RevokedAt))
-	return translateOIDC(err, "save grant")
+	_, err := q.Exec(ctx, insert, g.ID, g.UserID, g.SessionID, g.ClientID, string(data), g.CreatedAt, nullTime(g.RevokedAt))
+	return err
 }
 
 // Grant returns the grant id.

@@ -105,20 +105,31 @@ func scanAuthRequest(row *sql.Row, op string) (oidcop.AuthRequest, error) {
 	return r, nil
 }
 
-// UseCode returns the request of codeHash and marks the code used, in one
-// statement on the single writer.
-func (s *OIDCGrants) UseCode(ctx context.Context, codeHash []byte, now time.Time) (oidcop.AuthRequest, error) {
+// UseCode marks the code of codeHash used, stores g and names it on the
+// request, in one transaction on the single writer: of concurrent uses,
+// one updates the row, and the others find g named.
+func (s *OIDCGrants) UseCode(ctx context.Context, codeHash []byte, g oidcop.Grant) (oidcop.AuthRequest, error) {
+	data, err := json.Marshal(g)
+	if err != nil {
+		return oidcop.AuthRequest{}, fmt.Errorf("use code: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
-	const q = `UPDATE oidc_auth_requests SET code_used_at = ?
-		WHERE code_hash = ? AND code_used_at IS NULL RETURNING data, code_hash`
-	r, err := scanAuthRequest(s.db.write.QueryRowContext(ctx, q, hookTime(now), codeHash), "use code")
+	var r oidcop.AuthRequest
+	err = conn{db: s.db}.inTx(ctx, func(tx *sql.Tx) error {
+		const use = `UPDATE oidc_auth_requests SET code_used_at = ?, data = json_set(data, '$.grant_id', ?)
+			WHERE code_hash = ? AND code_used_at IS NULL RETURNING data, code_hash`
+		var err error
+		if r, err = scanAuthRequest(tx.QueryRowContext(ctx, use, hookTime(g.CreatedAt), g.ID, codeHash), "use code"); err != nil {
+			return err
+		}
+		return saveGrant(ctx, tx, g, data)
+	})
 	if !errors.Is(err, oidcop.ErrNotFound) {
-		return r, err
+		return r, translateOIDC(err, "use code")
 	}
 	const used = `SELECT data, code_hash FROM oidc_auth_requests WHERE code_hash = ?`
-	r, err = scanAuthRequest(s.db.write.QueryRowContext(ctx, used, codeHash), "use code")
-	if err != nil {
+	if r, err = scanAuthRequest(s.db.write.QueryRowContext(ctx, used, codeHash), "use code"); err != nil {
 		return oidcop.AuthRequest{}, err
 	}
 	return r, oidcop.ErrCodeUsed
@@ -132,12 +143,22 @@ func (s *OIDCGrants) SaveGrant(ctx context.Context, g oidcop.Grant) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
-	const q = `INSERT INTO oidc_grants (id, user_id, session_id, client_id, data, created_at, revoked_at)
+	return translateOIDC(saveGrant(ctx, s.db.write, g, data), "save grant")
+}
+
+// execer is the writer or a transaction on it.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// saveGrant stores g, whose JSON is data, on q.
+func saveGrant(ctx context.Context, q execer, g oidcop.Grant, data []byte) error {
+	const insert = `INSERT INTO oidc_grants (id, user_id, session_id, client_id, data, created_at, revoked_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET data = excluded.data, revoked_at = excluded.revoked_at`
-	_, err = s.db.write.ExecContext(ctx, q, g.ID, g.UserID.String(), g.SessionID.String(), g.ClientID, string(data),
+	_, err := q.ExecContext(ctx, insert, g.ID, g.UserID.String(), g.SessionID.String(), g.ClientID, string(data),
 		hookTime(g.CreatedAt), nullHookTime(g.RevokedAt))
-	return translateOIDC(err, "save grant")
+	return err
 }
 
 // Grant returns the grant id.

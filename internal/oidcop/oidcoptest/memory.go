@@ -62,7 +62,7 @@ func (m *memGrants) AuthRequest(_ context.Context, id string) (oidcop.AuthReques
 	return r, nil
 }
 
-func (m *memGrants) UseCode(_ context.Context, codeHash []byte, _ time.Time) (oidcop.AuthRequest, error) {
+func (m *memGrants) UseCode(_ context.Context, codeHash []byte, g oidcop.Grant) (oidcop.AuthRequest, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for id, r := range m.requests {
@@ -71,6 +71,8 @@ func (m *memGrants) UseCode(_ context.Context, codeHash []byte, _ time.Time) (oi
 				return r, oidcop.ErrCodeUsed
 			}
 			m.used[id] = true
+			r.GrantID = g.ID
+			m.requests[id], m.grants[g.ID] = r, g
 			return r, nil
 		}
 	}

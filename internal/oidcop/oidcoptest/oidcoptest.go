@@ -140,9 +140,8 @@ var grantTests = map[string]func(*testing.T, oidcop.Grants){
 		r := NewAuthRequest(1)
 		r.CodeHash = hash("code-1")
 		must(t, s.SaveAuthRequest(ctx, r))
-		_, err := s.UseCode(ctx, hash("code-1"), base)
+		r, err := s.UseCode(ctx, hash("code-1"), NewGrant(1))
 		must(t, err)
-		r.GrantID = "g1"
 		must(t, s.SaveAuthRequest(ctx, r)) // the same code: a plain update
 		for _, second := range [][]byte{hash("code-2"), nil} {
 			next := r
@@ -156,7 +155,7 @@ var grantTests = map[string]func(*testing.T, oidcop.Grants){
 		if diff := cmp.Diff(r, got); diff != "" {
 			t.Errorf("after the refused saves (-first +read):\n%s", diff)
 		}
-		if _, err := s.UseCode(ctx, hash("code-2"), base); !errors.Is(err, oidcop.ErrNotFound) {
+		if _, err := s.UseCode(ctx, hash("code-2"), NewGrant(2)); !errors.Is(err, oidcop.ErrNotFound) {
 			t.Errorf("UseCode(second code) = %v, want ErrNotFound", err)
 		}
 	},
@@ -167,18 +166,30 @@ var grantTests = map[string]func(*testing.T, oidcop.Grants){
 		other := NewAuthRequest(2)
 		other.CodeHash = hash("code-2")
 		must(t, s.SaveAuthRequest(ctx, other))
-		got, err := s.UseCode(ctx, hash("code-1"), base)
-		if err != nil || got.ID != r.ID {
-			t.Fatalf("first UseCode = %v, %v; want request %s", got.ID, err, r.ID)
+		g := NewGrant(1)
+		got, err := s.UseCode(ctx, hash("code-1"), g)
+		if err != nil || got.ID != r.ID || got.GrantID != g.ID {
+			t.Fatalf("first UseCode = %v naming grant %q, %v; want request %s naming %s", got.ID, got.GrantID, err, r.ID, g.ID)
 		}
-		got, err = s.UseCode(ctx, hash("code-1"), base)
-		if !errors.Is(err, oidcop.ErrCodeUsed) || got.ID != r.ID {
-			t.Fatalf("second UseCode = %v, %v; want ErrCodeUsed with request %s", got.ID, err, r.ID)
+		stored, err := s.Grant(ctx, g.ID)
+		if err != nil || stored.ID != g.ID {
+			t.Fatalf("the first use's grant = %+v, %v; want it stored", stored, err)
 		}
-		if _, err := s.UseCode(ctx, hash("code-3"), base); !errors.Is(err, oidcop.ErrNotFound) {
+		if read, err := s.AuthRequest(ctx, r.ID); err != nil || read.GrantID != g.ID {
+			t.Fatalf("the request after the use names grant %q (%v), want %s", read.GrantID, err, g.ID)
+		}
+		second := NewGrant(3)
+		got, err = s.UseCode(ctx, hash("code-1"), second)
+		if !errors.Is(err, oidcop.ErrCodeUsed) || got.ID != r.ID || got.GrantID != g.ID {
+			t.Fatalf("second UseCode = %v naming grant %q, %v; want ErrCodeUsed with request %s naming %s", got.ID, got.GrantID, err, r.ID, g.ID)
+		}
+		if _, err := s.Grant(ctx, second.ID); !errors.Is(err, oidcop.ErrNotFound) {
+			t.Errorf("the second use's grant: %v, want not stored", err)
+		}
+		if _, err := s.UseCode(ctx, hash("code-3"), NewGrant(4)); !errors.Is(err, oidcop.ErrNotFound) {
 			t.Fatalf("UseCode(unknown) = %v, want ErrNotFound", err)
 		}
-		if got, err := s.UseCode(ctx, hash("code-2"), base); err != nil || got.ID != other.ID {
+		if got, err := s.UseCode(ctx, hash("code-2"), NewGrant(2)); err != nil || got.ID != other.ID {
 			t.Fatalf("the other request's code = %v, %v; want it unused", got.ID, err)
 		}
 	},
@@ -187,22 +198,33 @@ var grantTests = map[string]func(*testing.T, oidcop.Grants){
 		r.CodeHash = hash("code")
 		must(t, s.SaveAuthRequest(ctx, r))
 		var wg sync.WaitGroup
-		errs := make([]error, 8)
+		grants, used, errs := make([]oidcop.Grant, 8), make([]oidcop.AuthRequest, 8), make([]error, 8)
 		for i := range errs {
-			wg.Go(func() { _, errs[i] = s.UseCode(ctx, hash("code"), base) })
+			grants[i] = NewGrant(i)
+			wg.Go(func() { used[i], errs[i] = s.UseCode(ctx, hash("code"), grants[i]) })
 		}
 		wg.Wait()
-		won := 0
-		for _, err := range errs {
+		winner := -1
+		for i, err := range errs {
 			switch {
+			case err == nil && winner >= 0:
+				t.Fatalf("uses %d and %d of one code both succeeded", winner, i)
 			case err == nil:
-				won++
+				winner = i
 			case !errors.Is(err, oidcop.ErrCodeUsed):
 				t.Errorf("UseCode = %v, want nil or ErrCodeUsed", err)
 			}
 		}
-		if won != 1 {
-			t.Fatalf("%d uses of one code succeeded, want 1", won)
+		if winner < 0 {
+			t.Fatal("no use of the code succeeded")
+		}
+		for i := range errs {
+			if used[i].GrantID != grants[winner].ID {
+				t.Errorf("use %d found grant %q named, want the winner's %s", i, used[i].GrantID, grants[winner].ID)
+			}
+			if _, err := s.Grant(ctx, grants[i].ID); (err == nil) != (i == winner) {
+				t.Errorf("use %d's grant: %v; want only the winner's stored", i, err)
+			}
 		}
 	},
 	"GrantRevocation": func(t *testing.T, s oidcop.Grants) {

@@ -95,10 +95,10 @@ var retentionTests = map[string]func(*testing.T, oidcop.Stores){
 			t.Errorf("CountExpired after the purge = %d, %v; want 0", n, err)
 		}
 		wantKept(t, false, "expired auth request", func() error { _, err := s.AuthRequest(ctx, oldReq.ID); return err })
-		wantKept(t, false, "expired code", func() error { _, err := s.UseCode(ctx, oldReq.CodeHash, base); return err })
+		wantKept(t, false, "expired code", func() error { _, err := s.UseCode(ctx, oldReq.CodeHash, NewGrant(8)); return err })
 		for _, req := range []oidcop.AuthRequest{liveReq, edgeReq} {
 			wantKept(t, true, "unexpired auth request "+req.ClientID, func() error { _, err := s.AuthRequest(ctx, req.ID); return err })
-			wantKept(t, true, "unexpired code "+req.ClientID, func() error { _, err := s.UseCode(ctx, req.CodeHash, base); return err })
+			wantKept(t, true, "unexpired code "+req.ClientID, func() error { _, err := s.UseCode(ctx, req.CodeHash, NewGrant(9)); return err })
 		}
 		for _, g := range []oidcop.Grant{revoked, bare, lapsed} {
 			wantKept(t, false, "ended grant "+g.ClientID, func() error { _, err := s.Grant(ctx, g.ID); return err })

@@ -1,0 +1,117 @@
+package oidcop_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/usersvc/usersvc/internal/app"
+	"github.com/usersvc/usersvc/internal/app/apptest"
+	"github.com/usersvc/usersvc/internal/oidcop"
+)
+
+// heldCodeUse holds the first exchange of a code once the store has used
+// the code up, until release is closed: the moment another exchange of
+// the same code is refused.
+type heldCodeUse struct {
+	oidcop.Grants
+	used    chan struct{} // closed when the first use is held
+	release chan struct{}
+	calls   atomic.Int32
+}
+
+func (h *heldCodeUse) UseCode(ctx context.Context, codeHash []byte, g oidcop.Grant) (oidcop.AuthRequest, error) {
+	r, err := h.Grants.UseCode(ctx, codeHash, g)
+	if h.calls.Add(1) == 1 {
+		close(h.used)
+		<-h.release
+	}
+	return r, err
+}
+
+// TestRacingCodeExchangesEndTheGrant: two exchanges of one code at once
+// (a thief's and its client's), the second arriving once the first has
+// used the code up but before it issued its tokens. The second was
+// refused but found no grant to revoke (the first noted its grant on the
+// request only later), so the first went on to issue tokens that kept
+// working: a double use that revoked nothing (RFC 6749 section 4.1.2,
+// RFC 9700 section 4.5). Whatever the winner got must not work.
+func TestRacingCodeExchangesEndTheGrant(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		held := &heldCodeUse{used: make(chan struct{}), release: make(chan struct{})}
+		hold := app.WithOIDCStores(func(s oidcop.Stores) oidcop.Stores {
+			held.Grants, s.Grants = s.Grants, held
+			return s
+		})
+		f := newFixtureWith(t, kind, []apptest.Option{apptest.With(hold)})
+		conf := f.webConfig()
+		conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader // one request per exchange: no second try in the form
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(f.signIn(), conf, "s", oauth2.S256ChallengeOption(verifier))
+		type answer struct {
+			tok *oauth2.Token
+			err error
+		}
+		first := make(chan answer, 1)
+		go func() {
+			tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+			first <- answer{tok, err}
+		}()
+		select {
+		case <-held.used:
+		case a := <-first:
+			t.Fatalf("the first exchange ended (%v) without using the code up", a.err)
+		}
+		_, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		close(held.release)
+		if !isOAuthError(err, "invalid_grant") {
+			t.Errorf("the second exchange of the code: %v, want invalid_grant", err)
+		}
+		won := <-first
+		if won.err != nil {
+			return // the first got nothing either
+		}
+		if got := f.introspect(webClient, webSecret, won.tok.AccessToken); got["active"] == true {
+			t.Error("the first exchange's access token is active at introspection after a double use of its code")
+		}
+		if _, err := f.provider.UserInfo(f.ctx, oauth2.StaticTokenSource(won.tok)); err == nil {
+			t.Error("the first exchange's access token answers userinfo after a double use of its code")
+		}
+		if _, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: won.tok.RefreshToken}).Token(); err == nil {
+			t.Error("the first exchange's refresh token refreshes after a double use of its code")
+		}
+	})
+}
+
+// TestNoIDTokenWithoutOpenID: an authorization request whose scope has no
+// openid is a plain OAuth 2.0 request, not an OpenID one (OpenID Connect
+// Core 3.1.2.1): its client gets an access token and a refresh token,
+// and no ID token, at the exchange or at a refresh. The provider issued
+// one all the same (op makes one for every code and refresh grant).
+func TestNoIDTokenWithoutOpenID(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		conf := f.webConfig()
+		conf.Scopes = []string{"profile", oidc.ScopeOfflineAccess}
+		tok := f.exchange(f.signIn(), conf, "s")
+		if tok.AccessToken == "" || tok.RefreshToken == "" {
+			t.Fatalf("exchange = %+v, want an access token and a refresh token", tok)
+		}
+		if id := tok.Extra("id_token"); id != nil {
+			t.Errorf("the exchange of a request without openid gave an ID token: %v", id)
+		}
+		next, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if id := next.Extra("id_token"); id != nil {
+			t.Errorf("a refresh of a grant without openid gave an ID token: %v", id)
+		}
+		if got := f.introspect(webClient, webSecret, next.AccessToken); got["active"] != true {
+			t.Errorf("the refreshed access token = %v, want active", got)
+		}
+	})
+}
