@@ -118,9 +118,6 @@ const (
 	erasedPassword = "correct horse battery"
 )
 
-// erasedParts are the parts of the erased account only it has.
-var erasedParts = []string{erasedLocal, erasedUsername, erasedName}
-
 // TestDeletedAccountLeavesNothingInTheSQLiteSearchIndex: once an account
 // is deleted, the administrators' search index (FTS5) no longer holds the
 // trigrams of its email, username and full name. A contentless FTS5 table
@@ -133,8 +130,9 @@ func TestDeletedAccountLeavesNothingInTheSQLiteSearchIndex(t *testing.T) {
 	path := filepath.Join(dir, app.SQLiteFile)
 	s.signUp() // a neighbour, so that the index's segments stay in use
 	tok := s.signUpNamed(erasedEmail, erasedUsername, erasedName)
+	parts := []string{erasedLocal, erasedUsername, erasedName} // what only this account has
 	checkpoint(t, path)
-	for _, part := range erasedParts {
+	for _, part := range parts {
 		if got, want := indexedTrigrams(t, path, part), trigrams(part); len(got) != len(want) {
 			t.Fatalf("the index holds %q of %q's trigrams %q before the deletion: the test finds nothing", got, part, want)
 		}
@@ -144,7 +142,7 @@ func TestDeletedAccountLeavesNothingInTheSQLiteSearchIndex(t *testing.T) {
 		t.Fatalf("delete: %v, want 204", res)
 	}
 	checkpoint(t, path)
-	for _, part := range erasedParts {
+	for _, part := range parts {
 		if got := indexedTrigrams(t, path, part); len(got) > 0 {
 			t.Errorf("the search index still holds the trigrams %q of the deleted account's %q", got, part)
 		}
@@ -152,9 +150,10 @@ func TestDeletedAccountLeavesNothingInTheSQLiteSearchIndex(t *testing.T) {
 }
 
 // TestChangedEmailLeavesNothingInTheSQLiteSearchIndex: once an account's
-// email is changed, the search index holds the trigrams of the new one and
-// no longer those of the old one (the index's update deletes the old text
-// and inserts the new).
+// email is changed, the search index no longer holds the trigrams of the
+// old one, and still those of the unchanged full name. A change deletes the
+// row's old text from the index and inserts the new one, so a contentless
+// index kept the old email's trigrams as it keeps a deleted account's.
 func TestChangedEmailLeavesNothingInTheSQLiteSearchIndex(t *testing.T) {
 	dir := t.TempDir()
 	s := newServer(t, apptest.SQLite, apptest.Env("USERSVC_DATA_DIR", dir))
