@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "modernc.org/sqlite" // the driver, to checkpoint the service's file
@@ -103,4 +104,137 @@ func TestAuditOfADeletedAccountNamesNoOne(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The account the search index tests erase: its email's local part,
+// username and full name are of letters that no other account's email or
+// username (userN@example.com) has, and none twice, so that no other term
+// of the index begins as one of their trigrams does (see indexedTrigrams).
+const (
+	erasedLocal    = "zqvj"
+	erasedEmail    = erasedLocal + "@example.com"
+	erasedUsername = "kwfi"
+	erasedName     = "Bdgnthy"
+	erasedPassword = "correct horse battery"
+)
+
+// TestDeletedAccountLeavesNothingInTheSQLiteSearchIndex: once an account
+// is deleted, the administrators' search index (FTS5) no longer holds the
+// trigrams of its email, username and full name. A contentless FTS5 table
+// only marks a deleted row deleted and keeps its trigrams, with their
+// positions, in its segments until it merges them, which on a quiet
+// database may be never: whoever copies the file reads them there.
+func TestDeletedAccountLeavesNothingInTheSQLiteSearchIndex(t *testing.T) {
+	dir := t.TempDir()
+	s := newServer(t, apptest.SQLite, apptest.Env("USERSVC_DATA_DIR", dir))
+	path := filepath.Join(dir, app.SQLiteFile)
+	s.signUp() // a neighbour, so that the index's segments stay in use
+	tok := s.signUpNamed(erasedEmail, erasedUsername, erasedName)
+	parts := []string{erasedLocal, erasedUsername, erasedName} // what only this account has
+	checkpoint(t, path)
+	for _, part := range parts {
+		if got, want := indexedTrigrams(t, path, part), trigrams(part); len(got) != len(want) {
+			t.Fatalf("the index holds %q of %q's trigrams %q before the deletion: the test finds nothing", got, part, want)
+		}
+	}
+
+	if res := s.do(req{method: "DELETE", path: "/api/v1/users/me", token: tok}); res.Status != http.StatusNoContent {
+		t.Fatalf("delete: %v, want 204", res)
+	}
+	checkpoint(t, path)
+	for _, part := range parts {
+		if got := indexedTrigrams(t, path, part); len(got) > 0 {
+			t.Errorf("the search index still holds the trigrams %q of the deleted account's %q", got, part)
+		}
+	}
+}
+
+// TestChangedEmailLeavesNothingInTheSQLiteSearchIndex: once an account's
+// email is changed, the search index no longer holds the trigrams of the
+// old one, and still those of the unchanged full name. A change deletes the
+// row's old text from the index and inserts the new one, so a contentless
+// index kept the old email's trigrams as it keeps a deleted account's.
+func TestChangedEmailLeavesNothingInTheSQLiteSearchIndex(t *testing.T) {
+	dir := t.TempDir()
+	s := newServer(t, apptest.SQLite, apptest.Env("USERSVC_DATA_DIR", dir))
+	path := filepath.Join(dir, app.SQLiteFile)
+	s.signUp()
+	tok := s.signUpNamed(erasedEmail, erasedUsername, erasedName)
+	checkpoint(t, path)
+	if got, want := indexedTrigrams(t, path, erasedLocal), trigrams(erasedLocal); len(got) != len(want) {
+		t.Fatalf("the index holds %q of the email's trigrams %q before the change: the test finds nothing", got, want)
+	}
+
+	body := `{"email":"moved@example.com","current_password":"` + erasedPassword + `"}`
+	if res := s.do(req{method: "PUT", path: "/api/v1/users/me", body: body, token: tok}); res.Status != http.StatusOK {
+		t.Fatalf("change the email: %v, want 200", res)
+	}
+	checkpoint(t, path)
+	if got := indexedTrigrams(t, path, erasedLocal); len(got) > 0 {
+		t.Errorf("the search index still holds the trigrams %q of the old email %q", got, erasedEmail)
+	}
+	if got, want := indexedTrigrams(t, path, erasedName), trigrams(erasedName); len(got) != len(want) {
+		t.Errorf("the index holds %q of the unchanged full name's trigrams %q, want all", got, want)
+	}
+}
+
+// signUpNamed registers an account with email and username, gives it the
+// full name name and returns its access token.
+func (s *server) signUpNamed(email, username, name string) string {
+	s.t.Helper()
+	s.register(account{Email: email, Username: username, Password: erasedPassword})
+	tok := s.token(username, erasedPassword)
+	if res := s.do(req{method: "PUT", path: "/api/v1/users/me", body: `{"full_name":"` + name + `"}`, token: tok}); res.Status != http.StatusOK {
+		s.t.Fatalf("set the full name: %v, want 200", res)
+	}
+	return tok
+}
+
+// trigrams returns the trigrams of s that lie within it, lowercased as the
+// index's tokenizer folds them.
+func trigrams(s string) []string {
+	s = strings.ToLower(s)
+	var out []string
+	for i := 0; i+3 <= len(s); i++ {
+		out = append(out, s[i:i+3])
+	}
+	return out
+}
+
+// indexedTrigrams returns the trigrams of s (ASCII) that the segments of
+// the search index (users_search_data) in the SQLite file at path hold,
+// read on a connection of its own as anyone with a copy of the file could.
+// A leaf stores a term after the bytes it shares with the term before it,
+// so each is looked for by its last two bytes, which no other term shares
+// as long as s's letters are its own.
+func indexedTrigrams(t *testing.T, path, s string) []string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `SELECT block FROM users_search_data`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var segments []byte
+	for rows.Next() {
+		var block []byte
+		if err := rows.Scan(&block); err != nil {
+			t.Fatal(err)
+		}
+		segments = append(segments, block...)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, tri := range trigrams(s) {
+		if bytes.Contains(segments, []byte(tri[1:])) {
+			found = append(found, tri)
+		}
+	}
+	return found
 }
