@@ -131,3 +131,36 @@ func TestUsersWriteServiceAccountCannotMakeAdministrators(t *testing.T) {
 		}
 	})
 }
+
+// Reactivating an administrator's account makes an active administrator
+// again, as a promotion does: it needs the recent sign-in a role change
+// needs, and no service account may do it (found by a review: a stolen
+// administrator's token past the window, or a users:write service
+// account, brought back a deactivated administrator whose password its
+// holder knew, and through it every change the window guards).
+// Reactivating anyone else stays as quick as deactivating.
+func TestReactivatingAnAdministratorNeedsARecentSignIn(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newAdminServer(t, kind)
+		_, otherID, _ := f.newAdmin()
+		reactivate := req{method: "POST", path: "/api/v1/admin/users/" + otherID + "/reactivate", token: f.adminToken}
+		if res := f.do(req{method: "POST", path: "/api/v1/admin/users/" + otherID + "/deactivate", token: f.adminToken}); res.Status != http.StatusOK {
+			t.Fatalf("deactivate the other administrator: %v", res)
+		}
+		sa := f.createClient(f.adminToken, `{"name":"Provisioning","confidential":true,"grant_types":["client_credentials"],"scopes":["users:write"]}`)
+		byService := reactivate
+		byService.token = f.serviceToken(sa.ClientID, "users:write")
+		wantProblem(t, f.do(byService), http.StatusForbidden, user.ErrServiceAccountLimit.Error())
+		f.Clock.Advance(stale)
+		wantCode(t, f.do(reactivate), http.StatusForbidden, "reauthentication_required", "")
+		if other, err := f.byID(otherID); err != nil || other.IsActive {
+			t.Fatalf("the other administrator after the refusals: %+v, %v", other, err)
+		}
+		if res := f.do(req{method: "POST", path: "/api/v1/reauthenticate", token: f.adminToken, body: jsonBody(map[string]string{"password": f.admin.Password})}); res.Status != http.StatusNoContent {
+			t.Fatalf("reauthenticate: %v", res)
+		}
+		if res := f.do(reactivate); res.Status != http.StatusOK {
+			t.Errorf("reactivate after reauthenticating: %v, want 200", res)
+		}
+	})
+}

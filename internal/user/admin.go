@@ -85,19 +85,30 @@ func (s *Service) controlled(ctx context.Context, c Caller, id uuid.UUID) (User,
 }
 
 // controls reports whether p changes who controls before's account (its
-// email or its role), and whether it changes the role.
+// email or its role), and whether it makes or unmakes an administrator:
+// a role change, or the reactivation of an administrator's account
+// (RevivesAdmin).
 func controls(before User, p Patch) (changes, role bool) {
-	role = p.Role != nil && *p.Role != before.Role
+	role = (p.Role != nil && *p.Role != before.Role) || RevivesAdmin(before, p)
 	return role || (p.Email != nil && *p.Email != before.Email), role
+}
+
+// RevivesAdmin reports whether p reactivates before, an administrator's
+// account: it makes an active administrator again, as a promotion does,
+// so it is held to the role change's rules (mayControl), and the console
+// asks the password for it as for the role.
+func RevivesAdmin(before User, p Patch) bool {
+	return p.IsActive != nil && *p.IsActive && !before.IsActive && before.IsAdmin()
 }
 
 // AdminUpdate changes what p sets of the user id, for the administrator
 // c: full name and email (checked as Update checks them), whether the
 // account is active (deactivating revokes every session, and ends the
 // logins waiting for a second step) and its role.
-// Changing the email or the role needs c's recent authentication
-// (mayControl); the name and the activation do not, so that deactivating
-// an account stays the quick answer to an incident. A change that would
+// Changing the email or the role, or reactivating an administrator,
+// needs c's recent authentication (mayControl); the name and the other
+// activations do not, so that deactivating an account stays the quick
+// answer to an incident. A change that would
 // leave no active administrator is ErrLastAdmin. It is the one way to
 // deactivate or reactivate an account; an empty p reads the user.
 func (s *Service) AdminUpdate(ctx context.Context, c Caller, id uuid.UUID, p Patch) (User, error) {

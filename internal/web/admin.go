@@ -20,9 +20,10 @@ import (
 // request); the service checks the role again. Every action is a POST of
 // the same origin; the destructive ones (deactivate, delete) pass through
 // a confirmation page first. The changes of who controls an account (the
-// role, deletion) ask the administrator's current password again
-// (reauthenticated, as the client pages do): a stolen page session alone
-// must not take over an account; deactivating and reactivating do not.
+// role, deletion, reactivating an administrator) ask the administrator's
+// current password again (reauthenticated, as the client pages do): a
+// stolen page session alone must not take over an account; deactivating
+// and reactivating anyone else do not.
 
 // admin is signedIn for administrators only: anyone else gets a 403 page.
 // Under USERSVC_REQUIRE_MFA_FOR=admin (or all) an administrator without a
@@ -186,6 +187,11 @@ func (p *Pages) adminUserView(w http.ResponseWriter, r *http.Request, c user.Cal
 	}
 	role.Fields = []*field{passwordField("admin.user.role_password_hint")}
 	reactivate := &form{Action: base + "/reactivate", Submit: "admin.user.reactivate"}
+	if u.IsAdmin() { // an active administrator again: the password, as for the role
+		pw := passwordField("admin.user.reactivate_password_hint")
+		pw.ID = "f-reactivate-current_password"
+		reactivate.Fields = []*field{pw}
+	}
 	v := view{Page: "admin_user", Title: "admin.user.title", Notice: notice, Subject: &u, Me: &c.User,
 		Form: role, Forms: []*form{reactivate}, Audit: "/admin/audit?subject=" + u.ID.String()}
 	if fail != nil {
@@ -233,9 +239,9 @@ func (p *Pages) adminDeletePage(w http.ResponseWriter, r *http.Request, c user.C
 // adminChange applies patch to the path's user and goes back to its page
 // with notice; a refusal (the last administrator, a wrong password) shows
 // on the page (confirmed actions: on their confirmation page). A
-// sensitive change (the role) first checks the form's current password
-// (reauthenticated); the activation does not, so that deactivating stays
-// quick.
+// sensitive change (the role, reactivating an administrator) first
+// checks the form's current password (reauthenticated); the other
+// activations do not, so that deactivating stays quick.
 func (p *Pages) adminChange(w http.ResponseWriter, r *http.Request, c user.Caller, patch user.Patch, notice string, confirmed, sensitive bool) {
 	u, ok := p.adminTarget(w, r, c)
 	if !ok {
@@ -246,7 +252,7 @@ func (p *Pages) adminChange(w http.ResponseWriter, r *http.Request, c user.Calle
 		return
 	}
 	var err error
-	if sensitive {
+	if sensitive || user.RevivesAdmin(u, patch) {
 		c, err = p.reauthenticated(r, c)
 	}
 	if err == nil {

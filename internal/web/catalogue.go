@@ -258,6 +258,8 @@ var english = Catalogue{
 	"admin.user.delete_link":        "Delete this account…",
 	"admin.user.delete":             "Delete the account",
 
+	"admin.user.reactivate_password_hint": "Reactivating an administrator is a sensitive change: confirm it is you.",
+
 	"admin.deactivate.title":     "Deactivate this account?",
 	"admin.deactivate.intro":     "Its sessions end now and it cannot sign in until an administrator reactivates it.",
 	"admin.delete.title":         "Delete this account?",

@@ -70,7 +70,7 @@ func (p *Pages) mfaPasskey(w http.ResponseWriter, r *http.Request) {
 		p.jsonFailed(w, r, err)
 		return
 	}
-	p.signedInJSON(w, t, body.ReturnTo)
+	p.signedInJSON(w, r, t, body.ReturnTo)
 }
 
 // signInMFA finishes a sign-in with the code of the form: six characters
@@ -96,6 +96,6 @@ func (p *Pages) signInMFA(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, v, f, err)
 		return
 	}
-	p.startBrowserSession(w, t)
+	p.startBrowserSession(w, r, t)
 	redirect(w, orDefault(back, afterSignIn))
 }

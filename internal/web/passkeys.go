@@ -243,7 +243,7 @@ func (p *Pages) passkeySignIn(w http.ResponseWriter, r *http.Request) {
 		p.jsonFailed(w, r, err)
 		return
 	}
-	p.signedInJSON(w, t, body.ReturnTo)
+	p.signedInJSON(w, r, t, body.ReturnTo)
 }
 
 // passkeyLoginAllowed says whether a step of a passkey sign-in (alone or
@@ -263,7 +263,7 @@ func (p *Pages) passkeyLoginAllowed(w http.ResponseWriter, r *http.Request) bool
 
 // signedInJSON gives the browser the session of t, as a password
 // sign-in's, and tells the script where to go (returnTo if it is safe).
-func (p *Pages) signedInJSON(w http.ResponseWriter, t user.AccessToken, returnTo string) {
-	p.startBrowserSession(w, t)
+func (p *Pages) signedInJSON(w http.ResponseWriter, r *http.Request, t user.AccessToken, returnTo string) {
+	p.startBrowserSession(w, r, t)
 	writeJSON(w, http.StatusOK, map[string]string{"location": orDefault(p.safeReturn(returnTo), afterSignIn)})
 }

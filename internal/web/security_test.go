@@ -7,8 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/user"
+	"github.com/usersvc/usersvc/internal/web"
 )
 
 func TestPagesSendTheSecurityHeaders(t *testing.T) {
@@ -275,5 +278,75 @@ func TestStylesheetIsCacheable(t *testing.T) {
 	}
 	if len(css.body) > 8<<10 {
 		t.Errorf("the stylesheet weighs %d bytes, want a small one", len(css.body))
+	}
+}
+
+// TestEveryFormPostIsRefusedCrossSite: every POST route of the pages,
+// the console's and the account's alike, refuses a cross-site post
+// before it acts, and its refusal carries the pages' headers.
+func TestEveryFormPostIsRefusedCrossSite(t *testing.T) {
+	s, admin, root := adminSite(t, apptest.SQLite)
+	posts := 0
+	for _, pattern := range web.RoutePatterns(s.App.Pages()) {
+		method, path, _ := strings.Cut(pattern, " ")
+		if method != http.MethodPost {
+			continue
+		}
+		posts++
+		path = strings.ReplaceAll(path, "{id}", root.ID.String())
+		form := url.Values{"confirm": {"yes"}, "role": {"user"}, "current_password": {password}}
+		p := admin.post(path, form, "Sec-Fetch-Site", "cross-site")
+		if p.status != http.StatusForbidden || !strings.Contains(p.body, "sent from another site") {
+			t.Errorf("cross-site POST %s: %d, want 403\n%s", path, p.status, p.body)
+		}
+		if got := p.header.Get("X-Frame-Options"); got != "DENY" {
+			t.Errorf("cross-site POST %s: X-Frame-Options %q", path, got)
+		}
+	}
+	if posts < 30 {
+		t.Errorf("%d POST routes, want the 30 and more the pages have", posts)
+	}
+	if u, err := s.App.Service().AdminUpdate(t.Context(), user.Caller{User: root}, root.ID, user.Patch{}); err != nil || !u.IsAdmin() || !u.IsActive {
+		t.Errorf("root after the refused posts: %+v, %v", u, err)
+	}
+	if p := admin.get("/admin/users"); p.status != http.StatusOK {
+		t.Errorf("root's page session after the refused posts: %d, want 200", p.status)
+	}
+}
+
+// TestErrorAnswersCarryTheSecurityHeaders: the pages' refusals and
+// errors (not allowed, not found, another site, the wrong method, no such
+// page) cannot be framed, cached or leak their address as a referrer, as
+// the pages cannot.
+func TestErrorAnswersCarryTheSecurityHeaders(t *testing.T) {
+	s, admin, _ := adminSite(t, apptest.SQLite)
+	s.account("ada")
+	ada := s.browser()
+	ada.signIn("ada", password, "/account")
+	for _, tt := range []struct {
+		name   string
+		answer page
+		status int
+	}{
+		{"the console for a user", ada.get("/admin/users"), http.StatusForbidden},
+		{"no such user", admin.get("/admin/users/" + uuid.NewString()), http.StatusNotFound},
+		{"a cross-site post", ada.post("/account/profile", url.Values{"email": {"x@example.com"}}, "Sec-Fetch-Site", "cross-site"), http.StatusForbidden},
+		{"sign-out by GET", ada.get("/sign-out"), http.StatusMethodNotAllowed},
+		{"a token page's post by GET", ada.get("/account/sessions/end-others"), http.StatusMethodNotAllowed},
+		{"no such page", ada.get("/account/nothing-here"), http.StatusNotFound},
+	} {
+		p := tt.answer
+		if p.status != tt.status {
+			t.Errorf("%s: %d, want %d", tt.name, p.status, tt.status)
+		}
+		for name, want := range map[string]string{"X-Frame-Options": "DENY", "Cache-Control": "no-store",
+			"Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"} {
+			if got := p.header.Get(name); got != want {
+				t.Errorf("%s: %s %q, want %q", tt.name, name, got, want)
+			}
+		}
+		if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'none'") {
+			t.Errorf("%s: CSP %q, want default-src and frame-ancestors 'none'", tt.name, csp)
+		}
 	}
 }

@@ -62,8 +62,20 @@ func (p *Pages) cookie(name, value string, maxAge int) *http.Cookie {
 	}
 }
 
-// startBrowserSession gives the browser the session of t, and its device token.
-func (p *Pages) startBrowserSession(w http.ResponseWriter, t user.AccessToken) {
+// startBrowserSession gives the browser of r the session of t, and its
+// device token. A live session the browser held for another account
+// ends, as signing out would: on a shared browser the next person's
+// sign-in must not leave the previous one's session live, out of reach
+// of its owner's sign-out button. The same account's older session stays:
+// the grants of its apps hang on it (a sign-in again for prompt=login,
+// max_age or a second factor now asked).
+func (p *Pages) startBrowserSession(w http.ResponseWriter, r *http.Request, t user.AccessToken) {
+	if old, err := p.current(r); err == nil && old.User.ID != t.UserID {
+		if err := p.users.Logout(p.client(r), old.User.ID, old.Session.ID); err != nil {
+			// The new session is open: the old one ends at its expiry.
+			p.log.ErrorContext(r.Context(), "end the previous account's page session", "error", err.Error())
+		}
+	}
 	// No Max-Age: the cookie lasts the browser session; the usersvc
 	// session behind it ends on its own terms (expiry, sign-out, revoke).
 	http.SetCookie(w, p.cookie(p.cookieSes, p.sessionValue(t.UserID, t.SessionID), 0))

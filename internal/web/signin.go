@@ -71,7 +71,7 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, v, f, err)
 		return
 	}
-	p.startBrowserSession(w, t)
+	p.startBrowserSession(w, r, t)
 	redirect(w, orDefault(back, afterSignIn))
 }
 

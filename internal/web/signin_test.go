@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/usersvc/usersvc/internal/app/apptest"
 )
@@ -143,4 +144,51 @@ func TestSignOutEndsTheSession(t *testing.T) {
 			t.Errorf("the sign-in page does not say so\n%s", p.body)
 		}
 	})
+}
+
+// TestSigningInAsAnotherEndsThePreviousSession: on a shared browser the
+// next person's sign-in ends the session it held for the previous one, as
+// signing out would (found by a review: it stayed live until it expired,
+// the browser's cookie merely replaced); the same person signing in again
+// (prompt=login, max_age, a second factor now asked) keeps the older one,
+// which the grants of their apps hang on.
+func TestSigningInAsAnotherEndsThePreviousSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newSite(t, kind)
+		ada := s.account("ada")
+		s.account("bob")
+		secret, _ := s.enrolTOTP("bob")
+		s.Clock.Advance(time.Minute) // past the enrolment's code
+		b := s.browser()
+		b.signIn("ada", password, "/account")
+		adas := *b.sessionCookie()
+		b.signIn("ada", password, "/account")
+		if p := s.browser().withCookie(adas).get("/account"); p.status != http.StatusOK {
+			t.Errorf("ada's older session after she signed in again: %d, want 200", p.status)
+		}
+		// Bob signs in, with his second factor, on ada's browser.
+		p := b.post("/sign-in", url.Values{"login": {"bob"}, "password": {password}})
+		p = b.post("/sign-in/mfa", url.Values{"mfa_token": {hiddenValue(t, p.body, "mfa_token")}, "code": {totpCode(t, secret, s.Clock.Now())}})
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("bob's sign-in: %d\n%s", p.status, p.body)
+		}
+		if sessions, _, _ := s.App.Service().Sessions(t.Context(), ada.ID, nil, 0); len(sessions) != 1 {
+			t.Errorf("ada has %d live sessions after bob signed in on her browser, want 1 (the other browser's)", len(sessions))
+		}
+		if p := s.browser().withCookie(adas).get("/account"); p.status != http.StatusOK {
+			t.Errorf("ada's session of the other browser: %d, want 200", p.status)
+		}
+		// And the next one after bob, with a password alone.
+		bobs := *b.sessionCookie()
+		b.signIn("ada", password, "/account")
+		if p := s.browser().withCookie(bobs).get("/account"); p.status != http.StatusSeeOther {
+			t.Errorf("bob's session, replayed after ada signed in on the browser: %d, want 303 to sign in", p.status)
+		}
+	})
+}
+
+// withCookie is b holding c.
+func (b *browser) withCookie(c http.Cookie) *browser {
+	b.cookies[c.Name] = &c
+	return b
 }
