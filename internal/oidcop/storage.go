@@ -638,9 +638,10 @@ func userClaims(info *oidc.UserInfo, u user.User, scopes []string) {
 	}
 }
 
-// SetUserinfoFromToken answers /oauth/userinfo for a live grant's token:
-// any other is invalidToken, a store fault a server_error
-// (bearerErrors answers both).
+// SetUserinfoFromToken answers /oauth/userinfo for a live grant's token
+// of an OpenID request (its scopes have openid; else insufficientScope):
+// any other is invalidToken, a store fault a server_error (bearerErrors
+// answers them all).
 func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, _, _ string) error {
 	id, ok := grantOfToken(tokenID)
 	if !ok {
@@ -649,6 +650,9 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo,
 	g, err := s.liveGrant(ctx, id)
 	if err != nil {
 		return userinfoError(err)
+	}
+	if !slices.Contains(g.Scopes, oidc.ScopeOpenID) {
+		return insufficientScope()
 	}
 	u, err := s.liveAccount(ctx, g.UserID, g.SessionID)
 	if err != nil {

@@ -15,6 +15,17 @@ func invalidToken() *oidc.Error {
 	return &oidc.Error{ErrorType: "invalid_token", Description: "the access token is not valid here: expired, revoked or not this provider's"}
 }
 
+// insufficientScope is the error of a live token whose grant is not an
+// OpenID request's: its scopes lack openid, which userinfo needs (OpenID
+// Connect Core 5.3; RFC 6750 section 3.1).
+func insufficientScope() *oidc.Error {
+	return &oidc.Error{ErrorType: errInsufficientScope, Description: "the access token's grant did not ask for the openid scope"}
+}
+
+// errInsufficientScope is RFC 6750's error code for a token that lacks a
+// scope the resource needs.
+const errInsufficientScope = "insufficient_scope"
+
 // maxHeld bounds the refusal bodies of op's that bearerErrors reads: op's
 // are a line of JSON or text.
 const maxHeld = 4 << 10
@@ -48,6 +59,12 @@ func bearerErrors(h http.Handler) http.Handler {
 			hd.Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = w.Write([]byte(`{"error":"server_error"}`))
+		case answer.Error == errInsufficientScope:
+			hd.Set("Content-Type", "application/json")
+			hd.Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="openid"`)
+			w.WriteHeader(http.StatusForbidden)
+			b, _ := json.Marshal(insufficientScope())
+			_, _ = w.Write(b)
 		case !sent:
 			hd.Del("Content-Type")
 			hd.Set("WWW-Authenticate", "Bearer")

@@ -107,3 +107,27 @@ func (f *fixture) userinfoInBody(token string) (int, string) {
 	res.Body.Close()
 	return res.StatusCode, res.Header.Get("WWW-Authenticate")
 }
+
+// TestUserinfoRefusesTokensOfPlainOAuthGrants: an access token of a grant
+// whose request did not ask for openid (a plain OAuth 2.0 client) is
+// refused at userinfo with 403 and error="insufficient_scope", scope
+// "openid" (RFC 6750 section 3.1): userinfo is the OpenID resource, and
+// its access token is one of an OpenID request (OpenID Connect Core 5.3).
+// Such a grant has no ID token either; userinfo answered it the profile
+// its scopes allowed, as it does an OpenID grant's.
+func TestUserinfoRefusesTokensOfPlainOAuthGrants(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		conf := f.webConfig()
+		conf.Scopes = []string{"profile", "email"}
+		tok := f.exchange(f.signIn(), conf, "s")
+		status, h := f.userinfo(tok.AccessToken)
+		if status != http.StatusForbidden || !strings.HasPrefix(h, "Bearer") ||
+			!strings.Contains(h, `error="insufficient_scope"`) || !strings.Contains(h, `scope="openid"`) {
+			t.Errorf("a token without openid: %d, WWW-Authenticate %q; want 403 and Bearer error=\"insufficient_scope\", scope=\"openid\"", status, h)
+		}
+		if got := f.introspect(webClient, webSecret, tok.AccessToken); got["active"] != true {
+			t.Errorf("the token at introspection = %v, want active: only userinfo refuses it", got)
+		}
+	})
+}
