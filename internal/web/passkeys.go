@@ -21,8 +21,12 @@ import (
 // the CSP allows scripts from this origin only) runs those ceremonies
 // against the JSON routes below and the buttons stay hidden without it.
 
-// passkeyScriptPath is where the script is served.
-const passkeyScriptPath = "/assets/passkey.js"
+const (
+	// passkeyScriptPath is where the script is served.
+	passkeyScriptPath = "/assets/passkey.js"
+	// passkeysPath is the list's page; its forms post below it.
+	passkeysPath = "/account/passkeys"
+)
 
 //go:embed assets/passkey.js
 var passkeyScript []byte
@@ -66,7 +70,7 @@ func (p *Pages) passkeysPage(w http.ResponseWriter, r *http.Request, c user.Call
 		p.errorPage(w, r, status, "error.unavailable")
 		return
 	}
-	p.render(w, r, http.StatusOK, view{Page: "passkeys", Title: "passkeys.title", Intro: "passkeys.intro", Notice: notice(r), Me: &c.User, Passkeys: keys})
+	p.render(w, r, http.StatusOK, view{Page: "passkeys", Title: "passkeys.title", Intro: "passkeys.intro", Notice: notice(r), Me: &c.User, Passkeys: passkeyRows(keys)})
 }
 
 // passkeyAction renames (name) or removes a passkey from a form, then
@@ -78,45 +82,51 @@ func (p *Pages) passkeyAction(remove bool) func(http.ResponseWriter, *http.Reque
 			return
 		}
 		if err := p.allowWrite(r, p.opts.Limits.Write, c, perSession); err != nil {
-			p.passkeyFailed(w, r, c, err)
+			p.passkeyFailed(w, r, c, passkeyPost{}, err)
 			return
 		}
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
-			p.passkeyFailed(w, r, c, passkey.ErrNotFound)
+			p.passkeyFailed(w, r, c, passkeyPost{}, passkey.ErrNotFound)
 			return
 		}
+		posted := passkeyPost{id: id, remove: remove, name: r.PostFormValue("name")}
 		n := "passkey_renamed"
 		if remove {
 			n = "passkey_removed"
 			err = p.opts.Passkeys.Remove(p.client(r), c, id, r.PostFormValue("current_password"))
 		} else {
-			_, err = p.opts.Passkeys.Rename(p.client(r), c, id, r.PostFormValue("name"))
+			_, err = p.opts.Passkeys.Rename(p.client(r), c, id, posted.name)
 		}
 		if err != nil {
-			p.passkeyFailed(w, r, c, err)
+			p.passkeyFailed(w, r, c, posted, err)
 			return
 		}
-		redirect(w, withNotice("/account/passkeys", n))
+		redirect(w, withNotice(passkeysPath, n))
 	}
 }
 
-// passkeyFailed shows the list again with err's message.
-func (p *Pages) passkeyFailed(w http.ResponseWriter, r *http.Request, c user.Caller, err error) {
-	status, text := p.passkeyExplain(r, err)
+// passkeyFailed shows the list again with err's message: on the field of
+// the form posted when err is about it (the other forms as a GET shows
+// them), else atop the page.
+func (p *Pages) passkeyFailed(w http.ResponseWriter, r *http.Request, c user.Caller, posted passkeyPost, err error) {
+	status, text, name := p.passkeyExplain(r, err)
 	keys, _ := p.opts.Passkeys.List(p.client(r), c.User.ID)
-	p.render(w, r, status, view{Page: "passkeys", Title: "passkeys.title", Intro: "passkeys.intro", Me: &c.User, Passkeys: keys, Error: text})
+	rows := passkeyRows(keys)
+	if p.onField(posted.formIn(rows), name, text) {
+		text = ""
+	}
+	p.render(w, r, status, view{Page: "passkeys", Title: "passkeys.title", Intro: "passkeys.intro", Me: &c.User, Passkeys: rows, Error: text})
 }
 
 // passkeyExplain is explain with the relying party's errors.
-func (p *Pages) passkeyExplain(r *http.Request, err error) (int, string) {
+func (p *Pages) passkeyExplain(r *http.Request, err error) (status int, text, field string) {
 	for _, rf := range passkeyRefusals {
 		if errors.Is(err, rf.err) {
-			return rf.status, p.must(rf.key)
+			return rf.status, p.must(rf.key), rf.field
 		}
 	}
-	status, text, _ := p.explain(r, err)
-	return status, text
+	return p.explain(r, err)
 }
 
 // ceremonyJSON is what passkey.js posts to finish a ceremony.
@@ -140,7 +150,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // jsonFailed answers err as {"error": text}.
 func (p *Pages) jsonFailed(w http.ResponseWriter, r *http.Request, err error) {
-	status, text := p.passkeyExplain(r, err)
+	status, text, _ := p.passkeyExplain(r, err)
 	writeJSON(w, status, map[string]string{"error": text})
 }
 
@@ -212,7 +222,7 @@ func (p *Pages) addPasskey(w http.ResponseWriter, r *http.Request, c user.Caller
 		p.jsonFailed(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]string{"location": withNotice("/account/passkeys", "passkey_added")})
+	writeJSON(w, http.StatusCreated, map[string]string{"location": withNotice(passkeysPath, "passkey_added")})
 }
 
 // passkeySignInOptions begins a usernameless sign-in.

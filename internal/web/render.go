@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/oauthclient"
-	"github.com/usersvc/usersvc/internal/passkey"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -46,9 +45,10 @@ type view struct {
 	Subject *user.User
 	Audit   string
 	Filters *auditFilters
-	// Passkeys and Error are the passkeys page's: the list, and what went
-	// wrong (text) with the last change.
-	Passkeys []passkey.Passkey
+	// Passkeys and Error are the passkeys page's: the list with each
+	// passkey's forms, and what went wrong (text) with the last change
+	// when not on a field of the form posted.
+	Passkeys []passkeyRow
 	Error    string
 	// PasskeySignIn shows the sign-in page's passkey button (to script).
 	PasskeySignIn bool
@@ -93,7 +93,8 @@ type form struct {
 
 // field is one labelled input. Label and Hint are catalogue keys; Error is
 // text. ID is the input's id when not f-<Name>: for a page with two forms
-// asking for a field of one name.
+// asking for a field of one name. MaxLength is the input's maxlength (0
+// for none).
 type field struct {
 	Name, Type, Autocomplete string
 	Label, Hint              string
@@ -101,6 +102,7 @@ type field struct {
 	Error                    string
 	Optional                 bool
 	ID                       string
+	MaxLength                int
 }
 
 // InputID is the id of f's input; its hint's and error's ids start with

@@ -224,3 +224,18 @@ func addPasskeys(t *testing.T, p *browsertest.Page, _ *browsertest.Site) {
 		}
 	}
 }
+
+// wrongPasswordOnRemove submits a wrong password on the second passkey's
+// Remove form of the passkeys page open in p, after adding two passkeys
+// when the list has fewer (this state run alone).
+func wrongPasswordOnRemove(t *testing.T, p *browsertest.Page, site *browsertest.Site) {
+	t.Helper()
+	if !p.Has("ul.passkeys > li:nth-child(2)") {
+		addPasskeys(t, p, site)
+	}
+	const second = "ul.passkeys > li:nth-child(2) form[action$='/remove'] "
+	p.Fill(second+"input[name=current_password]", "not the password")
+	if status := p.Submit(second + "button[type=submit]"); status != http.StatusUnauthorized {
+		t.Fatalf("a wrong password on the Remove form: %d, want %d", status, http.StatusUnauthorized)
+	}
+}

@@ -81,6 +81,9 @@ var catalogue = []shownPage{
 	}},
 	{name: "account-sessions-many", who: "long", path: "/account/sessions"},
 	{name: "account-passkeys-listed", who: "long", path: "/account/passkeys", prepare: addPasskeys},
+	// A wrong password on the second passkey's Remove form: said on that
+	// form's field, the first passkey's forms as they were.
+	{name: "account-passkeys-error", who: "long", path: "/account/passkeys", prepare: wrongPasswordOnRemove},
 	{name: "account-password", pattern: "/account/password", who: "user", path: "/account/password"},
 	{name: "account-password-changed", who: "user", path: "/account/password?notice=password_changed"},
 	{name: "account-sessions", pattern: "/account/sessions", who: "user", path: "/account/sessions"},
