@@ -330,3 +330,30 @@ func TestWebhookRefusesIPv4CarriedInIPv6(t *testing.T) {
 		s.createWebhook(tok, `{"url":"http://[2002:5db8:d822::1]/","types":["*"]}`)
 	}
 }
+
+// An IPv6 address literal with a zone (fe80::1%eth0) is checked as the
+// address without it: netip's prefix checks match no zoned address, so
+// a zone used to carry any address past them (the metadata service's
+// through NAT64 or 6to4, AWS's over IPv6 with
+// USERSVC_WEBHOOK_ALLOW_PRIVATE=on, loopback carried in IPv6 without it).
+func TestWebhookRefusesZonedAddresses(t *testing.T) {
+	for _, allowPrivate := range []string{"off", "on"} {
+		s := newServer(t, apptest.Memory, apptest.Env("USERSVC_WEBHOOK_ALLOW_PRIVATE", allowPrivate))
+		admin, adminID := s.signUp()
+		s.setRole(adminID, user.RoleAdmin)
+		tok := s.token(admin.Username, admin.Password)
+		refused := []string{
+			"http://[2002:a9fe:a9fe::1%25eth0]/", "http://[64:ff9b::a9fe:a9fe%25eth0]/", "http://[::a9fe:a9fe%25eth0]/",
+			"http://[fd00:ec2::254%25eth0]/", "http://[fe80::1%25eth0]/",
+		}
+		if allowPrivate == "off" {
+			refused = append(refused, "http://[::7f00:1%25eth0]/", "http://[2002:a00:1::1%25eth0]/", "http://[64:ff9b::7f00:1%25eth0]/")
+		}
+		for _, u := range refused {
+			res := s.do(req{method: "POST", path: "/api/v1/admin/webhooks", token: tok, body: `{"url":"` + u + `","types":["*"]}`})
+			if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "refused") {
+				t.Errorf("allow-private %s: create %s: %d %s, want 422 refused", allowPrivate, u, res.Status, res.Body)
+			}
+		}
+	}
+}
