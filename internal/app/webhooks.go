@@ -68,6 +68,10 @@ func (a *App) openWebhooks(bg context.Context, now func() time.Time, guard webho
 		return err
 	}
 	a.webhooks = svc
+	// The job queue's sink: first attempts in the background, under bg
+	// (Close ends them, and waits for them once the queue has stopped).
+	a.hookSink = svc.Dispatcher(bg)
+	a.onClose(a.hookSink.Wait)
 	ticker := time.NewTicker(WebhookPollEvery)
 	a.onClose(ticker.Stop)
 	go svc.Run(bg, ticker.C, func(err error) { a.log.Warn("webhook deliveries", "error", err.Error()) })

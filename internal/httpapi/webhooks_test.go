@@ -357,3 +357,55 @@ func TestWebhookRefusesZonedAddresses(t *testing.T) {
 		}
 	}
 }
+
+// A receiver that holds every request open does not hold back the other
+// endpoints: each user's event reaches a quick endpoint while the slow
+// one has still not answered, also when there are more events than the
+// job queue runs at once. (Each event's job used to send to its endpoints
+// one after another and wait for each, up to the client's 15 s timeout,
+// so the slow endpoint, registered first, delayed every other delivery,
+// and took every worker of the events' queue, the NATS sink's included.)
+func TestSlowWebhookReceiverDoesNotDelayOthers(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		if kind == apptest.Memory {
+			t.Skip("the in-memory store queues no events")
+		}
+		s := newServer(t, kind, apptest.Env("USERSVC_WEBHOOK_ALLOW_PRIVATE", "on"))
+		admin, adminID := s.signUp()
+		s.setRole(adminID, user.RoleAdmin)
+		tok := s.token(admin.Username, admin.Password)
+		release := make(chan struct{})
+		slow := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		t.Cleanup(slow.Close)
+		t.Cleanup(func() { close(release) }) // before slow.Close, which waits for its handlers
+		subjects := make(chan string, 64)
+		quick := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			var e struct{ Subject string }
+			_ = json.NewDecoder(r.Body).Decode(&e)
+			subjects <- e.Subject
+		}))
+		t.Cleanup(quick.Close)
+		s.createWebhook(tok, `{"url":"`+slow.URL+`/hook","types":["user.created"]}`)
+		s.createWebhook(tok, `{"url":"`+quick.URL+`/hook","types":["user.created"]}`)
+
+		want := map[string]bool{}
+		for range 8 { // more than the events' queue runs at once (4)
+			_, id := s.signUp()
+			want[id.String()] = true
+		}
+		deadline := time.After(10 * time.Second) // within the client's 15 s timeout for the slow one
+		for len(want) > 0 {
+			select {
+			case sub := <-subjects:
+				delete(want, sub)
+			case <-deadline:
+				t.Fatalf("%d users' user.created did not reach the quick endpoint within 10 s while the slow one held its requests", len(want))
+			}
+		}
+	})
+}
