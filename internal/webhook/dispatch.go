@@ -92,14 +92,18 @@ func (p *Dispatcher) add(d Delivery) bool {
 	return true
 }
 
-// work attempts the endpoint's waiting deliveries until none is left.
+// work attempts the endpoint's waiting deliveries until none is left. An
+// attempt under way when ctx ends is finished and recorded (the client's
+// timeout bounds it), as the job queue lets a running job finish at a
+// shutdown: cut off, it would be sent again after the restart.
 func (p *Dispatcher) work(endpoint uuid.UUID) {
+	ctx := context.WithoutCancel(p.ctx)
 	for {
 		d, ok := p.next(endpoint)
 		if !ok {
 			return
 		}
-		if _, err := p.s.attemptNew(p.ctx, d); err != nil {
+		if _, err := p.s.attemptNew(ctx, d); err != nil {
 			p.s.attemptFailed(p.ctx, d, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -111,5 +112,39 @@ func TestDispatcherLeavesWhatItHasNoRoomForToRunDue(t *testing.T) {
 	}
 	if n := hits.Load(); n != events {
 		t.Errorf("the receiver got %d events, want %d", n, events)
+	}
+}
+
+// An attempt under way when the service stops (its context ends) is
+// finished and recorded, as the job queue let a running job finish within
+// the shutdown grace: cut off, it would be sent again after the restart.
+func TestDispatcherFinishesTheAttemptUnderWayWhenStopped(t *testing.T) {
+	f := newFixture(t, webhook.Config{AllowPrivate: true})
+	started, proceed := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		close(started)
+		<-proceed
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	e, _ := f.create(t, srv.URL, webhook.AllTypes)
+	ctx, stop := context.WithCancel(t.Context())
+	p := f.svc.Dispatcher(ctx)
+	if err := p.Deliver(t.Context(), event(catalogue.UserCreated, 1)); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	stop()
+	close(proceed)
+	p.Wait()
+	recs, err := f.svc.Deliveries(t.Context(), admin, e.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("%d deliveries, want 1", len(recs))
+	}
+	if recs[0].State != webhook.Succeeded {
+		t.Errorf("the delivery is %s, attempts %+v; want succeeded", recs[0].State, recs[0].Attempts)
 	}
 }
