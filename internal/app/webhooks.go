@@ -40,7 +40,7 @@ func webhookService(cfg config.Config, db Store, log *slog.Logger, now func() ti
 		return nil, nil
 	}
 	deps := webhook.Deps{
-		Stores: ws.Webhooks(), Audit: db.Stores().Audit, Log: log, Now: now,
+		Stores: ws.Webhooks(), Audit: db.Stores().Audit, Accounts: db.Stores().Users, Log: log, Now: now,
 		Sender: webhook.NewClient(webhook.ClientOptions{
 			AllowPrivate: bool(cfg.WebhookAllowPrivate), RequireHTTPS: cfg.Env == config.Production,
 			Resolver: guard.Resolver, BeforeConnect: guard.BeforeConnect,

@@ -409,3 +409,66 @@ func TestSlowWebhookReceiverDoesNotDelayOthers(t *testing.T) {
 		}
 	})
 }
+
+// A replay of a deleted account's event (here its user.created, with its
+// email and name) is refused: the receiver purged the account when
+// user.deleted came, and the replay, going at once and out of order, would
+// have given it back what the deletion took (docs/security.md, "Erasure":
+// the account's events reach an endpoint before user.deleted, never
+// after). user.deleted itself may be sent again.
+func TestReplayOfADeletedAccountsEventIsRefused(t *testing.T) {
+	s := newServer(t, apptest.SQLite, apptest.Env("USERSVC_WEBHOOK_ALLOW_PRIVATE", "on"))
+	admin, adminID := s.signUp()
+	s.setRole(adminID, user.RoleAdmin)
+	tok := s.token(admin.Username, admin.Password)
+	type msg struct{ ID, Type, Subject string }
+	got := make(chan msg, 64)
+	rcv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		var m msg
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		got <- m
+	}))
+	t.Cleanup(rcv.Close)
+	hook := s.createWebhook(tok, `{"url":"`+rcv.URL+`/hook","types":["user.created","user.deleted"]}`)
+	bob, bobID := s.signUp()
+	if res := s.do(req{method: "DELETE", path: "/api/v1/users/me", token: s.token(bob.Username, bob.Password)}); res.Status != http.StatusNoContent {
+		t.Fatalf("delete: %v, want 204", res)
+	}
+	events := map[string]string{} // bob's events by type: their ids
+	for deadline := time.After(10 * time.Second); events["user.deleted"] == ""; {
+		select {
+		case m := <-got:
+			if m.Subject == bobID.String() {
+				events[m.Type] = m.ID
+			}
+		case <-deadline:
+			t.Fatalf("bob's user.created and user.deleted did not arrive within 10 s: got %v", events)
+		}
+	}
+	path := "/api/v1/admin/webhooks/" + hook.ID
+	byEvent := map[string]string{} // the deliveries by event id, once bob's have ended
+	for deadline := time.Now().Add(10 * time.Second); byEvent[events["user.deleted"]] == ""; {
+		if time.Now().After(deadline) {
+			t.Fatal("bob's user.deleted delivery is still pending 10 s after it arrived")
+		}
+		list := decode[struct{ Items []deliveryBody }](t, s.do(req{method: "GET", path: path + "/deliveries", token: tok}), http.StatusOK)
+		for _, d := range list.Items {
+			if d.State != "pending" {
+				byEvent[d.EventID] = d.ID
+			}
+		}
+	}
+	res := s.do(req{method: "POST", path: path + "/deliveries/" + byEvent[events["user.created"]] + "/replay", token: tok})
+	if res.Status != http.StatusConflict || !strings.Contains(string(res.Body), "account_deleted") {
+		t.Errorf("replay of the deleted account's user.created: %d %s, want 409 account_deleted", res.Status, res.Body)
+	}
+	res = s.do(req{method: "POST", path: path + "/deliveries/" + byEvent[events["user.deleted"]] + "/replay", token: tok})
+	if res.Status != http.StatusOK {
+		t.Errorf("replay of user.deleted: %d %s, want 200", res.Status, res.Body)
+	}
+	for len(got) > 0 { // a replay answers once its attempt is made
+		if m := <-got; m.Subject == bobID.String() && m.Type != "user.deleted" {
+			t.Errorf("the receiver got bob's %s again after user.deleted", m.Type)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/usersvc/usersvc/internal/event"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -97,9 +98,18 @@ type Deps struct {
 	Sealer     Sealer
 	OpenSealer func() (Sealer, error)
 	Sender     Sender
-	Log        *slog.Logger
-	Now        func() time.Time // nil: time.Now
-	Rand       func() float64   // in [0, 1), for the jitter; nil: math/rand/v2
+	// Accounts says whether an event's account still exists (the store's
+	// user.Users), so that a replay never sends a deleted account's event
+	// after its user.deleted; nil: not asked.
+	Accounts Accounts
+	Log      *slog.Logger
+	Now      func() time.Time // nil: time.Now
+	Rand     func() float64   // in [0, 1), for the jitter; nil: math/rand/v2
+}
+
+// Accounts reads accounts by id; user.ErrNotFound when deleted.
+type Accounts interface {
+	ByID(ctx context.Context, id uuid.UUID) (user.User, error)
 }
 
 // Service manages endpoints and delivers events to them.
@@ -110,6 +120,7 @@ type Service struct {
 	audit      user.AuditLog
 	sealer     func() (Sealer, error)
 	sender     Sender
+	accounts   Accounts
 	log        *slog.Logger
 	now        func() time.Time
 	rand       func() float64
@@ -135,7 +146,7 @@ func NewService(d Deps, cfg Config) *Service {
 	}
 	return &Service{
 		endpoints: d.Stores.Endpoints, deliveries: d.Stores.Deliveries, tx: d.Stores.Tx, audit: d.Audit, sealer: sealerOf(d),
-		sender: d.Sender, log: d.Log, now: d.Now, rand: d.Rand, cfg: cfg,
+		sender: d.Sender, accounts: d.Accounts, log: d.Log, now: d.Now, rand: d.Rand, cfg: cfg,
 	}
 }
 
@@ -468,6 +479,9 @@ func (s *Service) Replay(ctx context.Context, actor user.User, endpoint, id uuid
 	if !e.Enabled {
 		return DeliveryRecord{}, ErrEndpointDisabled
 	}
+	if err := s.replayable(ctx, d); err != nil {
+		return DeliveryRecord{}, err
+	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	if d.claimed(now) {
 		return DeliveryRecord{}, ErrDeliveryInProgress
@@ -484,6 +498,21 @@ func (s *Service) Replay(ctx context.Context, actor user.User, endpoint, id uuid
 		return DeliveryRecord{}, err
 	}
 	return s.readRecord(ctx, d.ID)
+}
+
+// replayable is ErrAccountDeleted when d is an event of a deleted
+// account other than its user.deleted: the receiver got user.deleted
+// after it (or will: the retries go in Seq order), purged the account,
+// and a replay, going at once, would give it back.
+func (s *Service) replayable(ctx context.Context, d Delivery) error {
+	if s.accounts == nil || d.Subject == uuid.Nil || d.EventType == event.UserDeleted {
+		return nil
+	}
+	_, err := s.accounts.ByID(ctx, d.Subject)
+	if errors.Is(err, user.ErrNotFound) {
+		return ErrAccountDeleted
+	}
+	return err
 }
 
 // Deliver fans ev out to every enabled endpoint subscribed to its type:

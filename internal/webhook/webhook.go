@@ -78,4 +78,8 @@ var (
 	// ErrDeliveryInProgress says a delivery is being attempted right now,
 	// so a replay would send it twice at once: try again shortly.
 	ErrDeliveryInProgress = errors.New("webhook delivery is being attempted: try again shortly")
+	// ErrAccountDeleted says a replay would send a deleted account's
+	// event after its user.deleted, giving the receiver back what the
+	// deletion took.
+	ErrAccountDeleted = errors.New("the event's account was deleted: only its user.deleted may be sent again")
 )
