@@ -284,10 +284,17 @@ func (s *Service) Update(ctx context.Context, actor user.User, id uuid.UUID, p E
 	if err := requireAdmin(actor); err != nil {
 		return Endpoint{}, err
 	}
-	e, err := s.endpoints.Endpoint(ctx, id)
-	if err != nil {
-		return Endpoint{}, err
-	}
+	return s.edit(ctx, AuditUpdated, actor, id, func(e *Endpoint) (map[string]string, error) {
+		changed := p.apply(e)
+		if err := s.validate(e.URL, e.Description, e.Types); err != nil {
+			return nil, err
+		}
+		return map[string]string{"fields": joinFields(changed)}, nil
+	})
+}
+
+// apply makes p's changes to e, and names the fields it set.
+func (p EndpointPatch) apply(e *Endpoint) []string {
 	var changed []string
 	if p.URL != nil {
 		e.URL, changed = *p.URL, append(changed, "url")
@@ -304,16 +311,49 @@ func (s *Service) Update(ctx context.Context, actor user.User, id uuid.UUID, p E
 		}
 		e.Enabled, changed = *p.Enabled, append(changed, "enabled")
 	}
-	if err := s.validate(e.URL, e.Description, e.Types); err != nil {
-		return Endpoint{}, err
+	return changed
+}
+
+// editAttempts bounds how often edit reads and changes an endpoint again
+// when other changes keep coming between its read and its write.
+const editAttempts = 5
+
+// edit reads the endpoint id, lets change change it (and say the audit
+// event's detail), and saves it with its audit event of kind, fenced with
+// the UpdatedAt it read: when another change (a rotation, a disabling)
+// came between, it reads and changes again, so that it never writes back
+// what that change replaced.
+func (s *Service) edit(ctx context.Context, kind user.AuditKind, actor user.User, id uuid.UUID, change func(*Endpoint) (map[string]string, error)) (Endpoint, error) {
+	for n := 1; ; n++ {
+		e, err := s.endpoints.Endpoint(ctx, id)
+		if err != nil {
+			return Endpoint{}, err
+		}
+		was := e.UpdatedAt
+		detail, err := change(&e)
+		if err != nil {
+			return Endpoint{}, err
+		}
+		e.UpdatedAt = after(s.now().UTC().Truncate(time.Microsecond), was)
+		err = s.change(ctx, kind, actor, e, detail, func(eps Endpoints) error { return eps.SaveEndpoint(ctx, e, was) })
+		if errors.Is(err, ErrEndpointChanged) && n < editAttempts {
+			continue
+		}
+		if err != nil {
+			return Endpoint{}, err
+		}
+		return e, nil
 	}
-	e.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	err = s.change(ctx, AuditUpdated, actor, e, map[string]string{"fields": joinFields(changed)},
-		func(eps Endpoints) error { return eps.SaveEndpoint(ctx, e) })
-	if err != nil {
-		return Endpoint{}, err
+}
+
+// after is now, or just after was if now is not later: each change of an
+// endpoint moves its UpdatedAt on, which is what SaveEndpoint's fence
+// compares.
+func after(now, was time.Time) time.Time {
+	if now.After(was) {
+		return now
 	}
-	return e, nil
+	return was.Add(time.Microsecond)
 }
 
 func joinFields(f []string) string { return strings.Join(f, ",") }
@@ -341,16 +381,13 @@ func (s *Service) RotateSecret(ctx context.Context, actor user.User, id uuid.UUI
 	if err != nil {
 		return Endpoint{}, "", err
 	}
-	e, err := s.endpoints.Endpoint(ctx, id)
-	if err != nil {
-		return Endpoint{}, "", err
-	}
-	now := s.now().UTC().Truncate(time.Microsecond)
 	secret := NewSecret()
-	e.PreviousSecret, e.PreviousUntil = e.Secret, now.Add(RotationOverlap)
-	e.Secret = sealer.Seal([]byte(secret), secretAD(e.ID))
-	e.UpdatedAt = now
-	if err := s.change(ctx, AuditSecretRotated, actor, e, nil, func(eps Endpoints) error { return eps.SaveEndpoint(ctx, e) }); err != nil {
+	e, err := s.edit(ctx, AuditSecretRotated, actor, id, func(e *Endpoint) (map[string]string, error) {
+		e.PreviousSecret, e.PreviousUntil = e.Secret, s.now().UTC().Truncate(time.Microsecond).Add(RotationOverlap)
+		e.Secret = sealer.Seal([]byte(secret), secretAD(e.ID))
+		return nil, nil
+	})
+	if err != nil {
 		return Endpoint{}, "", err
 	}
 	return e, secret, nil
