@@ -42,10 +42,11 @@ type App struct {
 	metrics  *metrics.Metrics
 	slots    int
 	gate     user.HashGate
-	ring     *signing.Ring    // nil with HS256
-	queue    JobQueue         // nil on the in-memory store
-	webhooks *webhook.Service // nil when the store keeps no webhooks
-	passkeys *passkey.Service // nil when the store keeps none or production has no public URL
+	ring     *signing.Ring       // nil with HS256
+	queue    JobQueue            // nil on the in-memory store
+	webhooks *webhook.Service    // nil when the store keeps no webhooks
+	hookSink *webhook.Dispatcher // the webhooks' sink of events, nil with webhooks
+	passkeys *passkey.Service    // nil when the store keeps none or production has no public URL
 	// passkeyFactor is passkeys as the user service's second factor (passkeys.go).
 	passkeyFactor *passkeyFactor
 	web           *web.Pages           // nil with USERSVC_UI=off

@@ -99,14 +99,15 @@ func (a *App) jobAdmin() user.JobQueue {
 
 // eventSinks are the sinks the queue's event jobs hand each event to:
 // extra (tests'), the webhooks (which record a delivery per subscribed
-// endpoint and retry it themselves) and the NATS sink when configured.
+// endpoint, attempt it in the background and retry it themselves) and
+// the NATS sink when configured.
 func (a *App) eventSinks(ctx context.Context, extra map[string]jobs.Sink) (map[string]jobs.Sink, error) {
 	sinks := maps.Clone(extra)
 	if sinks == nil {
 		sinks = map[string]jobs.Sink{}
 	}
-	if a.webhooks != nil {
-		sinks[SinkWebhooks] = a.webhooks
+	if a.hookSink != nil {
+		sinks[SinkWebhooks] = a.hookSink
 	}
 	if a.cfg.EventsNATSURL != "" {
 		s, err := natssink.Open(ctx, natssink.Config{URL: a.cfg.EventsNATSURL, Stream: a.cfg.EventsNATSStream})

@@ -40,7 +40,7 @@ func webhookService(cfg config.Config, db Store, log *slog.Logger, now func() ti
 		return nil, nil
 	}
 	deps := webhook.Deps{
-		Stores: ws.Webhooks(), Audit: db.Stores().Audit, Log: log, Now: now,
+		Stores: ws.Webhooks(), Audit: db.Stores().Audit, Accounts: db.Stores().Users, Log: log, Now: now,
 		Sender: webhook.NewClient(webhook.ClientOptions{
 			AllowPrivate: bool(cfg.WebhookAllowPrivate), RequireHTTPS: cfg.Env == config.Production,
 			Resolver: guard.Resolver, BeforeConnect: guard.BeforeConnect,
@@ -68,6 +68,10 @@ func (a *App) openWebhooks(bg context.Context, now func() time.Time, guard webho
 		return err
 	}
 	a.webhooks = svc
+	// The job queue's sink: first attempts in the background, under bg
+	// (Close ends them, and waits for them once the queue has stopped).
+	a.hookSink = svc.Dispatcher(bg)
+	a.onClose(a.hookSink.Wait)
 	ticker := time.NewTicker(WebhookPollEvery)
 	a.onClose(ticker.Stop)
 	go svc.Run(bg, ticker.C, func(err error) { a.log.Warn("webhook deliveries", "error", err.Error()) })

@@ -126,6 +126,7 @@ var errorTable = []struct {
 	{oauthclient.ErrPublicClient, http.StatusConflict, "public_client", "", ""},
 	{webhook.ErrEndpointDisabled, http.StatusConflict, "webhook_disabled", "", ""},
 	{webhook.ErrDeliveryInProgress, http.StatusConflict, "delivery_in_progress", "", ""},
+	{webhook.ErrAccountDeleted, http.StatusConflict, "account_deleted", "", ""},
 	{errNoPublicURL, http.StatusNotFound, "discovery_off", "", ""},
 	{user.ErrLastAdmin, http.StatusConflict, "last_admin", "", ""},
 	{user.ErrAlreadyVerified, http.StatusConflict, "already_verified", "", ""},

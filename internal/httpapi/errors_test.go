@@ -19,6 +19,7 @@ import (
 
 	"github.com/usersvc/usersvc/internal/app/apptest"
 	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/event"
 	"github.com/usersvc/usersvc/internal/httpapi"
 	"github.com/usersvc/usersvc/internal/oauthclient"
 	"github.com/usersvc/usersvc/internal/oidcop"
@@ -297,6 +298,22 @@ func errorCases(t *testing.T, s *server) map[string]func() response {
 			return s.do(req{method: "POST", path: "/api/v1/admin/webhooks/" + id + "/deliveries/" + d.ID + "/replay", token: adminTok})
 		},
 		webhook.ErrDeliveryInProgress.Error(): func() response { return replayWhileSending(t) },
+		webhook.ErrAccountDeleted.Error(): func() response {
+			// localhost is refused by the guard: the event's delivery fails
+			// without a connection, and is left to replay.
+			id := s.createWebhook(adminTok, `{"url":"http://localhost:9/hook","types":["user.created"]}`).ID
+			gone, goneID := s.signUp()
+			ev := event.Event{ID: uuid.NewString(), Type: event.UserCreated, Time: time.Now(), Subject: goneID, Seq: 1, Data: []byte(`{}`)}
+			if err := s.App.Webhooks().Deliver(t.Context(), ev); err != nil {
+				t.Fatal(err)
+			}
+			s.do(req{method: "DELETE", path: "/api/v1/users/me", token: s.token(gone.Username, gone.Password)})
+			list := decode[struct{ Items []deliveryBody }](t, s.do(req{method: "GET", path: "/api/v1/admin/webhooks/" + id + "/deliveries", token: adminTok}), http.StatusOK)
+			if len(list.Items) != 1 {
+				t.Fatalf("%d deliveries, want the event's", len(list.Items))
+			}
+			return s.do(req{method: "POST", path: "/api/v1/admin/webhooks/" + id + "/deliveries/" + list.Items[0].ID + "/replay", token: adminTok})
+		},
 		webhook.ErrUnavailable.Error(): func() response {
 			none := newServer(t, apptest.Memory, apptest.NoWebhooks())
 			a, id := none.signUp()

@@ -330,3 +330,145 @@ func TestWebhookRefusesIPv4CarriedInIPv6(t *testing.T) {
 		s.createWebhook(tok, `{"url":"http://[2002:5db8:d822::1]/","types":["*"]}`)
 	}
 }
+
+// An IPv6 address literal with a zone (fe80::1%eth0) is checked as the
+// address without it: netip's prefix checks match no zoned address, so
+// a zone used to carry any address past them (the metadata service's
+// through NAT64 or 6to4, AWS's over IPv6 with
+// USERSVC_WEBHOOK_ALLOW_PRIVATE=on, loopback carried in IPv6 without it).
+func TestWebhookRefusesZonedAddresses(t *testing.T) {
+	for _, allowPrivate := range []string{"off", "on"} {
+		s := newServer(t, apptest.Memory, apptest.Env("USERSVC_WEBHOOK_ALLOW_PRIVATE", allowPrivate))
+		admin, adminID := s.signUp()
+		s.setRole(adminID, user.RoleAdmin)
+		tok := s.token(admin.Username, admin.Password)
+		refused := []string{
+			"http://[2002:a9fe:a9fe::1%25eth0]/", "http://[64:ff9b::a9fe:a9fe%25eth0]/", "http://[::a9fe:a9fe%25eth0]/",
+			"http://[fd00:ec2::254%25eth0]/", "http://[fe80::1%25eth0]/",
+		}
+		if allowPrivate == "off" {
+			refused = append(refused, "http://[::7f00:1%25eth0]/", "http://[2002:a00:1::1%25eth0]/", "http://[64:ff9b::7f00:1%25eth0]/")
+		}
+		for _, u := range refused {
+			res := s.do(req{method: "POST", path: "/api/v1/admin/webhooks", token: tok, body: `{"url":"` + u + `","types":["*"]}`})
+			if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "refused") {
+				t.Errorf("allow-private %s: create %s: %d %s, want 422 refused", allowPrivate, u, res.Status, res.Body)
+			}
+		}
+	}
+}
+
+// A receiver that holds every request open does not hold back the other
+// endpoints: each user's event reaches a quick endpoint while the slow
+// one has still not answered, also when there are more events than the
+// job queue runs at once. (Each event's job used to send to its endpoints
+// one after another and wait for each, up to the client's 15 s timeout,
+// so the slow endpoint, registered first, delayed every other delivery,
+// and took every worker of the events' queue, the NATS sink's included.)
+func TestSlowWebhookReceiverDoesNotDelayOthers(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		if kind == apptest.Memory {
+			t.Skip("the in-memory store queues no events")
+		}
+		s := newServer(t, kind, apptest.Env("USERSVC_WEBHOOK_ALLOW_PRIVATE", "on"))
+		admin, adminID := s.signUp()
+		s.setRole(adminID, user.RoleAdmin)
+		tok := s.token(admin.Username, admin.Password)
+		release := make(chan struct{})
+		slow := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		t.Cleanup(slow.Close)
+		t.Cleanup(func() { close(release) }) // before slow.Close, which waits for its handlers
+		subjects := make(chan string, 64)
+		quick := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			var e struct{ Subject string }
+			_ = json.NewDecoder(r.Body).Decode(&e)
+			subjects <- e.Subject
+		}))
+		t.Cleanup(quick.Close)
+		s.createWebhook(tok, `{"url":"`+slow.URL+`/hook","types":["user.created"]}`)
+		s.createWebhook(tok, `{"url":"`+quick.URL+`/hook","types":["user.created"]}`)
+
+		want := map[string]bool{}
+		for range 8 { // more than the events' queue runs at once (4)
+			_, id := s.signUp()
+			want[id.String()] = true
+		}
+		deadline := time.After(10 * time.Second) // within the client's 15 s timeout for the slow one
+		for len(want) > 0 {
+			select {
+			case sub := <-subjects:
+				delete(want, sub)
+			case <-deadline:
+				t.Fatalf("%d users' user.created did not reach the quick endpoint within 10 s while the slow one held its requests", len(want))
+			}
+		}
+	})
+}
+
+// A replay of a deleted account's event (here its user.created, with its
+// email and name) is refused: the receiver purged the account when
+// user.deleted came, and the replay, going at once and out of order, would
+// have given it back what the deletion took (docs/security.md, "Erasure":
+// the account's events reach an endpoint before user.deleted, never
+// after). user.deleted itself may be sent again.
+func TestReplayOfADeletedAccountsEventIsRefused(t *testing.T) {
+	s := newServer(t, apptest.SQLite, apptest.Env("USERSVC_WEBHOOK_ALLOW_PRIVATE", "on"))
+	admin, adminID := s.signUp()
+	s.setRole(adminID, user.RoleAdmin)
+	tok := s.token(admin.Username, admin.Password)
+	type msg struct{ ID, Type, Subject string }
+	got := make(chan msg, 64)
+	rcv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		var m msg
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		got <- m
+	}))
+	t.Cleanup(rcv.Close)
+	hook := s.createWebhook(tok, `{"url":"`+rcv.URL+`/hook","types":["user.created","user.deleted"]}`)
+	bob, bobID := s.signUp()
+	if res := s.do(req{method: "DELETE", path: "/api/v1/users/me", token: s.token(bob.Username, bob.Password)}); res.Status != http.StatusNoContent {
+		t.Fatalf("delete: %v, want 204", res)
+	}
+	events := map[string]string{} // bob's events by type: their ids
+	for deadline := time.After(10 * time.Second); events["user.deleted"] == ""; {
+		select {
+		case m := <-got:
+			if m.Subject == bobID.String() {
+				events[m.Type] = m.ID
+			}
+		case <-deadline:
+			t.Fatalf("bob's user.created and user.deleted did not arrive within 10 s: got %v", events)
+		}
+	}
+	path := "/api/v1/admin/webhooks/" + hook.ID
+	byEvent := map[string]string{} // the deliveries by event id, once bob's have ended
+	for deadline := time.Now().Add(10 * time.Second); byEvent[events["user.deleted"]] == ""; {
+		if time.Now().After(deadline) {
+			t.Fatal("bob's user.deleted delivery is still pending 10 s after it arrived")
+		}
+		list := decode[struct{ Items []deliveryBody }](t, s.do(req{method: "GET", path: path + "/deliveries", token: tok}), http.StatusOK)
+		for _, d := range list.Items {
+			if d.State != "pending" {
+				byEvent[d.EventID] = d.ID
+			}
+		}
+	}
+	res := s.do(req{method: "POST", path: path + "/deliveries/" + byEvent[events["user.created"]] + "/replay", token: tok})
+	if res.Status != http.StatusConflict || !strings.Contains(string(res.Body), "account_deleted") {
+		t.Errorf("replay of the deleted account's user.created: %d %s, want 409 account_deleted", res.Status, res.Body)
+	}
+	res = s.do(req{method: "POST", path: path + "/deliveries/" + byEvent[events["user.deleted"]] + "/replay", token: tok})
+	if res.Status != http.StatusOK {
+		t.Errorf("replay of user.deleted: %d %s, want 200", res.Status, res.Body)
+	}
+	for len(got) > 0 { // a replay answers once its attempt is made
+		if m := <-got; m.Subject == bobID.String() && m.Type != "user.deleted" {
+			t.Errorf("the receiver got bob's %s again after user.deleted", m.Type)
+		}
+	}
+}

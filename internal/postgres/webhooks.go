@@ -109,21 +109,25 @@ func (s *WebhookEndpoints) ListEndpoints(ctx context.Context) ([]webhook.Endpoin
 	return out, nil
 }
 
-// SaveEndpoint replaces the endpoint e.ID by e, all but its creation time.
-func (s *WebhookEndpoints) SaveEndpoint(ctx context.Context, e webhook.Endpoint) error {
+// SaveEndpoint replaces the endpoint e.ID by e, all but its creation
+// time, while its updated_at is still was.
+func (s *WebhookEndpoints) SaveEndpoint(ctx context.Context, e webhook.Endpoint, was time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `
 		UPDATE webhook_endpoints SET url = $2, description = $3, event_types = $4, secret = $5,
 			previous_secret = $6, previous_until = $7, enabled = $8, failing_since = $9, updated_at = $10
-		WHERE id = $1`
+		WHERE id = $1 AND updated_at = $11`
 	tag, err := s.c.q.Exec(ctx, q, e.ID, e.URL, e.Description, strings.Join(e.Types, " "), e.Secret,
-		e.PreviousSecret, nullTime(e.PreviousUntil), e.Enabled, nullTime(e.FailingSince), e.UpdatedAt)
+		e.PreviousSecret, nullTime(e.PreviousUntil), e.Enabled, nullTime(e.FailingSince), e.UpdatedAt, was)
 	if err != nil {
 		return translate(err, "save webhook endpoint")
 	}
 	if tag.RowsAffected() == 0 {
-		return webhook.ErrEndpointNotFound
+		if _, err := s.Endpoint(ctx, e.ID); err != nil {
+			return err // ErrEndpointNotFound: deleted
+		}
+		return webhook.ErrEndpointChanged
 	}
 	return nil
 }

@@ -146,18 +146,25 @@ func (s *WebhookEndpoints) ListEndpoints(ctx context.Context) ([]webhook.Endpoin
 	return out, nil
 }
 
-// SaveEndpoint replaces the endpoint e.ID by e, all but its creation time.
-func (s *WebhookEndpoints) SaveEndpoint(ctx context.Context, e webhook.Endpoint) error {
+// SaveEndpoint replaces the endpoint e.ID by e, all but its creation
+// time, while its updated_at is still was.
+func (s *WebhookEndpoints) SaveEndpoint(ctx context.Context, e webhook.Endpoint, was time.Time) error {
 	ctx, cancel := s.c.wait(ctx)
 	defer cancel()
 	const q = `
 		UPDATE webhook_endpoints SET url = ?, description = ?, event_types = ?, secret = ?,
 			previous_secret = ?, previous_until = ?, enabled = ?, failing_since = ?, updated_at = ?
-		WHERE id = ?`
+		WHERE id = ? AND updated_at = ?`
 	res, err := s.c.exec(ctx, q, e.URL, e.Description, strings.Join(e.Types, " "), e.Secret,
 		e.PreviousSecret, nullHookTime(e.PreviousUntil), e.Enabled, nullHookTime(e.FailingSince),
-		hookTime(e.UpdatedAt), e.ID.String())
-	return oneRow(res, err, webhook.ErrEndpointNotFound, "save webhook endpoint")
+		hookTime(e.UpdatedAt), e.ID.String(), hookTime(was))
+	err = oneRow(res, err, webhook.ErrEndpointChanged, "save webhook endpoint")
+	if errors.Is(err, webhook.ErrEndpointChanged) {
+		if _, gone := s.Endpoint(ctx, e.ID); errors.Is(gone, webhook.ErrEndpointNotFound) {
+			return gone
+		}
+	}
+	return err
 }
 
 // oneRow is nil when res changed a row, notFound when it changed none.

@@ -134,6 +134,21 @@ func TestSendRefusesPrivateDestinationsBeforeConnecting(t *testing.T) {
 	}
 }
 
+// A zoned IPv6 literal is checked as its address: the guard in the
+// dialer refuses it before connecting (it used to pass every prefix
+// check, which matches no zoned address).
+func TestSendRefusesZonedAddressesBeforeConnecting(t *testing.T) {
+	for _, allowPrivate := range []bool{false, true} {
+		c := NewClient(ClientOptions{AllowPrivate: allowPrivate, Resolver: stubResolver{}, BeforeConnect: noConnect(t)})
+		for _, u := range []string{"http://[2002:a9fe:a9fe::1%25eth0]/", "http://[64:ff9b::a9fe:a9fe%25eth0]/", "http://[fd00:ec2::254%25eth0]/"} {
+			res := c.Send(t.Context(), u, "msg_1", time.Now(), []byte(`{}`), NewSecret())
+			if res.OK() || !strings.Contains(res.Err, ErrRefused.Error()) {
+				t.Errorf("allow-private %v: Send(%s) = %+v, want refused", allowPrivate, u, res)
+			}
+		}
+	}
+}
+
 // The check is on the address dialled, not on an earlier lookup: a name
 // rebound to loopback reaches no server.
 func TestSendRefusesANameReboundToLoopback(t *testing.T) {

@@ -61,9 +61,11 @@ func carried(addr netip.Addr) netip.Addr {
 }
 
 // checkAddr says whether a connection to addr may be made: nil, or an
-// error wrapping ErrRefused that names the kind of address.
+// error wrapping ErrRefused that names the kind of address. A zone
+// (fe80::1%eth0) is dropped first: netip.Prefix.Contains matches no zoned
+// address, so a zone would carry any address past the ranges.
 func checkAddr(addr netip.Addr, allowPrivate bool) error {
-	addr = carried(addr.Unmap())
+	addr = carried(addr.WithZone("").Unmap())
 	for _, m := range metadataRanges {
 		if m.Contains(addr) {
 			return fmt.Errorf("%w: %s is link-local or a cloud metadata address", ErrRefused, addr)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/usersvc/usersvc/internal/event"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -97,9 +98,18 @@ type Deps struct {
 	Sealer     Sealer
 	OpenSealer func() (Sealer, error)
 	Sender     Sender
-	Log        *slog.Logger
-	Now        func() time.Time // nil: time.Now
-	Rand       func() float64   // in [0, 1), for the jitter; nil: math/rand/v2
+	// Accounts says whether an event's account still exists (the store's
+	// user.Users), so that a replay never sends a deleted account's event
+	// after its user.deleted; nil: not asked.
+	Accounts Accounts
+	Log      *slog.Logger
+	Now      func() time.Time // nil: time.Now
+	Rand     func() float64   // in [0, 1), for the jitter; nil: math/rand/v2
+}
+
+// Accounts reads accounts by id; user.ErrNotFound when deleted.
+type Accounts interface {
+	ByID(ctx context.Context, id uuid.UUID) (user.User, error)
 }
 
 // Service manages endpoints and delivers events to them.
@@ -110,6 +120,7 @@ type Service struct {
 	audit      user.AuditLog
 	sealer     func() (Sealer, error)
 	sender     Sender
+	accounts   Accounts
 	log        *slog.Logger
 	now        func() time.Time
 	rand       func() float64
@@ -135,7 +146,7 @@ func NewService(d Deps, cfg Config) *Service {
 	}
 	return &Service{
 		endpoints: d.Stores.Endpoints, deliveries: d.Stores.Deliveries, tx: d.Stores.Tx, audit: d.Audit, sealer: sealerOf(d),
-		sender: d.Sender, log: d.Log, now: d.Now, rand: d.Rand, cfg: cfg,
+		sender: d.Sender, accounts: d.Accounts, log: d.Log, now: d.Now, rand: d.Rand, cfg: cfg,
 	}
 }
 
@@ -273,10 +284,17 @@ func (s *Service) Update(ctx context.Context, actor user.User, id uuid.UUID, p E
 	if err := requireAdmin(actor); err != nil {
 		return Endpoint{}, err
 	}
-	e, err := s.endpoints.Endpoint(ctx, id)
-	if err != nil {
-		return Endpoint{}, err
-	}
+	return s.edit(ctx, AuditUpdated, actor, id, func(e *Endpoint) (map[string]string, error) {
+		changed := p.apply(e)
+		if err := s.validate(e.URL, e.Description, e.Types); err != nil {
+			return nil, err
+		}
+		return map[string]string{"fields": joinFields(changed)}, nil
+	})
+}
+
+// apply makes p's changes to e, and names the fields it set.
+func (p EndpointPatch) apply(e *Endpoint) []string {
 	var changed []string
 	if p.URL != nil {
 		e.URL, changed = *p.URL, append(changed, "url")
@@ -293,16 +311,49 @@ func (s *Service) Update(ctx context.Context, actor user.User, id uuid.UUID, p E
 		}
 		e.Enabled, changed = *p.Enabled, append(changed, "enabled")
 	}
-	if err := s.validate(e.URL, e.Description, e.Types); err != nil {
-		return Endpoint{}, err
+	return changed
+}
+
+// editAttempts bounds how often edit reads and changes an endpoint again
+// when other changes keep coming between its read and its write.
+const editAttempts = 5
+
+// edit reads the endpoint id, lets change change it (and say the audit
+// event's detail), and saves it with its audit event of kind, fenced with
+// the UpdatedAt it read: when another change (a rotation, a disabling)
+// came between, it reads and changes again, so that it never writes back
+// what that change replaced.
+func (s *Service) edit(ctx context.Context, kind user.AuditKind, actor user.User, id uuid.UUID, change func(*Endpoint) (map[string]string, error)) (Endpoint, error) {
+	for n := 1; ; n++ {
+		e, err := s.endpoints.Endpoint(ctx, id)
+		if err != nil {
+			return Endpoint{}, err
+		}
+		was := e.UpdatedAt
+		detail, err := change(&e)
+		if err != nil {
+			return Endpoint{}, err
+		}
+		e.UpdatedAt = after(s.now().UTC().Truncate(time.Microsecond), was)
+		err = s.change(ctx, kind, actor, e, detail, func(eps Endpoints) error { return eps.SaveEndpoint(ctx, e, was) })
+		if errors.Is(err, ErrEndpointChanged) && n < editAttempts {
+			continue
+		}
+		if err != nil {
+			return Endpoint{}, err
+		}
+		return e, nil
 	}
-	e.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	err = s.change(ctx, AuditUpdated, actor, e, map[string]string{"fields": joinFields(changed)},
-		func(eps Endpoints) error { return eps.SaveEndpoint(ctx, e) })
-	if err != nil {
-		return Endpoint{}, err
+}
+
+// after is now, or just after was if now is not later: each change of an
+// endpoint moves its UpdatedAt on, which is what SaveEndpoint's fence
+// compares.
+func after(now, was time.Time) time.Time {
+	if now.After(was) {
+		return now
 	}
-	return e, nil
+	return was.Add(time.Microsecond)
 }
 
 func joinFields(f []string) string { return strings.Join(f, ",") }
@@ -330,16 +381,13 @@ func (s *Service) RotateSecret(ctx context.Context, actor user.User, id uuid.UUI
 	if err != nil {
 		return Endpoint{}, "", err
 	}
-	e, err := s.endpoints.Endpoint(ctx, id)
-	if err != nil {
-		return Endpoint{}, "", err
-	}
-	now := s.now().UTC().Truncate(time.Microsecond)
 	secret := NewSecret()
-	e.PreviousSecret, e.PreviousUntil = e.Secret, now.Add(RotationOverlap)
-	e.Secret = sealer.Seal([]byte(secret), secretAD(e.ID))
-	e.UpdatedAt = now
-	if err := s.change(ctx, AuditSecretRotated, actor, e, nil, func(eps Endpoints) error { return eps.SaveEndpoint(ctx, e) }); err != nil {
+	e, err := s.edit(ctx, AuditSecretRotated, actor, id, func(e *Endpoint) (map[string]string, error) {
+		e.PreviousSecret, e.PreviousUntil = e.Secret, s.now().UTC().Truncate(time.Microsecond).Add(RotationOverlap)
+		e.Secret = sealer.Seal([]byte(secret), secretAD(e.ID))
+		return nil, nil
+	})
+	if err != nil {
 		return Endpoint{}, "", err
 	}
 	return e, secret, nil
@@ -468,6 +516,9 @@ func (s *Service) Replay(ctx context.Context, actor user.User, endpoint, id uuid
 	if !e.Enabled {
 		return DeliveryRecord{}, ErrEndpointDisabled
 	}
+	if err := s.replayable(ctx, d); err != nil {
+		return DeliveryRecord{}, err
+	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	if d.claimed(now) {
 		return DeliveryRecord{}, ErrDeliveryInProgress
@@ -484,6 +535,21 @@ func (s *Service) Replay(ctx context.Context, actor user.User, endpoint, id uuid
 		return DeliveryRecord{}, err
 	}
 	return s.readRecord(ctx, d.ID)
+}
+
+// replayable is ErrAccountDeleted when d is an event of a deleted
+// account other than its user.deleted: the receiver got user.deleted
+// after it (or will: the retries go in Seq order), purged the account,
+// and a replay, going at once, would give it back.
+func (s *Service) replayable(ctx context.Context, d Delivery) error {
+	if s.accounts == nil || d.Subject == uuid.Nil || d.EventType == event.UserDeleted {
+		return nil
+	}
+	_, err := s.accounts.ByID(ctx, d.Subject)
+	if errors.Is(err, user.ErrNotFound) {
+		return ErrAccountDeleted
+	}
+	return err
 }
 
 // Deliver fans ev out to every enabled endpoint subscribed to its type:

@@ -108,8 +108,11 @@ type Endpoints interface {
 	// ListEndpoints returns every endpoint, oldest first.
 	ListEndpoints(ctx context.Context) ([]Endpoint, error)
 	// SaveEndpoint replaces the stored endpoint e.ID by e (all but
-	// CreatedAt).
-	SaveEndpoint(ctx context.Context, e Endpoint) error
+	// CreatedAt) while its UpdatedAt is still was, as its writer read it;
+	// ErrEndpointChanged (and nothing saved) when another change came
+	// between, so that no change writes back what another just replaced
+	// (a rotated secret).
+	SaveEndpoint(ctx context.Context, e Endpoint, was time.Time) error
 	// DeleteEndpoint removes the endpoint id and its deliveries.
 	DeleteEndpoint(ctx context.Context, id uuid.UUID) error
 	// SetFailing sets the endpoint's FailingSince to since, when it is

@@ -68,7 +68,10 @@ var (
 	ErrEndpointNotFound = errors.New("webhook endpoint not found")
 	ErrDeliveryNotFound = errors.New("webhook delivery not found")
 	ErrEndpointDisabled = errors.New("webhook endpoint is disabled: enable it first")
-	ErrUnavailable      = errors.New("webhooks are unavailable: USERSVC_KEY_ENCRYPTION_KEY is required to keep their secrets in production")
+	// ErrEndpointChanged is what SaveEndpoint returns when the endpoint
+	// changed since its writer read it.
+	ErrEndpointChanged = errors.New("webhook endpoint changed meanwhile")
+	ErrUnavailable     = errors.New("webhooks are unavailable: USERSVC_KEY_ENCRYPTION_KEY is required to keep their secrets in production")
 	// ErrRefused says a destination is not one webhooks may be sent to.
 	ErrRefused = errors.New("destination refused")
 	// ErrClaimLost is what SaveDelivery returns when the delivery is no
@@ -78,4 +81,8 @@ var (
 	// ErrDeliveryInProgress says a delivery is being attempted right now,
 	// so a replay would send it twice at once: try again shortly.
 	ErrDeliveryInProgress = errors.New("webhook delivery is being attempted: try again shortly")
+	// ErrAccountDeleted says a replay would send a deleted account's
+	// event after its user.deleted, giving the receiver back what the
+	// deletion took.
+	ErrAccountDeleted = errors.New("the event's account was deleted: only its user.deleted may be sent again")
 )

@@ -77,12 +77,15 @@ func (m *memEndpoints) ListEndpoints(context.Context) ([]webhook.Endpoint, error
 	return out, nil
 }
 
-func (m *memEndpoints) SaveEndpoint(_ context.Context, e webhook.Endpoint) error {
+func (m *memEndpoints) SaveEndpoint(_ context.Context, e webhook.Endpoint, was time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, ok := m.endpoints[e.ID]
 	if !ok {
 		return webhook.ErrEndpointNotFound
+	}
+	if !old.UpdatedAt.Equal(was) {
+		return webhook.ErrEndpointChanged
 	}
 	e.CreatedAt = old.CreatedAt
 	m.endpoints[e.ID] = cloneEndpoint(e)

@@ -111,7 +111,7 @@ var endpointTests = map[string]func(*testing.T, open){
 		if _, err := s.Endpoints.Endpoint(ctx, id); !errors.Is(err, webhook.ErrEndpointNotFound) {
 			t.Errorf("Endpoint: err = %v, want ErrEndpointNotFound", err)
 		}
-		if err := s.Endpoints.SaveEndpoint(ctx, NewEndpoint(1)); !errors.Is(err, webhook.ErrEndpointNotFound) {
+		if err := s.Endpoints.SaveEndpoint(ctx, NewEndpoint(1), base); !errors.Is(err, webhook.ErrEndpointNotFound) {
 			t.Errorf("SaveEndpoint: err = %v, want ErrEndpointNotFound", err)
 		}
 		if err := s.Endpoints.DeleteEndpoint(ctx, id); !errors.Is(err, webhook.ErrEndpointNotFound) {
@@ -139,12 +139,13 @@ var endpointTests = map[string]func(*testing.T, open){
 	"SaveReplaces": func(t *testing.T, o open) {
 		s := o(t)
 		e := create(t, s, NewEndpoint(1))
+		was := e.UpdatedAt
 		e.URL, e.Description, e.Types, e.Enabled = "http://other.example/x", "", []string{catalogue.SessionCreated}, false
 		e.Secret, e.PreviousSecret, e.PreviousUntil = []byte("new"), []byte("old"), base.Add(time.Hour)
 		e.FailingSince, e.UpdatedAt = base.Add(2*time.Hour), base.Add(3*time.Hour)
 		want := e
 		e.CreatedAt = base.Add(99 * time.Hour) // never changed by a save
-		if err := s.Endpoints.SaveEndpoint(t.Context(), e); err != nil {
+		if err := s.Endpoints.SaveEndpoint(t.Context(), e, was); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := s.Endpoints.Endpoint(t.Context(), e.ID)
@@ -153,12 +154,30 @@ var endpointTests = map[string]func(*testing.T, open){
 		}
 		// And back to no previous secret, no failure.
 		e.PreviousSecret, e.PreviousUntil, e.FailingSince = nil, time.Time{}, time.Time{}
-		if err := s.Endpoints.SaveEndpoint(t.Context(), e); err != nil {
+		if err := s.Endpoints.SaveEndpoint(t.Context(), e, e.UpdatedAt); err != nil {
 			t.Fatal(err)
 		}
 		got, _ = s.Endpoints.Endpoint(t.Context(), e.ID)
 		if got.PreviousSecret != nil || !got.PreviousUntil.IsZero() || !got.FailingSince.IsZero() {
 			t.Errorf("cleared fields came back: %+v", got)
+		}
+	},
+	"SaveFencedByUpdatedAt": func(t *testing.T, o open) {
+		s := o(t)
+		e := create(t, s, NewEndpoint(1))
+		rotated := e
+		rotated.Secret, rotated.UpdatedAt = []byte("rotated"), e.UpdatedAt.Add(time.Second)
+		if err := s.Endpoints.SaveEndpoint(t.Context(), rotated, e.UpdatedAt); err != nil {
+			t.Fatal(err)
+		}
+		stale := e // read before the rotation
+		stale.Description, stale.UpdatedAt = "changed", e.UpdatedAt.Add(2*time.Second)
+		if err := s.Endpoints.SaveEndpoint(t.Context(), stale, e.UpdatedAt); !errors.Is(err, webhook.ErrEndpointChanged) {
+			t.Errorf("SaveEndpoint as read before another save: err = %v, want ErrEndpointChanged", err)
+		}
+		got, _ := s.Endpoints.Endpoint(t.Context(), e.ID)
+		if string(got.Secret) != "rotated" || got.Description == "changed" {
+			t.Errorf("after a refused save: secret %q, description %q; want the rotation kept, nothing else", got.Secret, got.Description)
 		}
 	},
 	"DeleteTakesDeliveries": func(t *testing.T, o open) {
@@ -195,7 +214,7 @@ var endpointTests = map[string]func(*testing.T, open){
 			t.Fatal(err)
 		}
 		failing.Secret = []byte("rotated meanwhile") // an administrator's change
-		if err := s.Endpoints.SaveEndpoint(ctx, failing); err != nil {
+		if err := s.Endpoints.SaveEndpoint(ctx, failing, failing.UpdatedAt); err != nil {
 			t.Fatal(err)
 		}
 		if off, err := s.Endpoints.Disable(ctx, e.ID, base, at); off || err != nil {
