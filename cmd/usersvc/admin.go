@@ -69,12 +69,12 @@ func parseCreateAdmin(args []string, stdout io.Writer) (r adminRequest, done boo
 // createAdmin runs `usersvc create-admin`. Like `usersvc keys` it opens the
 // configured database as it is: run `usersvc migrate up` (or serve once)
 // first.
-func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, stdout io.Writer) error {
+func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	r, done, err := parseCreateAdmin(args, stdout)
 	if done || err != nil {
 		return err
 	}
-	cfg, err := loadConfig(environ, stdout)
+	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
 		return err
 	}

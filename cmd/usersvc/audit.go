@@ -33,7 +33,7 @@ func auditPruneFlags() (*flag.FlagSet, *pruneRequest) {
 }
 
 // audit runs `usersvc audit prune`.
-func audit(ctx context.Context, args, environ []string, stdout io.Writer) error {
+func audit(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs, r := auditPruneFlags()
 	if _, done, err := auditPruneHelp.parseVerb(fs, args, stdout, "prune"); done || err != nil {
 		return err
@@ -42,7 +42,7 @@ func audit(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	if err != nil {
 		return auditPruneHelp.misuse(fs, "audit prune: %w", err)
 	}
-	cfg, err := loadConfig(environ, stdout)
+	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func list(s string) []string {
 }
 
 // clientsCmd runs `usersvc clients list|create|delete|rotate-secret`.
-func clientsCmd(ctx context.Context, args, environ []string, stdout io.Writer) error {
+func clientsCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	var a clientsArgs
 	fs := clientsFlags(&a)
 	verb, id, done, err := parseClientsArgs(fs, args, stdout)
@@ -90,7 +90,7 @@ func clientsCmd(ctx context.Context, args, environ []string, stdout io.Writer) e
 			return err
 		}
 	}
-	cfg, err := loadConfig(environ, stdout)
+	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
 		return err
 	}

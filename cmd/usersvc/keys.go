@@ -17,13 +17,13 @@ import (
 )
 
 // keys runs `usersvc keys rotate [--now]|retire KID|list|reseal`.
-func keys(ctx context.Context, args, environ []string, stdout io.Writer) error {
+func keys(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs, now := keysFlags()
 	verb, kid, done, err := parseKeysArgs(fs, now, args, stdout)
 	if done || err != nil {
 		return err
 	}
-	cfg, err := loadConfig(environ, stdout)
+	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func webhooksFlags(in *webhook.NewEndpoint, types, urlFile *string) *flag.FlagSe
 }
 
 // webhooksCmd runs `usersvc webhooks list|create|delete`.
-func webhooksCmd(ctx context.Context, args, environ []string, stdout io.Writer) error {
+func webhooksCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	var in webhook.NewEndpoint
 	var types, urlFile string
 	fs := webhooksFlags(&in, &types, &urlFile)
@@ -69,7 +69,7 @@ func webhooksCmd(ctx context.Context, args, environ []string, stdout io.Writer) 
 			return err
 		}
 	}
-	cfg, err := loadConfig(environ, stdout)
+	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
 		return err
 	}

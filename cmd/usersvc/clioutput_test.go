@@ -1,0 +1,45 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestWarningsStayOffStdout: a configuration warning (here an unknown
+// USERSVC_ variable, as a typo in a CI job's environment makes) was
+// printed on stdout, ahead of what scripts parse: the header of `keys
+// list`, the client id and secret of `clients create`. Stdout now holds
+// the command's output alone.
+func TestWarningsStayOffStdout(t *testing.T) {
+	environ := append(databases[0].environ(t), "USERSVC_NO_SUCH_SETTING=1")
+	if err := run(context.Background(), []string{"migrate", "up"}, environ, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args  []string
+		first *regexp.Regexp // stdout's first line
+	}{
+		{[]string{"keys", "list"}, regexp.MustCompile(`^KID +ALG`)},
+		{[]string{"clients", "create", "--name", "CI", "--confidential", "--grants", "client_credentials"}, regexp.MustCompile(`^created client \S+ `)},
+		{[]string{"clients", "list"}, regexp.MustCompile(`^ID +NAME`)},
+		{[]string{"webhooks", "list"}, regexp.MustCompile(`^ID +URL`)},
+		{[]string{"retention", "run", "--dry-run"}, regexp.MustCompile(`^table +rows would remove`)},
+		{[]string{"audit", "prune", "--older-than", "400d", "--dry-run"}, regexp.MustCompile(`^0 audit events are older than`)},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := runWithStreams(context.Background(), tt.args, environ, nil, &stdout, &stderr)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		if first, _, _ := strings.Cut(stdout.String(), "\n"); !tt.first.MatchString(first) || strings.Contains(stdout.String(), "warning") {
+			t.Errorf("%q printed on stdout\n%s\nwant its output alone, starting %q", tt.args, stdout.String(), tt.first)
+		}
+		if !strings.Contains(stderr.String(), "warning: USERSVC_NO_SUCH_SETTING: unknown") {
+			t.Errorf("%q printed on stderr %q, want the warning", tt.args, stderr.String())
+		}
+	}
+}
