@@ -125,6 +125,14 @@ func parseAge(s string) (time.Duration, error) {
 	return age, nil
 }
 
+// asCommand returns ctx saying that the command name (usersvc clients
+// delete), run by the operator environ names, is the caller: the audit
+// events it records carry both as their user agent, since a command has
+// no account to record as their actor.
+func asCommand(ctx context.Context, name string, environ []string) context.Context {
+	return domain.WithClient(ctx, domain.Client{UserAgent: name + " (operator " + operator(environ) + ")"})
+}
+
 // operator names who runs the command, for the audit event: $USER, else
 // the process's user, else its uid.
 func operator(environ []string) string {

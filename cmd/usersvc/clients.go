@@ -103,7 +103,7 @@ func clientsCmd(ctx context.Context, args, environ []string, stdout, stderr io.W
 	if svc == nil {
 		return fmt.Errorf("clients: the database keeps no client registry")
 	}
-	return do(ctx, svc)
+	return do(asCommand(ctx, "usersvc clients "+verb, environ), svc)
 }
 
 // parseClientsArgs reads `clients list`, `clients create --name ...`,

@@ -128,7 +128,8 @@ var webhooksHelp = command{
 	about: "Manages webhook endpoints without an admin token, from a shell on the\n" +
 		"server; the admin API (/api/v1/admin/webhooks) does the same and more\n" +
 		"(update, rotate the secret, test, deliveries, replay). Changes are\n" +
-		"recorded in the audit log with no actor (an operator).\n\n" +
+		"recorded in the audit log with no actor and, as their user agent, the\n" +
+		"command and the operator ($USER, else $LOGNAME, else the process's user).\n\n" +
 		"create prints the endpoint's id and its signing secret (whsec_...), shown\n" +
 		"only this once. A URL that holds the receiver's token is better read\n" +
 		"from a file (--url-file PATH, one line) than typed: arguments show in the\n" +
@@ -136,7 +137,7 @@ var webhooksHelp = command{
 		"catalogue (see the README's \"Events and webhooks\"), or * for every type.\n" +
 		"Run `usersvc migrate up` (or serve once) first.",
 	env: append(slices.Clone(storeVars), "USERSVC_KEY_ENCRYPTION_KEY", "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "USERSVC_KEY_ENCRYPTION_KEY_NEXT", "USERSVC_JWT_ALG",
-		"USERSVC_WEBHOOK_ALLOW_PRIVATE", "USERSVC_ENV"),
+		"USERSVC_WEBHOOK_ALLOW_PRIVATE", "USERSVC_ENV", "USER", "LOGNAME"),
 	allSettings: true,
 }
 
@@ -152,7 +153,8 @@ var clientsHelp = command{
 	about: "Manages the OAuth clients (applications that obtain tokens) without an\n" +
 		"admin token, from a shell on the server; the admin API\n" +
 		"(/api/v1/admin/clients) does the same and can change a client. Changes are\n" +
-		"recorded in the audit log with no actor (an operator).\n\n" +
+		"recorded in the audit log with no actor and, as their user agent, the\n" +
+		"command and the operator ($USER, else $LOGNAME, else the process's user).\n\n" +
 		"create prints the client id and, for a confidential client, its secret,\n" +
 		"shown only this once (rotate-secret prints a new one and the old one stops\n" +
 		"working). Redirect URIs are matched exactly. A third-party client gets the\n" +
@@ -160,7 +162,7 @@ var clientsHelp = command{
 		"confidential client with the client_credentials grant and admin scopes\n" +
 		"(users:read, users:write, audit:read). Run `usersvc migrate up` (or serve\n" +
 		"once) first.",
-	env:         slices.Clone(storeVars),
+	env:         append(slices.Clone(storeVars), "USER", "LOGNAME"),
 	allSettings: true,
 }
 

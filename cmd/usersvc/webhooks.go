@@ -85,7 +85,7 @@ func webhooksCmd(ctx context.Context, args, environ []string, stdout, stderr io.
 	if svc == nil {
 		return webhook.ErrUnavailable
 	}
-	return run(ctx, svc)
+	return run(asCommand(ctx, "usersvc webhooks "+verb, environ), svc)
 }
 
 // parseWebhooksArgs reads `webhooks list`, `webhooks create --url ...` or
