@@ -131,7 +131,9 @@ var webhooksHelp = command{
 		"recorded in the audit log with no actor and, as their user agent, the\n" +
 		"command and the operator ($USER, else $LOGNAME, else the process's user).\n\n" +
 		"create prints the endpoint's id and its signing secret (whsec_...), shown\n" +
-		"only this once. A URL that holds the receiver's token is better read\n" +
+		"only this once; it refuses when USERSVC_KEY_ENCRYPTION_KEY does not open\n" +
+		"what the service has sealed (the secret would be sealed where the service\n" +
+		"cannot open it). A URL that holds the receiver's token is better read\n" +
 		"from a file (--url-file PATH, one line) than typed: arguments show in the\n" +
 		"process list and the shell history. --types takes event types from the\n" +
 		"catalogue (see the README's \"Events and webhooks\"), or * for every type.\n" +

@@ -42,18 +42,8 @@ func webhooksCmd(ctx context.Context, args, environ []string, stdout, stderr io.
 	case "list":
 		run = func(ctx context.Context, svc *webhook.Service) error { return listWebhooks(ctx, svc, stdout) }
 	case "create":
-		if (in.URL == "") == (urlFile == "") || types == "" {
-			return webhooksHelp.misuse(fs, "webhooks create needs --url and --types (or --url-file in place of --url, not both)")
-		}
-		if urlFile != "" {
-			if in.URL, err = readSecretFile("--url-file", urlFile); err != nil {
-				return err
-			}
-		}
-		for _, t := range strings.Split(types, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				in.Types = append(in.Types, t)
-			}
+		if in, err = newEndpoint(fs, in, types, urlFile); err != nil {
+			return err
 		}
 		run = func(ctx context.Context, svc *webhook.Service) error { return createWebhook(ctx, svc, in, stdout) }
 	case "delete":
@@ -78,14 +68,40 @@ func webhooksCmd(ctx context.Context, args, environ []string, stdout, stderr io.
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	svc, err := app.WebhookService(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := app.WebhookService(cfg, db, log, time.Now)
 	if err != nil {
 		return err
 	}
 	if svc == nil {
 		return webhook.ErrUnavailable
 	}
+	if verb == "create" {
+		if err := app.CheckKeyEncryptionKey(ctx, cfg, db, log); err != nil {
+			return fmt.Errorf("webhooks create: %w", err)
+		}
+	}
 	return run(asCommand(ctx, "usersvc webhooks "+verb, environ), svc)
+}
+
+// newEndpoint is in completed from the flags of `webhooks create`: the
+// URL read from urlFile when given, the comma-separated types.
+func newEndpoint(fs *flag.FlagSet, in webhook.NewEndpoint, types, urlFile string) (webhook.NewEndpoint, error) {
+	if (in.URL == "") == (urlFile == "") || types == "" {
+		return in, webhooksHelp.misuse(fs, "webhooks create needs --url and --types (or --url-file in place of --url, not both)")
+	}
+	if urlFile != "" {
+		var err error
+		if in.URL, err = readSecretFile("--url-file", urlFile); err != nil {
+			return in, err
+		}
+	}
+	for _, t := range strings.Split(types, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			in.Types = append(in.Types, t)
+		}
+	}
+	return in, nil
 }
 
 // parseWebhooksArgs reads `webhooks list`, `webhooks create --url ...` or
