@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -83,7 +82,7 @@ func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, s
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	svc, err := app.AccountService(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc, err := app.AccountService(cfg, db, commandLog(stderr))
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os/user"
 	"strconv"
 	"strings"
@@ -51,7 +50,7 @@ func audit(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	svc, err := app.AccountService(cfg, db, slog.New(slog.DiscardHandler))
+	svc, err := app.AccountService(cfg, db, commandLog(stderr))
 	if err != nil {
 		return err
 	}

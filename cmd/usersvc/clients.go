@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -99,7 +98,7 @@ func clientsCmd(ctx context.Context, args, environ []string, stdout, stderr io.W
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	svc := app.ClientService(db, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	svc := app.ClientService(db, nil, nil, commandLog(stderr), time.Now)
 	if svc == nil {
 		return fmt.Errorf("clients: the database keeps no client registry")
 	}

@@ -43,3 +43,31 @@ func TestWarningsStayOffStdout(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandsSayWhenTheyUseADevelopmentKey: without
+// USERSVC_KEY_ENCRYPTION_KEY (development), a command that seals or opens
+// something generated or used the development key in USERSVC_DATA_DIR
+// and said nothing: its warning went to a discarded log, so an operator
+// who forgot the variable (pointing a command at the production
+// DATABASE_URL, say) was not told. It is now printed on stderr, never on
+// stdout.
+func TestCommandsSayWhenTheyUseADevelopmentKey(t *testing.T) {
+	environ := databases[0].environ(t)
+	if err := run(context.Background(), []string{"migrate", "up"}, environ, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"keys", "list"},
+		{"webhooks", "create", "--url", "https://hooks.example.com/x", "--types", "*"},
+		{"keys", "reseal"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := runWithStreams(context.Background(), args, environ, nil, &stdout, &stderr); err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		const want = "USERSVC_KEY_ENCRYPTION_KEY is not set"
+		if !strings.Contains(stderr.String(), want) || strings.Contains(stdout.String(), want) {
+			t.Errorf("%q printed on stderr %q and on stdout %q, want %q on stderr alone", args, stderr.String(), stdout.String(), want)
+		}
+	}
+}

@@ -28,7 +28,7 @@ func keys(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 		return err
 	}
 	if verb == "reseal" {
-		return reseal(ctx, cfg, stdout)
+		return reseal(ctx, cfg, stdout, commandLog(stderr))
 	}
 	if cfg.JWTAlg == security.HS256 {
 		return errors.New("USERSVC_JWT_ALG=HS256 signs with USERSVC_JWT_SECRET: there are no stored keys to rotate, retire or list")
@@ -38,7 +38,7 @@ func keys(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := commandLog(stderr)
 	ring, err := app.OpenRing(ctx, cfg, db, log, time.Now)
 	if err != nil {
 		return err
@@ -109,13 +109,13 @@ func rotate(ctx context.Context, ring *signing.Ring, now bool, stdout io.Writer)
 // reseal seals everything sealed under the key-encryption key or the
 // previous one again under the key-encryption key, and prints what it did
 // by kind.
-func reseal(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+func reseal(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger) error {
 	db, err := app.OpenMigrated(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	counts, err := app.Reseal(ctx, cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	counts, err := app.Reseal(ctx, cfg, db, log)
 	changed := 0
 	for _, c := range counts {
 		fmt.Fprintf(stdout, "%s: %d resealed, %d already under the current key", c.Kind, c.Resealed, c.Current)

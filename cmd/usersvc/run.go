@@ -79,6 +79,21 @@ func loadConfig(environ []string, stderr io.Writer) (config.Config, error) {
 	return cfg, nil
 }
 
+// commandLog is the log of a command other than serve: its warnings (a
+// development key in use, say) as text on stderr, without the time; the
+// rest is what the command prints.
+func commandLog(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
 // run is the whole program without input and with its warnings dropped:
 // see runWithStreams, which main calls.
 func run(ctx context.Context, args, environ []string, stdout io.Writer) error {

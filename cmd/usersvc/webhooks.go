@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -68,7 +67,7 @@ func webhooksCmd(ctx context.Context, args, environ []string, stdout, stderr io.
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := commandLog(stderr)
 	svc, err := app.WebhookService(cfg, db, log, time.Now)
 	if err != nil {
 		return err
