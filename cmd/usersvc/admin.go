@@ -88,7 +88,7 @@ func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, s
 	}
 	in := passwordSource{file: r.passwordFile, stdin: stdin, stdout: stdout}
 	if r.promote {
-		return promoteAdmin(ctx, svc, r, in, stdout)
+		return createAdminHelp.refused(promoteAdmin(ctx, svc, r, in, stdout))
 	}
 	password, err := in.read(true)
 	if err != nil {
@@ -99,7 +99,7 @@ func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, s
 		return fmt.Errorf("create-admin: %w: it was left as it is; to make that account an administrator, run create-admin again with --promote-existing", err)
 	}
 	if err != nil {
-		return fmt.Errorf("create-admin: %w", err)
+		return createAdminHelp.refused(fmt.Errorf("create-admin: %w", err))
 	}
 	_, err = fmt.Fprintf(stdout, "created administrator %s (%s)\n", u.Username, u.ID)
 	return err

@@ -70,7 +70,9 @@ func clientsCmd(ctx context.Context, args, environ []string, stdout, stderr io.W
 				a.in.Scopes = append([]string{}, list(a.scopes)...)
 			}
 		})
-		do = func(ctx context.Context, svc *oauthclient.Service) error { return createClient(ctx, svc, a.in, stdout) }
+		do = func(ctx context.Context, svc *oauthclient.Service) error {
+			return clientsHelp.refused(createClient(ctx, svc, a.in, stdout))
+		}
 	case "delete":
 		do = func(ctx context.Context, svc *oauthclient.Service) error {
 			if err := svc.Delete(ctx, oauthclient.Operator(), id); err != nil {

@@ -71,3 +71,35 @@ func TestCommandsSayWhenTheyUseADevelopmentKey(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidValuesExitTwo: a value the command's rules refuse (an email
+// that is not one, a grant or event type that does not exist, a redirect
+// URI over plain http) exited 1, as a failure a script may retry, while
+// `audit prune` with a date it refuses exits 2, as every other misuse. Each
+// now exits 2, naming what is wrong, with the usage; nothing is created.
+func TestInvalidValuesExitTwo(t *testing.T) {
+	environ := databases[0].environ(t)
+	if err := run(context.Background(), []string{"migrate", "up"}, environ, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args  []string
+		stdin string
+		want  string
+	}{
+		{[]string{"create-admin", "--email", "not-an-email", "--username", "root"}, "a long enough password\n", "email"},
+		{[]string{"clients", "create", "--name", "X", "--grants", "telepathy"}, "", "telepathy"},
+		{[]string{"clients", "create", "--name", "X", "--redirect-uris", "http://app.example.com/cb"}, "", "redirect_uris"},
+		{[]string{"webhooks", "create", "--url", "https://hooks.example.com/x", "--types", "user.hacked"}, "", "user.hacked"},
+	} {
+		var stdout bytes.Buffer
+		err := runWithStreams(context.Background(), tt.args, environ, strings.NewReader(tt.stdin), &stdout, io.Discard)
+		var stderr bytes.Buffer
+		if code := report(err, &stderr); code != 2 || !strings.Contains(stderr.String(), tt.want) || !strings.Contains(stderr.String(), "usage: usersvc "+tt.args[0]) {
+			t.Errorf("%q: exit %d, stderr %q; want exit 2 naming %q, with the usage", tt.args, code, stderr.String(), tt.want)
+		}
+		if stdout.Len() > 0 {
+			t.Errorf("%q printed %q, want nothing done", tt.args, stdout.String())
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // command describes a subcommand for its help: what `usersvc NAME --help`
@@ -237,6 +238,17 @@ func (e *usageError) Unwrap() error { return e.err }
 // misuse is a usageError of c.
 func (c command) misuse(fs *flag.FlagSet, format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...), usage: c.help(fs)}
+}
+
+// refused is err, from the rules c's action applies to the values it was
+// given, as a usageError of c when those rules refused a value (a
+// *user.ValidationError: exit status 2, with the usage, as a flag's bad
+// value); any other error as it is.
+func (c command) refused(err error) error {
+	if _, ok := errors.AsType[*user.ValidationError](err); ok {
+		return &usageError{err: err, usage: c.help(flagsOf(c))}
+	}
+	return err
 }
 
 // exitCode is the process's exit status for run's error: 0 for none, 2

@@ -44,7 +44,9 @@ func webhooksCmd(ctx context.Context, args, environ []string, stdout, stderr io.
 		if in, err = newEndpoint(fs, in, types, urlFile); err != nil {
 			return err
 		}
-		run = func(ctx context.Context, svc *webhook.Service) error { return createWebhook(ctx, svc, in, stdout) }
+		run = func(ctx context.Context, svc *webhook.Service) error {
+			return webhooksHelp.refused(createWebhook(ctx, svc, in, stdout))
+		}
 	case "delete":
 		id, err := uuid.Parse(rest)
 		if err != nil {
