@@ -62,9 +62,12 @@ var (
 			"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS can be removed. Run it once every replica\n" +
 			"seals with the new key (after the second roll; refused while\n" +
 			"USERSVC_KEY_ENCRYPTION_KEY_NEXT is set). It changes nothing and says what\n" +
-			"when a value opens with neither key. Running it again is harmless.",
+			"when a value opens with neither key. Running it again is harmless.\n\n" +
+			"rotate, retire and reseal are recorded in the audit log with the command and\n" +
+			"the operator ($USER, else $LOGNAME, else the process's user) as user agent.",
 		env: append(slices.Clone(storeVars), "USERSVC_JWT_ALG", "USERSVC_KEY_ENCRYPTION_KEY",
-			"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "USERSVC_KEY_ENCRYPTION_KEY_NEXT", "USERSVC_KEY_PUBLISH_DELAY", "USERSVC_ENV"),
+			"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "USERSVC_KEY_ENCRYPTION_KEY_NEXT", "USERSVC_KEY_PUBLISH_DELAY", "USERSVC_ENV",
+			"USER", "LOGNAME"),
 		allSettings: true,
 	}
 	createAdminHelp = command{

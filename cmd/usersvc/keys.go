@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,6 +29,7 @@ func keys(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	ctx = asCommand(ctx, "usersvc keys "+verb, environ)
 	if verb == "reseal" {
 		return reseal(ctx, cfg, stdout, commandLog(stderr))
 	}
@@ -45,8 +48,13 @@ func keys(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 	}
 	switch verb {
 	case "rotate":
-		if err := rotate(ctx, ring, *now, stdout); err != nil {
+		info, err := rotate(ctx, ring, *now, stdout)
+		if err != nil {
 			return err
+		}
+		detail := map[string]string{"alg": info.Alg, "signs_from": info.CreatedAt.UTC().Format(time.RFC3339)}
+		if err := app.RecordKeyChange(ctx, db, app.AuditKeyRotated, info.ID, detail); err != nil {
+			return fmt.Errorf("keys rotate: %w", err)
 		}
 	case "retire":
 		info, err := ring.Revoke(ctx, kid)
@@ -54,6 +62,9 @@ func keys(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 			return fmt.Errorf("retire %s: %w", kid, err)
 		}
 		fmt.Fprintf(stdout, "revoked signing key %s: its tokens are refused and it leaves the JWKS now here, within %s on every replica\n", info.ID, app.KeyReloadEvery)
+		if err := app.RecordKeyChange(ctx, db, app.AuditKeyRevoked, info.ID, nil); err != nil {
+			return fmt.Errorf("keys retire: %w", err)
+		}
 	}
 	return listKeys(stdout, ring.List())
 }
@@ -89,21 +100,21 @@ func parseKeysArgs(fs *flag.FlagSet, now *bool, args []string, stdout io.Writer)
 
 // rotate adds a key: staged (published now, signing after the publish
 // delay) or, with now, signing at once.
-func rotate(ctx context.Context, ring *signing.Ring, now bool, stdout io.Writer) error {
+func rotate(ctx context.Context, ring *signing.Ring, now bool, stdout io.Writer) (signing.Info, error) {
 	if now {
 		info, err := ring.RotateNow(ctx)
 		if err != nil {
-			return err
+			return signing.Info{}, err
 		}
 		fmt.Fprintf(stdout, "new signing key %s (%s) signs now; other replicas sign with it within %s. Verifiers that cache the JWKS may refuse its tokens until they refetch it. To withdraw the old key at once: usersvc keys retire KID\n", info.ID, info.Alg, app.KeyReloadEvery)
-		return nil
+		return info, nil
 	}
 	info, err := ring.Rotate(ctx)
 	if err != nil {
-		return err
+		return signing.Info{}, err
 	}
 	fmt.Fprintf(stdout, "new signing key %s (%s) is published now and signs from %s on\n", info.ID, info.Alg, info.CreatedAt.UTC().Format(time.RFC3339))
-	return nil
+	return info, nil
 }
 
 // reseal seals everything sealed under the key-encryption key or the
@@ -128,10 +139,23 @@ func reseal(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.
 	if err != nil {
 		return fmt.Errorf("reseal: %w", err)
 	}
+	if err := app.RecordKeyChange(ctx, db, app.AuditKeysResealed, "", resealDetail(counts)); err != nil {
+		return fmt.Errorf("keys reseal: %w", err)
+	}
 	if changed == 0 {
 		fmt.Fprintln(stdout, "everything sealed opens with USERSVC_KEY_ENCRYPTION_KEY: USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS can be removed")
 	}
 	return nil
+}
+
+// resealDetail is the audit detail of a reseal: how many values of each
+// kind it sealed again ("signing keys" as signing_keys).
+func resealDetail(counts []signing.ResealCount) map[string]string {
+	d := map[string]string{}
+	for _, c := range counts {
+		d[strings.ReplaceAll(c.Kind, " ", "_")] = strconv.Itoa(c.Resealed)
+	}
+	return d
 }
 
 func listKeys(stdout io.Writer, list []signing.Info) error {
