@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -69,12 +68,12 @@ func parseCreateAdmin(args []string, stdout io.Writer) (r adminRequest, done boo
 // createAdmin runs `usersvc create-admin`. Like `usersvc keys` it opens the
 // configured database as it is: run `usersvc migrate up` (or serve once)
 // first.
-func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, stdout io.Writer) error {
+func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	r, done, err := parseCreateAdmin(args, stdout)
 	if done || err != nil {
 		return err
 	}
-	cfg, err := loadConfig(environ, stdout)
+	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
 		return err
 	}
@@ -83,13 +82,13 @@ func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, s
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	svc, err := app.AccountService(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc, err := app.AccountService(cfg, db, commandLog(stderr))
 	if err != nil {
 		return err
 	}
 	in := passwordSource{file: r.passwordFile, stdin: stdin, stdout: stdout}
 	if r.promote {
-		return promoteAdmin(ctx, svc, r, in, stdout)
+		return createAdminHelp.refused(promoteAdmin(ctx, svc, r, in, stdout))
 	}
 	password, err := in.read(true)
 	if err != nil {
@@ -100,7 +99,7 @@ func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, s
 		return fmt.Errorf("create-admin: %w: it was left as it is; to make that account an administrator, run create-admin again with --promote-existing", err)
 	}
 	if err != nil {
-		return fmt.Errorf("create-admin: %w", err)
+		return createAdminHelp.refused(fmt.Errorf("create-admin: %w", err))
 	}
 	_, err = fmt.Fprintf(stdout, "created administrator %s (%s)\n", u.Username, u.ID)
 	return err

@@ -69,7 +69,7 @@ func createAdminCmd(environ []string, stdin string, args ...string) (string, err
 	if stdin != "-" {
 		in = strings.NewReader(stdin)
 	}
-	err := runWithInput(context.Background(), append([]string{"create-admin"}, args...), environ, in, &out)
+	err := runWithStreams(context.Background(), append([]string{"create-admin"}, args...), environ, in, &out, io.Discard)
 	return out.String(), err
 }
 

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os/user"
 	"strconv"
 	"strings"
@@ -33,7 +32,7 @@ func auditPruneFlags() (*flag.FlagSet, *pruneRequest) {
 }
 
 // audit runs `usersvc audit prune`.
-func audit(ctx context.Context, args, environ []string, stdout io.Writer) error {
+func audit(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs, r := auditPruneFlags()
 	if _, done, err := auditPruneHelp.parseVerb(fs, args, stdout, "prune"); done || err != nil {
 		return err
@@ -42,7 +41,7 @@ func audit(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	if err != nil {
 		return auditPruneHelp.misuse(fs, "audit prune: %w", err)
 	}
-	cfg, err := loadConfig(environ, stdout)
+	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
 		return err
 	}
@@ -51,7 +50,7 @@ func audit(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	svc, err := app.AccountService(cfg, db, slog.New(slog.DiscardHandler))
+	svc, err := app.AccountService(cfg, db, commandLog(stderr))
 	if err != nil {
 		return err
 	}
@@ -123,6 +122,14 @@ func parseAge(s string) (time.Duration, error) {
 		return 0, errors.New("must be more than zero")
 	}
 	return age, nil
+}
+
+// asCommand returns ctx saying that the command name (usersvc clients
+// delete), run by the operator environ names, is the caller: the audit
+// events it records carry both as their user agent, since a command has
+// no account to record as their actor.
+func asCommand(ctx context.Context, name string, environ []string) context.Context {
+	return domain.WithClient(ctx, domain.Client{UserAgent: name + " (operator " + operator(environ) + ")"})
 }
 
 // operator names who runs the command, for the audit event: $USER, else

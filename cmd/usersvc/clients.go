@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -47,7 +46,7 @@ func list(s string) []string {
 }
 
 // clientsCmd runs `usersvc clients list|create|delete|rotate-secret`.
-func clientsCmd(ctx context.Context, args, environ []string, stdout io.Writer) error {
+func clientsCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	var a clientsArgs
 	fs := clientsFlags(&a)
 	verb, id, done, err := parseClientsArgs(fs, args, stdout)
@@ -71,7 +70,9 @@ func clientsCmd(ctx context.Context, args, environ []string, stdout io.Writer) e
 				a.in.Scopes = append([]string{}, list(a.scopes)...)
 			}
 		})
-		do = func(ctx context.Context, svc *oauthclient.Service) error { return createClient(ctx, svc, a.in, stdout) }
+		do = func(ctx context.Context, svc *oauthclient.Service) error {
+			return clientsHelp.refused(createClient(ctx, svc, a.in, stdout))
+		}
 	case "delete":
 		do = func(ctx context.Context, svc *oauthclient.Service) error {
 			if err := svc.Delete(ctx, oauthclient.Operator(), id); err != nil {
@@ -90,7 +91,7 @@ func clientsCmd(ctx context.Context, args, environ []string, stdout io.Writer) e
 			return err
 		}
 	}
-	cfg, err := loadConfig(environ, stdout)
+	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
 		return err
 	}
@@ -99,11 +100,11 @@ func clientsCmd(ctx context.Context, args, environ []string, stdout io.Writer) e
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	svc := app.ClientService(db, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	svc := app.ClientService(db, nil, nil, commandLog(stderr), time.Now)
 	if svc == nil {
 		return fmt.Errorf("clients: the database keeps no client registry")
 	}
-	return do(ctx, svc)
+	return do(asCommand(ctx, "usersvc clients "+verb, environ), svc)
 }
 
 // parseClientsArgs reads `clients list`, `clients create --name ...`,

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // command describes a subcommand for its help: what `usersvc NAME --help`
@@ -61,9 +62,12 @@ var (
 			"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS can be removed. Run it once every replica\n" +
 			"seals with the new key (after the second roll; refused while\n" +
 			"USERSVC_KEY_ENCRYPTION_KEY_NEXT is set). It changes nothing and says what\n" +
-			"when a value opens with neither key. Running it again is harmless.",
+			"when a value opens with neither key. Running it again is harmless.\n\n" +
+			"rotate, retire and reseal are recorded in the audit log with the command and\n" +
+			"the operator ($USER, else $LOGNAME, else the process's user) as user agent.",
 		env: append(slices.Clone(storeVars), "USERSVC_JWT_ALG", "USERSVC_KEY_ENCRYPTION_KEY",
-			"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "USERSVC_KEY_ENCRYPTION_KEY_NEXT", "USERSVC_KEY_PUBLISH_DELAY", "USERSVC_ENV"),
+			"USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "USERSVC_KEY_ENCRYPTION_KEY_NEXT", "USERSVC_KEY_PUBLISH_DELAY", "USERSVC_ENV",
+			"USER", "LOGNAME"),
 		allSettings: true,
 	}
 	createAdminHelp = command{
@@ -128,15 +132,18 @@ var webhooksHelp = command{
 	about: "Manages webhook endpoints without an admin token, from a shell on the\n" +
 		"server; the admin API (/api/v1/admin/webhooks) does the same and more\n" +
 		"(update, rotate the secret, test, deliveries, replay). Changes are\n" +
-		"recorded in the audit log with no actor (an operator).\n\n" +
+		"recorded in the audit log with no actor and, as their user agent, the\n" +
+		"command and the operator ($USER, else $LOGNAME, else the process's user).\n\n" +
 		"create prints the endpoint's id and its signing secret (whsec_...), shown\n" +
-		"only this once. A URL that holds the receiver's token is better read\n" +
+		"only this once; it refuses when USERSVC_KEY_ENCRYPTION_KEY does not open\n" +
+		"what the service has sealed (the secret would be sealed where the service\n" +
+		"cannot open it). A URL that holds the receiver's token is better read\n" +
 		"from a file (--url-file PATH, one line) than typed: arguments show in the\n" +
 		"process list and the shell history. --types takes event types from the\n" +
 		"catalogue (see the README's \"Events and webhooks\"), or * for every type.\n" +
 		"Run `usersvc migrate up` (or serve once) first.",
 	env: append(slices.Clone(storeVars), "USERSVC_KEY_ENCRYPTION_KEY", "USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS", "USERSVC_KEY_ENCRYPTION_KEY_NEXT", "USERSVC_JWT_ALG",
-		"USERSVC_WEBHOOK_ALLOW_PRIVATE", "USERSVC_ENV"),
+		"USERSVC_WEBHOOK_ALLOW_PRIVATE", "USERSVC_ENV", "USER", "LOGNAME"),
 	allSettings: true,
 }
 
@@ -152,7 +159,8 @@ var clientsHelp = command{
 	about: "Manages the OAuth clients (applications that obtain tokens) without an\n" +
 		"admin token, from a shell on the server; the admin API\n" +
 		"(/api/v1/admin/clients) does the same and can change a client. Changes are\n" +
-		"recorded in the audit log with no actor (an operator).\n\n" +
+		"recorded in the audit log with no actor and, as their user agent, the\n" +
+		"command and the operator ($USER, else $LOGNAME, else the process's user).\n\n" +
 		"create prints the client id and, for a confidential client, its secret,\n" +
 		"shown only this once (rotate-secret prints a new one and the old one stops\n" +
 		"working). Redirect URIs are matched exactly. A third-party client gets the\n" +
@@ -160,7 +168,7 @@ var clientsHelp = command{
 		"confidential client with the client_credentials grant and admin scopes\n" +
 		"(users:read, users:write, audit:read). Run `usersvc migrate up` (or serve\n" +
 		"once) first.",
-	env:         slices.Clone(storeVars),
+	env:         append(slices.Clone(storeVars), "USER", "LOGNAME"),
 	allSettings: true,
 }
 
@@ -233,6 +241,17 @@ func (e *usageError) Unwrap() error { return e.err }
 // misuse is a usageError of c.
 func (c command) misuse(fs *flag.FlagSet, format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...), usage: c.help(fs)}
+}
+
+// refused is err, from the rules c's action applies to the values it was
+// given, as a usageError of c when those rules refused a value (a
+// *user.ValidationError: exit status 2, with the usage, as a flag's bad
+// value); any other error as it is.
+func (c command) refused(err error) error {
+	if _, ok := errors.AsType[*user.ValidationError](err); ok {
+		return &usageError{err: err, usage: c.help(flagsOf(c))}
+	}
+	return err
 }
 
 // exitCode is the process's exit status for run's error: 0 for none, 2

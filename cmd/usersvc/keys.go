@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -17,18 +19,19 @@ import (
 )
 
 // keys runs `usersvc keys rotate [--now]|retire KID|list|reseal`.
-func keys(ctx context.Context, args, environ []string, stdout io.Writer) error {
+func keys(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs, now := keysFlags()
 	verb, kid, done, err := parseKeysArgs(fs, now, args, stdout)
 	if done || err != nil {
 		return err
 	}
-	cfg, err := loadConfig(environ, stdout)
+	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
 		return err
 	}
+	ctx = asCommand(ctx, "usersvc keys "+verb, environ)
 	if verb == "reseal" {
-		return reseal(ctx, cfg, stdout)
+		return reseal(ctx, cfg, stdout, commandLog(stderr))
 	}
 	if cfg.JWTAlg == security.HS256 {
 		return errors.New("USERSVC_JWT_ALG=HS256 signs with USERSVC_JWT_SECRET: there are no stored keys to rotate, retire or list")
@@ -38,15 +41,20 @@ func keys(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := commandLog(stderr)
 	ring, err := app.OpenRing(ctx, cfg, db, log, time.Now)
 	if err != nil {
 		return err
 	}
 	switch verb {
 	case "rotate":
-		if err := rotate(ctx, ring, *now, stdout); err != nil {
+		info, err := rotate(ctx, ring, *now, stdout)
+		if err != nil {
 			return err
+		}
+		detail := map[string]string{"alg": info.Alg, "signs_from": info.CreatedAt.UTC().Format(time.RFC3339)}
+		if err := app.RecordKeyChange(ctx, db, app.AuditKeyRotated, info.ID, detail); err != nil {
+			return fmt.Errorf("keys rotate: %w", err)
 		}
 	case "retire":
 		info, err := ring.Revoke(ctx, kid)
@@ -54,6 +62,9 @@ func keys(ctx context.Context, args, environ []string, stdout io.Writer) error {
 			return fmt.Errorf("retire %s: %w", kid, err)
 		}
 		fmt.Fprintf(stdout, "revoked signing key %s: its tokens are refused and it leaves the JWKS now here, within %s on every replica\n", info.ID, app.KeyReloadEvery)
+		if err := app.RecordKeyChange(ctx, db, app.AuditKeyRevoked, info.ID, nil); err != nil {
+			return fmt.Errorf("keys retire: %w", err)
+		}
 	}
 	return listKeys(stdout, ring.List())
 }
@@ -89,33 +100,33 @@ func parseKeysArgs(fs *flag.FlagSet, now *bool, args []string, stdout io.Writer)
 
 // rotate adds a key: staged (published now, signing after the publish
 // delay) or, with now, signing at once.
-func rotate(ctx context.Context, ring *signing.Ring, now bool, stdout io.Writer) error {
+func rotate(ctx context.Context, ring *signing.Ring, now bool, stdout io.Writer) (signing.Info, error) {
 	if now {
 		info, err := ring.RotateNow(ctx)
 		if err != nil {
-			return err
+			return signing.Info{}, err
 		}
 		fmt.Fprintf(stdout, "new signing key %s (%s) signs now; other replicas sign with it within %s. Verifiers that cache the JWKS may refuse its tokens until they refetch it. To withdraw the old key at once: usersvc keys retire KID\n", info.ID, info.Alg, app.KeyReloadEvery)
-		return nil
+		return info, nil
 	}
 	info, err := ring.Rotate(ctx)
 	if err != nil {
-		return err
+		return signing.Info{}, err
 	}
 	fmt.Fprintf(stdout, "new signing key %s (%s) is published now and signs from %s on\n", info.ID, info.Alg, info.CreatedAt.UTC().Format(time.RFC3339))
-	return nil
+	return info, nil
 }
 
 // reseal seals everything sealed under the key-encryption key or the
 // previous one again under the key-encryption key, and prints what it did
 // by kind.
-func reseal(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+func reseal(ctx context.Context, cfg config.Config, stdout io.Writer, log *slog.Logger) error {
 	db, err := app.OpenMigrated(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	counts, err := app.Reseal(ctx, cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	counts, err := app.Reseal(ctx, cfg, db, log)
 	changed := 0
 	for _, c := range counts {
 		fmt.Fprintf(stdout, "%s: %d resealed, %d already under the current key", c.Kind, c.Resealed, c.Current)
@@ -128,10 +139,23 @@ func reseal(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("reseal: %w", err)
 	}
+	if err := app.RecordKeyChange(ctx, db, app.AuditKeysResealed, "", resealDetail(counts)); err != nil {
+		return fmt.Errorf("keys reseal: %w", err)
+	}
 	if changed == 0 {
 		fmt.Fprintln(stdout, "everything sealed opens with USERSVC_KEY_ENCRYPTION_KEY: USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS can be removed")
 	}
 	return nil
+}
+
+// resealDetail is the audit detail of a reseal: how many values of each
+// kind it sealed again ("signing keys" as signing_keys).
+func resealDetail(counts []signing.ResealCount) map[string]string {
+	d := map[string]string{}
+	for _, c := range counts {
+		d[strings.ReplaceAll(c.Kind, " ", "_")] = strconv.Itoa(c.Resealed)
+	}
+	return d
 }
 
 func listKeys(stdout io.Writer, list []signing.Info) error {

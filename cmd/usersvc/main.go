@@ -20,7 +20,7 @@ var (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := runWithInput(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout)
+	err := runWithStreams(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(report(err, os.Stderr))
 }

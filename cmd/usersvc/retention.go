@@ -20,12 +20,12 @@ func retentionFlags() (*flag.FlagSet, *bool) {
 // retentionCmd runs `usersvc retention run [--dry-run]`: what the service
 // does every USERSVC_RETENTION_INTERVAL, now, printing the rows removed
 // (with --dry-run: that would be) per table.
-func retentionCmd(ctx context.Context, args, environ []string, stdout io.Writer) error {
+func retentionCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs, dryRun := retentionFlags()
 	if _, done, err := retentionHelp.parseVerb(fs, args, stdout, "run"); done || err != nil {
 		return err
 	}
-	cfg, err := loadConfig(environ, stdout)
+	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
 		return err
 	}

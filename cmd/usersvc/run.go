@@ -66,27 +66,45 @@ const dotenv = ".env"
 
 // loadConfig loads the settings of a subcommand that does not serve and
 // prints what the operator must hear about (an override in use, an
-// unknown variable) to out; serve logs them instead (app.New).
-func loadConfig(environ []string, out io.Writer) (config.Config, error) {
+// unknown variable) to stderr, never into the output scripts read; serve
+// logs them instead (app.New).
+func loadConfig(environ []string, stderr io.Writer) (config.Config, error) {
 	cfg, err := config.Load(environ, dotenv)
 	if err != nil {
 		return config.Config{}, fmt.Errorf("configuration:\n%w", err)
 	}
 	for _, w := range cfg.Warnings {
-		fmt.Fprintln(out, "warning:", w)
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	return cfg, nil
 }
 
-// run is the whole program: main only hands it the process's arguments,
-// environment and output. It has no input: see runWithInput.
-func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
-	return runWithInput(ctx, args, environ, nil, stdout)
+// commandLog is the log of a command other than serve: its warnings (a
+// development key in use, say) as text on stderr, without the time; the
+// rest is what the command prints.
+func commandLog(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
 }
 
-// runWithInput is run with the process's input, where create-admin reads
-// the password (nil: none).
-func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, stdout io.Writer) error {
+// run is the whole program without input and with its warnings dropped:
+// see runWithStreams, which main calls.
+func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	return runWithStreams(ctx, args, environ, nil, stdout, io.Discard)
+}
+
+// runWithStreams is the whole program: main only hands it the process's
+// arguments, environment, input (where create-admin reads the password;
+// nil: none), output, and stderr for the warnings a command prints
+// besides its output (run's error is main's to print).
+func runWithStreams(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
@@ -95,21 +113,21 @@ func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, 
 	case "serve":
 		return serve(ctx, args, environ, stdout)
 	case "migrate":
-		return migrate(ctx, args, environ, stdout)
+		return migrate(ctx, args, environ, stdout, stderr)
 	case "keys":
-		return keys(ctx, args, environ, stdout)
+		return keys(ctx, args, environ, stdout, stderr)
 	case "create-admin":
-		return createAdmin(ctx, args, environ, stdin, stdout)
+		return createAdmin(ctx, args, environ, stdin, stdout, stderr)
 	case "audit":
-		return audit(ctx, args, environ, stdout)
+		return audit(ctx, args, environ, stdout, stderr)
 	case "webhooks":
-		return webhooksCmd(ctx, args, environ, stdout)
+		return webhooksCmd(ctx, args, environ, stdout, stderr)
 	case "clients":
-		return clientsCmd(ctx, args, environ, stdout)
+		return clientsCmd(ctx, args, environ, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args, environ, stdout)
 	case "retention":
-		return retentionCmd(ctx, args, environ, stdout)
+		return retentionCmd(ctx, args, environ, stdout, stderr)
 	case "version":
 		return printVersion(args, stdout)
 	case "help", "-h", "-help", "--help":
@@ -275,13 +293,13 @@ func healthcheck(ctx context.Context, args, environ []string, stdout io.Writer) 
 	return err
 }
 
-func migrate(ctx context.Context, args, environ []string, stdout io.Writer) error {
+func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	verb, done, err := migrateHelp.parseVerb(fs, args, stdout, "up", "down", "status")
 	if done || err != nil {
 		return err
 	}
-	cfg, err := loadConfig(environ, stdout)
+	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,7 +28,7 @@ func webhooksFlags(in *webhook.NewEndpoint, types, urlFile *string) *flag.FlagSe
 }
 
 // webhooksCmd runs `usersvc webhooks list|create|delete`.
-func webhooksCmd(ctx context.Context, args, environ []string, stdout io.Writer) error {
+func webhooksCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	var in webhook.NewEndpoint
 	var types, urlFile string
 	fs := webhooksFlags(&in, &types, &urlFile)
@@ -42,20 +41,12 @@ func webhooksCmd(ctx context.Context, args, environ []string, stdout io.Writer) 
 	case "list":
 		run = func(ctx context.Context, svc *webhook.Service) error { return listWebhooks(ctx, svc, stdout) }
 	case "create":
-		if (in.URL == "") == (urlFile == "") || types == "" {
-			return webhooksHelp.misuse(fs, "webhooks create needs --url and --types (or --url-file in place of --url, not both)")
+		if in, err = newEndpoint(fs, in, types, urlFile); err != nil {
+			return err
 		}
-		if urlFile != "" {
-			if in.URL, err = readSecretFile("--url-file", urlFile); err != nil {
-				return err
-			}
+		run = func(ctx context.Context, svc *webhook.Service) error {
+			return webhooksHelp.refused(createWebhook(ctx, svc, in, stdout))
 		}
-		for _, t := range strings.Split(types, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				in.Types = append(in.Types, t)
-			}
-		}
-		run = func(ctx context.Context, svc *webhook.Service) error { return createWebhook(ctx, svc, in, stdout) }
 	case "delete":
 		id, err := uuid.Parse(rest)
 		if err != nil {
@@ -69,7 +60,7 @@ func webhooksCmd(ctx context.Context, args, environ []string, stdout io.Writer) 
 			return err
 		}
 	}
-	cfg, err := loadConfig(environ, stdout)
+	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
 		return err
 	}
@@ -78,14 +69,40 @@ func webhooksCmd(ctx context.Context, args, environ []string, stdout io.Writer) 
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	svc, err := app.WebhookService(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	log := commandLog(stderr)
+	svc, err := app.WebhookService(cfg, db, log, time.Now)
 	if err != nil {
 		return err
 	}
 	if svc == nil {
 		return webhook.ErrUnavailable
 	}
-	return run(ctx, svc)
+	if verb == "create" {
+		if err := app.CheckKeyEncryptionKey(ctx, cfg, db, log); err != nil {
+			return fmt.Errorf("webhooks create: %w", err)
+		}
+	}
+	return run(asCommand(ctx, "usersvc webhooks "+verb, environ), svc)
+}
+
+// newEndpoint is in completed from the flags of `webhooks create`: the
+// URL read from urlFile when given, the comma-separated types.
+func newEndpoint(fs *flag.FlagSet, in webhook.NewEndpoint, types, urlFile string) (webhook.NewEndpoint, error) {
+	if (in.URL == "") == (urlFile == "") || types == "" {
+		return in, webhooksHelp.misuse(fs, "webhooks create needs --url and --types (or --url-file in place of --url, not both)")
+	}
+	if urlFile != "" {
+		var err error
+		if in.URL, err = readSecretFile("--url-file", urlFile); err != nil {
+			return in, err
+		}
+	}
+	for _, t := range strings.Split(types, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			in.Types = append(in.Types, t)
+		}
+	}
+	return in, nil
 }
 
 // parseWebhooksArgs reads `webhooks list`, `webhooks create --url ...` or

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -101,5 +103,35 @@ func TestWebhooksCreateReadsTheURLFromAFile(t *testing.T) {
 		} else if strings.Contains(err.Error(), "receivers-own-secret") {
 			t.Errorf("run(%q) error %q shows the URL's token", args, err)
 		}
+	}
+}
+
+// TestWebhooksCreateRefusesAForeignKeyEncryptionKey: `webhooks create`
+// run with a key-encryption key that is not the deployment's (a stale
+// one, or a development key generated beside a command pointed at the
+// production DATABASE_URL) sealed the new endpoint's secret under it and
+// printed it as if all was well: the service, which cannot open it, never
+// delivered to the endpoint. It now refuses, naming the variable, and
+// creates nothing.
+func TestWebhooksCreateRefusesAForeignKeyEncryptionKey(t *testing.T) {
+	environ := databases[0].environ(t)
+	ctx := context.Background()
+	for _, args := range [][]string{{"migrate", "up"}, {"keys", "list"}} { // keys list stores the first signing key
+		if err := run(ctx, args, environ, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	foreign := append(slices.Clone(environ), "USERSVC_KEY_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{'k'}, 32)))
+	var out bytes.Buffer
+	err := run(ctx, []string{"webhooks", "create", "--url", "https://hooks.example.com/x", "--types", "*"}, foreign, &out)
+	if code := exitCode(err); code != 1 || !strings.Contains(err.Error(), "USERSVC_KEY_ENCRYPTION_KEY") || strings.Contains(out.String(), "whsec_") {
+		t.Errorf("webhooks create with a foreign key = %v (exit %d), printed %q; want exit 1 naming USERSVC_KEY_ENCRYPTION_KEY and no secret", err, code, out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"webhooks", "list"}, environ, &out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "hooks.example.com") {
+		t.Errorf("webhooks list = %q, want no endpoint created", out.String())
 	}
 }

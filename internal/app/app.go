@@ -253,7 +253,7 @@ func (a *App) openService(keys tokenKeys, prot protections, notifier user.Notifi
 		Stores: stores, Hasher: prot.hasher, Tokens: keys.tokens, Gate: prot.gate, Guard: prot.guard,
 		Notifier: notifier, Log: a.log, Now: now, Secret: keys.derived, Observer: a.metrics,
 		Jobs:           a.jobAdmin(),
-		MoreAuditKinds: slices.Concat(webhook.AuditKinds, oauthclient.AuditKinds, passkey.AuditKinds),
+		MoreAuditKinds: slices.Concat(webhook.AuditKinds, oauthclient.AuditKinds, passkey.AuditKinds, KeyAuditKinds),
 		MFA:            MFA(a.cfg, a.log, a.passkeyFactor),
 		Records:        a.exportRecords(a.providerClients(o)),
 	}, Policy(a.cfg))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/security"
 	"github.com/usersvc/usersvc/internal/signing"
+	"github.com/usersvc/usersvc/internal/user"
 )
 
 // KeyReloadEvery is how often a serving replica rereads the signing keys,
@@ -299,4 +301,35 @@ func warnDevSecret(log *slog.Logger, name, what, file string, created bool) {
 		return
 	}
 	log.Warn(name+" is not set: using the development "+what, "file", file)
+}
+
+// The audit events of the signing keys' administration (`usersvc keys`),
+// recorded in the service's audit log with no actor and the command as
+// the user agent; their detail names the key ("kid"), never its material.
+const (
+	AuditKeyRotated   user.AuditKind = "signing_key.rotated"
+	AuditKeyRevoked   user.AuditKind = "signing_key.revoked"
+	AuditKeysResealed user.AuditKind = "signing_keys.resealed"
+)
+
+// KeyAuditKinds lists the audit events of the signing keys.
+var KeyAuditKinds = []user.AuditKind{AuditKeyRotated, AuditKeyRevoked, AuditKeysResealed}
+
+// RecordKeyChange appends the audit event of kind about the signing key
+// kid ("" for none) to db's audit log, with detail, by the caller ctx
+// names (user.WithClient: the command and its operator).
+func RecordKeyChange(ctx context.Context, db Store, kind user.AuditKind, kid string, detail map[string]string) error {
+	d := map[string]string{}
+	if kid != "" {
+		d["kid"] = kid
+	}
+	maps.Copy(d, detail)
+	c := user.ClientFrom(ctx)
+	err := db.Stores().Audit.Append(ctx, user.AuditEvent{
+		At: time.Now().UTC(), Kind: kind, IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID, Detail: d,
+	})
+	if err != nil {
+		return fmt.Errorf("done, but its audit event (%s) was not recorded: %w", kind, err)
+	}
+	return nil
 }

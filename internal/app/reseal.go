@@ -3,7 +3,10 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"github.com/usersvc/usersvc/internal/config"
 	"github.com/usersvc/usersvc/internal/jobs"
@@ -97,4 +100,42 @@ func mailTokens(db Store) signing.SealedColumn {
 		return jobs.MailTokensSQLite(db.Writer())
 	}
 	return nil
+}
+
+// ownKindsChecked are the sealed values CheckKeyEncryptionKey opens: a
+// few rows each, and every deployment that has sealed anything has some.
+var ownKindsChecked = []string{signing.KindSigningKeys, signing.KindServiceKey, signing.KindWebhookSecrets}
+
+// ErrForeignKeyEncryptionKey is a command about to seal something new
+// under a key-encryption key that does not open what the deployment
+// sealed already: the service could not open what it would seal.
+var ErrForeignKeyEncryptionKey = errors.New("USERSVC_KEY_ENCRYPTION_KEY (nor USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS or USERSVC_KEY_ENCRYPTION_KEY_NEXT) is not the key the service's data is sealed with: set the deployment's key (without it, a development key in USERSVC_DATA_DIR is used)")
+
+// CheckKeyEncryptionKey makes sure, only reading, that the configured
+// key-encryption keys open what db keeps sealed in its small tables (the
+// signing keys, the service key, the webhook secrets), before a command
+// seals something new (`usersvc webhooks create`): run with another key
+// (a development key generated beside a command pointed at the
+// production database, a stale one), it would seal where the service
+// cannot open. Production without a key-encryption key is not checked:
+// it seals nothing.
+func CheckKeyEncryptionKey(ctx context.Context, cfg config.Config, db Store, log *slog.Logger) error {
+	ss, ok := db.(sealedStore)
+	if !ok || (cfg.KeyEncryptionKey == "" && cfg.Env == config.Production) {
+		return nil
+	}
+	sealer, err := keySealer(cfg, log)
+	if err != nil {
+		return err
+	}
+	kinds := slices.DeleteFunc(ss.SealedColumns(), func(k signing.SealedKind) bool { return !slices.Contains(ownKindsChecked, k.Name) })
+	err = signing.CheckSealed(ctx, sealer, kinds, signing.ResealBatch)
+	if u, foreign := errors.AsType[*signing.UnopenableError](err); foreign {
+		var opened []string
+		for _, c := range u.Counts {
+			opened = append(opened, fmt.Sprintf("%d %s", c.Resealed, c.Kind))
+		}
+		return fmt.Errorf("%w; sealed with another key: %s", ErrForeignKeyEncryptionKey, strings.Join(opened, ", "))
+	}
+	return err
 }
