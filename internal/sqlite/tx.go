@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/usersvc/usersvc/internal/user"
 )
@@ -201,17 +203,19 @@ func (t *Transactor) atomic(ctx context.Context, fn func(conn) error) error {
 	if t.tx != nil {
 		return savepoint(context.WithoutCancel(ctx), t.tx, func() error { return fn(t.conn) })
 	}
-	wait, cancel := context.WithTimeout(ctx, writeWait)
+	deadline := time.Now().Add(writeWait)
+	wait, cancel := context.WithDeadline(ctx, deadline)
 	c, err := t.db.write.Conn(wait)
 	cancel()
 	if err != nil {
 		return translate(err, "begin transaction")
 	}
 	defer func() { _ = c.Close() }() // back to the pool
-	tx, err := c.BeginTx(ctx, nil)
+	tx, end, err := beginBy(ctx, c, deadline)
 	if err != nil {
 		return translate(err, "begin transaction")
 	}
+	defer end()
 	done := false
 	defer func() {
 		if !done { // fn failed or panicked: the panic goes on
@@ -226,4 +230,31 @@ func (t *Transactor) atomic(ctx context.Context, fn func(conn) error) error {
 		return translate(err, "commit transaction")
 	}
 	return nil
+}
+
+// beginBy begins a transaction on c that lives as long as ctx, while its
+// BEGIN (IMMEDIATE: the wait for SQLite's write lock, the busy timeout)
+// gives up at deadline, the end of the writeWait that the wait for c
+// started. Without it, a transaction that got the writer connection late
+// in its writeWait then waited a whole busy timeout more for a locked file.
+// The transaction's context cannot be the deadline's: database/sql rolls a
+// transaction back when its context ends. Call end once the transaction
+// has ended.
+func beginBy(ctx context.Context, c *sql.Conn, deadline time.Time) (*sql.Tx, func(), error) {
+	txCtx, cancel := context.WithCancelCause(ctx)
+	late := time.AfterFunc(time.Until(deadline), func() { cancel(context.DeadlineExceeded) })
+	tx, err := c.BeginTx(txCtx, nil)
+	if !late.Stop() { // the deadline came during BEGIN, or just after it
+		if err == nil {
+			_ = tx.Rollback()
+			err = context.DeadlineExceeded
+		}
+		cancel(nil)
+		return nil, nil, fmt.Errorf("wait for the write lock: %w: %w", context.DeadlineExceeded, err)
+	}
+	if err != nil {
+		cancel(nil)
+		return nil, nil, err
+	}
+	return tx, func() { cancel(nil) }, nil
 }

@@ -62,6 +62,49 @@ func TestLockedDatabaseIsUnavailable(t *testing.T) {
 	}
 }
 
+// TestTransactionQueuedBehindALockFailsWithinWriteWait holds the write
+// lock from another connection while a transaction waits for the writer
+// connection, busy with another write, for most of writeWait. The
+// transaction must fail within writeWait of its start: its BEGIN, once it
+// has the connection, waits for the lock only until then, not a busy
+// timeout of its own (under load a request queued behind a locked file
+// answered 503 after 10 s instead of 5).
+func TestTransactionQueuedBehindALockFailsWithinWriteWait(t *testing.T) {
+	t.Parallel()
+	s := openMigrated(t)
+	ctx := t.Context()
+	other, err := sql.Open("sqlite", dsn(s.path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	lock, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatalf("take the lock: %v", err)
+	}
+	defer func() { _, _ = lock.ExecContext(context.Background(), "ROLLBACK") }()
+	busy, err := s.write.Conn(ctx) // the writer's only connection, as a write under way holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := writeWait * 3 / 5 // the scenario: the connection comes free with 2 s of writeWait left
+	release := time.AfterFunc(held, func() { _ = busy.Close() })
+	defer release.Stop()
+	start := time.Now()
+	err = s.Stores().Tx.Atomic(ctx, func(user.Stores) error { return nil })
+	took := time.Since(start)
+	if !errors.Is(err, user.ErrUnavailable) {
+		t.Errorf("Atomic on a locked database = %v, want ErrUnavailable", err)
+	}
+	if took < held || took > writeWait+time.Second {
+		t.Errorf("Atomic on a locked database took %v, want between %v (the connection was busy) and writeWait (%v)", took.Round(time.Millisecond), held, writeWait)
+	}
+}
+
 func TestUnavailableCodes(t *testing.T) {
 	for code, want := range map[int]bool{5: true, 6: true, 8: true, 10: true, 13: true, 14: true, 5 | 2<<8: true,
 		19: false, 1: false, 2067: false} {
