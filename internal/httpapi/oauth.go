@@ -132,17 +132,23 @@ func (a *api) tooManyFailures(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // countFailures serves r with h and counts it against the OAuthFailures
-// limit of its address when h refused it: 400 (a bad code or token, an
-// unknown grant) or 401 (client authentication failed).
+// limit of its address when h refused it (400: a bad code or token, an
+// unknown grant; 401: client authentication failed) and the refusal may
+// be a guess (oidcop.FailureNote): not once its client proved its secret.
+// A confidential relying party's users make it send refused grants from
+// its address (a code sent again from a reloaded callback page, or made
+// up; an expired refresh token), and any of them can on purpose: counted,
+// they throttled the relying party's sign-ins for all its users.
 func (a *api) countFailures(h http.Handler, w http.ResponseWriter, r *http.Request) {
 	rule := a.limits.OAuthFailures
 	if a.limits.Limiter == nil || !rule.On() {
 		h.ServeHTTP(w, r)
 		return
 	}
+	ctx, note := oidcop.WithFailureNote(r.Context())
 	rec := &recorder{ResponseWriter: w}
-	h.ServeHTTP(rec, r)
-	if s := rec.statusCode(); s == http.StatusBadRequest || s == http.StatusUnauthorized {
+	h.ServeHTTP(rec, r.WithContext(ctx))
+	if s := rec.statusCode(); (s == http.StatusBadRequest || s == http.StatusUnauthorized) && note.MayBeGuess() {
 		a.limits.Limiter.Allow(r.Context(), rule, addrKey(a.clientIP.IP(r)))
 	}
 }

@@ -71,3 +71,58 @@ func TestProviderFailuresAreLimitedPerAddress(t *testing.T) {
 		}
 	})
 }
+
+// TestRelyingPartysRefusedGrantsDoNotThrottleIt: a confidential relying
+// party's server exchanges codes and refresh tokens for all its users from
+// its own address, and some of them are refused: a user who reloads the
+// callback page sends their code again or takes too long to, a user back
+// after months has an expired refresh token, and any user can put any
+// code in the callback's query string, as often as they like. Those refusals came after the client proved its secret and
+// were counted against the address like a prober's guesses: past
+// USERSVC_RATE_LIMIT_OAUTH_FAILURES every exchange of the relying party
+// was answered 429, the sign-ins of all its users with it. A refusal made
+// to a client that proved its secret is not a guess; what a client
+// without it sends is still counted.
+func TestRelyingPartysRefusedGrantsDoNotThrottleIt(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind, limitsOn("USERSVC_RATE_LIMIT_OAUTH_FAILURES", "3/1m"),
+			apptest.Env("USERSVC_JWT_ALG", security.EdDSA, "USERSVC_PUBLIC_URL", "http://auth.example.test"))
+		rp := s.createClient(s.adminToken(), `{"name":"Shop","confidential":true,"redirect_uris":["https://shop.example/cb"],"grant_types":["authorization_code","refresh_token","client_credentials"],"scopes":["users:read"]}`)
+		const relyingParty = "203.0.113.10"
+		send := func(form url.Values, secret string) response {
+			t.Helper()
+			return s.do(req{method: "POST", path: tokenPath, body: form.Encode(), contentType: formType, header: basicFrom(relyingParty, rp.ClientID, secret)})
+		}
+		// golang.org/x/oauth2 tries client_secret_post after a refusal to
+		// HTTP Basic: the secret by another method than the client's,
+		// refused, not compared.
+		sendPost := func(form url.Values) response {
+			t.Helper()
+			form.Set("client_id", rp.ClientID)
+			form.Set("client_secret", rp.ClientSecret)
+			return s.do(req{method: "POST", path: tokenPath, body: form.Encode(), contentType: formType, header: http.Header{peerHeader: {relyingParty}}})
+		}
+		for i := range 6 {
+			stale := []url.Values{
+				{"grant_type": {"authorization_code"}, "code": {"made-up"}, "redirect_uri": {"https://shop.example/cb"}},
+				{"grant_type": {"refresh_token"}, "refresh_token": {oidcop.RefreshPrefix + strings.Repeat("e", 43)}},
+			}[i%2]
+			if res := send(stale, rp.ClientSecret); res.Status != http.StatusBadRequest {
+				t.Fatalf("a user's stale grant %d through the relying party: got %v, want 400", i+1, res)
+			}
+			if res := sendPost(stale); res.Status != http.StatusBadRequest && res.Status != http.StatusUnauthorized {
+				t.Fatalf("the same by client_secret_post: got %v, want 400 or 401", res)
+			}
+		}
+		if res := send(url.Values{"grant_type": {"client_credentials"}}, rp.ClientSecret); res.Status != http.StatusOK {
+			t.Errorf("the relying party's exchange after its users' 12 refused grants: got %v, want 200", res)
+		}
+		// Without the secret the same requests are guesses, counted.
+		for range 3 {
+			send(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {oidcop.RefreshPrefix + strings.Repeat("g", 43)}}, "wrong")
+		}
+		if res := send(url.Values{"grant_type": {"client_credentials"}}, rp.ClientSecret); res.Status != http.StatusTooManyRequests {
+			t.Errorf("the address after 3 requests with a wrong secret: got %v, want 429", res)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -93,6 +94,44 @@ func withAuthMethod(r *http.Request) *http.Request {
 func authMethodOf(ctx context.Context) string {
 	m, _ := ctx.Value(authMethodKey{}).(string)
 	return m
+}
+
+// FailureNote is what the provider says of a request, for a caller that
+// limits the refused requests of each address: whether a refusal of it
+// may be a guess. It may not once the request's confidential client
+// proved its secret (what is refused after that is its users' doing: a
+// code used, expired or made up in the callback's query string, an
+// expired refresh token), nor when the request sent a secret of a
+// confidential client by another method than its registered one, refused
+// without being compared (a stock client library tries one method after
+// the other). Put one on the request's context with WithFailureNote
+// before the provider answers it.
+type FailureNote struct{ noGuess atomic.Bool }
+
+// MayBeGuess reports whether a refusal of the request may be a guess.
+func (n *FailureNote) MayBeGuess() bool { return !n.noGuess.Load() }
+
+// failureNoteKey carries a request's *FailureNote.
+type failureNoteKey struct{}
+
+// WithFailureNote is ctx with a FailureNote that the provider fills in.
+func WithFailureNote(ctx context.Context) (context.Context, *FailureNote) {
+	n := &FailureNote{}
+	return context.WithValue(ctx, failureNoteKey{}, n), n
+}
+
+// noteNoGuess notes, on ctx's FailureNote if any, that the request's
+// refusal is no guess.
+func noteNoGuess(ctx context.Context) {
+	if n, ok := ctx.Value(failureNoteKey{}).(*FailureNote); ok {
+		n.noGuess.Store(true)
+	}
+}
+
+// otherMethod reports whether a secret was sent for c by another method
+// than its registered one: refused, never compared.
+func otherMethod(c Client, secret, method string) bool {
+	return !c.Public() && secret != "" && method != "" && method != c.AuthMethod
 }
 
 // opClient is a Client as op sees it.

@@ -556,15 +556,32 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 		}
 		method = c.AuthMethod
 	}
-	if _, err := s.d.Clients.Authenticate(ctx, id, secret, method); err != nil {
+	if _, err := s.authenticate(ctx, id, secret, method); err != nil {
 		return clientError(err)
 	}
 	return nil
 }
 
+// authenticate is Clients.Authenticate, noting on the request's
+// FailureNote when its refusal can be no guess: the confidential client
+// proved its secret, or sent it by another method than its own.
+func (s *storage) authenticate(ctx context.Context, id, secret, method string) (Client, error) {
+	c, err := s.d.Clients.Authenticate(ctx, id, secret, method)
+	if err == nil {
+		if !c.Public() {
+			noteNoGuess(ctx)
+		}
+		return c, nil
+	}
+	if known, lookErr := s.d.Clients.Client(ctx, id); lookErr == nil && otherMethod(known, secret, method) {
+		noteNoGuess(ctx)
+	}
+	return Client{}, err
+}
+
 // ClientCredentials authenticates a service account.
 func (s *storage) ClientCredentials(ctx context.Context, id, secret string) (op.Client, error) {
-	c, err := s.d.Clients.Authenticate(ctx, id, secret, authMethodOf(ctx))
+	c, err := s.authenticate(ctx, id, secret, authMethodOf(ctx))
 	if err != nil {
 		return nil, clientError(err)
 	}

@@ -1,6 +1,8 @@
 package oidcop
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"slices"
 
@@ -30,6 +32,9 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request) {
 	if err == nil && tokenReq.Code == "" {
 		err = oidc.ErrInvalidRequest().WithDescription("code missing")
 	}
+	if err == nil {
+		err = p.authenticateFirst(r.Context(), tokenReq)
+	}
 	if err != nil {
 		op.RequestError(w, r, err, nil)
 		return
@@ -40,6 +45,37 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.tokenResponse(w, r, req, client, tokenReq.Code, "")
+}
+
+// authenticateFirst authenticates the confidential client of a code
+// exchange by its secret before the code is looked at, as RFC 6749 4.1.3
+// orders and op's refresh grant does (op's code exchange reads the code
+// first): a bad code sent by the client's server (whatever a user put in
+// its callback's query string) is then refused after the client proved
+// its secret, and is no guess (FailureNote). A secret sent by another
+// method than the client's is left to op, code first, so that a client
+// library trying the other method after a refusal reports the code's
+// error, not invalid_client; it is noted no guess too. Public clients
+// and client assertions are op's to check, as before.
+func (p *Provider) authenticateFirst(ctx context.Context, tokenReq *oidc.AccessTokenRequest) error {
+	if tokenReq.ClientAssertionType != "" {
+		return nil
+	}
+	c, err := p.d.Clients.Client(ctx, tokenReq.ClientID)
+	if errors.Is(err, ErrUnknownClient) {
+		return oidc.ErrInvalidClient().WithParent(err)
+	}
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	if c.Public() {
+		return nil
+	}
+	if otherMethod(c, tokenReq.ClientSecret, authMethodOf(ctx)) {
+		noteNoGuess(ctx)
+		return nil
+	}
+	return op.AuthorizeClientIDSecret(ctx, tokenReq.ClientID, tokenReq.ClientSecret, p.op.Storage())
 }
 
 // refresh is op.RefreshTokenExchange, answered by tokenResponse.
