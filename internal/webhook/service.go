@@ -637,7 +637,7 @@ func (s *Service) attemptNew(ctx context.Context, d Delivery) (Delivery, error) 
 func (s *Service) RunDue(ctx context.Context) (int, error) {
 	n := 0
 	for {
-		ds, err := s.deliveries.ClaimDue(ctx, s.now().UTC().Truncate(time.Microsecond), claimLease, dueBatch)
+		ds, err := s.deliveries.ClaimDue(ctx, s.now().UTC().Truncate(time.Microsecond), claimLease, dueBatch, nil)
 		if err != nil || len(ds) == 0 {
 			return n, err
 		}
