@@ -241,10 +241,14 @@ func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil 
 // (Grants.UseCode), so that any other use of the code, before or after
 // this one ends, finds the grant to revoke. An account or session that
 // ended refuses the code before it is used: the grant of an earlier use
-// ended with them, for good.
+// ended with them, for good. So does a third-party client's consent taken
+// back since the code was issued (consented).
 func (s *storage) grantOf(ctx context.Context, r *authRequest) (Grant, error) {
 	u, err := s.liveAccount(ctx, r.UserID, r.SessionID)
 	if err != nil {
+		return Grant{}, err
+	}
+	if err := s.consented(ctx, r); err != nil {
 		return Grant{}, err
 	}
 	now := s.now()
@@ -261,6 +265,37 @@ func (s *storage) grantOf(ctx context.Context, r *authRequest) (Grant, error) {
 	}
 	r.GrantID = g.ID
 	return g, nil
+}
+
+// errConsentWithdrawn is a code of a third-party client whose consent the
+// user took back after allowing it.
+var errConsentWithdrawn = errors.New("oidc: the user took back the consent this code was issued under")
+
+// consented refuses, invalid_grant, the code of r when its client is a
+// third party and the user's consent to it no longer covers r's scopes:
+// taking a consent back ends the client's grants, and must end the code
+// that would make the next one. (A first-party client needs none.)
+func (s *storage) consented(ctx context.Context, r *authRequest) error {
+	c, err := s.d.Clients.Client(ctx, r.ClientID)
+	if err != nil {
+		return clientError(err)
+	}
+	if c.FirstParty {
+		return nil
+	}
+	given, err := s.d.Stores.Consents.Consent(ctx, r.UserID, r.ClientID)
+	if errors.Is(err, ErrNotFound) {
+		return oidc.ErrInvalidGrant().WithParent(errConsentWithdrawn)
+	}
+	if err != nil {
+		return err
+	}
+	for _, sc := range r.Scopes {
+		if !slices.Contains(given.Scopes, sc) {
+			return oidc.ErrInvalidGrant().WithParent(errConsentWithdrawn)
+		}
+	}
+	return nil
 }
 
 // CreateAccessToken returns the id (jti) and expiry of a new access token.
