@@ -169,3 +169,34 @@ func TestConsentsOfAnotherAccountStayPut(t *testing.T) {
 		}
 	})
 }
+
+// TestCodeOfAWithdrawnConsentGivesNothing: a code the user allowed a
+// third-party client, taken back before the client exchanged it, still
+// gave the client a live grant: the withdrawal ended the client's grants
+// and the consent, and the code made a new grant after it. Once the
+// consent is gone, its code is refused (invalid_grant).
+func TestCodeOfAWithdrawnConsentGivesNothing(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		notes := f.notesClient()
+		b := f.signIn()
+		verifier := oauth2.GenerateVerifier()
+		_, _, page := b.visit(notes.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+		q := b.consent(hiddenID(t, page), "allow")
+		if q.Get("code") == "" {
+			t.Fatalf("consent answered %v, want a code", q)
+		}
+		if status, body := f.call(http.MethodDelete, "/api/v1/users/me/consents/notes", f.apiToken("ada")); status != http.StatusNoContent {
+			t.Fatalf("DELETE /users/me/consents/notes: %d %s, want 204", status, body)
+		}
+		tok, err := notes.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if !isOAuthError(err, "invalid_grant") {
+			t.Errorf("the code exchanged after its consent was taken back: %v, want invalid_grant", err)
+		}
+		if tok != nil {
+			if _, err := f.provider.UserInfo(f.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+				t.Error("the access token of a code whose consent was taken back answers userinfo")
+			}
+		}
+	})
+}

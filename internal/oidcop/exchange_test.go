@@ -2,6 +2,7 @@ package oidcop_test
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -112,6 +113,66 @@ func TestNoIDTokenWithoutOpenID(t *testing.T) {
 		}
 		if got := f.introspect(webClient, webSecret, next.AccessToken); got["active"] != true {
 			t.Errorf("the refreshed access token = %v, want active", got)
+		}
+	})
+}
+
+// keptCopy keeps the copy of each auth request saved with its code: what
+// a step that read the request before the code was exchanged would write
+// back after it.
+type keptCopy struct {
+	oidcop.Grants
+	mu    sync.Mutex
+	coded oidcop.AuthRequest
+}
+
+func (k *keptCopy) SaveAuthRequest(ctx context.Context, r oidcop.AuthRequest) error {
+	if r.CodeHash != nil {
+		k.mu.Lock()
+		k.coded = r
+		k.mu.Unlock()
+	}
+	return k.Grants.SaveAuthRequest(ctx, r)
+}
+
+// TestStaleSaveKeepsTheCodesGrant: a save of the request from a copy read
+// before its code was exchanged, landing after the exchange, wrote back
+// the request without the grant the exchange named on it, so that a
+// replay of the code found no grant to revoke and the first exchange's
+// tokens kept working (RFC 6749 section 4.1.2). No step of the provider
+// makes such a save today (each refuses a finished request), so the test
+// writes it through the store, which must refuse it: no save may undo the
+// exchange.
+func TestStaleSaveKeepsTheCodesGrant(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		kept := &keptCopy{}
+		hook := app.WithOIDCStores(func(s oidcop.Stores) oidcop.Stores {
+			kept.Grants, s.Grants = s.Grants, kept
+			return s
+		})
+		f := newFixtureWith(t, kind, []apptest.Option{apptest.With(hook)})
+		conf := f.webConfig()
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(f.signIn(), conf, "s", oauth2.S256ChallengeOption(verifier))
+		tok, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		kept.mu.Lock()
+		stale := kept.coded
+		kept.mu.Unlock()
+		if stale.CodeHash == nil {
+			t.Fatal("no request was saved with its code")
+		}
+		_ = kept.Grants.SaveAuthRequest(f.ctx, stale) // refused or not: what counts is what a replay finds
+		if _, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
+			t.Fatalf("replayed code: %v, want invalid_grant", err)
+		}
+		if got := f.introspect(webClient, webSecret, tok.AccessToken); got["active"] == true {
+			t.Error("the first exchange's access token is active after its code was replayed")
+		}
+		if _, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+			t.Error("the first exchange's refresh token refreshes after its code was replayed")
 		}
 	})
 }

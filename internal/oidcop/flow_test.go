@@ -354,6 +354,26 @@ func TestEndSessionHintEndsOnlyTheBrowsersSession(t *testing.T) {
 	}
 }
 
+// TestEndSessionOfAnUnknownClientIsABadRequest: RP-initiated logout naming
+// a client_id that is not registered (a typo, a deleted client, anyone's
+// made-up link) was answered 500 server_error, an outage to the service's
+// metrics and logs that anyone could cause. It is the caller's error: 400
+// invalid_request, sent nowhere.
+func TestEndSessionOfAnUnknownClientIsABadRequest(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	noRedirect := &http.Client{Transport: f.http.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.Get(f.base + "/oauth/end_session?client_id=no-such-client&post_logout_redirect_uri=" + url.QueryEscape(rpOrigin+"/bye"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var answer struct{ Error string }
+	body, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(body, &answer); res.StatusCode != http.StatusBadRequest || err != nil || answer.Error != "invalid_request" || res.Header.Get("Location") != "" {
+		t.Errorf("end_session of an unknown client: %d %s (Location %q), want 400 invalid_request sent nowhere", res.StatusCode, body, res.Header.Get("Location"))
+	}
+}
+
 // TestPKCE: a wrong or missing verifier gets no tokens; a public client
 // must send a challenge at all, and S256 only (plain, named or by
 // default, is refused).

@@ -254,9 +254,18 @@ type browserSession struct{ userID, sessionID uuid.UUID }
 // one, only when the request comes from this origin (Sec-Fetch-Site), so
 // that another site cannot sign a user out by linking here. A hint alone,
 // without that browser, ends nothing: an ID token is no credential.
+//
+// A client_id that is not registered is the caller's error (invalid_request):
+// op takes any failure to find the client for its own (server_error).
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := r.ParseForm(); err == nil {
+		if id := r.Form.Get("client_id"); id != "" {
+			if _, err := p.d.Clients.Client(ctx, id); errors.Is(err, ErrUnknownClient) {
+				op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("client_id is not a registered client"), nil)
+				return
+			}
+		}
 		site := r.Header.Get("Sec-Fetch-Site")
 		hinted := r.Form.Get("id_token_hint") != ""
 		if u, sess, ok := p.d.Browser.Current(r); ok && (hinted || site == "same-origin" || site == "none") {

@@ -25,7 +25,7 @@ import (
 const (
 	// RefreshPrefix starts every refresh token the provider issues.
 	RefreshPrefix = "ort_"
-	userTokenID   = "g." // + grant id + "." + random
+	userTokenID   = "g." // + grant id + "." + random [+ "." + narrowed scopes]
 	serviceToken  = "s." // + random
 )
 
@@ -241,10 +241,14 @@ func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil 
 // (Grants.UseCode), so that any other use of the code, before or after
 // this one ends, finds the grant to revoke. An account or session that
 // ended refuses the code before it is used: the grant of an earlier use
-// ended with them, for good.
+// ended with them, for good. So does a third-party client's consent taken
+// back since the code was issued (consented).
 func (s *storage) grantOf(ctx context.Context, r *authRequest) (Grant, error) {
 	u, err := s.liveAccount(ctx, r.UserID, r.SessionID)
 	if err != nil {
+		return Grant{}, err
+	}
+	if err := s.consented(ctx, r); err != nil {
 		return Grant{}, err
 	}
 	now := s.now()
@@ -263,6 +267,37 @@ func (s *storage) grantOf(ctx context.Context, r *authRequest) (Grant, error) {
 	return g, nil
 }
 
+// errConsentWithdrawn is a code of a third-party client whose consent the
+// user took back after allowing it.
+var errConsentWithdrawn = errors.New("oidc: the user took back the consent this code was issued under")
+
+// consented refuses, invalid_grant, the code of r when its client is a
+// third party and the user's consent to it no longer covers r's scopes:
+// taking a consent back ends the client's grants, and must end the code
+// that would make the next one. (A first-party client needs none.)
+func (s *storage) consented(ctx context.Context, r *authRequest) error {
+	c, err := s.d.Clients.Client(ctx, r.ClientID)
+	if err != nil {
+		return clientError(err)
+	}
+	if c.FirstParty {
+		return nil
+	}
+	given, err := s.d.Stores.Consents.Consent(ctx, r.UserID, r.ClientID)
+	if errors.Is(err, ErrNotFound) {
+		return oidc.ErrInvalidGrant().WithParent(errConsentWithdrawn)
+	}
+	if err != nil {
+		return err
+	}
+	for _, sc := range r.Scopes {
+		if !slices.Contains(given.Scopes, sc) {
+			return oidc.ErrInvalidGrant().WithParent(errConsentWithdrawn)
+		}
+	}
+	return nil
+}
+
 // CreateAccessToken returns the id (jti) and expiry of a new access token.
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	exp := s.now().Add(s.cfg.AccessTokenTTL)
@@ -272,11 +307,11 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 		if err != nil {
 			return "", time.Time{}, err
 		}
-		return userTokenID + g.ID + "." + random(), exp, nil
+		return accessTokenID(g, g.Scopes), exp, nil
 	case *serviceRequest:
 		return serviceToken + random(), exp, nil
 	case *refreshRequest:
-		return userTokenID + r.grant.ID + "." + random(), exp, nil
+		return accessTokenID(r.grant, r.scopes), exp, nil
 	default:
 		return "", time.Time{}, oidc.ErrUnsupportedGrantType()
 	}
@@ -289,6 +324,7 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, _ string) (string, string, time.Time, error) {
 	var g Grant
 	var replaces []byte
+	scopes := req.GetScopes()
 	switch r := req.(type) {
 	case *authRequest:
 		var err error
@@ -306,7 +342,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	if err := s.rotate(ctx, rt, replaces, g.ID); err != nil {
 		return "", "", time.Time{}, err
 	}
-	return userTokenID + g.ID + "." + random(), token, now.Add(s.cfg.AccessTokenTTL), nil
+	return accessTokenID(g, scopes), token, now.Add(s.cfg.AccessTokenTTL), nil
 }
 
 // rotate stores rt in place of the token replaces (nil: none). A replaced
@@ -397,6 +433,32 @@ func (s *storage) liveAccount(ctx context.Context, userID, sessionID uuid.UUID) 
 		return user.User{}, errNotLive
 	}
 	return u, nil
+}
+
+// accessTokenID is the id (jti) of a new access token of g with scopes:
+// those of a refresh that asked for fewer than g's (RFC 6749 section 6)
+// are written in it, so that introspection and userinfo, which op hands
+// the id alone, answer for them and not for g's (tokenScopes).
+func accessTokenID(g Grant, scopes []string) string {
+	id := userTokenID + g.ID + "." + random()
+	if slices.Equal(scopes, g.Scopes) {
+		return id
+	}
+	return id + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Join(scopes, " ")))
+}
+
+// tokenScopes are the scopes of g's access token tokenID: g's, or those
+// written in it (accessTokenID) that g has.
+func tokenScopes(tokenID string, g Grant) []string {
+	parts := strings.Split(tokenID, ".")
+	if len(parts) < 4 {
+		return g.Scopes
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[3])
+	if err != nil {
+		return nil
+	}
+	return slices.DeleteFunc(strings.Fields(string(b)), func(sc string) bool { return !slices.Contains(g.Scopes, sc) })
 }
 
 // grantOfToken is the grant id an access token id names ("" for a service
@@ -668,14 +730,15 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo,
 	if err != nil {
 		return userinfoError(err)
 	}
-	if !slices.Contains(g.Scopes, oidc.ScopeOpenID) {
+	scopes := tokenScopes(tokenID, g)
+	if !slices.Contains(scopes, oidc.ScopeOpenID) {
 		return insufficientScope()
 	}
 	u, err := s.liveAccount(ctx, g.UserID, g.SessionID)
 	if err != nil {
 		return userinfoError(err)
 	}
-	userClaims(info, u, g.Scopes)
+	userClaims(info, u, scopes)
 	return nil
 }
 
@@ -725,10 +788,11 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	if err != nil {
 		return err
 	}
+	scopes := tokenScopes(tokenID, g)
 	info := new(oidc.UserInfo)
-	userClaims(info, u, g.Scopes)
+	userClaims(info, u, scopes)
 	resp.SetUserInfo(info)
-	resp.Scope, resp.ClientID, resp.TokenType = g.Scopes, g.ClientID, oidc.BearerToken
+	resp.Scope, resp.ClientID, resp.TokenType = scopes, g.ClientID, oidc.BearerToken
 	resp.Audience, resp.AuthTime = oidc.Audience{g.ClientID}, oidc.FromTime(g.AuthTime)
 	resp.AuthenticationMethodsReferences = g.AMR
 	resp.JWTID = tokenID

@@ -119,7 +119,10 @@ type Grants interface {
 	// SaveAuthRequest stores r, replacing the stored request of r.ID.
 	// A request's code hash, once stored, is kept: saving r with another
 	// (or none) over it is ErrCodeIssued and changes nothing, so that a
-	// request never gets a second, unused code beside a used one.
+	// request never gets a second, unused code beside a used one. A
+	// request whose code was used (UseCode) is final: saving over it is
+	// ErrCodeUsed and changes nothing, so that a save from a copy read
+	// before the exchange never takes back the grant the exchange named.
 	SaveAuthRequest(ctx context.Context, r AuthRequest) error
 	// AuthRequest returns the request id; ErrNotFound when not stored.
 	AuthRequest(ctx context.Context, id string) (AuthRequest, error)

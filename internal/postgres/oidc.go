@@ -60,7 +60,7 @@ func translateOIDC(err error, op string) error {
 }
 
 // SaveAuthRequest stores r, replacing the request of r.ID unless that has
-// another code hash (ErrCodeIssued).
+// another code hash (ErrCodeIssued) or its code was used (ErrCodeUsed).
 func (s *OIDCGrants) SaveAuthRequest(ctx context.Context, r oidcop.AuthRequest) error {
 	data, err := json.Marshal(r)
 	if err != nil {
@@ -70,15 +70,30 @@ func (s *OIDCGrants) SaveAuthRequest(ctx context.Context, r oidcop.AuthRequest) 
 	defer cancel()
 	const q = `INSERT INTO oidc_auth_requests (id, code_hash, data, expires_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (id) DO UPDATE SET code_hash = excluded.code_hash, data = excluded.data, expires_at = excluded.expires_at
-		WHERE oidc_auth_requests.code_hash IS NULL OR oidc_auth_requests.code_hash = excluded.code_hash`
+		WHERE oidc_auth_requests.code_used_at IS NULL
+		AND (oidc_auth_requests.code_hash IS NULL OR oidc_auth_requests.code_hash = excluded.code_hash)`
 	tag, err := s.db.pool.Exec(ctx, q, r.ID, r.CodeHash, string(data), r.ExpiresAt)
 	if err != nil {
 		return translateOIDC(err, "save auth request")
 	}
 	if tag.RowsAffected() == 0 {
-		return oidcop.ErrCodeIssued
+		return s.refusedSave(ctx, r.ID)
 	}
 	return nil
+}
+
+// refusedSave says why a save of request id changed nothing: its code was
+// used (ErrCodeUsed), or it has another code (ErrCodeIssued).
+func (s *OIDCGrants) refusedSave(ctx context.Context, id string) error {
+	var used bool
+	const q = `SELECT code_used_at IS NOT NULL FROM oidc_auth_requests WHERE id = $1`
+	if err := s.db.pool.QueryRow(ctx, q, id).Scan(&used); err != nil {
+		return translateOIDC(err, "save auth request")
+	}
+	if used {
+		return oidcop.ErrCodeUsed
+	}
+	return oidcop.ErrCodeIssued
 }
 
 // AuthRequest returns the request id.

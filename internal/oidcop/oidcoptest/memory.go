@@ -44,6 +44,9 @@ type (
 func (m *memGrants) SaveAuthRequest(_ context.Context, r oidcop.AuthRequest) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.used[r.ID] {
+		return oidcop.ErrCodeUsed
+	}
 	if old, ok := m.requests[r.ID]; ok && old.CodeHash != nil && string(old.CodeHash) != string(r.CodeHash) {
 		return oidcop.ErrCodeIssued
 	}

@@ -140,8 +140,7 @@ var grantTests = map[string]func(*testing.T, oidcop.Grants){
 		r := NewAuthRequest(1)
 		r.CodeHash = hash("code-1")
 		must(t, s.SaveAuthRequest(ctx, r))
-		r, err := s.UseCode(ctx, hash("code-1"), NewGrant(1))
-		must(t, err)
+		r.SentToSignIn = true
 		must(t, s.SaveAuthRequest(ctx, r)) // the same code: a plain update
 		for _, second := range [][]byte{hash("code-2"), nil} {
 			next := r
@@ -157,6 +156,26 @@ var grantTests = map[string]func(*testing.T, oidcop.Grants){
 		}
 		if _, err := s.UseCode(ctx, hash("code-2"), NewGrant(2)); !errors.Is(err, oidcop.ErrNotFound) {
 			t.Errorf("UseCode(second code) = %v, want ErrNotFound", err)
+		}
+	},
+	"UsedRequestIsFinal": func(t *testing.T, s oidcop.Grants) {
+		r := NewAuthRequest(1)
+		r.CodeHash = hash("code")
+		must(t, s.SaveAuthRequest(ctx, r))
+		g := NewGrant(1)
+		used, err := s.UseCode(ctx, hash("code"), g)
+		must(t, err)
+		for name, stale := range map[string]oidcop.AuthRequest{"read before the use": r, "read after it": used} {
+			stale.SentToSignIn, stale.GrantID = !stale.SentToSignIn, ""
+			if err := s.SaveAuthRequest(ctx, stale); !errors.Is(err, oidcop.ErrCodeUsed) {
+				t.Errorf("saving the request %s over its used code = %v, want ErrCodeUsed", name, err)
+			}
+		}
+		if got, err := s.AuthRequest(ctx, r.ID); err != nil || got.GrantID != g.ID || got.SentToSignIn != r.SentToSignIn {
+			t.Errorf("the request after the refused saves = %+v, %v; want it as used, naming grant %s", got, err, g.ID)
+		}
+		if got, err := s.UseCode(ctx, hash("code"), NewGrant(2)); !errors.Is(err, oidcop.ErrCodeUsed) || got.GrantID != g.ID {
+			t.Errorf("a replay of the code = grant %q, %v; want ErrCodeUsed naming %s", got.GrantID, err, g.ID)
 		}
 	},
 	"CodeIsSingleUse": func(t *testing.T, s oidcop.Grants) {
