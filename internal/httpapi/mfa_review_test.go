@@ -72,3 +72,22 @@ func TestFirstPasskeyEndsThePasswordOnlySessions(t *testing.T) {
 		}
 	})
 }
+
+// A new set of recovery codes mails the owner's trusted address: it
+// replaces the set the owner wrote down (without a word, their way back in
+// once the phone is lost was gone), and whoever made it, a thief of a
+// fresh session among others, holds a way past the authenticator app.
+func TestNewRecoveryCodesAreMailedToTheOwner(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		s := newServer(t, kind)
+		a, token := s.signedUp()
+		s.enrolTOTP(token)
+		s.nextMail(string(user.MailTOTPEnabled), a.Email)
+		if res := s.do(req{method: "POST", path: "/api/v1/users/me/mfa/recovery-codes", token: token}); res.Status != http.StatusOK {
+			t.Fatalf("regenerate: got %v, want 200", res)
+		}
+		if m := s.nextMail(string(user.MailRecoveryCodesGenerated), a.Email); m.Token != "" {
+			t.Error("the notice of new recovery codes carries a token")
+		}
+	})
+}

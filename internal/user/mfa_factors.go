@@ -412,7 +412,9 @@ func totpConfirmed(ctx context.Context, tx Stores, id uuid.UUID) (bool, error) {
 }
 
 // RegenerateRecoveryCodes replaces c's recovery codes by a new set, shown
-// this once. It needs a recent authentication and a confirmed factor.
+// this once. It needs a recent authentication and a confirmed factor. The
+// account's notice address is told: the set its owner wrote down stops
+// working, and the new one is a way past the other factors.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Caller) ([]string, error) {
 	if err := s.recentlyAuthenticated(ctx, c, ""); err != nil {
 		return nil, err
@@ -430,7 +432,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Caller) ([]stri
 	}
 	e := s.event(ctx, AuditMFARecoveryCodesNew, c.User.ID, c.User.ID, nil)
 	err = s.atomically(ctx, e, func(tx Stores) error {
-		return tx.Factors.SetRecoveryCodes(ctx, c.User.ID, hashes, s.now())
+		if err := tx.Factors.SetRecoveryCodes(ctx, c.User.ID, hashes, s.now()); err != nil {
+			return err
+		}
+		return s.notifyMFA(ctx, tx, c.User, MailRecoveryCodesGenerated)
 	})
 	if err != nil {
 		return nil, err
