@@ -42,7 +42,7 @@ func (a MailArgs) InsertOpts() river.InsertOpts {
 func security(kind user.MailKind) bool {
 	return kind == user.MailResetPassword || kind == user.MailEmailChanged ||
 		kind == user.MailMFARemoved || kind == user.MailRecoveryCodeUsed || kind == user.MailPasskeyAdded ||
-		kind == user.MailTOTPEnabled
+		kind == user.MailTOTPEnabled || kind == user.MailRecoveryCodesGenerated
 }
 
 // purpose is what the token is sealed for.

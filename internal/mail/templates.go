@@ -21,14 +21,15 @@ var templateFS embed.FS
 
 // subjects are the messages' subjects, by template name (user.MailKind).
 var subjects = map[string]string{
-	string(user.MailVerifyEmail):      "Confirm your email address",
-	string(user.MailResetPassword):    "Reset your password",
-	string(user.MailEmailChanged):     "The email address of your account was changed",
-	string(user.MailPasswordChanged):  "The password of your account was changed",
-	string(user.MailMFARemoved):       "A second factor of your account was removed",
-	string(user.MailRecoveryCodeUsed): "A recovery code of your account was used",
-	string(user.MailPasskeyAdded):     "A passkey was added to your account",
-	string(user.MailTOTPEnabled):      "An authenticator app was set up for your account",
+	string(user.MailVerifyEmail):            "Confirm your email address",
+	string(user.MailResetPassword):          "Reset your password",
+	string(user.MailEmailChanged):           "The email address of your account was changed",
+	string(user.MailPasswordChanged):        "The password of your account was changed",
+	string(user.MailMFARemoved):             "A second factor of your account was removed",
+	string(user.MailRecoveryCodeUsed):       "A recovery code of your account was used",
+	string(user.MailPasskeyAdded):           "A passkey was added to your account",
+	string(user.MailTOTPEnabled):            "An authenticator app was set up for your account",
+	string(user.MailRecoveryCodesGenerated): "New recovery codes were made for your account",
 }
 
 // TokenPlaceholder is what a link template has where the token goes.

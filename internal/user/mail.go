@@ -36,6 +36,11 @@ const (
 	// MailTOTPEnabled tells the trusted address that an authenticator app
 	// was set up: a login then needs its codes.
 	MailTOTPEnabled MailKind = "totp_enabled"
+	// MailRecoveryCodesGenerated tells the trusted address that a new set
+	// of recovery codes replaced the old one: the codes written down no
+	// longer work, and whoever holds the new ones has a way past the
+	// other factors.
+	MailRecoveryCodesGenerated MailKind = "recovery_codes_generated"
 )
 
 // ErrUndeliverable is a mail a Notifier can never send as it is (no link

@@ -91,8 +91,10 @@ func (s *Service) EnrolTOTP(ctx context.Context, c Caller) (TOTPKey, error) {
 
 // ConfirmTOTP confirms c's enrolled TOTP authenticator with a first code
 // from it and returns a new set of recovery codes, shown this once. From
-// then on a password login of c's account asks for a code. Wrong codes
-// count against the account as failed logins do, for this session alone.
+// then on a password login of c's account asks for a code; when it is the
+// account's first factor, its other sessions end (endPasswordOnlySessions).
+// Wrong codes count against the account as failed logins do, for this
+// session alone.
 func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string) ([]string, error) {
 	return s.ConfirmTOTPSetup(ctx, c, code, "")
 }
@@ -142,11 +144,14 @@ func (s *Service) ConfirmTOTPSetup(ctx context.Context, c Caller, code, setup st
 
 // confirmTOTPIn confirms f, c's pending TOTP factor, at step in tx, with
 // new recovery codes (hashes); user.mfa_enabled when it is the account's
-// first factor (firstFactor).
+// first factor, after the end of the account's other sessions.
 func (s *Service) confirmTOTPIn(ctx context.Context, tx Stores, c Caller, f TOTPFactor, step int64, hashes [][]byte) error {
 	now := s.now()
 	had, err := s.lockFactors(ctx, tx, c.User.ID)
 	if err != nil {
+		return err
+	}
+	if err := s.endPasswordOnlySessions(ctx, tx, c, had); err != nil {
 		return err
 	}
 	// Only f, the factor the code was checked against: one that an
@@ -285,11 +290,15 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Caller) error {
 // (lockFactors: decided in the transaction, so of two added at once one
 // is), user.mfa_enabled is emitted (method webauthn), as confirming a
 // first authenticator app does, since the account's password logins now
-// ask for a second factor.
+// ask for a second factor, and the account's other sessions end
+// (endPasswordOnlySessions).
 func (s *Service) PasskeyAdded(ctx context.Context, c Caller, add func(tx Stores) error) error {
 	return s.atomic(ctx, func(tx Stores) error {
 		had, err := s.lockFactors(ctx, tx, c.User.ID)
 		if err != nil {
+			return err
+		}
+		if err := s.endPasswordOnlySessions(ctx, tx, c, had); err != nil {
 			return err
 		}
 		if err := add(tx); err != nil {
@@ -302,6 +311,22 @@ func (s *Service) PasskeyAdded(ctx context.Context, c Caller, add func(tx Stores
 		}
 		return s.notifyMFA(ctx, tx, c.User, MailPasskeyAdded)
 	})
+}
+
+// endPasswordOnlySessions ends, in tx, every session of c's account but
+// c's own when c is adding the account's first second factor (had is
+// false), as a password change does (endOthers: session.revoked for each).
+// Those sessions were opened with the password alone, since the account
+// had no factor to ask for: left alive, one that a thief opened with the
+// password before the owner turned a factor on would prove the password
+// again and regenerate the recovery codes (a way past the factor), remove
+// the factor or add its own. c's session stays: it is the one that
+// turned the factor on. Call it before the change writes its events.
+func (s *Service) endPasswordOnlySessions(ctx context.Context, tx Stores, c Caller, had bool) error {
+	if had {
+		return nil
+	}
+	return s.endOthers(ctx, tx, c.User.ID, c.Session.ID, s.now())
 }
 
 // SecondFactorRemoved runs remove, another package's removal of one of
@@ -387,7 +412,9 @@ func totpConfirmed(ctx context.Context, tx Stores, id uuid.UUID) (bool, error) {
 }
 
 // RegenerateRecoveryCodes replaces c's recovery codes by a new set, shown
-// this once. It needs a recent authentication and a confirmed factor.
+// this once. It needs a recent authentication and a confirmed factor. The
+// account's notice address is told: the set its owner wrote down stops
+// working, and the new one is a way past the other factors.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Caller) ([]string, error) {
 	if err := s.recentlyAuthenticated(ctx, c, ""); err != nil {
 		return nil, err
@@ -405,7 +432,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Caller) ([]stri
 	}
 	e := s.event(ctx, AuditMFARecoveryCodesNew, c.User.ID, c.User.ID, nil)
 	err = s.atomically(ctx, e, func(tx Stores) error {
-		return tx.Factors.SetRecoveryCodes(ctx, c.User.ID, hashes, s.now())
+		if err := tx.Factors.SetRecoveryCodes(ctx, c.User.ID, hashes, s.now()); err != nil {
+			return err
+		}
+		return s.notifyMFA(ctx, tx, c.User, MailRecoveryCodesGenerated)
 	})
 	if err != nil {
 		return nil, err

@@ -171,12 +171,16 @@ func TestAccountPagesApplyTheMFAPolicyForAll(t *testing.T) {
 	s := newSite(t, apptest.SQLite, apptest.Env("USERSVC_REQUIRE_MFA_FOR", "all"))
 	s.account("ada")
 	s.account("bob")
-	// A page session opened with the password alone, before the owner
-	// turned on an authenticator app (the policy then demands it).
+	s.account("cleo")
+	// A page session opened with the password alone, which turned on an
+	// authenticator app (the policy then demands it; turning it on ended
+	// the account's other password-only sessions); and an API session of
+	// another account, the same way.
 	b := s.browser()
 	b.signIn("ada", password, "/account")
-	tok := apiToken(s, "ada")
-	secret, _ := s.enrolTOTP("ada")
+	secret, _ := s.enrolTOTPFor(s.pageCaller(b))
+	tok := apiToken(s, "cleo")
+	s.enrolTOTPFor(s.callerOf(tok))
 	s.Clock.Advance(time.Minute)
 
 	if st, body := apiDo(s, apiAddr, http.MethodGet, "/api/v1/users/me/sessions", tok, ""); st != http.StatusForbidden || !strings.Contains(body, "mfa_login_required") {

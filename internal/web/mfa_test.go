@@ -2,12 +2,14 @@ package web_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/pquerna/otp"
 	pqtotp "github.com/pquerna/otp/totp"
 
@@ -18,16 +20,45 @@ import (
 // through the service and returns its secret and recovery codes.
 func (s *site) enrolTOTP(login string) (string, []string) {
 	s.t.Helper()
+	tok, err := s.App.Service().Login(context.Background(), login, password, "")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return s.enrolTOTPFor(s.callerOf(tok.Token))
+}
+
+// callerOf is the caller of the API access token tok.
+func (s *site) callerOf(tok string) user.Caller {
+	s.t.Helper()
+	u, sess, err := s.App.Service().Authenticate(context.Background(), tok)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return user.Caller{User: u, Session: sess}
+}
+
+// pageCaller is the caller of b's page session (its cookie names the user
+// and the session).
+func (s *site) pageCaller(b *browser) user.Caller {
+	s.t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(b.sessionCookie().Value)
+	if err != nil || len(raw) < 32 {
+		s.t.Fatalf("session cookie: %v", err)
+	}
+	u, sess, err := s.App.Service().Resume(context.Background(), uuid.UUID(raw[:16]), uuid.UUID(raw[16:32]))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return user.Caller{User: u, Session: sess}
+}
+
+// enrolTOTPFor enrols and confirms an authenticator app in c's session,
+// which turns the account's second factor on (and so keeps only that
+// session of those opened with the password alone), and returns its
+// secret and the recovery codes.
+func (s *site) enrolTOTPFor(c user.Caller) (string, []string) {
+	s.t.Helper()
 	ctx, svc := context.Background(), s.App.Service()
-	tok, err := svc.Login(ctx, login, password, "")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	u, sess, err := svc.Authenticate(ctx, tok.Token)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	c := user.Caller{User: u, Session: sess}
 	key, err := svc.EnrolTOTP(ctx, c)
 	if err != nil {
 		s.t.Fatal(err)
@@ -117,7 +148,9 @@ func TestAdminWithoutFactorIsSentToEnrol(t *testing.T) {
 			t.Errorf("the enrol page: %d, no notice\n%s", p.status, p.body)
 		}
 
-		secret, _ := s.enrolTOTP("root")
+		// Enrolled from the console's own session, the one password-only
+		// session that outlives turning the factor on.
+		secret, _ := s.enrolTOTPFor(s.pageCaller(b))
 		s.Clock.Advance(time.Minute)
 		if p := b.get("/admin/users"); p.status != http.StatusForbidden || !strings.Contains(p.body, "sign in again with it") {
 			t.Errorf("password-only session after enrolling: %d, want 403 asking for the factor\n%s", p.status, p.body)
