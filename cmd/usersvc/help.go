@@ -44,9 +44,13 @@ var (
 		env: config.Variables(), allSettings: true,
 	}
 	migrateHelp = command{
-		name: "migrate", synopsis: "usersvc migrate up|down|status",
+		name: "migrate", synopsis: "usersvc migrate up|down|status [--yes]",
 		about: "up applies every pending migration, down rolls back the latest one,\n" +
-			"status lists them with when each was applied.",
+			"status lists them with when each was applied.\n\n" +
+			"down refuses, exit status 2, saying what would be lost, to undo a\n" +
+			"migration whose Down destroys what cannot be made again (00034: the\n" +
+			"stored service key; docs/deploy.md, \"Irreversible migrations\") unless\n" +
+			"--yes confirms it.",
 		env: storeVars, allSettings: true,
 	}
 	keysHelp = command{

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ const usage = `usage: usersvc [command] [flags]
 commands:
   serve                     run the HTTP service (the default)
   migrate up|down|status    apply, roll back one, or list database migrations
+                            (down --yes: also one whose Down destroys data)
   create-admin --email E --username U [--full-name N]
                             create an administrator (password asked, or
                             read from stdin), or promote that account
@@ -162,6 +164,9 @@ func flagsOf(c command) *flag.FlagSet {
 	case auditPruneHelp.name:
 		fs, _ := auditPruneFlags()
 		return fs
+	case migrateHelp.name:
+		fs, _ := migrateFlags()
+		return fs
 	case keysHelp.name:
 		fs, _ := keysFlags()
 		return fs
@@ -293,11 +298,20 @@ func healthcheck(ctx context.Context, args, environ []string, stdout io.Writer) 
 	return err
 }
 
-func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+// migrateFlags defines the flags of migrate: --yes, for down.
+func migrateFlags() (*flag.FlagSet, *bool) {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	return fs, fs.Bool("yes", false, "down: undo the migration even when its Down destroys what cannot be made again (the service key of 00034)")
+}
+
+func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs, yes := migrateFlags()
 	verb, done, err := migrateHelp.parseVerb(fs, args, stdout, "up", "down", "status")
 	if done || err != nil {
 		return err
+	}
+	if verb != "down" && *yes {
+		return migrateHelp.misuse(fs, "migrate %s takes no --yes", verb)
 	}
 	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
@@ -308,6 +322,9 @@ func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
+	if verb == "down" {
+		return migrateDown(ctx, db, fs, *yes, stdout)
+	}
 	p, err := db.Migrator()
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
@@ -325,16 +342,26 @@ func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		if len(results) == 0 {
 			fmt.Fprintf(stdout, "%s: no migrations to apply\n", kind)
 		}
-	case "down":
-		r, err := p.Down(ctx)
-		if err != nil {
-			return fmt.Errorf("migrate down: %w", err)
-		}
-		fmt.Fprintln(stdout, r)
 	case "status":
 		return migrateStatus(ctx, db, p, kind, stdout)
 	}
 	return nil
+}
+
+// migrateDown undoes the latest migration; one whose Down destroys what
+// cannot be made again only with --yes (confirmed): without, the refusal
+// says what would be lost and exits 2, as a refused value does.
+func migrateDown(ctx context.Context, db app.Store, fs *flag.FlagSet, confirmed bool, stdout io.Writer) error {
+	r, err := app.MigrateDown(ctx, db, confirmed)
+	if lossy, ok := errors.AsType[*app.LossyDownError](err); ok {
+		return migrateHelp.misuse(fs, "migrate down: refused: %v.\nNothing was changed. To undo %s all the same, run `usersvc migrate down --yes`",
+			lossy, lossy.Migration)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, r)
+	return err
 }
 
 // migrateStatus prints each migration, applied or pending. It only reads:
