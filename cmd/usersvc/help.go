@@ -46,7 +46,8 @@ var (
 	migrateHelp = command{
 		name: "migrate", synopsis: "usersvc migrate up|down|status [--yes]",
 		about: "up applies every pending migration, down rolls back the latest one,\n" +
-			"status lists them with when each was applied.\n\n" +
+			"status lists them with when each was applied, and those applied by a\n" +
+			"newer release, which this binary does not know, marked so.\n\n" +
 			"down refuses, exit status 2, saying what would be lost, to undo a\n" +
 			"migration whose Down destroys what cannot be made again (00034: the\n" +
 			"stored service key; docs/deploy.md, \"Irreversible migrations\") unless\n" +

@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/usersvc/usersvc/internal/app"
 )
 
 // migrateCmd runs `usersvc migrate args...` and returns its stdout, its
@@ -75,6 +79,62 @@ func TestMigrateDownRefusesToDestroyTheServiceKey(t *testing.T) {
 			}
 			if _, errs, code := migrateCmd(t, environ, "down"); code != 0 {
 				t.Errorf("migrate down of the migration before %s: exit %d, stderr %q; want it undone without --yes", serviceKey, code, errs)
+			}
+		})
+	}
+}
+
+// execSQL runs statement on the database environ names: DATABASE_URL's,
+// else the SQLite file in USERSVC_DATA_DIR.
+func execSQL(t *testing.T, environ []string, statement string) {
+	t.Helper()
+	driver, source := "sqlite", ""
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "USERSVC_DATA_DIR="); ok && driver == "sqlite" {
+			source = filepath.Join(v, app.SQLiteFile)
+		}
+		if v, ok := strings.CutPrefix(kv, "DATABASE_URL="); ok {
+			driver, source = "pgx", v
+		}
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(t.Context(), statement); err != nil {
+		t.Fatalf("%s: %v", statement, err)
+	}
+}
+
+// TestMigrateStatusShowsANewerReleasesMigrations: a database a newer
+// release migrated (the N-1 binary running beside it, or after a
+// rollback: docs/deploy.md) has migrations this binary does not know, and
+// `migrate status` listed only its own, all applied, as if the database
+// were exactly at this release. It now lists the others too, marked as
+// unknown to this binary, and says on stderr that the database is ahead.
+func TestMigrateStatusShowsANewerReleasesMigrations(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			environ := db.environ(t)
+			if err := run(context.Background(), []string{"migrate", "up"}, environ, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			execSQL(t, environ, "INSERT INTO goose_db_version (version_id, is_applied) VALUES (90001, true)") // what goose records for a newer release's migration
+			out, errs, code := migrateCmd(t, environ, "status")
+			if code != 0 {
+				t.Fatalf("migrate status: exit %d, stderr %q", code, errs)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			last := lines[len(lines)-1]
+			if !strings.Contains(last, "90001") || !strings.Contains(last, "applied") || !strings.Contains(last, "unknown to this binary") {
+				t.Errorf("migrate status printed\n%s\nwant a last line for 90001, applied, unknown to this binary", out)
+			}
+			if !applied(t, environ, "00034_service_key.sql") {
+				t.Error("migrate status no longer lists this binary's migrations as applied")
+			}
+			if !strings.Contains(errs, "90001") || !strings.Contains(errs, "newer release") {
+				t.Errorf("migrate status printed on stderr %q, want a warning that a newer release migrated the database", errs)
 			}
 		})
 	}

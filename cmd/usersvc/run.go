@@ -10,13 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/config"
@@ -322,28 +319,26 @@ func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	if verb == "down" {
+	switch verb {
+	case "down":
 		return migrateDown(ctx, db, fs, *yes, stdout)
+	case "status":
+		return migrateStatus(ctx, db, kind, stdout, stderr)
 	}
 	p, err := db.Migrator()
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	defer p.Close()
-	switch verb {
-	case "up":
-		results, err := p.Up(ctx)
-		for _, r := range results {
-			fmt.Fprintln(stdout, r)
-		}
-		if err != nil {
-			return fmt.Errorf("migrate up: %w", err)
-		}
-		if len(results) == 0 {
-			fmt.Fprintf(stdout, "%s: no migrations to apply\n", kind)
-		}
-	case "status":
-		return migrateStatus(ctx, db, p, kind, stdout)
+	results, err := p.Up(ctx)
+	for _, r := range results {
+		fmt.Fprintln(stdout, r)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate up: %w", err)
+	}
+	if len(results) == 0 {
+		fmt.Fprintf(stdout, "%s: no migrations to apply\n", kind)
 	}
 	return nil
 }
@@ -364,30 +359,36 @@ func migrateDown(ctx context.Context, db app.Store, fs *flag.FlagSet, confirmed 
 	return err
 }
 
-// migrateStatus prints each migration, applied or pending. It only reads:
-// a database never migrated has every migration pending, and goose, whose
-// status query creates the version table it does not find, is not asked.
-func migrateStatus(ctx context.Context, db app.Store, p *goose.Provider, kind string, stdout io.Writer) error {
-	versioned, err := db.HasMigrationTable(ctx)
+// migrateStatus prints each migration, applied or pending, and those a
+// newer release applied, which this binary does not know, marked so; the
+// warning that the database is ahead of this binary goes to stderr.
+func migrateStatus(ctx context.Context, db app.Store, kind string, stdout, stderr io.Writer) error {
+	states, err := app.MigrationStatus(ctx, db)
 	if err != nil {
 		return fmt.Errorf("migrate status: %w", err)
 	}
-	var statuses []*goose.MigrationStatus
-	if versioned {
-		if statuses, err = p.Status(ctx); err != nil {
-			return fmt.Errorf("migrate status: %w", err)
+	var unknown []string
+	for _, m := range states {
+		name, state := m.File, "pending"
+		if m.Unknown() {
+			name = fmt.Sprintf("%05d", m.Version)
+			unknown = append(unknown, name)
 		}
-	} else {
-		for _, src := range p.ListSources() {
-			statuses = append(statuses, &goose.MigrationStatus{Source: src, State: goose.StatePending})
+		if m.Applied {
+			state = "applied"
+			if !m.AppliedAt.IsZero() {
+				state += " " + m.AppliedAt.UTC().Format(time.RFC3339)
+			}
 		}
+		if m.Unknown() {
+			state += "  unknown to this binary: a newer release's migration"
+		}
+		fmt.Fprintf(stdout, "%-8s %s  %s\n", kind, name, state)
 	}
-	for _, s := range statuses {
-		applied := "pending"
-		if !s.AppliedAt.IsZero() {
-			applied = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(stdout, "%-8s %s  %s\n", kind, filepath.Base(s.Source.Path), applied)
+	if len(unknown) > 0 {
+		fmt.Fprintf(stderr, "warning: the database has migrations this binary does not know (%s): a newer release migrated it; "+
+			"this binary runs on that schema only as the release before it (docs/deploy.md, \"Migrations across a blue/green switch\")\n",
+			strings.Join(unknown, ", "))
 	}
 	return nil
 }

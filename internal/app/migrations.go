@@ -1,9 +1,12 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/pressly/goose/v3"
 )
@@ -76,4 +79,52 @@ func checkDown(ctx context.Context, p *goose.Provider) error {
 		}
 	}
 	return &LossyDownError{Migration: file, Loses: loses}
+}
+
+// MigrationState is a migration as `usersvc migrate status` shows it.
+type MigrationState struct {
+	Version int64
+	// File is its file in this binary; "" when this binary has none: a
+	// newer release applied it (docs/deploy.md: the previous release runs
+	// on the newer one's schema during a deployment and after a rollback).
+	File      string
+	Applied   bool
+	AppliedAt time.Time // when it was applied, if the database recorded it
+}
+
+// Unknown reports whether this binary has no file of the migration.
+func (m MigrationState) Unknown() bool { return m.File == "" }
+
+// MigrationStatus lists db's migrations by version: this binary's, applied
+// or pending, and those applied to db that this binary does not know. It
+// only reads: a database never migrated has every migration pending, and
+// goose, whose status query creates the version table it does not find
+// and takes the migration lock, is not asked.
+func MigrationStatus(ctx context.Context, db Store) ([]MigrationState, error) {
+	versioned, err := db.HasMigrationTable(ctx)
+	if err != nil {
+		return nil, err
+	}
+	applied := map[int64]time.Time{}
+	if versioned {
+		if applied, err = db.AppliedMigrations(ctx); err != nil {
+			return nil, err
+		}
+	}
+	p, err := db.Migrator()
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	defer p.Close()
+	var states []MigrationState
+	for _, src := range p.ListSources() {
+		at, ok := applied[src.Version]
+		states = append(states, MigrationState{Version: src.Version, File: filepath.Base(src.Path), Applied: ok, AppliedAt: at})
+		delete(applied, src.Version)
+	}
+	for v, at := range applied {
+		states = append(states, MigrationState{Version: v, Applied: true, AppliedAt: at})
+	}
+	slices.SortFunc(states, func(a, b MigrationState) int { return cmp.Compare(a.Version, b.Version) })
+	return states, nil
 }
