@@ -59,8 +59,8 @@ var (
 		about: "rotate adds a new token signing key: published in the JWKS at once, signing\n" +
 			"after USERSVC_KEY_PUBLISH_DELAY (--now: at once, for a leaked key); the old\n" +
 			"one keeps verifying until its tokens expire. retire KID withdraws a key at\n" +
-			"once. list shows the keys and their states. Not with USERSVC_JWT_ALG=HS256,\n" +
-			"which has no stored keys.\n\n" +
+			"once. list shows the keys and their states (it only reads: with no key, an\n" +
+			"empty table). Not with USERSVC_JWT_ALG=HS256, which has no stored keys.\n\n" +
 			"reseal seals everything kept sealed (signing keys, the service key, webhook\n" +
 			"and TOTP secrets, queued mail's tokens) again under USERSVC_KEY_ENCRYPTION_KEY,\n" +
 			"in batches, and prints the counts by kind; afterwards\n" +

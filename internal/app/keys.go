@@ -190,7 +190,8 @@ func deriveKey(secret []byte) ([]byte, error) {
 	return k, nil
 }
 
-// OpenRing opens the key ring of cfg's algorithm on db's database.
+// OpenRing opens the key ring of cfg's algorithm on db's database, its
+// first key made when there is none.
 func OpenRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger, now func() time.Time) (*signing.Ring, error) {
 	sealer, err := keySealer(cfg, log)
 	if err != nil {
@@ -199,11 +200,35 @@ func OpenRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger
 	return openRing(ctx, cfg, db, sealer, now, nil, nil)
 }
 
+// LoadRing loads the key ring of cfg's algorithm on db's database as it
+// is, writing nothing: with no key stored it has none. For `usersvc keys
+// list`, which only reads.
+func LoadRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger, now func() time.Time) (*signing.Ring, error) {
+	sealer, err := keySealer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := signing.Load(ctx, db.SigningKeys(), sealer, ringOptions(cfg, now, nil, nil))
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return ring, nil
+}
+
 // openRing opens the key ring of cfg's algorithm on db's database, its
 // private keys sealed by sealer; rotated hears of the scheduled rotations
 // (nil: nobody).
 func openRing(ctx context.Context, cfg config.Config, db Store, sealer *signing.Sealer, now func() time.Time, reloads <-chan time.Time, rotated func(signing.Info)) (*signing.Ring, error) {
-	ring, err := signing.Open(ctx, db.SigningKeys(), sealer, signing.Options{
+	ring, err := signing.Open(ctx, db.SigningKeys(), sealer, ringOptions(cfg, now, reloads, rotated))
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return ring, nil
+}
+
+// ringOptions are the key ring's options as cfg sets them.
+func ringOptions(cfg config.Config, now func() time.Time, reloads <-chan time.Time, rotated func(signing.Info)) signing.Options {
+	return signing.Options{
 		Alg: cfg.JWTAlg,
 		// A key verifies until every token it signed has expired: tokens
 		// live AccessTokenTTL, are accepted JWTLeeway longer, and a replica
@@ -222,11 +247,7 @@ func openRing(ctx context.Context, cfg config.Config, db Store, sealer *signing.
 		// forged kids.
 		MinReload: time.Second,
 		Now:       now,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
 	}
-	return ring, nil
 }
 
 // keyEncryptionKey is the configured key or, in development, one generated

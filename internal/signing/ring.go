@@ -175,6 +175,22 @@ type Ring struct {
 // at once) when there is none, and fails when a key does not decrypt with
 // sealer.
 func Open(ctx context.Context, repo Repository, sealer *Sealer, opts Options) (*Ring, error) {
+	r, err := Load(ctx, repo, sealer, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := r.SigningKey(); err != nil {
+		if _, err := r.RotateNow(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Load loads the ring of alg from repo as Open does, but never writes:
+// with no key stored the ring has none (List is empty, SigningKey
+// fails). For what only reads the keys (`usersvc keys list`).
+func Load(ctx context.Context, repo Repository, sealer *Sealer, opts Options) (*Ring, error) {
 	if opts.Alg == "" {
 		opts.Alg = security.EdDSA
 	}
@@ -199,11 +215,6 @@ func Open(ctx context.Context, repo Repository, sealer *Sealer, opts Options) (*
 	r := &Ring{repo: repo, sealer: sealer, opts: opts}
 	if err := r.Reload(ctx); err != nil {
 		return nil, err
-	}
-	if _, _, err := r.SigningKey(); err != nil {
-		if _, err := r.RotateNow(ctx); err != nil {
-			return nil, err
-		}
 	}
 	return r, nil
 }
