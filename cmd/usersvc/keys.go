@@ -55,8 +55,7 @@ func keys(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 		if err != nil {
 			return err
 		}
-		detail := map[string]string{"alg": info.Alg, "signs_from": info.CreatedAt.UTC().Format(time.RFC3339)}
-		if err := app.RecordKeyChange(ctx, db, app.AuditKeyRotated, info.ID, detail); err != nil {
+		if err := app.RecordKeyChange(ctx, db, app.AuditKeyRotated, info.ID, app.RotationDetail(info)); err != nil {
 			return fmt.Errorf("keys rotate: %w", err)
 		}
 	case "retire":

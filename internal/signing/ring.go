@@ -95,8 +95,9 @@ type Options struct {
 	// that a new key signs every RotateEvery. One replica of those sharing
 	// the database makes the key (Repository.AddKeyUnlessSince).
 	RotateEvery time.Duration
-	// Rotated, when set, hears of each rotation Run makes.
-	Rotated func(Info)
+	// Rotated, when set, hears of each rotation Run makes, with Run's
+	// context.
+	Rotated func(context.Context, Info)
 	// ReloadEvery is how often Run reloads the ring. Zero means 30 s.
 	ReloadEvery time.Duration
 	// MinReload is the least time between two reloads caused by tokens
@@ -532,7 +533,7 @@ func (r *Ring) tick(ctx context.Context) error {
 	}
 	info, rotated, err := r.RotateIfDue(ctx)
 	if rotated && r.opts.Rotated != nil {
-		r.opts.Rotated(info)
+		r.opts.Rotated(ctx, info)
 	}
 	return err
 }
