@@ -86,7 +86,7 @@ func createAdmin(ctx context.Context, args, environ []string, stdin io.Reader, s
 	if err != nil {
 		return err
 	}
-	in := passwordSource{file: r.passwordFile, stdin: stdin, stdout: stdout}
+	in := passwordSource{file: r.passwordFile, stdin: stdin, prompts: stderr}
 	if r.promote {
 		return createAdminHelp.refused(promoteAdmin(ctx, svc, r, in, stdout))
 	}
@@ -127,11 +127,13 @@ func promoteAdmin(ctx context.Context, svc *user.Service, r adminRequest, in pas
 }
 
 // passwordSource is where create-admin reads a password: a file, the
-// terminal, or the first line of stdin.
+// terminal, or the first line of stdin. At the terminal it asks on
+// prompts (stderr: stdout carries only the command's result, which
+// scripts capture).
 type passwordSource struct {
-	file   string
-	stdin  io.Reader
-	stdout io.Writer
+	file    string
+	stdin   io.Reader
+	prompts io.Writer
 }
 
 // read returns the password. required says whether none is an error;
@@ -142,7 +144,7 @@ func (p passwordSource) read(required bool) (string, error) {
 		return readPasswordFile(p.file)
 	}
 	if f, ok := p.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) { // #nosec G115 -- a file descriptor fits an int
-		return promptPassword(int(f.Fd()), p.stdout, required) // #nosec G115 -- as above
+		return promptPassword(int(f.Fd()), p.prompts, required) // #nosec G115 -- as above
 	}
 	if p.stdin == nil {
 		if required {
@@ -194,17 +196,17 @@ func readSecretFile(flag, path string) (string, error) {
 	return secret, nil
 }
 
-// promptPassword reads the password twice from the terminal fd; when it is
-// not required, an empty answer means none.
-func promptPassword(fd int, stdout io.Writer, required bool) (string, error) {
+// promptPassword reads the password twice from the terminal fd, asking
+// on prompts; when it is not required, an empty answer means none.
+func promptPassword(fd int, prompts io.Writer, required bool) (string, error) {
 	if !required {
-		fmt.Fprintln(stdout, "A new password for the account (empty: keep its password; needed when its email is not verified).")
+		fmt.Fprintln(prompts, "A new password for the account (empty: keep its password; needed when its email is not verified).")
 	}
 	var typed [2]string
 	for i, prompt := range []string{"Password: ", "Repeat the password: "} {
-		fmt.Fprint(stdout, prompt)
+		fmt.Fprint(prompts, prompt)
 		b, err := term.ReadPassword(fd)
-		fmt.Fprintln(stdout)
+		fmt.Fprintln(prompts)
 		if err != nil {
 			return "", fmt.Errorf("read the password: %w", err)
 		}

@@ -44,9 +44,14 @@ var (
 		env: config.Variables(), allSettings: true,
 	}
 	migrateHelp = command{
-		name: "migrate", synopsis: "usersvc migrate up|down|status",
+		name: "migrate", synopsis: "usersvc migrate up|down|status [--yes]",
 		about: "up applies every pending migration, down rolls back the latest one,\n" +
-			"status lists them with when each was applied.",
+			"status lists them with when each was applied, and those applied by a\n" +
+			"newer release, which this binary does not know, marked so.\n\n" +
+			"down refuses, exit status 2, saying what would be lost, to undo a\n" +
+			"migration whose Down destroys what cannot be made again (00034: the\n" +
+			"stored service key; docs/deploy.md, \"Irreversible migrations\") unless\n" +
+			"--yes confirms it.",
 		env: storeVars, allSettings: true,
 	}
 	keysHelp = command{
@@ -54,8 +59,8 @@ var (
 		about: "rotate adds a new token signing key: published in the JWKS at once, signing\n" +
 			"after USERSVC_KEY_PUBLISH_DELAY (--now: at once, for a leaked key); the old\n" +
 			"one keeps verifying until its tokens expire. retire KID withdraws a key at\n" +
-			"once. list shows the keys and their states. Not with USERSVC_JWT_ALG=HS256,\n" +
-			"which has no stored keys.\n\n" +
+			"once. list shows the keys and their states (it only reads: with no key, an\n" +
+			"empty table). Not with USERSVC_JWT_ALG=HS256, which has no stored keys.\n\n" +
 			"reseal seals everything kept sealed (signing keys, the service key, webhook\n" +
 			"and TOTP secrets, queued mail's tokens) again under USERSVC_KEY_ENCRYPTION_KEY,\n" +
 			"in batches, and prints the counts by kind; afterwards\n" +

@@ -24,9 +24,9 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 		vars  []string // variables its help names (some of)
 	}{
 		{[]string{"serve"}, "usage: usersvc [serve]", nil, []string{"USERSVC_ADDR", "USERSVC_OPS_ADDR", "DATABASE_URL", "USERSVC_JWT_SECRET"}},
-		{[]string{"migrate"}, "usage: usersvc migrate up|down|status", nil, []string{"DATABASE_URL", "USERSVC_DATA_DIR"}},
-		{[]string{"migrate", "up"}, "usage: usersvc migrate up|down|status", nil, []string{"DATABASE_URL"}},
-		{[]string{"migrate", "status"}, "usage: usersvc migrate up|down|status", nil, []string{"DATABASE_URL"}},
+		{[]string{"migrate"}, "usage: usersvc migrate up|down|status", []string{"--yes"}, []string{"DATABASE_URL", "USERSVC_DATA_DIR"}},
+		{[]string{"migrate", "up"}, "usage: usersvc migrate up|down|status", []string{"--yes"}, []string{"DATABASE_URL"}},
+		{[]string{"migrate", "status"}, "usage: usersvc migrate up|down|status", []string{"--yes"}, []string{"DATABASE_URL"}},
 		{[]string{"keys"}, "usage: usersvc keys rotate [--now] | retire KID | list", []string{"--now"}, []string{"USERSVC_KEY_ENCRYPTION_KEY", "USERSVC_JWT_ALG"}},
 		{[]string{"keys", "rotate"}, "usage: usersvc keys rotate [--now] | retire KID | list", []string{"--now"}, []string{"USERSVC_KEY_ENCRYPTION_KEY", "USERSVC_KEY_PUBLISH_DELAY"}},
 		{[]string{"keys", "retire"}, "usage: usersvc keys rotate [--now] | retire KID | list", nil, []string{"USERSVC_KEY_ENCRYPTION_KEY"}},

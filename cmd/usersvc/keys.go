@@ -42,6 +42,9 @@ func keys(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 	}
 	defer db.Close()
 	log := commandLog(stderr)
+	if verb == "list" {
+		return listStored(ctx, cfg, db, log, stdout, stderr)
+	}
 	ring, err := app.OpenRing(ctx, cfg, db, log, time.Now)
 	if err != nil {
 		return err
@@ -52,8 +55,7 @@ func keys(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 		if err != nil {
 			return err
 		}
-		detail := map[string]string{"alg": info.Alg, "signs_from": info.CreatedAt.UTC().Format(time.RFC3339)}
-		if err := app.RecordKeyChange(ctx, db, app.AuditKeyRotated, info.ID, detail); err != nil {
+		if err := app.RecordKeyChange(ctx, db, app.AuditKeyRotated, info.ID, app.RotationDetail(info)); err != nil {
 			return fmt.Errorf("keys rotate: %w", err)
 		}
 	case "retire":
@@ -156,6 +158,21 @@ func resealDetail(counts []signing.ResealCount) map[string]string {
 		d[strings.ReplaceAll(c.Kind, " ", "_")] = strconv.Itoa(c.Resealed)
 	}
 	return d
+}
+
+// listStored runs `keys list`: the stored keys as they are, changing
+// nothing (the first key is serve's, or `keys rotate`'s, to make); with
+// none, an empty table and a note on stderr.
+func listStored(ctx context.Context, cfg config.Config, db app.Store, log *slog.Logger, stdout, stderr io.Writer) error {
+	ring, err := app.LoadRing(ctx, cfg, db, log, time.Now)
+	if err != nil {
+		return err
+	}
+	list := ring.List()
+	if len(list) == 0 {
+		fmt.Fprintf(stderr, "no signing keys (%s) stored yet: serve makes the first when it starts, or `usersvc keys rotate --now`\n", cfg.JWTAlg)
+	}
+	return listKeys(stdout, list)
 }
 
 func listKeys(stdout io.Writer, list []signing.Info) error {

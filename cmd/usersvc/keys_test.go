@@ -5,13 +5,17 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/config"
+	"github.com/usersvc/usersvc/internal/signing"
 )
 
 func TestKeysCommandUsage(t *testing.T) {
@@ -35,6 +39,7 @@ func TestKeysRotateRetireList(t *testing.T) {
 	if err := run(t.Context(), []string{"migrate", "up"}, environ, io.Discard); err != nil {
 		t.Fatal(err)
 	}
+	firstSigningKey(t, environ)
 	if err := run(t.Context(), []string{"keys", "list"}, environ, &out); err != nil {
 		t.Fatalf("keys list: %v", err)
 	}
@@ -75,9 +80,7 @@ func TestKeysReseal(t *testing.T) {
 	if err := run(t.Context(), []string{"migrate", "up"}, environ, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(t.Context(), []string{"keys", "list"}, environ, io.Discard); err != nil { // makes the first key; the reseal stores the service key
-		t.Fatal(err)
-	}
+	firstSigningKey(t, environ) // as serve's first start does; the reseal stores the service key
 	old, err := os.ReadFile(filepath.Join(dir, config.KeyEncryptionKeyFile))
 	if err != nil {
 		t.Fatal(err)
@@ -103,5 +106,68 @@ func TestKeysReseal(t *testing.T) {
 	}
 	if err := run(t.Context(), []string{"keys", "reseal", "--now"}, environ, io.Discard); err == nil {
 		t.Error("keys reseal --now succeeded, want a usage error")
+	}
+}
+
+// TestKeysListOnlyReads: `usersvc keys list` on a database without
+// signing keys stored the first one, a write from a command that lists
+// (and a key made outside serve, by whoever looked). It now changes
+// nothing: the table is empty, and stderr says there are no keys yet.
+func TestKeysListOnlyReads(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			environ := db.environ(t)
+			st := keyStore(t, environ)
+			var stdout, stderr bytes.Buffer
+			if err := runWithStreams(t.Context(), []string{"keys", "list"}, environ, nil, &stdout, &stderr); err != nil {
+				t.Fatalf("keys list: %v", err)
+			}
+			if lines := strings.Split(strings.TrimSpace(stdout.String()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "KID") {
+				t.Errorf("keys list printed %q, want the header of an empty table", stdout.String())
+			}
+			if !strings.Contains(stderr.String(), "no signing keys") {
+				t.Errorf("keys list printed on stderr %q, want it to say there are no signing keys", stderr.String())
+			}
+			if keys, err := st.Keys(t.Context()); err != nil || len(keys) != 0 {
+				t.Errorf("after keys list the database holds %d signing keys (%v), want none", len(keys), err)
+			}
+		})
+	}
+}
+
+// keyStore migrates the database environ names and returns its signing
+// keys, as the command leaves them.
+func keyStore(t *testing.T, environ []string) signing.Repository {
+	t.Helper()
+	if err := run(t.Context(), []string{"migrate", "up"}, environ, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(environ, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _, err := app.OpenStore(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db.SigningKeys()
+}
+
+// firstSigningKey stores the first signing key in the migrated database
+// environ names, as serve does when it starts on a database without one.
+func firstSigningKey(t *testing.T, environ []string) {
+	t.Helper()
+	cfg, err := config.Load(environ, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := app.OpenMigrated(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := app.OpenRing(t.Context(), cfg, db, slog.New(slog.DiscardHandler), time.Now); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,13 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/usersvc/usersvc/internal/app"
 	"github.com/usersvc/usersvc/internal/config"
@@ -30,6 +28,7 @@ const usage = `usage: usersvc [command] [flags]
 commands:
   serve                     run the HTTP service (the default)
   migrate up|down|status    apply, roll back one, or list database migrations
+                            (down --yes: also one whose Down destroys data)
   create-admin --email E --username U [--full-name N]
                             create an administrator (password asked, or
                             read from stdin), or promote that account
@@ -162,6 +161,9 @@ func flagsOf(c command) *flag.FlagSet {
 	case auditPruneHelp.name:
 		fs, _ := auditPruneFlags()
 		return fs
+	case migrateHelp.name:
+		fs, _ := migrateFlags()
+		return fs
 	case keysHelp.name:
 		fs, _ := keysFlags()
 		return fs
@@ -293,11 +295,20 @@ func healthcheck(ctx context.Context, args, environ []string, stdout io.Writer) 
 	return err
 }
 
-func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+// migrateFlags defines the flags of migrate: --yes, for down.
+func migrateFlags() (*flag.FlagSet, *bool) {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	return fs, fs.Bool("yes", false, "down: undo the migration even when its Down destroys what cannot be made again (the service key of 00034)")
+}
+
+func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs, yes := migrateFlags()
 	verb, done, err := migrateHelp.parseVerb(fs, args, stdout, "up", "down", "status")
 	if done || err != nil {
 		return err
+	}
+	if verb != "down" && *yes {
+		return migrateHelp.misuse(fs, "migrate %s takes no --yes", verb)
 	}
 	cfg, err := loadConfig(environ, stderr)
 	if err != nil {
@@ -308,59 +319,76 @@ func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
+	switch verb {
+	case "down":
+		return migrateDown(ctx, db, fs, *yes, stdout)
+	case "status":
+		return migrateStatus(ctx, db, kind, stdout, stderr)
+	}
 	p, err := db.Migrator()
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	defer p.Close()
-	switch verb {
-	case "up":
-		results, err := p.Up(ctx)
-		for _, r := range results {
-			fmt.Fprintln(stdout, r)
-		}
-		if err != nil {
-			return fmt.Errorf("migrate up: %w", err)
-		}
-		if len(results) == 0 {
-			fmt.Fprintf(stdout, "%s: no migrations to apply\n", kind)
-		}
-	case "down":
-		r, err := p.Down(ctx)
-		if err != nil {
-			return fmt.Errorf("migrate down: %w", err)
-		}
+	results, err := p.Up(ctx)
+	for _, r := range results {
 		fmt.Fprintln(stdout, r)
-	case "status":
-		return migrateStatus(ctx, db, p, kind, stdout)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate up: %w", err)
+	}
+	if len(results) == 0 {
+		fmt.Fprintf(stdout, "%s: no migrations to apply\n", kind)
 	}
 	return nil
 }
 
-// migrateStatus prints each migration, applied or pending. It only reads:
-// a database never migrated has every migration pending, and goose, whose
-// status query creates the version table it does not find, is not asked.
-func migrateStatus(ctx context.Context, db app.Store, p *goose.Provider, kind string, stdout io.Writer) error {
-	versioned, err := db.HasMigrationTable(ctx)
+// migrateDown undoes the latest migration; one whose Down destroys what
+// cannot be made again only with --yes (confirmed): without, the refusal
+// says what would be lost and exits 2, as a refused value does.
+func migrateDown(ctx context.Context, db app.Store, fs *flag.FlagSet, confirmed bool, stdout io.Writer) error {
+	r, err := app.MigrateDown(ctx, db, confirmed)
+	if lossy, ok := errors.AsType[*app.LossyDownError](err); ok {
+		return migrateHelp.misuse(fs, "migrate down: refused: %v.\nNothing was changed. To undo %s all the same, run `usersvc migrate down --yes`",
+			lossy, lossy.Migration)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, r)
+	return err
+}
+
+// migrateStatus prints each migration, applied or pending, and those a
+// newer release applied, which this binary does not know, marked so; the
+// warning that the database is ahead of this binary goes to stderr.
+func migrateStatus(ctx context.Context, db app.Store, kind string, stdout, stderr io.Writer) error {
+	states, err := app.MigrationStatus(ctx, db)
 	if err != nil {
 		return fmt.Errorf("migrate status: %w", err)
 	}
-	var statuses []*goose.MigrationStatus
-	if versioned {
-		if statuses, err = p.Status(ctx); err != nil {
-			return fmt.Errorf("migrate status: %w", err)
+	var unknown []string
+	for _, m := range states {
+		name, state := m.File, "pending"
+		if m.Unknown() {
+			name = fmt.Sprintf("%05d", m.Version)
+			unknown = append(unknown, name)
 		}
-	} else {
-		for _, src := range p.ListSources() {
-			statuses = append(statuses, &goose.MigrationStatus{Source: src, State: goose.StatePending})
+		if m.Applied {
+			state = "applied"
+			if !m.AppliedAt.IsZero() {
+				state += " " + m.AppliedAt.UTC().Format(time.RFC3339)
+			}
 		}
+		if m.Unknown() {
+			state += "  unknown to this binary: a newer release's migration"
+		}
+		fmt.Fprintf(stdout, "%-8s %s  %s\n", kind, name, state)
 	}
-	for _, s := range statuses {
-		applied := "pending"
-		if !s.AppliedAt.IsZero() {
-			applied = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(stdout, "%-8s %s  %s\n", kind, filepath.Base(s.Source.Path), applied)
+	if len(unknown) > 0 {
+		fmt.Fprintf(stderr, "warning: the database has migrations this binary does not know (%s): a newer release migrated it; "+
+			"this binary runs on that schema only as the release before it (docs/deploy.md, \"Migrations across a blue/green switch\")\n",
+			strings.Join(unknown, ", "))
 	}
 	return nil
 }

@@ -54,9 +54,7 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time, reloads <-
 	}
 	// The ring first: its keys opening shows the key-encryption keys are
 	// the deployment's before a first start stores the service key.
-	ring, err := openRing(ctx, cfg, a.db, sealer, now, reloads, func(i signing.Info) {
-		a.log.Info("rotated the signing key on schedule", "kid", i.ID, "signs_from", i.CreatedAt.UTC().Format(time.RFC3339))
-	})
+	ring, err := openRing(ctx, cfg, a.db, sealer, now, reloads, a.rotatedOnSchedule)
 	if err != nil {
 		return tokenKeys{}, err
 	}
@@ -69,6 +67,24 @@ func (a *App) openKeys(ctx, bg context.Context, now func() time.Time, reloads <-
 	go ring.Run(bg, a.keyReloadFailed)
 	tokens, err := security.NewSigned(cfg.JWTAlg, ring, cfg.JWTIssuer, cfg.AccessTokenTTL, now, opts...)
 	return tokenKeys{tokens: tokens, jwks: ring.JWKS, derived: derived, seal: sealer}, err
+}
+
+// keyScheduleAgent is the user agent of the audit events of the
+// rotations the service makes on schedule: they have no actor, as the
+// commands' have none and name the command.
+const keyScheduleAgent = "usersvc serve (signing key rotation schedule, USERSVC_KEY_ROTATE_EVERY)"
+
+// rotatedOnSchedule logs the key i the key ring made on schedule and
+// records it in the audit log as `usersvc keys rotate` does, by the
+// schedule (keyScheduleAgent; detail "by": "schedule").
+func (a *App) rotatedOnSchedule(ctx context.Context, i signing.Info) {
+	a.log.Info("rotated the signing key on schedule", "kid", i.ID, "signs_from", i.CreatedAt.UTC().Format(time.RFC3339))
+	detail := RotationDetail(i)
+	detail["by"] = "schedule"
+	ctx = user.WithClient(ctx, user.Client{UserAgent: keyScheduleAgent})
+	if err := RecordKeyChange(ctx, a.db, AuditKeyRotated, i.ID, detail); err != nil {
+		a.log.Error("rotated the signing key on schedule", "kid", i.ID, "error", err.Error())
+	}
 }
 
 // keyReloadFailed logs and counts a reload of the signing keys that
@@ -190,7 +206,8 @@ func deriveKey(secret []byte) ([]byte, error) {
 	return k, nil
 }
 
-// OpenRing opens the key ring of cfg's algorithm on db's database.
+// OpenRing opens the key ring of cfg's algorithm on db's database, its
+// first key made when there is none.
 func OpenRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger, now func() time.Time) (*signing.Ring, error) {
 	sealer, err := keySealer(cfg, log)
 	if err != nil {
@@ -199,11 +216,35 @@ func OpenRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger
 	return openRing(ctx, cfg, db, sealer, now, nil, nil)
 }
 
+// LoadRing loads the key ring of cfg's algorithm on db's database as it
+// is, writing nothing: with no key stored it has none. For `usersvc keys
+// list`, which only reads.
+func LoadRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger, now func() time.Time) (*signing.Ring, error) {
+	sealer, err := keySealer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := signing.Load(ctx, db.SigningKeys(), sealer, ringOptions(cfg, now, nil, nil))
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return ring, nil
+}
+
 // openRing opens the key ring of cfg's algorithm on db's database, its
 // private keys sealed by sealer; rotated hears of the scheduled rotations
 // (nil: nobody).
-func openRing(ctx context.Context, cfg config.Config, db Store, sealer *signing.Sealer, now func() time.Time, reloads <-chan time.Time, rotated func(signing.Info)) (*signing.Ring, error) {
-	ring, err := signing.Open(ctx, db.SigningKeys(), sealer, signing.Options{
+func openRing(ctx context.Context, cfg config.Config, db Store, sealer *signing.Sealer, now func() time.Time, reloads <-chan time.Time, rotated func(context.Context, signing.Info)) (*signing.Ring, error) {
+	ring, err := signing.Open(ctx, db.SigningKeys(), sealer, ringOptions(cfg, now, reloads, rotated))
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return ring, nil
+}
+
+// ringOptions are the key ring's options as cfg sets them.
+func ringOptions(cfg config.Config, now func() time.Time, reloads <-chan time.Time, rotated func(context.Context, signing.Info)) signing.Options {
+	return signing.Options{
 		Alg: cfg.JWTAlg,
 		// A key verifies until every token it signed has expired: tokens
 		// live AccessTokenTTL, are accepted JWTLeeway longer, and a replica
@@ -222,11 +263,7 @@ func openRing(ctx context.Context, cfg config.Config, db Store, sealer *signing.
 		// forged kids.
 		MinReload: time.Second,
 		Now:       now,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
 	}
-	return ring, nil
 }
 
 // keyEncryptionKey is the configured key or, in development, one generated
@@ -314,6 +351,12 @@ const (
 
 // KeyAuditKinds lists the audit events of the signing keys.
 var KeyAuditKinds = []user.AuditKind{AuditKeyRotated, AuditKeyRevoked, AuditKeysResealed}
+
+// RotationDetail is the audit detail of the rotation that made the key i
+// (its kid is RecordKeyChange's): its algorithm and when it signs from.
+func RotationDetail(i signing.Info) map[string]string {
+	return map[string]string{"alg": i.Alg, "signs_from": i.CreatedAt.UTC().Format(time.RFC3339)}
+}
 
 // RecordKeyChange appends the audit event of kind about the signing key
 // kid ("" for none) to db's audit log, with detail, by the caller ctx

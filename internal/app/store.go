@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/pressly/goose/v3"
 
@@ -27,6 +28,10 @@ type Store interface {
 	// HasMigrationTable reports, without writing, whether the database
 	// has the migrations' version table (none: never migrated).
 	HasMigrationTable(ctx context.Context) (bool, error)
+	// AppliedMigrations returns, without writing, the versions the
+	// version table records as applied and when, this binary's or not;
+	// only for a database that has the table.
+	AppliedMigrations(ctx context.Context) (map[int64]time.Time, error)
 	Ping(ctx context.Context) error
 	Close() error
 }

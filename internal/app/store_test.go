@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/pressly/goose/v3"
 
@@ -21,4 +22,7 @@ func (s memoryStore) SigningKeys() signing.Repository                 { return n
 func (s memoryStore) Migrator() (*goose.Provider, error)              { return nil, errors.New("no migrations") }
 func (s memoryStore) Ping(context.Context) error                      { return nil }
 func (s memoryStore) HasMigrationTable(context.Context) (bool, error) { return false, nil }
-func (s memoryStore) Close() error                                    { return nil }
+func (s memoryStore) AppliedMigrations(context.Context) (map[int64]time.Time, error) {
+	return nil, nil
+}
+func (s memoryStore) Close() error { return nil }

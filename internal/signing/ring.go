@@ -95,8 +95,9 @@ type Options struct {
 	// that a new key signs every RotateEvery. One replica of those sharing
 	// the database makes the key (Repository.AddKeyUnlessSince).
 	RotateEvery time.Duration
-	// Rotated, when set, hears of each rotation Run makes.
-	Rotated func(Info)
+	// Rotated, when set, hears of each rotation Run makes, with Run's
+	// context.
+	Rotated func(context.Context, Info)
 	// ReloadEvery is how often Run reloads the ring. Zero means 30 s.
 	ReloadEvery time.Duration
 	// MinReload is the least time between two reloads caused by tokens
@@ -175,6 +176,22 @@ type Ring struct {
 // at once) when there is none, and fails when a key does not decrypt with
 // sealer.
 func Open(ctx context.Context, repo Repository, sealer *Sealer, opts Options) (*Ring, error) {
+	r, err := Load(ctx, repo, sealer, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := r.SigningKey(); err != nil {
+		if _, err := r.RotateNow(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Load loads the ring of alg from repo as Open does, but never writes:
+// with no key stored the ring has none (List is empty, SigningKey
+// fails). For what only reads the keys (`usersvc keys list`).
+func Load(ctx context.Context, repo Repository, sealer *Sealer, opts Options) (*Ring, error) {
 	if opts.Alg == "" {
 		opts.Alg = security.EdDSA
 	}
@@ -199,11 +216,6 @@ func Open(ctx context.Context, repo Repository, sealer *Sealer, opts Options) (*
 	r := &Ring{repo: repo, sealer: sealer, opts: opts}
 	if err := r.Reload(ctx); err != nil {
 		return nil, err
-	}
-	if _, _, err := r.SigningKey(); err != nil {
-		if _, err := r.RotateNow(ctx); err != nil {
-			return nil, err
-		}
 	}
 	return r, nil
 }
@@ -521,7 +533,7 @@ func (r *Ring) tick(ctx context.Context) error {
 	}
 	info, rotated, err := r.RotateIfDue(ctx)
 	if rotated && r.opts.Rotated != nil {
-		r.opts.Rotated(info)
+		r.opts.Rotated(ctx, info)
 	}
 	return err
 }

@@ -241,7 +241,7 @@ func TestRunRotatesOnSchedule(t *testing.T) {
 	rotated := make(chan signing.Info, 1)
 	ring, err := signing.Open(t.Context(), repo, newSealer(t, 7), signing.Options{
 		Overlap: ttl, PublishDelay: publishDelay, RotateEvery: 24 * time.Hour, Now: c.Now, Ticks: ticks,
-		Rotated: func(i signing.Info) { rotated <- i },
+		Rotated: func(_ context.Context, i signing.Info) { rotated <- i },
 	})
 	if err != nil {
 		t.Fatal(err)

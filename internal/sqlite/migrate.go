@@ -131,3 +131,37 @@ func (s *DB) HasMigrationTable(ctx context.Context) (bool, error) {
 	}
 	return ok, nil
 }
+
+// AppliedMigrations returns the versions goose's version table records
+// as applied (not goose's own version 0), with when each was, read on a
+// reading connection: it writes nothing. Versions this binary has no file
+// of (a newer release's) are there too. Call it only when
+// HasMigrationTable says the table exists.
+func (s *DB) AppliedMigrations(ctx context.Context) (map[int64]time.Time, error) {
+	const q = `SELECT version_id, is_applied, tstamp FROM ` + goose.DefaultTablename + ` ORDER BY id`
+	rows, err := s.read.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("read the applied migrations: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	applied := map[int64]time.Time{}
+	for rows.Next() {
+		var version int64
+		var ok bool
+		var at sql.NullTime
+		if err := rows.Scan(&version, &ok, &at); err != nil {
+			return nil, fmt.Errorf("read the applied migrations: %w", err)
+		}
+		switch {
+		case version == 0:
+		case ok:
+			applied[version] = at.Time
+		default: // an older goose recorded a migration undone this way
+			delete(applied, version)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the applied migrations: %w", err)
+	}
+	return applied, nil
+}

@@ -236,6 +236,9 @@ func (s memoryStore) Close() error { return nil }
 
 // HasMigrationTable is false: the fake has no migrations.
 func (s memoryStore) HasMigrationTable(context.Context) (bool, error) { return false, nil }
+func (s memoryStore) AppliedMigrations(context.Context) (map[int64]time.Time, error) {
+	return nil, nil
+}
 
 // Ping fails while the fake does (SetFail).
 func (s memoryStore) Ping(ctx context.Context) error {
