@@ -13,6 +13,27 @@ import (
 	"github.com/usersvc/usersvc/internal/user"
 )
 
+// lockFile takes the write lock of s's file from a connection of its own,
+// as another process would (BEGIN EXCLUSIVE), and returns that connection;
+// closed, with its pool, when the test ends.
+func lockFile(t *testing.T, s *DB) *sql.Conn {
+	t.Helper()
+	other, err := sql.Open("sqlite", dsn(s.path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	conn, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	if _, err := conn.ExecContext(t.Context(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatalf("take the lock: %v", err)
+	}
+	return conn
+}
+
 // TestLockedDatabaseIsUnavailable holds the write lock from another
 // connection past the busy timeout: a write must fail with ErrUnavailable
 // (which the HTTP layer answers 503) within the busy timeout, reads must go
@@ -21,25 +42,13 @@ func TestLockedDatabaseIsUnavailable(t *testing.T) {
 	t.Parallel()
 	s := openMigrated(t)
 	ctx := t.Context()
-	other, err := sql.Open("sqlite", dsn(s.path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
-		t.Fatalf("take the lock: %v", err)
-	}
+	conn := lockFile(t, s)
 	newUser := func(name string) user.User {
 		return user.User{ID: uuid.New(), Email: name + "@example.com", Username: name, PasswordHash: "x"}
 	}
 	users := s.Stores().Users
 	start := time.Now()
-	_, err = users.Create(ctx, newUser("locked"))
+	_, err := users.Create(ctx, newUser("locked"))
 	if !errors.Is(err, user.ErrUnavailable) {
 		t.Fatalf("Create on a locked database = %v, want ErrUnavailable", err)
 	}
@@ -73,19 +82,7 @@ func TestTransactionQueuedBehindALockFailsWithinWriteWait(t *testing.T) {
 	t.Parallel()
 	s := openMigrated(t)
 	ctx := t.Context()
-	other, err := sql.Open("sqlite", dsn(s.path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	lock, err := other.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if _, err := lock.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
-		t.Fatalf("take the lock: %v", err)
-	}
+	lock := lockFile(t, s)
 	defer func() { _, _ = lock.ExecContext(context.Background(), "ROLLBACK") }()
 	busy, err := s.write.Conn(ctx) // the writer's only connection, as a write under way holds it
 	if err != nil {
