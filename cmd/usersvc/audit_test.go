@@ -19,7 +19,14 @@ import (
 // auditStore opens the audit log of environ's database, migrated.
 func auditStore(t *testing.T, environ []string) user.Stores {
 	t.Helper()
-	if err := run(context.Background(), []string{"migrate", "up"}, environ, io.Discard); err != nil {
+	return migratedStore(t, environ).Stores()
+}
+
+// migratedStore migrates the database of environ up (usersvc migrate up)
+// and opens it, as the commands do; closed when the test ends.
+func migratedStore(t *testing.T, environ []string) app.Store {
+	t.Helper()
+	if err := run(t.Context(), []string{"migrate", "up"}, environ, io.Discard); err != nil {
 		t.Fatalf("migrate up: %v", err)
 	}
 	cfg, err := config.Load(environ, "")
@@ -31,7 +38,7 @@ func auditStore(t *testing.T, environ []string) user.Stores {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	return db.Stores()
+	return db
 }
 
 // TestAuditPrune: `usersvc audit prune` removes the events older than the

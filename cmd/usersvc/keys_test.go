@@ -139,19 +139,7 @@ func TestKeysListOnlyReads(t *testing.T) {
 // keys, as the command leaves them.
 func keyStore(t *testing.T, environ []string) signing.Repository {
 	t.Helper()
-	if err := run(t.Context(), []string{"migrate", "up"}, environ, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(environ, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, _, err := app.OpenStore(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db.SigningKeys()
+	return migratedStore(t, environ).SigningKeys()
 }
 
 // firstSigningKey stores the first signing key in the migrated database
