@@ -216,6 +216,23 @@ func OpenRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger
 	return openRing(ctx, cfg, db, sealer, now, nil, nil)
 }
 
+// RingToChange loads the key ring of cfg's algorithm on db's database as
+// it is, for `usersvc keys rotate` and `retire`: unlike OpenRing it makes
+// no first key, so that a rotation on a database without one makes one
+// key, not two, and a refused retirement none. In development it
+// generates the key-encryption key as serve does: these commands write.
+func RingToChange(ctx context.Context, cfg config.Config, db Store, log *slog.Logger, now func() time.Time) (*signing.Ring, error) {
+	sealer, err := keySealer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := signing.Load(ctx, db.SigningKeys(), sealer, ringOptions(cfg, now, nil, nil))
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return ring, nil
+}
+
 // LoadRing loads the key ring of cfg's algorithm on db's database as it
 // is, writing nothing: with no key stored it has none. For `usersvc keys
 // list`, which only reads: it never generates the development
