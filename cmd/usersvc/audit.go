@@ -50,7 +50,11 @@ func audit(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
-	svc, err := app.AccountService(cfg, db, commandLog(stderr))
+	service := app.AccountService
+	if r.dryRun {
+		service = app.ReadingService // it writes nothing, so it needs no key
+	}
+	svc, err := service(cfg, db, commandLog(stderr))
 	if err != nil {
 		return err
 	}

@@ -49,8 +49,9 @@ var (
 			"status lists them with when each was applied, and those applied by a\n" +
 			"newer release, which this binary does not know, marked so.\n\n" +
 			"down refuses, exit status 2, saying what would be lost, to undo a\n" +
-			"migration whose Down destroys what cannot be made again (00034: the\n" +
-			"stored service key; docs/deploy.md, \"Irreversible migrations\") unless\n" +
+			"migration whose Down destroys what was written since and cannot be\n" +
+			"made again (accounts, keys, second factors, clients, webhooks, the\n" +
+			"audit log...: docs/deploy.md, \"Irreversible migrations\") unless\n" +
 			"--yes confirms it.",
 		env: storeVars, allSettings: true,
 	}

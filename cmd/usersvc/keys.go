@@ -45,7 +45,7 @@ func keys(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 	if verb == "list" {
 		return listStored(ctx, cfg, db, log, stdout, stderr)
 	}
-	ring, err := app.OpenRing(ctx, cfg, db, log, time.Now)
+	ring, err := app.RingToChange(ctx, cfg, db, log, time.Now)
 	if err != nil {
 		return err
 	}
@@ -101,8 +101,18 @@ func parseKeysArgs(fs *flag.FlagSet, now *bool, args []string, stdout io.Writer)
 }
 
 // rotate adds a key: staged (published now, signing after the publish
-// delay) or, with now, signing at once.
+// delay) or, with now, signing at once. When no key signs (a database
+// without keys, or a new USERSVC_JWT_ALG) the key signs at once too, the
+// only one made: staged, nothing would sign until its moment.
 func rotate(ctx context.Context, ring *signing.Ring, now bool, stdout io.Writer) (signing.Info, error) {
+	if _, _, err := ring.SigningKey(); err != nil {
+		info, err := ring.RotateNow(ctx)
+		if err != nil {
+			return signing.Info{}, err
+		}
+		fmt.Fprintf(stdout, "no signing key signed: new signing key %s (%s) is the first and signs now; other replicas sign with it within %s\n", info.ID, info.Alg, app.KeyReloadEvery)
+		return info, nil
+	}
 	if now {
 		info, err := ring.RotateNow(ctx)
 		if err != nil {
@@ -170,7 +180,7 @@ func listStored(ctx context.Context, cfg config.Config, db app.Store, log *slog.
 	}
 	list := ring.List()
 	if len(list) == 0 {
-		fmt.Fprintf(stderr, "no signing keys (%s) stored yet: serve makes the first when it starts, or `usersvc keys rotate --now`\n", cfg.JWTAlg)
+		fmt.Fprintf(stderr, "no signing keys (%s) stored yet: serve makes the first when it starts, or `usersvc keys rotate`\n", cfg.JWTAlg)
 	}
 	return listKeys(stdout, list)
 }

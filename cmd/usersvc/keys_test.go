@@ -159,3 +159,41 @@ func firstSigningKey(t *testing.T, environ []string) {
 		t.Fatal(err)
 	}
 }
+
+// TestKeysRotateOnAnEmptyDatabaseMakesOneKey: `usersvc keys rotate` on a
+// database without signing keys opened the ring as serve does, which
+// stored a first key, and then rotated, storing a second: two keys, the
+// first signing for the publish delay and retiring unused. It now makes
+// exactly one, which signs at once (a staged key would leave nothing to
+// sign with until its moment), and says so; `keys retire` of an unknown
+// key stores none either.
+func TestKeysRotateOnAnEmptyDatabaseMakesOneKey(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			retired := db.environ(t)
+			if err := run(t.Context(), []string{"keys", "retire", "NOSUCHKEY"}, retired, io.Discard); err == nil {
+				t.Error("keys retire of an unknown key succeeded")
+			}
+			if keys, err := keyStore(t, retired).Keys(t.Context()); err != nil || len(keys) != 0 {
+				t.Errorf("after keys retire of an unknown key the database holds %d signing keys (%v), want none", len(keys), err)
+			}
+			environ := db.environ(t)
+			st := keyStore(t, environ)
+			var out strings.Builder
+			if err := run(t.Context(), []string{"keys", "rotate"}, environ, &out); err != nil {
+				t.Fatalf("keys rotate: %v", err)
+			}
+			keys, err := st.Keys(t.Context())
+			if err != nil || len(keys) != 1 {
+				t.Fatalf("after keys rotate on an empty database it holds %d signing keys (%v), want 1\n%s", len(keys), err, out.String())
+			}
+			if !strings.Contains(out.String(), keys[0].ID) || !strings.Contains(out.String(), "signs now") {
+				t.Errorf("keys rotate printed %q, want it to say that %s signs now", out.String(), keys[0].ID)
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if last := lines[len(lines)-1]; !strings.Contains(last, keys[0].ID) || !strings.Contains(last, "active") {
+				t.Errorf("keys rotate's table ends %q, want %s active", last, keys[0].ID)
+			}
+		})
+	}
+}

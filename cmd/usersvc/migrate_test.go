@@ -139,3 +139,79 @@ func TestMigrateStatusShowsANewerReleasesMigrations(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateDownRefusesEveryLossyDown: only 00034 was refused without
+// --yes, and the Downs of other migrations drop what was written since
+// and nothing can make again (accounts, their roles and recovery emails,
+// the audit log, signing keys, queued mail and events, webhook endpoints,
+// TOTP secrets and recovery codes, passkeys, OAuth clients, consents).
+// Taking the schema down one migration at a time, each of them is now
+// refused, exit 2, naming what would be lost and how to confirm, and left
+// applied; every other one goes down without --yes.
+func TestMigrateDownRefusesEveryLossyDown(t *testing.T) {
+	lossy := map[string]string{ // file: a word of what its Down loses
+		"00001_create_users.sql":           "every account",
+		"00003_signing_keys.sql":           "signing keys",
+		"00004_roles_and_verification.sql": "roles",
+		"00006_audit_events.sql":           "audit log",
+		"00008_account_recovery.sql":       "recovery emails",
+		"00010_river_queue.sql":            "mail and events",
+		"00013_webhooks.sql":               "webhook endpoints",
+		"00015_second_factors.sql":         "TOTP secrets",
+		"00016_passkeys.sql":               "passkeys",
+		"00017_oauth_clients.sql":          "OAuth clients",
+		"00020_oidc.sql":                   "consents",
+		"00034_service_key.sql":            "service key",
+	}
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			environ := db.environ(t)
+			if err := run(context.Background(), []string{"migrate", "up"}, environ, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			refused := map[string]bool{}
+			for file := latestApplied(t, environ); file != ""; file = latestApplied(t, environ) {
+				want, isLossy := lossy[file]
+				_, errs, code := migrateCmd(t, environ, "down")
+				switch {
+				case isLossy && (code != 2 || !strings.Contains(errs, want) || !strings.Contains(errs, "--yes")):
+					t.Errorf("migrate down of %s: exit %d, stderr %q; want exit 2 saying %q would be lost and how to confirm", file, code, errs, want)
+				case !isLossy && code != 0:
+					t.Fatalf("migrate down of %s: exit %d, stderr %q; want it undone without --yes", file, code, errs)
+				}
+				if !isLossy {
+					continue
+				}
+				refused[file] = true
+				if latestApplied(t, environ) != file {
+					t.Fatalf("the refused migrate down undid %s", file)
+				}
+				if _, errs, code := migrateCmd(t, environ, "down", "--yes"); code != 0 {
+					t.Fatalf("migrate down --yes of %s: exit %d, stderr %q", file, code, errs)
+				}
+			}
+			for file := range lossy {
+				if !refused[file] {
+					t.Errorf("%s was never reached going down", file)
+				}
+			}
+		})
+	}
+}
+
+// latestApplied is the file of the latest migration `migrate status`
+// lists as applied, "" when none is.
+func latestApplied(t *testing.T, environ []string) string {
+	t.Helper()
+	out, errs, code := migrateCmd(t, environ, "status")
+	if code != 0 {
+		t.Fatalf("migrate status: exit %d\n%s", code, errs)
+	}
+	latest := ""
+	for line := range strings.SplitSeq(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[2] == "applied" {
+			latest = f[1]
+		}
+	}
+	return latest
+}

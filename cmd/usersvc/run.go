@@ -298,7 +298,7 @@ func healthcheck(ctx context.Context, args, environ []string, stdout io.Writer) 
 // migrateFlags defines the flags of migrate: --yes, for down.
 func migrateFlags() (*flag.FlagSet, *bool) {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	return fs, fs.Bool("yes", false, "down: undo the migration even when its Down destroys what cannot be made again (the service key of 00034)")
+	return fs, fs.Bool("yes", false, "down: undo the migration even when its Down destroys what cannot be made again (docs/deploy.md, \"Irreversible migrations\")")
 }
 
 func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {

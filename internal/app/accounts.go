@@ -22,11 +22,19 @@ import (
 // worked here): the events of its changes, and their mail, are queued in
 // their transactions as serve's are, and a serving process delivers them.
 func AccountService(cfg config.Config, db Store, log *slog.Logger) (*user.Service, error) {
-	hasher, err := PasswordHasher(cfg)
-	if err != nil {
+	if err := queueInto(cfg, db, log); err != nil {
 		return nil, err
 	}
-	if err := queueInto(cfg, db, log); err != nil {
+	return ReadingService(cfg, db, log)
+}
+
+// ReadingService is a user.Service over db for a command that only reads
+// (audit prune --dry-run): AccountService without the job queue, whose
+// sealer would generate the development key-encryption key (or, with
+// HS256, JWT secret) in the data directory.
+func ReadingService(cfg config.Config, db Store, log *slog.Logger) (*user.Service, error) {
+	hasher, err := PasswordHasher(cfg)
+	if err != nil {
 		return nil, err
 	}
 	return user.NewService(user.Deps{Stores: db.Stores(), Hasher: hasher, Log: log}, Policy(cfg)), nil

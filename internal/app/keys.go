@@ -144,7 +144,7 @@ func serviceKey(ctx context.Context, cfg config.Config, db Store, log *slog.Logg
 // signing key, never one that merely opens; with no signing key stored
 // (a new database) nothing is sealed yet and it is the current key.
 func firstServiceKey(ctx context.Context, cfg config.Config, db Store, log *slog.Logger) ([]byte, error) {
-	kek, opening, err := keyEncryptionKeys(cfg, log)
+	kek, opening, err := keyEncryptionKeys(cfg, log, generateDevKey)
 	if err != nil {
 		return nil, err
 	}
@@ -216,11 +216,40 @@ func OpenRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger
 	return openRing(ctx, cfg, db, sealer, now, nil, nil)
 }
 
+// RingToChange loads the key ring of cfg's algorithm on db's database as
+// it is, for `usersvc keys rotate` and `retire`: unlike OpenRing it makes
+// no first key, so that a rotation on a database without one makes one
+// key, not two, and a refused retirement none. In development it
+// generates the key-encryption key as serve does: these commands write.
+func RingToChange(ctx context.Context, cfg config.Config, db Store, log *slog.Logger, now func() time.Time) (*signing.Ring, error) {
+	sealer, err := keySealer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := signing.Load(ctx, db.SigningKeys(), sealer, ringOptions(cfg, now, nil, nil))
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return ring, nil
+}
+
 // LoadRing loads the key ring of cfg's algorithm on db's database as it
 // is, writing nothing: with no key stored it has none. For `usersvc keys
-// list`, which only reads.
+// list`, which only reads: it never generates the development
+// key-encryption key either, and without one lists no keys (warning that
+// there is none), or fails with ErrNoDevKey when keys are stored.
 func LoadRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger, now func() time.Time) (*signing.Ring, error) {
-	sealer, err := keySealer(cfg, log)
+	sealer, err := existingKeySealer(cfg, log)
+	if errors.Is(err, ErrNoDevKey) {
+		// Nothing to open keys with: enough to list none, and a stored key
+		// fails to load (signing.ErrNoEncryptionKey), made by nobody here.
+		ring, lerr := signing.Load(ctx, db.SigningKeys(), nil, ringOptions(cfg, now, nil, nil))
+		if lerr != nil {
+			return nil, fmt.Errorf("signing keys: %w: %w", lerr, err)
+		}
+		log.Warn(err.Error(), "file", filepath.Join(cfg.DataDir, config.KeyEncryptionKeyFile))
+		return ring, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -266,24 +295,63 @@ func ringOptions(cfg config.Config, now func() time.Time, reloads <-chan time.Ti
 	}
 }
 
-// keyEncryptionKey is the configured key or, in development, one generated
-// and kept in the data directory.
-func keyEncryptionKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
+// ErrNoDevKey is a command that only reads run with neither
+// USERSVC_KEY_ENCRYPTION_KEY nor a development key in the data directory:
+// it makes none (existingKeySealer).
+var ErrNoDevKey = errors.New("USERSVC_KEY_ENCRYPTION_KEY is not set and USERSVC_DATA_DIR holds no development key-encryption key: " +
+	"a command that only reads makes none (serve, and the commands that change something, generate it in development)")
+
+// devKey says what keyEncryptionKey does when the key-encryption key is
+// not configured and the data directory holds no development key.
+type devKey bool
+
+const (
+	generateDevKey devKey = true  // make it: serve, the commands that write
+	existingDevKey devKey = false // never: ErrNoDevKey (the commands that only read)
+)
+
+// keyEncryptionKey is the configured key or, in development, the one kept
+// in the data directory, generated there when absent if dev says so.
+func keyEncryptionKey(cfg config.Config, log *slog.Logger, dev devKey) ([]byte, error) {
 	if cfg.KeyEncryptionKey != "" {
 		return cfg.KeyEncryptionKeyBytes()
+	}
+	file := filepath.Join(cfg.DataDir, config.KeyEncryptionKeyFile)
+	if dev == existingDevKey {
+		key, ok, err := config.ExistingDevKeyEncryptionKey(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ErrNoDevKey
+		}
+		warnDevSecret(log, "USERSVC_KEY_ENCRYPTION_KEY", "key", file, false)
+		return key, nil
 	}
 	key, created, err := config.DevKeyEncryptionKey(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	warnDevSecret(log, "USERSVC_KEY_ENCRYPTION_KEY", "key", filepath.Join(cfg.DataDir, config.KeyEncryptionKeyFile), created)
+	warnDevSecret(log, "USERSVC_KEY_ENCRYPTION_KEY", "key", file, created)
 	return key, nil
 }
 
-// keySealer seals under the key-encryption key (keyEncryptionKey) and
-// opens what it or the other key of a rotation under way sealed.
+// keySealer seals under the key-encryption key (keyEncryptionKey,
+// generated in development when absent) and opens what it or the other
+// key of a rotation under way sealed.
 func keySealer(cfg config.Config, log *slog.Logger) (*signing.Sealer, error) {
-	kek, opening, err := keyEncryptionKeys(cfg, log)
+	return newKeySealer(cfg, log, generateDevKey)
+}
+
+// existingKeySealer is keySealer for the commands that only read: it
+// never generates the development key (ErrNoDevKey).
+func existingKeySealer(cfg config.Config, log *slog.Logger) (*signing.Sealer, error) {
+	return newKeySealer(cfg, log, existingDevKey)
+}
+
+// newKeySealer is keySealer, generating the development key as dev says.
+func newKeySealer(cfg config.Config, log *slog.Logger, dev devKey) (*signing.Sealer, error) {
+	kek, opening, err := keyEncryptionKeys(cfg, log, dev)
 	if err != nil {
 		return nil, err
 	}
@@ -300,8 +368,8 @@ func keySealer(cfg config.Config, log *slog.Logger) (*signing.Sealer, error) {
 // reseal) or the new one (USERSVC_KEY_ENCRYPTION_KEY_NEXT, in the first
 // roll, while replicas already sealing with it may run beside this one);
 // nil when neither is set (config allows at most one).
-func keyEncryptionKeys(cfg config.Config, log *slog.Logger) (kek, opening []byte, err error) {
-	if kek, err = keyEncryptionKey(cfg, log); err != nil {
+func keyEncryptionKeys(cfg config.Config, log *slog.Logger, dev devKey) (kek, opening []byte, err error) {
+	if kek, err = keyEncryptionKey(cfg, log, dev); err != nil {
 		return nil, nil, err
 	}
 	if opening, err = cfg.KeyEncryptionKeyPreviousBytes(); err != nil {

@@ -12,13 +12,28 @@ import (
 )
 
 // lossyDowns are the migrations, by version (the same in both stores),
-// whose Down destroys what nothing can make again, with what it destroys.
-// A Down that only removes what its Up added, and rows written there
-// since, is not one of them (docs/deploy.md, "Rollback"); one listed here
-// is undone only when the operator confirms (MigrateDown), and
-// docs/deploy.md, "Irreversible migrations", says why for each.
+// whose Down destroys what was written since the upgrade and nothing can
+// make again, with what it destroys: what people set up or the service
+// recorded (accounts, credentials, clients, endpoints, keys, the audit
+// log). A Down that drops only what is rebuilt or expires on its own
+// (indexes, the search index, sessions, mailed links, ceremonies and
+// challenges, a timestamp) is not one of them. One listed here is undone
+// only when the operator confirms (MigrateDown), and docs/deploy.md,
+// "Irreversible migrations", says why for each.
 func lossyDowns() map[int64]string {
 	return map[int64]string{
+		1:  "every account (table users, and with it everything of every account)",
+		3:  "the signing keys (table signing_keys): every token they signed stops verifying",
+		4:  "the accounts' roles and verified emails (columns users.role, users.email_verified): every administrator becomes a plain user",
+		6:  "the audit log (table audit_events)",
+		8:  "the accounts' recovery emails (column users.recovery_email) and pending email changes",
+		10: "the job queue (River's tables, event_sequences): mail and events not yet delivered, and the accounts' event sequence numbers",
+		13: "the webhook endpoints, their secrets and their deliveries (tables webhook_endpoints, webhook_deliveries, webhook_attempts)",
+		15: "the TOTP secrets and recovery codes (tables mfa_totp, mfa_recovery_codes): every account loses its authenticator app and recovery codes",
+		16: "the passkeys (table passkeys): every account loses its passkeys",
+		17: "the OAuth clients and service accounts (table oauth_clients), with their secrets",
+		20: "the OpenID provider's consents, grants and refresh tokens (tables oidc_consents, oidc_grants, oidc_refresh_tokens): " +
+			"every connected app is signed out and every user must consent again",
 		34: "the stored service key (recovery codes' hashes, device tokens, refresh tokens' successors, " +
 			"OpenID codes and the pages' cookie are keyed by it): the release before derives the same key from " +
 			"USERSVC_KEY_ENCRYPTION_KEY only while that key is unchanged, and once it has been rotated the " +

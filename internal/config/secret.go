@@ -35,18 +35,50 @@ func DevKeyEncryptionKey(dir string) (key []byte, created bool, err error) {
 	return key, created, nil
 }
 
+// ExistingDevKeyEncryptionKey returns the key encryption key kept in dir
+// as DevKeyEncryptionKey does, but never creates it: ok is false when dir
+// holds none. For the commands that only read, which leave the data
+// directory as they found it.
+func ExistingDevKeyEncryptionKey(dir string) (key []byte, ok bool, err error) {
+	path := filepath.Join(dir, KeyEncryptionKeyFile)
+	text, err := readDevFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if key, err = decodeKey(string(text)); err != nil {
+		return nil, false, fmt.Errorf("%s %w", path, err)
+	}
+	return key, true, nil
+}
+
+// readDevFile returns the secret kept at path; an error wrapping
+// os.ErrNotExist when there is none.
+func readDevFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path) // #nosec G304 -- the path is the operator's data directory
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(b) < security.MinSecretBytes {
+		return nil, fmt.Errorf("%s holds %d bytes, fewer than %d: delete it to have a new one made", path, len(b), security.MinSecretBytes)
+	}
+	return b, nil
+}
+
 // devFile returns the secret in dir/name, creating it when absent.
 func devFile(dir, name string) (secret []byte, created bool, err error) {
 	path := filepath.Join(dir, name)
-	b, err := os.ReadFile(path) // #nosec G304 -- the path is the operator's data directory
+	b, err := readDevFile(path)
 	if err == nil {
-		if len(b) < security.MinSecretBytes {
-			return nil, false, fmt.Errorf("%s holds %d bytes, fewer than %d: delete it to have a new one made", path, len(b), security.MinSecretBytes)
-		}
 		return b, false, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, false, fmt.Errorf("read %s: %w", path, err)
+		return nil, false, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("create data directory: %w", err)

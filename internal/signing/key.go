@@ -67,10 +67,14 @@ func newStoredKey(alg string, now, signsFrom time.Time, s *Sealer) (StoredKey, e
 	return k, nil
 }
 
-// privateKey opens k's private half and checks that it is the private
+// privateKey opens k's private half with s (nil: there is no
+// key-encryption key, ErrNoEncryptionKey) and checks that it is the private
 // half of k's public one: the public half is stored in clear, and only
 // the seal shows that a holder of the key-encryption key made the row.
 func (k StoredKey) privateKey(s *Sealer) (crypto.Signer, error) {
+	if s == nil {
+		return nil, fmt.Errorf("signing key %s: %w", k.ID, ErrNoEncryptionKey)
+	}
 	der, err := s.open(k.Private, k.ID, k.Alg)
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", k.ID, err)

@@ -190,7 +190,9 @@ func Open(ctx context.Context, repo Repository, sealer *Sealer, opts Options) (*
 
 // Load loads the ring of alg from repo as Open does, but never writes:
 // with no key stored the ring has none (List is empty, SigningKey
-// fails). For what only reads the keys (`usersvc keys list`).
+// fails). For what only reads the keys (`usersvc keys list`). sealer
+// may be nil where there is no key-encryption key: a stored key that
+// verifies then fails to load (ErrNoEncryptionKey).
 func Load(ctx context.Context, repo Repository, sealer *Sealer, opts Options) (*Ring, error) {
 	if opts.Alg == "" {
 		opts.Alg = security.EdDSA

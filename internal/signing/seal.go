@@ -17,6 +17,10 @@ const KeyEncryptionKeyBytes = 32
 // row was altered.
 var ErrWrongEncryptionKey = errors.New("stored signing key does not decrypt: USERSVC_KEY_ENCRYPTION_KEY is not the key it was sealed with (nor is USERSVC_KEY_ENCRYPTION_KEY_PREVIOUS or USERSVC_KEY_ENCRYPTION_KEY_NEXT), or the row was altered")
 
+// ErrNoEncryptionKey says a stored private key was to be opened with no
+// key-encryption key at all (Load with a nil Sealer).
+var ErrNoEncryptionKey = errors.New("stored signing key cannot be opened: there is no key-encryption key")
+
 // ErrKeyMismatch says a stored signing key's public half is not the
 // public half of its sealed private key: the row was altered.
 var ErrKeyMismatch = errors.New("stored public key is not the private key's: the row was altered")

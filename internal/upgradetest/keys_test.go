@@ -21,7 +21,9 @@ func TestStagedKeyWithPreviousRelease(t *testing.T) {
 			db := newDatabase(t, kind)
 			env := db.env(false)
 			must(t)(command(bins.current.path, env, "migrate", "up"))
-			// keys rotate makes the first key (keys list only reads), then the staged one.
+			// The first keys rotate makes the first key, signing at once (none
+			// did); the second the staged one.
+			must(t)(command(bins.current.path, env, "keys", "rotate"))
 			out, err := command(bins.current.path, env, "keys", "rotate")
 			if err != nil || !strings.Contains(out, "pending") {
 				t.Fatalf("keys rotate: %v\n%s", err, out)
