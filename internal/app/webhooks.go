@@ -70,17 +70,11 @@ func (a *App) openWebhooks(bg context.Context, now func() time.Time, guard webho
 	a.webhooks = svc
 	// The job queue's sink: first attempts in the background, under bg
 	// (Close ends them, and waits for them once the queue has stopped).
-	// Its poller claims the retries into the same per-endpoint lanes.
 	a.hookSink = svc.Dispatcher(bg)
 	a.onClose(a.hookSink.Wait)
 	ticker := time.NewTicker(WebhookPollEvery)
 	a.onClose(ticker.Stop)
-	polled := make(chan struct{})
-	go func() {
-		defer close(polled)
-		a.hookSink.Run(ticker.C, func(err error) { a.log.Warn("webhook deliveries", "error", err.Error()) })
-	}()
-	a.onClose(func() { <-polled }) // before hookSink.Wait: no attempt starts after it
+	go svc.Run(bg, ticker.C, func(err error) { a.log.Warn("webhook deliveries", "error", err.Error()) })
 	return nil
 }
 

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -457,20 +456,15 @@ func (s *WebhookDeliveries) Wake(ctx context.Context, endpoint, subject uuid.UUI
 
 // ClaimDue claims due deliveries in one statement: SQLite has one writer
 // at a time, so two claimers never take the same row.
-func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int, skip []uuid.UUID) ([]webhook.Delivery, error) {
+func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]webhook.Delivery, error) {
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
-	skipped, err := json.Marshal(append([]uuid.UUID{}, skip...)) // [] rather than null
-	if err != nil {
-		return nil, fmt.Errorf("claim due webhook deliveries: %w", err)
-	}
 	var out []webhook.Delivery
-	err = conn{db: s.db}.inTx(ctx, func(tx *sql.Tx) error {
+	err := conn{db: s.db}.inTx(ctx, func(tx *sql.Tx) error {
 		const pick = `SELECT ` + hookDeliveryColumns + ` FROM webhook_deliveries
 			WHERE state = 'pending' AND next_attempt_at <= ?
-				AND endpoint_id NOT IN (SELECT value FROM json_each(?))
 			ORDER BY next_attempt_at, id LIMIT ?`
-		rows, err := tx.QueryContext(ctx, pick, hookTime(now), string(skipped), limit)
+		rows, err := tx.QueryContext(ctx, pick, hookTime(now), limit)
 		ds, err := collectHookDeliveries(rows, err, "claim due webhook deliveries")
 		if err != nil {
 			return err

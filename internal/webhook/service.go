@@ -62,6 +62,8 @@ const (
 	// to its claimer before another may attempt it: longer than a whole
 	// attempt.
 	claimLease = 2 * time.Minute
+	// dueBatch is how many due deliveries one RunDue claims.
+	dueBatch = 50
 )
 
 // Config tunes a Service.
@@ -75,7 +77,16 @@ type Config struct {
 	// literal (the Client refuses connecting to one unless it allows them
 	// too).
 	AllowPrivate bool
+	// Workers is how many deliveries RunDue sends at once; zero means
+	// DefaultWorkers.
+	Workers int
 }
+
+// DefaultWorkers is how many deliveries a replica's RunDue sends at once:
+// enough to drain a backlog at several hundred a second to a receiver
+// answering in milliseconds, few enough that slow receivers (up to the
+// 15 s timeout each) hold only that many connections.
+const DefaultWorkers = 16
 
 // Deps are a Service's collaborators.
 type Deps struct {
@@ -120,6 +131,9 @@ type Service struct {
 func NewService(d Deps, cfg Config) *Service {
 	if cfg.RetryFor <= 0 {
 		cfg.RetryFor = DefaultRetryFor
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -616,36 +630,50 @@ func (s *Service) attemptNew(ctx context.Context, d Delivery) (Delivery, error) 
 	return s.attempt(ctx, d, e)
 }
 
-// RunDue attempts the deliveries due now as the retry poller does (in
-// their endpoints' lanes, at most RetryRoom of an endpoint's at a time),
-// waits for those attempts, and claims again until none is due; it says
-// how many it attempted. For tests and tools: a service's poller is
-// Dispatcher.Run, which never waits for an attempt. Several replicas may
-// run it at once: ClaimDue hands each delivery to one of them.
+// RunDue attempts the deliveries due now, a batch at a time and up to
+// Config.Workers at once, until none is due, and says how many it
+// attempted. Several replicas may run it at once: ClaimDue hands each
+// delivery to one of them.
 func (s *Service) RunDue(ctx context.Context) (int, error) {
-	p := s.Dispatcher(ctx)
-	var (
-		mu   sync.Mutex
-		n    int
-		errs []error
-	)
-	done := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case err == nil:
-			n++
-		case !deleted(err):
-			errs = append(errs, err)
-		}
-	}
+	n := 0
 	for {
-		claimed, err := p.claimDue(done)
-		p.Wait()
-		mu.Lock()
-		err = errors.Join(append(errs, err)...)
-		mu.Unlock()
-		if err != nil || claimed == 0 {
+		ds, err := s.deliveries.ClaimDue(ctx, s.now().UTC().Truncate(time.Microsecond), claimLease, dueBatch)
+		if err != nil || len(ds) == 0 {
+			return n, err
+		}
+		endpoints, err := s.endpointsOf(ctx, ds)
+		if err != nil {
+			return n, err
+		}
+		var (
+			mu   sync.Mutex
+			errs []error
+			wg   sync.WaitGroup
+			sem  = make(chan struct{}, s.cfg.Workers)
+		)
+		for _, d := range ds {
+			e, ok := endpoints[d.EndpointID]
+			if !ok {
+				continue // deleted meanwhile, its deliveries with it
+			}
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				_, err := s.attempt(ctx, d, e)
+				if errors.Is(err, ErrDeliveryNotFound) || errors.Is(err, ErrEndpointNotFound) {
+					err = nil // the endpoint was deleted meanwhile, its deliveries with it
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					n++
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			return n, err
 		}
 		if ctx.Err() != nil {
@@ -654,15 +682,39 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 	}
 }
 
-// Run polls for due retries at every tick until ctx ends, reporting
-// storage errors to onError, as Dispatcher(ctx).Run does, and returns
-// once the attempts it started have ended. A service whose events go
-// through a Dispatcher polls with that Dispatcher's Run instead, so that
-// first attempts and retries share the endpoints' lanes.
+// endpointsOf reads the endpoints of ds once each; a deleted one is
+// missing from the map.
+func (s *Service) endpointsOf(ctx context.Context, ds []Delivery) (map[uuid.UUID]Endpoint, error) {
+	out := map[uuid.UUID]Endpoint{}
+	for _, d := range ds {
+		if _, ok := out[d.EndpointID]; ok {
+			continue
+		}
+		e, err := s.endpoints.Endpoint(ctx, d.EndpointID)
+		if errors.Is(err, ErrEndpointNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[d.EndpointID] = e
+	}
+	return out, nil
+}
+
+// Run calls RunDue at every tick until ctx ends, reporting storage errors
+// to onError.
 func (s *Service) Run(ctx context.Context, ticks <-chan time.Time, onError func(error)) {
-	p := s.Dispatcher(ctx)
-	p.Run(ticks, onError)
-	p.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticks:
+			if _, err := s.RunDue(ctx); err != nil && ctx.Err() == nil {
+				onError(err)
+			}
+		}
+	}
 }
 
 // orderingGap is how long after the delivery holding it back a delivery
@@ -807,7 +859,7 @@ func (s *Service) wake(ctx context.Context, d Delivery, now time.Time) error {
 func (s *Service) track(ctx context.Context, e Endpoint, ok bool, now time.Time) error {
 	if ok {
 		// Whatever e says: it may have been read before another attempt
-		// failed (attempts to one endpoint run several at once).
+		// failed (a batch runs its attempts at once).
 		return s.endpoints.ClearFailing(ctx, e.ID)
 	}
 	e, err := s.endpoints.SetFailing(ctx, e.ID, now)

@@ -160,12 +160,11 @@ type Deliveries interface {
 	// the delivery that held them back is done.
 	Wake(ctx context.Context, endpoint, subject uuid.UUID, seq int64, now time.Time) error
 	// ClaimDue returns up to limit pending deliveries due at now, oldest
-	// due first, but none to the endpoints in skip (those the claimer has
-	// no room for), and moves their NextAt to now+lease, their UpdatedAt
-	// to now (and clears Held), so that no other claimer (another replica)
+	// due first, and moves their NextAt to now+lease, their UpdatedAt to
+	// now (and clears Held), so that no other claimer (another replica)
 	// takes them meanwhile, and a claim can be told from a retry's wait
 	// (Delivery.claimed).
-	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int, skip []uuid.UUID) ([]Delivery, error)
+	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
 	// PurgeFinished removes up to limit deliveries that are no longer
 	// pending (succeeded or failed) and were last changed before before,
 	// with their attempts, in one short transaction, and says how many of

@@ -252,12 +252,12 @@ func (m *memDeliveries) Wake(_ context.Context, endpoint, subject uuid.UUID, seq
 	return nil
 }
 
-func (m *memDeliveries) ClaimDue(_ context.Context, now time.Time, lease time.Duration, limit int, skip []uuid.UUID) ([]webhook.Delivery, error) {
+func (m *memDeliveries) ClaimDue(_ context.Context, now time.Time, lease time.Duration, limit int) ([]webhook.Delivery, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var due []webhook.Delivery
 	for _, d := range m.deliveries {
-		if d.State == webhook.Pending && !d.NextAt.After(now) && !slices.Contains(skip, d.EndpointID) {
+		if d.State == webhook.Pending && !d.NextAt.After(now) {
 			due = append(due, d)
 		}
 	}

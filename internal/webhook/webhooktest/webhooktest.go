@@ -386,7 +386,7 @@ var deliveryTests = map[string]func(*testing.T, open){
 		if err := s.Deliveries.SaveDelivery(t.Context(), done, webhook.Fence{}, nil); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.Deliveries.ClaimDue(t.Context(), now, time.Minute, 2, nil)
+		got, err := s.Deliveries.ClaimDue(t.Context(), now, time.Minute, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -399,37 +399,13 @@ var deliveryTests = map[string]func(*testing.T, open){
 		if stored, _ := s.Deliveries.Delivery(t.Context(), early.ID); !stored.NextAt.Equal(got[0].NextAt) || !stored.UpdatedAt.Equal(now) {
 			t.Errorf("stored claim NextAt = %s, UpdatedAt = %s, want %s and %s", stored.NextAt, stored.UpdatedAt, got[0].NextAt, now)
 		}
-		got, _ = s.Deliveries.ClaimDue(t.Context(), now, time.Minute, 10, nil)
+		got, _ = s.Deliveries.ClaimDue(t.Context(), now, time.Minute, 10)
 		if len(got) != 1 || got[0].ID != exact.ID {
 			t.Errorf("second ClaimDue = %v, want only %s (the others are claimed)", ids(got), exact.ID)
 		}
-		got, _ = s.Deliveries.ClaimDue(t.Context(), now.Add(2*time.Minute), time.Minute, 10, nil)
+		got, _ = s.Deliveries.ClaimDue(t.Context(), now.Add(2*time.Minute), time.Minute, 10)
 		if len(got) != 4 {
 			t.Errorf("ClaimDue after the lease = %d deliveries, want 4 (3 expired claims and the future one)", len(got))
-		}
-	},
-	// A claimer with no room for an endpoint's retries (its lane is full)
-	// skips them: they stay due, untouched, and the others are claimed.
-	"ClaimDueSkippingEndpoints": func(t *testing.T, o open) {
-		s := o(t)
-		busy, busier, free := create(t, s, NewEndpoint(1)), create(t, s, NewEndpoint(2)), create(t, s, NewEndpoint(3))
-		now := base.Add(time.Hour)
-		first, second := NewDelivery(busy.ID, 1, now.Add(-time.Hour)), NewDelivery(busier.ID, 2, now.Add(-time.Hour))
-		third := NewDelivery(free.ID, 3, now.Add(-time.Minute))
-		deliver(t, s, first, second, third)
-		got, err := s.Deliveries.ClaimDue(t.Context(), now, time.Minute, 10, []uuid.UUID{busy.ID, busier.ID})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != 1 || got[0].ID != third.ID {
-			t.Fatalf("ClaimDue(skipping two endpoints) = %v, want only %s, of the endpoint not skipped", ids(got), third.ID)
-		}
-		if stored, _ := s.Deliveries.Delivery(t.Context(), first.ID); !stored.NextAt.Equal(first.NextAt) || !stored.UpdatedAt.Equal(base) {
-			t.Errorf("a skipped delivery is due %s, changed %s; want untouched: %s, %s", stored.NextAt, stored.UpdatedAt, first.NextAt, base)
-		}
-		got, _ = s.Deliveries.ClaimDue(t.Context(), now, time.Minute, 10, []uuid.UUID{})
-		if len(got) != 2 || got[0].ID != first.ID || got[1].ID != second.ID {
-			t.Errorf("ClaimDue(skipping none) = %v, want %s, %s", ids(got), first.ID, second.ID)
 		}
 	},
 	"PendingBeforeAndWake": func(t *testing.T, o open) {
@@ -485,7 +461,7 @@ var deliveryTests = map[string]func(*testing.T, open){
 				t.Errorf("after Wake, %s is due %s (held %v), want %s, not held", d.EventID, got.NextAt, got.Held, now)
 			}
 		}
-		due, _ := s.Deliveries.ClaimDue(ctx, now, time.Minute, 10, nil)
+		due, _ := s.Deliveries.ClaimDue(ctx, now, time.Minute, 10)
 		if len(due) != 2 {
 			t.Errorf("after Wake %d deliveries due, want 2 (another user's and endpoint's stay)", len(due))
 		}
@@ -494,7 +470,7 @@ var deliveryTests = map[string]func(*testing.T, open){
 		if err := s.Deliveries.Wake(ctx, e.ID, ada, 0, now); err != nil {
 			t.Fatal(err)
 		}
-		if again, _ := s.Deliveries.ClaimDue(ctx, now, time.Minute, 10, nil); len(again) != 0 {
+		if again, _ := s.Deliveries.ClaimDue(ctx, now, time.Minute, 10); len(again) != 0 {
 			t.Errorf("Wake handed %d claimed deliveries to a second claimer", len(again))
 		}
 	},
@@ -511,7 +487,7 @@ var deliveryTests = map[string]func(*testing.T, open){
 		for range 4 {
 			wg.Go(func() {
 				for {
-					got, err := s.Deliveries.ClaimDue(context.WithoutCancel(t.Context()), base, time.Hour, 3, nil)
+					got, err := s.Deliveries.ClaimDue(context.WithoutCancel(t.Context()), base, time.Hour, 3)
 					if err != nil {
 						t.Error(err)
 						return
@@ -557,7 +533,7 @@ func saveUnderALostClaim(t *testing.T, o open) {
 	d := NewDelivery(e.ID, 1, base)
 	deliver(t, s, d)
 	mine := d.Fence()
-	claimed, err := s.Deliveries.ClaimDue(ctx, base, time.Minute, 1, nil) // another replica's claim
+	claimed, err := s.Deliveries.ClaimDue(ctx, base, time.Minute, 1) // another replica's claim
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("ClaimDue = %v, %v", ids(claimed), err)
 	}
