@@ -41,6 +41,7 @@ require (
 require (
 	github.com/chromedp/cdproto v0.160.1
 	github.com/fxamacker/cbor/v2 v2.9.4
+	golang.org/x/sys v0.49.0
 )
 
 require (
@@ -96,7 +97,6 @@ require (
 	go.uber.org/multierr v1.11.0 // indirect
 	go.yaml.in/yaml/v4 v4.0.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	modernc.org/libc v1.80.1 // indirect
