@@ -1036,6 +1036,32 @@ func TestClientCredentials(t *testing.T) {
 	})
 }
 
+// TestClientCredentialsOfAClientWithoutTheGrant: a confidential client
+// that authenticates but is not allowed client_credentials was answered
+// 401 invalid_client (op takes any error of ClientCredentials for a failed
+// authentication); RFC 6749 section 5.2 makes it 400 unauthorized_client.
+// A wrong secret stays invalid_client, saying nothing of the grants.
+func TestClientCredentialsOfAClientWithoutTheGrant(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		grant := url.Values{"grant_type": {"client_credentials"}}
+		for _, tt := range []struct {
+			name, secret string
+			status       int
+			code         string
+		}{
+			{"its secret", webSecret, http.StatusBadRequest, "unauthorized_client"},
+			{"a wrong secret", "wrong", http.StatusUnauthorized, "invalid_client"},
+		} {
+			a := f.tokenRequest(grant, func(r *http.Request) { r.SetBasicAuth(webClient, tt.secret) })
+			var answer struct{ Error string }
+			if err := json.Unmarshal(a.body, &answer); a.status != tt.status || err != nil || answer.Error != tt.code {
+				t.Errorf("client_credentials of a client without the grant, %s: %d %s, want %d %s", tt.name, a.status, a.body, tt.status, tt.code)
+			}
+		}
+	})
+}
+
 func jwtClaims(t *testing.T, token string) map[string]any {
 	t.Helper()
 	parts := strings.Split(token, ".")
