@@ -255,14 +255,23 @@ type browserSession struct{ userID, sessionID uuid.UUID }
 // that another site cannot sign a user out by linking here. A hint alone,
 // without that browser, ends nothing: an ID token is no credential.
 //
-// A client_id that is not registered is the caller's error (invalid_request):
-// op takes any failure to find the client for its own (server_error).
+// A client_id that is not registered, or an id_token_hint whose client
+// (azp) is not (deleted since), is the caller's error (invalid_request),
+// sending the browser nowhere: op takes any failure to find the client
+// for its own (server_error), and without the client no
+// post_logout_redirect_uri can be verified.
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := r.ParseForm(); err == nil {
 		if id := r.Form.Get("client_id"); id != "" {
 			if _, err := p.d.Clients.Client(ctx, id); errors.Is(err, ErrUnknownClient) {
 				op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("client_id is not a registered client"), nil)
+				return
+			}
+		}
+		if id := p.hintClient(ctx, r.Form.Get("id_token_hint")); id != "" {
+			if _, err := p.d.Clients.Client(ctx, id); errors.Is(err, ErrUnknownClient) {
+				op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("the id_token_hint's client is not a registered client"), nil)
 				return
 			}
 		}
@@ -273,6 +282,20 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	op.EndSession(w, r.WithContext(ctx), p.op)
+}
+
+// hintClient is the client (azp) of hint, an ID token the provider
+// signed, expired or not, as op verifies it at end_session; "" for no
+// hint, or one op refuses (its own invalid_request).
+func (p *Provider) hintClient(ctx context.Context, hint string) string {
+	if hint == "" {
+		return ""
+	}
+	claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.op.IDTokenHintVerifier(ctx))
+	if err != nil && !errors.As(err, &op.IDTokenHintExpiredError{}) {
+		return ""
+	}
+	return claims.GetAuthorizedParty()
 }
 
 // RequestReader reads stored authorization requests (Grants' read half).
