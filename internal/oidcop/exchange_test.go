@@ -2,6 +2,7 @@ package oidcop_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -173,6 +174,42 @@ func TestStaleSaveKeepsTheCodesGrant(t *testing.T) {
 		}
 		if _, err := conf.TokenSource(f.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
 			t.Error("the first exchange's refresh token refreshes after its code was replayed")
+		}
+	})
+}
+
+// TestPKCEVerifierSyntax: a code_verifier that is not 43 to 128 characters
+// of [A-Z] [a-z] [0-9] - . _ ~ (RFC 7636 section 4.1) is a malformed
+// parameter, invalid_request (RFC 6749 section 5.2); it was hashed and
+// compared like any other and answered invalid_grant. Refused before the
+// code is looked at: the code still works with its verifier, and so do
+// verifiers at both bounds of the syntax.
+func TestPKCEVerifierSyntax(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		br := f.signIn()
+		conf := f.webConfig()
+		conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+		for _, tt := range []struct{ name, verifier string }{
+			{"42 characters", verifier[:42]},
+			{"129 characters", strings.Repeat("a", 129)},
+			{"a plus sign", verifier[:42] + "+"},
+			{"a space", verifier[:42] + " "},
+			{"a non-ASCII letter", verifier[:42] + "é"},
+		} {
+			if _, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(tt.verifier)); !isOAuthError(err, "invalid_request") {
+				t.Errorf("verifier with %s: %v, want invalid_request", tt.name, err)
+			}
+		}
+		if _, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+			t.Errorf("x/oauth2's verifier (%d characters) after the refusals: %v", len(verifier), err)
+		}
+		longest := strings.Repeat("AZaz09-._~", 12) + "abcdefgh" // 128
+		q = f.authorize(br, conf, "s", oauth2.S256ChallengeOption(longest))
+		if _, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(longest)); err != nil {
+			t.Errorf("a verifier of %d characters: %v", len(longest), err)
 		}
 	})
 }

@@ -131,7 +131,7 @@ const (
 	maxState         = 2048
 	maxNonce         = 512
 	maxLoginHint     = 512
-	maxCodeChallenge = 128 // RFC 7636 4.2: 43 to 128 characters
+	maxCodeChallenge = maxVerifier // RFC 7636 4.2: a plain challenge is its verifier
 	maxScopes        = 32
 )
 
