@@ -118,8 +118,7 @@ func (p *Provider) assurance(ctx context.Context, u user.User, sess user.Session
 // shown to: the form's answer is taken from that session only.
 func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, req AuthRequest, c Client, u user.User, sess user.Session) {
 	req.ConsentShownTo = sess.ID
-	if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
-		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+	if !p.save(w, r, req) {
 		return
 	}
 	p.d.Pages.Consent(w, r, ConsentPage{
@@ -146,8 +145,7 @@ func (p *Provider) stale(req AuthRequest, sess user.Session) bool {
 // here; again says a fresh sign-in is needed although a session exists.
 func (p *Provider) toSignIn(w http.ResponseWriter, r *http.Request, req AuthRequest, again bool) {
 	req.SentToSignIn = true
-	if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
-		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+	if !p.save(w, r, req) {
 		return
 	}
 	q := url.Values{"return_to": {loginPath + "?id=" + url.QueryEscape(req.ID)}}
@@ -207,8 +205,7 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 		// an "allow" posted after it (another tab, the back button) gives
 		// no code the client no longer expects.
 		req.Done = true
-		if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
-			p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+		if !p.save(w, r, req) {
 			return
 		}
 		p.fail(w, r, req, oidc.ErrAccessDenied().WithDescription("the user did not allow the request"))
@@ -236,11 +233,28 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, req AuthReques
 	req.UserID, req.SessionID, req.AuthTime = sess.UserID, sess.ID, sess.AuthenticatedAt.UTC()
 	a := sess.Assurance() // how the page session's sign-in proved its holder
 	req.AMR, req.ACR, req.Done = a.AMR, a.ACR, true
-	if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
-		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+	if !p.save(w, r, req) {
 		return
 	}
 	op.AuthResponse(&authRequest{req}, p.op, &issWriter{ResponseWriter: w, iss: p.cfg.Issuer}, r)
+}
+
+// save stores req as a step of the browser's answered it. When it cannot,
+// it has answered the browser and returns false: the dead request page
+// when another step (another tab) ended the request since this one read
+// it, and the store kept that end; a server_error to the client
+// otherwise.
+func (p *Provider) save(w http.ResponseWriter, r *http.Request, req AuthRequest) bool {
+	err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, ErrRequestDone), errors.Is(err, ErrCodeIssued), errors.Is(err, ErrCodeUsed):
+		p.dead(w, r)
+	default:
+		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+	}
+	return false
 }
 
 // browserKey carries the browser's session to TerminateSessionFromRequest.
