@@ -2,6 +2,9 @@ package oidcop_test
 
 import (
 	"context"
+	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -175,4 +178,128 @@ func TestStaleSaveKeepsTheCodesGrant(t *testing.T) {
 			t.Error("the first exchange's refresh token refreshes after its code was replayed")
 		}
 	})
+}
+
+// TestPKCEVerifierSyntax: a code_verifier that is not 43 to 128 characters
+// of [A-Z] [a-z] [0-9] - . _ ~ (RFC 7636 section 4.1) is a malformed
+// parameter, invalid_request (RFC 6749 section 5.2); it was hashed and
+// compared like any other and answered invalid_grant. Refused before the
+// code is looked at: the code still works with its verifier, and so do
+// verifiers at both bounds of the syntax.
+func TestPKCEVerifierSyntax(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		br := f.signIn()
+		conf := f.webConfig()
+		conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(br, conf, "s", oauth2.S256ChallengeOption(verifier))
+		for _, tt := range []struct{ name, verifier string }{
+			{"42 characters", verifier[:42]},
+			{"129 characters", strings.Repeat("a", 129)},
+			{"a plus sign", verifier[:42] + "+"},
+			{"a space", verifier[:42] + " "},
+			{"a non-ASCII letter", verifier[:42] + "é"},
+		} {
+			if _, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(tt.verifier)); !isOAuthError(err, "invalid_request") {
+				t.Errorf("verifier with %s: %v, want invalid_request", tt.name, err)
+			}
+		}
+		if _, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+			t.Errorf("x/oauth2's verifier (%d characters) after the refusals: %v", len(verifier), err)
+		}
+		longest := strings.Repeat("AZaz09-._~", 12) + "abcdefgh" // 128
+		q = f.authorize(br, conf, "s", oauth2.S256ChallengeOption(longest))
+		if _, err := conf.Exchange(f.ctx, q.Get("code"), oauth2.VerifierOption(longest)); err != nil {
+			t.Errorf("a verifier of %d characters: %v", len(longest), err)
+		}
+	})
+}
+
+// heldRead holds the first read of an auth request once armed, until
+// release is closed: a step of the provider that read the request and
+// has yet to save it.
+type heldRead struct {
+	oidcop.Grants
+	armed   atomic.Bool
+	read    chan struct{} // closed when the read is held
+	release chan struct{}
+}
+
+func (h *heldRead) AuthRequest(ctx context.Context, id string) (oidcop.AuthRequest, error) {
+	r, err := h.Grants.AuthRequest(ctx, id)
+	if h.armed.CompareAndSwap(true, false) {
+		close(h.read)
+		<-h.release
+	}
+	return r, err
+}
+
+// TestConsentDenyIsNotUndoneByARacingAllow: "allow" posted in one tab and
+// "deny" in another for one consent page. The allow read the request
+// before the deny ended it; its save, landing after, wrote the request
+// back from its copy, and a code went to the client that had been told
+// access_denied. A request that is done takes no save but its code's.
+func TestConsentDenyIsNotUndoneByARacingAllow(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		held := &heldRead{read: make(chan struct{}), release: make(chan struct{})}
+		hook := app.WithOIDCStores(func(s oidcop.Stores) oidcop.Stores {
+			held.Grants, s.Grants = s.Grants, held
+			return s
+		})
+		f := newFixtureWith(t, kind, []apptest.Option{apptest.With(hook)})
+		br := f.signIn()
+		spa := &oauth2.Config{ClientID: spaClient, Endpoint: f.provider.Endpoint(), RedirectURL: spaOrigin + "/cb",
+			Scopes: []string{oidc.ScopeOpenID, "email"}}
+		_, status, page := br.visit(spa.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		if status != http.StatusOK {
+			t.Fatalf("consent page: %d %s", status, page)
+		}
+		id := hiddenID(t, page)
+		held.armed.Store(true)
+		allowed := make(chan consentAnswer, 1)
+		go func() { allowed <- br.postConsent(id, "allow") }()
+		select {
+		case <-held.read:
+		case a := <-allowed:
+			t.Fatalf("the allow ended (%d %v %v) without reading the request", a.status, a.to, a.err)
+		}
+		if q := br.consent(id, "deny"); q.Get("error") != "access_denied" {
+			t.Errorf("deny: %v, want access_denied", q)
+		}
+		close(held.release)
+		a := <-allowed
+		if a.err != nil {
+			t.Fatalf("the allow: %v", a.err)
+		}
+		if a.status >= http.StatusInternalServerError || (a.to != nil && a.to.Query().Get("code") != "") {
+			t.Errorf("the allow that read the request before the deny ended it: %d to %v, want no code", a.status, a.to)
+		}
+	})
+}
+
+// consentAnswer is the answer to a consent post: its status and where it
+// sends the browser (nil: nowhere).
+type consentAnswer struct {
+	status int
+	to     *url.URL
+	err    error
+}
+
+// postConsent is consent for another goroutine than the test's: it
+// reports what it got instead of failing the test.
+func (b *browser) postConsent(id, decision string) consentAnswer {
+	req, err := http.NewRequest(http.MethodPost, b.f.base+"/oauth/consent", strings.NewReader(url.Values{"id": {id}, "decision": {decision}}.Encode()))
+	if err != nil {
+		return consentAnswer{err: err}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err := b.c.Do(req)
+	if err != nil {
+		return consentAnswer{err: err}
+	}
+	defer res.Body.Close()
+	to, _ := res.Location() // none: not sent anywhere
+	return consentAnswer{status: res.StatusCode, to: to}
 }

@@ -374,6 +374,33 @@ func TestEndSessionOfAnUnknownClientIsABadRequest(t *testing.T) {
 	}
 }
 
+// TestEndSessionOfADeletedClientsHintIsABadRequest: RP-initiated logout
+// with an id_token_hint whose client (its azp) was deleted since was
+// answered 500 server_error, as a client_id that is not registered was
+// (op takes any failure to find the client for its own). The hint names no
+// client the provider knows, so the post_logout_redirect_uri cannot be
+// verified and must not be followed (RP-Initiated Logout 1.0 sections 2,
+// 3): 400 invalid_request, sent nowhere, as for such a client_id.
+func TestEndSessionOfADeletedClientsHintIsABadRequest(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	br := f.signIn()
+	tok := f.exchange(br, f.webConfig(), "s")
+	f.clients.Remove(webClient)
+	end := url.Values{"id_token_hint": {tok.Extra("id_token").(string)}, "post_logout_redirect_uri": {rpOrigin + "/bye"}}
+	c := *br.c
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := c.Get(f.base + "/oauth/end_session?" + end.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var answer struct{ Error string }
+	body, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(body, &answer); res.StatusCode != http.StatusBadRequest || err != nil || answer.Error != "invalid_request" || res.Header.Get("Location") != "" {
+		t.Errorf("end_session with a deleted client's hint: %d %s (Location %q), want 400 invalid_request sent nowhere", res.StatusCode, body, res.Header.Get("Location"))
+	}
+}
+
 // TestPKCE: a wrong or missing verifier gets no tokens; a public client
 // must send a challenge at all, and S256 only (plain, named or by
 // default, is refused).
@@ -1032,6 +1059,32 @@ func TestClientCredentials(t *testing.T) {
 		cc.ClientID, cc.ClientSecret = webClient, webSecret
 		if _, err := cc.Token(f.ctx); err == nil {
 			t.Error("a client without client_credentials got a token")
+		}
+	})
+}
+
+// TestClientCredentialsOfAClientWithoutTheGrant: a confidential client
+// that authenticates but is not allowed client_credentials was answered
+// 401 invalid_client (op takes any error of ClientCredentials for a failed
+// authentication); RFC 6749 section 5.2 makes it 400 unauthorized_client.
+// A wrong secret stays invalid_client, saying nothing of the grants.
+func TestClientCredentialsOfAClientWithoutTheGrant(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind)
+		grant := url.Values{"grant_type": {"client_credentials"}}
+		for _, tt := range []struct {
+			name, secret string
+			status       int
+			code         string
+		}{
+			{"its secret", webSecret, http.StatusBadRequest, "unauthorized_client"},
+			{"a wrong secret", "wrong", http.StatusUnauthorized, "invalid_client"},
+		} {
+			a := f.tokenRequest(grant, func(r *http.Request) { r.SetBasicAuth(webClient, tt.secret) })
+			var answer struct{ Error string }
+			if err := json.Unmarshal(a.body, &answer); a.status != tt.status || err != nil || answer.Error != tt.code {
+				t.Errorf("client_credentials of a client without the grant, %s: %d %s, want %d %s", tt.name, a.status, a.body, tt.status, tt.code)
+			}
 		}
 	})
 }

@@ -118,8 +118,7 @@ func (p *Provider) assurance(ctx context.Context, u user.User, sess user.Session
 // shown to: the form's answer is taken from that session only.
 func (p *Provider) askConsent(w http.ResponseWriter, r *http.Request, req AuthRequest, c Client, u user.User, sess user.Session) {
 	req.ConsentShownTo = sess.ID
-	if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
-		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+	if !p.save(w, r, req) {
 		return
 	}
 	p.d.Pages.Consent(w, r, ConsentPage{
@@ -146,8 +145,7 @@ func (p *Provider) stale(req AuthRequest, sess user.Session) bool {
 // here; again says a fresh sign-in is needed although a session exists.
 func (p *Provider) toSignIn(w http.ResponseWriter, r *http.Request, req AuthRequest, again bool) {
 	req.SentToSignIn = true
-	if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
-		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+	if !p.save(w, r, req) {
 		return
 	}
 	q := url.Values{"return_to": {loginPath + "?id=" + url.QueryEscape(req.ID)}}
@@ -207,8 +205,7 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 		// an "allow" posted after it (another tab, the back button) gives
 		// no code the client no longer expects.
 		req.Done = true
-		if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
-			p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+		if !p.save(w, r, req) {
 			return
 		}
 		p.fail(w, r, req, oidc.ErrAccessDenied().WithDescription("the user did not allow the request"))
@@ -236,11 +233,28 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, req AuthReques
 	req.UserID, req.SessionID, req.AuthTime = sess.UserID, sess.ID, sess.AuthenticatedAt.UTC()
 	a := sess.Assurance() // how the page session's sign-in proved its holder
 	req.AMR, req.ACR, req.Done = a.AMR, a.ACR, true
-	if err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req); err != nil {
-		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+	if !p.save(w, r, req) {
 		return
 	}
 	op.AuthResponse(&authRequest{req}, p.op, &issWriter{ResponseWriter: w, iss: p.cfg.Issuer}, r)
+}
+
+// save stores req as a step of the browser's answered it. When it cannot,
+// it has answered the browser and returns false: the dead request page
+// when another step (another tab) ended the request since this one read
+// it, and the store kept that end; a server_error to the client
+// otherwise.
+func (p *Provider) save(w http.ResponseWriter, r *http.Request, req AuthRequest) bool {
+	err := p.d.Stores.Grants.SaveAuthRequest(r.Context(), req)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, ErrRequestDone), errors.Is(err, ErrCodeIssued), errors.Is(err, ErrCodeUsed):
+		p.dead(w, r)
+	default:
+		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+	}
+	return false
 }
 
 // browserKey carries the browser's session to TerminateSessionFromRequest.
@@ -255,14 +269,23 @@ type browserSession struct{ userID, sessionID uuid.UUID }
 // that another site cannot sign a user out by linking here. A hint alone,
 // without that browser, ends nothing: an ID token is no credential.
 //
-// A client_id that is not registered is the caller's error (invalid_request):
-// op takes any failure to find the client for its own (server_error).
+// A client_id that is not registered, or an id_token_hint whose client
+// (azp) is not (deleted since), is the caller's error (invalid_request),
+// sending the browser nowhere: op takes any failure to find the client
+// for its own (server_error), and without the client no
+// post_logout_redirect_uri can be verified.
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := r.ParseForm(); err == nil {
 		if id := r.Form.Get("client_id"); id != "" {
 			if _, err := p.d.Clients.Client(ctx, id); errors.Is(err, ErrUnknownClient) {
 				op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("client_id is not a registered client"), nil)
+				return
+			}
+		}
+		if id := p.hintClient(ctx, r.Form.Get("id_token_hint")); id != "" {
+			if _, err := p.d.Clients.Client(ctx, id); errors.Is(err, ErrUnknownClient) {
+				op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("the id_token_hint's client is not a registered client"), nil)
 				return
 			}
 		}
@@ -273,6 +296,20 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	op.EndSession(w, r.WithContext(ctx), p.op)
+}
+
+// hintClient is the client (azp) of hint, an ID token the provider
+// signed, expired or not, as op verifies it at end_session; "" for no
+// hint, or one op refuses (its own invalid_request).
+func (p *Provider) hintClient(ctx context.Context, hint string) string {
+	if hint == "" {
+		return ""
+	}
+	claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.op.IDTokenHintVerifier(ctx))
+	if err != nil && !errors.As(err, &op.IDTokenHintExpiredError{}) {
+		return ""
+	}
+	return claims.GetAuthorizedParty()
 }
 
 // RequestReader reads stored authorization requests (Grants' read half).

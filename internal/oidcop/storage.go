@@ -131,7 +131,7 @@ const (
 	maxState         = 2048
 	maxNonce         = 512
 	maxLoginHint     = 512
-	maxCodeChallenge = 128 // RFC 7636 4.2: 43 to 128 characters
+	maxCodeChallenge = maxVerifier // RFC 7636 4.2: a plain challenge is its verifier
 	maxScopes        = 32
 )
 
@@ -641,14 +641,14 @@ func (s *storage) authenticate(ctx context.Context, id, secret, method string) (
 	return Client{}, err
 }
 
-// ClientCredentials authenticates a service account.
+// ClientCredentials authenticates a service account. Whether the client
+// may use the grant is op's to check once it is authenticated
+// (op.ValidateGrantType: unauthorized_client, RFC 6749 section 5.2): op
+// answers any error from here invalid_client.
 func (s *storage) ClientCredentials(ctx context.Context, id, secret string) (op.Client, error) {
 	c, err := s.authenticate(ctx, id, secret, authMethodOf(ctx))
 	if err != nil {
 		return nil, clientError(err)
-	}
-	if !slices.Contains(c.GrantTypes, GrantClientCredentials) {
-		return nil, oidc.ErrUnauthorizedClient().WithDescription("the client may not use client_credentials")
 	}
 	return opClient{c: c, ttl: s.cfg.IDTokenTTL}, nil
 }

@@ -108,6 +108,9 @@ var (
 	// ErrCodeIssued is a second code for a request that has one: its
 	// code hash, once stored, is kept.
 	ErrCodeIssued = errors.New("oidc: the request's authorization code was already issued")
+	// ErrRequestDone is a save without a code over a request that is done
+	// (signed in and allowed, or denied): it takes its code and nothing else.
+	ErrRequestDone = errors.New("oidc: the authorization request is already done")
 	// ErrRefreshReused is a refresh token replaced after it was used, so
 	// that its grant is revoked.
 	ErrRefreshReused = errors.New("oidc: refresh token already used")
@@ -123,6 +126,10 @@ type Grants interface {
 	// request whose code was used (UseCode) is final: saving over it is
 	// ErrCodeUsed and changes nothing, so that a save from a copy read
 	// before the exchange never takes back the grant the exchange named.
+	// A request that is done (Done) takes only its code: saving over it
+	// without a code hash is ErrRequestDone and changes nothing, so that
+	// a save from a copy read before it was done (an "allow" racing a
+	// "deny") never undoes it.
 	SaveAuthRequest(ctx context.Context, r AuthRequest) error
 	// AuthRequest returns the request id; ErrNotFound when not stored.
 	AuthRequest(ctx context.Context, id string) (AuthRequest, error)

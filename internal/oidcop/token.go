@@ -32,6 +32,9 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request) {
 	if err == nil && tokenReq.Code == "" {
 		err = oidc.ErrInvalidRequest().WithDescription("code missing")
 	}
+	if err == nil && tokenReq.CodeVerifier != "" && !verifierSyntax(tokenReq.CodeVerifier) {
+		err = oidc.ErrInvalidRequest().WithDescription("code_verifier must be %d to %d characters of A-Z, a-z, 0-9, -, ., _ and ~", minVerifier, maxVerifier)
+	}
 	if err == nil {
 		err = p.authenticateFirst(r.Context(), tokenReq)
 	}
@@ -45,6 +48,31 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.tokenResponse(w, r, req, client, tokenReq.Code, "")
+}
+
+// The bounds of a PKCE code_verifier (RFC 7636 section 4.1).
+const (
+	minVerifier = 43
+	maxVerifier = 128
+)
+
+// verifierSyntax reports whether v is a code_verifier of RFC 7636 section
+// 4.1: minVerifier to maxVerifier characters of [A-Z] / [a-z] / [0-9] /
+// "-" / "." / "_" / "~". Another is a malformed parameter, invalid_request
+// (RFC 6749 section 5.2), refused before the code is looked at; op would
+// hash and compare it like any other (invalid_grant).
+func verifierSyntax(v string) bool {
+	if len(v) < minVerifier || len(v) > maxVerifier {
+		return false
+	}
+	for _, c := range []byte(v) {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // authenticateFirst authenticates the confidential client of a code

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -60,7 +61,9 @@ func translateOIDC(err error, op string) error {
 }
 
 // SaveAuthRequest stores r, replacing the request of r.ID unless that has
-// another code hash (ErrCodeIssued) or its code was used (ErrCodeUsed).
+// another code hash (ErrCodeIssued), its code was used (ErrCodeUsed), or
+// it is done and r brings no code (ErrRequestDone): the fence is the
+// stored request's own done flag.
 func (s *OIDCGrants) SaveAuthRequest(ctx context.Context, r oidcop.AuthRequest) error {
 	data, err := json.Marshal(r)
 	if err != nil {
@@ -71,29 +74,36 @@ func (s *OIDCGrants) SaveAuthRequest(ctx context.Context, r oidcop.AuthRequest) 
 	const q = `INSERT INTO oidc_auth_requests (id, code_hash, data, expires_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (id) DO UPDATE SET code_hash = excluded.code_hash, data = excluded.data, expires_at = excluded.expires_at
 		WHERE oidc_auth_requests.code_used_at IS NULL
-		AND (oidc_auth_requests.code_hash IS NULL OR oidc_auth_requests.code_hash = excluded.code_hash)`
+		AND (oidc_auth_requests.code_hash IS NULL OR oidc_auth_requests.code_hash = excluded.code_hash)
+		AND (excluded.code_hash IS NOT NULL OR NOT coalesce((oidc_auth_requests.data->>'done')::boolean, false))`
 	tag, err := s.db.pool.Exec(ctx, q, r.ID, r.CodeHash, string(data), r.ExpiresAt)
 	if err != nil {
 		return translateOIDC(err, "save auth request")
 	}
 	if tag.RowsAffected() == 0 {
-		return s.refusedSave(ctx, r.ID)
+		return s.refusedSave(ctx, r.ID, r.CodeHash)
 	}
 	return nil
 }
 
-// refusedSave says why a save of request id changed nothing: its code was
-// used (ErrCodeUsed), or it has another code (ErrCodeIssued).
-func (s *OIDCGrants) refusedSave(ctx context.Context, id string) error {
+// refusedSave says why a save of request id with codeHash changed
+// nothing: its code was used (ErrCodeUsed), it has another code
+// (ErrCodeIssued), or it is done and the save brought no code
+// (ErrRequestDone).
+func (s *OIDCGrants) refusedSave(ctx context.Context, id string, codeHash []byte) error {
 	var used bool
-	const q = `SELECT code_used_at IS NOT NULL FROM oidc_auth_requests WHERE id = $1`
-	if err := s.db.pool.QueryRow(ctx, q, id).Scan(&used); err != nil {
+	var stored []byte
+	const q = `SELECT code_used_at IS NOT NULL, code_hash FROM oidc_auth_requests WHERE id = $1`
+	if err := s.db.pool.QueryRow(ctx, q, id).Scan(&used, &stored); err != nil {
 		return translateOIDC(err, "save auth request")
 	}
-	if used {
+	switch {
+	case used:
 		return oidcop.ErrCodeUsed
+	case stored != nil && !bytes.Equal(stored, codeHash):
+		return oidcop.ErrCodeIssued
 	}
-	return oidcop.ErrCodeIssued
+	return oidcop.ErrRequestDone
 }
 
 // AuthRequest returns the request id.

@@ -49,6 +49,8 @@ func (m *memGrants) SaveAuthRequest(_ context.Context, r oidcop.AuthRequest) err
 	}
 	if old, ok := m.requests[r.ID]; ok && old.CodeHash != nil && string(old.CodeHash) != string(r.CodeHash) {
 		return oidcop.ErrCodeIssued
+	} else if ok && old.Done && r.CodeHash == nil {
+		return oidcop.ErrRequestDone
 	}
 	r.CodeHash = slices.Clone(r.CodeHash)
 	m.requests[r.ID] = r

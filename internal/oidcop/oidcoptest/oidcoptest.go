@@ -178,6 +178,34 @@ var grantTests = map[string]func(*testing.T, oidcop.Grants){
 			t.Errorf("a replay of the code = grant %q, %v; want ErrCodeUsed naming %s", got.GrantID, err, g.ID)
 		}
 	},
+	"DoneRequestTakesOnlyItsCode": func(t *testing.T, s oidcop.Grants) {
+		pending := NewAuthRequest(1)
+		pending.Done, pending.UserID = false, uuid.Nil
+		must(t, s.SaveAuthRequest(ctx, pending))
+		denied := pending
+		denied.Done = true // a "deny": done, no user
+		must(t, s.SaveAuthRequest(ctx, denied))
+		allowed := pending
+		allowed.Done, allowed.UserID = true, uuid.New() // an "allow" read before the deny
+		sentAgain := pending
+		sentAgain.SentToSignIn = !pending.SentToSignIn // a step that leaves it pending
+		for name, stale := range map[string]oidcop.AuthRequest{"done": allowed, "pending": sentAgain} {
+			if err := s.SaveAuthRequest(ctx, stale); !errors.Is(err, oidcop.ErrRequestDone) {
+				t.Errorf("saving a copy made %s, read before the request was done, over it = %v, want ErrRequestDone", name, err)
+			}
+		}
+		got, err := s.AuthRequest(ctx, pending.ID)
+		must(t, err)
+		if diff := cmp.Diff(denied, got); diff != "" {
+			t.Fatalf("after the refused saves (-done +read):\n%s", diff)
+		}
+		coded := got
+		coded.CodeHash, coded.ExpiresAt = hash("code"), base.Add(time.Minute) // its code: SaveAuthCode
+		must(t, s.SaveAuthRequest(ctx, coded))
+		if got, err := s.AuthRequest(ctx, pending.ID); err != nil || !cmp.Equal(coded, got) {
+			t.Errorf("the done request after its code was saved = %+v, %v; want %+v", got, err, coded)
+		}
+	},
 	"CodeIsSingleUse": func(t *testing.T, s oidcop.Grants) {
 		r := NewAuthRequest(1)
 		r.CodeHash = hash("code-1")
