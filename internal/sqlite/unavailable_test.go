@@ -132,3 +132,66 @@ func TestReadOnlyDatabaseIsUnavailable(t *testing.T) {
 		t.Errorf("Create on a read-only database = %v, want SQLite's read-only error", err)
 	}
 }
+
+// TestBeginByGivesUpAtTheDeadline: a BEGIN that waits for a locked file
+// gives up at its deadline, not at SQLite's busy timeout, and begins no
+// transaction (ErrUnavailable once translated); one on a connection that
+// is gone says so.
+func TestBeginByGivesUpAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	s := openMigrated(t)
+	ctx := t.Context()
+	c, err := s.write.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock := lockFile(t, s)
+	start := time.Now()
+	tx, end, err := beginBy(ctx, c, start.Add(100*time.Millisecond))
+	if took := time.Since(start); took > writeWait/2 {
+		t.Errorf("beginBy on a locked file took %v, want about its 100 ms deadline, not the busy timeout", took.Round(time.Millisecond))
+	}
+	if tx != nil || end != nil || !errors.Is(translate(err, "begin"), user.ErrUnavailable) {
+		t.Errorf("beginBy on a locked file past its deadline = %v, %v; want no transaction and ErrUnavailable", tx, err)
+	}
+	if _, err := lock.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	tx, end, err = beginBy(ctx, c, time.Now().Add(writeWait))
+	if err != nil {
+		t.Fatalf("beginBy once the lock is released: %v", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	end()
+	_ = c.Close()
+	if tx, _, err := beginBy(ctx, c, time.Now().Add(writeWait)); tx != nil || !errors.Is(err, sql.ErrConnDone) {
+		t.Errorf("beginBy on a closed connection = %v, %v; want sql.ErrConnDone", tx, err)
+	}
+}
+
+// TestAppliedMigrationsLeaveOutTheUndone: a version goose recorded as
+// undone (is_applied false, as an older goose's down did) is not
+// applied, and goose's own version 0 is never listed.
+func TestAppliedMigrationsLeaveOutTheUndone(t *testing.T) {
+	t.Parallel()
+	s := openMigrated(t)
+	ctx := t.Context()
+	if _, err := s.write.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (35, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := s.AppliedMigrations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := applied[35]; ok {
+		t.Error("version 35, recorded as undone after it was applied, is listed as applied")
+	}
+	if _, ok := applied[1]; !ok {
+		t.Error("version 1 is not listed as applied")
+	}
+	if _, ok := applied[0]; ok {
+		t.Error("goose's own version 0 is listed")
+	}
+}
