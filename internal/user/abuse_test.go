@@ -518,3 +518,21 @@ func TestRehashOnLogin(t *testing.T) {
 		}
 	}
 }
+
+// TestSensitiveChangesWithTheDatabaseDown: with the store failing, a
+// re-authentication and a new set of recovery codes answer the store's
+// error and hand out nothing: no renewed window, and no codes that the
+// failed write would leave unusable.
+func TestSensitiveChangesWithTheDatabaseDown(t *testing.T) {
+	f := newFixture(t)
+	u := f.register(t, ada)
+	f.mem.SetFail(errDown)
+	defer f.mem.SetFail(nil)
+	if err := f.svc.Reauthenticate(t.Context(), signedIn(u.ID, uuid.Nil), ada.Password); !errors.Is(err, errDown) {
+		t.Errorf("Reauthenticate with the database down: error = %v, want errDown", err)
+	}
+	codes, err := f.svc.RegenerateRecoveryCodes(t.Context(), signedIn(u.ID, uuid.Nil))
+	if !errors.Is(err, errDown) || codes != nil {
+		t.Errorf("RegenerateRecoveryCodes with the database down = %d codes, %v; want none and errDown", len(codes), err)
+	}
+}
