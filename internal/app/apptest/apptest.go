@@ -255,8 +255,14 @@ type Clock struct {
 	now time.Time
 }
 
-// NewClock returns a clock at t.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+// NewClock returns a clock at t's wall time. It drops t's monotonic
+// reading: two clocks started apart would otherwise measure the time
+// between them by the monotonic clock while the stores keep wall time,
+// and on a machine whose wall clock is being slewed (just booted, NTP
+// catching up) a replica brought "in step" with another would be
+// nanoseconds behind it, short of a signing key the other made at its
+// own now.
+func NewClock(t time.Time) *Clock { return &Clock{now: t.Round(0)} }
 
 // Now is the clock's time.
 func (c *Clock) Now() time.Time {
