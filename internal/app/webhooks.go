@@ -74,7 +74,12 @@ func (a *App) openWebhooks(bg context.Context, now func() time.Time, guard webho
 	a.onClose(a.hookSink.Wait)
 	ticker := time.NewTicker(WebhookPollEvery)
 	a.onClose(ticker.Stop)
-	go svc.Run(bg, ticker.C, func(err error) { a.log.Warn("webhook deliveries", "error", err.Error()) })
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		svc.Run(bg, ticker.C, func(err error) { a.log.Warn("webhook deliveries", "error", err.Error()) })
+	}()
+	a.onClose(func() { <-polled }) // its attempts under way end with bg: Close waits for them
 	return nil
 }
 

@@ -630,54 +630,34 @@ func (s *Service) attemptNew(ctx context.Context, d Delivery) (Delivery, error) 
 	return s.attempt(ctx, d, e)
 }
 
-// RunDue attempts the deliveries due now, a batch at a time and up to
-// Config.Workers at once, until none is due, and says how many it
-// attempted. Several replicas may run it at once: ClaimDue hands each
-// delivery to one of them.
+// RunDue attempts the deliveries due now, up to Config.Workers at once,
+// until none is due, and says how many it attempted. Several replicas may
+// run it at once: ClaimDue hands each delivery to one of them. After an
+// error it claims nothing more, waits for the attempts under way and
+// returns them all.
 func (s *Service) RunDue(ctx context.Context) (int, error) {
+	p := s.newPoller()
+	defer p.wait()
 	n := 0
+	var failed []error
 	for {
-		ds, err := s.deliveries.ClaimDue(ctx, s.now().UTC().Truncate(time.Microsecond), claimLease, dueBatch)
-		if err != nil || len(ds) == 0 {
-			return n, err
-		}
-		endpoints, err := s.endpointsOf(ctx, ds)
-		if err != nil {
-			return n, err
-		}
-		var (
-			mu   sync.Mutex
-			errs []error
-			wg   sync.WaitGroup
-			sem  = make(chan struct{}, s.cfg.Workers)
-		)
-		for _, d := range ds {
-			e, ok := endpoints[d.EndpointID]
-			if !ok {
-				continue // deleted meanwhile, its deliveries with it
+		if len(failed) == 0 && ctx.Err() == nil {
+			if err := p.fill(ctx); err != nil {
+				failed = append(failed, err)
+			} else {
+				p.start(ctx)
 			}
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				_, err := s.attempt(ctx, d, e)
-				if errors.Is(err, ErrDeliveryNotFound) || errors.Is(err, ErrEndpointNotFound) {
-					err = nil // the endpoint was deleted meanwhile, its deliveries with it
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					errs = append(errs, err)
-				} else {
-					n++
-				}
-			})
 		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return n, err
-		}
-		if ctx.Err() != nil {
+		if p.busy == 0 {
+			if err := errors.Join(failed...); err != nil {
+				return n, err
+			}
 			return n, ctx.Err()
+		}
+		if err := p.next(); err != nil {
+			failed = append(failed, err)
+		} else {
+			n++
 		}
 	}
 }
@@ -702,18 +682,27 @@ func (s *Service) endpointsOf(ctx context.Context, ds []Delivery) (map[uuid.UUID
 	return out, nil
 }
 
-// Run calls RunDue at every tick until ctx ends, reporting storage errors
-// to onError.
+// Run claims the deliveries due at every tick and whenever an attempt
+// ends, and attempts them as RunDue does, until ctx ends; then it waits
+// for the attempts under way. It reports storage errors to onError.
 func (s *Service) Run(ctx context.Context, ticks <-chan time.Time, onError func(error)) {
+	p := s.newPoller()
+	defer p.wait()
 	for {
+		var err error
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticks:
-			if _, err := s.RunDue(ctx); err != nil && ctx.Err() == nil {
-				onError(err)
-			}
+			err = p.fill(ctx)
+		case err = <-p.done:
+			p.busy--
+			err = errors.Join(err, p.fill(ctx))
 		}
+		if err != nil && ctx.Err() == nil {
+			onError(err)
+		}
+		p.start(ctx)
 	}
 }
 
