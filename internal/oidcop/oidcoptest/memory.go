@@ -44,13 +44,11 @@ type (
 func (m *memGrants) SaveAuthRequest(_ context.Context, r oidcop.AuthRequest) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.used[r.ID] {
-		return oidcop.ErrCodeUsed
-	}
-	if old, ok := m.requests[r.ID]; ok && old.CodeHash != nil && string(old.CodeHash) != string(r.CodeHash) {
-		return oidcop.ErrCodeIssued
-	} else if ok && old.Done && r.CodeHash == nil {
-		return oidcop.ErrRequestDone
+	if old, ok := m.requests[r.ID]; ok {
+		f := oidcop.RequestFence{CodeHash: old.CodeHash, CodeUsed: m.used[r.ID], Done: old.Done}
+		if err := oidcop.WhySaveRefused(f, r.CodeHash); err != nil {
+			return err
+		}
 	}
 	r.CodeHash = slices.Clone(r.CodeHash)
 	m.requests[r.ID] = r
