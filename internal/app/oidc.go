@@ -80,6 +80,9 @@ func (r registryClients) Authenticate(ctx context.Context, id, secret, method st
 	}
 	from := user.ClientFrom(ctx).IP // httpapi says who calls the provider's endpoints
 	_, err = r.svc.Authenticate(ctx, oauthclient.Credentials{ID: id, Secret: secret, Method: method, From: from})
+	if errors.Is(err, oauthclient.ErrWrongMethod) {
+		return oidcop.Client{}, oidcop.ErrWrongMethod
+	}
 	if errors.Is(err, oauthclient.ErrInvalidClient) || errors.Is(err, oauthclient.ErrNotFound) || errors.Is(err, oauthclient.ErrClientLocked) {
 		return oidcop.Client{}, oidcop.ErrUnknownClient
 	}
