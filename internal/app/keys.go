@@ -226,11 +226,7 @@ func RingToChange(ctx context.Context, cfg config.Config, db Store, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	ring, err := signing.Load(ctx, db.SigningKeys(), sealer, ringOptions(cfg, now, nil, nil))
-	if err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
-	}
-	return ring, nil
+	return loadRing(ctx, cfg, db, sealer, now)
 }
 
 // LoadRing loads the key ring of cfg's algorithm on db's database as it
@@ -243,9 +239,9 @@ func LoadRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger
 	if errors.Is(err, ErrNoDevKey) {
 		// Nothing to open keys with: enough to list none, and a stored key
 		// fails to load (signing.ErrNoEncryptionKey), made by nobody here.
-		ring, lerr := signing.Load(ctx, db.SigningKeys(), nil, ringOptions(cfg, now, nil, nil))
+		ring, lerr := loadRing(ctx, cfg, db, nil, now)
 		if lerr != nil {
-			return nil, fmt.Errorf("signing keys: %w: %w", lerr, err)
+			return nil, fmt.Errorf("%w: %w", lerr, err)
 		}
 		log.Warn(err.Error(), "file", filepath.Join(cfg.DataDir, config.KeyEncryptionKeyFile))
 		return ring, nil
@@ -253,6 +249,13 @@ func LoadRing(ctx context.Context, cfg config.Config, db Store, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	return loadRing(ctx, cfg, db, sealer, now)
+}
+
+// loadRing loads the key ring of cfg's algorithm on db's database as it
+// is, making no key, its private keys opened by sealer (nil: none, and a
+// stored key fails to load with signing.ErrNoEncryptionKey).
+func loadRing(ctx context.Context, cfg config.Config, db Store, sealer *signing.Sealer, now func() time.Time) (*signing.Ring, error) {
 	ring, err := signing.Load(ctx, db.SigningKeys(), sealer, ringOptions(cfg, now, nil, nil))
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)

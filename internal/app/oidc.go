@@ -61,10 +61,15 @@ func (r registryClients) Client(ctx context.Context, id string) (oidcop.Client, 
 	if err != nil {
 		return oidcop.Client{}, err
 	}
+	return providerClient(c), nil
+}
+
+// providerClient is c as the provider sees it.
+func providerClient(c oauthclient.Client) oidcop.Client {
 	return oidcop.Client{
 		ID: c.ID, Name: c.Name, AuthMethod: c.AuthMethod, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.Grants, Scopes: c.Scopes, FirstParty: c.FirstParty,
-	}, nil
+	}
 }
 
 // Authenticate checks secret presented by method, the one the request
@@ -74,19 +79,18 @@ func (r registryClients) Client(ctx context.Context, id string) (oidcop.Client, 
 // 429 before the provider sees the request (httpapi's clientLocked), so
 // this is only the one locked out meanwhile.
 func (r registryClients) Authenticate(ctx context.Context, id, secret, method string) (oidcop.Client, error) {
-	c, err := r.Client(ctx, id)
-	if err != nil {
-		return oidcop.Client{}, err
-	}
 	from := user.ClientFrom(ctx).IP // httpapi says who calls the provider's endpoints
-	_, err = r.svc.Authenticate(ctx, oauthclient.Credentials{ID: id, Secret: secret, Method: method, From: from})
+	c, err := r.svc.Authenticate(ctx, oauthclient.Credentials{ID: id, Secret: secret, Method: method, From: from})
+	if errors.Is(err, oauthclient.ErrWrongMethod) {
+		return oidcop.Client{}, oidcop.ErrWrongMethod
+	}
 	if errors.Is(err, oauthclient.ErrInvalidClient) || errors.Is(err, oauthclient.ErrNotFound) || errors.Is(err, oauthclient.ErrClientLocked) {
 		return oidcop.Client{}, oidcop.ErrUnknownClient
 	}
 	if err != nil {
 		return oidcop.Client{}, err
 	}
-	return c, nil
+	return providerClient(c), nil
 }
 
 // providerPages are the hosted pages as the OpenID provider's Pages:

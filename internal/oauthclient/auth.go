@@ -33,7 +33,8 @@ type Credentials struct {
 // anyway (so made-up ids cost the guard nothing), nor a secret sent by
 // another method than the client's, refused without a comparison (a
 // client library that tries HTTP Basic first, as golang.org/x/oauth2
-// does, must not lock out a client_secret_post client by its successes).
+// does, must not lock out a client_secret_post client by its successes):
+// that refusal is ErrWrongMethod.
 func (s *Service) Authenticate(ctx context.Context, cr Credentials) (Client, error) {
 	c, err := s.store.Client(ctx, cr.ID)
 	if errors.Is(err, ErrNotFound) {
@@ -51,8 +52,11 @@ func (s *Service) Authenticate(ctx context.Context, cr Credentials) (Client, err
 	if err := s.Admit(ctx, c.ID, cr.From); err != nil {
 		return Client{}, err
 	}
-	if cr.Secret == "" || cr.Method != c.AuthMethod {
-		return Client{}, ErrInvalidClient // nothing compared, nothing learnt: no guess
+	switch { // nothing compared, nothing learnt: no guess
+	case cr.Secret == "" || cr.Method == "":
+		return Client{}, ErrInvalidClient
+	case cr.Method != c.AuthMethod:
+		return Client{}, ErrWrongMethod
 	}
 	if !secretMatches(c, cr.Secret) {
 		if s.guard != nil {

@@ -9,6 +9,7 @@ package oauthclient
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -111,6 +112,11 @@ var (
 	// endpoint (RFC 6749 section 5.2 invalid_client): unknown, deleted, a
 	// wrong or missing secret, or another method than its registered one.
 	ErrInvalidClient = errors.New("client authentication failed")
+	// ErrWrongMethod is the ErrInvalidClient (errors.Is holds for both)
+	// of a confidential client whose secret came by another method than
+	// its registered one: refused without a comparison, so no guess (a
+	// client library may try one method after the other).
+	ErrWrongMethod = fmt.Errorf("%w: the secret came by another method than the client's", ErrInvalidClient)
 	// ErrClientLocked refuses a confidential client at an address,
 	// whatever secret it sends, after too many wrong ones from there
 	// (SecretGuard): until its cool-down ends, so that guessing cannot go

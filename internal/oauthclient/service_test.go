@@ -150,23 +150,32 @@ func TestAuthenticate(t *testing.T) {
 	}
 	basic, body := oauthclient.AuthSecretBasic, oauthclient.AuthSecretPost
 	for _, tt := range []struct {
-		name string
-		cr   oauthclient.Credentials
-		ok   bool
+		name        string
+		cr          oauthclient.Credentials
+		ok          bool
+		wrongMethod bool // refused as ErrWrongMethod, uncompared
 	}{
-		{"right secret by basic", oauthclient.Credentials{ID: conf.ID, Secret: secret, Method: basic}, true},
-		{"right secret by the wrong method", oauthclient.Credentials{ID: conf.ID, Secret: secret, Method: body}, false},
-		{"wrong secret", oauthclient.Credentials{ID: conf.ID, Secret: secret + "x", Method: basic}, false},
-		{"no secret", oauthclient.Credentials{ID: conf.ID}, false},
-		{"another client's secret", oauthclient.Credentials{ID: conf.ID, Secret: postSecret, Method: basic}, false},
-		{"post client by post", oauthclient.Credentials{ID: post.ID, Secret: postSecret, Method: body}, true},
-		{"public without secret", oauthclient.Credentials{ID: pub.ID}, true},
-		{"public with a secret", oauthclient.Credentials{ID: pub.ID, Secret: "x", Method: basic}, false},
-		{"unknown", oauthclient.Credentials{ID: "nobody"}, false},
+		{"right secret by basic", oauthclient.Credentials{ID: conf.ID, Secret: secret, Method: basic}, true, false},
+		{"right secret by the wrong method", oauthclient.Credentials{ID: conf.ID, Secret: secret, Method: body}, false, true},
+		{"wrong secret by the wrong method", oauthclient.Credentials{ID: conf.ID, Secret: secret + "x", Method: body}, false, true},
+		{"right secret by no method", oauthclient.Credentials{ID: conf.ID, Secret: secret}, false, false},
+		{"wrong secret", oauthclient.Credentials{ID: conf.ID, Secret: secret + "x", Method: basic}, false, false},
+		{"no secret", oauthclient.Credentials{ID: conf.ID}, false, false},
+		{"no secret by the wrong method", oauthclient.Credentials{ID: conf.ID, Method: body}, false, false},
+		{"another client's secret", oauthclient.Credentials{ID: conf.ID, Secret: postSecret, Method: basic}, false, false},
+		{"post client by post", oauthclient.Credentials{ID: post.ID, Secret: postSecret, Method: body}, true, false},
+		{"post client by basic", oauthclient.Credentials{ID: post.ID, Secret: postSecret, Method: basic}, false, true},
+		{"public without secret", oauthclient.Credentials{ID: pub.ID}, true, false},
+		{"public with a secret", oauthclient.Credentials{ID: pub.ID, Secret: "x", Method: basic}, false, false},
+		{"unknown", oauthclient.Credentials{ID: "nobody"}, false, false},
+		{"unknown with a secret", oauthclient.Credentials{ID: "nobody", Secret: "x", Method: body}, false, false},
 	} {
 		_, err := f.svc.Authenticate(ctx, tt.cr)
 		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, oauthclient.ErrInvalidClient)) {
 			t.Errorf("%s: Authenticate = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+		if errors.Is(err, oauthclient.ErrWrongMethod) != tt.wrongMethod {
+			t.Errorf("%s: Authenticate = %v, want ErrWrongMethod %v", tt.name, err, tt.wrongMethod)
 		}
 	}
 	if _, err := f.svc.AuthorizeGrant(ctx, oauthclient.Credentials{ID: pub.ID}, oauthclient.GrantPassword); !errors.Is(err, oauthclient.ErrUnauthorizedClient) {

@@ -3,6 +3,7 @@ package oidcop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -53,6 +54,11 @@ func (c Client) Public() bool { return c.AuthMethod == AuthNone }
 // a secret that is not its secret.
 var ErrUnknownClient = errors.New("oidc: unknown client or wrong secret")
 
+// ErrWrongMethod is the ErrUnknownClient (errors.Is holds for both) of a
+// confidential client whose secret came by another method than its
+// registered one (Client.OtherMethod): refused without a comparison.
+var ErrWrongMethod = fmt.Errorf("%w: the secret came by another method than the client's", ErrUnknownClient)
+
 // Clients is the client registry as the provider uses it.
 type Clients interface {
 	// Client returns the client id; ErrUnknownClient when there is none.
@@ -60,6 +66,7 @@ type Clients interface {
 	// Authenticate returns the client id once secret is its secret
 	// (compared in constant time), presented by method, its registered
 	// AuthMethod (RFC 6749 2.3: the registration binds the method);
+	// ErrWrongMethod when it came by another method (Client.OtherMethod),
 	// ErrUnknownClient otherwise.
 	Authenticate(ctx context.Context, id, secret, method string) (Client, error)
 }
@@ -128,9 +135,9 @@ func noteNoGuess(ctx context.Context) {
 	}
 }
 
-// otherMethod reports whether a secret was sent for c by another method
-// than its registered one: refused, never compared.
-func otherMethod(c Client, secret, method string) bool {
+// OtherMethod reports whether secret was sent for c by method, another
+// than its registered one: refused, never compared (ErrWrongMethod).
+func (c Client) OtherMethod(secret, method string) bool {
 	return !c.Public() && secret != "" && method != "" && method != c.AuthMethod
 }
 

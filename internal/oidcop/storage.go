@@ -626,19 +626,20 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 
 // authenticate is Clients.Authenticate, noting on the request's
 // FailureNote when its refusal can be no guess: the confidential client
-// proved its secret, or sent it by another method than its own.
+// proved its secret, or sent it by another method than its own
+// (ErrWrongMethod).
 func (s *storage) authenticate(ctx context.Context, id, secret, method string) (Client, error) {
 	c, err := s.d.Clients.Authenticate(ctx, id, secret, method)
-	if err == nil {
-		if !c.Public() {
+	if err != nil {
+		if errors.Is(err, ErrWrongMethod) {
 			noteNoGuess(ctx)
 		}
-		return c, nil
+		return Client{}, err
 	}
-	if known, lookErr := s.d.Clients.Client(ctx, id); lookErr == nil && otherMethod(known, secret, method) {
+	if !c.Public() {
 		noteNoGuess(ctx)
 	}
-	return Client{}, err
+	return c, nil
 }
 
 // ClientCredentials authenticates a service account. Whether the client

@@ -1,6 +1,7 @@
 package oidcop
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -115,6 +116,32 @@ var (
 	// that its grant is revoked.
 	ErrRefreshReused = errors.New("oidc: refresh token already used")
 )
+
+// RequestFence is what of a stored auth request decides whether a save
+// over it is refused (WhySaveRefused).
+type RequestFence struct {
+	CodeHash []byte // the stored code hash; nil before a code is issued
+	CodeUsed bool   // its code was used (Grants.UseCode)
+	Done     bool   // the stored request is done (AuthRequest.Done)
+}
+
+// WhySaveRefused is the rule of Grants.SaveAuthRequest, in one place for
+// every store: why a save bringing code hash next (nil: none) over the
+// stored request must change nothing. Its code was used (ErrCodeUsed);
+// it has another code, or the save none (ErrCodeIssued); it is done and
+// the save brings no code (ErrRequestDone). Nil when the save may
+// replace it.
+func WhySaveRefused(stored RequestFence, next []byte) error {
+	switch {
+	case stored.CodeUsed:
+		return ErrCodeUsed
+	case stored.CodeHash != nil && !bytes.Equal(stored.CodeHash, next):
+		return ErrCodeIssued
+	case stored.Done && next == nil:
+		return ErrRequestDone
+	}
+	return nil
+}
 
 // Grants stores the provider's state: auth requests with their codes,
 // grants and their refresh tokens (migrations/00020_oidc.sql).

@@ -99,7 +99,7 @@ func (p *Provider) authenticateFirst(ctx context.Context, tokenReq *oidc.AccessT
 	if c.Public() {
 		return nil
 	}
-	if otherMethod(c, tokenReq.ClientSecret, authMethodOf(ctx)) {
+	if c.OtherMethod(tokenReq.ClientSecret, authMethodOf(ctx)) {
 		noteNoGuess(ctx)
 		return nil
 	}

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,24 +85,21 @@ func (s *OIDCGrants) SaveAuthRequest(ctx context.Context, r oidcop.AuthRequest) 
 	return nil
 }
 
-// refusedSave says why a save of request id with codeHash changed
-// nothing: its code was used (ErrCodeUsed), it has another code
-// (ErrCodeIssued), or it is done and the save brought no code
-// (ErrRequestDone).
+// refusedSave says why the guarded save of request id with codeHash
+// changed nothing: oidcop.WhySaveRefused of the request as stored.
 func (s *OIDCGrants) refusedSave(ctx context.Context, id string, codeHash []byte) error {
-	var used bool
-	var stored []byte
-	const q = `SELECT code_used_at IS NOT NULL, code_hash FROM oidc_auth_requests WHERE id = $1`
-	if err := s.db.pool.QueryRow(ctx, q, id).Scan(&used, &stored); err != nil {
+	var f oidcop.RequestFence
+	const q = `SELECT code_used_at IS NOT NULL, code_hash, coalesce((data->>'done')::boolean, false) FROM oidc_auth_requests WHERE id = $1`
+	if err := s.db.pool.QueryRow(ctx, q, id).Scan(&f.CodeUsed, &f.CodeHash, &f.Done); err != nil {
 		return translateOIDC(err, "save auth request")
 	}
-	switch {
-	case used:
-		return oidcop.ErrCodeUsed
-	case stored != nil && !bytes.Equal(stored, codeHash):
-		return oidcop.ErrCodeIssued
+	if err := oidcop.WhySaveRefused(f, codeHash); err != nil {
+		return err
 	}
-	return oidcop.ErrRequestDone
+	// Only if the guard and the rule disagreed (a refusal, once made,
+	// stays one): the save changed nothing all the same, and done is the
+	// guard's last reason.
+	return fmt.Errorf("save auth request %s: %w", id, oidcop.ErrRequestDone)
 }
 
 // AuthRequest returns the request id.

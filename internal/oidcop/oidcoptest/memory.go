@@ -44,13 +44,11 @@ type (
 func (m *memGrants) SaveAuthRequest(_ context.Context, r oidcop.AuthRequest) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.used[r.ID] {
-		return oidcop.ErrCodeUsed
-	}
-	if old, ok := m.requests[r.ID]; ok && old.CodeHash != nil && string(old.CodeHash) != string(r.CodeHash) {
-		return oidcop.ErrCodeIssued
-	} else if ok && old.Done && r.CodeHash == nil {
-		return oidcop.ErrRequestDone
+	if old, ok := m.requests[r.ID]; ok {
+		f := oidcop.RequestFence{CodeHash: old.CodeHash, CodeUsed: m.used[r.ID], Done: old.Done}
+		if err := oidcop.WhySaveRefused(f, r.CodeHash); err != nil {
+			return err
+		}
 	}
 	r.CodeHash = slices.Clone(r.CodeHash)
 	m.requests[r.ID] = r
@@ -344,13 +342,18 @@ func (r *Clients) Client(_ context.Context, id string) (oidcop.Client, error) {
 }
 
 // Authenticate returns client id if secret is its secret, presented by
-// its registered method.
+// its registered method; oidcop.ErrWrongMethod when it came by another.
 func (r *Clients) Authenticate(ctx context.Context, id, secret, method string) (oidcop.Client, error) {
 	c, err := r.Client(ctx, id)
 	r.mu.Lock()
 	want := r.secrets[id]
 	r.mu.Unlock()
-	if err != nil || c.Public() || method != c.AuthMethod || subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 {
+	switch {
+	case err != nil || c.Public():
+		return oidcop.Client{}, oidcop.ErrUnknownClient
+	case c.OtherMethod(secret, method):
+		return oidcop.Client{}, oidcop.ErrWrongMethod
+	case method != c.AuthMethod || subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1:
 		return oidcop.Client{}, oidcop.ErrUnknownClient
 	}
 	return c, nil
