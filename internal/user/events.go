@@ -168,6 +168,9 @@ func eventUser(u User) event.UserData {
 // session.revoked naming each session that was active: a consumer that
 // mirrors sessions learns exactly which ended, and that except did not.
 func (s *Service) endOthers(ctx context.Context, tx Stores, userID, except uuid.UUID, now time.Time) error {
+	if err := holdAccount(ctx, tx, userID); err != nil { // before listing what it ends
+		return err
+	}
 	active, err := tx.Sessions.Active(ctx, userID, now, SessionPage{})
 	if err != nil {
 		return err

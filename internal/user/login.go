@@ -198,15 +198,29 @@ func (s *Service) login(ctx context.Context, u User, found bool, check passwordC
 		return AccessToken{}, err
 	}
 	s.storeRehash(ctx, u, check.rehash)
-	methods, err := s.loginMethods(ctx, u.ID)
-	if err != nil {
-		return AccessToken{}, err
-	}
-	if len(methods) > 0 {
+	// The account's factors are read in the session's transaction, which
+	// holds the account (openSession): a first factor added meanwhile
+	// either is seen here or ends the session with the others.
+	var methods []string
+	tok, err := s.openSession(ctx, u, nil, func(tx Stores) (Assurance, error) {
+		var err error
+		if methods, err = s.loginMethodsIn(ctx, &tx, u.ID); err != nil {
+			return Assurance{}, err
+		}
+		if len(methods) > 0 {
+			return Assurance{}, errSecondStep
+		}
+		return passwordOnly(), nil
+	})
+	if errors.Is(err, errSecondStep) {
 		return AccessToken{}, s.challenge(ctx, u, device, methods)
 	}
-	return s.startSession(ctx, u, passwordOnly()) // sessions.go
+	return tok, err
 }
+
+// errSecondStep ends a password login's session transaction, which opens
+// nothing, when the account has a second factor to ask for.
+var errSecondStep = errors.New("the login needs a second step")
 
 // byLogin finds a user by email when login, trimmed, looks like one
 // (usernames cannot contain '@'), by username otherwise. Emails and

@@ -547,9 +547,19 @@ func (s *Service) notifyMFA(ctx context.Context, tx Stores, u User, kind MailKin
 // loginMethods are the second-factor methods a login of id is asked for:
 // none when it has no confirmed factor.
 func (s *Service) loginMethods(ctx context.Context, id uuid.UUID) ([]string, error) {
+	return s.loginMethodsIn(ctx, nil, id)
+}
+
+// loginMethodsIn is loginMethods read in tx, a transaction's Stores (nil:
+// outside one).
+func (s *Service) loginMethodsIn(ctx context.Context, tx *Stores, id uuid.UUID) ([]string, error) {
 	methods := []string{}
-	if s.stores.Factors != nil {
-		f, err := s.stores.Factors.TOTP(ctx, id)
+	factors := s.stores.Factors
+	if tx != nil {
+		factors = tx.Factors
+	}
+	if factors != nil {
+		f, err := factors.TOTP(ctx, id)
 		if err != nil && !errors.Is(err, ErrFactorNotFound) {
 			return nil, err
 		}
@@ -557,28 +567,23 @@ func (s *Service) loginMethods(ctx context.Context, id uuid.UUID) ([]string, err
 			methods = append(methods, MethodOTP)
 		}
 	}
-	more, err := s.moreMethods(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	methods = append(methods, more...)
-	if len(methods) > 0 {
-		methods = append(methods, MethodRecoveryCode)
-	}
-	return methods, nil
-}
-
-// moreMethods are the methods of the other kinds of factor id has.
-func (s *Service) moreMethods(ctx context.Context, id uuid.UUID) ([]string, error) {
-	var methods []string
 	for _, m := range s.mfa.More {
-		ok, err := m.Enrolled(ctx, id)
+		var ok bool
+		var err error
+		if tx != nil {
+			ok, err = m.EnrolledIn(ctx, *tx, id)
+		} else {
+			ok, err = m.Enrolled(ctx, id)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s factors: %w", m.Method(), err)
 		}
 		if ok && !slices.Contains(methods, m.Method()) {
 			methods = append(methods, m.Method())
 		}
+	}
+	if len(methods) > 0 {
+		methods = append(methods, MethodRecoveryCode)
 	}
 	return methods, nil
 }

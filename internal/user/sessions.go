@@ -193,6 +193,9 @@ func (s *Service) openSession(ctx context.Context, u User, more map[string]strin
 		refresh string
 	)
 	err = s.atomic(ctx, func(tx Stores) error {
+		if err := s.stillAsRead(ctx, tx, u); err != nil {
+			return err
+		}
 		a, err := prove(tx)
 		if err != nil {
 			return err
@@ -427,10 +430,45 @@ func (s *Service) LogoutAll(ctx context.Context, userID uuid.UUID) error {
 // step (endPendingLogins): whatever ends an account's sessions ends those
 // too.
 func (s *Service) endSessions(ctx context.Context, tx Stores, userID, except uuid.UUID, now time.Time) error {
+	if err := holdAccount(ctx, tx, userID); err != nil {
+		return err
+	}
 	if err := s.endPendingLogins(ctx, tx, userID, now); err != nil {
 		return err
 	}
 	return tx.Sessions.RevokeAll(ctx, userID, except, now)
+}
+
+// holdAccount reads the account id in tx, which holds it until tx ends
+// (a read in a transaction locks its row; on SQLite transactions never
+// overlap): what ends an account's sessions holds it first, as a login
+// opening a session does (stillAsRead), so that either the login's
+// session is committed first and ended with the others, or the login
+// sees the change. An account gone has no sessions left to end.
+func holdAccount(ctx context.Context, tx Stores, id uuid.UUID) error {
+	if _, err := tx.Users.ByID(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// stillAsRead holds the account of u, read before tx, and refuses the
+// login (ErrInvalidCredentials) if it changed meanwhile in a way that
+// ends sessions: its password was set (the token version moves) or it
+// was deactivated or deleted. The change ended the sessions it saw, and
+// the one this login is about to open is not among them.
+func (s *Service) stillAsRead(ctx context.Context, tx Stores, u User) error {
+	now, err := tx.Users.ByID(ctx, u.ID)
+	if errors.Is(err, ErrNotFound) {
+		return ErrInvalidCredentials
+	}
+	if err != nil {
+		return err
+	}
+	if now.TokenVersion != u.TokenVersion || !now.IsActive {
+		return ErrInvalidCredentials
+	}
+	return nil
 }
 
 // SessionPage selects a page of a user's sessions in (CreatedAt, ID)
