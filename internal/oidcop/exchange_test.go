@@ -275,6 +275,12 @@ func TestConsentDenyIsNotUndoneByARacingAllow(t *testing.T) {
 		if a.status >= http.StatusInternalServerError || (a.to != nil && a.to.Query().Get("code") != "") {
 			t.Errorf("the allow that read the request before the deny ended it: %d to %v, want no code", a.status, a.to)
 		}
+		// Nor is the losing allow remembered: the client's next request
+		// asks again, as the deny the client was told of says.
+		held.armed.Store(false)
+		if to, status, page := br.visit(spa.AuthCodeURL("s2", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))); status != http.StatusOK || !strings.Contains(page, `name="decision"`) {
+			t.Errorf("the next request after the deny: %d to %v, want the consent page again", status, to)
+		}
 	})
 }
 

@@ -220,21 +220,33 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c := Consent{UserID: u.ID, ClientID: req.ClientID, Scopes: scopes, UpdatedAt: p.d.Now().UTC()}
-	if err := p.d.Stores.Consents.SaveConsent(r.Context(), c); err != nil {
-		p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
-		return
-	}
-	p.finish(w, r, req, sess)
+	// Remembered only once this answer is the request's: an allow that
+	// lost to a deny (another tab) leaves no consent that would let the
+	// client in without asking next time.
+	p.finishThen(w, r, req, sess, func() error { return p.d.Stores.Consents.SaveConsent(r.Context(), c) })
 }
 
 // finish binds the session to req and answers the client with a code (op
 // makes and stores it).
 func (p *Provider) finish(w http.ResponseWriter, r *http.Request, req AuthRequest, sess user.Session) {
+	p.finishThen(w, r, req, sess, nil)
+}
+
+// finishThen is finish that, once req is saved as done by this answer
+// (no other step ended it first), runs then (nil: nothing) before the
+// client is answered; its error is a server_error to the client.
+func (p *Provider) finishThen(w http.ResponseWriter, r *http.Request, req AuthRequest, sess user.Session, then func() error) {
 	req.UserID, req.SessionID, req.AuthTime = sess.UserID, sess.ID, sess.AuthenticatedAt.UTC()
 	a := sess.Assurance() // how the page session's sign-in proved its holder
 	req.AMR, req.ACR, req.Done = a.AMR, a.ACR, true
 	if !p.save(w, r, req) {
 		return
+	}
+	if then != nil {
+		if err := then(); err != nil {
+			p.fail(w, r, req, oidc.ErrServerError().WithParent(err))
+			return
+		}
 	}
 	op.AuthResponse(&authRequest{req}, p.op, &issWriter{ResponseWriter: w, iss: p.cfg.Issuer}, r)
 }
