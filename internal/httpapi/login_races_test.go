@@ -1,18 +1,11 @@
 package httpapi_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/usersvc/usersvc/internal/app/apptest"
-	"github.com/usersvc/usersvc/internal/storetest"
 )
 
 // TestALoginFinishingMeanwhileDoesNotOutliveTheChange: the owner of an
@@ -53,13 +46,7 @@ func TestALoginFinishingMeanwhileDoesNotOutliveTheChange(t *testing.T) {
 	}
 	for _, change := range changes {
 		t.Run(change.name, func(t *testing.T) {
-			dbURL := storetest.PostgresURL(t)
-			s, hooks := newHookedServer(t, apptest.Postgres, apptest.Env("DATABASE_URL", dbURL))
-			watch, err := pgx.Connect(t.Context(), dbURL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = watch.Close(context.Background()) }()
+			s, hooks, watch := newWatchedServer(t)
 			a, token := s.signedUp()
 
 			made := make(chan error, 1)
@@ -69,7 +56,7 @@ func TestALoginFinishingMeanwhileDoesNotOutliveTheChange(t *testing.T) {
 					return
 				}
 				go func() { made <- change.make(s, a, token) }()
-				doneOrWaiting(t, watch, made)
+				waitForLockWaitOr(t, watch, "the change", made)
 			}
 			hooks.totp.Store(&meanwhile)
 			res := s.loginAs(a.Username, a.Password)
@@ -92,29 +79,4 @@ func TestALoginFinishingMeanwhileDoesNotOutliveTheChange(t *testing.T) {
 			wantOAuthError(t, refreshed, http.StatusBadRequest, "invalid_grant", "")
 		})
 	}
-}
-
-// doneOrWaiting waits (ten seconds at most) until the change made says
-// it is done, putting its result back, or a session of the database
-// watch is connected to waits for a lock.
-func doneOrWaiting(t *testing.T, watch *pgx.Conn, made chan error) {
-	t.Helper()
-	const q = `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		select {
-		case err := <-made:
-			made <- err
-			return
-		default:
-		}
-		var n int
-		if err := watch.QueryRow(t.Context(), q).Scan(&n); err != nil {
-			t.Errorf("watch the locks: %v", err)
-			return
-		}
-		if n > 0 {
-			return
-		}
-	}
-	t.Errorf("the change neither ended nor waited for a lock")
 }

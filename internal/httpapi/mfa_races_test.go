@@ -219,13 +219,7 @@ func rendezvous(n int) (hook func(), met func() bool) {
 // logins, it would miss the session about to be committed, and the
 // attacker's refresh token would outlive the new password.
 func TestPasswordChangeEndsASecondStepFinishingMeanwhile(t *testing.T) {
-	dbURL := storetest.PostgresURL(t)
-	s, hooks := newHookedServer(t, apptest.Postgres, apptest.Env("DATABASE_URL", dbURL))
-	watch, err := pgx.Connect(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = watch.Close(context.Background()) }()
+	s, hooks, watch := newWatchedServer(t)
 	a, token := s.signedUp()
 	secret, _ := s.enrolTOTP(token)
 	s.Clock.Advance(time.Minute)
@@ -257,13 +251,40 @@ func TestPasswordChangeEndsASecondStepFinishingMeanwhile(t *testing.T) {
 	wantOAuthError(t, refreshed, http.StatusBadRequest, "invalid_grant", "")
 }
 
+// newWatchedServer is newHookedServer on PostgreSQL, with a connection
+// to its database that watches its locks.
+func newWatchedServer(t *testing.T) (*server, *hooks, *pgx.Conn) {
+	t.Helper()
+	dbURL := storetest.PostgresURL(t)
+	s, hooks := newHookedServer(t, apptest.Postgres, apptest.Env("DATABASE_URL", dbURL))
+	watch, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = watch.Close(context.Background()) })
+	return s, hooks, watch
+}
+
 // waitForLockWait waits (ten seconds at most) until a session of the
 // database watch is connected to waits for a lock, as the request who
 // does (named in the failure) should.
 func waitForLockWait(t *testing.T, watch *pgx.Conn, who string) {
 	t.Helper()
+	waitForLockWaitOr(t, watch, who, nil)
+}
+
+// waitForLockWaitOr is waitForLockWait that also stops once who says on
+// done (nil: never) that it ended, putting what it said back.
+func waitForLockWaitOr(t *testing.T, watch *pgx.Conn, who string, done chan error) {
+	t.Helper()
 	const q = `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		select {
+		case err := <-done:
+			done <- err
+			return
+		default:
+		}
 		var n int
 		if err := watch.QueryRow(t.Context(), q).Scan(&n); err != nil {
 			t.Errorf("watch the locks: %v", err)
@@ -273,7 +294,7 @@ func waitForLockWait(t *testing.T, watch *pgx.Conn, who string) {
 			return
 		}
 	}
-	t.Errorf("%s never waited for a lock", who)
+	t.Errorf("%s neither ended nor waited for a lock", who)
 }
 
 // TestOneMFATokenFinishesOneLogin: two second steps of one mfa_token at
