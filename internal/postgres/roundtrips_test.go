@@ -26,12 +26,15 @@ import (
 // The most round trips each operation may make, warm (statements
 // prepared on the connection).
 const (
-	// loginTrips: the account by its login and its authenticator app
-	// (whether the login asks for a code), then BEGIN, the session with
-	// its first token (one statement), the session cap, the audit event
-	// and COMMIT. It was 12 before savepoints travelled with their
-	// statement.
-	loginTrips = 7
+	// loginTrips: the account by its login, then BEGIN, the account
+	// again (locked: a change ending its sessions waits for the login, or
+	// the login sees it), its authenticator app (whether the login asks
+	// for a code), the session with its first token (one statement), the
+	// session cap, the audit event and COMMIT. It was 12 before
+	// savepoints travelled with their statement, 7 before the locked read
+	// (2026-12-07: a login finishing during a password change outlived
+	// it).
+	loginTrips = 8
 	// registerTrips: BEGIN, the user, whether an email change's undo link
 	// holds its address (EmailChanges.Held), its audit event, the user read
 	// back for the user.created event, COMMIT. It was 7 while the user was
