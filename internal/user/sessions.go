@@ -162,15 +162,10 @@ func (s *Service) refreshRecord(sess Session, hash []byte, now time.Time) Refres
 	return RefreshToken{Hash: hash, SessionID: sess.ID, CreatedAt: now, ExpiresAt: exp}
 }
 
-// startSession opens a session for u, proved as a says, records the
-// login in the same transaction, and issues the session's first token
-// pair.
-func (s *Service) startSession(ctx context.Context, u User, a Assurance) (AccessToken, error) {
-	return s.startSessionWith(ctx, u, a, nil)
-}
-
-// startSessionWith is startSession whose login event also holds detail
-// (how the login was proved, when not by the password).
+// startSessionWith opens a session for u, proved as a says, records the
+// login in the same transaction with detail in its event (how the login
+// was proved, when not by the password), and issues the session's first
+// token pair.
 func (s *Service) startSessionWith(ctx context.Context, u User, a Assurance, more map[string]string) (AccessToken, error) {
 	return s.openSession(ctx, u, more, func(Stores) (Assurance, error) { return a, nil })
 }
