@@ -361,8 +361,19 @@ func TestEndSessionHintEndsOnlyTheBrowsersSession(t *testing.T) {
 // invalid_request, sent nowhere.
 func TestEndSessionOfAnUnknownClientIsABadRequest(t *testing.T) {
 	f := newFixture(t, apptest.SQLite)
-	noRedirect := &http.Client{Transport: f.http.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := noRedirect.Get(f.base + "/oauth/end_session?client_id=no-such-client&post_logout_redirect_uri=" + url.QueryEscape(rpOrigin+"/bye"))
+	noRedirect := &http.Client{Transport: f.http.Transport}
+	wantSentNowhere(t, noRedirect, f.base+"/oauth/end_session?client_id=no-such-client&post_logout_redirect_uri="+url.QueryEscape(rpOrigin+"/bye"),
+		"end_session of an unknown client")
+}
+
+// wantSentNowhere gets u with c, following no redirect, and wants 400
+// invalid_request with no Location: what, named in the failure, must
+// send the browser nowhere.
+func wantSentNowhere(t *testing.T, c *http.Client, u, what string) {
+	t.Helper()
+	noRedirect := *c
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := noRedirect.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +381,7 @@ func TestEndSessionOfAnUnknownClientIsABadRequest(t *testing.T) {
 	var answer struct{ Error string }
 	body, _ := io.ReadAll(res.Body)
 	if err := json.Unmarshal(body, &answer); res.StatusCode != http.StatusBadRequest || err != nil || answer.Error != "invalid_request" || res.Header.Get("Location") != "" {
-		t.Errorf("end_session of an unknown client: %d %s (Location %q), want 400 invalid_request sent nowhere", res.StatusCode, body, res.Header.Get("Location"))
+		t.Errorf("%s: %d %s (Location %q), want 400 invalid_request sent nowhere", what, res.StatusCode, body, res.Header.Get("Location"))
 	}
 }
 
@@ -387,18 +398,7 @@ func TestEndSessionOfADeletedClientsHintIsABadRequest(t *testing.T) {
 	tok := f.exchange(br, f.webConfig(), "s")
 	f.clients.Remove(webClient)
 	end := url.Values{"id_token_hint": {tok.Extra("id_token").(string)}, "post_logout_redirect_uri": {rpOrigin + "/bye"}}
-	c := *br.c
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	res, err := c.Get(f.base + "/oauth/end_session?" + end.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var answer struct{ Error string }
-	body, _ := io.ReadAll(res.Body)
-	if err := json.Unmarshal(body, &answer); res.StatusCode != http.StatusBadRequest || err != nil || answer.Error != "invalid_request" || res.Header.Get("Location") != "" {
-		t.Errorf("end_session with a deleted client's hint: %d %s (Location %q), want 400 invalid_request sent nowhere", res.StatusCode, body, res.Header.Get("Location"))
-	}
+	wantSentNowhere(t, br.c, f.base+"/oauth/end_session?"+end.Encode(), "end_session with a deleted client's hint")
 }
 
 // TestPKCE: a wrong or missing verifier gets no tokens; a public client

@@ -175,7 +175,7 @@ func (s *Service) endOthers(ctx context.Context, tx Stores, userID, except uuid.
 	if err != nil {
 		return err
 	}
-	if err := s.endSessions(ctx, tx, userID, except, now); err != nil {
+	if err := s.endHeldSessions(ctx, tx, userID, except, now); err != nil {
 		return err
 	}
 	for _, sess := range active {

@@ -428,6 +428,11 @@ func (s *Service) endSessions(ctx context.Context, tx Stores, userID, except uui
 	if err := holdAccount(ctx, tx, userID); err != nil {
 		return err
 	}
+	return s.endHeldSessions(ctx, tx, userID, except, now)
+}
+
+// endHeldSessions is endSessions once tx holds the account.
+func (s *Service) endHeldSessions(ctx context.Context, tx Stores, userID, except uuid.UUID, now time.Time) error {
 	if err := s.endPendingLogins(ctx, tx, userID, now); err != nil {
 		return err
 	}
