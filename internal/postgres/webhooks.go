@@ -377,13 +377,13 @@ func (s *WebhookDeliveries) Wake(ctx context.Context, endpoint, subject uuid.UUI
 
 // ClaimDue claims due deliveries with FOR UPDATE SKIP LOCKED: replicas
 // claiming at once each get other rows, none waits for another.
-func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]webhook.Delivery, error) {
+func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limits webhook.ClaimLimits) ([]webhook.Delivery, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `
 		WITH due AS (
 			SELECT id, next_attempt_at AS was FROM webhook_deliveries
-			WHERE state = 'pending' AND next_attempt_at <= $1
+			WHERE state = 'pending' AND next_attempt_at <= $1 AND endpoint_id <> ALL($4::uuid[])
 			ORDER BY next_attempt_at, id
 			LIMIT $3
 			FOR UPDATE SKIP LOCKED
@@ -394,11 +394,11 @@ func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease t
 				w.attempts, w.next_attempt_at, w.held, w.created_at, w.updated_at, due.was
 		)
 		SELECT ` + deliveryColumns + ` FROM claimed ORDER BY was, id`
-	ds, err := s.collect(ctx, "claim due webhook deliveries", q, now, now.Add(lease), limit)
-	if err != nil {
-		return nil, err
+	except := limits.Except
+	if except == nil {
+		except = []uuid.UUID{}
 	}
-	return ds, nil
+	return s.collect(ctx, "claim due webhook deliveries", q, now, now.Add(lease), limits.Max, except)
 }
 
 // purgeFinishedQuery is PurgeFinished's statement: $1 the cutoff, $2 the

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -454,17 +455,26 @@ func (s *WebhookDeliveries) Wake(ctx context.Context, endpoint, subject uuid.UUI
 	return nil
 }
 
-// ClaimDue claims due deliveries in one statement: SQLite has one writer
-// at a time, so two claimers never take the same row.
-func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]webhook.Delivery, error) {
+// ClaimDue claims due deliveries in one transaction: SQLite has one
+// writer at a time, so two claimers never take the same row.
+func (s *WebhookDeliveries) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limits webhook.ClaimLimits) ([]webhook.Delivery, error) {
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
+	except := []uuid.UUID{}
+	if limits.Except != nil {
+		except = limits.Except
+	}
+	exceptJSON, err := json.Marshal(except)
+	if err != nil {
+		return nil, err
+	}
 	var out []webhook.Delivery
-	err := conn{db: s.db}.inTx(ctx, func(tx *sql.Tx) error {
+	err = conn{db: s.db}.inTx(ctx, func(tx *sql.Tx) error {
 		const pick = `SELECT ` + hookDeliveryColumns + ` FROM webhook_deliveries
 			WHERE state = 'pending' AND next_attempt_at <= ?
+				AND endpoint_id NOT IN (SELECT value FROM json_each(?))
 			ORDER BY next_attempt_at, id LIMIT ?`
-		rows, err := tx.QueryContext(ctx, pick, hookTime(now), limit)
+		rows, err := tx.QueryContext(ctx, pick, hookTime(now), string(exceptJSON), limits.Max)
 		ds, err := collectHookDeliveries(rows, err, "claim due webhook deliveries")
 		if err != nil {
 			return err

@@ -15,7 +15,17 @@ import (
 
 	catalogue "github.com/usersvc/usersvc/internal/event"
 	"github.com/usersvc/usersvc/internal/webhook"
+	"github.com/usersvc/usersvc/internal/webhook/webhooktest"
 )
+
+// benchBacklog is USERSVC_BENCH_WEBHOOK_BACKLOG, the backlog's size,
+// 10000 when unset.
+func benchBacklog() int {
+	if v, err := strconv.Atoi(os.Getenv("USERSVC_BENCH_WEBHOOK_BACKLOG")); err == nil && v > 0 {
+		return v
+	}
+	return 10000
+}
 
 // BenchmarkDrainBacklog drains a backlog of events (USERSVC_BENCH_WEBHOOK_BACKLOG,
 // default 10000: 100 users, in sequence each) to a receiver on loopback
@@ -24,10 +34,7 @@ import (
 //
 //	go test ./internal/webhook -run '^$' -bench DrainBacklog -benchtime=1x
 func BenchmarkDrainBacklog(b *testing.B) {
-	backlog := 10000
-	if v, err := strconv.Atoi(os.Getenv("USERSVC_BENCH_WEBHOOK_BACKLOG")); err == nil && v > 0 {
-		backlog = v
-	}
+	backlog := benchBacklog()
 	for _, kind := range []string{"sqlite", "postgres"} {
 		b.Run(kind, func(b *testing.B) {
 			db, _ := twoConnections(b, kind)
@@ -101,6 +108,53 @@ func BenchmarkDeliverToIdleEndpoint(b *testing.B) {
 			slices.Sort(lat)
 			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
+
+// BenchmarkClaimPastABacklog is the poller's claim at each tick while an
+// endpoint has its share of the workers (fillOthers): the oldest due
+// deliveries of the other endpoints, past the due backlog of the one
+// excepted (USERSVC_BENCH_WEBHOOK_BACKLOG, default 10000), which the
+// claim reads its way through. Each op claims one other endpoint's
+// delivery. docs/benchmarks.md records the figures:
+//
+//	USERSVC_BENCH_WEBHOOK_BACKLOG=100000 go test ./internal/webhook -run '^$' -bench ClaimPastABacklog
+func BenchmarkClaimPastABacklog(b *testing.B) {
+	backlog := benchBacklog()
+	for _, kind := range []string{"sqlite", "postgres"} {
+		b.Run(kind, func(b *testing.B) {
+			db, _ := twoConnections(b, kind)
+			s := db.Webhooks()
+			ctx := context.Background()
+			hog, other := webhooktest.NewEndpoint(1), webhooktest.NewEndpoint(2)
+			for _, e := range []webhook.Endpoint{hog, other} {
+				if err := s.Endpoints.CreateEndpoint(ctx, e); err != nil {
+					b.Fatal(err)
+				}
+			}
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			const chunk = 1000
+			for n := 0; n < backlog; n += chunk {
+				ds := make([]webhook.Delivery, 0, chunk)
+				for i := n; i < min(n+chunk, backlog); i++ {
+					ds = append(ds, webhooktest.NewDelivery(hog.ID, i, now.Add(-time.Hour)))
+				}
+				if _, err := s.Deliveries.CreateDeliveries(ctx, ds); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := s.Deliveries.CreateDeliveries(ctx, []webhook.Delivery{webhooktest.NewDelivery(other.ID, -1, now)}); err != nil {
+				b.Fatal(err)
+			}
+			limits := webhook.ClaimLimits{Max: webhook.DefaultWorkers / 2, Except: []uuid.UUID{hog.ID}}
+			for b.Loop() {
+				got, err := s.Deliveries.ClaimDue(ctx, now, time.Minute, limits)
+				if err != nil || len(got) != 1 {
+					b.Fatalf("ClaimDue = %d deliveries, %v; want the other endpoint's one", len(got), err)
+				}
+				now = now.Add(time.Minute) // its claim lapses: due again
+			}
 		})
 	}
 }

@@ -80,6 +80,11 @@ type Config struct {
 	// Workers is how many deliveries RunDue sends at once; zero means
 	// DefaultWorkers.
 	Workers int
+	// EndpointWorkers is how many of them may send to one endpoint at
+	// once while another endpoint's deliveries wait (beyond it, an
+	// endpoint takes only the workers no other endpoint needs); zero
+	// means half of Workers (at least one).
+	EndpointWorkers int
 }
 
 // DefaultWorkers is how many deliveries a replica's RunDue sends at once:
@@ -87,6 +92,12 @@ type Config struct {
 // answering in milliseconds, few enough that slow receivers (up to the
 // 15 s timeout each) hold only that many connections.
 const DefaultWorkers = 16
+
+// The default share of the workers one endpoint may have while another's
+// deliveries wait (Config.EndpointWorkers): half of them, so that an
+// endpoint whose receiver holds its requests open up to the timeout holds
+// back the other endpoints' retries for one attempt at most (poller).
+const endpointShare = 2
 
 // Deps are a Service's collaborators.
 type Deps struct {
@@ -134,6 +145,9 @@ func NewService(d Deps, cfg Config) *Service {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
+	}
+	if cfg.EndpointWorkers <= 0 {
+		cfg.EndpointWorkers = max(1, cfg.Workers/endpointShare)
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -694,10 +708,9 @@ func (s *Service) Run(ctx context.Context, ticks <-chan time.Time, onError func(
 		case <-ctx.Done():
 			return
 		case <-ticks:
-			err = p.fill(ctx)
-		case err = <-p.done:
-			p.busy--
-			err = errors.Join(err, p.fill(ctx))
+			err = errors.Join(p.fill(ctx), p.fillOthers(ctx))
+		case a := <-p.done:
+			err = errors.Join(p.ended(a), p.fill(ctx))
 		}
 		if err != nil && ctx.Err() == nil {
 			onError(err)

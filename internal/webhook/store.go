@@ -131,6 +131,13 @@ type Endpoints interface {
 	ClearFailing(ctx context.Context, id uuid.UUID) error
 }
 
+// ClaimLimits bounds what one ClaimDue takes: at most Max deliveries,
+// none of the endpoints in Except.
+type ClaimLimits struct {
+	Max    int
+	Except []uuid.UUID
+}
+
 // Deliveries stores deliveries and their attempts. Methods taking an id
 // return ErrDeliveryNotFound when it is not stored.
 type Deliveries interface {
@@ -159,12 +166,12 @@ type Deliveries interface {
 	// above seq due at now (if they were due later) and no longer held:
 	// the delivery that held them back is done.
 	Wake(ctx context.Context, endpoint, subject uuid.UUID, seq int64, now time.Time) error
-	// ClaimDue returns up to limit pending deliveries due at now, oldest
+	// ClaimDue returns pending deliveries due at now within limits, oldest
 	// due first, and moves their NextAt to now+lease, their UpdatedAt to
 	// now (and clears Held), so that no other claimer (another replica)
 	// takes them meanwhile, and a claim can be told from a retry's wait
 	// (Delivery.claimed).
-	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limits ClaimLimits) ([]Delivery, error)
 	// PurgeFinished removes up to limit deliveries that are no longer
 	// pending (succeeded or failed) and were last changed before before,
 	// with their attempts, in one short transaction, and says how many of

@@ -252,7 +252,7 @@ func (m *memDeliveries) Wake(_ context.Context, endpoint, subject uuid.UUID, seq
 	return nil
 }
 
-func (m *memDeliveries) ClaimDue(_ context.Context, now time.Time, lease time.Duration, limit int) ([]webhook.Delivery, error) {
+func (m *memDeliveries) ClaimDue(_ context.Context, now time.Time, lease time.Duration, limits webhook.ClaimLimits) ([]webhook.Delivery, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var due []webhook.Delivery
@@ -264,13 +264,19 @@ func (m *memDeliveries) ClaimDue(_ context.Context, now time.Time, lease time.Du
 	slices.SortFunc(due, func(a, b webhook.Delivery) int {
 		return cmp.Or(a.NextAt.Compare(b.NextAt), slices.Compare(a.ID[:], b.ID[:]))
 	})
-	due = due[:min(len(due), limit)]
-	for i, d := range due {
+	var out []webhook.Delivery
+	for _, d := range due {
+		if len(out) == limits.Max {
+			break
+		}
+		if slices.Contains(limits.Except, d.EndpointID) {
+			continue
+		}
 		d.NextAt, d.Held, d.UpdatedAt = now.Add(lease), false, now
 		m.deliveries[d.ID] = d
-		due[i] = cloneDelivery(d)
+		out = append(out, cloneDelivery(d))
 	}
-	return due, nil
+	return out, nil
 }
 
 // finished says whether d is a delivery PurgeFinished removes before before.

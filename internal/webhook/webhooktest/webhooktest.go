@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -386,7 +387,7 @@ var deliveryTests = map[string]func(*testing.T, open){
 		if err := s.Deliveries.SaveDelivery(t.Context(), done, webhook.Fence{}, nil); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.Deliveries.ClaimDue(t.Context(), now, time.Minute, 2)
+		got, err := s.Deliveries.ClaimDue(t.Context(), now, time.Minute, webhook.ClaimLimits{Max: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -399,13 +400,42 @@ var deliveryTests = map[string]func(*testing.T, open){
 		if stored, _ := s.Deliveries.Delivery(t.Context(), early.ID); !stored.NextAt.Equal(got[0].NextAt) || !stored.UpdatedAt.Equal(now) {
 			t.Errorf("stored claim NextAt = %s, UpdatedAt = %s, want %s and %s", stored.NextAt, stored.UpdatedAt, got[0].NextAt, now)
 		}
-		got, _ = s.Deliveries.ClaimDue(t.Context(), now, time.Minute, 10)
+		got, _ = s.Deliveries.ClaimDue(t.Context(), now, time.Minute, webhook.ClaimLimits{Max: 10})
 		if len(got) != 1 || got[0].ID != exact.ID {
 			t.Errorf("second ClaimDue = %v, want only %s (the others are claimed)", ids(got), exact.ID)
 		}
-		got, _ = s.Deliveries.ClaimDue(t.Context(), now.Add(2*time.Minute), time.Minute, 10)
+		got, _ = s.Deliveries.ClaimDue(t.Context(), now.Add(2*time.Minute), time.Minute, webhook.ClaimLimits{Max: 10})
 		if len(got) != 4 {
 			t.Errorf("ClaimDue after the lease = %d deliveries, want 4 (3 expired claims and the future one)", len(got))
+		}
+	},
+	"ClaimDueExcept": func(t *testing.T, o open) {
+		s := o(t)
+		a, b, c := create(t, s, NewEndpoint(1)), create(t, s, NewEndpoint(2)), create(t, s, NewEndpoint(3))
+		now := base.Add(time.Hour)
+		var as []webhook.Delivery
+		for i := range 5 { // a's five, due before any other
+			as = append(as, NewDelivery(a.ID, i, now.Add(-time.Hour+time.Duration(i)*time.Second)))
+		}
+		b1, b2 := NewDelivery(b.ID, 10, now.Add(-time.Minute)), NewDelivery(b.ID, 11, now.Add(-time.Second))
+		c1, c2 := NewDelivery(c.ID, 20, now.Add(-30*time.Second)), NewDelivery(c.ID, 21, now.Add(time.Second))
+		deliver(t, s, append(as, b1, b2, c1, c2)...)
+
+		limits := webhook.ClaimLimits{Max: 2, Except: []uuid.UUID{a.ID, uuid.New()}}
+		got, err := s.Deliveries.ClaimDue(t.Context(), now, time.Minute, limits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []uuid.UUID{b1.ID, c1.ID}; !slices.Equal(ids(got), want) {
+			t.Fatalf("ClaimDue(2, not a's) = %v, want the two due longest of b's and c's %v", ids(got), want)
+		}
+		limits.Except = []uuid.UUID{b.ID}
+		if got, _ := s.Deliveries.ClaimDue(t.Context(), now, time.Minute, limits); !slices.Equal(ids(got), ids(as[:2])) {
+			t.Errorf("ClaimDue(2, not b's) = %v, want a's two oldest %v", ids(got), ids(as[:2]))
+		}
+		limits.Except, limits.Max = []uuid.UUID{a.ID, c.ID}, 10
+		if got, _ := s.Deliveries.ClaimDue(t.Context(), now, time.Minute, limits); !slices.Equal(ids(got), []uuid.UUID{b2.ID}) {
+			t.Errorf("ClaimDue(10, not a's or c's) = %v, want b's last due %s", ids(got), b2.ID)
 		}
 	},
 	"PendingBeforeAndWake": func(t *testing.T, o open) {
@@ -461,7 +491,7 @@ var deliveryTests = map[string]func(*testing.T, open){
 				t.Errorf("after Wake, %s is due %s (held %v), want %s, not held", d.EventID, got.NextAt, got.Held, now)
 			}
 		}
-		due, _ := s.Deliveries.ClaimDue(ctx, now, time.Minute, 10)
+		due, _ := s.Deliveries.ClaimDue(ctx, now, time.Minute, webhook.ClaimLimits{Max: 10})
 		if len(due) != 2 {
 			t.Errorf("after Wake %d deliveries due, want 2 (another user's and endpoint's stay)", len(due))
 		}
@@ -470,7 +500,7 @@ var deliveryTests = map[string]func(*testing.T, open){
 		if err := s.Deliveries.Wake(ctx, e.ID, ada, 0, now); err != nil {
 			t.Fatal(err)
 		}
-		if again, _ := s.Deliveries.ClaimDue(ctx, now, time.Minute, 10); len(again) != 0 {
+		if again, _ := s.Deliveries.ClaimDue(ctx, now, time.Minute, webhook.ClaimLimits{Max: 10}); len(again) != 0 {
 			t.Errorf("Wake handed %d claimed deliveries to a second claimer", len(again))
 		}
 	},
@@ -487,7 +517,7 @@ var deliveryTests = map[string]func(*testing.T, open){
 		for range 4 {
 			wg.Go(func() {
 				for {
-					got, err := s.Deliveries.ClaimDue(context.WithoutCancel(t.Context()), base, time.Hour, 3)
+					got, err := s.Deliveries.ClaimDue(context.WithoutCancel(t.Context()), base, time.Hour, webhook.ClaimLimits{Max: 3})
 					if err != nil {
 						t.Error(err)
 						return
@@ -533,7 +563,7 @@ func saveUnderALostClaim(t *testing.T, o open) {
 	d := NewDelivery(e.ID, 1, base)
 	deliver(t, s, d)
 	mine := d.Fence()
-	claimed, err := s.Deliveries.ClaimDue(ctx, base, time.Minute, 1) // another replica's claim
+	claimed, err := s.Deliveries.ClaimDue(ctx, base, time.Minute, webhook.ClaimLimits{Max: 1}) // another replica's claim
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("ClaimDue = %v, %v", ids(claimed), err)
 	}
