@@ -30,6 +30,7 @@ var subjects = map[string]string{
 	string(user.MailPasskeyAdded):           "A passkey was added to your account",
 	string(user.MailTOTPEnabled):            "An authenticator app was set up for your account",
 	string(user.MailRecoveryCodesGenerated): "New recovery codes were made for your account",
+	string(user.MailSecondStepFailed):       "A sign-in to your account failed at the second step",
 }
 
 // TokenPlaceholder is what a link template has where the token goes.

@@ -193,20 +193,20 @@ func (s *MFAChallenges) ByHash(ctx context.Context, hash []byte) (user.MFAChalle
 	ctx, cancel := context.WithTimeout(ctx, queryWait)
 	defer cancel()
 	const q = `
-		SELECT hash, user_id, client_id, device, created_at, expires_at, used_at
+		SELECT hash, user_id, client_id, device, created_at, expires_at, used_at, failed_at
 		FROM mfa_challenges WHERE hash = $1`
 	var (
-		c    user.MFAChallenge
-		used *time.Time
+		c            user.MFAChallenge
+		used, failed *time.Time
 	)
-	err := s.q.QueryRow(ctx, q, hash).Scan(&c.Hash, &c.UserID, &c.ClientID, &c.Device, &c.CreatedAt, &c.ExpiresAt, &used)
+	err := s.q.QueryRow(ctx, q, hash).Scan(&c.Hash, &c.UserID, &c.ClientID, &c.Device, &c.CreatedAt, &c.ExpiresAt, &used, &failed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return user.MFAChallenge{}, user.ErrInvalidMFAToken
 	}
 	if err != nil {
 		return user.MFAChallenge{}, translate(err, "get MFA challenge")
 	}
-	c.CreatedAt, c.ExpiresAt, c.UsedAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC(), utc(used)
+	c.CreatedAt, c.ExpiresAt, c.UsedAt, c.FailedAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC(), utc(used), utc(failed)
 	return c, nil
 }
 
@@ -224,6 +224,19 @@ func (s *MFAChallenges) Use(ctx context.Context, hash []byte, now time.Time) err
 		return user.ErrInvalidMFAToken
 	}
 	return nil
+}
+
+// MarkFailed records the challenge's first wrong proof, in one
+// statement: of concurrent marks, the first to lock the row sets it.
+func (s *MFAChallenges) MarkFailed(ctx context.Context, hash []byte, now time.Time) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryWait)
+	defer cancel()
+	const q = `UPDATE mfa_challenges SET failed_at = $2 WHERE hash = $1 AND failed_at IS NULL`
+	tag, err := s.q.Exec(ctx, q, hash, now)
+	if err != nil {
+		return false, translate(err, "mark MFA challenge failed")
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // UseAll marks userID's unused challenges used, in one statement.

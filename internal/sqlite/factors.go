@@ -210,21 +210,21 @@ func (s *MFAChallenges) Create(ctx context.Context, c user.MFAChallenge) error {
 // ByHash returns the challenge of hash.
 func (s *MFAChallenges) ByHash(ctx context.Context, hash []byte) (user.MFAChallenge, error) {
 	const q = `
-		SELECT hash, user_id, client_id, device, created_at, expires_at, used_at
+		SELECT hash, user_id, client_id, device, created_at, expires_at, used_at, failed_at
 		FROM mfa_challenges WHERE hash = ?`
 	var (
 		c            user.MFAChallenge
 		created, exp string
-		used         sql.NullString
+		used, failed sql.NullString
 	)
-	err := s.readRow(ctx, q, hash).Scan(&c.Hash, &c.UserID, &c.ClientID, &c.Device, &created, &exp, &used)
+	err := s.readRow(ctx, q, hash).Scan(&c.Hash, &c.UserID, &c.ClientID, &c.Device, &created, &exp, &used, &failed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return user.MFAChallenge{}, user.ErrInvalidMFAToken
 	}
 	if err != nil {
 		return user.MFAChallenge{}, translate(err, "get MFA challenge")
 	}
-	if err := errors.Join(parseTS(created, &c.CreatedAt), parseTS(exp, &c.ExpiresAt), parseTS(used.String, &c.UsedAt)); err != nil {
+	if err := errors.Join(parseTS(created, &c.CreatedAt), parseTS(exp, &c.ExpiresAt), parseTS(used.String, &c.UsedAt), parseTS(failed.String, &c.FailedAt)); err != nil {
 		return user.MFAChallenge{}, fmt.Errorf("get MFA challenge: %w", err)
 	}
 	return c, nil
@@ -247,6 +247,23 @@ func (s *MFAChallenges) Use(ctx context.Context, hash []byte, now time.Time) err
 		return user.ErrInvalidMFAToken
 	}
 	return nil
+}
+
+// MarkFailed records the challenge's first wrong proof, in one statement
+// on the one writer.
+func (s *MFAChallenges) MarkFailed(ctx context.Context, hash []byte, now time.Time) (bool, error) {
+	ctx, cancel := s.wait(ctx)
+	defer cancel()
+	const q = `UPDATE mfa_challenges SET failed_at = ? WHERE hash = ? AND failed_at IS NULL`
+	res, err := s.exec(ctx, q, ts(now), hash)
+	if err != nil {
+		return false, translate(err, "mark MFA challenge failed")
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, translate(err, "mark MFA challenge failed")
+	}
+	return n == 1, nil
 }
 
 // UseAll marks userID's unused challenges used, in one statement.

@@ -41,6 +41,10 @@ const (
 	// longer work, and whoever holds the new ones has a way past the
 	// other factors.
 	MailRecoveryCodesGenerated MailKind = "recovery_codes_generated"
+	// MailSecondStepFailed is the notice that a login gave the right
+	// password and then a wrong second-factor proof: unless the owner
+	// mistyped, someone knows the password. Sent once per login.
+	MailSecondStepFailed MailKind = "second_step_failed"
 )
 
 // ErrUndeliverable is a mail a Notifier can never send as it is (no link

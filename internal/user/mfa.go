@@ -90,6 +90,7 @@ type MFAChallenge struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero while unused
+	FailedAt  time.Time // the first wrong proof's (MarkFailed), zero while none
 }
 
 // Factors stores accounts' second factors: TOTP authenticators and
@@ -144,6 +145,11 @@ type MFAChallenges interface {
 	// UseAll marks every unused challenge of userID used at now: the
 	// logins of the account half done end with its sessions.
 	UseAll(ctx context.Context, userID uuid.UUID, now time.Time) error
+	// MarkFailed records that the challenge of hash got a wrong proof at
+	// now, and says whether it is the first to be recorded: of
+	// concurrent marks, one is. A missing challenge is false, not an
+	// error.
+	MarkFailed(ctx context.Context, hash []byte, now time.Time) (bool, error)
 }
 
 // TOTPKey is a new TOTP secret as an authenticator app takes it.

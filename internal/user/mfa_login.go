@@ -3,6 +3,7 @@ package user
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -155,6 +156,9 @@ func (s *Service) LoginWithSecondFactor(ctx context.Context, mfaToken, method, p
 		t, err = s.finishLogin(ctx, u, hash, now, check)
 		return 0, err
 	})
+	if errors.Is(err, ErrInvalidCode) {
+		s.tellWrongSecondStep(ctx, u, hash)
+	}
 	if err != nil {
 		return AccessToken{}, err
 	}
@@ -163,6 +167,26 @@ func (s *Service) LoginWithSecondFactor(ctx context.Context, mfaToken, method, p
 	}
 	t.DeviceToken = s.newDeviceToken(u.ID, now, true)
 	return t, nil
+}
+
+// tellWrongSecondStep tells u's notice address that the login of the
+// challenge of hash got a wrong second-factor proof, the first time it
+// does: whoever made it had the password. A failure is logged, not the
+// caller's: the proof was wrong either way.
+func (s *Service) tellWrongSecondStep(ctx context.Context, u User, hash []byte) {
+	if !s.mails() {
+		return
+	}
+	err := s.atomic(ctx, func(tx Stores) error {
+		first, err := tx.MFAChallenges.MarkFailed(ctx, hash, s.now())
+		if err != nil || !first {
+			return err
+		}
+		return s.notifyMFA(ctx, tx, u, MailSecondStepFailed)
+	})
+	if err != nil {
+		s.mailFailed(ctx, fmt.Errorf("second step notice: %w", err))
+	}
 }
 
 // finishLogin is LoginWithSecondFactor once the challenge of hash is

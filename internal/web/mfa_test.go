@@ -104,6 +104,7 @@ func TestSignInAsksForTheSecondFactor(t *testing.T) {
 		if p.status != http.StatusBadRequest || !strings.Contains(input(p.body, "code"), `aria-invalid="true"`) || b.sessionCookie() != nil {
 			t.Fatalf("a wrong code: %d; want 400 with the field marked and no session\n%s", p.status, p.body)
 		}
+		s.mail(string(user.MailSecondStepFailed), "ada@example.com") // the owner is told
 		p = b.post("/sign-in/mfa", url.Values{"mfa_token": {token}, "code": {right}})
 		if p.status != http.StatusSeeOther || p.location() != "/account" {
 			t.Fatalf("the right code: %d to %q, want 303 to /account\n%s", p.status, p.location(), p.body)

@@ -293,6 +293,41 @@ func testMFAChallengesUseAll(t *testing.T, open newStores) {
 	}
 }
 
+// MarkFailed is true once per challenge, for the first mark (inside a
+// transaction as outside), keeps that mark's time, and leaves the
+// challenge usable; an unknown challenge is false.
+func testMFAChallengesMarkFailed(t *testing.T, open newStores) {
+	st := open(t)
+	u := create(t, st.Users, NewUser(1))
+	at := now()
+	c := user.MFAChallenge{Hash: randomHash(), UserID: u.ID, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
+	if err := st.MFAChallenges.Create(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	var first bool
+	err := st.Tx.Atomic(t.Context(), func(tx user.Stores) error {
+		var err error
+		first, err = tx.MFAChallenges.MarkFailed(t.Context(), c.Hash, at.Add(time.Second))
+		return err
+	})
+	if err != nil || !first {
+		t.Fatalf("first MarkFailed: got %v, %v; want true", first, err)
+	}
+	if again, err := st.MFAChallenges.MarkFailed(t.Context(), c.Hash, at.Add(2*time.Second)); err != nil || again {
+		t.Errorf("second MarkFailed: got %v, %v; want false", again, err)
+	}
+	got, err := st.MFAChallenges.ByHash(t.Context(), c.Hash)
+	if err != nil || !got.FailedAt.Equal(at.Add(time.Second)) || !got.UsedAt.IsZero() {
+		t.Errorf("after MarkFailed: failed at %v, used at %v, %v; want the first mark's %v, unused", got.FailedAt, got.UsedAt, err, at.Add(time.Second))
+	}
+	if err := st.MFAChallenges.Use(t.Context(), c.Hash, at.Add(3*time.Second)); err != nil {
+		t.Errorf("Use after MarkFailed: %v", err)
+	}
+	if unknown, err := st.MFAChallenges.MarkFailed(t.Context(), randomHash(), at); err != nil || unknown {
+		t.Errorf("MarkFailed of an unknown challenge: got %v, %v; want false, nil", unknown, err)
+	}
+}
+
 // A challenge used inside a transaction is used only if the transaction
 // commits: another use, started while the transaction is under way,
 // fails after a commit and succeeds after a rollback (the second step of

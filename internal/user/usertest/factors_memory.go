@@ -218,6 +218,22 @@ func (m memoryChallenges) Use(_ context.Context, hash []byte, now time.Time) err
 	return nil
 }
 
+// MarkFailed implements user.MFAChallenges.
+func (m memoryChallenges) MarkFailed(_ context.Context, hash []byte, now time.Time) (bool, error) {
+	m.lock()
+	defer m.unlock()
+	if err := m.failure(); err != nil {
+		return false, err
+	}
+	c, ok := m.challenges[string(hash)]
+	if !ok || !c.FailedAt.IsZero() {
+		return false, nil
+	}
+	c.FailedAt = now
+	m.challenges[string(hash)] = c
+	return true, nil
+}
+
 // UseAll implements user.MFAChallenges.
 func (m memoryChallenges) UseAll(_ context.Context, userID uuid.UUID, now time.Time) error {
 	m.lock()

@@ -140,6 +140,7 @@ var (
 		{"RecoveryCodes", testRecoveryCodes},
 		{"MFAChallenges", testMFAChallenges},
 		{"MFAChallengesUseAll", testMFAChallengesUseAll},
+		{"MFAChallengesMarkFailed", testMFAChallengesMarkFailed},
 		{"MFAChallengeUseInTx", testMFAChallengeUseInTx},
 		{"DeleteRemovesFactors", testDeleteRemovesFactors},
 		{"SessionAssurance", testSessionAssurance},
