@@ -49,6 +49,14 @@ type Limits struct {
 	Export ratelimit.Rule
 }
 
+// refund takes back the count res of a request that turned out not to be
+// what its limit is for (a login that proved its password).
+func (l Limits) refund(ctx context.Context, res ratelimit.Result) {
+	if l.Limiter != nil {
+		l.Limiter.Refund(ctx, res)
+	}
+}
+
 // limited puts op behind rule, counted per client address. The check runs
 // before anything else of the operation (authentication included), and
 // the document lists the 429 and the 503 of saturated hashing.
@@ -127,6 +135,9 @@ func (a *api) pass(ctx huma.Context, rule ratelimit.Rule, key string, admitted b
 		return false
 	}
 	info := requestInfoFrom(ctx.Context())
+	if info != nil && rule == a.limits.Login {
+		info.counted = res // for refund, once the login proves its password
+	}
 	if !res.Rule.On() || info != nil && info.rateShown && info.rateRemaining <= res.Remaining {
 		return true
 	}

@@ -341,3 +341,51 @@ func TestConstantTimeLoginUnderProtections(t *testing.T) {
 		t.Errorf("bodies differ: %q", bodies)
 	}
 }
+
+// TestLoginsBehindOneAddressThatProveTheirPasswordAreNotCounted: the
+// people of an office (one NAT address) or of a mobile carrier (one
+// carrier-grade NAT address for thousands) sign in from one address. The
+// per-address login limit counted every login, so the limit's worth of
+// people signing in within its window shut out the rest (429), with no
+// attacker about. It counts every login while it runs, and takes back
+// those that prove their password (or their second step): what it is
+// for, guessing, still fails and is counted, and once over, the address
+// is refused whatever it sends.
+func TestLoginsBehindOneAddressThatProveTheirPasswordAreNotCounted(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, apptest.Memory, limitsOn("USERSVC_RATE_LIMIT_LOGIN", "3/1m", "USERSVC_RATE_LIMIT_REGISTER", "off",
+		"USERSVC_RATE_LIMIT_LOGIN_ACCOUNT", "off"))
+	office := from("198.51.100.77:4000")
+	var people []account
+	for range 5 {
+		a := newAccount()
+		s.register(a)
+		people = append(people, a)
+	}
+	withApp, token := s.signedUp()
+	secret, _ := s.enrolTOTP(token)
+	s.Clock.Advance(time.Minute)
+
+	for i, a := range people {
+		if res := s.loginFrom(office, a.Username, a.Password); res.Status != http.StatusOK {
+			t.Fatalf("person %d of 5 behind the office's address: got %v, want 200", i+1, res)
+		}
+	}
+	form := url.Values{"username": {withApp.Username}, "password": {withApp.Password}}.Encode()
+	res := s.do(req{method: "POST", path: "/api/v1/token", body: form, contentType: formType, header: office})
+	mfaToken, _ := wantOAuthError(t, res, http.StatusForbidden, "mfa_required", "")["mfa_token"].(string)
+	form = url.Values{"grant_type": {"urn:usersvc:params:oauth:grant-type:mfa-otp"}, "mfa_token": {mfaToken},
+		"otp": {otpCode(t, secret, s.Clock.Now())}}.Encode()
+	if res := s.do(req{method: "POST", path: "/api/v1/token", body: form, contentType: formType, header: office}); res.Status != http.StatusOK {
+		t.Fatalf("the second step behind the office's address: got %v, want 200", res)
+	}
+
+	// Guessing from there is counted: three wrong, then refused, the right
+	// password too.
+	for i := range 3 {
+		if res := s.loginFrom(office, people[0].Username, "wrong password "+strconv.Itoa(i)); res.Status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: got %v, want 401", i+1, res)
+		}
+	}
+	want429(t, s.loginFrom(office, people[1].Username, people[1].Password), "too many requests")
+}

@@ -19,9 +19,7 @@ import (
 func TestWrongSecondStepTellsTheOwner(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		s := newServer(t, kind)
-		a, token := s.signedUp()
-		secret, _ := s.enrolTOTP(token)
-		s.Clock.Advance(time.Minute)
+		a, _, secret := s.withTOTP()
 		right := otpCode(t, secret, s.Clock.Now())
 		var wrong []string
 		for _, c := range []string{"000001", "000002", "000003"} {

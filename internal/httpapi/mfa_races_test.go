@@ -220,9 +220,7 @@ func rendezvous(n int) (hook func(), met func() bool) {
 // attacker's refresh token would outlive the new password.
 func TestPasswordChangeEndsASecondStepFinishingMeanwhile(t *testing.T) {
 	s, hooks, watch := newWatchedServer(t)
-	a, token := s.signedUp()
-	secret, _ := s.enrolTOTP(token)
-	s.Clock.Advance(time.Minute)
+	a, token, secret := s.withTOTP()
 	mfaToken := s.mfaToken(a.Username, a.Password)
 
 	changed := make(chan response, 1)
@@ -359,9 +357,7 @@ func TestOneMFATokenFinishesOneLogin(t *testing.T) {
 func TestTheSecondStepThatLosesItsMFATokenUsesNoCode(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		s, hooks := newHookedServer(t, kind)
-		a, token := s.signedUp()
-		secret, _ := s.enrolTOTP(token)
-		s.Clock.Advance(time.Minute)
+		a, _, secret := s.withTOTP()
 		current := otpCode(t, secret, s.Clock.Now())
 		previous := otpCode(t, secret, s.Clock.Now().Add(-30*time.Second))
 		mfaToken := s.mfaToken(a.Username, a.Password)

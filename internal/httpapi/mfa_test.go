@@ -54,6 +54,16 @@ func (s *server) enrolTOTP(token string) (secret string, codes []string) {
 	return secret, codes
 }
 
+// withTOTP signs a new account up, enrols a TOTP authenticator for it
+// and lets a minute pass (the enrolment's code is of a used step).
+func (s *server) withTOTP() (a account, token, secret string) {
+	s.t.Helper()
+	a, token = s.signedUp()
+	secret, _ = s.enrolTOTP(token)
+	s.Clock.Advance(time.Minute)
+	return a, token, secret
+}
+
 // mfaToken logs in with the password, expects mfa_required and returns
 // the mfa_token.
 func (s *server) mfaToken(login, password string, extra ...string) string {
@@ -223,9 +233,7 @@ func TestTOTPDrift(t *testing.T) {
 func TestMFATokenExpiresAndIsBoundToTheClient(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		s := newServer(t, kind)
-		a, token := s.signedUp()
-		secret, _ := s.enrolTOTP(token)
-		s.Clock.Advance(time.Minute)
+		a, _, secret := s.withTOTP()
 		// Another client than the login's cannot use its mfa_token.
 		mfaToken := s.mfaToken(a.Username, a.Password, "client_id", "app-one")
 		res := s.secondStep("mfa-otp", mfaToken, "otp", otpCode(t, secret, s.Clock.Now()), "client_id", "app-two")
@@ -256,9 +264,7 @@ func TestWrongCodesLockTheAccount(t *testing.T) {
 	eachStore(t, func(t *testing.T, kind string) {
 		s := newServer(t, kind, limitsOn("USERSVC_LOGIN_LOCKOUT_THRESHOLD", "3", "USERSVC_LOGIN_LOCKOUT_WINDOW", "2m",
 			"USERSVC_LOGIN_LOCKOUT_COOLDOWN", "2m", "USERSVC_RATE_LIMIT_LOGIN_ACCOUNT", "off", "USERSVC_RATE_LIMIT_LOGIN", "off"))
-		a, token := s.signedUp()
-		secret, _ := s.enrolTOTP(token)
-		s.Clock.Advance(time.Minute)
+		a, _, secret := s.withTOTP()
 		mfaToken := s.mfaToken(a.Username, a.Password)
 		right := otpCode(t, secret, s.Clock.Now())
 		for i, wrong := range []string{"000001", "000002", "000003"} {

@@ -15,6 +15,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/usersvc/usersvc/internal/metrics"
+	"github.com/usersvc/usersvc/internal/ratelimit"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -102,6 +103,10 @@ type requestInfo struct {
 	// only then does an invalid_client answer challenge (tokenError).
 	token       *tokenRequest
 	basicClient bool
+	// counted is the count of a login step (at /token, a passkey's)
+	// against the per-address login limit, taken back once the step
+	// proves the password or the factor (user.LoginProven).
+	counted ratelimit.Result
 
 	// Set by authenticate once a bearer token is accepted.
 	userID  string // for the log lines

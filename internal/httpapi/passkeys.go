@@ -234,6 +234,9 @@ func (a *api) passkeyLoginVerify(ctx context.Context, in *passkeyLoginVerifyInpu
 	}
 	t, _, err := rp.FinishLogin(ctx, in.Body.Ceremony, cred)
 	a.countLogin(err)
+	if info := requestInfoFrom(ctx); info != nil && user.LoginProven(err) {
+		a.limits.refund(ctx, info.counted)
+	}
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}

@@ -51,7 +51,7 @@ func (a *api) readToken(ctx huma.Context, next func(huma.Context)) {
 	for name, v := range rateHeaders(res) {
 		ctx.SetHeader(name, v[0])
 	}
-	info.token = form
+	info.token, info.counted = form, res
 	next(ctx)
 }
 
@@ -119,6 +119,9 @@ func (a *api) token(ctx context.Context, _ *struct{}) (*tokenOutput, error) {
 	default:
 		t, err = a.users.Login(ctx, form.username, form.password, form.deviceToken)
 		a.countLogin(err)
+	}
+	if form.grantType != grantRefresh && user.LoginProven(err) {
+		a.limits.refund(ctx, info.counted) // not what the login limit is for: see LoginProven
 	}
 	if err != nil {
 		return nil, a.tokenError(ctx, err)

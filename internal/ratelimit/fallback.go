@@ -89,6 +89,14 @@ func (f *Fallback) Incr(ctx context.Context, key string, ttl time.Duration) (int
 	return f.local.Incr(ctx, key, ttl)
 }
 
+// Decr implements Store, on primary when it answers, else on local.
+func (f *Fallback) Decr(ctx context.Context, key string) error {
+	if f.usePrimary() && !f.result(f.primary.Decr(ctx, key)) {
+		return nil
+	}
+	return f.local.Decr(ctx, key)
+}
+
 // Get implements Store.
 func (f *Fallback) Get(ctx context.Context, key string) (int64, error) {
 	if f.usePrimary() {

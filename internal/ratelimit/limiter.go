@@ -30,6 +30,7 @@ type Result struct {
 	Remaining  int           // requests left in the window after this one
 	Reset      time.Duration // until the current window ends
 	RetryAfter time.Duration // when refused: until a request would be allowed again
+	counted    string        // the store key of the window the request was counted in, "" if none
 }
 
 // Limiter applies sliding-window rules over a Store. The window is the
@@ -98,7 +99,21 @@ func (l *Limiter) decide(ctx context.Context, rule Rule, key string, countRefuse
 	if err != nil {
 		return Result{Rule: rule, Allowed: true}
 	}
-	return judge(rule, elapsed, curr, prev)
+	res := judge(rule, elapsed, curr, prev)
+	res.counted = currKey
+	return res
+}
+
+// Refund takes back the count of the request that Allow or Admit decided
+// res on (in the window it was counted in), for a limit that counts only
+// the requests that turn out to fail and yet must count every request
+// while it is under way, so that a burst sent at once is bounded too (a
+// login from a shared address: those that prove their password are not
+// counted). A result that counted nothing changes nothing.
+func (l *Limiter) Refund(ctx context.Context, res Result) {
+	if res.counted != "" {
+		_ = l.store.Decr(ctx, res.counted) // a store error keeps the count: the stricter side
+	}
 }
 
 // windows is how far now is into rule's current window, and the store

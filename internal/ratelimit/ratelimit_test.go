@@ -103,6 +103,44 @@ func TestAdmitRetryAfterIsWhenOneMorePasses(t *testing.T) {
 	}
 }
 
+// TestRefundTakesBackOneCount: a refunded request no longer counts, in
+// the window it was counted in even once the next has begun; a refusal
+// Admit did not count, or a refund of a store that never counted, takes
+// back nothing.
+func TestRefundTakesBackOneCount(t *testing.T) {
+	c := newClock()
+	c.add(17 * time.Second)
+	l := NewLimiter(NewMemory(Clock{Now: c.now}), Clock{Now: c.now})
+	rule := Rule{Name: "r", Limit: 2, Window: time.Minute}
+	first := l.Allow(t.Context(), rule, "k")
+	l.Allow(t.Context(), rule, "k")
+	if r := l.Check(t.Context(), rule, "k"); r.Allowed {
+		t.Fatalf("after 2 counted: %+v, want refused", r)
+	}
+	l.Refund(t.Context(), first)
+	if r := l.Check(t.Context(), rule, "k"); !r.Allowed {
+		t.Fatalf("after one of 2 refunded: %+v, want allowed", r)
+	}
+	third := l.Allow(t.Context(), rule, "k")
+	refused := l.Admit(t.Context(), rule, "k")
+	if !third.Allowed || refused.Allowed {
+		t.Fatalf("third %+v, fourth %+v: want allowed, then refused", third, refused)
+	}
+	l.Refund(t.Context(), refused) // counted nothing: takes back nothing
+	if r := l.Check(t.Context(), rule, "k"); r.Allowed {
+		t.Errorf("after refunding a refusal that was not counted: %+v, want still refused", r)
+	}
+	c.add(time.Minute) // the next window: the two counted weigh 0.72 each
+	if r := l.Check(t.Context(), rule, "k"); r.Allowed {
+		t.Fatalf("a minute on, two counted: %+v, want refused", r)
+	}
+	l.Refund(t.Context(), third)
+	l.Refund(t.Context(), Result{Rule: rule, Allowed: true})
+	if r := l.Check(t.Context(), rule, "k"); !r.Allowed {
+		t.Errorf("a minute on, one of the two refunded in its window: %+v, want allowed", r)
+	}
+}
+
 // TestCheckCountsNothing: Check says whether one more request would pass
 // without counting it, so that only what Allow counts (the failures of
 // the provider's endpoints) uses the limit up; it refuses once Allow has

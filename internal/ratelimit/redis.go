@@ -14,11 +14,19 @@ import (
 type Redis struct {
 	c      redis.UniversalClient
 	prefix string
+	decr   *redis.Script
 }
+
+// decrScript is Decr in one step: DECR would make an absent key -1, with
+// no expiry.
+const decrScript = `
+local v = tonumber(redis.call('GET', KEYS[1]))
+if v and v > 0 then return redis.call('DECR', KEYS[1]) end
+return 0`
 
 // NewRedis returns a store on c.
 func NewRedis(c redis.UniversalClient, prefix string) *Redis {
-	return &Redis{c: c, prefix: prefix}
+	return &Redis{c: c, prefix: prefix, decr: redis.NewScript(decrScript)}
 }
 
 // NewRedisClient connects to url (redis:// or rediss://) with short
@@ -71,6 +79,14 @@ func (s *Redis) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 		return 0, fmt.Errorf("redis incr: %w", err)
 	}
 	return incr.Val(), nil
+}
+
+// Decr implements Store.
+func (s *Redis) Decr(ctx context.Context, key string) error {
+	if err := s.decr.Run(ctx, s.c, []string{s.prefix + key}).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redis decr: %w", err)
+	}
+	return nil
 }
 
 // Get implements Store.

@@ -55,6 +55,24 @@ func TestRedisStore(t *testing.T) {
 	if n, err := s.Get(ctx, "l"); err != nil || n != 42 {
 		t.Errorf("Get = %d, %v; want 42", n, err)
 	}
+	if err := s.Decr(ctx, "l"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.Get(ctx, "l"); n != 41 || mr.TTL("test:l") != time.Minute {
+		t.Errorf("after Decr: %d, TTL %s; want 41, the expiry kept", n, mr.TTL("test:l"))
+	}
+	if err := s.Decr(ctx, "absent"); err != nil || mr.Exists("test:absent") {
+		t.Errorf("Decr of an absent key: %v, made it %v; want nil and still absent", err, mr.Exists("test:absent"))
+	}
+	if err := s.Set(ctx, "zero", 0, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Decr(ctx, "zero"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.Get(ctx, "zero"); n != 0 {
+		t.Errorf("Decr of 0 = %d, want 0 (never below)", n)
+	}
 	if err := s.Del(ctx, "l", "f"); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +95,9 @@ func TestRedisStore(t *testing.T) {
 	}
 	if err := s.Del(ctx, "a"); err == nil {
 		t.Error("Del with Redis down: no error")
+	}
+	if err := s.Decr(ctx, "a"); err == nil {
+		t.Error("Decr with Redis down: no error")
 	}
 }
 
@@ -169,6 +190,7 @@ func (f failing) Hit(context.Context, string, string, time.Duration) (int64, int
 	return 0, 0, f.err
 }
 func (f failing) Incr(context.Context, string, time.Duration) (int64, error) { return 0, f.err }
+func (f failing) Decr(context.Context, string) error                         { return f.err }
 func (f failing) Get(context.Context, string) (int64, error)                 { return 0, f.err }
 func (f failing) Set(context.Context, string, int64, time.Duration) error    { return f.err }
 func (f failing) Del(context.Context, ...string) error                       { return f.err }

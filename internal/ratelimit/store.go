@@ -20,6 +20,9 @@ type Store interface {
 	// Incr adds 1 to key and returns the new value; a new key expires
 	// after ttl, an existing one keeps its expiry.
 	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
+	// Decr takes 1 from key when it is above 0, keeping its expiry; an
+	// absent key stays absent.
+	Decr(ctx context.Context, key string) error
 	// Get returns key's value, 0 when absent.
 	Get(ctx context.Context, key string) (int64, error)
 	// Set sets key to v, expiring after ttl.
@@ -97,6 +100,17 @@ func (s *Memory) Incr(_ context.Context, key string, ttl time.Duration) (int64, 
 	e.n++
 	s.m[key] = e
 	return e.n, nil
+}
+
+// Decr implements Store.
+func (s *Memory) Decr(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.get(key, s.now()); ok && e.n > 0 {
+		e.n--
+		s.m[key] = e
+	}
+	return nil
 }
 
 // Get implements Store.

@@ -291,6 +291,14 @@ var (
 	ErrMFALoginRequired = errors.New("this requires a session opened with your second factor: log in again")
 )
 
+// LoginProven says whether err, the outcome of a login step (a password,
+// a second step, a passkey), proves that the caller knew the account's
+// password or its factor: the step succeeded, or asks for the second
+// step. The per-address login limits count every step while it runs and
+// take back those it proves (many people sign in from one office or
+// mobile carrier's address; guessing fails).
+func LoginProven(err error) bool { return err == nil || errors.Is(err, ErrMFARequired) }
+
 // MFARequiredError is ErrMFARequired with what the client needs to go on.
 type MFARequiredError struct {
 	Token     string        // the mfa_token

@@ -22,18 +22,41 @@ const (
 // count counts r against rule under key: a refusal is ratelimit's error
 // (ErrRateLimited). A rule that is off, or no Limiter, allows all.
 func (p *Pages) count(r *http.Request, rule ratelimit.Rule, key string, admitted bool) error {
+	_, err := p.counted(r, rule, key, admitted)
+	return err
+}
+
+// counted is count that returns the count too.
+func (p *Pages) counted(r *http.Request, rule ratelimit.Rule, key string, admitted bool) (ratelimit.Result, error) {
 	l := p.opts.Limits.Limiter
 	if l == nil || !rule.On() {
-		return nil
+		return ratelimit.Result{}, nil
 	}
 	decide := l.Allow
 	if admitted {
 		decide = l.Admit
 	}
-	if res := decide(r.Context(), rule, key); !res.Allowed {
-		return ratelimit.Exceeded(res)
+	res := decide(r.Context(), rule, key)
+	if !res.Allowed {
+		return res, ratelimit.Exceeded(res)
 	}
-	return nil
+	return res, nil
+}
+
+// allowLogin counts a sign-in step against the Login limit per client
+// address, as the API's /token does, and returns the count for
+// settleLogin.
+func (p *Pages) allowLogin(r *http.Request) (ratelimit.Result, error) {
+	return p.counted(r, p.opts.Limits.Login, clientip.Key(p.clientIP.IP(r)), countAll)
+}
+
+// settleLogin takes back the count res of a sign-in step whose outcome
+// err proves the password or the factor (user.LoginProven), as the API
+// does: not what the login limit is for.
+func (p *Pages) settleLogin(r *http.Request, res ratelimit.Result, err error) {
+	if l := p.opts.Limits.Limiter; l != nil && user.LoginProven(err) {
+		l.Refund(r.Context(), res)
+	}
 }
 
 // allow counts r against rule per client address, under the key the API

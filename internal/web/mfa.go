@@ -40,7 +40,7 @@ func (p *Pages) mfaView(token, back string, passkey bool) (view, *form) {
 // mfaPasskeyOptions begins the passkey proof of the login whose mfa_token
 // the script posts.
 func (p *Pages) mfaPasskeyOptions(w http.ResponseWriter, r *http.Request) {
-	if !p.passkeyLoginAllowed(w, r) {
+	if _, ok := p.passkeyLoginAllowed(w, r); !ok {
 		return
 	}
 	body, err := readCeremonyStart(r)
@@ -58,13 +58,15 @@ func (p *Pages) mfaPasskeyOptions(w http.ResponseWriter, r *http.Request) {
 // mfaPasskey finishes the login with the passkey's answer: the browser
 // gets its session, as after a code.
 func (p *Pages) mfaPasskey(w http.ResponseWriter, r *http.Request) {
-	if !p.passkeyLoginAllowed(w, r) {
+	counted, ok := p.passkeyLoginAllowed(w, r)
+	if !ok {
 		return
 	}
 	body, err := readCeremony(r)
 	var t user.AccessToken
 	if err == nil {
 		t, err = p.users.LoginWithChallenge(p.client(r), body.MFAToken, passkey.Method, body.Ceremony, body.Credential)
+		p.settleLogin(r, counted, err)
 	}
 	if err != nil {
 		p.jsonFailed(w, r, err)
@@ -83,7 +85,8 @@ func (p *Pages) signInMFA(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusUnprocessableEntity, v)
 		return
 	}
-	if err := p.allow(r, p.opts.Limits.Login); err != nil {
+	counted, err := p.allowLogin(r)
+	if err != nil {
 		p.fail(w, r, v, f, err)
 		return
 	}
@@ -92,6 +95,7 @@ func (p *Pages) signInMFA(w http.ResponseWriter, r *http.Request) {
 		finish = p.users.LoginWithOTP
 	}
 	t, err := finish(p.client(r), token, code)
+	p.settleLogin(r, counted, err)
 	if err != nil {
 		p.fail(w, r, v, f, err)
 		return

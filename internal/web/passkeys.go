@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/internal/passkey"
+	"github.com/usersvc/usersvc/internal/ratelimit"
 	"github.com/usersvc/usersvc/internal/user"
 )
 
@@ -227,7 +228,7 @@ func (p *Pages) addPasskey(w http.ResponseWriter, r *http.Request, c user.Caller
 
 // passkeySignInOptions begins a usernameless sign-in.
 func (p *Pages) passkeySignInOptions(w http.ResponseWriter, r *http.Request) {
-	if !p.passkeyLoginAllowed(w, r) {
+	if _, ok := p.passkeyLoginAllowed(w, r); !ok {
 		return
 	}
 	o, err := p.opts.Passkeys.BeginLogin(p.client(r))
@@ -241,13 +242,15 @@ func (p *Pages) passkeySignInOptions(w http.ResponseWriter, r *http.Request) {
 // passkeySignIn finishes it: the browser gets a session as a password
 // sign-in's, and where to go.
 func (p *Pages) passkeySignIn(w http.ResponseWriter, r *http.Request) {
-	if !p.passkeyLoginAllowed(w, r) {
+	counted, ok := p.passkeyLoginAllowed(w, r)
+	if !ok {
 		return
 	}
 	body, err := readCeremony(r)
 	var t user.AccessToken
 	if err == nil {
 		t, _, err = p.opts.Passkeys.FinishLogin(p.client(r), body.Ceremony, body.Credential)
+		p.settleLogin(r, counted, err)
 	}
 	if err != nil {
 		p.jsonFailed(w, r, err)
@@ -258,17 +261,19 @@ func (p *Pages) passkeySignIn(w http.ResponseWriter, r *http.Request) {
 
 // passkeyLoginAllowed says whether a step of a passkey sign-in (alone or
 // as the second step) may go on, having answered the script when not:
-// passkeys are off, or the client is over the login limit.
-func (p *Pages) passkeyLoginAllowed(w http.ResponseWriter, r *http.Request) bool {
+// passkeys are off, or the client is over the login limit. It returns the
+// step's count for settleLogin.
+func (p *Pages) passkeyLoginAllowed(w http.ResponseWriter, r *http.Request) (ratelimit.Result, bool) {
 	if p.opts.Passkeys == nil {
 		p.jsonFailed(w, r, user.ErrUnavailable)
-		return false
+		return ratelimit.Result{}, false
 	}
-	if err := p.allow(r, p.opts.Limits.Login); err != nil {
+	counted, err := p.allowLogin(r)
+	if err != nil {
 		p.jsonFailed(w, r, err)
-		return false
+		return ratelimit.Result{}, false
 	}
-	return true
+	return counted, true
 }
 
 // signedInJSON gives the browser the session of t, as a password

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -146,6 +147,26 @@ func TestPageAndTokenShareTheLoginCounts(t *testing.T) {
 		tokenLogin(s, "carol", "x")
 		if p := b.post("/sign-in", url.Values{"login": {"ada"}, "password": {password}}); p.status != http.StatusTooManyRequests {
 			t.Errorf("a fourth login from one address (pages and /token): %d, want 429", p.status)
+		}
+	})
+	t.Run("per address, sign-ins that prove their password not counted", func(t *testing.T) {
+		// Five people of one office (one address) sign in on the pages:
+		// none is refused, and guessing from there still is, after three.
+		s := newSite(t, apptest.SQLite, limitsOn("USERSVC_RATE_LIMIT_LOGIN", "3/1m"))
+		names := []string{"ada", "bob", "carol", "dan", "eve"}
+		for _, name := range names {
+			s.account(name)
+			b := s.browser()
+			if p := b.post("/sign-in", url.Values{"login": {name}, "password": {password}}); p.status != http.StatusSeeOther {
+				t.Fatalf("%s signing in from the office's address: %d, want 303\n%s", name, p.status, p.body)
+			}
+		}
+		b := s.browser()
+		for i := range 3 {
+			b.post("/sign-in", url.Values{"login": {"ada"}, "password": {"wrong password " + strconv.Itoa(i)}})
+		}
+		if p := b.post("/sign-in", url.Values{"login": {"bob"}, "password": {password}}); p.status != http.StatusTooManyRequests {
+			t.Errorf("a sign-in after three wrong passwords from the address: %d, want 429", p.status)
 		}
 	})
 }

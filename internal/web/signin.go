@@ -56,11 +56,13 @@ func (p *Pages) signIn(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusUnprocessableEntity, v)
 		return
 	}
-	if err := p.allow(r, p.opts.Limits.Login); err != nil {
+	counted, err := p.allowLogin(r)
+	if err != nil {
 		p.fail(w, r, v, f, err)
 		return
 	}
 	t, err := p.users.Login(p.client(r), login, password, p.deviceToken(r))
+	p.settleLogin(r, counted, err)
 	if m, ok := errors.AsType[*user.MFARequiredError](err); ok {
 		// The account has a second factor: its code next (mfa.go).
 		v, _ := p.mfaView(m.Token, back, slices.Contains(m.Methods, passkey.Method))
