@@ -23,8 +23,8 @@ import (
 // alone still has every worker. And since the oldest due go first, an
 // endpoint with a backlog would have every claim to itself: at each of
 // Run's ticks, while an endpoint has EndpointWorkers or more claimed, the
-// poller also claims the other endpoints' due deliveries, up to
-// EndpointWorkers each (fillOthers).
+// poller also claims up to EndpointWorkers of the other endpoints' due
+// deliveries (fillOthers).
 //
 // Claimed deliveries waiting for a worker keep their claim (claimLease,
 // renewed by keepClaim when half of it is gone, fenced): another replica
