@@ -233,10 +233,7 @@ func (a *api) passkeyLoginVerify(ctx context.Context, in *passkeyLoginVerifyInpu
 		return nil, a.problem(ctx, err)
 	}
 	t, _, err := rp.FinishLogin(ctx, in.Body.Ceremony, cred)
-	a.countLogin(err)
-	if info := requestInfoFrom(ctx); info != nil && user.LoginProven(err) {
-		a.limits.refund(ctx, info.counted)
-	}
+	a.loginEnded(ctx, err)
 	if err != nil {
 		return nil, a.problem(ctx, err)
 	}

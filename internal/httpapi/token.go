@@ -109,19 +109,15 @@ func (a *api) token(ctx context.Context, _ *struct{}) (*tokenOutput, error) {
 		t, err = a.users.Refresh(ctx, form.refreshToken)
 	case grantMFAOTP:
 		t, err = a.users.LoginWithOTP(ctx, form.mfaToken, form.code)
-		a.countLogin(err)
 	case grantMFARecoveryCode:
 		t, err = a.users.LoginWithRecoveryCode(ctx, form.mfaToken, form.code)
-		a.countLogin(err)
 	case grantMFAWebAuthn:
 		t, err = a.users.LoginWithChallenge(ctx, form.mfaToken, passkey.Method, form.ceremony, []byte(form.credential))
-		a.countLogin(err)
 	default:
 		t, err = a.users.Login(ctx, form.username, form.password, form.deviceToken)
-		a.countLogin(err)
 	}
-	if form.grantType != grantRefresh && user.LoginProven(err) {
-		a.limits.refund(ctx, info.counted) // not what the login limit is for: see LoginProven
+	if form.grantType != grantRefresh {
+		a.loginEnded(ctx, err)
 	}
 	if err != nil {
 		return nil, a.tokenError(ctx, err)
@@ -172,6 +168,17 @@ func (a *api) checkClient(ctx context.Context, form *tokenRequest) error {
 }
 
 // countLogin counts a login attempt by how it ended.
+// loginEnded settles a login step that ended with err: it counts the
+// outcome for the metrics, and takes the step's count against the
+// per-address login limit back when it proved the password or the factor
+// (user.LoginProven: not what that limit is for).
+func (a *api) loginEnded(ctx context.Context, err error) {
+	if info := requestInfoFrom(ctx); info != nil && user.LoginProven(err) {
+		a.limits.refund(ctx, info.counted)
+	}
+	a.countLogin(err)
+}
+
 func (a *api) countLogin(err error) {
 	switch {
 	case err == nil:

@@ -256,14 +256,7 @@ func (s *MFAChallenges) MarkFailed(ctx context.Context, hash []byte, now time.Ti
 	defer cancel()
 	const q = `UPDATE mfa_challenges SET failed_at = ? WHERE hash = ? AND failed_at IS NULL`
 	res, err := s.exec(ctx, q, ts(now), hash)
-	if err != nil {
-		return false, translate(err, "mark MFA challenge failed")
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, translate(err, "mark MFA challenge failed")
-	}
-	return n == 1, nil
+	return wroteOne(res, err, "mark MFA challenge failed")
 }
 
 // UseAll marks userID's unused challenges used, in one statement.

@@ -60,14 +60,7 @@ func (k *Keys) AddKeyUnlessSince(ctx context.Context, key signing.StoredKey, sin
 			SELECT 1 FROM signing_keys WHERE alg = ? AND revoked_at IS NULL AND created_at > ?)`
 	res, err := k.db.write.ExecContext(ctx, q, key.ID, key.Alg, key.Public, key.Private,
 		key.CreatedAt.UTC().Format(keyTime), keyTimeText(key.PublishedAt), key.Alg, since.UTC().Format(keyTime))
-	if err != nil {
-		return false, translate(err, "add signing key")
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, translate(err, "add signing key")
-	}
-	return n == 1, nil
+	return wroteOne(res, err, "add signing key")
 }
 
 // Keys returns every stored key, oldest first.

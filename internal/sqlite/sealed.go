@@ -91,12 +91,5 @@ func (c *sealedColumn) Reseal(ctx context.Context, row signing.SealedRow, next [
 	ctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
 	res, err := c.db.write.ExecContext(ctx, c.replace, row.Key, row.Sealed, next)
-	if err != nil {
-		return false, translate(err, "reseal")
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, translate(err, "reseal")
-	}
-	return n == 1, nil
+	return wroteOne(res, err, "reseal")
 }

@@ -350,6 +350,19 @@ func affectedOne(res sql.Result, err error, op string) error {
 	return nil
 }
 
+// wroteOne says whether a statement that changes at most one row (a
+// conditional insert or update) changed it.
+func wroteOne(res sql.Result, err error, op string) (bool, error) {
+	if err != nil {
+		return false, translate(err, op)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, translate(err, op)
+	}
+	return n == 1, nil
+}
+
 // scanUser reads one row of userColumns, parsing the text timestamps.
 func scanUser(row interface{ Scan(...any) error }) (user.User, error) {
 	var (

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -34,7 +35,6 @@ type poller struct {
 	s       *Service
 	queue   []claimed         // claimed, waiting for a worker
 	busy    int               // attempts under way
-	have    map[uuid.UUID]int // claimed deliveries by endpoint, waiting or under way
 	running map[uuid.UUID]int // attempts under way by endpoint
 	done    chan attempted    // an attempt's end
 }
@@ -53,7 +53,7 @@ type attempted struct {
 }
 
 func (s *Service) newPoller() *poller {
-	return &poller{s: s, have: map[uuid.UUID]int{}, running: map[uuid.UUID]int{}, done: make(chan attempted, s.cfg.Workers)}
+	return &poller{s: s, running: map[uuid.UUID]int{}, done: make(chan attempted, s.cfg.Workers)}
 }
 
 // fill claims due deliveries, up to dueBatch waiting, when fewer than
@@ -69,8 +69,12 @@ func (p *poller) fill(ctx context.Context) error {
 // deliveries claimed, the due deliveries of the others, up to
 // EndpointWorkers.
 func (p *poller) fillOthers(ctx context.Context) error {
+	counts := maps.Clone(p.running) // and those waiting
+	for _, c := range p.queue {
+		counts[c.d.EndpointID]++
+	}
 	var full []uuid.UUID
-	for e, n := range p.have {
+	for e, n := range counts {
 		if n >= p.s.cfg.EndpointWorkers {
 			full = append(full, e)
 		}
@@ -94,7 +98,6 @@ func (p *poller) claim(ctx context.Context, limits ClaimLimits) error {
 	for _, d := range ds {
 		if e, ok := endpoints[d.EndpointID]; ok { // else deleted meanwhile, its deliveries with it
 			p.queue = append(p.queue, claimed{d, e})
-			p.have[d.EndpointID]++
 		}
 	}
 	return nil
@@ -124,16 +127,10 @@ func (p *poller) start(ctx context.Context) {
 // ended counts a's attempt as ended and returns its error.
 func (p *poller) ended(a attempted) error {
 	p.busy--
-	forget(p.running, a.endpoint)
-	forget(p.have, a.endpoint)
-	return a.err
-}
-
-// forget counts one less of endpoint in counts.
-func forget(counts map[uuid.UUID]int, endpoint uuid.UUID) {
-	if counts[endpoint]--; counts[endpoint] <= 0 {
-		delete(counts, endpoint)
+	if p.running[a.endpoint]--; p.running[a.endpoint] == 0 {
+		delete(p.running, a.endpoint)
 	}
+	return a.err
 }
 
 // next waits for an attempt under way to end and returns its error.
